@@ -1,0 +1,56 @@
+"""sanas: simulated-annealing neural architecture search over gRPC.
+
+`from sanas import SANAS` keeps PaddleSlim's API; `sanas.Client` is the lower-level API.
+Both are loaded on first use so `import sanas` (and `sanas.spaces`) stays light.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .errors import (
+    BudgetExhaustedError,
+    ControllerUnavailableError,
+    InvalidArgumentError,
+    NotFoundError,
+    SanasError,
+    SearchFinished,
+    SpaceExhaustedError,
+    StudyExistsError,
+    StudyNotFoundError,
+    TrialAlreadyCompletedError,
+    TrialNotFoundError,
+)
+
+if TYPE_CHECKING:
+    from .client import Client
+    from .nas import SANAS
+
+__all__ = [
+    "SANAS",
+    "BudgetExhaustedError",
+    "Client",
+    "ControllerUnavailableError",
+    "InvalidArgumentError",
+    "NotFoundError",
+    "SanasError",
+    "SearchFinished",
+    "SpaceExhaustedError",
+    "StudyExistsError",
+    "StudyNotFoundError",
+    "TrialAlreadyCompletedError",
+    "TrialNotFoundError",
+]
+__version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    if name == "SANAS":
+        from .nas import SANAS
+
+        return SANAS
+    if name == "Client":
+        from .client import Client
+
+        return Client
+    raise AttributeError(f"module 'sanas' has no attribute {name!r}")

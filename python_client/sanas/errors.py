@@ -1,0 +1,92 @@
+"""Exceptions of the sanas client. Each server error arrives as the subclass named by its
+google.rpc.ErrorInfo reason; the message is the server's, saying what to fix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class SanasError(Exception):
+    """Base of every sanas client error. `code` is the gRPC status code name."""
+
+    def __init__(self, message: str, code: str = "", reason: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
+
+
+class InvalidArgumentError(SanasError, ValueError):
+    """The request was malformed or a value is out of range; nothing was changed."""
+
+
+class NotFoundError(SanasError, LookupError):
+    """No such study or trial."""
+
+
+class StudyNotFoundError(NotFoundError):
+    pass
+
+
+class TrialNotFoundError(NotFoundError):
+    pass
+
+
+class StudyExistsError(SanasError):
+    """A study with this id exists with a different config."""
+
+
+class TrialAlreadyCompletedError(SanasError):
+    """The trial already has a different result."""
+
+
+class SearchFinished(SanasError):
+    """No more trials will be issued: `next_archs()` raises this at the end of a search."""
+
+
+class BudgetExhaustedError(SearchFinished):
+    """Every trial of the study's `search_steps` budget has been issued."""
+
+
+class SpaceExhaustedError(SearchFinished):
+    """Every token vector of the search space has been issued."""
+
+
+class ControllerUnavailableError(SanasError, ConnectionError):
+    """The controller cannot be reached, or could not write its checkpoint."""
+
+
+_BY_REASON: dict[str, type[SanasError]] = {
+    "ERROR_REASON_INVALID_ARGUMENT": InvalidArgumentError,
+    "ERROR_REASON_STUDY_NOT_FOUND": StudyNotFoundError,
+    "ERROR_REASON_TRIAL_NOT_FOUND": TrialNotFoundError,
+    "ERROR_REASON_STUDY_EXISTS": StudyExistsError,
+    "ERROR_REASON_TRIAL_ALREADY_COMPLETED": TrialAlreadyCompletedError,
+    "ERROR_REASON_BUDGET_EXHAUSTED": BudgetExhaustedError,
+    "ERROR_REASON_SPACE_EXHAUSTED": SpaceExhaustedError,
+    "ERROR_REASON_STORAGE_FAILURE": ControllerUnavailableError,
+}
+_BY_CODE: dict[str, type[SanasError]] = {
+    "INVALID_ARGUMENT": InvalidArgumentError,
+    "NOT_FOUND": NotFoundError,
+    "ALREADY_EXISTS": StudyExistsError,
+    "UNAVAILABLE": ControllerUnavailableError,
+    "DEADLINE_EXCEEDED": ControllerUnavailableError,
+}
+
+
+def from_rpc_error(error: Any) -> SanasError:
+    """Translate a grpc.RpcError into the matching SanasError."""
+    from google.rpc import error_details_pb2
+    from grpc_status import rpc_status
+
+    code = error.code().name if error.code() is not None else "UNKNOWN"
+    reason = ""
+    status = rpc_status.from_call(error)
+    if status is not None:
+        for detail in status.details:
+            if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+                info = error_details_pb2.ErrorInfo()
+                detail.Unpack(info)
+                reason = info.reason
+    cls = _BY_REASON.get(reason) or _BY_CODE.get(code, SanasError)
+    return cls(f"{code}: {error.details()}", code=code, reason=reason)

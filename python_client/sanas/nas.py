@@ -1,0 +1,171 @@
+"""`SANAS`: PaddleSlim's documented API, backed by a sanas controller over gRPC.
+
+Differences from PaddleSlim that scripts may notice (all deliberate):
+- `search_steps` is a budget for the whole study, shared by every client; when it is
+  spent, `next_archs()` raises `sanas.errors.SearchFinished` (never exits the process);
+- several SANAS instances (trainers) join one study by `study_id` (default "sanas");
+- `save_checkpoint` is the embedded controller's checkpoint folder; `load_checkpoint`
+  resumes a sanas checkpoint folder in place, or imports a PaddleSlim one.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import socket
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .client import Client, study_config
+from .errors import InvalidArgumentError, StudyNotFoundError
+from .spaces import CombinedSpace, SpaceConfig, SpaceConfigError
+from .v1 import sanas_pb2 as pb
+
+log = logging.getLogger(__name__)
+PADDLESLIM_CHECKPOINT = "sanas.checkpoints"
+
+
+def this_host_address() -> str:
+    """PaddleSlim's meaning of an empty ip: this host's address."""
+    try:
+        return socket.gethostbyname(socket.gethostname())
+    except OSError:
+        return "127.0.0.1"
+
+
+class SANAS:
+    """Simulated-annealing NAS with PaddleSlim's signature and defaults."""
+
+    def __init__(
+        self,
+        configs: Sequence[Any],
+        server_addr: tuple[str | None, int] = ("", 8881),
+        init_temperature: float | None = None,
+        reduce_rate: float = 0.85,
+        init_tokens: Sequence[int] | None = None,
+        search_steps: int = 300,
+        save_checkpoint: str | None = "./nas_checkpoint",
+        load_checkpoint: str | None = None,
+        is_server: bool = True,
+        *,
+        study_id: str = "sanas",
+        client_id: str | None = None,
+        seed: int | None = None,
+        input_channels: int = 3,
+    ) -> None:
+        if isinstance(configs, str | tuple):
+            configs = [configs]
+        try:
+            self._configs = [SpaceConfig.from_user(c) for c in configs]
+            self._space = CombinedSpace.from_configs(self._configs)
+        except SpaceConfigError as exc:
+            raise InvalidArgumentError(str(exc), code="INVALID_ARGUMENT") from exc
+        self._input_channels = input_channels
+        self._study_id = study_id
+        self._trial: pb.Trial | None = None
+        self._embedded: Any = None
+        ip, port = server_addr
+        if is_server:
+            host = ip or this_host_address()
+            folder = load_checkpoint or save_checkpoint
+            from sanas_server.server import start_server  # the one lazy server import
+
+            self._embedded = start_server(host, port, folder)
+            atexit.register(self.close)
+            address = self._embedded.address
+        else:
+            address = f"{ip or this_host_address()}:{port}"
+        self._client = Client(address, client_id=client_id)
+        self._client.wait_ready()
+        config = study_config(
+            self._configs,
+            init_temperature=init_temperature,
+            reduce_rate=reduce_rate,
+            init_tokens=init_tokens,
+            search_steps=search_steps,
+            seed=seed,
+        )
+        imported = self._maybe_import(load_checkpoint, config)
+        if not imported:
+            self._client.create_study(study_id, config)
+
+    def _maybe_import(self, load_checkpoint: str | None, config: pb.StudyConfig) -> bool:
+        if load_checkpoint is None:
+            return False
+        legacy = Path(load_checkpoint) / PADDLESLIM_CHECKPOINT
+        if not legacy.is_file():
+            return False
+        try:
+            self._client.get_study(self._study_id)
+            return False  # imported by an earlier run: resume it
+        except StudyNotFoundError:
+            pass
+        response = self._client.import_paddleslim_checkpoint(
+            self._study_id, legacy.read_text(), config
+        )
+        log.info("imported %d PaddleSlim results from %s", response.imported_trials, legacy)
+        return True
+
+    @property
+    def address(self) -> str:
+        """host:port of the controller this instance talks to (the real port)."""
+        return self._client.address
+
+    @property
+    def study_id(self) -> str:
+        return self._study_id
+
+    def next_archs(self) -> list[Any]:
+        """Fetch the next trial and return one paddle.nn.Layer per config.
+
+        Raises sanas.errors.SearchFinished when the study's budget is spent.
+        """
+        self._trial = self._client.suggest_trial(self._study_id)
+        return self.tokens2arch(list(self._trial.tokens))
+
+    def reward(self, score: float) -> bool:
+        """Report the score of the architecture from the last next_archs(); True when
+        the controller has durably recorded it."""
+        if self._trial is None:
+            raise RuntimeError("reward() needs a trial: call next_archs() first")
+        self._client.complete_trial(self._study_id, self._trial.trial_id, float(score))
+        self._trial = None
+        return True
+
+    def tokens2arch(self, tokens: Sequence[int]) -> list[Any]:
+        """Build the networks of a token vector: one paddle.nn.Layer per config."""
+        from .nets import build
+
+        try:
+            archs = self._space.decode(list(tokens), self._input_channels)
+        except SpaceConfigError as exc:
+            raise InvalidArgumentError(str(exc), code="INVALID_ARGUMENT") from exc
+        return build(archs)
+
+    def current_tokens(self) -> list[int] | None:
+        """Tokens of the trial from the last next_archs(), if not yet rewarded."""
+        return None if self._trial is None else list(self._trial.tokens)
+
+    def current_info(self) -> dict[str, Any]:
+        """{'best_tokens', 'best_reward', 'current_tokens'}; before any reward
+        best_tokens is None and best_reward is -1, as in PaddleSlim."""
+        study = self._client.get_study(self._study_id)
+        return {
+            "best_tokens": list(study.best_tokens) if study.HasField("best_reward") else None,
+            "best_reward": study.best_reward if study.HasField("best_reward") else -1,
+            "current_tokens": list(study.current_tokens),
+        }
+
+    def close(self) -> None:
+        """Close the connection and stop the embedded controller, if any."""
+        self._client.close()
+        if self._embedded is not None:
+            embedded, self._embedded = self._embedded, None
+            embedded.stop()
+
+    def __enter__(self) -> SANAS:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

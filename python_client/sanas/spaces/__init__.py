@@ -1,0 +1,32 @@
+"""Paddle-free search-space definitions shared by the controller and the client."""
+
+from . import mobilenet_v2  # noqa: F401  (registers MobileNetV2Space)
+from .base import (
+    Architecture,
+    Block,
+    CombinedSpace,
+    CustomTokenSpace,
+    SearchSpace,
+    SpaceConfig,
+    SpaceConfigError,
+    check_range_table,
+    check_tokens,
+    create_space,
+    register_space,
+    registered_spaces,
+)
+
+__all__ = [
+    "Architecture",
+    "Block",
+    "CombinedSpace",
+    "CustomTokenSpace",
+    "SearchSpace",
+    "SpaceConfig",
+    "SpaceConfigError",
+    "check_range_table",
+    "check_tokens",
+    "create_space",
+    "register_space",
+    "registered_spaces",
+]

@@ -1,0 +1,282 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class StudyState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    STUDY_STATE_UNSPECIFIED: _ClassVar[StudyState]
+    STUDY_STATE_ACTIVE: _ClassVar[StudyState]
+    STUDY_STATE_COMPLETED: _ClassVar[StudyState]
+
+class TrialState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TRIAL_STATE_UNSPECIFIED: _ClassVar[TrialState]
+    TRIAL_STATE_ACTIVE: _ClassVar[TrialState]
+    TRIAL_STATE_SUCCEEDED: _ClassVar[TrialState]
+    TRIAL_STATE_INFEASIBLE: _ClassVar[TrialState]
+
+class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ERROR_REASON_UNSPECIFIED: _ClassVar[ErrorReason]
+    ERROR_REASON_INVALID_ARGUMENT: _ClassVar[ErrorReason]
+    ERROR_REASON_STUDY_NOT_FOUND: _ClassVar[ErrorReason]
+    ERROR_REASON_TRIAL_NOT_FOUND: _ClassVar[ErrorReason]
+    ERROR_REASON_STUDY_EXISTS: _ClassVar[ErrorReason]
+    ERROR_REASON_TRIAL_ALREADY_COMPLETED: _ClassVar[ErrorReason]
+    ERROR_REASON_BUDGET_EXHAUSTED: _ClassVar[ErrorReason]
+    ERROR_REASON_SPACE_EXHAUSTED: _ClassVar[ErrorReason]
+    ERROR_REASON_STORAGE_FAILURE: _ClassVar[ErrorReason]
+STUDY_STATE_UNSPECIFIED: StudyState
+STUDY_STATE_ACTIVE: StudyState
+STUDY_STATE_COMPLETED: StudyState
+TRIAL_STATE_UNSPECIFIED: TrialState
+TRIAL_STATE_ACTIVE: TrialState
+TRIAL_STATE_SUCCEEDED: TrialState
+TRIAL_STATE_INFEASIBLE: TrialState
+ERROR_REASON_UNSPECIFIED: ErrorReason
+ERROR_REASON_INVALID_ARGUMENT: ErrorReason
+ERROR_REASON_STUDY_NOT_FOUND: ErrorReason
+ERROR_REASON_TRIAL_NOT_FOUND: ErrorReason
+ERROR_REASON_STUDY_EXISTS: ErrorReason
+ERROR_REASON_TRIAL_ALREADY_COMPLETED: ErrorReason
+ERROR_REASON_BUDGET_EXHAUSTED: ErrorReason
+ERROR_REASON_SPACE_EXHAUSTED: ErrorReason
+ERROR_REASON_STORAGE_FAILURE: ErrorReason
+
+class SearchSpaceConfig(_message.Message):
+    __slots__ = ("key", "input_size", "output_size", "block_num", "block_mask", "range_table")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    INPUT_SIZE_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_SIZE_FIELD_NUMBER: _ClassVar[int]
+    BLOCK_NUM_FIELD_NUMBER: _ClassVar[int]
+    BLOCK_MASK_FIELD_NUMBER: _ClassVar[int]
+    RANGE_TABLE_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    input_size: int
+    output_size: int
+    block_num: int
+    block_mask: _containers.RepeatedScalarFieldContainer[int]
+    range_table: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, key: _Optional[str] = ..., input_size: _Optional[int] = ..., output_size: _Optional[int] = ..., block_num: _Optional[int] = ..., block_mask: _Optional[_Iterable[int]] = ..., range_table: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class StudyConfig(_message.Message):
+    __slots__ = ("search_spaces", "init_temperature", "reduce_rate", "init_tokens", "search_steps", "seed")
+    SEARCH_SPACES_FIELD_NUMBER: _ClassVar[int]
+    INIT_TEMPERATURE_FIELD_NUMBER: _ClassVar[int]
+    REDUCE_RATE_FIELD_NUMBER: _ClassVar[int]
+    INIT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    SEARCH_STEPS_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    search_spaces: _containers.RepeatedCompositeFieldContainer[SearchSpaceConfig]
+    init_temperature: float
+    reduce_rate: float
+    init_tokens: _containers.RepeatedScalarFieldContainer[int]
+    search_steps: int
+    seed: int
+    def __init__(self, search_spaces: _Optional[_Iterable[_Union[SearchSpaceConfig, _Mapping]]] = ..., init_temperature: _Optional[float] = ..., reduce_rate: _Optional[float] = ..., init_tokens: _Optional[_Iterable[int]] = ..., search_steps: _Optional[int] = ..., seed: _Optional[int] = ...) -> None: ...
+
+class TrialCounts(_message.Message):
+    __slots__ = ("active", "succeeded", "infeasible")
+    ACTIVE_FIELD_NUMBER: _ClassVar[int]
+    SUCCEEDED_FIELD_NUMBER: _ClassVar[int]
+    INFEASIBLE_FIELD_NUMBER: _ClassVar[int]
+    active: int
+    succeeded: int
+    infeasible: int
+    def __init__(self, active: _Optional[int] = ..., succeeded: _Optional[int] = ..., infeasible: _Optional[int] = ...) -> None: ...
+
+class Study(_message.Message):
+    __slots__ = ("study_id", "config", "state", "range_table", "best_tokens", "best_reward", "current_tokens", "current_reward", "temperature", "trial_counts", "budget_remaining", "create_time")
+    STUDY_ID_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    RANGE_TABLE_FIELD_NUMBER: _ClassVar[int]
+    BEST_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    BEST_REWARD_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_REWARD_FIELD_NUMBER: _ClassVar[int]
+    TEMPERATURE_FIELD_NUMBER: _ClassVar[int]
+    TRIAL_COUNTS_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_REMAINING_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    study_id: str
+    config: StudyConfig
+    state: StudyState
+    range_table: _containers.RepeatedScalarFieldContainer[int]
+    best_tokens: _containers.RepeatedScalarFieldContainer[int]
+    best_reward: float
+    current_tokens: _containers.RepeatedScalarFieldContainer[int]
+    current_reward: float
+    temperature: float
+    trial_counts: TrialCounts
+    budget_remaining: int
+    create_time: _timestamp_pb2.Timestamp
+    def __init__(self, study_id: _Optional[str] = ..., config: _Optional[_Union[StudyConfig, _Mapping]] = ..., state: _Optional[_Union[StudyState, str]] = ..., range_table: _Optional[_Iterable[int]] = ..., best_tokens: _Optional[_Iterable[int]] = ..., best_reward: _Optional[float] = ..., current_tokens: _Optional[_Iterable[int]] = ..., current_reward: _Optional[float] = ..., temperature: _Optional[float] = ..., trial_counts: _Optional[_Union[TrialCounts, _Mapping]] = ..., budget_remaining: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class Trial(_message.Message):
+    __slots__ = ("study_id", "trial_id", "tokens", "temperature", "client_id", "state", "reward", "infeasible", "accepted", "create_time", "complete_time")
+    STUDY_ID_FIELD_NUMBER: _ClassVar[int]
+    TRIAL_ID_FIELD_NUMBER: _ClassVar[int]
+    TOKENS_FIELD_NUMBER: _ClassVar[int]
+    TEMPERATURE_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    REWARD_FIELD_NUMBER: _ClassVar[int]
+    INFEASIBLE_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    COMPLETE_TIME_FIELD_NUMBER: _ClassVar[int]
+    study_id: str
+    trial_id: int
+    tokens: _containers.RepeatedScalarFieldContainer[int]
+    temperature: float
+    client_id: str
+    state: TrialState
+    reward: float
+    infeasible: bool
+    accepted: bool
+    create_time: _timestamp_pb2.Timestamp
+    complete_time: _timestamp_pb2.Timestamp
+    def __init__(self, study_id: _Optional[str] = ..., trial_id: _Optional[int] = ..., tokens: _Optional[_Iterable[int]] = ..., temperature: _Optional[float] = ..., client_id: _Optional[str] = ..., state: _Optional[_Union[TrialState, str]] = ..., reward: _Optional[float] = ..., infeasible: _Optional[bool] = ..., accepted: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class CreateStudyRequest(_message.Message):
+    __slots__ = ("study_id", "config")
+    STUDY_ID_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_FIELD_NUMBER: _ClassVar[int]
+    study_id: str
+    config: StudyConfig
+    def __init__(self, study_id: _Optional[str] = ..., config: _Optional[_Union[StudyConfig, _Mapping]] = ...) -> None: ...
+
+class CreateStudyResponse(_message.Message):
+    __slots__ = ("study", "created")
+    STUDY_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    study: Study
+    created: bool
+    def __init__(self, study: _Optional[_Union[Study, _Mapping]] = ..., created: _Optional[bool] = ...) -> None: ...
+
+class GetStudyRequest(_message.Message):
+    __slots__ = ("study_id",)
+    STUDY_ID_FIELD_NUMBER: _ClassVar[int]
+    study_id: str
+    def __init__(self, study_id: _Optional[str] = ...) -> None: ...
+
+class GetStudyResponse(_message.Message):
+    __slots__ = ("study",)
+    STUDY_FIELD_NUMBER: _ClassVar[int]
+    study: Study
+    def __init__(self, study: _Optional[_Union[Study, _Mapping]] = ...) -> None: ...
+
+class ListStudiesRequest(_message.Message):
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListStudiesResponse(_message.Message):
+    __slots__ = ("studies", "next_page_token")
+    STUDIES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    studies: _containers.RepeatedCompositeFieldContainer[Study]
+    next_page_token: str
+    def __init__(self, studies: _Optional[_Iterable[_Union[Study, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class DeleteStudyRequest(_message.Message):
+    __slots__ = ("study_id",)
+    STUDY_ID_FIELD_NUMBER: _ClassVar[int]
+    study_id: str
+    def __init__(self, study_id: _Optional[str] = ...) -> None: ...
+
+class DeleteStudyResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class SuggestTrialRequest(_message.Message):
+    __slots__ = ("study_id", "client_id")
+    STUDY_ID_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    study_id: str
+    client_id: str
+    def __init__(self, study_id: _Optional[str] = ..., client_id: _Optional[str] = ...) -> None: ...
+
+class SuggestTrialResponse(_message.Message):
+    __slots__ = ("trial",)
+    TRIAL_FIELD_NUMBER: _ClassVar[int]
+    trial: Trial
+    def __init__(self, trial: _Optional[_Union[Trial, _Mapping]] = ...) -> None: ...
+
+class CompleteTrialRequest(_message.Message):
+    __slots__ = ("study_id", "trial_id", "reward", "infeasible", "suggest_next", "client_id")
+    STUDY_ID_FIELD_NUMBER: _ClassVar[int]
+    TRIAL_ID_FIELD_NUMBER: _ClassVar[int]
+    REWARD_FIELD_NUMBER: _ClassVar[int]
+    INFEASIBLE_FIELD_NUMBER: _ClassVar[int]
+    SUGGEST_NEXT_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    study_id: str
+    trial_id: int
+    reward: float
+    infeasible: bool
+    suggest_next: bool
+    client_id: str
+    def __init__(self, study_id: _Optional[str] = ..., trial_id: _Optional[int] = ..., reward: _Optional[float] = ..., infeasible: _Optional[bool] = ..., suggest_next: _Optional[bool] = ..., client_id: _Optional[str] = ...) -> None: ...
+
+class CompleteTrialResponse(_message.Message):
+    __slots__ = ("trial", "next_trial", "budget_remaining")
+    TRIAL_FIELD_NUMBER: _ClassVar[int]
+    NEXT_TRIAL_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_REMAINING_FIELD_NUMBER: _ClassVar[int]
+    trial: Trial
+    next_trial: Trial
+    budget_remaining: int
+    def __init__(self, trial: _Optional[_Union[Trial, _Mapping]] = ..., next_trial: _Optional[_Union[Trial, _Mapping]] = ..., budget_remaining: _Optional[int] = ...) -> None: ...
+
+class ListTrialsRequest(_message.Message):
+    __slots__ = ("study_id", "page_size", "page_token", "state")
+    STUDY_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    study_id: str
+    page_size: int
+    page_token: str
+    state: TrialState
+    def __init__(self, study_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., state: _Optional[_Union[TrialState, str]] = ...) -> None: ...
+
+class ListTrialsResponse(_message.Message):
+    __slots__ = ("trials", "next_page_token", "total_size")
+    TRIALS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_SIZE_FIELD_NUMBER: _ClassVar[int]
+    trials: _containers.RepeatedCompositeFieldContainer[Trial]
+    next_page_token: str
+    total_size: int
+    def __init__(self, trials: _Optional[_Iterable[_Union[Trial, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., total_size: _Optional[int] = ...) -> None: ...
+
+class ImportPaddleSlimCheckpointRequest(_message.Message):
+    __slots__ = ("study_id", "config", "checkpoint_json")
+    STUDY_ID_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINT_JSON_FIELD_NUMBER: _ClassVar[int]
+    study_id: str
+    config: StudyConfig
+    checkpoint_json: str
+    def __init__(self, study_id: _Optional[str] = ..., config: _Optional[_Union[StudyConfig, _Mapping]] = ..., checkpoint_json: _Optional[str] = ...) -> None: ...
+
+class ImportPaddleSlimCheckpointResponse(_message.Message):
+    __slots__ = ("study", "imported_trials")
+    STUDY_FIELD_NUMBER: _ClassVar[int]
+    IMPORTED_TRIALS_FIELD_NUMBER: _ClassVar[int]
+    study: Study
+    imported_trials: int
+    def __init__(self, study: _Optional[_Union[Study, _Mapping]] = ..., imported_trials: _Optional[int] = ...) -> None: ...

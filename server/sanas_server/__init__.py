@@ -1,0 +1,1 @@
+"""The sanas controller: annealer (pure), study state machine, storage, gRPC service."""

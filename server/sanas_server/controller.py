@@ -1,0 +1,275 @@
+"""The controller: many studies, their locks, and their storage. No gRPC here.
+
+Concurrency: a study's events are decided and recorded under the study's lock, queued
+to its journal in the same order, and the caller waits for durability after releasing
+the lock, so concurrent trainers share fsyncs (group commit). A journal is a prefix-
+durable sequence: when a record is on disk, every earlier one is too, so nothing
+acknowledged can depend on something lost. If a write fails, the study is reloaded from
+disk, dropping whatever was decided but not written, and the caller gets StorageFailure.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import math
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from .errors import (
+    CorruptCheckpoint,
+    InvalidArgument,
+    StorageFailure,
+    StudyExists,
+    StudyNotFound,
+)
+from .storage import Storage
+from .study import (
+    Study,
+    StudyRequest,
+    StudySpec,
+    StudySummary,
+    TrialRecord,
+    TrialState,
+    check_study_id,
+)
+
+T = TypeVar("T")
+Event = dict[str, Any]
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+
+
+@dataclass
+class _Entry:
+    study: Study
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    generation: int = 0  # bumped by every reload from disk
+
+
+@dataclass(frozen=True)
+class Completion:
+    trial: TrialRecord
+    next_trial: TrialRecord | None
+    budget_remaining: int
+
+
+def encode_page_token(position: str | int) -> str:
+    return base64.urlsafe_b64encode(json.dumps(position).encode()).decode()
+
+
+def decode_page_token(token: str, kind: type) -> Any:
+    if not token:
+        return None
+    try:
+        value = json.loads(base64.urlsafe_b64decode(token.encode()))
+    except ValueError as exc:
+        raise InvalidArgument(f"page_token {token!r} is not a token this server issued") from exc
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise InvalidArgument(f"page_token {token!r} is not a token this server issued")
+    return value
+
+
+def page_size_of(requested: int) -> int:
+    if requested < 0:
+        raise InvalidArgument(f"page_size = {requested}: must be >= 0")
+    return min(requested or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+
+
+class Controller:
+    """Runs the studies of one server."""
+
+    def __init__(self, storage: Storage, clock: Callable[[], float] = time.time) -> None:
+        self._storage = storage
+        self._clock = clock
+        self._studies: dict[str, _Entry] = {}
+        self._lock = threading.Lock()  # guards the dict, not the studies
+        for header, events in storage.load_all():
+            study = self._replay(header, events)
+            self._studies[study.study_id] = _Entry(study)
+
+    @staticmethod
+    def _replay(header: dict[str, Any], events: list[dict[str, Any]]) -> Study:
+        study = Study.from_header(header)
+        try:
+            for event in events:
+                study.apply(event)
+        except (KeyError, ValueError, IndexError, TypeError) as exc:
+            raise CorruptCheckpoint(
+                f"study {study.study_id!r}: journal event cannot be replayed: {exc!r}"
+            ) from exc
+        return study
+
+    def _entry(self, study_id: str) -> _Entry:
+        with self._lock:
+            entry = self._studies.get(study_id)
+        if entry is None:
+            raise StudyNotFound(f"no study {study_id!r} on this controller")
+        return entry
+
+    def _mutate(self, entry: _Entry, decide: Callable[[Study], tuple[T, list[Event]]]) -> T:
+        """Decide and record events under the study lock, then wait for durability
+        outside it so concurrent callers share one fsync."""
+        with entry.lock:
+            generation = entry.generation
+            result, events = decide(entry.study)
+            try:
+                durable = self._storage.append(entry.study.study_id, events)
+            except StorageFailure:
+                self._reload_locked(entry)
+                raise
+        try:
+            durable()
+        except StorageFailure:
+            with entry.lock:
+                if entry.generation == generation:  # the first waiter to fail reloads
+                    self._reload_locked(entry)
+            raise
+        return result
+
+    def _reload_locked(self, entry: _Entry) -> None:
+        """Drop in-memory events that never reached disk by replaying the checkpoint."""
+        with self._lock:
+            if self._studies.get(entry.study.study_id) is not entry:
+                return  # deleted meanwhile
+        header, events = self._storage.load(entry.study.study_id)
+        entry.study = self._replay(header, events)
+        entry.generation += 1
+
+    # -- studies -------------------------------------------------------------------------
+    def create_study(self, study_id: str, request: StudyRequest) -> tuple[StudySummary, bool]:
+        study_id = check_study_id(study_id) if study_id else f"study-{uuid.uuid4().hex[:12]}"
+        spec = StudySpec.resolve(request)
+        with self._lock:
+            existing = self._studies.get(study_id)
+            if existing is None:
+                study = Study(study_id, request, spec, self._clock())
+                self._storage.create(study_id, study.header(), [])
+                self._studies[study_id] = _Entry(study)
+                return study.summary(), True
+        with existing.lock:
+            if not existing.study.request.matches(request):
+                raise StudyExists(
+                    f"study {study_id!r} already exists with a different config; "
+                    "use another study_id or the same config"
+                )
+            return existing.study.summary(), False
+
+    def import_study(
+        self,
+        study_id: str,
+        request: StudyRequest,
+        results: Sequence[tuple[Sequence[int], float]],
+        base: tuple[Sequence[int], float | None],
+        best: tuple[Sequence[int] | None, float | None],
+        rewarded: int,
+    ) -> StudySummary:
+        check_study_id(study_id)
+        spec = StudySpec.resolve(request)
+        if len(results) > spec.search_steps:
+            raise InvalidArgument(
+                f"the checkpoint holds {len(results)} rewarded trials but search_steps is "
+                f"{spec.search_steps}; set search_steps to at least {len(results)}"
+            )
+        study = Study(study_id, request, spec, self._clock())
+        events = study.import_history(results, base, best, rewarded, self._clock())
+        with self._lock:
+            if study_id in self._studies:
+                raise StudyExists(f"study {study_id!r} already exists; import into a new id")
+            self._storage.create(study_id, study.header(), events)
+            self._studies[study_id] = _Entry(study)
+        return study.summary()
+
+    def get_study(self, study_id: str) -> StudySummary:
+        entry = self._entry(study_id)
+        with entry.lock:
+            return entry.study.summary()
+
+    def list_studies(self, page_size: int, page_token: str) -> tuple[list[StudySummary], str]:
+        size = page_size_of(page_size)
+        after = decode_page_token(page_token, str)
+        with self._lock:
+            ids = sorted(i for i in self._studies if after is None or i > after)
+        page = ids[:size]
+        out = []
+        for study_id in page:
+            try:
+                out.append(self.get_study(study_id))
+            except StudyNotFound:
+                continue  # deleted between the two looks
+        more = len(ids) > size
+        return out, encode_page_token(page[-1]) if more and page else ""
+
+    def delete_study(self, study_id: str) -> None:
+        entry = self._entry(study_id)
+        with entry.lock, self._lock:
+            self._storage.delete(study_id)
+            self._studies.pop(study_id, None)
+
+    # -- trials --------------------------------------------------------------------------
+    def suggest_trial(self, study_id: str, client_id: str) -> TrialRecord:
+        def decide(study: Study) -> tuple[TrialRecord, list[Event]]:
+            trial, event = study.suggest(client_id, self._clock())
+            return trial, [event]
+
+        return self._mutate(self._entry(study_id), decide)
+
+    def complete_trial(
+        self,
+        study_id: str,
+        trial_id: int,
+        reward: float,
+        infeasible: bool,
+        suggest_next: bool = False,
+        client_id: str = "",
+    ) -> Completion:
+        if not infeasible and not math.isfinite(reward):
+            raise InvalidArgument(f"reward {reward!r} is not a finite number")
+
+        def decide(study: Study) -> tuple[Completion, list[Event]]:
+            now = self._clock()
+            trial, event = study.complete(trial_id, reward, infeasible, now)
+            # A repeated report still waits for durability: its first copy may be in flight.
+            events = [] if event is None else [event]
+            next_trial = None
+            if suggest_next and study.budget_remaining > 0:
+                next_trial, next_event = study.suggest(client_id, now)
+                events.append(next_event)
+            return Completion(trial, next_trial, study.budget_remaining), events
+
+        return self._mutate(self._entry(study_id), decide)
+
+    def list_trials(
+        self, study_id: str, page_size: int, page_token: str, state: TrialState | None
+    ) -> tuple[list[TrialRecord], str, int]:
+        size = page_size_of(page_size)
+        start = decode_page_token(page_token, int) or 0
+        if start < 0:
+            raise InvalidArgument(f"page_token {page_token!r} is not a token this server issued")
+        entry = self._entry(study_id)
+        with entry.lock:
+            trials = entry.study.trials
+            if state is None:
+                total = len(trials)
+                page = trials[start : start + size]
+                end = start + len(page)
+            else:
+                total = entry.study.counts[state]
+                page, end = [], start
+                while end < len(trials) and len(page) < size:
+                    if trials[end].state is state:
+                        page.append(trials[end])
+                    end += 1
+            if state is None:
+                more = end < len(trials)
+            else:
+                more = any(t.state is state for t in itertools.islice(trials, end, None))
+        return page, encode_page_token(end) if more else "", total
+
+    def close(self) -> None:
+        self._storage.close()

@@ -1,0 +1,48 @@
+"""Controller errors: plain exceptions, mapped to gRPC status codes only in service.py.
+
+Each names the sanas.v1.ErrorReason it is sent as.
+"""
+
+from __future__ import annotations
+
+
+class ControllerError(Exception):
+    """Base of every error the controller reports to a client."""
+
+    reason = "ERROR_REASON_UNSPECIFIED"
+
+
+class InvalidArgument(ControllerError):
+    reason = "ERROR_REASON_INVALID_ARGUMENT"
+
+
+class StudyNotFound(ControllerError):
+    reason = "ERROR_REASON_STUDY_NOT_FOUND"
+
+
+class TrialNotFound(ControllerError):
+    reason = "ERROR_REASON_TRIAL_NOT_FOUND"
+
+
+class StudyExists(ControllerError):
+    reason = "ERROR_REASON_STUDY_EXISTS"
+
+
+class TrialAlreadyCompleted(ControllerError):
+    reason = "ERROR_REASON_TRIAL_ALREADY_COMPLETED"
+
+
+class BudgetExhausted(ControllerError):
+    reason = "ERROR_REASON_BUDGET_EXHAUSTED"
+
+
+class SearchSpaceExhausted(ControllerError):
+    reason = "ERROR_REASON_SPACE_EXHAUSTED"
+
+
+class StorageFailure(ControllerError):
+    reason = "ERROR_REASON_STORAGE_FAILURE"
+
+
+class CorruptCheckpoint(Exception):
+    """A checkpoint file cannot be read back; raised at start, never to a client."""

@@ -1,0 +1,87 @@
+"""Assembles a gRPC server: the controller service, health and reflection."""
+
+from __future__ import annotations
+
+import logging
+from concurrent import futures
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from sanas.v1 import sanas_pb2, sanas_pb2_grpc
+
+from .controller import Controller
+from .service import ControllerServicer
+from .storage import FileStorage, MemoryStorage, Storage
+
+log = logging.getLogger(__name__)
+SERVICE_NAME = sanas_pb2.DESCRIPTOR.services_by_name["ControllerService"].full_name
+DEFAULT_MAX_WORKERS = 64
+
+
+@dataclass
+class RunningServer:
+    """A started server and what it needs to stop cleanly."""
+
+    server: grpc.Server
+    controller: Controller
+    health: health.HealthServicer
+    host: str
+    port: int
+
+    @property
+    def address(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+    def stop(self, grace: float | None = 5.0) -> None:
+        """Stop taking calls, let running ones finish, then close the storage."""
+        self.health.enter_graceful_shutdown()
+        self.server.stop(grace).wait()
+        self.controller.close()
+
+
+def open_storage(checkpoint_dir: str | Path | None) -> Storage:
+    return MemoryStorage() if checkpoint_dir is None else FileStorage(checkpoint_dir)
+
+
+def start_server(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    checkpoint_dir: str | Path | None = None,
+    max_workers: int = DEFAULT_MAX_WORKERS,
+) -> RunningServer:
+    """Start serving on host:port (port 0 picks a free one; see RunningServer.port)."""
+    controller = Controller(open_storage(checkpoint_dir))
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="sanas-rpc"),
+        options=[("grpc.so_reuseport", 0)],
+    )
+    sanas_pb2_grpc.add_ControllerServiceServicer_to_server(ControllerServicer(controller), server)
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (
+            SERVICE_NAME,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        ),
+        server,
+    )
+    bind_host = f"[{host}]" if ":" in host else host
+    try:
+        bound = server.add_insecure_port(f"{bind_host}:{port}")
+    except RuntimeError as exc:
+        controller.close()
+        raise OSError(f"cannot listen on {bind_host}:{port}: {exc}") from exc
+    if bound == 0:
+        controller.close()
+        raise OSError(f"cannot listen on {bind_host}:{port} (in use or not an address here)")
+    server.start()
+    for name in ("", SERVICE_NAME):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    log.info("sanas controller serving on %s:%d", bind_host, bound)
+    return RunningServer(server, controller, health_servicer, host, bound)

@@ -1,0 +1,272 @@
+"""The gRPC servicer: translates sanas.v1 messages to controller calls and controller
+errors to status codes. No search logic lives here."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from sanas.spaces import SpaceConfig
+from sanas.v1 import sanas_pb2 as pb
+from sanas.v1 import sanas_pb2_grpc
+
+from . import errors
+from .controller import Controller
+from .paddleslim_import import parse_checkpoint
+from .study import StudyRequest, StudySpec, StudySummary, TrialRecord, TrialState
+
+log = logging.getLogger(__name__)
+ERROR_DOMAIN = "sanas.v1"
+
+STATUS_OF: dict[type[errors.ControllerError], grpc.StatusCode] = {
+    errors.InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
+    errors.StudyNotFound: grpc.StatusCode.NOT_FOUND,
+    errors.TrialNotFound: grpc.StatusCode.NOT_FOUND,
+    errors.StudyExists: grpc.StatusCode.ALREADY_EXISTS,
+    errors.TrialAlreadyCompleted: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.BudgetExhausted: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.SearchSpaceExhausted: grpc.StatusCode.FAILED_PRECONDITION,
+    # Retryable: a trainer waits out a full disk instead of losing its result.
+    errors.StorageFailure: grpc.StatusCode.UNAVAILABLE,
+}
+
+STATE_TO_PB = {
+    TrialState.ACTIVE: pb.TRIAL_STATE_ACTIVE,
+    TrialState.SUCCEEDED: pb.TRIAL_STATE_SUCCEEDED,
+    TrialState.INFEASIBLE: pb.TRIAL_STATE_INFEASIBLE,
+}
+STATE_FROM_PB = {v: k for k, v in STATE_TO_PB.items()}
+
+R = TypeVar("R")
+
+
+def abort_with(context: grpc.ServicerContext, exc: errors.ControllerError) -> None:
+    code = STATUS_OF[type(exc)]
+    detail = any_pb2.Any()
+    detail.Pack(error_details_pb2.ErrorInfo(reason=exc.reason, domain=ERROR_DOMAIN))
+    status = status_pb2.Status(code=code.value[0], message=str(exc), details=[detail])
+    context.abort_with_status(rpc_status.to_status(status))
+
+
+def translated(method: Callable[..., R]) -> Callable[..., R]:
+    """Map controller errors to their status code, in this one place."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, request: Any, context: grpc.ServicerContext) -> R:
+        try:
+            return method(self, request, context)
+        except errors.ControllerError as exc:
+            abort_with(context, exc)
+            raise  # abort_with raises; this line is never reached
+
+    return wrapper
+
+
+# -- converters ----------------------------------------------------------------------------
+def request_from_pb(config: pb.StudyConfig) -> StudyRequest:
+    return StudyRequest(
+        search_spaces=tuple(
+            SpaceConfig(
+                key=c.key,
+                input_size=c.input_size,
+                output_size=c.output_size,
+                block_num=c.block_num,
+                block_mask=tuple(c.block_mask),
+                range_table=tuple(c.range_table),
+            )
+            for c in config.search_spaces
+        ),
+        init_temperature=config.init_temperature if config.HasField("init_temperature") else None,
+        reduce_rate=config.reduce_rate if config.HasField("reduce_rate") else None,
+        init_tokens=tuple(config.init_tokens),
+        search_steps=config.search_steps,
+        seed=config.seed if config.HasField("seed") else None,
+    )
+
+
+def spec_to_pb(spec: StudySpec) -> pb.StudyConfig:
+    return pb.StudyConfig(
+        search_spaces=[
+            pb.SearchSpaceConfig(
+                key=c.key,
+                input_size=c.input_size,
+                output_size=c.output_size,
+                block_num=c.block_num,
+                block_mask=c.block_mask,
+                range_table=c.range_table,
+            )
+            for c in spec.search_spaces
+        ],
+        init_temperature=spec.init_temperature,
+        reduce_rate=spec.reduce_rate,
+        init_tokens=spec.init_tokens,
+        search_steps=spec.search_steps,
+        seed=spec.seed,
+    )
+
+
+def timestamp(seconds: float) -> Any:
+    from google.protobuf import timestamp_pb2
+
+    ts = timestamp_pb2.Timestamp()
+    ts.FromNanoseconds(int(seconds * 1e9))
+    return ts
+
+
+def study_to_pb(s: StudySummary) -> pb.Study:
+    study = pb.Study(
+        study_id=s.study_id,
+        config=spec_to_pb(s.spec),
+        state=pb.STUDY_STATE_COMPLETED if s.completed else pb.STUDY_STATE_ACTIVE,
+        range_table=s.spec.range_table,
+        best_tokens=s.best_tokens or (),
+        current_tokens=s.current_tokens,
+        temperature=s.temperature,
+        trial_counts=pb.TrialCounts(
+            active=s.counts[TrialState.ACTIVE],
+            succeeded=s.counts[TrialState.SUCCEEDED],
+            infeasible=s.counts[TrialState.INFEASIBLE],
+        ),
+        budget_remaining=s.budget_remaining,
+        create_time=timestamp(s.create_time),
+    )
+    if s.best_reward is not None:
+        study.best_reward = s.best_reward
+    if s.current_reward is not None:
+        study.current_reward = s.current_reward
+    return study
+
+
+def trial_to_pb(study_id: str, t: TrialRecord) -> pb.Trial:
+    trial = pb.Trial(
+        study_id=study_id,
+        trial_id=t.trial_id,
+        tokens=t.tokens,
+        temperature=t.temperature,
+        client_id=t.client_id,
+        state=STATE_TO_PB[t.state],
+        reward=t.reward,
+        infeasible=t.infeasible,
+        accepted=t.accepted,
+        create_time=timestamp(t.create_time),
+    )
+    if t.complete_time is not None:
+        trial.complete_time.CopyFrom(timestamp(t.complete_time))
+    return trial
+
+
+class ControllerServicer(sanas_pb2_grpc.ControllerServiceServicer):
+    """sanas.v1.ControllerService over a Controller."""
+
+    def __init__(self, controller: Controller) -> None:
+        self._controller = controller
+
+    @translated
+    def CreateStudy(
+        self, request: pb.CreateStudyRequest, context: grpc.ServicerContext
+    ) -> pb.CreateStudyResponse:
+        summary, created = self._controller.create_study(
+            request.study_id, request_from_pb(request.config)
+        )
+        return pb.CreateStudyResponse(study=study_to_pb(summary), created=created)
+
+    @translated
+    def GetStudy(
+        self, request: pb.GetStudyRequest, context: grpc.ServicerContext
+    ) -> pb.GetStudyResponse:
+        return pb.GetStudyResponse(study=study_to_pb(self._controller.get_study(request.study_id)))
+
+    @translated
+    def ListStudies(
+        self, request: pb.ListStudiesRequest, context: grpc.ServicerContext
+    ) -> pb.ListStudiesResponse:
+        studies, token = self._controller.list_studies(request.page_size, request.page_token)
+        return pb.ListStudiesResponse(
+            studies=[study_to_pb(s) for s in studies], next_page_token=token
+        )
+
+    @translated
+    def DeleteStudy(
+        self, request: pb.DeleteStudyRequest, context: grpc.ServicerContext
+    ) -> pb.DeleteStudyResponse:
+        self._controller.delete_study(request.study_id)
+        return pb.DeleteStudyResponse()
+
+    @translated
+    def SuggestTrial(
+        self, request: pb.SuggestTrialRequest, context: grpc.ServicerContext
+    ) -> pb.SuggestTrialResponse:
+        trial = self._controller.suggest_trial(request.study_id, request.client_id)
+        return pb.SuggestTrialResponse(trial=trial_to_pb(request.study_id, trial))
+
+    @translated
+    def CompleteTrial(
+        self, request: pb.CompleteTrialRequest, context: grpc.ServicerContext
+    ) -> pb.CompleteTrialResponse:
+        done = self._controller.complete_trial(
+            request.study_id,
+            request.trial_id,
+            request.reward,
+            request.infeasible,
+            request.suggest_next,
+            request.client_id,
+        )
+        response = pb.CompleteTrialResponse(
+            trial=trial_to_pb(request.study_id, done.trial),
+            budget_remaining=done.budget_remaining,
+        )
+        if done.next_trial is not None:
+            response.next_trial.CopyFrom(trial_to_pb(request.study_id, done.next_trial))
+        return response
+
+    @translated
+    def ListTrials(
+        self, request: pb.ListTrialsRequest, context: grpc.ServicerContext
+    ) -> pb.ListTrialsResponse:
+        if request.state != pb.TRIAL_STATE_UNSPECIFIED and request.state not in STATE_FROM_PB:
+            raise errors.InvalidArgument(f"state = {request.state} is not a TrialState value")
+        trials, token, total = self._controller.list_trials(
+            request.study_id,
+            request.page_size,
+            request.page_token,
+            STATE_FROM_PB.get(request.state),
+        )
+        return pb.ListTrialsResponse(
+            trials=[trial_to_pb(request.study_id, t) for t in trials],
+            next_page_token=token,
+            total_size=total,
+        )
+
+    @translated
+    def ImportPaddleSlimCheckpoint(
+        self, request: pb.ImportPaddleSlimCheckpointRequest, context: grpc.ServicerContext
+    ) -> pb.ImportPaddleSlimCheckpointResponse:
+        history = parse_checkpoint(request.checkpoint_json)
+        study_request = request_from_pb(request.config)
+        if not study_request.search_spaces:
+            study_request = StudyRequest(
+                search_spaces=(SpaceConfig("paddleslim", range_table=tuple(history.range_table)),),
+                init_temperature=study_request.init_temperature,
+                reduce_rate=study_request.reduce_rate,
+                init_tokens=study_request.init_tokens or tuple(history.base[0]),
+                search_steps=study_request.search_steps,
+                seed=study_request.seed,
+            )
+        summary = self._controller.import_study(
+            request.study_id,
+            study_request,
+            history.results,
+            history.base,
+            history.best,
+            history.rewarded,
+        )
+        return pb.ImportPaddleSlimCheckpointResponse(
+            study=study_to_pb(summary), imported_trials=len(history.results)
+        )
