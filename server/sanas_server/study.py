@@ -335,6 +335,15 @@ class Study:
         now: float,
     ) -> list[Event]:
         """Record results from another controller as completed trials, then set the base."""
+        table = self.spec.range_table
+        try:
+            for i, (tokens, _) in enumerate(results):
+                check_tokens(tokens, table, f"imported result {i}")
+            check_tokens(base[0], table, "imported base tokens")
+            if best[0] is not None:
+                check_tokens(best[0], table, "imported best tokens")
+        except SpaceConfigError as exc:
+            raise InvalidArgument(str(exc)) from exc
         events: list[Event] = []
         for tokens, reward in results:
             events.append(

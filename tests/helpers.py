@@ -1,0 +1,70 @@
+"""Helpers shared by the tests: configs and a server in its own process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sanas.client import study_config
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVER_BIN = Path(sys.executable).parent / "sanas-server"
+
+
+def custom_config(table: list[int], **kwargs: object) -> object:
+    return study_config([("custom", {"range_table": table})], **kwargs)
+
+
+class ServerProcess:
+    """`sanas-server` in its own process: what `kill -9` and SIGTERM tests need."""
+
+    def __init__(self, checkpoint_dir: Path, port: int = 0) -> None:
+        self.checkpoint_dir = checkpoint_dir
+        self.proc = subprocess.Popen(
+            [
+                str(SERVER_BIN),
+                "--port",
+                str(port),
+                "--checkpoint-dir",
+                str(checkpoint_dir),
+                "--grace",
+                "5",
+                "--log-level",
+                "WARNING",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if "listening on" not in line:
+            self.proc.kill()
+            raise RuntimeError(f"server did not start: {line!r} {self.proc.stderr.read()}")
+        self.address = line.rsplit(" ", 1)[1].strip()
+
+    def kill9(self) -> None:
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def terminate(self, timeout: float = 20) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=timeout)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
+def wait_until(predicate: object, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(0.02)
+    raise AssertionError("condition not met in time")

@@ -1,0 +1,132 @@
+"""The annealer alone: pure, seeded, no I/O."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from sanas_server.annealer import TEMPERATURE_FLOOR_RATIO, Annealer, SpaceExhausted
+
+
+def peak(tokens: tuple[int, ...]) -> float:
+    return -float(sum((t - 4) ** 2 for t in tokens))
+
+
+def run(seed: int, steps: int, table: list[int] | None = None) -> list[tuple[int, ...]]:
+    a = Annealer(table or [9] * 5, [0] * len(table or [9] * 5), 10.0, 0.85, seed)
+    out = []
+    for _ in range(steps):
+        t = a.propose()
+        a.observe(t, peak(t), False)
+        out.append(t)
+    return out
+
+
+def test_same_seed_same_search_and_different_seed_differs():
+    assert run(7, 200) == run(7, 200)
+    assert run(7, 200) != run(8, 200)
+
+
+def test_first_proposal_is_the_start_and_no_vector_is_issued_twice():
+    a = Annealer([9] * 5, [1, 2, 3, 4, 5], 10.0, 0.85, 0)
+    assert a.propose() == (1, 2, 3, 4, 5)
+    seen = {(1, 2, 3, 4, 5)}
+    for _ in range(2000):
+        t = a.propose()
+        assert t not in seen
+        assert all(0 <= v < 9 for v in t)
+        seen.add(t)
+        a.observe(t, peak(t), False)
+
+
+def test_exhausted_neighbourhood_widens_instead_of_stopping():
+    # PaddleSlim stopped 30/30 runs at 200 evaluations on this space (5 tokens x 9).
+    a = Annealer([9] * 5, [4] * 5, 1.0, 0.85, 3)
+    seen = set()
+    for _ in range(1000):
+        t = a.propose()
+        seen.add(t)
+        a.observe(t, peak(t), False)  # the base sits on the optimum: its 40 neighbours go
+    assert len(seen) == 1000
+    distances = {sum(x != 4 for x in t) for t in seen}
+    assert max(distances) >= 3  # it widened past 1-hop and 2-hop moves
+
+
+def test_whole_small_space_is_issued_then_exhaustion_is_reported():
+    a = Annealer([3, 2, 4], [0, 0, 0], 1.0, 0.85, 1)
+    got = {a.propose() for _ in range(24)}
+    assert len(got) == 24
+    with pytest.raises(SpaceExhausted, match="all 24 token vectors"):
+        a.propose()
+
+
+def test_ranges_of_one_are_never_moved():
+    a = Annealer([1, 5, 1], [0, 0, 0], 1.0, 0.85, 2)
+    tokens = {a.propose() for _ in range(5)}
+    assert {(t[0], t[2]) for t in tokens} == {(0, 0)}
+
+
+def test_temperature_has_a_floor_and_never_divides_by_zero():
+    a = Annealer([50] * 4, [0] * 4, 1.0, 0.85, 5)
+    for i in range(6000):  # PaddleSlim died of ZeroDivisionError after ~4,600 rewards
+        t = a.propose()
+        a.observe(t, -float(i % 7), False)
+    assert a.temperature == pytest.approx(1.0 * TEMPERATURE_FLOOR_RATIO)
+    assert a.temperature > 0
+
+
+def test_better_reward_always_accepted_worse_rarely_when_cold():
+    a = Annealer([10] * 3, [0, 0, 0], 1e-3, 0.5, 0)
+    first = a.propose()
+    assert a.observe(first, 0.5, False).accepted
+    second = a.propose()
+    assert a.observe(second, 0.9, False).accepted
+    assert a.base_tokens == second
+    worse = a.propose()
+    assert not a.observe(worse, 0.1, False).accepted  # exp(-0.8 / 2.5e-4) == 0
+    assert a.base_tokens == second and a.best_reward == 0.9
+
+
+def test_worse_reward_accepted_with_the_metropolis_probability_when_hot():
+    accepted = 0
+    trials = 2000
+    for seed in range(trials):
+        a = Annealer([10] * 3, [0, 0, 0], 1.0, 1.0, seed)
+        a.observe(a.propose(), 1.0, False)
+        accepted += a.observe(a.propose(), 0.0, False).accepted
+    assert accepted / trials == pytest.approx(math.exp(-1.0), abs=0.04)
+
+
+def test_infeasible_is_recorded_but_never_moves_base_or_cools():
+    a = Annealer([10] * 3, [0, 0, 0], 2.0, 0.5, 0)
+    a.observe(a.propose(), 0.1, False)
+    base, temperature = a.base_tokens, a.temperature
+    bad = a.propose()
+    outcome = a.observe(bad, 1e9, True)
+    assert not outcome.accepted and not outcome.new_best
+    assert a.base_tokens == base and a.best_reward == 0.1 and a.temperature == temperature
+    assert a.is_issued(bad)
+
+
+def test_late_reward_is_judged_against_the_current_base():
+    # Two trials drawn from the same base; the second to arrive is compared to the base
+    # the first one set, not to the base both were drawn from.
+    a = Annealer([10] * 3, [0, 0, 0], 1e-6, 0.85, 0)
+    a.observe(a.propose(), 0.0, False)
+    t1, t2 = a.propose(), a.propose()
+    assert a.observe(t2, 0.8, False).accepted
+    outcome = a.observe(t1, 0.5, False)  # better than the base t1 was drawn from (0.0)
+    assert not outcome.accepted and a.base_tokens == t2
+
+
+def test_rng_state_round_trips():
+    a = Annealer([9] * 5, [0] * 5, 10.0, 0.85, 11)
+    a.propose()
+    state = a.rng_state
+    draws = [a.propose() for _ in range(5)]
+    b = Annealer([9] * 5, [0] * 5, 10.0, 0.85, 999)
+    for t in [(0,) * 5]:
+        b.mark_issued(t)
+    b.rng_state = state
+    assert [b.propose() for _ in range(5)] == draws
