@@ -12,7 +12,7 @@ STUBS  := python_client/sanas/v1
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[paddle,dev]'
+	$(PY) -m pip install -q -e '.[paddle,demo,dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -38,7 +38,7 @@ bench: $(STAMP)
 	$(PY) bench/controller_speed.py
 
 demo: $(STAMP)
-	$(PY) -m sanas.demo
+	$(PY) -m sanas.demo $(DEMO_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

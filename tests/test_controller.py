@@ -202,3 +202,23 @@ def test_import_of_a_paddleslim_checkpoint(tmp_path):
     assert Controller(FileStorage(tmp_path)).get_study("old").best_reward == 0.9
     with pytest.raises(errors.InvalidArgument, match="not JSON"):
         parse_checkpoint("{'python': 'repr'}")
+
+
+def test_restart_is_exact_while_the_search_has_widened_its_moves(tmp_path):
+    # A small space whose optimum is found early: the base's neighbourhood runs out and
+    # the annealer widens its moves. The widening (radius) must survive a restart too.
+    def run(controller, steps):
+        return drive(controller, "w", steps)
+
+    reference = Controller(MemoryStorage())
+    reference.create_study("w", request(table=(5, 5, 5), seed=8, search_steps=110))
+    expected = run(reference, 110)
+
+    c = Controller(FileStorage(tmp_path))
+    c.create_study("w", request(table=(5, 5, 5), seed=8, search_steps=110))
+    got = run(c, 60)
+    assert c._entry("w").study.annealer.radius > 1  # really in the widened regime
+    c.close()
+    resumed = Controller(FileStorage(tmp_path))
+    got += run(resumed, 50)
+    assert got == expected

@@ -88,6 +88,11 @@ class Client:
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+                # Reconnect within about a second of a controller restart (gRPC's
+                # default backoff grows to two minutes).
+                ("grpc.initial_reconnect_backoff_ms", 100),
+                ("grpc.min_reconnect_backoff_ms", 100),
+                ("grpc.max_reconnect_backoff_ms", 1000),
             ],
         )
         self._stub = sanas_pb2_grpc.ControllerServiceStub(self._channel)

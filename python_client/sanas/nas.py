@@ -19,7 +19,7 @@ from typing import Any
 
 from .client import Client, study_config
 from .errors import InvalidArgumentError, StudyNotFoundError
-from .spaces import CombinedSpace, SpaceConfig, SpaceConfigError
+from .spaces import Architecture, CombinedSpace, SpaceConfig, SpaceConfigError
 from .v1 import sanas_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -133,15 +133,18 @@ class SANAS:
         self._trial = None
         return True
 
+    def decode(self, tokens: Sequence[int]) -> list[Architecture]:
+        """The framework-neutral architectures of a token vector, one per config."""
+        try:
+            return self._space.decode(list(tokens), self._input_channels)
+        except SpaceConfigError as exc:
+            raise InvalidArgumentError(str(exc), code="INVALID_ARGUMENT") from exc
+
     def tokens2arch(self, tokens: Sequence[int]) -> list[Any]:
         """Build the networks of a token vector: one paddle.nn.Layer per config."""
         from .nets import build
 
-        try:
-            archs = self._space.decode(list(tokens), self._input_channels)
-        except SpaceConfigError as exc:
-            raise InvalidArgumentError(str(exc), code="INVALID_ARGUMENT") from exc
-        return build(archs)
+        return build(self.decode(tokens))
 
     def current_tokens(self) -> list[int] | None:
         """Tokens of the trial from the last next_archs(), if not yet rewarded."""

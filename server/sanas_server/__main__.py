@@ -50,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     stop.wait()
     logging.info("shutting down: draining running calls (up to %.0f s)", args.grace)
     running.stop(args.grace)
-    logging.info("stopped")
+    print("sanas-server stopped", flush=True)
     return 0
 
 

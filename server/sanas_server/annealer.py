@@ -64,6 +64,10 @@ class Annealer:
         self.best_reward: float | None = None
         self.rewarded = 0
         self._issued: set[tuple[int, ...]] = set()
+        # Smallest move distance that may still find a fresh vector around the base. The
+        # issued set only grows, so an exhausted distance stays exhausted until the base
+        # moves: remembering it keeps a converged search from re-walking it every time.
+        self.radius = 1
         self._space_size = math.prod(self.range_table)
         self._mutable = [i for i, r in enumerate(self.range_table) if r > 1]
         self._rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed)))
@@ -120,7 +124,7 @@ class Annealer:
         base = self.base_tokens
         if base not in self._issued:  # the starting point is evaluated first
             return base
-        for distance in range(1, len(self._mutable) + 1):
+        for distance in range(self.radius, len(self._mutable) + 1):
             for _ in range(ATTEMPTS_PER_DISTANCE):
                 candidate = self._move(base, distance)
                 if candidate not in self._issued:
@@ -129,6 +133,7 @@ class Annealer:
                 fresh = [n for n in self._neighbours(base) if n not in self._issued]
                 if fresh:
                     return fresh[int(self._rng.integers(len(fresh)))]
+            self.radius = distance + 1
         return self._scan_from_random_point()
 
     def _move(self, base: tuple[int, ...], distance: int) -> tuple[int, ...]:
@@ -187,6 +192,8 @@ class Annealer:
         self.rewarded += 1
         key = tuple(tokens)
         if accepted:
+            if key != self.base_tokens:
+                self.radius = 1
             self.base_tokens, self.base_reward = key, reward
         new_best = self.best_reward is None or reward > self.best_reward
         if new_best:
@@ -204,6 +211,7 @@ class Annealer:
         """Set the search position directly (PaddleSlim checkpoint import)."""
         self.base_tokens = tuple(base_tokens)
         self.base_reward = base_reward
+        self.radius = 1
         self.best_tokens = tuple(best_tokens) if best_tokens is not None else None
         self.best_reward = best_reward
         self.rewarded = rewarded

@@ -294,6 +294,7 @@ class Study:
             "client": client_id,
             "time": now,
             "rng": list(self.annealer.rng_state),
+            "radius": self.annealer.radius,
         }
         return self._record_suggest(event), event
 
@@ -406,6 +407,8 @@ class Study:
             raise ValueError(f"unknown journal event {kind!r}")
         if "rng" in event:
             self.annealer.rng_state = event["rng"]
+        if "radius" in event:
+            self.annealer.radius = event["radius"]
 
     def _record_suggest(self, event: Event) -> TrialRecord:
         if event["id"] != len(self.trials):

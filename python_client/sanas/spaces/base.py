@@ -239,3 +239,46 @@ class CombinedSpace:
 
     def size(self) -> int:
         return math.prod(self.range_table())
+
+
+def block_strides(config: SpaceConfig) -> list[int]:
+    """Stride of each block of a block space, from block_mask or from
+    input_size / output_size / block_num.
+
+    block_num mode: d = log2(input_size / output_size) stride-2 blocks (it must land
+    exactly), each followed by stride-1 blocks so there are block_num blocks in all; the
+    extra stride-1 blocks are spread over the stages, earlier stages first. Every block
+    has its own tokens (PaddleSlim's repeated blocks re-read the stride-2 block's tokens).
+    input_size == output_size gives block_num stride-1 blocks (PaddleSlim divided by 0).
+    """
+    if config.block_mask:
+        if any(m not in (0, 1) for m in config.block_mask):
+            raise SpaceConfigError(
+                f"{config.key}: block_mask {list(config.block_mask)} may hold only 0 and 1"
+            )
+        return [2 if m else 1 for m in config.block_mask]
+    if config.input_size <= 0 or config.output_size <= 0 or config.block_num <= 0:
+        raise SpaceConfigError(
+            f"{config.key} needs block_mask, or input_size, output_size and block_num (all > 0)"
+        )
+    halvings, size = 0, config.input_size
+    while size > config.output_size and size % 2 == 0:
+        size //= 2
+        halvings += 1
+    if size != config.output_size:
+        raise SpaceConfigError(
+            f"{config.key}: input_size {config.input_size} does not halve exactly to "
+            f"output_size {config.output_size}"
+        )
+    if config.block_num < halvings:
+        raise SpaceConfigError(
+            f"{config.key}: block_num {config.block_num} is less than the {halvings} "
+            f"stride-2 blocks needed from {config.input_size} to {config.output_size}"
+        )
+    if halvings == 0:
+        return [1] * config.block_num
+    extra, rest = divmod(config.block_num - halvings, halvings)
+    strides: list[int] = []
+    for stage in range(halvings):
+        strides += [2] + [1] * (extra + (1 if stage < rest else 0))
+    return strides

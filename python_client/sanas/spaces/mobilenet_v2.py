@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .base import Architecture, Block, SearchSpace, SpaceConfig, register_space
+from .base import Architecture, Block, SearchSpace, SpaceConfig, block_strides, register_space
 
 HEAD_NUM = [3, 4, 8, 12, 16, 24, 32]
 FILTER_NUMS = [
@@ -63,3 +63,69 @@ class MobileNetV2Space(SearchSpace):
         blocks.append(Block("conv_bn", TAIL_CHANNELS, kernel=1, stride=1, act="relu6"))
         blocks.append(Block("global_avg_pool", TAIL_CHANNELS))
         return Architecture(self.key, in_channels, tuple(blocks))
+
+
+BLOCK_EXPANSION = [1, 2, 3, 4, 5, 6]
+BLOCK_CHANNELS = [
+    3,
+    4,
+    8,
+    12,
+    16,
+    24,
+    32,
+    48,
+    64,
+    80,
+    96,
+    128,
+    144,
+    160,
+    192,
+    224,
+    256,
+    320,
+    384,
+    512,
+]
+BLOCK_REPEAT = [1, 2, 3, 4, 5, 6]
+BLOCK_KERNELS = [3, 5]
+
+
+@register_space("MobileNetV2BlockSpace")
+class MobileNetV2BlockSpace(SearchSpace):
+    """4 tokens per block: [expansion, channels, repeat, kernel]; strides from the config."""
+
+    key = "MobileNetV2BlockSpace"
+
+    def __init__(self, config: SpaceConfig) -> None:
+        super().__init__(config)
+        self.strides = block_strides(config)
+
+    def range_table(self) -> list[int]:
+        per_block = [
+            len(BLOCK_EXPANSION),
+            len(BLOCK_CHANNELS),
+            len(BLOCK_REPEAT),
+            len(BLOCK_KERNELS),
+        ]
+        return per_block * len(self.strides)
+
+    def init_tokens(self) -> list[int]:
+        # A modest start: expansion 3, 16 channels, 1 unit, 3x3 kernels.
+        return [2, 4, 0, 0] * len(self.strides)
+
+    def decode(self, tokens: Sequence[int], in_channels: int = 3) -> Architecture:
+        t = self.check_tokens(tokens)
+        blocks = tuple(
+            Block(
+                "inverted_residual",
+                BLOCK_CHANNELS[t[4 * i + 1]],
+                kernel=BLOCK_KERNELS[t[4 * i + 3]],
+                stride=stride,
+                expansion=BLOCK_EXPANSION[t[4 * i]],
+                repeats=BLOCK_REPEAT[t[4 * i + 2]],
+            )
+            for i, stride in enumerate(self.strides)
+        )
+        return Architecture(self.key, in_channels, blocks)

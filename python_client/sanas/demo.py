@@ -1,0 +1,288 @@
+"""`make demo`: a real multi-trainer architecture search on a dataset that ships with
+scikit-learn (load_digits: 1,797 8x8 images of digits, 10 classes).
+
+The main process starts the controller the PaddleSlim way (`SANAS(..., is_server=True)`),
+then runs trainer processes that join it (`is_server=False`), build each candidate as a
+paddle.nn network, train it briefly and report test accuracy as the reward. It prints
+progress, then the best architecture, and writes a plot of the run.
+
+usage: python -m sanas.demo [--trainers 2] [--steps 30] [--epochs 10] [--out demo_out]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+SPACE = "MobileNetV2BlockSpace"
+STEM_CHANNELS = 16
+BATCH = 64
+
+
+def space_configs(args: argparse.Namespace) -> list[Any]:
+    # 8x8 digits -> 2x2 feature maps: two stride-2 blocks among `blocks`.
+    return [(args.space, {"input_size": 8, "output_size": 2, "block_num": args.blocks})]
+
+
+def sanas_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """What every process passes to SANAS: the same study config everywhere."""
+    return {
+        "search_steps": args.steps,
+        "study_id": args.study,
+        "seed": args.seed,
+        "input_channels": STEM_CHANNELS,
+    }
+
+
+# -- training (trainer processes) ----------------------------------------------------------
+def load_data(seed: int) -> tuple[Any, Any, Any, Any]:
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    x = (digits.images / 16.0).astype("float32")[:, None, :, :]
+    y = digits.target.astype("int64")
+    order = np.random.default_rng(seed).permutation(len(x))
+    cut = int(0.8 * len(x))
+    return x[order[:cut]], y[order[:cut]], x[order[cut:]], y[order[cut:]]
+
+
+def build_model(archs: Sequence[Any], out_channels: int) -> Any:
+    """Stem + the searched blocks + a classifier head."""
+    from paddle import nn
+
+    from sanas.nets.paddle_layers import ConvBNAct
+
+    return nn.Sequential(
+        ConvBNAct(1, STEM_CHANNELS, 3, act="relu6"),
+        *archs,
+        nn.AdaptiveAvgPool2D(1),
+        nn.Flatten(),
+        nn.Linear(out_channels, 10),
+    )
+
+
+def train_and_score(model: Any, data: tuple[Any, Any, Any, Any], epochs: int, seed: int) -> float:
+    import numpy as np
+    import paddle
+
+    x_train, y_train, x_test, y_test = data
+    paddle.seed(seed)
+    rng = np.random.default_rng(seed)
+    xt, yt = paddle.to_tensor(x_train), paddle.to_tensor(y_train)
+    optimizer = paddle.optimizer.Adam(learning_rate=3e-3, parameters=model.parameters())
+    model.train()
+    for _ in range(epochs):
+        order = rng.permutation(len(x_train))
+        for start in range(0, len(order), BATCH):
+            batch = paddle.to_tensor(order[start : start + BATCH])
+            loss = paddle.nn.functional.cross_entropy(model(xt[batch]), yt[batch])
+            loss.backward()
+            optimizer.step()
+            optimizer.clear_grad()
+    # Refresh batch-norm statistics before evaluating: after a short training the running
+    # averages lag the weights and eval-mode accuracy collapses (toolchain notes).
+    with paddle.no_grad():
+        for start in range(0, len(x_train), 256):
+            model(xt[start : start + 256])
+    model.eval()
+    with paddle.no_grad():
+        logits = model(paddle.to_tensor(x_test))
+    return float((logits.argmax(axis=1).numpy() == y_test).mean())
+
+
+def trainer(args: argparse.Namespace) -> None:
+    import paddle
+
+    from sanas import SANAS, SearchFinished
+
+    paddle.set_device("cpu")
+    host, port = args.address.rsplit(":", 1)
+    data = load_data(args.seed)
+    nas = SANAS(
+        space_configs(args),
+        server_addr=(host, int(port)),
+        is_server=False,
+        client_id=f"trainer-{args.trainer_index}",
+        **sanas_kwargs(args),
+    )
+    while True:
+        try:
+            archs = nas.next_archs()
+        except SearchFinished:
+            break
+        width = nas.decode(nas.current_tokens() or [])[-1].out_channels
+        accuracy = train_and_score(build_model(archs, width), data, args.epochs, args.seed)
+        nas.reward(accuracy)
+    nas.close()
+
+
+# -- controller and report (main process) --------------------------------------------------
+def count_params(model: Any) -> int:
+    return sum(int(p.numel()) for p in model.parameters())
+
+
+def plot(trials: list[Any], path: Path) -> None:
+    import logging
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)
+    import matplotlib.pyplot as plt
+
+    ids = [t.trial_id for t in trials]
+    rewards = [t.reward for t in trials]
+    best, running = [], float("-inf")
+    for r in rewards:
+        running = max(running, r)
+        best.append(running)
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
+    ax.scatter(ids, rewards, s=14, label="test accuracy of trial")
+    ax.plot(ids, best, color="tab:red", label="best so far")
+    ax.set_xlabel("trial")
+    ax.set_ylabel("test accuracy (reward)")
+    ax.set_title("sanas demo: simulated-annealing NAS on load_digits")
+    ax.legend(loc="lower right")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def main_process(args: argparse.Namespace) -> int:
+    from sanas import SANAS, Client
+    from sanas.v1 import sanas_pb2 as pb
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    nas = SANAS(
+        space_configs(args),
+        server_addr=("127.0.0.1", 0),
+        save_checkpoint=str(out / "checkpoints"),
+        **sanas_kwargs(args),
+    )
+    print(
+        f"controller on {nas.address}, study {args.study!r}: {args.steps} trials of "
+        f"{args.space}, {args.trainers} trainers",
+        flush=True,
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "GLOG_minloglevel": "2"}
+    trainers = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "sanas.demo",
+                "--as-trainer",
+                str(i),
+                "--address",
+                nas.address,
+                *args.passthrough,
+            ],
+            env=env,
+        )
+        for i in range(args.trainers)
+    ]
+    client = Client(nas.address)
+    last = None
+    while any(p.poll() is None for p in trainers):
+        study = client.get_study(args.study)
+        c = study.trial_counts
+        line = (
+            f"[{time.monotonic() - started:5.0f}s] done {c.succeeded + c.infeasible}/"
+            f"{args.steps}  running {c.active}  best acc "
+            + (f"{study.best_reward:.4f}" if study.HasField("best_reward") else "-")
+            + f"  T={study.temperature:.3g}"
+        )
+        if line.split("]", 1)[1] != last:
+            print(line, flush=True)
+            last = line.split("]", 1)[1]
+        time.sleep(1.0)
+    failed = [p.returncode for p in trainers if p.returncode != 0]
+    study = client.get_study(args.study)
+    trials = [t for t in client.list_trials(args.study) if t.state == pb.TRIAL_STATE_SUCCEEDED]
+    client.close()
+    if failed or not trials:
+        print(f"demo failed: trainer exit codes {failed}, {len(trials)} results", file=sys.stderr)
+        nas.close()
+        return 1
+    best = list(study.best_tokens)
+    decoded = nas.decode(best)
+    model = build_model(nas.tokens2arch(best), decoded[-1].out_channels)
+    plot(trials, out / "search.png")
+    summary = {
+        "best_accuracy": study.best_reward,
+        "best_tokens": best,
+        "params": count_params(model),
+        "blocks": [
+            {
+                "channels": b.out_channels,
+                "expansion": b.expansion,
+                "kernel": b.kernel,
+                "stride": b.stride,
+                "repeats": b.repeats,
+            }
+            for a in decoded
+            for b in a.blocks
+        ],
+        "trials": len(trials),
+        "seconds": round(time.monotonic() - started, 1),
+    }
+    (out / "best.json").write_text(json.dumps(summary, indent=1))
+    nas.close()
+    print("== best architecture")
+    for b in summary["blocks"]:
+        print(
+            f"  inverted residual: {b['channels']:>3} ch, expansion {b['expansion']}, "
+            f"{b['kernel']}x{b['kernel']}, stride {b['stride']}, x{b['repeats']}"
+        )
+    print(
+        f"best test accuracy {study.best_reward:.4f}  params {summary['params']:,}  tokens {best}"
+    )
+    print(
+        f"{len(trials)} trials in {summary['seconds']:.0f} s; plot: {out / 'search.png'}; "
+        f"summary: {out / 'best.json'}"
+    )
+    return 0
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m sanas.demo", description=__doc__)
+    parser.add_argument("--trainers", type=int, default=2, help="trainer processes")
+    parser.add_argument("--steps", type=int, default=30, help="trials in the search")
+    parser.add_argument("--epochs", type=int, default=10, help="training epochs per trial")
+    parser.add_argument("--blocks", type=int, default=3, help="searched blocks")
+    parser.add_argument("--space", default=SPACE, help="block search space key")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--study", default="digits-demo")
+    parser.add_argument("--out", default="demo_out", help="checkpoints, plot and summary")
+    parser.add_argument(
+        "--as-trainer", dest="trainer_index", type=int, default=None, help=argparse.SUPPRESS
+    )
+    parser.add_argument("--address", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    raw = list(sys.argv[1:] if argv is None else argv)
+    keep = ("--steps", "--epochs", "--blocks", "--space", "--seed", "--study")
+    args.passthrough = [v for i, v in enumerate(raw) if v in keep or (i > 0 and raw[i - 1] in keep)]
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.trainer_index is not None:
+        trainer(args)
+        return 0
+    return main_process(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
