@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import grpc
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, timestamp_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
@@ -112,9 +112,7 @@ def spec_to_pb(spec: StudySpec) -> pb.StudyConfig:
     )
 
 
-def timestamp(seconds: float) -> Any:
-    from google.protobuf import timestamp_pb2
-
+def timestamp(seconds: float) -> timestamp_pb2.Timestamp:
     ts = timestamp_pb2.Timestamp()
     ts.FromNanoseconds(int(seconds * 1e9))
     return ts

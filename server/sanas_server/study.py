@@ -346,11 +346,11 @@ class Study:
         except SpaceConfigError as exc:
             raise InvalidArgument(str(exc)) from exc
         events: list[Event] = []
-        for tokens, reward in results:
+        for trial_id, (tokens, reward) in enumerate(results):
             events.append(
                 {
                     "e": "suggest",
-                    "id": len(events) // 2,
+                    "id": trial_id,
                     "tokens": list(tokens),
                     "T": 0.0,
                     "client": "import",
@@ -360,7 +360,7 @@ class Study:
             events.append(
                 {
                     "e": "complete",
-                    "id": len(events) // 2,
+                    "id": trial_id,
                     "reward": reward,
                     "infeasible": False,
                     "accepted": False,
