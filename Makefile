@@ -7,7 +7,15 @@ STAMP  := $(VENV)/.installed
 PROTO  := proto/sanas/v1/sanas.proto
 STUBS  := python_client/sanas/v1
 
-.PHONY: install proto test lint serve demo bench clean
+TOOLS  := .tools/bin
+TOOLS_STAMP := $(TOOLS)/.installed
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Pinned generator and inspection tools (Go module proxy); see tools/gen_clients.py.
+PROTOC_GEN_GO      := google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+PROTOC_GEN_GO_GRPC := google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2
+GRPCURL            := github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.4
+
+.PHONY: install tools proto stubs release-schema test lint serve demo bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,17 +25,41 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# What the other-language clients and the grpcurl tests need: Debian's grpc++ and
+# protoc, the Go protoc plugins and grpcurl (into .tools/bin), and the Node packages.
+$(TOOLS_STAMP): clients/ts/package-lock.json
+	mkdir -p $(TOOLS)
+	command -v protoc >/dev/null && command -v grpc_cpp_plugin >/dev/null && pkg-config --exists grpc++ \
+	  || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends \
+	       libgrpc++-dev protobuf-compiler-grpc pkg-config cmake g++ >/dev/null; }
+	GOBIN=$(abspath $(TOOLS)) go install $(PROTOC_GEN_GO)
+	GOBIN=$(abspath $(TOOLS)) go install $(PROTOC_GEN_GO_GRPC)
+	GOBIN=$(abspath $(TOOLS)) go install $(GRPCURL)
+	cd clients/ts && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+tools: $(TOOLS_STAMP)
+
 # Regenerates the committed Python stubs from the schema (tests/test_stubs.py
 # fails when the committed ones drift).
 proto: $(STAMP)
 	$(PY) tools/gen_stubs.py $(STUBS)
+
+# Regenerates the Go, TypeScript and C++ client code (tests/test_clients.py fails when
+# the committed code drifts from the schema).
+stubs: $(STAMP) $(TOOLS_STAMP)
+	$(PY) tools/gen_clients.py clients
+
+# Records the current schema as the released one that `buf breaking` checks against.
+release-schema: $(STAMP)
+	cd proto && ../$(VENV)/bin/buf build -o released/sanas-v1.binpb
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	cd proto && ../$(VENV)/bin/buf lint && ../$(VENV)/bin/buf format --exit-code -d
 
-test: $(STAMP)
+test: $(STAMP) $(TOOLS_STAMP)
 	$(MAKE) lint
 	$(PY) -m pytest -q
 
@@ -41,4 +73,4 @@ demo: $(STAMP)
 	$(PY) -m sanas.demo $(DEMO_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .tools .pytest_cache .ruff_cache clients/ts/node_modules clients/ts/dist

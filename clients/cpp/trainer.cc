@@ -1,0 +1,122 @@
+// Example sanas trainer in C++: creates (or joins) a study over a custom token space, runs
+// SuggestTrial / CompleteTrial with a synthetic reward until the budget is spent, and
+// prints the best result.
+// usage: sanas_trainer [--addr host:port] [--study ID] [--steps N]
+#include <chrono>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <thread>
+
+#include <grpcpp/grpcpp.h>
+
+#include "sanas/v1/sanas.grpc.pb.h"
+#include "sanas_client.h"
+
+namespace {
+
+std::string Arg(int argc, char** argv, const std::string& name, const std::string& fallback) {
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (argv[i] == "--" + name) return argv[i + 1];
+  }
+  return fallback;
+}
+
+// Synthetic score with its optimum at every token = 4.
+double Reward(const google::protobuf::RepeatedField<int32_t>& tokens) {
+  double s = 0;
+  for (int32_t t : tokens) s -= static_cast<double>((t - 4) * (t - 4));
+  return s;
+}
+
+// Repeats a call while the controller is unavailable, with backoff.
+template <typename Call>
+grpc::Status WithRetry(Call call) {
+  auto delay = std::chrono::milliseconds(100);
+  for (int attempt = 0;; ++attempt) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    grpc::Status status = call(&context);
+    if (status.ok() || !sanas::IsRetryable(status) || attempt == 8) return status;
+    std::this_thread::sleep_for(delay);
+    delay *= 2;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string address = Arg(argc, argv, "addr", "127.0.0.1:8881");
+  const std::string study_id = Arg(argc, argv, "study", "cpp-example");
+  const long long steps = std::atoll(Arg(argc, argv, "steps", "50").c_str());
+  auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  auto stub = sanas::v1::ControllerService::NewStub(channel);
+
+  sanas::v1::CreateStudyRequest create;
+  create.set_study_id(study_id);
+  auto* config = create.mutable_config();
+  auto* space = config->add_search_spaces();
+  space->set_key("custom");
+  for (int i = 0; i < 6; ++i) space->add_range_table(9);
+  config->set_search_steps(steps);
+  config->set_seed(1);
+  sanas::v1::CreateStudyResponse created;
+  grpc::Status status = WithRetry(
+      [&](grpc::ClientContext* ctx) { return stub->CreateStudy(ctx, create, &created); });
+  if (status.error_code() == grpc::StatusCode::ALREADY_EXISTS) {
+    std::cerr << "study " << study_id << " exists with another config: "
+              << status.error_message() << "\n";
+    return 1;
+  }
+  if (!status.ok()) {
+    std::cerr << "create study: " << status.error_message() << "\n";
+    return 1;
+  }
+
+  sanas::v1::SuggestTrialRequest suggest;
+  suggest.set_study_id(study_id);
+  suggest.set_client_id("cpp-trainer");
+  sanas::v1::SuggestTrialResponse suggested;
+  status = WithRetry(
+      [&](grpc::ClientContext* ctx) { return stub->SuggestTrial(ctx, suggest, &suggested); });
+  bool have_trial = status.ok();
+  sanas::v1::Trial trial = suggested.trial();
+  int completed = 0;
+  while (have_trial) {
+    sanas::v1::CompleteTrialRequest complete;
+    complete.set_study_id(study_id);
+    complete.set_trial_id(trial.trial_id());
+    complete.set_reward(Reward(trial.tokens()));
+    complete.set_suggest_next(true);
+    complete.set_client_id("cpp-trainer");
+    sanas::v1::CompleteTrialResponse done;
+    status = WithRetry(
+        [&](grpc::ClientContext* ctx) { return stub->CompleteTrial(ctx, complete, &done); });
+    if (!status.ok()) break;
+    ++completed;
+    have_trial = done.has_next_trial();  // false once the budget is spent
+    trial = done.next_trial();
+  }
+  if (!status.ok() && !sanas::IsSearchFinished(status)) {
+    std::cerr << "search failed (" << sanas::ErrorReason(status) << "): "
+              << status.error_message() << "\n";
+    return 1;
+  }
+
+  sanas::v1::GetStudyRequest get;
+  get.set_study_id(study_id);
+  sanas::v1::GetStudyResponse got;
+  status = WithRetry([&](grpc::ClientContext* ctx) { return stub->GetStudy(ctx, get, &got); });
+  if (!status.ok()) {
+    std::cerr << "get study: " << status.error_message() << "\n";
+    return 1;
+  }
+  std::cout << "completed " << completed << " trials; study "
+            << sanas::v1::StudyState_Name(got.study().state()) << ": best reward "
+            << got.study().best_reward() << ", best tokens [";
+  for (int i = 0; i < got.study().best_tokens_size(); ++i) {
+    std::cout << (i ? " " : "") << got.study().best_tokens(i);
+  }
+  std::cout << "]\n";
+  return 0;
+}

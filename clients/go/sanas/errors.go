@@ -1,0 +1,52 @@
+// Package sanas holds small helpers for clients of sanas.v1.ControllerService: the
+// error reason a status carries, and whether a search has finished.
+package sanas
+
+import (
+	"errors"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/sanas-nas/sanas/clients/go/sanasv1"
+)
+
+// ErrorDomain is the google.rpc.ErrorInfo domain of sanas errors.
+const ErrorDomain = "sanas.v1"
+
+// Reason returns the sanas.v1.ErrorReason attached to an error from the controller,
+// or ERROR_REASON_UNSPECIFIED when it carries none.
+func Reason(err error) sanasv1.ErrorReason {
+	st, ok := status.FromError(err)
+	if !ok {
+		return sanasv1.ErrorReason_ERROR_REASON_UNSPECIFIED
+	}
+	for _, detail := range st.Details() {
+		if info, ok := detail.(*errdetails.ErrorInfo); ok && info.GetDomain() == ErrorDomain {
+			return sanasv1.ErrorReason(sanasv1.ErrorReason_value[info.GetReason()])
+		}
+	}
+	return sanasv1.ErrorReason_ERROR_REASON_UNSPECIFIED
+}
+
+// IsSearchFinished reports whether the error says that no trial is left to issue.
+func IsSearchFinished(err error) bool {
+	switch Reason(err) {
+	case sanasv1.ErrorReason_ERROR_REASON_BUDGET_EXHAUSTED,
+		sanasv1.ErrorReason_ERROR_REASON_SPACE_EXHAUSTED:
+		return true
+	}
+	return false
+}
+
+// IsRetryable reports whether the call may succeed when repeated later (the controller
+// restarting, or unable to write its checkpoint for a while).
+func IsRetryable(err error) bool {
+	var st interface{ GRPCStatus() *status.Status }
+	if !errors.As(err, &st) {
+		return false
+	}
+	code := st.GRPCStatus().Code()
+	return code == codes.Unavailable || code == codes.DeadlineExceeded
+}

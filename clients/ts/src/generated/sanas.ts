@@ -1,0 +1,68 @@
+import type * as grpc from '@grpc/grpc-js';
+import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-loader';
+
+import type { Timestamp as _google_protobuf_Timestamp, Timestamp__Output as _google_protobuf_Timestamp__Output } from './google/protobuf/Timestamp';
+import type { CompleteTrialRequest as _sanas_v1_CompleteTrialRequest, CompleteTrialRequest__Output as _sanas_v1_CompleteTrialRequest__Output } from './sanas/v1/CompleteTrialRequest';
+import type { CompleteTrialResponse as _sanas_v1_CompleteTrialResponse, CompleteTrialResponse__Output as _sanas_v1_CompleteTrialResponse__Output } from './sanas/v1/CompleteTrialResponse';
+import type { ControllerServiceClient as _sanas_v1_ControllerServiceClient, ControllerServiceDefinition as _sanas_v1_ControllerServiceDefinition } from './sanas/v1/ControllerService';
+import type { CreateStudyRequest as _sanas_v1_CreateStudyRequest, CreateStudyRequest__Output as _sanas_v1_CreateStudyRequest__Output } from './sanas/v1/CreateStudyRequest';
+import type { CreateStudyResponse as _sanas_v1_CreateStudyResponse, CreateStudyResponse__Output as _sanas_v1_CreateStudyResponse__Output } from './sanas/v1/CreateStudyResponse';
+import type { DeleteStudyRequest as _sanas_v1_DeleteStudyRequest, DeleteStudyRequest__Output as _sanas_v1_DeleteStudyRequest__Output } from './sanas/v1/DeleteStudyRequest';
+import type { DeleteStudyResponse as _sanas_v1_DeleteStudyResponse, DeleteStudyResponse__Output as _sanas_v1_DeleteStudyResponse__Output } from './sanas/v1/DeleteStudyResponse';
+import type { GetStudyRequest as _sanas_v1_GetStudyRequest, GetStudyRequest__Output as _sanas_v1_GetStudyRequest__Output } from './sanas/v1/GetStudyRequest';
+import type { GetStudyResponse as _sanas_v1_GetStudyResponse, GetStudyResponse__Output as _sanas_v1_GetStudyResponse__Output } from './sanas/v1/GetStudyResponse';
+import type { ImportPaddleSlimCheckpointRequest as _sanas_v1_ImportPaddleSlimCheckpointRequest, ImportPaddleSlimCheckpointRequest__Output as _sanas_v1_ImportPaddleSlimCheckpointRequest__Output } from './sanas/v1/ImportPaddleSlimCheckpointRequest';
+import type { ImportPaddleSlimCheckpointResponse as _sanas_v1_ImportPaddleSlimCheckpointResponse, ImportPaddleSlimCheckpointResponse__Output as _sanas_v1_ImportPaddleSlimCheckpointResponse__Output } from './sanas/v1/ImportPaddleSlimCheckpointResponse';
+import type { ListStudiesRequest as _sanas_v1_ListStudiesRequest, ListStudiesRequest__Output as _sanas_v1_ListStudiesRequest__Output } from './sanas/v1/ListStudiesRequest';
+import type { ListStudiesResponse as _sanas_v1_ListStudiesResponse, ListStudiesResponse__Output as _sanas_v1_ListStudiesResponse__Output } from './sanas/v1/ListStudiesResponse';
+import type { ListTrialsRequest as _sanas_v1_ListTrialsRequest, ListTrialsRequest__Output as _sanas_v1_ListTrialsRequest__Output } from './sanas/v1/ListTrialsRequest';
+import type { ListTrialsResponse as _sanas_v1_ListTrialsResponse, ListTrialsResponse__Output as _sanas_v1_ListTrialsResponse__Output } from './sanas/v1/ListTrialsResponse';
+import type { SearchSpaceConfig as _sanas_v1_SearchSpaceConfig, SearchSpaceConfig__Output as _sanas_v1_SearchSpaceConfig__Output } from './sanas/v1/SearchSpaceConfig';
+import type { Study as _sanas_v1_Study, Study__Output as _sanas_v1_Study__Output } from './sanas/v1/Study';
+import type { StudyConfig as _sanas_v1_StudyConfig, StudyConfig__Output as _sanas_v1_StudyConfig__Output } from './sanas/v1/StudyConfig';
+import type { SuggestTrialRequest as _sanas_v1_SuggestTrialRequest, SuggestTrialRequest__Output as _sanas_v1_SuggestTrialRequest__Output } from './sanas/v1/SuggestTrialRequest';
+import type { SuggestTrialResponse as _sanas_v1_SuggestTrialResponse, SuggestTrialResponse__Output as _sanas_v1_SuggestTrialResponse__Output } from './sanas/v1/SuggestTrialResponse';
+import type { Trial as _sanas_v1_Trial, Trial__Output as _sanas_v1_Trial__Output } from './sanas/v1/Trial';
+import type { TrialCounts as _sanas_v1_TrialCounts, TrialCounts__Output as _sanas_v1_TrialCounts__Output } from './sanas/v1/TrialCounts';
+
+type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
+  new(...args: ConstructorParameters<Constructor>): Subtype;
+};
+
+export interface ProtoGrpcType {
+  google: {
+    protobuf: {
+      Timestamp: MessageTypeDefinition<_google_protobuf_Timestamp, _google_protobuf_Timestamp__Output>
+    }
+  }
+  sanas: {
+    v1: {
+      CompleteTrialRequest: MessageTypeDefinition<_sanas_v1_CompleteTrialRequest, _sanas_v1_CompleteTrialRequest__Output>
+      CompleteTrialResponse: MessageTypeDefinition<_sanas_v1_CompleteTrialResponse, _sanas_v1_CompleteTrialResponse__Output>
+      ControllerService: SubtypeConstructor<typeof grpc.Client, _sanas_v1_ControllerServiceClient> & { service: _sanas_v1_ControllerServiceDefinition }
+      CreateStudyRequest: MessageTypeDefinition<_sanas_v1_CreateStudyRequest, _sanas_v1_CreateStudyRequest__Output>
+      CreateStudyResponse: MessageTypeDefinition<_sanas_v1_CreateStudyResponse, _sanas_v1_CreateStudyResponse__Output>
+      DeleteStudyRequest: MessageTypeDefinition<_sanas_v1_DeleteStudyRequest, _sanas_v1_DeleteStudyRequest__Output>
+      DeleteStudyResponse: MessageTypeDefinition<_sanas_v1_DeleteStudyResponse, _sanas_v1_DeleteStudyResponse__Output>
+      ErrorReason: EnumTypeDefinition
+      GetStudyRequest: MessageTypeDefinition<_sanas_v1_GetStudyRequest, _sanas_v1_GetStudyRequest__Output>
+      GetStudyResponse: MessageTypeDefinition<_sanas_v1_GetStudyResponse, _sanas_v1_GetStudyResponse__Output>
+      ImportPaddleSlimCheckpointRequest: MessageTypeDefinition<_sanas_v1_ImportPaddleSlimCheckpointRequest, _sanas_v1_ImportPaddleSlimCheckpointRequest__Output>
+      ImportPaddleSlimCheckpointResponse: MessageTypeDefinition<_sanas_v1_ImportPaddleSlimCheckpointResponse, _sanas_v1_ImportPaddleSlimCheckpointResponse__Output>
+      ListStudiesRequest: MessageTypeDefinition<_sanas_v1_ListStudiesRequest, _sanas_v1_ListStudiesRequest__Output>
+      ListStudiesResponse: MessageTypeDefinition<_sanas_v1_ListStudiesResponse, _sanas_v1_ListStudiesResponse__Output>
+      ListTrialsRequest: MessageTypeDefinition<_sanas_v1_ListTrialsRequest, _sanas_v1_ListTrialsRequest__Output>
+      ListTrialsResponse: MessageTypeDefinition<_sanas_v1_ListTrialsResponse, _sanas_v1_ListTrialsResponse__Output>
+      SearchSpaceConfig: MessageTypeDefinition<_sanas_v1_SearchSpaceConfig, _sanas_v1_SearchSpaceConfig__Output>
+      Study: MessageTypeDefinition<_sanas_v1_Study, _sanas_v1_Study__Output>
+      StudyConfig: MessageTypeDefinition<_sanas_v1_StudyConfig, _sanas_v1_StudyConfig__Output>
+      StudyState: EnumTypeDefinition
+      SuggestTrialRequest: MessageTypeDefinition<_sanas_v1_SuggestTrialRequest, _sanas_v1_SuggestTrialRequest__Output>
+      SuggestTrialResponse: MessageTypeDefinition<_sanas_v1_SuggestTrialResponse, _sanas_v1_SuggestTrialResponse__Output>
+      Trial: MessageTypeDefinition<_sanas_v1_Trial, _sanas_v1_Trial__Output>
+      TrialCounts: MessageTypeDefinition<_sanas_v1_TrialCounts, _sanas_v1_TrialCounts__Output>
+      TrialState: EnumTypeDefinition
+    }
+  }
+}
+

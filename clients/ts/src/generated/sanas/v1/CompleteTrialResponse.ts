@@ -1,0 +1,16 @@
+// Original file: sanas/v1/sanas.proto
+
+import type { Trial as _sanas_v1_Trial, Trial__Output as _sanas_v1_Trial__Output } from '../../sanas/v1/Trial';
+import type { Long } from '@grpc/proto-loader';
+
+export interface CompleteTrialResponse {
+  'trial'?: (_sanas_v1_Trial | null);
+  'nextTrial'?: (_sanas_v1_Trial | null);
+  'budgetRemaining'?: (number | string | Long);
+}
+
+export interface CompleteTrialResponse__Output {
+  'trial': (_sanas_v1_Trial__Output | null);
+  'nextTrial': (_sanas_v1_Trial__Output | null);
+  'budgetRemaining': (string);
+}

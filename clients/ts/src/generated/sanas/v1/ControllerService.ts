@@ -1,0 +1,125 @@
+// Original file: sanas/v1/sanas.proto
+
+import type * as grpc from '@grpc/grpc-js'
+import type { MethodDefinition } from '@grpc/proto-loader'
+import type { CompleteTrialRequest as _sanas_v1_CompleteTrialRequest, CompleteTrialRequest__Output as _sanas_v1_CompleteTrialRequest__Output } from '../../sanas/v1/CompleteTrialRequest';
+import type { CompleteTrialResponse as _sanas_v1_CompleteTrialResponse, CompleteTrialResponse__Output as _sanas_v1_CompleteTrialResponse__Output } from '../../sanas/v1/CompleteTrialResponse';
+import type { CreateStudyRequest as _sanas_v1_CreateStudyRequest, CreateStudyRequest__Output as _sanas_v1_CreateStudyRequest__Output } from '../../sanas/v1/CreateStudyRequest';
+import type { CreateStudyResponse as _sanas_v1_CreateStudyResponse, CreateStudyResponse__Output as _sanas_v1_CreateStudyResponse__Output } from '../../sanas/v1/CreateStudyResponse';
+import type { DeleteStudyRequest as _sanas_v1_DeleteStudyRequest, DeleteStudyRequest__Output as _sanas_v1_DeleteStudyRequest__Output } from '../../sanas/v1/DeleteStudyRequest';
+import type { DeleteStudyResponse as _sanas_v1_DeleteStudyResponse, DeleteStudyResponse__Output as _sanas_v1_DeleteStudyResponse__Output } from '../../sanas/v1/DeleteStudyResponse';
+import type { GetStudyRequest as _sanas_v1_GetStudyRequest, GetStudyRequest__Output as _sanas_v1_GetStudyRequest__Output } from '../../sanas/v1/GetStudyRequest';
+import type { GetStudyResponse as _sanas_v1_GetStudyResponse, GetStudyResponse__Output as _sanas_v1_GetStudyResponse__Output } from '../../sanas/v1/GetStudyResponse';
+import type { ImportPaddleSlimCheckpointRequest as _sanas_v1_ImportPaddleSlimCheckpointRequest, ImportPaddleSlimCheckpointRequest__Output as _sanas_v1_ImportPaddleSlimCheckpointRequest__Output } from '../../sanas/v1/ImportPaddleSlimCheckpointRequest';
+import type { ImportPaddleSlimCheckpointResponse as _sanas_v1_ImportPaddleSlimCheckpointResponse, ImportPaddleSlimCheckpointResponse__Output as _sanas_v1_ImportPaddleSlimCheckpointResponse__Output } from '../../sanas/v1/ImportPaddleSlimCheckpointResponse';
+import type { ListStudiesRequest as _sanas_v1_ListStudiesRequest, ListStudiesRequest__Output as _sanas_v1_ListStudiesRequest__Output } from '../../sanas/v1/ListStudiesRequest';
+import type { ListStudiesResponse as _sanas_v1_ListStudiesResponse, ListStudiesResponse__Output as _sanas_v1_ListStudiesResponse__Output } from '../../sanas/v1/ListStudiesResponse';
+import type { ListTrialsRequest as _sanas_v1_ListTrialsRequest, ListTrialsRequest__Output as _sanas_v1_ListTrialsRequest__Output } from '../../sanas/v1/ListTrialsRequest';
+import type { ListTrialsResponse as _sanas_v1_ListTrialsResponse, ListTrialsResponse__Output as _sanas_v1_ListTrialsResponse__Output } from '../../sanas/v1/ListTrialsResponse';
+import type { SuggestTrialRequest as _sanas_v1_SuggestTrialRequest, SuggestTrialRequest__Output as _sanas_v1_SuggestTrialRequest__Output } from '../../sanas/v1/SuggestTrialRequest';
+import type { SuggestTrialResponse as _sanas_v1_SuggestTrialResponse, SuggestTrialResponse__Output as _sanas_v1_SuggestTrialResponse__Output } from '../../sanas/v1/SuggestTrialResponse';
+
+export interface ControllerServiceClient extends grpc.Client {
+  CompleteTrial(argument: _sanas_v1_CompleteTrialRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_CompleteTrialResponse__Output>): grpc.ClientUnaryCall;
+  CompleteTrial(argument: _sanas_v1_CompleteTrialRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sanas_v1_CompleteTrialResponse__Output>): grpc.ClientUnaryCall;
+  CompleteTrial(argument: _sanas_v1_CompleteTrialRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_CompleteTrialResponse__Output>): grpc.ClientUnaryCall;
+  CompleteTrial(argument: _sanas_v1_CompleteTrialRequest, callback: grpc.requestCallback<_sanas_v1_CompleteTrialResponse__Output>): grpc.ClientUnaryCall;
+  completeTrial(argument: _sanas_v1_CompleteTrialRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_CompleteTrialResponse__Output>): grpc.ClientUnaryCall;
+  completeTrial(argument: _sanas_v1_CompleteTrialRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sanas_v1_CompleteTrialResponse__Output>): grpc.ClientUnaryCall;
+  completeTrial(argument: _sanas_v1_CompleteTrialRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_CompleteTrialResponse__Output>): grpc.ClientUnaryCall;
+  completeTrial(argument: _sanas_v1_CompleteTrialRequest, callback: grpc.requestCallback<_sanas_v1_CompleteTrialResponse__Output>): grpc.ClientUnaryCall;
+  
+  CreateStudy(argument: _sanas_v1_CreateStudyRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_CreateStudyResponse__Output>): grpc.ClientUnaryCall;
+  CreateStudy(argument: _sanas_v1_CreateStudyRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sanas_v1_CreateStudyResponse__Output>): grpc.ClientUnaryCall;
+  CreateStudy(argument: _sanas_v1_CreateStudyRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_CreateStudyResponse__Output>): grpc.ClientUnaryCall;
+  CreateStudy(argument: _sanas_v1_CreateStudyRequest, callback: grpc.requestCallback<_sanas_v1_CreateStudyResponse__Output>): grpc.ClientUnaryCall;
+  createStudy(argument: _sanas_v1_CreateStudyRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_CreateStudyResponse__Output>): grpc.ClientUnaryCall;
+  createStudy(argument: _sanas_v1_CreateStudyRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sanas_v1_CreateStudyResponse__Output>): grpc.ClientUnaryCall;
+  createStudy(argument: _sanas_v1_CreateStudyRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_CreateStudyResponse__Output>): grpc.ClientUnaryCall;
+  createStudy(argument: _sanas_v1_CreateStudyRequest, callback: grpc.requestCallback<_sanas_v1_CreateStudyResponse__Output>): grpc.ClientUnaryCall;
+  
+  DeleteStudy(argument: _sanas_v1_DeleteStudyRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_DeleteStudyResponse__Output>): grpc.ClientUnaryCall;
+  DeleteStudy(argument: _sanas_v1_DeleteStudyRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sanas_v1_DeleteStudyResponse__Output>): grpc.ClientUnaryCall;
+  DeleteStudy(argument: _sanas_v1_DeleteStudyRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_DeleteStudyResponse__Output>): grpc.ClientUnaryCall;
+  DeleteStudy(argument: _sanas_v1_DeleteStudyRequest, callback: grpc.requestCallback<_sanas_v1_DeleteStudyResponse__Output>): grpc.ClientUnaryCall;
+  deleteStudy(argument: _sanas_v1_DeleteStudyRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_DeleteStudyResponse__Output>): grpc.ClientUnaryCall;
+  deleteStudy(argument: _sanas_v1_DeleteStudyRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sanas_v1_DeleteStudyResponse__Output>): grpc.ClientUnaryCall;
+  deleteStudy(argument: _sanas_v1_DeleteStudyRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_DeleteStudyResponse__Output>): grpc.ClientUnaryCall;
+  deleteStudy(argument: _sanas_v1_DeleteStudyRequest, callback: grpc.requestCallback<_sanas_v1_DeleteStudyResponse__Output>): grpc.ClientUnaryCall;
+  
+  GetStudy(argument: _sanas_v1_GetStudyRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_GetStudyResponse__Output>): grpc.ClientUnaryCall;
+  GetStudy(argument: _sanas_v1_GetStudyRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sanas_v1_GetStudyResponse__Output>): grpc.ClientUnaryCall;
+  GetStudy(argument: _sanas_v1_GetStudyRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_GetStudyResponse__Output>): grpc.ClientUnaryCall;
+  GetStudy(argument: _sanas_v1_GetStudyRequest, callback: grpc.requestCallback<_sanas_v1_GetStudyResponse__Output>): grpc.ClientUnaryCall;
+  getStudy(argument: _sanas_v1_GetStudyRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_GetStudyResponse__Output>): grpc.ClientUnaryCall;
+  getStudy(argument: _sanas_v1_GetStudyRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sanas_v1_GetStudyResponse__Output>): grpc.ClientUnaryCall;
+  getStudy(argument: _sanas_v1_GetStudyRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_GetStudyResponse__Output>): grpc.ClientUnaryCall;
+  getStudy(argument: _sanas_v1_GetStudyRequest, callback: grpc.requestCallback<_sanas_v1_GetStudyResponse__Output>): grpc.ClientUnaryCall;
+  
+  ImportPaddleSlimCheckpoint(argument: _sanas_v1_ImportPaddleSlimCheckpointRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_ImportPaddleSlimCheckpointResponse__Output>): grpc.ClientUnaryCall;
+  ImportPaddleSlimCheckpoint(argument: _sanas_v1_ImportPaddleSlimCheckpointRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sanas_v1_ImportPaddleSlimCheckpointResponse__Output>): grpc.ClientUnaryCall;
+  ImportPaddleSlimCheckpoint(argument: _sanas_v1_ImportPaddleSlimCheckpointRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_ImportPaddleSlimCheckpointResponse__Output>): grpc.ClientUnaryCall;
+  ImportPaddleSlimCheckpoint(argument: _sanas_v1_ImportPaddleSlimCheckpointRequest, callback: grpc.requestCallback<_sanas_v1_ImportPaddleSlimCheckpointResponse__Output>): grpc.ClientUnaryCall;
+  importPaddleSlimCheckpoint(argument: _sanas_v1_ImportPaddleSlimCheckpointRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_ImportPaddleSlimCheckpointResponse__Output>): grpc.ClientUnaryCall;
+  importPaddleSlimCheckpoint(argument: _sanas_v1_ImportPaddleSlimCheckpointRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sanas_v1_ImportPaddleSlimCheckpointResponse__Output>): grpc.ClientUnaryCall;
+  importPaddleSlimCheckpoint(argument: _sanas_v1_ImportPaddleSlimCheckpointRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_ImportPaddleSlimCheckpointResponse__Output>): grpc.ClientUnaryCall;
+  importPaddleSlimCheckpoint(argument: _sanas_v1_ImportPaddleSlimCheckpointRequest, callback: grpc.requestCallback<_sanas_v1_ImportPaddleSlimCheckpointResponse__Output>): grpc.ClientUnaryCall;
+  
+  ListStudies(argument: _sanas_v1_ListStudiesRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_ListStudiesResponse__Output>): grpc.ClientUnaryCall;
+  ListStudies(argument: _sanas_v1_ListStudiesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sanas_v1_ListStudiesResponse__Output>): grpc.ClientUnaryCall;
+  ListStudies(argument: _sanas_v1_ListStudiesRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_ListStudiesResponse__Output>): grpc.ClientUnaryCall;
+  ListStudies(argument: _sanas_v1_ListStudiesRequest, callback: grpc.requestCallback<_sanas_v1_ListStudiesResponse__Output>): grpc.ClientUnaryCall;
+  listStudies(argument: _sanas_v1_ListStudiesRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_ListStudiesResponse__Output>): grpc.ClientUnaryCall;
+  listStudies(argument: _sanas_v1_ListStudiesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sanas_v1_ListStudiesResponse__Output>): grpc.ClientUnaryCall;
+  listStudies(argument: _sanas_v1_ListStudiesRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_ListStudiesResponse__Output>): grpc.ClientUnaryCall;
+  listStudies(argument: _sanas_v1_ListStudiesRequest, callback: grpc.requestCallback<_sanas_v1_ListStudiesResponse__Output>): grpc.ClientUnaryCall;
+  
+  ListTrials(argument: _sanas_v1_ListTrialsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_ListTrialsResponse__Output>): grpc.ClientUnaryCall;
+  ListTrials(argument: _sanas_v1_ListTrialsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sanas_v1_ListTrialsResponse__Output>): grpc.ClientUnaryCall;
+  ListTrials(argument: _sanas_v1_ListTrialsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_ListTrialsResponse__Output>): grpc.ClientUnaryCall;
+  ListTrials(argument: _sanas_v1_ListTrialsRequest, callback: grpc.requestCallback<_sanas_v1_ListTrialsResponse__Output>): grpc.ClientUnaryCall;
+  listTrials(argument: _sanas_v1_ListTrialsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_ListTrialsResponse__Output>): grpc.ClientUnaryCall;
+  listTrials(argument: _sanas_v1_ListTrialsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sanas_v1_ListTrialsResponse__Output>): grpc.ClientUnaryCall;
+  listTrials(argument: _sanas_v1_ListTrialsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_ListTrialsResponse__Output>): grpc.ClientUnaryCall;
+  listTrials(argument: _sanas_v1_ListTrialsRequest, callback: grpc.requestCallback<_sanas_v1_ListTrialsResponse__Output>): grpc.ClientUnaryCall;
+  
+  SuggestTrial(argument: _sanas_v1_SuggestTrialRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_SuggestTrialResponse__Output>): grpc.ClientUnaryCall;
+  SuggestTrial(argument: _sanas_v1_SuggestTrialRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sanas_v1_SuggestTrialResponse__Output>): grpc.ClientUnaryCall;
+  SuggestTrial(argument: _sanas_v1_SuggestTrialRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_SuggestTrialResponse__Output>): grpc.ClientUnaryCall;
+  SuggestTrial(argument: _sanas_v1_SuggestTrialRequest, callback: grpc.requestCallback<_sanas_v1_SuggestTrialResponse__Output>): grpc.ClientUnaryCall;
+  suggestTrial(argument: _sanas_v1_SuggestTrialRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_SuggestTrialResponse__Output>): grpc.ClientUnaryCall;
+  suggestTrial(argument: _sanas_v1_SuggestTrialRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sanas_v1_SuggestTrialResponse__Output>): grpc.ClientUnaryCall;
+  suggestTrial(argument: _sanas_v1_SuggestTrialRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_SuggestTrialResponse__Output>): grpc.ClientUnaryCall;
+  suggestTrial(argument: _sanas_v1_SuggestTrialRequest, callback: grpc.requestCallback<_sanas_v1_SuggestTrialResponse__Output>): grpc.ClientUnaryCall;
+  
+}
+
+export interface ControllerServiceHandlers extends grpc.UntypedServiceImplementation {
+  CompleteTrial: grpc.handleUnaryCall<_sanas_v1_CompleteTrialRequest__Output, _sanas_v1_CompleteTrialResponse>;
+  
+  CreateStudy: grpc.handleUnaryCall<_sanas_v1_CreateStudyRequest__Output, _sanas_v1_CreateStudyResponse>;
+  
+  DeleteStudy: grpc.handleUnaryCall<_sanas_v1_DeleteStudyRequest__Output, _sanas_v1_DeleteStudyResponse>;
+  
+  GetStudy: grpc.handleUnaryCall<_sanas_v1_GetStudyRequest__Output, _sanas_v1_GetStudyResponse>;
+  
+  ImportPaddleSlimCheckpoint: grpc.handleUnaryCall<_sanas_v1_ImportPaddleSlimCheckpointRequest__Output, _sanas_v1_ImportPaddleSlimCheckpointResponse>;
+  
+  ListStudies: grpc.handleUnaryCall<_sanas_v1_ListStudiesRequest__Output, _sanas_v1_ListStudiesResponse>;
+  
+  ListTrials: grpc.handleUnaryCall<_sanas_v1_ListTrialsRequest__Output, _sanas_v1_ListTrialsResponse>;
+  
+  SuggestTrial: grpc.handleUnaryCall<_sanas_v1_SuggestTrialRequest__Output, _sanas_v1_SuggestTrialResponse>;
+  
+}
+
+export interface ControllerServiceDefinition extends grpc.ServiceDefinition {
+  CompleteTrial: MethodDefinition<_sanas_v1_CompleteTrialRequest, _sanas_v1_CompleteTrialResponse, _sanas_v1_CompleteTrialRequest__Output, _sanas_v1_CompleteTrialResponse__Output>
+  CreateStudy: MethodDefinition<_sanas_v1_CreateStudyRequest, _sanas_v1_CreateStudyResponse, _sanas_v1_CreateStudyRequest__Output, _sanas_v1_CreateStudyResponse__Output>
+  DeleteStudy: MethodDefinition<_sanas_v1_DeleteStudyRequest, _sanas_v1_DeleteStudyResponse, _sanas_v1_DeleteStudyRequest__Output, _sanas_v1_DeleteStudyResponse__Output>
+  GetStudy: MethodDefinition<_sanas_v1_GetStudyRequest, _sanas_v1_GetStudyResponse, _sanas_v1_GetStudyRequest__Output, _sanas_v1_GetStudyResponse__Output>
+  ImportPaddleSlimCheckpoint: MethodDefinition<_sanas_v1_ImportPaddleSlimCheckpointRequest, _sanas_v1_ImportPaddleSlimCheckpointResponse, _sanas_v1_ImportPaddleSlimCheckpointRequest__Output, _sanas_v1_ImportPaddleSlimCheckpointResponse__Output>
+  ListStudies: MethodDefinition<_sanas_v1_ListStudiesRequest, _sanas_v1_ListStudiesResponse, _sanas_v1_ListStudiesRequest__Output, _sanas_v1_ListStudiesResponse__Output>
+  ListTrials: MethodDefinition<_sanas_v1_ListTrialsRequest, _sanas_v1_ListTrialsResponse, _sanas_v1_ListTrialsRequest__Output, _sanas_v1_ListTrialsResponse__Output>
+  SuggestTrial: MethodDefinition<_sanas_v1_SuggestTrialRequest, _sanas_v1_SuggestTrialResponse, _sanas_v1_SuggestTrialRequest__Output, _sanas_v1_SuggestTrialResponse__Output>
+}

@@ -1,0 +1,12 @@
+// Original file: sanas/v1/sanas.proto
+
+
+export interface ListStudiesRequest {
+  'pageSize'?: (number);
+  'pageToken'?: (string);
+}
+
+export interface ListStudiesRequest__Output {
+  'pageSize': (number);
+  'pageToken': (string);
+}

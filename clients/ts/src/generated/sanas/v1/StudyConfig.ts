@@ -1,0 +1,28 @@
+// Original file: sanas/v1/sanas.proto
+
+import type { SearchSpaceConfig as _sanas_v1_SearchSpaceConfig, SearchSpaceConfig__Output as _sanas_v1_SearchSpaceConfig__Output } from '../../sanas/v1/SearchSpaceConfig';
+import type { Long } from '@grpc/proto-loader';
+
+export interface StudyConfig {
+  'searchSpaces'?: (_sanas_v1_SearchSpaceConfig)[];
+  'initTemperature'?: (number | string);
+  'reduceRate'?: (number | string);
+  'initTokens'?: (number)[];
+  'searchSteps'?: (number | string | Long);
+  'seed'?: (number | string | Long);
+  '_initTemperature'?: "initTemperature";
+  '_reduceRate'?: "reduceRate";
+  '_seed'?: "seed";
+}
+
+export interface StudyConfig__Output {
+  'searchSpaces': (_sanas_v1_SearchSpaceConfig__Output)[];
+  'initTemperature'?: (number);
+  'reduceRate'?: (number);
+  'initTokens': (number)[];
+  'searchSteps': (string);
+  'seed'?: (string);
+  '_initTemperature'?: "initTemperature";
+  '_reduceRate'?: "reduceRate";
+  '_seed'?: "seed";
+}

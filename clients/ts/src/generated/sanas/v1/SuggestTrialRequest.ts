@@ -1,0 +1,12 @@
+// Original file: sanas/v1/sanas.proto
+
+
+export interface SuggestTrialRequest {
+  'studyId'?: (string);
+  'clientId'?: (string);
+}
+
+export interface SuggestTrialRequest__Output {
+  'studyId': (string);
+  'clientId': (string);
+}

@@ -1,0 +1,99 @@
+// A typed client of sanas.v1.ControllerService for Node, on @grpc/grpc-js. The service is
+// loaded at run time from the .proto shipped in this package (proto/); the types in
+// src/generated come from proto-loader-gen-types (`make stubs`).
+import * as path from "path";
+import * as grpc from "@grpc/grpc-js";
+import * as protoLoader from "@grpc/proto-loader";
+import * as protobuf from "protobufjs";
+import type { ProtoGrpcType } from "./generated/sanas";
+import type { ControllerServiceClient } from "./generated/sanas/v1/ControllerService";
+
+export type { ControllerServiceClient };
+export * from "./generated/sanas/v1/Trial";
+export * from "./generated/sanas/v1/Study";
+export * from "./generated/sanas/v1/StudyConfig";
+
+const PROTO = path.join(__dirname, "..", "proto", "sanas", "v1", "sanas.proto");
+
+// Same loader options as the type generation: 64-bit integers as strings, enums as names.
+export const LOADER_OPTIONS: protoLoader.Options = {
+  longs: String,
+  enums: String,
+  defaults: true,
+  oneofs: true,
+  includeDirs: [path.join(__dirname, "..", "proto")],
+};
+
+export function connect(
+  address: string,
+  credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+): ControllerServiceClient {
+  const definition = protoLoader.loadSync(PROTO, LOADER_OPTIONS);
+  const loaded = grpc.loadPackageDefinition(definition) as unknown as ProtoGrpcType;
+  return new loaded.sanas.v1.ControllerService(address, credentials);
+}
+
+// Promise form of a unary call: `await unary(cb => client.GetStudy(req, cb))`.
+export function unary<T>(
+  invoke: (callback: (err: grpc.ServiceError | null, value?: T) => void) => unknown,
+): Promise<T> {
+  return new Promise((resolve, reject) => {
+    invoke((err, value) => (err ? reject(err) : resolve(value as T)));
+  });
+}
+
+// google.rpc.Status and ErrorInfo, the AIP-193 error model the controller sends in the
+// standard `grpc-status-details-bin` trailer.
+const rpcTypes = protobuf.Root.fromJSON({
+  nested: {
+    google: {
+      nested: {
+        protobuf: {
+          nested: { Any: { fields: { type_url: { type: "string", id: 1 }, value: { type: "bytes", id: 2 } } } },
+        },
+        rpc: {
+          nested: {
+            Status: {
+              fields: {
+                code: { type: "int32", id: 1 },
+                message: { type: "string", id: 2 },
+                details: { rule: "repeated", type: "google.protobuf.Any", id: 3 },
+              },
+            },
+            ErrorInfo: {
+              fields: {
+                reason: { type: "string", id: 1 },
+                domain: { type: "string", id: 2 },
+              },
+            },
+          },
+        },
+      },
+    },
+  },
+});
+const StatusType = rpcTypes.lookupType("google.rpc.Status");
+const ErrorInfoType = rpcTypes.lookupType("google.rpc.ErrorInfo");
+
+// The sanas.v1.ErrorReason name of a controller error ("" when it carries none).
+export function errorReason(err: grpc.ServiceError): string {
+  const raw = err.metadata?.get("grpc-status-details-bin")?.[0];
+  if (!(raw instanceof Buffer)) return "";
+  const status = StatusType.decode(raw) as unknown as { details: { type_url: string; value: Uint8Array }[] };
+  for (const detail of status.details) {
+    if (detail.type_url.endsWith("/google.rpc.ErrorInfo")) {
+      const info = ErrorInfoType.decode(detail.value) as unknown as { reason: string; domain: string };
+      if (info.domain === "sanas.v1") return info.reason;
+    }
+  }
+  return "";
+}
+
+export function isSearchFinished(err: grpc.ServiceError): boolean {
+  const reason = errorReason(err);
+  return reason === "ERROR_REASON_BUDGET_EXHAUSTED" || reason === "ERROR_REASON_SPACE_EXHAUSTED";
+}
+
+export function isRetryable(err: grpc.ServiceError): boolean {
+  return err.code === grpc.status.UNAVAILABLE || err.code === grpc.status.DEADLINE_EXCEEDED;
+}

@@ -1,0 +1,120 @@
+// Example sanas trainer in TypeScript: creates (or joins) a study over a custom token
+// space, runs SuggestTrial / CompleteTrial with a synthetic reward until the budget is
+// spent, and prints the best result.
+// usage: node dist/trainer.js [--addr host:port] [--study ID] [--steps N]
+import * as grpc from "@grpc/grpc-js";
+import { connect, errorReason, isRetryable, isSearchFinished, unary } from "./index";
+import type { CompleteTrialResponse__Output } from "./generated/sanas/v1/CompleteTrialResponse";
+import type { GetStudyResponse__Output } from "./generated/sanas/v1/GetStudyResponse";
+import type { SuggestTrialResponse__Output } from "./generated/sanas/v1/SuggestTrialResponse";
+import type { Trial__Output } from "./generated/sanas/v1/Trial";
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
+}
+
+// Synthetic score with its optimum at every token = 4.
+function reward(tokens: number[]): number {
+  return -tokens.reduce((s, t) => s + (t - 4) * (t - 4), 0);
+}
+
+async function withRetry<T>(call: () => Promise<T>): Promise<T> {
+  let delay = 100;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await call();
+    } catch (err) {
+      if (!isRetryable(err as grpc.ServiceError) || attempt === 8) throw err;
+      await new Promise((r) => setTimeout(r, delay));
+      delay *= 2;
+    }
+  }
+}
+
+async function main(): Promise<number> {
+  const address = arg("addr", "127.0.0.1:8881");
+  const studyId = arg("study", "ts-example");
+  const steps = arg("steps", "50");
+  const client = connect(address);
+  const deadline = () => ({ deadline: Date.now() + 30_000 });
+  try {
+    await withRetry(() =>
+      unary((cb) =>
+        client.CreateStudy(
+          {
+            studyId,
+            config: {
+              searchSpaces: [{ key: "custom", rangeTable: [9, 9, 9, 9, 9, 9] }],
+              searchSteps: steps,
+              seed: "1",
+            },
+          },
+          deadline(),
+          cb,
+        ),
+      ),
+    );
+  } catch (err) {
+    const e = err as grpc.ServiceError;
+    if (e.code === grpc.status.ALREADY_EXISTS) {
+      console.error(`study ${studyId} exists with another config: ${e.details}`);
+      return 1;
+    }
+    throw err;
+  }
+
+  let completed = 0;
+  let trial: Trial__Output | null = null;
+  try {
+    const first = await withRetry(() =>
+      unary<SuggestTrialResponse__Output>((cb) =>
+        client.SuggestTrial({ studyId, clientId: "ts-trainer" }, deadline(), cb),
+      ),
+    );
+    trial = first.trial;
+    while (trial) {
+      const current: Trial__Output = trial;
+      const done = await withRetry(() =>
+        unary<CompleteTrialResponse__Output>((cb) =>
+          client.CompleteTrial(
+            {
+              studyId,
+              trialId: current.trialId,
+              reward: reward(current.tokens),
+              suggestNext: true,
+              clientId: "ts-trainer",
+            },
+            deadline(),
+            cb,
+          ),
+        ),
+      );
+      completed++;
+      trial = done.nextTrial; // null once the budget is spent
+    }
+  } catch (err) {
+    const e = err as grpc.ServiceError;
+    if (!isSearchFinished(e)) {
+      console.error(`search failed (${errorReason(e) || grpc.status[e.code]}): ${e.details}`);
+      return 1;
+    }
+  }
+  const { study } = await withRetry(() =>
+    unary<GetStudyResponse__Output>((cb) => client.GetStudy({ studyId }, deadline(), cb)),
+  );
+  console.log(
+    `completed ${completed} trials; study ${study?.state}: best reward ${study?.bestReward}, ` +
+      `best tokens [${study?.bestTokens.join(" ")}]`,
+  );
+  client.close();
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

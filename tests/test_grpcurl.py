@@ -1,0 +1,99 @@
+"""grpcurl (installed by `make tools`) against a running controller: what operators do."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+from helpers import ROOT
+
+GRPCURL = str(ROOT / ".tools" / "bin" / "grpcurl")
+SERVICE = "sanas.v1.ControllerService"
+
+
+def grpcurl(address: str, *args: str, data: dict | None = None) -> str:
+    command = [GRPCURL, "-plaintext"]
+    if data is not None:
+        command += ["-d", json.dumps(data)]
+    result = subprocess.run([*command, address, *args], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_list_and_describe_through_reflection(server):
+    services = grpcurl(server.address, "list").split()
+    assert SERVICE in services and "grpc.health.v1.Health" in services
+    methods = grpcurl(server.address, "list", SERVICE).split()
+    assert f"{SERVICE}.SuggestTrial" in methods and f"{SERVICE}.CompleteTrial" in methods
+    described = grpcurl(server.address, "describe", SERVICE)
+    assert "rpc CompleteTrial ( .sanas.v1.CompleteTrialRequest )" in described
+    message = grpcurl(server.address, "describe", "sanas.v1.Trial")
+    assert "int64 trial_id = 2;" in message and "repeated int32 tokens = 3;" in message
+
+
+def test_a_create_suggest_complete_cycle_in_json(server):
+    created = json.loads(
+        grpcurl(
+            server.address,
+            f"{SERVICE}/CreateStudy",
+            data={
+                "study_id": "cli",
+                "config": {
+                    "search_spaces": [{"key": "custom", "range_table": [9, 9, 9]}],
+                    "search_steps": 5,
+                    "seed": 3,
+                },
+            },
+        )
+    )
+    assert created["created"] is True and created["study"]["config"]["search_steps"] == "5"
+    trial = json.loads(
+        grpcurl(
+            server.address, f"{SERVICE}/SuggestTrial", data={"study_id": "cli", "client_id": "ops"}
+        )
+    )["trial"]
+    assert trial["client_id"] == "ops" and len(trial["tokens"]) == 3
+    done = json.loads(
+        grpcurl(
+            server.address,
+            f"{SERVICE}/CompleteTrial",
+            data={
+                "study_id": "cli",
+                "trial_id": trial.get("trial_id", "0"),
+                "reward": 0.75,
+                "suggest_next": True,
+                "client_id": "ops",
+            },
+        )
+    )
+    assert done["trial"]["reward"] == 0.75 and done["next_trial"]["trial_id"] == "1"
+    study = json.loads(grpcurl(server.address, f"{SERVICE}/GetStudy", data={"study_id": "cli"}))
+    assert study["study"]["best_reward"] == 0.75
+    assert study["study"]["best_tokens"] == trial["tokens"]
+
+
+def test_errors_show_their_status_in_grpcurl(server):
+    result = subprocess.run(
+        [
+            GRPCURL,
+            "-plaintext",
+            "-d",
+            '{"study_id": "nope"}',
+            server.address,
+            f"{SERVICE}/GetStudy",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "NotFound" in result.stderr and "no study 'nope'" in result.stderr
+
+
+def test_health_check(server):
+    reply = json.loads(grpcurl(server.address, "grpc.health.v1.Health/Check"))
+    assert reply == {"status": "SERVING"}
+    reply = json.loads(
+        grpcurl(server.address, "grpc.health.v1.Health/Check", data={"service": SERVICE})
+    )
+    assert reply == {"status": "SERVING"}
