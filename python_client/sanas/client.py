@@ -1,23 +1,36 @@
-"""`Client`: the low-level API of studies and trials over gRPC."""
+"""`Client`: the low-level API of studies and trials over gRPC.
+
+Calls are retried on UNAVAILABLE and DEADLINE_EXCEEDED with exponential backoff (up to
+`retry_timeout` seconds), so a controller restart is invisible to a training script.
+SuggestTrial and CompleteTrial carry a request id chosen once per call and kept across
+its retries, so a retry never issues a second trial or records a result twice (AIP-155).
+"""
 
 from __future__ import annotations
 
-import functools
+import logging
 import os
 import socket
+import threading
+import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
 
-from .errors import from_rpc_error
+from .errors import ControllerUnavailableError, TrialAlreadyCompletedError, from_rpc_error
 from .spaces import SpaceConfig
 from .v1 import sanas_pb2 as pb
 from .v1 import sanas_pb2_grpc
 
+log = logging.getLogger(__name__)
 R = TypeVar("R")
 DEFAULT_TIMEOUT = 30.0
+DEFAULT_RETRY_TIMEOUT = 600.0
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
 
 
 def default_client_id() -> str:
@@ -43,6 +56,7 @@ def study_config(
     init_tokens: Sequence[int] | None = None,
     search_steps: int | None = None,
     seed: int | None = None,
+    lease_seconds: float | None = None,
 ) -> pb.StudyConfig:
     """Build a StudyConfig from PaddleSlim-style configs (keys, tuples or SpaceConfig)."""
     config = pb.StudyConfig(
@@ -56,18 +70,95 @@ def study_config(
         config.reduce_rate = reduce_rate
     if seed is not None:
         config.seed = seed
+    if lease_seconds is not None:
+        config.lease_duration.FromNanoseconds(int(lease_seconds * 1e9))
     return config
 
 
-def _rpc(method: Callable[..., R]) -> Callable[..., R]:
-    @functools.wraps(method)
-    def wrapper(*args: Any, **kwargs: Any) -> R:
-        try:
-            return method(*args, **kwargs)
-        except grpc.RpcError as exc:
-            raise from_rpc_error(exc) from None
+class _BearerToken(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
+    """Adds `authorization: Bearer <token>` to every call (with or without TLS)."""
 
-    return wrapper
+    def __init__(self, token: str) -> None:
+        self._header = ("authorization", f"Bearer {token}")
+
+    def _with_token(self, details: Any) -> Any:
+        metadata = [*(details.metadata or ()), self._header]
+        return details._replace(metadata=metadata)
+
+    def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        return continuation(self._with_token(details), request)
+
+    def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
+        return continuation(self._with_token(details), request)
+
+
+def read_token(auth_token: str | None, auth_token_file: str | Path | None) -> str | None:
+    if auth_token_file is not None:
+        token = Path(auth_token_file).read_text().strip()
+        if not token:
+            raise ValueError(f"token file {auth_token_file} is empty")
+        return token
+    return auth_token
+
+
+def open_channel(
+    address: str,
+    *,
+    tls_ca_file: str | Path | None = None,
+    tls_cert_file: str | Path | None = None,
+    tls_key_file: str | Path | None = None,
+    auth_token: str | None = None,
+) -> grpc.Channel:
+    """A channel to the controller: TLS when a CA or a client certificate is given."""
+    options = [
+        ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        # Reconnect within about a second of a controller restart (gRPC's default
+        # backoff grows to two minutes).
+        ("grpc.initial_reconnect_backoff_ms", 100),
+        ("grpc.min_reconnect_backoff_ms", 100),
+        ("grpc.max_reconnect_backoff_ms", 1000),
+    ]
+    if tls_ca_file or tls_cert_file:
+        if bool(tls_cert_file) != bool(tls_key_file):
+            raise ValueError("give both tls_cert_file and tls_key_file for a client certificate")
+        credentials = grpc.ssl_channel_credentials(
+            root_certificates=Path(tls_ca_file).read_bytes() if tls_ca_file else None,
+            private_key=Path(tls_key_file).read_bytes() if tls_key_file else None,
+            certificate_chain=Path(tls_cert_file).read_bytes() if tls_cert_file else None,
+        )
+        channel = grpc.secure_channel(address, credentials, options=options)
+    else:
+        channel = grpc.insecure_channel(address, options=options)
+    if auth_token:
+        channel = grpc.intercept_channel(channel, _BearerToken(auth_token))
+    return channel
+
+
+class LeaseKeeper:
+    """Renews a trial's lease from a background thread until stopped."""
+
+    def __init__(self, client: Client, study_id: str, trial_id: int, interval: float) -> None:
+        self._client, self._study_id, self._trial_id = client, study_id, trial_id
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name=f"sanas-lease-{trial_id}", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self._client.heartbeat_trial(self._study_id, self._trial_id)
+            except TrialAlreadyCompletedError:
+                return
+            except Exception as exc:  # keep renewing; the next beat may get through
+                log.warning("heartbeat of trial %d failed: %s", self._trial_id, exc)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=self._interval + 1)
 
 
 class Client:
@@ -79,21 +170,23 @@ class Client:
         *,
         client_id: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        retry_timeout: float = DEFAULT_RETRY_TIMEOUT,
+        tls_ca_file: str | Path | None = None,
+        tls_cert_file: str | Path | None = None,
+        tls_key_file: str | Path | None = None,
+        auth_token: str | None = None,
+        auth_token_file: str | Path | None = None,
     ) -> None:
         self.address = address
         self.client_id = client_id or default_client_id()
         self.timeout = timeout
-        self._channel = grpc.insecure_channel(
+        self.retry_timeout = retry_timeout
+        self._channel = open_channel(
             address,
-            options=[
-                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-                # Reconnect within about a second of a controller restart (gRPC's
-                # default backoff grows to two minutes).
-                ("grpc.initial_reconnect_backoff_ms", 100),
-                ("grpc.min_reconnect_backoff_ms", 100),
-                ("grpc.max_reconnect_backoff_ms", 1000),
-            ],
+            tls_ca_file=tls_ca_file,
+            tls_cert_file=tls_cert_file,
+            tls_key_file=tls_key_file,
+            auth_token=read_token(auth_token, auth_token_file),
         )
         self._stub = sanas_pb2_grpc.ControllerServiceStub(self._channel)
 
@@ -108,8 +201,6 @@ class Client:
 
     def wait_ready(self, timeout: float = 10.0) -> None:
         """Block until the channel connects (raises ControllerUnavailableError)."""
-        from .errors import ControllerUnavailableError
-
         try:
             grpc.channel_ready_future(self._channel).result(timeout=timeout)
         except grpc.FutureTimeoutError as exc:
@@ -117,48 +208,56 @@ class Client:
                 f"no sanas controller answered at {self.address} within {timeout:.0f} s"
             ) from exc
 
+    def _call(self, method: Callable[..., R], request: Any) -> R:
+        """One logical call: retried through restarts, errors translated."""
+        deadline = time.monotonic() + self.retry_timeout
+        delay = 0.1
+        while True:
+            try:
+                return method(request, timeout=self.timeout)
+            except grpc.RpcError as exc:
+                if exc.code() not in RETRYABLE or time.monotonic() + delay > deadline:
+                    raise from_rpc_error(exc) from None
+                log.info("controller %s: %s; retrying in %.1f s", self.address, exc.code(), delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
     # -- studies -------------------------------------------------------------------------
-    @_rpc
     def create_study(self, study_id: str, config: pb.StudyConfig) -> pb.Study:
         request = pb.CreateStudyRequest(study_id=study_id, config=config)
-        return self._stub.CreateStudy(request, timeout=self.timeout).study
+        return self._call(self._stub.CreateStudy, request).study
 
-    @_rpc
     def get_study(self, study_id: str) -> pb.Study:
-        request = pb.GetStudyRequest(study_id=study_id)
-        return self._stub.GetStudy(request, timeout=self.timeout).study
+        return self._call(self._stub.GetStudy, pb.GetStudyRequest(study_id=study_id)).study
 
     def list_studies(self, page_size: int = 0) -> Iterator[pb.Study]:
         token = ""
         while True:
-            response = self._call(
-                self._stub.ListStudies, pb.ListStudiesRequest(page_size=page_size, page_token=token)
-            )
+            request = pb.ListStudiesRequest(page_size=page_size, page_token=token)
+            response = self._call(self._stub.ListStudies, request)
             yield from response.studies
             token = response.next_page_token
             if not token:
                 return
 
-    @_rpc
     def delete_study(self, study_id: str) -> None:
-        self._stub.DeleteStudy(pb.DeleteStudyRequest(study_id=study_id), timeout=self.timeout)
+        self._call(self._stub.DeleteStudy, pb.DeleteStudyRequest(study_id=study_id))
 
-    @_rpc
     def import_paddleslim_checkpoint(
         self, study_id: str, checkpoint_json: str, config: pb.StudyConfig | None = None
     ) -> pb.ImportPaddleSlimCheckpointResponse:
         request = pb.ImportPaddleSlimCheckpointRequest(
             study_id=study_id, config=config, checkpoint_json=checkpoint_json
         )
-        return self._stub.ImportPaddleSlimCheckpoint(request, timeout=self.timeout)
+        return self._call(self._stub.ImportPaddleSlimCheckpoint, request)
 
     # -- trials --------------------------------------------------------------------------
-    @_rpc
     def suggest_trial(self, study_id: str) -> pb.Trial:
-        request = pb.SuggestTrialRequest(study_id=study_id, client_id=self.client_id)
-        return self._stub.SuggestTrial(request, timeout=self.timeout).trial
+        request = pb.SuggestTrialRequest(
+            study_id=study_id, client_id=self.client_id, request_id=uuid.uuid4().hex
+        )
+        return self._call(self._stub.SuggestTrial, request).trial
 
-    @_rpc
     def complete_trial(
         self,
         study_id: str,
@@ -175,8 +274,20 @@ class Client:
             infeasible=infeasible,
             suggest_next=suggest_next,
             client_id=self.client_id,
+            request_id=uuid.uuid4().hex,
         )
-        return self._stub.CompleteTrial(request, timeout=self.timeout)
+        return self._call(self._stub.CompleteTrial, request)
+
+    def heartbeat_trial(self, study_id: str, trial_id: int) -> pb.Trial:
+        request = pb.HeartbeatTrialRequest(
+            study_id=study_id, trial_id=trial_id, client_id=self.client_id
+        )
+        return self._call(self._stub.HeartbeatTrial, request).trial
+
+    def keep_alive(self, study_id: str, trial_id: int, interval: float) -> LeaseKeeper:
+        """Heartbeat a trial every `interval` seconds in a background thread; call
+        .stop() on the result when the trial is done."""
+        return LeaseKeeper(self, study_id, trial_id, interval)
 
     def list_trials(
         self, study_id: str, state: int = pb.TRIAL_STATE_UNSPECIFIED, page_size: int = 0
@@ -191,9 +302,3 @@ class Client:
             token = response.next_page_token
             if not token:
                 return
-
-    def _call(self, method: Callable[..., R], request: Any) -> R:
-        try:
-            return method(request, timeout=self.timeout)
-        except grpc.RpcError as exc:
-            raise from_rpc_error(exc) from None

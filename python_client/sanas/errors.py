@@ -55,6 +55,14 @@ class ControllerUnavailableError(SanasError, ConnectionError):
     """The controller cannot be reached, or could not write its checkpoint."""
 
 
+class TooManyPendingTrialsError(SanasError):
+    """This client already holds the controller's maximum of running trials."""
+
+
+class UnauthenticatedError(SanasError, PermissionError):
+    """The controller wants a (different) bearer token or client certificate."""
+
+
 _BY_REASON: dict[str, type[SanasError]] = {
     "ERROR_REASON_INVALID_ARGUMENT": InvalidArgumentError,
     "ERROR_REASON_STUDY_NOT_FOUND": StudyNotFoundError,
@@ -64,6 +72,8 @@ _BY_REASON: dict[str, type[SanasError]] = {
     "ERROR_REASON_BUDGET_EXHAUSTED": BudgetExhaustedError,
     "ERROR_REASON_SPACE_EXHAUSTED": SpaceExhaustedError,
     "ERROR_REASON_STORAGE_FAILURE": ControllerUnavailableError,
+    "ERROR_REASON_TOO_MANY_PENDING_TRIALS": TooManyPendingTrialsError,
+    "ERROR_REASON_UNAUTHENTICATED": UnauthenticatedError,
 }
 _BY_CODE: dict[str, type[SanasError]] = {
     "INVALID_ARGUMENT": InvalidArgumentError,
@@ -71,6 +81,8 @@ _BY_CODE: dict[str, type[SanasError]] = {
     "ALREADY_EXISTS": StudyExistsError,
     "UNAVAILABLE": ControllerUnavailableError,
     "DEADLINE_EXCEEDED": ControllerUnavailableError,
+    "UNAUTHENTICATED": UnauthenticatedError,
+    "RESOURCE_EXHAUSTED": TooManyPendingTrialsError,
 }
 
 

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .client import Client, study_config
+from .client import Client, LeaseKeeper, study_config
 from .errors import InvalidArgumentError, StudyNotFoundError
 from .spaces import Architecture, CombinedSpace, SpaceConfig, SpaceConfigError
 from .v1 import sanas_pb2 as pb
@@ -53,6 +53,11 @@ class SANAS:
         client_id: str | None = None,
         seed: int | None = None,
         input_channels: int = 3,
+        lease_seconds: float | None = None,
+        tls_ca_file: str | None = None,
+        tls_cert_file: str | None = None,
+        tls_key_file: str | None = None,
+        auth_token_file: str | None = None,
     ) -> None:
         if isinstance(configs, str | tuple):
             configs = [configs]
@@ -64,6 +69,7 @@ class SANAS:
         self._input_channels = input_channels
         self._study_id = study_id
         self._trial: pb.Trial | None = None
+        self._lease: LeaseKeeper | None = None
         self._embedded: Any = None
         ip, port = server_addr
         if is_server:
@@ -76,7 +82,14 @@ class SANAS:
             address = self._embedded.address
         else:
             address = f"{ip or this_host_address()}:{port}"
-        self._client = Client(address, client_id=client_id)
+        self._client = Client(
+            address,
+            client_id=client_id,
+            tls_ca_file=tls_ca_file,
+            tls_cert_file=tls_cert_file,
+            tls_key_file=tls_key_file,
+            auth_token_file=auth_token_file,
+        )
         self._client.wait_ready()
         config = study_config(
             self._configs,
@@ -85,10 +98,14 @@ class SANAS:
             init_tokens=init_tokens,
             search_steps=search_steps,
             seed=seed,
+            lease_seconds=lease_seconds,
         )
         imported = self._maybe_import(load_checkpoint, config)
-        if not imported:
-            self._client.create_study(study_id, config)
+        study = self._client.get_study(study_id) if imported else None
+        if study is None:
+            study = self._client.create_study(study_id, config)
+        # Heartbeats while the user trains: three per lease, so one lost beat is harmless.
+        self._heartbeat_interval = study.config.lease_duration.ToNanoseconds() / 3e9
 
     def _maybe_import(self, load_checkpoint: str | None, config: pb.StudyConfig) -> bool:
         if load_checkpoint is None:
@@ -121,8 +138,17 @@ class SANAS:
 
         Raises sanas.errors.SearchFinished when the study's budget is spent.
         """
+        self._end_lease()
         self._trial = self._client.suggest_trial(self._study_id)
+        self._lease = self._client.keep_alive(
+            self._study_id, self._trial.trial_id, self._heartbeat_interval
+        )
         return self.tokens2arch(list(self._trial.tokens))
+
+    def _end_lease(self) -> None:
+        if self._lease is not None:
+            self._lease.stop()
+            self._lease = None
 
     def reward(self, score: float) -> bool:
         """Report the score of the architecture from the last next_archs(); True when
@@ -130,6 +156,7 @@ class SANAS:
         if self._trial is None:
             raise RuntimeError("reward() needs a trial: call next_archs() first")
         self._client.complete_trial(self._study_id, self._trial.trial_id, float(score))
+        self._end_lease()
         self._trial = None
         return True
 
@@ -162,6 +189,7 @@ class SANAS:
 
     def close(self) -> None:
         """Close the connection and stop the embedded controller, if any."""
+        self._end_lease()
         self._client.close()
         if self._embedded is not None:
             embedded, self._embedded = self._embedded, None

@@ -7,9 +7,16 @@ import logging
 import signal
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 
 from .errors import CorruptCheckpoint
-from .server import DEFAULT_MAX_WORKERS, start_server
+from .server import (
+    DEFAULT_MAX_MESSAGE_BYTES,
+    DEFAULT_MAX_PENDING_PER_CLIENT,
+    DEFAULT_MAX_WORKERS,
+    TlsFiles,
+    start_server,
+)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -30,16 +37,56 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--grace", type=float, default=10.0, help="seconds running calls get at shutdown"
     )
+    parser.add_argument("--tls-cert", type=Path, help="server certificate (PEM): serve TLS")
+    parser.add_argument("--tls-key", type=Path, help="server private key (PEM)")
+    parser.add_argument(
+        "--tls-client-ca", type=Path, help="CA (PEM) that client certificates must chain to: mTLS"
+    )
+    parser.add_argument(
+        "--auth-token-file", type=Path, help="file holding the bearer token every call must send"
+    )
+    parser.add_argument(
+        "--max-pending-per-client",
+        type=int,
+        default=DEFAULT_MAX_PENDING_PER_CLIENT,
+        help="running trials one client_id may hold (0: no limit)",
+    )
+    parser.add_argument(
+        "--max-message-bytes",
+        type=int,
+        default=DEFAULT_MAX_MESSAGE_BYTES,
+        help="largest request or response (RESOURCE_EXHAUSTED above it)",
+    )
     parser.add_argument("--log-level", default="INFO")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        parser.error("--tls-cert and --tls-key go together")
+    if args.tls_client_ca and not args.tls_cert:
+        parser.error("--tls-client-ca needs --tls-cert and --tls-key")
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(message)s")
     try:
-        running = start_server(args.host, args.port, args.checkpoint_dir, args.max_workers)
-    except (OSError, CorruptCheckpoint) as exc:
+        token = None
+        if args.auth_token_file:
+            token = args.auth_token_file.read_text().strip()
+            if not token:
+                raise ValueError(f"{args.auth_token_file} is empty")
+        tls = TlsFiles(args.tls_cert, args.tls_key, args.tls_client_ca) if args.tls_cert else None
+        running = start_server(
+            args.host,
+            args.port,
+            args.checkpoint_dir,
+            args.max_workers,
+            tls=tls,
+            auth_token=token,
+            max_pending_per_client=args.max_pending_per_client,
+            max_message_bytes=args.max_message_bytes,
+        )
+    except (OSError, ValueError, CorruptCheckpoint) as exc:
         logging.error("cannot start: %s", exc)
         return 1
     # Printed on stdout so scripts (and tests) can read the real port when --port 0.

@@ -22,11 +22,14 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from .errors import (
+    BudgetExhausted,
     CorruptCheckpoint,
     InvalidArgument,
+    SearchSpaceExhausted,
     StorageFailure,
     StudyExists,
     StudyNotFound,
+    TooManyPendingTrials,
 )
 from .storage import Storage
 from .study import (
@@ -84,13 +87,20 @@ def page_size_of(requested: int) -> int:
 class Controller:
     """Runs the studies of one server."""
 
-    def __init__(self, storage: Storage, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        clock: Callable[[], float] = time.time,
+        max_pending_per_client: int = 0,
+    ) -> None:
         self._storage = storage
         self._clock = clock
+        self._max_pending = max_pending_per_client  # 0: no limit
         self._studies: dict[str, _Entry] = {}
         self._lock = threading.Lock()  # guards the dict, not the studies
         for header, events in storage.load_all():
             study = self._replay(header, events)
+            study.renew_leases(clock())  # trainers kept training while we were down
             self._studies[study.study_id] = _Entry(study)
 
     @staticmethod
@@ -139,6 +149,7 @@ class Controller:
                 return  # deleted meanwhile
         header, events = self._storage.load(entry.study.study_id)
         entry.study = self._replay(header, events)
+        entry.study.renew_leases(self._clock())
         entry.generation += 1
 
     # -- studies -------------------------------------------------------------------------
@@ -212,12 +223,18 @@ class Controller:
             self._studies.pop(study_id, None)
 
     # -- trials --------------------------------------------------------------------------
-    def suggest_trial(self, study_id: str, client_id: str) -> TrialRecord:
+    def suggest_trial(self, study_id: str, client_id: str, request_id: str = "") -> TrialRecord:
         def decide(study: Study) -> tuple[TrialRecord, list[Event]]:
-            trial, event = study.suggest(client_id, self._clock())
-            return trial, [event]
+            trial, event = study.suggest(client_id, self._clock(), request_id, self._max_pending)
+            # A retried request waits too: its first answer may not be on disk yet.
+            return trial, [] if event is None else [event]
 
         return self._mutate(self._entry(study_id), decide)
+
+    def heartbeat_trial(self, study_id: str, trial_id: int) -> TrialRecord:
+        entry = self._entry(study_id)
+        with entry.lock:
+            return entry.study.heartbeat(trial_id, self._clock())
 
     def complete_trial(
         self,
@@ -227,19 +244,29 @@ class Controller:
         infeasible: bool,
         suggest_next: bool = False,
         client_id: str = "",
+        request_id: str = "",
     ) -> Completion:
         if not infeasible and not math.isfinite(reward):
             raise InvalidArgument(f"reward {reward!r} is not a finite number")
 
         def decide(study: Study) -> tuple[Completion, list[Event]]:
+            known = study.answer_for(request_id, "complete", trial_id)
+            if known is not None:  # a retry: the first answer, nothing new
+                return Completion(known[0], known[1], study.budget_remaining), []
             now = self._clock()
-            trial, event = study.complete(trial_id, reward, infeasible, now)
+            trial, event = study.complete(trial_id, reward, infeasible, now, request_id)
             # A repeated report still waits for durability: its first copy may be in flight.
             events = [] if event is None else [event]
             next_trial = None
-            if suggest_next and study.budget_remaining > 0:
-                next_trial, next_event = study.suggest(client_id, now)
-                events.append(next_event)
+            if suggest_next:
+                try:
+                    next_trial, next_event = study.suggest(
+                        client_id, now, max_pending=self._max_pending, next_of=request_id
+                    )
+                except (BudgetExhausted, SearchSpaceExhausted, TooManyPendingTrials):
+                    next_trial, next_event = None, None
+                if next_event is not None:
+                    events.append(next_event)
             return Completion(trial, next_trial, study.budget_remaining), events
 
         return self._mutate(self._entry(study_id), decide)

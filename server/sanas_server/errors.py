@@ -40,6 +40,14 @@ class SearchSpaceExhausted(ControllerError):
     reason = "ERROR_REASON_SPACE_EXHAUSTED"
 
 
+class TooManyPendingTrials(ControllerError):
+    reason = "ERROR_REASON_TOO_MANY_PENDING_TRIALS"
+
+
+class Unauthenticated(ControllerError):
+    reason = "ERROR_REASON_UNAUTHENTICATED"
+
+
 class StorageFailure(ControllerError):
     reason = "ERROR_REASON_STORAGE_FAILURE"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from concurrent import futures
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from grpc_reflection.v1alpha import reflection
 
 from sanas.v1 import sanas_pb2, sanas_pb2_grpc
 
+from .auth import BearerTokenInterceptor
 from .controller import Controller
 from .service import ControllerServicer
 from .storage import FileStorage, MemoryStorage, Storage
@@ -20,6 +22,8 @@ from .storage import FileStorage, MemoryStorage, Storage
 log = logging.getLogger(__name__)
 SERVICE_NAME = sanas_pb2.DESCRIPTOR.services_by_name["ControllerService"].full_name
 DEFAULT_MAX_WORKERS = 64
+DEFAULT_MAX_PENDING_PER_CLIENT = 16
+DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 
 
 @dataclass
@@ -48,17 +52,59 @@ def open_storage(checkpoint_dir: str | Path | None) -> Storage:
     return MemoryStorage() if checkpoint_dir is None else FileStorage(checkpoint_dir)
 
 
+@dataclass(frozen=True)
+class TlsFiles:
+    """Server certificate and key; with client_ca, clients must present a certificate
+    signed by it (mutual TLS)."""
+
+    cert: Path
+    key: Path
+    client_ca: Path | None = None
+
+    def credentials(self) -> grpc.ServerCredentials:
+        return grpc.ssl_server_credentials(
+            [(self.key.read_bytes(), self.cert.read_bytes())],
+            root_certificates=self.client_ca.read_bytes() if self.client_ca else None,
+            require_client_auth=self.client_ca is not None,
+        )
+
+
+def is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
 def start_server(
     host: str = "127.0.0.1",
     port: int = 0,
     checkpoint_dir: str | Path | None = None,
     max_workers: int = DEFAULT_MAX_WORKERS,
+    *,
+    tls: TlsFiles | None = None,
+    auth_token: str | None = None,
+    max_pending_per_client: int = DEFAULT_MAX_PENDING_PER_CLIENT,
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
 ) -> RunningServer:
     """Start serving on host:port (port 0 picks a free one; see RunningServer.port)."""
-    controller = Controller(open_storage(checkpoint_dir))
+    if not is_loopback(host) and tls is None and not auth_token:
+        log.warning(
+            "listening on %s without TLS or a token: anyone who reaches this address can "
+            "steer your searches (see --tls-cert / --auth-token-file)",
+            host,
+        )
+    controller = Controller(
+        open_storage(checkpoint_dir), max_pending_per_client=max_pending_per_client
+    )
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="sanas-rpc"),
-        options=[("grpc.so_reuseport", 0)],
+        interceptors=[BearerTokenInterceptor(auth_token)] if auth_token else [],
+        options=[
+            ("grpc.so_reuseport", 0),
+            ("grpc.max_receive_message_length", max_message_bytes),
+            ("grpc.max_send_message_length", max_message_bytes),
+        ],
     )
     sanas_pb2_grpc.add_ControllerServiceServicer_to_server(ControllerServicer(controller), server)
     health_servicer = health.HealthServicer()
@@ -73,7 +119,10 @@ def start_server(
     )
     bind_host = f"[{host}]" if ":" in host else host
     try:
-        bound = server.add_insecure_port(f"{bind_host}:{port}")
+        if tls is None:
+            bound = server.add_insecure_port(f"{bind_host}:{port}")
+        else:
+            bound = server.add_secure_port(f"{bind_host}:{port}", tls.credentials())
     except RuntimeError as exc:
         controller.close()
         raise OSError(f"cannot listen on {bind_host}:{port}: {exc}") from exc

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import grpc
-from google.protobuf import any_pb2, timestamp_pb2
+from google.protobuf import any_pb2, duration_pb2, timestamp_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
@@ -33,6 +33,8 @@ STATUS_OF: dict[type[errors.ControllerError], grpc.StatusCode] = {
     errors.TrialAlreadyCompleted: grpc.StatusCode.FAILED_PRECONDITION,
     errors.BudgetExhausted: grpc.StatusCode.FAILED_PRECONDITION,
     errors.SearchSpaceExhausted: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.TooManyPendingTrials: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    errors.Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
     # Retryable: a trainer waits out a full disk instead of losing its result.
     errors.StorageFailure: grpc.StatusCode.UNAVAILABLE,
 }
@@ -88,6 +90,11 @@ def request_from_pb(config: pb.StudyConfig) -> StudyRequest:
         init_tokens=tuple(config.init_tokens),
         search_steps=config.search_steps,
         seed=config.seed if config.HasField("seed") else None,
+        lease_seconds=(
+            config.lease_duration.ToNanoseconds() / 1e9
+            if config.HasField("lease_duration")
+            else None
+        ),
     )
 
 
@@ -109,6 +116,10 @@ def spec_to_pb(spec: StudySpec) -> pb.StudyConfig:
         init_tokens=spec.init_tokens,
         search_steps=spec.search_steps,
         seed=spec.seed,
+        lease_duration=duration_pb2.Duration(
+            seconds=int(spec.lease_seconds),
+            nanos=round((spec.lease_seconds % 1) * 1e9),
+        ),
     )
 
 
@@ -134,6 +145,7 @@ def study_to_pb(s: StudySummary) -> pb.Study:
         ),
         budget_remaining=s.budget_remaining,
         create_time=timestamp(s.create_time),
+        lease_expirations=s.lease_expirations,
     )
     if s.best_reward is not None:
         study.best_reward = s.best_reward
@@ -157,6 +169,9 @@ def trial_to_pb(study_id: str, t: TrialRecord) -> pb.Trial:
     )
     if t.complete_time is not None:
         trial.complete_time.CopyFrom(timestamp(t.complete_time))
+    else:
+        trial.lease_expire_time.CopyFrom(timestamp(t.lease_expire))
+    trial.issue_count = t.issues
     return trial
 
 
@@ -201,7 +216,9 @@ class ControllerServicer(sanas_pb2_grpc.ControllerServiceServicer):
     def SuggestTrial(
         self, request: pb.SuggestTrialRequest, context: grpc.ServicerContext
     ) -> pb.SuggestTrialResponse:
-        trial = self._controller.suggest_trial(request.study_id, request.client_id)
+        trial = self._controller.suggest_trial(
+            request.study_id, request.client_id, request.request_id
+        )
         return pb.SuggestTrialResponse(trial=trial_to_pb(request.study_id, trial))
 
     @translated
@@ -215,6 +232,7 @@ class ControllerServicer(sanas_pb2_grpc.ControllerServiceServicer):
             request.infeasible,
             request.suggest_next,
             request.client_id,
+            request.request_id,
         )
         response = pb.CompleteTrialResponse(
             trial=trial_to_pb(request.study_id, done.trial),
@@ -223,6 +241,13 @@ class ControllerServicer(sanas_pb2_grpc.ControllerServiceServicer):
         if done.next_trial is not None:
             response.next_trial.CopyFrom(trial_to_pb(request.study_id, done.next_trial))
         return response
+
+    @translated
+    def HeartbeatTrial(
+        self, request: pb.HeartbeatTrialRequest, context: grpc.ServicerContext
+    ) -> pb.HeartbeatTrialResponse:
+        trial = self._controller.heartbeat_trial(request.study_id, request.trial_id)
+        return pb.HeartbeatTrialResponse(trial=trial_to_pb(request.study_id, trial))
 
     @translated
     def ListTrials(
@@ -256,6 +281,7 @@ class ControllerServicer(sanas_pb2_grpc.ControllerServiceServicer):
                 init_tokens=study_request.init_tokens or tuple(history.base[0]),
                 search_steps=study_request.search_steps,
                 seed=study_request.seed,
+                lease_seconds=study_request.lease_seconds,
             )
         summary = self._controller.import_study(
             request.study_id,

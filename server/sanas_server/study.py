@@ -26,6 +26,7 @@ from .errors import (
     BudgetExhausted,
     InvalidArgument,
     SearchSpaceExhausted,
+    TooManyPendingTrials,
     TrialAlreadyCompleted,
     TrialNotFound,
 )
@@ -35,8 +36,11 @@ DEFAULT_REDUCE_RATE = 0.85
 # PaddleSlim's documented rule: 10.0 for a random start, 1.0 from given init_tokens.
 DEFAULT_TEMPERATURE_RANDOM_START = 10.0
 DEFAULT_TEMPERATURE_GIVEN_START = 1.0
+DEFAULT_LEASE_SECONDS = 600.0
+MAX_LEASE_SECONDS = 30 * 24 * 3600.0
 MAX_TOKENS = 10_000
 MAX_CLIENT_ID = 128
+MAX_REQUEST_ID = 128
 STUDY_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 Event = dict[str, Any]
@@ -67,6 +71,7 @@ class StudyRequest:
     init_tokens: tuple[int, ...] = ()
     search_steps: int = 0
     seed: int | None = None
+    lease_seconds: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -93,6 +98,7 @@ class StudyRequest:
             init_tokens=tuple(data["init_tokens"]),
             search_steps=data["search_steps"],
             seed=data["seed"],
+            lease_seconds=data.get("lease_seconds"),
         )
 
     def matches(self, other: StudyRequest) -> bool:
@@ -113,6 +119,7 @@ class StudySpec:
     search_steps: int
     seed: int
     range_table: tuple[int, ...]
+    lease_seconds: float = DEFAULT_LEASE_SECONDS
 
     @classmethod
     def resolve(cls, request: StudyRequest) -> StudySpec:
@@ -147,6 +154,11 @@ class StudySpec:
                 own = [int(rng.integers(r)) for r in table]
             init = own
             default_t = DEFAULT_TEMPERATURE_RANDOM_START
+        lease = DEFAULT_LEASE_SECONDS if request.lease_seconds is None else request.lease_seconds
+        if not (math.isfinite(lease) and 0.0 < lease <= MAX_LEASE_SECONDS):
+            raise InvalidArgument(
+                f"lease_duration = {lease!r} s: must be > 0 and at most {MAX_LEASE_SECONDS:.0f} s"
+            )
         temperature = default_t if request.init_temperature is None else request.init_temperature
         if not (math.isfinite(temperature) and temperature > 0.0):
             raise InvalidArgument(f"init_temperature = {temperature!r}: must be finite and > 0")
@@ -158,6 +170,7 @@ class StudySpec:
             search_steps=int(steps),
             seed=int(seed),
             range_table=tuple(table),
+            lease_seconds=float(lease),
         )
 
 
@@ -174,6 +187,8 @@ class TrialRecord:
     reward: float = 0.0
     accepted: bool = False
     complete_time: float | None = None
+    lease_expire: float = 0.0
+    issues: int = 1
 
     @property
     def infeasible(self) -> bool:
@@ -195,6 +210,7 @@ class StudySummary:
     counts: dict[TrialState, int]
     budget_remaining: int
     create_time: float
+    lease_expirations: int
 
 
 class Study:
@@ -212,7 +228,12 @@ class Study:
         )
         self.trials: list[TrialRecord] = []
         self.counts = dict.fromkeys(TrialState, 0)
+        self.lease_expirations = 0
         self._issuable = min(spec.search_steps, math.prod(spec.range_table))
+        self._active: dict[int, None] = {}  # ids of active trials, oldest first
+        self._pending_by_client: dict[str, int] = {}
+        # request_id -> (call, trial_id, next trial_id): AIP-155 answers, rebuilt on replay.
+        self._requests: dict[str, tuple[str, int, int | None]] = {}
 
     # -- header (what storage keeps beside the journal) ----------------------------------
     def header(self) -> dict[str, Any]:
@@ -235,6 +256,7 @@ class Study:
             search_steps=spec_data["search_steps"],
             seed=spec_data["seed"],
             range_table=tuple(spec_data["range_table"]),
+            lease_seconds=spec_data.get("lease_seconds", DEFAULT_LEASE_SECONDS),
         )
         return cls(header["study_id"], request, spec, header["create_time"])
 
@@ -269,12 +291,75 @@ class Study:
             counts=dict(self.counts),
             budget_remaining=self.budget_remaining,
             create_time=self.create_time,
+            lease_expirations=self.lease_expirations,
         )
 
+    def answer_for(
+        self, request_id: str, call: str, trial_id: int | None = None
+    ) -> tuple[TrialRecord, TrialRecord | None] | None:
+        """The first answer to a retried request (AIP-155), or None for a new request."""
+        if not request_id:
+            return None
+        if len(request_id) > MAX_REQUEST_ID:
+            raise InvalidArgument(f"request_id has {len(request_id)} characters; at most 128")
+        known = self._requests.get(request_id)
+        if known is None:
+            return None
+        kind, first_id, next_id = known
+        if kind != call or (trial_id is not None and trial_id != first_id):
+            raise InvalidArgument(
+                f"request_id {request_id!r} was already used for another request; "
+                "use a new id for every distinct call"
+            )
+        return self.trials[first_id], None if next_id is None else self.trials[next_id]
+
+    def renew_leases(self, now: float) -> None:
+        """After a controller restart every running trial gets a whole lease again."""
+        for trial_id in self._active:
+            trial = self.trials[trial_id]
+            expire = max(trial.lease_expire, now + self.spec.lease_seconds)
+            self.trials[trial_id] = dataclasses.replace(trial, lease_expire=expire)
+
+    def heartbeat(self, trial_id: int, now: float) -> TrialRecord:
+        """Renew a running trial's lease. In memory only: a restart renews every lease."""
+        trial = self.trial(trial_id)
+        if trial.state is not TrialState.ACTIVE:
+            raise TrialAlreadyCompleted(
+                f"trial {trial_id} of study {self.study_id!r} is already completed; "
+                "its lease cannot be renewed"
+            )
+        renewed = dataclasses.replace(trial, lease_expire=now + self.spec.lease_seconds)
+        self.trials[trial_id] = renewed
+        return renewed
+
     # -- live decisions ------------------------------------------------------------------
-    def suggest(self, client_id: str, now: float) -> tuple[TrialRecord, Event]:
+    def suggest(
+        self,
+        client_id: str,
+        now: float,
+        request_id: str = "",
+        max_pending: int = 0,
+        next_of: str = "",
+    ) -> tuple[TrialRecord, Event | None]:
+        """Issue a trial: an expired one first, else a new proposal. `next_of` names the
+        CompleteTrial request whose suggest_next asked for it."""
         if len(client_id) > MAX_CLIENT_ID:
             raise InvalidArgument(f"client_id has {len(client_id)} characters; at most 128")
+        known = self.answer_for(request_id, "suggest")
+        if known is not None:
+            return known[0], None
+        if max_pending and self._pending_by_client.get(client_id, 0) >= max_pending:
+            raise TooManyPendingTrials(
+                f"client {client_id!r} already holds {max_pending} running trials of study "
+                f"{self.study_id!r}; complete some before asking for more"
+            )
+        ids = {"request_id": request_id} if request_id else {}
+        if next_of:
+            ids["next_of"] = next_of
+        expired = self._first_expired(now)
+        if expired is not None:
+            event: Event = {"e": "reissue", "id": expired, "client": client_id, "time": now, **ids}
+            return self._record_reissue(event), event
         if len(self.trials) >= self.spec.search_steps:
             raise BudgetExhausted(
                 f"study {self.study_id!r} has issued all {self.spec.search_steps} trials of its "
@@ -286,7 +371,7 @@ class Study:
             tokens = self.annealer.propose()
         except SpaceExhausted as exc:
             raise SearchSpaceExhausted(f"study {self.study_id!r}: {exc}") from exc
-        event: Event = {
+        event = {
             "e": "suggest",
             "id": len(self.trials),
             "tokens": list(tokens),
@@ -295,11 +380,18 @@ class Study:
             "time": now,
             "rng": list(self.annealer.rng_state),
             "radius": self.annealer.radius,
+            **ids,
         }
         return self._record_suggest(event), event
 
+    def _first_expired(self, now: float) -> int | None:
+        for trial_id in self._active:  # a handful: the running trials
+            if self.trials[trial_id].lease_expire <= now:
+                return trial_id
+        return None
+
     def complete(
-        self, trial_id: int, reward: float, infeasible: bool, now: float
+        self, trial_id: int, reward: float, infeasible: bool, now: float, request_id: str = ""
     ) -> tuple[TrialRecord, Event | None]:
         """Returns the completed trial and the event, or no event for a repeated report."""
         if infeasible:
@@ -325,6 +417,8 @@ class Study:
             "time": now,
             "rng": list(self.annealer.rng_state),
         }
+        if request_id:
+            event["request_id"] = request_id
         return self._record_complete(event), event
 
     def import_history(
@@ -394,6 +488,8 @@ class Study:
                 trial.tokens, event["reward"], event["infeasible"], event["accepted"]
             )
             self._record_complete(event)
+        elif kind == "reissue":
+            self._record_reissue(event)
         elif kind == "rebase":
             self.annealer.rebase(
                 event["base_tokens"],
@@ -419,10 +515,49 @@ class Study:
             temperature=event["T"],
             client_id=event["client"],
             create_time=event["time"],
+            lease_expire=event["time"] + self.spec.lease_seconds,
         )
         self.trials.append(trial)
         self.counts[TrialState.ACTIVE] += 1
+        self._hold(trial)
+        self._remember_request(event, "suggest")
         return trial
+
+    def _record_reissue(self, event: Event) -> TrialRecord:
+        old = self.trials[event["id"]]
+        self._release(old)
+        trial = dataclasses.replace(
+            old,
+            client_id=event["client"],
+            lease_expire=event["time"] + self.spec.lease_seconds,
+            issues=old.issues + 1,
+        )
+        self.trials[trial.trial_id] = trial
+        self._hold(trial)
+        self.lease_expirations += 1
+        self._remember_request(event, "suggest")
+        return trial
+
+    def _hold(self, trial: TrialRecord) -> None:
+        self._active[trial.trial_id] = None
+        self._pending_by_client[trial.client_id] = (
+            self._pending_by_client.get(trial.client_id, 0) + 1
+        )
+
+    def _release(self, trial: TrialRecord) -> None:
+        del self._active[trial.trial_id]
+        left = self._pending_by_client[trial.client_id] - 1
+        if left:
+            self._pending_by_client[trial.client_id] = left
+        else:
+            del self._pending_by_client[trial.client_id]
+
+    def _remember_request(self, event: Event, call: str) -> None:
+        if "request_id" in event:
+            self._requests[event["request_id"]] = (call, event["id"], None)
+        if "next_of" in event:
+            kind, first_id, _ = self._requests[event["next_of"]]
+            self._requests[event["next_of"]] = (kind, first_id, event["id"])
 
     def _record_complete(self, event: Event) -> TrialRecord:
         old = self.trials[event["id"]]
@@ -437,4 +572,6 @@ class Study:
         self.trials[event["id"]] = trial
         self.counts[old.state] -= 1
         self.counts[state] += 1
+        self._release(old)
+        self._remember_request(event, "complete")
         return trial

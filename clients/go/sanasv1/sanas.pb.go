@@ -9,6 +9,7 @@ package sanasv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -154,20 +155,26 @@ const (
 	ErrorReason_ERROR_REASON_SPACE_EXHAUSTED ErrorReason = 7
 	// The controller could not write its checkpoint; nothing was changed.
 	ErrorReason_ERROR_REASON_STORAGE_FAILURE ErrorReason = 8
+	// The client already holds the maximum number of running trials.
+	ErrorReason_ERROR_REASON_TOO_MANY_PENDING_TRIALS ErrorReason = 9
+	// The call lacks valid credentials (bearer token).
+	ErrorReason_ERROR_REASON_UNAUTHENTICATED ErrorReason = 10
 )
 
 // Enum value maps for ErrorReason.
 var (
 	ErrorReason_name = map[int32]string{
-		0: "ERROR_REASON_UNSPECIFIED",
-		1: "ERROR_REASON_INVALID_ARGUMENT",
-		2: "ERROR_REASON_STUDY_NOT_FOUND",
-		3: "ERROR_REASON_TRIAL_NOT_FOUND",
-		4: "ERROR_REASON_STUDY_EXISTS",
-		5: "ERROR_REASON_TRIAL_ALREADY_COMPLETED",
-		6: "ERROR_REASON_BUDGET_EXHAUSTED",
-		7: "ERROR_REASON_SPACE_EXHAUSTED",
-		8: "ERROR_REASON_STORAGE_FAILURE",
+		0:  "ERROR_REASON_UNSPECIFIED",
+		1:  "ERROR_REASON_INVALID_ARGUMENT",
+		2:  "ERROR_REASON_STUDY_NOT_FOUND",
+		3:  "ERROR_REASON_TRIAL_NOT_FOUND",
+		4:  "ERROR_REASON_STUDY_EXISTS",
+		5:  "ERROR_REASON_TRIAL_ALREADY_COMPLETED",
+		6:  "ERROR_REASON_BUDGET_EXHAUSTED",
+		7:  "ERROR_REASON_SPACE_EXHAUSTED",
+		8:  "ERROR_REASON_STORAGE_FAILURE",
+		9:  "ERROR_REASON_TOO_MANY_PENDING_TRIALS",
+		10: "ERROR_REASON_UNAUTHENTICATED",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED":             0,
@@ -179,6 +186,8 @@ var (
 		"ERROR_REASON_BUDGET_EXHAUSTED":        6,
 		"ERROR_REASON_SPACE_EXHAUSTED":         7,
 		"ERROR_REASON_STORAGE_FAILURE":         8,
+		"ERROR_REASON_TOO_MANY_PENDING_TRIALS": 9,
+		"ERROR_REASON_UNAUTHENTICATED":         10,
 	}
 )
 
@@ -320,7 +329,10 @@ type StudyConfig struct {
 	SearchSteps int64 `protobuf:"varint,5,opt,name=search_steps,json=searchSteps,proto3" json:"search_steps,omitempty"`
 	// Seed of the study's random generator. Unset: chosen by the server and
 	// returned in the study's config.
-	Seed          *uint64 `protobuf:"varint,6,opt,name=seed,proto3,oneof" json:"seed,omitempty"`
+	Seed *uint64 `protobuf:"varint,6,opt,name=seed,proto3,oneof" json:"seed,omitempty"`
+	// How long a trial stays with its trainer without a heartbeat before it is
+	// handed to another trainer. Unset: 600 seconds.
+	LeaseDuration *durationpb.Duration `protobuf:"bytes,7,opt,name=lease_duration,json=leaseDuration,proto3" json:"lease_duration,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -395,6 +407,13 @@ func (x *StudyConfig) GetSeed() uint64 {
 		return *x.Seed
 	}
 	return 0
+}
+
+func (x *StudyConfig) GetLeaseDuration() *durationpb.Duration {
+	if x != nil {
+		return x.LeaseDuration
+	}
+	return nil
 }
 
 // Counts of a study's trials by state.
@@ -488,9 +507,11 @@ type Study struct {
 	// Trials that may still be issued: search_steps minus trials issued.
 	BudgetRemaining int64 `protobuf:"varint,11,opt,name=budget_remaining,json=budgetRemaining,proto3" json:"budget_remaining,omitempty"`
 	// When the study was created.
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// Times a trial was handed to another trainer because its lease ran out.
+	LeaseExpirations int64 `protobuf:"varint,13,opt,name=lease_expirations,json=leaseExpirations,proto3" json:"lease_expirations,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Study) Reset() {
@@ -607,6 +628,13 @@ func (x *Study) GetCreateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Study) GetLeaseExpirations() int64 {
+	if x != nil {
+		return x.LeaseExpirations
+	}
+	return 0
+}
+
 // A trial: one token vector issued to a trainer, and its result.
 type Trial struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -631,7 +659,11 @@ type Trial struct {
 	// When the trial was issued.
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// When the result arrived; unset while active.
-	CompleteTime  *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=complete_time,json=completeTime,proto3" json:"complete_time,omitempty"`
+	CompleteTime *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=complete_time,json=completeTime,proto3" json:"complete_time,omitempty"`
+	// When the lease of an active trial runs out unless renewed by a heartbeat.
+	LeaseExpireTime *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=lease_expire_time,json=leaseExpireTime,proto3" json:"lease_expire_time,omitempty"`
+	// How many times the trial was issued: more than 1 after a lease expired.
+	IssueCount    int32 `protobuf:"varint,13,opt,name=issue_count,json=issueCount,proto3" json:"issue_count,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -741,6 +773,20 @@ func (x *Trial) GetCompleteTime() *timestamppb.Timestamp {
 		return x.CompleteTime
 	}
 	return nil
+}
+
+func (x *Trial) GetLeaseExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LeaseExpireTime
+	}
+	return nil
+}
+
+func (x *Trial) GetIssueCount() int32 {
+	if x != nil {
+		return x.IssueCount
+	}
+	return 0
 }
 
 // Request of CreateStudy.
@@ -1146,7 +1192,10 @@ type SuggestTrialRequest struct {
 	StudyId string `protobuf:"bytes,1,opt,name=study_id,json=studyId,proto3" json:"study_id,omitempty"`
 	// Identifier of the asking trainer, recorded with the trial (free text,
 	// at most 128 characters).
-	ClientId      string `protobuf:"bytes,2,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	ClientId string `protobuf:"bytes,2,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	// Client-chosen id (AIP-155, a UUID is best): a retry with the same id
+	// returns the first answer and issues nothing new. At most 128 characters.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1191,6 +1240,13 @@ func (x *SuggestTrialRequest) GetStudyId() string {
 func (x *SuggestTrialRequest) GetClientId() string {
 	if x != nil {
 		return x.ClientId
+	}
+	return ""
+}
+
+func (x *SuggestTrialRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
 	}
 	return ""
 }
@@ -1256,7 +1312,10 @@ type CompleteTrialRequest struct {
 	// When true, the response also carries the next trial for `client_id`.
 	SuggestNext bool `protobuf:"varint,5,opt,name=suggest_next,json=suggestNext,proto3" json:"suggest_next,omitempty"`
 	// Identifier of the trainer, used for the next trial when suggest_next is set.
-	ClientId      string `protobuf:"bytes,6,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	ClientId string `protobuf:"bytes,6,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	// Client-chosen id (AIP-155): a retry with the same id returns the first
+	// answer (including the same next trial) and changes nothing.
+	RequestId     string `protobuf:"bytes,7,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1333,6 +1392,13 @@ func (x *CompleteTrialRequest) GetClientId() string {
 	return ""
 }
 
+func (x *CompleteTrialRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 // Response of CompleteTrial.
 type CompleteTrialResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1398,6 +1464,117 @@ func (x *CompleteTrialResponse) GetBudgetRemaining() int64 {
 	return 0
 }
 
+// Request of HeartbeatTrial.
+type HeartbeatTrialRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Identifier of the study.
+	StudyId string `protobuf:"bytes,1,opt,name=study_id,json=studyId,proto3" json:"study_id,omitempty"`
+	// Identifier of the trial.
+	TrialId int64 `protobuf:"varint,2,opt,name=trial_id,json=trialId,proto3" json:"trial_id,omitempty"`
+	// Identifier of the trainer sending the heartbeat.
+	ClientId      string `protobuf:"bytes,3,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HeartbeatTrialRequest) Reset() {
+	*x = HeartbeatTrialRequest{}
+	mi := &file_sanas_v1_sanas_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HeartbeatTrialRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HeartbeatTrialRequest) ProtoMessage() {}
+
+func (x *HeartbeatTrialRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sanas_v1_sanas_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HeartbeatTrialRequest.ProtoReflect.Descriptor instead.
+func (*HeartbeatTrialRequest) Descriptor() ([]byte, []int) {
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *HeartbeatTrialRequest) GetStudyId() string {
+	if x != nil {
+		return x.StudyId
+	}
+	return ""
+}
+
+func (x *HeartbeatTrialRequest) GetTrialId() int64 {
+	if x != nil {
+		return x.TrialId
+	}
+	return 0
+}
+
+func (x *HeartbeatTrialRequest) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+// Response of HeartbeatTrial.
+type HeartbeatTrialResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The trial with its renewed lease. Its client_id names the trainer that holds
+	// it now, which differs from the caller's after the lease ran out.
+	Trial         *Trial `protobuf:"bytes,1,opt,name=trial,proto3" json:"trial,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HeartbeatTrialResponse) Reset() {
+	*x = HeartbeatTrialResponse{}
+	mi := &file_sanas_v1_sanas_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HeartbeatTrialResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HeartbeatTrialResponse) ProtoMessage() {}
+
+func (x *HeartbeatTrialResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sanas_v1_sanas_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HeartbeatTrialResponse.ProtoReflect.Descriptor instead.
+func (*HeartbeatTrialResponse) Descriptor() ([]byte, []int) {
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *HeartbeatTrialResponse) GetTrial() *Trial {
+	if x != nil {
+		return x.Trial
+	}
+	return nil
+}
+
 // Request of ListTrials.
 type ListTrialsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1416,7 +1593,7 @@ type ListTrialsRequest struct {
 
 func (x *ListTrialsRequest) Reset() {
 	*x = ListTrialsRequest{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[17]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1428,7 +1605,7 @@ func (x *ListTrialsRequest) String() string {
 func (*ListTrialsRequest) ProtoMessage() {}
 
 func (x *ListTrialsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[17]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1441,7 +1618,7 @@ func (x *ListTrialsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTrialsRequest.ProtoReflect.Descriptor instead.
 func (*ListTrialsRequest) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{17}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListTrialsRequest) GetStudyId() string {
@@ -1487,7 +1664,7 @@ type ListTrialsResponse struct {
 
 func (x *ListTrialsResponse) Reset() {
 	*x = ListTrialsResponse{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[18]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1499,7 +1676,7 @@ func (x *ListTrialsResponse) String() string {
 func (*ListTrialsResponse) ProtoMessage() {}
 
 func (x *ListTrialsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[18]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1512,7 +1689,7 @@ func (x *ListTrialsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTrialsResponse.ProtoReflect.Descriptor instead.
 func (*ListTrialsResponse) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{18}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListTrialsResponse) GetTrials() []*Trial {
@@ -1553,7 +1730,7 @@ type ImportPaddleSlimCheckpointRequest struct {
 
 func (x *ImportPaddleSlimCheckpointRequest) Reset() {
 	*x = ImportPaddleSlimCheckpointRequest{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[19]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1565,7 +1742,7 @@ func (x *ImportPaddleSlimCheckpointRequest) String() string {
 func (*ImportPaddleSlimCheckpointRequest) ProtoMessage() {}
 
 func (x *ImportPaddleSlimCheckpointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[19]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1578,7 +1755,7 @@ func (x *ImportPaddleSlimCheckpointRequest) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use ImportPaddleSlimCheckpointRequest.ProtoReflect.Descriptor instead.
 func (*ImportPaddleSlimCheckpointRequest) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{19}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ImportPaddleSlimCheckpointRequest) GetStudyId() string {
@@ -1615,7 +1792,7 @@ type ImportPaddleSlimCheckpointResponse struct {
 
 func (x *ImportPaddleSlimCheckpointResponse) Reset() {
 	*x = ImportPaddleSlimCheckpointResponse{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[20]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1627,7 +1804,7 @@ func (x *ImportPaddleSlimCheckpointResponse) String() string {
 func (*ImportPaddleSlimCheckpointResponse) ProtoMessage() {}
 
 func (x *ImportPaddleSlimCheckpointResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[20]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1640,7 +1817,7 @@ func (x *ImportPaddleSlimCheckpointResponse) ProtoReflect() protoreflect.Message
 
 // Deprecated: Use ImportPaddleSlimCheckpointResponse.ProtoReflect.Descriptor instead.
 func (*ImportPaddleSlimCheckpointResponse) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{20}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ImportPaddleSlimCheckpointResponse) GetStudy() *Study {
@@ -1661,7 +1838,7 @@ var File_sanas_v1_sanas_proto protoreflect.FileDescriptor
 
 const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"\n" +
-	"\x14sanas/v1/sanas.proto\x12\bsanas.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc2\x01\n" +
+	"\x14sanas/v1/sanas.proto\x12\bsanas.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc2\x01\n" +
 	"\x11SearchSpaceConfig\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x1d\n" +
 	"\n" +
@@ -1672,7 +1849,7 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"\n" +
 	"block_mask\x18\x05 \x03(\x05R\tblockMask\x12\x1f\n" +
 	"\vrange_table\x18\x06 \x03(\x05R\n" +
-	"rangeTable\"\xb0\x02\n" +
+	"rangeTable\"\xf2\x02\n" +
 	"\vStudyConfig\x12@\n" +
 	"\rsearch_spaces\x18\x01 \x03(\v2\x1b.sanas.v1.SearchSpaceConfigR\fsearchSpaces\x12.\n" +
 	"\x10init_temperature\x18\x02 \x01(\x01H\x00R\x0finitTemperature\x88\x01\x01\x12$\n" +
@@ -1681,7 +1858,8 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"\vinit_tokens\x18\x04 \x03(\x05R\n" +
 	"initTokens\x12!\n" +
 	"\fsearch_steps\x18\x05 \x01(\x03R\vsearchSteps\x12\x17\n" +
-	"\x04seed\x18\x06 \x01(\x04H\x02R\x04seed\x88\x01\x01B\x13\n" +
+	"\x04seed\x18\x06 \x01(\x04H\x02R\x04seed\x88\x01\x01\x12@\n" +
+	"\x0elease_duration\x18\a \x01(\v2\x19.google.protobuf.DurationR\rleaseDurationB\x13\n" +
 	"\x11_init_temperatureB\x0e\n" +
 	"\f_reduce_rateB\a\n" +
 	"\x05_seed\"c\n" +
@@ -1690,7 +1868,7 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"\tsucceeded\x18\x02 \x01(\x03R\tsucceeded\x12\x1e\n" +
 	"\n" +
 	"infeasible\x18\x03 \x01(\x03R\n" +
-	"infeasible\"\x9f\x04\n" +
+	"infeasible\"\xcc\x04\n" +
 	"\x05Study\x12\x19\n" +
 	"\bstudy_id\x18\x01 \x01(\tR\astudyId\x12-\n" +
 	"\x06config\x18\x02 \x01(\v2\x15.sanas.v1.StudyConfigR\x06config\x12*\n" +
@@ -1708,9 +1886,10 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	" \x01(\v2\x15.sanas.v1.TrialCountsR\vtrialCounts\x12)\n" +
 	"\x10budget_remaining\x18\v \x01(\x03R\x0fbudgetRemaining\x12;\n" +
 	"\vcreate_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTimeB\x0e\n" +
+	"createTime\x12+\n" +
+	"\x11lease_expirations\x18\r \x01(\x03R\x10leaseExpirationsB\x0e\n" +
 	"\f_best_rewardB\x11\n" +
-	"\x0f_current_reward\"\x92\x03\n" +
+	"\x0f_current_reward\"\xfb\x03\n" +
 	"\x05Trial\x12\x19\n" +
 	"\bstudy_id\x18\x01 \x01(\tR\astudyId\x12\x19\n" +
 	"\btrial_id\x18\x02 \x01(\x03R\atrialId\x12\x16\n" +
@@ -1726,7 +1905,10 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"\vcreate_time\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12?\n" +
-	"\rcomplete_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\fcompleteTime\"^\n" +
+	"\rcomplete_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\fcompleteTime\x12F\n" +
+	"\x11lease_expire_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\x0fleaseExpireTime\x12\x1f\n" +
+	"\vissue_count\x18\r \x01(\x05R\n" +
+	"issueCount\"^\n" +
 	"\x12CreateStudyRequest\x12\x19\n" +
 	"\bstudy_id\x18\x01 \x01(\tR\astudyId\x12-\n" +
 	"\x06config\x18\x02 \x01(\v2\x15.sanas.v1.StudyConfigR\x06config\"V\n" +
@@ -1746,12 +1928,14 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"/\n" +
 	"\x12DeleteStudyRequest\x12\x19\n" +
 	"\bstudy_id\x18\x01 \x01(\tR\astudyId\"\x15\n" +
-	"\x13DeleteStudyResponse\"M\n" +
+	"\x13DeleteStudyResponse\"l\n" +
 	"\x13SuggestTrialRequest\x12\x19\n" +
 	"\bstudy_id\x18\x01 \x01(\tR\astudyId\x12\x1b\n" +
-	"\tclient_id\x18\x02 \x01(\tR\bclientId\"=\n" +
+	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\"=\n" +
 	"\x14SuggestTrialResponse\x12%\n" +
-	"\x05trial\x18\x01 \x01(\v2\x0f.sanas.v1.TrialR\x05trial\"\xc4\x01\n" +
+	"\x05trial\x18\x01 \x01(\v2\x0f.sanas.v1.TrialR\x05trial\"\xe3\x01\n" +
 	"\x14CompleteTrialRequest\x12\x19\n" +
 	"\bstudy_id\x18\x01 \x01(\tR\astudyId\x12\x19\n" +
 	"\btrial_id\x18\x02 \x01(\x03R\atrialId\x12\x16\n" +
@@ -1760,12 +1944,20 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"infeasible\x18\x04 \x01(\bR\n" +
 	"infeasible\x12!\n" +
 	"\fsuggest_next\x18\x05 \x01(\bR\vsuggestNext\x12\x1b\n" +
-	"\tclient_id\x18\x06 \x01(\tR\bclientId\"\x99\x01\n" +
+	"\tclient_id\x18\x06 \x01(\tR\bclientId\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\a \x01(\tR\trequestId\"\x99\x01\n" +
 	"\x15CompleteTrialResponse\x12%\n" +
 	"\x05trial\x18\x01 \x01(\v2\x0f.sanas.v1.TrialR\x05trial\x12.\n" +
 	"\n" +
 	"next_trial\x18\x02 \x01(\v2\x0f.sanas.v1.TrialR\tnextTrial\x12)\n" +
-	"\x10budget_remaining\x18\x03 \x01(\x03R\x0fbudgetRemaining\"\x96\x01\n" +
+	"\x10budget_remaining\x18\x03 \x01(\x03R\x0fbudgetRemaining\"j\n" +
+	"\x15HeartbeatTrialRequest\x12\x19\n" +
+	"\bstudy_id\x18\x01 \x01(\tR\astudyId\x12\x19\n" +
+	"\btrial_id\x18\x02 \x01(\x03R\atrialId\x12\x1b\n" +
+	"\tclient_id\x18\x03 \x01(\tR\bclientId\"?\n" +
+	"\x16HeartbeatTrialResponse\x12%\n" +
+	"\x05trial\x18\x01 \x01(\v2\x0f.sanas.v1.TrialR\x05trial\"\x96\x01\n" +
 	"\x11ListTrialsRequest\x12\x19\n" +
 	"\bstudy_id\x18\x01 \x01(\tR\astudyId\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
@@ -1794,7 +1986,7 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"\x17TRIAL_STATE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12TRIAL_STATE_ACTIVE\x10\x01\x12\x19\n" +
 	"\x15TRIAL_STATE_SUCCEEDED\x10\x02\x12\x1a\n" +
-	"\x16TRIAL_STATE_INFEASIBLE\x10\x03*\xc2\x02\n" +
+	"\x16TRIAL_STATE_INFEASIBLE\x10\x03*\x8e\x03\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12!\n" +
 	"\x1dERROR_REASON_INVALID_ARGUMENT\x10\x01\x12 \n" +
@@ -1804,14 +1996,18 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"$ERROR_REASON_TRIAL_ALREADY_COMPLETED\x10\x05\x12!\n" +
 	"\x1dERROR_REASON_BUDGET_EXHAUSTED\x10\x06\x12 \n" +
 	"\x1cERROR_REASON_SPACE_EXHAUSTED\x10\a\x12 \n" +
-	"\x1cERROR_REASON_STORAGE_FAILURE\x10\b2\x9d\x05\n" +
+	"\x1cERROR_REASON_STORAGE_FAILURE\x10\b\x12(\n" +
+	"$ERROR_REASON_TOO_MANY_PENDING_TRIALS\x10\t\x12 \n" +
+	"\x1cERROR_REASON_UNAUTHENTICATED\x10\n" +
+	"2\xf2\x05\n" +
 	"\x11ControllerService\x12J\n" +
 	"\vCreateStudy\x12\x1c.sanas.v1.CreateStudyRequest\x1a\x1d.sanas.v1.CreateStudyResponse\x12A\n" +
 	"\bGetStudy\x12\x19.sanas.v1.GetStudyRequest\x1a\x1a.sanas.v1.GetStudyResponse\x12J\n" +
 	"\vListStudies\x12\x1c.sanas.v1.ListStudiesRequest\x1a\x1d.sanas.v1.ListStudiesResponse\x12J\n" +
 	"\vDeleteStudy\x12\x1c.sanas.v1.DeleteStudyRequest\x1a\x1d.sanas.v1.DeleteStudyResponse\x12M\n" +
 	"\fSuggestTrial\x12\x1d.sanas.v1.SuggestTrialRequest\x1a\x1e.sanas.v1.SuggestTrialResponse\x12P\n" +
-	"\rCompleteTrial\x12\x1e.sanas.v1.CompleteTrialRequest\x1a\x1f.sanas.v1.CompleteTrialResponse\x12G\n" +
+	"\rCompleteTrial\x12\x1e.sanas.v1.CompleteTrialRequest\x1a\x1f.sanas.v1.CompleteTrialResponse\x12S\n" +
+	"\x0eHeartbeatTrial\x12\x1f.sanas.v1.HeartbeatTrialRequest\x1a .sanas.v1.HeartbeatTrialResponse\x12G\n" +
 	"\n" +
 	"ListTrials\x12\x1b.sanas.v1.ListTrialsRequest\x1a\x1c.sanas.v1.ListTrialsResponse\x12w\n" +
 	"\x1aImportPaddleSlimCheckpoint\x12+.sanas.v1.ImportPaddleSlimCheckpointRequest\x1a,.sanas.v1.ImportPaddleSlimCheckpointResponseB7Z5github.com/sanas-nas/sanas/clients/go/sanasv1;sanasv1b\x06proto3"
@@ -1829,7 +2025,7 @@ func file_sanas_v1_sanas_proto_rawDescGZIP() []byte {
 }
 
 var file_sanas_v1_sanas_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_sanas_v1_sanas_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_sanas_v1_sanas_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_sanas_v1_sanas_proto_goTypes = []any{
 	(StudyState)(0),                            // 0: sanas.v1.StudyState
 	(TrialState)(0),                            // 1: sanas.v1.TrialState
@@ -1851,53 +2047,61 @@ var file_sanas_v1_sanas_proto_goTypes = []any{
 	(*SuggestTrialResponse)(nil),               // 17: sanas.v1.SuggestTrialResponse
 	(*CompleteTrialRequest)(nil),               // 18: sanas.v1.CompleteTrialRequest
 	(*CompleteTrialResponse)(nil),              // 19: sanas.v1.CompleteTrialResponse
-	(*ListTrialsRequest)(nil),                  // 20: sanas.v1.ListTrialsRequest
-	(*ListTrialsResponse)(nil),                 // 21: sanas.v1.ListTrialsResponse
-	(*ImportPaddleSlimCheckpointRequest)(nil),  // 22: sanas.v1.ImportPaddleSlimCheckpointRequest
-	(*ImportPaddleSlimCheckpointResponse)(nil), // 23: sanas.v1.ImportPaddleSlimCheckpointResponse
-	(*timestamppb.Timestamp)(nil),              // 24: google.protobuf.Timestamp
+	(*HeartbeatTrialRequest)(nil),              // 20: sanas.v1.HeartbeatTrialRequest
+	(*HeartbeatTrialResponse)(nil),             // 21: sanas.v1.HeartbeatTrialResponse
+	(*ListTrialsRequest)(nil),                  // 22: sanas.v1.ListTrialsRequest
+	(*ListTrialsResponse)(nil),                 // 23: sanas.v1.ListTrialsResponse
+	(*ImportPaddleSlimCheckpointRequest)(nil),  // 24: sanas.v1.ImportPaddleSlimCheckpointRequest
+	(*ImportPaddleSlimCheckpointResponse)(nil), // 25: sanas.v1.ImportPaddleSlimCheckpointResponse
+	(*durationpb.Duration)(nil),                // 26: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),              // 27: google.protobuf.Timestamp
 }
 var file_sanas_v1_sanas_proto_depIdxs = []int32{
 	3,  // 0: sanas.v1.StudyConfig.search_spaces:type_name -> sanas.v1.SearchSpaceConfig
-	4,  // 1: sanas.v1.Study.config:type_name -> sanas.v1.StudyConfig
-	0,  // 2: sanas.v1.Study.state:type_name -> sanas.v1.StudyState
-	5,  // 3: sanas.v1.Study.trial_counts:type_name -> sanas.v1.TrialCounts
-	24, // 4: sanas.v1.Study.create_time:type_name -> google.protobuf.Timestamp
-	1,  // 5: sanas.v1.Trial.state:type_name -> sanas.v1.TrialState
-	24, // 6: sanas.v1.Trial.create_time:type_name -> google.protobuf.Timestamp
-	24, // 7: sanas.v1.Trial.complete_time:type_name -> google.protobuf.Timestamp
-	4,  // 8: sanas.v1.CreateStudyRequest.config:type_name -> sanas.v1.StudyConfig
-	6,  // 9: sanas.v1.CreateStudyResponse.study:type_name -> sanas.v1.Study
-	6,  // 10: sanas.v1.GetStudyResponse.study:type_name -> sanas.v1.Study
-	6,  // 11: sanas.v1.ListStudiesResponse.studies:type_name -> sanas.v1.Study
-	7,  // 12: sanas.v1.SuggestTrialResponse.trial:type_name -> sanas.v1.Trial
-	7,  // 13: sanas.v1.CompleteTrialResponse.trial:type_name -> sanas.v1.Trial
-	7,  // 14: sanas.v1.CompleteTrialResponse.next_trial:type_name -> sanas.v1.Trial
-	1,  // 15: sanas.v1.ListTrialsRequest.state:type_name -> sanas.v1.TrialState
-	7,  // 16: sanas.v1.ListTrialsResponse.trials:type_name -> sanas.v1.Trial
-	4,  // 17: sanas.v1.ImportPaddleSlimCheckpointRequest.config:type_name -> sanas.v1.StudyConfig
-	6,  // 18: sanas.v1.ImportPaddleSlimCheckpointResponse.study:type_name -> sanas.v1.Study
-	8,  // 19: sanas.v1.ControllerService.CreateStudy:input_type -> sanas.v1.CreateStudyRequest
-	10, // 20: sanas.v1.ControllerService.GetStudy:input_type -> sanas.v1.GetStudyRequest
-	12, // 21: sanas.v1.ControllerService.ListStudies:input_type -> sanas.v1.ListStudiesRequest
-	14, // 22: sanas.v1.ControllerService.DeleteStudy:input_type -> sanas.v1.DeleteStudyRequest
-	16, // 23: sanas.v1.ControllerService.SuggestTrial:input_type -> sanas.v1.SuggestTrialRequest
-	18, // 24: sanas.v1.ControllerService.CompleteTrial:input_type -> sanas.v1.CompleteTrialRequest
-	20, // 25: sanas.v1.ControllerService.ListTrials:input_type -> sanas.v1.ListTrialsRequest
-	22, // 26: sanas.v1.ControllerService.ImportPaddleSlimCheckpoint:input_type -> sanas.v1.ImportPaddleSlimCheckpointRequest
-	9,  // 27: sanas.v1.ControllerService.CreateStudy:output_type -> sanas.v1.CreateStudyResponse
-	11, // 28: sanas.v1.ControllerService.GetStudy:output_type -> sanas.v1.GetStudyResponse
-	13, // 29: sanas.v1.ControllerService.ListStudies:output_type -> sanas.v1.ListStudiesResponse
-	15, // 30: sanas.v1.ControllerService.DeleteStudy:output_type -> sanas.v1.DeleteStudyResponse
-	17, // 31: sanas.v1.ControllerService.SuggestTrial:output_type -> sanas.v1.SuggestTrialResponse
-	19, // 32: sanas.v1.ControllerService.CompleteTrial:output_type -> sanas.v1.CompleteTrialResponse
-	21, // 33: sanas.v1.ControllerService.ListTrials:output_type -> sanas.v1.ListTrialsResponse
-	23, // 34: sanas.v1.ControllerService.ImportPaddleSlimCheckpoint:output_type -> sanas.v1.ImportPaddleSlimCheckpointResponse
-	27, // [27:35] is the sub-list for method output_type
-	19, // [19:27] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	26, // 1: sanas.v1.StudyConfig.lease_duration:type_name -> google.protobuf.Duration
+	4,  // 2: sanas.v1.Study.config:type_name -> sanas.v1.StudyConfig
+	0,  // 3: sanas.v1.Study.state:type_name -> sanas.v1.StudyState
+	5,  // 4: sanas.v1.Study.trial_counts:type_name -> sanas.v1.TrialCounts
+	27, // 5: sanas.v1.Study.create_time:type_name -> google.protobuf.Timestamp
+	1,  // 6: sanas.v1.Trial.state:type_name -> sanas.v1.TrialState
+	27, // 7: sanas.v1.Trial.create_time:type_name -> google.protobuf.Timestamp
+	27, // 8: sanas.v1.Trial.complete_time:type_name -> google.protobuf.Timestamp
+	27, // 9: sanas.v1.Trial.lease_expire_time:type_name -> google.protobuf.Timestamp
+	4,  // 10: sanas.v1.CreateStudyRequest.config:type_name -> sanas.v1.StudyConfig
+	6,  // 11: sanas.v1.CreateStudyResponse.study:type_name -> sanas.v1.Study
+	6,  // 12: sanas.v1.GetStudyResponse.study:type_name -> sanas.v1.Study
+	6,  // 13: sanas.v1.ListStudiesResponse.studies:type_name -> sanas.v1.Study
+	7,  // 14: sanas.v1.SuggestTrialResponse.trial:type_name -> sanas.v1.Trial
+	7,  // 15: sanas.v1.CompleteTrialResponse.trial:type_name -> sanas.v1.Trial
+	7,  // 16: sanas.v1.CompleteTrialResponse.next_trial:type_name -> sanas.v1.Trial
+	7,  // 17: sanas.v1.HeartbeatTrialResponse.trial:type_name -> sanas.v1.Trial
+	1,  // 18: sanas.v1.ListTrialsRequest.state:type_name -> sanas.v1.TrialState
+	7,  // 19: sanas.v1.ListTrialsResponse.trials:type_name -> sanas.v1.Trial
+	4,  // 20: sanas.v1.ImportPaddleSlimCheckpointRequest.config:type_name -> sanas.v1.StudyConfig
+	6,  // 21: sanas.v1.ImportPaddleSlimCheckpointResponse.study:type_name -> sanas.v1.Study
+	8,  // 22: sanas.v1.ControllerService.CreateStudy:input_type -> sanas.v1.CreateStudyRequest
+	10, // 23: sanas.v1.ControllerService.GetStudy:input_type -> sanas.v1.GetStudyRequest
+	12, // 24: sanas.v1.ControllerService.ListStudies:input_type -> sanas.v1.ListStudiesRequest
+	14, // 25: sanas.v1.ControllerService.DeleteStudy:input_type -> sanas.v1.DeleteStudyRequest
+	16, // 26: sanas.v1.ControllerService.SuggestTrial:input_type -> sanas.v1.SuggestTrialRequest
+	18, // 27: sanas.v1.ControllerService.CompleteTrial:input_type -> sanas.v1.CompleteTrialRequest
+	20, // 28: sanas.v1.ControllerService.HeartbeatTrial:input_type -> sanas.v1.HeartbeatTrialRequest
+	22, // 29: sanas.v1.ControllerService.ListTrials:input_type -> sanas.v1.ListTrialsRequest
+	24, // 30: sanas.v1.ControllerService.ImportPaddleSlimCheckpoint:input_type -> sanas.v1.ImportPaddleSlimCheckpointRequest
+	9,  // 31: sanas.v1.ControllerService.CreateStudy:output_type -> sanas.v1.CreateStudyResponse
+	11, // 32: sanas.v1.ControllerService.GetStudy:output_type -> sanas.v1.GetStudyResponse
+	13, // 33: sanas.v1.ControllerService.ListStudies:output_type -> sanas.v1.ListStudiesResponse
+	15, // 34: sanas.v1.ControllerService.DeleteStudy:output_type -> sanas.v1.DeleteStudyResponse
+	17, // 35: sanas.v1.ControllerService.SuggestTrial:output_type -> sanas.v1.SuggestTrialResponse
+	19, // 36: sanas.v1.ControllerService.CompleteTrial:output_type -> sanas.v1.CompleteTrialResponse
+	21, // 37: sanas.v1.ControllerService.HeartbeatTrial:output_type -> sanas.v1.HeartbeatTrialResponse
+	23, // 38: sanas.v1.ControllerService.ListTrials:output_type -> sanas.v1.ListTrialsResponse
+	25, // 39: sanas.v1.ControllerService.ImportPaddleSlimCheckpoint:output_type -> sanas.v1.ImportPaddleSlimCheckpointResponse
+	31, // [31:40] is the sub-list for method output_type
+	22, // [22:31] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_sanas_v1_sanas_proto_init() }
@@ -1913,7 +2117,7 @@ func file_sanas_v1_sanas_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sanas_v1_sanas_proto_rawDesc), len(file_sanas_v1_sanas_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   21,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

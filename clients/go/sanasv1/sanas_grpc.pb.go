@@ -25,6 +25,7 @@ const (
 	ControllerService_DeleteStudy_FullMethodName                = "/sanas.v1.ControllerService/DeleteStudy"
 	ControllerService_SuggestTrial_FullMethodName               = "/sanas.v1.ControllerService/SuggestTrial"
 	ControllerService_CompleteTrial_FullMethodName              = "/sanas.v1.ControllerService/CompleteTrial"
+	ControllerService_HeartbeatTrial_FullMethodName             = "/sanas.v1.ControllerService/HeartbeatTrial"
 	ControllerService_ListTrials_FullMethodName                 = "/sanas.v1.ControllerService/ListTrials"
 	ControllerService_ImportPaddleSlimCheckpoint_FullMethodName = "/sanas.v1.ControllerService/ImportPaddleSlimCheckpoint"
 )
@@ -54,6 +55,9 @@ type ControllerServiceClient interface {
 	// Reports the result of a trial; optionally issues the next trial in the
 	// same round trip.
 	CompleteTrial(ctx context.Context, in *CompleteTrialRequest, opts ...grpc.CallOption) (*CompleteTrialResponse, error)
+	// Extends the lease of a running trial; trainers call it while they train.
+	// A trial whose lease runs out is handed to the next trainer that asks.
+	HeartbeatTrial(ctx context.Context, in *HeartbeatTrialRequest, opts ...grpc.CallOption) (*HeartbeatTrialResponse, error)
 	// Lists the trials of a study, ordered by `trial_id`, in pages.
 	ListTrials(ctx context.Context, in *ListTrialsRequest, opts ...grpc.CallOption) (*ListTrialsResponse, error)
 	// Creates a study from the contents of a PaddleSlim
@@ -129,6 +133,16 @@ func (c *controllerServiceClient) CompleteTrial(ctx context.Context, in *Complet
 	return out, nil
 }
 
+func (c *controllerServiceClient) HeartbeatTrial(ctx context.Context, in *HeartbeatTrialRequest, opts ...grpc.CallOption) (*HeartbeatTrialResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(HeartbeatTrialResponse)
+	err := c.cc.Invoke(ctx, ControllerService_HeartbeatTrial_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *controllerServiceClient) ListTrials(ctx context.Context, in *ListTrialsRequest, opts ...grpc.CallOption) (*ListTrialsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListTrialsResponse)
@@ -174,6 +188,9 @@ type ControllerServiceServer interface {
 	// Reports the result of a trial; optionally issues the next trial in the
 	// same round trip.
 	CompleteTrial(context.Context, *CompleteTrialRequest) (*CompleteTrialResponse, error)
+	// Extends the lease of a running trial; trainers call it while they train.
+	// A trial whose lease runs out is handed to the next trainer that asks.
+	HeartbeatTrial(context.Context, *HeartbeatTrialRequest) (*HeartbeatTrialResponse, error)
 	// Lists the trials of a study, ordered by `trial_id`, in pages.
 	ListTrials(context.Context, *ListTrialsRequest) (*ListTrialsResponse, error)
 	// Creates a study from the contents of a PaddleSlim
@@ -206,6 +223,9 @@ func (UnimplementedControllerServiceServer) SuggestTrial(context.Context, *Sugge
 }
 func (UnimplementedControllerServiceServer) CompleteTrial(context.Context, *CompleteTrialRequest) (*CompleteTrialResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CompleteTrial not implemented")
+}
+func (UnimplementedControllerServiceServer) HeartbeatTrial(context.Context, *HeartbeatTrialRequest) (*HeartbeatTrialResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method HeartbeatTrial not implemented")
 }
 func (UnimplementedControllerServiceServer) ListTrials(context.Context, *ListTrialsRequest) (*ListTrialsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListTrials not implemented")
@@ -342,6 +362,24 @@ func _ControllerService_CompleteTrial_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ControllerService_HeartbeatTrial_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(HeartbeatTrialRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ControllerServiceServer).HeartbeatTrial(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ControllerService_HeartbeatTrial_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ControllerServiceServer).HeartbeatTrial(ctx, req.(*HeartbeatTrialRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ControllerService_ListTrials_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListTrialsRequest)
 	if err := dec(in); err != nil {
@@ -408,6 +446,10 @@ var ControllerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CompleteTrial",
 			Handler:    _ControllerService_CompleteTrial_Handler,
+		},
+		{
+			MethodName: "HeartbeatTrial",
+			Handler:    _ControllerService_HeartbeatTrial_Handler,
 		},
 		{
 			MethodName: "ListTrials",

@@ -22,10 +22,11 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14sanas/v1/sanas.proto\x12\x08sanas.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x85\x01\n\x11SearchSpaceConfig\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x12\n\ninput_size\x18\x02 \x01(\x05\x12\x13\n\x0boutput_size\x18\x03 \x01(\x05\x12\x11\n\tblock_num\x18\x04 \x01(\x05\x12\x12\n\nblock_mask\x18\x05 \x03(\x05\x12\x13\n\x0brange_table\x18\x06 \x03(\x05\"\xe6\x01\n\x0bStudyConfig\x12\x32\n\rsearch_spaces\x18\x01 \x03(\x0b\x32\x1b.sanas.v1.SearchSpaceConfig\x12\x1d\n\x10init_temperature\x18\x02 \x01(\x01H\x00\x88\x01\x01\x12\x18\n\x0breduce_rate\x18\x03 \x01(\x01H\x01\x88\x01\x01\x12\x13\n\x0binit_tokens\x18\x04 \x03(\x05\x12\x14\n\x0csearch_steps\x18\x05 \x01(\x03\x12\x11\n\x04seed\x18\x06 \x01(\x04H\x02\x88\x01\x01\x42\x13\n\x11_init_temperatureB\x0e\n\x0c_reduce_rateB\x07\n\x05_seed\"D\n\x0bTrialCounts\x12\x0e\n\x06\x61\x63tive\x18\x01 \x01(\x03\x12\x11\n\tsucceeded\x18\x02 \x01(\x03\x12\x12\n\ninfeasible\x18\x03 \x01(\x03\"\x8e\x03\n\x05Study\x12\x10\n\x08study_id\x18\x01 \x01(\t\x12%\n\x06\x63onfig\x18\x02 \x01(\x0b\x32\x15.sanas.v1.StudyConfig\x12#\n\x05state\x18\x03 \x01(\x0e\x32\x14.sanas.v1.StudyState\x12\x13\n\x0brange_table\x18\x04 \x03(\x05\x12\x13\n\x0b\x62\x65st_tokens\x18\x05 \x03(\x05\x12\x18\n\x0b\x62\x65st_reward\x18\x06 \x01(\x01H\x00\x88\x01\x01\x12\x16\n\x0e\x63urrent_tokens\x18\x07 \x03(\x05\x12\x1b\n\x0e\x63urrent_reward\x18\x08 \x01(\x01H\x01\x88\x01\x01\x12\x13\n\x0btemperature\x18\t \x01(\x01\x12+\n\x0ctrial_counts\x18\n \x01(\x0b\x32\x15.sanas.v1.TrialCounts\x12\x18\n\x10\x62udget_remaining\x18\x0b \x01(\x03\x12/\n\x0b\x63reate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x0e\n\x0c_best_rewardB\x11\n\x0f_current_reward\"\xa2\x02\n\x05Trial\x12\x10\n\x08study_id\x18\x01 \x01(\t\x12\x10\n\x08trial_id\x18\x02 \x01(\x03\x12\x0e\n\x06tokens\x18\x03 \x03(\x05\x12\x13\n\x0btemperature\x18\x04 \x01(\x01\x12\x11\n\tclient_id\x18\x05 \x01(\t\x12#\n\x05state\x18\x06 \x01(\x0e\x32\x14.sanas.v1.TrialState\x12\x0e\n\x06reward\x18\x07 \x01(\x01\x12\x12\n\ninfeasible\x18\x08 \x01(\x08\x12\x10\n\x08\x61\x63\x63\x65pted\x18\t \x01(\x08\x12/\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rcomplete_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"M\n\x12\x43reateStudyRequest\x12\x10\n\x08study_id\x18\x01 \x01(\t\x12%\n\x06\x63onfig\x18\x02 \x01(\x0b\x32\x15.sanas.v1.StudyConfig\"F\n\x13\x43reateStudyResponse\x12\x1e\n\x05study\x18\x01 \x01(\x0b\x32\x0f.sanas.v1.Study\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"#\n\x0fGetStudyRequest\x12\x10\n\x08study_id\x18\x01 \x01(\t\"2\n\x10GetStudyResponse\x12\x1e\n\x05study\x18\x01 \x01(\x0b\x32\x0f.sanas.v1.Study\";\n\x12ListStudiesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"P\n\x13ListStudiesResponse\x12 \n\x07studies\x18\x01 \x03(\x0b\x32\x0f.sanas.v1.Study\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"&\n\x12\x44\x65leteStudyRequest\x12\x10\n\x08study_id\x18\x01 \x01(\t\"\x15\n\x13\x44\x65leteStudyResponse\":\n\x13SuggestTrialRequest\x12\x10\n\x08study_id\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\"6\n\x14SuggestTrialResponse\x12\x1e\n\x05trial\x18\x01 \x01(\x0b\x32\x0f.sanas.v1.Trial\"\x87\x01\n\x14\x43ompleteTrialRequest\x12\x10\n\x08study_id\x18\x01 \x01(\t\x12\x10\n\x08trial_id\x18\x02 \x01(\x03\x12\x0e\n\x06reward\x18\x03 \x01(\x01\x12\x12\n\ninfeasible\x18\x04 \x01(\x08\x12\x14\n\x0csuggest_next\x18\x05 \x01(\x08\x12\x11\n\tclient_id\x18\x06 \x01(\t\"v\n\x15\x43ompleteTrialResponse\x12\x1e\n\x05trial\x18\x01 \x01(\x0b\x32\x0f.sanas.v1.Trial\x12#\n\nnext_trial\x18\x02 \x01(\x0b\x32\x0f.sanas.v1.Trial\x12\x18\n\x10\x62udget_remaining\x18\x03 \x01(\x03\"q\n\x11ListTrialsRequest\x12\x10\n\x08study_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12#\n\x05state\x18\x04 \x01(\x0e\x32\x14.sanas.v1.TrialState\"b\n\x12ListTrialsResponse\x12\x1f\n\x06trials\x18\x01 \x03(\x0b\x32\x0f.sanas.v1.Trial\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x12\n\ntotal_size\x18\x03 \x01(\x03\"u\n!ImportPaddleSlimCheckpointRequest\x12\x10\n\x08study_id\x18\x01 \x01(\t\x12%\n\x06\x63onfig\x18\x02 \x01(\x0b\x32\x15.sanas.v1.StudyConfig\x12\x17\n\x0f\x63heckpoint_json\x18\x03 \x01(\t\"]\n\"ImportPaddleSlimCheckpointResponse\x12\x1e\n\x05study\x18\x01 \x01(\x0b\x32\x0f.sanas.v1.Study\x12\x17\n\x0fimported_trials\x18\x02 \x01(\x03*\\\n\nStudyState\x12\x1b\n\x17STUDY_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12STUDY_STATE_ACTIVE\x10\x01\x12\x19\n\x15STUDY_STATE_COMPLETED\x10\x02*x\n\nTrialState\x12\x1b\n\x17TRIAL_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12TRIAL_STATE_ACTIVE\x10\x01\x12\x19\n\x15TRIAL_STATE_SUCCEEDED\x10\x02\x12\x1a\n\x16TRIAL_STATE_INFEASIBLE\x10\x03*\xc2\x02\n\x0b\x45rrorReason\x12\x1c\n\x18\x45RROR_REASON_UNSPECIFIED\x10\x00\x12!\n\x1d\x45RROR_REASON_INVALID_ARGUMENT\x10\x01\x12 \n\x1c\x45RROR_REASON_STUDY_NOT_FOUND\x10\x02\x12 \n\x1c\x45RROR_REASON_TRIAL_NOT_FOUND\x10\x03\x12\x1d\n\x19\x45RROR_REASON_STUDY_EXISTS\x10\x04\x12(\n$ERROR_REASON_TRIAL_ALREADY_COMPLETED\x10\x05\x12!\n\x1d\x45RROR_REASON_BUDGET_EXHAUSTED\x10\x06\x12 \n\x1c\x45RROR_REASON_SPACE_EXHAUSTED\x10\x07\x12 \n\x1c\x45RROR_REASON_STORAGE_FAILURE\x10\x08\x32\x9d\x05\n\x11\x43ontrollerService\x12J\n\x0b\x43reateStudy\x12\x1c.sanas.v1.CreateStudyRequest\x1a\x1d.sanas.v1.CreateStudyResponse\x12\x41\n\x08GetStudy\x12\x19.sanas.v1.GetStudyRequest\x1a\x1a.sanas.v1.GetStudyResponse\x12J\n\x0bListStudies\x12\x1c.sanas.v1.ListStudiesRequest\x1a\x1d.sanas.v1.ListStudiesResponse\x12J\n\x0b\x44\x65leteStudy\x12\x1c.sanas.v1.DeleteStudyRequest\x1a\x1d.sanas.v1.DeleteStudyResponse\x12M\n\x0cSuggestTrial\x12\x1d.sanas.v1.SuggestTrialRequest\x1a\x1e.sanas.v1.SuggestTrialResponse\x12P\n\rCompleteTrial\x12\x1e.sanas.v1.CompleteTrialRequest\x1a\x1f.sanas.v1.CompleteTrialResponse\x12G\n\nListTrials\x12\x1b.sanas.v1.ListTrialsRequest\x1a\x1c.sanas.v1.ListTrialsResponse\x12w\n\x1aImportPaddleSlimCheckpoint\x12+.sanas.v1.ImportPaddleSlimCheckpointRequest\x1a,.sanas.v1.ImportPaddleSlimCheckpointResponseB7Z5github.com/sanas-nas/sanas/clients/go/sanasv1;sanasv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14sanas/v1/sanas.proto\x12\x08sanas.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x85\x01\n\x11SearchSpaceConfig\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x12\n\ninput_size\x18\x02 \x01(\x05\x12\x13\n\x0boutput_size\x18\x03 \x01(\x05\x12\x11\n\tblock_num\x18\x04 \x01(\x05\x12\x12\n\nblock_mask\x18\x05 \x03(\x05\x12\x13\n\x0brange_table\x18\x06 \x03(\x05\"\x99\x02\n\x0bStudyConfig\x12\x32\n\rsearch_spaces\x18\x01 \x03(\x0b\x32\x1b.sanas.v1.SearchSpaceConfig\x12\x1d\n\x10init_temperature\x18\x02 \x01(\x01H\x00\x88\x01\x01\x12\x18\n\x0breduce_rate\x18\x03 \x01(\x01H\x01\x88\x01\x01\x12\x13\n\x0binit_tokens\x18\x04 \x03(\x05\x12\x14\n\x0csearch_steps\x18\x05 \x01(\x03\x12\x11\n\x04seed\x18\x06 \x01(\x04H\x02\x88\x01\x01\x12\x31\n\x0elease_duration\x18\x07 \x01(\x0b\x32\x19.google.protobuf.DurationB\x13\n\x11_init_temperatureB\x0e\n\x0c_reduce_rateB\x07\n\x05_seed\"D\n\x0bTrialCounts\x12\x0e\n\x06\x61\x63tive\x18\x01 \x01(\x03\x12\x11\n\tsucceeded\x18\x02 \x01(\x03\x12\x12\n\ninfeasible\x18\x03 \x01(\x03\"\xa9\x03\n\x05Study\x12\x10\n\x08study_id\x18\x01 \x01(\t\x12%\n\x06\x63onfig\x18\x02 \x01(\x0b\x32\x15.sanas.v1.StudyConfig\x12#\n\x05state\x18\x03 \x01(\x0e\x32\x14.sanas.v1.StudyState\x12\x13\n\x0brange_table\x18\x04 \x03(\x05\x12\x13\n\x0b\x62\x65st_tokens\x18\x05 \x03(\x05\x12\x18\n\x0b\x62\x65st_reward\x18\x06 \x01(\x01H\x00\x88\x01\x01\x12\x16\n\x0e\x63urrent_tokens\x18\x07 \x03(\x05\x12\x1b\n\x0e\x63urrent_reward\x18\x08 \x01(\x01H\x01\x88\x01\x01\x12\x13\n\x0btemperature\x18\t \x01(\x01\x12+\n\x0ctrial_counts\x18\n \x01(\x0b\x32\x15.sanas.v1.TrialCounts\x12\x18\n\x10\x62udget_remaining\x18\x0b \x01(\x03\x12/\n\x0b\x63reate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11lease_expirations\x18\r \x01(\x03\x42\x0e\n\x0c_best_rewardB\x11\n\x0f_current_reward\"\xee\x02\n\x05Trial\x12\x10\n\x08study_id\x18\x01 \x01(\t\x12\x10\n\x08trial_id\x18\x02 \x01(\x03\x12\x0e\n\x06tokens\x18\x03 \x03(\x05\x12\x13\n\x0btemperature\x18\x04 \x01(\x01\x12\x11\n\tclient_id\x18\x05 \x01(\t\x12#\n\x05state\x18\x06 \x01(\x0e\x32\x14.sanas.v1.TrialState\x12\x0e\n\x06reward\x18\x07 \x01(\x01\x12\x12\n\ninfeasible\x18\x08 \x01(\x08\x12\x10\n\x08\x61\x63\x63\x65pted\x18\t \x01(\x08\x12/\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rcomplete_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x11lease_expire_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bissue_count\x18\r \x01(\x05\"M\n\x12\x43reateStudyRequest\x12\x10\n\x08study_id\x18\x01 \x01(\t\x12%\n\x06\x63onfig\x18\x02 \x01(\x0b\x32\x15.sanas.v1.StudyConfig\"F\n\x13\x43reateStudyResponse\x12\x1e\n\x05study\x18\x01 \x01(\x0b\x32\x0f.sanas.v1.Study\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"#\n\x0fGetStudyRequest\x12\x10\n\x08study_id\x18\x01 \x01(\t\"2\n\x10GetStudyResponse\x12\x1e\n\x05study\x18\x01 \x01(\x0b\x32\x0f.sanas.v1.Study\";\n\x12ListStudiesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"P\n\x13ListStudiesResponse\x12 \n\x07studies\x18\x01 \x03(\x0b\x32\x0f.sanas.v1.Study\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"&\n\x12\x44\x65leteStudyRequest\x12\x10\n\x08study_id\x18\x01 \x01(\t\"\x15\n\x13\x44\x65leteStudyResponse\"N\n\x13SuggestTrialRequest\x12\x10\n\x08study_id\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"6\n\x14SuggestTrialResponse\x12\x1e\n\x05trial\x18\x01 \x01(\x0b\x32\x0f.sanas.v1.Trial\"\x9b\x01\n\x14\x43ompleteTrialRequest\x12\x10\n\x08study_id\x18\x01 \x01(\t\x12\x10\n\x08trial_id\x18\x02 \x01(\x03\x12\x0e\n\x06reward\x18\x03 \x01(\x01\x12\x12\n\ninfeasible\x18\x04 \x01(\x08\x12\x14\n\x0csuggest_next\x18\x05 \x01(\x08\x12\x11\n\tclient_id\x18\x06 \x01(\t\x12\x12\n\nrequest_id\x18\x07 \x01(\t\"v\n\x15\x43ompleteTrialResponse\x12\x1e\n\x05trial\x18\x01 \x01(\x0b\x32\x0f.sanas.v1.Trial\x12#\n\nnext_trial\x18\x02 \x01(\x0b\x32\x0f.sanas.v1.Trial\x12\x18\n\x10\x62udget_remaining\x18\x03 \x01(\x03\"N\n\x15HeartbeatTrialRequest\x12\x10\n\x08study_id\x18\x01 \x01(\t\x12\x10\n\x08trial_id\x18\x02 \x01(\x03\x12\x11\n\tclient_id\x18\x03 \x01(\t\"8\n\x16HeartbeatTrialResponse\x12\x1e\n\x05trial\x18\x01 \x01(\x0b\x32\x0f.sanas.v1.Trial\"q\n\x11ListTrialsRequest\x12\x10\n\x08study_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12#\n\x05state\x18\x04 \x01(\x0e\x32\x14.sanas.v1.TrialState\"b\n\x12ListTrialsResponse\x12\x1f\n\x06trials\x18\x01 \x03(\x0b\x32\x0f.sanas.v1.Trial\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x12\n\ntotal_size\x18\x03 \x01(\x03\"u\n!ImportPaddleSlimCheckpointRequest\x12\x10\n\x08study_id\x18\x01 \x01(\t\x12%\n\x06\x63onfig\x18\x02 \x01(\x0b\x32\x15.sanas.v1.StudyConfig\x12\x17\n\x0f\x63heckpoint_json\x18\x03 \x01(\t\"]\n\"ImportPaddleSlimCheckpointResponse\x12\x1e\n\x05study\x18\x01 \x01(\x0b\x32\x0f.sanas.v1.Study\x12\x17\n\x0fimported_trials\x18\x02 \x01(\x03*\\\n\nStudyState\x12\x1b\n\x17STUDY_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12STUDY_STATE_ACTIVE\x10\x01\x12\x19\n\x15STUDY_STATE_COMPLETED\x10\x02*x\n\nTrialState\x12\x1b\n\x17TRIAL_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12TRIAL_STATE_ACTIVE\x10\x01\x12\x19\n\x15TRIAL_STATE_SUCCEEDED\x10\x02\x12\x1a\n\x16TRIAL_STATE_INFEASIBLE\x10\x03*\x8e\x03\n\x0b\x45rrorReason\x12\x1c\n\x18\x45RROR_REASON_UNSPECIFIED\x10\x00\x12!\n\x1d\x45RROR_REASON_INVALID_ARGUMENT\x10\x01\x12 \n\x1c\x45RROR_REASON_STUDY_NOT_FOUND\x10\x02\x12 \n\x1c\x45RROR_REASON_TRIAL_NOT_FOUND\x10\x03\x12\x1d\n\x19\x45RROR_REASON_STUDY_EXISTS\x10\x04\x12(\n$ERROR_REASON_TRIAL_ALREADY_COMPLETED\x10\x05\x12!\n\x1d\x45RROR_REASON_BUDGET_EXHAUSTED\x10\x06\x12 \n\x1c\x45RROR_REASON_SPACE_EXHAUSTED\x10\x07\x12 \n\x1c\x45RROR_REASON_STORAGE_FAILURE\x10\x08\x12(\n$ERROR_REASON_TOO_MANY_PENDING_TRIALS\x10\t\x12 \n\x1c\x45RROR_REASON_UNAUTHENTICATED\x10\n2\xf2\x05\n\x11\x43ontrollerService\x12J\n\x0b\x43reateStudy\x12\x1c.sanas.v1.CreateStudyRequest\x1a\x1d.sanas.v1.CreateStudyResponse\x12\x41\n\x08GetStudy\x12\x19.sanas.v1.GetStudyRequest\x1a\x1a.sanas.v1.GetStudyResponse\x12J\n\x0bListStudies\x12\x1c.sanas.v1.ListStudiesRequest\x1a\x1d.sanas.v1.ListStudiesResponse\x12J\n\x0b\x44\x65leteStudy\x12\x1c.sanas.v1.DeleteStudyRequest\x1a\x1d.sanas.v1.DeleteStudyResponse\x12M\n\x0cSuggestTrial\x12\x1d.sanas.v1.SuggestTrialRequest\x1a\x1e.sanas.v1.SuggestTrialResponse\x12P\n\rCompleteTrial\x12\x1e.sanas.v1.CompleteTrialRequest\x1a\x1f.sanas.v1.CompleteTrialResponse\x12S\n\x0eHeartbeatTrial\x12\x1f.sanas.v1.HeartbeatTrialRequest\x1a .sanas.v1.HeartbeatTrialResponse\x12G\n\nListTrials\x12\x1b.sanas.v1.ListTrialsRequest\x1a\x1c.sanas.v1.ListTrialsResponse\x12w\n\x1aImportPaddleSlimCheckpoint\x12+.sanas.v1.ImportPaddleSlimCheckpointRequest\x1a,.sanas.v1.ImportPaddleSlimCheckpointResponseB7Z5github.com/sanas-nas/sanas/clients/go/sanasv1;sanasv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,54 +34,58 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'sanas.v1.sanas_pb2', _globa
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'Z5github.com/sanas-nas/sanas/clients/go/sanasv1;sanasv1'
-  _globals['_STUDYSTATE']._serialized_start=2449
-  _globals['_STUDYSTATE']._serialized_end=2541
-  _globals['_TRIALSTATE']._serialized_start=2543
-  _globals['_TRIALSTATE']._serialized_end=2663
-  _globals['_ERRORREASON']._serialized_start=2666
-  _globals['_ERRORREASON']._serialized_end=2988
-  _globals['_SEARCHSPACECONFIG']._serialized_start=68
-  _globals['_SEARCHSPACECONFIG']._serialized_end=201
-  _globals['_STUDYCONFIG']._serialized_start=204
-  _globals['_STUDYCONFIG']._serialized_end=434
-  _globals['_TRIALCOUNTS']._serialized_start=436
-  _globals['_TRIALCOUNTS']._serialized_end=504
-  _globals['_STUDY']._serialized_start=507
-  _globals['_STUDY']._serialized_end=905
-  _globals['_TRIAL']._serialized_start=908
-  _globals['_TRIAL']._serialized_end=1198
-  _globals['_CREATESTUDYREQUEST']._serialized_start=1200
-  _globals['_CREATESTUDYREQUEST']._serialized_end=1277
-  _globals['_CREATESTUDYRESPONSE']._serialized_start=1279
-  _globals['_CREATESTUDYRESPONSE']._serialized_end=1349
-  _globals['_GETSTUDYREQUEST']._serialized_start=1351
-  _globals['_GETSTUDYREQUEST']._serialized_end=1386
-  _globals['_GETSTUDYRESPONSE']._serialized_start=1388
-  _globals['_GETSTUDYRESPONSE']._serialized_end=1438
-  _globals['_LISTSTUDIESREQUEST']._serialized_start=1440
-  _globals['_LISTSTUDIESREQUEST']._serialized_end=1499
-  _globals['_LISTSTUDIESRESPONSE']._serialized_start=1501
-  _globals['_LISTSTUDIESRESPONSE']._serialized_end=1581
-  _globals['_DELETESTUDYREQUEST']._serialized_start=1583
-  _globals['_DELETESTUDYREQUEST']._serialized_end=1621
-  _globals['_DELETESTUDYRESPONSE']._serialized_start=1623
-  _globals['_DELETESTUDYRESPONSE']._serialized_end=1644
-  _globals['_SUGGESTTRIALREQUEST']._serialized_start=1646
-  _globals['_SUGGESTTRIALREQUEST']._serialized_end=1704
-  _globals['_SUGGESTTRIALRESPONSE']._serialized_start=1706
-  _globals['_SUGGESTTRIALRESPONSE']._serialized_end=1760
-  _globals['_COMPLETETRIALREQUEST']._serialized_start=1763
-  _globals['_COMPLETETRIALREQUEST']._serialized_end=1898
-  _globals['_COMPLETETRIALRESPONSE']._serialized_start=1900
-  _globals['_COMPLETETRIALRESPONSE']._serialized_end=2018
-  _globals['_LISTTRIALSREQUEST']._serialized_start=2020
-  _globals['_LISTTRIALSREQUEST']._serialized_end=2133
-  _globals['_LISTTRIALSRESPONSE']._serialized_start=2135
-  _globals['_LISTTRIALSRESPONSE']._serialized_end=2233
-  _globals['_IMPORTPADDLESLIMCHECKPOINTREQUEST']._serialized_start=2235
-  _globals['_IMPORTPADDLESLIMCHECKPOINTREQUEST']._serialized_end=2352
-  _globals['_IMPORTPADDLESLIMCHECKPOINTRESPONSE']._serialized_start=2354
-  _globals['_IMPORTPADDLESLIMCHECKPOINTRESPONSE']._serialized_end=2447
-  _globals['_CONTROLLERSERVICE']._serialized_start=2991
-  _globals['_CONTROLLERSERVICE']._serialized_end=3660
+  _globals['_STUDYSTATE']._serialized_start=2813
+  _globals['_STUDYSTATE']._serialized_end=2905
+  _globals['_TRIALSTATE']._serialized_start=2907
+  _globals['_TRIALSTATE']._serialized_end=3027
+  _globals['_ERRORREASON']._serialized_start=3030
+  _globals['_ERRORREASON']._serialized_end=3428
+  _globals['_SEARCHSPACECONFIG']._serialized_start=100
+  _globals['_SEARCHSPACECONFIG']._serialized_end=233
+  _globals['_STUDYCONFIG']._serialized_start=236
+  _globals['_STUDYCONFIG']._serialized_end=517
+  _globals['_TRIALCOUNTS']._serialized_start=519
+  _globals['_TRIALCOUNTS']._serialized_end=587
+  _globals['_STUDY']._serialized_start=590
+  _globals['_STUDY']._serialized_end=1015
+  _globals['_TRIAL']._serialized_start=1018
+  _globals['_TRIAL']._serialized_end=1384
+  _globals['_CREATESTUDYREQUEST']._serialized_start=1386
+  _globals['_CREATESTUDYREQUEST']._serialized_end=1463
+  _globals['_CREATESTUDYRESPONSE']._serialized_start=1465
+  _globals['_CREATESTUDYRESPONSE']._serialized_end=1535
+  _globals['_GETSTUDYREQUEST']._serialized_start=1537
+  _globals['_GETSTUDYREQUEST']._serialized_end=1572
+  _globals['_GETSTUDYRESPONSE']._serialized_start=1574
+  _globals['_GETSTUDYRESPONSE']._serialized_end=1624
+  _globals['_LISTSTUDIESREQUEST']._serialized_start=1626
+  _globals['_LISTSTUDIESREQUEST']._serialized_end=1685
+  _globals['_LISTSTUDIESRESPONSE']._serialized_start=1687
+  _globals['_LISTSTUDIESRESPONSE']._serialized_end=1767
+  _globals['_DELETESTUDYREQUEST']._serialized_start=1769
+  _globals['_DELETESTUDYREQUEST']._serialized_end=1807
+  _globals['_DELETESTUDYRESPONSE']._serialized_start=1809
+  _globals['_DELETESTUDYRESPONSE']._serialized_end=1830
+  _globals['_SUGGESTTRIALREQUEST']._serialized_start=1832
+  _globals['_SUGGESTTRIALREQUEST']._serialized_end=1910
+  _globals['_SUGGESTTRIALRESPONSE']._serialized_start=1912
+  _globals['_SUGGESTTRIALRESPONSE']._serialized_end=1966
+  _globals['_COMPLETETRIALREQUEST']._serialized_start=1969
+  _globals['_COMPLETETRIALREQUEST']._serialized_end=2124
+  _globals['_COMPLETETRIALRESPONSE']._serialized_start=2126
+  _globals['_COMPLETETRIALRESPONSE']._serialized_end=2244
+  _globals['_HEARTBEATTRIALREQUEST']._serialized_start=2246
+  _globals['_HEARTBEATTRIALREQUEST']._serialized_end=2324
+  _globals['_HEARTBEATTRIALRESPONSE']._serialized_start=2326
+  _globals['_HEARTBEATTRIALRESPONSE']._serialized_end=2382
+  _globals['_LISTTRIALSREQUEST']._serialized_start=2384
+  _globals['_LISTTRIALSREQUEST']._serialized_end=2497
+  _globals['_LISTTRIALSRESPONSE']._serialized_start=2499
+  _globals['_LISTTRIALSRESPONSE']._serialized_end=2597
+  _globals['_IMPORTPADDLESLIMCHECKPOINTREQUEST']._serialized_start=2599
+  _globals['_IMPORTPADDLESLIMCHECKPOINTREQUEST']._serialized_end=2716
+  _globals['_IMPORTPADDLESLIMCHECKPOINTRESPONSE']._serialized_start=2718
+  _globals['_IMPORTPADDLESLIMCHECKPOINTRESPONSE']._serialized_end=2811
+  _globals['_CONTROLLERSERVICE']._serialized_start=3431
+  _globals['_CONTROLLERSERVICE']._serialized_end=4185
 # @@protoc_insertion_point(module_scope)

@@ -1,5 +1,6 @@
 import datetime
 
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -34,6 +35,8 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ERROR_REASON_BUDGET_EXHAUSTED: _ClassVar[ErrorReason]
     ERROR_REASON_SPACE_EXHAUSTED: _ClassVar[ErrorReason]
     ERROR_REASON_STORAGE_FAILURE: _ClassVar[ErrorReason]
+    ERROR_REASON_TOO_MANY_PENDING_TRIALS: _ClassVar[ErrorReason]
+    ERROR_REASON_UNAUTHENTICATED: _ClassVar[ErrorReason]
 STUDY_STATE_UNSPECIFIED: StudyState
 STUDY_STATE_ACTIVE: StudyState
 STUDY_STATE_COMPLETED: StudyState
@@ -50,6 +53,8 @@ ERROR_REASON_TRIAL_ALREADY_COMPLETED: ErrorReason
 ERROR_REASON_BUDGET_EXHAUSTED: ErrorReason
 ERROR_REASON_SPACE_EXHAUSTED: ErrorReason
 ERROR_REASON_STORAGE_FAILURE: ErrorReason
+ERROR_REASON_TOO_MANY_PENDING_TRIALS: ErrorReason
+ERROR_REASON_UNAUTHENTICATED: ErrorReason
 
 class SearchSpaceConfig(_message.Message):
     __slots__ = ("key", "input_size", "output_size", "block_num", "block_mask", "range_table")
@@ -68,20 +73,22 @@ class SearchSpaceConfig(_message.Message):
     def __init__(self, key: _Optional[str] = ..., input_size: _Optional[int] = ..., output_size: _Optional[int] = ..., block_num: _Optional[int] = ..., block_mask: _Optional[_Iterable[int]] = ..., range_table: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class StudyConfig(_message.Message):
-    __slots__ = ("search_spaces", "init_temperature", "reduce_rate", "init_tokens", "search_steps", "seed")
+    __slots__ = ("search_spaces", "init_temperature", "reduce_rate", "init_tokens", "search_steps", "seed", "lease_duration")
     SEARCH_SPACES_FIELD_NUMBER: _ClassVar[int]
     INIT_TEMPERATURE_FIELD_NUMBER: _ClassVar[int]
     REDUCE_RATE_FIELD_NUMBER: _ClassVar[int]
     INIT_TOKENS_FIELD_NUMBER: _ClassVar[int]
     SEARCH_STEPS_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
+    LEASE_DURATION_FIELD_NUMBER: _ClassVar[int]
     search_spaces: _containers.RepeatedCompositeFieldContainer[SearchSpaceConfig]
     init_temperature: float
     reduce_rate: float
     init_tokens: _containers.RepeatedScalarFieldContainer[int]
     search_steps: int
     seed: int
-    def __init__(self, search_spaces: _Optional[_Iterable[_Union[SearchSpaceConfig, _Mapping]]] = ..., init_temperature: _Optional[float] = ..., reduce_rate: _Optional[float] = ..., init_tokens: _Optional[_Iterable[int]] = ..., search_steps: _Optional[int] = ..., seed: _Optional[int] = ...) -> None: ...
+    lease_duration: _duration_pb2.Duration
+    def __init__(self, search_spaces: _Optional[_Iterable[_Union[SearchSpaceConfig, _Mapping]]] = ..., init_temperature: _Optional[float] = ..., reduce_rate: _Optional[float] = ..., init_tokens: _Optional[_Iterable[int]] = ..., search_steps: _Optional[int] = ..., seed: _Optional[int] = ..., lease_duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class TrialCounts(_message.Message):
     __slots__ = ("active", "succeeded", "infeasible")
@@ -94,7 +101,7 @@ class TrialCounts(_message.Message):
     def __init__(self, active: _Optional[int] = ..., succeeded: _Optional[int] = ..., infeasible: _Optional[int] = ...) -> None: ...
 
 class Study(_message.Message):
-    __slots__ = ("study_id", "config", "state", "range_table", "best_tokens", "best_reward", "current_tokens", "current_reward", "temperature", "trial_counts", "budget_remaining", "create_time")
+    __slots__ = ("study_id", "config", "state", "range_table", "best_tokens", "best_reward", "current_tokens", "current_reward", "temperature", "trial_counts", "budget_remaining", "create_time", "lease_expirations")
     STUDY_ID_FIELD_NUMBER: _ClassVar[int]
     CONFIG_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -107,6 +114,7 @@ class Study(_message.Message):
     TRIAL_COUNTS_FIELD_NUMBER: _ClassVar[int]
     BUDGET_REMAINING_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    LEASE_EXPIRATIONS_FIELD_NUMBER: _ClassVar[int]
     study_id: str
     config: StudyConfig
     state: StudyState
@@ -119,10 +127,11 @@ class Study(_message.Message):
     trial_counts: TrialCounts
     budget_remaining: int
     create_time: _timestamp_pb2.Timestamp
-    def __init__(self, study_id: _Optional[str] = ..., config: _Optional[_Union[StudyConfig, _Mapping]] = ..., state: _Optional[_Union[StudyState, str]] = ..., range_table: _Optional[_Iterable[int]] = ..., best_tokens: _Optional[_Iterable[int]] = ..., best_reward: _Optional[float] = ..., current_tokens: _Optional[_Iterable[int]] = ..., current_reward: _Optional[float] = ..., temperature: _Optional[float] = ..., trial_counts: _Optional[_Union[TrialCounts, _Mapping]] = ..., budget_remaining: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    lease_expirations: int
+    def __init__(self, study_id: _Optional[str] = ..., config: _Optional[_Union[StudyConfig, _Mapping]] = ..., state: _Optional[_Union[StudyState, str]] = ..., range_table: _Optional[_Iterable[int]] = ..., best_tokens: _Optional[_Iterable[int]] = ..., best_reward: _Optional[float] = ..., current_tokens: _Optional[_Iterable[int]] = ..., current_reward: _Optional[float] = ..., temperature: _Optional[float] = ..., trial_counts: _Optional[_Union[TrialCounts, _Mapping]] = ..., budget_remaining: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lease_expirations: _Optional[int] = ...) -> None: ...
 
 class Trial(_message.Message):
-    __slots__ = ("study_id", "trial_id", "tokens", "temperature", "client_id", "state", "reward", "infeasible", "accepted", "create_time", "complete_time")
+    __slots__ = ("study_id", "trial_id", "tokens", "temperature", "client_id", "state", "reward", "infeasible", "accepted", "create_time", "complete_time", "lease_expire_time", "issue_count")
     STUDY_ID_FIELD_NUMBER: _ClassVar[int]
     TRIAL_ID_FIELD_NUMBER: _ClassVar[int]
     TOKENS_FIELD_NUMBER: _ClassVar[int]
@@ -134,6 +143,8 @@ class Trial(_message.Message):
     ACCEPTED_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     COMPLETE_TIME_FIELD_NUMBER: _ClassVar[int]
+    LEASE_EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    ISSUE_COUNT_FIELD_NUMBER: _ClassVar[int]
     study_id: str
     trial_id: int
     tokens: _containers.RepeatedScalarFieldContainer[int]
@@ -145,7 +156,9 @@ class Trial(_message.Message):
     accepted: bool
     create_time: _timestamp_pb2.Timestamp
     complete_time: _timestamp_pb2.Timestamp
-    def __init__(self, study_id: _Optional[str] = ..., trial_id: _Optional[int] = ..., tokens: _Optional[_Iterable[int]] = ..., temperature: _Optional[float] = ..., client_id: _Optional[str] = ..., state: _Optional[_Union[TrialState, str]] = ..., reward: _Optional[float] = ..., infeasible: _Optional[bool] = ..., accepted: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    lease_expire_time: _timestamp_pb2.Timestamp
+    issue_count: int
+    def __init__(self, study_id: _Optional[str] = ..., trial_id: _Optional[int] = ..., tokens: _Optional[_Iterable[int]] = ..., temperature: _Optional[float] = ..., client_id: _Optional[str] = ..., state: _Optional[_Union[TrialState, str]] = ..., reward: _Optional[float] = ..., infeasible: _Optional[bool] = ..., accepted: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lease_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., issue_count: _Optional[int] = ...) -> None: ...
 
 class CreateStudyRequest(_message.Message):
     __slots__ = ("study_id", "config")
@@ -202,12 +215,14 @@ class DeleteStudyResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class SuggestTrialRequest(_message.Message):
-    __slots__ = ("study_id", "client_id")
+    __slots__ = ("study_id", "client_id", "request_id")
     STUDY_ID_FIELD_NUMBER: _ClassVar[int]
     CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     study_id: str
     client_id: str
-    def __init__(self, study_id: _Optional[str] = ..., client_id: _Optional[str] = ...) -> None: ...
+    request_id: str
+    def __init__(self, study_id: _Optional[str] = ..., client_id: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class SuggestTrialResponse(_message.Message):
     __slots__ = ("trial",)
@@ -216,20 +231,22 @@ class SuggestTrialResponse(_message.Message):
     def __init__(self, trial: _Optional[_Union[Trial, _Mapping]] = ...) -> None: ...
 
 class CompleteTrialRequest(_message.Message):
-    __slots__ = ("study_id", "trial_id", "reward", "infeasible", "suggest_next", "client_id")
+    __slots__ = ("study_id", "trial_id", "reward", "infeasible", "suggest_next", "client_id", "request_id")
     STUDY_ID_FIELD_NUMBER: _ClassVar[int]
     TRIAL_ID_FIELD_NUMBER: _ClassVar[int]
     REWARD_FIELD_NUMBER: _ClassVar[int]
     INFEASIBLE_FIELD_NUMBER: _ClassVar[int]
     SUGGEST_NEXT_FIELD_NUMBER: _ClassVar[int]
     CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     study_id: str
     trial_id: int
     reward: float
     infeasible: bool
     suggest_next: bool
     client_id: str
-    def __init__(self, study_id: _Optional[str] = ..., trial_id: _Optional[int] = ..., reward: _Optional[float] = ..., infeasible: _Optional[bool] = ..., suggest_next: _Optional[bool] = ..., client_id: _Optional[str] = ...) -> None: ...
+    request_id: str
+    def __init__(self, study_id: _Optional[str] = ..., trial_id: _Optional[int] = ..., reward: _Optional[float] = ..., infeasible: _Optional[bool] = ..., suggest_next: _Optional[bool] = ..., client_id: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class CompleteTrialResponse(_message.Message):
     __slots__ = ("trial", "next_trial", "budget_remaining")
@@ -240,6 +257,22 @@ class CompleteTrialResponse(_message.Message):
     next_trial: Trial
     budget_remaining: int
     def __init__(self, trial: _Optional[_Union[Trial, _Mapping]] = ..., next_trial: _Optional[_Union[Trial, _Mapping]] = ..., budget_remaining: _Optional[int] = ...) -> None: ...
+
+class HeartbeatTrialRequest(_message.Message):
+    __slots__ = ("study_id", "trial_id", "client_id")
+    STUDY_ID_FIELD_NUMBER: _ClassVar[int]
+    TRIAL_ID_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    study_id: str
+    trial_id: int
+    client_id: str
+    def __init__(self, study_id: _Optional[str] = ..., trial_id: _Optional[int] = ..., client_id: _Optional[str] = ...) -> None: ...
+
+class HeartbeatTrialResponse(_message.Message):
+    __slots__ = ("trial",)
+    TRIAL_FIELD_NUMBER: _ClassVar[int]
+    trial: Trial
+    def __init__(self, trial: _Optional[_Union[Trial, _Mapping]] = ...) -> None: ...
 
 class ListTrialsRequest(_message.Message):
     __slots__ = ("study_id", "page_size", "page_token", "state")

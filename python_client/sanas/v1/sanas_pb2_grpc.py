@@ -70,6 +70,11 @@ class ControllerServiceStub:
                 request_serializer=sanas_dot_v1_dot_sanas__pb2.CompleteTrialRequest.SerializeToString,
                 response_deserializer=sanas_dot_v1_dot_sanas__pb2.CompleteTrialResponse.FromString,
                 _registered_method=True)
+        self.HeartbeatTrial = channel.unary_unary(
+                '/sanas.v1.ControllerService/HeartbeatTrial',
+                request_serializer=sanas_dot_v1_dot_sanas__pb2.HeartbeatTrialRequest.SerializeToString,
+                response_deserializer=sanas_dot_v1_dot_sanas__pb2.HeartbeatTrialResponse.FromString,
+                _registered_method=True)
         self.ListTrials = channel.unary_unary(
                 '/sanas.v1.ControllerService/ListTrials',
                 request_serializer=sanas_dot_v1_dot_sanas__pb2.ListTrialsRequest.SerializeToString,
@@ -135,6 +140,14 @@ class ControllerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def HeartbeatTrial(self, request, context):
+        """Extends the lease of a running trial; trainers call it while they train.
+        A trial whose lease runs out is handed to the next trainer that asks.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListTrials(self, request, context):
         """Lists the trials of a study, ordered by `trial_id`, in pages.
         """
@@ -182,6 +195,11 @@ def add_ControllerServiceServicer_to_server(servicer, server):
                     servicer.CompleteTrial,
                     request_deserializer=sanas_dot_v1_dot_sanas__pb2.CompleteTrialRequest.FromString,
                     response_serializer=sanas_dot_v1_dot_sanas__pb2.CompleteTrialResponse.SerializeToString,
+            ),
+            'HeartbeatTrial': grpc.unary_unary_rpc_method_handler(
+                    servicer.HeartbeatTrial,
+                    request_deserializer=sanas_dot_v1_dot_sanas__pb2.HeartbeatTrialRequest.FromString,
+                    response_serializer=sanas_dot_v1_dot_sanas__pb2.HeartbeatTrialResponse.SerializeToString,
             ),
             'ListTrials': grpc.unary_unary_rpc_method_handler(
                     servicer.ListTrials,
@@ -362,6 +380,33 @@ class ControllerService:
             '/sanas.v1.ControllerService/CompleteTrial',
             sanas_dot_v1_dot_sanas__pb2.CompleteTrialRequest.SerializeToString,
             sanas_dot_v1_dot_sanas__pb2.CompleteTrialResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def HeartbeatTrial(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sanas.v1.ControllerService/HeartbeatTrial',
+            sanas_dot_v1_dot_sanas__pb2.HeartbeatTrialRequest.SerializeToString,
+            sanas_dot_v1_dot_sanas__pb2.HeartbeatTrialResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,6 +1,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-loader';
 
+import type { Duration as _google_protobuf_Duration, Duration__Output as _google_protobuf_Duration__Output } from './google/protobuf/Duration';
 import type { Timestamp as _google_protobuf_Timestamp, Timestamp__Output as _google_protobuf_Timestamp__Output } from './google/protobuf/Timestamp';
 import type { CompleteTrialRequest as _sanas_v1_CompleteTrialRequest, CompleteTrialRequest__Output as _sanas_v1_CompleteTrialRequest__Output } from './sanas/v1/CompleteTrialRequest';
 import type { CompleteTrialResponse as _sanas_v1_CompleteTrialResponse, CompleteTrialResponse__Output as _sanas_v1_CompleteTrialResponse__Output } from './sanas/v1/CompleteTrialResponse';
@@ -11,6 +12,8 @@ import type { DeleteStudyRequest as _sanas_v1_DeleteStudyRequest, DeleteStudyReq
 import type { DeleteStudyResponse as _sanas_v1_DeleteStudyResponse, DeleteStudyResponse__Output as _sanas_v1_DeleteStudyResponse__Output } from './sanas/v1/DeleteStudyResponse';
 import type { GetStudyRequest as _sanas_v1_GetStudyRequest, GetStudyRequest__Output as _sanas_v1_GetStudyRequest__Output } from './sanas/v1/GetStudyRequest';
 import type { GetStudyResponse as _sanas_v1_GetStudyResponse, GetStudyResponse__Output as _sanas_v1_GetStudyResponse__Output } from './sanas/v1/GetStudyResponse';
+import type { HeartbeatTrialRequest as _sanas_v1_HeartbeatTrialRequest, HeartbeatTrialRequest__Output as _sanas_v1_HeartbeatTrialRequest__Output } from './sanas/v1/HeartbeatTrialRequest';
+import type { HeartbeatTrialResponse as _sanas_v1_HeartbeatTrialResponse, HeartbeatTrialResponse__Output as _sanas_v1_HeartbeatTrialResponse__Output } from './sanas/v1/HeartbeatTrialResponse';
 import type { ImportPaddleSlimCheckpointRequest as _sanas_v1_ImportPaddleSlimCheckpointRequest, ImportPaddleSlimCheckpointRequest__Output as _sanas_v1_ImportPaddleSlimCheckpointRequest__Output } from './sanas/v1/ImportPaddleSlimCheckpointRequest';
 import type { ImportPaddleSlimCheckpointResponse as _sanas_v1_ImportPaddleSlimCheckpointResponse, ImportPaddleSlimCheckpointResponse__Output as _sanas_v1_ImportPaddleSlimCheckpointResponse__Output } from './sanas/v1/ImportPaddleSlimCheckpointResponse';
 import type { ListStudiesRequest as _sanas_v1_ListStudiesRequest, ListStudiesRequest__Output as _sanas_v1_ListStudiesRequest__Output } from './sanas/v1/ListStudiesRequest';
@@ -32,6 +35,7 @@ type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> 
 export interface ProtoGrpcType {
   google: {
     protobuf: {
+      Duration: MessageTypeDefinition<_google_protobuf_Duration, _google_protobuf_Duration__Output>
       Timestamp: MessageTypeDefinition<_google_protobuf_Timestamp, _google_protobuf_Timestamp__Output>
     }
   }
@@ -47,6 +51,8 @@ export interface ProtoGrpcType {
       ErrorReason: EnumTypeDefinition
       GetStudyRequest: MessageTypeDefinition<_sanas_v1_GetStudyRequest, _sanas_v1_GetStudyRequest__Output>
       GetStudyResponse: MessageTypeDefinition<_sanas_v1_GetStudyResponse, _sanas_v1_GetStudyResponse__Output>
+      HeartbeatTrialRequest: MessageTypeDefinition<_sanas_v1_HeartbeatTrialRequest, _sanas_v1_HeartbeatTrialRequest__Output>
+      HeartbeatTrialResponse: MessageTypeDefinition<_sanas_v1_HeartbeatTrialResponse, _sanas_v1_HeartbeatTrialResponse__Output>
       ImportPaddleSlimCheckpointRequest: MessageTypeDefinition<_sanas_v1_ImportPaddleSlimCheckpointRequest, _sanas_v1_ImportPaddleSlimCheckpointRequest__Output>
       ImportPaddleSlimCheckpointResponse: MessageTypeDefinition<_sanas_v1_ImportPaddleSlimCheckpointResponse, _sanas_v1_ImportPaddleSlimCheckpointResponse__Output>
       ListStudiesRequest: MessageTypeDefinition<_sanas_v1_ListStudiesRequest, _sanas_v1_ListStudiesRequest__Output>

@@ -29,6 +29,7 @@ static const char* ControllerService_method_names[] = {
   "/sanas.v1.ControllerService/DeleteStudy",
   "/sanas.v1.ControllerService/SuggestTrial",
   "/sanas.v1.ControllerService/CompleteTrial",
+  "/sanas.v1.ControllerService/HeartbeatTrial",
   "/sanas.v1.ControllerService/ListTrials",
   "/sanas.v1.ControllerService/ImportPaddleSlimCheckpoint",
 };
@@ -46,8 +47,9 @@ ControllerService::Stub::Stub(const std::shared_ptr< ::grpc::ChannelInterface>& 
   , rpcmethod_DeleteStudy_(ControllerService_method_names[3], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
   , rpcmethod_SuggestTrial_(ControllerService_method_names[4], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
   , rpcmethod_CompleteTrial_(ControllerService_method_names[5], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
-  , rpcmethod_ListTrials_(ControllerService_method_names[6], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
-  , rpcmethod_ImportPaddleSlimCheckpoint_(ControllerService_method_names[7], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
+  , rpcmethod_HeartbeatTrial_(ControllerService_method_names[6], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
+  , rpcmethod_ListTrials_(ControllerService_method_names[7], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
+  , rpcmethod_ImportPaddleSlimCheckpoint_(ControllerService_method_names[8], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
   {}
 
 ::grpc::Status ControllerService::Stub::CreateStudy(::grpc::ClientContext* context, const ::sanas::v1::CreateStudyRequest& request, ::sanas::v1::CreateStudyResponse* response) {
@@ -188,6 +190,29 @@ void ControllerService::Stub::async::CompleteTrial(::grpc::ClientContext* contex
   return result;
 }
 
+::grpc::Status ControllerService::Stub::HeartbeatTrial(::grpc::ClientContext* context, const ::sanas::v1::HeartbeatTrialRequest& request, ::sanas::v1::HeartbeatTrialResponse* response) {
+  return ::grpc::internal::BlockingUnaryCall< ::sanas::v1::HeartbeatTrialRequest, ::sanas::v1::HeartbeatTrialResponse, ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(channel_.get(), rpcmethod_HeartbeatTrial_, context, request, response);
+}
+
+void ControllerService::Stub::async::HeartbeatTrial(::grpc::ClientContext* context, const ::sanas::v1::HeartbeatTrialRequest* request, ::sanas::v1::HeartbeatTrialResponse* response, std::function<void(::grpc::Status)> f) {
+  ::grpc::internal::CallbackUnaryCall< ::sanas::v1::HeartbeatTrialRequest, ::sanas::v1::HeartbeatTrialResponse, ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(stub_->channel_.get(), stub_->rpcmethod_HeartbeatTrial_, context, request, response, std::move(f));
+}
+
+void ControllerService::Stub::async::HeartbeatTrial(::grpc::ClientContext* context, const ::sanas::v1::HeartbeatTrialRequest* request, ::sanas::v1::HeartbeatTrialResponse* response, ::grpc::ClientUnaryReactor* reactor) {
+  ::grpc::internal::ClientCallbackUnaryFactory::Create< ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(stub_->channel_.get(), stub_->rpcmethod_HeartbeatTrial_, context, request, response, reactor);
+}
+
+::grpc::ClientAsyncResponseReader< ::sanas::v1::HeartbeatTrialResponse>* ControllerService::Stub::PrepareAsyncHeartbeatTrialRaw(::grpc::ClientContext* context, const ::sanas::v1::HeartbeatTrialRequest& request, ::grpc::CompletionQueue* cq) {
+  return ::grpc::internal::ClientAsyncResponseReaderHelper::Create< ::sanas::v1::HeartbeatTrialResponse, ::sanas::v1::HeartbeatTrialRequest, ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(channel_.get(), cq, rpcmethod_HeartbeatTrial_, context, request);
+}
+
+::grpc::ClientAsyncResponseReader< ::sanas::v1::HeartbeatTrialResponse>* ControllerService::Stub::AsyncHeartbeatTrialRaw(::grpc::ClientContext* context, const ::sanas::v1::HeartbeatTrialRequest& request, ::grpc::CompletionQueue* cq) {
+  auto* result =
+    this->PrepareAsyncHeartbeatTrialRaw(context, request, cq);
+  result->StartCall();
+  return result;
+}
+
 ::grpc::Status ControllerService::Stub::ListTrials(::grpc::ClientContext* context, const ::sanas::v1::ListTrialsRequest& request, ::sanas::v1::ListTrialsResponse* response) {
   return ::grpc::internal::BlockingUnaryCall< ::sanas::v1::ListTrialsRequest, ::sanas::v1::ListTrialsResponse, ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(channel_.get(), rpcmethod_ListTrials_, context, request, response);
 }
@@ -298,6 +323,16 @@ ControllerService::Service::Service() {
   AddMethod(new ::grpc::internal::RpcServiceMethod(
       ControllerService_method_names[6],
       ::grpc::internal::RpcMethod::NORMAL_RPC,
+      new ::grpc::internal::RpcMethodHandler< ControllerService::Service, ::sanas::v1::HeartbeatTrialRequest, ::sanas::v1::HeartbeatTrialResponse, ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(
+          [](ControllerService::Service* service,
+             ::grpc::ServerContext* ctx,
+             const ::sanas::v1::HeartbeatTrialRequest* req,
+             ::sanas::v1::HeartbeatTrialResponse* resp) {
+               return service->HeartbeatTrial(ctx, req, resp);
+             }, this)));
+  AddMethod(new ::grpc::internal::RpcServiceMethod(
+      ControllerService_method_names[7],
+      ::grpc::internal::RpcMethod::NORMAL_RPC,
       new ::grpc::internal::RpcMethodHandler< ControllerService::Service, ::sanas::v1::ListTrialsRequest, ::sanas::v1::ListTrialsResponse, ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(
           [](ControllerService::Service* service,
              ::grpc::ServerContext* ctx,
@@ -306,7 +341,7 @@ ControllerService::Service::Service() {
                return service->ListTrials(ctx, req, resp);
              }, this)));
   AddMethod(new ::grpc::internal::RpcServiceMethod(
-      ControllerService_method_names[7],
+      ControllerService_method_names[8],
       ::grpc::internal::RpcMethod::NORMAL_RPC,
       new ::grpc::internal::RpcMethodHandler< ControllerService::Service, ::sanas::v1::ImportPaddleSlimCheckpointRequest, ::sanas::v1::ImportPaddleSlimCheckpointResponse, ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(
           [](ControllerService::Service* service,
@@ -356,6 +391,13 @@ ControllerService::Service::~Service() {
 }
 
 ::grpc::Status ControllerService::Service::CompleteTrial(::grpc::ServerContext* context, const ::sanas::v1::CompleteTrialRequest* request, ::sanas::v1::CompleteTrialResponse* response) {
+  (void) context;
+  (void) request;
+  (void) response;
+  return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+}
+
+::grpc::Status ControllerService::Service::HeartbeatTrial(::grpc::ServerContext* context, const ::sanas::v1::HeartbeatTrialRequest* request, ::sanas::v1::HeartbeatTrialResponse* response) {
   (void) context;
   (void) request;
   (void) response;

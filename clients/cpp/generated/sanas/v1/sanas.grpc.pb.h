@@ -92,6 +92,15 @@ class ControllerService final {
     std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::CompleteTrialResponse>> PrepareAsyncCompleteTrial(::grpc::ClientContext* context, const ::sanas::v1::CompleteTrialRequest& request, ::grpc::CompletionQueue* cq) {
       return std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::CompleteTrialResponse>>(PrepareAsyncCompleteTrialRaw(context, request, cq));
     }
+    // Extends the lease of a running trial; trainers call it while they train.
+    // A trial whose lease runs out is handed to the next trainer that asks.
+    virtual ::grpc::Status HeartbeatTrial(::grpc::ClientContext* context, const ::sanas::v1::HeartbeatTrialRequest& request, ::sanas::v1::HeartbeatTrialResponse* response) = 0;
+    std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::HeartbeatTrialResponse>> AsyncHeartbeatTrial(::grpc::ClientContext* context, const ::sanas::v1::HeartbeatTrialRequest& request, ::grpc::CompletionQueue* cq) {
+      return std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::HeartbeatTrialResponse>>(AsyncHeartbeatTrialRaw(context, request, cq));
+    }
+    std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::HeartbeatTrialResponse>> PrepareAsyncHeartbeatTrial(::grpc::ClientContext* context, const ::sanas::v1::HeartbeatTrialRequest& request, ::grpc::CompletionQueue* cq) {
+      return std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::HeartbeatTrialResponse>>(PrepareAsyncHeartbeatTrialRaw(context, request, cq));
+    }
     // Lists the trials of a study, ordered by `trial_id`, in pages.
     virtual ::grpc::Status ListTrials(::grpc::ClientContext* context, const ::sanas::v1::ListTrialsRequest& request, ::sanas::v1::ListTrialsResponse* response) = 0;
     std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::ListTrialsResponse>> AsyncListTrials(::grpc::ClientContext* context, const ::sanas::v1::ListTrialsRequest& request, ::grpc::CompletionQueue* cq) {
@@ -132,6 +141,10 @@ class ControllerService final {
       // same round trip.
       virtual void CompleteTrial(::grpc::ClientContext* context, const ::sanas::v1::CompleteTrialRequest* request, ::sanas::v1::CompleteTrialResponse* response, std::function<void(::grpc::Status)>) = 0;
       virtual void CompleteTrial(::grpc::ClientContext* context, const ::sanas::v1::CompleteTrialRequest* request, ::sanas::v1::CompleteTrialResponse* response, ::grpc::ClientUnaryReactor* reactor) = 0;
+      // Extends the lease of a running trial; trainers call it while they train.
+      // A trial whose lease runs out is handed to the next trainer that asks.
+      virtual void HeartbeatTrial(::grpc::ClientContext* context, const ::sanas::v1::HeartbeatTrialRequest* request, ::sanas::v1::HeartbeatTrialResponse* response, std::function<void(::grpc::Status)>) = 0;
+      virtual void HeartbeatTrial(::grpc::ClientContext* context, const ::sanas::v1::HeartbeatTrialRequest* request, ::sanas::v1::HeartbeatTrialResponse* response, ::grpc::ClientUnaryReactor* reactor) = 0;
       // Lists the trials of a study, ordered by `trial_id`, in pages.
       virtual void ListTrials(::grpc::ClientContext* context, const ::sanas::v1::ListTrialsRequest* request, ::sanas::v1::ListTrialsResponse* response, std::function<void(::grpc::Status)>) = 0;
       virtual void ListTrials(::grpc::ClientContext* context, const ::sanas::v1::ListTrialsRequest* request, ::sanas::v1::ListTrialsResponse* response, ::grpc::ClientUnaryReactor* reactor) = 0;
@@ -156,6 +169,8 @@ class ControllerService final {
     virtual ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::SuggestTrialResponse>* PrepareAsyncSuggestTrialRaw(::grpc::ClientContext* context, const ::sanas::v1::SuggestTrialRequest& request, ::grpc::CompletionQueue* cq) = 0;
     virtual ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::CompleteTrialResponse>* AsyncCompleteTrialRaw(::grpc::ClientContext* context, const ::sanas::v1::CompleteTrialRequest& request, ::grpc::CompletionQueue* cq) = 0;
     virtual ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::CompleteTrialResponse>* PrepareAsyncCompleteTrialRaw(::grpc::ClientContext* context, const ::sanas::v1::CompleteTrialRequest& request, ::grpc::CompletionQueue* cq) = 0;
+    virtual ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::HeartbeatTrialResponse>* AsyncHeartbeatTrialRaw(::grpc::ClientContext* context, const ::sanas::v1::HeartbeatTrialRequest& request, ::grpc::CompletionQueue* cq) = 0;
+    virtual ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::HeartbeatTrialResponse>* PrepareAsyncHeartbeatTrialRaw(::grpc::ClientContext* context, const ::sanas::v1::HeartbeatTrialRequest& request, ::grpc::CompletionQueue* cq) = 0;
     virtual ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::ListTrialsResponse>* AsyncListTrialsRaw(::grpc::ClientContext* context, const ::sanas::v1::ListTrialsRequest& request, ::grpc::CompletionQueue* cq) = 0;
     virtual ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::ListTrialsResponse>* PrepareAsyncListTrialsRaw(::grpc::ClientContext* context, const ::sanas::v1::ListTrialsRequest& request, ::grpc::CompletionQueue* cq) = 0;
     virtual ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::ImportPaddleSlimCheckpointResponse>* AsyncImportPaddleSlimCheckpointRaw(::grpc::ClientContext* context, const ::sanas::v1::ImportPaddleSlimCheckpointRequest& request, ::grpc::CompletionQueue* cq) = 0;
@@ -206,6 +221,13 @@ class ControllerService final {
     std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::sanas::v1::CompleteTrialResponse>> PrepareAsyncCompleteTrial(::grpc::ClientContext* context, const ::sanas::v1::CompleteTrialRequest& request, ::grpc::CompletionQueue* cq) {
       return std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::sanas::v1::CompleteTrialResponse>>(PrepareAsyncCompleteTrialRaw(context, request, cq));
     }
+    ::grpc::Status HeartbeatTrial(::grpc::ClientContext* context, const ::sanas::v1::HeartbeatTrialRequest& request, ::sanas::v1::HeartbeatTrialResponse* response) override;
+    std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::sanas::v1::HeartbeatTrialResponse>> AsyncHeartbeatTrial(::grpc::ClientContext* context, const ::sanas::v1::HeartbeatTrialRequest& request, ::grpc::CompletionQueue* cq) {
+      return std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::sanas::v1::HeartbeatTrialResponse>>(AsyncHeartbeatTrialRaw(context, request, cq));
+    }
+    std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::sanas::v1::HeartbeatTrialResponse>> PrepareAsyncHeartbeatTrial(::grpc::ClientContext* context, const ::sanas::v1::HeartbeatTrialRequest& request, ::grpc::CompletionQueue* cq) {
+      return std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::sanas::v1::HeartbeatTrialResponse>>(PrepareAsyncHeartbeatTrialRaw(context, request, cq));
+    }
     ::grpc::Status ListTrials(::grpc::ClientContext* context, const ::sanas::v1::ListTrialsRequest& request, ::sanas::v1::ListTrialsResponse* response) override;
     std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::sanas::v1::ListTrialsResponse>> AsyncListTrials(::grpc::ClientContext* context, const ::sanas::v1::ListTrialsRequest& request, ::grpc::CompletionQueue* cq) {
       return std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::sanas::v1::ListTrialsResponse>>(AsyncListTrialsRaw(context, request, cq));
@@ -235,6 +257,8 @@ class ControllerService final {
       void SuggestTrial(::grpc::ClientContext* context, const ::sanas::v1::SuggestTrialRequest* request, ::sanas::v1::SuggestTrialResponse* response, ::grpc::ClientUnaryReactor* reactor) override;
       void CompleteTrial(::grpc::ClientContext* context, const ::sanas::v1::CompleteTrialRequest* request, ::sanas::v1::CompleteTrialResponse* response, std::function<void(::grpc::Status)>) override;
       void CompleteTrial(::grpc::ClientContext* context, const ::sanas::v1::CompleteTrialRequest* request, ::sanas::v1::CompleteTrialResponse* response, ::grpc::ClientUnaryReactor* reactor) override;
+      void HeartbeatTrial(::grpc::ClientContext* context, const ::sanas::v1::HeartbeatTrialRequest* request, ::sanas::v1::HeartbeatTrialResponse* response, std::function<void(::grpc::Status)>) override;
+      void HeartbeatTrial(::grpc::ClientContext* context, const ::sanas::v1::HeartbeatTrialRequest* request, ::sanas::v1::HeartbeatTrialResponse* response, ::grpc::ClientUnaryReactor* reactor) override;
       void ListTrials(::grpc::ClientContext* context, const ::sanas::v1::ListTrialsRequest* request, ::sanas::v1::ListTrialsResponse* response, std::function<void(::grpc::Status)>) override;
       void ListTrials(::grpc::ClientContext* context, const ::sanas::v1::ListTrialsRequest* request, ::sanas::v1::ListTrialsResponse* response, ::grpc::ClientUnaryReactor* reactor) override;
       void ImportPaddleSlimCheckpoint(::grpc::ClientContext* context, const ::sanas::v1::ImportPaddleSlimCheckpointRequest* request, ::sanas::v1::ImportPaddleSlimCheckpointResponse* response, std::function<void(::grpc::Status)>) override;
@@ -262,6 +286,8 @@ class ControllerService final {
     ::grpc::ClientAsyncResponseReader< ::sanas::v1::SuggestTrialResponse>* PrepareAsyncSuggestTrialRaw(::grpc::ClientContext* context, const ::sanas::v1::SuggestTrialRequest& request, ::grpc::CompletionQueue* cq) override;
     ::grpc::ClientAsyncResponseReader< ::sanas::v1::CompleteTrialResponse>* AsyncCompleteTrialRaw(::grpc::ClientContext* context, const ::sanas::v1::CompleteTrialRequest& request, ::grpc::CompletionQueue* cq) override;
     ::grpc::ClientAsyncResponseReader< ::sanas::v1::CompleteTrialResponse>* PrepareAsyncCompleteTrialRaw(::grpc::ClientContext* context, const ::sanas::v1::CompleteTrialRequest& request, ::grpc::CompletionQueue* cq) override;
+    ::grpc::ClientAsyncResponseReader< ::sanas::v1::HeartbeatTrialResponse>* AsyncHeartbeatTrialRaw(::grpc::ClientContext* context, const ::sanas::v1::HeartbeatTrialRequest& request, ::grpc::CompletionQueue* cq) override;
+    ::grpc::ClientAsyncResponseReader< ::sanas::v1::HeartbeatTrialResponse>* PrepareAsyncHeartbeatTrialRaw(::grpc::ClientContext* context, const ::sanas::v1::HeartbeatTrialRequest& request, ::grpc::CompletionQueue* cq) override;
     ::grpc::ClientAsyncResponseReader< ::sanas::v1::ListTrialsResponse>* AsyncListTrialsRaw(::grpc::ClientContext* context, const ::sanas::v1::ListTrialsRequest& request, ::grpc::CompletionQueue* cq) override;
     ::grpc::ClientAsyncResponseReader< ::sanas::v1::ListTrialsResponse>* PrepareAsyncListTrialsRaw(::grpc::ClientContext* context, const ::sanas::v1::ListTrialsRequest& request, ::grpc::CompletionQueue* cq) override;
     ::grpc::ClientAsyncResponseReader< ::sanas::v1::ImportPaddleSlimCheckpointResponse>* AsyncImportPaddleSlimCheckpointRaw(::grpc::ClientContext* context, const ::sanas::v1::ImportPaddleSlimCheckpointRequest& request, ::grpc::CompletionQueue* cq) override;
@@ -272,6 +298,7 @@ class ControllerService final {
     const ::grpc::internal::RpcMethod rpcmethod_DeleteStudy_;
     const ::grpc::internal::RpcMethod rpcmethod_SuggestTrial_;
     const ::grpc::internal::RpcMethod rpcmethod_CompleteTrial_;
+    const ::grpc::internal::RpcMethod rpcmethod_HeartbeatTrial_;
     const ::grpc::internal::RpcMethod rpcmethod_ListTrials_;
     const ::grpc::internal::RpcMethod rpcmethod_ImportPaddleSlimCheckpoint_;
   };
@@ -295,6 +322,9 @@ class ControllerService final {
     // Reports the result of a trial; optionally issues the next trial in the
     // same round trip.
     virtual ::grpc::Status CompleteTrial(::grpc::ServerContext* context, const ::sanas::v1::CompleteTrialRequest* request, ::sanas::v1::CompleteTrialResponse* response);
+    // Extends the lease of a running trial; trainers call it while they train.
+    // A trial whose lease runs out is handed to the next trainer that asks.
+    virtual ::grpc::Status HeartbeatTrial(::grpc::ServerContext* context, const ::sanas::v1::HeartbeatTrialRequest* request, ::sanas::v1::HeartbeatTrialResponse* response);
     // Lists the trials of a study, ordered by `trial_id`, in pages.
     virtual ::grpc::Status ListTrials(::grpc::ServerContext* context, const ::sanas::v1::ListTrialsRequest* request, ::sanas::v1::ListTrialsResponse* response);
     // Creates a study from the contents of a PaddleSlim
@@ -422,12 +452,32 @@ class ControllerService final {
     }
   };
   template <class BaseClass>
+  class WithAsyncMethod_HeartbeatTrial : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithAsyncMethod_HeartbeatTrial() {
+      ::grpc::Service::MarkMethodAsync(6);
+    }
+    ~WithAsyncMethod_HeartbeatTrial() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status HeartbeatTrial(::grpc::ServerContext* /*context*/, const ::sanas::v1::HeartbeatTrialRequest* /*request*/, ::sanas::v1::HeartbeatTrialResponse* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    void RequestHeartbeatTrial(::grpc::ServerContext* context, ::sanas::v1::HeartbeatTrialRequest* request, ::grpc::ServerAsyncResponseWriter< ::sanas::v1::HeartbeatTrialResponse>* response, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
+      ::grpc::Service::RequestAsyncUnary(6, context, request, response, new_call_cq, notification_cq, tag);
+    }
+  };
+  template <class BaseClass>
   class WithAsyncMethod_ListTrials : public BaseClass {
    private:
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithAsyncMethod_ListTrials() {
-      ::grpc::Service::MarkMethodAsync(6);
+      ::grpc::Service::MarkMethodAsync(7);
     }
     ~WithAsyncMethod_ListTrials() override {
       BaseClassMustBeDerivedFromService(this);
@@ -438,7 +488,7 @@ class ControllerService final {
       return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
     }
     void RequestListTrials(::grpc::ServerContext* context, ::sanas::v1::ListTrialsRequest* request, ::grpc::ServerAsyncResponseWriter< ::sanas::v1::ListTrialsResponse>* response, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
-      ::grpc::Service::RequestAsyncUnary(6, context, request, response, new_call_cq, notification_cq, tag);
+      ::grpc::Service::RequestAsyncUnary(7, context, request, response, new_call_cq, notification_cq, tag);
     }
   };
   template <class BaseClass>
@@ -447,7 +497,7 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithAsyncMethod_ImportPaddleSlimCheckpoint() {
-      ::grpc::Service::MarkMethodAsync(7);
+      ::grpc::Service::MarkMethodAsync(8);
     }
     ~WithAsyncMethod_ImportPaddleSlimCheckpoint() override {
       BaseClassMustBeDerivedFromService(this);
@@ -458,10 +508,10 @@ class ControllerService final {
       return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
     }
     void RequestImportPaddleSlimCheckpoint(::grpc::ServerContext* context, ::sanas::v1::ImportPaddleSlimCheckpointRequest* request, ::grpc::ServerAsyncResponseWriter< ::sanas::v1::ImportPaddleSlimCheckpointResponse>* response, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
-      ::grpc::Service::RequestAsyncUnary(7, context, request, response, new_call_cq, notification_cq, tag);
+      ::grpc::Service::RequestAsyncUnary(8, context, request, response, new_call_cq, notification_cq, tag);
     }
   };
-  typedef WithAsyncMethod_CreateStudy<WithAsyncMethod_GetStudy<WithAsyncMethod_ListStudies<WithAsyncMethod_DeleteStudy<WithAsyncMethod_SuggestTrial<WithAsyncMethod_CompleteTrial<WithAsyncMethod_ListTrials<WithAsyncMethod_ImportPaddleSlimCheckpoint<Service > > > > > > > > AsyncService;
+  typedef WithAsyncMethod_CreateStudy<WithAsyncMethod_GetStudy<WithAsyncMethod_ListStudies<WithAsyncMethod_DeleteStudy<WithAsyncMethod_SuggestTrial<WithAsyncMethod_CompleteTrial<WithAsyncMethod_HeartbeatTrial<WithAsyncMethod_ListTrials<WithAsyncMethod_ImportPaddleSlimCheckpoint<Service > > > > > > > > > AsyncService;
   template <class BaseClass>
   class WithCallbackMethod_CreateStudy : public BaseClass {
    private:
@@ -625,18 +675,45 @@ class ControllerService final {
       ::grpc::CallbackServerContext* /*context*/, const ::sanas::v1::CompleteTrialRequest* /*request*/, ::sanas::v1::CompleteTrialResponse* /*response*/)  { return nullptr; }
   };
   template <class BaseClass>
+  class WithCallbackMethod_HeartbeatTrial : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithCallbackMethod_HeartbeatTrial() {
+      ::grpc::Service::MarkMethodCallback(6,
+          new ::grpc::internal::CallbackUnaryHandler< ::sanas::v1::HeartbeatTrialRequest, ::sanas::v1::HeartbeatTrialResponse>(
+            [this](
+                   ::grpc::CallbackServerContext* context, const ::sanas::v1::HeartbeatTrialRequest* request, ::sanas::v1::HeartbeatTrialResponse* response) { return this->HeartbeatTrial(context, request, response); }));}
+    void SetMessageAllocatorFor_HeartbeatTrial(
+        ::grpc::MessageAllocator< ::sanas::v1::HeartbeatTrialRequest, ::sanas::v1::HeartbeatTrialResponse>* allocator) {
+      ::grpc::internal::MethodHandler* const handler = ::grpc::Service::GetHandler(6);
+      static_cast<::grpc::internal::CallbackUnaryHandler< ::sanas::v1::HeartbeatTrialRequest, ::sanas::v1::HeartbeatTrialResponse>*>(handler)
+              ->SetMessageAllocator(allocator);
+    }
+    ~WithCallbackMethod_HeartbeatTrial() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status HeartbeatTrial(::grpc::ServerContext* /*context*/, const ::sanas::v1::HeartbeatTrialRequest* /*request*/, ::sanas::v1::HeartbeatTrialResponse* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    virtual ::grpc::ServerUnaryReactor* HeartbeatTrial(
+      ::grpc::CallbackServerContext* /*context*/, const ::sanas::v1::HeartbeatTrialRequest* /*request*/, ::sanas::v1::HeartbeatTrialResponse* /*response*/)  { return nullptr; }
+  };
+  template <class BaseClass>
   class WithCallbackMethod_ListTrials : public BaseClass {
    private:
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithCallbackMethod_ListTrials() {
-      ::grpc::Service::MarkMethodCallback(6,
+      ::grpc::Service::MarkMethodCallback(7,
           new ::grpc::internal::CallbackUnaryHandler< ::sanas::v1::ListTrialsRequest, ::sanas::v1::ListTrialsResponse>(
             [this](
                    ::grpc::CallbackServerContext* context, const ::sanas::v1::ListTrialsRequest* request, ::sanas::v1::ListTrialsResponse* response) { return this->ListTrials(context, request, response); }));}
     void SetMessageAllocatorFor_ListTrials(
         ::grpc::MessageAllocator< ::sanas::v1::ListTrialsRequest, ::sanas::v1::ListTrialsResponse>* allocator) {
-      ::grpc::internal::MethodHandler* const handler = ::grpc::Service::GetHandler(6);
+      ::grpc::internal::MethodHandler* const handler = ::grpc::Service::GetHandler(7);
       static_cast<::grpc::internal::CallbackUnaryHandler< ::sanas::v1::ListTrialsRequest, ::sanas::v1::ListTrialsResponse>*>(handler)
               ->SetMessageAllocator(allocator);
     }
@@ -657,13 +734,13 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithCallbackMethod_ImportPaddleSlimCheckpoint() {
-      ::grpc::Service::MarkMethodCallback(7,
+      ::grpc::Service::MarkMethodCallback(8,
           new ::grpc::internal::CallbackUnaryHandler< ::sanas::v1::ImportPaddleSlimCheckpointRequest, ::sanas::v1::ImportPaddleSlimCheckpointResponse>(
             [this](
                    ::grpc::CallbackServerContext* context, const ::sanas::v1::ImportPaddleSlimCheckpointRequest* request, ::sanas::v1::ImportPaddleSlimCheckpointResponse* response) { return this->ImportPaddleSlimCheckpoint(context, request, response); }));}
     void SetMessageAllocatorFor_ImportPaddleSlimCheckpoint(
         ::grpc::MessageAllocator< ::sanas::v1::ImportPaddleSlimCheckpointRequest, ::sanas::v1::ImportPaddleSlimCheckpointResponse>* allocator) {
-      ::grpc::internal::MethodHandler* const handler = ::grpc::Service::GetHandler(7);
+      ::grpc::internal::MethodHandler* const handler = ::grpc::Service::GetHandler(8);
       static_cast<::grpc::internal::CallbackUnaryHandler< ::sanas::v1::ImportPaddleSlimCheckpointRequest, ::sanas::v1::ImportPaddleSlimCheckpointResponse>*>(handler)
               ->SetMessageAllocator(allocator);
     }
@@ -678,7 +755,7 @@ class ControllerService final {
     virtual ::grpc::ServerUnaryReactor* ImportPaddleSlimCheckpoint(
       ::grpc::CallbackServerContext* /*context*/, const ::sanas::v1::ImportPaddleSlimCheckpointRequest* /*request*/, ::sanas::v1::ImportPaddleSlimCheckpointResponse* /*response*/)  { return nullptr; }
   };
-  typedef WithCallbackMethod_CreateStudy<WithCallbackMethod_GetStudy<WithCallbackMethod_ListStudies<WithCallbackMethod_DeleteStudy<WithCallbackMethod_SuggestTrial<WithCallbackMethod_CompleteTrial<WithCallbackMethod_ListTrials<WithCallbackMethod_ImportPaddleSlimCheckpoint<Service > > > > > > > > CallbackService;
+  typedef WithCallbackMethod_CreateStudy<WithCallbackMethod_GetStudy<WithCallbackMethod_ListStudies<WithCallbackMethod_DeleteStudy<WithCallbackMethod_SuggestTrial<WithCallbackMethod_CompleteTrial<WithCallbackMethod_HeartbeatTrial<WithCallbackMethod_ListTrials<WithCallbackMethod_ImportPaddleSlimCheckpoint<Service > > > > > > > > > CallbackService;
   typedef CallbackService ExperimentalCallbackService;
   template <class BaseClass>
   class WithGenericMethod_CreateStudy : public BaseClass {
@@ -783,12 +860,29 @@ class ControllerService final {
     }
   };
   template <class BaseClass>
+  class WithGenericMethod_HeartbeatTrial : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithGenericMethod_HeartbeatTrial() {
+      ::grpc::Service::MarkMethodGeneric(6);
+    }
+    ~WithGenericMethod_HeartbeatTrial() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status HeartbeatTrial(::grpc::ServerContext* /*context*/, const ::sanas::v1::HeartbeatTrialRequest* /*request*/, ::sanas::v1::HeartbeatTrialResponse* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+  };
+  template <class BaseClass>
   class WithGenericMethod_ListTrials : public BaseClass {
    private:
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithGenericMethod_ListTrials() {
-      ::grpc::Service::MarkMethodGeneric(6);
+      ::grpc::Service::MarkMethodGeneric(7);
     }
     ~WithGenericMethod_ListTrials() override {
       BaseClassMustBeDerivedFromService(this);
@@ -805,7 +899,7 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithGenericMethod_ImportPaddleSlimCheckpoint() {
-      ::grpc::Service::MarkMethodGeneric(7);
+      ::grpc::Service::MarkMethodGeneric(8);
     }
     ~WithGenericMethod_ImportPaddleSlimCheckpoint() override {
       BaseClassMustBeDerivedFromService(this);
@@ -937,12 +1031,32 @@ class ControllerService final {
     }
   };
   template <class BaseClass>
+  class WithRawMethod_HeartbeatTrial : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithRawMethod_HeartbeatTrial() {
+      ::grpc::Service::MarkMethodRaw(6);
+    }
+    ~WithRawMethod_HeartbeatTrial() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status HeartbeatTrial(::grpc::ServerContext* /*context*/, const ::sanas::v1::HeartbeatTrialRequest* /*request*/, ::sanas::v1::HeartbeatTrialResponse* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    void RequestHeartbeatTrial(::grpc::ServerContext* context, ::grpc::ByteBuffer* request, ::grpc::ServerAsyncResponseWriter< ::grpc::ByteBuffer>* response, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
+      ::grpc::Service::RequestAsyncUnary(6, context, request, response, new_call_cq, notification_cq, tag);
+    }
+  };
+  template <class BaseClass>
   class WithRawMethod_ListTrials : public BaseClass {
    private:
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithRawMethod_ListTrials() {
-      ::grpc::Service::MarkMethodRaw(6);
+      ::grpc::Service::MarkMethodRaw(7);
     }
     ~WithRawMethod_ListTrials() override {
       BaseClassMustBeDerivedFromService(this);
@@ -953,7 +1067,7 @@ class ControllerService final {
       return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
     }
     void RequestListTrials(::grpc::ServerContext* context, ::grpc::ByteBuffer* request, ::grpc::ServerAsyncResponseWriter< ::grpc::ByteBuffer>* response, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
-      ::grpc::Service::RequestAsyncUnary(6, context, request, response, new_call_cq, notification_cq, tag);
+      ::grpc::Service::RequestAsyncUnary(7, context, request, response, new_call_cq, notification_cq, tag);
     }
   };
   template <class BaseClass>
@@ -962,7 +1076,7 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithRawMethod_ImportPaddleSlimCheckpoint() {
-      ::grpc::Service::MarkMethodRaw(7);
+      ::grpc::Service::MarkMethodRaw(8);
     }
     ~WithRawMethod_ImportPaddleSlimCheckpoint() override {
       BaseClassMustBeDerivedFromService(this);
@@ -973,7 +1087,7 @@ class ControllerService final {
       return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
     }
     void RequestImportPaddleSlimCheckpoint(::grpc::ServerContext* context, ::grpc::ByteBuffer* request, ::grpc::ServerAsyncResponseWriter< ::grpc::ByteBuffer>* response, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
-      ::grpc::Service::RequestAsyncUnary(7, context, request, response, new_call_cq, notification_cq, tag);
+      ::grpc::Service::RequestAsyncUnary(8, context, request, response, new_call_cq, notification_cq, tag);
     }
   };
   template <class BaseClass>
@@ -1109,12 +1223,34 @@ class ControllerService final {
       ::grpc::CallbackServerContext* /*context*/, const ::grpc::ByteBuffer* /*request*/, ::grpc::ByteBuffer* /*response*/)  { return nullptr; }
   };
   template <class BaseClass>
+  class WithRawCallbackMethod_HeartbeatTrial : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithRawCallbackMethod_HeartbeatTrial() {
+      ::grpc::Service::MarkMethodRawCallback(6,
+          new ::grpc::internal::CallbackUnaryHandler< ::grpc::ByteBuffer, ::grpc::ByteBuffer>(
+            [this](
+                   ::grpc::CallbackServerContext* context, const ::grpc::ByteBuffer* request, ::grpc::ByteBuffer* response) { return this->HeartbeatTrial(context, request, response); }));
+    }
+    ~WithRawCallbackMethod_HeartbeatTrial() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status HeartbeatTrial(::grpc::ServerContext* /*context*/, const ::sanas::v1::HeartbeatTrialRequest* /*request*/, ::sanas::v1::HeartbeatTrialResponse* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    virtual ::grpc::ServerUnaryReactor* HeartbeatTrial(
+      ::grpc::CallbackServerContext* /*context*/, const ::grpc::ByteBuffer* /*request*/, ::grpc::ByteBuffer* /*response*/)  { return nullptr; }
+  };
+  template <class BaseClass>
   class WithRawCallbackMethod_ListTrials : public BaseClass {
    private:
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithRawCallbackMethod_ListTrials() {
-      ::grpc::Service::MarkMethodRawCallback(6,
+      ::grpc::Service::MarkMethodRawCallback(7,
           new ::grpc::internal::CallbackUnaryHandler< ::grpc::ByteBuffer, ::grpc::ByteBuffer>(
             [this](
                    ::grpc::CallbackServerContext* context, const ::grpc::ByteBuffer* request, ::grpc::ByteBuffer* response) { return this->ListTrials(context, request, response); }));
@@ -1136,7 +1272,7 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithRawCallbackMethod_ImportPaddleSlimCheckpoint() {
-      ::grpc::Service::MarkMethodRawCallback(7,
+      ::grpc::Service::MarkMethodRawCallback(8,
           new ::grpc::internal::CallbackUnaryHandler< ::grpc::ByteBuffer, ::grpc::ByteBuffer>(
             [this](
                    ::grpc::CallbackServerContext* context, const ::grpc::ByteBuffer* request, ::grpc::ByteBuffer* response) { return this->ImportPaddleSlimCheckpoint(context, request, response); }));
@@ -1315,12 +1451,39 @@ class ControllerService final {
     virtual ::grpc::Status StreamedCompleteTrial(::grpc::ServerContext* context, ::grpc::ServerUnaryStreamer< ::sanas::v1::CompleteTrialRequest,::sanas::v1::CompleteTrialResponse>* server_unary_streamer) = 0;
   };
   template <class BaseClass>
+  class WithStreamedUnaryMethod_HeartbeatTrial : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithStreamedUnaryMethod_HeartbeatTrial() {
+      ::grpc::Service::MarkMethodStreamed(6,
+        new ::grpc::internal::StreamedUnaryHandler<
+          ::sanas::v1::HeartbeatTrialRequest, ::sanas::v1::HeartbeatTrialResponse>(
+            [this](::grpc::ServerContext* context,
+                   ::grpc::ServerUnaryStreamer<
+                     ::sanas::v1::HeartbeatTrialRequest, ::sanas::v1::HeartbeatTrialResponse>* streamer) {
+                       return this->StreamedHeartbeatTrial(context,
+                         streamer);
+                  }));
+    }
+    ~WithStreamedUnaryMethod_HeartbeatTrial() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable regular version of this method
+    ::grpc::Status HeartbeatTrial(::grpc::ServerContext* /*context*/, const ::sanas::v1::HeartbeatTrialRequest* /*request*/, ::sanas::v1::HeartbeatTrialResponse* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    // replace default version of method with streamed unary
+    virtual ::grpc::Status StreamedHeartbeatTrial(::grpc::ServerContext* context, ::grpc::ServerUnaryStreamer< ::sanas::v1::HeartbeatTrialRequest,::sanas::v1::HeartbeatTrialResponse>* server_unary_streamer) = 0;
+  };
+  template <class BaseClass>
   class WithStreamedUnaryMethod_ListTrials : public BaseClass {
    private:
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithStreamedUnaryMethod_ListTrials() {
-      ::grpc::Service::MarkMethodStreamed(6,
+      ::grpc::Service::MarkMethodStreamed(7,
         new ::grpc::internal::StreamedUnaryHandler<
           ::sanas::v1::ListTrialsRequest, ::sanas::v1::ListTrialsResponse>(
             [this](::grpc::ServerContext* context,
@@ -1347,7 +1510,7 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithStreamedUnaryMethod_ImportPaddleSlimCheckpoint() {
-      ::grpc::Service::MarkMethodStreamed(7,
+      ::grpc::Service::MarkMethodStreamed(8,
         new ::grpc::internal::StreamedUnaryHandler<
           ::sanas::v1::ImportPaddleSlimCheckpointRequest, ::sanas::v1::ImportPaddleSlimCheckpointResponse>(
             [this](::grpc::ServerContext* context,
@@ -1368,9 +1531,9 @@ class ControllerService final {
     // replace default version of method with streamed unary
     virtual ::grpc::Status StreamedImportPaddleSlimCheckpoint(::grpc::ServerContext* context, ::grpc::ServerUnaryStreamer< ::sanas::v1::ImportPaddleSlimCheckpointRequest,::sanas::v1::ImportPaddleSlimCheckpointResponse>* server_unary_streamer) = 0;
   };
-  typedef WithStreamedUnaryMethod_CreateStudy<WithStreamedUnaryMethod_GetStudy<WithStreamedUnaryMethod_ListStudies<WithStreamedUnaryMethod_DeleteStudy<WithStreamedUnaryMethod_SuggestTrial<WithStreamedUnaryMethod_CompleteTrial<WithStreamedUnaryMethod_ListTrials<WithStreamedUnaryMethod_ImportPaddleSlimCheckpoint<Service > > > > > > > > StreamedUnaryService;
+  typedef WithStreamedUnaryMethod_CreateStudy<WithStreamedUnaryMethod_GetStudy<WithStreamedUnaryMethod_ListStudies<WithStreamedUnaryMethod_DeleteStudy<WithStreamedUnaryMethod_SuggestTrial<WithStreamedUnaryMethod_CompleteTrial<WithStreamedUnaryMethod_HeartbeatTrial<WithStreamedUnaryMethod_ListTrials<WithStreamedUnaryMethod_ImportPaddleSlimCheckpoint<Service > > > > > > > > > StreamedUnaryService;
   typedef Service SplitStreamedService;
-  typedef WithStreamedUnaryMethod_CreateStudy<WithStreamedUnaryMethod_GetStudy<WithStreamedUnaryMethod_ListStudies<WithStreamedUnaryMethod_DeleteStudy<WithStreamedUnaryMethod_SuggestTrial<WithStreamedUnaryMethod_CompleteTrial<WithStreamedUnaryMethod_ListTrials<WithStreamedUnaryMethod_ImportPaddleSlimCheckpoint<Service > > > > > > > > StreamedService;
+  typedef WithStreamedUnaryMethod_CreateStudy<WithStreamedUnaryMethod_GetStudy<WithStreamedUnaryMethod_ListStudies<WithStreamedUnaryMethod_DeleteStudy<WithStreamedUnaryMethod_SuggestTrial<WithStreamedUnaryMethod_CompleteTrial<WithStreamedUnaryMethod_HeartbeatTrial<WithStreamedUnaryMethod_ListTrials<WithStreamedUnaryMethod_ImportPaddleSlimCheckpoint<Service > > > > > > > > > StreamedService;
 };
 
 }  // namespace v1

@@ -49,6 +49,7 @@ PROTOBUF_CONSTEXPR StudyConfig::StudyConfig(
   , /*decltype(_impl_.search_spaces_)*/{}
   , /*decltype(_impl_.init_tokens_)*/{}
   , /*decltype(_impl_._init_tokens_cached_byte_size_)*/{0}
+  , /*decltype(_impl_.lease_duration_)*/nullptr
   , /*decltype(_impl_.init_temperature_)*/0
   , /*decltype(_impl_.reduce_rate_)*/0
   , /*decltype(_impl_.search_steps_)*/int64_t{0}
@@ -95,6 +96,7 @@ PROTOBUF_CONSTEXPR Study::Study(
   , /*decltype(_impl_.current_reward_)*/0
   , /*decltype(_impl_.temperature_)*/0
   , /*decltype(_impl_.budget_remaining_)*/int64_t{0}
+  , /*decltype(_impl_.lease_expirations_)*/int64_t{0}
   , /*decltype(_impl_.state_)*/0} {}
 struct StudyDefaultTypeInternal {
   PROTOBUF_CONSTEXPR StudyDefaultTypeInternal()
@@ -113,12 +115,14 @@ PROTOBUF_CONSTEXPR Trial::Trial(
   , /*decltype(_impl_.client_id_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
   , /*decltype(_impl_.create_time_)*/nullptr
   , /*decltype(_impl_.complete_time_)*/nullptr
+  , /*decltype(_impl_.lease_expire_time_)*/nullptr
   , /*decltype(_impl_.trial_id_)*/int64_t{0}
   , /*decltype(_impl_.temperature_)*/0
   , /*decltype(_impl_.reward_)*/0
   , /*decltype(_impl_.state_)*/0
   , /*decltype(_impl_.infeasible_)*/false
   , /*decltype(_impl_.accepted_)*/false
+  , /*decltype(_impl_.issue_count_)*/0
   , /*decltype(_impl_._cached_size_)*/{}} {}
 struct TrialDefaultTypeInternal {
   PROTOBUF_CONSTEXPR TrialDefaultTypeInternal()
@@ -239,6 +243,7 @@ PROTOBUF_CONSTEXPR SuggestTrialRequest::SuggestTrialRequest(
     ::_pbi::ConstantInitialized): _impl_{
     /*decltype(_impl_.study_id_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
   , /*decltype(_impl_.client_id_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.request_id_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
   , /*decltype(_impl_._cached_size_)*/{}} {}
 struct SuggestTrialRequestDefaultTypeInternal {
   PROTOBUF_CONSTEXPR SuggestTrialRequestDefaultTypeInternal()
@@ -266,6 +271,7 @@ PROTOBUF_CONSTEXPR CompleteTrialRequest::CompleteTrialRequest(
     ::_pbi::ConstantInitialized): _impl_{
     /*decltype(_impl_.study_id_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
   , /*decltype(_impl_.client_id_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.request_id_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
   , /*decltype(_impl_.trial_id_)*/int64_t{0}
   , /*decltype(_impl_.reward_)*/0
   , /*decltype(_impl_.infeasible_)*/false
@@ -295,6 +301,34 @@ struct CompleteTrialResponseDefaultTypeInternal {
   };
 };
 PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 CompleteTrialResponseDefaultTypeInternal _CompleteTrialResponse_default_instance_;
+PROTOBUF_CONSTEXPR HeartbeatTrialRequest::HeartbeatTrialRequest(
+    ::_pbi::ConstantInitialized): _impl_{
+    /*decltype(_impl_.study_id_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.client_id_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.trial_id_)*/int64_t{0}
+  , /*decltype(_impl_._cached_size_)*/{}} {}
+struct HeartbeatTrialRequestDefaultTypeInternal {
+  PROTOBUF_CONSTEXPR HeartbeatTrialRequestDefaultTypeInternal()
+      : _instance(::_pbi::ConstantInitialized{}) {}
+  ~HeartbeatTrialRequestDefaultTypeInternal() {}
+  union {
+    HeartbeatTrialRequest _instance;
+  };
+};
+PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 HeartbeatTrialRequestDefaultTypeInternal _HeartbeatTrialRequest_default_instance_;
+PROTOBUF_CONSTEXPR HeartbeatTrialResponse::HeartbeatTrialResponse(
+    ::_pbi::ConstantInitialized): _impl_{
+    /*decltype(_impl_.trial_)*/nullptr
+  , /*decltype(_impl_._cached_size_)*/{}} {}
+struct HeartbeatTrialResponseDefaultTypeInternal {
+  PROTOBUF_CONSTEXPR HeartbeatTrialResponseDefaultTypeInternal()
+      : _instance(::_pbi::ConstantInitialized{}) {}
+  ~HeartbeatTrialResponseDefaultTypeInternal() {}
+  union {
+    HeartbeatTrialResponse _instance;
+  };
+};
+PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 HeartbeatTrialResponseDefaultTypeInternal _HeartbeatTrialResponse_default_instance_;
 PROTOBUF_CONSTEXPR ListTrialsRequest::ListTrialsRequest(
     ::_pbi::ConstantInitialized): _impl_{
     /*decltype(_impl_.study_id_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
@@ -357,7 +391,7 @@ struct ImportPaddleSlimCheckpointResponseDefaultTypeInternal {
 PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 ImportPaddleSlimCheckpointResponseDefaultTypeInternal _ImportPaddleSlimCheckpointResponse_default_instance_;
 }  // namespace v1
 }  // namespace sanas
-static ::_pb::Metadata file_level_metadata_sanas_2fv1_2fsanas_2eproto[21];
+static ::_pb::Metadata file_level_metadata_sanas_2fv1_2fsanas_2eproto[23];
 static const ::_pb::EnumDescriptor* file_level_enum_descriptors_sanas_2fv1_2fsanas_2eproto[3];
 static constexpr ::_pb::ServiceDescriptor const** file_level_service_descriptors_sanas_2fv1_2fsanas_2eproto = nullptr;
 
@@ -386,12 +420,14 @@ const uint32_t TableStruct_sanas_2fv1_2fsanas_2eproto::offsets[] PROTOBUF_SECTIO
   PROTOBUF_FIELD_OFFSET(::sanas::v1::StudyConfig, _impl_.init_tokens_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::StudyConfig, _impl_.search_steps_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::StudyConfig, _impl_.seed_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::StudyConfig, _impl_.lease_duration_),
   ~0u,
   0,
   1,
   ~0u,
   ~0u,
   2,
+  ~0u,
   ~0u,  // no _has_bits_
   PROTOBUF_FIELD_OFFSET(::sanas::v1::TrialCounts, _internal_metadata_),
   ~0u,  // no _extensions_
@@ -419,6 +455,7 @@ const uint32_t TableStruct_sanas_2fv1_2fsanas_2eproto::offsets[] PROTOBUF_SECTIO
   PROTOBUF_FIELD_OFFSET(::sanas::v1::Study, _impl_.trial_counts_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::Study, _impl_.budget_remaining_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::Study, _impl_.create_time_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::Study, _impl_.lease_expirations_),
   ~0u,
   ~0u,
   ~0u,
@@ -427,6 +464,7 @@ const uint32_t TableStruct_sanas_2fv1_2fsanas_2eproto::offsets[] PROTOBUF_SECTIO
   0,
   ~0u,
   1,
+  ~0u,
   ~0u,
   ~0u,
   ~0u,
@@ -448,6 +486,8 @@ const uint32_t TableStruct_sanas_2fv1_2fsanas_2eproto::offsets[] PROTOBUF_SECTIO
   PROTOBUF_FIELD_OFFSET(::sanas::v1::Trial, _impl_.accepted_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::Trial, _impl_.create_time_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::Trial, _impl_.complete_time_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::Trial, _impl_.lease_expire_time_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::Trial, _impl_.issue_count_),
   ~0u,  // no _has_bits_
   PROTOBUF_FIELD_OFFSET(::sanas::v1::CreateStudyRequest, _internal_metadata_),
   ~0u,  // no _extensions_
@@ -515,6 +555,7 @@ const uint32_t TableStruct_sanas_2fv1_2fsanas_2eproto::offsets[] PROTOBUF_SECTIO
   ~0u,  // no _inlined_string_donated_
   PROTOBUF_FIELD_OFFSET(::sanas::v1::SuggestTrialRequest, _impl_.study_id_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::SuggestTrialRequest, _impl_.client_id_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::SuggestTrialRequest, _impl_.request_id_),
   ~0u,  // no _has_bits_
   PROTOBUF_FIELD_OFFSET(::sanas::v1::SuggestTrialResponse, _internal_metadata_),
   ~0u,  // no _extensions_
@@ -534,6 +575,7 @@ const uint32_t TableStruct_sanas_2fv1_2fsanas_2eproto::offsets[] PROTOBUF_SECTIO
   PROTOBUF_FIELD_OFFSET(::sanas::v1::CompleteTrialRequest, _impl_.infeasible_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::CompleteTrialRequest, _impl_.suggest_next_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::CompleteTrialRequest, _impl_.client_id_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::CompleteTrialRequest, _impl_.request_id_),
   ~0u,  // no _has_bits_
   PROTOBUF_FIELD_OFFSET(::sanas::v1::CompleteTrialResponse, _internal_metadata_),
   ~0u,  // no _extensions_
@@ -543,6 +585,22 @@ const uint32_t TableStruct_sanas_2fv1_2fsanas_2eproto::offsets[] PROTOBUF_SECTIO
   PROTOBUF_FIELD_OFFSET(::sanas::v1::CompleteTrialResponse, _impl_.trial_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::CompleteTrialResponse, _impl_.next_trial_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::CompleteTrialResponse, _impl_.budget_remaining_),
+  ~0u,  // no _has_bits_
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::HeartbeatTrialRequest, _internal_metadata_),
+  ~0u,  // no _extensions_
+  ~0u,  // no _oneof_case_
+  ~0u,  // no _weak_field_map_
+  ~0u,  // no _inlined_string_donated_
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::HeartbeatTrialRequest, _impl_.study_id_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::HeartbeatTrialRequest, _impl_.trial_id_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::HeartbeatTrialRequest, _impl_.client_id_),
+  ~0u,  // no _has_bits_
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::HeartbeatTrialResponse, _internal_metadata_),
+  ~0u,  // no _extensions_
+  ~0u,  // no _oneof_case_
+  ~0u,  // no _weak_field_map_
+  ~0u,  // no _inlined_string_donated_
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::HeartbeatTrialResponse, _impl_.trial_),
   ~0u,  // no _has_bits_
   PROTOBUF_FIELD_OFFSET(::sanas::v1::ListTrialsRequest, _internal_metadata_),
   ~0u,  // no _extensions_
@@ -582,26 +640,28 @@ const uint32_t TableStruct_sanas_2fv1_2fsanas_2eproto::offsets[] PROTOBUF_SECTIO
 };
 static const ::_pbi::MigrationSchema schemas[] PROTOBUF_SECTION_VARIABLE(protodesc_cold) = {
   { 0, -1, -1, sizeof(::sanas::v1::SearchSpaceConfig)},
-  { 12, 24, -1, sizeof(::sanas::v1::StudyConfig)},
-  { 30, -1, -1, sizeof(::sanas::v1::TrialCounts)},
-  { 39, 57, -1, sizeof(::sanas::v1::Study)},
-  { 69, -1, -1, sizeof(::sanas::v1::Trial)},
-  { 86, -1, -1, sizeof(::sanas::v1::CreateStudyRequest)},
-  { 94, -1, -1, sizeof(::sanas::v1::CreateStudyResponse)},
-  { 102, -1, -1, sizeof(::sanas::v1::GetStudyRequest)},
-  { 109, -1, -1, sizeof(::sanas::v1::GetStudyResponse)},
-  { 116, -1, -1, sizeof(::sanas::v1::ListStudiesRequest)},
-  { 124, -1, -1, sizeof(::sanas::v1::ListStudiesResponse)},
-  { 132, -1, -1, sizeof(::sanas::v1::DeleteStudyRequest)},
-  { 139, -1, -1, sizeof(::sanas::v1::DeleteStudyResponse)},
-  { 145, -1, -1, sizeof(::sanas::v1::SuggestTrialRequest)},
-  { 153, -1, -1, sizeof(::sanas::v1::SuggestTrialResponse)},
-  { 160, -1, -1, sizeof(::sanas::v1::CompleteTrialRequest)},
-  { 172, -1, -1, sizeof(::sanas::v1::CompleteTrialResponse)},
-  { 181, -1, -1, sizeof(::sanas::v1::ListTrialsRequest)},
-  { 191, -1, -1, sizeof(::sanas::v1::ListTrialsResponse)},
-  { 200, -1, -1, sizeof(::sanas::v1::ImportPaddleSlimCheckpointRequest)},
-  { 209, -1, -1, sizeof(::sanas::v1::ImportPaddleSlimCheckpointResponse)},
+  { 12, 25, -1, sizeof(::sanas::v1::StudyConfig)},
+  { 32, -1, -1, sizeof(::sanas::v1::TrialCounts)},
+  { 41, 60, -1, sizeof(::sanas::v1::Study)},
+  { 73, -1, -1, sizeof(::sanas::v1::Trial)},
+  { 92, -1, -1, sizeof(::sanas::v1::CreateStudyRequest)},
+  { 100, -1, -1, sizeof(::sanas::v1::CreateStudyResponse)},
+  { 108, -1, -1, sizeof(::sanas::v1::GetStudyRequest)},
+  { 115, -1, -1, sizeof(::sanas::v1::GetStudyResponse)},
+  { 122, -1, -1, sizeof(::sanas::v1::ListStudiesRequest)},
+  { 130, -1, -1, sizeof(::sanas::v1::ListStudiesResponse)},
+  { 138, -1, -1, sizeof(::sanas::v1::DeleteStudyRequest)},
+  { 145, -1, -1, sizeof(::sanas::v1::DeleteStudyResponse)},
+  { 151, -1, -1, sizeof(::sanas::v1::SuggestTrialRequest)},
+  { 160, -1, -1, sizeof(::sanas::v1::SuggestTrialResponse)},
+  { 167, -1, -1, sizeof(::sanas::v1::CompleteTrialRequest)},
+  { 180, -1, -1, sizeof(::sanas::v1::CompleteTrialResponse)},
+  { 189, -1, -1, sizeof(::sanas::v1::HeartbeatTrialRequest)},
+  { 198, -1, -1, sizeof(::sanas::v1::HeartbeatTrialResponse)},
+  { 205, -1, -1, sizeof(::sanas::v1::ListTrialsRequest)},
+  { 215, -1, -1, sizeof(::sanas::v1::ListTrialsResponse)},
+  { 224, -1, -1, sizeof(::sanas::v1::ImportPaddleSlimCheckpointRequest)},
+  { 233, -1, -1, sizeof(::sanas::v1::ImportPaddleSlimCheckpointResponse)},
 };
 
 static const ::_pb::Message* const file_default_instances[] = {
@@ -622,6 +682,8 @@ static const ::_pb::Message* const file_default_instances[] = {
   &::sanas::v1::_SuggestTrialResponse_default_instance_._instance,
   &::sanas::v1::_CompleteTrialRequest_default_instance_._instance,
   &::sanas::v1::_CompleteTrialResponse_default_instance_._instance,
+  &::sanas::v1::_HeartbeatTrialRequest_default_instance_._instance,
+  &::sanas::v1::_HeartbeatTrialResponse_default_instance_._instance,
   &::sanas::v1::_ListTrialsRequest_default_instance_._instance,
   &::sanas::v1::_ListTrialsResponse_default_instance_._instance,
   &::sanas::v1::_ImportPaddleSlimCheckpointRequest_default_instance_._instance,
@@ -629,81 +691,92 @@ static const ::_pb::Message* const file_default_instances[] = {
 };
 
 const char descriptor_table_protodef_sanas_2fv1_2fsanas_2eproto[] PROTOBUF_SECTION_VARIABLE(protodesc_cold) =
-  "\n\024sanas/v1/sanas.proto\022\010sanas.v1\032\037google"
-  "/protobuf/timestamp.proto\"\205\001\n\021SearchSpac"
-  "eConfig\022\013\n\003key\030\001 \001(\t\022\022\n\ninput_size\030\002 \001(\005"
-  "\022\023\n\013output_size\030\003 \001(\005\022\021\n\tblock_num\030\004 \001(\005"
-  "\022\022\n\nblock_mask\030\005 \003(\005\022\023\n\013range_table\030\006 \003("
-  "\005\"\346\001\n\013StudyConfig\0222\n\rsearch_spaces\030\001 \003(\013"
-  "2\033.sanas.v1.SearchSpaceConfig\022\035\n\020init_te"
-  "mperature\030\002 \001(\001H\000\210\001\001\022\030\n\013reduce_rate\030\003 \001("
-  "\001H\001\210\001\001\022\023\n\013init_tokens\030\004 \003(\005\022\024\n\014search_st"
-  "eps\030\005 \001(\003\022\021\n\004seed\030\006 \001(\004H\002\210\001\001B\023\n\021_init_te"
-  "mperatureB\016\n\014_reduce_rateB\007\n\005_seed\"D\n\013Tr"
-  "ialCounts\022\016\n\006active\030\001 \001(\003\022\021\n\tsucceeded\030\002"
-  " \001(\003\022\022\n\ninfeasible\030\003 \001(\003\"\216\003\n\005Study\022\020\n\010st"
+  "\n\024sanas/v1/sanas.proto\022\010sanas.v1\032\036google"
+  "/protobuf/duration.proto\032\037google/protobu"
+  "f/timestamp.proto\"\205\001\n\021SearchSpaceConfig\022"
+  "\013\n\003key\030\001 \001(\t\022\022\n\ninput_size\030\002 \001(\005\022\023\n\013outp"
+  "ut_size\030\003 \001(\005\022\021\n\tblock_num\030\004 \001(\005\022\022\n\nbloc"
+  "k_mask\030\005 \003(\005\022\023\n\013range_table\030\006 \003(\005\"\231\002\n\013St"
+  "udyConfig\0222\n\rsearch_spaces\030\001 \003(\0132\033.sanas"
+  ".v1.SearchSpaceConfig\022\035\n\020init_temperatur"
+  "e\030\002 \001(\001H\000\210\001\001\022\030\n\013reduce_rate\030\003 \001(\001H\001\210\001\001\022\023"
+  "\n\013init_tokens\030\004 \003(\005\022\024\n\014search_steps\030\005 \001("
+  "\003\022\021\n\004seed\030\006 \001(\004H\002\210\001\001\0221\n\016lease_duration\030\007"
+  " \001(\0132\031.google.protobuf.DurationB\023\n\021_init"
+  "_temperatureB\016\n\014_reduce_rateB\007\n\005_seed\"D\n"
+  "\013TrialCounts\022\016\n\006active\030\001 \001(\003\022\021\n\tsucceede"
+  "d\030\002 \001(\003\022\022\n\ninfeasible\030\003 \001(\003\"\251\003\n\005Study\022\020\n"
+  "\010study_id\030\001 \001(\t\022%\n\006config\030\002 \001(\0132\025.sanas."
+  "v1.StudyConfig\022#\n\005state\030\003 \001(\0162\024.sanas.v1"
+  ".StudyState\022\023\n\013range_table\030\004 \003(\005\022\023\n\013best"
+  "_tokens\030\005 \003(\005\022\030\n\013best_reward\030\006 \001(\001H\000\210\001\001\022"
+  "\026\n\016current_tokens\030\007 \003(\005\022\033\n\016current_rewar"
+  "d\030\010 \001(\001H\001\210\001\001\022\023\n\013temperature\030\t \001(\001\022+\n\014tri"
+  "al_counts\030\n \001(\0132\025.sanas.v1.TrialCounts\022\030"
+  "\n\020budget_remaining\030\013 \001(\003\022/\n\013create_time\030"
+  "\014 \001(\0132\032.google.protobuf.Timestamp\022\031\n\021lea"
+  "se_expirations\030\r \001(\003B\016\n\014_best_rewardB\021\n\017"
+  "_current_reward\"\356\002\n\005Trial\022\020\n\010study_id\030\001 "
+  "\001(\t\022\020\n\010trial_id\030\002 \001(\003\022\016\n\006tokens\030\003 \003(\005\022\023\n"
+  "\013temperature\030\004 \001(\001\022\021\n\tclient_id\030\005 \001(\t\022#\n"
+  "\005state\030\006 \001(\0162\024.sanas.v1.TrialState\022\016\n\006re"
+  "ward\030\007 \001(\001\022\022\n\ninfeasible\030\010 \001(\010\022\020\n\010accept"
+  "ed\030\t \001(\010\022/\n\013create_time\030\n \001(\0132\032.google.p"
+  "rotobuf.Timestamp\0221\n\rcomplete_time\030\013 \001(\013"
+  "2\032.google.protobuf.Timestamp\0225\n\021lease_ex"
+  "pire_time\030\014 \001(\0132\032.google.protobuf.Timest"
+  "amp\022\023\n\013issue_count\030\r \001(\005\"M\n\022CreateStudyR"
+  "equest\022\020\n\010study_id\030\001 \001(\t\022%\n\006config\030\002 \001(\013"
+  "2\025.sanas.v1.StudyConfig\"F\n\023CreateStudyRe"
+  "sponse\022\036\n\005study\030\001 \001(\0132\017.sanas.v1.Study\022\017"
+  "\n\007created\030\002 \001(\010\"#\n\017GetStudyRequest\022\020\n\010st"
+  "udy_id\030\001 \001(\t\"2\n\020GetStudyResponse\022\036\n\005stud"
+  "y\030\001 \001(\0132\017.sanas.v1.Study\";\n\022ListStudiesR"
+  "equest\022\021\n\tpage_size\030\001 \001(\005\022\022\n\npage_token\030"
+  "\002 \001(\t\"P\n\023ListStudiesResponse\022 \n\007studies\030"
+  "\001 \003(\0132\017.sanas.v1.Study\022\027\n\017next_page_toke"
+  "n\030\002 \001(\t\"&\n\022DeleteStudyRequest\022\020\n\010study_i"
+  "d\030\001 \001(\t\"\025\n\023DeleteStudyResponse\"N\n\023Sugges"
+  "tTrialRequest\022\020\n\010study_id\030\001 \001(\t\022\021\n\tclien"
+  "t_id\030\002 \001(\t\022\022\n\nrequest_id\030\003 \001(\t\"6\n\024Sugges"
+  "tTrialResponse\022\036\n\005trial\030\001 \001(\0132\017.sanas.v1"
+  ".Trial\"\233\001\n\024CompleteTrialRequest\022\020\n\010study"
+  "_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001(\003\022\016\n\006reward\030\003 "
+  "\001(\001\022\022\n\ninfeasible\030\004 \001(\010\022\024\n\014suggest_next\030"
+  "\005 \001(\010\022\021\n\tclient_id\030\006 \001(\t\022\022\n\nrequest_id\030\007"
+  " \001(\t\"v\n\025CompleteTrialResponse\022\036\n\005trial\030\001"
+  " \001(\0132\017.sanas.v1.Trial\022#\n\nnext_trial\030\002 \001("
+  "\0132\017.sanas.v1.Trial\022\030\n\020budget_remaining\030\003"
+  " \001(\003\"N\n\025HeartbeatTrialRequest\022\020\n\010study_i"
+  "d\030\001 \001(\t\022\020\n\010trial_id\030\002 \001(\003\022\021\n\tclient_id\030\003"
+  " \001(\t\"8\n\026HeartbeatTrialResponse\022\036\n\005trial\030"
+  "\001 \001(\0132\017.sanas.v1.Trial\"q\n\021ListTrialsRequ"
+  "est\022\020\n\010study_id\030\001 \001(\t\022\021\n\tpage_size\030\002 \001(\005"
+  "\022\022\n\npage_token\030\003 \001(\t\022#\n\005state\030\004 \001(\0162\024.sa"
+  "nas.v1.TrialState\"b\n\022ListTrialsResponse\022"
+  "\037\n\006trials\030\001 \003(\0132\017.sanas.v1.Trial\022\027\n\017next"
+  "_page_token\030\002 \001(\t\022\022\n\ntotal_size\030\003 \001(\003\"u\n"
+  "!ImportPaddleSlimCheckpointRequest\022\020\n\010st"
   "udy_id\030\001 \001(\t\022%\n\006config\030\002 \001(\0132\025.sanas.v1."
-  "StudyConfig\022#\n\005state\030\003 \001(\0162\024.sanas.v1.St"
-  "udyState\022\023\n\013range_table\030\004 \003(\005\022\023\n\013best_to"
-  "kens\030\005 \003(\005\022\030\n\013best_reward\030\006 \001(\001H\000\210\001\001\022\026\n\016"
-  "current_tokens\030\007 \003(\005\022\033\n\016current_reward\030\010"
-  " \001(\001H\001\210\001\001\022\023\n\013temperature\030\t \001(\001\022+\n\014trial_"
-  "counts\030\n \001(\0132\025.sanas.v1.TrialCounts\022\030\n\020b"
-  "udget_remaining\030\013 \001(\003\022/\n\013create_time\030\014 \001"
-  "(\0132\032.google.protobuf.TimestampB\016\n\014_best_"
-  "rewardB\021\n\017_current_reward\"\242\002\n\005Trial\022\020\n\010s"
-  "tudy_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001(\003\022\016\n\006token"
-  "s\030\003 \003(\005\022\023\n\013temperature\030\004 \001(\001\022\021\n\tclient_i"
-  "d\030\005 \001(\t\022#\n\005state\030\006 \001(\0162\024.sanas.v1.TrialS"
-  "tate\022\016\n\006reward\030\007 \001(\001\022\022\n\ninfeasible\030\010 \001(\010"
-  "\022\020\n\010accepted\030\t \001(\010\022/\n\013create_time\030\n \001(\0132"
-  "\032.google.protobuf.Timestamp\0221\n\rcomplete_"
-  "time\030\013 \001(\0132\032.google.protobuf.Timestamp\"M"
-  "\n\022CreateStudyRequest\022\020\n\010study_id\030\001 \001(\t\022%"
-  "\n\006config\030\002 \001(\0132\025.sanas.v1.StudyConfig\"F\n"
-  "\023CreateStudyResponse\022\036\n\005study\030\001 \001(\0132\017.sa"
-  "nas.v1.Study\022\017\n\007created\030\002 \001(\010\"#\n\017GetStud"
-  "yRequest\022\020\n\010study_id\030\001 \001(\t\"2\n\020GetStudyRe"
-  "sponse\022\036\n\005study\030\001 \001(\0132\017.sanas.v1.Study\";"
-  "\n\022ListStudiesRequest\022\021\n\tpage_size\030\001 \001(\005\022"
-  "\022\n\npage_token\030\002 \001(\t\"P\n\023ListStudiesRespon"
-  "se\022 \n\007studies\030\001 \003(\0132\017.sanas.v1.Study\022\027\n\017"
-  "next_page_token\030\002 \001(\t\"&\n\022DeleteStudyRequ"
-  "est\022\020\n\010study_id\030\001 \001(\t\"\025\n\023DeleteStudyResp"
-  "onse\":\n\023SuggestTrialRequest\022\020\n\010study_id\030"
-  "\001 \001(\t\022\021\n\tclient_id\030\002 \001(\t\"6\n\024SuggestTrial"
-  "Response\022\036\n\005trial\030\001 \001(\0132\017.sanas.v1.Trial"
-  "\"\207\001\n\024CompleteTrialRequest\022\020\n\010study_id\030\001 "
-  "\001(\t\022\020\n\010trial_id\030\002 \001(\003\022\016\n\006reward\030\003 \001(\001\022\022\n"
-  "\ninfeasible\030\004 \001(\010\022\024\n\014suggest_next\030\005 \001(\010\022"
-  "\021\n\tclient_id\030\006 \001(\t\"v\n\025CompleteTrialRespo"
-  "nse\022\036\n\005trial\030\001 \001(\0132\017.sanas.v1.Trial\022#\n\nn"
-  "ext_trial\030\002 \001(\0132\017.sanas.v1.Trial\022\030\n\020budg"
-  "et_remaining\030\003 \001(\003\"q\n\021ListTrialsRequest\022"
-  "\020\n\010study_id\030\001 \001(\t\022\021\n\tpage_size\030\002 \001(\005\022\022\n\n"
-  "page_token\030\003 \001(\t\022#\n\005state\030\004 \001(\0162\024.sanas."
-  "v1.TrialState\"b\n\022ListTrialsResponse\022\037\n\006t"
-  "rials\030\001 \003(\0132\017.sanas.v1.Trial\022\027\n\017next_pag"
-  "e_token\030\002 \001(\t\022\022\n\ntotal_size\030\003 \001(\003\"u\n!Imp"
-  "ortPaddleSlimCheckpointRequest\022\020\n\010study_"
-  "id\030\001 \001(\t\022%\n\006config\030\002 \001(\0132\025.sanas.v1.Stud"
-  "yConfig\022\027\n\017checkpoint_json\030\003 \001(\t\"]\n\"Impo"
-  "rtPaddleSlimCheckpointResponse\022\036\n\005study\030"
-  "\001 \001(\0132\017.sanas.v1.Study\022\027\n\017imported_trial"
-  "s\030\002 \001(\003*\\\n\nStudyState\022\033\n\027STUDY_STATE_UNS"
-  "PECIFIED\020\000\022\026\n\022STUDY_STATE_ACTIVE\020\001\022\031\n\025ST"
-  "UDY_STATE_COMPLETED\020\002*x\n\nTrialState\022\033\n\027T"
-  "RIAL_STATE_UNSPECIFIED\020\000\022\026\n\022TRIAL_STATE_"
-  "ACTIVE\020\001\022\031\n\025TRIAL_STATE_SUCCEEDED\020\002\022\032\n\026T"
-  "RIAL_STATE_INFEASIBLE\020\003*\302\002\n\013ErrorReason\022"
-  "\034\n\030ERROR_REASON_UNSPECIFIED\020\000\022!\n\035ERROR_R"
-  "EASON_INVALID_ARGUMENT\020\001\022 \n\034ERROR_REASON"
-  "_STUDY_NOT_FOUND\020\002\022 \n\034ERROR_REASON_TRIAL"
-  "_NOT_FOUND\020\003\022\035\n\031ERROR_REASON_STUDY_EXIST"
-  "S\020\004\022(\n$ERROR_REASON_TRIAL_ALREADY_COMPLE"
-  "TED\020\005\022!\n\035ERROR_REASON_BUDGET_EXHAUSTED\020\006"
-  "\022 \n\034ERROR_REASON_SPACE_EXHAUSTED\020\007\022 \n\034ER"
-  "ROR_REASON_STORAGE_FAILURE\020\0102\235\005\n\021Control"
+  "StudyConfig\022\027\n\017checkpoint_json\030\003 \001(\t\"]\n\""
+  "ImportPaddleSlimCheckpointResponse\022\036\n\005st"
+  "udy\030\001 \001(\0132\017.sanas.v1.Study\022\027\n\017imported_t"
+  "rials\030\002 \001(\003*\\\n\nStudyState\022\033\n\027STUDY_STATE"
+  "_UNSPECIFIED\020\000\022\026\n\022STUDY_STATE_ACTIVE\020\001\022\031"
+  "\n\025STUDY_STATE_COMPLETED\020\002*x\n\nTrialState\022"
+  "\033\n\027TRIAL_STATE_UNSPECIFIED\020\000\022\026\n\022TRIAL_ST"
+  "ATE_ACTIVE\020\001\022\031\n\025TRIAL_STATE_SUCCEEDED\020\002\022"
+  "\032\n\026TRIAL_STATE_INFEASIBLE\020\003*\216\003\n\013ErrorRea"
+  "son\022\034\n\030ERROR_REASON_UNSPECIFIED\020\000\022!\n\035ERR"
+  "OR_REASON_INVALID_ARGUMENT\020\001\022 \n\034ERROR_RE"
+  "ASON_STUDY_NOT_FOUND\020\002\022 \n\034ERROR_REASON_T"
+  "RIAL_NOT_FOUND\020\003\022\035\n\031ERROR_REASON_STUDY_E"
+  "XISTS\020\004\022(\n$ERROR_REASON_TRIAL_ALREADY_CO"
+  "MPLETED\020\005\022!\n\035ERROR_REASON_BUDGET_EXHAUST"
+  "ED\020\006\022 \n\034ERROR_REASON_SPACE_EXHAUSTED\020\007\022 "
+  "\n\034ERROR_REASON_STORAGE_FAILURE\020\010\022(\n$ERRO"
+  "R_REASON_TOO_MANY_PENDING_TRIALS\020\t\022 \n\034ER"
+  "ROR_REASON_UNAUTHENTICATED\020\n2\362\005\n\021Control"
   "lerService\022J\n\013CreateStudy\022\034.sanas.v1.Cre"
   "ateStudyRequest\032\035.sanas.v1.CreateStudyRe"
   "sponse\022A\n\010GetStudy\022\031.sanas.v1.GetStudyRe"
@@ -715,23 +788,26 @@ const char descriptor_table_protodef_sanas_2fv1_2fsanas_2eproto[] PROTOBUF_SECTI
   "l\022\035.sanas.v1.SuggestTrialRequest\032\036.sanas"
   ".v1.SuggestTrialResponse\022P\n\rCompleteTria"
   "l\022\036.sanas.v1.CompleteTrialRequest\032\037.sana"
-  "s.v1.CompleteTrialResponse\022G\n\nListTrials"
-  "\022\033.sanas.v1.ListTrialsRequest\032\034.sanas.v1"
-  ".ListTrialsResponse\022w\n\032ImportPaddleSlimC"
-  "heckpoint\022+.sanas.v1.ImportPaddleSlimChe"
-  "ckpointRequest\032,.sanas.v1.ImportPaddleSl"
-  "imCheckpointResponseB7Z5github.com/sanas"
-  "-nas/sanas/clients/go/sanasv1;sanasv1b\006p"
-  "roto3"
+  "s.v1.CompleteTrialResponse\022S\n\016HeartbeatT"
+  "rial\022\037.sanas.v1.HeartbeatTrialRequest\032 ."
+  "sanas.v1.HeartbeatTrialResponse\022G\n\nListT"
+  "rials\022\033.sanas.v1.ListTrialsRequest\032\034.san"
+  "as.v1.ListTrialsResponse\022w\n\032ImportPaddle"
+  "SlimCheckpoint\022+.sanas.v1.ImportPaddleSl"
+  "imCheckpointRequest\032,.sanas.v1.ImportPad"
+  "dleSlimCheckpointResponseB7Z5github.com/"
+  "sanas-nas/sanas/clients/go/sanasv1;sanas"
+  "v1b\006proto3"
   ;
-static const ::_pbi::DescriptorTable* const descriptor_table_sanas_2fv1_2fsanas_2eproto_deps[1] = {
+static const ::_pbi::DescriptorTable* const descriptor_table_sanas_2fv1_2fsanas_2eproto_deps[2] = {
+  &::descriptor_table_google_2fprotobuf_2fduration_2eproto,
   &::descriptor_table_google_2fprotobuf_2ftimestamp_2eproto,
 };
 static ::_pbi::once_flag descriptor_table_sanas_2fv1_2fsanas_2eproto_once;
 const ::_pbi::DescriptorTable descriptor_table_sanas_2fv1_2fsanas_2eproto = {
-    false, false, 3725, descriptor_table_protodef_sanas_2fv1_2fsanas_2eproto,
+    false, false, 4250, descriptor_table_protodef_sanas_2fv1_2fsanas_2eproto,
     "sanas/v1/sanas.proto",
-    &descriptor_table_sanas_2fv1_2fsanas_2eproto_once, descriptor_table_sanas_2fv1_2fsanas_2eproto_deps, 1, 21,
+    &descriptor_table_sanas_2fv1_2fsanas_2eproto_once, descriptor_table_sanas_2fv1_2fsanas_2eproto_deps, 2, 23,
     schemas, file_default_instances, TableStruct_sanas_2fv1_2fsanas_2eproto::offsets,
     file_level_metadata_sanas_2fv1_2fsanas_2eproto, file_level_enum_descriptors_sanas_2fv1_2fsanas_2eproto,
     file_level_service_descriptors_sanas_2fv1_2fsanas_2eproto,
@@ -790,6 +866,8 @@ bool ErrorReason_IsValid(int value) {
     case 6:
     case 7:
     case 8:
+    case 9:
+    case 10:
       return true;
     default:
       return false;
@@ -1182,8 +1260,19 @@ class StudyConfig::_Internal {
   static void set_has_seed(HasBits* has_bits) {
     (*has_bits)[0] |= 4u;
   }
+  static const ::PROTOBUF_NAMESPACE_ID::Duration& lease_duration(const StudyConfig* msg);
 };
 
+const ::PROTOBUF_NAMESPACE_ID::Duration&
+StudyConfig::_Internal::lease_duration(const StudyConfig* msg) {
+  return *msg->_impl_.lease_duration_;
+}
+void StudyConfig::clear_lease_duration() {
+  if (GetArenaForAllocation() == nullptr && _impl_.lease_duration_ != nullptr) {
+    delete _impl_.lease_duration_;
+  }
+  _impl_.lease_duration_ = nullptr;
+}
 StudyConfig::StudyConfig(::PROTOBUF_NAMESPACE_ID::Arena* arena,
                          bool is_message_owned)
   : ::PROTOBUF_NAMESPACE_ID::Message(arena, is_message_owned) {
@@ -1199,12 +1288,16 @@ StudyConfig::StudyConfig(const StudyConfig& from)
     , decltype(_impl_.search_spaces_){from._impl_.search_spaces_}
     , decltype(_impl_.init_tokens_){from._impl_.init_tokens_}
     , /*decltype(_impl_._init_tokens_cached_byte_size_)*/{0}
+    , decltype(_impl_.lease_duration_){nullptr}
     , decltype(_impl_.init_temperature_){}
     , decltype(_impl_.reduce_rate_){}
     , decltype(_impl_.search_steps_){}
     , decltype(_impl_.seed_){}};
 
   _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+  if (from._internal_has_lease_duration()) {
+    _this->_impl_.lease_duration_ = new ::PROTOBUF_NAMESPACE_ID::Duration(*from._impl_.lease_duration_);
+  }
   ::memcpy(&_impl_.init_temperature_, &from._impl_.init_temperature_,
     static_cast<size_t>(reinterpret_cast<char*>(&_impl_.seed_) -
     reinterpret_cast<char*>(&_impl_.init_temperature_)) + sizeof(_impl_.seed_));
@@ -1221,6 +1314,7 @@ inline void StudyConfig::SharedCtor(
     , decltype(_impl_.search_spaces_){arena}
     , decltype(_impl_.init_tokens_){arena}
     , /*decltype(_impl_._init_tokens_cached_byte_size_)*/{0}
+    , decltype(_impl_.lease_duration_){nullptr}
     , decltype(_impl_.init_temperature_){0}
     , decltype(_impl_.reduce_rate_){0}
     , decltype(_impl_.search_steps_){int64_t{0}}
@@ -1241,6 +1335,7 @@ inline void StudyConfig::SharedDtor() {
   GOOGLE_DCHECK(GetArenaForAllocation() == nullptr);
   _impl_.search_spaces_.~RepeatedPtrField();
   _impl_.init_tokens_.~RepeatedField();
+  if (this != internal_default_instance()) delete _impl_.lease_duration_;
 }
 
 void StudyConfig::SetCachedSize(int size) const {
@@ -1255,6 +1350,10 @@ void StudyConfig::Clear() {
 
   _impl_.search_spaces_.Clear();
   _impl_.init_tokens_.Clear();
+  if (GetArenaForAllocation() == nullptr && _impl_.lease_duration_ != nullptr) {
+    delete _impl_.lease_duration_;
+  }
+  _impl_.lease_duration_ = nullptr;
   cached_has_bits = _impl_._has_bits_[0];
   if (cached_has_bits & 0x00000003u) {
     ::memset(&_impl_.init_temperature_, 0, static_cast<size_t>(
@@ -1333,6 +1432,14 @@ const char* StudyConfig::_InternalParse(const char* ptr, ::_pbi::ParseContext* c
         } else
           goto handle_unusual;
         continue;
+      // .google.protobuf.Duration lease_duration = 7;
+      case 7:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 58)) {
+          ptr = ctx->ParseMessage(_internal_mutable_lease_duration(), ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
       default:
         goto handle_unusual;
     }  // switch
@@ -1404,6 +1511,13 @@ uint8_t* StudyConfig::_InternalSerialize(
     target = ::_pbi::WireFormatLite::WriteUInt64ToArray(6, this->_internal_seed(), target);
   }
 
+  // .google.protobuf.Duration lease_duration = 7;
+  if (this->_internal_has_lease_duration()) {
+    target = ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::
+      InternalWriteMessage(7, _Internal::lease_duration(this),
+        _Internal::lease_duration(this).GetCachedSize(), target, stream);
+  }
+
   if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
     target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
         _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
@@ -1439,6 +1553,13 @@ size_t StudyConfig::ByteSizeLong() const {
     _impl_._init_tokens_cached_byte_size_.store(cached_size,
                                     std::memory_order_relaxed);
     total_size += data_size;
+  }
+
+  // .google.protobuf.Duration lease_duration = 7;
+  if (this->_internal_has_lease_duration()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::MessageSize(
+        *_impl_.lease_duration_);
   }
 
   cached_has_bits = _impl_._has_bits_[0];
@@ -1484,6 +1605,10 @@ void StudyConfig::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PR
 
   _this->_impl_.search_spaces_.MergeFrom(from._impl_.search_spaces_);
   _this->_impl_.init_tokens_.MergeFrom(from._impl_.init_tokens_);
+  if (from._internal_has_lease_duration()) {
+    _this->_internal_mutable_lease_duration()->::PROTOBUF_NAMESPACE_ID::Duration::MergeFrom(
+        from._internal_lease_duration());
+  }
   cached_has_bits = from._impl_._has_bits_[0];
   if (cached_has_bits & 0x00000003u) {
     if (cached_has_bits & 0x00000001u) {
@@ -1523,9 +1648,9 @@ void StudyConfig::InternalSwap(StudyConfig* other) {
   ::PROTOBUF_NAMESPACE_ID::internal::memswap<
       PROTOBUF_FIELD_OFFSET(StudyConfig, _impl_.seed_)
       + sizeof(StudyConfig::_impl_.seed_)
-      - PROTOBUF_FIELD_OFFSET(StudyConfig, _impl_.init_temperature_)>(
-          reinterpret_cast<char*>(&_impl_.init_temperature_),
-          reinterpret_cast<char*>(&other->_impl_.init_temperature_));
+      - PROTOBUF_FIELD_OFFSET(StudyConfig, _impl_.lease_duration_)>(
+          reinterpret_cast<char*>(&_impl_.lease_duration_),
+          reinterpret_cast<char*>(&other->_impl_.lease_duration_));
 }
 
 ::PROTOBUF_NAMESPACE_ID::Metadata StudyConfig::GetMetadata() const {
@@ -1829,6 +1954,7 @@ Study::Study(const Study& from)
     , decltype(_impl_.current_reward_){}
     , decltype(_impl_.temperature_){}
     , decltype(_impl_.budget_remaining_){}
+    , decltype(_impl_.lease_expirations_){}
     , decltype(_impl_.state_){}};
 
   _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
@@ -1876,6 +2002,7 @@ inline void Study::SharedCtor(
     , decltype(_impl_.current_reward_){0}
     , decltype(_impl_.temperature_){0}
     , decltype(_impl_.budget_remaining_){int64_t{0}}
+    , decltype(_impl_.lease_expirations_){int64_t{0}}
     , decltype(_impl_.state_){0}
   };
   _impl_.study_id_.InitDefault();
@@ -2060,6 +2187,14 @@ const char* Study::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
         } else
           goto handle_unusual;
         continue;
+      // int64 lease_expirations = 13;
+      case 13:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 104)) {
+          _impl_.lease_expirations_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
       default:
         goto handle_unusual;
     }  // switch
@@ -2183,6 +2318,12 @@ uint8_t* Study::_InternalSerialize(
         _Internal::create_time(this).GetCachedSize(), target, stream);
   }
 
+  // int64 lease_expirations = 13;
+  if (this->_internal_lease_expirations() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt64ToArray(13, this->_internal_lease_expirations(), target);
+  }
+
   if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
     target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
         _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
@@ -2296,6 +2437,11 @@ size_t Study::ByteSizeLong() const {
     total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_budget_remaining());
   }
 
+  // int64 lease_expirations = 13;
+  if (this->_internal_lease_expirations() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_lease_expirations());
+  }
+
   // .sanas.v1.StudyState state = 3;
   if (this->_internal_state() != 0) {
     total_size += 1 +
@@ -2358,6 +2504,9 @@ void Study::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF
   if (from._internal_budget_remaining() != 0) {
     _this->_internal_set_budget_remaining(from._internal_budget_remaining());
   }
+  if (from._internal_lease_expirations() != 0) {
+    _this->_internal_set_lease_expirations(from._internal_lease_expirations());
+  }
   if (from._internal_state() != 0) {
     _this->_internal_set_state(from._internal_state());
   }
@@ -2408,6 +2557,7 @@ class Trial::_Internal {
  public:
   static const ::PROTOBUF_NAMESPACE_ID::Timestamp& create_time(const Trial* msg);
   static const ::PROTOBUF_NAMESPACE_ID::Timestamp& complete_time(const Trial* msg);
+  static const ::PROTOBUF_NAMESPACE_ID::Timestamp& lease_expire_time(const Trial* msg);
 };
 
 const ::PROTOBUF_NAMESPACE_ID::Timestamp&
@@ -2417,6 +2567,10 @@ Trial::_Internal::create_time(const Trial* msg) {
 const ::PROTOBUF_NAMESPACE_ID::Timestamp&
 Trial::_Internal::complete_time(const Trial* msg) {
   return *msg->_impl_.complete_time_;
+}
+const ::PROTOBUF_NAMESPACE_ID::Timestamp&
+Trial::_Internal::lease_expire_time(const Trial* msg) {
+  return *msg->_impl_.lease_expire_time_;
 }
 void Trial::clear_create_time() {
   if (GetArenaForAllocation() == nullptr && _impl_.create_time_ != nullptr) {
@@ -2429,6 +2583,12 @@ void Trial::clear_complete_time() {
     delete _impl_.complete_time_;
   }
   _impl_.complete_time_ = nullptr;
+}
+void Trial::clear_lease_expire_time() {
+  if (GetArenaForAllocation() == nullptr && _impl_.lease_expire_time_ != nullptr) {
+    delete _impl_.lease_expire_time_;
+  }
+  _impl_.lease_expire_time_ = nullptr;
 }
 Trial::Trial(::PROTOBUF_NAMESPACE_ID::Arena* arena,
                          bool is_message_owned)
@@ -2446,12 +2606,14 @@ Trial::Trial(const Trial& from)
     , decltype(_impl_.client_id_){}
     , decltype(_impl_.create_time_){nullptr}
     , decltype(_impl_.complete_time_){nullptr}
+    , decltype(_impl_.lease_expire_time_){nullptr}
     , decltype(_impl_.trial_id_){}
     , decltype(_impl_.temperature_){}
     , decltype(_impl_.reward_){}
     , decltype(_impl_.state_){}
     , decltype(_impl_.infeasible_){}
     , decltype(_impl_.accepted_){}
+    , decltype(_impl_.issue_count_){}
     , /*decltype(_impl_._cached_size_)*/{}};
 
   _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
@@ -2477,9 +2639,12 @@ Trial::Trial(const Trial& from)
   if (from._internal_has_complete_time()) {
     _this->_impl_.complete_time_ = new ::PROTOBUF_NAMESPACE_ID::Timestamp(*from._impl_.complete_time_);
   }
+  if (from._internal_has_lease_expire_time()) {
+    _this->_impl_.lease_expire_time_ = new ::PROTOBUF_NAMESPACE_ID::Timestamp(*from._impl_.lease_expire_time_);
+  }
   ::memcpy(&_impl_.trial_id_, &from._impl_.trial_id_,
-    static_cast<size_t>(reinterpret_cast<char*>(&_impl_.accepted_) -
-    reinterpret_cast<char*>(&_impl_.trial_id_)) + sizeof(_impl_.accepted_));
+    static_cast<size_t>(reinterpret_cast<char*>(&_impl_.issue_count_) -
+    reinterpret_cast<char*>(&_impl_.trial_id_)) + sizeof(_impl_.issue_count_));
   // @@protoc_insertion_point(copy_constructor:sanas.v1.Trial)
 }
 
@@ -2494,12 +2659,14 @@ inline void Trial::SharedCtor(
     , decltype(_impl_.client_id_){}
     , decltype(_impl_.create_time_){nullptr}
     , decltype(_impl_.complete_time_){nullptr}
+    , decltype(_impl_.lease_expire_time_){nullptr}
     , decltype(_impl_.trial_id_){int64_t{0}}
     , decltype(_impl_.temperature_){0}
     , decltype(_impl_.reward_){0}
     , decltype(_impl_.state_){0}
     , decltype(_impl_.infeasible_){false}
     , decltype(_impl_.accepted_){false}
+    , decltype(_impl_.issue_count_){0}
     , /*decltype(_impl_._cached_size_)*/{}
   };
   _impl_.study_id_.InitDefault();
@@ -2528,6 +2695,7 @@ inline void Trial::SharedDtor() {
   _impl_.client_id_.Destroy();
   if (this != internal_default_instance()) delete _impl_.create_time_;
   if (this != internal_default_instance()) delete _impl_.complete_time_;
+  if (this != internal_default_instance()) delete _impl_.lease_expire_time_;
 }
 
 void Trial::SetCachedSize(int size) const {
@@ -2551,9 +2719,13 @@ void Trial::Clear() {
     delete _impl_.complete_time_;
   }
   _impl_.complete_time_ = nullptr;
+  if (GetArenaForAllocation() == nullptr && _impl_.lease_expire_time_ != nullptr) {
+    delete _impl_.lease_expire_time_;
+  }
+  _impl_.lease_expire_time_ = nullptr;
   ::memset(&_impl_.trial_id_, 0, static_cast<size_t>(
-      reinterpret_cast<char*>(&_impl_.accepted_) -
-      reinterpret_cast<char*>(&_impl_.trial_id_)) + sizeof(_impl_.accepted_));
+      reinterpret_cast<char*>(&_impl_.issue_count_) -
+      reinterpret_cast<char*>(&_impl_.trial_id_)) + sizeof(_impl_.issue_count_));
   _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
 }
 
@@ -2655,6 +2827,22 @@ const char* Trial::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
       case 11:
         if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 90)) {
           ptr = ctx->ParseMessage(_internal_mutable_complete_time(), ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // .google.protobuf.Timestamp lease_expire_time = 12;
+      case 12:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 98)) {
+          ptr = ctx->ParseMessage(_internal_mutable_lease_expire_time(), ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // int32 issue_count = 13;
+      case 13:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 104)) {
+          _impl_.issue_count_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint32(&ptr);
           CHK_(ptr);
         } else
           goto handle_unusual;
@@ -2776,6 +2964,19 @@ uint8_t* Trial::_InternalSerialize(
         _Internal::complete_time(this).GetCachedSize(), target, stream);
   }
 
+  // .google.protobuf.Timestamp lease_expire_time = 12;
+  if (this->_internal_has_lease_expire_time()) {
+    target = ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::
+      InternalWriteMessage(12, _Internal::lease_expire_time(this),
+        _Internal::lease_expire_time(this).GetCachedSize(), target, stream);
+  }
+
+  // int32 issue_count = 13;
+  if (this->_internal_issue_count() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt32ToArray(13, this->_internal_issue_count(), target);
+  }
+
   if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
     target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
         _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
@@ -2834,6 +3035,13 @@ size_t Trial::ByteSizeLong() const {
         *_impl_.complete_time_);
   }
 
+  // .google.protobuf.Timestamp lease_expire_time = 12;
+  if (this->_internal_has_lease_expire_time()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::MessageSize(
+        *_impl_.lease_expire_time_);
+  }
+
   // int64 trial_id = 2;
   if (this->_internal_trial_id() != 0) {
     total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_trial_id());
@@ -2873,6 +3081,11 @@ size_t Trial::ByteSizeLong() const {
     total_size += 1 + 1;
   }
 
+  // int32 issue_count = 13;
+  if (this->_internal_issue_count() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int32SizePlusOne(this->_internal_issue_count());
+  }
+
   return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
 }
 
@@ -2906,6 +3119,10 @@ void Trial::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF
     _this->_internal_mutable_complete_time()->::PROTOBUF_NAMESPACE_ID::Timestamp::MergeFrom(
         from._internal_complete_time());
   }
+  if (from._internal_has_lease_expire_time()) {
+    _this->_internal_mutable_lease_expire_time()->::PROTOBUF_NAMESPACE_ID::Timestamp::MergeFrom(
+        from._internal_lease_expire_time());
+  }
   if (from._internal_trial_id() != 0) {
     _this->_internal_set_trial_id(from._internal_trial_id());
   }
@@ -2931,6 +3148,9 @@ void Trial::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF
   }
   if (from._internal_accepted() != 0) {
     _this->_internal_set_accepted(from._internal_accepted());
+  }
+  if (from._internal_issue_count() != 0) {
+    _this->_internal_set_issue_count(from._internal_issue_count());
   }
   _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
 }
@@ -2961,8 +3181,8 @@ void Trial::InternalSwap(Trial* other) {
       &other->_impl_.client_id_, rhs_arena
   );
   ::PROTOBUF_NAMESPACE_ID::internal::memswap<
-      PROTOBUF_FIELD_OFFSET(Trial, _impl_.accepted_)
-      + sizeof(Trial::_impl_.accepted_)
+      PROTOBUF_FIELD_OFFSET(Trial, _impl_.issue_count_)
+      + sizeof(Trial::_impl_.issue_count_)
       - PROTOBUF_FIELD_OFFSET(Trial, _impl_.create_time_)>(
           reinterpret_cast<char*>(&_impl_.create_time_),
           reinterpret_cast<char*>(&other->_impl_.create_time_));
@@ -4567,6 +4787,7 @@ SuggestTrialRequest::SuggestTrialRequest(const SuggestTrialRequest& from)
   new (&_impl_) Impl_{
       decltype(_impl_.study_id_){}
     , decltype(_impl_.client_id_){}
+    , decltype(_impl_.request_id_){}
     , /*decltype(_impl_._cached_size_)*/{}};
 
   _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
@@ -4586,6 +4807,14 @@ SuggestTrialRequest::SuggestTrialRequest(const SuggestTrialRequest& from)
     _this->_impl_.client_id_.Set(from._internal_client_id(), 
       _this->GetArenaForAllocation());
   }
+  _impl_.request_id_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.request_id_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_request_id().empty()) {
+    _this->_impl_.request_id_.Set(from._internal_request_id(), 
+      _this->GetArenaForAllocation());
+  }
   // @@protoc_insertion_point(copy_constructor:sanas.v1.SuggestTrialRequest)
 }
 
@@ -4596,6 +4825,7 @@ inline void SuggestTrialRequest::SharedCtor(
   new (&_impl_) Impl_{
       decltype(_impl_.study_id_){}
     , decltype(_impl_.client_id_){}
+    , decltype(_impl_.request_id_){}
     , /*decltype(_impl_._cached_size_)*/{}
   };
   _impl_.study_id_.InitDefault();
@@ -4605,6 +4835,10 @@ inline void SuggestTrialRequest::SharedCtor(
   _impl_.client_id_.InitDefault();
   #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
     _impl_.client_id_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  _impl_.request_id_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.request_id_.Set("", GetArenaForAllocation());
   #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
 }
 
@@ -4621,6 +4855,7 @@ inline void SuggestTrialRequest::SharedDtor() {
   GOOGLE_DCHECK(GetArenaForAllocation() == nullptr);
   _impl_.study_id_.Destroy();
   _impl_.client_id_.Destroy();
+  _impl_.request_id_.Destroy();
 }
 
 void SuggestTrialRequest::SetCachedSize(int size) const {
@@ -4635,6 +4870,7 @@ void SuggestTrialRequest::Clear() {
 
   _impl_.study_id_.ClearToEmpty();
   _impl_.client_id_.ClearToEmpty();
+  _impl_.request_id_.ClearToEmpty();
   _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
 }
 
@@ -4661,6 +4897,16 @@ const char* SuggestTrialRequest::_InternalParse(const char* ptr, ::_pbi::ParseCo
           ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
           CHK_(ptr);
           CHK_(::_pbi::VerifyUTF8(str, "sanas.v1.SuggestTrialRequest.client_id"));
+        } else
+          goto handle_unusual;
+        continue;
+      // string request_id = 3;
+      case 3:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 26)) {
+          auto str = _internal_mutable_request_id();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "sanas.v1.SuggestTrialRequest.request_id"));
         } else
           goto handle_unusual;
         continue;
@@ -4713,6 +4959,16 @@ uint8_t* SuggestTrialRequest::_InternalSerialize(
         2, this->_internal_client_id(), target);
   }
 
+  // string request_id = 3;
+  if (!this->_internal_request_id().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_request_id().data(), static_cast<int>(this->_internal_request_id().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "sanas.v1.SuggestTrialRequest.request_id");
+    target = stream->WriteStringMaybeAliased(
+        3, this->_internal_request_id(), target);
+  }
+
   if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
     target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
         _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
@@ -4743,6 +4999,13 @@ size_t SuggestTrialRequest::ByteSizeLong() const {
         this->_internal_client_id());
   }
 
+  // string request_id = 3;
+  if (!this->_internal_request_id().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_request_id());
+  }
+
   return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
 }
 
@@ -4766,6 +5029,9 @@ void SuggestTrialRequest::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, co
   }
   if (!from._internal_client_id().empty()) {
     _this->_internal_set_client_id(from._internal_client_id());
+  }
+  if (!from._internal_request_id().empty()) {
+    _this->_internal_set_request_id(from._internal_request_id());
   }
   _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
 }
@@ -4793,6 +5059,10 @@ void SuggestTrialRequest::InternalSwap(SuggestTrialRequest* other) {
   ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
       &_impl_.client_id_, lhs_arena,
       &other->_impl_.client_id_, rhs_arena
+  );
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.request_id_, lhs_arena,
+      &other->_impl_.request_id_, rhs_arena
   );
 }
 
@@ -5013,6 +5283,7 @@ CompleteTrialRequest::CompleteTrialRequest(const CompleteTrialRequest& from)
   new (&_impl_) Impl_{
       decltype(_impl_.study_id_){}
     , decltype(_impl_.client_id_){}
+    , decltype(_impl_.request_id_){}
     , decltype(_impl_.trial_id_){}
     , decltype(_impl_.reward_){}
     , decltype(_impl_.infeasible_){}
@@ -5036,6 +5307,14 @@ CompleteTrialRequest::CompleteTrialRequest(const CompleteTrialRequest& from)
     _this->_impl_.client_id_.Set(from._internal_client_id(), 
       _this->GetArenaForAllocation());
   }
+  _impl_.request_id_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.request_id_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_request_id().empty()) {
+    _this->_impl_.request_id_.Set(from._internal_request_id(), 
+      _this->GetArenaForAllocation());
+  }
   ::memcpy(&_impl_.trial_id_, &from._impl_.trial_id_,
     static_cast<size_t>(reinterpret_cast<char*>(&_impl_.suggest_next_) -
     reinterpret_cast<char*>(&_impl_.trial_id_)) + sizeof(_impl_.suggest_next_));
@@ -5049,6 +5328,7 @@ inline void CompleteTrialRequest::SharedCtor(
   new (&_impl_) Impl_{
       decltype(_impl_.study_id_){}
     , decltype(_impl_.client_id_){}
+    , decltype(_impl_.request_id_){}
     , decltype(_impl_.trial_id_){int64_t{0}}
     , decltype(_impl_.reward_){0}
     , decltype(_impl_.infeasible_){false}
@@ -5062,6 +5342,10 @@ inline void CompleteTrialRequest::SharedCtor(
   _impl_.client_id_.InitDefault();
   #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
     _impl_.client_id_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  _impl_.request_id_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.request_id_.Set("", GetArenaForAllocation());
   #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
 }
 
@@ -5078,6 +5362,7 @@ inline void CompleteTrialRequest::SharedDtor() {
   GOOGLE_DCHECK(GetArenaForAllocation() == nullptr);
   _impl_.study_id_.Destroy();
   _impl_.client_id_.Destroy();
+  _impl_.request_id_.Destroy();
 }
 
 void CompleteTrialRequest::SetCachedSize(int size) const {
@@ -5092,6 +5377,7 @@ void CompleteTrialRequest::Clear() {
 
   _impl_.study_id_.ClearToEmpty();
   _impl_.client_id_.ClearToEmpty();
+  _impl_.request_id_.ClearToEmpty();
   ::memset(&_impl_.trial_id_, 0, static_cast<size_t>(
       reinterpret_cast<char*>(&_impl_.suggest_next_) -
       reinterpret_cast<char*>(&_impl_.trial_id_)) + sizeof(_impl_.suggest_next_));
@@ -5153,6 +5439,16 @@ const char* CompleteTrialRequest::_InternalParse(const char* ptr, ::_pbi::ParseC
           ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
           CHK_(ptr);
           CHK_(::_pbi::VerifyUTF8(str, "sanas.v1.CompleteTrialRequest.client_id"));
+        } else
+          goto handle_unusual;
+        continue;
+      // string request_id = 7;
+      case 7:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 58)) {
+          auto str = _internal_mutable_request_id();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "sanas.v1.CompleteTrialRequest.request_id"));
         } else
           goto handle_unusual;
         continue;
@@ -5233,6 +5529,16 @@ uint8_t* CompleteTrialRequest::_InternalSerialize(
         6, this->_internal_client_id(), target);
   }
 
+  // string request_id = 7;
+  if (!this->_internal_request_id().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_request_id().data(), static_cast<int>(this->_internal_request_id().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "sanas.v1.CompleteTrialRequest.request_id");
+    target = stream->WriteStringMaybeAliased(
+        7, this->_internal_request_id(), target);
+  }
+
   if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
     target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
         _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
@@ -5261,6 +5567,13 @@ size_t CompleteTrialRequest::ByteSizeLong() const {
     total_size += 1 +
       ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
         this->_internal_client_id());
+  }
+
+  // string request_id = 7;
+  if (!this->_internal_request_id().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_request_id());
   }
 
   // int64 trial_id = 2;
@@ -5311,6 +5624,9 @@ void CompleteTrialRequest::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, c
   if (!from._internal_client_id().empty()) {
     _this->_internal_set_client_id(from._internal_client_id());
   }
+  if (!from._internal_request_id().empty()) {
+    _this->_internal_set_request_id(from._internal_request_id());
+  }
   if (from._internal_trial_id() != 0) {
     _this->_internal_set_trial_id(from._internal_trial_id());
   }
@@ -5353,6 +5669,10 @@ void CompleteTrialRequest::InternalSwap(CompleteTrialRequest* other) {
   ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
       &_impl_.client_id_, lhs_arena,
       &other->_impl_.client_id_, rhs_arena
+  );
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.request_id_, lhs_arena,
+      &other->_impl_.request_id_, rhs_arena
   );
   ::PROTOBUF_NAMESPACE_ID::internal::memswap<
       PROTOBUF_FIELD_OFFSET(CompleteTrialRequest, _impl_.suggest_next_)
@@ -5631,6 +5951,479 @@ void CompleteTrialResponse::InternalSwap(CompleteTrialResponse* other) {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
       file_level_metadata_sanas_2fv1_2fsanas_2eproto[16]);
+}
+
+// ===================================================================
+
+class HeartbeatTrialRequest::_Internal {
+ public:
+};
+
+HeartbeatTrialRequest::HeartbeatTrialRequest(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                         bool is_message_owned)
+  : ::PROTOBUF_NAMESPACE_ID::Message(arena, is_message_owned) {
+  SharedCtor(arena, is_message_owned);
+  // @@protoc_insertion_point(arena_constructor:sanas.v1.HeartbeatTrialRequest)
+}
+HeartbeatTrialRequest::HeartbeatTrialRequest(const HeartbeatTrialRequest& from)
+  : ::PROTOBUF_NAMESPACE_ID::Message() {
+  HeartbeatTrialRequest* const _this = this; (void)_this;
+  new (&_impl_) Impl_{
+      decltype(_impl_.study_id_){}
+    , decltype(_impl_.client_id_){}
+    , decltype(_impl_.trial_id_){}
+    , /*decltype(_impl_._cached_size_)*/{}};
+
+  _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+  _impl_.study_id_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.study_id_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_study_id().empty()) {
+    _this->_impl_.study_id_.Set(from._internal_study_id(), 
+      _this->GetArenaForAllocation());
+  }
+  _impl_.client_id_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.client_id_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_client_id().empty()) {
+    _this->_impl_.client_id_.Set(from._internal_client_id(), 
+      _this->GetArenaForAllocation());
+  }
+  _this->_impl_.trial_id_ = from._impl_.trial_id_;
+  // @@protoc_insertion_point(copy_constructor:sanas.v1.HeartbeatTrialRequest)
+}
+
+inline void HeartbeatTrialRequest::SharedCtor(
+    ::_pb::Arena* arena, bool is_message_owned) {
+  (void)arena;
+  (void)is_message_owned;
+  new (&_impl_) Impl_{
+      decltype(_impl_.study_id_){}
+    , decltype(_impl_.client_id_){}
+    , decltype(_impl_.trial_id_){int64_t{0}}
+    , /*decltype(_impl_._cached_size_)*/{}
+  };
+  _impl_.study_id_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.study_id_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  _impl_.client_id_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.client_id_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+}
+
+HeartbeatTrialRequest::~HeartbeatTrialRequest() {
+  // @@protoc_insertion_point(destructor:sanas.v1.HeartbeatTrialRequest)
+  if (auto *arena = _internal_metadata_.DeleteReturnArena<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>()) {
+  (void)arena;
+    return;
+  }
+  SharedDtor();
+}
+
+inline void HeartbeatTrialRequest::SharedDtor() {
+  GOOGLE_DCHECK(GetArenaForAllocation() == nullptr);
+  _impl_.study_id_.Destroy();
+  _impl_.client_id_.Destroy();
+}
+
+void HeartbeatTrialRequest::SetCachedSize(int size) const {
+  _impl_._cached_size_.Set(size);
+}
+
+void HeartbeatTrialRequest::Clear() {
+// @@protoc_insertion_point(message_clear_start:sanas.v1.HeartbeatTrialRequest)
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  _impl_.study_id_.ClearToEmpty();
+  _impl_.client_id_.ClearToEmpty();
+  _impl_.trial_id_ = int64_t{0};
+  _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
+}
+
+const char* HeartbeatTrialRequest::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
+#define CHK_(x) if (PROTOBUF_PREDICT_FALSE(!(x))) goto failure
+  while (!ctx->Done(&ptr)) {
+    uint32_t tag;
+    ptr = ::_pbi::ReadTag(ptr, &tag);
+    switch (tag >> 3) {
+      // string study_id = 1;
+      case 1:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 10)) {
+          auto str = _internal_mutable_study_id();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "sanas.v1.HeartbeatTrialRequest.study_id"));
+        } else
+          goto handle_unusual;
+        continue;
+      // int64 trial_id = 2;
+      case 2:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 16)) {
+          _impl_.trial_id_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // string client_id = 3;
+      case 3:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 26)) {
+          auto str = _internal_mutable_client_id();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "sanas.v1.HeartbeatTrialRequest.client_id"));
+        } else
+          goto handle_unusual;
+        continue;
+      default:
+        goto handle_unusual;
+    }  // switch
+  handle_unusual:
+    if ((tag == 0) || ((tag & 7) == 4)) {
+      CHK_(ptr);
+      ctx->SetLastTag(tag);
+      goto message_done;
+    }
+    ptr = UnknownFieldParse(
+        tag,
+        _internal_metadata_.mutable_unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(),
+        ptr, ctx);
+    CHK_(ptr != nullptr);
+  }  // while
+message_done:
+  return ptr;
+failure:
+  ptr = nullptr;
+  goto message_done;
+#undef CHK_
+}
+
+uint8_t* HeartbeatTrialRequest::_InternalSerialize(
+    uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const {
+  // @@protoc_insertion_point(serialize_to_array_start:sanas.v1.HeartbeatTrialRequest)
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  // string study_id = 1;
+  if (!this->_internal_study_id().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_study_id().data(), static_cast<int>(this->_internal_study_id().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "sanas.v1.HeartbeatTrialRequest.study_id");
+    target = stream->WriteStringMaybeAliased(
+        1, this->_internal_study_id(), target);
+  }
+
+  // int64 trial_id = 2;
+  if (this->_internal_trial_id() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt64ToArray(2, this->_internal_trial_id(), target);
+  }
+
+  // string client_id = 3;
+  if (!this->_internal_client_id().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_client_id().data(), static_cast<int>(this->_internal_client_id().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "sanas.v1.HeartbeatTrialRequest.client_id");
+    target = stream->WriteStringMaybeAliased(
+        3, this->_internal_client_id(), target);
+  }
+
+  if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
+    target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
+        _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
+  }
+  // @@protoc_insertion_point(serialize_to_array_end:sanas.v1.HeartbeatTrialRequest)
+  return target;
+}
+
+size_t HeartbeatTrialRequest::ByteSizeLong() const {
+// @@protoc_insertion_point(message_byte_size_start:sanas.v1.HeartbeatTrialRequest)
+  size_t total_size = 0;
+
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  // string study_id = 1;
+  if (!this->_internal_study_id().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_study_id());
+  }
+
+  // string client_id = 3;
+  if (!this->_internal_client_id().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_client_id());
+  }
+
+  // int64 trial_id = 2;
+  if (this->_internal_trial_id() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_trial_id());
+  }
+
+  return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
+}
+
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData HeartbeatTrialRequest::_class_data_ = {
+    ::PROTOBUF_NAMESPACE_ID::Message::CopyWithSourceCheck,
+    HeartbeatTrialRequest::MergeImpl
+};
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*HeartbeatTrialRequest::GetClassData() const { return &_class_data_; }
+
+
+void HeartbeatTrialRequest::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg) {
+  auto* const _this = static_cast<HeartbeatTrialRequest*>(&to_msg);
+  auto& from = static_cast<const HeartbeatTrialRequest&>(from_msg);
+  // @@protoc_insertion_point(class_specific_merge_from_start:sanas.v1.HeartbeatTrialRequest)
+  GOOGLE_DCHECK_NE(&from, _this);
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  if (!from._internal_study_id().empty()) {
+    _this->_internal_set_study_id(from._internal_study_id());
+  }
+  if (!from._internal_client_id().empty()) {
+    _this->_internal_set_client_id(from._internal_client_id());
+  }
+  if (from._internal_trial_id() != 0) {
+    _this->_internal_set_trial_id(from._internal_trial_id());
+  }
+  _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+}
+
+void HeartbeatTrialRequest::CopyFrom(const HeartbeatTrialRequest& from) {
+// @@protoc_insertion_point(class_specific_copy_from_start:sanas.v1.HeartbeatTrialRequest)
+  if (&from == this) return;
+  Clear();
+  MergeFrom(from);
+}
+
+bool HeartbeatTrialRequest::IsInitialized() const {
+  return true;
+}
+
+void HeartbeatTrialRequest::InternalSwap(HeartbeatTrialRequest* other) {
+  using std::swap;
+  auto* lhs_arena = GetArenaForAllocation();
+  auto* rhs_arena = other->GetArenaForAllocation();
+  _internal_metadata_.InternalSwap(&other->_internal_metadata_);
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.study_id_, lhs_arena,
+      &other->_impl_.study_id_, rhs_arena
+  );
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.client_id_, lhs_arena,
+      &other->_impl_.client_id_, rhs_arena
+  );
+  swap(_impl_.trial_id_, other->_impl_.trial_id_);
+}
+
+::PROTOBUF_NAMESPACE_ID::Metadata HeartbeatTrialRequest::GetMetadata() const {
+  return ::_pbi::AssignDescriptors(
+      &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[17]);
+}
+
+// ===================================================================
+
+class HeartbeatTrialResponse::_Internal {
+ public:
+  static const ::sanas::v1::Trial& trial(const HeartbeatTrialResponse* msg);
+};
+
+const ::sanas::v1::Trial&
+HeartbeatTrialResponse::_Internal::trial(const HeartbeatTrialResponse* msg) {
+  return *msg->_impl_.trial_;
+}
+HeartbeatTrialResponse::HeartbeatTrialResponse(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                         bool is_message_owned)
+  : ::PROTOBUF_NAMESPACE_ID::Message(arena, is_message_owned) {
+  SharedCtor(arena, is_message_owned);
+  // @@protoc_insertion_point(arena_constructor:sanas.v1.HeartbeatTrialResponse)
+}
+HeartbeatTrialResponse::HeartbeatTrialResponse(const HeartbeatTrialResponse& from)
+  : ::PROTOBUF_NAMESPACE_ID::Message() {
+  HeartbeatTrialResponse* const _this = this; (void)_this;
+  new (&_impl_) Impl_{
+      decltype(_impl_.trial_){nullptr}
+    , /*decltype(_impl_._cached_size_)*/{}};
+
+  _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+  if (from._internal_has_trial()) {
+    _this->_impl_.trial_ = new ::sanas::v1::Trial(*from._impl_.trial_);
+  }
+  // @@protoc_insertion_point(copy_constructor:sanas.v1.HeartbeatTrialResponse)
+}
+
+inline void HeartbeatTrialResponse::SharedCtor(
+    ::_pb::Arena* arena, bool is_message_owned) {
+  (void)arena;
+  (void)is_message_owned;
+  new (&_impl_) Impl_{
+      decltype(_impl_.trial_){nullptr}
+    , /*decltype(_impl_._cached_size_)*/{}
+  };
+}
+
+HeartbeatTrialResponse::~HeartbeatTrialResponse() {
+  // @@protoc_insertion_point(destructor:sanas.v1.HeartbeatTrialResponse)
+  if (auto *arena = _internal_metadata_.DeleteReturnArena<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>()) {
+  (void)arena;
+    return;
+  }
+  SharedDtor();
+}
+
+inline void HeartbeatTrialResponse::SharedDtor() {
+  GOOGLE_DCHECK(GetArenaForAllocation() == nullptr);
+  if (this != internal_default_instance()) delete _impl_.trial_;
+}
+
+void HeartbeatTrialResponse::SetCachedSize(int size) const {
+  _impl_._cached_size_.Set(size);
+}
+
+void HeartbeatTrialResponse::Clear() {
+// @@protoc_insertion_point(message_clear_start:sanas.v1.HeartbeatTrialResponse)
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  if (GetArenaForAllocation() == nullptr && _impl_.trial_ != nullptr) {
+    delete _impl_.trial_;
+  }
+  _impl_.trial_ = nullptr;
+  _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
+}
+
+const char* HeartbeatTrialResponse::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
+#define CHK_(x) if (PROTOBUF_PREDICT_FALSE(!(x))) goto failure
+  while (!ctx->Done(&ptr)) {
+    uint32_t tag;
+    ptr = ::_pbi::ReadTag(ptr, &tag);
+    switch (tag >> 3) {
+      // .sanas.v1.Trial trial = 1;
+      case 1:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 10)) {
+          ptr = ctx->ParseMessage(_internal_mutable_trial(), ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      default:
+        goto handle_unusual;
+    }  // switch
+  handle_unusual:
+    if ((tag == 0) || ((tag & 7) == 4)) {
+      CHK_(ptr);
+      ctx->SetLastTag(tag);
+      goto message_done;
+    }
+    ptr = UnknownFieldParse(
+        tag,
+        _internal_metadata_.mutable_unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(),
+        ptr, ctx);
+    CHK_(ptr != nullptr);
+  }  // while
+message_done:
+  return ptr;
+failure:
+  ptr = nullptr;
+  goto message_done;
+#undef CHK_
+}
+
+uint8_t* HeartbeatTrialResponse::_InternalSerialize(
+    uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const {
+  // @@protoc_insertion_point(serialize_to_array_start:sanas.v1.HeartbeatTrialResponse)
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  // .sanas.v1.Trial trial = 1;
+  if (this->_internal_has_trial()) {
+    target = ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::
+      InternalWriteMessage(1, _Internal::trial(this),
+        _Internal::trial(this).GetCachedSize(), target, stream);
+  }
+
+  if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
+    target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
+        _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
+  }
+  // @@protoc_insertion_point(serialize_to_array_end:sanas.v1.HeartbeatTrialResponse)
+  return target;
+}
+
+size_t HeartbeatTrialResponse::ByteSizeLong() const {
+// @@protoc_insertion_point(message_byte_size_start:sanas.v1.HeartbeatTrialResponse)
+  size_t total_size = 0;
+
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  // .sanas.v1.Trial trial = 1;
+  if (this->_internal_has_trial()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::MessageSize(
+        *_impl_.trial_);
+  }
+
+  return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
+}
+
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData HeartbeatTrialResponse::_class_data_ = {
+    ::PROTOBUF_NAMESPACE_ID::Message::CopyWithSourceCheck,
+    HeartbeatTrialResponse::MergeImpl
+};
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*HeartbeatTrialResponse::GetClassData() const { return &_class_data_; }
+
+
+void HeartbeatTrialResponse::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg) {
+  auto* const _this = static_cast<HeartbeatTrialResponse*>(&to_msg);
+  auto& from = static_cast<const HeartbeatTrialResponse&>(from_msg);
+  // @@protoc_insertion_point(class_specific_merge_from_start:sanas.v1.HeartbeatTrialResponse)
+  GOOGLE_DCHECK_NE(&from, _this);
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  if (from._internal_has_trial()) {
+    _this->_internal_mutable_trial()->::sanas::v1::Trial::MergeFrom(
+        from._internal_trial());
+  }
+  _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+}
+
+void HeartbeatTrialResponse::CopyFrom(const HeartbeatTrialResponse& from) {
+// @@protoc_insertion_point(class_specific_copy_from_start:sanas.v1.HeartbeatTrialResponse)
+  if (&from == this) return;
+  Clear();
+  MergeFrom(from);
+}
+
+bool HeartbeatTrialResponse::IsInitialized() const {
+  return true;
+}
+
+void HeartbeatTrialResponse::InternalSwap(HeartbeatTrialResponse* other) {
+  using std::swap;
+  _internal_metadata_.InternalSwap(&other->_internal_metadata_);
+  swap(_impl_.trial_, other->_impl_.trial_);
+}
+
+::PROTOBUF_NAMESPACE_ID::Metadata HeartbeatTrialResponse::GetMetadata() const {
+  return ::_pbi::AssignDescriptors(
+      &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[18]);
 }
 
 // ===================================================================
@@ -5946,7 +6739,7 @@ void ListTrialsRequest::InternalSwap(ListTrialsRequest* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata ListTrialsRequest::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[17]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[19]);
 }
 
 // ===================================================================
@@ -6210,7 +7003,7 @@ void ListTrialsResponse::InternalSwap(ListTrialsResponse* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata ListTrialsResponse::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[18]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[20]);
 }
 
 // ===================================================================
@@ -6505,7 +7298,7 @@ void ImportPaddleSlimCheckpointRequest::InternalSwap(ImportPaddleSlimCheckpointR
 ::PROTOBUF_NAMESPACE_ID::Metadata ImportPaddleSlimCheckpointRequest::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[19]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[21]);
 }
 
 // ===================================================================
@@ -6729,7 +7522,7 @@ void ImportPaddleSlimCheckpointResponse::InternalSwap(ImportPaddleSlimCheckpoint
 ::PROTOBUF_NAMESPACE_ID::Metadata ImportPaddleSlimCheckpointResponse::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[20]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[22]);
 }
 
 // @@protoc_insertion_point(namespace_scope)
@@ -6803,6 +7596,14 @@ Arena::CreateMaybeMessage< ::sanas::v1::CompleteTrialRequest >(Arena* arena) {
 template<> PROTOBUF_NOINLINE ::sanas::v1::CompleteTrialResponse*
 Arena::CreateMaybeMessage< ::sanas::v1::CompleteTrialResponse >(Arena* arena) {
   return Arena::CreateMessageInternal< ::sanas::v1::CompleteTrialResponse >(arena);
+}
+template<> PROTOBUF_NOINLINE ::sanas::v1::HeartbeatTrialRequest*
+Arena::CreateMaybeMessage< ::sanas::v1::HeartbeatTrialRequest >(Arena* arena) {
+  return Arena::CreateMessageInternal< ::sanas::v1::HeartbeatTrialRequest >(arena);
+}
+template<> PROTOBUF_NOINLINE ::sanas::v1::HeartbeatTrialResponse*
+Arena::CreateMaybeMessage< ::sanas::v1::HeartbeatTrialResponse >(Arena* arena) {
+  return Arena::CreateMessageInternal< ::sanas::v1::HeartbeatTrialResponse >(arena);
 }
 template<> PROTOBUF_NOINLINE ::sanas::v1::ListTrialsRequest*
 Arena::CreateMaybeMessage< ::sanas::v1::ListTrialsRequest >(Arena* arena) {

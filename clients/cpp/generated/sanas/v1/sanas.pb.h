@@ -32,6 +32,7 @@
 #include <google/protobuf/extension_set.h>  // IWYU pragma: export
 #include <google/protobuf/generated_enum_reflection.h>
 #include <google/protobuf/unknown_field_set.h>
+#include <google/protobuf/duration.pb.h>
 #include <google/protobuf/timestamp.pb.h>
 // @@protoc_insertion_point(includes)
 #include <google/protobuf/port_def.inc>
@@ -73,6 +74,12 @@ extern GetStudyRequestDefaultTypeInternal _GetStudyRequest_default_instance_;
 class GetStudyResponse;
 struct GetStudyResponseDefaultTypeInternal;
 extern GetStudyResponseDefaultTypeInternal _GetStudyResponse_default_instance_;
+class HeartbeatTrialRequest;
+struct HeartbeatTrialRequestDefaultTypeInternal;
+extern HeartbeatTrialRequestDefaultTypeInternal _HeartbeatTrialRequest_default_instance_;
+class HeartbeatTrialResponse;
+struct HeartbeatTrialResponseDefaultTypeInternal;
+extern HeartbeatTrialResponseDefaultTypeInternal _HeartbeatTrialResponse_default_instance_;
 class ImportPaddleSlimCheckpointRequest;
 struct ImportPaddleSlimCheckpointRequestDefaultTypeInternal;
 extern ImportPaddleSlimCheckpointRequestDefaultTypeInternal _ImportPaddleSlimCheckpointRequest_default_instance_;
@@ -123,6 +130,8 @@ template<> ::sanas::v1::DeleteStudyRequest* Arena::CreateMaybeMessage<::sanas::v
 template<> ::sanas::v1::DeleteStudyResponse* Arena::CreateMaybeMessage<::sanas::v1::DeleteStudyResponse>(Arena*);
 template<> ::sanas::v1::GetStudyRequest* Arena::CreateMaybeMessage<::sanas::v1::GetStudyRequest>(Arena*);
 template<> ::sanas::v1::GetStudyResponse* Arena::CreateMaybeMessage<::sanas::v1::GetStudyResponse>(Arena*);
+template<> ::sanas::v1::HeartbeatTrialRequest* Arena::CreateMaybeMessage<::sanas::v1::HeartbeatTrialRequest>(Arena*);
+template<> ::sanas::v1::HeartbeatTrialResponse* Arena::CreateMaybeMessage<::sanas::v1::HeartbeatTrialResponse>(Arena*);
 template<> ::sanas::v1::ImportPaddleSlimCheckpointRequest* Arena::CreateMaybeMessage<::sanas::v1::ImportPaddleSlimCheckpointRequest>(Arena*);
 template<> ::sanas::v1::ImportPaddleSlimCheckpointResponse* Arena::CreateMaybeMessage<::sanas::v1::ImportPaddleSlimCheckpointResponse>(Arena*);
 template<> ::sanas::v1::ListStudiesRequest* Arena::CreateMaybeMessage<::sanas::v1::ListStudiesRequest>(Arena*);
@@ -203,12 +212,14 @@ enum ErrorReason : int {
   ERROR_REASON_BUDGET_EXHAUSTED = 6,
   ERROR_REASON_SPACE_EXHAUSTED = 7,
   ERROR_REASON_STORAGE_FAILURE = 8,
+  ERROR_REASON_TOO_MANY_PENDING_TRIALS = 9,
+  ERROR_REASON_UNAUTHENTICATED = 10,
   ErrorReason_INT_MIN_SENTINEL_DO_NOT_USE_ = std::numeric_limits<int32_t>::min(),
   ErrorReason_INT_MAX_SENTINEL_DO_NOT_USE_ = std::numeric_limits<int32_t>::max()
 };
 bool ErrorReason_IsValid(int value);
 constexpr ErrorReason ErrorReason_MIN = ERROR_REASON_UNSPECIFIED;
-constexpr ErrorReason ErrorReason_MAX = ERROR_REASON_STORAGE_FAILURE;
+constexpr ErrorReason ErrorReason_MAX = ERROR_REASON_UNAUTHENTICATED;
 constexpr int ErrorReason_ARRAYSIZE = ErrorReason_MAX + 1;
 
 const ::PROTOBUF_NAMESPACE_ID::EnumDescriptor* ErrorReason_descriptor();
@@ -586,6 +597,7 @@ class StudyConfig final :
   enum : int {
     kSearchSpacesFieldNumber = 1,
     kInitTokensFieldNumber = 4,
+    kLeaseDurationFieldNumber = 7,
     kInitTemperatureFieldNumber = 2,
     kReduceRateFieldNumber = 3,
     kSearchStepsFieldNumber = 5,
@@ -630,6 +642,24 @@ class StudyConfig final :
       init_tokens() const;
   ::PROTOBUF_NAMESPACE_ID::RepeatedField< int32_t >*
       mutable_init_tokens();
+
+  // .google.protobuf.Duration lease_duration = 7;
+  bool has_lease_duration() const;
+  private:
+  bool _internal_has_lease_duration() const;
+  public:
+  void clear_lease_duration();
+  const ::PROTOBUF_NAMESPACE_ID::Duration& lease_duration() const;
+  PROTOBUF_NODISCARD ::PROTOBUF_NAMESPACE_ID::Duration* release_lease_duration();
+  ::PROTOBUF_NAMESPACE_ID::Duration* mutable_lease_duration();
+  void set_allocated_lease_duration(::PROTOBUF_NAMESPACE_ID::Duration* lease_duration);
+  private:
+  const ::PROTOBUF_NAMESPACE_ID::Duration& _internal_lease_duration() const;
+  ::PROTOBUF_NAMESPACE_ID::Duration* _internal_mutable_lease_duration();
+  public:
+  void unsafe_arena_set_allocated_lease_duration(
+      ::PROTOBUF_NAMESPACE_ID::Duration* lease_duration);
+  ::PROTOBUF_NAMESPACE_ID::Duration* unsafe_arena_release_lease_duration();
 
   // optional double init_temperature = 2;
   bool has_init_temperature() const;
@@ -692,6 +722,7 @@ class StudyConfig final :
     ::PROTOBUF_NAMESPACE_ID::RepeatedPtrField< ::sanas::v1::SearchSpaceConfig > search_spaces_;
     ::PROTOBUF_NAMESPACE_ID::RepeatedField< int32_t > init_tokens_;
     mutable std::atomic<int> _init_tokens_cached_byte_size_;
+    ::PROTOBUF_NAMESPACE_ID::Duration* lease_duration_;
     double init_temperature_;
     double reduce_rate_;
     int64_t search_steps_;
@@ -1004,6 +1035,7 @@ class Study final :
     kCurrentRewardFieldNumber = 8,
     kTemperatureFieldNumber = 9,
     kBudgetRemainingFieldNumber = 11,
+    kLeaseExpirationsFieldNumber = 13,
     kStateFieldNumber = 3,
   };
   // repeated int32 range_table = 4;
@@ -1184,6 +1216,15 @@ class Study final :
   void _internal_set_budget_remaining(int64_t value);
   public:
 
+  // int64 lease_expirations = 13;
+  void clear_lease_expirations();
+  int64_t lease_expirations() const;
+  void set_lease_expirations(int64_t value);
+  private:
+  int64_t _internal_lease_expirations() const;
+  void _internal_set_lease_expirations(int64_t value);
+  public:
+
   // .sanas.v1.StudyState state = 3;
   void clear_state();
   ::sanas::v1::StudyState state() const;
@@ -1217,6 +1258,7 @@ class Study final :
     double current_reward_;
     double temperature_;
     int64_t budget_remaining_;
+    int64_t lease_expirations_;
     int state_;
   };
   union { Impl_ _impl_; };
@@ -1350,12 +1392,14 @@ class Trial final :
     kClientIdFieldNumber = 5,
     kCreateTimeFieldNumber = 10,
     kCompleteTimeFieldNumber = 11,
+    kLeaseExpireTimeFieldNumber = 12,
     kTrialIdFieldNumber = 2,
     kTemperatureFieldNumber = 4,
     kRewardFieldNumber = 7,
     kStateFieldNumber = 6,
     kInfeasibleFieldNumber = 8,
     kAcceptedFieldNumber = 9,
+    kIssueCountFieldNumber = 13,
   };
   // repeated int32 tokens = 3;
   int tokens_size() const;
@@ -1443,6 +1487,24 @@ class Trial final :
       ::PROTOBUF_NAMESPACE_ID::Timestamp* complete_time);
   ::PROTOBUF_NAMESPACE_ID::Timestamp* unsafe_arena_release_complete_time();
 
+  // .google.protobuf.Timestamp lease_expire_time = 12;
+  bool has_lease_expire_time() const;
+  private:
+  bool _internal_has_lease_expire_time() const;
+  public:
+  void clear_lease_expire_time();
+  const ::PROTOBUF_NAMESPACE_ID::Timestamp& lease_expire_time() const;
+  PROTOBUF_NODISCARD ::PROTOBUF_NAMESPACE_ID::Timestamp* release_lease_expire_time();
+  ::PROTOBUF_NAMESPACE_ID::Timestamp* mutable_lease_expire_time();
+  void set_allocated_lease_expire_time(::PROTOBUF_NAMESPACE_ID::Timestamp* lease_expire_time);
+  private:
+  const ::PROTOBUF_NAMESPACE_ID::Timestamp& _internal_lease_expire_time() const;
+  ::PROTOBUF_NAMESPACE_ID::Timestamp* _internal_mutable_lease_expire_time();
+  public:
+  void unsafe_arena_set_allocated_lease_expire_time(
+      ::PROTOBUF_NAMESPACE_ID::Timestamp* lease_expire_time);
+  ::PROTOBUF_NAMESPACE_ID::Timestamp* unsafe_arena_release_lease_expire_time();
+
   // int64 trial_id = 2;
   void clear_trial_id();
   int64_t trial_id() const;
@@ -1497,6 +1559,15 @@ class Trial final :
   void _internal_set_accepted(bool value);
   public:
 
+  // int32 issue_count = 13;
+  void clear_issue_count();
+  int32_t issue_count() const;
+  void set_issue_count(int32_t value);
+  private:
+  int32_t _internal_issue_count() const;
+  void _internal_set_issue_count(int32_t value);
+  public:
+
   // @@protoc_insertion_point(class_scope:sanas.v1.Trial)
  private:
   class _Internal;
@@ -1511,12 +1582,14 @@ class Trial final :
     ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr client_id_;
     ::PROTOBUF_NAMESPACE_ID::Timestamp* create_time_;
     ::PROTOBUF_NAMESPACE_ID::Timestamp* complete_time_;
+    ::PROTOBUF_NAMESPACE_ID::Timestamp* lease_expire_time_;
     int64_t trial_id_;
     double temperature_;
     double reward_;
     int state_;
     bool infeasible_;
     bool accepted_;
+    int32_t issue_count_;
     mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
   };
   union { Impl_ _impl_; };
@@ -2906,6 +2979,7 @@ class SuggestTrialRequest final :
   enum : int {
     kStudyIdFieldNumber = 1,
     kClientIdFieldNumber = 2,
+    kRequestIdFieldNumber = 3,
   };
   // string study_id = 1;
   void clear_study_id();
@@ -2935,6 +3009,20 @@ class SuggestTrialRequest final :
   std::string* _internal_mutable_client_id();
   public:
 
+  // string request_id = 3;
+  void clear_request_id();
+  const std::string& request_id() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_request_id(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_request_id();
+  PROTOBUF_NODISCARD std::string* release_request_id();
+  void set_allocated_request_id(std::string* request_id);
+  private:
+  const std::string& _internal_request_id() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_request_id(const std::string& value);
+  std::string* _internal_mutable_request_id();
+  public:
+
   // @@protoc_insertion_point(class_scope:sanas.v1.SuggestTrialRequest)
  private:
   class _Internal;
@@ -2945,6 +3033,7 @@ class SuggestTrialRequest final :
   struct Impl_ {
     ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr study_id_;
     ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr client_id_;
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr request_id_;
     mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
   };
   union { Impl_ _impl_; };
@@ -3232,6 +3321,7 @@ class CompleteTrialRequest final :
   enum : int {
     kStudyIdFieldNumber = 1,
     kClientIdFieldNumber = 6,
+    kRequestIdFieldNumber = 7,
     kTrialIdFieldNumber = 2,
     kRewardFieldNumber = 3,
     kInfeasibleFieldNumber = 4,
@@ -3263,6 +3353,20 @@ class CompleteTrialRequest final :
   const std::string& _internal_client_id() const;
   inline PROTOBUF_ALWAYS_INLINE void _internal_set_client_id(const std::string& value);
   std::string* _internal_mutable_client_id();
+  public:
+
+  // string request_id = 7;
+  void clear_request_id();
+  const std::string& request_id() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_request_id(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_request_id();
+  PROTOBUF_NODISCARD std::string* release_request_id();
+  void set_allocated_request_id(std::string* request_id);
+  private:
+  const std::string& _internal_request_id() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_request_id(const std::string& value);
+  std::string* _internal_mutable_request_id();
   public:
 
   // int64 trial_id = 2;
@@ -3311,6 +3415,7 @@ class CompleteTrialRequest final :
   struct Impl_ {
     ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr study_id_;
     ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr client_id_;
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr request_id_;
     int64_t trial_id_;
     double reward_;
     bool infeasible_;
@@ -3510,6 +3615,343 @@ class CompleteTrialResponse final :
 };
 // -------------------------------------------------------------------
 
+class HeartbeatTrialRequest final :
+    public ::PROTOBUF_NAMESPACE_ID::Message /* @@protoc_insertion_point(class_definition:sanas.v1.HeartbeatTrialRequest) */ {
+ public:
+  inline HeartbeatTrialRequest() : HeartbeatTrialRequest(nullptr) {}
+  ~HeartbeatTrialRequest() override;
+  explicit PROTOBUF_CONSTEXPR HeartbeatTrialRequest(::PROTOBUF_NAMESPACE_ID::internal::ConstantInitialized);
+
+  HeartbeatTrialRequest(const HeartbeatTrialRequest& from);
+  HeartbeatTrialRequest(HeartbeatTrialRequest&& from) noexcept
+    : HeartbeatTrialRequest() {
+    *this = ::std::move(from);
+  }
+
+  inline HeartbeatTrialRequest& operator=(const HeartbeatTrialRequest& from) {
+    CopyFrom(from);
+    return *this;
+  }
+  inline HeartbeatTrialRequest& operator=(HeartbeatTrialRequest&& from) noexcept {
+    if (this == &from) return *this;
+    if (GetOwningArena() == from.GetOwningArena()
+  #ifdef PROTOBUF_FORCE_COPY_IN_MOVE
+        && GetOwningArena() != nullptr
+  #endif  // !PROTOBUF_FORCE_COPY_IN_MOVE
+    ) {
+      InternalSwap(&from);
+    } else {
+      CopyFrom(from);
+    }
+    return *this;
+  }
+
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* descriptor() {
+    return GetDescriptor();
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* GetDescriptor() {
+    return default_instance().GetMetadata().descriptor;
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Reflection* GetReflection() {
+    return default_instance().GetMetadata().reflection;
+  }
+  static const HeartbeatTrialRequest& default_instance() {
+    return *internal_default_instance();
+  }
+  static inline const HeartbeatTrialRequest* internal_default_instance() {
+    return reinterpret_cast<const HeartbeatTrialRequest*>(
+               &_HeartbeatTrialRequest_default_instance_);
+  }
+  static constexpr int kIndexInFileMessages =
+    17;
+
+  friend void swap(HeartbeatTrialRequest& a, HeartbeatTrialRequest& b) {
+    a.Swap(&b);
+  }
+  inline void Swap(HeartbeatTrialRequest* other) {
+    if (other == this) return;
+  #ifdef PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() != nullptr &&
+        GetOwningArena() == other->GetOwningArena()) {
+   #else  // PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() == other->GetOwningArena()) {
+  #endif  // !PROTOBUF_FORCE_COPY_IN_SWAP
+      InternalSwap(other);
+    } else {
+      ::PROTOBUF_NAMESPACE_ID::internal::GenericSwap(this, other);
+    }
+  }
+  void UnsafeArenaSwap(HeartbeatTrialRequest* other) {
+    if (other == this) return;
+    GOOGLE_DCHECK(GetOwningArena() == other->GetOwningArena());
+    InternalSwap(other);
+  }
+
+  // implements Message ----------------------------------------------
+
+  HeartbeatTrialRequest* New(::PROTOBUF_NAMESPACE_ID::Arena* arena = nullptr) const final {
+    return CreateMaybeMessage<HeartbeatTrialRequest>(arena);
+  }
+  using ::PROTOBUF_NAMESPACE_ID::Message::CopyFrom;
+  void CopyFrom(const HeartbeatTrialRequest& from);
+  using ::PROTOBUF_NAMESPACE_ID::Message::MergeFrom;
+  void MergeFrom( const HeartbeatTrialRequest& from) {
+    HeartbeatTrialRequest::MergeImpl(*this, from);
+  }
+  private:
+  static void MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg);
+  public:
+  PROTOBUF_ATTRIBUTE_REINITIALIZES void Clear() final;
+  bool IsInitialized() const final;
+
+  size_t ByteSizeLong() const final;
+  const char* _InternalParse(const char* ptr, ::PROTOBUF_NAMESPACE_ID::internal::ParseContext* ctx) final;
+  uint8_t* _InternalSerialize(
+      uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const final;
+  int GetCachedSize() const final { return _impl_._cached_size_.Get(); }
+
+  private:
+  void SharedCtor(::PROTOBUF_NAMESPACE_ID::Arena* arena, bool is_message_owned);
+  void SharedDtor();
+  void SetCachedSize(int size) const final;
+  void InternalSwap(HeartbeatTrialRequest* other);
+
+  private:
+  friend class ::PROTOBUF_NAMESPACE_ID::internal::AnyMetadata;
+  static ::PROTOBUF_NAMESPACE_ID::StringPiece FullMessageName() {
+    return "sanas.v1.HeartbeatTrialRequest";
+  }
+  protected:
+  explicit HeartbeatTrialRequest(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                       bool is_message_owned = false);
+  public:
+
+  static const ClassData _class_data_;
+  const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*GetClassData() const final;
+
+  ::PROTOBUF_NAMESPACE_ID::Metadata GetMetadata() const final;
+
+  // nested types ----------------------------------------------------
+
+  // accessors -------------------------------------------------------
+
+  enum : int {
+    kStudyIdFieldNumber = 1,
+    kClientIdFieldNumber = 3,
+    kTrialIdFieldNumber = 2,
+  };
+  // string study_id = 1;
+  void clear_study_id();
+  const std::string& study_id() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_study_id(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_study_id();
+  PROTOBUF_NODISCARD std::string* release_study_id();
+  void set_allocated_study_id(std::string* study_id);
+  private:
+  const std::string& _internal_study_id() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_study_id(const std::string& value);
+  std::string* _internal_mutable_study_id();
+  public:
+
+  // string client_id = 3;
+  void clear_client_id();
+  const std::string& client_id() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_client_id(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_client_id();
+  PROTOBUF_NODISCARD std::string* release_client_id();
+  void set_allocated_client_id(std::string* client_id);
+  private:
+  const std::string& _internal_client_id() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_client_id(const std::string& value);
+  std::string* _internal_mutable_client_id();
+  public:
+
+  // int64 trial_id = 2;
+  void clear_trial_id();
+  int64_t trial_id() const;
+  void set_trial_id(int64_t value);
+  private:
+  int64_t _internal_trial_id() const;
+  void _internal_set_trial_id(int64_t value);
+  public:
+
+  // @@protoc_insertion_point(class_scope:sanas.v1.HeartbeatTrialRequest)
+ private:
+  class _Internal;
+
+  template <typename T> friend class ::PROTOBUF_NAMESPACE_ID::Arena::InternalHelper;
+  typedef void InternalArenaConstructable_;
+  typedef void DestructorSkippable_;
+  struct Impl_ {
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr study_id_;
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr client_id_;
+    int64_t trial_id_;
+    mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
+  };
+  union { Impl_ _impl_; };
+  friend struct ::TableStruct_sanas_2fv1_2fsanas_2eproto;
+};
+// -------------------------------------------------------------------
+
+class HeartbeatTrialResponse final :
+    public ::PROTOBUF_NAMESPACE_ID::Message /* @@protoc_insertion_point(class_definition:sanas.v1.HeartbeatTrialResponse) */ {
+ public:
+  inline HeartbeatTrialResponse() : HeartbeatTrialResponse(nullptr) {}
+  ~HeartbeatTrialResponse() override;
+  explicit PROTOBUF_CONSTEXPR HeartbeatTrialResponse(::PROTOBUF_NAMESPACE_ID::internal::ConstantInitialized);
+
+  HeartbeatTrialResponse(const HeartbeatTrialResponse& from);
+  HeartbeatTrialResponse(HeartbeatTrialResponse&& from) noexcept
+    : HeartbeatTrialResponse() {
+    *this = ::std::move(from);
+  }
+
+  inline HeartbeatTrialResponse& operator=(const HeartbeatTrialResponse& from) {
+    CopyFrom(from);
+    return *this;
+  }
+  inline HeartbeatTrialResponse& operator=(HeartbeatTrialResponse&& from) noexcept {
+    if (this == &from) return *this;
+    if (GetOwningArena() == from.GetOwningArena()
+  #ifdef PROTOBUF_FORCE_COPY_IN_MOVE
+        && GetOwningArena() != nullptr
+  #endif  // !PROTOBUF_FORCE_COPY_IN_MOVE
+    ) {
+      InternalSwap(&from);
+    } else {
+      CopyFrom(from);
+    }
+    return *this;
+  }
+
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* descriptor() {
+    return GetDescriptor();
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* GetDescriptor() {
+    return default_instance().GetMetadata().descriptor;
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Reflection* GetReflection() {
+    return default_instance().GetMetadata().reflection;
+  }
+  static const HeartbeatTrialResponse& default_instance() {
+    return *internal_default_instance();
+  }
+  static inline const HeartbeatTrialResponse* internal_default_instance() {
+    return reinterpret_cast<const HeartbeatTrialResponse*>(
+               &_HeartbeatTrialResponse_default_instance_);
+  }
+  static constexpr int kIndexInFileMessages =
+    18;
+
+  friend void swap(HeartbeatTrialResponse& a, HeartbeatTrialResponse& b) {
+    a.Swap(&b);
+  }
+  inline void Swap(HeartbeatTrialResponse* other) {
+    if (other == this) return;
+  #ifdef PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() != nullptr &&
+        GetOwningArena() == other->GetOwningArena()) {
+   #else  // PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() == other->GetOwningArena()) {
+  #endif  // !PROTOBUF_FORCE_COPY_IN_SWAP
+      InternalSwap(other);
+    } else {
+      ::PROTOBUF_NAMESPACE_ID::internal::GenericSwap(this, other);
+    }
+  }
+  void UnsafeArenaSwap(HeartbeatTrialResponse* other) {
+    if (other == this) return;
+    GOOGLE_DCHECK(GetOwningArena() == other->GetOwningArena());
+    InternalSwap(other);
+  }
+
+  // implements Message ----------------------------------------------
+
+  HeartbeatTrialResponse* New(::PROTOBUF_NAMESPACE_ID::Arena* arena = nullptr) const final {
+    return CreateMaybeMessage<HeartbeatTrialResponse>(arena);
+  }
+  using ::PROTOBUF_NAMESPACE_ID::Message::CopyFrom;
+  void CopyFrom(const HeartbeatTrialResponse& from);
+  using ::PROTOBUF_NAMESPACE_ID::Message::MergeFrom;
+  void MergeFrom( const HeartbeatTrialResponse& from) {
+    HeartbeatTrialResponse::MergeImpl(*this, from);
+  }
+  private:
+  static void MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg);
+  public:
+  PROTOBUF_ATTRIBUTE_REINITIALIZES void Clear() final;
+  bool IsInitialized() const final;
+
+  size_t ByteSizeLong() const final;
+  const char* _InternalParse(const char* ptr, ::PROTOBUF_NAMESPACE_ID::internal::ParseContext* ctx) final;
+  uint8_t* _InternalSerialize(
+      uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const final;
+  int GetCachedSize() const final { return _impl_._cached_size_.Get(); }
+
+  private:
+  void SharedCtor(::PROTOBUF_NAMESPACE_ID::Arena* arena, bool is_message_owned);
+  void SharedDtor();
+  void SetCachedSize(int size) const final;
+  void InternalSwap(HeartbeatTrialResponse* other);
+
+  private:
+  friend class ::PROTOBUF_NAMESPACE_ID::internal::AnyMetadata;
+  static ::PROTOBUF_NAMESPACE_ID::StringPiece FullMessageName() {
+    return "sanas.v1.HeartbeatTrialResponse";
+  }
+  protected:
+  explicit HeartbeatTrialResponse(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                       bool is_message_owned = false);
+  public:
+
+  static const ClassData _class_data_;
+  const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*GetClassData() const final;
+
+  ::PROTOBUF_NAMESPACE_ID::Metadata GetMetadata() const final;
+
+  // nested types ----------------------------------------------------
+
+  // accessors -------------------------------------------------------
+
+  enum : int {
+    kTrialFieldNumber = 1,
+  };
+  // .sanas.v1.Trial trial = 1;
+  bool has_trial() const;
+  private:
+  bool _internal_has_trial() const;
+  public:
+  void clear_trial();
+  const ::sanas::v1::Trial& trial() const;
+  PROTOBUF_NODISCARD ::sanas::v1::Trial* release_trial();
+  ::sanas::v1::Trial* mutable_trial();
+  void set_allocated_trial(::sanas::v1::Trial* trial);
+  private:
+  const ::sanas::v1::Trial& _internal_trial() const;
+  ::sanas::v1::Trial* _internal_mutable_trial();
+  public:
+  void unsafe_arena_set_allocated_trial(
+      ::sanas::v1::Trial* trial);
+  ::sanas::v1::Trial* unsafe_arena_release_trial();
+
+  // @@protoc_insertion_point(class_scope:sanas.v1.HeartbeatTrialResponse)
+ private:
+  class _Internal;
+
+  template <typename T> friend class ::PROTOBUF_NAMESPACE_ID::Arena::InternalHelper;
+  typedef void InternalArenaConstructable_;
+  typedef void DestructorSkippable_;
+  struct Impl_ {
+    ::sanas::v1::Trial* trial_;
+    mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
+  };
+  union { Impl_ _impl_; };
+  friend struct ::TableStruct_sanas_2fv1_2fsanas_2eproto;
+};
+// -------------------------------------------------------------------
+
 class ListTrialsRequest final :
     public ::PROTOBUF_NAMESPACE_ID::Message /* @@protoc_insertion_point(class_definition:sanas.v1.ListTrialsRequest) */ {
  public:
@@ -3558,7 +4000,7 @@ class ListTrialsRequest final :
                &_ListTrialsRequest_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    17;
+    19;
 
   friend void swap(ListTrialsRequest& a, ListTrialsRequest& b) {
     a.Swap(&b);
@@ -3749,7 +4191,7 @@ class ListTrialsResponse final :
                &_ListTrialsResponse_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    18;
+    20;
 
   friend void swap(ListTrialsResponse& a, ListTrialsResponse& b) {
     a.Swap(&b);
@@ -3933,7 +4375,7 @@ class ImportPaddleSlimCheckpointRequest final :
                &_ImportPaddleSlimCheckpointRequest_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    19;
+    21;
 
   friend void swap(ImportPaddleSlimCheckpointRequest& a, ImportPaddleSlimCheckpointRequest& b) {
     a.Swap(&b);
@@ -4122,7 +4564,7 @@ class ImportPaddleSlimCheckpointResponse final :
                &_ImportPaddleSlimCheckpointResponse_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    20;
+    22;
 
   friend void swap(ImportPaddleSlimCheckpointResponse& a, ImportPaddleSlimCheckpointResponse& b) {
     a.Swap(&b);
@@ -4648,6 +5090,91 @@ inline void StudyConfig::_internal_set_seed(uint64_t value) {
 inline void StudyConfig::set_seed(uint64_t value) {
   _internal_set_seed(value);
   // @@protoc_insertion_point(field_set:sanas.v1.StudyConfig.seed)
+}
+
+// .google.protobuf.Duration lease_duration = 7;
+inline bool StudyConfig::_internal_has_lease_duration() const {
+  return this != internal_default_instance() && _impl_.lease_duration_ != nullptr;
+}
+inline bool StudyConfig::has_lease_duration() const {
+  return _internal_has_lease_duration();
+}
+inline const ::PROTOBUF_NAMESPACE_ID::Duration& StudyConfig::_internal_lease_duration() const {
+  const ::PROTOBUF_NAMESPACE_ID::Duration* p = _impl_.lease_duration_;
+  return p != nullptr ? *p : reinterpret_cast<const ::PROTOBUF_NAMESPACE_ID::Duration&>(
+      ::PROTOBUF_NAMESPACE_ID::_Duration_default_instance_);
+}
+inline const ::PROTOBUF_NAMESPACE_ID::Duration& StudyConfig::lease_duration() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.StudyConfig.lease_duration)
+  return _internal_lease_duration();
+}
+inline void StudyConfig::unsafe_arena_set_allocated_lease_duration(
+    ::PROTOBUF_NAMESPACE_ID::Duration* lease_duration) {
+  if (GetArenaForAllocation() == nullptr) {
+    delete reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(_impl_.lease_duration_);
+  }
+  _impl_.lease_duration_ = lease_duration;
+  if (lease_duration) {
+    
+  } else {
+    
+  }
+  // @@protoc_insertion_point(field_unsafe_arena_set_allocated:sanas.v1.StudyConfig.lease_duration)
+}
+inline ::PROTOBUF_NAMESPACE_ID::Duration* StudyConfig::release_lease_duration() {
+  
+  ::PROTOBUF_NAMESPACE_ID::Duration* temp = _impl_.lease_duration_;
+  _impl_.lease_duration_ = nullptr;
+#ifdef PROTOBUF_FORCE_COPY_IN_RELEASE
+  auto* old =  reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(temp);
+  temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  if (GetArenaForAllocation() == nullptr) { delete old; }
+#else  // PROTOBUF_FORCE_COPY_IN_RELEASE
+  if (GetArenaForAllocation() != nullptr) {
+    temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  }
+#endif  // !PROTOBUF_FORCE_COPY_IN_RELEASE
+  return temp;
+}
+inline ::PROTOBUF_NAMESPACE_ID::Duration* StudyConfig::unsafe_arena_release_lease_duration() {
+  // @@protoc_insertion_point(field_release:sanas.v1.StudyConfig.lease_duration)
+  
+  ::PROTOBUF_NAMESPACE_ID::Duration* temp = _impl_.lease_duration_;
+  _impl_.lease_duration_ = nullptr;
+  return temp;
+}
+inline ::PROTOBUF_NAMESPACE_ID::Duration* StudyConfig::_internal_mutable_lease_duration() {
+  
+  if (_impl_.lease_duration_ == nullptr) {
+    auto* p = CreateMaybeMessage<::PROTOBUF_NAMESPACE_ID::Duration>(GetArenaForAllocation());
+    _impl_.lease_duration_ = p;
+  }
+  return _impl_.lease_duration_;
+}
+inline ::PROTOBUF_NAMESPACE_ID::Duration* StudyConfig::mutable_lease_duration() {
+  ::PROTOBUF_NAMESPACE_ID::Duration* _msg = _internal_mutable_lease_duration();
+  // @@protoc_insertion_point(field_mutable:sanas.v1.StudyConfig.lease_duration)
+  return _msg;
+}
+inline void StudyConfig::set_allocated_lease_duration(::PROTOBUF_NAMESPACE_ID::Duration* lease_duration) {
+  ::PROTOBUF_NAMESPACE_ID::Arena* message_arena = GetArenaForAllocation();
+  if (message_arena == nullptr) {
+    delete reinterpret_cast< ::PROTOBUF_NAMESPACE_ID::MessageLite*>(_impl_.lease_duration_);
+  }
+  if (lease_duration) {
+    ::PROTOBUF_NAMESPACE_ID::Arena* submessage_arena =
+        ::PROTOBUF_NAMESPACE_ID::Arena::InternalGetOwningArena(
+                reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(lease_duration));
+    if (message_arena != submessage_arena) {
+      lease_duration = ::PROTOBUF_NAMESPACE_ID::internal::GetOwnedMessage(
+          message_arena, lease_duration, submessage_arena);
+    }
+    
+  } else {
+    
+  }
+  _impl_.lease_duration_ = lease_duration;
+  // @@protoc_insertion_point(field_set_allocated:sanas.v1.StudyConfig.lease_duration)
 }
 
 // -------------------------------------------------------------------
@@ -5290,6 +5817,26 @@ inline void Study::set_allocated_create_time(::PROTOBUF_NAMESPACE_ID::Timestamp*
   // @@protoc_insertion_point(field_set_allocated:sanas.v1.Study.create_time)
 }
 
+// int64 lease_expirations = 13;
+inline void Study::clear_lease_expirations() {
+  _impl_.lease_expirations_ = int64_t{0};
+}
+inline int64_t Study::_internal_lease_expirations() const {
+  return _impl_.lease_expirations_;
+}
+inline int64_t Study::lease_expirations() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.Study.lease_expirations)
+  return _internal_lease_expirations();
+}
+inline void Study::_internal_set_lease_expirations(int64_t value) {
+  
+  _impl_.lease_expirations_ = value;
+}
+inline void Study::set_lease_expirations(int64_t value) {
+  _internal_set_lease_expirations(value);
+  // @@protoc_insertion_point(field_set:sanas.v1.Study.lease_expirations)
+}
+
 // -------------------------------------------------------------------
 
 // Trial
@@ -5729,6 +6276,111 @@ inline void Trial::set_allocated_complete_time(::PROTOBUF_NAMESPACE_ID::Timestam
   }
   _impl_.complete_time_ = complete_time;
   // @@protoc_insertion_point(field_set_allocated:sanas.v1.Trial.complete_time)
+}
+
+// .google.protobuf.Timestamp lease_expire_time = 12;
+inline bool Trial::_internal_has_lease_expire_time() const {
+  return this != internal_default_instance() && _impl_.lease_expire_time_ != nullptr;
+}
+inline bool Trial::has_lease_expire_time() const {
+  return _internal_has_lease_expire_time();
+}
+inline const ::PROTOBUF_NAMESPACE_ID::Timestamp& Trial::_internal_lease_expire_time() const {
+  const ::PROTOBUF_NAMESPACE_ID::Timestamp* p = _impl_.lease_expire_time_;
+  return p != nullptr ? *p : reinterpret_cast<const ::PROTOBUF_NAMESPACE_ID::Timestamp&>(
+      ::PROTOBUF_NAMESPACE_ID::_Timestamp_default_instance_);
+}
+inline const ::PROTOBUF_NAMESPACE_ID::Timestamp& Trial::lease_expire_time() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.Trial.lease_expire_time)
+  return _internal_lease_expire_time();
+}
+inline void Trial::unsafe_arena_set_allocated_lease_expire_time(
+    ::PROTOBUF_NAMESPACE_ID::Timestamp* lease_expire_time) {
+  if (GetArenaForAllocation() == nullptr) {
+    delete reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(_impl_.lease_expire_time_);
+  }
+  _impl_.lease_expire_time_ = lease_expire_time;
+  if (lease_expire_time) {
+    
+  } else {
+    
+  }
+  // @@protoc_insertion_point(field_unsafe_arena_set_allocated:sanas.v1.Trial.lease_expire_time)
+}
+inline ::PROTOBUF_NAMESPACE_ID::Timestamp* Trial::release_lease_expire_time() {
+  
+  ::PROTOBUF_NAMESPACE_ID::Timestamp* temp = _impl_.lease_expire_time_;
+  _impl_.lease_expire_time_ = nullptr;
+#ifdef PROTOBUF_FORCE_COPY_IN_RELEASE
+  auto* old =  reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(temp);
+  temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  if (GetArenaForAllocation() == nullptr) { delete old; }
+#else  // PROTOBUF_FORCE_COPY_IN_RELEASE
+  if (GetArenaForAllocation() != nullptr) {
+    temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  }
+#endif  // !PROTOBUF_FORCE_COPY_IN_RELEASE
+  return temp;
+}
+inline ::PROTOBUF_NAMESPACE_ID::Timestamp* Trial::unsafe_arena_release_lease_expire_time() {
+  // @@protoc_insertion_point(field_release:sanas.v1.Trial.lease_expire_time)
+  
+  ::PROTOBUF_NAMESPACE_ID::Timestamp* temp = _impl_.lease_expire_time_;
+  _impl_.lease_expire_time_ = nullptr;
+  return temp;
+}
+inline ::PROTOBUF_NAMESPACE_ID::Timestamp* Trial::_internal_mutable_lease_expire_time() {
+  
+  if (_impl_.lease_expire_time_ == nullptr) {
+    auto* p = CreateMaybeMessage<::PROTOBUF_NAMESPACE_ID::Timestamp>(GetArenaForAllocation());
+    _impl_.lease_expire_time_ = p;
+  }
+  return _impl_.lease_expire_time_;
+}
+inline ::PROTOBUF_NAMESPACE_ID::Timestamp* Trial::mutable_lease_expire_time() {
+  ::PROTOBUF_NAMESPACE_ID::Timestamp* _msg = _internal_mutable_lease_expire_time();
+  // @@protoc_insertion_point(field_mutable:sanas.v1.Trial.lease_expire_time)
+  return _msg;
+}
+inline void Trial::set_allocated_lease_expire_time(::PROTOBUF_NAMESPACE_ID::Timestamp* lease_expire_time) {
+  ::PROTOBUF_NAMESPACE_ID::Arena* message_arena = GetArenaForAllocation();
+  if (message_arena == nullptr) {
+    delete reinterpret_cast< ::PROTOBUF_NAMESPACE_ID::MessageLite*>(_impl_.lease_expire_time_);
+  }
+  if (lease_expire_time) {
+    ::PROTOBUF_NAMESPACE_ID::Arena* submessage_arena =
+        ::PROTOBUF_NAMESPACE_ID::Arena::InternalGetOwningArena(
+                reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(lease_expire_time));
+    if (message_arena != submessage_arena) {
+      lease_expire_time = ::PROTOBUF_NAMESPACE_ID::internal::GetOwnedMessage(
+          message_arena, lease_expire_time, submessage_arena);
+    }
+    
+  } else {
+    
+  }
+  _impl_.lease_expire_time_ = lease_expire_time;
+  // @@protoc_insertion_point(field_set_allocated:sanas.v1.Trial.lease_expire_time)
+}
+
+// int32 issue_count = 13;
+inline void Trial::clear_issue_count() {
+  _impl_.issue_count_ = 0;
+}
+inline int32_t Trial::_internal_issue_count() const {
+  return _impl_.issue_count_;
+}
+inline int32_t Trial::issue_count() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.Trial.issue_count)
+  return _internal_issue_count();
+}
+inline void Trial::_internal_set_issue_count(int32_t value) {
+  
+  _impl_.issue_count_ = value;
+}
+inline void Trial::set_issue_count(int32_t value) {
+  _internal_set_issue_count(value);
+  // @@protoc_insertion_point(field_set:sanas.v1.Trial.issue_count)
 }
 
 // -------------------------------------------------------------------
@@ -6467,6 +7119,56 @@ inline void SuggestTrialRequest::set_allocated_client_id(std::string* client_id)
   // @@protoc_insertion_point(field_set_allocated:sanas.v1.SuggestTrialRequest.client_id)
 }
 
+// string request_id = 3;
+inline void SuggestTrialRequest::clear_request_id() {
+  _impl_.request_id_.ClearToEmpty();
+}
+inline const std::string& SuggestTrialRequest::request_id() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.SuggestTrialRequest.request_id)
+  return _internal_request_id();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void SuggestTrialRequest::set_request_id(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.request_id_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:sanas.v1.SuggestTrialRequest.request_id)
+}
+inline std::string* SuggestTrialRequest::mutable_request_id() {
+  std::string* _s = _internal_mutable_request_id();
+  // @@protoc_insertion_point(field_mutable:sanas.v1.SuggestTrialRequest.request_id)
+  return _s;
+}
+inline const std::string& SuggestTrialRequest::_internal_request_id() const {
+  return _impl_.request_id_.Get();
+}
+inline void SuggestTrialRequest::_internal_set_request_id(const std::string& value) {
+  
+  _impl_.request_id_.Set(value, GetArenaForAllocation());
+}
+inline std::string* SuggestTrialRequest::_internal_mutable_request_id() {
+  
+  return _impl_.request_id_.Mutable(GetArenaForAllocation());
+}
+inline std::string* SuggestTrialRequest::release_request_id() {
+  // @@protoc_insertion_point(field_release:sanas.v1.SuggestTrialRequest.request_id)
+  return _impl_.request_id_.Release();
+}
+inline void SuggestTrialRequest::set_allocated_request_id(std::string* request_id) {
+  if (request_id != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.request_id_.SetAllocated(request_id, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.request_id_.IsDefault()) {
+    _impl_.request_id_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:sanas.v1.SuggestTrialRequest.request_id)
+}
+
 // -------------------------------------------------------------------
 
 // SuggestTrialResponse
@@ -6745,6 +7447,56 @@ inline void CompleteTrialRequest::set_allocated_client_id(std::string* client_id
   // @@protoc_insertion_point(field_set_allocated:sanas.v1.CompleteTrialRequest.client_id)
 }
 
+// string request_id = 7;
+inline void CompleteTrialRequest::clear_request_id() {
+  _impl_.request_id_.ClearToEmpty();
+}
+inline const std::string& CompleteTrialRequest::request_id() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.CompleteTrialRequest.request_id)
+  return _internal_request_id();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void CompleteTrialRequest::set_request_id(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.request_id_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:sanas.v1.CompleteTrialRequest.request_id)
+}
+inline std::string* CompleteTrialRequest::mutable_request_id() {
+  std::string* _s = _internal_mutable_request_id();
+  // @@protoc_insertion_point(field_mutable:sanas.v1.CompleteTrialRequest.request_id)
+  return _s;
+}
+inline const std::string& CompleteTrialRequest::_internal_request_id() const {
+  return _impl_.request_id_.Get();
+}
+inline void CompleteTrialRequest::_internal_set_request_id(const std::string& value) {
+  
+  _impl_.request_id_.Set(value, GetArenaForAllocation());
+}
+inline std::string* CompleteTrialRequest::_internal_mutable_request_id() {
+  
+  return _impl_.request_id_.Mutable(GetArenaForAllocation());
+}
+inline std::string* CompleteTrialRequest::release_request_id() {
+  // @@protoc_insertion_point(field_release:sanas.v1.CompleteTrialRequest.request_id)
+  return _impl_.request_id_.Release();
+}
+inline void CompleteTrialRequest::set_allocated_request_id(std::string* request_id) {
+  if (request_id != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.request_id_.SetAllocated(request_id, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.request_id_.IsDefault()) {
+    _impl_.request_id_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:sanas.v1.CompleteTrialRequest.request_id)
+}
+
 // -------------------------------------------------------------------
 
 // CompleteTrialResponse
@@ -6947,6 +7699,224 @@ inline void CompleteTrialResponse::_internal_set_budget_remaining(int64_t value)
 inline void CompleteTrialResponse::set_budget_remaining(int64_t value) {
   _internal_set_budget_remaining(value);
   // @@protoc_insertion_point(field_set:sanas.v1.CompleteTrialResponse.budget_remaining)
+}
+
+// -------------------------------------------------------------------
+
+// HeartbeatTrialRequest
+
+// string study_id = 1;
+inline void HeartbeatTrialRequest::clear_study_id() {
+  _impl_.study_id_.ClearToEmpty();
+}
+inline const std::string& HeartbeatTrialRequest::study_id() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.HeartbeatTrialRequest.study_id)
+  return _internal_study_id();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void HeartbeatTrialRequest::set_study_id(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.study_id_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:sanas.v1.HeartbeatTrialRequest.study_id)
+}
+inline std::string* HeartbeatTrialRequest::mutable_study_id() {
+  std::string* _s = _internal_mutable_study_id();
+  // @@protoc_insertion_point(field_mutable:sanas.v1.HeartbeatTrialRequest.study_id)
+  return _s;
+}
+inline const std::string& HeartbeatTrialRequest::_internal_study_id() const {
+  return _impl_.study_id_.Get();
+}
+inline void HeartbeatTrialRequest::_internal_set_study_id(const std::string& value) {
+  
+  _impl_.study_id_.Set(value, GetArenaForAllocation());
+}
+inline std::string* HeartbeatTrialRequest::_internal_mutable_study_id() {
+  
+  return _impl_.study_id_.Mutable(GetArenaForAllocation());
+}
+inline std::string* HeartbeatTrialRequest::release_study_id() {
+  // @@protoc_insertion_point(field_release:sanas.v1.HeartbeatTrialRequest.study_id)
+  return _impl_.study_id_.Release();
+}
+inline void HeartbeatTrialRequest::set_allocated_study_id(std::string* study_id) {
+  if (study_id != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.study_id_.SetAllocated(study_id, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.study_id_.IsDefault()) {
+    _impl_.study_id_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:sanas.v1.HeartbeatTrialRequest.study_id)
+}
+
+// int64 trial_id = 2;
+inline void HeartbeatTrialRequest::clear_trial_id() {
+  _impl_.trial_id_ = int64_t{0};
+}
+inline int64_t HeartbeatTrialRequest::_internal_trial_id() const {
+  return _impl_.trial_id_;
+}
+inline int64_t HeartbeatTrialRequest::trial_id() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.HeartbeatTrialRequest.trial_id)
+  return _internal_trial_id();
+}
+inline void HeartbeatTrialRequest::_internal_set_trial_id(int64_t value) {
+  
+  _impl_.trial_id_ = value;
+}
+inline void HeartbeatTrialRequest::set_trial_id(int64_t value) {
+  _internal_set_trial_id(value);
+  // @@protoc_insertion_point(field_set:sanas.v1.HeartbeatTrialRequest.trial_id)
+}
+
+// string client_id = 3;
+inline void HeartbeatTrialRequest::clear_client_id() {
+  _impl_.client_id_.ClearToEmpty();
+}
+inline const std::string& HeartbeatTrialRequest::client_id() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.HeartbeatTrialRequest.client_id)
+  return _internal_client_id();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void HeartbeatTrialRequest::set_client_id(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.client_id_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:sanas.v1.HeartbeatTrialRequest.client_id)
+}
+inline std::string* HeartbeatTrialRequest::mutable_client_id() {
+  std::string* _s = _internal_mutable_client_id();
+  // @@protoc_insertion_point(field_mutable:sanas.v1.HeartbeatTrialRequest.client_id)
+  return _s;
+}
+inline const std::string& HeartbeatTrialRequest::_internal_client_id() const {
+  return _impl_.client_id_.Get();
+}
+inline void HeartbeatTrialRequest::_internal_set_client_id(const std::string& value) {
+  
+  _impl_.client_id_.Set(value, GetArenaForAllocation());
+}
+inline std::string* HeartbeatTrialRequest::_internal_mutable_client_id() {
+  
+  return _impl_.client_id_.Mutable(GetArenaForAllocation());
+}
+inline std::string* HeartbeatTrialRequest::release_client_id() {
+  // @@protoc_insertion_point(field_release:sanas.v1.HeartbeatTrialRequest.client_id)
+  return _impl_.client_id_.Release();
+}
+inline void HeartbeatTrialRequest::set_allocated_client_id(std::string* client_id) {
+  if (client_id != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.client_id_.SetAllocated(client_id, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.client_id_.IsDefault()) {
+    _impl_.client_id_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:sanas.v1.HeartbeatTrialRequest.client_id)
+}
+
+// -------------------------------------------------------------------
+
+// HeartbeatTrialResponse
+
+// .sanas.v1.Trial trial = 1;
+inline bool HeartbeatTrialResponse::_internal_has_trial() const {
+  return this != internal_default_instance() && _impl_.trial_ != nullptr;
+}
+inline bool HeartbeatTrialResponse::has_trial() const {
+  return _internal_has_trial();
+}
+inline void HeartbeatTrialResponse::clear_trial() {
+  if (GetArenaForAllocation() == nullptr && _impl_.trial_ != nullptr) {
+    delete _impl_.trial_;
+  }
+  _impl_.trial_ = nullptr;
+}
+inline const ::sanas::v1::Trial& HeartbeatTrialResponse::_internal_trial() const {
+  const ::sanas::v1::Trial* p = _impl_.trial_;
+  return p != nullptr ? *p : reinterpret_cast<const ::sanas::v1::Trial&>(
+      ::sanas::v1::_Trial_default_instance_);
+}
+inline const ::sanas::v1::Trial& HeartbeatTrialResponse::trial() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.HeartbeatTrialResponse.trial)
+  return _internal_trial();
+}
+inline void HeartbeatTrialResponse::unsafe_arena_set_allocated_trial(
+    ::sanas::v1::Trial* trial) {
+  if (GetArenaForAllocation() == nullptr) {
+    delete reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(_impl_.trial_);
+  }
+  _impl_.trial_ = trial;
+  if (trial) {
+    
+  } else {
+    
+  }
+  // @@protoc_insertion_point(field_unsafe_arena_set_allocated:sanas.v1.HeartbeatTrialResponse.trial)
+}
+inline ::sanas::v1::Trial* HeartbeatTrialResponse::release_trial() {
+  
+  ::sanas::v1::Trial* temp = _impl_.trial_;
+  _impl_.trial_ = nullptr;
+#ifdef PROTOBUF_FORCE_COPY_IN_RELEASE
+  auto* old =  reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(temp);
+  temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  if (GetArenaForAllocation() == nullptr) { delete old; }
+#else  // PROTOBUF_FORCE_COPY_IN_RELEASE
+  if (GetArenaForAllocation() != nullptr) {
+    temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  }
+#endif  // !PROTOBUF_FORCE_COPY_IN_RELEASE
+  return temp;
+}
+inline ::sanas::v1::Trial* HeartbeatTrialResponse::unsafe_arena_release_trial() {
+  // @@protoc_insertion_point(field_release:sanas.v1.HeartbeatTrialResponse.trial)
+  
+  ::sanas::v1::Trial* temp = _impl_.trial_;
+  _impl_.trial_ = nullptr;
+  return temp;
+}
+inline ::sanas::v1::Trial* HeartbeatTrialResponse::_internal_mutable_trial() {
+  
+  if (_impl_.trial_ == nullptr) {
+    auto* p = CreateMaybeMessage<::sanas::v1::Trial>(GetArenaForAllocation());
+    _impl_.trial_ = p;
+  }
+  return _impl_.trial_;
+}
+inline ::sanas::v1::Trial* HeartbeatTrialResponse::mutable_trial() {
+  ::sanas::v1::Trial* _msg = _internal_mutable_trial();
+  // @@protoc_insertion_point(field_mutable:sanas.v1.HeartbeatTrialResponse.trial)
+  return _msg;
+}
+inline void HeartbeatTrialResponse::set_allocated_trial(::sanas::v1::Trial* trial) {
+  ::PROTOBUF_NAMESPACE_ID::Arena* message_arena = GetArenaForAllocation();
+  if (message_arena == nullptr) {
+    delete _impl_.trial_;
+  }
+  if (trial) {
+    ::PROTOBUF_NAMESPACE_ID::Arena* submessage_arena =
+        ::PROTOBUF_NAMESPACE_ID::Arena::InternalGetOwningArena(trial);
+    if (message_arena != submessage_arena) {
+      trial = ::PROTOBUF_NAMESPACE_ID::internal::GetOwnedMessage(
+          message_arena, trial, submessage_arena);
+    }
+    
+  } else {
+    
+  }
+  _impl_.trial_ = trial;
+  // @@protoc_insertion_point(field_set_allocated:sanas.v1.HeartbeatTrialResponse.trial)
 }
 
 // -------------------------------------------------------------------
@@ -7518,6 +8488,10 @@ inline void ImportPaddleSlimCheckpointResponse::set_imported_trials(int64_t valu
 #ifdef __GNUC__
   #pragma GCC diagnostic pop
 #endif  // __GNUC__
+// -------------------------------------------------------------------
+
+// -------------------------------------------------------------------
+
 // -------------------------------------------------------------------
 
 // -------------------------------------------------------------------

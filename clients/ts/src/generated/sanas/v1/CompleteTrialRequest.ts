@@ -9,6 +9,7 @@ export interface CompleteTrialRequest {
   'infeasible'?: (boolean);
   'suggestNext'?: (boolean);
   'clientId'?: (string);
+  'requestId'?: (string);
 }
 
 export interface CompleteTrialRequest__Output {
@@ -18,4 +19,5 @@ export interface CompleteTrialRequest__Output {
   'infeasible': (boolean);
   'suggestNext': (boolean);
   'clientId': (string);
+  'requestId': (string);
 }

@@ -10,6 +10,8 @@ import type { DeleteStudyRequest as _sanas_v1_DeleteStudyRequest, DeleteStudyReq
 import type { DeleteStudyResponse as _sanas_v1_DeleteStudyResponse, DeleteStudyResponse__Output as _sanas_v1_DeleteStudyResponse__Output } from '../../sanas/v1/DeleteStudyResponse';
 import type { GetStudyRequest as _sanas_v1_GetStudyRequest, GetStudyRequest__Output as _sanas_v1_GetStudyRequest__Output } from '../../sanas/v1/GetStudyRequest';
 import type { GetStudyResponse as _sanas_v1_GetStudyResponse, GetStudyResponse__Output as _sanas_v1_GetStudyResponse__Output } from '../../sanas/v1/GetStudyResponse';
+import type { HeartbeatTrialRequest as _sanas_v1_HeartbeatTrialRequest, HeartbeatTrialRequest__Output as _sanas_v1_HeartbeatTrialRequest__Output } from '../../sanas/v1/HeartbeatTrialRequest';
+import type { HeartbeatTrialResponse as _sanas_v1_HeartbeatTrialResponse, HeartbeatTrialResponse__Output as _sanas_v1_HeartbeatTrialResponse__Output } from '../../sanas/v1/HeartbeatTrialResponse';
 import type { ImportPaddleSlimCheckpointRequest as _sanas_v1_ImportPaddleSlimCheckpointRequest, ImportPaddleSlimCheckpointRequest__Output as _sanas_v1_ImportPaddleSlimCheckpointRequest__Output } from '../../sanas/v1/ImportPaddleSlimCheckpointRequest';
 import type { ImportPaddleSlimCheckpointResponse as _sanas_v1_ImportPaddleSlimCheckpointResponse, ImportPaddleSlimCheckpointResponse__Output as _sanas_v1_ImportPaddleSlimCheckpointResponse__Output } from '../../sanas/v1/ImportPaddleSlimCheckpointResponse';
 import type { ListStudiesRequest as _sanas_v1_ListStudiesRequest, ListStudiesRequest__Output as _sanas_v1_ListStudiesRequest__Output } from '../../sanas/v1/ListStudiesRequest';
@@ -55,6 +57,15 @@ export interface ControllerServiceClient extends grpc.Client {
   getStudy(argument: _sanas_v1_GetStudyRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sanas_v1_GetStudyResponse__Output>): grpc.ClientUnaryCall;
   getStudy(argument: _sanas_v1_GetStudyRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_GetStudyResponse__Output>): grpc.ClientUnaryCall;
   getStudy(argument: _sanas_v1_GetStudyRequest, callback: grpc.requestCallback<_sanas_v1_GetStudyResponse__Output>): grpc.ClientUnaryCall;
+  
+  HeartbeatTrial(argument: _sanas_v1_HeartbeatTrialRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_HeartbeatTrialResponse__Output>): grpc.ClientUnaryCall;
+  HeartbeatTrial(argument: _sanas_v1_HeartbeatTrialRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sanas_v1_HeartbeatTrialResponse__Output>): grpc.ClientUnaryCall;
+  HeartbeatTrial(argument: _sanas_v1_HeartbeatTrialRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_HeartbeatTrialResponse__Output>): grpc.ClientUnaryCall;
+  HeartbeatTrial(argument: _sanas_v1_HeartbeatTrialRequest, callback: grpc.requestCallback<_sanas_v1_HeartbeatTrialResponse__Output>): grpc.ClientUnaryCall;
+  heartbeatTrial(argument: _sanas_v1_HeartbeatTrialRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_HeartbeatTrialResponse__Output>): grpc.ClientUnaryCall;
+  heartbeatTrial(argument: _sanas_v1_HeartbeatTrialRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sanas_v1_HeartbeatTrialResponse__Output>): grpc.ClientUnaryCall;
+  heartbeatTrial(argument: _sanas_v1_HeartbeatTrialRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_HeartbeatTrialResponse__Output>): grpc.ClientUnaryCall;
+  heartbeatTrial(argument: _sanas_v1_HeartbeatTrialRequest, callback: grpc.requestCallback<_sanas_v1_HeartbeatTrialResponse__Output>): grpc.ClientUnaryCall;
   
   ImportPaddleSlimCheckpoint(argument: _sanas_v1_ImportPaddleSlimCheckpointRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_ImportPaddleSlimCheckpointResponse__Output>): grpc.ClientUnaryCall;
   ImportPaddleSlimCheckpoint(argument: _sanas_v1_ImportPaddleSlimCheckpointRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sanas_v1_ImportPaddleSlimCheckpointResponse__Output>): grpc.ClientUnaryCall;
@@ -103,6 +114,8 @@ export interface ControllerServiceHandlers extends grpc.UntypedServiceImplementa
   
   GetStudy: grpc.handleUnaryCall<_sanas_v1_GetStudyRequest__Output, _sanas_v1_GetStudyResponse>;
   
+  HeartbeatTrial: grpc.handleUnaryCall<_sanas_v1_HeartbeatTrialRequest__Output, _sanas_v1_HeartbeatTrialResponse>;
+  
   ImportPaddleSlimCheckpoint: grpc.handleUnaryCall<_sanas_v1_ImportPaddleSlimCheckpointRequest__Output, _sanas_v1_ImportPaddleSlimCheckpointResponse>;
   
   ListStudies: grpc.handleUnaryCall<_sanas_v1_ListStudiesRequest__Output, _sanas_v1_ListStudiesResponse>;
@@ -118,6 +131,7 @@ export interface ControllerServiceDefinition extends grpc.ServiceDefinition {
   CreateStudy: MethodDefinition<_sanas_v1_CreateStudyRequest, _sanas_v1_CreateStudyResponse, _sanas_v1_CreateStudyRequest__Output, _sanas_v1_CreateStudyResponse__Output>
   DeleteStudy: MethodDefinition<_sanas_v1_DeleteStudyRequest, _sanas_v1_DeleteStudyResponse, _sanas_v1_DeleteStudyRequest__Output, _sanas_v1_DeleteStudyResponse__Output>
   GetStudy: MethodDefinition<_sanas_v1_GetStudyRequest, _sanas_v1_GetStudyResponse, _sanas_v1_GetStudyRequest__Output, _sanas_v1_GetStudyResponse__Output>
+  HeartbeatTrial: MethodDefinition<_sanas_v1_HeartbeatTrialRequest, _sanas_v1_HeartbeatTrialResponse, _sanas_v1_HeartbeatTrialRequest__Output, _sanas_v1_HeartbeatTrialResponse__Output>
   ImportPaddleSlimCheckpoint: MethodDefinition<_sanas_v1_ImportPaddleSlimCheckpointRequest, _sanas_v1_ImportPaddleSlimCheckpointResponse, _sanas_v1_ImportPaddleSlimCheckpointRequest__Output, _sanas_v1_ImportPaddleSlimCheckpointResponse__Output>
   ListStudies: MethodDefinition<_sanas_v1_ListStudiesRequest, _sanas_v1_ListStudiesResponse, _sanas_v1_ListStudiesRequest__Output, _sanas_v1_ListStudiesResponse__Output>
   ListTrials: MethodDefinition<_sanas_v1_ListTrialsRequest, _sanas_v1_ListTrialsResponse, _sanas_v1_ListTrialsRequest__Output, _sanas_v1_ListTrialsResponse__Output>

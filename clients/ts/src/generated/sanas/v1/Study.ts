@@ -19,6 +19,7 @@ export interface Study {
   'trialCounts'?: (_sanas_v1_TrialCounts | null);
   'budgetRemaining'?: (number | string | Long);
   'createTime'?: (_google_protobuf_Timestamp | null);
+  'leaseExpirations'?: (number | string | Long);
   '_bestReward'?: "bestReward";
   '_currentReward'?: "currentReward";
 }
@@ -36,6 +37,7 @@ export interface Study__Output {
   'trialCounts': (_sanas_v1_TrialCounts__Output | null);
   'budgetRemaining': (string);
   'createTime': (_google_protobuf_Timestamp__Output | null);
+  'leaseExpirations': (string);
   '_bestReward'?: "bestReward";
   '_currentReward'?: "currentReward";
 }

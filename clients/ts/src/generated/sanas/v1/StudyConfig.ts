@@ -1,6 +1,7 @@
 // Original file: sanas/v1/sanas.proto
 
 import type { SearchSpaceConfig as _sanas_v1_SearchSpaceConfig, SearchSpaceConfig__Output as _sanas_v1_SearchSpaceConfig__Output } from '../../sanas/v1/SearchSpaceConfig';
+import type { Duration as _google_protobuf_Duration, Duration__Output as _google_protobuf_Duration__Output } from '../../google/protobuf/Duration';
 import type { Long } from '@grpc/proto-loader';
 
 export interface StudyConfig {
@@ -10,6 +11,7 @@ export interface StudyConfig {
   'initTokens'?: (number)[];
   'searchSteps'?: (number | string | Long);
   'seed'?: (number | string | Long);
+  'leaseDuration'?: (_google_protobuf_Duration | null);
   '_initTemperature'?: "initTemperature";
   '_reduceRate'?: "reduceRate";
   '_seed'?: "seed";
@@ -22,6 +24,7 @@ export interface StudyConfig__Output {
   'initTokens': (number)[];
   'searchSteps': (string);
   'seed'?: (string);
+  'leaseDuration': (_google_protobuf_Duration__Output | null);
   '_initTemperature'?: "initTemperature";
   '_reduceRate'?: "reduceRate";
   '_seed'?: "seed";

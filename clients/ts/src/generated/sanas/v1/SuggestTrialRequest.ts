@@ -4,9 +4,11 @@
 export interface SuggestTrialRequest {
   'studyId'?: (string);
   'clientId'?: (string);
+  'requestId'?: (string);
 }
 
 export interface SuggestTrialRequest__Output {
   'studyId': (string);
   'clientId': (string);
+  'requestId': (string);
 }

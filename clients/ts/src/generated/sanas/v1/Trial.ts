@@ -16,6 +16,8 @@ export interface Trial {
   'accepted'?: (boolean);
   'createTime'?: (_google_protobuf_Timestamp | null);
   'completeTime'?: (_google_protobuf_Timestamp | null);
+  'leaseExpireTime'?: (_google_protobuf_Timestamp | null);
+  'issueCount'?: (number);
 }
 
 export interface Trial__Output {
@@ -30,4 +32,6 @@ export interface Trial__Output {
   'accepted': (boolean);
   'createTime': (_google_protobuf_Timestamp__Output | null);
   'completeTime': (_google_protobuf_Timestamp__Output | null);
+  'leaseExpireTime': (_google_protobuf_Timestamp__Output | null);
+  'issueCount': (number);
 }

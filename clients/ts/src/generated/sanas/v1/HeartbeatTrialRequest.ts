@@ -1,0 +1,15 @@
+// Original file: sanas/v1/sanas.proto
+
+import type { Long } from '@grpc/proto-loader';
+
+export interface HeartbeatTrialRequest {
+  'studyId'?: (string);
+  'trialId'?: (number | string | Long);
+  'clientId'?: (string);
+}
+
+export interface HeartbeatTrialRequest__Output {
+  'studyId': (string);
+  'trialId': (string);
+  'clientId': (string);
+}
