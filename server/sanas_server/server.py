@@ -76,6 +76,16 @@ def is_loopback(host: str) -> bool:
         return host == "localhost"
 
 
+def exposure_warning(host: str, tls: TlsFiles | None, auth_token: str | None) -> str | None:
+    """What to warn about when a non-loopback address is served with no protection."""
+    if is_loopback(host) or tls is not None or auth_token:
+        return None
+    return (
+        f"listening on {host} without TLS or a token: anyone who reaches this address can "
+        "steer your searches (see --tls-cert / --auth-token-file)"
+    )
+
+
 def start_server(
     host: str = "127.0.0.1",
     port: int = 0,
@@ -88,12 +98,9 @@ def start_server(
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
 ) -> RunningServer:
     """Start serving on host:port (port 0 picks a free one; see RunningServer.port)."""
-    if not is_loopback(host) and tls is None and not auth_token:
-        log.warning(
-            "listening on %s without TLS or a token: anyone who reaches this address can "
-            "steer your searches (see --tls-cert / --auth-token-file)",
-            host,
-        )
+    warning = exposure_warning(host, tls, auth_token)
+    if warning:
+        log.warning(warning)
     controller = Controller(
         open_storage(checkpoint_dir), max_pending_per_client=max_pending_per_client
     )
