@@ -116,6 +116,8 @@ class Controller:
         return study
 
     def _entry(self, study_id: str) -> _Entry:
+        if not study_id:
+            raise InvalidArgument("study_id is required")
         with self._lock:
             entry = self._studies.get(study_id)
         if entry is None:

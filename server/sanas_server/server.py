@@ -14,8 +14,8 @@ from grpc_reflection.v1alpha import reflection
 
 from sanas.v1 import sanas_pb2, sanas_pb2_grpc
 
-from .auth import BearerTokenInterceptor
 from .controller import Controller
+from .interceptors import BearerTokenInterceptor, MalformedRequestInterceptor
 from .service import ControllerServicer
 from .storage import FileStorage, MemoryStorage, Storage
 
@@ -106,7 +106,11 @@ def start_server(
     )
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="sanas-rpc"),
-        interceptors=[BearerTokenInterceptor(auth_token)] if auth_token else [],
+        # The token check runs first: an unauthenticated caller learns nothing more.
+        interceptors=[
+            *([BearerTokenInterceptor(auth_token)] if auth_token else []),
+            MalformedRequestInterceptor(),
+        ],
         options=[
             ("grpc.so_reuseport", 0),
             ("grpc.max_receive_message_length", max_message_bytes),
