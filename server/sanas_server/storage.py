@@ -89,7 +89,9 @@ class Journal:
 
     def __init__(self, path: Path, durable_size: int) -> None:
         self._path = path
-        self._file = open(path, "ab")
+        # A raw descriptor, no userspace buffer: after a failed write nothing is left
+        # behind that a later flush or close could write.
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         self._cond = threading.Condition()
         self._pending: list[bytes] = []
         self._appended = 0  # sequence number of the last appended record
@@ -136,17 +138,18 @@ class Journal:
 
     def _write(self, batch: bytes) -> StorageFailure | None:
         try:
-            self._file.write(batch)
-            self._file.flush()
-            os.fsync(self._file.fileno())
+            view = memoryview(batch)
+            while view:  # os.write may write less than asked
+                view = view[os.write(self._fd, view) :]
+            os.fsync(self._fd)
             return None
-        except (OSError, ValueError) as exc:  # ValueError: written after close()
+        except OSError as exc:  # EBADF too, when written after close()
             # Cut what may have reached the file so the journal holds only acknowledged
             # records; the caller reloads the study from disk.
             try:
-                self._file.truncate(self._durable_size)
-                os.fsync(self._file.fileno())
-            except (OSError, ValueError):
+                os.ftruncate(self._fd, self._durable_size)
+                os.fsync(self._fd)
+            except OSError:
                 pass  # the reload that follows still reads only checksummed records
             return StorageFailure(f"writing checkpoint {self._path} failed: {exc}")
 
@@ -154,7 +157,9 @@ class Journal:
         with self._cond:
             if self._failure is None:
                 self._failure = StorageFailure(f"journal {self._path} is closed")
-            self._file.close()
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
             self._cond.notify_all()
 
 
