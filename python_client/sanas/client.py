@@ -20,7 +20,12 @@ from typing import Any, TypeVar
 
 import grpc
 
-from .errors import ControllerUnavailableError, TrialAlreadyCompletedError, from_rpc_error
+from .errors import (
+    ControllerUnavailableError,
+    SearchFinished,
+    TrialAlreadyCompletedError,
+    from_rpc_error,
+)
 from .spaces import SpaceConfig
 from .v1 import sanas_pb2 as pb
 from .v1 import sanas_pb2_grpc
@@ -277,6 +282,23 @@ class Client:
             request_id=uuid.uuid4().hex,
         )
         return self._call(self._stub.CompleteTrial, request)
+
+    def next_trial(self, study_id: str, max_poll: float = 5.0) -> pb.Trial:
+        """A trial to evaluate, for a trainer that runs until the study is done.
+
+        When the whole budget has been issued but other trainers still hold trials, one
+        of them may lose its lease and come to this trainer: wait for that (polling a few
+        times per lease) until the study completes. Raises SearchFinished then.
+        """
+        while True:
+            try:
+                return self.suggest_trial(study_id)
+            except SearchFinished:
+                study = self.get_study(study_id)
+                if study.trial_counts.active == 0:
+                    raise
+                lease = study.config.lease_duration.ToNanoseconds() / 1e9
+                time.sleep(min(max_poll, max(0.1, lease / 4)))
 
     def heartbeat_trial(self, study_id: str, trial_id: int) -> pb.Trial:
         request = pb.HeartbeatTrialRequest(

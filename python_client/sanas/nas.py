@@ -136,10 +136,12 @@ class SANAS:
     def next_archs(self) -> list[Any]:
         """Fetch the next trial and return one paddle.nn.Layer per config.
 
-        Raises sanas.errors.SearchFinished when the study's budget is spent.
+        Raises sanas.errors.SearchFinished when the study is complete. Once the budget
+        is issued it waits while other trainers still hold trials, since one of them
+        may lose its lease and be handed to this trainer.
         """
         self._end_lease()
-        self._trial = self._client.suggest_trial(self._study_id)
+        self._trial = self._client.next_trial(self._study_id)
         self._lease = self._client.keep_alive(
             self._study_id, self._trial.trial_id, self._heartbeat_interval
         )
