@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import logging
 import math
 import threading
 import time
@@ -44,7 +45,10 @@ from .study import (
 
 T = TypeVar("T")
 Event = dict[str, Any]
+log = logging.getLogger(__name__)
 DEFAULT_PAGE_SIZE = 100
+# Events after which a study's state is snapshotted, bounding replay at restart.
+DEFAULT_SNAPSHOT_EVERY = 10_000
 MAX_PAGE_SIZE = 1000
 
 
@@ -53,6 +57,7 @@ class _Entry:
     study: Study
     lock: threading.Lock = field(default_factory=threading.Lock)
     generation: int = 0  # bumped by every reload from disk
+    since_snapshot: int = 0  # journal events a restart would replay
 
 
 @dataclass(frozen=True)
@@ -92,16 +97,19 @@ class Controller:
         storage: Storage,
         clock: Callable[[], float] = time.time,
         max_pending_per_client: int = 0,
+        snapshot_every: int = DEFAULT_SNAPSHOT_EVERY,
     ) -> None:
         self._storage = storage
         self._clock = clock
         self._max_pending = max_pending_per_client  # 0: no limit
+        self._snapshot_every = snapshot_every
         self._studies: dict[str, _Entry] = {}
         self._lock = threading.Lock()  # guards the dict, not the studies
         for header, events in storage.load_all():
             study = self._replay(header, events)
             study.renew_leases(clock())  # trainers kept training while we were down
-            self._studies[study.study_id] = _Entry(study)
+            replayed = sum(1 for e in events if e["e"] != "snapshot")
+            self._studies[study.study_id] = _Entry(study, since_snapshot=replayed)
 
     @staticmethod
     def _replay(header: dict[str, Any], events: list[dict[str, Any]]) -> Study:
@@ -135,6 +143,7 @@ class Controller:
             except StorageFailure:
                 self._reload_locked(entry)
                 raise
+            entry.since_snapshot += len(events)
         try:
             durable()
         except StorageFailure:
@@ -142,7 +151,20 @@ class Controller:
                 if entry.generation == generation:  # the first waiter to fail reloads
                     self._reload_locked(entry)
             raise
+        if entry.since_snapshot >= self._snapshot_every:
+            self._snapshot(entry)
         return result
+
+    def _snapshot(self, entry: _Entry) -> None:
+        with entry.lock:
+            if entry.since_snapshot < self._snapshot_every:
+                return  # another caller took it
+            entry.since_snapshot = 0
+            try:
+                self._storage.snapshot(entry.study.study_id, entry.study.snapshot_event())
+            except StorageFailure as exc:
+                # Only replay gets slower; every result is still in the journal.
+                log.warning("%s; will try again after %d events", exc, self._snapshot_every)
 
     def _reload_locked(self, entry: _Entry) -> None:
         """Drop in-memory events that never reached disk by replaying the checkpoint."""
@@ -152,6 +174,7 @@ class Controller:
         header, events = self._storage.load(entry.study.study_id)
         entry.study = self._replay(header, events)
         entry.study.renew_leases(self._clock())
+        entry.since_snapshot = sum(1 for e in events if e["e"] != "snapshot")
         entry.generation += 1
 
     # -- studies -------------------------------------------------------------------------

@@ -23,7 +23,8 @@ from typing import Any, Protocol
 from .errors import CorruptCheckpoint, StorageFailure
 
 HEADER = "study.json"
-JOURNAL = "journal.log"
+JOURNAL = "journal.log"  # the journal of a study that has no snapshot yet
+SNAPSHOT = "snapshot.json"
 Event = dict[str, Any]
 # Blocks until the appended events are durable; raises StorageFailure if they never are.
 Durable = Callable[[], None]
@@ -111,6 +112,16 @@ class Journal:
             seq = self._appended
         return lambda: self.wait(seq)
 
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    def flush(self) -> None:
+        """Return once every record appended so far is on disk."""
+        with self._cond:
+            seq = self._appended
+        self.wait(seq)
+
     def wait(self, seq: int) -> None:
         """Return once record `seq` is on disk; one waiting writer flushes for all."""
         with self._cond:
@@ -170,6 +181,7 @@ class Storage(Protocol):
     def load(self, study_id: str) -> tuple[dict[str, Any], list[Event]]: ...
     def create(self, study_id: str, header: dict[str, Any], events: list[Event]) -> None: ...
     def append(self, study_id: str, events: list[Event]) -> Durable: ...
+    def snapshot(self, study_id: str, event: Event) -> None: ...
     def delete(self, study_id: str) -> None: ...
     def close(self) -> None: ...
 
@@ -205,6 +217,11 @@ class MemoryStorage:
             self._studies[study_id][1].extend(events)
         return _already_durable
 
+    def snapshot(self, study_id: str, event: Event) -> None:
+        with self._lock:
+            header, _ = self._studies[study_id]
+            self._studies[study_id] = (header, [event])
+
     def delete(self, study_id: str) -> None:
         with self._lock:
             self._studies.pop(study_id, None)
@@ -237,9 +254,24 @@ class FileStorage:
             header = json.loads((folder / HEADER).read_bytes())
         except (OSError, ValueError) as exc:
             raise CorruptCheckpoint(f"{folder / HEADER}: cannot be read: {exc}") from exc
-        path = folder / JOURNAL
+        snapshot_path = folder / SNAPSHOT
+        events: list[Event] = []
+        journal_name = JOURNAL
+        if snapshot_path.exists():
+            try:
+                snapshot = json.loads(snapshot_path.read_bytes())
+            except (OSError, ValueError) as exc:
+                raise CorruptCheckpoint(f"{snapshot_path}: cannot be read: {exc}") from exc
+            journal_name = snapshot["journal"]
+            events.append(snapshot["event"])
+        # A snapshot interrupted by a crash may leave a journal nothing points to.
+        for stray in folder.glob("journal*.log"):
+            if stray.name != journal_name:
+                stray.unlink()
+        path = folder / journal_name
         data = path.read_bytes() if path.exists() else b""
-        events, valid = decode_records(data, path)
+        journal_events, valid = decode_records(data, path)
+        events += journal_events
         if valid != len(data):
             with open(path, "r+b") as f:  # drop the torn tail before appending after it
                 f.truncate(valid)
@@ -272,6 +304,43 @@ class FileStorage:
         if journal is None:
             raise StorageFailure(f"study {study_id!r} has no open journal (deleted?)")
         return journal.append(events)
+
+    def snapshot(self, study_id: str, event: Event) -> None:
+        """Write the study's whole state and continue in a fresh journal.
+
+        The caller holds the study's lock, so nothing is appended meanwhile. Order: flush
+        the journal; create the new, empty journal; write the snapshot naming it (temp
+        file, fsync, rename); switch; delete the old journal. A crash at any point leaves
+        either the old snapshot + old journal or the new snapshot + new journal.
+        """
+        folder = self._dir(study_id)
+        with self._lock:
+            old = self._journals[study_id]
+        old.flush()
+        new_path = folder / f"journal-{uuid.uuid4().hex[:12]}.log"
+        old_path = old.path
+        tmp = folder / f".{SNAPSHOT}.{uuid.uuid4().hex}.tmp"
+        try:
+            os.close(os.open(new_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+            with open(tmp, "wb") as f:
+                f.write(json.dumps({"journal": new_path.name, "event": event}).encode())
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, folder / SNAPSHOT)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            new_path.unlink(missing_ok=True)
+            raise StorageFailure(f"writing snapshot of {study_id!r} failed: {exc}") from exc
+        # The rename is done: from here on the new journal is the one to write.
+        with self._lock:
+            self._journals[study_id] = Journal(new_path, 0)
+        old.close()
+        try:
+            fsync_dir(folder)
+            old_path.unlink()
+            fsync_dir(folder)
+        except OSError as exc:
+            raise StorageFailure(f"finishing snapshot of {study_id!r} failed: {exc}") from exc
 
     def delete(self, study_id: str) -> None:
         folder = self._dir(study_id)

@@ -475,10 +475,79 @@ class Study:
             self.apply(event)
         return events
 
+    # -- snapshots -----------------------------------------------------------------------
+    def snapshot_event(self) -> Event:
+        """The whole state as one event: replaying it on a new Study restores this one."""
+        a = self.annealer
+        return {
+            "e": "snapshot",
+            "trials": [
+                [
+                    list(t.tokens),
+                    t.temperature,
+                    t.client_id,
+                    t.create_time,
+                    t.state.value,
+                    t.reward,
+                    t.accepted,
+                    t.complete_time,
+                    t.lease_expire,
+                    t.issues,
+                ]
+                for t in self.trials
+            ],
+            "annealer": {
+                "base": list(a.base_tokens),
+                "base_reward": a.base_reward,
+                "best": None if a.best_tokens is None else list(a.best_tokens),
+                "best_reward": a.best_reward,
+                "rewarded": a.rewarded,
+                "radius": a.radius,
+                "rng": list(a.rng_state),
+            },
+            "requests": [[rid, *answer] for rid, answer in self._requests.items()],
+            "lease_expirations": self.lease_expirations,
+        }
+
+    def _restore(self, event: Event) -> None:
+        if self.trials:
+            raise ValueError("a snapshot can only start a journal")
+        for trial_id, row in enumerate(event["trials"]):
+            tokens, temperature, client, created, state, reward, accepted, done, lease, n = row
+            trial = TrialRecord(
+                trial_id,
+                tuple(tokens),
+                temperature,
+                client,
+                created,
+                TrialState(state),
+                reward,
+                accepted,
+                done,
+                lease,
+                n,
+            )
+            self.trials.append(trial)
+            self.counts[trial.state] += 1
+            self.annealer.mark_issued(trial.tokens)  # issued == every trial's tokens
+            if trial.state is TrialState.ACTIVE:
+                self._hold(trial)
+        a = event["annealer"]
+        self.annealer.rebase(
+            a["base"], a["base_reward"], a["best"], a["best_reward"], a["rewarded"]
+        )
+        self.annealer.radius = a["radius"]
+        self.annealer.rng_state = a["rng"]
+        self._requests = {rid: (kind, tid, nxt) for rid, kind, tid, nxt in event["requests"]}
+        self.lease_expirations = event["lease_expirations"]
+
     # -- replay --------------------------------------------------------------------------
     def apply(self, event: Event) -> None:
         """Record an already-decided event (journal replay)."""
         kind = event["e"]
+        if kind == "snapshot":
+            self._restore(event)
+            return
         if kind == "suggest":
             self.annealer.mark_issued(event["tokens"])
             self._record_suggest(event)

@@ -1,0 +1,100 @@
+"""Snapshots bound replay: a restart loads the last snapshot and replays only the journal
+written after it, and resumes exactly (random generator and move radius included)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from test_controller import drive, request
+
+from sanas_server.controller import Controller
+from sanas_server.storage import JOURNAL, SNAPSHOT, FileStorage, MemoryStorage
+from sanas_server.study import TrialState
+
+
+def study_folder(root):
+    return root / "studies" / "s"
+
+
+def test_restart_after_snapshots_is_exact(tmp_path):
+    reference = Controller(MemoryStorage())
+    reference.create_study("s", request(table=(5, 5, 5), seed=8, search_steps=110))
+    expected = drive(reference, "s", 110)
+
+    c = Controller(FileStorage(tmp_path), snapshot_every=7)
+    c.create_study("s", request(table=(5, 5, 5), seed=8, search_steps=110))
+    got = drive(c, "s", 61)
+    assert c._entry("s").study.annealer.radius > 1
+    c.close()
+    folder = study_folder(tmp_path)
+    journals = sorted(p.name for p in folder.glob("journal*.log"))
+    assert (folder / SNAPSHOT).exists() and len(journals) == 1 and journals != [JOURNAL]
+    resumed = Controller(FileStorage(tmp_path), snapshot_every=7)
+    assert resumed._entry("s").since_snapshot < 7  # replayed only the journal's tail
+    got += drive(resumed, "s", 49)
+    assert got == expected
+    a, b = reference.get_study("s"), resumed.get_study("s")
+    assert (a.best_tokens, a.best_reward, a.current_tokens, a.temperature, a.counts) == (
+        b.best_tokens,
+        b.best_reward,
+        b.current_tokens,
+        b.temperature,
+        b.counts,
+    )
+
+
+def test_request_ids_and_running_trials_survive_a_snapshot(tmp_path):
+    c = Controller(FileStorage(tmp_path), snapshot_every=3)
+    c.create_study("s", request(search_steps=20))
+    held = c.suggest_trial("s", "a", request_id="held")
+    drive(c, "s", 5)
+    c.close()
+    resumed = Controller(FileStorage(tmp_path), snapshot_every=3)
+    again = resumed.suggest_trial("s", "a", request_id="held")
+    assert again.trial_id == held.trial_id and again.tokens == held.tokens
+    assert resumed.get_study("s").counts[TrialState.ACTIVE] == 1
+
+
+@pytest.mark.parametrize("kind", ["memory", "file"])
+def test_contract_a_snapshot_replaces_the_history(kind, tmp_path):
+    storage = MemoryStorage() if kind == "memory" else FileStorage(tmp_path)
+    storage.create("a", {"study_id": "a"}, [])
+    storage.append("a", [{"e": "x", "n": 1}, {"e": "x", "n": 2}])()
+    storage.snapshot("a", {"e": "snapshot", "n": 2})
+    storage.append("a", [{"e": "x", "n": 3}])()
+    _, events = storage.load("a")
+    assert events == [{"e": "snapshot", "n": 2}, {"e": "x", "n": 3}]
+    storage.close()
+
+
+def test_a_snapshot_interrupted_by_a_crash_leaves_the_old_state(tmp_path):
+    c = Controller(FileStorage(tmp_path), snapshot_every=10**9)
+    c.create_study("s", request(seed=1))
+    drive(c, "s", 4)
+    c.close()
+    # The crash came after the new journal was created, before the snapshot's rename.
+    stray = study_folder(tmp_path) / "journal-0123456789ab.log"
+    stray.write_bytes(b"")
+    resumed = Controller(FileStorage(tmp_path))
+    assert resumed.get_study("s").counts[TrialState.SUCCEEDED] == 4
+    assert not stray.exists()
+
+
+def test_a_failed_snapshot_loses_nothing(tmp_path, monkeypatch, caplog):
+    c = Controller(FileStorage(tmp_path), snapshot_every=5)
+    c.create_study("s", request(seed=1, search_steps=30))
+    real_replace = os.replace
+
+    def refuse(src, dst):
+        if str(dst).endswith(SNAPSHOT):
+            raise OSError(28, "No space left on device")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", refuse)
+    first = drive(c, "s", 6)
+    assert "writing snapshot" in caplog.text
+    monkeypatch.undo()
+    c.close()
+    resumed = Controller(FileStorage(tmp_path), snapshot_every=5)
+    assert [t.tokens for t in resumed.list_trials("s", 100, "", None)[0]] == first
