@@ -20,6 +20,9 @@ def test_controller_speed_quick_run_prints_its_figures():
     rows = re.findall(r"^\s+(\d+)\s+(\d+)\s+(\d+)\s+[\d.]+\s+[\d.]+$", run.stdout, re.M)
     assert [int(c) for c, _, _ in rows] == [1, 2]
     assert all(int(steps) > 0 for _, steps, _ in rows)
-    sizes = re.findall(r"trials=\s*(\d+)\s+median [\d.]+ ms/result\s+(\d+) journal", run.stdout)
+    sizes = re.findall(
+        r"trials=\s*(\d+)\s+median [\d.]+ ms/result\s+mean [\d.]+ ms\s+(\d+) checkpoint",
+        run.stdout,
+    )
     assert [int(n) for n, _ in sizes] == [200, 2000]
     assert "restart (replay)" in run.stdout

@@ -47,7 +47,9 @@ T = TypeVar("T")
 Event = dict[str, Any]
 log = logging.getLogger(__name__)
 DEFAULT_PAGE_SIZE = 100
-# Events after which a study's state is snapshotted, bounding replay at restart.
+# A study is snapshotted once the events since its last snapshot reach
+# max(DEFAULT_SNAPSHOT_EVERY, its trial count): replay stays bounded by about one
+# snapshot's worth, and snapshot bytes per event stay constant as the study grows.
 DEFAULT_SNAPSHOT_EVERY = 10_000
 MAX_PAGE_SIZE = 1000
 
@@ -151,13 +153,16 @@ class Controller:
                 if entry.generation == generation:  # the first waiter to fail reloads
                     self._reload_locked(entry)
             raise
-        if entry.since_snapshot >= self._snapshot_every:
+        if entry.since_snapshot >= self._snapshot_due(entry):
             self._snapshot(entry)
         return result
 
+    def _snapshot_due(self, entry: _Entry) -> int:
+        return max(self._snapshot_every, len(entry.study.trials))
+
     def _snapshot(self, entry: _Entry) -> None:
         with entry.lock:
-            if entry.since_snapshot < self._snapshot_every:
+            if entry.since_snapshot < self._snapshot_due(entry):
                 return  # another caller took it
             entry.since_snapshot = 0
             try:

@@ -100,6 +100,7 @@ class Journal:
         self._durable_size = durable_size
         self._flushing = False
         self._failure: StorageFailure | None = None
+        self.bytes_written = 0
 
     def append(self, events: list[Event]) -> Durable:
         """Queue records in order; returns a call that blocks until they are on disk."""
@@ -143,6 +144,7 @@ class Journal:
                 if error is None:
                     self._durable = target
                     self._durable_size += len(batch)
+                    self.bytes_written += len(batch)
                 else:
                     self._failure = error
                 self._cond.notify_all()
@@ -239,6 +241,13 @@ class FileStorage:
         self._studies_dir.mkdir(parents=True, exist_ok=True)
         self._journals: dict[str, Journal] = {}
         self._lock = threading.Lock()
+        self._retired_bytes = 0  # written by journals and snapshots no longer open
+
+    @property
+    def bytes_written(self) -> int:
+        """Checkpoint bytes written since this storage was opened (journals, snapshots)."""
+        with self._lock:
+            return self._retired_bytes + sum(j.bytes_written for j in self._journals.values())
 
     def _dir(self, study_id: str) -> Path:
         return self._studies_dir / study_id
@@ -322,8 +331,9 @@ class FileStorage:
         tmp = folder / f".{SNAPSHOT}.{uuid.uuid4().hex}.tmp"
         try:
             os.close(os.open(new_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+            data = json.dumps({"journal": new_path.name, "event": event}).encode()
             with open(tmp, "wb") as f:
-                f.write(json.dumps({"journal": new_path.name, "event": event}).encode())
+                f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, folder / SNAPSHOT)
@@ -334,6 +344,7 @@ class FileStorage:
         # The rename is done: from here on the new journal is the one to write.
         with self._lock:
             self._journals[study_id] = Journal(new_path, 0)
+            self._retired_bytes += old.bytes_written + len(data)
         old.close()
         try:
             fsync_dir(folder)
