@@ -173,3 +173,20 @@ def test_sanas_heartbeats_keep_the_trial_while_training(server):
         assert other.get_study("hb").lease_expirations == 0
     nas.reward(0.9)
     nas.close()
+
+
+def test_a_repeated_completion_with_a_new_request_id_and_suggest_next(tmp_path):
+    # Found by the fuzz campaign: the repeat's request id was never recorded, so the
+    # next trial it asked for could not be linked to it (KeyError -> UNKNOWN).
+    c = Controller(FileStorage(tmp_path))
+    c.create_study("s", study_request(search_steps=10))
+    t = c.suggest_trial("s", "a")
+    c.complete_trial("s", t.trial_id, 0.5, False)
+    repeat = c.complete_trial("s", t.trial_id, 0.5, False, True, "a", request_id="again")
+    assert repeat.trial.reward == 0.5 and repeat.next_trial is not None
+    retry = c.complete_trial("s", t.trial_id, 0.5, False, True, "a", request_id="again")
+    assert retry.next_trial == repeat.next_trial
+    c.close()
+    resumed = Controller(FileStorage(tmp_path))
+    replayed = resumed.complete_trial("s", t.trial_id, 0.5, False, True, "a", request_id="again")
+    assert replayed.next_trial.trial_id == repeat.next_trial.trial_id

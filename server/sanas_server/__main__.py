@@ -57,6 +57,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=DEFAULT_MAX_MESSAGE_BYTES,
         help="largest request or response (RESOURCE_EXHAUSTED above it)",
     )
+    parser.add_argument(
+        "--metrics-port", type=int, help="serve Prometheus metrics on this port (0: any free one)"
+    )
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     if bool(args.tls_cert) != bool(args.tls_key):
@@ -85,12 +88,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             auth_token=token,
             max_pending_per_client=args.max_pending_per_client,
             max_message_bytes=args.max_message_bytes,
+            metrics_port=args.metrics_port,
         )
     except (OSError, ValueError, CorruptCheckpoint) as exc:
         logging.error("cannot start: %s", exc)
         return 1
     # Printed on stdout so scripts (and tests) can read the real port when --port 0.
     print(f"sanas-server listening on {running.address}", flush=True)
+    if running.metrics_port is not None:
+        host = f"[{args.host}]" if ":" in args.host else args.host
+        print(f"metrics on http://{host}:{running.metrics_port}/metrics", flush=True)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

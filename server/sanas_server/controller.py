@@ -15,11 +15,13 @@ import itertools
 import json
 import logging
 import math
+import queue
 import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, TypeVar
 
 from .errors import (
@@ -47,11 +49,65 @@ T = TypeVar("T")
 Event = dict[str, Any]
 log = logging.getLogger(__name__)
 DEFAULT_PAGE_SIZE = 100
+WATCH_QUEUE = 10_000
 # A study is snapshotted once the events since its last snapshot reach
 # max(DEFAULT_SNAPSHOT_EVERY, its trial count): replay stays bounded by about one
 # snapshot's worth, and snapshot bytes per event stay constant as the study grows.
 DEFAULT_SNAPSHOT_EVERY = 10_000
 MAX_PAGE_SIZE = 1000
+
+
+class WatchKind(str, Enum):
+    CURRENT_STATE = "CURRENT_STATE"
+    TRIAL_SUGGESTED = "TRIAL_SUGGESTED"
+    LEASE_EXPIRED = "LEASE_EXPIRED"
+    TRIAL_COMPLETED = "TRIAL_COMPLETED"
+    NEW_BEST = "NEW_BEST"
+    STUDY_COMPLETED = "STUDY_COMPLETED"
+    # Stream ends: the study was deleted, the watcher fell behind, the server stops.
+    DELETED = "DELETED"
+    OVERFLOW = "OVERFLOW"
+    SHUTDOWN = "SHUTDOWN"
+
+
+@dataclass(frozen=True)
+class WatchEvent:
+    kind: WatchKind
+    time: float
+    trial: TrialRecord | None = None
+    study: StudySummary | None = None
+
+
+class Subscription:
+    """A watcher's queue of study events. A watcher that falls WATCH_QUEUE events behind
+    is dropped (OVERFLOW) rather than slowing the study down."""
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[WatchEvent] = queue.Queue(maxsize=WATCH_QUEUE)
+        self.dropped = False
+
+    def put(self, event: WatchEvent) -> bool:
+        try:
+            self._queue.put_nowait(event)
+            return True
+        except queue.Full:
+            self.dropped = True
+            return False
+
+    def end(self, event: WatchEvent) -> None:
+        """A last event that always fits (it ends the stream)."""
+        while True:
+            try:
+                self._queue.put_nowait(event)
+                return
+            except queue.Full:
+                self._queue.get_nowait()
+
+    def get(self, timeout: float) -> WatchEvent | None:
+        try:
+            return self._queue.get(timeout=timeout)
+        except queue.Empty:
+            return None
 
 
 @dataclass
@@ -60,6 +116,7 @@ class _Entry:
     lock: threading.Lock = field(default_factory=threading.Lock)
     generation: int = 0  # bumped by every reload from disk
     since_snapshot: int = 0  # journal events a restart would replay
+    watchers: list[Subscription] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -153,9 +210,71 @@ class Controller:
                 if entry.generation == generation:  # the first waiter to fail reloads
                     self._reload_locked(entry)
             raise
+        if entry.watchers and events:
+            self._publish(entry, events)
         if entry.since_snapshot >= self._snapshot_due(entry):
             self._snapshot(entry)
         return result
+
+    # -- watching ------------------------------------------------------------------------
+    def watch(self, study_id: str) -> Subscription:
+        """Subscribe to a study's durable events; the first is its current state."""
+        entry = self._entry(study_id)
+        subscription = Subscription()
+        with entry.lock:
+            summary = entry.study.summary()
+            subscription.put(WatchEvent(WatchKind.CURRENT_STATE, self._clock(), study=summary))
+            if summary.completed:
+                subscription.put(
+                    WatchEvent(WatchKind.STUDY_COMPLETED, self._clock(), study=summary)
+                )
+            entry.watchers.append(subscription)
+        return subscription
+
+    def unwatch(self, study_id: str, subscription: Subscription) -> None:
+        with self._lock:
+            entry = self._studies.get(study_id)
+        if entry is not None:
+            with entry.lock:
+                if subscription in entry.watchers:
+                    entry.watchers.remove(subscription)
+
+    def _publish(self, entry: _Entry, events: list[Event]) -> None:
+        kinds = {
+            "suggest": WatchKind.TRIAL_SUGGESTED,
+            "reissue": WatchKind.LEASE_EXPIRED,
+            "complete": WatchKind.TRIAL_COMPLETED,
+        }
+        with entry.lock:
+            study, now = entry.study, self._clock()
+            out = []
+            for event in events:
+                kind = kinds.get(event["e"])
+                if kind is None:
+                    continue
+                trial = study.trials[event["id"]]
+                out.append(WatchEvent(kind, now, trial=trial))
+                if (
+                    kind is WatchKind.TRIAL_COMPLETED
+                    and not trial.infeasible
+                    and study.annealer.best_reward == trial.reward
+                    and study.annealer.best_tokens == trial.tokens
+                ):
+                    out.append(WatchEvent(WatchKind.NEW_BEST, now, trial=trial))
+            if study.completed:
+                out.append(WatchEvent(WatchKind.STUDY_COMPLETED, now, study=study.summary()))
+            for subscription in list(entry.watchers):
+                for item in out:
+                    if not subscription.put(item):
+                        subscription.end(WatchEvent(WatchKind.OVERFLOW, now))
+                        entry.watchers.remove(subscription)
+                        break
+
+    def _end_watchers(self, entry: _Entry, kind: WatchKind) -> None:
+        with entry.lock:
+            for subscription in entry.watchers:
+                subscription.end(WatchEvent(kind, self._clock()))
+            entry.watchers.clear()
 
     def _snapshot_due(self, entry: _Entry) -> int:
         return max(self._snapshot_every, len(entry.study.trials))
@@ -251,6 +370,17 @@ class Controller:
         with entry.lock, self._lock:
             self._storage.delete(study_id)
             self._studies.pop(study_id, None)
+        self._end_watchers(entry, WatchKind.DELETED)
+
+    def summaries(self) -> list[StudySummary]:
+        """Every study's current state (metrics)."""
+        with self._lock:
+            entries = list(self._studies.values())
+        out = []
+        for entry in entries:
+            with entry.lock:
+                out.append(entry.study.summary())
+        return out
 
     # -- trials --------------------------------------------------------------------------
     def suggest_trial(self, study_id: str, client_id: str, request_id: str = "") -> TrialRecord:
@@ -328,5 +458,13 @@ class Controller:
                 more = any(t.state is state for t in itertools.islice(trials, end, None))
         return page, encode_page_token(end) if more else "", total
 
+    def end_watches(self) -> None:
+        """End every watch stream (server shutdown), so draining does not wait on them."""
+        with self._lock:
+            entries = list(self._studies.values())
+        for entry in entries:
+            self._end_watchers(entry, WatchKind.SHUTDOWN)
+
     def close(self) -> None:
+        self.end_watches()
         self._storage.close()

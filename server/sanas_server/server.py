@@ -7,6 +7,7 @@ import logging
 from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -16,6 +17,7 @@ from sanas.v1 import sanas_pb2, sanas_pb2_grpc
 
 from .controller import Controller
 from .interceptors import BearerTokenInterceptor, MalformedRequestInterceptor
+from .metrics import Metrics
 from .service import ControllerServicer
 from .storage import FileStorage, MemoryStorage, Storage
 
@@ -35,6 +37,8 @@ class RunningServer:
     health: health.HealthServicer
     host: str
     port: int
+    metrics_port: int | None = None
+    _metrics_http: Any = None
 
     @property
     def address(self) -> str:
@@ -44,12 +48,18 @@ class RunningServer:
     def stop(self, grace: float | None = 5.0) -> None:
         """Stop taking calls, let running ones finish, then close the storage."""
         self.health.enter_graceful_shutdown()
+        self.controller.end_watches()  # watch streams would hold the drain open
         self.server.stop(grace).wait()
         self.controller.close()
+        if self._metrics_http is not None:
+            self._metrics_http.shutdown()
+            self._metrics_http.server_close()
 
 
-def open_storage(checkpoint_dir: str | Path | None) -> Storage:
-    return MemoryStorage() if checkpoint_dir is None else FileStorage(checkpoint_dir)
+def open_storage(checkpoint_dir: str | Path | None, metrics: Metrics) -> Storage:
+    if checkpoint_dir is None:
+        return MemoryStorage()
+    return FileStorage(checkpoint_dir, on_fsync=metrics.observe_fsync)
 
 
 @dataclass(frozen=True)
@@ -96,18 +106,22 @@ def start_server(
     auth_token: str | None = None,
     max_pending_per_client: int = DEFAULT_MAX_PENDING_PER_CLIENT,
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+    metrics_port: int | None = None,
 ) -> RunningServer:
     """Start serving on host:port (port 0 picks a free one; see RunningServer.port)."""
     warning = exposure_warning(host, tls, auth_token)
     if warning:
         log.warning(warning)
+    metrics = Metrics()
     controller = Controller(
-        open_storage(checkpoint_dir), max_pending_per_client=max_pending_per_client
+        open_storage(checkpoint_dir, metrics), max_pending_per_client=max_pending_per_client
     )
+    metrics.watch(controller)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="sanas-rpc"),
         # The token check runs first: an unauthenticated caller learns nothing more.
         interceptors=[
+            metrics.interceptor(),
             *([BearerTokenInterceptor(auth_token)] if auth_token else []),
             MalformedRequestInterceptor(),
         ],
@@ -144,4 +158,11 @@ def start_server(
     for name in ("", SERVICE_NAME):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("sanas controller serving on %s:%d", bind_host, bound)
-    return RunningServer(server, controller, health_servicer, host, bound)
+    running = RunningServer(server, controller, health_servicer, host, bound)
+    if metrics_port is not None:
+        try:
+            running._metrics_http, running.metrics_port = metrics.serve(host, metrics_port)
+        except OSError:
+            running.stop(0)
+            raise
+    return running

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import grpc
@@ -18,7 +18,7 @@ from sanas.v1 import sanas_pb2 as pb
 from sanas.v1 import sanas_pb2_grpc
 
 from . import errors
-from .controller import Controller
+from .controller import Controller, WatchEvent, WatchKind
 from .paddleslim_import import parse_checkpoint
 from .study import StudyRequest, StudySpec, StudySummary, TrialRecord, TrialState
 
@@ -45,6 +45,24 @@ STATE_TO_PB = {
     TrialState.INFEASIBLE: pb.TRIAL_STATE_INFEASIBLE,
 }
 STATE_FROM_PB = {v: k for k, v in STATE_TO_PB.items()}
+
+EVENT_TO_PB = {
+    WatchKind.CURRENT_STATE: pb.STUDY_EVENT_TYPE_CURRENT_STATE,
+    WatchKind.TRIAL_SUGGESTED: pb.STUDY_EVENT_TYPE_TRIAL_SUGGESTED,
+    WatchKind.LEASE_EXPIRED: pb.STUDY_EVENT_TYPE_LEASE_EXPIRED,
+    WatchKind.TRIAL_COMPLETED: pb.STUDY_EVENT_TYPE_TRIAL_COMPLETED,
+    WatchKind.NEW_BEST: pb.STUDY_EVENT_TYPE_NEW_BEST,
+    WatchKind.STUDY_COMPLETED: pb.STUDY_EVENT_TYPE_STUDY_COMPLETED,
+}
+# How a watch stream ends when it does not end with the study's completion.
+WATCH_ENDINGS = {
+    WatchKind.DELETED: (grpc.StatusCode.NOT_FOUND, "the study was deleted"),
+    WatchKind.OVERFLOW: (
+        grpc.StatusCode.ABORTED,
+        "this watcher fell 10000 events behind and was dropped; watch again",
+    ),
+    WatchKind.SHUTDOWN: (grpc.StatusCode.UNAVAILABLE, "the controller is shutting down"),
+}
 
 R = TypeVar("R")
 
@@ -146,6 +164,8 @@ def study_to_pb(s: StudySummary) -> pb.Study:
         budget_remaining=s.budget_remaining,
         create_time=timestamp(s.create_time),
         lease_expirations=s.lease_expirations,
+        accepted_moves=s.accepted_moves,
+        rejected_moves=s.counts[TrialState.SUCCEEDED] - s.accepted_moves,
     )
     if s.best_reward is not None:
         study.best_reward = s.best_reward
@@ -173,6 +193,15 @@ def trial_to_pb(study_id: str, t: TrialRecord) -> pb.Trial:
         trial.lease_expire_time.CopyFrom(timestamp(t.lease_expire))
     trial.issue_count = t.issues
     return trial
+
+
+def watch_event_to_pb(study_id: str, event: WatchEvent) -> pb.WatchStudyResponse:
+    response = pb.WatchStudyResponse(type=EVENT_TO_PB[event.kind], event_time=timestamp(event.time))
+    if event.trial is not None:
+        response.trial.CopyFrom(trial_to_pb(study_id, event.trial))
+    if event.study is not None:
+        response.study.CopyFrom(study_to_pb(event.study))
+    return response
 
 
 class ControllerServicer(sanas_pb2_grpc.ControllerServiceServicer):
@@ -248,6 +277,27 @@ class ControllerServicer(sanas_pb2_grpc.ControllerServiceServicer):
     ) -> pb.HeartbeatTrialResponse:
         trial = self._controller.heartbeat_trial(request.study_id, request.trial_id)
         return pb.HeartbeatTrialResponse(trial=trial_to_pb(request.study_id, trial))
+
+    def WatchStudy(
+        self, request: pb.WatchStudyRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.WatchStudyResponse]:
+        try:
+            subscription = self._controller.watch(request.study_id)
+        except errors.ControllerError as exc:
+            abort_with(context, exc)
+        try:
+            while context.is_active():
+                event = subscription.get(timeout=0.5)
+                if event is None:
+                    continue
+                if event.kind in WATCH_ENDINGS:
+                    code, message = WATCH_ENDINGS[event.kind]
+                    context.abort(code, f"watch of {request.study_id!r} ended: {message}")
+                yield watch_event_to_pb(request.study_id, event)
+                if event.kind is WatchKind.STUDY_COMPLETED:
+                    return
+        finally:
+            self._controller.unwatch(request.study_id, subscription)
 
     @translated
     def ListTrials(

@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import threading
+import time
 import uuid
 import zlib
 from collections.abc import Callable, Iterator
@@ -88,8 +89,11 @@ def write_atomically(path: Path, data: bytes) -> None:
 class Journal:
     """An append-only, group-committed, checksummed event log."""
 
-    def __init__(self, path: Path, durable_size: int) -> None:
+    def __init__(
+        self, path: Path, durable_size: int, on_fsync: Callable[[float], None] | None = None
+    ) -> None:
         self._path = path
+        self._on_fsync = on_fsync  # observes each fsync's duration (metrics)
         # A raw descriptor, no userspace buffer: after a failed write nothing is left
         # behind that a later flush or close could write.
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -154,7 +158,10 @@ class Journal:
             view = memoryview(batch)
             while view:  # os.write may write less than asked
                 view = view[os.write(self._fd, view) :]
+            started = time.perf_counter()
             os.fsync(self._fd)
+            if self._on_fsync is not None:
+                self._on_fsync(time.perf_counter() - started)
             return None
         except OSError as exc:  # EBADF too, when written after close()
             # Cut what may have reached the file so the journal holds only acknowledged
@@ -235,8 +242,9 @@ class MemoryStorage:
 class FileStorage:
     """`<root>/studies/<study_id>/{study.json, journal.log}`."""
 
-    def __init__(self, root: Path | str) -> None:
+    def __init__(self, root: Path | str, on_fsync: Callable[[float], None] | None = None) -> None:
         self.root = Path(root)
+        self._on_fsync = on_fsync
         self._studies_dir = self.root / "studies"
         self._studies_dir.mkdir(parents=True, exist_ok=True)
         self._journals: dict[str, Journal] = {}
@@ -289,7 +297,7 @@ class FileStorage:
             old = self._journals.pop(study_id, None)
             if old is not None:
                 old.close()
-            self._journals[study_id] = Journal(path, valid)
+            self._journals[study_id] = Journal(path, valid, self._on_fsync)
         return header, events
 
     def create(self, study_id: str, header: dict[str, Any], events: list[Event]) -> None:
@@ -305,7 +313,7 @@ class FileStorage:
             raise StorageFailure(f"creating checkpoint folder {folder} failed: {exc}") from exc
         size = (folder / JOURNAL).stat().st_size if events else 0
         with self._lock:
-            self._journals[study_id] = Journal(folder / JOURNAL, size)
+            self._journals[study_id] = Journal(folder / JOURNAL, size, self._on_fsync)
 
     def append(self, study_id: str, events: list[Event]) -> Durable:
         with self._lock:
@@ -343,7 +351,7 @@ class FileStorage:
             raise StorageFailure(f"writing snapshot of {study_id!r} failed: {exc}") from exc
         # The rename is done: from here on the new journal is the one to write.
         with self._lock:
-            self._journals[study_id] = Journal(new_path, 0)
+            self._journals[study_id] = Journal(new_path, 0, self._on_fsync)
             self._retired_bytes += old.bytes_written + len(data)
         old.close()
         try:

@@ -211,6 +211,7 @@ class StudySummary:
     budget_remaining: int
     create_time: float
     lease_expirations: int
+    accepted_moves: int
 
 
 class Study:
@@ -229,6 +230,7 @@ class Study:
         self.trials: list[TrialRecord] = []
         self.counts = dict.fromkeys(TrialState, 0)
         self.lease_expirations = 0
+        self.accepted_moves = 0  # results that moved the base
         self._issuable = min(spec.search_steps, math.prod(spec.range_table))
         self._active: dict[int, None] = {}  # ids of active trials, oldest first
         self._pending_by_client: dict[str, int] = {}
@@ -292,6 +294,7 @@ class Study:
             budget_remaining=self.budget_remaining,
             create_time=self.create_time,
             lease_expirations=self.lease_expirations,
+            accepted_moves=self.accepted_moves,
         )
 
     def answer_for(
@@ -401,7 +404,13 @@ class Study:
         trial = self.trial(trial_id)
         if trial.state is not TrialState.ACTIVE:
             if trial.infeasible == infeasible and trial.reward == reward:
-                return trial, None  # the same report again: idempotent
+                # The same report again: idempotent. Its request id is still recorded
+                # (an "ack"), so a suggest_next it carries and its retries are answered.
+                if request_id:
+                    ack: Event = {"e": "ack", "id": trial_id, "request_id": request_id}
+                    self._remember_request(ack, "complete")
+                    return trial, ack
+                return trial, None
             before = "infeasible" if trial.infeasible else f"reward {trial.reward!r}"
             raise TrialAlreadyCompleted(
                 f"trial {trial_id} of study {self.study_id!r} was already completed with "
@@ -529,6 +538,7 @@ class Study:
             )
             self.trials.append(trial)
             self.counts[trial.state] += 1
+            self.accepted_moves += trial.accepted
             self.annealer.mark_issued(trial.tokens)  # issued == every trial's tokens
             if trial.state is TrialState.ACTIVE:
                 self._hold(trial)
@@ -559,6 +569,8 @@ class Study:
             self._record_complete(event)
         elif kind == "reissue":
             self._record_reissue(event)
+        elif kind == "ack":
+            self._remember_request(event, "complete")
         elif kind == "rebase":
             self.annealer.rebase(
                 event["base_tokens"],
@@ -641,6 +653,7 @@ class Study:
         self.trials[event["id"]] = trial
         self.counts[old.state] -= 1
         self.counts[state] += 1
+        self.accepted_moves += trial.accepted
         self._release(old)
         self._remember_request(event, "complete")
         return trial

@@ -218,6 +218,76 @@ func (ErrorReason) EnumDescriptor() ([]byte, []int) {
 	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{2}
 }
 
+// Kinds of study events.
+type StudyEventType int32
+
+const (
+	// Not used.
+	StudyEventType_STUDY_EVENT_TYPE_UNSPECIFIED StudyEventType = 0
+	// The study as it is when watching starts (`study` is set).
+	StudyEventType_STUDY_EVENT_TYPE_CURRENT_STATE StudyEventType = 1
+	// A new trial was issued (`trial` is set).
+	StudyEventType_STUDY_EVENT_TYPE_TRIAL_SUGGESTED StudyEventType = 2
+	// A trial's lease ran out and it was issued again (`trial` is set).
+	StudyEventType_STUDY_EVENT_TYPE_LEASE_EXPIRED StudyEventType = 3
+	// A trial got its result (`trial` is set; `trial.accepted` tells whether it
+	// moved the annealing base).
+	StudyEventType_STUDY_EVENT_TYPE_TRIAL_COMPLETED StudyEventType = 4
+	// The completed trial is the best so far (`trial` is set).
+	StudyEventType_STUDY_EVENT_TYPE_NEW_BEST StudyEventType = 5
+	// Every trial of the budget has a result (`study` is set); the stream ends.
+	StudyEventType_STUDY_EVENT_TYPE_STUDY_COMPLETED StudyEventType = 6
+)
+
+// Enum value maps for StudyEventType.
+var (
+	StudyEventType_name = map[int32]string{
+		0: "STUDY_EVENT_TYPE_UNSPECIFIED",
+		1: "STUDY_EVENT_TYPE_CURRENT_STATE",
+		2: "STUDY_EVENT_TYPE_TRIAL_SUGGESTED",
+		3: "STUDY_EVENT_TYPE_LEASE_EXPIRED",
+		4: "STUDY_EVENT_TYPE_TRIAL_COMPLETED",
+		5: "STUDY_EVENT_TYPE_NEW_BEST",
+		6: "STUDY_EVENT_TYPE_STUDY_COMPLETED",
+	}
+	StudyEventType_value = map[string]int32{
+		"STUDY_EVENT_TYPE_UNSPECIFIED":     0,
+		"STUDY_EVENT_TYPE_CURRENT_STATE":   1,
+		"STUDY_EVENT_TYPE_TRIAL_SUGGESTED": 2,
+		"STUDY_EVENT_TYPE_LEASE_EXPIRED":   3,
+		"STUDY_EVENT_TYPE_TRIAL_COMPLETED": 4,
+		"STUDY_EVENT_TYPE_NEW_BEST":        5,
+		"STUDY_EVENT_TYPE_STUDY_COMPLETED": 6,
+	}
+)
+
+func (x StudyEventType) Enum() *StudyEventType {
+	p := new(StudyEventType)
+	*p = x
+	return p
+}
+
+func (x StudyEventType) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (StudyEventType) Descriptor() protoreflect.EnumDescriptor {
+	return file_sanas_v1_sanas_proto_enumTypes[3].Descriptor()
+}
+
+func (StudyEventType) Type() protoreflect.EnumType {
+	return &file_sanas_v1_sanas_proto_enumTypes[3]
+}
+
+func (x StudyEventType) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use StudyEventType.Descriptor instead.
+func (StudyEventType) EnumDescriptor() ([]byte, []int) {
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{3}
+}
+
 // One search-space configuration, named as in PaddleSlim's API document.
 type SearchSpaceConfig struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -510,8 +580,12 @@ type Study struct {
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// Times a trial was handed to another trainer because its lease ran out.
 	LeaseExpirations int64 `protobuf:"varint,13,opt,name=lease_expirations,json=leaseExpirations,proto3" json:"lease_expirations,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Completed results that moved the annealing base.
+	AcceptedMoves int64 `protobuf:"varint,14,opt,name=accepted_moves,json=acceptedMoves,proto3" json:"accepted_moves,omitempty"`
+	// Completed feasible results that did not move the base.
+	RejectedMoves int64 `protobuf:"varint,15,opt,name=rejected_moves,json=rejectedMoves,proto3" json:"rejected_moves,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Study) Reset() {
@@ -631,6 +705,20 @@ func (x *Study) GetCreateTime() *timestamppb.Timestamp {
 func (x *Study) GetLeaseExpirations() int64 {
 	if x != nil {
 		return x.LeaseExpirations
+	}
+	return 0
+}
+
+func (x *Study) GetAcceptedMoves() int64 {
+	if x != nil {
+		return x.AcceptedMoves
+	}
+	return 0
+}
+
+func (x *Study) GetRejectedMoves() int64 {
+	if x != nil {
+		return x.RejectedMoves
 	}
 	return 0
 }
@@ -1713,6 +1801,125 @@ func (x *ListTrialsResponse) GetTotalSize() int64 {
 	return 0
 }
 
+// Request of WatchStudy.
+type WatchStudyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Identifier of the study.
+	StudyId       string `protobuf:"bytes,1,opt,name=study_id,json=studyId,proto3" json:"study_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchStudyRequest) Reset() {
+	*x = WatchStudyRequest{}
+	mi := &file_sanas_v1_sanas_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchStudyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchStudyRequest) ProtoMessage() {}
+
+func (x *WatchStudyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sanas_v1_sanas_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchStudyRequest.ProtoReflect.Descriptor instead.
+func (*WatchStudyRequest) Descriptor() ([]byte, []int) {
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *WatchStudyRequest) GetStudyId() string {
+	if x != nil {
+		return x.StudyId
+	}
+	return ""
+}
+
+// One event of a watched study.
+type WatchStudyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What happened.
+	Type StudyEventType `protobuf:"varint,1,opt,name=type,proto3,enum=sanas.v1.StudyEventType" json:"type,omitempty"`
+	// The trial concerned, for trial events.
+	Trial *Trial `protobuf:"bytes,2,opt,name=trial,proto3" json:"trial,omitempty"`
+	// The study, for CURRENT_STATE and STUDY_COMPLETED.
+	Study *Study `protobuf:"bytes,3,opt,name=study,proto3" json:"study,omitempty"`
+	// When the event happened.
+	EventTime     *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=event_time,json=eventTime,proto3" json:"event_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchStudyResponse) Reset() {
+	*x = WatchStudyResponse{}
+	mi := &file_sanas_v1_sanas_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchStudyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchStudyResponse) ProtoMessage() {}
+
+func (x *WatchStudyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sanas_v1_sanas_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchStudyResponse.ProtoReflect.Descriptor instead.
+func (*WatchStudyResponse) Descriptor() ([]byte, []int) {
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *WatchStudyResponse) GetType() StudyEventType {
+	if x != nil {
+		return x.Type
+	}
+	return StudyEventType_STUDY_EVENT_TYPE_UNSPECIFIED
+}
+
+func (x *WatchStudyResponse) GetTrial() *Trial {
+	if x != nil {
+		return x.Trial
+	}
+	return nil
+}
+
+func (x *WatchStudyResponse) GetStudy() *Study {
+	if x != nil {
+		return x.Study
+	}
+	return nil
+}
+
+func (x *WatchStudyResponse) GetEventTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EventTime
+	}
+	return nil
+}
+
 // Request of ImportPaddleSlimCheckpoint.
 type ImportPaddleSlimCheckpointRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1730,7 +1937,7 @@ type ImportPaddleSlimCheckpointRequest struct {
 
 func (x *ImportPaddleSlimCheckpointRequest) Reset() {
 	*x = ImportPaddleSlimCheckpointRequest{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[21]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1742,7 +1949,7 @@ func (x *ImportPaddleSlimCheckpointRequest) String() string {
 func (*ImportPaddleSlimCheckpointRequest) ProtoMessage() {}
 
 func (x *ImportPaddleSlimCheckpointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[21]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1755,7 +1962,7 @@ func (x *ImportPaddleSlimCheckpointRequest) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use ImportPaddleSlimCheckpointRequest.ProtoReflect.Descriptor instead.
 func (*ImportPaddleSlimCheckpointRequest) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{21}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ImportPaddleSlimCheckpointRequest) GetStudyId() string {
@@ -1792,7 +1999,7 @@ type ImportPaddleSlimCheckpointResponse struct {
 
 func (x *ImportPaddleSlimCheckpointResponse) Reset() {
 	*x = ImportPaddleSlimCheckpointResponse{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[22]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1804,7 +2011,7 @@ func (x *ImportPaddleSlimCheckpointResponse) String() string {
 func (*ImportPaddleSlimCheckpointResponse) ProtoMessage() {}
 
 func (x *ImportPaddleSlimCheckpointResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[22]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1817,7 +2024,7 @@ func (x *ImportPaddleSlimCheckpointResponse) ProtoReflect() protoreflect.Message
 
 // Deprecated: Use ImportPaddleSlimCheckpointResponse.ProtoReflect.Descriptor instead.
 func (*ImportPaddleSlimCheckpointResponse) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{22}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ImportPaddleSlimCheckpointResponse) GetStudy() *Study {
@@ -1868,7 +2075,7 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"\tsucceeded\x18\x02 \x01(\x03R\tsucceeded\x12\x1e\n" +
 	"\n" +
 	"infeasible\x18\x03 \x01(\x03R\n" +
-	"infeasible\"\xcc\x04\n" +
+	"infeasible\"\x9a\x05\n" +
 	"\x05Study\x12\x19\n" +
 	"\bstudy_id\x18\x01 \x01(\tR\astudyId\x12-\n" +
 	"\x06config\x18\x02 \x01(\v2\x15.sanas.v1.StudyConfigR\x06config\x12*\n" +
@@ -1887,7 +2094,9 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"\x10budget_remaining\x18\v \x01(\x03R\x0fbudgetRemaining\x12;\n" +
 	"\vcreate_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12+\n" +
-	"\x11lease_expirations\x18\r \x01(\x03R\x10leaseExpirationsB\x0e\n" +
+	"\x11lease_expirations\x18\r \x01(\x03R\x10leaseExpirations\x12%\n" +
+	"\x0eaccepted_moves\x18\x0e \x01(\x03R\racceptedMoves\x12%\n" +
+	"\x0erejected_moves\x18\x0f \x01(\x03R\rrejectedMovesB\x0e\n" +
 	"\f_best_rewardB\x11\n" +
 	"\x0f_current_reward\"\xfb\x03\n" +
 	"\x05Trial\x12\x19\n" +
@@ -1968,7 +2177,15 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"\x06trials\x18\x01 \x03(\v2\x0f.sanas.v1.TrialR\x06trials\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
 	"\n" +
-	"total_size\x18\x03 \x01(\x03R\ttotalSize\"\x96\x01\n" +
+	"total_size\x18\x03 \x01(\x03R\ttotalSize\".\n" +
+	"\x11WatchStudyRequest\x12\x19\n" +
+	"\bstudy_id\x18\x01 \x01(\tR\astudyId\"\xcb\x01\n" +
+	"\x12WatchStudyResponse\x12,\n" +
+	"\x04type\x18\x01 \x01(\x0e2\x18.sanas.v1.StudyEventTypeR\x04type\x12%\n" +
+	"\x05trial\x18\x02 \x01(\v2\x0f.sanas.v1.TrialR\x05trial\x12%\n" +
+	"\x05study\x18\x03 \x01(\v2\x0f.sanas.v1.StudyR\x05study\x129\n" +
+	"\n" +
+	"event_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\teventTime\"\x96\x01\n" +
 	"!ImportPaddleSlimCheckpointRequest\x12\x19\n" +
 	"\bstudy_id\x18\x01 \x01(\tR\astudyId\x12-\n" +
 	"\x06config\x18\x02 \x01(\v2\x15.sanas.v1.StudyConfigR\x06config\x12'\n" +
@@ -1999,7 +2216,15 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"\x1cERROR_REASON_STORAGE_FAILURE\x10\b\x12(\n" +
 	"$ERROR_REASON_TOO_MANY_PENDING_TRIALS\x10\t\x12 \n" +
 	"\x1cERROR_REASON_UNAUTHENTICATED\x10\n" +
-	"2\xf2\x05\n" +
+	"*\x8b\x02\n" +
+	"\x0eStudyEventType\x12 \n" +
+	"\x1cSTUDY_EVENT_TYPE_UNSPECIFIED\x10\x00\x12\"\n" +
+	"\x1eSTUDY_EVENT_TYPE_CURRENT_STATE\x10\x01\x12$\n" +
+	" STUDY_EVENT_TYPE_TRIAL_SUGGESTED\x10\x02\x12\"\n" +
+	"\x1eSTUDY_EVENT_TYPE_LEASE_EXPIRED\x10\x03\x12$\n" +
+	" STUDY_EVENT_TYPE_TRIAL_COMPLETED\x10\x04\x12\x1d\n" +
+	"\x19STUDY_EVENT_TYPE_NEW_BEST\x10\x05\x12$\n" +
+	" STUDY_EVENT_TYPE_STUDY_COMPLETED\x10\x062\xbd\x06\n" +
 	"\x11ControllerService\x12J\n" +
 	"\vCreateStudy\x12\x1c.sanas.v1.CreateStudyRequest\x1a\x1d.sanas.v1.CreateStudyResponse\x12A\n" +
 	"\bGetStudy\x12\x19.sanas.v1.GetStudyRequest\x1a\x1a.sanas.v1.GetStudyResponse\x12J\n" +
@@ -2009,7 +2234,9 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"\rCompleteTrial\x12\x1e.sanas.v1.CompleteTrialRequest\x1a\x1f.sanas.v1.CompleteTrialResponse\x12S\n" +
 	"\x0eHeartbeatTrial\x12\x1f.sanas.v1.HeartbeatTrialRequest\x1a .sanas.v1.HeartbeatTrialResponse\x12G\n" +
 	"\n" +
-	"ListTrials\x12\x1b.sanas.v1.ListTrialsRequest\x1a\x1c.sanas.v1.ListTrialsResponse\x12w\n" +
+	"ListTrials\x12\x1b.sanas.v1.ListTrialsRequest\x1a\x1c.sanas.v1.ListTrialsResponse\x12I\n" +
+	"\n" +
+	"WatchStudy\x12\x1b.sanas.v1.WatchStudyRequest\x1a\x1c.sanas.v1.WatchStudyResponse0\x01\x12w\n" +
 	"\x1aImportPaddleSlimCheckpoint\x12+.sanas.v1.ImportPaddleSlimCheckpointRequest\x1a,.sanas.v1.ImportPaddleSlimCheckpointResponseB7Z5github.com/sanas-nas/sanas/clients/go/sanasv1;sanasv1b\x06proto3"
 
 var (
@@ -2024,84 +2251,93 @@ func file_sanas_v1_sanas_proto_rawDescGZIP() []byte {
 	return file_sanas_v1_sanas_proto_rawDescData
 }
 
-var file_sanas_v1_sanas_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_sanas_v1_sanas_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_sanas_v1_sanas_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_sanas_v1_sanas_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_sanas_v1_sanas_proto_goTypes = []any{
 	(StudyState)(0),                            // 0: sanas.v1.StudyState
 	(TrialState)(0),                            // 1: sanas.v1.TrialState
 	(ErrorReason)(0),                           // 2: sanas.v1.ErrorReason
-	(*SearchSpaceConfig)(nil),                  // 3: sanas.v1.SearchSpaceConfig
-	(*StudyConfig)(nil),                        // 4: sanas.v1.StudyConfig
-	(*TrialCounts)(nil),                        // 5: sanas.v1.TrialCounts
-	(*Study)(nil),                              // 6: sanas.v1.Study
-	(*Trial)(nil),                              // 7: sanas.v1.Trial
-	(*CreateStudyRequest)(nil),                 // 8: sanas.v1.CreateStudyRequest
-	(*CreateStudyResponse)(nil),                // 9: sanas.v1.CreateStudyResponse
-	(*GetStudyRequest)(nil),                    // 10: sanas.v1.GetStudyRequest
-	(*GetStudyResponse)(nil),                   // 11: sanas.v1.GetStudyResponse
-	(*ListStudiesRequest)(nil),                 // 12: sanas.v1.ListStudiesRequest
-	(*ListStudiesResponse)(nil),                // 13: sanas.v1.ListStudiesResponse
-	(*DeleteStudyRequest)(nil),                 // 14: sanas.v1.DeleteStudyRequest
-	(*DeleteStudyResponse)(nil),                // 15: sanas.v1.DeleteStudyResponse
-	(*SuggestTrialRequest)(nil),                // 16: sanas.v1.SuggestTrialRequest
-	(*SuggestTrialResponse)(nil),               // 17: sanas.v1.SuggestTrialResponse
-	(*CompleteTrialRequest)(nil),               // 18: sanas.v1.CompleteTrialRequest
-	(*CompleteTrialResponse)(nil),              // 19: sanas.v1.CompleteTrialResponse
-	(*HeartbeatTrialRequest)(nil),              // 20: sanas.v1.HeartbeatTrialRequest
-	(*HeartbeatTrialResponse)(nil),             // 21: sanas.v1.HeartbeatTrialResponse
-	(*ListTrialsRequest)(nil),                  // 22: sanas.v1.ListTrialsRequest
-	(*ListTrialsResponse)(nil),                 // 23: sanas.v1.ListTrialsResponse
-	(*ImportPaddleSlimCheckpointRequest)(nil),  // 24: sanas.v1.ImportPaddleSlimCheckpointRequest
-	(*ImportPaddleSlimCheckpointResponse)(nil), // 25: sanas.v1.ImportPaddleSlimCheckpointResponse
-	(*durationpb.Duration)(nil),                // 26: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),              // 27: google.protobuf.Timestamp
+	(StudyEventType)(0),                        // 3: sanas.v1.StudyEventType
+	(*SearchSpaceConfig)(nil),                  // 4: sanas.v1.SearchSpaceConfig
+	(*StudyConfig)(nil),                        // 5: sanas.v1.StudyConfig
+	(*TrialCounts)(nil),                        // 6: sanas.v1.TrialCounts
+	(*Study)(nil),                              // 7: sanas.v1.Study
+	(*Trial)(nil),                              // 8: sanas.v1.Trial
+	(*CreateStudyRequest)(nil),                 // 9: sanas.v1.CreateStudyRequest
+	(*CreateStudyResponse)(nil),                // 10: sanas.v1.CreateStudyResponse
+	(*GetStudyRequest)(nil),                    // 11: sanas.v1.GetStudyRequest
+	(*GetStudyResponse)(nil),                   // 12: sanas.v1.GetStudyResponse
+	(*ListStudiesRequest)(nil),                 // 13: sanas.v1.ListStudiesRequest
+	(*ListStudiesResponse)(nil),                // 14: sanas.v1.ListStudiesResponse
+	(*DeleteStudyRequest)(nil),                 // 15: sanas.v1.DeleteStudyRequest
+	(*DeleteStudyResponse)(nil),                // 16: sanas.v1.DeleteStudyResponse
+	(*SuggestTrialRequest)(nil),                // 17: sanas.v1.SuggestTrialRequest
+	(*SuggestTrialResponse)(nil),               // 18: sanas.v1.SuggestTrialResponse
+	(*CompleteTrialRequest)(nil),               // 19: sanas.v1.CompleteTrialRequest
+	(*CompleteTrialResponse)(nil),              // 20: sanas.v1.CompleteTrialResponse
+	(*HeartbeatTrialRequest)(nil),              // 21: sanas.v1.HeartbeatTrialRequest
+	(*HeartbeatTrialResponse)(nil),             // 22: sanas.v1.HeartbeatTrialResponse
+	(*ListTrialsRequest)(nil),                  // 23: sanas.v1.ListTrialsRequest
+	(*ListTrialsResponse)(nil),                 // 24: sanas.v1.ListTrialsResponse
+	(*WatchStudyRequest)(nil),                  // 25: sanas.v1.WatchStudyRequest
+	(*WatchStudyResponse)(nil),                 // 26: sanas.v1.WatchStudyResponse
+	(*ImportPaddleSlimCheckpointRequest)(nil),  // 27: sanas.v1.ImportPaddleSlimCheckpointRequest
+	(*ImportPaddleSlimCheckpointResponse)(nil), // 28: sanas.v1.ImportPaddleSlimCheckpointResponse
+	(*durationpb.Duration)(nil),                // 29: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),              // 30: google.protobuf.Timestamp
 }
 var file_sanas_v1_sanas_proto_depIdxs = []int32{
-	3,  // 0: sanas.v1.StudyConfig.search_spaces:type_name -> sanas.v1.SearchSpaceConfig
-	26, // 1: sanas.v1.StudyConfig.lease_duration:type_name -> google.protobuf.Duration
-	4,  // 2: sanas.v1.Study.config:type_name -> sanas.v1.StudyConfig
+	4,  // 0: sanas.v1.StudyConfig.search_spaces:type_name -> sanas.v1.SearchSpaceConfig
+	29, // 1: sanas.v1.StudyConfig.lease_duration:type_name -> google.protobuf.Duration
+	5,  // 2: sanas.v1.Study.config:type_name -> sanas.v1.StudyConfig
 	0,  // 3: sanas.v1.Study.state:type_name -> sanas.v1.StudyState
-	5,  // 4: sanas.v1.Study.trial_counts:type_name -> sanas.v1.TrialCounts
-	27, // 5: sanas.v1.Study.create_time:type_name -> google.protobuf.Timestamp
+	6,  // 4: sanas.v1.Study.trial_counts:type_name -> sanas.v1.TrialCounts
+	30, // 5: sanas.v1.Study.create_time:type_name -> google.protobuf.Timestamp
 	1,  // 6: sanas.v1.Trial.state:type_name -> sanas.v1.TrialState
-	27, // 7: sanas.v1.Trial.create_time:type_name -> google.protobuf.Timestamp
-	27, // 8: sanas.v1.Trial.complete_time:type_name -> google.protobuf.Timestamp
-	27, // 9: sanas.v1.Trial.lease_expire_time:type_name -> google.protobuf.Timestamp
-	4,  // 10: sanas.v1.CreateStudyRequest.config:type_name -> sanas.v1.StudyConfig
-	6,  // 11: sanas.v1.CreateStudyResponse.study:type_name -> sanas.v1.Study
-	6,  // 12: sanas.v1.GetStudyResponse.study:type_name -> sanas.v1.Study
-	6,  // 13: sanas.v1.ListStudiesResponse.studies:type_name -> sanas.v1.Study
-	7,  // 14: sanas.v1.SuggestTrialResponse.trial:type_name -> sanas.v1.Trial
-	7,  // 15: sanas.v1.CompleteTrialResponse.trial:type_name -> sanas.v1.Trial
-	7,  // 16: sanas.v1.CompleteTrialResponse.next_trial:type_name -> sanas.v1.Trial
-	7,  // 17: sanas.v1.HeartbeatTrialResponse.trial:type_name -> sanas.v1.Trial
+	30, // 7: sanas.v1.Trial.create_time:type_name -> google.protobuf.Timestamp
+	30, // 8: sanas.v1.Trial.complete_time:type_name -> google.protobuf.Timestamp
+	30, // 9: sanas.v1.Trial.lease_expire_time:type_name -> google.protobuf.Timestamp
+	5,  // 10: sanas.v1.CreateStudyRequest.config:type_name -> sanas.v1.StudyConfig
+	7,  // 11: sanas.v1.CreateStudyResponse.study:type_name -> sanas.v1.Study
+	7,  // 12: sanas.v1.GetStudyResponse.study:type_name -> sanas.v1.Study
+	7,  // 13: sanas.v1.ListStudiesResponse.studies:type_name -> sanas.v1.Study
+	8,  // 14: sanas.v1.SuggestTrialResponse.trial:type_name -> sanas.v1.Trial
+	8,  // 15: sanas.v1.CompleteTrialResponse.trial:type_name -> sanas.v1.Trial
+	8,  // 16: sanas.v1.CompleteTrialResponse.next_trial:type_name -> sanas.v1.Trial
+	8,  // 17: sanas.v1.HeartbeatTrialResponse.trial:type_name -> sanas.v1.Trial
 	1,  // 18: sanas.v1.ListTrialsRequest.state:type_name -> sanas.v1.TrialState
-	7,  // 19: sanas.v1.ListTrialsResponse.trials:type_name -> sanas.v1.Trial
-	4,  // 20: sanas.v1.ImportPaddleSlimCheckpointRequest.config:type_name -> sanas.v1.StudyConfig
-	6,  // 21: sanas.v1.ImportPaddleSlimCheckpointResponse.study:type_name -> sanas.v1.Study
-	8,  // 22: sanas.v1.ControllerService.CreateStudy:input_type -> sanas.v1.CreateStudyRequest
-	10, // 23: sanas.v1.ControllerService.GetStudy:input_type -> sanas.v1.GetStudyRequest
-	12, // 24: sanas.v1.ControllerService.ListStudies:input_type -> sanas.v1.ListStudiesRequest
-	14, // 25: sanas.v1.ControllerService.DeleteStudy:input_type -> sanas.v1.DeleteStudyRequest
-	16, // 26: sanas.v1.ControllerService.SuggestTrial:input_type -> sanas.v1.SuggestTrialRequest
-	18, // 27: sanas.v1.ControllerService.CompleteTrial:input_type -> sanas.v1.CompleteTrialRequest
-	20, // 28: sanas.v1.ControllerService.HeartbeatTrial:input_type -> sanas.v1.HeartbeatTrialRequest
-	22, // 29: sanas.v1.ControllerService.ListTrials:input_type -> sanas.v1.ListTrialsRequest
-	24, // 30: sanas.v1.ControllerService.ImportPaddleSlimCheckpoint:input_type -> sanas.v1.ImportPaddleSlimCheckpointRequest
-	9,  // 31: sanas.v1.ControllerService.CreateStudy:output_type -> sanas.v1.CreateStudyResponse
-	11, // 32: sanas.v1.ControllerService.GetStudy:output_type -> sanas.v1.GetStudyResponse
-	13, // 33: sanas.v1.ControllerService.ListStudies:output_type -> sanas.v1.ListStudiesResponse
-	15, // 34: sanas.v1.ControllerService.DeleteStudy:output_type -> sanas.v1.DeleteStudyResponse
-	17, // 35: sanas.v1.ControllerService.SuggestTrial:output_type -> sanas.v1.SuggestTrialResponse
-	19, // 36: sanas.v1.ControllerService.CompleteTrial:output_type -> sanas.v1.CompleteTrialResponse
-	21, // 37: sanas.v1.ControllerService.HeartbeatTrial:output_type -> sanas.v1.HeartbeatTrialResponse
-	23, // 38: sanas.v1.ControllerService.ListTrials:output_type -> sanas.v1.ListTrialsResponse
-	25, // 39: sanas.v1.ControllerService.ImportPaddleSlimCheckpoint:output_type -> sanas.v1.ImportPaddleSlimCheckpointResponse
-	31, // [31:40] is the sub-list for method output_type
-	22, // [22:31] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	8,  // 19: sanas.v1.ListTrialsResponse.trials:type_name -> sanas.v1.Trial
+	3,  // 20: sanas.v1.WatchStudyResponse.type:type_name -> sanas.v1.StudyEventType
+	8,  // 21: sanas.v1.WatchStudyResponse.trial:type_name -> sanas.v1.Trial
+	7,  // 22: sanas.v1.WatchStudyResponse.study:type_name -> sanas.v1.Study
+	30, // 23: sanas.v1.WatchStudyResponse.event_time:type_name -> google.protobuf.Timestamp
+	5,  // 24: sanas.v1.ImportPaddleSlimCheckpointRequest.config:type_name -> sanas.v1.StudyConfig
+	7,  // 25: sanas.v1.ImportPaddleSlimCheckpointResponse.study:type_name -> sanas.v1.Study
+	9,  // 26: sanas.v1.ControllerService.CreateStudy:input_type -> sanas.v1.CreateStudyRequest
+	11, // 27: sanas.v1.ControllerService.GetStudy:input_type -> sanas.v1.GetStudyRequest
+	13, // 28: sanas.v1.ControllerService.ListStudies:input_type -> sanas.v1.ListStudiesRequest
+	15, // 29: sanas.v1.ControllerService.DeleteStudy:input_type -> sanas.v1.DeleteStudyRequest
+	17, // 30: sanas.v1.ControllerService.SuggestTrial:input_type -> sanas.v1.SuggestTrialRequest
+	19, // 31: sanas.v1.ControllerService.CompleteTrial:input_type -> sanas.v1.CompleteTrialRequest
+	21, // 32: sanas.v1.ControllerService.HeartbeatTrial:input_type -> sanas.v1.HeartbeatTrialRequest
+	23, // 33: sanas.v1.ControllerService.ListTrials:input_type -> sanas.v1.ListTrialsRequest
+	25, // 34: sanas.v1.ControllerService.WatchStudy:input_type -> sanas.v1.WatchStudyRequest
+	27, // 35: sanas.v1.ControllerService.ImportPaddleSlimCheckpoint:input_type -> sanas.v1.ImportPaddleSlimCheckpointRequest
+	10, // 36: sanas.v1.ControllerService.CreateStudy:output_type -> sanas.v1.CreateStudyResponse
+	12, // 37: sanas.v1.ControllerService.GetStudy:output_type -> sanas.v1.GetStudyResponse
+	14, // 38: sanas.v1.ControllerService.ListStudies:output_type -> sanas.v1.ListStudiesResponse
+	16, // 39: sanas.v1.ControllerService.DeleteStudy:output_type -> sanas.v1.DeleteStudyResponse
+	18, // 40: sanas.v1.ControllerService.SuggestTrial:output_type -> sanas.v1.SuggestTrialResponse
+	20, // 41: sanas.v1.ControllerService.CompleteTrial:output_type -> sanas.v1.CompleteTrialResponse
+	22, // 42: sanas.v1.ControllerService.HeartbeatTrial:output_type -> sanas.v1.HeartbeatTrialResponse
+	24, // 43: sanas.v1.ControllerService.ListTrials:output_type -> sanas.v1.ListTrialsResponse
+	26, // 44: sanas.v1.ControllerService.WatchStudy:output_type -> sanas.v1.WatchStudyResponse
+	28, // 45: sanas.v1.ControllerService.ImportPaddleSlimCheckpoint:output_type -> sanas.v1.ImportPaddleSlimCheckpointResponse
+	36, // [36:46] is the sub-list for method output_type
+	26, // [26:36] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_sanas_v1_sanas_proto_init() }
@@ -2116,8 +2352,8 @@ func file_sanas_v1_sanas_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sanas_v1_sanas_proto_rawDesc), len(file_sanas_v1_sanas_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   23,
+			NumEnums:      4,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -27,6 +27,7 @@ const (
 	ControllerService_CompleteTrial_FullMethodName              = "/sanas.v1.ControllerService/CompleteTrial"
 	ControllerService_HeartbeatTrial_FullMethodName             = "/sanas.v1.ControllerService/HeartbeatTrial"
 	ControllerService_ListTrials_FullMethodName                 = "/sanas.v1.ControllerService/ListTrials"
+	ControllerService_WatchStudy_FullMethodName                 = "/sanas.v1.ControllerService/WatchStudy"
 	ControllerService_ImportPaddleSlimCheckpoint_FullMethodName = "/sanas.v1.ControllerService/ImportPaddleSlimCheckpoint"
 )
 
@@ -60,6 +61,10 @@ type ControllerServiceClient interface {
 	HeartbeatTrial(ctx context.Context, in *HeartbeatTrialRequest, opts ...grpc.CallOption) (*HeartbeatTrialResponse, error)
 	// Lists the trials of a study, ordered by `trial_id`, in pages.
 	ListTrials(ctx context.Context, in *ListTrialsRequest, opts ...grpc.CallOption) (*ListTrialsResponse, error)
+	// Streams a study's events as they become durable: first its current state,
+	// then trials suggested, completed, re-issued after a lease ran out, new bests,
+	// and finally the study's completion. Usable from grpcurl.
+	WatchStudy(ctx context.Context, in *WatchStudyRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchStudyResponse], error)
 	// Creates a study from the contents of a PaddleSlim
 	// `nas_checkpoint/sanas.checkpoints` file (migration path).
 	ImportPaddleSlimCheckpoint(ctx context.Context, in *ImportPaddleSlimCheckpointRequest, opts ...grpc.CallOption) (*ImportPaddleSlimCheckpointResponse, error)
@@ -153,6 +158,25 @@ func (c *controllerServiceClient) ListTrials(ctx context.Context, in *ListTrials
 	return out, nil
 }
 
+func (c *controllerServiceClient) WatchStudy(ctx context.Context, in *WatchStudyRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchStudyResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ControllerService_ServiceDesc.Streams[0], ControllerService_WatchStudy_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchStudyRequest, WatchStudyResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ControllerService_WatchStudyClient = grpc.ServerStreamingClient[WatchStudyResponse]
+
 func (c *controllerServiceClient) ImportPaddleSlimCheckpoint(ctx context.Context, in *ImportPaddleSlimCheckpointRequest, opts ...grpc.CallOption) (*ImportPaddleSlimCheckpointResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ImportPaddleSlimCheckpointResponse)
@@ -193,6 +217,10 @@ type ControllerServiceServer interface {
 	HeartbeatTrial(context.Context, *HeartbeatTrialRequest) (*HeartbeatTrialResponse, error)
 	// Lists the trials of a study, ordered by `trial_id`, in pages.
 	ListTrials(context.Context, *ListTrialsRequest) (*ListTrialsResponse, error)
+	// Streams a study's events as they become durable: first its current state,
+	// then trials suggested, completed, re-issued after a lease ran out, new bests,
+	// and finally the study's completion. Usable from grpcurl.
+	WatchStudy(*WatchStudyRequest, grpc.ServerStreamingServer[WatchStudyResponse]) error
 	// Creates a study from the contents of a PaddleSlim
 	// `nas_checkpoint/sanas.checkpoints` file (migration path).
 	ImportPaddleSlimCheckpoint(context.Context, *ImportPaddleSlimCheckpointRequest) (*ImportPaddleSlimCheckpointResponse, error)
@@ -229,6 +257,9 @@ func (UnimplementedControllerServiceServer) HeartbeatTrial(context.Context, *Hea
 }
 func (UnimplementedControllerServiceServer) ListTrials(context.Context, *ListTrialsRequest) (*ListTrialsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListTrials not implemented")
+}
+func (UnimplementedControllerServiceServer) WatchStudy(*WatchStudyRequest, grpc.ServerStreamingServer[WatchStudyResponse]) error {
+	return status.Error(codes.Unimplemented, "method WatchStudy not implemented")
 }
 func (UnimplementedControllerServiceServer) ImportPaddleSlimCheckpoint(context.Context, *ImportPaddleSlimCheckpointRequest) (*ImportPaddleSlimCheckpointResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ImportPaddleSlimCheckpoint not implemented")
@@ -398,6 +429,17 @@ func _ControllerService_ListTrials_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ControllerService_WatchStudy_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchStudyRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(ControllerServiceServer).WatchStudy(m, &grpc.GenericServerStream[WatchStudyRequest, WatchStudyResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ControllerService_WatchStudyServer = grpc.ServerStreamingServer[WatchStudyResponse]
+
 func _ControllerService_ImportPaddleSlimCheckpoint_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ImportPaddleSlimCheckpointRequest)
 	if err := dec(in); err != nil {
@@ -460,6 +502,12 @@ var ControllerService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _ControllerService_ImportPaddleSlimCheckpoint_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "WatchStudy",
+			Handler:       _ControllerService_WatchStudy_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "sanas/v1/sanas.proto",
 }

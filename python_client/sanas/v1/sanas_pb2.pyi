@@ -37,6 +37,16 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ERROR_REASON_STORAGE_FAILURE: _ClassVar[ErrorReason]
     ERROR_REASON_TOO_MANY_PENDING_TRIALS: _ClassVar[ErrorReason]
     ERROR_REASON_UNAUTHENTICATED: _ClassVar[ErrorReason]
+
+class StudyEventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    STUDY_EVENT_TYPE_UNSPECIFIED: _ClassVar[StudyEventType]
+    STUDY_EVENT_TYPE_CURRENT_STATE: _ClassVar[StudyEventType]
+    STUDY_EVENT_TYPE_TRIAL_SUGGESTED: _ClassVar[StudyEventType]
+    STUDY_EVENT_TYPE_LEASE_EXPIRED: _ClassVar[StudyEventType]
+    STUDY_EVENT_TYPE_TRIAL_COMPLETED: _ClassVar[StudyEventType]
+    STUDY_EVENT_TYPE_NEW_BEST: _ClassVar[StudyEventType]
+    STUDY_EVENT_TYPE_STUDY_COMPLETED: _ClassVar[StudyEventType]
 STUDY_STATE_UNSPECIFIED: StudyState
 STUDY_STATE_ACTIVE: StudyState
 STUDY_STATE_COMPLETED: StudyState
@@ -55,6 +65,13 @@ ERROR_REASON_SPACE_EXHAUSTED: ErrorReason
 ERROR_REASON_STORAGE_FAILURE: ErrorReason
 ERROR_REASON_TOO_MANY_PENDING_TRIALS: ErrorReason
 ERROR_REASON_UNAUTHENTICATED: ErrorReason
+STUDY_EVENT_TYPE_UNSPECIFIED: StudyEventType
+STUDY_EVENT_TYPE_CURRENT_STATE: StudyEventType
+STUDY_EVENT_TYPE_TRIAL_SUGGESTED: StudyEventType
+STUDY_EVENT_TYPE_LEASE_EXPIRED: StudyEventType
+STUDY_EVENT_TYPE_TRIAL_COMPLETED: StudyEventType
+STUDY_EVENT_TYPE_NEW_BEST: StudyEventType
+STUDY_EVENT_TYPE_STUDY_COMPLETED: StudyEventType
 
 class SearchSpaceConfig(_message.Message):
     __slots__ = ("key", "input_size", "output_size", "block_num", "block_mask", "range_table")
@@ -101,7 +118,7 @@ class TrialCounts(_message.Message):
     def __init__(self, active: _Optional[int] = ..., succeeded: _Optional[int] = ..., infeasible: _Optional[int] = ...) -> None: ...
 
 class Study(_message.Message):
-    __slots__ = ("study_id", "config", "state", "range_table", "best_tokens", "best_reward", "current_tokens", "current_reward", "temperature", "trial_counts", "budget_remaining", "create_time", "lease_expirations")
+    __slots__ = ("study_id", "config", "state", "range_table", "best_tokens", "best_reward", "current_tokens", "current_reward", "temperature", "trial_counts", "budget_remaining", "create_time", "lease_expirations", "accepted_moves", "rejected_moves")
     STUDY_ID_FIELD_NUMBER: _ClassVar[int]
     CONFIG_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -115,6 +132,8 @@ class Study(_message.Message):
     BUDGET_REMAINING_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     LEASE_EXPIRATIONS_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_MOVES_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_MOVES_FIELD_NUMBER: _ClassVar[int]
     study_id: str
     config: StudyConfig
     state: StudyState
@@ -128,7 +147,9 @@ class Study(_message.Message):
     budget_remaining: int
     create_time: _timestamp_pb2.Timestamp
     lease_expirations: int
-    def __init__(self, study_id: _Optional[str] = ..., config: _Optional[_Union[StudyConfig, _Mapping]] = ..., state: _Optional[_Union[StudyState, str]] = ..., range_table: _Optional[_Iterable[int]] = ..., best_tokens: _Optional[_Iterable[int]] = ..., best_reward: _Optional[float] = ..., current_tokens: _Optional[_Iterable[int]] = ..., current_reward: _Optional[float] = ..., temperature: _Optional[float] = ..., trial_counts: _Optional[_Union[TrialCounts, _Mapping]] = ..., budget_remaining: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lease_expirations: _Optional[int] = ...) -> None: ...
+    accepted_moves: int
+    rejected_moves: int
+    def __init__(self, study_id: _Optional[str] = ..., config: _Optional[_Union[StudyConfig, _Mapping]] = ..., state: _Optional[_Union[StudyState, str]] = ..., range_table: _Optional[_Iterable[int]] = ..., best_tokens: _Optional[_Iterable[int]] = ..., best_reward: _Optional[float] = ..., current_tokens: _Optional[_Iterable[int]] = ..., current_reward: _Optional[float] = ..., temperature: _Optional[float] = ..., trial_counts: _Optional[_Union[TrialCounts, _Mapping]] = ..., budget_remaining: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lease_expirations: _Optional[int] = ..., accepted_moves: _Optional[int] = ..., rejected_moves: _Optional[int] = ...) -> None: ...
 
 class Trial(_message.Message):
     __slots__ = ("study_id", "trial_id", "tokens", "temperature", "client_id", "state", "reward", "infeasible", "accepted", "create_time", "complete_time", "lease_expire_time", "issue_count")
@@ -295,6 +316,24 @@ class ListTrialsResponse(_message.Message):
     next_page_token: str
     total_size: int
     def __init__(self, trials: _Optional[_Iterable[_Union[Trial, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., total_size: _Optional[int] = ...) -> None: ...
+
+class WatchStudyRequest(_message.Message):
+    __slots__ = ("study_id",)
+    STUDY_ID_FIELD_NUMBER: _ClassVar[int]
+    study_id: str
+    def __init__(self, study_id: _Optional[str] = ...) -> None: ...
+
+class WatchStudyResponse(_message.Message):
+    __slots__ = ("type", "trial", "study", "event_time")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    TRIAL_FIELD_NUMBER: _ClassVar[int]
+    STUDY_FIELD_NUMBER: _ClassVar[int]
+    EVENT_TIME_FIELD_NUMBER: _ClassVar[int]
+    type: StudyEventType
+    trial: Trial
+    study: Study
+    event_time: _timestamp_pb2.Timestamp
+    def __init__(self, type: _Optional[_Union[StudyEventType, str]] = ..., trial: _Optional[_Union[Trial, _Mapping]] = ..., study: _Optional[_Union[Study, _Mapping]] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ImportPaddleSlimCheckpointRequest(_message.Message):
     __slots__ = ("study_id", "config", "checkpoint_json")

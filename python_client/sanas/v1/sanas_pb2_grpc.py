@@ -80,6 +80,11 @@ class ControllerServiceStub:
                 request_serializer=sanas_dot_v1_dot_sanas__pb2.ListTrialsRequest.SerializeToString,
                 response_deserializer=sanas_dot_v1_dot_sanas__pb2.ListTrialsResponse.FromString,
                 _registered_method=True)
+        self.WatchStudy = channel.unary_stream(
+                '/sanas.v1.ControllerService/WatchStudy',
+                request_serializer=sanas_dot_v1_dot_sanas__pb2.WatchStudyRequest.SerializeToString,
+                response_deserializer=sanas_dot_v1_dot_sanas__pb2.WatchStudyResponse.FromString,
+                _registered_method=True)
         self.ImportPaddleSlimCheckpoint = channel.unary_unary(
                 '/sanas.v1.ControllerService/ImportPaddleSlimCheckpoint',
                 request_serializer=sanas_dot_v1_dot_sanas__pb2.ImportPaddleSlimCheckpointRequest.SerializeToString,
@@ -155,6 +160,15 @@ class ControllerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchStudy(self, request, context):
+        """Streams a study's events as they become durable: first its current state,
+        then trials suggested, completed, re-issued after a lease ran out, new bests,
+        and finally the study's completion. Usable from grpcurl.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ImportPaddleSlimCheckpoint(self, request, context):
         """Creates a study from the contents of a PaddleSlim
         `nas_checkpoint/sanas.checkpoints` file (migration path).
@@ -205,6 +219,11 @@ def add_ControllerServiceServicer_to_server(servicer, server):
                     servicer.ListTrials,
                     request_deserializer=sanas_dot_v1_dot_sanas__pb2.ListTrialsRequest.FromString,
                     response_serializer=sanas_dot_v1_dot_sanas__pb2.ListTrialsResponse.SerializeToString,
+            ),
+            'WatchStudy': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchStudy,
+                    request_deserializer=sanas_dot_v1_dot_sanas__pb2.WatchStudyRequest.FromString,
+                    response_serializer=sanas_dot_v1_dot_sanas__pb2.WatchStudyResponse.SerializeToString,
             ),
             'ImportPaddleSlimCheckpoint': grpc.unary_unary_rpc_method_handler(
                     servicer.ImportPaddleSlimCheckpoint,
@@ -434,6 +453,33 @@ class ControllerService:
             '/sanas.v1.ControllerService/ListTrials',
             sanas_dot_v1_dot_sanas__pb2.ListTrialsRequest.SerializeToString,
             sanas_dot_v1_dot_sanas__pb2.ListTrialsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchStudy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/sanas.v1.ControllerService/WatchStudy',
+            sanas_dot_v1_dot_sanas__pb2.WatchStudyRequest.SerializeToString,
+            sanas_dot_v1_dot_sanas__pb2.WatchStudyResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -27,6 +27,8 @@ import type { SuggestTrialRequest as _sanas_v1_SuggestTrialRequest, SuggestTrial
 import type { SuggestTrialResponse as _sanas_v1_SuggestTrialResponse, SuggestTrialResponse__Output as _sanas_v1_SuggestTrialResponse__Output } from './sanas/v1/SuggestTrialResponse';
 import type { Trial as _sanas_v1_Trial, Trial__Output as _sanas_v1_Trial__Output } from './sanas/v1/Trial';
 import type { TrialCounts as _sanas_v1_TrialCounts, TrialCounts__Output as _sanas_v1_TrialCounts__Output } from './sanas/v1/TrialCounts';
+import type { WatchStudyRequest as _sanas_v1_WatchStudyRequest, WatchStudyRequest__Output as _sanas_v1_WatchStudyRequest__Output } from './sanas/v1/WatchStudyRequest';
+import type { WatchStudyResponse as _sanas_v1_WatchStudyResponse, WatchStudyResponse__Output as _sanas_v1_WatchStudyResponse__Output } from './sanas/v1/WatchStudyResponse';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
   new(...args: ConstructorParameters<Constructor>): Subtype;
@@ -62,12 +64,15 @@ export interface ProtoGrpcType {
       SearchSpaceConfig: MessageTypeDefinition<_sanas_v1_SearchSpaceConfig, _sanas_v1_SearchSpaceConfig__Output>
       Study: MessageTypeDefinition<_sanas_v1_Study, _sanas_v1_Study__Output>
       StudyConfig: MessageTypeDefinition<_sanas_v1_StudyConfig, _sanas_v1_StudyConfig__Output>
+      StudyEventType: EnumTypeDefinition
       StudyState: EnumTypeDefinition
       SuggestTrialRequest: MessageTypeDefinition<_sanas_v1_SuggestTrialRequest, _sanas_v1_SuggestTrialRequest__Output>
       SuggestTrialResponse: MessageTypeDefinition<_sanas_v1_SuggestTrialResponse, _sanas_v1_SuggestTrialResponse__Output>
       Trial: MessageTypeDefinition<_sanas_v1_Trial, _sanas_v1_Trial__Output>
       TrialCounts: MessageTypeDefinition<_sanas_v1_TrialCounts, _sanas_v1_TrialCounts__Output>
       TrialState: EnumTypeDefinition
+      WatchStudyRequest: MessageTypeDefinition<_sanas_v1_WatchStudyRequest, _sanas_v1_WatchStudyRequest__Output>
+      WatchStudyResponse: MessageTypeDefinition<_sanas_v1_WatchStudyResponse, _sanas_v1_WatchStudyResponse__Output>
     }
   }
 }

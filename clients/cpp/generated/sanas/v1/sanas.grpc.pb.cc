@@ -31,6 +31,7 @@ static const char* ControllerService_method_names[] = {
   "/sanas.v1.ControllerService/CompleteTrial",
   "/sanas.v1.ControllerService/HeartbeatTrial",
   "/sanas.v1.ControllerService/ListTrials",
+  "/sanas.v1.ControllerService/WatchStudy",
   "/sanas.v1.ControllerService/ImportPaddleSlimCheckpoint",
 };
 
@@ -49,7 +50,8 @@ ControllerService::Stub::Stub(const std::shared_ptr< ::grpc::ChannelInterface>& 
   , rpcmethod_CompleteTrial_(ControllerService_method_names[5], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
   , rpcmethod_HeartbeatTrial_(ControllerService_method_names[6], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
   , rpcmethod_ListTrials_(ControllerService_method_names[7], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
-  , rpcmethod_ImportPaddleSlimCheckpoint_(ControllerService_method_names[8], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
+  , rpcmethod_WatchStudy_(ControllerService_method_names[8], options.suffix_for_stats(),::grpc::internal::RpcMethod::SERVER_STREAMING, channel)
+  , rpcmethod_ImportPaddleSlimCheckpoint_(ControllerService_method_names[9], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
   {}
 
 ::grpc::Status ControllerService::Stub::CreateStudy(::grpc::ClientContext* context, const ::sanas::v1::CreateStudyRequest& request, ::sanas::v1::CreateStudyResponse* response) {
@@ -236,6 +238,22 @@ void ControllerService::Stub::async::ListTrials(::grpc::ClientContext* context, 
   return result;
 }
 
+::grpc::ClientReader< ::sanas::v1::WatchStudyResponse>* ControllerService::Stub::WatchStudyRaw(::grpc::ClientContext* context, const ::sanas::v1::WatchStudyRequest& request) {
+  return ::grpc::internal::ClientReaderFactory< ::sanas::v1::WatchStudyResponse>::Create(channel_.get(), rpcmethod_WatchStudy_, context, request);
+}
+
+void ControllerService::Stub::async::WatchStudy(::grpc::ClientContext* context, const ::sanas::v1::WatchStudyRequest* request, ::grpc::ClientReadReactor< ::sanas::v1::WatchStudyResponse>* reactor) {
+  ::grpc::internal::ClientCallbackReaderFactory< ::sanas::v1::WatchStudyResponse>::Create(stub_->channel_.get(), stub_->rpcmethod_WatchStudy_, context, request, reactor);
+}
+
+::grpc::ClientAsyncReader< ::sanas::v1::WatchStudyResponse>* ControllerService::Stub::AsyncWatchStudyRaw(::grpc::ClientContext* context, const ::sanas::v1::WatchStudyRequest& request, ::grpc::CompletionQueue* cq, void* tag) {
+  return ::grpc::internal::ClientAsyncReaderFactory< ::sanas::v1::WatchStudyResponse>::Create(channel_.get(), cq, rpcmethod_WatchStudy_, context, request, true, tag);
+}
+
+::grpc::ClientAsyncReader< ::sanas::v1::WatchStudyResponse>* ControllerService::Stub::PrepareAsyncWatchStudyRaw(::grpc::ClientContext* context, const ::sanas::v1::WatchStudyRequest& request, ::grpc::CompletionQueue* cq) {
+  return ::grpc::internal::ClientAsyncReaderFactory< ::sanas::v1::WatchStudyResponse>::Create(channel_.get(), cq, rpcmethod_WatchStudy_, context, request, false, nullptr);
+}
+
 ::grpc::Status ControllerService::Stub::ImportPaddleSlimCheckpoint(::grpc::ClientContext* context, const ::sanas::v1::ImportPaddleSlimCheckpointRequest& request, ::sanas::v1::ImportPaddleSlimCheckpointResponse* response) {
   return ::grpc::internal::BlockingUnaryCall< ::sanas::v1::ImportPaddleSlimCheckpointRequest, ::sanas::v1::ImportPaddleSlimCheckpointResponse, ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(channel_.get(), rpcmethod_ImportPaddleSlimCheckpoint_, context, request, response);
 }
@@ -342,6 +360,16 @@ ControllerService::Service::Service() {
              }, this)));
   AddMethod(new ::grpc::internal::RpcServiceMethod(
       ControllerService_method_names[8],
+      ::grpc::internal::RpcMethod::SERVER_STREAMING,
+      new ::grpc::internal::ServerStreamingHandler< ControllerService::Service, ::sanas::v1::WatchStudyRequest, ::sanas::v1::WatchStudyResponse>(
+          [](ControllerService::Service* service,
+             ::grpc::ServerContext* ctx,
+             const ::sanas::v1::WatchStudyRequest* req,
+             ::grpc::ServerWriter<::sanas::v1::WatchStudyResponse>* writer) {
+               return service->WatchStudy(ctx, req, writer);
+             }, this)));
+  AddMethod(new ::grpc::internal::RpcServiceMethod(
+      ControllerService_method_names[9],
       ::grpc::internal::RpcMethod::NORMAL_RPC,
       new ::grpc::internal::RpcMethodHandler< ControllerService::Service, ::sanas::v1::ImportPaddleSlimCheckpointRequest, ::sanas::v1::ImportPaddleSlimCheckpointResponse, ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(
           [](ControllerService::Service* service,
@@ -408,6 +436,13 @@ ControllerService::Service::~Service() {
   (void) context;
   (void) request;
   (void) response;
+  return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+}
+
+::grpc::Status ControllerService::Service::WatchStudy(::grpc::ServerContext* context, const ::sanas::v1::WatchStudyRequest* request, ::grpc::ServerWriter< ::sanas::v1::WatchStudyResponse>* writer) {
+  (void) context;
+  (void) request;
+  (void) writer;
   return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
 }
 

@@ -109,6 +109,18 @@ class ControllerService final {
     std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::ListTrialsResponse>> PrepareAsyncListTrials(::grpc::ClientContext* context, const ::sanas::v1::ListTrialsRequest& request, ::grpc::CompletionQueue* cq) {
       return std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::ListTrialsResponse>>(PrepareAsyncListTrialsRaw(context, request, cq));
     }
+    // Streams a study's events as they become durable: first its current state,
+    // then trials suggested, completed, re-issued after a lease ran out, new bests,
+    // and finally the study's completion. Usable from grpcurl.
+    std::unique_ptr< ::grpc::ClientReaderInterface< ::sanas::v1::WatchStudyResponse>> WatchStudy(::grpc::ClientContext* context, const ::sanas::v1::WatchStudyRequest& request) {
+      return std::unique_ptr< ::grpc::ClientReaderInterface< ::sanas::v1::WatchStudyResponse>>(WatchStudyRaw(context, request));
+    }
+    std::unique_ptr< ::grpc::ClientAsyncReaderInterface< ::sanas::v1::WatchStudyResponse>> AsyncWatchStudy(::grpc::ClientContext* context, const ::sanas::v1::WatchStudyRequest& request, ::grpc::CompletionQueue* cq, void* tag) {
+      return std::unique_ptr< ::grpc::ClientAsyncReaderInterface< ::sanas::v1::WatchStudyResponse>>(AsyncWatchStudyRaw(context, request, cq, tag));
+    }
+    std::unique_ptr< ::grpc::ClientAsyncReaderInterface< ::sanas::v1::WatchStudyResponse>> PrepareAsyncWatchStudy(::grpc::ClientContext* context, const ::sanas::v1::WatchStudyRequest& request, ::grpc::CompletionQueue* cq) {
+      return std::unique_ptr< ::grpc::ClientAsyncReaderInterface< ::sanas::v1::WatchStudyResponse>>(PrepareAsyncWatchStudyRaw(context, request, cq));
+    }
     // Creates a study from the contents of a PaddleSlim
     // `nas_checkpoint/sanas.checkpoints` file (migration path).
     virtual ::grpc::Status ImportPaddleSlimCheckpoint(::grpc::ClientContext* context, const ::sanas::v1::ImportPaddleSlimCheckpointRequest& request, ::sanas::v1::ImportPaddleSlimCheckpointResponse* response) = 0;
@@ -148,6 +160,10 @@ class ControllerService final {
       // Lists the trials of a study, ordered by `trial_id`, in pages.
       virtual void ListTrials(::grpc::ClientContext* context, const ::sanas::v1::ListTrialsRequest* request, ::sanas::v1::ListTrialsResponse* response, std::function<void(::grpc::Status)>) = 0;
       virtual void ListTrials(::grpc::ClientContext* context, const ::sanas::v1::ListTrialsRequest* request, ::sanas::v1::ListTrialsResponse* response, ::grpc::ClientUnaryReactor* reactor) = 0;
+      // Streams a study's events as they become durable: first its current state,
+      // then trials suggested, completed, re-issued after a lease ran out, new bests,
+      // and finally the study's completion. Usable from grpcurl.
+      virtual void WatchStudy(::grpc::ClientContext* context, const ::sanas::v1::WatchStudyRequest* request, ::grpc::ClientReadReactor< ::sanas::v1::WatchStudyResponse>* reactor) = 0;
       // Creates a study from the contents of a PaddleSlim
       // `nas_checkpoint/sanas.checkpoints` file (migration path).
       virtual void ImportPaddleSlimCheckpoint(::grpc::ClientContext* context, const ::sanas::v1::ImportPaddleSlimCheckpointRequest* request, ::sanas::v1::ImportPaddleSlimCheckpointResponse* response, std::function<void(::grpc::Status)>) = 0;
@@ -173,6 +189,9 @@ class ControllerService final {
     virtual ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::HeartbeatTrialResponse>* PrepareAsyncHeartbeatTrialRaw(::grpc::ClientContext* context, const ::sanas::v1::HeartbeatTrialRequest& request, ::grpc::CompletionQueue* cq) = 0;
     virtual ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::ListTrialsResponse>* AsyncListTrialsRaw(::grpc::ClientContext* context, const ::sanas::v1::ListTrialsRequest& request, ::grpc::CompletionQueue* cq) = 0;
     virtual ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::ListTrialsResponse>* PrepareAsyncListTrialsRaw(::grpc::ClientContext* context, const ::sanas::v1::ListTrialsRequest& request, ::grpc::CompletionQueue* cq) = 0;
+    virtual ::grpc::ClientReaderInterface< ::sanas::v1::WatchStudyResponse>* WatchStudyRaw(::grpc::ClientContext* context, const ::sanas::v1::WatchStudyRequest& request) = 0;
+    virtual ::grpc::ClientAsyncReaderInterface< ::sanas::v1::WatchStudyResponse>* AsyncWatchStudyRaw(::grpc::ClientContext* context, const ::sanas::v1::WatchStudyRequest& request, ::grpc::CompletionQueue* cq, void* tag) = 0;
+    virtual ::grpc::ClientAsyncReaderInterface< ::sanas::v1::WatchStudyResponse>* PrepareAsyncWatchStudyRaw(::grpc::ClientContext* context, const ::sanas::v1::WatchStudyRequest& request, ::grpc::CompletionQueue* cq) = 0;
     virtual ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::ImportPaddleSlimCheckpointResponse>* AsyncImportPaddleSlimCheckpointRaw(::grpc::ClientContext* context, const ::sanas::v1::ImportPaddleSlimCheckpointRequest& request, ::grpc::CompletionQueue* cq) = 0;
     virtual ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::ImportPaddleSlimCheckpointResponse>* PrepareAsyncImportPaddleSlimCheckpointRaw(::grpc::ClientContext* context, const ::sanas::v1::ImportPaddleSlimCheckpointRequest& request, ::grpc::CompletionQueue* cq) = 0;
   };
@@ -235,6 +254,15 @@ class ControllerService final {
     std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::sanas::v1::ListTrialsResponse>> PrepareAsyncListTrials(::grpc::ClientContext* context, const ::sanas::v1::ListTrialsRequest& request, ::grpc::CompletionQueue* cq) {
       return std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::sanas::v1::ListTrialsResponse>>(PrepareAsyncListTrialsRaw(context, request, cq));
     }
+    std::unique_ptr< ::grpc::ClientReader< ::sanas::v1::WatchStudyResponse>> WatchStudy(::grpc::ClientContext* context, const ::sanas::v1::WatchStudyRequest& request) {
+      return std::unique_ptr< ::grpc::ClientReader< ::sanas::v1::WatchStudyResponse>>(WatchStudyRaw(context, request));
+    }
+    std::unique_ptr< ::grpc::ClientAsyncReader< ::sanas::v1::WatchStudyResponse>> AsyncWatchStudy(::grpc::ClientContext* context, const ::sanas::v1::WatchStudyRequest& request, ::grpc::CompletionQueue* cq, void* tag) {
+      return std::unique_ptr< ::grpc::ClientAsyncReader< ::sanas::v1::WatchStudyResponse>>(AsyncWatchStudyRaw(context, request, cq, tag));
+    }
+    std::unique_ptr< ::grpc::ClientAsyncReader< ::sanas::v1::WatchStudyResponse>> PrepareAsyncWatchStudy(::grpc::ClientContext* context, const ::sanas::v1::WatchStudyRequest& request, ::grpc::CompletionQueue* cq) {
+      return std::unique_ptr< ::grpc::ClientAsyncReader< ::sanas::v1::WatchStudyResponse>>(PrepareAsyncWatchStudyRaw(context, request, cq));
+    }
     ::grpc::Status ImportPaddleSlimCheckpoint(::grpc::ClientContext* context, const ::sanas::v1::ImportPaddleSlimCheckpointRequest& request, ::sanas::v1::ImportPaddleSlimCheckpointResponse* response) override;
     std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::sanas::v1::ImportPaddleSlimCheckpointResponse>> AsyncImportPaddleSlimCheckpoint(::grpc::ClientContext* context, const ::sanas::v1::ImportPaddleSlimCheckpointRequest& request, ::grpc::CompletionQueue* cq) {
       return std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::sanas::v1::ImportPaddleSlimCheckpointResponse>>(AsyncImportPaddleSlimCheckpointRaw(context, request, cq));
@@ -261,6 +289,7 @@ class ControllerService final {
       void HeartbeatTrial(::grpc::ClientContext* context, const ::sanas::v1::HeartbeatTrialRequest* request, ::sanas::v1::HeartbeatTrialResponse* response, ::grpc::ClientUnaryReactor* reactor) override;
       void ListTrials(::grpc::ClientContext* context, const ::sanas::v1::ListTrialsRequest* request, ::sanas::v1::ListTrialsResponse* response, std::function<void(::grpc::Status)>) override;
       void ListTrials(::grpc::ClientContext* context, const ::sanas::v1::ListTrialsRequest* request, ::sanas::v1::ListTrialsResponse* response, ::grpc::ClientUnaryReactor* reactor) override;
+      void WatchStudy(::grpc::ClientContext* context, const ::sanas::v1::WatchStudyRequest* request, ::grpc::ClientReadReactor< ::sanas::v1::WatchStudyResponse>* reactor) override;
       void ImportPaddleSlimCheckpoint(::grpc::ClientContext* context, const ::sanas::v1::ImportPaddleSlimCheckpointRequest* request, ::sanas::v1::ImportPaddleSlimCheckpointResponse* response, std::function<void(::grpc::Status)>) override;
       void ImportPaddleSlimCheckpoint(::grpc::ClientContext* context, const ::sanas::v1::ImportPaddleSlimCheckpointRequest* request, ::sanas::v1::ImportPaddleSlimCheckpointResponse* response, ::grpc::ClientUnaryReactor* reactor) override;
      private:
@@ -290,6 +319,9 @@ class ControllerService final {
     ::grpc::ClientAsyncResponseReader< ::sanas::v1::HeartbeatTrialResponse>* PrepareAsyncHeartbeatTrialRaw(::grpc::ClientContext* context, const ::sanas::v1::HeartbeatTrialRequest& request, ::grpc::CompletionQueue* cq) override;
     ::grpc::ClientAsyncResponseReader< ::sanas::v1::ListTrialsResponse>* AsyncListTrialsRaw(::grpc::ClientContext* context, const ::sanas::v1::ListTrialsRequest& request, ::grpc::CompletionQueue* cq) override;
     ::grpc::ClientAsyncResponseReader< ::sanas::v1::ListTrialsResponse>* PrepareAsyncListTrialsRaw(::grpc::ClientContext* context, const ::sanas::v1::ListTrialsRequest& request, ::grpc::CompletionQueue* cq) override;
+    ::grpc::ClientReader< ::sanas::v1::WatchStudyResponse>* WatchStudyRaw(::grpc::ClientContext* context, const ::sanas::v1::WatchStudyRequest& request) override;
+    ::grpc::ClientAsyncReader< ::sanas::v1::WatchStudyResponse>* AsyncWatchStudyRaw(::grpc::ClientContext* context, const ::sanas::v1::WatchStudyRequest& request, ::grpc::CompletionQueue* cq, void* tag) override;
+    ::grpc::ClientAsyncReader< ::sanas::v1::WatchStudyResponse>* PrepareAsyncWatchStudyRaw(::grpc::ClientContext* context, const ::sanas::v1::WatchStudyRequest& request, ::grpc::CompletionQueue* cq) override;
     ::grpc::ClientAsyncResponseReader< ::sanas::v1::ImportPaddleSlimCheckpointResponse>* AsyncImportPaddleSlimCheckpointRaw(::grpc::ClientContext* context, const ::sanas::v1::ImportPaddleSlimCheckpointRequest& request, ::grpc::CompletionQueue* cq) override;
     ::grpc::ClientAsyncResponseReader< ::sanas::v1::ImportPaddleSlimCheckpointResponse>* PrepareAsyncImportPaddleSlimCheckpointRaw(::grpc::ClientContext* context, const ::sanas::v1::ImportPaddleSlimCheckpointRequest& request, ::grpc::CompletionQueue* cq) override;
     const ::grpc::internal::RpcMethod rpcmethod_CreateStudy_;
@@ -300,6 +332,7 @@ class ControllerService final {
     const ::grpc::internal::RpcMethod rpcmethod_CompleteTrial_;
     const ::grpc::internal::RpcMethod rpcmethod_HeartbeatTrial_;
     const ::grpc::internal::RpcMethod rpcmethod_ListTrials_;
+    const ::grpc::internal::RpcMethod rpcmethod_WatchStudy_;
     const ::grpc::internal::RpcMethod rpcmethod_ImportPaddleSlimCheckpoint_;
   };
   static std::unique_ptr<Stub> NewStub(const std::shared_ptr< ::grpc::ChannelInterface>& channel, const ::grpc::StubOptions& options = ::grpc::StubOptions());
@@ -327,6 +360,10 @@ class ControllerService final {
     virtual ::grpc::Status HeartbeatTrial(::grpc::ServerContext* context, const ::sanas::v1::HeartbeatTrialRequest* request, ::sanas::v1::HeartbeatTrialResponse* response);
     // Lists the trials of a study, ordered by `trial_id`, in pages.
     virtual ::grpc::Status ListTrials(::grpc::ServerContext* context, const ::sanas::v1::ListTrialsRequest* request, ::sanas::v1::ListTrialsResponse* response);
+    // Streams a study's events as they become durable: first its current state,
+    // then trials suggested, completed, re-issued after a lease ran out, new bests,
+    // and finally the study's completion. Usable from grpcurl.
+    virtual ::grpc::Status WatchStudy(::grpc::ServerContext* context, const ::sanas::v1::WatchStudyRequest* request, ::grpc::ServerWriter< ::sanas::v1::WatchStudyResponse>* writer);
     // Creates a study from the contents of a PaddleSlim
     // `nas_checkpoint/sanas.checkpoints` file (migration path).
     virtual ::grpc::Status ImportPaddleSlimCheckpoint(::grpc::ServerContext* context, const ::sanas::v1::ImportPaddleSlimCheckpointRequest* request, ::sanas::v1::ImportPaddleSlimCheckpointResponse* response);
@@ -492,12 +529,32 @@ class ControllerService final {
     }
   };
   template <class BaseClass>
+  class WithAsyncMethod_WatchStudy : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithAsyncMethod_WatchStudy() {
+      ::grpc::Service::MarkMethodAsync(8);
+    }
+    ~WithAsyncMethod_WatchStudy() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status WatchStudy(::grpc::ServerContext* /*context*/, const ::sanas::v1::WatchStudyRequest* /*request*/, ::grpc::ServerWriter< ::sanas::v1::WatchStudyResponse>* /*writer*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    void RequestWatchStudy(::grpc::ServerContext* context, ::sanas::v1::WatchStudyRequest* request, ::grpc::ServerAsyncWriter< ::sanas::v1::WatchStudyResponse>* writer, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
+      ::grpc::Service::RequestAsyncServerStreaming(8, context, request, writer, new_call_cq, notification_cq, tag);
+    }
+  };
+  template <class BaseClass>
   class WithAsyncMethod_ImportPaddleSlimCheckpoint : public BaseClass {
    private:
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithAsyncMethod_ImportPaddleSlimCheckpoint() {
-      ::grpc::Service::MarkMethodAsync(8);
+      ::grpc::Service::MarkMethodAsync(9);
     }
     ~WithAsyncMethod_ImportPaddleSlimCheckpoint() override {
       BaseClassMustBeDerivedFromService(this);
@@ -508,10 +565,10 @@ class ControllerService final {
       return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
     }
     void RequestImportPaddleSlimCheckpoint(::grpc::ServerContext* context, ::sanas::v1::ImportPaddleSlimCheckpointRequest* request, ::grpc::ServerAsyncResponseWriter< ::sanas::v1::ImportPaddleSlimCheckpointResponse>* response, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
-      ::grpc::Service::RequestAsyncUnary(8, context, request, response, new_call_cq, notification_cq, tag);
+      ::grpc::Service::RequestAsyncUnary(9, context, request, response, new_call_cq, notification_cq, tag);
     }
   };
-  typedef WithAsyncMethod_CreateStudy<WithAsyncMethod_GetStudy<WithAsyncMethod_ListStudies<WithAsyncMethod_DeleteStudy<WithAsyncMethod_SuggestTrial<WithAsyncMethod_CompleteTrial<WithAsyncMethod_HeartbeatTrial<WithAsyncMethod_ListTrials<WithAsyncMethod_ImportPaddleSlimCheckpoint<Service > > > > > > > > > AsyncService;
+  typedef WithAsyncMethod_CreateStudy<WithAsyncMethod_GetStudy<WithAsyncMethod_ListStudies<WithAsyncMethod_DeleteStudy<WithAsyncMethod_SuggestTrial<WithAsyncMethod_CompleteTrial<WithAsyncMethod_HeartbeatTrial<WithAsyncMethod_ListTrials<WithAsyncMethod_WatchStudy<WithAsyncMethod_ImportPaddleSlimCheckpoint<Service > > > > > > > > > > AsyncService;
   template <class BaseClass>
   class WithCallbackMethod_CreateStudy : public BaseClass {
    private:
@@ -729,18 +786,40 @@ class ControllerService final {
       ::grpc::CallbackServerContext* /*context*/, const ::sanas::v1::ListTrialsRequest* /*request*/, ::sanas::v1::ListTrialsResponse* /*response*/)  { return nullptr; }
   };
   template <class BaseClass>
+  class WithCallbackMethod_WatchStudy : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithCallbackMethod_WatchStudy() {
+      ::grpc::Service::MarkMethodCallback(8,
+          new ::grpc::internal::CallbackServerStreamingHandler< ::sanas::v1::WatchStudyRequest, ::sanas::v1::WatchStudyResponse>(
+            [this](
+                   ::grpc::CallbackServerContext* context, const ::sanas::v1::WatchStudyRequest* request) { return this->WatchStudy(context, request); }));
+    }
+    ~WithCallbackMethod_WatchStudy() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status WatchStudy(::grpc::ServerContext* /*context*/, const ::sanas::v1::WatchStudyRequest* /*request*/, ::grpc::ServerWriter< ::sanas::v1::WatchStudyResponse>* /*writer*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    virtual ::grpc::ServerWriteReactor< ::sanas::v1::WatchStudyResponse>* WatchStudy(
+      ::grpc::CallbackServerContext* /*context*/, const ::sanas::v1::WatchStudyRequest* /*request*/)  { return nullptr; }
+  };
+  template <class BaseClass>
   class WithCallbackMethod_ImportPaddleSlimCheckpoint : public BaseClass {
    private:
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithCallbackMethod_ImportPaddleSlimCheckpoint() {
-      ::grpc::Service::MarkMethodCallback(8,
+      ::grpc::Service::MarkMethodCallback(9,
           new ::grpc::internal::CallbackUnaryHandler< ::sanas::v1::ImportPaddleSlimCheckpointRequest, ::sanas::v1::ImportPaddleSlimCheckpointResponse>(
             [this](
                    ::grpc::CallbackServerContext* context, const ::sanas::v1::ImportPaddleSlimCheckpointRequest* request, ::sanas::v1::ImportPaddleSlimCheckpointResponse* response) { return this->ImportPaddleSlimCheckpoint(context, request, response); }));}
     void SetMessageAllocatorFor_ImportPaddleSlimCheckpoint(
         ::grpc::MessageAllocator< ::sanas::v1::ImportPaddleSlimCheckpointRequest, ::sanas::v1::ImportPaddleSlimCheckpointResponse>* allocator) {
-      ::grpc::internal::MethodHandler* const handler = ::grpc::Service::GetHandler(8);
+      ::grpc::internal::MethodHandler* const handler = ::grpc::Service::GetHandler(9);
       static_cast<::grpc::internal::CallbackUnaryHandler< ::sanas::v1::ImportPaddleSlimCheckpointRequest, ::sanas::v1::ImportPaddleSlimCheckpointResponse>*>(handler)
               ->SetMessageAllocator(allocator);
     }
@@ -755,7 +834,7 @@ class ControllerService final {
     virtual ::grpc::ServerUnaryReactor* ImportPaddleSlimCheckpoint(
       ::grpc::CallbackServerContext* /*context*/, const ::sanas::v1::ImportPaddleSlimCheckpointRequest* /*request*/, ::sanas::v1::ImportPaddleSlimCheckpointResponse* /*response*/)  { return nullptr; }
   };
-  typedef WithCallbackMethod_CreateStudy<WithCallbackMethod_GetStudy<WithCallbackMethod_ListStudies<WithCallbackMethod_DeleteStudy<WithCallbackMethod_SuggestTrial<WithCallbackMethod_CompleteTrial<WithCallbackMethod_HeartbeatTrial<WithCallbackMethod_ListTrials<WithCallbackMethod_ImportPaddleSlimCheckpoint<Service > > > > > > > > > CallbackService;
+  typedef WithCallbackMethod_CreateStudy<WithCallbackMethod_GetStudy<WithCallbackMethod_ListStudies<WithCallbackMethod_DeleteStudy<WithCallbackMethod_SuggestTrial<WithCallbackMethod_CompleteTrial<WithCallbackMethod_HeartbeatTrial<WithCallbackMethod_ListTrials<WithCallbackMethod_WatchStudy<WithCallbackMethod_ImportPaddleSlimCheckpoint<Service > > > > > > > > > > CallbackService;
   typedef CallbackService ExperimentalCallbackService;
   template <class BaseClass>
   class WithGenericMethod_CreateStudy : public BaseClass {
@@ -894,12 +973,29 @@ class ControllerService final {
     }
   };
   template <class BaseClass>
+  class WithGenericMethod_WatchStudy : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithGenericMethod_WatchStudy() {
+      ::grpc::Service::MarkMethodGeneric(8);
+    }
+    ~WithGenericMethod_WatchStudy() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status WatchStudy(::grpc::ServerContext* /*context*/, const ::sanas::v1::WatchStudyRequest* /*request*/, ::grpc::ServerWriter< ::sanas::v1::WatchStudyResponse>* /*writer*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+  };
+  template <class BaseClass>
   class WithGenericMethod_ImportPaddleSlimCheckpoint : public BaseClass {
    private:
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithGenericMethod_ImportPaddleSlimCheckpoint() {
-      ::grpc::Service::MarkMethodGeneric(8);
+      ::grpc::Service::MarkMethodGeneric(9);
     }
     ~WithGenericMethod_ImportPaddleSlimCheckpoint() override {
       BaseClassMustBeDerivedFromService(this);
@@ -1071,12 +1167,32 @@ class ControllerService final {
     }
   };
   template <class BaseClass>
+  class WithRawMethod_WatchStudy : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithRawMethod_WatchStudy() {
+      ::grpc::Service::MarkMethodRaw(8);
+    }
+    ~WithRawMethod_WatchStudy() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status WatchStudy(::grpc::ServerContext* /*context*/, const ::sanas::v1::WatchStudyRequest* /*request*/, ::grpc::ServerWriter< ::sanas::v1::WatchStudyResponse>* /*writer*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    void RequestWatchStudy(::grpc::ServerContext* context, ::grpc::ByteBuffer* request, ::grpc::ServerAsyncWriter< ::grpc::ByteBuffer>* writer, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
+      ::grpc::Service::RequestAsyncServerStreaming(8, context, request, writer, new_call_cq, notification_cq, tag);
+    }
+  };
+  template <class BaseClass>
   class WithRawMethod_ImportPaddleSlimCheckpoint : public BaseClass {
    private:
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithRawMethod_ImportPaddleSlimCheckpoint() {
-      ::grpc::Service::MarkMethodRaw(8);
+      ::grpc::Service::MarkMethodRaw(9);
     }
     ~WithRawMethod_ImportPaddleSlimCheckpoint() override {
       BaseClassMustBeDerivedFromService(this);
@@ -1087,7 +1203,7 @@ class ControllerService final {
       return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
     }
     void RequestImportPaddleSlimCheckpoint(::grpc::ServerContext* context, ::grpc::ByteBuffer* request, ::grpc::ServerAsyncResponseWriter< ::grpc::ByteBuffer>* response, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
-      ::grpc::Service::RequestAsyncUnary(8, context, request, response, new_call_cq, notification_cq, tag);
+      ::grpc::Service::RequestAsyncUnary(9, context, request, response, new_call_cq, notification_cq, tag);
     }
   };
   template <class BaseClass>
@@ -1267,12 +1383,34 @@ class ControllerService final {
       ::grpc::CallbackServerContext* /*context*/, const ::grpc::ByteBuffer* /*request*/, ::grpc::ByteBuffer* /*response*/)  { return nullptr; }
   };
   template <class BaseClass>
+  class WithRawCallbackMethod_WatchStudy : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithRawCallbackMethod_WatchStudy() {
+      ::grpc::Service::MarkMethodRawCallback(8,
+          new ::grpc::internal::CallbackServerStreamingHandler< ::grpc::ByteBuffer, ::grpc::ByteBuffer>(
+            [this](
+                   ::grpc::CallbackServerContext* context, const::grpc::ByteBuffer* request) { return this->WatchStudy(context, request); }));
+    }
+    ~WithRawCallbackMethod_WatchStudy() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status WatchStudy(::grpc::ServerContext* /*context*/, const ::sanas::v1::WatchStudyRequest* /*request*/, ::grpc::ServerWriter< ::sanas::v1::WatchStudyResponse>* /*writer*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    virtual ::grpc::ServerWriteReactor< ::grpc::ByteBuffer>* WatchStudy(
+      ::grpc::CallbackServerContext* /*context*/, const ::grpc::ByteBuffer* /*request*/)  { return nullptr; }
+  };
+  template <class BaseClass>
   class WithRawCallbackMethod_ImportPaddleSlimCheckpoint : public BaseClass {
    private:
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithRawCallbackMethod_ImportPaddleSlimCheckpoint() {
-      ::grpc::Service::MarkMethodRawCallback(8,
+      ::grpc::Service::MarkMethodRawCallback(9,
           new ::grpc::internal::CallbackUnaryHandler< ::grpc::ByteBuffer, ::grpc::ByteBuffer>(
             [this](
                    ::grpc::CallbackServerContext* context, const ::grpc::ByteBuffer* request, ::grpc::ByteBuffer* response) { return this->ImportPaddleSlimCheckpoint(context, request, response); }));
@@ -1510,7 +1648,7 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithStreamedUnaryMethod_ImportPaddleSlimCheckpoint() {
-      ::grpc::Service::MarkMethodStreamed(8,
+      ::grpc::Service::MarkMethodStreamed(9,
         new ::grpc::internal::StreamedUnaryHandler<
           ::sanas::v1::ImportPaddleSlimCheckpointRequest, ::sanas::v1::ImportPaddleSlimCheckpointResponse>(
             [this](::grpc::ServerContext* context,
@@ -1532,8 +1670,35 @@ class ControllerService final {
     virtual ::grpc::Status StreamedImportPaddleSlimCheckpoint(::grpc::ServerContext* context, ::grpc::ServerUnaryStreamer< ::sanas::v1::ImportPaddleSlimCheckpointRequest,::sanas::v1::ImportPaddleSlimCheckpointResponse>* server_unary_streamer) = 0;
   };
   typedef WithStreamedUnaryMethod_CreateStudy<WithStreamedUnaryMethod_GetStudy<WithStreamedUnaryMethod_ListStudies<WithStreamedUnaryMethod_DeleteStudy<WithStreamedUnaryMethod_SuggestTrial<WithStreamedUnaryMethod_CompleteTrial<WithStreamedUnaryMethod_HeartbeatTrial<WithStreamedUnaryMethod_ListTrials<WithStreamedUnaryMethod_ImportPaddleSlimCheckpoint<Service > > > > > > > > > StreamedUnaryService;
-  typedef Service SplitStreamedService;
-  typedef WithStreamedUnaryMethod_CreateStudy<WithStreamedUnaryMethod_GetStudy<WithStreamedUnaryMethod_ListStudies<WithStreamedUnaryMethod_DeleteStudy<WithStreamedUnaryMethod_SuggestTrial<WithStreamedUnaryMethod_CompleteTrial<WithStreamedUnaryMethod_HeartbeatTrial<WithStreamedUnaryMethod_ListTrials<WithStreamedUnaryMethod_ImportPaddleSlimCheckpoint<Service > > > > > > > > > StreamedService;
+  template <class BaseClass>
+  class WithSplitStreamingMethod_WatchStudy : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithSplitStreamingMethod_WatchStudy() {
+      ::grpc::Service::MarkMethodStreamed(8,
+        new ::grpc::internal::SplitServerStreamingHandler<
+          ::sanas::v1::WatchStudyRequest, ::sanas::v1::WatchStudyResponse>(
+            [this](::grpc::ServerContext* context,
+                   ::grpc::ServerSplitStreamer<
+                     ::sanas::v1::WatchStudyRequest, ::sanas::v1::WatchStudyResponse>* streamer) {
+                       return this->StreamedWatchStudy(context,
+                         streamer);
+                  }));
+    }
+    ~WithSplitStreamingMethod_WatchStudy() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable regular version of this method
+    ::grpc::Status WatchStudy(::grpc::ServerContext* /*context*/, const ::sanas::v1::WatchStudyRequest* /*request*/, ::grpc::ServerWriter< ::sanas::v1::WatchStudyResponse>* /*writer*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    // replace default version of method with split streamed
+    virtual ::grpc::Status StreamedWatchStudy(::grpc::ServerContext* context, ::grpc::ServerSplitStreamer< ::sanas::v1::WatchStudyRequest,::sanas::v1::WatchStudyResponse>* server_split_streamer) = 0;
+  };
+  typedef WithSplitStreamingMethod_WatchStudy<Service > SplitStreamedService;
+  typedef WithStreamedUnaryMethod_CreateStudy<WithStreamedUnaryMethod_GetStudy<WithStreamedUnaryMethod_ListStudies<WithStreamedUnaryMethod_DeleteStudy<WithStreamedUnaryMethod_SuggestTrial<WithStreamedUnaryMethod_CompleteTrial<WithStreamedUnaryMethod_HeartbeatTrial<WithStreamedUnaryMethod_ListTrials<WithSplitStreamingMethod_WatchStudy<WithStreamedUnaryMethod_ImportPaddleSlimCheckpoint<Service > > > > > > > > > > StreamedService;
 };
 
 }  // namespace v1

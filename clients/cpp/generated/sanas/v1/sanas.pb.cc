@@ -97,6 +97,8 @@ PROTOBUF_CONSTEXPR Study::Study(
   , /*decltype(_impl_.temperature_)*/0
   , /*decltype(_impl_.budget_remaining_)*/int64_t{0}
   , /*decltype(_impl_.lease_expirations_)*/int64_t{0}
+  , /*decltype(_impl_.accepted_moves_)*/int64_t{0}
+  , /*decltype(_impl_.rejected_moves_)*/int64_t{0}
   , /*decltype(_impl_.state_)*/0} {}
 struct StudyDefaultTypeInternal {
   PROTOBUF_CONSTEXPR StudyDefaultTypeInternal()
@@ -360,6 +362,35 @@ struct ListTrialsResponseDefaultTypeInternal {
   };
 };
 PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 ListTrialsResponseDefaultTypeInternal _ListTrialsResponse_default_instance_;
+PROTOBUF_CONSTEXPR WatchStudyRequest::WatchStudyRequest(
+    ::_pbi::ConstantInitialized): _impl_{
+    /*decltype(_impl_.study_id_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_._cached_size_)*/{}} {}
+struct WatchStudyRequestDefaultTypeInternal {
+  PROTOBUF_CONSTEXPR WatchStudyRequestDefaultTypeInternal()
+      : _instance(::_pbi::ConstantInitialized{}) {}
+  ~WatchStudyRequestDefaultTypeInternal() {}
+  union {
+    WatchStudyRequest _instance;
+  };
+};
+PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 WatchStudyRequestDefaultTypeInternal _WatchStudyRequest_default_instance_;
+PROTOBUF_CONSTEXPR WatchStudyResponse::WatchStudyResponse(
+    ::_pbi::ConstantInitialized): _impl_{
+    /*decltype(_impl_.trial_)*/nullptr
+  , /*decltype(_impl_.study_)*/nullptr
+  , /*decltype(_impl_.event_time_)*/nullptr
+  , /*decltype(_impl_.type_)*/0
+  , /*decltype(_impl_._cached_size_)*/{}} {}
+struct WatchStudyResponseDefaultTypeInternal {
+  PROTOBUF_CONSTEXPR WatchStudyResponseDefaultTypeInternal()
+      : _instance(::_pbi::ConstantInitialized{}) {}
+  ~WatchStudyResponseDefaultTypeInternal() {}
+  union {
+    WatchStudyResponse _instance;
+  };
+};
+PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 WatchStudyResponseDefaultTypeInternal _WatchStudyResponse_default_instance_;
 PROTOBUF_CONSTEXPR ImportPaddleSlimCheckpointRequest::ImportPaddleSlimCheckpointRequest(
     ::_pbi::ConstantInitialized): _impl_{
     /*decltype(_impl_.study_id_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
@@ -391,8 +422,8 @@ struct ImportPaddleSlimCheckpointResponseDefaultTypeInternal {
 PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 ImportPaddleSlimCheckpointResponseDefaultTypeInternal _ImportPaddleSlimCheckpointResponse_default_instance_;
 }  // namespace v1
 }  // namespace sanas
-static ::_pb::Metadata file_level_metadata_sanas_2fv1_2fsanas_2eproto[23];
-static const ::_pb::EnumDescriptor* file_level_enum_descriptors_sanas_2fv1_2fsanas_2eproto[3];
+static ::_pb::Metadata file_level_metadata_sanas_2fv1_2fsanas_2eproto[25];
+static const ::_pb::EnumDescriptor* file_level_enum_descriptors_sanas_2fv1_2fsanas_2eproto[4];
 static constexpr ::_pb::ServiceDescriptor const** file_level_service_descriptors_sanas_2fv1_2fsanas_2eproto = nullptr;
 
 const uint32_t TableStruct_sanas_2fv1_2fsanas_2eproto::offsets[] PROTOBUF_SECTION_VARIABLE(protodesc_cold) = {
@@ -456,6 +487,8 @@ const uint32_t TableStruct_sanas_2fv1_2fsanas_2eproto::offsets[] PROTOBUF_SECTIO
   PROTOBUF_FIELD_OFFSET(::sanas::v1::Study, _impl_.budget_remaining_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::Study, _impl_.create_time_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::Study, _impl_.lease_expirations_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::Study, _impl_.accepted_moves_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::Study, _impl_.rejected_moves_),
   ~0u,
   ~0u,
   ~0u,
@@ -464,6 +497,8 @@ const uint32_t TableStruct_sanas_2fv1_2fsanas_2eproto::offsets[] PROTOBUF_SECTIO
   0,
   ~0u,
   1,
+  ~0u,
+  ~0u,
   ~0u,
   ~0u,
   ~0u,
@@ -621,6 +656,23 @@ const uint32_t TableStruct_sanas_2fv1_2fsanas_2eproto::offsets[] PROTOBUF_SECTIO
   PROTOBUF_FIELD_OFFSET(::sanas::v1::ListTrialsResponse, _impl_.next_page_token_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::ListTrialsResponse, _impl_.total_size_),
   ~0u,  // no _has_bits_
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::WatchStudyRequest, _internal_metadata_),
+  ~0u,  // no _extensions_
+  ~0u,  // no _oneof_case_
+  ~0u,  // no _weak_field_map_
+  ~0u,  // no _inlined_string_donated_
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::WatchStudyRequest, _impl_.study_id_),
+  ~0u,  // no _has_bits_
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::WatchStudyResponse, _internal_metadata_),
+  ~0u,  // no _extensions_
+  ~0u,  // no _oneof_case_
+  ~0u,  // no _weak_field_map_
+  ~0u,  // no _inlined_string_donated_
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::WatchStudyResponse, _impl_.type_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::WatchStudyResponse, _impl_.trial_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::WatchStudyResponse, _impl_.study_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::WatchStudyResponse, _impl_.event_time_),
+  ~0u,  // no _has_bits_
   PROTOBUF_FIELD_OFFSET(::sanas::v1::ImportPaddleSlimCheckpointRequest, _internal_metadata_),
   ~0u,  // no _extensions_
   ~0u,  // no _oneof_case_
@@ -642,26 +694,28 @@ static const ::_pbi::MigrationSchema schemas[] PROTOBUF_SECTION_VARIABLE(protode
   { 0, -1, -1, sizeof(::sanas::v1::SearchSpaceConfig)},
   { 12, 25, -1, sizeof(::sanas::v1::StudyConfig)},
   { 32, -1, -1, sizeof(::sanas::v1::TrialCounts)},
-  { 41, 60, -1, sizeof(::sanas::v1::Study)},
-  { 73, -1, -1, sizeof(::sanas::v1::Trial)},
-  { 92, -1, -1, sizeof(::sanas::v1::CreateStudyRequest)},
-  { 100, -1, -1, sizeof(::sanas::v1::CreateStudyResponse)},
-  { 108, -1, -1, sizeof(::sanas::v1::GetStudyRequest)},
-  { 115, -1, -1, sizeof(::sanas::v1::GetStudyResponse)},
-  { 122, -1, -1, sizeof(::sanas::v1::ListStudiesRequest)},
-  { 130, -1, -1, sizeof(::sanas::v1::ListStudiesResponse)},
-  { 138, -1, -1, sizeof(::sanas::v1::DeleteStudyRequest)},
-  { 145, -1, -1, sizeof(::sanas::v1::DeleteStudyResponse)},
-  { 151, -1, -1, sizeof(::sanas::v1::SuggestTrialRequest)},
-  { 160, -1, -1, sizeof(::sanas::v1::SuggestTrialResponse)},
-  { 167, -1, -1, sizeof(::sanas::v1::CompleteTrialRequest)},
-  { 180, -1, -1, sizeof(::sanas::v1::CompleteTrialResponse)},
-  { 189, -1, -1, sizeof(::sanas::v1::HeartbeatTrialRequest)},
-  { 198, -1, -1, sizeof(::sanas::v1::HeartbeatTrialResponse)},
-  { 205, -1, -1, sizeof(::sanas::v1::ListTrialsRequest)},
-  { 215, -1, -1, sizeof(::sanas::v1::ListTrialsResponse)},
-  { 224, -1, -1, sizeof(::sanas::v1::ImportPaddleSlimCheckpointRequest)},
-  { 233, -1, -1, sizeof(::sanas::v1::ImportPaddleSlimCheckpointResponse)},
+  { 41, 62, -1, sizeof(::sanas::v1::Study)},
+  { 77, -1, -1, sizeof(::sanas::v1::Trial)},
+  { 96, -1, -1, sizeof(::sanas::v1::CreateStudyRequest)},
+  { 104, -1, -1, sizeof(::sanas::v1::CreateStudyResponse)},
+  { 112, -1, -1, sizeof(::sanas::v1::GetStudyRequest)},
+  { 119, -1, -1, sizeof(::sanas::v1::GetStudyResponse)},
+  { 126, -1, -1, sizeof(::sanas::v1::ListStudiesRequest)},
+  { 134, -1, -1, sizeof(::sanas::v1::ListStudiesResponse)},
+  { 142, -1, -1, sizeof(::sanas::v1::DeleteStudyRequest)},
+  { 149, -1, -1, sizeof(::sanas::v1::DeleteStudyResponse)},
+  { 155, -1, -1, sizeof(::sanas::v1::SuggestTrialRequest)},
+  { 164, -1, -1, sizeof(::sanas::v1::SuggestTrialResponse)},
+  { 171, -1, -1, sizeof(::sanas::v1::CompleteTrialRequest)},
+  { 184, -1, -1, sizeof(::sanas::v1::CompleteTrialResponse)},
+  { 193, -1, -1, sizeof(::sanas::v1::HeartbeatTrialRequest)},
+  { 202, -1, -1, sizeof(::sanas::v1::HeartbeatTrialResponse)},
+  { 209, -1, -1, sizeof(::sanas::v1::ListTrialsRequest)},
+  { 219, -1, -1, sizeof(::sanas::v1::ListTrialsResponse)},
+  { 228, -1, -1, sizeof(::sanas::v1::WatchStudyRequest)},
+  { 235, -1, -1, sizeof(::sanas::v1::WatchStudyResponse)},
+  { 245, -1, -1, sizeof(::sanas::v1::ImportPaddleSlimCheckpointRequest)},
+  { 254, -1, -1, sizeof(::sanas::v1::ImportPaddleSlimCheckpointResponse)},
 };
 
 static const ::_pb::Message* const file_default_instances[] = {
@@ -686,6 +740,8 @@ static const ::_pb::Message* const file_default_instances[] = {
   &::sanas::v1::_HeartbeatTrialResponse_default_instance_._instance,
   &::sanas::v1::_ListTrialsRequest_default_instance_._instance,
   &::sanas::v1::_ListTrialsResponse_default_instance_._instance,
+  &::sanas::v1::_WatchStudyRequest_default_instance_._instance,
+  &::sanas::v1::_WatchStudyResponse_default_instance_._instance,
   &::sanas::v1::_ImportPaddleSlimCheckpointRequest_default_instance_._instance,
   &::sanas::v1::_ImportPaddleSlimCheckpointResponse_default_instance_._instance,
 };
@@ -705,7 +761,7 @@ const char descriptor_table_protodef_sanas_2fv1_2fsanas_2eproto[] PROTOBUF_SECTI
   " \001(\0132\031.google.protobuf.DurationB\023\n\021_init"
   "_temperatureB\016\n\014_reduce_rateB\007\n\005_seed\"D\n"
   "\013TrialCounts\022\016\n\006active\030\001 \001(\003\022\021\n\tsucceede"
-  "d\030\002 \001(\003\022\022\n\ninfeasible\030\003 \001(\003\"\251\003\n\005Study\022\020\n"
+  "d\030\002 \001(\003\022\022\n\ninfeasible\030\003 \001(\003\"\331\003\n\005Study\022\020\n"
   "\010study_id\030\001 \001(\t\022%\n\006config\030\002 \001(\0132\025.sanas."
   "v1.StudyConfig\022#\n\005state\030\003 \001(\0162\024.sanas.v1"
   ".StudyState\022\023\n\013range_table\030\004 \003(\005\022\023\n\013best"
@@ -715,89 +771,104 @@ const char descriptor_table_protodef_sanas_2fv1_2fsanas_2eproto[] PROTOBUF_SECTI
   "al_counts\030\n \001(\0132\025.sanas.v1.TrialCounts\022\030"
   "\n\020budget_remaining\030\013 \001(\003\022/\n\013create_time\030"
   "\014 \001(\0132\032.google.protobuf.Timestamp\022\031\n\021lea"
-  "se_expirations\030\r \001(\003B\016\n\014_best_rewardB\021\n\017"
-  "_current_reward\"\356\002\n\005Trial\022\020\n\010study_id\030\001 "
-  "\001(\t\022\020\n\010trial_id\030\002 \001(\003\022\016\n\006tokens\030\003 \003(\005\022\023\n"
-  "\013temperature\030\004 \001(\001\022\021\n\tclient_id\030\005 \001(\t\022#\n"
-  "\005state\030\006 \001(\0162\024.sanas.v1.TrialState\022\016\n\006re"
-  "ward\030\007 \001(\001\022\022\n\ninfeasible\030\010 \001(\010\022\020\n\010accept"
-  "ed\030\t \001(\010\022/\n\013create_time\030\n \001(\0132\032.google.p"
-  "rotobuf.Timestamp\0221\n\rcomplete_time\030\013 \001(\013"
-  "2\032.google.protobuf.Timestamp\0225\n\021lease_ex"
-  "pire_time\030\014 \001(\0132\032.google.protobuf.Timest"
-  "amp\022\023\n\013issue_count\030\r \001(\005\"M\n\022CreateStudyR"
-  "equest\022\020\n\010study_id\030\001 \001(\t\022%\n\006config\030\002 \001(\013"
-  "2\025.sanas.v1.StudyConfig\"F\n\023CreateStudyRe"
-  "sponse\022\036\n\005study\030\001 \001(\0132\017.sanas.v1.Study\022\017"
-  "\n\007created\030\002 \001(\010\"#\n\017GetStudyRequest\022\020\n\010st"
-  "udy_id\030\001 \001(\t\"2\n\020GetStudyResponse\022\036\n\005stud"
-  "y\030\001 \001(\0132\017.sanas.v1.Study\";\n\022ListStudiesR"
-  "equest\022\021\n\tpage_size\030\001 \001(\005\022\022\n\npage_token\030"
-  "\002 \001(\t\"P\n\023ListStudiesResponse\022 \n\007studies\030"
-  "\001 \003(\0132\017.sanas.v1.Study\022\027\n\017next_page_toke"
-  "n\030\002 \001(\t\"&\n\022DeleteStudyRequest\022\020\n\010study_i"
-  "d\030\001 \001(\t\"\025\n\023DeleteStudyResponse\"N\n\023Sugges"
-  "tTrialRequest\022\020\n\010study_id\030\001 \001(\t\022\021\n\tclien"
-  "t_id\030\002 \001(\t\022\022\n\nrequest_id\030\003 \001(\t\"6\n\024Sugges"
-  "tTrialResponse\022\036\n\005trial\030\001 \001(\0132\017.sanas.v1"
-  ".Trial\"\233\001\n\024CompleteTrialRequest\022\020\n\010study"
-  "_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001(\003\022\016\n\006reward\030\003 "
-  "\001(\001\022\022\n\ninfeasible\030\004 \001(\010\022\024\n\014suggest_next\030"
-  "\005 \001(\010\022\021\n\tclient_id\030\006 \001(\t\022\022\n\nrequest_id\030\007"
-  " \001(\t\"v\n\025CompleteTrialResponse\022\036\n\005trial\030\001"
-  " \001(\0132\017.sanas.v1.Trial\022#\n\nnext_trial\030\002 \001("
-  "\0132\017.sanas.v1.Trial\022\030\n\020budget_remaining\030\003"
-  " \001(\003\"N\n\025HeartbeatTrialRequest\022\020\n\010study_i"
-  "d\030\001 \001(\t\022\020\n\010trial_id\030\002 \001(\003\022\021\n\tclient_id\030\003"
-  " \001(\t\"8\n\026HeartbeatTrialResponse\022\036\n\005trial\030"
-  "\001 \001(\0132\017.sanas.v1.Trial\"q\n\021ListTrialsRequ"
-  "est\022\020\n\010study_id\030\001 \001(\t\022\021\n\tpage_size\030\002 \001(\005"
-  "\022\022\n\npage_token\030\003 \001(\t\022#\n\005state\030\004 \001(\0162\024.sa"
-  "nas.v1.TrialState\"b\n\022ListTrialsResponse\022"
-  "\037\n\006trials\030\001 \003(\0132\017.sanas.v1.Trial\022\027\n\017next"
-  "_page_token\030\002 \001(\t\022\022\n\ntotal_size\030\003 \001(\003\"u\n"
-  "!ImportPaddleSlimCheckpointRequest\022\020\n\010st"
-  "udy_id\030\001 \001(\t\022%\n\006config\030\002 \001(\0132\025.sanas.v1."
-  "StudyConfig\022\027\n\017checkpoint_json\030\003 \001(\t\"]\n\""
-  "ImportPaddleSlimCheckpointResponse\022\036\n\005st"
-  "udy\030\001 \001(\0132\017.sanas.v1.Study\022\027\n\017imported_t"
-  "rials\030\002 \001(\003*\\\n\nStudyState\022\033\n\027STUDY_STATE"
-  "_UNSPECIFIED\020\000\022\026\n\022STUDY_STATE_ACTIVE\020\001\022\031"
-  "\n\025STUDY_STATE_COMPLETED\020\002*x\n\nTrialState\022"
-  "\033\n\027TRIAL_STATE_UNSPECIFIED\020\000\022\026\n\022TRIAL_ST"
-  "ATE_ACTIVE\020\001\022\031\n\025TRIAL_STATE_SUCCEEDED\020\002\022"
-  "\032\n\026TRIAL_STATE_INFEASIBLE\020\003*\216\003\n\013ErrorRea"
-  "son\022\034\n\030ERROR_REASON_UNSPECIFIED\020\000\022!\n\035ERR"
-  "OR_REASON_INVALID_ARGUMENT\020\001\022 \n\034ERROR_RE"
-  "ASON_STUDY_NOT_FOUND\020\002\022 \n\034ERROR_REASON_T"
-  "RIAL_NOT_FOUND\020\003\022\035\n\031ERROR_REASON_STUDY_E"
-  "XISTS\020\004\022(\n$ERROR_REASON_TRIAL_ALREADY_CO"
-  "MPLETED\020\005\022!\n\035ERROR_REASON_BUDGET_EXHAUST"
-  "ED\020\006\022 \n\034ERROR_REASON_SPACE_EXHAUSTED\020\007\022 "
-  "\n\034ERROR_REASON_STORAGE_FAILURE\020\010\022(\n$ERRO"
-  "R_REASON_TOO_MANY_PENDING_TRIALS\020\t\022 \n\034ER"
-  "ROR_REASON_UNAUTHENTICATED\020\n2\362\005\n\021Control"
-  "lerService\022J\n\013CreateStudy\022\034.sanas.v1.Cre"
-  "ateStudyRequest\032\035.sanas.v1.CreateStudyRe"
-  "sponse\022A\n\010GetStudy\022\031.sanas.v1.GetStudyRe"
-  "quest\032\032.sanas.v1.GetStudyResponse\022J\n\013Lis"
-  "tStudies\022\034.sanas.v1.ListStudiesRequest\032\035"
-  ".sanas.v1.ListStudiesResponse\022J\n\013DeleteS"
-  "tudy\022\034.sanas.v1.DeleteStudyRequest\032\035.san"
-  "as.v1.DeleteStudyResponse\022M\n\014SuggestTria"
-  "l\022\035.sanas.v1.SuggestTrialRequest\032\036.sanas"
-  ".v1.SuggestTrialResponse\022P\n\rCompleteTria"
-  "l\022\036.sanas.v1.CompleteTrialRequest\032\037.sana"
-  "s.v1.CompleteTrialResponse\022S\n\016HeartbeatT"
-  "rial\022\037.sanas.v1.HeartbeatTrialRequest\032 ."
-  "sanas.v1.HeartbeatTrialResponse\022G\n\nListT"
-  "rials\022\033.sanas.v1.ListTrialsRequest\032\034.san"
-  "as.v1.ListTrialsResponse\022w\n\032ImportPaddle"
-  "SlimCheckpoint\022+.sanas.v1.ImportPaddleSl"
-  "imCheckpointRequest\032,.sanas.v1.ImportPad"
-  "dleSlimCheckpointResponseB7Z5github.com/"
-  "sanas-nas/sanas/clients/go/sanasv1;sanas"
-  "v1b\006proto3"
+  "se_expirations\030\r \001(\003\022\026\n\016accepted_moves\030\016"
+  " \001(\003\022\026\n\016rejected_moves\030\017 \001(\003B\016\n\014_best_re"
+  "wardB\021\n\017_current_reward\"\356\002\n\005Trial\022\020\n\010stu"
+  "dy_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001(\003\022\016\n\006tokens\030"
+  "\003 \003(\005\022\023\n\013temperature\030\004 \001(\001\022\021\n\tclient_id\030"
+  "\005 \001(\t\022#\n\005state\030\006 \001(\0162\024.sanas.v1.TrialSta"
+  "te\022\016\n\006reward\030\007 \001(\001\022\022\n\ninfeasible\030\010 \001(\010\022\020"
+  "\n\010accepted\030\t \001(\010\022/\n\013create_time\030\n \001(\0132\032."
+  "google.protobuf.Timestamp\0221\n\rcomplete_ti"
+  "me\030\013 \001(\0132\032.google.protobuf.Timestamp\0225\n\021"
+  "lease_expire_time\030\014 \001(\0132\032.google.protobu"
+  "f.Timestamp\022\023\n\013issue_count\030\r \001(\005\"M\n\022Crea"
+  "teStudyRequest\022\020\n\010study_id\030\001 \001(\t\022%\n\006conf"
+  "ig\030\002 \001(\0132\025.sanas.v1.StudyConfig\"F\n\023Creat"
+  "eStudyResponse\022\036\n\005study\030\001 \001(\0132\017.sanas.v1"
+  ".Study\022\017\n\007created\030\002 \001(\010\"#\n\017GetStudyReque"
+  "st\022\020\n\010study_id\030\001 \001(\t\"2\n\020GetStudyResponse"
+  "\022\036\n\005study\030\001 \001(\0132\017.sanas.v1.Study\";\n\022List"
+  "StudiesRequest\022\021\n\tpage_size\030\001 \001(\005\022\022\n\npag"
+  "e_token\030\002 \001(\t\"P\n\023ListStudiesResponse\022 \n\007"
+  "studies\030\001 \003(\0132\017.sanas.v1.Study\022\027\n\017next_p"
+  "age_token\030\002 \001(\t\"&\n\022DeleteStudyRequest\022\020\n"
+  "\010study_id\030\001 \001(\t\"\025\n\023DeleteStudyResponse\"N"
+  "\n\023SuggestTrialRequest\022\020\n\010study_id\030\001 \001(\t\022"
+  "\021\n\tclient_id\030\002 \001(\t\022\022\n\nrequest_id\030\003 \001(\t\"6"
+  "\n\024SuggestTrialResponse\022\036\n\005trial\030\001 \001(\0132\017."
+  "sanas.v1.Trial\"\233\001\n\024CompleteTrialRequest\022"
+  "\020\n\010study_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001(\003\022\016\n\006r"
+  "eward\030\003 \001(\001\022\022\n\ninfeasible\030\004 \001(\010\022\024\n\014sugge"
+  "st_next\030\005 \001(\010\022\021\n\tclient_id\030\006 \001(\t\022\022\n\nrequ"
+  "est_id\030\007 \001(\t\"v\n\025CompleteTrialResponse\022\036\n"
+  "\005trial\030\001 \001(\0132\017.sanas.v1.Trial\022#\n\nnext_tr"
+  "ial\030\002 \001(\0132\017.sanas.v1.Trial\022\030\n\020budget_rem"
+  "aining\030\003 \001(\003\"N\n\025HeartbeatTrialRequest\022\020\n"
+  "\010study_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001(\003\022\021\n\tcli"
+  "ent_id\030\003 \001(\t\"8\n\026HeartbeatTrialResponse\022\036"
+  "\n\005trial\030\001 \001(\0132\017.sanas.v1.Trial\"q\n\021ListTr"
+  "ialsRequest\022\020\n\010study_id\030\001 \001(\t\022\021\n\tpage_si"
+  "ze\030\002 \001(\005\022\022\n\npage_token\030\003 \001(\t\022#\n\005state\030\004 "
+  "\001(\0162\024.sanas.v1.TrialState\"b\n\022ListTrialsR"
+  "esponse\022\037\n\006trials\030\001 \003(\0132\017.sanas.v1.Trial"
+  "\022\027\n\017next_page_token\030\002 \001(\t\022\022\n\ntotal_size\030"
+  "\003 \001(\003\"%\n\021WatchStudyRequest\022\020\n\010study_id\030\001"
+  " \001(\t\"\254\001\n\022WatchStudyResponse\022&\n\004type\030\001 \001("
+  "\0162\030.sanas.v1.StudyEventType\022\036\n\005trial\030\002 \001"
+  "(\0132\017.sanas.v1.Trial\022\036\n\005study\030\003 \001(\0132\017.san"
+  "as.v1.Study\022.\n\nevent_time\030\004 \001(\0132\032.google"
+  ".protobuf.Timestamp\"u\n!ImportPaddleSlimC"
+  "heckpointRequest\022\020\n\010study_id\030\001 \001(\t\022%\n\006co"
+  "nfig\030\002 \001(\0132\025.sanas.v1.StudyConfig\022\027\n\017che"
+  "ckpoint_json\030\003 \001(\t\"]\n\"ImportPaddleSlimCh"
+  "eckpointResponse\022\036\n\005study\030\001 \001(\0132\017.sanas."
+  "v1.Study\022\027\n\017imported_trials\030\002 \001(\003*\\\n\nStu"
+  "dyState\022\033\n\027STUDY_STATE_UNSPECIFIED\020\000\022\026\n\022"
+  "STUDY_STATE_ACTIVE\020\001\022\031\n\025STUDY_STATE_COMP"
+  "LETED\020\002*x\n\nTrialState\022\033\n\027TRIAL_STATE_UNS"
+  "PECIFIED\020\000\022\026\n\022TRIAL_STATE_ACTIVE\020\001\022\031\n\025TR"
+  "IAL_STATE_SUCCEEDED\020\002\022\032\n\026TRIAL_STATE_INF"
+  "EASIBLE\020\003*\216\003\n\013ErrorReason\022\034\n\030ERROR_REASO"
+  "N_UNSPECIFIED\020\000\022!\n\035ERROR_REASON_INVALID_"
+  "ARGUMENT\020\001\022 \n\034ERROR_REASON_STUDY_NOT_FOU"
+  "ND\020\002\022 \n\034ERROR_REASON_TRIAL_NOT_FOUND\020\003\022\035"
+  "\n\031ERROR_REASON_STUDY_EXISTS\020\004\022(\n$ERROR_R"
+  "EASON_TRIAL_ALREADY_COMPLETED\020\005\022!\n\035ERROR"
+  "_REASON_BUDGET_EXHAUSTED\020\006\022 \n\034ERROR_REAS"
+  "ON_SPACE_EXHAUSTED\020\007\022 \n\034ERROR_REASON_STO"
+  "RAGE_FAILURE\020\010\022(\n$ERROR_REASON_TOO_MANY_"
+  "PENDING_TRIALS\020\t\022 \n\034ERROR_REASON_UNAUTHE"
+  "NTICATED\020\n*\213\002\n\016StudyEventType\022 \n\034STUDY_E"
+  "VENT_TYPE_UNSPECIFIED\020\000\022\"\n\036STUDY_EVENT_T"
+  "YPE_CURRENT_STATE\020\001\022$\n STUDY_EVENT_TYPE_"
+  "TRIAL_SUGGESTED\020\002\022\"\n\036STUDY_EVENT_TYPE_LE"
+  "ASE_EXPIRED\020\003\022$\n STUDY_EVENT_TYPE_TRIAL_"
+  "COMPLETED\020\004\022\035\n\031STUDY_EVENT_TYPE_NEW_BEST"
+  "\020\005\022$\n STUDY_EVENT_TYPE_STUDY_COMPLETED\020\006"
+  "2\275\006\n\021ControllerService\022J\n\013CreateStudy\022\034."
+  "sanas.v1.CreateStudyRequest\032\035.sanas.v1.C"
+  "reateStudyResponse\022A\n\010GetStudy\022\031.sanas.v"
+  "1.GetStudyRequest\032\032.sanas.v1.GetStudyRes"
+  "ponse\022J\n\013ListStudies\022\034.sanas.v1.ListStud"
+  "iesRequest\032\035.sanas.v1.ListStudiesRespons"
+  "e\022J\n\013DeleteStudy\022\034.sanas.v1.DeleteStudyR"
+  "equest\032\035.sanas.v1.DeleteStudyResponse\022M\n"
+  "\014SuggestTrial\022\035.sanas.v1.SuggestTrialReq"
+  "uest\032\036.sanas.v1.SuggestTrialResponse\022P\n\r"
+  "CompleteTrial\022\036.sanas.v1.CompleteTrialRe"
+  "quest\032\037.sanas.v1.CompleteTrialResponse\022S"
+  "\n\016HeartbeatTrial\022\037.sanas.v1.HeartbeatTri"
+  "alRequest\032 .sanas.v1.HeartbeatTrialRespo"
+  "nse\022G\n\nListTrials\022\033.sanas.v1.ListTrialsR"
+  "equest\032\034.sanas.v1.ListTrialsResponse\022I\n\n"
+  "WatchStudy\022\033.sanas.v1.WatchStudyRequest\032"
+  "\034.sanas.v1.WatchStudyResponse0\001\022w\n\032Impor"
+  "tPaddleSlimCheckpoint\022+.sanas.v1.ImportP"
+  "addleSlimCheckpointRequest\032,.sanas.v1.Im"
+  "portPaddleSlimCheckpointResponseB7Z5gith"
+  "ub.com/sanas-nas/sanas/clients/go/sanasv"
+  "1;sanasv1b\006proto3"
   ;
 static const ::_pbi::DescriptorTable* const descriptor_table_sanas_2fv1_2fsanas_2eproto_deps[2] = {
   &::descriptor_table_google_2fprotobuf_2fduration_2eproto,
@@ -805,9 +876,9 @@ static const ::_pbi::DescriptorTable* const descriptor_table_sanas_2fv1_2fsanas_
 };
 static ::_pbi::once_flag descriptor_table_sanas_2fv1_2fsanas_2eproto_once;
 const ::_pbi::DescriptorTable descriptor_table_sanas_2fv1_2fsanas_2eproto = {
-    false, false, 4250, descriptor_table_protodef_sanas_2fv1_2fsanas_2eproto,
+    false, false, 4857, descriptor_table_protodef_sanas_2fv1_2fsanas_2eproto,
     "sanas/v1/sanas.proto",
-    &descriptor_table_sanas_2fv1_2fsanas_2eproto_once, descriptor_table_sanas_2fv1_2fsanas_2eproto_deps, 2, 23,
+    &descriptor_table_sanas_2fv1_2fsanas_2eproto_once, descriptor_table_sanas_2fv1_2fsanas_2eproto_deps, 2, 25,
     schemas, file_default_instances, TableStruct_sanas_2fv1_2fsanas_2eproto::offsets,
     file_level_metadata_sanas_2fv1_2fsanas_2eproto, file_level_enum_descriptors_sanas_2fv1_2fsanas_2eproto,
     file_level_service_descriptors_sanas_2fv1_2fsanas_2eproto,
@@ -868,6 +939,25 @@ bool ErrorReason_IsValid(int value) {
     case 8:
     case 9:
     case 10:
+      return true;
+    default:
+      return false;
+  }
+}
+
+const ::PROTOBUF_NAMESPACE_ID::EnumDescriptor* StudyEventType_descriptor() {
+  ::PROTOBUF_NAMESPACE_ID::internal::AssignDescriptors(&descriptor_table_sanas_2fv1_2fsanas_2eproto);
+  return file_level_enum_descriptors_sanas_2fv1_2fsanas_2eproto[3];
+}
+bool StudyEventType_IsValid(int value) {
+  switch (value) {
+    case 0:
+    case 1:
+    case 2:
+    case 3:
+    case 4:
+    case 5:
+    case 6:
       return true;
     default:
       return false;
@@ -1955,6 +2045,8 @@ Study::Study(const Study& from)
     , decltype(_impl_.temperature_){}
     , decltype(_impl_.budget_remaining_){}
     , decltype(_impl_.lease_expirations_){}
+    , decltype(_impl_.accepted_moves_){}
+    , decltype(_impl_.rejected_moves_){}
     , decltype(_impl_.state_){}};
 
   _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
@@ -2003,6 +2095,8 @@ inline void Study::SharedCtor(
     , decltype(_impl_.temperature_){0}
     , decltype(_impl_.budget_remaining_){int64_t{0}}
     , decltype(_impl_.lease_expirations_){int64_t{0}}
+    , decltype(_impl_.accepted_moves_){int64_t{0}}
+    , decltype(_impl_.rejected_moves_){int64_t{0}}
     , decltype(_impl_.state_){0}
   };
   _impl_.study_id_.InitDefault();
@@ -2195,6 +2289,22 @@ const char* Study::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
         } else
           goto handle_unusual;
         continue;
+      // int64 accepted_moves = 14;
+      case 14:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 112)) {
+          _impl_.accepted_moves_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // int64 rejected_moves = 15;
+      case 15:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 120)) {
+          _impl_.rejected_moves_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
       default:
         goto handle_unusual;
     }  // switch
@@ -2324,6 +2434,18 @@ uint8_t* Study::_InternalSerialize(
     target = ::_pbi::WireFormatLite::WriteInt64ToArray(13, this->_internal_lease_expirations(), target);
   }
 
+  // int64 accepted_moves = 14;
+  if (this->_internal_accepted_moves() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt64ToArray(14, this->_internal_accepted_moves(), target);
+  }
+
+  // int64 rejected_moves = 15;
+  if (this->_internal_rejected_moves() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt64ToArray(15, this->_internal_rejected_moves(), target);
+  }
+
   if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
     target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
         _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
@@ -2442,6 +2564,16 @@ size_t Study::ByteSizeLong() const {
     total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_lease_expirations());
   }
 
+  // int64 accepted_moves = 14;
+  if (this->_internal_accepted_moves() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_accepted_moves());
+  }
+
+  // int64 rejected_moves = 15;
+  if (this->_internal_rejected_moves() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_rejected_moves());
+  }
+
   // .sanas.v1.StudyState state = 3;
   if (this->_internal_state() != 0) {
     total_size += 1 +
@@ -2506,6 +2638,12 @@ void Study::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF
   }
   if (from._internal_lease_expirations() != 0) {
     _this->_internal_set_lease_expirations(from._internal_lease_expirations());
+  }
+  if (from._internal_accepted_moves() != 0) {
+    _this->_internal_set_accepted_moves(from._internal_accepted_moves());
+  }
+  if (from._internal_rejected_moves() != 0) {
+    _this->_internal_set_rejected_moves(from._internal_rejected_moves());
   }
   if (from._internal_state() != 0) {
     _this->_internal_set_state(from._internal_state());
@@ -7008,6 +7146,524 @@ void ListTrialsResponse::InternalSwap(ListTrialsResponse* other) {
 
 // ===================================================================
 
+class WatchStudyRequest::_Internal {
+ public:
+};
+
+WatchStudyRequest::WatchStudyRequest(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                         bool is_message_owned)
+  : ::PROTOBUF_NAMESPACE_ID::Message(arena, is_message_owned) {
+  SharedCtor(arena, is_message_owned);
+  // @@protoc_insertion_point(arena_constructor:sanas.v1.WatchStudyRequest)
+}
+WatchStudyRequest::WatchStudyRequest(const WatchStudyRequest& from)
+  : ::PROTOBUF_NAMESPACE_ID::Message() {
+  WatchStudyRequest* const _this = this; (void)_this;
+  new (&_impl_) Impl_{
+      decltype(_impl_.study_id_){}
+    , /*decltype(_impl_._cached_size_)*/{}};
+
+  _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+  _impl_.study_id_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.study_id_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_study_id().empty()) {
+    _this->_impl_.study_id_.Set(from._internal_study_id(), 
+      _this->GetArenaForAllocation());
+  }
+  // @@protoc_insertion_point(copy_constructor:sanas.v1.WatchStudyRequest)
+}
+
+inline void WatchStudyRequest::SharedCtor(
+    ::_pb::Arena* arena, bool is_message_owned) {
+  (void)arena;
+  (void)is_message_owned;
+  new (&_impl_) Impl_{
+      decltype(_impl_.study_id_){}
+    , /*decltype(_impl_._cached_size_)*/{}
+  };
+  _impl_.study_id_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.study_id_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+}
+
+WatchStudyRequest::~WatchStudyRequest() {
+  // @@protoc_insertion_point(destructor:sanas.v1.WatchStudyRequest)
+  if (auto *arena = _internal_metadata_.DeleteReturnArena<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>()) {
+  (void)arena;
+    return;
+  }
+  SharedDtor();
+}
+
+inline void WatchStudyRequest::SharedDtor() {
+  GOOGLE_DCHECK(GetArenaForAllocation() == nullptr);
+  _impl_.study_id_.Destroy();
+}
+
+void WatchStudyRequest::SetCachedSize(int size) const {
+  _impl_._cached_size_.Set(size);
+}
+
+void WatchStudyRequest::Clear() {
+// @@protoc_insertion_point(message_clear_start:sanas.v1.WatchStudyRequest)
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  _impl_.study_id_.ClearToEmpty();
+  _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
+}
+
+const char* WatchStudyRequest::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
+#define CHK_(x) if (PROTOBUF_PREDICT_FALSE(!(x))) goto failure
+  while (!ctx->Done(&ptr)) {
+    uint32_t tag;
+    ptr = ::_pbi::ReadTag(ptr, &tag);
+    switch (tag >> 3) {
+      // string study_id = 1;
+      case 1:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 10)) {
+          auto str = _internal_mutable_study_id();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "sanas.v1.WatchStudyRequest.study_id"));
+        } else
+          goto handle_unusual;
+        continue;
+      default:
+        goto handle_unusual;
+    }  // switch
+  handle_unusual:
+    if ((tag == 0) || ((tag & 7) == 4)) {
+      CHK_(ptr);
+      ctx->SetLastTag(tag);
+      goto message_done;
+    }
+    ptr = UnknownFieldParse(
+        tag,
+        _internal_metadata_.mutable_unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(),
+        ptr, ctx);
+    CHK_(ptr != nullptr);
+  }  // while
+message_done:
+  return ptr;
+failure:
+  ptr = nullptr;
+  goto message_done;
+#undef CHK_
+}
+
+uint8_t* WatchStudyRequest::_InternalSerialize(
+    uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const {
+  // @@protoc_insertion_point(serialize_to_array_start:sanas.v1.WatchStudyRequest)
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  // string study_id = 1;
+  if (!this->_internal_study_id().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_study_id().data(), static_cast<int>(this->_internal_study_id().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "sanas.v1.WatchStudyRequest.study_id");
+    target = stream->WriteStringMaybeAliased(
+        1, this->_internal_study_id(), target);
+  }
+
+  if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
+    target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
+        _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
+  }
+  // @@protoc_insertion_point(serialize_to_array_end:sanas.v1.WatchStudyRequest)
+  return target;
+}
+
+size_t WatchStudyRequest::ByteSizeLong() const {
+// @@protoc_insertion_point(message_byte_size_start:sanas.v1.WatchStudyRequest)
+  size_t total_size = 0;
+
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  // string study_id = 1;
+  if (!this->_internal_study_id().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_study_id());
+  }
+
+  return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
+}
+
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData WatchStudyRequest::_class_data_ = {
+    ::PROTOBUF_NAMESPACE_ID::Message::CopyWithSourceCheck,
+    WatchStudyRequest::MergeImpl
+};
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*WatchStudyRequest::GetClassData() const { return &_class_data_; }
+
+
+void WatchStudyRequest::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg) {
+  auto* const _this = static_cast<WatchStudyRequest*>(&to_msg);
+  auto& from = static_cast<const WatchStudyRequest&>(from_msg);
+  // @@protoc_insertion_point(class_specific_merge_from_start:sanas.v1.WatchStudyRequest)
+  GOOGLE_DCHECK_NE(&from, _this);
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  if (!from._internal_study_id().empty()) {
+    _this->_internal_set_study_id(from._internal_study_id());
+  }
+  _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+}
+
+void WatchStudyRequest::CopyFrom(const WatchStudyRequest& from) {
+// @@protoc_insertion_point(class_specific_copy_from_start:sanas.v1.WatchStudyRequest)
+  if (&from == this) return;
+  Clear();
+  MergeFrom(from);
+}
+
+bool WatchStudyRequest::IsInitialized() const {
+  return true;
+}
+
+void WatchStudyRequest::InternalSwap(WatchStudyRequest* other) {
+  using std::swap;
+  auto* lhs_arena = GetArenaForAllocation();
+  auto* rhs_arena = other->GetArenaForAllocation();
+  _internal_metadata_.InternalSwap(&other->_internal_metadata_);
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.study_id_, lhs_arena,
+      &other->_impl_.study_id_, rhs_arena
+  );
+}
+
+::PROTOBUF_NAMESPACE_ID::Metadata WatchStudyRequest::GetMetadata() const {
+  return ::_pbi::AssignDescriptors(
+      &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[21]);
+}
+
+// ===================================================================
+
+class WatchStudyResponse::_Internal {
+ public:
+  static const ::sanas::v1::Trial& trial(const WatchStudyResponse* msg);
+  static const ::sanas::v1::Study& study(const WatchStudyResponse* msg);
+  static const ::PROTOBUF_NAMESPACE_ID::Timestamp& event_time(const WatchStudyResponse* msg);
+};
+
+const ::sanas::v1::Trial&
+WatchStudyResponse::_Internal::trial(const WatchStudyResponse* msg) {
+  return *msg->_impl_.trial_;
+}
+const ::sanas::v1::Study&
+WatchStudyResponse::_Internal::study(const WatchStudyResponse* msg) {
+  return *msg->_impl_.study_;
+}
+const ::PROTOBUF_NAMESPACE_ID::Timestamp&
+WatchStudyResponse::_Internal::event_time(const WatchStudyResponse* msg) {
+  return *msg->_impl_.event_time_;
+}
+void WatchStudyResponse::clear_event_time() {
+  if (GetArenaForAllocation() == nullptr && _impl_.event_time_ != nullptr) {
+    delete _impl_.event_time_;
+  }
+  _impl_.event_time_ = nullptr;
+}
+WatchStudyResponse::WatchStudyResponse(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                         bool is_message_owned)
+  : ::PROTOBUF_NAMESPACE_ID::Message(arena, is_message_owned) {
+  SharedCtor(arena, is_message_owned);
+  // @@protoc_insertion_point(arena_constructor:sanas.v1.WatchStudyResponse)
+}
+WatchStudyResponse::WatchStudyResponse(const WatchStudyResponse& from)
+  : ::PROTOBUF_NAMESPACE_ID::Message() {
+  WatchStudyResponse* const _this = this; (void)_this;
+  new (&_impl_) Impl_{
+      decltype(_impl_.trial_){nullptr}
+    , decltype(_impl_.study_){nullptr}
+    , decltype(_impl_.event_time_){nullptr}
+    , decltype(_impl_.type_){}
+    , /*decltype(_impl_._cached_size_)*/{}};
+
+  _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+  if (from._internal_has_trial()) {
+    _this->_impl_.trial_ = new ::sanas::v1::Trial(*from._impl_.trial_);
+  }
+  if (from._internal_has_study()) {
+    _this->_impl_.study_ = new ::sanas::v1::Study(*from._impl_.study_);
+  }
+  if (from._internal_has_event_time()) {
+    _this->_impl_.event_time_ = new ::PROTOBUF_NAMESPACE_ID::Timestamp(*from._impl_.event_time_);
+  }
+  _this->_impl_.type_ = from._impl_.type_;
+  // @@protoc_insertion_point(copy_constructor:sanas.v1.WatchStudyResponse)
+}
+
+inline void WatchStudyResponse::SharedCtor(
+    ::_pb::Arena* arena, bool is_message_owned) {
+  (void)arena;
+  (void)is_message_owned;
+  new (&_impl_) Impl_{
+      decltype(_impl_.trial_){nullptr}
+    , decltype(_impl_.study_){nullptr}
+    , decltype(_impl_.event_time_){nullptr}
+    , decltype(_impl_.type_){0}
+    , /*decltype(_impl_._cached_size_)*/{}
+  };
+}
+
+WatchStudyResponse::~WatchStudyResponse() {
+  // @@protoc_insertion_point(destructor:sanas.v1.WatchStudyResponse)
+  if (auto *arena = _internal_metadata_.DeleteReturnArena<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>()) {
+  (void)arena;
+    return;
+  }
+  SharedDtor();
+}
+
+inline void WatchStudyResponse::SharedDtor() {
+  GOOGLE_DCHECK(GetArenaForAllocation() == nullptr);
+  if (this != internal_default_instance()) delete _impl_.trial_;
+  if (this != internal_default_instance()) delete _impl_.study_;
+  if (this != internal_default_instance()) delete _impl_.event_time_;
+}
+
+void WatchStudyResponse::SetCachedSize(int size) const {
+  _impl_._cached_size_.Set(size);
+}
+
+void WatchStudyResponse::Clear() {
+// @@protoc_insertion_point(message_clear_start:sanas.v1.WatchStudyResponse)
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  if (GetArenaForAllocation() == nullptr && _impl_.trial_ != nullptr) {
+    delete _impl_.trial_;
+  }
+  _impl_.trial_ = nullptr;
+  if (GetArenaForAllocation() == nullptr && _impl_.study_ != nullptr) {
+    delete _impl_.study_;
+  }
+  _impl_.study_ = nullptr;
+  if (GetArenaForAllocation() == nullptr && _impl_.event_time_ != nullptr) {
+    delete _impl_.event_time_;
+  }
+  _impl_.event_time_ = nullptr;
+  _impl_.type_ = 0;
+  _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
+}
+
+const char* WatchStudyResponse::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
+#define CHK_(x) if (PROTOBUF_PREDICT_FALSE(!(x))) goto failure
+  while (!ctx->Done(&ptr)) {
+    uint32_t tag;
+    ptr = ::_pbi::ReadTag(ptr, &tag);
+    switch (tag >> 3) {
+      // .sanas.v1.StudyEventType type = 1;
+      case 1:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 8)) {
+          uint64_t val = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+          _internal_set_type(static_cast<::sanas::v1::StudyEventType>(val));
+        } else
+          goto handle_unusual;
+        continue;
+      // .sanas.v1.Trial trial = 2;
+      case 2:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 18)) {
+          ptr = ctx->ParseMessage(_internal_mutable_trial(), ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // .sanas.v1.Study study = 3;
+      case 3:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 26)) {
+          ptr = ctx->ParseMessage(_internal_mutable_study(), ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // .google.protobuf.Timestamp event_time = 4;
+      case 4:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 34)) {
+          ptr = ctx->ParseMessage(_internal_mutable_event_time(), ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      default:
+        goto handle_unusual;
+    }  // switch
+  handle_unusual:
+    if ((tag == 0) || ((tag & 7) == 4)) {
+      CHK_(ptr);
+      ctx->SetLastTag(tag);
+      goto message_done;
+    }
+    ptr = UnknownFieldParse(
+        tag,
+        _internal_metadata_.mutable_unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(),
+        ptr, ctx);
+    CHK_(ptr != nullptr);
+  }  // while
+message_done:
+  return ptr;
+failure:
+  ptr = nullptr;
+  goto message_done;
+#undef CHK_
+}
+
+uint8_t* WatchStudyResponse::_InternalSerialize(
+    uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const {
+  // @@protoc_insertion_point(serialize_to_array_start:sanas.v1.WatchStudyResponse)
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  // .sanas.v1.StudyEventType type = 1;
+  if (this->_internal_type() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteEnumToArray(
+      1, this->_internal_type(), target);
+  }
+
+  // .sanas.v1.Trial trial = 2;
+  if (this->_internal_has_trial()) {
+    target = ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::
+      InternalWriteMessage(2, _Internal::trial(this),
+        _Internal::trial(this).GetCachedSize(), target, stream);
+  }
+
+  // .sanas.v1.Study study = 3;
+  if (this->_internal_has_study()) {
+    target = ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::
+      InternalWriteMessage(3, _Internal::study(this),
+        _Internal::study(this).GetCachedSize(), target, stream);
+  }
+
+  // .google.protobuf.Timestamp event_time = 4;
+  if (this->_internal_has_event_time()) {
+    target = ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::
+      InternalWriteMessage(4, _Internal::event_time(this),
+        _Internal::event_time(this).GetCachedSize(), target, stream);
+  }
+
+  if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
+    target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
+        _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
+  }
+  // @@protoc_insertion_point(serialize_to_array_end:sanas.v1.WatchStudyResponse)
+  return target;
+}
+
+size_t WatchStudyResponse::ByteSizeLong() const {
+// @@protoc_insertion_point(message_byte_size_start:sanas.v1.WatchStudyResponse)
+  size_t total_size = 0;
+
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  // .sanas.v1.Trial trial = 2;
+  if (this->_internal_has_trial()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::MessageSize(
+        *_impl_.trial_);
+  }
+
+  // .sanas.v1.Study study = 3;
+  if (this->_internal_has_study()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::MessageSize(
+        *_impl_.study_);
+  }
+
+  // .google.protobuf.Timestamp event_time = 4;
+  if (this->_internal_has_event_time()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::MessageSize(
+        *_impl_.event_time_);
+  }
+
+  // .sanas.v1.StudyEventType type = 1;
+  if (this->_internal_type() != 0) {
+    total_size += 1 +
+      ::_pbi::WireFormatLite::EnumSize(this->_internal_type());
+  }
+
+  return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
+}
+
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData WatchStudyResponse::_class_data_ = {
+    ::PROTOBUF_NAMESPACE_ID::Message::CopyWithSourceCheck,
+    WatchStudyResponse::MergeImpl
+};
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*WatchStudyResponse::GetClassData() const { return &_class_data_; }
+
+
+void WatchStudyResponse::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg) {
+  auto* const _this = static_cast<WatchStudyResponse*>(&to_msg);
+  auto& from = static_cast<const WatchStudyResponse&>(from_msg);
+  // @@protoc_insertion_point(class_specific_merge_from_start:sanas.v1.WatchStudyResponse)
+  GOOGLE_DCHECK_NE(&from, _this);
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  if (from._internal_has_trial()) {
+    _this->_internal_mutable_trial()->::sanas::v1::Trial::MergeFrom(
+        from._internal_trial());
+  }
+  if (from._internal_has_study()) {
+    _this->_internal_mutable_study()->::sanas::v1::Study::MergeFrom(
+        from._internal_study());
+  }
+  if (from._internal_has_event_time()) {
+    _this->_internal_mutable_event_time()->::PROTOBUF_NAMESPACE_ID::Timestamp::MergeFrom(
+        from._internal_event_time());
+  }
+  if (from._internal_type() != 0) {
+    _this->_internal_set_type(from._internal_type());
+  }
+  _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+}
+
+void WatchStudyResponse::CopyFrom(const WatchStudyResponse& from) {
+// @@protoc_insertion_point(class_specific_copy_from_start:sanas.v1.WatchStudyResponse)
+  if (&from == this) return;
+  Clear();
+  MergeFrom(from);
+}
+
+bool WatchStudyResponse::IsInitialized() const {
+  return true;
+}
+
+void WatchStudyResponse::InternalSwap(WatchStudyResponse* other) {
+  using std::swap;
+  _internal_metadata_.InternalSwap(&other->_internal_metadata_);
+  ::PROTOBUF_NAMESPACE_ID::internal::memswap<
+      PROTOBUF_FIELD_OFFSET(WatchStudyResponse, _impl_.type_)
+      + sizeof(WatchStudyResponse::_impl_.type_)
+      - PROTOBUF_FIELD_OFFSET(WatchStudyResponse, _impl_.trial_)>(
+          reinterpret_cast<char*>(&_impl_.trial_),
+          reinterpret_cast<char*>(&other->_impl_.trial_));
+}
+
+::PROTOBUF_NAMESPACE_ID::Metadata WatchStudyResponse::GetMetadata() const {
+  return ::_pbi::AssignDescriptors(
+      &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[22]);
+}
+
+// ===================================================================
+
 class ImportPaddleSlimCheckpointRequest::_Internal {
  public:
   static const ::sanas::v1::StudyConfig& config(const ImportPaddleSlimCheckpointRequest* msg);
@@ -7298,7 +7954,7 @@ void ImportPaddleSlimCheckpointRequest::InternalSwap(ImportPaddleSlimCheckpointR
 ::PROTOBUF_NAMESPACE_ID::Metadata ImportPaddleSlimCheckpointRequest::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[21]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[23]);
 }
 
 // ===================================================================
@@ -7522,7 +8178,7 @@ void ImportPaddleSlimCheckpointResponse::InternalSwap(ImportPaddleSlimCheckpoint
 ::PROTOBUF_NAMESPACE_ID::Metadata ImportPaddleSlimCheckpointResponse::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[22]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[24]);
 }
 
 // @@protoc_insertion_point(namespace_scope)
@@ -7612,6 +8268,14 @@ Arena::CreateMaybeMessage< ::sanas::v1::ListTrialsRequest >(Arena* arena) {
 template<> PROTOBUF_NOINLINE ::sanas::v1::ListTrialsResponse*
 Arena::CreateMaybeMessage< ::sanas::v1::ListTrialsResponse >(Arena* arena) {
   return Arena::CreateMessageInternal< ::sanas::v1::ListTrialsResponse >(arena);
+}
+template<> PROTOBUF_NOINLINE ::sanas::v1::WatchStudyRequest*
+Arena::CreateMaybeMessage< ::sanas::v1::WatchStudyRequest >(Arena* arena) {
+  return Arena::CreateMessageInternal< ::sanas::v1::WatchStudyRequest >(arena);
+}
+template<> PROTOBUF_NOINLINE ::sanas::v1::WatchStudyResponse*
+Arena::CreateMaybeMessage< ::sanas::v1::WatchStudyResponse >(Arena* arena) {
+  return Arena::CreateMessageInternal< ::sanas::v1::WatchStudyResponse >(arena);
 }
 template<> PROTOBUF_NOINLINE ::sanas::v1::ImportPaddleSlimCheckpointRequest*
 Arena::CreateMaybeMessage< ::sanas::v1::ImportPaddleSlimCheckpointRequest >(Arena* arena) {

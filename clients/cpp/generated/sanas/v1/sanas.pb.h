@@ -119,6 +119,12 @@ extern TrialDefaultTypeInternal _Trial_default_instance_;
 class TrialCounts;
 struct TrialCountsDefaultTypeInternal;
 extern TrialCountsDefaultTypeInternal _TrialCounts_default_instance_;
+class WatchStudyRequest;
+struct WatchStudyRequestDefaultTypeInternal;
+extern WatchStudyRequestDefaultTypeInternal _WatchStudyRequest_default_instance_;
+class WatchStudyResponse;
+struct WatchStudyResponseDefaultTypeInternal;
+extern WatchStudyResponseDefaultTypeInternal _WatchStudyResponse_default_instance_;
 }  // namespace v1
 }  // namespace sanas
 PROTOBUF_NAMESPACE_OPEN
@@ -145,6 +151,8 @@ template<> ::sanas::v1::SuggestTrialRequest* Arena::CreateMaybeMessage<::sanas::
 template<> ::sanas::v1::SuggestTrialResponse* Arena::CreateMaybeMessage<::sanas::v1::SuggestTrialResponse>(Arena*);
 template<> ::sanas::v1::Trial* Arena::CreateMaybeMessage<::sanas::v1::Trial>(Arena*);
 template<> ::sanas::v1::TrialCounts* Arena::CreateMaybeMessage<::sanas::v1::TrialCounts>(Arena*);
+template<> ::sanas::v1::WatchStudyRequest* Arena::CreateMaybeMessage<::sanas::v1::WatchStudyRequest>(Arena*);
+template<> ::sanas::v1::WatchStudyResponse* Arena::CreateMaybeMessage<::sanas::v1::WatchStudyResponse>(Arena*);
 PROTOBUF_NAMESPACE_CLOSE
 namespace sanas {
 namespace v1 {
@@ -235,6 +243,36 @@ inline bool ErrorReason_Parse(
     ::PROTOBUF_NAMESPACE_ID::ConstStringParam name, ErrorReason* value) {
   return ::PROTOBUF_NAMESPACE_ID::internal::ParseNamedEnum<ErrorReason>(
     ErrorReason_descriptor(), name, value);
+}
+enum StudyEventType : int {
+  STUDY_EVENT_TYPE_UNSPECIFIED = 0,
+  STUDY_EVENT_TYPE_CURRENT_STATE = 1,
+  STUDY_EVENT_TYPE_TRIAL_SUGGESTED = 2,
+  STUDY_EVENT_TYPE_LEASE_EXPIRED = 3,
+  STUDY_EVENT_TYPE_TRIAL_COMPLETED = 4,
+  STUDY_EVENT_TYPE_NEW_BEST = 5,
+  STUDY_EVENT_TYPE_STUDY_COMPLETED = 6,
+  StudyEventType_INT_MIN_SENTINEL_DO_NOT_USE_ = std::numeric_limits<int32_t>::min(),
+  StudyEventType_INT_MAX_SENTINEL_DO_NOT_USE_ = std::numeric_limits<int32_t>::max()
+};
+bool StudyEventType_IsValid(int value);
+constexpr StudyEventType StudyEventType_MIN = STUDY_EVENT_TYPE_UNSPECIFIED;
+constexpr StudyEventType StudyEventType_MAX = STUDY_EVENT_TYPE_STUDY_COMPLETED;
+constexpr int StudyEventType_ARRAYSIZE = StudyEventType_MAX + 1;
+
+const ::PROTOBUF_NAMESPACE_ID::EnumDescriptor* StudyEventType_descriptor();
+template<typename T>
+inline const std::string& StudyEventType_Name(T enum_t_value) {
+  static_assert(::std::is_same<T, StudyEventType>::value ||
+    ::std::is_integral<T>::value,
+    "Incorrect type passed to function StudyEventType_Name.");
+  return ::PROTOBUF_NAMESPACE_ID::internal::NameOfEnum(
+    StudyEventType_descriptor(), enum_t_value);
+}
+inline bool StudyEventType_Parse(
+    ::PROTOBUF_NAMESPACE_ID::ConstStringParam name, StudyEventType* value) {
+  return ::PROTOBUF_NAMESPACE_ID::internal::ParseNamedEnum<StudyEventType>(
+    StudyEventType_descriptor(), name, value);
 }
 // ===================================================================
 
@@ -1036,6 +1074,8 @@ class Study final :
     kTemperatureFieldNumber = 9,
     kBudgetRemainingFieldNumber = 11,
     kLeaseExpirationsFieldNumber = 13,
+    kAcceptedMovesFieldNumber = 14,
+    kRejectedMovesFieldNumber = 15,
     kStateFieldNumber = 3,
   };
   // repeated int32 range_table = 4;
@@ -1225,6 +1265,24 @@ class Study final :
   void _internal_set_lease_expirations(int64_t value);
   public:
 
+  // int64 accepted_moves = 14;
+  void clear_accepted_moves();
+  int64_t accepted_moves() const;
+  void set_accepted_moves(int64_t value);
+  private:
+  int64_t _internal_accepted_moves() const;
+  void _internal_set_accepted_moves(int64_t value);
+  public:
+
+  // int64 rejected_moves = 15;
+  void clear_rejected_moves();
+  int64_t rejected_moves() const;
+  void set_rejected_moves(int64_t value);
+  private:
+  int64_t _internal_rejected_moves() const;
+  void _internal_set_rejected_moves(int64_t value);
+  public:
+
   // .sanas.v1.StudyState state = 3;
   void clear_state();
   ::sanas::v1::StudyState state() const;
@@ -1259,6 +1317,8 @@ class Study final :
     double temperature_;
     int64_t budget_remaining_;
     int64_t lease_expirations_;
+    int64_t accepted_moves_;
+    int64_t rejected_moves_;
     int state_;
   };
   union { Impl_ _impl_; };
@@ -4327,6 +4387,367 @@ class ListTrialsResponse final :
 };
 // -------------------------------------------------------------------
 
+class WatchStudyRequest final :
+    public ::PROTOBUF_NAMESPACE_ID::Message /* @@protoc_insertion_point(class_definition:sanas.v1.WatchStudyRequest) */ {
+ public:
+  inline WatchStudyRequest() : WatchStudyRequest(nullptr) {}
+  ~WatchStudyRequest() override;
+  explicit PROTOBUF_CONSTEXPR WatchStudyRequest(::PROTOBUF_NAMESPACE_ID::internal::ConstantInitialized);
+
+  WatchStudyRequest(const WatchStudyRequest& from);
+  WatchStudyRequest(WatchStudyRequest&& from) noexcept
+    : WatchStudyRequest() {
+    *this = ::std::move(from);
+  }
+
+  inline WatchStudyRequest& operator=(const WatchStudyRequest& from) {
+    CopyFrom(from);
+    return *this;
+  }
+  inline WatchStudyRequest& operator=(WatchStudyRequest&& from) noexcept {
+    if (this == &from) return *this;
+    if (GetOwningArena() == from.GetOwningArena()
+  #ifdef PROTOBUF_FORCE_COPY_IN_MOVE
+        && GetOwningArena() != nullptr
+  #endif  // !PROTOBUF_FORCE_COPY_IN_MOVE
+    ) {
+      InternalSwap(&from);
+    } else {
+      CopyFrom(from);
+    }
+    return *this;
+  }
+
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* descriptor() {
+    return GetDescriptor();
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* GetDescriptor() {
+    return default_instance().GetMetadata().descriptor;
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Reflection* GetReflection() {
+    return default_instance().GetMetadata().reflection;
+  }
+  static const WatchStudyRequest& default_instance() {
+    return *internal_default_instance();
+  }
+  static inline const WatchStudyRequest* internal_default_instance() {
+    return reinterpret_cast<const WatchStudyRequest*>(
+               &_WatchStudyRequest_default_instance_);
+  }
+  static constexpr int kIndexInFileMessages =
+    21;
+
+  friend void swap(WatchStudyRequest& a, WatchStudyRequest& b) {
+    a.Swap(&b);
+  }
+  inline void Swap(WatchStudyRequest* other) {
+    if (other == this) return;
+  #ifdef PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() != nullptr &&
+        GetOwningArena() == other->GetOwningArena()) {
+   #else  // PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() == other->GetOwningArena()) {
+  #endif  // !PROTOBUF_FORCE_COPY_IN_SWAP
+      InternalSwap(other);
+    } else {
+      ::PROTOBUF_NAMESPACE_ID::internal::GenericSwap(this, other);
+    }
+  }
+  void UnsafeArenaSwap(WatchStudyRequest* other) {
+    if (other == this) return;
+    GOOGLE_DCHECK(GetOwningArena() == other->GetOwningArena());
+    InternalSwap(other);
+  }
+
+  // implements Message ----------------------------------------------
+
+  WatchStudyRequest* New(::PROTOBUF_NAMESPACE_ID::Arena* arena = nullptr) const final {
+    return CreateMaybeMessage<WatchStudyRequest>(arena);
+  }
+  using ::PROTOBUF_NAMESPACE_ID::Message::CopyFrom;
+  void CopyFrom(const WatchStudyRequest& from);
+  using ::PROTOBUF_NAMESPACE_ID::Message::MergeFrom;
+  void MergeFrom( const WatchStudyRequest& from) {
+    WatchStudyRequest::MergeImpl(*this, from);
+  }
+  private:
+  static void MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg);
+  public:
+  PROTOBUF_ATTRIBUTE_REINITIALIZES void Clear() final;
+  bool IsInitialized() const final;
+
+  size_t ByteSizeLong() const final;
+  const char* _InternalParse(const char* ptr, ::PROTOBUF_NAMESPACE_ID::internal::ParseContext* ctx) final;
+  uint8_t* _InternalSerialize(
+      uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const final;
+  int GetCachedSize() const final { return _impl_._cached_size_.Get(); }
+
+  private:
+  void SharedCtor(::PROTOBUF_NAMESPACE_ID::Arena* arena, bool is_message_owned);
+  void SharedDtor();
+  void SetCachedSize(int size) const final;
+  void InternalSwap(WatchStudyRequest* other);
+
+  private:
+  friend class ::PROTOBUF_NAMESPACE_ID::internal::AnyMetadata;
+  static ::PROTOBUF_NAMESPACE_ID::StringPiece FullMessageName() {
+    return "sanas.v1.WatchStudyRequest";
+  }
+  protected:
+  explicit WatchStudyRequest(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                       bool is_message_owned = false);
+  public:
+
+  static const ClassData _class_data_;
+  const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*GetClassData() const final;
+
+  ::PROTOBUF_NAMESPACE_ID::Metadata GetMetadata() const final;
+
+  // nested types ----------------------------------------------------
+
+  // accessors -------------------------------------------------------
+
+  enum : int {
+    kStudyIdFieldNumber = 1,
+  };
+  // string study_id = 1;
+  void clear_study_id();
+  const std::string& study_id() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_study_id(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_study_id();
+  PROTOBUF_NODISCARD std::string* release_study_id();
+  void set_allocated_study_id(std::string* study_id);
+  private:
+  const std::string& _internal_study_id() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_study_id(const std::string& value);
+  std::string* _internal_mutable_study_id();
+  public:
+
+  // @@protoc_insertion_point(class_scope:sanas.v1.WatchStudyRequest)
+ private:
+  class _Internal;
+
+  template <typename T> friend class ::PROTOBUF_NAMESPACE_ID::Arena::InternalHelper;
+  typedef void InternalArenaConstructable_;
+  typedef void DestructorSkippable_;
+  struct Impl_ {
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr study_id_;
+    mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
+  };
+  union { Impl_ _impl_; };
+  friend struct ::TableStruct_sanas_2fv1_2fsanas_2eproto;
+};
+// -------------------------------------------------------------------
+
+class WatchStudyResponse final :
+    public ::PROTOBUF_NAMESPACE_ID::Message /* @@protoc_insertion_point(class_definition:sanas.v1.WatchStudyResponse) */ {
+ public:
+  inline WatchStudyResponse() : WatchStudyResponse(nullptr) {}
+  ~WatchStudyResponse() override;
+  explicit PROTOBUF_CONSTEXPR WatchStudyResponse(::PROTOBUF_NAMESPACE_ID::internal::ConstantInitialized);
+
+  WatchStudyResponse(const WatchStudyResponse& from);
+  WatchStudyResponse(WatchStudyResponse&& from) noexcept
+    : WatchStudyResponse() {
+    *this = ::std::move(from);
+  }
+
+  inline WatchStudyResponse& operator=(const WatchStudyResponse& from) {
+    CopyFrom(from);
+    return *this;
+  }
+  inline WatchStudyResponse& operator=(WatchStudyResponse&& from) noexcept {
+    if (this == &from) return *this;
+    if (GetOwningArena() == from.GetOwningArena()
+  #ifdef PROTOBUF_FORCE_COPY_IN_MOVE
+        && GetOwningArena() != nullptr
+  #endif  // !PROTOBUF_FORCE_COPY_IN_MOVE
+    ) {
+      InternalSwap(&from);
+    } else {
+      CopyFrom(from);
+    }
+    return *this;
+  }
+
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* descriptor() {
+    return GetDescriptor();
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* GetDescriptor() {
+    return default_instance().GetMetadata().descriptor;
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Reflection* GetReflection() {
+    return default_instance().GetMetadata().reflection;
+  }
+  static const WatchStudyResponse& default_instance() {
+    return *internal_default_instance();
+  }
+  static inline const WatchStudyResponse* internal_default_instance() {
+    return reinterpret_cast<const WatchStudyResponse*>(
+               &_WatchStudyResponse_default_instance_);
+  }
+  static constexpr int kIndexInFileMessages =
+    22;
+
+  friend void swap(WatchStudyResponse& a, WatchStudyResponse& b) {
+    a.Swap(&b);
+  }
+  inline void Swap(WatchStudyResponse* other) {
+    if (other == this) return;
+  #ifdef PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() != nullptr &&
+        GetOwningArena() == other->GetOwningArena()) {
+   #else  // PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() == other->GetOwningArena()) {
+  #endif  // !PROTOBUF_FORCE_COPY_IN_SWAP
+      InternalSwap(other);
+    } else {
+      ::PROTOBUF_NAMESPACE_ID::internal::GenericSwap(this, other);
+    }
+  }
+  void UnsafeArenaSwap(WatchStudyResponse* other) {
+    if (other == this) return;
+    GOOGLE_DCHECK(GetOwningArena() == other->GetOwningArena());
+    InternalSwap(other);
+  }
+
+  // implements Message ----------------------------------------------
+
+  WatchStudyResponse* New(::PROTOBUF_NAMESPACE_ID::Arena* arena = nullptr) const final {
+    return CreateMaybeMessage<WatchStudyResponse>(arena);
+  }
+  using ::PROTOBUF_NAMESPACE_ID::Message::CopyFrom;
+  void CopyFrom(const WatchStudyResponse& from);
+  using ::PROTOBUF_NAMESPACE_ID::Message::MergeFrom;
+  void MergeFrom( const WatchStudyResponse& from) {
+    WatchStudyResponse::MergeImpl(*this, from);
+  }
+  private:
+  static void MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg);
+  public:
+  PROTOBUF_ATTRIBUTE_REINITIALIZES void Clear() final;
+  bool IsInitialized() const final;
+
+  size_t ByteSizeLong() const final;
+  const char* _InternalParse(const char* ptr, ::PROTOBUF_NAMESPACE_ID::internal::ParseContext* ctx) final;
+  uint8_t* _InternalSerialize(
+      uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const final;
+  int GetCachedSize() const final { return _impl_._cached_size_.Get(); }
+
+  private:
+  void SharedCtor(::PROTOBUF_NAMESPACE_ID::Arena* arena, bool is_message_owned);
+  void SharedDtor();
+  void SetCachedSize(int size) const final;
+  void InternalSwap(WatchStudyResponse* other);
+
+  private:
+  friend class ::PROTOBUF_NAMESPACE_ID::internal::AnyMetadata;
+  static ::PROTOBUF_NAMESPACE_ID::StringPiece FullMessageName() {
+    return "sanas.v1.WatchStudyResponse";
+  }
+  protected:
+  explicit WatchStudyResponse(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                       bool is_message_owned = false);
+  public:
+
+  static const ClassData _class_data_;
+  const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*GetClassData() const final;
+
+  ::PROTOBUF_NAMESPACE_ID::Metadata GetMetadata() const final;
+
+  // nested types ----------------------------------------------------
+
+  // accessors -------------------------------------------------------
+
+  enum : int {
+    kTrialFieldNumber = 2,
+    kStudyFieldNumber = 3,
+    kEventTimeFieldNumber = 4,
+    kTypeFieldNumber = 1,
+  };
+  // .sanas.v1.Trial trial = 2;
+  bool has_trial() const;
+  private:
+  bool _internal_has_trial() const;
+  public:
+  void clear_trial();
+  const ::sanas::v1::Trial& trial() const;
+  PROTOBUF_NODISCARD ::sanas::v1::Trial* release_trial();
+  ::sanas::v1::Trial* mutable_trial();
+  void set_allocated_trial(::sanas::v1::Trial* trial);
+  private:
+  const ::sanas::v1::Trial& _internal_trial() const;
+  ::sanas::v1::Trial* _internal_mutable_trial();
+  public:
+  void unsafe_arena_set_allocated_trial(
+      ::sanas::v1::Trial* trial);
+  ::sanas::v1::Trial* unsafe_arena_release_trial();
+
+  // .sanas.v1.Study study = 3;
+  bool has_study() const;
+  private:
+  bool _internal_has_study() const;
+  public:
+  void clear_study();
+  const ::sanas::v1::Study& study() const;
+  PROTOBUF_NODISCARD ::sanas::v1::Study* release_study();
+  ::sanas::v1::Study* mutable_study();
+  void set_allocated_study(::sanas::v1::Study* study);
+  private:
+  const ::sanas::v1::Study& _internal_study() const;
+  ::sanas::v1::Study* _internal_mutable_study();
+  public:
+  void unsafe_arena_set_allocated_study(
+      ::sanas::v1::Study* study);
+  ::sanas::v1::Study* unsafe_arena_release_study();
+
+  // .google.protobuf.Timestamp event_time = 4;
+  bool has_event_time() const;
+  private:
+  bool _internal_has_event_time() const;
+  public:
+  void clear_event_time();
+  const ::PROTOBUF_NAMESPACE_ID::Timestamp& event_time() const;
+  PROTOBUF_NODISCARD ::PROTOBUF_NAMESPACE_ID::Timestamp* release_event_time();
+  ::PROTOBUF_NAMESPACE_ID::Timestamp* mutable_event_time();
+  void set_allocated_event_time(::PROTOBUF_NAMESPACE_ID::Timestamp* event_time);
+  private:
+  const ::PROTOBUF_NAMESPACE_ID::Timestamp& _internal_event_time() const;
+  ::PROTOBUF_NAMESPACE_ID::Timestamp* _internal_mutable_event_time();
+  public:
+  void unsafe_arena_set_allocated_event_time(
+      ::PROTOBUF_NAMESPACE_ID::Timestamp* event_time);
+  ::PROTOBUF_NAMESPACE_ID::Timestamp* unsafe_arena_release_event_time();
+
+  // .sanas.v1.StudyEventType type = 1;
+  void clear_type();
+  ::sanas::v1::StudyEventType type() const;
+  void set_type(::sanas::v1::StudyEventType value);
+  private:
+  ::sanas::v1::StudyEventType _internal_type() const;
+  void _internal_set_type(::sanas::v1::StudyEventType value);
+  public:
+
+  // @@protoc_insertion_point(class_scope:sanas.v1.WatchStudyResponse)
+ private:
+  class _Internal;
+
+  template <typename T> friend class ::PROTOBUF_NAMESPACE_ID::Arena::InternalHelper;
+  typedef void InternalArenaConstructable_;
+  typedef void DestructorSkippable_;
+  struct Impl_ {
+    ::sanas::v1::Trial* trial_;
+    ::sanas::v1::Study* study_;
+    ::PROTOBUF_NAMESPACE_ID::Timestamp* event_time_;
+    int type_;
+    mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
+  };
+  union { Impl_ _impl_; };
+  friend struct ::TableStruct_sanas_2fv1_2fsanas_2eproto;
+};
+// -------------------------------------------------------------------
+
 class ImportPaddleSlimCheckpointRequest final :
     public ::PROTOBUF_NAMESPACE_ID::Message /* @@protoc_insertion_point(class_definition:sanas.v1.ImportPaddleSlimCheckpointRequest) */ {
  public:
@@ -4375,7 +4796,7 @@ class ImportPaddleSlimCheckpointRequest final :
                &_ImportPaddleSlimCheckpointRequest_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    21;
+    23;
 
   friend void swap(ImportPaddleSlimCheckpointRequest& a, ImportPaddleSlimCheckpointRequest& b) {
     a.Swap(&b);
@@ -4564,7 +4985,7 @@ class ImportPaddleSlimCheckpointResponse final :
                &_ImportPaddleSlimCheckpointResponse_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    22;
+    24;
 
   friend void swap(ImportPaddleSlimCheckpointResponse& a, ImportPaddleSlimCheckpointResponse& b) {
     a.Swap(&b);
@@ -5835,6 +6256,46 @@ inline void Study::_internal_set_lease_expirations(int64_t value) {
 inline void Study::set_lease_expirations(int64_t value) {
   _internal_set_lease_expirations(value);
   // @@protoc_insertion_point(field_set:sanas.v1.Study.lease_expirations)
+}
+
+// int64 accepted_moves = 14;
+inline void Study::clear_accepted_moves() {
+  _impl_.accepted_moves_ = int64_t{0};
+}
+inline int64_t Study::_internal_accepted_moves() const {
+  return _impl_.accepted_moves_;
+}
+inline int64_t Study::accepted_moves() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.Study.accepted_moves)
+  return _internal_accepted_moves();
+}
+inline void Study::_internal_set_accepted_moves(int64_t value) {
+  
+  _impl_.accepted_moves_ = value;
+}
+inline void Study::set_accepted_moves(int64_t value) {
+  _internal_set_accepted_moves(value);
+  // @@protoc_insertion_point(field_set:sanas.v1.Study.accepted_moves)
+}
+
+// int64 rejected_moves = 15;
+inline void Study::clear_rejected_moves() {
+  _impl_.rejected_moves_ = int64_t{0};
+}
+inline int64_t Study::_internal_rejected_moves() const {
+  return _impl_.rejected_moves_;
+}
+inline int64_t Study::rejected_moves() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.Study.rejected_moves)
+  return _internal_rejected_moves();
+}
+inline void Study::_internal_set_rejected_moves(int64_t value) {
+  
+  _impl_.rejected_moves_ = value;
+}
+inline void Study::set_rejected_moves(int64_t value) {
+  _internal_set_rejected_moves(value);
+  // @@protoc_insertion_point(field_set:sanas.v1.Study.rejected_moves)
 }
 
 // -------------------------------------------------------------------
@@ -8179,6 +8640,349 @@ inline void ListTrialsResponse::set_total_size(int64_t value) {
 
 // -------------------------------------------------------------------
 
+// WatchStudyRequest
+
+// string study_id = 1;
+inline void WatchStudyRequest::clear_study_id() {
+  _impl_.study_id_.ClearToEmpty();
+}
+inline const std::string& WatchStudyRequest::study_id() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.WatchStudyRequest.study_id)
+  return _internal_study_id();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void WatchStudyRequest::set_study_id(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.study_id_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:sanas.v1.WatchStudyRequest.study_id)
+}
+inline std::string* WatchStudyRequest::mutable_study_id() {
+  std::string* _s = _internal_mutable_study_id();
+  // @@protoc_insertion_point(field_mutable:sanas.v1.WatchStudyRequest.study_id)
+  return _s;
+}
+inline const std::string& WatchStudyRequest::_internal_study_id() const {
+  return _impl_.study_id_.Get();
+}
+inline void WatchStudyRequest::_internal_set_study_id(const std::string& value) {
+  
+  _impl_.study_id_.Set(value, GetArenaForAllocation());
+}
+inline std::string* WatchStudyRequest::_internal_mutable_study_id() {
+  
+  return _impl_.study_id_.Mutable(GetArenaForAllocation());
+}
+inline std::string* WatchStudyRequest::release_study_id() {
+  // @@protoc_insertion_point(field_release:sanas.v1.WatchStudyRequest.study_id)
+  return _impl_.study_id_.Release();
+}
+inline void WatchStudyRequest::set_allocated_study_id(std::string* study_id) {
+  if (study_id != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.study_id_.SetAllocated(study_id, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.study_id_.IsDefault()) {
+    _impl_.study_id_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:sanas.v1.WatchStudyRequest.study_id)
+}
+
+// -------------------------------------------------------------------
+
+// WatchStudyResponse
+
+// .sanas.v1.StudyEventType type = 1;
+inline void WatchStudyResponse::clear_type() {
+  _impl_.type_ = 0;
+}
+inline ::sanas::v1::StudyEventType WatchStudyResponse::_internal_type() const {
+  return static_cast< ::sanas::v1::StudyEventType >(_impl_.type_);
+}
+inline ::sanas::v1::StudyEventType WatchStudyResponse::type() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.WatchStudyResponse.type)
+  return _internal_type();
+}
+inline void WatchStudyResponse::_internal_set_type(::sanas::v1::StudyEventType value) {
+  
+  _impl_.type_ = value;
+}
+inline void WatchStudyResponse::set_type(::sanas::v1::StudyEventType value) {
+  _internal_set_type(value);
+  // @@protoc_insertion_point(field_set:sanas.v1.WatchStudyResponse.type)
+}
+
+// .sanas.v1.Trial trial = 2;
+inline bool WatchStudyResponse::_internal_has_trial() const {
+  return this != internal_default_instance() && _impl_.trial_ != nullptr;
+}
+inline bool WatchStudyResponse::has_trial() const {
+  return _internal_has_trial();
+}
+inline void WatchStudyResponse::clear_trial() {
+  if (GetArenaForAllocation() == nullptr && _impl_.trial_ != nullptr) {
+    delete _impl_.trial_;
+  }
+  _impl_.trial_ = nullptr;
+}
+inline const ::sanas::v1::Trial& WatchStudyResponse::_internal_trial() const {
+  const ::sanas::v1::Trial* p = _impl_.trial_;
+  return p != nullptr ? *p : reinterpret_cast<const ::sanas::v1::Trial&>(
+      ::sanas::v1::_Trial_default_instance_);
+}
+inline const ::sanas::v1::Trial& WatchStudyResponse::trial() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.WatchStudyResponse.trial)
+  return _internal_trial();
+}
+inline void WatchStudyResponse::unsafe_arena_set_allocated_trial(
+    ::sanas::v1::Trial* trial) {
+  if (GetArenaForAllocation() == nullptr) {
+    delete reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(_impl_.trial_);
+  }
+  _impl_.trial_ = trial;
+  if (trial) {
+    
+  } else {
+    
+  }
+  // @@protoc_insertion_point(field_unsafe_arena_set_allocated:sanas.v1.WatchStudyResponse.trial)
+}
+inline ::sanas::v1::Trial* WatchStudyResponse::release_trial() {
+  
+  ::sanas::v1::Trial* temp = _impl_.trial_;
+  _impl_.trial_ = nullptr;
+#ifdef PROTOBUF_FORCE_COPY_IN_RELEASE
+  auto* old =  reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(temp);
+  temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  if (GetArenaForAllocation() == nullptr) { delete old; }
+#else  // PROTOBUF_FORCE_COPY_IN_RELEASE
+  if (GetArenaForAllocation() != nullptr) {
+    temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  }
+#endif  // !PROTOBUF_FORCE_COPY_IN_RELEASE
+  return temp;
+}
+inline ::sanas::v1::Trial* WatchStudyResponse::unsafe_arena_release_trial() {
+  // @@protoc_insertion_point(field_release:sanas.v1.WatchStudyResponse.trial)
+  
+  ::sanas::v1::Trial* temp = _impl_.trial_;
+  _impl_.trial_ = nullptr;
+  return temp;
+}
+inline ::sanas::v1::Trial* WatchStudyResponse::_internal_mutable_trial() {
+  
+  if (_impl_.trial_ == nullptr) {
+    auto* p = CreateMaybeMessage<::sanas::v1::Trial>(GetArenaForAllocation());
+    _impl_.trial_ = p;
+  }
+  return _impl_.trial_;
+}
+inline ::sanas::v1::Trial* WatchStudyResponse::mutable_trial() {
+  ::sanas::v1::Trial* _msg = _internal_mutable_trial();
+  // @@protoc_insertion_point(field_mutable:sanas.v1.WatchStudyResponse.trial)
+  return _msg;
+}
+inline void WatchStudyResponse::set_allocated_trial(::sanas::v1::Trial* trial) {
+  ::PROTOBUF_NAMESPACE_ID::Arena* message_arena = GetArenaForAllocation();
+  if (message_arena == nullptr) {
+    delete _impl_.trial_;
+  }
+  if (trial) {
+    ::PROTOBUF_NAMESPACE_ID::Arena* submessage_arena =
+        ::PROTOBUF_NAMESPACE_ID::Arena::InternalGetOwningArena(trial);
+    if (message_arena != submessage_arena) {
+      trial = ::PROTOBUF_NAMESPACE_ID::internal::GetOwnedMessage(
+          message_arena, trial, submessage_arena);
+    }
+    
+  } else {
+    
+  }
+  _impl_.trial_ = trial;
+  // @@protoc_insertion_point(field_set_allocated:sanas.v1.WatchStudyResponse.trial)
+}
+
+// .sanas.v1.Study study = 3;
+inline bool WatchStudyResponse::_internal_has_study() const {
+  return this != internal_default_instance() && _impl_.study_ != nullptr;
+}
+inline bool WatchStudyResponse::has_study() const {
+  return _internal_has_study();
+}
+inline void WatchStudyResponse::clear_study() {
+  if (GetArenaForAllocation() == nullptr && _impl_.study_ != nullptr) {
+    delete _impl_.study_;
+  }
+  _impl_.study_ = nullptr;
+}
+inline const ::sanas::v1::Study& WatchStudyResponse::_internal_study() const {
+  const ::sanas::v1::Study* p = _impl_.study_;
+  return p != nullptr ? *p : reinterpret_cast<const ::sanas::v1::Study&>(
+      ::sanas::v1::_Study_default_instance_);
+}
+inline const ::sanas::v1::Study& WatchStudyResponse::study() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.WatchStudyResponse.study)
+  return _internal_study();
+}
+inline void WatchStudyResponse::unsafe_arena_set_allocated_study(
+    ::sanas::v1::Study* study) {
+  if (GetArenaForAllocation() == nullptr) {
+    delete reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(_impl_.study_);
+  }
+  _impl_.study_ = study;
+  if (study) {
+    
+  } else {
+    
+  }
+  // @@protoc_insertion_point(field_unsafe_arena_set_allocated:sanas.v1.WatchStudyResponse.study)
+}
+inline ::sanas::v1::Study* WatchStudyResponse::release_study() {
+  
+  ::sanas::v1::Study* temp = _impl_.study_;
+  _impl_.study_ = nullptr;
+#ifdef PROTOBUF_FORCE_COPY_IN_RELEASE
+  auto* old =  reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(temp);
+  temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  if (GetArenaForAllocation() == nullptr) { delete old; }
+#else  // PROTOBUF_FORCE_COPY_IN_RELEASE
+  if (GetArenaForAllocation() != nullptr) {
+    temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  }
+#endif  // !PROTOBUF_FORCE_COPY_IN_RELEASE
+  return temp;
+}
+inline ::sanas::v1::Study* WatchStudyResponse::unsafe_arena_release_study() {
+  // @@protoc_insertion_point(field_release:sanas.v1.WatchStudyResponse.study)
+  
+  ::sanas::v1::Study* temp = _impl_.study_;
+  _impl_.study_ = nullptr;
+  return temp;
+}
+inline ::sanas::v1::Study* WatchStudyResponse::_internal_mutable_study() {
+  
+  if (_impl_.study_ == nullptr) {
+    auto* p = CreateMaybeMessage<::sanas::v1::Study>(GetArenaForAllocation());
+    _impl_.study_ = p;
+  }
+  return _impl_.study_;
+}
+inline ::sanas::v1::Study* WatchStudyResponse::mutable_study() {
+  ::sanas::v1::Study* _msg = _internal_mutable_study();
+  // @@protoc_insertion_point(field_mutable:sanas.v1.WatchStudyResponse.study)
+  return _msg;
+}
+inline void WatchStudyResponse::set_allocated_study(::sanas::v1::Study* study) {
+  ::PROTOBUF_NAMESPACE_ID::Arena* message_arena = GetArenaForAllocation();
+  if (message_arena == nullptr) {
+    delete _impl_.study_;
+  }
+  if (study) {
+    ::PROTOBUF_NAMESPACE_ID::Arena* submessage_arena =
+        ::PROTOBUF_NAMESPACE_ID::Arena::InternalGetOwningArena(study);
+    if (message_arena != submessage_arena) {
+      study = ::PROTOBUF_NAMESPACE_ID::internal::GetOwnedMessage(
+          message_arena, study, submessage_arena);
+    }
+    
+  } else {
+    
+  }
+  _impl_.study_ = study;
+  // @@protoc_insertion_point(field_set_allocated:sanas.v1.WatchStudyResponse.study)
+}
+
+// .google.protobuf.Timestamp event_time = 4;
+inline bool WatchStudyResponse::_internal_has_event_time() const {
+  return this != internal_default_instance() && _impl_.event_time_ != nullptr;
+}
+inline bool WatchStudyResponse::has_event_time() const {
+  return _internal_has_event_time();
+}
+inline const ::PROTOBUF_NAMESPACE_ID::Timestamp& WatchStudyResponse::_internal_event_time() const {
+  const ::PROTOBUF_NAMESPACE_ID::Timestamp* p = _impl_.event_time_;
+  return p != nullptr ? *p : reinterpret_cast<const ::PROTOBUF_NAMESPACE_ID::Timestamp&>(
+      ::PROTOBUF_NAMESPACE_ID::_Timestamp_default_instance_);
+}
+inline const ::PROTOBUF_NAMESPACE_ID::Timestamp& WatchStudyResponse::event_time() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.WatchStudyResponse.event_time)
+  return _internal_event_time();
+}
+inline void WatchStudyResponse::unsafe_arena_set_allocated_event_time(
+    ::PROTOBUF_NAMESPACE_ID::Timestamp* event_time) {
+  if (GetArenaForAllocation() == nullptr) {
+    delete reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(_impl_.event_time_);
+  }
+  _impl_.event_time_ = event_time;
+  if (event_time) {
+    
+  } else {
+    
+  }
+  // @@protoc_insertion_point(field_unsafe_arena_set_allocated:sanas.v1.WatchStudyResponse.event_time)
+}
+inline ::PROTOBUF_NAMESPACE_ID::Timestamp* WatchStudyResponse::release_event_time() {
+  
+  ::PROTOBUF_NAMESPACE_ID::Timestamp* temp = _impl_.event_time_;
+  _impl_.event_time_ = nullptr;
+#ifdef PROTOBUF_FORCE_COPY_IN_RELEASE
+  auto* old =  reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(temp);
+  temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  if (GetArenaForAllocation() == nullptr) { delete old; }
+#else  // PROTOBUF_FORCE_COPY_IN_RELEASE
+  if (GetArenaForAllocation() != nullptr) {
+    temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  }
+#endif  // !PROTOBUF_FORCE_COPY_IN_RELEASE
+  return temp;
+}
+inline ::PROTOBUF_NAMESPACE_ID::Timestamp* WatchStudyResponse::unsafe_arena_release_event_time() {
+  // @@protoc_insertion_point(field_release:sanas.v1.WatchStudyResponse.event_time)
+  
+  ::PROTOBUF_NAMESPACE_ID::Timestamp* temp = _impl_.event_time_;
+  _impl_.event_time_ = nullptr;
+  return temp;
+}
+inline ::PROTOBUF_NAMESPACE_ID::Timestamp* WatchStudyResponse::_internal_mutable_event_time() {
+  
+  if (_impl_.event_time_ == nullptr) {
+    auto* p = CreateMaybeMessage<::PROTOBUF_NAMESPACE_ID::Timestamp>(GetArenaForAllocation());
+    _impl_.event_time_ = p;
+  }
+  return _impl_.event_time_;
+}
+inline ::PROTOBUF_NAMESPACE_ID::Timestamp* WatchStudyResponse::mutable_event_time() {
+  ::PROTOBUF_NAMESPACE_ID::Timestamp* _msg = _internal_mutable_event_time();
+  // @@protoc_insertion_point(field_mutable:sanas.v1.WatchStudyResponse.event_time)
+  return _msg;
+}
+inline void WatchStudyResponse::set_allocated_event_time(::PROTOBUF_NAMESPACE_ID::Timestamp* event_time) {
+  ::PROTOBUF_NAMESPACE_ID::Arena* message_arena = GetArenaForAllocation();
+  if (message_arena == nullptr) {
+    delete reinterpret_cast< ::PROTOBUF_NAMESPACE_ID::MessageLite*>(_impl_.event_time_);
+  }
+  if (event_time) {
+    ::PROTOBUF_NAMESPACE_ID::Arena* submessage_arena =
+        ::PROTOBUF_NAMESPACE_ID::Arena::InternalGetOwningArena(
+                reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(event_time));
+    if (message_arena != submessage_arena) {
+      event_time = ::PROTOBUF_NAMESPACE_ID::internal::GetOwnedMessage(
+          message_arena, event_time, submessage_arena);
+    }
+    
+  } else {
+    
+  }
+  _impl_.event_time_ = event_time;
+  // @@protoc_insertion_point(field_set_allocated:sanas.v1.WatchStudyResponse.event_time)
+}
+
+// -------------------------------------------------------------------
+
 // ImportPaddleSlimCheckpointRequest
 
 // string study_id = 1;
@@ -8532,6 +9336,10 @@ inline void ImportPaddleSlimCheckpointResponse::set_imported_trials(int64_t valu
 
 // -------------------------------------------------------------------
 
+// -------------------------------------------------------------------
+
+// -------------------------------------------------------------------
+
 
 // @@protoc_insertion_point(namespace_scope)
 
@@ -8554,6 +9362,11 @@ template <> struct is_proto_enum< ::sanas::v1::ErrorReason> : ::std::true_type {
 template <>
 inline const EnumDescriptor* GetEnumDescriptor< ::sanas::v1::ErrorReason>() {
   return ::sanas::v1::ErrorReason_descriptor();
+}
+template <> struct is_proto_enum< ::sanas::v1::StudyEventType> : ::std::true_type {};
+template <>
+inline const EnumDescriptor* GetEnumDescriptor< ::sanas::v1::StudyEventType>() {
+  return ::sanas::v1::StudyEventType_descriptor();
 }
 
 PROTOBUF_NAMESPACE_CLOSE

@@ -20,6 +20,8 @@ import type { ListTrialsRequest as _sanas_v1_ListTrialsRequest, ListTrialsReques
 import type { ListTrialsResponse as _sanas_v1_ListTrialsResponse, ListTrialsResponse__Output as _sanas_v1_ListTrialsResponse__Output } from '../../sanas/v1/ListTrialsResponse';
 import type { SuggestTrialRequest as _sanas_v1_SuggestTrialRequest, SuggestTrialRequest__Output as _sanas_v1_SuggestTrialRequest__Output } from '../../sanas/v1/SuggestTrialRequest';
 import type { SuggestTrialResponse as _sanas_v1_SuggestTrialResponse, SuggestTrialResponse__Output as _sanas_v1_SuggestTrialResponse__Output } from '../../sanas/v1/SuggestTrialResponse';
+import type { WatchStudyRequest as _sanas_v1_WatchStudyRequest, WatchStudyRequest__Output as _sanas_v1_WatchStudyRequest__Output } from '../../sanas/v1/WatchStudyRequest';
+import type { WatchStudyResponse as _sanas_v1_WatchStudyResponse, WatchStudyResponse__Output as _sanas_v1_WatchStudyResponse__Output } from '../../sanas/v1/WatchStudyResponse';
 
 export interface ControllerServiceClient extends grpc.Client {
   CompleteTrial(argument: _sanas_v1_CompleteTrialRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_CompleteTrialResponse__Output>): grpc.ClientUnaryCall;
@@ -103,6 +105,11 @@ export interface ControllerServiceClient extends grpc.Client {
   suggestTrial(argument: _sanas_v1_SuggestTrialRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_SuggestTrialResponse__Output>): grpc.ClientUnaryCall;
   suggestTrial(argument: _sanas_v1_SuggestTrialRequest, callback: grpc.requestCallback<_sanas_v1_SuggestTrialResponse__Output>): grpc.ClientUnaryCall;
   
+  WatchStudy(argument: _sanas_v1_WatchStudyRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_sanas_v1_WatchStudyResponse__Output>;
+  WatchStudy(argument: _sanas_v1_WatchStudyRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_sanas_v1_WatchStudyResponse__Output>;
+  watchStudy(argument: _sanas_v1_WatchStudyRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_sanas_v1_WatchStudyResponse__Output>;
+  watchStudy(argument: _sanas_v1_WatchStudyRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_sanas_v1_WatchStudyResponse__Output>;
+  
 }
 
 export interface ControllerServiceHandlers extends grpc.UntypedServiceImplementation {
@@ -124,6 +131,8 @@ export interface ControllerServiceHandlers extends grpc.UntypedServiceImplementa
   
   SuggestTrial: grpc.handleUnaryCall<_sanas_v1_SuggestTrialRequest__Output, _sanas_v1_SuggestTrialResponse>;
   
+  WatchStudy: grpc.handleServerStreamingCall<_sanas_v1_WatchStudyRequest__Output, _sanas_v1_WatchStudyResponse>;
+  
 }
 
 export interface ControllerServiceDefinition extends grpc.ServiceDefinition {
@@ -136,4 +145,5 @@ export interface ControllerServiceDefinition extends grpc.ServiceDefinition {
   ListStudies: MethodDefinition<_sanas_v1_ListStudiesRequest, _sanas_v1_ListStudiesResponse, _sanas_v1_ListStudiesRequest__Output, _sanas_v1_ListStudiesResponse__Output>
   ListTrials: MethodDefinition<_sanas_v1_ListTrialsRequest, _sanas_v1_ListTrialsResponse, _sanas_v1_ListTrialsRequest__Output, _sanas_v1_ListTrialsResponse__Output>
   SuggestTrial: MethodDefinition<_sanas_v1_SuggestTrialRequest, _sanas_v1_SuggestTrialResponse, _sanas_v1_SuggestTrialRequest__Output, _sanas_v1_SuggestTrialResponse__Output>
+  WatchStudy: MethodDefinition<_sanas_v1_WatchStudyRequest, _sanas_v1_WatchStudyResponse, _sanas_v1_WatchStudyRequest__Output, _sanas_v1_WatchStudyResponse__Output>
 }

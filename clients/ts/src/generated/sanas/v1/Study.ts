@@ -20,6 +20,8 @@ export interface Study {
   'budgetRemaining'?: (number | string | Long);
   'createTime'?: (_google_protobuf_Timestamp | null);
   'leaseExpirations'?: (number | string | Long);
+  'acceptedMoves'?: (number | string | Long);
+  'rejectedMoves'?: (number | string | Long);
   '_bestReward'?: "bestReward";
   '_currentReward'?: "currentReward";
 }
@@ -38,6 +40,8 @@ export interface Study__Output {
   'budgetRemaining': (string);
   'createTime': (_google_protobuf_Timestamp__Output | null);
   'leaseExpirations': (string);
+  'acceptedMoves': (string);
+  'rejectedMoves': (string);
   '_bestReward'?: "bestReward";
   '_currentReward'?: "currentReward";
 }

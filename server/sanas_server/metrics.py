@@ -1,0 +1,122 @@
+"""Prometheus metrics of the controller (prometheus-client): RPC latency, journal fsync
+time, and per-study gauges and counters read from the studies at scrape time."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import grpc
+from prometheus_client import CollectorRegistry, Histogram, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from .controller import Controller
+from .study import TrialState
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class StudyCollector(Collector):
+    def __init__(self, controller: Controller) -> None:
+        self._controller = controller
+
+    def collect(self) -> Iterator[Any]:
+        trials = GaugeMetricFamily("sanas_trials", "Trials by state", labels=["study", "state"])
+        best = GaugeMetricFamily("sanas_best_reward", "Best reward so far", labels=["study"])
+        temperature = GaugeMetricFamily(
+            "sanas_temperature", "Current annealing temperature", labels=["study"]
+        )
+        budget = GaugeMetricFamily(
+            "sanas_budget_remaining", "Trials the study may still issue", labels=["study"]
+        )
+        moves = CounterMetricFamily(
+            "sanas_moves",
+            "Completed results by whether they moved the base",
+            labels=["study", "result"],
+        )
+        expirations = CounterMetricFamily(
+            "sanas_lease_expirations",
+            "Trials re-issued after their lease ran out",
+            labels=["study"],
+        )
+        for s in self._controller.summaries():
+            for state in TrialState:
+                trials.add_metric([s.study_id, state.value.lower()], s.counts[state])
+            if s.best_reward is not None:
+                best.add_metric([s.study_id], s.best_reward)
+            temperature.add_metric([s.study_id], s.temperature)
+            budget.add_metric([s.study_id], s.budget_remaining)
+            moves.add_metric([s.study_id, "accepted"], s.accepted_moves)
+            moves.add_metric(
+                [s.study_id, "rejected"], s.counts[TrialState.SUCCEEDED] - s.accepted_moves
+            )
+            expirations.add_metric([s.study_id], s.lease_expirations)
+        yield from (trials, best, temperature, budget, moves, expirations)
+
+
+class Metrics:
+    """One registry per server (so several servers in one process do not collide)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.rpc_seconds = Histogram(
+            "sanas_rpc_duration_seconds",
+            "RPC latency by method and status code",
+            ["method", "code"],
+            registry=self.registry,
+            buckets=LATENCY_BUCKETS,
+        )
+        self.fsync_seconds = Histogram(
+            "sanas_journal_fsync_seconds",
+            "Duration of journal fsyncs (one per group commit)",
+            registry=self.registry,
+            buckets=LATENCY_BUCKETS,
+        )
+
+    def watch(self, controller: Controller) -> None:
+        self.registry.register(StudyCollector(controller))
+
+    def observe_fsync(self, seconds: float) -> None:
+        self.fsync_seconds.observe(seconds)
+
+    def serve(self, host: str, port: int) -> tuple[Any, int]:
+        """Serve /metrics over HTTP; returns the server and its real port."""
+        httpd, _ = start_http_server(port, addr=host, registry=self.registry)
+        return httpd, httpd.server_port
+
+    def interceptor(self) -> grpc.ServerInterceptor:
+        return _LatencyInterceptor(self.rpc_seconds)
+
+
+class _LatencyInterceptor(grpc.ServerInterceptor):
+    def __init__(self, histogram: Histogram) -> None:
+        self._histogram = histogram
+
+    def intercept_service(
+        self, continuation: Callable[[Any], grpc.RpcMethodHandler], details: Any
+    ) -> grpc.RpcMethodHandler:
+        handler = continuation(details)
+        if handler is None or handler.unary_unary is None:
+            return handler  # streams are not request latencies
+        method = details.method.rsplit("/", 1)[-1]
+        behavior = handler.unary_unary
+
+        def timed(request: Any, context: grpc.ServicerContext) -> Any:
+            started = time.perf_counter()
+            code = "OK"
+            try:
+                return behavior(request, context)
+            except Exception:
+                status = context.code()
+                code = status.name if status is not None else "UNKNOWN"
+                raise
+            finally:
+                self._histogram.labels(method, code).observe(time.perf_counter() - started)
+
+        return grpc.unary_unary_rpc_method_handler(
+            timed,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
