@@ -31,8 +31,10 @@ def server_process(tmp_path: Path) -> Iterator[type[ServerProcess]]:
     started: list[ServerProcess] = []
 
     class Tracked(ServerProcess):
-        def __init__(self, checkpoint_dir: Path = tmp_path / "ckpt", port: int = 0) -> None:
-            super().__init__(checkpoint_dir, port)
+        def __init__(
+            self, checkpoint_dir: Path = tmp_path / "ckpt", port: int = 0, extra: tuple = ()
+        ) -> None:
+            super().__init__(checkpoint_dir, port, extra)
             started.append(self)
 
     yield Tracked

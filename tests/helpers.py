@@ -22,7 +22,7 @@ def custom_config(table: list[int], **kwargs: object) -> object:
 class ServerProcess:
     """`sanas-server` in its own process: what `kill -9` and SIGTERM tests need."""
 
-    def __init__(self, checkpoint_dir: Path, port: int = 0) -> None:
+    def __init__(self, checkpoint_dir: Path, port: int = 0, extra: tuple[str, ...] = ()) -> None:
         self.checkpoint_dir = checkpoint_dir
         self.proc = subprocess.Popen(
             [
@@ -35,6 +35,7 @@ class ServerProcess:
                 "5",
                 "--log-level",
                 "WARNING",
+                *extra,
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -46,6 +47,9 @@ class ServerProcess:
             self.proc.kill()
             raise RuntimeError(f"server did not start: {line!r} {self.proc.stderr.read()}")
         self.address = line.rsplit(" ", 1)[1].strip()
+        self.metrics_url = None
+        if "--metrics-port" in extra:
+            self.metrics_url = self.proc.stdout.readline().split()[-1]
 
     def kill9(self) -> None:
         os.kill(self.proc.pid, signal.SIGKILL)

@@ -311,6 +311,14 @@ class Client:
         .stop() on the result when the trial is done."""
         return LeaseKeeper(self, study_id, trial_id, interval)
 
+    def watch_study(self, study_id: str) -> Iterator[pb.WatchStudyResponse]:
+        """The study's events as they happen: its current state first, then trials
+        suggested, completed, re-issued, new bests; ends when the study completes."""
+        try:
+            yield from self._stub.WatchStudy(pb.WatchStudyRequest(study_id=study_id))
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from None
+
     def list_trials(
         self, study_id: str, state: int = pb.TRIAL_STATE_UNSPECIFIED, page_size: int = 0
     ) -> Iterator[pb.Trial]:

@@ -166,8 +166,9 @@ def main_process(args: argparse.Namespace) -> int:
     started = time.monotonic()
     nas = SANAS(
         space_configs(args),
-        server_addr=("127.0.0.1", 0),
+        server_addr=("127.0.0.1", args.port),
         save_checkpoint=str(out / "checkpoints"),
+        metrics_port=args.metrics_port,
         **sanas_kwargs(args),
     )
     print(
@@ -175,6 +176,13 @@ def main_process(args: argparse.Namespace) -> int:
         f"{args.space}, {args.trainers} trainers",
         flush=True,
     )
+    print(
+        f"watch it from another terminal: .venv/bin/sanas --address {nas.address} "
+        f"watch {args.study}   (or status, trials, best, plot)",
+        flush=True,
+    )
+    if nas.metrics_url:
+        print(f"metrics: {nas.metrics_url}", flush=True)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "GLOG_minloglevel": "2"}
     trainers = [
         subprocess.Popen(
@@ -265,6 +273,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--study", default="digits-demo")
     parser.add_argument("--out", default="demo_out", help="checkpoints, plot and summary")
+    parser.add_argument("--port", type=int, default=0, help="controller port (0: a free one)")
+    parser.add_argument(
+        "--metrics-port", type=int, default=None, help="serve Prometheus metrics on this port"
+    )
     parser.add_argument(
         "--as-trainer", dest="trainer_index", type=int, default=None, help=argparse.SUPPRESS
     )

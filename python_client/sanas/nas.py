@@ -13,6 +13,7 @@ from __future__ import annotations
 import atexit
 import logging
 import socket
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -58,7 +59,12 @@ class SANAS:
         tls_cert_file: str | None = None,
         tls_key_file: str | None = None,
         auth_token_file: str | None = None,
+        progress: str | None = None,
+        metrics_port: int | None = None,
     ) -> None:
+        if progress not in (None, "log", "bar"):
+            raise ValueError(f"progress={progress!r}: use None, 'log' or 'bar'")
+        self._progress = progress
         if isinstance(configs, str | tuple):
             configs = [configs]
         try:
@@ -77,7 +83,7 @@ class SANAS:
             folder = load_checkpoint or save_checkpoint
             from sanas_server.server import start_server  # the one lazy server import
 
-            self._embedded = start_server(host, port, folder)
+            self._embedded = start_server(host, port, folder, metrics_port=metrics_port)
             atexit.register(self.close)
             address = self._embedded.address
         else:
@@ -130,6 +136,13 @@ class SANAS:
         return self._client.address
 
     @property
+    def metrics_url(self) -> str | None:
+        """Prometheus endpoint of the embedded controller (metrics_port given), if any."""
+        if self._embedded is None or self._embedded.metrics_port is None:
+            return None
+        return f"http://{self._embedded.host}:{self._embedded.metrics_port}/metrics"
+
+    @property
     def study_id(self) -> str:
         return self._study_id
 
@@ -160,7 +173,25 @@ class SANAS:
         self._client.complete_trial(self._study_id, self._trial.trial_id, float(score))
         self._end_lease()
         self._trial = None
+        if self._progress:
+            self._report(float(score))
         return True
+
+    def _report(self, score: float) -> None:
+        """One line per step ('log'), or a bar redrawn in place ('bar'), on stderr."""
+        study = self._client.get_study(self._study_id)
+        done = study.trial_counts.succeeded + study.trial_counts.infeasible
+        total = study.config.search_steps
+        best = f"{study.best_reward:.4f}" if study.HasField("best_reward") else "-"
+        tail = f"best {best}  T={study.temperature:.3g}"
+        if self._progress == "log":
+            print(f"sanas step {done}/{total}  reward {score:.4f}  {tail}", file=sys.stderr)
+        else:
+            width = 30
+            filled = width * done // max(1, total)
+            end = "\n" if done >= total else ""
+            bar = "#" * filled + "." * (width - filled)
+            print(f"\r[{bar}] {done}/{total}  {tail}", end=end, file=sys.stderr, flush=True)
 
     def decode(self, tokens: Sequence[int]) -> list[Architecture]:
         """The framework-neutral architectures of a token vector, one per config."""

@@ -1,0 +1,428 @@
+"""`sanas`: look at and manage the searches of a running controller.
+
+sanas [--address HOST:PORT] [--tls-ca F] [--tls-cert F --tls-key F] [--token-file F] CMD
+studies | status STUDY | trials STUDY | best STUDY | watch STUDY | plot STUDY -o run.png
+import-paddleslim CHECKPOINT --study ID | delete STUDY --yes
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .client import Client, study_config
+from .errors import SanasError
+from .v1 import sanas_pb2 as pb
+
+STATES = {
+    "active": pb.TRIAL_STATE_ACTIVE,
+    "succeeded": pb.TRIAL_STATE_SUCCEEDED,
+    "infeasible": pb.TRIAL_STATE_INFEASIBLE,
+}
+
+
+def state_name(value: int, enum: Any = pb.TrialState) -> str:
+    name = enum.Name(value)
+    return name.split("_STATE_", 1)[-1].lower()
+
+
+def seconds(ts: Any) -> float | None:
+    return ts.seconds + ts.nanos / 1e9 if ts.seconds or ts.nanos else None
+
+
+def when(value: float | None) -> str:
+    return "-" if value is None else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(value))
+
+
+def table(rows: list[list[Any]], header: list[str]) -> str:
+    cells = [header] + [["-" if c is None else str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def fmt_reward(study: pb.Study, field: str) -> str:
+    return f"{getattr(study, field):.6g}" if study.HasField(field) else "-"
+
+
+# -- commands --------------------------------------------------------------------------
+def cmd_studies(client: Client, args: argparse.Namespace) -> int:
+    rows = []
+    for s in client.list_studies():
+        used = s.config.search_steps - s.budget_remaining
+        rows.append(
+            [
+                s.study_id,
+                state_name(s.state, pb.StudyState),
+                f"{used}/{s.config.search_steps}",
+                fmt_reward(s, "best_reward"),
+                s.trial_counts.active,
+            ]
+        )
+    print(table(rows, ["study", "state", "budget used", "best reward", "running"]))
+    return 0
+
+
+def trainers_of(trials: list[pb.Trial], lease: float) -> list[list[Any]]:
+    seen: dict[str, list[Any]] = {}
+    for t in trials:
+        contact = max(
+            x
+            for x in (
+                seconds(t.create_time),
+                seconds(t.complete_time),
+                # An active trial's lease is renewed by heartbeats: its last renewal.
+                (seconds(t.lease_expire_time) or 0) - lease
+                if not t.HasField("complete_time")
+                else 0,
+            )
+            if x is not None
+        )
+        row = seen.setdefault(t.client_id, [t.client_id, 0, 0, 0.0])
+        row[1] += 1
+        row[2] += t.state == pb.TRIAL_STATE_ACTIVE
+        row[3] = max(row[3], contact)
+    return sorted(seen.values(), key=lambda r: -r[3])
+
+
+def cmd_status(client: Client, args: argparse.Namespace) -> int:
+    s = client.get_study(args.study)
+    lease = s.config.lease_duration.ToNanoseconds() / 1e9
+    used = s.config.search_steps - s.budget_remaining
+    c = s.trial_counts
+    print(
+        table(
+            [
+                ["state", state_name(s.state, pb.StudyState)],
+                ["budget used", f"{used}/{s.config.search_steps} ({s.budget_remaining} left)"],
+                ["best reward", fmt_reward(s, "best_reward")],
+                ["best tokens", list(s.best_tokens) or "-"],
+                ["current reward", fmt_reward(s, "current_reward")],
+                ["current tokens", list(s.current_tokens)],
+                [
+                    "temperature",
+                    f"{s.temperature:.4g} (start {s.config.init_temperature:g}, "
+                    f"x{s.config.reduce_rate:g} per reward)",
+                ],
+                [
+                    "trials",
+                    f"{c.active} running, {c.succeeded} succeeded, {c.infeasible} infeasible",
+                ],
+                ["moves", f"{s.accepted_moves} accepted, {s.rejected_moves} rejected"],
+                ["lease expirations", s.lease_expirations],
+                ["created", when(seconds(s.create_time))],
+            ],
+            ["study", s.study_id],
+        )
+    )
+    trainers = trainers_of(list(client.list_trials(args.study)), lease)
+    if trainers:
+        print()
+        print(
+            table(
+                [[name, n, running, when(last)] for name, n, running, last in trainers],
+                ["trainer", "trials", "running", "last contact"],
+            )
+        )
+    return 0
+
+
+def trial_record(t: pb.Trial) -> dict[str, Any]:
+    return {
+        "trial_id": t.trial_id,
+        "state": state_name(t.state),
+        "reward": t.reward if t.state == pb.TRIAL_STATE_SUCCEEDED else None,
+        "accepted": t.accepted,
+        "temperature": t.temperature,
+        "client_id": t.client_id,
+        "issue_count": t.issue_count,
+        "create_time": seconds(t.create_time),
+        "complete_time": seconds(t.complete_time),
+        "tokens": list(t.tokens),
+    }
+
+
+def cmd_trials(client: Client, args: argparse.Namespace) -> int:
+    state = STATES[args.state] if args.state else pb.TRIAL_STATE_UNSPECIFIED
+    records = [trial_record(t) for t in client.list_trials(args.study, state=state)]
+    key = {"trial": "trial_id", "reward": "reward", "time": "create_time"}[args.sort]
+    missing = float("-inf")
+    records.sort(key=lambda r: missing if r[key] is None else r[key], reverse=args.desc)
+    if args.limit:
+        records = records[: args.limit]
+    if args.format == "json":
+        text = json.dumps(records, indent=1) + "\n"
+    elif args.format == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(trial_record(pb.Trial()).keys()))
+        writer.writeheader()
+        for r in records:
+            writer.writerow({**r, "tokens": " ".join(map(str, r["tokens"]))})
+        text = buffer.getvalue()
+    else:
+        text = (
+            table(
+                [
+                    [
+                        r["trial_id"],
+                        r["state"],
+                        "-" if r["reward"] is None else f"{r['reward']:.6g}",
+                        "yes" if r["accepted"] else "",
+                        f"{r['temperature']:.3g}",
+                        r["client_id"],
+                        " ".join(map(str, r["tokens"])),
+                    ]
+                    for r in records
+                ],
+                ["trial", "state", "reward", "accepted", "T", "trainer", "tokens"],
+            )
+            + "\n"
+        )
+    if args.output:
+        Path(args.output).write_text(text)
+        print(f"wrote {len(records)} trials to {args.output}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_best(client: Client, args: argparse.Namespace) -> int:
+    from .spaces import CombinedSpace, SpaceConfig, SpaceConfigError
+
+    s = client.get_study(args.study)
+    if not s.HasField("best_reward"):
+        print(f"study {args.study!r} has no result yet")
+        return 0
+    print(f"best reward {s.best_reward:.6g}")
+    print(f"tokens {list(s.best_tokens)}")
+    configs = [
+        SpaceConfig(
+            c.key,
+            c.input_size,
+            c.output_size,
+            c.block_num,
+            tuple(c.block_mask),
+            tuple(c.range_table),
+        )
+        for c in s.config.search_spaces
+    ]
+    try:
+        archs = CombinedSpace.from_configs(configs).decode(list(s.best_tokens), args.in_channels)
+    except SpaceConfigError as exc:
+        print(f"no architecture: {exc}")
+        return 0
+    for arch in archs:
+        print(f"{arch.space} (in {arch.in_channels} channels):")
+        for b in arch.blocks:
+            extra = (
+                f", expansion {b.expansion}, x{b.repeats}" if b.kind == "inverted_residual" else ""
+            )
+            print(
+                f"  {b.kind:<18} {b.out_channels:>5} ch, {b.kernel}x{b.kernel}, "
+                f"stride {b.stride}{extra}"
+            )
+    size = args.input_size or configs[0].input_size or 32
+    try:
+        import paddle
+
+        from .nets import build
+    except ImportError:
+        print("FLOPs and params: install Paddle (pip install sanas[paddle]) to count them")
+        return 0
+    net = paddle.nn.Sequential(*build(archs))
+    params = sum(int(p.numel()) for p in net.parameters())
+    quiet = io.StringIO()
+    stdout, sys.stdout = sys.stdout, quiet  # paddle.flops prints a table
+    try:
+        flops = paddle.flops(net, [1, args.in_channels, size, size])
+    finally:
+        sys.stdout = stdout
+    print(f"params {params:,}  FLOPs {flops:,} at {size}x{size}")
+    return 0
+
+
+def cmd_watch(client: Client, args: argparse.Namespace) -> int:
+    names = {v: k.split("STUDY_EVENT_TYPE_", 1)[1].lower() for k, v in pb.StudyEventType.items()}
+    for event in client.watch_study(args.study):
+        stamp = time.strftime("%H:%M:%S", time.localtime(seconds(event.event_time) or 0))
+        kind = names[event.type]
+        if event.HasField("study"):
+            s = event.study
+            used = s.config.search_steps - s.budget_remaining
+            print(
+                f"{stamp} {kind}: {used}/{s.config.search_steps} issued, best "
+                f"{fmt_reward(s, 'best_reward')}, T={s.temperature:.3g}, "
+                f"{s.trial_counts.active} running",
+                flush=True,
+            )
+        else:
+            t = event.trial
+            detail = ""
+            if event.type == pb.STUDY_EVENT_TYPE_TRIAL_COMPLETED:
+                detail = (" infeasible" if t.infeasible else f" reward {t.reward:.6g}") + (
+                    " (accepted)" if t.accepted else ""
+                )
+            elif event.type == pb.STUDY_EVENT_TYPE_NEW_BEST:
+                detail = f" reward {t.reward:.6g}"
+            print(f"{stamp} {kind} #{t.trial_id} by {t.client_id}{detail}", flush=True)
+    return 0
+
+
+def cmd_plot(client: Client, args: argparse.Namespace) -> int:
+    try:
+        import matplotlib
+    except ImportError:
+        print("plot needs matplotlib: pip install sanas[demo]", file=sys.stderr)
+        return 1
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    trials = [t for t in client.list_trials(args.study) if t.state == pb.TRIAL_STATE_SUCCEEDED]
+    if not trials:
+        print(f"study {args.study!r} has no results to plot", file=sys.stderr)
+        return 1
+    ids = [t.trial_id for t in trials]
+    rewards = [t.reward for t in trials]
+    best, top = [], float("-inf")
+    for r in rewards:
+        top = max(top, r)
+        best.append(top)
+    window = max(1, min(20, len(trials) // 5))
+    accepted = [float(t.accepted) for t in trials]
+    rate = [
+        sum(accepted[max(0, i - window + 1) : i + 1])
+        / len(accepted[max(0, i - window + 1) : i + 1])
+        for i in range(len(accepted))
+    ]
+    fig, axes = plt.subplots(3, 1, figsize=(9, 8), sharex=True, dpi=100)
+    axes[0].scatter(ids, rewards, s=10, label="reward")
+    axes[0].plot(ids, best, color="tab:red", label="best so far")
+    axes[0].set_ylabel("reward")
+    axes[0].legend(loc="lower right")
+    axes[1].plot(ids, [t.temperature for t in trials], color="tab:orange")
+    axes[1].set_ylabel("temperature")
+    axes[1].set_yscale("log")
+    axes[2].plot(ids, rate, color="tab:green")
+    axes[2].set_ylabel(f"acceptance\n(last {window})")
+    axes[2].set_ylim(-0.05, 1.05)
+    axes[2].set_xlabel("trial")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"sanas study {args.study}: {len(trials)} results")
+    fig.tight_layout()
+    fig.savefig(args.output)
+    plt.close(fig)
+    print(f"wrote {args.output}")
+    return 0
+
+
+def cmd_import(client: Client, args: argparse.Namespace) -> int:
+    text = Path(args.checkpoint).read_text()
+    configs = args.config or []
+    config = (
+        study_config(configs, search_steps=args.search_steps)
+        if configs
+        else pb.StudyConfig(search_steps=args.search_steps or 0)
+    )
+    response = client.import_paddleslim_checkpoint(args.study, text, config)
+    s = response.study
+    print(
+        f"imported {response.imported_trials} results into study {s.study_id!r}: best "
+        f"{fmt_reward(s, 'best_reward')}, {s.budget_remaining} trials left"
+    )
+    return 0
+
+
+def cmd_delete(client: Client, args: argparse.Namespace) -> int:
+    if not args.yes:
+        print(
+            f"deleting {args.study!r} removes its checkpoint; add --yes to confirm", file=sys.stderr
+        )
+        return 2
+    client.delete_study(args.study)
+    print(f"deleted study {args.study!r}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="sanas", description="Look at and manage sanas searches.")
+    p.add_argument(
+        "--address",
+        default=os.environ.get("SANAS_ADDRESS", "127.0.0.1:8881"),
+        help="controller HOST:PORT (env SANAS_ADDRESS; default 127.0.0.1:8881)",
+    )
+    p.add_argument("--tls-ca", help="CA certificate (PEM) to verify the controller: use TLS")
+    p.add_argument("--tls-cert", help="client certificate (PEM), for mutual TLS")
+    p.add_argument("--tls-key", help="client private key (PEM)")
+    p.add_argument("--token-file", help="file holding the bearer token")
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds per call")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("studies", help="list studies").set_defaults(run=cmd_studies)
+    status = sub.add_parser("status", help="a study at a glance, with its trainers")
+    status.add_argument("study")
+    status.set_defaults(run=cmd_status)
+    trials = sub.add_parser("trials", help="list, filter, sort and export trials")
+    trials.add_argument("study")
+    trials.add_argument("--state", choices=sorted(STATES))
+    trials.add_argument("--sort", choices=["trial", "reward", "time"], default="trial")
+    trials.add_argument("--desc", action="store_true", help="largest first")
+    trials.add_argument("--limit", type=int, default=0)
+    trials.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    trials.add_argument("-o", "--output", help="write to this file instead of stdout")
+    trials.set_defaults(run=cmd_trials)
+    best = sub.add_parser("best", help="best tokens, decoded architecture, FLOPs and params")
+    best.add_argument("study")
+    best.add_argument("--input-size", type=int, default=0, help="image size for FLOPs")
+    best.add_argument("--in-channels", type=int, default=3)
+    best.set_defaults(run=cmd_best)
+    watch = sub.add_parser("watch", help="follow a study live until it completes")
+    watch.add_argument("study")
+    watch.set_defaults(run=cmd_watch)
+    plot = sub.add_parser("plot", help="PNG of reward, best so far, temperature, acceptance")
+    plot.add_argument("study")
+    plot.add_argument("-o", "--output", required=True)
+    plot.set_defaults(run=cmd_plot)
+    imp = sub.add_parser("import-paddleslim", help="new study from a PaddleSlim checkpoint")
+    imp.add_argument("checkpoint", help="path of nas_checkpoint/sanas.checkpoints")
+    imp.add_argument("--study", required=True)
+    imp.add_argument("--search-steps", type=int, default=0)
+    imp.add_argument("--config", action="append", help="search-space key (repeatable)")
+    imp.set_defaults(run=cmd_import)
+    delete = sub.add_parser("delete", help="delete a study and its checkpoint")
+    delete.add_argument("study")
+    delete.add_argument("--yes", action="store_true")
+    delete.set_defaults(run=cmd_delete)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        with Client(
+            args.address,
+            timeout=args.timeout,
+            retry_timeout=args.timeout,
+            tls_ca_file=args.tls_ca,
+            tls_cert_file=args.tls_cert,
+            tls_key_file=args.tls_key,
+            auth_token_file=args.token_file,
+        ) as client:
+            return args.run(client, args)
+    except SanasError as exc:
+        print(f"sanas: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

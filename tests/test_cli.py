@@ -1,0 +1,274 @@
+"""The `sanas` command, WatchStudy, metrics and progress, against a live server."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import matplotlib.image
+import pytest
+from helpers import ROOT
+from prometheus_client.parser import text_string_to_metric_families
+
+from sanas import SANAS, Client
+from sanas.client import study_config
+from sanas.v1 import sanas_pb2 as pb
+
+SANAS_BIN = str(Path(sys.executable).parent / "sanas")
+BLOCKS = [("MobileNetV2BlockSpace", {"input_size": 16, "output_size": 4, "block_num": 3})]
+
+
+def sanas(address: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [SANAS_BIN, "--address", address, *args], capture_output=True, text=True, timeout=120
+    )
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def drive(client: Client, study: str, steps: int) -> list[tuple[int, float]]:
+    done = []
+    for _ in range(steps):
+        t = client.suggest_trial(study)
+        reward = float(sum(t.tokens)) / 100
+        client.complete_trial(study, t.trial_id, reward)
+        done.append((t.trial_id, reward))
+    return done
+
+
+@pytest.fixture
+def live(server_process):
+    server = server_process(extra=("--metrics-port", "0"))
+    with (
+        Client(server.address, client_id="trainer-a") as a,
+        Client(server.address, client_id="trainer-b") as b,
+    ):
+        a.wait_ready()
+        a.create_study("run", study_config(BLOCKS, search_steps=40, seed=7))
+        results = drive(a, "run", 20) + drive(b, "run", 10)
+        bad = b.suggest_trial("run")
+        b.complete_trial("run", bad.trial_id, infeasible=True)
+        b.suggest_trial("run")  # left running
+        yield server, results
+
+
+def test_studies_status_and_trials(live, tmp_path):
+    server, results = live
+    out = sanas(server.address, "studies").stdout
+    assert "run" in out and "32/40" in out and "active" in out
+    status = sanas(server.address, "status", "run").stdout
+    assert "32/40 (8 left)" in status
+    assert "1 running, 30 succeeded, 1 infeasible" in status
+    assert "trainer-a" in status and "trainer-b" in status
+    best = max(r for _, r in results)
+    assert f"{best:.6g}" in status
+    path = tmp_path / "top.csv"
+    sanas(
+        server.address,
+        "trials",
+        "run",
+        "--state",
+        "succeeded",
+        "--sort",
+        "reward",
+        "--desc",
+        "--limit",
+        "5",
+        "--format",
+        "csv",
+        "-o",
+        str(path),
+    )
+    rows = list(csv.DictReader(path.open()))
+    rewards = [float(r["reward"]) for r in rows]
+    assert len(rows) == 5 and rewards == sorted(rewards, reverse=True) and rewards[0] == best
+    records = json.loads(sanas(server.address, "trials", "run", "--format", "json").stdout)
+    assert [r["trial_id"] for r in records] == list(range(32))
+    assert {r["state"] for r in records} == {"succeeded", "infeasible", "active"}
+    table = sanas(server.address, "trials", "run", "--state", "active").stdout
+    assert "active" in table and "trainer-b" in table and "succeeded" not in table
+
+
+def test_best_shows_tokens_architecture_flops_and_params(live):
+    server, _ = live
+    with Client(server.address) as c:
+        study = c.get_study("run")
+    out = sanas(server.address, "best", "run").stdout
+    assert f"tokens {list(study.best_tokens)}" in out
+    assert out.count("inverted_residual") == 3 and "stride 2" in out
+    import paddle
+
+    from sanas.nets import build
+    from sanas.spaces import CombinedSpace, SpaceConfig
+
+    space = CombinedSpace.from_configs([SpaceConfig.from_user(BLOCKS[0])])
+    net = paddle.nn.Sequential(*build(space.decode(list(study.best_tokens))))
+    params = sum(int(p.numel()) for p in net.parameters())
+    assert f"params {params:,}" in out and "FLOPs" in out and "at 16x16" in out
+
+
+def test_plot_writes_a_real_png(live, tmp_path):
+    server, _ = live
+    path = tmp_path / "run.png"
+    sanas(server.address, "plot", "run", "-o", str(path))
+    image = matplotlib.image.imread(path)
+    assert image.shape[0] == 800 and image.shape[1] == 900
+    rgb = image[..., :3]
+    assert rgb.std() > 0.05  # drawn, not blank
+    red = (rgb[..., 0] > 0.7) & (rgb[..., 1] < 0.3) & (rgb[..., 2] < 0.3)
+    assert red.sum() > 200  # the best-so-far line is there
+
+
+def test_watch_follows_the_study_to_its_end(live):
+    server, _ = live
+    watcher = subprocess.Popen(
+        [SANAS_BIN, "--address", server.address, "watch", "run"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    first = watcher.stdout.readline()
+    assert "current_state: 32/40 issued" in first
+    with Client(server.address, client_id="trainer-c") as c:
+        for t in c.list_trials("run", state=pb.TRIAL_STATE_ACTIVE):
+            c.complete_trial("run", t.trial_id, 9.0)  # a new best
+        drive(c, "run", 8)
+    out, err = watcher.communicate(timeout=60)
+    assert watcher.returncode == 0, err
+    for kind in ("trial_completed", "new_best", "trial_suggested", "study_completed"):
+        assert kind in out, out
+    assert "reward 9 (accepted)" in out and "#31 by trainer-b reward 9" in out
+
+
+def test_watch_from_grpcurl_on_a_finished_study(live):
+    server, _ = live
+    with Client(server.address) as c:
+        for t in c.list_trials("run", state=pb.TRIAL_STATE_ACTIVE):
+            c.complete_trial("run", t.trial_id, 1.0)
+        drive(c, "run", 8)
+    result = subprocess.run(
+        [
+            str(ROOT / ".tools" / "bin" / "grpcurl"),
+            "-plaintext",
+            "-d",
+            '{"study_id": "run"}',
+            server.address,
+            "sanas.v1.ControllerService/WatchStudy",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert '"type": "STUDY_EVENT_TYPE_CURRENT_STATE"' in result.stdout
+    assert '"type": "STUDY_EVENT_TYPE_STUDY_COMPLETED"' in result.stdout
+
+
+def test_metrics_scrape(live):
+    server, results = live
+    text = urllib.request.urlopen(server.metrics_url, timeout=10).read().decode()
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+    assert samples[("sanas_trials", (("state", "succeeded"), ("study", "run")))] == 30
+    assert samples[("sanas_trials", (("state", "active"), ("study", "run")))] == 1
+    assert samples[("sanas_best_reward", (("study", "run"),))] == max(r for _, r in results)
+    accepted = samples[("sanas_moves_total", (("result", "accepted"), ("study", "run")))]
+    rejected = samples[("sanas_moves_total", (("result", "rejected"), ("study", "run")))]
+    assert accepted + rejected == 30 and accepted >= 1
+    assert samples[("sanas_lease_expirations_total", (("study", "run"),))] == 0
+    completes = samples[
+        ("sanas_rpc_duration_seconds_count", (("code", "OK"), ("method", "CompleteTrial")))
+    ]
+    assert completes == 31
+    assert samples[("sanas_journal_fsync_seconds_count", ())] > 0
+    assert ("sanas_temperature", (("study", "run"),)) in samples
+
+
+def test_import_delete_and_errors(live, tmp_path):
+    server, _ = live
+    checkpoint = tmp_path / "sanas.checkpoints"
+    checkpoint.write_text(
+        json.dumps(
+            {
+                "_range_table": [9, 9, 9],
+                "_tokens": [1, 2, 3],
+                "_reward": 0.5,
+                "_max_reward": 0.5,
+                "_best_tokens": [1, 2, 3],
+                "_iter": 1,
+                "_searched": {"[1, 2, 3]": 0.5},
+            }
+        )
+    )
+    out = sanas(
+        server.address,
+        "import-paddleslim",
+        str(checkpoint),
+        "--study",
+        "old",
+        "--search-steps",
+        "10",
+    ).stdout
+    assert "imported 1 results into study 'old': best 0.5, 9 trials left" in out
+    refused = sanas(server.address, "delete", "old", check=False)
+    assert refused.returncode == 2 and "--yes" in refused.stderr
+    sanas(server.address, "delete", "old", "--yes")
+    assert "old" not in sanas(server.address, "studies").stdout
+    missing = sanas(server.address, "status", "nope", check=False)
+    assert missing.returncode == 1 and "no study 'nope'" in missing.stderr
+
+
+def test_progress_log_and_bar(server, capsys):
+    for mode in ("log", "bar"):
+        with SANAS(
+            BLOCKS,
+            server_addr=("127.0.0.1", server.port),
+            is_server=False,
+            study_id=f"p-{mode}",
+            search_steps=3,
+            progress=mode,
+        ) as nas:
+            for score in (0.2, 0.7, 0.4):
+                nas.next_archs()
+                nas.reward(score)
+        err = capsys.readouterr().err
+        if mode == "log":
+            assert "sanas step 1/3  reward 0.2000  best 0.2000" in err
+            assert "sanas step 3/3  reward 0.4000  best 0.7000" in err
+        else:
+            assert "\r[" in err and "3/3  best 0.7000" in err and err.endswith("\n")
+    with pytest.raises(ValueError, match="progress"):
+        SANAS(BLOCKS, server_addr=("127.0.0.1", server.port), is_server=False, progress="fancy")
+
+
+def test_watch_stream_ends_when_the_server_stops(server):
+    with Client(server.address) as c:
+        c.create_study("w", study_config(BLOCKS, search_steps=5))
+        events, errors = [], []
+
+        def follow() -> None:
+            try:
+                for e in c.watch_study("w"):
+                    events.append(e.type)
+            except Exception as exc:
+                errors.append(exc)
+
+        thread = threading.Thread(target=follow)
+        thread.start()
+        time.sleep(0.3)
+        started = time.monotonic()
+        server.stop(grace=10)
+        thread.join(10)
+    assert time.monotonic() - started < 5  # the open stream did not hold the drain
+    assert events == [pb.STUDY_EVENT_TYPE_CURRENT_STATE]
+    assert errors and "shutting down" in str(errors[0])
