@@ -62,6 +62,10 @@ def study_config(
     search_steps: int | None = None,
     seed: int | None = None,
     lease_seconds: float | None = None,
+    max_flops: int | None = None,
+    max_params: int | None = None,
+    constraint_input_size: int | None = None,
+    constraint_in_channels: int | None = None,
 ) -> pb.StudyConfig:
     """Build a StudyConfig from PaddleSlim-style configs (keys, tuples or SpaceConfig)."""
     config = pb.StudyConfig(
@@ -77,6 +81,14 @@ def study_config(
         config.seed = seed
     if lease_seconds is not None:
         config.lease_duration.FromNanoseconds(int(lease_seconds * 1e9))
+    config.constraints.CopyFrom(
+        pb.Constraints(
+            input_size=constraint_input_size or 0,
+            in_channels=constraint_in_channels or 0,
+            max_flops=int(max_flops or 0),
+            max_params=int(max_params or 0),
+        )
+    )
     return config
 
 
@@ -282,6 +294,16 @@ class Client:
             request_id=uuid.uuid4().hex,
         )
         return self._call(self._stub.CompleteTrial, request)
+
+    def suggest_with_architecture(self, study_id: str) -> pb.SuggestTrialResponse:
+        """SuggestTrial that also returns the decoded architectures and their cost."""
+        request = pb.SuggestTrialRequest(
+            study_id=study_id,
+            client_id=self.client_id,
+            request_id=uuid.uuid4().hex,
+            include_architecture=True,
+        )
+        return self._call(self._stub.SuggestTrial, request)
 
     def next_trial(self, study_id: str, max_poll: float = 5.0) -> pb.Trial:
         """A trial to evaluate, for a trainer that runs until the study is done.

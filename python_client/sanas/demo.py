@@ -38,6 +38,9 @@ def sanas_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "study_id": args.study,
         "seed": args.seed,
         "input_channels": STEM_CHANNELS,
+        # The controller proposes only candidates whose searched blocks fit this budget.
+        "max_flops": args.max_flops,
+        "flops_input_size": 8,
     }
 
 
@@ -223,14 +226,21 @@ def main_process(args: argparse.Namespace) -> int:
         print(f"demo failed: trainer exit codes {failed}, {len(trials)} results", file=sys.stderr)
         nas.close()
         return 1
+    from sanas.spaces.cost import network_cost
+
     best = list(study.best_tokens)
     decoded = nas.decode(best)
     model = build_model(nas.tokens2arch(best), decoded[-1].out_channels)
+    cost = network_cost(decoded, 8)
     plot(trials, out / "search.png")
     summary = {
         "best_accuracy": study.best_reward,
         "best_tokens": best,
         "params": count_params(model),
+        "searched_flops": cost.flops,
+        "searched_params": cost.params,
+        "max_flops": args.max_flops,
+        "rejected_proposals": study.rejected_proposals,
         "blocks": [
             {
                 "channels": b.out_channels,
@@ -257,6 +267,11 @@ def main_process(args: argparse.Namespace) -> int:
         f"best test accuracy {study.best_reward:.4f}  params {summary['params']:,}  tokens {best}"
     )
     print(
+        f"searched blocks: {cost.flops:,} FLOPs (limit {args.max_flops:,}), "
+        f"{cost.params:,} params; {study.rejected_proposals} over-budget candidates "
+        "were never issued"
+    )
+    print(
         f"{len(trials)} trials in {summary['seconds']:.0f} s; plot: {out / 'search.png'}; "
         f"summary: {out / 'best.json'}"
     )
@@ -271,6 +286,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--blocks", type=int, default=3, help="searched blocks")
     parser.add_argument("--space", default=SPACE, help="block search space key")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--max-flops",
+        type=int,
+        default=5_000_000,
+        help="FLOPs budget of the searched blocks at 8x8 (default 5,000,000)",
+    )
     parser.add_argument("--study", default="digits-demo")
     parser.add_argument("--out", default="demo_out", help="checkpoints, plot and summary")
     parser.add_argument("--port", type=int, default=0, help="controller port (0: a free one)")
@@ -283,7 +304,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--address", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     raw = list(sys.argv[1:] if argv is None else argv)
-    keep = ("--steps", "--epochs", "--blocks", "--space", "--seed", "--study")
+    keep = ("--steps", "--epochs", "--blocks", "--space", "--seed", "--study", "--max-flops")
     args.passthrough = [v for i, v in enumerate(raw) if v in keep or (i > 0 and raw[i - 1] in keep)]
     return args
 

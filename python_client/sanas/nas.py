@@ -61,6 +61,9 @@ class SANAS:
         auth_token_file: str | None = None,
         progress: str | None = None,
         metrics_port: int | None = None,
+        max_flops: int | None = None,
+        max_params: int | None = None,
+        flops_input_size: int | None = None,
     ) -> None:
         if progress not in (None, "log", "bar"):
             raise ValueError(f"progress={progress!r}: use None, 'log' or 'bar'")
@@ -105,6 +108,10 @@ class SANAS:
             search_steps=search_steps,
             seed=seed,
             lease_seconds=lease_seconds,
+            max_flops=max_flops,
+            max_params=max_params,
+            constraint_input_size=flops_input_size,
+            constraint_in_channels=input_channels,
         )
         imported = self._maybe_import(load_checkpoint, config)
         study = self._client.get_study(study_id) if imported else None

@@ -19,7 +19,7 @@ exp((reward - base_reward) / T). Infeasible results are recorded and never move 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +28,10 @@ import numpy as np
 TEMPERATURE_FLOOR_RATIO = 1e-6
 # Random moves tried at one distance before the move widens.
 ATTEMPTS_PER_DISTANCE = 16
+# Infeasible vectors the final ordered scan may pass over before giving up.
+MAX_INFEASIBLE_SCAN = 20_000
+
+Feasible = Callable[[tuple[int, ...]], bool]
 
 RngState = tuple[int, int, int, int]
 
@@ -68,6 +72,8 @@ class Annealer:
         # issued set only grows, so an exhausted distance stays exhausted until the base
         # moves: remembering it keeps a converged search from re-walking it every time.
         self.radius = 1
+        self.rejected = 0  # candidates discarded by the feasibility check
+        self._feasible: Feasible | None = None
         self._space_size = math.prod(self.range_table)
         self._mutable = [i for i, r in enumerate(self.range_table) if r > 1]
         self._rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed)))
@@ -106,15 +112,28 @@ class Annealer:
         }
 
     # -- proposals ---------------------------------------------------------------------
-    def propose(self) -> tuple[int, ...]:
-        """Issue a token vector never issued before, near the base when possible."""
+    def propose(self, feasible: Feasible | None = None) -> tuple[int, ...]:
+        """Issue a token vector never issued before, near the base when possible, and
+        accepted by `feasible` (cost constraints) when given."""
         if len(self._issued) >= self._space_size:
             raise SpaceExhausted(
                 f"all {self._space_size} token vectors of the search space have been issued"
             )
-        candidate = self._fresh_candidate()
+        self._feasible = feasible
+        try:
+            candidate = self._fresh_candidate()
+        finally:
+            self._feasible = None
         self._issued.add(candidate)
         return candidate
+
+    def _fresh(self, candidate: tuple[int, ...]) -> bool:
+        if candidate in self._issued:
+            return False
+        if self._feasible is not None and not self._feasible(candidate):
+            self.rejected += 1
+            return False
+        return True
 
     def mark_issued(self, tokens: Sequence[int]) -> None:
         """Record a vector as issued without drawing (journal replay, imports)."""
@@ -122,15 +141,15 @@ class Annealer:
 
     def _fresh_candidate(self) -> tuple[int, ...]:
         base = self.base_tokens
-        if base not in self._issued:  # the starting point is evaluated first
+        if self._fresh(base):  # the starting point is evaluated first
             return base
         for distance in range(self.radius, len(self._mutable) + 1):
             for _ in range(ATTEMPTS_PER_DISTANCE):
                 candidate = self._move(base, distance)
-                if candidate not in self._issued:
+                if self._fresh(candidate):
                     return candidate
             if distance == 1:
-                fresh = [n for n in self._neighbours(base) if n not in self._issued]
+                fresh = [n for n in self._neighbours(base) if self._fresh(n)]
                 if fresh:
                     return fresh[int(self._rng.integers(len(fresh)))]
             self.radius = distance + 1
@@ -156,18 +175,21 @@ class Annealer:
 
     def _scan_from_random_point(self) -> tuple[int, ...]:
         # Mixed-radix successor order from a random start: at most len(issued) vectors
-        # are skipped before a fresh one, so this is bounded by the study's size.
+        # are skipped before a fresh one (plus the infeasible ones under constraints).
         tokens = [int(self._rng.integers(r)) for r in self.range_table]
-        for _ in range(len(self._issued) + 1):
+        limit = min(self._space_size, len(self._issued) + 1 + MAX_INFEASIBLE_SCAN)
+        for _ in range(limit):
             candidate = tuple(tokens)
-            if candidate not in self._issued:
+            if self._fresh(candidate):
                 return candidate
             for i in reversed(range(len(tokens))):
                 tokens[i] += 1
                 if tokens[i] < self.range_table[i]:
                     break
                 tokens[i] = 0
-        raise SpaceExhausted("no unissued token vector found")  # unreachable by the count check
+        raise SpaceExhausted(
+            "no token vector left that meets the constraints: loosen max_flops / max_params"
+        )
 
     # -- results -----------------------------------------------------------------------
     def observe(self, tokens: Sequence[int], reward: float, infeasible: bool) -> Outcome:

@@ -391,6 +391,13 @@ class Controller:
 
         return self._mutate(self._entry(study_id), decide)
 
+    def describe(self, study_id: str, tokens: Sequence[int]) -> tuple[list[Any], Any] | None:
+        """Decoded architectures and their cost for a token vector of the study."""
+        entry = self._entry(study_id)
+        with entry.lock:
+            study = entry.study
+        return study.describe(tokens)
+
     def heartbeat_trial(self, study_id: str, trial_id: int) -> TrialRecord:
         entry = self._entry(study_id)
         with entry.lock:

@@ -13,14 +13,21 @@ from google.protobuf import any_pb2, duration_pb2, timestamp_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from sanas.spaces import SpaceConfig
+from sanas.spaces import Architecture, SpaceConfig
 from sanas.v1 import sanas_pb2 as pb
 from sanas.v1 import sanas_pb2_grpc
 
 from . import errors
 from .controller import Controller, WatchEvent, WatchKind
 from .paddleslim_import import parse_checkpoint
-from .study import StudyRequest, StudySpec, StudySummary, TrialRecord, TrialState
+from .study import (
+    Constraints,
+    StudyRequest,
+    StudySpec,
+    StudySummary,
+    TrialRecord,
+    TrialState,
+)
 
 log = logging.getLogger(__name__)
 ERROR_DOMAIN = "sanas.v1"
@@ -113,6 +120,12 @@ def request_from_pb(config: pb.StudyConfig) -> StudyRequest:
             if config.HasField("lease_duration")
             else None
         ),
+        constraints=Constraints(
+            input_size=config.constraints.input_size,
+            in_channels=config.constraints.in_channels,
+            max_flops=config.constraints.max_flops,
+            max_params=config.constraints.max_params,
+        ),
     )
 
 
@@ -137,6 +150,12 @@ def spec_to_pb(spec: StudySpec) -> pb.StudyConfig:
         lease_duration=duration_pb2.Duration(
             seconds=int(spec.lease_seconds),
             nanos=round((spec.lease_seconds % 1) * 1e9),
+        ),
+        constraints=pb.Constraints(
+            input_size=spec.constraints.input_size,
+            in_channels=spec.constraints.in_channels,
+            max_flops=spec.constraints.max_flops,
+            max_params=spec.constraints.max_params,
         ),
     )
 
@@ -166,6 +185,7 @@ def study_to_pb(s: StudySummary) -> pb.Study:
         lease_expirations=s.lease_expirations,
         accepted_moves=s.accepted_moves,
         rejected_moves=s.counts[TrialState.SUCCEEDED] - s.accepted_moves,
+        rejected_proposals=s.rejected_proposals,
     )
     if s.best_reward is not None:
         study.best_reward = s.best_reward
@@ -193,6 +213,25 @@ def trial_to_pb(study_id: str, t: TrialRecord) -> pb.Trial:
         trial.lease_expire_time.CopyFrom(timestamp(t.lease_expire))
     trial.issue_count = t.issues
     return trial
+
+
+def architecture_to_pb(arch: Architecture) -> pb.Architecture:
+    return pb.Architecture(
+        space=arch.space,
+        in_channels=arch.in_channels,
+        blocks=[
+            pb.ArchitectureBlock(
+                kind=b.kind,
+                out_channels=b.out_channels,
+                kernel=b.kernel,
+                stride=b.stride,
+                expansion=b.expansion,
+                repeats=b.repeats,
+                activation=b.act or "",
+            )
+            for b in arch.blocks
+        ],
+    )
 
 
 def watch_event_to_pb(study_id: str, event: WatchEvent) -> pb.WatchStudyResponse:
@@ -248,7 +287,14 @@ class ControllerServicer(sanas_pb2_grpc.ControllerServiceServicer):
         trial = self._controller.suggest_trial(
             request.study_id, request.client_id, request.request_id
         )
-        return pb.SuggestTrialResponse(trial=trial_to_pb(request.study_id, trial))
+        response = pb.SuggestTrialResponse(trial=trial_to_pb(request.study_id, trial))
+        if request.include_architecture:
+            described = self._controller.describe(request.study_id, trial.tokens)
+            if described is not None:
+                archs, cost = described
+                response.architectures.extend(architecture_to_pb(a) for a in archs)
+                response.flops, response.params = cost.flops, cost.params
+        return response
 
     @translated
     def CompleteTrial(
@@ -332,6 +378,7 @@ class ControllerServicer(sanas_pb2_grpc.ControllerServiceServicer):
                 search_steps=study_request.search_steps,
                 seed=study_request.seed,
                 lease_seconds=study_request.lease_seconds,
+                constraints=study_request.constraints,
             )
         summary = self._controller.import_study(
             request.study_id,

@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from sanas.spaces import CombinedSpace, SpaceConfig, SpaceConfigError, check_tokens
+from sanas.spaces import Architecture, CombinedSpace, SpaceConfig, SpaceConfigError, check_tokens
+from sanas.spaces.cost import Cost, network_cost
 
 from .annealer import Annealer, SpaceExhausted
 from .errors import (
@@ -62,6 +63,20 @@ def check_study_id(study_id: str) -> str:
 
 
 @dataclass(frozen=True)
+class Constraints:
+    """Cost limits on candidates; 0 means "no limit" / "the default"."""
+
+    input_size: int = 0
+    in_channels: int = 0
+    max_flops: int = 0
+    max_params: int = 0
+
+    @property
+    def active(self) -> bool:
+        return bool(self.max_flops or self.max_params)
+
+
+@dataclass(frozen=True)
 class StudyRequest:
     """A study config as a client sent it; None / 0 / empty mean "use the default"."""
 
@@ -72,6 +87,7 @@ class StudyRequest:
     search_steps: int = 0
     seed: int | None = None
     lease_seconds: float | None = None
+    constraints: Constraints = Constraints()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -99,6 +115,7 @@ class StudyRequest:
             search_steps=data["search_steps"],
             seed=data["seed"],
             lease_seconds=data.get("lease_seconds"),
+            constraints=Constraints(**data.get("constraints", {})),
         )
 
     def matches(self, other: StudyRequest) -> bool:
@@ -120,6 +137,7 @@ class StudySpec:
     seed: int
     range_table: tuple[int, ...]
     lease_seconds: float = DEFAULT_LEASE_SECONDS
+    constraints: Constraints = Constraints()
 
     @classmethod
     def resolve(cls, request: StudyRequest) -> StudySpec:
@@ -159,6 +177,7 @@ class StudySpec:
             raise InvalidArgument(
                 f"lease_duration = {lease!r} s: must be > 0 and at most {MAX_LEASE_SECONDS:.0f} s"
             )
+        constraints = resolve_constraints(request.constraints, space, init)
         temperature = default_t if request.init_temperature is None else request.init_temperature
         if not (math.isfinite(temperature) and temperature > 0.0):
             raise InvalidArgument(f"init_temperature = {temperature!r}: must be finite and > 0")
@@ -171,7 +190,25 @@ class StudySpec:
             seed=int(seed),
             range_table=tuple(table),
             lease_seconds=float(lease),
+            constraints=constraints,
         )
+
+
+def resolve_constraints(c: Constraints, space: CombinedSpace, init: Sequence[int]) -> Constraints:
+    """Fill the defaults and check that the spaces have networks to count."""
+    for name in ("input_size", "in_channels", "max_flops", "max_params"):
+        if getattr(c, name) < 0:
+            raise InvalidArgument(f"constraints.{name} = {getattr(c, name)}: must be >= 0")
+    size = c.input_size or space.spaces[0].config.input_size or 32
+    resolved = Constraints(size, c.in_channels or 3, c.max_flops, c.max_params)
+    if resolved.active:
+        try:
+            network_cost(space.decode(list(init), resolved.in_channels), size)
+        except SpaceConfigError as exc:
+            raise InvalidArgument(
+                f"constraints need search spaces that decode to networks: {exc}"
+            ) from exc
+    return resolved
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +249,7 @@ class StudySummary:
     create_time: float
     lease_expirations: int
     accepted_moves: int
+    rejected_proposals: int
 
 
 class Study:
@@ -232,6 +270,7 @@ class Study:
         self.lease_expirations = 0
         self.accepted_moves = 0  # results that moved the base
         self._issuable = min(spec.search_steps, math.prod(spec.range_table))
+        self._space = CombinedSpace.from_configs(spec.search_spaces)
         self._active: dict[int, None] = {}  # ids of active trials, oldest first
         self._pending_by_client: dict[str, int] = {}
         # request_id -> (call, trial_id, next trial_id): AIP-155 answers, rebuilt on replay.
@@ -259,6 +298,7 @@ class Study:
             seed=spec_data["seed"],
             range_table=tuple(spec_data["range_table"]),
             lease_seconds=spec_data.get("lease_seconds", DEFAULT_LEASE_SECONDS),
+            constraints=Constraints(**spec_data.get("constraints", {})),
         )
         return cls(header["study_id"], request, spec, header["create_time"])
 
@@ -295,6 +335,7 @@ class Study:
             create_time=self.create_time,
             lease_expirations=self.lease_expirations,
             accepted_moves=self.accepted_moves,
+            rejected_proposals=self.annealer.rejected,
         )
 
     def answer_for(
@@ -370,8 +411,9 @@ class Study:
                 "create a new study or import this one to search further"
             )
         temperature = self.annealer.temperature
+        feasible = self._feasible if self.spec.constraints.active else None
         try:
-            tokens = self.annealer.propose()
+            tokens = self.annealer.propose(feasible)
         except SpaceExhausted as exc:
             raise SearchSpaceExhausted(f"study {self.study_id!r}: {exc}") from exc
         event = {
@@ -385,7 +427,26 @@ class Study:
             "radius": self.annealer.radius,
             **ids,
         }
+        if feasible is not None:
+            event["rejected"] = self.annealer.rejected
         return self._record_suggest(event), event
+
+    def describe(self, tokens: Sequence[int]) -> tuple[list[Architecture], Cost] | None:
+        """The networks a token vector decodes to and their cost, if the spaces have
+        networks (custom token spaces do not)."""
+        c = self.spec.constraints
+        try:
+            archs = self._space.decode(list(tokens), c.in_channels or 3)
+            return archs, network_cost(archs, c.input_size or 32)
+        except SpaceConfigError:
+            return None
+
+    def _feasible(self, tokens: tuple[int, ...]) -> bool:
+        c = self.spec.constraints
+        cost = network_cost(self._space.decode(tokens, c.in_channels), c.input_size)
+        return (not c.max_flops or cost.flops <= c.max_flops) and (
+            not c.max_params or cost.params <= c.max_params
+        )
 
     def _first_expired(self, now: float) -> int | None:
         for trial_id in self._active:  # a handful: the running trials
@@ -513,6 +574,7 @@ class Study:
                 "rewarded": a.rewarded,
                 "radius": a.radius,
                 "rng": list(a.rng_state),
+                "rejected": a.rejected,
             },
             "requests": [[rid, *answer] for rid, answer in self._requests.items()],
             "lease_expirations": self.lease_expirations,
@@ -548,6 +610,7 @@ class Study:
         )
         self.annealer.radius = a["radius"]
         self.annealer.rng_state = a["rng"]
+        self.annealer.rejected = a.get("rejected", 0)
         self._requests = {rid: (kind, tid, nxt) for rid, kind, tid, nxt in event["requests"]}
         self.lease_expirations = event["lease_expirations"]
 
@@ -586,6 +649,8 @@ class Study:
             self.annealer.rng_state = event["rng"]
         if "radius" in event:
             self.annealer.radius = event["radius"]
+        if "rejected" in event:
+            self.annealer.rejected = event["rejected"]
 
     def _record_suggest(self, event: Event) -> TrialRecord:
         if event["id"] != len(self.trials):

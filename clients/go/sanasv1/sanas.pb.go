@@ -403,6 +403,9 @@ type StudyConfig struct {
 	// How long a trial stays with its trainer without a heartbeat before it is
 	// handed to another trainer. Unset: 600 seconds.
 	LeaseDuration *durationpb.Duration `protobuf:"bytes,7,opt,name=lease_duration,json=leaseDuration,proto3" json:"lease_duration,omitempty"`
+	// Limits on a candidate's cost: the controller issues only token vectors
+	// within them, so no trainer builds an over-budget network.
+	Constraints   *Constraints `protobuf:"bytes,8,opt,name=constraints,proto3" json:"constraints,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -486,6 +489,254 @@ func (x *StudyConfig) GetLeaseDuration() *durationpb.Duration {
 	return nil
 }
 
+func (x *StudyConfig) GetConstraints() *Constraints {
+	if x != nil {
+		return x.Constraints
+	}
+	return nil
+}
+
+// Limits on the cost of the searched network (the concatenated search spaces),
+// counted as paddle.flops counts the networks sanas builds.
+type Constraints struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Side of the square input the costs are counted at; 0: the first search
+	// space's input_size, or 32 when that is unset.
+	InputSize int32 `protobuf:"varint,1,opt,name=input_size,json=inputSize,proto3" json:"input_size,omitempty"`
+	// Channels of that input; 0 means 3.
+	InChannels int32 `protobuf:"varint,2,opt,name=in_channels,json=inChannels,proto3" json:"in_channels,omitempty"`
+	// Maximum FLOPs of one forward pass of one sample; 0: no limit.
+	MaxFlops int64 `protobuf:"varint,3,opt,name=max_flops,json=maxFlops,proto3" json:"max_flops,omitempty"`
+	// Maximum number of parameters; 0: no limit.
+	MaxParams     int64 `protobuf:"varint,4,opt,name=max_params,json=maxParams,proto3" json:"max_params,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Constraints) Reset() {
+	*x = Constraints{}
+	mi := &file_sanas_v1_sanas_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Constraints) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Constraints) ProtoMessage() {}
+
+func (x *Constraints) ProtoReflect() protoreflect.Message {
+	mi := &file_sanas_v1_sanas_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Constraints.ProtoReflect.Descriptor instead.
+func (*Constraints) Descriptor() ([]byte, []int) {
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Constraints) GetInputSize() int32 {
+	if x != nil {
+		return x.InputSize
+	}
+	return 0
+}
+
+func (x *Constraints) GetInChannels() int32 {
+	if x != nil {
+		return x.InChannels
+	}
+	return 0
+}
+
+func (x *Constraints) GetMaxFlops() int64 {
+	if x != nil {
+		return x.MaxFlops
+	}
+	return 0
+}
+
+func (x *Constraints) GetMaxParams() int64 {
+	if x != nil {
+		return x.MaxParams
+	}
+	return 0
+}
+
+// One stage of a decoded network, in framework-neutral terms.
+type ArchitectureBlock struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "conv_bn" (convolution, batch norm, activation), "inverted_residual"
+	// (MobileNetV2 unit, `repeats` times, only the first with `stride`) or
+	// "global_avg_pool".
+	Kind string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	// Output channels.
+	OutChannels int32 `protobuf:"varint,2,opt,name=out_channels,json=outChannels,proto3" json:"out_channels,omitempty"`
+	// Kernel size (square, 'same' padding).
+	Kernel int32 `protobuf:"varint,3,opt,name=kernel,proto3" json:"kernel,omitempty"`
+	// Stride of the first unit.
+	Stride int32 `protobuf:"varint,4,opt,name=stride,proto3" json:"stride,omitempty"`
+	// Expansion factor of inverted residual units.
+	Expansion int32 `protobuf:"varint,5,opt,name=expansion,proto3" json:"expansion,omitempty"`
+	// Number of units.
+	Repeats int32 `protobuf:"varint,6,opt,name=repeats,proto3" json:"repeats,omitempty"`
+	// Activation ("relu", "relu6") or empty for none.
+	Activation    string `protobuf:"bytes,7,opt,name=activation,proto3" json:"activation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ArchitectureBlock) Reset() {
+	*x = ArchitectureBlock{}
+	mi := &file_sanas_v1_sanas_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ArchitectureBlock) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ArchitectureBlock) ProtoMessage() {}
+
+func (x *ArchitectureBlock) ProtoReflect() protoreflect.Message {
+	mi := &file_sanas_v1_sanas_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ArchitectureBlock.ProtoReflect.Descriptor instead.
+func (*ArchitectureBlock) Descriptor() ([]byte, []int) {
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ArchitectureBlock) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *ArchitectureBlock) GetOutChannels() int32 {
+	if x != nil {
+		return x.OutChannels
+	}
+	return 0
+}
+
+func (x *ArchitectureBlock) GetKernel() int32 {
+	if x != nil {
+		return x.Kernel
+	}
+	return 0
+}
+
+func (x *ArchitectureBlock) GetStride() int32 {
+	if x != nil {
+		return x.Stride
+	}
+	return 0
+}
+
+func (x *ArchitectureBlock) GetExpansion() int32 {
+	if x != nil {
+		return x.Expansion
+	}
+	return 0
+}
+
+func (x *ArchitectureBlock) GetRepeats() int32 {
+	if x != nil {
+		return x.Repeats
+	}
+	return 0
+}
+
+func (x *ArchitectureBlock) GetActivation() string {
+	if x != nil {
+		return x.Activation
+	}
+	return ""
+}
+
+// The network one search space's tokens decode to.
+type Architecture struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The search space's key.
+	Space string `protobuf:"bytes,1,opt,name=space,proto3" json:"space,omitempty"`
+	// Input channels.
+	InChannels int32 `protobuf:"varint,2,opt,name=in_channels,json=inChannels,proto3" json:"in_channels,omitempty"`
+	// The stages, in order.
+	Blocks        []*ArchitectureBlock `protobuf:"bytes,3,rep,name=blocks,proto3" json:"blocks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Architecture) Reset() {
+	*x = Architecture{}
+	mi := &file_sanas_v1_sanas_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Architecture) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Architecture) ProtoMessage() {}
+
+func (x *Architecture) ProtoReflect() protoreflect.Message {
+	mi := &file_sanas_v1_sanas_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Architecture.ProtoReflect.Descriptor instead.
+func (*Architecture) Descriptor() ([]byte, []int) {
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Architecture) GetSpace() string {
+	if x != nil {
+		return x.Space
+	}
+	return ""
+}
+
+func (x *Architecture) GetInChannels() int32 {
+	if x != nil {
+		return x.InChannels
+	}
+	return 0
+}
+
+func (x *Architecture) GetBlocks() []*ArchitectureBlock {
+	if x != nil {
+		return x.Blocks
+	}
+	return nil
+}
+
 // Counts of a study's trials by state.
 type TrialCounts struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -501,7 +752,7 @@ type TrialCounts struct {
 
 func (x *TrialCounts) Reset() {
 	*x = TrialCounts{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[2]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -513,7 +764,7 @@ func (x *TrialCounts) String() string {
 func (*TrialCounts) ProtoMessage() {}
 
 func (x *TrialCounts) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[2]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -526,7 +777,7 @@ func (x *TrialCounts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrialCounts.ProtoReflect.Descriptor instead.
 func (*TrialCounts) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{2}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *TrialCounts) GetActive() int64 {
@@ -584,13 +835,15 @@ type Study struct {
 	AcceptedMoves int64 `protobuf:"varint,14,opt,name=accepted_moves,json=acceptedMoves,proto3" json:"accepted_moves,omitempty"`
 	// Completed feasible results that did not move the base.
 	RejectedMoves int64 `protobuf:"varint,15,opt,name=rejected_moves,json=rejectedMoves,proto3" json:"rejected_moves,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// Candidates the controller discarded for breaking the constraints.
+	RejectedProposals int64 `protobuf:"varint,16,opt,name=rejected_proposals,json=rejectedProposals,proto3" json:"rejected_proposals,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Study) Reset() {
 	*x = Study{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[3]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -602,7 +855,7 @@ func (x *Study) String() string {
 func (*Study) ProtoMessage() {}
 
 func (x *Study) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[3]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -615,7 +868,7 @@ func (x *Study) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Study.ProtoReflect.Descriptor instead.
 func (*Study) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{3}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Study) GetStudyId() string {
@@ -723,6 +976,13 @@ func (x *Study) GetRejectedMoves() int64 {
 	return 0
 }
 
+func (x *Study) GetRejectedProposals() int64 {
+	if x != nil {
+		return x.RejectedProposals
+	}
+	return 0
+}
+
 // A trial: one token vector issued to a trainer, and its result.
 type Trial struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -758,7 +1018,7 @@ type Trial struct {
 
 func (x *Trial) Reset() {
 	*x = Trial{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[4]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -770,7 +1030,7 @@ func (x *Trial) String() string {
 func (*Trial) ProtoMessage() {}
 
 func (x *Trial) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[4]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -783,7 +1043,7 @@ func (x *Trial) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Trial.ProtoReflect.Descriptor instead.
 func (*Trial) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{4}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Trial) GetStudyId() string {
@@ -890,7 +1150,7 @@ type CreateStudyRequest struct {
 
 func (x *CreateStudyRequest) Reset() {
 	*x = CreateStudyRequest{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[5]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -902,7 +1162,7 @@ func (x *CreateStudyRequest) String() string {
 func (*CreateStudyRequest) ProtoMessage() {}
 
 func (x *CreateStudyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[5]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -915,7 +1175,7 @@ func (x *CreateStudyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateStudyRequest.ProtoReflect.Descriptor instead.
 func (*CreateStudyRequest) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{5}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CreateStudyRequest) GetStudyId() string {
@@ -945,7 +1205,7 @@ type CreateStudyResponse struct {
 
 func (x *CreateStudyResponse) Reset() {
 	*x = CreateStudyResponse{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[6]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -957,7 +1217,7 @@ func (x *CreateStudyResponse) String() string {
 func (*CreateStudyResponse) ProtoMessage() {}
 
 func (x *CreateStudyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[6]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -970,7 +1230,7 @@ func (x *CreateStudyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateStudyResponse.ProtoReflect.Descriptor instead.
 func (*CreateStudyResponse) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{6}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CreateStudyResponse) GetStudy() *Study {
@@ -998,7 +1258,7 @@ type GetStudyRequest struct {
 
 func (x *GetStudyRequest) Reset() {
 	*x = GetStudyRequest{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[7]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1010,7 +1270,7 @@ func (x *GetStudyRequest) String() string {
 func (*GetStudyRequest) ProtoMessage() {}
 
 func (x *GetStudyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[7]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1023,7 +1283,7 @@ func (x *GetStudyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStudyRequest.ProtoReflect.Descriptor instead.
 func (*GetStudyRequest) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{7}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetStudyRequest) GetStudyId() string {
@@ -1044,7 +1304,7 @@ type GetStudyResponse struct {
 
 func (x *GetStudyResponse) Reset() {
 	*x = GetStudyResponse{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[8]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1056,7 +1316,7 @@ func (x *GetStudyResponse) String() string {
 func (*GetStudyResponse) ProtoMessage() {}
 
 func (x *GetStudyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[8]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1069,7 +1329,7 @@ func (x *GetStudyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStudyResponse.ProtoReflect.Descriptor instead.
 func (*GetStudyResponse) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{8}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetStudyResponse) GetStudy() *Study {
@@ -1093,7 +1353,7 @@ type ListStudiesRequest struct {
 
 func (x *ListStudiesRequest) Reset() {
 	*x = ListStudiesRequest{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[9]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1105,7 +1365,7 @@ func (x *ListStudiesRequest) String() string {
 func (*ListStudiesRequest) ProtoMessage() {}
 
 func (x *ListStudiesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[9]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1118,7 +1378,7 @@ func (x *ListStudiesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListStudiesRequest.ProtoReflect.Descriptor instead.
 func (*ListStudiesRequest) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{9}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListStudiesRequest) GetPageSize() int32 {
@@ -1148,7 +1408,7 @@ type ListStudiesResponse struct {
 
 func (x *ListStudiesResponse) Reset() {
 	*x = ListStudiesResponse{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[10]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1160,7 +1420,7 @@ func (x *ListStudiesResponse) String() string {
 func (*ListStudiesResponse) ProtoMessage() {}
 
 func (x *ListStudiesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[10]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1173,7 +1433,7 @@ func (x *ListStudiesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListStudiesResponse.ProtoReflect.Descriptor instead.
 func (*ListStudiesResponse) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{10}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListStudiesResponse) GetStudies() []*Study {
@@ -1201,7 +1461,7 @@ type DeleteStudyRequest struct {
 
 func (x *DeleteStudyRequest) Reset() {
 	*x = DeleteStudyRequest{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[11]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1213,7 +1473,7 @@ func (x *DeleteStudyRequest) String() string {
 func (*DeleteStudyRequest) ProtoMessage() {}
 
 func (x *DeleteStudyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[11]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1226,7 +1486,7 @@ func (x *DeleteStudyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteStudyRequest.ProtoReflect.Descriptor instead.
 func (*DeleteStudyRequest) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{11}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *DeleteStudyRequest) GetStudyId() string {
@@ -1245,7 +1505,7 @@ type DeleteStudyResponse struct {
 
 func (x *DeleteStudyResponse) Reset() {
 	*x = DeleteStudyResponse{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[12]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1257,7 +1517,7 @@ func (x *DeleteStudyResponse) String() string {
 func (*DeleteStudyResponse) ProtoMessage() {}
 
 func (x *DeleteStudyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[12]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1270,7 +1530,7 @@ func (x *DeleteStudyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteStudyResponse.ProtoReflect.Descriptor instead.
 func (*DeleteStudyResponse) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{12}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{15}
 }
 
 // Request of SuggestTrial.
@@ -1283,14 +1543,16 @@ type SuggestTrialRequest struct {
 	ClientId string `protobuf:"bytes,2,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
 	// Client-chosen id (AIP-155, a UUID is best): a retry with the same id
 	// returns the first answer and issues nothing new. At most 128 characters.
-	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// When true, the response also carries the decoded architectures.
+	IncludeArchitecture bool `protobuf:"varint,4,opt,name=include_architecture,json=includeArchitecture,proto3" json:"include_architecture,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *SuggestTrialRequest) Reset() {
 	*x = SuggestTrialRequest{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[13]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1302,7 +1564,7 @@ func (x *SuggestTrialRequest) String() string {
 func (*SuggestTrialRequest) ProtoMessage() {}
 
 func (x *SuggestTrialRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[13]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1315,7 +1577,7 @@ func (x *SuggestTrialRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SuggestTrialRequest.ProtoReflect.Descriptor instead.
 func (*SuggestTrialRequest) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{13}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SuggestTrialRequest) GetStudyId() string {
@@ -1339,18 +1601,33 @@ func (x *SuggestTrialRequest) GetRequestId() string {
 	return ""
 }
 
+func (x *SuggestTrialRequest) GetIncludeArchitecture() bool {
+	if x != nil {
+		return x.IncludeArchitecture
+	}
+	return false
+}
+
 // Response of SuggestTrial.
 type SuggestTrialResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The issued trial.
-	Trial         *Trial `protobuf:"bytes,1,opt,name=trial,proto3" json:"trial,omitempty"`
+	Trial *Trial `protobuf:"bytes,1,opt,name=trial,proto3" json:"trial,omitempty"`
+	// One architecture per search space, when include_architecture was set and the
+	// spaces decode to networks.
+	Architectures []*Architecture `protobuf:"bytes,2,rep,name=architectures,proto3" json:"architectures,omitempty"`
+	// FLOPs of the decoded network at the constraints' input size (or 32), when
+	// include_architecture was set.
+	Flops int64 `protobuf:"varint,3,opt,name=flops,proto3" json:"flops,omitempty"`
+	// Parameters of the decoded network, when include_architecture was set.
+	Params        int64 `protobuf:"varint,4,opt,name=params,proto3" json:"params,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SuggestTrialResponse) Reset() {
 	*x = SuggestTrialResponse{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[14]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1362,7 +1639,7 @@ func (x *SuggestTrialResponse) String() string {
 func (*SuggestTrialResponse) ProtoMessage() {}
 
 func (x *SuggestTrialResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[14]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1375,7 +1652,7 @@ func (x *SuggestTrialResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SuggestTrialResponse.ProtoReflect.Descriptor instead.
 func (*SuggestTrialResponse) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{14}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SuggestTrialResponse) GetTrial() *Trial {
@@ -1383,6 +1660,27 @@ func (x *SuggestTrialResponse) GetTrial() *Trial {
 		return x.Trial
 	}
 	return nil
+}
+
+func (x *SuggestTrialResponse) GetArchitectures() []*Architecture {
+	if x != nil {
+		return x.Architectures
+	}
+	return nil
+}
+
+func (x *SuggestTrialResponse) GetFlops() int64 {
+	if x != nil {
+		return x.Flops
+	}
+	return 0
+}
+
+func (x *SuggestTrialResponse) GetParams() int64 {
+	if x != nil {
+		return x.Params
+	}
+	return 0
 }
 
 // Request of CompleteTrial.
@@ -1410,7 +1708,7 @@ type CompleteTrialRequest struct {
 
 func (x *CompleteTrialRequest) Reset() {
 	*x = CompleteTrialRequest{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[15]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1422,7 +1720,7 @@ func (x *CompleteTrialRequest) String() string {
 func (*CompleteTrialRequest) ProtoMessage() {}
 
 func (x *CompleteTrialRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[15]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1435,7 +1733,7 @@ func (x *CompleteTrialRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteTrialRequest.ProtoReflect.Descriptor instead.
 func (*CompleteTrialRequest) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{15}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CompleteTrialRequest) GetStudyId() string {
@@ -1503,7 +1801,7 @@ type CompleteTrialResponse struct {
 
 func (x *CompleteTrialResponse) Reset() {
 	*x = CompleteTrialResponse{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[16]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1515,7 +1813,7 @@ func (x *CompleteTrialResponse) String() string {
 func (*CompleteTrialResponse) ProtoMessage() {}
 
 func (x *CompleteTrialResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[16]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1528,7 +1826,7 @@ func (x *CompleteTrialResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteTrialResponse.ProtoReflect.Descriptor instead.
 func (*CompleteTrialResponse) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{16}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CompleteTrialResponse) GetTrial() *Trial {
@@ -1567,7 +1865,7 @@ type HeartbeatTrialRequest struct {
 
 func (x *HeartbeatTrialRequest) Reset() {
 	*x = HeartbeatTrialRequest{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[17]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1579,7 +1877,7 @@ func (x *HeartbeatTrialRequest) String() string {
 func (*HeartbeatTrialRequest) ProtoMessage() {}
 
 func (x *HeartbeatTrialRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[17]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1592,7 +1890,7 @@ func (x *HeartbeatTrialRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatTrialRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatTrialRequest) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{17}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *HeartbeatTrialRequest) GetStudyId() string {
@@ -1628,7 +1926,7 @@ type HeartbeatTrialResponse struct {
 
 func (x *HeartbeatTrialResponse) Reset() {
 	*x = HeartbeatTrialResponse{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[18]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1640,7 +1938,7 @@ func (x *HeartbeatTrialResponse) String() string {
 func (*HeartbeatTrialResponse) ProtoMessage() {}
 
 func (x *HeartbeatTrialResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[18]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1653,7 +1951,7 @@ func (x *HeartbeatTrialResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatTrialResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatTrialResponse) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{18}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *HeartbeatTrialResponse) GetTrial() *Trial {
@@ -1681,7 +1979,7 @@ type ListTrialsRequest struct {
 
 func (x *ListTrialsRequest) Reset() {
 	*x = ListTrialsRequest{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[19]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1693,7 +1991,7 @@ func (x *ListTrialsRequest) String() string {
 func (*ListTrialsRequest) ProtoMessage() {}
 
 func (x *ListTrialsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[19]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1706,7 +2004,7 @@ func (x *ListTrialsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTrialsRequest.ProtoReflect.Descriptor instead.
 func (*ListTrialsRequest) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{19}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListTrialsRequest) GetStudyId() string {
@@ -1752,7 +2050,7 @@ type ListTrialsResponse struct {
 
 func (x *ListTrialsResponse) Reset() {
 	*x = ListTrialsResponse{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[20]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1764,7 +2062,7 @@ func (x *ListTrialsResponse) String() string {
 func (*ListTrialsResponse) ProtoMessage() {}
 
 func (x *ListTrialsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[20]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1777,7 +2075,7 @@ func (x *ListTrialsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTrialsResponse.ProtoReflect.Descriptor instead.
 func (*ListTrialsResponse) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{20}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListTrialsResponse) GetTrials() []*Trial {
@@ -1812,7 +2110,7 @@ type WatchStudyRequest struct {
 
 func (x *WatchStudyRequest) Reset() {
 	*x = WatchStudyRequest{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[21]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1824,7 +2122,7 @@ func (x *WatchStudyRequest) String() string {
 func (*WatchStudyRequest) ProtoMessage() {}
 
 func (x *WatchStudyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[21]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1837,7 +2135,7 @@ func (x *WatchStudyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchStudyRequest.ProtoReflect.Descriptor instead.
 func (*WatchStudyRequest) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{21}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *WatchStudyRequest) GetStudyId() string {
@@ -1864,7 +2162,7 @@ type WatchStudyResponse struct {
 
 func (x *WatchStudyResponse) Reset() {
 	*x = WatchStudyResponse{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[22]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1876,7 +2174,7 @@ func (x *WatchStudyResponse) String() string {
 func (*WatchStudyResponse) ProtoMessage() {}
 
 func (x *WatchStudyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[22]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1889,7 +2187,7 @@ func (x *WatchStudyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchStudyResponse.ProtoReflect.Descriptor instead.
 func (*WatchStudyResponse) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{22}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *WatchStudyResponse) GetType() StudyEventType {
@@ -1937,7 +2235,7 @@ type ImportPaddleSlimCheckpointRequest struct {
 
 func (x *ImportPaddleSlimCheckpointRequest) Reset() {
 	*x = ImportPaddleSlimCheckpointRequest{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[23]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1949,7 +2247,7 @@ func (x *ImportPaddleSlimCheckpointRequest) String() string {
 func (*ImportPaddleSlimCheckpointRequest) ProtoMessage() {}
 
 func (x *ImportPaddleSlimCheckpointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[23]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1962,7 +2260,7 @@ func (x *ImportPaddleSlimCheckpointRequest) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use ImportPaddleSlimCheckpointRequest.ProtoReflect.Descriptor instead.
 func (*ImportPaddleSlimCheckpointRequest) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{23}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ImportPaddleSlimCheckpointRequest) GetStudyId() string {
@@ -1999,7 +2297,7 @@ type ImportPaddleSlimCheckpointResponse struct {
 
 func (x *ImportPaddleSlimCheckpointResponse) Reset() {
 	*x = ImportPaddleSlimCheckpointResponse{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[24]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2011,7 +2309,7 @@ func (x *ImportPaddleSlimCheckpointResponse) String() string {
 func (*ImportPaddleSlimCheckpointResponse) ProtoMessage() {}
 
 func (x *ImportPaddleSlimCheckpointResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[24]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2024,7 +2322,7 @@ func (x *ImportPaddleSlimCheckpointResponse) ProtoReflect() protoreflect.Message
 
 // Deprecated: Use ImportPaddleSlimCheckpointResponse.ProtoReflect.Descriptor instead.
 func (*ImportPaddleSlimCheckpointResponse) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{24}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ImportPaddleSlimCheckpointResponse) GetStudy() *Study {
@@ -2056,7 +2354,7 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"\n" +
 	"block_mask\x18\x05 \x03(\x05R\tblockMask\x12\x1f\n" +
 	"\vrange_table\x18\x06 \x03(\x05R\n" +
-	"rangeTable\"\xf2\x02\n" +
+	"rangeTable\"\xab\x03\n" +
 	"\vStudyConfig\x12@\n" +
 	"\rsearch_spaces\x18\x01 \x03(\v2\x1b.sanas.v1.SearchSpaceConfigR\fsearchSpaces\x12.\n" +
 	"\x10init_temperature\x18\x02 \x01(\x01H\x00R\x0finitTemperature\x88\x01\x01\x12$\n" +
@@ -2066,16 +2364,40 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"initTokens\x12!\n" +
 	"\fsearch_steps\x18\x05 \x01(\x03R\vsearchSteps\x12\x17\n" +
 	"\x04seed\x18\x06 \x01(\x04H\x02R\x04seed\x88\x01\x01\x12@\n" +
-	"\x0elease_duration\x18\a \x01(\v2\x19.google.protobuf.DurationR\rleaseDurationB\x13\n" +
+	"\x0elease_duration\x18\a \x01(\v2\x19.google.protobuf.DurationR\rleaseDuration\x127\n" +
+	"\vconstraints\x18\b \x01(\v2\x15.sanas.v1.ConstraintsR\vconstraintsB\x13\n" +
 	"\x11_init_temperatureB\x0e\n" +
 	"\f_reduce_rateB\a\n" +
-	"\x05_seed\"c\n" +
+	"\x05_seed\"\x89\x01\n" +
+	"\vConstraints\x12\x1d\n" +
+	"\n" +
+	"input_size\x18\x01 \x01(\x05R\tinputSize\x12\x1f\n" +
+	"\vin_channels\x18\x02 \x01(\x05R\n" +
+	"inChannels\x12\x1b\n" +
+	"\tmax_flops\x18\x03 \x01(\x03R\bmaxFlops\x12\x1d\n" +
+	"\n" +
+	"max_params\x18\x04 \x01(\x03R\tmaxParams\"\xd2\x01\n" +
+	"\x11ArchitectureBlock\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12!\n" +
+	"\fout_channels\x18\x02 \x01(\x05R\voutChannels\x12\x16\n" +
+	"\x06kernel\x18\x03 \x01(\x05R\x06kernel\x12\x16\n" +
+	"\x06stride\x18\x04 \x01(\x05R\x06stride\x12\x1c\n" +
+	"\texpansion\x18\x05 \x01(\x05R\texpansion\x12\x18\n" +
+	"\arepeats\x18\x06 \x01(\x05R\arepeats\x12\x1e\n" +
+	"\n" +
+	"activation\x18\a \x01(\tR\n" +
+	"activation\"z\n" +
+	"\fArchitecture\x12\x14\n" +
+	"\x05space\x18\x01 \x01(\tR\x05space\x12\x1f\n" +
+	"\vin_channels\x18\x02 \x01(\x05R\n" +
+	"inChannels\x123\n" +
+	"\x06blocks\x18\x03 \x03(\v2\x1b.sanas.v1.ArchitectureBlockR\x06blocks\"c\n" +
 	"\vTrialCounts\x12\x16\n" +
 	"\x06active\x18\x01 \x01(\x03R\x06active\x12\x1c\n" +
 	"\tsucceeded\x18\x02 \x01(\x03R\tsucceeded\x12\x1e\n" +
 	"\n" +
 	"infeasible\x18\x03 \x01(\x03R\n" +
-	"infeasible\"\x9a\x05\n" +
+	"infeasible\"\xc9\x05\n" +
 	"\x05Study\x12\x19\n" +
 	"\bstudy_id\x18\x01 \x01(\tR\astudyId\x12-\n" +
 	"\x06config\x18\x02 \x01(\v2\x15.sanas.v1.StudyConfigR\x06config\x12*\n" +
@@ -2096,7 +2418,8 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"createTime\x12+\n" +
 	"\x11lease_expirations\x18\r \x01(\x03R\x10leaseExpirations\x12%\n" +
 	"\x0eaccepted_moves\x18\x0e \x01(\x03R\racceptedMoves\x12%\n" +
-	"\x0erejected_moves\x18\x0f \x01(\x03R\rrejectedMovesB\x0e\n" +
+	"\x0erejected_moves\x18\x0f \x01(\x03R\rrejectedMoves\x12-\n" +
+	"\x12rejected_proposals\x18\x10 \x01(\x03R\x11rejectedProposalsB\x0e\n" +
 	"\f_best_rewardB\x11\n" +
 	"\x0f_current_reward\"\xfb\x03\n" +
 	"\x05Trial\x12\x19\n" +
@@ -2137,14 +2460,18 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"/\n" +
 	"\x12DeleteStudyRequest\x12\x19\n" +
 	"\bstudy_id\x18\x01 \x01(\tR\astudyId\"\x15\n" +
-	"\x13DeleteStudyResponse\"l\n" +
+	"\x13DeleteStudyResponse\"\x9f\x01\n" +
 	"\x13SuggestTrialRequest\x12\x19\n" +
 	"\bstudy_id\x18\x01 \x01(\tR\astudyId\x12\x1b\n" +
 	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x03 \x01(\tR\trequestId\"=\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\x121\n" +
+	"\x14include_architecture\x18\x04 \x01(\bR\x13includeArchitecture\"\xa9\x01\n" +
 	"\x14SuggestTrialResponse\x12%\n" +
-	"\x05trial\x18\x01 \x01(\v2\x0f.sanas.v1.TrialR\x05trial\"\xe3\x01\n" +
+	"\x05trial\x18\x01 \x01(\v2\x0f.sanas.v1.TrialR\x05trial\x12<\n" +
+	"\rarchitectures\x18\x02 \x03(\v2\x16.sanas.v1.ArchitectureR\rarchitectures\x12\x14\n" +
+	"\x05flops\x18\x03 \x01(\x03R\x05flops\x12\x16\n" +
+	"\x06params\x18\x04 \x01(\x03R\x06params\"\xe3\x01\n" +
 	"\x14CompleteTrialRequest\x12\x19\n" +
 	"\bstudy_id\x18\x01 \x01(\tR\astudyId\x12\x19\n" +
 	"\btrial_id\x18\x02 \x01(\x03R\atrialId\x12\x16\n" +
@@ -2252,7 +2579,7 @@ func file_sanas_v1_sanas_proto_rawDescGZIP() []byte {
 }
 
 var file_sanas_v1_sanas_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_sanas_v1_sanas_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_sanas_v1_sanas_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_sanas_v1_sanas_proto_goTypes = []any{
 	(StudyState)(0),                            // 0: sanas.v1.StudyState
 	(TrialState)(0),                            // 1: sanas.v1.TrialState
@@ -2260,84 +2587,90 @@ var file_sanas_v1_sanas_proto_goTypes = []any{
 	(StudyEventType)(0),                        // 3: sanas.v1.StudyEventType
 	(*SearchSpaceConfig)(nil),                  // 4: sanas.v1.SearchSpaceConfig
 	(*StudyConfig)(nil),                        // 5: sanas.v1.StudyConfig
-	(*TrialCounts)(nil),                        // 6: sanas.v1.TrialCounts
-	(*Study)(nil),                              // 7: sanas.v1.Study
-	(*Trial)(nil),                              // 8: sanas.v1.Trial
-	(*CreateStudyRequest)(nil),                 // 9: sanas.v1.CreateStudyRequest
-	(*CreateStudyResponse)(nil),                // 10: sanas.v1.CreateStudyResponse
-	(*GetStudyRequest)(nil),                    // 11: sanas.v1.GetStudyRequest
-	(*GetStudyResponse)(nil),                   // 12: sanas.v1.GetStudyResponse
-	(*ListStudiesRequest)(nil),                 // 13: sanas.v1.ListStudiesRequest
-	(*ListStudiesResponse)(nil),                // 14: sanas.v1.ListStudiesResponse
-	(*DeleteStudyRequest)(nil),                 // 15: sanas.v1.DeleteStudyRequest
-	(*DeleteStudyResponse)(nil),                // 16: sanas.v1.DeleteStudyResponse
-	(*SuggestTrialRequest)(nil),                // 17: sanas.v1.SuggestTrialRequest
-	(*SuggestTrialResponse)(nil),               // 18: sanas.v1.SuggestTrialResponse
-	(*CompleteTrialRequest)(nil),               // 19: sanas.v1.CompleteTrialRequest
-	(*CompleteTrialResponse)(nil),              // 20: sanas.v1.CompleteTrialResponse
-	(*HeartbeatTrialRequest)(nil),              // 21: sanas.v1.HeartbeatTrialRequest
-	(*HeartbeatTrialResponse)(nil),             // 22: sanas.v1.HeartbeatTrialResponse
-	(*ListTrialsRequest)(nil),                  // 23: sanas.v1.ListTrialsRequest
-	(*ListTrialsResponse)(nil),                 // 24: sanas.v1.ListTrialsResponse
-	(*WatchStudyRequest)(nil),                  // 25: sanas.v1.WatchStudyRequest
-	(*WatchStudyResponse)(nil),                 // 26: sanas.v1.WatchStudyResponse
-	(*ImportPaddleSlimCheckpointRequest)(nil),  // 27: sanas.v1.ImportPaddleSlimCheckpointRequest
-	(*ImportPaddleSlimCheckpointResponse)(nil), // 28: sanas.v1.ImportPaddleSlimCheckpointResponse
-	(*durationpb.Duration)(nil),                // 29: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),              // 30: google.protobuf.Timestamp
+	(*Constraints)(nil),                        // 6: sanas.v1.Constraints
+	(*ArchitectureBlock)(nil),                  // 7: sanas.v1.ArchitectureBlock
+	(*Architecture)(nil),                       // 8: sanas.v1.Architecture
+	(*TrialCounts)(nil),                        // 9: sanas.v1.TrialCounts
+	(*Study)(nil),                              // 10: sanas.v1.Study
+	(*Trial)(nil),                              // 11: sanas.v1.Trial
+	(*CreateStudyRequest)(nil),                 // 12: sanas.v1.CreateStudyRequest
+	(*CreateStudyResponse)(nil),                // 13: sanas.v1.CreateStudyResponse
+	(*GetStudyRequest)(nil),                    // 14: sanas.v1.GetStudyRequest
+	(*GetStudyResponse)(nil),                   // 15: sanas.v1.GetStudyResponse
+	(*ListStudiesRequest)(nil),                 // 16: sanas.v1.ListStudiesRequest
+	(*ListStudiesResponse)(nil),                // 17: sanas.v1.ListStudiesResponse
+	(*DeleteStudyRequest)(nil),                 // 18: sanas.v1.DeleteStudyRequest
+	(*DeleteStudyResponse)(nil),                // 19: sanas.v1.DeleteStudyResponse
+	(*SuggestTrialRequest)(nil),                // 20: sanas.v1.SuggestTrialRequest
+	(*SuggestTrialResponse)(nil),               // 21: sanas.v1.SuggestTrialResponse
+	(*CompleteTrialRequest)(nil),               // 22: sanas.v1.CompleteTrialRequest
+	(*CompleteTrialResponse)(nil),              // 23: sanas.v1.CompleteTrialResponse
+	(*HeartbeatTrialRequest)(nil),              // 24: sanas.v1.HeartbeatTrialRequest
+	(*HeartbeatTrialResponse)(nil),             // 25: sanas.v1.HeartbeatTrialResponse
+	(*ListTrialsRequest)(nil),                  // 26: sanas.v1.ListTrialsRequest
+	(*ListTrialsResponse)(nil),                 // 27: sanas.v1.ListTrialsResponse
+	(*WatchStudyRequest)(nil),                  // 28: sanas.v1.WatchStudyRequest
+	(*WatchStudyResponse)(nil),                 // 29: sanas.v1.WatchStudyResponse
+	(*ImportPaddleSlimCheckpointRequest)(nil),  // 30: sanas.v1.ImportPaddleSlimCheckpointRequest
+	(*ImportPaddleSlimCheckpointResponse)(nil), // 31: sanas.v1.ImportPaddleSlimCheckpointResponse
+	(*durationpb.Duration)(nil),                // 32: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),              // 33: google.protobuf.Timestamp
 }
 var file_sanas_v1_sanas_proto_depIdxs = []int32{
 	4,  // 0: sanas.v1.StudyConfig.search_spaces:type_name -> sanas.v1.SearchSpaceConfig
-	29, // 1: sanas.v1.StudyConfig.lease_duration:type_name -> google.protobuf.Duration
-	5,  // 2: sanas.v1.Study.config:type_name -> sanas.v1.StudyConfig
-	0,  // 3: sanas.v1.Study.state:type_name -> sanas.v1.StudyState
-	6,  // 4: sanas.v1.Study.trial_counts:type_name -> sanas.v1.TrialCounts
-	30, // 5: sanas.v1.Study.create_time:type_name -> google.protobuf.Timestamp
-	1,  // 6: sanas.v1.Trial.state:type_name -> sanas.v1.TrialState
-	30, // 7: sanas.v1.Trial.create_time:type_name -> google.protobuf.Timestamp
-	30, // 8: sanas.v1.Trial.complete_time:type_name -> google.protobuf.Timestamp
-	30, // 9: sanas.v1.Trial.lease_expire_time:type_name -> google.protobuf.Timestamp
-	5,  // 10: sanas.v1.CreateStudyRequest.config:type_name -> sanas.v1.StudyConfig
-	7,  // 11: sanas.v1.CreateStudyResponse.study:type_name -> sanas.v1.Study
-	7,  // 12: sanas.v1.GetStudyResponse.study:type_name -> sanas.v1.Study
-	7,  // 13: sanas.v1.ListStudiesResponse.studies:type_name -> sanas.v1.Study
-	8,  // 14: sanas.v1.SuggestTrialResponse.trial:type_name -> sanas.v1.Trial
-	8,  // 15: sanas.v1.CompleteTrialResponse.trial:type_name -> sanas.v1.Trial
-	8,  // 16: sanas.v1.CompleteTrialResponse.next_trial:type_name -> sanas.v1.Trial
-	8,  // 17: sanas.v1.HeartbeatTrialResponse.trial:type_name -> sanas.v1.Trial
-	1,  // 18: sanas.v1.ListTrialsRequest.state:type_name -> sanas.v1.TrialState
-	8,  // 19: sanas.v1.ListTrialsResponse.trials:type_name -> sanas.v1.Trial
-	3,  // 20: sanas.v1.WatchStudyResponse.type:type_name -> sanas.v1.StudyEventType
-	8,  // 21: sanas.v1.WatchStudyResponse.trial:type_name -> sanas.v1.Trial
-	7,  // 22: sanas.v1.WatchStudyResponse.study:type_name -> sanas.v1.Study
-	30, // 23: sanas.v1.WatchStudyResponse.event_time:type_name -> google.protobuf.Timestamp
-	5,  // 24: sanas.v1.ImportPaddleSlimCheckpointRequest.config:type_name -> sanas.v1.StudyConfig
-	7,  // 25: sanas.v1.ImportPaddleSlimCheckpointResponse.study:type_name -> sanas.v1.Study
-	9,  // 26: sanas.v1.ControllerService.CreateStudy:input_type -> sanas.v1.CreateStudyRequest
-	11, // 27: sanas.v1.ControllerService.GetStudy:input_type -> sanas.v1.GetStudyRequest
-	13, // 28: sanas.v1.ControllerService.ListStudies:input_type -> sanas.v1.ListStudiesRequest
-	15, // 29: sanas.v1.ControllerService.DeleteStudy:input_type -> sanas.v1.DeleteStudyRequest
-	17, // 30: sanas.v1.ControllerService.SuggestTrial:input_type -> sanas.v1.SuggestTrialRequest
-	19, // 31: sanas.v1.ControllerService.CompleteTrial:input_type -> sanas.v1.CompleteTrialRequest
-	21, // 32: sanas.v1.ControllerService.HeartbeatTrial:input_type -> sanas.v1.HeartbeatTrialRequest
-	23, // 33: sanas.v1.ControllerService.ListTrials:input_type -> sanas.v1.ListTrialsRequest
-	25, // 34: sanas.v1.ControllerService.WatchStudy:input_type -> sanas.v1.WatchStudyRequest
-	27, // 35: sanas.v1.ControllerService.ImportPaddleSlimCheckpoint:input_type -> sanas.v1.ImportPaddleSlimCheckpointRequest
-	10, // 36: sanas.v1.ControllerService.CreateStudy:output_type -> sanas.v1.CreateStudyResponse
-	12, // 37: sanas.v1.ControllerService.GetStudy:output_type -> sanas.v1.GetStudyResponse
-	14, // 38: sanas.v1.ControllerService.ListStudies:output_type -> sanas.v1.ListStudiesResponse
-	16, // 39: sanas.v1.ControllerService.DeleteStudy:output_type -> sanas.v1.DeleteStudyResponse
-	18, // 40: sanas.v1.ControllerService.SuggestTrial:output_type -> sanas.v1.SuggestTrialResponse
-	20, // 41: sanas.v1.ControllerService.CompleteTrial:output_type -> sanas.v1.CompleteTrialResponse
-	22, // 42: sanas.v1.ControllerService.HeartbeatTrial:output_type -> sanas.v1.HeartbeatTrialResponse
-	24, // 43: sanas.v1.ControllerService.ListTrials:output_type -> sanas.v1.ListTrialsResponse
-	26, // 44: sanas.v1.ControllerService.WatchStudy:output_type -> sanas.v1.WatchStudyResponse
-	28, // 45: sanas.v1.ControllerService.ImportPaddleSlimCheckpoint:output_type -> sanas.v1.ImportPaddleSlimCheckpointResponse
-	36, // [36:46] is the sub-list for method output_type
-	26, // [26:36] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	32, // 1: sanas.v1.StudyConfig.lease_duration:type_name -> google.protobuf.Duration
+	6,  // 2: sanas.v1.StudyConfig.constraints:type_name -> sanas.v1.Constraints
+	7,  // 3: sanas.v1.Architecture.blocks:type_name -> sanas.v1.ArchitectureBlock
+	5,  // 4: sanas.v1.Study.config:type_name -> sanas.v1.StudyConfig
+	0,  // 5: sanas.v1.Study.state:type_name -> sanas.v1.StudyState
+	9,  // 6: sanas.v1.Study.trial_counts:type_name -> sanas.v1.TrialCounts
+	33, // 7: sanas.v1.Study.create_time:type_name -> google.protobuf.Timestamp
+	1,  // 8: sanas.v1.Trial.state:type_name -> sanas.v1.TrialState
+	33, // 9: sanas.v1.Trial.create_time:type_name -> google.protobuf.Timestamp
+	33, // 10: sanas.v1.Trial.complete_time:type_name -> google.protobuf.Timestamp
+	33, // 11: sanas.v1.Trial.lease_expire_time:type_name -> google.protobuf.Timestamp
+	5,  // 12: sanas.v1.CreateStudyRequest.config:type_name -> sanas.v1.StudyConfig
+	10, // 13: sanas.v1.CreateStudyResponse.study:type_name -> sanas.v1.Study
+	10, // 14: sanas.v1.GetStudyResponse.study:type_name -> sanas.v1.Study
+	10, // 15: sanas.v1.ListStudiesResponse.studies:type_name -> sanas.v1.Study
+	11, // 16: sanas.v1.SuggestTrialResponse.trial:type_name -> sanas.v1.Trial
+	8,  // 17: sanas.v1.SuggestTrialResponse.architectures:type_name -> sanas.v1.Architecture
+	11, // 18: sanas.v1.CompleteTrialResponse.trial:type_name -> sanas.v1.Trial
+	11, // 19: sanas.v1.CompleteTrialResponse.next_trial:type_name -> sanas.v1.Trial
+	11, // 20: sanas.v1.HeartbeatTrialResponse.trial:type_name -> sanas.v1.Trial
+	1,  // 21: sanas.v1.ListTrialsRequest.state:type_name -> sanas.v1.TrialState
+	11, // 22: sanas.v1.ListTrialsResponse.trials:type_name -> sanas.v1.Trial
+	3,  // 23: sanas.v1.WatchStudyResponse.type:type_name -> sanas.v1.StudyEventType
+	11, // 24: sanas.v1.WatchStudyResponse.trial:type_name -> sanas.v1.Trial
+	10, // 25: sanas.v1.WatchStudyResponse.study:type_name -> sanas.v1.Study
+	33, // 26: sanas.v1.WatchStudyResponse.event_time:type_name -> google.protobuf.Timestamp
+	5,  // 27: sanas.v1.ImportPaddleSlimCheckpointRequest.config:type_name -> sanas.v1.StudyConfig
+	10, // 28: sanas.v1.ImportPaddleSlimCheckpointResponse.study:type_name -> sanas.v1.Study
+	12, // 29: sanas.v1.ControllerService.CreateStudy:input_type -> sanas.v1.CreateStudyRequest
+	14, // 30: sanas.v1.ControllerService.GetStudy:input_type -> sanas.v1.GetStudyRequest
+	16, // 31: sanas.v1.ControllerService.ListStudies:input_type -> sanas.v1.ListStudiesRequest
+	18, // 32: sanas.v1.ControllerService.DeleteStudy:input_type -> sanas.v1.DeleteStudyRequest
+	20, // 33: sanas.v1.ControllerService.SuggestTrial:input_type -> sanas.v1.SuggestTrialRequest
+	22, // 34: sanas.v1.ControllerService.CompleteTrial:input_type -> sanas.v1.CompleteTrialRequest
+	24, // 35: sanas.v1.ControllerService.HeartbeatTrial:input_type -> sanas.v1.HeartbeatTrialRequest
+	26, // 36: sanas.v1.ControllerService.ListTrials:input_type -> sanas.v1.ListTrialsRequest
+	28, // 37: sanas.v1.ControllerService.WatchStudy:input_type -> sanas.v1.WatchStudyRequest
+	30, // 38: sanas.v1.ControllerService.ImportPaddleSlimCheckpoint:input_type -> sanas.v1.ImportPaddleSlimCheckpointRequest
+	13, // 39: sanas.v1.ControllerService.CreateStudy:output_type -> sanas.v1.CreateStudyResponse
+	15, // 40: sanas.v1.ControllerService.GetStudy:output_type -> sanas.v1.GetStudyResponse
+	17, // 41: sanas.v1.ControllerService.ListStudies:output_type -> sanas.v1.ListStudiesResponse
+	19, // 42: sanas.v1.ControllerService.DeleteStudy:output_type -> sanas.v1.DeleteStudyResponse
+	21, // 43: sanas.v1.ControllerService.SuggestTrial:output_type -> sanas.v1.SuggestTrialResponse
+	23, // 44: sanas.v1.ControllerService.CompleteTrial:output_type -> sanas.v1.CompleteTrialResponse
+	25, // 45: sanas.v1.ControllerService.HeartbeatTrial:output_type -> sanas.v1.HeartbeatTrialResponse
+	27, // 46: sanas.v1.ControllerService.ListTrials:output_type -> sanas.v1.ListTrialsResponse
+	29, // 47: sanas.v1.ControllerService.WatchStudy:output_type -> sanas.v1.WatchStudyResponse
+	31, // 48: sanas.v1.ControllerService.ImportPaddleSlimCheckpoint:output_type -> sanas.v1.ImportPaddleSlimCheckpointResponse
+	39, // [39:49] is the sub-list for method output_type
+	29, // [29:39] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_sanas_v1_sanas_proto_init() }
@@ -2346,14 +2679,14 @@ func file_sanas_v1_sanas_proto_init() {
 		return
 	}
 	file_sanas_v1_sanas_proto_msgTypes[1].OneofWrappers = []any{}
-	file_sanas_v1_sanas_proto_msgTypes[3].OneofWrappers = []any{}
+	file_sanas_v1_sanas_proto_msgTypes[6].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sanas_v1_sanas_proto_rawDesc), len(file_sanas_v1_sanas_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   25,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -90,7 +90,7 @@ class SearchSpaceConfig(_message.Message):
     def __init__(self, key: _Optional[str] = ..., input_size: _Optional[int] = ..., output_size: _Optional[int] = ..., block_num: _Optional[int] = ..., block_mask: _Optional[_Iterable[int]] = ..., range_table: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class StudyConfig(_message.Message):
-    __slots__ = ("search_spaces", "init_temperature", "reduce_rate", "init_tokens", "search_steps", "seed", "lease_duration")
+    __slots__ = ("search_spaces", "init_temperature", "reduce_rate", "init_tokens", "search_steps", "seed", "lease_duration", "constraints")
     SEARCH_SPACES_FIELD_NUMBER: _ClassVar[int]
     INIT_TEMPERATURE_FIELD_NUMBER: _ClassVar[int]
     REDUCE_RATE_FIELD_NUMBER: _ClassVar[int]
@@ -98,6 +98,7 @@ class StudyConfig(_message.Message):
     SEARCH_STEPS_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
     LEASE_DURATION_FIELD_NUMBER: _ClassVar[int]
+    CONSTRAINTS_FIELD_NUMBER: _ClassVar[int]
     search_spaces: _containers.RepeatedCompositeFieldContainer[SearchSpaceConfig]
     init_temperature: float
     reduce_rate: float
@@ -105,7 +106,48 @@ class StudyConfig(_message.Message):
     search_steps: int
     seed: int
     lease_duration: _duration_pb2.Duration
-    def __init__(self, search_spaces: _Optional[_Iterable[_Union[SearchSpaceConfig, _Mapping]]] = ..., init_temperature: _Optional[float] = ..., reduce_rate: _Optional[float] = ..., init_tokens: _Optional[_Iterable[int]] = ..., search_steps: _Optional[int] = ..., seed: _Optional[int] = ..., lease_duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    constraints: Constraints
+    def __init__(self, search_spaces: _Optional[_Iterable[_Union[SearchSpaceConfig, _Mapping]]] = ..., init_temperature: _Optional[float] = ..., reduce_rate: _Optional[float] = ..., init_tokens: _Optional[_Iterable[int]] = ..., search_steps: _Optional[int] = ..., seed: _Optional[int] = ..., lease_duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., constraints: _Optional[_Union[Constraints, _Mapping]] = ...) -> None: ...
+
+class Constraints(_message.Message):
+    __slots__ = ("input_size", "in_channels", "max_flops", "max_params")
+    INPUT_SIZE_FIELD_NUMBER: _ClassVar[int]
+    IN_CHANNELS_FIELD_NUMBER: _ClassVar[int]
+    MAX_FLOPS_FIELD_NUMBER: _ClassVar[int]
+    MAX_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    input_size: int
+    in_channels: int
+    max_flops: int
+    max_params: int
+    def __init__(self, input_size: _Optional[int] = ..., in_channels: _Optional[int] = ..., max_flops: _Optional[int] = ..., max_params: _Optional[int] = ...) -> None: ...
+
+class ArchitectureBlock(_message.Message):
+    __slots__ = ("kind", "out_channels", "kernel", "stride", "expansion", "repeats", "activation")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    OUT_CHANNELS_FIELD_NUMBER: _ClassVar[int]
+    KERNEL_FIELD_NUMBER: _ClassVar[int]
+    STRIDE_FIELD_NUMBER: _ClassVar[int]
+    EXPANSION_FIELD_NUMBER: _ClassVar[int]
+    REPEATS_FIELD_NUMBER: _ClassVar[int]
+    ACTIVATION_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    out_channels: int
+    kernel: int
+    stride: int
+    expansion: int
+    repeats: int
+    activation: str
+    def __init__(self, kind: _Optional[str] = ..., out_channels: _Optional[int] = ..., kernel: _Optional[int] = ..., stride: _Optional[int] = ..., expansion: _Optional[int] = ..., repeats: _Optional[int] = ..., activation: _Optional[str] = ...) -> None: ...
+
+class Architecture(_message.Message):
+    __slots__ = ("space", "in_channels", "blocks")
+    SPACE_FIELD_NUMBER: _ClassVar[int]
+    IN_CHANNELS_FIELD_NUMBER: _ClassVar[int]
+    BLOCKS_FIELD_NUMBER: _ClassVar[int]
+    space: str
+    in_channels: int
+    blocks: _containers.RepeatedCompositeFieldContainer[ArchitectureBlock]
+    def __init__(self, space: _Optional[str] = ..., in_channels: _Optional[int] = ..., blocks: _Optional[_Iterable[_Union[ArchitectureBlock, _Mapping]]] = ...) -> None: ...
 
 class TrialCounts(_message.Message):
     __slots__ = ("active", "succeeded", "infeasible")
@@ -118,7 +160,7 @@ class TrialCounts(_message.Message):
     def __init__(self, active: _Optional[int] = ..., succeeded: _Optional[int] = ..., infeasible: _Optional[int] = ...) -> None: ...
 
 class Study(_message.Message):
-    __slots__ = ("study_id", "config", "state", "range_table", "best_tokens", "best_reward", "current_tokens", "current_reward", "temperature", "trial_counts", "budget_remaining", "create_time", "lease_expirations", "accepted_moves", "rejected_moves")
+    __slots__ = ("study_id", "config", "state", "range_table", "best_tokens", "best_reward", "current_tokens", "current_reward", "temperature", "trial_counts", "budget_remaining", "create_time", "lease_expirations", "accepted_moves", "rejected_moves", "rejected_proposals")
     STUDY_ID_FIELD_NUMBER: _ClassVar[int]
     CONFIG_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -134,6 +176,7 @@ class Study(_message.Message):
     LEASE_EXPIRATIONS_FIELD_NUMBER: _ClassVar[int]
     ACCEPTED_MOVES_FIELD_NUMBER: _ClassVar[int]
     REJECTED_MOVES_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_PROPOSALS_FIELD_NUMBER: _ClassVar[int]
     study_id: str
     config: StudyConfig
     state: StudyState
@@ -149,7 +192,8 @@ class Study(_message.Message):
     lease_expirations: int
     accepted_moves: int
     rejected_moves: int
-    def __init__(self, study_id: _Optional[str] = ..., config: _Optional[_Union[StudyConfig, _Mapping]] = ..., state: _Optional[_Union[StudyState, str]] = ..., range_table: _Optional[_Iterable[int]] = ..., best_tokens: _Optional[_Iterable[int]] = ..., best_reward: _Optional[float] = ..., current_tokens: _Optional[_Iterable[int]] = ..., current_reward: _Optional[float] = ..., temperature: _Optional[float] = ..., trial_counts: _Optional[_Union[TrialCounts, _Mapping]] = ..., budget_remaining: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lease_expirations: _Optional[int] = ..., accepted_moves: _Optional[int] = ..., rejected_moves: _Optional[int] = ...) -> None: ...
+    rejected_proposals: int
+    def __init__(self, study_id: _Optional[str] = ..., config: _Optional[_Union[StudyConfig, _Mapping]] = ..., state: _Optional[_Union[StudyState, str]] = ..., range_table: _Optional[_Iterable[int]] = ..., best_tokens: _Optional[_Iterable[int]] = ..., best_reward: _Optional[float] = ..., current_tokens: _Optional[_Iterable[int]] = ..., current_reward: _Optional[float] = ..., temperature: _Optional[float] = ..., trial_counts: _Optional[_Union[TrialCounts, _Mapping]] = ..., budget_remaining: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lease_expirations: _Optional[int] = ..., accepted_moves: _Optional[int] = ..., rejected_moves: _Optional[int] = ..., rejected_proposals: _Optional[int] = ...) -> None: ...
 
 class Trial(_message.Message):
     __slots__ = ("study_id", "trial_id", "tokens", "temperature", "client_id", "state", "reward", "infeasible", "accepted", "create_time", "complete_time", "lease_expire_time", "issue_count")
@@ -236,20 +280,28 @@ class DeleteStudyResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class SuggestTrialRequest(_message.Message):
-    __slots__ = ("study_id", "client_id", "request_id")
+    __slots__ = ("study_id", "client_id", "request_id", "include_architecture")
     STUDY_ID_FIELD_NUMBER: _ClassVar[int]
     CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_ARCHITECTURE_FIELD_NUMBER: _ClassVar[int]
     study_id: str
     client_id: str
     request_id: str
-    def __init__(self, study_id: _Optional[str] = ..., client_id: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    include_architecture: bool
+    def __init__(self, study_id: _Optional[str] = ..., client_id: _Optional[str] = ..., request_id: _Optional[str] = ..., include_architecture: _Optional[bool] = ...) -> None: ...
 
 class SuggestTrialResponse(_message.Message):
-    __slots__ = ("trial",)
+    __slots__ = ("trial", "architectures", "flops", "params")
     TRIAL_FIELD_NUMBER: _ClassVar[int]
+    ARCHITECTURES_FIELD_NUMBER: _ClassVar[int]
+    FLOPS_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
     trial: Trial
-    def __init__(self, trial: _Optional[_Union[Trial, _Mapping]] = ...) -> None: ...
+    architectures: _containers.RepeatedCompositeFieldContainer[Architecture]
+    flops: int
+    params: int
+    def __init__(self, trial: _Optional[_Union[Trial, _Mapping]] = ..., architectures: _Optional[_Iterable[_Union[Architecture, _Mapping]]] = ..., flops: _Optional[int] = ..., params: _Optional[int] = ...) -> None: ...
 
 class CompleteTrialRequest(_message.Message):
     __slots__ = ("study_id", "trial_id", "reward", "infeasible", "suggest_next", "client_id", "request_id")

@@ -3,8 +3,11 @@ import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-load
 
 import type { Duration as _google_protobuf_Duration, Duration__Output as _google_protobuf_Duration__Output } from './google/protobuf/Duration';
 import type { Timestamp as _google_protobuf_Timestamp, Timestamp__Output as _google_protobuf_Timestamp__Output } from './google/protobuf/Timestamp';
+import type { Architecture as _sanas_v1_Architecture, Architecture__Output as _sanas_v1_Architecture__Output } from './sanas/v1/Architecture';
+import type { ArchitectureBlock as _sanas_v1_ArchitectureBlock, ArchitectureBlock__Output as _sanas_v1_ArchitectureBlock__Output } from './sanas/v1/ArchitectureBlock';
 import type { CompleteTrialRequest as _sanas_v1_CompleteTrialRequest, CompleteTrialRequest__Output as _sanas_v1_CompleteTrialRequest__Output } from './sanas/v1/CompleteTrialRequest';
 import type { CompleteTrialResponse as _sanas_v1_CompleteTrialResponse, CompleteTrialResponse__Output as _sanas_v1_CompleteTrialResponse__Output } from './sanas/v1/CompleteTrialResponse';
+import type { Constraints as _sanas_v1_Constraints, Constraints__Output as _sanas_v1_Constraints__Output } from './sanas/v1/Constraints';
 import type { ControllerServiceClient as _sanas_v1_ControllerServiceClient, ControllerServiceDefinition as _sanas_v1_ControllerServiceDefinition } from './sanas/v1/ControllerService';
 import type { CreateStudyRequest as _sanas_v1_CreateStudyRequest, CreateStudyRequest__Output as _sanas_v1_CreateStudyRequest__Output } from './sanas/v1/CreateStudyRequest';
 import type { CreateStudyResponse as _sanas_v1_CreateStudyResponse, CreateStudyResponse__Output as _sanas_v1_CreateStudyResponse__Output } from './sanas/v1/CreateStudyResponse';
@@ -43,8 +46,11 @@ export interface ProtoGrpcType {
   }
   sanas: {
     v1: {
+      Architecture: MessageTypeDefinition<_sanas_v1_Architecture, _sanas_v1_Architecture__Output>
+      ArchitectureBlock: MessageTypeDefinition<_sanas_v1_ArchitectureBlock, _sanas_v1_ArchitectureBlock__Output>
       CompleteTrialRequest: MessageTypeDefinition<_sanas_v1_CompleteTrialRequest, _sanas_v1_CompleteTrialRequest__Output>
       CompleteTrialResponse: MessageTypeDefinition<_sanas_v1_CompleteTrialResponse, _sanas_v1_CompleteTrialResponse__Output>
+      Constraints: MessageTypeDefinition<_sanas_v1_Constraints, _sanas_v1_Constraints__Output>
       ControllerService: SubtypeConstructor<typeof grpc.Client, _sanas_v1_ControllerServiceClient> & { service: _sanas_v1_ControllerServiceDefinition }
       CreateStudyRequest: MessageTypeDefinition<_sanas_v1_CreateStudyRequest, _sanas_v1_CreateStudyRequest__Output>
       CreateStudyResponse: MessageTypeDefinition<_sanas_v1_CreateStudyResponse, _sanas_v1_CreateStudyResponse__Output>

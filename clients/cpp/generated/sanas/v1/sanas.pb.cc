@@ -50,6 +50,7 @@ PROTOBUF_CONSTEXPR StudyConfig::StudyConfig(
   , /*decltype(_impl_.init_tokens_)*/{}
   , /*decltype(_impl_._init_tokens_cached_byte_size_)*/{0}
   , /*decltype(_impl_.lease_duration_)*/nullptr
+  , /*decltype(_impl_.constraints_)*/nullptr
   , /*decltype(_impl_.init_temperature_)*/0
   , /*decltype(_impl_.reduce_rate_)*/0
   , /*decltype(_impl_.search_steps_)*/int64_t{0}
@@ -63,6 +64,56 @@ struct StudyConfigDefaultTypeInternal {
   };
 };
 PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 StudyConfigDefaultTypeInternal _StudyConfig_default_instance_;
+PROTOBUF_CONSTEXPR Constraints::Constraints(
+    ::_pbi::ConstantInitialized): _impl_{
+    /*decltype(_impl_.input_size_)*/0
+  , /*decltype(_impl_.in_channels_)*/0
+  , /*decltype(_impl_.max_flops_)*/int64_t{0}
+  , /*decltype(_impl_.max_params_)*/int64_t{0}
+  , /*decltype(_impl_._cached_size_)*/{}} {}
+struct ConstraintsDefaultTypeInternal {
+  PROTOBUF_CONSTEXPR ConstraintsDefaultTypeInternal()
+      : _instance(::_pbi::ConstantInitialized{}) {}
+  ~ConstraintsDefaultTypeInternal() {}
+  union {
+    Constraints _instance;
+  };
+};
+PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 ConstraintsDefaultTypeInternal _Constraints_default_instance_;
+PROTOBUF_CONSTEXPR ArchitectureBlock::ArchitectureBlock(
+    ::_pbi::ConstantInitialized): _impl_{
+    /*decltype(_impl_.kind_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.activation_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.out_channels_)*/0
+  , /*decltype(_impl_.kernel_)*/0
+  , /*decltype(_impl_.stride_)*/0
+  , /*decltype(_impl_.expansion_)*/0
+  , /*decltype(_impl_.repeats_)*/0
+  , /*decltype(_impl_._cached_size_)*/{}} {}
+struct ArchitectureBlockDefaultTypeInternal {
+  PROTOBUF_CONSTEXPR ArchitectureBlockDefaultTypeInternal()
+      : _instance(::_pbi::ConstantInitialized{}) {}
+  ~ArchitectureBlockDefaultTypeInternal() {}
+  union {
+    ArchitectureBlock _instance;
+  };
+};
+PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 ArchitectureBlockDefaultTypeInternal _ArchitectureBlock_default_instance_;
+PROTOBUF_CONSTEXPR Architecture::Architecture(
+    ::_pbi::ConstantInitialized): _impl_{
+    /*decltype(_impl_.blocks_)*/{}
+  , /*decltype(_impl_.space_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.in_channels_)*/0
+  , /*decltype(_impl_._cached_size_)*/{}} {}
+struct ArchitectureDefaultTypeInternal {
+  PROTOBUF_CONSTEXPR ArchitectureDefaultTypeInternal()
+      : _instance(::_pbi::ConstantInitialized{}) {}
+  ~ArchitectureDefaultTypeInternal() {}
+  union {
+    Architecture _instance;
+  };
+};
+PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 ArchitectureDefaultTypeInternal _Architecture_default_instance_;
 PROTOBUF_CONSTEXPR TrialCounts::TrialCounts(
     ::_pbi::ConstantInitialized): _impl_{
     /*decltype(_impl_.active_)*/int64_t{0}
@@ -99,6 +150,7 @@ PROTOBUF_CONSTEXPR Study::Study(
   , /*decltype(_impl_.lease_expirations_)*/int64_t{0}
   , /*decltype(_impl_.accepted_moves_)*/int64_t{0}
   , /*decltype(_impl_.rejected_moves_)*/int64_t{0}
+  , /*decltype(_impl_.rejected_proposals_)*/int64_t{0}
   , /*decltype(_impl_.state_)*/0} {}
 struct StudyDefaultTypeInternal {
   PROTOBUF_CONSTEXPR StudyDefaultTypeInternal()
@@ -246,6 +298,7 @@ PROTOBUF_CONSTEXPR SuggestTrialRequest::SuggestTrialRequest(
     /*decltype(_impl_.study_id_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
   , /*decltype(_impl_.client_id_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
   , /*decltype(_impl_.request_id_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.include_architecture_)*/false
   , /*decltype(_impl_._cached_size_)*/{}} {}
 struct SuggestTrialRequestDefaultTypeInternal {
   PROTOBUF_CONSTEXPR SuggestTrialRequestDefaultTypeInternal()
@@ -258,7 +311,10 @@ struct SuggestTrialRequestDefaultTypeInternal {
 PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 SuggestTrialRequestDefaultTypeInternal _SuggestTrialRequest_default_instance_;
 PROTOBUF_CONSTEXPR SuggestTrialResponse::SuggestTrialResponse(
     ::_pbi::ConstantInitialized): _impl_{
-    /*decltype(_impl_.trial_)*/nullptr
+    /*decltype(_impl_.architectures_)*/{}
+  , /*decltype(_impl_.trial_)*/nullptr
+  , /*decltype(_impl_.flops_)*/int64_t{0}
+  , /*decltype(_impl_.params_)*/int64_t{0}
   , /*decltype(_impl_._cached_size_)*/{}} {}
 struct SuggestTrialResponseDefaultTypeInternal {
   PROTOBUF_CONSTEXPR SuggestTrialResponseDefaultTypeInternal()
@@ -422,7 +478,7 @@ struct ImportPaddleSlimCheckpointResponseDefaultTypeInternal {
 PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 ImportPaddleSlimCheckpointResponseDefaultTypeInternal _ImportPaddleSlimCheckpointResponse_default_instance_;
 }  // namespace v1
 }  // namespace sanas
-static ::_pb::Metadata file_level_metadata_sanas_2fv1_2fsanas_2eproto[25];
+static ::_pb::Metadata file_level_metadata_sanas_2fv1_2fsanas_2eproto[28];
 static const ::_pb::EnumDescriptor* file_level_enum_descriptors_sanas_2fv1_2fsanas_2eproto[4];
 static constexpr ::_pb::ServiceDescriptor const** file_level_service_descriptors_sanas_2fv1_2fsanas_2eproto = nullptr;
 
@@ -452,6 +508,7 @@ const uint32_t TableStruct_sanas_2fv1_2fsanas_2eproto::offsets[] PROTOBUF_SECTIO
   PROTOBUF_FIELD_OFFSET(::sanas::v1::StudyConfig, _impl_.search_steps_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::StudyConfig, _impl_.seed_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::StudyConfig, _impl_.lease_duration_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::StudyConfig, _impl_.constraints_),
   ~0u,
   0,
   1,
@@ -459,6 +516,39 @@ const uint32_t TableStruct_sanas_2fv1_2fsanas_2eproto::offsets[] PROTOBUF_SECTIO
   ~0u,
   2,
   ~0u,
+  ~0u,
+  ~0u,  // no _has_bits_
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::Constraints, _internal_metadata_),
+  ~0u,  // no _extensions_
+  ~0u,  // no _oneof_case_
+  ~0u,  // no _weak_field_map_
+  ~0u,  // no _inlined_string_donated_
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::Constraints, _impl_.input_size_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::Constraints, _impl_.in_channels_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::Constraints, _impl_.max_flops_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::Constraints, _impl_.max_params_),
+  ~0u,  // no _has_bits_
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::ArchitectureBlock, _internal_metadata_),
+  ~0u,  // no _extensions_
+  ~0u,  // no _oneof_case_
+  ~0u,  // no _weak_field_map_
+  ~0u,  // no _inlined_string_donated_
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::ArchitectureBlock, _impl_.kind_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::ArchitectureBlock, _impl_.out_channels_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::ArchitectureBlock, _impl_.kernel_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::ArchitectureBlock, _impl_.stride_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::ArchitectureBlock, _impl_.expansion_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::ArchitectureBlock, _impl_.repeats_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::ArchitectureBlock, _impl_.activation_),
+  ~0u,  // no _has_bits_
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::Architecture, _internal_metadata_),
+  ~0u,  // no _extensions_
+  ~0u,  // no _oneof_case_
+  ~0u,  // no _weak_field_map_
+  ~0u,  // no _inlined_string_donated_
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::Architecture, _impl_.space_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::Architecture, _impl_.in_channels_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::Architecture, _impl_.blocks_),
   ~0u,  // no _has_bits_
   PROTOBUF_FIELD_OFFSET(::sanas::v1::TrialCounts, _internal_metadata_),
   ~0u,  // no _extensions_
@@ -489,6 +579,7 @@ const uint32_t TableStruct_sanas_2fv1_2fsanas_2eproto::offsets[] PROTOBUF_SECTIO
   PROTOBUF_FIELD_OFFSET(::sanas::v1::Study, _impl_.lease_expirations_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::Study, _impl_.accepted_moves_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::Study, _impl_.rejected_moves_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::Study, _impl_.rejected_proposals_),
   ~0u,
   ~0u,
   ~0u,
@@ -497,6 +588,7 @@ const uint32_t TableStruct_sanas_2fv1_2fsanas_2eproto::offsets[] PROTOBUF_SECTIO
   0,
   ~0u,
   1,
+  ~0u,
   ~0u,
   ~0u,
   ~0u,
@@ -591,6 +683,7 @@ const uint32_t TableStruct_sanas_2fv1_2fsanas_2eproto::offsets[] PROTOBUF_SECTIO
   PROTOBUF_FIELD_OFFSET(::sanas::v1::SuggestTrialRequest, _impl_.study_id_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::SuggestTrialRequest, _impl_.client_id_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::SuggestTrialRequest, _impl_.request_id_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::SuggestTrialRequest, _impl_.include_architecture_),
   ~0u,  // no _has_bits_
   PROTOBUF_FIELD_OFFSET(::sanas::v1::SuggestTrialResponse, _internal_metadata_),
   ~0u,  // no _extensions_
@@ -598,6 +691,9 @@ const uint32_t TableStruct_sanas_2fv1_2fsanas_2eproto::offsets[] PROTOBUF_SECTIO
   ~0u,  // no _weak_field_map_
   ~0u,  // no _inlined_string_donated_
   PROTOBUF_FIELD_OFFSET(::sanas::v1::SuggestTrialResponse, _impl_.trial_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::SuggestTrialResponse, _impl_.architectures_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::SuggestTrialResponse, _impl_.flops_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::SuggestTrialResponse, _impl_.params_),
   ~0u,  // no _has_bits_
   PROTOBUF_FIELD_OFFSET(::sanas::v1::CompleteTrialRequest, _internal_metadata_),
   ~0u,  // no _extensions_
@@ -692,35 +788,41 @@ const uint32_t TableStruct_sanas_2fv1_2fsanas_2eproto::offsets[] PROTOBUF_SECTIO
 };
 static const ::_pbi::MigrationSchema schemas[] PROTOBUF_SECTION_VARIABLE(protodesc_cold) = {
   { 0, -1, -1, sizeof(::sanas::v1::SearchSpaceConfig)},
-  { 12, 25, -1, sizeof(::sanas::v1::StudyConfig)},
-  { 32, -1, -1, sizeof(::sanas::v1::TrialCounts)},
-  { 41, 62, -1, sizeof(::sanas::v1::Study)},
-  { 77, -1, -1, sizeof(::sanas::v1::Trial)},
-  { 96, -1, -1, sizeof(::sanas::v1::CreateStudyRequest)},
-  { 104, -1, -1, sizeof(::sanas::v1::CreateStudyResponse)},
-  { 112, -1, -1, sizeof(::sanas::v1::GetStudyRequest)},
-  { 119, -1, -1, sizeof(::sanas::v1::GetStudyResponse)},
-  { 126, -1, -1, sizeof(::sanas::v1::ListStudiesRequest)},
-  { 134, -1, -1, sizeof(::sanas::v1::ListStudiesResponse)},
-  { 142, -1, -1, sizeof(::sanas::v1::DeleteStudyRequest)},
-  { 149, -1, -1, sizeof(::sanas::v1::DeleteStudyResponse)},
-  { 155, -1, -1, sizeof(::sanas::v1::SuggestTrialRequest)},
-  { 164, -1, -1, sizeof(::sanas::v1::SuggestTrialResponse)},
-  { 171, -1, -1, sizeof(::sanas::v1::CompleteTrialRequest)},
-  { 184, -1, -1, sizeof(::sanas::v1::CompleteTrialResponse)},
-  { 193, -1, -1, sizeof(::sanas::v1::HeartbeatTrialRequest)},
-  { 202, -1, -1, sizeof(::sanas::v1::HeartbeatTrialResponse)},
-  { 209, -1, -1, sizeof(::sanas::v1::ListTrialsRequest)},
-  { 219, -1, -1, sizeof(::sanas::v1::ListTrialsResponse)},
-  { 228, -1, -1, sizeof(::sanas::v1::WatchStudyRequest)},
-  { 235, -1, -1, sizeof(::sanas::v1::WatchStudyResponse)},
-  { 245, -1, -1, sizeof(::sanas::v1::ImportPaddleSlimCheckpointRequest)},
-  { 254, -1, -1, sizeof(::sanas::v1::ImportPaddleSlimCheckpointResponse)},
+  { 12, 26, -1, sizeof(::sanas::v1::StudyConfig)},
+  { 34, -1, -1, sizeof(::sanas::v1::Constraints)},
+  { 44, -1, -1, sizeof(::sanas::v1::ArchitectureBlock)},
+  { 57, -1, -1, sizeof(::sanas::v1::Architecture)},
+  { 66, -1, -1, sizeof(::sanas::v1::TrialCounts)},
+  { 75, 97, -1, sizeof(::sanas::v1::Study)},
+  { 113, -1, -1, sizeof(::sanas::v1::Trial)},
+  { 132, -1, -1, sizeof(::sanas::v1::CreateStudyRequest)},
+  { 140, -1, -1, sizeof(::sanas::v1::CreateStudyResponse)},
+  { 148, -1, -1, sizeof(::sanas::v1::GetStudyRequest)},
+  { 155, -1, -1, sizeof(::sanas::v1::GetStudyResponse)},
+  { 162, -1, -1, sizeof(::sanas::v1::ListStudiesRequest)},
+  { 170, -1, -1, sizeof(::sanas::v1::ListStudiesResponse)},
+  { 178, -1, -1, sizeof(::sanas::v1::DeleteStudyRequest)},
+  { 185, -1, -1, sizeof(::sanas::v1::DeleteStudyResponse)},
+  { 191, -1, -1, sizeof(::sanas::v1::SuggestTrialRequest)},
+  { 201, -1, -1, sizeof(::sanas::v1::SuggestTrialResponse)},
+  { 211, -1, -1, sizeof(::sanas::v1::CompleteTrialRequest)},
+  { 224, -1, -1, sizeof(::sanas::v1::CompleteTrialResponse)},
+  { 233, -1, -1, sizeof(::sanas::v1::HeartbeatTrialRequest)},
+  { 242, -1, -1, sizeof(::sanas::v1::HeartbeatTrialResponse)},
+  { 249, -1, -1, sizeof(::sanas::v1::ListTrialsRequest)},
+  { 259, -1, -1, sizeof(::sanas::v1::ListTrialsResponse)},
+  { 268, -1, -1, sizeof(::sanas::v1::WatchStudyRequest)},
+  { 275, -1, -1, sizeof(::sanas::v1::WatchStudyResponse)},
+  { 285, -1, -1, sizeof(::sanas::v1::ImportPaddleSlimCheckpointRequest)},
+  { 294, -1, -1, sizeof(::sanas::v1::ImportPaddleSlimCheckpointResponse)},
 };
 
 static const ::_pb::Message* const file_default_instances[] = {
   &::sanas::v1::_SearchSpaceConfig_default_instance_._instance,
   &::sanas::v1::_StudyConfig_default_instance_._instance,
+  &::sanas::v1::_Constraints_default_instance_._instance,
+  &::sanas::v1::_ArchitectureBlock_default_instance_._instance,
+  &::sanas::v1::_Architecture_default_instance_._instance,
   &::sanas::v1::_TrialCounts_default_instance_._instance,
   &::sanas::v1::_Study_default_instance_._instance,
   &::sanas::v1::_Trial_default_instance_._instance,
@@ -752,123 +854,136 @@ const char descriptor_table_protodef_sanas_2fv1_2fsanas_2eproto[] PROTOBUF_SECTI
   "f/timestamp.proto\"\205\001\n\021SearchSpaceConfig\022"
   "\013\n\003key\030\001 \001(\t\022\022\n\ninput_size\030\002 \001(\005\022\023\n\013outp"
   "ut_size\030\003 \001(\005\022\021\n\tblock_num\030\004 \001(\005\022\022\n\nbloc"
-  "k_mask\030\005 \003(\005\022\023\n\013range_table\030\006 \003(\005\"\231\002\n\013St"
+  "k_mask\030\005 \003(\005\022\023\n\013range_table\030\006 \003(\005\"\305\002\n\013St"
   "udyConfig\0222\n\rsearch_spaces\030\001 \003(\0132\033.sanas"
   ".v1.SearchSpaceConfig\022\035\n\020init_temperatur"
   "e\030\002 \001(\001H\000\210\001\001\022\030\n\013reduce_rate\030\003 \001(\001H\001\210\001\001\022\023"
   "\n\013init_tokens\030\004 \003(\005\022\024\n\014search_steps\030\005 \001("
   "\003\022\021\n\004seed\030\006 \001(\004H\002\210\001\001\0221\n\016lease_duration\030\007"
-  " \001(\0132\031.google.protobuf.DurationB\023\n\021_init"
-  "_temperatureB\016\n\014_reduce_rateB\007\n\005_seed\"D\n"
-  "\013TrialCounts\022\016\n\006active\030\001 \001(\003\022\021\n\tsucceede"
-  "d\030\002 \001(\003\022\022\n\ninfeasible\030\003 \001(\003\"\331\003\n\005Study\022\020\n"
-  "\010study_id\030\001 \001(\t\022%\n\006config\030\002 \001(\0132\025.sanas."
-  "v1.StudyConfig\022#\n\005state\030\003 \001(\0162\024.sanas.v1"
-  ".StudyState\022\023\n\013range_table\030\004 \003(\005\022\023\n\013best"
-  "_tokens\030\005 \003(\005\022\030\n\013best_reward\030\006 \001(\001H\000\210\001\001\022"
-  "\026\n\016current_tokens\030\007 \003(\005\022\033\n\016current_rewar"
-  "d\030\010 \001(\001H\001\210\001\001\022\023\n\013temperature\030\t \001(\001\022+\n\014tri"
-  "al_counts\030\n \001(\0132\025.sanas.v1.TrialCounts\022\030"
-  "\n\020budget_remaining\030\013 \001(\003\022/\n\013create_time\030"
-  "\014 \001(\0132\032.google.protobuf.Timestamp\022\031\n\021lea"
-  "se_expirations\030\r \001(\003\022\026\n\016accepted_moves\030\016"
-  " \001(\003\022\026\n\016rejected_moves\030\017 \001(\003B\016\n\014_best_re"
-  "wardB\021\n\017_current_reward\"\356\002\n\005Trial\022\020\n\010stu"
-  "dy_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001(\003\022\016\n\006tokens\030"
-  "\003 \003(\005\022\023\n\013temperature\030\004 \001(\001\022\021\n\tclient_id\030"
-  "\005 \001(\t\022#\n\005state\030\006 \001(\0162\024.sanas.v1.TrialSta"
-  "te\022\016\n\006reward\030\007 \001(\001\022\022\n\ninfeasible\030\010 \001(\010\022\020"
-  "\n\010accepted\030\t \001(\010\022/\n\013create_time\030\n \001(\0132\032."
-  "google.protobuf.Timestamp\0221\n\rcomplete_ti"
-  "me\030\013 \001(\0132\032.google.protobuf.Timestamp\0225\n\021"
-  "lease_expire_time\030\014 \001(\0132\032.google.protobu"
-  "f.Timestamp\022\023\n\013issue_count\030\r \001(\005\"M\n\022Crea"
-  "teStudyRequest\022\020\n\010study_id\030\001 \001(\t\022%\n\006conf"
-  "ig\030\002 \001(\0132\025.sanas.v1.StudyConfig\"F\n\023Creat"
-  "eStudyResponse\022\036\n\005study\030\001 \001(\0132\017.sanas.v1"
-  ".Study\022\017\n\007created\030\002 \001(\010\"#\n\017GetStudyReque"
-  "st\022\020\n\010study_id\030\001 \001(\t\"2\n\020GetStudyResponse"
-  "\022\036\n\005study\030\001 \001(\0132\017.sanas.v1.Study\";\n\022List"
-  "StudiesRequest\022\021\n\tpage_size\030\001 \001(\005\022\022\n\npag"
-  "e_token\030\002 \001(\t\"P\n\023ListStudiesResponse\022 \n\007"
-  "studies\030\001 \003(\0132\017.sanas.v1.Study\022\027\n\017next_p"
-  "age_token\030\002 \001(\t\"&\n\022DeleteStudyRequest\022\020\n"
-  "\010study_id\030\001 \001(\t\"\025\n\023DeleteStudyResponse\"N"
-  "\n\023SuggestTrialRequest\022\020\n\010study_id\030\001 \001(\t\022"
-  "\021\n\tclient_id\030\002 \001(\t\022\022\n\nrequest_id\030\003 \001(\t\"6"
-  "\n\024SuggestTrialResponse\022\036\n\005trial\030\001 \001(\0132\017."
-  "sanas.v1.Trial\"\233\001\n\024CompleteTrialRequest\022"
-  "\020\n\010study_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001(\003\022\016\n\006r"
-  "eward\030\003 \001(\001\022\022\n\ninfeasible\030\004 \001(\010\022\024\n\014sugge"
-  "st_next\030\005 \001(\010\022\021\n\tclient_id\030\006 \001(\t\022\022\n\nrequ"
-  "est_id\030\007 \001(\t\"v\n\025CompleteTrialResponse\022\036\n"
-  "\005trial\030\001 \001(\0132\017.sanas.v1.Trial\022#\n\nnext_tr"
-  "ial\030\002 \001(\0132\017.sanas.v1.Trial\022\030\n\020budget_rem"
-  "aining\030\003 \001(\003\"N\n\025HeartbeatTrialRequest\022\020\n"
-  "\010study_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001(\003\022\021\n\tcli"
-  "ent_id\030\003 \001(\t\"8\n\026HeartbeatTrialResponse\022\036"
-  "\n\005trial\030\001 \001(\0132\017.sanas.v1.Trial\"q\n\021ListTr"
-  "ialsRequest\022\020\n\010study_id\030\001 \001(\t\022\021\n\tpage_si"
-  "ze\030\002 \001(\005\022\022\n\npage_token\030\003 \001(\t\022#\n\005state\030\004 "
-  "\001(\0162\024.sanas.v1.TrialState\"b\n\022ListTrialsR"
-  "esponse\022\037\n\006trials\030\001 \003(\0132\017.sanas.v1.Trial"
-  "\022\027\n\017next_page_token\030\002 \001(\t\022\022\n\ntotal_size\030"
-  "\003 \001(\003\"%\n\021WatchStudyRequest\022\020\n\010study_id\030\001"
-  " \001(\t\"\254\001\n\022WatchStudyResponse\022&\n\004type\030\001 \001("
-  "\0162\030.sanas.v1.StudyEventType\022\036\n\005trial\030\002 \001"
-  "(\0132\017.sanas.v1.Trial\022\036\n\005study\030\003 \001(\0132\017.san"
-  "as.v1.Study\022.\n\nevent_time\030\004 \001(\0132\032.google"
-  ".protobuf.Timestamp\"u\n!ImportPaddleSlimC"
-  "heckpointRequest\022\020\n\010study_id\030\001 \001(\t\022%\n\006co"
-  "nfig\030\002 \001(\0132\025.sanas.v1.StudyConfig\022\027\n\017che"
-  "ckpoint_json\030\003 \001(\t\"]\n\"ImportPaddleSlimCh"
-  "eckpointResponse\022\036\n\005study\030\001 \001(\0132\017.sanas."
-  "v1.Study\022\027\n\017imported_trials\030\002 \001(\003*\\\n\nStu"
-  "dyState\022\033\n\027STUDY_STATE_UNSPECIFIED\020\000\022\026\n\022"
-  "STUDY_STATE_ACTIVE\020\001\022\031\n\025STUDY_STATE_COMP"
-  "LETED\020\002*x\n\nTrialState\022\033\n\027TRIAL_STATE_UNS"
-  "PECIFIED\020\000\022\026\n\022TRIAL_STATE_ACTIVE\020\001\022\031\n\025TR"
-  "IAL_STATE_SUCCEEDED\020\002\022\032\n\026TRIAL_STATE_INF"
-  "EASIBLE\020\003*\216\003\n\013ErrorReason\022\034\n\030ERROR_REASO"
-  "N_UNSPECIFIED\020\000\022!\n\035ERROR_REASON_INVALID_"
-  "ARGUMENT\020\001\022 \n\034ERROR_REASON_STUDY_NOT_FOU"
-  "ND\020\002\022 \n\034ERROR_REASON_TRIAL_NOT_FOUND\020\003\022\035"
-  "\n\031ERROR_REASON_STUDY_EXISTS\020\004\022(\n$ERROR_R"
-  "EASON_TRIAL_ALREADY_COMPLETED\020\005\022!\n\035ERROR"
-  "_REASON_BUDGET_EXHAUSTED\020\006\022 \n\034ERROR_REAS"
-  "ON_SPACE_EXHAUSTED\020\007\022 \n\034ERROR_REASON_STO"
-  "RAGE_FAILURE\020\010\022(\n$ERROR_REASON_TOO_MANY_"
-  "PENDING_TRIALS\020\t\022 \n\034ERROR_REASON_UNAUTHE"
-  "NTICATED\020\n*\213\002\n\016StudyEventType\022 \n\034STUDY_E"
-  "VENT_TYPE_UNSPECIFIED\020\000\022\"\n\036STUDY_EVENT_T"
-  "YPE_CURRENT_STATE\020\001\022$\n STUDY_EVENT_TYPE_"
-  "TRIAL_SUGGESTED\020\002\022\"\n\036STUDY_EVENT_TYPE_LE"
-  "ASE_EXPIRED\020\003\022$\n STUDY_EVENT_TYPE_TRIAL_"
-  "COMPLETED\020\004\022\035\n\031STUDY_EVENT_TYPE_NEW_BEST"
-  "\020\005\022$\n STUDY_EVENT_TYPE_STUDY_COMPLETED\020\006"
-  "2\275\006\n\021ControllerService\022J\n\013CreateStudy\022\034."
-  "sanas.v1.CreateStudyRequest\032\035.sanas.v1.C"
-  "reateStudyResponse\022A\n\010GetStudy\022\031.sanas.v"
-  "1.GetStudyRequest\032\032.sanas.v1.GetStudyRes"
-  "ponse\022J\n\013ListStudies\022\034.sanas.v1.ListStud"
-  "iesRequest\032\035.sanas.v1.ListStudiesRespons"
-  "e\022J\n\013DeleteStudy\022\034.sanas.v1.DeleteStudyR"
-  "equest\032\035.sanas.v1.DeleteStudyResponse\022M\n"
-  "\014SuggestTrial\022\035.sanas.v1.SuggestTrialReq"
-  "uest\032\036.sanas.v1.SuggestTrialResponse\022P\n\r"
-  "CompleteTrial\022\036.sanas.v1.CompleteTrialRe"
-  "quest\032\037.sanas.v1.CompleteTrialResponse\022S"
-  "\n\016HeartbeatTrial\022\037.sanas.v1.HeartbeatTri"
-  "alRequest\032 .sanas.v1.HeartbeatTrialRespo"
-  "nse\022G\n\nListTrials\022\033.sanas.v1.ListTrialsR"
-  "equest\032\034.sanas.v1.ListTrialsResponse\022I\n\n"
-  "WatchStudy\022\033.sanas.v1.WatchStudyRequest\032"
-  "\034.sanas.v1.WatchStudyResponse0\001\022w\n\032Impor"
-  "tPaddleSlimCheckpoint\022+.sanas.v1.ImportP"
-  "addleSlimCheckpointRequest\032,.sanas.v1.Im"
-  "portPaddleSlimCheckpointResponseB7Z5gith"
-  "ub.com/sanas-nas/sanas/clients/go/sanasv"
-  "1;sanasv1b\006proto3"
+  " \001(\0132\031.google.protobuf.Duration\022*\n\013const"
+  "raints\030\010 \001(\0132\025.sanas.v1.ConstraintsB\023\n\021_"
+  "init_temperatureB\016\n\014_reduce_rateB\007\n\005_see"
+  "d\"]\n\013Constraints\022\022\n\ninput_size\030\001 \001(\005\022\023\n\013"
+  "in_channels\030\002 \001(\005\022\021\n\tmax_flops\030\003 \001(\003\022\022\n\n"
+  "max_params\030\004 \001(\003\"\217\001\n\021ArchitectureBlock\022\014"
+  "\n\004kind\030\001 \001(\t\022\024\n\014out_channels\030\002 \001(\005\022\016\n\006ke"
+  "rnel\030\003 \001(\005\022\016\n\006stride\030\004 \001(\005\022\021\n\texpansion\030"
+  "\005 \001(\005\022\017\n\007repeats\030\006 \001(\005\022\022\n\nactivation\030\007 \001"
+  "(\t\"_\n\014Architecture\022\r\n\005space\030\001 \001(\t\022\023\n\013in_"
+  "channels\030\002 \001(\005\022+\n\006blocks\030\003 \003(\0132\033.sanas.v"
+  "1.ArchitectureBlock\"D\n\013TrialCounts\022\016\n\006ac"
+  "tive\030\001 \001(\003\022\021\n\tsucceeded\030\002 \001(\003\022\022\n\ninfeasi"
+  "ble\030\003 \001(\003\"\365\003\n\005Study\022\020\n\010study_id\030\001 \001(\t\022%\n"
+  "\006config\030\002 \001(\0132\025.sanas.v1.StudyConfig\022#\n\005"
+  "state\030\003 \001(\0162\024.sanas.v1.StudyState\022\023\n\013ran"
+  "ge_table\030\004 \003(\005\022\023\n\013best_tokens\030\005 \003(\005\022\030\n\013b"
+  "est_reward\030\006 \001(\001H\000\210\001\001\022\026\n\016current_tokens\030"
+  "\007 \003(\005\022\033\n\016current_reward\030\010 \001(\001H\001\210\001\001\022\023\n\013te"
+  "mperature\030\t \001(\001\022+\n\014trial_counts\030\n \001(\0132\025."
+  "sanas.v1.TrialCounts\022\030\n\020budget_remaining"
+  "\030\013 \001(\003\022/\n\013create_time\030\014 \001(\0132\032.google.pro"
+  "tobuf.Timestamp\022\031\n\021lease_expirations\030\r \001"
+  "(\003\022\026\n\016accepted_moves\030\016 \001(\003\022\026\n\016rejected_m"
+  "oves\030\017 \001(\003\022\032\n\022rejected_proposals\030\020 \001(\003B\016"
+  "\n\014_best_rewardB\021\n\017_current_reward\"\356\002\n\005Tr"
+  "ial\022\020\n\010study_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001(\003\022"
+  "\016\n\006tokens\030\003 \003(\005\022\023\n\013temperature\030\004 \001(\001\022\021\n\t"
+  "client_id\030\005 \001(\t\022#\n\005state\030\006 \001(\0162\024.sanas.v"
+  "1.TrialState\022\016\n\006reward\030\007 \001(\001\022\022\n\ninfeasib"
+  "le\030\010 \001(\010\022\020\n\010accepted\030\t \001(\010\022/\n\013create_tim"
+  "e\030\n \001(\0132\032.google.protobuf.Timestamp\0221\n\rc"
+  "omplete_time\030\013 \001(\0132\032.google.protobuf.Tim"
+  "estamp\0225\n\021lease_expire_time\030\014 \001(\0132\032.goog"
+  "le.protobuf.Timestamp\022\023\n\013issue_count\030\r \001"
+  "(\005\"M\n\022CreateStudyRequest\022\020\n\010study_id\030\001 \001"
+  "(\t\022%\n\006config\030\002 \001(\0132\025.sanas.v1.StudyConfi"
+  "g\"F\n\023CreateStudyResponse\022\036\n\005study\030\001 \001(\0132"
+  "\017.sanas.v1.Study\022\017\n\007created\030\002 \001(\010\"#\n\017Get"
+  "StudyRequest\022\020\n\010study_id\030\001 \001(\t\"2\n\020GetStu"
+  "dyResponse\022\036\n\005study\030\001 \001(\0132\017.sanas.v1.Stu"
+  "dy\";\n\022ListStudiesRequest\022\021\n\tpage_size\030\001 "
+  "\001(\005\022\022\n\npage_token\030\002 \001(\t\"P\n\023ListStudiesRe"
+  "sponse\022 \n\007studies\030\001 \003(\0132\017.sanas.v1.Study"
+  "\022\027\n\017next_page_token\030\002 \001(\t\"&\n\022DeleteStudy"
+  "Request\022\020\n\010study_id\030\001 \001(\t\"\025\n\023DeleteStudy"
+  "Response\"l\n\023SuggestTrialRequest\022\020\n\010study"
+  "_id\030\001 \001(\t\022\021\n\tclient_id\030\002 \001(\t\022\022\n\nrequest_"
+  "id\030\003 \001(\t\022\034\n\024include_architecture\030\004 \001(\010\"\204"
+  "\001\n\024SuggestTrialResponse\022\036\n\005trial\030\001 \001(\0132\017"
+  ".sanas.v1.Trial\022-\n\rarchitectures\030\002 \003(\0132\026"
+  ".sanas.v1.Architecture\022\r\n\005flops\030\003 \001(\003\022\016\n"
+  "\006params\030\004 \001(\003\"\233\001\n\024CompleteTrialRequest\022\020"
+  "\n\010study_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001(\003\022\016\n\006re"
+  "ward\030\003 \001(\001\022\022\n\ninfeasible\030\004 \001(\010\022\024\n\014sugges"
+  "t_next\030\005 \001(\010\022\021\n\tclient_id\030\006 \001(\t\022\022\n\nreque"
+  "st_id\030\007 \001(\t\"v\n\025CompleteTrialResponse\022\036\n\005"
+  "trial\030\001 \001(\0132\017.sanas.v1.Trial\022#\n\nnext_tri"
+  "al\030\002 \001(\0132\017.sanas.v1.Trial\022\030\n\020budget_rema"
+  "ining\030\003 \001(\003\"N\n\025HeartbeatTrialRequest\022\020\n\010"
+  "study_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001(\003\022\021\n\tclie"
+  "nt_id\030\003 \001(\t\"8\n\026HeartbeatTrialResponse\022\036\n"
+  "\005trial\030\001 \001(\0132\017.sanas.v1.Trial\"q\n\021ListTri"
+  "alsRequest\022\020\n\010study_id\030\001 \001(\t\022\021\n\tpage_siz"
+  "e\030\002 \001(\005\022\022\n\npage_token\030\003 \001(\t\022#\n\005state\030\004 \001"
+  "(\0162\024.sanas.v1.TrialState\"b\n\022ListTrialsRe"
+  "sponse\022\037\n\006trials\030\001 \003(\0132\017.sanas.v1.Trial\022"
+  "\027\n\017next_page_token\030\002 \001(\t\022\022\n\ntotal_size\030\003"
+  " \001(\003\"%\n\021WatchStudyRequest\022\020\n\010study_id\030\001 "
+  "\001(\t\"\254\001\n\022WatchStudyResponse\022&\n\004type\030\001 \001(\016"
+  "2\030.sanas.v1.StudyEventType\022\036\n\005trial\030\002 \001("
+  "\0132\017.sanas.v1.Trial\022\036\n\005study\030\003 \001(\0132\017.sana"
+  "s.v1.Study\022.\n\nevent_time\030\004 \001(\0132\032.google."
+  "protobuf.Timestamp\"u\n!ImportPaddleSlimCh"
+  "eckpointRequest\022\020\n\010study_id\030\001 \001(\t\022%\n\006con"
+  "fig\030\002 \001(\0132\025.sanas.v1.StudyConfig\022\027\n\017chec"
+  "kpoint_json\030\003 \001(\t\"]\n\"ImportPaddleSlimChe"
+  "ckpointResponse\022\036\n\005study\030\001 \001(\0132\017.sanas.v"
+  "1.Study\022\027\n\017imported_trials\030\002 \001(\003*\\\n\nStud"
+  "yState\022\033\n\027STUDY_STATE_UNSPECIFIED\020\000\022\026\n\022S"
+  "TUDY_STATE_ACTIVE\020\001\022\031\n\025STUDY_STATE_COMPL"
+  "ETED\020\002*x\n\nTrialState\022\033\n\027TRIAL_STATE_UNSP"
+  "ECIFIED\020\000\022\026\n\022TRIAL_STATE_ACTIVE\020\001\022\031\n\025TRI"
+  "AL_STATE_SUCCEEDED\020\002\022\032\n\026TRIAL_STATE_INFE"
+  "ASIBLE\020\003*\216\003\n\013ErrorReason\022\034\n\030ERROR_REASON"
+  "_UNSPECIFIED\020\000\022!\n\035ERROR_REASON_INVALID_A"
+  "RGUMENT\020\001\022 \n\034ERROR_REASON_STUDY_NOT_FOUN"
+  "D\020\002\022 \n\034ERROR_REASON_TRIAL_NOT_FOUND\020\003\022\035\n"
+  "\031ERROR_REASON_STUDY_EXISTS\020\004\022(\n$ERROR_RE"
+  "ASON_TRIAL_ALREADY_COMPLETED\020\005\022!\n\035ERROR_"
+  "REASON_BUDGET_EXHAUSTED\020\006\022 \n\034ERROR_REASO"
+  "N_SPACE_EXHAUSTED\020\007\022 \n\034ERROR_REASON_STOR"
+  "AGE_FAILURE\020\010\022(\n$ERROR_REASON_TOO_MANY_P"
+  "ENDING_TRIALS\020\t\022 \n\034ERROR_REASON_UNAUTHEN"
+  "TICATED\020\n*\213\002\n\016StudyEventType\022 \n\034STUDY_EV"
+  "ENT_TYPE_UNSPECIFIED\020\000\022\"\n\036STUDY_EVENT_TY"
+  "PE_CURRENT_STATE\020\001\022$\n STUDY_EVENT_TYPE_T"
+  "RIAL_SUGGESTED\020\002\022\"\n\036STUDY_EVENT_TYPE_LEA"
+  "SE_EXPIRED\020\003\022$\n STUDY_EVENT_TYPE_TRIAL_C"
+  "OMPLETED\020\004\022\035\n\031STUDY_EVENT_TYPE_NEW_BEST\020"
+  "\005\022$\n STUDY_EVENT_TYPE_STUDY_COMPLETED\020\0062"
+  "\275\006\n\021ControllerService\022J\n\013CreateStudy\022\034.s"
+  "anas.v1.CreateStudyRequest\032\035.sanas.v1.Cr"
+  "eateStudyResponse\022A\n\010GetStudy\022\031.sanas.v1"
+  ".GetStudyRequest\032\032.sanas.v1.GetStudyResp"
+  "onse\022J\n\013ListStudies\022\034.sanas.v1.ListStudi"
+  "esRequest\032\035.sanas.v1.ListStudiesResponse"
+  "\022J\n\013DeleteStudy\022\034.sanas.v1.DeleteStudyRe"
+  "quest\032\035.sanas.v1.DeleteStudyResponse\022M\n\014"
+  "SuggestTrial\022\035.sanas.v1.SuggestTrialRequ"
+  "est\032\036.sanas.v1.SuggestTrialResponse\022P\n\rC"
+  "ompleteTrial\022\036.sanas.v1.CompleteTrialReq"
+  "uest\032\037.sanas.v1.CompleteTrialResponse\022S\n"
+  "\016HeartbeatTrial\022\037.sanas.v1.HeartbeatTria"
+  "lRequest\032 .sanas.v1.HeartbeatTrialRespon"
+  "se\022G\n\nListTrials\022\033.sanas.v1.ListTrialsRe"
+  "quest\032\034.sanas.v1.ListTrialsResponse\022I\n\nW"
+  "atchStudy\022\033.sanas.v1.WatchStudyRequest\032\034"
+  ".sanas.v1.WatchStudyResponse0\001\022w\n\032Import"
+  "PaddleSlimCheckpoint\022+.sanas.v1.ImportPa"
+  "ddleSlimCheckpointRequest\032,.sanas.v1.Imp"
+  "ortPaddleSlimCheckpointResponseB7Z5githu"
+  "b.com/sanas-nas/sanas/clients/go/sanasv1"
+  ";sanasv1b\006proto3"
   ;
 static const ::_pbi::DescriptorTable* const descriptor_table_sanas_2fv1_2fsanas_2eproto_deps[2] = {
   &::descriptor_table_google_2fprotobuf_2fduration_2eproto,
@@ -876,9 +991,9 @@ static const ::_pbi::DescriptorTable* const descriptor_table_sanas_2fv1_2fsanas_
 };
 static ::_pbi::once_flag descriptor_table_sanas_2fv1_2fsanas_2eproto_once;
 const ::_pbi::DescriptorTable descriptor_table_sanas_2fv1_2fsanas_2eproto = {
-    false, false, 4857, descriptor_table_protodef_sanas_2fv1_2fsanas_2eproto,
+    false, false, 5376, descriptor_table_protodef_sanas_2fv1_2fsanas_2eproto,
     "sanas/v1/sanas.proto",
-    &descriptor_table_sanas_2fv1_2fsanas_2eproto_once, descriptor_table_sanas_2fv1_2fsanas_2eproto_deps, 2, 25,
+    &descriptor_table_sanas_2fv1_2fsanas_2eproto_once, descriptor_table_sanas_2fv1_2fsanas_2eproto_deps, 2, 28,
     schemas, file_default_instances, TableStruct_sanas_2fv1_2fsanas_2eproto::offsets,
     file_level_metadata_sanas_2fv1_2fsanas_2eproto, file_level_enum_descriptors_sanas_2fv1_2fsanas_2eproto,
     file_level_service_descriptors_sanas_2fv1_2fsanas_2eproto,
@@ -1351,11 +1466,16 @@ class StudyConfig::_Internal {
     (*has_bits)[0] |= 4u;
   }
   static const ::PROTOBUF_NAMESPACE_ID::Duration& lease_duration(const StudyConfig* msg);
+  static const ::sanas::v1::Constraints& constraints(const StudyConfig* msg);
 };
 
 const ::PROTOBUF_NAMESPACE_ID::Duration&
 StudyConfig::_Internal::lease_duration(const StudyConfig* msg) {
   return *msg->_impl_.lease_duration_;
+}
+const ::sanas::v1::Constraints&
+StudyConfig::_Internal::constraints(const StudyConfig* msg) {
+  return *msg->_impl_.constraints_;
 }
 void StudyConfig::clear_lease_duration() {
   if (GetArenaForAllocation() == nullptr && _impl_.lease_duration_ != nullptr) {
@@ -1379,6 +1499,7 @@ StudyConfig::StudyConfig(const StudyConfig& from)
     , decltype(_impl_.init_tokens_){from._impl_.init_tokens_}
     , /*decltype(_impl_._init_tokens_cached_byte_size_)*/{0}
     , decltype(_impl_.lease_duration_){nullptr}
+    , decltype(_impl_.constraints_){nullptr}
     , decltype(_impl_.init_temperature_){}
     , decltype(_impl_.reduce_rate_){}
     , decltype(_impl_.search_steps_){}
@@ -1387,6 +1508,9 @@ StudyConfig::StudyConfig(const StudyConfig& from)
   _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
   if (from._internal_has_lease_duration()) {
     _this->_impl_.lease_duration_ = new ::PROTOBUF_NAMESPACE_ID::Duration(*from._impl_.lease_duration_);
+  }
+  if (from._internal_has_constraints()) {
+    _this->_impl_.constraints_ = new ::sanas::v1::Constraints(*from._impl_.constraints_);
   }
   ::memcpy(&_impl_.init_temperature_, &from._impl_.init_temperature_,
     static_cast<size_t>(reinterpret_cast<char*>(&_impl_.seed_) -
@@ -1405,6 +1529,7 @@ inline void StudyConfig::SharedCtor(
     , decltype(_impl_.init_tokens_){arena}
     , /*decltype(_impl_._init_tokens_cached_byte_size_)*/{0}
     , decltype(_impl_.lease_duration_){nullptr}
+    , decltype(_impl_.constraints_){nullptr}
     , decltype(_impl_.init_temperature_){0}
     , decltype(_impl_.reduce_rate_){0}
     , decltype(_impl_.search_steps_){int64_t{0}}
@@ -1426,6 +1551,7 @@ inline void StudyConfig::SharedDtor() {
   _impl_.search_spaces_.~RepeatedPtrField();
   _impl_.init_tokens_.~RepeatedField();
   if (this != internal_default_instance()) delete _impl_.lease_duration_;
+  if (this != internal_default_instance()) delete _impl_.constraints_;
 }
 
 void StudyConfig::SetCachedSize(int size) const {
@@ -1444,6 +1570,10 @@ void StudyConfig::Clear() {
     delete _impl_.lease_duration_;
   }
   _impl_.lease_duration_ = nullptr;
+  if (GetArenaForAllocation() == nullptr && _impl_.constraints_ != nullptr) {
+    delete _impl_.constraints_;
+  }
+  _impl_.constraints_ = nullptr;
   cached_has_bits = _impl_._has_bits_[0];
   if (cached_has_bits & 0x00000003u) {
     ::memset(&_impl_.init_temperature_, 0, static_cast<size_t>(
@@ -1530,6 +1660,14 @@ const char* StudyConfig::_InternalParse(const char* ptr, ::_pbi::ParseContext* c
         } else
           goto handle_unusual;
         continue;
+      // .sanas.v1.Constraints constraints = 8;
+      case 8:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 66)) {
+          ptr = ctx->ParseMessage(_internal_mutable_constraints(), ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
       default:
         goto handle_unusual;
     }  // switch
@@ -1608,6 +1746,13 @@ uint8_t* StudyConfig::_InternalSerialize(
         _Internal::lease_duration(this).GetCachedSize(), target, stream);
   }
 
+  // .sanas.v1.Constraints constraints = 8;
+  if (this->_internal_has_constraints()) {
+    target = ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::
+      InternalWriteMessage(8, _Internal::constraints(this),
+        _Internal::constraints(this).GetCachedSize(), target, stream);
+  }
+
   if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
     target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
         _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
@@ -1650,6 +1795,13 @@ size_t StudyConfig::ByteSizeLong() const {
     total_size += 1 +
       ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::MessageSize(
         *_impl_.lease_duration_);
+  }
+
+  // .sanas.v1.Constraints constraints = 8;
+  if (this->_internal_has_constraints()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::MessageSize(
+        *_impl_.constraints_);
   }
 
   cached_has_bits = _impl_._has_bits_[0];
@@ -1699,6 +1851,10 @@ void StudyConfig::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PR
     _this->_internal_mutable_lease_duration()->::PROTOBUF_NAMESPACE_ID::Duration::MergeFrom(
         from._internal_lease_duration());
   }
+  if (from._internal_has_constraints()) {
+    _this->_internal_mutable_constraints()->::sanas::v1::Constraints::MergeFrom(
+        from._internal_constraints());
+  }
   cached_has_bits = from._impl_._has_bits_[0];
   if (cached_has_bits & 0x00000003u) {
     if (cached_has_bits & 0x00000001u) {
@@ -1747,6 +1903,914 @@ void StudyConfig::InternalSwap(StudyConfig* other) {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
       file_level_metadata_sanas_2fv1_2fsanas_2eproto[1]);
+}
+
+// ===================================================================
+
+class Constraints::_Internal {
+ public:
+};
+
+Constraints::Constraints(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                         bool is_message_owned)
+  : ::PROTOBUF_NAMESPACE_ID::Message(arena, is_message_owned) {
+  SharedCtor(arena, is_message_owned);
+  // @@protoc_insertion_point(arena_constructor:sanas.v1.Constraints)
+}
+Constraints::Constraints(const Constraints& from)
+  : ::PROTOBUF_NAMESPACE_ID::Message() {
+  Constraints* const _this = this; (void)_this;
+  new (&_impl_) Impl_{
+      decltype(_impl_.input_size_){}
+    , decltype(_impl_.in_channels_){}
+    , decltype(_impl_.max_flops_){}
+    , decltype(_impl_.max_params_){}
+    , /*decltype(_impl_._cached_size_)*/{}};
+
+  _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+  ::memcpy(&_impl_.input_size_, &from._impl_.input_size_,
+    static_cast<size_t>(reinterpret_cast<char*>(&_impl_.max_params_) -
+    reinterpret_cast<char*>(&_impl_.input_size_)) + sizeof(_impl_.max_params_));
+  // @@protoc_insertion_point(copy_constructor:sanas.v1.Constraints)
+}
+
+inline void Constraints::SharedCtor(
+    ::_pb::Arena* arena, bool is_message_owned) {
+  (void)arena;
+  (void)is_message_owned;
+  new (&_impl_) Impl_{
+      decltype(_impl_.input_size_){0}
+    , decltype(_impl_.in_channels_){0}
+    , decltype(_impl_.max_flops_){int64_t{0}}
+    , decltype(_impl_.max_params_){int64_t{0}}
+    , /*decltype(_impl_._cached_size_)*/{}
+  };
+}
+
+Constraints::~Constraints() {
+  // @@protoc_insertion_point(destructor:sanas.v1.Constraints)
+  if (auto *arena = _internal_metadata_.DeleteReturnArena<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>()) {
+  (void)arena;
+    return;
+  }
+  SharedDtor();
+}
+
+inline void Constraints::SharedDtor() {
+  GOOGLE_DCHECK(GetArenaForAllocation() == nullptr);
+}
+
+void Constraints::SetCachedSize(int size) const {
+  _impl_._cached_size_.Set(size);
+}
+
+void Constraints::Clear() {
+// @@protoc_insertion_point(message_clear_start:sanas.v1.Constraints)
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  ::memset(&_impl_.input_size_, 0, static_cast<size_t>(
+      reinterpret_cast<char*>(&_impl_.max_params_) -
+      reinterpret_cast<char*>(&_impl_.input_size_)) + sizeof(_impl_.max_params_));
+  _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
+}
+
+const char* Constraints::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
+#define CHK_(x) if (PROTOBUF_PREDICT_FALSE(!(x))) goto failure
+  while (!ctx->Done(&ptr)) {
+    uint32_t tag;
+    ptr = ::_pbi::ReadTag(ptr, &tag);
+    switch (tag >> 3) {
+      // int32 input_size = 1;
+      case 1:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 8)) {
+          _impl_.input_size_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint32(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // int32 in_channels = 2;
+      case 2:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 16)) {
+          _impl_.in_channels_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint32(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // int64 max_flops = 3;
+      case 3:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 24)) {
+          _impl_.max_flops_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // int64 max_params = 4;
+      case 4:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 32)) {
+          _impl_.max_params_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      default:
+        goto handle_unusual;
+    }  // switch
+  handle_unusual:
+    if ((tag == 0) || ((tag & 7) == 4)) {
+      CHK_(ptr);
+      ctx->SetLastTag(tag);
+      goto message_done;
+    }
+    ptr = UnknownFieldParse(
+        tag,
+        _internal_metadata_.mutable_unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(),
+        ptr, ctx);
+    CHK_(ptr != nullptr);
+  }  // while
+message_done:
+  return ptr;
+failure:
+  ptr = nullptr;
+  goto message_done;
+#undef CHK_
+}
+
+uint8_t* Constraints::_InternalSerialize(
+    uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const {
+  // @@protoc_insertion_point(serialize_to_array_start:sanas.v1.Constraints)
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  // int32 input_size = 1;
+  if (this->_internal_input_size() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt32ToArray(1, this->_internal_input_size(), target);
+  }
+
+  // int32 in_channels = 2;
+  if (this->_internal_in_channels() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt32ToArray(2, this->_internal_in_channels(), target);
+  }
+
+  // int64 max_flops = 3;
+  if (this->_internal_max_flops() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt64ToArray(3, this->_internal_max_flops(), target);
+  }
+
+  // int64 max_params = 4;
+  if (this->_internal_max_params() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt64ToArray(4, this->_internal_max_params(), target);
+  }
+
+  if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
+    target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
+        _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
+  }
+  // @@protoc_insertion_point(serialize_to_array_end:sanas.v1.Constraints)
+  return target;
+}
+
+size_t Constraints::ByteSizeLong() const {
+// @@protoc_insertion_point(message_byte_size_start:sanas.v1.Constraints)
+  size_t total_size = 0;
+
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  // int32 input_size = 1;
+  if (this->_internal_input_size() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int32SizePlusOne(this->_internal_input_size());
+  }
+
+  // int32 in_channels = 2;
+  if (this->_internal_in_channels() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int32SizePlusOne(this->_internal_in_channels());
+  }
+
+  // int64 max_flops = 3;
+  if (this->_internal_max_flops() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_max_flops());
+  }
+
+  // int64 max_params = 4;
+  if (this->_internal_max_params() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_max_params());
+  }
+
+  return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
+}
+
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData Constraints::_class_data_ = {
+    ::PROTOBUF_NAMESPACE_ID::Message::CopyWithSourceCheck,
+    Constraints::MergeImpl
+};
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*Constraints::GetClassData() const { return &_class_data_; }
+
+
+void Constraints::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg) {
+  auto* const _this = static_cast<Constraints*>(&to_msg);
+  auto& from = static_cast<const Constraints&>(from_msg);
+  // @@protoc_insertion_point(class_specific_merge_from_start:sanas.v1.Constraints)
+  GOOGLE_DCHECK_NE(&from, _this);
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  if (from._internal_input_size() != 0) {
+    _this->_internal_set_input_size(from._internal_input_size());
+  }
+  if (from._internal_in_channels() != 0) {
+    _this->_internal_set_in_channels(from._internal_in_channels());
+  }
+  if (from._internal_max_flops() != 0) {
+    _this->_internal_set_max_flops(from._internal_max_flops());
+  }
+  if (from._internal_max_params() != 0) {
+    _this->_internal_set_max_params(from._internal_max_params());
+  }
+  _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+}
+
+void Constraints::CopyFrom(const Constraints& from) {
+// @@protoc_insertion_point(class_specific_copy_from_start:sanas.v1.Constraints)
+  if (&from == this) return;
+  Clear();
+  MergeFrom(from);
+}
+
+bool Constraints::IsInitialized() const {
+  return true;
+}
+
+void Constraints::InternalSwap(Constraints* other) {
+  using std::swap;
+  _internal_metadata_.InternalSwap(&other->_internal_metadata_);
+  ::PROTOBUF_NAMESPACE_ID::internal::memswap<
+      PROTOBUF_FIELD_OFFSET(Constraints, _impl_.max_params_)
+      + sizeof(Constraints::_impl_.max_params_)
+      - PROTOBUF_FIELD_OFFSET(Constraints, _impl_.input_size_)>(
+          reinterpret_cast<char*>(&_impl_.input_size_),
+          reinterpret_cast<char*>(&other->_impl_.input_size_));
+}
+
+::PROTOBUF_NAMESPACE_ID::Metadata Constraints::GetMetadata() const {
+  return ::_pbi::AssignDescriptors(
+      &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[2]);
+}
+
+// ===================================================================
+
+class ArchitectureBlock::_Internal {
+ public:
+};
+
+ArchitectureBlock::ArchitectureBlock(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                         bool is_message_owned)
+  : ::PROTOBUF_NAMESPACE_ID::Message(arena, is_message_owned) {
+  SharedCtor(arena, is_message_owned);
+  // @@protoc_insertion_point(arena_constructor:sanas.v1.ArchitectureBlock)
+}
+ArchitectureBlock::ArchitectureBlock(const ArchitectureBlock& from)
+  : ::PROTOBUF_NAMESPACE_ID::Message() {
+  ArchitectureBlock* const _this = this; (void)_this;
+  new (&_impl_) Impl_{
+      decltype(_impl_.kind_){}
+    , decltype(_impl_.activation_){}
+    , decltype(_impl_.out_channels_){}
+    , decltype(_impl_.kernel_){}
+    , decltype(_impl_.stride_){}
+    , decltype(_impl_.expansion_){}
+    , decltype(_impl_.repeats_){}
+    , /*decltype(_impl_._cached_size_)*/{}};
+
+  _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+  _impl_.kind_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.kind_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_kind().empty()) {
+    _this->_impl_.kind_.Set(from._internal_kind(), 
+      _this->GetArenaForAllocation());
+  }
+  _impl_.activation_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.activation_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_activation().empty()) {
+    _this->_impl_.activation_.Set(from._internal_activation(), 
+      _this->GetArenaForAllocation());
+  }
+  ::memcpy(&_impl_.out_channels_, &from._impl_.out_channels_,
+    static_cast<size_t>(reinterpret_cast<char*>(&_impl_.repeats_) -
+    reinterpret_cast<char*>(&_impl_.out_channels_)) + sizeof(_impl_.repeats_));
+  // @@protoc_insertion_point(copy_constructor:sanas.v1.ArchitectureBlock)
+}
+
+inline void ArchitectureBlock::SharedCtor(
+    ::_pb::Arena* arena, bool is_message_owned) {
+  (void)arena;
+  (void)is_message_owned;
+  new (&_impl_) Impl_{
+      decltype(_impl_.kind_){}
+    , decltype(_impl_.activation_){}
+    , decltype(_impl_.out_channels_){0}
+    , decltype(_impl_.kernel_){0}
+    , decltype(_impl_.stride_){0}
+    , decltype(_impl_.expansion_){0}
+    , decltype(_impl_.repeats_){0}
+    , /*decltype(_impl_._cached_size_)*/{}
+  };
+  _impl_.kind_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.kind_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  _impl_.activation_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.activation_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+}
+
+ArchitectureBlock::~ArchitectureBlock() {
+  // @@protoc_insertion_point(destructor:sanas.v1.ArchitectureBlock)
+  if (auto *arena = _internal_metadata_.DeleteReturnArena<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>()) {
+  (void)arena;
+    return;
+  }
+  SharedDtor();
+}
+
+inline void ArchitectureBlock::SharedDtor() {
+  GOOGLE_DCHECK(GetArenaForAllocation() == nullptr);
+  _impl_.kind_.Destroy();
+  _impl_.activation_.Destroy();
+}
+
+void ArchitectureBlock::SetCachedSize(int size) const {
+  _impl_._cached_size_.Set(size);
+}
+
+void ArchitectureBlock::Clear() {
+// @@protoc_insertion_point(message_clear_start:sanas.v1.ArchitectureBlock)
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  _impl_.kind_.ClearToEmpty();
+  _impl_.activation_.ClearToEmpty();
+  ::memset(&_impl_.out_channels_, 0, static_cast<size_t>(
+      reinterpret_cast<char*>(&_impl_.repeats_) -
+      reinterpret_cast<char*>(&_impl_.out_channels_)) + sizeof(_impl_.repeats_));
+  _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
+}
+
+const char* ArchitectureBlock::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
+#define CHK_(x) if (PROTOBUF_PREDICT_FALSE(!(x))) goto failure
+  while (!ctx->Done(&ptr)) {
+    uint32_t tag;
+    ptr = ::_pbi::ReadTag(ptr, &tag);
+    switch (tag >> 3) {
+      // string kind = 1;
+      case 1:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 10)) {
+          auto str = _internal_mutable_kind();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "sanas.v1.ArchitectureBlock.kind"));
+        } else
+          goto handle_unusual;
+        continue;
+      // int32 out_channels = 2;
+      case 2:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 16)) {
+          _impl_.out_channels_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint32(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // int32 kernel = 3;
+      case 3:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 24)) {
+          _impl_.kernel_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint32(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // int32 stride = 4;
+      case 4:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 32)) {
+          _impl_.stride_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint32(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // int32 expansion = 5;
+      case 5:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 40)) {
+          _impl_.expansion_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint32(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // int32 repeats = 6;
+      case 6:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 48)) {
+          _impl_.repeats_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint32(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // string activation = 7;
+      case 7:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 58)) {
+          auto str = _internal_mutable_activation();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "sanas.v1.ArchitectureBlock.activation"));
+        } else
+          goto handle_unusual;
+        continue;
+      default:
+        goto handle_unusual;
+    }  // switch
+  handle_unusual:
+    if ((tag == 0) || ((tag & 7) == 4)) {
+      CHK_(ptr);
+      ctx->SetLastTag(tag);
+      goto message_done;
+    }
+    ptr = UnknownFieldParse(
+        tag,
+        _internal_metadata_.mutable_unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(),
+        ptr, ctx);
+    CHK_(ptr != nullptr);
+  }  // while
+message_done:
+  return ptr;
+failure:
+  ptr = nullptr;
+  goto message_done;
+#undef CHK_
+}
+
+uint8_t* ArchitectureBlock::_InternalSerialize(
+    uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const {
+  // @@protoc_insertion_point(serialize_to_array_start:sanas.v1.ArchitectureBlock)
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  // string kind = 1;
+  if (!this->_internal_kind().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_kind().data(), static_cast<int>(this->_internal_kind().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "sanas.v1.ArchitectureBlock.kind");
+    target = stream->WriteStringMaybeAliased(
+        1, this->_internal_kind(), target);
+  }
+
+  // int32 out_channels = 2;
+  if (this->_internal_out_channels() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt32ToArray(2, this->_internal_out_channels(), target);
+  }
+
+  // int32 kernel = 3;
+  if (this->_internal_kernel() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt32ToArray(3, this->_internal_kernel(), target);
+  }
+
+  // int32 stride = 4;
+  if (this->_internal_stride() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt32ToArray(4, this->_internal_stride(), target);
+  }
+
+  // int32 expansion = 5;
+  if (this->_internal_expansion() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt32ToArray(5, this->_internal_expansion(), target);
+  }
+
+  // int32 repeats = 6;
+  if (this->_internal_repeats() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt32ToArray(6, this->_internal_repeats(), target);
+  }
+
+  // string activation = 7;
+  if (!this->_internal_activation().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_activation().data(), static_cast<int>(this->_internal_activation().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "sanas.v1.ArchitectureBlock.activation");
+    target = stream->WriteStringMaybeAliased(
+        7, this->_internal_activation(), target);
+  }
+
+  if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
+    target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
+        _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
+  }
+  // @@protoc_insertion_point(serialize_to_array_end:sanas.v1.ArchitectureBlock)
+  return target;
+}
+
+size_t ArchitectureBlock::ByteSizeLong() const {
+// @@protoc_insertion_point(message_byte_size_start:sanas.v1.ArchitectureBlock)
+  size_t total_size = 0;
+
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  // string kind = 1;
+  if (!this->_internal_kind().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_kind());
+  }
+
+  // string activation = 7;
+  if (!this->_internal_activation().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_activation());
+  }
+
+  // int32 out_channels = 2;
+  if (this->_internal_out_channels() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int32SizePlusOne(this->_internal_out_channels());
+  }
+
+  // int32 kernel = 3;
+  if (this->_internal_kernel() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int32SizePlusOne(this->_internal_kernel());
+  }
+
+  // int32 stride = 4;
+  if (this->_internal_stride() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int32SizePlusOne(this->_internal_stride());
+  }
+
+  // int32 expansion = 5;
+  if (this->_internal_expansion() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int32SizePlusOne(this->_internal_expansion());
+  }
+
+  // int32 repeats = 6;
+  if (this->_internal_repeats() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int32SizePlusOne(this->_internal_repeats());
+  }
+
+  return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
+}
+
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData ArchitectureBlock::_class_data_ = {
+    ::PROTOBUF_NAMESPACE_ID::Message::CopyWithSourceCheck,
+    ArchitectureBlock::MergeImpl
+};
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*ArchitectureBlock::GetClassData() const { return &_class_data_; }
+
+
+void ArchitectureBlock::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg) {
+  auto* const _this = static_cast<ArchitectureBlock*>(&to_msg);
+  auto& from = static_cast<const ArchitectureBlock&>(from_msg);
+  // @@protoc_insertion_point(class_specific_merge_from_start:sanas.v1.ArchitectureBlock)
+  GOOGLE_DCHECK_NE(&from, _this);
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  if (!from._internal_kind().empty()) {
+    _this->_internal_set_kind(from._internal_kind());
+  }
+  if (!from._internal_activation().empty()) {
+    _this->_internal_set_activation(from._internal_activation());
+  }
+  if (from._internal_out_channels() != 0) {
+    _this->_internal_set_out_channels(from._internal_out_channels());
+  }
+  if (from._internal_kernel() != 0) {
+    _this->_internal_set_kernel(from._internal_kernel());
+  }
+  if (from._internal_stride() != 0) {
+    _this->_internal_set_stride(from._internal_stride());
+  }
+  if (from._internal_expansion() != 0) {
+    _this->_internal_set_expansion(from._internal_expansion());
+  }
+  if (from._internal_repeats() != 0) {
+    _this->_internal_set_repeats(from._internal_repeats());
+  }
+  _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+}
+
+void ArchitectureBlock::CopyFrom(const ArchitectureBlock& from) {
+// @@protoc_insertion_point(class_specific_copy_from_start:sanas.v1.ArchitectureBlock)
+  if (&from == this) return;
+  Clear();
+  MergeFrom(from);
+}
+
+bool ArchitectureBlock::IsInitialized() const {
+  return true;
+}
+
+void ArchitectureBlock::InternalSwap(ArchitectureBlock* other) {
+  using std::swap;
+  auto* lhs_arena = GetArenaForAllocation();
+  auto* rhs_arena = other->GetArenaForAllocation();
+  _internal_metadata_.InternalSwap(&other->_internal_metadata_);
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.kind_, lhs_arena,
+      &other->_impl_.kind_, rhs_arena
+  );
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.activation_, lhs_arena,
+      &other->_impl_.activation_, rhs_arena
+  );
+  ::PROTOBUF_NAMESPACE_ID::internal::memswap<
+      PROTOBUF_FIELD_OFFSET(ArchitectureBlock, _impl_.repeats_)
+      + sizeof(ArchitectureBlock::_impl_.repeats_)
+      - PROTOBUF_FIELD_OFFSET(ArchitectureBlock, _impl_.out_channels_)>(
+          reinterpret_cast<char*>(&_impl_.out_channels_),
+          reinterpret_cast<char*>(&other->_impl_.out_channels_));
+}
+
+::PROTOBUF_NAMESPACE_ID::Metadata ArchitectureBlock::GetMetadata() const {
+  return ::_pbi::AssignDescriptors(
+      &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[3]);
+}
+
+// ===================================================================
+
+class Architecture::_Internal {
+ public:
+};
+
+Architecture::Architecture(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                         bool is_message_owned)
+  : ::PROTOBUF_NAMESPACE_ID::Message(arena, is_message_owned) {
+  SharedCtor(arena, is_message_owned);
+  // @@protoc_insertion_point(arena_constructor:sanas.v1.Architecture)
+}
+Architecture::Architecture(const Architecture& from)
+  : ::PROTOBUF_NAMESPACE_ID::Message() {
+  Architecture* const _this = this; (void)_this;
+  new (&_impl_) Impl_{
+      decltype(_impl_.blocks_){from._impl_.blocks_}
+    , decltype(_impl_.space_){}
+    , decltype(_impl_.in_channels_){}
+    , /*decltype(_impl_._cached_size_)*/{}};
+
+  _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+  _impl_.space_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.space_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_space().empty()) {
+    _this->_impl_.space_.Set(from._internal_space(), 
+      _this->GetArenaForAllocation());
+  }
+  _this->_impl_.in_channels_ = from._impl_.in_channels_;
+  // @@protoc_insertion_point(copy_constructor:sanas.v1.Architecture)
+}
+
+inline void Architecture::SharedCtor(
+    ::_pb::Arena* arena, bool is_message_owned) {
+  (void)arena;
+  (void)is_message_owned;
+  new (&_impl_) Impl_{
+      decltype(_impl_.blocks_){arena}
+    , decltype(_impl_.space_){}
+    , decltype(_impl_.in_channels_){0}
+    , /*decltype(_impl_._cached_size_)*/{}
+  };
+  _impl_.space_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.space_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+}
+
+Architecture::~Architecture() {
+  // @@protoc_insertion_point(destructor:sanas.v1.Architecture)
+  if (auto *arena = _internal_metadata_.DeleteReturnArena<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>()) {
+  (void)arena;
+    return;
+  }
+  SharedDtor();
+}
+
+inline void Architecture::SharedDtor() {
+  GOOGLE_DCHECK(GetArenaForAllocation() == nullptr);
+  _impl_.blocks_.~RepeatedPtrField();
+  _impl_.space_.Destroy();
+}
+
+void Architecture::SetCachedSize(int size) const {
+  _impl_._cached_size_.Set(size);
+}
+
+void Architecture::Clear() {
+// @@protoc_insertion_point(message_clear_start:sanas.v1.Architecture)
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  _impl_.blocks_.Clear();
+  _impl_.space_.ClearToEmpty();
+  _impl_.in_channels_ = 0;
+  _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
+}
+
+const char* Architecture::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
+#define CHK_(x) if (PROTOBUF_PREDICT_FALSE(!(x))) goto failure
+  while (!ctx->Done(&ptr)) {
+    uint32_t tag;
+    ptr = ::_pbi::ReadTag(ptr, &tag);
+    switch (tag >> 3) {
+      // string space = 1;
+      case 1:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 10)) {
+          auto str = _internal_mutable_space();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "sanas.v1.Architecture.space"));
+        } else
+          goto handle_unusual;
+        continue;
+      // int32 in_channels = 2;
+      case 2:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 16)) {
+          _impl_.in_channels_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint32(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // repeated .sanas.v1.ArchitectureBlock blocks = 3;
+      case 3:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 26)) {
+          ptr -= 1;
+          do {
+            ptr += 1;
+            ptr = ctx->ParseMessage(_internal_add_blocks(), ptr);
+            CHK_(ptr);
+            if (!ctx->DataAvailable(ptr)) break;
+          } while (::PROTOBUF_NAMESPACE_ID::internal::ExpectTag<26>(ptr));
+        } else
+          goto handle_unusual;
+        continue;
+      default:
+        goto handle_unusual;
+    }  // switch
+  handle_unusual:
+    if ((tag == 0) || ((tag & 7) == 4)) {
+      CHK_(ptr);
+      ctx->SetLastTag(tag);
+      goto message_done;
+    }
+    ptr = UnknownFieldParse(
+        tag,
+        _internal_metadata_.mutable_unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(),
+        ptr, ctx);
+    CHK_(ptr != nullptr);
+  }  // while
+message_done:
+  return ptr;
+failure:
+  ptr = nullptr;
+  goto message_done;
+#undef CHK_
+}
+
+uint8_t* Architecture::_InternalSerialize(
+    uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const {
+  // @@protoc_insertion_point(serialize_to_array_start:sanas.v1.Architecture)
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  // string space = 1;
+  if (!this->_internal_space().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_space().data(), static_cast<int>(this->_internal_space().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "sanas.v1.Architecture.space");
+    target = stream->WriteStringMaybeAliased(
+        1, this->_internal_space(), target);
+  }
+
+  // int32 in_channels = 2;
+  if (this->_internal_in_channels() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt32ToArray(2, this->_internal_in_channels(), target);
+  }
+
+  // repeated .sanas.v1.ArchitectureBlock blocks = 3;
+  for (unsigned i = 0,
+      n = static_cast<unsigned>(this->_internal_blocks_size()); i < n; i++) {
+    const auto& repfield = this->_internal_blocks(i);
+    target = ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::
+        InternalWriteMessage(3, repfield, repfield.GetCachedSize(), target, stream);
+  }
+
+  if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
+    target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
+        _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
+  }
+  // @@protoc_insertion_point(serialize_to_array_end:sanas.v1.Architecture)
+  return target;
+}
+
+size_t Architecture::ByteSizeLong() const {
+// @@protoc_insertion_point(message_byte_size_start:sanas.v1.Architecture)
+  size_t total_size = 0;
+
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  // repeated .sanas.v1.ArchitectureBlock blocks = 3;
+  total_size += 1UL * this->_internal_blocks_size();
+  for (const auto& msg : this->_impl_.blocks_) {
+    total_size +=
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::MessageSize(msg);
+  }
+
+  // string space = 1;
+  if (!this->_internal_space().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_space());
+  }
+
+  // int32 in_channels = 2;
+  if (this->_internal_in_channels() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int32SizePlusOne(this->_internal_in_channels());
+  }
+
+  return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
+}
+
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData Architecture::_class_data_ = {
+    ::PROTOBUF_NAMESPACE_ID::Message::CopyWithSourceCheck,
+    Architecture::MergeImpl
+};
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*Architecture::GetClassData() const { return &_class_data_; }
+
+
+void Architecture::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg) {
+  auto* const _this = static_cast<Architecture*>(&to_msg);
+  auto& from = static_cast<const Architecture&>(from_msg);
+  // @@protoc_insertion_point(class_specific_merge_from_start:sanas.v1.Architecture)
+  GOOGLE_DCHECK_NE(&from, _this);
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  _this->_impl_.blocks_.MergeFrom(from._impl_.blocks_);
+  if (!from._internal_space().empty()) {
+    _this->_internal_set_space(from._internal_space());
+  }
+  if (from._internal_in_channels() != 0) {
+    _this->_internal_set_in_channels(from._internal_in_channels());
+  }
+  _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+}
+
+void Architecture::CopyFrom(const Architecture& from) {
+// @@protoc_insertion_point(class_specific_copy_from_start:sanas.v1.Architecture)
+  if (&from == this) return;
+  Clear();
+  MergeFrom(from);
+}
+
+bool Architecture::IsInitialized() const {
+  return true;
+}
+
+void Architecture::InternalSwap(Architecture* other) {
+  using std::swap;
+  auto* lhs_arena = GetArenaForAllocation();
+  auto* rhs_arena = other->GetArenaForAllocation();
+  _internal_metadata_.InternalSwap(&other->_internal_metadata_);
+  _impl_.blocks_.InternalSwap(&other->_impl_.blocks_);
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.space_, lhs_arena,
+      &other->_impl_.space_, rhs_arena
+  );
+  swap(_impl_.in_channels_, other->_impl_.in_channels_);
+}
+
+::PROTOBUF_NAMESPACE_ID::Metadata Architecture::GetMetadata() const {
+  return ::_pbi::AssignDescriptors(
+      &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[4]);
 }
 
 // ===================================================================
@@ -1981,7 +3045,7 @@ void TrialCounts::InternalSwap(TrialCounts* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata TrialCounts::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[2]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[5]);
 }
 
 // ===================================================================
@@ -2047,6 +3111,7 @@ Study::Study(const Study& from)
     , decltype(_impl_.lease_expirations_){}
     , decltype(_impl_.accepted_moves_){}
     , decltype(_impl_.rejected_moves_){}
+    , decltype(_impl_.rejected_proposals_){}
     , decltype(_impl_.state_){}};
 
   _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
@@ -2097,6 +3162,7 @@ inline void Study::SharedCtor(
     , decltype(_impl_.lease_expirations_){int64_t{0}}
     , decltype(_impl_.accepted_moves_){int64_t{0}}
     , decltype(_impl_.rejected_moves_){int64_t{0}}
+    , decltype(_impl_.rejected_proposals_){int64_t{0}}
     , decltype(_impl_.state_){0}
   };
   _impl_.study_id_.InitDefault();
@@ -2305,6 +3371,14 @@ const char* Study::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
         } else
           goto handle_unusual;
         continue;
+      // int64 rejected_proposals = 16;
+      case 16:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 128)) {
+          _impl_.rejected_proposals_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
       default:
         goto handle_unusual;
     }  // switch
@@ -2446,6 +3520,12 @@ uint8_t* Study::_InternalSerialize(
     target = ::_pbi::WireFormatLite::WriteInt64ToArray(15, this->_internal_rejected_moves(), target);
   }
 
+  // int64 rejected_proposals = 16;
+  if (this->_internal_rejected_proposals() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt64ToArray(16, this->_internal_rejected_proposals(), target);
+  }
+
   if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
     target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
         _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
@@ -2574,6 +3654,13 @@ size_t Study::ByteSizeLong() const {
     total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_rejected_moves());
   }
 
+  // int64 rejected_proposals = 16;
+  if (this->_internal_rejected_proposals() != 0) {
+    total_size += 2 +
+      ::_pbi::WireFormatLite::Int64Size(
+        this->_internal_rejected_proposals());
+  }
+
   // .sanas.v1.StudyState state = 3;
   if (this->_internal_state() != 0) {
     total_size += 1 +
@@ -2645,6 +3732,9 @@ void Study::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF
   if (from._internal_rejected_moves() != 0) {
     _this->_internal_set_rejected_moves(from._internal_rejected_moves());
   }
+  if (from._internal_rejected_proposals() != 0) {
+    _this->_internal_set_rejected_proposals(from._internal_rejected_proposals());
+  }
   if (from._internal_state() != 0) {
     _this->_internal_set_state(from._internal_state());
   }
@@ -2686,7 +3776,7 @@ void Study::InternalSwap(Study* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata Study::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[3]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[6]);
 }
 
 // ===================================================================
@@ -3329,7 +4419,7 @@ void Trial::InternalSwap(Trial* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata Trial::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[4]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[7]);
 }
 
 // ===================================================================
@@ -3574,7 +4664,7 @@ void CreateStudyRequest::InternalSwap(CreateStudyRequest* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata CreateStudyRequest::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[5]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[8]);
 }
 
 // ===================================================================
@@ -3798,7 +4888,7 @@ void CreateStudyResponse::InternalSwap(CreateStudyResponse* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata CreateStudyResponse::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[6]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[9]);
 }
 
 // ===================================================================
@@ -4001,7 +5091,7 @@ void GetStudyRequest::InternalSwap(GetStudyRequest* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata GetStudyRequest::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[7]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[10]);
 }
 
 // ===================================================================
@@ -4194,7 +5284,7 @@ void GetStudyResponse::InternalSwap(GetStudyResponse* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata GetStudyResponse::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[8]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[11]);
 }
 
 // ===================================================================
@@ -4424,7 +5514,7 @@ void ListStudiesRequest::InternalSwap(ListStudiesRequest* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata ListStudiesRequest::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[9]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[12]);
 }
 
 // ===================================================================
@@ -4661,7 +5751,7 @@ void ListStudiesResponse::InternalSwap(ListStudiesResponse* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata ListStudiesResponse::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[10]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[13]);
 }
 
 // ===================================================================
@@ -4864,7 +5954,7 @@ void DeleteStudyRequest::InternalSwap(DeleteStudyRequest* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata DeleteStudyRequest::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[11]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[14]);
 }
 
 // ===================================================================
@@ -4904,7 +5994,7 @@ const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*DeleteStudyResponse::GetClassD
 ::PROTOBUF_NAMESPACE_ID::Metadata DeleteStudyResponse::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[12]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[15]);
 }
 
 // ===================================================================
@@ -4926,6 +6016,7 @@ SuggestTrialRequest::SuggestTrialRequest(const SuggestTrialRequest& from)
       decltype(_impl_.study_id_){}
     , decltype(_impl_.client_id_){}
     , decltype(_impl_.request_id_){}
+    , decltype(_impl_.include_architecture_){}
     , /*decltype(_impl_._cached_size_)*/{}};
 
   _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
@@ -4953,6 +6044,7 @@ SuggestTrialRequest::SuggestTrialRequest(const SuggestTrialRequest& from)
     _this->_impl_.request_id_.Set(from._internal_request_id(), 
       _this->GetArenaForAllocation());
   }
+  _this->_impl_.include_architecture_ = from._impl_.include_architecture_;
   // @@protoc_insertion_point(copy_constructor:sanas.v1.SuggestTrialRequest)
 }
 
@@ -4964,6 +6056,7 @@ inline void SuggestTrialRequest::SharedCtor(
       decltype(_impl_.study_id_){}
     , decltype(_impl_.client_id_){}
     , decltype(_impl_.request_id_){}
+    , decltype(_impl_.include_architecture_){false}
     , /*decltype(_impl_._cached_size_)*/{}
   };
   _impl_.study_id_.InitDefault();
@@ -5009,6 +6102,7 @@ void SuggestTrialRequest::Clear() {
   _impl_.study_id_.ClearToEmpty();
   _impl_.client_id_.ClearToEmpty();
   _impl_.request_id_.ClearToEmpty();
+  _impl_.include_architecture_ = false;
   _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
 }
 
@@ -5045,6 +6139,14 @@ const char* SuggestTrialRequest::_InternalParse(const char* ptr, ::_pbi::ParseCo
           ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
           CHK_(ptr);
           CHK_(::_pbi::VerifyUTF8(str, "sanas.v1.SuggestTrialRequest.request_id"));
+        } else
+          goto handle_unusual;
+        continue;
+      // bool include_architecture = 4;
+      case 4:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 32)) {
+          _impl_.include_architecture_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
         } else
           goto handle_unusual;
         continue;
@@ -5107,6 +6209,12 @@ uint8_t* SuggestTrialRequest::_InternalSerialize(
         3, this->_internal_request_id(), target);
   }
 
+  // bool include_architecture = 4;
+  if (this->_internal_include_architecture() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteBoolToArray(4, this->_internal_include_architecture(), target);
+  }
+
   if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
     target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
         _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
@@ -5144,6 +6252,11 @@ size_t SuggestTrialRequest::ByteSizeLong() const {
         this->_internal_request_id());
   }
 
+  // bool include_architecture = 4;
+  if (this->_internal_include_architecture() != 0) {
+    total_size += 1 + 1;
+  }
+
   return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
 }
 
@@ -5170,6 +6283,9 @@ void SuggestTrialRequest::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, co
   }
   if (!from._internal_request_id().empty()) {
     _this->_internal_set_request_id(from._internal_request_id());
+  }
+  if (from._internal_include_architecture() != 0) {
+    _this->_internal_set_include_architecture(from._internal_include_architecture());
   }
   _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
 }
@@ -5202,12 +6318,13 @@ void SuggestTrialRequest::InternalSwap(SuggestTrialRequest* other) {
       &_impl_.request_id_, lhs_arena,
       &other->_impl_.request_id_, rhs_arena
   );
+  swap(_impl_.include_architecture_, other->_impl_.include_architecture_);
 }
 
 ::PROTOBUF_NAMESPACE_ID::Metadata SuggestTrialRequest::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[13]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[16]);
 }
 
 // ===================================================================
@@ -5231,13 +6348,19 @@ SuggestTrialResponse::SuggestTrialResponse(const SuggestTrialResponse& from)
   : ::PROTOBUF_NAMESPACE_ID::Message() {
   SuggestTrialResponse* const _this = this; (void)_this;
   new (&_impl_) Impl_{
-      decltype(_impl_.trial_){nullptr}
+      decltype(_impl_.architectures_){from._impl_.architectures_}
+    , decltype(_impl_.trial_){nullptr}
+    , decltype(_impl_.flops_){}
+    , decltype(_impl_.params_){}
     , /*decltype(_impl_._cached_size_)*/{}};
 
   _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
   if (from._internal_has_trial()) {
     _this->_impl_.trial_ = new ::sanas::v1::Trial(*from._impl_.trial_);
   }
+  ::memcpy(&_impl_.flops_, &from._impl_.flops_,
+    static_cast<size_t>(reinterpret_cast<char*>(&_impl_.params_) -
+    reinterpret_cast<char*>(&_impl_.flops_)) + sizeof(_impl_.params_));
   // @@protoc_insertion_point(copy_constructor:sanas.v1.SuggestTrialResponse)
 }
 
@@ -5246,7 +6369,10 @@ inline void SuggestTrialResponse::SharedCtor(
   (void)arena;
   (void)is_message_owned;
   new (&_impl_) Impl_{
-      decltype(_impl_.trial_){nullptr}
+      decltype(_impl_.architectures_){arena}
+    , decltype(_impl_.trial_){nullptr}
+    , decltype(_impl_.flops_){int64_t{0}}
+    , decltype(_impl_.params_){int64_t{0}}
     , /*decltype(_impl_._cached_size_)*/{}
   };
 }
@@ -5262,6 +6388,7 @@ SuggestTrialResponse::~SuggestTrialResponse() {
 
 inline void SuggestTrialResponse::SharedDtor() {
   GOOGLE_DCHECK(GetArenaForAllocation() == nullptr);
+  _impl_.architectures_.~RepeatedPtrField();
   if (this != internal_default_instance()) delete _impl_.trial_;
 }
 
@@ -5275,10 +6402,14 @@ void SuggestTrialResponse::Clear() {
   // Prevent compiler warnings about cached_has_bits being unused
   (void) cached_has_bits;
 
+  _impl_.architectures_.Clear();
   if (GetArenaForAllocation() == nullptr && _impl_.trial_ != nullptr) {
     delete _impl_.trial_;
   }
   _impl_.trial_ = nullptr;
+  ::memset(&_impl_.flops_, 0, static_cast<size_t>(
+      reinterpret_cast<char*>(&_impl_.params_) -
+      reinterpret_cast<char*>(&_impl_.flops_)) + sizeof(_impl_.params_));
   _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
 }
 
@@ -5292,6 +6423,35 @@ const char* SuggestTrialResponse::_InternalParse(const char* ptr, ::_pbi::ParseC
       case 1:
         if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 10)) {
           ptr = ctx->ParseMessage(_internal_mutable_trial(), ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // repeated .sanas.v1.Architecture architectures = 2;
+      case 2:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 18)) {
+          ptr -= 1;
+          do {
+            ptr += 1;
+            ptr = ctx->ParseMessage(_internal_add_architectures(), ptr);
+            CHK_(ptr);
+            if (!ctx->DataAvailable(ptr)) break;
+          } while (::PROTOBUF_NAMESPACE_ID::internal::ExpectTag<18>(ptr));
+        } else
+          goto handle_unusual;
+        continue;
+      // int64 flops = 3;
+      case 3:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 24)) {
+          _impl_.flops_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // int64 params = 4;
+      case 4:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 32)) {
+          _impl_.params_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
           CHK_(ptr);
         } else
           goto handle_unusual;
@@ -5332,6 +6492,26 @@ uint8_t* SuggestTrialResponse::_InternalSerialize(
         _Internal::trial(this).GetCachedSize(), target, stream);
   }
 
+  // repeated .sanas.v1.Architecture architectures = 2;
+  for (unsigned i = 0,
+      n = static_cast<unsigned>(this->_internal_architectures_size()); i < n; i++) {
+    const auto& repfield = this->_internal_architectures(i);
+    target = ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::
+        InternalWriteMessage(2, repfield, repfield.GetCachedSize(), target, stream);
+  }
+
+  // int64 flops = 3;
+  if (this->_internal_flops() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt64ToArray(3, this->_internal_flops(), target);
+  }
+
+  // int64 params = 4;
+  if (this->_internal_params() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt64ToArray(4, this->_internal_params(), target);
+  }
+
   if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
     target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
         _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
@@ -5348,11 +6528,28 @@ size_t SuggestTrialResponse::ByteSizeLong() const {
   // Prevent compiler warnings about cached_has_bits being unused
   (void) cached_has_bits;
 
+  // repeated .sanas.v1.Architecture architectures = 2;
+  total_size += 1UL * this->_internal_architectures_size();
+  for (const auto& msg : this->_impl_.architectures_) {
+    total_size +=
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::MessageSize(msg);
+  }
+
   // .sanas.v1.Trial trial = 1;
   if (this->_internal_has_trial()) {
     total_size += 1 +
       ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::MessageSize(
         *_impl_.trial_);
+  }
+
+  // int64 flops = 3;
+  if (this->_internal_flops() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_flops());
+  }
+
+  // int64 params = 4;
+  if (this->_internal_params() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_params());
   }
 
   return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
@@ -5373,9 +6570,16 @@ void SuggestTrialResponse::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, c
   uint32_t cached_has_bits = 0;
   (void) cached_has_bits;
 
+  _this->_impl_.architectures_.MergeFrom(from._impl_.architectures_);
   if (from._internal_has_trial()) {
     _this->_internal_mutable_trial()->::sanas::v1::Trial::MergeFrom(
         from._internal_trial());
+  }
+  if (from._internal_flops() != 0) {
+    _this->_internal_set_flops(from._internal_flops());
+  }
+  if (from._internal_params() != 0) {
+    _this->_internal_set_params(from._internal_params());
   }
   _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
 }
@@ -5394,13 +6598,19 @@ bool SuggestTrialResponse::IsInitialized() const {
 void SuggestTrialResponse::InternalSwap(SuggestTrialResponse* other) {
   using std::swap;
   _internal_metadata_.InternalSwap(&other->_internal_metadata_);
-  swap(_impl_.trial_, other->_impl_.trial_);
+  _impl_.architectures_.InternalSwap(&other->_impl_.architectures_);
+  ::PROTOBUF_NAMESPACE_ID::internal::memswap<
+      PROTOBUF_FIELD_OFFSET(SuggestTrialResponse, _impl_.params_)
+      + sizeof(SuggestTrialResponse::_impl_.params_)
+      - PROTOBUF_FIELD_OFFSET(SuggestTrialResponse, _impl_.trial_)>(
+          reinterpret_cast<char*>(&_impl_.trial_),
+          reinterpret_cast<char*>(&other->_impl_.trial_));
 }
 
 ::PROTOBUF_NAMESPACE_ID::Metadata SuggestTrialResponse::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[14]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[17]);
 }
 
 // ===================================================================
@@ -5823,7 +7033,7 @@ void CompleteTrialRequest::InternalSwap(CompleteTrialRequest* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata CompleteTrialRequest::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[15]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[18]);
 }
 
 // ===================================================================
@@ -6088,7 +7298,7 @@ void CompleteTrialResponse::InternalSwap(CompleteTrialResponse* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata CompleteTrialResponse::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[16]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[19]);
 }
 
 // ===================================================================
@@ -6368,7 +7578,7 @@ void HeartbeatTrialRequest::InternalSwap(HeartbeatTrialRequest* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata HeartbeatTrialRequest::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[17]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[20]);
 }
 
 // ===================================================================
@@ -6561,7 +7771,7 @@ void HeartbeatTrialResponse::InternalSwap(HeartbeatTrialResponse* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata HeartbeatTrialResponse::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[18]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[21]);
 }
 
 // ===================================================================
@@ -6877,7 +8087,7 @@ void ListTrialsRequest::InternalSwap(ListTrialsRequest* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata ListTrialsRequest::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[19]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[22]);
 }
 
 // ===================================================================
@@ -7141,7 +8351,7 @@ void ListTrialsResponse::InternalSwap(ListTrialsResponse* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata ListTrialsResponse::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[20]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[23]);
 }
 
 // ===================================================================
@@ -7344,7 +8554,7 @@ void WatchStudyRequest::InternalSwap(WatchStudyRequest* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata WatchStudyRequest::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[21]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[24]);
 }
 
 // ===================================================================
@@ -7659,7 +8869,7 @@ void WatchStudyResponse::InternalSwap(WatchStudyResponse* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata WatchStudyResponse::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[22]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[25]);
 }
 
 // ===================================================================
@@ -7954,7 +9164,7 @@ void ImportPaddleSlimCheckpointRequest::InternalSwap(ImportPaddleSlimCheckpointR
 ::PROTOBUF_NAMESPACE_ID::Metadata ImportPaddleSlimCheckpointRequest::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[23]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[26]);
 }
 
 // ===================================================================
@@ -8178,7 +9388,7 @@ void ImportPaddleSlimCheckpointResponse::InternalSwap(ImportPaddleSlimCheckpoint
 ::PROTOBUF_NAMESPACE_ID::Metadata ImportPaddleSlimCheckpointResponse::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[24]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[27]);
 }
 
 // @@protoc_insertion_point(namespace_scope)
@@ -8192,6 +9402,18 @@ Arena::CreateMaybeMessage< ::sanas::v1::SearchSpaceConfig >(Arena* arena) {
 template<> PROTOBUF_NOINLINE ::sanas::v1::StudyConfig*
 Arena::CreateMaybeMessage< ::sanas::v1::StudyConfig >(Arena* arena) {
   return Arena::CreateMessageInternal< ::sanas::v1::StudyConfig >(arena);
+}
+template<> PROTOBUF_NOINLINE ::sanas::v1::Constraints*
+Arena::CreateMaybeMessage< ::sanas::v1::Constraints >(Arena* arena) {
+  return Arena::CreateMessageInternal< ::sanas::v1::Constraints >(arena);
+}
+template<> PROTOBUF_NOINLINE ::sanas::v1::ArchitectureBlock*
+Arena::CreateMaybeMessage< ::sanas::v1::ArchitectureBlock >(Arena* arena) {
+  return Arena::CreateMessageInternal< ::sanas::v1::ArchitectureBlock >(arena);
+}
+template<> PROTOBUF_NOINLINE ::sanas::v1::Architecture*
+Arena::CreateMaybeMessage< ::sanas::v1::Architecture >(Arena* arena) {
+  return Arena::CreateMessageInternal< ::sanas::v1::Architecture >(arena);
 }
 template<> PROTOBUF_NOINLINE ::sanas::v1::TrialCounts*
 Arena::CreateMaybeMessage< ::sanas::v1::TrialCounts >(Arena* arena) {

@@ -50,12 +50,21 @@ struct TableStruct_sanas_2fv1_2fsanas_2eproto {
 extern const ::PROTOBUF_NAMESPACE_ID::internal::DescriptorTable descriptor_table_sanas_2fv1_2fsanas_2eproto;
 namespace sanas {
 namespace v1 {
+class Architecture;
+struct ArchitectureDefaultTypeInternal;
+extern ArchitectureDefaultTypeInternal _Architecture_default_instance_;
+class ArchitectureBlock;
+struct ArchitectureBlockDefaultTypeInternal;
+extern ArchitectureBlockDefaultTypeInternal _ArchitectureBlock_default_instance_;
 class CompleteTrialRequest;
 struct CompleteTrialRequestDefaultTypeInternal;
 extern CompleteTrialRequestDefaultTypeInternal _CompleteTrialRequest_default_instance_;
 class CompleteTrialResponse;
 struct CompleteTrialResponseDefaultTypeInternal;
 extern CompleteTrialResponseDefaultTypeInternal _CompleteTrialResponse_default_instance_;
+class Constraints;
+struct ConstraintsDefaultTypeInternal;
+extern ConstraintsDefaultTypeInternal _Constraints_default_instance_;
 class CreateStudyRequest;
 struct CreateStudyRequestDefaultTypeInternal;
 extern CreateStudyRequestDefaultTypeInternal _CreateStudyRequest_default_instance_;
@@ -128,8 +137,11 @@ extern WatchStudyResponseDefaultTypeInternal _WatchStudyResponse_default_instanc
 }  // namespace v1
 }  // namespace sanas
 PROTOBUF_NAMESPACE_OPEN
+template<> ::sanas::v1::Architecture* Arena::CreateMaybeMessage<::sanas::v1::Architecture>(Arena*);
+template<> ::sanas::v1::ArchitectureBlock* Arena::CreateMaybeMessage<::sanas::v1::ArchitectureBlock>(Arena*);
 template<> ::sanas::v1::CompleteTrialRequest* Arena::CreateMaybeMessage<::sanas::v1::CompleteTrialRequest>(Arena*);
 template<> ::sanas::v1::CompleteTrialResponse* Arena::CreateMaybeMessage<::sanas::v1::CompleteTrialResponse>(Arena*);
+template<> ::sanas::v1::Constraints* Arena::CreateMaybeMessage<::sanas::v1::Constraints>(Arena*);
 template<> ::sanas::v1::CreateStudyRequest* Arena::CreateMaybeMessage<::sanas::v1::CreateStudyRequest>(Arena*);
 template<> ::sanas::v1::CreateStudyResponse* Arena::CreateMaybeMessage<::sanas::v1::CreateStudyResponse>(Arena*);
 template<> ::sanas::v1::DeleteStudyRequest* Arena::CreateMaybeMessage<::sanas::v1::DeleteStudyRequest>(Arena*);
@@ -636,6 +648,7 @@ class StudyConfig final :
     kSearchSpacesFieldNumber = 1,
     kInitTokensFieldNumber = 4,
     kLeaseDurationFieldNumber = 7,
+    kConstraintsFieldNumber = 8,
     kInitTemperatureFieldNumber = 2,
     kReduceRateFieldNumber = 3,
     kSearchStepsFieldNumber = 5,
@@ -699,6 +712,24 @@ class StudyConfig final :
       ::PROTOBUF_NAMESPACE_ID::Duration* lease_duration);
   ::PROTOBUF_NAMESPACE_ID::Duration* unsafe_arena_release_lease_duration();
 
+  // .sanas.v1.Constraints constraints = 8;
+  bool has_constraints() const;
+  private:
+  bool _internal_has_constraints() const;
+  public:
+  void clear_constraints();
+  const ::sanas::v1::Constraints& constraints() const;
+  PROTOBUF_NODISCARD ::sanas::v1::Constraints* release_constraints();
+  ::sanas::v1::Constraints* mutable_constraints();
+  void set_allocated_constraints(::sanas::v1::Constraints* constraints);
+  private:
+  const ::sanas::v1::Constraints& _internal_constraints() const;
+  ::sanas::v1::Constraints* _internal_mutable_constraints();
+  public:
+  void unsafe_arena_set_allocated_constraints(
+      ::sanas::v1::Constraints* constraints);
+  ::sanas::v1::Constraints* unsafe_arena_release_constraints();
+
   // optional double init_temperature = 2;
   bool has_init_temperature() const;
   private:
@@ -761,10 +792,600 @@ class StudyConfig final :
     ::PROTOBUF_NAMESPACE_ID::RepeatedField< int32_t > init_tokens_;
     mutable std::atomic<int> _init_tokens_cached_byte_size_;
     ::PROTOBUF_NAMESPACE_ID::Duration* lease_duration_;
+    ::sanas::v1::Constraints* constraints_;
     double init_temperature_;
     double reduce_rate_;
     int64_t search_steps_;
     uint64_t seed_;
+  };
+  union { Impl_ _impl_; };
+  friend struct ::TableStruct_sanas_2fv1_2fsanas_2eproto;
+};
+// -------------------------------------------------------------------
+
+class Constraints final :
+    public ::PROTOBUF_NAMESPACE_ID::Message /* @@protoc_insertion_point(class_definition:sanas.v1.Constraints) */ {
+ public:
+  inline Constraints() : Constraints(nullptr) {}
+  ~Constraints() override;
+  explicit PROTOBUF_CONSTEXPR Constraints(::PROTOBUF_NAMESPACE_ID::internal::ConstantInitialized);
+
+  Constraints(const Constraints& from);
+  Constraints(Constraints&& from) noexcept
+    : Constraints() {
+    *this = ::std::move(from);
+  }
+
+  inline Constraints& operator=(const Constraints& from) {
+    CopyFrom(from);
+    return *this;
+  }
+  inline Constraints& operator=(Constraints&& from) noexcept {
+    if (this == &from) return *this;
+    if (GetOwningArena() == from.GetOwningArena()
+  #ifdef PROTOBUF_FORCE_COPY_IN_MOVE
+        && GetOwningArena() != nullptr
+  #endif  // !PROTOBUF_FORCE_COPY_IN_MOVE
+    ) {
+      InternalSwap(&from);
+    } else {
+      CopyFrom(from);
+    }
+    return *this;
+  }
+
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* descriptor() {
+    return GetDescriptor();
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* GetDescriptor() {
+    return default_instance().GetMetadata().descriptor;
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Reflection* GetReflection() {
+    return default_instance().GetMetadata().reflection;
+  }
+  static const Constraints& default_instance() {
+    return *internal_default_instance();
+  }
+  static inline const Constraints* internal_default_instance() {
+    return reinterpret_cast<const Constraints*>(
+               &_Constraints_default_instance_);
+  }
+  static constexpr int kIndexInFileMessages =
+    2;
+
+  friend void swap(Constraints& a, Constraints& b) {
+    a.Swap(&b);
+  }
+  inline void Swap(Constraints* other) {
+    if (other == this) return;
+  #ifdef PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() != nullptr &&
+        GetOwningArena() == other->GetOwningArena()) {
+   #else  // PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() == other->GetOwningArena()) {
+  #endif  // !PROTOBUF_FORCE_COPY_IN_SWAP
+      InternalSwap(other);
+    } else {
+      ::PROTOBUF_NAMESPACE_ID::internal::GenericSwap(this, other);
+    }
+  }
+  void UnsafeArenaSwap(Constraints* other) {
+    if (other == this) return;
+    GOOGLE_DCHECK(GetOwningArena() == other->GetOwningArena());
+    InternalSwap(other);
+  }
+
+  // implements Message ----------------------------------------------
+
+  Constraints* New(::PROTOBUF_NAMESPACE_ID::Arena* arena = nullptr) const final {
+    return CreateMaybeMessage<Constraints>(arena);
+  }
+  using ::PROTOBUF_NAMESPACE_ID::Message::CopyFrom;
+  void CopyFrom(const Constraints& from);
+  using ::PROTOBUF_NAMESPACE_ID::Message::MergeFrom;
+  void MergeFrom( const Constraints& from) {
+    Constraints::MergeImpl(*this, from);
+  }
+  private:
+  static void MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg);
+  public:
+  PROTOBUF_ATTRIBUTE_REINITIALIZES void Clear() final;
+  bool IsInitialized() const final;
+
+  size_t ByteSizeLong() const final;
+  const char* _InternalParse(const char* ptr, ::PROTOBUF_NAMESPACE_ID::internal::ParseContext* ctx) final;
+  uint8_t* _InternalSerialize(
+      uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const final;
+  int GetCachedSize() const final { return _impl_._cached_size_.Get(); }
+
+  private:
+  void SharedCtor(::PROTOBUF_NAMESPACE_ID::Arena* arena, bool is_message_owned);
+  void SharedDtor();
+  void SetCachedSize(int size) const final;
+  void InternalSwap(Constraints* other);
+
+  private:
+  friend class ::PROTOBUF_NAMESPACE_ID::internal::AnyMetadata;
+  static ::PROTOBUF_NAMESPACE_ID::StringPiece FullMessageName() {
+    return "sanas.v1.Constraints";
+  }
+  protected:
+  explicit Constraints(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                       bool is_message_owned = false);
+  public:
+
+  static const ClassData _class_data_;
+  const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*GetClassData() const final;
+
+  ::PROTOBUF_NAMESPACE_ID::Metadata GetMetadata() const final;
+
+  // nested types ----------------------------------------------------
+
+  // accessors -------------------------------------------------------
+
+  enum : int {
+    kInputSizeFieldNumber = 1,
+    kInChannelsFieldNumber = 2,
+    kMaxFlopsFieldNumber = 3,
+    kMaxParamsFieldNumber = 4,
+  };
+  // int32 input_size = 1;
+  void clear_input_size();
+  int32_t input_size() const;
+  void set_input_size(int32_t value);
+  private:
+  int32_t _internal_input_size() const;
+  void _internal_set_input_size(int32_t value);
+  public:
+
+  // int32 in_channels = 2;
+  void clear_in_channels();
+  int32_t in_channels() const;
+  void set_in_channels(int32_t value);
+  private:
+  int32_t _internal_in_channels() const;
+  void _internal_set_in_channels(int32_t value);
+  public:
+
+  // int64 max_flops = 3;
+  void clear_max_flops();
+  int64_t max_flops() const;
+  void set_max_flops(int64_t value);
+  private:
+  int64_t _internal_max_flops() const;
+  void _internal_set_max_flops(int64_t value);
+  public:
+
+  // int64 max_params = 4;
+  void clear_max_params();
+  int64_t max_params() const;
+  void set_max_params(int64_t value);
+  private:
+  int64_t _internal_max_params() const;
+  void _internal_set_max_params(int64_t value);
+  public:
+
+  // @@protoc_insertion_point(class_scope:sanas.v1.Constraints)
+ private:
+  class _Internal;
+
+  template <typename T> friend class ::PROTOBUF_NAMESPACE_ID::Arena::InternalHelper;
+  typedef void InternalArenaConstructable_;
+  typedef void DestructorSkippable_;
+  struct Impl_ {
+    int32_t input_size_;
+    int32_t in_channels_;
+    int64_t max_flops_;
+    int64_t max_params_;
+    mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
+  };
+  union { Impl_ _impl_; };
+  friend struct ::TableStruct_sanas_2fv1_2fsanas_2eproto;
+};
+// -------------------------------------------------------------------
+
+class ArchitectureBlock final :
+    public ::PROTOBUF_NAMESPACE_ID::Message /* @@protoc_insertion_point(class_definition:sanas.v1.ArchitectureBlock) */ {
+ public:
+  inline ArchitectureBlock() : ArchitectureBlock(nullptr) {}
+  ~ArchitectureBlock() override;
+  explicit PROTOBUF_CONSTEXPR ArchitectureBlock(::PROTOBUF_NAMESPACE_ID::internal::ConstantInitialized);
+
+  ArchitectureBlock(const ArchitectureBlock& from);
+  ArchitectureBlock(ArchitectureBlock&& from) noexcept
+    : ArchitectureBlock() {
+    *this = ::std::move(from);
+  }
+
+  inline ArchitectureBlock& operator=(const ArchitectureBlock& from) {
+    CopyFrom(from);
+    return *this;
+  }
+  inline ArchitectureBlock& operator=(ArchitectureBlock&& from) noexcept {
+    if (this == &from) return *this;
+    if (GetOwningArena() == from.GetOwningArena()
+  #ifdef PROTOBUF_FORCE_COPY_IN_MOVE
+        && GetOwningArena() != nullptr
+  #endif  // !PROTOBUF_FORCE_COPY_IN_MOVE
+    ) {
+      InternalSwap(&from);
+    } else {
+      CopyFrom(from);
+    }
+    return *this;
+  }
+
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* descriptor() {
+    return GetDescriptor();
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* GetDescriptor() {
+    return default_instance().GetMetadata().descriptor;
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Reflection* GetReflection() {
+    return default_instance().GetMetadata().reflection;
+  }
+  static const ArchitectureBlock& default_instance() {
+    return *internal_default_instance();
+  }
+  static inline const ArchitectureBlock* internal_default_instance() {
+    return reinterpret_cast<const ArchitectureBlock*>(
+               &_ArchitectureBlock_default_instance_);
+  }
+  static constexpr int kIndexInFileMessages =
+    3;
+
+  friend void swap(ArchitectureBlock& a, ArchitectureBlock& b) {
+    a.Swap(&b);
+  }
+  inline void Swap(ArchitectureBlock* other) {
+    if (other == this) return;
+  #ifdef PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() != nullptr &&
+        GetOwningArena() == other->GetOwningArena()) {
+   #else  // PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() == other->GetOwningArena()) {
+  #endif  // !PROTOBUF_FORCE_COPY_IN_SWAP
+      InternalSwap(other);
+    } else {
+      ::PROTOBUF_NAMESPACE_ID::internal::GenericSwap(this, other);
+    }
+  }
+  void UnsafeArenaSwap(ArchitectureBlock* other) {
+    if (other == this) return;
+    GOOGLE_DCHECK(GetOwningArena() == other->GetOwningArena());
+    InternalSwap(other);
+  }
+
+  // implements Message ----------------------------------------------
+
+  ArchitectureBlock* New(::PROTOBUF_NAMESPACE_ID::Arena* arena = nullptr) const final {
+    return CreateMaybeMessage<ArchitectureBlock>(arena);
+  }
+  using ::PROTOBUF_NAMESPACE_ID::Message::CopyFrom;
+  void CopyFrom(const ArchitectureBlock& from);
+  using ::PROTOBUF_NAMESPACE_ID::Message::MergeFrom;
+  void MergeFrom( const ArchitectureBlock& from) {
+    ArchitectureBlock::MergeImpl(*this, from);
+  }
+  private:
+  static void MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg);
+  public:
+  PROTOBUF_ATTRIBUTE_REINITIALIZES void Clear() final;
+  bool IsInitialized() const final;
+
+  size_t ByteSizeLong() const final;
+  const char* _InternalParse(const char* ptr, ::PROTOBUF_NAMESPACE_ID::internal::ParseContext* ctx) final;
+  uint8_t* _InternalSerialize(
+      uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const final;
+  int GetCachedSize() const final { return _impl_._cached_size_.Get(); }
+
+  private:
+  void SharedCtor(::PROTOBUF_NAMESPACE_ID::Arena* arena, bool is_message_owned);
+  void SharedDtor();
+  void SetCachedSize(int size) const final;
+  void InternalSwap(ArchitectureBlock* other);
+
+  private:
+  friend class ::PROTOBUF_NAMESPACE_ID::internal::AnyMetadata;
+  static ::PROTOBUF_NAMESPACE_ID::StringPiece FullMessageName() {
+    return "sanas.v1.ArchitectureBlock";
+  }
+  protected:
+  explicit ArchitectureBlock(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                       bool is_message_owned = false);
+  public:
+
+  static const ClassData _class_data_;
+  const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*GetClassData() const final;
+
+  ::PROTOBUF_NAMESPACE_ID::Metadata GetMetadata() const final;
+
+  // nested types ----------------------------------------------------
+
+  // accessors -------------------------------------------------------
+
+  enum : int {
+    kKindFieldNumber = 1,
+    kActivationFieldNumber = 7,
+    kOutChannelsFieldNumber = 2,
+    kKernelFieldNumber = 3,
+    kStrideFieldNumber = 4,
+    kExpansionFieldNumber = 5,
+    kRepeatsFieldNumber = 6,
+  };
+  // string kind = 1;
+  void clear_kind();
+  const std::string& kind() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_kind(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_kind();
+  PROTOBUF_NODISCARD std::string* release_kind();
+  void set_allocated_kind(std::string* kind);
+  private:
+  const std::string& _internal_kind() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_kind(const std::string& value);
+  std::string* _internal_mutable_kind();
+  public:
+
+  // string activation = 7;
+  void clear_activation();
+  const std::string& activation() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_activation(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_activation();
+  PROTOBUF_NODISCARD std::string* release_activation();
+  void set_allocated_activation(std::string* activation);
+  private:
+  const std::string& _internal_activation() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_activation(const std::string& value);
+  std::string* _internal_mutable_activation();
+  public:
+
+  // int32 out_channels = 2;
+  void clear_out_channels();
+  int32_t out_channels() const;
+  void set_out_channels(int32_t value);
+  private:
+  int32_t _internal_out_channels() const;
+  void _internal_set_out_channels(int32_t value);
+  public:
+
+  // int32 kernel = 3;
+  void clear_kernel();
+  int32_t kernel() const;
+  void set_kernel(int32_t value);
+  private:
+  int32_t _internal_kernel() const;
+  void _internal_set_kernel(int32_t value);
+  public:
+
+  // int32 stride = 4;
+  void clear_stride();
+  int32_t stride() const;
+  void set_stride(int32_t value);
+  private:
+  int32_t _internal_stride() const;
+  void _internal_set_stride(int32_t value);
+  public:
+
+  // int32 expansion = 5;
+  void clear_expansion();
+  int32_t expansion() const;
+  void set_expansion(int32_t value);
+  private:
+  int32_t _internal_expansion() const;
+  void _internal_set_expansion(int32_t value);
+  public:
+
+  // int32 repeats = 6;
+  void clear_repeats();
+  int32_t repeats() const;
+  void set_repeats(int32_t value);
+  private:
+  int32_t _internal_repeats() const;
+  void _internal_set_repeats(int32_t value);
+  public:
+
+  // @@protoc_insertion_point(class_scope:sanas.v1.ArchitectureBlock)
+ private:
+  class _Internal;
+
+  template <typename T> friend class ::PROTOBUF_NAMESPACE_ID::Arena::InternalHelper;
+  typedef void InternalArenaConstructable_;
+  typedef void DestructorSkippable_;
+  struct Impl_ {
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr kind_;
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr activation_;
+    int32_t out_channels_;
+    int32_t kernel_;
+    int32_t stride_;
+    int32_t expansion_;
+    int32_t repeats_;
+    mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
+  };
+  union { Impl_ _impl_; };
+  friend struct ::TableStruct_sanas_2fv1_2fsanas_2eproto;
+};
+// -------------------------------------------------------------------
+
+class Architecture final :
+    public ::PROTOBUF_NAMESPACE_ID::Message /* @@protoc_insertion_point(class_definition:sanas.v1.Architecture) */ {
+ public:
+  inline Architecture() : Architecture(nullptr) {}
+  ~Architecture() override;
+  explicit PROTOBUF_CONSTEXPR Architecture(::PROTOBUF_NAMESPACE_ID::internal::ConstantInitialized);
+
+  Architecture(const Architecture& from);
+  Architecture(Architecture&& from) noexcept
+    : Architecture() {
+    *this = ::std::move(from);
+  }
+
+  inline Architecture& operator=(const Architecture& from) {
+    CopyFrom(from);
+    return *this;
+  }
+  inline Architecture& operator=(Architecture&& from) noexcept {
+    if (this == &from) return *this;
+    if (GetOwningArena() == from.GetOwningArena()
+  #ifdef PROTOBUF_FORCE_COPY_IN_MOVE
+        && GetOwningArena() != nullptr
+  #endif  // !PROTOBUF_FORCE_COPY_IN_MOVE
+    ) {
+      InternalSwap(&from);
+    } else {
+      CopyFrom(from);
+    }
+    return *this;
+  }
+
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* descriptor() {
+    return GetDescriptor();
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* GetDescriptor() {
+    return default_instance().GetMetadata().descriptor;
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Reflection* GetReflection() {
+    return default_instance().GetMetadata().reflection;
+  }
+  static const Architecture& default_instance() {
+    return *internal_default_instance();
+  }
+  static inline const Architecture* internal_default_instance() {
+    return reinterpret_cast<const Architecture*>(
+               &_Architecture_default_instance_);
+  }
+  static constexpr int kIndexInFileMessages =
+    4;
+
+  friend void swap(Architecture& a, Architecture& b) {
+    a.Swap(&b);
+  }
+  inline void Swap(Architecture* other) {
+    if (other == this) return;
+  #ifdef PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() != nullptr &&
+        GetOwningArena() == other->GetOwningArena()) {
+   #else  // PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() == other->GetOwningArena()) {
+  #endif  // !PROTOBUF_FORCE_COPY_IN_SWAP
+      InternalSwap(other);
+    } else {
+      ::PROTOBUF_NAMESPACE_ID::internal::GenericSwap(this, other);
+    }
+  }
+  void UnsafeArenaSwap(Architecture* other) {
+    if (other == this) return;
+    GOOGLE_DCHECK(GetOwningArena() == other->GetOwningArena());
+    InternalSwap(other);
+  }
+
+  // implements Message ----------------------------------------------
+
+  Architecture* New(::PROTOBUF_NAMESPACE_ID::Arena* arena = nullptr) const final {
+    return CreateMaybeMessage<Architecture>(arena);
+  }
+  using ::PROTOBUF_NAMESPACE_ID::Message::CopyFrom;
+  void CopyFrom(const Architecture& from);
+  using ::PROTOBUF_NAMESPACE_ID::Message::MergeFrom;
+  void MergeFrom( const Architecture& from) {
+    Architecture::MergeImpl(*this, from);
+  }
+  private:
+  static void MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg);
+  public:
+  PROTOBUF_ATTRIBUTE_REINITIALIZES void Clear() final;
+  bool IsInitialized() const final;
+
+  size_t ByteSizeLong() const final;
+  const char* _InternalParse(const char* ptr, ::PROTOBUF_NAMESPACE_ID::internal::ParseContext* ctx) final;
+  uint8_t* _InternalSerialize(
+      uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const final;
+  int GetCachedSize() const final { return _impl_._cached_size_.Get(); }
+
+  private:
+  void SharedCtor(::PROTOBUF_NAMESPACE_ID::Arena* arena, bool is_message_owned);
+  void SharedDtor();
+  void SetCachedSize(int size) const final;
+  void InternalSwap(Architecture* other);
+
+  private:
+  friend class ::PROTOBUF_NAMESPACE_ID::internal::AnyMetadata;
+  static ::PROTOBUF_NAMESPACE_ID::StringPiece FullMessageName() {
+    return "sanas.v1.Architecture";
+  }
+  protected:
+  explicit Architecture(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                       bool is_message_owned = false);
+  public:
+
+  static const ClassData _class_data_;
+  const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*GetClassData() const final;
+
+  ::PROTOBUF_NAMESPACE_ID::Metadata GetMetadata() const final;
+
+  // nested types ----------------------------------------------------
+
+  // accessors -------------------------------------------------------
+
+  enum : int {
+    kBlocksFieldNumber = 3,
+    kSpaceFieldNumber = 1,
+    kInChannelsFieldNumber = 2,
+  };
+  // repeated .sanas.v1.ArchitectureBlock blocks = 3;
+  int blocks_size() const;
+  private:
+  int _internal_blocks_size() const;
+  public:
+  void clear_blocks();
+  ::sanas::v1::ArchitectureBlock* mutable_blocks(int index);
+  ::PROTOBUF_NAMESPACE_ID::RepeatedPtrField< ::sanas::v1::ArchitectureBlock >*
+      mutable_blocks();
+  private:
+  const ::sanas::v1::ArchitectureBlock& _internal_blocks(int index) const;
+  ::sanas::v1::ArchitectureBlock* _internal_add_blocks();
+  public:
+  const ::sanas::v1::ArchitectureBlock& blocks(int index) const;
+  ::sanas::v1::ArchitectureBlock* add_blocks();
+  const ::PROTOBUF_NAMESPACE_ID::RepeatedPtrField< ::sanas::v1::ArchitectureBlock >&
+      blocks() const;
+
+  // string space = 1;
+  void clear_space();
+  const std::string& space() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_space(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_space();
+  PROTOBUF_NODISCARD std::string* release_space();
+  void set_allocated_space(std::string* space);
+  private:
+  const std::string& _internal_space() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_space(const std::string& value);
+  std::string* _internal_mutable_space();
+  public:
+
+  // int32 in_channels = 2;
+  void clear_in_channels();
+  int32_t in_channels() const;
+  void set_in_channels(int32_t value);
+  private:
+  int32_t _internal_in_channels() const;
+  void _internal_set_in_channels(int32_t value);
+  public:
+
+  // @@protoc_insertion_point(class_scope:sanas.v1.Architecture)
+ private:
+  class _Internal;
+
+  template <typename T> friend class ::PROTOBUF_NAMESPACE_ID::Arena::InternalHelper;
+  typedef void InternalArenaConstructable_;
+  typedef void DestructorSkippable_;
+  struct Impl_ {
+    ::PROTOBUF_NAMESPACE_ID::RepeatedPtrField< ::sanas::v1::ArchitectureBlock > blocks_;
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr space_;
+    int32_t in_channels_;
+    mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
   };
   union { Impl_ _impl_; };
   friend struct ::TableStruct_sanas_2fv1_2fsanas_2eproto;
@@ -819,7 +1440,7 @@ class TrialCounts final :
                &_TrialCounts_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    2;
+    5;
 
   friend void swap(TrialCounts& a, TrialCounts& b) {
     a.Swap(&b);
@@ -989,7 +1610,7 @@ class Study final :
                &_Study_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    3;
+    6;
 
   friend void swap(Study& a, Study& b) {
     a.Swap(&b);
@@ -1076,6 +1697,7 @@ class Study final :
     kLeaseExpirationsFieldNumber = 13,
     kAcceptedMovesFieldNumber = 14,
     kRejectedMovesFieldNumber = 15,
+    kRejectedProposalsFieldNumber = 16,
     kStateFieldNumber = 3,
   };
   // repeated int32 range_table = 4;
@@ -1283,6 +1905,15 @@ class Study final :
   void _internal_set_rejected_moves(int64_t value);
   public:
 
+  // int64 rejected_proposals = 16;
+  void clear_rejected_proposals();
+  int64_t rejected_proposals() const;
+  void set_rejected_proposals(int64_t value);
+  private:
+  int64_t _internal_rejected_proposals() const;
+  void _internal_set_rejected_proposals(int64_t value);
+  public:
+
   // .sanas.v1.StudyState state = 3;
   void clear_state();
   ::sanas::v1::StudyState state() const;
@@ -1319,6 +1950,7 @@ class Study final :
     int64_t lease_expirations_;
     int64_t accepted_moves_;
     int64_t rejected_moves_;
+    int64_t rejected_proposals_;
     int state_;
   };
   union { Impl_ _impl_; };
@@ -1374,7 +2006,7 @@ class Trial final :
                &_Trial_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    4;
+    7;
 
   friend void swap(Trial& a, Trial& b) {
     a.Swap(&b);
@@ -1705,7 +2337,7 @@ class CreateStudyRequest final :
                &_CreateStudyRequest_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    5;
+    8;
 
   friend void swap(CreateStudyRequest& a, CreateStudyRequest& b) {
     a.Swap(&b);
@@ -1878,7 +2510,7 @@ class CreateStudyResponse final :
                &_CreateStudyResponse_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    6;
+    9;
 
   friend void swap(CreateStudyResponse& a, CreateStudyResponse& b) {
     a.Swap(&b);
@@ -2046,7 +2678,7 @@ class GetStudyRequest final :
                &_GetStudyRequest_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    7;
+    10;
 
   friend void swap(GetStudyRequest& a, GetStudyRequest& b) {
     a.Swap(&b);
@@ -2199,7 +2831,7 @@ class GetStudyResponse final :
                &_GetStudyResponse_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    8;
+    11;
 
   friend void swap(GetStudyResponse& a, GetStudyResponse& b) {
     a.Swap(&b);
@@ -2356,7 +2988,7 @@ class ListStudiesRequest final :
                &_ListStudiesRequest_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    9;
+    12;
 
   friend void swap(ListStudiesRequest& a, ListStudiesRequest& b) {
     a.Swap(&b);
@@ -2520,7 +3152,7 @@ class ListStudiesResponse final :
                &_ListStudiesResponse_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    10;
+    13;
 
   friend void swap(ListStudiesResponse& a, ListStudiesResponse& b) {
     a.Swap(&b);
@@ -2693,7 +3325,7 @@ class DeleteStudyRequest final :
                &_DeleteStudyRequest_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    11;
+    14;
 
   friend void swap(DeleteStudyRequest& a, DeleteStudyRequest& b) {
     a.Swap(&b);
@@ -2845,7 +3477,7 @@ class DeleteStudyResponse final :
                &_DeleteStudyResponse_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    12;
+    15;
 
   friend void swap(DeleteStudyResponse& a, DeleteStudyResponse& b) {
     a.Swap(&b);
@@ -2964,7 +3596,7 @@ class SuggestTrialRequest final :
                &_SuggestTrialRequest_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    13;
+    16;
 
   friend void swap(SuggestTrialRequest& a, SuggestTrialRequest& b) {
     a.Swap(&b);
@@ -3040,6 +3672,7 @@ class SuggestTrialRequest final :
     kStudyIdFieldNumber = 1,
     kClientIdFieldNumber = 2,
     kRequestIdFieldNumber = 3,
+    kIncludeArchitectureFieldNumber = 4,
   };
   // string study_id = 1;
   void clear_study_id();
@@ -3083,6 +3716,15 @@ class SuggestTrialRequest final :
   std::string* _internal_mutable_request_id();
   public:
 
+  // bool include_architecture = 4;
+  void clear_include_architecture();
+  bool include_architecture() const;
+  void set_include_architecture(bool value);
+  private:
+  bool _internal_include_architecture() const;
+  void _internal_set_include_architecture(bool value);
+  public:
+
   // @@protoc_insertion_point(class_scope:sanas.v1.SuggestTrialRequest)
  private:
   class _Internal;
@@ -3094,6 +3736,7 @@ class SuggestTrialRequest final :
     ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr study_id_;
     ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr client_id_;
     ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr request_id_;
+    bool include_architecture_;
     mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
   };
   union { Impl_ _impl_; };
@@ -3149,7 +3792,7 @@ class SuggestTrialResponse final :
                &_SuggestTrialResponse_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    14;
+    17;
 
   friend void swap(SuggestTrialResponse& a, SuggestTrialResponse& b) {
     a.Swap(&b);
@@ -3222,8 +3865,29 @@ class SuggestTrialResponse final :
   // accessors -------------------------------------------------------
 
   enum : int {
+    kArchitecturesFieldNumber = 2,
     kTrialFieldNumber = 1,
+    kFlopsFieldNumber = 3,
+    kParamsFieldNumber = 4,
   };
+  // repeated .sanas.v1.Architecture architectures = 2;
+  int architectures_size() const;
+  private:
+  int _internal_architectures_size() const;
+  public:
+  void clear_architectures();
+  ::sanas::v1::Architecture* mutable_architectures(int index);
+  ::PROTOBUF_NAMESPACE_ID::RepeatedPtrField< ::sanas::v1::Architecture >*
+      mutable_architectures();
+  private:
+  const ::sanas::v1::Architecture& _internal_architectures(int index) const;
+  ::sanas::v1::Architecture* _internal_add_architectures();
+  public:
+  const ::sanas::v1::Architecture& architectures(int index) const;
+  ::sanas::v1::Architecture* add_architectures();
+  const ::PROTOBUF_NAMESPACE_ID::RepeatedPtrField< ::sanas::v1::Architecture >&
+      architectures() const;
+
   // .sanas.v1.Trial trial = 1;
   bool has_trial() const;
   private:
@@ -3242,6 +3906,24 @@ class SuggestTrialResponse final :
       ::sanas::v1::Trial* trial);
   ::sanas::v1::Trial* unsafe_arena_release_trial();
 
+  // int64 flops = 3;
+  void clear_flops();
+  int64_t flops() const;
+  void set_flops(int64_t value);
+  private:
+  int64_t _internal_flops() const;
+  void _internal_set_flops(int64_t value);
+  public:
+
+  // int64 params = 4;
+  void clear_params();
+  int64_t params() const;
+  void set_params(int64_t value);
+  private:
+  int64_t _internal_params() const;
+  void _internal_set_params(int64_t value);
+  public:
+
   // @@protoc_insertion_point(class_scope:sanas.v1.SuggestTrialResponse)
  private:
   class _Internal;
@@ -3250,7 +3932,10 @@ class SuggestTrialResponse final :
   typedef void InternalArenaConstructable_;
   typedef void DestructorSkippable_;
   struct Impl_ {
+    ::PROTOBUF_NAMESPACE_ID::RepeatedPtrField< ::sanas::v1::Architecture > architectures_;
     ::sanas::v1::Trial* trial_;
+    int64_t flops_;
+    int64_t params_;
     mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
   };
   union { Impl_ _impl_; };
@@ -3306,7 +3991,7 @@ class CompleteTrialRequest final :
                &_CompleteTrialRequest_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    15;
+    18;
 
   friend void swap(CompleteTrialRequest& a, CompleteTrialRequest& b) {
     a.Swap(&b);
@@ -3535,7 +4220,7 @@ class CompleteTrialResponse final :
                &_CompleteTrialResponse_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    16;
+    19;
 
   friend void swap(CompleteTrialResponse& a, CompleteTrialResponse& b) {
     a.Swap(&b);
@@ -3723,7 +4408,7 @@ class HeartbeatTrialRequest final :
                &_HeartbeatTrialRequest_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    17;
+    20;
 
   friend void swap(HeartbeatTrialRequest& a, HeartbeatTrialRequest& b) {
     a.Swap(&b);
@@ -3903,7 +4588,7 @@ class HeartbeatTrialResponse final :
                &_HeartbeatTrialResponse_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    18;
+    21;
 
   friend void swap(HeartbeatTrialResponse& a, HeartbeatTrialResponse& b) {
     a.Swap(&b);
@@ -4060,7 +4745,7 @@ class ListTrialsRequest final :
                &_ListTrialsRequest_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    19;
+    22;
 
   friend void swap(ListTrialsRequest& a, ListTrialsRequest& b) {
     a.Swap(&b);
@@ -4251,7 +4936,7 @@ class ListTrialsResponse final :
                &_ListTrialsResponse_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    20;
+    23;
 
   friend void swap(ListTrialsResponse& a, ListTrialsResponse& b) {
     a.Swap(&b);
@@ -4435,7 +5120,7 @@ class WatchStudyRequest final :
                &_WatchStudyRequest_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    21;
+    24;
 
   friend void swap(WatchStudyRequest& a, WatchStudyRequest& b) {
     a.Swap(&b);
@@ -4588,7 +5273,7 @@ class WatchStudyResponse final :
                &_WatchStudyResponse_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    22;
+    25;
 
   friend void swap(WatchStudyResponse& a, WatchStudyResponse& b) {
     a.Swap(&b);
@@ -4796,7 +5481,7 @@ class ImportPaddleSlimCheckpointRequest final :
                &_ImportPaddleSlimCheckpointRequest_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    23;
+    26;
 
   friend void swap(ImportPaddleSlimCheckpointRequest& a, ImportPaddleSlimCheckpointRequest& b) {
     a.Swap(&b);
@@ -4985,7 +5670,7 @@ class ImportPaddleSlimCheckpointResponse final :
                &_ImportPaddleSlimCheckpointResponse_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    24;
+    27;
 
   friend void swap(ImportPaddleSlimCheckpointResponse& a, ImportPaddleSlimCheckpointResponse& b) {
     a.Swap(&b);
@@ -5596,6 +6281,498 @@ inline void StudyConfig::set_allocated_lease_duration(::PROTOBUF_NAMESPACE_ID::D
   }
   _impl_.lease_duration_ = lease_duration;
   // @@protoc_insertion_point(field_set_allocated:sanas.v1.StudyConfig.lease_duration)
+}
+
+// .sanas.v1.Constraints constraints = 8;
+inline bool StudyConfig::_internal_has_constraints() const {
+  return this != internal_default_instance() && _impl_.constraints_ != nullptr;
+}
+inline bool StudyConfig::has_constraints() const {
+  return _internal_has_constraints();
+}
+inline void StudyConfig::clear_constraints() {
+  if (GetArenaForAllocation() == nullptr && _impl_.constraints_ != nullptr) {
+    delete _impl_.constraints_;
+  }
+  _impl_.constraints_ = nullptr;
+}
+inline const ::sanas::v1::Constraints& StudyConfig::_internal_constraints() const {
+  const ::sanas::v1::Constraints* p = _impl_.constraints_;
+  return p != nullptr ? *p : reinterpret_cast<const ::sanas::v1::Constraints&>(
+      ::sanas::v1::_Constraints_default_instance_);
+}
+inline const ::sanas::v1::Constraints& StudyConfig::constraints() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.StudyConfig.constraints)
+  return _internal_constraints();
+}
+inline void StudyConfig::unsafe_arena_set_allocated_constraints(
+    ::sanas::v1::Constraints* constraints) {
+  if (GetArenaForAllocation() == nullptr) {
+    delete reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(_impl_.constraints_);
+  }
+  _impl_.constraints_ = constraints;
+  if (constraints) {
+    
+  } else {
+    
+  }
+  // @@protoc_insertion_point(field_unsafe_arena_set_allocated:sanas.v1.StudyConfig.constraints)
+}
+inline ::sanas::v1::Constraints* StudyConfig::release_constraints() {
+  
+  ::sanas::v1::Constraints* temp = _impl_.constraints_;
+  _impl_.constraints_ = nullptr;
+#ifdef PROTOBUF_FORCE_COPY_IN_RELEASE
+  auto* old =  reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(temp);
+  temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  if (GetArenaForAllocation() == nullptr) { delete old; }
+#else  // PROTOBUF_FORCE_COPY_IN_RELEASE
+  if (GetArenaForAllocation() != nullptr) {
+    temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  }
+#endif  // !PROTOBUF_FORCE_COPY_IN_RELEASE
+  return temp;
+}
+inline ::sanas::v1::Constraints* StudyConfig::unsafe_arena_release_constraints() {
+  // @@protoc_insertion_point(field_release:sanas.v1.StudyConfig.constraints)
+  
+  ::sanas::v1::Constraints* temp = _impl_.constraints_;
+  _impl_.constraints_ = nullptr;
+  return temp;
+}
+inline ::sanas::v1::Constraints* StudyConfig::_internal_mutable_constraints() {
+  
+  if (_impl_.constraints_ == nullptr) {
+    auto* p = CreateMaybeMessage<::sanas::v1::Constraints>(GetArenaForAllocation());
+    _impl_.constraints_ = p;
+  }
+  return _impl_.constraints_;
+}
+inline ::sanas::v1::Constraints* StudyConfig::mutable_constraints() {
+  ::sanas::v1::Constraints* _msg = _internal_mutable_constraints();
+  // @@protoc_insertion_point(field_mutable:sanas.v1.StudyConfig.constraints)
+  return _msg;
+}
+inline void StudyConfig::set_allocated_constraints(::sanas::v1::Constraints* constraints) {
+  ::PROTOBUF_NAMESPACE_ID::Arena* message_arena = GetArenaForAllocation();
+  if (message_arena == nullptr) {
+    delete _impl_.constraints_;
+  }
+  if (constraints) {
+    ::PROTOBUF_NAMESPACE_ID::Arena* submessage_arena =
+        ::PROTOBUF_NAMESPACE_ID::Arena::InternalGetOwningArena(constraints);
+    if (message_arena != submessage_arena) {
+      constraints = ::PROTOBUF_NAMESPACE_ID::internal::GetOwnedMessage(
+          message_arena, constraints, submessage_arena);
+    }
+    
+  } else {
+    
+  }
+  _impl_.constraints_ = constraints;
+  // @@protoc_insertion_point(field_set_allocated:sanas.v1.StudyConfig.constraints)
+}
+
+// -------------------------------------------------------------------
+
+// Constraints
+
+// int32 input_size = 1;
+inline void Constraints::clear_input_size() {
+  _impl_.input_size_ = 0;
+}
+inline int32_t Constraints::_internal_input_size() const {
+  return _impl_.input_size_;
+}
+inline int32_t Constraints::input_size() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.Constraints.input_size)
+  return _internal_input_size();
+}
+inline void Constraints::_internal_set_input_size(int32_t value) {
+  
+  _impl_.input_size_ = value;
+}
+inline void Constraints::set_input_size(int32_t value) {
+  _internal_set_input_size(value);
+  // @@protoc_insertion_point(field_set:sanas.v1.Constraints.input_size)
+}
+
+// int32 in_channels = 2;
+inline void Constraints::clear_in_channels() {
+  _impl_.in_channels_ = 0;
+}
+inline int32_t Constraints::_internal_in_channels() const {
+  return _impl_.in_channels_;
+}
+inline int32_t Constraints::in_channels() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.Constraints.in_channels)
+  return _internal_in_channels();
+}
+inline void Constraints::_internal_set_in_channels(int32_t value) {
+  
+  _impl_.in_channels_ = value;
+}
+inline void Constraints::set_in_channels(int32_t value) {
+  _internal_set_in_channels(value);
+  // @@protoc_insertion_point(field_set:sanas.v1.Constraints.in_channels)
+}
+
+// int64 max_flops = 3;
+inline void Constraints::clear_max_flops() {
+  _impl_.max_flops_ = int64_t{0};
+}
+inline int64_t Constraints::_internal_max_flops() const {
+  return _impl_.max_flops_;
+}
+inline int64_t Constraints::max_flops() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.Constraints.max_flops)
+  return _internal_max_flops();
+}
+inline void Constraints::_internal_set_max_flops(int64_t value) {
+  
+  _impl_.max_flops_ = value;
+}
+inline void Constraints::set_max_flops(int64_t value) {
+  _internal_set_max_flops(value);
+  // @@protoc_insertion_point(field_set:sanas.v1.Constraints.max_flops)
+}
+
+// int64 max_params = 4;
+inline void Constraints::clear_max_params() {
+  _impl_.max_params_ = int64_t{0};
+}
+inline int64_t Constraints::_internal_max_params() const {
+  return _impl_.max_params_;
+}
+inline int64_t Constraints::max_params() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.Constraints.max_params)
+  return _internal_max_params();
+}
+inline void Constraints::_internal_set_max_params(int64_t value) {
+  
+  _impl_.max_params_ = value;
+}
+inline void Constraints::set_max_params(int64_t value) {
+  _internal_set_max_params(value);
+  // @@protoc_insertion_point(field_set:sanas.v1.Constraints.max_params)
+}
+
+// -------------------------------------------------------------------
+
+// ArchitectureBlock
+
+// string kind = 1;
+inline void ArchitectureBlock::clear_kind() {
+  _impl_.kind_.ClearToEmpty();
+}
+inline const std::string& ArchitectureBlock::kind() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.ArchitectureBlock.kind)
+  return _internal_kind();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void ArchitectureBlock::set_kind(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.kind_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:sanas.v1.ArchitectureBlock.kind)
+}
+inline std::string* ArchitectureBlock::mutable_kind() {
+  std::string* _s = _internal_mutable_kind();
+  // @@protoc_insertion_point(field_mutable:sanas.v1.ArchitectureBlock.kind)
+  return _s;
+}
+inline const std::string& ArchitectureBlock::_internal_kind() const {
+  return _impl_.kind_.Get();
+}
+inline void ArchitectureBlock::_internal_set_kind(const std::string& value) {
+  
+  _impl_.kind_.Set(value, GetArenaForAllocation());
+}
+inline std::string* ArchitectureBlock::_internal_mutable_kind() {
+  
+  return _impl_.kind_.Mutable(GetArenaForAllocation());
+}
+inline std::string* ArchitectureBlock::release_kind() {
+  // @@protoc_insertion_point(field_release:sanas.v1.ArchitectureBlock.kind)
+  return _impl_.kind_.Release();
+}
+inline void ArchitectureBlock::set_allocated_kind(std::string* kind) {
+  if (kind != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.kind_.SetAllocated(kind, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.kind_.IsDefault()) {
+    _impl_.kind_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:sanas.v1.ArchitectureBlock.kind)
+}
+
+// int32 out_channels = 2;
+inline void ArchitectureBlock::clear_out_channels() {
+  _impl_.out_channels_ = 0;
+}
+inline int32_t ArchitectureBlock::_internal_out_channels() const {
+  return _impl_.out_channels_;
+}
+inline int32_t ArchitectureBlock::out_channels() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.ArchitectureBlock.out_channels)
+  return _internal_out_channels();
+}
+inline void ArchitectureBlock::_internal_set_out_channels(int32_t value) {
+  
+  _impl_.out_channels_ = value;
+}
+inline void ArchitectureBlock::set_out_channels(int32_t value) {
+  _internal_set_out_channels(value);
+  // @@protoc_insertion_point(field_set:sanas.v1.ArchitectureBlock.out_channels)
+}
+
+// int32 kernel = 3;
+inline void ArchitectureBlock::clear_kernel() {
+  _impl_.kernel_ = 0;
+}
+inline int32_t ArchitectureBlock::_internal_kernel() const {
+  return _impl_.kernel_;
+}
+inline int32_t ArchitectureBlock::kernel() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.ArchitectureBlock.kernel)
+  return _internal_kernel();
+}
+inline void ArchitectureBlock::_internal_set_kernel(int32_t value) {
+  
+  _impl_.kernel_ = value;
+}
+inline void ArchitectureBlock::set_kernel(int32_t value) {
+  _internal_set_kernel(value);
+  // @@protoc_insertion_point(field_set:sanas.v1.ArchitectureBlock.kernel)
+}
+
+// int32 stride = 4;
+inline void ArchitectureBlock::clear_stride() {
+  _impl_.stride_ = 0;
+}
+inline int32_t ArchitectureBlock::_internal_stride() const {
+  return _impl_.stride_;
+}
+inline int32_t ArchitectureBlock::stride() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.ArchitectureBlock.stride)
+  return _internal_stride();
+}
+inline void ArchitectureBlock::_internal_set_stride(int32_t value) {
+  
+  _impl_.stride_ = value;
+}
+inline void ArchitectureBlock::set_stride(int32_t value) {
+  _internal_set_stride(value);
+  // @@protoc_insertion_point(field_set:sanas.v1.ArchitectureBlock.stride)
+}
+
+// int32 expansion = 5;
+inline void ArchitectureBlock::clear_expansion() {
+  _impl_.expansion_ = 0;
+}
+inline int32_t ArchitectureBlock::_internal_expansion() const {
+  return _impl_.expansion_;
+}
+inline int32_t ArchitectureBlock::expansion() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.ArchitectureBlock.expansion)
+  return _internal_expansion();
+}
+inline void ArchitectureBlock::_internal_set_expansion(int32_t value) {
+  
+  _impl_.expansion_ = value;
+}
+inline void ArchitectureBlock::set_expansion(int32_t value) {
+  _internal_set_expansion(value);
+  // @@protoc_insertion_point(field_set:sanas.v1.ArchitectureBlock.expansion)
+}
+
+// int32 repeats = 6;
+inline void ArchitectureBlock::clear_repeats() {
+  _impl_.repeats_ = 0;
+}
+inline int32_t ArchitectureBlock::_internal_repeats() const {
+  return _impl_.repeats_;
+}
+inline int32_t ArchitectureBlock::repeats() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.ArchitectureBlock.repeats)
+  return _internal_repeats();
+}
+inline void ArchitectureBlock::_internal_set_repeats(int32_t value) {
+  
+  _impl_.repeats_ = value;
+}
+inline void ArchitectureBlock::set_repeats(int32_t value) {
+  _internal_set_repeats(value);
+  // @@protoc_insertion_point(field_set:sanas.v1.ArchitectureBlock.repeats)
+}
+
+// string activation = 7;
+inline void ArchitectureBlock::clear_activation() {
+  _impl_.activation_.ClearToEmpty();
+}
+inline const std::string& ArchitectureBlock::activation() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.ArchitectureBlock.activation)
+  return _internal_activation();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void ArchitectureBlock::set_activation(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.activation_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:sanas.v1.ArchitectureBlock.activation)
+}
+inline std::string* ArchitectureBlock::mutable_activation() {
+  std::string* _s = _internal_mutable_activation();
+  // @@protoc_insertion_point(field_mutable:sanas.v1.ArchitectureBlock.activation)
+  return _s;
+}
+inline const std::string& ArchitectureBlock::_internal_activation() const {
+  return _impl_.activation_.Get();
+}
+inline void ArchitectureBlock::_internal_set_activation(const std::string& value) {
+  
+  _impl_.activation_.Set(value, GetArenaForAllocation());
+}
+inline std::string* ArchitectureBlock::_internal_mutable_activation() {
+  
+  return _impl_.activation_.Mutable(GetArenaForAllocation());
+}
+inline std::string* ArchitectureBlock::release_activation() {
+  // @@protoc_insertion_point(field_release:sanas.v1.ArchitectureBlock.activation)
+  return _impl_.activation_.Release();
+}
+inline void ArchitectureBlock::set_allocated_activation(std::string* activation) {
+  if (activation != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.activation_.SetAllocated(activation, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.activation_.IsDefault()) {
+    _impl_.activation_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:sanas.v1.ArchitectureBlock.activation)
+}
+
+// -------------------------------------------------------------------
+
+// Architecture
+
+// string space = 1;
+inline void Architecture::clear_space() {
+  _impl_.space_.ClearToEmpty();
+}
+inline const std::string& Architecture::space() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.Architecture.space)
+  return _internal_space();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void Architecture::set_space(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.space_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:sanas.v1.Architecture.space)
+}
+inline std::string* Architecture::mutable_space() {
+  std::string* _s = _internal_mutable_space();
+  // @@protoc_insertion_point(field_mutable:sanas.v1.Architecture.space)
+  return _s;
+}
+inline const std::string& Architecture::_internal_space() const {
+  return _impl_.space_.Get();
+}
+inline void Architecture::_internal_set_space(const std::string& value) {
+  
+  _impl_.space_.Set(value, GetArenaForAllocation());
+}
+inline std::string* Architecture::_internal_mutable_space() {
+  
+  return _impl_.space_.Mutable(GetArenaForAllocation());
+}
+inline std::string* Architecture::release_space() {
+  // @@protoc_insertion_point(field_release:sanas.v1.Architecture.space)
+  return _impl_.space_.Release();
+}
+inline void Architecture::set_allocated_space(std::string* space) {
+  if (space != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.space_.SetAllocated(space, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.space_.IsDefault()) {
+    _impl_.space_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:sanas.v1.Architecture.space)
+}
+
+// int32 in_channels = 2;
+inline void Architecture::clear_in_channels() {
+  _impl_.in_channels_ = 0;
+}
+inline int32_t Architecture::_internal_in_channels() const {
+  return _impl_.in_channels_;
+}
+inline int32_t Architecture::in_channels() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.Architecture.in_channels)
+  return _internal_in_channels();
+}
+inline void Architecture::_internal_set_in_channels(int32_t value) {
+  
+  _impl_.in_channels_ = value;
+}
+inline void Architecture::set_in_channels(int32_t value) {
+  _internal_set_in_channels(value);
+  // @@protoc_insertion_point(field_set:sanas.v1.Architecture.in_channels)
+}
+
+// repeated .sanas.v1.ArchitectureBlock blocks = 3;
+inline int Architecture::_internal_blocks_size() const {
+  return _impl_.blocks_.size();
+}
+inline int Architecture::blocks_size() const {
+  return _internal_blocks_size();
+}
+inline void Architecture::clear_blocks() {
+  _impl_.blocks_.Clear();
+}
+inline ::sanas::v1::ArchitectureBlock* Architecture::mutable_blocks(int index) {
+  // @@protoc_insertion_point(field_mutable:sanas.v1.Architecture.blocks)
+  return _impl_.blocks_.Mutable(index);
+}
+inline ::PROTOBUF_NAMESPACE_ID::RepeatedPtrField< ::sanas::v1::ArchitectureBlock >*
+Architecture::mutable_blocks() {
+  // @@protoc_insertion_point(field_mutable_list:sanas.v1.Architecture.blocks)
+  return &_impl_.blocks_;
+}
+inline const ::sanas::v1::ArchitectureBlock& Architecture::_internal_blocks(int index) const {
+  return _impl_.blocks_.Get(index);
+}
+inline const ::sanas::v1::ArchitectureBlock& Architecture::blocks(int index) const {
+  // @@protoc_insertion_point(field_get:sanas.v1.Architecture.blocks)
+  return _internal_blocks(index);
+}
+inline ::sanas::v1::ArchitectureBlock* Architecture::_internal_add_blocks() {
+  return _impl_.blocks_.Add();
+}
+inline ::sanas::v1::ArchitectureBlock* Architecture::add_blocks() {
+  ::sanas::v1::ArchitectureBlock* _add = _internal_add_blocks();
+  // @@protoc_insertion_point(field_add:sanas.v1.Architecture.blocks)
+  return _add;
+}
+inline const ::PROTOBUF_NAMESPACE_ID::RepeatedPtrField< ::sanas::v1::ArchitectureBlock >&
+Architecture::blocks() const {
+  // @@protoc_insertion_point(field_list:sanas.v1.Architecture.blocks)
+  return _impl_.blocks_;
 }
 
 // -------------------------------------------------------------------
@@ -6296,6 +7473,26 @@ inline void Study::_internal_set_rejected_moves(int64_t value) {
 inline void Study::set_rejected_moves(int64_t value) {
   _internal_set_rejected_moves(value);
   // @@protoc_insertion_point(field_set:sanas.v1.Study.rejected_moves)
+}
+
+// int64 rejected_proposals = 16;
+inline void Study::clear_rejected_proposals() {
+  _impl_.rejected_proposals_ = int64_t{0};
+}
+inline int64_t Study::_internal_rejected_proposals() const {
+  return _impl_.rejected_proposals_;
+}
+inline int64_t Study::rejected_proposals() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.Study.rejected_proposals)
+  return _internal_rejected_proposals();
+}
+inline void Study::_internal_set_rejected_proposals(int64_t value) {
+  
+  _impl_.rejected_proposals_ = value;
+}
+inline void Study::set_rejected_proposals(int64_t value) {
+  _internal_set_rejected_proposals(value);
+  // @@protoc_insertion_point(field_set:sanas.v1.Study.rejected_proposals)
 }
 
 // -------------------------------------------------------------------
@@ -7630,6 +8827,26 @@ inline void SuggestTrialRequest::set_allocated_request_id(std::string* request_i
   // @@protoc_insertion_point(field_set_allocated:sanas.v1.SuggestTrialRequest.request_id)
 }
 
+// bool include_architecture = 4;
+inline void SuggestTrialRequest::clear_include_architecture() {
+  _impl_.include_architecture_ = false;
+}
+inline bool SuggestTrialRequest::_internal_include_architecture() const {
+  return _impl_.include_architecture_;
+}
+inline bool SuggestTrialRequest::include_architecture() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.SuggestTrialRequest.include_architecture)
+  return _internal_include_architecture();
+}
+inline void SuggestTrialRequest::_internal_set_include_architecture(bool value) {
+  
+  _impl_.include_architecture_ = value;
+}
+inline void SuggestTrialRequest::set_include_architecture(bool value) {
+  _internal_set_include_architecture(value);
+  // @@protoc_insertion_point(field_set:sanas.v1.SuggestTrialRequest.include_architecture)
+}
+
 // -------------------------------------------------------------------
 
 // SuggestTrialResponse
@@ -7722,6 +8939,86 @@ inline void SuggestTrialResponse::set_allocated_trial(::sanas::v1::Trial* trial)
   }
   _impl_.trial_ = trial;
   // @@protoc_insertion_point(field_set_allocated:sanas.v1.SuggestTrialResponse.trial)
+}
+
+// repeated .sanas.v1.Architecture architectures = 2;
+inline int SuggestTrialResponse::_internal_architectures_size() const {
+  return _impl_.architectures_.size();
+}
+inline int SuggestTrialResponse::architectures_size() const {
+  return _internal_architectures_size();
+}
+inline void SuggestTrialResponse::clear_architectures() {
+  _impl_.architectures_.Clear();
+}
+inline ::sanas::v1::Architecture* SuggestTrialResponse::mutable_architectures(int index) {
+  // @@protoc_insertion_point(field_mutable:sanas.v1.SuggestTrialResponse.architectures)
+  return _impl_.architectures_.Mutable(index);
+}
+inline ::PROTOBUF_NAMESPACE_ID::RepeatedPtrField< ::sanas::v1::Architecture >*
+SuggestTrialResponse::mutable_architectures() {
+  // @@protoc_insertion_point(field_mutable_list:sanas.v1.SuggestTrialResponse.architectures)
+  return &_impl_.architectures_;
+}
+inline const ::sanas::v1::Architecture& SuggestTrialResponse::_internal_architectures(int index) const {
+  return _impl_.architectures_.Get(index);
+}
+inline const ::sanas::v1::Architecture& SuggestTrialResponse::architectures(int index) const {
+  // @@protoc_insertion_point(field_get:sanas.v1.SuggestTrialResponse.architectures)
+  return _internal_architectures(index);
+}
+inline ::sanas::v1::Architecture* SuggestTrialResponse::_internal_add_architectures() {
+  return _impl_.architectures_.Add();
+}
+inline ::sanas::v1::Architecture* SuggestTrialResponse::add_architectures() {
+  ::sanas::v1::Architecture* _add = _internal_add_architectures();
+  // @@protoc_insertion_point(field_add:sanas.v1.SuggestTrialResponse.architectures)
+  return _add;
+}
+inline const ::PROTOBUF_NAMESPACE_ID::RepeatedPtrField< ::sanas::v1::Architecture >&
+SuggestTrialResponse::architectures() const {
+  // @@protoc_insertion_point(field_list:sanas.v1.SuggestTrialResponse.architectures)
+  return _impl_.architectures_;
+}
+
+// int64 flops = 3;
+inline void SuggestTrialResponse::clear_flops() {
+  _impl_.flops_ = int64_t{0};
+}
+inline int64_t SuggestTrialResponse::_internal_flops() const {
+  return _impl_.flops_;
+}
+inline int64_t SuggestTrialResponse::flops() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.SuggestTrialResponse.flops)
+  return _internal_flops();
+}
+inline void SuggestTrialResponse::_internal_set_flops(int64_t value) {
+  
+  _impl_.flops_ = value;
+}
+inline void SuggestTrialResponse::set_flops(int64_t value) {
+  _internal_set_flops(value);
+  // @@protoc_insertion_point(field_set:sanas.v1.SuggestTrialResponse.flops)
+}
+
+// int64 params = 4;
+inline void SuggestTrialResponse::clear_params() {
+  _impl_.params_ = int64_t{0};
+}
+inline int64_t SuggestTrialResponse::_internal_params() const {
+  return _impl_.params_;
+}
+inline int64_t SuggestTrialResponse::params() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.SuggestTrialResponse.params)
+  return _internal_params();
+}
+inline void SuggestTrialResponse::_internal_set_params(int64_t value) {
+  
+  _impl_.params_ = value;
+}
+inline void SuggestTrialResponse::set_params(int64_t value) {
+  _internal_set_params(value);
+  // @@protoc_insertion_point(field_set:sanas.v1.SuggestTrialResponse.params)
 }
 
 // -------------------------------------------------------------------
@@ -9292,6 +10589,12 @@ inline void ImportPaddleSlimCheckpointResponse::set_imported_trials(int64_t valu
 #ifdef __GNUC__
   #pragma GCC diagnostic pop
 #endif  // __GNUC__
+// -------------------------------------------------------------------
+
+// -------------------------------------------------------------------
+
+// -------------------------------------------------------------------
+
 // -------------------------------------------------------------------
 
 // -------------------------------------------------------------------

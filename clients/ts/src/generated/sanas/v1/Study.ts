@@ -22,6 +22,7 @@ export interface Study {
   'leaseExpirations'?: (number | string | Long);
   'acceptedMoves'?: (number | string | Long);
   'rejectedMoves'?: (number | string | Long);
+  'rejectedProposals'?: (number | string | Long);
   '_bestReward'?: "bestReward";
   '_currentReward'?: "currentReward";
 }
@@ -42,6 +43,7 @@ export interface Study__Output {
   'leaseExpirations': (string);
   'acceptedMoves': (string);
   'rejectedMoves': (string);
+  'rejectedProposals': (string);
   '_bestReward'?: "bestReward";
   '_currentReward'?: "currentReward";
 }

@@ -2,6 +2,7 @@
 
 import type { SearchSpaceConfig as _sanas_v1_SearchSpaceConfig, SearchSpaceConfig__Output as _sanas_v1_SearchSpaceConfig__Output } from '../../sanas/v1/SearchSpaceConfig';
 import type { Duration as _google_protobuf_Duration, Duration__Output as _google_protobuf_Duration__Output } from '../../google/protobuf/Duration';
+import type { Constraints as _sanas_v1_Constraints, Constraints__Output as _sanas_v1_Constraints__Output } from '../../sanas/v1/Constraints';
 import type { Long } from '@grpc/proto-loader';
 
 export interface StudyConfig {
@@ -12,6 +13,7 @@ export interface StudyConfig {
   'searchSteps'?: (number | string | Long);
   'seed'?: (number | string | Long);
   'leaseDuration'?: (_google_protobuf_Duration | null);
+  'constraints'?: (_sanas_v1_Constraints | null);
   '_initTemperature'?: "initTemperature";
   '_reduceRate'?: "reduceRate";
   '_seed'?: "seed";
@@ -25,6 +27,7 @@ export interface StudyConfig__Output {
   'searchSteps': (string);
   'seed'?: (string);
   'leaseDuration': (_google_protobuf_Duration__Output | null);
+  'constraints': (_sanas_v1_Constraints__Output | null);
   '_initTemperature'?: "initTemperature";
   '_reduceRate'?: "reduceRate";
   '_seed'?: "seed";

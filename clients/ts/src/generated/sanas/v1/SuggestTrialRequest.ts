@@ -5,10 +5,12 @@ export interface SuggestTrialRequest {
   'studyId'?: (string);
   'clientId'?: (string);
   'requestId'?: (string);
+  'includeArchitecture'?: (boolean);
 }
 
 export interface SuggestTrialRequest__Output {
   'studyId': (string);
   'clientId': (string);
   'requestId': (string);
+  'includeArchitecture': (boolean);
 }

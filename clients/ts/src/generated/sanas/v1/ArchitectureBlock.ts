@@ -1,0 +1,22 @@
+// Original file: sanas/v1/sanas.proto
+
+
+export interface ArchitectureBlock {
+  'kind'?: (string);
+  'outChannels'?: (number);
+  'kernel'?: (number);
+  'stride'?: (number);
+  'expansion'?: (number);
+  'repeats'?: (number);
+  'activation'?: (string);
+}
+
+export interface ArchitectureBlock__Output {
+  'kind': (string);
+  'outChannels': (number);
+  'kernel': (number);
+  'stride': (number);
+  'expansion': (number);
+  'repeats': (number);
+  'activation': (string);
+}

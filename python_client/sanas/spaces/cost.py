@@ -1,0 +1,82 @@
+"""FLOPs and parameter counts of decoded architectures, without Paddle.
+
+Counted exactly as `paddle.flops` counts the networks sanas.nets builds (input batch 1):
+a convolution costs out_elements x (in_channels / groups x k x k), batch norm 2 x
+elements (parameters: scale, shift, running mean and variance), ReLU/ReLU6 and the
+residual addition nothing, adaptive average pooling (window area + 1) x out_elements.
+Tests compare both on many random token vectors per space.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .base import Architecture, Block, SpaceConfigError
+
+
+@dataclass(frozen=True)
+class Cost:
+    flops: int
+    params: int
+
+    def __add__(self, other: Cost) -> Cost:
+        return Cost(self.flops + other.flops, self.params + other.params)
+
+
+ZERO = Cost(0, 0)
+
+
+def _out(size: int, stride: int) -> int:
+    return (size - 1) // stride + 1  # 'same' padding, odd kernels
+
+
+def conv_bn(
+    size: int, cin: int, cout: int, kernel: int, stride: int, groups: int = 1
+) -> tuple[Cost, int]:
+    out = _out(size, stride)
+    elements = cout * out * out
+    conv = Cost(
+        elements * (cin // groups) * kernel * kernel, cout * (cin // groups) * kernel * kernel
+    )
+    bn = Cost(2 * elements, 4 * cout)
+    return conv + bn, out
+
+
+def _block(block: Block, size: int, cin: int) -> tuple[Cost, int, int]:
+    if block.kind == "conv_bn":
+        cost, size = conv_bn(size, cin, block.out_channels, block.kernel, block.stride)
+        return cost, size, block.out_channels
+    if block.kind == "inverted_residual":
+        total = ZERO
+        for i in range(block.repeats):
+            unit_in = cin if i == 0 else block.out_channels
+            hidden = unit_in * block.expansion
+            expand, _ = conv_bn(size, unit_in, hidden, 1, 1)
+            depthwise, size = conv_bn(
+                size, hidden, hidden, block.kernel, block.stride if i == 0 else 1, groups=hidden
+            )
+            project, _ = conv_bn(size, hidden, block.out_channels, 1, 1)
+            total = total + expand + depthwise + project
+        return total, size, block.out_channels
+    if block.kind == "global_avg_pool":
+        return Cost((size * size + 1) * cin, 0), 1, cin
+    raise SpaceConfigError(f"no cost model for block kind {block.kind!r}")
+
+
+def architecture_cost(arch: Architecture, input_size: int) -> tuple[Cost, int]:
+    """Cost of one architecture on input_size x input_size maps; also the output size."""
+    total, size, channels = ZERO, input_size, arch.in_channels
+    for block in arch.blocks:
+        cost, size, channels = _block(block, size, channels)
+        total = total + cost
+    return total, size
+
+
+def network_cost(archs: Sequence[Architecture], input_size: int) -> Cost:
+    """Cost of the chained architectures of one token vector."""
+    total, size = ZERO, input_size
+    for arch in archs:
+        cost, size = architecture_cost(arch, size)
+        total = total + cost
+    return total

@@ -1,0 +1,163 @@
+"""Search spaces as real Paddle networks, and their analytic cost against paddle.flops."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import random
+
+import numpy as np
+import paddle
+import pytest
+from helpers import custom_config
+
+from sanas import errors
+from sanas.client import study_config
+from sanas.nets import build
+from sanas.spaces import CombinedSpace, SpaceConfig, SpaceConfigError, block_strides
+from sanas.spaces.cost import network_cost
+from sanas_server import errors as server_errors
+from sanas_server.controller import Controller
+from sanas_server.storage import FileStorage, MemoryStorage
+from sanas_server.study import Constraints, StudyRequest
+
+CONFIGS = [
+    (SpaceConfig("MobileNetV2Space"), 32),
+    (SpaceConfig("MobileNetV2BlockSpace", input_size=16, output_size=4, block_num=4), 16),
+    (SpaceConfig("MobileNetV2BlockSpace", block_mask=(1, 0, 1, 1)), 32),
+    (SpaceConfig("MobileNetV2BlockSpace", input_size=8, output_size=8, block_num=2), 8),
+]
+
+
+@pytest.mark.parametrize(("config", "size"), CONFIGS, ids=lambda c: getattr(c, "key", str(c)))
+def test_analytic_cost_equals_paddle_flops_and_forward_shapes(config, size):
+    space = CombinedSpace.from_configs([config])
+    rng = random.Random(size)
+    vectors = [space.init_tokens() or [0] * len(space.range_table())] + [
+        [rng.randrange(r) for r in space.range_table()] for _ in range(5)
+    ]
+    for tokens in vectors:
+        archs = space.decode(tokens)
+        net = paddle.nn.Sequential(*build(archs))
+        with contextlib.redirect_stdout(io.StringIO()):  # paddle.flops prints a table
+            flops = paddle.flops(net, [1, 3, size, size])
+        params = sum(int(p.numel()) for p in net.parameters())
+        cost = network_cost(archs, size)
+        assert (cost.flops, cost.params) == (flops, params), tokens
+        out = net(paddle.randn([2, 3, size, size]))
+        expected = size
+        for block in (b for a in archs for b in a.blocks):
+            expected = 1 if block.kind == "global_avg_pool" else (expected - 1) // block.stride + 1
+        assert out.shape == [2, archs[-1].out_channels, expected, expected]
+
+
+def test_block_space_in_a_static_program():
+    space = CombinedSpace.from_configs([CONFIGS[1][0]])
+    paddle.enable_static()
+    try:
+        main, startup = paddle.static.Program(), paddle.static.Program()
+        with paddle.static.program_guard(main, startup):
+            x = paddle.static.data(name="x", shape=[None, 3, 16, 16], dtype="float32")
+            for layer in build(space.decode([1, 5, 1, 1] * 4)):
+                x = layer(x)
+        exe = paddle.static.Executor(paddle.CPUPlace())
+        exe.run(startup)
+        (out,) = exe.run(main, feed={"x": np.ones((2, 3, 16, 16), "float32")}, fetch_list=[x])
+        assert out.shape == (2, 24, 4, 4)  # channel choice 5 is 24
+    finally:
+        paddle.disable_static()
+
+
+def test_block_layouts_and_their_errors():
+    assert block_strides(SpaceConfig("k", input_size=32, output_size=4, block_num=5)) == [
+        2,
+        1,
+        2,
+        1,
+        2,
+    ]
+    assert block_strides(SpaceConfig("k", input_size=8, output_size=8, block_num=2)) == [1, 1]
+    with pytest.raises(SpaceConfigError, match="does not halve exactly"):
+        block_strides(SpaceConfig("k", input_size=30, output_size=4, block_num=5))
+    with pytest.raises(SpaceConfigError, match="less than the 3 stride-2 blocks"):
+        block_strides(SpaceConfig("k", input_size=32, output_size=4, block_num=2))
+    with pytest.raises(SpaceConfigError, match="only 0 and 1"):
+        block_strides(SpaceConfig("k", block_mask=(0, 2)))
+    # Every block reads its own tokens (PaddleSlim's repeated blocks did not).
+    space = CombinedSpace.from_configs([SpaceConfig("MobileNetV2BlockSpace", block_mask=(1, 0))])
+    a = space.decode([0, 0, 0, 0, 0, 0, 0, 0])[0].blocks
+    b = space.decode([0, 0, 0, 0, 5, 9, 2, 1])[0].blocks
+    assert a[0] == b[0] and a[1] != b[1]
+
+
+def constrained(max_flops: int, **kw) -> StudyRequest:
+    return StudyRequest(
+        (SpaceConfig("MobileNetV2BlockSpace", input_size=8, output_size=2, block_num=3),),
+        seed=4,
+        search_steps=60,
+        constraints=Constraints(input_size=8, in_channels=16, max_flops=max_flops),
+        **kw,
+    )
+
+
+def test_constraints_keep_every_issued_trial_within_budget(tmp_path):
+    limit = 2_000_000
+    c = Controller(FileStorage(tmp_path))
+    c.create_study("s", constrained(limit, init_temperature=100.0))
+    space = CombinedSpace.from_configs(constrained(limit).search_spaces)
+    issued = []
+    for i in range(40):
+        t = c.suggest_trial("s", "w")
+        cost = network_cost(space.decode(t.tokens, 16), 8)
+        assert cost.flops <= limit
+        c.complete_trial("s", t.trial_id, float(i % 7), False)  # a rough landscape
+        issued.append(t.tokens)
+    rejected = c.get_study("s").rejected_proposals
+    assert rejected > 0  # over-budget candidates were met and never issued
+    c.close()
+    resumed = Controller(FileStorage(tmp_path))
+    assert resumed.get_study("s").rejected_proposals == rejected
+
+
+def test_constraint_errors():
+    c = Controller(MemoryStorage())
+    with pytest.raises(server_errors.InvalidArgument, match="decode to networks"):
+        c.create_study(
+            "x",
+            StudyRequest(
+                (SpaceConfig("custom", range_table=(3, 3)),), constraints=Constraints(max_flops=10)
+            ),
+        )
+    negative = StudyRequest(constrained(10).search_spaces, constraints=Constraints(max_params=-1))
+    with pytest.raises(server_errors.InvalidArgument, match=r"constraints\.max_params = -1"):
+        c.create_study("x", negative)
+    c.create_study("tight", constrained(1))  # nothing fits: said clearly, quickly
+    with pytest.raises(server_errors.SearchSpaceExhausted, match="meets the constraints"):
+        c.suggest_trial("tight", "w")
+
+
+def test_suggest_can_return_the_architecture_and_its_cost(client):
+    client.create_study(
+        "arch",
+        study_config(
+            [("MobileNetV2BlockSpace", {"input_size": 16, "output_size": 4, "block_num": 3})],
+            max_flops=50_000_000,
+            constraint_input_size=16,
+        ),
+    )
+    response = client.suggest_with_architecture("arch")
+    space = CombinedSpace.from_configs(
+        [SpaceConfig("MobileNetV2BlockSpace", input_size=16, output_size=4, block_num=3)]
+    )
+    archs = space.decode(list(response.trial.tokens))
+    assert [b.out_channels for b in response.architectures[0].blocks] == [
+        b.out_channels for b in archs[0].blocks
+    ]
+    assert response.architectures[0].blocks[0].kind == "inverted_residual"
+    cost = network_cost(archs, 16)
+    assert (response.flops, response.params) == (cost.flops, cost.params)
+    plain = client.create_study("plain", custom_config([4, 4]))
+    assert plain.study_id == "plain"
+    assert list(client.suggest_with_architecture("plain").architectures) == []
+    with pytest.raises(errors.InvalidArgumentError, match="decode to networks"):
+        client.create_study("bad", custom_config([4, 4], max_flops=5))
