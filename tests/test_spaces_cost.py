@@ -26,6 +26,9 @@ CONFIGS = [
     (SpaceConfig("MobileNetV2BlockSpace", input_size=16, output_size=4, block_num=4), 16),
     (SpaceConfig("MobileNetV2BlockSpace", block_mask=(1, 0, 1, 1)), 32),
     (SpaceConfig("MobileNetV2BlockSpace", input_size=8, output_size=8, block_num=2), 8),
+    (SpaceConfig("MobileNetV1Space"), 32),
+    (SpaceConfig("MobileNetV1BlockSpace", input_size=16, output_size=4, block_num=3), 16),
+    (SpaceConfig("ResNetSpace"), 32),
 ]
 
 

@@ -228,6 +228,7 @@ def architecture_to_pb(arch: Architecture) -> pb.Architecture:
                 expansion=b.expansion,
                 repeats=b.repeats,
                 activation=b.act or "",
+                mid_channels=b.mid_channels,
             )
             for b in arch.blocks
         ],

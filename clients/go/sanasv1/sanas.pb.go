@@ -575,8 +575,10 @@ func (x *Constraints) GetMaxParams() int64 {
 type ArchitectureBlock struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "conv_bn" (convolution, batch norm, activation), "inverted_residual"
-	// (MobileNetV2 unit, `repeats` times, only the first with `stride`) or
-	// "global_avg_pool".
+	// (MobileNetV2 unit), "depthwise_separable" (kxk conv grouped by
+	// gcd(in, mid_channels), then 1x1), "bottleneck" (ResNet unit), "max_pool"
+	// (3x3) or "global_avg_pool". Units repeat `repeats` times; only the first
+	// has `stride`.
 	Kind string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
 	// Output channels.
 	OutChannels int32 `protobuf:"varint,2,opt,name=out_channels,json=outChannels,proto3" json:"out_channels,omitempty"`
@@ -589,7 +591,9 @@ type ArchitectureBlock struct {
 	// Number of units.
 	Repeats int32 `protobuf:"varint,6,opt,name=repeats,proto3" json:"repeats,omitempty"`
 	// Activation ("relu", "relu6") or empty for none.
-	Activation    string `protobuf:"bytes,7,opt,name=activation,proto3" json:"activation,omitempty"`
+	Activation string `protobuf:"bytes,7,opt,name=activation,proto3" json:"activation,omitempty"`
+	// Inner width: depthwise stage channels, or bottleneck width; 0 when unused.
+	MidChannels   int32 `protobuf:"varint,8,opt,name=mid_channels,json=midChannels,proto3" json:"mid_channels,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -671,6 +675,13 @@ func (x *ArchitectureBlock) GetActivation() string {
 		return x.Activation
 	}
 	return ""
+}
+
+func (x *ArchitectureBlock) GetMidChannels() int32 {
+	if x != nil {
+		return x.MidChannels
+	}
+	return 0
 }
 
 // The network one search space's tokens decode to.
@@ -2376,7 +2387,7 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"inChannels\x12\x1b\n" +
 	"\tmax_flops\x18\x03 \x01(\x03R\bmaxFlops\x12\x1d\n" +
 	"\n" +
-	"max_params\x18\x04 \x01(\x03R\tmaxParams\"\xd2\x01\n" +
+	"max_params\x18\x04 \x01(\x03R\tmaxParams\"\xf5\x01\n" +
 	"\x11ArchitectureBlock\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12!\n" +
 	"\fout_channels\x18\x02 \x01(\x05R\voutChannels\x12\x16\n" +
@@ -2386,7 +2397,8 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"\arepeats\x18\x06 \x01(\x05R\arepeats\x12\x1e\n" +
 	"\n" +
 	"activation\x18\a \x01(\tR\n" +
-	"activation\"z\n" +
+	"activation\x12!\n" +
+	"\fmid_channels\x18\b \x01(\x05R\vmidChannels\"z\n" +
 	"\fArchitecture\x12\x14\n" +
 	"\x05space\x18\x01 \x01(\tR\x05space\x12\x1f\n" +
 	"\vin_channels\x18\x02 \x01(\x05R\n" +

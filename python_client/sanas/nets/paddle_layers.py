@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import math
+
 import paddle
 from paddle import nn
 
@@ -67,6 +69,46 @@ class InvertedResidual(nn.Layer):
         return x + y if self.shortcut else y
 
 
+class DepthwiseSeparable(nn.Sequential):
+    """kxk conv grouped by gcd(in, mid) (a true depthwise conv when mid == in), then a
+    1x1 conv; batch norm and ReLU after each."""
+
+    def __init__(
+        self, in_channels: int, mid: int, out_channels: int, kernel: int, stride: int
+    ) -> None:
+        super().__init__(
+            ConvBNAct(
+                in_channels, mid, kernel, stride, groups=math.gcd(in_channels, mid), act="relu"
+            ),
+            ConvBNAct(mid, out_channels, 1, act="relu"),
+        )
+
+
+class Bottleneck(nn.Layer):
+    """ResNet bottleneck: 1x1 reduce, kxk, 1x1 expand; projection shortcut when the shape
+    changes; ReLU after the addition."""
+
+    def __init__(
+        self, in_channels: int, mid: int, out_channels: int, kernel: int, stride: int
+    ) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            ConvBNAct(in_channels, mid, 1, act="relu"),
+            ConvBNAct(mid, mid, kernel, stride, act="relu"),
+            ConvBNAct(mid, out_channels, 1, act=None),
+        )
+        self.shortcut = (
+            ConvBNAct(in_channels, out_channels, 1, stride, act=None)
+            if stride != 1 or in_channels != out_channels
+            else None
+        )
+        self.relu = nn.ReLU()
+
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
+        skip = x if self.shortcut is None else self.shortcut(x)
+        return self.relu(self.body(x) + skip)
+
+
 def _block_layers(block: Block, in_channels: int) -> list[nn.Layer]:
     if block.kind == "conv_bn":
         return [
@@ -85,6 +127,20 @@ def _block_layers(block: Block, in_channels: int) -> list[nn.Layer]:
                 )
             )
         return layers
+    if block.kind in ("depthwise_separable", "bottleneck"):
+        unit = DepthwiseSeparable if block.kind == "depthwise_separable" else Bottleneck
+        return [
+            unit(
+                in_channels if i == 0 else block.out_channels,
+                block.mid_channels,
+                block.out_channels,
+                block.kernel,
+                block.stride if i == 0 else 1,
+            )
+            for i in range(block.repeats)
+        ]
+    if block.kind == "max_pool":
+        return [nn.MaxPool2D(3, stride=block.stride, padding=1)]
     if block.kind == "global_avg_pool":
         return [nn.AdaptiveAvgPool2D(1)]
     raise ValueError(f"no Paddle builder for block kind {block.kind!r}")
@@ -95,6 +151,6 @@ def build_layer(arch: Architecture) -> nn.Sequential:
     channels = arch.in_channels
     for block in arch.blocks:
         layers += _block_layers(block, channels)
-        if block.kind != "global_avg_pool":
+        if block.kind not in ("global_avg_pool", "max_pool"):
             channels = block.out_channels
     return nn.Sequential(*layers)

@@ -1,6 +1,6 @@
 """Paddle-free search-space definitions shared by the controller and the client."""
 
-from . import mobilenet_v2  # noqa: F401  (registers MobileNetV2Space)
+from . import mobilenet_v1, mobilenet_v2, resnet  # noqa: F401  (register the spaces)
 from .base import (
     Architecture,
     Block,

@@ -67,8 +67,11 @@ class SpaceConfig:
 class Block:
     """One stage of a decoded network, in framework-neutral terms.
 
-    kind: "conv_bn" (conv + batch norm + act), "inverted_residual" (MobileNetV2 unit,
-    `repeats` times; only the first has `stride`), or "global_avg_pool".
+    kind: "conv_bn" (conv + batch norm + act), "inverted_residual" (MobileNetV2 unit),
+    "depthwise_separable" (kxk grouped conv to `mid_channels`, then 1x1 conv; both with
+    batch norm and ReLU), "bottleneck" (ResNet unit: 1x1 to `mid_channels`, kxk, 1x1 to
+    `out_channels`, projection shortcut when the shape changes), "max_pool" (3x3) or
+    "global_avg_pool". Units repeat `repeats` times; only the first has `stride`.
     """
 
     kind: str
@@ -78,6 +81,7 @@ class Block:
     expansion: int = 1
     repeats: int = 1
     act: str | None = None
+    mid_channels: int = 0
 
 
 @dataclass(frozen=True)
@@ -92,7 +96,7 @@ class Architecture:
     def out_channels(self) -> int:
         channels = self.in_channels
         for block in self.blocks:
-            if block.kind != "global_avg_pool":
+            if block.kind not in ("global_avg_pool", "max_pool"):
                 channels = block.out_channels
         return channels
 

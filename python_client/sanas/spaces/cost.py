@@ -9,6 +9,7 @@ Tests compare both on many random token vectors per space.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -59,6 +60,40 @@ def _block(block: Block, size: int, cin: int) -> tuple[Cost, int, int]:
             project, _ = conv_bn(size, hidden, block.out_channels, 1, 1)
             total = total + expand + depthwise + project
         return total, size, block.out_channels
+    if block.kind == "depthwise_separable":
+        total = ZERO
+        for i in range(block.repeats):
+            unit_in = cin if i == 0 else block.out_channels
+            groups = math.gcd(unit_in, block.mid_channels)
+            dw, size = conv_bn(
+                size,
+                unit_in,
+                block.mid_channels,
+                block.kernel,
+                block.stride if i == 0 else 1,
+                groups=groups,
+            )
+            pw, _ = conv_bn(size, block.mid_channels, block.out_channels, 1, 1)
+            total = total + dw + pw
+        return total, size, block.out_channels
+    if block.kind == "bottleneck":
+        total = ZERO
+        for i in range(block.repeats):
+            unit_in = cin if i == 0 else block.out_channels
+            stride = block.stride if i == 0 else 1
+            reduce, _ = conv_bn(size, unit_in, block.mid_channels, 1, 1)
+            middle, out = conv_bn(
+                size, block.mid_channels, block.mid_channels, block.kernel, stride
+            )
+            expand, _ = conv_bn(out, block.mid_channels, block.out_channels, 1, 1)
+            total = total + reduce + middle + expand
+            if stride != 1 or unit_in != block.out_channels:
+                shortcut, _ = conv_bn(size, unit_in, block.out_channels, 1, stride)
+                total = total + shortcut
+            size = out
+        return total, size, block.out_channels
+    if block.kind == "max_pool":
+        return ZERO, _out(size, block.stride), cin  # paddle.flops counts pooling maxima as 0
     if block.kind == "global_avg_pool":
         return Cost((size * size + 1) * cin, 0), 1, cin
     raise SpaceConfigError(f"no cost model for block kind {block.kind!r}")

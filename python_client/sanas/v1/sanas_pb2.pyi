@@ -122,7 +122,7 @@ class Constraints(_message.Message):
     def __init__(self, input_size: _Optional[int] = ..., in_channels: _Optional[int] = ..., max_flops: _Optional[int] = ..., max_params: _Optional[int] = ...) -> None: ...
 
 class ArchitectureBlock(_message.Message):
-    __slots__ = ("kind", "out_channels", "kernel", "stride", "expansion", "repeats", "activation")
+    __slots__ = ("kind", "out_channels", "kernel", "stride", "expansion", "repeats", "activation", "mid_channels")
     KIND_FIELD_NUMBER: _ClassVar[int]
     OUT_CHANNELS_FIELD_NUMBER: _ClassVar[int]
     KERNEL_FIELD_NUMBER: _ClassVar[int]
@@ -130,6 +130,7 @@ class ArchitectureBlock(_message.Message):
     EXPANSION_FIELD_NUMBER: _ClassVar[int]
     REPEATS_FIELD_NUMBER: _ClassVar[int]
     ACTIVATION_FIELD_NUMBER: _ClassVar[int]
+    MID_CHANNELS_FIELD_NUMBER: _ClassVar[int]
     kind: str
     out_channels: int
     kernel: int
@@ -137,7 +138,8 @@ class ArchitectureBlock(_message.Message):
     expansion: int
     repeats: int
     activation: str
-    def __init__(self, kind: _Optional[str] = ..., out_channels: _Optional[int] = ..., kernel: _Optional[int] = ..., stride: _Optional[int] = ..., expansion: _Optional[int] = ..., repeats: _Optional[int] = ..., activation: _Optional[str] = ...) -> None: ...
+    mid_channels: int
+    def __init__(self, kind: _Optional[str] = ..., out_channels: _Optional[int] = ..., kernel: _Optional[int] = ..., stride: _Optional[int] = ..., expansion: _Optional[int] = ..., repeats: _Optional[int] = ..., activation: _Optional[str] = ..., mid_channels: _Optional[int] = ...) -> None: ...
 
 class Architecture(_message.Message):
     __slots__ = ("space", "in_channels", "blocks")

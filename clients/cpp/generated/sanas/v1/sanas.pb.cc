@@ -89,6 +89,7 @@ PROTOBUF_CONSTEXPR ArchitectureBlock::ArchitectureBlock(
   , /*decltype(_impl_.stride_)*/0
   , /*decltype(_impl_.expansion_)*/0
   , /*decltype(_impl_.repeats_)*/0
+  , /*decltype(_impl_.mid_channels_)*/0
   , /*decltype(_impl_._cached_size_)*/{}} {}
 struct ArchitectureBlockDefaultTypeInternal {
   PROTOBUF_CONSTEXPR ArchitectureBlockDefaultTypeInternal()
@@ -540,6 +541,7 @@ const uint32_t TableStruct_sanas_2fv1_2fsanas_2eproto::offsets[] PROTOBUF_SECTIO
   PROTOBUF_FIELD_OFFSET(::sanas::v1::ArchitectureBlock, _impl_.expansion_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::ArchitectureBlock, _impl_.repeats_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::ArchitectureBlock, _impl_.activation_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::ArchitectureBlock, _impl_.mid_channels_),
   ~0u,  // no _has_bits_
   PROTOBUF_FIELD_OFFSET(::sanas::v1::Architecture, _internal_metadata_),
   ~0u,  // no _extensions_
@@ -791,30 +793,30 @@ static const ::_pbi::MigrationSchema schemas[] PROTOBUF_SECTION_VARIABLE(protode
   { 12, 26, -1, sizeof(::sanas::v1::StudyConfig)},
   { 34, -1, -1, sizeof(::sanas::v1::Constraints)},
   { 44, -1, -1, sizeof(::sanas::v1::ArchitectureBlock)},
-  { 57, -1, -1, sizeof(::sanas::v1::Architecture)},
-  { 66, -1, -1, sizeof(::sanas::v1::TrialCounts)},
-  { 75, 97, -1, sizeof(::sanas::v1::Study)},
-  { 113, -1, -1, sizeof(::sanas::v1::Trial)},
-  { 132, -1, -1, sizeof(::sanas::v1::CreateStudyRequest)},
-  { 140, -1, -1, sizeof(::sanas::v1::CreateStudyResponse)},
-  { 148, -1, -1, sizeof(::sanas::v1::GetStudyRequest)},
-  { 155, -1, -1, sizeof(::sanas::v1::GetStudyResponse)},
-  { 162, -1, -1, sizeof(::sanas::v1::ListStudiesRequest)},
-  { 170, -1, -1, sizeof(::sanas::v1::ListStudiesResponse)},
-  { 178, -1, -1, sizeof(::sanas::v1::DeleteStudyRequest)},
-  { 185, -1, -1, sizeof(::sanas::v1::DeleteStudyResponse)},
-  { 191, -1, -1, sizeof(::sanas::v1::SuggestTrialRequest)},
-  { 201, -1, -1, sizeof(::sanas::v1::SuggestTrialResponse)},
-  { 211, -1, -1, sizeof(::sanas::v1::CompleteTrialRequest)},
-  { 224, -1, -1, sizeof(::sanas::v1::CompleteTrialResponse)},
-  { 233, -1, -1, sizeof(::sanas::v1::HeartbeatTrialRequest)},
-  { 242, -1, -1, sizeof(::sanas::v1::HeartbeatTrialResponse)},
-  { 249, -1, -1, sizeof(::sanas::v1::ListTrialsRequest)},
-  { 259, -1, -1, sizeof(::sanas::v1::ListTrialsResponse)},
-  { 268, -1, -1, sizeof(::sanas::v1::WatchStudyRequest)},
-  { 275, -1, -1, sizeof(::sanas::v1::WatchStudyResponse)},
-  { 285, -1, -1, sizeof(::sanas::v1::ImportPaddleSlimCheckpointRequest)},
-  { 294, -1, -1, sizeof(::sanas::v1::ImportPaddleSlimCheckpointResponse)},
+  { 58, -1, -1, sizeof(::sanas::v1::Architecture)},
+  { 67, -1, -1, sizeof(::sanas::v1::TrialCounts)},
+  { 76, 98, -1, sizeof(::sanas::v1::Study)},
+  { 114, -1, -1, sizeof(::sanas::v1::Trial)},
+  { 133, -1, -1, sizeof(::sanas::v1::CreateStudyRequest)},
+  { 141, -1, -1, sizeof(::sanas::v1::CreateStudyResponse)},
+  { 149, -1, -1, sizeof(::sanas::v1::GetStudyRequest)},
+  { 156, -1, -1, sizeof(::sanas::v1::GetStudyResponse)},
+  { 163, -1, -1, sizeof(::sanas::v1::ListStudiesRequest)},
+  { 171, -1, -1, sizeof(::sanas::v1::ListStudiesResponse)},
+  { 179, -1, -1, sizeof(::sanas::v1::DeleteStudyRequest)},
+  { 186, -1, -1, sizeof(::sanas::v1::DeleteStudyResponse)},
+  { 192, -1, -1, sizeof(::sanas::v1::SuggestTrialRequest)},
+  { 202, -1, -1, sizeof(::sanas::v1::SuggestTrialResponse)},
+  { 212, -1, -1, sizeof(::sanas::v1::CompleteTrialRequest)},
+  { 225, -1, -1, sizeof(::sanas::v1::CompleteTrialResponse)},
+  { 234, -1, -1, sizeof(::sanas::v1::HeartbeatTrialRequest)},
+  { 243, -1, -1, sizeof(::sanas::v1::HeartbeatTrialResponse)},
+  { 250, -1, -1, sizeof(::sanas::v1::ListTrialsRequest)},
+  { 260, -1, -1, sizeof(::sanas::v1::ListTrialsResponse)},
+  { 269, -1, -1, sizeof(::sanas::v1::WatchStudyRequest)},
+  { 276, -1, -1, sizeof(::sanas::v1::WatchStudyResponse)},
+  { 286, -1, -1, sizeof(::sanas::v1::ImportPaddleSlimCheckpointRequest)},
+  { 295, -1, -1, sizeof(::sanas::v1::ImportPaddleSlimCheckpointResponse)},
 };
 
 static const ::_pb::Message* const file_default_instances[] = {
@@ -865,125 +867,125 @@ const char descriptor_table_protodef_sanas_2fv1_2fsanas_2eproto[] PROTOBUF_SECTI
   "init_temperatureB\016\n\014_reduce_rateB\007\n\005_see"
   "d\"]\n\013Constraints\022\022\n\ninput_size\030\001 \001(\005\022\023\n\013"
   "in_channels\030\002 \001(\005\022\021\n\tmax_flops\030\003 \001(\003\022\022\n\n"
-  "max_params\030\004 \001(\003\"\217\001\n\021ArchitectureBlock\022\014"
+  "max_params\030\004 \001(\003\"\245\001\n\021ArchitectureBlock\022\014"
   "\n\004kind\030\001 \001(\t\022\024\n\014out_channels\030\002 \001(\005\022\016\n\006ke"
   "rnel\030\003 \001(\005\022\016\n\006stride\030\004 \001(\005\022\021\n\texpansion\030"
   "\005 \001(\005\022\017\n\007repeats\030\006 \001(\005\022\022\n\nactivation\030\007 \001"
-  "(\t\"_\n\014Architecture\022\r\n\005space\030\001 \001(\t\022\023\n\013in_"
-  "channels\030\002 \001(\005\022+\n\006blocks\030\003 \003(\0132\033.sanas.v"
-  "1.ArchitectureBlock\"D\n\013TrialCounts\022\016\n\006ac"
-  "tive\030\001 \001(\003\022\021\n\tsucceeded\030\002 \001(\003\022\022\n\ninfeasi"
-  "ble\030\003 \001(\003\"\365\003\n\005Study\022\020\n\010study_id\030\001 \001(\t\022%\n"
-  "\006config\030\002 \001(\0132\025.sanas.v1.StudyConfig\022#\n\005"
-  "state\030\003 \001(\0162\024.sanas.v1.StudyState\022\023\n\013ran"
-  "ge_table\030\004 \003(\005\022\023\n\013best_tokens\030\005 \003(\005\022\030\n\013b"
-  "est_reward\030\006 \001(\001H\000\210\001\001\022\026\n\016current_tokens\030"
-  "\007 \003(\005\022\033\n\016current_reward\030\010 \001(\001H\001\210\001\001\022\023\n\013te"
-  "mperature\030\t \001(\001\022+\n\014trial_counts\030\n \001(\0132\025."
-  "sanas.v1.TrialCounts\022\030\n\020budget_remaining"
-  "\030\013 \001(\003\022/\n\013create_time\030\014 \001(\0132\032.google.pro"
-  "tobuf.Timestamp\022\031\n\021lease_expirations\030\r \001"
-  "(\003\022\026\n\016accepted_moves\030\016 \001(\003\022\026\n\016rejected_m"
-  "oves\030\017 \001(\003\022\032\n\022rejected_proposals\030\020 \001(\003B\016"
-  "\n\014_best_rewardB\021\n\017_current_reward\"\356\002\n\005Tr"
-  "ial\022\020\n\010study_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001(\003\022"
-  "\016\n\006tokens\030\003 \003(\005\022\023\n\013temperature\030\004 \001(\001\022\021\n\t"
-  "client_id\030\005 \001(\t\022#\n\005state\030\006 \001(\0162\024.sanas.v"
-  "1.TrialState\022\016\n\006reward\030\007 \001(\001\022\022\n\ninfeasib"
-  "le\030\010 \001(\010\022\020\n\010accepted\030\t \001(\010\022/\n\013create_tim"
-  "e\030\n \001(\0132\032.google.protobuf.Timestamp\0221\n\rc"
-  "omplete_time\030\013 \001(\0132\032.google.protobuf.Tim"
-  "estamp\0225\n\021lease_expire_time\030\014 \001(\0132\032.goog"
-  "le.protobuf.Timestamp\022\023\n\013issue_count\030\r \001"
-  "(\005\"M\n\022CreateStudyRequest\022\020\n\010study_id\030\001 \001"
-  "(\t\022%\n\006config\030\002 \001(\0132\025.sanas.v1.StudyConfi"
-  "g\"F\n\023CreateStudyResponse\022\036\n\005study\030\001 \001(\0132"
-  "\017.sanas.v1.Study\022\017\n\007created\030\002 \001(\010\"#\n\017Get"
-  "StudyRequest\022\020\n\010study_id\030\001 \001(\t\"2\n\020GetStu"
-  "dyResponse\022\036\n\005study\030\001 \001(\0132\017.sanas.v1.Stu"
-  "dy\";\n\022ListStudiesRequest\022\021\n\tpage_size\030\001 "
-  "\001(\005\022\022\n\npage_token\030\002 \001(\t\"P\n\023ListStudiesRe"
-  "sponse\022 \n\007studies\030\001 \003(\0132\017.sanas.v1.Study"
-  "\022\027\n\017next_page_token\030\002 \001(\t\"&\n\022DeleteStudy"
-  "Request\022\020\n\010study_id\030\001 \001(\t\"\025\n\023DeleteStudy"
-  "Response\"l\n\023SuggestTrialRequest\022\020\n\010study"
-  "_id\030\001 \001(\t\022\021\n\tclient_id\030\002 \001(\t\022\022\n\nrequest_"
-  "id\030\003 \001(\t\022\034\n\024include_architecture\030\004 \001(\010\"\204"
-  "\001\n\024SuggestTrialResponse\022\036\n\005trial\030\001 \001(\0132\017"
-  ".sanas.v1.Trial\022-\n\rarchitectures\030\002 \003(\0132\026"
-  ".sanas.v1.Architecture\022\r\n\005flops\030\003 \001(\003\022\016\n"
-  "\006params\030\004 \001(\003\"\233\001\n\024CompleteTrialRequest\022\020"
-  "\n\010study_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001(\003\022\016\n\006re"
-  "ward\030\003 \001(\001\022\022\n\ninfeasible\030\004 \001(\010\022\024\n\014sugges"
-  "t_next\030\005 \001(\010\022\021\n\tclient_id\030\006 \001(\t\022\022\n\nreque"
-  "st_id\030\007 \001(\t\"v\n\025CompleteTrialResponse\022\036\n\005"
-  "trial\030\001 \001(\0132\017.sanas.v1.Trial\022#\n\nnext_tri"
-  "al\030\002 \001(\0132\017.sanas.v1.Trial\022\030\n\020budget_rema"
-  "ining\030\003 \001(\003\"N\n\025HeartbeatTrialRequest\022\020\n\010"
-  "study_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001(\003\022\021\n\tclie"
-  "nt_id\030\003 \001(\t\"8\n\026HeartbeatTrialResponse\022\036\n"
-  "\005trial\030\001 \001(\0132\017.sanas.v1.Trial\"q\n\021ListTri"
-  "alsRequest\022\020\n\010study_id\030\001 \001(\t\022\021\n\tpage_siz"
-  "e\030\002 \001(\005\022\022\n\npage_token\030\003 \001(\t\022#\n\005state\030\004 \001"
-  "(\0162\024.sanas.v1.TrialState\"b\n\022ListTrialsRe"
-  "sponse\022\037\n\006trials\030\001 \003(\0132\017.sanas.v1.Trial\022"
-  "\027\n\017next_page_token\030\002 \001(\t\022\022\n\ntotal_size\030\003"
-  " \001(\003\"%\n\021WatchStudyRequest\022\020\n\010study_id\030\001 "
-  "\001(\t\"\254\001\n\022WatchStudyResponse\022&\n\004type\030\001 \001(\016"
-  "2\030.sanas.v1.StudyEventType\022\036\n\005trial\030\002 \001("
-  "\0132\017.sanas.v1.Trial\022\036\n\005study\030\003 \001(\0132\017.sana"
-  "s.v1.Study\022.\n\nevent_time\030\004 \001(\0132\032.google."
-  "protobuf.Timestamp\"u\n!ImportPaddleSlimCh"
-  "eckpointRequest\022\020\n\010study_id\030\001 \001(\t\022%\n\006con"
-  "fig\030\002 \001(\0132\025.sanas.v1.StudyConfig\022\027\n\017chec"
-  "kpoint_json\030\003 \001(\t\"]\n\"ImportPaddleSlimChe"
-  "ckpointResponse\022\036\n\005study\030\001 \001(\0132\017.sanas.v"
-  "1.Study\022\027\n\017imported_trials\030\002 \001(\003*\\\n\nStud"
-  "yState\022\033\n\027STUDY_STATE_UNSPECIFIED\020\000\022\026\n\022S"
-  "TUDY_STATE_ACTIVE\020\001\022\031\n\025STUDY_STATE_COMPL"
-  "ETED\020\002*x\n\nTrialState\022\033\n\027TRIAL_STATE_UNSP"
-  "ECIFIED\020\000\022\026\n\022TRIAL_STATE_ACTIVE\020\001\022\031\n\025TRI"
-  "AL_STATE_SUCCEEDED\020\002\022\032\n\026TRIAL_STATE_INFE"
-  "ASIBLE\020\003*\216\003\n\013ErrorReason\022\034\n\030ERROR_REASON"
-  "_UNSPECIFIED\020\000\022!\n\035ERROR_REASON_INVALID_A"
-  "RGUMENT\020\001\022 \n\034ERROR_REASON_STUDY_NOT_FOUN"
-  "D\020\002\022 \n\034ERROR_REASON_TRIAL_NOT_FOUND\020\003\022\035\n"
-  "\031ERROR_REASON_STUDY_EXISTS\020\004\022(\n$ERROR_RE"
-  "ASON_TRIAL_ALREADY_COMPLETED\020\005\022!\n\035ERROR_"
-  "REASON_BUDGET_EXHAUSTED\020\006\022 \n\034ERROR_REASO"
-  "N_SPACE_EXHAUSTED\020\007\022 \n\034ERROR_REASON_STOR"
-  "AGE_FAILURE\020\010\022(\n$ERROR_REASON_TOO_MANY_P"
-  "ENDING_TRIALS\020\t\022 \n\034ERROR_REASON_UNAUTHEN"
-  "TICATED\020\n*\213\002\n\016StudyEventType\022 \n\034STUDY_EV"
-  "ENT_TYPE_UNSPECIFIED\020\000\022\"\n\036STUDY_EVENT_TY"
-  "PE_CURRENT_STATE\020\001\022$\n STUDY_EVENT_TYPE_T"
-  "RIAL_SUGGESTED\020\002\022\"\n\036STUDY_EVENT_TYPE_LEA"
-  "SE_EXPIRED\020\003\022$\n STUDY_EVENT_TYPE_TRIAL_C"
-  "OMPLETED\020\004\022\035\n\031STUDY_EVENT_TYPE_NEW_BEST\020"
-  "\005\022$\n STUDY_EVENT_TYPE_STUDY_COMPLETED\020\0062"
-  "\275\006\n\021ControllerService\022J\n\013CreateStudy\022\034.s"
-  "anas.v1.CreateStudyRequest\032\035.sanas.v1.Cr"
-  "eateStudyResponse\022A\n\010GetStudy\022\031.sanas.v1"
-  ".GetStudyRequest\032\032.sanas.v1.GetStudyResp"
-  "onse\022J\n\013ListStudies\022\034.sanas.v1.ListStudi"
-  "esRequest\032\035.sanas.v1.ListStudiesResponse"
-  "\022J\n\013DeleteStudy\022\034.sanas.v1.DeleteStudyRe"
-  "quest\032\035.sanas.v1.DeleteStudyResponse\022M\n\014"
-  "SuggestTrial\022\035.sanas.v1.SuggestTrialRequ"
-  "est\032\036.sanas.v1.SuggestTrialResponse\022P\n\rC"
-  "ompleteTrial\022\036.sanas.v1.CompleteTrialReq"
-  "uest\032\037.sanas.v1.CompleteTrialResponse\022S\n"
-  "\016HeartbeatTrial\022\037.sanas.v1.HeartbeatTria"
-  "lRequest\032 .sanas.v1.HeartbeatTrialRespon"
-  "se\022G\n\nListTrials\022\033.sanas.v1.ListTrialsRe"
-  "quest\032\034.sanas.v1.ListTrialsResponse\022I\n\nW"
-  "atchStudy\022\033.sanas.v1.WatchStudyRequest\032\034"
-  ".sanas.v1.WatchStudyResponse0\001\022w\n\032Import"
-  "PaddleSlimCheckpoint\022+.sanas.v1.ImportPa"
-  "ddleSlimCheckpointRequest\032,.sanas.v1.Imp"
-  "ortPaddleSlimCheckpointResponseB7Z5githu"
-  "b.com/sanas-nas/sanas/clients/go/sanasv1"
-  ";sanasv1b\006proto3"
+  "(\t\022\024\n\014mid_channels\030\010 \001(\005\"_\n\014Architecture"
+  "\022\r\n\005space\030\001 \001(\t\022\023\n\013in_channels\030\002 \001(\005\022+\n\006"
+  "blocks\030\003 \003(\0132\033.sanas.v1.ArchitectureBloc"
+  "k\"D\n\013TrialCounts\022\016\n\006active\030\001 \001(\003\022\021\n\tsucc"
+  "eeded\030\002 \001(\003\022\022\n\ninfeasible\030\003 \001(\003\"\365\003\n\005Stud"
+  "y\022\020\n\010study_id\030\001 \001(\t\022%\n\006config\030\002 \001(\0132\025.sa"
+  "nas.v1.StudyConfig\022#\n\005state\030\003 \001(\0162\024.sana"
+  "s.v1.StudyState\022\023\n\013range_table\030\004 \003(\005\022\023\n\013"
+  "best_tokens\030\005 \003(\005\022\030\n\013best_reward\030\006 \001(\001H\000"
+  "\210\001\001\022\026\n\016current_tokens\030\007 \003(\005\022\033\n\016current_r"
+  "eward\030\010 \001(\001H\001\210\001\001\022\023\n\013temperature\030\t \001(\001\022+\n"
+  "\014trial_counts\030\n \001(\0132\025.sanas.v1.TrialCoun"
+  "ts\022\030\n\020budget_remaining\030\013 \001(\003\022/\n\013create_t"
+  "ime\030\014 \001(\0132\032.google.protobuf.Timestamp\022\031\n"
+  "\021lease_expirations\030\r \001(\003\022\026\n\016accepted_mov"
+  "es\030\016 \001(\003\022\026\n\016rejected_moves\030\017 \001(\003\022\032\n\022reje"
+  "cted_proposals\030\020 \001(\003B\016\n\014_best_rewardB\021\n\017"
+  "_current_reward\"\356\002\n\005Trial\022\020\n\010study_id\030\001 "
+  "\001(\t\022\020\n\010trial_id\030\002 \001(\003\022\016\n\006tokens\030\003 \003(\005\022\023\n"
+  "\013temperature\030\004 \001(\001\022\021\n\tclient_id\030\005 \001(\t\022#\n"
+  "\005state\030\006 \001(\0162\024.sanas.v1.TrialState\022\016\n\006re"
+  "ward\030\007 \001(\001\022\022\n\ninfeasible\030\010 \001(\010\022\020\n\010accept"
+  "ed\030\t \001(\010\022/\n\013create_time\030\n \001(\0132\032.google.p"
+  "rotobuf.Timestamp\0221\n\rcomplete_time\030\013 \001(\013"
+  "2\032.google.protobuf.Timestamp\0225\n\021lease_ex"
+  "pire_time\030\014 \001(\0132\032.google.protobuf.Timest"
+  "amp\022\023\n\013issue_count\030\r \001(\005\"M\n\022CreateStudyR"
+  "equest\022\020\n\010study_id\030\001 \001(\t\022%\n\006config\030\002 \001(\013"
+  "2\025.sanas.v1.StudyConfig\"F\n\023CreateStudyRe"
+  "sponse\022\036\n\005study\030\001 \001(\0132\017.sanas.v1.Study\022\017"
+  "\n\007created\030\002 \001(\010\"#\n\017GetStudyRequest\022\020\n\010st"
+  "udy_id\030\001 \001(\t\"2\n\020GetStudyResponse\022\036\n\005stud"
+  "y\030\001 \001(\0132\017.sanas.v1.Study\";\n\022ListStudiesR"
+  "equest\022\021\n\tpage_size\030\001 \001(\005\022\022\n\npage_token\030"
+  "\002 \001(\t\"P\n\023ListStudiesResponse\022 \n\007studies\030"
+  "\001 \003(\0132\017.sanas.v1.Study\022\027\n\017next_page_toke"
+  "n\030\002 \001(\t\"&\n\022DeleteStudyRequest\022\020\n\010study_i"
+  "d\030\001 \001(\t\"\025\n\023DeleteStudyResponse\"l\n\023Sugges"
+  "tTrialRequest\022\020\n\010study_id\030\001 \001(\t\022\021\n\tclien"
+  "t_id\030\002 \001(\t\022\022\n\nrequest_id\030\003 \001(\t\022\034\n\024includ"
+  "e_architecture\030\004 \001(\010\"\204\001\n\024SuggestTrialRes"
+  "ponse\022\036\n\005trial\030\001 \001(\0132\017.sanas.v1.Trial\022-\n"
+  "\rarchitectures\030\002 \003(\0132\026.sanas.v1.Architec"
+  "ture\022\r\n\005flops\030\003 \001(\003\022\016\n\006params\030\004 \001(\003\"\233\001\n\024"
+  "CompleteTrialRequest\022\020\n\010study_id\030\001 \001(\t\022\020"
+  "\n\010trial_id\030\002 \001(\003\022\016\n\006reward\030\003 \001(\001\022\022\n\ninfe"
+  "asible\030\004 \001(\010\022\024\n\014suggest_next\030\005 \001(\010\022\021\n\tcl"
+  "ient_id\030\006 \001(\t\022\022\n\nrequest_id\030\007 \001(\t\"v\n\025Com"
+  "pleteTrialResponse\022\036\n\005trial\030\001 \001(\0132\017.sana"
+  "s.v1.Trial\022#\n\nnext_trial\030\002 \001(\0132\017.sanas.v"
+  "1.Trial\022\030\n\020budget_remaining\030\003 \001(\003\"N\n\025Hea"
+  "rtbeatTrialRequest\022\020\n\010study_id\030\001 \001(\t\022\020\n\010"
+  "trial_id\030\002 \001(\003\022\021\n\tclient_id\030\003 \001(\t\"8\n\026Hea"
+  "rtbeatTrialResponse\022\036\n\005trial\030\001 \001(\0132\017.san"
+  "as.v1.Trial\"q\n\021ListTrialsRequest\022\020\n\010stud"
+  "y_id\030\001 \001(\t\022\021\n\tpage_size\030\002 \001(\005\022\022\n\npage_to"
+  "ken\030\003 \001(\t\022#\n\005state\030\004 \001(\0162\024.sanas.v1.Tria"
+  "lState\"b\n\022ListTrialsResponse\022\037\n\006trials\030\001"
+  " \003(\0132\017.sanas.v1.Trial\022\027\n\017next_page_token"
+  "\030\002 \001(\t\022\022\n\ntotal_size\030\003 \001(\003\"%\n\021WatchStudy"
+  "Request\022\020\n\010study_id\030\001 \001(\t\"\254\001\n\022WatchStudy"
+  "Response\022&\n\004type\030\001 \001(\0162\030.sanas.v1.StudyE"
+  "ventType\022\036\n\005trial\030\002 \001(\0132\017.sanas.v1.Trial"
+  "\022\036\n\005study\030\003 \001(\0132\017.sanas.v1.Study\022.\n\neven"
+  "t_time\030\004 \001(\0132\032.google.protobuf.Timestamp"
+  "\"u\n!ImportPaddleSlimCheckpointRequest\022\020\n"
+  "\010study_id\030\001 \001(\t\022%\n\006config\030\002 \001(\0132\025.sanas."
+  "v1.StudyConfig\022\027\n\017checkpoint_json\030\003 \001(\t\""
+  "]\n\"ImportPaddleSlimCheckpointResponse\022\036\n"
+  "\005study\030\001 \001(\0132\017.sanas.v1.Study\022\027\n\017importe"
+  "d_trials\030\002 \001(\003*\\\n\nStudyState\022\033\n\027STUDY_ST"
+  "ATE_UNSPECIFIED\020\000\022\026\n\022STUDY_STATE_ACTIVE\020"
+  "\001\022\031\n\025STUDY_STATE_COMPLETED\020\002*x\n\nTrialSta"
+  "te\022\033\n\027TRIAL_STATE_UNSPECIFIED\020\000\022\026\n\022TRIAL"
+  "_STATE_ACTIVE\020\001\022\031\n\025TRIAL_STATE_SUCCEEDED"
+  "\020\002\022\032\n\026TRIAL_STATE_INFEASIBLE\020\003*\216\003\n\013Error"
+  "Reason\022\034\n\030ERROR_REASON_UNSPECIFIED\020\000\022!\n\035"
+  "ERROR_REASON_INVALID_ARGUMENT\020\001\022 \n\034ERROR"
+  "_REASON_STUDY_NOT_FOUND\020\002\022 \n\034ERROR_REASO"
+  "N_TRIAL_NOT_FOUND\020\003\022\035\n\031ERROR_REASON_STUD"
+  "Y_EXISTS\020\004\022(\n$ERROR_REASON_TRIAL_ALREADY"
+  "_COMPLETED\020\005\022!\n\035ERROR_REASON_BUDGET_EXHA"
+  "USTED\020\006\022 \n\034ERROR_REASON_SPACE_EXHAUSTED\020"
+  "\007\022 \n\034ERROR_REASON_STORAGE_FAILURE\020\010\022(\n$E"
+  "RROR_REASON_TOO_MANY_PENDING_TRIALS\020\t\022 \n"
+  "\034ERROR_REASON_UNAUTHENTICATED\020\n*\213\002\n\016Stud"
+  "yEventType\022 \n\034STUDY_EVENT_TYPE_UNSPECIFI"
+  "ED\020\000\022\"\n\036STUDY_EVENT_TYPE_CURRENT_STATE\020\001"
+  "\022$\n STUDY_EVENT_TYPE_TRIAL_SUGGESTED\020\002\022\""
+  "\n\036STUDY_EVENT_TYPE_LEASE_EXPIRED\020\003\022$\n ST"
+  "UDY_EVENT_TYPE_TRIAL_COMPLETED\020\004\022\035\n\031STUD"
+  "Y_EVENT_TYPE_NEW_BEST\020\005\022$\n STUDY_EVENT_T"
+  "YPE_STUDY_COMPLETED\020\0062\275\006\n\021ControllerServ"
+  "ice\022J\n\013CreateStudy\022\034.sanas.v1.CreateStud"
+  "yRequest\032\035.sanas.v1.CreateStudyResponse\022"
+  "A\n\010GetStudy\022\031.sanas.v1.GetStudyRequest\032\032"
+  ".sanas.v1.GetStudyResponse\022J\n\013ListStudie"
+  "s\022\034.sanas.v1.ListStudiesRequest\032\035.sanas."
+  "v1.ListStudiesResponse\022J\n\013DeleteStudy\022\034."
+  "sanas.v1.DeleteStudyRequest\032\035.sanas.v1.D"
+  "eleteStudyResponse\022M\n\014SuggestTrial\022\035.san"
+  "as.v1.SuggestTrialRequest\032\036.sanas.v1.Sug"
+  "gestTrialResponse\022P\n\rCompleteTrial\022\036.san"
+  "as.v1.CompleteTrialRequest\032\037.sanas.v1.Co"
+  "mpleteTrialResponse\022S\n\016HeartbeatTrial\022\037."
+  "sanas.v1.HeartbeatTrialRequest\032 .sanas.v"
+  "1.HeartbeatTrialResponse\022G\n\nListTrials\022\033"
+  ".sanas.v1.ListTrialsRequest\032\034.sanas.v1.L"
+  "istTrialsResponse\022I\n\nWatchStudy\022\033.sanas."
+  "v1.WatchStudyRequest\032\034.sanas.v1.WatchStu"
+  "dyResponse0\001\022w\n\032ImportPaddleSlimCheckpoi"
+  "nt\022+.sanas.v1.ImportPaddleSlimCheckpoint"
+  "Request\032,.sanas.v1.ImportPaddleSlimCheck"
+  "pointResponseB7Z5github.com/sanas-nas/sa"
+  "nas/clients/go/sanasv1;sanasv1b\006proto3"
   ;
 static const ::_pbi::DescriptorTable* const descriptor_table_sanas_2fv1_2fsanas_2eproto_deps[2] = {
   &::descriptor_table_google_2fprotobuf_2fduration_2eproto,
@@ -991,7 +993,7 @@ static const ::_pbi::DescriptorTable* const descriptor_table_sanas_2fv1_2fsanas_
 };
 static ::_pbi::once_flag descriptor_table_sanas_2fv1_2fsanas_2eproto_once;
 const ::_pbi::DescriptorTable descriptor_table_sanas_2fv1_2fsanas_2eproto = {
-    false, false, 5376, descriptor_table_protodef_sanas_2fv1_2fsanas_2eproto,
+    false, false, 5398, descriptor_table_protodef_sanas_2fv1_2fsanas_2eproto,
     "sanas/v1/sanas.proto",
     &descriptor_table_sanas_2fv1_2fsanas_2eproto_once, descriptor_table_sanas_2fv1_2fsanas_2eproto_deps, 2, 28,
     schemas, file_default_instances, TableStruct_sanas_2fv1_2fsanas_2eproto::offsets,
@@ -2187,6 +2189,7 @@ ArchitectureBlock::ArchitectureBlock(const ArchitectureBlock& from)
     , decltype(_impl_.stride_){}
     , decltype(_impl_.expansion_){}
     , decltype(_impl_.repeats_){}
+    , decltype(_impl_.mid_channels_){}
     , /*decltype(_impl_._cached_size_)*/{}};
 
   _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
@@ -2207,8 +2210,8 @@ ArchitectureBlock::ArchitectureBlock(const ArchitectureBlock& from)
       _this->GetArenaForAllocation());
   }
   ::memcpy(&_impl_.out_channels_, &from._impl_.out_channels_,
-    static_cast<size_t>(reinterpret_cast<char*>(&_impl_.repeats_) -
-    reinterpret_cast<char*>(&_impl_.out_channels_)) + sizeof(_impl_.repeats_));
+    static_cast<size_t>(reinterpret_cast<char*>(&_impl_.mid_channels_) -
+    reinterpret_cast<char*>(&_impl_.out_channels_)) + sizeof(_impl_.mid_channels_));
   // @@protoc_insertion_point(copy_constructor:sanas.v1.ArchitectureBlock)
 }
 
@@ -2224,6 +2227,7 @@ inline void ArchitectureBlock::SharedCtor(
     , decltype(_impl_.stride_){0}
     , decltype(_impl_.expansion_){0}
     , decltype(_impl_.repeats_){0}
+    , decltype(_impl_.mid_channels_){0}
     , /*decltype(_impl_._cached_size_)*/{}
   };
   _impl_.kind_.InitDefault();
@@ -2264,8 +2268,8 @@ void ArchitectureBlock::Clear() {
   _impl_.kind_.ClearToEmpty();
   _impl_.activation_.ClearToEmpty();
   ::memset(&_impl_.out_channels_, 0, static_cast<size_t>(
-      reinterpret_cast<char*>(&_impl_.repeats_) -
-      reinterpret_cast<char*>(&_impl_.out_channels_)) + sizeof(_impl_.repeats_));
+      reinterpret_cast<char*>(&_impl_.mid_channels_) -
+      reinterpret_cast<char*>(&_impl_.out_channels_)) + sizeof(_impl_.mid_channels_));
   _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
 }
 
@@ -2332,6 +2336,14 @@ const char* ArchitectureBlock::_InternalParse(const char* ptr, ::_pbi::ParseCont
           ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
           CHK_(ptr);
           CHK_(::_pbi::VerifyUTF8(str, "sanas.v1.ArchitectureBlock.activation"));
+        } else
+          goto handle_unusual;
+        continue;
+      // int32 mid_channels = 8;
+      case 8:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 64)) {
+          _impl_.mid_channels_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint32(&ptr);
+          CHK_(ptr);
         } else
           goto handle_unusual;
         continue;
@@ -2414,6 +2426,12 @@ uint8_t* ArchitectureBlock::_InternalSerialize(
         7, this->_internal_activation(), target);
   }
 
+  // int32 mid_channels = 8;
+  if (this->_internal_mid_channels() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt32ToArray(8, this->_internal_mid_channels(), target);
+  }
+
   if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
     target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
         _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
@@ -2469,6 +2487,11 @@ size_t ArchitectureBlock::ByteSizeLong() const {
     total_size += ::_pbi::WireFormatLite::Int32SizePlusOne(this->_internal_repeats());
   }
 
+  // int32 mid_channels = 8;
+  if (this->_internal_mid_channels() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int32SizePlusOne(this->_internal_mid_channels());
+  }
+
   return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
 }
 
@@ -2508,6 +2531,9 @@ void ArchitectureBlock::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, cons
   if (from._internal_repeats() != 0) {
     _this->_internal_set_repeats(from._internal_repeats());
   }
+  if (from._internal_mid_channels() != 0) {
+    _this->_internal_set_mid_channels(from._internal_mid_channels());
+  }
   _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
 }
 
@@ -2536,8 +2562,8 @@ void ArchitectureBlock::InternalSwap(ArchitectureBlock* other) {
       &other->_impl_.activation_, rhs_arena
   );
   ::PROTOBUF_NAMESPACE_ID::internal::memswap<
-      PROTOBUF_FIELD_OFFSET(ArchitectureBlock, _impl_.repeats_)
-      + sizeof(ArchitectureBlock::_impl_.repeats_)
+      PROTOBUF_FIELD_OFFSET(ArchitectureBlock, _impl_.mid_channels_)
+      + sizeof(ArchitectureBlock::_impl_.mid_channels_)
       - PROTOBUF_FIELD_OFFSET(ArchitectureBlock, _impl_.out_channels_)>(
           reinterpret_cast<char*>(&_impl_.out_channels_),
           reinterpret_cast<char*>(&other->_impl_.out_channels_));

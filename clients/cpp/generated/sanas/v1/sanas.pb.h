@@ -1112,6 +1112,7 @@ class ArchitectureBlock final :
     kStrideFieldNumber = 4,
     kExpansionFieldNumber = 5,
     kRepeatsFieldNumber = 6,
+    kMidChannelsFieldNumber = 8,
   };
   // string kind = 1;
   void clear_kind();
@@ -1186,6 +1187,15 @@ class ArchitectureBlock final :
   void _internal_set_repeats(int32_t value);
   public:
 
+  // int32 mid_channels = 8;
+  void clear_mid_channels();
+  int32_t mid_channels() const;
+  void set_mid_channels(int32_t value);
+  private:
+  int32_t _internal_mid_channels() const;
+  void _internal_set_mid_channels(int32_t value);
+  public:
+
   // @@protoc_insertion_point(class_scope:sanas.v1.ArchitectureBlock)
  private:
   class _Internal;
@@ -1201,6 +1211,7 @@ class ArchitectureBlock final :
     int32_t stride_;
     int32_t expansion_;
     int32_t repeats_;
+    int32_t mid_channels_;
     mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
   };
   union { Impl_ _impl_; };
@@ -6659,6 +6670,26 @@ inline void ArchitectureBlock::set_allocated_activation(std::string* activation)
   }
 #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
   // @@protoc_insertion_point(field_set_allocated:sanas.v1.ArchitectureBlock.activation)
+}
+
+// int32 mid_channels = 8;
+inline void ArchitectureBlock::clear_mid_channels() {
+  _impl_.mid_channels_ = 0;
+}
+inline int32_t ArchitectureBlock::_internal_mid_channels() const {
+  return _impl_.mid_channels_;
+}
+inline int32_t ArchitectureBlock::mid_channels() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.ArchitectureBlock.mid_channels)
+  return _internal_mid_channels();
+}
+inline void ArchitectureBlock::_internal_set_mid_channels(int32_t value) {
+  
+  _impl_.mid_channels_ = value;
+}
+inline void ArchitectureBlock::set_mid_channels(int32_t value) {
+  _internal_set_mid_channels(value);
+  // @@protoc_insertion_point(field_set:sanas.v1.ArchitectureBlock.mid_channels)
 }
 
 // -------------------------------------------------------------------

@@ -9,6 +9,7 @@ export interface ArchitectureBlock {
   'expansion'?: (number);
   'repeats'?: (number);
   'activation'?: (string);
+  'midChannels'?: (number);
 }
 
 export interface ArchitectureBlock__Output {
@@ -19,4 +20,5 @@ export interface ArchitectureBlock__Output {
   'expansion': (number);
   'repeats': (number);
   'activation': (string);
+  'midChannels': (number);
 }
