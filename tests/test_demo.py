@@ -25,3 +25,87 @@ def test_short_demo_runs_end_to_end(tmp_path):
     image = matplotlib.image.imread(out / "search.png")
     assert image.shape[0] >= 300 and image.shape[1] >= 600
     assert image[..., :3].std() > 0.05  # a drawn plot, not a blank canvas
+
+
+def write_fake_cifar10(folder, per_batch: int = 40) -> None:
+    """A tiny archive in Paddle's CIFAR-10 format (pickled batches in a tar.gz)."""
+    import io
+    import pickle
+    import tarfile
+
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+
+    def batch() -> bytes:
+        labels = rng.integers(0, 10, per_batch)
+        data = (rng.integers(0, 60, (per_batch, 3072)) + 19 * labels[:, None]).astype("uint8")
+        return pickle.dumps({b"data": data, b"labels": labels.tolist()})
+
+    with tarfile.open(folder / "cifar-10-python.tar.gz", "w:gz") as tar:
+        for name in ["data_batch_1", "data_batch_2", "test_batch"]:
+            payload = batch()
+            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
+            info.size = len(payload)
+            tar.addfile(info, io.BytesIO(payload))
+
+
+def test_demo_on_cifar10_from_a_local_folder_with_another_space(tmp_path):
+    data = tmp_path / "cifar"
+    data.mkdir()
+    write_fake_cifar10(data)
+    out = tmp_path / "demo"
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sanas.demo",
+            "--steps",
+            "3",
+            "--epochs",
+            "2",
+            "--out",
+            str(out),
+            "--data-dir",
+            str(data),
+            "--space",
+            "MobileNetV1BlockSpace",
+            "--trainers",
+            "1",
+            "--max-flops",
+            "20000000",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    summary = json.loads((out / "best.json").read_text())
+    assert summary["trials"] == 3 and summary["searched_flops"] <= 20_000_000
+    assert 0.0 <= summary["best_accuracy"] <= 1.0
+    # The 32x32x3 images really went through: costs are counted at 32x32 after the stem.
+    from sanas.spaces import CombinedSpace, SpaceConfig
+    from sanas.spaces.cost import network_cost
+
+    space = CombinedSpace.from_configs(
+        [SpaceConfig("MobileNetV1BlockSpace", input_size=32, output_size=8, block_num=3)]
+    )
+    cost = network_cost(space.decode(summary["best_tokens"], 16), 32)
+    assert (cost.flops, cost.params) == (summary["searched_flops"], summary["searched_params"])
+
+
+def test_whole_network_spaces_get_no_stem():
+    import argparse
+
+    import paddle
+
+    from sanas.demo import build_model, space_configs
+    from sanas.nets import build
+    from sanas.spaces import CombinedSpace, SpaceConfig
+
+    args = argparse.Namespace(space="ResNetSpace", data_dir=None, blocks=3)
+    assert space_configs(args) == ["ResNetSpace"]
+    space = CombinedSpace.from_configs([SpaceConfig("ResNetSpace")])
+    archs = space.decode([0] * 8, 1)  # digits have one channel
+    model = build_model(build(archs), archs[-1].out_channels, args)
+    assert model(paddle.randn([2, 1, 8, 8])).shape == [2, 10]

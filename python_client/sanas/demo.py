@@ -1,5 +1,6 @@
 """`make demo`: a real multi-trainer architecture search on a dataset that ships with
-scikit-learn (load_digits: 1,797 8x8 images of digits, 10 classes).
+scikit-learn (load_digits: 1,797 8x8 images of digits, 10 classes), or on CIFAR-10 from
+a local folder in Paddle's format (--data-dir).
 
 The main process starts the controller the PaddleSlim way (`SANAS(..., is_server=True)`),
 then runs trainer processes that join it (`is_server=False`), build each candidate as a
@@ -26,9 +27,28 @@ STEM_CHANNELS = 16
 BATCH = 64
 
 
+def image_shape(args: argparse.Namespace) -> tuple[int, int]:
+    """(side, channels) of the images: 8x8x1 digits, or 32x32x3 CIFAR-10."""
+    return (32, 3) if args.data_dir else (8, 1)
+
+
+def is_block_space(args: argparse.Namespace) -> bool:
+    return args.space.endswith("BlockSpace")
+
+
 def space_configs(args: argparse.Namespace) -> list[Any]:
-    # 8x8 digits -> 2x2 feature maps: two stride-2 blocks among `blocks`.
-    return [(args.space, {"input_size": 8, "output_size": 2, "block_num": args.blocks})]
+    side, _ = image_shape(args)
+    if is_block_space(args):
+        # Two stride-2 blocks among `blocks`: 8x8 digits -> 2x2 maps (32x32 -> 8x8).
+        return [
+            (args.space, {"input_size": side, "output_size": side // 4, "block_num": args.blocks})
+        ]
+    return [args.space]  # a whole network (MobileNetV2Space, MobileNetV1Space, ResNetSpace)
+
+
+def searched_in_channels(args: argparse.Namespace) -> int:
+    """Block spaces follow the demo's stem; whole-network spaces take the image."""
+    return STEM_CHANNELS if is_block_space(args) else image_shape(args)[1]
 
 
 def sanas_kwargs(args: argparse.Namespace) -> dict[str, Any]:
@@ -37,34 +57,58 @@ def sanas_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "search_steps": args.steps,
         "study_id": args.study,
         "seed": args.seed,
-        "input_channels": STEM_CHANNELS,
+        "input_channels": searched_in_channels(args),
         # The controller proposes only candidates whose searched blocks fit this budget.
         "max_flops": args.max_flops,
-        "flops_input_size": 8,
+        "flops_input_size": image_shape(args)[0],
     }
 
 
 # -- training (trainer processes) ----------------------------------------------------------
-def load_data(seed: int) -> tuple[Any, Any, Any, Any]:
+def load_data(args: argparse.Namespace) -> tuple[Any, Any, Any, Any]:
     import numpy as np
+
+    if args.data_dir:
+        return load_cifar10(Path(args.data_dir), args.train_limit, args.seed)
     from sklearn.datasets import load_digits
 
     digits = load_digits()
     x = (digits.images / 16.0).astype("float32")[:, None, :, :]
     y = digits.target.astype("int64")
-    order = np.random.default_rng(seed).permutation(len(x))
+    order = np.random.default_rng(args.seed).permutation(len(x))
     cut = int(0.8 * len(x))
     return x[order[:cut]], y[order[:cut]], x[order[cut:]], y[order[cut:]]
 
 
-def build_model(archs: Sequence[Any], out_channels: int) -> Any:
-    """Stem + the searched blocks + a classifier head."""
+def load_cifar10(folder: Path, train_limit: int, seed: int) -> tuple[Any, Any, Any, Any]:
+    """CIFAR-10 in Paddle's format (cifar-10-python.tar.gz), read by Paddle's dataset."""
+    import numpy as np
+    from paddle.vision.datasets import Cifar10
+
+    archive = folder / "cifar-10-python.tar.gz"
+    if not archive.is_file():
+        raise FileNotFoundError(f"{archive} not found: --data-dir wants Paddle's CIFAR-10 archive")
+
+    def arrays(mode: str) -> tuple[Any, Any]:
+        data = Cifar10(data_file=str(archive), mode=mode, download=False, backend="cv2").data
+        x = np.stack([sample for sample, _ in data]).reshape(-1, 3, 32, 32) / 255.0
+        return x.astype("float32"), np.array([label for _, label in data], dtype="int64")
+
+    x_train, y_train = arrays("train")
+    x_test, y_test = arrays("test")
+    keep = np.random.default_rng(seed).permutation(len(x_train))[:train_limit]
+    return x_train[keep], y_train[keep], x_test, y_test
+
+
+def build_model(archs: Sequence[Any], out_channels: int, args: argparse.Namespace) -> Any:
+    """[stem for block spaces] + the searched network + a classifier head."""
     from paddle import nn
 
     from sanas.nets.paddle_layers import ConvBNAct
 
+    stem = [ConvBNAct(image_shape(args)[1], STEM_CHANNELS, 3, act="relu6")]
     return nn.Sequential(
-        ConvBNAct(1, STEM_CHANNELS, 3, act="relu6"),
+        *(stem if is_block_space(args) else []),
         *archs,
         nn.AdaptiveAvgPool2D(1),
         nn.Flatten(),
@@ -108,7 +152,7 @@ def trainer(args: argparse.Namespace) -> None:
 
     paddle.set_device("cpu")
     host, port = args.address.rsplit(":", 1)
-    data = load_data(args.seed)
+    data = load_data(args)
     nas = SANAS(
         space_configs(args),
         server_addr=(host, int(port)),
@@ -122,7 +166,7 @@ def trainer(args: argparse.Namespace) -> None:
         except SearchFinished:
             break
         width = nas.decode(nas.current_tokens() or [])[-1].out_channels
-        accuracy = train_and_score(build_model(archs, width), data, args.epochs, args.seed)
+        accuracy = train_and_score(build_model(archs, width, args), data, args.epochs, args.seed)
         nas.reward(accuracy)
     nas.close()
 
@@ -230,8 +274,8 @@ def main_process(args: argparse.Namespace) -> int:
 
     best = list(study.best_tokens)
     decoded = nas.decode(best)
-    model = build_model(nas.tokens2arch(best), decoded[-1].out_channels)
-    cost = network_cost(decoded, 8)
+    model = build_model(nas.tokens2arch(best), decoded[-1].out_channels, args)
+    cost = network_cost(decoded, image_shape(args)[0])
     plot(trials, out / "search.png")
     summary = {
         "best_accuracy": study.best_reward,
@@ -284,13 +328,26 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=30, help="trials in the search")
     parser.add_argument("--epochs", type=int, default=10, help="training epochs per trial")
     parser.add_argument("--blocks", type=int, default=3, help="searched blocks")
-    parser.add_argument("--space", default=SPACE, help="block search space key")
+    parser.add_argument(
+        "--space",
+        default=SPACE,
+        help="search space: a *BlockSpace (after a stem) or a whole network such as "
+        "MobileNetV2Space, MobileNetV1Space, ResNetSpace",
+    )
+    parser.add_argument(
+        "--data-dir",
+        help="folder with Paddle's CIFAR-10 archive cifar-10-python.tar.gz "
+        "(32x32x3) instead of load_digits",
+    )
+    parser.add_argument(
+        "--train-limit", type=int, default=5000, help="CIFAR-10 training images used per trial"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--max-flops",
         type=int,
         default=5_000_000,
-        help="FLOPs budget of the searched blocks at 8x8 (default 5,000,000)",
+        help="FLOPs budget of the searched network at the image size (default 5,000,000)",
     )
     parser.add_argument("--study", default="digits-demo")
     parser.add_argument("--out", default="demo_out", help="checkpoints, plot and summary")
@@ -304,7 +361,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--address", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     raw = list(sys.argv[1:] if argv is None else argv)
-    keep = ("--steps", "--epochs", "--blocks", "--space", "--seed", "--study", "--max-flops")
+    keep = (
+        "--steps",
+        "--epochs",
+        "--blocks",
+        "--space",
+        "--seed",
+        "--study",
+        "--max-flops",
+        "--data-dir",
+        "--train-limit",
+    )
     args.passthrough = [v for i, v in enumerate(raw) if v in keep or (i > 0 and raw[i - 1] in keep)]
     return args
 
