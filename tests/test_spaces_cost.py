@@ -29,6 +29,8 @@ CONFIGS = [
     (SpaceConfig("MobileNetV1Space"), 32),
     (SpaceConfig("MobileNetV1BlockSpace", input_size=16, output_size=4, block_num=3), 16),
     (SpaceConfig("ResNetSpace"), 32),
+    (SpaceConfig("InceptionABlockSpace", input_size=16, output_size=4, block_num=3), 16),
+    (SpaceConfig("ResNetBlockSpace", block_mask=(1, 0, 1)), 16),
 ]
 
 

@@ -229,6 +229,9 @@ def architecture_to_pb(arch: Architecture) -> pb.Architecture:
                 repeats=b.repeats,
                 activation=b.act or "",
                 mid_channels=b.mid_channels,
+                inner_channels=b.inner_channels,
+                branch_channels=b.branches,
+                pool=b.pool,
             )
             for b in arch.blocks
         ],

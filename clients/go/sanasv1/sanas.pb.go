@@ -576,8 +576,9 @@ type ArchitectureBlock struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "conv_bn" (convolution, batch norm, activation), "inverted_residual"
 	// (MobileNetV2 unit), "depthwise_separable" (kxk conv grouped by
-	// gcd(in, mid_channels), then 1x1), "bottleneck" (ResNet unit), "max_pool"
-	// (3x3) or "global_avg_pool". Units repeat `repeats` times; only the first
+	// gcd(in, mid_channels), then 1x1), "bottleneck" (ResNet unit),
+	// "inception_a" (four concatenated branches), "max_pool" (3x3) or
+	// "global_avg_pool". Units repeat `repeats` times; only the first
 	// has `stride`.
 	Kind string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
 	// Output channels.
@@ -593,7 +594,13 @@ type ArchitectureBlock struct {
 	// Activation ("relu", "relu6") or empty for none.
 	Activation string `protobuf:"bytes,7,opt,name=activation,proto3" json:"activation,omitempty"`
 	// Inner width: depthwise stage channels, or bottleneck width; 0 when unused.
-	MidChannels   int32 `protobuf:"varint,8,opt,name=mid_channels,json=midChannels,proto3" json:"mid_channels,omitempty"`
+	MidChannels int32 `protobuf:"varint,8,opt,name=mid_channels,json=midChannels,proto3" json:"mid_channels,omitempty"`
+	// Width of a bottleneck's kxk convolution; 0 means mid_channels.
+	InnerChannels int32 `protobuf:"varint,9,opt,name=inner_channels,json=innerChannels,proto3" json:"inner_channels,omitempty"`
+	// Inception-A branch widths: 1x1 | 1x1, kxk | 1x1, kxk, kxk | pool, 1x1.
+	BranchChannels []int32 `protobuf:"varint,10,rep,packed,name=branch_channels,json=branchChannels,proto3" json:"branch_channels,omitempty"`
+	// Pooling of the Inception-A pool branch: "avg" or "max"; empty when unused.
+	Pool          string `protobuf:"bytes,11,opt,name=pool,proto3" json:"pool,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -682,6 +689,27 @@ func (x *ArchitectureBlock) GetMidChannels() int32 {
 		return x.MidChannels
 	}
 	return 0
+}
+
+func (x *ArchitectureBlock) GetInnerChannels() int32 {
+	if x != nil {
+		return x.InnerChannels
+	}
+	return 0
+}
+
+func (x *ArchitectureBlock) GetBranchChannels() []int32 {
+	if x != nil {
+		return x.BranchChannels
+	}
+	return nil
+}
+
+func (x *ArchitectureBlock) GetPool() string {
+	if x != nil {
+		return x.Pool
+	}
+	return ""
 }
 
 // The network one search space's tokens decode to.
@@ -2387,7 +2415,7 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"inChannels\x12\x1b\n" +
 	"\tmax_flops\x18\x03 \x01(\x03R\bmaxFlops\x12\x1d\n" +
 	"\n" +
-	"max_params\x18\x04 \x01(\x03R\tmaxParams\"\xf5\x01\n" +
+	"max_params\x18\x04 \x01(\x03R\tmaxParams\"\xd9\x02\n" +
 	"\x11ArchitectureBlock\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12!\n" +
 	"\fout_channels\x18\x02 \x01(\x05R\voutChannels\x12\x16\n" +
@@ -2398,7 +2426,11 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"\n" +
 	"activation\x18\a \x01(\tR\n" +
 	"activation\x12!\n" +
-	"\fmid_channels\x18\b \x01(\x05R\vmidChannels\"z\n" +
+	"\fmid_channels\x18\b \x01(\x05R\vmidChannels\x12%\n" +
+	"\x0einner_channels\x18\t \x01(\x05R\rinnerChannels\x12'\n" +
+	"\x0fbranch_channels\x18\n" +
+	" \x03(\x05R\x0ebranchChannels\x12\x12\n" +
+	"\x04pool\x18\v \x01(\tR\x04pool\"z\n" +
 	"\fArchitecture\x12\x14\n" +
 	"\x05space\x18\x01 \x01(\tR\x05space\x12\x1f\n" +
 	"\vin_channels\x18\x02 \x01(\x05R\n" +

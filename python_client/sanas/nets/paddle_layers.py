@@ -85,17 +85,24 @@ class DepthwiseSeparable(nn.Sequential):
 
 
 class Bottleneck(nn.Layer):
-    """ResNet bottleneck: 1x1 reduce, kxk, 1x1 expand; projection shortcut when the shape
-    changes; ReLU after the addition."""
+    """ResNet bottleneck: 1x1 to mid, kxk to inner (default mid), 1x1 to out; projection
+    shortcut when the shape changes; ReLU after the addition."""
 
     def __init__(
-        self, in_channels: int, mid: int, out_channels: int, kernel: int, stride: int
+        self,
+        in_channels: int,
+        mid: int,
+        out_channels: int,
+        kernel: int,
+        stride: int,
+        inner: int = 0,
     ) -> None:
         super().__init__()
+        inner = inner or mid
         self.body = nn.Sequential(
             ConvBNAct(in_channels, mid, 1, act="relu"),
-            ConvBNAct(mid, mid, kernel, stride, act="relu"),
-            ConvBNAct(mid, out_channels, 1, act=None),
+            ConvBNAct(mid, inner, kernel, stride, act="relu"),
+            ConvBNAct(inner, out_channels, 1, act=None),
         )
         self.shortcut = (
             ConvBNAct(in_channels, out_channels, 1, stride, act=None)
@@ -107,6 +114,35 @@ class Bottleneck(nn.Layer):
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
         skip = x if self.shortcut is None else self.shortcut(x)
         return self.relu(self.body(x) + skip)
+
+
+class InceptionA(nn.Layer):
+    """Four branches, concatenated: 1x1 | 1x1, kxk | 1x1, kxk, kxk | 3x3 pool, 1x1. The
+    block's stride applies to the last layer of each branch and to the pool."""
+
+    def __init__(
+        self, in_channels: int, widths: tuple[int, ...], kernel: int, stride: int, pool: str
+    ) -> None:
+        super().__init__()
+        c1, c2, c3, c4, c5, c6, c7 = widths
+        self.b1 = ConvBNAct(in_channels, c1, 1, stride, act="relu")
+        self.b2 = nn.Sequential(
+            ConvBNAct(in_channels, c2, 1, act="relu"),
+            ConvBNAct(c2, c3, kernel, stride, act="relu"),
+        )
+        self.b3 = nn.Sequential(
+            ConvBNAct(in_channels, c4, 1, act="relu"),
+            ConvBNAct(c4, c5, kernel, act="relu"),
+            ConvBNAct(c5, c6, kernel, stride, act="relu"),
+        )
+        pooling = nn.AvgPool2D if pool == "avg" else nn.MaxPool2D
+        self.b4 = nn.Sequential(
+            pooling(3, stride=stride, padding=1),
+            ConvBNAct(in_channels, c7, 1, act="relu"),
+        )
+
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
+        return paddle.concat([self.b1(x), self.b2(x), self.b3(x), self.b4(x)], axis=1)
 
 
 def _block_layers(block: Block, in_channels: int) -> list[nn.Layer]:
@@ -127,10 +163,9 @@ def _block_layers(block: Block, in_channels: int) -> list[nn.Layer]:
                 )
             )
         return layers
-    if block.kind in ("depthwise_separable", "bottleneck"):
-        unit = DepthwiseSeparable if block.kind == "depthwise_separable" else Bottleneck
+    if block.kind == "depthwise_separable":
         return [
-            unit(
+            DepthwiseSeparable(
                 in_channels if i == 0 else block.out_channels,
                 block.mid_channels,
                 block.out_channels,
@@ -139,6 +174,20 @@ def _block_layers(block: Block, in_channels: int) -> list[nn.Layer]:
             )
             for i in range(block.repeats)
         ]
+    if block.kind == "bottleneck":
+        return [
+            Bottleneck(
+                in_channels if i == 0 else block.out_channels,
+                block.mid_channels,
+                block.out_channels,
+                block.kernel,
+                block.stride if i == 0 else 1,
+                block.inner_channels,
+            )
+            for i in range(block.repeats)
+        ]
+    if block.kind == "inception_a":
+        return [InceptionA(in_channels, block.branches, block.kernel, block.stride, block.pool)]
     if block.kind == "max_pool":
         return [nn.MaxPool2D(3, stride=block.stride, padding=1)]
     if block.kind == "global_avg_pool":

@@ -82,6 +82,9 @@ class Block:
     repeats: int = 1
     act: str | None = None
     mid_channels: int = 0
+    inner_channels: int = 0
+    branches: tuple[int, ...] = ()
+    pool: str = ""
 
 
 @dataclass(frozen=True)

@@ -81,17 +81,30 @@ def _block(block: Block, size: int, cin: int) -> tuple[Cost, int, int]:
         for i in range(block.repeats):
             unit_in = cin if i == 0 else block.out_channels
             stride = block.stride if i == 0 else 1
+            inner = block.inner_channels or block.mid_channels
             reduce, _ = conv_bn(size, unit_in, block.mid_channels, 1, 1)
-            middle, out = conv_bn(
-                size, block.mid_channels, block.mid_channels, block.kernel, stride
-            )
-            expand, _ = conv_bn(out, block.mid_channels, block.out_channels, 1, 1)
+            middle, out = conv_bn(size, block.mid_channels, inner, block.kernel, stride)
+            expand, _ = conv_bn(out, inner, block.out_channels, 1, 1)
             total = total + reduce + middle + expand
             if stride != 1 or unit_in != block.out_channels:
                 shortcut, _ = conv_bn(size, unit_in, block.out_channels, 1, stride)
                 total = total + shortcut
             size = out
         return total, size, block.out_channels
+    if block.kind == "inception_a":
+        c1, c2, c3, c4, c5, c6, c7 = block.branches
+        k, s = block.kernel, block.stride
+        b1, out = conv_bn(size, cin, c1, 1, s)
+        b2a, _ = conv_bn(size, cin, c2, 1, 1)
+        b2b, _ = conv_bn(size, c2, c3, k, s)
+        b3a, _ = conv_bn(size, cin, c4, 1, 1)
+        b3b, _ = conv_bn(size, c4, c5, k, 1)
+        b3c, _ = conv_bn(size, c5, c6, k, s)
+        # paddle.flops counts average pooling as one op per output element, max as none.
+        pool = Cost(cin * out * out if block.pool == "avg" else 0, 0)
+        b4, _ = conv_bn(out, cin, c7, 1, 1)
+        total = b1 + b2a + b2b + b3a + b3b + b3c + pool + b4
+        return total, out, block.out_channels
     if block.kind == "max_pool":
         return ZERO, _out(size, block.stride), cin  # paddle.flops counts pooling maxima as 0
     if block.kind == "global_avg_pool":

@@ -122,7 +122,7 @@ class Constraints(_message.Message):
     def __init__(self, input_size: _Optional[int] = ..., in_channels: _Optional[int] = ..., max_flops: _Optional[int] = ..., max_params: _Optional[int] = ...) -> None: ...
 
 class ArchitectureBlock(_message.Message):
-    __slots__ = ("kind", "out_channels", "kernel", "stride", "expansion", "repeats", "activation", "mid_channels")
+    __slots__ = ("kind", "out_channels", "kernel", "stride", "expansion", "repeats", "activation", "mid_channels", "inner_channels", "branch_channels", "pool")
     KIND_FIELD_NUMBER: _ClassVar[int]
     OUT_CHANNELS_FIELD_NUMBER: _ClassVar[int]
     KERNEL_FIELD_NUMBER: _ClassVar[int]
@@ -131,6 +131,9 @@ class ArchitectureBlock(_message.Message):
     REPEATS_FIELD_NUMBER: _ClassVar[int]
     ACTIVATION_FIELD_NUMBER: _ClassVar[int]
     MID_CHANNELS_FIELD_NUMBER: _ClassVar[int]
+    INNER_CHANNELS_FIELD_NUMBER: _ClassVar[int]
+    BRANCH_CHANNELS_FIELD_NUMBER: _ClassVar[int]
+    POOL_FIELD_NUMBER: _ClassVar[int]
     kind: str
     out_channels: int
     kernel: int
@@ -139,7 +142,10 @@ class ArchitectureBlock(_message.Message):
     repeats: int
     activation: str
     mid_channels: int
-    def __init__(self, kind: _Optional[str] = ..., out_channels: _Optional[int] = ..., kernel: _Optional[int] = ..., stride: _Optional[int] = ..., expansion: _Optional[int] = ..., repeats: _Optional[int] = ..., activation: _Optional[str] = ..., mid_channels: _Optional[int] = ...) -> None: ...
+    inner_channels: int
+    branch_channels: _containers.RepeatedScalarFieldContainer[int]
+    pool: str
+    def __init__(self, kind: _Optional[str] = ..., out_channels: _Optional[int] = ..., kernel: _Optional[int] = ..., stride: _Optional[int] = ..., expansion: _Optional[int] = ..., repeats: _Optional[int] = ..., activation: _Optional[str] = ..., mid_channels: _Optional[int] = ..., inner_channels: _Optional[int] = ..., branch_channels: _Optional[_Iterable[int]] = ..., pool: _Optional[str] = ...) -> None: ...
 
 class Architecture(_message.Message):
     __slots__ = ("space", "in_channels", "blocks")

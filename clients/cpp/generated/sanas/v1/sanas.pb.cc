@@ -82,14 +82,18 @@ struct ConstraintsDefaultTypeInternal {
 PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 ConstraintsDefaultTypeInternal _Constraints_default_instance_;
 PROTOBUF_CONSTEXPR ArchitectureBlock::ArchitectureBlock(
     ::_pbi::ConstantInitialized): _impl_{
-    /*decltype(_impl_.kind_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+    /*decltype(_impl_.branch_channels_)*/{}
+  , /*decltype(_impl_._branch_channels_cached_byte_size_)*/{0}
+  , /*decltype(_impl_.kind_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
   , /*decltype(_impl_.activation_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.pool_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
   , /*decltype(_impl_.out_channels_)*/0
   , /*decltype(_impl_.kernel_)*/0
   , /*decltype(_impl_.stride_)*/0
   , /*decltype(_impl_.expansion_)*/0
   , /*decltype(_impl_.repeats_)*/0
   , /*decltype(_impl_.mid_channels_)*/0
+  , /*decltype(_impl_.inner_channels_)*/0
   , /*decltype(_impl_._cached_size_)*/{}} {}
 struct ArchitectureBlockDefaultTypeInternal {
   PROTOBUF_CONSTEXPR ArchitectureBlockDefaultTypeInternal()
@@ -542,6 +546,9 @@ const uint32_t TableStruct_sanas_2fv1_2fsanas_2eproto::offsets[] PROTOBUF_SECTIO
   PROTOBUF_FIELD_OFFSET(::sanas::v1::ArchitectureBlock, _impl_.repeats_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::ArchitectureBlock, _impl_.activation_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::ArchitectureBlock, _impl_.mid_channels_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::ArchitectureBlock, _impl_.inner_channels_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::ArchitectureBlock, _impl_.branch_channels_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::ArchitectureBlock, _impl_.pool_),
   ~0u,  // no _has_bits_
   PROTOBUF_FIELD_OFFSET(::sanas::v1::Architecture, _internal_metadata_),
   ~0u,  // no _extensions_
@@ -793,30 +800,30 @@ static const ::_pbi::MigrationSchema schemas[] PROTOBUF_SECTION_VARIABLE(protode
   { 12, 26, -1, sizeof(::sanas::v1::StudyConfig)},
   { 34, -1, -1, sizeof(::sanas::v1::Constraints)},
   { 44, -1, -1, sizeof(::sanas::v1::ArchitectureBlock)},
-  { 58, -1, -1, sizeof(::sanas::v1::Architecture)},
-  { 67, -1, -1, sizeof(::sanas::v1::TrialCounts)},
-  { 76, 98, -1, sizeof(::sanas::v1::Study)},
-  { 114, -1, -1, sizeof(::sanas::v1::Trial)},
-  { 133, -1, -1, sizeof(::sanas::v1::CreateStudyRequest)},
-  { 141, -1, -1, sizeof(::sanas::v1::CreateStudyResponse)},
-  { 149, -1, -1, sizeof(::sanas::v1::GetStudyRequest)},
-  { 156, -1, -1, sizeof(::sanas::v1::GetStudyResponse)},
-  { 163, -1, -1, sizeof(::sanas::v1::ListStudiesRequest)},
-  { 171, -1, -1, sizeof(::sanas::v1::ListStudiesResponse)},
-  { 179, -1, -1, sizeof(::sanas::v1::DeleteStudyRequest)},
-  { 186, -1, -1, sizeof(::sanas::v1::DeleteStudyResponse)},
-  { 192, -1, -1, sizeof(::sanas::v1::SuggestTrialRequest)},
-  { 202, -1, -1, sizeof(::sanas::v1::SuggestTrialResponse)},
-  { 212, -1, -1, sizeof(::sanas::v1::CompleteTrialRequest)},
-  { 225, -1, -1, sizeof(::sanas::v1::CompleteTrialResponse)},
-  { 234, -1, -1, sizeof(::sanas::v1::HeartbeatTrialRequest)},
-  { 243, -1, -1, sizeof(::sanas::v1::HeartbeatTrialResponse)},
-  { 250, -1, -1, sizeof(::sanas::v1::ListTrialsRequest)},
-  { 260, -1, -1, sizeof(::sanas::v1::ListTrialsResponse)},
-  { 269, -1, -1, sizeof(::sanas::v1::WatchStudyRequest)},
-  { 276, -1, -1, sizeof(::sanas::v1::WatchStudyResponse)},
-  { 286, -1, -1, sizeof(::sanas::v1::ImportPaddleSlimCheckpointRequest)},
-  { 295, -1, -1, sizeof(::sanas::v1::ImportPaddleSlimCheckpointResponse)},
+  { 61, -1, -1, sizeof(::sanas::v1::Architecture)},
+  { 70, -1, -1, sizeof(::sanas::v1::TrialCounts)},
+  { 79, 101, -1, sizeof(::sanas::v1::Study)},
+  { 117, -1, -1, sizeof(::sanas::v1::Trial)},
+  { 136, -1, -1, sizeof(::sanas::v1::CreateStudyRequest)},
+  { 144, -1, -1, sizeof(::sanas::v1::CreateStudyResponse)},
+  { 152, -1, -1, sizeof(::sanas::v1::GetStudyRequest)},
+  { 159, -1, -1, sizeof(::sanas::v1::GetStudyResponse)},
+  { 166, -1, -1, sizeof(::sanas::v1::ListStudiesRequest)},
+  { 174, -1, -1, sizeof(::sanas::v1::ListStudiesResponse)},
+  { 182, -1, -1, sizeof(::sanas::v1::DeleteStudyRequest)},
+  { 189, -1, -1, sizeof(::sanas::v1::DeleteStudyResponse)},
+  { 195, -1, -1, sizeof(::sanas::v1::SuggestTrialRequest)},
+  { 205, -1, -1, sizeof(::sanas::v1::SuggestTrialResponse)},
+  { 215, -1, -1, sizeof(::sanas::v1::CompleteTrialRequest)},
+  { 228, -1, -1, sizeof(::sanas::v1::CompleteTrialResponse)},
+  { 237, -1, -1, sizeof(::sanas::v1::HeartbeatTrialRequest)},
+  { 246, -1, -1, sizeof(::sanas::v1::HeartbeatTrialResponse)},
+  { 253, -1, -1, sizeof(::sanas::v1::ListTrialsRequest)},
+  { 263, -1, -1, sizeof(::sanas::v1::ListTrialsResponse)},
+  { 272, -1, -1, sizeof(::sanas::v1::WatchStudyRequest)},
+  { 279, -1, -1, sizeof(::sanas::v1::WatchStudyResponse)},
+  { 289, -1, -1, sizeof(::sanas::v1::ImportPaddleSlimCheckpointRequest)},
+  { 298, -1, -1, sizeof(::sanas::v1::ImportPaddleSlimCheckpointResponse)},
 };
 
 static const ::_pb::Message* const file_default_instances[] = {
@@ -867,125 +874,127 @@ const char descriptor_table_protodef_sanas_2fv1_2fsanas_2eproto[] PROTOBUF_SECTI
   "init_temperatureB\016\n\014_reduce_rateB\007\n\005_see"
   "d\"]\n\013Constraints\022\022\n\ninput_size\030\001 \001(\005\022\023\n\013"
   "in_channels\030\002 \001(\005\022\021\n\tmax_flops\030\003 \001(\003\022\022\n\n"
-  "max_params\030\004 \001(\003\"\245\001\n\021ArchitectureBlock\022\014"
+  "max_params\030\004 \001(\003\"\344\001\n\021ArchitectureBlock\022\014"
   "\n\004kind\030\001 \001(\t\022\024\n\014out_channels\030\002 \001(\005\022\016\n\006ke"
   "rnel\030\003 \001(\005\022\016\n\006stride\030\004 \001(\005\022\021\n\texpansion\030"
   "\005 \001(\005\022\017\n\007repeats\030\006 \001(\005\022\022\n\nactivation\030\007 \001"
-  "(\t\022\024\n\014mid_channels\030\010 \001(\005\"_\n\014Architecture"
-  "\022\r\n\005space\030\001 \001(\t\022\023\n\013in_channels\030\002 \001(\005\022+\n\006"
-  "blocks\030\003 \003(\0132\033.sanas.v1.ArchitectureBloc"
-  "k\"D\n\013TrialCounts\022\016\n\006active\030\001 \001(\003\022\021\n\tsucc"
-  "eeded\030\002 \001(\003\022\022\n\ninfeasible\030\003 \001(\003\"\365\003\n\005Stud"
-  "y\022\020\n\010study_id\030\001 \001(\t\022%\n\006config\030\002 \001(\0132\025.sa"
-  "nas.v1.StudyConfig\022#\n\005state\030\003 \001(\0162\024.sana"
-  "s.v1.StudyState\022\023\n\013range_table\030\004 \003(\005\022\023\n\013"
-  "best_tokens\030\005 \003(\005\022\030\n\013best_reward\030\006 \001(\001H\000"
-  "\210\001\001\022\026\n\016current_tokens\030\007 \003(\005\022\033\n\016current_r"
-  "eward\030\010 \001(\001H\001\210\001\001\022\023\n\013temperature\030\t \001(\001\022+\n"
-  "\014trial_counts\030\n \001(\0132\025.sanas.v1.TrialCoun"
-  "ts\022\030\n\020budget_remaining\030\013 \001(\003\022/\n\013create_t"
-  "ime\030\014 \001(\0132\032.google.protobuf.Timestamp\022\031\n"
-  "\021lease_expirations\030\r \001(\003\022\026\n\016accepted_mov"
-  "es\030\016 \001(\003\022\026\n\016rejected_moves\030\017 \001(\003\022\032\n\022reje"
-  "cted_proposals\030\020 \001(\003B\016\n\014_best_rewardB\021\n\017"
-  "_current_reward\"\356\002\n\005Trial\022\020\n\010study_id\030\001 "
-  "\001(\t\022\020\n\010trial_id\030\002 \001(\003\022\016\n\006tokens\030\003 \003(\005\022\023\n"
-  "\013temperature\030\004 \001(\001\022\021\n\tclient_id\030\005 \001(\t\022#\n"
-  "\005state\030\006 \001(\0162\024.sanas.v1.TrialState\022\016\n\006re"
-  "ward\030\007 \001(\001\022\022\n\ninfeasible\030\010 \001(\010\022\020\n\010accept"
-  "ed\030\t \001(\010\022/\n\013create_time\030\n \001(\0132\032.google.p"
-  "rotobuf.Timestamp\0221\n\rcomplete_time\030\013 \001(\013"
-  "2\032.google.protobuf.Timestamp\0225\n\021lease_ex"
-  "pire_time\030\014 \001(\0132\032.google.protobuf.Timest"
-  "amp\022\023\n\013issue_count\030\r \001(\005\"M\n\022CreateStudyR"
-  "equest\022\020\n\010study_id\030\001 \001(\t\022%\n\006config\030\002 \001(\013"
-  "2\025.sanas.v1.StudyConfig\"F\n\023CreateStudyRe"
-  "sponse\022\036\n\005study\030\001 \001(\0132\017.sanas.v1.Study\022\017"
-  "\n\007created\030\002 \001(\010\"#\n\017GetStudyRequest\022\020\n\010st"
-  "udy_id\030\001 \001(\t\"2\n\020GetStudyResponse\022\036\n\005stud"
-  "y\030\001 \001(\0132\017.sanas.v1.Study\";\n\022ListStudiesR"
-  "equest\022\021\n\tpage_size\030\001 \001(\005\022\022\n\npage_token\030"
-  "\002 \001(\t\"P\n\023ListStudiesResponse\022 \n\007studies\030"
-  "\001 \003(\0132\017.sanas.v1.Study\022\027\n\017next_page_toke"
-  "n\030\002 \001(\t\"&\n\022DeleteStudyRequest\022\020\n\010study_i"
-  "d\030\001 \001(\t\"\025\n\023DeleteStudyResponse\"l\n\023Sugges"
-  "tTrialRequest\022\020\n\010study_id\030\001 \001(\t\022\021\n\tclien"
-  "t_id\030\002 \001(\t\022\022\n\nrequest_id\030\003 \001(\t\022\034\n\024includ"
-  "e_architecture\030\004 \001(\010\"\204\001\n\024SuggestTrialRes"
-  "ponse\022\036\n\005trial\030\001 \001(\0132\017.sanas.v1.Trial\022-\n"
-  "\rarchitectures\030\002 \003(\0132\026.sanas.v1.Architec"
-  "ture\022\r\n\005flops\030\003 \001(\003\022\016\n\006params\030\004 \001(\003\"\233\001\n\024"
-  "CompleteTrialRequest\022\020\n\010study_id\030\001 \001(\t\022\020"
-  "\n\010trial_id\030\002 \001(\003\022\016\n\006reward\030\003 \001(\001\022\022\n\ninfe"
-  "asible\030\004 \001(\010\022\024\n\014suggest_next\030\005 \001(\010\022\021\n\tcl"
-  "ient_id\030\006 \001(\t\022\022\n\nrequest_id\030\007 \001(\t\"v\n\025Com"
-  "pleteTrialResponse\022\036\n\005trial\030\001 \001(\0132\017.sana"
-  "s.v1.Trial\022#\n\nnext_trial\030\002 \001(\0132\017.sanas.v"
-  "1.Trial\022\030\n\020budget_remaining\030\003 \001(\003\"N\n\025Hea"
-  "rtbeatTrialRequest\022\020\n\010study_id\030\001 \001(\t\022\020\n\010"
-  "trial_id\030\002 \001(\003\022\021\n\tclient_id\030\003 \001(\t\"8\n\026Hea"
-  "rtbeatTrialResponse\022\036\n\005trial\030\001 \001(\0132\017.san"
-  "as.v1.Trial\"q\n\021ListTrialsRequest\022\020\n\010stud"
-  "y_id\030\001 \001(\t\022\021\n\tpage_size\030\002 \001(\005\022\022\n\npage_to"
-  "ken\030\003 \001(\t\022#\n\005state\030\004 \001(\0162\024.sanas.v1.Tria"
-  "lState\"b\n\022ListTrialsResponse\022\037\n\006trials\030\001"
-  " \003(\0132\017.sanas.v1.Trial\022\027\n\017next_page_token"
-  "\030\002 \001(\t\022\022\n\ntotal_size\030\003 \001(\003\"%\n\021WatchStudy"
-  "Request\022\020\n\010study_id\030\001 \001(\t\"\254\001\n\022WatchStudy"
-  "Response\022&\n\004type\030\001 \001(\0162\030.sanas.v1.StudyE"
-  "ventType\022\036\n\005trial\030\002 \001(\0132\017.sanas.v1.Trial"
-  "\022\036\n\005study\030\003 \001(\0132\017.sanas.v1.Study\022.\n\neven"
-  "t_time\030\004 \001(\0132\032.google.protobuf.Timestamp"
-  "\"u\n!ImportPaddleSlimCheckpointRequest\022\020\n"
-  "\010study_id\030\001 \001(\t\022%\n\006config\030\002 \001(\0132\025.sanas."
-  "v1.StudyConfig\022\027\n\017checkpoint_json\030\003 \001(\t\""
-  "]\n\"ImportPaddleSlimCheckpointResponse\022\036\n"
-  "\005study\030\001 \001(\0132\017.sanas.v1.Study\022\027\n\017importe"
-  "d_trials\030\002 \001(\003*\\\n\nStudyState\022\033\n\027STUDY_ST"
-  "ATE_UNSPECIFIED\020\000\022\026\n\022STUDY_STATE_ACTIVE\020"
-  "\001\022\031\n\025STUDY_STATE_COMPLETED\020\002*x\n\nTrialSta"
-  "te\022\033\n\027TRIAL_STATE_UNSPECIFIED\020\000\022\026\n\022TRIAL"
-  "_STATE_ACTIVE\020\001\022\031\n\025TRIAL_STATE_SUCCEEDED"
-  "\020\002\022\032\n\026TRIAL_STATE_INFEASIBLE\020\003*\216\003\n\013Error"
-  "Reason\022\034\n\030ERROR_REASON_UNSPECIFIED\020\000\022!\n\035"
-  "ERROR_REASON_INVALID_ARGUMENT\020\001\022 \n\034ERROR"
-  "_REASON_STUDY_NOT_FOUND\020\002\022 \n\034ERROR_REASO"
-  "N_TRIAL_NOT_FOUND\020\003\022\035\n\031ERROR_REASON_STUD"
-  "Y_EXISTS\020\004\022(\n$ERROR_REASON_TRIAL_ALREADY"
-  "_COMPLETED\020\005\022!\n\035ERROR_REASON_BUDGET_EXHA"
-  "USTED\020\006\022 \n\034ERROR_REASON_SPACE_EXHAUSTED\020"
-  "\007\022 \n\034ERROR_REASON_STORAGE_FAILURE\020\010\022(\n$E"
-  "RROR_REASON_TOO_MANY_PENDING_TRIALS\020\t\022 \n"
-  "\034ERROR_REASON_UNAUTHENTICATED\020\n*\213\002\n\016Stud"
-  "yEventType\022 \n\034STUDY_EVENT_TYPE_UNSPECIFI"
-  "ED\020\000\022\"\n\036STUDY_EVENT_TYPE_CURRENT_STATE\020\001"
-  "\022$\n STUDY_EVENT_TYPE_TRIAL_SUGGESTED\020\002\022\""
-  "\n\036STUDY_EVENT_TYPE_LEASE_EXPIRED\020\003\022$\n ST"
-  "UDY_EVENT_TYPE_TRIAL_COMPLETED\020\004\022\035\n\031STUD"
-  "Y_EVENT_TYPE_NEW_BEST\020\005\022$\n STUDY_EVENT_T"
-  "YPE_STUDY_COMPLETED\020\0062\275\006\n\021ControllerServ"
-  "ice\022J\n\013CreateStudy\022\034.sanas.v1.CreateStud"
-  "yRequest\032\035.sanas.v1.CreateStudyResponse\022"
-  "A\n\010GetStudy\022\031.sanas.v1.GetStudyRequest\032\032"
-  ".sanas.v1.GetStudyResponse\022J\n\013ListStudie"
-  "s\022\034.sanas.v1.ListStudiesRequest\032\035.sanas."
-  "v1.ListStudiesResponse\022J\n\013DeleteStudy\022\034."
-  "sanas.v1.DeleteStudyRequest\032\035.sanas.v1.D"
-  "eleteStudyResponse\022M\n\014SuggestTrial\022\035.san"
-  "as.v1.SuggestTrialRequest\032\036.sanas.v1.Sug"
-  "gestTrialResponse\022P\n\rCompleteTrial\022\036.san"
-  "as.v1.CompleteTrialRequest\032\037.sanas.v1.Co"
-  "mpleteTrialResponse\022S\n\016HeartbeatTrial\022\037."
-  "sanas.v1.HeartbeatTrialRequest\032 .sanas.v"
-  "1.HeartbeatTrialResponse\022G\n\nListTrials\022\033"
-  ".sanas.v1.ListTrialsRequest\032\034.sanas.v1.L"
-  "istTrialsResponse\022I\n\nWatchStudy\022\033.sanas."
-  "v1.WatchStudyRequest\032\034.sanas.v1.WatchStu"
-  "dyResponse0\001\022w\n\032ImportPaddleSlimCheckpoi"
-  "nt\022+.sanas.v1.ImportPaddleSlimCheckpoint"
-  "Request\032,.sanas.v1.ImportPaddleSlimCheck"
-  "pointResponseB7Z5github.com/sanas-nas/sa"
-  "nas/clients/go/sanasv1;sanasv1b\006proto3"
+  "(\t\022\024\n\014mid_channels\030\010 \001(\005\022\026\n\016inner_channe"
+  "ls\030\t \001(\005\022\027\n\017branch_channels\030\n \003(\005\022\014\n\004poo"
+  "l\030\013 \001(\t\"_\n\014Architecture\022\r\n\005space\030\001 \001(\t\022\023"
+  "\n\013in_channels\030\002 \001(\005\022+\n\006blocks\030\003 \003(\0132\033.sa"
+  "nas.v1.ArchitectureBlock\"D\n\013TrialCounts\022"
+  "\016\n\006active\030\001 \001(\003\022\021\n\tsucceeded\030\002 \001(\003\022\022\n\nin"
+  "feasible\030\003 \001(\003\"\365\003\n\005Study\022\020\n\010study_id\030\001 \001"
+  "(\t\022%\n\006config\030\002 \001(\0132\025.sanas.v1.StudyConfi"
+  "g\022#\n\005state\030\003 \001(\0162\024.sanas.v1.StudyState\022\023"
+  "\n\013range_table\030\004 \003(\005\022\023\n\013best_tokens\030\005 \003(\005"
+  "\022\030\n\013best_reward\030\006 \001(\001H\000\210\001\001\022\026\n\016current_to"
+  "kens\030\007 \003(\005\022\033\n\016current_reward\030\010 \001(\001H\001\210\001\001\022"
+  "\023\n\013temperature\030\t \001(\001\022+\n\014trial_counts\030\n \001"
+  "(\0132\025.sanas.v1.TrialCounts\022\030\n\020budget_rema"
+  "ining\030\013 \001(\003\022/\n\013create_time\030\014 \001(\0132\032.googl"
+  "e.protobuf.Timestamp\022\031\n\021lease_expiration"
+  "s\030\r \001(\003\022\026\n\016accepted_moves\030\016 \001(\003\022\026\n\016rejec"
+  "ted_moves\030\017 \001(\003\022\032\n\022rejected_proposals\030\020 "
+  "\001(\003B\016\n\014_best_rewardB\021\n\017_current_reward\"\356"
+  "\002\n\005Trial\022\020\n\010study_id\030\001 \001(\t\022\020\n\010trial_id\030\002"
+  " \001(\003\022\016\n\006tokens\030\003 \003(\005\022\023\n\013temperature\030\004 \001("
+  "\001\022\021\n\tclient_id\030\005 \001(\t\022#\n\005state\030\006 \001(\0162\024.sa"
+  "nas.v1.TrialState\022\016\n\006reward\030\007 \001(\001\022\022\n\ninf"
+  "easible\030\010 \001(\010\022\020\n\010accepted\030\t \001(\010\022/\n\013creat"
+  "e_time\030\n \001(\0132\032.google.protobuf.Timestamp"
+  "\0221\n\rcomplete_time\030\013 \001(\0132\032.google.protobu"
+  "f.Timestamp\0225\n\021lease_expire_time\030\014 \001(\0132\032"
+  ".google.protobuf.Timestamp\022\023\n\013issue_coun"
+  "t\030\r \001(\005\"M\n\022CreateStudyRequest\022\020\n\010study_i"
+  "d\030\001 \001(\t\022%\n\006config\030\002 \001(\0132\025.sanas.v1.Study"
+  "Config\"F\n\023CreateStudyResponse\022\036\n\005study\030\001"
+  " \001(\0132\017.sanas.v1.Study\022\017\n\007created\030\002 \001(\010\"#"
+  "\n\017GetStudyRequest\022\020\n\010study_id\030\001 \001(\t\"2\n\020G"
+  "etStudyResponse\022\036\n\005study\030\001 \001(\0132\017.sanas.v"
+  "1.Study\";\n\022ListStudiesRequest\022\021\n\tpage_si"
+  "ze\030\001 \001(\005\022\022\n\npage_token\030\002 \001(\t\"P\n\023ListStud"
+  "iesResponse\022 \n\007studies\030\001 \003(\0132\017.sanas.v1."
+  "Study\022\027\n\017next_page_token\030\002 \001(\t\"&\n\022Delete"
+  "StudyRequest\022\020\n\010study_id\030\001 \001(\t\"\025\n\023Delete"
+  "StudyResponse\"l\n\023SuggestTrialRequest\022\020\n\010"
+  "study_id\030\001 \001(\t\022\021\n\tclient_id\030\002 \001(\t\022\022\n\nreq"
+  "uest_id\030\003 \001(\t\022\034\n\024include_architecture\030\004 "
+  "\001(\010\"\204\001\n\024SuggestTrialResponse\022\036\n\005trial\030\001 "
+  "\001(\0132\017.sanas.v1.Trial\022-\n\rarchitectures\030\002 "
+  "\003(\0132\026.sanas.v1.Architecture\022\r\n\005flops\030\003 \001"
+  "(\003\022\016\n\006params\030\004 \001(\003\"\233\001\n\024CompleteTrialRequ"
+  "est\022\020\n\010study_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001(\003\022"
+  "\016\n\006reward\030\003 \001(\001\022\022\n\ninfeasible\030\004 \001(\010\022\024\n\014s"
+  "uggest_next\030\005 \001(\010\022\021\n\tclient_id\030\006 \001(\t\022\022\n\n"
+  "request_id\030\007 \001(\t\"v\n\025CompleteTrialRespons"
+  "e\022\036\n\005trial\030\001 \001(\0132\017.sanas.v1.Trial\022#\n\nnex"
+  "t_trial\030\002 \001(\0132\017.sanas.v1.Trial\022\030\n\020budget"
+  "_remaining\030\003 \001(\003\"N\n\025HeartbeatTrialReques"
+  "t\022\020\n\010study_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001(\003\022\021\n"
+  "\tclient_id\030\003 \001(\t\"8\n\026HeartbeatTrialRespon"
+  "se\022\036\n\005trial\030\001 \001(\0132\017.sanas.v1.Trial\"q\n\021Li"
+  "stTrialsRequest\022\020\n\010study_id\030\001 \001(\t\022\021\n\tpag"
+  "e_size\030\002 \001(\005\022\022\n\npage_token\030\003 \001(\t\022#\n\005stat"
+  "e\030\004 \001(\0162\024.sanas.v1.TrialState\"b\n\022ListTri"
+  "alsResponse\022\037\n\006trials\030\001 \003(\0132\017.sanas.v1.T"
+  "rial\022\027\n\017next_page_token\030\002 \001(\t\022\022\n\ntotal_s"
+  "ize\030\003 \001(\003\"%\n\021WatchStudyRequest\022\020\n\010study_"
+  "id\030\001 \001(\t\"\254\001\n\022WatchStudyResponse\022&\n\004type\030"
+  "\001 \001(\0162\030.sanas.v1.StudyEventType\022\036\n\005trial"
+  "\030\002 \001(\0132\017.sanas.v1.Trial\022\036\n\005study\030\003 \001(\0132\017"
+  ".sanas.v1.Study\022.\n\nevent_time\030\004 \001(\0132\032.go"
+  "ogle.protobuf.Timestamp\"u\n!ImportPaddleS"
+  "limCheckpointRequest\022\020\n\010study_id\030\001 \001(\t\022%"
+  "\n\006config\030\002 \001(\0132\025.sanas.v1.StudyConfig\022\027\n"
+  "\017checkpoint_json\030\003 \001(\t\"]\n\"ImportPaddleSl"
+  "imCheckpointResponse\022\036\n\005study\030\001 \001(\0132\017.sa"
+  "nas.v1.Study\022\027\n\017imported_trials\030\002 \001(\003*\\\n"
+  "\nStudyState\022\033\n\027STUDY_STATE_UNSPECIFIED\020\000"
+  "\022\026\n\022STUDY_STATE_ACTIVE\020\001\022\031\n\025STUDY_STATE_"
+  "COMPLETED\020\002*x\n\nTrialState\022\033\n\027TRIAL_STATE"
+  "_UNSPECIFIED\020\000\022\026\n\022TRIAL_STATE_ACTIVE\020\001\022\031"
+  "\n\025TRIAL_STATE_SUCCEEDED\020\002\022\032\n\026TRIAL_STATE"
+  "_INFEASIBLE\020\003*\216\003\n\013ErrorReason\022\034\n\030ERROR_R"
+  "EASON_UNSPECIFIED\020\000\022!\n\035ERROR_REASON_INVA"
+  "LID_ARGUMENT\020\001\022 \n\034ERROR_REASON_STUDY_NOT"
+  "_FOUND\020\002\022 \n\034ERROR_REASON_TRIAL_NOT_FOUND"
+  "\020\003\022\035\n\031ERROR_REASON_STUDY_EXISTS\020\004\022(\n$ERR"
+  "OR_REASON_TRIAL_ALREADY_COMPLETED\020\005\022!\n\035E"
+  "RROR_REASON_BUDGET_EXHAUSTED\020\006\022 \n\034ERROR_"
+  "REASON_SPACE_EXHAUSTED\020\007\022 \n\034ERROR_REASON"
+  "_STORAGE_FAILURE\020\010\022(\n$ERROR_REASON_TOO_M"
+  "ANY_PENDING_TRIALS\020\t\022 \n\034ERROR_REASON_UNA"
+  "UTHENTICATED\020\n*\213\002\n\016StudyEventType\022 \n\034STU"
+  "DY_EVENT_TYPE_UNSPECIFIED\020\000\022\"\n\036STUDY_EVE"
+  "NT_TYPE_CURRENT_STATE\020\001\022$\n STUDY_EVENT_T"
+  "YPE_TRIAL_SUGGESTED\020\002\022\"\n\036STUDY_EVENT_TYP"
+  "E_LEASE_EXPIRED\020\003\022$\n STUDY_EVENT_TYPE_TR"
+  "IAL_COMPLETED\020\004\022\035\n\031STUDY_EVENT_TYPE_NEW_"
+  "BEST\020\005\022$\n STUDY_EVENT_TYPE_STUDY_COMPLET"
+  "ED\020\0062\275\006\n\021ControllerService\022J\n\013CreateStud"
+  "y\022\034.sanas.v1.CreateStudyRequest\032\035.sanas."
+  "v1.CreateStudyResponse\022A\n\010GetStudy\022\031.san"
+  "as.v1.GetStudyRequest\032\032.sanas.v1.GetStud"
+  "yResponse\022J\n\013ListStudies\022\034.sanas.v1.List"
+  "StudiesRequest\032\035.sanas.v1.ListStudiesRes"
+  "ponse\022J\n\013DeleteStudy\022\034.sanas.v1.DeleteSt"
+  "udyRequest\032\035.sanas.v1.DeleteStudyRespons"
+  "e\022M\n\014SuggestTrial\022\035.sanas.v1.SuggestTria"
+  "lRequest\032\036.sanas.v1.SuggestTrialResponse"
+  "\022P\n\rCompleteTrial\022\036.sanas.v1.CompleteTri"
+  "alRequest\032\037.sanas.v1.CompleteTrialRespon"
+  "se\022S\n\016HeartbeatTrial\022\037.sanas.v1.Heartbea"
+  "tTrialRequest\032 .sanas.v1.HeartbeatTrialR"
+  "esponse\022G\n\nListTrials\022\033.sanas.v1.ListTri"
+  "alsRequest\032\034.sanas.v1.ListTrialsResponse"
+  "\022I\n\nWatchStudy\022\033.sanas.v1.WatchStudyRequ"
+  "est\032\034.sanas.v1.WatchStudyResponse0\001\022w\n\032I"
+  "mportPaddleSlimCheckpoint\022+.sanas.v1.Imp"
+  "ortPaddleSlimCheckpointRequest\032,.sanas.v"
+  "1.ImportPaddleSlimCheckpointResponseB7Z5"
+  "github.com/sanas-nas/sanas/clients/go/sa"
+  "nasv1;sanasv1b\006proto3"
   ;
 static const ::_pbi::DescriptorTable* const descriptor_table_sanas_2fv1_2fsanas_2eproto_deps[2] = {
   &::descriptor_table_google_2fprotobuf_2fduration_2eproto,
@@ -993,7 +1002,7 @@ static const ::_pbi::DescriptorTable* const descriptor_table_sanas_2fv1_2fsanas_
 };
 static ::_pbi::once_flag descriptor_table_sanas_2fv1_2fsanas_2eproto_once;
 const ::_pbi::DescriptorTable descriptor_table_sanas_2fv1_2fsanas_2eproto = {
-    false, false, 5398, descriptor_table_protodef_sanas_2fv1_2fsanas_2eproto,
+    false, false, 5461, descriptor_table_protodef_sanas_2fv1_2fsanas_2eproto,
     "sanas/v1/sanas.proto",
     &descriptor_table_sanas_2fv1_2fsanas_2eproto_once, descriptor_table_sanas_2fv1_2fsanas_2eproto_deps, 2, 28,
     schemas, file_default_instances, TableStruct_sanas_2fv1_2fsanas_2eproto::offsets,
@@ -2182,14 +2191,18 @@ ArchitectureBlock::ArchitectureBlock(const ArchitectureBlock& from)
   : ::PROTOBUF_NAMESPACE_ID::Message() {
   ArchitectureBlock* const _this = this; (void)_this;
   new (&_impl_) Impl_{
-      decltype(_impl_.kind_){}
+      decltype(_impl_.branch_channels_){from._impl_.branch_channels_}
+    , /*decltype(_impl_._branch_channels_cached_byte_size_)*/{0}
+    , decltype(_impl_.kind_){}
     , decltype(_impl_.activation_){}
+    , decltype(_impl_.pool_){}
     , decltype(_impl_.out_channels_){}
     , decltype(_impl_.kernel_){}
     , decltype(_impl_.stride_){}
     , decltype(_impl_.expansion_){}
     , decltype(_impl_.repeats_){}
     , decltype(_impl_.mid_channels_){}
+    , decltype(_impl_.inner_channels_){}
     , /*decltype(_impl_._cached_size_)*/{}};
 
   _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
@@ -2209,9 +2222,17 @@ ArchitectureBlock::ArchitectureBlock(const ArchitectureBlock& from)
     _this->_impl_.activation_.Set(from._internal_activation(), 
       _this->GetArenaForAllocation());
   }
+  _impl_.pool_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.pool_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_pool().empty()) {
+    _this->_impl_.pool_.Set(from._internal_pool(), 
+      _this->GetArenaForAllocation());
+  }
   ::memcpy(&_impl_.out_channels_, &from._impl_.out_channels_,
-    static_cast<size_t>(reinterpret_cast<char*>(&_impl_.mid_channels_) -
-    reinterpret_cast<char*>(&_impl_.out_channels_)) + sizeof(_impl_.mid_channels_));
+    static_cast<size_t>(reinterpret_cast<char*>(&_impl_.inner_channels_) -
+    reinterpret_cast<char*>(&_impl_.out_channels_)) + sizeof(_impl_.inner_channels_));
   // @@protoc_insertion_point(copy_constructor:sanas.v1.ArchitectureBlock)
 }
 
@@ -2220,14 +2241,18 @@ inline void ArchitectureBlock::SharedCtor(
   (void)arena;
   (void)is_message_owned;
   new (&_impl_) Impl_{
-      decltype(_impl_.kind_){}
+      decltype(_impl_.branch_channels_){arena}
+    , /*decltype(_impl_._branch_channels_cached_byte_size_)*/{0}
+    , decltype(_impl_.kind_){}
     , decltype(_impl_.activation_){}
+    , decltype(_impl_.pool_){}
     , decltype(_impl_.out_channels_){0}
     , decltype(_impl_.kernel_){0}
     , decltype(_impl_.stride_){0}
     , decltype(_impl_.expansion_){0}
     , decltype(_impl_.repeats_){0}
     , decltype(_impl_.mid_channels_){0}
+    , decltype(_impl_.inner_channels_){0}
     , /*decltype(_impl_._cached_size_)*/{}
   };
   _impl_.kind_.InitDefault();
@@ -2237,6 +2262,10 @@ inline void ArchitectureBlock::SharedCtor(
   _impl_.activation_.InitDefault();
   #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
     _impl_.activation_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  _impl_.pool_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.pool_.Set("", GetArenaForAllocation());
   #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
 }
 
@@ -2251,8 +2280,10 @@ ArchitectureBlock::~ArchitectureBlock() {
 
 inline void ArchitectureBlock::SharedDtor() {
   GOOGLE_DCHECK(GetArenaForAllocation() == nullptr);
+  _impl_.branch_channels_.~RepeatedField();
   _impl_.kind_.Destroy();
   _impl_.activation_.Destroy();
+  _impl_.pool_.Destroy();
 }
 
 void ArchitectureBlock::SetCachedSize(int size) const {
@@ -2265,11 +2296,13 @@ void ArchitectureBlock::Clear() {
   // Prevent compiler warnings about cached_has_bits being unused
   (void) cached_has_bits;
 
+  _impl_.branch_channels_.Clear();
   _impl_.kind_.ClearToEmpty();
   _impl_.activation_.ClearToEmpty();
+  _impl_.pool_.ClearToEmpty();
   ::memset(&_impl_.out_channels_, 0, static_cast<size_t>(
-      reinterpret_cast<char*>(&_impl_.mid_channels_) -
-      reinterpret_cast<char*>(&_impl_.out_channels_)) + sizeof(_impl_.mid_channels_));
+      reinterpret_cast<char*>(&_impl_.inner_channels_) -
+      reinterpret_cast<char*>(&_impl_.out_channels_)) + sizeof(_impl_.inner_channels_));
   _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
 }
 
@@ -2344,6 +2377,35 @@ const char* ArchitectureBlock::_InternalParse(const char* ptr, ::_pbi::ParseCont
         if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 64)) {
           _impl_.mid_channels_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint32(&ptr);
           CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // int32 inner_channels = 9;
+      case 9:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 72)) {
+          _impl_.inner_channels_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint32(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // repeated int32 branch_channels = 10;
+      case 10:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 82)) {
+          ptr = ::PROTOBUF_NAMESPACE_ID::internal::PackedInt32Parser(_internal_mutable_branch_channels(), ptr, ctx);
+          CHK_(ptr);
+        } else if (static_cast<uint8_t>(tag) == 80) {
+          _internal_add_branch_channels(::PROTOBUF_NAMESPACE_ID::internal::ReadVarint32(&ptr));
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // string pool = 11;
+      case 11:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 90)) {
+          auto str = _internal_mutable_pool();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "sanas.v1.ArchitectureBlock.pool"));
         } else
           goto handle_unusual;
         continue;
@@ -2432,6 +2494,31 @@ uint8_t* ArchitectureBlock::_InternalSerialize(
     target = ::_pbi::WireFormatLite::WriteInt32ToArray(8, this->_internal_mid_channels(), target);
   }
 
+  // int32 inner_channels = 9;
+  if (this->_internal_inner_channels() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt32ToArray(9, this->_internal_inner_channels(), target);
+  }
+
+  // repeated int32 branch_channels = 10;
+  {
+    int byte_size = _impl_._branch_channels_cached_byte_size_.load(std::memory_order_relaxed);
+    if (byte_size > 0) {
+      target = stream->WriteInt32Packed(
+          10, _internal_branch_channels(), byte_size, target);
+    }
+  }
+
+  // string pool = 11;
+  if (!this->_internal_pool().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_pool().data(), static_cast<int>(this->_internal_pool().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "sanas.v1.ArchitectureBlock.pool");
+    target = stream->WriteStringMaybeAliased(
+        11, this->_internal_pool(), target);
+  }
+
   if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
     target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
         _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
@@ -2448,6 +2535,20 @@ size_t ArchitectureBlock::ByteSizeLong() const {
   // Prevent compiler warnings about cached_has_bits being unused
   (void) cached_has_bits;
 
+  // repeated int32 branch_channels = 10;
+  {
+    size_t data_size = ::_pbi::WireFormatLite::
+      Int32Size(this->_impl_.branch_channels_);
+    if (data_size > 0) {
+      total_size += 1 +
+        ::_pbi::WireFormatLite::Int32Size(static_cast<int32_t>(data_size));
+    }
+    int cached_size = ::_pbi::ToCachedSize(data_size);
+    _impl_._branch_channels_cached_byte_size_.store(cached_size,
+                                    std::memory_order_relaxed);
+    total_size += data_size;
+  }
+
   // string kind = 1;
   if (!this->_internal_kind().empty()) {
     total_size += 1 +
@@ -2460,6 +2561,13 @@ size_t ArchitectureBlock::ByteSizeLong() const {
     total_size += 1 +
       ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
         this->_internal_activation());
+  }
+
+  // string pool = 11;
+  if (!this->_internal_pool().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_pool());
   }
 
   // int32 out_channels = 2;
@@ -2492,6 +2600,11 @@ size_t ArchitectureBlock::ByteSizeLong() const {
     total_size += ::_pbi::WireFormatLite::Int32SizePlusOne(this->_internal_mid_channels());
   }
 
+  // int32 inner_channels = 9;
+  if (this->_internal_inner_channels() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int32SizePlusOne(this->_internal_inner_channels());
+  }
+
   return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
 }
 
@@ -2510,11 +2623,15 @@ void ArchitectureBlock::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, cons
   uint32_t cached_has_bits = 0;
   (void) cached_has_bits;
 
+  _this->_impl_.branch_channels_.MergeFrom(from._impl_.branch_channels_);
   if (!from._internal_kind().empty()) {
     _this->_internal_set_kind(from._internal_kind());
   }
   if (!from._internal_activation().empty()) {
     _this->_internal_set_activation(from._internal_activation());
+  }
+  if (!from._internal_pool().empty()) {
+    _this->_internal_set_pool(from._internal_pool());
   }
   if (from._internal_out_channels() != 0) {
     _this->_internal_set_out_channels(from._internal_out_channels());
@@ -2533,6 +2650,9 @@ void ArchitectureBlock::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, cons
   }
   if (from._internal_mid_channels() != 0) {
     _this->_internal_set_mid_channels(from._internal_mid_channels());
+  }
+  if (from._internal_inner_channels() != 0) {
+    _this->_internal_set_inner_channels(from._internal_inner_channels());
   }
   _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
 }
@@ -2553,6 +2673,7 @@ void ArchitectureBlock::InternalSwap(ArchitectureBlock* other) {
   auto* lhs_arena = GetArenaForAllocation();
   auto* rhs_arena = other->GetArenaForAllocation();
   _internal_metadata_.InternalSwap(&other->_internal_metadata_);
+  _impl_.branch_channels_.InternalSwap(&other->_impl_.branch_channels_);
   ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
       &_impl_.kind_, lhs_arena,
       &other->_impl_.kind_, rhs_arena
@@ -2561,9 +2682,13 @@ void ArchitectureBlock::InternalSwap(ArchitectureBlock* other) {
       &_impl_.activation_, lhs_arena,
       &other->_impl_.activation_, rhs_arena
   );
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.pool_, lhs_arena,
+      &other->_impl_.pool_, rhs_arena
+  );
   ::PROTOBUF_NAMESPACE_ID::internal::memswap<
-      PROTOBUF_FIELD_OFFSET(ArchitectureBlock, _impl_.mid_channels_)
-      + sizeof(ArchitectureBlock::_impl_.mid_channels_)
+      PROTOBUF_FIELD_OFFSET(ArchitectureBlock, _impl_.inner_channels_)
+      + sizeof(ArchitectureBlock::_impl_.inner_channels_)
       - PROTOBUF_FIELD_OFFSET(ArchitectureBlock, _impl_.out_channels_)>(
           reinterpret_cast<char*>(&_impl_.out_channels_),
           reinterpret_cast<char*>(&other->_impl_.out_channels_));

@@ -1105,15 +1105,40 @@ class ArchitectureBlock final :
   // accessors -------------------------------------------------------
 
   enum : int {
+    kBranchChannelsFieldNumber = 10,
     kKindFieldNumber = 1,
     kActivationFieldNumber = 7,
+    kPoolFieldNumber = 11,
     kOutChannelsFieldNumber = 2,
     kKernelFieldNumber = 3,
     kStrideFieldNumber = 4,
     kExpansionFieldNumber = 5,
     kRepeatsFieldNumber = 6,
     kMidChannelsFieldNumber = 8,
+    kInnerChannelsFieldNumber = 9,
   };
+  // repeated int32 branch_channels = 10;
+  int branch_channels_size() const;
+  private:
+  int _internal_branch_channels_size() const;
+  public:
+  void clear_branch_channels();
+  private:
+  int32_t _internal_branch_channels(int index) const;
+  const ::PROTOBUF_NAMESPACE_ID::RepeatedField< int32_t >&
+      _internal_branch_channels() const;
+  void _internal_add_branch_channels(int32_t value);
+  ::PROTOBUF_NAMESPACE_ID::RepeatedField< int32_t >*
+      _internal_mutable_branch_channels();
+  public:
+  int32_t branch_channels(int index) const;
+  void set_branch_channels(int index, int32_t value);
+  void add_branch_channels(int32_t value);
+  const ::PROTOBUF_NAMESPACE_ID::RepeatedField< int32_t >&
+      branch_channels() const;
+  ::PROTOBUF_NAMESPACE_ID::RepeatedField< int32_t >*
+      mutable_branch_channels();
+
   // string kind = 1;
   void clear_kind();
   const std::string& kind() const;
@@ -1140,6 +1165,20 @@ class ArchitectureBlock final :
   const std::string& _internal_activation() const;
   inline PROTOBUF_ALWAYS_INLINE void _internal_set_activation(const std::string& value);
   std::string* _internal_mutable_activation();
+  public:
+
+  // string pool = 11;
+  void clear_pool();
+  const std::string& pool() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_pool(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_pool();
+  PROTOBUF_NODISCARD std::string* release_pool();
+  void set_allocated_pool(std::string* pool);
+  private:
+  const std::string& _internal_pool() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_pool(const std::string& value);
+  std::string* _internal_mutable_pool();
   public:
 
   // int32 out_channels = 2;
@@ -1196,6 +1235,15 @@ class ArchitectureBlock final :
   void _internal_set_mid_channels(int32_t value);
   public:
 
+  // int32 inner_channels = 9;
+  void clear_inner_channels();
+  int32_t inner_channels() const;
+  void set_inner_channels(int32_t value);
+  private:
+  int32_t _internal_inner_channels() const;
+  void _internal_set_inner_channels(int32_t value);
+  public:
+
   // @@protoc_insertion_point(class_scope:sanas.v1.ArchitectureBlock)
  private:
   class _Internal;
@@ -1204,14 +1252,18 @@ class ArchitectureBlock final :
   typedef void InternalArenaConstructable_;
   typedef void DestructorSkippable_;
   struct Impl_ {
+    ::PROTOBUF_NAMESPACE_ID::RepeatedField< int32_t > branch_channels_;
+    mutable std::atomic<int> _branch_channels_cached_byte_size_;
     ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr kind_;
     ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr activation_;
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr pool_;
     int32_t out_channels_;
     int32_t kernel_;
     int32_t stride_;
     int32_t expansion_;
     int32_t repeats_;
     int32_t mid_channels_;
+    int32_t inner_channels_;
     mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
   };
   union { Impl_ _impl_; };
@@ -6690,6 +6742,123 @@ inline void ArchitectureBlock::_internal_set_mid_channels(int32_t value) {
 inline void ArchitectureBlock::set_mid_channels(int32_t value) {
   _internal_set_mid_channels(value);
   // @@protoc_insertion_point(field_set:sanas.v1.ArchitectureBlock.mid_channels)
+}
+
+// int32 inner_channels = 9;
+inline void ArchitectureBlock::clear_inner_channels() {
+  _impl_.inner_channels_ = 0;
+}
+inline int32_t ArchitectureBlock::_internal_inner_channels() const {
+  return _impl_.inner_channels_;
+}
+inline int32_t ArchitectureBlock::inner_channels() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.ArchitectureBlock.inner_channels)
+  return _internal_inner_channels();
+}
+inline void ArchitectureBlock::_internal_set_inner_channels(int32_t value) {
+  
+  _impl_.inner_channels_ = value;
+}
+inline void ArchitectureBlock::set_inner_channels(int32_t value) {
+  _internal_set_inner_channels(value);
+  // @@protoc_insertion_point(field_set:sanas.v1.ArchitectureBlock.inner_channels)
+}
+
+// repeated int32 branch_channels = 10;
+inline int ArchitectureBlock::_internal_branch_channels_size() const {
+  return _impl_.branch_channels_.size();
+}
+inline int ArchitectureBlock::branch_channels_size() const {
+  return _internal_branch_channels_size();
+}
+inline void ArchitectureBlock::clear_branch_channels() {
+  _impl_.branch_channels_.Clear();
+}
+inline int32_t ArchitectureBlock::_internal_branch_channels(int index) const {
+  return _impl_.branch_channels_.Get(index);
+}
+inline int32_t ArchitectureBlock::branch_channels(int index) const {
+  // @@protoc_insertion_point(field_get:sanas.v1.ArchitectureBlock.branch_channels)
+  return _internal_branch_channels(index);
+}
+inline void ArchitectureBlock::set_branch_channels(int index, int32_t value) {
+  _impl_.branch_channels_.Set(index, value);
+  // @@protoc_insertion_point(field_set:sanas.v1.ArchitectureBlock.branch_channels)
+}
+inline void ArchitectureBlock::_internal_add_branch_channels(int32_t value) {
+  _impl_.branch_channels_.Add(value);
+}
+inline void ArchitectureBlock::add_branch_channels(int32_t value) {
+  _internal_add_branch_channels(value);
+  // @@protoc_insertion_point(field_add:sanas.v1.ArchitectureBlock.branch_channels)
+}
+inline const ::PROTOBUF_NAMESPACE_ID::RepeatedField< int32_t >&
+ArchitectureBlock::_internal_branch_channels() const {
+  return _impl_.branch_channels_;
+}
+inline const ::PROTOBUF_NAMESPACE_ID::RepeatedField< int32_t >&
+ArchitectureBlock::branch_channels() const {
+  // @@protoc_insertion_point(field_list:sanas.v1.ArchitectureBlock.branch_channels)
+  return _internal_branch_channels();
+}
+inline ::PROTOBUF_NAMESPACE_ID::RepeatedField< int32_t >*
+ArchitectureBlock::_internal_mutable_branch_channels() {
+  return &_impl_.branch_channels_;
+}
+inline ::PROTOBUF_NAMESPACE_ID::RepeatedField< int32_t >*
+ArchitectureBlock::mutable_branch_channels() {
+  // @@protoc_insertion_point(field_mutable_list:sanas.v1.ArchitectureBlock.branch_channels)
+  return _internal_mutable_branch_channels();
+}
+
+// string pool = 11;
+inline void ArchitectureBlock::clear_pool() {
+  _impl_.pool_.ClearToEmpty();
+}
+inline const std::string& ArchitectureBlock::pool() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.ArchitectureBlock.pool)
+  return _internal_pool();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void ArchitectureBlock::set_pool(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.pool_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:sanas.v1.ArchitectureBlock.pool)
+}
+inline std::string* ArchitectureBlock::mutable_pool() {
+  std::string* _s = _internal_mutable_pool();
+  // @@protoc_insertion_point(field_mutable:sanas.v1.ArchitectureBlock.pool)
+  return _s;
+}
+inline const std::string& ArchitectureBlock::_internal_pool() const {
+  return _impl_.pool_.Get();
+}
+inline void ArchitectureBlock::_internal_set_pool(const std::string& value) {
+  
+  _impl_.pool_.Set(value, GetArenaForAllocation());
+}
+inline std::string* ArchitectureBlock::_internal_mutable_pool() {
+  
+  return _impl_.pool_.Mutable(GetArenaForAllocation());
+}
+inline std::string* ArchitectureBlock::release_pool() {
+  // @@protoc_insertion_point(field_release:sanas.v1.ArchitectureBlock.pool)
+  return _impl_.pool_.Release();
+}
+inline void ArchitectureBlock::set_allocated_pool(std::string* pool) {
+  if (pool != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.pool_.SetAllocated(pool, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.pool_.IsDefault()) {
+    _impl_.pool_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:sanas.v1.ArchitectureBlock.pool)
 }
 
 // -------------------------------------------------------------------

@@ -10,6 +10,9 @@ export interface ArchitectureBlock {
   'repeats'?: (number);
   'activation'?: (string);
   'midChannels'?: (number);
+  'innerChannels'?: (number);
+  'branchChannels'?: (number)[];
+  'pool'?: (string);
 }
 
 export interface ArchitectureBlock__Output {
@@ -21,4 +24,7 @@ export interface ArchitectureBlock__Output {
   'repeats': (number);
   'activation': (string);
   'midChannels': (number);
+  'innerChannels': (number);
+  'branchChannels': (number)[];
+  'pool': (string);
 }
