@@ -31,6 +31,7 @@ CONFIGS = [
     (SpaceConfig("ResNetSpace"), 32),
     (SpaceConfig("InceptionABlockSpace", input_size=16, output_size=4, block_num=3), 16),
     (SpaceConfig("ResNetBlockSpace", block_mask=(1, 0, 1)), 16),
+    (SpaceConfig("DartsSpace"), 16),
 ]
 
 

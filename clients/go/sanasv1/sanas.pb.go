@@ -577,8 +577,9 @@ type ArchitectureBlock struct {
 	// "conv_bn" (convolution, batch norm, activation), "inverted_residual"
 	// (MobileNetV2 unit), "depthwise_separable" (kxk conv grouped by
 	// gcd(in, mid_channels), then 1x1), "bottleneck" (ResNet unit),
-	// "inception_a" (four concatenated branches), "max_pool" (3x3) or
-	// "global_avg_pool". Units repeat `repeats` times; only the first
+	// "inception_a" (four concatenated branches), "darts_network" (3x3 stem of
+	// mid_channels, then DARTS-V2 cells whose widths are branch_channels),
+	// "max_pool" (3x3) or "global_avg_pool". Units repeat `repeats` times; only the first
 	// has `stride`.
 	Kind string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
 	// Output channels.

@@ -145,6 +145,99 @@ class InceptionA(nn.Layer):
         return paddle.concat([self.b1(x), self.b2(x), self.b3(x), self.b4(x)], axis=1)
 
 
+class _ReLUConvBN(nn.Sequential):
+    def __init__(self, c_in: int, c_out: int) -> None:
+        super().__init__(
+            nn.ReLU(), nn.Conv2D(c_in, c_out, 1, bias_attr=False), nn.BatchNorm2D(c_out)
+        )
+
+
+class _FactorizedReduce(nn.Layer):
+    """Halves the map with two offset 1x1 stride-2 convolutions, concatenated."""
+
+    def __init__(self, c_in: int, c_out: int) -> None:
+        super().__init__()
+        self.relu = nn.ReLU()
+        self.conv1 = nn.Conv2D(c_in, c_out // 2, 1, stride=2, bias_attr=False)
+        self.conv2 = nn.Conv2D(c_in, c_out // 2, 1, stride=2, bias_attr=False)
+        self.bn = nn.BatchNorm2D(c_out)
+
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
+        x = self.relu(x)
+        return self.bn(paddle.concat([self.conv1(x), self.conv2(x[:, :, 1:, 1:])], axis=1))
+
+
+def _darts_op(name: str, c: int, stride: int) -> nn.Layer:
+    if name == "sep_conv_3x3":
+        return nn.Sequential(
+            nn.ReLU(),
+            nn.Conv2D(c, c, 3, stride=stride, padding=1, groups=c, bias_attr=False),
+            nn.Conv2D(c, c, 1, bias_attr=False),
+            nn.BatchNorm2D(c),
+            nn.ReLU(),
+            nn.Conv2D(c, c, 3, padding=1, groups=c, bias_attr=False),
+            nn.Conv2D(c, c, 1, bias_attr=False),
+            nn.BatchNorm2D(c),
+        )
+    if name == "dil_conv_3x3":
+        return nn.Sequential(
+            nn.ReLU(),
+            nn.Conv2D(c, c, 3, stride=stride, padding=2, dilation=2, groups=c, bias_attr=False),
+            nn.Conv2D(c, c, 1, bias_attr=False),
+            nn.BatchNorm2D(c),
+        )
+    if name == "max_pool_3x3":
+        return nn.MaxPool2D(3, stride=stride, padding=1)
+    if name == "skip_connect":
+        return nn.Identity() if stride == 1 else _FactorizedReduce(c, c)
+    raise ValueError(f"unknown DARTS operation {name!r}")
+
+
+class _DartsCell(nn.Layer):
+    def __init__(
+        self, genotype: tuple, c_pp: int, c_p: int, c: int, reduction: bool, reduction_prev: bool
+    ) -> None:
+        super().__init__()
+        self.pre0 = _FactorizedReduce(c_pp, c) if reduction_prev else _ReLUConvBN(c_pp, c)
+        self.pre1 = _ReLUConvBN(c_p, c)
+        self.inputs = [index for _, index in genotype]
+        self.ops = nn.LayerList(
+            [_darts_op(name, c, 2 if reduction and index < 2 else 1) for name, index in genotype]
+        )
+
+    def forward(self, s0: paddle.Tensor, s1: paddle.Tensor) -> paddle.Tensor:
+        states = [self.pre0(s0), self.pre1(s1)]
+        for node in range(len(self.ops) // 2):
+            a, b = 2 * node, 2 * node + 1
+            states.append(self.ops[a](states[self.inputs[a]]) + self.ops[b](states[self.inputs[b]]))
+        return paddle.concat(states[2:], axis=1)
+
+
+class DartsNetwork(nn.Layer):
+    """3x3 stem, then DARTS-V2 cells of the given widths (reductions at 1/3 and 2/3)."""
+
+    def __init__(self, in_channels: int, stem: int, widths: tuple[int, ...]) -> None:
+        super().__init__()
+        from ..spaces.darts import NORMAL, REDUCE, REDUCTIONS
+
+        self.stem = nn.Sequential(
+            nn.Conv2D(in_channels, stem, 3, padding=1, bias_attr=False), nn.BatchNorm2D(stem)
+        )
+        cells, c_pp, c_p, reduction_prev = [], stem, stem, False
+        for i, c in enumerate(widths):
+            reduction = i in REDUCTIONS
+            genotype = REDUCE if reduction else NORMAL
+            cells.append(_DartsCell(genotype, c_pp, c_p, c, reduction, reduction_prev))
+            c_pp, c_p, reduction_prev = c_p, 4 * c, reduction
+        self.cells = nn.LayerList(cells)
+
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
+        s0 = s1 = self.stem(x)
+        for cell in self.cells:
+            s0, s1 = s1, cell(s0, s1)
+        return s1
+
+
 def _block_layers(block: Block, in_channels: int) -> list[nn.Layer]:
     if block.kind == "conv_bn":
         return [
@@ -186,6 +279,8 @@ def _block_layers(block: Block, in_channels: int) -> list[nn.Layer]:
             )
             for i in range(block.repeats)
         ]
+    if block.kind == "darts_network":
+        return [DartsNetwork(in_channels, block.mid_channels, block.branches)]
     if block.kind == "inception_a":
         return [InceptionA(in_channels, block.branches, block.kernel, block.stride, block.pool)]
     if block.kind == "max_pool":

@@ -1,6 +1,6 @@
 """Paddle-free search-space definitions shared by the controller and the client."""
 
-from . import blocks_extra, mobilenet_v1, mobilenet_v2, resnet  # noqa: F401  (registration)
+from . import blocks_extra, darts, mobilenet_v1, mobilenet_v2, resnet  # noqa: F401
 from .base import (
     Architecture,
     Block,

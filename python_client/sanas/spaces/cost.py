@@ -105,6 +105,8 @@ def _block(block: Block, size: int, cin: int) -> tuple[Cost, int, int]:
         b4, _ = conv_bn(out, cin, c7, 1, 1)
         total = b1 + b2a + b2b + b3a + b3b + b3c + pool + b4
         return total, out, block.out_channels
+    if block.kind == "darts_network":
+        return _darts(block, size, cin)
     if block.kind == "max_pool":
         return ZERO, _out(size, block.stride), cin  # paddle.flops counts pooling maxima as 0
     if block.kind == "global_avg_pool":
@@ -128,3 +130,58 @@ def network_cost(archs: Sequence[Architecture], input_size: int) -> Cost:
         cost, size = architecture_cost(arch, size)
         total = total + cost
     return total
+
+
+def _darts(block: Block, size: int, cin: int) -> tuple[Cost, int, int]:
+    from .darts import NORMAL, REDUCE, REDUCTIONS
+
+    def relu_conv_bn(h: int, c_in: int, c_out: int) -> Cost:
+        return conv_bn(h, c_in, c_out, 1, 1)[0]
+
+    def factorized_reduce(h: int, c_in: int, c_out: int) -> tuple[Cost, int]:
+        if h % 2:
+            raise SpaceConfigError(f"DartsSpace reduces a {h}x{h} map: sizes must be even")
+        half = c_out // 2
+        out = h // 2
+        convs = 2 * out * out * half * c_in  # two 1x1 stride-2 convolutions
+        return Cost(convs + 2 * c_out * out * out, 2 * half * c_in + 4 * c_out), out
+
+    def op(name: str, h: int, c: int, stride: int) -> tuple[Cost, int]:
+        if name == "sep_conv_3x3":
+            dw1, out = conv_bn(h, c, c, 3, stride, groups=c)
+            pw1, _ = conv_bn(out, c, c, 1, 1)
+            dw2, _ = conv_bn(out, c, c, 3, 1, groups=c)
+            pw2, _ = conv_bn(out, c, c, 1, 1)
+            # Each depthwise conv is followed directly by its 1x1 conv, then one BN:
+            # drop the BN that conv_bn added after each depthwise conv.
+            no_bn = Cost(2 * c * out * out, 4 * c)
+            return dw1 + pw1 + dw2 + pw2 + Cost(-2 * no_bn.flops, -2 * no_bn.params), out
+        if name == "dil_conv_3x3":
+            dw, out = conv_bn(h, c, c, 3, stride, groups=c)
+            pw, _ = conv_bn(out, c, c, 1, 1)
+            return dw + pw + Cost(-2 * c * out * out, -4 * c), out
+        if name == "max_pool_3x3":
+            return ZERO, _out(h, stride)
+        if name == "skip_connect":
+            return factorized_reduce(h, c, c) if stride == 2 else (ZERO, h)
+        raise SpaceConfigError(f"unknown DARTS operation {name!r}")
+
+    stem, size = conv_bn(size, cin, block.mid_channels, 3, 1)
+    total = stem
+    c_pp, c_p, reduction_prev = block.mid_channels, block.mid_channels, False
+    h_pp = h_p = size
+    for i, c in enumerate(block.branches):
+        reduction = i in REDUCTIONS
+        if reduction_prev:
+            pre0, _ = factorized_reduce(h_pp, c_pp, c)
+        else:
+            pre0 = relu_conv_bn(h_pp, c_pp, c)
+        total = total + pre0 + relu_conv_bn(h_p, c_p, c)
+        h_out = h_p // 2 if reduction else h_p
+        for name, index in REDUCE if reduction else NORMAL:
+            stride = 2 if reduction and index < 2 else 1
+            cost, _ = op(name, h_p if index < 2 else h_out, c, stride)
+            total = total + cost
+        c_pp, c_p, reduction_prev = c_p, 4 * c, reduction
+        h_pp, h_p = h_p, h_out
+    return total, h_p, c_p
