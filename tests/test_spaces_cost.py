@@ -167,3 +167,58 @@ def test_suggest_can_return_the_architecture_and_its_cost(client):
     assert list(client.suggest_with_architecture("plain").architectures) == []
     with pytest.raises(errors.InvalidArgumentError, match="decode to networks"):
         client.create_study("bad", custom_config([4, 4], max_flops=5))
+
+
+@pytest.mark.parametrize(("config", "size"), CONFIGS, ids=lambda c: getattr(c, "key", str(c)))
+def test_every_space_builds_inside_a_static_program(config, size):
+    space = CombinedSpace.from_configs([config])
+    tokens = [random.Random(7).randrange(r) for r in space.range_table()]
+    archs = space.decode(tokens)
+    paddle.enable_static()
+    try:
+        main, startup = paddle.static.Program(), paddle.static.Program()
+        with paddle.static.program_guard(main, startup):
+            x = paddle.static.data(name="x", shape=[None, 3, size, size], dtype="float32")
+            for layer in build(archs):
+                x = layer(x)
+        exe = paddle.static.Executor(paddle.CPUPlace())
+        exe.run(startup)
+        feed = {"x": np.random.rand(2, 3, size, size).astype("float32")}
+        (out,) = exe.run(main, feed=feed, fetch_list=[x])
+    finally:
+        paddle.disable_static()
+    expected = size
+    for block in (b for a in archs for b in a.blocks):
+        if block.kind == "global_avg_pool":
+            expected = 1
+        elif block.kind == "darts_network":
+            expected = expected // 4  # two reduction cells
+        else:
+            expected = (expected - 1) // block.stride + 1
+    assert out.shape == (2, archs[-1].out_channels, expected, expected)
+
+
+def test_several_configs_concatenate_their_tokens(server):
+    from sanas import SANAS
+
+    configs = [
+        ("MobileNetV2BlockSpace", {"input_size": 16, "output_size": 8, "block_num": 2}),
+        ("MobileNetV1BlockSpace", {"input_size": 8, "output_size": 4, "block_num": 2}),
+    ]
+    with SANAS(
+        configs,
+        server_addr=("127.0.0.1", server.port),
+        is_server=False,
+        study_id="two",
+        search_steps=4,
+    ) as nas:
+        archs = nas.next_archs()
+        tokens = nas.current_tokens()
+        assert len(archs) == 2 and len(tokens) == 4 * 2 + 3 * 2
+        x = paddle.randn([2, 3, 16, 16])
+        for arch in archs:  # the document's chaining
+            x = arch(x)
+        decoded = nas.decode(tokens)
+        assert decoded[1].in_channels == decoded[0].out_channels
+        assert x.shape == [2, decoded[1].out_channels, 4, 4]
+        nas.reward(0.5)
