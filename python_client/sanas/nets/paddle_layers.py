@@ -243,40 +243,27 @@ def _block_layers(block: Block, in_channels: int) -> list[nn.Layer]:
         return [
             ConvBNAct(in_channels, block.out_channels, block.kernel, block.stride, act=block.act)
         ]
-    if block.kind == "inverted_residual":
-        layers = []
-        for i in range(block.repeats):
-            layers.append(
-                InvertedResidual(
-                    in_channels if i == 0 else block.out_channels,
-                    block.out_channels,
-                    block.expansion,
-                    block.kernel,
-                    block.stride if i == 0 else 1,
-                )
-            )
-        return layers
-    if block.kind == "depthwise_separable":
+    units = {
+        "inverted_residual": lambda cin, stride: InvertedResidual(
+            cin, block.out_channels, block.expansion, block.kernel, stride
+        ),
+        "depthwise_separable": lambda cin, stride: DepthwiseSeparable(
+            cin, block.mid_channels, block.out_channels, block.kernel, stride
+        ),
+        "bottleneck": lambda cin, stride: Bottleneck(
+            cin,
+            block.mid_channels,
+            block.out_channels,
+            block.kernel,
+            stride,
+            block.inner_channels,
+        ),
+    }
+    if block.kind in units:
+        # `repeats` units: the first takes the block's input and stride, the rest keep shape.
+        make = units[block.kind]
         return [
-            DepthwiseSeparable(
-                in_channels if i == 0 else block.out_channels,
-                block.mid_channels,
-                block.out_channels,
-                block.kernel,
-                block.stride if i == 0 else 1,
-            )
-            for i in range(block.repeats)
-        ]
-    if block.kind == "bottleneck":
-        return [
-            Bottleneck(
-                in_channels if i == 0 else block.out_channels,
-                block.mid_channels,
-                block.out_channels,
-                block.kernel,
-                block.stride if i == 0 else 1,
-                block.inner_channels,
-            )
+            make(in_channels if i == 0 else block.out_channels, block.stride if i == 0 else 1)
             for i in range(block.repeats)
         ]
     if block.kind == "darts_network":

@@ -153,6 +153,14 @@ def check_range_table(table: Sequence[int], what: str = "range_table") -> list[i
     return values
 
 
+class BlockLayoutSpace(SearchSpace):
+    """A space of blocks whose strides come from block_mask or input/output sizes."""
+
+    def __init__(self, config: SpaceConfig) -> None:
+        super().__init__(config)
+        self.strides = block_strides(config)
+
+
 class CustomTokenSpace(SearchSpace):
     """A space given only by an explicit range table: annealed without any network."""
 

@@ -5,45 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .base import Architecture, Block, SearchSpace, SpaceConfig, block_strides, register_space
+from .base import Architecture, Block, BlockLayoutSpace, register_space
 
-INCEPTION_CHANNELS = [
-    3,
-    4,
-    8,
-    12,
-    16,
-    24,
-    32,
-    48,
-    64,
-    80,
-    96,
-    128,
-    144,
-    160,
-    192,
-    224,
-    256,
-    320,
-    384,
-    448,
-    480,
-    512,
-    1024,
-]
+# fmt: off
+INCEPTION_CHANNELS = [3, 4, 8, 12, 16, 24, 32, 48, 64, 80, 96, 128, 144, 160, 192, 224, 256,
+    320, 384, 448, 480, 512, 1024]
+# fmt: on
 K_SIZE = [3, 5]
 POOLS = ["avg", "max"]
 
 
-class _BlockLayout(SearchSpace):
-    def __init__(self, config: SpaceConfig) -> None:
-        super().__init__(config)
-        self.strides = block_strides(config)
-
-
 @register_space("InceptionABlockSpace")
-class InceptionABlockSpace(_BlockLayout):
+class InceptionABlockSpace(BlockLayoutSpace):
     """9 tokens per block: 7 branch widths [1x1 | 1x1, kxk | 1x1, kxk, kxk | pool 1x1],
     the kernel k, and the pool type (avg, max)."""
 
@@ -79,7 +52,7 @@ RESNET_REPEAT = [0, 1, 2, 3, 4, 6, 7, 8, 10, 12, 14, 16]
 
 
 @register_space("ResNetBlockSpace")
-class ResNetBlockSpace(_BlockLayout):
+class ResNetBlockSpace(BlockLayoutSpace):
     """6 tokens per block: [f1, f2, f3, kernel, repeat1, repeat2]. A block is a bottleneck
     unit 1x1 f1, kxk f2 (the block's stride), 1x1 f3, then repeat1 + repeat2 more units of
     the same widths. PaddleSlim ignored f2 (its middle conv reused f1); here it is the

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .base import Architecture, Block, SearchSpace, SpaceConfig, block_strides, register_space
+from .base import Architecture, Block, BlockLayoutSpace, SearchSpace, register_space
 
 HEAD_NUM = [3, 4, 8, 12, 16, 24, 32]
 FILTER_NUM = [
@@ -25,37 +25,10 @@ FILTER_NUM = [
 ]
 K_SIZE = [3, 5]
 REPEAT = [1, 2, 3, 4, 5, 6]
-INIT_TOKENS = [
-    6,
-    6,
-    6,
-    0,
-    6,
-    7,
-    0,
-    7,
-    6,
-    0,
-    6,
-    10,
-    0,
-    10,
-    8,
-    0,
-    8,
-    11,
-    0,
-    4,
-    11,
-    8,
-    0,
-    8,
-    10,
-    0,
-    10,
-    10,
-    0,
-]
+# fmt: off
+INIT_TOKENS = [6, 6, 6, 0, 6, 7, 0, 7, 6, 0, 6, 10, 0, 10, 8, 0, 8, 11, 0, 4, 11, 8, 0, 8, 10,
+    0, 10, 10, 0]
+# fmt: on
 # (dw list, pw list, stride) of the nine separable stages, as filter_numN indexes (1-based).
 STAGES = [
     (1, 2, 1),
@@ -113,44 +86,17 @@ class MobileNetV1Space(SearchSpace):
         return Architecture(self.key, in_channels, tuple(blocks))
 
 
-BLOCK_CHANNELS = [
-    3,
-    4,
-    8,
-    12,
-    16,
-    24,
-    32,
-    48,
-    64,
-    80,
-    96,
-    128,
-    144,
-    160,
-    192,
-    224,
-    256,
-    320,
-    384,
-    512,
-    576,
-    640,
-    768,
-    1024,
-    1048,
-]
+# fmt: off
+BLOCK_CHANNELS = [3, 4, 8, 12, 16, 24, 32, 48, 64, 80, 96, 128, 144, 160, 192, 224, 256, 320,
+    384, 512, 576, 640, 768, 1024, 1048]
+# fmt: on
 
 
 @register_space("MobileNetV1BlockSpace")
-class MobileNetV1BlockSpace(SearchSpace):
+class MobileNetV1BlockSpace(BlockLayoutSpace):
     """3 tokens per block: [dw channels, pw channels, kernel]; strides from the config."""
 
     key = "MobileNetV1BlockSpace"
-
-    def __init__(self, config: SpaceConfig) -> None:
-        super().__init__(config)
-        self.strides = block_strides(config)
 
     def range_table(self) -> list[int]:
         return [len(BLOCK_CHANNELS), len(BLOCK_CHANNELS), len(K_SIZE)] * len(self.strides)

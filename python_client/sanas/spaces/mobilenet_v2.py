@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .base import Architecture, Block, SearchSpace, SpaceConfig, block_strides, register_space
+from .base import Architecture, Block, BlockLayoutSpace, SearchSpace, SpaceConfig, register_space
 
 HEAD_NUM = [3, 4, 8, 12, 16, 24, 32]
 FILTER_NUMS = [
@@ -66,41 +66,19 @@ class MobileNetV2Space(SearchSpace):
 
 
 BLOCK_EXPANSION = [1, 2, 3, 4, 5, 6]
-BLOCK_CHANNELS = [
-    3,
-    4,
-    8,
-    12,
-    16,
-    24,
-    32,
-    48,
-    64,
-    80,
-    96,
-    128,
-    144,
-    160,
-    192,
-    224,
-    256,
-    320,
-    384,
-    512,
-]
+# fmt: off
+BLOCK_CHANNELS = [3, 4, 8, 12, 16, 24, 32, 48, 64, 80, 96, 128, 144, 160, 192, 224, 256, 320,
+    384, 512]
+# fmt: on
 BLOCK_REPEAT = [1, 2, 3, 4, 5, 6]
 BLOCK_KERNELS = [3, 5]
 
 
 @register_space("MobileNetV2BlockSpace")
-class MobileNetV2BlockSpace(SearchSpace):
+class MobileNetV2BlockSpace(BlockLayoutSpace):
     """4 tokens per block: [expansion, channels, repeat, kernel]; strides from the config."""
 
     key = "MobileNetV2BlockSpace"
-
-    def __init__(self, config: SpaceConfig) -> None:
-        super().__init__(config)
-        self.strides = block_strides(config)
 
     def range_table(self) -> list[int]:
         per_block = [
