@@ -170,9 +170,11 @@ def test_suggest_can_return_the_architecture_and_its_cost(client):
 
 
 @pytest.mark.parametrize(("config", "size"), CONFIGS, ids=lambda c: getattr(c, "key", str(c)))
-def test_every_space_builds_inside_a_static_program(config, size):
+@pytest.mark.parametrize("seed", [7, 8, 9])
+def test_every_space_builds_inside_a_static_program(config, size, seed):
     space = CombinedSpace.from_configs([config])
-    tokens = [random.Random(7).randrange(r) for r in space.range_table()]
+    rng = random.Random(seed)
+    tokens = [rng.randrange(r) for r in space.range_table()]
     archs = space.decode(tokens)
     paddle.enable_static()
     try:
@@ -222,3 +224,46 @@ def test_several_configs_concatenate_their_tokens(server):
         assert decoded[1].in_channels == decoded[0].out_channels
         assert x.shape == [2, decoded[1].out_channels, 4, 4]
         nas.reward(0.5)
+
+
+def test_a_user_registered_space_works_end_to_end():
+    from sanas.spaces import Architecture, Block, SearchSpace, register_space
+
+    @register_space("TinyConvSpace")
+    class TinyConvSpace(SearchSpace):
+        """Two tokens: the width (8 or 16) and kernel (3 or 5) of one conv layer."""
+
+        def range_table(self) -> list[int]:
+            return [2, 2]
+
+        def init_tokens(self) -> list[int]:
+            return [0, 0]
+
+        def decode(self, tokens, in_channels=3):
+            width, kernel = self.check_tokens(tokens)
+            return Architecture(
+                "TinyConvSpace",
+                in_channels,
+                (Block("conv_bn", (8, 16)[width], kernel=(3, 5)[kernel], act="relu"),),
+            )
+
+    c = Controller(MemoryStorage())
+    request = StudyRequest(
+        (SpaceConfig("TinyConvSpace"),),
+        search_steps=4,
+        constraints=Constraints(input_size=8, max_flops=50_000),
+    )
+    c.create_study("tiny", request)
+    space = CombinedSpace.from_configs([SpaceConfig("TinyConvSpace")])
+    seen = set()
+    for _ in range(3):
+        tokens = c.suggest_trial("tiny", "w").tokens
+        seen.add(tokens)
+        assert network_cost(space.decode(tokens), 8).flops <= 50_000
+    # 16 channels, 5x5 at 8x8: 78,848 FLOPs, over the budget, so never issued.
+    assert network_cost(space.decode([1, 1]), 8).flops == 78_848
+    assert (1, 1) not in seen
+    with pytest.raises(server_errors.SearchSpaceExhausted):
+        c.suggest_trial("tiny", "w")  # only three vectors fit the budget
+    net = paddle.nn.Sequential(*build(space.decode([1, 0])))
+    assert net(paddle.randn([1, 3, 8, 8])).shape == [1, 16, 8, 8]
