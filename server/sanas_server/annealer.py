@@ -89,10 +89,6 @@ class Annealer:
         # reduce_rate ** k underflows to 0.0 for large k (no exception); the floor holds.
         return max(self.init_temperature * self.reduce_rate**rewards, floor)
 
-    @property
-    def issued_count(self) -> int:
-        return len(self._issued)
-
     def is_issued(self, tokens: Sequence[int]) -> bool:
         return tuple(tokens) in self._issued
 

@@ -14,7 +14,6 @@ import base64
 import itertools
 import json
 import logging
-import math
 import queue
 import threading
 import time
@@ -23,6 +22,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, TypeVar
+
+from sanas.spaces import Architecture
+from sanas.spaces.cost import Cost
 
 from .errors import (
     BudgetExhausted,
@@ -84,14 +86,12 @@ class Subscription:
 
     def __init__(self) -> None:
         self._queue: queue.Queue[WatchEvent] = queue.Queue(maxsize=WATCH_QUEUE)
-        self.dropped = False
 
     def put(self, event: WatchEvent) -> bool:
         try:
             self._queue.put_nowait(event)
             return True
         except queue.Full:
-            self.dropped = True
             return False
 
     def end(self, event: WatchEvent) -> None:
@@ -142,6 +142,11 @@ def decode_page_token(token: str, kind: type) -> Any:
     return value
 
 
+def journal_length(events: list[Event]) -> int:
+    """Events a restart replays after the snapshot (if any) that starts them."""
+    return sum(1 for e in events if e["e"] != "snapshot")
+
+
 def page_size_of(requested: int) -> int:
     if requested < 0:
         raise InvalidArgument(f"page_size = {requested}: must be >= 0")
@@ -167,8 +172,7 @@ class Controller:
         for header, events in storage.load_all():
             study = self._replay(header, events)
             study.renew_leases(clock())  # trainers kept training while we were down
-            replayed = sum(1 for e in events if e["e"] != "snapshot")
-            self._studies[study.study_id] = _Entry(study, since_snapshot=replayed)
+            self._studies[study.study_id] = _Entry(study, since_snapshot=journal_length(events))
 
     @staticmethod
     def _replay(header: dict[str, Any], events: list[dict[str, Any]]) -> Study:
@@ -298,7 +302,7 @@ class Controller:
         header, events = self._storage.load(entry.study.study_id)
         entry.study = self._replay(header, events)
         entry.study.renew_leases(self._clock())
-        entry.since_snapshot = sum(1 for e in events if e["e"] != "snapshot")
+        entry.since_snapshot = journal_length(events)
         entry.generation += 1
 
     # -- studies -------------------------------------------------------------------------
@@ -391,7 +395,9 @@ class Controller:
 
         return self._mutate(self._entry(study_id), decide)
 
-    def describe(self, study_id: str, tokens: Sequence[int]) -> tuple[list[Any], Any] | None:
+    def describe(
+        self, study_id: str, tokens: Sequence[int]
+    ) -> tuple[list[Architecture], Cost] | None:
         """Decoded architectures and their cost for a token vector of the study."""
         entry = self._entry(study_id)
         with entry.lock:
@@ -413,8 +419,6 @@ class Controller:
         client_id: str = "",
         request_id: str = "",
     ) -> Completion:
-        if not infeasible and not math.isfinite(reward):
-            raise InvalidArgument(f"reward {reward!r} is not a finite number")
 
         def decide(study: Study) -> tuple[Completion, list[Event]]:
             known = study.answer_for(request_id, "complete", trial_id)

@@ -3,6 +3,7 @@ errors to status codes. No search logic lives here."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 from collections.abc import Callable, Iterator
@@ -374,15 +375,11 @@ class ControllerServicer(sanas_pb2_grpc.ControllerServiceServicer):
         history = parse_checkpoint(request.checkpoint_json)
         study_request = request_from_pb(request.config)
         if not study_request.search_spaces:
-            study_request = StudyRequest(
+            # No spaces given: a custom token space with the checkpoint's range table.
+            study_request = dataclasses.replace(
+                study_request,
                 search_spaces=(SpaceConfig("paddleslim", range_table=tuple(history.range_table)),),
-                init_temperature=study_request.init_temperature,
-                reduce_rate=study_request.reduce_rate,
                 init_tokens=study_request.init_tokens or tuple(history.base[0]),
-                search_steps=study_request.search_steps,
-                seed=study_request.seed,
-                lease_seconds=study_request.lease_seconds,
-                constraints=study_request.constraints,
             )
         summary = self._controller.import_study(
             request.study_id,
