@@ -68,6 +68,7 @@ serve: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/controller_speed.py
+	$(PY) bench/load.py
 
 demo: $(STAMP)
 	$(PY) -m sanas.demo $(DEMO_ARGS)
