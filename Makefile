@@ -69,6 +69,7 @@ serve: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/controller_speed.py
 	$(PY) bench/load.py
+	$(PY) bench/quality.py
 
 demo: $(STAMP)
 	$(PY) -m sanas.demo $(DEMO_ARGS)

@@ -26,3 +26,25 @@ def test_controller_speed_quick_run_prints_its_figures():
     )
     assert [int(n) for n, _ in sizes] == [200, 2000]
     assert "restart (replay)" in run.stdout
+
+
+def test_quality_quick_run_prints_a_regret_table():
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "quality.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    rows = re.findall(
+        r"^\| ([^|]+) \| (\d+) \| ([^|]+) \| ([\d.]+) ± [\d.]+ \| ([\d.]+) ± [\d.]+ \|$",
+        run.stdout,
+        re.M,
+    )
+    assert len(rows) == 5 * 2 * 3  # landscapes x trainer counts x methods
+    assert {r[2].strip() for r in rows} == {
+        "sanas annealer",
+        "random search",
+        "regularized evolution",
+    }
+    assert all(0.0 <= float(r[3]) <= 1.0 and 0.0 <= float(r[4]) <= 1.0 for r in rows)

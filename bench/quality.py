@@ -1,0 +1,286 @@
+"""Search quality on token-space landscapes with known optima (issue 6, first part).
+
+Methods: this project's annealer with its documented defaults, random search without
+repeats, and regularized evolution (Real et al., 2019). Each runs sequentially and with 8
+simulated parallel trainers whose results arrive out of order (exponential durations).
+Reported: mean and standard deviation of the regret (optimum minus best found, over the
+landscape's reward range) across seeds, at each budget. Pure computation: no server.
+
+usage: python bench/quality.py [--seeds 30] [--budgets 50,100,200,500] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import itertools
+import statistics
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "server"))
+from sanas_server.annealer import Annealer, SpaceExhausted
+
+Tokens = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Landscape:
+    name: str
+    table: tuple[int, ...]
+    reward: Callable[[Tokens], float | None]  # None: infeasible
+    best: float  # the known optimum
+    worst: float  # for normalising regret
+
+    def regret(self, found: float) -> float:
+        return (self.best - found) / (self.best - self.worst)
+
+
+def landscape_rng(seed: int) -> np.random.Generator:
+    """Landscapes draw from their own stream, never the one a method is seeded with."""
+    return np.random.default_rng([seed, 90210])
+
+
+def separable(seed: int) -> Landscape:
+    rng = landscape_rng(seed)
+    table = (10,) * 8
+    target = rng.integers(0, 10, len(table))
+
+    def f(t: Tokens) -> float:
+        return -float(np.sum((np.array(t) - target) ** 2))
+
+    return Landscape("separable", table, f, 0.0, -8 * 81.0)
+
+
+def rugged_nk(seed: int, n: int = 8, values: int = 4, k: int = 2) -> Landscape:
+    """NK landscape: each token's contribution depends on it and its k right neighbours;
+    the optimum is found by exhaustive search (4^8 vectors)."""
+    rng = landscape_rng(seed)
+    tables = rng.random((n, *([values] * (k + 1))))
+
+    def f(t: Tokens) -> float:
+        return float(
+            sum(tables[i][tuple(t[(i + j) % n] for j in range(k + 1))] for i in range(n)) / n
+        )
+
+    grid = np.array(list(itertools.product(range(values), repeat=n)))
+    scores = np.zeros(len(grid))
+    for i in range(n):
+        scores += tables[i][tuple(grid[:, (i + j) % n] for j in range(k + 1))]
+    scores /= n
+    return Landscape("rugged NK", (values,) * n, f, float(scores.max()), float(scores.min()))
+
+
+def plateaus(seed: int) -> Landscape:
+    base = separable(seed)
+
+    def f(t: Tokens) -> float:
+        return float(np.floor(base.reward(t) / 40.0) * 40.0)  # wide flat terraces
+
+    return Landscape("plateaus", base.table, f, 0.0, base.worst)
+
+
+def many_to_one(seed: int) -> Landscape:
+    """Reward depends on t // 3 only: every value is shared by 3^6 token vectors."""
+    rng = landscape_rng(seed)
+    target = rng.integers(0, 3, 6)
+
+    def f(t: Tokens) -> float:
+        return -float(np.sum((np.array(t) // 3 - target) ** 2))
+
+    return Landscape("many-to-one", (9,) * 6, f, 0.0, -6 * 4.0)
+
+
+def infeasible_regions(seed: int) -> Landscape:
+    """The separable landscape with its optimum next to an infeasible region: vectors
+    whose token sum exceeds the optimum's by more than 3 are infeasible."""
+    base = separable(seed)
+    rng = landscape_rng(seed)
+    limit = int(np.sum(rng.integers(0, 10, 8))) + 3  # same draw as base's target
+
+    def f(t: Tokens) -> float | None:
+        return None if sum(t) > limit else base.reward(t)
+
+    return Landscape("infeasible regions", base.table, f, 0.0, base.worst)
+
+
+LANDSCAPES = [separable, rugged_nk, plateaus, many_to_one, infeasible_regions]
+
+
+# -- methods: ask / tell ---------------------------------------------------------------
+class Method:
+    name = ""
+
+    def ask(self) -> Tokens: ...
+    def tell(self, tokens: Tokens, reward: float | None) -> None: ...
+
+
+class SanasAnnealer(Method):
+    """The project's annealer with its documented defaults (T0 10.0, rate 0.85, a random
+    start drawn from the seed, as the controller does for a custom space)."""
+
+    name = "sanas annealer"
+
+    def __init__(self, table: Sequence[int], seed: int) -> None:
+        rng = np.random.default_rng([seed, 1])
+        start = [int(rng.integers(r)) for r in table]
+        self.a = Annealer(table, start, 10.0, 0.85, seed)
+
+    def ask(self) -> Tokens:
+        return self.a.propose()
+
+    def tell(self, tokens: Tokens, reward: float | None) -> None:
+        self.a.observe(tokens, 0.0 if reward is None else reward, reward is None)
+
+
+class RandomSearch(Method):
+    name = "random search"
+
+    def __init__(self, table: Sequence[int], seed: int) -> None:
+        self.table, self.rng, self.seen = table, np.random.default_rng(seed), set()
+
+    def ask(self) -> Tokens:
+        while True:
+            t = tuple(int(self.rng.integers(r)) for r in self.table)
+            if t not in self.seen:
+                self.seen.add(t)
+                return t
+
+    def tell(self, tokens: Tokens, reward: float | None) -> None:
+        return None
+
+
+class RegularizedEvolution(Method):
+    """Aging evolution: population 20, tournament of 5, one-token mutation, no repeats."""
+
+    name = "regularized evolution"
+
+    def __init__(self, table: Sequence[int], seed: int, population: int = 20, sample: int = 5):
+        self.table, self.rng = table, np.random.default_rng(seed)
+        self.population, self.sample = population, sample
+        self.alive: list[tuple[Tokens, float]] = []
+        self.seen: set[Tokens] = set()
+
+    def _fresh(self, make: Callable[[], Tokens]) -> Tokens:
+        # Mutants of a converged population repeat: fall back to random vectors.
+        for attempt in range(2000):
+            t = make() if attempt < 1000 else self._random()
+            if t not in self.seen:
+                self.seen.add(t)
+                return t
+        raise SpaceExhausted("regularized evolution found no unseen vector")
+
+    def _random(self) -> Tokens:
+        return tuple(int(self.rng.integers(r)) for r in self.table)
+
+    def _mutant(self) -> Tokens:
+        picks = self.rng.choice(
+            len(self.alive), size=min(self.sample, len(self.alive)), replace=False
+        )
+        parent = max((self.alive[int(i)] for i in picks), key=lambda p: p[1])[0]
+        child = list(parent)
+        i = int(self.rng.integers(len(child)))
+        child[i] = (child[i] + 1 + int(self.rng.integers(self.table[i] - 1))) % self.table[i]
+        return tuple(child)
+
+    def ask(self) -> Tokens:
+        if len(self.alive) < self.population:
+            return self._fresh(self._random)
+        return self._fresh(self._mutant)
+
+    def tell(self, tokens: Tokens, reward: float | None) -> None:
+        if reward is None:
+            return
+        self.alive.append((tokens, reward))
+        if len(self.alive) > self.population:
+            self.alive.pop(0)
+
+
+METHODS = [SanasAnnealer, RandomSearch, RegularizedEvolution]
+
+
+def run(method: Method, land: Landscape, budget: int, trainers: int, seed: int) -> float:
+    """Best reward found within `budget` evaluations; with several trainers, results come
+    back in order of simulated completion time."""
+    rng = np.random.default_rng([seed, 7])
+    best = land.worst
+    clock: list[tuple[float, int, Tokens]] = []
+    issued = 0
+    for n in range(min(trainers, budget)):
+        t = method.ask()
+        heapq.heappush(clock, (float(rng.exponential()), n, t))
+        issued += 1
+    while clock:
+        now, n, t = heapq.heappop(clock)
+        r = land.reward(t)
+        method.tell(t, r)
+        if r is not None:
+            best = max(best, r)
+        if issued < budget:
+            try:
+                nxt = method.ask()
+            except SpaceExhausted:
+                continue
+            heapq.heappush(clock, (now + float(rng.exponential()), n, nxt))
+            issued += 1
+    return land.regret(best)
+
+
+def measure(seeds: int, budgets: Sequence[int], trainer_counts: Sequence[int]) -> list[dict]:
+    rows = []
+    for make_land in LANDSCAPES:
+        for trainers in trainer_counts:
+            for method_cls in METHODS:
+                for budget in budgets:
+                    regrets = []
+                    for seed in range(seeds):
+                        land = make_land(seed)
+                        regrets.append(
+                            run(method_cls(land.table, seed), land, budget, trainers, seed)
+                        )
+                    rows.append(
+                        {
+                            "landscape": make_land(0).name,
+                            "trainers": trainers,
+                            "method": method_cls.name,
+                            "budget": budget,
+                            "mean": statistics.fmean(regrets),
+                            "std": statistics.pstdev(regrets),
+                        }
+                    )
+    return rows
+
+
+def table(rows: list[dict], budgets: Sequence[int]) -> str:
+    out = [
+        "| landscape | trainers | method | " + " | ".join(f"regret @{b}" for b in budgets) + " |",
+        "|---|---:|---|" + "---:|" * len(budgets),
+    ]
+    key = lambda r: (r["landscape"], r["trainers"], r["method"])  # noqa: E731
+    for (land, trainers, method), group in itertools.groupby(sorted(rows, key=key), key=key):
+        cells = {r["budget"]: f"{r['mean']:.3f} ± {r['std']:.3f}" for r in group}
+        out.append(
+            f"| {land} | {trainers} | {method} | " + " | ".join(cells[b] for b in budgets) + " |"
+        )
+    return "\n".join(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seeds", type=int, default=30)
+    parser.add_argument("--budgets", default="50,100,200,500")
+    parser.add_argument("--quick", action="store_true", help="3 seeds, budgets 20 and 50")
+    args = parser.parse_args()
+    seeds = 3 if args.quick else args.seeds
+    budgets = [20, 50] if args.quick else [int(b) for b in args.budgets.split(",")]
+    rows = measure(seeds, budgets, [1, 8])
+    print(f"mean regret ± std over {seeds} seeds (0 = optimum found; 1 = worst)\n")
+    print(table(rows, budgets))
+
+
+if __name__ == "__main__":
+    main()
