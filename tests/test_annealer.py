@@ -130,3 +130,23 @@ def test_rng_state_round_trips():
         b.mark_issued(t)
     b.rng_state = state
     assert [b.propose() for _ in range(5)] == draws
+
+
+def test_an_infeasible_start_does_not_trap_the_search():
+    # Feasible only where the token sum is small; the start is far outside that region.
+    def feasible(t):
+        return sum(t) <= 20
+
+    a = Annealer([10] * 6, [9] * 6, 10.0, 0.85, 3)
+    found = None
+    for i in range(200):
+        t = a.propose()
+        outcome = a.observe(t, -float(sum(t)), not feasible(t))
+        if feasible(t):
+            found = i
+            assert outcome.accepted and a.base_tokens == t and not a.lost
+            break
+        assert a.base_reward is None and a.lost
+    # Around the start (sum 54) no 1- or 2-token move gets below 36: only proposals drawn
+    # anywhere reach the feasible region (neighbour moves alone would widen for ages).
+    assert found is not None

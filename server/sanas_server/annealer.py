@@ -8,7 +8,10 @@ PaddleSlim's step, with its defects fixed:
 - the temperature counts rewards held by the annealer itself and has a floor, so it
   neither underflows to 0 nor divides by it;
 - randomness comes from a generator owned by the annealer (PCG64, seeded), whose state
-  is part of the annealer's state, so a journal replay rebuilds it exactly.
+  is part of the annealer's state, so a journal replay rebuilds it exactly;
+- an infeasible start does not trap the search: once a result is infeasible before any
+  feasible one, proposals are drawn anywhere (not around the infeasible base) until a
+  feasible result gives the search a base.
 
 Late rewards (parallel trainers): a result is judged against the base *current when it
 arrives*, at the temperature of that moment, never against the base it was drawn from.
@@ -73,6 +76,9 @@ class Annealer:
         # moves: remembering it keeps a converged search from re-walking it every time.
         self.radius = 1
         self.rejected = 0  # candidates discarded by the feasibility check
+        # Set when a result proved infeasible before any feasible one: moves around an
+        # infeasible base carry no signal, so proposals go anywhere until one is feasible.
+        self.lost = False
         self._feasible: Feasible | None = None
         self._space_size = math.prod(self.range_table)
         self._mutable = [i for i, r in enumerate(self.range_table) if r > 1]
@@ -139,6 +145,8 @@ class Annealer:
         base = self.base_tokens
         if self._fresh(base):  # the starting point is evaluated first
             return base
+        if self.lost:
+            return self._scan_from_random_point()
         for distance in range(self.radius, len(self._mutable) + 1):
             for _ in range(ATTEMPTS_PER_DISTANCE):
                 candidate = self._move(base, distance)
@@ -206,7 +214,10 @@ class Annealer:
     ) -> Outcome:
         """Apply a decided result (also used by journal replay)."""
         if infeasible:
+            if self.base_reward is None:
+                self.lost = True
             return Outcome(accepted=False, new_best=False)
+        self.lost = False
         self.rewarded += 1
         key = tuple(tokens)
         if accepted:

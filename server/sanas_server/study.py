@@ -575,6 +575,7 @@ class Study:
                 "radius": a.radius,
                 "rng": list(a.rng_state),
                 "rejected": a.rejected,
+                "lost": a.lost,
             },
             "requests": [[rid, *answer] for rid, answer in self._requests.items()],
             "lease_expirations": self.lease_expirations,
@@ -611,6 +612,7 @@ class Study:
         self.annealer.radius = a["radius"]
         self.annealer.rng_state = a["rng"]
         self.annealer.rejected = a.get("rejected", 0)
+        self.annealer.lost = a.get("lost", False)
         self._requests = {rid: (kind, tid, nxt) for rid, kind, tid, nxt in event["requests"]}
         self.lease_expirations = event["lease_expirations"]
 
