@@ -69,7 +69,7 @@ serve: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/controller_speed.py
 	$(PY) bench/load.py
-	$(PY) bench/quality.py
+	$(PY) bench/quality.py --with-paddleslim
 
 demo: $(STAMP)
 	$(PY) -m sanas.demo $(DEMO_ARGS)

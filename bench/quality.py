@@ -1,8 +1,10 @@
 """Search quality on token-space landscapes with known optima (issue 6, first part).
 
 Methods: this project's annealer with its documented defaults, random search without
-repeats, and regularized evolution (Real et al., 2019). Each runs sequentially and with 8
-simulated parallel trainers whose results arrive out of order (exponential durations).
+repeats, regularized evolution (Real et al., 2019), and with --with-paddleslim PaddleSlim
+2.6.0's SAController in its own environment (bench/paddleslim_peer.py). Each runs
+sequentially and with 8 simulated parallel trainers whose results arrive out of order
+(exponential durations).
 Reported: mean and standard deviation of the regret (optimum minus best found, over the
 landscape's reward range) across seeds, at each budget. Pure computation: no server.
 
@@ -269,15 +271,66 @@ def table(rows: list[dict], budgets: Sequence[int]) -> str:
     return "\n".join(out)
 
 
+PADDLESLIM_ENV = Path(__file__).resolve().parent.parent / ".bench" / "paddleslim-venv"
+PADDLESLIM_PACKAGES = [
+    "paddleslim==2.6.0",
+    "paddlepaddle==3.3.1",
+    "numpy>=2.0,<2.4",
+    # Undeclared imports of paddleslim 2.6.0 (toolchain notes).
+    "six",
+    "requests",
+    "decorator",
+]
+
+
+def paddleslim_rows(seeds: int, budgets: Sequence[int]) -> list[dict]:
+    """Run PaddleSlim's SAController in its own environment (created on first use from
+    the package index); it is never a dependency of sanas."""
+    import json
+    import subprocess
+
+    python = PADDLESLIM_ENV / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(PADDLESLIM_ENV)], check=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", *PADDLESLIM_PACKAGES], check=True
+        )
+    out = subprocess.run(
+        [
+            str(python),
+            str(Path(__file__).with_name("paddleslim_peer.py")),
+            str(seeds),
+            ",".join(map(str, budgets)),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return json.loads(out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=30)
     parser.add_argument("--budgets", default="50,100,200,500")
     parser.add_argument("--quick", action="store_true", help="3 seeds, budgets 20 and 50")
+    parser.add_argument(
+        "--with-paddleslim",
+        action="store_true",
+        help="also PaddleSlim 2.6.0's SAController (installs it into .bench/paddleslim-venv)",
+    )
     args = parser.parse_args()
     seeds = 3 if args.quick else args.seeds
     budgets = [20, 50] if args.quick else [int(b) for b in args.budgets.split(",")]
     rows = measure(seeds, budgets, [1, 8])
+    if args.with_paddleslim:
+        extra = paddleslim_rows(seeds, budgets)
+        rows += extra
+        stops = sum(r["early_stops"] for r in extra)
+        print(
+            f"PaddleSlim SAController ended its own search early (sys.exit) in {stops} "
+            f"of {len(extra) * seeds} runs\n"
+        )
     print(f"mean regret ± std over {seeds} seeds (0 = optimum found; 1 = worst)\n")
     print(table(rows, budgets))
 
