@@ -66,10 +66,9 @@ test: $(STAMP) $(TOOLS_STAMP)
 serve: $(STAMP)
 	$(VENV)/bin/sanas-server --host 127.0.0.1 --port 8881 --checkpoint-dir ./sanas_checkpoints
 
+# Runs every benchmark and writes docs/benchmarks.md (+ docs/quality.png).
 bench: $(STAMP)
-	$(PY) bench/controller_speed.py
-	$(PY) bench/load.py
-	$(PY) bench/quality.py --with-paddleslim
+	$(PY) bench/report.py --with-paddleslim
 
 demo: $(STAMP)
 	$(PY) -m sanas.demo $(DEMO_ARGS)

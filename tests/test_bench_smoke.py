@@ -48,3 +48,21 @@ def test_quality_quick_run_prints_a_regret_table():
         "regularized evolution",
     }
     assert all(0.0 <= float(r[3]) <= 1.0 and 0.0 <= float(r[4]) <= 1.0 for r in rows)
+
+
+def test_report_writes_the_benchmarks_page_and_plot(tmp_path):
+    import matplotlib.image
+
+    subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "report.py"), "--quick", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
+    page = (tmp_path / "benchmarks.md").read_text()
+    for section in ("## Controller speed", "## Cost per result", "## Load", "## Search quality"):
+        assert section in page
+    assert page.count("| sanas annealer |") == 5 * 2  # landscapes x trainer counts
+    image = matplotlib.image.imread(tmp_path / "quality.png")
+    assert image.shape[1] >= 1500 and image[..., :3].std() > 0.05

@@ -312,8 +312,8 @@ def main_process(args: argparse.Namespace) -> int:
     )
     print(
         f"searched blocks: {cost.flops:,} FLOPs (limit {args.max_flops:,}), "
-        f"{cost.params:,} params; {study.rejected_proposals} over-budget candidates "
-        "were never issued"
+        f"{cost.params:,} params; {study.rejected_proposals} over-budget "
+        f"candidate{'' if study.rejected_proposals == 1 else 's'} never issued"
     )
     print(
         f"{len(trials)} trials in {summary['seconds']:.0f} s; plot: {out / 'search.png'}; "
