@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import controller_compare
 import controller_speed
 import load
 import quality
@@ -66,6 +67,9 @@ def main() -> None:
     trainers, steps = (8, 1000) if args.quick else (64, 20_000)
 
     speed = controller_speed.throughput(clients, seconds)
+    compare = controller_compare.run(
+        [1, 2] if args.quick else [1, 4, 16, 64], 1.0 if args.quick else 5.0, args.with_paddleslim
+    )
     scale = controller_speed.scale(sizes)
     loaded = load.run(trainers, steps, min(4, trainers))
     rows = quality.measure(seeds, budgets, [1, 8])
@@ -93,6 +97,14 @@ def main() -> None:
         ],
         "",
         "One step is one `CompleteTrial(suggest_next=true)` with its fsync.",
+        "",
+        "## Against PaddleSlim's socket controller and a bare gRPC echo",
+        "",
+        "Same layout for all (trainer threads in up to 4 processes); a step is get tokens +",
+        "report a result. PaddleSlim does not fsync; the echo is one gRPC round trip with no",
+        "work, the physical limit here. Rates count only the time a system kept running.",
+        "",
+        controller_compare.table(compare),
         "",
         "## Cost per result as a study grows",
         "",

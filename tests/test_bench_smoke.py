@@ -61,8 +61,15 @@ def test_report_writes_the_benchmarks_page_and_plot(tmp_path):
         check=True,
     )
     page = (tmp_path / "benchmarks.md").read_text()
-    for section in ("## Controller speed", "## Cost per result", "## Load", "## Search quality"):
+    for section in (
+        "## Controller speed",
+        "## Against PaddleSlim",
+        "## Cost per result",
+        "## Load",
+        "## Search quality",
+    ):
         assert section in page
     assert page.count("| sanas annealer |") == 5 * 2  # landscapes x trainer counts
+    assert "| 1 | echo |" in page and "| 2 | sanas |" in page
     image = matplotlib.image.imread(tmp_path / "quality.png")
     assert image.shape[1] >= 1500 and image[..., :3].std() > 0.05
