@@ -196,7 +196,8 @@ def cmd_trials(client: Client, args: argparse.Namespace) -> int:
 
 
 def cmd_best(client: Client, args: argparse.Namespace) -> int:
-    from .spaces import CombinedSpace, SpaceConfig, SpaceConfigError
+    from .convert import space_config_from_pb
+    from .spaces import CombinedSpace, SpaceConfigError
 
     s = client.get_study(args.study)
     if not s.HasField("best_reward"):
@@ -204,17 +205,7 @@ def cmd_best(client: Client, args: argparse.Namespace) -> int:
         return 0
     print(f"best reward {s.best_reward:.6g}")
     print(f"tokens {list(s.best_tokens)}")
-    configs = [
-        SpaceConfig(
-            c.key,
-            c.input_size,
-            c.output_size,
-            c.block_num,
-            tuple(c.block_mask),
-            tuple(c.range_table),
-        )
-        for c in s.config.search_spaces
-    ]
+    configs = [space_config_from_pb(c) for c in s.config.search_spaces]
     try:
         archs = CombinedSpace.from_configs(configs).decode(list(s.best_tokens), args.in_channels)
     except SpaceConfigError as exc:
@@ -279,48 +270,17 @@ def cmd_watch(client: Client, args: argparse.Namespace) -> int:
 
 def cmd_plot(client: Client, args: argparse.Namespace) -> int:
     try:
-        import matplotlib
+        import matplotlib  # noqa: F401
     except ImportError:
         print("plot needs matplotlib: pip install sanas[demo]", file=sys.stderr)
         return 1
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from .plots import plot_trials
 
     trials = [t for t in client.list_trials(args.study) if t.state == pb.TRIAL_STATE_SUCCEEDED]
     if not trials:
         print(f"study {args.study!r} has no results to plot", file=sys.stderr)
         return 1
-    ids = [t.trial_id for t in trials]
-    rewards = [t.reward for t in trials]
-    best, top = [], float("-inf")
-    for r in rewards:
-        top = max(top, r)
-        best.append(top)
-    window = max(1, min(20, len(trials) // 5))
-    accepted = [float(t.accepted) for t in trials]
-    rate = [
-        sum(accepted[max(0, i - window + 1) : i + 1])
-        / len(accepted[max(0, i - window + 1) : i + 1])
-        for i in range(len(accepted))
-    ]
-    fig, axes = plt.subplots(3, 1, figsize=(9, 8), sharex=True, dpi=100)
-    axes[0].scatter(ids, rewards, s=10, label="reward")
-    axes[0].plot(ids, best, color="tab:red", label="best so far")
-    axes[0].set_ylabel("reward")
-    axes[0].legend(loc="lower right")
-    axes[1].plot(ids, [t.temperature for t in trials], color="tab:orange")
-    axes[1].set_ylabel("temperature")
-    axes[1].set_yscale("log")
-    axes[2].plot(ids, rate, color="tab:green")
-    axes[2].set_ylabel(f"acceptance\n(last {window})")
-    axes[2].set_ylim(-0.05, 1.05)
-    axes[2].set_xlabel("trial")
-    for ax in axes:
-        ax.grid(alpha=0.3)
-    fig.suptitle(f"sanas study {args.study}: {len(trials)} results")
-    fig.tight_layout()
-    fig.savefig(args.output)
-    plt.close(fig)
+    plot_trials(trials, args.output, f"sanas study {args.study}: {len(trials)} results")
     print(f"wrote {args.output}")
     return 0
 

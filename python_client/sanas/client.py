@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 import grpc
 
+from .convert import space_config_to_pb
 from .errors import (
     ControllerUnavailableError,
     SearchFinished,
@@ -40,17 +41,6 @@ RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
 
 def default_client_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"[:128]
-
-
-def space_config_to_pb(config: SpaceConfig) -> pb.SearchSpaceConfig:
-    return pb.SearchSpaceConfig(
-        key=config.key,
-        input_size=config.input_size,
-        output_size=config.output_size,
-        block_num=config.block_num,
-        block_mask=config.block_mask,
-        range_table=config.range_table,
-    )
 
 
 def study_config(

@@ -32,6 +32,10 @@ def image_shape(args: argparse.Namespace) -> tuple[int, int]:
     return (32, 3) if args.data_dir else (8, 1)
 
 
+def dataset_name(args: argparse.Namespace) -> str:
+    return "CIFAR-10" if args.data_dir else "load_digits"
+
+
 def is_block_space(args: argparse.Namespace) -> bool:
     return args.space.endswith("BlockSpace")
 
@@ -176,36 +180,9 @@ def count_params(model: Any) -> int:
     return sum(int(p.numel()) for p in model.parameters())
 
 
-def plot(trials: list[Any], path: Path) -> None:
-    import logging
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    logging.getLogger("matplotlib").setLevel(logging.WARNING)
-    import matplotlib.pyplot as plt
-
-    ids = [t.trial_id for t in trials]
-    rewards = [t.reward for t in trials]
-    best, running = [], float("-inf")
-    for r in rewards:
-        running = max(running, r)
-        best.append(running)
-    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
-    ax.scatter(ids, rewards, s=14, label="test accuracy of trial")
-    ax.plot(ids, best, color="tab:red", label="best so far")
-    ax.set_xlabel("trial")
-    ax.set_ylabel("test accuracy (reward)")
-    ax.set_title("sanas demo: simulated-annealing NAS on load_digits")
-    ax.legend(loc="lower right")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-
-
 def main_process(args: argparse.Namespace) -> int:
     from sanas import SANAS, Client
+    from sanas.plots import plot_trials
     from sanas.v1 import sanas_pb2 as pb
 
     out = Path(args.out)
@@ -276,7 +253,7 @@ def main_process(args: argparse.Namespace) -> int:
     decoded = nas.decode(best)
     model = build_model(nas.tokens2arch(best), decoded[-1].out_channels, args)
     cost = network_cost(decoded, image_shape(args)[0])
-    plot(trials, out / "search.png")
+    plot_trials(trials, out / "search.png", f"sanas demo on {dataset_name(args)}")
     summary = {
         "best_accuracy": study.best_reward,
         "best_tokens": best,

@@ -14,6 +14,7 @@ from google.protobuf import any_pb2, duration_pb2, timestamp_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from sanas.convert import space_config_from_pb, space_config_to_pb
 from sanas.spaces import Architecture, SpaceConfig
 from sanas.v1 import sanas_pb2 as pb
 from sanas.v1 import sanas_pb2_grpc
@@ -100,17 +101,7 @@ def translated(method: Callable[..., R]) -> Callable[..., R]:
 # -- converters ----------------------------------------------------------------------------
 def request_from_pb(config: pb.StudyConfig) -> StudyRequest:
     return StudyRequest(
-        search_spaces=tuple(
-            SpaceConfig(
-                key=c.key,
-                input_size=c.input_size,
-                output_size=c.output_size,
-                block_num=c.block_num,
-                block_mask=tuple(c.block_mask),
-                range_table=tuple(c.range_table),
-            )
-            for c in config.search_spaces
-        ),
+        search_spaces=tuple(space_config_from_pb(c) for c in config.search_spaces),
         init_temperature=config.init_temperature if config.HasField("init_temperature") else None,
         reduce_rate=config.reduce_rate if config.HasField("reduce_rate") else None,
         init_tokens=tuple(config.init_tokens),
@@ -132,17 +123,7 @@ def request_from_pb(config: pb.StudyConfig) -> StudyRequest:
 
 def spec_to_pb(spec: StudySpec) -> pb.StudyConfig:
     return pb.StudyConfig(
-        search_spaces=[
-            pb.SearchSpaceConfig(
-                key=c.key,
-                input_size=c.input_size,
-                output_size=c.output_size,
-                block_num=c.block_num,
-                block_mask=c.block_mask,
-                range_table=c.range_table,
-            )
-            for c in spec.search_spaces
-        ],
+        search_spaces=[space_config_to_pb(c) for c in spec.search_spaces],
         init_temperature=spec.init_temperature,
         reduce_rate=spec.reduce_rate,
         init_tokens=spec.init_tokens,
