@@ -204,21 +204,28 @@ def test_import_of_a_paddleslim_checkpoint(tmp_path):
         parse_checkpoint("{'python': 'repr'}")
 
 
-def test_restart_is_exact_while_the_search_has_widened_its_moves(tmp_path):
+def test_restart_is_exact_while_a_kick_is_pending(tmp_path):
     # A small space whose optimum is found early: the base's neighbourhood runs out and
-    # the annealer widens its moves. The widening (radius) must survive a restart too.
-    def run(controller, steps):
-        return drive(controller, "w", steps)
-
+    # the annealer kicks. The pending kick and the radius must survive a restart too.
     reference = Controller(MemoryStorage())
     reference.create_study("w", request(table=(5, 5, 5), seed=8, search_steps=110))
-    expected = run(reference, 110)
+    expected = drive(reference, "w", 110)
 
     c = Controller(FileStorage(tmp_path))
     c.create_study("w", request(table=(5, 5, 5), seed=8, search_steps=110))
-    got = run(c, 60)
-    assert c._entry("w").study.annealer.radius > 1  # really in the widened regime
+    got: list[tuple[int, ...]] = []
+    annealer = c._entry("w").study.annealer
+    for _ in range(100):
+        held = c.suggest_trial("w", "w")
+        if held.tokens in annealer.kicks:
+            break
+        c.complete_trial("w", held.trial_id, reward_of(held.tokens), False)
+        got.append(held.tokens)
+    assert held.tokens in annealer.kicks and annealer.radius > 1  # really kicking
     c.close()
     resumed = Controller(FileStorage(tmp_path))
-    got += run(resumed, 50)
+    assert resumed._entry("w").study.annealer.kicks == {held.tokens}
+    resumed.complete_trial("w", held.trial_id, reward_of(held.tokens), False)
+    got.append(held.tokens)
+    got += drive(resumed, "w", 110 - len(got))
     assert got == expected

@@ -1,12 +1,21 @@
 """The annealing algorithm as a pure, seeded state machine: no I/O, no clock, no threads.
 
 PaddleSlim's step, with its defects fixed:
-- never hands out a token vector already issued (searched or pending): when the base's
-  1-hop neighbourhood is used up the move widens to 2, 3, ... positions, and when random
-  moves keep colliding an ordered scan from a random point finds a fresh vector in at most
-  (issued + 1) steps, so the search only ends when its budget (or the space) is spent;
+- never hands out a token vector already issued (searched or pending), and never stops
+  at a local optimum: when the base's 1-hop neighbourhood is used up, the next proposal is
+  a *kick*, a 2-position move from the best vector found, and its result becomes the base
+  whatever it is (iterated local search: the search leaves the optimum it is stuck on and
+  climbs again from nearby). While a kick is pending, the other proposals are 2-position
+  moves around the base. When random moves keep colliding, an ordered scan from a random
+  point finds a fresh vector in at most (issued + 1) steps, so the search only ends when
+  its budget (or the space) is spent;
 - the temperature counts rewards held by the annealer itself and has a floor, so it
   neither underflows to 0 nor divides by it;
+- the temperature is measured in units of the spread of the rewards (their standard
+  deviation so far): PaddleSlim's fixed scale made T0 = 10 a random walk for ~40 steps
+  with accuracies in [0, 1], and greedy from the first step with losses in the hundreds.
+  init_temperature and reduce_rate keep their meaning (start hot, cool by reduce_rate per
+  reward), and now mean the same for any reward scale;
 - randomness comes from a generator owned by the annealer (PCG64, seeded), whose state
   is part of the annealer's state, so a journal replay rebuilds it exactly;
 - an infeasible start does not trap the search: once a result is infeasible before any
@@ -16,7 +25,14 @@ PaddleSlim's step, with its defects fixed:
 Late rewards (parallel trainers): a result is judged against the base *current when it
 arrives*, at the temperature of that moment, never against the base it was drawn from.
 A better result always becomes the base; a worse one is accepted with probability
-exp((reward - base_reward) / T). Infeasible results are recorded and never move the base.
+exp((reward - base_reward) / (T * spread)). Infeasible results are recorded and never move
+the base. A late result that is worse than the current base but better than the base it was
+drawn from carries a change that helped: that change applied to the current base is the
+next proposal (a recombination hint), so parallel trainers' results are not wasted.
+
+Everything a proposal or a result changes is either decided again identically on replay
+(`record_proposal`, `apply_result`) or written into the journal event by the caller
+(random generator state, radius, kicks), so a journal replay rebuilds the exact state.
 """
 
 from __future__ import annotations
@@ -29,10 +45,12 @@ import numpy as np
 
 # The temperature never drops below this fraction of the initial temperature.
 TEMPERATURE_FLOOR_RATIO = 1e-6
-# Random moves tried at one distance before the move widens.
+# Random moves tried at one distance before trying the next distance.
 ATTEMPTS_PER_DISTANCE = 16
 # Infeasible vectors the final ordered scan may pass over before giving up.
 MAX_INFEASIBLE_SCAN = 20_000
+# Positions a kick changes (measured in bench/quality.py: 2 beat 3 and a random 2-3).
+KICK_DISTANCE = 2
 
 Feasible = Callable[[tuple[int, ...]], bool]
 
@@ -80,6 +98,14 @@ class Annealer:
         # infeasible base carry no signal, so proposals go anywhere until one is feasible.
         self.lost = False
         self._feasible: Feasible | None = None
+        # Pending kicks: their results are accepted whatever they are.
+        self.kicks: set[tuple[int, ...]] = set()
+        # Pending proposals -> the base (tokens, reward) they were drawn from.
+        self.origins: dict[tuple[int, ...], tuple[tuple[int, ...], float | None]] = {}
+        # Recombination hints, proposed first (a dict keeps their order).
+        self.hints: dict[tuple[int, ...], None] = {}
+        # Count, mean and sum of squared deviations of feasible rewards (Welford).
+        self.reward_stats: tuple[int, float, float] = (0, 0.0, 0.0)
         self._space_size = math.prod(self.range_table)
         self._mutable = [i for i, r in enumerate(self.range_table) if r > 1]
         self._rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed)))
@@ -97,6 +123,14 @@ class Annealer:
 
     def is_issued(self, tokens: Sequence[int]) -> bool:
         return tuple(tokens) in self._issued
+
+    @property
+    def reward_spread(self) -> float:
+        """Standard deviation of the feasible rewards so far; 1 until there are two
+        different ones (the scale PaddleSlim always used)."""
+        n, _, m2 = self.reward_stats
+        spread = math.sqrt(m2 / n) if n >= 2 else 0.0
+        return spread if spread > 0.0 else 1.0
 
     @property
     def rng_state(self) -> RngState:
@@ -123,11 +157,28 @@ class Annealer:
             )
         self._feasible = feasible
         try:
-            candidate = self._fresh_candidate()
+            candidate = self._next_hint() or self._fresh_candidate()
         finally:
             self._feasible = None
-        self._issued.add(candidate)
+        self.record_proposal(candidate, kick=candidate in self.kicks)
         return candidate
+
+    def record_proposal(self, tokens: Sequence[int], kick: bool = False) -> None:
+        """Record an issued proposal: from `propose`, and from the journal on replay."""
+        key = tuple(tokens)
+        self._issued.add(key)
+        self.origins[key] = (self.base_tokens, self.base_reward)
+        self.hints.pop(key, None)
+        if kick:
+            self.kicks.add(key)
+
+    def _next_hint(self) -> tuple[int, ...] | None:
+        while self.hints:
+            hint = next(iter(self.hints))
+            del self.hints[hint]
+            if self._fresh(hint):
+                return hint
+        return None
 
     def _fresh(self, candidate: tuple[int, ...]) -> bool:
         if candidate in self._issued:
@@ -147,23 +198,48 @@ class Annealer:
             return base
         if self.lost:
             return self._scan_from_random_point()
-        for distance in range(self.radius, len(self._mutable) + 1):
+        if self.radius == 1:
+            free = self._free_positions(base)
             for _ in range(ATTEMPTS_PER_DISTANCE):
-                candidate = self._move(base, distance)
+                candidate = self._move(base, 1, free)
                 if self._fresh(candidate):
                     return candidate
-            if distance == 1:
-                fresh = [n for n in self._neighbours(base) if self._fresh(n)]
-                if fresh:
-                    return fresh[int(self._rng.integers(len(fresh)))]
-            self.radius = distance + 1
+            fresh = [n for n in self._neighbours(base) if self._fresh(n)]
+            if fresh:
+                return fresh[int(self._rng.integers(len(fresh)))]
+            self.radius = KICK_DISTANCE  # a local optimum: remembered until the base moves
+        # One kick at a time, from the best; the other proposals widen around the base.
+        kick = not self.kicks and self.best_tokens is not None
+        source = self.best_tokens if kick and self.best_tokens is not None else base
+        for distance in range(self.radius, len(self._mutable) + 1):
+            for _ in range(ATTEMPTS_PER_DISTANCE):
+                candidate = self._move(source, distance)
+                if self._fresh(candidate):
+                    if kick:
+                        self.kicks.add(candidate)
+                    return candidate
         return self._scan_from_random_point()
 
-    def _move(self, base: tuple[int, ...], distance: int) -> tuple[int, ...]:
+    def _free_positions(self, base: tuple[int, ...]) -> list[int]:
+        """Positions no pending proposal drawn from `base` has changed: parallel trainers
+        then probe different positions, and hints combine what they find."""
+        busy = {
+            i
+            for tokens, (origin, _) in self.origins.items()
+            if origin == base
+            for i in self._mutable
+            if tokens[i] != base[i]
+        }
+        free = [i for i in self._mutable if i not in busy]
+        return free or self._mutable
+
+    def _move(
+        self, base: tuple[int, ...], distance: int, positions: Sequence[int] | None = None
+    ) -> tuple[int, ...]:
         tokens = list(base)
-        positions = self._rng.choice(len(self._mutable), size=distance, replace=False)
-        for p in positions:
-            i = self._mutable[int(p)]
+        pool = self._mutable if positions is None or len(positions) < distance else positions
+        for p in self._rng.choice(len(pool), size=distance, replace=False):
+            i = pool[int(p)]
             # A value different from the current one, uniformly among the others.
             shift = 1 + int(self._rng.integers(self.range_table[i] - 1))
             tokens[i] = (tokens[i] + shift) % self.range_table[i]
@@ -202,24 +278,45 @@ class Annealer:
             return self.apply_result(tokens, reward, infeasible, accepted=False)
         # As in PaddleSlim, the result being judged already counts towards the cooling.
         temperature = self._temperature_after(self.rewarded + 1)
-        if self.base_reward is None or reward > self.base_reward:
+        spread = self._spread_with(reward)
+        if self.base_reward is None or reward > self.base_reward or tuple(tokens) in self.kicks:
             accepted = True
         else:
-            probability = math.exp((reward - self.base_reward) / temperature)
+            probability = math.exp((reward - self.base_reward) / (temperature * spread))
             accepted = bool(self._rng.random() < probability)
         return self.apply_result(tokens, reward, infeasible, accepted)
+
+    def _spread_with(self, reward: float) -> float:
+        saved = self.reward_stats
+        self._count_reward(reward)
+        try:
+            return self.reward_spread
+        finally:
+            self.reward_stats = saved
+
+    def _count_reward(self, reward: float) -> None:
+        n, mean, m2 = self.reward_stats
+        n += 1
+        delta = reward - mean
+        mean += delta / n
+        self.reward_stats = (n, mean, m2 + delta * (reward - mean))
 
     def apply_result(
         self, tokens: Sequence[int], reward: float, infeasible: bool, accepted: bool
     ) -> Outcome:
         """Apply a decided result (also used by journal replay)."""
+        key = tuple(tokens)
+        self.kicks.discard(key)
+        origin = self.origins.pop(key, None)
         if infeasible:
             if self.base_reward is None:
                 self.lost = True
             return Outcome(accepted=False, new_best=False)
         self.lost = False
         self.rewarded += 1
-        key = tuple(tokens)
+        self._count_reward(reward)
+        if origin is not None:
+            self._hint_from(key, reward, *origin)
         if accepted:
             if key != self.base_tokens:
                 self.radius = 1
@@ -228,6 +325,23 @@ class Annealer:
         if new_best:
             self.best_tokens, self.best_reward = key, reward
         return Outcome(accepted=accepted, new_best=new_best)
+
+    def _hint_from(
+        self,
+        tokens: tuple[int, ...],
+        reward: float,
+        origin: tuple[int, ...],
+        origin_reward: float | None,
+    ) -> None:
+        # Only late results (drawn from another base) that beat their own base qualify.
+        if origin == self.base_tokens or origin_reward is None or reward <= origin_reward:
+            return
+        hint = tuple(
+            new if new != old else mine
+            for new, old, mine in zip(tokens, origin, self.base_tokens, strict=True)
+        )
+        if hint not in self._issued:
+            self.hints[hint] = None
 
     def rebase(
         self,

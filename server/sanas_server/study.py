@@ -429,6 +429,8 @@ class Study:
         }
         if feasible is not None:
             event["rejected"] = self.annealer.rejected
+        if tokens in self.annealer.kicks:
+            event["kick"] = True
         return self._record_suggest(event), event
 
     def describe(self, tokens: Sequence[int]) -> tuple[list[Architecture], Cost] | None:
@@ -576,6 +578,12 @@ class Study:
                 "rng": list(a.rng_state),
                 "rejected": a.rejected,
                 "lost": a.lost,
+                "kicks": [list(t) for t in a.kicks],
+                "origins": [
+                    [list(t), list(base), reward] for t, (base, reward) in a.origins.items()
+                ],
+                "hints": [list(t) for t in a.hints],
+                "reward_stats": list(a.reward_stats),
             },
             "requests": [[rid, *answer] for rid, answer in self._requests.items()],
             "lease_expirations": self.lease_expirations,
@@ -613,6 +621,14 @@ class Study:
         self.annealer.rng_state = a["rng"]
         self.annealer.rejected = a.get("rejected", 0)
         self.annealer.lost = a.get("lost", False)
+        # Snapshots written before kicks and hints existed have none of these.
+        self.annealer.kicks = {tuple(t) for t in a.get("kicks", [])}
+        self.annealer.origins = {
+            tuple(t): (tuple(base), reward) for t, base, reward in a.get("origins", [])
+        }
+        self.annealer.hints = dict.fromkeys(tuple(t) for t in a.get("hints", []))
+        n, mean, m2 = a.get("reward_stats", (0, 0.0, 0.0))
+        self.annealer.reward_stats = (int(n), float(mean), float(m2))
         self._requests = {rid: (kind, tid, nxt) for rid, kind, tid, nxt in event["requests"]}
         self.lease_expirations = event["lease_expirations"]
 
@@ -624,7 +640,7 @@ class Study:
             self._restore(event)
             return
         if kind == "suggest":
-            self.annealer.mark_issued(event["tokens"])
+            self.annealer.record_proposal(event["tokens"], kick=event.get("kick", False))
             self._record_suggest(event)
         elif kind == "complete":
             trial = self.trials[event["id"]]
