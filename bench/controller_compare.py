@@ -4,6 +4,10 @@ controller (no fsync; its own environment, see quality.py), and a bare gRPC echo
 up to 4 worker processes, each step = get tokens + report a result, bounded in time.
 A system that hangs or dies is recorded as failed at that client count.
 
+"sanas, no checkpoints" is the same server on in-memory storage: the difference to "sanas"
+is the price of durability (journal + fsync), the difference to "echo" the price of the
+work itself (protobuf messages, servicer, controller, annealer) in Python.
+
 usage: python bench/controller_compare.py [--seconds 5] [--clients 1,4,16,64]
 """
 
@@ -20,6 +24,14 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 PYTHON = sys.executable
 SERVER = Path(sys.executable).parent / "sanas-server"
+
+MEMORY_SERVER = r"""
+import threading
+from sanas_server.server import start_server
+running = start_server("127.0.0.1", 0, checkpoint_dir=None)
+print(f"listening on 127.0.0.1:{running.port}", flush=True)
+threading.Event().wait()
+"""
 
 ECHO_SERVER = r"""
 import grpc, threading
@@ -94,7 +106,8 @@ def paddleslim_steps(n, end, mine):
 def trainer(n, end):
     mine = []
     try:
-        steps = {"sanas": sanas_steps, "echo": echo_steps, "paddleslim": paddleslim_steps}
+        steps = {"sanas": sanas_steps, "sanas, no checkpoints": sanas_steps,
+                 "echo": echo_steps, "paddleslim": paddleslim_steps}
         steps[kind](n, end, mine)
     except BaseException as exc:
         with lock:
@@ -123,6 +136,8 @@ def free_port() -> int:
 def start(kind: str, folder: str, paddleslim_python: Path | None) -> tuple[subprocess.Popen, str]:
     if kind == "sanas":
         args = [str(SERVER), "--port", "0", "--checkpoint-dir", folder, "--log-level", "ERROR"]
+    elif kind == "sanas, no checkpoints":
+        args = [PYTHON, "-c", MEMORY_SERVER]
     elif kind == "echo":
         args = [PYTHON, "-c", ECHO_SERVER]
     else:
@@ -136,7 +151,7 @@ def measure(kind: str, clients: int, seconds: float, paddleslim_python: Path | N
     with tempfile.TemporaryDirectory() as folder:
         server, address = start(kind, folder, paddleslim_python)
         try:
-            if kind == "sanas":
+            if kind.startswith("sanas"):
                 from sanas import Client
                 from sanas.client import study_config
 
@@ -197,7 +212,8 @@ def run(clients: list[int], seconds: float, with_paddleslim: bool) -> list[dict]
 
         quality.paddleslim_rows(1, [5])  # creates the environment on first use
         paddleslim_python = quality.PADDLESLIM_ENV / "bin" / "python"
-    systems = ["sanas", "echo"] + (["paddleslim"] if with_paddleslim else [])
+    systems = ["sanas", "sanas, no checkpoints", "echo"]
+    systems += ["paddleslim"] if with_paddleslim else []
     return [measure(kind, n, seconds, paddleslim_python) for n in clients for kind in systems]
 
 
@@ -216,6 +232,78 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def explain(rows: list[dict]) -> list[str]:
+    """The issue's goals checked against this run, with the ratios that explain them."""
+    by = {(r["clients"], r["system"]): r for r in rows}
+    rate = lambda n, kind: by[(n, kind)]["steps_per_s"] if (n, kind) in by else 0.0  # noqa: E731
+    out = [
+        "| clients | echo / sanas | echo / sanas without checkpoints | durability cost "
+        "(no checkpoints / sanas) | closed-loop mean latency of sanas = clients / rate |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    counts = sorted({r["clients"] for r in rows})
+    for n in counts:
+        ours, bare, echo = rate(n, "sanas"), rate(n, "sanas, no checkpoints"), rate(n, "echo")
+        if not (ours and bare and echo):
+            continue
+        out.append(
+            f"| {n} | {echo / ours:.2f}x | {echo / bare:.2f}x | {bare / ours:.2f}x | "
+            f"{1e3 * n / ours:.1f} ms |"
+        )
+    out.append("")
+    first, last = counts[0], counts[-1]
+    ps = by.get((first, "paddleslim"))
+    if ps is not None:
+        ok = rate(first, "sanas") >= ps["steps_per_s"]
+        out.append(
+            f"- At {first} client, no slower than PaddleSlim: {'met' if ok else 'NOT met'} "
+            f"({rate(first, 'sanas'):.0f} against {ps['steps_per_s']:.0f} steps/s"
+            f"{', and PaddleSlim ended its own search' if ps['failed'] else ''})."
+        )
+    ps16 = by.get((16, "paddleslim"))
+    if ps16 is not None:
+        if ps16["failed"] or not ps16["steps_per_s"]:
+            out.append(
+                "- At 16 clients, 3x PaddleSlim: PaddleSlim did not survive 16 clients "
+                f"({'; '.join(ps16['errors'])[:80]}); sanas ran {rate(16, 'sanas'):.0f} steps/s."
+            )
+        else:
+            ratio = rate(16, "sanas") / ps16["steps_per_s"]
+            out.append(
+                f"- At 16 clients, 3x PaddleSlim: {'met' if ratio >= 3 else 'NOT met'} "
+                f"({ratio:.1f}x)."
+            )
+    worst = max(
+        (rate(n, "echo") / rate(n, "sanas") for n in counts if rate(n, "sanas")), default=0.0
+    )
+    floor = min(
+        (
+            rate(n, "echo") / rate(n, "sanas, no checkpoints")
+            for n in counts
+            if rate(n, "sanas, no checkpoints")
+        ),
+        default=0.0,
+    )
+    out.append(
+        f"- Within 1.5x of the echo at every count: {'met' if worst <= 1.5 else 'NOT met'} "
+        f"(up to {worst:.2f}x). Without any checkpoint the same server is already at least "
+        f"{floor:.2f}x the echo: the Python work of a step (protobuf messages, servicer, "
+        "controller, annealer) alone exceeds the 1.5x budget on these 2 cores, before fsync."
+    )
+    if (last, "sanas") in by:
+        p99 = by[(last, "sanas")]["p99_ms"] or 0.0
+        echo99 = by[(last, "echo")]["p99_ms"] if (last, "echo") in by else None
+        out.append(
+            f"- p99 under 20 ms at {last} clients: {'met' if p99 < 20 else 'NOT met'} "
+            f"({p99:.1f} ms; the echo's own p99 is "
+            f"{'-' if echo99 is None else f'{echo99:.1f}'} ms). With {last} closed-loop "
+            f"clients every step waits behind the others: mean latency = clients / rate "
+            f"(Little's law), so a p99 under 20 ms needs well over {last / 0.020:.0f} steps/s "
+            "on 2 cores shared with the clients."
+        )
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=5.0)
@@ -224,6 +312,7 @@ def main() -> None:
     args = parser.parse_args()
     rows = run([int(c) for c in args.clients.split(",")], args.seconds, args.with_paddleslim)
     print(table(rows))
+    print("\n".join(explain(rows)))
 
 
 if __name__ == "__main__":
