@@ -165,6 +165,9 @@ def trainer(args: argparse.Namespace) -> None:
         **sanas_kwargs(args),
     )
     while True:
+        # Initial weights from the seed: an architecture gets the same score whichever
+        # trainer evaluates it, after whatever that trainer trained before.
+        paddle.seed(args.seed)
         try:
             archs = nas.next_archs()
         except SearchFinished:
