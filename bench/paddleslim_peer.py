@@ -68,6 +68,7 @@ def main() -> None:
                         "budget": budget,
                         "mean": float(np.mean(regrets)),
                         "std": float(np.std(regrets)),
+                        "regrets": [float(r) for r in regrets],
                         "early_stops": stopped,
                     }
                 )

@@ -25,6 +25,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "server"))
+import trained_landscape
+
 from sanas_server.annealer import Annealer, SpaceExhausted
 
 Tokens = tuple[int, ...]
@@ -78,12 +80,15 @@ def rugged_nk(seed: int, n: int = 8, values: int = 4, k: int = 2) -> Landscape:
 
 
 def plateaus(seed: int) -> Landscape:
+    """Wide flat terraces of the separable landscape: squared distance 0-39 from the
+    target is the top terrace, 40-79 the next, ... Only accepting equal rewards (and
+    kicks) crosses a terrace; the top one is wide, so it can be found."""
     base = separable(seed)
 
     def f(t: Tokens) -> float:
-        return float(np.floor(base.reward(t) / 40.0) * 40.0)  # wide flat terraces
+        return -float(np.floor(-base.reward(t) / 40.0) * 40.0)
 
-    return Landscape("plateaus", base.table, f, 0.0, base.worst)
+    return Landscape("plateaus", base.table, f, 0.0, -float(np.floor(-base.worst / 40) * 40))
 
 
 def many_to_one(seed: int) -> Landscape:
@@ -110,7 +115,21 @@ def infeasible_regions(seed: int) -> Landscape:
     return Landscape("infeasible regions", base.table, f, 0.0, base.worst)
 
 
-LANDSCAPES = [separable, rugged_nk, plateaus, many_to_one, infeasible_regions]
+def trained_digits(seed: int) -> Landscape:
+    """Test accuracies of 1,296 really trained MobileNetV2 block networks on load_digits
+    (bench/trained_landscape.py; the table ships in bench/data). One table for all seeds:
+    the seed varies the methods only."""
+    data = trained_landscape.load()
+    accuracy = data["accuracy"]
+    table = tuple(len(c) for c in data["choices"])
+
+    def f(t: Tokens) -> float:
+        return float(accuracy[trained_landscape.index_of(t)])
+
+    return Landscape("trained digits", table, f, max(accuracy), min(accuracy))
+
+
+LANDSCAPES = [separable, rugged_nk, plateaus, many_to_one, infeasible_regions, trained_digits]
 
 
 # -- methods: ask / tell ---------------------------------------------------------------
@@ -252,6 +271,7 @@ def measure(seeds: int, budgets: Sequence[int], trainer_counts: Sequence[int]) -
                             "budget": budget,
                             "mean": statistics.fmean(regrets),
                             "std": statistics.pstdev(regrets),
+                            "regrets": regrets,  # per seed, for paired comparisons
                         }
                     )
     return rows
@@ -267,6 +287,123 @@ def table(rows: list[dict], budgets: Sequence[int]) -> str:
         cells = {r["budget"]: f"{r['mean']:.3f} ± {r['std']:.3f}" for r in group}
         out.append(
             f"| {land} | {trainers} | {method} | " + " | ".join(cells[b] for b in budgets) + " |"
+        )
+    return "\n".join(out)
+
+
+OURS = SanasAnnealer.name
+
+
+def paired(ours: Sequence[float], theirs: Sequence[float]) -> dict:
+    """Mean and standard error of the per-seed difference (same landscape, same seed),
+    and the verdict they give."""
+    diff = [a - b for a, b in zip(ours, theirs, strict=True)]
+    se = statistics.stdev(diff) / len(diff) ** 0.5 if len(diff) > 1 else 0.0
+    mean = statistics.fmean(diff)
+    return {"diff": mean, "se": se, "verdict": verdict(mean, se)}
+
+
+def verdict(mean: float, se: float) -> str:
+    """'worse' / 'better' only when the difference is beyond two standard errors."""
+    if mean - 2 * se > 0:
+        return "worse"
+    if mean + 2 * se < 0:
+        return "better"
+    return "tie"
+
+
+def comparisons(rows: list[dict]) -> list[dict]:
+    """The annealer against every peer, cell by cell, paired by seed."""
+    index = {(r["landscape"], r["trainers"], r["method"], r["budget"]): r for r in rows}
+    out = []
+    for (land, trainers, method, budget), peer in sorted(index.items()):
+        ours = index.get((land, trainers, OURS, budget))
+        if method == OURS or ours is None or "regrets" not in peer:
+            continue
+        out.append(
+            {
+                "landscape": land,
+                "trainers": trainers,
+                "peer": method,
+                "budget": budget,
+                **paired(ours["regrets"], peer["regrets"]),
+            }
+        )
+    return out
+
+
+def parallel_gaps(rows: list[dict]) -> list[dict]:
+    """The annealer with 8 trainers against itself with 1, at equal evaluations."""
+    index = {(r["landscape"], r["trainers"], r["budget"]): r for r in rows if r["method"] == OURS}
+    out = []
+    for (land, trainers, budget), par in sorted(index.items()):
+        seq = index.get((land, 1, budget))
+        if trainers == 1 or seq is None:
+            continue
+        out.append(
+            {
+                "landscape": land,
+                "trainers": trainers,
+                "budget": budget,
+                "sequential": seq["mean"],
+                "parallel": par["mean"],
+                # Within 10%, or both at the optimum to three decimals.
+                "within_10pct": par["mean"] <= 1.1 * seq["mean"] or par["mean"] < 5e-4,
+                **paired(par["regrets"], seq["regrets"]),
+            }
+        )
+    return out
+
+
+def comparison_table(rows: list[dict]) -> str:
+    """One line per landscape and trainer count: where the annealer is worse than a peer
+    beyond noise, and where it is behind by less than the noise."""
+    out = [
+        "| landscape | trainers | better than a peer (cells) | tie (cells) | worse (cells) |",
+        "|---|---:|---:|---:|---|",
+    ]
+    key = lambda c: (c["landscape"], c["trainers"])  # noqa: E731
+    for (land, trainers), group in itertools.groupby(sorted(comparisons(rows), key=key), key=key):
+        cells = list(group)
+        worse = [f"{c['peer']} @{c['budget']}" for c in cells if c["verdict"] == "worse"]
+        out.append(
+            f"| {land} | {trainers} | {sum(c['verdict'] == 'better' for c in cells)} | "
+            f"{sum(c['verdict'] == 'tie' for c in cells)} | {', '.join(worse) or 'none'} |"
+        )
+    return "\n".join(out)
+
+
+def delayed_sequential(seeds: int, budgets: Sequence[int], trainers: int) -> dict:
+    """The annealer alone at `budget - (trainers - 1)` evaluations: what a sequential
+    search knows when 8 parallel trainers have spent `budget`, since 7 results are
+    always still running. Mean regret per (landscape, budget)."""
+    out = {}
+    for make_land in LANDSCAPES:
+        for budget in budgets:
+            regrets = [
+                run(SanasAnnealer(make_land(s).table, s), make_land(s), budget - trainers + 1, 1, s)
+                for s in range(seeds)
+            ]
+            out[(make_land(0).name, budget)] = statistics.fmean(regrets)
+    return out
+
+
+def parallel_table(rows: list[dict], delayed: dict | None = None) -> str:
+    delayed = delayed or {}
+    out = [
+        "| landscape | budget | sequential | 8 trainers | ratio | difference ± se | "
+        "within 10% | beyond noise | sequential, 7 fewer |",
+        "|---|---:|---:|---:|---:|---:|---|---|---:|",
+    ]
+    for g in parallel_gaps(rows):
+        ratio = f"{g['parallel'] / g['sequential']:.2f}" if g["sequential"] > 0 else "-"
+        fewer = delayed.get((g["landscape"], g["budget"]))
+        out.append(
+            f"| {g['landscape']} | {g['budget']} | {g['sequential']:.3f} | {g['parallel']:.3f} | "
+            f"{ratio} | {g['diff']:+.3f} ± {g['se']:.3f} | "
+            f"{'yes' if g['within_10pct'] else 'no'} | "
+            f"{'no' if g['verdict'] == 'tie' else g['verdict']} | "
+            f"{'-' if fewer is None else f'{fewer:.3f}'} |"
         )
     return "\n".join(out)
 
@@ -333,6 +470,10 @@ def main() -> None:
         )
     print(f"mean regret ± std over {seeds} seeds (0 = optimum found; 1 = worst)\n")
     print(table(rows, budgets))
+    print("\nsanas annealer against each peer, paired by seed (worse/better beyond 2 se)\n")
+    print(comparison_table(rows))
+    print("\n8 parallel trainers against 1, sanas annealer\n")
+    print(parallel_table(rows, delayed_sequential(seeds, budgets, 8)))
 
 
 if __name__ == "__main__":

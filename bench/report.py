@@ -106,6 +106,8 @@ def main() -> None:
         "",
         controller_compare.table(compare),
         "",
+        *controller_compare.explain(compare),
+        "",
         "## Cost per result as a study grows",
         "",
         "| trials | median ms/result | mean ms (incl. snapshots) | checkpoint bytes/result |",
@@ -138,7 +140,28 @@ def main() -> None:
             f"{stops[0]} of {stops[1]} runs.",
             "",
         ]
-    lines += [quality.table(rows, budgets), "", "![regret per budget](quality.png)", ""]
+    lines += [
+        quality.table(rows, budgets),
+        "",
+        "![regret per budget](quality.png)",
+        "",
+        "### The annealer against each peer",
+        "",
+        "Per cell (landscape, trainers, budget, peer) the per-seed regret difference, paired by "
+        "seed; *worse* or *better* only beyond two standard errors, else a tie.",
+        "",
+        quality.comparison_table(rows),
+        "",
+        "### 8 parallel trainers against 1",
+        "",
+        "The annealer with 8 simulated trainers (results out of order) against itself with one, "
+        "at equal evaluations; the difference is paired by seed. The last column is the "
+        "sequential search 7 evaluations earlier: with 8 trainers, 7 results are always "
+        "still running, so each decision is made without them.",
+        "",
+        quality.parallel_table(rows, quality.delayed_sequential(seeds, budgets, 8)),
+        "",
+    ]
     (out / "benchmarks.md").write_text("\n".join(lines))
     print(f"wrote {out / 'benchmarks.md'} and {out / 'quality.png'}")
 
