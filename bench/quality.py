@@ -379,12 +379,13 @@ def delayed_sequential(seeds: int, budgets: Sequence[int], trainers: int) -> dic
     always still running. Mean regret per (landscape, budget)."""
     out = {}
     for make_land in LANDSCAPES:
+        lands = [make_land(s) for s in range(seeds)]  # rugged NK's optimum is a full scan
         for budget in budgets:
             regrets = [
-                run(SanasAnnealer(make_land(s).table, s), make_land(s), budget - trainers + 1, 1, s)
-                for s in range(seeds)
+                run(SanasAnnealer(land.table, s), land, budget - trainers + 1, 1, s)
+                for s, land in enumerate(lands)
             ]
-            out[(make_land(0).name, budget)] = statistics.fmean(regrets)
+            out[(lands[0].name, budget)] = statistics.fmean(regrets)
     return out
 
 

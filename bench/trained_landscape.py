@@ -59,10 +59,8 @@ def train(tokens: Sequence[int], epochs: int = EPOCHS) -> float:
     from sanas.spaces import CombinedSpace, SpaceConfig
 
     paddle.set_device("cpu")
-    args = argparse.Namespace(
-        data_dir=None, seed=SEED, train_limit=0, space=SPACE["key"], blocks=SPACE["block_num"]
-    )
-    data = _data(args)
+    args = _demo_args()
+    data = _digits()
     space = CombinedSpace.from_configs([SpaceConfig(**SPACE)])
     archs = space.decode(full_tokens(tokens), demo.STEM_CHANNELS)
     # Initial weights from the seed, not from whatever this process trained before: the
@@ -72,15 +70,18 @@ def train(tokens: Sequence[int], epochs: int = EPOCHS) -> float:
     return demo.train_and_score(model, data, epochs, SEED)
 
 
-_DATA: dict[str, Any] = {}
+def _demo_args() -> argparse.Namespace:
+    """The demo's options that shape data and model, set to this grid."""
+    return argparse.Namespace(
+        data_dir=None, seed=SEED, train_limit=0, space=SPACE["key"], blocks=SPACE["block_num"]
+    )
 
 
-def _data(args: argparse.Namespace) -> Any:
+@functools.cache
+def _digits() -> Any:
     from sanas import demo
 
-    if "digits" not in _DATA:
-        _DATA["digits"] = demo.load_data(args)
-    return _DATA["digits"]
+    return demo.load_data(_demo_args())
 
 
 def _job(item: tuple[int, tuple[int, ...], int]) -> tuple[int, float, float]:

@@ -40,6 +40,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -55,6 +56,23 @@ KICK_DISTANCE = 2
 Feasible = Callable[[tuple[int, ...]], bool]
 
 RngState = tuple[int, int, int, int]
+# Count, mean and sum of squared deviations of a sequence of rewards (Welford).
+RewardStats = tuple[int, float, float]
+
+
+def add_reward(stats: RewardStats, reward: float) -> RewardStats:
+    n, mean, m2 = stats
+    n += 1
+    delta = reward - mean
+    mean += delta / n
+    return n, mean, m2 + delta * (reward - mean)
+
+
+def spread_of(stats: RewardStats) -> float:
+    """Standard deviation of the rewards; 1 until two differ (PaddleSlim's fixed scale)."""
+    n, _, m2 = stats
+    spread = math.sqrt(m2 / n) if n >= 2 else 0.0
+    return spread if spread > 0.0 else 1.0
 
 
 class SpaceExhausted(Exception):
@@ -104,8 +122,8 @@ class Annealer:
         self.origins: dict[tuple[int, ...], tuple[tuple[int, ...], float | None]] = {}
         # Recombination hints, proposed first (a dict keeps their order).
         self.hints: dict[tuple[int, ...], None] = {}
-        # Count, mean and sum of squared deviations of feasible rewards (Welford).
-        self.reward_stats: tuple[int, float, float] = (0, 0.0, 0.0)
+        # Of the feasible rewards so far.
+        self.reward_stats: RewardStats = (0, 0.0, 0.0)
         self._space_size = math.prod(self.range_table)
         self._mutable = [i for i, r in enumerate(self.range_table) if r > 1]
         self._rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed)))
@@ -126,11 +144,8 @@ class Annealer:
 
     @property
     def reward_spread(self) -> float:
-        """Standard deviation of the feasible rewards so far; 1 until there are two
-        different ones (the scale PaddleSlim always used)."""
-        n, _, m2 = self.reward_stats
-        spread = math.sqrt(m2 / n) if n >= 2 else 0.0
-        return spread if spread > 0.0 else 1.0
+        """Standard deviation of the feasible rewards so far (see `spread_of`)."""
+        return spread_of(self.reward_stats)
 
     @property
     def rng_state(self) -> RngState:
@@ -160,7 +175,7 @@ class Annealer:
             candidate = self._next_hint() or self._fresh_candidate()
         finally:
             self._feasible = None
-        self.record_proposal(candidate, kick=candidate in self.kicks)
+        self.record_proposal(candidate)  # a kick is already in self.kicks
         return candidate
 
     def record_proposal(self, tokens: Sequence[int], kick: bool = False) -> None:
@@ -278,28 +293,14 @@ class Annealer:
             return self.apply_result(tokens, reward, infeasible, accepted=False)
         # As in PaddleSlim, the result being judged already counts towards the cooling.
         temperature = self._temperature_after(self.rewarded + 1)
-        spread = self._spread_with(reward)
+        # The result being judged counts towards the spread too.
+        spread = spread_of(add_reward(self.reward_stats, reward))
         if self.base_reward is None or reward > self.base_reward or tuple(tokens) in self.kicks:
             accepted = True
         else:
             probability = math.exp((reward - self.base_reward) / (temperature * spread))
             accepted = bool(self._rng.random() < probability)
         return self.apply_result(tokens, reward, infeasible, accepted)
-
-    def _spread_with(self, reward: float) -> float:
-        saved = self.reward_stats
-        self._count_reward(reward)
-        try:
-            return self.reward_spread
-        finally:
-            self.reward_stats = saved
-
-    def _count_reward(self, reward: float) -> None:
-        n, mean, m2 = self.reward_stats
-        n += 1
-        delta = reward - mean
-        mean += delta / n
-        self.reward_stats = (n, mean, m2 + delta * (reward - mean))
 
     def apply_result(
         self, tokens: Sequence[int], reward: float, infeasible: bool, accepted: bool
@@ -314,7 +315,7 @@ class Annealer:
             return Outcome(accepted=False, new_best=False)
         self.lost = False
         self.rewarded += 1
-        self._count_reward(reward)
+        self.reward_stats = add_reward(self.reward_stats, reward)
         if origin is not None:
             self._hint_from(key, reward, *origin)
         if accepted:
@@ -342,6 +343,43 @@ class Annealer:
         )
         if hint not in self._issued:
             self.hints[hint] = None
+
+    def state(self) -> dict[str, Any]:
+        """Everything but the issued set (the trials hold it), as JSON for snapshots."""
+        return {
+            "base": list(self.base_tokens),
+            "base_reward": self.base_reward,
+            "best": None if self.best_tokens is None else list(self.best_tokens),
+            "best_reward": self.best_reward,
+            "rewarded": self.rewarded,
+            "radius": self.radius,
+            "rng": list(self.rng_state),
+            "rejected": self.rejected,
+            "lost": self.lost,
+            "kicks": [list(t) for t in self.kicks],
+            "origins": [[list(t), list(base), r] for t, (base, r) in self.origins.items()],
+            "hints": [list(t) for t in self.hints],
+            "reward_stats": list(self.reward_stats),
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Load `state()` output; snapshots from before a field existed lack it."""
+        self.rebase(
+            state["base"],
+            state["base_reward"],
+            state["best"],
+            state["best_reward"],
+            state["rewarded"],
+        )
+        self.radius = state["radius"]
+        self.rng_state = state["rng"]
+        self.rejected = state.get("rejected", 0)
+        self.lost = state.get("lost", False)
+        self.kicks = {tuple(t) for t in state.get("kicks", [])}
+        self.origins = {tuple(t): (tuple(b), r) for t, b, r in state.get("origins", [])}
+        self.hints = dict.fromkeys(tuple(t) for t in state.get("hints", []))
+        n, mean, m2 = state.get("reward_stats", (0, 0.0, 0.0))
+        self.reward_stats = (int(n), float(mean), float(m2))
 
     def rebase(
         self,

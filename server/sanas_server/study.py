@@ -550,7 +550,6 @@ class Study:
     # -- snapshots -----------------------------------------------------------------------
     def snapshot_event(self) -> Event:
         """The whole state as one event: replaying it on a new Study restores this one."""
-        a = self.annealer
         return {
             "e": "snapshot",
             "trials": [
@@ -568,23 +567,7 @@ class Study:
                 ]
                 for t in self.trials
             ],
-            "annealer": {
-                "base": list(a.base_tokens),
-                "base_reward": a.base_reward,
-                "best": None if a.best_tokens is None else list(a.best_tokens),
-                "best_reward": a.best_reward,
-                "rewarded": a.rewarded,
-                "radius": a.radius,
-                "rng": list(a.rng_state),
-                "rejected": a.rejected,
-                "lost": a.lost,
-                "kicks": [list(t) for t in a.kicks],
-                "origins": [
-                    [list(t), list(base), reward] for t, (base, reward) in a.origins.items()
-                ],
-                "hints": [list(t) for t in a.hints],
-                "reward_stats": list(a.reward_stats),
-            },
+            "annealer": self.annealer.state(),
             "requests": [[rid, *answer] for rid, answer in self._requests.items()],
             "lease_expirations": self.lease_expirations,
         }
@@ -613,22 +596,7 @@ class Study:
             self.annealer.mark_issued(trial.tokens)  # issued == every trial's tokens
             if trial.state is TrialState.ACTIVE:
                 self._hold(trial)
-        a = event["annealer"]
-        self.annealer.rebase(
-            a["base"], a["base_reward"], a["best"], a["best_reward"], a["rewarded"]
-        )
-        self.annealer.radius = a["radius"]
-        self.annealer.rng_state = a["rng"]
-        self.annealer.rejected = a.get("rejected", 0)
-        self.annealer.lost = a.get("lost", False)
-        # Snapshots written before kicks and hints existed have none of these.
-        self.annealer.kicks = {tuple(t) for t in a.get("kicks", [])}
-        self.annealer.origins = {
-            tuple(t): (tuple(base), reward) for t, base, reward in a.get("origins", [])
-        }
-        self.annealer.hints = dict.fromkeys(tuple(t) for t in a.get("hints", []))
-        n, mean, m2 = a.get("reward_stats", (0, 0.0, 0.0))
-        self.annealer.reward_stats = (int(n), float(mean), float(m2))
+        self.annealer.restore(event["annealer"])
         self._requests = {rid: (kind, tid, nxt) for rid, kind, tid, nxt in event["requests"]}
         self.lease_expirations = event["lease_expirations"]
 
