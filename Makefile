@@ -9,13 +9,12 @@ STUBS  := python_client/sanas/v1
 
 TOOLS  := .tools/bin
 TOOLS_STAMP := $(TOOLS)/.installed
-SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Pinned generator and inspection tools (Go module proxy); see tools/gen_clients.py.
 PROTOC_GEN_GO      := google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 PROTOC_GEN_GO_GRPC := google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2
 GRPCURL            := github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.4
 
-.PHONY: install tools proto stubs release-schema test lint serve demo bench clean
+.PHONY: install system-deps tools proto stubs release-schema test lint serve demo bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,20 +24,22 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# What the other-language clients and the grpcurl tests need: Debian's grpc++ and
-# protoc, the Go protoc plugins and grpcurl (into .tools/bin), and the Node packages.
-$(TOOLS_STAMP): clients/ts/package-lock.json
+# What the other-language clients and the grpcurl tests need: Debian's grpc++, protobuf
+# headers and protoc, the Go protoc plugins and grpcurl (into .tools/bin), and the Node
+# packages. The Debian check runs every time (it is quick): it looks at every file the
+# tests rely on, so a package removed after the stamp was written is installed again.
+system-deps:
+	bash tools/system_deps.sh
+
+$(TOOLS_STAMP): clients/ts/package-lock.json | system-deps
 	mkdir -p $(TOOLS)
-	command -v protoc >/dev/null && command -v grpc_cpp_plugin >/dev/null && pkg-config --exists grpc++ \
-	  || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends \
-	       libgrpc++-dev protobuf-compiler-grpc pkg-config cmake g++ >/dev/null; }
 	GOBIN=$(abspath $(TOOLS)) go install $(PROTOC_GEN_GO)
 	GOBIN=$(abspath $(TOOLS)) go install $(PROTOC_GEN_GO_GRPC)
 	GOBIN=$(abspath $(TOOLS)) go install $(GRPCURL)
 	cd clients/ts && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-tools: $(TOOLS_STAMP)
+tools: system-deps $(TOOLS_STAMP)
 
 # Regenerates the committed Python stubs from the schema (tests/test_stubs.py
 # fails when the committed ones drift).
@@ -47,7 +48,7 @@ proto: $(STAMP)
 
 # Regenerates the Go, TypeScript and C++ client code (tests/test_clients.py fails when
 # the committed code drifts from the schema).
-stubs: $(STAMP) $(TOOLS_STAMP)
+stubs: $(STAMP) tools
 	$(PY) tools/gen_clients.py clients
 
 # Records the current schema as the released one that `buf breaking` checks against.
@@ -59,7 +60,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	cd proto && ../$(VENV)/bin/buf lint && ../$(VENV)/bin/buf format --exit-code -d
 
-test: $(STAMP) $(TOOLS_STAMP)
+test: $(STAMP) tools
 	$(MAKE) lint
 	$(PY) -m pytest -q
 

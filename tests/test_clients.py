@@ -90,3 +90,15 @@ def test_toolchains_are_present():
     # make tools installs these; a missing one must fail loudly, not skip.
     for tool in ("go", "node", "cmake", "protoc", "grpc_cpp_plugin"):
         assert shutil.which(tool), f"{tool} not found: run `make tools`"
+
+
+def test_every_system_file_the_tools_rely_on_is_installed():
+    # Checks the files themselves (pkg-config modules, protobuf's .proto includes), not
+    # just a few commands: libgrpc++-dev without libprotobuf-dev once passed as installed.
+    check = subprocess.run(
+        ["bash", str(ROOT / "tools" / "system_deps.sh"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert check.returncode == 0, check.stderr
