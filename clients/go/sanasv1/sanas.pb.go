@@ -33,6 +33,10 @@ const (
 	StudyState_STUDY_STATE_ACTIVE StudyState = 1
 	// Every trial of the budget has a result (or the space is exhausted).
 	StudyState_STUDY_STATE_COMPLETED StudyState = 2
+	// The study's checkpoint could not be loaded at start (see `broken_reason`).
+	// The other studies are served; this one answers only GetStudy, ListStudies
+	// and DeleteStudy until its folder is repaired or deleted.
+	StudyState_STUDY_STATE_BROKEN StudyState = 3
 )
 
 // Enum value maps for StudyState.
@@ -41,11 +45,13 @@ var (
 		0: "STUDY_STATE_UNSPECIFIED",
 		1: "STUDY_STATE_ACTIVE",
 		2: "STUDY_STATE_COMPLETED",
+		3: "STUDY_STATE_BROKEN",
 	}
 	StudyState_value = map[string]int32{
 		"STUDY_STATE_UNSPECIFIED": 0,
 		"STUDY_STATE_ACTIVE":      1,
 		"STUDY_STATE_COMPLETED":   2,
+		"STUDY_STATE_BROKEN":      3,
 	}
 )
 
@@ -159,6 +165,10 @@ const (
 	ErrorReason_ERROR_REASON_TOO_MANY_PENDING_TRIALS ErrorReason = 9
 	// The call lacks valid credentials (bearer token).
 	ErrorReason_ERROR_REASON_UNAUTHENTICATED ErrorReason = 10
+	// The study's checkpoint could not be loaded; the message says why and where.
+	ErrorReason_ERROR_REASON_STUDY_BROKEN ErrorReason = 11
+	// The server already serves its maximum number of WatchStudy streams.
+	ErrorReason_ERROR_REASON_TOO_MANY_WATCHERS ErrorReason = 12
 )
 
 // Enum value maps for ErrorReason.
@@ -175,6 +185,8 @@ var (
 		8:  "ERROR_REASON_STORAGE_FAILURE",
 		9:  "ERROR_REASON_TOO_MANY_PENDING_TRIALS",
 		10: "ERROR_REASON_UNAUTHENTICATED",
+		11: "ERROR_REASON_STUDY_BROKEN",
+		12: "ERROR_REASON_TOO_MANY_WATCHERS",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED":             0,
@@ -188,6 +200,8 @@ var (
 		"ERROR_REASON_STORAGE_FAILURE":         8,
 		"ERROR_REASON_TOO_MANY_PENDING_TRIALS": 9,
 		"ERROR_REASON_UNAUTHENTICATED":         10,
+		"ERROR_REASON_STUDY_BROKEN":            11,
+		"ERROR_REASON_TOO_MANY_WATCHERS":       12,
 	}
 )
 
@@ -877,8 +891,11 @@ type Study struct {
 	RejectedMoves int64 `protobuf:"varint,15,opt,name=rejected_moves,json=rejectedMoves,proto3" json:"rejected_moves,omitempty"`
 	// Candidates the controller discarded for breaking the constraints.
 	RejectedProposals int64 `protobuf:"varint,16,opt,name=rejected_proposals,json=rejectedProposals,proto3" json:"rejected_proposals,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// Why the checkpoint could not be loaded, with the file; set only when
+	// `state` is STUDY_STATE_BROKEN (and then only `study_id` is reliable).
+	BrokenReason  string `protobuf:"bytes,17,opt,name=broken_reason,json=brokenReason,proto3" json:"broken_reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Study) Reset() {
@@ -1021,6 +1038,13 @@ func (x *Study) GetRejectedProposals() int64 {
 		return x.RejectedProposals
 	}
 	return 0
+}
+
+func (x *Study) GetBrokenReason() string {
+	if x != nil {
+		return x.BrokenReason
+	}
+	return ""
 }
 
 // A trial: one token vector issued to a trainer, and its result.
@@ -2442,7 +2466,7 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"\tsucceeded\x18\x02 \x01(\x03R\tsucceeded\x12\x1e\n" +
 	"\n" +
 	"infeasible\x18\x03 \x01(\x03R\n" +
-	"infeasible\"\xc9\x05\n" +
+	"infeasible\"\xee\x05\n" +
 	"\x05Study\x12\x19\n" +
 	"\bstudy_id\x18\x01 \x01(\tR\astudyId\x12-\n" +
 	"\x06config\x18\x02 \x01(\v2\x15.sanas.v1.StudyConfigR\x06config\x12*\n" +
@@ -2464,7 +2488,8 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"\x11lease_expirations\x18\r \x01(\x03R\x10leaseExpirations\x12%\n" +
 	"\x0eaccepted_moves\x18\x0e \x01(\x03R\racceptedMoves\x12%\n" +
 	"\x0erejected_moves\x18\x0f \x01(\x03R\rrejectedMoves\x12-\n" +
-	"\x12rejected_proposals\x18\x10 \x01(\x03R\x11rejectedProposalsB\x0e\n" +
+	"\x12rejected_proposals\x18\x10 \x01(\x03R\x11rejectedProposals\x12#\n" +
+	"\rbroken_reason\x18\x11 \x01(\tR\fbrokenReasonB\x0e\n" +
 	"\f_best_rewardB\x11\n" +
 	"\x0f_current_reward\"\xfb\x03\n" +
 	"\x05Trial\x12\x19\n" +
@@ -2564,18 +2589,19 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"\x0fcheckpoint_json\x18\x03 \x01(\tR\x0echeckpointJson\"t\n" +
 	"\"ImportPaddleSlimCheckpointResponse\x12%\n" +
 	"\x05study\x18\x01 \x01(\v2\x0f.sanas.v1.StudyR\x05study\x12'\n" +
-	"\x0fimported_trials\x18\x02 \x01(\x03R\x0eimportedTrials*\\\n" +
+	"\x0fimported_trials\x18\x02 \x01(\x03R\x0eimportedTrials*t\n" +
 	"\n" +
 	"StudyState\x12\x1b\n" +
 	"\x17STUDY_STATE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12STUDY_STATE_ACTIVE\x10\x01\x12\x19\n" +
-	"\x15STUDY_STATE_COMPLETED\x10\x02*x\n" +
+	"\x15STUDY_STATE_COMPLETED\x10\x02\x12\x16\n" +
+	"\x12STUDY_STATE_BROKEN\x10\x03*x\n" +
 	"\n" +
 	"TrialState\x12\x1b\n" +
 	"\x17TRIAL_STATE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12TRIAL_STATE_ACTIVE\x10\x01\x12\x19\n" +
 	"\x15TRIAL_STATE_SUCCEEDED\x10\x02\x12\x1a\n" +
-	"\x16TRIAL_STATE_INFEASIBLE\x10\x03*\x8e\x03\n" +
+	"\x16TRIAL_STATE_INFEASIBLE\x10\x03*\xd1\x03\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12!\n" +
 	"\x1dERROR_REASON_INVALID_ARGUMENT\x10\x01\x12 \n" +
@@ -2588,7 +2614,9 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"\x1cERROR_REASON_STORAGE_FAILURE\x10\b\x12(\n" +
 	"$ERROR_REASON_TOO_MANY_PENDING_TRIALS\x10\t\x12 \n" +
 	"\x1cERROR_REASON_UNAUTHENTICATED\x10\n" +
-	"*\x8b\x02\n" +
+	"\x12\x1d\n" +
+	"\x19ERROR_REASON_STUDY_BROKEN\x10\v\x12\"\n" +
+	"\x1eERROR_REASON_TOO_MANY_WATCHERS\x10\f*\x8b\x02\n" +
 	"\x0eStudyEventType\x12 \n" +
 	"\x1cSTUDY_EVENT_TYPE_UNSPECIFIED\x10\x00\x12\"\n" +
 	"\x1eSTUDY_EVENT_TYPE_CURRENT_STATE\x10\x01\x12$\n" +

@@ -16,6 +16,7 @@ class StudyState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     STUDY_STATE_UNSPECIFIED: _ClassVar[StudyState]
     STUDY_STATE_ACTIVE: _ClassVar[StudyState]
     STUDY_STATE_COMPLETED: _ClassVar[StudyState]
+    STUDY_STATE_BROKEN: _ClassVar[StudyState]
 
 class TrialState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -37,6 +38,8 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ERROR_REASON_STORAGE_FAILURE: _ClassVar[ErrorReason]
     ERROR_REASON_TOO_MANY_PENDING_TRIALS: _ClassVar[ErrorReason]
     ERROR_REASON_UNAUTHENTICATED: _ClassVar[ErrorReason]
+    ERROR_REASON_STUDY_BROKEN: _ClassVar[ErrorReason]
+    ERROR_REASON_TOO_MANY_WATCHERS: _ClassVar[ErrorReason]
 
 class StudyEventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -50,6 +53,7 @@ class StudyEventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
 STUDY_STATE_UNSPECIFIED: StudyState
 STUDY_STATE_ACTIVE: StudyState
 STUDY_STATE_COMPLETED: StudyState
+STUDY_STATE_BROKEN: StudyState
 TRIAL_STATE_UNSPECIFIED: TrialState
 TRIAL_STATE_ACTIVE: TrialState
 TRIAL_STATE_SUCCEEDED: TrialState
@@ -65,6 +69,8 @@ ERROR_REASON_SPACE_EXHAUSTED: ErrorReason
 ERROR_REASON_STORAGE_FAILURE: ErrorReason
 ERROR_REASON_TOO_MANY_PENDING_TRIALS: ErrorReason
 ERROR_REASON_UNAUTHENTICATED: ErrorReason
+ERROR_REASON_STUDY_BROKEN: ErrorReason
+ERROR_REASON_TOO_MANY_WATCHERS: ErrorReason
 STUDY_EVENT_TYPE_UNSPECIFIED: StudyEventType
 STUDY_EVENT_TYPE_CURRENT_STATE: StudyEventType
 STUDY_EVENT_TYPE_TRIAL_SUGGESTED: StudyEventType
@@ -168,7 +174,7 @@ class TrialCounts(_message.Message):
     def __init__(self, active: _Optional[int] = ..., succeeded: _Optional[int] = ..., infeasible: _Optional[int] = ...) -> None: ...
 
 class Study(_message.Message):
-    __slots__ = ("study_id", "config", "state", "range_table", "best_tokens", "best_reward", "current_tokens", "current_reward", "temperature", "trial_counts", "budget_remaining", "create_time", "lease_expirations", "accepted_moves", "rejected_moves", "rejected_proposals")
+    __slots__ = ("study_id", "config", "state", "range_table", "best_tokens", "best_reward", "current_tokens", "current_reward", "temperature", "trial_counts", "budget_remaining", "create_time", "lease_expirations", "accepted_moves", "rejected_moves", "rejected_proposals", "broken_reason")
     STUDY_ID_FIELD_NUMBER: _ClassVar[int]
     CONFIG_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -185,6 +191,7 @@ class Study(_message.Message):
     ACCEPTED_MOVES_FIELD_NUMBER: _ClassVar[int]
     REJECTED_MOVES_FIELD_NUMBER: _ClassVar[int]
     REJECTED_PROPOSALS_FIELD_NUMBER: _ClassVar[int]
+    BROKEN_REASON_FIELD_NUMBER: _ClassVar[int]
     study_id: str
     config: StudyConfig
     state: StudyState
@@ -201,7 +208,8 @@ class Study(_message.Message):
     accepted_moves: int
     rejected_moves: int
     rejected_proposals: int
-    def __init__(self, study_id: _Optional[str] = ..., config: _Optional[_Union[StudyConfig, _Mapping]] = ..., state: _Optional[_Union[StudyState, str]] = ..., range_table: _Optional[_Iterable[int]] = ..., best_tokens: _Optional[_Iterable[int]] = ..., best_reward: _Optional[float] = ..., current_tokens: _Optional[_Iterable[int]] = ..., current_reward: _Optional[float] = ..., temperature: _Optional[float] = ..., trial_counts: _Optional[_Union[TrialCounts, _Mapping]] = ..., budget_remaining: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lease_expirations: _Optional[int] = ..., accepted_moves: _Optional[int] = ..., rejected_moves: _Optional[int] = ..., rejected_proposals: _Optional[int] = ...) -> None: ...
+    broken_reason: str
+    def __init__(self, study_id: _Optional[str] = ..., config: _Optional[_Union[StudyConfig, _Mapping]] = ..., state: _Optional[_Union[StudyState, str]] = ..., range_table: _Optional[_Iterable[int]] = ..., best_tokens: _Optional[_Iterable[int]] = ..., best_reward: _Optional[float] = ..., current_tokens: _Optional[_Iterable[int]] = ..., current_reward: _Optional[float] = ..., temperature: _Optional[float] = ..., trial_counts: _Optional[_Union[TrialCounts, _Mapping]] = ..., budget_remaining: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lease_expirations: _Optional[int] = ..., accepted_moves: _Optional[int] = ..., rejected_moves: _Optional[int] = ..., rejected_proposals: _Optional[int] = ..., broken_reason: _Optional[str] = ...) -> None: ...
 
 class Trial(_message.Message):
     __slots__ = ("study_id", "trial_id", "tokens", "temperature", "client_id", "state", "reward", "infeasible", "accepted", "create_time", "complete_time", "lease_expire_time", "issue_count")

@@ -145,6 +145,7 @@ PROTOBUF_CONSTEXPR Study::Study(
   , /*decltype(_impl_.current_tokens_)*/{}
   , /*decltype(_impl_._current_tokens_cached_byte_size_)*/{0}
   , /*decltype(_impl_.study_id_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.broken_reason_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
   , /*decltype(_impl_.config_)*/nullptr
   , /*decltype(_impl_.trial_counts_)*/nullptr
   , /*decltype(_impl_.create_time_)*/nullptr
@@ -589,6 +590,7 @@ const uint32_t TableStruct_sanas_2fv1_2fsanas_2eproto::offsets[] PROTOBUF_SECTIO
   PROTOBUF_FIELD_OFFSET(::sanas::v1::Study, _impl_.accepted_moves_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::Study, _impl_.rejected_moves_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::Study, _impl_.rejected_proposals_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::Study, _impl_.broken_reason_),
   ~0u,
   ~0u,
   ~0u,
@@ -597,6 +599,7 @@ const uint32_t TableStruct_sanas_2fv1_2fsanas_2eproto::offsets[] PROTOBUF_SECTIO
   0,
   ~0u,
   1,
+  ~0u,
   ~0u,
   ~0u,
   ~0u,
@@ -802,28 +805,28 @@ static const ::_pbi::MigrationSchema schemas[] PROTOBUF_SECTION_VARIABLE(protode
   { 44, -1, -1, sizeof(::sanas::v1::ArchitectureBlock)},
   { 61, -1, -1, sizeof(::sanas::v1::Architecture)},
   { 70, -1, -1, sizeof(::sanas::v1::TrialCounts)},
-  { 79, 101, -1, sizeof(::sanas::v1::Study)},
-  { 117, -1, -1, sizeof(::sanas::v1::Trial)},
-  { 136, -1, -1, sizeof(::sanas::v1::CreateStudyRequest)},
-  { 144, -1, -1, sizeof(::sanas::v1::CreateStudyResponse)},
-  { 152, -1, -1, sizeof(::sanas::v1::GetStudyRequest)},
-  { 159, -1, -1, sizeof(::sanas::v1::GetStudyResponse)},
-  { 166, -1, -1, sizeof(::sanas::v1::ListStudiesRequest)},
-  { 174, -1, -1, sizeof(::sanas::v1::ListStudiesResponse)},
-  { 182, -1, -1, sizeof(::sanas::v1::DeleteStudyRequest)},
-  { 189, -1, -1, sizeof(::sanas::v1::DeleteStudyResponse)},
-  { 195, -1, -1, sizeof(::sanas::v1::SuggestTrialRequest)},
-  { 205, -1, -1, sizeof(::sanas::v1::SuggestTrialResponse)},
-  { 215, -1, -1, sizeof(::sanas::v1::CompleteTrialRequest)},
-  { 228, -1, -1, sizeof(::sanas::v1::CompleteTrialResponse)},
-  { 237, -1, -1, sizeof(::sanas::v1::HeartbeatTrialRequest)},
-  { 246, -1, -1, sizeof(::sanas::v1::HeartbeatTrialResponse)},
-  { 253, -1, -1, sizeof(::sanas::v1::ListTrialsRequest)},
-  { 263, -1, -1, sizeof(::sanas::v1::ListTrialsResponse)},
-  { 272, -1, -1, sizeof(::sanas::v1::WatchStudyRequest)},
-  { 279, -1, -1, sizeof(::sanas::v1::WatchStudyResponse)},
-  { 289, -1, -1, sizeof(::sanas::v1::ImportPaddleSlimCheckpointRequest)},
-  { 298, -1, -1, sizeof(::sanas::v1::ImportPaddleSlimCheckpointResponse)},
+  { 79, 102, -1, sizeof(::sanas::v1::Study)},
+  { 119, -1, -1, sizeof(::sanas::v1::Trial)},
+  { 138, -1, -1, sizeof(::sanas::v1::CreateStudyRequest)},
+  { 146, -1, -1, sizeof(::sanas::v1::CreateStudyResponse)},
+  { 154, -1, -1, sizeof(::sanas::v1::GetStudyRequest)},
+  { 161, -1, -1, sizeof(::sanas::v1::GetStudyResponse)},
+  { 168, -1, -1, sizeof(::sanas::v1::ListStudiesRequest)},
+  { 176, -1, -1, sizeof(::sanas::v1::ListStudiesResponse)},
+  { 184, -1, -1, sizeof(::sanas::v1::DeleteStudyRequest)},
+  { 191, -1, -1, sizeof(::sanas::v1::DeleteStudyResponse)},
+  { 197, -1, -1, sizeof(::sanas::v1::SuggestTrialRequest)},
+  { 207, -1, -1, sizeof(::sanas::v1::SuggestTrialResponse)},
+  { 217, -1, -1, sizeof(::sanas::v1::CompleteTrialRequest)},
+  { 230, -1, -1, sizeof(::sanas::v1::CompleteTrialResponse)},
+  { 239, -1, -1, sizeof(::sanas::v1::HeartbeatTrialRequest)},
+  { 248, -1, -1, sizeof(::sanas::v1::HeartbeatTrialResponse)},
+  { 255, -1, -1, sizeof(::sanas::v1::ListTrialsRequest)},
+  { 265, -1, -1, sizeof(::sanas::v1::ListTrialsResponse)},
+  { 274, -1, -1, sizeof(::sanas::v1::WatchStudyRequest)},
+  { 281, -1, -1, sizeof(::sanas::v1::WatchStudyResponse)},
+  { 291, -1, -1, sizeof(::sanas::v1::ImportPaddleSlimCheckpointRequest)},
+  { 300, -1, -1, sizeof(::sanas::v1::ImportPaddleSlimCheckpointResponse)},
 };
 
 static const ::_pb::Message* const file_default_instances[] = {
@@ -884,7 +887,7 @@ const char descriptor_table_protodef_sanas_2fv1_2fsanas_2eproto[] PROTOBUF_SECTI
   "\n\013in_channels\030\002 \001(\005\022+\n\006blocks\030\003 \003(\0132\033.sa"
   "nas.v1.ArchitectureBlock\"D\n\013TrialCounts\022"
   "\016\n\006active\030\001 \001(\003\022\021\n\tsucceeded\030\002 \001(\003\022\022\n\nin"
-  "feasible\030\003 \001(\003\"\365\003\n\005Study\022\020\n\010study_id\030\001 \001"
+  "feasible\030\003 \001(\003\"\214\004\n\005Study\022\020\n\010study_id\030\001 \001"
   "(\t\022%\n\006config\030\002 \001(\0132\025.sanas.v1.StudyConfi"
   "g\022#\n\005state\030\003 \001(\0162\024.sanas.v1.StudyState\022\023"
   "\n\013range_table\030\004 \003(\005\022\023\n\013best_tokens\030\005 \003(\005"
@@ -896,105 +899,108 @@ const char descriptor_table_protodef_sanas_2fv1_2fsanas_2eproto[] PROTOBUF_SECTI
   "e.protobuf.Timestamp\022\031\n\021lease_expiration"
   "s\030\r \001(\003\022\026\n\016accepted_moves\030\016 \001(\003\022\026\n\016rejec"
   "ted_moves\030\017 \001(\003\022\032\n\022rejected_proposals\030\020 "
-  "\001(\003B\016\n\014_best_rewardB\021\n\017_current_reward\"\356"
-  "\002\n\005Trial\022\020\n\010study_id\030\001 \001(\t\022\020\n\010trial_id\030\002"
-  " \001(\003\022\016\n\006tokens\030\003 \003(\005\022\023\n\013temperature\030\004 \001("
-  "\001\022\021\n\tclient_id\030\005 \001(\t\022#\n\005state\030\006 \001(\0162\024.sa"
-  "nas.v1.TrialState\022\016\n\006reward\030\007 \001(\001\022\022\n\ninf"
-  "easible\030\010 \001(\010\022\020\n\010accepted\030\t \001(\010\022/\n\013creat"
-  "e_time\030\n \001(\0132\032.google.protobuf.Timestamp"
-  "\0221\n\rcomplete_time\030\013 \001(\0132\032.google.protobu"
-  "f.Timestamp\0225\n\021lease_expire_time\030\014 \001(\0132\032"
-  ".google.protobuf.Timestamp\022\023\n\013issue_coun"
-  "t\030\r \001(\005\"M\n\022CreateStudyRequest\022\020\n\010study_i"
-  "d\030\001 \001(\t\022%\n\006config\030\002 \001(\0132\025.sanas.v1.Study"
-  "Config\"F\n\023CreateStudyResponse\022\036\n\005study\030\001"
-  " \001(\0132\017.sanas.v1.Study\022\017\n\007created\030\002 \001(\010\"#"
-  "\n\017GetStudyRequest\022\020\n\010study_id\030\001 \001(\t\"2\n\020G"
-  "etStudyResponse\022\036\n\005study\030\001 \001(\0132\017.sanas.v"
-  "1.Study\";\n\022ListStudiesRequest\022\021\n\tpage_si"
-  "ze\030\001 \001(\005\022\022\n\npage_token\030\002 \001(\t\"P\n\023ListStud"
-  "iesResponse\022 \n\007studies\030\001 \003(\0132\017.sanas.v1."
-  "Study\022\027\n\017next_page_token\030\002 \001(\t\"&\n\022Delete"
-  "StudyRequest\022\020\n\010study_id\030\001 \001(\t\"\025\n\023Delete"
-  "StudyResponse\"l\n\023SuggestTrialRequest\022\020\n\010"
-  "study_id\030\001 \001(\t\022\021\n\tclient_id\030\002 \001(\t\022\022\n\nreq"
-  "uest_id\030\003 \001(\t\022\034\n\024include_architecture\030\004 "
-  "\001(\010\"\204\001\n\024SuggestTrialResponse\022\036\n\005trial\030\001 "
-  "\001(\0132\017.sanas.v1.Trial\022-\n\rarchitectures\030\002 "
-  "\003(\0132\026.sanas.v1.Architecture\022\r\n\005flops\030\003 \001"
-  "(\003\022\016\n\006params\030\004 \001(\003\"\233\001\n\024CompleteTrialRequ"
-  "est\022\020\n\010study_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001(\003\022"
-  "\016\n\006reward\030\003 \001(\001\022\022\n\ninfeasible\030\004 \001(\010\022\024\n\014s"
-  "uggest_next\030\005 \001(\010\022\021\n\tclient_id\030\006 \001(\t\022\022\n\n"
-  "request_id\030\007 \001(\t\"v\n\025CompleteTrialRespons"
-  "e\022\036\n\005trial\030\001 \001(\0132\017.sanas.v1.Trial\022#\n\nnex"
-  "t_trial\030\002 \001(\0132\017.sanas.v1.Trial\022\030\n\020budget"
-  "_remaining\030\003 \001(\003\"N\n\025HeartbeatTrialReques"
-  "t\022\020\n\010study_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001(\003\022\021\n"
-  "\tclient_id\030\003 \001(\t\"8\n\026HeartbeatTrialRespon"
-  "se\022\036\n\005trial\030\001 \001(\0132\017.sanas.v1.Trial\"q\n\021Li"
-  "stTrialsRequest\022\020\n\010study_id\030\001 \001(\t\022\021\n\tpag"
-  "e_size\030\002 \001(\005\022\022\n\npage_token\030\003 \001(\t\022#\n\005stat"
-  "e\030\004 \001(\0162\024.sanas.v1.TrialState\"b\n\022ListTri"
-  "alsResponse\022\037\n\006trials\030\001 \003(\0132\017.sanas.v1.T"
-  "rial\022\027\n\017next_page_token\030\002 \001(\t\022\022\n\ntotal_s"
-  "ize\030\003 \001(\003\"%\n\021WatchStudyRequest\022\020\n\010study_"
-  "id\030\001 \001(\t\"\254\001\n\022WatchStudyResponse\022&\n\004type\030"
-  "\001 \001(\0162\030.sanas.v1.StudyEventType\022\036\n\005trial"
-  "\030\002 \001(\0132\017.sanas.v1.Trial\022\036\n\005study\030\003 \001(\0132\017"
-  ".sanas.v1.Study\022.\n\nevent_time\030\004 \001(\0132\032.go"
-  "ogle.protobuf.Timestamp\"u\n!ImportPaddleS"
-  "limCheckpointRequest\022\020\n\010study_id\030\001 \001(\t\022%"
-  "\n\006config\030\002 \001(\0132\025.sanas.v1.StudyConfig\022\027\n"
-  "\017checkpoint_json\030\003 \001(\t\"]\n\"ImportPaddleSl"
-  "imCheckpointResponse\022\036\n\005study\030\001 \001(\0132\017.sa"
-  "nas.v1.Study\022\027\n\017imported_trials\030\002 \001(\003*\\\n"
-  "\nStudyState\022\033\n\027STUDY_STATE_UNSPECIFIED\020\000"
-  "\022\026\n\022STUDY_STATE_ACTIVE\020\001\022\031\n\025STUDY_STATE_"
-  "COMPLETED\020\002*x\n\nTrialState\022\033\n\027TRIAL_STATE"
-  "_UNSPECIFIED\020\000\022\026\n\022TRIAL_STATE_ACTIVE\020\001\022\031"
-  "\n\025TRIAL_STATE_SUCCEEDED\020\002\022\032\n\026TRIAL_STATE"
-  "_INFEASIBLE\020\003*\216\003\n\013ErrorReason\022\034\n\030ERROR_R"
-  "EASON_UNSPECIFIED\020\000\022!\n\035ERROR_REASON_INVA"
-  "LID_ARGUMENT\020\001\022 \n\034ERROR_REASON_STUDY_NOT"
-  "_FOUND\020\002\022 \n\034ERROR_REASON_TRIAL_NOT_FOUND"
-  "\020\003\022\035\n\031ERROR_REASON_STUDY_EXISTS\020\004\022(\n$ERR"
-  "OR_REASON_TRIAL_ALREADY_COMPLETED\020\005\022!\n\035E"
-  "RROR_REASON_BUDGET_EXHAUSTED\020\006\022 \n\034ERROR_"
-  "REASON_SPACE_EXHAUSTED\020\007\022 \n\034ERROR_REASON"
-  "_STORAGE_FAILURE\020\010\022(\n$ERROR_REASON_TOO_M"
-  "ANY_PENDING_TRIALS\020\t\022 \n\034ERROR_REASON_UNA"
-  "UTHENTICATED\020\n*\213\002\n\016StudyEventType\022 \n\034STU"
-  "DY_EVENT_TYPE_UNSPECIFIED\020\000\022\"\n\036STUDY_EVE"
-  "NT_TYPE_CURRENT_STATE\020\001\022$\n STUDY_EVENT_T"
-  "YPE_TRIAL_SUGGESTED\020\002\022\"\n\036STUDY_EVENT_TYP"
-  "E_LEASE_EXPIRED\020\003\022$\n STUDY_EVENT_TYPE_TR"
-  "IAL_COMPLETED\020\004\022\035\n\031STUDY_EVENT_TYPE_NEW_"
-  "BEST\020\005\022$\n STUDY_EVENT_TYPE_STUDY_COMPLET"
-  "ED\020\0062\275\006\n\021ControllerService\022J\n\013CreateStud"
-  "y\022\034.sanas.v1.CreateStudyRequest\032\035.sanas."
-  "v1.CreateStudyResponse\022A\n\010GetStudy\022\031.san"
-  "as.v1.GetStudyRequest\032\032.sanas.v1.GetStud"
-  "yResponse\022J\n\013ListStudies\022\034.sanas.v1.List"
-  "StudiesRequest\032\035.sanas.v1.ListStudiesRes"
-  "ponse\022J\n\013DeleteStudy\022\034.sanas.v1.DeleteSt"
-  "udyRequest\032\035.sanas.v1.DeleteStudyRespons"
-  "e\022M\n\014SuggestTrial\022\035.sanas.v1.SuggestTria"
-  "lRequest\032\036.sanas.v1.SuggestTrialResponse"
-  "\022P\n\rCompleteTrial\022\036.sanas.v1.CompleteTri"
-  "alRequest\032\037.sanas.v1.CompleteTrialRespon"
-  "se\022S\n\016HeartbeatTrial\022\037.sanas.v1.Heartbea"
-  "tTrialRequest\032 .sanas.v1.HeartbeatTrialR"
-  "esponse\022G\n\nListTrials\022\033.sanas.v1.ListTri"
-  "alsRequest\032\034.sanas.v1.ListTrialsResponse"
-  "\022I\n\nWatchStudy\022\033.sanas.v1.WatchStudyRequ"
-  "est\032\034.sanas.v1.WatchStudyResponse0\001\022w\n\032I"
-  "mportPaddleSlimCheckpoint\022+.sanas.v1.Imp"
-  "ortPaddleSlimCheckpointRequest\032,.sanas.v"
-  "1.ImportPaddleSlimCheckpointResponseB7Z5"
-  "github.com/sanas-nas/sanas/clients/go/sa"
-  "nasv1;sanasv1b\006proto3"
+  "\001(\003\022\025\n\rbroken_reason\030\021 \001(\tB\016\n\014_best_rewa"
+  "rdB\021\n\017_current_reward\"\356\002\n\005Trial\022\020\n\010study"
+  "_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001(\003\022\016\n\006tokens\030\003 "
+  "\003(\005\022\023\n\013temperature\030\004 \001(\001\022\021\n\tclient_id\030\005 "
+  "\001(\t\022#\n\005state\030\006 \001(\0162\024.sanas.v1.TrialState"
+  "\022\016\n\006reward\030\007 \001(\001\022\022\n\ninfeasible\030\010 \001(\010\022\020\n\010"
+  "accepted\030\t \001(\010\022/\n\013create_time\030\n \001(\0132\032.go"
+  "ogle.protobuf.Timestamp\0221\n\rcomplete_time"
+  "\030\013 \001(\0132\032.google.protobuf.Timestamp\0225\n\021le"
+  "ase_expire_time\030\014 \001(\0132\032.google.protobuf."
+  "Timestamp\022\023\n\013issue_count\030\r \001(\005\"M\n\022Create"
+  "StudyRequest\022\020\n\010study_id\030\001 \001(\t\022%\n\006config"
+  "\030\002 \001(\0132\025.sanas.v1.StudyConfig\"F\n\023CreateS"
+  "tudyResponse\022\036\n\005study\030\001 \001(\0132\017.sanas.v1.S"
+  "tudy\022\017\n\007created\030\002 \001(\010\"#\n\017GetStudyRequest"
+  "\022\020\n\010study_id\030\001 \001(\t\"2\n\020GetStudyResponse\022\036"
+  "\n\005study\030\001 \001(\0132\017.sanas.v1.Study\";\n\022ListSt"
+  "udiesRequest\022\021\n\tpage_size\030\001 \001(\005\022\022\n\npage_"
+  "token\030\002 \001(\t\"P\n\023ListStudiesResponse\022 \n\007st"
+  "udies\030\001 \003(\0132\017.sanas.v1.Study\022\027\n\017next_pag"
+  "e_token\030\002 \001(\t\"&\n\022DeleteStudyRequest\022\020\n\010s"
+  "tudy_id\030\001 \001(\t\"\025\n\023DeleteStudyResponse\"l\n\023"
+  "SuggestTrialRequest\022\020\n\010study_id\030\001 \001(\t\022\021\n"
+  "\tclient_id\030\002 \001(\t\022\022\n\nrequest_id\030\003 \001(\t\022\034\n\024"
+  "include_architecture\030\004 \001(\010\"\204\001\n\024SuggestTr"
+  "ialResponse\022\036\n\005trial\030\001 \001(\0132\017.sanas.v1.Tr"
+  "ial\022-\n\rarchitectures\030\002 \003(\0132\026.sanas.v1.Ar"
+  "chitecture\022\r\n\005flops\030\003 \001(\003\022\016\n\006params\030\004 \001("
+  "\003\"\233\001\n\024CompleteTrialRequest\022\020\n\010study_id\030\001"
+  " \001(\t\022\020\n\010trial_id\030\002 \001(\003\022\016\n\006reward\030\003 \001(\001\022\022"
+  "\n\ninfeasible\030\004 \001(\010\022\024\n\014suggest_next\030\005 \001(\010"
+  "\022\021\n\tclient_id\030\006 \001(\t\022\022\n\nrequest_id\030\007 \001(\t\""
+  "v\n\025CompleteTrialResponse\022\036\n\005trial\030\001 \001(\0132"
+  "\017.sanas.v1.Trial\022#\n\nnext_trial\030\002 \001(\0132\017.s"
+  "anas.v1.Trial\022\030\n\020budget_remaining\030\003 \001(\003\""
+  "N\n\025HeartbeatTrialRequest\022\020\n\010study_id\030\001 \001"
+  "(\t\022\020\n\010trial_id\030\002 \001(\003\022\021\n\tclient_id\030\003 \001(\t\""
+  "8\n\026HeartbeatTrialResponse\022\036\n\005trial\030\001 \001(\013"
+  "2\017.sanas.v1.Trial\"q\n\021ListTrialsRequest\022\020"
+  "\n\010study_id\030\001 \001(\t\022\021\n\tpage_size\030\002 \001(\005\022\022\n\np"
+  "age_token\030\003 \001(\t\022#\n\005state\030\004 \001(\0162\024.sanas.v"
+  "1.TrialState\"b\n\022ListTrialsResponse\022\037\n\006tr"
+  "ials\030\001 \003(\0132\017.sanas.v1.Trial\022\027\n\017next_page"
+  "_token\030\002 \001(\t\022\022\n\ntotal_size\030\003 \001(\003\"%\n\021Watc"
+  "hStudyRequest\022\020\n\010study_id\030\001 \001(\t\"\254\001\n\022Watc"
+  "hStudyResponse\022&\n\004type\030\001 \001(\0162\030.sanas.v1."
+  "StudyEventType\022\036\n\005trial\030\002 \001(\0132\017.sanas.v1"
+  ".Trial\022\036\n\005study\030\003 \001(\0132\017.sanas.v1.Study\022."
+  "\n\nevent_time\030\004 \001(\0132\032.google.protobuf.Tim"
+  "estamp\"u\n!ImportPaddleSlimCheckpointRequ"
+  "est\022\020\n\010study_id\030\001 \001(\t\022%\n\006config\030\002 \001(\0132\025."
+  "sanas.v1.StudyConfig\022\027\n\017checkpoint_json\030"
+  "\003 \001(\t\"]\n\"ImportPaddleSlimCheckpointRespo"
+  "nse\022\036\n\005study\030\001 \001(\0132\017.sanas.v1.Study\022\027\n\017i"
+  "mported_trials\030\002 \001(\003*t\n\nStudyState\022\033\n\027ST"
+  "UDY_STATE_UNSPECIFIED\020\000\022\026\n\022STUDY_STATE_A"
+  "CTIVE\020\001\022\031\n\025STUDY_STATE_COMPLETED\020\002\022\026\n\022ST"
+  "UDY_STATE_BROKEN\020\003*x\n\nTrialState\022\033\n\027TRIA"
+  "L_STATE_UNSPECIFIED\020\000\022\026\n\022TRIAL_STATE_ACT"
+  "IVE\020\001\022\031\n\025TRIAL_STATE_SUCCEEDED\020\002\022\032\n\026TRIA"
+  "L_STATE_INFEASIBLE\020\003*\321\003\n\013ErrorReason\022\034\n\030"
+  "ERROR_REASON_UNSPECIFIED\020\000\022!\n\035ERROR_REAS"
+  "ON_INVALID_ARGUMENT\020\001\022 \n\034ERROR_REASON_ST"
+  "UDY_NOT_FOUND\020\002\022 \n\034ERROR_REASON_TRIAL_NO"
+  "T_FOUND\020\003\022\035\n\031ERROR_REASON_STUDY_EXISTS\020\004"
+  "\022(\n$ERROR_REASON_TRIAL_ALREADY_COMPLETED"
+  "\020\005\022!\n\035ERROR_REASON_BUDGET_EXHAUSTED\020\006\022 \n"
+  "\034ERROR_REASON_SPACE_EXHAUSTED\020\007\022 \n\034ERROR"
+  "_REASON_STORAGE_FAILURE\020\010\022(\n$ERROR_REASO"
+  "N_TOO_MANY_PENDING_TRIALS\020\t\022 \n\034ERROR_REA"
+  "SON_UNAUTHENTICATED\020\n\022\035\n\031ERROR_REASON_ST"
+  "UDY_BROKEN\020\013\022\"\n\036ERROR_REASON_TOO_MANY_WA"
+  "TCHERS\020\014*\213\002\n\016StudyEventType\022 \n\034STUDY_EVE"
+  "NT_TYPE_UNSPECIFIED\020\000\022\"\n\036STUDY_EVENT_TYP"
+  "E_CURRENT_STATE\020\001\022$\n STUDY_EVENT_TYPE_TR"
+  "IAL_SUGGESTED\020\002\022\"\n\036STUDY_EVENT_TYPE_LEAS"
+  "E_EXPIRED\020\003\022$\n STUDY_EVENT_TYPE_TRIAL_CO"
+  "MPLETED\020\004\022\035\n\031STUDY_EVENT_TYPE_NEW_BEST\020\005"
+  "\022$\n STUDY_EVENT_TYPE_STUDY_COMPLETED\020\0062\275"
+  "\006\n\021ControllerService\022J\n\013CreateStudy\022\034.sa"
+  "nas.v1.CreateStudyRequest\032\035.sanas.v1.Cre"
+  "ateStudyResponse\022A\n\010GetStudy\022\031.sanas.v1."
+  "GetStudyRequest\032\032.sanas.v1.GetStudyRespo"
+  "nse\022J\n\013ListStudies\022\034.sanas.v1.ListStudie"
+  "sRequest\032\035.sanas.v1.ListStudiesResponse\022"
+  "J\n\013DeleteStudy\022\034.sanas.v1.DeleteStudyReq"
+  "uest\032\035.sanas.v1.DeleteStudyResponse\022M\n\014S"
+  "uggestTrial\022\035.sanas.v1.SuggestTrialReque"
+  "st\032\036.sanas.v1.SuggestTrialResponse\022P\n\rCo"
+  "mpleteTrial\022\036.sanas.v1.CompleteTrialRequ"
+  "est\032\037.sanas.v1.CompleteTrialResponse\022S\n\016"
+  "HeartbeatTrial\022\037.sanas.v1.HeartbeatTrial"
+  "Request\032 .sanas.v1.HeartbeatTrialRespons"
+  "e\022G\n\nListTrials\022\033.sanas.v1.ListTrialsReq"
+  "uest\032\034.sanas.v1.ListTrialsResponse\022I\n\nWa"
+  "tchStudy\022\033.sanas.v1.WatchStudyRequest\032\034."
+  "sanas.v1.WatchStudyResponse0\001\022w\n\032ImportP"
+  "addleSlimCheckpoint\022+.sanas.v1.ImportPad"
+  "dleSlimCheckpointRequest\032,.sanas.v1.Impo"
+  "rtPaddleSlimCheckpointResponseB7Z5github"
+  ".com/sanas-nas/sanas/clients/go/sanasv1;"
+  "sanasv1b\006proto3"
   ;
 static const ::_pbi::DescriptorTable* const descriptor_table_sanas_2fv1_2fsanas_2eproto_deps[2] = {
   &::descriptor_table_google_2fprotobuf_2fduration_2eproto,
@@ -1002,7 +1008,7 @@ static const ::_pbi::DescriptorTable* const descriptor_table_sanas_2fv1_2fsanas_
 };
 static ::_pbi::once_flag descriptor_table_sanas_2fv1_2fsanas_2eproto_once;
 const ::_pbi::DescriptorTable descriptor_table_sanas_2fv1_2fsanas_2eproto = {
-    false, false, 5461, descriptor_table_protodef_sanas_2fv1_2fsanas_2eproto,
+    false, false, 5575, descriptor_table_protodef_sanas_2fv1_2fsanas_2eproto,
     "sanas/v1/sanas.proto",
     &descriptor_table_sanas_2fv1_2fsanas_2eproto_once, descriptor_table_sanas_2fv1_2fsanas_2eproto_deps, 2, 28,
     schemas, file_default_instances, TableStruct_sanas_2fv1_2fsanas_2eproto::offsets,
@@ -1026,6 +1032,7 @@ bool StudyState_IsValid(int value) {
     case 0:
     case 1:
     case 2:
+    case 3:
       return true;
     default:
       return false;
@@ -1065,6 +1072,8 @@ bool ErrorReason_IsValid(int value) {
     case 8:
     case 9:
     case 10:
+    case 11:
+    case 12:
       return true;
     default:
       return false;
@@ -3252,6 +3261,7 @@ Study::Study(const Study& from)
     , decltype(_impl_.current_tokens_){from._impl_.current_tokens_}
     , /*decltype(_impl_._current_tokens_cached_byte_size_)*/{0}
     , decltype(_impl_.study_id_){}
+    , decltype(_impl_.broken_reason_){}
     , decltype(_impl_.config_){nullptr}
     , decltype(_impl_.trial_counts_){nullptr}
     , decltype(_impl_.create_time_){nullptr}
@@ -3272,6 +3282,14 @@ Study::Study(const Study& from)
   #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
   if (!from._internal_study_id().empty()) {
     _this->_impl_.study_id_.Set(from._internal_study_id(), 
+      _this->GetArenaForAllocation());
+  }
+  _impl_.broken_reason_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.broken_reason_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_broken_reason().empty()) {
+    _this->_impl_.broken_reason_.Set(from._internal_broken_reason(), 
       _this->GetArenaForAllocation());
   }
   if (from._internal_has_config()) {
@@ -3303,6 +3321,7 @@ inline void Study::SharedCtor(
     , decltype(_impl_.current_tokens_){arena}
     , /*decltype(_impl_._current_tokens_cached_byte_size_)*/{0}
     , decltype(_impl_.study_id_){}
+    , decltype(_impl_.broken_reason_){}
     , decltype(_impl_.config_){nullptr}
     , decltype(_impl_.trial_counts_){nullptr}
     , decltype(_impl_.create_time_){nullptr}
@@ -3319,6 +3338,10 @@ inline void Study::SharedCtor(
   _impl_.study_id_.InitDefault();
   #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
     _impl_.study_id_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  _impl_.broken_reason_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.broken_reason_.Set("", GetArenaForAllocation());
   #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
 }
 
@@ -3337,6 +3360,7 @@ inline void Study::SharedDtor() {
   _impl_.best_tokens_.~RepeatedField();
   _impl_.current_tokens_.~RepeatedField();
   _impl_.study_id_.Destroy();
+  _impl_.broken_reason_.Destroy();
   if (this != internal_default_instance()) delete _impl_.config_;
   if (this != internal_default_instance()) delete _impl_.trial_counts_;
   if (this != internal_default_instance()) delete _impl_.create_time_;
@@ -3356,6 +3380,7 @@ void Study::Clear() {
   _impl_.best_tokens_.Clear();
   _impl_.current_tokens_.Clear();
   _impl_.study_id_.ClearToEmpty();
+  _impl_.broken_reason_.ClearToEmpty();
   if (GetArenaForAllocation() == nullptr && _impl_.config_ != nullptr) {
     delete _impl_.config_;
   }
@@ -3530,6 +3555,16 @@ const char* Study::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
         } else
           goto handle_unusual;
         continue;
+      // string broken_reason = 17;
+      case 17:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 138)) {
+          auto str = _internal_mutable_broken_reason();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "sanas.v1.Study.broken_reason"));
+        } else
+          goto handle_unusual;
+        continue;
       default:
         goto handle_unusual;
     }  // switch
@@ -3677,6 +3712,16 @@ uint8_t* Study::_InternalSerialize(
     target = ::_pbi::WireFormatLite::WriteInt64ToArray(16, this->_internal_rejected_proposals(), target);
   }
 
+  // string broken_reason = 17;
+  if (!this->_internal_broken_reason().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_broken_reason().data(), static_cast<int>(this->_internal_broken_reason().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "sanas.v1.Study.broken_reason");
+    target = stream->WriteStringMaybeAliased(
+        17, this->_internal_broken_reason(), target);
+  }
+
   if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
     target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
         _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
@@ -3740,6 +3785,13 @@ size_t Study::ByteSizeLong() const {
     total_size += 1 +
       ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
         this->_internal_study_id());
+  }
+
+  // string broken_reason = 17;
+  if (!this->_internal_broken_reason().empty()) {
+    total_size += 2 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_broken_reason());
   }
 
   // .sanas.v1.StudyConfig config = 2;
@@ -3842,6 +3894,9 @@ void Study::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF
   if (!from._internal_study_id().empty()) {
     _this->_internal_set_study_id(from._internal_study_id());
   }
+  if (!from._internal_broken_reason().empty()) {
+    _this->_internal_set_broken_reason(from._internal_broken_reason());
+  }
   if (from._internal_has_config()) {
     _this->_internal_mutable_config()->::sanas::v1::StudyConfig::MergeFrom(
         from._internal_config());
@@ -3915,6 +3970,10 @@ void Study::InternalSwap(Study* other) {
   ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
       &_impl_.study_id_, lhs_arena,
       &other->_impl_.study_id_, rhs_arena
+  );
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.broken_reason_, lhs_arena,
+      &other->_impl_.broken_reason_, rhs_arena
   );
   ::PROTOBUF_NAMESPACE_ID::internal::memswap<
       PROTOBUF_FIELD_OFFSET(Study, _impl_.state_)

@@ -173,12 +173,13 @@ enum StudyState : int {
   STUDY_STATE_UNSPECIFIED = 0,
   STUDY_STATE_ACTIVE = 1,
   STUDY_STATE_COMPLETED = 2,
+  STUDY_STATE_BROKEN = 3,
   StudyState_INT_MIN_SENTINEL_DO_NOT_USE_ = std::numeric_limits<int32_t>::min(),
   StudyState_INT_MAX_SENTINEL_DO_NOT_USE_ = std::numeric_limits<int32_t>::max()
 };
 bool StudyState_IsValid(int value);
 constexpr StudyState StudyState_MIN = STUDY_STATE_UNSPECIFIED;
-constexpr StudyState StudyState_MAX = STUDY_STATE_COMPLETED;
+constexpr StudyState StudyState_MAX = STUDY_STATE_BROKEN;
 constexpr int StudyState_ARRAYSIZE = StudyState_MAX + 1;
 
 const ::PROTOBUF_NAMESPACE_ID::EnumDescriptor* StudyState_descriptor();
@@ -234,12 +235,14 @@ enum ErrorReason : int {
   ERROR_REASON_STORAGE_FAILURE = 8,
   ERROR_REASON_TOO_MANY_PENDING_TRIALS = 9,
   ERROR_REASON_UNAUTHENTICATED = 10,
+  ERROR_REASON_STUDY_BROKEN = 11,
+  ERROR_REASON_TOO_MANY_WATCHERS = 12,
   ErrorReason_INT_MIN_SENTINEL_DO_NOT_USE_ = std::numeric_limits<int32_t>::min(),
   ErrorReason_INT_MAX_SENTINEL_DO_NOT_USE_ = std::numeric_limits<int32_t>::max()
 };
 bool ErrorReason_IsValid(int value);
 constexpr ErrorReason ErrorReason_MIN = ERROR_REASON_UNSPECIFIED;
-constexpr ErrorReason ErrorReason_MAX = ERROR_REASON_UNAUTHENTICATED;
+constexpr ErrorReason ErrorReason_MAX = ERROR_REASON_TOO_MANY_WATCHERS;
 constexpr int ErrorReason_ARRAYSIZE = ErrorReason_MAX + 1;
 
 const ::PROTOBUF_NAMESPACE_ID::EnumDescriptor* ErrorReason_descriptor();
@@ -1750,6 +1753,7 @@ class Study final :
     kBestTokensFieldNumber = 5,
     kCurrentTokensFieldNumber = 7,
     kStudyIdFieldNumber = 1,
+    kBrokenReasonFieldNumber = 17,
     kConfigFieldNumber = 2,
     kTrialCountsFieldNumber = 10,
     kCreateTimeFieldNumber = 12,
@@ -1841,6 +1845,20 @@ class Study final :
   const std::string& _internal_study_id() const;
   inline PROTOBUF_ALWAYS_INLINE void _internal_set_study_id(const std::string& value);
   std::string* _internal_mutable_study_id();
+  public:
+
+  // string broken_reason = 17;
+  void clear_broken_reason();
+  const std::string& broken_reason() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_broken_reason(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_broken_reason();
+  PROTOBUF_NODISCARD std::string* release_broken_reason();
+  void set_allocated_broken_reason(std::string* broken_reason);
+  private:
+  const std::string& _internal_broken_reason() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_broken_reason(const std::string& value);
+  std::string* _internal_mutable_broken_reason();
   public:
 
   // .sanas.v1.StudyConfig config = 2;
@@ -2003,6 +2021,7 @@ class Study final :
     ::PROTOBUF_NAMESPACE_ID::RepeatedField< int32_t > current_tokens_;
     mutable std::atomic<int> _current_tokens_cached_byte_size_;
     ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr study_id_;
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr broken_reason_;
     ::sanas::v1::StudyConfig* config_;
     ::sanas::v1::TrialCounts* trial_counts_;
     ::PROTOBUF_NAMESPACE_ID::Timestamp* create_time_;
@@ -7693,6 +7712,56 @@ inline void Study::_internal_set_rejected_proposals(int64_t value) {
 inline void Study::set_rejected_proposals(int64_t value) {
   _internal_set_rejected_proposals(value);
   // @@protoc_insertion_point(field_set:sanas.v1.Study.rejected_proposals)
+}
+
+// string broken_reason = 17;
+inline void Study::clear_broken_reason() {
+  _impl_.broken_reason_.ClearToEmpty();
+}
+inline const std::string& Study::broken_reason() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.Study.broken_reason)
+  return _internal_broken_reason();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void Study::set_broken_reason(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.broken_reason_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:sanas.v1.Study.broken_reason)
+}
+inline std::string* Study::mutable_broken_reason() {
+  std::string* _s = _internal_mutable_broken_reason();
+  // @@protoc_insertion_point(field_mutable:sanas.v1.Study.broken_reason)
+  return _s;
+}
+inline const std::string& Study::_internal_broken_reason() const {
+  return _impl_.broken_reason_.Get();
+}
+inline void Study::_internal_set_broken_reason(const std::string& value) {
+  
+  _impl_.broken_reason_.Set(value, GetArenaForAllocation());
+}
+inline std::string* Study::_internal_mutable_broken_reason() {
+  
+  return _impl_.broken_reason_.Mutable(GetArenaForAllocation());
+}
+inline std::string* Study::release_broken_reason() {
+  // @@protoc_insertion_point(field_release:sanas.v1.Study.broken_reason)
+  return _impl_.broken_reason_.Release();
+}
+inline void Study::set_allocated_broken_reason(std::string* broken_reason) {
+  if (broken_reason != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.broken_reason_.SetAllocated(broken_reason, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.broken_reason_.IsDefault()) {
+    _impl_.broken_reason_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:sanas.v1.Study.broken_reason)
 }
 
 // -------------------------------------------------------------------

@@ -23,6 +23,7 @@ export interface Study {
   'acceptedMoves'?: (number | string | Long);
   'rejectedMoves'?: (number | string | Long);
   'rejectedProposals'?: (number | string | Long);
+  'brokenReason'?: (string);
   '_bestReward'?: "bestReward";
   '_currentReward'?: "currentReward";
 }
@@ -44,6 +45,7 @@ export interface Study__Output {
   'acceptedMoves': (string);
   'rejectedMoves': (string);
   'rejectedProposals': (string);
+  'brokenReason': (string);
   '_bestReward'?: "bestReward";
   '_currentReward'?: "currentReward";
 }

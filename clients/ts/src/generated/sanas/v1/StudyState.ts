@@ -4,6 +4,7 @@ export const StudyState = {
   STUDY_STATE_UNSPECIFIED: 'STUDY_STATE_UNSPECIFIED',
   STUDY_STATE_ACTIVE: 'STUDY_STATE_ACTIVE',
   STUDY_STATE_COMPLETED: 'STUDY_STATE_COMPLETED',
+  STUDY_STATE_BROKEN: 'STUDY_STATE_BROKEN',
 } as const;
 
 export type StudyState =
@@ -13,5 +14,7 @@ export type StudyState =
   | 1
   | 'STUDY_STATE_COMPLETED'
   | 2
+  | 'STUDY_STATE_BROKEN'
+  | 3
 
 export type StudyState__Output = typeof StudyState[keyof typeof StudyState]
