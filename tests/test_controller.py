@@ -168,6 +168,7 @@ def test_delete_removes_the_study_and_its_files(tmp_path):
     with pytest.raises(errors.StudyNotFound):
         c.get_study("a")
     assert list((tmp_path / "studies").iterdir()) == []
+    c.close()
     assert Controller(FileStorage(tmp_path)).list_studies(0, "")[0] == []
 
 

@@ -15,7 +15,8 @@ from sanas_server.study import TrialState
 
 
 def study_folder(root):
-    return root / "studies" / "s"
+    (folder,) = (root / "studies").glob("s@*")  # one folder per study instance
+    return folder
 
 
 def test_restart_after_snapshots_is_exact(tmp_path):
@@ -62,11 +63,11 @@ def test_request_ids_and_running_trials_survive_a_snapshot(tmp_path):
 @pytest.mark.parametrize("kind", ["memory", "file"])
 def test_contract_a_snapshot_replaces_the_history(kind, tmp_path):
     storage = MemoryStorage() if kind == "memory" else FileStorage(tmp_path)
-    storage.create("a", {"study_id": "a"}, [])
-    storage.append("a", [{"e": "x", "n": 1}, {"e": "x", "n": 2}])()
-    storage.snapshot("a", {"e": "snapshot", "n": 2})
-    storage.append("a", [{"e": "x", "n": 3}])()
-    _, events = storage.load("a")
+    a = storage.create("a", {"study_id": "a"}, [])
+    storage.append(a, [{"e": "x", "n": 1}, {"e": "x", "n": 2}])()
+    storage.write_snapshot(a, storage.rotate(a), {"e": "snapshot", "n": 2})
+    storage.append(a, [{"e": "x", "n": 3}])()
+    _, events = storage.load(a)
     assert events == [{"e": "snapshot", "n": 2}, {"e": "x", "n": 3}]
     storage.close()
 
@@ -76,7 +77,8 @@ def test_a_snapshot_interrupted_by_a_crash_leaves_the_old_state(tmp_path):
     c.create_study("s", request(seed=1))
     drive(c, "s", 4)
     c.close()
-    # The crash came after the new journal was created, before the snapshot's rename.
+    # An earlier version's snapshot was interrupted by a crash after its new journal was
+    # created, before the snapshot's rename: that journal holds nothing and goes.
     stray = study_folder(tmp_path) / "journal-0123456789ab.log"
     stray.write_bytes(b"")
     resumed = Controller(FileStorage(tmp_path))

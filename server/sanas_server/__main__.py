@@ -9,7 +9,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from .errors import CorruptCheckpoint
+from .errors import CheckpointInUse
 from .server import (
     DEFAULT_MAX_MESSAGE_BYTES,
     DEFAULT_MAX_PENDING_PER_CLIENT,
@@ -90,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             max_message_bytes=args.max_message_bytes,
             metrics_port=args.metrics_port,
         )
-    except (OSError, ValueError, CorruptCheckpoint) as exc:
+    except (OSError, ValueError, CheckpointInUse) as exc:
         logging.error("cannot start: %s", exc)
         return 1
     # Printed on stdout so scripts (and tests) can read the real port when --port 0.

@@ -11,6 +11,7 @@ disk, dropping whatever was decided but not written, and the caller gets Storage
 from __future__ import annotations
 
 import base64
+import binascii
 import itertools
 import json
 import logging
@@ -18,7 +19,8 @@ import queue
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, TypeVar
@@ -32,11 +34,12 @@ from .errors import (
     InvalidArgument,
     SearchSpaceExhausted,
     StorageFailure,
+    StudyBroken,
     StudyExists,
     StudyNotFound,
     TooManyPendingTrials,
 )
-from .storage import Storage
+from .storage import Storage, study_id_of_key
 from .study import (
     Study,
     StudyRequest,
@@ -45,6 +48,7 @@ from .study import (
     TrialRecord,
     TrialState,
     check_study_id,
+    snapshot_event,
 )
 
 T = TypeVar("T")
@@ -57,6 +61,8 @@ WATCH_QUEUE = 10_000
 # snapshot's worth, and snapshot bytes per event stay constant as the study grows.
 DEFAULT_SNAPSHOT_EVERY = 10_000
 MAX_PAGE_SIZE = 1000
+# Longer than any token this server issues (a study id or an offset, base64 JSON).
+MAX_PAGE_TOKEN = 512
 
 
 class WatchKind(str, Enum):
@@ -113,10 +119,25 @@ class Subscription:
 @dataclass
 class _Entry:
     study: Study
+    key: str  # the storage key of this study instance (never reused by a new study)
     lock: threading.Lock = field(default_factory=threading.Lock)
     generation: int = 0  # bumped by every reload from disk
     since_snapshot: int = 0  # journal events a restart would replay
     watchers: list[Subscription] = field(default_factory=list)
+    # Set under `lock` by DeleteStudy (or a failed create): calls that found the entry
+    # before then get NOT_FOUND instead of touching it.
+    deleted: bool = False
+    # Held while a snapshot is written outside `lock`: one snapshot at a time.
+    snapshotting: threading.Lock = field(default_factory=threading.Lock)
+
+
+@dataclass(frozen=True)
+class BrokenStudy:
+    """A study whose checkpoint could not be loaded: listed, never served."""
+
+    study_id: str
+    key: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -133,9 +154,13 @@ def encode_page_token(position: str | int) -> str:
 def decode_page_token(token: str, kind: type) -> Any:
     if not token:
         return None
+    if len(token) > MAX_PAGE_TOKEN:
+        raise InvalidArgument(
+            f"page_token has {len(token)} characters; it is not a token this server issued"
+        )
     try:
         value = json.loads(base64.urlsafe_b64decode(token.encode()))
-    except ValueError as exc:
+    except (ValueError, binascii.Error, RecursionError) as exc:
         raise InvalidArgument(f"page_token {token!r} is not a token this server issued") from exc
     if not isinstance(value, kind) or isinstance(value, bool):
         raise InvalidArgument(f"page_token {token!r} is not a token this server issued")
@@ -154,7 +179,12 @@ def page_size_of(requested: int) -> int:
 
 
 class Controller:
-    """Runs the studies of one server."""
+    """Runs the studies of one server.
+
+    Locks: `_lock` guards only the dict of studies and is never held across file I/O;
+    each study's lock orders its events. Creating, deleting and snapshotting a study do
+    their file work under that study's lock at most, so other studies never wait on them.
+    """
 
     def __init__(
         self,
@@ -168,19 +198,41 @@ class Controller:
         self._max_pending = max_pending_per_client  # 0: no limit
         self._snapshot_every = snapshot_every
         self._studies: dict[str, _Entry] = {}
-        self._lock = threading.Lock()  # guards the dict, not the studies
-        for header, events in storage.load_all():
+        self._broken: dict[str, BrokenStudy] = {}
+        self._lock = threading.Lock()  # guards the dicts, not the studies
+        for key in storage.keys():
+            self._load(key)
+
+    def _load(self, key: str) -> None:
+        """Load one study; one that cannot be loaded is reported and listed as broken,
+        and never keeps the others from being served."""
+        try:
+            header, events = self._storage.load(key)
             study = self._replay(header, events)
-            study.renew_leases(clock())  # trainers kept training while we were down
-            self._studies[study.study_id] = _Entry(study, since_snapshot=journal_length(events))
+            if study.study_id in self._studies:
+                raise CorruptCheckpoint(
+                    f"a second folder for study {study.study_id!r} "
+                    f"({self._studies[study.study_id].key} is already loaded)"
+                )
+        except CorruptCheckpoint as exc:
+            study_id = study_id_of_key(key)
+            log.error("study %r cannot be loaded and is not served: %s", study_id, exc)
+            if study_id not in self._studies:
+                self._broken[study_id] = BrokenStudy(study_id, key, str(exc))
+            return
+        study.renew_leases(self._clock())  # trainers kept training while we were down
+        self._studies[study.study_id] = _Entry(study, key, since_snapshot=journal_length(events))
 
     @staticmethod
     def _replay(header: dict[str, Any], events: list[dict[str, Any]]) -> Study:
-        study = Study.from_header(header)
+        try:
+            study = Study.from_header(header)
+        except (KeyError, ValueError, IndexError, TypeError) as exc:
+            raise CorruptCheckpoint(f"study header cannot be read: {exc!r}") from exc
         try:
             for event in events:
                 study.apply(event)
-        except (KeyError, ValueError, IndexError, TypeError) as exc:
+        except (KeyError, ValueError, IndexError, TypeError, ArithmeticError) as exc:
             raise CorruptCheckpoint(
                 f"study {study.study_id!r}: journal event cannot be replayed: {exc!r}"
             ) from exc
@@ -191,18 +243,34 @@ class Controller:
             raise InvalidArgument("study_id is required")
         with self._lock:
             entry = self._studies.get(study_id)
+            broken = self._broken.get(study_id)
         if entry is None:
+            if broken is not None:
+                raise StudyBroken(
+                    f"study {study_id!r} could not be loaded at start and is not served: "
+                    f"{broken.reason}"
+                )
             raise StudyNotFound(f"no study {study_id!r} on this controller")
         return entry
 
-    def _mutate(self, entry: _Entry, decide: Callable[[Study], tuple[T, list[Event]]]) -> T:
+    @contextmanager
+    def _locked(self, study_id: str) -> Iterator[_Entry]:
+        """The live entry of a study, under its lock; NOT_FOUND once it is deleted, even
+        for a caller that found it just before."""
+        entry = self._entry(study_id)
+        with entry.lock:
+            if entry.deleted:
+                raise StudyNotFound(f"no study {study_id!r} on this controller (deleted)")
+            yield entry
+
+    def _mutate(self, study_id: str, decide: Callable[[Study], tuple[T, list[Event]]]) -> T:
         """Decide and record events under the study lock, then wait for durability
         outside it so concurrent callers share one fsync."""
-        with entry.lock:
+        with self._locked(study_id) as entry:
             generation = entry.generation
             result, events = decide(entry.study)
             try:
-                durable = self._storage.append(entry.study.study_id, events)
+                durable = self._storage.append(entry.key, events)
             except StorageFailure:
                 self._reload_locked(entry)
                 raise
@@ -211,6 +279,10 @@ class Controller:
             durable()
         except StorageFailure:
             with entry.lock:
+                if entry.deleted:  # the journal was closed by DeleteStudy
+                    raise StudyNotFound(
+                        f"no study {study_id!r} on this controller (deleted)"
+                    ) from None
                 if entry.generation == generation:  # the first waiter to fail reloads
                     self._reload_locked(entry)
             raise
@@ -223,9 +295,8 @@ class Controller:
     # -- watching ------------------------------------------------------------------------
     def watch(self, study_id: str) -> Subscription:
         """Subscribe to a study's durable events; the first is its current state."""
-        entry = self._entry(study_id)
         subscription = Subscription()
-        with entry.lock:
+        with self._locked(study_id) as entry:
             summary = entry.study.summary()
             subscription.put(WatchEvent(WatchKind.CURRENT_STATE, self._clock(), study=summary))
             if summary.completed:
@@ -274,33 +345,48 @@ class Controller:
                         entry.watchers.remove(subscription)
                         break
 
-    def _end_watchers(self, entry: _Entry, kind: WatchKind) -> None:
-        with entry.lock:
-            for subscription in entry.watchers:
-                subscription.end(WatchEvent(kind, self._clock()))
-            entry.watchers.clear()
+    def _end_watchers_locked(self, entry: _Entry, kind: WatchKind) -> None:
+        for subscription in entry.watchers:
+            subscription.end(WatchEvent(kind, self._clock()))
+        entry.watchers.clear()
 
     def _snapshot_due(self, entry: _Entry) -> int:
         return max(self._snapshot_every, len(entry.study.trials))
 
     def _snapshot(self, entry: _Entry) -> None:
-        with entry.lock:
-            if entry.since_snapshot < self._snapshot_due(entry):
-                return  # another caller took it
-            entry.since_snapshot = 0
+        """Capture the state and start a new journal under the study lock (cheap: a copy
+        of references and one fsync), then serialize and write it outside the lock."""
+        if not entry.snapshotting.acquire(blocking=False):
+            return  # one is being written; the next due one follows it
+        try:
+            with entry.lock:
+                if entry.deleted or entry.since_snapshot < self._snapshot_due(entry):
+                    return  # another caller took it
+                entry.since_snapshot = 0
+                state = entry.study.snapshot_state()
+                try:
+                    rotation = self._storage.rotate(entry.key)
+                except StorageFailure as exc:
+                    # Only replay gets slower; every result is still in the journal.
+                    log.warning("%s; will try again after %d events", exc, self._snapshot_every)
+                    return
             try:
-                self._storage.snapshot(entry.study.study_id, entry.study.snapshot_event())
+                self._storage.write_snapshot(entry.key, rotation, snapshot_event(state))
             except StorageFailure as exc:
-                # Only replay gets slower; every result is still in the journal.
-                log.warning("%s; will try again after %d events", exc, self._snapshot_every)
+                log.warning("%s; the journals still hold every result", exc)
+        finally:
+            entry.snapshotting.release()
 
     def _reload_locked(self, entry: _Entry) -> None:
         """Drop in-memory events that never reached disk by replaying the checkpoint."""
-        with self._lock:
-            if self._studies.get(entry.study.study_id) is not entry:
-                return  # deleted meanwhile
-        header, events = self._storage.load(entry.study.study_id)
-        entry.study = self._replay(header, events)
+        if entry.deleted:
+            return
+        try:
+            header, events = self._storage.load(entry.key)
+            entry.study = self._replay(header, events)
+        except CorruptCheckpoint as exc:
+            # The files on disk are what a restart would load: serve nothing else.
+            raise StorageFailure(f"reloading study {entry.study.study_id!r} failed: {exc}") from exc
         entry.study.renew_leases(self._clock())
         entry.since_snapshot = journal_length(events)
         entry.generation += 1
@@ -309,20 +395,50 @@ class Controller:
     def create_study(self, study_id: str, request: StudyRequest) -> tuple[StudySummary, bool]:
         study_id = check_study_id(study_id) if study_id else f"study-{uuid.uuid4().hex[:12]}"
         spec = StudySpec.resolve(request)
-        with self._lock:
-            existing = self._studies.get(study_id)
+        while True:
+            study = Study(study_id, request, spec, self._clock())
+            entry = _Entry(study, key="")
+            with self._lock:
+                existing = self._studies.get(study_id)
+                if existing is None:
+                    self._refuse_broken(study_id)
+                    # Reserved under the dict lock, created under its own lock only:
+                    # callers that find it meanwhile wait for it alone.
+                    entry.lock.acquire()
+                    self._studies[study_id] = entry
             if existing is None:
-                study = Study(study_id, request, spec, self._clock())
-                self._storage.create(study_id, study.header(), [])
-                self._studies[study_id] = _Entry(study)
+                try:
+                    entry.key = self._storage.create(study_id, study.header(), [])
+                except StorageFailure:
+                    entry.deleted = True
+                    with self._lock:
+                        if self._studies.get(study_id) is entry:
+                            del self._studies[study_id]
+                    raise
+                finally:
+                    entry.lock.release()
                 return study.summary(), True
-        with existing.lock:
-            if not existing.study.request.matches(request):
-                raise StudyExists(
-                    f"study {study_id!r} already exists with a different config; "
-                    "use another study_id or the same config"
-                )
-            return existing.study.summary(), False
+            with existing.lock:
+                if existing.deleted:
+                    continue  # deleted (or failed to create) meanwhile: try again
+                self._check_same_config(existing, request)
+                return existing.study.summary(), False
+
+    def _refuse_broken(self, study_id: str) -> None:
+        broken = self._broken.get(study_id)
+        if broken is not None:
+            raise StudyExists(
+                f"study {study_id!r} exists but its checkpoint could not be loaded "
+                f"({broken.reason}); delete it first to reuse the id"
+            )
+
+    @staticmethod
+    def _check_same_config(existing: _Entry, request: StudyRequest) -> None:
+        if not existing.study.request.matches(request):
+            raise StudyExists(
+                f"study {existing.study.study_id!r} already exists with a different config; "
+                "use another study_id or the same config"
+            )
 
     def import_study(
         self,
@@ -341,24 +457,44 @@ class Controller:
                 f"{spec.search_steps}; set search_steps to at least {len(results)}"
             )
         study = Study(study_id, request, spec, self._clock())
+        # Everything is validated (and the summary rendered) before anything is stored.
         events = study.import_history(results, base, best, rewarded, self._clock())
+        summary = study.summary()
+        entry = _Entry(study, key="")
         with self._lock:
             if study_id in self._studies:
                 raise StudyExists(f"study {study_id!r} already exists; import into a new id")
-            self._storage.create(study_id, study.header(), events)
-            self._studies[study_id] = _Entry(study)
-        return study.summary()
+            self._refuse_broken(study_id)
+            entry.lock.acquire()
+            self._studies[study_id] = entry
+        try:
+            entry.key = self._storage.create(study_id, study.header(), events)
+        except StorageFailure:
+            entry.deleted = True
+            with self._lock:
+                if self._studies.get(study_id) is entry:
+                    del self._studies[study_id]
+            raise
+        finally:
+            entry.lock.release()
+        return summary
 
-    def get_study(self, study_id: str) -> StudySummary:
-        entry = self._entry(study_id)
-        with entry.lock:
+    def get_study(self, study_id: str) -> StudySummary | BrokenStudy:
+        with self._lock:
+            broken = self._broken.get(study_id)
+        if broken is not None:
+            return broken
+        with self._locked(study_id) as entry:
             return entry.study.summary()
 
-    def list_studies(self, page_size: int, page_token: str) -> tuple[list[StudySummary], str]:
+    def list_studies(
+        self, page_size: int, page_token: str
+    ) -> tuple[list[StudySummary | BrokenStudy], str]:
         size = page_size_of(page_size)
         after = decode_page_token(page_token, str)
         with self._lock:
-            ids = sorted(i for i in self._studies if after is None or i > after)
+            known = itertools.chain(self._studies, self._broken)
+            ids = sorted(i for i in known if after is None or i > after)
         page = ids[:size]
         out = []
         for study_id in page:
@@ -370,20 +506,38 @@ class Controller:
         return out, encode_page_token(page[-1]) if more and page else ""
 
     def delete_study(self, study_id: str) -> None:
-        entry = self._entry(study_id)
-        with entry.lock, self._lock:
-            self._storage.delete(study_id)
-            self._studies.pop(study_id, None)
-        self._end_watchers(entry, WatchKind.DELETED)
+        with self._lock:
+            broken = self._broken.get(study_id)
+        if broken is not None:
+            remove = self._storage.delete(broken.key)
+            with self._lock:
+                self._broken.pop(study_id, None)
+            remove()
+            return
+        with self._locked(study_id) as entry:
+            # The rename that makes the delete durable, under this study's lock only.
+            remove = self._storage.delete(entry.key)
+            entry.deleted = True
+            with self._lock:
+                if self._studies.get(study_id) is entry:
+                    del self._studies[study_id]
+            self._end_watchers_locked(entry, WatchKind.DELETED)
+        remove()  # the files themselves, with no lock held
 
     def summaries(self) -> list[StudySummary]:
-        """Every study's current state (metrics)."""
+        """Every study's current state (metrics); a study that cannot be summarized is
+        logged and left out, so one bad study never breaks a scrape."""
         with self._lock:
             entries = list(self._studies.values())
         out = []
         for entry in entries:
             with entry.lock:
-                out.append(entry.study.summary())
+                if entry.deleted:
+                    continue
+                try:
+                    out.append(entry.study.summary())
+                except (ArithmeticError, ValueError) as exc:
+                    log.error("study %r cannot be summarized: %r", entry.study.study_id, exc)
         return out
 
     # -- trials --------------------------------------------------------------------------
@@ -393,20 +547,18 @@ class Controller:
             # A retried request waits too: its first answer may not be on disk yet.
             return trial, [] if event is None else [event]
 
-        return self._mutate(self._entry(study_id), decide)
+        return self._mutate(study_id, decide)
 
     def describe(
         self, study_id: str, tokens: Sequence[int]
     ) -> tuple[list[Architecture], Cost] | None:
         """Decoded architectures and their cost for a token vector of the study."""
-        entry = self._entry(study_id)
-        with entry.lock:
+        with self._locked(study_id) as entry:
             study = entry.study
         return study.describe(tokens)
 
     def heartbeat_trial(self, study_id: str, trial_id: int) -> TrialRecord:
-        entry = self._entry(study_id)
-        with entry.lock:
+        with self._locked(study_id) as entry:
             return entry.study.heartbeat(trial_id, self._clock())
 
     def complete_trial(
@@ -421,7 +573,7 @@ class Controller:
     ) -> Completion:
 
         def decide(study: Study) -> tuple[Completion, list[Event]]:
-            known = study.answer_for(request_id, "complete", trial_id)
+            known = study.answer_for(request_id, "complete", trial_id, (reward, infeasible))
             if known is not None:  # a retry: the first answer, nothing new
                 return Completion(known[0], known[1], study.budget_remaining), []
             now = self._clock()
@@ -432,7 +584,10 @@ class Controller:
             if suggest_next:
                 try:
                     next_trial, next_event = study.suggest(
-                        client_id, now, max_pending=self._max_pending, next_of=request_id
+                        client_id,
+                        now,
+                        max_pending=self._max_pending,
+                        next_of=(request_id, trial_id),
                     )
                 except (BudgetExhausted, SearchSpaceExhausted, TooManyPendingTrials):
                     next_trial, next_event = None, None
@@ -440,7 +595,7 @@ class Controller:
                     events.append(next_event)
             return Completion(trial, next_trial, study.budget_remaining), events
 
-        return self._mutate(self._entry(study_id), decide)
+        return self._mutate(study_id, decide)
 
     def list_trials(
         self, study_id: str, page_size: int, page_token: str, state: TrialState | None
@@ -449,8 +604,7 @@ class Controller:
         start = decode_page_token(page_token, int) or 0
         if start < 0:
             raise InvalidArgument(f"page_token {page_token!r} is not a token this server issued")
-        entry = self._entry(study_id)
-        with entry.lock:
+        with self._locked(study_id) as entry:
             trials = entry.study.trials
             if state is None:
                 total = len(trials)
@@ -474,7 +628,8 @@ class Controller:
         with self._lock:
             entries = list(self._studies.values())
         for entry in entries:
-            self._end_watchers(entry, WatchKind.SHUTDOWN)
+            with entry.lock:
+                self._end_watchers_locked(entry, WatchKind.SHUTDOWN)
 
     def close(self) -> None:
         self.end_watches()

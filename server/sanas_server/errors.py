@@ -52,5 +52,15 @@ class StorageFailure(ControllerError):
     reason = "ERROR_REASON_STORAGE_FAILURE"
 
 
+class StudyBroken(ControllerError):
+    """The study's checkpoint could not be loaded at start; the other studies are served."""
+
+    reason = "ERROR_REASON_STUDY_BROKEN"
+
+
 class CorruptCheckpoint(Exception):
-    """A checkpoint file cannot be read back; raised at start, never to a client."""
+    """A checkpoint file cannot be read back; the study is reported as broken."""
+
+
+class CheckpointInUse(Exception):
+    """Another process holds the checkpoint folder's lock; raised at start."""

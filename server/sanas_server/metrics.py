@@ -3,6 +3,7 @@ time, and per-study gauges and counters read from the studies at scrape time."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -14,6 +15,8 @@ from prometheus_client.registry import Collector
 
 from .controller import Controller
 from .study import TrialState
+
+log = logging.getLogger(__name__)
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -41,19 +44,36 @@ class StudyCollector(Collector):
             "Trials re-issued after their lease ran out",
             labels=["study"],
         )
+        families = (trials, best, temperature, budget, moves, expirations)
         for s in self._controller.summaries():
-            for state in TrialState:
-                trials.add_metric([s.study_id, state.value.lower()], s.counts[state])
-            if s.best_reward is not None:
-                best.add_metric([s.study_id], s.best_reward)
-            temperature.add_metric([s.study_id], s.temperature)
-            budget.add_metric([s.study_id], s.budget_remaining)
-            moves.add_metric([s.study_id, "accepted"], s.accepted_moves)
-            moves.add_metric(
-                [s.study_id, "rejected"], s.counts[TrialState.SUCCEEDED] - s.accepted_moves
-            )
-            expirations.add_metric([s.study_id], s.lease_expirations)
-        yield from (trials, best, temperature, budget, moves, expirations)
+            try:
+                # Computed first, added after: a study that fails half-way adds nothing.
+                samples = [
+                    *(
+                        (trials, [s.study_id, state.value.lower()], float(s.counts[state]))
+                        for state in TrialState
+                    ),
+                    *(
+                        [(best, [s.study_id], float(s.best_reward))]
+                        if s.best_reward is not None
+                        else []
+                    ),
+                    (temperature, [s.study_id], float(s.temperature)),
+                    (budget, [s.study_id], float(s.budget_remaining)),
+                    (moves, [s.study_id, "accepted"], float(s.accepted_moves)),
+                    (
+                        moves,
+                        [s.study_id, "rejected"],
+                        float(s.counts[TrialState.SUCCEEDED] - s.accepted_moves),
+                    ),
+                    (expirations, [s.study_id], float(s.lease_expirations)),
+                ]
+            except (ArithmeticError, ValueError, TypeError):
+                log.exception("metrics: study %r cannot be rendered, left out", s.study_id)
+                continue
+            for family, labels, value in samples:
+                family.add_metric(labels, value)
+        yield from families
 
 
 class Metrics:

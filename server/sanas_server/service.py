@@ -20,7 +20,7 @@ from sanas.v1 import sanas_pb2 as pb
 from sanas.v1 import sanas_pb2_grpc
 
 from . import errors
-from .controller import Controller, WatchEvent, WatchKind
+from .controller import BrokenStudy, Controller, WatchEvent, WatchKind
 from .paddleslim_import import parse_checkpoint
 from .study import (
     Constraints,
@@ -43,6 +43,8 @@ STATUS_OF: dict[type[errors.ControllerError], grpc.StatusCode] = {
     errors.BudgetExhausted: grpc.StatusCode.FAILED_PRECONDITION,
     errors.SearchSpaceExhausted: grpc.StatusCode.FAILED_PRECONDITION,
     errors.TooManyPendingTrials: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    # The study exists but cannot be served until its folder is repaired or deleted.
+    errors.StudyBroken: grpc.StatusCode.FAILED_PRECONDITION,
     errors.Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
     # Retryable: a trainer waits out a full disk instead of losing its result.
     errors.StorageFailure: grpc.StatusCode.UNAVAILABLE,
@@ -148,7 +150,9 @@ def timestamp(seconds: float) -> timestamp_pb2.Timestamp:
     return ts
 
 
-def study_to_pb(s: StudySummary) -> pb.Study:
+def study_to_pb(s: StudySummary | BrokenStudy) -> pb.Study:
+    if isinstance(s, BrokenStudy):
+        return pb.Study(study_id=s.study_id, state=pb.STUDY_STATE_BROKEN, broken_reason=s.reason)
     study = pb.Study(
         study_id=s.study_id,
         config=spec_to_pb(s.spec),
@@ -255,9 +259,14 @@ class ControllerServicer(sanas_pb2_grpc.ControllerServiceServicer):
         self, request: pb.ListStudiesRequest, context: grpc.ServicerContext
     ) -> pb.ListStudiesResponse:
         studies, token = self._controller.list_studies(request.page_size, request.page_token)
-        return pb.ListStudiesResponse(
-            studies=[study_to_pb(s) for s in studies], next_page_token=token
-        )
+        rendered = []
+        for summary in studies:
+            try:
+                rendered.append(study_to_pb(summary))
+            except (ValueError, TypeError, ArithmeticError):
+                # One study that cannot be rendered must not hide the others.
+                log.exception("ListStudies: study %r cannot be rendered", summary.study_id)
+        return pb.ListStudiesResponse(studies=rendered, next_page_token=token)
 
     @translated
     def DeleteStudy(

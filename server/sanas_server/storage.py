@@ -1,34 +1,55 @@
-"""Durable study storage: one folder per study with an atomically written header and an
-append-only journal of events. No gRPC, no annealing: bytes, files and fsync.
+"""Durable study storage: one folder per study *instance* with an atomically written
+header and an append-only journal of events. No gRPC, no annealing: bytes, files, fsync.
+
+A study instance is addressed by its key (the folder name, `<study_id>@<instance>`), never
+by its id alone: a call still running against a deleted study can only reach that
+study's closed journal, never the folder of a new study created under the same id.
+Folders of older versions are named `<study_id>` and load the same way.
 
 Journal format: one record per line, `<crc32 of payload, 8 hex digits> <json payload>\\n`.
-A torn last record (crash mid-write) is detected by its checksum or missing newline and
-cut off on open; a bad record anywhere else stops the start with CorruptCheckpoint.
-Appends are group-committed: concurrent writers share one write + fsync, and a writer
-returns only when its own record is on disk.
+A torn last record (crash mid-write) is detected by its checksum or missing newline,
+logged and cut off on open; a bad record anywhere else makes the study unloadable
+(CorruptCheckpoint). Appends are group-committed: concurrent writers share one write +
+fsync, and a writer returns only when its own record is on disk.
+
+A study's history is a chain of journals: `journal.log`, then `journal-00000001.log`, ...
+A snapshot names the journal that continues after it; loading reads the snapshot and
+every journal from that one on, in order, so a crash between starting a new journal and
+writing the snapshot that names it loses nothing.
+
+One server per folder: FileStorage holds an exclusive lock (flock) on `<root>/sanas.lock`
+for its lifetime; a second process is refused with the holder's pid and host.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import logging
 import os
+import re
 import shutil
+import socket
 import threading
 import time
 import uuid
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from .errors import CorruptCheckpoint, StorageFailure
+from .errors import CheckpointInUse, CorruptCheckpoint, StorageFailure
 
 HEADER = "study.json"
-JOURNAL = "journal.log"  # the journal of a study that has no snapshot yet
+JOURNAL = "journal.log"  # the first journal of a study
 SNAPSHOT = "snapshot.json"
+LOCK = "sanas.lock"
+NUMBERED_JOURNAL = re.compile(r"journal-(\d{8})\.log\Z")
 Event = dict[str, Any]
 # Blocks until the appended events are durable; raises StorageFailure if they never are.
 Durable = Callable[[], None]
+log = logging.getLogger(__name__)
 
 
 def encode_record(event: Event) -> bytes:
@@ -59,7 +80,10 @@ def decode_records(data: bytes, path: Path) -> tuple[list[Event], int]:
                 "the last one; the file was damaged after it was written. Move the study "
                 "folder aside to start without it."
             )
-        events.append(json.loads(line[9:]))
+        try:
+            events.append(json.loads(line[9:]))
+        except (ValueError, RecursionError) as exc:  # a checksum collision, or not ours
+            raise CorruptCheckpoint(f"{path}: record {index + 1} is not JSON: {exc}") from exc
         offset += len(line) + 1
     return events, offset
 
@@ -72,18 +96,35 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def write_file(path: Path, data: bytes) -> None:
+    """Write and fsync a new file (the caller fsyncs its folder)."""
+    with open(path, "xb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
 def write_atomically(path: Path, data: bytes) -> None:
     """temp file, fsync, rename, fsync of the folder: the old or the new file, never half."""
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        write_file(tmp, data)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     fsync_dir(path.parent)
+
+
+def journal_number(name: str) -> int | None:
+    """0 for the first journal, n for `journal-<n>.log`, None for anything else."""
+    if name == JOURNAL:
+        return 0
+    match = NUMBERED_JOURNAL.match(name)
+    return int(match.group(1)) if match else None
+
+
+def journal_name(number: int) -> str:
+    return JOURNAL if number == 0 else f"journal-{number:08d}.log"
 
 
 class Journal:
@@ -139,9 +180,10 @@ class Journal:
                 self._flushing = True
                 batch, target = b"".join(self._pending), self._appended
                 self._pending.clear()
+                fd = self._fd
                 self._cond.release()
                 try:
-                    error = self._write(batch)
+                    error = self._write(fd, batch)
                 finally:
                     self._cond.acquire()
                     self._flushing = False
@@ -153,46 +195,69 @@ class Journal:
                     self._failure = error
                 self._cond.notify_all()
 
-    def _write(self, batch: bytes) -> StorageFailure | None:
+    def _write(self, fd: int, batch: bytes) -> StorageFailure | None:
         try:
             view = memoryview(batch)
             while view:  # os.write may write less than asked
-                view = view[os.write(self._fd, view) :]
+                view = view[os.write(fd, view) :]
             started = time.perf_counter()
-            os.fsync(self._fd)
+            os.fsync(fd)
             if self._on_fsync is not None:
                 self._on_fsync(time.perf_counter() - started)
             return None
-        except OSError as exc:  # EBADF too, when written after close()
+        except (OSError, ValueError) as exc:  # ValueError: a closed (negative) descriptor
             # Cut what may have reached the file so the journal holds only acknowledged
             # records; the caller reloads the study from disk.
             try:
-                os.ftruncate(self._fd, self._durable_size)
-                os.fsync(self._fd)
-            except OSError:
-                pass  # the reload that follows still reads only checksummed records
+                os.ftruncate(fd, self._durable_size)
+                os.fsync(fd)
+            except OSError as cut:
+                # The reload that follows still reads only checksummed records.
+                log.warning("cutting %s after a failed write failed too: %s", self._path, cut)
             return StorageFailure(f"writing checkpoint {self._path} failed: {exc}")
 
     def close(self) -> None:
+        """Fail every later append and wait; a flush already writing finishes first, so
+        the descriptor is never closed under it."""
         with self._cond:
             if self._failure is None:
                 self._failure = StorageFailure(f"journal {self._path} is closed")
+            while self._flushing:
+                self._cond.wait()
             if self._fd >= 0:
                 os.close(self._fd)
                 self._fd = -1
             self._cond.notify_all()
 
 
-class Storage(Protocol):
-    """What the controller needs from a storage backend."""
+@dataclass(frozen=True)
+class Rotation:
+    """A snapshot in progress: the journal that continues after the captured state."""
 
-    def load_all(self) -> Iterator[tuple[dict[str, Any], list[Event]]]: ...
-    def load(self, study_id: str) -> tuple[dict[str, Any], list[Event]]: ...
-    def create(self, study_id: str, header: dict[str, Any], events: list[Event]) -> None: ...
-    def append(self, study_id: str, events: list[Event]) -> Durable: ...
-    def snapshot(self, study_id: str, event: Event) -> None: ...
-    def delete(self, study_id: str) -> None: ...
+    number: int
+    name: str
+
+
+class Storage(Protocol):
+    """What the controller needs from a storage backend. Studies are addressed by the
+    key `create` returns (one per study instance)."""
+
+    def keys(self) -> list[str]: ...
+    def load(self, key: str) -> tuple[dict[str, Any], list[Event]]: ...
+    def create(self, study_id: str, header: dict[str, Any], events: list[Event]) -> str: ...
+    def append(self, key: str, events: list[Event]) -> Durable: ...
+    def rotate(self, key: str) -> Rotation: ...
+    def write_snapshot(self, key: str, rotation: Rotation, event: Event) -> None: ...
+    def delete(self, key: str) -> Callable[[], None]: ...
     def close(self) -> None: ...
+
+
+def study_id_of_key(key: str) -> str:
+    return key.split("@", 1)[0]
+
+
+def new_key(study_id: str) -> str:
+    return f"{study_id}@{uuid.uuid4().hex[:12]}"
 
 
 def _already_durable() -> None:
@@ -206,50 +271,91 @@ class MemoryStorage:
         self._studies: dict[str, tuple[dict[str, Any], list[Event]]] = {}
         self._lock = threading.Lock()
 
-    def load_all(self) -> Iterator[tuple[dict[str, Any], list[Event]]]:
+    def keys(self) -> list[str]:
         with self._lock:
-            items = list(self._studies.values())
-        for header, events in items:
-            yield header, list(events)
+            return sorted(self._studies)
 
-    def load(self, study_id: str) -> tuple[dict[str, Any], list[Event]]:
+    def load(self, key: str) -> tuple[dict[str, Any], list[Event]]:
         with self._lock:
-            header, events = self._studies[study_id]
+            if key not in self._studies:
+                raise CorruptCheckpoint(f"no study {key!r} in memory")
+            header, events = self._studies[key]
             return header, list(events)
 
-    def create(self, study_id: str, header: dict[str, Any], events: list[Event]) -> None:
+    def create(self, study_id: str, header: dict[str, Any], events: list[Event]) -> str:
+        key = new_key(study_id)
         with self._lock:
-            self._studies[study_id] = (header, list(events))
+            self._studies[key] = (header, list(events))
+        return key
 
-    def append(self, study_id: str, events: list[Event]) -> Durable:
+    def append(self, key: str, events: list[Event]) -> Durable:
         with self._lock:
-            self._studies[study_id][1].extend(events)
+            if key not in self._studies:
+                raise StorageFailure(f"study {key!r} is deleted")
+            self._studies[key][1].extend(events)
         return _already_durable
 
-    def snapshot(self, study_id: str, event: Event) -> None:
+    def rotate(self, key: str) -> Rotation:
         with self._lock:
-            header, _ = self._studies[study_id]
-            self._studies[study_id] = (header, [event])
+            return Rotation(len(self._studies[key][1]), "")
 
-    def delete(self, study_id: str) -> None:
+    def write_snapshot(self, key: str, rotation: Rotation, event: Event) -> None:
         with self._lock:
-            self._studies.pop(study_id, None)
+            if key not in self._studies:
+                raise StorageFailure(f"study {key!r} is deleted")
+            header, events = self._studies[key]
+            self._studies[key] = (header, [event, *events[rotation.number :]])
+
+    def delete(self, key: str) -> Callable[[], None]:
+        with self._lock:
+            self._studies.pop(key, None)
+        return _already_durable
 
     def close(self) -> None:
         return None
 
 
 class FileStorage:
-    """`<root>/studies/<study_id>/{study.json, journal.log}`."""
+    """`<root>/studies/<key>/{study.json, journal*.log, snapshot.json}`."""
 
     def __init__(self, root: Path | str, on_fsync: Callable[[float], None] | None = None) -> None:
         self.root = Path(root)
         self._on_fsync = on_fsync
         self._studies_dir = self.root / "studies"
         self._studies_dir.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = self._take_folder_lock()
         self._journals: dict[str, Journal] = {}
         self._lock = threading.Lock()
         self._retired_bytes = 0  # written by journals and snapshots no longer open
+        self._remove_leftovers()
+
+    def _take_folder_lock(self) -> int:
+        path = self.root / LOCK
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 512, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise CheckpointInUse(
+                f"checkpoint folder {self.root} is in use by another sanas-server ({holder}); "
+                "stop that server first, or give this one another --checkpoint-dir"
+            ) from None
+        except OSError:
+            os.close(fd)
+            raise
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        os.ftruncate(fd, 0)
+        holder = f"pid {os.getpid()} on host {socket.gethostname()} since {stamp}\n"
+        os.pwrite(fd, holder.encode(), 0)
+        return fd
+
+    def _remove_leftovers(self) -> None:
+        """Folders a crash left mid-delete or mid-create: never a study, removed at start."""
+        for entry in self._studies_dir.iterdir():
+            if entry.name.startswith((".deleted-", ".creating-")):
+                shutil.rmtree(entry, ignore_errors=True)
+                log.info("removed %s, left by an interrupted delete or create", entry)
 
     @property
     def bytes_written(self) -> int:
@@ -257,127 +363,175 @@ class FileStorage:
         with self._lock:
             return self._retired_bytes + sum(j.bytes_written for j in self._journals.values())
 
-    def _dir(self, study_id: str) -> Path:
-        return self._studies_dir / study_id
+    def _dir(self, key: str) -> Path:
+        return self._studies_dir / key
 
-    def load_all(self) -> Iterator[tuple[dict[str, Any], list[Event]]]:
-        for entry in sorted(self._studies_dir.iterdir()):
-            if entry.is_dir() and not entry.name.startswith(".") and (entry / HEADER).exists():
-                yield self.load(entry.name)
+    def keys(self) -> list[str]:
+        return sorted(
+            entry.name
+            for entry in self._studies_dir.iterdir()
+            if entry.is_dir() and not entry.name.startswith(".")
+        )
 
-    def load(self, study_id: str) -> tuple[dict[str, Any], list[Event]]:
-        folder = self._dir(study_id)
+    def load(self, key: str) -> tuple[dict[str, Any], list[Event]]:
+        folder = self._dir(key)
         try:
             header = json.loads((folder / HEADER).read_bytes())
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:
             raise CorruptCheckpoint(f"{folder / HEADER}: cannot be read: {exc}") from exc
-        snapshot_path = folder / SNAPSHOT
+        for tmp in folder.glob(".*.tmp"):  # a crash in the middle of write_atomically
+            tmp.unlink()
         events: list[Event] = []
-        journal_name = JOURNAL
+        first = JOURNAL
+        snapshot_path = folder / SNAPSHOT
         if snapshot_path.exists():
             try:
                 snapshot = json.loads(snapshot_path.read_bytes())
-            except (OSError, ValueError) as exc:
-                raise CorruptCheckpoint(f"{snapshot_path}: cannot be read: {exc}") from exc
-            journal_name = snapshot["journal"]
-            events.append(snapshot["event"])
-        # A snapshot interrupted by a crash may leave a journal nothing points to.
-        for stray in folder.glob("journal*.log"):
-            if stray.name != journal_name:
-                stray.unlink()
-        path = folder / journal_name
-        data = path.read_bytes() if path.exists() else b""
-        journal_events, valid = decode_records(data, path)
-        events += journal_events
-        if valid != len(data):
-            with open(path, "r+b") as f:  # drop the torn tail before appending after it
-                f.truncate(valid)
-                os.fsync(f.fileno())
+                first = snapshot["journal"]
+                events.append(snapshot["event"])
+            except (OSError, ValueError, RecursionError, KeyError, TypeError) as exc:
+                raise CorruptCheckpoint(f"{snapshot_path}: cannot be read: {exc!r}") from exc
+        chain = self._chain(folder, first)
+        for index, path in enumerate(chain):
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                raise CorruptCheckpoint(f"{path}: cannot be read: {exc}") from exc
+            journal_events, valid = decode_records(data, path)
+            events += journal_events
+            if valid != len(data):
+                if index != len(chain) - 1:
+                    raise CorruptCheckpoint(
+                        f"{path}: torn record at byte {valid} before the journal that follows it"
+                    )
+                log.warning(
+                    "%s: dropped a torn last record at byte %d (%d bytes; a crash during its "
+                    "write, never acknowledged)",
+                    path,
+                    valid,
+                    len(data) - valid,
+                )
+                with open(path, "r+b") as f:  # cut it before appending after it
+                    f.truncate(valid)
+                    os.fsync(f.fileno())
         with self._lock:
-            old = self._journals.pop(study_id, None)
+            old = self._journals.pop(key, None)
             if old is not None:
                 old.close()
-            self._journals[study_id] = Journal(path, valid, self._on_fsync)
+            self._journals[key] = Journal(chain[-1], chain[-1].stat().st_size, self._on_fsync)
         return header, events
 
-    def create(self, study_id: str, header: dict[str, Any], events: list[Event]) -> None:
-        folder = self._dir(study_id)
+    def _chain(self, folder: Path, first: str) -> list[Path]:
+        """The journals to replay after the snapshot (or from the start), in order; older
+        ones, left by a crash after a snapshot was written, are removed."""
+        base = journal_number(first) or 0  # an older version's journal name counts as 0
+        if not (folder / first).exists():
+            raise CorruptCheckpoint(
+                f"{folder / first} is missing: the study's results cannot be read. Move the "
+                "study folder aside (or delete the study) to start without it."
+            )
+        later: list[tuple[int, Path]] = []
+        for path in folder.glob("journal*.log"):
+            number = journal_number(path.name)
+            if path.name == first:
+                continue
+            if number is not None and number > base:
+                later.append((number, path))
+            else:  # before the snapshot, or an unnumbered one of an older version
+                path.unlink()
+        return [folder / first, *(p for _, p in sorted(later))]
+
+    def create(self, study_id: str, header: dict[str, Any], events: list[Event]) -> str:
+        """Build the folder aside and rename it into place: a crash leaves a whole study
+        or none. The journal exists (and its folder entry is durable) before any result
+        can be acknowledged in it."""
+        key = new_key(study_id)
+        staging = self._studies_dir / f".creating-{key}"
+        folder = self._dir(key)
         try:
-            folder.mkdir()
-            if events:
-                write_atomically(folder / JOURNAL, b"".join(encode_record(e) for e in events))
-            write_atomically(folder / HEADER, json.dumps(header, indent=1).encode())
+            staging.mkdir()
+            write_file(staging / JOURNAL, b"".join(encode_record(e) for e in events))
+            write_file(staging / HEADER, json.dumps(header, indent=1).encode())
+            fsync_dir(staging)
+            os.rename(staging, folder)
             fsync_dir(self._studies_dir)
         except OSError as exc:
-            shutil.rmtree(folder, ignore_errors=True)
+            shutil.rmtree(staging, ignore_errors=True)
             raise StorageFailure(f"creating checkpoint folder {folder} failed: {exc}") from exc
-        size = (folder / JOURNAL).stat().st_size if events else 0
+        size = (folder / JOURNAL).stat().st_size
         with self._lock:
-            self._journals[study_id] = Journal(folder / JOURNAL, size, self._on_fsync)
+            self._journals[key] = Journal(folder / JOURNAL, size, self._on_fsync)
+        return key
 
-    def append(self, study_id: str, events: list[Event]) -> Durable:
+    def _journal(self, key: str) -> Journal:
         with self._lock:
-            journal = self._journals.get(study_id)
+            journal = self._journals.get(key)
         if journal is None:
-            raise StorageFailure(f"study {study_id!r} has no open journal (deleted?)")
-        return journal.append(events)
+            raise StorageFailure(f"study {key!r} has no open journal (deleted?)")
+        return journal
 
-    def snapshot(self, study_id: str, event: Event) -> None:
-        """Write the study's whole state and continue in a fresh journal.
+    def append(self, key: str, events: list[Event]) -> Durable:
+        return self._journal(key).append(events)
 
-        The caller holds the study's lock, so nothing is appended meanwhile. Order: flush
-        the journal; create the new, empty journal; write the snapshot naming it (temp
-        file, fsync, rename); switch; delete the old journal. A crash at any point leaves
-        either the old snapshot + old journal or the new snapshot + new journal.
-        """
-        folder = self._dir(study_id)
-        with self._lock:
-            old = self._journals[study_id]
+    def rotate(self, key: str) -> Rotation:
+        """Continue the study in a new, empty journal. The caller holds the study's lock
+        and has captured the state to snapshot: everything before it is flushed to the
+        old journal, everything after goes to the new one."""
+        old = self._journal(key)
         old.flush()
-        new_path = folder / f"journal-{uuid.uuid4().hex[:12]}.log"
-        old_path = old.path
-        tmp = folder / f".{SNAPSHOT}.{uuid.uuid4().hex}.tmp"
+        folder = self._dir(key)
+        number = (journal_number(old.path.name) or 0) + 1
+        path = folder / journal_name(number)
         try:
-            os.close(os.open(new_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
-            data = json.dumps({"journal": new_path.name, "event": event}).encode()
-            with open(tmp, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, folder / SNAPSHOT)
+            write_file(path, b"")
+            fsync_dir(folder)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            new_path.unlink(missing_ok=True)
-            raise StorageFailure(f"writing snapshot of {study_id!r} failed: {exc}") from exc
-        # The rename is done: from here on the new journal is the one to write.
+            path.unlink(missing_ok=True)
+            raise StorageFailure(f"starting journal {path} failed: {exc}") from exc
         with self._lock:
-            self._journals[study_id] = Journal(new_path, 0, self._on_fsync)
-            self._retired_bytes += old.bytes_written + len(data)
+            self._journals[key] = Journal(path, 0, self._on_fsync)
+            self._retired_bytes += old.bytes_written
         old.close()
+        return Rotation(number, path.name)
+
+    def write_snapshot(self, key: str, rotation: Rotation, event: Event) -> None:
+        """Write the state captured at `rotate` (no lock needed: only this call writes the
+        snapshot), then drop the journals it replaces."""
+        folder = self._dir(key)
+        data = json.dumps({"journal": rotation.name, "event": event}).encode()
         try:
-            fsync_dir(folder)
-            old_path.unlink()
+            write_atomically(folder / SNAPSHOT, data)
+            for path in folder.glob("journal*.log"):
+                number = journal_number(path.name)
+                if number is None or number < rotation.number:
+                    path.unlink()
             fsync_dir(folder)
         except OSError as exc:
-            raise StorageFailure(f"finishing snapshot of {study_id!r} failed: {exc}") from exc
-
-    def delete(self, study_id: str) -> None:
-        folder = self._dir(study_id)
+            raise StorageFailure(f"writing snapshot of {key!r} failed: {exc}") from exc
         with self._lock:
-            journal = self._journals.pop(study_id, None)
-        if journal is not None:
-            journal.close()
-        # Rename first so a crash mid-delete never leaves a half study that loads.
-        grave = self._studies_dir / f".deleted-{study_id}-{uuid.uuid4().hex}"
+            self._retired_bytes += len(data)
+
+    def delete(self, key: str) -> Callable[[], None]:
+        """Rename the folder out of the way (the delete is durable when this returns) and
+        return the slow part, removing the files, for the caller to run unlocked."""
+        folder = self._dir(key)
+        grave = self._studies_dir / f".deleted-{key}"
         try:
-            os.replace(folder, grave)
+            os.rename(folder, grave)
             fsync_dir(self._studies_dir)
         except OSError as exc:
             raise StorageFailure(f"deleting {folder} failed: {exc}") from exc
-        shutil.rmtree(grave, ignore_errors=True)
+        with self._lock:
+            journal = self._journals.pop(key, None)
+        if journal is not None:
+            journal.close()
+        return lambda: shutil.rmtree(grave, ignore_errors=True)
 
     def close(self) -> None:
         with self._lock:
             for journal in self._journals.values():
                 journal.close()
             self._journals.clear()
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)  # releases the folder lock
+            self._lock_fd = -1

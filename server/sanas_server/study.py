@@ -42,7 +42,11 @@ MAX_LEASE_SECONDS = 30 * 24 * 3600.0
 MAX_TOKENS = 10_000
 MAX_CLIENT_ID = 128
 MAX_REQUEST_ID = 128
-STUDY_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+# AIP-155 request ids a study remembers, newest first out last: a retry of one of its
+# last MAX_REMEMBERED_REQUESTS calls gets the first answer; an older id counts as new.
+MAX_REMEMBERED_REQUESTS = 10_000
+# Matched whole (fullmatch): `$` would also accept a trailing newline.
+STUDY_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 Event = dict[str, Any]
 
@@ -54,7 +58,7 @@ class TrialState(str, Enum):
 
 
 def check_study_id(study_id: str) -> str:
-    if not STUDY_ID_PATTERN.match(study_id):
+    if not STUDY_ID_PATTERN.fullmatch(study_id):
         raise InvalidArgument(
             f"study_id {study_id!r} is invalid: use 1-128 characters of letters, digits, "
             "'.', '_' or '-', starting with a letter or digit"
@@ -231,6 +235,51 @@ class TrialRecord:
     def infeasible(self) -> bool:
         return self.state is TrialState.INFEASIBLE
 
+    def same_result(self, reward: float, infeasible: bool) -> bool:
+        """Whether a completed trial holds this result (an infeasible one has no reward)."""
+        if infeasible or self.infeasible:
+            return infeasible == self.infeasible
+        return self.reward == reward
+
+    @property
+    def result_text(self) -> str:
+        return "infeasible" if self.infeasible else f"reward {self.reward!r}"
+
+
+@dataclass(frozen=True)
+class SnapshotState:
+    """A study's state at one instant; turned into a snapshot event by `snapshot_event`."""
+
+    trials: tuple[TrialRecord, ...]
+    annealer: dict[str, Any]
+    requests: tuple[tuple[str, tuple[str, int, int | None]], ...]
+    lease_expirations: int
+
+
+def snapshot_event(state: SnapshotState) -> Event:
+    """The whole state as one event: replaying it on a new Study restores that state."""
+    return {
+        "e": "snapshot",
+        "trials": [
+            [
+                list(t.tokens),
+                t.temperature,
+                t.client_id,
+                t.create_time,
+                t.state.value,
+                t.reward,
+                t.accepted,
+                t.complete_time,
+                t.lease_expire,
+                t.issues,
+            ]
+            for t in state.trials
+        ],
+        "annealer": state.annealer,
+        "requests": [[rid, *answer] for rid, answer in state.requests],
+        "lease_expirations": state.lease_expirations,
+    }
+
 
 @dataclass(frozen=True)
 class StudySummary:
@@ -339,9 +388,15 @@ class Study:
         )
 
     def answer_for(
-        self, request_id: str, call: str, trial_id: int | None = None
+        self,
+        request_id: str,
+        call: str,
+        trial_id: int | None = None,
+        result: tuple[float, bool] | None = None,
     ) -> tuple[TrialRecord, TrialRecord | None] | None:
-        """The first answer to a retried request (AIP-155), or None for a new request."""
+        """The first answer to a retried request (AIP-155), or None for a new request. A
+        request id reused for a different request (another call, trial or result) is an
+        error, not a silent replay of the first answer."""
         if not request_id:
             return None
         if len(request_id) > MAX_REQUEST_ID:
@@ -350,12 +405,19 @@ class Study:
         if known is None:
             return None
         kind, first_id, next_id = known
+        first = self.trials[first_id]
         if kind != call or (trial_id is not None and trial_id != first_id):
             raise InvalidArgument(
                 f"request_id {request_id!r} was already used for another request; "
                 "use a new id for every distinct call"
             )
-        return self.trials[first_id], None if next_id is None else self.trials[next_id]
+        if result is not None and not first.same_result(*result):
+            raise InvalidArgument(
+                f"request_id {request_id!r} was already used to report "
+                f"{first.result_text} for trial {first_id}; a retry must repeat the same "
+                "result, and a different result needs a new request_id"
+            )
+        return first, None if next_id is None else self.trials[next_id]
 
     def renew_leases(self, now: float) -> None:
         """After a controller restart every running trial gets a whole lease again."""
@@ -383,10 +445,10 @@ class Study:
         now: float,
         request_id: str = "",
         max_pending: int = 0,
-        next_of: str = "",
+        next_of: tuple[str, int] | None = None,
     ) -> tuple[TrialRecord, Event | None]:
         """Issue a trial: an expired one first, else a new proposal. `next_of` names the
-        CompleteTrial request whose suggest_next asked for it."""
+        CompleteTrial request (request id, trial id) whose suggest_next asked for it."""
         if len(client_id) > MAX_CLIENT_ID:
             raise InvalidArgument(f"client_id has {len(client_id)} characters; at most 128")
         known = self.answer_for(request_id, "suggest")
@@ -397,9 +459,9 @@ class Study:
                 f"client {client_id!r} already holds {max_pending} running trials of study "
                 f"{self.study_id!r}; complete some before asking for more"
             )
-        ids = {"request_id": request_id} if request_id else {}
-        if next_of:
-            ids["next_of"] = next_of
+        ids: Event = {"request_id": request_id} if request_id else {}
+        if next_of is not None and next_of[0]:
+            ids["next_of"], ids["after"] = next_of
         expired = self._first_expired(now)
         if expired is not None:
             event: Event = {"e": "reissue", "id": expired, "client": client_id, "time": now, **ids}
@@ -466,18 +528,14 @@ class Study:
             raise InvalidArgument(f"reward {reward!r} is not a finite number")
         trial = self.trial(trial_id)
         if trial.state is not TrialState.ACTIVE:
-            if trial.infeasible == infeasible and trial.reward == reward:
-                # The same report again: idempotent. Its request id is still recorded
-                # (an "ack"), so a suggest_next it carries and its retries are answered.
-                if request_id:
-                    ack: Event = {"e": "ack", "id": trial_id, "request_id": request_id}
-                    self._remember_request(ack, "complete")
-                    return trial, ack
+            if trial.same_result(reward, infeasible):
+                # The same report again: idempotent, and nothing is written (the journal
+                # does not grow with repeats). A suggest_next it carries records its
+                # request id with the trial it issues (see `suggest`).
                 return trial, None
-            before = "infeasible" if trial.infeasible else f"reward {trial.reward!r}"
             raise TrialAlreadyCompleted(
                 f"trial {trial_id} of study {self.study_id!r} was already completed with "
-                f"{before}; a different result cannot replace it"
+                f"{trial.result_text}; a different result cannot replace it"
             )
         outcome = self.annealer.observe(trial.tokens, reward, infeasible)
         event: Event = {
@@ -548,29 +606,19 @@ class Study:
         return events
 
     # -- snapshots -----------------------------------------------------------------------
+    def snapshot_state(self) -> SnapshotState:
+        """The whole state, captured cheaply (references to immutable records) so the
+        caller can serialize it after releasing the study's lock."""
+        return SnapshotState(
+            trials=tuple(self.trials),
+            annealer=self.annealer.state(),
+            requests=tuple(self._requests.items()),
+            lease_expirations=self.lease_expirations,
+        )
+
     def snapshot_event(self) -> Event:
         """The whole state as one event: replaying it on a new Study restores this one."""
-        return {
-            "e": "snapshot",
-            "trials": [
-                [
-                    list(t.tokens),
-                    t.temperature,
-                    t.client_id,
-                    t.create_time,
-                    t.state.value,
-                    t.reward,
-                    t.accepted,
-                    t.complete_time,
-                    t.lease_expire,
-                    t.issues,
-                ]
-                for t in self.trials
-            ],
-            "annealer": self.annealer.state(),
-            "requests": [[rid, *answer] for rid, answer in self._requests.items()],
-            "lease_expirations": self.lease_expirations,
-        }
+        return snapshot_event(self.snapshot_state())
 
     def _restore(self, event: Event) -> None:
         if self.trials:
@@ -618,7 +666,7 @@ class Study:
             self._record_complete(event)
         elif kind == "reissue":
             self._record_reissue(event)
-        elif kind == "ack":
+        elif kind == "ack":  # written by earlier versions for a repeated report
             self._remember_request(event, "complete")
         elif kind == "rebase":
             self.annealer.rebase(
@@ -685,11 +733,17 @@ class Study:
             del self._pending_by_client[trial.client_id]
 
     def _remember_request(self, event: Event, call: str) -> None:
+        """Live and on replay alike, so the remembered ids (and which are forgotten)
+        are the same after a restart."""
         if "request_id" in event:
             self._requests[event["request_id"]] = (call, event["id"], None)
         if "next_of" in event:
-            kind, first_id, _ = self._requests[event["next_of"]]
-            self._requests[event["next_of"]] = (kind, first_id, event["id"])
+            # "after" (the completed trial) is absent in journals of earlier versions,
+            # where an "ack" event recorded the request first.
+            first_id = event["after"] if "after" in event else self._requests[event["next_of"]][1]
+            self._requests[event["next_of"]] = ("complete", first_id, event["id"])
+        while len(self._requests) > MAX_REMEMBERED_REQUESTS:
+            del self._requests[next(iter(self._requests))]
 
     def _record_complete(self, event: Event) -> TrialRecord:
         old = self.trials[event["id"]]
