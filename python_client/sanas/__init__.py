@@ -16,10 +16,14 @@ from .errors import (
     SanasError,
     SearchFinished,
     SpaceExhaustedError,
+    StudyBrokenError,
     StudyExistsError,
     StudyNotFoundError,
+    TooManyPendingTrialsError,
+    TooManyWatchersError,
     TrialAlreadyCompletedError,
     TrialNotFoundError,
+    UnauthenticatedError,
 )
 
 if TYPE_CHECKING:
@@ -36,10 +40,14 @@ __all__ = [
     "SanasError",
     "SearchFinished",
     "SpaceExhaustedError",
+    "StudyBrokenError",
     "StudyExistsError",
     "StudyNotFoundError",
+    "TooManyPendingTrialsError",
+    "TooManyWatchersError",
     "TrialAlreadyCompletedError",
     "TrialNotFoundError",
+    "UnauthenticatedError",
 ]
 __version__ = "0.1.0"
 

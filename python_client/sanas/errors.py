@@ -63,6 +63,15 @@ class UnauthenticatedError(SanasError, PermissionError):
     """The controller wants a (different) bearer token or client certificate."""
 
 
+class StudyBrokenError(SanasError):
+    """The study's checkpoint could not be loaded when the controller started; the message
+    names the file. Repair or move the folder aside, or delete the study."""
+
+
+class TooManyWatchersError(SanasError):
+    """The controller already serves its maximum of WatchStudy streams (--max-watchers)."""
+
+
 _BY_REASON: dict[str, type[SanasError]] = {
     "ERROR_REASON_INVALID_ARGUMENT": InvalidArgumentError,
     "ERROR_REASON_STUDY_NOT_FOUND": StudyNotFoundError,
@@ -74,6 +83,8 @@ _BY_REASON: dict[str, type[SanasError]] = {
     "ERROR_REASON_STORAGE_FAILURE": ControllerUnavailableError,
     "ERROR_REASON_TOO_MANY_PENDING_TRIALS": TooManyPendingTrialsError,
     "ERROR_REASON_UNAUTHENTICATED": UnauthenticatedError,
+    "ERROR_REASON_STUDY_BROKEN": StudyBrokenError,
+    "ERROR_REASON_TOO_MANY_WATCHERS": TooManyWatchersError,
 }
 _BY_CODE: dict[str, type[SanasError]] = {
     "INVALID_ARGUMENT": InvalidArgumentError,

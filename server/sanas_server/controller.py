@@ -127,6 +127,9 @@ class _Entry:
     # Set under `lock` by DeleteStudy (or a failed create): calls that found the entry
     # before then get NOT_FOUND instead of touching it.
     deleted: bool = False
+    # True while the study's folder is being created or deleted (under `lock`): listings
+    # and scrapes pass over it instead of waiting for its file work.
+    in_transit: bool = False
     # Held while a snapshot is written outside `lock`: one snapshot at a time.
     snapshotting: threading.Lock = field(default_factory=threading.Lock)
 
@@ -397,7 +400,7 @@ class Controller:
         spec = StudySpec.resolve(request)
         while True:
             study = Study(study_id, request, spec, self._clock())
-            entry = _Entry(study, key="")
+            entry = _Entry(study, key="", in_transit=True)
             with self._lock:
                 existing = self._studies.get(study_id)
                 if existing is None:
@@ -407,16 +410,7 @@ class Controller:
                     entry.lock.acquire()
                     self._studies[study_id] = entry
             if existing is None:
-                try:
-                    entry.key = self._storage.create(study_id, study.header(), [])
-                except StorageFailure:
-                    entry.deleted = True
-                    with self._lock:
-                        if self._studies.get(study_id) is entry:
-                            del self._studies[study_id]
-                    raise
-                finally:
-                    entry.lock.release()
+                self._create_locked(entry, [])
                 return study.summary(), True
             with existing.lock:
                 if existing.deleted:
@@ -460,24 +454,31 @@ class Controller:
         # Everything is validated (and the summary rendered) before anything is stored.
         events = study.import_history(results, base, best, rewarded, self._clock())
         summary = study.summary()
-        entry = _Entry(study, key="")
+        entry = _Entry(study, key="", in_transit=True)
         with self._lock:
             if study_id in self._studies:
                 raise StudyExists(f"study {study_id!r} already exists; import into a new id")
             self._refuse_broken(study_id)
             entry.lock.acquire()
             self._studies[study_id] = entry
+        self._create_locked(entry, events)
+        return summary
+
+    def _create_locked(self, entry: _Entry, events: list[Event]) -> None:
+        """Write a reserved entry's folder; the caller acquired `entry.lock`, released
+        here. A failure removes the reservation and leaves nothing behind."""
+        study = entry.study
         try:
-            entry.key = self._storage.create(study_id, study.header(), events)
+            entry.key = self._storage.create(study.study_id, study.header(), events)
+            entry.in_transit = False
         except StorageFailure:
             entry.deleted = True
             with self._lock:
-                if self._studies.get(study_id) is entry:
-                    del self._studies[study_id]
+                if self._studies.get(study.study_id) is entry:
+                    del self._studies[study.study_id]
             raise
         finally:
             entry.lock.release()
-        return summary
 
     def get_study(self, study_id: str) -> StudySummary | BrokenStudy:
         with self._lock:
@@ -493,7 +494,10 @@ class Controller:
         size = page_size_of(page_size)
         after = decode_page_token(page_token, str)
         with self._lock:
-            known = itertools.chain(self._studies, self._broken)
+            # A study whose folder is being created or deleted is not listed (either
+            # answer is true of some instant of the call), and not waited for.
+            live = (i for i, e in self._studies.items() if not e.in_transit)
+            known = itertools.chain(live, self._broken)
             ids = sorted(i for i in known if after is None or i > after)
         page = ids[:size]
         out = []
@@ -516,7 +520,11 @@ class Controller:
             return
         with self._locked(study_id) as entry:
             # The rename that makes the delete durable, under this study's lock only.
-            remove = self._storage.delete(entry.key)
+            entry.in_transit = True
+            try:
+                remove = self._storage.delete(entry.key)
+            finally:
+                entry.in_transit = False
             entry.deleted = True
             with self._lock:
                 if self._studies.get(study_id) is entry:
@@ -528,7 +536,7 @@ class Controller:
         """Every study's current state (metrics); a study that cannot be summarized is
         logged and left out, so one bad study never breaks a scrape."""
         with self._lock:
-            entries = list(self._studies.values())
+            entries = [e for e in self._studies.values() if not e.in_transit]
         out = []
         for entry in entries:
             with entry.lock:
