@@ -13,6 +13,7 @@ from .errors import CorruptCheckpoint
 from .server import (
     DEFAULT_MAX_MESSAGE_BYTES,
     DEFAULT_MAX_PENDING_PER_CLIENT,
+    DEFAULT_MAX_WATCHERS,
     DEFAULT_MAX_WORKERS,
     TlsFiles,
     start_server,
@@ -32,7 +33,20 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="folder of durable study checkpoints (default ./sanas_checkpoints)",
     )
     parser.add_argument(
-        "--max-workers", type=int, default=DEFAULT_MAX_WORKERS, help="RPC worker threads"
+        "--max-workers",
+        type=int,
+        default=DEFAULT_MAX_WORKERS,
+        help=f"worker threads for unary RPCs (default {DEFAULT_MAX_WORKERS})",
+    )
+    parser.add_argument(
+        "--max-watchers",
+        type=int,
+        default=DEFAULT_MAX_WATCHERS,
+        help=(
+            "WatchStudy streams open at once, each with a thread of its own on top of "
+            "--max-workers; more are refused with RESOURCE_EXHAUSTED "
+            f"(default {DEFAULT_MAX_WATCHERS}; 0: no watching)"
+        ),
     )
     parser.add_argument(
         "--grace", type=float, default=10.0, help="seconds running calls get at shutdown"
@@ -66,6 +80,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("--tls-cert and --tls-key go together")
     if args.tls_client_ca and not args.tls_cert:
         parser.error("--tls-client-ca needs --tls-cert and --tls-key")
+    if args.max_workers < 1:
+        parser.error(f"--max-workers {args.max_workers}: must be at least 1")
+    if args.max_watchers < 0:
+        parser.error(f"--max-watchers {args.max_watchers}: must be at least 0 (0: no watching)")
     return args
 
 
@@ -89,6 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             max_pending_per_client=args.max_pending_per_client,
             max_message_bytes=args.max_message_bytes,
             metrics_port=args.metrics_port,
+            max_watchers=args.max_watchers,
         )
     except (OSError, ValueError, CorruptCheckpoint) as exc:
         logging.error("cannot start: %s", exc)

@@ -35,6 +35,7 @@ from .errors import (
     StudyExists,
     StudyNotFound,
     TooManyPendingTrials,
+    TooManyWatchers,
 )
 from .storage import Storage
 from .study import (
@@ -86,6 +87,8 @@ class Subscription:
 
     def __init__(self) -> None:
         self._queue: queue.Queue[WatchEvent] = queue.Queue(maxsize=WATCH_QUEUE)
+        # Holds one of Controller's watcher slots until unwatched (under its watch lock).
+        self.counted = False
 
     def put(self, event: WatchEvent) -> bool:
         try:
@@ -162,7 +165,14 @@ class Controller:
         clock: Callable[[], float] = time.time,
         max_pending_per_client: int = 0,
         snapshot_every: int = DEFAULT_SNAPSHOT_EVERY,
+        max_watchers: int | None = None,
     ) -> None:
+        if max_watchers is not None and max_watchers < 0:
+            raise ValueError(f"max_watchers = {max_watchers}: must be >= 0")
+        # Live subscriptions, each a server thread blocked in WatchStudy; None: no limit.
+        self._max_watchers = max_watchers
+        self._watching = 0
+        self._watch_lock = threading.Lock()
         self._storage = storage
         self._clock = clock
         self._max_pending = max_pending_per_client  # 0: no limit
@@ -222,26 +232,59 @@ class Controller:
 
     # -- watching ------------------------------------------------------------------------
     def watch(self, study_id: str) -> Subscription:
-        """Subscribe to a study's durable events; the first is its current state."""
+        """Subscribe to a study's durable events; the first is its current state.
+
+        Takes one of max_watchers slots until unwatch(), which the caller must call
+        however the watch ends (the slot stands for the thread it keeps busy)."""
         entry = self._entry(study_id)
         subscription = Subscription()
-        with entry.lock:
-            summary = entry.study.summary()
-            subscription.put(WatchEvent(WatchKind.CURRENT_STATE, self._clock(), study=summary))
-            if summary.completed:
-                subscription.put(
-                    WatchEvent(WatchKind.STUDY_COMPLETED, self._clock(), study=summary)
+        with self._watch_lock:
+            if self._max_watchers is not None and self._watching >= self._max_watchers:
+                raise TooManyWatchers(
+                    (
+                        f"{self._max_watchers} watch streams are already open, the most "
+                        "this controller allows; close one, or restart sanas-server with a "
+                        "higher --max-watchers"
+                    )
+                    if self._max_watchers
+                    else (
+                        "this controller serves no watch streams (--max-watchers 0); "
+                        "restart sanas-server with --max-watchers N to allow N of them"
+                    )
                 )
-            entry.watchers.append(subscription)
+            self._watching += 1
+            subscription.counted = True
+        try:
+            with entry.lock:
+                with self._lock:
+                    if self._studies.get(study_id) is not entry:
+                        # Deleted after the lookup: its watchers were already ended.
+                        raise StudyNotFound(f"no study {study_id!r} on this controller")
+                summary = entry.study.summary()
+                subscription.put(WatchEvent(WatchKind.CURRENT_STATE, self._clock(), study=summary))
+                if summary.completed:
+                    subscription.put(
+                        WatchEvent(WatchKind.STUDY_COMPLETED, self._clock(), study=summary)
+                    )
+                entry.watchers.append(subscription)
+        except BaseException:
+            self.unwatch(study_id, subscription)
+            raise
         return subscription
 
     def unwatch(self, study_id: str, subscription: Subscription) -> None:
+        """End a watch and free its slot; safe to call more than once."""
         with self._lock:
             entry = self._studies.get(study_id)
         if entry is not None:
             with entry.lock:
                 if subscription in entry.watchers:
                     entry.watchers.remove(subscription)
+        # Freed even when the study is gone or the server already ended the stream.
+        with self._watch_lock:
+            if subscription.counted:
+                subscription.counted = False
+                self._watching -= 1
 
     def _publish(self, entry: _Entry, events: list[Event]) -> None:
         kinds = {

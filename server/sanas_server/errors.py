@@ -44,6 +44,12 @@ class TooManyPendingTrials(ControllerError):
     reason = "ERROR_REASON_TOO_MANY_PENDING_TRIALS"
 
 
+class TooManyWatchers(ControllerError):
+    # No sanas.v1.ErrorReason names this (TOO_MANY_PENDING_TRIALS is about trials); the
+    # RESOURCE_EXHAUSTED status and the message carry it.
+    reason = "ERROR_REASON_UNSPECIFIED"
+
+
 class Unauthenticated(ControllerError):
     reason = "ERROR_REASON_UNAUTHENTICATED"
 

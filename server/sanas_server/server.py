@@ -24,6 +24,7 @@ from .storage import FileStorage, MemoryStorage, Storage
 log = logging.getLogger(__name__)
 SERVICE_NAME = sanas_pb2.DESCRIPTOR.services_by_name["ControllerService"].full_name
 DEFAULT_MAX_WORKERS = 64
+DEFAULT_MAX_WATCHERS = 64
 DEFAULT_MAX_PENDING_PER_CLIENT = 16
 DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 
@@ -39,6 +40,7 @@ class RunningServer:
     port: int
     metrics_port: int | None = None
     _metrics_http: Any = None
+    max_watchers: int = DEFAULT_MAX_WATCHERS
 
     @property
     def address(self) -> str:
@@ -107,18 +109,31 @@ def start_server(
     max_pending_per_client: int = DEFAULT_MAX_PENDING_PER_CLIENT,
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     metrics_port: int | None = None,
+    max_watchers: int = DEFAULT_MAX_WATCHERS,
 ) -> RunningServer:
-    """Start serving on host:port (port 0 picks a free one; see RunningServer.port)."""
+    """Start serving on host:port (port 0 picks a free one; see RunningServer.port).
+
+    Unary calls get max_workers threads and WatchStudy streams up to max_watchers more:
+    the controller refuses a watcher beyond that, so streams, which hold a thread for as
+    long as they are open, never take one that trainers or health checks need."""
+    if max_workers < 1:
+        raise ValueError(f"max_workers = {max_workers}: must be >= 1")
+    if max_watchers < 0:
+        raise ValueError(f"max_watchers = {max_watchers}: must be >= 0 (0: no WatchStudy)")
     warning = exposure_warning(host, tls, auth_token)
     if warning:
         log.warning(warning)
     metrics = Metrics()
     controller = Controller(
-        open_storage(checkpoint_dir, metrics), max_pending_per_client=max_pending_per_client
+        open_storage(checkpoint_dir, metrics),
+        max_pending_per_client=max_pending_per_client,
+        max_watchers=max_watchers,
     )
     metrics.watch(controller)
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="sanas-rpc"),
+        futures.ThreadPoolExecutor(
+            max_workers=max_workers + max_watchers, thread_name_prefix="sanas-rpc"
+        ),
         # The token check runs first: an unauthenticated caller learns nothing more.
         interceptors=[
             metrics.interceptor(),
@@ -158,7 +173,9 @@ def start_server(
     for name in ("", SERVICE_NAME):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("sanas controller serving on %s:%d", bind_host, bound)
-    running = RunningServer(server, controller, health_servicer, host, bound)
+    running = RunningServer(
+        server, controller, health_servicer, host, bound, max_watchers=max_watchers
+    )
     if metrics_port is not None:
         try:
             running._metrics_http, running.metrics_port = metrics.serve(host, metrics_port)

@@ -43,6 +43,7 @@ STATUS_OF: dict[type[errors.ControllerError], grpc.StatusCode] = {
     errors.BudgetExhausted: grpc.StatusCode.FAILED_PRECONDITION,
     errors.SearchSpaceExhausted: grpc.StatusCode.FAILED_PRECONDITION,
     errors.TooManyPendingTrials: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    errors.TooManyWatchers: grpc.StatusCode.RESOURCE_EXHAUSTED,
     errors.Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
     # Retryable: a trainer waits out a full disk instead of losing its result.
     errors.StorageFailure: grpc.StatusCode.UNAVAILABLE,
