@@ -15,6 +15,7 @@ from .server import (
     DEFAULT_MAX_PENDING_PER_CLIENT,
     DEFAULT_MAX_WATCHERS,
     DEFAULT_MAX_WORKERS,
+    DEFAULT_METRICS_HOST,
     TlsFiles,
     start_server,
 )
@@ -74,6 +75,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--metrics-port", type=int, help="serve Prometheus metrics on this port (0: any free one)"
     )
+    parser.add_argument(
+        "--metrics-host",
+        default=DEFAULT_METRICS_HOST,
+        help=(
+            "address the metrics are served on, whatever --host is (default loopback: they "
+            "are plain HTTP with no token, and name your studies and their rewards)"
+        ),
+    )
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     if bool(args.tls_cert) != bool(args.tls_key):
@@ -107,6 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             max_pending_per_client=args.max_pending_per_client,
             max_message_bytes=args.max_message_bytes,
             metrics_port=args.metrics_port,
+            metrics_host=args.metrics_host,
             max_watchers=args.max_watchers,
         )
     except (OSError, ValueError, CorruptCheckpoint) as exc:
@@ -114,9 +124,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     # Printed on stdout so scripts (and tests) can read the real port when --port 0.
     print(f"sanas-server listening on {running.address}", flush=True)
-    if running.metrics_port is not None:
-        host = f"[{args.host}]" if ":" in args.host else args.host
-        print(f"metrics on http://{host}:{running.metrics_port}/metrics", flush=True)
+    if running.metrics_url is not None:
+        print(f"metrics on {running.metrics_url}", flush=True)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
