@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import urllib.request
 
 import grpc
 import pytest
@@ -130,3 +131,51 @@ def test_plaintext_on_a_non_loopback_address_warns(certs):
     assert exposure_warning("0.0.0.0", None, "tok") is None
     assert exposure_warning("0.0.0.0", TlsFiles(certs.server_cert, certs.server_key), None) is None
     assert exposure_warning("127.0.0.1", None, None) is None
+
+
+def fetch(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as reply:
+        return reply.read().decode()
+
+
+def test_metrics_stay_on_loopback_whatever_host_grpc_serves_on(tmp_path):
+    # gRPC on ::1 (another loopback address), so where the metrics land tells the two apart.
+    running = start_server("::1", 0, None, auth_token="tok", metrics_port=0)
+    try:
+        port = running.metrics_port
+        assert "sanas_rpc_duration_seconds" in fetch(f"http://127.0.0.1:{port}/metrics")
+        assert running.metrics_url == f"http://127.0.0.1:{port}/metrics"
+        with pytest.raises(OSError):
+            fetch(f"http://[::1]:{port}/metrics")  # not bound on the gRPC host
+    finally:
+        running.stop(1)
+
+
+def test_metrics_host_moves_the_metrics(tmp_path):
+    running = start_server("127.0.0.1", 0, None, metrics_port=0, metrics_host="::1")
+    try:
+        assert running.metrics_url == f"http://[::1]:{running.metrics_port}/metrics"
+        assert "sanas_rpc_duration_seconds" in fetch(running.metrics_url)
+    finally:
+        running.stop(1)
+
+
+def test_metrics_on_a_non_loopback_address_warn_even_with_tls_and_a_token():
+    # Decided without binding anything but loopback in the tests.
+    from sanas_server.server import metrics_exposure_warning
+
+    warning = metrics_exposure_warning("0.0.0.0")
+    assert warning is not None and "neither TLS nor a token" in warning
+    assert "--metrics-host" in warning
+    assert metrics_exposure_warning("10.1.2.3") is not None
+    for loopback in ("127.0.0.1", "::1", "localhost"):
+        assert metrics_exposure_warning(loopback) is None
+
+
+def test_server_cli_prints_the_real_metrics_url(server_process):
+    server = server_process(extra=("--host", "::1", "--metrics-port", "0"))
+    assert server.address.startswith("[::1]:")
+    assert server.metrics_url.startswith("http://127.0.0.1:")
+    assert "sanas_rpc_duration_seconds" in fetch(server.metrics_url)
+    shown = subprocess.run([str(SERVER_BIN), "--help"], capture_output=True, text=True, timeout=30)
+    assert "--metrics-host" in shown.stdout

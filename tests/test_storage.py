@@ -136,7 +136,8 @@ def test_failed_write_truncates_and_fails_every_waiter(tmp_path, monkeypatch):
 
 def test_a_second_storage_on_the_folder_is_refused_and_named(tmp_path):
     first = FileStorage(tmp_path)
-    with pytest.raises(CheckpointInUse, match=rf"in use by another sanas-server \(pid {os.getpid()}"):
+    holder = rf"in use by another sanas-server \(pid {os.getpid()} on host"
+    with pytest.raises(CheckpointInUse, match=holder):
         FileStorage(tmp_path)
     first.close()
     FileStorage(tmp_path).close()  # released by close (and by the kernel on kill -9)
@@ -165,7 +166,7 @@ def test_a_missing_journal_is_a_broken_study_not_an_empty_one(tmp_path):
     s.close()
     (tmp_path / "studies" / a / JOURNAL).unlink()
     s = FileStorage(tmp_path)
-    with pytest.raises(CorruptCheckpoint, match="journal.log is missing"):
+    with pytest.raises(CorruptCheckpoint, match=r"journal\.log is missing"):
         s.load(a)
     s.close()
 

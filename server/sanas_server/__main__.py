@@ -13,7 +13,9 @@ from .errors import CheckpointInUse
 from .server import (
     DEFAULT_MAX_MESSAGE_BYTES,
     DEFAULT_MAX_PENDING_PER_CLIENT,
+    DEFAULT_MAX_WATCHERS,
     DEFAULT_MAX_WORKERS,
+    DEFAULT_METRICS_HOST,
     TlsFiles,
     start_server,
 )
@@ -32,7 +34,20 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="folder of durable study checkpoints (default ./sanas_checkpoints)",
     )
     parser.add_argument(
-        "--max-workers", type=int, default=DEFAULT_MAX_WORKERS, help="RPC worker threads"
+        "--max-workers",
+        type=int,
+        default=DEFAULT_MAX_WORKERS,
+        help=f"worker threads for unary RPCs (default {DEFAULT_MAX_WORKERS})",
+    )
+    parser.add_argument(
+        "--max-watchers",
+        type=int,
+        default=DEFAULT_MAX_WATCHERS,
+        help=(
+            "WatchStudy streams open at once, each with a thread of its own on top of "
+            "--max-workers; more are refused with RESOURCE_EXHAUSTED "
+            f"(default {DEFAULT_MAX_WATCHERS}; 0: no watching)"
+        ),
     )
     parser.add_argument(
         "--grace", type=float, default=10.0, help="seconds running calls get at shutdown"
@@ -60,12 +75,24 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--metrics-port", type=int, help="serve Prometheus metrics on this port (0: any free one)"
     )
+    parser.add_argument(
+        "--metrics-host",
+        default=DEFAULT_METRICS_HOST,
+        help=(
+            "address the metrics are served on, whatever --host is (default loopback: they "
+            "are plain HTTP with no token, and name your studies and their rewards)"
+        ),
+    )
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     if bool(args.tls_cert) != bool(args.tls_key):
         parser.error("--tls-cert and --tls-key go together")
     if args.tls_client_ca and not args.tls_cert:
         parser.error("--tls-client-ca needs --tls-cert and --tls-key")
+    if args.max_workers < 1:
+        parser.error(f"--max-workers {args.max_workers}: must be at least 1")
+    if args.max_watchers < 0:
+        parser.error(f"--max-watchers {args.max_watchers}: must be at least 0 (0: no watching)")
     return args
 
 
@@ -89,15 +116,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             max_pending_per_client=args.max_pending_per_client,
             max_message_bytes=args.max_message_bytes,
             metrics_port=args.metrics_port,
+            metrics_host=args.metrics_host,
+            max_watchers=args.max_watchers,
         )
     except (OSError, ValueError, CheckpointInUse) as exc:
         logging.error("cannot start: %s", exc)
         return 1
     # Printed on stdout so scripts (and tests) can read the real port when --port 0.
     print(f"sanas-server listening on {running.address}", flush=True)
-    if running.metrics_port is not None:
-        host = f"[{args.host}]" if ":" in args.host else args.host
-        print(f"metrics on http://{host}:{running.metrics_port}/metrics", flush=True)
+    if running.metrics_url is not None:
+        print(f"metrics on {running.metrics_url}", flush=True)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

@@ -38,6 +38,7 @@ from .errors import (
     StudyExists,
     StudyNotFound,
     TooManyPendingTrials,
+    TooManyWatchers,
 )
 from .storage import Storage, study_id_of_key
 from .study import (
@@ -92,6 +93,8 @@ class Subscription:
 
     def __init__(self) -> None:
         self._queue: queue.Queue[WatchEvent] = queue.Queue(maxsize=WATCH_QUEUE)
+        # Holds one of Controller's watcher slots until unwatched (under its watch lock).
+        self.counted = False
 
     def put(self, event: WatchEvent) -> bool:
         try:
@@ -195,7 +198,14 @@ class Controller:
         clock: Callable[[], float] = time.time,
         max_pending_per_client: int = 0,
         snapshot_every: int = DEFAULT_SNAPSHOT_EVERY,
+        max_watchers: int | None = None,
     ) -> None:
+        if max_watchers is not None and max_watchers < 0:
+            raise ValueError(f"max_watchers = {max_watchers}: must be >= 0")
+        # Live subscriptions, each a server thread blocked in WatchStudy; None: no limit.
+        self._max_watchers = max_watchers
+        self._watching = 0
+        self._watch_lock = threading.Lock()
         self._storage = storage
         self._clock = clock
         self._max_pending = max_pending_per_client  # 0: no limit
@@ -297,25 +307,56 @@ class Controller:
 
     # -- watching ------------------------------------------------------------------------
     def watch(self, study_id: str) -> Subscription:
-        """Subscribe to a study's durable events; the first is its current state."""
+        """Subscribe to a study's durable events; the first is its current state.
+
+        Takes one of max_watchers slots until unwatch(), which the caller must call
+        however the watch ends (the slot stands for the thread it keeps busy)."""
+        self._entry(study_id)  # a missing study takes no slot
         subscription = Subscription()
-        with self._locked(study_id) as entry:
-            summary = entry.study.summary()
-            subscription.put(WatchEvent(WatchKind.CURRENT_STATE, self._clock(), study=summary))
-            if summary.completed:
-                subscription.put(
-                    WatchEvent(WatchKind.STUDY_COMPLETED, self._clock(), study=summary)
+        with self._watch_lock:
+            if self._max_watchers is not None and self._watching >= self._max_watchers:
+                raise TooManyWatchers(
+                    (
+                        f"{self._max_watchers} watch streams are already open, the most "
+                        "this controller allows; close one, or restart sanas-server with a "
+                        "higher --max-watchers"
+                    )
+                    if self._max_watchers
+                    else (
+                        "this controller serves no watch streams (--max-watchers 0); "
+                        "restart sanas-server with --max-watchers N to allow N of them"
+                    )
                 )
-            entry.watchers.append(subscription)
+            self._watching += 1
+            subscription.counted = True
+        try:
+            # NOT_FOUND if deleted after the lookup (its watchers were already ended).
+            with self._locked(study_id) as entry:
+                summary = entry.study.summary()
+                subscription.put(WatchEvent(WatchKind.CURRENT_STATE, self._clock(), study=summary))
+                if summary.completed:
+                    subscription.put(
+                        WatchEvent(WatchKind.STUDY_COMPLETED, self._clock(), study=summary)
+                    )
+                entry.watchers.append(subscription)
+        except BaseException:
+            self.unwatch(study_id, subscription)
+            raise
         return subscription
 
     def unwatch(self, study_id: str, subscription: Subscription) -> None:
+        """End a watch and free its slot; safe to call more than once."""
         with self._lock:
             entry = self._studies.get(study_id)
         if entry is not None:
             with entry.lock:
                 if subscription in entry.watchers:
                     entry.watchers.remove(subscription)
+        # Freed even when the study is gone or the server already ended the stream.
+        with self._watch_lock:
+            if subscription.counted:
+                subscription.counted = False
+                self._watching -= 1
 
     def _publish(self, entry: _Entry, events: list[Event]) -> None:
         kinds = {

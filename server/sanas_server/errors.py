@@ -44,6 +44,10 @@ class TooManyPendingTrials(ControllerError):
     reason = "ERROR_REASON_TOO_MANY_PENDING_TRIALS"
 
 
+class TooManyWatchers(ControllerError):
+    reason = "ERROR_REASON_TOO_MANY_WATCHERS"
+
+
 class Unauthenticated(ControllerError):
     reason = "ERROR_REASON_UNAUTHENTICATED"
 

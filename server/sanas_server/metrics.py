@@ -101,10 +101,11 @@ class Metrics:
     def observe_fsync(self, seconds: float) -> None:
         self.fsync_seconds.observe(seconds)
 
-    def serve(self, host: str, port: int) -> tuple[Any, int]:
-        """Serve /metrics over HTTP; returns the server and its real port."""
+    def serve(self, host: str, port: int) -> tuple[Any, str, int]:
+        """Serve /metrics over plain HTTP; returns the server and the host and port it is
+        really bound to (a name such as localhost resolved, port 0 picked)."""
         httpd, _ = start_http_server(port, addr=host, registry=self.registry)
-        return httpd, httpd.server_port
+        return httpd, httpd.server_address[0], httpd.server_port
 
     def interceptor(self) -> grpc.ServerInterceptor:
         return _LatencyInterceptor(self.rpc_seconds)

@@ -24,6 +24,8 @@ from .storage import FileStorage, MemoryStorage, Storage
 log = logging.getLogger(__name__)
 SERVICE_NAME = sanas_pb2.DESCRIPTOR.services_by_name["ControllerService"].full_name
 DEFAULT_MAX_WORKERS = 64
+DEFAULT_MAX_WATCHERS = 64
+DEFAULT_METRICS_HOST = "127.0.0.1"
 DEFAULT_MAX_PENDING_PER_CLIENT = 16
 DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 
@@ -39,11 +41,18 @@ class RunningServer:
     port: int
     metrics_port: int | None = None
     _metrics_http: Any = None
+    max_watchers: int = DEFAULT_MAX_WATCHERS
+    metrics_host: str | None = None  # the address /metrics is bound to, once serving
 
     @property
     def address(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
+        return f"{bracketed(self.host)}:{self.port}"
+
+    @property
+    def metrics_url(self) -> str | None:
+        if self.metrics_port is None or self.metrics_host is None:
+            return None
+        return f"http://{bracketed(self.metrics_host)}:{self.metrics_port}/metrics"
 
     def stop(self, grace: float | None = 5.0) -> None:
         """Stop taking calls, let running ones finish, then close the storage."""
@@ -79,6 +88,11 @@ class TlsFiles:
         )
 
 
+def bracketed(host: str) -> str:
+    """host as it goes before ':port' (IPv6 addresses in brackets)."""
+    return f"[{host}]" if ":" in host else host
+
+
 def is_loopback(host: str) -> bool:
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
@@ -96,6 +110,18 @@ def exposure_warning(host: str, tls: TlsFiles | None, auth_token: str | None) ->
     )
 
 
+def metrics_exposure_warning(host: str) -> str | None:
+    """What to warn about when /metrics is bound beyond loopback: it is plain HTTP with
+    no token whatever protects the gRPC port."""
+    if is_loopback(host):
+        return None
+    return (
+        f"metrics served on {host}, which has neither TLS nor a token: anyone who reaches "
+        "this address reads your study names, trial counts and best rewards (bind them to "
+        "loopback with --metrics-host 127.0.0.1 and scrape through a proxy)"
+    )
+
+
 def start_server(
     host: str = "127.0.0.1",
     port: int = 0,
@@ -107,18 +133,35 @@ def start_server(
     max_pending_per_client: int = DEFAULT_MAX_PENDING_PER_CLIENT,
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     metrics_port: int | None = None,
+    metrics_host: str = DEFAULT_METRICS_HOST,
+    max_watchers: int = DEFAULT_MAX_WATCHERS,
 ) -> RunningServer:
-    """Start serving on host:port (port 0 picks a free one; see RunningServer.port)."""
-    warning = exposure_warning(host, tls, auth_token)
-    if warning:
-        log.warning(warning)
+    """Start serving on host:port (port 0 picks a free one; see RunningServer.port).
+
+    Unary calls get max_workers threads and WatchStudy streams up to max_watchers more:
+    the controller refuses a watcher beyond that, so streams, which hold a thread for as
+    long as they are open, never take one that trainers or health checks need."""
+    if max_workers < 1:
+        raise ValueError(f"max_workers = {max_workers}: must be >= 1")
+    if max_watchers < 0:
+        raise ValueError(f"max_watchers = {max_watchers}: must be >= 0 (0: no WatchStudy)")
+    for warning in (
+        exposure_warning(host, tls, auth_token),
+        metrics_exposure_warning(metrics_host) if metrics_port is not None else None,
+    ):
+        if warning:
+            log.warning(warning)
     metrics = Metrics()
     controller = Controller(
-        open_storage(checkpoint_dir, metrics), max_pending_per_client=max_pending_per_client
+        open_storage(checkpoint_dir, metrics),
+        max_pending_per_client=max_pending_per_client,
+        max_watchers=max_watchers,
     )
     metrics.watch(controller)
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="sanas-rpc"),
+        futures.ThreadPoolExecutor(
+            max_workers=max_workers + max_watchers, thread_name_prefix="sanas-rpc"
+        ),
         # The token check runs first: an unauthenticated caller learns nothing more.
         interceptors=[
             metrics.interceptor(),
@@ -142,7 +185,7 @@ def start_server(
         ),
         server,
     )
-    bind_host = f"[{host}]" if ":" in host else host
+    bind_host = bracketed(host)
     try:
         if tls is None:
             bound = server.add_insecure_port(f"{bind_host}:{port}")
@@ -158,10 +201,14 @@ def start_server(
     for name in ("", SERVICE_NAME):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("sanas controller serving on %s:%d", bind_host, bound)
-    running = RunningServer(server, controller, health_servicer, host, bound)
+    running = RunningServer(
+        server, controller, health_servicer, host, bound, max_watchers=max_watchers
+    )
     if metrics_port is not None:
         try:
-            running._metrics_http, running.metrics_port = metrics.serve(host, metrics_port)
+            running._metrics_http, running.metrics_host, running.metrics_port = metrics.serve(
+                metrics_host, metrics_port
+            )
         except OSError:
             running.stop(0)
             raise

@@ -45,6 +45,7 @@ STATUS_OF: dict[type[errors.ControllerError], grpc.StatusCode] = {
     errors.TooManyPendingTrials: grpc.StatusCode.RESOURCE_EXHAUSTED,
     # The study exists but cannot be served until its folder is repaired or deleted.
     errors.StudyBroken: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.TooManyWatchers: grpc.StatusCode.RESOURCE_EXHAUSTED,
     errors.Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
     # Retryable: a trainer waits out a full disk instead of losing its result.
     errors.StorageFailure: grpc.StatusCode.UNAVAILABLE,
