@@ -145,9 +145,7 @@ class SANAS:
     @property
     def metrics_url(self) -> str | None:
         """Prometheus endpoint of the embedded controller (metrics_port given), if any."""
-        if self._embedded is None or self._embedded.metrics_port is None:
-            return None
-        return f"http://{self._embedded.host}:{self._embedded.metrics_port}/metrics"
+        return None if self._embedded is None else self._embedded.metrics_url
 
     @property
     def study_id(self) -> str:
