@@ -264,3 +264,32 @@ def test_a_failed_create_leaves_no_study(tmp_path, monkeypatch):
     assert os.listdir(tmp_path / "studies") == []
     c.create_study("s", request(seed=1))
     c.close()
+
+
+def test_a_study_that_cannot_be_rendered_is_left_out_of_listings_and_metrics(
+    tmp_path, monkeypatch, caplog
+):
+    from prometheus_client import generate_latest
+
+    from sanas_server.metrics import Metrics
+    from sanas_server.study import Study
+
+    c = Controller(FileStorage(tmp_path))
+    c.create_study("good", request(seed=1))
+    c.create_study("poisoned", request(seed=1))
+    real = Study.summary
+
+    def summary(self):
+        if self.study_id == "poisoned":
+            raise OverflowError("int too large to convert to float")
+        return real(self)
+
+    monkeypatch.setattr(Study, "summary", summary)
+    assert [s.study_id for s in c.list_studies(0, "")[0]] == ["good"]
+    metrics = Metrics()
+    metrics.watch(c)
+    scraped = generate_latest(metrics.registry).decode()
+    assert 'sanas_budget_remaining{study="good"}' in scraped
+    assert "poisoned" not in scraped
+    assert "'poisoned' cannot be summarized" in caplog.text
+    c.close()

@@ -547,6 +547,9 @@ class Controller:
                 out.append(self.get_study(study_id))
             except StudyNotFound:
                 continue  # deleted between the two looks
+            except (ArithmeticError, ValueError) as exc:
+                # One study that cannot be summarized must not hide the others.
+                log.error("study %r cannot be summarized, not listed: %r", study_id, exc)
         more = len(ids) > size
         return out, encode_page_token(page[-1]) if more and page else ""
 
