@@ -216,6 +216,25 @@ def test_a_sigkilled_sanas_trainers_trial_goes_to_the_next_run_within_one_lease(
     nas.close()
 
 
+def test_the_demo_run_again_says_why_it_may_wait_for_an_earlier_runs_trials(tmp_path, capsys):
+    from sanas import demo
+
+    argv = ["--steps", "3", "--out", str(tmp_path), "--trainers", "0"]
+    args = demo.parse_args(argv)
+    killed = SANAS(
+        demo.space_configs(args),
+        server_addr=("127.0.0.1", 0),
+        save_checkpoint=str(tmp_path / "checkpoints"),
+        **demo.sanas_kwargs(args),
+    )
+    killed.next_archs()  # the run dies holding this trial
+    killed.close()
+    assert demo.main(argv) == 1  # no trainers, so no results: it only starts and reports
+    out = capsys.readouterr().out
+    assert "1 trial of an earlier run still leased" in out, out
+    assert "within 60 s (one lease)" in out, out
+
+
 def test_request_ids_return_the_first_answer_even_after_a_restart(tmp_path):
     c = Controller(FileStorage(tmp_path))
     c.create_study("s", study_request(search_steps=10))
