@@ -1,5 +1,5 @@
 """Clients in Go, TypeScript and C++: generated code matches the schema, and each example
-trainer runs a whole 50-step study against the Python server."""
+trainer runs a whole 50-step study against the Python server, heartbeating its trials."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from helpers import ROOT
 
+from sanas import errors
 from sanas.v1 import sanas_pb2 as pb
 
 sys.path.insert(0, str(ROOT / "tools"))
@@ -84,6 +86,57 @@ def test_example_trainer_completes_a_50_step_study(language, request, server, cl
     # A different config for the same study id is a precise ALREADY_EXISTS.
     conflict = trainer(7)
     assert conflict.returncode != 0 and "exists with another config" in conflict.stderr
+
+
+SLOW_LEASE = 1.5
+# Longer than the lease by more than the two trainers' start skew (and by three beats).
+SLOW_TRAIN = 2.5
+
+
+@pytest.mark.parametrize("language", ["go", "ts", "cpp"])
+def test_example_trainers_heartbeat_through_training_longer_than_the_lease(
+    language, request, server, client
+):
+    command = request.getfixturevalue(f"{language}_trainer")
+    study_id = f"{language}-slow"
+    # Two trainers at once: when one reports, the other's trial is past its lease unless
+    # heartbeats renewed it, and the reporter's suggest_next would be handed that trial.
+    args = ["--study", study_id, "--steps", "4", "--lease-seconds", str(SLOW_LEASE)]
+    args += ["--train-seconds", str(SLOW_TRAIN)]
+    trainers = [
+        subprocess.Popen(
+            [*command, server.address, *args, "--client-id", f"{language}-{i}"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
+    # While they train: how far past its issue each running trial's lease has been renewed
+    # (the controller shows a lease only while the trial runs).
+    renewed: dict[int, float] = {}
+    while any(p.poll() is None for p in trainers):
+        try:
+            running = list(client.list_trials(study_id, state=pb.TRIAL_STATE_ACTIVE))
+        except errors.StudyNotFoundError:
+            running = []  # not created yet
+        for t in running:
+            held = (t.lease_expire_time.ToNanoseconds() - t.create_time.ToNanoseconds()) / 1e9
+            renewed[t.trial_id] = max(renewed.get(t.trial_id, 0.0), held)
+        time.sleep(0.1)
+    outputs = [p.communicate(timeout=60) for p in trainers]
+    for p, (_, err) in zip(trainers, outputs, strict=True):
+        assert p.returncode == 0 and "heartbeat" not in err, err  # no beat failed
+    study = client.get_study(study_id)
+    assert study.config.lease_duration.ToNanoseconds() == SLOW_LEASE * 1e9  # read by the trainers
+    assert study.trial_counts.succeeded == 4 and study.lease_expirations == 0
+    trials = list(client.list_trials(study_id))
+    assert [t.issue_count for t in trials] == [1, 1, 1, 1]  # each trial issued once
+    assert {t.client_id for t in trials} == {f"{language}-0", f"{language}-1"}
+    # Without heartbeats a lease ends exactly one lease after issue.
+    assert sorted(renewed) == [0, 1, 2, 3] and min(renewed.values()) > SLOW_LEASE + 1.0, renewed
+    done = [re.match(r"completed (\d+) trials", out) for out, _ in outputs]
+    assert sum(int(m.group(1)) for m in done if m) == 4, outputs  # no trial reported twice
 
 
 def test_toolchains_are_present():

@@ -1,12 +1,22 @@
 // Small helpers for C++ clients of sanas.v1.ControllerService: the error reason a status
 // carries (google.rpc.ErrorInfo in the status details, read with protobuf's generic
-// wire-format parser), whether a search has finished, and whether to retry.
+// wire-format parser), whether a search has finished, whether to retry, and a LeaseKeeper
+// that heartbeats a trial while it trains.
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <iostream>
+#include <mutex>
 #include <string>
+#include <thread>
 
+#include <google/protobuf/duration.pb.h>
 #include <google/protobuf/unknown_field_set.h>
 #include <grpcpp/grpcpp.h>
+
+#include "sanas/v1/sanas.grpc.pb.h"
 
 namespace sanas {
 
@@ -64,5 +74,69 @@ inline bool IsRetryable(const grpc::Status& status) {
   return status.error_code() == grpc::StatusCode::UNAVAILABLE ||
          status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
 }
+
+// A google.protobuf.Duration (a study's lease_duration) in milliseconds; 0 when unset.
+inline std::chrono::milliseconds DurationMs(const google::protobuf::Duration& d) {
+  return std::chrono::milliseconds(d.seconds() * 1000 + d.nanos() / 1000000);
+}
+
+// Renews a trial's lease every `interval` (a third of the study's lease, so one lost beat
+// does not cost the trial) from a thread of its own, until Stop() or destruction. Stop
+// once the trial is reported; it cancels a beat in flight, so none outlives the trial.
+class LeaseKeeper {
+ public:
+  LeaseKeeper(sanas::v1::ControllerService::StubInterface* stub, const std::string& study_id,
+              int64_t trial_id, const std::string& client_id, std::chrono::milliseconds interval)
+      : stub_(stub), interval_(interval) {
+    request_.set_study_id(study_id);
+    request_.set_trial_id(trial_id);
+    request_.set_client_id(client_id);
+    thread_ = std::thread([this] { Run(); });
+  }
+  LeaseKeeper(const LeaseKeeper&) = delete;
+  LeaseKeeper& operator=(const LeaseKeeper&) = delete;
+  ~LeaseKeeper() { Stop(); }
+
+  void Stop() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopped_ = true;
+      if (beat_ != nullptr) beat_->TryCancel();
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void Run() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!wake_.wait_for(lock, interval_, [this] { return stopped_; })) {
+      grpc::ClientContext context;
+      // A beat that takes longer than an interval gives way to the next one.
+      context.set_deadline(std::chrono::system_clock::now() + interval_);
+      beat_ = &context;
+      lock.unlock();
+      sanas::v1::HeartbeatTrialResponse response;
+      const grpc::Status status = stub_->HeartbeatTrial(&context, request_, &response);
+      lock.lock();
+      beat_ = nullptr;
+      if (status.ok() || stopped_) continue;
+      // Reported (by us, or by another trainer after our lease ran out): nothing to keep.
+      if (ErrorReason(status) == "ERROR_REASON_TRIAL_ALREADY_COMPLETED") return;
+      // Keep beating: the controller may be restarting.
+      std::cerr << "heartbeat of trial " << request_.trial_id()
+                << " failed: " << status.error_message() << "\n";
+    }
+  }
+
+  sanas::v1::ControllerService::StubInterface* stub_;
+  sanas::v1::HeartbeatTrialRequest request_;
+  const std::chrono::milliseconds interval_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool stopped_ = false;                   // guarded by mu_
+  grpc::ClientContext* beat_ = nullptr;    // the beat in flight; guarded by mu_
+  std::thread thread_;
+};
 
 }  // namespace sanas

@@ -1,7 +1,9 @@
 // Example sanas trainer in C++: creates (or joins) a study over a custom token space, runs
 // SuggestTrial / CompleteTrial with a synthetic reward until the budget is spent, and
-// prints the best result.
+// prints the best result. While a trial "trains" (--train-seconds, to simulate a real
+// training step) it heartbeats the trial three times per lease.
 // usage: sanas_trainer [--addr host:port] [--study ID] [--steps N]
+//          [--lease-seconds S] [--train-seconds S] [--client-id NAME]
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
@@ -49,6 +51,10 @@ int main(int argc, char** argv) {
   const std::string address = Arg(argc, argv, "addr", "127.0.0.1:8881");
   const std::string study_id = Arg(argc, argv, "study", "cpp-example");
   const long long steps = std::atoll(Arg(argc, argv, "steps", "50").c_str());
+  // 0: the controller's default lease.
+  const double lease_seconds = std::atof(Arg(argc, argv, "lease-seconds", "0").c_str());
+  const double train_seconds = std::atof(Arg(argc, argv, "train-seconds", "0").c_str());
+  const std::string client_id = Arg(argc, argv, "client-id", "cpp-trainer");
   auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
   auto stub = sanas::v1::ControllerService::NewStub(channel);
 
@@ -60,6 +66,11 @@ int main(int argc, char** argv) {
   for (int i = 0; i < 6; ++i) space->add_range_table(9);
   config->set_search_steps(steps);
   config->set_seed(1);
+  if (lease_seconds > 0) {
+    const auto nanos = static_cast<int64_t>(lease_seconds * 1e9);
+    config->mutable_lease_duration()->set_seconds(nanos / 1000000000);
+    config->mutable_lease_duration()->set_nanos(static_cast<int32_t>(nanos % 1000000000));
+  }
   sanas::v1::CreateStudyResponse created;
   grpc::Status status = WithRetry(
       [&](grpc::ClientContext* ctx) { return stub->CreateStudy(ctx, create, &created); });
@@ -72,10 +83,17 @@ int main(int argc, char** argv) {
     std::cerr << "create study: " << status.error_message() << "\n";
     return 1;
   }
+  // The study's lease, which may be another trainer's choice: heartbeats follow it.
+  const std::chrono::milliseconds lease =
+      sanas::DurationMs(created.study().config().lease_duration());
+  if (lease.count() <= 0) {
+    std::cerr << "study " << study_id << ": the controller reported no lease_duration\n";
+    return 1;
+  }
 
   sanas::v1::SuggestTrialRequest suggest;
   suggest.set_study_id(study_id);
-  suggest.set_client_id("cpp-trainer");
+  suggest.set_client_id(client_id);
   sanas::v1::SuggestTrialResponse suggested;
   status = WithRetry(
       [&](grpc::ClientContext* ctx) { return stub->SuggestTrial(ctx, suggest, &suggested); });
@@ -83,15 +101,18 @@ int main(int argc, char** argv) {
   sanas::v1::Trial trial = suggested.trial();
   int completed = 0;
   while (have_trial) {
+    sanas::LeaseKeeper lease_keeper(stub.get(), study_id, trial.trial_id(), client_id, lease / 3);
+    std::this_thread::sleep_for(std::chrono::duration<double>(train_seconds));
     sanas::v1::CompleteTrialRequest complete;
     complete.set_study_id(study_id);
     complete.set_trial_id(trial.trial_id());
     complete.set_reward(Reward(trial.tokens()));
     complete.set_suggest_next(true);
-    complete.set_client_id("cpp-trainer");
+    complete.set_client_id(client_id);
     sanas::v1::CompleteTrialResponse done;
     status = WithRetry(
         [&](grpc::ClientContext* ctx) { return stub->CompleteTrial(ctx, complete, &done); });
+    lease_keeper.Stop();  // after the report: the lease is kept while CompleteTrial is retried
     if (!status.ok()) break;
     ++completed;
     have_trial = done.has_next_trial();  // false once the budget is spent

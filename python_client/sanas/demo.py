@@ -210,6 +210,18 @@ def main_process(args: argparse.Namespace) -> int:
     )
     if nas.metrics_url:
         print(f"metrics: {nas.metrics_url}", flush=True)
+    client = Client(nas.address)
+    earlier = client.get_study(args.study)
+    if earlier.trial_counts.active:
+        # A run killed mid-search left trials leased to trainers that are gone: say why
+        # this run may wait for them (the controller's restart gave each a whole lease).
+        n = earlier.trial_counts.active
+        lease = earlier.config.lease_duration.ToNanoseconds() / 1e9
+        print(
+            f"{n} trial{'' if n == 1 else 's'} of an earlier run still leased to trainers that "
+            f"may be gone: back in the search within {lease:.0f} s (one lease) unless they report",
+            flush=True,
+        )
     env = {**os.environ, "OMP_NUM_THREADS": "1", "GLOG_minloglevel": "2"}
     trainers = [
         subprocess.Popen(
@@ -227,7 +239,6 @@ def main_process(args: argparse.Namespace) -> int:
         )
         for i in range(args.trainers)
     ]
-    client = Client(nas.address)
     last = None
     while any(p.poll() is None for p in trainers):
         study = client.get_study(args.study)

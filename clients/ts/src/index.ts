@@ -7,6 +7,8 @@ import * as protoLoader from "@grpc/proto-loader";
 import * as protobuf from "protobufjs";
 import type { ProtoGrpcType } from "./generated/sanas";
 import type { ControllerServiceClient } from "./generated/sanas/v1/ControllerService";
+import type { Duration__Output } from "./generated/google/protobuf/Duration";
+import type { HeartbeatTrialRequest } from "./generated/sanas/v1/HeartbeatTrialRequest";
 
 export type { ControllerServiceClient };
 export * from "./generated/sanas/v1/Trial";
@@ -96,4 +98,45 @@ export function isSearchFinished(err: grpc.ServiceError): boolean {
 
 export function isRetryable(err: grpc.ServiceError): boolean {
   return err.code === grpc.status.UNAVAILABLE || err.code === grpc.status.DEADLINE_EXCEEDED;
+}
+
+// A google.protobuf.Duration (a study's lease_duration) in milliseconds; 0 when unset.
+export function durationMs(duration: Duration__Output | null | undefined): number {
+  return duration ? Number(duration.seconds) * 1000 + duration.nanos / 1e6 : 0;
+}
+
+// Renews a trial's lease every `intervalMs` while the trainer trains (a third of the
+// study's lease, so one lost beat does not cost the trial). Await the returned stop()
+// once the trial is reported: it cancels a beat in flight, so none outlives the trial.
+export function keepAlive(
+  client: ControllerServiceClient,
+  request: HeartbeatTrialRequest,
+  intervalMs: number,
+): () => Promise<void> {
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let call: grpc.ClientUnaryCall | undefined;
+  let inFlight: Promise<void> = Promise.resolve();
+  const schedule = (): void => {
+    if (!stopped) timer = setTimeout(beat, intervalMs);
+  };
+  const beat = (): void => {
+    const options = { deadline: Date.now() + intervalMs }; // a slow beat gives way to the next
+    inFlight = unary((cb) => (call = client.HeartbeatTrial(request, options, cb))).then(
+      () => schedule(),
+      (err: grpc.ServiceError) => {
+        // Reported (by us, or by another trainer after our lease ran out): nothing to keep.
+        if (stopped || errorReason(err) === "ERROR_REASON_TRIAL_ALREADY_COMPLETED") return;
+        console.error(`heartbeat of trial ${request.trialId} failed: ${err.details}`);
+        schedule(); // keep beating: the controller may be restarting
+      },
+    );
+  };
+  schedule();
+  return async () => {
+    stopped = true;
+    clearTimeout(timer);
+    call?.cancel();
+    await inFlight;
+  };
 }

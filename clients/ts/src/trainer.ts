@@ -1,10 +1,21 @@
 // Example sanas trainer in TypeScript: creates (or joins) a study over a custom token
 // space, runs SuggestTrial / CompleteTrial with a synthetic reward until the budget is
-// spent, and prints the best result.
+// spent, and prints the best result. While a trial "trains" (--train-seconds, to simulate
+// a real training step) it heartbeats the trial three times per lease.
 // usage: node dist/trainer.js [--addr host:port] [--study ID] [--steps N]
+//          [--lease-seconds S] [--train-seconds S] [--client-id NAME]
 import * as grpc from "@grpc/grpc-js";
-import { connect, errorReason, isRetryable, isSearchFinished, unary } from "./index";
+import {
+  connect,
+  durationMs,
+  errorReason,
+  isRetryable,
+  isSearchFinished,
+  keepAlive,
+  unary,
+} from "./index";
 import type { CompleteTrialResponse__Output } from "./generated/sanas/v1/CompleteTrialResponse";
+import type { CreateStudyResponse__Output } from "./generated/sanas/v1/CreateStudyResponse";
 import type { GetStudyResponse__Output } from "./generated/sanas/v1/GetStudyResponse";
 import type { SuggestTrialResponse__Output } from "./generated/sanas/v1/SuggestTrialResponse";
 import type { Trial__Output } from "./generated/sanas/v1/Trial";
@@ -17,6 +28,10 @@ function arg(name: string, fallback: string): string {
 // Synthetic score with its optimum at every token = 4.
 function reward(tokens: number[]): number {
   return -tokens.reduce((s, t) => s + (t - 4) * (t - 4), 0);
+}
+
+function durationOf(seconds: number): { seconds: number; nanos: number } {
+  return { seconds: Math.floor(seconds), nanos: Math.round((seconds % 1) * 1e9) };
 }
 
 async function withRetry<T>(call: () => Promise<T>): Promise<T> {
@@ -36,11 +51,15 @@ async function main(): Promise<number> {
   const address = arg("addr", "127.0.0.1:8881");
   const studyId = arg("study", "ts-example");
   const steps = arg("steps", "50");
+  const leaseSeconds = Number(arg("lease-seconds", "0")); // 0: the controller's default
+  const trainMs = Number(arg("train-seconds", "0")) * 1000;
+  const clientId = arg("client-id", "ts-trainer");
   const client = connect(address);
   const deadline = () => ({ deadline: Date.now() + 30_000 });
+  let leaseMs = 0;
   try {
-    await withRetry(() =>
-      unary((cb) =>
+    const created = await withRetry(() =>
+      unary<CreateStudyResponse__Output>((cb) =>
         client.CreateStudy(
           {
             studyId,
@@ -48,6 +67,7 @@ async function main(): Promise<number> {
               searchSpaces: [{ key: "custom", rangeTable: [9, 9, 9, 9, 9, 9] }],
               searchSteps: steps,
               seed: "1",
+              ...(leaseSeconds > 0 ? { leaseDuration: durationOf(leaseSeconds) } : {}),
             },
           },
           deadline(),
@@ -55,6 +75,8 @@ async function main(): Promise<number> {
         ),
       ),
     );
+    // The study's lease, which may be another trainer's choice: heartbeats follow it.
+    leaseMs = durationMs(created.study?.config?.leaseDuration);
   } catch (err) {
     const e = err as grpc.ServiceError;
     if (e.code === grpc.status.ALREADY_EXISTS) {
@@ -63,18 +85,24 @@ async function main(): Promise<number> {
     }
     throw err;
   }
+  if (leaseMs <= 0) {
+    console.error(`study ${studyId}: the controller reported no lease_duration`);
+    return 1;
+  }
 
   let completed = 0;
   let trial: Trial__Output | null = null;
   try {
     const first = await withRetry(() =>
       unary<SuggestTrialResponse__Output>((cb) =>
-        client.SuggestTrial({ studyId, clientId: "ts-trainer" }, deadline(), cb),
+        client.SuggestTrial({ studyId, clientId }, deadline(), cb),
       ),
     );
     trial = first.trial;
     while (trial) {
       const current: Trial__Output = trial;
+      const stop = keepAlive(client, { studyId, trialId: current.trialId, clientId }, leaseMs / 3);
+      await new Promise((r) => setTimeout(r, trainMs));
       const done = await withRetry(() =>
         unary<CompleteTrialResponse__Output>((cb) =>
           client.CompleteTrial(
@@ -83,13 +111,13 @@ async function main(): Promise<number> {
               trialId: current.trialId,
               reward: reward(current.tokens),
               suggestNext: true,
-              clientId: "ts-trainer",
+              clientId,
             },
             deadline(),
             cb,
           ),
         ),
-      );
+      ).finally(stop); // after the report: the lease is kept while CompleteTrial is retried
       completed++;
       trial = done.nextTrial; // null once the budget is spent
     }

@@ -1,6 +1,7 @@
 // Command trainer is an example sanas trainer in Go: it creates (or joins) a study over a
 // custom token space, runs SuggestTrial / CompleteTrial with a synthetic reward until the
-// budget is spent, and prints the best result.
+// budget is spent, and prints the best result. While a trial "trains" (--train-seconds,
+// to simulate a real training step) it heartbeats the trial three times per lease.
 package main
 
 import (
@@ -16,6 +17,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/sanas-nas/sanas/clients/go/sanas"
 	"github.com/sanas-nas/sanas/clients/go/sanasv1"
@@ -29,6 +31,40 @@ func reward(tokens []int32) float64 {
 		s -= d * d
 	}
 	return s
+}
+
+// keepAlive renews a trial's lease every interval from a goroutine until the returned
+// stop is called; stop waits for the goroutine, so no beat outlives the trial's report.
+func keepAlive(client sanasv1.ControllerServiceClient, studyID, clientID string, trialID int64,
+	interval time.Duration) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ticker := time.NewTicker(interval)
+		defer ticker.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-ticker.C:
+			}
+			// A beat that takes longer than an interval is replaced by the next one.
+			beat, cancelBeat := context.WithTimeout(ctx, interval)
+			_, err := client.HeartbeatTrial(beat, &sanasv1.HeartbeatTrialRequest{
+				StudyId: studyID, TrialId: trialID, ClientId: clientID,
+			})
+			cancelBeat()
+			switch {
+			case err == nil || ctx.Err() != nil:
+			case sanas.Reason(err) == sanasv1.ErrorReason_ERROR_REASON_TRIAL_ALREADY_COMPLETED:
+				return // reported (by us, or by another trainer after our lease ran out)
+			default: // keep beating: the controller may be restarting
+				log.Printf("heartbeat of trial %d failed: %v", trialID, err)
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
 }
 
 // withRetry repeats a call while the controller is unavailable, with backoff.
@@ -50,6 +86,11 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:8881", "controller address host:port")
 	studyID := flag.String("study", "go-example", "study to create or join")
 	steps := flag.Int64("steps", 50, "search_steps of the study")
+	leaseSeconds := flag.Float64("lease-seconds", 0,
+		"lease_duration of a new study (0: the controller's default)")
+	trainSeconds := flag.Float64("train-seconds", 0,
+		"seconds each trial \"trains\" before its reward is reported")
+	clientID := flag.String("client-id", "go-trainer", "name recorded with this trainer's trials")
 	flag.Parse()
 
 	conn, err := grpc.NewClient(*addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -64,7 +105,10 @@ func main() {
 		SearchSteps:  *steps,
 		Seed:         proto.Uint64(1),
 	}
-	_, err = withRetry(func(ctx context.Context) (*sanasv1.CreateStudyResponse, error) {
+	if *leaseSeconds > 0 {
+		config.LeaseDuration = durationpb.New(time.Duration(*leaseSeconds * float64(time.Second)))
+	}
+	created, err := withRetry(func(ctx context.Context) (*sanasv1.CreateStudyResponse, error) {
 		return client.CreateStudy(ctx, &sanasv1.CreateStudyRequest{StudyId: *studyID, Config: config})
 	})
 	if status.Code(err) == codes.AlreadyExists {
@@ -72,20 +116,30 @@ func main() {
 	} else if err != nil {
 		log.Fatalf("create study: %v", err)
 	}
+	// Three heartbeats per lease (the study's, which may be another trainer's choice), so
+	// one lost beat does not cost the trial.
+	lease := created.GetStudy().GetConfig().GetLeaseDuration().AsDuration()
+	if lease <= 0 {
+		log.Fatalf("study %q: the controller reported no lease_duration", *studyID)
+	}
+	interval := lease / 3
 
 	suggested, err := withRetry(func(ctx context.Context) (*sanasv1.SuggestTrialResponse, error) {
-		return client.SuggestTrial(ctx, &sanasv1.SuggestTrialRequest{StudyId: *studyID, ClientId: "go-trainer"})
+		return client.SuggestTrial(ctx, &sanasv1.SuggestTrialRequest{StudyId: *studyID, ClientId: *clientID})
 	})
 	trial := suggested.GetTrial()
 	completed := 0
 	for err == nil && trial != nil {
+		stop := keepAlive(client, *studyID, *clientID, trial.GetTrialId(), interval)
+		time.Sleep(time.Duration(*trainSeconds * float64(time.Second)))
 		var done *sanasv1.CompleteTrialResponse
 		done, err = withRetry(func(ctx context.Context) (*sanasv1.CompleteTrialResponse, error) {
 			return client.CompleteTrial(ctx, &sanasv1.CompleteTrialRequest{
 				StudyId: *studyID, TrialId: trial.GetTrialId(), Reward: reward(trial.GetTokens()),
-				SuggestNext: true, ClientId: "go-trainer",
+				SuggestNext: true, ClientId: *clientID,
 			})
 		})
+		stop() // after the report: the lease is kept while CompleteTrial is retried
 		if err == nil {
 			completed++
 			trial = done.GetNextTrial() // nil once the budget is spent
