@@ -415,7 +415,7 @@ type StudyConfig struct {
 	// returned in the study's config.
 	Seed *uint64 `protobuf:"varint,6,opt,name=seed,proto3,oneof" json:"seed,omitempty"`
 	// How long a trial stays with its trainer without a heartbeat before it is
-	// handed to another trainer. Unset: 600 seconds.
+	// handed to another trainer. Unset: 60 seconds.
 	LeaseDuration *durationpb.Duration `protobuf:"bytes,7,opt,name=lease_duration,json=leaseDuration,proto3" json:"lease_duration,omitempty"`
 	// Limits on a candidate's cost: the controller issues only token vectors
 	// within them, so no trainer builds an over-budget network.
