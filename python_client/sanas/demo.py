@@ -195,6 +195,8 @@ def main_process(args: argparse.Namespace) -> int:
         space_configs(args),
         server_addr=("127.0.0.1", args.port),
         save_checkpoint=str(out / "checkpoints"),
+        # Resumes an earlier run in the same folder (SANAS resumes only when asked).
+        load_checkpoint=str(out / "checkpoints"),
         metrics_port=args.metrics_port,
         **sanas_kwargs(args),
     )

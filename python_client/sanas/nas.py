@@ -3,28 +3,126 @@
 Differences from PaddleSlim that scripts may notice (all deliberate):
 - `search_steps` is a budget for the whole study, shared by every client; when it is
   spent, `next_archs()` raises `sanas.errors.SearchFinished` (never exits the process);
-- several SANAS instances (trainers) join one study by `study_id` (default "sanas");
-- `save_checkpoint` is the embedded controller's checkpoint folder; `load_checkpoint`
-  resumes a sanas checkpoint folder in place, or imports a PaddleSlim one.
+- several SANAS instances (trainers) join one study by `study_id` (default "sanas"). A
+  joining client (`is_server=False`) takes the study as the server created it: its search
+  spaces must match (a mismatch names the field), and annealing parameters it passes that
+  differ are warned about and the study's values are used;
+- the resume rule, as in PaddleSlim: `save_checkpoint` is where the embedded controller
+  writes; only `load_checkpoint` resumes. A sanas checkpoint folder is resumed in place
+  (logged as `resumed study X with N results from DIR`); a PaddleSlim one is imported. A
+  `save_checkpoint` folder that already holds trials of the study, with no
+  `load_checkpoint`, is refused with a message saying how to resume or start afresh.
 """
 
 from __future__ import annotations
 
 import atexit
 import logging
+import math
 import socket
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from .client import Client, LeaseKeeper, study_config
-from .errors import InvalidArgumentError, StudyNotFoundError
+from .errors import InvalidArgumentError, StudyExistsError, StudyNotFoundError
 from .spaces import Architecture, CombinedSpace, SpaceConfig, SpaceConfigError
 from .v1 import sanas_pb2 as pb
 
 log = logging.getLogger(__name__)
 PADDLESLIM_CHECKPOINT = "sanas.checkpoints"
+DEFAULT_PORT = 8881
+
+
+class _Default(float):
+    """PaddleSlim's default value of a parameter, told apart from the same value passed
+    on purpose (a joining client is warned only about what it passed)."""
+
+
+class _DefaultInt(int):
+    """As _Default, for integers."""
+
+
+DEFAULT_REDUCE_RATE = _Default(0.85)
+DEFAULT_SEARCH_STEPS = _DefaultInt(300)
+
+
+def parse_server_addr(server_addr: Any) -> tuple[str, int]:
+    """PaddleSlim's (ip, port) tuple, or a "host:port" / "host" string."""
+    if isinstance(server_addr, str):
+        host, sep, port = server_addr.rpartition(":")
+        if not sep or "]" in port:  # "host" or "[::1]" without a port
+            host, port = server_addr, str(DEFAULT_PORT)
+        host = host.strip("[]")
+        try:
+            return host, int(port)
+        except ValueError:
+            raise InvalidArgumentError(
+                f"server_addr={server_addr!r}: use ('host', port) or 'host:port'",
+                code="INVALID_ARGUMENT",
+            ) from None
+    try:
+        ip, port = server_addr
+    except (TypeError, ValueError):
+        raise InvalidArgumentError(
+            f"server_addr={server_addr!r}: use ('host', port) or 'host:port'",
+            code="INVALID_ARGUMENT",
+        ) from None
+    return ip or "", DEFAULT_PORT if port is None else int(port)
+
+
+def bracketed(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def space_differences(study: pb.StudyConfig, mine: pb.StudyConfig) -> list[str]:
+    """What differs between two configs' search spaces, field by field."""
+    if len(study.search_spaces) != len(mine.search_spaces):
+        return [
+            f"the study has {len(study.search_spaces)} search space(s), this client "
+            f"{len(mine.search_spaces)}"
+        ]
+    out = []
+    for i, (a, b) in enumerate(zip(study.search_spaces, mine.search_spaces, strict=True)):
+        for field in pb.SearchSpaceConfig.DESCRIPTOR.fields:
+            x, y = getattr(a, field.name), getattr(b, field.name)
+            if not isinstance(x, str | int | float):  # a repeated field
+                x, y = list(x), list(y)
+            if x != y:
+                out.append(
+                    f"search space {i} ({a.key}) {field.name}: study {x!r}, this client {y!r}"
+                )
+    return out
+
+
+def annealing_differences(
+    study: pb.StudyConfig, mine: pb.StudyConfig, passed: set[str]
+) -> list[str]:
+    """Parameters this client passed (`passed`) whose values differ from the study's."""
+    out = []
+    for name in sorted(passed):
+        if name == "lease_duration":
+            x, y = (
+                study.lease_duration.ToNanoseconds() / 1e9,
+                mine.lease_duration.ToNanoseconds() / 1e9,
+            )
+        elif name == "constraints":
+            x, y = (
+                (study.constraints.max_flops, study.constraints.max_params),
+                (
+                    mine.constraints.max_flops,
+                    mine.constraints.max_params,
+                ),
+            )
+        else:
+            x, y = getattr(study, name), getattr(mine, name)
+            if not isinstance(x, int | float):  # a repeated field
+                x, y = list(x), list(y)
+        if x != y:
+            out.append(f"{name}: study {x!r}, this client {y!r}")
+    return out
 
 
 def this_host_address() -> str:
@@ -41,11 +139,11 @@ class SANAS:
     def __init__(
         self,
         configs: Sequence[Any],
-        server_addr: tuple[str | None, int] = ("", 8881),
+        server_addr: tuple[str | None, int] | str = ("", DEFAULT_PORT),
         init_temperature: float | None = None,
-        reduce_rate: float = 0.85,
+        reduce_rate: float = DEFAULT_REDUCE_RATE,
         init_tokens: Sequence[int] | None = None,
-        search_steps: int = 300,
+        search_steps: int = DEFAULT_SEARCH_STEPS,
         save_checkpoint: str | None = "./nas_checkpoint",
         load_checkpoint: str | None = None,
         is_server: bool = True,
@@ -80,45 +178,134 @@ class SANAS:
         self._trial: pb.Trial | None = None
         self._lease: LeaseKeeper | None = None
         self._embedded: Any = None
-        ip, port = server_addr
+        if isinstance(search_steps, bool) or not isinstance(search_steps, int) or search_steps < 1:
+            raise InvalidArgumentError(
+                f"search_steps={search_steps!r}: the search needs a budget of at least one "
+                "step (PaddleSlim's default is 300)",
+                code="INVALID_ARGUMENT",
+            )
+        ip, port = parse_server_addr(server_addr)
+        folder = load_checkpoint or save_checkpoint
         if is_server:
             host = ip or this_host_address()
-            folder = load_checkpoint or save_checkpoint
             from sanas_server.server import start_server  # the one lazy server import
 
             self._embedded = start_server(host, port, folder, metrics_port=metrics_port)
             atexit.register(self.close)
             address = self._embedded.address
         else:
-            address = f"{ip or this_host_address()}:{port}"
-        self._client = Client(
-            address,
-            client_id=client_id,
-            tls_ca_file=tls_ca_file,
-            tls_cert_file=tls_cert_file,
-            tls_key_file=tls_key_file,
-            auth_token_file=auth_token_file,
-        )
-        self._client.wait_ready()
-        config = study_config(
-            self._configs,
-            init_temperature=init_temperature,
-            reduce_rate=reduce_rate,
-            init_tokens=init_tokens,
-            search_steps=search_steps,
-            seed=seed,
-            lease_seconds=lease_seconds,
-            max_flops=max_flops,
-            max_params=max_params,
-            constraint_input_size=flops_input_size,
-            constraint_in_channels=input_channels,
-        )
-        imported = self._maybe_import(load_checkpoint, config)
-        study = self._client.get_study(study_id) if imported else None
-        if study is None:
-            study = self._client.create_study(study_id, config)
+            address = f"{bracketed(ip or this_host_address())}:{port}"
+        self._client: Client | None = None
+        try:
+            self._client = Client(
+                address,
+                client_id=client_id,
+                tls_ca_file=tls_ca_file,
+                tls_cert_file=tls_cert_file,
+                tls_key_file=tls_key_file,
+                auth_token_file=auth_token_file,
+            )
+            self._client.wait_ready()
+            config = study_config(
+                self._configs,
+                init_temperature=init_temperature,
+                reduce_rate=reduce_rate,
+                init_tokens=init_tokens,
+                search_steps=search_steps,
+                seed=seed,
+                lease_seconds=lease_seconds,
+                max_flops=max_flops,
+                max_params=max_params,
+                constraint_input_size=flops_input_size,
+                constraint_in_channels=input_channels,
+            )
+            passed = {
+                name
+                for name, value, default in (
+                    ("init_temperature", init_temperature, None),
+                    ("reduce_rate", reduce_rate, DEFAULT_REDUCE_RATE),
+                    ("init_tokens", init_tokens, None),
+                    ("search_steps", search_steps, DEFAULT_SEARCH_STEPS),
+                    ("seed", seed, None),
+                    ("lease_duration", lease_seconds, None),
+                    ("constraints", max_flops or max_params, None),
+                )
+                if value is not default
+            }
+            if is_server:
+                study = self._open_as_server(config, load_checkpoint, save_checkpoint)
+            else:
+                study = self._join(config, passed)
+        except BaseException:
+            self.close()  # the embedded controller, if any, releases its folder
+            raise
         # Heartbeats while the user trains: three per lease, so one lost beat is harmless.
         self._heartbeat_interval = study.config.lease_duration.ToNanoseconds() / 3e9
+
+    def _open_as_server(
+        self, config: pb.StudyConfig, load_checkpoint: str | None, save_checkpoint: str | None
+    ) -> pb.Study:
+        """Create the study, or resume it from load_checkpoint (see the module doc)."""
+        if self._maybe_import(load_checkpoint, config):
+            return self._client.get_study(self._study_id)
+        try:
+            existing = self._client.get_study(self._study_id)
+        except StudyNotFoundError:
+            return self._client.create_study(self._study_id, config)
+        issued = sum(
+            (
+                existing.trial_counts.active,
+                existing.trial_counts.succeeded,
+                existing.trial_counts.infeasible,
+            )
+        )
+        if load_checkpoint is None:
+            if issued:
+                raise StudyExistsError(
+                    f"the checkpoint folder {save_checkpoint} already holds study "
+                    f"{self._study_id!r} with {issued} trial(s) from an earlier run. Pass "
+                    f"load_checkpoint={save_checkpoint!r} to resume it, or use another "
+                    "save_checkpoint (or study_id) to start a new search",
+                    code="ALREADY_EXISTS",
+                )
+            self._client.delete_study(self._study_id)  # nothing was searched: start afresh
+            return self._client.create_study(self._study_id, config)
+        try:
+            study = self._client.create_study(self._study_id, config)
+        except StudyExistsError as exc:
+            raise StudyExistsError(
+                f"{exc} (checkpoint folder {load_checkpoint}); pass the same config to "
+                "resume it, or use another study_id",
+                code=exc.code,
+                reason=exc.reason,
+            ) from exc
+        done = study.trial_counts.succeeded + study.trial_counts.infeasible
+        log.info("resumed study %r with %d results from %s", self._study_id, done, load_checkpoint)
+        return study
+
+    def _join(self, config: pb.StudyConfig, passed: set[str]) -> pb.Study:
+        """Join the study the server created; create it if there is none yet."""
+        try:
+            study = self._client.get_study(self._study_id)
+        except StudyNotFoundError:
+            return self._client.create_study(self._study_id, config)
+        differences = space_differences(study.config, config)
+        if differences:
+            raise StudyExistsError(
+                f"study {self._study_id!r} at {self._client.address} searches other spaces "
+                f"than this client: {'; '.join(differences)}. Pass the server's configs, or "
+                "another study_id",
+                code="ALREADY_EXISTS",
+            )
+        ignored = annealing_differences(study.config, config, passed)
+        if ignored:
+            message = (
+                f"joining study {self._study_id!r}: it keeps its own "
+                f"{'; '.join(ignored)} (the study's values are used)"
+            )
+            warnings.warn(message, UserWarning, stacklevel=3)
+            log.warning(message)
+        return study
 
     def _maybe_import(self, load_checkpoint: str | None, config: pb.StudyConfig) -> bool:
         if load_checkpoint is None:
@@ -170,12 +357,22 @@ class SANAS:
             self._lease.stop()
             self._lease = None
 
-    def reward(self, score: float) -> bool:
+    def reward(self, score: float, infeasible: bool = False) -> bool:
         """Report the score of the architecture from the last next_archs(); True when
-        the controller has durably recorded it."""
+        the controller has durably recorded it. `infeasible=True` reports a candidate
+        that could not be evaluated (training diverged, ran out of memory): it is
+        recorded, never becomes the base or the best, and `score` is ignored."""
         if self._trial is None:
             raise RuntimeError("reward() needs a trial: call next_archs() first")
-        self._client.complete_trial(self._study_id, self._trial.trial_id, float(score))
+        if not infeasible and not math.isfinite(float(score)):
+            raise InvalidArgumentError(
+                f"reward({score!r}) is not a finite number; if the candidate failed "
+                "(diverged, out of memory), report it with reward(score, infeasible=True)",
+                code="INVALID_ARGUMENT",
+            )
+        self._client.complete_trial(
+            self._study_id, self._trial.trial_id, float(score), infeasible=infeasible
+        )
         self._end_lease()
         self._trial = None
         if self._progress:
@@ -228,7 +425,8 @@ class SANAS:
     def close(self) -> None:
         """Close the connection and stop the embedded controller, if any."""
         self._end_lease()
-        self._client.close()
+        if self._client is not None:
+            self._client.close()
         if self._embedded is not None:
             embedded, self._embedded = self._embedded, None
             embedded.stop()

@@ -469,10 +469,11 @@ class Controller:
 
     @staticmethod
     def _check_same_config(existing: _Entry, request: StudyRequest) -> None:
-        if not existing.study.request.matches(request):
+        differences = existing.study.request.differences(request)
+        if differences:
             raise StudyExists(
-                f"study {existing.study.study_id!r} already exists with a different config; "
-                "use another study_id or the same config"
+                f"study {existing.study.study_id!r} already exists with a different config "
+                f"({'; '.join(differences)}); use another study_id or the same config"
             )
 
     def import_study(

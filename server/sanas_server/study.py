@@ -122,11 +122,17 @@ class StudyRequest:
             constraints=Constraints(**data.get("constraints", {})),
         )
 
-    def matches(self, other: StudyRequest) -> bool:
-        """Same config for CreateStudy's idempotency; an unset seed matches any seed."""
-        if self.seed is None or other.seed is None:
-            return dataclasses.replace(self, seed=None) == dataclasses.replace(other, seed=None)
-        return self == other
+    def differences(self, other: StudyRequest) -> list[str]:
+        """Fields that differ, as `name: <self> (existing) vs <other> (requested)`; an
+        unset seed matches any seed."""
+        out = []
+        for f in dataclasses.fields(self):
+            mine, theirs = getattr(self, f.name), getattr(other, f.name)
+            if f.name == "seed" and (mine is None or theirs is None):
+                continue
+            if mine != theirs:
+                out.append(f"{f.name}: {mine!r} (existing) vs {theirs!r} (requested)")
+        return out
 
 
 @dataclass(frozen=True)

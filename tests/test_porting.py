@@ -1,0 +1,221 @@
+"""PaddleSlim scripts with only the import changed: a server script and client scripts
+that pass only configs and an address, the resume rule, and the small traps a newcomer
+met (search_steps=0, "host:port" strings, failed candidates)."""
+
+from __future__ import annotations
+
+import logging
+import math
+import subprocess
+import sys
+import warnings
+
+import pytest
+
+from sanas import SANAS, Client, StudyExistsError, errors
+from sanas.v1 import sanas_pb2 as pb
+
+BLOCKS = [("MobileNetV2BlockSpace", {"input_size": 8, "output_size": 2, "block_num": 2})]
+OTHER_BLOCKS = [("MobileNetV2BlockSpace", {"input_size": 8, "output_size": 2, "block_num": 3})]
+LOOPBACK = ("127.0.0.1", 0)
+
+
+def test_joining_clients_with_only_configs_and_an_address_join_the_study():
+    with SANAS(
+        BLOCKS,
+        server_addr=LOOPBACK,
+        save_checkpoint=None,
+        search_steps=4,
+        init_temperature=2.0,
+        reduce_rate=0.5,
+    ) as server:
+        host, port = server.address.rsplit(":", 1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # joining with PaddleSlim's defaults: no warning
+            worker = SANAS(BLOCKS, server_addr=(host, int(port)), is_server=False)
+        worker.next_archs()
+        worker.reward(0.5)
+        with Client(server.address) as c:
+            study = c.get_study("sanas")
+        assert study.config.search_steps == 4 and study.config.reduce_rate == 0.5
+        assert study.trial_counts.succeeded == 1
+        worker.close()
+
+
+def test_a_joining_client_is_warned_about_annealing_parameters_it_passes():
+    with SANAS(BLOCKS, server_addr=LOOPBACK, save_checkpoint=None, search_steps=4) as server:
+        with pytest.warns(UserWarning, match=r"reduce_rate: study 0\.85, this client 0\.5") as seen:
+            worker = SANAS(
+                BLOCKS,
+                server_addr=server.address,
+                is_server=False,
+                reduce_rate=0.5,
+                search_steps=300,
+            )
+        text = str(seen[0].message)
+        assert "search_steps: study 4, this client 300" in text
+        assert "the study's values are used" in text
+        with Client(server.address) as c:
+            assert c.get_study("sanas").config.reduce_rate == 0.85
+        worker.close()
+
+
+def test_a_joining_client_with_other_spaces_is_told_which_field_differs():
+    with SANAS(BLOCKS, server_addr=LOOPBACK, save_checkpoint=None, search_steps=4) as server:
+        with pytest.raises(StudyExistsError, match=r"block_num: study 2, this client 3"):
+            SANAS(OTHER_BLOCKS, server_addr=server.address, is_server=False)
+
+
+SERVER_SCRIPT = """
+import sys, time
+from sanas import SANAS, Client
+configs = [("MobileNetV2BlockSpace", {"input_size": 8, "output_size": 2, "block_num": 2})]
+sa = SANAS(configs, server_addr=("127.0.0.1", 0), search_steps=4, init_temperature=1.0,
+           save_checkpoint=sys.argv[1])
+print(sa.address, flush=True)
+with Client(sa.address) as c:
+    for _ in range(1200):  # bounded: at most 120 s
+        if c.get_study("sanas").state == 2:  # STUDY_STATE_COMPLETED
+            break
+        time.sleep(0.1)
+print("best", sa.current_info()["best_reward"], flush=True)
+sys.stdin.readline()  # stays up until the test has seen every client finish
+sa.close()
+"""
+
+CLIENT_SCRIPT = """
+import sys
+from sanas import SANAS, SearchFinished
+configs = [("MobileNetV2BlockSpace", {"input_size": 8, "output_size": 2, "block_num": 2})]
+host, port = sys.argv[1].rsplit(":", 1)
+sa = SANAS(configs, server_addr=(host, int(port)), is_server=False)
+n = 0
+while True:
+    try:
+        archs = sa.next_archs()
+    except SearchFinished:
+        break
+    sa.reward(0.1 * (n + 1) + 0.01 * len(archs))
+    n += 1
+print("rewarded", n, flush=True)
+"""
+
+
+def test_a_server_script_and_client_scripts_as_in_paddleslim(tmp_path):
+    server = subprocess.Popen(
+        [sys.executable, "-c", SERVER_SCRIPT, str(tmp_path / "ckpt")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        address = server.stdout.readline().strip()
+        assert ":" in address, server.stderr.read()
+        clients = [
+            subprocess.Popen(
+                [sys.executable, "-c", CLIENT_SCRIPT, address],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        rewarded = 0
+        for client in clients:
+            out, err = client.communicate(timeout=120)
+            assert client.returncode == 0, err
+            rewarded += int(out.split()[-1])
+        assert rewarded == 4  # the server script's budget, shared by both clients
+        out, err = server.communicate("bye\n", timeout=60)
+        assert server.returncode == 0, err
+        assert out.startswith("best ")
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait(10)
+
+
+def test_save_checkpoint_alone_never_resumes_silently(tmp_path, caplog):
+    folder = str(tmp_path / "ckpt")
+    with SANAS(BLOCKS, server_addr=LOOPBACK, save_checkpoint=folder, search_steps=5) as first:
+        first.next_archs()
+        first.reward(0.7)
+    with pytest.raises(StudyExistsError) as info:
+        SANAS(BLOCKS, server_addr=LOOPBACK, save_checkpoint=folder, search_steps=5)
+    message = str(info.value)
+    assert f"load_checkpoint={folder!r} to resume it" in message
+    assert "1 trial(s) from an earlier run" in message and folder in message
+    caplog.set_level(logging.INFO, logger="sanas.nas")
+    with SANAS(BLOCKS, server_addr=LOOPBACK, load_checkpoint=folder, search_steps=5) as resumed:
+        assert resumed.current_info()["best_reward"] == 0.7
+    assert f"resumed study 'sanas' with 1 results from {folder}" in caplog.text
+
+
+def test_resuming_with_another_config_names_the_fields_and_the_folder(tmp_path):
+    folder = str(tmp_path / "ckpt")
+    with SANAS(BLOCKS, server_addr=LOOPBACK, save_checkpoint=folder, search_steps=5) as first:
+        first.next_archs()
+        first.reward(0.7)
+    with pytest.raises(StudyExistsError) as info:
+        SANAS(BLOCKS, server_addr=LOOPBACK, load_checkpoint=folder, search_steps=9)
+    message = str(info.value)
+    assert "search_steps: 5 (existing) vs 9 (requested)" in message
+    assert f"checkpoint folder {folder}" in message
+
+
+def test_a_checkpoint_folder_with_nothing_searched_starts_afresh(tmp_path):
+    folder = str(tmp_path / "ckpt")
+    SANAS(BLOCKS, server_addr=LOOPBACK, save_checkpoint=folder, search_steps=5).close()
+    with SANAS(BLOCKS, server_addr=LOOPBACK, save_checkpoint=folder, search_steps=7) as again:
+        with Client(again.address) as c:
+            assert c.get_study("sanas").config.search_steps == 7
+
+
+@pytest.mark.parametrize("steps", [0, -1, 2.5, True])
+def test_search_steps_must_be_a_positive_whole_number(steps):
+    with pytest.raises(errors.InvalidArgumentError, match="search_steps="):
+        SANAS(BLOCKS, server_addr=LOOPBACK, save_checkpoint=None, search_steps=steps)
+
+
+def test_server_addr_as_a_host_port_string():
+    with SANAS(BLOCKS, server_addr="127.0.0.1:0", save_checkpoint=None) as server:
+        assert server.address.startswith("127.0.0.1:") and not server.address.endswith(":0")
+        worker = SANAS(BLOCKS, server_addr=server.address, is_server=False)
+        worker.next_archs()
+        worker.reward(0.2)
+        worker.close()
+    with pytest.raises(errors.InvalidArgumentError, match="'host:port'"):
+        SANAS(BLOCKS, server_addr="127.0.0.1:eighty", save_checkpoint=None)
+
+
+def test_a_failed_candidate_is_reported_as_infeasible():
+    with SANAS(BLOCKS, server_addr=LOOPBACK, save_checkpoint=None, search_steps=4) as nas:
+        nas.next_archs()
+        with pytest.raises(errors.InvalidArgumentError, match=r"infeasible=True"):
+            nas.reward(math.nan)
+        assert nas.reward(math.nan, infeasible=True) is True
+        with Client(nas.address) as c:
+            (trial,) = c.list_trials("sanas")
+        assert trial.state == pb.TRIAL_STATE_INFEASIBLE
+        assert nas.current_info()["best_reward"] == -1  # never the best
+
+
+def test_every_error_of_the_readme_table_is_importable_from_sanas():
+    import sanas
+
+    for name in (
+        "InvalidArgumentError",
+        "StudyNotFoundError",
+        "TrialNotFoundError",
+        "StudyExistsError",
+        "TrialAlreadyCompletedError",
+        "BudgetExhaustedError",
+        "SpaceExhaustedError",
+        "TooManyPendingTrialsError",
+        "UnauthenticatedError",
+        "ControllerUnavailableError",
+        "StudyBrokenError",
+        "TooManyWatchersError",
+    ):
+        assert issubclass(getattr(sanas, name), sanas.SanasError), name
