@@ -32,7 +32,9 @@ next proposal (a recombination hint), so parallel trainers' results are not wast
 
 Everything a proposal or a result changes is either decided again identically on replay
 (`record_proposal`, `apply_result`) or written into the journal event by the caller
-(random generator state, radius, kicks), so a journal replay rebuilds the exact state.
+(random generator state, radius, kicks, rejected candidates, and the hints a proposal
+dropped as infeasible, which a replay cannot re-check), so a journal replay rebuilds the
+exact state.
 """
 
 from __future__ import annotations
@@ -122,6 +124,8 @@ class Annealer:
         self.origins: dict[tuple[int, ...], tuple[tuple[int, ...], float | None]] = {}
         # Recombination hints, proposed first (a dict keeps their order).
         self.hints: dict[tuple[int, ...], None] = {}
+        # Hints the last `propose` discarded, for its journal event (not part of state()).
+        self.last_dropped = 0
         # Of the feasible rewards so far.
         self.reward_stats: RewardStats = (0, 0.0, 0.0)
         self._space_size = math.prod(self.range_table)
@@ -172,14 +176,22 @@ class Annealer:
             )
         self._feasible = feasible
         try:
-            candidate = self._next_hint() or self._fresh_candidate()
+            hint, dropped = self._next_hint()
+            candidate = hint or self._fresh_candidate()
         finally:
             self._feasible = None
-        self.record_proposal(candidate)  # a kick is already in self.kicks
+        self.last_dropped = dropped
+        # The same update as a replay's, so the journal needs only `dropped` (and a kick
+        # is already in self.kicks).
+        self.record_proposal(candidate, dropped=dropped)
         return candidate
 
-    def record_proposal(self, tokens: Sequence[int], kick: bool = False) -> None:
-        """Record an issued proposal: from `propose`, and from the journal on replay."""
+    def record_proposal(self, tokens: Sequence[int], kick: bool = False, dropped: int = 0) -> None:
+        """Record an issued proposal: from `propose`, and from the journal on replay.
+        `dropped`: hints the proposal discarded from the front of the queue as not fresh
+        (issued, or infeasible under constraints: a replay cannot re-check those)."""
+        for hint in list(self.hints)[:dropped]:
+            del self.hints[hint]
         key = tuple(tokens)
         self._issued.add(key)
         self.origins[key] = (self.base_tokens, self.base_reward)
@@ -187,13 +199,13 @@ class Annealer:
         if kick:
             self.kicks.add(key)
 
-    def _next_hint(self) -> tuple[int, ...] | None:
-        while self.hints:
-            hint = next(iter(self.hints))
-            del self.hints[hint]
+    def _next_hint(self) -> tuple[tuple[int, ...] | None, int]:
+        """The first fresh hint, and how many hints before it are not fresh (all of
+        them when none is). Nothing is removed here: `record_proposal` does that."""
+        for dropped, hint in enumerate(self.hints):
             if self._fresh(hint):
-                return hint
-        return None
+                return hint, dropped
+        return None, len(self.hints)
 
     def _fresh(self, candidate: tuple[int, ...]) -> bool:
         if candidate in self._issued:

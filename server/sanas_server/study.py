@@ -431,6 +431,8 @@ class Study:
             event["rejected"] = self.annealer.rejected
         if tokens in self.annealer.kicks:
             event["kick"] = True
+        if self.annealer.last_dropped:  # omitted when 0: older journals replay unchanged
+            event["dropped"] = self.annealer.last_dropped
         return self._record_suggest(event), event
 
     def describe(self, tokens: Sequence[int]) -> tuple[list[Architecture], Cost] | None:
@@ -608,7 +610,9 @@ class Study:
             self._restore(event)
             return
         if kind == "suggest":
-            self.annealer.record_proposal(event["tokens"], kick=event.get("kick", False))
+            self.annealer.record_proposal(
+                event["tokens"], kick=event.get("kick", False), dropped=event.get("dropped", 0)
+            )
             self._record_suggest(event)
         elif kind == "complete":
             trial = self.trials[event["id"]]
