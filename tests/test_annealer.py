@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import math
+import tracemalloc
 
 import pytest
 
+from sanas.spaces import SpaceConfig, SpaceConfigError, check_range_table
 from sanas_server.annealer import TEMPERATURE_FLOOR_RATIO, Annealer, SpaceExhausted
+from sanas_server.errors import InvalidArgument
+from sanas_server.study import Study, StudyRequest, StudySpec
 
 
 def peak(tokens: tuple[int, ...]) -> float:
@@ -202,3 +206,86 @@ def test_an_infeasible_start_does_not_trap_the_search():
     # Around the start (sum 54) no 1- or 2-token move gets below 36: only proposals drawn
     # anywhere reach the feasible region (neighbour moves alone would widen for ages).
     assert found is not None
+
+
+def stuck_on_position_0(a: Annealer) -> None:
+    """Put `a` where every random 1-hop move fails: the start is evaluated, position 0's
+    only other value is issued, and a pending move has taken position 1, so the random
+    attempts (on free positions only) all redraw the issued vector."""
+    start = a.propose()
+    a.observe(start, 0.0, False)
+    a.mark_issued((1 - start[0], *start[1:]))
+    pending = a.propose()
+    assert pending[0] == start[0] and pending[1] != start[1]
+
+
+@pytest.mark.parametrize("big", [10**6, 2**31 - 1])
+def test_a_huge_range_never_enumerates_the_neighbourhood(big: int) -> None:
+    # Listing the neighbours took 96 MiB at 10**6 values (and would need ~200 GiB at
+    # 2**31 - 1); the scan from a random neighbour allocates next to nothing.
+    a = Annealer([2, big], [0, 0], 1.0, 0.5, 6)
+    stuck_on_position_0(a)
+    tracemalloc.start()
+    try:
+        proposals = [a.propose() for _ in range(20)]
+        peak_bytes = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak_bytes < 1 << 20
+    assert len(set(proposals)) == 20 and a.radius == 1
+    assert all(t[0] == 0 and t[1] != 0 for t in proposals)  # fresh 1-hop neighbours
+
+
+def test_the_neighbour_scan_finds_the_last_fresh_neighbour_then_widens_to_a_kick() -> None:
+    a = Annealer([2, 3000], [0, 0], 1.0, 0.5, 1)
+    start = a.propose()
+    a.observe(start, 0.0, False)
+    left = {(0, 1234), (0, 2999)}
+    for v in range(1, 3000):
+        if (0, v) not in left:
+            a.mark_issued((0, v))
+    a.mark_issued((1, 0))
+    # 2 fresh neighbours among 3,000: the random attempts miss them, the scan does not.
+    assert {a.propose(), a.propose()} == left and a.radius == 1
+    # The neighbourhood is used up: the next proposal is a 2-position move (a kick).
+    kick = a.propose()
+    assert a.radius == 2 and kick[0] == 1 and kick[1] != 0 and a.kicks == {kick}
+
+
+def test_an_exhausted_small_neighbourhood_moves_to_radius_2() -> None:
+    a = Annealer([3, 3, 3], [1, 1, 1], 1.0, 0.5, 2)
+    start = a.propose()
+    a.observe(start, 0.0, False)
+    for i in range(3):
+        for v in (0, 2):
+            a.mark_issued(tuple(v if j == i else 1 for j in range(3)))
+    t = a.propose()
+    assert a.radius == 2 and sum(x != 1 for x in t) == 2
+
+
+def test_a_range_above_int32_is_rejected_with_the_limit() -> None:
+    from sanas.spaces.base import MAX_RANGE
+
+    assert check_range_table([2, MAX_RANGE]) == [2, 2**31 - 1]
+    with pytest.raises(SpaceConfigError, match=r"range_table\[1\] = 2147483648.*2147483647"):
+        check_range_table([2, 2**31])
+    request = StudyRequest(search_spaces=(SpaceConfig("c", range_table=(2**31, 2)),))
+    with pytest.raises(InvalidArgument, match=r"c\.range_table\[0\].*at most 2147483647"):
+        StudySpec.resolve(request)
+
+
+def test_a_study_over_an_int32_range_suggests_without_enumerating() -> None:
+    request = StudyRequest(
+        search_spaces=(SpaceConfig("c", range_table=(2, 2**31 - 1)),), init_tokens=(0, 0), seed=3
+    )
+    study = Study("s", request, StudySpec.resolve(request), 0.0)
+    first, _ = study.suggest("w", 0.0)
+    study.complete(first.trial_id, 1.0, False, 0.0)
+    study.annealer.mark_issued((1, 0))
+    tracemalloc.start()
+    try:
+        held = [study.suggest("w", 0.0)[0] for _ in range(50)]
+        peak_bytes = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak_bytes < 1 << 20 and len({t.tokens for t in held}) == 50

@@ -8,7 +8,9 @@ PaddleSlim's step, with its defects fixed:
   climbs again from nearby). While a kick is pending, the other proposals are 2-position
   moves around the base. When random moves keep colliding, an ordered scan from a random
   point finds a fresh vector in at most (issued + 1) steps, so the search only ends when
-  its budget (or the space) is spent;
+  its budget (or the space) is spent. The 1-hop neighbourhood is scanned the same way
+  (never listed: a range may hold 2**31 - 1 values), so the work per proposal is bounded
+  by the issued count, not by the size of the ranges;
 - the temperature counts rewards held by the annealer itself and has a floor, so it
   neither underflows to 0 nor divides by it;
 - the temperature is measured in units of the spread of the rewards (their standard
@@ -39,6 +41,8 @@ exact state.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -130,6 +134,11 @@ class Annealer:
         self.reward_stats: RewardStats = (0, 0.0, 0.0)
         self._space_size = math.prod(self.range_table)
         self._mutable = [i for i, r in enumerate(self.range_table) if r > 1]
+        # The 1-hop neighbours, numbered without listing them: _mutable[k] owns numbers
+        # [starts[k], starts[k + 1]), one per value other than the base's.
+        self._neighbour_starts = list(
+            itertools.accumulate((self.range_table[i] - 1 for i in self._mutable), initial=0)
+        )
         self._rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed)))
 
     # -- state -------------------------------------------------------------------------
@@ -231,9 +240,9 @@ class Annealer:
                 candidate = self._move(base, 1, free)
                 if self._fresh(candidate):
                     return candidate
-            fresh = [n for n in self._neighbours(base) if self._fresh(n)]
-            if fresh:
-                return fresh[int(self._rng.integers(len(fresh)))]
+            neighbour = self._scan_neighbours(base)
+            if neighbour is not None:
+                return neighbour
             self.radius = KICK_DISTANCE  # a local optimum: remembered until the base moves
         # One kick at a time, from the best; the other proposals widen around the base.
         kick = not self.kicks and self.best_tokens is not None
@@ -272,13 +281,37 @@ class Annealer:
             tokens[i] = (tokens[i] + shift) % self.range_table[i]
         return tuple(tokens)
 
-    def _neighbours(self, base: tuple[int, ...]) -> list[tuple[int, ...]]:
-        out = []
-        for i in self._mutable:
-            for value in range(self.range_table[i]):
-                if value != base[i]:
-                    out.append((*base[:i], value, *base[i + 1 :]))
-        return out
+    def _scan_neighbours(self, base: tuple[int, ...]) -> tuple[int, ...] | None:
+        """A fresh 1-hop neighbour of `base`, scanning the numbered neighbourhood in
+        successor order (wrapping) from a random number; None when it is used up.
+
+        Without constraints at most len(issued) neighbours are issued, so (issued + 1)
+        steps find a fresh one whenever one exists. Under constraints at most
+        MAX_INFEASIBLE_SCAN infeasible ones more are passed over; running out of those
+        counts as a used-up neighbourhood too (the search widens instead of re-checking
+        the same infeasible ones on every proposal).
+        """
+        starts = self._neighbour_starts
+        total = starts[-1]
+        if total == 0:
+            return None
+        extra = MAX_INFEASIBLE_SCAN if self._feasible is not None else 0
+        number = int(self._rng.integers(total))
+        k = bisect.bisect_right(starts, number) - 1
+        for _ in range(min(total, len(self._issued) + 1 + extra)):
+            i = self._mutable[k]
+            value = number - starts[k]
+            if value >= base[i]:  # skip the base's own value
+                value += 1
+            candidate = (*base[:i], value, *base[i + 1 :])
+            if self._fresh(candidate):
+                return candidate
+            number += 1
+            if number == starts[k + 1]:
+                k += 1
+                if k == len(self._mutable):
+                    k, number = 0, 0
+        return None
 
     def _scan_from_random_point(self) -> tuple[int, ...]:
         # Mixed-radix successor order from a random start: at most len(issued) vectors
