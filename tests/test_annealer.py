@@ -8,9 +8,9 @@ import tracemalloc
 import pytest
 
 from sanas.spaces import SpaceConfig, SpaceConfigError, check_range_table
-from sanas_server.annealer import TEMPERATURE_FLOOR_RATIO, Annealer, SpaceExhausted
+from sanas_server.annealer import TEMPERATURE_FLOOR_RATIO, Annealer, SpaceExhausted, spread_of
 from sanas_server.errors import InvalidArgument
-from sanas_server.study import Study, StudyRequest, StudySpec
+from sanas_server.study import Study, StudyRequest, StudySpec, TrialState
 
 
 def peak(tokens: tuple[int, ...]) -> float:
@@ -289,3 +289,72 @@ def test_a_study_over_an_int32_range_suggests_without_enumerating() -> None:
     finally:
         tracemalloc.stop()
     assert peak_bytes < 1 << 20 and len({t.tokens for t in held}) == 50
+
+
+def test_extreme_finite_rewards_never_break_the_acceptance_math() -> None:
+    # 1e308 then -1e308 overflowed the Welford sums: sqrt(-inf), "math domain error".
+    a = Annealer([10] * 3, [0, 0, 0], 1.0, 0.85, 0)
+    a.observe(a.propose(), 1e308, False)
+    assert not a.observe(a.propose(), -1e308, False).accepted
+    a.observe(a.propose(), 0.5, False)  # and it goes on
+    assert a.reward_spread > 0 and a.best_reward == 1e308
+
+
+@pytest.mark.parametrize(
+    "stats",
+    [(2, 0.0, -math.inf), (2, math.nan, math.nan), (3, 0.0, math.inf), (2, 0.0, -1.0), (0, 0, 0)],
+)
+def test_spread_of_is_defined_for_any_stats(stats: tuple[int, float, float]) -> None:
+    spread = spread_of(stats)
+    assert spread > 0  # not NaN, never raised
+
+
+def test_a_tiny_initial_temperature_never_divides_by_zero() -> None:
+    # 5e-324 * ratio underflowed the floor to 0.0: ZeroDivisionError in observe().
+    a = Annealer([10] * 3, [0, 0, 0], 5e-324, 0.5, 0)
+    a.observe(a.propose(), 0.0, False)
+    assert a.temperature > 0
+    assert not a.observe(a.propose(), -1.0, False).accepted  # a zero scale: never worse
+    assert a.observe(a.propose(), 1.0, False).accepted
+
+
+def test_an_infinite_scale_accepts_a_worse_result() -> None:
+    # temperature 1e308 times a spread of 1e100 overflows: probability 1, not NaN.
+    a = Annealer([10] * 3, [0, 0, 0], 1e308, 1.0, 0)
+    a.observe(a.propose(), 1e100, False)
+    assert a.observe(a.propose(), -1e100, False).accepted
+
+
+@pytest.mark.parametrize("rewarded", [10**400, 2**1100, 0], ids=["10**400", "2**1100", "0"])
+@pytest.mark.parametrize("rate", [0.5, 1.0])
+def test_the_temperature_is_defined_for_any_reward_count(rewarded: int, rate: float) -> None:
+    a = Annealer([10] * 3, [0, 0, 0], 2.0, rate, 0)
+    a.rebase([0, 0, 0], 0.0, None, None, rewarded)
+    assert 0 < a.temperature <= 2.0
+
+
+def custom_study(**kw: object) -> Study:
+    request = StudyRequest(search_spaces=(SpaceConfig("c", range_table=(9, 9, 9)),), **kw)
+    return Study("s", request, StudySpec.resolve(request), 0.0)
+
+
+def test_study_rejects_rewards_beyond_the_limit_and_keeps_working() -> None:
+    from sanas_server.annealer import MAX_ABS_REWARD
+
+    study = custom_study(seed=1)
+    t = study.suggest("w", 0.0)[0]
+    for bad in (1e308, -1e308, MAX_ABS_REWARD * 1.0000001):
+        with pytest.raises(InvalidArgument, match=r"at most 1e\+100"):
+            study.complete(t.trial_id, bad, False, 0.0)
+    study.complete(t.trial_id, MAX_ABS_REWARD, False, 0.0)
+    t2 = study.suggest("w", 0.0)[0]
+    study.complete(t2.trial_id, -MAX_ABS_REWARD, False, 0.0)
+    assert study.summary().counts[TrialState.SUCCEEDED] == 2
+
+
+def test_study_with_a_tiny_initial_temperature_completes_every_result() -> None:
+    study = custom_study(seed=2, init_temperature=5e-324, reduce_rate=0.5)
+    for i in range(30):
+        t = study.suggest("w", 0.0)[0]
+        study.complete(t.trial_id, float(i % 3), False, 0.0)  # worse results too
+    assert study.summary().temperature > 0

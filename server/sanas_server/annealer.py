@@ -11,8 +11,12 @@ PaddleSlim's step, with its defects fixed:
   its budget (or the space) is spent. The 1-hop neighbourhood is scanned the same way
   (never listed: a range may hold 2**31 - 1 values), so the work per proposal is bounded
   by the issued count, not by the size of the ranges;
-- the temperature counts rewards held by the annealer itself and has a floor, so it
-  neither underflows to 0 nor divides by it;
+- the temperature counts rewards held by the annealer itself and has a floor that is
+  never 0.0 (even for init_temperature = 5e-324), so it neither underflows to 0 nor
+  divides by it; the acceptance probability is defined for any finite rewards and stats
+  (a scale T * spread that underflows to 0 never accepts a worse result, one that
+  overflows to inf always does). Callers bound rewards by MAX_ABS_REWARD, so the reward
+  statistics themselves stay finite;
 - the temperature is measured in units of the spread of the rewards (their standard
   deviation so far): PaddleSlim's fixed scale made T0 = 10 a random walk for ~40 steps
   with accuracies in [0, 1], and greedy from the first step with losses in the hundreds.
@@ -44,14 +48,19 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-# The temperature never drops below this fraction of the initial temperature.
+# The temperature never drops below this fraction of the initial temperature (nor below
+# the smallest normal float, or the initial temperature when that is smaller still).
 TEMPERATURE_FLOOR_RATIO = 1e-6
+# The largest |reward| a study accepts (live results and imports alike): squared
+# deviations of such rewards stay below 4e200, so the reward spread never overflows.
+MAX_ABS_REWARD = 1e100
 # Random moves tried at one distance before trying the next distance.
 ATTEMPTS_PER_DISTANCE = 16
 # Infeasible vectors the final ordered scan may pass over before giving up.
@@ -75,10 +84,25 @@ def add_reward(stats: RewardStats, reward: float) -> RewardStats:
 
 
 def spread_of(stats: RewardStats) -> float:
-    """Standard deviation of the rewards; 1 until two differ (PaddleSlim's fixed scale)."""
+    """Standard deviation of the rewards; 1 until two differ (PaddleSlim's fixed scale).
+    Never raises: stats that overflowed (NaN, or a negative sum) count as "no spread"."""
     n, _, m2 = stats
-    spread = math.sqrt(m2 / n) if n >= 2 else 0.0
+    if n < 2 or not m2 > 0.0:  # also catches NaN
+        return 1.0
+    spread = math.sqrt(m2 / n)  # inf for an infinite sum: accepted as a scale below
     return spread if spread > 0.0 else 1.0
+
+
+def acceptance_probability(delta: float, scale: float) -> float:
+    """exp(delta / scale) for a worse result (delta < 0), defined for any floats."""
+    if not delta < 0.0:
+        return 1.0
+    if math.isinf(scale):  # a hot search: every move goes
+        return 1.0
+    if not scale > 0.0:  # T * spread underflowed (or NaN): a cold search never gets worse
+        return 0.0
+    ratio = delta / scale  # <= 0 or NaN: exp never overflows
+    return 0.0 if math.isnan(ratio) else math.exp(ratio)
 
 
 class SpaceExhausted(Exception):
@@ -148,9 +172,15 @@ class Annealer:
         return self._temperature_after(self.rewarded)
 
     def _temperature_after(self, rewards: int) -> float:
-        floor = self.init_temperature * TEMPERATURE_FLOOR_RATIO
+        t0 = self.init_temperature
+        # T0 * ratio underflows to 0.0 for a tiny T0: the floor stays positive.
+        floor = max(t0 * TEMPERATURE_FLOOR_RATIO, min(t0, sys.float_info.min))
+        try:
+            count = float(rewards)
+        except OverflowError:  # an int beyond 1.8e308 (imports): cooled as far as it goes
+            count = math.inf
         # reduce_rate ** k underflows to 0.0 for large k (no exception); the floor holds.
-        return max(self.init_temperature * self.reduce_rate**rewards, floor)
+        return max(t0 * self.reduce_rate**count, floor)
 
     def is_issued(self, tokens: Sequence[int]) -> bool:
         return tuple(tokens) in self._issued
@@ -343,7 +373,7 @@ class Annealer:
         if self.base_reward is None or reward > self.base_reward or tuple(tokens) in self.kicks:
             accepted = True
         else:
-            probability = math.exp((reward - self.base_reward) / (temperature * spread))
+            probability = acceptance_probability(reward - self.base_reward, temperature * spread)
             accepted = bool(self._rng.random() < probability)
         return self.apply_result(tokens, reward, infeasible, accepted)
 

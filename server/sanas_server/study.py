@@ -22,7 +22,7 @@ import numpy as np
 from sanas.spaces import Architecture, CombinedSpace, SpaceConfig, SpaceConfigError, check_tokens
 from sanas.spaces.cost import Cost, network_cost
 
-from .annealer import Annealer, SpaceExhausted
+from .annealer import MAX_ABS_REWARD, Annealer, SpaceExhausted
 from .errors import (
     BudgetExhausted,
     InvalidArgument,
@@ -466,6 +466,10 @@ class Study:
             reward = 0.0  # ignored for infeasible trials, whatever was sent
         elif not math.isfinite(reward):
             raise InvalidArgument(f"reward {reward!r} is not a finite number")
+        elif abs(reward) > MAX_ABS_REWARD:  # the annealer's statistics stay finite
+            raise InvalidArgument(
+                f"reward {reward!r} is too large: |reward| may be at most {MAX_ABS_REWARD:g}"
+            )
         trial = self.trial(trial_id)
         if trial.state is not TrialState.ACTIVE:
             if trial.infeasible == infeasible and trial.reward == reward:
