@@ -61,6 +61,10 @@ TEMPERATURE_FLOOR_RATIO = 1e-6
 # The largest |reward| a study accepts (live results and imports alike): squared
 # deviations of such rewards stay below 4e200, so the reward spread never overflows.
 MAX_ABS_REWARD = 1e100
+# The largest reward count a study is given from outside (a PaddleSlim checkpoint's
+# _iter): an int32 like a token, far above any real search (the temperature has long
+# reached its floor), and a count whose int -> float conversion is exact.
+MAX_REWARDED = 2**31 - 1
 # Random moves tried at one distance before trying the next distance.
 ATTEMPTS_PER_DISTANCE = 16
 # Infeasible vectors the final ordered scan may pass over before giving up.

@@ -22,7 +22,7 @@ import numpy as np
 from sanas.spaces import Architecture, CombinedSpace, SpaceConfig, SpaceConfigError, check_tokens
 from sanas.spaces.cost import Cost, network_cost
 
-from .annealer import MAX_ABS_REWARD, Annealer, SpaceExhausted
+from .annealer import MAX_ABS_REWARD, MAX_REWARDED, Annealer, SpaceExhausted
 from .errors import (
     BudgetExhausted,
     InvalidArgument,
@@ -517,6 +517,24 @@ class Study:
                 check_tokens(best[0], table, "imported best tokens")
         except SpaceConfigError as exc:
             raise InvalidArgument(str(exc)) from exc
+        # The same reward rule as a live result, so the annealer's statistics stay finite.
+        rewards = [(f"imported result {i}", r) for i, (_, r) in enumerate(results)]
+        rewards += [("imported base reward", base[1]), ("imported best reward", best[1])]
+        for what, reward in rewards:
+            if reward is not None and not (
+                isinstance(reward, int | float)
+                and math.isfinite(reward)
+                and abs(reward) <= MAX_ABS_REWARD
+            ):
+                raise InvalidArgument(
+                    f"{what}: reward {reward!r} must be a finite number with |reward| at most "
+                    f"{MAX_ABS_REWARD:g}"
+                )
+        if not 0 <= rewarded <= MAX_REWARDED:
+            raise InvalidArgument(
+                f"imported rewarded count must be in [0, {MAX_REWARDED}]: at most "
+                f"{MAX_REWARDED} rewards are supported"
+            )
         events: list[Event] = []
         for trial_id, (tokens, reward) in enumerate(results):
             events.append(
