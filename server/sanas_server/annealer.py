@@ -233,8 +233,9 @@ class Annealer:
         """Record an issued proposal: from `propose`, and from the journal on replay.
         `dropped`: hints the proposal discarded from the front of the queue as not fresh
         (issued, or infeasible under constraints: a replay cannot re-check those)."""
-        for hint in list(self.hints)[:dropped]:
-            del self.hints[hint]
+        if dropped:
+            for hint in list(self.hints)[:dropped]:
+                del self.hints[hint]
         key = tuple(tokens)
         self._issued.add(key)
         self.origins[key] = (self.base_tokens, self.base_reward)
