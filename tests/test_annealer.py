@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import math
+import tracemalloc
 
 import pytest
 
-from sanas_server.annealer import TEMPERATURE_FLOOR_RATIO, Annealer, SpaceExhausted
+from sanas.spaces import SpaceConfig, SpaceConfigError, check_range_table
+from sanas_server.annealer import TEMPERATURE_FLOOR_RATIO, Annealer, SpaceExhausted, spread_of
+from sanas_server.errors import InvalidArgument
+from sanas_server.study import Study, StudyRequest, StudySpec, TrialState
 
 
 def peak(tokens: tuple[int, ...]) -> float:
@@ -202,3 +206,155 @@ def test_an_infeasible_start_does_not_trap_the_search():
     # Around the start (sum 54) no 1- or 2-token move gets below 36: only proposals drawn
     # anywhere reach the feasible region (neighbour moves alone would widen for ages).
     assert found is not None
+
+
+def stuck_on_position_0(a: Annealer) -> None:
+    """Put `a` where every random 1-hop move fails: the start is evaluated, position 0's
+    only other value is issued, and a pending move has taken position 1, so the random
+    attempts (on free positions only) all redraw the issued vector."""
+    start = a.propose()
+    a.observe(start, 0.0, False)
+    a.mark_issued((1 - start[0], *start[1:]))
+    pending = a.propose()
+    assert pending[0] == start[0] and pending[1] != start[1]
+
+
+@pytest.mark.parametrize("big", [10**6, 2**31 - 1])
+def test_a_huge_range_never_enumerates_the_neighbourhood(big: int) -> None:
+    # Listing the neighbours took 96 MiB at 10**6 values (and would need ~200 GiB at
+    # 2**31 - 1); the scan from a random neighbour allocates next to nothing.
+    a = Annealer([2, big], [0, 0], 1.0, 0.5, 6)
+    stuck_on_position_0(a)
+    tracemalloc.start()
+    try:
+        proposals = [a.propose() for _ in range(20)]
+        peak_bytes = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak_bytes < 1 << 20
+    assert len(set(proposals)) == 20 and a.radius == 1
+    assert all(t[0] == 0 and t[1] != 0 for t in proposals)  # fresh 1-hop neighbours
+
+
+def test_the_neighbour_scan_finds_the_last_fresh_neighbour_then_widens_to_a_kick() -> None:
+    a = Annealer([2, 3000], [0, 0], 1.0, 0.5, 1)
+    start = a.propose()
+    a.observe(start, 0.0, False)
+    left = {(0, 1234), (0, 2999)}
+    for v in range(1, 3000):
+        if (0, v) not in left:
+            a.mark_issued((0, v))
+    a.mark_issued((1, 0))
+    # 2 fresh neighbours among 3,000: the random attempts miss them, the scan does not.
+    assert {a.propose(), a.propose()} == left and a.radius == 1
+    # The neighbourhood is used up: the next proposal is a 2-position move (a kick).
+    kick = a.propose()
+    assert a.radius == 2 and kick[0] == 1 and kick[1] != 0 and a.kicks == {kick}
+
+
+def test_an_exhausted_small_neighbourhood_moves_to_radius_2() -> None:
+    a = Annealer([3, 3, 3], [1, 1, 1], 1.0, 0.5, 2)
+    start = a.propose()
+    a.observe(start, 0.0, False)
+    for i in range(3):
+        for v in (0, 2):
+            a.mark_issued(tuple(v if j == i else 1 for j in range(3)))
+    t = a.propose()
+    assert a.radius == 2 and sum(x != 1 for x in t) == 2
+
+
+def test_a_range_above_int32_is_rejected_with_the_limit() -> None:
+    from sanas.spaces.base import MAX_RANGE
+
+    assert check_range_table([2, MAX_RANGE]) == [2, 2**31 - 1]
+    with pytest.raises(SpaceConfigError, match=r"range_table\[1\] = 2147483648.*2147483647"):
+        check_range_table([2, 2**31])
+    request = StudyRequest(search_spaces=(SpaceConfig("c", range_table=(2**31, 2)),))
+    with pytest.raises(InvalidArgument, match=r"c\.range_table\[0\].*at most 2147483647"):
+        StudySpec.resolve(request)
+
+
+def test_a_study_over_an_int32_range_suggests_without_enumerating() -> None:
+    request = StudyRequest(
+        search_spaces=(SpaceConfig("c", range_table=(2, 2**31 - 1)),), init_tokens=(0, 0), seed=3
+    )
+    study = Study("s", request, StudySpec.resolve(request), 0.0)
+    first, _ = study.suggest("w", 0.0)
+    study.complete(first.trial_id, 1.0, False, 0.0)
+    study.annealer.mark_issued((1, 0))
+    tracemalloc.start()
+    try:
+        held = [study.suggest("w", 0.0)[0] for _ in range(50)]
+        peak_bytes = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak_bytes < 1 << 20 and len({t.tokens for t in held}) == 50
+
+
+def test_extreme_finite_rewards_never_break_the_acceptance_math() -> None:
+    # 1e308 then -1e308 overflowed the Welford sums: sqrt(-inf), "math domain error".
+    a = Annealer([10] * 3, [0, 0, 0], 1.0, 0.85, 0)
+    a.observe(a.propose(), 1e308, False)
+    assert not a.observe(a.propose(), -1e308, False).accepted
+    a.observe(a.propose(), 0.5, False)  # and it goes on
+    assert a.reward_spread > 0 and a.best_reward == 1e308
+
+
+@pytest.mark.parametrize(
+    "stats",
+    [(2, 0.0, -math.inf), (2, math.nan, math.nan), (3, 0.0, math.inf), (2, 0.0, -1.0), (0, 0, 0)],
+)
+def test_spread_of_is_defined_for_any_stats(stats: tuple[int, float, float]) -> None:
+    spread = spread_of(stats)
+    assert spread > 0  # not NaN, never raised
+
+
+def test_a_tiny_initial_temperature_never_divides_by_zero() -> None:
+    # 5e-324 * ratio underflowed the floor to 0.0: ZeroDivisionError in observe().
+    a = Annealer([10] * 3, [0, 0, 0], 5e-324, 0.5, 0)
+    a.observe(a.propose(), 0.0, False)
+    assert a.temperature > 0
+    assert not a.observe(a.propose(), -1.0, False).accepted  # a zero scale: never worse
+    assert a.observe(a.propose(), 1.0, False).accepted
+
+
+def test_an_infinite_scale_accepts_a_worse_result() -> None:
+    # temperature 1e308 times a spread of 1e100 overflows: probability 1, not NaN.
+    a = Annealer([10] * 3, [0, 0, 0], 1e308, 1.0, 0)
+    a.observe(a.propose(), 1e100, False)
+    assert a.observe(a.propose(), -1e100, False).accepted
+
+
+@pytest.mark.parametrize("rewarded", [10**400, 2**1100, 0], ids=["10**400", "2**1100", "0"])
+@pytest.mark.parametrize("rate", [0.5, 1.0])
+def test_the_temperature_is_defined_for_any_reward_count(rewarded: int, rate: float) -> None:
+    a = Annealer([10] * 3, [0, 0, 0], 2.0, rate, 0)
+    a.rebase([0, 0, 0], 0.0, None, None, rewarded)
+    assert 0 < a.temperature <= 2.0
+
+
+def custom_study(**kw: object) -> Study:
+    request = StudyRequest(search_spaces=(SpaceConfig("c", range_table=(9, 9, 9)),), **kw)
+    return Study("s", request, StudySpec.resolve(request), 0.0)
+
+
+def test_study_rejects_rewards_beyond_the_limit_and_keeps_working() -> None:
+    from sanas_server.annealer import MAX_ABS_REWARD
+
+    study = custom_study(seed=1)
+    t = study.suggest("w", 0.0)[0]
+    for bad in (1e308, -1e308, MAX_ABS_REWARD * 1.0000001):
+        with pytest.raises(InvalidArgument, match=r"at most 1e\+100"):
+            study.complete(t.trial_id, bad, False, 0.0)
+    study.complete(t.trial_id, MAX_ABS_REWARD, False, 0.0)
+    t2 = study.suggest("w", 0.0)[0]
+    study.complete(t2.trial_id, -MAX_ABS_REWARD, False, 0.0)
+    assert study.summary().counts[TrialState.SUCCEEDED] == 2
+
+
+def test_study_with_a_tiny_initial_temperature_completes_every_result() -> None:
+    study = custom_study(seed=2, init_temperature=5e-324, reduce_rate=0.5)
+    for i in range(30):
+        t = study.suggest("w", 0.0)[0]
+        study.complete(t.trial_id, float(i % 3), False, 0.0)  # worse results too
+    assert study.summary().temperature > 0

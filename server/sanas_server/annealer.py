@@ -8,9 +8,15 @@ PaddleSlim's step, with its defects fixed:
   climbs again from nearby). While a kick is pending, the other proposals are 2-position
   moves around the base. When random moves keep colliding, an ordered scan from a random
   point finds a fresh vector in at most (issued + 1) steps, so the search only ends when
-  its budget (or the space) is spent;
-- the temperature counts rewards held by the annealer itself and has a floor, so it
-  neither underflows to 0 nor divides by it;
+  its budget (or the space) is spent. The 1-hop neighbourhood is scanned the same way
+  (never listed: a range may hold 2**31 - 1 values), so the work per proposal is bounded
+  by the issued count, not by the size of the ranges;
+- the temperature counts rewards held by the annealer itself and has a floor that is
+  never 0.0 (even for init_temperature = 5e-324), so it neither underflows to 0 nor
+  divides by it; the acceptance probability is defined for any finite rewards and stats
+  (a scale T * spread that underflows to 0 never accepts a worse result, one that
+  overflows to inf always does). Callers bound rewards by MAX_ABS_REWARD, so the reward
+  statistics themselves stay finite;
 - the temperature is measured in units of the spread of the rewards (their standard
   deviation so far): PaddleSlim's fixed scale made T0 = 10 a random walk for ~40 steps
   with accuracies in [0, 1], and greedy from the first step with losses in the hundreds.
@@ -32,20 +38,33 @@ next proposal (a recombination hint), so parallel trainers' results are not wast
 
 Everything a proposal or a result changes is either decided again identically on replay
 (`record_proposal`, `apply_result`) or written into the journal event by the caller
-(random generator state, radius, kicks), so a journal replay rebuilds the exact state.
+(random generator state, radius, kicks, rejected candidates, and the hints a proposal
+dropped as infeasible, which a replay cannot re-check), so a journal replay rebuilds the
+exact state.
 """
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-# The temperature never drops below this fraction of the initial temperature.
+# The temperature never drops below this fraction of the initial temperature (nor below
+# the smallest normal float, or the initial temperature when that is smaller still).
 TEMPERATURE_FLOOR_RATIO = 1e-6
+# The largest |reward| a study accepts (live results and imports alike): squared
+# deviations of such rewards stay below 4e200, so the reward spread never overflows.
+MAX_ABS_REWARD = 1e100
+# The largest reward count a study is given from outside (a PaddleSlim checkpoint's
+# _iter): an int32 like a token, far above any real search (the temperature has long
+# reached its floor), and a count whose int -> float conversion is exact.
+MAX_REWARDED = 2**31 - 1
 # Random moves tried at one distance before trying the next distance.
 ATTEMPTS_PER_DISTANCE = 16
 # Infeasible vectors the final ordered scan may pass over before giving up.
@@ -69,10 +88,25 @@ def add_reward(stats: RewardStats, reward: float) -> RewardStats:
 
 
 def spread_of(stats: RewardStats) -> float:
-    """Standard deviation of the rewards; 1 until two differ (PaddleSlim's fixed scale)."""
+    """Standard deviation of the rewards; 1 until two differ (PaddleSlim's fixed scale).
+    Never raises: stats that overflowed (NaN, or a negative sum) count as "no spread"."""
     n, _, m2 = stats
-    spread = math.sqrt(m2 / n) if n >= 2 else 0.0
+    if n < 2 or not m2 > 0.0:  # also catches NaN
+        return 1.0
+    spread = math.sqrt(m2 / n)  # inf for an infinite sum: accepted as a scale below
     return spread if spread > 0.0 else 1.0
+
+
+def acceptance_probability(delta: float, scale: float) -> float:
+    """exp(delta / scale) for a worse result (delta < 0), defined for any floats."""
+    if not delta < 0.0:
+        return 1.0
+    if math.isinf(scale):  # a hot search: every move goes
+        return 1.0
+    if not scale > 0.0:  # T * spread underflowed (or NaN): a cold search never gets worse
+        return 0.0
+    ratio = delta / scale  # <= 0 or NaN: exp never overflows
+    return 0.0 if math.isnan(ratio) else math.exp(ratio)
 
 
 class SpaceExhausted(Exception):
@@ -122,10 +156,17 @@ class Annealer:
         self.origins: dict[tuple[int, ...], tuple[tuple[int, ...], float | None]] = {}
         # Recombination hints, proposed first (a dict keeps their order).
         self.hints: dict[tuple[int, ...], None] = {}
+        # Hints the last `propose` discarded, for its journal event (not part of state()).
+        self.last_dropped = 0
         # Of the feasible rewards so far.
         self.reward_stats: RewardStats = (0, 0.0, 0.0)
         self._space_size = math.prod(self.range_table)
         self._mutable = [i for i, r in enumerate(self.range_table) if r > 1]
+        # The 1-hop neighbours, numbered without listing them: _mutable[k] owns numbers
+        # [starts[k], starts[k + 1]), one per value other than the base's.
+        self._neighbour_starts = list(
+            itertools.accumulate((self.range_table[i] - 1 for i in self._mutable), initial=0)
+        )
         self._rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed)))
 
     # -- state -------------------------------------------------------------------------
@@ -135,9 +176,15 @@ class Annealer:
         return self._temperature_after(self.rewarded)
 
     def _temperature_after(self, rewards: int) -> float:
-        floor = self.init_temperature * TEMPERATURE_FLOOR_RATIO
+        t0 = self.init_temperature
+        # T0 * ratio underflows to 0.0 for a tiny T0: the floor stays positive.
+        floor = max(t0 * TEMPERATURE_FLOOR_RATIO, min(t0, sys.float_info.min))
+        try:
+            count = float(rewards)
+        except OverflowError:  # an int beyond 1.8e308 (imports): cooled as far as it goes
+            count = math.inf
         # reduce_rate ** k underflows to 0.0 for large k (no exception); the floor holds.
-        return max(self.init_temperature * self.reduce_rate**rewards, floor)
+        return max(t0 * self.reduce_rate**count, floor)
 
     def is_issued(self, tokens: Sequence[int]) -> bool:
         return tuple(tokens) in self._issued
@@ -172,14 +219,23 @@ class Annealer:
             )
         self._feasible = feasible
         try:
-            candidate = self._next_hint() or self._fresh_candidate()
+            hint, dropped = self._next_hint()
+            candidate = hint or self._fresh_candidate()
         finally:
             self._feasible = None
-        self.record_proposal(candidate)  # a kick is already in self.kicks
+        self.last_dropped = dropped
+        # The same update as a replay's, so the journal needs only `dropped` (and a kick
+        # is already in self.kicks).
+        self.record_proposal(candidate, dropped=dropped)
         return candidate
 
-    def record_proposal(self, tokens: Sequence[int], kick: bool = False) -> None:
-        """Record an issued proposal: from `propose`, and from the journal on replay."""
+    def record_proposal(self, tokens: Sequence[int], kick: bool = False, dropped: int = 0) -> None:
+        """Record an issued proposal: from `propose`, and from the journal on replay.
+        `dropped`: hints the proposal discarded from the front of the queue as not fresh
+        (issued, or infeasible under constraints: a replay cannot re-check those)."""
+        if dropped:
+            for hint in list(self.hints)[:dropped]:
+                del self.hints[hint]
         key = tuple(tokens)
         self._issued.add(key)
         self.origins[key] = (self.base_tokens, self.base_reward)
@@ -187,13 +243,13 @@ class Annealer:
         if kick:
             self.kicks.add(key)
 
-    def _next_hint(self) -> tuple[int, ...] | None:
-        while self.hints:
-            hint = next(iter(self.hints))
-            del self.hints[hint]
+    def _next_hint(self) -> tuple[tuple[int, ...] | None, int]:
+        """The first fresh hint, and how many hints before it are not fresh (all of
+        them when none is). Nothing is removed here: `record_proposal` does that."""
+        for dropped, hint in enumerate(self.hints):
             if self._fresh(hint):
-                return hint
-        return None
+                return hint, dropped
+        return None, len(self.hints)
 
     def _fresh(self, candidate: tuple[int, ...]) -> bool:
         if candidate in self._issued:
@@ -219,9 +275,9 @@ class Annealer:
                 candidate = self._move(base, 1, free)
                 if self._fresh(candidate):
                     return candidate
-            fresh = [n for n in self._neighbours(base) if self._fresh(n)]
-            if fresh:
-                return fresh[int(self._rng.integers(len(fresh)))]
+            neighbour = self._scan_neighbours(base)
+            if neighbour is not None:
+                return neighbour
             self.radius = KICK_DISTANCE  # a local optimum: remembered until the base moves
         # One kick at a time, from the best; the other proposals widen around the base.
         kick = not self.kicks and self.best_tokens is not None
@@ -260,13 +316,37 @@ class Annealer:
             tokens[i] = (tokens[i] + shift) % self.range_table[i]
         return tuple(tokens)
 
-    def _neighbours(self, base: tuple[int, ...]) -> list[tuple[int, ...]]:
-        out = []
-        for i in self._mutable:
-            for value in range(self.range_table[i]):
-                if value != base[i]:
-                    out.append((*base[:i], value, *base[i + 1 :]))
-        return out
+    def _scan_neighbours(self, base: tuple[int, ...]) -> tuple[int, ...] | None:
+        """A fresh 1-hop neighbour of `base`, scanning the numbered neighbourhood in
+        successor order (wrapping) from a random number; None when it is used up.
+
+        Without constraints at most len(issued) neighbours are issued, so (issued + 1)
+        steps find a fresh one whenever one exists. Under constraints at most
+        MAX_INFEASIBLE_SCAN infeasible ones more are passed over; running out of those
+        counts as a used-up neighbourhood too (the search widens instead of re-checking
+        the same infeasible ones on every proposal).
+        """
+        starts = self._neighbour_starts
+        total = starts[-1]
+        if total == 0:
+            return None
+        extra = MAX_INFEASIBLE_SCAN if self._feasible is not None else 0
+        number = int(self._rng.integers(total))
+        k = bisect.bisect_right(starts, number) - 1
+        for _ in range(min(total, len(self._issued) + 1 + extra)):
+            i = self._mutable[k]
+            value = number - starts[k]
+            if value >= base[i]:  # skip the base's own value
+                value += 1
+            candidate = (*base[:i], value, *base[i + 1 :])
+            if self._fresh(candidate):
+                return candidate
+            number += 1
+            if number == starts[k + 1]:
+                k += 1
+                if k == len(self._mutable):
+                    k, number = 0, 0
+        return None
 
     def _scan_from_random_point(self) -> tuple[int, ...]:
         # Mixed-radix successor order from a random start: at most len(issued) vectors
@@ -298,7 +378,7 @@ class Annealer:
         if self.base_reward is None or reward > self.base_reward or tuple(tokens) in self.kicks:
             accepted = True
         else:
-            probability = math.exp((reward - self.base_reward) / (temperature * spread))
+            probability = acceptance_probability(reward - self.base_reward, temperature * spread)
             accepted = bool(self._rng.random() < probability)
         return self.apply_result(tokens, reward, infeasible, accepted)
 

@@ -22,7 +22,7 @@ import numpy as np
 from sanas.spaces import Architecture, CombinedSpace, SpaceConfig, SpaceConfigError, check_tokens
 from sanas.spaces.cost import Cost, network_cost
 
-from .annealer import Annealer, SpaceExhausted
+from .annealer import MAX_ABS_REWARD, MAX_REWARDED, Annealer, SpaceExhausted
 from .errors import (
     BudgetExhausted,
     InvalidArgument,
@@ -499,6 +499,8 @@ class Study:
             event["rejected"] = self.annealer.rejected
         if tokens in self.annealer.kicks:
             event["kick"] = True
+        if self.annealer.last_dropped:  # omitted when 0: older journals replay unchanged
+            event["dropped"] = self.annealer.last_dropped
         return self._record_suggest(event), event
 
     def describe(self, tokens: Sequence[int]) -> tuple[list[Architecture], Cost] | None:
@@ -532,6 +534,10 @@ class Study:
             reward = 0.0  # ignored for infeasible trials, whatever was sent
         elif not math.isfinite(reward):
             raise InvalidArgument(f"reward {reward!r} is not a finite number")
+        elif abs(reward) > MAX_ABS_REWARD:  # the annealer's statistics stay finite
+            raise InvalidArgument(
+                f"reward {reward!r} is too large: |reward| may be at most {MAX_ABS_REWARD:g}"
+            )
         trial = self.trial(trial_id)
         if trial.state is not TrialState.ACTIVE:
             if trial.same_result(reward, infeasible):
@@ -575,6 +581,24 @@ class Study:
                 check_tokens(best[0], table, "imported best tokens")
         except SpaceConfigError as exc:
             raise InvalidArgument(str(exc)) from exc
+        # The same reward rule as a live result, so the annealer's statistics stay finite.
+        rewards = [(f"imported result {i}", r) for i, (_, r) in enumerate(results)]
+        rewards += [("imported base reward", base[1]), ("imported best reward", best[1])]
+        for what, reward in rewards:
+            if reward is not None and not (
+                isinstance(reward, int | float)
+                and math.isfinite(reward)
+                and abs(reward) <= MAX_ABS_REWARD
+            ):
+                raise InvalidArgument(
+                    f"{what}: reward {reward!r} must be a finite number with |reward| at most "
+                    f"{MAX_ABS_REWARD:g}"
+                )
+        if not 0 <= rewarded <= MAX_REWARDED:
+            raise InvalidArgument(
+                f"imported rewarded count must be in [0, {MAX_REWARDED}]: at most "
+                f"{MAX_REWARDED} rewards are supported"
+            )
         events: list[Event] = []
         for trial_id, (tokens, reward) in enumerate(results):
             events.append(
@@ -662,7 +686,9 @@ class Study:
             self._restore(event)
             return
         if kind == "suggest":
-            self.annealer.record_proposal(event["tokens"], kick=event.get("kick", False))
+            self.annealer.record_proposal(
+                event["tokens"], kick=event.get("kick", False), dropped=event.get("dropped", 0)
+            )
             self._record_suggest(event)
         elif kind == "complete":
             trial = self.trials[event["id"]]

@@ -1,11 +1,18 @@
 """Search spaces as plain data: range tables, initial tokens and a decoder from tokens to
-a framework-neutral architecture. No Paddle here: the controller host imports this."""
+a framework-neutral architecture. No Paddle here: the controller host imports this.
+
+Limits: every range_table entry is in [1, MAX_RANGE] (2**31 - 1), because tokens are
+int32 on the wire (see `check_range_table`).
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+
+# The largest token range: tokens are int32 on the wire, so a token is at most 2**31 - 2.
+MAX_RANGE = 2**31 - 1
 
 
 class SpaceConfigError(ValueError):
@@ -144,12 +151,22 @@ def check_tokens(tokens: Sequence[int], table: Sequence[int], what: str = "token
 
 
 def check_range_table(table: Sequence[int], what: str = "range_table") -> list[int]:
+    """Validate a range table: non-empty, every entry an integer in [1, MAX_RANGE].
+
+    MAX_RANGE is 2**31 - 1 because tokens are int32 on the wire; the one place for the
+    rule (PaddleSlim checkpoint imports use it too).
+    """
     values = list(table)
     if not values:
         raise SpaceConfigError(f"{what} is empty: give at least one token range")
     for i, value in enumerate(values):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise SpaceConfigError(f"{what}[{i}] = {value!r}: every range must be an integer >= 1")
+        if value > MAX_RANGE:
+            raise SpaceConfigError(
+                f"{what}[{i}] = {value!r}: a range may be at most {MAX_RANGE} (2**31 - 1), "
+                "since tokens are int32 on the wire"
+            )
     return values
 
 
