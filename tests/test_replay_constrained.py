@@ -31,6 +31,8 @@ def constrained(seed: int, max_flops: int, steps: int) -> Study:
         search_steps=steps,
         seed=seed,
         constraints=Constraints(max_flops=max_flops),
+        # Steps are the clock here: no lease may run out and re-issue a trial.
+        lease_seconds=1e6,
     )
     return Study("s", request, StudySpec.resolve(request), 0.0)
 

@@ -533,7 +533,11 @@ class Study:
         if infeasible:
             reward = 0.0  # ignored for infeasible trials, whatever was sent
         elif not math.isfinite(reward):
-            raise InvalidArgument(f"reward {reward!r} is not a finite number")
+            raise InvalidArgument(
+                f"reward {reward!r} is not a finite number; report a candidate that failed "
+                "(diverged, out of memory) as infeasible: CompleteTrial.infeasible, "
+                "SANAS.reward(score, infeasible=True)"
+            )
         elif abs(reward) > MAX_ABS_REWARD:  # the annealer's statistics stay finite
             raise InvalidArgument(
                 f"reward {reward!r} is too large: |reward| may be at most {MAX_ABS_REWARD:g}"
