@@ -87,7 +87,7 @@ def test_torn_last_record_is_dropped_cut_and_logged(tmp_path, caplog):
     _, events = s2.load(a)
     assert [e["n"] for e in events] == [1, 2]
     assert path.read_bytes() == whole  # cut, so the next append starts clean
-    assert f"{path}: dropped a torn last record at byte {len(whole)}" in caplog.text
+    assert f"{path}: dropped its last record at byte {len(whole)}" in caplog.text
     s2.append(a, [{"n": 3}])()
     s2.close()
     assert [e["n"] for e in FileStorage(tmp_path).load(a)[1]] == [1, 2, 3]

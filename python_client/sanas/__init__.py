@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import (
     BudgetExhaustedError,
+    CheckpointInUseError,
     ControllerUnavailableError,
     InvalidArgumentError,
     NotFoundError,
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 __all__ = [
     "SANAS",
     "BudgetExhaustedError",
+    "CheckpointInUseError",
     "Client",
     "ControllerUnavailableError",
     "InvalidArgumentError",

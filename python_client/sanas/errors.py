@@ -68,6 +68,10 @@ class StudyBrokenError(SanasError):
     names the file. Repair or move the folder aside, or delete the study."""
 
 
+class CheckpointInUseError(SanasError):
+    """Another controller (process) holds the checkpoint folder; the message names it."""
+
+
 class TooManyWatchersError(SanasError):
     """The controller already serves its maximum of WatchStudy streams (--max-watchers)."""
 

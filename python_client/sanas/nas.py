@@ -27,7 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from .client import Client, LeaseKeeper, study_config
-from .errors import InvalidArgumentError, StudyExistsError, StudyNotFoundError
+from .errors import (
+    CheckpointInUseError,
+    InvalidArgumentError,
+    StudyExistsError,
+    StudyNotFoundError,
+)
 from .spaces import Architecture, CombinedSpace, SpaceConfig, SpaceConfigError
 from .v1 import sanas_pb2 as pb
 
@@ -188,9 +193,13 @@ class SANAS:
         folder = load_checkpoint or save_checkpoint
         if is_server:
             host = ip or this_host_address()
-            from sanas_server.server import start_server  # the one lazy server import
+            from sanas_server.errors import CheckpointInUse  # the one lazy server import
+            from sanas_server.server import start_server
 
-            self._embedded = start_server(host, port, folder, metrics_port=metrics_port)
+            try:
+                self._embedded = start_server(host, port, folder, metrics_port=metrics_port)
+            except CheckpointInUse as exc:
+                raise CheckpointInUseError(str(exc), code="FAILED_PRECONDITION") from exc
             atexit.register(self.close)
             address = self._embedded.address
         else:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import itertools
 import json
 import logging
@@ -139,10 +140,11 @@ class _Entry:
 
 @dataclass(frozen=True)
 class BrokenStudy:
-    """A study whose checkpoint could not be loaded: listed, never served."""
+    """A study whose checkpoint could not be loaded: listed, never served. Several
+    folders when more than one claims the id (DeleteStudy removes them all)."""
 
     study_id: str
-    key: str
+    keys: tuple[str, ...]
     reason: str
 
 
@@ -217,24 +219,43 @@ class Controller:
             self._load(key)
 
     def _load(self, key: str) -> None:
-        """Load one study; one that cannot be loaded is reported and listed as broken,
-        and never keeps the others from being served."""
+        """Load one study folder; one that cannot be loaded is reported and listed as
+        broken, and never keeps the others from being served."""
+        study_id = study_id_of_key(key)
         try:
             header, events = self._storage.load(key)
-            study = self._replay(header, events)
-            if study.study_id in self._studies:
+            if header.get("study_id") != study_id:
                 raise CorruptCheckpoint(
-                    f"a second folder for study {study.study_id!r} "
-                    f"({self._studies[study.study_id].key} is already loaded)"
+                    f"{key}/study.json names study {header.get('study_id')!r}, not the "
+                    f"folder's {study_id!r}"
                 )
+            study = self._replay(header, events)
         except CorruptCheckpoint as exc:
-            study_id = study_id_of_key(key)
             log.error("study %r cannot be loaded and is not served: %s", study_id, exc)
-            if study_id not in self._studies:
-                self._broken[study_id] = BrokenStudy(study_id, key, str(exc))
+            self._mark_broken(study_id, (key,), str(exc))
+            return
+        if study_id in self._studies or study_id in self._broken:
+            self._mark_broken(study_id, (key,), f"a second folder {key} claims the study")
             return
         study.renew_leases(self._clock())  # trainers kept training while we were down
-        self._studies[study.study_id] = _Entry(study, key, since_snapshot=journal_length(events))
+        self._studies[study_id] = _Entry(study, key, since_snapshot=journal_length(events))
+
+    def _mark_broken(self, study_id: str, keys: tuple[str, ...], reason: str) -> None:
+        """(Caller holds `_lock`, or runs before serving.) Two folders for one id make
+        the study broken whichever sorts first, so which one is served never depends
+        on the order of folder names."""
+        loaded = self._studies.pop(study_id, None)
+        if loaded is not None:
+            keys = (loaded.key, *keys)
+        earlier = self._broken.get(study_id)
+        if earlier is not None:
+            keys, reason = (*earlier.keys, *keys), f"{earlier.reason}; {reason}"
+        if len(keys) > 1:
+            reason = (
+                f"{len(keys)} folders claim study {study_id!r} ({', '.join(keys)}): {reason}; "
+                "move all but one aside, or delete the study"
+            )
+        self._broken[study_id] = BrokenStudy(study_id, keys, reason)
 
     @staticmethod
     def _replay(header: dict[str, Any], events: list[dict[str, Any]]) -> Study:
@@ -429,8 +450,17 @@ class Controller:
             header, events = self._storage.load(entry.key)
             entry.study = self._replay(header, events)
         except CorruptCheckpoint as exc:
-            # The files on disk are what a restart would load: serve nothing else.
-            raise StorageFailure(f"reloading study {entry.study.study_id!r} failed: {exc}") from exc
+            # Memory may hold events that never reached disk, and the disk cannot be read
+            # back: serve neither. The study is broken until deleted or repaired.
+            study_id = entry.study.study_id
+            log.error("study %r cannot be reloaded and is no longer served: %s", study_id, exc)
+            entry.deleted = True
+            self._end_watchers_locked(entry, WatchKind.DELETED)
+            with self._lock:
+                if self._studies.get(study_id) is entry:
+                    del self._studies[study_id]
+                self._mark_broken(study_id, (entry.key,), str(exc))
+            raise StorageFailure(f"reloading study {study_id!r} failed: {exc}") from exc
         entry.study.renew_leases(self._clock())
         entry.since_snapshot = journal_length(events)
         entry.generation += 1
@@ -556,12 +586,19 @@ class Controller:
 
     def delete_study(self, study_id: str) -> None:
         with self._lock:
-            broken = self._broken.get(study_id)
+            broken = self._broken.pop(study_id, None)  # one caller claims it
         if broken is not None:
-            remove = self._storage.delete(broken.key)
-            with self._lock:
-                self._broken.pop(study_id, None)
-            remove()
+            removals = []
+            try:
+                for key in broken.keys:
+                    removals.append(self._storage.delete(key))
+            except StorageFailure:
+                with self._lock:
+                    left = broken.keys[len(removals) :]
+                    self._broken[study_id] = dataclasses.replace(broken, keys=left)
+                raise
+            for remove in removals:
+                remove()
             return
         with self._locked(study_id) as entry:
             # The rename that makes the delete durable, under this study's lock only.

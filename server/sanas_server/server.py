@@ -152,11 +152,14 @@ def start_server(
         if warning:
             log.warning(warning)
     metrics = Metrics()
-    controller = Controller(
-        open_storage(checkpoint_dir, metrics),
-        max_pending_per_client=max_pending_per_client,
-        max_watchers=max_watchers,
-    )
+    storage = open_storage(checkpoint_dir, metrics)
+    try:
+        controller = Controller(
+            storage, max_pending_per_client=max_pending_per_client, max_watchers=max_watchers
+        )
+    except BaseException:
+        storage.close()  # releases the folder lock: a retry in this process can take it
+        raise
     metrics.watch(controller)
     server = grpc.server(
         futures.ThreadPoolExecutor(

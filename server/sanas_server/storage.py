@@ -46,6 +46,8 @@ JOURNAL = "journal.log"  # the first journal of a study
 SNAPSHOT = "snapshot.json"
 LOCK = "sanas.lock"
 NUMBERED_JOURNAL = re.compile(r"journal-(\d{8})\.log\Z")
+# Journals of versions before the chain: named by a snapshot, replaced by the next one.
+LEGACY_JOURNAL = re.compile(r"journal-[0-9a-f]{12}\.log\Z")
 Event = dict[str, Any]
 # Blocks until the appended events are durable; raises StorageFailure if they never are.
 Durable = Callable[[], None]
@@ -113,6 +115,13 @@ def write_atomically(path: Path, data: bytes) -> None:
     finally:
         tmp.unlink(missing_ok=True)
     fsync_dir(path.parent)
+
+
+def read_regular(path: Path) -> bytes:
+    """A regular file's bytes; a directory, device or symlink is not a checkpoint file."""
+    if path.is_symlink() or not path.is_file():
+        raise OSError(f"{path} is not a regular file")
+    return path.read_bytes()
 
 
 def journal_number(name: str) -> int | None:
@@ -326,12 +335,25 @@ class FileStorage:
         self._lock_fd = self._take_folder_lock()
         self._journals: dict[str, Journal] = {}
         self._lock = threading.Lock()
+        # One per study folder: a snapshot written outside the study's lock and a reload
+        # (under it) never change the folder's files at the same time.
+        self._folder_locks: dict[str, threading.Lock] = {}
         self._retired_bytes = 0  # written by journals and snapshots no longer open
         self._remove_leftovers()
 
+    def _folder_lock(self, key: str) -> threading.Lock:
+        with self._lock:
+            return self._folder_locks.setdefault(key, threading.Lock())
+
     def _take_folder_lock(self) -> int:
         path = self.root / LOCK
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            # No symlink: the holder's pid is written into this file.
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        except OSError as exc:
+            raise CheckpointInUse(
+                f"cannot take the lock {path}: {exc}; it must be a regular file (remove it)"
+            ) from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -374,56 +396,78 @@ class FileStorage:
         )
 
     def load(self, key: str) -> tuple[dict[str, Any], list[Event]]:
+        """A study's header and events. Anything unreadable (damage, a file of the wrong
+        kind, a crafted name) is CorruptCheckpoint, and nothing is deleted before the
+        whole chain has been checked."""
+        with self._folder_lock(key):
+            try:
+                return self._load(key)
+            except OSError as exc:
+                raise CorruptCheckpoint(f"{self._dir(key)}: cannot be read: {exc}") from exc
+
+    def _load(self, key: str) -> tuple[dict[str, Any], list[Event]]:
         folder = self._dir(key)
         try:
-            header = json.loads((folder / HEADER).read_bytes())
+            header = json.loads(read_regular(folder / HEADER))
         except (OSError, ValueError, RecursionError) as exc:
             raise CorruptCheckpoint(f"{folder / HEADER}: cannot be read: {exc}") from exc
-        for tmp in folder.glob(".*.tmp"):  # a crash in the middle of write_atomically
-            tmp.unlink()
+        if not isinstance(header, dict):
+            raise CorruptCheckpoint(f"{folder / HEADER}: not a study header")
         events: list[Event] = []
         first = JOURNAL
         snapshot_path = folder / SNAPSHOT
         if snapshot_path.exists():
             try:
-                snapshot = json.loads(snapshot_path.read_bytes())
+                snapshot = json.loads(read_regular(snapshot_path))
                 first = snapshot["journal"]
                 events.append(snapshot["event"])
             except (OSError, ValueError, RecursionError, KeyError, TypeError) as exc:
                 raise CorruptCheckpoint(f"{snapshot_path}: cannot be read: {exc!r}") from exc
-        chain = self._chain(folder, first)
+            if not isinstance(first, str) or not (
+                journal_number(first) is not None or LEGACY_JOURNAL.match(first)
+            ):
+                raise CorruptCheckpoint(f"{snapshot_path} names {first!r}, which is not a journal")
+        chain, stale = self._chain(folder, first)
+        datas = []
         for index, path in enumerate(chain):
-            try:
-                data = path.read_bytes()
-            except OSError as exc:
-                raise CorruptCheckpoint(f"{path}: cannot be read: {exc}") from exc
+            data = read_regular(path)
             journal_events, valid = decode_records(data, path)
-            events += journal_events
-            if valid != len(data):
-                if index != len(chain) - 1:
-                    raise CorruptCheckpoint(
-                        f"{path}: torn record at byte {valid} before the journal that follows it"
-                    )
-                log.warning(
-                    "%s: dropped a torn last record at byte %d (%d bytes; a crash during its "
-                    "write, never acknowledged)",
-                    path,
-                    valid,
-                    len(data) - valid,
+            if valid != len(data) and index != len(chain) - 1:
+                raise CorruptCheckpoint(
+                    f"{path}: torn record at byte {valid} before the journal that follows it"
                 )
-                with open(path, "r+b") as f:  # cut it before appending after it
-                    f.truncate(valid)
-                    os.fsync(f.fileno())
+            events += journal_events
+            datas.append((path, data, valid))
+        # Everything is readable: only now change files.
+        path, data, valid = datas[-1]
+        if valid != len(data):
+            log.warning(
+                "%s: dropped its last record at byte %d (%d bytes) that fails its checksum: "
+                "a crash during its write (never acknowledged), or damage to the file's end",
+                path,
+                valid,
+                len(data) - valid,
+            )
+            with open(path, "r+b") as f:  # cut it before appending after it
+                f.truncate(valid)
+                os.fsync(f.fileno())
+        for old in stale:
+            old.unlink(missing_ok=True)
+        for tmp in folder.glob(".*.tmp"):  # a crash in the middle of write_atomically
+            if tmp.is_file() and not tmp.is_symlink():
+                tmp.unlink(missing_ok=True)
         with self._lock:
-            old = self._journals.pop(key, None)
-            if old is not None:
-                old.close()
-            self._journals[key] = Journal(chain[-1], chain[-1].stat().st_size, self._on_fsync)
+            old_journal = self._journals.pop(key, None)
+            if old_journal is not None:
+                old_journal.close()
+            self._journals[key] = Journal(chain[-1], valid, self._on_fsync)
         return header, events
 
-    def _chain(self, folder: Path, first: str) -> list[Path]:
-        """The journals to replay after the snapshot (or from the start), in order; older
-        ones, left by a crash after a snapshot was written, are removed."""
+    @staticmethod
+    def _chain(folder: Path, first: str) -> tuple[list[Path], list[Path]]:
+        """The journals to replay after the snapshot (or from the start), in order, and
+        the journals a snapshot replaced (left by a crash after it was written). Files
+        that are not journals of this format are never touched."""
         base = journal_number(first) or 0  # an older version's journal name counts as 0
         if not (folder / first).exists():
             raise CorruptCheckpoint(
@@ -431,15 +475,16 @@ class FileStorage:
                 "study folder aside (or delete the study) to start without it."
             )
         later: list[tuple[int, Path]] = []
+        stale: list[Path] = []
         for path in folder.glob("journal*.log"):
             number = journal_number(path.name)
             if path.name == first:
                 continue
             if number is not None and number > base:
                 later.append((number, path))
-            else:  # before the snapshot, or an unnumbered one of an older version
-                path.unlink()
-        return [folder / first, *(p for _, p in sorted(later))]
+            elif number is not None or LEGACY_JOURNAL.match(path.name):
+                stale.append(path)
+        return [folder / first, *(p for _, p in sorted(later))], stale
 
     def create(self, study_id: str, header: dict[str, Any], events: list[Event]) -> str:
         """Build the folder aside and rename it into place: a crash leaves a whole study
@@ -500,12 +545,14 @@ class FileStorage:
         folder = self._dir(key)
         data = json.dumps({"journal": rotation.name, "event": event}).encode()
         try:
-            write_atomically(folder / SNAPSHOT, data)
-            for path in folder.glob("journal*.log"):
-                number = journal_number(path.name)
-                if number is None or number < rotation.number:
-                    path.unlink()
-            fsync_dir(folder)
+            with self._folder_lock(key):
+                write_atomically(folder / SNAPSHOT, data)
+                for path in folder.glob("journal*.log"):
+                    number = journal_number(path.name)
+                    replaced = number is not None and number < rotation.number
+                    if replaced or LEGACY_JOURNAL.match(path.name):
+                        path.unlink(missing_ok=True)
+                fsync_dir(folder)
         except OSError as exc:
             raise StorageFailure(f"writing snapshot of {key!r} failed: {exc}") from exc
         with self._lock:
