@@ -348,7 +348,10 @@ class SANAS:
         return self._study_id
 
     def next_archs(self) -> list[Any]:
-        """Fetch the next trial and return one paddle.nn.Layer per config.
+        """Fetch the next trial and return one network per config: a paddle.nn.Layer
+        in dynamic mode; in static mode a `sanas.nets.lazy.StaticArch`, which creates
+        its parameters when called, in the program current then (so it may be fetched
+        before `program_guard`, as PaddleSlim's tutorials do). See docs/porting-static.md.
 
         Raises sanas.errors.SearchFinished when the study is complete. Once the budget
         is issued it waits while other trainers still hold trials, since one of them
@@ -412,10 +415,11 @@ class SANAS:
             raise InvalidArgumentError(str(exc), code="INVALID_ARGUMENT") from exc
 
     def tokens2arch(self, tokens: Sequence[int]) -> list[Any]:
-        """Build the networks of a token vector: one paddle.nn.Layer per config."""
-        from .nets import build
+        """Build the networks of a token vector, one per config, as `next_archs()`
+        does: paddle.nn.Layer objects in dynamic mode, builders in static mode."""
+        from .nets import build_archs
 
-        return build(self.decode(tokens))
+        return build_archs(self.decode(tokens))
 
     def current_tokens(self) -> list[int] | None:
         """Tokens of the trial from the last next_archs(), if not yet rewarded."""

@@ -17,3 +17,17 @@ def build(archs: Sequence[Architecture]) -> list[Any]:
     from . import paddle_layers  # imports paddle
 
     return [paddle_layers.build_layer(arch) for arch in archs]
+
+
+def build_archs(archs: Sequence[Architecture]) -> list[Any]:
+    """What `SANAS.next_archs()` returns: in dynamic mode one `paddle.nn.Layer` per
+    architecture; in static mode one `StaticArch` per architecture, which creates its
+    parameters when called, in the program current at that time (PaddleSlim's builders
+    did the same, and scripts call `next_archs()` before `program_guard`)."""
+    import paddle
+
+    if paddle.in_dynamic_mode():
+        return build(archs)
+    from .lazy import StaticArch
+
+    return [StaticArch(arch) for arch in archs]
