@@ -322,7 +322,9 @@ def test_best_takes_channels_and_size_from_the_study_config(server):
         c.create_study("digits", config)
         drive(c, "digits", 3)
         study = c.get_study("digits")
-    out = sanas(server.address, "best", "digits").stdout
+    result = sanas(server.address, "best", "digits")
+    out = result.stdout
+    assert "No ccache found" not in result.stderr
     space = CombinedSpace.from_configs([SpaceConfig.from_user(demo_like[0])])
     cost = network_cost(space.decode(list(study.best_tokens), 16), 8)
     assert f"FLOPs {cost.flops:,} at 8x8" in out and "in 16 channels" in out, out
