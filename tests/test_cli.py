@@ -272,3 +272,89 @@ def test_watch_stream_ends_when_the_server_stops(server):
     assert time.monotonic() - started < 5  # the open stream did not hold the drain
     assert events == [pb.STUDY_EVENT_TYPE_CURRENT_STATE]
     assert errors and "shutting down" in str(errors[0])
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_without_a_server_it_fails_fast_and_says_what_to_do():
+    started = time.monotonic()
+    result = sanas(f"127.0.0.1:{free_port()}", "studies", check=False)
+    assert time.monotonic() - started < 10
+    assert result.returncode == 1
+    for hint in ("sanas-server", "make serve", "--address", "SANAS_ADDRESS"):
+        assert hint in result.stderr, result.stderr
+
+
+def test_an_address_without_a_port_gets_the_controllers_default_port():
+    from sanas.client import with_default_port
+
+    assert with_default_port("localhost") == "localhost:8881"
+    assert with_default_port("10.0.0.5:9000") == "10.0.0.5:9000"
+    assert with_default_port("::1") == "[::1]:8881"
+    assert with_default_port("[::1]") == "[::1]:8881"
+    assert with_default_port("[::1]:9000") == "[::1]:9000"
+    assert with_default_port("unix:/tmp/sanas.sock") == "unix:/tmp/sanas.sock"
+    with pytest.raises(ValueError, match="port"):
+        with_default_port("localhost:http")
+    assert Client("localhost").address == "localhost:8881"
+    refused = sanas("localhost:http", "studies", check=False)
+    assert refused.returncode == 2 and "HOST:PORT" in refused.stderr
+    result = sanas("localhost", "studies", check=False)
+    # Port 8881, not gRPC's 443: either a controller there answers or the error names it.
+    assert result.returncode == 0 or "localhost:8881" in result.stderr, result.stderr
+
+
+def test_best_takes_channels_and_size_from_the_study_config(server):
+    from sanas.spaces import CombinedSpace, SpaceConfig
+    from sanas.spaces.cost import network_cost
+
+    demo_like = [("MobileNetV2BlockSpace", {"input_size": 8, "output_size": 2, "block_num": 3})]
+    config = study_config(
+        demo_like, search_steps=5, seed=1, constraint_in_channels=16, constraint_input_size=8
+    )
+    with Client(server.address) as c:
+        c.create_study("digits", config)
+        drive(c, "digits", 3)
+        study = c.get_study("digits")
+    result = sanas(server.address, "best", "digits")
+    out = result.stdout
+    assert "No ccache found" not in result.stderr
+    space = CombinedSpace.from_configs([SpaceConfig.from_user(demo_like[0])])
+    cost = network_cost(space.decode(list(study.best_tokens), 16), 8)
+    assert f"FLOPs {cost.flops:,} at 8x8" in out and "in 16 channels" in out, out
+
+
+def test_every_argument_has_help_text():
+    import argparse
+
+    from sanas.cli import parser
+
+    top = parser()
+    commands = next(a for a in top._actions if isinstance(a, argparse._SubParsersAction))
+    missing = [
+        f"{name} {action.dest}"
+        for name, sub in [("sanas", top), *commands.choices.items()]
+        for action in sub._actions
+        if not isinstance(action, argparse._HelpAction | argparse._SubParsersAction)
+        and not action.help
+    ]
+    assert missing == []
+
+
+def test_plot_writes_study_png_by_default(live, tmp_path):
+    server, _ = live
+    result = subprocess.run(
+        [SANAS_BIN, "--address", server.address, "plot", "run"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "run.png").is_file() and "wrote run.png" in result.stdout

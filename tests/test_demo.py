@@ -5,22 +5,36 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import matplotlib.image
 
 
-def test_short_demo_runs_end_to_end(tmp_path):
-    out = tmp_path / "demo"
-    run = subprocess.run(
-        [sys.executable, "-m", "sanas.demo", "--steps", "4", "--epochs", "2", "--out", str(out)],
+def demo(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "sanas.demo", *args],
         capture_output=True,
         text=True,
         timeout=600,
     )
+
+
+def summary_of(out: Path) -> dict:
+    return json.loads((out / "best.json").read_text())
+
+
+def test_short_demo_runs_end_to_end(tmp_path):
+    out = tmp_path / "demo"
+    run = demo("--steps", "4", "--epochs", "2", "--out", str(out))
     assert run.returncode == 0, run.stderr[-3000:]
     assert "best test accuracy" in run.stdout
+    assert "expected time" in run.stdout and "ETA" in run.stdout
+    for noise in ("No ccache found", "we now always track global mean and variance"):
+        assert noise not in run.stdout + run.stderr  # Paddle's warnings, trainers' too
     summary = json.loads((out / "best.json").read_text())
     assert summary["trials"] == 4 and 0.5 < summary["best_accuracy"] <= 1.0
+    assert summary["trials_this_run"] == 4 and summary["trials_resumed"] == 0
     assert summary["params"] > 0 and len(summary["blocks"]) == 3
     image = matplotlib.image.imread(out / "search.png")
     assert image.shape[0] >= 300 and image.shape[1] >= 600
@@ -109,3 +123,63 @@ def test_whole_network_spaces_get_no_stem():
     archs = space.decode([0] * 8, 1)  # digits have one channel
     model = build_model(build(archs), archs[-1].out_channels, args)
     assert model(paddle.randn([2, 1, 8, 8])).shape == [2, 10]
+
+
+def test_flags_in_the_equals_form_reach_the_trainers(tmp_path):
+    out = tmp_path / "demo"
+    run = demo("--steps=2", "--epochs=1", "--seed=3", f"--out={out}")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert summary_of(out)["trials"] == 2
+
+
+def test_trainer_arguments_repeat_every_study_flag():
+    from sanas.demo import parse_args, trainer_argv
+
+    flags = ["--steps=7", "--epochs", "3", "--blocks=4", "--space=MobileNetV1BlockSpace"]
+    flags += ["--seed", "-2", "--study=s-1", "--max-flops=99", "--data-dir=/d", "--train-limit=5"]
+    given = parse_args(flags)
+    again = parse_args(["--as-trainer", "0", "--address", "h:1", *trainer_argv(given, 12.5)])
+    for flag in ("steps", "epochs", "blocks", "space", "seed", "study", "max_flops", "data_dir"):
+        assert getattr(again, flag) == getattr(given, flag), flag
+    assert again.train_limit == 5 and again.deadline == 12.5
+
+
+def test_a_rerun_refuses_resumes_or_starts_fresh(tmp_path):
+    out = tmp_path / "demo"
+    first = demo("--steps", "2", "--epochs", "1", "--out", str(out))
+    assert first.returncode == 0, first.stderr[-3000:]
+    written = (out / "best.json").read_text()
+
+    again = demo("--steps", "2", "--epochs", "1", "--out", str(out))
+    assert again.returncode == 2
+    assert "--resume" in again.stderr and "--fresh" in again.stderr, again.stderr
+    assert (out / "best.json").read_text() == written  # the real timing is kept
+
+    resumed = demo("--steps", "2", "--epochs", "1", "--out", str(out), "--resume")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    summary = summary_of(out)
+    assert (summary["trials_this_run"], summary["trials_resumed"]) == (0, 2)
+    assert "0 trials evaluated in this run, 2 by earlier runs" in resumed.stdout
+
+    other = demo("--steps", "3", "--epochs", "1", "--out", str(out), "--resume")
+    assert other.returncode == 2 and "Traceback" not in other.stderr
+    assert "--steps 2 (then) vs 3 (now)" in other.stderr, other.stderr
+    assert "--fresh" in other.stderr
+
+    fresh = demo("--steps", "3", "--epochs", "1", "--out", str(out), "--fresh")
+    assert fresh.returncode == 0, fresh.stderr[-3000:]
+    summary = summary_of(out)
+    assert (summary["trials"], summary["trials_this_run"], summary["trials_resumed"]) == (3, 3, 0)
+
+
+def test_a_time_budget_ends_the_search_early_and_says_so(tmp_path):
+    out = tmp_path / "demo"
+    started = time.monotonic()
+    run = demo("--steps", "60", "--epochs", "1", "--time-budget", "25", "--out", str(out))
+    elapsed = time.monotonic() - started
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert elapsed < 25 + 30
+    assert "time budget of 25 s spent" in run.stdout and "--resume" in run.stdout, run.stdout
+    summary = summary_of(out)
+    assert summary["stopped_by_time_budget"] and summary["time_budget"] == 25
+    assert 0 < summary["trials_this_run"] < 60 and summary["seconds"] < elapsed

@@ -229,7 +229,8 @@ def test_the_demo_run_again_says_why_it_may_wait_for_an_earlier_runs_trials(tmp_
     )
     killed.next_archs()  # the run dies holding this trial
     killed.close()
-    assert demo.main(argv) == 1  # no trainers, so no results: it only starts and reports
+    # A rerun continues the killed run only when asked (the demo's rerun rule).
+    assert demo.main([*argv, "--resume"]) == 1  # no trainers: it only starts and reports
     out = capsys.readouterr().out
     assert "1 trial of an earlier run still leased" in out, out
     assert "within 60 s (one lease)" in out, out

@@ -1,7 +1,7 @@
 """`sanas`: look at and manage the searches of a running controller.
 
 sanas [--address HOST:PORT] [--tls-ca F] [--tls-cert F --tls-key F] [--token-file F] CMD
-studies | status STUDY | trials STUDY | best STUDY | watch STUDY | plot STUDY -o run.png
+studies | status STUDY | trials STUDY | best STUDY | watch STUDY | plot STUDY [-o F.png]
 import-paddleslim CHECKPOINT --study ID | delete STUDY --yes
 """
 
@@ -14,12 +14,13 @@ import json
 import os
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .client import Client, study_config
-from .errors import SanasError
+from .client import DEFAULT_PORT, Client, study_config, with_default_port
+from .errors import ControllerUnavailableError, SanasError
 from .v1 import sanas_pb2 as pb
 
 STATES = {
@@ -27,6 +28,7 @@ STATES = {
     "succeeded": pb.TRIAL_STATE_SUCCEEDED,
     "infeasible": pb.TRIAL_STATE_INFEASIBLE,
 }
+DEFAULT_ADDRESS = f"127.0.0.1:{DEFAULT_PORT}"
 
 
 def state_name(value: int, enum: Any = pb.TrialState) -> str:
@@ -206,8 +208,11 @@ def cmd_best(client: Client, args: argparse.Namespace) -> int:
     print(f"best reward {s.best_reward:.6g}")
     print(f"tokens {list(s.best_tokens)}")
     configs = [space_config_from_pb(c) for c in s.config.search_spaces]
+    # What the study was searched with (SANAS records both): the FLOPs its trainers saw.
+    limits = s.config.constraints
+    in_channels = args.in_channels or limits.in_channels or 3
     try:
-        archs = CombinedSpace.from_configs(configs).decode(list(s.best_tokens), args.in_channels)
+        archs = CombinedSpace.from_configs(configs).decode(list(s.best_tokens), in_channels)
     except SpaceConfigError as exc:
         print(f"no architecture: {exc}")
         return 0
@@ -221,7 +226,9 @@ def cmd_best(client: Client, args: argparse.Namespace) -> int:
                 f"  {b.kind:<18} {b.out_channels:>5} ch, {b.kernel}x{b.kernel}, "
                 f"stride {b.stride}{extra}"
             )
-    size = args.input_size or configs[0].input_size or 32
+    size = args.input_size or limits.input_size or configs[0].input_size or 32
+    # Paddle warns at import that it has no ccache: nothing a `best` reader can act on.
+    warnings.filterwarnings("ignore", message="No ccache found", category=UserWarning)
     try:
         import paddle
 
@@ -234,7 +241,7 @@ def cmd_best(client: Client, args: argparse.Namespace) -> int:
     quiet = io.StringIO()
     stdout, sys.stdout = sys.stdout, quiet  # paddle.flops prints a table
     try:
-        flops = paddle.flops(net, [1, args.in_channels, size, size])
+        flops = paddle.flops(net, [1, in_channels, size, size])
     finally:
         sys.stdout = stdout
     print(f"params {params:,}  FLOPs {flops:,} at {size}x{size}")
@@ -280,8 +287,9 @@ def cmd_plot(client: Client, args: argparse.Namespace) -> int:
     if not trials:
         print(f"study {args.study!r} has no results to plot", file=sys.stderr)
         return 1
-    plot_trials(trials, args.output, f"sanas study {args.study}: {len(trials)} results")
-    print(f"wrote {args.output}")
+    output = args.output or f"{args.study}.png"
+    plot_trials(trials, output, f"sanas study {args.study}: {len(trials)} results")
+    print(f"wrote {output}")
     return 0
 
 
@@ -317,58 +325,108 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="sanas", description="Look at and manage sanas searches.")
     p.add_argument(
         "--address",
-        default=os.environ.get("SANAS_ADDRESS", "127.0.0.1:8881"),
-        help="controller HOST:PORT (env SANAS_ADDRESS; default 127.0.0.1:8881)",
+        default=os.environ.get("SANAS_ADDRESS", DEFAULT_ADDRESS),
+        help=f"controller HOST[:PORT] (env SANAS_ADDRESS; default {DEFAULT_ADDRESS}; "
+        f"port {DEFAULT_PORT} when none is given)",
     )
     p.add_argument("--tls-ca", help="CA certificate (PEM) to verify the controller: use TLS")
     p.add_argument("--tls-cert", help="client certificate (PEM), for mutual TLS")
     p.add_argument("--tls-key", help="client private key (PEM)")
     p.add_argument("--token-file", help="file holding the bearer token")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds per call")
+    p.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=3.0,
+        help="seconds to wait for the controller to answer at all (default 3)",
+    )
     sub = p.add_subparsers(dest="command", required=True)
+    study_help = "study id (`sanas studies` lists them)"
     sub.add_parser("studies", help="list studies").set_defaults(run=cmd_studies)
     status = sub.add_parser("status", help="a study at a glance, with its trainers")
-    status.add_argument("study")
+    status.add_argument("study", help=study_help)
     status.set_defaults(run=cmd_status)
     trials = sub.add_parser("trials", help="list, filter, sort and export trials")
-    trials.add_argument("study")
-    trials.add_argument("--state", choices=sorted(STATES))
-    trials.add_argument("--sort", choices=["trial", "reward", "time"], default="trial")
+    trials.add_argument("study", help=study_help)
+    trials.add_argument("--state", choices=sorted(STATES), help="only trials in this state")
+    trials.add_argument(
+        "--sort",
+        choices=["trial", "reward", "time"],
+        default="trial",
+        help="order by trial id, reward or creation time (default trial)",
+    )
     trials.add_argument("--desc", action="store_true", help="largest first")
-    trials.add_argument("--limit", type=int, default=0)
-    trials.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    trials.add_argument(
+        "--limit", type=int, default=0, help="at most this many trials, after sorting (0: all)"
+    )
+    trials.add_argument(
+        "--format", choices=["table", "csv", "json"], default="table", help="output format"
+    )
     trials.add_argument("-o", "--output", help="write to this file instead of stdout")
     trials.set_defaults(run=cmd_trials)
     best = sub.add_parser("best", help="best tokens, decoded architecture, FLOPs and params")
-    best.add_argument("study")
-    best.add_argument("--input-size", type=int, default=0, help="image size for FLOPs")
-    best.add_argument("--in-channels", type=int, default=3)
+    best.add_argument("study", help=study_help)
+    best.add_argument(
+        "--input-size",
+        type=int,
+        default=0,
+        help="image side for FLOPs (default: the study's constraints.input_size, else the "
+        "space's input size, else 32)",
+    )
+    best.add_argument(
+        "--in-channels",
+        type=int,
+        default=0,
+        help="input channels of the searched network (default: the study's "
+        "constraints.in_channels, else 3)",
+    )
     best.set_defaults(run=cmd_best)
     watch = sub.add_parser("watch", help="follow a study live until it completes")
-    watch.add_argument("study")
+    watch.add_argument("study", help=study_help)
     watch.set_defaults(run=cmd_watch)
     plot = sub.add_parser("plot", help="PNG of reward, best so far, temperature, acceptance")
-    plot.add_argument("study")
-    plot.add_argument("-o", "--output", required=True)
+    plot.add_argument("study", help=study_help)
+    plot.add_argument("-o", "--output", help="PNG file to write (default: STUDY.png)")
     plot.set_defaults(run=cmd_plot)
     imp = sub.add_parser("import-paddleslim", help="new study from a PaddleSlim checkpoint")
     imp.add_argument("checkpoint", help="path of nas_checkpoint/sanas.checkpoints")
-    imp.add_argument("--study", required=True)
-    imp.add_argument("--search-steps", type=int, default=0)
+    imp.add_argument("--study", required=True, help="id of the new study")
+    imp.add_argument(
+        "--search-steps",
+        type=int,
+        default=0,
+        help="trial budget of the new study, imported results included (0: the default)",
+    )
     imp.add_argument("--config", action="append", help="search-space key (repeatable)")
     imp.set_defaults(run=cmd_import)
     delete = sub.add_parser("delete", help="delete a study and its checkpoint")
-    delete.add_argument("study")
-    delete.add_argument("--yes", action="store_true")
+    delete.add_argument("study", help=study_help)
+    delete.add_argument("--yes", action="store_true", help="really delete (no undo)")
     delete.set_defaults(run=cmd_delete)
     return p
+
+
+def not_reachable(address: str, seconds: float, tls: bool) -> str:
+    return (
+        f"sanas: no controller answered at {address} within {seconds:g} s.\n"
+        "  Start one: `sanas-server` (or `make serve` in a checkout; both listen on "
+        f"{DEFAULT_ADDRESS}),\n"
+        "  or point at yours: --address HOST:PORT or SANAS_ADDRESS=HOST:PORT."
+        # A failed TLS handshake looks the same from here: name the other suspect.
+        + ("\n  With TLS, also check that --tls-ca signed the server's certificate." if tls else "")
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
+        address = with_default_port(args.address)
+    except ValueError as exc:
+        print(f"sanas: {exc}", file=sys.stderr)
+        return 2
+    try:
         with Client(
-            args.address,
+            address,
             timeout=args.timeout,
             retry_timeout=args.timeout,
             tls_ca_file=args.tls_ca,
@@ -376,10 +434,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             tls_key_file=args.tls_key,
             auth_token_file=args.token_file,
         ) as client:
+            # Calls retry UNAVAILABLE for --timeout seconds (a restarting controller);
+            # with none there at all, say so now instead.
+            try:
+                client.wait_ready(args.connect_timeout)
+            except ControllerUnavailableError:
+                tls = bool(args.tls_ca or args.tls_cert)
+                print(not_reachable(address, args.connect_timeout, tls), file=sys.stderr)
+                return 1
             return args.run(client, args)
     except SanasError as exc:
         print(f"sanas: {exc}", file=sys.stderr)
         return 1
+    except (ValueError, OSError) as exc:  # TLS or token files missing or mismatched
+        print(f"sanas: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 

@@ -8,6 +8,7 @@ its retries, so a retry never issues a second trial or records a result twice (A
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import socket
@@ -37,6 +38,27 @@ DEFAULT_TIMEOUT = 30.0
 DEFAULT_RETRY_TIMEOUT = 600.0
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+DEFAULT_PORT = 8881  # sanas-server's default
+# gRPC target schemes (unix:/path, dns:///host:port, ...): passed through as they are.
+TARGET_SCHEMES = ("dns:", "unix:", "unix-abstract:", "ipv4:", "ipv6:", "vsock:")
+
+
+def with_default_port(address: str, default_port: int = DEFAULT_PORT) -> str:
+    """HOST:PORT with the controller's port when none is given: gRPC would otherwise
+    use 443 for a bare host. Raises ValueError for a port that is not a number."""
+    if address.startswith(TARGET_SCHEMES):
+        return address
+    try:
+        if ipaddress.ip_address(address).version == 6:  # bare IPv6: its colons are no port
+            return f"[{address}]:{default_port}"
+    except ValueError:
+        pass
+    host, colon, port = address.rpartition(":")
+    if not colon or address.endswith("]"):  # "host" or "[v6]"
+        return f"{address}:{default_port}"
+    if not port.isdigit() or not host:
+        raise ValueError(f"address {address!r}: use HOST:PORT with a numeric port, or HOST alone")
+    return address
 
 
 def default_client_id() -> str:
@@ -184,12 +206,12 @@ class Client:
         auth_token: str | None = None,
         auth_token_file: str | Path | None = None,
     ) -> None:
-        self.address = address
+        self.address = with_default_port(address)
         self.client_id = client_id or default_client_id()
         self.timeout = timeout
         self.retry_timeout = retry_timeout
         self._channel = open_channel(
-            address,
+            self.address,
             tls_ca_file=tls_ca_file,
             tls_cert_file=tls_cert_file,
             tls_key_file=tls_key_file,
