@@ -75,25 +75,6 @@ def test_repeated_reports_do_not_grow_the_journal(tmp_path):
     c.close()
 
 
-def test_a_repeat_with_suggest_next_records_its_next_trial_once(tmp_path):
-    c = Controller(FileStorage(tmp_path))
-    c.create_study("s", request(search_steps=10))
-    t = c.suggest_trial("s", "a")
-    c.complete_trial("s", t.trial_id, 0.5, False)
-    repeat = c.complete_trial("s", t.trial_id, 0.5, False, True, "a", request_id="again")
-    assert repeat.next_trial is not None
-    retry = c.complete_trial("s", t.trial_id, 0.5, False, True, "a", request_id="again")
-    assert retry.next_trial == repeat.next_trial
-    c.close()
-    # A restart renews leases (a grace period), so compare what the trial is.
-    resumed = Controller(FileStorage(tmp_path))
-    replayed = resumed.complete_trial("s", t.trial_id, 0.5, False, True, "a", request_id="again")
-    assert replayed.next_trial.trial_id == repeat.next_trial.trial_id
-    assert replayed.next_trial.tokens == repeat.next_trial.tokens
-    assert resumed.get_study("s").counts[study_module.TrialState.ACTIVE] == 1
-    resumed.close()
-
-
 def test_a_snapshot_is_serialized_without_the_study_lock(tmp_path, monkeypatch):
     c = Controller(FileStorage(tmp_path), snapshot_every=10)
     c.create_study("s", request(search_steps=40))
