@@ -8,6 +8,7 @@ import logging
 import math
 import subprocess
 import sys
+import time
 import warnings
 
 import pytest
@@ -185,7 +186,7 @@ def test_server_addr_as_a_host_port_string():
         worker.next_archs()
         worker.reward(0.2)
         worker.close()
-    with pytest.raises(errors.InvalidArgumentError, match="'host:port'"):
+    with pytest.raises(errors.InvalidArgumentError, match="not a number"):
         SANAS(BLOCKS, server_addr="127.0.0.1:eighty", save_checkpoint=None)
 
 
@@ -219,3 +220,77 @@ def test_every_error_of_the_readme_table_is_importable_from_sanas():
         "TooManyWatchersError",
     ):
         assert issubclass(getattr(sanas, name), sanas.SanasError), name
+
+
+EARLY_SERVER_SCRIPT = """
+import sys
+from sanas import SANAS, SearchFinished
+configs = [("MobileNetV2BlockSpace", {"input_size": 8, "output_size": 2, "block_num": 2})]
+sa = SANAS(configs, server_addr=("127.0.0.1", 0), search_steps=2, save_checkpoint=None)
+print(sa.address, flush=True)
+sys.stdin.readline()  # a client has taken its trial
+for step in range(1):  # the server script trains too, and ends when its own loop does
+    sa.next_archs()
+    sa.reward(0.5)
+print("server rewarded", step + 1, flush=True)
+"""
+
+SLOW_CLIENT_SCRIPT = """
+import sys, time
+from sanas import SANAS, SearchFinished
+configs = [("MobileNetV2BlockSpace", {"input_size": 8, "output_size": 2, "block_num": 2})]
+host, port = sys.argv[1].rsplit(":", 1)
+sa = SANAS(configs, server_addr=(host, int(port)), is_server=False, lease_seconds=1.5)
+n = 0
+while True:
+    try:
+        sa.next_archs()
+    except SearchFinished as exc:
+        print("finished:", exc, flush=True)
+        break
+    print("took a trial", flush=True)
+    time.sleep(3.0)  # trains longer than the server script's whole loop
+    sa.reward(0.9)
+    n += 1
+print("client rewarded", n, flush=True)
+"""
+
+
+def test_a_server_script_that_ends_first_waits_for_its_clients():
+    # PaddleSlim-style server scripts end when their own loop does; a client still
+    # training must get its result recorded and then end with SearchFinished.
+    server = subprocess.Popen(
+        [sys.executable, "-c", EARLY_SERVER_SCRIPT],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        address = server.stdout.readline().strip()
+        assert ":" in address, server.stderr.read()
+        client = subprocess.Popen(
+            [sys.executable, "-c", SLOW_CLIENT_SCRIPT, address],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert client.stdout.readline().strip() == "took a trial"
+        started = time.monotonic()
+        server.stdin.write("go\n")
+        server.stdin.flush()
+        out, err = client.communicate(timeout=60)
+        assert client.returncode == 0, err
+        assert "client rewarded 1" in out and "finished:" in out
+        # Its last next_archs finds the controller gone: the budget was issued, so that is
+        # the end of the search (after a short retry), not a 600 s wait for a restart.
+        assert time.monotonic() - started < 30
+        server_out, server_err = server.communicate(timeout=30)
+        assert server.returncode == 0, server_err
+        assert "server rewarded 1" in server_out
+        assert "waiting for 1 trial(s) other trainers are still training" in server_err
+    finally:
+        for proc in (server,):
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)

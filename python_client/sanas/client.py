@@ -324,6 +324,7 @@ class Client:
         of them may lose its lease and come to this trainer: wait for that (polling a few
         times per lease) until the study completes. Raises SearchFinished then.
         """
+        warned = False
         while True:
             try:
                 return self.suggest_trial(study_id)
@@ -332,6 +333,16 @@ class Client:
                 if study.trial_counts.active == 0:
                     raise
                 lease = study.config.lease_duration.ToNanoseconds() / 1e9
+                if not warned:  # a warning, so a silent wait of up to a lease is explained
+                    log.warning(
+                        "study %r: the budget is issued; waiting for %d trial(s) still "
+                        "running elsewhere (one comes here if its trainer stops "
+                        "heartbeating for %.0f s)",
+                        study_id,
+                        study.trial_counts.active,
+                        lease,
+                    )
+                    warned = True
                 time.sleep(min(max_poll, max(0.1, lease / 4)))
 
     def heartbeat_trial(self, study_id: str, trial_id: int) -> pb.Trial:

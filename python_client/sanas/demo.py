@@ -246,7 +246,7 @@ def trainer(args: argparse.Namespace) -> None:
         # A trial stopped by the budget is not scored: its lease lapses and the study
         # issues it again on --resume.
         pass
-    nas.close()
+    nas.close(wait_for_trainers=False)  # the demo waited for its own trainers
 
 
 # -- controller and report (main process) --------------------------------------------------
@@ -552,7 +552,7 @@ def main_process(args: argparse.Namespace) -> int:
                 f"demo failed: trainer exit codes {failed}, {len(trials)} results",
                 file=sys.stderr,
             )
-        nas.close()
+        nas.close(wait_for_trainers=False)  # the demo waited for its own trainers
         return 1
     from sanas.spaces.cost import network_cost
 
@@ -590,7 +590,7 @@ def main_process(args: argparse.Namespace) -> int:
         "stopped_by_time_budget": stopped,
     }
     (out / "best.json").write_text(json.dumps(summary, indent=1))
-    nas.close()
+    nas.close(wait_for_trainers=False)  # the demo waited for its own trainers
     print("== best architecture")
     for b in summary["blocks"]:
         print(

@@ -21,6 +21,8 @@ import logging
 import math
 import socket
 import sys
+import threading
+import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,7 +31,10 @@ from typing import Any
 from .client import Client, LeaseKeeper, study_config
 from .errors import (
     CheckpointInUseError,
+    ControllerUnavailableError,
     InvalidArgumentError,
+    SanasError,
+    SearchFinished,
     StudyExistsError,
     StudyNotFoundError,
 )
@@ -39,6 +44,8 @@ from .v1 import sanas_pb2 as pb
 log = logging.getLogger(__name__)
 PADDLESLIM_CHECKPOINT = "sanas.checkpoints"
 DEFAULT_PORT = 8881
+# Seconds a trainer keeps trying a vanished controller once the budget is issued.
+RETRY_AFTER_BUDGET = 15.0
 
 
 class _Default(float):
@@ -65,7 +72,8 @@ def parse_server_addr(server_addr: Any) -> tuple[str, int]:
             return host, int(port)
         except ValueError:
             raise InvalidArgumentError(
-                f"server_addr={server_addr!r}: use ('host', port) or 'host:port'",
+                f"server_addr={server_addr!r}: the port {port!r} is not a number; use "
+                "('host', port) or 'HOST:PORT'",
                 code="INVALID_ARGUMENT",
             ) from None
     try:
@@ -183,6 +191,7 @@ class SANAS:
         self._trial: pb.Trial | None = None
         self._lease: LeaseKeeper | None = None
         self._embedded: Any = None
+        self._budget_issued = False  # as the last reward's answer said
         if isinstance(search_steps, bool) or not isinstance(search_steps, int) or search_steps < 1:
             raise InvalidArgumentError(
                 f"search_steps={search_steps!r}: the search needs a budget of at least one "
@@ -200,7 +209,13 @@ class SANAS:
                 self._embedded = start_server(host, port, folder, metrics_port=metrics_port)
             except CheckpointInUse as exc:
                 raise CheckpointInUseError(str(exc), code="FAILED_PRECONDITION") from exc
-            atexit.register(self.close)
+            # A script that ends without close(): first wait for the other trainers while
+            # gRPC can still serve them (threading's exit hooks run before
+            # concurrent.futures shuts the server's thread pool down), then stop.
+            register_before_pools_stop = getattr(threading, "_register_atexit", None)
+            if register_before_pools_stop is not None:
+                register_before_pools_stop(self._wait_at_exit)
+            atexit.register(self.close, wait_for_trainers=False)
             address = self._embedded.address
         else:
             address = f"{bracketed(ip or this_host_address())}:{port}"
@@ -246,7 +261,7 @@ class SANAS:
             else:
                 study = self._join(config, passed)
         except BaseException:
-            self.close()  # the embedded controller, if any, releases its folder
+            self.close(wait_for_trainers=False)  # the embedded controller releases its folder
             raise
         # Heartbeats while the user trains: three per lease, so one lost beat is harmless.
         self._heartbeat_interval = study.config.lease_duration.ToNanoseconds() / 3e9
@@ -283,13 +298,15 @@ class SANAS:
             study = self._client.create_study(self._study_id, config)
         except StudyExistsError as exc:
             raise StudyExistsError(
-                f"{exc} (checkpoint folder {load_checkpoint}); pass the same config to "
-                "resume it, or use another study_id",
+                f"{exc}; the study is in checkpoint folder {load_checkpoint}",
                 code=exc.code,
                 reason=exc.reason,
             ) from exc
         done = study.trial_counts.succeeded + study.trial_counts.infeasible
-        log.info("resumed study %r with %d results from %s", self._study_id, done, load_checkpoint)
+        # A warning, so it shows without any logging set up: resuming is never silent.
+        log.warning(
+            "resumed study %r with %d results from %s", self._study_id, done, load_checkpoint
+        )
         return study
 
     def _join(self, config: pb.StudyConfig, passed: set[str]) -> pb.Study:
@@ -358,11 +375,32 @@ class SANAS:
         may lose its lease and be handed to this trainer.
         """
         self._end_lease()
-        self._trial = self._client.next_trial(self._study_id)
+        if self._budget_issued:
+            self._trial = self._last_trial()
+        else:
+            self._trial = self._client.next_trial(self._study_id)
         self._lease = self._client.keep_alive(
             self._study_id, self._trial.trial_id, self._heartbeat_interval
         )
         return self.tokens2arch(list(self._trial.tokens))
+
+    def _last_trial(self) -> pb.Trial:
+        """next_trial once the whole budget is issued: a controller that is gone now
+        (a server script that ended with its search) means the search is over, after a
+        short retry instead of the usual 600 s."""
+        saved = self._client.retry_timeout
+        self._client.retry_timeout = min(saved, RETRY_AFTER_BUDGET)
+        try:
+            return self._client.next_trial(self._study_id)
+        except ControllerUnavailableError as exc:
+            raise SearchFinished(
+                f"the controller at {self._client.address} stopped after the study's whole "
+                f"budget was issued: the search is over ({exc})",
+                code=exc.code,
+                reason=exc.reason,
+            ) from exc
+        finally:
+            self._client.retry_timeout = saved
 
     def _end_lease(self) -> None:
         if self._lease is not None:
@@ -382,9 +420,10 @@ class SANAS:
                 "(diverged, out of memory), report it with reward(score, infeasible=True)",
                 code="INVALID_ARGUMENT",
             )
-        self._client.complete_trial(
+        done = self._client.complete_trial(
             self._study_id, self._trial.trial_id, float(score), infeasible=infeasible
         )
+        self._budget_issued = done.budget_remaining <= 0
         self._end_lease()
         self._trial = None
         if self._progress:
@@ -435,14 +474,56 @@ class SANAS:
             "current_tokens": list(study.current_tokens),
         }
 
-    def close(self) -> None:
-        """Close the connection and stop the embedded controller, if any."""
+    def close(self, wait_for_trainers: bool = True) -> None:
+        """Close the connection and stop the embedded controller, if any.
+
+        A server script usually ends before its clients: its own loop stops once the
+        budget is issued while other trainers still train the last trials. Stopping the
+        controller then would leave them retrying a controller that is gone. So an
+        embedded controller stays up while other trainers hold live leases (they
+        heartbeat), with one warning saying so; Ctrl-C stops it at once. A trial whose
+        trainer died stops being waited for when its lease runs out."""
+        if wait_for_trainers and self._embedded is not None and self._client is not None:
+            try:
+                self._wait_for_other_trainers()
+            except KeyboardInterrupt:
+                log.warning("not waiting for the other trainers: stopping the controller")
+            except SanasError as exc:  # e.g. the study was deleted: nothing to wait for
+                log.warning("not waiting for the other trainers: %s", exc)
         self._end_lease()
         if self._client is not None:
             self._client.close()
         if self._embedded is not None:
             embedded, self._embedded = self._embedded, None
             embedded.stop()
+
+    def _wait_at_exit(self) -> None:
+        if self._embedded is not None and self._client is not None:
+            try:
+                self._wait_for_other_trainers()
+            except (KeyboardInterrupt, SanasError) as exc:
+                log.warning("not waiting for the other trainers: %r", exc)
+
+    def _wait_for_other_trainers(self, poll: float = 0.5) -> None:
+        assert self._client is not None
+        warned = False
+        while True:
+            running = [
+                t
+                for t in self._client.list_trials(self._study_id, state=pb.TRIAL_STATE_ACTIVE)
+                if t.client_id != self._client.client_id
+                and t.lease_expire_time.ToNanoseconds() / 1e9 > time.time()
+            ]
+            if not running:
+                return
+            if not warned:
+                log.warning(
+                    "waiting for %d trial(s) other trainers are still training before the "
+                    "embedded controller stops (Ctrl-C to stop now)",
+                    len(running),
+                )
+                warned = True
+            time.sleep(poll)
 
     def __enter__(self) -> SANAS:
         return self
