@@ -102,26 +102,23 @@ print("rewarded", n, flush=True)
 """
 
 
-def test_a_server_script_and_client_scripts_as_in_paddleslim(tmp_path):
-    server = subprocess.Popen(
-        [sys.executable, "-c", SERVER_SCRIPT, str(tmp_path / "ckpt")],
+def python_script(source: str, *args: str) -> subprocess.Popen:
+    """A script in its own process, as a user runs it: pipes for its input and output."""
+    return subprocess.Popen(
+        [sys.executable, "-c", source, *args],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def test_a_server_script_and_client_scripts_as_in_paddleslim(tmp_path):
+    server = python_script(SERVER_SCRIPT, str(tmp_path / "ckpt"))
     try:
         address = server.stdout.readline().strip()
         assert ":" in address, server.stderr.read()
-        clients = [
-            subprocess.Popen(
-                [sys.executable, "-c", CLIENT_SCRIPT, address],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            for _ in range(2)
-        ]
+        clients = [python_script(CLIENT_SCRIPT, address) for _ in range(2)]
         rewarded = 0
         for client in clients:
             out, err = client.communicate(timeout=120)
@@ -259,22 +256,11 @@ print("client rewarded", n, flush=True)
 def test_a_server_script_that_ends_first_waits_for_its_clients():
     # PaddleSlim-style server scripts end when their own loop does; a client still
     # training must get its result recorded and then end with SearchFinished.
-    server = subprocess.Popen(
-        [sys.executable, "-c", EARLY_SERVER_SCRIPT],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    server = python_script(EARLY_SERVER_SCRIPT)
     try:
         address = server.stdout.readline().strip()
         assert ":" in address, server.stderr.read()
-        client = subprocess.Popen(
-            [sys.executable, "-c", SLOW_CLIENT_SCRIPT, address],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        client = python_script(SLOW_CLIENT_SCRIPT, address)
         assert client.stdout.readline().strip() == "took a trial"
         started = time.monotonic()
         server.stdin.write("go\n")
@@ -290,7 +276,6 @@ def test_a_server_script_that_ends_first_waits_for_its_clients():
         assert "server rewarded 1" in server_out
         assert "waiting for 1 trial(s) other trainers are still training" in server_err
     finally:
-        for proc in (server,):
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(10)
+        if server.poll() is None:
+            server.kill()
+            server.wait(10)

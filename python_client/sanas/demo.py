@@ -246,7 +246,7 @@ def trainer(args: argparse.Namespace) -> None:
         # A trial stopped by the budget is not scored: its lease lapses and the study
         # issues it again on --resume.
         pass
-    nas.close(wait_for_trainers=False)  # the demo waited for its own trainers
+    nas.close()  # a trainer (is_server=False): nothing to wait for
 
 
 # -- controller and report (main process) --------------------------------------------------
