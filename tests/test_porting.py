@@ -134,11 +134,17 @@ def test_a_server_script_and_client_scripts_as_in_paddleslim(tmp_path):
             server.wait(10)
 
 
-def test_save_checkpoint_alone_never_resumes_silently(tmp_path, caplog):
+def a_run_with_one_result(tmp_path) -> str:
+    """An earlier run's checkpoint folder: study 'sanas', search_steps 5, reward 0.7."""
     folder = str(tmp_path / "ckpt")
     with SANAS(BLOCKS, server_addr=LOOPBACK, save_checkpoint=folder, search_steps=5) as first:
         first.next_archs()
         first.reward(0.7)
+    return folder
+
+
+def test_save_checkpoint_alone_never_resumes_silently(tmp_path, caplog):
+    folder = a_run_with_one_result(tmp_path)
     with pytest.raises(StudyExistsError) as info:
         SANAS(BLOCKS, server_addr=LOOPBACK, save_checkpoint=folder, search_steps=5)
     message = str(info.value)
@@ -151,10 +157,7 @@ def test_save_checkpoint_alone_never_resumes_silently(tmp_path, caplog):
 
 
 def test_resuming_with_another_config_names_the_fields_and_the_folder(tmp_path):
-    folder = str(tmp_path / "ckpt")
-    with SANAS(BLOCKS, server_addr=LOOPBACK, save_checkpoint=folder, search_steps=5) as first:
-        first.next_archs()
-        first.reward(0.7)
+    folder = a_run_with_one_result(tmp_path)
     with pytest.raises(StudyExistsError) as info:
         SANAS(BLOCKS, server_addr=LOOPBACK, load_checkpoint=folder, search_steps=9)
     message = str(info.value)

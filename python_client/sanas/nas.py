@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .client import Client, LeaseKeeper, study_config
+from .client import DEFAULT_PORT, Client, LeaseKeeper, study_config, with_default_port
 from .errors import (
     CheckpointInUseError,
     ControllerUnavailableError,
@@ -43,7 +43,6 @@ from .v1 import sanas_pb2 as pb
 
 log = logging.getLogger(__name__)
 PADDLESLIM_CHECKPOINT = "sanas.checkpoints"
-DEFAULT_PORT = 8881
 # Seconds a trainer keeps trying a vanished controller once the budget is issued.
 RETRY_AFTER_BUDGET = 15.0
 
@@ -64,15 +63,12 @@ DEFAULT_SEARCH_STEPS = _DefaultInt(300)
 def parse_server_addr(server_addr: Any) -> tuple[str, int]:
     """PaddleSlim's (ip, port) tuple, or a "host:port" / "host" string."""
     if isinstance(server_addr, str):
-        host, sep, port = server_addr.rpartition(":")
-        if not sep or "]" in port:  # "host" or "[::1]" without a port
-            host, port = server_addr, str(DEFAULT_PORT)
-        host = host.strip("[]")
-        try:
-            return host, int(port)
-        except ValueError:
+        try:  # the client's own parser: a bare host gets the controller's port
+            host, _, port = with_default_port(server_addr).rpartition(":")
+            return host.strip("[]"), int(port)
+        except ValueError as exc:
             raise InvalidArgumentError(
-                f"server_addr={server_addr!r}: the port {port!r} is not a number; use "
+                f"server_addr={server_addr!r}: the port is not a number ({exc}); use "
                 "('host', port) or 'HOST:PORT'",
                 code="INVALID_ARGUMENT",
             ) from None
