@@ -23,6 +23,59 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// Direction of the values a trainer reports as progress.
+type ObjectiveGoal int32
+
+const (
+	// Not set: the same as OBJECTIVE_GOAL_MAXIMIZE.
+	ObjectiveGoal_OBJECTIVE_GOAL_UNSPECIFIED ObjectiveGoal = 0
+	// Higher is better (accuracy).
+	ObjectiveGoal_OBJECTIVE_GOAL_MAXIMIZE ObjectiveGoal = 1
+	// Lower is better (loss, error).
+	ObjectiveGoal_OBJECTIVE_GOAL_MINIMIZE ObjectiveGoal = 2
+)
+
+// Enum value maps for ObjectiveGoal.
+var (
+	ObjectiveGoal_name = map[int32]string{
+		0: "OBJECTIVE_GOAL_UNSPECIFIED",
+		1: "OBJECTIVE_GOAL_MAXIMIZE",
+		2: "OBJECTIVE_GOAL_MINIMIZE",
+	}
+	ObjectiveGoal_value = map[string]int32{
+		"OBJECTIVE_GOAL_UNSPECIFIED": 0,
+		"OBJECTIVE_GOAL_MAXIMIZE":    1,
+		"OBJECTIVE_GOAL_MINIMIZE":    2,
+	}
+)
+
+func (x ObjectiveGoal) Enum() *ObjectiveGoal {
+	p := new(ObjectiveGoal)
+	*p = x
+	return p
+}
+
+func (x ObjectiveGoal) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ObjectiveGoal) Descriptor() protoreflect.EnumDescriptor {
+	return file_sanas_v1_sanas_proto_enumTypes[0].Descriptor()
+}
+
+func (ObjectiveGoal) Type() protoreflect.EnumType {
+	return &file_sanas_v1_sanas_proto_enumTypes[0]
+}
+
+func (x ObjectiveGoal) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ObjectiveGoal.Descriptor instead.
+func (ObjectiveGoal) EnumDescriptor() ([]byte, []int) {
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{0}
+}
+
 // Life-cycle state of a study.
 type StudyState int32
 
@@ -66,11 +119,11 @@ func (x StudyState) String() string {
 }
 
 func (StudyState) Descriptor() protoreflect.EnumDescriptor {
-	return file_sanas_v1_sanas_proto_enumTypes[0].Descriptor()
+	return file_sanas_v1_sanas_proto_enumTypes[1].Descriptor()
 }
 
 func (StudyState) Type() protoreflect.EnumType {
-	return &file_sanas_v1_sanas_proto_enumTypes[0]
+	return &file_sanas_v1_sanas_proto_enumTypes[1]
 }
 
 func (x StudyState) Number() protoreflect.EnumNumber {
@@ -79,7 +132,7 @@ func (x StudyState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use StudyState.Descriptor instead.
 func (StudyState) EnumDescriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{0}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{1}
 }
 
 // Life-cycle state of a trial.
@@ -94,6 +147,8 @@ const (
 	TrialState_TRIAL_STATE_SUCCEEDED TrialState = 2
 	// Completed as infeasible (for example over a FLOPs limit); no reward.
 	TrialState_TRIAL_STATE_INFEASIBLE TrialState = 3
+	// Stopped early by a stopping rule; `reward` holds its last reported value.
+	TrialState_TRIAL_STATE_STOPPED TrialState = 4
 )
 
 // Enum value maps for TrialState.
@@ -103,12 +158,14 @@ var (
 		1: "TRIAL_STATE_ACTIVE",
 		2: "TRIAL_STATE_SUCCEEDED",
 		3: "TRIAL_STATE_INFEASIBLE",
+		4: "TRIAL_STATE_STOPPED",
 	}
 	TrialState_value = map[string]int32{
 		"TRIAL_STATE_UNSPECIFIED": 0,
 		"TRIAL_STATE_ACTIVE":      1,
 		"TRIAL_STATE_SUCCEEDED":   2,
 		"TRIAL_STATE_INFEASIBLE":  3,
+		"TRIAL_STATE_STOPPED":     4,
 	}
 )
 
@@ -123,11 +180,11 @@ func (x TrialState) String() string {
 }
 
 func (TrialState) Descriptor() protoreflect.EnumDescriptor {
-	return file_sanas_v1_sanas_proto_enumTypes[1].Descriptor()
+	return file_sanas_v1_sanas_proto_enumTypes[2].Descriptor()
 }
 
 func (TrialState) Type() protoreflect.EnumType {
-	return &file_sanas_v1_sanas_proto_enumTypes[1]
+	return &file_sanas_v1_sanas_proto_enumTypes[2]
 }
 
 func (x TrialState) Number() protoreflect.EnumNumber {
@@ -136,7 +193,7 @@ func (x TrialState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use TrialState.Descriptor instead.
 func (TrialState) EnumDescriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{1}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{2}
 }
 
 // Machine-readable error reasons, sent as google.rpc.ErrorInfo.reason.
@@ -169,6 +226,8 @@ const (
 	ErrorReason_ERROR_REASON_STUDY_BROKEN ErrorReason = 11
 	// The server already serves its maximum number of WatchStudy streams.
 	ErrorReason_ERROR_REASON_TOO_MANY_WATCHERS ErrorReason = 12
+	// The trial's lease ran out and another trainer holds it now.
+	ErrorReason_ERROR_REASON_TRIAL_NOT_HELD ErrorReason = 13
 )
 
 // Enum value maps for ErrorReason.
@@ -187,6 +246,7 @@ var (
 		10: "ERROR_REASON_UNAUTHENTICATED",
 		11: "ERROR_REASON_STUDY_BROKEN",
 		12: "ERROR_REASON_TOO_MANY_WATCHERS",
+		13: "ERROR_REASON_TRIAL_NOT_HELD",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED":             0,
@@ -202,6 +262,7 @@ var (
 		"ERROR_REASON_UNAUTHENTICATED":         10,
 		"ERROR_REASON_STUDY_BROKEN":            11,
 		"ERROR_REASON_TOO_MANY_WATCHERS":       12,
+		"ERROR_REASON_TRIAL_NOT_HELD":          13,
 	}
 )
 
@@ -216,11 +277,11 @@ func (x ErrorReason) String() string {
 }
 
 func (ErrorReason) Descriptor() protoreflect.EnumDescriptor {
-	return file_sanas_v1_sanas_proto_enumTypes[2].Descriptor()
+	return file_sanas_v1_sanas_proto_enumTypes[3].Descriptor()
 }
 
 func (ErrorReason) Type() protoreflect.EnumType {
-	return &file_sanas_v1_sanas_proto_enumTypes[2]
+	return &file_sanas_v1_sanas_proto_enumTypes[3]
 }
 
 func (x ErrorReason) Number() protoreflect.EnumNumber {
@@ -229,7 +290,7 @@ func (x ErrorReason) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ErrorReason.Descriptor instead.
 func (ErrorReason) EnumDescriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{2}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{3}
 }
 
 // Kinds of study events.
@@ -251,6 +312,11 @@ const (
 	StudyEventType_STUDY_EVENT_TYPE_NEW_BEST StudyEventType = 5
 	// Every trial of the budget has a result (`study` is set); the stream ends.
 	StudyEventType_STUDY_EVENT_TYPE_STUDY_COMPLETED StudyEventType = 6
+	// A running trial reported progress (`trial` is set, without its
+	// measurements; `measurement` is the new one).
+	StudyEventType_STUDY_EVENT_TYPE_TRIAL_PROGRESS StudyEventType = 7
+	// The stopping rule stopped a trial (`trial` is set, with its measurements).
+	StudyEventType_STUDY_EVENT_TYPE_TRIAL_STOPPED StudyEventType = 8
 )
 
 // Enum value maps for StudyEventType.
@@ -263,6 +329,8 @@ var (
 		4: "STUDY_EVENT_TYPE_TRIAL_COMPLETED",
 		5: "STUDY_EVENT_TYPE_NEW_BEST",
 		6: "STUDY_EVENT_TYPE_STUDY_COMPLETED",
+		7: "STUDY_EVENT_TYPE_TRIAL_PROGRESS",
+		8: "STUDY_EVENT_TYPE_TRIAL_STOPPED",
 	}
 	StudyEventType_value = map[string]int32{
 		"STUDY_EVENT_TYPE_UNSPECIFIED":     0,
@@ -272,6 +340,8 @@ var (
 		"STUDY_EVENT_TYPE_TRIAL_COMPLETED": 4,
 		"STUDY_EVENT_TYPE_NEW_BEST":        5,
 		"STUDY_EVENT_TYPE_STUDY_COMPLETED": 6,
+		"STUDY_EVENT_TYPE_TRIAL_PROGRESS":  7,
+		"STUDY_EVENT_TYPE_TRIAL_STOPPED":   8,
 	}
 )
 
@@ -286,11 +356,11 @@ func (x StudyEventType) String() string {
 }
 
 func (StudyEventType) Descriptor() protoreflect.EnumDescriptor {
-	return file_sanas_v1_sanas_proto_enumTypes[3].Descriptor()
+	return file_sanas_v1_sanas_proto_enumTypes[4].Descriptor()
 }
 
 func (StudyEventType) Type() protoreflect.EnumType {
-	return &file_sanas_v1_sanas_proto_enumTypes[3]
+	return &file_sanas_v1_sanas_proto_enumTypes[4]
 }
 
 func (x StudyEventType) Number() protoreflect.EnumNumber {
@@ -299,7 +369,7 @@ func (x StudyEventType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use StudyEventType.Descriptor instead.
 func (StudyEventType) EnumDescriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{3}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{4}
 }
 
 // One search-space configuration, named as in PaddleSlim's API document.
@@ -419,7 +489,10 @@ type StudyConfig struct {
 	LeaseDuration *durationpb.Duration `protobuf:"bytes,7,opt,name=lease_duration,json=leaseDuration,proto3" json:"lease_duration,omitempty"`
 	// Limits on a candidate's cost: the controller issues only token vectors
 	// within them, so no trainer builds an over-budget network.
-	Constraints   *Constraints `protobuf:"bytes,8,opt,name=constraints,proto3" json:"constraints,omitempty"`
+	Constraints *Constraints `protobuf:"bytes,8,opt,name=constraints,proto3" json:"constraints,omitempty"`
+	// How running trials are stopped early from their intermediate results
+	// (ReportTrialProgress). Unset: never; trainers may still report progress.
+	EarlyStopping *EarlyStopping `protobuf:"bytes,9,opt,name=early_stopping,json=earlyStopping,proto3" json:"early_stopping,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -510,6 +583,247 @@ func (x *StudyConfig) GetConstraints() *Constraints {
 	return nil
 }
 
+func (x *StudyConfig) GetEarlyStopping() *EarlyStopping {
+	if x != nil {
+		return x.EarlyStopping
+	}
+	return nil
+}
+
+// The median stopping rule (Golovin et al. 2017, as in Vizier and Katib): at
+// step s a trial stops when its best value so far is strictly worse than the
+// median, over the finished trials (completed or stopped) that reported at or
+// before s, of their running averages up to s.
+type MedianStoppingRule struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Steps below it never stop a trial; 0: any step may.
+	StartStep int64 `protobuf:"varint,1,opt,name=start_step,json=startStep,proto3" json:"start_step,omitempty"`
+	// Finished trials with a value at or before the step needed before any trial
+	// is stopped; 0 means 3.
+	MinTrials     int32 `protobuf:"varint,2,opt,name=min_trials,json=minTrials,proto3" json:"min_trials,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MedianStoppingRule) Reset() {
+	*x = MedianStoppingRule{}
+	mi := &file_sanas_v1_sanas_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MedianStoppingRule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MedianStoppingRule) ProtoMessage() {}
+
+func (x *MedianStoppingRule) ProtoReflect() protoreflect.Message {
+	mi := &file_sanas_v1_sanas_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MedianStoppingRule.ProtoReflect.Descriptor instead.
+func (*MedianStoppingRule) Descriptor() ([]byte, []int) {
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *MedianStoppingRule) GetStartStep() int64 {
+	if x != nil {
+		return x.StartStep
+	}
+	return 0
+}
+
+func (x *MedianStoppingRule) GetMinTrials() int32 {
+	if x != nil {
+		return x.MinTrials
+	}
+	return 0
+}
+
+// Asynchronous successive halving (ASHA, Li et al. 2020): rungs at steps
+// min_step * reduction_factor^k. A trial that reaches a rung continues only when
+// its value there ranks in the top max(1, n / reduction_factor) of the n trials
+// (any state, itself included) that reached that rung.
+type SuccessiveHalvingRule struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Step of the first rung; 0 means 1.
+	MinStep int64 `protobuf:"varint,1,opt,name=min_step,json=minStep,proto3" json:"min_step,omitempty"`
+	// Fraction of the trials kept at each rung is 1/reduction_factor; 0 means 3,
+	// otherwise at least 2.
+	ReductionFactor int32 `protobuf:"varint,2,opt,name=reduction_factor,json=reductionFactor,proto3" json:"reduction_factor,omitempty"`
+	// Trials that must have reached a rung before it stops any; 0 means 3.
+	MinTrials     int32 `protobuf:"varint,3,opt,name=min_trials,json=minTrials,proto3" json:"min_trials,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SuccessiveHalvingRule) Reset() {
+	*x = SuccessiveHalvingRule{}
+	mi := &file_sanas_v1_sanas_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SuccessiveHalvingRule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SuccessiveHalvingRule) ProtoMessage() {}
+
+func (x *SuccessiveHalvingRule) ProtoReflect() protoreflect.Message {
+	mi := &file_sanas_v1_sanas_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SuccessiveHalvingRule.ProtoReflect.Descriptor instead.
+func (*SuccessiveHalvingRule) Descriptor() ([]byte, []int) {
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *SuccessiveHalvingRule) GetMinStep() int64 {
+	if x != nil {
+		return x.MinStep
+	}
+	return 0
+}
+
+func (x *SuccessiveHalvingRule) GetReductionFactor() int32 {
+	if x != nil {
+		return x.ReductionFactor
+	}
+	return 0
+}
+
+func (x *SuccessiveHalvingRule) GetMinTrials() int32 {
+	if x != nil {
+		return x.MinTrials
+	}
+	return 0
+}
+
+// A study's early-stopping rule.
+type EarlyStopping struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The rule; unset: no trial is stopped.
+	//
+	// Types that are valid to be assigned to Rule:
+	//
+	//	*EarlyStopping_Median
+	//	*EarlyStopping_SuccessiveHalving
+	Rule isEarlyStopping_Rule `protobuf_oneof:"rule"`
+	// Direction of the reported values.
+	Goal ObjectiveGoal `protobuf:"varint,3,opt,name=goal,proto3,enum=sanas.v1.ObjectiveGoal" json:"goal,omitempty"`
+	// False (the default): a stopped trial is a rejected move of the annealing;
+	// it cools the temperature but never becomes the base or the best. True: its
+	// last value is judged as its reward, like a completed trial's.
+	StoppedValuesAsRewards bool `protobuf:"varint,4,opt,name=stopped_values_as_rewards,json=stoppedValuesAsRewards,proto3" json:"stopped_values_as_rewards,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
+}
+
+func (x *EarlyStopping) Reset() {
+	*x = EarlyStopping{}
+	mi := &file_sanas_v1_sanas_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EarlyStopping) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EarlyStopping) ProtoMessage() {}
+
+func (x *EarlyStopping) ProtoReflect() protoreflect.Message {
+	mi := &file_sanas_v1_sanas_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EarlyStopping.ProtoReflect.Descriptor instead.
+func (*EarlyStopping) Descriptor() ([]byte, []int) {
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *EarlyStopping) GetRule() isEarlyStopping_Rule {
+	if x != nil {
+		return x.Rule
+	}
+	return nil
+}
+
+func (x *EarlyStopping) GetMedian() *MedianStoppingRule {
+	if x != nil {
+		if x, ok := x.Rule.(*EarlyStopping_Median); ok {
+			return x.Median
+		}
+	}
+	return nil
+}
+
+func (x *EarlyStopping) GetSuccessiveHalving() *SuccessiveHalvingRule {
+	if x != nil {
+		if x, ok := x.Rule.(*EarlyStopping_SuccessiveHalving); ok {
+			return x.SuccessiveHalving
+		}
+	}
+	return nil
+}
+
+func (x *EarlyStopping) GetGoal() ObjectiveGoal {
+	if x != nil {
+		return x.Goal
+	}
+	return ObjectiveGoal_OBJECTIVE_GOAL_UNSPECIFIED
+}
+
+func (x *EarlyStopping) GetStoppedValuesAsRewards() bool {
+	if x != nil {
+		return x.StoppedValuesAsRewards
+	}
+	return false
+}
+
+type isEarlyStopping_Rule interface {
+	isEarlyStopping_Rule()
+}
+
+type EarlyStopping_Median struct {
+	// The median stopping rule.
+	Median *MedianStoppingRule `protobuf:"bytes,1,opt,name=median,proto3,oneof"`
+}
+
+type EarlyStopping_SuccessiveHalving struct {
+	// Asynchronous successive halving.
+	SuccessiveHalving *SuccessiveHalvingRule `protobuf:"bytes,2,opt,name=successive_halving,json=successiveHalving,proto3,oneof"`
+}
+
+func (*EarlyStopping_Median) isEarlyStopping_Rule() {}
+
+func (*EarlyStopping_SuccessiveHalving) isEarlyStopping_Rule() {}
+
 // Limits on the cost of the searched network (the concatenated search spaces),
 // counted as paddle.flops counts the networks sanas builds.
 type Constraints struct {
@@ -529,7 +843,7 @@ type Constraints struct {
 
 func (x *Constraints) Reset() {
 	*x = Constraints{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[2]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -541,7 +855,7 @@ func (x *Constraints) String() string {
 func (*Constraints) ProtoMessage() {}
 
 func (x *Constraints) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[2]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -554,7 +868,7 @@ func (x *Constraints) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Constraints.ProtoReflect.Descriptor instead.
 func (*Constraints) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{2}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Constraints) GetInputSize() int32 {
@@ -622,7 +936,7 @@ type ArchitectureBlock struct {
 
 func (x *ArchitectureBlock) Reset() {
 	*x = ArchitectureBlock{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[3]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -634,7 +948,7 @@ func (x *ArchitectureBlock) String() string {
 func (*ArchitectureBlock) ProtoMessage() {}
 
 func (x *ArchitectureBlock) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[3]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -647,7 +961,7 @@ func (x *ArchitectureBlock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArchitectureBlock.ProtoReflect.Descriptor instead.
 func (*ArchitectureBlock) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{3}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ArchitectureBlock) GetKind() string {
@@ -742,7 +1056,7 @@ type Architecture struct {
 
 func (x *Architecture) Reset() {
 	*x = Architecture{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[4]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -754,7 +1068,7 @@ func (x *Architecture) String() string {
 func (*Architecture) ProtoMessage() {}
 
 func (x *Architecture) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[4]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -767,7 +1081,7 @@ func (x *Architecture) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Architecture.ProtoReflect.Descriptor instead.
 func (*Architecture) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{4}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Architecture) GetSpace() string {
@@ -799,14 +1113,16 @@ type TrialCounts struct {
 	// Trials completed with a reward.
 	Succeeded int64 `protobuf:"varint,2,opt,name=succeeded,proto3" json:"succeeded,omitempty"`
 	// Trials completed as infeasible.
-	Infeasible    int64 `protobuf:"varint,3,opt,name=infeasible,proto3" json:"infeasible,omitempty"`
+	Infeasible int64 `protobuf:"varint,3,opt,name=infeasible,proto3" json:"infeasible,omitempty"`
+	// Trials stopped early by the stopping rule.
+	Stopped       int64 `protobuf:"varint,4,opt,name=stopped,proto3" json:"stopped,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TrialCounts) Reset() {
 	*x = TrialCounts{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[5]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -818,7 +1134,7 @@ func (x *TrialCounts) String() string {
 func (*TrialCounts) ProtoMessage() {}
 
 func (x *TrialCounts) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[5]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -831,7 +1147,7 @@ func (x *TrialCounts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrialCounts.ProtoReflect.Descriptor instead.
 func (*TrialCounts) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{5}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *TrialCounts) GetActive() int64 {
@@ -851,6 +1167,13 @@ func (x *TrialCounts) GetSucceeded() int64 {
 func (x *TrialCounts) GetInfeasible() int64 {
 	if x != nil {
 		return x.Infeasible
+	}
+	return 0
+}
+
+func (x *TrialCounts) GetStopped() int64 {
+	if x != nil {
+		return x.Stopped
 	}
 	return 0
 }
@@ -893,14 +1216,17 @@ type Study struct {
 	RejectedProposals int64 `protobuf:"varint,16,opt,name=rejected_proposals,json=rejectedProposals,proto3" json:"rejected_proposals,omitempty"`
 	// Why the checkpoint could not be loaded, with the file; set only when
 	// `state` is STUDY_STATE_BROKEN (and then only `study_id` is reliable).
-	BrokenReason  string `protobuf:"bytes,17,opt,name=broken_reason,json=brokenReason,proto3" json:"broken_reason,omitempty"`
+	BrokenReason string `protobuf:"bytes,17,opt,name=broken_reason,json=brokenReason,proto3" json:"broken_reason,omitempty"`
+	// Steps the stopped trials did not train: over the stopped trials whose
+	// reports named a max_step, the sum of max_step minus their last step.
+	StepsSaved    int64 `protobuf:"varint,18,opt,name=steps_saved,json=stepsSaved,proto3" json:"steps_saved,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Study) Reset() {
 	*x = Study{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[6]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -912,7 +1238,7 @@ func (x *Study) String() string {
 func (*Study) ProtoMessage() {}
 
 func (x *Study) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[6]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -925,7 +1251,7 @@ func (x *Study) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Study.ProtoReflect.Descriptor instead.
 func (*Study) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{6}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Study) GetStudyId() string {
@@ -1047,6 +1373,77 @@ func (x *Study) GetBrokenReason() string {
 	return ""
 }
 
+func (x *Study) GetStepsSaved() int64 {
+	if x != nil {
+		return x.StepsSaved
+	}
+	return 0
+}
+
+// One intermediate result of a trial.
+type Measurement struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The trainer's step (for example the epoch), increasing within a trial.
+	Step int64 `protobuf:"varint,1,opt,name=step,proto3" json:"step,omitempty"`
+	// The value at that step.
+	Value float64 `protobuf:"fixed64,2,opt,name=value,proto3" json:"value,omitempty"`
+	// When the controller recorded it.
+	Time          *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=time,proto3" json:"time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Measurement) Reset() {
+	*x = Measurement{}
+	mi := &file_sanas_v1_sanas_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Measurement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Measurement) ProtoMessage() {}
+
+func (x *Measurement) ProtoReflect() protoreflect.Message {
+	mi := &file_sanas_v1_sanas_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Measurement.ProtoReflect.Descriptor instead.
+func (*Measurement) Descriptor() ([]byte, []int) {
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *Measurement) GetStep() int64 {
+	if x != nil {
+		return x.Step
+	}
+	return 0
+}
+
+func (x *Measurement) GetValue() float64 {
+	if x != nil {
+		return x.Value
+	}
+	return 0
+}
+
+func (x *Measurement) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
 // A trial: one token vector issued to a trainer, and its result.
 type Trial struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1075,14 +1472,22 @@ type Trial struct {
 	// When the lease of an active trial runs out unless renewed by a heartbeat.
 	LeaseExpireTime *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=lease_expire_time,json=leaseExpireTime,proto3" json:"lease_expire_time,omitempty"`
 	// How many times the trial was issued: more than 1 after a lease expired.
-	IssueCount    int32 `protobuf:"varint,13,opt,name=issue_count,json=issueCount,proto3" json:"issue_count,omitempty"`
+	IssueCount int32 `protobuf:"varint,13,opt,name=issue_count,json=issueCount,proto3" json:"issue_count,omitempty"`
+	// Intermediate results, in step order, of the trial's current issue (a
+	// trial issued again starts a new curve). Omitted from TRIAL_PROGRESS events.
+	Measurements []*Measurement `protobuf:"bytes,14,rep,name=measurements,proto3" json:"measurements,omitempty"`
+	// Why the stopping rule stopped the trial; set only when state is STOPPED.
+	StopReason string `protobuf:"bytes,15,opt,name=stop_reason,json=stopReason,proto3" json:"stop_reason,omitempty"`
+	// The last step the trainer planned (ReportTrialProgressRequest.max_step);
+	// 0 when not reported.
+	MaxStep       int64 `protobuf:"varint,16,opt,name=max_step,json=maxStep,proto3" json:"max_step,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Trial) Reset() {
 	*x = Trial{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[7]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1094,7 +1499,7 @@ func (x *Trial) String() string {
 func (*Trial) ProtoMessage() {}
 
 func (x *Trial) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[7]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1107,7 +1512,7 @@ func (x *Trial) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Trial.ProtoReflect.Descriptor instead.
 func (*Trial) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{7}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Trial) GetStudyId() string {
@@ -1201,6 +1606,27 @@ func (x *Trial) GetIssueCount() int32 {
 	return 0
 }
 
+func (x *Trial) GetMeasurements() []*Measurement {
+	if x != nil {
+		return x.Measurements
+	}
+	return nil
+}
+
+func (x *Trial) GetStopReason() string {
+	if x != nil {
+		return x.StopReason
+	}
+	return ""
+}
+
+func (x *Trial) GetMaxStep() int64 {
+	if x != nil {
+		return x.MaxStep
+	}
+	return 0
+}
+
 // Request of CreateStudy.
 type CreateStudyRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1214,7 +1640,7 @@ type CreateStudyRequest struct {
 
 func (x *CreateStudyRequest) Reset() {
 	*x = CreateStudyRequest{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[8]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1226,7 +1652,7 @@ func (x *CreateStudyRequest) String() string {
 func (*CreateStudyRequest) ProtoMessage() {}
 
 func (x *CreateStudyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[8]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1239,7 +1665,7 @@ func (x *CreateStudyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateStudyRequest.ProtoReflect.Descriptor instead.
 func (*CreateStudyRequest) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{8}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CreateStudyRequest) GetStudyId() string {
@@ -1269,7 +1695,7 @@ type CreateStudyResponse struct {
 
 func (x *CreateStudyResponse) Reset() {
 	*x = CreateStudyResponse{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[9]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1281,7 +1707,7 @@ func (x *CreateStudyResponse) String() string {
 func (*CreateStudyResponse) ProtoMessage() {}
 
 func (x *CreateStudyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[9]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1294,7 +1720,7 @@ func (x *CreateStudyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateStudyResponse.ProtoReflect.Descriptor instead.
 func (*CreateStudyResponse) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{9}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CreateStudyResponse) GetStudy() *Study {
@@ -1322,7 +1748,7 @@ type GetStudyRequest struct {
 
 func (x *GetStudyRequest) Reset() {
 	*x = GetStudyRequest{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[10]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1334,7 +1760,7 @@ func (x *GetStudyRequest) String() string {
 func (*GetStudyRequest) ProtoMessage() {}
 
 func (x *GetStudyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[10]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1347,7 +1773,7 @@ func (x *GetStudyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStudyRequest.ProtoReflect.Descriptor instead.
 func (*GetStudyRequest) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{10}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetStudyRequest) GetStudyId() string {
@@ -1368,7 +1794,7 @@ type GetStudyResponse struct {
 
 func (x *GetStudyResponse) Reset() {
 	*x = GetStudyResponse{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[11]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1380,7 +1806,7 @@ func (x *GetStudyResponse) String() string {
 func (*GetStudyResponse) ProtoMessage() {}
 
 func (x *GetStudyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[11]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1393,7 +1819,7 @@ func (x *GetStudyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStudyResponse.ProtoReflect.Descriptor instead.
 func (*GetStudyResponse) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{11}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetStudyResponse) GetStudy() *Study {
@@ -1417,7 +1843,7 @@ type ListStudiesRequest struct {
 
 func (x *ListStudiesRequest) Reset() {
 	*x = ListStudiesRequest{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[12]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1429,7 +1855,7 @@ func (x *ListStudiesRequest) String() string {
 func (*ListStudiesRequest) ProtoMessage() {}
 
 func (x *ListStudiesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[12]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1442,7 +1868,7 @@ func (x *ListStudiesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListStudiesRequest.ProtoReflect.Descriptor instead.
 func (*ListStudiesRequest) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{12}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListStudiesRequest) GetPageSize() int32 {
@@ -1472,7 +1898,7 @@ type ListStudiesResponse struct {
 
 func (x *ListStudiesResponse) Reset() {
 	*x = ListStudiesResponse{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[13]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1484,7 +1910,7 @@ func (x *ListStudiesResponse) String() string {
 func (*ListStudiesResponse) ProtoMessage() {}
 
 func (x *ListStudiesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[13]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1497,7 +1923,7 @@ func (x *ListStudiesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListStudiesResponse.ProtoReflect.Descriptor instead.
 func (*ListStudiesResponse) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{13}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListStudiesResponse) GetStudies() []*Study {
@@ -1525,7 +1951,7 @@ type DeleteStudyRequest struct {
 
 func (x *DeleteStudyRequest) Reset() {
 	*x = DeleteStudyRequest{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[14]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1537,7 +1963,7 @@ func (x *DeleteStudyRequest) String() string {
 func (*DeleteStudyRequest) ProtoMessage() {}
 
 func (x *DeleteStudyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[14]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1550,7 +1976,7 @@ func (x *DeleteStudyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteStudyRequest.ProtoReflect.Descriptor instead.
 func (*DeleteStudyRequest) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{14}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *DeleteStudyRequest) GetStudyId() string {
@@ -1569,7 +1995,7 @@ type DeleteStudyResponse struct {
 
 func (x *DeleteStudyResponse) Reset() {
 	*x = DeleteStudyResponse{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[15]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1581,7 +2007,7 @@ func (x *DeleteStudyResponse) String() string {
 func (*DeleteStudyResponse) ProtoMessage() {}
 
 func (x *DeleteStudyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[15]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1594,7 +2020,7 @@ func (x *DeleteStudyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteStudyResponse.ProtoReflect.Descriptor instead.
 func (*DeleteStudyResponse) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{15}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{19}
 }
 
 // Request of SuggestTrial.
@@ -1616,7 +2042,7 @@ type SuggestTrialRequest struct {
 
 func (x *SuggestTrialRequest) Reset() {
 	*x = SuggestTrialRequest{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[16]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1628,7 +2054,7 @@ func (x *SuggestTrialRequest) String() string {
 func (*SuggestTrialRequest) ProtoMessage() {}
 
 func (x *SuggestTrialRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[16]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1641,7 +2067,7 @@ func (x *SuggestTrialRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SuggestTrialRequest.ProtoReflect.Descriptor instead.
 func (*SuggestTrialRequest) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{16}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SuggestTrialRequest) GetStudyId() string {
@@ -1691,7 +2117,7 @@ type SuggestTrialResponse struct {
 
 func (x *SuggestTrialResponse) Reset() {
 	*x = SuggestTrialResponse{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[17]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1703,7 +2129,7 @@ func (x *SuggestTrialResponse) String() string {
 func (*SuggestTrialResponse) ProtoMessage() {}
 
 func (x *SuggestTrialResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[17]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1716,7 +2142,7 @@ func (x *SuggestTrialResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SuggestTrialResponse.ProtoReflect.Descriptor instead.
 func (*SuggestTrialResponse) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{17}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SuggestTrialResponse) GetTrial() *Trial {
@@ -1772,7 +2198,7 @@ type CompleteTrialRequest struct {
 
 func (x *CompleteTrialRequest) Reset() {
 	*x = CompleteTrialRequest{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[18]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1784,7 +2210,7 @@ func (x *CompleteTrialRequest) String() string {
 func (*CompleteTrialRequest) ProtoMessage() {}
 
 func (x *CompleteTrialRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[18]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1797,7 +2223,7 @@ func (x *CompleteTrialRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteTrialRequest.ProtoReflect.Descriptor instead.
 func (*CompleteTrialRequest) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{18}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CompleteTrialRequest) GetStudyId() string {
@@ -1865,7 +2291,7 @@ type CompleteTrialResponse struct {
 
 func (x *CompleteTrialResponse) Reset() {
 	*x = CompleteTrialResponse{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[19]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1877,7 +2303,7 @@ func (x *CompleteTrialResponse) String() string {
 func (*CompleteTrialResponse) ProtoMessage() {}
 
 func (x *CompleteTrialResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[19]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1890,7 +2316,7 @@ func (x *CompleteTrialResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteTrialResponse.ProtoReflect.Descriptor instead.
 func (*CompleteTrialResponse) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{19}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *CompleteTrialResponse) GetTrial() *Trial {
@@ -1929,7 +2355,7 @@ type HeartbeatTrialRequest struct {
 
 func (x *HeartbeatTrialRequest) Reset() {
 	*x = HeartbeatTrialRequest{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[20]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1941,7 +2367,7 @@ func (x *HeartbeatTrialRequest) String() string {
 func (*HeartbeatTrialRequest) ProtoMessage() {}
 
 func (x *HeartbeatTrialRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[20]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1954,7 +2380,7 @@ func (x *HeartbeatTrialRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatTrialRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatTrialRequest) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{20}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *HeartbeatTrialRequest) GetStudyId() string {
@@ -1990,7 +2416,7 @@ type HeartbeatTrialResponse struct {
 
 func (x *HeartbeatTrialResponse) Reset() {
 	*x = HeartbeatTrialResponse{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[21]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2002,7 +2428,7 @@ func (x *HeartbeatTrialResponse) String() string {
 func (*HeartbeatTrialResponse) ProtoMessage() {}
 
 func (x *HeartbeatTrialResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[21]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2015,7 +2441,7 @@ func (x *HeartbeatTrialResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatTrialResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatTrialResponse) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{21}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *HeartbeatTrialResponse) GetTrial() *Trial {
@@ -2043,7 +2469,7 @@ type ListTrialsRequest struct {
 
 func (x *ListTrialsRequest) Reset() {
 	*x = ListTrialsRequest{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[22]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2055,7 +2481,7 @@ func (x *ListTrialsRequest) String() string {
 func (*ListTrialsRequest) ProtoMessage() {}
 
 func (x *ListTrialsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[22]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2068,7 +2494,7 @@ func (x *ListTrialsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTrialsRequest.ProtoReflect.Descriptor instead.
 func (*ListTrialsRequest) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{22}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListTrialsRequest) GetStudyId() string {
@@ -2114,7 +2540,7 @@ type ListTrialsResponse struct {
 
 func (x *ListTrialsResponse) Reset() {
 	*x = ListTrialsResponse{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[23]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2126,7 +2552,7 @@ func (x *ListTrialsResponse) String() string {
 func (*ListTrialsResponse) ProtoMessage() {}
 
 func (x *ListTrialsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[23]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2139,7 +2565,7 @@ func (x *ListTrialsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTrialsResponse.ProtoReflect.Descriptor instead.
 func (*ListTrialsResponse) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{23}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListTrialsResponse) GetTrials() []*Trial {
@@ -2174,7 +2600,7 @@ type WatchStudyRequest struct {
 
 func (x *WatchStudyRequest) Reset() {
 	*x = WatchStudyRequest{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[24]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2186,7 +2612,7 @@ func (x *WatchStudyRequest) String() string {
 func (*WatchStudyRequest) ProtoMessage() {}
 
 func (x *WatchStudyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[24]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2199,7 +2625,7 @@ func (x *WatchStudyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchStudyRequest.ProtoReflect.Descriptor instead.
 func (*WatchStudyRequest) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{24}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *WatchStudyRequest) GetStudyId() string {
@@ -2219,14 +2645,16 @@ type WatchStudyResponse struct {
 	// The study, for CURRENT_STATE and STUDY_COMPLETED.
 	Study *Study `protobuf:"bytes,3,opt,name=study,proto3" json:"study,omitempty"`
 	// When the event happened.
-	EventTime     *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=event_time,json=eventTime,proto3" json:"event_time,omitempty"`
+	EventTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=event_time,json=eventTime,proto3" json:"event_time,omitempty"`
+	// The new measurement, for TRIAL_PROGRESS.
+	Measurement   *Measurement `protobuf:"bytes,5,opt,name=measurement,proto3" json:"measurement,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *WatchStudyResponse) Reset() {
 	*x = WatchStudyResponse{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[25]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2238,7 +2666,7 @@ func (x *WatchStudyResponse) String() string {
 func (*WatchStudyResponse) ProtoMessage() {}
 
 func (x *WatchStudyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[25]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2251,7 +2679,7 @@ func (x *WatchStudyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchStudyResponse.ProtoReflect.Descriptor instead.
 func (*WatchStudyResponse) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{25}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *WatchStudyResponse) GetType() StudyEventType {
@@ -2282,6 +2710,13 @@ func (x *WatchStudyResponse) GetEventTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *WatchStudyResponse) GetMeasurement() *Measurement {
+	if x != nil {
+		return x.Measurement
+	}
+	return nil
+}
+
 // Request of ImportPaddleSlimCheckpoint.
 type ImportPaddleSlimCheckpointRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2299,7 +2734,7 @@ type ImportPaddleSlimCheckpointRequest struct {
 
 func (x *ImportPaddleSlimCheckpointRequest) Reset() {
 	*x = ImportPaddleSlimCheckpointRequest{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[26]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2311,7 +2746,7 @@ func (x *ImportPaddleSlimCheckpointRequest) String() string {
 func (*ImportPaddleSlimCheckpointRequest) ProtoMessage() {}
 
 func (x *ImportPaddleSlimCheckpointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[26]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2324,7 +2759,7 @@ func (x *ImportPaddleSlimCheckpointRequest) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use ImportPaddleSlimCheckpointRequest.ProtoReflect.Descriptor instead.
 func (*ImportPaddleSlimCheckpointRequest) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{26}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ImportPaddleSlimCheckpointRequest) GetStudyId() string {
@@ -2361,7 +2796,7 @@ type ImportPaddleSlimCheckpointResponse struct {
 
 func (x *ImportPaddleSlimCheckpointResponse) Reset() {
 	*x = ImportPaddleSlimCheckpointResponse{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[27]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2373,7 +2808,7 @@ func (x *ImportPaddleSlimCheckpointResponse) String() string {
 func (*ImportPaddleSlimCheckpointResponse) ProtoMessage() {}
 
 func (x *ImportPaddleSlimCheckpointResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[27]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2386,7 +2821,7 @@ func (x *ImportPaddleSlimCheckpointResponse) ProtoReflect() protoreflect.Message
 
 // Deprecated: Use ImportPaddleSlimCheckpointResponse.ProtoReflect.Descriptor instead.
 func (*ImportPaddleSlimCheckpointResponse) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{27}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ImportPaddleSlimCheckpointResponse) GetStudy() *Study {
@@ -2401,6 +2836,165 @@ func (x *ImportPaddleSlimCheckpointResponse) GetImportedTrials() int64 {
 		return x.ImportedTrials
 	}
 	return 0
+}
+
+// Request of ReportTrialProgress.
+type ReportTrialProgressRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Identifier of the study.
+	StudyId string `protobuf:"bytes,1,opt,name=study_id,json=studyId,proto3" json:"study_id,omitempty"`
+	// Identifier of the running trial.
+	TrialId int64 `protobuf:"varint,2,opt,name=trial_id,json=trialId,proto3" json:"trial_id,omitempty"`
+	// The step reached, in [0, 2^53]; greater than the trial's last reported step.
+	Step int64 `protobuf:"varint,3,opt,name=step,proto3" json:"step,omitempty"`
+	// The value at that step; finite, |value| at most 1e100.
+	Value float64 `protobuf:"fixed64,4,opt,name=value,proto3" json:"value,omitempty"`
+	// The last step the trainer plans (for example the number of epochs), used to
+	// count the steps a stop saves; 0 when unknown, otherwise at least `step`.
+	MaxStep int64 `protobuf:"varint,5,opt,name=max_step,json=maxStep,proto3" json:"max_step,omitempty"`
+	// Identifier of the trainer; when set, a trial now held by another trainer
+	// (its lease ran out) is refused with ERROR_REASON_TRIAL_NOT_HELD.
+	ClientId string `protobuf:"bytes,6,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	// The rule to judge this report by, for trainers that bring their own (as
+	// PaddleSlim's MedianStop does); unset: the study's early_stopping.
+	EarlyStopping *EarlyStopping `protobuf:"bytes,7,opt,name=early_stopping,json=earlyStopping,proto3" json:"early_stopping,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportTrialProgressRequest) Reset() {
+	*x = ReportTrialProgressRequest{}
+	mi := &file_sanas_v1_sanas_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportTrialProgressRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportTrialProgressRequest) ProtoMessage() {}
+
+func (x *ReportTrialProgressRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sanas_v1_sanas_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportTrialProgressRequest.ProtoReflect.Descriptor instead.
+func (*ReportTrialProgressRequest) Descriptor() ([]byte, []int) {
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *ReportTrialProgressRequest) GetStudyId() string {
+	if x != nil {
+		return x.StudyId
+	}
+	return ""
+}
+
+func (x *ReportTrialProgressRequest) GetTrialId() int64 {
+	if x != nil {
+		return x.TrialId
+	}
+	return 0
+}
+
+func (x *ReportTrialProgressRequest) GetStep() int64 {
+	if x != nil {
+		return x.Step
+	}
+	return 0
+}
+
+func (x *ReportTrialProgressRequest) GetValue() float64 {
+	if x != nil {
+		return x.Value
+	}
+	return 0
+}
+
+func (x *ReportTrialProgressRequest) GetMaxStep() int64 {
+	if x != nil {
+		return x.MaxStep
+	}
+	return 0
+}
+
+func (x *ReportTrialProgressRequest) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *ReportTrialProgressRequest) GetEarlyStopping() *EarlyStopping {
+	if x != nil {
+		return x.EarlyStopping
+	}
+	return nil
+}
+
+// Response of ReportTrialProgress.
+type ReportTrialProgressResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The trial with its measurements.
+	Trial *Trial `protobuf:"bytes,1,opt,name=trial,proto3" json:"trial,omitempty"`
+	// True when the trainer should stop training the trial: the rule stopped it
+	// now or earlier. Reporting its result afterwards is optional.
+	ShouldStop    bool `protobuf:"varint,2,opt,name=should_stop,json=shouldStop,proto3" json:"should_stop,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportTrialProgressResponse) Reset() {
+	*x = ReportTrialProgressResponse{}
+	mi := &file_sanas_v1_sanas_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportTrialProgressResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportTrialProgressResponse) ProtoMessage() {}
+
+func (x *ReportTrialProgressResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sanas_v1_sanas_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportTrialProgressResponse.ProtoReflect.Descriptor instead.
+func (*ReportTrialProgressResponse) Descriptor() ([]byte, []int) {
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *ReportTrialProgressResponse) GetTrial() *Trial {
+	if x != nil {
+		return x.Trial
+	}
+	return nil
+}
+
+func (x *ReportTrialProgressResponse) GetShouldStop() bool {
+	if x != nil {
+		return x.ShouldStop
+	}
+	return false
 }
 
 var File_sanas_v1_sanas_proto protoreflect.FileDescriptor
@@ -2418,7 +3012,7 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"\n" +
 	"block_mask\x18\x05 \x03(\x05R\tblockMask\x12\x1f\n" +
 	"\vrange_table\x18\x06 \x03(\x05R\n" +
-	"rangeTable\"\xab\x03\n" +
+	"rangeTable\"\xeb\x03\n" +
 	"\vStudyConfig\x12@\n" +
 	"\rsearch_spaces\x18\x01 \x03(\v2\x1b.sanas.v1.SearchSpaceConfigR\fsearchSpaces\x12.\n" +
 	"\x10init_temperature\x18\x02 \x01(\x01H\x00R\x0finitTemperature\x88\x01\x01\x12$\n" +
@@ -2429,10 +3023,27 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"\fsearch_steps\x18\x05 \x01(\x03R\vsearchSteps\x12\x17\n" +
 	"\x04seed\x18\x06 \x01(\x04H\x02R\x04seed\x88\x01\x01\x12@\n" +
 	"\x0elease_duration\x18\a \x01(\v2\x19.google.protobuf.DurationR\rleaseDuration\x127\n" +
-	"\vconstraints\x18\b \x01(\v2\x15.sanas.v1.ConstraintsR\vconstraintsB\x13\n" +
+	"\vconstraints\x18\b \x01(\v2\x15.sanas.v1.ConstraintsR\vconstraints\x12>\n" +
+	"\x0eearly_stopping\x18\t \x01(\v2\x17.sanas.v1.EarlyStoppingR\rearlyStoppingB\x13\n" +
 	"\x11_init_temperatureB\x0e\n" +
 	"\f_reduce_rateB\a\n" +
-	"\x05_seed\"\x89\x01\n" +
+	"\x05_seed\"R\n" +
+	"\x12MedianStoppingRule\x12\x1d\n" +
+	"\n" +
+	"start_step\x18\x01 \x01(\x03R\tstartStep\x12\x1d\n" +
+	"\n" +
+	"min_trials\x18\x02 \x01(\x05R\tminTrials\"|\n" +
+	"\x15SuccessiveHalvingRule\x12\x19\n" +
+	"\bmin_step\x18\x01 \x01(\x03R\aminStep\x12)\n" +
+	"\x10reduction_factor\x18\x02 \x01(\x05R\x0freductionFactor\x12\x1d\n" +
+	"\n" +
+	"min_trials\x18\x03 \x01(\x05R\tminTrials\"\x89\x02\n" +
+	"\rEarlyStopping\x126\n" +
+	"\x06median\x18\x01 \x01(\v2\x1c.sanas.v1.MedianStoppingRuleH\x00R\x06median\x12P\n" +
+	"\x12successive_halving\x18\x02 \x01(\v2\x1f.sanas.v1.SuccessiveHalvingRuleH\x00R\x11successiveHalving\x12+\n" +
+	"\x04goal\x18\x03 \x01(\x0e2\x17.sanas.v1.ObjectiveGoalR\x04goal\x129\n" +
+	"\x19stopped_values_as_rewards\x18\x04 \x01(\bR\x16stoppedValuesAsRewardsB\x06\n" +
+	"\x04rule\"\x89\x01\n" +
 	"\vConstraints\x12\x1d\n" +
 	"\n" +
 	"input_size\x18\x01 \x01(\x05R\tinputSize\x12\x1f\n" +
@@ -2460,13 +3071,14 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"\x05space\x18\x01 \x01(\tR\x05space\x12\x1f\n" +
 	"\vin_channels\x18\x02 \x01(\x05R\n" +
 	"inChannels\x123\n" +
-	"\x06blocks\x18\x03 \x03(\v2\x1b.sanas.v1.ArchitectureBlockR\x06blocks\"c\n" +
+	"\x06blocks\x18\x03 \x03(\v2\x1b.sanas.v1.ArchitectureBlockR\x06blocks\"}\n" +
 	"\vTrialCounts\x12\x16\n" +
 	"\x06active\x18\x01 \x01(\x03R\x06active\x12\x1c\n" +
 	"\tsucceeded\x18\x02 \x01(\x03R\tsucceeded\x12\x1e\n" +
 	"\n" +
 	"infeasible\x18\x03 \x01(\x03R\n" +
-	"infeasible\"\xee\x05\n" +
+	"infeasible\x12\x18\n" +
+	"\astopped\x18\x04 \x01(\x03R\astopped\"\x8f\x06\n" +
 	"\x05Study\x12\x19\n" +
 	"\bstudy_id\x18\x01 \x01(\tR\astudyId\x12-\n" +
 	"\x06config\x18\x02 \x01(\v2\x15.sanas.v1.StudyConfigR\x06config\x12*\n" +
@@ -2489,9 +3101,15 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"\x0eaccepted_moves\x18\x0e \x01(\x03R\racceptedMoves\x12%\n" +
 	"\x0erejected_moves\x18\x0f \x01(\x03R\rrejectedMoves\x12-\n" +
 	"\x12rejected_proposals\x18\x10 \x01(\x03R\x11rejectedProposals\x12#\n" +
-	"\rbroken_reason\x18\x11 \x01(\tR\fbrokenReasonB\x0e\n" +
+	"\rbroken_reason\x18\x11 \x01(\tR\fbrokenReason\x12\x1f\n" +
+	"\vsteps_saved\x18\x12 \x01(\x03R\n" +
+	"stepsSavedB\x0e\n" +
 	"\f_best_rewardB\x11\n" +
-	"\x0f_current_reward\"\xfb\x03\n" +
+	"\x0f_current_reward\"g\n" +
+	"\vMeasurement\x12\x12\n" +
+	"\x04step\x18\x01 \x01(\x03R\x04step\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value\x12.\n" +
+	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xf2\x04\n" +
 	"\x05Trial\x12\x19\n" +
 	"\bstudy_id\x18\x01 \x01(\tR\astudyId\x12\x19\n" +
 	"\btrial_id\x18\x02 \x01(\x03R\atrialId\x12\x16\n" +
@@ -2510,7 +3128,11 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"\rcomplete_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\fcompleteTime\x12F\n" +
 	"\x11lease_expire_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\x0fleaseExpireTime\x12\x1f\n" +
 	"\vissue_count\x18\r \x01(\x05R\n" +
-	"issueCount\"^\n" +
+	"issueCount\x129\n" +
+	"\fmeasurements\x18\x0e \x03(\v2\x15.sanas.v1.MeasurementR\fmeasurements\x12\x1f\n" +
+	"\vstop_reason\x18\x0f \x01(\tR\n" +
+	"stopReason\x12\x19\n" +
+	"\bmax_step\x18\x10 \x01(\x03R\amaxStep\"^\n" +
 	"\x12CreateStudyRequest\x12\x19\n" +
 	"\bstudy_id\x18\x01 \x01(\tR\astudyId\x12-\n" +
 	"\x06config\x18\x02 \x01(\v2\x15.sanas.v1.StudyConfigR\x06config\"V\n" +
@@ -2576,32 +3198,50 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"\n" +
 	"total_size\x18\x03 \x01(\x03R\ttotalSize\".\n" +
 	"\x11WatchStudyRequest\x12\x19\n" +
-	"\bstudy_id\x18\x01 \x01(\tR\astudyId\"\xcb\x01\n" +
+	"\bstudy_id\x18\x01 \x01(\tR\astudyId\"\x84\x02\n" +
 	"\x12WatchStudyResponse\x12,\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x18.sanas.v1.StudyEventTypeR\x04type\x12%\n" +
 	"\x05trial\x18\x02 \x01(\v2\x0f.sanas.v1.TrialR\x05trial\x12%\n" +
 	"\x05study\x18\x03 \x01(\v2\x0f.sanas.v1.StudyR\x05study\x129\n" +
 	"\n" +
-	"event_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\teventTime\"\x96\x01\n" +
+	"event_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\teventTime\x127\n" +
+	"\vmeasurement\x18\x05 \x01(\v2\x15.sanas.v1.MeasurementR\vmeasurement\"\x96\x01\n" +
 	"!ImportPaddleSlimCheckpointRequest\x12\x19\n" +
 	"\bstudy_id\x18\x01 \x01(\tR\astudyId\x12-\n" +
 	"\x06config\x18\x02 \x01(\v2\x15.sanas.v1.StudyConfigR\x06config\x12'\n" +
 	"\x0fcheckpoint_json\x18\x03 \x01(\tR\x0echeckpointJson\"t\n" +
 	"\"ImportPaddleSlimCheckpointResponse\x12%\n" +
 	"\x05study\x18\x01 \x01(\v2\x0f.sanas.v1.StudyR\x05study\x12'\n" +
-	"\x0fimported_trials\x18\x02 \x01(\x03R\x0eimportedTrials*t\n" +
+	"\x0fimported_trials\x18\x02 \x01(\x03R\x0eimportedTrials\"\xf4\x01\n" +
+	"\x1aReportTrialProgressRequest\x12\x19\n" +
+	"\bstudy_id\x18\x01 \x01(\tR\astudyId\x12\x19\n" +
+	"\btrial_id\x18\x02 \x01(\x03R\atrialId\x12\x12\n" +
+	"\x04step\x18\x03 \x01(\x03R\x04step\x12\x14\n" +
+	"\x05value\x18\x04 \x01(\x01R\x05value\x12\x19\n" +
+	"\bmax_step\x18\x05 \x01(\x03R\amaxStep\x12\x1b\n" +
+	"\tclient_id\x18\x06 \x01(\tR\bclientId\x12>\n" +
+	"\x0eearly_stopping\x18\a \x01(\v2\x17.sanas.v1.EarlyStoppingR\rearlyStopping\"e\n" +
+	"\x1bReportTrialProgressResponse\x12%\n" +
+	"\x05trial\x18\x01 \x01(\v2\x0f.sanas.v1.TrialR\x05trial\x12\x1f\n" +
+	"\vshould_stop\x18\x02 \x01(\bR\n" +
+	"shouldStop*i\n" +
+	"\rObjectiveGoal\x12\x1e\n" +
+	"\x1aOBJECTIVE_GOAL_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17OBJECTIVE_GOAL_MAXIMIZE\x10\x01\x12\x1b\n" +
+	"\x17OBJECTIVE_GOAL_MINIMIZE\x10\x02*t\n" +
 	"\n" +
 	"StudyState\x12\x1b\n" +
 	"\x17STUDY_STATE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12STUDY_STATE_ACTIVE\x10\x01\x12\x19\n" +
 	"\x15STUDY_STATE_COMPLETED\x10\x02\x12\x16\n" +
-	"\x12STUDY_STATE_BROKEN\x10\x03*x\n" +
+	"\x12STUDY_STATE_BROKEN\x10\x03*\x91\x01\n" +
 	"\n" +
 	"TrialState\x12\x1b\n" +
 	"\x17TRIAL_STATE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12TRIAL_STATE_ACTIVE\x10\x01\x12\x19\n" +
 	"\x15TRIAL_STATE_SUCCEEDED\x10\x02\x12\x1a\n" +
-	"\x16TRIAL_STATE_INFEASIBLE\x10\x03*\xd1\x03\n" +
+	"\x16TRIAL_STATE_INFEASIBLE\x10\x03\x12\x17\n" +
+	"\x13TRIAL_STATE_STOPPED\x10\x04*\xf2\x03\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12!\n" +
 	"\x1dERROR_REASON_INVALID_ARGUMENT\x10\x01\x12 \n" +
@@ -2616,7 +3256,8 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"\x1cERROR_REASON_UNAUTHENTICATED\x10\n" +
 	"\x12\x1d\n" +
 	"\x19ERROR_REASON_STUDY_BROKEN\x10\v\x12\"\n" +
-	"\x1eERROR_REASON_TOO_MANY_WATCHERS\x10\f*\x8b\x02\n" +
+	"\x1eERROR_REASON_TOO_MANY_WATCHERS\x10\f\x12\x1f\n" +
+	"\x1bERROR_REASON_TRIAL_NOT_HELD\x10\r*\xd4\x02\n" +
 	"\x0eStudyEventType\x12 \n" +
 	"\x1cSTUDY_EVENT_TYPE_UNSPECIFIED\x10\x00\x12\"\n" +
 	"\x1eSTUDY_EVENT_TYPE_CURRENT_STATE\x10\x01\x12$\n" +
@@ -2624,7 +3265,9 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"\x1eSTUDY_EVENT_TYPE_LEASE_EXPIRED\x10\x03\x12$\n" +
 	" STUDY_EVENT_TYPE_TRIAL_COMPLETED\x10\x04\x12\x1d\n" +
 	"\x19STUDY_EVENT_TYPE_NEW_BEST\x10\x05\x12$\n" +
-	" STUDY_EVENT_TYPE_STUDY_COMPLETED\x10\x062\xbd\x06\n" +
+	" STUDY_EVENT_TYPE_STUDY_COMPLETED\x10\x06\x12#\n" +
+	"\x1fSTUDY_EVENT_TYPE_TRIAL_PROGRESS\x10\a\x12\"\n" +
+	"\x1eSTUDY_EVENT_TYPE_TRIAL_STOPPED\x10\b2\xa1\a\n" +
 	"\x11ControllerService\x12J\n" +
 	"\vCreateStudy\x12\x1c.sanas.v1.CreateStudyRequest\x1a\x1d.sanas.v1.CreateStudyResponse\x12A\n" +
 	"\bGetStudy\x12\x19.sanas.v1.GetStudyRequest\x1a\x1a.sanas.v1.GetStudyResponse\x12J\n" +
@@ -2637,7 +3280,8 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"ListTrials\x12\x1b.sanas.v1.ListTrialsRequest\x1a\x1c.sanas.v1.ListTrialsResponse\x12I\n" +
 	"\n" +
 	"WatchStudy\x12\x1b.sanas.v1.WatchStudyRequest\x1a\x1c.sanas.v1.WatchStudyResponse0\x01\x12w\n" +
-	"\x1aImportPaddleSlimCheckpoint\x12+.sanas.v1.ImportPaddleSlimCheckpointRequest\x1a,.sanas.v1.ImportPaddleSlimCheckpointResponseB7Z5github.com/sanas-nas/sanas/clients/go/sanasv1;sanasv1b\x06proto3"
+	"\x1aImportPaddleSlimCheckpoint\x12+.sanas.v1.ImportPaddleSlimCheckpointRequest\x1a,.sanas.v1.ImportPaddleSlimCheckpointResponse\x12b\n" +
+	"\x13ReportTrialProgress\x12$.sanas.v1.ReportTrialProgressRequest\x1a%.sanas.v1.ReportTrialProgressResponseB7Z5github.com/sanas-nas/sanas/clients/go/sanasv1;sanasv1b\x06proto3"
 
 var (
 	file_sanas_v1_sanas_proto_rawDescOnce sync.Once
@@ -2651,99 +3295,117 @@ func file_sanas_v1_sanas_proto_rawDescGZIP() []byte {
 	return file_sanas_v1_sanas_proto_rawDescData
 }
 
-var file_sanas_v1_sanas_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_sanas_v1_sanas_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_sanas_v1_sanas_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_sanas_v1_sanas_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_sanas_v1_sanas_proto_goTypes = []any{
-	(StudyState)(0),                            // 0: sanas.v1.StudyState
-	(TrialState)(0),                            // 1: sanas.v1.TrialState
-	(ErrorReason)(0),                           // 2: sanas.v1.ErrorReason
-	(StudyEventType)(0),                        // 3: sanas.v1.StudyEventType
-	(*SearchSpaceConfig)(nil),                  // 4: sanas.v1.SearchSpaceConfig
-	(*StudyConfig)(nil),                        // 5: sanas.v1.StudyConfig
-	(*Constraints)(nil),                        // 6: sanas.v1.Constraints
-	(*ArchitectureBlock)(nil),                  // 7: sanas.v1.ArchitectureBlock
-	(*Architecture)(nil),                       // 8: sanas.v1.Architecture
-	(*TrialCounts)(nil),                        // 9: sanas.v1.TrialCounts
-	(*Study)(nil),                              // 10: sanas.v1.Study
-	(*Trial)(nil),                              // 11: sanas.v1.Trial
-	(*CreateStudyRequest)(nil),                 // 12: sanas.v1.CreateStudyRequest
-	(*CreateStudyResponse)(nil),                // 13: sanas.v1.CreateStudyResponse
-	(*GetStudyRequest)(nil),                    // 14: sanas.v1.GetStudyRequest
-	(*GetStudyResponse)(nil),                   // 15: sanas.v1.GetStudyResponse
-	(*ListStudiesRequest)(nil),                 // 16: sanas.v1.ListStudiesRequest
-	(*ListStudiesResponse)(nil),                // 17: sanas.v1.ListStudiesResponse
-	(*DeleteStudyRequest)(nil),                 // 18: sanas.v1.DeleteStudyRequest
-	(*DeleteStudyResponse)(nil),                // 19: sanas.v1.DeleteStudyResponse
-	(*SuggestTrialRequest)(nil),                // 20: sanas.v1.SuggestTrialRequest
-	(*SuggestTrialResponse)(nil),               // 21: sanas.v1.SuggestTrialResponse
-	(*CompleteTrialRequest)(nil),               // 22: sanas.v1.CompleteTrialRequest
-	(*CompleteTrialResponse)(nil),              // 23: sanas.v1.CompleteTrialResponse
-	(*HeartbeatTrialRequest)(nil),              // 24: sanas.v1.HeartbeatTrialRequest
-	(*HeartbeatTrialResponse)(nil),             // 25: sanas.v1.HeartbeatTrialResponse
-	(*ListTrialsRequest)(nil),                  // 26: sanas.v1.ListTrialsRequest
-	(*ListTrialsResponse)(nil),                 // 27: sanas.v1.ListTrialsResponse
-	(*WatchStudyRequest)(nil),                  // 28: sanas.v1.WatchStudyRequest
-	(*WatchStudyResponse)(nil),                 // 29: sanas.v1.WatchStudyResponse
-	(*ImportPaddleSlimCheckpointRequest)(nil),  // 30: sanas.v1.ImportPaddleSlimCheckpointRequest
-	(*ImportPaddleSlimCheckpointResponse)(nil), // 31: sanas.v1.ImportPaddleSlimCheckpointResponse
-	(*durationpb.Duration)(nil),                // 32: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),              // 33: google.protobuf.Timestamp
+	(ObjectiveGoal)(0),                         // 0: sanas.v1.ObjectiveGoal
+	(StudyState)(0),                            // 1: sanas.v1.StudyState
+	(TrialState)(0),                            // 2: sanas.v1.TrialState
+	(ErrorReason)(0),                           // 3: sanas.v1.ErrorReason
+	(StudyEventType)(0),                        // 4: sanas.v1.StudyEventType
+	(*SearchSpaceConfig)(nil),                  // 5: sanas.v1.SearchSpaceConfig
+	(*StudyConfig)(nil),                        // 6: sanas.v1.StudyConfig
+	(*MedianStoppingRule)(nil),                 // 7: sanas.v1.MedianStoppingRule
+	(*SuccessiveHalvingRule)(nil),              // 8: sanas.v1.SuccessiveHalvingRule
+	(*EarlyStopping)(nil),                      // 9: sanas.v1.EarlyStopping
+	(*Constraints)(nil),                        // 10: sanas.v1.Constraints
+	(*ArchitectureBlock)(nil),                  // 11: sanas.v1.ArchitectureBlock
+	(*Architecture)(nil),                       // 12: sanas.v1.Architecture
+	(*TrialCounts)(nil),                        // 13: sanas.v1.TrialCounts
+	(*Study)(nil),                              // 14: sanas.v1.Study
+	(*Measurement)(nil),                        // 15: sanas.v1.Measurement
+	(*Trial)(nil),                              // 16: sanas.v1.Trial
+	(*CreateStudyRequest)(nil),                 // 17: sanas.v1.CreateStudyRequest
+	(*CreateStudyResponse)(nil),                // 18: sanas.v1.CreateStudyResponse
+	(*GetStudyRequest)(nil),                    // 19: sanas.v1.GetStudyRequest
+	(*GetStudyResponse)(nil),                   // 20: sanas.v1.GetStudyResponse
+	(*ListStudiesRequest)(nil),                 // 21: sanas.v1.ListStudiesRequest
+	(*ListStudiesResponse)(nil),                // 22: sanas.v1.ListStudiesResponse
+	(*DeleteStudyRequest)(nil),                 // 23: sanas.v1.DeleteStudyRequest
+	(*DeleteStudyResponse)(nil),                // 24: sanas.v1.DeleteStudyResponse
+	(*SuggestTrialRequest)(nil),                // 25: sanas.v1.SuggestTrialRequest
+	(*SuggestTrialResponse)(nil),               // 26: sanas.v1.SuggestTrialResponse
+	(*CompleteTrialRequest)(nil),               // 27: sanas.v1.CompleteTrialRequest
+	(*CompleteTrialResponse)(nil),              // 28: sanas.v1.CompleteTrialResponse
+	(*HeartbeatTrialRequest)(nil),              // 29: sanas.v1.HeartbeatTrialRequest
+	(*HeartbeatTrialResponse)(nil),             // 30: sanas.v1.HeartbeatTrialResponse
+	(*ListTrialsRequest)(nil),                  // 31: sanas.v1.ListTrialsRequest
+	(*ListTrialsResponse)(nil),                 // 32: sanas.v1.ListTrialsResponse
+	(*WatchStudyRequest)(nil),                  // 33: sanas.v1.WatchStudyRequest
+	(*WatchStudyResponse)(nil),                 // 34: sanas.v1.WatchStudyResponse
+	(*ImportPaddleSlimCheckpointRequest)(nil),  // 35: sanas.v1.ImportPaddleSlimCheckpointRequest
+	(*ImportPaddleSlimCheckpointResponse)(nil), // 36: sanas.v1.ImportPaddleSlimCheckpointResponse
+	(*ReportTrialProgressRequest)(nil),         // 37: sanas.v1.ReportTrialProgressRequest
+	(*ReportTrialProgressResponse)(nil),        // 38: sanas.v1.ReportTrialProgressResponse
+	(*durationpb.Duration)(nil),                // 39: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),              // 40: google.protobuf.Timestamp
 }
 var file_sanas_v1_sanas_proto_depIdxs = []int32{
-	4,  // 0: sanas.v1.StudyConfig.search_spaces:type_name -> sanas.v1.SearchSpaceConfig
-	32, // 1: sanas.v1.StudyConfig.lease_duration:type_name -> google.protobuf.Duration
-	6,  // 2: sanas.v1.StudyConfig.constraints:type_name -> sanas.v1.Constraints
-	7,  // 3: sanas.v1.Architecture.blocks:type_name -> sanas.v1.ArchitectureBlock
-	5,  // 4: sanas.v1.Study.config:type_name -> sanas.v1.StudyConfig
-	0,  // 5: sanas.v1.Study.state:type_name -> sanas.v1.StudyState
-	9,  // 6: sanas.v1.Study.trial_counts:type_name -> sanas.v1.TrialCounts
-	33, // 7: sanas.v1.Study.create_time:type_name -> google.protobuf.Timestamp
-	1,  // 8: sanas.v1.Trial.state:type_name -> sanas.v1.TrialState
-	33, // 9: sanas.v1.Trial.create_time:type_name -> google.protobuf.Timestamp
-	33, // 10: sanas.v1.Trial.complete_time:type_name -> google.protobuf.Timestamp
-	33, // 11: sanas.v1.Trial.lease_expire_time:type_name -> google.protobuf.Timestamp
-	5,  // 12: sanas.v1.CreateStudyRequest.config:type_name -> sanas.v1.StudyConfig
-	10, // 13: sanas.v1.CreateStudyResponse.study:type_name -> sanas.v1.Study
-	10, // 14: sanas.v1.GetStudyResponse.study:type_name -> sanas.v1.Study
-	10, // 15: sanas.v1.ListStudiesResponse.studies:type_name -> sanas.v1.Study
-	11, // 16: sanas.v1.SuggestTrialResponse.trial:type_name -> sanas.v1.Trial
-	8,  // 17: sanas.v1.SuggestTrialResponse.architectures:type_name -> sanas.v1.Architecture
-	11, // 18: sanas.v1.CompleteTrialResponse.trial:type_name -> sanas.v1.Trial
-	11, // 19: sanas.v1.CompleteTrialResponse.next_trial:type_name -> sanas.v1.Trial
-	11, // 20: sanas.v1.HeartbeatTrialResponse.trial:type_name -> sanas.v1.Trial
-	1,  // 21: sanas.v1.ListTrialsRequest.state:type_name -> sanas.v1.TrialState
-	11, // 22: sanas.v1.ListTrialsResponse.trials:type_name -> sanas.v1.Trial
-	3,  // 23: sanas.v1.WatchStudyResponse.type:type_name -> sanas.v1.StudyEventType
-	11, // 24: sanas.v1.WatchStudyResponse.trial:type_name -> sanas.v1.Trial
-	10, // 25: sanas.v1.WatchStudyResponse.study:type_name -> sanas.v1.Study
-	33, // 26: sanas.v1.WatchStudyResponse.event_time:type_name -> google.protobuf.Timestamp
-	5,  // 27: sanas.v1.ImportPaddleSlimCheckpointRequest.config:type_name -> sanas.v1.StudyConfig
-	10, // 28: sanas.v1.ImportPaddleSlimCheckpointResponse.study:type_name -> sanas.v1.Study
-	12, // 29: sanas.v1.ControllerService.CreateStudy:input_type -> sanas.v1.CreateStudyRequest
-	14, // 30: sanas.v1.ControllerService.GetStudy:input_type -> sanas.v1.GetStudyRequest
-	16, // 31: sanas.v1.ControllerService.ListStudies:input_type -> sanas.v1.ListStudiesRequest
-	18, // 32: sanas.v1.ControllerService.DeleteStudy:input_type -> sanas.v1.DeleteStudyRequest
-	20, // 33: sanas.v1.ControllerService.SuggestTrial:input_type -> sanas.v1.SuggestTrialRequest
-	22, // 34: sanas.v1.ControllerService.CompleteTrial:input_type -> sanas.v1.CompleteTrialRequest
-	24, // 35: sanas.v1.ControllerService.HeartbeatTrial:input_type -> sanas.v1.HeartbeatTrialRequest
-	26, // 36: sanas.v1.ControllerService.ListTrials:input_type -> sanas.v1.ListTrialsRequest
-	28, // 37: sanas.v1.ControllerService.WatchStudy:input_type -> sanas.v1.WatchStudyRequest
-	30, // 38: sanas.v1.ControllerService.ImportPaddleSlimCheckpoint:input_type -> sanas.v1.ImportPaddleSlimCheckpointRequest
-	13, // 39: sanas.v1.ControllerService.CreateStudy:output_type -> sanas.v1.CreateStudyResponse
-	15, // 40: sanas.v1.ControllerService.GetStudy:output_type -> sanas.v1.GetStudyResponse
-	17, // 41: sanas.v1.ControllerService.ListStudies:output_type -> sanas.v1.ListStudiesResponse
-	19, // 42: sanas.v1.ControllerService.DeleteStudy:output_type -> sanas.v1.DeleteStudyResponse
-	21, // 43: sanas.v1.ControllerService.SuggestTrial:output_type -> sanas.v1.SuggestTrialResponse
-	23, // 44: sanas.v1.ControllerService.CompleteTrial:output_type -> sanas.v1.CompleteTrialResponse
-	25, // 45: sanas.v1.ControllerService.HeartbeatTrial:output_type -> sanas.v1.HeartbeatTrialResponse
-	27, // 46: sanas.v1.ControllerService.ListTrials:output_type -> sanas.v1.ListTrialsResponse
-	29, // 47: sanas.v1.ControllerService.WatchStudy:output_type -> sanas.v1.WatchStudyResponse
-	31, // 48: sanas.v1.ControllerService.ImportPaddleSlimCheckpoint:output_type -> sanas.v1.ImportPaddleSlimCheckpointResponse
-	39, // [39:49] is the sub-list for method output_type
-	29, // [29:39] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	5,  // 0: sanas.v1.StudyConfig.search_spaces:type_name -> sanas.v1.SearchSpaceConfig
+	39, // 1: sanas.v1.StudyConfig.lease_duration:type_name -> google.protobuf.Duration
+	10, // 2: sanas.v1.StudyConfig.constraints:type_name -> sanas.v1.Constraints
+	9,  // 3: sanas.v1.StudyConfig.early_stopping:type_name -> sanas.v1.EarlyStopping
+	7,  // 4: sanas.v1.EarlyStopping.median:type_name -> sanas.v1.MedianStoppingRule
+	8,  // 5: sanas.v1.EarlyStopping.successive_halving:type_name -> sanas.v1.SuccessiveHalvingRule
+	0,  // 6: sanas.v1.EarlyStopping.goal:type_name -> sanas.v1.ObjectiveGoal
+	11, // 7: sanas.v1.Architecture.blocks:type_name -> sanas.v1.ArchitectureBlock
+	6,  // 8: sanas.v1.Study.config:type_name -> sanas.v1.StudyConfig
+	1,  // 9: sanas.v1.Study.state:type_name -> sanas.v1.StudyState
+	13, // 10: sanas.v1.Study.trial_counts:type_name -> sanas.v1.TrialCounts
+	40, // 11: sanas.v1.Study.create_time:type_name -> google.protobuf.Timestamp
+	40, // 12: sanas.v1.Measurement.time:type_name -> google.protobuf.Timestamp
+	2,  // 13: sanas.v1.Trial.state:type_name -> sanas.v1.TrialState
+	40, // 14: sanas.v1.Trial.create_time:type_name -> google.protobuf.Timestamp
+	40, // 15: sanas.v1.Trial.complete_time:type_name -> google.protobuf.Timestamp
+	40, // 16: sanas.v1.Trial.lease_expire_time:type_name -> google.protobuf.Timestamp
+	15, // 17: sanas.v1.Trial.measurements:type_name -> sanas.v1.Measurement
+	6,  // 18: sanas.v1.CreateStudyRequest.config:type_name -> sanas.v1.StudyConfig
+	14, // 19: sanas.v1.CreateStudyResponse.study:type_name -> sanas.v1.Study
+	14, // 20: sanas.v1.GetStudyResponse.study:type_name -> sanas.v1.Study
+	14, // 21: sanas.v1.ListStudiesResponse.studies:type_name -> sanas.v1.Study
+	16, // 22: sanas.v1.SuggestTrialResponse.trial:type_name -> sanas.v1.Trial
+	12, // 23: sanas.v1.SuggestTrialResponse.architectures:type_name -> sanas.v1.Architecture
+	16, // 24: sanas.v1.CompleteTrialResponse.trial:type_name -> sanas.v1.Trial
+	16, // 25: sanas.v1.CompleteTrialResponse.next_trial:type_name -> sanas.v1.Trial
+	16, // 26: sanas.v1.HeartbeatTrialResponse.trial:type_name -> sanas.v1.Trial
+	2,  // 27: sanas.v1.ListTrialsRequest.state:type_name -> sanas.v1.TrialState
+	16, // 28: sanas.v1.ListTrialsResponse.trials:type_name -> sanas.v1.Trial
+	4,  // 29: sanas.v1.WatchStudyResponse.type:type_name -> sanas.v1.StudyEventType
+	16, // 30: sanas.v1.WatchStudyResponse.trial:type_name -> sanas.v1.Trial
+	14, // 31: sanas.v1.WatchStudyResponse.study:type_name -> sanas.v1.Study
+	40, // 32: sanas.v1.WatchStudyResponse.event_time:type_name -> google.protobuf.Timestamp
+	15, // 33: sanas.v1.WatchStudyResponse.measurement:type_name -> sanas.v1.Measurement
+	6,  // 34: sanas.v1.ImportPaddleSlimCheckpointRequest.config:type_name -> sanas.v1.StudyConfig
+	14, // 35: sanas.v1.ImportPaddleSlimCheckpointResponse.study:type_name -> sanas.v1.Study
+	9,  // 36: sanas.v1.ReportTrialProgressRequest.early_stopping:type_name -> sanas.v1.EarlyStopping
+	16, // 37: sanas.v1.ReportTrialProgressResponse.trial:type_name -> sanas.v1.Trial
+	17, // 38: sanas.v1.ControllerService.CreateStudy:input_type -> sanas.v1.CreateStudyRequest
+	19, // 39: sanas.v1.ControllerService.GetStudy:input_type -> sanas.v1.GetStudyRequest
+	21, // 40: sanas.v1.ControllerService.ListStudies:input_type -> sanas.v1.ListStudiesRequest
+	23, // 41: sanas.v1.ControllerService.DeleteStudy:input_type -> sanas.v1.DeleteStudyRequest
+	25, // 42: sanas.v1.ControllerService.SuggestTrial:input_type -> sanas.v1.SuggestTrialRequest
+	27, // 43: sanas.v1.ControllerService.CompleteTrial:input_type -> sanas.v1.CompleteTrialRequest
+	29, // 44: sanas.v1.ControllerService.HeartbeatTrial:input_type -> sanas.v1.HeartbeatTrialRequest
+	31, // 45: sanas.v1.ControllerService.ListTrials:input_type -> sanas.v1.ListTrialsRequest
+	33, // 46: sanas.v1.ControllerService.WatchStudy:input_type -> sanas.v1.WatchStudyRequest
+	35, // 47: sanas.v1.ControllerService.ImportPaddleSlimCheckpoint:input_type -> sanas.v1.ImportPaddleSlimCheckpointRequest
+	37, // 48: sanas.v1.ControllerService.ReportTrialProgress:input_type -> sanas.v1.ReportTrialProgressRequest
+	18, // 49: sanas.v1.ControllerService.CreateStudy:output_type -> sanas.v1.CreateStudyResponse
+	20, // 50: sanas.v1.ControllerService.GetStudy:output_type -> sanas.v1.GetStudyResponse
+	22, // 51: sanas.v1.ControllerService.ListStudies:output_type -> sanas.v1.ListStudiesResponse
+	24, // 52: sanas.v1.ControllerService.DeleteStudy:output_type -> sanas.v1.DeleteStudyResponse
+	26, // 53: sanas.v1.ControllerService.SuggestTrial:output_type -> sanas.v1.SuggestTrialResponse
+	28, // 54: sanas.v1.ControllerService.CompleteTrial:output_type -> sanas.v1.CompleteTrialResponse
+	30, // 55: sanas.v1.ControllerService.HeartbeatTrial:output_type -> sanas.v1.HeartbeatTrialResponse
+	32, // 56: sanas.v1.ControllerService.ListTrials:output_type -> sanas.v1.ListTrialsResponse
+	34, // 57: sanas.v1.ControllerService.WatchStudy:output_type -> sanas.v1.WatchStudyResponse
+	36, // 58: sanas.v1.ControllerService.ImportPaddleSlimCheckpoint:output_type -> sanas.v1.ImportPaddleSlimCheckpointResponse
+	38, // 59: sanas.v1.ControllerService.ReportTrialProgress:output_type -> sanas.v1.ReportTrialProgressResponse
+	49, // [49:60] is the sub-list for method output_type
+	38, // [38:49] is the sub-list for method input_type
+	38, // [38:38] is the sub-list for extension type_name
+	38, // [38:38] is the sub-list for extension extendee
+	0,  // [0:38] is the sub-list for field type_name
 }
 
 func init() { file_sanas_v1_sanas_proto_init() }
@@ -2752,14 +3414,18 @@ func file_sanas_v1_sanas_proto_init() {
 		return
 	}
 	file_sanas_v1_sanas_proto_msgTypes[1].OneofWrappers = []any{}
-	file_sanas_v1_sanas_proto_msgTypes[6].OneofWrappers = []any{}
+	file_sanas_v1_sanas_proto_msgTypes[4].OneofWrappers = []any{
+		(*EarlyStopping_Median)(nil),
+		(*EarlyStopping_SuccessiveHalving)(nil),
+	}
+	file_sanas_v1_sanas_proto_msgTypes[9].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sanas_v1_sanas_proto_rawDesc), len(file_sanas_v1_sanas_proto_rawDesc)),
-			NumEnums:      4,
-			NumMessages:   28,
+			NumEnums:      5,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

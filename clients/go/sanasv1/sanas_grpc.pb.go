@@ -29,6 +29,7 @@ const (
 	ControllerService_ListTrials_FullMethodName                 = "/sanas.v1.ControllerService/ListTrials"
 	ControllerService_WatchStudy_FullMethodName                 = "/sanas.v1.ControllerService/WatchStudy"
 	ControllerService_ImportPaddleSlimCheckpoint_FullMethodName = "/sanas.v1.ControllerService/ImportPaddleSlimCheckpoint"
+	ControllerService_ReportTrialProgress_FullMethodName        = "/sanas.v1.ControllerService/ReportTrialProgress"
 )
 
 // ControllerServiceClient is the client API for ControllerService service.
@@ -68,6 +69,12 @@ type ControllerServiceClient interface {
 	// Creates a study from the contents of a PaddleSlim
 	// `nas_checkpoint/sanas.checkpoints` file (migration path).
 	ImportPaddleSlimCheckpoint(ctx context.Context, in *ImportPaddleSlimCheckpointRequest, opts ...grpc.CallOption) (*ImportPaddleSlimCheckpointResponse, error)
+	// Records an intermediate result of a running trial (for example its accuracy
+	// after an epoch) and says whether the trainer should stop training it. The
+	// decision is the study's stopping rule applied to every trainer's curves; a
+	// stopped trial is finished at once (no CompleteTrial is needed, one is
+	// accepted). Idempotent: the same step and value again returns the same answer.
+	ReportTrialProgress(ctx context.Context, in *ReportTrialProgressRequest, opts ...grpc.CallOption) (*ReportTrialProgressResponse, error)
 }
 
 type controllerServiceClient struct {
@@ -187,6 +194,16 @@ func (c *controllerServiceClient) ImportPaddleSlimCheckpoint(ctx context.Context
 	return out, nil
 }
 
+func (c *controllerServiceClient) ReportTrialProgress(ctx context.Context, in *ReportTrialProgressRequest, opts ...grpc.CallOption) (*ReportTrialProgressResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReportTrialProgressResponse)
+	err := c.cc.Invoke(ctx, ControllerService_ReportTrialProgress_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ControllerServiceServer is the server API for ControllerService service.
 // All implementations must embed UnimplementedControllerServiceServer
 // for forward compatibility.
@@ -224,6 +241,12 @@ type ControllerServiceServer interface {
 	// Creates a study from the contents of a PaddleSlim
 	// `nas_checkpoint/sanas.checkpoints` file (migration path).
 	ImportPaddleSlimCheckpoint(context.Context, *ImportPaddleSlimCheckpointRequest) (*ImportPaddleSlimCheckpointResponse, error)
+	// Records an intermediate result of a running trial (for example its accuracy
+	// after an epoch) and says whether the trainer should stop training it. The
+	// decision is the study's stopping rule applied to every trainer's curves; a
+	// stopped trial is finished at once (no CompleteTrial is needed, one is
+	// accepted). Idempotent: the same step and value again returns the same answer.
+	ReportTrialProgress(context.Context, *ReportTrialProgressRequest) (*ReportTrialProgressResponse, error)
 	mustEmbedUnimplementedControllerServiceServer()
 }
 
@@ -263,6 +286,9 @@ func (UnimplementedControllerServiceServer) WatchStudy(*WatchStudyRequest, grpc.
 }
 func (UnimplementedControllerServiceServer) ImportPaddleSlimCheckpoint(context.Context, *ImportPaddleSlimCheckpointRequest) (*ImportPaddleSlimCheckpointResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ImportPaddleSlimCheckpoint not implemented")
+}
+func (UnimplementedControllerServiceServer) ReportTrialProgress(context.Context, *ReportTrialProgressRequest) (*ReportTrialProgressResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReportTrialProgress not implemented")
 }
 func (UnimplementedControllerServiceServer) mustEmbedUnimplementedControllerServiceServer() {}
 func (UnimplementedControllerServiceServer) testEmbeddedByValue()                           {}
@@ -458,6 +484,24 @@ func _ControllerService_ImportPaddleSlimCheckpoint_Handler(srv interface{}, ctx 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ControllerService_ReportTrialProgress_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReportTrialProgressRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ControllerServiceServer).ReportTrialProgress(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ControllerService_ReportTrialProgress_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ControllerServiceServer).ReportTrialProgress(ctx, req.(*ReportTrialProgressRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ControllerService_ServiceDesc is the grpc.ServiceDesc for ControllerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -500,6 +544,10 @@ var ControllerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ImportPaddleSlimCheckpoint",
 			Handler:    _ControllerService_ImportPaddleSlimCheckpoint_Handler,
+		},
+		{
+			MethodName: "ReportTrialProgress",
+			Handler:    _ControllerService_ReportTrialProgress_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

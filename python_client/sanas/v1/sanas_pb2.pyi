@@ -11,6 +11,12 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class ObjectiveGoal(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    OBJECTIVE_GOAL_UNSPECIFIED: _ClassVar[ObjectiveGoal]
+    OBJECTIVE_GOAL_MAXIMIZE: _ClassVar[ObjectiveGoal]
+    OBJECTIVE_GOAL_MINIMIZE: _ClassVar[ObjectiveGoal]
+
 class StudyState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     STUDY_STATE_UNSPECIFIED: _ClassVar[StudyState]
@@ -24,6 +30,7 @@ class TrialState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     TRIAL_STATE_ACTIVE: _ClassVar[TrialState]
     TRIAL_STATE_SUCCEEDED: _ClassVar[TrialState]
     TRIAL_STATE_INFEASIBLE: _ClassVar[TrialState]
+    TRIAL_STATE_STOPPED: _ClassVar[TrialState]
 
 class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -40,6 +47,7 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ERROR_REASON_UNAUTHENTICATED: _ClassVar[ErrorReason]
     ERROR_REASON_STUDY_BROKEN: _ClassVar[ErrorReason]
     ERROR_REASON_TOO_MANY_WATCHERS: _ClassVar[ErrorReason]
+    ERROR_REASON_TRIAL_NOT_HELD: _ClassVar[ErrorReason]
 
 class StudyEventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -50,6 +58,11 @@ class StudyEventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     STUDY_EVENT_TYPE_TRIAL_COMPLETED: _ClassVar[StudyEventType]
     STUDY_EVENT_TYPE_NEW_BEST: _ClassVar[StudyEventType]
     STUDY_EVENT_TYPE_STUDY_COMPLETED: _ClassVar[StudyEventType]
+    STUDY_EVENT_TYPE_TRIAL_PROGRESS: _ClassVar[StudyEventType]
+    STUDY_EVENT_TYPE_TRIAL_STOPPED: _ClassVar[StudyEventType]
+OBJECTIVE_GOAL_UNSPECIFIED: ObjectiveGoal
+OBJECTIVE_GOAL_MAXIMIZE: ObjectiveGoal
+OBJECTIVE_GOAL_MINIMIZE: ObjectiveGoal
 STUDY_STATE_UNSPECIFIED: StudyState
 STUDY_STATE_ACTIVE: StudyState
 STUDY_STATE_COMPLETED: StudyState
@@ -58,6 +71,7 @@ TRIAL_STATE_UNSPECIFIED: TrialState
 TRIAL_STATE_ACTIVE: TrialState
 TRIAL_STATE_SUCCEEDED: TrialState
 TRIAL_STATE_INFEASIBLE: TrialState
+TRIAL_STATE_STOPPED: TrialState
 ERROR_REASON_UNSPECIFIED: ErrorReason
 ERROR_REASON_INVALID_ARGUMENT: ErrorReason
 ERROR_REASON_STUDY_NOT_FOUND: ErrorReason
@@ -71,6 +85,7 @@ ERROR_REASON_TOO_MANY_PENDING_TRIALS: ErrorReason
 ERROR_REASON_UNAUTHENTICATED: ErrorReason
 ERROR_REASON_STUDY_BROKEN: ErrorReason
 ERROR_REASON_TOO_MANY_WATCHERS: ErrorReason
+ERROR_REASON_TRIAL_NOT_HELD: ErrorReason
 STUDY_EVENT_TYPE_UNSPECIFIED: StudyEventType
 STUDY_EVENT_TYPE_CURRENT_STATE: StudyEventType
 STUDY_EVENT_TYPE_TRIAL_SUGGESTED: StudyEventType
@@ -78,6 +93,8 @@ STUDY_EVENT_TYPE_LEASE_EXPIRED: StudyEventType
 STUDY_EVENT_TYPE_TRIAL_COMPLETED: StudyEventType
 STUDY_EVENT_TYPE_NEW_BEST: StudyEventType
 STUDY_EVENT_TYPE_STUDY_COMPLETED: StudyEventType
+STUDY_EVENT_TYPE_TRIAL_PROGRESS: StudyEventType
+STUDY_EVENT_TYPE_TRIAL_STOPPED: StudyEventType
 
 class SearchSpaceConfig(_message.Message):
     __slots__ = ("key", "input_size", "output_size", "block_num", "block_mask", "range_table")
@@ -96,7 +113,7 @@ class SearchSpaceConfig(_message.Message):
     def __init__(self, key: _Optional[str] = ..., input_size: _Optional[int] = ..., output_size: _Optional[int] = ..., block_num: _Optional[int] = ..., block_mask: _Optional[_Iterable[int]] = ..., range_table: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class StudyConfig(_message.Message):
-    __slots__ = ("search_spaces", "init_temperature", "reduce_rate", "init_tokens", "search_steps", "seed", "lease_duration", "constraints")
+    __slots__ = ("search_spaces", "init_temperature", "reduce_rate", "init_tokens", "search_steps", "seed", "lease_duration", "constraints", "early_stopping")
     SEARCH_SPACES_FIELD_NUMBER: _ClassVar[int]
     INIT_TEMPERATURE_FIELD_NUMBER: _ClassVar[int]
     REDUCE_RATE_FIELD_NUMBER: _ClassVar[int]
@@ -105,6 +122,7 @@ class StudyConfig(_message.Message):
     SEED_FIELD_NUMBER: _ClassVar[int]
     LEASE_DURATION_FIELD_NUMBER: _ClassVar[int]
     CONSTRAINTS_FIELD_NUMBER: _ClassVar[int]
+    EARLY_STOPPING_FIELD_NUMBER: _ClassVar[int]
     search_spaces: _containers.RepeatedCompositeFieldContainer[SearchSpaceConfig]
     init_temperature: float
     reduce_rate: float
@@ -113,7 +131,38 @@ class StudyConfig(_message.Message):
     seed: int
     lease_duration: _duration_pb2.Duration
     constraints: Constraints
-    def __init__(self, search_spaces: _Optional[_Iterable[_Union[SearchSpaceConfig, _Mapping]]] = ..., init_temperature: _Optional[float] = ..., reduce_rate: _Optional[float] = ..., init_tokens: _Optional[_Iterable[int]] = ..., search_steps: _Optional[int] = ..., seed: _Optional[int] = ..., lease_duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., constraints: _Optional[_Union[Constraints, _Mapping]] = ...) -> None: ...
+    early_stopping: EarlyStopping
+    def __init__(self, search_spaces: _Optional[_Iterable[_Union[SearchSpaceConfig, _Mapping]]] = ..., init_temperature: _Optional[float] = ..., reduce_rate: _Optional[float] = ..., init_tokens: _Optional[_Iterable[int]] = ..., search_steps: _Optional[int] = ..., seed: _Optional[int] = ..., lease_duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., constraints: _Optional[_Union[Constraints, _Mapping]] = ..., early_stopping: _Optional[_Union[EarlyStopping, _Mapping]] = ...) -> None: ...
+
+class MedianStoppingRule(_message.Message):
+    __slots__ = ("start_step", "min_trials")
+    START_STEP_FIELD_NUMBER: _ClassVar[int]
+    MIN_TRIALS_FIELD_NUMBER: _ClassVar[int]
+    start_step: int
+    min_trials: int
+    def __init__(self, start_step: _Optional[int] = ..., min_trials: _Optional[int] = ...) -> None: ...
+
+class SuccessiveHalvingRule(_message.Message):
+    __slots__ = ("min_step", "reduction_factor", "min_trials")
+    MIN_STEP_FIELD_NUMBER: _ClassVar[int]
+    REDUCTION_FACTOR_FIELD_NUMBER: _ClassVar[int]
+    MIN_TRIALS_FIELD_NUMBER: _ClassVar[int]
+    min_step: int
+    reduction_factor: int
+    min_trials: int
+    def __init__(self, min_step: _Optional[int] = ..., reduction_factor: _Optional[int] = ..., min_trials: _Optional[int] = ...) -> None: ...
+
+class EarlyStopping(_message.Message):
+    __slots__ = ("median", "successive_halving", "goal", "stopped_values_as_rewards")
+    MEDIAN_FIELD_NUMBER: _ClassVar[int]
+    SUCCESSIVE_HALVING_FIELD_NUMBER: _ClassVar[int]
+    GOAL_FIELD_NUMBER: _ClassVar[int]
+    STOPPED_VALUES_AS_REWARDS_FIELD_NUMBER: _ClassVar[int]
+    median: MedianStoppingRule
+    successive_halving: SuccessiveHalvingRule
+    goal: ObjectiveGoal
+    stopped_values_as_rewards: bool
+    def __init__(self, median: _Optional[_Union[MedianStoppingRule, _Mapping]] = ..., successive_halving: _Optional[_Union[SuccessiveHalvingRule, _Mapping]] = ..., goal: _Optional[_Union[ObjectiveGoal, str]] = ..., stopped_values_as_rewards: _Optional[bool] = ...) -> None: ...
 
 class Constraints(_message.Message):
     __slots__ = ("input_size", "in_channels", "max_flops", "max_params")
@@ -164,17 +213,19 @@ class Architecture(_message.Message):
     def __init__(self, space: _Optional[str] = ..., in_channels: _Optional[int] = ..., blocks: _Optional[_Iterable[_Union[ArchitectureBlock, _Mapping]]] = ...) -> None: ...
 
 class TrialCounts(_message.Message):
-    __slots__ = ("active", "succeeded", "infeasible")
+    __slots__ = ("active", "succeeded", "infeasible", "stopped")
     ACTIVE_FIELD_NUMBER: _ClassVar[int]
     SUCCEEDED_FIELD_NUMBER: _ClassVar[int]
     INFEASIBLE_FIELD_NUMBER: _ClassVar[int]
+    STOPPED_FIELD_NUMBER: _ClassVar[int]
     active: int
     succeeded: int
     infeasible: int
-    def __init__(self, active: _Optional[int] = ..., succeeded: _Optional[int] = ..., infeasible: _Optional[int] = ...) -> None: ...
+    stopped: int
+    def __init__(self, active: _Optional[int] = ..., succeeded: _Optional[int] = ..., infeasible: _Optional[int] = ..., stopped: _Optional[int] = ...) -> None: ...
 
 class Study(_message.Message):
-    __slots__ = ("study_id", "config", "state", "range_table", "best_tokens", "best_reward", "current_tokens", "current_reward", "temperature", "trial_counts", "budget_remaining", "create_time", "lease_expirations", "accepted_moves", "rejected_moves", "rejected_proposals", "broken_reason")
+    __slots__ = ("study_id", "config", "state", "range_table", "best_tokens", "best_reward", "current_tokens", "current_reward", "temperature", "trial_counts", "budget_remaining", "create_time", "lease_expirations", "accepted_moves", "rejected_moves", "rejected_proposals", "broken_reason", "steps_saved")
     STUDY_ID_FIELD_NUMBER: _ClassVar[int]
     CONFIG_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -192,6 +243,7 @@ class Study(_message.Message):
     REJECTED_MOVES_FIELD_NUMBER: _ClassVar[int]
     REJECTED_PROPOSALS_FIELD_NUMBER: _ClassVar[int]
     BROKEN_REASON_FIELD_NUMBER: _ClassVar[int]
+    STEPS_SAVED_FIELD_NUMBER: _ClassVar[int]
     study_id: str
     config: StudyConfig
     state: StudyState
@@ -209,10 +261,21 @@ class Study(_message.Message):
     rejected_moves: int
     rejected_proposals: int
     broken_reason: str
-    def __init__(self, study_id: _Optional[str] = ..., config: _Optional[_Union[StudyConfig, _Mapping]] = ..., state: _Optional[_Union[StudyState, str]] = ..., range_table: _Optional[_Iterable[int]] = ..., best_tokens: _Optional[_Iterable[int]] = ..., best_reward: _Optional[float] = ..., current_tokens: _Optional[_Iterable[int]] = ..., current_reward: _Optional[float] = ..., temperature: _Optional[float] = ..., trial_counts: _Optional[_Union[TrialCounts, _Mapping]] = ..., budget_remaining: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lease_expirations: _Optional[int] = ..., accepted_moves: _Optional[int] = ..., rejected_moves: _Optional[int] = ..., rejected_proposals: _Optional[int] = ..., broken_reason: _Optional[str] = ...) -> None: ...
+    steps_saved: int
+    def __init__(self, study_id: _Optional[str] = ..., config: _Optional[_Union[StudyConfig, _Mapping]] = ..., state: _Optional[_Union[StudyState, str]] = ..., range_table: _Optional[_Iterable[int]] = ..., best_tokens: _Optional[_Iterable[int]] = ..., best_reward: _Optional[float] = ..., current_tokens: _Optional[_Iterable[int]] = ..., current_reward: _Optional[float] = ..., temperature: _Optional[float] = ..., trial_counts: _Optional[_Union[TrialCounts, _Mapping]] = ..., budget_remaining: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lease_expirations: _Optional[int] = ..., accepted_moves: _Optional[int] = ..., rejected_moves: _Optional[int] = ..., rejected_proposals: _Optional[int] = ..., broken_reason: _Optional[str] = ..., steps_saved: _Optional[int] = ...) -> None: ...
+
+class Measurement(_message.Message):
+    __slots__ = ("step", "value", "time")
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    step: int
+    value: float
+    time: _timestamp_pb2.Timestamp
+    def __init__(self, step: _Optional[int] = ..., value: _Optional[float] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Trial(_message.Message):
-    __slots__ = ("study_id", "trial_id", "tokens", "temperature", "client_id", "state", "reward", "infeasible", "accepted", "create_time", "complete_time", "lease_expire_time", "issue_count")
+    __slots__ = ("study_id", "trial_id", "tokens", "temperature", "client_id", "state", "reward", "infeasible", "accepted", "create_time", "complete_time", "lease_expire_time", "issue_count", "measurements", "stop_reason", "max_step")
     STUDY_ID_FIELD_NUMBER: _ClassVar[int]
     TRIAL_ID_FIELD_NUMBER: _ClassVar[int]
     TOKENS_FIELD_NUMBER: _ClassVar[int]
@@ -226,6 +289,9 @@ class Trial(_message.Message):
     COMPLETE_TIME_FIELD_NUMBER: _ClassVar[int]
     LEASE_EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
     ISSUE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    MEASUREMENTS_FIELD_NUMBER: _ClassVar[int]
+    STOP_REASON_FIELD_NUMBER: _ClassVar[int]
+    MAX_STEP_FIELD_NUMBER: _ClassVar[int]
     study_id: str
     trial_id: int
     tokens: _containers.RepeatedScalarFieldContainer[int]
@@ -239,7 +305,10 @@ class Trial(_message.Message):
     complete_time: _timestamp_pb2.Timestamp
     lease_expire_time: _timestamp_pb2.Timestamp
     issue_count: int
-    def __init__(self, study_id: _Optional[str] = ..., trial_id: _Optional[int] = ..., tokens: _Optional[_Iterable[int]] = ..., temperature: _Optional[float] = ..., client_id: _Optional[str] = ..., state: _Optional[_Union[TrialState, str]] = ..., reward: _Optional[float] = ..., infeasible: _Optional[bool] = ..., accepted: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lease_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., issue_count: _Optional[int] = ...) -> None: ...
+    measurements: _containers.RepeatedCompositeFieldContainer[Measurement]
+    stop_reason: str
+    max_step: int
+    def __init__(self, study_id: _Optional[str] = ..., trial_id: _Optional[int] = ..., tokens: _Optional[_Iterable[int]] = ..., temperature: _Optional[float] = ..., client_id: _Optional[str] = ..., state: _Optional[_Union[TrialState, str]] = ..., reward: _Optional[float] = ..., infeasible: _Optional[bool] = ..., accepted: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lease_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., issue_count: _Optional[int] = ..., measurements: _Optional[_Iterable[_Union[Measurement, _Mapping]]] = ..., stop_reason: _Optional[str] = ..., max_step: _Optional[int] = ...) -> None: ...
 
 class CreateStudyRequest(_message.Message):
     __slots__ = ("study_id", "config")
@@ -392,16 +461,18 @@ class WatchStudyRequest(_message.Message):
     def __init__(self, study_id: _Optional[str] = ...) -> None: ...
 
 class WatchStudyResponse(_message.Message):
-    __slots__ = ("type", "trial", "study", "event_time")
+    __slots__ = ("type", "trial", "study", "event_time", "measurement")
     TYPE_FIELD_NUMBER: _ClassVar[int]
     TRIAL_FIELD_NUMBER: _ClassVar[int]
     STUDY_FIELD_NUMBER: _ClassVar[int]
     EVENT_TIME_FIELD_NUMBER: _ClassVar[int]
+    MEASUREMENT_FIELD_NUMBER: _ClassVar[int]
     type: StudyEventType
     trial: Trial
     study: Study
     event_time: _timestamp_pb2.Timestamp
-    def __init__(self, type: _Optional[_Union[StudyEventType, str]] = ..., trial: _Optional[_Union[Trial, _Mapping]] = ..., study: _Optional[_Union[Study, _Mapping]] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    measurement: Measurement
+    def __init__(self, type: _Optional[_Union[StudyEventType, str]] = ..., trial: _Optional[_Union[Trial, _Mapping]] = ..., study: _Optional[_Union[Study, _Mapping]] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., measurement: _Optional[_Union[Measurement, _Mapping]] = ...) -> None: ...
 
 class ImportPaddleSlimCheckpointRequest(_message.Message):
     __slots__ = ("study_id", "config", "checkpoint_json")
@@ -420,3 +491,29 @@ class ImportPaddleSlimCheckpointResponse(_message.Message):
     study: Study
     imported_trials: int
     def __init__(self, study: _Optional[_Union[Study, _Mapping]] = ..., imported_trials: _Optional[int] = ...) -> None: ...
+
+class ReportTrialProgressRequest(_message.Message):
+    __slots__ = ("study_id", "trial_id", "step", "value", "max_step", "client_id", "early_stopping")
+    STUDY_ID_FIELD_NUMBER: _ClassVar[int]
+    TRIAL_ID_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    MAX_STEP_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    EARLY_STOPPING_FIELD_NUMBER: _ClassVar[int]
+    study_id: str
+    trial_id: int
+    step: int
+    value: float
+    max_step: int
+    client_id: str
+    early_stopping: EarlyStopping
+    def __init__(self, study_id: _Optional[str] = ..., trial_id: _Optional[int] = ..., step: _Optional[int] = ..., value: _Optional[float] = ..., max_step: _Optional[int] = ..., client_id: _Optional[str] = ..., early_stopping: _Optional[_Union[EarlyStopping, _Mapping]] = ...) -> None: ...
+
+class ReportTrialProgressResponse(_message.Message):
+    __slots__ = ("trial", "should_stop")
+    TRIAL_FIELD_NUMBER: _ClassVar[int]
+    SHOULD_STOP_FIELD_NUMBER: _ClassVar[int]
+    trial: Trial
+    should_stop: bool
+    def __init__(self, trial: _Optional[_Union[Trial, _Mapping]] = ..., should_stop: _Optional[bool] = ...) -> None: ...

@@ -90,6 +90,11 @@ class ControllerServiceStub:
                 request_serializer=sanas_dot_v1_dot_sanas__pb2.ImportPaddleSlimCheckpointRequest.SerializeToString,
                 response_deserializer=sanas_dot_v1_dot_sanas__pb2.ImportPaddleSlimCheckpointResponse.FromString,
                 _registered_method=True)
+        self.ReportTrialProgress = channel.unary_unary(
+                '/sanas.v1.ControllerService/ReportTrialProgress',
+                request_serializer=sanas_dot_v1_dot_sanas__pb2.ReportTrialProgressRequest.SerializeToString,
+                response_deserializer=sanas_dot_v1_dot_sanas__pb2.ReportTrialProgressResponse.FromString,
+                _registered_method=True)
 
 
 class ControllerServiceServicer:
@@ -177,6 +182,17 @@ class ControllerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReportTrialProgress(self, request, context):
+        """Records an intermediate result of a running trial (for example its accuracy
+        after an epoch) and says whether the trainer should stop training it. The
+        decision is the study's stopping rule applied to every trainer's curves; a
+        stopped trial is finished at once (no CompleteTrial is needed, one is
+        accepted). Idempotent: the same step and value again returns the same answer.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ControllerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -229,6 +245,11 @@ def add_ControllerServiceServicer_to_server(servicer, server):
                     servicer.ImportPaddleSlimCheckpoint,
                     request_deserializer=sanas_dot_v1_dot_sanas__pb2.ImportPaddleSlimCheckpointRequest.FromString,
                     response_serializer=sanas_dot_v1_dot_sanas__pb2.ImportPaddleSlimCheckpointResponse.SerializeToString,
+            ),
+            'ReportTrialProgress': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReportTrialProgress,
+                    request_deserializer=sanas_dot_v1_dot_sanas__pb2.ReportTrialProgressRequest.FromString,
+                    response_serializer=sanas_dot_v1_dot_sanas__pb2.ReportTrialProgressResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -507,6 +528,33 @@ class ControllerService:
             '/sanas.v1.ControllerService/ImportPaddleSlimCheckpoint',
             sanas_dot_v1_dot_sanas__pb2.ImportPaddleSlimCheckpointRequest.SerializeToString,
             sanas_dot_v1_dot_sanas__pb2.ImportPaddleSlimCheckpointResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReportTrialProgress(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sanas.v1.ControllerService/ReportTrialProgress',
+            sanas_dot_v1_dot_sanas__pb2.ReportTrialProgressRequest.SerializeToString,
+            sanas_dot_v1_dot_sanas__pb2.ReportTrialProgressResponse.FromString,
             options,
             channel_credentials,
             insecure,

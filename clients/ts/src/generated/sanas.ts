@@ -13,6 +13,7 @@ import type { CreateStudyRequest as _sanas_v1_CreateStudyRequest, CreateStudyReq
 import type { CreateStudyResponse as _sanas_v1_CreateStudyResponse, CreateStudyResponse__Output as _sanas_v1_CreateStudyResponse__Output } from './sanas/v1/CreateStudyResponse';
 import type { DeleteStudyRequest as _sanas_v1_DeleteStudyRequest, DeleteStudyRequest__Output as _sanas_v1_DeleteStudyRequest__Output } from './sanas/v1/DeleteStudyRequest';
 import type { DeleteStudyResponse as _sanas_v1_DeleteStudyResponse, DeleteStudyResponse__Output as _sanas_v1_DeleteStudyResponse__Output } from './sanas/v1/DeleteStudyResponse';
+import type { EarlyStopping as _sanas_v1_EarlyStopping, EarlyStopping__Output as _sanas_v1_EarlyStopping__Output } from './sanas/v1/EarlyStopping';
 import type { GetStudyRequest as _sanas_v1_GetStudyRequest, GetStudyRequest__Output as _sanas_v1_GetStudyRequest__Output } from './sanas/v1/GetStudyRequest';
 import type { GetStudyResponse as _sanas_v1_GetStudyResponse, GetStudyResponse__Output as _sanas_v1_GetStudyResponse__Output } from './sanas/v1/GetStudyResponse';
 import type { HeartbeatTrialRequest as _sanas_v1_HeartbeatTrialRequest, HeartbeatTrialRequest__Output as _sanas_v1_HeartbeatTrialRequest__Output } from './sanas/v1/HeartbeatTrialRequest';
@@ -23,9 +24,14 @@ import type { ListStudiesRequest as _sanas_v1_ListStudiesRequest, ListStudiesReq
 import type { ListStudiesResponse as _sanas_v1_ListStudiesResponse, ListStudiesResponse__Output as _sanas_v1_ListStudiesResponse__Output } from './sanas/v1/ListStudiesResponse';
 import type { ListTrialsRequest as _sanas_v1_ListTrialsRequest, ListTrialsRequest__Output as _sanas_v1_ListTrialsRequest__Output } from './sanas/v1/ListTrialsRequest';
 import type { ListTrialsResponse as _sanas_v1_ListTrialsResponse, ListTrialsResponse__Output as _sanas_v1_ListTrialsResponse__Output } from './sanas/v1/ListTrialsResponse';
+import type { Measurement as _sanas_v1_Measurement, Measurement__Output as _sanas_v1_Measurement__Output } from './sanas/v1/Measurement';
+import type { MedianStoppingRule as _sanas_v1_MedianStoppingRule, MedianStoppingRule__Output as _sanas_v1_MedianStoppingRule__Output } from './sanas/v1/MedianStoppingRule';
+import type { ReportTrialProgressRequest as _sanas_v1_ReportTrialProgressRequest, ReportTrialProgressRequest__Output as _sanas_v1_ReportTrialProgressRequest__Output } from './sanas/v1/ReportTrialProgressRequest';
+import type { ReportTrialProgressResponse as _sanas_v1_ReportTrialProgressResponse, ReportTrialProgressResponse__Output as _sanas_v1_ReportTrialProgressResponse__Output } from './sanas/v1/ReportTrialProgressResponse';
 import type { SearchSpaceConfig as _sanas_v1_SearchSpaceConfig, SearchSpaceConfig__Output as _sanas_v1_SearchSpaceConfig__Output } from './sanas/v1/SearchSpaceConfig';
 import type { Study as _sanas_v1_Study, Study__Output as _sanas_v1_Study__Output } from './sanas/v1/Study';
 import type { StudyConfig as _sanas_v1_StudyConfig, StudyConfig__Output as _sanas_v1_StudyConfig__Output } from './sanas/v1/StudyConfig';
+import type { SuccessiveHalvingRule as _sanas_v1_SuccessiveHalvingRule, SuccessiveHalvingRule__Output as _sanas_v1_SuccessiveHalvingRule__Output } from './sanas/v1/SuccessiveHalvingRule';
 import type { SuggestTrialRequest as _sanas_v1_SuggestTrialRequest, SuggestTrialRequest__Output as _sanas_v1_SuggestTrialRequest__Output } from './sanas/v1/SuggestTrialRequest';
 import type { SuggestTrialResponse as _sanas_v1_SuggestTrialResponse, SuggestTrialResponse__Output as _sanas_v1_SuggestTrialResponse__Output } from './sanas/v1/SuggestTrialResponse';
 import type { Trial as _sanas_v1_Trial, Trial__Output as _sanas_v1_Trial__Output } from './sanas/v1/Trial';
@@ -56,6 +62,7 @@ export interface ProtoGrpcType {
       CreateStudyResponse: MessageTypeDefinition<_sanas_v1_CreateStudyResponse, _sanas_v1_CreateStudyResponse__Output>
       DeleteStudyRequest: MessageTypeDefinition<_sanas_v1_DeleteStudyRequest, _sanas_v1_DeleteStudyRequest__Output>
       DeleteStudyResponse: MessageTypeDefinition<_sanas_v1_DeleteStudyResponse, _sanas_v1_DeleteStudyResponse__Output>
+      EarlyStopping: MessageTypeDefinition<_sanas_v1_EarlyStopping, _sanas_v1_EarlyStopping__Output>
       ErrorReason: EnumTypeDefinition
       GetStudyRequest: MessageTypeDefinition<_sanas_v1_GetStudyRequest, _sanas_v1_GetStudyRequest__Output>
       GetStudyResponse: MessageTypeDefinition<_sanas_v1_GetStudyResponse, _sanas_v1_GetStudyResponse__Output>
@@ -67,11 +74,17 @@ export interface ProtoGrpcType {
       ListStudiesResponse: MessageTypeDefinition<_sanas_v1_ListStudiesResponse, _sanas_v1_ListStudiesResponse__Output>
       ListTrialsRequest: MessageTypeDefinition<_sanas_v1_ListTrialsRequest, _sanas_v1_ListTrialsRequest__Output>
       ListTrialsResponse: MessageTypeDefinition<_sanas_v1_ListTrialsResponse, _sanas_v1_ListTrialsResponse__Output>
+      Measurement: MessageTypeDefinition<_sanas_v1_Measurement, _sanas_v1_Measurement__Output>
+      MedianStoppingRule: MessageTypeDefinition<_sanas_v1_MedianStoppingRule, _sanas_v1_MedianStoppingRule__Output>
+      ObjectiveGoal: EnumTypeDefinition
+      ReportTrialProgressRequest: MessageTypeDefinition<_sanas_v1_ReportTrialProgressRequest, _sanas_v1_ReportTrialProgressRequest__Output>
+      ReportTrialProgressResponse: MessageTypeDefinition<_sanas_v1_ReportTrialProgressResponse, _sanas_v1_ReportTrialProgressResponse__Output>
       SearchSpaceConfig: MessageTypeDefinition<_sanas_v1_SearchSpaceConfig, _sanas_v1_SearchSpaceConfig__Output>
       Study: MessageTypeDefinition<_sanas_v1_Study, _sanas_v1_Study__Output>
       StudyConfig: MessageTypeDefinition<_sanas_v1_StudyConfig, _sanas_v1_StudyConfig__Output>
       StudyEventType: EnumTypeDefinition
       StudyState: EnumTypeDefinition
+      SuccessiveHalvingRule: MessageTypeDefinition<_sanas_v1_SuccessiveHalvingRule, _sanas_v1_SuccessiveHalvingRule__Output>
       SuggestTrialRequest: MessageTypeDefinition<_sanas_v1_SuggestTrialRequest, _sanas_v1_SuggestTrialRequest__Output>
       SuggestTrialResponse: MessageTypeDefinition<_sanas_v1_SuggestTrialResponse, _sanas_v1_SuggestTrialResponse__Output>
       Trial: MessageTypeDefinition<_sanas_v1_Trial, _sanas_v1_Trial__Output>

@@ -33,6 +33,7 @@ static const char* ControllerService_method_names[] = {
   "/sanas.v1.ControllerService/ListTrials",
   "/sanas.v1.ControllerService/WatchStudy",
   "/sanas.v1.ControllerService/ImportPaddleSlimCheckpoint",
+  "/sanas.v1.ControllerService/ReportTrialProgress",
 };
 
 std::unique_ptr< ControllerService::Stub> ControllerService::NewStub(const std::shared_ptr< ::grpc::ChannelInterface>& channel, const ::grpc::StubOptions& options) {
@@ -52,6 +53,7 @@ ControllerService::Stub::Stub(const std::shared_ptr< ::grpc::ChannelInterface>& 
   , rpcmethod_ListTrials_(ControllerService_method_names[7], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
   , rpcmethod_WatchStudy_(ControllerService_method_names[8], options.suffix_for_stats(),::grpc::internal::RpcMethod::SERVER_STREAMING, channel)
   , rpcmethod_ImportPaddleSlimCheckpoint_(ControllerService_method_names[9], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
+  , rpcmethod_ReportTrialProgress_(ControllerService_method_names[10], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
   {}
 
 ::grpc::Status ControllerService::Stub::CreateStudy(::grpc::ClientContext* context, const ::sanas::v1::CreateStudyRequest& request, ::sanas::v1::CreateStudyResponse* response) {
@@ -277,6 +279,29 @@ void ControllerService::Stub::async::ImportPaddleSlimCheckpoint(::grpc::ClientCo
   return result;
 }
 
+::grpc::Status ControllerService::Stub::ReportTrialProgress(::grpc::ClientContext* context, const ::sanas::v1::ReportTrialProgressRequest& request, ::sanas::v1::ReportTrialProgressResponse* response) {
+  return ::grpc::internal::BlockingUnaryCall< ::sanas::v1::ReportTrialProgressRequest, ::sanas::v1::ReportTrialProgressResponse, ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(channel_.get(), rpcmethod_ReportTrialProgress_, context, request, response);
+}
+
+void ControllerService::Stub::async::ReportTrialProgress(::grpc::ClientContext* context, const ::sanas::v1::ReportTrialProgressRequest* request, ::sanas::v1::ReportTrialProgressResponse* response, std::function<void(::grpc::Status)> f) {
+  ::grpc::internal::CallbackUnaryCall< ::sanas::v1::ReportTrialProgressRequest, ::sanas::v1::ReportTrialProgressResponse, ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(stub_->channel_.get(), stub_->rpcmethod_ReportTrialProgress_, context, request, response, std::move(f));
+}
+
+void ControllerService::Stub::async::ReportTrialProgress(::grpc::ClientContext* context, const ::sanas::v1::ReportTrialProgressRequest* request, ::sanas::v1::ReportTrialProgressResponse* response, ::grpc::ClientUnaryReactor* reactor) {
+  ::grpc::internal::ClientCallbackUnaryFactory::Create< ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(stub_->channel_.get(), stub_->rpcmethod_ReportTrialProgress_, context, request, response, reactor);
+}
+
+::grpc::ClientAsyncResponseReader< ::sanas::v1::ReportTrialProgressResponse>* ControllerService::Stub::PrepareAsyncReportTrialProgressRaw(::grpc::ClientContext* context, const ::sanas::v1::ReportTrialProgressRequest& request, ::grpc::CompletionQueue* cq) {
+  return ::grpc::internal::ClientAsyncResponseReaderHelper::Create< ::sanas::v1::ReportTrialProgressResponse, ::sanas::v1::ReportTrialProgressRequest, ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(channel_.get(), cq, rpcmethod_ReportTrialProgress_, context, request);
+}
+
+::grpc::ClientAsyncResponseReader< ::sanas::v1::ReportTrialProgressResponse>* ControllerService::Stub::AsyncReportTrialProgressRaw(::grpc::ClientContext* context, const ::sanas::v1::ReportTrialProgressRequest& request, ::grpc::CompletionQueue* cq) {
+  auto* result =
+    this->PrepareAsyncReportTrialProgressRaw(context, request, cq);
+  result->StartCall();
+  return result;
+}
+
 ControllerService::Service::Service() {
   AddMethod(new ::grpc::internal::RpcServiceMethod(
       ControllerService_method_names[0],
@@ -378,6 +403,16 @@ ControllerService::Service::Service() {
              ::sanas::v1::ImportPaddleSlimCheckpointResponse* resp) {
                return service->ImportPaddleSlimCheckpoint(ctx, req, resp);
              }, this)));
+  AddMethod(new ::grpc::internal::RpcServiceMethod(
+      ControllerService_method_names[10],
+      ::grpc::internal::RpcMethod::NORMAL_RPC,
+      new ::grpc::internal::RpcMethodHandler< ControllerService::Service, ::sanas::v1::ReportTrialProgressRequest, ::sanas::v1::ReportTrialProgressResponse, ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(
+          [](ControllerService::Service* service,
+             ::grpc::ServerContext* ctx,
+             const ::sanas::v1::ReportTrialProgressRequest* req,
+             ::sanas::v1::ReportTrialProgressResponse* resp) {
+               return service->ReportTrialProgress(ctx, req, resp);
+             }, this)));
 }
 
 ControllerService::Service::~Service() {
@@ -447,6 +482,13 @@ ControllerService::Service::~Service() {
 }
 
 ::grpc::Status ControllerService::Service::ImportPaddleSlimCheckpoint(::grpc::ServerContext* context, const ::sanas::v1::ImportPaddleSlimCheckpointRequest* request, ::sanas::v1::ImportPaddleSlimCheckpointResponse* response) {
+  (void) context;
+  (void) request;
+  (void) response;
+  return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+}
+
+::grpc::Status ControllerService::Service::ReportTrialProgress(::grpc::ServerContext* context, const ::sanas::v1::ReportTrialProgressRequest* request, ::sanas::v1::ReportTrialProgressResponse* response) {
   (void) context;
   (void) request;
   (void) response;

@@ -130,6 +130,18 @@ class ControllerService final {
     std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::ImportPaddleSlimCheckpointResponse>> PrepareAsyncImportPaddleSlimCheckpoint(::grpc::ClientContext* context, const ::sanas::v1::ImportPaddleSlimCheckpointRequest& request, ::grpc::CompletionQueue* cq) {
       return std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::ImportPaddleSlimCheckpointResponse>>(PrepareAsyncImportPaddleSlimCheckpointRaw(context, request, cq));
     }
+    // Records an intermediate result of a running trial (for example its accuracy
+    // after an epoch) and says whether the trainer should stop training it. The
+    // decision is the study's stopping rule applied to every trainer's curves; a
+    // stopped trial is finished at once (no CompleteTrial is needed, one is
+    // accepted). Idempotent: the same step and value again returns the same answer.
+    virtual ::grpc::Status ReportTrialProgress(::grpc::ClientContext* context, const ::sanas::v1::ReportTrialProgressRequest& request, ::sanas::v1::ReportTrialProgressResponse* response) = 0;
+    std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::ReportTrialProgressResponse>> AsyncReportTrialProgress(::grpc::ClientContext* context, const ::sanas::v1::ReportTrialProgressRequest& request, ::grpc::CompletionQueue* cq) {
+      return std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::ReportTrialProgressResponse>>(AsyncReportTrialProgressRaw(context, request, cq));
+    }
+    std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::ReportTrialProgressResponse>> PrepareAsyncReportTrialProgress(::grpc::ClientContext* context, const ::sanas::v1::ReportTrialProgressRequest& request, ::grpc::CompletionQueue* cq) {
+      return std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::ReportTrialProgressResponse>>(PrepareAsyncReportTrialProgressRaw(context, request, cq));
+    }
     class async_interface {
      public:
       virtual ~async_interface() {}
@@ -168,6 +180,13 @@ class ControllerService final {
       // `nas_checkpoint/sanas.checkpoints` file (migration path).
       virtual void ImportPaddleSlimCheckpoint(::grpc::ClientContext* context, const ::sanas::v1::ImportPaddleSlimCheckpointRequest* request, ::sanas::v1::ImportPaddleSlimCheckpointResponse* response, std::function<void(::grpc::Status)>) = 0;
       virtual void ImportPaddleSlimCheckpoint(::grpc::ClientContext* context, const ::sanas::v1::ImportPaddleSlimCheckpointRequest* request, ::sanas::v1::ImportPaddleSlimCheckpointResponse* response, ::grpc::ClientUnaryReactor* reactor) = 0;
+      // Records an intermediate result of a running trial (for example its accuracy
+      // after an epoch) and says whether the trainer should stop training it. The
+      // decision is the study's stopping rule applied to every trainer's curves; a
+      // stopped trial is finished at once (no CompleteTrial is needed, one is
+      // accepted). Idempotent: the same step and value again returns the same answer.
+      virtual void ReportTrialProgress(::grpc::ClientContext* context, const ::sanas::v1::ReportTrialProgressRequest* request, ::sanas::v1::ReportTrialProgressResponse* response, std::function<void(::grpc::Status)>) = 0;
+      virtual void ReportTrialProgress(::grpc::ClientContext* context, const ::sanas::v1::ReportTrialProgressRequest* request, ::sanas::v1::ReportTrialProgressResponse* response, ::grpc::ClientUnaryReactor* reactor) = 0;
     };
     typedef class async_interface experimental_async_interface;
     virtual class async_interface* async() { return nullptr; }
@@ -194,6 +213,8 @@ class ControllerService final {
     virtual ::grpc::ClientAsyncReaderInterface< ::sanas::v1::WatchStudyResponse>* PrepareAsyncWatchStudyRaw(::grpc::ClientContext* context, const ::sanas::v1::WatchStudyRequest& request, ::grpc::CompletionQueue* cq) = 0;
     virtual ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::ImportPaddleSlimCheckpointResponse>* AsyncImportPaddleSlimCheckpointRaw(::grpc::ClientContext* context, const ::sanas::v1::ImportPaddleSlimCheckpointRequest& request, ::grpc::CompletionQueue* cq) = 0;
     virtual ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::ImportPaddleSlimCheckpointResponse>* PrepareAsyncImportPaddleSlimCheckpointRaw(::grpc::ClientContext* context, const ::sanas::v1::ImportPaddleSlimCheckpointRequest& request, ::grpc::CompletionQueue* cq) = 0;
+    virtual ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::ReportTrialProgressResponse>* AsyncReportTrialProgressRaw(::grpc::ClientContext* context, const ::sanas::v1::ReportTrialProgressRequest& request, ::grpc::CompletionQueue* cq) = 0;
+    virtual ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::ReportTrialProgressResponse>* PrepareAsyncReportTrialProgressRaw(::grpc::ClientContext* context, const ::sanas::v1::ReportTrialProgressRequest& request, ::grpc::CompletionQueue* cq) = 0;
   };
   class Stub final : public StubInterface {
    public:
@@ -270,6 +291,13 @@ class ControllerService final {
     std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::sanas::v1::ImportPaddleSlimCheckpointResponse>> PrepareAsyncImportPaddleSlimCheckpoint(::grpc::ClientContext* context, const ::sanas::v1::ImportPaddleSlimCheckpointRequest& request, ::grpc::CompletionQueue* cq) {
       return std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::sanas::v1::ImportPaddleSlimCheckpointResponse>>(PrepareAsyncImportPaddleSlimCheckpointRaw(context, request, cq));
     }
+    ::grpc::Status ReportTrialProgress(::grpc::ClientContext* context, const ::sanas::v1::ReportTrialProgressRequest& request, ::sanas::v1::ReportTrialProgressResponse* response) override;
+    std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::sanas::v1::ReportTrialProgressResponse>> AsyncReportTrialProgress(::grpc::ClientContext* context, const ::sanas::v1::ReportTrialProgressRequest& request, ::grpc::CompletionQueue* cq) {
+      return std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::sanas::v1::ReportTrialProgressResponse>>(AsyncReportTrialProgressRaw(context, request, cq));
+    }
+    std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::sanas::v1::ReportTrialProgressResponse>> PrepareAsyncReportTrialProgress(::grpc::ClientContext* context, const ::sanas::v1::ReportTrialProgressRequest& request, ::grpc::CompletionQueue* cq) {
+      return std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::sanas::v1::ReportTrialProgressResponse>>(PrepareAsyncReportTrialProgressRaw(context, request, cq));
+    }
     class async final :
       public StubInterface::async_interface {
      public:
@@ -292,6 +320,8 @@ class ControllerService final {
       void WatchStudy(::grpc::ClientContext* context, const ::sanas::v1::WatchStudyRequest* request, ::grpc::ClientReadReactor< ::sanas::v1::WatchStudyResponse>* reactor) override;
       void ImportPaddleSlimCheckpoint(::grpc::ClientContext* context, const ::sanas::v1::ImportPaddleSlimCheckpointRequest* request, ::sanas::v1::ImportPaddleSlimCheckpointResponse* response, std::function<void(::grpc::Status)>) override;
       void ImportPaddleSlimCheckpoint(::grpc::ClientContext* context, const ::sanas::v1::ImportPaddleSlimCheckpointRequest* request, ::sanas::v1::ImportPaddleSlimCheckpointResponse* response, ::grpc::ClientUnaryReactor* reactor) override;
+      void ReportTrialProgress(::grpc::ClientContext* context, const ::sanas::v1::ReportTrialProgressRequest* request, ::sanas::v1::ReportTrialProgressResponse* response, std::function<void(::grpc::Status)>) override;
+      void ReportTrialProgress(::grpc::ClientContext* context, const ::sanas::v1::ReportTrialProgressRequest* request, ::sanas::v1::ReportTrialProgressResponse* response, ::grpc::ClientUnaryReactor* reactor) override;
      private:
       friend class Stub;
       explicit async(Stub* stub): stub_(stub) { }
@@ -324,6 +354,8 @@ class ControllerService final {
     ::grpc::ClientAsyncReader< ::sanas::v1::WatchStudyResponse>* PrepareAsyncWatchStudyRaw(::grpc::ClientContext* context, const ::sanas::v1::WatchStudyRequest& request, ::grpc::CompletionQueue* cq) override;
     ::grpc::ClientAsyncResponseReader< ::sanas::v1::ImportPaddleSlimCheckpointResponse>* AsyncImportPaddleSlimCheckpointRaw(::grpc::ClientContext* context, const ::sanas::v1::ImportPaddleSlimCheckpointRequest& request, ::grpc::CompletionQueue* cq) override;
     ::grpc::ClientAsyncResponseReader< ::sanas::v1::ImportPaddleSlimCheckpointResponse>* PrepareAsyncImportPaddleSlimCheckpointRaw(::grpc::ClientContext* context, const ::sanas::v1::ImportPaddleSlimCheckpointRequest& request, ::grpc::CompletionQueue* cq) override;
+    ::grpc::ClientAsyncResponseReader< ::sanas::v1::ReportTrialProgressResponse>* AsyncReportTrialProgressRaw(::grpc::ClientContext* context, const ::sanas::v1::ReportTrialProgressRequest& request, ::grpc::CompletionQueue* cq) override;
+    ::grpc::ClientAsyncResponseReader< ::sanas::v1::ReportTrialProgressResponse>* PrepareAsyncReportTrialProgressRaw(::grpc::ClientContext* context, const ::sanas::v1::ReportTrialProgressRequest& request, ::grpc::CompletionQueue* cq) override;
     const ::grpc::internal::RpcMethod rpcmethod_CreateStudy_;
     const ::grpc::internal::RpcMethod rpcmethod_GetStudy_;
     const ::grpc::internal::RpcMethod rpcmethod_ListStudies_;
@@ -334,6 +366,7 @@ class ControllerService final {
     const ::grpc::internal::RpcMethod rpcmethod_ListTrials_;
     const ::grpc::internal::RpcMethod rpcmethod_WatchStudy_;
     const ::grpc::internal::RpcMethod rpcmethod_ImportPaddleSlimCheckpoint_;
+    const ::grpc::internal::RpcMethod rpcmethod_ReportTrialProgress_;
   };
   static std::unique_ptr<Stub> NewStub(const std::shared_ptr< ::grpc::ChannelInterface>& channel, const ::grpc::StubOptions& options = ::grpc::StubOptions());
 
@@ -367,6 +400,12 @@ class ControllerService final {
     // Creates a study from the contents of a PaddleSlim
     // `nas_checkpoint/sanas.checkpoints` file (migration path).
     virtual ::grpc::Status ImportPaddleSlimCheckpoint(::grpc::ServerContext* context, const ::sanas::v1::ImportPaddleSlimCheckpointRequest* request, ::sanas::v1::ImportPaddleSlimCheckpointResponse* response);
+    // Records an intermediate result of a running trial (for example its accuracy
+    // after an epoch) and says whether the trainer should stop training it. The
+    // decision is the study's stopping rule applied to every trainer's curves; a
+    // stopped trial is finished at once (no CompleteTrial is needed, one is
+    // accepted). Idempotent: the same step and value again returns the same answer.
+    virtual ::grpc::Status ReportTrialProgress(::grpc::ServerContext* context, const ::sanas::v1::ReportTrialProgressRequest* request, ::sanas::v1::ReportTrialProgressResponse* response);
   };
   template <class BaseClass>
   class WithAsyncMethod_CreateStudy : public BaseClass {
@@ -568,7 +607,27 @@ class ControllerService final {
       ::grpc::Service::RequestAsyncUnary(9, context, request, response, new_call_cq, notification_cq, tag);
     }
   };
-  typedef WithAsyncMethod_CreateStudy<WithAsyncMethod_GetStudy<WithAsyncMethod_ListStudies<WithAsyncMethod_DeleteStudy<WithAsyncMethod_SuggestTrial<WithAsyncMethod_CompleteTrial<WithAsyncMethod_HeartbeatTrial<WithAsyncMethod_ListTrials<WithAsyncMethod_WatchStudy<WithAsyncMethod_ImportPaddleSlimCheckpoint<Service > > > > > > > > > > AsyncService;
+  template <class BaseClass>
+  class WithAsyncMethod_ReportTrialProgress : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithAsyncMethod_ReportTrialProgress() {
+      ::grpc::Service::MarkMethodAsync(10);
+    }
+    ~WithAsyncMethod_ReportTrialProgress() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status ReportTrialProgress(::grpc::ServerContext* /*context*/, const ::sanas::v1::ReportTrialProgressRequest* /*request*/, ::sanas::v1::ReportTrialProgressResponse* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    void RequestReportTrialProgress(::grpc::ServerContext* context, ::sanas::v1::ReportTrialProgressRequest* request, ::grpc::ServerAsyncResponseWriter< ::sanas::v1::ReportTrialProgressResponse>* response, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
+      ::grpc::Service::RequestAsyncUnary(10, context, request, response, new_call_cq, notification_cq, tag);
+    }
+  };
+  typedef WithAsyncMethod_CreateStudy<WithAsyncMethod_GetStudy<WithAsyncMethod_ListStudies<WithAsyncMethod_DeleteStudy<WithAsyncMethod_SuggestTrial<WithAsyncMethod_CompleteTrial<WithAsyncMethod_HeartbeatTrial<WithAsyncMethod_ListTrials<WithAsyncMethod_WatchStudy<WithAsyncMethod_ImportPaddleSlimCheckpoint<WithAsyncMethod_ReportTrialProgress<Service > > > > > > > > > > > AsyncService;
   template <class BaseClass>
   class WithCallbackMethod_CreateStudy : public BaseClass {
    private:
@@ -834,7 +893,34 @@ class ControllerService final {
     virtual ::grpc::ServerUnaryReactor* ImportPaddleSlimCheckpoint(
       ::grpc::CallbackServerContext* /*context*/, const ::sanas::v1::ImportPaddleSlimCheckpointRequest* /*request*/, ::sanas::v1::ImportPaddleSlimCheckpointResponse* /*response*/)  { return nullptr; }
   };
-  typedef WithCallbackMethod_CreateStudy<WithCallbackMethod_GetStudy<WithCallbackMethod_ListStudies<WithCallbackMethod_DeleteStudy<WithCallbackMethod_SuggestTrial<WithCallbackMethod_CompleteTrial<WithCallbackMethod_HeartbeatTrial<WithCallbackMethod_ListTrials<WithCallbackMethod_WatchStudy<WithCallbackMethod_ImportPaddleSlimCheckpoint<Service > > > > > > > > > > CallbackService;
+  template <class BaseClass>
+  class WithCallbackMethod_ReportTrialProgress : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithCallbackMethod_ReportTrialProgress() {
+      ::grpc::Service::MarkMethodCallback(10,
+          new ::grpc::internal::CallbackUnaryHandler< ::sanas::v1::ReportTrialProgressRequest, ::sanas::v1::ReportTrialProgressResponse>(
+            [this](
+                   ::grpc::CallbackServerContext* context, const ::sanas::v1::ReportTrialProgressRequest* request, ::sanas::v1::ReportTrialProgressResponse* response) { return this->ReportTrialProgress(context, request, response); }));}
+    void SetMessageAllocatorFor_ReportTrialProgress(
+        ::grpc::MessageAllocator< ::sanas::v1::ReportTrialProgressRequest, ::sanas::v1::ReportTrialProgressResponse>* allocator) {
+      ::grpc::internal::MethodHandler* const handler = ::grpc::Service::GetHandler(10);
+      static_cast<::grpc::internal::CallbackUnaryHandler< ::sanas::v1::ReportTrialProgressRequest, ::sanas::v1::ReportTrialProgressResponse>*>(handler)
+              ->SetMessageAllocator(allocator);
+    }
+    ~WithCallbackMethod_ReportTrialProgress() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status ReportTrialProgress(::grpc::ServerContext* /*context*/, const ::sanas::v1::ReportTrialProgressRequest* /*request*/, ::sanas::v1::ReportTrialProgressResponse* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    virtual ::grpc::ServerUnaryReactor* ReportTrialProgress(
+      ::grpc::CallbackServerContext* /*context*/, const ::sanas::v1::ReportTrialProgressRequest* /*request*/, ::sanas::v1::ReportTrialProgressResponse* /*response*/)  { return nullptr; }
+  };
+  typedef WithCallbackMethod_CreateStudy<WithCallbackMethod_GetStudy<WithCallbackMethod_ListStudies<WithCallbackMethod_DeleteStudy<WithCallbackMethod_SuggestTrial<WithCallbackMethod_CompleteTrial<WithCallbackMethod_HeartbeatTrial<WithCallbackMethod_ListTrials<WithCallbackMethod_WatchStudy<WithCallbackMethod_ImportPaddleSlimCheckpoint<WithCallbackMethod_ReportTrialProgress<Service > > > > > > > > > > > CallbackService;
   typedef CallbackService ExperimentalCallbackService;
   template <class BaseClass>
   class WithGenericMethod_CreateStudy : public BaseClass {
@@ -1002,6 +1088,23 @@ class ControllerService final {
     }
     // disable synchronous version of this method
     ::grpc::Status ImportPaddleSlimCheckpoint(::grpc::ServerContext* /*context*/, const ::sanas::v1::ImportPaddleSlimCheckpointRequest* /*request*/, ::sanas::v1::ImportPaddleSlimCheckpointResponse* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+  };
+  template <class BaseClass>
+  class WithGenericMethod_ReportTrialProgress : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithGenericMethod_ReportTrialProgress() {
+      ::grpc::Service::MarkMethodGeneric(10);
+    }
+    ~WithGenericMethod_ReportTrialProgress() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status ReportTrialProgress(::grpc::ServerContext* /*context*/, const ::sanas::v1::ReportTrialProgressRequest* /*request*/, ::sanas::v1::ReportTrialProgressResponse* /*response*/) override {
       abort();
       return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
     }
@@ -1204,6 +1307,26 @@ class ControllerService final {
     }
     void RequestImportPaddleSlimCheckpoint(::grpc::ServerContext* context, ::grpc::ByteBuffer* request, ::grpc::ServerAsyncResponseWriter< ::grpc::ByteBuffer>* response, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
       ::grpc::Service::RequestAsyncUnary(9, context, request, response, new_call_cq, notification_cq, tag);
+    }
+  };
+  template <class BaseClass>
+  class WithRawMethod_ReportTrialProgress : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithRawMethod_ReportTrialProgress() {
+      ::grpc::Service::MarkMethodRaw(10);
+    }
+    ~WithRawMethod_ReportTrialProgress() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status ReportTrialProgress(::grpc::ServerContext* /*context*/, const ::sanas::v1::ReportTrialProgressRequest* /*request*/, ::sanas::v1::ReportTrialProgressResponse* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    void RequestReportTrialProgress(::grpc::ServerContext* context, ::grpc::ByteBuffer* request, ::grpc::ServerAsyncResponseWriter< ::grpc::ByteBuffer>* response, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
+      ::grpc::Service::RequestAsyncUnary(10, context, request, response, new_call_cq, notification_cq, tag);
     }
   };
   template <class BaseClass>
@@ -1424,6 +1547,28 @@ class ControllerService final {
       return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
     }
     virtual ::grpc::ServerUnaryReactor* ImportPaddleSlimCheckpoint(
+      ::grpc::CallbackServerContext* /*context*/, const ::grpc::ByteBuffer* /*request*/, ::grpc::ByteBuffer* /*response*/)  { return nullptr; }
+  };
+  template <class BaseClass>
+  class WithRawCallbackMethod_ReportTrialProgress : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithRawCallbackMethod_ReportTrialProgress() {
+      ::grpc::Service::MarkMethodRawCallback(10,
+          new ::grpc::internal::CallbackUnaryHandler< ::grpc::ByteBuffer, ::grpc::ByteBuffer>(
+            [this](
+                   ::grpc::CallbackServerContext* context, const ::grpc::ByteBuffer* request, ::grpc::ByteBuffer* response) { return this->ReportTrialProgress(context, request, response); }));
+    }
+    ~WithRawCallbackMethod_ReportTrialProgress() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status ReportTrialProgress(::grpc::ServerContext* /*context*/, const ::sanas::v1::ReportTrialProgressRequest* /*request*/, ::sanas::v1::ReportTrialProgressResponse* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    virtual ::grpc::ServerUnaryReactor* ReportTrialProgress(
       ::grpc::CallbackServerContext* /*context*/, const ::grpc::ByteBuffer* /*request*/, ::grpc::ByteBuffer* /*response*/)  { return nullptr; }
   };
   template <class BaseClass>
@@ -1669,7 +1814,34 @@ class ControllerService final {
     // replace default version of method with streamed unary
     virtual ::grpc::Status StreamedImportPaddleSlimCheckpoint(::grpc::ServerContext* context, ::grpc::ServerUnaryStreamer< ::sanas::v1::ImportPaddleSlimCheckpointRequest,::sanas::v1::ImportPaddleSlimCheckpointResponse>* server_unary_streamer) = 0;
   };
-  typedef WithStreamedUnaryMethod_CreateStudy<WithStreamedUnaryMethod_GetStudy<WithStreamedUnaryMethod_ListStudies<WithStreamedUnaryMethod_DeleteStudy<WithStreamedUnaryMethod_SuggestTrial<WithStreamedUnaryMethod_CompleteTrial<WithStreamedUnaryMethod_HeartbeatTrial<WithStreamedUnaryMethod_ListTrials<WithStreamedUnaryMethod_ImportPaddleSlimCheckpoint<Service > > > > > > > > > StreamedUnaryService;
+  template <class BaseClass>
+  class WithStreamedUnaryMethod_ReportTrialProgress : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithStreamedUnaryMethod_ReportTrialProgress() {
+      ::grpc::Service::MarkMethodStreamed(10,
+        new ::grpc::internal::StreamedUnaryHandler<
+          ::sanas::v1::ReportTrialProgressRequest, ::sanas::v1::ReportTrialProgressResponse>(
+            [this](::grpc::ServerContext* context,
+                   ::grpc::ServerUnaryStreamer<
+                     ::sanas::v1::ReportTrialProgressRequest, ::sanas::v1::ReportTrialProgressResponse>* streamer) {
+                       return this->StreamedReportTrialProgress(context,
+                         streamer);
+                  }));
+    }
+    ~WithStreamedUnaryMethod_ReportTrialProgress() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable regular version of this method
+    ::grpc::Status ReportTrialProgress(::grpc::ServerContext* /*context*/, const ::sanas::v1::ReportTrialProgressRequest* /*request*/, ::sanas::v1::ReportTrialProgressResponse* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    // replace default version of method with streamed unary
+    virtual ::grpc::Status StreamedReportTrialProgress(::grpc::ServerContext* context, ::grpc::ServerUnaryStreamer< ::sanas::v1::ReportTrialProgressRequest,::sanas::v1::ReportTrialProgressResponse>* server_unary_streamer) = 0;
+  };
+  typedef WithStreamedUnaryMethod_CreateStudy<WithStreamedUnaryMethod_GetStudy<WithStreamedUnaryMethod_ListStudies<WithStreamedUnaryMethod_DeleteStudy<WithStreamedUnaryMethod_SuggestTrial<WithStreamedUnaryMethod_CompleteTrial<WithStreamedUnaryMethod_HeartbeatTrial<WithStreamedUnaryMethod_ListTrials<WithStreamedUnaryMethod_ImportPaddleSlimCheckpoint<WithStreamedUnaryMethod_ReportTrialProgress<Service > > > > > > > > > > StreamedUnaryService;
   template <class BaseClass>
   class WithSplitStreamingMethod_WatchStudy : public BaseClass {
    private:
@@ -1698,7 +1870,7 @@ class ControllerService final {
     virtual ::grpc::Status StreamedWatchStudy(::grpc::ServerContext* context, ::grpc::ServerSplitStreamer< ::sanas::v1::WatchStudyRequest,::sanas::v1::WatchStudyResponse>* server_split_streamer) = 0;
   };
   typedef WithSplitStreamingMethod_WatchStudy<Service > SplitStreamedService;
-  typedef WithStreamedUnaryMethod_CreateStudy<WithStreamedUnaryMethod_GetStudy<WithStreamedUnaryMethod_ListStudies<WithStreamedUnaryMethod_DeleteStudy<WithStreamedUnaryMethod_SuggestTrial<WithStreamedUnaryMethod_CompleteTrial<WithStreamedUnaryMethod_HeartbeatTrial<WithStreamedUnaryMethod_ListTrials<WithSplitStreamingMethod_WatchStudy<WithStreamedUnaryMethod_ImportPaddleSlimCheckpoint<Service > > > > > > > > > > StreamedService;
+  typedef WithStreamedUnaryMethod_CreateStudy<WithStreamedUnaryMethod_GetStudy<WithStreamedUnaryMethod_ListStudies<WithStreamedUnaryMethod_DeleteStudy<WithStreamedUnaryMethod_SuggestTrial<WithStreamedUnaryMethod_CompleteTrial<WithStreamedUnaryMethod_HeartbeatTrial<WithStreamedUnaryMethod_ListTrials<WithSplitStreamingMethod_WatchStudy<WithStreamedUnaryMethod_ImportPaddleSlimCheckpoint<WithStreamedUnaryMethod_ReportTrialProgress<Service > > > > > > > > > > > StreamedService;
 };
 
 }  // namespace v1

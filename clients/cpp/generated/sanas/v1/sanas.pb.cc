@@ -51,6 +51,7 @@ PROTOBUF_CONSTEXPR StudyConfig::StudyConfig(
   , /*decltype(_impl_._init_tokens_cached_byte_size_)*/{0}
   , /*decltype(_impl_.lease_duration_)*/nullptr
   , /*decltype(_impl_.constraints_)*/nullptr
+  , /*decltype(_impl_.early_stopping_)*/nullptr
   , /*decltype(_impl_.init_temperature_)*/0
   , /*decltype(_impl_.reduce_rate_)*/0
   , /*decltype(_impl_.search_steps_)*/int64_t{0}
@@ -64,6 +65,51 @@ struct StudyConfigDefaultTypeInternal {
   };
 };
 PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 StudyConfigDefaultTypeInternal _StudyConfig_default_instance_;
+PROTOBUF_CONSTEXPR MedianStoppingRule::MedianStoppingRule(
+    ::_pbi::ConstantInitialized): _impl_{
+    /*decltype(_impl_.start_step_)*/int64_t{0}
+  , /*decltype(_impl_.min_trials_)*/0
+  , /*decltype(_impl_._cached_size_)*/{}} {}
+struct MedianStoppingRuleDefaultTypeInternal {
+  PROTOBUF_CONSTEXPR MedianStoppingRuleDefaultTypeInternal()
+      : _instance(::_pbi::ConstantInitialized{}) {}
+  ~MedianStoppingRuleDefaultTypeInternal() {}
+  union {
+    MedianStoppingRule _instance;
+  };
+};
+PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 MedianStoppingRuleDefaultTypeInternal _MedianStoppingRule_default_instance_;
+PROTOBUF_CONSTEXPR SuccessiveHalvingRule::SuccessiveHalvingRule(
+    ::_pbi::ConstantInitialized): _impl_{
+    /*decltype(_impl_.min_step_)*/int64_t{0}
+  , /*decltype(_impl_.reduction_factor_)*/0
+  , /*decltype(_impl_.min_trials_)*/0
+  , /*decltype(_impl_._cached_size_)*/{}} {}
+struct SuccessiveHalvingRuleDefaultTypeInternal {
+  PROTOBUF_CONSTEXPR SuccessiveHalvingRuleDefaultTypeInternal()
+      : _instance(::_pbi::ConstantInitialized{}) {}
+  ~SuccessiveHalvingRuleDefaultTypeInternal() {}
+  union {
+    SuccessiveHalvingRule _instance;
+  };
+};
+PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 SuccessiveHalvingRuleDefaultTypeInternal _SuccessiveHalvingRule_default_instance_;
+PROTOBUF_CONSTEXPR EarlyStopping::EarlyStopping(
+    ::_pbi::ConstantInitialized): _impl_{
+    /*decltype(_impl_.goal_)*/0
+  , /*decltype(_impl_.stopped_values_as_rewards_)*/false
+  , /*decltype(_impl_.rule_)*/{}
+  , /*decltype(_impl_._cached_size_)*/{}
+  , /*decltype(_impl_._oneof_case_)*/{}} {}
+struct EarlyStoppingDefaultTypeInternal {
+  PROTOBUF_CONSTEXPR EarlyStoppingDefaultTypeInternal()
+      : _instance(::_pbi::ConstantInitialized{}) {}
+  ~EarlyStoppingDefaultTypeInternal() {}
+  union {
+    EarlyStopping _instance;
+  };
+};
+PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 EarlyStoppingDefaultTypeInternal _EarlyStopping_default_instance_;
 PROTOBUF_CONSTEXPR Constraints::Constraints(
     ::_pbi::ConstantInitialized): _impl_{
     /*decltype(_impl_.input_size_)*/0
@@ -124,6 +170,7 @@ PROTOBUF_CONSTEXPR TrialCounts::TrialCounts(
     /*decltype(_impl_.active_)*/int64_t{0}
   , /*decltype(_impl_.succeeded_)*/int64_t{0}
   , /*decltype(_impl_.infeasible_)*/int64_t{0}
+  , /*decltype(_impl_.stopped_)*/int64_t{0}
   , /*decltype(_impl_._cached_size_)*/{}} {}
 struct TrialCountsDefaultTypeInternal {
   PROTOBUF_CONSTEXPR TrialCountsDefaultTypeInternal()
@@ -157,6 +204,7 @@ PROTOBUF_CONSTEXPR Study::Study(
   , /*decltype(_impl_.accepted_moves_)*/int64_t{0}
   , /*decltype(_impl_.rejected_moves_)*/int64_t{0}
   , /*decltype(_impl_.rejected_proposals_)*/int64_t{0}
+  , /*decltype(_impl_.steps_saved_)*/int64_t{0}
   , /*decltype(_impl_.state_)*/0} {}
 struct StudyDefaultTypeInternal {
   PROTOBUF_CONSTEXPR StudyDefaultTypeInternal()
@@ -167,12 +215,29 @@ struct StudyDefaultTypeInternal {
   };
 };
 PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 StudyDefaultTypeInternal _Study_default_instance_;
+PROTOBUF_CONSTEXPR Measurement::Measurement(
+    ::_pbi::ConstantInitialized): _impl_{
+    /*decltype(_impl_.time_)*/nullptr
+  , /*decltype(_impl_.step_)*/int64_t{0}
+  , /*decltype(_impl_.value_)*/0
+  , /*decltype(_impl_._cached_size_)*/{}} {}
+struct MeasurementDefaultTypeInternal {
+  PROTOBUF_CONSTEXPR MeasurementDefaultTypeInternal()
+      : _instance(::_pbi::ConstantInitialized{}) {}
+  ~MeasurementDefaultTypeInternal() {}
+  union {
+    Measurement _instance;
+  };
+};
+PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 MeasurementDefaultTypeInternal _Measurement_default_instance_;
 PROTOBUF_CONSTEXPR Trial::Trial(
     ::_pbi::ConstantInitialized): _impl_{
     /*decltype(_impl_.tokens_)*/{}
   , /*decltype(_impl_._tokens_cached_byte_size_)*/{0}
+  , /*decltype(_impl_.measurements_)*/{}
   , /*decltype(_impl_.study_id_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
   , /*decltype(_impl_.client_id_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.stop_reason_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
   , /*decltype(_impl_.create_time_)*/nullptr
   , /*decltype(_impl_.complete_time_)*/nullptr
   , /*decltype(_impl_.lease_expire_time_)*/nullptr
@@ -182,6 +247,7 @@ PROTOBUF_CONSTEXPR Trial::Trial(
   , /*decltype(_impl_.state_)*/0
   , /*decltype(_impl_.infeasible_)*/false
   , /*decltype(_impl_.accepted_)*/false
+  , /*decltype(_impl_.max_step_)*/int64_t{0}
   , /*decltype(_impl_.issue_count_)*/0
   , /*decltype(_impl_._cached_size_)*/{}} {}
 struct TrialDefaultTypeInternal {
@@ -442,6 +508,7 @@ PROTOBUF_CONSTEXPR WatchStudyResponse::WatchStudyResponse(
     /*decltype(_impl_.trial_)*/nullptr
   , /*decltype(_impl_.study_)*/nullptr
   , /*decltype(_impl_.event_time_)*/nullptr
+  , /*decltype(_impl_.measurement_)*/nullptr
   , /*decltype(_impl_.type_)*/0
   , /*decltype(_impl_._cached_size_)*/{}} {}
 struct WatchStudyResponseDefaultTypeInternal {
@@ -482,10 +549,43 @@ struct ImportPaddleSlimCheckpointResponseDefaultTypeInternal {
   };
 };
 PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 ImportPaddleSlimCheckpointResponseDefaultTypeInternal _ImportPaddleSlimCheckpointResponse_default_instance_;
+PROTOBUF_CONSTEXPR ReportTrialProgressRequest::ReportTrialProgressRequest(
+    ::_pbi::ConstantInitialized): _impl_{
+    /*decltype(_impl_.study_id_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.client_id_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.early_stopping_)*/nullptr
+  , /*decltype(_impl_.trial_id_)*/int64_t{0}
+  , /*decltype(_impl_.step_)*/int64_t{0}
+  , /*decltype(_impl_.value_)*/0
+  , /*decltype(_impl_.max_step_)*/int64_t{0}
+  , /*decltype(_impl_._cached_size_)*/{}} {}
+struct ReportTrialProgressRequestDefaultTypeInternal {
+  PROTOBUF_CONSTEXPR ReportTrialProgressRequestDefaultTypeInternal()
+      : _instance(::_pbi::ConstantInitialized{}) {}
+  ~ReportTrialProgressRequestDefaultTypeInternal() {}
+  union {
+    ReportTrialProgressRequest _instance;
+  };
+};
+PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 ReportTrialProgressRequestDefaultTypeInternal _ReportTrialProgressRequest_default_instance_;
+PROTOBUF_CONSTEXPR ReportTrialProgressResponse::ReportTrialProgressResponse(
+    ::_pbi::ConstantInitialized): _impl_{
+    /*decltype(_impl_.trial_)*/nullptr
+  , /*decltype(_impl_.should_stop_)*/false
+  , /*decltype(_impl_._cached_size_)*/{}} {}
+struct ReportTrialProgressResponseDefaultTypeInternal {
+  PROTOBUF_CONSTEXPR ReportTrialProgressResponseDefaultTypeInternal()
+      : _instance(::_pbi::ConstantInitialized{}) {}
+  ~ReportTrialProgressResponseDefaultTypeInternal() {}
+  union {
+    ReportTrialProgressResponse _instance;
+  };
+};
+PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 ReportTrialProgressResponseDefaultTypeInternal _ReportTrialProgressResponse_default_instance_;
 }  // namespace v1
 }  // namespace sanas
-static ::_pb::Metadata file_level_metadata_sanas_2fv1_2fsanas_2eproto[28];
-static const ::_pb::EnumDescriptor* file_level_enum_descriptors_sanas_2fv1_2fsanas_2eproto[4];
+static ::_pb::Metadata file_level_metadata_sanas_2fv1_2fsanas_2eproto[34];
+static const ::_pb::EnumDescriptor* file_level_enum_descriptors_sanas_2fv1_2fsanas_2eproto[5];
 static constexpr ::_pb::ServiceDescriptor const** file_level_service_descriptors_sanas_2fv1_2fsanas_2eproto = nullptr;
 
 const uint32_t TableStruct_sanas_2fv1_2fsanas_2eproto::offsets[] PROTOBUF_SECTION_VARIABLE(protodesc_cold) = {
@@ -515,6 +615,7 @@ const uint32_t TableStruct_sanas_2fv1_2fsanas_2eproto::offsets[] PROTOBUF_SECTIO
   PROTOBUF_FIELD_OFFSET(::sanas::v1::StudyConfig, _impl_.seed_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::StudyConfig, _impl_.lease_duration_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::StudyConfig, _impl_.constraints_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::StudyConfig, _impl_.early_stopping_),
   ~0u,
   0,
   1,
@@ -523,6 +624,35 @@ const uint32_t TableStruct_sanas_2fv1_2fsanas_2eproto::offsets[] PROTOBUF_SECTIO
   2,
   ~0u,
   ~0u,
+  ~0u,
+  ~0u,  // no _has_bits_
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::MedianStoppingRule, _internal_metadata_),
+  ~0u,  // no _extensions_
+  ~0u,  // no _oneof_case_
+  ~0u,  // no _weak_field_map_
+  ~0u,  // no _inlined_string_donated_
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::MedianStoppingRule, _impl_.start_step_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::MedianStoppingRule, _impl_.min_trials_),
+  ~0u,  // no _has_bits_
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::SuccessiveHalvingRule, _internal_metadata_),
+  ~0u,  // no _extensions_
+  ~0u,  // no _oneof_case_
+  ~0u,  // no _weak_field_map_
+  ~0u,  // no _inlined_string_donated_
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::SuccessiveHalvingRule, _impl_.min_step_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::SuccessiveHalvingRule, _impl_.reduction_factor_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::SuccessiveHalvingRule, _impl_.min_trials_),
+  ~0u,  // no _has_bits_
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::EarlyStopping, _internal_metadata_),
+  ~0u,  // no _extensions_
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::EarlyStopping, _impl_._oneof_case_[0]),
+  ~0u,  // no _weak_field_map_
+  ~0u,  // no _inlined_string_donated_
+  ::_pbi::kInvalidFieldOffsetTag,
+  ::_pbi::kInvalidFieldOffsetTag,
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::EarlyStopping, _impl_.goal_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::EarlyStopping, _impl_.stopped_values_as_rewards_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::EarlyStopping, _impl_.rule_),
   ~0u,  // no _has_bits_
   PROTOBUF_FIELD_OFFSET(::sanas::v1::Constraints, _internal_metadata_),
   ~0u,  // no _extensions_
@@ -568,6 +698,7 @@ const uint32_t TableStruct_sanas_2fv1_2fsanas_2eproto::offsets[] PROTOBUF_SECTIO
   PROTOBUF_FIELD_OFFSET(::sanas::v1::TrialCounts, _impl_.active_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::TrialCounts, _impl_.succeeded_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::TrialCounts, _impl_.infeasible_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::TrialCounts, _impl_.stopped_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::Study, _impl_._has_bits_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::Study, _internal_metadata_),
   ~0u,  // no _extensions_
@@ -591,6 +722,7 @@ const uint32_t TableStruct_sanas_2fv1_2fsanas_2eproto::offsets[] PROTOBUF_SECTIO
   PROTOBUF_FIELD_OFFSET(::sanas::v1::Study, _impl_.rejected_moves_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::Study, _impl_.rejected_proposals_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::Study, _impl_.broken_reason_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::Study, _impl_.steps_saved_),
   ~0u,
   ~0u,
   ~0u,
@@ -608,6 +740,16 @@ const uint32_t TableStruct_sanas_2fv1_2fsanas_2eproto::offsets[] PROTOBUF_SECTIO
   ~0u,
   ~0u,
   ~0u,
+  ~0u,
+  ~0u,  // no _has_bits_
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::Measurement, _internal_metadata_),
+  ~0u,  // no _extensions_
+  ~0u,  // no _oneof_case_
+  ~0u,  // no _weak_field_map_
+  ~0u,  // no _inlined_string_donated_
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::Measurement, _impl_.step_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::Measurement, _impl_.value_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::Measurement, _impl_.time_),
   ~0u,  // no _has_bits_
   PROTOBUF_FIELD_OFFSET(::sanas::v1::Trial, _internal_metadata_),
   ~0u,  // no _extensions_
@@ -627,6 +769,9 @@ const uint32_t TableStruct_sanas_2fv1_2fsanas_2eproto::offsets[] PROTOBUF_SECTIO
   PROTOBUF_FIELD_OFFSET(::sanas::v1::Trial, _impl_.complete_time_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::Trial, _impl_.lease_expire_time_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::Trial, _impl_.issue_count_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::Trial, _impl_.measurements_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::Trial, _impl_.stop_reason_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::Trial, _impl_.max_step_),
   ~0u,  // no _has_bits_
   PROTOBUF_FIELD_OFFSET(::sanas::v1::CreateStudyRequest, _internal_metadata_),
   ~0u,  // no _extensions_
@@ -780,6 +925,7 @@ const uint32_t TableStruct_sanas_2fv1_2fsanas_2eproto::offsets[] PROTOBUF_SECTIO
   PROTOBUF_FIELD_OFFSET(::sanas::v1::WatchStudyResponse, _impl_.trial_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::WatchStudyResponse, _impl_.study_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::WatchStudyResponse, _impl_.event_time_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::WatchStudyResponse, _impl_.measurement_),
   ~0u,  // no _has_bits_
   PROTOBUF_FIELD_OFFSET(::sanas::v1::ImportPaddleSlimCheckpointRequest, _internal_metadata_),
   ~0u,  // no _extensions_
@@ -797,46 +943,77 @@ const uint32_t TableStruct_sanas_2fv1_2fsanas_2eproto::offsets[] PROTOBUF_SECTIO
   ~0u,  // no _inlined_string_donated_
   PROTOBUF_FIELD_OFFSET(::sanas::v1::ImportPaddleSlimCheckpointResponse, _impl_.study_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::ImportPaddleSlimCheckpointResponse, _impl_.imported_trials_),
+  ~0u,  // no _has_bits_
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::ReportTrialProgressRequest, _internal_metadata_),
+  ~0u,  // no _extensions_
+  ~0u,  // no _oneof_case_
+  ~0u,  // no _weak_field_map_
+  ~0u,  // no _inlined_string_donated_
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::ReportTrialProgressRequest, _impl_.study_id_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::ReportTrialProgressRequest, _impl_.trial_id_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::ReportTrialProgressRequest, _impl_.step_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::ReportTrialProgressRequest, _impl_.value_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::ReportTrialProgressRequest, _impl_.max_step_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::ReportTrialProgressRequest, _impl_.client_id_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::ReportTrialProgressRequest, _impl_.early_stopping_),
+  ~0u,  // no _has_bits_
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::ReportTrialProgressResponse, _internal_metadata_),
+  ~0u,  // no _extensions_
+  ~0u,  // no _oneof_case_
+  ~0u,  // no _weak_field_map_
+  ~0u,  // no _inlined_string_donated_
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::ReportTrialProgressResponse, _impl_.trial_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::ReportTrialProgressResponse, _impl_.should_stop_),
 };
 static const ::_pbi::MigrationSchema schemas[] PROTOBUF_SECTION_VARIABLE(protodesc_cold) = {
   { 0, -1, -1, sizeof(::sanas::v1::SearchSpaceConfig)},
-  { 12, 26, -1, sizeof(::sanas::v1::StudyConfig)},
-  { 34, -1, -1, sizeof(::sanas::v1::Constraints)},
-  { 44, -1, -1, sizeof(::sanas::v1::ArchitectureBlock)},
-  { 61, -1, -1, sizeof(::sanas::v1::Architecture)},
-  { 70, -1, -1, sizeof(::sanas::v1::TrialCounts)},
-  { 79, 102, -1, sizeof(::sanas::v1::Study)},
-  { 119, -1, -1, sizeof(::sanas::v1::Trial)},
-  { 138, -1, -1, sizeof(::sanas::v1::CreateStudyRequest)},
-  { 146, -1, -1, sizeof(::sanas::v1::CreateStudyResponse)},
-  { 154, -1, -1, sizeof(::sanas::v1::GetStudyRequest)},
-  { 161, -1, -1, sizeof(::sanas::v1::GetStudyResponse)},
-  { 168, -1, -1, sizeof(::sanas::v1::ListStudiesRequest)},
-  { 176, -1, -1, sizeof(::sanas::v1::ListStudiesResponse)},
-  { 184, -1, -1, sizeof(::sanas::v1::DeleteStudyRequest)},
-  { 191, -1, -1, sizeof(::sanas::v1::DeleteStudyResponse)},
-  { 197, -1, -1, sizeof(::sanas::v1::SuggestTrialRequest)},
-  { 207, -1, -1, sizeof(::sanas::v1::SuggestTrialResponse)},
-  { 217, -1, -1, sizeof(::sanas::v1::CompleteTrialRequest)},
-  { 230, -1, -1, sizeof(::sanas::v1::CompleteTrialResponse)},
-  { 239, -1, -1, sizeof(::sanas::v1::HeartbeatTrialRequest)},
-  { 248, -1, -1, sizeof(::sanas::v1::HeartbeatTrialResponse)},
-  { 255, -1, -1, sizeof(::sanas::v1::ListTrialsRequest)},
-  { 265, -1, -1, sizeof(::sanas::v1::ListTrialsResponse)},
-  { 274, -1, -1, sizeof(::sanas::v1::WatchStudyRequest)},
-  { 281, -1, -1, sizeof(::sanas::v1::WatchStudyResponse)},
-  { 291, -1, -1, sizeof(::sanas::v1::ImportPaddleSlimCheckpointRequest)},
-  { 300, -1, -1, sizeof(::sanas::v1::ImportPaddleSlimCheckpointResponse)},
+  { 12, 27, -1, sizeof(::sanas::v1::StudyConfig)},
+  { 36, -1, -1, sizeof(::sanas::v1::MedianStoppingRule)},
+  { 44, -1, -1, sizeof(::sanas::v1::SuccessiveHalvingRule)},
+  { 53, -1, -1, sizeof(::sanas::v1::EarlyStopping)},
+  { 64, -1, -1, sizeof(::sanas::v1::Constraints)},
+  { 74, -1, -1, sizeof(::sanas::v1::ArchitectureBlock)},
+  { 91, -1, -1, sizeof(::sanas::v1::Architecture)},
+  { 100, -1, -1, sizeof(::sanas::v1::TrialCounts)},
+  { 110, 134, -1, sizeof(::sanas::v1::Study)},
+  { 152, -1, -1, sizeof(::sanas::v1::Measurement)},
+  { 161, -1, -1, sizeof(::sanas::v1::Trial)},
+  { 183, -1, -1, sizeof(::sanas::v1::CreateStudyRequest)},
+  { 191, -1, -1, sizeof(::sanas::v1::CreateStudyResponse)},
+  { 199, -1, -1, sizeof(::sanas::v1::GetStudyRequest)},
+  { 206, -1, -1, sizeof(::sanas::v1::GetStudyResponse)},
+  { 213, -1, -1, sizeof(::sanas::v1::ListStudiesRequest)},
+  { 221, -1, -1, sizeof(::sanas::v1::ListStudiesResponse)},
+  { 229, -1, -1, sizeof(::sanas::v1::DeleteStudyRequest)},
+  { 236, -1, -1, sizeof(::sanas::v1::DeleteStudyResponse)},
+  { 242, -1, -1, sizeof(::sanas::v1::SuggestTrialRequest)},
+  { 252, -1, -1, sizeof(::sanas::v1::SuggestTrialResponse)},
+  { 262, -1, -1, sizeof(::sanas::v1::CompleteTrialRequest)},
+  { 275, -1, -1, sizeof(::sanas::v1::CompleteTrialResponse)},
+  { 284, -1, -1, sizeof(::sanas::v1::HeartbeatTrialRequest)},
+  { 293, -1, -1, sizeof(::sanas::v1::HeartbeatTrialResponse)},
+  { 300, -1, -1, sizeof(::sanas::v1::ListTrialsRequest)},
+  { 310, -1, -1, sizeof(::sanas::v1::ListTrialsResponse)},
+  { 319, -1, -1, sizeof(::sanas::v1::WatchStudyRequest)},
+  { 326, -1, -1, sizeof(::sanas::v1::WatchStudyResponse)},
+  { 337, -1, -1, sizeof(::sanas::v1::ImportPaddleSlimCheckpointRequest)},
+  { 346, -1, -1, sizeof(::sanas::v1::ImportPaddleSlimCheckpointResponse)},
+  { 354, -1, -1, sizeof(::sanas::v1::ReportTrialProgressRequest)},
+  { 367, -1, -1, sizeof(::sanas::v1::ReportTrialProgressResponse)},
 };
 
 static const ::_pb::Message* const file_default_instances[] = {
   &::sanas::v1::_SearchSpaceConfig_default_instance_._instance,
   &::sanas::v1::_StudyConfig_default_instance_._instance,
+  &::sanas::v1::_MedianStoppingRule_default_instance_._instance,
+  &::sanas::v1::_SuccessiveHalvingRule_default_instance_._instance,
+  &::sanas::v1::_EarlyStopping_default_instance_._instance,
   &::sanas::v1::_Constraints_default_instance_._instance,
   &::sanas::v1::_ArchitectureBlock_default_instance_._instance,
   &::sanas::v1::_Architecture_default_instance_._instance,
   &::sanas::v1::_TrialCounts_default_instance_._instance,
   &::sanas::v1::_Study_default_instance_._instance,
+  &::sanas::v1::_Measurement_default_instance_._instance,
   &::sanas::v1::_Trial_default_instance_._instance,
   &::sanas::v1::_CreateStudyRequest_default_instance_._instance,
   &::sanas::v1::_CreateStudyResponse_default_instance_._instance,
@@ -858,6 +1035,8 @@ static const ::_pb::Message* const file_default_instances[] = {
   &::sanas::v1::_WatchStudyResponse_default_instance_._instance,
   &::sanas::v1::_ImportPaddleSlimCheckpointRequest_default_instance_._instance,
   &::sanas::v1::_ImportPaddleSlimCheckpointResponse_default_instance_._instance,
+  &::sanas::v1::_ReportTrialProgressRequest_default_instance_._instance,
+  &::sanas::v1::_ReportTrialProgressResponse_default_instance_._instance,
 };
 
 const char descriptor_table_protodef_sanas_2fv1_2fsanas_2eproto[] PROTOBUF_SECTION_VARIABLE(protodesc_cold) =
@@ -866,141 +1045,173 @@ const char descriptor_table_protodef_sanas_2fv1_2fsanas_2eproto[] PROTOBUF_SECTI
   "f/timestamp.proto\"\205\001\n\021SearchSpaceConfig\022"
   "\013\n\003key\030\001 \001(\t\022\022\n\ninput_size\030\002 \001(\005\022\023\n\013outp"
   "ut_size\030\003 \001(\005\022\021\n\tblock_num\030\004 \001(\005\022\022\n\nbloc"
-  "k_mask\030\005 \003(\005\022\023\n\013range_table\030\006 \003(\005\"\305\002\n\013St"
+  "k_mask\030\005 \003(\005\022\023\n\013range_table\030\006 \003(\005\"\366\002\n\013St"
   "udyConfig\0222\n\rsearch_spaces\030\001 \003(\0132\033.sanas"
   ".v1.SearchSpaceConfig\022\035\n\020init_temperatur"
   "e\030\002 \001(\001H\000\210\001\001\022\030\n\013reduce_rate\030\003 \001(\001H\001\210\001\001\022\023"
   "\n\013init_tokens\030\004 \003(\005\022\024\n\014search_steps\030\005 \001("
   "\003\022\021\n\004seed\030\006 \001(\004H\002\210\001\001\0221\n\016lease_duration\030\007"
   " \001(\0132\031.google.protobuf.Duration\022*\n\013const"
-  "raints\030\010 \001(\0132\025.sanas.v1.ConstraintsB\023\n\021_"
-  "init_temperatureB\016\n\014_reduce_rateB\007\n\005_see"
-  "d\"]\n\013Constraints\022\022\n\ninput_size\030\001 \001(\005\022\023\n\013"
-  "in_channels\030\002 \001(\005\022\021\n\tmax_flops\030\003 \001(\003\022\022\n\n"
-  "max_params\030\004 \001(\003\"\344\001\n\021ArchitectureBlock\022\014"
-  "\n\004kind\030\001 \001(\t\022\024\n\014out_channels\030\002 \001(\005\022\016\n\006ke"
-  "rnel\030\003 \001(\005\022\016\n\006stride\030\004 \001(\005\022\021\n\texpansion\030"
-  "\005 \001(\005\022\017\n\007repeats\030\006 \001(\005\022\022\n\nactivation\030\007 \001"
-  "(\t\022\024\n\014mid_channels\030\010 \001(\005\022\026\n\016inner_channe"
-  "ls\030\t \001(\005\022\027\n\017branch_channels\030\n \003(\005\022\014\n\004poo"
-  "l\030\013 \001(\t\"_\n\014Architecture\022\r\n\005space\030\001 \001(\t\022\023"
-  "\n\013in_channels\030\002 \001(\005\022+\n\006blocks\030\003 \003(\0132\033.sa"
-  "nas.v1.ArchitectureBlock\"D\n\013TrialCounts\022"
-  "\016\n\006active\030\001 \001(\003\022\021\n\tsucceeded\030\002 \001(\003\022\022\n\nin"
-  "feasible\030\003 \001(\003\"\214\004\n\005Study\022\020\n\010study_id\030\001 \001"
-  "(\t\022%\n\006config\030\002 \001(\0132\025.sanas.v1.StudyConfi"
-  "g\022#\n\005state\030\003 \001(\0162\024.sanas.v1.StudyState\022\023"
-  "\n\013range_table\030\004 \003(\005\022\023\n\013best_tokens\030\005 \003(\005"
-  "\022\030\n\013best_reward\030\006 \001(\001H\000\210\001\001\022\026\n\016current_to"
-  "kens\030\007 \003(\005\022\033\n\016current_reward\030\010 \001(\001H\001\210\001\001\022"
-  "\023\n\013temperature\030\t \001(\001\022+\n\014trial_counts\030\n \001"
-  "(\0132\025.sanas.v1.TrialCounts\022\030\n\020budget_rema"
-  "ining\030\013 \001(\003\022/\n\013create_time\030\014 \001(\0132\032.googl"
-  "e.protobuf.Timestamp\022\031\n\021lease_expiration"
-  "s\030\r \001(\003\022\026\n\016accepted_moves\030\016 \001(\003\022\026\n\016rejec"
-  "ted_moves\030\017 \001(\003\022\032\n\022rejected_proposals\030\020 "
-  "\001(\003\022\025\n\rbroken_reason\030\021 \001(\tB\016\n\014_best_rewa"
-  "rdB\021\n\017_current_reward\"\356\002\n\005Trial\022\020\n\010study"
-  "_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001(\003\022\016\n\006tokens\030\003 "
-  "\003(\005\022\023\n\013temperature\030\004 \001(\001\022\021\n\tclient_id\030\005 "
-  "\001(\t\022#\n\005state\030\006 \001(\0162\024.sanas.v1.TrialState"
-  "\022\016\n\006reward\030\007 \001(\001\022\022\n\ninfeasible\030\010 \001(\010\022\020\n\010"
-  "accepted\030\t \001(\010\022/\n\013create_time\030\n \001(\0132\032.go"
-  "ogle.protobuf.Timestamp\0221\n\rcomplete_time"
-  "\030\013 \001(\0132\032.google.protobuf.Timestamp\0225\n\021le"
-  "ase_expire_time\030\014 \001(\0132\032.google.protobuf."
-  "Timestamp\022\023\n\013issue_count\030\r \001(\005\"M\n\022Create"
-  "StudyRequest\022\020\n\010study_id\030\001 \001(\t\022%\n\006config"
-  "\030\002 \001(\0132\025.sanas.v1.StudyConfig\"F\n\023CreateS"
-  "tudyResponse\022\036\n\005study\030\001 \001(\0132\017.sanas.v1.S"
-  "tudy\022\017\n\007created\030\002 \001(\010\"#\n\017GetStudyRequest"
-  "\022\020\n\010study_id\030\001 \001(\t\"2\n\020GetStudyResponse\022\036"
-  "\n\005study\030\001 \001(\0132\017.sanas.v1.Study\";\n\022ListSt"
-  "udiesRequest\022\021\n\tpage_size\030\001 \001(\005\022\022\n\npage_"
-  "token\030\002 \001(\t\"P\n\023ListStudiesResponse\022 \n\007st"
-  "udies\030\001 \003(\0132\017.sanas.v1.Study\022\027\n\017next_pag"
-  "e_token\030\002 \001(\t\"&\n\022DeleteStudyRequest\022\020\n\010s"
-  "tudy_id\030\001 \001(\t\"\025\n\023DeleteStudyResponse\"l\n\023"
-  "SuggestTrialRequest\022\020\n\010study_id\030\001 \001(\t\022\021\n"
-  "\tclient_id\030\002 \001(\t\022\022\n\nrequest_id\030\003 \001(\t\022\034\n\024"
-  "include_architecture\030\004 \001(\010\"\204\001\n\024SuggestTr"
-  "ialResponse\022\036\n\005trial\030\001 \001(\0132\017.sanas.v1.Tr"
-  "ial\022-\n\rarchitectures\030\002 \003(\0132\026.sanas.v1.Ar"
-  "chitecture\022\r\n\005flops\030\003 \001(\003\022\016\n\006params\030\004 \001("
-  "\003\"\233\001\n\024CompleteTrialRequest\022\020\n\010study_id\030\001"
-  " \001(\t\022\020\n\010trial_id\030\002 \001(\003\022\016\n\006reward\030\003 \001(\001\022\022"
-  "\n\ninfeasible\030\004 \001(\010\022\024\n\014suggest_next\030\005 \001(\010"
-  "\022\021\n\tclient_id\030\006 \001(\t\022\022\n\nrequest_id\030\007 \001(\t\""
-  "v\n\025CompleteTrialResponse\022\036\n\005trial\030\001 \001(\0132"
-  "\017.sanas.v1.Trial\022#\n\nnext_trial\030\002 \001(\0132\017.s"
-  "anas.v1.Trial\022\030\n\020budget_remaining\030\003 \001(\003\""
-  "N\n\025HeartbeatTrialRequest\022\020\n\010study_id\030\001 \001"
-  "(\t\022\020\n\010trial_id\030\002 \001(\003\022\021\n\tclient_id\030\003 \001(\t\""
-  "8\n\026HeartbeatTrialResponse\022\036\n\005trial\030\001 \001(\013"
-  "2\017.sanas.v1.Trial\"q\n\021ListTrialsRequest\022\020"
-  "\n\010study_id\030\001 \001(\t\022\021\n\tpage_size\030\002 \001(\005\022\022\n\np"
-  "age_token\030\003 \001(\t\022#\n\005state\030\004 \001(\0162\024.sanas.v"
-  "1.TrialState\"b\n\022ListTrialsResponse\022\037\n\006tr"
-  "ials\030\001 \003(\0132\017.sanas.v1.Trial\022\027\n\017next_page"
-  "_token\030\002 \001(\t\022\022\n\ntotal_size\030\003 \001(\003\"%\n\021Watc"
-  "hStudyRequest\022\020\n\010study_id\030\001 \001(\t\"\254\001\n\022Watc"
-  "hStudyResponse\022&\n\004type\030\001 \001(\0162\030.sanas.v1."
-  "StudyEventType\022\036\n\005trial\030\002 \001(\0132\017.sanas.v1"
-  ".Trial\022\036\n\005study\030\003 \001(\0132\017.sanas.v1.Study\022."
-  "\n\nevent_time\030\004 \001(\0132\032.google.protobuf.Tim"
-  "estamp\"u\n!ImportPaddleSlimCheckpointRequ"
-  "est\022\020\n\010study_id\030\001 \001(\t\022%\n\006config\030\002 \001(\0132\025."
-  "sanas.v1.StudyConfig\022\027\n\017checkpoint_json\030"
-  "\003 \001(\t\"]\n\"ImportPaddleSlimCheckpointRespo"
-  "nse\022\036\n\005study\030\001 \001(\0132\017.sanas.v1.Study\022\027\n\017i"
-  "mported_trials\030\002 \001(\003*t\n\nStudyState\022\033\n\027ST"
-  "UDY_STATE_UNSPECIFIED\020\000\022\026\n\022STUDY_STATE_A"
-  "CTIVE\020\001\022\031\n\025STUDY_STATE_COMPLETED\020\002\022\026\n\022ST"
-  "UDY_STATE_BROKEN\020\003*x\n\nTrialState\022\033\n\027TRIA"
-  "L_STATE_UNSPECIFIED\020\000\022\026\n\022TRIAL_STATE_ACT"
-  "IVE\020\001\022\031\n\025TRIAL_STATE_SUCCEEDED\020\002\022\032\n\026TRIA"
-  "L_STATE_INFEASIBLE\020\003*\321\003\n\013ErrorReason\022\034\n\030"
-  "ERROR_REASON_UNSPECIFIED\020\000\022!\n\035ERROR_REAS"
-  "ON_INVALID_ARGUMENT\020\001\022 \n\034ERROR_REASON_ST"
-  "UDY_NOT_FOUND\020\002\022 \n\034ERROR_REASON_TRIAL_NO"
-  "T_FOUND\020\003\022\035\n\031ERROR_REASON_STUDY_EXISTS\020\004"
-  "\022(\n$ERROR_REASON_TRIAL_ALREADY_COMPLETED"
-  "\020\005\022!\n\035ERROR_REASON_BUDGET_EXHAUSTED\020\006\022 \n"
-  "\034ERROR_REASON_SPACE_EXHAUSTED\020\007\022 \n\034ERROR"
-  "_REASON_STORAGE_FAILURE\020\010\022(\n$ERROR_REASO"
-  "N_TOO_MANY_PENDING_TRIALS\020\t\022 \n\034ERROR_REA"
-  "SON_UNAUTHENTICATED\020\n\022\035\n\031ERROR_REASON_ST"
-  "UDY_BROKEN\020\013\022\"\n\036ERROR_REASON_TOO_MANY_WA"
-  "TCHERS\020\014*\213\002\n\016StudyEventType\022 \n\034STUDY_EVE"
-  "NT_TYPE_UNSPECIFIED\020\000\022\"\n\036STUDY_EVENT_TYP"
-  "E_CURRENT_STATE\020\001\022$\n STUDY_EVENT_TYPE_TR"
-  "IAL_SUGGESTED\020\002\022\"\n\036STUDY_EVENT_TYPE_LEAS"
-  "E_EXPIRED\020\003\022$\n STUDY_EVENT_TYPE_TRIAL_CO"
-  "MPLETED\020\004\022\035\n\031STUDY_EVENT_TYPE_NEW_BEST\020\005"
-  "\022$\n STUDY_EVENT_TYPE_STUDY_COMPLETED\020\0062\275"
-  "\006\n\021ControllerService\022J\n\013CreateStudy\022\034.sa"
-  "nas.v1.CreateStudyRequest\032\035.sanas.v1.Cre"
-  "ateStudyResponse\022A\n\010GetStudy\022\031.sanas.v1."
-  "GetStudyRequest\032\032.sanas.v1.GetStudyRespo"
-  "nse\022J\n\013ListStudies\022\034.sanas.v1.ListStudie"
-  "sRequest\032\035.sanas.v1.ListStudiesResponse\022"
-  "J\n\013DeleteStudy\022\034.sanas.v1.DeleteStudyReq"
-  "uest\032\035.sanas.v1.DeleteStudyResponse\022M\n\014S"
-  "uggestTrial\022\035.sanas.v1.SuggestTrialReque"
-  "st\032\036.sanas.v1.SuggestTrialResponse\022P\n\rCo"
-  "mpleteTrial\022\036.sanas.v1.CompleteTrialRequ"
-  "est\032\037.sanas.v1.CompleteTrialResponse\022S\n\016"
-  "HeartbeatTrial\022\037.sanas.v1.HeartbeatTrial"
-  "Request\032 .sanas.v1.HeartbeatTrialRespons"
-  "e\022G\n\nListTrials\022\033.sanas.v1.ListTrialsReq"
-  "uest\032\034.sanas.v1.ListTrialsResponse\022I\n\nWa"
-  "tchStudy\022\033.sanas.v1.WatchStudyRequest\032\034."
-  "sanas.v1.WatchStudyResponse0\001\022w\n\032ImportP"
-  "addleSlimCheckpoint\022+.sanas.v1.ImportPad"
-  "dleSlimCheckpointRequest\032,.sanas.v1.Impo"
-  "rtPaddleSlimCheckpointResponseB7Z5github"
-  ".com/sanas-nas/sanas/clients/go/sanasv1;"
-  "sanasv1b\006proto3"
+  "raints\030\010 \001(\0132\025.sanas.v1.Constraints\022/\n\016e"
+  "arly_stopping\030\t \001(\0132\027.sanas.v1.EarlyStop"
+  "pingB\023\n\021_init_temperatureB\016\n\014_reduce_rat"
+  "eB\007\n\005_seed\"<\n\022MedianStoppingRule\022\022\n\nstar"
+  "t_step\030\001 \001(\003\022\022\n\nmin_trials\030\002 \001(\005\"W\n\025Succ"
+  "essiveHalvingRule\022\020\n\010min_step\030\001 \001(\003\022\030\n\020r"
+  "eduction_factor\030\002 \001(\005\022\022\n\nmin_trials\030\003 \001("
+  "\005\"\320\001\n\rEarlyStopping\022.\n\006median\030\001 \001(\0132\034.sa"
+  "nas.v1.MedianStoppingRuleH\000\022=\n\022successiv"
+  "e_halving\030\002 \001(\0132\037.sanas.v1.SuccessiveHal"
+  "vingRuleH\000\022%\n\004goal\030\003 \001(\0162\027.sanas.v1.Obje"
+  "ctiveGoal\022!\n\031stopped_values_as_rewards\030\004"
+  " \001(\010B\006\n\004rule\"]\n\013Constraints\022\022\n\ninput_siz"
+  "e\030\001 \001(\005\022\023\n\013in_channels\030\002 \001(\005\022\021\n\tmax_flop"
+  "s\030\003 \001(\003\022\022\n\nmax_params\030\004 \001(\003\"\344\001\n\021Architec"
+  "tureBlock\022\014\n\004kind\030\001 \001(\t\022\024\n\014out_channels\030"
+  "\002 \001(\005\022\016\n\006kernel\030\003 \001(\005\022\016\n\006stride\030\004 \001(\005\022\021\n"
+  "\texpansion\030\005 \001(\005\022\017\n\007repeats\030\006 \001(\005\022\022\n\nact"
+  "ivation\030\007 \001(\t\022\024\n\014mid_channels\030\010 \001(\005\022\026\n\016i"
+  "nner_channels\030\t \001(\005\022\027\n\017branch_channels\030\n"
+  " \003(\005\022\014\n\004pool\030\013 \001(\t\"_\n\014Architecture\022\r\n\005sp"
+  "ace\030\001 \001(\t\022\023\n\013in_channels\030\002 \001(\005\022+\n\006blocks"
+  "\030\003 \003(\0132\033.sanas.v1.ArchitectureBlock\"U\n\013T"
+  "rialCounts\022\016\n\006active\030\001 \001(\003\022\021\n\tsucceeded\030"
+  "\002 \001(\003\022\022\n\ninfeasible\030\003 \001(\003\022\017\n\007stopped\030\004 \001"
+  "(\003\"\241\004\n\005Study\022\020\n\010study_id\030\001 \001(\t\022%\n\006config"
+  "\030\002 \001(\0132\025.sanas.v1.StudyConfig\022#\n\005state\030\003"
+  " \001(\0162\024.sanas.v1.StudyState\022\023\n\013range_tabl"
+  "e\030\004 \003(\005\022\023\n\013best_tokens\030\005 \003(\005\022\030\n\013best_rew"
+  "ard\030\006 \001(\001H\000\210\001\001\022\026\n\016current_tokens\030\007 \003(\005\022\033"
+  "\n\016current_reward\030\010 \001(\001H\001\210\001\001\022\023\n\013temperatu"
+  "re\030\t \001(\001\022+\n\014trial_counts\030\n \001(\0132\025.sanas.v"
+  "1.TrialCounts\022\030\n\020budget_remaining\030\013 \001(\003\022"
+  "/\n\013create_time\030\014 \001(\0132\032.google.protobuf.T"
+  "imestamp\022\031\n\021lease_expirations\030\r \001(\003\022\026\n\016a"
+  "ccepted_moves\030\016 \001(\003\022\026\n\016rejected_moves\030\017 "
+  "\001(\003\022\032\n\022rejected_proposals\030\020 \001(\003\022\025\n\rbroke"
+  "n_reason\030\021 \001(\t\022\023\n\013steps_saved\030\022 \001(\003B\016\n\014_"
+  "best_rewardB\021\n\017_current_reward\"T\n\013Measur"
+  "ement\022\014\n\004step\030\001 \001(\003\022\r\n\005value\030\002 \001(\001\022(\n\004ti"
+  "me\030\003 \001(\0132\032.google.protobuf.Timestamp\"\302\003\n"
+  "\005Trial\022\020\n\010study_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001"
+  "(\003\022\016\n\006tokens\030\003 \003(\005\022\023\n\013temperature\030\004 \001(\001\022"
+  "\021\n\tclient_id\030\005 \001(\t\022#\n\005state\030\006 \001(\0162\024.sana"
+  "s.v1.TrialState\022\016\n\006reward\030\007 \001(\001\022\022\n\ninfea"
+  "sible\030\010 \001(\010\022\020\n\010accepted\030\t \001(\010\022/\n\013create_"
+  "time\030\n \001(\0132\032.google.protobuf.Timestamp\0221"
+  "\n\rcomplete_time\030\013 \001(\0132\032.google.protobuf."
+  "Timestamp\0225\n\021lease_expire_time\030\014 \001(\0132\032.g"
+  "oogle.protobuf.Timestamp\022\023\n\013issue_count\030"
+  "\r \001(\005\022+\n\014measurements\030\016 \003(\0132\025.sanas.v1.M"
+  "easurement\022\023\n\013stop_reason\030\017 \001(\t\022\020\n\010max_s"
+  "tep\030\020 \001(\003\"M\n\022CreateStudyRequest\022\020\n\010study"
+  "_id\030\001 \001(\t\022%\n\006config\030\002 \001(\0132\025.sanas.v1.Stu"
+  "dyConfig\"F\n\023CreateStudyResponse\022\036\n\005study"
+  "\030\001 \001(\0132\017.sanas.v1.Study\022\017\n\007created\030\002 \001(\010"
+  "\"#\n\017GetStudyRequest\022\020\n\010study_id\030\001 \001(\t\"2\n"
+  "\020GetStudyResponse\022\036\n\005study\030\001 \001(\0132\017.sanas"
+  ".v1.Study\";\n\022ListStudiesRequest\022\021\n\tpage_"
+  "size\030\001 \001(\005\022\022\n\npage_token\030\002 \001(\t\"P\n\023ListSt"
+  "udiesResponse\022 \n\007studies\030\001 \003(\0132\017.sanas.v"
+  "1.Study\022\027\n\017next_page_token\030\002 \001(\t\"&\n\022Dele"
+  "teStudyRequest\022\020\n\010study_id\030\001 \001(\t\"\025\n\023Dele"
+  "teStudyResponse\"l\n\023SuggestTrialRequest\022\020"
+  "\n\010study_id\030\001 \001(\t\022\021\n\tclient_id\030\002 \001(\t\022\022\n\nr"
+  "equest_id\030\003 \001(\t\022\034\n\024include_architecture\030"
+  "\004 \001(\010\"\204\001\n\024SuggestTrialResponse\022\036\n\005trial\030"
+  "\001 \001(\0132\017.sanas.v1.Trial\022-\n\rarchitectures\030"
+  "\002 \003(\0132\026.sanas.v1.Architecture\022\r\n\005flops\030\003"
+  " \001(\003\022\016\n\006params\030\004 \001(\003\"\233\001\n\024CompleteTrialRe"
+  "quest\022\020\n\010study_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001("
+  "\003\022\016\n\006reward\030\003 \001(\001\022\022\n\ninfeasible\030\004 \001(\010\022\024\n"
+  "\014suggest_next\030\005 \001(\010\022\021\n\tclient_id\030\006 \001(\t\022\022"
+  "\n\nrequest_id\030\007 \001(\t\"v\n\025CompleteTrialRespo"
+  "nse\022\036\n\005trial\030\001 \001(\0132\017.sanas.v1.Trial\022#\n\nn"
+  "ext_trial\030\002 \001(\0132\017.sanas.v1.Trial\022\030\n\020budg"
+  "et_remaining\030\003 \001(\003\"N\n\025HeartbeatTrialRequ"
+  "est\022\020\n\010study_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001(\003\022"
+  "\021\n\tclient_id\030\003 \001(\t\"8\n\026HeartbeatTrialResp"
+  "onse\022\036\n\005trial\030\001 \001(\0132\017.sanas.v1.Trial\"q\n\021"
+  "ListTrialsRequest\022\020\n\010study_id\030\001 \001(\t\022\021\n\tp"
+  "age_size\030\002 \001(\005\022\022\n\npage_token\030\003 \001(\t\022#\n\005st"
+  "ate\030\004 \001(\0162\024.sanas.v1.TrialState\"b\n\022ListT"
+  "rialsResponse\022\037\n\006trials\030\001 \003(\0132\017.sanas.v1"
+  ".Trial\022\027\n\017next_page_token\030\002 \001(\t\022\022\n\ntotal"
+  "_size\030\003 \001(\003\"%\n\021WatchStudyRequest\022\020\n\010stud"
+  "y_id\030\001 \001(\t\"\330\001\n\022WatchStudyResponse\022&\n\004typ"
+  "e\030\001 \001(\0162\030.sanas.v1.StudyEventType\022\036\n\005tri"
+  "al\030\002 \001(\0132\017.sanas.v1.Trial\022\036\n\005study\030\003 \001(\013"
+  "2\017.sanas.v1.Study\022.\n\nevent_time\030\004 \001(\0132\032."
+  "google.protobuf.Timestamp\022*\n\013measurement"
+  "\030\005 \001(\0132\025.sanas.v1.Measurement\"u\n!ImportP"
+  "addleSlimCheckpointRequest\022\020\n\010study_id\030\001"
+  " \001(\t\022%\n\006config\030\002 \001(\0132\025.sanas.v1.StudyCon"
+  "fig\022\027\n\017checkpoint_json\030\003 \001(\t\"]\n\"ImportPa"
+  "ddleSlimCheckpointResponse\022\036\n\005study\030\001 \001("
+  "\0132\017.sanas.v1.Study\022\027\n\017imported_trials\030\002 "
+  "\001(\003\"\263\001\n\032ReportTrialProgressRequest\022\020\n\010st"
+  "udy_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001(\003\022\014\n\004step\030\003"
+  " \001(\003\022\r\n\005value\030\004 \001(\001\022\020\n\010max_step\030\005 \001(\003\022\021\n"
+  "\tclient_id\030\006 \001(\t\022/\n\016early_stopping\030\007 \001(\013"
+  "2\027.sanas.v1.EarlyStopping\"R\n\033ReportTrial"
+  "ProgressResponse\022\036\n\005trial\030\001 \001(\0132\017.sanas."
+  "v1.Trial\022\023\n\013should_stop\030\002 \001(\010*i\n\rObjecti"
+  "veGoal\022\036\n\032OBJECTIVE_GOAL_UNSPECIFIED\020\000\022\033"
+  "\n\027OBJECTIVE_GOAL_MAXIMIZE\020\001\022\033\n\027OBJECTIVE"
+  "_GOAL_MINIMIZE\020\002*t\n\nStudyState\022\033\n\027STUDY_"
+  "STATE_UNSPECIFIED\020\000\022\026\n\022STUDY_STATE_ACTIV"
+  "E\020\001\022\031\n\025STUDY_STATE_COMPLETED\020\002\022\026\n\022STUDY_"
+  "STATE_BROKEN\020\003*\221\001\n\nTrialState\022\033\n\027TRIAL_S"
+  "TATE_UNSPECIFIED\020\000\022\026\n\022TRIAL_STATE_ACTIVE"
+  "\020\001\022\031\n\025TRIAL_STATE_SUCCEEDED\020\002\022\032\n\026TRIAL_S"
+  "TATE_INFEASIBLE\020\003\022\027\n\023TRIAL_STATE_STOPPED"
+  "\020\004*\362\003\n\013ErrorReason\022\034\n\030ERROR_REASON_UNSPE"
+  "CIFIED\020\000\022!\n\035ERROR_REASON_INVALID_ARGUMEN"
+  "T\020\001\022 \n\034ERROR_REASON_STUDY_NOT_FOUND\020\002\022 \n"
+  "\034ERROR_REASON_TRIAL_NOT_FOUND\020\003\022\035\n\031ERROR"
+  "_REASON_STUDY_EXISTS\020\004\022(\n$ERROR_REASON_T"
+  "RIAL_ALREADY_COMPLETED\020\005\022!\n\035ERROR_REASON"
+  "_BUDGET_EXHAUSTED\020\006\022 \n\034ERROR_REASON_SPAC"
+  "E_EXHAUSTED\020\007\022 \n\034ERROR_REASON_STORAGE_FA"
+  "ILURE\020\010\022(\n$ERROR_REASON_TOO_MANY_PENDING"
+  "_TRIALS\020\t\022 \n\034ERROR_REASON_UNAUTHENTICATE"
+  "D\020\n\022\035\n\031ERROR_REASON_STUDY_BROKEN\020\013\022\"\n\036ER"
+  "ROR_REASON_TOO_MANY_WATCHERS\020\014\022\037\n\033ERROR_"
+  "REASON_TRIAL_NOT_HELD\020\r*\324\002\n\016StudyEventTy"
+  "pe\022 \n\034STUDY_EVENT_TYPE_UNSPECIFIED\020\000\022\"\n\036"
+  "STUDY_EVENT_TYPE_CURRENT_STATE\020\001\022$\n STUD"
+  "Y_EVENT_TYPE_TRIAL_SUGGESTED\020\002\022\"\n\036STUDY_"
+  "EVENT_TYPE_LEASE_EXPIRED\020\003\022$\n STUDY_EVEN"
+  "T_TYPE_TRIAL_COMPLETED\020\004\022\035\n\031STUDY_EVENT_"
+  "TYPE_NEW_BEST\020\005\022$\n STUDY_EVENT_TYPE_STUD"
+  "Y_COMPLETED\020\006\022#\n\037STUDY_EVENT_TYPE_TRIAL_"
+  "PROGRESS\020\007\022\"\n\036STUDY_EVENT_TYPE_TRIAL_STO"
+  "PPED\020\0102\241\007\n\021ControllerService\022J\n\013CreateSt"
+  "udy\022\034.sanas.v1.CreateStudyRequest\032\035.sana"
+  "s.v1.CreateStudyResponse\022A\n\010GetStudy\022\031.s"
+  "anas.v1.GetStudyRequest\032\032.sanas.v1.GetSt"
+  "udyResponse\022J\n\013ListStudies\022\034.sanas.v1.Li"
+  "stStudiesRequest\032\035.sanas.v1.ListStudiesR"
+  "esponse\022J\n\013DeleteStudy\022\034.sanas.v1.Delete"
+  "StudyRequest\032\035.sanas.v1.DeleteStudyRespo"
+  "nse\022M\n\014SuggestTrial\022\035.sanas.v1.SuggestTr"
+  "ialRequest\032\036.sanas.v1.SuggestTrialRespon"
+  "se\022P\n\rCompleteTrial\022\036.sanas.v1.CompleteT"
+  "rialRequest\032\037.sanas.v1.CompleteTrialResp"
+  "onse\022S\n\016HeartbeatTrial\022\037.sanas.v1.Heartb"
+  "eatTrialRequest\032 .sanas.v1.HeartbeatTria"
+  "lResponse\022G\n\nListTrials\022\033.sanas.v1.ListT"
+  "rialsRequest\032\034.sanas.v1.ListTrialsRespon"
+  "se\022I\n\nWatchStudy\022\033.sanas.v1.WatchStudyRe"
+  "quest\032\034.sanas.v1.WatchStudyResponse0\001\022w\n"
+  "\032ImportPaddleSlimCheckpoint\022+.sanas.v1.I"
+  "mportPaddleSlimCheckpointRequest\032,.sanas"
+  ".v1.ImportPaddleSlimCheckpointResponse\022b"
+  "\n\023ReportTrialProgress\022$.sanas.v1.ReportT"
+  "rialProgressRequest\032%.sanas.v1.ReportTri"
+  "alProgressResponseB7Z5github.com/sanas-n"
+  "as/sanas/clients/go/sanasv1;sanasv1b\006pro"
+  "to3"
   ;
 static const ::_pbi::DescriptorTable* const descriptor_table_sanas_2fv1_2fsanas_2eproto_deps[2] = {
   &::descriptor_table_google_2fprotobuf_2fduration_2eproto,
@@ -1008,9 +1219,9 @@ static const ::_pbi::DescriptorTable* const descriptor_table_sanas_2fv1_2fsanas_
 };
 static ::_pbi::once_flag descriptor_table_sanas_2fv1_2fsanas_2eproto_once;
 const ::_pbi::DescriptorTable descriptor_table_sanas_2fv1_2fsanas_2eproto = {
-    false, false, 5575, descriptor_table_protodef_sanas_2fv1_2fsanas_2eproto,
+    false, false, 6843, descriptor_table_protodef_sanas_2fv1_2fsanas_2eproto,
     "sanas/v1/sanas.proto",
-    &descriptor_table_sanas_2fv1_2fsanas_2eproto_once, descriptor_table_sanas_2fv1_2fsanas_2eproto_deps, 2, 28,
+    &descriptor_table_sanas_2fv1_2fsanas_2eproto_once, descriptor_table_sanas_2fv1_2fsanas_2eproto_deps, 2, 34,
     schemas, file_default_instances, TableStruct_sanas_2fv1_2fsanas_2eproto::offsets,
     file_level_metadata_sanas_2fv1_2fsanas_2eproto, file_level_enum_descriptors_sanas_2fv1_2fsanas_2eproto,
     file_level_service_descriptors_sanas_2fv1_2fsanas_2eproto,
@@ -1023,9 +1234,24 @@ PROTOBUF_ATTRIBUTE_WEAK const ::_pbi::DescriptorTable* descriptor_table_sanas_2f
 PROTOBUF_ATTRIBUTE_INIT_PRIORITY2 static ::_pbi::AddDescriptorsRunner dynamic_init_dummy_sanas_2fv1_2fsanas_2eproto(&descriptor_table_sanas_2fv1_2fsanas_2eproto);
 namespace sanas {
 namespace v1 {
-const ::PROTOBUF_NAMESPACE_ID::EnumDescriptor* StudyState_descriptor() {
+const ::PROTOBUF_NAMESPACE_ID::EnumDescriptor* ObjectiveGoal_descriptor() {
   ::PROTOBUF_NAMESPACE_ID::internal::AssignDescriptors(&descriptor_table_sanas_2fv1_2fsanas_2eproto);
   return file_level_enum_descriptors_sanas_2fv1_2fsanas_2eproto[0];
+}
+bool ObjectiveGoal_IsValid(int value) {
+  switch (value) {
+    case 0:
+    case 1:
+    case 2:
+      return true;
+    default:
+      return false;
+  }
+}
+
+const ::PROTOBUF_NAMESPACE_ID::EnumDescriptor* StudyState_descriptor() {
+  ::PROTOBUF_NAMESPACE_ID::internal::AssignDescriptors(&descriptor_table_sanas_2fv1_2fsanas_2eproto);
+  return file_level_enum_descriptors_sanas_2fv1_2fsanas_2eproto[1];
 }
 bool StudyState_IsValid(int value) {
   switch (value) {
@@ -1041,7 +1267,7 @@ bool StudyState_IsValid(int value) {
 
 const ::PROTOBUF_NAMESPACE_ID::EnumDescriptor* TrialState_descriptor() {
   ::PROTOBUF_NAMESPACE_ID::internal::AssignDescriptors(&descriptor_table_sanas_2fv1_2fsanas_2eproto);
-  return file_level_enum_descriptors_sanas_2fv1_2fsanas_2eproto[1];
+  return file_level_enum_descriptors_sanas_2fv1_2fsanas_2eproto[2];
 }
 bool TrialState_IsValid(int value) {
   switch (value) {
@@ -1049,6 +1275,7 @@ bool TrialState_IsValid(int value) {
     case 1:
     case 2:
     case 3:
+    case 4:
       return true;
     default:
       return false;
@@ -1057,7 +1284,7 @@ bool TrialState_IsValid(int value) {
 
 const ::PROTOBUF_NAMESPACE_ID::EnumDescriptor* ErrorReason_descriptor() {
   ::PROTOBUF_NAMESPACE_ID::internal::AssignDescriptors(&descriptor_table_sanas_2fv1_2fsanas_2eproto);
-  return file_level_enum_descriptors_sanas_2fv1_2fsanas_2eproto[2];
+  return file_level_enum_descriptors_sanas_2fv1_2fsanas_2eproto[3];
 }
 bool ErrorReason_IsValid(int value) {
   switch (value) {
@@ -1074,6 +1301,7 @@ bool ErrorReason_IsValid(int value) {
     case 10:
     case 11:
     case 12:
+    case 13:
       return true;
     default:
       return false;
@@ -1082,7 +1310,7 @@ bool ErrorReason_IsValid(int value) {
 
 const ::PROTOBUF_NAMESPACE_ID::EnumDescriptor* StudyEventType_descriptor() {
   ::PROTOBUF_NAMESPACE_ID::internal::AssignDescriptors(&descriptor_table_sanas_2fv1_2fsanas_2eproto);
-  return file_level_enum_descriptors_sanas_2fv1_2fsanas_2eproto[3];
+  return file_level_enum_descriptors_sanas_2fv1_2fsanas_2eproto[4];
 }
 bool StudyEventType_IsValid(int value) {
   switch (value) {
@@ -1093,6 +1321,8 @@ bool StudyEventType_IsValid(int value) {
     case 4:
     case 5:
     case 6:
+    case 7:
+    case 8:
       return true;
     default:
       return false;
@@ -1487,6 +1717,7 @@ class StudyConfig::_Internal {
   }
   static const ::PROTOBUF_NAMESPACE_ID::Duration& lease_duration(const StudyConfig* msg);
   static const ::sanas::v1::Constraints& constraints(const StudyConfig* msg);
+  static const ::sanas::v1::EarlyStopping& early_stopping(const StudyConfig* msg);
 };
 
 const ::PROTOBUF_NAMESPACE_ID::Duration&
@@ -1496,6 +1727,10 @@ StudyConfig::_Internal::lease_duration(const StudyConfig* msg) {
 const ::sanas::v1::Constraints&
 StudyConfig::_Internal::constraints(const StudyConfig* msg) {
   return *msg->_impl_.constraints_;
+}
+const ::sanas::v1::EarlyStopping&
+StudyConfig::_Internal::early_stopping(const StudyConfig* msg) {
+  return *msg->_impl_.early_stopping_;
 }
 void StudyConfig::clear_lease_duration() {
   if (GetArenaForAllocation() == nullptr && _impl_.lease_duration_ != nullptr) {
@@ -1520,6 +1755,7 @@ StudyConfig::StudyConfig(const StudyConfig& from)
     , /*decltype(_impl_._init_tokens_cached_byte_size_)*/{0}
     , decltype(_impl_.lease_duration_){nullptr}
     , decltype(_impl_.constraints_){nullptr}
+    , decltype(_impl_.early_stopping_){nullptr}
     , decltype(_impl_.init_temperature_){}
     , decltype(_impl_.reduce_rate_){}
     , decltype(_impl_.search_steps_){}
@@ -1531,6 +1767,9 @@ StudyConfig::StudyConfig(const StudyConfig& from)
   }
   if (from._internal_has_constraints()) {
     _this->_impl_.constraints_ = new ::sanas::v1::Constraints(*from._impl_.constraints_);
+  }
+  if (from._internal_has_early_stopping()) {
+    _this->_impl_.early_stopping_ = new ::sanas::v1::EarlyStopping(*from._impl_.early_stopping_);
   }
   ::memcpy(&_impl_.init_temperature_, &from._impl_.init_temperature_,
     static_cast<size_t>(reinterpret_cast<char*>(&_impl_.seed_) -
@@ -1550,6 +1789,7 @@ inline void StudyConfig::SharedCtor(
     , /*decltype(_impl_._init_tokens_cached_byte_size_)*/{0}
     , decltype(_impl_.lease_duration_){nullptr}
     , decltype(_impl_.constraints_){nullptr}
+    , decltype(_impl_.early_stopping_){nullptr}
     , decltype(_impl_.init_temperature_){0}
     , decltype(_impl_.reduce_rate_){0}
     , decltype(_impl_.search_steps_){int64_t{0}}
@@ -1572,6 +1812,7 @@ inline void StudyConfig::SharedDtor() {
   _impl_.init_tokens_.~RepeatedField();
   if (this != internal_default_instance()) delete _impl_.lease_duration_;
   if (this != internal_default_instance()) delete _impl_.constraints_;
+  if (this != internal_default_instance()) delete _impl_.early_stopping_;
 }
 
 void StudyConfig::SetCachedSize(int size) const {
@@ -1594,6 +1835,10 @@ void StudyConfig::Clear() {
     delete _impl_.constraints_;
   }
   _impl_.constraints_ = nullptr;
+  if (GetArenaForAllocation() == nullptr && _impl_.early_stopping_ != nullptr) {
+    delete _impl_.early_stopping_;
+  }
+  _impl_.early_stopping_ = nullptr;
   cached_has_bits = _impl_._has_bits_[0];
   if (cached_has_bits & 0x00000003u) {
     ::memset(&_impl_.init_temperature_, 0, static_cast<size_t>(
@@ -1688,6 +1933,14 @@ const char* StudyConfig::_InternalParse(const char* ptr, ::_pbi::ParseContext* c
         } else
           goto handle_unusual;
         continue;
+      // .sanas.v1.EarlyStopping early_stopping = 9;
+      case 9:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 74)) {
+          ptr = ctx->ParseMessage(_internal_mutable_early_stopping(), ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
       default:
         goto handle_unusual;
     }  // switch
@@ -1773,6 +2026,13 @@ uint8_t* StudyConfig::_InternalSerialize(
         _Internal::constraints(this).GetCachedSize(), target, stream);
   }
 
+  // .sanas.v1.EarlyStopping early_stopping = 9;
+  if (this->_internal_has_early_stopping()) {
+    target = ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::
+      InternalWriteMessage(9, _Internal::early_stopping(this),
+        _Internal::early_stopping(this).GetCachedSize(), target, stream);
+  }
+
   if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
     target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
         _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
@@ -1822,6 +2082,13 @@ size_t StudyConfig::ByteSizeLong() const {
     total_size += 1 +
       ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::MessageSize(
         *_impl_.constraints_);
+  }
+
+  // .sanas.v1.EarlyStopping early_stopping = 9;
+  if (this->_internal_has_early_stopping()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::MessageSize(
+        *_impl_.early_stopping_);
   }
 
   cached_has_bits = _impl_._has_bits_[0];
@@ -1875,6 +2142,10 @@ void StudyConfig::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PR
     _this->_internal_mutable_constraints()->::sanas::v1::Constraints::MergeFrom(
         from._internal_constraints());
   }
+  if (from._internal_has_early_stopping()) {
+    _this->_internal_mutable_early_stopping()->::sanas::v1::EarlyStopping::MergeFrom(
+        from._internal_early_stopping());
+  }
   cached_has_bits = from._impl_._has_bits_[0];
   if (cached_has_bits & 0x00000003u) {
     if (cached_has_bits & 0x00000001u) {
@@ -1923,6 +2194,820 @@ void StudyConfig::InternalSwap(StudyConfig* other) {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
       file_level_metadata_sanas_2fv1_2fsanas_2eproto[1]);
+}
+
+// ===================================================================
+
+class MedianStoppingRule::_Internal {
+ public:
+};
+
+MedianStoppingRule::MedianStoppingRule(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                         bool is_message_owned)
+  : ::PROTOBUF_NAMESPACE_ID::Message(arena, is_message_owned) {
+  SharedCtor(arena, is_message_owned);
+  // @@protoc_insertion_point(arena_constructor:sanas.v1.MedianStoppingRule)
+}
+MedianStoppingRule::MedianStoppingRule(const MedianStoppingRule& from)
+  : ::PROTOBUF_NAMESPACE_ID::Message() {
+  MedianStoppingRule* const _this = this; (void)_this;
+  new (&_impl_) Impl_{
+      decltype(_impl_.start_step_){}
+    , decltype(_impl_.min_trials_){}
+    , /*decltype(_impl_._cached_size_)*/{}};
+
+  _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+  ::memcpy(&_impl_.start_step_, &from._impl_.start_step_,
+    static_cast<size_t>(reinterpret_cast<char*>(&_impl_.min_trials_) -
+    reinterpret_cast<char*>(&_impl_.start_step_)) + sizeof(_impl_.min_trials_));
+  // @@protoc_insertion_point(copy_constructor:sanas.v1.MedianStoppingRule)
+}
+
+inline void MedianStoppingRule::SharedCtor(
+    ::_pb::Arena* arena, bool is_message_owned) {
+  (void)arena;
+  (void)is_message_owned;
+  new (&_impl_) Impl_{
+      decltype(_impl_.start_step_){int64_t{0}}
+    , decltype(_impl_.min_trials_){0}
+    , /*decltype(_impl_._cached_size_)*/{}
+  };
+}
+
+MedianStoppingRule::~MedianStoppingRule() {
+  // @@protoc_insertion_point(destructor:sanas.v1.MedianStoppingRule)
+  if (auto *arena = _internal_metadata_.DeleteReturnArena<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>()) {
+  (void)arena;
+    return;
+  }
+  SharedDtor();
+}
+
+inline void MedianStoppingRule::SharedDtor() {
+  GOOGLE_DCHECK(GetArenaForAllocation() == nullptr);
+}
+
+void MedianStoppingRule::SetCachedSize(int size) const {
+  _impl_._cached_size_.Set(size);
+}
+
+void MedianStoppingRule::Clear() {
+// @@protoc_insertion_point(message_clear_start:sanas.v1.MedianStoppingRule)
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  ::memset(&_impl_.start_step_, 0, static_cast<size_t>(
+      reinterpret_cast<char*>(&_impl_.min_trials_) -
+      reinterpret_cast<char*>(&_impl_.start_step_)) + sizeof(_impl_.min_trials_));
+  _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
+}
+
+const char* MedianStoppingRule::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
+#define CHK_(x) if (PROTOBUF_PREDICT_FALSE(!(x))) goto failure
+  while (!ctx->Done(&ptr)) {
+    uint32_t tag;
+    ptr = ::_pbi::ReadTag(ptr, &tag);
+    switch (tag >> 3) {
+      // int64 start_step = 1;
+      case 1:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 8)) {
+          _impl_.start_step_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // int32 min_trials = 2;
+      case 2:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 16)) {
+          _impl_.min_trials_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint32(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      default:
+        goto handle_unusual;
+    }  // switch
+  handle_unusual:
+    if ((tag == 0) || ((tag & 7) == 4)) {
+      CHK_(ptr);
+      ctx->SetLastTag(tag);
+      goto message_done;
+    }
+    ptr = UnknownFieldParse(
+        tag,
+        _internal_metadata_.mutable_unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(),
+        ptr, ctx);
+    CHK_(ptr != nullptr);
+  }  // while
+message_done:
+  return ptr;
+failure:
+  ptr = nullptr;
+  goto message_done;
+#undef CHK_
+}
+
+uint8_t* MedianStoppingRule::_InternalSerialize(
+    uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const {
+  // @@protoc_insertion_point(serialize_to_array_start:sanas.v1.MedianStoppingRule)
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  // int64 start_step = 1;
+  if (this->_internal_start_step() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt64ToArray(1, this->_internal_start_step(), target);
+  }
+
+  // int32 min_trials = 2;
+  if (this->_internal_min_trials() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt32ToArray(2, this->_internal_min_trials(), target);
+  }
+
+  if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
+    target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
+        _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
+  }
+  // @@protoc_insertion_point(serialize_to_array_end:sanas.v1.MedianStoppingRule)
+  return target;
+}
+
+size_t MedianStoppingRule::ByteSizeLong() const {
+// @@protoc_insertion_point(message_byte_size_start:sanas.v1.MedianStoppingRule)
+  size_t total_size = 0;
+
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  // int64 start_step = 1;
+  if (this->_internal_start_step() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_start_step());
+  }
+
+  // int32 min_trials = 2;
+  if (this->_internal_min_trials() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int32SizePlusOne(this->_internal_min_trials());
+  }
+
+  return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
+}
+
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData MedianStoppingRule::_class_data_ = {
+    ::PROTOBUF_NAMESPACE_ID::Message::CopyWithSourceCheck,
+    MedianStoppingRule::MergeImpl
+};
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*MedianStoppingRule::GetClassData() const { return &_class_data_; }
+
+
+void MedianStoppingRule::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg) {
+  auto* const _this = static_cast<MedianStoppingRule*>(&to_msg);
+  auto& from = static_cast<const MedianStoppingRule&>(from_msg);
+  // @@protoc_insertion_point(class_specific_merge_from_start:sanas.v1.MedianStoppingRule)
+  GOOGLE_DCHECK_NE(&from, _this);
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  if (from._internal_start_step() != 0) {
+    _this->_internal_set_start_step(from._internal_start_step());
+  }
+  if (from._internal_min_trials() != 0) {
+    _this->_internal_set_min_trials(from._internal_min_trials());
+  }
+  _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+}
+
+void MedianStoppingRule::CopyFrom(const MedianStoppingRule& from) {
+// @@protoc_insertion_point(class_specific_copy_from_start:sanas.v1.MedianStoppingRule)
+  if (&from == this) return;
+  Clear();
+  MergeFrom(from);
+}
+
+bool MedianStoppingRule::IsInitialized() const {
+  return true;
+}
+
+void MedianStoppingRule::InternalSwap(MedianStoppingRule* other) {
+  using std::swap;
+  _internal_metadata_.InternalSwap(&other->_internal_metadata_);
+  ::PROTOBUF_NAMESPACE_ID::internal::memswap<
+      PROTOBUF_FIELD_OFFSET(MedianStoppingRule, _impl_.min_trials_)
+      + sizeof(MedianStoppingRule::_impl_.min_trials_)
+      - PROTOBUF_FIELD_OFFSET(MedianStoppingRule, _impl_.start_step_)>(
+          reinterpret_cast<char*>(&_impl_.start_step_),
+          reinterpret_cast<char*>(&other->_impl_.start_step_));
+}
+
+::PROTOBUF_NAMESPACE_ID::Metadata MedianStoppingRule::GetMetadata() const {
+  return ::_pbi::AssignDescriptors(
+      &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[2]);
+}
+
+// ===================================================================
+
+class SuccessiveHalvingRule::_Internal {
+ public:
+};
+
+SuccessiveHalvingRule::SuccessiveHalvingRule(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                         bool is_message_owned)
+  : ::PROTOBUF_NAMESPACE_ID::Message(arena, is_message_owned) {
+  SharedCtor(arena, is_message_owned);
+  // @@protoc_insertion_point(arena_constructor:sanas.v1.SuccessiveHalvingRule)
+}
+SuccessiveHalvingRule::SuccessiveHalvingRule(const SuccessiveHalvingRule& from)
+  : ::PROTOBUF_NAMESPACE_ID::Message() {
+  SuccessiveHalvingRule* const _this = this; (void)_this;
+  new (&_impl_) Impl_{
+      decltype(_impl_.min_step_){}
+    , decltype(_impl_.reduction_factor_){}
+    , decltype(_impl_.min_trials_){}
+    , /*decltype(_impl_._cached_size_)*/{}};
+
+  _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+  ::memcpy(&_impl_.min_step_, &from._impl_.min_step_,
+    static_cast<size_t>(reinterpret_cast<char*>(&_impl_.min_trials_) -
+    reinterpret_cast<char*>(&_impl_.min_step_)) + sizeof(_impl_.min_trials_));
+  // @@protoc_insertion_point(copy_constructor:sanas.v1.SuccessiveHalvingRule)
+}
+
+inline void SuccessiveHalvingRule::SharedCtor(
+    ::_pb::Arena* arena, bool is_message_owned) {
+  (void)arena;
+  (void)is_message_owned;
+  new (&_impl_) Impl_{
+      decltype(_impl_.min_step_){int64_t{0}}
+    , decltype(_impl_.reduction_factor_){0}
+    , decltype(_impl_.min_trials_){0}
+    , /*decltype(_impl_._cached_size_)*/{}
+  };
+}
+
+SuccessiveHalvingRule::~SuccessiveHalvingRule() {
+  // @@protoc_insertion_point(destructor:sanas.v1.SuccessiveHalvingRule)
+  if (auto *arena = _internal_metadata_.DeleteReturnArena<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>()) {
+  (void)arena;
+    return;
+  }
+  SharedDtor();
+}
+
+inline void SuccessiveHalvingRule::SharedDtor() {
+  GOOGLE_DCHECK(GetArenaForAllocation() == nullptr);
+}
+
+void SuccessiveHalvingRule::SetCachedSize(int size) const {
+  _impl_._cached_size_.Set(size);
+}
+
+void SuccessiveHalvingRule::Clear() {
+// @@protoc_insertion_point(message_clear_start:sanas.v1.SuccessiveHalvingRule)
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  ::memset(&_impl_.min_step_, 0, static_cast<size_t>(
+      reinterpret_cast<char*>(&_impl_.min_trials_) -
+      reinterpret_cast<char*>(&_impl_.min_step_)) + sizeof(_impl_.min_trials_));
+  _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
+}
+
+const char* SuccessiveHalvingRule::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
+#define CHK_(x) if (PROTOBUF_PREDICT_FALSE(!(x))) goto failure
+  while (!ctx->Done(&ptr)) {
+    uint32_t tag;
+    ptr = ::_pbi::ReadTag(ptr, &tag);
+    switch (tag >> 3) {
+      // int64 min_step = 1;
+      case 1:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 8)) {
+          _impl_.min_step_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // int32 reduction_factor = 2;
+      case 2:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 16)) {
+          _impl_.reduction_factor_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint32(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // int32 min_trials = 3;
+      case 3:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 24)) {
+          _impl_.min_trials_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint32(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      default:
+        goto handle_unusual;
+    }  // switch
+  handle_unusual:
+    if ((tag == 0) || ((tag & 7) == 4)) {
+      CHK_(ptr);
+      ctx->SetLastTag(tag);
+      goto message_done;
+    }
+    ptr = UnknownFieldParse(
+        tag,
+        _internal_metadata_.mutable_unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(),
+        ptr, ctx);
+    CHK_(ptr != nullptr);
+  }  // while
+message_done:
+  return ptr;
+failure:
+  ptr = nullptr;
+  goto message_done;
+#undef CHK_
+}
+
+uint8_t* SuccessiveHalvingRule::_InternalSerialize(
+    uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const {
+  // @@protoc_insertion_point(serialize_to_array_start:sanas.v1.SuccessiveHalvingRule)
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  // int64 min_step = 1;
+  if (this->_internal_min_step() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt64ToArray(1, this->_internal_min_step(), target);
+  }
+
+  // int32 reduction_factor = 2;
+  if (this->_internal_reduction_factor() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt32ToArray(2, this->_internal_reduction_factor(), target);
+  }
+
+  // int32 min_trials = 3;
+  if (this->_internal_min_trials() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt32ToArray(3, this->_internal_min_trials(), target);
+  }
+
+  if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
+    target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
+        _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
+  }
+  // @@protoc_insertion_point(serialize_to_array_end:sanas.v1.SuccessiveHalvingRule)
+  return target;
+}
+
+size_t SuccessiveHalvingRule::ByteSizeLong() const {
+// @@protoc_insertion_point(message_byte_size_start:sanas.v1.SuccessiveHalvingRule)
+  size_t total_size = 0;
+
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  // int64 min_step = 1;
+  if (this->_internal_min_step() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_min_step());
+  }
+
+  // int32 reduction_factor = 2;
+  if (this->_internal_reduction_factor() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int32SizePlusOne(this->_internal_reduction_factor());
+  }
+
+  // int32 min_trials = 3;
+  if (this->_internal_min_trials() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int32SizePlusOne(this->_internal_min_trials());
+  }
+
+  return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
+}
+
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData SuccessiveHalvingRule::_class_data_ = {
+    ::PROTOBUF_NAMESPACE_ID::Message::CopyWithSourceCheck,
+    SuccessiveHalvingRule::MergeImpl
+};
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*SuccessiveHalvingRule::GetClassData() const { return &_class_data_; }
+
+
+void SuccessiveHalvingRule::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg) {
+  auto* const _this = static_cast<SuccessiveHalvingRule*>(&to_msg);
+  auto& from = static_cast<const SuccessiveHalvingRule&>(from_msg);
+  // @@protoc_insertion_point(class_specific_merge_from_start:sanas.v1.SuccessiveHalvingRule)
+  GOOGLE_DCHECK_NE(&from, _this);
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  if (from._internal_min_step() != 0) {
+    _this->_internal_set_min_step(from._internal_min_step());
+  }
+  if (from._internal_reduction_factor() != 0) {
+    _this->_internal_set_reduction_factor(from._internal_reduction_factor());
+  }
+  if (from._internal_min_trials() != 0) {
+    _this->_internal_set_min_trials(from._internal_min_trials());
+  }
+  _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+}
+
+void SuccessiveHalvingRule::CopyFrom(const SuccessiveHalvingRule& from) {
+// @@protoc_insertion_point(class_specific_copy_from_start:sanas.v1.SuccessiveHalvingRule)
+  if (&from == this) return;
+  Clear();
+  MergeFrom(from);
+}
+
+bool SuccessiveHalvingRule::IsInitialized() const {
+  return true;
+}
+
+void SuccessiveHalvingRule::InternalSwap(SuccessiveHalvingRule* other) {
+  using std::swap;
+  _internal_metadata_.InternalSwap(&other->_internal_metadata_);
+  ::PROTOBUF_NAMESPACE_ID::internal::memswap<
+      PROTOBUF_FIELD_OFFSET(SuccessiveHalvingRule, _impl_.min_trials_)
+      + sizeof(SuccessiveHalvingRule::_impl_.min_trials_)
+      - PROTOBUF_FIELD_OFFSET(SuccessiveHalvingRule, _impl_.min_step_)>(
+          reinterpret_cast<char*>(&_impl_.min_step_),
+          reinterpret_cast<char*>(&other->_impl_.min_step_));
+}
+
+::PROTOBUF_NAMESPACE_ID::Metadata SuccessiveHalvingRule::GetMetadata() const {
+  return ::_pbi::AssignDescriptors(
+      &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[3]);
+}
+
+// ===================================================================
+
+class EarlyStopping::_Internal {
+ public:
+  static const ::sanas::v1::MedianStoppingRule& median(const EarlyStopping* msg);
+  static const ::sanas::v1::SuccessiveHalvingRule& successive_halving(const EarlyStopping* msg);
+};
+
+const ::sanas::v1::MedianStoppingRule&
+EarlyStopping::_Internal::median(const EarlyStopping* msg) {
+  return *msg->_impl_.rule_.median_;
+}
+const ::sanas::v1::SuccessiveHalvingRule&
+EarlyStopping::_Internal::successive_halving(const EarlyStopping* msg) {
+  return *msg->_impl_.rule_.successive_halving_;
+}
+void EarlyStopping::set_allocated_median(::sanas::v1::MedianStoppingRule* median) {
+  ::PROTOBUF_NAMESPACE_ID::Arena* message_arena = GetArenaForAllocation();
+  clear_rule();
+  if (median) {
+    ::PROTOBUF_NAMESPACE_ID::Arena* submessage_arena =
+      ::PROTOBUF_NAMESPACE_ID::Arena::InternalGetOwningArena(median);
+    if (message_arena != submessage_arena) {
+      median = ::PROTOBUF_NAMESPACE_ID::internal::GetOwnedMessage(
+          message_arena, median, submessage_arena);
+    }
+    set_has_median();
+    _impl_.rule_.median_ = median;
+  }
+  // @@protoc_insertion_point(field_set_allocated:sanas.v1.EarlyStopping.median)
+}
+void EarlyStopping::set_allocated_successive_halving(::sanas::v1::SuccessiveHalvingRule* successive_halving) {
+  ::PROTOBUF_NAMESPACE_ID::Arena* message_arena = GetArenaForAllocation();
+  clear_rule();
+  if (successive_halving) {
+    ::PROTOBUF_NAMESPACE_ID::Arena* submessage_arena =
+      ::PROTOBUF_NAMESPACE_ID::Arena::InternalGetOwningArena(successive_halving);
+    if (message_arena != submessage_arena) {
+      successive_halving = ::PROTOBUF_NAMESPACE_ID::internal::GetOwnedMessage(
+          message_arena, successive_halving, submessage_arena);
+    }
+    set_has_successive_halving();
+    _impl_.rule_.successive_halving_ = successive_halving;
+  }
+  // @@protoc_insertion_point(field_set_allocated:sanas.v1.EarlyStopping.successive_halving)
+}
+EarlyStopping::EarlyStopping(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                         bool is_message_owned)
+  : ::PROTOBUF_NAMESPACE_ID::Message(arena, is_message_owned) {
+  SharedCtor(arena, is_message_owned);
+  // @@protoc_insertion_point(arena_constructor:sanas.v1.EarlyStopping)
+}
+EarlyStopping::EarlyStopping(const EarlyStopping& from)
+  : ::PROTOBUF_NAMESPACE_ID::Message() {
+  EarlyStopping* const _this = this; (void)_this;
+  new (&_impl_) Impl_{
+      decltype(_impl_.goal_){}
+    , decltype(_impl_.stopped_values_as_rewards_){}
+    , decltype(_impl_.rule_){}
+    , /*decltype(_impl_._cached_size_)*/{}
+    , /*decltype(_impl_._oneof_case_)*/{}};
+
+  _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+  ::memcpy(&_impl_.goal_, &from._impl_.goal_,
+    static_cast<size_t>(reinterpret_cast<char*>(&_impl_.stopped_values_as_rewards_) -
+    reinterpret_cast<char*>(&_impl_.goal_)) + sizeof(_impl_.stopped_values_as_rewards_));
+  clear_has_rule();
+  switch (from.rule_case()) {
+    case kMedian: {
+      _this->_internal_mutable_median()->::sanas::v1::MedianStoppingRule::MergeFrom(
+          from._internal_median());
+      break;
+    }
+    case kSuccessiveHalving: {
+      _this->_internal_mutable_successive_halving()->::sanas::v1::SuccessiveHalvingRule::MergeFrom(
+          from._internal_successive_halving());
+      break;
+    }
+    case RULE_NOT_SET: {
+      break;
+    }
+  }
+  // @@protoc_insertion_point(copy_constructor:sanas.v1.EarlyStopping)
+}
+
+inline void EarlyStopping::SharedCtor(
+    ::_pb::Arena* arena, bool is_message_owned) {
+  (void)arena;
+  (void)is_message_owned;
+  new (&_impl_) Impl_{
+      decltype(_impl_.goal_){0}
+    , decltype(_impl_.stopped_values_as_rewards_){false}
+    , decltype(_impl_.rule_){}
+    , /*decltype(_impl_._cached_size_)*/{}
+    , /*decltype(_impl_._oneof_case_)*/{}
+  };
+  clear_has_rule();
+}
+
+EarlyStopping::~EarlyStopping() {
+  // @@protoc_insertion_point(destructor:sanas.v1.EarlyStopping)
+  if (auto *arena = _internal_metadata_.DeleteReturnArena<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>()) {
+  (void)arena;
+    return;
+  }
+  SharedDtor();
+}
+
+inline void EarlyStopping::SharedDtor() {
+  GOOGLE_DCHECK(GetArenaForAllocation() == nullptr);
+  if (has_rule()) {
+    clear_rule();
+  }
+}
+
+void EarlyStopping::SetCachedSize(int size) const {
+  _impl_._cached_size_.Set(size);
+}
+
+void EarlyStopping::clear_rule() {
+// @@protoc_insertion_point(one_of_clear_start:sanas.v1.EarlyStopping)
+  switch (rule_case()) {
+    case kMedian: {
+      if (GetArenaForAllocation() == nullptr) {
+        delete _impl_.rule_.median_;
+      }
+      break;
+    }
+    case kSuccessiveHalving: {
+      if (GetArenaForAllocation() == nullptr) {
+        delete _impl_.rule_.successive_halving_;
+      }
+      break;
+    }
+    case RULE_NOT_SET: {
+      break;
+    }
+  }
+  _impl_._oneof_case_[0] = RULE_NOT_SET;
+}
+
+
+void EarlyStopping::Clear() {
+// @@protoc_insertion_point(message_clear_start:sanas.v1.EarlyStopping)
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  ::memset(&_impl_.goal_, 0, static_cast<size_t>(
+      reinterpret_cast<char*>(&_impl_.stopped_values_as_rewards_) -
+      reinterpret_cast<char*>(&_impl_.goal_)) + sizeof(_impl_.stopped_values_as_rewards_));
+  clear_rule();
+  _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
+}
+
+const char* EarlyStopping::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
+#define CHK_(x) if (PROTOBUF_PREDICT_FALSE(!(x))) goto failure
+  while (!ctx->Done(&ptr)) {
+    uint32_t tag;
+    ptr = ::_pbi::ReadTag(ptr, &tag);
+    switch (tag >> 3) {
+      // .sanas.v1.MedianStoppingRule median = 1;
+      case 1:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 10)) {
+          ptr = ctx->ParseMessage(_internal_mutable_median(), ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // .sanas.v1.SuccessiveHalvingRule successive_halving = 2;
+      case 2:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 18)) {
+          ptr = ctx->ParseMessage(_internal_mutable_successive_halving(), ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // .sanas.v1.ObjectiveGoal goal = 3;
+      case 3:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 24)) {
+          uint64_t val = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+          _internal_set_goal(static_cast<::sanas::v1::ObjectiveGoal>(val));
+        } else
+          goto handle_unusual;
+        continue;
+      // bool stopped_values_as_rewards = 4;
+      case 4:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 32)) {
+          _impl_.stopped_values_as_rewards_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      default:
+        goto handle_unusual;
+    }  // switch
+  handle_unusual:
+    if ((tag == 0) || ((tag & 7) == 4)) {
+      CHK_(ptr);
+      ctx->SetLastTag(tag);
+      goto message_done;
+    }
+    ptr = UnknownFieldParse(
+        tag,
+        _internal_metadata_.mutable_unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(),
+        ptr, ctx);
+    CHK_(ptr != nullptr);
+  }  // while
+message_done:
+  return ptr;
+failure:
+  ptr = nullptr;
+  goto message_done;
+#undef CHK_
+}
+
+uint8_t* EarlyStopping::_InternalSerialize(
+    uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const {
+  // @@protoc_insertion_point(serialize_to_array_start:sanas.v1.EarlyStopping)
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  // .sanas.v1.MedianStoppingRule median = 1;
+  if (_internal_has_median()) {
+    target = ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::
+      InternalWriteMessage(1, _Internal::median(this),
+        _Internal::median(this).GetCachedSize(), target, stream);
+  }
+
+  // .sanas.v1.SuccessiveHalvingRule successive_halving = 2;
+  if (_internal_has_successive_halving()) {
+    target = ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::
+      InternalWriteMessage(2, _Internal::successive_halving(this),
+        _Internal::successive_halving(this).GetCachedSize(), target, stream);
+  }
+
+  // .sanas.v1.ObjectiveGoal goal = 3;
+  if (this->_internal_goal() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteEnumToArray(
+      3, this->_internal_goal(), target);
+  }
+
+  // bool stopped_values_as_rewards = 4;
+  if (this->_internal_stopped_values_as_rewards() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteBoolToArray(4, this->_internal_stopped_values_as_rewards(), target);
+  }
+
+  if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
+    target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
+        _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
+  }
+  // @@protoc_insertion_point(serialize_to_array_end:sanas.v1.EarlyStopping)
+  return target;
+}
+
+size_t EarlyStopping::ByteSizeLong() const {
+// @@protoc_insertion_point(message_byte_size_start:sanas.v1.EarlyStopping)
+  size_t total_size = 0;
+
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  // .sanas.v1.ObjectiveGoal goal = 3;
+  if (this->_internal_goal() != 0) {
+    total_size += 1 +
+      ::_pbi::WireFormatLite::EnumSize(this->_internal_goal());
+  }
+
+  // bool stopped_values_as_rewards = 4;
+  if (this->_internal_stopped_values_as_rewards() != 0) {
+    total_size += 1 + 1;
+  }
+
+  switch (rule_case()) {
+    // .sanas.v1.MedianStoppingRule median = 1;
+    case kMedian: {
+      total_size += 1 +
+        ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::MessageSize(
+          *_impl_.rule_.median_);
+      break;
+    }
+    // .sanas.v1.SuccessiveHalvingRule successive_halving = 2;
+    case kSuccessiveHalving: {
+      total_size += 1 +
+        ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::MessageSize(
+          *_impl_.rule_.successive_halving_);
+      break;
+    }
+    case RULE_NOT_SET: {
+      break;
+    }
+  }
+  return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
+}
+
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData EarlyStopping::_class_data_ = {
+    ::PROTOBUF_NAMESPACE_ID::Message::CopyWithSourceCheck,
+    EarlyStopping::MergeImpl
+};
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*EarlyStopping::GetClassData() const { return &_class_data_; }
+
+
+void EarlyStopping::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg) {
+  auto* const _this = static_cast<EarlyStopping*>(&to_msg);
+  auto& from = static_cast<const EarlyStopping&>(from_msg);
+  // @@protoc_insertion_point(class_specific_merge_from_start:sanas.v1.EarlyStopping)
+  GOOGLE_DCHECK_NE(&from, _this);
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  if (from._internal_goal() != 0) {
+    _this->_internal_set_goal(from._internal_goal());
+  }
+  if (from._internal_stopped_values_as_rewards() != 0) {
+    _this->_internal_set_stopped_values_as_rewards(from._internal_stopped_values_as_rewards());
+  }
+  switch (from.rule_case()) {
+    case kMedian: {
+      _this->_internal_mutable_median()->::sanas::v1::MedianStoppingRule::MergeFrom(
+          from._internal_median());
+      break;
+    }
+    case kSuccessiveHalving: {
+      _this->_internal_mutable_successive_halving()->::sanas::v1::SuccessiveHalvingRule::MergeFrom(
+          from._internal_successive_halving());
+      break;
+    }
+    case RULE_NOT_SET: {
+      break;
+    }
+  }
+  _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+}
+
+void EarlyStopping::CopyFrom(const EarlyStopping& from) {
+// @@protoc_insertion_point(class_specific_copy_from_start:sanas.v1.EarlyStopping)
+  if (&from == this) return;
+  Clear();
+  MergeFrom(from);
+}
+
+bool EarlyStopping::IsInitialized() const {
+  return true;
+}
+
+void EarlyStopping::InternalSwap(EarlyStopping* other) {
+  using std::swap;
+  _internal_metadata_.InternalSwap(&other->_internal_metadata_);
+  ::PROTOBUF_NAMESPACE_ID::internal::memswap<
+      PROTOBUF_FIELD_OFFSET(EarlyStopping, _impl_.stopped_values_as_rewards_)
+      + sizeof(EarlyStopping::_impl_.stopped_values_as_rewards_)
+      - PROTOBUF_FIELD_OFFSET(EarlyStopping, _impl_.goal_)>(
+          reinterpret_cast<char*>(&_impl_.goal_),
+          reinterpret_cast<char*>(&other->_impl_.goal_));
+  swap(_impl_.rule_, other->_impl_.rule_);
+  swap(_impl_._oneof_case_[0], other->_impl_._oneof_case_[0]);
+}
+
+::PROTOBUF_NAMESPACE_ID::Metadata EarlyStopping::GetMetadata() const {
+  return ::_pbi::AssignDescriptors(
+      &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[4]);
 }
 
 // ===================================================================
@@ -2181,7 +3266,7 @@ void Constraints::InternalSwap(Constraints* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata Constraints::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[2]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[5]);
 }
 
 // ===================================================================
@@ -2706,7 +3791,7 @@ void ArchitectureBlock::InternalSwap(ArchitectureBlock* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata ArchitectureBlock::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[3]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[6]);
 }
 
 // ===================================================================
@@ -2970,7 +4055,7 @@ void Architecture::InternalSwap(Architecture* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata Architecture::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[4]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[7]);
 }
 
 // ===================================================================
@@ -2992,12 +4077,13 @@ TrialCounts::TrialCounts(const TrialCounts& from)
       decltype(_impl_.active_){}
     , decltype(_impl_.succeeded_){}
     , decltype(_impl_.infeasible_){}
+    , decltype(_impl_.stopped_){}
     , /*decltype(_impl_._cached_size_)*/{}};
 
   _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
   ::memcpy(&_impl_.active_, &from._impl_.active_,
-    static_cast<size_t>(reinterpret_cast<char*>(&_impl_.infeasible_) -
-    reinterpret_cast<char*>(&_impl_.active_)) + sizeof(_impl_.infeasible_));
+    static_cast<size_t>(reinterpret_cast<char*>(&_impl_.stopped_) -
+    reinterpret_cast<char*>(&_impl_.active_)) + sizeof(_impl_.stopped_));
   // @@protoc_insertion_point(copy_constructor:sanas.v1.TrialCounts)
 }
 
@@ -3009,6 +4095,7 @@ inline void TrialCounts::SharedCtor(
       decltype(_impl_.active_){int64_t{0}}
     , decltype(_impl_.succeeded_){int64_t{0}}
     , decltype(_impl_.infeasible_){int64_t{0}}
+    , decltype(_impl_.stopped_){int64_t{0}}
     , /*decltype(_impl_._cached_size_)*/{}
   };
 }
@@ -3037,8 +4124,8 @@ void TrialCounts::Clear() {
   (void) cached_has_bits;
 
   ::memset(&_impl_.active_, 0, static_cast<size_t>(
-      reinterpret_cast<char*>(&_impl_.infeasible_) -
-      reinterpret_cast<char*>(&_impl_.active_)) + sizeof(_impl_.infeasible_));
+      reinterpret_cast<char*>(&_impl_.stopped_) -
+      reinterpret_cast<char*>(&_impl_.active_)) + sizeof(_impl_.stopped_));
   _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
 }
 
@@ -3068,6 +4155,14 @@ const char* TrialCounts::_InternalParse(const char* ptr, ::_pbi::ParseContext* c
       case 3:
         if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 24)) {
           _impl_.infeasible_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // int64 stopped = 4;
+      case 4:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 32)) {
+          _impl_.stopped_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
           CHK_(ptr);
         } else
           goto handle_unusual;
@@ -3119,6 +4214,12 @@ uint8_t* TrialCounts::_InternalSerialize(
     target = ::_pbi::WireFormatLite::WriteInt64ToArray(3, this->_internal_infeasible(), target);
   }
 
+  // int64 stopped = 4;
+  if (this->_internal_stopped() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt64ToArray(4, this->_internal_stopped(), target);
+  }
+
   if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
     target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
         _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
@@ -3150,6 +4251,11 @@ size_t TrialCounts::ByteSizeLong() const {
     total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_infeasible());
   }
 
+  // int64 stopped = 4;
+  if (this->_internal_stopped() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_stopped());
+  }
+
   return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
 }
 
@@ -3177,6 +4283,9 @@ void TrialCounts::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PR
   if (from._internal_infeasible() != 0) {
     _this->_internal_set_infeasible(from._internal_infeasible());
   }
+  if (from._internal_stopped() != 0) {
+    _this->_internal_set_stopped(from._internal_stopped());
+  }
   _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
 }
 
@@ -3195,8 +4304,8 @@ void TrialCounts::InternalSwap(TrialCounts* other) {
   using std::swap;
   _internal_metadata_.InternalSwap(&other->_internal_metadata_);
   ::PROTOBUF_NAMESPACE_ID::internal::memswap<
-      PROTOBUF_FIELD_OFFSET(TrialCounts, _impl_.infeasible_)
-      + sizeof(TrialCounts::_impl_.infeasible_)
+      PROTOBUF_FIELD_OFFSET(TrialCounts, _impl_.stopped_)
+      + sizeof(TrialCounts::_impl_.stopped_)
       - PROTOBUF_FIELD_OFFSET(TrialCounts, _impl_.active_)>(
           reinterpret_cast<char*>(&_impl_.active_),
           reinterpret_cast<char*>(&other->_impl_.active_));
@@ -3205,7 +4314,7 @@ void TrialCounts::InternalSwap(TrialCounts* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata TrialCounts::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[5]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[8]);
 }
 
 // ===================================================================
@@ -3273,6 +4382,7 @@ Study::Study(const Study& from)
     , decltype(_impl_.accepted_moves_){}
     , decltype(_impl_.rejected_moves_){}
     , decltype(_impl_.rejected_proposals_){}
+    , decltype(_impl_.steps_saved_){}
     , decltype(_impl_.state_){}};
 
   _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
@@ -3333,6 +4443,7 @@ inline void Study::SharedCtor(
     , decltype(_impl_.accepted_moves_){int64_t{0}}
     , decltype(_impl_.rejected_moves_){int64_t{0}}
     , decltype(_impl_.rejected_proposals_){int64_t{0}}
+    , decltype(_impl_.steps_saved_){int64_t{0}}
     , decltype(_impl_.state_){0}
   };
   _impl_.study_id_.InitDefault();
@@ -3565,6 +4676,14 @@ const char* Study::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
         } else
           goto handle_unusual;
         continue;
+      // int64 steps_saved = 18;
+      case 18:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 144)) {
+          _impl_.steps_saved_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
       default:
         goto handle_unusual;
     }  // switch
@@ -3722,6 +4841,12 @@ uint8_t* Study::_InternalSerialize(
         17, this->_internal_broken_reason(), target);
   }
 
+  // int64 steps_saved = 18;
+  if (this->_internal_steps_saved() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt64ToArray(18, this->_internal_steps_saved(), target);
+  }
+
   if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
     target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
         _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
@@ -3864,6 +4989,13 @@ size_t Study::ByteSizeLong() const {
         this->_internal_rejected_proposals());
   }
 
+  // int64 steps_saved = 18;
+  if (this->_internal_steps_saved() != 0) {
+    total_size += 2 +
+      ::_pbi::WireFormatLite::Int64Size(
+        this->_internal_steps_saved());
+  }
+
   // .sanas.v1.StudyState state = 3;
   if (this->_internal_state() != 0) {
     total_size += 1 +
@@ -3941,6 +5073,9 @@ void Study::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF
   if (from._internal_rejected_proposals() != 0) {
     _this->_internal_set_rejected_proposals(from._internal_rejected_proposals());
   }
+  if (from._internal_steps_saved() != 0) {
+    _this->_internal_set_steps_saved(from._internal_steps_saved());
+  }
   if (from._internal_state() != 0) {
     _this->_internal_set_state(from._internal_state());
   }
@@ -3986,7 +5121,277 @@ void Study::InternalSwap(Study* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata Study::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[6]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[9]);
+}
+
+// ===================================================================
+
+class Measurement::_Internal {
+ public:
+  static const ::PROTOBUF_NAMESPACE_ID::Timestamp& time(const Measurement* msg);
+};
+
+const ::PROTOBUF_NAMESPACE_ID::Timestamp&
+Measurement::_Internal::time(const Measurement* msg) {
+  return *msg->_impl_.time_;
+}
+void Measurement::clear_time() {
+  if (GetArenaForAllocation() == nullptr && _impl_.time_ != nullptr) {
+    delete _impl_.time_;
+  }
+  _impl_.time_ = nullptr;
+}
+Measurement::Measurement(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                         bool is_message_owned)
+  : ::PROTOBUF_NAMESPACE_ID::Message(arena, is_message_owned) {
+  SharedCtor(arena, is_message_owned);
+  // @@protoc_insertion_point(arena_constructor:sanas.v1.Measurement)
+}
+Measurement::Measurement(const Measurement& from)
+  : ::PROTOBUF_NAMESPACE_ID::Message() {
+  Measurement* const _this = this; (void)_this;
+  new (&_impl_) Impl_{
+      decltype(_impl_.time_){nullptr}
+    , decltype(_impl_.step_){}
+    , decltype(_impl_.value_){}
+    , /*decltype(_impl_._cached_size_)*/{}};
+
+  _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+  if (from._internal_has_time()) {
+    _this->_impl_.time_ = new ::PROTOBUF_NAMESPACE_ID::Timestamp(*from._impl_.time_);
+  }
+  ::memcpy(&_impl_.step_, &from._impl_.step_,
+    static_cast<size_t>(reinterpret_cast<char*>(&_impl_.value_) -
+    reinterpret_cast<char*>(&_impl_.step_)) + sizeof(_impl_.value_));
+  // @@protoc_insertion_point(copy_constructor:sanas.v1.Measurement)
+}
+
+inline void Measurement::SharedCtor(
+    ::_pb::Arena* arena, bool is_message_owned) {
+  (void)arena;
+  (void)is_message_owned;
+  new (&_impl_) Impl_{
+      decltype(_impl_.time_){nullptr}
+    , decltype(_impl_.step_){int64_t{0}}
+    , decltype(_impl_.value_){0}
+    , /*decltype(_impl_._cached_size_)*/{}
+  };
+}
+
+Measurement::~Measurement() {
+  // @@protoc_insertion_point(destructor:sanas.v1.Measurement)
+  if (auto *arena = _internal_metadata_.DeleteReturnArena<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>()) {
+  (void)arena;
+    return;
+  }
+  SharedDtor();
+}
+
+inline void Measurement::SharedDtor() {
+  GOOGLE_DCHECK(GetArenaForAllocation() == nullptr);
+  if (this != internal_default_instance()) delete _impl_.time_;
+}
+
+void Measurement::SetCachedSize(int size) const {
+  _impl_._cached_size_.Set(size);
+}
+
+void Measurement::Clear() {
+// @@protoc_insertion_point(message_clear_start:sanas.v1.Measurement)
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  if (GetArenaForAllocation() == nullptr && _impl_.time_ != nullptr) {
+    delete _impl_.time_;
+  }
+  _impl_.time_ = nullptr;
+  ::memset(&_impl_.step_, 0, static_cast<size_t>(
+      reinterpret_cast<char*>(&_impl_.value_) -
+      reinterpret_cast<char*>(&_impl_.step_)) + sizeof(_impl_.value_));
+  _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
+}
+
+const char* Measurement::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
+#define CHK_(x) if (PROTOBUF_PREDICT_FALSE(!(x))) goto failure
+  while (!ctx->Done(&ptr)) {
+    uint32_t tag;
+    ptr = ::_pbi::ReadTag(ptr, &tag);
+    switch (tag >> 3) {
+      // int64 step = 1;
+      case 1:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 8)) {
+          _impl_.step_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // double value = 2;
+      case 2:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 17)) {
+          _impl_.value_ = ::PROTOBUF_NAMESPACE_ID::internal::UnalignedLoad<double>(ptr);
+          ptr += sizeof(double);
+        } else
+          goto handle_unusual;
+        continue;
+      // .google.protobuf.Timestamp time = 3;
+      case 3:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 26)) {
+          ptr = ctx->ParseMessage(_internal_mutable_time(), ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      default:
+        goto handle_unusual;
+    }  // switch
+  handle_unusual:
+    if ((tag == 0) || ((tag & 7) == 4)) {
+      CHK_(ptr);
+      ctx->SetLastTag(tag);
+      goto message_done;
+    }
+    ptr = UnknownFieldParse(
+        tag,
+        _internal_metadata_.mutable_unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(),
+        ptr, ctx);
+    CHK_(ptr != nullptr);
+  }  // while
+message_done:
+  return ptr;
+failure:
+  ptr = nullptr;
+  goto message_done;
+#undef CHK_
+}
+
+uint8_t* Measurement::_InternalSerialize(
+    uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const {
+  // @@protoc_insertion_point(serialize_to_array_start:sanas.v1.Measurement)
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  // int64 step = 1;
+  if (this->_internal_step() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt64ToArray(1, this->_internal_step(), target);
+  }
+
+  // double value = 2;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_value = this->_internal_value();
+  uint64_t raw_value;
+  memcpy(&raw_value, &tmp_value, sizeof(tmp_value));
+  if (raw_value != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteDoubleToArray(2, this->_internal_value(), target);
+  }
+
+  // .google.protobuf.Timestamp time = 3;
+  if (this->_internal_has_time()) {
+    target = ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::
+      InternalWriteMessage(3, _Internal::time(this),
+        _Internal::time(this).GetCachedSize(), target, stream);
+  }
+
+  if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
+    target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
+        _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
+  }
+  // @@protoc_insertion_point(serialize_to_array_end:sanas.v1.Measurement)
+  return target;
+}
+
+size_t Measurement::ByteSizeLong() const {
+// @@protoc_insertion_point(message_byte_size_start:sanas.v1.Measurement)
+  size_t total_size = 0;
+
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  // .google.protobuf.Timestamp time = 3;
+  if (this->_internal_has_time()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::MessageSize(
+        *_impl_.time_);
+  }
+
+  // int64 step = 1;
+  if (this->_internal_step() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_step());
+  }
+
+  // double value = 2;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_value = this->_internal_value();
+  uint64_t raw_value;
+  memcpy(&raw_value, &tmp_value, sizeof(tmp_value));
+  if (raw_value != 0) {
+    total_size += 1 + 8;
+  }
+
+  return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
+}
+
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData Measurement::_class_data_ = {
+    ::PROTOBUF_NAMESPACE_ID::Message::CopyWithSourceCheck,
+    Measurement::MergeImpl
+};
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*Measurement::GetClassData() const { return &_class_data_; }
+
+
+void Measurement::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg) {
+  auto* const _this = static_cast<Measurement*>(&to_msg);
+  auto& from = static_cast<const Measurement&>(from_msg);
+  // @@protoc_insertion_point(class_specific_merge_from_start:sanas.v1.Measurement)
+  GOOGLE_DCHECK_NE(&from, _this);
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  if (from._internal_has_time()) {
+    _this->_internal_mutable_time()->::PROTOBUF_NAMESPACE_ID::Timestamp::MergeFrom(
+        from._internal_time());
+  }
+  if (from._internal_step() != 0) {
+    _this->_internal_set_step(from._internal_step());
+  }
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_value = from._internal_value();
+  uint64_t raw_value;
+  memcpy(&raw_value, &tmp_value, sizeof(tmp_value));
+  if (raw_value != 0) {
+    _this->_internal_set_value(from._internal_value());
+  }
+  _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+}
+
+void Measurement::CopyFrom(const Measurement& from) {
+// @@protoc_insertion_point(class_specific_copy_from_start:sanas.v1.Measurement)
+  if (&from == this) return;
+  Clear();
+  MergeFrom(from);
+}
+
+bool Measurement::IsInitialized() const {
+  return true;
+}
+
+void Measurement::InternalSwap(Measurement* other) {
+  using std::swap;
+  _internal_metadata_.InternalSwap(&other->_internal_metadata_);
+  ::PROTOBUF_NAMESPACE_ID::internal::memswap<
+      PROTOBUF_FIELD_OFFSET(Measurement, _impl_.value_)
+      + sizeof(Measurement::_impl_.value_)
+      - PROTOBUF_FIELD_OFFSET(Measurement, _impl_.time_)>(
+          reinterpret_cast<char*>(&_impl_.time_),
+          reinterpret_cast<char*>(&other->_impl_.time_));
+}
+
+::PROTOBUF_NAMESPACE_ID::Metadata Measurement::GetMetadata() const {
+  return ::_pbi::AssignDescriptors(
+      &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[10]);
 }
 
 // ===================================================================
@@ -4040,8 +5445,10 @@ Trial::Trial(const Trial& from)
   new (&_impl_) Impl_{
       decltype(_impl_.tokens_){from._impl_.tokens_}
     , /*decltype(_impl_._tokens_cached_byte_size_)*/{0}
+    , decltype(_impl_.measurements_){from._impl_.measurements_}
     , decltype(_impl_.study_id_){}
     , decltype(_impl_.client_id_){}
+    , decltype(_impl_.stop_reason_){}
     , decltype(_impl_.create_time_){nullptr}
     , decltype(_impl_.complete_time_){nullptr}
     , decltype(_impl_.lease_expire_time_){nullptr}
@@ -4051,6 +5458,7 @@ Trial::Trial(const Trial& from)
     , decltype(_impl_.state_){}
     , decltype(_impl_.infeasible_){}
     , decltype(_impl_.accepted_){}
+    , decltype(_impl_.max_step_){}
     , decltype(_impl_.issue_count_){}
     , /*decltype(_impl_._cached_size_)*/{}};
 
@@ -4069,6 +5477,14 @@ Trial::Trial(const Trial& from)
   #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
   if (!from._internal_client_id().empty()) {
     _this->_impl_.client_id_.Set(from._internal_client_id(), 
+      _this->GetArenaForAllocation());
+  }
+  _impl_.stop_reason_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.stop_reason_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_stop_reason().empty()) {
+    _this->_impl_.stop_reason_.Set(from._internal_stop_reason(), 
       _this->GetArenaForAllocation());
   }
   if (from._internal_has_create_time()) {
@@ -4093,8 +5509,10 @@ inline void Trial::SharedCtor(
   new (&_impl_) Impl_{
       decltype(_impl_.tokens_){arena}
     , /*decltype(_impl_._tokens_cached_byte_size_)*/{0}
+    , decltype(_impl_.measurements_){arena}
     , decltype(_impl_.study_id_){}
     , decltype(_impl_.client_id_){}
+    , decltype(_impl_.stop_reason_){}
     , decltype(_impl_.create_time_){nullptr}
     , decltype(_impl_.complete_time_){nullptr}
     , decltype(_impl_.lease_expire_time_){nullptr}
@@ -4104,6 +5522,7 @@ inline void Trial::SharedCtor(
     , decltype(_impl_.state_){0}
     , decltype(_impl_.infeasible_){false}
     , decltype(_impl_.accepted_){false}
+    , decltype(_impl_.max_step_){int64_t{0}}
     , decltype(_impl_.issue_count_){0}
     , /*decltype(_impl_._cached_size_)*/{}
   };
@@ -4114,6 +5533,10 @@ inline void Trial::SharedCtor(
   _impl_.client_id_.InitDefault();
   #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
     _impl_.client_id_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  _impl_.stop_reason_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.stop_reason_.Set("", GetArenaForAllocation());
   #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
 }
 
@@ -4129,8 +5552,10 @@ Trial::~Trial() {
 inline void Trial::SharedDtor() {
   GOOGLE_DCHECK(GetArenaForAllocation() == nullptr);
   _impl_.tokens_.~RepeatedField();
+  _impl_.measurements_.~RepeatedPtrField();
   _impl_.study_id_.Destroy();
   _impl_.client_id_.Destroy();
+  _impl_.stop_reason_.Destroy();
   if (this != internal_default_instance()) delete _impl_.create_time_;
   if (this != internal_default_instance()) delete _impl_.complete_time_;
   if (this != internal_default_instance()) delete _impl_.lease_expire_time_;
@@ -4147,8 +5572,10 @@ void Trial::Clear() {
   (void) cached_has_bits;
 
   _impl_.tokens_.Clear();
+  _impl_.measurements_.Clear();
   _impl_.study_id_.ClearToEmpty();
   _impl_.client_id_.ClearToEmpty();
+  _impl_.stop_reason_.ClearToEmpty();
   if (GetArenaForAllocation() == nullptr && _impl_.create_time_ != nullptr) {
     delete _impl_.create_time_;
   }
@@ -4285,6 +5712,37 @@ const char* Trial::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
         } else
           goto handle_unusual;
         continue;
+      // repeated .sanas.v1.Measurement measurements = 14;
+      case 14:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 114)) {
+          ptr -= 1;
+          do {
+            ptr += 1;
+            ptr = ctx->ParseMessage(_internal_add_measurements(), ptr);
+            CHK_(ptr);
+            if (!ctx->DataAvailable(ptr)) break;
+          } while (::PROTOBUF_NAMESPACE_ID::internal::ExpectTag<114>(ptr));
+        } else
+          goto handle_unusual;
+        continue;
+      // string stop_reason = 15;
+      case 15:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 122)) {
+          auto str = _internal_mutable_stop_reason();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "sanas.v1.Trial.stop_reason"));
+        } else
+          goto handle_unusual;
+        continue;
+      // int64 max_step = 16;
+      case 16:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 128)) {
+          _impl_.max_step_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
       default:
         goto handle_unusual;
     }  // switch
@@ -4415,6 +5873,30 @@ uint8_t* Trial::_InternalSerialize(
     target = ::_pbi::WireFormatLite::WriteInt32ToArray(13, this->_internal_issue_count(), target);
   }
 
+  // repeated .sanas.v1.Measurement measurements = 14;
+  for (unsigned i = 0,
+      n = static_cast<unsigned>(this->_internal_measurements_size()); i < n; i++) {
+    const auto& repfield = this->_internal_measurements(i);
+    target = ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::
+        InternalWriteMessage(14, repfield, repfield.GetCachedSize(), target, stream);
+  }
+
+  // string stop_reason = 15;
+  if (!this->_internal_stop_reason().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_stop_reason().data(), static_cast<int>(this->_internal_stop_reason().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "sanas.v1.Trial.stop_reason");
+    target = stream->WriteStringMaybeAliased(
+        15, this->_internal_stop_reason(), target);
+  }
+
+  // int64 max_step = 16;
+  if (this->_internal_max_step() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt64ToArray(16, this->_internal_max_step(), target);
+  }
+
   if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
     target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
         _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
@@ -4445,6 +5927,13 @@ size_t Trial::ByteSizeLong() const {
     total_size += data_size;
   }
 
+  // repeated .sanas.v1.Measurement measurements = 14;
+  total_size += 1UL * this->_internal_measurements_size();
+  for (const auto& msg : this->_impl_.measurements_) {
+    total_size +=
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::MessageSize(msg);
+  }
+
   // string study_id = 1;
   if (!this->_internal_study_id().empty()) {
     total_size += 1 +
@@ -4457,6 +5946,13 @@ size_t Trial::ByteSizeLong() const {
     total_size += 1 +
       ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
         this->_internal_client_id());
+  }
+
+  // string stop_reason = 15;
+  if (!this->_internal_stop_reason().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_stop_reason());
   }
 
   // .google.protobuf.Timestamp create_time = 10;
@@ -4519,6 +6015,13 @@ size_t Trial::ByteSizeLong() const {
     total_size += 1 + 1;
   }
 
+  // int64 max_step = 16;
+  if (this->_internal_max_step() != 0) {
+    total_size += 2 +
+      ::_pbi::WireFormatLite::Int64Size(
+        this->_internal_max_step());
+  }
+
   // int32 issue_count = 13;
   if (this->_internal_issue_count() != 0) {
     total_size += ::_pbi::WireFormatLite::Int32SizePlusOne(this->_internal_issue_count());
@@ -4543,11 +6046,15 @@ void Trial::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF
   (void) cached_has_bits;
 
   _this->_impl_.tokens_.MergeFrom(from._impl_.tokens_);
+  _this->_impl_.measurements_.MergeFrom(from._impl_.measurements_);
   if (!from._internal_study_id().empty()) {
     _this->_internal_set_study_id(from._internal_study_id());
   }
   if (!from._internal_client_id().empty()) {
     _this->_internal_set_client_id(from._internal_client_id());
+  }
+  if (!from._internal_stop_reason().empty()) {
+    _this->_internal_set_stop_reason(from._internal_stop_reason());
   }
   if (from._internal_has_create_time()) {
     _this->_internal_mutable_create_time()->::PROTOBUF_NAMESPACE_ID::Timestamp::MergeFrom(
@@ -4587,6 +6094,9 @@ void Trial::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF
   if (from._internal_accepted() != 0) {
     _this->_internal_set_accepted(from._internal_accepted());
   }
+  if (from._internal_max_step() != 0) {
+    _this->_internal_set_max_step(from._internal_max_step());
+  }
   if (from._internal_issue_count() != 0) {
     _this->_internal_set_issue_count(from._internal_issue_count());
   }
@@ -4610,6 +6120,7 @@ void Trial::InternalSwap(Trial* other) {
   auto* rhs_arena = other->GetArenaForAllocation();
   _internal_metadata_.InternalSwap(&other->_internal_metadata_);
   _impl_.tokens_.InternalSwap(&other->_impl_.tokens_);
+  _impl_.measurements_.InternalSwap(&other->_impl_.measurements_);
   ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
       &_impl_.study_id_, lhs_arena,
       &other->_impl_.study_id_, rhs_arena
@@ -4617,6 +6128,10 @@ void Trial::InternalSwap(Trial* other) {
   ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
       &_impl_.client_id_, lhs_arena,
       &other->_impl_.client_id_, rhs_arena
+  );
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.stop_reason_, lhs_arena,
+      &other->_impl_.stop_reason_, rhs_arena
   );
   ::PROTOBUF_NAMESPACE_ID::internal::memswap<
       PROTOBUF_FIELD_OFFSET(Trial, _impl_.issue_count_)
@@ -4629,7 +6144,7 @@ void Trial::InternalSwap(Trial* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata Trial::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[7]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[11]);
 }
 
 // ===================================================================
@@ -4874,7 +6389,7 @@ void CreateStudyRequest::InternalSwap(CreateStudyRequest* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata CreateStudyRequest::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[8]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[12]);
 }
 
 // ===================================================================
@@ -5098,7 +6613,7 @@ void CreateStudyResponse::InternalSwap(CreateStudyResponse* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata CreateStudyResponse::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[9]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[13]);
 }
 
 // ===================================================================
@@ -5301,7 +6816,7 @@ void GetStudyRequest::InternalSwap(GetStudyRequest* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata GetStudyRequest::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[10]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[14]);
 }
 
 // ===================================================================
@@ -5494,7 +7009,7 @@ void GetStudyResponse::InternalSwap(GetStudyResponse* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata GetStudyResponse::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[11]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[15]);
 }
 
 // ===================================================================
@@ -5724,7 +7239,7 @@ void ListStudiesRequest::InternalSwap(ListStudiesRequest* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata ListStudiesRequest::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[12]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[16]);
 }
 
 // ===================================================================
@@ -5961,7 +7476,7 @@ void ListStudiesResponse::InternalSwap(ListStudiesResponse* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata ListStudiesResponse::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[13]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[17]);
 }
 
 // ===================================================================
@@ -6164,7 +7679,7 @@ void DeleteStudyRequest::InternalSwap(DeleteStudyRequest* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata DeleteStudyRequest::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[14]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[18]);
 }
 
 // ===================================================================
@@ -6204,7 +7719,7 @@ const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*DeleteStudyResponse::GetClassD
 ::PROTOBUF_NAMESPACE_ID::Metadata DeleteStudyResponse::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[15]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[19]);
 }
 
 // ===================================================================
@@ -6534,7 +8049,7 @@ void SuggestTrialRequest::InternalSwap(SuggestTrialRequest* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata SuggestTrialRequest::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[16]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[20]);
 }
 
 // ===================================================================
@@ -6820,7 +8335,7 @@ void SuggestTrialResponse::InternalSwap(SuggestTrialResponse* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata SuggestTrialResponse::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[17]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[21]);
 }
 
 // ===================================================================
@@ -7243,7 +8758,7 @@ void CompleteTrialRequest::InternalSwap(CompleteTrialRequest* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata CompleteTrialRequest::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[18]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[22]);
 }
 
 // ===================================================================
@@ -7508,7 +9023,7 @@ void CompleteTrialResponse::InternalSwap(CompleteTrialResponse* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata CompleteTrialResponse::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[19]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[23]);
 }
 
 // ===================================================================
@@ -7788,7 +9303,7 @@ void HeartbeatTrialRequest::InternalSwap(HeartbeatTrialRequest* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata HeartbeatTrialRequest::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[20]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[24]);
 }
 
 // ===================================================================
@@ -7981,7 +9496,7 @@ void HeartbeatTrialResponse::InternalSwap(HeartbeatTrialResponse* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata HeartbeatTrialResponse::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[21]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[25]);
 }
 
 // ===================================================================
@@ -8297,7 +9812,7 @@ void ListTrialsRequest::InternalSwap(ListTrialsRequest* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata ListTrialsRequest::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[22]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[26]);
 }
 
 // ===================================================================
@@ -8561,7 +10076,7 @@ void ListTrialsResponse::InternalSwap(ListTrialsResponse* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata ListTrialsResponse::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[23]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[27]);
 }
 
 // ===================================================================
@@ -8764,7 +10279,7 @@ void WatchStudyRequest::InternalSwap(WatchStudyRequest* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata WatchStudyRequest::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[24]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[28]);
 }
 
 // ===================================================================
@@ -8774,6 +10289,7 @@ class WatchStudyResponse::_Internal {
   static const ::sanas::v1::Trial& trial(const WatchStudyResponse* msg);
   static const ::sanas::v1::Study& study(const WatchStudyResponse* msg);
   static const ::PROTOBUF_NAMESPACE_ID::Timestamp& event_time(const WatchStudyResponse* msg);
+  static const ::sanas::v1::Measurement& measurement(const WatchStudyResponse* msg);
 };
 
 const ::sanas::v1::Trial&
@@ -8787,6 +10303,10 @@ WatchStudyResponse::_Internal::study(const WatchStudyResponse* msg) {
 const ::PROTOBUF_NAMESPACE_ID::Timestamp&
 WatchStudyResponse::_Internal::event_time(const WatchStudyResponse* msg) {
   return *msg->_impl_.event_time_;
+}
+const ::sanas::v1::Measurement&
+WatchStudyResponse::_Internal::measurement(const WatchStudyResponse* msg) {
+  return *msg->_impl_.measurement_;
 }
 void WatchStudyResponse::clear_event_time() {
   if (GetArenaForAllocation() == nullptr && _impl_.event_time_ != nullptr) {
@@ -8807,6 +10327,7 @@ WatchStudyResponse::WatchStudyResponse(const WatchStudyResponse& from)
       decltype(_impl_.trial_){nullptr}
     , decltype(_impl_.study_){nullptr}
     , decltype(_impl_.event_time_){nullptr}
+    , decltype(_impl_.measurement_){nullptr}
     , decltype(_impl_.type_){}
     , /*decltype(_impl_._cached_size_)*/{}};
 
@@ -8820,6 +10341,9 @@ WatchStudyResponse::WatchStudyResponse(const WatchStudyResponse& from)
   if (from._internal_has_event_time()) {
     _this->_impl_.event_time_ = new ::PROTOBUF_NAMESPACE_ID::Timestamp(*from._impl_.event_time_);
   }
+  if (from._internal_has_measurement()) {
+    _this->_impl_.measurement_ = new ::sanas::v1::Measurement(*from._impl_.measurement_);
+  }
   _this->_impl_.type_ = from._impl_.type_;
   // @@protoc_insertion_point(copy_constructor:sanas.v1.WatchStudyResponse)
 }
@@ -8832,6 +10356,7 @@ inline void WatchStudyResponse::SharedCtor(
       decltype(_impl_.trial_){nullptr}
     , decltype(_impl_.study_){nullptr}
     , decltype(_impl_.event_time_){nullptr}
+    , decltype(_impl_.measurement_){nullptr}
     , decltype(_impl_.type_){0}
     , /*decltype(_impl_._cached_size_)*/{}
   };
@@ -8851,6 +10376,7 @@ inline void WatchStudyResponse::SharedDtor() {
   if (this != internal_default_instance()) delete _impl_.trial_;
   if (this != internal_default_instance()) delete _impl_.study_;
   if (this != internal_default_instance()) delete _impl_.event_time_;
+  if (this != internal_default_instance()) delete _impl_.measurement_;
 }
 
 void WatchStudyResponse::SetCachedSize(int size) const {
@@ -8875,6 +10401,10 @@ void WatchStudyResponse::Clear() {
     delete _impl_.event_time_;
   }
   _impl_.event_time_ = nullptr;
+  if (GetArenaForAllocation() == nullptr && _impl_.measurement_ != nullptr) {
+    delete _impl_.measurement_;
+  }
+  _impl_.measurement_ = nullptr;
   _impl_.type_ = 0;
   _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
 }
@@ -8914,6 +10444,14 @@ const char* WatchStudyResponse::_InternalParse(const char* ptr, ::_pbi::ParseCon
       case 4:
         if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 34)) {
           ptr = ctx->ParseMessage(_internal_mutable_event_time(), ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // .sanas.v1.Measurement measurement = 5;
+      case 5:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 42)) {
+          ptr = ctx->ParseMessage(_internal_mutable_measurement(), ptr);
           CHK_(ptr);
         } else
           goto handle_unusual;
@@ -8975,6 +10513,13 @@ uint8_t* WatchStudyResponse::_InternalSerialize(
         _Internal::event_time(this).GetCachedSize(), target, stream);
   }
 
+  // .sanas.v1.Measurement measurement = 5;
+  if (this->_internal_has_measurement()) {
+    target = ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::
+      InternalWriteMessage(5, _Internal::measurement(this),
+        _Internal::measurement(this).GetCachedSize(), target, stream);
+  }
+
   if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
     target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
         _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
@@ -9010,6 +10555,13 @@ size_t WatchStudyResponse::ByteSizeLong() const {
     total_size += 1 +
       ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::MessageSize(
         *_impl_.event_time_);
+  }
+
+  // .sanas.v1.Measurement measurement = 5;
+  if (this->_internal_has_measurement()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::MessageSize(
+        *_impl_.measurement_);
   }
 
   // .sanas.v1.StudyEventType type = 1;
@@ -9048,6 +10600,10 @@ void WatchStudyResponse::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, con
     _this->_internal_mutable_event_time()->::PROTOBUF_NAMESPACE_ID::Timestamp::MergeFrom(
         from._internal_event_time());
   }
+  if (from._internal_has_measurement()) {
+    _this->_internal_mutable_measurement()->::sanas::v1::Measurement::MergeFrom(
+        from._internal_measurement());
+  }
   if (from._internal_type() != 0) {
     _this->_internal_set_type(from._internal_type());
   }
@@ -9079,7 +10635,7 @@ void WatchStudyResponse::InternalSwap(WatchStudyResponse* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata WatchStudyResponse::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[25]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[29]);
 }
 
 // ===================================================================
@@ -9374,7 +10930,7 @@ void ImportPaddleSlimCheckpointRequest::InternalSwap(ImportPaddleSlimCheckpointR
 ::PROTOBUF_NAMESPACE_ID::Metadata ImportPaddleSlimCheckpointRequest::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[26]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[30]);
 }
 
 // ===================================================================
@@ -9598,7 +11154,645 @@ void ImportPaddleSlimCheckpointResponse::InternalSwap(ImportPaddleSlimCheckpoint
 ::PROTOBUF_NAMESPACE_ID::Metadata ImportPaddleSlimCheckpointResponse::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[27]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[31]);
+}
+
+// ===================================================================
+
+class ReportTrialProgressRequest::_Internal {
+ public:
+  static const ::sanas::v1::EarlyStopping& early_stopping(const ReportTrialProgressRequest* msg);
+};
+
+const ::sanas::v1::EarlyStopping&
+ReportTrialProgressRequest::_Internal::early_stopping(const ReportTrialProgressRequest* msg) {
+  return *msg->_impl_.early_stopping_;
+}
+ReportTrialProgressRequest::ReportTrialProgressRequest(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                         bool is_message_owned)
+  : ::PROTOBUF_NAMESPACE_ID::Message(arena, is_message_owned) {
+  SharedCtor(arena, is_message_owned);
+  // @@protoc_insertion_point(arena_constructor:sanas.v1.ReportTrialProgressRequest)
+}
+ReportTrialProgressRequest::ReportTrialProgressRequest(const ReportTrialProgressRequest& from)
+  : ::PROTOBUF_NAMESPACE_ID::Message() {
+  ReportTrialProgressRequest* const _this = this; (void)_this;
+  new (&_impl_) Impl_{
+      decltype(_impl_.study_id_){}
+    , decltype(_impl_.client_id_){}
+    , decltype(_impl_.early_stopping_){nullptr}
+    , decltype(_impl_.trial_id_){}
+    , decltype(_impl_.step_){}
+    , decltype(_impl_.value_){}
+    , decltype(_impl_.max_step_){}
+    , /*decltype(_impl_._cached_size_)*/{}};
+
+  _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+  _impl_.study_id_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.study_id_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_study_id().empty()) {
+    _this->_impl_.study_id_.Set(from._internal_study_id(), 
+      _this->GetArenaForAllocation());
+  }
+  _impl_.client_id_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.client_id_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_client_id().empty()) {
+    _this->_impl_.client_id_.Set(from._internal_client_id(), 
+      _this->GetArenaForAllocation());
+  }
+  if (from._internal_has_early_stopping()) {
+    _this->_impl_.early_stopping_ = new ::sanas::v1::EarlyStopping(*from._impl_.early_stopping_);
+  }
+  ::memcpy(&_impl_.trial_id_, &from._impl_.trial_id_,
+    static_cast<size_t>(reinterpret_cast<char*>(&_impl_.max_step_) -
+    reinterpret_cast<char*>(&_impl_.trial_id_)) + sizeof(_impl_.max_step_));
+  // @@protoc_insertion_point(copy_constructor:sanas.v1.ReportTrialProgressRequest)
+}
+
+inline void ReportTrialProgressRequest::SharedCtor(
+    ::_pb::Arena* arena, bool is_message_owned) {
+  (void)arena;
+  (void)is_message_owned;
+  new (&_impl_) Impl_{
+      decltype(_impl_.study_id_){}
+    , decltype(_impl_.client_id_){}
+    , decltype(_impl_.early_stopping_){nullptr}
+    , decltype(_impl_.trial_id_){int64_t{0}}
+    , decltype(_impl_.step_){int64_t{0}}
+    , decltype(_impl_.value_){0}
+    , decltype(_impl_.max_step_){int64_t{0}}
+    , /*decltype(_impl_._cached_size_)*/{}
+  };
+  _impl_.study_id_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.study_id_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  _impl_.client_id_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.client_id_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+}
+
+ReportTrialProgressRequest::~ReportTrialProgressRequest() {
+  // @@protoc_insertion_point(destructor:sanas.v1.ReportTrialProgressRequest)
+  if (auto *arena = _internal_metadata_.DeleteReturnArena<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>()) {
+  (void)arena;
+    return;
+  }
+  SharedDtor();
+}
+
+inline void ReportTrialProgressRequest::SharedDtor() {
+  GOOGLE_DCHECK(GetArenaForAllocation() == nullptr);
+  _impl_.study_id_.Destroy();
+  _impl_.client_id_.Destroy();
+  if (this != internal_default_instance()) delete _impl_.early_stopping_;
+}
+
+void ReportTrialProgressRequest::SetCachedSize(int size) const {
+  _impl_._cached_size_.Set(size);
+}
+
+void ReportTrialProgressRequest::Clear() {
+// @@protoc_insertion_point(message_clear_start:sanas.v1.ReportTrialProgressRequest)
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  _impl_.study_id_.ClearToEmpty();
+  _impl_.client_id_.ClearToEmpty();
+  if (GetArenaForAllocation() == nullptr && _impl_.early_stopping_ != nullptr) {
+    delete _impl_.early_stopping_;
+  }
+  _impl_.early_stopping_ = nullptr;
+  ::memset(&_impl_.trial_id_, 0, static_cast<size_t>(
+      reinterpret_cast<char*>(&_impl_.max_step_) -
+      reinterpret_cast<char*>(&_impl_.trial_id_)) + sizeof(_impl_.max_step_));
+  _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
+}
+
+const char* ReportTrialProgressRequest::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
+#define CHK_(x) if (PROTOBUF_PREDICT_FALSE(!(x))) goto failure
+  while (!ctx->Done(&ptr)) {
+    uint32_t tag;
+    ptr = ::_pbi::ReadTag(ptr, &tag);
+    switch (tag >> 3) {
+      // string study_id = 1;
+      case 1:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 10)) {
+          auto str = _internal_mutable_study_id();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "sanas.v1.ReportTrialProgressRequest.study_id"));
+        } else
+          goto handle_unusual;
+        continue;
+      // int64 trial_id = 2;
+      case 2:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 16)) {
+          _impl_.trial_id_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // int64 step = 3;
+      case 3:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 24)) {
+          _impl_.step_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // double value = 4;
+      case 4:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 33)) {
+          _impl_.value_ = ::PROTOBUF_NAMESPACE_ID::internal::UnalignedLoad<double>(ptr);
+          ptr += sizeof(double);
+        } else
+          goto handle_unusual;
+        continue;
+      // int64 max_step = 5;
+      case 5:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 40)) {
+          _impl_.max_step_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // string client_id = 6;
+      case 6:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 50)) {
+          auto str = _internal_mutable_client_id();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "sanas.v1.ReportTrialProgressRequest.client_id"));
+        } else
+          goto handle_unusual;
+        continue;
+      // .sanas.v1.EarlyStopping early_stopping = 7;
+      case 7:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 58)) {
+          ptr = ctx->ParseMessage(_internal_mutable_early_stopping(), ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      default:
+        goto handle_unusual;
+    }  // switch
+  handle_unusual:
+    if ((tag == 0) || ((tag & 7) == 4)) {
+      CHK_(ptr);
+      ctx->SetLastTag(tag);
+      goto message_done;
+    }
+    ptr = UnknownFieldParse(
+        tag,
+        _internal_metadata_.mutable_unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(),
+        ptr, ctx);
+    CHK_(ptr != nullptr);
+  }  // while
+message_done:
+  return ptr;
+failure:
+  ptr = nullptr;
+  goto message_done;
+#undef CHK_
+}
+
+uint8_t* ReportTrialProgressRequest::_InternalSerialize(
+    uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const {
+  // @@protoc_insertion_point(serialize_to_array_start:sanas.v1.ReportTrialProgressRequest)
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  // string study_id = 1;
+  if (!this->_internal_study_id().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_study_id().data(), static_cast<int>(this->_internal_study_id().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "sanas.v1.ReportTrialProgressRequest.study_id");
+    target = stream->WriteStringMaybeAliased(
+        1, this->_internal_study_id(), target);
+  }
+
+  // int64 trial_id = 2;
+  if (this->_internal_trial_id() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt64ToArray(2, this->_internal_trial_id(), target);
+  }
+
+  // int64 step = 3;
+  if (this->_internal_step() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt64ToArray(3, this->_internal_step(), target);
+  }
+
+  // double value = 4;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_value = this->_internal_value();
+  uint64_t raw_value;
+  memcpy(&raw_value, &tmp_value, sizeof(tmp_value));
+  if (raw_value != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteDoubleToArray(4, this->_internal_value(), target);
+  }
+
+  // int64 max_step = 5;
+  if (this->_internal_max_step() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt64ToArray(5, this->_internal_max_step(), target);
+  }
+
+  // string client_id = 6;
+  if (!this->_internal_client_id().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_client_id().data(), static_cast<int>(this->_internal_client_id().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "sanas.v1.ReportTrialProgressRequest.client_id");
+    target = stream->WriteStringMaybeAliased(
+        6, this->_internal_client_id(), target);
+  }
+
+  // .sanas.v1.EarlyStopping early_stopping = 7;
+  if (this->_internal_has_early_stopping()) {
+    target = ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::
+      InternalWriteMessage(7, _Internal::early_stopping(this),
+        _Internal::early_stopping(this).GetCachedSize(), target, stream);
+  }
+
+  if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
+    target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
+        _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
+  }
+  // @@protoc_insertion_point(serialize_to_array_end:sanas.v1.ReportTrialProgressRequest)
+  return target;
+}
+
+size_t ReportTrialProgressRequest::ByteSizeLong() const {
+// @@protoc_insertion_point(message_byte_size_start:sanas.v1.ReportTrialProgressRequest)
+  size_t total_size = 0;
+
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  // string study_id = 1;
+  if (!this->_internal_study_id().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_study_id());
+  }
+
+  // string client_id = 6;
+  if (!this->_internal_client_id().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_client_id());
+  }
+
+  // .sanas.v1.EarlyStopping early_stopping = 7;
+  if (this->_internal_has_early_stopping()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::MessageSize(
+        *_impl_.early_stopping_);
+  }
+
+  // int64 trial_id = 2;
+  if (this->_internal_trial_id() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_trial_id());
+  }
+
+  // int64 step = 3;
+  if (this->_internal_step() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_step());
+  }
+
+  // double value = 4;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_value = this->_internal_value();
+  uint64_t raw_value;
+  memcpy(&raw_value, &tmp_value, sizeof(tmp_value));
+  if (raw_value != 0) {
+    total_size += 1 + 8;
+  }
+
+  // int64 max_step = 5;
+  if (this->_internal_max_step() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_max_step());
+  }
+
+  return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
+}
+
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData ReportTrialProgressRequest::_class_data_ = {
+    ::PROTOBUF_NAMESPACE_ID::Message::CopyWithSourceCheck,
+    ReportTrialProgressRequest::MergeImpl
+};
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*ReportTrialProgressRequest::GetClassData() const { return &_class_data_; }
+
+
+void ReportTrialProgressRequest::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg) {
+  auto* const _this = static_cast<ReportTrialProgressRequest*>(&to_msg);
+  auto& from = static_cast<const ReportTrialProgressRequest&>(from_msg);
+  // @@protoc_insertion_point(class_specific_merge_from_start:sanas.v1.ReportTrialProgressRequest)
+  GOOGLE_DCHECK_NE(&from, _this);
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  if (!from._internal_study_id().empty()) {
+    _this->_internal_set_study_id(from._internal_study_id());
+  }
+  if (!from._internal_client_id().empty()) {
+    _this->_internal_set_client_id(from._internal_client_id());
+  }
+  if (from._internal_has_early_stopping()) {
+    _this->_internal_mutable_early_stopping()->::sanas::v1::EarlyStopping::MergeFrom(
+        from._internal_early_stopping());
+  }
+  if (from._internal_trial_id() != 0) {
+    _this->_internal_set_trial_id(from._internal_trial_id());
+  }
+  if (from._internal_step() != 0) {
+    _this->_internal_set_step(from._internal_step());
+  }
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_value = from._internal_value();
+  uint64_t raw_value;
+  memcpy(&raw_value, &tmp_value, sizeof(tmp_value));
+  if (raw_value != 0) {
+    _this->_internal_set_value(from._internal_value());
+  }
+  if (from._internal_max_step() != 0) {
+    _this->_internal_set_max_step(from._internal_max_step());
+  }
+  _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+}
+
+void ReportTrialProgressRequest::CopyFrom(const ReportTrialProgressRequest& from) {
+// @@protoc_insertion_point(class_specific_copy_from_start:sanas.v1.ReportTrialProgressRequest)
+  if (&from == this) return;
+  Clear();
+  MergeFrom(from);
+}
+
+bool ReportTrialProgressRequest::IsInitialized() const {
+  return true;
+}
+
+void ReportTrialProgressRequest::InternalSwap(ReportTrialProgressRequest* other) {
+  using std::swap;
+  auto* lhs_arena = GetArenaForAllocation();
+  auto* rhs_arena = other->GetArenaForAllocation();
+  _internal_metadata_.InternalSwap(&other->_internal_metadata_);
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.study_id_, lhs_arena,
+      &other->_impl_.study_id_, rhs_arena
+  );
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.client_id_, lhs_arena,
+      &other->_impl_.client_id_, rhs_arena
+  );
+  ::PROTOBUF_NAMESPACE_ID::internal::memswap<
+      PROTOBUF_FIELD_OFFSET(ReportTrialProgressRequest, _impl_.max_step_)
+      + sizeof(ReportTrialProgressRequest::_impl_.max_step_)
+      - PROTOBUF_FIELD_OFFSET(ReportTrialProgressRequest, _impl_.early_stopping_)>(
+          reinterpret_cast<char*>(&_impl_.early_stopping_),
+          reinterpret_cast<char*>(&other->_impl_.early_stopping_));
+}
+
+::PROTOBUF_NAMESPACE_ID::Metadata ReportTrialProgressRequest::GetMetadata() const {
+  return ::_pbi::AssignDescriptors(
+      &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[32]);
+}
+
+// ===================================================================
+
+class ReportTrialProgressResponse::_Internal {
+ public:
+  static const ::sanas::v1::Trial& trial(const ReportTrialProgressResponse* msg);
+};
+
+const ::sanas::v1::Trial&
+ReportTrialProgressResponse::_Internal::trial(const ReportTrialProgressResponse* msg) {
+  return *msg->_impl_.trial_;
+}
+ReportTrialProgressResponse::ReportTrialProgressResponse(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                         bool is_message_owned)
+  : ::PROTOBUF_NAMESPACE_ID::Message(arena, is_message_owned) {
+  SharedCtor(arena, is_message_owned);
+  // @@protoc_insertion_point(arena_constructor:sanas.v1.ReportTrialProgressResponse)
+}
+ReportTrialProgressResponse::ReportTrialProgressResponse(const ReportTrialProgressResponse& from)
+  : ::PROTOBUF_NAMESPACE_ID::Message() {
+  ReportTrialProgressResponse* const _this = this; (void)_this;
+  new (&_impl_) Impl_{
+      decltype(_impl_.trial_){nullptr}
+    , decltype(_impl_.should_stop_){}
+    , /*decltype(_impl_._cached_size_)*/{}};
+
+  _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+  if (from._internal_has_trial()) {
+    _this->_impl_.trial_ = new ::sanas::v1::Trial(*from._impl_.trial_);
+  }
+  _this->_impl_.should_stop_ = from._impl_.should_stop_;
+  // @@protoc_insertion_point(copy_constructor:sanas.v1.ReportTrialProgressResponse)
+}
+
+inline void ReportTrialProgressResponse::SharedCtor(
+    ::_pb::Arena* arena, bool is_message_owned) {
+  (void)arena;
+  (void)is_message_owned;
+  new (&_impl_) Impl_{
+      decltype(_impl_.trial_){nullptr}
+    , decltype(_impl_.should_stop_){false}
+    , /*decltype(_impl_._cached_size_)*/{}
+  };
+}
+
+ReportTrialProgressResponse::~ReportTrialProgressResponse() {
+  // @@protoc_insertion_point(destructor:sanas.v1.ReportTrialProgressResponse)
+  if (auto *arena = _internal_metadata_.DeleteReturnArena<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>()) {
+  (void)arena;
+    return;
+  }
+  SharedDtor();
+}
+
+inline void ReportTrialProgressResponse::SharedDtor() {
+  GOOGLE_DCHECK(GetArenaForAllocation() == nullptr);
+  if (this != internal_default_instance()) delete _impl_.trial_;
+}
+
+void ReportTrialProgressResponse::SetCachedSize(int size) const {
+  _impl_._cached_size_.Set(size);
+}
+
+void ReportTrialProgressResponse::Clear() {
+// @@protoc_insertion_point(message_clear_start:sanas.v1.ReportTrialProgressResponse)
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  if (GetArenaForAllocation() == nullptr && _impl_.trial_ != nullptr) {
+    delete _impl_.trial_;
+  }
+  _impl_.trial_ = nullptr;
+  _impl_.should_stop_ = false;
+  _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
+}
+
+const char* ReportTrialProgressResponse::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
+#define CHK_(x) if (PROTOBUF_PREDICT_FALSE(!(x))) goto failure
+  while (!ctx->Done(&ptr)) {
+    uint32_t tag;
+    ptr = ::_pbi::ReadTag(ptr, &tag);
+    switch (tag >> 3) {
+      // .sanas.v1.Trial trial = 1;
+      case 1:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 10)) {
+          ptr = ctx->ParseMessage(_internal_mutable_trial(), ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // bool should_stop = 2;
+      case 2:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 16)) {
+          _impl_.should_stop_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      default:
+        goto handle_unusual;
+    }  // switch
+  handle_unusual:
+    if ((tag == 0) || ((tag & 7) == 4)) {
+      CHK_(ptr);
+      ctx->SetLastTag(tag);
+      goto message_done;
+    }
+    ptr = UnknownFieldParse(
+        tag,
+        _internal_metadata_.mutable_unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(),
+        ptr, ctx);
+    CHK_(ptr != nullptr);
+  }  // while
+message_done:
+  return ptr;
+failure:
+  ptr = nullptr;
+  goto message_done;
+#undef CHK_
+}
+
+uint8_t* ReportTrialProgressResponse::_InternalSerialize(
+    uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const {
+  // @@protoc_insertion_point(serialize_to_array_start:sanas.v1.ReportTrialProgressResponse)
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  // .sanas.v1.Trial trial = 1;
+  if (this->_internal_has_trial()) {
+    target = ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::
+      InternalWriteMessage(1, _Internal::trial(this),
+        _Internal::trial(this).GetCachedSize(), target, stream);
+  }
+
+  // bool should_stop = 2;
+  if (this->_internal_should_stop() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteBoolToArray(2, this->_internal_should_stop(), target);
+  }
+
+  if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
+    target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
+        _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
+  }
+  // @@protoc_insertion_point(serialize_to_array_end:sanas.v1.ReportTrialProgressResponse)
+  return target;
+}
+
+size_t ReportTrialProgressResponse::ByteSizeLong() const {
+// @@protoc_insertion_point(message_byte_size_start:sanas.v1.ReportTrialProgressResponse)
+  size_t total_size = 0;
+
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  // .sanas.v1.Trial trial = 1;
+  if (this->_internal_has_trial()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::MessageSize(
+        *_impl_.trial_);
+  }
+
+  // bool should_stop = 2;
+  if (this->_internal_should_stop() != 0) {
+    total_size += 1 + 1;
+  }
+
+  return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
+}
+
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData ReportTrialProgressResponse::_class_data_ = {
+    ::PROTOBUF_NAMESPACE_ID::Message::CopyWithSourceCheck,
+    ReportTrialProgressResponse::MergeImpl
+};
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*ReportTrialProgressResponse::GetClassData() const { return &_class_data_; }
+
+
+void ReportTrialProgressResponse::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg) {
+  auto* const _this = static_cast<ReportTrialProgressResponse*>(&to_msg);
+  auto& from = static_cast<const ReportTrialProgressResponse&>(from_msg);
+  // @@protoc_insertion_point(class_specific_merge_from_start:sanas.v1.ReportTrialProgressResponse)
+  GOOGLE_DCHECK_NE(&from, _this);
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  if (from._internal_has_trial()) {
+    _this->_internal_mutable_trial()->::sanas::v1::Trial::MergeFrom(
+        from._internal_trial());
+  }
+  if (from._internal_should_stop() != 0) {
+    _this->_internal_set_should_stop(from._internal_should_stop());
+  }
+  _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+}
+
+void ReportTrialProgressResponse::CopyFrom(const ReportTrialProgressResponse& from) {
+// @@protoc_insertion_point(class_specific_copy_from_start:sanas.v1.ReportTrialProgressResponse)
+  if (&from == this) return;
+  Clear();
+  MergeFrom(from);
+}
+
+bool ReportTrialProgressResponse::IsInitialized() const {
+  return true;
+}
+
+void ReportTrialProgressResponse::InternalSwap(ReportTrialProgressResponse* other) {
+  using std::swap;
+  _internal_metadata_.InternalSwap(&other->_internal_metadata_);
+  ::PROTOBUF_NAMESPACE_ID::internal::memswap<
+      PROTOBUF_FIELD_OFFSET(ReportTrialProgressResponse, _impl_.should_stop_)
+      + sizeof(ReportTrialProgressResponse::_impl_.should_stop_)
+      - PROTOBUF_FIELD_OFFSET(ReportTrialProgressResponse, _impl_.trial_)>(
+          reinterpret_cast<char*>(&_impl_.trial_),
+          reinterpret_cast<char*>(&other->_impl_.trial_));
+}
+
+::PROTOBUF_NAMESPACE_ID::Metadata ReportTrialProgressResponse::GetMetadata() const {
+  return ::_pbi::AssignDescriptors(
+      &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[33]);
 }
 
 // @@protoc_insertion_point(namespace_scope)
@@ -9612,6 +11806,18 @@ Arena::CreateMaybeMessage< ::sanas::v1::SearchSpaceConfig >(Arena* arena) {
 template<> PROTOBUF_NOINLINE ::sanas::v1::StudyConfig*
 Arena::CreateMaybeMessage< ::sanas::v1::StudyConfig >(Arena* arena) {
   return Arena::CreateMessageInternal< ::sanas::v1::StudyConfig >(arena);
+}
+template<> PROTOBUF_NOINLINE ::sanas::v1::MedianStoppingRule*
+Arena::CreateMaybeMessage< ::sanas::v1::MedianStoppingRule >(Arena* arena) {
+  return Arena::CreateMessageInternal< ::sanas::v1::MedianStoppingRule >(arena);
+}
+template<> PROTOBUF_NOINLINE ::sanas::v1::SuccessiveHalvingRule*
+Arena::CreateMaybeMessage< ::sanas::v1::SuccessiveHalvingRule >(Arena* arena) {
+  return Arena::CreateMessageInternal< ::sanas::v1::SuccessiveHalvingRule >(arena);
+}
+template<> PROTOBUF_NOINLINE ::sanas::v1::EarlyStopping*
+Arena::CreateMaybeMessage< ::sanas::v1::EarlyStopping >(Arena* arena) {
+  return Arena::CreateMessageInternal< ::sanas::v1::EarlyStopping >(arena);
 }
 template<> PROTOBUF_NOINLINE ::sanas::v1::Constraints*
 Arena::CreateMaybeMessage< ::sanas::v1::Constraints >(Arena* arena) {
@@ -9632,6 +11838,10 @@ Arena::CreateMaybeMessage< ::sanas::v1::TrialCounts >(Arena* arena) {
 template<> PROTOBUF_NOINLINE ::sanas::v1::Study*
 Arena::CreateMaybeMessage< ::sanas::v1::Study >(Arena* arena) {
   return Arena::CreateMessageInternal< ::sanas::v1::Study >(arena);
+}
+template<> PROTOBUF_NOINLINE ::sanas::v1::Measurement*
+Arena::CreateMaybeMessage< ::sanas::v1::Measurement >(Arena* arena) {
+  return Arena::CreateMessageInternal< ::sanas::v1::Measurement >(arena);
 }
 template<> PROTOBUF_NOINLINE ::sanas::v1::Trial*
 Arena::CreateMaybeMessage< ::sanas::v1::Trial >(Arena* arena) {
@@ -9716,6 +11926,14 @@ Arena::CreateMaybeMessage< ::sanas::v1::ImportPaddleSlimCheckpointRequest >(Aren
 template<> PROTOBUF_NOINLINE ::sanas::v1::ImportPaddleSlimCheckpointResponse*
 Arena::CreateMaybeMessage< ::sanas::v1::ImportPaddleSlimCheckpointResponse >(Arena* arena) {
   return Arena::CreateMessageInternal< ::sanas::v1::ImportPaddleSlimCheckpointResponse >(arena);
+}
+template<> PROTOBUF_NOINLINE ::sanas::v1::ReportTrialProgressRequest*
+Arena::CreateMaybeMessage< ::sanas::v1::ReportTrialProgressRequest >(Arena* arena) {
+  return Arena::CreateMessageInternal< ::sanas::v1::ReportTrialProgressRequest >(arena);
+}
+template<> PROTOBUF_NOINLINE ::sanas::v1::ReportTrialProgressResponse*
+Arena::CreateMaybeMessage< ::sanas::v1::ReportTrialProgressResponse >(Arena* arena) {
+  return Arena::CreateMessageInternal< ::sanas::v1::ReportTrialProgressResponse >(arena);
 }
 PROTOBUF_NAMESPACE_CLOSE
 

@@ -77,6 +77,9 @@ extern DeleteStudyRequestDefaultTypeInternal _DeleteStudyRequest_default_instanc
 class DeleteStudyResponse;
 struct DeleteStudyResponseDefaultTypeInternal;
 extern DeleteStudyResponseDefaultTypeInternal _DeleteStudyResponse_default_instance_;
+class EarlyStopping;
+struct EarlyStoppingDefaultTypeInternal;
+extern EarlyStoppingDefaultTypeInternal _EarlyStopping_default_instance_;
 class GetStudyRequest;
 struct GetStudyRequestDefaultTypeInternal;
 extern GetStudyRequestDefaultTypeInternal _GetStudyRequest_default_instance_;
@@ -107,6 +110,18 @@ extern ListTrialsRequestDefaultTypeInternal _ListTrialsRequest_default_instance_
 class ListTrialsResponse;
 struct ListTrialsResponseDefaultTypeInternal;
 extern ListTrialsResponseDefaultTypeInternal _ListTrialsResponse_default_instance_;
+class Measurement;
+struct MeasurementDefaultTypeInternal;
+extern MeasurementDefaultTypeInternal _Measurement_default_instance_;
+class MedianStoppingRule;
+struct MedianStoppingRuleDefaultTypeInternal;
+extern MedianStoppingRuleDefaultTypeInternal _MedianStoppingRule_default_instance_;
+class ReportTrialProgressRequest;
+struct ReportTrialProgressRequestDefaultTypeInternal;
+extern ReportTrialProgressRequestDefaultTypeInternal _ReportTrialProgressRequest_default_instance_;
+class ReportTrialProgressResponse;
+struct ReportTrialProgressResponseDefaultTypeInternal;
+extern ReportTrialProgressResponseDefaultTypeInternal _ReportTrialProgressResponse_default_instance_;
 class SearchSpaceConfig;
 struct SearchSpaceConfigDefaultTypeInternal;
 extern SearchSpaceConfigDefaultTypeInternal _SearchSpaceConfig_default_instance_;
@@ -116,6 +131,9 @@ extern StudyDefaultTypeInternal _Study_default_instance_;
 class StudyConfig;
 struct StudyConfigDefaultTypeInternal;
 extern StudyConfigDefaultTypeInternal _StudyConfig_default_instance_;
+class SuccessiveHalvingRule;
+struct SuccessiveHalvingRuleDefaultTypeInternal;
+extern SuccessiveHalvingRuleDefaultTypeInternal _SuccessiveHalvingRule_default_instance_;
 class SuggestTrialRequest;
 struct SuggestTrialRequestDefaultTypeInternal;
 extern SuggestTrialRequestDefaultTypeInternal _SuggestTrialRequest_default_instance_;
@@ -146,6 +164,7 @@ template<> ::sanas::v1::CreateStudyRequest* Arena::CreateMaybeMessage<::sanas::v
 template<> ::sanas::v1::CreateStudyResponse* Arena::CreateMaybeMessage<::sanas::v1::CreateStudyResponse>(Arena*);
 template<> ::sanas::v1::DeleteStudyRequest* Arena::CreateMaybeMessage<::sanas::v1::DeleteStudyRequest>(Arena*);
 template<> ::sanas::v1::DeleteStudyResponse* Arena::CreateMaybeMessage<::sanas::v1::DeleteStudyResponse>(Arena*);
+template<> ::sanas::v1::EarlyStopping* Arena::CreateMaybeMessage<::sanas::v1::EarlyStopping>(Arena*);
 template<> ::sanas::v1::GetStudyRequest* Arena::CreateMaybeMessage<::sanas::v1::GetStudyRequest>(Arena*);
 template<> ::sanas::v1::GetStudyResponse* Arena::CreateMaybeMessage<::sanas::v1::GetStudyResponse>(Arena*);
 template<> ::sanas::v1::HeartbeatTrialRequest* Arena::CreateMaybeMessage<::sanas::v1::HeartbeatTrialRequest>(Arena*);
@@ -156,9 +175,14 @@ template<> ::sanas::v1::ListStudiesRequest* Arena::CreateMaybeMessage<::sanas::v
 template<> ::sanas::v1::ListStudiesResponse* Arena::CreateMaybeMessage<::sanas::v1::ListStudiesResponse>(Arena*);
 template<> ::sanas::v1::ListTrialsRequest* Arena::CreateMaybeMessage<::sanas::v1::ListTrialsRequest>(Arena*);
 template<> ::sanas::v1::ListTrialsResponse* Arena::CreateMaybeMessage<::sanas::v1::ListTrialsResponse>(Arena*);
+template<> ::sanas::v1::Measurement* Arena::CreateMaybeMessage<::sanas::v1::Measurement>(Arena*);
+template<> ::sanas::v1::MedianStoppingRule* Arena::CreateMaybeMessage<::sanas::v1::MedianStoppingRule>(Arena*);
+template<> ::sanas::v1::ReportTrialProgressRequest* Arena::CreateMaybeMessage<::sanas::v1::ReportTrialProgressRequest>(Arena*);
+template<> ::sanas::v1::ReportTrialProgressResponse* Arena::CreateMaybeMessage<::sanas::v1::ReportTrialProgressResponse>(Arena*);
 template<> ::sanas::v1::SearchSpaceConfig* Arena::CreateMaybeMessage<::sanas::v1::SearchSpaceConfig>(Arena*);
 template<> ::sanas::v1::Study* Arena::CreateMaybeMessage<::sanas::v1::Study>(Arena*);
 template<> ::sanas::v1::StudyConfig* Arena::CreateMaybeMessage<::sanas::v1::StudyConfig>(Arena*);
+template<> ::sanas::v1::SuccessiveHalvingRule* Arena::CreateMaybeMessage<::sanas::v1::SuccessiveHalvingRule>(Arena*);
 template<> ::sanas::v1::SuggestTrialRequest* Arena::CreateMaybeMessage<::sanas::v1::SuggestTrialRequest>(Arena*);
 template<> ::sanas::v1::SuggestTrialResponse* Arena::CreateMaybeMessage<::sanas::v1::SuggestTrialResponse>(Arena*);
 template<> ::sanas::v1::Trial* Arena::CreateMaybeMessage<::sanas::v1::Trial>(Arena*);
@@ -169,6 +193,32 @@ PROTOBUF_NAMESPACE_CLOSE
 namespace sanas {
 namespace v1 {
 
+enum ObjectiveGoal : int {
+  OBJECTIVE_GOAL_UNSPECIFIED = 0,
+  OBJECTIVE_GOAL_MAXIMIZE = 1,
+  OBJECTIVE_GOAL_MINIMIZE = 2,
+  ObjectiveGoal_INT_MIN_SENTINEL_DO_NOT_USE_ = std::numeric_limits<int32_t>::min(),
+  ObjectiveGoal_INT_MAX_SENTINEL_DO_NOT_USE_ = std::numeric_limits<int32_t>::max()
+};
+bool ObjectiveGoal_IsValid(int value);
+constexpr ObjectiveGoal ObjectiveGoal_MIN = OBJECTIVE_GOAL_UNSPECIFIED;
+constexpr ObjectiveGoal ObjectiveGoal_MAX = OBJECTIVE_GOAL_MINIMIZE;
+constexpr int ObjectiveGoal_ARRAYSIZE = ObjectiveGoal_MAX + 1;
+
+const ::PROTOBUF_NAMESPACE_ID::EnumDescriptor* ObjectiveGoal_descriptor();
+template<typename T>
+inline const std::string& ObjectiveGoal_Name(T enum_t_value) {
+  static_assert(::std::is_same<T, ObjectiveGoal>::value ||
+    ::std::is_integral<T>::value,
+    "Incorrect type passed to function ObjectiveGoal_Name.");
+  return ::PROTOBUF_NAMESPACE_ID::internal::NameOfEnum(
+    ObjectiveGoal_descriptor(), enum_t_value);
+}
+inline bool ObjectiveGoal_Parse(
+    ::PROTOBUF_NAMESPACE_ID::ConstStringParam name, ObjectiveGoal* value) {
+  return ::PROTOBUF_NAMESPACE_ID::internal::ParseNamedEnum<ObjectiveGoal>(
+    ObjectiveGoal_descriptor(), name, value);
+}
 enum StudyState : int {
   STUDY_STATE_UNSPECIFIED = 0,
   STUDY_STATE_ACTIVE = 1,
@@ -201,12 +251,13 @@ enum TrialState : int {
   TRIAL_STATE_ACTIVE = 1,
   TRIAL_STATE_SUCCEEDED = 2,
   TRIAL_STATE_INFEASIBLE = 3,
+  TRIAL_STATE_STOPPED = 4,
   TrialState_INT_MIN_SENTINEL_DO_NOT_USE_ = std::numeric_limits<int32_t>::min(),
   TrialState_INT_MAX_SENTINEL_DO_NOT_USE_ = std::numeric_limits<int32_t>::max()
 };
 bool TrialState_IsValid(int value);
 constexpr TrialState TrialState_MIN = TRIAL_STATE_UNSPECIFIED;
-constexpr TrialState TrialState_MAX = TRIAL_STATE_INFEASIBLE;
+constexpr TrialState TrialState_MAX = TRIAL_STATE_STOPPED;
 constexpr int TrialState_ARRAYSIZE = TrialState_MAX + 1;
 
 const ::PROTOBUF_NAMESPACE_ID::EnumDescriptor* TrialState_descriptor();
@@ -237,12 +288,13 @@ enum ErrorReason : int {
   ERROR_REASON_UNAUTHENTICATED = 10,
   ERROR_REASON_STUDY_BROKEN = 11,
   ERROR_REASON_TOO_MANY_WATCHERS = 12,
+  ERROR_REASON_TRIAL_NOT_HELD = 13,
   ErrorReason_INT_MIN_SENTINEL_DO_NOT_USE_ = std::numeric_limits<int32_t>::min(),
   ErrorReason_INT_MAX_SENTINEL_DO_NOT_USE_ = std::numeric_limits<int32_t>::max()
 };
 bool ErrorReason_IsValid(int value);
 constexpr ErrorReason ErrorReason_MIN = ERROR_REASON_UNSPECIFIED;
-constexpr ErrorReason ErrorReason_MAX = ERROR_REASON_TOO_MANY_WATCHERS;
+constexpr ErrorReason ErrorReason_MAX = ERROR_REASON_TRIAL_NOT_HELD;
 constexpr int ErrorReason_ARRAYSIZE = ErrorReason_MAX + 1;
 
 const ::PROTOBUF_NAMESPACE_ID::EnumDescriptor* ErrorReason_descriptor();
@@ -267,12 +319,14 @@ enum StudyEventType : int {
   STUDY_EVENT_TYPE_TRIAL_COMPLETED = 4,
   STUDY_EVENT_TYPE_NEW_BEST = 5,
   STUDY_EVENT_TYPE_STUDY_COMPLETED = 6,
+  STUDY_EVENT_TYPE_TRIAL_PROGRESS = 7,
+  STUDY_EVENT_TYPE_TRIAL_STOPPED = 8,
   StudyEventType_INT_MIN_SENTINEL_DO_NOT_USE_ = std::numeric_limits<int32_t>::min(),
   StudyEventType_INT_MAX_SENTINEL_DO_NOT_USE_ = std::numeric_limits<int32_t>::max()
 };
 bool StudyEventType_IsValid(int value);
 constexpr StudyEventType StudyEventType_MIN = STUDY_EVENT_TYPE_UNSPECIFIED;
-constexpr StudyEventType StudyEventType_MAX = STUDY_EVENT_TYPE_STUDY_COMPLETED;
+constexpr StudyEventType StudyEventType_MAX = STUDY_EVENT_TYPE_TRIAL_STOPPED;
 constexpr int StudyEventType_ARRAYSIZE = StudyEventType_MAX + 1;
 
 const ::PROTOBUF_NAMESPACE_ID::EnumDescriptor* StudyEventType_descriptor();
@@ -652,6 +706,7 @@ class StudyConfig final :
     kInitTokensFieldNumber = 4,
     kLeaseDurationFieldNumber = 7,
     kConstraintsFieldNumber = 8,
+    kEarlyStoppingFieldNumber = 9,
     kInitTemperatureFieldNumber = 2,
     kReduceRateFieldNumber = 3,
     kSearchStepsFieldNumber = 5,
@@ -733,6 +788,24 @@ class StudyConfig final :
       ::sanas::v1::Constraints* constraints);
   ::sanas::v1::Constraints* unsafe_arena_release_constraints();
 
+  // .sanas.v1.EarlyStopping early_stopping = 9;
+  bool has_early_stopping() const;
+  private:
+  bool _internal_has_early_stopping() const;
+  public:
+  void clear_early_stopping();
+  const ::sanas::v1::EarlyStopping& early_stopping() const;
+  PROTOBUF_NODISCARD ::sanas::v1::EarlyStopping* release_early_stopping();
+  ::sanas::v1::EarlyStopping* mutable_early_stopping();
+  void set_allocated_early_stopping(::sanas::v1::EarlyStopping* early_stopping);
+  private:
+  const ::sanas::v1::EarlyStopping& _internal_early_stopping() const;
+  ::sanas::v1::EarlyStopping* _internal_mutable_early_stopping();
+  public:
+  void unsafe_arena_set_allocated_early_stopping(
+      ::sanas::v1::EarlyStopping* early_stopping);
+  ::sanas::v1::EarlyStopping* unsafe_arena_release_early_stopping();
+
   // optional double init_temperature = 2;
   bool has_init_temperature() const;
   private:
@@ -796,10 +869,558 @@ class StudyConfig final :
     mutable std::atomic<int> _init_tokens_cached_byte_size_;
     ::PROTOBUF_NAMESPACE_ID::Duration* lease_duration_;
     ::sanas::v1::Constraints* constraints_;
+    ::sanas::v1::EarlyStopping* early_stopping_;
     double init_temperature_;
     double reduce_rate_;
     int64_t search_steps_;
     uint64_t seed_;
+  };
+  union { Impl_ _impl_; };
+  friend struct ::TableStruct_sanas_2fv1_2fsanas_2eproto;
+};
+// -------------------------------------------------------------------
+
+class MedianStoppingRule final :
+    public ::PROTOBUF_NAMESPACE_ID::Message /* @@protoc_insertion_point(class_definition:sanas.v1.MedianStoppingRule) */ {
+ public:
+  inline MedianStoppingRule() : MedianStoppingRule(nullptr) {}
+  ~MedianStoppingRule() override;
+  explicit PROTOBUF_CONSTEXPR MedianStoppingRule(::PROTOBUF_NAMESPACE_ID::internal::ConstantInitialized);
+
+  MedianStoppingRule(const MedianStoppingRule& from);
+  MedianStoppingRule(MedianStoppingRule&& from) noexcept
+    : MedianStoppingRule() {
+    *this = ::std::move(from);
+  }
+
+  inline MedianStoppingRule& operator=(const MedianStoppingRule& from) {
+    CopyFrom(from);
+    return *this;
+  }
+  inline MedianStoppingRule& operator=(MedianStoppingRule&& from) noexcept {
+    if (this == &from) return *this;
+    if (GetOwningArena() == from.GetOwningArena()
+  #ifdef PROTOBUF_FORCE_COPY_IN_MOVE
+        && GetOwningArena() != nullptr
+  #endif  // !PROTOBUF_FORCE_COPY_IN_MOVE
+    ) {
+      InternalSwap(&from);
+    } else {
+      CopyFrom(from);
+    }
+    return *this;
+  }
+
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* descriptor() {
+    return GetDescriptor();
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* GetDescriptor() {
+    return default_instance().GetMetadata().descriptor;
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Reflection* GetReflection() {
+    return default_instance().GetMetadata().reflection;
+  }
+  static const MedianStoppingRule& default_instance() {
+    return *internal_default_instance();
+  }
+  static inline const MedianStoppingRule* internal_default_instance() {
+    return reinterpret_cast<const MedianStoppingRule*>(
+               &_MedianStoppingRule_default_instance_);
+  }
+  static constexpr int kIndexInFileMessages =
+    2;
+
+  friend void swap(MedianStoppingRule& a, MedianStoppingRule& b) {
+    a.Swap(&b);
+  }
+  inline void Swap(MedianStoppingRule* other) {
+    if (other == this) return;
+  #ifdef PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() != nullptr &&
+        GetOwningArena() == other->GetOwningArena()) {
+   #else  // PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() == other->GetOwningArena()) {
+  #endif  // !PROTOBUF_FORCE_COPY_IN_SWAP
+      InternalSwap(other);
+    } else {
+      ::PROTOBUF_NAMESPACE_ID::internal::GenericSwap(this, other);
+    }
+  }
+  void UnsafeArenaSwap(MedianStoppingRule* other) {
+    if (other == this) return;
+    GOOGLE_DCHECK(GetOwningArena() == other->GetOwningArena());
+    InternalSwap(other);
+  }
+
+  // implements Message ----------------------------------------------
+
+  MedianStoppingRule* New(::PROTOBUF_NAMESPACE_ID::Arena* arena = nullptr) const final {
+    return CreateMaybeMessage<MedianStoppingRule>(arena);
+  }
+  using ::PROTOBUF_NAMESPACE_ID::Message::CopyFrom;
+  void CopyFrom(const MedianStoppingRule& from);
+  using ::PROTOBUF_NAMESPACE_ID::Message::MergeFrom;
+  void MergeFrom( const MedianStoppingRule& from) {
+    MedianStoppingRule::MergeImpl(*this, from);
+  }
+  private:
+  static void MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg);
+  public:
+  PROTOBUF_ATTRIBUTE_REINITIALIZES void Clear() final;
+  bool IsInitialized() const final;
+
+  size_t ByteSizeLong() const final;
+  const char* _InternalParse(const char* ptr, ::PROTOBUF_NAMESPACE_ID::internal::ParseContext* ctx) final;
+  uint8_t* _InternalSerialize(
+      uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const final;
+  int GetCachedSize() const final { return _impl_._cached_size_.Get(); }
+
+  private:
+  void SharedCtor(::PROTOBUF_NAMESPACE_ID::Arena* arena, bool is_message_owned);
+  void SharedDtor();
+  void SetCachedSize(int size) const final;
+  void InternalSwap(MedianStoppingRule* other);
+
+  private:
+  friend class ::PROTOBUF_NAMESPACE_ID::internal::AnyMetadata;
+  static ::PROTOBUF_NAMESPACE_ID::StringPiece FullMessageName() {
+    return "sanas.v1.MedianStoppingRule";
+  }
+  protected:
+  explicit MedianStoppingRule(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                       bool is_message_owned = false);
+  public:
+
+  static const ClassData _class_data_;
+  const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*GetClassData() const final;
+
+  ::PROTOBUF_NAMESPACE_ID::Metadata GetMetadata() const final;
+
+  // nested types ----------------------------------------------------
+
+  // accessors -------------------------------------------------------
+
+  enum : int {
+    kStartStepFieldNumber = 1,
+    kMinTrialsFieldNumber = 2,
+  };
+  // int64 start_step = 1;
+  void clear_start_step();
+  int64_t start_step() const;
+  void set_start_step(int64_t value);
+  private:
+  int64_t _internal_start_step() const;
+  void _internal_set_start_step(int64_t value);
+  public:
+
+  // int32 min_trials = 2;
+  void clear_min_trials();
+  int32_t min_trials() const;
+  void set_min_trials(int32_t value);
+  private:
+  int32_t _internal_min_trials() const;
+  void _internal_set_min_trials(int32_t value);
+  public:
+
+  // @@protoc_insertion_point(class_scope:sanas.v1.MedianStoppingRule)
+ private:
+  class _Internal;
+
+  template <typename T> friend class ::PROTOBUF_NAMESPACE_ID::Arena::InternalHelper;
+  typedef void InternalArenaConstructable_;
+  typedef void DestructorSkippable_;
+  struct Impl_ {
+    int64_t start_step_;
+    int32_t min_trials_;
+    mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
+  };
+  union { Impl_ _impl_; };
+  friend struct ::TableStruct_sanas_2fv1_2fsanas_2eproto;
+};
+// -------------------------------------------------------------------
+
+class SuccessiveHalvingRule final :
+    public ::PROTOBUF_NAMESPACE_ID::Message /* @@protoc_insertion_point(class_definition:sanas.v1.SuccessiveHalvingRule) */ {
+ public:
+  inline SuccessiveHalvingRule() : SuccessiveHalvingRule(nullptr) {}
+  ~SuccessiveHalvingRule() override;
+  explicit PROTOBUF_CONSTEXPR SuccessiveHalvingRule(::PROTOBUF_NAMESPACE_ID::internal::ConstantInitialized);
+
+  SuccessiveHalvingRule(const SuccessiveHalvingRule& from);
+  SuccessiveHalvingRule(SuccessiveHalvingRule&& from) noexcept
+    : SuccessiveHalvingRule() {
+    *this = ::std::move(from);
+  }
+
+  inline SuccessiveHalvingRule& operator=(const SuccessiveHalvingRule& from) {
+    CopyFrom(from);
+    return *this;
+  }
+  inline SuccessiveHalvingRule& operator=(SuccessiveHalvingRule&& from) noexcept {
+    if (this == &from) return *this;
+    if (GetOwningArena() == from.GetOwningArena()
+  #ifdef PROTOBUF_FORCE_COPY_IN_MOVE
+        && GetOwningArena() != nullptr
+  #endif  // !PROTOBUF_FORCE_COPY_IN_MOVE
+    ) {
+      InternalSwap(&from);
+    } else {
+      CopyFrom(from);
+    }
+    return *this;
+  }
+
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* descriptor() {
+    return GetDescriptor();
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* GetDescriptor() {
+    return default_instance().GetMetadata().descriptor;
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Reflection* GetReflection() {
+    return default_instance().GetMetadata().reflection;
+  }
+  static const SuccessiveHalvingRule& default_instance() {
+    return *internal_default_instance();
+  }
+  static inline const SuccessiveHalvingRule* internal_default_instance() {
+    return reinterpret_cast<const SuccessiveHalvingRule*>(
+               &_SuccessiveHalvingRule_default_instance_);
+  }
+  static constexpr int kIndexInFileMessages =
+    3;
+
+  friend void swap(SuccessiveHalvingRule& a, SuccessiveHalvingRule& b) {
+    a.Swap(&b);
+  }
+  inline void Swap(SuccessiveHalvingRule* other) {
+    if (other == this) return;
+  #ifdef PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() != nullptr &&
+        GetOwningArena() == other->GetOwningArena()) {
+   #else  // PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() == other->GetOwningArena()) {
+  #endif  // !PROTOBUF_FORCE_COPY_IN_SWAP
+      InternalSwap(other);
+    } else {
+      ::PROTOBUF_NAMESPACE_ID::internal::GenericSwap(this, other);
+    }
+  }
+  void UnsafeArenaSwap(SuccessiveHalvingRule* other) {
+    if (other == this) return;
+    GOOGLE_DCHECK(GetOwningArena() == other->GetOwningArena());
+    InternalSwap(other);
+  }
+
+  // implements Message ----------------------------------------------
+
+  SuccessiveHalvingRule* New(::PROTOBUF_NAMESPACE_ID::Arena* arena = nullptr) const final {
+    return CreateMaybeMessage<SuccessiveHalvingRule>(arena);
+  }
+  using ::PROTOBUF_NAMESPACE_ID::Message::CopyFrom;
+  void CopyFrom(const SuccessiveHalvingRule& from);
+  using ::PROTOBUF_NAMESPACE_ID::Message::MergeFrom;
+  void MergeFrom( const SuccessiveHalvingRule& from) {
+    SuccessiveHalvingRule::MergeImpl(*this, from);
+  }
+  private:
+  static void MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg);
+  public:
+  PROTOBUF_ATTRIBUTE_REINITIALIZES void Clear() final;
+  bool IsInitialized() const final;
+
+  size_t ByteSizeLong() const final;
+  const char* _InternalParse(const char* ptr, ::PROTOBUF_NAMESPACE_ID::internal::ParseContext* ctx) final;
+  uint8_t* _InternalSerialize(
+      uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const final;
+  int GetCachedSize() const final { return _impl_._cached_size_.Get(); }
+
+  private:
+  void SharedCtor(::PROTOBUF_NAMESPACE_ID::Arena* arena, bool is_message_owned);
+  void SharedDtor();
+  void SetCachedSize(int size) const final;
+  void InternalSwap(SuccessiveHalvingRule* other);
+
+  private:
+  friend class ::PROTOBUF_NAMESPACE_ID::internal::AnyMetadata;
+  static ::PROTOBUF_NAMESPACE_ID::StringPiece FullMessageName() {
+    return "sanas.v1.SuccessiveHalvingRule";
+  }
+  protected:
+  explicit SuccessiveHalvingRule(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                       bool is_message_owned = false);
+  public:
+
+  static const ClassData _class_data_;
+  const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*GetClassData() const final;
+
+  ::PROTOBUF_NAMESPACE_ID::Metadata GetMetadata() const final;
+
+  // nested types ----------------------------------------------------
+
+  // accessors -------------------------------------------------------
+
+  enum : int {
+    kMinStepFieldNumber = 1,
+    kReductionFactorFieldNumber = 2,
+    kMinTrialsFieldNumber = 3,
+  };
+  // int64 min_step = 1;
+  void clear_min_step();
+  int64_t min_step() const;
+  void set_min_step(int64_t value);
+  private:
+  int64_t _internal_min_step() const;
+  void _internal_set_min_step(int64_t value);
+  public:
+
+  // int32 reduction_factor = 2;
+  void clear_reduction_factor();
+  int32_t reduction_factor() const;
+  void set_reduction_factor(int32_t value);
+  private:
+  int32_t _internal_reduction_factor() const;
+  void _internal_set_reduction_factor(int32_t value);
+  public:
+
+  // int32 min_trials = 3;
+  void clear_min_trials();
+  int32_t min_trials() const;
+  void set_min_trials(int32_t value);
+  private:
+  int32_t _internal_min_trials() const;
+  void _internal_set_min_trials(int32_t value);
+  public:
+
+  // @@protoc_insertion_point(class_scope:sanas.v1.SuccessiveHalvingRule)
+ private:
+  class _Internal;
+
+  template <typename T> friend class ::PROTOBUF_NAMESPACE_ID::Arena::InternalHelper;
+  typedef void InternalArenaConstructable_;
+  typedef void DestructorSkippable_;
+  struct Impl_ {
+    int64_t min_step_;
+    int32_t reduction_factor_;
+    int32_t min_trials_;
+    mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
+  };
+  union { Impl_ _impl_; };
+  friend struct ::TableStruct_sanas_2fv1_2fsanas_2eproto;
+};
+// -------------------------------------------------------------------
+
+class EarlyStopping final :
+    public ::PROTOBUF_NAMESPACE_ID::Message /* @@protoc_insertion_point(class_definition:sanas.v1.EarlyStopping) */ {
+ public:
+  inline EarlyStopping() : EarlyStopping(nullptr) {}
+  ~EarlyStopping() override;
+  explicit PROTOBUF_CONSTEXPR EarlyStopping(::PROTOBUF_NAMESPACE_ID::internal::ConstantInitialized);
+
+  EarlyStopping(const EarlyStopping& from);
+  EarlyStopping(EarlyStopping&& from) noexcept
+    : EarlyStopping() {
+    *this = ::std::move(from);
+  }
+
+  inline EarlyStopping& operator=(const EarlyStopping& from) {
+    CopyFrom(from);
+    return *this;
+  }
+  inline EarlyStopping& operator=(EarlyStopping&& from) noexcept {
+    if (this == &from) return *this;
+    if (GetOwningArena() == from.GetOwningArena()
+  #ifdef PROTOBUF_FORCE_COPY_IN_MOVE
+        && GetOwningArena() != nullptr
+  #endif  // !PROTOBUF_FORCE_COPY_IN_MOVE
+    ) {
+      InternalSwap(&from);
+    } else {
+      CopyFrom(from);
+    }
+    return *this;
+  }
+
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* descriptor() {
+    return GetDescriptor();
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* GetDescriptor() {
+    return default_instance().GetMetadata().descriptor;
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Reflection* GetReflection() {
+    return default_instance().GetMetadata().reflection;
+  }
+  static const EarlyStopping& default_instance() {
+    return *internal_default_instance();
+  }
+  enum RuleCase {
+    kMedian = 1,
+    kSuccessiveHalving = 2,
+    RULE_NOT_SET = 0,
+  };
+
+  static inline const EarlyStopping* internal_default_instance() {
+    return reinterpret_cast<const EarlyStopping*>(
+               &_EarlyStopping_default_instance_);
+  }
+  static constexpr int kIndexInFileMessages =
+    4;
+
+  friend void swap(EarlyStopping& a, EarlyStopping& b) {
+    a.Swap(&b);
+  }
+  inline void Swap(EarlyStopping* other) {
+    if (other == this) return;
+  #ifdef PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() != nullptr &&
+        GetOwningArena() == other->GetOwningArena()) {
+   #else  // PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() == other->GetOwningArena()) {
+  #endif  // !PROTOBUF_FORCE_COPY_IN_SWAP
+      InternalSwap(other);
+    } else {
+      ::PROTOBUF_NAMESPACE_ID::internal::GenericSwap(this, other);
+    }
+  }
+  void UnsafeArenaSwap(EarlyStopping* other) {
+    if (other == this) return;
+    GOOGLE_DCHECK(GetOwningArena() == other->GetOwningArena());
+    InternalSwap(other);
+  }
+
+  // implements Message ----------------------------------------------
+
+  EarlyStopping* New(::PROTOBUF_NAMESPACE_ID::Arena* arena = nullptr) const final {
+    return CreateMaybeMessage<EarlyStopping>(arena);
+  }
+  using ::PROTOBUF_NAMESPACE_ID::Message::CopyFrom;
+  void CopyFrom(const EarlyStopping& from);
+  using ::PROTOBUF_NAMESPACE_ID::Message::MergeFrom;
+  void MergeFrom( const EarlyStopping& from) {
+    EarlyStopping::MergeImpl(*this, from);
+  }
+  private:
+  static void MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg);
+  public:
+  PROTOBUF_ATTRIBUTE_REINITIALIZES void Clear() final;
+  bool IsInitialized() const final;
+
+  size_t ByteSizeLong() const final;
+  const char* _InternalParse(const char* ptr, ::PROTOBUF_NAMESPACE_ID::internal::ParseContext* ctx) final;
+  uint8_t* _InternalSerialize(
+      uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const final;
+  int GetCachedSize() const final { return _impl_._cached_size_.Get(); }
+
+  private:
+  void SharedCtor(::PROTOBUF_NAMESPACE_ID::Arena* arena, bool is_message_owned);
+  void SharedDtor();
+  void SetCachedSize(int size) const final;
+  void InternalSwap(EarlyStopping* other);
+
+  private:
+  friend class ::PROTOBUF_NAMESPACE_ID::internal::AnyMetadata;
+  static ::PROTOBUF_NAMESPACE_ID::StringPiece FullMessageName() {
+    return "sanas.v1.EarlyStopping";
+  }
+  protected:
+  explicit EarlyStopping(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                       bool is_message_owned = false);
+  public:
+
+  static const ClassData _class_data_;
+  const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*GetClassData() const final;
+
+  ::PROTOBUF_NAMESPACE_ID::Metadata GetMetadata() const final;
+
+  // nested types ----------------------------------------------------
+
+  // accessors -------------------------------------------------------
+
+  enum : int {
+    kGoalFieldNumber = 3,
+    kStoppedValuesAsRewardsFieldNumber = 4,
+    kMedianFieldNumber = 1,
+    kSuccessiveHalvingFieldNumber = 2,
+  };
+  // .sanas.v1.ObjectiveGoal goal = 3;
+  void clear_goal();
+  ::sanas::v1::ObjectiveGoal goal() const;
+  void set_goal(::sanas::v1::ObjectiveGoal value);
+  private:
+  ::sanas::v1::ObjectiveGoal _internal_goal() const;
+  void _internal_set_goal(::sanas::v1::ObjectiveGoal value);
+  public:
+
+  // bool stopped_values_as_rewards = 4;
+  void clear_stopped_values_as_rewards();
+  bool stopped_values_as_rewards() const;
+  void set_stopped_values_as_rewards(bool value);
+  private:
+  bool _internal_stopped_values_as_rewards() const;
+  void _internal_set_stopped_values_as_rewards(bool value);
+  public:
+
+  // .sanas.v1.MedianStoppingRule median = 1;
+  bool has_median() const;
+  private:
+  bool _internal_has_median() const;
+  public:
+  void clear_median();
+  const ::sanas::v1::MedianStoppingRule& median() const;
+  PROTOBUF_NODISCARD ::sanas::v1::MedianStoppingRule* release_median();
+  ::sanas::v1::MedianStoppingRule* mutable_median();
+  void set_allocated_median(::sanas::v1::MedianStoppingRule* median);
+  private:
+  const ::sanas::v1::MedianStoppingRule& _internal_median() const;
+  ::sanas::v1::MedianStoppingRule* _internal_mutable_median();
+  public:
+  void unsafe_arena_set_allocated_median(
+      ::sanas::v1::MedianStoppingRule* median);
+  ::sanas::v1::MedianStoppingRule* unsafe_arena_release_median();
+
+  // .sanas.v1.SuccessiveHalvingRule successive_halving = 2;
+  bool has_successive_halving() const;
+  private:
+  bool _internal_has_successive_halving() const;
+  public:
+  void clear_successive_halving();
+  const ::sanas::v1::SuccessiveHalvingRule& successive_halving() const;
+  PROTOBUF_NODISCARD ::sanas::v1::SuccessiveHalvingRule* release_successive_halving();
+  ::sanas::v1::SuccessiveHalvingRule* mutable_successive_halving();
+  void set_allocated_successive_halving(::sanas::v1::SuccessiveHalvingRule* successive_halving);
+  private:
+  const ::sanas::v1::SuccessiveHalvingRule& _internal_successive_halving() const;
+  ::sanas::v1::SuccessiveHalvingRule* _internal_mutable_successive_halving();
+  public:
+  void unsafe_arena_set_allocated_successive_halving(
+      ::sanas::v1::SuccessiveHalvingRule* successive_halving);
+  ::sanas::v1::SuccessiveHalvingRule* unsafe_arena_release_successive_halving();
+
+  void clear_rule();
+  RuleCase rule_case() const;
+  // @@protoc_insertion_point(class_scope:sanas.v1.EarlyStopping)
+ private:
+  class _Internal;
+  void set_has_median();
+  void set_has_successive_halving();
+
+  inline bool has_rule() const;
+  inline void clear_has_rule();
+
+  template <typename T> friend class ::PROTOBUF_NAMESPACE_ID::Arena::InternalHelper;
+  typedef void InternalArenaConstructable_;
+  typedef void DestructorSkippable_;
+  struct Impl_ {
+    int goal_;
+    bool stopped_values_as_rewards_;
+    union RuleUnion {
+      constexpr RuleUnion() : _constinit_{} {}
+        ::PROTOBUF_NAMESPACE_ID::internal::ConstantInitialized _constinit_;
+      ::sanas::v1::MedianStoppingRule* median_;
+      ::sanas::v1::SuccessiveHalvingRule* successive_halving_;
+    } rule_;
+    mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
+    uint32_t _oneof_case_[1];
+
   };
   union { Impl_ _impl_; };
   friend struct ::TableStruct_sanas_2fv1_2fsanas_2eproto;
@@ -854,7 +1475,7 @@ class Constraints final :
                &_Constraints_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    2;
+    5;
 
   friend void swap(Constraints& a, Constraints& b) {
     a.Swap(&b);
@@ -1035,7 +1656,7 @@ class ArchitectureBlock final :
                &_ArchitectureBlock_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    3;
+    6;
 
   friend void swap(ArchitectureBlock& a, ArchitectureBlock& b) {
     a.Swap(&b);
@@ -1322,7 +1943,7 @@ class Architecture final :
                &_Architecture_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    4;
+    7;
 
   friend void swap(Architecture& a, Architecture& b) {
     a.Swap(&b);
@@ -1506,7 +2127,7 @@ class TrialCounts final :
                &_TrialCounts_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    5;
+    8;
 
   friend void swap(TrialCounts& a, TrialCounts& b) {
     a.Swap(&b);
@@ -1582,6 +2203,7 @@ class TrialCounts final :
     kActiveFieldNumber = 1,
     kSucceededFieldNumber = 2,
     kInfeasibleFieldNumber = 3,
+    kStoppedFieldNumber = 4,
   };
   // int64 active = 1;
   void clear_active();
@@ -1610,6 +2232,15 @@ class TrialCounts final :
   void _internal_set_infeasible(int64_t value);
   public:
 
+  // int64 stopped = 4;
+  void clear_stopped();
+  int64_t stopped() const;
+  void set_stopped(int64_t value);
+  private:
+  int64_t _internal_stopped() const;
+  void _internal_set_stopped(int64_t value);
+  public:
+
   // @@protoc_insertion_point(class_scope:sanas.v1.TrialCounts)
  private:
   class _Internal;
@@ -1621,6 +2252,7 @@ class TrialCounts final :
     int64_t active_;
     int64_t succeeded_;
     int64_t infeasible_;
+    int64_t stopped_;
     mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
   };
   union { Impl_ _impl_; };
@@ -1676,7 +2308,7 @@ class Study final :
                &_Study_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    6;
+    9;
 
   friend void swap(Study& a, Study& b) {
     a.Swap(&b);
@@ -1765,6 +2397,7 @@ class Study final :
     kAcceptedMovesFieldNumber = 14,
     kRejectedMovesFieldNumber = 15,
     kRejectedProposalsFieldNumber = 16,
+    kStepsSavedFieldNumber = 18,
     kStateFieldNumber = 3,
   };
   // repeated int32 range_table = 4;
@@ -1995,6 +2628,15 @@ class Study final :
   void _internal_set_rejected_proposals(int64_t value);
   public:
 
+  // int64 steps_saved = 18;
+  void clear_steps_saved();
+  int64_t steps_saved() const;
+  void set_steps_saved(int64_t value);
+  private:
+  int64_t _internal_steps_saved() const;
+  void _internal_set_steps_saved(int64_t value);
+  public:
+
   // .sanas.v1.StudyState state = 3;
   void clear_state();
   ::sanas::v1::StudyState state() const;
@@ -2033,7 +2675,187 @@ class Study final :
     int64_t accepted_moves_;
     int64_t rejected_moves_;
     int64_t rejected_proposals_;
+    int64_t steps_saved_;
     int state_;
+  };
+  union { Impl_ _impl_; };
+  friend struct ::TableStruct_sanas_2fv1_2fsanas_2eproto;
+};
+// -------------------------------------------------------------------
+
+class Measurement final :
+    public ::PROTOBUF_NAMESPACE_ID::Message /* @@protoc_insertion_point(class_definition:sanas.v1.Measurement) */ {
+ public:
+  inline Measurement() : Measurement(nullptr) {}
+  ~Measurement() override;
+  explicit PROTOBUF_CONSTEXPR Measurement(::PROTOBUF_NAMESPACE_ID::internal::ConstantInitialized);
+
+  Measurement(const Measurement& from);
+  Measurement(Measurement&& from) noexcept
+    : Measurement() {
+    *this = ::std::move(from);
+  }
+
+  inline Measurement& operator=(const Measurement& from) {
+    CopyFrom(from);
+    return *this;
+  }
+  inline Measurement& operator=(Measurement&& from) noexcept {
+    if (this == &from) return *this;
+    if (GetOwningArena() == from.GetOwningArena()
+  #ifdef PROTOBUF_FORCE_COPY_IN_MOVE
+        && GetOwningArena() != nullptr
+  #endif  // !PROTOBUF_FORCE_COPY_IN_MOVE
+    ) {
+      InternalSwap(&from);
+    } else {
+      CopyFrom(from);
+    }
+    return *this;
+  }
+
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* descriptor() {
+    return GetDescriptor();
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* GetDescriptor() {
+    return default_instance().GetMetadata().descriptor;
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Reflection* GetReflection() {
+    return default_instance().GetMetadata().reflection;
+  }
+  static const Measurement& default_instance() {
+    return *internal_default_instance();
+  }
+  static inline const Measurement* internal_default_instance() {
+    return reinterpret_cast<const Measurement*>(
+               &_Measurement_default_instance_);
+  }
+  static constexpr int kIndexInFileMessages =
+    10;
+
+  friend void swap(Measurement& a, Measurement& b) {
+    a.Swap(&b);
+  }
+  inline void Swap(Measurement* other) {
+    if (other == this) return;
+  #ifdef PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() != nullptr &&
+        GetOwningArena() == other->GetOwningArena()) {
+   #else  // PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() == other->GetOwningArena()) {
+  #endif  // !PROTOBUF_FORCE_COPY_IN_SWAP
+      InternalSwap(other);
+    } else {
+      ::PROTOBUF_NAMESPACE_ID::internal::GenericSwap(this, other);
+    }
+  }
+  void UnsafeArenaSwap(Measurement* other) {
+    if (other == this) return;
+    GOOGLE_DCHECK(GetOwningArena() == other->GetOwningArena());
+    InternalSwap(other);
+  }
+
+  // implements Message ----------------------------------------------
+
+  Measurement* New(::PROTOBUF_NAMESPACE_ID::Arena* arena = nullptr) const final {
+    return CreateMaybeMessage<Measurement>(arena);
+  }
+  using ::PROTOBUF_NAMESPACE_ID::Message::CopyFrom;
+  void CopyFrom(const Measurement& from);
+  using ::PROTOBUF_NAMESPACE_ID::Message::MergeFrom;
+  void MergeFrom( const Measurement& from) {
+    Measurement::MergeImpl(*this, from);
+  }
+  private:
+  static void MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg);
+  public:
+  PROTOBUF_ATTRIBUTE_REINITIALIZES void Clear() final;
+  bool IsInitialized() const final;
+
+  size_t ByteSizeLong() const final;
+  const char* _InternalParse(const char* ptr, ::PROTOBUF_NAMESPACE_ID::internal::ParseContext* ctx) final;
+  uint8_t* _InternalSerialize(
+      uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const final;
+  int GetCachedSize() const final { return _impl_._cached_size_.Get(); }
+
+  private:
+  void SharedCtor(::PROTOBUF_NAMESPACE_ID::Arena* arena, bool is_message_owned);
+  void SharedDtor();
+  void SetCachedSize(int size) const final;
+  void InternalSwap(Measurement* other);
+
+  private:
+  friend class ::PROTOBUF_NAMESPACE_ID::internal::AnyMetadata;
+  static ::PROTOBUF_NAMESPACE_ID::StringPiece FullMessageName() {
+    return "sanas.v1.Measurement";
+  }
+  protected:
+  explicit Measurement(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                       bool is_message_owned = false);
+  public:
+
+  static const ClassData _class_data_;
+  const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*GetClassData() const final;
+
+  ::PROTOBUF_NAMESPACE_ID::Metadata GetMetadata() const final;
+
+  // nested types ----------------------------------------------------
+
+  // accessors -------------------------------------------------------
+
+  enum : int {
+    kTimeFieldNumber = 3,
+    kStepFieldNumber = 1,
+    kValueFieldNumber = 2,
+  };
+  // .google.protobuf.Timestamp time = 3;
+  bool has_time() const;
+  private:
+  bool _internal_has_time() const;
+  public:
+  void clear_time();
+  const ::PROTOBUF_NAMESPACE_ID::Timestamp& time() const;
+  PROTOBUF_NODISCARD ::PROTOBUF_NAMESPACE_ID::Timestamp* release_time();
+  ::PROTOBUF_NAMESPACE_ID::Timestamp* mutable_time();
+  void set_allocated_time(::PROTOBUF_NAMESPACE_ID::Timestamp* time);
+  private:
+  const ::PROTOBUF_NAMESPACE_ID::Timestamp& _internal_time() const;
+  ::PROTOBUF_NAMESPACE_ID::Timestamp* _internal_mutable_time();
+  public:
+  void unsafe_arena_set_allocated_time(
+      ::PROTOBUF_NAMESPACE_ID::Timestamp* time);
+  ::PROTOBUF_NAMESPACE_ID::Timestamp* unsafe_arena_release_time();
+
+  // int64 step = 1;
+  void clear_step();
+  int64_t step() const;
+  void set_step(int64_t value);
+  private:
+  int64_t _internal_step() const;
+  void _internal_set_step(int64_t value);
+  public:
+
+  // double value = 2;
+  void clear_value();
+  double value() const;
+  void set_value(double value);
+  private:
+  double _internal_value() const;
+  void _internal_set_value(double value);
+  public:
+
+  // @@protoc_insertion_point(class_scope:sanas.v1.Measurement)
+ private:
+  class _Internal;
+
+  template <typename T> friend class ::PROTOBUF_NAMESPACE_ID::Arena::InternalHelper;
+  typedef void InternalArenaConstructable_;
+  typedef void DestructorSkippable_;
+  struct Impl_ {
+    ::PROTOBUF_NAMESPACE_ID::Timestamp* time_;
+    int64_t step_;
+    double value_;
+    mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
   };
   union { Impl_ _impl_; };
   friend struct ::TableStruct_sanas_2fv1_2fsanas_2eproto;
@@ -2088,7 +2910,7 @@ class Trial final :
                &_Trial_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    7;
+    11;
 
   friend void swap(Trial& a, Trial& b) {
     a.Swap(&b);
@@ -2162,8 +2984,10 @@ class Trial final :
 
   enum : int {
     kTokensFieldNumber = 3,
+    kMeasurementsFieldNumber = 14,
     kStudyIdFieldNumber = 1,
     kClientIdFieldNumber = 5,
+    kStopReasonFieldNumber = 15,
     kCreateTimeFieldNumber = 10,
     kCompleteTimeFieldNumber = 11,
     kLeaseExpireTimeFieldNumber = 12,
@@ -2173,6 +2997,7 @@ class Trial final :
     kStateFieldNumber = 6,
     kInfeasibleFieldNumber = 8,
     kAcceptedFieldNumber = 9,
+    kMaxStepFieldNumber = 16,
     kIssueCountFieldNumber = 13,
   };
   // repeated int32 tokens = 3;
@@ -2196,6 +3021,24 @@ class Trial final :
       tokens() const;
   ::PROTOBUF_NAMESPACE_ID::RepeatedField< int32_t >*
       mutable_tokens();
+
+  // repeated .sanas.v1.Measurement measurements = 14;
+  int measurements_size() const;
+  private:
+  int _internal_measurements_size() const;
+  public:
+  void clear_measurements();
+  ::sanas::v1::Measurement* mutable_measurements(int index);
+  ::PROTOBUF_NAMESPACE_ID::RepeatedPtrField< ::sanas::v1::Measurement >*
+      mutable_measurements();
+  private:
+  const ::sanas::v1::Measurement& _internal_measurements(int index) const;
+  ::sanas::v1::Measurement* _internal_add_measurements();
+  public:
+  const ::sanas::v1::Measurement& measurements(int index) const;
+  ::sanas::v1::Measurement* add_measurements();
+  const ::PROTOBUF_NAMESPACE_ID::RepeatedPtrField< ::sanas::v1::Measurement >&
+      measurements() const;
 
   // string study_id = 1;
   void clear_study_id();
@@ -2223,6 +3066,20 @@ class Trial final :
   const std::string& _internal_client_id() const;
   inline PROTOBUF_ALWAYS_INLINE void _internal_set_client_id(const std::string& value);
   std::string* _internal_mutable_client_id();
+  public:
+
+  // string stop_reason = 15;
+  void clear_stop_reason();
+  const std::string& stop_reason() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_stop_reason(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_stop_reason();
+  PROTOBUF_NODISCARD std::string* release_stop_reason();
+  void set_allocated_stop_reason(std::string* stop_reason);
+  private:
+  const std::string& _internal_stop_reason() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_stop_reason(const std::string& value);
+  std::string* _internal_mutable_stop_reason();
   public:
 
   // .google.protobuf.Timestamp create_time = 10;
@@ -2333,6 +3190,15 @@ class Trial final :
   void _internal_set_accepted(bool value);
   public:
 
+  // int64 max_step = 16;
+  void clear_max_step();
+  int64_t max_step() const;
+  void set_max_step(int64_t value);
+  private:
+  int64_t _internal_max_step() const;
+  void _internal_set_max_step(int64_t value);
+  public:
+
   // int32 issue_count = 13;
   void clear_issue_count();
   int32_t issue_count() const;
@@ -2352,8 +3218,10 @@ class Trial final :
   struct Impl_ {
     ::PROTOBUF_NAMESPACE_ID::RepeatedField< int32_t > tokens_;
     mutable std::atomic<int> _tokens_cached_byte_size_;
+    ::PROTOBUF_NAMESPACE_ID::RepeatedPtrField< ::sanas::v1::Measurement > measurements_;
     ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr study_id_;
     ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr client_id_;
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr stop_reason_;
     ::PROTOBUF_NAMESPACE_ID::Timestamp* create_time_;
     ::PROTOBUF_NAMESPACE_ID::Timestamp* complete_time_;
     ::PROTOBUF_NAMESPACE_ID::Timestamp* lease_expire_time_;
@@ -2363,6 +3231,7 @@ class Trial final :
     int state_;
     bool infeasible_;
     bool accepted_;
+    int64_t max_step_;
     int32_t issue_count_;
     mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
   };
@@ -2419,7 +3288,7 @@ class CreateStudyRequest final :
                &_CreateStudyRequest_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    8;
+    12;
 
   friend void swap(CreateStudyRequest& a, CreateStudyRequest& b) {
     a.Swap(&b);
@@ -2592,7 +3461,7 @@ class CreateStudyResponse final :
                &_CreateStudyResponse_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    9;
+    13;
 
   friend void swap(CreateStudyResponse& a, CreateStudyResponse& b) {
     a.Swap(&b);
@@ -2760,7 +3629,7 @@ class GetStudyRequest final :
                &_GetStudyRequest_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    10;
+    14;
 
   friend void swap(GetStudyRequest& a, GetStudyRequest& b) {
     a.Swap(&b);
@@ -2913,7 +3782,7 @@ class GetStudyResponse final :
                &_GetStudyResponse_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    11;
+    15;
 
   friend void swap(GetStudyResponse& a, GetStudyResponse& b) {
     a.Swap(&b);
@@ -3070,7 +3939,7 @@ class ListStudiesRequest final :
                &_ListStudiesRequest_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    12;
+    16;
 
   friend void swap(ListStudiesRequest& a, ListStudiesRequest& b) {
     a.Swap(&b);
@@ -3234,7 +4103,7 @@ class ListStudiesResponse final :
                &_ListStudiesResponse_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    13;
+    17;
 
   friend void swap(ListStudiesResponse& a, ListStudiesResponse& b) {
     a.Swap(&b);
@@ -3407,7 +4276,7 @@ class DeleteStudyRequest final :
                &_DeleteStudyRequest_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    14;
+    18;
 
   friend void swap(DeleteStudyRequest& a, DeleteStudyRequest& b) {
     a.Swap(&b);
@@ -3559,7 +4428,7 @@ class DeleteStudyResponse final :
                &_DeleteStudyResponse_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    15;
+    19;
 
   friend void swap(DeleteStudyResponse& a, DeleteStudyResponse& b) {
     a.Swap(&b);
@@ -3678,7 +4547,7 @@ class SuggestTrialRequest final :
                &_SuggestTrialRequest_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    16;
+    20;
 
   friend void swap(SuggestTrialRequest& a, SuggestTrialRequest& b) {
     a.Swap(&b);
@@ -3874,7 +4743,7 @@ class SuggestTrialResponse final :
                &_SuggestTrialResponse_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    17;
+    21;
 
   friend void swap(SuggestTrialResponse& a, SuggestTrialResponse& b) {
     a.Swap(&b);
@@ -4073,7 +4942,7 @@ class CompleteTrialRequest final :
                &_CompleteTrialRequest_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    18;
+    22;
 
   friend void swap(CompleteTrialRequest& a, CompleteTrialRequest& b) {
     a.Swap(&b);
@@ -4302,7 +5171,7 @@ class CompleteTrialResponse final :
                &_CompleteTrialResponse_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    19;
+    23;
 
   friend void swap(CompleteTrialResponse& a, CompleteTrialResponse& b) {
     a.Swap(&b);
@@ -4490,7 +5359,7 @@ class HeartbeatTrialRequest final :
                &_HeartbeatTrialRequest_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    20;
+    24;
 
   friend void swap(HeartbeatTrialRequest& a, HeartbeatTrialRequest& b) {
     a.Swap(&b);
@@ -4670,7 +5539,7 @@ class HeartbeatTrialResponse final :
                &_HeartbeatTrialResponse_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    21;
+    25;
 
   friend void swap(HeartbeatTrialResponse& a, HeartbeatTrialResponse& b) {
     a.Swap(&b);
@@ -4827,7 +5696,7 @@ class ListTrialsRequest final :
                &_ListTrialsRequest_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    22;
+    26;
 
   friend void swap(ListTrialsRequest& a, ListTrialsRequest& b) {
     a.Swap(&b);
@@ -5018,7 +5887,7 @@ class ListTrialsResponse final :
                &_ListTrialsResponse_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    23;
+    27;
 
   friend void swap(ListTrialsResponse& a, ListTrialsResponse& b) {
     a.Swap(&b);
@@ -5202,7 +6071,7 @@ class WatchStudyRequest final :
                &_WatchStudyRequest_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    24;
+    28;
 
   friend void swap(WatchStudyRequest& a, WatchStudyRequest& b) {
     a.Swap(&b);
@@ -5355,7 +6224,7 @@ class WatchStudyResponse final :
                &_WatchStudyResponse_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    25;
+    29;
 
   friend void swap(WatchStudyResponse& a, WatchStudyResponse& b) {
     a.Swap(&b);
@@ -5431,6 +6300,7 @@ class WatchStudyResponse final :
     kTrialFieldNumber = 2,
     kStudyFieldNumber = 3,
     kEventTimeFieldNumber = 4,
+    kMeasurementFieldNumber = 5,
     kTypeFieldNumber = 1,
   };
   // .sanas.v1.Trial trial = 2;
@@ -5487,6 +6357,24 @@ class WatchStudyResponse final :
       ::PROTOBUF_NAMESPACE_ID::Timestamp* event_time);
   ::PROTOBUF_NAMESPACE_ID::Timestamp* unsafe_arena_release_event_time();
 
+  // .sanas.v1.Measurement measurement = 5;
+  bool has_measurement() const;
+  private:
+  bool _internal_has_measurement() const;
+  public:
+  void clear_measurement();
+  const ::sanas::v1::Measurement& measurement() const;
+  PROTOBUF_NODISCARD ::sanas::v1::Measurement* release_measurement();
+  ::sanas::v1::Measurement* mutable_measurement();
+  void set_allocated_measurement(::sanas::v1::Measurement* measurement);
+  private:
+  const ::sanas::v1::Measurement& _internal_measurement() const;
+  ::sanas::v1::Measurement* _internal_mutable_measurement();
+  public:
+  void unsafe_arena_set_allocated_measurement(
+      ::sanas::v1::Measurement* measurement);
+  ::sanas::v1::Measurement* unsafe_arena_release_measurement();
+
   // .sanas.v1.StudyEventType type = 1;
   void clear_type();
   ::sanas::v1::StudyEventType type() const;
@@ -5507,6 +6395,7 @@ class WatchStudyResponse final :
     ::sanas::v1::Trial* trial_;
     ::sanas::v1::Study* study_;
     ::PROTOBUF_NAMESPACE_ID::Timestamp* event_time_;
+    ::sanas::v1::Measurement* measurement_;
     int type_;
     mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
   };
@@ -5563,7 +6452,7 @@ class ImportPaddleSlimCheckpointRequest final :
                &_ImportPaddleSlimCheckpointRequest_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    26;
+    30;
 
   friend void swap(ImportPaddleSlimCheckpointRequest& a, ImportPaddleSlimCheckpointRequest& b) {
     a.Swap(&b);
@@ -5752,7 +6641,7 @@ class ImportPaddleSlimCheckpointResponse final :
                &_ImportPaddleSlimCheckpointResponse_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    27;
+    31;
 
   friend void swap(ImportPaddleSlimCheckpointResponse& a, ImportPaddleSlimCheckpointResponse& b) {
     a.Swap(&b);
@@ -5865,6 +6754,407 @@ class ImportPaddleSlimCheckpointResponse final :
   struct Impl_ {
     ::sanas::v1::Study* study_;
     int64_t imported_trials_;
+    mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
+  };
+  union { Impl_ _impl_; };
+  friend struct ::TableStruct_sanas_2fv1_2fsanas_2eproto;
+};
+// -------------------------------------------------------------------
+
+class ReportTrialProgressRequest final :
+    public ::PROTOBUF_NAMESPACE_ID::Message /* @@protoc_insertion_point(class_definition:sanas.v1.ReportTrialProgressRequest) */ {
+ public:
+  inline ReportTrialProgressRequest() : ReportTrialProgressRequest(nullptr) {}
+  ~ReportTrialProgressRequest() override;
+  explicit PROTOBUF_CONSTEXPR ReportTrialProgressRequest(::PROTOBUF_NAMESPACE_ID::internal::ConstantInitialized);
+
+  ReportTrialProgressRequest(const ReportTrialProgressRequest& from);
+  ReportTrialProgressRequest(ReportTrialProgressRequest&& from) noexcept
+    : ReportTrialProgressRequest() {
+    *this = ::std::move(from);
+  }
+
+  inline ReportTrialProgressRequest& operator=(const ReportTrialProgressRequest& from) {
+    CopyFrom(from);
+    return *this;
+  }
+  inline ReportTrialProgressRequest& operator=(ReportTrialProgressRequest&& from) noexcept {
+    if (this == &from) return *this;
+    if (GetOwningArena() == from.GetOwningArena()
+  #ifdef PROTOBUF_FORCE_COPY_IN_MOVE
+        && GetOwningArena() != nullptr
+  #endif  // !PROTOBUF_FORCE_COPY_IN_MOVE
+    ) {
+      InternalSwap(&from);
+    } else {
+      CopyFrom(from);
+    }
+    return *this;
+  }
+
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* descriptor() {
+    return GetDescriptor();
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* GetDescriptor() {
+    return default_instance().GetMetadata().descriptor;
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Reflection* GetReflection() {
+    return default_instance().GetMetadata().reflection;
+  }
+  static const ReportTrialProgressRequest& default_instance() {
+    return *internal_default_instance();
+  }
+  static inline const ReportTrialProgressRequest* internal_default_instance() {
+    return reinterpret_cast<const ReportTrialProgressRequest*>(
+               &_ReportTrialProgressRequest_default_instance_);
+  }
+  static constexpr int kIndexInFileMessages =
+    32;
+
+  friend void swap(ReportTrialProgressRequest& a, ReportTrialProgressRequest& b) {
+    a.Swap(&b);
+  }
+  inline void Swap(ReportTrialProgressRequest* other) {
+    if (other == this) return;
+  #ifdef PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() != nullptr &&
+        GetOwningArena() == other->GetOwningArena()) {
+   #else  // PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() == other->GetOwningArena()) {
+  #endif  // !PROTOBUF_FORCE_COPY_IN_SWAP
+      InternalSwap(other);
+    } else {
+      ::PROTOBUF_NAMESPACE_ID::internal::GenericSwap(this, other);
+    }
+  }
+  void UnsafeArenaSwap(ReportTrialProgressRequest* other) {
+    if (other == this) return;
+    GOOGLE_DCHECK(GetOwningArena() == other->GetOwningArena());
+    InternalSwap(other);
+  }
+
+  // implements Message ----------------------------------------------
+
+  ReportTrialProgressRequest* New(::PROTOBUF_NAMESPACE_ID::Arena* arena = nullptr) const final {
+    return CreateMaybeMessage<ReportTrialProgressRequest>(arena);
+  }
+  using ::PROTOBUF_NAMESPACE_ID::Message::CopyFrom;
+  void CopyFrom(const ReportTrialProgressRequest& from);
+  using ::PROTOBUF_NAMESPACE_ID::Message::MergeFrom;
+  void MergeFrom( const ReportTrialProgressRequest& from) {
+    ReportTrialProgressRequest::MergeImpl(*this, from);
+  }
+  private:
+  static void MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg);
+  public:
+  PROTOBUF_ATTRIBUTE_REINITIALIZES void Clear() final;
+  bool IsInitialized() const final;
+
+  size_t ByteSizeLong() const final;
+  const char* _InternalParse(const char* ptr, ::PROTOBUF_NAMESPACE_ID::internal::ParseContext* ctx) final;
+  uint8_t* _InternalSerialize(
+      uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const final;
+  int GetCachedSize() const final { return _impl_._cached_size_.Get(); }
+
+  private:
+  void SharedCtor(::PROTOBUF_NAMESPACE_ID::Arena* arena, bool is_message_owned);
+  void SharedDtor();
+  void SetCachedSize(int size) const final;
+  void InternalSwap(ReportTrialProgressRequest* other);
+
+  private:
+  friend class ::PROTOBUF_NAMESPACE_ID::internal::AnyMetadata;
+  static ::PROTOBUF_NAMESPACE_ID::StringPiece FullMessageName() {
+    return "sanas.v1.ReportTrialProgressRequest";
+  }
+  protected:
+  explicit ReportTrialProgressRequest(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                       bool is_message_owned = false);
+  public:
+
+  static const ClassData _class_data_;
+  const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*GetClassData() const final;
+
+  ::PROTOBUF_NAMESPACE_ID::Metadata GetMetadata() const final;
+
+  // nested types ----------------------------------------------------
+
+  // accessors -------------------------------------------------------
+
+  enum : int {
+    kStudyIdFieldNumber = 1,
+    kClientIdFieldNumber = 6,
+    kEarlyStoppingFieldNumber = 7,
+    kTrialIdFieldNumber = 2,
+    kStepFieldNumber = 3,
+    kValueFieldNumber = 4,
+    kMaxStepFieldNumber = 5,
+  };
+  // string study_id = 1;
+  void clear_study_id();
+  const std::string& study_id() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_study_id(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_study_id();
+  PROTOBUF_NODISCARD std::string* release_study_id();
+  void set_allocated_study_id(std::string* study_id);
+  private:
+  const std::string& _internal_study_id() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_study_id(const std::string& value);
+  std::string* _internal_mutable_study_id();
+  public:
+
+  // string client_id = 6;
+  void clear_client_id();
+  const std::string& client_id() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_client_id(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_client_id();
+  PROTOBUF_NODISCARD std::string* release_client_id();
+  void set_allocated_client_id(std::string* client_id);
+  private:
+  const std::string& _internal_client_id() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_client_id(const std::string& value);
+  std::string* _internal_mutable_client_id();
+  public:
+
+  // .sanas.v1.EarlyStopping early_stopping = 7;
+  bool has_early_stopping() const;
+  private:
+  bool _internal_has_early_stopping() const;
+  public:
+  void clear_early_stopping();
+  const ::sanas::v1::EarlyStopping& early_stopping() const;
+  PROTOBUF_NODISCARD ::sanas::v1::EarlyStopping* release_early_stopping();
+  ::sanas::v1::EarlyStopping* mutable_early_stopping();
+  void set_allocated_early_stopping(::sanas::v1::EarlyStopping* early_stopping);
+  private:
+  const ::sanas::v1::EarlyStopping& _internal_early_stopping() const;
+  ::sanas::v1::EarlyStopping* _internal_mutable_early_stopping();
+  public:
+  void unsafe_arena_set_allocated_early_stopping(
+      ::sanas::v1::EarlyStopping* early_stopping);
+  ::sanas::v1::EarlyStopping* unsafe_arena_release_early_stopping();
+
+  // int64 trial_id = 2;
+  void clear_trial_id();
+  int64_t trial_id() const;
+  void set_trial_id(int64_t value);
+  private:
+  int64_t _internal_trial_id() const;
+  void _internal_set_trial_id(int64_t value);
+  public:
+
+  // int64 step = 3;
+  void clear_step();
+  int64_t step() const;
+  void set_step(int64_t value);
+  private:
+  int64_t _internal_step() const;
+  void _internal_set_step(int64_t value);
+  public:
+
+  // double value = 4;
+  void clear_value();
+  double value() const;
+  void set_value(double value);
+  private:
+  double _internal_value() const;
+  void _internal_set_value(double value);
+  public:
+
+  // int64 max_step = 5;
+  void clear_max_step();
+  int64_t max_step() const;
+  void set_max_step(int64_t value);
+  private:
+  int64_t _internal_max_step() const;
+  void _internal_set_max_step(int64_t value);
+  public:
+
+  // @@protoc_insertion_point(class_scope:sanas.v1.ReportTrialProgressRequest)
+ private:
+  class _Internal;
+
+  template <typename T> friend class ::PROTOBUF_NAMESPACE_ID::Arena::InternalHelper;
+  typedef void InternalArenaConstructable_;
+  typedef void DestructorSkippable_;
+  struct Impl_ {
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr study_id_;
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr client_id_;
+    ::sanas::v1::EarlyStopping* early_stopping_;
+    int64_t trial_id_;
+    int64_t step_;
+    double value_;
+    int64_t max_step_;
+    mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
+  };
+  union { Impl_ _impl_; };
+  friend struct ::TableStruct_sanas_2fv1_2fsanas_2eproto;
+};
+// -------------------------------------------------------------------
+
+class ReportTrialProgressResponse final :
+    public ::PROTOBUF_NAMESPACE_ID::Message /* @@protoc_insertion_point(class_definition:sanas.v1.ReportTrialProgressResponse) */ {
+ public:
+  inline ReportTrialProgressResponse() : ReportTrialProgressResponse(nullptr) {}
+  ~ReportTrialProgressResponse() override;
+  explicit PROTOBUF_CONSTEXPR ReportTrialProgressResponse(::PROTOBUF_NAMESPACE_ID::internal::ConstantInitialized);
+
+  ReportTrialProgressResponse(const ReportTrialProgressResponse& from);
+  ReportTrialProgressResponse(ReportTrialProgressResponse&& from) noexcept
+    : ReportTrialProgressResponse() {
+    *this = ::std::move(from);
+  }
+
+  inline ReportTrialProgressResponse& operator=(const ReportTrialProgressResponse& from) {
+    CopyFrom(from);
+    return *this;
+  }
+  inline ReportTrialProgressResponse& operator=(ReportTrialProgressResponse&& from) noexcept {
+    if (this == &from) return *this;
+    if (GetOwningArena() == from.GetOwningArena()
+  #ifdef PROTOBUF_FORCE_COPY_IN_MOVE
+        && GetOwningArena() != nullptr
+  #endif  // !PROTOBUF_FORCE_COPY_IN_MOVE
+    ) {
+      InternalSwap(&from);
+    } else {
+      CopyFrom(from);
+    }
+    return *this;
+  }
+
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* descriptor() {
+    return GetDescriptor();
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* GetDescriptor() {
+    return default_instance().GetMetadata().descriptor;
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Reflection* GetReflection() {
+    return default_instance().GetMetadata().reflection;
+  }
+  static const ReportTrialProgressResponse& default_instance() {
+    return *internal_default_instance();
+  }
+  static inline const ReportTrialProgressResponse* internal_default_instance() {
+    return reinterpret_cast<const ReportTrialProgressResponse*>(
+               &_ReportTrialProgressResponse_default_instance_);
+  }
+  static constexpr int kIndexInFileMessages =
+    33;
+
+  friend void swap(ReportTrialProgressResponse& a, ReportTrialProgressResponse& b) {
+    a.Swap(&b);
+  }
+  inline void Swap(ReportTrialProgressResponse* other) {
+    if (other == this) return;
+  #ifdef PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() != nullptr &&
+        GetOwningArena() == other->GetOwningArena()) {
+   #else  // PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() == other->GetOwningArena()) {
+  #endif  // !PROTOBUF_FORCE_COPY_IN_SWAP
+      InternalSwap(other);
+    } else {
+      ::PROTOBUF_NAMESPACE_ID::internal::GenericSwap(this, other);
+    }
+  }
+  void UnsafeArenaSwap(ReportTrialProgressResponse* other) {
+    if (other == this) return;
+    GOOGLE_DCHECK(GetOwningArena() == other->GetOwningArena());
+    InternalSwap(other);
+  }
+
+  // implements Message ----------------------------------------------
+
+  ReportTrialProgressResponse* New(::PROTOBUF_NAMESPACE_ID::Arena* arena = nullptr) const final {
+    return CreateMaybeMessage<ReportTrialProgressResponse>(arena);
+  }
+  using ::PROTOBUF_NAMESPACE_ID::Message::CopyFrom;
+  void CopyFrom(const ReportTrialProgressResponse& from);
+  using ::PROTOBUF_NAMESPACE_ID::Message::MergeFrom;
+  void MergeFrom( const ReportTrialProgressResponse& from) {
+    ReportTrialProgressResponse::MergeImpl(*this, from);
+  }
+  private:
+  static void MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg);
+  public:
+  PROTOBUF_ATTRIBUTE_REINITIALIZES void Clear() final;
+  bool IsInitialized() const final;
+
+  size_t ByteSizeLong() const final;
+  const char* _InternalParse(const char* ptr, ::PROTOBUF_NAMESPACE_ID::internal::ParseContext* ctx) final;
+  uint8_t* _InternalSerialize(
+      uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const final;
+  int GetCachedSize() const final { return _impl_._cached_size_.Get(); }
+
+  private:
+  void SharedCtor(::PROTOBUF_NAMESPACE_ID::Arena* arena, bool is_message_owned);
+  void SharedDtor();
+  void SetCachedSize(int size) const final;
+  void InternalSwap(ReportTrialProgressResponse* other);
+
+  private:
+  friend class ::PROTOBUF_NAMESPACE_ID::internal::AnyMetadata;
+  static ::PROTOBUF_NAMESPACE_ID::StringPiece FullMessageName() {
+    return "sanas.v1.ReportTrialProgressResponse";
+  }
+  protected:
+  explicit ReportTrialProgressResponse(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                       bool is_message_owned = false);
+  public:
+
+  static const ClassData _class_data_;
+  const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*GetClassData() const final;
+
+  ::PROTOBUF_NAMESPACE_ID::Metadata GetMetadata() const final;
+
+  // nested types ----------------------------------------------------
+
+  // accessors -------------------------------------------------------
+
+  enum : int {
+    kTrialFieldNumber = 1,
+    kShouldStopFieldNumber = 2,
+  };
+  // .sanas.v1.Trial trial = 1;
+  bool has_trial() const;
+  private:
+  bool _internal_has_trial() const;
+  public:
+  void clear_trial();
+  const ::sanas::v1::Trial& trial() const;
+  PROTOBUF_NODISCARD ::sanas::v1::Trial* release_trial();
+  ::sanas::v1::Trial* mutable_trial();
+  void set_allocated_trial(::sanas::v1::Trial* trial);
+  private:
+  const ::sanas::v1::Trial& _internal_trial() const;
+  ::sanas::v1::Trial* _internal_mutable_trial();
+  public:
+  void unsafe_arena_set_allocated_trial(
+      ::sanas::v1::Trial* trial);
+  ::sanas::v1::Trial* unsafe_arena_release_trial();
+
+  // bool should_stop = 2;
+  void clear_should_stop();
+  bool should_stop() const;
+  void set_should_stop(bool value);
+  private:
+  bool _internal_should_stop() const;
+  void _internal_set_should_stop(bool value);
+  public:
+
+  // @@protoc_insertion_point(class_scope:sanas.v1.ReportTrialProgressResponse)
+ private:
+  class _Internal;
+
+  template <typename T> friend class ::PROTOBUF_NAMESPACE_ID::Arena::InternalHelper;
+  typedef void InternalArenaConstructable_;
+  typedef void DestructorSkippable_;
+  struct Impl_ {
+    ::sanas::v1::Trial* trial_;
+    bool should_stop_;
     mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
   };
   union { Impl_ _impl_; };
@@ -6455,6 +7745,405 @@ inline void StudyConfig::set_allocated_constraints(::sanas::v1::Constraints* con
   // @@protoc_insertion_point(field_set_allocated:sanas.v1.StudyConfig.constraints)
 }
 
+// .sanas.v1.EarlyStopping early_stopping = 9;
+inline bool StudyConfig::_internal_has_early_stopping() const {
+  return this != internal_default_instance() && _impl_.early_stopping_ != nullptr;
+}
+inline bool StudyConfig::has_early_stopping() const {
+  return _internal_has_early_stopping();
+}
+inline void StudyConfig::clear_early_stopping() {
+  if (GetArenaForAllocation() == nullptr && _impl_.early_stopping_ != nullptr) {
+    delete _impl_.early_stopping_;
+  }
+  _impl_.early_stopping_ = nullptr;
+}
+inline const ::sanas::v1::EarlyStopping& StudyConfig::_internal_early_stopping() const {
+  const ::sanas::v1::EarlyStopping* p = _impl_.early_stopping_;
+  return p != nullptr ? *p : reinterpret_cast<const ::sanas::v1::EarlyStopping&>(
+      ::sanas::v1::_EarlyStopping_default_instance_);
+}
+inline const ::sanas::v1::EarlyStopping& StudyConfig::early_stopping() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.StudyConfig.early_stopping)
+  return _internal_early_stopping();
+}
+inline void StudyConfig::unsafe_arena_set_allocated_early_stopping(
+    ::sanas::v1::EarlyStopping* early_stopping) {
+  if (GetArenaForAllocation() == nullptr) {
+    delete reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(_impl_.early_stopping_);
+  }
+  _impl_.early_stopping_ = early_stopping;
+  if (early_stopping) {
+    
+  } else {
+    
+  }
+  // @@protoc_insertion_point(field_unsafe_arena_set_allocated:sanas.v1.StudyConfig.early_stopping)
+}
+inline ::sanas::v1::EarlyStopping* StudyConfig::release_early_stopping() {
+  
+  ::sanas::v1::EarlyStopping* temp = _impl_.early_stopping_;
+  _impl_.early_stopping_ = nullptr;
+#ifdef PROTOBUF_FORCE_COPY_IN_RELEASE
+  auto* old =  reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(temp);
+  temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  if (GetArenaForAllocation() == nullptr) { delete old; }
+#else  // PROTOBUF_FORCE_COPY_IN_RELEASE
+  if (GetArenaForAllocation() != nullptr) {
+    temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  }
+#endif  // !PROTOBUF_FORCE_COPY_IN_RELEASE
+  return temp;
+}
+inline ::sanas::v1::EarlyStopping* StudyConfig::unsafe_arena_release_early_stopping() {
+  // @@protoc_insertion_point(field_release:sanas.v1.StudyConfig.early_stopping)
+  
+  ::sanas::v1::EarlyStopping* temp = _impl_.early_stopping_;
+  _impl_.early_stopping_ = nullptr;
+  return temp;
+}
+inline ::sanas::v1::EarlyStopping* StudyConfig::_internal_mutable_early_stopping() {
+  
+  if (_impl_.early_stopping_ == nullptr) {
+    auto* p = CreateMaybeMessage<::sanas::v1::EarlyStopping>(GetArenaForAllocation());
+    _impl_.early_stopping_ = p;
+  }
+  return _impl_.early_stopping_;
+}
+inline ::sanas::v1::EarlyStopping* StudyConfig::mutable_early_stopping() {
+  ::sanas::v1::EarlyStopping* _msg = _internal_mutable_early_stopping();
+  // @@protoc_insertion_point(field_mutable:sanas.v1.StudyConfig.early_stopping)
+  return _msg;
+}
+inline void StudyConfig::set_allocated_early_stopping(::sanas::v1::EarlyStopping* early_stopping) {
+  ::PROTOBUF_NAMESPACE_ID::Arena* message_arena = GetArenaForAllocation();
+  if (message_arena == nullptr) {
+    delete _impl_.early_stopping_;
+  }
+  if (early_stopping) {
+    ::PROTOBUF_NAMESPACE_ID::Arena* submessage_arena =
+        ::PROTOBUF_NAMESPACE_ID::Arena::InternalGetOwningArena(early_stopping);
+    if (message_arena != submessage_arena) {
+      early_stopping = ::PROTOBUF_NAMESPACE_ID::internal::GetOwnedMessage(
+          message_arena, early_stopping, submessage_arena);
+    }
+    
+  } else {
+    
+  }
+  _impl_.early_stopping_ = early_stopping;
+  // @@protoc_insertion_point(field_set_allocated:sanas.v1.StudyConfig.early_stopping)
+}
+
+// -------------------------------------------------------------------
+
+// MedianStoppingRule
+
+// int64 start_step = 1;
+inline void MedianStoppingRule::clear_start_step() {
+  _impl_.start_step_ = int64_t{0};
+}
+inline int64_t MedianStoppingRule::_internal_start_step() const {
+  return _impl_.start_step_;
+}
+inline int64_t MedianStoppingRule::start_step() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.MedianStoppingRule.start_step)
+  return _internal_start_step();
+}
+inline void MedianStoppingRule::_internal_set_start_step(int64_t value) {
+  
+  _impl_.start_step_ = value;
+}
+inline void MedianStoppingRule::set_start_step(int64_t value) {
+  _internal_set_start_step(value);
+  // @@protoc_insertion_point(field_set:sanas.v1.MedianStoppingRule.start_step)
+}
+
+// int32 min_trials = 2;
+inline void MedianStoppingRule::clear_min_trials() {
+  _impl_.min_trials_ = 0;
+}
+inline int32_t MedianStoppingRule::_internal_min_trials() const {
+  return _impl_.min_trials_;
+}
+inline int32_t MedianStoppingRule::min_trials() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.MedianStoppingRule.min_trials)
+  return _internal_min_trials();
+}
+inline void MedianStoppingRule::_internal_set_min_trials(int32_t value) {
+  
+  _impl_.min_trials_ = value;
+}
+inline void MedianStoppingRule::set_min_trials(int32_t value) {
+  _internal_set_min_trials(value);
+  // @@protoc_insertion_point(field_set:sanas.v1.MedianStoppingRule.min_trials)
+}
+
+// -------------------------------------------------------------------
+
+// SuccessiveHalvingRule
+
+// int64 min_step = 1;
+inline void SuccessiveHalvingRule::clear_min_step() {
+  _impl_.min_step_ = int64_t{0};
+}
+inline int64_t SuccessiveHalvingRule::_internal_min_step() const {
+  return _impl_.min_step_;
+}
+inline int64_t SuccessiveHalvingRule::min_step() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.SuccessiveHalvingRule.min_step)
+  return _internal_min_step();
+}
+inline void SuccessiveHalvingRule::_internal_set_min_step(int64_t value) {
+  
+  _impl_.min_step_ = value;
+}
+inline void SuccessiveHalvingRule::set_min_step(int64_t value) {
+  _internal_set_min_step(value);
+  // @@protoc_insertion_point(field_set:sanas.v1.SuccessiveHalvingRule.min_step)
+}
+
+// int32 reduction_factor = 2;
+inline void SuccessiveHalvingRule::clear_reduction_factor() {
+  _impl_.reduction_factor_ = 0;
+}
+inline int32_t SuccessiveHalvingRule::_internal_reduction_factor() const {
+  return _impl_.reduction_factor_;
+}
+inline int32_t SuccessiveHalvingRule::reduction_factor() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.SuccessiveHalvingRule.reduction_factor)
+  return _internal_reduction_factor();
+}
+inline void SuccessiveHalvingRule::_internal_set_reduction_factor(int32_t value) {
+  
+  _impl_.reduction_factor_ = value;
+}
+inline void SuccessiveHalvingRule::set_reduction_factor(int32_t value) {
+  _internal_set_reduction_factor(value);
+  // @@protoc_insertion_point(field_set:sanas.v1.SuccessiveHalvingRule.reduction_factor)
+}
+
+// int32 min_trials = 3;
+inline void SuccessiveHalvingRule::clear_min_trials() {
+  _impl_.min_trials_ = 0;
+}
+inline int32_t SuccessiveHalvingRule::_internal_min_trials() const {
+  return _impl_.min_trials_;
+}
+inline int32_t SuccessiveHalvingRule::min_trials() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.SuccessiveHalvingRule.min_trials)
+  return _internal_min_trials();
+}
+inline void SuccessiveHalvingRule::_internal_set_min_trials(int32_t value) {
+  
+  _impl_.min_trials_ = value;
+}
+inline void SuccessiveHalvingRule::set_min_trials(int32_t value) {
+  _internal_set_min_trials(value);
+  // @@protoc_insertion_point(field_set:sanas.v1.SuccessiveHalvingRule.min_trials)
+}
+
+// -------------------------------------------------------------------
+
+// EarlyStopping
+
+// .sanas.v1.MedianStoppingRule median = 1;
+inline bool EarlyStopping::_internal_has_median() const {
+  return rule_case() == kMedian;
+}
+inline bool EarlyStopping::has_median() const {
+  return _internal_has_median();
+}
+inline void EarlyStopping::set_has_median() {
+  _impl_._oneof_case_[0] = kMedian;
+}
+inline void EarlyStopping::clear_median() {
+  if (_internal_has_median()) {
+    if (GetArenaForAllocation() == nullptr) {
+      delete _impl_.rule_.median_;
+    }
+    clear_has_rule();
+  }
+}
+inline ::sanas::v1::MedianStoppingRule* EarlyStopping::release_median() {
+  // @@protoc_insertion_point(field_release:sanas.v1.EarlyStopping.median)
+  if (_internal_has_median()) {
+    clear_has_rule();
+    ::sanas::v1::MedianStoppingRule* temp = _impl_.rule_.median_;
+    if (GetArenaForAllocation() != nullptr) {
+      temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+    }
+    _impl_.rule_.median_ = nullptr;
+    return temp;
+  } else {
+    return nullptr;
+  }
+}
+inline const ::sanas::v1::MedianStoppingRule& EarlyStopping::_internal_median() const {
+  return _internal_has_median()
+      ? *_impl_.rule_.median_
+      : reinterpret_cast< ::sanas::v1::MedianStoppingRule&>(::sanas::v1::_MedianStoppingRule_default_instance_);
+}
+inline const ::sanas::v1::MedianStoppingRule& EarlyStopping::median() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.EarlyStopping.median)
+  return _internal_median();
+}
+inline ::sanas::v1::MedianStoppingRule* EarlyStopping::unsafe_arena_release_median() {
+  // @@protoc_insertion_point(field_unsafe_arena_release:sanas.v1.EarlyStopping.median)
+  if (_internal_has_median()) {
+    clear_has_rule();
+    ::sanas::v1::MedianStoppingRule* temp = _impl_.rule_.median_;
+    _impl_.rule_.median_ = nullptr;
+    return temp;
+  } else {
+    return nullptr;
+  }
+}
+inline void EarlyStopping::unsafe_arena_set_allocated_median(::sanas::v1::MedianStoppingRule* median) {
+  clear_rule();
+  if (median) {
+    set_has_median();
+    _impl_.rule_.median_ = median;
+  }
+  // @@protoc_insertion_point(field_unsafe_arena_set_allocated:sanas.v1.EarlyStopping.median)
+}
+inline ::sanas::v1::MedianStoppingRule* EarlyStopping::_internal_mutable_median() {
+  if (!_internal_has_median()) {
+    clear_rule();
+    set_has_median();
+    _impl_.rule_.median_ = CreateMaybeMessage< ::sanas::v1::MedianStoppingRule >(GetArenaForAllocation());
+  }
+  return _impl_.rule_.median_;
+}
+inline ::sanas::v1::MedianStoppingRule* EarlyStopping::mutable_median() {
+  ::sanas::v1::MedianStoppingRule* _msg = _internal_mutable_median();
+  // @@protoc_insertion_point(field_mutable:sanas.v1.EarlyStopping.median)
+  return _msg;
+}
+
+// .sanas.v1.SuccessiveHalvingRule successive_halving = 2;
+inline bool EarlyStopping::_internal_has_successive_halving() const {
+  return rule_case() == kSuccessiveHalving;
+}
+inline bool EarlyStopping::has_successive_halving() const {
+  return _internal_has_successive_halving();
+}
+inline void EarlyStopping::set_has_successive_halving() {
+  _impl_._oneof_case_[0] = kSuccessiveHalving;
+}
+inline void EarlyStopping::clear_successive_halving() {
+  if (_internal_has_successive_halving()) {
+    if (GetArenaForAllocation() == nullptr) {
+      delete _impl_.rule_.successive_halving_;
+    }
+    clear_has_rule();
+  }
+}
+inline ::sanas::v1::SuccessiveHalvingRule* EarlyStopping::release_successive_halving() {
+  // @@protoc_insertion_point(field_release:sanas.v1.EarlyStopping.successive_halving)
+  if (_internal_has_successive_halving()) {
+    clear_has_rule();
+    ::sanas::v1::SuccessiveHalvingRule* temp = _impl_.rule_.successive_halving_;
+    if (GetArenaForAllocation() != nullptr) {
+      temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+    }
+    _impl_.rule_.successive_halving_ = nullptr;
+    return temp;
+  } else {
+    return nullptr;
+  }
+}
+inline const ::sanas::v1::SuccessiveHalvingRule& EarlyStopping::_internal_successive_halving() const {
+  return _internal_has_successive_halving()
+      ? *_impl_.rule_.successive_halving_
+      : reinterpret_cast< ::sanas::v1::SuccessiveHalvingRule&>(::sanas::v1::_SuccessiveHalvingRule_default_instance_);
+}
+inline const ::sanas::v1::SuccessiveHalvingRule& EarlyStopping::successive_halving() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.EarlyStopping.successive_halving)
+  return _internal_successive_halving();
+}
+inline ::sanas::v1::SuccessiveHalvingRule* EarlyStopping::unsafe_arena_release_successive_halving() {
+  // @@protoc_insertion_point(field_unsafe_arena_release:sanas.v1.EarlyStopping.successive_halving)
+  if (_internal_has_successive_halving()) {
+    clear_has_rule();
+    ::sanas::v1::SuccessiveHalvingRule* temp = _impl_.rule_.successive_halving_;
+    _impl_.rule_.successive_halving_ = nullptr;
+    return temp;
+  } else {
+    return nullptr;
+  }
+}
+inline void EarlyStopping::unsafe_arena_set_allocated_successive_halving(::sanas::v1::SuccessiveHalvingRule* successive_halving) {
+  clear_rule();
+  if (successive_halving) {
+    set_has_successive_halving();
+    _impl_.rule_.successive_halving_ = successive_halving;
+  }
+  // @@protoc_insertion_point(field_unsafe_arena_set_allocated:sanas.v1.EarlyStopping.successive_halving)
+}
+inline ::sanas::v1::SuccessiveHalvingRule* EarlyStopping::_internal_mutable_successive_halving() {
+  if (!_internal_has_successive_halving()) {
+    clear_rule();
+    set_has_successive_halving();
+    _impl_.rule_.successive_halving_ = CreateMaybeMessage< ::sanas::v1::SuccessiveHalvingRule >(GetArenaForAllocation());
+  }
+  return _impl_.rule_.successive_halving_;
+}
+inline ::sanas::v1::SuccessiveHalvingRule* EarlyStopping::mutable_successive_halving() {
+  ::sanas::v1::SuccessiveHalvingRule* _msg = _internal_mutable_successive_halving();
+  // @@protoc_insertion_point(field_mutable:sanas.v1.EarlyStopping.successive_halving)
+  return _msg;
+}
+
+// .sanas.v1.ObjectiveGoal goal = 3;
+inline void EarlyStopping::clear_goal() {
+  _impl_.goal_ = 0;
+}
+inline ::sanas::v1::ObjectiveGoal EarlyStopping::_internal_goal() const {
+  return static_cast< ::sanas::v1::ObjectiveGoal >(_impl_.goal_);
+}
+inline ::sanas::v1::ObjectiveGoal EarlyStopping::goal() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.EarlyStopping.goal)
+  return _internal_goal();
+}
+inline void EarlyStopping::_internal_set_goal(::sanas::v1::ObjectiveGoal value) {
+  
+  _impl_.goal_ = value;
+}
+inline void EarlyStopping::set_goal(::sanas::v1::ObjectiveGoal value) {
+  _internal_set_goal(value);
+  // @@protoc_insertion_point(field_set:sanas.v1.EarlyStopping.goal)
+}
+
+// bool stopped_values_as_rewards = 4;
+inline void EarlyStopping::clear_stopped_values_as_rewards() {
+  _impl_.stopped_values_as_rewards_ = false;
+}
+inline bool EarlyStopping::_internal_stopped_values_as_rewards() const {
+  return _impl_.stopped_values_as_rewards_;
+}
+inline bool EarlyStopping::stopped_values_as_rewards() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.EarlyStopping.stopped_values_as_rewards)
+  return _internal_stopped_values_as_rewards();
+}
+inline void EarlyStopping::_internal_set_stopped_values_as_rewards(bool value) {
+  
+  _impl_.stopped_values_as_rewards_ = value;
+}
+inline void EarlyStopping::set_stopped_values_as_rewards(bool value) {
+  _internal_set_stopped_values_as_rewards(value);
+  // @@protoc_insertion_point(field_set:sanas.v1.EarlyStopping.stopped_values_as_rewards)
+}
+
+inline bool EarlyStopping::has_rule() const {
+  return rule_case() != RULE_NOT_SET;
+}
+inline void EarlyStopping::clear_has_rule() {
+  _impl_._oneof_case_[0] = RULE_NOT_SET;
+}
+inline EarlyStopping::RuleCase EarlyStopping::rule_case() const {
+  return EarlyStopping::RuleCase(_impl_._oneof_case_[0]);
+}
 // -------------------------------------------------------------------
 
 // Constraints
@@ -7056,6 +8745,26 @@ inline void TrialCounts::_internal_set_infeasible(int64_t value) {
 inline void TrialCounts::set_infeasible(int64_t value) {
   _internal_set_infeasible(value);
   // @@protoc_insertion_point(field_set:sanas.v1.TrialCounts.infeasible)
+}
+
+// int64 stopped = 4;
+inline void TrialCounts::clear_stopped() {
+  _impl_.stopped_ = int64_t{0};
+}
+inline int64_t TrialCounts::_internal_stopped() const {
+  return _impl_.stopped_;
+}
+inline int64_t TrialCounts::stopped() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.TrialCounts.stopped)
+  return _internal_stopped();
+}
+inline void TrialCounts::_internal_set_stopped(int64_t value) {
+  
+  _impl_.stopped_ = value;
+}
+inline void TrialCounts::set_stopped(int64_t value) {
+  _internal_set_stopped(value);
+  // @@protoc_insertion_point(field_set:sanas.v1.TrialCounts.stopped)
 }
 
 // -------------------------------------------------------------------
@@ -7764,6 +9473,155 @@ inline void Study::set_allocated_broken_reason(std::string* broken_reason) {
   // @@protoc_insertion_point(field_set_allocated:sanas.v1.Study.broken_reason)
 }
 
+// int64 steps_saved = 18;
+inline void Study::clear_steps_saved() {
+  _impl_.steps_saved_ = int64_t{0};
+}
+inline int64_t Study::_internal_steps_saved() const {
+  return _impl_.steps_saved_;
+}
+inline int64_t Study::steps_saved() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.Study.steps_saved)
+  return _internal_steps_saved();
+}
+inline void Study::_internal_set_steps_saved(int64_t value) {
+  
+  _impl_.steps_saved_ = value;
+}
+inline void Study::set_steps_saved(int64_t value) {
+  _internal_set_steps_saved(value);
+  // @@protoc_insertion_point(field_set:sanas.v1.Study.steps_saved)
+}
+
+// -------------------------------------------------------------------
+
+// Measurement
+
+// int64 step = 1;
+inline void Measurement::clear_step() {
+  _impl_.step_ = int64_t{0};
+}
+inline int64_t Measurement::_internal_step() const {
+  return _impl_.step_;
+}
+inline int64_t Measurement::step() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.Measurement.step)
+  return _internal_step();
+}
+inline void Measurement::_internal_set_step(int64_t value) {
+  
+  _impl_.step_ = value;
+}
+inline void Measurement::set_step(int64_t value) {
+  _internal_set_step(value);
+  // @@protoc_insertion_point(field_set:sanas.v1.Measurement.step)
+}
+
+// double value = 2;
+inline void Measurement::clear_value() {
+  _impl_.value_ = 0;
+}
+inline double Measurement::_internal_value() const {
+  return _impl_.value_;
+}
+inline double Measurement::value() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.Measurement.value)
+  return _internal_value();
+}
+inline void Measurement::_internal_set_value(double value) {
+  
+  _impl_.value_ = value;
+}
+inline void Measurement::set_value(double value) {
+  _internal_set_value(value);
+  // @@protoc_insertion_point(field_set:sanas.v1.Measurement.value)
+}
+
+// .google.protobuf.Timestamp time = 3;
+inline bool Measurement::_internal_has_time() const {
+  return this != internal_default_instance() && _impl_.time_ != nullptr;
+}
+inline bool Measurement::has_time() const {
+  return _internal_has_time();
+}
+inline const ::PROTOBUF_NAMESPACE_ID::Timestamp& Measurement::_internal_time() const {
+  const ::PROTOBUF_NAMESPACE_ID::Timestamp* p = _impl_.time_;
+  return p != nullptr ? *p : reinterpret_cast<const ::PROTOBUF_NAMESPACE_ID::Timestamp&>(
+      ::PROTOBUF_NAMESPACE_ID::_Timestamp_default_instance_);
+}
+inline const ::PROTOBUF_NAMESPACE_ID::Timestamp& Measurement::time() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.Measurement.time)
+  return _internal_time();
+}
+inline void Measurement::unsafe_arena_set_allocated_time(
+    ::PROTOBUF_NAMESPACE_ID::Timestamp* time) {
+  if (GetArenaForAllocation() == nullptr) {
+    delete reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(_impl_.time_);
+  }
+  _impl_.time_ = time;
+  if (time) {
+    
+  } else {
+    
+  }
+  // @@protoc_insertion_point(field_unsafe_arena_set_allocated:sanas.v1.Measurement.time)
+}
+inline ::PROTOBUF_NAMESPACE_ID::Timestamp* Measurement::release_time() {
+  
+  ::PROTOBUF_NAMESPACE_ID::Timestamp* temp = _impl_.time_;
+  _impl_.time_ = nullptr;
+#ifdef PROTOBUF_FORCE_COPY_IN_RELEASE
+  auto* old =  reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(temp);
+  temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  if (GetArenaForAllocation() == nullptr) { delete old; }
+#else  // PROTOBUF_FORCE_COPY_IN_RELEASE
+  if (GetArenaForAllocation() != nullptr) {
+    temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  }
+#endif  // !PROTOBUF_FORCE_COPY_IN_RELEASE
+  return temp;
+}
+inline ::PROTOBUF_NAMESPACE_ID::Timestamp* Measurement::unsafe_arena_release_time() {
+  // @@protoc_insertion_point(field_release:sanas.v1.Measurement.time)
+  
+  ::PROTOBUF_NAMESPACE_ID::Timestamp* temp = _impl_.time_;
+  _impl_.time_ = nullptr;
+  return temp;
+}
+inline ::PROTOBUF_NAMESPACE_ID::Timestamp* Measurement::_internal_mutable_time() {
+  
+  if (_impl_.time_ == nullptr) {
+    auto* p = CreateMaybeMessage<::PROTOBUF_NAMESPACE_ID::Timestamp>(GetArenaForAllocation());
+    _impl_.time_ = p;
+  }
+  return _impl_.time_;
+}
+inline ::PROTOBUF_NAMESPACE_ID::Timestamp* Measurement::mutable_time() {
+  ::PROTOBUF_NAMESPACE_ID::Timestamp* _msg = _internal_mutable_time();
+  // @@protoc_insertion_point(field_mutable:sanas.v1.Measurement.time)
+  return _msg;
+}
+inline void Measurement::set_allocated_time(::PROTOBUF_NAMESPACE_ID::Timestamp* time) {
+  ::PROTOBUF_NAMESPACE_ID::Arena* message_arena = GetArenaForAllocation();
+  if (message_arena == nullptr) {
+    delete reinterpret_cast< ::PROTOBUF_NAMESPACE_ID::MessageLite*>(_impl_.time_);
+  }
+  if (time) {
+    ::PROTOBUF_NAMESPACE_ID::Arena* submessage_arena =
+        ::PROTOBUF_NAMESPACE_ID::Arena::InternalGetOwningArena(
+                reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(time));
+    if (message_arena != submessage_arena) {
+      time = ::PROTOBUF_NAMESPACE_ID::internal::GetOwnedMessage(
+          message_arena, time, submessage_arena);
+    }
+    
+  } else {
+    
+  }
+  _impl_.time_ = time;
+  // @@protoc_insertion_point(field_set_allocated:sanas.v1.Measurement.time)
+}
+
 // -------------------------------------------------------------------
 
 // Trial
@@ -8308,6 +10166,116 @@ inline void Trial::_internal_set_issue_count(int32_t value) {
 inline void Trial::set_issue_count(int32_t value) {
   _internal_set_issue_count(value);
   // @@protoc_insertion_point(field_set:sanas.v1.Trial.issue_count)
+}
+
+// repeated .sanas.v1.Measurement measurements = 14;
+inline int Trial::_internal_measurements_size() const {
+  return _impl_.measurements_.size();
+}
+inline int Trial::measurements_size() const {
+  return _internal_measurements_size();
+}
+inline void Trial::clear_measurements() {
+  _impl_.measurements_.Clear();
+}
+inline ::sanas::v1::Measurement* Trial::mutable_measurements(int index) {
+  // @@protoc_insertion_point(field_mutable:sanas.v1.Trial.measurements)
+  return _impl_.measurements_.Mutable(index);
+}
+inline ::PROTOBUF_NAMESPACE_ID::RepeatedPtrField< ::sanas::v1::Measurement >*
+Trial::mutable_measurements() {
+  // @@protoc_insertion_point(field_mutable_list:sanas.v1.Trial.measurements)
+  return &_impl_.measurements_;
+}
+inline const ::sanas::v1::Measurement& Trial::_internal_measurements(int index) const {
+  return _impl_.measurements_.Get(index);
+}
+inline const ::sanas::v1::Measurement& Trial::measurements(int index) const {
+  // @@protoc_insertion_point(field_get:sanas.v1.Trial.measurements)
+  return _internal_measurements(index);
+}
+inline ::sanas::v1::Measurement* Trial::_internal_add_measurements() {
+  return _impl_.measurements_.Add();
+}
+inline ::sanas::v1::Measurement* Trial::add_measurements() {
+  ::sanas::v1::Measurement* _add = _internal_add_measurements();
+  // @@protoc_insertion_point(field_add:sanas.v1.Trial.measurements)
+  return _add;
+}
+inline const ::PROTOBUF_NAMESPACE_ID::RepeatedPtrField< ::sanas::v1::Measurement >&
+Trial::measurements() const {
+  // @@protoc_insertion_point(field_list:sanas.v1.Trial.measurements)
+  return _impl_.measurements_;
+}
+
+// string stop_reason = 15;
+inline void Trial::clear_stop_reason() {
+  _impl_.stop_reason_.ClearToEmpty();
+}
+inline const std::string& Trial::stop_reason() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.Trial.stop_reason)
+  return _internal_stop_reason();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void Trial::set_stop_reason(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.stop_reason_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:sanas.v1.Trial.stop_reason)
+}
+inline std::string* Trial::mutable_stop_reason() {
+  std::string* _s = _internal_mutable_stop_reason();
+  // @@protoc_insertion_point(field_mutable:sanas.v1.Trial.stop_reason)
+  return _s;
+}
+inline const std::string& Trial::_internal_stop_reason() const {
+  return _impl_.stop_reason_.Get();
+}
+inline void Trial::_internal_set_stop_reason(const std::string& value) {
+  
+  _impl_.stop_reason_.Set(value, GetArenaForAllocation());
+}
+inline std::string* Trial::_internal_mutable_stop_reason() {
+  
+  return _impl_.stop_reason_.Mutable(GetArenaForAllocation());
+}
+inline std::string* Trial::release_stop_reason() {
+  // @@protoc_insertion_point(field_release:sanas.v1.Trial.stop_reason)
+  return _impl_.stop_reason_.Release();
+}
+inline void Trial::set_allocated_stop_reason(std::string* stop_reason) {
+  if (stop_reason != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.stop_reason_.SetAllocated(stop_reason, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.stop_reason_.IsDefault()) {
+    _impl_.stop_reason_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:sanas.v1.Trial.stop_reason)
+}
+
+// int64 max_step = 16;
+inline void Trial::clear_max_step() {
+  _impl_.max_step_ = int64_t{0};
+}
+inline int64_t Trial::_internal_max_step() const {
+  return _impl_.max_step_;
+}
+inline int64_t Trial::max_step() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.Trial.max_step)
+  return _internal_max_step();
+}
+inline void Trial::_internal_set_max_step(int64_t value) {
+  
+  _impl_.max_step_ = value;
+}
+inline void Trial::set_max_step(int64_t value) {
+  _internal_set_max_step(value);
+  // @@protoc_insertion_point(field_set:sanas.v1.Trial.max_step)
 }
 
 // -------------------------------------------------------------------
@@ -10547,6 +12515,96 @@ inline void WatchStudyResponse::set_allocated_event_time(::PROTOBUF_NAMESPACE_ID
   // @@protoc_insertion_point(field_set_allocated:sanas.v1.WatchStudyResponse.event_time)
 }
 
+// .sanas.v1.Measurement measurement = 5;
+inline bool WatchStudyResponse::_internal_has_measurement() const {
+  return this != internal_default_instance() && _impl_.measurement_ != nullptr;
+}
+inline bool WatchStudyResponse::has_measurement() const {
+  return _internal_has_measurement();
+}
+inline void WatchStudyResponse::clear_measurement() {
+  if (GetArenaForAllocation() == nullptr && _impl_.measurement_ != nullptr) {
+    delete _impl_.measurement_;
+  }
+  _impl_.measurement_ = nullptr;
+}
+inline const ::sanas::v1::Measurement& WatchStudyResponse::_internal_measurement() const {
+  const ::sanas::v1::Measurement* p = _impl_.measurement_;
+  return p != nullptr ? *p : reinterpret_cast<const ::sanas::v1::Measurement&>(
+      ::sanas::v1::_Measurement_default_instance_);
+}
+inline const ::sanas::v1::Measurement& WatchStudyResponse::measurement() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.WatchStudyResponse.measurement)
+  return _internal_measurement();
+}
+inline void WatchStudyResponse::unsafe_arena_set_allocated_measurement(
+    ::sanas::v1::Measurement* measurement) {
+  if (GetArenaForAllocation() == nullptr) {
+    delete reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(_impl_.measurement_);
+  }
+  _impl_.measurement_ = measurement;
+  if (measurement) {
+    
+  } else {
+    
+  }
+  // @@protoc_insertion_point(field_unsafe_arena_set_allocated:sanas.v1.WatchStudyResponse.measurement)
+}
+inline ::sanas::v1::Measurement* WatchStudyResponse::release_measurement() {
+  
+  ::sanas::v1::Measurement* temp = _impl_.measurement_;
+  _impl_.measurement_ = nullptr;
+#ifdef PROTOBUF_FORCE_COPY_IN_RELEASE
+  auto* old =  reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(temp);
+  temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  if (GetArenaForAllocation() == nullptr) { delete old; }
+#else  // PROTOBUF_FORCE_COPY_IN_RELEASE
+  if (GetArenaForAllocation() != nullptr) {
+    temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  }
+#endif  // !PROTOBUF_FORCE_COPY_IN_RELEASE
+  return temp;
+}
+inline ::sanas::v1::Measurement* WatchStudyResponse::unsafe_arena_release_measurement() {
+  // @@protoc_insertion_point(field_release:sanas.v1.WatchStudyResponse.measurement)
+  
+  ::sanas::v1::Measurement* temp = _impl_.measurement_;
+  _impl_.measurement_ = nullptr;
+  return temp;
+}
+inline ::sanas::v1::Measurement* WatchStudyResponse::_internal_mutable_measurement() {
+  
+  if (_impl_.measurement_ == nullptr) {
+    auto* p = CreateMaybeMessage<::sanas::v1::Measurement>(GetArenaForAllocation());
+    _impl_.measurement_ = p;
+  }
+  return _impl_.measurement_;
+}
+inline ::sanas::v1::Measurement* WatchStudyResponse::mutable_measurement() {
+  ::sanas::v1::Measurement* _msg = _internal_mutable_measurement();
+  // @@protoc_insertion_point(field_mutable:sanas.v1.WatchStudyResponse.measurement)
+  return _msg;
+}
+inline void WatchStudyResponse::set_allocated_measurement(::sanas::v1::Measurement* measurement) {
+  ::PROTOBUF_NAMESPACE_ID::Arena* message_arena = GetArenaForAllocation();
+  if (message_arena == nullptr) {
+    delete _impl_.measurement_;
+  }
+  if (measurement) {
+    ::PROTOBUF_NAMESPACE_ID::Arena* submessage_arena =
+        ::PROTOBUF_NAMESPACE_ID::Arena::InternalGetOwningArena(measurement);
+    if (message_arena != submessage_arena) {
+      measurement = ::PROTOBUF_NAMESPACE_ID::internal::GetOwnedMessage(
+          message_arena, measurement, submessage_arena);
+    }
+    
+  } else {
+    
+  }
+  _impl_.measurement_ = measurement;
+  // @@protoc_insertion_point(field_set_allocated:sanas.v1.WatchStudyResponse.measurement)
+}
+
 // -------------------------------------------------------------------
 
 // ImportPaddleSlimCheckpointRequest
@@ -10855,9 +12913,409 @@ inline void ImportPaddleSlimCheckpointResponse::set_imported_trials(int64_t valu
   // @@protoc_insertion_point(field_set:sanas.v1.ImportPaddleSlimCheckpointResponse.imported_trials)
 }
 
+// -------------------------------------------------------------------
+
+// ReportTrialProgressRequest
+
+// string study_id = 1;
+inline void ReportTrialProgressRequest::clear_study_id() {
+  _impl_.study_id_.ClearToEmpty();
+}
+inline const std::string& ReportTrialProgressRequest::study_id() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.ReportTrialProgressRequest.study_id)
+  return _internal_study_id();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void ReportTrialProgressRequest::set_study_id(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.study_id_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:sanas.v1.ReportTrialProgressRequest.study_id)
+}
+inline std::string* ReportTrialProgressRequest::mutable_study_id() {
+  std::string* _s = _internal_mutable_study_id();
+  // @@protoc_insertion_point(field_mutable:sanas.v1.ReportTrialProgressRequest.study_id)
+  return _s;
+}
+inline const std::string& ReportTrialProgressRequest::_internal_study_id() const {
+  return _impl_.study_id_.Get();
+}
+inline void ReportTrialProgressRequest::_internal_set_study_id(const std::string& value) {
+  
+  _impl_.study_id_.Set(value, GetArenaForAllocation());
+}
+inline std::string* ReportTrialProgressRequest::_internal_mutable_study_id() {
+  
+  return _impl_.study_id_.Mutable(GetArenaForAllocation());
+}
+inline std::string* ReportTrialProgressRequest::release_study_id() {
+  // @@protoc_insertion_point(field_release:sanas.v1.ReportTrialProgressRequest.study_id)
+  return _impl_.study_id_.Release();
+}
+inline void ReportTrialProgressRequest::set_allocated_study_id(std::string* study_id) {
+  if (study_id != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.study_id_.SetAllocated(study_id, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.study_id_.IsDefault()) {
+    _impl_.study_id_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:sanas.v1.ReportTrialProgressRequest.study_id)
+}
+
+// int64 trial_id = 2;
+inline void ReportTrialProgressRequest::clear_trial_id() {
+  _impl_.trial_id_ = int64_t{0};
+}
+inline int64_t ReportTrialProgressRequest::_internal_trial_id() const {
+  return _impl_.trial_id_;
+}
+inline int64_t ReportTrialProgressRequest::trial_id() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.ReportTrialProgressRequest.trial_id)
+  return _internal_trial_id();
+}
+inline void ReportTrialProgressRequest::_internal_set_trial_id(int64_t value) {
+  
+  _impl_.trial_id_ = value;
+}
+inline void ReportTrialProgressRequest::set_trial_id(int64_t value) {
+  _internal_set_trial_id(value);
+  // @@protoc_insertion_point(field_set:sanas.v1.ReportTrialProgressRequest.trial_id)
+}
+
+// int64 step = 3;
+inline void ReportTrialProgressRequest::clear_step() {
+  _impl_.step_ = int64_t{0};
+}
+inline int64_t ReportTrialProgressRequest::_internal_step() const {
+  return _impl_.step_;
+}
+inline int64_t ReportTrialProgressRequest::step() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.ReportTrialProgressRequest.step)
+  return _internal_step();
+}
+inline void ReportTrialProgressRequest::_internal_set_step(int64_t value) {
+  
+  _impl_.step_ = value;
+}
+inline void ReportTrialProgressRequest::set_step(int64_t value) {
+  _internal_set_step(value);
+  // @@protoc_insertion_point(field_set:sanas.v1.ReportTrialProgressRequest.step)
+}
+
+// double value = 4;
+inline void ReportTrialProgressRequest::clear_value() {
+  _impl_.value_ = 0;
+}
+inline double ReportTrialProgressRequest::_internal_value() const {
+  return _impl_.value_;
+}
+inline double ReportTrialProgressRequest::value() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.ReportTrialProgressRequest.value)
+  return _internal_value();
+}
+inline void ReportTrialProgressRequest::_internal_set_value(double value) {
+  
+  _impl_.value_ = value;
+}
+inline void ReportTrialProgressRequest::set_value(double value) {
+  _internal_set_value(value);
+  // @@protoc_insertion_point(field_set:sanas.v1.ReportTrialProgressRequest.value)
+}
+
+// int64 max_step = 5;
+inline void ReportTrialProgressRequest::clear_max_step() {
+  _impl_.max_step_ = int64_t{0};
+}
+inline int64_t ReportTrialProgressRequest::_internal_max_step() const {
+  return _impl_.max_step_;
+}
+inline int64_t ReportTrialProgressRequest::max_step() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.ReportTrialProgressRequest.max_step)
+  return _internal_max_step();
+}
+inline void ReportTrialProgressRequest::_internal_set_max_step(int64_t value) {
+  
+  _impl_.max_step_ = value;
+}
+inline void ReportTrialProgressRequest::set_max_step(int64_t value) {
+  _internal_set_max_step(value);
+  // @@protoc_insertion_point(field_set:sanas.v1.ReportTrialProgressRequest.max_step)
+}
+
+// string client_id = 6;
+inline void ReportTrialProgressRequest::clear_client_id() {
+  _impl_.client_id_.ClearToEmpty();
+}
+inline const std::string& ReportTrialProgressRequest::client_id() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.ReportTrialProgressRequest.client_id)
+  return _internal_client_id();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void ReportTrialProgressRequest::set_client_id(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.client_id_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:sanas.v1.ReportTrialProgressRequest.client_id)
+}
+inline std::string* ReportTrialProgressRequest::mutable_client_id() {
+  std::string* _s = _internal_mutable_client_id();
+  // @@protoc_insertion_point(field_mutable:sanas.v1.ReportTrialProgressRequest.client_id)
+  return _s;
+}
+inline const std::string& ReportTrialProgressRequest::_internal_client_id() const {
+  return _impl_.client_id_.Get();
+}
+inline void ReportTrialProgressRequest::_internal_set_client_id(const std::string& value) {
+  
+  _impl_.client_id_.Set(value, GetArenaForAllocation());
+}
+inline std::string* ReportTrialProgressRequest::_internal_mutable_client_id() {
+  
+  return _impl_.client_id_.Mutable(GetArenaForAllocation());
+}
+inline std::string* ReportTrialProgressRequest::release_client_id() {
+  // @@protoc_insertion_point(field_release:sanas.v1.ReportTrialProgressRequest.client_id)
+  return _impl_.client_id_.Release();
+}
+inline void ReportTrialProgressRequest::set_allocated_client_id(std::string* client_id) {
+  if (client_id != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.client_id_.SetAllocated(client_id, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.client_id_.IsDefault()) {
+    _impl_.client_id_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:sanas.v1.ReportTrialProgressRequest.client_id)
+}
+
+// .sanas.v1.EarlyStopping early_stopping = 7;
+inline bool ReportTrialProgressRequest::_internal_has_early_stopping() const {
+  return this != internal_default_instance() && _impl_.early_stopping_ != nullptr;
+}
+inline bool ReportTrialProgressRequest::has_early_stopping() const {
+  return _internal_has_early_stopping();
+}
+inline void ReportTrialProgressRequest::clear_early_stopping() {
+  if (GetArenaForAllocation() == nullptr && _impl_.early_stopping_ != nullptr) {
+    delete _impl_.early_stopping_;
+  }
+  _impl_.early_stopping_ = nullptr;
+}
+inline const ::sanas::v1::EarlyStopping& ReportTrialProgressRequest::_internal_early_stopping() const {
+  const ::sanas::v1::EarlyStopping* p = _impl_.early_stopping_;
+  return p != nullptr ? *p : reinterpret_cast<const ::sanas::v1::EarlyStopping&>(
+      ::sanas::v1::_EarlyStopping_default_instance_);
+}
+inline const ::sanas::v1::EarlyStopping& ReportTrialProgressRequest::early_stopping() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.ReportTrialProgressRequest.early_stopping)
+  return _internal_early_stopping();
+}
+inline void ReportTrialProgressRequest::unsafe_arena_set_allocated_early_stopping(
+    ::sanas::v1::EarlyStopping* early_stopping) {
+  if (GetArenaForAllocation() == nullptr) {
+    delete reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(_impl_.early_stopping_);
+  }
+  _impl_.early_stopping_ = early_stopping;
+  if (early_stopping) {
+    
+  } else {
+    
+  }
+  // @@protoc_insertion_point(field_unsafe_arena_set_allocated:sanas.v1.ReportTrialProgressRequest.early_stopping)
+}
+inline ::sanas::v1::EarlyStopping* ReportTrialProgressRequest::release_early_stopping() {
+  
+  ::sanas::v1::EarlyStopping* temp = _impl_.early_stopping_;
+  _impl_.early_stopping_ = nullptr;
+#ifdef PROTOBUF_FORCE_COPY_IN_RELEASE
+  auto* old =  reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(temp);
+  temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  if (GetArenaForAllocation() == nullptr) { delete old; }
+#else  // PROTOBUF_FORCE_COPY_IN_RELEASE
+  if (GetArenaForAllocation() != nullptr) {
+    temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  }
+#endif  // !PROTOBUF_FORCE_COPY_IN_RELEASE
+  return temp;
+}
+inline ::sanas::v1::EarlyStopping* ReportTrialProgressRequest::unsafe_arena_release_early_stopping() {
+  // @@protoc_insertion_point(field_release:sanas.v1.ReportTrialProgressRequest.early_stopping)
+  
+  ::sanas::v1::EarlyStopping* temp = _impl_.early_stopping_;
+  _impl_.early_stopping_ = nullptr;
+  return temp;
+}
+inline ::sanas::v1::EarlyStopping* ReportTrialProgressRequest::_internal_mutable_early_stopping() {
+  
+  if (_impl_.early_stopping_ == nullptr) {
+    auto* p = CreateMaybeMessage<::sanas::v1::EarlyStopping>(GetArenaForAllocation());
+    _impl_.early_stopping_ = p;
+  }
+  return _impl_.early_stopping_;
+}
+inline ::sanas::v1::EarlyStopping* ReportTrialProgressRequest::mutable_early_stopping() {
+  ::sanas::v1::EarlyStopping* _msg = _internal_mutable_early_stopping();
+  // @@protoc_insertion_point(field_mutable:sanas.v1.ReportTrialProgressRequest.early_stopping)
+  return _msg;
+}
+inline void ReportTrialProgressRequest::set_allocated_early_stopping(::sanas::v1::EarlyStopping* early_stopping) {
+  ::PROTOBUF_NAMESPACE_ID::Arena* message_arena = GetArenaForAllocation();
+  if (message_arena == nullptr) {
+    delete _impl_.early_stopping_;
+  }
+  if (early_stopping) {
+    ::PROTOBUF_NAMESPACE_ID::Arena* submessage_arena =
+        ::PROTOBUF_NAMESPACE_ID::Arena::InternalGetOwningArena(early_stopping);
+    if (message_arena != submessage_arena) {
+      early_stopping = ::PROTOBUF_NAMESPACE_ID::internal::GetOwnedMessage(
+          message_arena, early_stopping, submessage_arena);
+    }
+    
+  } else {
+    
+  }
+  _impl_.early_stopping_ = early_stopping;
+  // @@protoc_insertion_point(field_set_allocated:sanas.v1.ReportTrialProgressRequest.early_stopping)
+}
+
+// -------------------------------------------------------------------
+
+// ReportTrialProgressResponse
+
+// .sanas.v1.Trial trial = 1;
+inline bool ReportTrialProgressResponse::_internal_has_trial() const {
+  return this != internal_default_instance() && _impl_.trial_ != nullptr;
+}
+inline bool ReportTrialProgressResponse::has_trial() const {
+  return _internal_has_trial();
+}
+inline void ReportTrialProgressResponse::clear_trial() {
+  if (GetArenaForAllocation() == nullptr && _impl_.trial_ != nullptr) {
+    delete _impl_.trial_;
+  }
+  _impl_.trial_ = nullptr;
+}
+inline const ::sanas::v1::Trial& ReportTrialProgressResponse::_internal_trial() const {
+  const ::sanas::v1::Trial* p = _impl_.trial_;
+  return p != nullptr ? *p : reinterpret_cast<const ::sanas::v1::Trial&>(
+      ::sanas::v1::_Trial_default_instance_);
+}
+inline const ::sanas::v1::Trial& ReportTrialProgressResponse::trial() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.ReportTrialProgressResponse.trial)
+  return _internal_trial();
+}
+inline void ReportTrialProgressResponse::unsafe_arena_set_allocated_trial(
+    ::sanas::v1::Trial* trial) {
+  if (GetArenaForAllocation() == nullptr) {
+    delete reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(_impl_.trial_);
+  }
+  _impl_.trial_ = trial;
+  if (trial) {
+    
+  } else {
+    
+  }
+  // @@protoc_insertion_point(field_unsafe_arena_set_allocated:sanas.v1.ReportTrialProgressResponse.trial)
+}
+inline ::sanas::v1::Trial* ReportTrialProgressResponse::release_trial() {
+  
+  ::sanas::v1::Trial* temp = _impl_.trial_;
+  _impl_.trial_ = nullptr;
+#ifdef PROTOBUF_FORCE_COPY_IN_RELEASE
+  auto* old =  reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(temp);
+  temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  if (GetArenaForAllocation() == nullptr) { delete old; }
+#else  // PROTOBUF_FORCE_COPY_IN_RELEASE
+  if (GetArenaForAllocation() != nullptr) {
+    temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  }
+#endif  // !PROTOBUF_FORCE_COPY_IN_RELEASE
+  return temp;
+}
+inline ::sanas::v1::Trial* ReportTrialProgressResponse::unsafe_arena_release_trial() {
+  // @@protoc_insertion_point(field_release:sanas.v1.ReportTrialProgressResponse.trial)
+  
+  ::sanas::v1::Trial* temp = _impl_.trial_;
+  _impl_.trial_ = nullptr;
+  return temp;
+}
+inline ::sanas::v1::Trial* ReportTrialProgressResponse::_internal_mutable_trial() {
+  
+  if (_impl_.trial_ == nullptr) {
+    auto* p = CreateMaybeMessage<::sanas::v1::Trial>(GetArenaForAllocation());
+    _impl_.trial_ = p;
+  }
+  return _impl_.trial_;
+}
+inline ::sanas::v1::Trial* ReportTrialProgressResponse::mutable_trial() {
+  ::sanas::v1::Trial* _msg = _internal_mutable_trial();
+  // @@protoc_insertion_point(field_mutable:sanas.v1.ReportTrialProgressResponse.trial)
+  return _msg;
+}
+inline void ReportTrialProgressResponse::set_allocated_trial(::sanas::v1::Trial* trial) {
+  ::PROTOBUF_NAMESPACE_ID::Arena* message_arena = GetArenaForAllocation();
+  if (message_arena == nullptr) {
+    delete _impl_.trial_;
+  }
+  if (trial) {
+    ::PROTOBUF_NAMESPACE_ID::Arena* submessage_arena =
+        ::PROTOBUF_NAMESPACE_ID::Arena::InternalGetOwningArena(trial);
+    if (message_arena != submessage_arena) {
+      trial = ::PROTOBUF_NAMESPACE_ID::internal::GetOwnedMessage(
+          message_arena, trial, submessage_arena);
+    }
+    
+  } else {
+    
+  }
+  _impl_.trial_ = trial;
+  // @@protoc_insertion_point(field_set_allocated:sanas.v1.ReportTrialProgressResponse.trial)
+}
+
+// bool should_stop = 2;
+inline void ReportTrialProgressResponse::clear_should_stop() {
+  _impl_.should_stop_ = false;
+}
+inline bool ReportTrialProgressResponse::_internal_should_stop() const {
+  return _impl_.should_stop_;
+}
+inline bool ReportTrialProgressResponse::should_stop() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.ReportTrialProgressResponse.should_stop)
+  return _internal_should_stop();
+}
+inline void ReportTrialProgressResponse::_internal_set_should_stop(bool value) {
+  
+  _impl_.should_stop_ = value;
+}
+inline void ReportTrialProgressResponse::set_should_stop(bool value) {
+  _internal_set_should_stop(value);
+  // @@protoc_insertion_point(field_set:sanas.v1.ReportTrialProgressResponse.should_stop)
+}
+
 #ifdef __GNUC__
   #pragma GCC diagnostic pop
 #endif  // __GNUC__
+// -------------------------------------------------------------------
+
+// -------------------------------------------------------------------
+
+// -------------------------------------------------------------------
+
+// -------------------------------------------------------------------
+
+// -------------------------------------------------------------------
+
+// -------------------------------------------------------------------
+
 // -------------------------------------------------------------------
 
 // -------------------------------------------------------------------
@@ -10920,6 +13378,11 @@ inline void ImportPaddleSlimCheckpointResponse::set_imported_trials(int64_t valu
 
 PROTOBUF_NAMESPACE_OPEN
 
+template <> struct is_proto_enum< ::sanas::v1::ObjectiveGoal> : ::std::true_type {};
+template <>
+inline const EnumDescriptor* GetEnumDescriptor< ::sanas::v1::ObjectiveGoal>() {
+  return ::sanas::v1::ObjectiveGoal_descriptor();
+}
 template <> struct is_proto_enum< ::sanas::v1::StudyState> : ::std::true_type {};
 template <>
 inline const EnumDescriptor* GetEnumDescriptor< ::sanas::v1::StudyState>() {

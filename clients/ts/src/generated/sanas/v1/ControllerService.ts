@@ -18,6 +18,8 @@ import type { ListStudiesRequest as _sanas_v1_ListStudiesRequest, ListStudiesReq
 import type { ListStudiesResponse as _sanas_v1_ListStudiesResponse, ListStudiesResponse__Output as _sanas_v1_ListStudiesResponse__Output } from '../../sanas/v1/ListStudiesResponse';
 import type { ListTrialsRequest as _sanas_v1_ListTrialsRequest, ListTrialsRequest__Output as _sanas_v1_ListTrialsRequest__Output } from '../../sanas/v1/ListTrialsRequest';
 import type { ListTrialsResponse as _sanas_v1_ListTrialsResponse, ListTrialsResponse__Output as _sanas_v1_ListTrialsResponse__Output } from '../../sanas/v1/ListTrialsResponse';
+import type { ReportTrialProgressRequest as _sanas_v1_ReportTrialProgressRequest, ReportTrialProgressRequest__Output as _sanas_v1_ReportTrialProgressRequest__Output } from '../../sanas/v1/ReportTrialProgressRequest';
+import type { ReportTrialProgressResponse as _sanas_v1_ReportTrialProgressResponse, ReportTrialProgressResponse__Output as _sanas_v1_ReportTrialProgressResponse__Output } from '../../sanas/v1/ReportTrialProgressResponse';
 import type { SuggestTrialRequest as _sanas_v1_SuggestTrialRequest, SuggestTrialRequest__Output as _sanas_v1_SuggestTrialRequest__Output } from '../../sanas/v1/SuggestTrialRequest';
 import type { SuggestTrialResponse as _sanas_v1_SuggestTrialResponse, SuggestTrialResponse__Output as _sanas_v1_SuggestTrialResponse__Output } from '../../sanas/v1/SuggestTrialResponse';
 import type { WatchStudyRequest as _sanas_v1_WatchStudyRequest, WatchStudyRequest__Output as _sanas_v1_WatchStudyRequest__Output } from '../../sanas/v1/WatchStudyRequest';
@@ -96,6 +98,15 @@ export interface ControllerServiceClient extends grpc.Client {
   listTrials(argument: _sanas_v1_ListTrialsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_ListTrialsResponse__Output>): grpc.ClientUnaryCall;
   listTrials(argument: _sanas_v1_ListTrialsRequest, callback: grpc.requestCallback<_sanas_v1_ListTrialsResponse__Output>): grpc.ClientUnaryCall;
   
+  ReportTrialProgress(argument: _sanas_v1_ReportTrialProgressRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_ReportTrialProgressResponse__Output>): grpc.ClientUnaryCall;
+  ReportTrialProgress(argument: _sanas_v1_ReportTrialProgressRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sanas_v1_ReportTrialProgressResponse__Output>): grpc.ClientUnaryCall;
+  ReportTrialProgress(argument: _sanas_v1_ReportTrialProgressRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_ReportTrialProgressResponse__Output>): grpc.ClientUnaryCall;
+  ReportTrialProgress(argument: _sanas_v1_ReportTrialProgressRequest, callback: grpc.requestCallback<_sanas_v1_ReportTrialProgressResponse__Output>): grpc.ClientUnaryCall;
+  reportTrialProgress(argument: _sanas_v1_ReportTrialProgressRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_ReportTrialProgressResponse__Output>): grpc.ClientUnaryCall;
+  reportTrialProgress(argument: _sanas_v1_ReportTrialProgressRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sanas_v1_ReportTrialProgressResponse__Output>): grpc.ClientUnaryCall;
+  reportTrialProgress(argument: _sanas_v1_ReportTrialProgressRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_ReportTrialProgressResponse__Output>): grpc.ClientUnaryCall;
+  reportTrialProgress(argument: _sanas_v1_ReportTrialProgressRequest, callback: grpc.requestCallback<_sanas_v1_ReportTrialProgressResponse__Output>): grpc.ClientUnaryCall;
+  
   SuggestTrial(argument: _sanas_v1_SuggestTrialRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_SuggestTrialResponse__Output>): grpc.ClientUnaryCall;
   SuggestTrial(argument: _sanas_v1_SuggestTrialRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sanas_v1_SuggestTrialResponse__Output>): grpc.ClientUnaryCall;
   SuggestTrial(argument: _sanas_v1_SuggestTrialRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_SuggestTrialResponse__Output>): grpc.ClientUnaryCall;
@@ -129,6 +140,8 @@ export interface ControllerServiceHandlers extends grpc.UntypedServiceImplementa
   
   ListTrials: grpc.handleUnaryCall<_sanas_v1_ListTrialsRequest__Output, _sanas_v1_ListTrialsResponse>;
   
+  ReportTrialProgress: grpc.handleUnaryCall<_sanas_v1_ReportTrialProgressRequest__Output, _sanas_v1_ReportTrialProgressResponse>;
+  
   SuggestTrial: grpc.handleUnaryCall<_sanas_v1_SuggestTrialRequest__Output, _sanas_v1_SuggestTrialResponse>;
   
   WatchStudy: grpc.handleServerStreamingCall<_sanas_v1_WatchStudyRequest__Output, _sanas_v1_WatchStudyResponse>;
@@ -144,6 +157,7 @@ export interface ControllerServiceDefinition extends grpc.ServiceDefinition {
   ImportPaddleSlimCheckpoint: MethodDefinition<_sanas_v1_ImportPaddleSlimCheckpointRequest, _sanas_v1_ImportPaddleSlimCheckpointResponse, _sanas_v1_ImportPaddleSlimCheckpointRequest__Output, _sanas_v1_ImportPaddleSlimCheckpointResponse__Output>
   ListStudies: MethodDefinition<_sanas_v1_ListStudiesRequest, _sanas_v1_ListStudiesResponse, _sanas_v1_ListStudiesRequest__Output, _sanas_v1_ListStudiesResponse__Output>
   ListTrials: MethodDefinition<_sanas_v1_ListTrialsRequest, _sanas_v1_ListTrialsResponse, _sanas_v1_ListTrialsRequest__Output, _sanas_v1_ListTrialsResponse__Output>
+  ReportTrialProgress: MethodDefinition<_sanas_v1_ReportTrialProgressRequest, _sanas_v1_ReportTrialProgressResponse, _sanas_v1_ReportTrialProgressRequest__Output, _sanas_v1_ReportTrialProgressResponse__Output>
   SuggestTrial: MethodDefinition<_sanas_v1_SuggestTrialRequest, _sanas_v1_SuggestTrialResponse, _sanas_v1_SuggestTrialRequest__Output, _sanas_v1_SuggestTrialResponse__Output>
   WatchStudy: MethodDefinition<_sanas_v1_WatchStudyRequest, _sanas_v1_WatchStudyResponse, _sanas_v1_WatchStudyRequest__Output, _sanas_v1_WatchStudyResponse__Output>
 }

@@ -14,6 +14,7 @@ export const ErrorReason = {
   ERROR_REASON_UNAUTHENTICATED: 'ERROR_REASON_UNAUTHENTICATED',
   ERROR_REASON_STUDY_BROKEN: 'ERROR_REASON_STUDY_BROKEN',
   ERROR_REASON_TOO_MANY_WATCHERS: 'ERROR_REASON_TOO_MANY_WATCHERS',
+  ERROR_REASON_TRIAL_NOT_HELD: 'ERROR_REASON_TRIAL_NOT_HELD',
 } as const;
 
 export type ErrorReason =
@@ -43,5 +44,7 @@ export type ErrorReason =
   | 11
   | 'ERROR_REASON_TOO_MANY_WATCHERS'
   | 12
+  | 'ERROR_REASON_TRIAL_NOT_HELD'
+  | 13
 
 export type ErrorReason__Output = typeof ErrorReason[keyof typeof ErrorReason]

@@ -24,6 +24,7 @@ export interface Study {
   'rejectedMoves'?: (number | string | Long);
   'rejectedProposals'?: (number | string | Long);
   'brokenReason'?: (string);
+  'stepsSaved'?: (number | string | Long);
   '_bestReward'?: "bestReward";
   '_currentReward'?: "currentReward";
 }
@@ -46,6 +47,7 @@ export interface Study__Output {
   'rejectedMoves': (string);
   'rejectedProposals': (string);
   'brokenReason': (string);
+  'stepsSaved': (string);
   '_bestReward'?: "bestReward";
   '_currentReward'?: "currentReward";
 }

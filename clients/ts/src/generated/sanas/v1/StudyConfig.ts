@@ -3,6 +3,7 @@
 import type { SearchSpaceConfig as _sanas_v1_SearchSpaceConfig, SearchSpaceConfig__Output as _sanas_v1_SearchSpaceConfig__Output } from '../../sanas/v1/SearchSpaceConfig';
 import type { Duration as _google_protobuf_Duration, Duration__Output as _google_protobuf_Duration__Output } from '../../google/protobuf/Duration';
 import type { Constraints as _sanas_v1_Constraints, Constraints__Output as _sanas_v1_Constraints__Output } from '../../sanas/v1/Constraints';
+import type { EarlyStopping as _sanas_v1_EarlyStopping, EarlyStopping__Output as _sanas_v1_EarlyStopping__Output } from '../../sanas/v1/EarlyStopping';
 import type { Long } from '@grpc/proto-loader';
 
 export interface StudyConfig {
@@ -14,6 +15,7 @@ export interface StudyConfig {
   'seed'?: (number | string | Long);
   'leaseDuration'?: (_google_protobuf_Duration | null);
   'constraints'?: (_sanas_v1_Constraints | null);
+  'earlyStopping'?: (_sanas_v1_EarlyStopping | null);
   '_initTemperature'?: "initTemperature";
   '_reduceRate'?: "reduceRate";
   '_seed'?: "seed";
@@ -28,6 +30,7 @@ export interface StudyConfig__Output {
   'seed'?: (string);
   'leaseDuration': (_google_protobuf_Duration__Output | null);
   'constraints': (_sanas_v1_Constraints__Output | null);
+  'earlyStopping': (_sanas_v1_EarlyStopping__Output | null);
   '_initTemperature'?: "initTemperature";
   '_reduceRate'?: "reduceRate";
   '_seed'?: "seed";

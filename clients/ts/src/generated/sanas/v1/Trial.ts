@@ -2,6 +2,7 @@
 
 import type { TrialState as _sanas_v1_TrialState, TrialState__Output as _sanas_v1_TrialState__Output } from '../../sanas/v1/TrialState';
 import type { Timestamp as _google_protobuf_Timestamp, Timestamp__Output as _google_protobuf_Timestamp__Output } from '../../google/protobuf/Timestamp';
+import type { Measurement as _sanas_v1_Measurement, Measurement__Output as _sanas_v1_Measurement__Output } from '../../sanas/v1/Measurement';
 import type { Long } from '@grpc/proto-loader';
 
 export interface Trial {
@@ -18,6 +19,9 @@ export interface Trial {
   'completeTime'?: (_google_protobuf_Timestamp | null);
   'leaseExpireTime'?: (_google_protobuf_Timestamp | null);
   'issueCount'?: (number);
+  'measurements'?: (_sanas_v1_Measurement)[];
+  'stopReason'?: (string);
+  'maxStep'?: (number | string | Long);
 }
 
 export interface Trial__Output {
@@ -34,4 +38,7 @@ export interface Trial__Output {
   'completeTime': (_google_protobuf_Timestamp__Output | null);
   'leaseExpireTime': (_google_protobuf_Timestamp__Output | null);
   'issueCount': (number);
+  'measurements': (_sanas_v1_Measurement__Output)[];
+  'stopReason': (string);
+  'maxStep': (string);
 }

@@ -6,10 +6,12 @@ export interface TrialCounts {
   'active'?: (number | string | Long);
   'succeeded'?: (number | string | Long);
   'infeasible'?: (number | string | Long);
+  'stopped'?: (number | string | Long);
 }
 
 export interface TrialCounts__Output {
   'active': (string);
   'succeeded': (string);
   'infeasible': (string);
+  'stopped': (string);
 }

@@ -5,6 +5,7 @@ export const TrialState = {
   TRIAL_STATE_ACTIVE: 'TRIAL_STATE_ACTIVE',
   TRIAL_STATE_SUCCEEDED: 'TRIAL_STATE_SUCCEEDED',
   TRIAL_STATE_INFEASIBLE: 'TRIAL_STATE_INFEASIBLE',
+  TRIAL_STATE_STOPPED: 'TRIAL_STATE_STOPPED',
 } as const;
 
 export type TrialState =
@@ -16,5 +17,7 @@ export type TrialState =
   | 2
   | 'TRIAL_STATE_INFEASIBLE'
   | 3
+  | 'TRIAL_STATE_STOPPED'
+  | 4
 
 export type TrialState__Output = typeof TrialState[keyof typeof TrialState]
