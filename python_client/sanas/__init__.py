@@ -24,6 +24,7 @@ from .errors import (
     TooManyWatchersError,
     TrialAlreadyCompletedError,
     TrialNotFoundError,
+    TrialNotHeldError,
     UnauthenticatedError,
 )
 
@@ -49,6 +50,7 @@ __all__ = [
     "TooManyWatchersError",
     "TrialAlreadyCompletedError",
     "TrialNotFoundError",
+    "TrialNotHeldError",
     "UnauthenticatedError",
 ]
 __version__ = "0.1.0"

@@ -78,6 +78,7 @@ def study_config(
     max_params: int | None = None,
     constraint_input_size: int | None = None,
     constraint_in_channels: int | None = None,
+    early_stopping: pb.EarlyStopping | None = None,
 ) -> pb.StudyConfig:
     """Build a StudyConfig from PaddleSlim-style configs (keys, tuples or SpaceConfig)."""
     config = pb.StudyConfig(
@@ -101,7 +102,39 @@ def study_config(
             max_params=int(max_params or 0),
         )
     )
+    if early_stopping is not None:
+        config.early_stopping.CopyFrom(early_stopping)
     return config
+
+
+def _goal(minimize: bool) -> int:
+    return pb.OBJECTIVE_GOAL_MINIMIZE if minimize else pb.OBJECTIVE_GOAL_MAXIMIZE
+
+
+def median_stopping(
+    start_step: int = 0, min_trials: int = 0, *, minimize: bool = False
+) -> pb.EarlyStopping:
+    """The median stopping rule (Vizier, Katib): from `start_step` on, stop a trial whose
+    best value so far is worse than the median of the finished trials' running averages
+    at that step, once `min_trials` (0: 3) finished trials reported that far."""
+    return pb.EarlyStopping(
+        median=pb.MedianStoppingRule(start_step=start_step, min_trials=min_trials),
+        goal=_goal(minimize),
+    )
+
+
+def successive_halving(
+    min_step: int = 0, reduction_factor: int = 0, min_trials: int = 0, *, minimize: bool = False
+) -> pb.EarlyStopping:
+    """Asynchronous successive halving: at steps min_step (0: 1) times powers of
+    reduction_factor (0: 3), only the top 1/reduction_factor of the trials that got there
+    continue, once `min_trials` (0: 3) did."""
+    return pb.EarlyStopping(
+        successive_halving=pb.SuccessiveHalvingRule(
+            min_step=min_step, reduction_factor=reduction_factor, min_trials=min_trials
+        ),
+        goal=_goal(minimize),
+    )
 
 
 class _BearerToken(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
@@ -306,6 +339,32 @@ class Client:
             request_id=uuid.uuid4().hex,
         )
         return self._call(self._stub.CompleteTrial, request)
+
+    def report_progress(
+        self,
+        study_id: str,
+        trial_id: int,
+        step: int,
+        value: float,
+        *,
+        max_step: int = 0,
+        early_stopping: pb.EarlyStopping | None = None,
+    ) -> pb.ReportTrialProgressResponse:
+        """Record the trial's value at `step` (for example an epoch's accuracy);
+        `.should_stop` says whether to stop training it. `max_step` (the planned last
+        step) lets the controller count what a stop saves; `early_stopping` judges this
+        report by a rule of the caller's instead of the study's."""
+        request = pb.ReportTrialProgressRequest(
+            study_id=study_id,
+            trial_id=trial_id,
+            step=step,
+            value=value,
+            max_step=max_step,
+            client_id=self.client_id,
+        )
+        if early_stopping is not None:
+            request.early_stopping.CopyFrom(early_stopping)
+        return self._call(self._stub.ReportTrialProgress, request)
 
     def suggest_with_architecture(self, study_id: str) -> pb.SuggestTrialResponse:
         """SuggestTrial that also returns the decoded architectures and their cost."""

@@ -39,6 +39,10 @@ class TrialAlreadyCompletedError(SanasError):
     """The trial already has a different result."""
 
 
+class TrialNotHeldError(SanasError):
+    """The trial's lease ran out and another trainer holds it now: stop training it."""
+
+
 class SearchFinished(SanasError):
     """No more trials will be issued: `next_archs()` raises this at the end of a search."""
 
@@ -89,6 +93,7 @@ _BY_REASON: dict[str, type[SanasError]] = {
     "ERROR_REASON_UNAUTHENTICATED": UnauthenticatedError,
     "ERROR_REASON_STUDY_BROKEN": StudyBrokenError,
     "ERROR_REASON_TOO_MANY_WATCHERS": TooManyWatchersError,
+    "ERROR_REASON_TRIAL_NOT_HELD": TrialNotHeldError,
 }
 _BY_CODE: dict[str, type[SanasError]] = {
     "INVALID_ARGUMENT": InvalidArgumentError,

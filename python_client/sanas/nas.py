@@ -171,6 +171,7 @@ class SANAS:
         max_flops: int | None = None,
         max_params: int | None = None,
         flops_input_size: int | None = None,
+        early_stopping: pb.EarlyStopping | None = None,
     ) -> None:
         if progress not in (None, "log", "bar"):
             raise ValueError(f"progress={progress!r}: use None, 'log' or 'bar'")
@@ -238,6 +239,7 @@ class SANAS:
                 max_params=max_params,
                 constraint_input_size=flops_input_size,
                 constraint_in_channels=input_channels,
+                early_stopping=early_stopping,
             )
             passed = {
                 name
@@ -298,7 +300,8 @@ class SANAS:
                 code=exc.code,
                 reason=exc.reason,
             ) from exc
-        done = study.trial_counts.succeeded + study.trial_counts.infeasible
+        counts = study.trial_counts
+        done = counts.succeeded + counts.infeasible + counts.stopped
         # A warning, so it shows without any logging set up: resuming is never silent.
         log.warning(
             "resumed study %r with %d results from %s", self._study_id, done, load_checkpoint
@@ -423,10 +426,37 @@ class SANAS:
         self._end_lease()
         self._trial = None
         if self._progress:
-            self._report(float(score))
+            self._print_progress(float(score))
         return True
 
-    def _report(self, score: float) -> None:
+    def report(
+        self,
+        step: int,
+        value: float,
+        max_step: int = 0,
+        *,
+        early_stopping: pb.EarlyStopping | None = None,
+    ) -> bool:
+        """Report the current trial's value at `step` (an epoch's accuracy, say); True when
+        the study's stopping rule says to stop training it. Call reward() afterwards as
+        usual (optional for a stopped trial: its last value is already recorded).
+        `max_step` (the planned epochs) lets the controller count the epochs a stop
+        saves; `early_stopping` judges this report by another rule than the study's."""
+        if self._trial is None:
+            raise RuntimeError("report() needs a trial: call next_archs() first")
+        answer = self._client.report_progress(
+            self._study_id,
+            self._trial.trial_id,
+            int(step),
+            float(value),
+            max_step=int(max_step),
+            early_stopping=early_stopping,
+        )
+        if answer.should_stop:
+            self._end_lease()  # the controller finished the trial: nothing to keep alive
+        return answer.should_stop
+
+    def _print_progress(self, score: float) -> None:
         """One line per step ('log'), or a bar redrawn in place ('bar'), on stderr."""
         study = self._client.get_study(self._study_id)
         done = study.trial_counts.succeeded + study.trial_counts.infeasible
@@ -455,6 +485,10 @@ class SANAS:
         from .nets import build_archs
 
         return build_archs(self.decode(tokens))
+
+    def current_trial_id(self) -> int | None:
+        """Id of the trial from the last next_archs(), until its reward()."""
+        return None if self._trial is None else self._trial.trial_id
 
     def current_tokens(self) -> list[int] | None:
         """Tokens of the trial from the last next_archs(), if not yet rewarded."""

@@ -407,6 +407,15 @@ class Annealer:
             self.best_tokens, self.best_reward = key, reward
         return Outcome(accepted=accepted, new_best=new_best)
 
+    def apply_stop(self, tokens: Sequence[int]) -> None:
+        """A trial stopped early, as a rejected move: it cools the temperature like any
+        result but never becomes the base or the best, and its partial value stays out of
+        the reward statistics (it would understate the spread of finished results)."""
+        key = tuple(tokens)
+        self.kicks.discard(key)
+        self.origins.pop(key, None)
+        self.rewarded += 1
+
     def _hint_from(
         self,
         tokens: tuple[int, ...],

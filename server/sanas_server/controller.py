@@ -41,6 +41,7 @@ from .errors import (
     TooManyPendingTrials,
     TooManyWatchers,
 )
+from .stopping import EarlyStopping
 from .storage import Storage, study_id_of_key
 from .study import (
     Study,
@@ -65,6 +66,7 @@ DEFAULT_SNAPSHOT_EVERY = 10_000
 MAX_PAGE_SIZE = 1000
 # Longer than any token this server issues (a study id or an offset, base64 JSON).
 MAX_PAGE_TOKEN = 512
+MAX_PAGE_MEASUREMENTS = 100_000
 
 
 class WatchKind(str, Enum):
@@ -72,6 +74,8 @@ class WatchKind(str, Enum):
     TRIAL_SUGGESTED = "TRIAL_SUGGESTED"
     LEASE_EXPIRED = "LEASE_EXPIRED"
     TRIAL_COMPLETED = "TRIAL_COMPLETED"
+    TRIAL_PROGRESS = "TRIAL_PROGRESS"
+    TRIAL_STOPPED = "TRIAL_STOPPED"
     NEW_BEST = "NEW_BEST"
     STUDY_COMPLETED = "STUDY_COMPLETED"
     # Stream ends: the study was deleted, the watcher fell behind, the server stops.
@@ -86,6 +90,7 @@ class WatchEvent:
     time: float
     trial: TrialRecord | None = None
     study: StudySummary | None = None
+    measurement: tuple[int, float, float] | None = None  # for TRIAL_PROGRESS
 
 
 class Subscription:
@@ -389,6 +394,13 @@ class Controller:
             study, now = entry.study, self._clock()
             out = []
             for event in events:
+                if event["e"] == "progress":
+                    trial = study.trials[event["id"]]
+                    point = (event["step"], event["value"], event["time"])
+                    out.append(WatchEvent(WatchKind.TRIAL_PROGRESS, now, trial, measurement=point))
+                    if "stop" in event:
+                        out.append(WatchEvent(WatchKind.TRIAL_STOPPED, now, trial=trial))
+                    continue
                 kind = kinds.get(event["e"])
                 if kind is None:
                     continue
@@ -687,6 +699,25 @@ class Controller:
 
         return self._mutate(study_id, decide)
 
+    def report_progress(
+        self,
+        study_id: str,
+        trial_id: int,
+        step: int,
+        value: float,
+        max_step: int = 0,
+        client_id: str = "",
+        rule: EarlyStopping | None = None,
+    ) -> tuple[TrialRecord, bool]:
+        def decide(study: Study) -> tuple[tuple[TrialRecord, bool], list[Event]]:
+            trial, stop, event = study.report_progress(
+                trial_id, step, value, self._clock(), max_step, client_id, rule
+            )
+            # A repeated report waits for durability too: its first copy may be in flight.
+            return (trial, stop), [] if event is None else [event]
+
+        return self._mutate(study_id, decide)
+
     def list_trials(
         self, study_id: str, page_size: int, page_token: str, state: TrialState | None
     ) -> tuple[list[TrialRecord], str, int]:
@@ -696,17 +727,18 @@ class Controller:
             raise InvalidArgument(f"page_token {page_token!r} is not a token this server issued")
         with self._locked(study_id) as entry:
             trials = entry.study.trials
-            if state is None:
-                total = len(trials)
-                page = trials[start : start + size]
-                end = start + len(page)
-            else:
-                total = entry.study.counts[state]
-                page, end = [], start
-                while end < len(trials) and len(page) < size:
-                    if trials[end].state is state:
-                        page.append(trials[end])
-                    end += 1
+            total = len(trials) if state is None else entry.study.counts[state]
+            page, end, measured = [], start, 0
+            # AIP-158: a page may hold fewer than page_size trials; long curves shorten it
+            # so a response stays a few MB.
+            while end < len(trials) and len(page) < size:
+                trial = trials[end]
+                if state is None or trial.state is state:
+                    if page and measured + len(trial.measurements) > MAX_PAGE_MEASUREMENTS:
+                        break
+                    measured += len(trial.measurements)
+                    page.append(trial)
+                end += 1
             if state is None:
                 more = end < len(trials)
             else:

@@ -32,6 +32,12 @@ class TrialAlreadyCompleted(ControllerError):
     reason = "ERROR_REASON_TRIAL_ALREADY_COMPLETED"
 
 
+class TrialNotHeld(ControllerError):
+    """The trial's lease ran out and another trainer holds it now."""
+
+    reason = "ERROR_REASON_TRIAL_NOT_HELD"
+
+
 class BudgetExhausted(ControllerError):
     reason = "ERROR_REASON_BUDGET_EXHAUSTED"
 

@@ -44,7 +44,12 @@ class StudyCollector(Collector):
             "Trials re-issued after their lease ran out",
             labels=["study"],
         )
-        families = (trials, best, temperature, budget, moves, expirations)
+        saved = CounterMetricFamily(
+            "sanas_steps_saved",
+            "Steps (epochs) the early-stopped trials did not train",
+            labels=["study"],
+        )
+        families = (trials, best, temperature, budget, moves, expirations, saved)
         for s in self._controller.summaries():
             try:
                 # Computed first, added after: a study that fails half-way adds nothing.
@@ -64,9 +69,10 @@ class StudyCollector(Collector):
                     (
                         moves,
                         [s.study_id, "rejected"],
-                        float(s.counts[TrialState.SUCCEEDED] - s.accepted_moves),
+                        float(s.rejected_moves),
                     ),
                     (expirations, [s.study_id], float(s.lease_expirations)),
+                    (saved, [s.study_id], float(s.steps_saved)),
                 ]
             except (ArithmeticError, ValueError, TypeError):
                 log.exception("metrics: study %r cannot be rendered, left out", s.study_id)

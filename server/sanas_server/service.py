@@ -22,6 +22,7 @@ from sanas.v1 import sanas_pb2_grpc
 from . import errors
 from .controller import BrokenStudy, Controller, WatchEvent, WatchKind
 from .paddleslim_import import parse_checkpoint
+from .stopping import EarlyStopping, HalvingRule, MedianRule
 from .study import (
     Constraints,
     StudyRequest,
@@ -40,6 +41,7 @@ STATUS_OF: dict[type[errors.ControllerError], grpc.StatusCode] = {
     errors.TrialNotFound: grpc.StatusCode.NOT_FOUND,
     errors.StudyExists: grpc.StatusCode.ALREADY_EXISTS,
     errors.TrialAlreadyCompleted: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.TrialNotHeld: grpc.StatusCode.FAILED_PRECONDITION,
     errors.BudgetExhausted: grpc.StatusCode.FAILED_PRECONDITION,
     errors.SearchSpaceExhausted: grpc.StatusCode.FAILED_PRECONDITION,
     errors.TooManyPendingTrials: grpc.StatusCode.RESOURCE_EXHAUSTED,
@@ -55,6 +57,7 @@ STATE_TO_PB = {
     TrialState.ACTIVE: pb.TRIAL_STATE_ACTIVE,
     TrialState.SUCCEEDED: pb.TRIAL_STATE_SUCCEEDED,
     TrialState.INFEASIBLE: pb.TRIAL_STATE_INFEASIBLE,
+    TrialState.STOPPED: pb.TRIAL_STATE_STOPPED,
 }
 STATE_FROM_PB = {v: k for k, v in STATE_TO_PB.items()}
 
@@ -65,6 +68,8 @@ EVENT_TO_PB = {
     WatchKind.TRIAL_COMPLETED: pb.STUDY_EVENT_TYPE_TRIAL_COMPLETED,
     WatchKind.NEW_BEST: pb.STUDY_EVENT_TYPE_NEW_BEST,
     WatchKind.STUDY_COMPLETED: pb.STUDY_EVENT_TYPE_STUDY_COMPLETED,
+    WatchKind.TRIAL_PROGRESS: pb.STUDY_EVENT_TYPE_TRIAL_PROGRESS,
+    WatchKind.TRIAL_STOPPED: pb.STUDY_EVENT_TYPE_TRIAL_STOPPED,
 }
 # How a watch stream ends when it does not end with the study's completion.
 WATCH_ENDINGS = {
@@ -121,7 +126,44 @@ def request_from_pb(config: pb.StudyConfig) -> StudyRequest:
             max_flops=config.constraints.max_flops,
             max_params=config.constraints.max_params,
         ),
+        early_stopping=early_stopping_from_pb(config.early_stopping),
     )
+
+
+def early_stopping_from_pb(config: pb.EarlyStopping) -> EarlyStopping:
+    kind = config.WhichOneof("rule")
+    rule: MedianRule | HalvingRule | None = None
+    if kind == "median":
+        rule = MedianRule(config.median.start_step, config.median.min_trials)
+    elif kind == "successive_halving":
+        h = config.successive_halving
+        rule = HalvingRule(h.min_step, h.reduction_factor, h.min_trials)
+    if config.goal not in (
+        pb.OBJECTIVE_GOAL_UNSPECIFIED,
+        pb.OBJECTIVE_GOAL_MAXIMIZE,
+        pb.OBJECTIVE_GOAL_MINIMIZE,
+    ):
+        raise errors.InvalidArgument(
+            f"early_stopping.goal = {config.goal} is not an ObjectiveGoal value"
+        )
+    return EarlyStopping(
+        rule, config.goal == pb.OBJECTIVE_GOAL_MINIMIZE, config.stopped_values_as_rewards
+    )
+
+
+def early_stopping_to_pb(config: EarlyStopping) -> pb.EarlyStopping:
+    out = pb.EarlyStopping(
+        goal=pb.OBJECTIVE_GOAL_MINIMIZE if config.minimize else pb.OBJECTIVE_GOAL_MAXIMIZE,
+        stopped_values_as_rewards=config.stopped_values_as_rewards,
+    )
+    rule = config.rule
+    if isinstance(rule, MedianRule):
+        out.median.start_step, out.median.min_trials = rule.start_step, rule.min_trials
+    elif isinstance(rule, HalvingRule):
+        out.successive_halving.min_step = rule.min_step
+        out.successive_halving.reduction_factor = rule.reduction_factor
+        out.successive_halving.min_trials = rule.min_trials
+    return out
 
 
 def spec_to_pb(spec: StudySpec) -> pb.StudyConfig:
@@ -142,6 +184,7 @@ def spec_to_pb(spec: StudySpec) -> pb.StudyConfig:
             max_flops=spec.constraints.max_flops,
             max_params=spec.constraints.max_params,
         ),
+        early_stopping=early_stopping_to_pb(spec.early_stopping),
     )
 
 
@@ -166,13 +209,15 @@ def study_to_pb(s: StudySummary | BrokenStudy) -> pb.Study:
             active=s.counts[TrialState.ACTIVE],
             succeeded=s.counts[TrialState.SUCCEEDED],
             infeasible=s.counts[TrialState.INFEASIBLE],
+            stopped=s.counts[TrialState.STOPPED],
         ),
         budget_remaining=s.budget_remaining,
         create_time=timestamp(s.create_time),
         lease_expirations=s.lease_expirations,
         accepted_moves=s.accepted_moves,
-        rejected_moves=s.counts[TrialState.SUCCEEDED] - s.accepted_moves,
+        rejected_moves=s.rejected_moves,
         rejected_proposals=s.rejected_proposals,
+        steps_saved=s.steps_saved,
     )
     if s.best_reward is not None:
         study.best_reward = s.best_reward
@@ -181,7 +226,12 @@ def study_to_pb(s: StudySummary | BrokenStudy) -> pb.Study:
     return study
 
 
-def trial_to_pb(study_id: str, t: TrialRecord) -> pb.Trial:
+def measurement_to_pb(point: tuple[int, float, float]) -> pb.Measurement:
+    step, value, time = point
+    return pb.Measurement(step=step, value=value, time=timestamp(time))
+
+
+def trial_to_pb(study_id: str, t: TrialRecord, measurements: bool = True) -> pb.Trial:
     trial = pb.Trial(
         study_id=study_id,
         trial_id=t.trial_id,
@@ -199,6 +249,9 @@ def trial_to_pb(study_id: str, t: TrialRecord) -> pb.Trial:
     else:
         trial.lease_expire_time.CopyFrom(timestamp(t.lease_expire))
     trial.issue_count = t.issues
+    if measurements:
+        trial.measurements.extend(measurement_to_pb(m) for m in t.measurements)
+    trial.stop_reason, trial.max_step = t.stop_reason, t.max_step
     return trial
 
 
@@ -228,7 +281,12 @@ def architecture_to_pb(arch: Architecture) -> pb.Architecture:
 def watch_event_to_pb(study_id: str, event: WatchEvent) -> pb.WatchStudyResponse:
     response = pb.WatchStudyResponse(type=EVENT_TO_PB[event.kind], event_time=timestamp(event.time))
     if event.trial is not None:
-        response.trial.CopyFrom(trial_to_pb(study_id, event.trial))
+        # A progress event carries only its new measurement: a curve of n reports
+        # streams n points, not n^2 / 2.
+        full = event.kind is not WatchKind.TRIAL_PROGRESS
+        response.trial.CopyFrom(trial_to_pb(study_id, event.trial, measurements=full))
+    if event.measurement is not None:
+        response.measurement.CopyFrom(measurement_to_pb(event.measurement))
     if event.study is not None:
         response.study.CopyFrom(study_to_pb(event.study))
     return response
@@ -319,6 +377,26 @@ class ControllerServicer(sanas_pb2_grpc.ControllerServiceServicer):
     ) -> pb.HeartbeatTrialResponse:
         trial = self._controller.heartbeat_trial(request.study_id, request.trial_id)
         return pb.HeartbeatTrialResponse(trial=trial_to_pb(request.study_id, trial))
+
+    @translated
+    def ReportTrialProgress(
+        self, request: pb.ReportTrialProgressRequest, context: grpc.ServicerContext
+    ) -> pb.ReportTrialProgressResponse:
+        rule = None
+        if request.HasField("early_stopping"):
+            rule = early_stopping_from_pb(request.early_stopping)
+        trial, stop = self._controller.report_progress(
+            request.study_id,
+            request.trial_id,
+            request.step,
+            request.value,
+            request.max_step,
+            request.client_id,
+            rule,
+        )
+        return pb.ReportTrialProgressResponse(
+            trial=trial_to_pb(request.study_id, trial), should_stop=stop
+        )
 
     def WatchStudy(
         self, request: pb.WatchStudyRequest, context: grpc.ServicerContext

@@ -30,6 +30,18 @@ from .errors import (
     TooManyPendingTrials,
     TrialAlreadyCompleted,
     TrialNotFound,
+    TrialNotHeld,
+)
+from .stopping import (
+    DEFAULT_MIN_TRIALS,
+    DEFAULT_REDUCTION_FACTOR,
+    MAX_RULE_INT,
+    NEVER_STOP,
+    Curve,
+    EarlyStopping,
+    HalvingRule,
+    MedianRule,
+    judge,
 )
 
 DEFAULT_SEARCH_STEPS = 300
@@ -45,6 +57,9 @@ MAX_REQUEST_ID = 128
 # AIP-155 request ids a study remembers, newest first out last: a retry of one of its
 # last MAX_REMEMBERED_REQUESTS calls gets the first answer; an older id counts as new.
 MAX_REMEMBERED_REQUESTS = 10_000
+# Intermediate results one issue of a trial may report (an epoch each is typical): a
+# trial, its snapshot row and a ListTrials page stay bounded.
+MAX_MEASUREMENTS = 10_000
 # Matched whole (fullmatch): `$` would also accept a trailing newline.
 STUDY_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
@@ -55,6 +70,7 @@ class TrialState(str, Enum):
     ACTIVE = "ACTIVE"
     SUCCEEDED = "SUCCEEDED"
     INFEASIBLE = "INFEASIBLE"
+    STOPPED = "STOPPED"
 
 
 def check_study_id(study_id: str) -> str:
@@ -92,11 +108,13 @@ class StudyRequest:
     seed: int | None = None
     lease_seconds: float | None = None
     constraints: Constraints = Constraints()
+    early_stopping: EarlyStopping = NEVER_STOP
 
     def to_json(self) -> dict[str, Any]:
         return {
             **dataclasses.asdict(self),
             "search_spaces": [dataclasses.asdict(c) for c in self.search_spaces],
+            "early_stopping": early_stopping_to_json(self.early_stopping),
         }
 
     @classmethod
@@ -120,6 +138,7 @@ class StudyRequest:
             seed=data["seed"],
             lease_seconds=data.get("lease_seconds"),
             constraints=Constraints(**data.get("constraints", {})),
+            early_stopping=early_stopping_from_json(data.get("early_stopping")),
         )
 
     def differences(self, other: StudyRequest) -> list[str]:
@@ -148,6 +167,7 @@ class StudySpec:
     range_table: tuple[int, ...]
     lease_seconds: float = DEFAULT_LEASE_SECONDS
     constraints: Constraints = Constraints()
+    early_stopping: EarlyStopping = NEVER_STOP
 
     @classmethod
     def resolve(cls, request: StudyRequest) -> StudySpec:
@@ -201,7 +221,61 @@ class StudySpec:
             range_table=tuple(table),
             lease_seconds=float(lease),
             constraints=constraints,
+            early_stopping=resolve_early_stopping(request.early_stopping),
         )
+
+
+def early_stopping_to_json(config: EarlyStopping) -> dict[str, Any]:
+    rule = config.rule
+    kind = {MedianRule: "median", HalvingRule: "successive_halving"}.get(type(rule))
+    return {
+        "rule": None if rule is None else {"kind": kind, **dataclasses.asdict(rule)},
+        "minimize": config.minimize,
+        "stopped_values_as_rewards": config.stopped_values_as_rewards,
+    }
+
+
+def early_stopping_from_json(data: dict[str, Any] | None) -> EarlyStopping:
+    """Headers written before early stopping existed have none: never stop."""
+    if data is None:
+        return EarlyStopping()
+    rule = data["rule"]
+    parsed: MedianRule | HalvingRule | None = None
+    if rule is not None:
+        fields = {k: v for k, v in rule.items() if k != "kind"}
+        parsed = {"median": MedianRule, "successive_halving": HalvingRule}[rule["kind"]](**fields)
+    return EarlyStopping(parsed, data["minimize"], data["stopped_values_as_rewards"])
+
+
+def resolve_early_stopping(config: EarlyStopping) -> EarlyStopping:
+    """Fill the rules' defaults (0 means "the default") and check their ranges."""
+    rule = config.rule
+
+    def bounded(name: str, value: int, low: int) -> int:
+        if not low <= value <= MAX_RULE_INT:
+            raise InvalidArgument(
+                f"early_stopping: {name} = {value} must be in [{low}, 2^53] (0: the default)"
+            )
+        return value
+
+    if isinstance(rule, MedianRule):
+        rule = MedianRule(
+            start_step=bounded("median.start_step", rule.start_step, 0),
+            min_trials=bounded("median.min_trials", rule.min_trials or DEFAULT_MIN_TRIALS, 1),
+        )
+    elif isinstance(rule, HalvingRule):
+        rule = HalvingRule(
+            min_step=bounded("successive_halving.min_step", rule.min_step or 1, 1),
+            reduction_factor=bounded(
+                "successive_halving.reduction_factor",
+                rule.reduction_factor or DEFAULT_REDUCTION_FACTOR,
+                2,
+            ),
+            min_trials=bounded(
+                "successive_halving.min_trials", rule.min_trials or DEFAULT_MIN_TRIALS, 1
+            ),
+        )
+    return dataclasses.replace(config, rule=rule)
 
 
 def resolve_constraints(c: Constraints, space: CombinedSpace, init: Sequence[int]) -> Constraints:
@@ -236,10 +310,24 @@ class TrialRecord:
     complete_time: float | None = None
     lease_expire: float = 0.0
     issues: int = 1
+    # (step, value, time) of the current issue, in step order.
+    measurements: tuple[tuple[int, float, float], ...] = ()
+    stop_reason: str = ""
+    max_step: int = 0  # the trainer's planned last step; 0: not reported
 
     @property
     def infeasible(self) -> bool:
         return self.state is TrialState.INFEASIBLE
+
+    @property
+    def steps_saved(self) -> int:
+        """Steps a stop spared: the planned last step minus the last one reported."""
+        if self.state is not TrialState.STOPPED or not self.max_step or not self.measurements:
+            return 0
+        return max(0, self.max_step - self.measurements[-1][0])
+
+    def curve(self) -> Curve:
+        return Curve((step, value) for step, value, _ in self.measurements)
 
     def same_result(self, reward: float, infeasible: bool) -> bool:
         """Whether a completed trial holds this result (an infeasible one has no reward)."""
@@ -278,6 +366,9 @@ def snapshot_event(state: SnapshotState) -> Event:
                 t.complete_time,
                 t.lease_expire,
                 t.issues,
+                [list(m) for m in t.measurements],
+                t.stop_reason,
+                t.max_step,
             ]
             for t in state.trials
         ],
@@ -305,6 +396,14 @@ class StudySummary:
     lease_expirations: int
     accepted_moves: int
     rejected_proposals: int
+    steps_saved: int = 0
+
+    @property
+    def rejected_moves(self) -> int:
+        """Results that did not move the base; a stopped trial is one (or its value is
+        judged, with stopped_values_as_rewards)."""
+        done = self.counts[TrialState.SUCCEEDED] + self.counts[TrialState.STOPPED]
+        return done - self.accepted_moves
 
 
 class Study:
@@ -324,6 +423,9 @@ class Study:
         self.counts = dict.fromkeys(TrialState, 0)
         self.lease_expirations = 0
         self.accepted_moves = 0  # results that moved the base
+        self.steps_saved = 0  # over stopped trials, see TrialRecord.steps_saved
+        # Curves of finished trials (they never change again), for the stopping rules.
+        self._finished_curves: dict[int, Curve] = {}
         self._issuable = min(spec.search_steps, math.prod(spec.range_table))
         self._space = CombinedSpace.from_configs(spec.search_spaces)
         self._active: dict[int, None] = {}  # ids of active trials, oldest first
@@ -336,7 +438,11 @@ class Study:
         return {
             "study_id": self.study_id,
             "request": self.request.to_json(),
-            "spec": {**dataclasses.asdict(self.spec), "search_spaces": None},
+            "spec": {
+                **dataclasses.asdict(self.spec),
+                "search_spaces": None,
+                "early_stopping": early_stopping_to_json(self.spec.early_stopping),
+            },
             "create_time": self.create_time,
         }
 
@@ -354,6 +460,7 @@ class Study:
             range_table=tuple(spec_data["range_table"]),
             lease_seconds=spec_data.get("lease_seconds", DEFAULT_LEASE_SECONDS),
             constraints=Constraints(**spec_data.get("constraints", {})),
+            early_stopping=early_stopping_from_json(spec_data.get("early_stopping")),
         )
         return cls(header["study_id"], request, spec, header["create_time"])
 
@@ -391,6 +498,7 @@ class Study:
             lease_expirations=self.lease_expirations,
             accepted_moves=self.accepted_moves,
             rejected_proposals=self.annealer.rejected,
+            steps_saved=self.steps_saved,
         )
 
     def answer_for(
@@ -543,6 +651,10 @@ class Study:
                 f"reward {reward!r} is too large: |reward| may be at most {MAX_ABS_REWARD:g}"
             )
         trial = self.trial(trial_id)
+        if trial.state is TrialState.STOPPED:
+            # The stopping rule already finished it; the trainer's score after stopping
+            # (PaddleSlim scripts still call reward()) is accepted and changes nothing.
+            return trial, None
         if trial.state is not TrialState.ACTIVE:
             if trial.same_result(reward, infeasible):
                 # The same report again: idempotent, and nothing is written (the journal
@@ -566,6 +678,82 @@ class Study:
         if request_id:
             event["request_id"] = request_id
         return self._record_complete(event), event
+
+    def report_progress(
+        self,
+        trial_id: int,
+        step: int,
+        value: float,
+        now: float,
+        max_step: int = 0,
+        client_id: str = "",
+        rule: EarlyStopping | None = None,
+    ) -> tuple[TrialRecord, bool, Event | None]:
+        """Record an intermediate result and judge it by `rule` (the study's when None).
+        Returns the trial, whether to stop, and the event (None for a repeated report or
+        one after the stop, which change nothing)."""
+        if not 0 <= step <= MAX_RULE_INT:
+            raise InvalidArgument(f"step = {step}: must be in [0, 2^53]")
+        if not 0 <= max_step <= MAX_RULE_INT:
+            raise InvalidArgument(f"max_step = {max_step}: must be in [0, 2^53] (0: unknown)")
+        if max_step and max_step < step:
+            raise InvalidArgument(f"max_step = {max_step} is before step {step}")
+        if not math.isfinite(value) or abs(value) > MAX_ABS_REWARD:
+            raise InvalidArgument(
+                f"value {value!r} must be a finite number with |value| at most "
+                f"{MAX_ABS_REWARD:g}; report a diverged candidate as infeasible instead"
+            )
+        if len(client_id) > MAX_CLIENT_ID:
+            raise InvalidArgument(f"client_id has {len(client_id)} characters; at most 128")
+        trial = self.trial(trial_id)
+        if trial.state is TrialState.STOPPED:
+            return trial, True, None  # told to stop already: nothing more is recorded
+        if trial.state is not TrialState.ACTIVE:
+            raise TrialAlreadyCompleted(
+                f"trial {trial_id} of study {self.study_id!r} is already completed with "
+                f"{trial.result_text}; progress can only be reported while it runs"
+            )
+        if client_id and client_id != trial.client_id:
+            raise TrialNotHeld(
+                f"trial {trial_id} of study {self.study_id!r} is held by {trial.client_id!r} "
+                f"now (the lease of {client_id!r} ran out); stop training it and ask for "
+                "a new trial"
+            )
+        if trial.measurements and step <= trial.measurements[-1][0]:
+            for s, v, _ in trial.measurements:
+                if s == step and v == value:
+                    return trial, False, None  # a retry of an earlier report
+            raise InvalidArgument(
+                f"trial {trial_id} of study {self.study_id!r} already has progress up to step "
+                f"{trial.measurements[-1][0]}; steps must increase (a retry must repeat "
+                "the same step and value)"
+            )
+        if len(trial.measurements) >= MAX_MEASUREMENTS:
+            raise InvalidArgument(
+                f"trial {trial_id} of study {self.study_id!r} already has {MAX_MEASUREMENTS} "
+                "progress reports, the most one trial may have; report less often"
+            )
+        config = self.spec.early_stopping if rule is None else resolve_early_stopping(rule)
+        previous = trial.measurements[-1][0] if trial.measurements else None
+        curve = Curve([*((s, v) for s, v, _ in trial.measurements), (step, value)])
+        running = (
+            [self.trials[i].curve() for i in self._active if i != trial_id]
+            if isinstance(config.rule, HalvingRule)
+            else []
+        )
+        reason = judge(config, curve, previous, list(self._finished_curves.values()), running)
+        event: Event = {"e": "progress", "id": trial_id, "step": step, "value": value, "time": now}
+        if max_step:
+            event["max_step"] = max_step
+        if reason is not None:
+            event["stop"] = reason
+            if config.stopped_values_as_rewards:
+                event["as_reward"] = True
+                event["accepted"] = self.annealer.observe(trial.tokens, value, False).accepted
+                event["rng"] = list(self.annealer.rng_state)
+            else:
+                self.annealer.apply_stop(trial.tokens)
+        return self._record_progress(event), reason is not None, event
 
     def import_history(
         self,
@@ -658,7 +846,9 @@ class Study:
         if self.trials:
             raise ValueError("a snapshot can only start a journal")
         for trial_id, row in enumerate(event["trials"]):
-            tokens, temperature, client, created, state, reward, accepted, done, lease, n = row
+            tokens, temperature, client, created, state, reward, accepted, done, lease, n = row[:10]
+            # Rows of snapshots written before early stopping have 10 columns.
+            measured, reason, max_step = row[10:] if len(row) > 10 else ([], "", 0)
             trial = TrialRecord(
                 trial_id,
                 tuple(tokens),
@@ -671,10 +861,15 @@ class Study:
                 done,
                 lease,
                 n,
+                tuple((int(s), float(v), float(t)) for s, v, t in measured),
+                reason,
+                max_step,
             )
             self.trials.append(trial)
             self.counts[trial.state] += 1
             self.accepted_moves += trial.accepted
+            self.steps_saved += trial.steps_saved
+            self._note_finished(trial)
             self.annealer.mark_issued(trial.tokens)  # issued == every trial's tokens
             if trial.state is TrialState.ACTIVE:
                 self._hold(trial)
@@ -702,6 +897,14 @@ class Study:
             self._record_complete(event)
         elif kind == "reissue":
             self._record_reissue(event)
+        elif kind == "progress":
+            if "stop" in event:
+                tokens = self.trials[event["id"]].tokens
+                if event.get("as_reward"):
+                    self.annealer.apply_result(tokens, event["value"], False, event["accepted"])
+                else:
+                    self.annealer.apply_stop(tokens)
+            self._record_progress(event)
         elif kind == "ack":  # written by earlier versions for a repeated report
             self._remember_request(event, "complete")
         elif kind == "rebase":
@@ -747,12 +950,46 @@ class Study:
             client_id=event["client"],
             lease_expire=event["time"] + self.spec.lease_seconds,
             issues=old.issues + 1,
+            measurements=(),  # the new holder trains from the start: a new curve
+            max_step=0,
         )
         self.trials[trial.trial_id] = trial
         self._hold(trial)
         self.lease_expirations += 1
         self._remember_request(event, "suggest")
         return trial
+
+    def _record_progress(self, event: Event) -> TrialRecord:
+        old = self.trials[event["id"]]
+        if old.state is not TrialState.ACTIVE:
+            raise ValueError(f"progress of trial {event['id']}, which is not running")
+        point = (event["step"], event["value"], event["time"])
+        trial = dataclasses.replace(
+            old,
+            measurements=(*old.measurements, point),
+            max_step=event.get("max_step", old.max_step),
+        )
+        if "stop" in event:
+            trial = dataclasses.replace(
+                trial,
+                state=TrialState.STOPPED,
+                reward=event["value"],
+                accepted=event.get("accepted", False),
+                complete_time=event["time"],
+                stop_reason=event["stop"],
+            )
+            self.counts[old.state] -= 1
+            self.counts[TrialState.STOPPED] += 1
+            self.accepted_moves += trial.accepted
+            self.steps_saved += trial.steps_saved
+            self._release(old)
+            self._note_finished(trial)
+        self.trials[trial.trial_id] = trial
+        return trial
+
+    def _note_finished(self, trial: TrialRecord) -> None:
+        if trial.state is not TrialState.ACTIVE and trial.measurements:
+            self._finished_curves[trial.trial_id] = trial.curve()
 
     def _hold(self, trial: TrialRecord) -> None:
         self._active[trial.trial_id] = None
@@ -796,5 +1033,6 @@ class Study:
         self.counts[state] += 1
         self.accepted_moves += trial.accepted
         self._release(old)
+        self._note_finished(trial)
         self._remember_request(event, "complete")
         return trial
