@@ -705,6 +705,7 @@ class Study:
             )
         if len(client_id) > MAX_CLIENT_ID:
             raise InvalidArgument(f"client_id has {len(client_id)} characters; at most 128")
+        config = self.spec.early_stopping if rule is None else resolve_early_stopping(rule)
         trial = self.trial(trial_id)
         if trial.state is TrialState.STOPPED:
             return trial, True, None  # told to stop already: nothing more is recorded
@@ -733,7 +734,6 @@ class Study:
                 f"trial {trial_id} of study {self.study_id!r} already has {MAX_MEASUREMENTS} "
                 "progress reports, the most one trial may have; report less often"
             )
-        config = self.spec.early_stopping if rule is None else resolve_early_stopping(rule)
         previous = trial.measurements[-1][0] if trial.measurements else None
         curve = Curve([*((s, v) for s, v, _ in trial.measurements), (step, value)])
         running = (
