@@ -27,8 +27,12 @@ STATES = {
     "active": pb.TRIAL_STATE_ACTIVE,
     "succeeded": pb.TRIAL_STATE_SUCCEEDED,
     "infeasible": pb.TRIAL_STATE_INFEASIBLE,
+    "stopped": pb.TRIAL_STATE_STOPPED,
 }
 DEFAULT_ADDRESS = f"127.0.0.1:{DEFAULT_PORT}"
+
+
+SCORED = (pb.TRIAL_STATE_SUCCEEDED, pb.TRIAL_STATE_STOPPED)
 
 
 def state_name(value: int, enum: Any = pb.TrialState) -> str:
@@ -142,7 +146,13 @@ def trial_record(t: pb.Trial) -> dict[str, Any]:
     return {
         "trial_id": t.trial_id,
         "state": state_name(t.state),
-        "reward": t.reward if t.state == pb.TRIAL_STATE_SUCCEEDED else None,
+        # A stopped trial's reward is its last reported value.
+        "reward": t.reward
+        if t.state in (pb.TRIAL_STATE_SUCCEEDED, pb.TRIAL_STATE_STOPPED)
+        else None,
+        "last_step": t.measurements[-1].step if t.measurements else None,
+        "max_step": t.max_step or None,
+        "stop_reason": t.stop_reason,
         "accepted": t.accepted,
         "temperature": t.temperature,
         "client_id": t.client_id,
@@ -151,6 +161,13 @@ def trial_record(t: pb.Trial) -> dict[str, Any]:
         "complete_time": seconds(t.complete_time),
         "tokens": list(t.tokens),
     }
+
+
+def step_text(record: dict[str, Any]) -> str:
+    """The last reported step, of the planned ones: 3/10."""
+    if record["last_step"] is None:
+        return ""
+    return f"{record['last_step']}/{record['max_step'] or '?'}"
 
 
 def cmd_trials(client: Client, args: argparse.Namespace) -> int:
@@ -178,6 +195,7 @@ def cmd_trials(client: Client, args: argparse.Namespace) -> int:
                         r["trial_id"],
                         r["state"],
                         "-" if r["reward"] is None else f"{r['reward']:.6g}",
+                        step_text(r),
                         "yes" if r["accepted"] else "",
                         f"{r['temperature']:.3g}",
                         r["client_id"],
@@ -185,7 +203,7 @@ def cmd_trials(client: Client, args: argparse.Namespace) -> int:
                     ]
                     for r in records
                 ],
-                ["trial", "state", "reward", "accepted", "T", "trainer", "tokens"],
+                ["trial", "state", "reward", "step", "accepted", "T", "trainer", "tokens"],
             )
             + "\n"
         )
@@ -283,12 +301,17 @@ def cmd_plot(client: Client, args: argparse.Namespace) -> int:
         return 1
     from .plots import plot_trials
 
-    trials = [t for t in client.list_trials(args.study) if t.state == pb.TRIAL_STATE_SUCCEEDED]
+    listed = list(client.list_trials(args.study))
+    trials = [t for t in listed if t.state == pb.TRIAL_STATE_SUCCEEDED]
     if not trials:
         print(f"study {args.study!r} has no results to plot", file=sys.stderr)
         return 1
     output = args.output or f"{args.study}.png"
-    plot_trials(trials, output, f"sanas study {args.study}: {len(trials)} results")
+    stopped = sum(t.state == pb.TRIAL_STATE_STOPPED for t in listed)
+    title = f"sanas study {args.study}: {len(trials)} results" + (
+        f", {stopped} stopped early" if stopped else ""
+    )
+    plot_trials(trials, output, title, curves=[t for t in listed if t.measurements])
     print(f"wrote {output}")
     return 0
 

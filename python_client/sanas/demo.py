@@ -27,7 +27,7 @@ import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,8 @@ STUDY_FLAGS = (
     "seed",
     "max_flops",
     "study",
+    "early_stop",
+    "early_stop_start",
 )
 RUN_RECORD = "run.json"
 # Paddle's warnings that say nothing about the demo: one at import, one per training batch.
@@ -102,7 +104,38 @@ def sanas_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         # The controller proposes only candidates whose searched blocks fit this budget.
         "max_flops": args.max_flops,
         "flops_input_size": image_shape(args)[0],
+        "early_stopping": early_stopping(args),
     }
+
+
+def early_stopping(args: argparse.Namespace) -> Any:
+    """The study's stopping rule from --early-stop, or None."""
+    from sanas.client import median_stopping, successive_halving
+
+    if args.early_stop == "median":
+        return median_stopping(start_step=args.early_stop_start)
+    if args.early_stop == "halving":
+        return successive_halving(min_step=args.early_stop_start)
+    return None
+
+
+def finished(counts: Any) -> int:
+    """Trials with a result: completed, infeasible, or stopped early."""
+    return counts.succeeded + counts.infeasible + counts.stopped
+
+
+def stopping_text(study: Any, args: argparse.Namespace) -> str:
+    """What early stopping saved, in epochs and as a share of the planned training."""
+    if args.early_stop == "none":
+        return "early stopping: off (--early-stop none)"
+    planned = finished(study.trial_counts) * args.epochs
+    share = 100 * study.steps_saved / planned if planned else 0.0
+    rule = {"median": "median rule", "halving": "successive halving"}[args.early_stop]
+    return (
+        f"early stopping ({rule} from epoch {args.early_stop_start}): "
+        f"{study.trial_counts.stopped} of {finished(study.trial_counts)} trials stopped, "
+        f"{study.steps_saved} of {planned} epochs saved ({share:.0f}%)"
+    )
 
 
 # -- training (trainer processes) ----------------------------------------------------------
@@ -157,25 +190,47 @@ def build_model(archs: Sequence[Any], out_channels: int, args: argparse.Namespac
     )
 
 
+def evaluate(model: Any, data: tuple[Any, Any, Any, Any]) -> float:
+    """Test accuracy now; the model is back in train mode afterwards. Refreshing the
+    batch-norm statistics changes no weight, so training goes on exactly as without it."""
+    import paddle
+
+    x_train, _, x_test, y_test = data
+    xt = paddle.to_tensor(x_train)
+    # Refresh batch-norm statistics before evaluating: after a short training the running
+    # averages lag the weights and eval-mode accuracy collapses (toolchain notes).
+    with paddle.no_grad():
+        for start in range(0, len(x_train), 256):
+            model(xt[start : start + 256])
+    model.eval()
+    with paddle.no_grad():
+        logits = model(paddle.to_tensor(x_test))
+    model.train()
+    return float((logits.argmax(axis=1).numpy() == y_test).mean())
+
+
 def train_and_score(
     model: Any,
     data: tuple[Any, Any, Any, Any],
     epochs: int,
     seed: int,
     deadline: float | None = None,
+    report: Callable[[int, float], bool] | None = None,
 ) -> float:
     """Test accuracy after `epochs` epochs; raises TimeBudgetSpent at an epoch boundary
-    past `deadline` (a time.time() value), so a big candidate cannot run far over it."""
+    past `deadline` (a time.time() value), so a big candidate cannot run far over it.
+    With `report`, the accuracy after every epoch k goes to report(k, accuracy), and
+    training stops (returning that accuracy) when it answers True."""
     import numpy as np
     import paddle
 
-    x_train, y_train, x_test, y_test = data
+    x_train, y_train, _, _ = data
     paddle.seed(seed)
     rng = np.random.default_rng(seed)
     xt, yt = paddle.to_tensor(x_train), paddle.to_tensor(y_train)
     optimizer = paddle.optimizer.Adam(learning_rate=3e-3, parameters=model.parameters())
     model.train()
-    for _ in range(epochs):
+    for epoch in range(1, epochs + 1):
         if deadline is not None and time.time() >= deadline:
             raise TimeBudgetSpent
         order = rng.permutation(len(x_train))
@@ -185,15 +240,11 @@ def train_and_score(
             loss.backward()
             optimizer.step()
             optimizer.clear_grad()
-    # Refresh batch-norm statistics before evaluating: after a short training the running
-    # averages lag the weights and eval-mode accuracy collapses (toolchain notes).
-    with paddle.no_grad():
-        for start in range(0, len(x_train), 256):
-            model(xt[start : start + 256])
-    model.eval()
-    with paddle.no_grad():
-        logits = model(paddle.to_tensor(x_test))
-    return float((logits.argmax(axis=1).numpy() == y_test).mean())
+        if report is not None:
+            accuracy = evaluate(model, data)
+            if report(epoch, accuracy) or epoch == epochs:
+                return accuracy
+    return evaluate(model, data)
 
 
 @contextlib.contextmanager
@@ -240,8 +291,16 @@ def trainer(args: argparse.Namespace) -> None:
                 archs = nas.next_archs()
             width = nas.decode(nas.current_tokens() or [])[-1].out_channels
             model = build_model(archs, width, args)
-            accuracy = train_and_score(model, data, args.epochs, args.seed, args.deadline)
-            nas.reward(accuracy)
+            accuracy = train_and_score(
+                model,
+                data,
+                args.epochs,
+                args.seed,
+                args.deadline,
+                # Reported after every epoch; the study's rule may stop the trial early.
+                report=lambda epoch, acc: nas.report(epoch, acc, max_step=args.epochs),
+            )
+            nas.reward(accuracy)  # for a stopped trial: accepted, changes nothing
     except (SearchFinished, TimeBudgetSpent):
         # A trial stopped by the budget is not scored: its lease lapses and the study
         # issues it again on --resume.
@@ -381,7 +440,7 @@ def prepare_out(out: Path, args: argparse.Namespace) -> str | None:
         return "\n".join(
             [
                 f"demo: {out} already holds study {args.study!r} of an earlier run "
-                f"({c.succeeded + c.infeasible}/{earlier.config.search_steps} trials done"
+                f"({finished(c)}/{earlier.config.search_steps} trials done"
                 f"{best}{since}); this run leaves it as it is.",
                 f"  continue it:  {demo_command(flags, args, '--resume')}",
                 f"  start over:   {fresh}   (deletes it)",
@@ -464,7 +523,7 @@ def main_process(args: argparse.Namespace) -> int:
         print(f"metrics: {nas.metrics_url}", flush=True)
     client = Client(nas.address)
     earlier = client.get_study(args.study)
-    done_before = earlier.trial_counts.succeeded + earlier.trial_counts.infeasible
+    done_before = finished(earlier.trial_counts)
     complete = earlier.state == pb.STUDY_STATE_COMPLETED
     if done_before:
         print(
@@ -517,7 +576,7 @@ def main_process(args: argparse.Namespace) -> int:
     while any(p.poll() is None for p in trainers):
         study = client.get_study(args.study)
         c = study.trial_counts
-        done = c.succeeded + c.infeasible
+        done = finished(c)
         best = f"{study.best_reward:.4f}" if study.HasField("best_reward") else "-"
         now = time.monotonic()
         # A line when something changed, and at least every 30 s for a fresh ETA.
@@ -534,9 +593,10 @@ def main_process(args: argparse.Namespace) -> int:
     failed = [p.returncode for p in trainers if p.returncode != 0]
     study = client.get_study(args.study)
     c = study.trial_counts
-    trials = [t for t in client.list_trials(args.study) if t.state == pb.TRIAL_STATE_SUCCEEDED]
+    listed = list(client.list_trials(args.study))
+    trials = [t for t in listed if t.state == pb.TRIAL_STATE_SUCCEEDED]
     client.close()
-    evaluated = c.succeeded + c.infeasible - done_before
+    evaluated = finished(c) - done_before
     stopped = (
         deadline is not None and time.time() >= deadline and study.state != pb.STUDY_STATE_COMPLETED
     )
@@ -560,7 +620,12 @@ def main_process(args: argparse.Namespace) -> int:
     decoded = nas.decode(best)
     model = build_model(nas.tokens2arch(best), decoded[-1].out_channels, args)
     cost = network_cost(decoded, image_shape(args)[0])
-    plot_trials(trials, out / "search.png", f"sanas demo on {dataset_name(args)}")
+    plot_trials(
+        trials,
+        out / "search.png",
+        f"sanas demo on {dataset_name(args)}",
+        curves=[t for t in listed if t.measurements],
+    )
     summary = {
         "best_accuracy": study.best_reward,
         "best_tokens": best,
@@ -588,6 +653,8 @@ def main_process(args: argparse.Namespace) -> int:
         "seconds": round(time.monotonic() - started, 1),
         "time_budget": args.time_budget,
         "stopped_by_time_budget": stopped,
+        "trials_stopped_early": c.stopped,
+        "epochs_saved": study.steps_saved,
     }
     (out / "best.json").write_text(json.dumps(summary, indent=1))
     nas.close(wait_for_trainers=False)  # the demo waited for its own trainers
@@ -607,11 +674,12 @@ def main_process(args: argparse.Namespace) -> int:
     )
     if stopped:
         print(
-            f"time budget of {args.time_budget:g} s spent: {c.succeeded + c.infeasible}/"
+            f"time budget of {args.time_budget:g} s spent: {finished(c)}/"
             f"{args.steps} trials done ({evaluated} in this run)"
             + (f", {c.active} unfinished (unscored, issued again)" if c.active else "")
             + f"; continue the search: {demo_command(study_flags(args), args, '--resume')}"
         )
+    print(stopping_text(study, args))
     done_text = (
         f"{evaluated} trials evaluated in this run, {done_before} by earlier runs,"
         if done_before
@@ -634,6 +702,20 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=30, help="trials in the search")
     parser.add_argument("--epochs", type=int, default=10, help="training epochs per trial")
     parser.add_argument("--blocks", type=int, default=3, help="searched blocks")
+    parser.add_argument(
+        "--early-stop",
+        choices=("median", "halving", "none"),
+        default="median",
+        help="stop trials that look worse after some epochs: the median rule (default), "
+        "successive halving, or none",
+    )
+    parser.add_argument(
+        "--early-stop-start",
+        type=int,
+        default=3,
+        help="first epoch at which the median rule may stop a trial (successive halving: "
+        "its first rung); default 3",
+    )
     parser.add_argument(
         "--space",
         default=SPACE,

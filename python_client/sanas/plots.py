@@ -1,17 +1,25 @@
 """The picture of a search, shared by `sanas plot` and the demo: reward per trial with the
-best so far, the temperature each trial was drawn at, and the rolling acceptance rate."""
+best so far, the temperature each trial was drawn at, the rolling acceptance rate, and
+(when trainers report progress) the learning curves with early-stopped trials marked."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from .v1 import sanas_pb2 as pb
 
 
-def plot_trials(trials: Sequence[pb.Trial], path: Path | str, title: str) -> None:
-    """Write a PNG of completed trials (needs matplotlib: pip install sanas[demo])."""
+def plot_trials(
+    trials: Sequence[pb.Trial],
+    path: Path | str,
+    title: str,
+    curves: Sequence[pb.Trial] = (),
+) -> None:
+    """Write a PNG of completed trials, and of the learning curves of `curves` (trials
+    with measurements) when given (needs matplotlib: pip install sanas[demo])."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -30,7 +38,11 @@ def plot_trials(trials: Sequence[pb.Trial], path: Path | str, title: str) -> Non
     for i in range(len(accepted)):
         recent = accepted[max(0, i - window + 1) : i + 1]
         rate.append(sum(recent) / len(recent))
-    fig, axes = plt.subplots(3, 1, figsize=(9, 8), sharex=True, dpi=100)
+    panels = 4 if curves else 3
+    fig, all_axes = plt.subplots(panels, 1, figsize=(9, 2.7 * panels), dpi=100)
+    axes = all_axes[:3]
+    for ax in axes[1:]:
+        ax.sharex(axes[0])
     axes[0].scatter(ids, rewards, s=10, label="reward")
     axes[0].plot(ids, best, color="tab:red", label="best so far")
     axes[0].set_ylabel("reward")
@@ -42,9 +54,36 @@ def plot_trials(trials: Sequence[pb.Trial], path: Path | str, title: str) -> Non
     axes[2].set_ylabel(f"acceptance\n(last {window})")
     axes[2].set_ylim(-0.05, 1.05)
     axes[2].set_xlabel("trial")
-    for ax in axes:
+    if curves:
+        plot_curves(all_axes[3], curves)
+    for ax in all_axes:
         ax.grid(alpha=0.3)
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def plot_curves(ax: Any, trials: Sequence[pb.Trial]) -> None:
+    """Value against step per trial; stopped trials dashed, an x where they stopped."""
+    marked = False
+    for t in trials:
+        steps = [m.step for m in t.measurements]
+        values = [m.value for m in t.measurements]
+        if t.state == pb.TRIAL_STATE_STOPPED:
+            ax.plot(steps, values, color="tab:gray", alpha=0.5, linestyle="--", linewidth=0.8)
+            ax.scatter(
+                steps[-1:],
+                values[-1:],
+                marker="x",
+                color="tab:red",
+                s=18,
+                label=None if marked else "stopped early",
+            )
+            marked = True
+        else:
+            ax.plot(steps, values, color="tab:blue", alpha=0.4, linewidth=0.8)
+    ax.set_xlabel("step (epoch)")
+    ax.set_ylabel("reported value")
+    if marked:
+        ax.legend(loc="lower right")
