@@ -358,3 +358,35 @@ def test_plot_writes_study_png_by_default(live, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "run.png").is_file() and "wrote run.png" in result.stdout
+
+
+def test_trials_and_plot_show_early_stopped_trials_and_learning_curves(server, tmp_path):
+    from sanas.client import median_stopping
+
+    with Client(server.address, client_id="curves") as c:
+        config = study_config(BLOCKS, search_steps=12, seed=3)
+        config.early_stopping.CopyFrom(median_stopping(start_step=1, min_trials=2))
+        c.create_study("curves", config)
+        for quality in (0.9, 0.8, 0.2, 0.85, 0.1):
+            t = c.suggest_trial("curves")
+            for epoch in range(1, 6):
+                answer = c.report_progress(
+                    "curves", t.trial_id, epoch, quality * (1 - 0.5**epoch), max_step=5
+                )
+                if answer.should_stop:
+                    break
+            c.complete_trial("curves", t.trial_id, quality * (1 - 0.5**epoch))
+    out = sanas(server.address, "trials", "curves", "--state", "stopped").stdout
+    rows = [line.split() for line in out.splitlines()[2:]]
+    assert [(r[0], r[1], r[3]) for r in rows] == [("2", "stopped", "1/5"), ("4", "stopped", "1/5")]
+    listed = json.loads(sanas(server.address, "trials", "curves", "--format", "json").stdout)
+    assert [r["last_step"] for r in listed] == [5, 5, 1, 5, 1]
+    assert "median rule" in listed[2]["stop_reason"]
+    path = tmp_path / "curves.png"
+    sanas(server.address, "plot", "curves", "-o", str(path))
+    image = matplotlib.image.imread(path)
+    assert image.shape[:2] == (1050, 900)  # a fourth panel: the learning curves
+    rgb = image[..., :3]
+    bottom = rgb[800:]
+    red = (bottom[..., 0] > 0.7) & (bottom[..., 1] < 0.3) & (bottom[..., 2] < 0.3)
+    assert red.sum() > 10  # the stops are marked

@@ -39,7 +39,7 @@ def plot_trials(
         recent = accepted[max(0, i - window + 1) : i + 1]
         rate.append(sum(recent) / len(recent))
     panels = 4 if curves else 3
-    fig, all_axes = plt.subplots(panels, 1, figsize=(9, 2.7 * panels), dpi=100)
+    fig, all_axes = plt.subplots(panels, 1, figsize=(9, 8 if panels == 3 else 10.5), dpi=100)
     axes = all_axes[:3]
     for ax in axes[1:]:
         ax.sharex(axes[0])
