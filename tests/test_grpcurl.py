@@ -97,3 +97,43 @@ def test_health_check(server):
         grpcurl(server.address, "grpc.health.v1.Health/Check", data={"service": SERVICE})
     )
     assert reply == {"status": "SERVING"}
+
+
+def test_progress_reports_and_a_stop_in_json(server):
+    config = {
+        "search_spaces": [{"key": "custom", "range_table": [9, 9, 9]}],
+        "search_steps": 5,
+        "early_stopping": {
+            "median": {"start_step": 1, "min_trials": 1},
+            "goal": "OBJECTIVE_GOAL_MINIMIZE",
+        },
+    }
+    grpcurl(server.address, f"{SERVICE}/CreateStudy", data={"study_id": "es", "config": config})
+    answers = []
+    for loss in (0.5, 0.9):  # a loss: the second trial is worse than the first
+        trial = json.loads(
+            grpcurl(server.address, f"{SERVICE}/SuggestTrial", data={"study_id": "es"})
+        )["trial"]
+        report = {"study_id": "es", "trial_id": trial.get("trial_id", "0"), "step": 1}
+        answers.append(
+            json.loads(
+                grpcurl(
+                    server.address,
+                    f"{SERVICE}/ReportTrialProgress",
+                    data={**report, "value": loss, "max_step": 4},
+                )
+            )
+        )
+        if not answers[-1].get("should_stop"):
+            grpcurl(
+                server.address,
+                f"{SERVICE}/CompleteTrial",
+                data={"study_id": "es", "trial_id": report["trial_id"], "reward": -loss},
+            )
+    assert "should_stop" not in answers[0]  # proto3 JSON omits false
+    assert answers[1]["should_stop"] is True
+    assert answers[1]["trial"]["state"] == "TRIAL_STATE_STOPPED"
+    assert answers[1]["trial"]["measurements"][0]["value"] == 0.9
+    study = json.loads(grpcurl(server.address, f"{SERVICE}/GetStudy", data={"study_id": "es"}))
+    assert study["study"]["trial_counts"]["stopped"] == "1"
+    assert study["study"]["steps_saved"] == "3"
