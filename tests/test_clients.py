@@ -155,3 +155,29 @@ def test_every_system_file_the_tools_rely_on_is_installed():
         timeout=60,
     )
     assert check.returncode == 0, check.stderr
+
+
+@pytest.mark.parametrize("language", ["go", "ts", "cpp"])
+def test_example_trainers_report_progress_and_stop_early(language, request, server, client):
+    command = request.getfixturevalue(f"{language}_trainer")
+    study_id = f"{language}-curves"
+    args = [*command, server.address, "--study", study_id, "--steps", "30"]
+    args += ["--epochs", "4", "--median-stop-start", "1"]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    study = client.get_study(study_id)
+    assert study.config.early_stopping.median.start_step == 1
+    assert study.state == pb.STUDY_STATE_COMPLETED and study.trial_counts.stopped > 0
+    trials = list(client.list_trials(study_id))
+    for t in trials:
+        steps = [m.step for m in t.measurements]
+        assert steps == list(range(1, len(steps) + 1)) and t.max_step == 4, t
+        if t.state == pb.TRIAL_STATE_STOPPED:
+            assert len(steps) < 4 and "median rule" in t.stop_reason
+        else:
+            assert t.state == pb.TRIAL_STATE_SUCCEEDED and len(steps) == 4
+            assert t.reward == t.measurements[-1].value  # the last epoch's value
+    printed = re.search(r"stopped early: (\d+) trials, (\d+) epochs saved", done.stdout)
+    assert printed, done.stdout
+    assert int(printed.group(1)) == study.trial_counts.stopped
+    assert int(printed.group(2)) == study.steps_saved

@@ -1,9 +1,11 @@
 // Example sanas trainer in C++: creates (or joins) a study over a custom token space, runs
 // SuggestTrial / CompleteTrial with a synthetic reward until the budget is spent, and
 // prints the best result. While a trial "trains" (--train-seconds, to simulate a real
-// training step) it heartbeats the trial three times per lease.
+// training step) it heartbeats the trial three times per lease, and after each of --epochs
+// epochs it reports the trial's progress, stopping early when the study's rule says so.
 // usage: sanas_trainer [--addr host:port] [--study ID] [--steps N]
-//          [--lease-seconds S] [--train-seconds S] [--client-id NAME]
+//          [--lease-seconds S] [--train-seconds S] [--client-id NAME] [--epochs N]
+//          [--median-stop-start EPOCH]
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
@@ -31,6 +33,12 @@ double Reward(const google::protobuf::RepeatedField<int32_t>& tokens) {
   return s;
 }
 
+// Synthetic value after epoch k of `epochs`: rising to the reward at the end.
+double Curve(const google::protobuf::RepeatedField<int32_t>& tokens, long long k,
+             long long epochs) {
+  return Reward(tokens) - static_cast<double>(epochs - k);
+}
+
 // Repeats a call while the controller is unavailable, with backoff.
 template <typename Call>
 grpc::Status WithRetry(Call call) {
@@ -55,6 +63,13 @@ int main(int argc, char** argv) {
   const double lease_seconds = std::atof(Arg(argc, argv, "lease-seconds", "0").c_str());
   const double train_seconds = std::atof(Arg(argc, argv, "train-seconds", "0").c_str());
   const std::string client_id = Arg(argc, argv, "client-id", "cpp-trainer");
+  const long long epochs = std::atoll(Arg(argc, argv, "epochs", "1").c_str());
+  // -1: no early stopping; otherwise a new study's median rule starts at this epoch.
+  const long long median_start = std::atoll(Arg(argc, argv, "median-stop-start", "-1").c_str());
+  if (epochs < 1) {
+    std::cerr << "--epochs " << epochs << ": must be at least 1\n";
+    return 1;
+  }
   auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
   auto stub = sanas::v1::ControllerService::NewStub(channel);
 
@@ -66,6 +81,11 @@ int main(int argc, char** argv) {
   for (int i = 0; i < 6; ++i) space->add_range_table(9);
   config->set_search_steps(steps);
   config->set_seed(1);
+  if (median_start >= 0) {
+    auto* median = config->mutable_early_stopping()->mutable_median();
+    median->set_start_step(median_start);
+    median->set_min_trials(2);
+  }
   if (lease_seconds > 0) {
     const auto nanos = static_cast<int64_t>(lease_seconds * 1e9);
     config->mutable_lease_duration()->set_seconds(nanos / 1000000000);
@@ -99,14 +119,38 @@ int main(int argc, char** argv) {
       [&](grpc::ClientContext* ctx) { return stub->SuggestTrial(ctx, suggest, &suggested); });
   bool have_trial = status.ok();
   sanas::v1::Trial trial = suggested.trial();
-  int completed = 0;
+  int completed = 0, stopped = 0;
+  long long saved = 0;
   while (have_trial) {
     sanas::LeaseKeeper lease_keeper(stub.get(), study_id, trial.trial_id(), client_id, lease / 3);
-    std::this_thread::sleep_for(std::chrono::duration<double>(train_seconds));
+    double value = Reward(trial.tokens());
+    for (long long epoch = 1; epoch <= epochs && status.ok(); ++epoch) {
+      std::this_thread::sleep_for(std::chrono::duration<double>(train_seconds / epochs));
+      value = Curve(trial.tokens(), epoch, epochs);
+      sanas::v1::ReportTrialProgressRequest report;
+      report.set_study_id(study_id);
+      report.set_trial_id(trial.trial_id());
+      report.set_step(epoch);
+      report.set_value(value);
+      report.set_max_step(epochs);
+      report.set_client_id(client_id);
+      sanas::v1::ReportTrialProgressResponse progress;
+      status = WithRetry([&](grpc::ClientContext* ctx) {
+        return stub->ReportTrialProgress(ctx, report, &progress);
+      });
+      if (status.ok() && progress.should_stop()) {
+        ++stopped;
+        saved += epochs - epoch;
+        break;
+      }
+    }
+    if (!status.ok()) break;
+    // A stopped trial is finished already; completing it anyway (as a PaddleSlim script's
+    // reward() after `break` does) is accepted, and asks for the next one.
     sanas::v1::CompleteTrialRequest complete;
     complete.set_study_id(study_id);
     complete.set_trial_id(trial.trial_id());
-    complete.set_reward(Reward(trial.tokens()));
+    complete.set_reward(value);
     complete.set_suggest_next(true);
     complete.set_client_id(client_id);
     sanas::v1::CompleteTrialResponse done;
@@ -139,5 +183,6 @@ int main(int argc, char** argv) {
     std::cout << (i ? " " : "") << got.study().best_tokens(i);
   }
   std::cout << "]\n";
+  std::cout << "stopped early: " << stopped << " trials, " << saved << " epochs saved\n";
   return 0;
 }

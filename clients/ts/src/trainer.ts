@@ -1,9 +1,12 @@
 // Example sanas trainer in TypeScript: creates (or joins) a study over a custom token
 // space, runs SuggestTrial / CompleteTrial with a synthetic reward until the budget is
 // spent, and prints the best result. While a trial "trains" (--train-seconds, to simulate
-// a real training step) it heartbeats the trial three times per lease.
+// a real training step) it heartbeats the trial three times per lease, and after each of
+// --epochs epochs it reports the trial's progress, stopping early when the study's rule
+// says so.
 // usage: node dist/trainer.js [--addr host:port] [--study ID] [--steps N]
-//          [--lease-seconds S] [--train-seconds S] [--client-id NAME]
+//          [--lease-seconds S] [--train-seconds S] [--client-id NAME] [--epochs N]
+//          [--median-stop-start EPOCH]
 import * as grpc from "@grpc/grpc-js";
 import {
   connect,
@@ -17,6 +20,7 @@ import {
 import type { CompleteTrialResponse__Output } from "./generated/sanas/v1/CompleteTrialResponse";
 import type { CreateStudyResponse__Output } from "./generated/sanas/v1/CreateStudyResponse";
 import type { GetStudyResponse__Output } from "./generated/sanas/v1/GetStudyResponse";
+import type { ReportTrialProgressResponse__Output } from "./generated/sanas/v1/ReportTrialProgressResponse";
 import type { SuggestTrialResponse__Output } from "./generated/sanas/v1/SuggestTrialResponse";
 import type { Trial__Output } from "./generated/sanas/v1/Trial";
 
@@ -28,6 +32,11 @@ function arg(name: string, fallback: string): string {
 // Synthetic score with its optimum at every token = 4.
 function reward(tokens: number[]): number {
   return -tokens.reduce((s, t) => s + (t - 4) * (t - 4), 0);
+}
+
+// Synthetic value after epoch k of `epochs`: rising to the reward at the end.
+function curve(tokens: number[], k: number, epochs: number): number {
+  return reward(tokens) - (epochs - k);
 }
 
 function durationOf(seconds: number): { seconds: number; nanos: number } {
@@ -54,6 +63,12 @@ async function main(): Promise<number> {
   const leaseSeconds = Number(arg("lease-seconds", "0")); // 0: the controller's default
   const trainMs = Number(arg("train-seconds", "0")) * 1000;
   const clientId = arg("client-id", "ts-trainer");
+  const epochs = Number(arg("epochs", "1"));
+  const medianStart = Number(arg("median-stop-start", "-1")); // -1: no early stopping
+  if (!(epochs >= 1)) {
+    console.error(`--epochs ${epochs}: must be at least 1`);
+    return 1;
+  }
   const client = connect(address);
   const deadline = () => ({ deadline: Date.now() + 30_000 });
   let leaseMs = 0;
@@ -68,6 +83,9 @@ async function main(): Promise<number> {
               searchSteps: steps,
               seed: "1",
               ...(leaseSeconds > 0 ? { leaseDuration: durationOf(leaseSeconds) } : {}),
+              ...(medianStart >= 0
+                ? { earlyStopping: { median: { startStep: String(medianStart), minTrials: 2 } } }
+                : {}),
             },
           },
           deadline(),
@@ -91,6 +109,8 @@ async function main(): Promise<number> {
   }
 
   let completed = 0;
+  let stopped = 0;
+  let saved = 0;
   let trial: Trial__Output | null = null;
   try {
     const first = await withRetry(() =>
@@ -102,14 +122,42 @@ async function main(): Promise<number> {
     while (trial) {
       const current: Trial__Output = trial;
       const stop = keepAlive(client, { studyId, trialId: current.trialId, clientId }, leaseMs / 3);
-      await new Promise((r) => setTimeout(r, trainMs));
+      let value = reward(current.tokens);
+      for (let epoch = 1; epoch <= epochs; epoch++) {
+        await new Promise((r) => setTimeout(r, trainMs / epochs));
+        value = curve(current.tokens, epoch, epochs);
+        const progress = await withRetry(() =>
+          unary<ReportTrialProgressResponse__Output>((cb) =>
+            client.ReportTrialProgress(
+              {
+                studyId,
+                trialId: current.trialId,
+                step: String(epoch),
+                value,
+                maxStep: String(epochs),
+                clientId,
+              },
+              deadline(),
+              cb,
+            ),
+          ),
+        );
+        if (progress.shouldStop) {
+          stopped++;
+          saved += epochs - epoch;
+          break;
+        }
+      }
+      // A stopped trial is finished already; completing it anyway (as a PaddleSlim
+      // script's reward() after `break` does) is accepted, and asks for the next one.
+      const reported = value;
       const done = await withRetry(() =>
         unary<CompleteTrialResponse__Output>((cb) =>
           client.CompleteTrial(
             {
               studyId,
               trialId: current.trialId,
-              reward: reward(current.tokens),
+              reward: reported,
               suggestNext: true,
               clientId,
             },
@@ -135,6 +183,7 @@ async function main(): Promise<number> {
     `completed ${completed} trials; study ${study?.state}: best reward ${study?.bestReward}, ` +
       `best tokens [${study?.bestTokens.join(" ")}]`,
   );
+  console.log(`stopped early: ${stopped} trials, ${saved} epochs saved`);
   client.close();
   return 0;
 }

@@ -1,7 +1,9 @@
 // Command trainer is an example sanas trainer in Go: it creates (or joins) a study over a
 // custom token space, runs SuggestTrial / CompleteTrial with a synthetic reward until the
 // budget is spent, and prints the best result. While a trial "trains" (--train-seconds,
-// to simulate a real training step) it heartbeats the trial three times per lease.
+// to simulate a real training step) it heartbeats the trial three times per lease, and
+// after each of --epochs epochs it reports the trial's progress (ReportTrialProgress),
+// stopping the trial early when the study's stopping rule says so.
 package main
 
 import (
@@ -31,6 +33,11 @@ func reward(tokens []int32) float64 {
 		s -= d * d
 	}
 	return s
+}
+
+// curve is the synthetic value after epoch k of epochs: rising to the reward at the end.
+func curve(tokens []int32, k, epochs int64) float64 {
+	return reward(tokens) - float64(epochs-k)
 }
 
 // keepAlive renews a trial's lease every interval from a goroutine until the returned
@@ -91,7 +98,13 @@ func main() {
 	trainSeconds := flag.Float64("train-seconds", 0,
 		"seconds each trial \"trains\" before its reward is reported")
 	clientID := flag.String("client-id", "go-trainer", "name recorded with this trainer's trials")
+	epochs := flag.Int64("epochs", 1, "epochs per trial; progress is reported after each")
+	medianStart := flag.Int64("median-stop-start", -1,
+		"a new study stops trials by the median rule from this epoch (-1: no early stopping)")
 	flag.Parse()
+	if *epochs < 1 {
+		log.Fatalf("--epochs %d: must be at least 1", *epochs)
+	}
 
 	conn, err := grpc.NewClient(*addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -104,6 +117,11 @@ func main() {
 		SearchSpaces: []*sanasv1.SearchSpaceConfig{{Key: "custom", RangeTable: []int32{9, 9, 9, 9, 9, 9}}},
 		SearchSteps:  *steps,
 		Seed:         proto.Uint64(1),
+	}
+	if *medianStart >= 0 {
+		config.EarlyStopping = &sanasv1.EarlyStopping{Rule: &sanasv1.EarlyStopping_Median{
+			Median: &sanasv1.MedianStoppingRule{StartStep: *medianStart, MinTrials: 2},
+		}}
 	}
 	if *leaseSeconds > 0 {
 		config.LeaseDuration = durationpb.New(time.Duration(*leaseSeconds * float64(time.Second)))
@@ -128,14 +146,35 @@ func main() {
 		return client.SuggestTrial(ctx, &sanasv1.SuggestTrialRequest{StudyId: *studyID, ClientId: *clientID})
 	})
 	trial := suggested.GetTrial()
-	completed := 0
+	completed, stopped, saved := 0, 0, int64(0)
 	for err == nil && trial != nil {
 		stop := keepAlive(client, *studyID, *clientID, trial.GetTrialId(), interval)
-		time.Sleep(time.Duration(*trainSeconds * float64(time.Second)))
+		value := reward(trial.GetTokens())
+		for epoch := int64(1); epoch <= *epochs && err == nil; epoch++ {
+			time.Sleep(time.Duration(*trainSeconds / float64(*epochs) * float64(time.Second)))
+			value = curve(trial.GetTokens(), epoch, *epochs)
+			var progress *sanasv1.ReportTrialProgressResponse
+			progress, err = withRetry(func(ctx context.Context) (*sanasv1.ReportTrialProgressResponse, error) {
+				return client.ReportTrialProgress(ctx, &sanasv1.ReportTrialProgressRequest{
+					StudyId: *studyID, TrialId: trial.GetTrialId(), Step: epoch, Value: value,
+					MaxStep: *epochs, ClientId: *clientID,
+				})
+			})
+			if err == nil && progress.GetShouldStop() {
+				stopped++
+				saved += *epochs - epoch
+				break
+			}
+		}
+		if err != nil {
+			break
+		}
+		// A stopped trial is finished already; completing it anyway (as a PaddleSlim
+		// script's reward() after `break` does) is accepted, and asks for the next one.
 		var done *sanasv1.CompleteTrialResponse
 		done, err = withRetry(func(ctx context.Context) (*sanasv1.CompleteTrialResponse, error) {
 			return client.CompleteTrial(ctx, &sanasv1.CompleteTrialRequest{
-				StudyId: *studyID, TrialId: trial.GetTrialId(), Reward: reward(trial.GetTokens()),
+				StudyId: *studyID, TrialId: trial.GetTrialId(), Reward: value,
 				SuggestNext: true, ClientId: *clientID,
 			})
 		})
@@ -158,5 +197,6 @@ func main() {
 	s := study.GetStudy()
 	fmt.Printf("completed %d trials; study %s: best reward %g, best tokens %v\n",
 		completed, s.GetState(), s.GetBestReward(), s.GetBestTokens())
+	fmt.Printf("stopped early: %d trials, %d epochs saved\n", stopped, saved)
 	os.Exit(0)
 }
