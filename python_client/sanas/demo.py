@@ -704,17 +704,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--blocks", type=int, default=3, help="searched blocks")
     parser.add_argument(
         "--early-stop",
-        choices=("median", "halving", "none"),
-        default="median",
-        help="stop trials that look worse after some epochs: the median rule (default), "
-        "successive halving, or none",
+        choices=("halving", "median", "none"),
+        default="halving",
+        help="stop trials that look worse after some epochs: successive halving (default: "
+        "at epochs 3 and 9 only the top third go on), the median rule, or none",
     )
     parser.add_argument(
         "--early-stop-start",
         type=int,
         default=3,
-        help="first epoch at which the median rule may stop a trial (successive halving: "
-        "its first rung); default 3",
+        help="successive halving's first rung (the median rule: the first epoch at which "
+        "it may stop a trial); default 3",
     )
     parser.add_argument(
         "--space",
