@@ -1,10 +1,13 @@
 """Clients in Go, TypeScript and C++: generated code matches the schema, and each example
-trainer runs a whole 50-step study against the Python server, heartbeating its trials."""
+trainer runs a whole 50-step study against the Python server, heartbeating its trials,
+reporting every epoch's progress, stopping the trials the study's rule stops and leaving a
+trial whose lease it lost to the trainer that holds it now."""
 
 from __future__ import annotations
 
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -13,7 +16,7 @@ from pathlib import Path
 import pytest
 from helpers import ROOT
 
-from sanas import errors
+from sanas import Client, errors
 from sanas.v1 import sanas_pb2 as pb
 
 sys.path.insert(0, str(ROOT / "tools"))
@@ -79,7 +82,13 @@ def test_example_trainer_completes_a_50_step_study(language, request, server, cl
         r"completed 50 trials; study STUDY_STATE_COMPLETED: best reward (\S+),", first.stdout
     )
     assert printed and float(printed.group(1)) == study.best_reward, first.stdout
-    assert {t.client_id for t in client.list_trials(study_id)} == {f"{language}-trainer"}
+    trials = list(client.list_trials(study_id))
+    assert {t.client_id for t in trials} == {f"{language}-trainer"}
+    # Five epochs by default, each reported; the reward is the last epoch's value.
+    for t in trials:
+        assert [m.step for m in t.measurements] == [1, 2, 3, 4, 5] and t.max_step == 5, t
+        assert t.reward == t.measurements[-1].value
+    assert re.search(r"^stopped early: 0 trials, 0 epochs saved$", first.stdout, re.M)
     # Run again: the study is spent; the example recognises BUDGET_EXHAUSTED and exits 0.
     again = trainer(50)
     assert again.returncode == 0 and again.stdout.startswith("completed 0 trials"), again.stderr
@@ -169,15 +178,92 @@ def test_example_trainers_report_progress_and_stop_early(language, request, serv
     assert study.config.early_stopping.median.start_step == 1
     assert study.state == pb.STUDY_STATE_COMPLETED and study.trial_counts.stopped > 0
     trials = list(client.list_trials(study_id))
+    assert len(trials) == 30 and {t.client_id for t in trials} == {f"{language}-trainer"}
     for t in trials:
         steps = [m.step for m in t.measurements]
         assert steps == list(range(1, len(steps) + 1)) and t.max_step == 4, t
         if t.state == pb.TRIAL_STATE_STOPPED:
-            assert len(steps) < 4 and "median rule" in t.stop_reason
+            assert len(steps) < 4 and "median rule" in t.stop_reason, t
         else:
-            assert t.state == pb.TRIAL_STATE_SUCCEEDED and len(steps) == 4
-            assert t.reward == t.measurements[-1].value  # the last epoch's value
-    printed = re.search(r"stopped early: (\d+) trials, (\d+) epochs saved", done.stdout)
+            assert t.state == pb.TRIAL_STATE_SUCCEEDED and len(steps) == 4, t
+            assert not t.stop_reason
+        # The last epoch's value: what a SUCCEEDED trial was completed with, and what a
+        # STOPPED one holds (the trainer's CompleteTrial after the stop changed nothing).
+        assert t.reward == t.measurements[-1].value, t
+    # Each stop printed as it happened, with the epoch it came after and the reason.
+    stops = re.findall(r"^trial (\d+) stopped after epoch (\d+) of 4: (.+)$", done.stdout, re.M)
+    assert stops == [
+        (str(t.trial_id), str(len(t.measurements)), t.stop_reason)
+        for t in trials
+        if t.state == pb.TRIAL_STATE_STOPPED
+    ], done.stdout
+    printed = re.search(r"^stopped early: (\d+) trials, (\d+) epochs saved$", done.stdout, re.M)
     assert printed, done.stdout
     assert int(printed.group(1)) == study.trial_counts.stopped
-    assert int(printed.group(2)) == study.steps_saved
+    assert int(printed.group(2)) == study.steps_saved > 0
+    assert re.search(r"^completed 30 trials; ", done.stdout, re.M), done.stdout
+
+
+@pytest.mark.parametrize("thief_completes", [False, True], ids=["not-held", "completed"])
+@pytest.mark.parametrize("language", ["go", "ts", "cpp"])
+def test_example_trainers_leave_a_trial_whose_lease_they_lost(
+    language, thief_completes, request, server, client
+):
+    """A trainer paused past its lease (SIGSTOP) finds its trial held by another trainer
+    (TRIAL_NOT_HELD) or already completed by it (TRIAL_ALREADY_COMPLETED) at its next
+    progress report: it leaves the trial, asks for a new one and finishes the study."""
+    command = request.getfixturevalue(f"{language}_trainer")
+    study_id = f"{language}-lost-{int(thief_completes)}"
+    args = [*command, server.address, "--study", study_id, "--steps", "3", "--epochs", "4"]
+    args += ["--lease-seconds", "1", "--train-seconds", "1.2", "--client-id", "paused"]
+    trainer = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        trial = None
+        while (trial is None or not trial.measurements) and trainer.poll() is None:
+            assert time.monotonic() < deadline  # trial 0 trains: wait for its first epoch
+            time.sleep(0.02)
+            try:
+                trial = next(iter(client.list_trials(study_id)), None)
+            except errors.StudyNotFoundError:
+                pass
+        assert trainer.poll() is None, trainer.communicate()
+        trainer.send_signal(signal.SIGSTOP)  # no more beats: its lease runs out
+        while True:  # until it has: a beat sent just before the stop may still renew it
+            lease = next(iter(client.list_trials(study_id))).lease_expire_time
+            wait = lease.ToNanoseconds() / 1e9 - time.time()
+            if wait < -0.05:
+                break
+            time.sleep(wait + 0.1)
+        with Client(server.address, client_id="thief", timeout=10) as thief:
+            stolen = thief.suggest_trial(study_id)
+            assert stolen.trial_id == 0 and stolen.issue_count == 2 and stolen.client_id == "thief"
+            if thief_completes:
+                thief.complete_trial(study_id, 0, -100.0)
+            trainer.send_signal(signal.SIGCONT)
+            if not thief_completes:
+                # Hold trial 0 until the trainer has moved on to a new one, then complete it.
+                while len(list(client.list_trials(study_id))) < 2 and trainer.poll() is None:
+                    assert time.monotonic() < deadline
+                    thief.heartbeat_trial(study_id, 0)
+                    time.sleep(0.1)
+                thief.complete_trial(study_id, 0, -100.0)
+        out, err = trainer.communicate(timeout=30)
+    finally:
+        trainer.send_signal(signal.SIGCONT)
+        if trainer.poll() is None:
+            trainer.kill()
+        trainer.wait(timeout=10)
+    assert trainer.returncode == 0, err
+    reason = "TRIAL_ALREADY_COMPLETED" if thief_completes else "TRIAL_NOT_HELD"
+    assert f"trial 0: left to another trainer (ERROR_REASON_{reason})" in err, err
+    assert re.search(r"^completed 2 trials; study STUDY_STATE_COMPLETED", out, re.M), out
+    trials = list(client.list_trials(study_id))
+    assert [(t.trial_id, t.client_id, t.issue_count) for t in trials] == [
+        (0, "thief", 2),
+        (1, "paused", 1),
+        (2, "paused", 1),
+    ]
+    assert [t.state for t in trials] == [pb.TRIAL_STATE_SUCCEEDED] * 3
+    assert trials[0].reward == -100.0 and not trials[0].measurements  # a new issue's curve
+    assert [[m.step for m in t.measurements] for t in trials[1:]] == [[1, 2, 3, 4]] * 2

@@ -1,7 +1,7 @@
 // Small helpers for C++ clients of sanas.v1.ControllerService: the error reason a status
 // carries (google.rpc.ErrorInfo in the status details, read with protobuf's generic
-// wire-format parser), whether a search has finished, whether to retry, and a LeaseKeeper
-// that heartbeats a trial while it trains.
+// wire-format parser), whether a search has finished, whether a trial went to another
+// trainer, whether to retry, and a LeaseKeeper that heartbeats a trial while it trains.
 #pragma once
 
 #include <chrono>
@@ -68,6 +68,15 @@ inline std::string ErrorReason(const grpc::Status& status) {
 inline bool IsSearchFinished(const grpc::Status& status) {
   const std::string reason = ErrorReason(status);
   return reason == "ERROR_REASON_BUDGET_EXHAUSTED" || reason == "ERROR_REASON_SPACE_EXHAUSTED";
+}
+
+// Whether the trial is no longer the caller's to train: its lease ran out and another
+// trainer holds it now (TRIAL_NOT_HELD), or that trainer already completed it
+// (TRIAL_ALREADY_COMPLETED). Stop training it and ask for a new trial.
+inline bool IsTrialLost(const grpc::Status& status) {
+  const std::string reason = ErrorReason(status);
+  return reason == "ERROR_REASON_TRIAL_NOT_HELD" ||
+         reason == "ERROR_REASON_TRIAL_ALREADY_COMPLETED";
 }
 
 inline bool IsRetryable(const grpc::Status& status) {

@@ -2,7 +2,9 @@
 // SuggestTrial / CompleteTrial with a synthetic reward until the budget is spent, and
 // prints the best result. While a trial "trains" (--train-seconds, to simulate a real
 // training step) it heartbeats the trial three times per lease, and after each of --epochs
-// epochs it reports the trial's progress, stopping early when the study's rule says so.
+// epochs it reports the trial's progress, stopping early when the study's rule says so. A
+// trial whose lease ran out and went to another trainer (TRIAL_NOT_HELD) is left to it.
+// With --median-stop-start E a study it creates stops trials by the median rule from epoch E.
 // usage: sanas_trainer [--addr host:port] [--study ID] [--steps N]
 //          [--lease-seconds S] [--train-seconds S] [--client-id NAME] [--epochs N]
 //          [--median-stop-start EPOCH]
@@ -63,7 +65,8 @@ int main(int argc, char** argv) {
   const double lease_seconds = std::atof(Arg(argc, argv, "lease-seconds", "0").c_str());
   const double train_seconds = std::atof(Arg(argc, argv, "train-seconds", "0").c_str());
   const std::string client_id = Arg(argc, argv, "client-id", "cpp-trainer");
-  const long long epochs = std::atoll(Arg(argc, argv, "epochs", "1").c_str());
+  // --train-seconds split evenly into epochs, with a progress report after each.
+  const long long epochs = std::atoll(Arg(argc, argv, "epochs", "5").c_str());
   // -1: no early stopping; otherwise a new study's median rule starts at this epoch.
   const long long median_start = std::atoll(Arg(argc, argv, "median-stop-start", "-1").c_str());
   if (epochs < 1) {
@@ -114,17 +117,22 @@ int main(int argc, char** argv) {
   sanas::v1::SuggestTrialRequest suggest;
   suggest.set_study_id(study_id);
   suggest.set_client_id(client_id);
-  sanas::v1::SuggestTrialResponse suggested;
-  status = WithRetry(
-      [&](grpc::ClientContext* ctx) { return stub->SuggestTrial(ctx, suggest, &suggested); });
-  bool have_trial = status.ok();
-  sanas::v1::Trial trial = suggested.trial();
+  sanas::v1::Trial trial;
+  // Asks for a trial into `trial`; false (with `status` set) when none came.
+  auto suggest_trial = [&]() {
+    sanas::v1::SuggestTrialResponse suggested;
+    status = WithRetry(
+        [&](grpc::ClientContext* ctx) { return stub->SuggestTrial(ctx, suggest, &suggested); });
+    trial = suggested.trial();
+    return status.ok();
+  };
+  bool have_trial = suggest_trial();
   int completed = 0, stopped = 0;
   long long saved = 0;
   while (have_trial) {
     sanas::LeaseKeeper lease_keeper(stub.get(), study_id, trial.trial_id(), client_id, lease / 3);
     double value = Reward(trial.tokens());
-    for (long long epoch = 1; epoch <= epochs && status.ok(); ++epoch) {
+    for (long long epoch = 1; epoch <= epochs; ++epoch) {
       std::this_thread::sleep_for(std::chrono::duration<double>(train_seconds / epochs));
       value = Curve(trial.tokens(), epoch, epochs);
       sanas::v1::ReportTrialProgressRequest report;
@@ -138,29 +146,43 @@ int main(int argc, char** argv) {
       status = WithRetry([&](grpc::ClientContext* ctx) {
         return stub->ReportTrialProgress(ctx, report, &progress);
       });
-      if (status.ok() && progress.should_stop()) {
+      if (!status.ok()) break;
+      if (progress.should_stop()) {  // stop training it: break out of the epochs
+        std::cout << "trial " << trial.trial_id() << " stopped after epoch " << epoch << " of "
+                  << epochs << ": " << progress.trial().stop_reason() << "\n";
         ++stopped;
         saved += epochs - epoch;
         break;
       }
     }
-    if (!status.ok()) break;
-    // A stopped trial is finished already; completing it anyway (as a PaddleSlim script's
-    // reward() after `break` does) is accepted, and asks for the next one.
-    sanas::v1::CompleteTrialRequest complete;
-    complete.set_study_id(study_id);
-    complete.set_trial_id(trial.trial_id());
-    complete.set_reward(value);
-    complete.set_suggest_next(true);
-    complete.set_client_id(client_id);
     sanas::v1::CompleteTrialResponse done;
-    status = WithRetry(
-        [&](grpc::ClientContext* ctx) { return stub->CompleteTrial(ctx, complete, &done); });
+    if (status.ok()) {
+      // A stopped trial is finished already; completing it anyway with its last value (as a
+      // PaddleSlim script's reward() after `break` does) is accepted, changes nothing, and
+      // asks for the next trial in the same call.
+      sanas::v1::CompleteTrialRequest complete;
+      complete.set_study_id(study_id);
+      complete.set_trial_id(trial.trial_id());
+      complete.set_reward(value);
+      complete.set_suggest_next(true);
+      complete.set_client_id(client_id);
+      status = WithRetry(
+          [&](grpc::ClientContext* ctx) { return stub->CompleteTrial(ctx, complete, &done); });
+    }
     lease_keeper.Stop();  // after the report: the lease is kept while CompleteTrial is retried
-    if (!status.ok()) break;
-    ++completed;
-    have_trial = done.has_next_trial();  // false once the budget is spent
-    trial = done.next_trial();
+    if (status.ok()) {
+      ++completed;
+      have_trial = done.has_next_trial();  // false once the budget is spent
+      trial = done.next_trial();
+    } else if (sanas::IsTrialLost(status)) {
+      // Our lease ran out (the trainer was paused, or cut off from the controller) and
+      // another trainer has the trial now: leave it to them and train a new one.
+      std::cerr << "trial " << trial.trial_id() << ": left to another trainer ("
+                << sanas::ErrorReason(status) << ")\n";
+      have_trial = suggest_trial();
+    } else {
+      break;
+    }
   }
   if (!status.ok() && !sanas::IsSearchFinished(status)) {
     std::cerr << "search failed (" << sanas::ErrorReason(status) << "): "

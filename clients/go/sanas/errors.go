@@ -50,3 +50,16 @@ func IsRetryable(err error) bool {
 	code := st.GRPCStatus().Code()
 	return code == codes.Unavailable || code == codes.DeadlineExceeded
 }
+
+// IsTrialLost reports whether the error says that the trial is no longer the caller's to
+// train: its lease ran out and another trainer holds it now (TRIAL_NOT_HELD), or that
+// trainer already completed it (TRIAL_ALREADY_COMPLETED). Stop training it and ask for a
+// new trial.
+func IsTrialLost(err error) bool {
+	switch Reason(err) {
+	case sanasv1.ErrorReason_ERROR_REASON_TRIAL_NOT_HELD,
+		sanasv1.ErrorReason_ERROR_REASON_TRIAL_ALREADY_COMPLETED:
+		return true
+	}
+	return false
+}

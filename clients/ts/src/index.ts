@@ -96,6 +96,16 @@ export function isSearchFinished(err: grpc.ServiceError): boolean {
   return reason === "ERROR_REASON_BUDGET_EXHAUSTED" || reason === "ERROR_REASON_SPACE_EXHAUSTED";
 }
 
+// Whether the trial is no longer the caller's to train: its lease ran out and another
+// trainer holds it now (TRIAL_NOT_HELD), or that trainer already completed it
+// (TRIAL_ALREADY_COMPLETED). Stop training it and ask for a new trial.
+export function isTrialLost(err: grpc.ServiceError): boolean {
+  const reason = errorReason(err);
+  return (
+    reason === "ERROR_REASON_TRIAL_NOT_HELD" || reason === "ERROR_REASON_TRIAL_ALREADY_COMPLETED"
+  );
+}
+
 export function isRetryable(err: grpc.ServiceError): boolean {
   return err.code === grpc.status.UNAVAILABLE || err.code === grpc.status.DEADLINE_EXCEEDED;
 }

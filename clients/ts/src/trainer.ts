@@ -3,7 +3,9 @@
 // spent, and prints the best result. While a trial "trains" (--train-seconds, to simulate
 // a real training step) it heartbeats the trial three times per lease, and after each of
 // --epochs epochs it reports the trial's progress, stopping early when the study's rule
-// says so.
+// says so. A trial whose lease ran out and went to another trainer (TRIAL_NOT_HELD) is
+// left to it. With --median-stop-start E a study it creates stops trials by the median
+// rule from epoch E.
 // usage: node dist/trainer.js [--addr host:port] [--study ID] [--steps N]
 //          [--lease-seconds S] [--train-seconds S] [--client-id NAME] [--epochs N]
 //          [--median-stop-start EPOCH]
@@ -14,6 +16,7 @@ import {
   errorReason,
   isRetryable,
   isSearchFinished,
+  isTrialLost,
   keepAlive,
   unary,
 } from "./index";
@@ -63,9 +66,9 @@ async function main(): Promise<number> {
   const leaseSeconds = Number(arg("lease-seconds", "0")); // 0: the controller's default
   const trainMs = Number(arg("train-seconds", "0")) * 1000;
   const clientId = arg("client-id", "ts-trainer");
-  const epochs = Number(arg("epochs", "1"));
+  const epochs = Number(arg("epochs", "5")); // --train-seconds split evenly
   const medianStart = Number(arg("median-stop-start", "-1")); // -1: no early stopping
-  if (!(epochs >= 1)) {
+  if (!(Number.isInteger(epochs) && epochs >= 1)) {
     console.error(`--epochs ${epochs}: must be at least 1`);
     return 1;
   }
@@ -112,62 +115,81 @@ async function main(): Promise<number> {
   let stopped = 0;
   let saved = 0;
   let trial: Trial__Output | null = null;
-  try {
-    const first = await withRetry(() =>
-      unary<SuggestTrialResponse__Output>((cb) =>
-        client.SuggestTrial({ studyId, clientId }, deadline(), cb),
-      ),
-    );
-    trial = first.trial;
-    while (trial) {
-      const current: Trial__Output = trial;
-      const stop = keepAlive(client, { studyId, trialId: current.trialId, clientId }, leaseMs / 3);
-      let value = reward(current.tokens);
-      for (let epoch = 1; epoch <= epochs; epoch++) {
-        await new Promise((r) => setTimeout(r, trainMs / epochs));
-        value = curve(current.tokens, epoch, epochs);
-        const progress = await withRetry(() =>
-          unary<ReportTrialProgressResponse__Output>((cb) =>
-            client.ReportTrialProgress(
-              {
-                studyId,
-                trialId: current.trialId,
-                step: String(epoch),
-                value,
-                maxStep: String(epochs),
-                clientId,
-              },
-              deadline(),
-              cb,
-            ),
-          ),
-        );
-        if (progress.shouldStop) {
-          stopped++;
-          saved += epochs - epoch;
-          break;
-        }
-      }
-      // A stopped trial is finished already; completing it anyway (as a PaddleSlim
-      // script's reward() after `break` does) is accepted, and asks for the next one.
+  const suggest = async (): Promise<Trial__Output | null> =>
+    (
+      await withRetry(() =>
+        unary<SuggestTrialResponse__Output>((cb) =>
+          client.SuggestTrial({ studyId, clientId }, deadline(), cb),
+        ),
+      )
+    ).trial;
+  // "Trains" a trial for `epochs` epochs, reporting its value after each; returns its last
+  // value and the epoch it ended at, and the trial as the controller returned it when the
+  // study's stopping rule said to stop (with its stop_reason).
+  const train = async (current: Trial__Output) => {
+    let value = reward(current.tokens);
+    for (let epoch = 1; epoch <= epochs; epoch++) {
+      await new Promise((r) => setTimeout(r, trainMs / epochs));
+      value = curve(current.tokens, epoch, epochs);
       const reported = value;
-      const done = await withRetry(() =>
-        unary<CompleteTrialResponse__Output>((cb) =>
-          client.CompleteTrial(
+      const progress = await withRetry(() =>
+        unary<ReportTrialProgressResponse__Output>((cb) =>
+          client.ReportTrialProgress(
             {
               studyId,
               trialId: current.trialId,
-              reward: reported,
-              suggestNext: true,
+              step: String(epoch),
+              value: reported,
+              maxStep: String(epochs),
               clientId,
             },
             deadline(),
             cb,
           ),
         ),
-      ).finally(stop); // after the report: the lease is kept while CompleteTrial is retried
-      completed++;
-      trial = done.nextTrial; // null once the budget is spent
+      );
+      if (progress.shouldStop) return { value, epoch, stopped: progress.trial };
+    }
+    return { value, epoch: epochs, stopped: null };
+  };
+  try {
+    trial = await suggest();
+    while (trial) {
+      const current: Trial__Output = trial;
+      const stop = keepAlive(client, { studyId, trialId: current.trialId, clientId }, leaseMs / 3);
+      try {
+        const { value, epoch, stopped: stoppedTrial } = await train(current);
+        if (stoppedTrial) {
+          console.log(
+            `trial ${current.trialId} stopped after epoch ${epoch} of ${epochs}: ` +
+              stoppedTrial.stopReason,
+          );
+          stopped++;
+          saved += epochs - epoch;
+        }
+        // A stopped trial is finished already; completing it anyway with its last value
+        // (as a PaddleSlim script's reward() after `break` does) is accepted, changes
+        // nothing, and asks for the next trial in the same call.
+        const done = await withRetry(() =>
+          unary<CompleteTrialResponse__Output>((cb) =>
+            client.CompleteTrial(
+              { studyId, trialId: current.trialId, reward: value, suggestNext: true, clientId },
+              deadline(),
+              cb,
+            ),
+          ),
+        ).finally(stop); // after the report: the lease is kept while CompleteTrial is retried
+        completed++;
+        trial = done.nextTrial; // null once the budget is spent
+      } catch (err) {
+        await stop();
+        const e = err as grpc.ServiceError;
+        if (!isTrialLost(e)) throw err;
+        // Our lease ran out (the trainer was paused, or cut off from the controller) and
+        // another trainer has the trial now: leave it to them and train a new one.
+        console.error(`trial ${current.trialId}: left to another trainer (${errorReason(e)})`);
+        trial = await suggest();
+      }
     }
   } catch (err) {
     const e = err as grpc.ServiceError;

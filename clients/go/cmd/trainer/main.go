@@ -3,7 +3,9 @@
 // budget is spent, and prints the best result. While a trial "trains" (--train-seconds,
 // to simulate a real training step) it heartbeats the trial three times per lease, and
 // after each of --epochs epochs it reports the trial's progress (ReportTrialProgress),
-// stopping the trial early when the study's stopping rule says so.
+// stopping the trial early when the study's stopping rule says so. A trial whose lease ran
+// out and went to another trainer (TRIAL_NOT_HELD) is left to it. With
+// --median-stop-start E a study it creates stops trials by the median rule from epoch E.
 package main
 
 import (
@@ -89,6 +91,33 @@ func withRetry[T any](call func(ctx context.Context) (T, error)) (T, error) {
 	}
 }
 
+// train "trains" a trial for epochs epochs over trainSeconds, reporting its value after
+// each, and returns its last value and the epoch it ended at: epochs, or earlier when the
+// study's stopping rule said to stop (then stopped is the trial as the controller returned
+// it, with its stop_reason).
+func train(client sanasv1.ControllerServiceClient, studyID, clientID string,
+	trial *sanasv1.Trial, epochs int64, trainSeconds float64,
+) (value float64, epoch int64, stopped *sanasv1.Trial, err error) {
+	for epoch = 1; epoch <= epochs; epoch++ {
+		time.Sleep(time.Duration(trainSeconds / float64(epochs) * float64(time.Second)))
+		value = curve(trial.GetTokens(), epoch, epochs)
+		report := func(ctx context.Context) (*sanasv1.ReportTrialProgressResponse, error) {
+			return client.ReportTrialProgress(ctx, &sanasv1.ReportTrialProgressRequest{
+				StudyId: studyID, TrialId: trial.GetTrialId(), Step: epoch, Value: value,
+				MaxStep: epochs, ClientId: clientID,
+			})
+		}
+		var progress *sanasv1.ReportTrialProgressResponse
+		if progress, err = withRetry(report); err != nil {
+			return value, epoch, nil, err
+		}
+		if progress.GetShouldStop() {
+			return value, epoch, progress.GetTrial(), nil // break out of the epochs
+		}
+	}
+	return value, epochs, nil, nil
+}
+
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8881", "controller address host:port")
 	studyID := flag.String("study", "go-example", "study to create or join")
@@ -98,7 +127,8 @@ func main() {
 	trainSeconds := flag.Float64("train-seconds", 0,
 		"seconds each trial \"trains\" before its reward is reported")
 	clientID := flag.String("client-id", "go-trainer", "name recorded with this trainer's trials")
-	epochs := flag.Int64("epochs", 1, "epochs per trial; progress is reported after each")
+	epochs := flag.Int64("epochs", 5,
+		"epochs per trial (--train-seconds split evenly); progress is reported after each")
 	medianStart := flag.Int64("median-stop-start", -1,
 		"a new study stops trials by the median rule from this epoch (-1: no early stopping)")
 	flag.Parse()
@@ -142,46 +172,51 @@ func main() {
 	}
 	interval := lease / 3
 
-	suggested, err := withRetry(func(ctx context.Context) (*sanasv1.SuggestTrialResponse, error) {
-		return client.SuggestTrial(ctx, &sanasv1.SuggestTrialRequest{StudyId: *studyID, ClientId: *clientID})
-	})
-	trial := suggested.GetTrial()
+	suggest := func() (*sanasv1.Trial, error) {
+		suggested, err := withRetry(func(ctx context.Context) (*sanasv1.SuggestTrialResponse, error) {
+			return client.SuggestTrial(ctx, &sanasv1.SuggestTrialRequest{
+				StudyId: *studyID, ClientId: *clientID,
+			})
+		})
+		return suggested.GetTrial(), err
+	}
+	trial, err := suggest()
 	completed, stopped, saved := 0, 0, int64(0)
 	for err == nil && trial != nil {
 		stop := keepAlive(client, *studyID, *clientID, trial.GetTrialId(), interval)
-		value := reward(trial.GetTokens())
-		for epoch := int64(1); epoch <= *epochs && err == nil; epoch++ {
-			time.Sleep(time.Duration(*trainSeconds / float64(*epochs) * float64(time.Second)))
-			value = curve(trial.GetTokens(), epoch, *epochs)
-			var progress *sanasv1.ReportTrialProgressResponse
-			progress, err = withRetry(func(ctx context.Context) (*sanasv1.ReportTrialProgressResponse, error) {
-				return client.ReportTrialProgress(ctx, &sanasv1.ReportTrialProgressRequest{
-					StudyId: *studyID, TrialId: trial.GetTrialId(), Step: epoch, Value: value,
-					MaxStep: *epochs, ClientId: *clientID,
+		var value float64
+		var epoch int64
+		var stoppedTrial *sanasv1.Trial
+		value, epoch, stoppedTrial, err = train(
+			client, *studyID, *clientID, trial, *epochs, *trainSeconds)
+		if stoppedTrial != nil {
+			fmt.Printf("trial %d stopped after epoch %d of %d: %s\n",
+				trial.GetTrialId(), epoch, *epochs, stoppedTrial.GetStopReason())
+			stopped++
+			saved += *epochs - epoch
+		}
+		var done *sanasv1.CompleteTrialResponse
+		if err == nil {
+			// A stopped trial is finished already; completing it anyway with its last value
+			// (as a PaddleSlim script's reward() after `break` does) is accepted, changes
+			// nothing, and asks for the next trial in the same call.
+			done, err = withRetry(func(ctx context.Context) (*sanasv1.CompleteTrialResponse, error) {
+				return client.CompleteTrial(ctx, &sanasv1.CompleteTrialRequest{
+					StudyId: *studyID, TrialId: trial.GetTrialId(), Reward: value,
+					SuggestNext: true, ClientId: *clientID,
 				})
 			})
-			if err == nil && progress.GetShouldStop() {
-				stopped++
-				saved += *epochs - epoch
-				break
-			}
 		}
-		if err != nil {
-			break
-		}
-		// A stopped trial is finished already; completing it anyway (as a PaddleSlim
-		// script's reward() after `break` does) is accepted, and asks for the next one.
-		var done *sanasv1.CompleteTrialResponse
-		done, err = withRetry(func(ctx context.Context) (*sanasv1.CompleteTrialResponse, error) {
-			return client.CompleteTrial(ctx, &sanasv1.CompleteTrialRequest{
-				StudyId: *studyID, TrialId: trial.GetTrialId(), Reward: value,
-				SuggestNext: true, ClientId: *clientID,
-			})
-		})
 		stop() // after the report: the lease is kept while CompleteTrial is retried
-		if err == nil {
+		switch {
+		case err == nil:
 			completed++
 			trial = done.GetNextTrial() // nil once the budget is spent
+		case sanas.IsTrialLost(err):
+			// Our lease ran out (the trainer was paused, or cut off from the controller) and
+			// another trainer has the trial now: leave it to them and train a new one.
+			log.Printf("trial %d: left to another trainer (%s)", trial.GetTrialId(), sanas.Reason(err))
+			trial, err = suggest()
 		}
 	}
 	if err != nil && !sanas.IsSearchFinished(err) {
