@@ -421,10 +421,8 @@ PADDLESLIM_PACKAGES = [
 ]
 
 
-def paddleslim_rows(seeds: int, budgets: Sequence[int]) -> list[dict]:
-    """Run PaddleSlim's SAController in its own environment (created on first use from
-    the package index); it is never a dependency of sanas."""
-    import json
+def paddleslim_python() -> Path:
+    """The interpreter of PaddleSlim's own environment, created on first use."""
     import subprocess
 
     python = PADDLESLIM_ENV / "bin" / "python"
@@ -433,6 +431,16 @@ def paddleslim_rows(seeds: int, budgets: Sequence[int]) -> list[dict]:
         subprocess.run(
             [str(python), "-m", "pip", "install", "-q", *PADDLESLIM_PACKAGES], check=True
         )
+    return python
+
+
+def paddleslim_rows(seeds: int, budgets: Sequence[int]) -> list[dict]:
+    """Run PaddleSlim's SAController in its own environment (created on first use from
+    the package index); it is never a dependency of sanas."""
+    import json
+    import subprocess
+
+    python = paddleslim_python()
     out = subprocess.run(
         [
             str(python),

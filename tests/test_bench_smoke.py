@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -115,3 +116,50 @@ def test_the_shipped_trained_landscape_is_what_training_gives():
     for index, cached, now in rows:
         assert float(cached) == data["accuracy"][int(index)]
         assert abs(float(now) - float(cached)) <= 2 / 360 + 1e-6, (grid[int(index)], now)
+
+
+def test_the_shipped_learning_curves_are_what_training_gives():
+    # Each curve is data, not a claim: retrain one entry for 2 epochs in a fresh process;
+    # its accuracy after each epoch matches the table (tolerance: two of 360 test images).
+    sys.path.insert(0, str(ROOT / "bench"))
+    import curves_table as ct
+
+    data = ct.load()
+    assert data["choices"] == [list(c) for c in ct.CHOICES]
+    assert len(data["curves"]) == len(ct.grid()) == 216
+    assert all(len(c) == data["epochs"] >= 6 for c in data["curves"])
+    assert all(0.0 <= a <= 1.0 for c in data["curves"] for a in c)
+    index = min(range(216), key=data["train_seconds"].__getitem__)
+    code = (
+        "import json, sys, os; os.environ['OMP_NUM_THREADS'] = '1'; "
+        f"sys.path.insert(0, {str(ROOT / 'bench')!r}); import curves_table as ct; "
+        f"print(json.dumps(ct.train_curve(ct.grid()[{index}], 2)))"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True
+    )
+    retrained = json.loads(run.stdout.strip().splitlines()[-1])
+    for now, cached in zip(retrained, data["curves"][index][:2], strict=True):
+        assert abs(now - cached) <= 2 / 360 + 1e-6, (index, retrained, data["curves"][index])
+
+
+def test_early_stopping_quick_run_prints_epochs_against_regret():
+    run = subprocess.run(
+        [
+            *(sys.executable, str(ROOT / "bench" / "early_stopping.py")),
+            *("--seeds", "3", "--budgets", "24", "--json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    rows = {r["method"]: r for r in json.loads(run.stdout)}
+    none = rows["no early stopping"]
+    assert none["stopped"] == 0 and len(none["regrets"]) == 3
+    assert all(e == 24 * 8 for e in none["epochs"])  # every trial trained fully
+    for name, r in rows.items():
+        assert all(0.0 <= x <= 1.0 for x in r["regrets"]), name
+        assert sum(r["epochs"]) <= sum(none["epochs"]), name
+        if name.startswith("successive halving"):  # the median rule stops none here
+            assert sum(r["epochs"]) < sum(none["epochs"]) and r["stopped"] > 0, name
