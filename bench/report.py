@@ -15,6 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import controller_compare
 import controller_speed
+import early_stopping
 import load
 import quality
 
@@ -160,6 +161,13 @@ def main() -> None:
         "still running, so each decision is made without them.",
         "",
         quality.parallel_table(rows, quality.delayed_sequential(seeds, budgets, 8)),
+        "",
+        "## Early stopping: epochs trained against final regret",
+        "",
+        "8 parallel trainers on real learning curves (`bench/early_stopping.py`; the choices "
+        "and conclusions are in [early-stopping.md](early-stopping.md)).",
+        "",
+        early_stopping.render(early_stopping.measure(seeds, [24] if args.quick else [60, 120])),
         "",
     ]
     (out / "benchmarks.md").write_text("\n".join(lines))

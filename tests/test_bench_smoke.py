@@ -83,6 +83,8 @@ def test_report_writes_the_benchmarks_page_and_plot(tmp_path):
         "### The annealer against each peer",
         "### 8 parallel trainers against 1",
         "Within 1.5x of the echo at every count",
+        "## Early stopping: epochs trained against final regret",
+        "| 24 | successive halving (rung 3) |",
     ):
         assert section in page
     assert page.count("| sanas annealer |") == 6 * 2  # landscapes x trainer counts
