@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -183,3 +184,29 @@ def test_a_time_budget_ends_the_search_early_and_says_so(tmp_path):
     summary = summary_of(out)
     assert summary["stopped_by_time_budget"] and summary["time_budget"] == 25
     assert 0 < summary["trials_this_run"] < 60 and summary["seconds"] < elapsed
+
+
+def test_the_demo_stops_weak_trials_early_and_prints_what_it_saved(tmp_path):
+    out = tmp_path / "demo"
+    run = demo(
+        "--steps", "6", "--epochs", "3", "--early-stop-start", "1", "--out", str(out)
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    printed = re.search(
+        r"early stopping \(successive halving from epoch 1\): (\d+) of 6 trials stopped, "
+        r"(\d+) of 18 epochs saved \((\d+)%\)",
+        run.stdout,
+    )
+    assert printed, run.stdout
+    summary = json.loads((out / "best.json").read_text())
+    stopped, saved = int(printed.group(1)), int(printed.group(2))
+    assert stopped > 0 and (stopped, saved) == (
+        summary["trials_stopped_early"],
+        summary["epochs_saved"],
+    )
+    assert saved == 2 * stopped  # rung 1 stops save 2 epochs; the last epoch is never judged
+    assert summary["trials"] == 6 - stopped  # the completed ones
+    off = demo(
+        "--steps", "2", "--epochs", "1", "--early-stop", "none", "--out", str(tmp_path / "o")
+    )
+    assert "early stopping: off (--early-stop none)" in off.stdout, off.stdout

@@ -218,3 +218,15 @@ def test_rule_parameters_are_checked():
             make_study(EarlyStopping(rule))
     resolved = make_study(EarlyStopping(HalvingRule(0, 0, 0))).spec.early_stopping.rule
     assert resolved == HalvingRule(min_step=1, reduction_factor=3, min_trials=3)
+
+
+def test_the_planned_last_step_is_never_stopped():
+    study = make_study(EarlyStopping(MedianRule(min_trials=1)))
+    run_trial(study, [0.9], [], 1.0)
+    trial, _ = study.suggest("t", 2.0)
+    _, stop, _ = study.report_progress(trial.trial_id, 1, 0.1, 2.0, max_step=1)
+    assert not stop  # trained fully: nothing left to save
+    study.complete(trial.trial_id, 0.1, False, 2.0)
+    other, _ = study.suggest("t", 3.0)
+    _, stop, _ = study.report_progress(other.trial_id, 1, 0.1, 3.0)  # no plan: judged
+    assert stop

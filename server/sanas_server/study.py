@@ -741,7 +741,12 @@ class Study:
             if isinstance(config.rule, HalvingRule)
             else []
         )
-        reason = judge(config, curve, previous, list(self._finished_curves.values()), running)
+        planned = max_step or trial.max_step
+        # At the planned last step training is done: a stop would save nothing and only
+        # throw the finished result away.
+        last = bool(planned) and step >= planned
+        finished = list(self._finished_curves.values())
+        reason = None if last else judge(config, curve, previous, finished, running)
         event: Event = {"e": "progress", "id": trial_id, "step": step, "value": value, "time": now}
         if max_step:
             event["max_step"] = max_step
