@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import itertools
 import json
 import os
 import time
@@ -31,8 +30,8 @@ EPOCHS = 8
 
 
 def grid() -> list[tuple[int, ...]]:
-    """Every landscape token vector, in mixed-radix order (the order of the table)."""
-    return list(itertools.product(*(range(len(c)) for c in CHOICES)))
+    """Every landscape token vector, in the order of the table."""
+    return tl.grid(CHOICES)
 
 
 def range_table() -> list[int]:
@@ -40,14 +39,11 @@ def range_table() -> list[int]:
 
 
 def full_tokens(tokens: Sequence[int]) -> list[int]:
-    return [CHOICES[i][t] for i, t in enumerate(tokens)]
+    return tl.full_tokens(tokens, CHOICES)
 
 
 def index_of(tokens: Sequence[int]) -> int:
-    index = 0
-    for i, t in enumerate(tokens):
-        index = index * len(CHOICES[i]) + t
-    return index
+    return tl.index_of(tokens, CHOICES)
 
 
 def train_curve(tokens: Sequence[int], epochs: int = EPOCHS) -> list[float]:

@@ -33,20 +33,23 @@ EPOCHS = 3
 SEED = 0
 
 
-def grid() -> list[tuple[int, ...]]:
+Choices = Sequence[Sequence[int]]
+
+
+def grid(choices: Choices = CHOICES) -> list[tuple[int, ...]]:
     """Every landscape token vector, in mixed-radix order (the order of the table)."""
-    return list(itertools.product(*(range(len(c)) for c in CHOICES)))
+    return list(itertools.product(*(range(len(c)) for c in choices)))
 
 
-def full_tokens(tokens: Sequence[int]) -> list[int]:
+def full_tokens(tokens: Sequence[int], choices: Choices = CHOICES) -> list[int]:
     """Landscape tokens -> tokens of the real MobileNetV2BlockSpace."""
-    return [CHOICES[i][t] for i, t in enumerate(tokens)]
+    return [choices[i][t] for i, t in enumerate(tokens)]
 
 
-def index_of(tokens: Sequence[int]) -> int:
+def index_of(tokens: Sequence[int], choices: Choices = CHOICES) -> int:
     index = 0
     for i, t in enumerate(tokens):
-        index = index * len(CHOICES[i]) + t
+        index = index * len(choices[i]) + t
     return index
 
 
