@@ -27,6 +27,7 @@ from .errors import (
     TrialNotHeldError,
     UnauthenticatedError,
 )
+from .group import TrainerGroup, group_mean
 
 if TYPE_CHECKING:
     from .client import Client
@@ -48,10 +49,12 @@ __all__ = [
     "StudyNotFoundError",
     "TooManyPendingTrialsError",
     "TooManyWatchersError",
+    "TrainerGroup",
     "TrialAlreadyCompletedError",
     "TrialNotFoundError",
     "TrialNotHeldError",
     "UnauthenticatedError",
+    "group_mean",
 ]
 __version__ = "0.1.0"
 

@@ -4,10 +4,15 @@ Calls are retried on UNAVAILABLE and DEADLINE_EXCEEDED with exponential backoff 
 `retry_timeout` seconds), so a controller restart is invisible to a training script.
 SuggestTrial and CompleteTrial carry a request id chosen once per call and kept across
 its retries, so a retry never issues a second trial or records a result twice (AIP-155).
+
+In a trainer group (`trainer_group=`, see sanas.group), rank 0 alone holds a connection:
+each call runs there and its answer or error reaches every rank, so the ranks make the
+same calls in the same order. Heartbeats and watching are rank 0's alone.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import os
@@ -28,6 +33,7 @@ from .errors import (
     TrialAlreadyCompletedError,
     from_rpc_error,
 )
+from .group import SoloFlag, TrainerGroup
 from .spaces import SpaceConfig
 from .v1 import sanas_pb2 as pb
 from .v1 import sanas_pb2_grpc
@@ -198,7 +204,8 @@ def open_channel(
 
 
 class LeaseKeeper:
-    """Renews a trial's lease from a background thread until stopped."""
+    """Renews a trial's lease from a background thread until stopped (on rank 0 of a
+    trainer group only: it holds the lease for the group)."""
 
     def __init__(self, client: Client, study_id: str, trial_id: int, interval: float) -> None:
         self._client, self._study_id, self._trial_id = client, study_id, trial_id
@@ -207,7 +214,8 @@ class LeaseKeeper:
         self._thread = threading.Thread(
             target=self._run, name=f"sanas-lease-{trial_id}", daemon=True
         )
-        self._thread.start()
+        if client.talks_to_controller:
+            self._thread.start()
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
@@ -220,7 +228,26 @@ class LeaseKeeper:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=self._interval + 1)
+        if self._thread.is_alive():
+            self._thread.join(timeout=self._interval + 1)
+
+
+class _NoConnection:
+    """The stub of a rank that is not rank 0 of its trainer group: any call it would make
+    alone is a mistake, said plainly."""
+
+    def __init__(self, group: TrainerGroup) -> None:
+        self._rank = group.rank
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        def refuse(*args: Any, **kwargs: Any) -> Any:
+            raise RuntimeError(
+                f"{name}: rank {self._rank} of a trainer group has no connection to the "
+                "controller; rank 0 alone calls it (heartbeats, watching), and the other "
+                "calls go through it when every rank makes them"
+            )
+
+        return refuse
 
 
 class Client:
@@ -238,11 +265,22 @@ class Client:
         tls_key_file: str | Path | None = None,
         auth_token: str | None = None,
         auth_token_file: str | Path | None = None,
+        trainer_group: TrainerGroup | None = None,
     ) -> None:
+        """`trainer_group` (e.g. `TrainerGroup.current()`): the ranks of a data-parallel
+        job sharing trials; rank 0 talks to the controller for all of them."""
         self.address = with_default_port(address)
         self.client_id = client_id or default_client_id()
         self.timeout = timeout
         self.retry_timeout = retry_timeout
+        self.trainer_group = trainer_group
+        self._solo = SoloFlag()
+        self._channel: grpc.Channel | None = None
+        self._stub: Any = None
+        if not self.talks_to_controller:
+            assert trainer_group is not None
+            self._stub = _NoConnection(trainer_group)
+            return
         self._channel = open_channel(
             self.address,
             tls_ca_file=tls_ca_file,
@@ -252,8 +290,26 @@ class Client:
         )
         self._stub = sanas_pb2_grpc.ControllerServiceStub(self._channel)
 
+    @property
+    def talks_to_controller(self) -> bool:
+        """False on ranks other than 0 of a trainer group."""
+        return self.trainer_group is None or self.trainer_group.leader
+
+    @contextlib.contextmanager
+    def solo(self) -> Iterator[None]:
+        """Within it, this thread's calls go to the controller alone, without the other
+        ranks of the trainer group (for rank 0's own bookkeeping)."""
+        if not self.talks_to_controller:
+            raise RuntimeError("solo(): only rank 0 of a trainer group talks to the controller")
+        saved, self._solo.active = self._solo.active, True
+        try:
+            yield
+        finally:
+            self._solo.active = saved
+
     def close(self) -> None:
-        self._channel.close()
+        if self._channel is not None:
+            self._channel.close()
 
     def __enter__(self) -> Client:
         return self
@@ -263,6 +319,9 @@ class Client:
 
     def wait_ready(self, timeout: float = 10.0) -> None:
         """Block until the channel connects (raises ControllerUnavailableError)."""
+        self._together(lambda: self._wait_ready_here(timeout))
+
+    def _wait_ready_here(self, timeout: float) -> None:
         try:
             grpc.channel_ready_future(self._channel).result(timeout=timeout)
         except grpc.FutureTimeoutError as exc:
@@ -270,8 +329,20 @@ class Client:
                 f"no sanas controller answered at {self.address} within {timeout:.0f} s"
             ) from exc
 
-    def _call(self, method: Callable[..., R], request: Any) -> R:
-        """One logical call: retried through restarts, errors translated."""
+    def _together(self, call: Callable[[], R]) -> R:
+        """`call()` here, or, in a trainer group, on rank 0 with its outcome on every rank."""
+        if self.trainer_group is None or self._solo.active:
+            return call()
+        return self.trainer_group.run_on_leader(call)
+
+    def _call(self, method: Callable[..., R], request: Any, *, alone: bool = False) -> R:
+        """One logical call: retried through restarts, errors translated; in a trainer
+        group made by every rank together unless `alone` (rank 0's heartbeats)."""
+        if alone:
+            return self._call_here(method, request)
+        return self._together(lambda: self._call_here(method, request))
+
+    def _call_here(self, method: Callable[..., R], request: Any) -> R:
         deadline = time.monotonic() + self.retry_timeout
         delay = 0.1
         while True:
@@ -408,7 +479,7 @@ class Client:
         request = pb.HeartbeatTrialRequest(
             study_id=study_id, trial_id=trial_id, client_id=self.client_id
         )
-        return self._call(self._stub.HeartbeatTrial, request).trial
+        return self._call(self._stub.HeartbeatTrial, request, alone=True).trial
 
     def keep_alive(self, study_id: str, trial_id: int, interval: float) -> LeaseKeeper:
         """Heartbeat a trial every `interval` seconds in a background thread; call

@@ -14,6 +14,11 @@ class SanasError(Exception):
         self.code = code
         self.reason = reason
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled whole (code and reason too): a trainer group's rank 0 sends the errors
+        # it gets to the other ranks.
+        return (type(self), (str(self), self.code, self.reason))
+
 
 class InvalidArgumentError(SanasError, ValueError):
     """The request was malformed or a value is out of range; nothing was changed."""

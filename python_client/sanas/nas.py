@@ -11,7 +11,13 @@ Differences from PaddleSlim that scripts may notice (all deliberate):
   writes; only `load_checkpoint` resumes. A sanas checkpoint folder is resumed in place
   (logged as `resumed study X with N results from DIR`); a PaddleSlim one is imported. A
   `save_checkpoint` folder that already holds trials of the study, with no
-  `load_checkpoint`, is refused with a message saying how to resume or start afresh.
+  `load_checkpoint`, is refused with a message saying how to resume or start afresh;
+- inside an initialised `paddle.distributed` group (a data-parallel trainer started by
+  `python -m paddle.distributed.launch`), the ranks are one trainer: rank 0 alone talks to
+  the controller (and alone starts an embedded one), every rank gets the same trial,
+  builds its networks from the same seed, and sees the same stop and SearchFinished.
+  Every rank calls the same methods; rank 0's reward is the group's (average the metric
+  first: `sanas.group_mean`). `trainer_group=None` makes each rank a trainer of its own.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import sys
 import threading
 import time
 import warnings
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -38,6 +45,7 @@ from .errors import (
     StudyExistsError,
     StudyNotFoundError,
 )
+from .group import TrainerGroup
 from .spaces import Architecture, CombinedSpace, SpaceConfig, SpaceConfigError
 from .v1 import sanas_pb2 as pb
 
@@ -172,6 +180,7 @@ class SANAS:
         max_params: int | None = None,
         flops_input_size: int | None = None,
         early_stopping: pb.EarlyStopping | None = None,
+        trainer_group: TrainerGroup | str | None = "auto",
     ) -> None:
         if progress not in (None, "log", "bar"):
             raise ValueError(f"progress={progress!r}: use None, 'log' or 'bar'")
@@ -189,6 +198,13 @@ class SANAS:
         self._lease: LeaseKeeper | None = None
         self._embedded: Any = None
         self._budget_issued = False  # as the last reward's answer said
+        if trainer_group == "auto":
+            trainer_group = TrainerGroup.current()
+        elif trainer_group is not None and not isinstance(trainer_group, TrainerGroup):
+            raise ValueError(
+                f"trainer_group={trainer_group!r}: use 'auto', None or a sanas.TrainerGroup"
+            )
+        self._group: TrainerGroup | None = trainer_group
         if isinstance(search_steps, bool) or not isinstance(search_steps, int) or search_steps < 1:
             raise InvalidArgumentError(
                 f"search_steps={search_steps!r}: the search needs a budget of at least one "
@@ -197,7 +213,7 @@ class SANAS:
             )
         ip, port = parse_server_addr(server_addr)
         folder = load_checkpoint or save_checkpoint
-        if is_server:
+        if is_server and (self._group is None or self._group.leader):
             host = ip or this_host_address()
             from sanas_server.errors import CheckpointInUse  # the one lazy server import
             from sanas_server.server import start_server
@@ -225,6 +241,7 @@ class SANAS:
                 tls_cert_file=tls_cert_file,
                 tls_key_file=tls_key_file,
                 auth_token_file=auth_token_file,
+                trainer_group=self._group,
             )
             self._client.wait_ready()
             config = study_config(
@@ -313,7 +330,10 @@ class SANAS:
         try:
             study = self._client.get_study(self._study_id)
         except StudyNotFoundError:
-            return self._client.create_study(self._study_id, config)
+            try:
+                return self._client.create_study(self._study_id, config)
+            except StudyExistsError:  # another trainer created it just now: join that
+                study = self._client.get_study(self._study_id)
         differences = space_differences(study.config, config)
         if differences:
             raise StudyExistsError(
@@ -363,6 +383,11 @@ class SANAS:
     def study_id(self) -> str:
         return self._study_id
 
+    @property
+    def trainer_group(self) -> TrainerGroup | None:
+        """The data-parallel group whose ranks act as one trainer, if any."""
+        return self._group
+
     def next_archs(self) -> list[Any]:
         """Fetch the next trial and return one network per config: a paddle.nn.Layer
         in dynamic mode; in static mode a `sanas.nets.lazy.StaticArch`, which creates
@@ -381,6 +406,12 @@ class SANAS:
         self._lease = self._client.keep_alive(
             self._study_id, self._trial.trial_id, self._heartbeat_interval
         )
+        if self._group is not None:
+            # Every rank initialises the same weights (data-parallel training also
+            # broadcasts rank 0's, but a rank that reads its own before that agrees too).
+            import paddle
+
+            paddle.seed(zlib.crc32(f"{self._study_id}/{self._trial.trial_id}".encode()))
         return self.tokens2arch(list(self._trial.tokens))
 
     def _last_trial(self) -> pb.Trial:
@@ -410,7 +441,8 @@ class SANAS:
         """Report the score of the architecture from the last next_archs(); True when
         the controller has durably recorded it. `infeasible=True` reports a candidate
         that could not be evaluated (training diverged, ran out of memory): it is
-        recorded, never becomes the base or the best, and `score` is ignored."""
+        recorded, never becomes the base or the best, and `score` is ignored. In a
+        trainer group every rank calls it and rank 0's score is recorded."""
         if self._trial is None:
             raise RuntimeError("reward() needs a trial: call next_archs() first")
         if not infeasible and not math.isfinite(float(score)):
@@ -515,7 +547,8 @@ class SANAS:
         trainer died stops being waited for when its lease runs out."""
         if wait_for_trainers and self._embedded is not None and self._client is not None:
             try:
-                self._wait_for_other_trainers()
+                with self._client.solo():
+                    self._wait_for_other_trainers()
             except KeyboardInterrupt:
                 log.warning("not waiting for the other trainers: stopping the controller")
             except SanasError as exc:  # e.g. the study was deleted: nothing to wait for
@@ -530,7 +563,8 @@ class SANAS:
     def _wait_at_exit(self) -> None:
         if self._embedded is not None and self._client is not None:
             try:
-                self._wait_for_other_trainers()
+                with self._client.solo():
+                    self._wait_for_other_trainers()
             except (KeyboardInterrupt, SanasError) as exc:
                 log.warning("not waiting for the other trainers: %r", exc)
 
