@@ -211,8 +211,15 @@ def test_all_on_dashboard(all_docs):
     (c,) = dep["spec"]["template"]["spec"]["containers"]
     cmd = c["command"]
     assert cmd[0] == "sanas"
-    assert arg_after(cmd, "--address") == f"{CONTROLLER}.{NAMESPACE}.svc:8881"
-    assert cmd[cmd.index("dashboard") :] == ["dashboard", "--host", "0.0.0.0", "--port", "8080"]
+    assert cmd[cmd.index("dashboard") :] == [
+        "dashboard",
+        "--address",
+        f"{CONTROLLER}.{NAMESPACE}.svc:8881",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        "8080",
+    ]
     assert arg_after(cmd, "--token-file") == "/etc/sanas/token/token"
     assert arg_after(cmd, "--tls-ca") == "/etc/sanas/tls-ca/ca.crt"
     names = {s["metadata"]["name"] for s in all_docs["Service"]}
