@@ -260,6 +260,37 @@ def test_gpu_example_renders_and_decodes(helm, checker):
     assert job["spec"]["parallelism"] == 3
 
 
+def test_notes_render(helm, tmp_path):
+    """`helm template` skips NOTES.txt (and `helm install --dry-run` needs a cluster), so a
+    copy of the chart renders it as an ordinary template."""
+    chart = tmp_path / "sanas"
+    shutil.copytree(CHART, chart)
+    notes = (chart / "templates" / "NOTES.txt").read_text()
+    (chart / "templates" / "_notes.tpl").write_text(
+        '{{- define "notes" -}}' + notes + "{{- end -}}"
+    )
+    (chart / "templates" / "notes.yaml").write_text(
+        'notes: |\n  {{- include "notes" . | nindent 2 }}\n'
+    )
+    res = run(
+        helm,
+        "template",
+        RELEASE,
+        chart,
+        "-n",
+        NAMESPACE,
+        "-f",
+        VALUES_GPU,
+        "--show-only",
+        "templates/notes.yaml",
+    )
+    assert res.returncode == 0, res.stderr
+    text = res.stdout
+    assert f"sanas controller: {CONTROLLER}.{NAMESPACE}.svc:8881 (TLS) (bearer token)" in text
+    assert "--tls-ca ca.pem --token-file token status mobilenet-search" in text
+    assert f"kubectl -n {NAMESPACE} patch job {CONTROLLER}-trainers" in text
+
+
 def test_values_that_cannot_work_fail_the_render(helm):
     res = run(helm, "template", RELEASE, CHART, "--set", "tls.enabled=true")
     assert res.returncode != 0 and "tls.secretName" in res.stderr
