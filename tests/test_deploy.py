@@ -14,8 +14,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import grpc
 import pytest
 from certs import make_certs
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from helpers import ROOT, ServerProcess
 
 CHART = ROOT / "deploy" / "chart" / "sanas"
@@ -338,6 +340,38 @@ def test_the_controller_image_installs_no_paddle():
     assert "COPY examples/group_trainer.py /app/group_trainer.py" in trainer
 
 
+def local_args(command: list[str], checkpoint_dir: Path, paths: dict) -> tuple[str, ...]:
+    """The rendered sanas-server flags, on loopback, free ports and a temporary folder."""
+    args = [str(paths.get(a, a)) for a in command[1:]]
+    for flag, value in [
+        ("--host", "127.0.0.1"),
+        ("--port", "0"),
+        ("--metrics-port", "0"),
+        ("--checkpoint-dir", str(checkpoint_dir)),
+        ("--log-level", "WARNING"),
+    ]:
+        args[args.index(flag) + 1] = value
+    return tuple(args)
+
+
+def test_the_native_grpc_probe_target_answers(default_docs, tmp_path):
+    """What the kubelet's `grpc: {port: 8881}` probe asks (grpc.health.v1 Check, service
+    ""), asked of a server started with the rendered flags."""
+    (sts,) = default_docs["StatefulSet"]
+    (c,) = sts["spec"]["template"]["spec"]["containers"]
+    assert c["command"][0] == "sanas-server"
+    server = ServerProcess(tmp_path / "ckpt", extra=local_args(c["command"], tmp_path / "ckpt", {}))
+    try:
+        with grpc.insecure_channel(server.address) as channel:
+            reply = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service=""), timeout=10
+            )
+        assert reply.status == health_pb2.HealthCheckResponse.SERVING
+        assert server.metrics_url is not None  # --metrics-port is on
+    finally:
+        server.close()
+
+
 def test_the_tls_probe_works_against_a_real_server(all_docs, tmp_path):
     """The exec probe and the server flags exactly as rendered (mutual TLS and a token),
     with the Secret paths pointed at throwaway certificates."""
@@ -357,12 +391,9 @@ def test_the_tls_probe_works_against_a_real_server(all_docs, tmp_path):
     paths["/etc/sanas/probe/health_probe.py"] = probe_script
     (sts,) = all_docs["StatefulSet"]
     (c,) = sts["spec"]["template"]["spec"]["containers"]
-    server_args = [str(paths.get(a, a)) for a in c["command"][1:]]
-    for flag, value in [("--host", "127.0.0.1"), ("--port", "0"), ("--metrics-port", "0")]:
-        server_args[server_args.index(flag) + 1] = value
-    server_args[server_args.index("--checkpoint-dir") + 1] = str(tmp_path / "ckpt")
-    server_args[server_args.index("--log-level") + 1] = "WARNING"
-    server = ServerProcess(tmp_path / "ckpt", extra=tuple(server_args))
+    server = ServerProcess(
+        tmp_path / "ckpt", extra=local_args(c["command"], tmp_path / "ckpt", paths)
+    )
     try:
         port = server.address.rsplit(":", 1)[1]
         probe = [str(paths.get(a, a)) for a in c["readinessProbe"]["exec"]["command"]]
