@@ -13,8 +13,13 @@ TOOLS_STAMP := $(TOOLS)/.installed
 PROTOC_GEN_GO      := google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 PROTOC_GEN_GO_GRPC := google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2
 GRPCURL            := github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.4
+# Kubernetes deployment checks (tests/test_deploy.py): the helm CLI, pinned, and the Go
+# checker in deploy/check (strict decode into k8s.io/api, BuildKit's Dockerfile lint).
+HELM_VERSION := v3.22.0
+HELM_STAMP   := $(TOOLS)/.helm-$(HELM_VERSION)
+DEPLOY_CHECK := $(TOOLS)/sanas-deploy-check
 
-.PHONY: install system-deps tools proto stubs release-schema test lint serve demo bench clean
+.PHONY: install system-deps tools deploy-tools proto stubs release-schema test lint serve demo bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,6 +46,18 @@ $(TOOLS_STAMP): clients/ts/package-lock.json | system-deps
 
 tools: system-deps $(TOOLS_STAMP)
 
+$(HELM_STAMP):
+	mkdir -p $(TOOLS)
+	GOBIN=$(abspath $(TOOLS)) go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+	touch $@
+
+# Building it here downloads its modules, so the tests only relink it.
+$(DEPLOY_CHECK): deploy/check/go.mod deploy/check/go.sum $(wildcard deploy/check/*.go)
+	mkdir -p $(TOOLS)
+	cd deploy/check && go build -o $(abspath $@) .
+
+deploy-tools: $(HELM_STAMP) $(DEPLOY_CHECK)
+
 # Regenerates the committed Python stubs from the schema (tests/test_stubs.py
 # fails when the committed ones drift).
 proto: $(STAMP)
@@ -59,8 +76,9 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	cd proto && ../$(VENV)/bin/buf lint && ../$(VENV)/bin/buf format --exit-code -d
+	cd deploy/check && test -z "$$(gofmt -l .)" && go vet ./...
 
-test: $(STAMP) tools
+test: $(STAMP) tools deploy-tools
 	$(MAKE) lint
 	$(PY) -m pytest -q
 

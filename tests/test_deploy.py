@@ -1,0 +1,414 @@
+"""The Kubernetes deployment, checked without a cluster: `helm lint`, `helm template` with
+the default values and with everything on, every rendered manifest strict-decoded into
+the real k8s.io/api types (deploy/check, in Go), BuildKit's Dockerfile lint on the two
+images, and the TLS health probe the chart uses run against a real TLS server.
+
+`make test` installs the pinned helm and builds the checker first (`make deploy-tools`);
+here the checker is rebuilt from source with `go build` (a relink on a warm cache)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import grpc
+import pytest
+from certs import make_certs
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from helpers import ROOT, ServerProcess
+
+CHART = ROOT / "deploy" / "chart" / "sanas"
+CHECK = ROOT / "deploy" / "check"
+VALUES_ALL = CHECK / "testdata" / "values-all.yaml"
+VALUES_GPU = ROOT / "deploy" / "examples" / "values-gpu.yaml"
+HELM = ROOT / ".tools" / "bin" / "helm"
+DOCKERFILES = [
+    ROOT / "deploy" / "images" / "controller" / "Dockerfile",
+    ROOT / "deploy" / "images" / "trainer" / "Dockerfile",
+]
+RELEASE, NAMESPACE = "nas", "nas"
+CONTROLLER = "nas-sanas"
+
+
+@pytest.fixture(scope="module")
+def checker(tmp_path_factory) -> Path:
+    if shutil.which("go") is None:
+        pytest.fail("go is not installed (see tools/system_deps.sh)")
+    out = tmp_path_factory.mktemp("check") / "sanas-deploy-check"
+    subprocess.run(["go", "build", "-o", str(out), "."], cwd=CHECK, check=True, timeout=900)
+    return out
+
+
+@pytest.fixture(scope="module")
+def helm() -> Path:
+    if not HELM.exists():
+        pytest.fail(f"{HELM} is missing: `make deploy-tools` installs it (pinned)")
+    return HELM
+
+
+def run(*cmd: str | Path, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(c) for c in cmd], input=stdin, capture_output=True, text=True, timeout=120
+    )
+
+
+def template(helm: Path, *args: str | Path) -> str:
+    res = run(helm, "template", RELEASE, CHART, "--namespace", NAMESPACE, *args)
+    assert res.returncode == 0, res.stderr
+    return res.stdout
+
+
+def decode(checker: Path, manifests: str) -> list[dict]:
+    """The checker's strict decode; returns the documents as JSON."""
+    res = run(checker, "manifests", "-", stdin=manifests)
+    assert res.returncode == 0, res.stderr
+    return json.loads(res.stdout)
+
+
+def by_kind(docs: list[dict]) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for d in docs:
+        out.setdefault(d["kind"], []).append(d)
+    return out
+
+
+def env_of(container: dict) -> dict[str, str]:
+    return {e["name"]: e.get("value") for e in container.get("env", [])}
+
+
+def mounts_of(container: dict) -> dict[str, str]:
+    return {m["name"]: m["mountPath"] for m in container.get("volumeMounts", [])}
+
+
+def arg_after(cmd: list[str], flag: str) -> str:
+    return cmd[cmd.index(flag) + 1]
+
+
+@pytest.fixture(scope="module")
+def default_docs(helm, checker) -> dict[str, list[dict]]:
+    return by_kind(decode(checker, template(helm)))
+
+
+@pytest.fixture(scope="module")
+def all_docs(helm, checker) -> dict[str, list[dict]]:
+    return by_kind(decode(checker, template(helm, "-f", VALUES_ALL)))
+
+
+@pytest.mark.parametrize("values", [None, VALUES_ALL, VALUES_GPU], ids=["default", "all", "gpu"])
+def test_helm_lint_strict(helm, values):
+    res = run(helm, "lint", "--strict", CHART, *(["-f", values] if values else []))
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "0 chart(s) failed" in res.stdout
+
+
+def test_default_controller_is_one_statefulset_with_a_volume_and_grpc_probes(default_docs):
+    assert sorted(default_docs) == ["Job", "Service", "StatefulSet"]
+    (sts,) = default_docs["StatefulSet"]
+    spec = sts["spec"]
+    assert spec["replicas"] == 1
+    assert spec["serviceName"] == f"{CONTROLLER}-headless"
+    pod = spec["template"]["spec"]
+    (c,) = pod["containers"]
+    assert c["command"] == [
+        "sanas-server",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        "8881",
+        "--checkpoint-dir",
+        "/var/lib/sanas",
+        "--metrics-port",
+        "9090",
+        "--metrics-host",
+        "0.0.0.0",
+        "--grace",
+        "10",
+        "--log-level",
+        "INFO",
+    ]
+    for probe in ("livenessProbe", "readinessProbe"):
+        assert c[probe]["grpc"] == {"port": 8881}, probe
+        assert "exec" not in c[probe]
+    (claim,) = spec["volumeClaimTemplates"]
+    assert claim["metadata"]["name"] == "checkpoints"
+    assert claim["spec"]["resources"]["requests"]["storage"] == "1Gi"
+    assert mounts_of(c)["checkpoints"] == "/var/lib/sanas"
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert c["securityContext"]["readOnlyRootFilesystem"] is True
+    assert c["securityContext"]["allowPrivilegeEscalation"] is False
+    assert set(c["resources"]) == {"requests", "limits"}
+    assert {p["name"]: p["containerPort"] for p in c["ports"]} == {"grpc": 8881, "metrics": 9090}
+    assert not any("tls" in a or "token" in a for a in c["command"])
+
+
+def test_default_services(default_docs):
+    services = {s["metadata"]["name"]: s["spec"] for s in default_docs["Service"]}
+    assert set(services) == {CONTROLLER, f"{CONTROLLER}-headless"}
+    ports = {p["name"]: p["port"] for p in services[CONTROLLER]["ports"]}
+    assert ports == {"grpc": 8881, "metrics": 9090}
+    assert services[f"{CONTROLLER}-headless"]["clusterIP"] == "None"
+    (sts,) = default_docs["StatefulSet"]
+    labels = sts["spec"]["template"]["metadata"]["labels"]
+    for spec in services.values():
+        assert spec["selector"].items() <= labels.items()
+
+
+def test_default_trainers_are_an_indexed_job_with_the_env(default_docs):
+    (job,) = default_docs["Job"]
+    spec = job["spec"]
+    assert spec["completionMode"] == "Indexed"
+    assert (spec["parallelism"], spec["completions"]) == (2, 2)
+    pod = spec["template"]["spec"]
+    assert pod["restartPolicy"] == "Never"  # backoffLimitPerIndex needs it
+    (c,) = pod["containers"]
+    assert c["command"][:5] == [
+        "python",
+        "-m",
+        "paddle.distributed.launch",
+        "--nproc_per_node",
+        "1",
+    ]
+    assert c["command"][-1] == "/app/group_trainer.py"
+    env = env_of(c)
+    assert env["SANAS_ADDRESS"] == f"{CONTROLLER}.{NAMESPACE}.svc:8881"
+    assert env["SANAS_STUDY_ID"] == "study"
+    assert "SANAS_TOKEN_FILE" not in env and "SANAS_TLS_CA" not in env
+    assert "nvidia.com/gpu" not in c["resources"].get("limits", {})
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert c["securityContext"]["readOnlyRootFilesystem"] is True
+    assert mounts_of(c) == {"tmp": "/tmp", "dshm": "/dev/shm"}
+
+
+def test_all_on_controller_uses_the_secrets_and_a_tls_exec_probe(all_docs):
+    (sts,) = all_docs["StatefulSet"]
+    pod = sts["spec"]["template"]["spec"]
+    (c,) = pod["containers"]
+    cmd = c["command"]
+    assert arg_after(cmd, "--tls-cert") == "/etc/sanas/tls/tls.crt"
+    assert arg_after(cmd, "--tls-key") == "/etc/sanas/tls/tls.key"
+    assert arg_after(cmd, "--tls-client-ca") == "/etc/sanas/tls/ca.crt"
+    assert arg_after(cmd, "--auth-token-file") == "/etc/sanas/token/token"
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["tls"]["secret"]["secretName"] == "sanas-tls"
+    assert volumes["token"]["secret"]["secretName"] == "sanas-token"
+    assert volumes["probe-client"]["secret"]["secretName"] == "sanas-probe-client"
+    assert volumes["probe"]["configMap"]["name"] == f"{CONTROLLER}-probe"
+    mounts = mounts_of(c)
+    assert mounts["tls"] == "/etc/sanas/tls" and mounts["token"] == "/etc/sanas/token"
+    for probe in ("livenessProbe", "readinessProbe"):
+        assert "grpc" not in c[probe]  # native gRPC probes cannot do TLS
+        exec_cmd = c[probe]["exec"]["command"]
+        assert exec_cmd[:2] == ["python", "/etc/sanas/probe/health_probe.py"]
+        assert arg_after(exec_cmd, "--server-name") == "localhost"
+        assert arg_after(exec_cmd, "--cert") == "/etc/sanas/probe-client/tls.crt"
+    (cm,) = all_docs["ConfigMap"]
+    assert "health_pb2_grpc.HealthStub" in cm["data"]["health_probe.py"]
+
+
+def test_all_on_dashboard(all_docs):
+    (dep,) = all_docs["Deployment"]
+    (c,) = dep["spec"]["template"]["spec"]["containers"]
+    cmd = c["command"]
+    assert cmd[0] == "sanas"
+    assert cmd[cmd.index("dashboard") :] == [
+        "dashboard",
+        "--address",
+        f"{CONTROLLER}.{NAMESPACE}.svc:8881",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        "8080",
+    ]
+    assert arg_after(cmd, "--token-file") == "/etc/sanas/token/token"
+    assert arg_after(cmd, "--tls-ca") == "/etc/sanas/tls-ca/ca.crt"
+    names = {s["metadata"]["name"] for s in all_docs["Service"]}
+    assert f"{CONTROLLER}-dashboard" in names
+
+
+def test_all_on_trainers_are_paddlejobs_on_gpus(all_docs):
+    assert "Job" not in all_docs
+    jobs = all_docs["PaddleJob"]
+    assert [j["metadata"]["name"] for j in jobs] == [
+        f"{CONTROLLER}-trainers-0",
+        f"{CONTROLLER}-trainers-1",
+    ]
+    for job in jobs:
+        assert job["apiVersion"] == "kubeflow.org/v1"
+        worker = job["spec"]["paddleReplicaSpecs"]["Worker"]
+        assert worker["replicas"] == 2
+        pod = worker["template"]["spec"]
+        (c,) = pod["containers"]
+        assert arg_after(c["command"], "--nproc_per_node") == "4"
+        assert c["resources"]["limits"]["nvidia.com/gpu"] == 4
+        env = env_of(c)
+        assert env["SANAS_STUDY_ID"] == "resnet-search"
+        assert env["SANAS_TOKEN_FILE"] == "/etc/sanas/token/token"
+        assert env["SANAS_TLS_CA"] == "/etc/sanas/tls-ca/ca.crt"
+        assert env["SANAS_TLS_CERT"] == "/etc/sanas/tls-client/tls.crt"
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        # Trainers get only the CA from the server's Secret, never its key.
+        assert volumes["tls-ca"]["secret"]["items"] == [{"key": "ca.crt", "path": "ca.crt"}]
+
+
+def test_gpu_example_renders_and_decodes(helm, checker):
+    docs = by_kind(decode(checker, template(helm, "-f", VALUES_GPU)))
+    (job,) = docs["Job"]
+    (c,) = job["spec"]["template"]["spec"]["containers"]
+    assert c["resources"]["limits"]["nvidia.com/gpu"] == 4
+    assert arg_after(c["command"], "--nproc_per_node") == "4"
+    assert job["spec"]["parallelism"] == 3
+
+
+def test_notes_render(helm, tmp_path):
+    """`helm template` skips NOTES.txt (and `helm install --dry-run` needs a cluster), so a
+    copy of the chart renders it as an ordinary template."""
+    chart = tmp_path / "sanas"
+    shutil.copytree(CHART, chart)
+    notes = (chart / "templates" / "NOTES.txt").read_text()
+    (chart / "templates" / "_notes.tpl").write_text(
+        '{{- define "notes" -}}' + notes + "{{- end -}}"
+    )
+    (chart / "templates" / "notes.yaml").write_text(
+        'notes: |\n  {{- include "notes" . | nindent 2 }}\n'
+    )
+    res = run(
+        helm,
+        "template",
+        RELEASE,
+        chart,
+        "-n",
+        NAMESPACE,
+        "-f",
+        VALUES_GPU,
+        "--show-only",
+        "templates/notes.yaml",
+    )
+    assert res.returncode == 0, res.stderr
+    text = res.stdout
+    assert f"sanas controller: {CONTROLLER}.{NAMESPACE}.svc:8881 (TLS) (bearer token)" in text
+    assert "--tls-ca ca.pem --token-file token status mobilenet-search" in text
+    assert f"kubectl -n {NAMESPACE} patch job {CONTROLLER}-trainers" in text
+
+
+def test_values_that_cannot_work_fail_the_render(helm):
+    res = run(helm, "template", RELEASE, CHART, "--set", "tls.enabled=true")
+    assert res.returncode != 0 and "tls.secretName" in res.stderr
+    res = run(helm, "template", RELEASE, CHART, "--set", "trainers.kind=MPIJob")
+    assert res.returncode != 0 and "want Job or PaddleJob" in res.stderr
+
+
+def test_the_strict_decode_refuses_a_misspelled_field(helm, checker):
+    res = run(checker, "manifests", CHECK / "testdata" / "broken.yaml")
+    assert res.returncode == 1
+    assert 'unknown field "serviceNmae"' in res.stderr
+    # The same typo slipped into a real rendered manifest, and one inside a PaddleJob's pod
+    # template (a kind k8s.io/api does not know).
+    rendered = template(helm, "-f", VALUES_ALL)
+    pod_spec = "\n          restartPolicy: OnFailure\n"  # in a PaddleJob's pod template
+    for good, bad in [
+        ("readinessProbe:", "readynessProbe:"),
+        (pod_spec, pod_spec + "          hostNetwrok: true\n"),
+    ]:
+        assert good in rendered
+        res = run(checker, "manifests", "-", stdin=rendered.replace(good, bad, 1))
+        assert res.returncode == 1, bad
+        assert "unknown field" in res.stderr
+
+
+def test_dockerfiles_pass_buildkit_lint(checker):
+    res = run(checker, "dockerfile", *DOCKERFILES)
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_a_bad_dockerfile_fails_buildkit_lint(checker):
+    res = run(checker, "dockerfile", CHECK / "testdata" / "Dockerfile.bad")
+    assert res.returncode == 1
+    for rule in ("FromAsCasing", "MaintainerDeprecated", "UndefinedVar", "JSONArgsRecommended"):
+        assert rule in res.stdout, rule
+
+
+def test_the_controller_image_installs_no_paddle():
+    text = DOCKERFILES[0].read_text()
+    assert "FROM ${PYTHON_IMAGE}" in text and "python:3.11-slim" in text
+    installs = [line for line in text.splitlines() if "pip " in line]
+    assert installs and not any("paddle" in line for line in installs)
+    assert 'ENTRYPOINT ["sanas-server"]' in text and "USER 10001" in text
+    trainer = DOCKERFILES[1].read_text()
+    assert "COPY examples/group_trainer.py /app/group_trainer.py" in trainer
+
+
+def local_args(command: list[str], checkpoint_dir: Path, paths: dict) -> tuple[str, ...]:
+    """The rendered sanas-server flags, on loopback, free ports and a temporary folder."""
+    args = [str(paths.get(a, a)) for a in command[1:]]
+    for flag, value in [
+        ("--host", "127.0.0.1"),
+        ("--port", "0"),
+        ("--metrics-port", "0"),
+        ("--checkpoint-dir", str(checkpoint_dir)),
+        ("--log-level", "WARNING"),
+    ]:
+        args[args.index(flag) + 1] = value
+    return tuple(args)
+
+
+def test_the_native_grpc_probe_target_answers(default_docs, tmp_path):
+    """What the kubelet's `grpc: {port: 8881}` probe asks (grpc.health.v1 Check, service
+    ""), asked of a server started with the rendered flags."""
+    (sts,) = default_docs["StatefulSet"]
+    (c,) = sts["spec"]["template"]["spec"]["containers"]
+    assert c["command"][0] == "sanas-server"
+    server = ServerProcess(tmp_path / "ckpt", extra=local_args(c["command"], tmp_path / "ckpt", {}))
+    try:
+        with grpc.insecure_channel(server.address) as channel:
+            reply = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service=""), timeout=10
+            )
+        assert reply.status == health_pb2.HealthCheckResponse.SERVING
+        assert server.metrics_url is not None  # --metrics-port is on
+    finally:
+        server.close()
+
+
+def test_the_tls_probe_works_against_a_real_server(all_docs, tmp_path):
+    """The exec probe and the server flags exactly as rendered (mutual TLS and a token),
+    with the Secret paths pointed at throwaway certificates."""
+    certs = make_certs(tmp_path / "certs")
+    token = tmp_path / "token"
+    token.write_text("s3cret\n")
+    paths = {
+        "/etc/sanas/tls/tls.crt": certs.server_cert,
+        "/etc/sanas/tls/tls.key": certs.server_key,
+        "/etc/sanas/tls/ca.crt": certs.ca,
+        "/etc/sanas/token/token": token,
+        "/etc/sanas/probe-client/tls.crt": certs.client_cert,
+        "/etc/sanas/probe-client/tls.key": certs.client_key,
+    }
+    probe_script = tmp_path / "health_probe.py"
+    probe_script.write_text(all_docs["ConfigMap"][0]["data"]["health_probe.py"])
+    paths["/etc/sanas/probe/health_probe.py"] = probe_script
+    (sts,) = all_docs["StatefulSet"]
+    (c,) = sts["spec"]["template"]["spec"]["containers"]
+    server = ServerProcess(
+        tmp_path / "ckpt", extra=local_args(c["command"], tmp_path / "ckpt", paths)
+    )
+    try:
+        port = server.address.rsplit(":", 1)[1]
+        probe = [str(paths.get(a, a)) for a in c["readinessProbe"]["exec"]["command"]]
+        probe[0] = sys.executable
+        probe[probe.index("--port") + 1] = port
+        ok = run(*probe)
+        assert ok.returncode == 0, ok.stderr
+        assert ok.stdout.strip() == "SERVING"
+        # It really checks: a wrong server name, or no client certificate, fails.
+        wrong = list(probe)
+        wrong[wrong.index("--server-name") + 1] = "elsewhere.example"
+        assert run(*wrong).returncode == 1
+        no_client = probe[: probe.index("--cert")]
+        assert run(*no_client).returncode == 1
+    finally:
+        server.close()
+    # And once the server is gone the probe fails (the liveness probe would restart it).
+    assert run(*probe).returncode == 1
