@@ -8,7 +8,8 @@ Run as many launches (on as many hosts) as you like against one controller: each
 trainer. Rank 0 alone talks to the controller; every rank trains the same network on its
 shard of each batch, and the group's metric is averaged over the ranks before rank 0
 reports it. Settings come from the environment (as a Kubernetes Job passes them) or flags:
-SANAS_ADDRESS, SANAS_STUDY_ID, SANAS_TOKEN_FILE, SANAS_TLS_CA.
+SANAS_ADDRESS, SANAS_STUDY_ID, SANAS_CLIENT_ID, SANAS_TOKEN_FILE, SANAS_TLS_CA, and for
+mutual TLS SANAS_TLS_CERT and SANAS_TLS_KEY (the chart in deploy/ sets them).
 
 With --events FILE, every rank appends one JSON line per event (start of a trial, first
 training step, result) to FILE.<rank>: what tests/test_trainer_groups.py checks.
@@ -31,7 +32,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--address", default=env("SANAS_ADDRESS", "127.0.0.1:8881"))
     parser.add_argument("--study", default=env("SANAS_STUDY_ID", "digits-groups"))
     parser.add_argument("--token-file", default=env("SANAS_TOKEN_FILE") or None)
+    parser.add_argument("--client-id", default=env("SANAS_CLIENT_ID") or None)
     parser.add_argument("--tls-ca", default=env("SANAS_TLS_CA") or None)
+    parser.add_argument("--tls-cert", default=env("SANAS_TLS_CERT") or None)
+    parser.add_argument("--tls-key", default=env("SANAS_TLS_KEY") or None)
     parser.add_argument("--steps", type=int, default=30, help="budget, if this creates the study")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument(
@@ -108,7 +112,10 @@ def main(argv: list[str] | None = None) -> None:
         server_addr=(host, int(port)),
         is_server=False,
         save_checkpoint=None,
+        client_id=args.client_id,
         tls_ca_file=args.tls_ca,
+        tls_cert_file=args.tls_cert,
+        tls_key_file=args.tls_key,
         auth_token_file=args.token_file,
         **kwargs,
     )

@@ -8,6 +8,7 @@ here the checker is rebuilt from source with `go build` (a relink on a warm cach
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -251,6 +252,37 @@ def test_all_on_trainers_are_paddlejobs_on_gpus(all_docs):
         volumes = {v["name"]: v for v in pod["volumes"]}
         # Trainers get only the CA from the server's Secret, never its key.
         assert volumes["tls-ca"]["secret"]["items"] == [{"key": "ca.crt", "path": "ca.crt"}]
+
+
+def test_the_trainer_script_reads_every_sanas_variable_the_chart_sets(all_docs, monkeypatch):
+    # The chart and examples/group_trainer.py agree on the names: each SANAS_* variable
+    # of a trainer pod reaches the matching option of the script.
+    spec = importlib.util.spec_from_file_location("gt", ROOT / "examples" / "group_trainer.py")
+    assert spec is not None and spec.loader is not None
+    gt = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gt)
+    (c,) = all_docs["PaddleJob"][0]["spec"]["paddleReplicaSpecs"]["Worker"]["template"]["spec"][
+        "containers"
+    ]
+    env = {k: v if isinstance(v, str) else "pod-0" for k, v in env_of(c).items()}
+    sanas_env = {k: v for k, v in env.items() if k.startswith("SANAS_")}
+    assert len(sanas_env) == 7
+    for name, value in sanas_env.items():
+        monkeypatch.setenv(name, value)
+    args = gt.parse_args([])
+    assert args.address == sanas_env["SANAS_ADDRESS"]
+    assert args.study == sanas_env["SANAS_STUDY_ID"]
+    assert args.client_id == sanas_env["SANAS_CLIENT_ID"]
+    assert args.token_file == sanas_env["SANAS_TOKEN_FILE"]
+    assert (args.tls_ca, args.tls_cert, args.tls_key) == (
+        sanas_env["SANAS_TLS_CA"],
+        sanas_env["SANAS_TLS_CERT"],
+        sanas_env["SANAS_TLS_KEY"],
+    )
+    # The launcher runs the script where the trainer image puts it.
+    assert "/app/group_trainer.py" in c["command"]
+    dockerfile = (ROOT / "deploy" / "images" / "trainer" / "Dockerfile").read_text()
+    assert "examples/group_trainer.py /app/group_trainer.py" in dockerfile
 
 
 def test_gpu_example_renders_and_decodes(helm, checker):
