@@ -6,7 +6,8 @@ trains, with its test accuracy after every one of 8 epochs, cached in
 The grid: the first searched block as in trained_landscape.py (expansion {1, 3, 6},
 channels {8, 16, 32}, units {1, 2}, kernel {3, 5}); the second with expansion 3 and one
 unit, channels {8, 16, 32}, kernel {3, 5}. The accuracy at epoch k is what a k-epoch
-training scores (evaluating changes no weight; tests/test_bench_smoke.py checks it).
+training scores (evaluating leaves the model as it was, batch-norm running statistics
+included; tests/test_bench_smoke.py checks it).
 
 usage: python bench/curves_table.py [--workers 2] [--epochs 8]   (about 12 minutes)
 """
@@ -46,8 +47,8 @@ def index_of(tokens: Sequence[int]) -> int:
     return tl.index_of(tokens, CHOICES)
 
 
-def train_curve(tokens: Sequence[int], epochs: int = EPOCHS) -> list[float]:
-    """Test accuracy after each epoch of the demo's training of one candidate."""
+def _candidate(tokens: Sequence[int]) -> Any:
+    """The demo's network for one grid entry, its initial weights from the seed."""
     import paddle
 
     from sanas import demo
@@ -57,17 +58,30 @@ def train_curve(tokens: Sequence[int], epochs: int = EPOCHS) -> list[float]:
     paddle.set_device("cpu")
     space = CombinedSpace.from_configs([SpaceConfig(**tl.SPACE)])
     archs = space.decode(full_tokens(tokens), demo.STEM_CHANNELS)
-    paddle.seed(tl.SEED)  # initial weights from the seed, as trained_landscape.py
-    model = demo.build_model(build(archs), archs[-1].out_channels, tl._demo_args())
+    paddle.seed(tl.SEED)  # as trained_landscape.py
+    return demo.build_model(build(archs), archs[-1].out_channels, tl._demo_args())
+
+
+def train_curve(tokens: Sequence[int], epochs: int = EPOCHS) -> list[float]:
+    """Test accuracy after each epoch of the demo's training of one candidate."""
+    from sanas import demo
+
     curve: list[float] = []
     demo.train_and_score(
-        model,
+        _candidate(tokens),
         tl._digits(),
         epochs,
         tl.SEED,
         report=lambda epoch, accuracy: curve.append(accuracy) is not None,
     )
     return curve
+
+
+def train(tokens: Sequence[int], epochs: int) -> float:
+    """Test accuracy of one candidate after `epochs` epochs, with no report in between."""
+    from sanas import demo
+
+    return demo.train_and_score(_candidate(tokens), tl._digits(), epochs, tl.SEED)
 
 
 def _job(item: tuple[int, tuple[int, ...], int]) -> tuple[int, list[float], float]:

@@ -162,6 +162,9 @@ def render(rows: list[dict], notes: Sequence[str] = ()) -> str:
         se = statistics.stdev(r["regrets"]) / len(r["regrets"]) ** 0.5
         if r["method"] == BASELINE:
             compared, goal = "-", "-"
+        elif len(r["regrets"]) != len(b["regrets"]):  # runs that hung are left out
+            compared = f"not paired: {len(r['regrets'])} of {len(b['regrets'])} runs finished"
+            goal = "no"
         else:
             p = quality.paired(r["regrets"], b["regrets"])
             compared = f"{p['diff']:+.4f} ± {p['se']:.4f}: {p['verdict']}"

@@ -145,6 +145,26 @@ def test_the_shipped_learning_curves_are_what_training_gives():
         assert abs(now - cached) <= 2 / 360 + 1e-6, (index, retrained, data["curves"][index])
 
 
+def test_an_accuracy_reported_after_epoch_k_is_what_a_k_epoch_training_scores():
+    # The per-epoch reports that early stopping judges must be the curve of training, not
+    # of training plus k evaluations: evaluating must leave no trace (not even in the
+    # batch-norm running statistics) in what later epochs report. Two candidates, each
+    # trained 3 epochs with reports and then afresh for 1 and 2 epochs.
+    code = (
+        "import json, sys, os; os.environ['OMP_NUM_THREADS'] = '1'; "
+        f"sys.path.insert(0, {str(ROOT / 'bench')!r}); import curves_table as ct; "
+        "grid = ct.grid(); "
+        "print(json.dumps([[ct.train_curve(grid[i], 3), [ct.train(grid[i], k) for k in (1, 2)]] "
+        "for i in (len(grid) - 1, len(grid) // 2)]))"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True
+    )
+    for curve, fresh in json.loads(run.stdout.strip().splitlines()[-1]):
+        assert len(curve) == 3
+        assert curve[:2] == fresh, (curve, fresh)
+
+
 def test_early_stopping_quick_run_prints_epochs_against_regret():
     run = subprocess.run(
         [

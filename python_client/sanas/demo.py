@@ -191,12 +191,16 @@ def build_model(archs: Sequence[Any], out_channels: int, args: argparse.Namespac
 
 
 def evaluate(model: Any, data: tuple[Any, Any, Any, Any]) -> float:
-    """Test accuracy now; the model is back in train mode afterwards. Refreshing the
-    batch-norm statistics changes no weight, so training goes on exactly as without it."""
+    """Test accuracy now; the model is back in train mode, in exactly the state it was in,
+    afterwards, so an accuracy reported after epoch k is what a k-epoch training scores."""
     import paddle
 
     x_train, _, x_test, y_test = data
     xt = paddle.to_tensor(x_train)
+    # The refresh below moves the batch-norm running statistics (untrainable parameters,
+    # momentum 0.9); without putting them back, one epoch's refresh would leak into every
+    # later epoch's evaluation.
+    saved = {name: value.clone() for name, value in model.state_dict().items()}
     # Refresh batch-norm statistics before evaluating: after a short training the running
     # averages lag the weights and eval-mode accuracy collapses (toolchain notes).
     with paddle.no_grad():
@@ -205,6 +209,7 @@ def evaluate(model: Any, data: tuple[Any, Any, Any, Any]) -> float:
     model.eval()
     with paddle.no_grad():
         logits = model(paddle.to_tensor(x_test))
+    model.set_state_dict(saved)
     model.train()
     return float((logits.argmax(axis=1).numpy() == y_test).mean())
 
