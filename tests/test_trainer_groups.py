@@ -169,6 +169,23 @@ class ThreadRanks(TrainerGroup):
             return value
         return self._inboxes[self.rank].get(timeout=30)
 
+    def gather(self, value: Any) -> list[Any]:
+        # Every rank broadcasts in turn (rank order), through the same queues.
+        out = []
+        for source in range(self.world_size):
+            if source == self.rank:
+                # Rank 0's copy last: once it has every value it may broadcast an
+                # answer, which must queue behind this in the other inboxes.
+                for r in reversed(range(self.world_size)):
+                    if r != self.rank:
+                        self._inboxes[r].put(("gather", source, value))
+                out.append(value)
+            else:
+                tag, sender, got = self._inboxes[self.rank].get(timeout=30)
+                assert (tag, sender) == ("gather", source)
+                out.append(got)
+        return out
+
 
 def test_every_rank_gets_the_same_trial_stop_and_search_finished(server, monkeypatch):
     monkeypatch.setattr("sanas.group.WAIT_TICK", 0.05)  # rank 0 tells the others it waits
@@ -211,3 +228,31 @@ def test_every_rank_gets_the_same_trial_stop_and_search_finished(server, monkeyp
         trials = list(c.list_trials("g"))
     # Only rank 0 talked: its trial is the only other one, and held by it.
     assert [(t.trial_id, t.client_id) for t in trials] == [(0, "setup"), (trial_id, "rank0")]
+
+
+def test_ranks_that_make_different_calls_get_an_error_that_says_so(server):
+    with Client(server.address) as c:
+        c.create_study("m", custom_config([4, 4], search_steps=3))
+    inboxes: list[queue.Queue] = [queue.Queue() for _ in range(2)]
+    errors: dict[int, str] = {}
+
+    def rank(r: int) -> None:
+        client = Client(server.address, trainer_group=ThreadRanks(r, inboxes))
+        try:
+            if r == 0:
+                client.get_study("m")  # e.g. logging on rank 0 only
+            client.suggest_trial("m")
+        except RuntimeError as exc:
+            errors[r] = str(exc)
+        client.close()
+
+    threads = [threading.Thread(target=rank, args=(r,)) for r in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    for r in (0, 1):
+        assert "rank 0: GetStudy (call 1), rank 1: SuggestTrial (call 1)" in errors[r]
+        assert "same SANAS/Client calls in the same order" in errors[r]
+    with Client(server.address) as c:
+        assert list(c.list_trials("m")) == []  # neither call reached the controller

@@ -319,7 +319,7 @@ class Client:
 
     def wait_ready(self, timeout: float = 10.0) -> None:
         """Block until the channel connects (raises ControllerUnavailableError)."""
-        self._together(lambda: self._wait_ready_here(timeout))
+        self._together(lambda: self._wait_ready_here(timeout), "wait_ready")
 
     def _wait_ready_here(self, timeout: float) -> None:
         try:
@@ -329,18 +329,19 @@ class Client:
                 f"no sanas controller answered at {self.address} within {timeout:.0f} s"
             ) from exc
 
-    def _together(self, call: Callable[[], R]) -> R:
+    def _together(self, call: Callable[[], R], what: str) -> R:
         """`call()` here, or, in a trainer group, on rank 0 with its outcome on every rank."""
         if self.trainer_group is None or self._solo.active:
             return call()
-        return self.trainer_group.run_on_leader(call)
+        return self.trainer_group.run_on_leader(call, what)
 
     def _call(self, method: Callable[..., R], request: Any, *, alone: bool = False) -> R:
         """One logical call: retried through restarts, errors translated; in a trainer
         group made by every rank together unless `alone` (rank 0's heartbeats)."""
         if alone:
             return self._call_here(method, request)
-        return self._together(lambda: self._call_here(method, request))
+        what = type(request).__name__.removesuffix("Request")
+        return self._together(lambda: self._call_here(method, request), what)
 
     def _call_here(self, method: Callable[..., R], request: Any) -> R:
         deadline = time.monotonic() + self.retry_timeout

@@ -32,6 +32,7 @@ class TrainerGroup:
         self.rank = rank
         self.world_size = world_size
         self._group = group  # a paddle.distributed group; None: the default (world) group
+        self._calls = 0  # calls made through run_on_leader, to check the ranks agree
 
     @classmethod
     def current(cls) -> TrainerGroup | None:
@@ -58,9 +59,38 @@ class TrainerGroup:
         dist.broadcast_object_list(box, src=0, group=self._group)
         return box[0]
 
-    def run_on_leader(self, call: Callable[[], R]) -> R:
+    def gather(self, value: Any) -> list[Any]:
+        """Every rank's `value`, in rank order, on every rank."""
+        import paddle.distributed as dist
+
+        out: list[Any] = []
+        dist.all_gather_object(out, value, group=self._group)
+        return out
+
+    def run_on_leader(self, call: Callable[[], R], what: str = "a call") -> R:
         """`call()` on rank 0; its result, or the exception it raised, on every rank.
-        Every rank must make the same run_on_leader calls in the same order."""
+        Every rank must make the same run_on_leader calls in the same order: first the
+        ranks compare what they are calling (`what`), so a rank that skipped or added a
+        call gets a clear error instead of another call's answer."""
+        self._calls += 1
+        mine = (self._calls, what)
+        try:
+            everyone = self.gather(mine)
+        except RuntimeError as exc:  # a rank that exited, or sits elsewhere, timed us out
+            raise RuntimeError(
+                f"{what} (call {self._calls} of this rank): the other ranks of the trainer "
+                f"group did not make it ({exc}). Every rank must make the same SANAS/Client "
+                "calls in the same order; to print on rank 0 only, call current_info() on "
+                "every rank and print its result on rank 0"
+            ) from exc
+        if any(other != mine for other in everyone):
+            listed = ", ".join(f"rank {r}: {w} (call {n})" for r, (n, w) in enumerate(everyone))
+            raise RuntimeError(
+                f"the ranks of the trainer group are making different calls ({listed}). "
+                "Every rank must make the same SANAS/Client calls in the same order; to "
+                "print on rank 0 only, call current_info() on every rank and print its "
+                "result on rank 0"
+            )
         if not self.leader:
             while True:
                 outcome = self.broadcast()
