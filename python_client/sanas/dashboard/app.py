@@ -47,6 +47,7 @@ STUDY_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
 MAX_CSV_ROWS = 200_000
 READY_TIMEOUT = 30.0
 KEEPALIVE = 15.0
+STUDY_TTL = 0.5
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -192,7 +193,7 @@ def create_app(hub: Hub, settings: Settings) -> ASGIApp:
         if feed.study is None:
             hub.drop(study_id)
             message = feed.error or "no such study"
-            status = 404 if "not found" in message.lower() else 502
+            status = 404 if feed.not_found else 502
             raise HTTPException(status, message)
         return feed
 
@@ -245,6 +246,11 @@ def create_app(hub: Hub, settings: Settings) -> ASGIApp:
 
     async def api_study(request: Request) -> Response:
         feed = await ready_feed(study_id_of(request))
+        # Trial events carry no study: its counters and temperature come fresh from
+        # GetStudy (one small unary call), at most every STUDY_TTL seconds.
+        if time.monotonic() - feed.study_fetched > STUDY_TTL:
+            feed.study = await call(hub.client.get_study, feed.study_id)
+            feed.study_fetched = time.monotonic()
         assert feed.study is not None
         info = study_json(feed.study)
         info["trainers"] = feed.index.trainers(info["lease_seconds"])

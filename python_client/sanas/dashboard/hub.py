@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..client import Client
-from ..errors import SanasError
+from ..errors import SanasError, StudyNotFoundError
 from ..v1 import sanas_pb2 as pb
 from .index import Row, TrialIndex
 
@@ -63,8 +63,10 @@ class StudyFeed:
         self.study_id = study_id
         self.index = TrialIndex()
         self.study: pb.Study | None = None
+        self.study_fetched = 0.0  # time.monotonic() of the last GetStudy
         self.ready = threading.Event()
         self.error: str | None = None
+        self.not_found = False
         self.finished = False  # the study completed: the stream ended for good
         self.streams_opened = 0
         self._subscribers: set[tuple[asyncio.AbstractEventLoop, asyncio.Queue[dict]]] = set()
@@ -109,9 +111,10 @@ class StudyFeed:
                 self.error = str(exc)
                 self._publish({"type": "error", "message": str(exc)})
                 log.warning("watch %s: %s; again in %.1f s", self.study_id, exc, delay)
-                if "not found" in str(exc).lower() and self.ready.is_set():
-                    return
+                self.not_found = isinstance(exc, StudyNotFoundError)
                 self.ready.set()
+                if self.not_found:  # deleted, or never was: nothing to watch
+                    return
             if self._stop.wait(delay):
                 return
             delay = min(delay * 2, 10.0)

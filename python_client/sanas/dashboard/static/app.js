@@ -88,6 +88,7 @@ function chart(target, title, series, opts = {}) {
     axes: [{ label: opts.xlabel || "trial" }, { size: 60 }],
     series: [{ label: opts.xlabel || "trial" }, ...series],
     cursor: { drag: { x: true, y: false } },
+    legend: { show: opts.legend !== false },
   }, opts.data || [[], ...series.map(() => [])], target);
 }
 
@@ -183,7 +184,7 @@ async function studyPage() {
     if (curveData.series.length) {
       if (plots.curves) plots.curves.destroy();
       plots.curves = chart(cCurves, `learning curves (${s.curves.filter((c) => c.stopped).length} stopped early, dashed)`,
-        curveData.series, { xlabel: "step", data: curveData.data });
+        curveData.series, { xlabel: "step", data: curveData.data, legend: false });
     }
     cReward.dataset.points = String(s.trial.length);
   }
