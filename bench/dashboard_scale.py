@@ -81,8 +81,15 @@ def main() -> None:
         server = ServerProcess(ckpt)
         print(f"  sanas-server loaded it in {time.perf_counter() - start:.1f} s")
         dash = subprocess.Popen(
-            [sys.executable, "-m", "sanas.cli", "--address", server.address, "dashboard"]
-            + ["--port", "0"],
+            [
+                sys.executable,
+                "-m",
+                "sanas.cli",
+                "--address",
+                server.address,
+                "dashboard",
+                "--port=0",
+            ],
             stdout=subprocess.PIPE,
             text=True,
             env=ENV,

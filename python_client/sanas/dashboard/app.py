@@ -48,6 +48,7 @@ MAX_CSV_ROWS = 200_000
 READY_TIMEOUT = 30.0
 KEEPALIVE = 15.0
 STUDY_TTL = 0.5
+PREFETCH = 8  # active studies indexed when the studies page lists them
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -219,6 +220,7 @@ def create_app(hub: Hub, settings: Settings) -> ASGIApp:
     def list_studies() -> list[dict[str, Any]]:
         now = time.time()
         out = []
+        prefetched = 0
         for s in hub.client.list_studies():
             item = study_json(s)
             running = []
@@ -239,6 +241,10 @@ def create_app(hub: Hub, settings: Settings) -> ASGIApp:
                 for r in (Row.from_pb(t) for t in running[:50])
             ]
             out.append(item)
+            if s.state == pb.STUDY_STATE_ACTIVE and prefetched < PREFETCH:
+                # Index the running studies now, so opening one finds it ready.
+                prefetched += 1
+                hub.feed(s.study_id)
         return out
 
     async def api_studies(request: Request) -> Response:
