@@ -21,7 +21,7 @@ import pytest
 from helpers import ROOT, ServerProcess, wait_until
 
 from sanas import Client
-from sanas.client import study_config
+from sanas.client import median_stopping, study_config
 from sanas.dashboard import DashboardConfigError, read_dashboard_token
 from sanas.dashboard.index import QueryError, TrialIndex, parse_query
 from sanas.v1 import sanas_pb2 as pb
@@ -213,10 +213,11 @@ def controller(tmp_path: Path) -> Iterator[ServerProcess]:
     srv.close()
 
 
-def make_study(address: str, study_id: str, steps: int, done: int) -> None:
+def make_study(address: str, study_id: str, steps: int, done: int, **kwargs: object) -> None:
     with Client(address, client_id="setup") as c:
         c.wait_ready()
-        c.create_study(study_id, study_config([("MobileNetV2Space", {})], search_steps=steps))
+        config = study_config([("MobileNetV2Space", {})], search_steps=steps, **kwargs)
+        c.create_study(study_id, config)
         for i in range(done):
             t = c.suggest_trial(study_id)
             c.complete_trial(study_id, t.trial_id, 0.5 + 0.01 * i)
@@ -309,9 +310,16 @@ def trainer(address: str, study_id: str, stop: threading.Event, limit: int) -> N
             if stop.is_set():
                 return
             t = c.suggest_trial(study_id)
-            c.report_progress(study_id, t.trial_id, 1, 0.3 + 0.001 * i, max_step=3)
-            c.report_progress(study_id, t.trial_id, 2, 0.4 + 0.001 * i, max_step=3)
-            c.complete_trial(study_id, t.trial_id, 0.5 + 0.002 * i)
+            poor = i % 3 == 2  # a poor learner: the median rule stops it
+            values = (0.05, 0.06) if poor else (0.3 + 0.001 * i, 0.4 + 0.001 * i)
+            stopped = False
+            for step, value in enumerate(values, 1):
+                answer = c.report_progress(study_id, t.trial_id, step, value, max_step=3)
+                if answer.should_stop:
+                    stopped = True
+                    break
+            if not stopped:
+                c.complete_trial(study_id, t.trial_id, 0.5 + 0.002 * i)
             time.sleep(0.15)
 
 
@@ -344,7 +352,7 @@ def test_live_dashboard_in_browser(controller: ServerProcess, browser: object) -
     from selenium.webdriver.support.ui import Select
 
     driver = browser
-    make_study(controller.address, "live", 400, 12)
+    make_study(controller.address, "live", 400, 12, early_stopping=median_stopping(1, 3))
     stop = threading.Event()
     worker = threading.Thread(
         target=trainer, args=(controller.address, "live", stop, 200), daemon=True
@@ -374,6 +382,14 @@ def test_live_dashboard_in_browser(controller: ServerProcess, browser: object) -
         assert find(By.CSS_SELECTOR, "#best .block")  # the best architecture's blocks
         assert "FLOPs" in find(By.ID, "best").text
         assert "bg-trainer" in find(By.ID, "trainers").text
+
+        # Early stopping: stopped trials are counted, and their curves drawn dashed.
+        def curves_title() -> str:
+            return find(By.CSS_SELECTOR, "#chart-curves .u-title").text
+
+        eventually(lambda: int(find(By.ID, "s-stopped").text) >= 1, 15)
+        eventually(lambda: "stopped early" in curves_title() and "(0 " not in curves_title(), 10)
+        assert driver.find_elements(By.CSS_SELECTOR, "#chart-curves canvas")
         stop.set()
         worker.join(timeout=10)
         shoot(driver, "study")
@@ -392,8 +408,21 @@ def test_live_dashboard_in_browser(controller: ServerProcess, browser: object) -
         driver.switch_to.window(first)  # type: ignore[attr-defined]
 
         # Sort by reward, largest first: the top row has the largest reward.
-        header = find(By.CSS_SELECTOR, "#trials th[data-sort=reward]")
-        header.click()
+        def click(css: str) -> str:
+            """Clicks the element (again, if a live refresh replaced it); its text."""
+            from selenium.common.exceptions import StaleElementReferenceException
+
+            for _ in range(20):
+                try:
+                    node = find(By.CSS_SELECTOR, css)
+                    text = node.text
+                    node.click()
+                    return text
+                except StaleElementReferenceException:
+                    time.sleep(0.1)
+            raise AssertionError(f"{css} kept going stale")
+
+        click("#trials th[data-sort=reward]")
         eventually(lambda: "▼" in find(By.CSS_SELECTOR, "#trials th[data-sort=reward]").text, 10)
 
         def rewards() -> list[float]:
@@ -404,7 +433,7 @@ def test_live_dashboard_in_browser(controller: ServerProcess, browser: object) -
         # Filter by state and trainer.
         Select(find(By.ID, "f-state")).select_by_value("succeeded")
         find(By.ID, "f-trainer").send_keys("bg-")
-        find(By.ID, "f-apply").click()
+        click("#f-apply")
 
         def filtered() -> bool:
             rows = driver.find_elements(By.CSS_SELECTOR, "#trials tr.row")
@@ -420,9 +449,7 @@ def test_live_dashboard_in_browser(controller: ServerProcess, browser: object) -
         no_severe_logs(driver)
 
         # A trial's detail: tokens and decoded architecture.
-        link = find(By.CSS_SELECTOR, "#trials tr.row td a")
-        trial_id = link.text.lstrip("#")
-        link.click()
+        trial_id = click("#trials tr.row td a").lstrip("#")
         eventually(lambda: driver.find_elements(By.ID, "trial-detail"), 10)
         assert find(By.CSS_SELECTOR, "h1").text == f"Trial #{trial_id}"
         tokens = find(By.CSS_SELECTOR, "td[data-field=tokens]").text.split()

@@ -7,9 +7,10 @@ Pure logic (no I/O): the pagination, sorting and filtering here are unit-tested 
 from __future__ import annotations
 
 import math
+import operator
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,22 +60,23 @@ class Row:
     @classmethod
     def from_pb(cls, t: pb.Trial) -> Row:
         state = STATE_NAMES.get(t.state, "unspecified")
+        measurements = t.measurements
         return cls(
-            trial_id=t.trial_id,
-            state=state,
+            t.trial_id,
+            state,
             # A stopped trial's reward is its last reported value.
-            reward=t.reward if state in ("succeeded", "stopped") else None,
-            accepted=t.accepted,
-            temperature=t.temperature,
-            client_id=t.client_id,
-            create_time=ts(t.create_time),
-            complete_time=ts(t.complete_time),
-            lease_expire_time=ts(t.lease_expire_time),
-            issue_count=t.issue_count,
-            tokens=tuple(t.tokens),
-            stop_reason=t.stop_reason,
-            max_step=t.max_step,
-            measurements=[(m.step, m.value) for m in t.measurements],
+            t.reward if state in ("succeeded", "stopped") else None,
+            t.accepted,
+            t.temperature,
+            t.client_id,
+            ts(t.create_time),
+            ts(t.complete_time),
+            ts(t.lease_expire_time),
+            t.issue_count,
+            tuple(t.tokens),
+            t.stop_reason,
+            t.max_step,
+            [(m.step, m.value) for m in measurements] if measurements else [],
         )
 
     def to_json(self, tokens: bool = True) -> dict[str, Any]:
@@ -174,17 +176,16 @@ def parse_query(params: Mapping[str, str], max_limit: int = MAX_PAGE_SIZE) -> Qu
     )
 
 
-def _sort_key(sort: str) -> Any:
-    missing = -math.inf
-    if sort == "reward":
-        return lambda r: (missing if r.reward is None else r.reward, r.trial_id)
-    if sort == "time":
-        return lambda r: (r.create_time or missing, r.trial_id)
-    if sort == "trainer":
-        return lambda r: (r.client_id, r.trial_id)
-    if sort == "state":
-        return lambda r: (r.state, r.trial_id)
-    return lambda r: r.trial_id
+_MISSING = -math.inf
+# One plain value per row (faster than tuples); ties keep trial order, as the sort is
+# stable and starts from the rows in trial order.
+SORT_FIELDS: dict[str, Callable[[Row], Any]] = {
+    "trial": operator.attrgetter("trial_id"),
+    "reward": lambda r: _MISSING if r.reward is None else r.reward,
+    "time": lambda r: r.create_time or _MISSING,
+    "trainer": operator.attrgetter("client_id"),
+    "state": operator.attrgetter("state"),
+}
 
 
 @dataclass
@@ -207,10 +208,12 @@ class TrialIndex:
         return len(self._rows)
 
     def load(self, trials: Iterable[pb.Trial]) -> None:
-        rows = {t.trial_id: Row.from_pb(t) for t in trials}
+        self.load_rows([Row.from_pb(t) for t in trials])
+
+    def load_rows(self, rows: Iterable[Row]) -> None:
         with self._lock:
-            for trial_id, row in rows.items():
-                self._upsert(trial_id, row)
+            for row in rows:
+                self._upsert(row.trial_id, row)
             self.version += 1
 
     def _upsert(self, trial_id: int, row: Row) -> None:
@@ -260,7 +263,11 @@ class TrialIndex:
             if cached is not None and cached[0] == version:
                 return cached[1]
             rows = list(self._rows.values())
-        rows.sort(key=_sort_key(sort), reverse=desc)
+        rows.sort(key=SORT_FIELDS["trial"])
+        if sort != "trial":
+            rows.sort(key=SORT_FIELDS[sort], reverse=desc)
+        elif desc:
+            rows.reverse()
         with self._lock:
             self._sorted[(sort, desc)] = (version, rows)
         return rows
