@@ -164,9 +164,9 @@ class Dashboard:
                 sys.executable,
                 "-m",
                 "sanas.cli",
+                "dashboard",
                 "--address",
                 controller,
-                "dashboard",
                 "--port",
                 "0",
                 *extra,
@@ -461,3 +461,19 @@ def test_live_dashboard_in_browser(controller: ServerProcess, browser: object) -
     finally:
         stop.set()
         dash.close()
+
+
+def test_scale_bench_quick_run_prints_its_figures() -> None:
+    run = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "dashboard_scale.py"),
+            *("--trials", "2000", "--repeat", "2"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert "open, warm" in run.stdout and "median" in run.stdout
+    assert run.stdout.count("table page") == 7

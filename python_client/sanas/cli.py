@@ -430,6 +430,10 @@ def parser() -> argparse.ArgumentParser:
     dash = sub.add_parser(
         "dashboard", help="live web dashboard of the controller's studies (docs/dashboard.md)"
     )
+    # The controller options are also accepted after `dashboard` (as in `sanas dashboard
+    # --address HOST:PORT`); given there, they override the global ones.
+    for flag in ("--address", "--tls-ca", "--tls-cert", "--tls-key", "--token-file"):
+        dash.add_argument(flag, default=argparse.SUPPRESS, help=f"as the global {flag}")
     dash.add_argument("--port", type=int, default=8080, help="HTTP port (default 8080; 0: any)")
     dash.add_argument(
         "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, loopback only)"

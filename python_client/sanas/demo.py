@@ -520,7 +520,7 @@ def main_process(args: argparse.Namespace) -> int:
         flush=True,
     )
     print(
-        f"or in a browser: .venv/bin/sanas --address {nas.address} dashboard --port 8080, "
+        f"or in a browser: .venv/bin/sanas dashboard --address {nas.address} --port 8080, "
         "then open http://127.0.0.1:8080/",
         flush=True,
     )
