@@ -8,6 +8,7 @@ PROTO  := proto/sanas/v1/sanas.proto
 STUBS  := python_client/sanas/v1
 
 TOOLS  := .tools/bin
+DASH   := python_client/sanas/dashboard
 TOOLS_STAMP := $(TOOLS)/.installed
 # Pinned generator and inspection tools (Go module proxy); see tools/gen_clients.py.
 PROTOC_GEN_GO      := google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
@@ -19,12 +20,12 @@ HELM_VERSION := v3.22.0
 HELM_STAMP   := $(TOOLS)/.helm-$(HELM_VERSION)
 DEPLOY_CHECK := $(TOOLS)/sanas-deploy-check
 
-.PHONY: install system-deps tools deploy-tools proto stubs release-schema test lint serve demo bench clean
+.PHONY: install system-deps tools deploy-tools proto stubs release-schema test lint serve demo bench clean dashboard-vendor
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[paddle,demo,dev]'
+	$(PY) -m pip install -q -e '.[paddle,demo,dashboard,dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -36,15 +37,24 @@ install: $(STAMP)
 system-deps:
 	bash tools/system_deps.sh
 
-$(TOOLS_STAMP): clients/ts/package-lock.json | system-deps
+$(TOOLS_STAMP): clients/ts/package-lock.json $(DASH)/package-lock.json | system-deps
 	mkdir -p $(TOOLS)
 	GOBIN=$(abspath $(TOOLS)) go install $(PROTOC_GEN_GO)
 	GOBIN=$(abspath $(TOOLS)) go install $(PROTOC_GEN_GO_GRPC)
 	GOBIN=$(abspath $(TOOLS)) go install $(GRPCURL)
 	cd clients/ts && npm ci --no-audit --no-fund --loglevel=error
+	cd $(DASH) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 tools: system-deps $(TOOLS_STAMP)
+
+# Refreshes the dashboard's vendored browser files (uPlot) from the npm package pinned in
+# $(DASH)/package-lock.json; tests/test_dashboard.py fails when they drift from it.
+
+dashboard-vendor:
+	cd $(DASH) && npm ci --no-audit --no-fund --loglevel=error
+	cp $(DASH)/node_modules/uplot/dist/uPlot.iife.min.js $(DASH)/node_modules/uplot/dist/uPlot.min.css \
+	   $(DASH)/node_modules/uplot/LICENSE $(DASH)/static/vendor/
 
 $(HELM_STAMP):
 	mkdir -p $(TOOLS)
@@ -93,4 +103,4 @@ demo: $(STAMP)
 	$(PY) -m sanas.demo $(DEMO_ARGS)
 
 clean:
-	rm -rf $(VENV) .tools .pytest_cache .ruff_cache clients/ts/node_modules clients/ts/dist
+	rm -rf $(VENV) .tools .pytest_cache .ruff_cache clients/ts/node_modules clients/ts/dist $(DASH)/node_modules

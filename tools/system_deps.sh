@@ -17,6 +17,8 @@ cmd  pkg-config                                   pkg-config
 cmd  cmake                                        cmake
 cmd  g++                                          g++
 cmd  ip                                           iproute2
+cmd  chromium                                     chromium
+cmd  chromedriver                                 chromium-driver
 pc   grpc++                                       libgrpc++-dev
 pc   protobuf                                     libprotobuf-dev
 file /usr/include/google/protobuf/duration.proto  libprotobuf-dev

@@ -3,6 +3,7 @@
 sanas [--address HOST:PORT] [--tls-ca F] [--tls-cert F --tls-key F] [--token-file F] CMD
 studies | status STUDY | trials STUDY | best STUDY | watch STUDY | plot STUDY [-o F.png]
 import-paddleslim CHECKPOINT --study ID | delete STUDY --yes
+dashboard [--port 8080] [--host 127.0.0.1] [--dashboard-token-file F] [--allow-delete]
 """
 
 from __future__ import annotations
@@ -426,7 +427,61 @@ def parser() -> argparse.ArgumentParser:
     delete.add_argument("study", help=study_help)
     delete.add_argument("--yes", action="store_true", help="really delete (no undo)")
     delete.set_defaults(run=cmd_delete)
+    dash = sub.add_parser(
+        "dashboard", help="live web dashboard of the controller's studies (docs/dashboard.md)"
+    )
+    # The controller options are also accepted after `dashboard` (as in `sanas dashboard
+    # --address HOST:PORT`); given there, they override the global ones.
+    for flag in ("--address", "--tls-ca", "--tls-cert", "--tls-key", "--token-file"):
+        dash.add_argument(flag, default=argparse.SUPPRESS, help=f"as the global {flag}")
+    dash.add_argument("--port", type=int, default=8080, help="HTTP port (default 8080; 0: any)")
+    dash.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, loopback only)"
+    )
+    dash.add_argument(
+        "--dashboard-token-file",
+        help="file holding a token every browser request must carry (required when --host "
+        "is not loopback); open http://HOST:PORT/?token=TOKEN once to set its cookie",
+    )
+    dash.add_argument(
+        "--allow-delete",
+        action="store_true",
+        help="allow deleting studies from the dashboard (each asks to type the study id)",
+    )
+    dash.set_defaults(run=None)
     return p
+
+
+def cmd_dashboard(args: argparse.Namespace, address: str) -> int:
+    """Not a `run` like the others: the dashboard opens its own client, lazily, and starts
+    even when the controller is not up yet (its pages say so)."""
+    from .dashboard import serve
+
+    def client() -> Client:
+        return Client(
+            address,
+            timeout=args.timeout,
+            retry_timeout=args.timeout,
+            tls_ca_file=args.tls_ca,
+            tls_cert_file=args.tls_cert,
+            tls_key_file=args.tls_key,
+            auth_token_file=args.token_file,
+            client_id="sanas-dashboard",
+        )
+
+    try:
+        client().close()  # TLS and token files are read now: a mistake stops it here
+    except (ValueError, OSError) as exc:
+        print(f"sanas: {exc}", file=sys.stderr)
+        return 2
+    return serve(
+        client,
+        address,
+        host=args.host,
+        port=args.port,
+        token_file=args.dashboard_token_file,
+        allow_delete=args.allow_delete,
+    )
 
 
 def not_reachable(address: str, seconds: float, tls: bool) -> str:
@@ -447,6 +502,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"sanas: {exc}", file=sys.stderr)
         return 2
+    if args.command == "dashboard":
+        return cmd_dashboard(args, address)
     try:
         with Client(
             address,

@@ -524,6 +524,11 @@ def main_process(args: argparse.Namespace) -> int:
         f"watch {args.study}   (or status, trials, best, plot)",
         flush=True,
     )
+    print(
+        f"or in a browser: .venv/bin/sanas dashboard --address {nas.address} --port 8080, "
+        "then open http://127.0.0.1:8080/",
+        flush=True,
+    )
     if nas.metrics_url:
         print(f"metrics: {nas.metrics_url}", flush=True)
     client = Client(nas.address)

@@ -1,0 +1,409 @@
+"""The dashboard's web app (Starlette): HTML shells, a JSON API served from the per-study
+in-memory index, server-sent events from the shared watch streams, CSV export, and a
+guarded delete. Everything it knows comes from the controller's gRPC API."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import hmac
+import html
+import io
+import json
+import re
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from http.cookies import SimpleCookie
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    Response,
+    StreamingResponse,
+)
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from ..convert import space_config_from_pb
+from ..errors import SanasError, StudyNotFoundError
+from ..spaces import CombinedSpace, SpaceConfigError
+from ..spaces.cost import network_cost
+from ..v1 import sanas_pb2 as pb
+from .hub import Hub, StudyFeed, study_json
+from .index import MAX_PAGE_SIZE, QueryError, Row, parse_query
+
+STATIC = Path(__file__).resolve().parent / "static"
+COOKIE = "sanas_dashboard"
+STUDY_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
+MAX_CSV_ROWS = 200_000
+READY_TIMEOUT = 30.0
+KEEPALIVE = 15.0
+STUDY_TTL = 0.5
+PREFETCH = 8  # active studies indexed when the studies page lists them
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Settings:
+    controller: str
+    allow_delete: bool = False
+    token: str | None = None  # required on every request when set
+
+
+class TokenGuard:
+    """ASGI middleware: every request (pages, API, SSE, static files) carries the token,
+    as the cookie set from `?token=`, or as `Authorization: Bearer TOKEN`."""
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app = app
+        self.token = token.encode()
+
+    def _matches(self, value: str) -> bool:
+        return hmac.compare_digest(value.encode(), self.token)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+        given = query.get("token")
+        if given is not None and self._matches(given):
+            rest = urlencode([(k, v) for k, v in query.items() if k != "token"])
+            location = scope["path"] + (f"?{rest}" if rest else "")
+            response: Response = Response(status_code=303, headers={"location": location})
+            response.set_cookie(COOKIE, given, httponly=True, samesite="strict")
+            await response(scope, receive, send)
+            return
+        auth = headers.get("authorization", "")
+        if auth.startswith("Bearer ") and self._matches(auth[7:].strip()):
+            await self.app(scope, receive, send)
+            return
+        cookie = SimpleCookie()
+        try:
+            cookie.load(headers.get("cookie", ""))
+        except Exception:  # a malformed Cookie header: as if none
+            cookie = SimpleCookie()
+        if COOKIE in cookie and self._matches(cookie[COOKIE].value):
+            await self.app(scope, receive, send)
+            return
+        await PlainTextResponse(
+            "sanas dashboard: a token is required: open the link with ?token=TOKEN once, "
+            "or send Authorization: Bearer TOKEN\n",
+            status_code=401,
+        )(scope, receive, send)
+
+
+def study_id_of(request: Request) -> str:
+    study_id = request.path_params["study_id"]
+    if not STUDY_ID.match(study_id):
+        raise HTTPException(400, f"bad study id {study_id[:40]!r}")
+    return study_id
+
+
+def describe(study: pb.Study, tokens: list[int]) -> dict[str, Any] | None:
+    """The decoded architectures of `tokens` and their FLOPs and params, as the
+    controller counts them (sanas.spaces, no Paddle); None for custom token spaces."""
+    if not tokens or not study.config.search_spaces:
+        return None
+    limits = study.config.constraints
+    try:
+        space = CombinedSpace.from_configs(
+            [space_config_from_pb(c) for c in study.config.search_spaces]
+        )
+        archs = space.decode(tokens, limits.in_channels or 3)
+        cost = network_cost(archs, limits.input_size or 32)
+    except (SpaceConfigError, ValueError, IndexError):
+        return None
+    if not any(a.blocks for a in archs):
+        return None
+    return {
+        "flops": cost.flops,
+        "params": cost.params,
+        "input_size": limits.input_size or 32,
+        "architectures": [
+            {
+                "space": a.space,
+                "in_channels": a.in_channels,
+                "blocks": [
+                    {
+                        "kind": b.kind,
+                        "out_channels": b.out_channels,
+                        "kernel": b.kernel,
+                        "stride": b.stride,
+                        "expansion": b.expansion,
+                        "repeats": b.repeats,
+                        "act": b.act,
+                    }
+                    for b in a.blocks
+                ],
+            }
+            for a in archs
+        ],
+    }
+
+
+def page(title: str, kind: str, **data: str) -> HTMLResponse:
+    attrs = " ".join(f'data-{k.replace("_", "-")}="{html.escape(v)}"' for k, v in data.items())
+    return HTMLResponse(
+        f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(title)} - sanas dashboard</title>
+<link rel="icon" href="data:,">
+<link rel="stylesheet" href="/static/vendor/uPlot.min.css">
+<link rel="stylesheet" href="/static/style.css">
+</head><body data-page="{kind}" {attrs}>
+<header><a href="/" class="brand">sanas</a> <span id="crumbs"></span>
+<span id="live" class="live">connecting...</span></header>
+<main id="main"></main>
+<script src="/static/vendor/uPlot.iife.min.js"></script>
+<script src="/static/app.js"></script>
+</body></html>
+"""
+    )
+
+
+def create_app(hub: Hub, settings: Settings) -> ASGIApp:
+    async def call(fn: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return await run_in_threadpool(fn, *args)
+        except StudyNotFoundError as exc:
+            raise HTTPException(404, str(exc)) from None
+        except SanasError as exc:
+            raise HTTPException(502, f"controller {settings.controller}: {exc}") from None
+
+    async def ready_feed(study_id: str) -> StudyFeed:
+        feed = hub.feed(study_id)
+        await run_in_threadpool(feed.ready.wait, READY_TIMEOUT)
+        if not feed.ready.is_set():
+            raise HTTPException(504, f"controller {settings.controller} did not answer in time")
+        if feed.study is None:
+            hub.drop(study_id)
+            message = feed.error or "no such study"
+            status = 404 if feed.not_found else 502
+            raise HTTPException(status, message)
+        return feed
+
+    # -- pages ---------------------------------------------------------------------------
+    async def studies_page(request: Request) -> Response:
+        return page("studies", "studies", controller=settings.controller)
+
+    async def study_page(request: Request) -> Response:
+        study_id = study_id_of(request)
+        return page(
+            study_id,
+            "study",
+            study=study_id,
+            allow_delete="1" if settings.allow_delete else "0",
+        )
+
+    async def trial_page(request: Request) -> Response:
+        study_id = study_id_of(request)
+        return page(f"{study_id} #{request.path_params['trial_id']}", "trial", study=study_id,
+                    trial=str(request.path_params["trial_id"]))  # fmt: skip
+
+    # -- API -----------------------------------------------------------------------------
+    def list_studies() -> list[dict[str, Any]]:
+        now = time.time()
+        out = []
+        prefetched = 0
+        for s in hub.client.list_studies():
+            item = study_json(s)
+            running = []
+            if s.trial_counts.active:
+                running = list(hub.client.list_trials(s.study_id, state=pb.TRIAL_STATE_ACTIVE))
+            lease = item["lease_seconds"]
+            item["trainers_alive"] = sorted({t.client_id for t in running})
+            item["running"] = [
+                {
+                    "trial_id": r.trial_id,
+                    "client_id": r.client_id,
+                    "age": now - r.create_time if r.create_time else None,
+                    # Time since the lease was last renewed (a heartbeat or the suggest).
+                    "lease_age": now - (r.lease_expire_time - lease)
+                    if r.lease_expire_time
+                    else None,
+                }
+                for r in (Row.from_pb(t) for t in running[:50])
+            ]
+            out.append(item)
+            if s.state == pb.STUDY_STATE_ACTIVE and prefetched < PREFETCH:
+                # Index the running studies now, so opening one finds it ready.
+                prefetched += 1
+                hub.feed(s.study_id)
+        return out
+
+    async def api_studies(request: Request) -> Response:
+        return JSONResponse({"studies": await call(list_studies)})
+
+    async def api_study(request: Request) -> Response:
+        feed = await ready_feed(study_id_of(request))
+        # Trial events carry no study: its counters and temperature come fresh from
+        # GetStudy (one small unary call), at most every STUDY_TTL seconds.
+        if time.monotonic() - feed.study_fetched > STUDY_TTL:
+            feed.study = await call(hub.client.get_study, feed.study_id)
+            feed.study_fetched = time.monotonic()
+        assert feed.study is not None
+        info = study_json(feed.study)
+        info["trainers"] = feed.index.trainers(info["lease_seconds"])
+        info["best"] = describe(feed.study, list(feed.study.best_tokens))
+        info["indexed"] = len(feed.index)
+        info["finished_watch"] = feed.finished
+        return JSONResponse(info)
+
+    async def api_series(request: Request) -> Response:
+        feed = await ready_feed(study_id_of(request))
+        return JSONResponse(await run_in_threadpool(feed.index.series))
+
+    async def api_trials(request: Request) -> Response:
+        feed = await ready_feed(study_id_of(request))
+        try:
+            query = parse_query(dict(request.query_params))
+        except QueryError as exc:
+            raise HTTPException(400, str(exc)) from None
+        result = feed.index.query(query)
+        return JSONResponse(
+            {
+                "total": result.total,
+                "indexed": len(feed.index),
+                "offset": query.offset,
+                "limit": query.limit,
+                "max_limit": MAX_PAGE_SIZE,
+                "trials": [r.to_json() for r in result.rows],
+            }
+        )
+
+    async def api_csv(request: Request) -> Response:
+        study_id = study_id_of(request)
+        feed = await ready_feed(study_id)
+        params = {k: v for k, v in request.query_params.items() if k not in ("offset", "limit")}
+        try:
+            query = parse_query({**params, "limit": str(MAX_CSV_ROWS)}, max_limit=MAX_CSV_ROWS)
+        except QueryError as exc:
+            raise HTTPException(400, str(exc)) from None
+        rows = feed.index.query(query).rows
+        buffer = io.StringIO()
+        fields = list(Row.from_pb(pb.Trial()).to_json().keys())
+        writer = csv.DictWriter(buffer, fieldnames=fields)
+        writer.writeheader()
+        for r in rows:
+            record = r.to_json()
+            record["tokens"] = " ".join(map(str, r.tokens))
+            writer.writerow(record)
+        return Response(
+            buffer.getvalue(),
+            media_type="text/csv",
+            headers={"content-disposition": f'attachment; filename="{study_id}-trials.csv"'},
+        )
+
+    async def api_trial(request: Request) -> Response:
+        feed = await ready_feed(study_id_of(request))
+        trial_id = request.path_params["trial_id"]
+        row = feed.index.get(trial_id)
+        if row is None:
+            raise HTTPException(404, f"study {feed.study_id!r} has no trial {trial_id}")
+        assert feed.study is not None
+        out = row.to_json()
+        out["measurements"] = row.measurements
+        out["architecture"] = describe(feed.study, list(row.tokens))
+        return JSONResponse(out)
+
+    async def api_events(request: Request) -> Response:
+        feed = await ready_feed(study_id_of(request))
+        queue = feed.subscribe()
+
+        async def stream() -> AsyncIterator[str]:
+            try:
+                assert feed.study is not None
+                hello = {"type": "hello", "study": study_json(feed.study)}
+                yield f"data: {json.dumps(hello)}\n\n"
+                while True:
+                    try:
+                        message = await asyncio.wait_for(queue.get(), KEEPALIVE)
+                    except asyncio.TimeoutError:
+                        yield ": keep-alive\n\n"
+                        continue
+                    yield f"data: {json.dumps(message)}\n\n"
+            finally:
+                feed.unsubscribe(queue)
+
+        return StreamingResponse(
+            stream(),
+            media_type="text/event-stream",
+            headers={"cache-control": "no-store", "x-accel-buffering": "no"},
+        )
+
+    async def api_delete(request: Request) -> Response:
+        study_id = study_id_of(request)
+        if not settings.allow_delete:
+            raise HTTPException(
+                403, "deleting is off: start the dashboard with --allow-delete to allow it"
+            )
+        # A header no cross-site form can send: this cannot be a forged request.
+        if request.headers.get("x-sanas-dashboard") != "1":
+            raise HTTPException(400, "missing X-Sanas-Dashboard: 1 header")
+        try:
+            body = await request.json()
+        except ValueError:
+            raise HTTPException(400, 'body: JSON {"confirm": STUDY_ID} expected') from None
+        if not isinstance(body, dict) or body.get("confirm") != study_id:
+            raise HTTPException(400, f"confirm: type the study id {study_id!r} to delete it")
+        await call(hub.client.delete_study, study_id)
+        hub.drop(study_id)
+        return JSONResponse({"deleted": study_id})
+
+    async def api_health(request: Request) -> Response:
+        feeds = hub.feeds()
+        return JSONResponse(
+            {
+                "controller": settings.controller,
+                "allow_delete": settings.allow_delete,
+                "feeds": {
+                    k: {
+                        "subscribers": f.subscribers,
+                        "streams_opened": f.streams_opened,
+                        "indexed": len(f.index),
+                    }
+                    for k, f in feeds.items()
+                },
+            }
+        )
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
+        return PlainTextResponse(f"{exc.status_code}: {exc.detail}\n", status_code=exc.status_code)
+
+    routes = [
+        Route("/", studies_page),
+        Route("/study/{study_id}", study_page),
+        Route("/study/{study_id}/trial/{trial_id:int}", trial_page),
+        Route("/api/health", api_health),
+        Route("/api/studies", api_studies),
+        Route("/api/studies/{study_id}", api_study),
+        Route("/api/studies/{study_id}/series", api_series),
+        Route("/api/studies/{study_id}/trials", api_trials),
+        Route("/api/studies/{study_id}/trials.csv", api_csv),
+        Route("/api/studies/{study_id}/trials/{trial_id:int}", api_trial),
+        Route("/api/studies/{study_id}/events", api_events),
+        Route("/api/studies/{study_id}/delete", api_delete, methods=["POST"]),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+    app = Starlette(routes=routes, exception_handlers={HTTPException: http_error})
+    app.state.hub = hub
+    return TokenGuard(app, settings.token) if settings.token else app

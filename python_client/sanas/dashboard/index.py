@@ -1,0 +1,374 @@
+"""A study's trials in memory, for the dashboard: fed once by ListTrials, then by the
+watch stream, so table pages, charts and CSV are served without calling the controller.
+
+Pure logic (no I/O): the pagination, sorting and filtering here are unit-tested alone.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..v1 import sanas_pb2 as pb
+
+STATE_NAMES: dict[int, str] = {
+    pb.TRIAL_STATE_ACTIVE: "active",
+    pb.TRIAL_STATE_SUCCEEDED: "succeeded",
+    pb.TRIAL_STATE_INFEASIBLE: "infeasible",
+    pb.TRIAL_STATE_STOPPED: "stopped",
+}
+STATES = frozenset(STATE_NAMES.values())
+SORT_KEYS = ("trial", "reward", "time", "trainer", "state")
+MAX_PAGE_SIZE = 500
+MAX_FILTER_CHARS = 200
+MAX_SERIES_POINTS = 10_000
+MAX_CURVES = 200
+
+
+class QueryError(ValueError):
+    """A bad table query: the dashboard answers it with HTTP 400 and this message."""
+
+
+def ts(value: Any) -> float | None:
+    return value.seconds + value.nanos / 1e9 if value.seconds or value.nanos else None
+
+
+@dataclass(slots=True)
+class Row:
+    """What the dashboard keeps of a trial."""
+
+    trial_id: int
+    state: str
+    reward: float | None
+    accepted: bool
+    temperature: float
+    client_id: str
+    create_time: float | None
+    complete_time: float | None
+    lease_expire_time: float | None
+    issue_count: int
+    tokens: tuple[int, ...]
+    stop_reason: str
+    max_step: int
+    measurements: list[tuple[int, float]] = field(default_factory=list)
+
+    @classmethod
+    def from_pb(cls, t: pb.Trial) -> Row:
+        state = STATE_NAMES.get(t.state, "unspecified")
+        measurements = t.measurements
+        return cls(
+            t.trial_id,
+            state,
+            # A stopped trial's reward is its last reported value.
+            t.reward if state in ("succeeded", "stopped") else None,
+            t.accepted,
+            t.temperature,
+            t.client_id,
+            ts(t.create_time),
+            ts(t.complete_time),
+            ts(t.lease_expire_time),
+            t.issue_count,
+            tuple(t.tokens),
+            t.stop_reason,
+            t.max_step,
+            [(m.step, m.value) for m in measurements] if measurements else [],
+        )
+
+    def to_json(self, tokens: bool = True) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "trial_id": self.trial_id,
+            "state": self.state,
+            "reward": self.reward,
+            "accepted": self.accepted,
+            "temperature": self.temperature,
+            "client_id": self.client_id,
+            "create_time": self.create_time,
+            "complete_time": self.complete_time,
+            "lease_expire_time": self.lease_expire_time,
+            "issue_count": self.issue_count,
+            "stop_reason": self.stop_reason,
+            "max_step": self.max_step,
+            "last_step": self.measurements[-1][0] if self.measurements else None,
+        }
+        if tokens:
+            out["tokens"] = list(self.tokens)
+        return out
+
+
+@dataclass(frozen=True)
+class Query:
+    """One table request, every field bounded."""
+
+    offset: int = 0
+    limit: int = 50
+    sort: str = "trial"
+    desc: bool = False
+    states: frozenset[str] = frozenset()
+    trainer: str = ""
+    reward_min: float | None = None
+    reward_max: float | None = None
+    time_min: float | None = None
+    time_max: float | None = None
+
+
+def _int(params: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    text = params.get(name, "")
+    if text == "":
+        return default
+    if len(text) > 20:
+        raise QueryError(f"{name}: too long")
+    try:
+        value = int(text)
+    except ValueError:
+        raise QueryError(f"{name}={text!r}: not an integer") from None
+    if not low <= value <= high:
+        raise QueryError(f"{name}={value}: must be between {low} and {high}")
+    return value
+
+
+def _float(params: Mapping[str, str], name: str) -> float | None:
+    text = params.get(name, "")
+    if text == "":
+        return None
+    if len(text) > 40:
+        raise QueryError(f"{name}: too long")
+    try:
+        value = float(text)
+    except ValueError:
+        raise QueryError(f"{name}={text!r}: not a number") from None
+    if not math.isfinite(value):
+        raise QueryError(f"{name}={text!r}: must be finite")
+    return value
+
+
+def parse_query(params: Mapping[str, str], max_limit: int = MAX_PAGE_SIZE) -> Query:
+    """A Query from URL parameters: offset, limit, sort, desc, state (comma-separated),
+    trainer (substring of client_id), reward_min/max, time_min/max (Unix seconds)."""
+    for name, value in params.items():
+        if len(value) > MAX_FILTER_CHARS:
+            raise QueryError(f"{name}: longer than {MAX_FILTER_CHARS} characters")
+    sort = params.get("sort", "") or "trial"
+    if sort not in SORT_KEYS:
+        raise QueryError(f"sort={sort!r}: one of {', '.join(SORT_KEYS)}")
+    desc_text = params.get("desc", "") or "0"
+    if desc_text not in ("0", "1", "true", "false"):
+        raise QueryError(f"desc={desc_text!r}: 0 or 1")
+    states = frozenset(s for s in (params.get("state", "") or "").split(",") if s)
+    unknown = states - STATES
+    if unknown:
+        raise QueryError(f"state={','.join(sorted(unknown))!r}: one of {', '.join(sorted(STATES))}")
+    return Query(
+        offset=_int(params, "offset", 0, 0, 10**9),
+        limit=_int(params, "limit", 50, 1, max_limit),
+        sort=sort,
+        desc=desc_text in ("1", "true"),
+        states=states,
+        trainer=params.get("trainer", ""),
+        reward_min=_float(params, "reward_min"),
+        reward_max=_float(params, "reward_max"),
+        time_min=_float(params, "time_min"),
+        time_max=_float(params, "time_max"),
+    )
+
+
+_MISSING = -math.inf
+# One plain value per row (faster than tuples); ties keep trial order, as the sort is
+# stable and starts from the rows in trial order.
+SORT_FIELDS: dict[str, Callable[[Row], Any]] = {
+    "trial": operator.attrgetter("trial_id"),
+    "reward": lambda r: _MISSING if r.reward is None else r.reward,
+    "time": lambda r: r.create_time or _MISSING,
+    "trainer": operator.attrgetter("client_id"),
+    "state": operator.attrgetter("state"),
+}
+
+
+@dataclass
+class Page:
+    total: int  # trials matching the filter
+    rows: list[Row]
+
+
+class TrialIndex:
+    """Trials of one study by id; thread-safe (the watch thread writes, requests read)."""
+
+    def __init__(self) -> None:
+        self._rows: dict[int, Row] = {}
+        self._lock = threading.Lock()
+        self.version = 0
+        self._sorted: dict[tuple[str, bool], tuple[int, list[Row]]] = {}
+        self._series: tuple[int, dict[str, Any]] | None = None
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def load(self, trials: Iterable[pb.Trial]) -> None:
+        self.load_rows([Row.from_pb(t) for t in trials])
+
+    def load_rows(self, rows: Iterable[Row]) -> None:
+        with self._lock:
+            for row in rows:
+                self._upsert(row.trial_id, row)
+            self.version += 1
+
+    def _upsert(self, trial_id: int, row: Row) -> None:
+        old = self._rows.get(trial_id)
+        # An event that predates what is held (ListTrials overtook it) changes nothing:
+        # a trial only goes from active to finished, or is re-issued (issue_count rises).
+        if (
+            old is not None
+            and old.state != "active"
+            and row.state == "active"
+            and row.issue_count <= old.issue_count
+        ):
+            return
+        if old is not None and len(old.measurements) > len(row.measurements):
+            row.measurements = old.measurements
+        self._rows[trial_id] = row
+
+    def update(self, trial: pb.Trial) -> Row:
+        row = Row.from_pb(trial)
+        with self._lock:
+            self._upsert(trial.trial_id, row)
+            self.version += 1
+            return self._rows[trial.trial_id]
+
+    def add_measurement(self, trial: pb.Trial, step: int, value: float) -> None:
+        with self._lock:
+            row = self._rows.get(trial.trial_id)
+            if row is None:
+                row = Row.from_pb(trial)
+                self._rows[trial.trial_id] = row
+            if not row.measurements or row.measurements[-1][0] < step:
+                row.measurements.append((step, value))
+            self.version += 1
+
+    def get(self, trial_id: int) -> Row | None:
+        return self._rows.get(trial_id)
+
+    def rows(self) -> list[Row]:
+        with self._lock:
+            return list(self._rows.values())
+
+    def _ordered(self, sort: str, desc: bool) -> list[Row]:
+        """All rows in this order, cached until the next change."""
+        with self._lock:
+            version = self.version
+            cached = self._sorted.get((sort, desc))
+            if cached is not None and cached[0] == version:
+                return cached[1]
+            rows = list(self._rows.values())
+        rows.sort(key=SORT_FIELDS["trial"])
+        if sort != "trial":
+            rows.sort(key=SORT_FIELDS[sort], reverse=desc)
+        elif desc:
+            rows.reverse()
+        with self._lock:
+            self._sorted[(sort, desc)] = (version, rows)
+        return rows
+
+    def query(self, q: Query) -> Page:
+        rows = self._ordered(q.sort, q.desc)
+        checks = []
+        if q.states:
+            checks.append(lambda r: r.state in q.states)
+        if q.trainer:
+            needle = q.trainer.lower()
+            checks.append(lambda r: needle in r.client_id.lower())
+        if q.reward_min is not None:
+            checks.append(lambda r: r.reward is not None and r.reward >= q.reward_min)
+        if q.reward_max is not None:
+            checks.append(lambda r: r.reward is not None and r.reward <= q.reward_max)
+        if q.time_min is not None:
+            checks.append(lambda r: r.create_time is not None and r.create_time >= q.time_min)
+        if q.time_max is not None:
+            checks.append(lambda r: r.create_time is not None and r.create_time <= q.time_max)
+        if checks:
+            rows = [r for r in rows if all(c(r) for c in checks)]
+        return Page(total=len(rows), rows=rows[q.offset : q.offset + q.limit])
+
+    def trainers(self, lease: float, now: float | None = None) -> list[dict[str, Any]]:
+        """Per client_id: trials, running, last contact (creation, completion or, for a
+        running trial, its last lease renewal)."""
+        now = time.time() if now is None else now
+        seen: dict[str, dict[str, Any]] = {}
+        for r in self.rows():
+            contact = max(
+                r.create_time or 0.0,
+                r.complete_time or 0.0,
+                (r.lease_expire_time or 0.0) - lease if r.state == "active" else 0.0,
+            )
+            entry = seen.setdefault(
+                r.client_id, {"client_id": r.client_id, "trials": 0, "running": 0, "last": 0.0}
+            )
+            entry["trials"] += 1
+            entry["running"] += r.state == "active"
+            entry["last"] = max(entry["last"], contact)
+        for entry in seen.values():
+            entry["age"] = max(0.0, now - entry["last"]) if entry["last"] else None
+        return sorted(seen.values(), key=lambda e: -e["last"])
+
+    def series(self) -> dict[str, Any]:
+        """Columns for the charts, in trial order: finished trials' reward, best so far,
+        temperature and rolling acceptance; down-sampled to MAX_SERIES_POINTS buckets
+        (each keeps its best reward) so a 100k-trial study stays a small download."""
+        with self._lock:
+            version = self.version
+            if self._series is not None and self._series[0] == version:
+                return self._series[1]
+        done = sorted(
+            (r for r in self.rows() if r.state in ("succeeded", "stopped")),
+            key=lambda r: r.trial_id,
+        )
+        n = len(done)
+        stride = max(1, math.ceil(n / MAX_SERIES_POINTS))
+        window = max(1, min(20, n // 5))
+        ids: list[int] = []
+        rewards: list[float] = []
+        best: list[float] = []
+        temps: list[float] = []
+        accept: list[float] = []
+        top = -math.inf
+        recent = 0
+        for i, r in enumerate(done):
+            reward = r.reward if r.reward is not None else -math.inf
+            top = max(top, reward)
+            recent += r.accepted
+            if i >= window:
+                recent -= done[i - window].accepted
+            if i % stride == 0:
+                ids.append(r.trial_id)
+                rewards.append(reward)
+                best.append(top)
+                temps.append(r.temperature)
+                accept.append(recent / min(i + 1, window))
+            elif reward > rewards[-1]:
+                rewards[-1] = reward
+                best[-1] = top
+            else:
+                best[-1] = top
+        curves = [
+            {"trial_id": r.trial_id, "stopped": r.state == "stopped", "points": r.measurements}
+            for r in sorted((r for r in self.rows() if r.measurements), key=lambda r: -r.trial_id)[
+                :MAX_CURVES
+            ]
+        ]
+        out = {
+            "trial": ids,
+            "reward": rewards,
+            "best": best,
+            "temperature": temps,
+            "acceptance": accept,
+            "window": window,
+            "stride": stride,
+            "finished": n,
+            "curves": curves,
+        }
+        with self._lock:
+            self._series = (version, out)
+        return out
