@@ -264,8 +264,92 @@ def test_token_checked_on_every_request(controller: ServerProcess, tmp_path: Pat
             assert r.status == 200 and r.url == f"{dash.url}/"  # redirected, cookie set
         with opener.open(f"{dash.url}/api/studies/s", timeout=10) as r:
             assert json.loads(r.read())["study_id"] == "s"
+        # Another app's malformed cookie on the same host does not hide the token's.
+        odd = {"cookie": 'grafana_session={"a":1}; x="unterminated; sanas_dashboard=' + token}
+        assert dash.get("/api/studies", odd)[0] == 200
     finally:
         dash.close()
+
+
+def test_a_loopback_dashboard_answers_only_loopback_names(controller: ServerProcess) -> None:
+    # DNS rebinding: a page of attacker.example rebound to 127.0.0.1 is same-origin to
+    # the browser, so the dashboard itself must refuse requests addressed to that name.
+    make_study(controller.address, "victim", 10, 1)
+    dash = Dashboard(controller.address, "--allow-delete")
+    try:
+        rebound = {"host": "attacker.example", "origin": "http://attacker.example"}
+        status, text = dash.get("/api/studies", rebound)
+        assert status == 421 and b"127.0.0.1" in text
+        headers = {"x-sanas-dashboard": "1", "content-type": "application/json"}
+        status, _ = dash.post(
+            "/api/studies/victim/delete", {"confirm": "victim"}, headers | rebound
+        )
+        assert status == 421
+        # A delete from a page of another origin (another local port) is refused too.
+        other = headers | {"origin": "http://127.0.0.1:1"}
+        status, text = dash.post("/api/studies/victim/delete", {"confirm": "victim"}, other)
+        assert status == 403 and b"another origin" in text
+        for name in ("localhost", "127.0.0.1", "[::1]"):
+            port = dash.url.rsplit(":", 1)[1]
+            assert dash.get("/api/health", {"host": f"{name}:{port}"})[0] == 200, name
+        with Client(controller.address) as c:
+            assert [s.study_id for s in c.list_studies()] == ["victim"]
+    finally:
+        dash.close()
+
+
+def test_a_controller_that_is_down_gets_an_answer_in_seconds(tmp_path: Path) -> None:
+    # Each waiting page holds a worker thread: the dashboard gives up on the controller
+    # after a few seconds (not the CLI's 30) and says so.
+    dash = Dashboard("127.0.0.1:1")
+    try:
+        started = time.monotonic()
+        status, text = dash.get("/api/studies")
+        waited = time.monotonic() - started
+        assert status in (502, 504) and text, (status, text)
+        assert waited < 9, waited
+    finally:
+        dash.close()
+
+
+def test_the_study_cap_drops_unviewed_studies_even_behind_a_viewed_one() -> None:
+    import asyncio
+
+    from sanas.dashboard import hub as hub_module
+
+    class Silent:
+        """A client whose watch streams never send anything."""
+
+        def watch_study(self, study_id: str) -> Iterator[object]:
+            time.sleep(30)
+            yield from ()
+
+        def close(self) -> None:
+            pass
+
+    hub = hub_module.Hub(lambda: Silent())  # type: ignore[arg-type, return-value]
+
+    async def scenario() -> None:
+        hub.feed("s0").subscribe()  # the oldest study has a viewer
+        for i in range(1, 3 * hub_module.MAX_FEEDS):
+            hub.feed(f"s{i}")
+
+    try:
+        asyncio.run(scenario())
+        feeds = hub.feeds()
+        assert len(feeds) == hub_module.MAX_FEEDS
+        assert "s0" in feeds and f"s{3 * hub_module.MAX_FEEDS - 1}" in feeds
+    finally:
+        hub.close()
+
+
+def test_csv_text_cells_cannot_run_as_spreadsheet_formulas() -> None:
+    from sanas.dashboard.app import spreadsheet_safe
+
+    assert spreadsheet_safe("=HYPERLINK(1)") == "'=HYPERLINK(1)"
+    assert spreadsheet_safe("@SUM(A1)") == "'@SUM(A1)"
+    assert spreadsheet_safe("trainer-1") == "trainer-1"
+    assert spreadsheet_safe(-0.5) == -0.5  # numbers stay numbers
 
 
 def test_bad_input_is_a_clear_4xx(controller: ServerProcess) -> None:
@@ -286,8 +370,10 @@ def test_bad_input_is_a_clear_4xx(controller: ServerProcess) -> None:
 # -- in the browser ------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    if not (Path("/usr/bin/chromium").exists() and Path("/usr/bin/chromedriver").exists()):
-        pytest.skip("Debian chromium + chromium-driver are not installed (tools/system_deps.sh)")
+    # Not a skip: `make test` installs them (tools/system_deps.sh), so missing is a failure.
+    assert Path("/usr/bin/chromium").exists() and Path("/usr/bin/chromedriver").exists(), (
+        "Debian chromium + chromium-driver are not installed: run `make tools`"
+    )
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 

@@ -31,6 +31,8 @@ STATES = {
     "stopped": pb.TRIAL_STATE_STOPPED,
 }
 DEFAULT_ADDRESS = f"127.0.0.1:{DEFAULT_PORT}"
+# Longest a dashboard request waits on the controller (retries included).
+DASHBOARD_CALL_SECONDS = 5.0
 
 
 SCORED = (pb.TRIAL_STATE_SUCCEEDED, pb.TRIAL_STATE_STOPPED)
@@ -458,10 +460,13 @@ def cmd_dashboard(args: argparse.Namespace, address: str) -> int:
     from .dashboard import serve
 
     def client() -> Client:
+        # Short deadlines: a page waiting on a controller that is down holds one of the
+        # server's worker threads, and it should say so within seconds, not after 30.
+        seconds = min(args.timeout, DASHBOARD_CALL_SECONDS)
         return Client(
             address,
-            timeout=args.timeout,
-            retry_timeout=args.timeout,
+            timeout=seconds,
+            retry_timeout=seconds,
             tls_ca_file=args.tls_ca,
             tls_cert_file=args.tls_cert,
             tls_key_file=args.tls_key,

@@ -74,7 +74,8 @@ def serve(
         )
         return 1
     hub = Hub(client_factory)
-    app = create_app(hub, Settings(controller=controller, allow_delete=allow_delete, token=token))
+    settings = Settings(controller=controller, allow_delete=allow_delete, token=token, host=host)
+    app = create_app(hub, settings)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -14,15 +14,14 @@ import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
-from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import Request, cookie_parser
 from starlette.responses import (
     HTMLResponse,
     JSONResponse,
@@ -61,6 +60,42 @@ class Settings:
     controller: str
     allow_delete: bool = False
     token: str | None = None  # required on every request when set
+    host: str = "127.0.0.1"  # the address the dashboard is bound to
+
+
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+# Live pages (event streams) open at once, over all studies; more are refused.
+MAX_EVENT_STREAMS = 256
+
+
+def host_name(header: str) -> str:
+    """The name part of a Host header ("[::1]:8080" -> "::1", "a:80" -> "a")."""
+    if header.startswith("["):
+        return header[1:].split("]", 1)[0]
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+
+
+class HostGuard:
+    """ASGI middleware of a dashboard without a token (bound to loopback): it answers
+    only requests addressed to a loopback name, so a web page whose domain is rebound to
+    127.0.0.1 (DNS rebinding) cannot read it, or delete studies through it."""
+
+    def __init__(self, app: ASGIApp, bound_host: str) -> None:
+        self.app = app
+        self.allowed = {*LOOPBACK_NAMES, bound_host.strip("[]")}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+            name = host_name(headers.get("host", "")).lower()
+            if name not in self.allowed:
+                await PlainTextResponse(
+                    f"sanas dashboard: requests must be addressed to "
+                    f"{' or '.join(sorted(self.allowed))}, not {name[:80]!r}\n",
+                    status_code=421,
+                )(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class TokenGuard:
@@ -92,12 +127,10 @@ class TokenGuard:
         if auth.startswith("Bearer ") and self._matches(auth[7:].strip()):
             await self.app(scope, receive, send)
             return
-        cookie = SimpleCookie()
-        try:
-            cookie.load(headers.get("cookie", ""))
-        except Exception:  # a malformed Cookie header: as if none
-            cookie = SimpleCookie()
-        if COOKIE in cookie and self._matches(cookie[COOKIE].value):
+        # Starlette's lenient parser: another app's odd cookie on the same host (browsers
+        # send every port's cookies) must not hide ours.
+        cookies = cookie_parser(headers.get("cookie", ""))
+        if COOKIE in cookies and self._matches(cookies[COOKIE]):
             await self.app(scope, receive, send)
             return
         await PlainTextResponse(
@@ -105,6 +138,14 @@ class TokenGuard:
             "or send Authorization: Bearer TOKEN\n",
             status_code=401,
         )(scope, receive, send)
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula (trainer names and stop reasons
+    come from clients) gets a leading quote; numbers stay as they are."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
 
 
 def study_id_of(request: Request) -> str:
@@ -301,7 +342,7 @@ def create_app(hub: Hub, settings: Settings) -> ASGIApp:
         writer = csv.DictWriter(buffer, fieldnames=fields)
         writer.writeheader()
         for r in rows:
-            record = r.to_json()
+            record = {k: spreadsheet_safe(v) for k, v in r.to_json().items()}
             record["tokens"] = " ".join(map(str, r.tokens))
             writer.writerow(record)
         return Response(
@@ -323,7 +364,12 @@ def create_app(hub: Hub, settings: Settings) -> ASGIApp:
         return JSONResponse(out)
 
     async def api_events(request: Request) -> Response:
-        feed = await ready_feed(study_id_of(request))
+        study_id = study_id_of(request)
+        if sum(f.subscribers for f in hub.feeds().values()) >= MAX_EVENT_STREAMS:
+            raise HTTPException(
+                503, f"{MAX_EVENT_STREAMS} live pages are open already: close some and reload"
+            )
+        feed = await ready_feed(study_id)
         queue = feed.subscribe()
 
         async def stream() -> AsyncIterator[str]:
@@ -356,6 +402,9 @@ def create_app(hub: Hub, settings: Settings) -> ASGIApp:
         # A header no cross-site form can send: this cannot be a forged request.
         if request.headers.get("x-sanas-dashboard") != "1":
             raise HTTPException(400, "missing X-Sanas-Dashboard: 1 header")
+        origin = request.headers.get("origin")
+        if origin is not None and urlsplit(origin).netloc != request.headers.get("host"):
+            raise HTTPException(403, f"a delete from another origin ({origin[:80]}) is refused")
         try:
             body = await request.json()
         except ValueError:
@@ -406,4 +455,4 @@ def create_app(hub: Hub, settings: Settings) -> ASGIApp:
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_error})
     app.state.hub = hub
-    return TokenGuard(app, settings.token) if settings.token else app
+    return TokenGuard(app, settings.token) if settings.token else HostGuard(app, settings.host)

@@ -229,11 +229,13 @@ class Hub:
             if feed is None or (feed.error and not feed.thread.is_alive()):
                 feed = StudyFeed(self.client, study_id)
             self._feeds[study_id] = feed  # most recent last
-            while len(self._feeds) > MAX_FEEDS:
-                oldest = next(iter(self._feeds))
-                if self._feeds[oldest].subscribers:
+            # Drop the least recently opened studies nobody is viewing; only viewed ones
+            # (bounded by the event streams the app accepts) may keep it over the cap.
+            for old in list(self._feeds):
+                if len(self._feeds) <= MAX_FEEDS:
                     break
-                self._feeds.pop(oldest).stop()
+                if old != study_id and not self._feeds[old].subscribers:
+                    self._feeds.pop(old).stop()
             return feed
 
     def drop(self, study_id: str) -> None:

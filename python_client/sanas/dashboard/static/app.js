@@ -75,8 +75,13 @@ async function studiesPage() {
       showError(err);
     }
   }
-  await refresh();
-  setInterval(refresh, 3000);
+  // The next refresh is scheduled when this one ends: while the controller is down a
+  // refresh takes seconds, and a fixed interval would pile requests up.
+  const loop = async () => {
+    await refresh();
+    setTimeout(loop, 3000);
+  };
+  await loop();
 }
 
 // -- study page ---------------------------------------------------------------------------
