@@ -187,6 +187,16 @@ class ThreadRanks(TrainerGroup):
         return out
 
 
+def run_ranks(rank: Any, size: int) -> None:
+    """rank(r) for every rank r, each in its own thread, all to the end (bounded)."""
+    threads = [threading.Thread(target=rank, args=(r,)) for r in range(size)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+        assert not t.is_alive(), "a rank did not finish in 60 s"
+
+
 def test_every_rank_gets_the_same_trial_stop_and_search_finished(server, monkeypatch):
     monkeypatch.setattr("sanas.group.WAIT_TICK", 0.05)  # rank 0 tells the others it waits
     config = custom_config([4, 4], search_steps=2, seed=3)
@@ -215,11 +225,7 @@ def test_every_rank_gets_the_same_trial_stop_and_search_finished(server, monkeyp
         seen[r] = got
         client.close()
 
-    threads = [threading.Thread(target=rank, args=(r,)) for r in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    run_ranks(rank, 3)
     assert seen[0] == seen[1] == seen[2]
     (trial_id, _, holder), stop, finished = seen[0]
     assert holder == "rank0" and stop is True
@@ -246,11 +252,7 @@ def test_ranks_that_make_different_calls_get_an_error_that_says_so(server):
             errors[r] = str(exc)
         client.close()
 
-    threads = [threading.Thread(target=rank, args=(r,)) for r in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    run_ranks(rank, 2)
     for r in (0, 1):
         assert "rank 0: GetStudy (call 1), rank 1: SuggestTrial (call 1)" in errors[r]
         assert "same SANAS/Client calls in the same order" in errors[r]
