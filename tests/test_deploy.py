@@ -222,9 +222,16 @@ def test_all_on_dashboard(all_docs):
         "0.0.0.0",
         "--port",
         "8080",
+        "--dashboard-token-file",
+        "/etc/sanas/dashboard-token/token",
     ]
     assert arg_after(cmd, "--token-file") == "/etc/sanas/token/token"
     assert arg_after(cmd, "--tls-ca") == "/etc/sanas/tls-ca/ca.crt"
+    assert arg_after(cmd, "--tls-cert") == "/etc/sanas/tls-client/tls.crt"
+    # Every file it is given is mounted from its Secret.
+    volumes = {v["name"]: v for v in dep["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["dashboard-token"]["secret"]["secretName"] == "sanas-dashboard-token"
+    assert volumes["tls-client"]["secret"]["secretName"] == "sanas-dashboard-client"
     names = {s["metadata"]["name"] for s in all_docs["Service"]}
     assert f"{CONTROLLER}-dashboard" in names
 
@@ -330,6 +337,9 @@ def test_values_that_cannot_work_fail_the_render(helm):
     assert res.returncode != 0 and "tls.secretName" in res.stderr
     res = run(helm, "template", RELEASE, CHART, "--set", "trainers.kind=MPIJob")
     assert res.returncode != 0 and "want Job or PaddleJob" in res.stderr
+    # The dashboard refuses 0.0.0.0 without a token: the chart refuses to render one.
+    res = run(helm, "template", RELEASE, CHART, "--set", "dashboard.enabled=true")
+    assert res.returncode != 0 and "dashboard.tokenSecretName" in res.stderr
 
 
 def test_the_strict_decode_refuses_a_misspelled_field(helm, checker):
