@@ -454,6 +454,23 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def connect(
+    args: argparse.Namespace, address: str, seconds: float, client_id: str | None = None
+) -> Client:
+    """A Client with the command line's TLS and token options; calls (retries included)
+    give up after `seconds`."""
+    return Client(
+        address,
+        timeout=seconds,
+        retry_timeout=seconds,
+        tls_ca_file=args.tls_ca,
+        tls_cert_file=args.tls_cert,
+        tls_key_file=args.tls_key,
+        auth_token_file=args.token_file,
+        client_id=client_id,
+    )
+
+
 def cmd_dashboard(args: argparse.Namespace, address: str) -> int:
     """Not a `run` like the others: the dashboard opens its own client, lazily, and starts
     even when the controller is not up yet (its pages say so)."""
@@ -463,16 +480,7 @@ def cmd_dashboard(args: argparse.Namespace, address: str) -> int:
         # Short deadlines: a page waiting on a controller that is down holds one of the
         # server's worker threads, and it should say so within seconds, not after 30.
         seconds = min(args.timeout, DASHBOARD_CALL_SECONDS)
-        return Client(
-            address,
-            timeout=seconds,
-            retry_timeout=seconds,
-            tls_ca_file=args.tls_ca,
-            tls_cert_file=args.tls_cert,
-            tls_key_file=args.tls_key,
-            auth_token_file=args.token_file,
-            client_id="sanas-dashboard",
-        )
+        return connect(args, address, seconds, client_id="sanas-dashboard")
 
     try:
         client().close()  # TLS and token files are read now: a mistake stops it here
@@ -510,15 +518,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "dashboard":
         return cmd_dashboard(args, address)
     try:
-        with Client(
-            address,
-            timeout=args.timeout,
-            retry_timeout=args.timeout,
-            tls_ca_file=args.tls_ca,
-            tls_cert_file=args.tls_cert,
-            tls_key_file=args.tls_key,
-            auth_token_file=args.token_file,
-        ) as client:
+        with connect(args, address, args.timeout) as client:
             # Calls retry UNAVAILABLE for --timeout seconds (a restarting controller);
             # with none there at all, say so now instead.
             try:

@@ -21,6 +21,10 @@ R = TypeVar("R")
 # collective call long enough for a transport timeout.
 WAIT_TICK = 10.0
 _WAITING = "sanas-waiting"
+SAME_CALLS = (
+    "Every rank must make the same SANAS/Client calls in the same order; to print on rank "
+    "0 only, call current_info() on every rank and print its result on rank 0"
+)
 
 
 class TrainerGroup:
@@ -79,17 +83,13 @@ class TrainerGroup:
         except RuntimeError as exc:  # a rank that exited, or sits elsewhere, timed us out
             raise RuntimeError(
                 f"{what} (call {self._calls} of this rank): the other ranks of the trainer "
-                f"group did not make it ({exc}). Every rank must make the same SANAS/Client "
-                "calls in the same order; to print on rank 0 only, call current_info() on "
-                "every rank and print its result on rank 0"
+                f"group did not make it ({exc}). {SAME_CALLS}"
             ) from exc
         if any(other != mine for other in everyone):
             listed = ", ".join(f"rank {r}: {w} (call {n})" for r, (n, w) in enumerate(everyone))
             raise RuntimeError(
                 f"the ranks of the trainer group are making different calls ({listed}). "
-                "Every rank must make the same SANAS/Client calls in the same order; to "
-                "print on rank 0 only, call current_info() on every rank and print its "
-                "result on rank 0"
+                f"{SAME_CALLS}"
             )
         if not self.leader:
             while True:
