@@ -1,9 +1,10 @@
 """Paddle-free search-space definitions shared by the controller and the client."""
 
-from . import blocks_extra, darts, mobilenet_v1, mobilenet_v2, resnet  # noqa: F401
+from . import blocks_extra, darts, mobilenet_v1, mobilenet_v2, resnet, sanas_variants  # noqa: F401
 from .base import (
     Architecture,
     Block,
+    BlockLayoutSpace,
     CombinedSpace,
     CustomTokenSpace,
     SearchSpace,
@@ -13,13 +14,18 @@ from .base import (
     check_range_table,
     check_tokens,
     create_space,
+    downsample_count,
+    paddleslim_layout,
     register_space,
     registered_spaces,
 )
+from .sanas_variants import VARIANT_OF
 
 __all__ = [
+    "VARIANT_OF",
     "Architecture",
     "Block",
+    "BlockLayoutSpace",
     "CombinedSpace",
     "CustomTokenSpace",
     "SearchSpace",
@@ -29,6 +35,8 @@ __all__ = [
     "check_range_table",
     "check_tokens",
     "create_space",
+    "downsample_count",
+    "paddleslim_layout",
     "register_space",
     "registered_spaces",
 ]

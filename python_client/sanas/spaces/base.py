@@ -72,13 +72,39 @@ class SpaceConfig:
 
 @dataclass(frozen=True)
 class Block:
-    """One stage of a decoded network, in framework-neutral terms.
+    """One stage of a decoded network, in framework-neutral terms. Convolutions use
+    'same' padding and no bias, each followed by batch norm (and `act` where a kind says
+    so).
 
-    kind: "conv_bn" (conv + batch norm + act), "inverted_residual" (MobileNetV2 unit),
-    "depthwise_separable" (kxk grouped conv to `mid_channels`, then 1x1 conv; both with
-    batch norm and ReLU), "bottleneck" (ResNet unit: 1x1 to `mid_channels`, kxk, 1x1 to
-    `out_channels`, projection shortcut when the shape changes), "max_pool" (3x3) or
-    "global_avg_pool". Units repeat `repeats` times; only the first has `stride`.
+    kind:
+    - "conv_bn": a kxk convolution (`groups`, 0 = 1), batch norm, `act`.
+    - "inverted_residual": MobileNetV2 units: 1x1 expand (ReLU6), kxk depthwise
+      (ReLU6), 1x1 linear projection. The first unit expands to `mid_channels` (0: its
+      input channels x `expansion`) and takes `stride`; the others expand
+      `out_channels` x `expansion` and add an identity shortcut. The first unit adds one
+      when its shape is kept only if `first_shortcut` (PaddleSlim's never does).
+    - "depthwise_separable": a kxk convolution to `mid_channels` grouped by `groups`
+      (0: gcd(input, mid)), then a 1x1 convolution; `act` after each.
+    - "bottleneck": ResNet units: 1x1 to `mid_channels` (ReLU), kxk to `inner_channels`
+      (0: mid) with the unit's stride (ReLU), 1x1 to `out_channels`; a 1x1 projection
+      shortcut when the shape changes; `act` after the addition.
+    - "resnet_unit": PaddleSlim's ResNetBlockSpace block: `repeats` 1x1 convolutions to
+      `mid_channels` (ReLU), a kxk convolution to `inner_channels` with the stride
+      (ReLU), `tail_repeats` 1x1 convolutions to `out_channels`; projection shortcut
+      when the shape changes; no activation after the addition.
+    - "inception_a": PaddleSlim's InceptionA: branches [kxk pool (stride 1), 1x1 w0] |
+      [1x1 w1] | [1x1 w2, kxk w3] | [1x1 w4, kxk w5, kxk w6], the block's stride on the
+      last convolution of each, ReLU after each convolution; `branches` = w0..w6.
+    - "inception_a_sanas": sanas's earlier InceptionA (the "sanas." spaces).
+    - "darts_cells": PaddleSlim's DartsSpace body: a 3x3 stem to `mid_channels`, then one
+      cell per width in `branches` (reductions at cells 7 and 14).
+    - "darts_network": sanas's earlier DARTS-V2 network (the "sanas." spaces).
+    - "max_pool" (3x3) or "global_avg_pool".
+    Units repeat `repeats` times; only the first has `stride`.
+
+    `name` is the parameter-name prefix PaddleSlim gives the block in static programs
+    ("{unit}" in it stands for the unit's index): scripts read parameters by name, and
+    two programs share weights through equal names. Empty: names are generated.
     """
 
     kind: str
@@ -92,6 +118,10 @@ class Block:
     inner_channels: int = 0
     branches: tuple[int, ...] = ()
     pool: str = ""
+    groups: int = 0
+    first_shortcut: bool = True
+    tail_repeats: int = 0
+    name: str = ""
 
 
 @dataclass(frozen=True)
@@ -101,6 +131,12 @@ class Architecture:
     space: str
     in_channels: int
     blocks: tuple[Block, ...]
+    # How the built network is called and what it returns, after PaddleSlim's builder
+    # of the same space: "backbone" (x, scale, return_block, end_points, output_stride)
+    # -> tensor; "block" (x, return_mid_layer, return_block) -> (tensor,); "darts" (x,
+    # drop_prob, drop_path_mask, is_train, num_classes) -> (logits, aux logits);
+    # "layer" (x) -> tensor (sanas's "sanas." spaces).
+    call: str = "layer"
 
     @property
     def out_channels(self) -> int:
@@ -171,7 +207,18 @@ def check_range_table(table: Sequence[int], what: str = "range_table") -> list[i
 
 
 class BlockLayoutSpace(SearchSpace):
-    """A space of blocks whose strides come from block_mask or input/output sizes."""
+    """A space of blocks laid out by PaddleSlim's rule (`paddleslim_layout`): `blocks`
+    token groups, and `layout`, the (token group, stride) of each block built."""
+
+    def __init__(self, config: SpaceConfig) -> None:
+        super().__init__(config)
+        self.layout = paddleslim_layout(config)
+        self.blocks = len(config.block_mask) or config.block_num
+
+
+class SanasLayoutSpace(SearchSpace):
+    """A space of blocks laid out by sanas's rule (`block_strides`): one token group per
+    block, in order."""
 
     def __init__(self, config: SpaceConfig) -> None:
         super().__init__(config)
@@ -273,6 +320,69 @@ class CombinedSpace:
         return math.prod(self.range_table())
 
 
+def _check_layout_config(config: SpaceConfig) -> None:
+    if config.block_mask:
+        if any(m not in (0, 1) for m in config.block_mask):
+            raise SpaceConfigError(
+                f"{config.key}: block_mask {list(config.block_mask)} may hold only 0 and 1"
+            )
+        return
+    if config.input_size <= 0 or config.output_size <= 0 or config.block_num <= 0:
+        raise SpaceConfigError(
+            f"{config.key} needs block_mask, or input_size, output_size and block_num (all > 0)"
+        )
+
+
+def downsample_count(config: SpaceConfig) -> int:
+    """PaddleSlim's number of stride-2 blocks from input_size to output_size: halvings
+    rounded up (a stride-2 'same' convolution maps n to ceil(n / 2)), which must land
+    exactly on output_size."""
+    halvings, size = 0, config.input_size
+    while size > config.output_size:
+        size = -(-size // 2)
+        halvings += 1
+    if size != config.output_size:
+        raise SpaceConfigError(
+            f"{config.key}: input_size {config.input_size} does not reach output_size "
+            f"{config.output_size} by halving (each halving rounds up)"
+        )
+    if config.block_num < halvings:
+        raise SpaceConfigError(
+            f"{config.key}: block_num {config.block_num} is less than the {halvings} "
+            f"stride-2 blocks needed from {config.input_size} to {config.output_size}"
+        )
+    return halvings
+
+
+def paddleslim_layout(config: SpaceConfig) -> list[tuple[int, int]]:
+    """The blocks PaddleSlim 2.6.0's block spaces build, as (token group, stride).
+
+    block_mask: block i reads token group i; stride 2 where the mask is 1.
+    block_num: with d stride-2 blocks (`downsample_count`), r = block_num // d and
+    m = block_num % d: stage i is a stride-2 block on group i, then r - 1 stride-1
+    blocks on groups k * d + i (k = 0 .. r - 2: the first of them re-reads group i, so
+    group (r - 1) * d + i is read only by the last m stages), then, in the last m
+    stages, one more stride-1 block on group (r - 1) * d + i. Groups nothing reads have
+    no effect on the network; that is PaddleSlim's meaning, kept so its checkpoints and
+    published tokens build the same networks ("sanas." spaces read every group).
+    input_size == output_size (PaddleSlim divides by zero): block_num stride-1 blocks.
+    """
+    _check_layout_config(config)
+    if config.block_mask:
+        return [(i, 2 if m else 1) for i, m in enumerate(config.block_mask)]
+    d = downsample_count(config)
+    if d == 0:
+        return [(i, 1) for i in range(config.block_num)]
+    repeat, leftover = divmod(config.block_num, d)
+    layout: list[tuple[int, int]] = []
+    for i in range(d):
+        layout.append((i, 2))
+        layout += [(k * d + i, 1) for k in range(repeat - 1)]
+        if d - i <= leftover:
+            layout.append((d * (repeat - 1) + i, 1))
+    return layout
+
+
 def block_strides(config: SpaceConfig) -> list[int]:
     """Stride of each block of a block space, from block_mask or from
     input_size / output_size / block_num.
@@ -282,17 +392,11 @@ def block_strides(config: SpaceConfig) -> list[int]:
     extra stride-1 blocks are spread over the stages, earlier stages first. Every block
     has its own tokens (PaddleSlim's repeated blocks re-read the stride-2 block's tokens).
     input_size == output_size gives block_num stride-1 blocks (PaddleSlim divided by 0).
+    This is the rule of the "sanas." spaces; PaddleSlim's is `paddleslim_layout`.
     """
+    _check_layout_config(config)
     if config.block_mask:
-        if any(m not in (0, 1) for m in config.block_mask):
-            raise SpaceConfigError(
-                f"{config.key}: block_mask {list(config.block_mask)} may hold only 0 and 1"
-            )
         return [2 if m else 1 for m in config.block_mask]
-    if config.input_size <= 0 or config.output_size <= 0 or config.block_num <= 0:
-        raise SpaceConfigError(
-            f"{config.key} needs block_mask, or input_size, output_size and block_num (all > 0)"
-        )
     halvings, size = 0, config.input_size
     while size > config.output_size and size % 2 == 0:
         size //= 2

@@ -1,7 +1,18 @@
-"""DartsSpace: the DARTS-V2 cell genotype (Liu et al., 2019) in a 20-cell network; each of
-the 20 tokens chooses one cell's width from PaddleSlim's candidate list. Reduction cells
-are the 7th and 14th; a 3x3 stem convolution gives 48 channels at full resolution; global
-average pooling at the end. Spatial sizes at the reductions must be even."""
+"""DartsSpace: 20 tokens, each one cell's width, decoded to what PaddleSlim 2.6.0 builds:
+a 3x3 stem of 108 channels (3 x 36) with batch norm, 20 cells of its fixed genotype
+(reduction cells 7 and 14, i.e. indexes 6 and 13), and, when called, a classifier of
+`num_classes` (global average pooling, fc) plus an auxiliary head after cell 14 in
+training. Its call is PaddleSlim's: `arch(input, drop_prob, drop_path_mask, is_train,
+num_classes)` returns `(logits, aux_logits)` (aux_logits None unless is_train).
+
+The cells (PaddleSlim's, which is not the published DARTS-V2 genotype): inputs
+s0 -> pre0 (ReLU-1x1-BN, or a factorized reduction after a reduction cell) and
+s1 -> pre1 (ReLU-1x1-BN), both to the cell's width c; then
+- normal: dil3x3(pre0) + sep3x3(pre1), sep3x3(pre0) + sep3x3(pre1),
+  sep3x3(pre0) + sep3x3(pre1), pre0 + sep3x3(pre1), concatenated (4c channels);
+- reduction: r0 = maxpool(pre0) + factorized_reduce(pre1), r1 = maxpool(pre1) + r0,
+  r2 = r0 + dil5x5(r1), r3 = r0 + maxpool(pre1), concatenated.
+sanas's earlier DARTS-V2 network is "sanas.DartsSpace"."""
 
 from __future__ import annotations
 
@@ -11,31 +22,10 @@ from .base import Architecture, Block, SearchSpace, register_space
 
 CHANNELS = [4, 8, 12, 16, 20, 36, 54, 72, 90, 108, 144, 180, 216, 252]
 CELLS = 20
-REDUCTIONS = (CELLS // 3, 2 * CELLS // 3)
-STEM_CHANNELS = 48
-# (operation, input state) pairs, two per node, for the 4 nodes of a cell.
-NORMAL = (
-    ("sep_conv_3x3", 0),
-    ("sep_conv_3x3", 1),
-    ("sep_conv_3x3", 0),
-    ("sep_conv_3x3", 1),
-    ("sep_conv_3x3", 1),
-    ("skip_connect", 0),
-    ("skip_connect", 0),
-    ("dil_conv_3x3", 2),
-)
-REDUCE = (
-    ("max_pool_3x3", 0),
-    ("max_pool_3x3", 1),
-    ("skip_connect", 2),
-    ("max_pool_3x3", 1),
-    ("max_pool_3x3", 0),
-    ("skip_connect", 2),
-    ("skip_connect", 2),
-    ("max_pool_3x3", 1),
-)
-# DARTS' CIFAR widths 16 / 32 / 64 per stage, as the nearest candidates.
-INIT_TOKENS = [3] * 6 + [5] * 7 + [7] * 7
+REDUCTIONS = (6, 13)  # cell indexes; PaddleSlim puts one after each group of six
+AUX_CELL = 2 * CELLS // 3  # the auxiliary head reads this cell's output (training only)
+STEM_CHANNELS = 3 * 36
+INIT_TOKENS = [5] * 6 + [7] * 7 + [10] * 7
 
 
 @register_space("DartsSpace")
@@ -51,9 +41,12 @@ class DartsSpace(SearchSpace):
     def decode(self, tokens: Sequence[int], in_channels: int = 3) -> Architecture:
         t = self.check_tokens(tokens)
         widths = tuple(CHANNELS[v] for v in t)
-        network = Block(
-            "darts_network", 4 * widths[-1], kernel=3, mid_channels=STEM_CHANNELS, branches=widths
+        body = Block(
+            "darts_cells",
+            4 * widths[-1],
+            kernel=3,
+            mid_channels=STEM_CHANNELS,
+            branches=widths,
+            name="cifar10_darts",
         )
-        return Architecture(
-            self.key, in_channels, (network, Block("global_avg_pool", 4 * widths[-1]))
-        )
+        return Architecture(self.key, in_channels, (body,), call="darts")

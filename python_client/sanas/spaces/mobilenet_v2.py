@@ -1,11 +1,15 @@
-"""MobileNetV2Space: PaddleSlim's 25-token MobileNetV2 space (candidate lists from the
-facts sheet), decoded to framework-neutral blocks."""
+"""MobileNetV2Space (25 tokens) and MobileNetV2BlockSpace (4 tokens per block), decoded to
+what PaddleSlim 2.6.0 builds for the same tokens: the candidate lists of its facts sheet,
+its channel rules (the first block space unit expands a nominal 32 channels, whatever the
+input), its block layout (`paddleslim_layout`), no shortcut on a group's first unit, and
+its parameter names. `tests/test_fidelity.py` checks every rule against PaddleSlim's own
+networks. sanas's earlier variants are the "sanas." spaces (`sanas_variants`)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .base import Architecture, Block, BlockLayoutSpace, SearchSpace, SpaceConfig, register_space
+from .base import Architecture, Block, BlockLayoutSpace, SearchSpace, register_space
 
 HEAD_NUM = [3, 4, 8, 12, 16, 24, 32]
 FILTER_NUMS = [
@@ -25,14 +29,27 @@ STEM_CHANNELS = 32
 TAIL_CHANNELS = 1280
 
 
+def output_strides(strides: Sequence[int], output_stride: int | None, first: int = 2) -> list[int]:
+    """PaddleSlim's `output_stride`: once the network's total stride (the stem's `first`
+    times every block's) would pass it, blocks keep stride 1."""
+    if output_stride is None:
+        return list(strides)
+    if output_stride % 2:
+        raise ValueError(f"output_stride={output_stride}: must be an even number")
+    total, out = first, []
+    for s in strides:
+        total *= s
+        out.append(1 if total > output_stride else s)
+    return out
+
+
 @register_space("MobileNetV2Space")
 class MobileNetV2Space(SearchSpace):
-    """Token 0: head channels; then 6 groups of [expansion, channels, repeat, kernel]."""
+    """Token 0: the first group's channels; then 6 groups of [expansion, channels,
+    repeat, kernel]. A 3x3 stride-2 stem of 32 channels (ReLU6), 7 groups of inverted
+    residual units, a 1x1 conv to 1280 (ReLU6) and global average pooling."""
 
     key = "MobileNetV2Space"
-
-    def __init__(self, config: SpaceConfig) -> None:
-        super().__init__(config)
 
     def range_table(self) -> list[int]:
         table = [len(HEAD_NUM)]
@@ -43,26 +60,43 @@ class MobileNetV2Space(SearchSpace):
     def init_tokens(self) -> list[int]:
         return list(INIT_TOKENS)
 
-    def decode(self, tokens: Sequence[int], in_channels: int = 3) -> Architecture:
+    def decode(
+        self,
+        tokens: Sequence[int],
+        in_channels: int = 3,
+        scale: float = 1.0,
+        output_stride: int | None = None,
+    ) -> Architecture:
         t = self.check_tokens(tokens)
-        blocks = [Block("conv_bn", STEM_CHANNELS, kernel=3, stride=2, act="relu6")]
-        # First bottleneck: t=1, c=head, n=1, s=1, k=3.
-        blocks.append(Block("inverted_residual", HEAD_NUM[t[0]], kernel=3, stride=1))
+        # (expansion, channels, repeats, stride, kernel) per group; the first is fixed.
+        groups = [(1, HEAD_NUM[t[0]], 1, 1, 3)]
         for g, (filters, stride) in enumerate(zip(FILTER_NUMS, GROUP_STRIDES, strict=True)):
             e, c, n, k = t[1 + 4 * g : 5 + 4 * g]
+            groups.append((MULTIPLY[e], filters[c], REPEAT[n], stride, KERNELS[k]))
+        strides = output_strides([g[3] for g in groups], output_stride)
+        stem = int(STEM_CHANNELS * scale)
+        blocks = [Block("conv_bn", stem, kernel=3, stride=2, act="relu6", name="mobilenetv2_conv1")]
+        in_c = stem
+        for i, ((e, c, n, _, k), s) in enumerate(zip(groups, strides, strict=True)):
+            out = int(c * scale)
             blocks.append(
                 Block(
                     "inverted_residual",
-                    filters[c],
-                    kernel=KERNELS[k],
-                    stride=stride,
-                    expansion=MULTIPLY[e],
-                    repeats=REPEAT[n],
+                    out,
+                    kernel=k,
+                    stride=s,
+                    expansion=e,
+                    repeats=n,
+                    mid_channels=round(in_c * e),
+                    first_shortcut=False,
+                    name=f"mobilenetv2_conv{i}",
                 )
             )
-        blocks.append(Block("conv_bn", TAIL_CHANNELS, kernel=1, stride=1, act="relu6"))
-        blocks.append(Block("global_avg_pool", TAIL_CHANNELS))
-        return Architecture(self.key, in_channels, tuple(blocks))
+            in_c = out
+        tail = int(TAIL_CHANNELS * scale) if scale > 1.0 else TAIL_CHANNELS
+        blocks.append(Block("conv_bn", tail, act="relu6", name=f"mobilenetv2_conv{len(groups)}"))
+        blocks.append(Block("global_avg_pool", tail))
+        return Architecture(self.key, in_channels, tuple(blocks), call="backbone")
 
 
 BLOCK_EXPANSION = [1, 2, 3, 4, 5, 6]
@@ -72,11 +106,15 @@ BLOCK_CHANNELS = [3, 4, 8, 12, 16, 24, 32, 48, 64, 80, 96, 128, 144, 160, 192, 2
 # fmt: on
 BLOCK_REPEAT = [1, 2, 3, 4, 5, 6]
 BLOCK_KERNELS = [3, 5]
+# PaddleSlim sizes the first unit's expansion from this many channels, not the input's.
+BLOCK_NOMINAL_INPUT = 32
 
 
 @register_space("MobileNetV2BlockSpace")
 class MobileNetV2BlockSpace(BlockLayoutSpace):
-    """4 tokens per block: [expansion, channels, repeat, kernel]; strides from the config."""
+    """4 tokens per block: [expansion, channels, repeat, kernel]. The first unit of the
+    first block expands 32 x expansion channels whatever the input's channels (PaddleSlim's
+    rule), later blocks the previous block's channels x expansion."""
 
     key = "MobileNetV2BlockSpace"
 
@@ -87,23 +125,31 @@ class MobileNetV2BlockSpace(BlockLayoutSpace):
             len(BLOCK_REPEAT),
             len(BLOCK_KERNELS),
         ]
-        return per_block * len(self.strides)
+        return per_block * self.blocks
 
     def init_tokens(self) -> list[int]:
-        # A modest start: expansion 3, 16 channels, 1 unit, 3x3 kernels.
-        return [2, 4, 0, 0] * len(self.strides)
+        # PaddleSlim draws a random start; a modest fixed one (expansion 3, 16 channels,
+        # 1 unit, 3x3) keeps the first trial cheap and a seeded study reproducible.
+        return [2, 4, 0, 0] * self.blocks
 
     def decode(self, tokens: Sequence[int], in_channels: int = 3) -> Architecture:
         t = self.check_tokens(tokens)
-        blocks = tuple(
-            Block(
-                "inverted_residual",
-                BLOCK_CHANNELS[t[4 * i + 1]],
-                kernel=BLOCK_KERNELS[t[4 * i + 3]],
-                stride=stride,
-                expansion=BLOCK_EXPANSION[t[4 * i]],
-                repeats=BLOCK_REPEAT[t[4 * i + 2]],
+        blocks, nominal = [], BLOCK_NOMINAL_INPUT
+        for i, (group, stride) in enumerate(self.layout):
+            e, c, n, k = t[4 * group : 4 * group + 4]
+            expansion, channels = BLOCK_EXPANSION[e], BLOCK_CHANNELS[c]
+            blocks.append(
+                Block(
+                    "inverted_residual",
+                    channels,
+                    kernel=BLOCK_KERNELS[k],
+                    stride=stride,
+                    expansion=expansion,
+                    repeats=BLOCK_REPEAT[n],
+                    mid_channels=round(nominal * expansion),
+                    first_shortcut=False,
+                    name=f"mobilenetv2_{i + 1}",
+                )
             )
-            for i, stride in enumerate(self.strides)
-        )
-        return Architecture(self.key, in_channels, blocks)
+            nominal = channels
+        return Architecture(self.key, in_channels, tuple(blocks), call="block")

@@ -1,7 +1,9 @@
-"""ResNetSpace (8 tokens): [f1, r1, f2, r2, f3, r3, f4, r4], bottleneck stages (1x1, 3x3,
-1x1 with 4x expansion), candidate lists of PaddleSlim's facts sheet. Stem: 7x7 conv,
-stride 2, 64 channels, and 3x3 max pooling, stride 2; stride 2 at the first block of
-stages 2-4; global average pooling at the end. The initial tokens are ResNet-50's shape."""
+"""ResNetSpace (8 tokens) [f1, r1, f2, r2, f3, r3, f4, r4], decoded to what PaddleSlim
+2.6.0 builds: a 5x5 stride-2 stem of f1 channels (ReLU, no pooling), four stages of
+bottleneck units (1x1 f, 3x3 f, 1x1 4f; stride 2 at the first unit of stages 2-4; a 1x1
+projection shortcut when the shape changes; no activation after the addition), and no
+pooling at the end. sanas's earlier variant (a 7x7 stem of 64 and max pooling) is
+"sanas.ResNetSpace"."""
 
 from __future__ import annotations
 
@@ -23,7 +25,6 @@ REPEATS = [
 ]
 INIT_TOKENS = [1, 1, 2, 2, 3, 4, 3, 1]
 EXPANSION = 4
-STEM_CHANNELS = 64
 
 
 @register_space("ResNetSpace")
@@ -38,21 +39,19 @@ class ResNetSpace(SearchSpace):
 
     def decode(self, tokens: Sequence[int], in_channels: int = 3) -> Architecture:
         t = self.check_tokens(tokens)
-        blocks = [
-            Block("conv_bn", STEM_CHANNELS, kernel=7, stride=2, act="relu"),
-            Block("max_pool", STEM_CHANNELS, kernel=3, stride=2),
-        ]
-        for stage, (filters, repeats) in enumerate(zip(FILTERS, REPEATS, strict=True)):
-            width = filters[t[2 * stage]]
+        widths = [FILTERS[s][t[2 * s]] for s in range(len(FILTERS))]
+        blocks = [Block("conv_bn", widths[0], kernel=5, stride=2, act="relu", name="resnet_conv0")]
+        for stage, width in enumerate(widths):
             blocks.append(
                 Block(
                     "bottleneck",
                     width * EXPANSION,
                     kernel=3,
                     stride=1 if stage == 0 else 2,
-                    repeats=repeats[t[2 * stage + 1]],
+                    repeats=REPEATS[stage][t[2 * stage + 1]],
                     mid_channels=width,
+                    act=None,
+                    name=f"resnet_depth{{unit}}_block{stage}",
                 )
             )
-        blocks.append(Block("global_avg_pool", blocks[-1].out_channels))
-        return Architecture(self.key, in_channels, tuple(blocks))
+        return Architecture(self.key, in_channels, tuple(blocks), call="backbone")
