@@ -1,7 +1,9 @@
 """Paddle builders: framework-neutral architectures -> `paddle.nn.Layer`.
 
 Paddle is imported on first use only, so `import sanas` stays fast and a controller host
-needs no Paddle.
+needs no Paddle. Architectures of PaddleSlim's keys build PaddleSlim's networks, called
+and returning as PaddleSlim's do (`paddleslim_layers`); those of the "sanas." spaces build
+one `paddle.nn.Sequential` each (`paddle_layers`).
 """
 
 from __future__ import annotations
@@ -9,25 +11,40 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..spaces import Architecture
+from ..spaces import Architecture, CombinedSpace
+
+
+def build_one(arch: Architecture, static_names: bool = False) -> Any:
+    """The Layer of one architecture; `static_names`: PaddleSlim's parameter names."""
+    if arch.call == "layer":
+        from .paddle_layers import build_layer
+
+        return build_layer(arch)
+    from .paddleslim_layers import build_network
+
+    return build_network(arch, static_names)
 
 
 def build(archs: Sequence[Architecture]) -> list[Any]:
-    """One `paddle.nn.Layer` per architecture; chain them: `for a in layers: x = a(x)`."""
-    from . import paddle_layers  # imports paddle
-
-    return [paddle_layers.build_layer(arch) for arch in archs]
+    """One `paddle.nn.Layer` per architecture, with generated parameter names."""
+    return [build_one(arch) for arch in archs]
 
 
-def build_archs(archs: Sequence[Architecture]) -> list[Any]:
-    """What `SANAS.next_archs()` returns: in dynamic mode one `paddle.nn.Layer` per
-    architecture; in static mode one `StaticArch` per architecture, which creates its
-    parameters when called, in the program current at that time (PaddleSlim's builders
-    did the same, and scripts call `next_archs()` before `program_guard`)."""
+def build_archs(space: CombinedSpace, tokens: Sequence[int], in_channels: int) -> list[Any]:
+    """What `SANAS.next_archs()` returns: in dynamic mode one `paddle.nn.Layer` per config,
+    built for `in_channels` input channels (the next config's for the previous one's
+    output); in static mode one `StaticArch` per config, which builds when called, in the
+    program current then, for the channels of its input (PaddleSlim's builders did the
+    same, and scripts call `next_archs()` before `program_guard`)."""
     import paddle
 
     if paddle.in_dynamic_mode():
-        return build(archs)
+        return build(space.decode(tokens, in_channels))
     from .lazy import StaticArch
 
-    return [StaticArch(arch) for arch in archs]
+    return [
+        StaticArch(sub, part, arch)
+        for sub, part, arch in zip(
+            space.spaces, space.split(tokens), space.decode(tokens, in_channels), strict=True
+        )
+    ]
