@@ -438,6 +438,14 @@ class Client:
             request.early_stopping.CopyFrom(early_stopping)
         return self._call(self._stub.ReportTrialProgress, request)
 
+    def skip_trial(self, study_id: str, trial_id: int, reason: str = "") -> pb.SkipTrialResponse:
+        """End a running trial unevaluated: it is never issued again and gives its
+        search_steps step back. Idempotent, so a retry is harmless."""
+        request = pb.SkipTrialRequest(
+            study_id=study_id, trial_id=trial_id, client_id=self.client_id, reason=reason
+        )
+        return self._call(self._stub.SkipTrial, request)
+
     def suggest_with_architecture(self, study_id: str) -> pb.SuggestTrialResponse:
         """SuggestTrial that also returns the decoded architectures and their cost."""
         request = pb.SuggestTrialRequest(

@@ -416,6 +416,13 @@ class Annealer:
         self.origins.pop(key, None)
         self.rewarded += 1
 
+    def apply_skip(self, tokens: Sequence[int]) -> None:
+        """A trial its trainer skipped: no result, so nothing about the search changes
+        but that it is no longer pending (its tokens stay issued, never proposed again)."""
+        key = tuple(tokens)
+        self.kicks.discard(key)
+        self.origins.pop(key, None)
+
     def _hint_from(
         self,
         tokens: tuple[int, ...],

@@ -76,6 +76,7 @@ class WatchKind(str, Enum):
     TRIAL_COMPLETED = "TRIAL_COMPLETED"
     TRIAL_PROGRESS = "TRIAL_PROGRESS"
     TRIAL_STOPPED = "TRIAL_STOPPED"
+    TRIAL_SKIPPED = "TRIAL_SKIPPED"
     NEW_BEST = "NEW_BEST"
     STUDY_COMPLETED = "STUDY_COMPLETED"
     # Stream ends: the study was deleted, the watcher fell behind, the server stops.
@@ -389,6 +390,7 @@ class Controller:
             "suggest": WatchKind.TRIAL_SUGGESTED,
             "reissue": WatchKind.LEASE_EXPIRED,
             "complete": WatchKind.TRIAL_COMPLETED,
+            "skip": WatchKind.TRIAL_SKIPPED,
         }
         with entry.lock:
             study, now = entry.study, self._clock()
@@ -696,6 +698,18 @@ class Controller:
                 if next_event is not None:
                     events.append(next_event)
             return Completion(trial, next_trial, study.budget_remaining), events
+
+        return self._mutate(study_id, decide)
+
+    def skip_trial(
+        self, study_id: str, trial_id: int, client_id: str = "", reason: str = ""
+    ) -> tuple[TrialRecord, int]:
+        """Skip a running trial; returns it and the study's remaining budget."""
+
+        def decide(study: Study) -> tuple[tuple[TrialRecord, int], list[Event]]:
+            trial, event = study.skip(trial_id, self._clock(), client_id, reason)
+            # A retry waits for durability too: its first copy may be in flight.
+            return (trial, study.budget_remaining), [] if event is None else [event]
 
         return self._mutate(study_id, decide)
 

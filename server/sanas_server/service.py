@@ -58,6 +58,7 @@ STATE_TO_PB = {
     TrialState.SUCCEEDED: pb.TRIAL_STATE_SUCCEEDED,
     TrialState.INFEASIBLE: pb.TRIAL_STATE_INFEASIBLE,
     TrialState.STOPPED: pb.TRIAL_STATE_STOPPED,
+    TrialState.SKIPPED: pb.TRIAL_STATE_SKIPPED,
 }
 STATE_FROM_PB = {v: k for k, v in STATE_TO_PB.items()}
 
@@ -70,6 +71,7 @@ EVENT_TO_PB = {
     WatchKind.STUDY_COMPLETED: pb.STUDY_EVENT_TYPE_STUDY_COMPLETED,
     WatchKind.TRIAL_PROGRESS: pb.STUDY_EVENT_TYPE_TRIAL_PROGRESS,
     WatchKind.TRIAL_STOPPED: pb.STUDY_EVENT_TYPE_TRIAL_STOPPED,
+    WatchKind.TRIAL_SKIPPED: pb.STUDY_EVENT_TYPE_TRIAL_SKIPPED,
 }
 # How a watch stream ends when it does not end with the study's completion.
 WATCH_ENDINGS = {
@@ -210,6 +212,7 @@ def study_to_pb(s: StudySummary | BrokenStudy) -> pb.Study:
             succeeded=s.counts[TrialState.SUCCEEDED],
             infeasible=s.counts[TrialState.INFEASIBLE],
             stopped=s.counts[TrialState.STOPPED],
+            skipped=s.counts[TrialState.SKIPPED],
         ),
         budget_remaining=s.budget_remaining,
         create_time=timestamp(s.create_time),
@@ -272,6 +275,9 @@ def architecture_to_pb(arch: Architecture) -> pb.Architecture:
                 inner_channels=b.inner_channels,
                 branch_channels=b.branches,
                 pool=b.pool,
+                groups=b.groups,
+                first_shortcut=b.first_shortcut,
+                tail_repeats=b.tail_repeats,
             )
             for b in arch.blocks
         ],
@@ -377,6 +383,17 @@ class ControllerServicer(sanas_pb2_grpc.ControllerServiceServicer):
     ) -> pb.HeartbeatTrialResponse:
         trial = self._controller.heartbeat_trial(request.study_id, request.trial_id)
         return pb.HeartbeatTrialResponse(trial=trial_to_pb(request.study_id, trial))
+
+    @translated
+    def SkipTrial(
+        self, request: pb.SkipTrialRequest, context: grpc.ServicerContext
+    ) -> pb.SkipTrialResponse:
+        trial, budget = self._controller.skip_trial(
+            request.study_id, request.trial_id, request.client_id, request.reason
+        )
+        return pb.SkipTrialResponse(
+            trial=trial_to_pb(request.study_id, trial), budget_remaining=budget
+        )
 
     @translated
     def ReportTrialProgress(

@@ -19,7 +19,14 @@ from typing import Any
 
 import numpy as np
 
-from sanas.spaces import Architecture, CombinedSpace, SpaceConfig, SpaceConfigError, check_tokens
+from sanas.spaces import (
+    VARIANT_OF,
+    Architecture,
+    CombinedSpace,
+    SpaceConfig,
+    SpaceConfigError,
+    check_tokens,
+)
 from sanas.spaces.cost import Cost, network_cost
 
 from .annealer import MAX_ABS_REWARD, MAX_REWARDED, Annealer, SpaceExhausted
@@ -54,12 +61,16 @@ MAX_LEASE_SECONDS = 30 * 24 * 3600.0
 MAX_TOKENS = 10_000
 MAX_CLIENT_ID = 128
 MAX_REQUEST_ID = 128
+MAX_SKIP_REASON = 256
 # AIP-155 request ids a study remembers, newest first out last: a retry of one of its
 # last MAX_REMEMBERED_REQUESTS calls gets the first answer; an older id counts as new.
 MAX_REMEMBERED_REQUESTS = 10_000
 # Intermediate results one issue of a trial may report (an epoch each is typical): a
 # trial, its snapshot row and a ListTrials page stay bounded.
 MAX_MEASUREMENTS = 10_000
+# The study header's format. 1 (no "format" key): PaddleSlim's space keys meant sanas's
+# own networks, now the "sanas." spaces; 2: those keys mean PaddleSlim's networks.
+HEADER_FORMAT = 2
 # Matched whole (fullmatch): `$` would also accept a trailing newline.
 STUDY_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
@@ -71,6 +82,7 @@ class TrialState(str, Enum):
     SUCCEEDED = "SUCCEEDED"
     INFEASIBLE = "INFEASIBLE"
     STOPPED = "STOPPED"
+    SKIPPED = "SKIPPED"
 
 
 def check_study_id(study_id: str) -> str:
@@ -337,6 +349,8 @@ class TrialRecord:
 
     @property
     def result_text(self) -> str:
+        if self.state is TrialState.SKIPPED:
+            return "no result (skipped by its trainer)"
         return "infeasible" if self.infeasible else f"reward {self.reward!r}"
 
 
@@ -426,7 +440,7 @@ class Study:
         self.steps_saved = 0  # over stopped trials, see TrialRecord.steps_saved
         # Curves of finished trials (they never change again), for the stopping rules.
         self._finished_curves: dict[int, Curve] = {}
-        self._issuable = min(spec.search_steps, math.prod(spec.range_table))
+        self._space_size = math.prod(spec.range_table)
         self._space = CombinedSpace.from_configs(spec.search_spaces)
         self._active: dict[int, None] = {}  # ids of active trials, oldest first
         self._pending_by_client: dict[str, int] = {}
@@ -436,6 +450,7 @@ class Study:
     # -- header (what storage keeps beside the journal) ----------------------------------
     def header(self) -> dict[str, Any]:
         return {
+            "format": HEADER_FORMAT,
             "study_id": self.study_id,
             "request": self.request.to_json(),
             "spec": {
@@ -449,6 +464,18 @@ class Study:
     @classmethod
     def from_header(cls, header: dict[str, Any]) -> Study:
         request = StudyRequest.from_json(header["request"])
+        version = header.get("format", 1)
+        if not isinstance(version, int) or version > HEADER_FORMAT:
+            raise ValueError(
+                f"the study header has format {version!r}; this release reads formats 1 "
+                f"to {HEADER_FORMAT}: a newer sanas wrote it"
+            )
+        if version < 2:  # its keys meant what the "sanas." spaces build now
+            spaces = tuple(
+                dataclasses.replace(c, key=VARIANT_OF.get(c.key, c.key))
+                for c in request.search_spaces
+            )
+            request = dataclasses.replace(request, search_spaces=spaces)
         spec_data = header["spec"]
         spec = StudySpec(
             search_spaces=request.search_spaces,
@@ -466,8 +493,14 @@ class Study:
 
     # -- queries -------------------------------------------------------------------------
     @property
+    def issued(self) -> int:
+        """Trials that count against search_steps: every trial but the skipped ones."""
+        return len(self.trials) - self.counts[TrialState.SKIPPED]
+
+    @property
     def budget_remaining(self) -> int:
-        return self._issuable - len(self.trials)
+        # A skipped trial gives its step back, but its tokens stay used up.
+        return min(self.spec.search_steps - self.issued, self._space_size - len(self.trials))
 
     @property
     def completed(self) -> bool:
@@ -580,7 +613,7 @@ class Study:
         if expired is not None:
             event: Event = {"e": "reissue", "id": expired, "client": client_id, "time": now, **ids}
             return self._record_reissue(event), event
-        if len(self.trials) >= self.spec.search_steps:
+        if self.issued >= self.spec.search_steps:
             raise BudgetExhausted(
                 f"study {self.study_id!r} has issued all {self.spec.search_steps} trials of its "
                 f"search_steps budget ({self.counts[TrialState.ACTIVE]} still running); "
@@ -651,6 +684,11 @@ class Study:
                 f"reward {reward!r} is too large: |reward| may be at most {MAX_ABS_REWARD:g}"
             )
         trial = self.trial(trial_id)
+        if trial.state is TrialState.SKIPPED:
+            raise TrialAlreadyCompleted(
+                f"trial {trial_id} of study {self.study_id!r} was skipped by its trainer; "
+                "a skipped trial takes no result (ask for a new trial)"
+            )
         if trial.state is TrialState.STOPPED:
             # The stopping rule already finished it; the trainer's score after stopping
             # (PaddleSlim scripts still call reward()) is accepted and changes nothing.
@@ -678,6 +716,37 @@ class Study:
         if request_id:
             event["request_id"] = request_id
         return self._record_complete(event), event
+
+    def skip(
+        self, trial_id: int, now: float, client_id: str = "", reason: str = ""
+    ) -> tuple[TrialRecord, Event | None]:
+        """End a running trial unevaluated: it gives its budget step back and its tokens
+        are never issued again. Returns the trial and the event (None when it was
+        skipped already: a retry)."""
+        if len(client_id) > MAX_CLIENT_ID:
+            raise InvalidArgument(f"client_id has {len(client_id)} characters; at most 128")
+        if len(reason) > MAX_SKIP_REASON:
+            raise InvalidArgument(
+                f"reason has {len(reason)} characters; at most {MAX_SKIP_REASON}"
+            )
+        trial = self.trial(trial_id)
+        if trial.state is TrialState.SKIPPED:
+            return trial, None
+        if trial.state is not TrialState.ACTIVE:
+            raise TrialAlreadyCompleted(
+                f"trial {trial_id} of study {self.study_id!r} is already completed with "
+                f"{trial.result_text}; only a running trial can be skipped"
+            )
+        if client_id and client_id != trial.client_id:
+            raise TrialNotHeld(
+                f"trial {trial_id} of study {self.study_id!r} is held by {trial.client_id!r} "
+                f"now (the lease of {client_id!r} ran out); it is not yours to skip"
+            )
+        event: Event = {"e": "skip", "id": trial_id, "time": now}
+        if reason:
+            event["reason"] = reason
+        self.annealer.apply_skip(trial.tokens)
+        return self._record_skip(event), event
 
     def report_progress(
         self,
@@ -902,6 +971,9 @@ class Study:
             self._record_complete(event)
         elif kind == "reissue":
             self._record_reissue(event)
+        elif kind == "skip":
+            self.annealer.apply_skip(self.trials[event["id"]].tokens)
+            self._record_skip(event)
         elif kind == "progress":
             if "stop" in event:
                 tokens = self.trials[event["id"]].tokens
@@ -990,6 +1062,22 @@ class Study:
             self._release(old)
             self._note_finished(trial)
         self.trials[trial.trial_id] = trial
+        return trial
+
+    def _record_skip(self, event: Event) -> TrialRecord:
+        old = self.trials[event["id"]]
+        if old.state is not TrialState.ACTIVE:
+            raise ValueError(f"skip of trial {event['id']}, which is not running")
+        trial = dataclasses.replace(
+            old,
+            state=TrialState.SKIPPED,
+            complete_time=event["time"],
+            stop_reason=event.get("reason", ""),
+        )
+        self.trials[trial.trial_id] = trial
+        self.counts[old.state] -= 1
+        self.counts[TrialState.SKIPPED] += 1
+        self._release(old)
         return trial
 
     def _note_finished(self, trial: TrialRecord) -> None:

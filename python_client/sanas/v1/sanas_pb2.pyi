@@ -31,6 +31,7 @@ class TrialState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     TRIAL_STATE_SUCCEEDED: _ClassVar[TrialState]
     TRIAL_STATE_INFEASIBLE: _ClassVar[TrialState]
     TRIAL_STATE_STOPPED: _ClassVar[TrialState]
+    TRIAL_STATE_SKIPPED: _ClassVar[TrialState]
 
 class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -60,6 +61,7 @@ class StudyEventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     STUDY_EVENT_TYPE_STUDY_COMPLETED: _ClassVar[StudyEventType]
     STUDY_EVENT_TYPE_TRIAL_PROGRESS: _ClassVar[StudyEventType]
     STUDY_EVENT_TYPE_TRIAL_STOPPED: _ClassVar[StudyEventType]
+    STUDY_EVENT_TYPE_TRIAL_SKIPPED: _ClassVar[StudyEventType]
 OBJECTIVE_GOAL_UNSPECIFIED: ObjectiveGoal
 OBJECTIVE_GOAL_MAXIMIZE: ObjectiveGoal
 OBJECTIVE_GOAL_MINIMIZE: ObjectiveGoal
@@ -72,6 +74,7 @@ TRIAL_STATE_ACTIVE: TrialState
 TRIAL_STATE_SUCCEEDED: TrialState
 TRIAL_STATE_INFEASIBLE: TrialState
 TRIAL_STATE_STOPPED: TrialState
+TRIAL_STATE_SKIPPED: TrialState
 ERROR_REASON_UNSPECIFIED: ErrorReason
 ERROR_REASON_INVALID_ARGUMENT: ErrorReason
 ERROR_REASON_STUDY_NOT_FOUND: ErrorReason
@@ -95,6 +98,7 @@ STUDY_EVENT_TYPE_NEW_BEST: StudyEventType
 STUDY_EVENT_TYPE_STUDY_COMPLETED: StudyEventType
 STUDY_EVENT_TYPE_TRIAL_PROGRESS: StudyEventType
 STUDY_EVENT_TYPE_TRIAL_STOPPED: StudyEventType
+STUDY_EVENT_TYPE_TRIAL_SKIPPED: StudyEventType
 
 class SearchSpaceConfig(_message.Message):
     __slots__ = ("key", "input_size", "output_size", "block_num", "block_mask", "range_table")
@@ -177,7 +181,7 @@ class Constraints(_message.Message):
     def __init__(self, input_size: _Optional[int] = ..., in_channels: _Optional[int] = ..., max_flops: _Optional[int] = ..., max_params: _Optional[int] = ...) -> None: ...
 
 class ArchitectureBlock(_message.Message):
-    __slots__ = ("kind", "out_channels", "kernel", "stride", "expansion", "repeats", "activation", "mid_channels", "inner_channels", "branch_channels", "pool")
+    __slots__ = ("kind", "out_channels", "kernel", "stride", "expansion", "repeats", "activation", "mid_channels", "inner_channels", "branch_channels", "pool", "groups", "first_shortcut", "tail_repeats")
     KIND_FIELD_NUMBER: _ClassVar[int]
     OUT_CHANNELS_FIELD_NUMBER: _ClassVar[int]
     KERNEL_FIELD_NUMBER: _ClassVar[int]
@@ -189,6 +193,9 @@ class ArchitectureBlock(_message.Message):
     INNER_CHANNELS_FIELD_NUMBER: _ClassVar[int]
     BRANCH_CHANNELS_FIELD_NUMBER: _ClassVar[int]
     POOL_FIELD_NUMBER: _ClassVar[int]
+    GROUPS_FIELD_NUMBER: _ClassVar[int]
+    FIRST_SHORTCUT_FIELD_NUMBER: _ClassVar[int]
+    TAIL_REPEATS_FIELD_NUMBER: _ClassVar[int]
     kind: str
     out_channels: int
     kernel: int
@@ -200,7 +207,10 @@ class ArchitectureBlock(_message.Message):
     inner_channels: int
     branch_channels: _containers.RepeatedScalarFieldContainer[int]
     pool: str
-    def __init__(self, kind: _Optional[str] = ..., out_channels: _Optional[int] = ..., kernel: _Optional[int] = ..., stride: _Optional[int] = ..., expansion: _Optional[int] = ..., repeats: _Optional[int] = ..., activation: _Optional[str] = ..., mid_channels: _Optional[int] = ..., inner_channels: _Optional[int] = ..., branch_channels: _Optional[_Iterable[int]] = ..., pool: _Optional[str] = ...) -> None: ...
+    groups: int
+    first_shortcut: bool
+    tail_repeats: int
+    def __init__(self, kind: _Optional[str] = ..., out_channels: _Optional[int] = ..., kernel: _Optional[int] = ..., stride: _Optional[int] = ..., expansion: _Optional[int] = ..., repeats: _Optional[int] = ..., activation: _Optional[str] = ..., mid_channels: _Optional[int] = ..., inner_channels: _Optional[int] = ..., branch_channels: _Optional[_Iterable[int]] = ..., pool: _Optional[str] = ..., groups: _Optional[int] = ..., first_shortcut: _Optional[bool] = ..., tail_repeats: _Optional[int] = ...) -> None: ...
 
 class Architecture(_message.Message):
     __slots__ = ("space", "in_channels", "blocks")
@@ -213,16 +223,18 @@ class Architecture(_message.Message):
     def __init__(self, space: _Optional[str] = ..., in_channels: _Optional[int] = ..., blocks: _Optional[_Iterable[_Union[ArchitectureBlock, _Mapping]]] = ...) -> None: ...
 
 class TrialCounts(_message.Message):
-    __slots__ = ("active", "succeeded", "infeasible", "stopped")
+    __slots__ = ("active", "succeeded", "infeasible", "stopped", "skipped")
     ACTIVE_FIELD_NUMBER: _ClassVar[int]
     SUCCEEDED_FIELD_NUMBER: _ClassVar[int]
     INFEASIBLE_FIELD_NUMBER: _ClassVar[int]
     STOPPED_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_FIELD_NUMBER: _ClassVar[int]
     active: int
     succeeded: int
     infeasible: int
     stopped: int
-    def __init__(self, active: _Optional[int] = ..., succeeded: _Optional[int] = ..., infeasible: _Optional[int] = ..., stopped: _Optional[int] = ...) -> None: ...
+    skipped: int
+    def __init__(self, active: _Optional[int] = ..., succeeded: _Optional[int] = ..., infeasible: _Optional[int] = ..., stopped: _Optional[int] = ..., skipped: _Optional[int] = ...) -> None: ...
 
 class Study(_message.Message):
     __slots__ = ("study_id", "config", "state", "range_table", "best_tokens", "best_reward", "current_tokens", "current_reward", "temperature", "trial_counts", "budget_remaining", "create_time", "lease_expirations", "accepted_moves", "rejected_moves", "rejected_proposals", "broken_reason", "steps_saved")
@@ -517,3 +529,23 @@ class ReportTrialProgressResponse(_message.Message):
     trial: Trial
     should_stop: bool
     def __init__(self, trial: _Optional[_Union[Trial, _Mapping]] = ..., should_stop: _Optional[bool] = ...) -> None: ...
+
+class SkipTrialRequest(_message.Message):
+    __slots__ = ("study_id", "trial_id", "client_id", "reason")
+    STUDY_ID_FIELD_NUMBER: _ClassVar[int]
+    TRIAL_ID_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    study_id: str
+    trial_id: int
+    client_id: str
+    reason: str
+    def __init__(self, study_id: _Optional[str] = ..., trial_id: _Optional[int] = ..., client_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class SkipTrialResponse(_message.Message):
+    __slots__ = ("trial", "budget_remaining")
+    TRIAL_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_REMAINING_FIELD_NUMBER: _ClassVar[int]
+    trial: Trial
+    budget_remaining: int
+    def __init__(self, trial: _Optional[_Union[Trial, _Mapping]] = ..., budget_remaining: _Optional[int] = ...) -> None: ...

@@ -95,6 +95,11 @@ class ControllerServiceStub:
                 request_serializer=sanas_dot_v1_dot_sanas__pb2.ReportTrialProgressRequest.SerializeToString,
                 response_deserializer=sanas_dot_v1_dot_sanas__pb2.ReportTrialProgressResponse.FromString,
                 _registered_method=True)
+        self.SkipTrial = channel.unary_unary(
+                '/sanas.v1.ControllerService/SkipTrial',
+                request_serializer=sanas_dot_v1_dot_sanas__pb2.SkipTrialRequest.SerializeToString,
+                response_deserializer=sanas_dot_v1_dot_sanas__pb2.SkipTrialResponse.FromString,
+                _registered_method=True)
 
 
 class ControllerServiceServicer:
@@ -193,6 +198,17 @@ class ControllerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SkipTrial(self, request, context):
+        """Ends a running trial without a result, because the trainer chose not to
+        evaluate it (PaddleSlim scripts skip a candidate over their FLOPs budget by
+        asking for the next one). A skipped trial is never issued again, never
+        becomes the base or the best, and does not count against search_steps.
+        Idempotent on the trial.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ControllerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -250,6 +266,11 @@ def add_ControllerServiceServicer_to_server(servicer, server):
                     servicer.ReportTrialProgress,
                     request_deserializer=sanas_dot_v1_dot_sanas__pb2.ReportTrialProgressRequest.FromString,
                     response_serializer=sanas_dot_v1_dot_sanas__pb2.ReportTrialProgressResponse.SerializeToString,
+            ),
+            'SkipTrial': grpc.unary_unary_rpc_method_handler(
+                    servicer.SkipTrial,
+                    request_deserializer=sanas_dot_v1_dot_sanas__pb2.SkipTrialRequest.FromString,
+                    response_serializer=sanas_dot_v1_dot_sanas__pb2.SkipTrialResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -555,6 +576,33 @@ class ControllerService:
             '/sanas.v1.ControllerService/ReportTrialProgress',
             sanas_dot_v1_dot_sanas__pb2.ReportTrialProgressRequest.SerializeToString,
             sanas_dot_v1_dot_sanas__pb2.ReportTrialProgressResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SkipTrial(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sanas.v1.ControllerService/SkipTrial',
+            sanas_dot_v1_dot_sanas__pb2.SkipTrialRequest.SerializeToString,
+            sanas_dot_v1_dot_sanas__pb2.SkipTrialResponse.FromString,
             options,
             channel_credentials,
             insecure,
