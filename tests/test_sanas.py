@@ -94,17 +94,25 @@ def test_document_example_in_a_static_program(tmp_path):
             for arch in nas.next_archs():
                 output = arch(input)
                 input = output
-            tokens_out = nas.tokens2arch([0] * 25)[0](
-                paddle.static.data(name="x0", shape=[None, 3, 32, 32], dtype="float32")
-            )
         exe = paddle.static.Executor(paddle.CPUPlace())
         exe.run(startup)
-        feed = {
-            "input": np.random.rand(2, 3, 32, 32).astype("float32"),
-            "x0": np.random.rand(3, 3, 32, 32).astype("float32"),
-        }
-        a, b = exe.run(main, feed=feed, fetch_list=[output, tokens_out])
-        assert a.shape == (2, 1280, 1, 1) and b.shape == (3, 1280, 1, 1)
+        feed = {"input": np.random.rand(2, 3, 32, 32).astype("float32")}
+        (a,) = exe.run(main, feed=feed, fetch_list=[output])
+        assert a.shape == (2, 1280, 1, 1)
+        # Another network of the space: its own programs, since both use PaddleSlim's
+        # parameter names (the same startup program refuses the second, saying why).
+        with paddle.static.program_guard(main, startup), pytest.raises(
+            ValueError, match="cannot share a startup program"
+        ):
+            nas.tokens2arch([0] * 25)[0](paddle.static.data("x1", [None, 3, 32, 32], "float32"))
+        other, other_startup = paddle.static.Program(), paddle.static.Program()
+        with paddle.static.program_guard(other, other_startup):
+            x0 = paddle.static.data(name="x0", shape=[None, 3, 32, 32], dtype="float32")
+            tokens_out = nas.tokens2arch([0] * 25)[0](x0)
+        exe.run(other_startup)
+        feed = {"x0": np.random.rand(3, 3, 32, 32).astype("float32")}
+        (b,) = exe.run(other, feed=feed, fetch_list=[tokens_out])
+        assert b.shape == (3, 1280, 1, 1)
         assert nas.reward(1.0) is True
     finally:
         paddle.disable_static()
@@ -144,10 +152,16 @@ def test_load_checkpoint_resumes_the_study(tmp_path):
     with SANAS(MNV2, server_addr=LOOPBACK, save_checkpoint=str(tmp_path), search_steps=10) as a:
         for score in (0.1, 0.9, 0.3):
             a.next_archs()
+            last = a.current_tokens()
             a.reward(score)
         info = a.current_info()
+        assert info["current_tokens"] == last  # PaddleSlim's: the candidate just proposed
+        with Client(a.address) as c:
+            base = list(c.get_study("sanas").current_tokens)
     with SANAS(MNV2, server_addr=LOOPBACK, load_checkpoint=str(tmp_path), search_steps=10) as b:
-        assert b.current_info() == info
+        # As PaddleSlim's restored controller: the best as before, and the annealer's
+        # base as the current tokens until this run's first next_archs().
+        assert b.current_info() == {**info, "current_tokens": base}
         with Client(b.address) as c:
             assert c.get_study("sanas").budget_remaining == 7
 

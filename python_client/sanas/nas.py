@@ -23,6 +23,7 @@ Differences from PaddleSlim that scripts may notice (all deliberate):
 from __future__ import annotations
 
 import atexit
+import collections
 import logging
 import math
 import socket
@@ -44,6 +45,8 @@ from .errors import (
     SearchFinished,
     StudyExistsError,
     StudyNotFoundError,
+    TrialAlreadyCompletedError,
+    TrialNotHeldError,
 )
 from .group import TrainerGroup
 from .spaces import Architecture, CombinedSpace, SpaceConfig, SpaceConfigError
@@ -150,6 +153,46 @@ def this_host_address() -> str:
         return "127.0.0.1"
 
 
+def trials_of(counts: pb.TrialCounts) -> int:
+    """Every trial a study issued, in any state."""
+    return counts.active + results_of(counts) + counts.skipped
+
+
+def results_of(counts: pb.TrialCounts) -> int:
+    """Trials that ended with a result: rewarded, infeasible or stopped early."""
+    return counts.succeeded + counts.infeasible + counts.stopped
+
+
+def info_of(study: pb.Study, current: Sequence[int] | None = None) -> dict[str, Any]:
+    """current_info() of a study; `current`: the tokens last handed to this trainer."""
+    rewarded = study.HasField("best_reward")
+    return {
+        "best_tokens": list(study.best_tokens) if rewarded else None,
+        "best_reward": study.best_reward if rewarded else -1,
+        "current_tokens": list(study.current_tokens) if current is None else list(current),
+    }
+
+
+# Set by the hook below when an exception ends the interpreter: SANAS's exit handler then
+# leaves a held trial to its lease (another trainer evaluates it) instead of skipping it.
+_UNHANDLED = threading.Event()
+_hook_installed = False
+
+
+def _watch_unhandled_exceptions() -> None:
+    global _hook_installed
+    if _hook_installed:
+        return
+    _hook_installed = True
+    previous = sys.excepthook
+
+    def hook(kind: type[BaseException], value: BaseException, tb: Any) -> None:
+        _UNHANDLED.set()
+        previous(kind, value, tb)
+
+    sys.excepthook = hook
+
+
 class SANAS:
     """Simulated-annealing NAS with PaddleSlim's signature and defaults."""
 
@@ -195,6 +238,12 @@ class SANAS:
         self._input_channels = input_channels
         self._study_id = study_id
         self._trial: pb.Trial | None = None
+        self._trial_open = False  # the trial still waits for this trainer's result
+        self._closed = False
+        self._current_tokens: list[int] | None = None  # of the last next_archs()
+        self._adopted: collections.deque[pb.Trial] = collections.deque()
+        self._info: dict[str, Any] | None = None  # current_info()'s last answer
+        self._finished = False  # next_archs() raised SearchFinished
         self._lease: LeaseKeeper | None = None
         self._embedded: Any = None
         self._budget_issued = False  # as the last reward's answer said
@@ -232,6 +281,11 @@ class SANAS:
             address = self._embedded.address
         else:
             address = f"{bracketed(ip or this_host_address())}:{port}"
+        if client_id is None and self._embedded is not None:
+            # The server script's own trainer keeps its id across runs of the script (the
+            # folder lock makes it the only one), so a rerun continues the trial an
+            # earlier run held when it died instead of waiting a lease for it.
+            client_id = f"{socket.gethostname()}:embedded:{study_id}"[:128]
         self._client: Client | None = None
         try:
             self._client = Client(
@@ -280,6 +334,11 @@ class SANAS:
             raise
         # Heartbeats while the user trains: three per lease, so one lost beat is harmless.
         self._heartbeat_interval = study.config.lease_duration.ToNanoseconds() / 3e9
+        self._info = info_of(study)
+        if self._embedded is not None and study.trial_counts.active:
+            self._adopt_own_trials()
+        _watch_unhandled_exceptions()
+        atexit.register(self._skip_at_exit)
 
     def _open_as_server(
         self, config: pb.StudyConfig, load_checkpoint: str | None, save_checkpoint: str | None
@@ -291,24 +350,12 @@ class SANAS:
             existing = self._client.get_study(self._study_id)
         except StudyNotFoundError:
             return self._client.create_study(self._study_id, config)
-        issued = sum(
-            (
-                existing.trial_counts.active,
-                existing.trial_counts.succeeded,
-                existing.trial_counts.infeasible,
-            )
-        )
+        issued = trials_of(existing.trial_counts)
         if load_checkpoint is None:
-            if issued:
-                raise StudyExistsError(
-                    f"the checkpoint folder {save_checkpoint} already holds study "
-                    f"{self._study_id!r} with {issued} trial(s) from an earlier run. Pass "
-                    f"load_checkpoint={save_checkpoint!r} to resume it, or use another "
-                    "save_checkpoint (or study_id) to start a new search",
-                    code="ALREADY_EXISTS",
-                )
-            self._client.delete_study(self._study_id)  # nothing was searched: start afresh
-            return self._client.create_study(self._study_id, config)
+            if not issued:
+                self._client.delete_study(self._study_id)  # nothing was searched: afresh
+                return self._client.create_study(self._study_id, config)
+            return self._rerun(existing, config, save_checkpoint, issued)
         try:
             study = self._client.create_study(self._study_id, config)
         except StudyExistsError as exc:
@@ -317,13 +364,63 @@ class SANAS:
                 code=exc.code,
                 reason=exc.reason,
             ) from exc
-        counts = study.trial_counts
-        done = counts.succeeded + counts.infeasible + counts.stopped
+        done = results_of(study.trial_counts)
         # A warning, so it shows without any logging set up: resuming is never silent.
         log.warning(
             "resumed study %r with %d results from %s", self._study_id, done, load_checkpoint
         )
         return study
+
+    def _rerun(
+        self, existing: pb.Study, config: pb.StudyConfig, folder: str | None, issued: int
+    ) -> pb.Study:
+        """A server script run again over its own folder (after a crash, or to train the
+        best tokens): PaddleSlim would start over and overwrite the checkpoint at the
+        first reward. sanas continues the search in the folder instead, so nothing is
+        lost, and says so; a script searching other spaces is refused."""
+        differences = space_differences(existing.config, config)
+        if differences:
+            raise StudyExistsError(
+                f"the checkpoint folder {folder} already holds study {self._study_id!r} "
+                f"with {issued} trial(s) of other search spaces ({'; '.join(differences)}). "
+                "Use another save_checkpoint (or study_id) for a new search, or delete the "
+                "folder to discard the old one",
+                code="ALREADY_EXISTS",
+            )
+        state = "finished" if existing.state == pb.STUDY_STATE_COMPLETED else "continues"
+        log.warning(
+            "the checkpoint folder %s already holds study %r with %d trial(s) (%d results) "
+            "from an earlier run: the search %s there, as load_checkpoint=%r would do "
+            "(PaddleSlim would start over and overwrite it). For a new search use another "
+            "save_checkpoint or study_id",
+            folder,
+            self._study_id,
+            issued,
+            results_of(existing.trial_counts),
+            state,
+            folder,
+        )
+        return existing
+
+    def _adopt_own_trials(self) -> None:
+        """Running trials held under this trainer's id are an earlier run's, which died:
+        next_archs() hands them out first (same trial, same tokens) instead of letting
+        them wait out a lease."""
+        assert self._client is not None
+        mine = [
+            t
+            for t in self._client.list_trials(self._study_id, state=pb.TRIAL_STATE_ACTIVE)
+            if t.client_id == self._client.client_id
+        ]
+        if mine:
+            log.warning(
+                "study %r: continuing %d trial(s) this script's earlier run held when it "
+                "stopped (trial %s)",
+                self._study_id,
+                len(mine),
+                ", ".join(str(t.trial_id) for t in mine),
+            )
+        self._adopted.extend(mine)
 
     def _join(self, config: pb.StudyConfig, passed: set[str]) -> pb.Study:
         """Join the study the server created; create it if there is none yet."""
@@ -399,10 +496,23 @@ class SANAS:
         may lose its lease and be handed to this trainer.
         """
         self._end_lease()
-        if self._budget_issued:
-            self._trial = self._last_trial()
-        else:
-            self._trial = self._client.next_trial(self._study_id)
+        if self._trial_open:
+            self._skip_current(
+                "next_archs() was called again before reward(): skipped, as PaddleSlim "
+                "scripts skip a candidate (for example over their FLOPs budget)"
+            )
+        try:
+            if self._adopted:
+                self._trial = self._adopted.popleft()
+            elif self._budget_issued:
+                self._trial = self._last_trial()
+            else:
+                self._trial = self._client.next_trial(self._study_id)
+        except SearchFinished:
+            self._finished = True
+            raise
+        self._trial_open = True
+        self._current_tokens = list(self._trial.tokens)
         self._lease = self._client.keep_alive(
             self._study_id, self._trial.trial_id, self._heartbeat_interval
         )
@@ -432,6 +542,34 @@ class SANAS:
         finally:
             self._client.retry_timeout = saved
 
+    def _skip_current(self, reason: str) -> None:
+        """Give the open trial up unevaluated (SkipTrial): never issued again, its
+        search_steps step given back."""
+        assert self._trial is not None and self._client is not None
+        trial_id = self._trial.trial_id
+        self._end_lease()
+        self._trial_open = False
+        try:
+            self._client.skip_trial(self._study_id, trial_id, reason[:256])
+        except (TrialAlreadyCompletedError, TrialNotHeldError):
+            return  # finished meanwhile (a stop), or another trainer's after a lease ran out
+        log.info("study %r: trial %d skipped: %s", self._study_id, trial_id, reason)
+
+    def _skip_at_exit(self) -> None:
+        """A script that ends holding a trial it never rewarded skipped it (PaddleSlim's
+        demos end a loop on `continue`); after an unhandled exception the trial is left
+        to its lease instead, so another trainer evaluates it."""
+        if not self._trial_open or self._client is None or self._closed:
+            return
+        if _UNHANDLED.is_set():
+            return
+        if self._group is not None:  # no collective calls while the ranks exit apart
+            return
+        try:
+            self._skip_current("the script ended without reward(): skipped")
+        except SanasError as exc:
+            log.warning("could not skip trial at exit: %s", exc)
+
     def _end_lease(self) -> None:
         if self._lease is not None:
             self._lease.stop()
@@ -457,8 +595,15 @@ class SANAS:
         self._budget_issued = done.budget_remaining <= 0
         self._end_lease()
         self._trial = None
+        self._trial_open = False
+        try:  # current_info() answers from this when the controller is gone later
+            study = self._client.get_study(self._study_id)
+        except SanasError as exc:
+            log.warning("could not read study %r after a reward: %s", self._study_id, exc)
+            return True
+        self._info = info_of(study, self._current_tokens)
         if self._progress:
-            self._print_progress(float(score))
+            self._print_progress(float(score), study)
         return True
 
     def report(
@@ -486,12 +631,12 @@ class SANAS:
         )
         if answer.should_stop:
             self._end_lease()  # the controller finished the trial: nothing to keep alive
+            self._trial_open = False
         return answer.should_stop
 
-    def _print_progress(self, score: float) -> None:
+    def _print_progress(self, score: float, study: pb.Study) -> None:
         """One line per step ('log'), or a bar redrawn in place ('bar'), on stderr."""
-        study = self._client.get_study(self._study_id)
-        done = study.trial_counts.succeeded + study.trial_counts.infeasible
+        done = results_of(study.trial_counts)
         total = study.config.search_steps
         best = f"{study.best_reward:.4f}" if study.HasField("best_reward") else "-"
         tail = f"best {best}  T={study.temperature:.3g}"
@@ -516,7 +661,8 @@ class SANAS:
         does: paddle.nn.Layer objects in dynamic mode, builders in static mode."""
         from .nets import build_archs
 
-        return build_archs(self.decode(tokens))
+        self.decode(tokens)  # checks the tokens, with an error that says what to fix
+        return build_archs(self._space, list(tokens), self._input_channels)
 
     def current_trial_id(self) -> int | None:
         """Id of the trial from the last next_archs(), until its reward()."""
@@ -527,14 +673,31 @@ class SANAS:
         return None if self._trial is None else list(self._trial.tokens)
 
     def current_info(self) -> dict[str, Any]:
-        """{'best_tokens', 'best_reward', 'current_tokens'}; before any reward
-        best_tokens is None and best_reward is -1, as in PaddleSlim."""
-        study = self._client.get_study(self._study_id)
-        return {
-            "best_tokens": list(study.best_tokens) if study.HasField("best_reward") else None,
-            "best_reward": study.best_reward if study.HasField("best_reward") else -1,
-            "current_tokens": list(study.current_tokens),
-        }
+        """{'best_tokens', 'best_reward', 'current_tokens'}, as PaddleSlim: before any
+        reward best_tokens is None and best_reward -1; current_tokens are the tokens of
+        the last next_archs() (the initial tokens before it). Once the search is over and
+        the controller gone, the last answer the controller gave, with a warning."""
+        assert self._client is not None
+        over = self._finished or self._budget_issued
+        saved = self._client.retry_timeout
+        if over:  # a server script that ended takes its controller with it
+            self._client.retry_timeout = min(saved, RETRY_AFTER_BUDGET)
+        try:
+            study = self._client.get_study(self._study_id)
+        except ControllerUnavailableError as exc:
+            if not over or self._info is None:
+                raise
+            log.warning(
+                "the controller at %s is gone after the search: current_info() is its "
+                "last answer (%s)",
+                self._client.address,
+                exc,
+            )
+            return dict(self._info)
+        finally:
+            self._client.retry_timeout = saved
+        self._info = info_of(study, self._current_tokens)
+        return dict(self._info)
 
     def close(self, wait_for_trainers: bool = True) -> None:
         """Close the connection and stop the embedded controller, if any.
@@ -545,6 +708,8 @@ class SANAS:
         embedded controller stays up while other trainers hold live leases (they
         heartbeat), with one warning saying so; Ctrl-C stops it at once. A trial whose
         trainer died stops being waited for when its lease runs out."""
+        self._skip_at_exit()
+        self._closed = True
         if wait_for_trainers and self._embedded is not None and self._client is not None:
             try:
                 with self._client.solo():
@@ -592,5 +757,8 @@ class SANAS:
     def __enter__(self) -> SANAS:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: object, *rest: object) -> None:
+        if kind is not None:  # an exception ends the block: leave the trial to its lease
+            self._end_lease()
+            self._trial_open = False
         self.close()
