@@ -15,6 +15,14 @@ ROOT = Path(__file__).resolve().parent.parent
 SERVER_BIN = Path(sys.executable).parent / "sanas-server"
 
 
+def checkout_env(*extra_paths: Path, **env: str) -> dict[str, str]:
+    """The environment for a Python subprocess that imports this checkout's packages, as
+    pytest's own pythonpath does, not the venv's editable install (which may be another
+    worktree's): PYTHONPATH is python_client/, server/ and then `extra_paths`."""
+    paths = [ROOT / "python_client", ROOT / "server", *extra_paths]
+    return {**os.environ, **env, "PYTHONPATH": os.pathsep.join(map(str, paths))}
+
+
 def custom_config(table: list[int], **kwargs: object) -> object:
     return study_config([("custom", {"range_table": table})], **kwargs)
 
