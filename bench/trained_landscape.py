@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 TABLE = Path(__file__).resolve().parent / "data" / "digits_mnv2_blocks.json"
-SPACE = {"key": "MobileNetV2BlockSpace", "input_size": 8, "output_size": 2, "block_num": 2}
+SPACE = {"key": "sanas.MobileNetV2BlockSpace", "input_size": 8, "output_size": 2, "block_num": 2}
 # Allowed full-space token values per position of one block: [expansion, channels,
 # units, kernel] index into BLOCK_EXPANSION, BLOCK_CHANNELS, BLOCK_REPEAT, BLOCK_KERNELS.
 BLOCK_CHOICES = ((0, 2, 5), (2, 4, 6), (0, 1), (0, 1))

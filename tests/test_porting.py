@@ -143,17 +143,32 @@ def a_run_with_one_result(tmp_path) -> str:
     return folder
 
 
-def test_save_checkpoint_alone_never_resumes_silently(tmp_path, caplog):
+def test_a_rerun_over_its_folder_continues_the_search_and_says_so(tmp_path, caplog):
+    """PaddleSlim starts over (and overwrites the checkpoint at the first reward); sanas
+    continues the search in the folder, warning, so a rerun after a crash and the
+    final-training pattern (a new server SANAS + tokens2arch(best)) both work."""
     folder = a_run_with_one_result(tmp_path)
-    with pytest.raises(StudyExistsError) as info:
-        SANAS(BLOCKS, server_addr=LOOPBACK, save_checkpoint=folder, search_steps=5)
-    message = str(info.value)
-    assert f"load_checkpoint={folder!r} to resume it" in message
-    assert "1 trial(s) from an earlier run" in message and folder in message
+    caplog.set_level(logging.WARNING, logger="sanas.nas")
+    with SANAS(BLOCKS, server_addr=LOOPBACK, save_checkpoint=folder, search_steps=5) as again:
+        info = again.current_info()
+        assert info["best_reward"] == 0.7
+        assert again.tokens2arch(info["best_tokens"])  # the final-training pattern
+        again.next_archs()
+        again.reward(0.2)
+        with Client(again.address) as c:
+            assert c.get_study("sanas").budget_remaining == 3  # one budget, continued
+    assert f"the checkpoint folder {folder} already holds study 'sanas' with 1 trial(s)" in (
+        caplog.text
+    )
+    assert "PaddleSlim would start over" in caplog.text
+    # Other search spaces in the same folder are another search: refused, saying why.
+    with pytest.raises(StudyExistsError) as refused:
+        SANAS(OTHER_BLOCKS, server_addr=LOOPBACK, save_checkpoint=folder, search_steps=5)
+    assert "other search spaces" in str(refused.value) and folder in str(refused.value)
     caplog.set_level(logging.INFO, logger="sanas.nas")
     with SANAS(BLOCKS, server_addr=LOOPBACK, load_checkpoint=folder, search_steps=5) as resumed:
         assert resumed.current_info()["best_reward"] == 0.7
-    assert f"resumed study 'sanas' with 1 results from {folder}" in caplog.text
+    assert f"resumed study 'sanas' with 2 results from {folder}" in caplog.text
 
 
 def test_resuming_with_another_config_names_the_fields_and_the_folder(tmp_path):

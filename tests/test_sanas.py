@@ -102,8 +102,9 @@ def test_document_example_in_a_static_program(tmp_path):
         assert a.shape == (2, 1280, 1, 1)
         # Another network of the space: its own programs, since both use PaddleSlim's
         # parameter names (the same startup program refuses the second, saying why).
-        with paddle.static.program_guard(main, startup), pytest.raises(
-            ValueError, match="cannot share a startup program"
+        with (
+            paddle.static.program_guard(main, startup),
+            pytest.raises(ValueError, match="cannot share a startup program"),
         ):
             nas.tokens2arch([0] * 25)[0](paddle.static.data("x1", [None, 3, 32, 32], "float32"))
         other, other_startup = paddle.static.Program(), paddle.static.Program()

@@ -67,7 +67,7 @@ def test_tutorial_search_loop_trains_evaluates_and_rewards(tmp_path, static_mode
             with paddle.static.program_guard(train_program, startup_program):
                 image = paddle.static.data(name="image", shape=[None, 1, 8, 8], dtype="float32")
                 label = paddle.static.data(name="label", shape=[None, 1], dtype="int64")
-                output = archs(image)
+                (output,) = archs(image)  # a block space returns (x,), as PaddleSlim's
                 logits = head(output)
                 loss = F.cross_entropy(logits, label).mean()
                 # Paddle 3's clone(for_test=True): clone before minimize, keep the
@@ -141,7 +141,7 @@ def test_an_evaluation_program_with_its_own_program_guard_shares_the_weights(tmp
             with paddle.static.program_guard(program, startup), paddle.utils.unique_name.guard():
                 image = paddle.static.data(name="image", shape=[None, 1, 8, 8], dtype="float32")
                 label = paddle.static.data(name="label", shape=[None, 1], dtype="int64")
-                logits = head(archs(image))
+                logits = head(archs(image)[0])
                 return logits, F.cross_entropy(logits, label).mean()
 
         train_program, eval_program = paddle.static.Program(), paddle.static.Program()
@@ -191,20 +191,23 @@ def test_the_api_document_examples_with_paddle_static_for_fluid(tmp_path, static
             # reward(score)
             score = 1.0
             assert sanas.reward(float(score)) is True
-            # tokens2arch(tokens)
-            input = paddle.static.data(name="input2", shape=[None, 3, 32, 32], dtype="float32")
-            tokens = [0] * 25
-            archs = sanas.tokens2arch(tokens)[0]
-            print(archs(input))
-
             exe = paddle.static.Executor(paddle.CPUPlace())
             exe.run(paddle.static.default_startup_program())
-            feed = {n: np.random.rand(2, 3, 32, 32).astype("float32") for n in ("input", "input2")}
-            a, b = exe.run(
-                paddle.static.default_main_program(), feed=feed, fetch_list=[output, archs(input)]
-            )
-            assert a.shape == b.shape == (2, 1280, 1, 1)
+            feed = {"input": np.random.rand(2, 3, 32, 32).astype("float32")}
+            (a,) = exe.run(paddle.static.default_main_program(), feed=feed, fetch_list=[output])
+            assert a.shape == (2, 1280, 1, 1)
             assert sanas.current_info()["best_reward"] == 1.0
+            # tokens2arch(tokens): the document's own script, so its own default programs
+            with paddle.static.program_guard(paddle.static.Program(), paddle.static.Program()):
+                input = paddle.static.data(name="input", shape=[None, 3, 32, 32], dtype="float32")
+                tokens = [0] * 25
+                archs = sanas.tokens2arch(tokens)[0]
+                print(archs(input))
+                exe.run(paddle.static.default_startup_program())
+                (b,) = exe.run(
+                    paddle.static.default_main_program(), feed=feed, fetch_list=[archs(input)]
+                )
+                assert b.shape == (2, 1280, 1, 1)
         finally:
             sanas.close()
 

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-SPACE = "MobileNetV2BlockSpace"
+SPACE = "sanas.MobileNetV2BlockSpace"
 STEM_CHANNELS = 16
 BATCH = 64
 # The flags that shape the study or its rewards: forwarded to the trainers, recorded in

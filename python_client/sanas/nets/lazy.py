@@ -103,7 +103,9 @@ class StaticArch:
             ) from None
         bound.apply_defaults()
         call = dict(bound.arguments)
-        x = call.pop("input")
+        from .paddleslim_layers import unwrap
+
+        x = unwrap(call.pop("input"))
         kind = self.architecture.call
         if kind == "backbone":
             options = {"scale": call.pop("scale"), "output_stride": call.pop("output_stride")}

@@ -1,5 +1,6 @@
-"""paddle.nn layers for the blocks of sanas.spaces. Works in dynamic mode and inside
-`paddle.static.program_guard` (PIR), since only paddle.nn layers are used."""
+"""paddle.nn layers for the blocks of the "sanas." spaces (sanas's own networks; PaddleSlim's
+are in paddleslim_layers). Works in dynamic mode and inside `paddle.static.program_guard`
+(PIR), since only paddle.nn layers are used."""
 
 from __future__ import annotations
 
@@ -218,7 +219,9 @@ class DartsNetwork(nn.Layer):
 
     def __init__(self, in_channels: int, stem: int, widths: tuple[int, ...]) -> None:
         super().__init__()
-        from ..spaces.darts import NORMAL, REDUCE, REDUCTIONS
+        from ..spaces.sanas_variants import DARTS_NORMAL as NORMAL
+        from ..spaces.sanas_variants import DARTS_REDUCE as REDUCE
+        from ..spaces.sanas_variants import DARTS_REDUCTIONS as REDUCTIONS
 
         self.stem = nn.Sequential(
             nn.Conv2D(in_channels, stem, 3, padding=1, bias_attr=False), nn.BatchNorm2D(stem)
@@ -268,7 +271,7 @@ def _block_layers(block: Block, in_channels: int) -> list[nn.Layer]:
         ]
     if block.kind == "darts_network":
         return [DartsNetwork(in_channels, block.mid_channels, block.branches)]
-    if block.kind == "inception_a":
+    if block.kind == "inception_a_sanas":
         return [InceptionA(in_channels, block.branches, block.kernel, block.stride, block.pool)]
     if block.kind == "max_pool":
         return [nn.MaxPool2D(3, stride=block.stride, padding=1)]

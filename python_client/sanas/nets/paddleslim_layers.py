@@ -270,6 +270,14 @@ def check_points(count: int, points: Any) -> bool:
     return bool(count == points)
 
 
+def unwrap(x: Any) -> Any:
+    """The tensor of a block network's 1-tuple output: configs chain as
+    `for arch in archs: x = arch(x)` even after a block space (PaddleSlim's fails)."""
+    if isinstance(x, tuple | list) and len(x) == 1:
+        return x[0]
+    return x
+
+
 class _Network(nn.Layer):
     """Holds what every network checks first: the channels it was built for."""
 
@@ -306,6 +314,7 @@ class BlockNetwork(_Network):
     def forward(
         self, x: paddle.Tensor, return_mid_layer: bool = False, return_block: Any = None
     ) -> tuple[Any, ...]:
+        x = unwrap(x)
         self.check_input(x)
         mid: dict[int, Any] = {}
         count, depthwise = 0, None
@@ -368,6 +377,7 @@ class BackboneNetwork(_Network):
         return self.run(x, return_block, end_points)
 
     def run(self, x: paddle.Tensor, return_block: Any, end_points: Any) -> Any:
+        x = unwrap(x)
         self.check_input(x)
         ends: dict[int, Any] = {}
         count, depthwise, started, finished = 1, None, False, False

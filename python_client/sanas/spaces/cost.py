@@ -211,9 +211,11 @@ def network_cost(archs: Sequence[Architecture], input_size: int) -> Cost:
     return total
 
 
-def classifier_cost(features: int, classes: int) -> Cost:
-    """An fc layer with bias on `features` inputs: PaddleSlim counts its matmul."""
-    return Cost(features * classes, features * classes + classes, features * classes)
+def classifier_cost(features: int, classes: int, size: int = 1) -> Cost:
+    """Global average pooling of size x size maps, then an fc layer with bias:
+    PaddleSlim counts the fc's matmul, paddle.flops the pooling too."""
+    pool = (size * size + 1) * features
+    return Cost(pool + features * classes, features * classes + classes, features * classes)
 
 
 def _factorized_reduce(h: int, c_in: int, c_out: int, what: str) -> tuple[Cost, int]:

@@ -74,7 +74,9 @@ def main(out: Path) -> None:
                 stopped = True
                 break
         if not stopped:
-            c.complete_trial("blocks", t.trial_id, 0.3 + (i * 7 % 11) / 20, i % 6 == 5, request_id=f"c{i}")
+            c.complete_trial(
+                "blocks", t.trial_id, 0.3 + (i * 7 % 11) / 20, i % 6 == 5, request_id=f"c{i}"
+            )
         clock.now += 5
     held = c.suggest_trial("blocks", "gone")  # its trainer never comes back
     clock.now += 3600  # the lease runs out; the next suggest re-issues it
