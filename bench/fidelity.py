@@ -163,6 +163,15 @@ def differences(expected: dict[str, Any], got: dict[str, Any], keys: list[str]) 
     ]
 
 
+BUILT_KEYS = ["digest", "param_count", "output", "flops", "flops_all"]
+
+
+def verdict(expected: list[dict[str, Any]], rows: list[dict[str, Any]]) -> str:
+    """'k/n identical' for built networks against the oracle's."""
+    bad = sum(bool(differences(v, r, BUILT_KEYS)) for v, r in zip(expected, rows, strict=False))
+    return f"{len(expected) - bad}/{len(expected)} identical"
+
+
 def case_label(case: dict[str, Any]) -> str:
     config = case["config"]
     text = ", ".join(f"{k}={v}" for k, v in config.items()) if config else ""
@@ -204,18 +213,12 @@ def write_page(path: Path, oracle: dict[str, Any], per_case: int) -> None:
             got = modelled(case, v["tokens"])
             if differences(v, got, ["flops", "param_count", "output"]):
                 model_bad += 1
-        keys = ["digest", "param_count", "output", "flops", "flops_all"]
         shown = case["vectors"][:per_case]
-
-        def verdict(rows: list[dict[str, Any]]) -> str:
-            bad = sum(bool(differences(v, r, keys)) for v, r in zip(shown, rows, strict=False))
-            return f"{len(shown) - bad}/{len(shown)} identical"
-
         n = len(case["vectors"])
         failed = len(case["failures"])
         lines.append(
-            f"| {case_label(case)} | {n} | {n - model_bad}/{n} identical | {verdict(pir_rows)} | "
-            f"{verdict(legacy_rows)} | {failed} |"
+            f"| {case_label(case)} | {n} | {n - model_bad}/{n} identical | "
+            f"{verdict(shown, pir_rows)} | {verdict(shown, legacy_rows)} | {failed} |"
         )
         if failed:
             notes.append(

@@ -10,7 +10,7 @@ import pytest
 from helpers import ROOT
 
 sys.path.insert(0, str(ROOT / "bench"))
-import fidelity  # noqa: E402
+import fidelity
 
 ORACLE = fidelity.load_oracle()
 CASES = ORACLE["cases"]

@@ -726,9 +726,7 @@ class Study:
         if len(client_id) > MAX_CLIENT_ID:
             raise InvalidArgument(f"client_id has {len(client_id)} characters; at most 128")
         if len(reason) > MAX_SKIP_REASON:
-            raise InvalidArgument(
-                f"reason has {len(reason)} characters; at most {MAX_SKIP_REASON}"
-            )
+            raise InvalidArgument(f"reason has {len(reason)} characters; at most {MAX_SKIP_REASON}")
         trial = self.trial(trial_id)
         if trial.state is TrialState.SKIPPED:
             return trial, None

@@ -86,7 +86,7 @@ def main(out: Path) -> None:
     c.create_study(
         "custom", StudyRequest((SpaceConfig("custom", range_table=(9, 9, 9, 9, 9)),), seed=3)
     )
-    for i in range(12):
+    for _ in range(12):
         t = c.suggest_trial("custom", "w")
         c.complete_trial("custom", t.trial_id, float(sum(t.tokens) % 7), False)
     expected = {s: state(c, s) for s in ("blocks", "custom")}
