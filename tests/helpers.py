@@ -13,6 +13,13 @@ from sanas.client import study_config
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_BIN = Path(sys.executable).parent / "sanas-server"
+# For the `sanas` and `sanas-server` subprocesses: they import this checkout's code, as the
+# tests themselves do (pyproject's pytest pythonpath), even when the venv's editable
+# install is another worktree's.
+CHECKOUT_ENV = {
+    **os.environ,
+    "PYTHONPATH": os.pathsep.join(str(ROOT / part) for part in ("python_client", "server")),
+}
 
 
 def custom_config(table: list[int], **kwargs: object) -> object:
@@ -40,6 +47,7 @@ class ServerProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            env=CHECKOUT_ENV,
         )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()

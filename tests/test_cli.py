@@ -13,7 +13,7 @@ from pathlib import Path
 
 import matplotlib.image
 import pytest
-from helpers import ROOT
+from helpers import CHECKOUT_ENV, ROOT
 from prometheus_client.parser import text_string_to_metric_families
 
 from sanas import SANAS, Client
@@ -26,7 +26,11 @@ BLOCKS = [("MobileNetV2BlockSpace", {"input_size": 16, "output_size": 4, "block_
 
 def sanas(address: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     result = subprocess.run(
-        [SANAS_BIN, "--address", address, *args], capture_output=True, text=True, timeout=120
+        [SANAS_BIN, "--address", address, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=CHECKOUT_ENV,
     )
     if check:
         assert result.returncode == 0, result.stdout + result.stderr
@@ -133,6 +137,7 @@ def test_watch_follows_the_study_to_its_end(live):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env=CHECKOUT_ENV,
     )
     first = watcher.stdout.readline()
     assert "current_state: 32/40 issued" in first
@@ -355,6 +360,7 @@ def test_plot_writes_study_png_by_default(live, tmp_path):
         text=True,
         timeout=120,
         cwd=tmp_path,
+        env=CHECKOUT_ENV,
     )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "run.png").is_file() and "wrote run.png" in result.stdout
