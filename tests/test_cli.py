@@ -69,7 +69,7 @@ def test_studies_status_and_trials(live, tmp_path):
     assert "run" in out and "32/40" in out and "active" in out
     status = sanas(server.address, "status", "run").stdout
     assert "32/40 (8 left)" in status
-    assert "1 running, 30 succeeded, 1 infeasible" in status
+    assert "32 (1 running, 30 succeeded, 1 infeasible, 0 stopped)" in status
     assert "trainer-a" in status and "trainer-b" in status
     best = max(r for _, r in results)
     assert f"{best:.6g}" in status
@@ -396,3 +396,35 @@ def test_trials_and_plot_show_early_stopped_trials_and_learning_curves(server, t
     bottom = rgb[800:]
     red = (bottom[..., 0] > 0.7) & (bottom[..., 1] < 0.3) & (bottom[..., 2] < 0.3)
     assert red.sum() > 10  # the stops are marked
+
+
+@pytest.fixture
+def stopping(server) -> str:
+    """A study in every trial state: 5 succeeded (each better than the last, so each
+    accepted), 3 stopped early by the median rule, 1 infeasible, 1 running; 10 of 12 issued.
+    Returns the controller's address."""
+    from sanas.client import median_stopping
+
+    with Client(server.address, client_id="stopper") as c:
+        config = study_config(BLOCKS, search_steps=12, seed=3)
+        config.early_stopping.CopyFrom(median_stopping(start_step=1, min_trials=2))
+        c.create_study("stops", config)
+        for quality in (0.5, 0.6, 0.1, 0.7, 0.05, 0.8, 0.02, 0.9):
+            t = c.suggest_trial("stops")
+            for epoch in range(1, 6):
+                value = quality * (1 - 0.5**epoch)
+                if c.report_progress("stops", t.trial_id, epoch, value, max_step=5).should_stop:
+                    break
+            c.complete_trial("stops", t.trial_id, value)  # after a stop: changes nothing
+        c.complete_trial("stops", c.suggest_trial("stops").trial_id, infeasible=True)
+        c.suggest_trial("stops")  # left running
+        listed = list(c.list_trials("stops"))
+    states = [t.state for t in listed]
+    assert states.count(pb.TRIAL_STATE_STOPPED) == 3 and len(listed) == 10
+    return server.address
+
+
+def test_status_counts_every_state_and_adds_up_to_the_trials_issued(stopping):
+    status = sanas(stopping, "status", "stops").stdout
+    assert "10/12 (2 left)" in status
+    assert "10 (1 running, 5 succeeded, 1 infeasible, 3 stopped)" in status, status

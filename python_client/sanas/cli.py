@@ -63,6 +63,22 @@ def fmt_reward(study: pb.Study, field: str) -> str:
     return f"{getattr(study, field):.6g}" if study.HasField(field) else "-"
 
 
+# How `status` names a TrialCounts field, where the field's own name is not the word.
+COUNT_WORDS = {"active": "running"}
+
+
+def counts_text(counts: pb.TrialCounts) -> str:
+    """'10 (1 running, 5 succeeded, 1 infeasible, 3 stopped)': the trials issued, by state.
+    Every field of TrialCounts, read from its descriptor, so that a state added to the
+    proto is counted here too (stopped trials were once left out, and the parts did not
+    add up to the budget used)."""
+    parts = [
+        (COUNT_WORDS.get(f.name, f.name), getattr(counts, f.name)) for f in counts.DESCRIPTOR.fields
+    ]
+    total = sum(n for _, n in parts)
+    return f"{total} ({', '.join(f'{n} {word}' for word, n in parts)})"
+
+
 # -- commands --------------------------------------------------------------------------
 def cmd_studies(client: Client, args: argparse.Namespace) -> int:
     rows = []
@@ -107,7 +123,6 @@ def cmd_status(client: Client, args: argparse.Namespace) -> int:
     s = client.get_study(args.study)
     lease = s.config.lease_duration.ToNanoseconds() / 1e9
     used = s.config.search_steps - s.budget_remaining
-    c = s.trial_counts
     print(
         table(
             [
@@ -122,10 +137,7 @@ def cmd_status(client: Client, args: argparse.Namespace) -> int:
                     f"{s.temperature:.4g} (start {s.config.init_temperature:g}, "
                     f"x{s.config.reduce_rate:g} per reward)",
                 ],
-                [
-                    "trials",
-                    f"{c.active} running, {c.succeeded} succeeded, {c.infeasible} infeasible",
-                ],
+                ["trials", counts_text(s.trial_counts)],
                 ["moves", f"{s.accepted_moves} accepted, {s.rejected_moves} rejected"],
                 ["lease expirations", s.lease_expirations],
                 ["created", when(seconds(s.create_time))],
