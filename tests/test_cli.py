@@ -428,3 +428,21 @@ def test_status_counts_every_state_and_adds_up_to_the_trials_issued(stopping):
     status = sanas(stopping, "status", "stops").stdout
     assert "10/12 (2 left)" in status
     assert "10 (1 running, 5 succeeded, 1 infeasible, 3 stopped)" in status, status
+
+
+def test_plot_acceptance_counts_a_stopped_trial_as_the_rejected_move_it_is(stopping, tmp_path):
+    # In `stopping` every completed trial is accepted and every stopped one is not (the
+    # trials' `accepted`), so the acceptance line (window 1 at 8 finished trials) must
+    # reach 0 at each stopped trial, as the dashboard's does; it stayed at 1.0 while the
+    # plot left stopped trials out.
+    with Client(stopping) as c:
+        listed = list(c.list_trials("stops"))
+    finished = [t for t in listed if t.state in (pb.TRIAL_STATE_SUCCEEDED, pb.TRIAL_STATE_STOPPED)]
+    assert [t.accepted for t in finished] == [t.state == pb.TRIAL_STATE_SUCCEEDED for t in finished]
+    path = tmp_path / "stops.png"
+    sanas(stopping, "plot", "stops", "-o", str(path))
+    rgb = matplotlib.image.imread(path)[..., :3]
+    tab_green = (44 / 255, 160 / 255, 44 / 255)  # the acceptance line, and only it
+    green = (abs(rgb - tab_green) < 0.08).all(axis=-1)
+    rows = green.any(axis=1).nonzero()[0]
+    assert rows.size and rows.max() - rows.min() > 100, rows  # from 1.0 down to 0.0

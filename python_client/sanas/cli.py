@@ -317,16 +317,16 @@ def cmd_plot(client: Client, args: argparse.Namespace) -> int:
     from .plots import plot_trials
 
     listed = list(client.list_trials(args.study))
-    trials = [t for t in listed if t.state == pb.TRIAL_STATE_SUCCEEDED]
-    if not trials:
+    if not any(t.state in SCORED for t in listed):
         print(f"study {args.study!r} has no results to plot", file=sys.stderr)
         return 1
     output = args.output or f"{args.study}.png"
+    results = sum(t.state == pb.TRIAL_STATE_SUCCEEDED for t in listed)
     stopped = sum(t.state == pb.TRIAL_STATE_STOPPED for t in listed)
-    title = f"sanas study {args.study}: {len(trials)} results" + (
+    title = f"sanas study {args.study}: {results} results" + (
         f", {stopped} stopped early" if stopped else ""
     )
-    plot_trials(trials, output, title, curves=[t for t in listed if t.measurements])
+    plot_trials(listed, output, title)
     print(f"wrote {output}")
     return 0
 
