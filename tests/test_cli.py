@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import csv
+import fcntl
+import io
 import json
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import matplotlib.image
 import pytest
-from helpers import CHECKOUT_ENV, ROOT
+from helpers import CHECKOUT_ENV, ROOT, custom_config
 from prometheus_client.parser import text_string_to_metric_families
 
 from sanas import SANAS, Client
 from sanas.client import study_config
 from sanas.v1 import sanas_pb2 as pb
+from sanas_server.server import start_server
 
 SANAS_BIN = str(Path(sys.executable).parent / "sanas")
 BLOCKS = [("MobileNetV2BlockSpace", {"input_size": 16, "output_size": 4, "block_num": 3})]
@@ -446,3 +450,60 @@ def test_plot_acceptance_counts_a_stopped_trial_as_the_rejected_move_it_is(stopp
     green = (abs(rgb - tab_green) < 0.08).all(axis=-1)
     rows = green.any(axis=1).nonzero()[0]
     assert rows.size and rows.max() - rows.min() > 100, rows  # from 1.0 down to 0.0
+
+
+@pytest.fixture(scope="module")
+def many(tmp_path_factory) -> Iterator[str]:
+    """A controller with a finished study of 400 trials of 20 tokens, whose
+    `trials --format json` is about 180 KB. Yields the controller's address."""
+    running = start_server("127.0.0.1", 0, tmp_path_factory.mktemp("many") / "ckpt")
+    with Client(running.address, client_id="many") as c:
+        c.create_study("many", custom_config([9] * 20, search_steps=400, seed=1))
+        drive(c, "many", 400)
+    yield running.address
+    running.stop(grace=1)
+
+
+@pytest.mark.parametrize(
+    "unbuffered",
+    # Block-buffered stdout, as in a user's shell; unbuffered, as with PYTHONUNBUFFERED=1.
+    [False, True],
+    ids=["buffered", "unbuffered"],
+)
+@pytest.mark.parametrize(
+    ("args", "lines_read"),
+    [
+        # `sanas trials many --format json | head -n 1`: the reader goes away while the
+        # CLI is still writing more than the pipe holds.
+        (("trials", "many", "--format", "json"), 1),
+        # Closed before anything was read: the write fails when the output is printed,
+        # or when stdout's buffer is flushed at the end.
+        (("status", "many"), 0),
+        (("studies",), 0),
+        # watch flushes each line: the write fails inside the command.
+        (("watch", "many"), 0),
+    ],
+    ids=["trials", "status", "studies", "watch"],
+)
+def test_a_closed_pipe_ends_every_command_quietly(many, args, lines_read, unbuffered):
+    env = {k: v for k, v in CHECKOUT_ENV.items() if k != "PYTHONUNBUFFERED"}
+    if unbuffered:
+        env["PYTHONUNBUFFERED"] = "1"
+    proc = subprocess.Popen(
+        [SANAS_BIN, "--address", many, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    if lines_read:
+        full = sanas(many, *args).stdout.encode()
+        # More than the pipe and the reader's and writer's buffers hold: the CLI cannot have
+        # written it all before the pipe closes.
+        held = fcntl.fcntl(proc.stdout.fileno(), fcntl.F_GETPIPE_SZ) + 2 * io.DEFAULT_BUFFER_SIZE
+        assert len(full) > 2 * held
+        for _ in range(lines_read):
+            assert proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=60)
+    assert err == "" and proc.returncode in (0, 141), (proc.returncode, err)

@@ -521,6 +521,25 @@ def not_reachable(address: str, seconds: float, tls: bool) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        try:
+            return run(argv)
+        finally:
+            # What is still in stdout's buffer goes out now, inside this guard, rather than
+            # in the interpreter's flush at exit, where a closed pipe prints a warning.
+            sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader stopped reading (`sanas status | head -n 1`): how a pipeline ends, not
+        # an error to report. Python flushes stdout once more at exit; pointing it at
+        # /dev/null keeps that flush from failing too.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 141  # 128 + SIGPIPE (13): what a shell reports for a program a pipe ended
+
+
+def run(argv: Sequence[str] | None) -> int:
+    """The command line's command; `main` adds the handling of a closed stdout."""
     args = parser().parse_args(argv)
     try:
         address = with_default_port(args.address)
@@ -543,6 +562,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SanasError as exc:
         print(f"sanas: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        raise  # stdout closed, not a file of ours: `main` ends quietly
     except (ValueError, OSError) as exc:  # TLS or token files missing or mismatched
         print(f"sanas: {exc}", file=sys.stderr)
         return 2
