@@ -16,11 +16,15 @@ SERVER_BIN = Path(sys.executable).parent / "sanas-server"
 
 
 def checkout_env(*extra_paths: Path, **env: str) -> dict[str, str]:
-    """The environment for a Python subprocess that imports this checkout's packages, as
-    pytest's own pythonpath does, not the venv's editable install (which may be another
-    worktree's): PYTHONPATH is python_client/, server/ and then `extra_paths`."""
+    """The environment for a Python subprocess (`sanas`, `sanas-server`, scripts) that
+    imports this checkout's packages, as pytest's own pythonpath does, not the venv's
+    editable install (which may be another worktree's): PYTHONPATH is python_client/,
+    server/ and then `extra_paths`."""
     paths = [ROOT / "python_client", ROOT / "server", *extra_paths]
     return {**os.environ, **env, "PYTHONPATH": os.pathsep.join(map(str, paths))}
+
+
+CHECKOUT_ENV = checkout_env()
 
 
 def custom_config(table: list[int], **kwargs: object) -> object:
@@ -48,6 +52,7 @@ class ServerProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            env=CHECKOUT_ENV,
         )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()

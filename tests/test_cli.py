@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import csv
+import fcntl
+import io
 import json
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import matplotlib.image
 import pytest
-from helpers import ROOT
+from helpers import CHECKOUT_ENV, ROOT, custom_config
 from prometheus_client.parser import text_string_to_metric_families
 
 from sanas import SANAS, Client
 from sanas.client import study_config
 from sanas.v1 import sanas_pb2 as pb
+from sanas_server.server import start_server
 
 SANAS_BIN = str(Path(sys.executable).parent / "sanas")
 BLOCKS = [("MobileNetV2BlockSpace", {"input_size": 16, "output_size": 4, "block_num": 3})]
@@ -26,7 +30,11 @@ BLOCKS = [("MobileNetV2BlockSpace", {"input_size": 16, "output_size": 4, "block_
 
 def sanas(address: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     result = subprocess.run(
-        [SANAS_BIN, "--address", address, *args], capture_output=True, text=True, timeout=120
+        [SANAS_BIN, "--address", address, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=CHECKOUT_ENV,
     )
     if check:
         assert result.returncode == 0, result.stdout + result.stderr
@@ -65,7 +73,7 @@ def test_studies_status_and_trials(live, tmp_path):
     assert "run" in out and "32/40" in out and "active" in out
     status = sanas(server.address, "status", "run").stdout
     assert "32/40 (8 left)" in status
-    assert "1 running, 30 succeeded, 1 infeasible" in status
+    assert "32 (1 running, 30 succeeded, 1 infeasible, 0 stopped)" in status
     assert "trainer-a" in status and "trainer-b" in status
     best = max(r for _, r in results)
     assert f"{best:.6g}" in status
@@ -133,6 +141,7 @@ def test_watch_follows_the_study_to_its_end(live):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env=CHECKOUT_ENV,
     )
     first = watcher.stdout.readline()
     assert "current_state: 32/40 issued" in first
@@ -355,6 +364,7 @@ def test_plot_writes_study_png_by_default(live, tmp_path):
         text=True,
         timeout=120,
         cwd=tmp_path,
+        env=CHECKOUT_ENV,
     )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "run.png").is_file() and "wrote run.png" in result.stdout
@@ -390,3 +400,110 @@ def test_trials_and_plot_show_early_stopped_trials_and_learning_curves(server, t
     bottom = rgb[800:]
     red = (bottom[..., 0] > 0.7) & (bottom[..., 1] < 0.3) & (bottom[..., 2] < 0.3)
     assert red.sum() > 10  # the stops are marked
+
+
+@pytest.fixture
+def stopping(server) -> str:
+    """A study in every trial state: 5 succeeded (each better than the last, so each
+    accepted), 3 stopped early by the median rule, 1 infeasible, 1 running; 10 of 12 issued.
+    Returns the controller's address."""
+    from sanas.client import median_stopping
+
+    with Client(server.address, client_id="stopper") as c:
+        config = study_config(BLOCKS, search_steps=12, seed=3)
+        config.early_stopping.CopyFrom(median_stopping(start_step=1, min_trials=2))
+        c.create_study("stops", config)
+        for quality in (0.5, 0.6, 0.1, 0.7, 0.05, 0.8, 0.02, 0.9):
+            t = c.suggest_trial("stops")
+            for epoch in range(1, 6):
+                value = quality * (1 - 0.5**epoch)
+                if c.report_progress("stops", t.trial_id, epoch, value, max_step=5).should_stop:
+                    break
+            c.complete_trial("stops", t.trial_id, value)  # after a stop: changes nothing
+        c.complete_trial("stops", c.suggest_trial("stops").trial_id, infeasible=True)
+        c.suggest_trial("stops")  # left running
+        listed = list(c.list_trials("stops"))
+    states = [t.state for t in listed]
+    assert states.count(pb.TRIAL_STATE_STOPPED) == 3 and len(listed) == 10
+    return server.address
+
+
+def test_status_counts_every_state_and_adds_up_to_the_trials_issued(stopping):
+    status = sanas(stopping, "status", "stops").stdout
+    assert "10/12 (2 left)" in status
+    assert "10 (1 running, 5 succeeded, 1 infeasible, 3 stopped)" in status, status
+
+
+def test_plot_acceptance_counts_a_stopped_trial_as_the_rejected_move_it_is(stopping, tmp_path):
+    # In `stopping` every completed trial is accepted and every stopped one is not (the
+    # trials' `accepted`), so the acceptance line (window 1 at 8 finished trials) must
+    # reach 0 at each stopped trial, as the dashboard's does; it stayed at 1.0 while the
+    # plot left stopped trials out.
+    with Client(stopping) as c:
+        listed = list(c.list_trials("stops"))
+    finished = [t for t in listed if t.state in (pb.TRIAL_STATE_SUCCEEDED, pb.TRIAL_STATE_STOPPED)]
+    assert [t.accepted for t in finished] == [t.state == pb.TRIAL_STATE_SUCCEEDED for t in finished]
+    path = tmp_path / "stops.png"
+    sanas(stopping, "plot", "stops", "-o", str(path))
+    rgb = matplotlib.image.imread(path)[..., :3]
+    tab_green = (44 / 255, 160 / 255, 44 / 255)  # the acceptance line, and only it
+    green = (abs(rgb - tab_green) < 0.08).all(axis=-1)
+    rows = green.any(axis=1).nonzero()[0]
+    assert rows.size and rows.max() - rows.min() > 100, rows  # from 1.0 down to 0.0
+
+
+@pytest.fixture(scope="module")
+def many(tmp_path_factory) -> Iterator[str]:
+    """A controller with a finished study of 400 trials of 20 tokens, whose
+    `trials --format json` is about 180 KB. Yields the controller's address."""
+    running = start_server("127.0.0.1", 0, tmp_path_factory.mktemp("many") / "ckpt")
+    with Client(running.address, client_id="many") as c:
+        c.create_study("many", custom_config([9] * 20, search_steps=400, seed=1))
+        drive(c, "many", 400)
+    yield running.address
+    running.stop(grace=1)
+
+
+@pytest.mark.parametrize(
+    "unbuffered",
+    # Block-buffered stdout, as in a user's shell; unbuffered, as with PYTHONUNBUFFERED=1.
+    [False, True],
+    ids=["buffered", "unbuffered"],
+)
+@pytest.mark.parametrize(
+    ("args", "lines_read"),
+    [
+        # `sanas trials many --format json | head -n 1`: the reader goes away while the
+        # CLI is still writing more than the pipe holds.
+        (("trials", "many", "--format", "json"), 1),
+        # Closed before anything was read: the write fails when the output is printed,
+        # or when stdout's buffer is flushed at the end.
+        (("status", "many"), 0),
+        (("studies",), 0),
+        # watch flushes each line: the write fails inside the command.
+        (("watch", "many"), 0),
+    ],
+    ids=["trials", "status", "studies", "watch"],
+)
+def test_a_closed_pipe_ends_every_command_quietly(many, args, lines_read, unbuffered):
+    env = {k: v for k, v in CHECKOUT_ENV.items() if k != "PYTHONUNBUFFERED"}
+    if unbuffered:
+        env["PYTHONUNBUFFERED"] = "1"
+    proc = subprocess.Popen(
+        [SANAS_BIN, "--address", many, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    if lines_read:
+        full = sanas(many, *args).stdout.encode()
+        # More than the pipe and the reader's and writer's buffers hold: the CLI cannot have
+        # written it all before the pipe closes.
+        held = fcntl.fcntl(proc.stdout.fileno(), fcntl.F_GETPIPE_SZ) + 2 * io.DEFAULT_BUFFER_SIZE
+        assert len(full) > 2 * held
+        for _ in range(lines_read):
+            assert proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=60)
+    assert err == "" and proc.returncode in (0, 141), (proc.returncode, err)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import filecmp
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import ROOT, ServerProcess, wait_until
+from helpers import CHECKOUT_ENV, ROOT, ServerProcess, wait_until
 
 from sanas import Client
 from sanas.client import median_stopping, study_config
@@ -28,7 +27,6 @@ from sanas.v1 import sanas_pb2 as pb
 
 DASH = ROOT / "python_client" / "sanas" / "dashboard"
 ARTIFACTS = ROOT / "test-artifacts"
-ENV = {**os.environ, "PYTHONPATH": f"{ROOT / 'python_client'}{os.pathsep}{ROOT / 'server'}"}
 
 
 # -- unit: the index -----------------------------------------------------------------------
@@ -121,7 +119,7 @@ def test_cli_refuses_public_host_without_token() -> None:
         capture_output=True,
         text=True,
         timeout=30,
-        env=ENV,
+        env=CHECKOUT_ENV,
     )
     assert done.returncode == 2
     assert "without a token" in done.stderr and "--dashboard-token-file" in done.stderr
@@ -174,7 +172,7 @@ class Dashboard:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env=ENV,
+            env=CHECKOUT_ENV,
         )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()

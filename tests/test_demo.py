@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import matplotlib.image
+from helpers import CHECKOUT_ENV
 
 
 def demo(*args: str) -> subprocess.CompletedProcess:
@@ -18,6 +19,7 @@ def demo(*args: str) -> subprocess.CompletedProcess:
         capture_output=True,
         text=True,
         timeout=600,
+        env=CHECKOUT_ENV,
     )
 
 
@@ -93,6 +95,7 @@ def test_demo_on_cifar10_from_a_local_folder_with_another_space(tmp_path):
         capture_output=True,
         text=True,
         timeout=600,
+        env=CHECKOUT_ENV,
     )
     assert run.returncode == 0, run.stderr[-3000:]
     summary = json.loads((out / "best.json").read_text())

@@ -147,9 +147,18 @@ def test_spent_budget_is_failed_precondition_with_a_message(server, client):
     code, details = status_of(stub.SuggestTrial, pb.SuggestTrialRequest(study_id="s"))
     channel.close()
     assert code == grpc.StatusCode.FAILED_PRECONDITION
-    assert "issued all 2 trials of its search_steps budget" in details
-    with pytest.raises(errors.BudgetExhaustedError):
+    # For the trainer that gets it: the search is over (not a failure to work around), how
+    # its loop ends, and what gives more trials.
+    assert details == (
+        "study 's' has issued all 2 trials of its search_steps budget (0 still running), so "
+        "the search is finished: end the trainer's loop here (in Python, catch "
+        "sanas.SearchFinished, which BudgetExhaustedError subclasses). search_steps is one "
+        "budget shared by every trainer (PaddleSlim gave each client its own). For more "
+        "trials, create a new study with a larger search_steps"
+    )
+    with pytest.raises(errors.BudgetExhaustedError, match=r"running\), so the search is finished"):
         client.suggest_trial("s")
+    assert issubclass(errors.BudgetExhaustedError, errors.SearchFinished)  # as it says
     assert client.get_study("s").state == pb.STUDY_STATE_COMPLETED
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import ROOT, custom_config, wait_until
+from helpers import CHECKOUT_ENV, ROOT, custom_config, wait_until
 
 from sanas import Client, SearchFinished
 from sanas.client import successive_halving
@@ -26,7 +26,7 @@ TRAINER = ROOT / "examples" / "group_trainer.py"
 
 
 def launch(tmp: Path, name: str, address: str, study: str, *extra: str) -> subprocess.Popen:
-    env = {**os.environ, "SANAS_ADDRESS": address, "SANAS_STUDY_ID": study}
+    env = {**CHECKOUT_ENV, "SANAS_ADDRESS": address, "SANAS_STUDY_ID": study}
     env.pop("CUDA_VISIBLE_DEVICES", None)  # an empty one stops the launcher (notes)
     return subprocess.Popen(
         [

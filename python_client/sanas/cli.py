@@ -63,6 +63,22 @@ def fmt_reward(study: pb.Study, field: str) -> str:
     return f"{getattr(study, field):.6g}" if study.HasField(field) else "-"
 
 
+# How `status` names a TrialCounts field, where the field's own name is not the word.
+COUNT_WORDS = {"active": "running"}
+
+
+def counts_text(counts: pb.TrialCounts) -> str:
+    """'10 (1 running, 5 succeeded, 1 infeasible, 3 stopped)': the trials issued, by state.
+    Every field of TrialCounts, read from its descriptor, so that a state added to the
+    proto is counted here too (stopped trials were once left out, and the parts did not
+    add up to the budget used)."""
+    parts = [
+        (COUNT_WORDS.get(f.name, f.name), getattr(counts, f.name)) for f in counts.DESCRIPTOR.fields
+    ]
+    total = sum(n for _, n in parts)
+    return f"{total} ({', '.join(f'{n} {word}' for word, n in parts)})"
+
+
 # -- commands --------------------------------------------------------------------------
 def cmd_studies(client: Client, args: argparse.Namespace) -> int:
     rows = []
@@ -107,7 +123,6 @@ def cmd_status(client: Client, args: argparse.Namespace) -> int:
     s = client.get_study(args.study)
     lease = s.config.lease_duration.ToNanoseconds() / 1e9
     used = s.config.search_steps - s.budget_remaining
-    c = s.trial_counts
     print(
         table(
             [
@@ -122,10 +137,7 @@ def cmd_status(client: Client, args: argparse.Namespace) -> int:
                     f"{s.temperature:.4g} (start {s.config.init_temperature:g}, "
                     f"x{s.config.reduce_rate:g} per reward)",
                 ],
-                [
-                    "trials",
-                    f"{c.active} running, {c.succeeded} succeeded, {c.infeasible} infeasible",
-                ],
+                ["trials", counts_text(s.trial_counts)],
                 ["moves", f"{s.accepted_moves} accepted, {s.rejected_moves} rejected"],
                 ["lease expirations", s.lease_expirations],
                 ["created", when(seconds(s.create_time))],
@@ -305,16 +317,16 @@ def cmd_plot(client: Client, args: argparse.Namespace) -> int:
     from .plots import plot_trials
 
     listed = list(client.list_trials(args.study))
-    trials = [t for t in listed if t.state == pb.TRIAL_STATE_SUCCEEDED]
-    if not trials:
+    if not any(t.state in SCORED for t in listed):
         print(f"study {args.study!r} has no results to plot", file=sys.stderr)
         return 1
     output = args.output or f"{args.study}.png"
+    results = sum(t.state == pb.TRIAL_STATE_SUCCEEDED for t in listed)
     stopped = sum(t.state == pb.TRIAL_STATE_STOPPED for t in listed)
-    title = f"sanas study {args.study}: {len(trials)} results" + (
+    title = f"sanas study {args.study}: {results} results" + (
         f", {stopped} stopped early" if stopped else ""
     )
-    plot_trials(trials, output, title, curves=[t for t in listed if t.measurements])
+    plot_trials(listed, output, title)
     print(f"wrote {output}")
     return 0
 
@@ -509,6 +521,25 @@ def not_reachable(address: str, seconds: float, tls: bool) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        try:
+            return run(argv)
+        finally:
+            # What is still in stdout's buffer goes out now, inside this guard, rather than
+            # in the interpreter's flush at exit, where a closed pipe prints a warning.
+            sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader stopped reading (`sanas status | head -n 1`): how a pipeline ends, not
+        # an error to report. Python flushes stdout once more at exit; pointing it at
+        # /dev/null keeps that flush from failing too.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 141  # 128 + SIGPIPE (13): what a shell reports for a program a pipe ended
+
+
+def run(argv: Sequence[str] | None) -> int:
+    """The command line's command; `main` adds the handling of a closed stdout."""
     args = parser().parse_args(argv)
     try:
         address = with_default_port(args.address)
@@ -531,6 +562,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SanasError as exc:
         print(f"sanas: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        raise  # stdout closed, not a file of ours: `main` ends quietly
     except (ValueError, OSError) as exc:  # TLS or token files missing or mismatched
         print(f"sanas: {exc}", file=sys.stderr)
         return 2

@@ -630,12 +630,7 @@ def main_process(args: argparse.Namespace) -> int:
     decoded = nas.decode(best)
     model = build_model(nas.tokens2arch(best), decoded[-1].out_channels, args)
     cost = network_cost(decoded, image_shape(args)[0])
-    plot_trials(
-        trials,
-        out / "search.png",
-        f"sanas demo on {dataset_name(args)}",
-        curves=[t for t in listed if t.measurements],
-    )
+    plot_trials(listed, out / "search.png", f"sanas demo on {dataset_name(args)}")
     summary = {
         "best_accuracy": study.best_reward,
         "best_tokens": best,

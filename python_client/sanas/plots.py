@@ -1,4 +1,5 @@
-"""The picture of a search, shared by `sanas plot` and the demo: reward per trial with the
+"""The picture of a search, shared by `sanas plot` and the demo (and drawn from the series the
+dashboard charts): reward per finished trial (a stopped one at its last value) with the
 best so far, the temperature each trial was drawn at, the rolling acceptance rate, and
 (when trainers report progress) the learning curves with early-stopped trials marked."""
 
@@ -9,48 +10,41 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .dashboard.index import TrialIndex
 from .v1 import sanas_pb2 as pb
 
 
-def plot_trials(
-    trials: Sequence[pb.Trial],
-    path: Path | str,
-    title: str,
-    curves: Sequence[pb.Trial] = (),
-) -> None:
-    """Write a PNG of completed trials, and of the learning curves of `curves` (trials
-    with measurements) when given (needs matplotlib: pip install sanas[demo])."""
+def plot_trials(trials: Sequence[pb.Trial], path: Path | str, title: str) -> None:
+    """Write a PNG of a study's trials (all of them, as ListTrials gives them): reward, best
+    so far, temperature and rolling acceptance of the finished ones, and the learning
+    curves of those with measurements (needs matplotlib: pip install sanas[demo])."""
     import matplotlib
 
     matplotlib.use("Agg")
     logging.getLogger("matplotlib").setLevel(logging.WARNING)
     import matplotlib.pyplot as plt
 
-    ids = [t.trial_id for t in trials]
-    rewards = [t.reward for t in trials]
-    best, top = [], float("-inf")
-    for r in rewards:
-        top = max(top, r)
-        best.append(top)
-    window = max(1, min(20, len(trials) // 5))
-    accepted = [float(t.accepted) for t in trials]
-    rate = []
-    for i in range(len(accepted)):
-        recent = accepted[max(0, i - window + 1) : i + 1]
-        rate.append(sum(recent) / len(recent))
+    # The dashboard's series, so that the two agree: stopped trials are in it, with their
+    # last value and their own `accepted` (a rejected move unless stopped values are
+    # rewards), not left out as if every move around them had been accepted.
+    index = TrialIndex()
+    index.load(trials)
+    series = index.series()
+    ids, window = series["trial"], series["window"]
+    curves = [t for t in trials if t.measurements]
     panels = 4 if curves else 3
     fig, all_axes = plt.subplots(panels, 1, figsize=(9, 8 if panels == 3 else 10.5), dpi=100)
     axes = all_axes[:3]
     for ax in axes[1:]:
         ax.sharex(axes[0])
-    axes[0].scatter(ids, rewards, s=10, label="reward")
-    axes[0].plot(ids, best, color="tab:red", label="best so far")
+    axes[0].scatter(ids, series["reward"], s=10, label="reward")
+    axes[0].plot(ids, series["best"], color="tab:red", label="best so far")
     axes[0].set_ylabel("reward")
     axes[0].legend(loc="lower right")
-    axes[1].plot(ids, [t.temperature for t in trials], color="tab:orange")
+    axes[1].plot(ids, series["temperature"], color="tab:orange")
     axes[1].set_ylabel("temperature")
     axes[1].set_yscale("log")
-    axes[2].plot(ids, rate, color="tab:green")
+    axes[2].plot(ids, series["acceptance"], color="tab:green")
     axes[2].set_ylabel(f"acceptance\n(last {window})")
     axes[2].set_ylim(-0.05, 1.05)
     axes[2].set_xlabel("trial")

@@ -614,10 +614,15 @@ class Study:
             event: Event = {"e": "reissue", "id": expired, "client": client_id, "time": now, **ids}
             return self._record_reissue(event), event
         if self.issued >= self.spec.search_steps:
+            # Read by trainers whose loop asked for one more: the end of the search is the
+            # expected outcome, so the advice is how to end the loop, then how to go on.
             raise BudgetExhausted(
                 f"study {self.study_id!r} has issued all {self.spec.search_steps} trials of its "
-                f"search_steps budget ({self.counts[TrialState.ACTIVE]} still running); "
-                "create a new study or import this one to search further"
+                f"search_steps budget ({self.counts[TrialState.ACTIVE]} still running), so the "
+                "search is finished: end the trainer's loop here (in Python, catch "
+                "sanas.SearchFinished, which BudgetExhaustedError subclasses). search_steps "
+                "is one budget shared by every trainer (PaddleSlim gave each client its own). "
+                "For more trials, create a new study with a larger search_steps"
             )
         temperature = self.annealer.temperature
         feasible = self._feasible if self.spec.constraints.active else None
