@@ -149,6 +149,9 @@ const (
 	TrialState_TRIAL_STATE_INFEASIBLE TrialState = 3
 	// Stopped early by a stopping rule; `reward` holds its last reported value.
 	TrialState_TRIAL_STATE_STOPPED TrialState = 4
+	// Skipped by its trainer (SkipTrial): never evaluated, no reward, not counted
+	// against search_steps.
+	TrialState_TRIAL_STATE_SKIPPED TrialState = 5
 )
 
 // Enum value maps for TrialState.
@@ -159,6 +162,7 @@ var (
 		2: "TRIAL_STATE_SUCCEEDED",
 		3: "TRIAL_STATE_INFEASIBLE",
 		4: "TRIAL_STATE_STOPPED",
+		5: "TRIAL_STATE_SKIPPED",
 	}
 	TrialState_value = map[string]int32{
 		"TRIAL_STATE_UNSPECIFIED": 0,
@@ -166,6 +170,7 @@ var (
 		"TRIAL_STATE_SUCCEEDED":   2,
 		"TRIAL_STATE_INFEASIBLE":  3,
 		"TRIAL_STATE_STOPPED":     4,
+		"TRIAL_STATE_SKIPPED":     5,
 	}
 )
 
@@ -317,6 +322,8 @@ const (
 	StudyEventType_STUDY_EVENT_TYPE_TRIAL_PROGRESS StudyEventType = 7
 	// The stopping rule stopped a trial (`trial` is set, with its measurements).
 	StudyEventType_STUDY_EVENT_TYPE_TRIAL_STOPPED StudyEventType = 8
+	// A trainer skipped a trial without evaluating it (`trial` is set).
+	StudyEventType_STUDY_EVENT_TYPE_TRIAL_SKIPPED StudyEventType = 9
 )
 
 // Enum value maps for StudyEventType.
@@ -331,6 +338,7 @@ var (
 		6: "STUDY_EVENT_TYPE_STUDY_COMPLETED",
 		7: "STUDY_EVENT_TYPE_TRIAL_PROGRESS",
 		8: "STUDY_EVENT_TYPE_TRIAL_STOPPED",
+		9: "STUDY_EVENT_TYPE_TRIAL_SKIPPED",
 	}
 	StudyEventType_value = map[string]int32{
 		"STUDY_EVENT_TYPE_UNSPECIFIED":     0,
@@ -342,6 +350,7 @@ var (
 		"STUDY_EVENT_TYPE_STUDY_COMPLETED": 6,
 		"STUDY_EVENT_TYPE_TRIAL_PROGRESS":  7,
 		"STUDY_EVENT_TYPE_TRIAL_STOPPED":   8,
+		"STUDY_EVENT_TYPE_TRIAL_SKIPPED":   9,
 	}
 )
 
@@ -903,12 +912,13 @@ func (x *Constraints) GetMaxParams() int64 {
 type ArchitectureBlock struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "conv_bn" (convolution, batch norm, activation), "inverted_residual"
-	// (MobileNetV2 unit), "depthwise_separable" (kxk conv grouped by
-	// gcd(in, mid_channels), then 1x1), "bottleneck" (ResNet unit),
-	// "inception_a" (four concatenated branches), "darts_network" (3x3 stem of
-	// mid_channels, then DARTS-V2 cells whose widths are branch_channels),
-	// "max_pool" (3x3) or "global_avg_pool". Units repeat `repeats` times; only the first
-	// has `stride`.
+	// (MobileNetV2 unit), "depthwise_separable" (kxk conv grouped by `groups`,
+	// then 1x1), "bottleneck" (ResNet unit), "resnet_unit" (PaddleSlim's
+	// ResNetBlockSpace block), "inception_a" / "inception_a_sanas" (four
+	// concatenated branches), "darts_cells" / "darts_network" (3x3 stem of
+	// mid_channels, then DARTS cells whose widths are branch_channels),
+	// "max_pool" (3x3) or "global_avg_pool". Units repeat `repeats` times; only
+	// the first has `stride`. sanas.spaces.Block documents each kind.
 	Kind string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
 	// Output channels.
 	OutChannels int32 `protobuf:"varint,2,opt,name=out_channels,json=outChannels,proto3" json:"out_channels,omitempty"`
@@ -929,7 +939,16 @@ type ArchitectureBlock struct {
 	// Inception-A branch widths: 1x1 | 1x1, kxk | 1x1, kxk, kxk | pool, 1x1.
 	BranchChannels []int32 `protobuf:"varint,10,rep,packed,name=branch_channels,json=branchChannels,proto3" json:"branch_channels,omitempty"`
 	// Pooling of the Inception-A pool branch: "avg" or "max"; empty when unused.
-	Pool          string `protobuf:"bytes,11,opt,name=pool,proto3" json:"pool,omitempty"`
+	Pool string `protobuf:"bytes,11,opt,name=pool,proto3" json:"pool,omitempty"`
+	// Groups of a depthwise-separable unit's kxk convolution; 0 means
+	// gcd(input channels, mid_channels).
+	Groups int32 `protobuf:"varint,12,opt,name=groups,proto3" json:"groups,omitempty"`
+	// False when the first unit of an inverted-residual block has no identity
+	// shortcut even where its shape is kept (PaddleSlim's networks).
+	FirstShortcut bool `protobuf:"varint,13,opt,name=first_shortcut,json=firstShortcut,proto3" json:"first_shortcut,omitempty"`
+	// PaddleSlim's ResNetBlockSpace block: 1x1 convolutions after its kxk one
+	// (`repeats` counts those before it).
+	TailRepeats   int32 `protobuf:"varint,14,opt,name=tail_repeats,json=tailRepeats,proto3" json:"tail_repeats,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1041,6 +1060,27 @@ func (x *ArchitectureBlock) GetPool() string {
 	return ""
 }
 
+func (x *ArchitectureBlock) GetGroups() int32 {
+	if x != nil {
+		return x.Groups
+	}
+	return 0
+}
+
+func (x *ArchitectureBlock) GetFirstShortcut() bool {
+	if x != nil {
+		return x.FirstShortcut
+	}
+	return false
+}
+
+func (x *ArchitectureBlock) GetTailRepeats() int32 {
+	if x != nil {
+		return x.TailRepeats
+	}
+	return 0
+}
+
 // The network one search space's tokens decode to.
 type Architecture struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1115,7 +1155,9 @@ type TrialCounts struct {
 	// Trials completed as infeasible.
 	Infeasible int64 `protobuf:"varint,3,opt,name=infeasible,proto3" json:"infeasible,omitempty"`
 	// Trials stopped early by the stopping rule.
-	Stopped       int64 `protobuf:"varint,4,opt,name=stopped,proto3" json:"stopped,omitempty"`
+	Stopped int64 `protobuf:"varint,4,opt,name=stopped,proto3" json:"stopped,omitempty"`
+	// Trials their trainers skipped without evaluating them.
+	Skipped       int64 `protobuf:"varint,5,opt,name=skipped,proto3" json:"skipped,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1174,6 +1216,13 @@ func (x *TrialCounts) GetInfeasible() int64 {
 func (x *TrialCounts) GetStopped() int64 {
 	if x != nil {
 		return x.Stopped
+	}
+	return 0
+}
+
+func (x *TrialCounts) GetSkipped() int64 {
+	if x != nil {
+		return x.Skipped
 	}
 	return 0
 }
@@ -1476,7 +1525,8 @@ type Trial struct {
 	// Intermediate results, in step order, of the trial's current issue (a
 	// trial issued again starts a new curve). Omitted from TRIAL_PROGRESS events.
 	Measurements []*Measurement `protobuf:"bytes,14,rep,name=measurements,proto3" json:"measurements,omitempty"`
-	// Why the stopping rule stopped the trial; set only when state is STOPPED.
+	// Why the trial ended early: the stopping rule's reason (state STOPPED) or
+	// the trainer's (state SKIPPED).
 	StopReason string `protobuf:"bytes,15,opt,name=stop_reason,json=stopReason,proto3" json:"stop_reason,omitempty"`
 	// The last step the trainer planned (ReportTrialProgressRequest.max_step);
 	// 0 when not reported.
@@ -2997,6 +3047,136 @@ func (x *ReportTrialProgressResponse) GetShouldStop() bool {
 	return false
 }
 
+// Request of SkipTrial.
+type SkipTrialRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Identifier of the study.
+	StudyId string `protobuf:"bytes,1,opt,name=study_id,json=studyId,proto3" json:"study_id,omitempty"`
+	// Identifier of the running trial to skip.
+	TrialId int64 `protobuf:"varint,2,opt,name=trial_id,json=trialId,proto3" json:"trial_id,omitempty"`
+	// Identifier of the trainer; when set, a trial now held by another trainer
+	// (its lease ran out) is refused with ERROR_REASON_TRIAL_NOT_HELD.
+	ClientId string `protobuf:"bytes,3,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	// Why the trainer skipped it (for example "over the FLOPs budget"), at most
+	// 256 characters; shown with the trial.
+	Reason        string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SkipTrialRequest) Reset() {
+	*x = SkipTrialRequest{}
+	mi := &file_sanas_v1_sanas_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SkipTrialRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SkipTrialRequest) ProtoMessage() {}
+
+func (x *SkipTrialRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sanas_v1_sanas_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SkipTrialRequest.ProtoReflect.Descriptor instead.
+func (*SkipTrialRequest) Descriptor() ([]byte, []int) {
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *SkipTrialRequest) GetStudyId() string {
+	if x != nil {
+		return x.StudyId
+	}
+	return ""
+}
+
+func (x *SkipTrialRequest) GetTrialId() int64 {
+	if x != nil {
+		return x.TrialId
+	}
+	return 0
+}
+
+func (x *SkipTrialRequest) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *SkipTrialRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// Response of SkipTrial.
+type SkipTrialResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The skipped trial.
+	Trial *Trial `protobuf:"bytes,1,opt,name=trial,proto3" json:"trial,omitempty"`
+	// Trials the study may still issue: a skip gives its budget back.
+	BudgetRemaining int64 `protobuf:"varint,2,opt,name=budget_remaining,json=budgetRemaining,proto3" json:"budget_remaining,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *SkipTrialResponse) Reset() {
+	*x = SkipTrialResponse{}
+	mi := &file_sanas_v1_sanas_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SkipTrialResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SkipTrialResponse) ProtoMessage() {}
+
+func (x *SkipTrialResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sanas_v1_sanas_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SkipTrialResponse.ProtoReflect.Descriptor instead.
+func (*SkipTrialResponse) Descriptor() ([]byte, []int) {
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *SkipTrialResponse) GetTrial() *Trial {
+	if x != nil {
+		return x.Trial
+	}
+	return nil
+}
+
+func (x *SkipTrialResponse) GetBudgetRemaining() int64 {
+	if x != nil {
+		return x.BudgetRemaining
+	}
+	return 0
+}
+
 var File_sanas_v1_sanas_proto protoreflect.FileDescriptor
 
 const file_sanas_v1_sanas_proto_rawDesc = "" +
@@ -3051,7 +3231,7 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"inChannels\x12\x1b\n" +
 	"\tmax_flops\x18\x03 \x01(\x03R\bmaxFlops\x12\x1d\n" +
 	"\n" +
-	"max_params\x18\x04 \x01(\x03R\tmaxParams\"\xd9\x02\n" +
+	"max_params\x18\x04 \x01(\x03R\tmaxParams\"\xbb\x03\n" +
 	"\x11ArchitectureBlock\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12!\n" +
 	"\fout_channels\x18\x02 \x01(\x05R\voutChannels\x12\x16\n" +
@@ -3066,19 +3246,23 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"\x0einner_channels\x18\t \x01(\x05R\rinnerChannels\x12'\n" +
 	"\x0fbranch_channels\x18\n" +
 	" \x03(\x05R\x0ebranchChannels\x12\x12\n" +
-	"\x04pool\x18\v \x01(\tR\x04pool\"z\n" +
+	"\x04pool\x18\v \x01(\tR\x04pool\x12\x16\n" +
+	"\x06groups\x18\f \x01(\x05R\x06groups\x12%\n" +
+	"\x0efirst_shortcut\x18\r \x01(\bR\rfirstShortcut\x12!\n" +
+	"\ftail_repeats\x18\x0e \x01(\x05R\vtailRepeats\"z\n" +
 	"\fArchitecture\x12\x14\n" +
 	"\x05space\x18\x01 \x01(\tR\x05space\x12\x1f\n" +
 	"\vin_channels\x18\x02 \x01(\x05R\n" +
 	"inChannels\x123\n" +
-	"\x06blocks\x18\x03 \x03(\v2\x1b.sanas.v1.ArchitectureBlockR\x06blocks\"}\n" +
+	"\x06blocks\x18\x03 \x03(\v2\x1b.sanas.v1.ArchitectureBlockR\x06blocks\"\x97\x01\n" +
 	"\vTrialCounts\x12\x16\n" +
 	"\x06active\x18\x01 \x01(\x03R\x06active\x12\x1c\n" +
 	"\tsucceeded\x18\x02 \x01(\x03R\tsucceeded\x12\x1e\n" +
 	"\n" +
 	"infeasible\x18\x03 \x01(\x03R\n" +
 	"infeasible\x12\x18\n" +
-	"\astopped\x18\x04 \x01(\x03R\astopped\"\x8f\x06\n" +
+	"\astopped\x18\x04 \x01(\x03R\astopped\x12\x18\n" +
+	"\askipped\x18\x05 \x01(\x03R\askipped\"\x8f\x06\n" +
 	"\x05Study\x12\x19\n" +
 	"\bstudy_id\x18\x01 \x01(\tR\astudyId\x12-\n" +
 	"\x06config\x18\x02 \x01(\v2\x15.sanas.v1.StudyConfigR\x06config\x12*\n" +
@@ -3224,7 +3408,15 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"\x1bReportTrialProgressResponse\x12%\n" +
 	"\x05trial\x18\x01 \x01(\v2\x0f.sanas.v1.TrialR\x05trial\x12\x1f\n" +
 	"\vshould_stop\x18\x02 \x01(\bR\n" +
-	"shouldStop*i\n" +
+	"shouldStop\"}\n" +
+	"\x10SkipTrialRequest\x12\x19\n" +
+	"\bstudy_id\x18\x01 \x01(\tR\astudyId\x12\x19\n" +
+	"\btrial_id\x18\x02 \x01(\x03R\atrialId\x12\x1b\n" +
+	"\tclient_id\x18\x03 \x01(\tR\bclientId\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\"e\n" +
+	"\x11SkipTrialResponse\x12%\n" +
+	"\x05trial\x18\x01 \x01(\v2\x0f.sanas.v1.TrialR\x05trial\x12)\n" +
+	"\x10budget_remaining\x18\x02 \x01(\x03R\x0fbudgetRemaining*i\n" +
 	"\rObjectiveGoal\x12\x1e\n" +
 	"\x1aOBJECTIVE_GOAL_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17OBJECTIVE_GOAL_MAXIMIZE\x10\x01\x12\x1b\n" +
@@ -3234,14 +3426,15 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"\x17STUDY_STATE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12STUDY_STATE_ACTIVE\x10\x01\x12\x19\n" +
 	"\x15STUDY_STATE_COMPLETED\x10\x02\x12\x16\n" +
-	"\x12STUDY_STATE_BROKEN\x10\x03*\x91\x01\n" +
+	"\x12STUDY_STATE_BROKEN\x10\x03*\xaa\x01\n" +
 	"\n" +
 	"TrialState\x12\x1b\n" +
 	"\x17TRIAL_STATE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12TRIAL_STATE_ACTIVE\x10\x01\x12\x19\n" +
 	"\x15TRIAL_STATE_SUCCEEDED\x10\x02\x12\x1a\n" +
 	"\x16TRIAL_STATE_INFEASIBLE\x10\x03\x12\x17\n" +
-	"\x13TRIAL_STATE_STOPPED\x10\x04*\xf2\x03\n" +
+	"\x13TRIAL_STATE_STOPPED\x10\x04\x12\x17\n" +
+	"\x13TRIAL_STATE_SKIPPED\x10\x05*\xf2\x03\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12!\n" +
 	"\x1dERROR_REASON_INVALID_ARGUMENT\x10\x01\x12 \n" +
@@ -3257,7 +3450,7 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"\x12\x1d\n" +
 	"\x19ERROR_REASON_STUDY_BROKEN\x10\v\x12\"\n" +
 	"\x1eERROR_REASON_TOO_MANY_WATCHERS\x10\f\x12\x1f\n" +
-	"\x1bERROR_REASON_TRIAL_NOT_HELD\x10\r*\xd4\x02\n" +
+	"\x1bERROR_REASON_TRIAL_NOT_HELD\x10\r*\xf8\x02\n" +
 	"\x0eStudyEventType\x12 \n" +
 	"\x1cSTUDY_EVENT_TYPE_UNSPECIFIED\x10\x00\x12\"\n" +
 	"\x1eSTUDY_EVENT_TYPE_CURRENT_STATE\x10\x01\x12$\n" +
@@ -3267,7 +3460,8 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"\x19STUDY_EVENT_TYPE_NEW_BEST\x10\x05\x12$\n" +
 	" STUDY_EVENT_TYPE_STUDY_COMPLETED\x10\x06\x12#\n" +
 	"\x1fSTUDY_EVENT_TYPE_TRIAL_PROGRESS\x10\a\x12\"\n" +
-	"\x1eSTUDY_EVENT_TYPE_TRIAL_STOPPED\x10\b2\xa1\a\n" +
+	"\x1eSTUDY_EVENT_TYPE_TRIAL_STOPPED\x10\b\x12\"\n" +
+	"\x1eSTUDY_EVENT_TYPE_TRIAL_SKIPPED\x10\t2\xe7\a\n" +
 	"\x11ControllerService\x12J\n" +
 	"\vCreateStudy\x12\x1c.sanas.v1.CreateStudyRequest\x1a\x1d.sanas.v1.CreateStudyResponse\x12A\n" +
 	"\bGetStudy\x12\x19.sanas.v1.GetStudyRequest\x1a\x1a.sanas.v1.GetStudyResponse\x12J\n" +
@@ -3281,7 +3475,8 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"\n" +
 	"WatchStudy\x12\x1b.sanas.v1.WatchStudyRequest\x1a\x1c.sanas.v1.WatchStudyResponse0\x01\x12w\n" +
 	"\x1aImportPaddleSlimCheckpoint\x12+.sanas.v1.ImportPaddleSlimCheckpointRequest\x1a,.sanas.v1.ImportPaddleSlimCheckpointResponse\x12b\n" +
-	"\x13ReportTrialProgress\x12$.sanas.v1.ReportTrialProgressRequest\x1a%.sanas.v1.ReportTrialProgressResponseB7Z5github.com/sanas-nas/sanas/clients/go/sanasv1;sanasv1b\x06proto3"
+	"\x13ReportTrialProgress\x12$.sanas.v1.ReportTrialProgressRequest\x1a%.sanas.v1.ReportTrialProgressResponse\x12D\n" +
+	"\tSkipTrial\x12\x1a.sanas.v1.SkipTrialRequest\x1a\x1b.sanas.v1.SkipTrialResponseB7Z5github.com/sanas-nas/sanas/clients/go/sanasv1;sanasv1b\x06proto3"
 
 var (
 	file_sanas_v1_sanas_proto_rawDescOnce sync.Once
@@ -3296,7 +3491,7 @@ func file_sanas_v1_sanas_proto_rawDescGZIP() []byte {
 }
 
 var file_sanas_v1_sanas_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_sanas_v1_sanas_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
+var file_sanas_v1_sanas_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
 var file_sanas_v1_sanas_proto_goTypes = []any{
 	(ObjectiveGoal)(0),                         // 0: sanas.v1.ObjectiveGoal
 	(StudyState)(0),                            // 1: sanas.v1.StudyState
@@ -3337,12 +3532,14 @@ var file_sanas_v1_sanas_proto_goTypes = []any{
 	(*ImportPaddleSlimCheckpointResponse)(nil), // 36: sanas.v1.ImportPaddleSlimCheckpointResponse
 	(*ReportTrialProgressRequest)(nil),         // 37: sanas.v1.ReportTrialProgressRequest
 	(*ReportTrialProgressResponse)(nil),        // 38: sanas.v1.ReportTrialProgressResponse
-	(*durationpb.Duration)(nil),                // 39: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),              // 40: google.protobuf.Timestamp
+	(*SkipTrialRequest)(nil),                   // 39: sanas.v1.SkipTrialRequest
+	(*SkipTrialResponse)(nil),                  // 40: sanas.v1.SkipTrialResponse
+	(*durationpb.Duration)(nil),                // 41: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),              // 42: google.protobuf.Timestamp
 }
 var file_sanas_v1_sanas_proto_depIdxs = []int32{
 	5,  // 0: sanas.v1.StudyConfig.search_spaces:type_name -> sanas.v1.SearchSpaceConfig
-	39, // 1: sanas.v1.StudyConfig.lease_duration:type_name -> google.protobuf.Duration
+	41, // 1: sanas.v1.StudyConfig.lease_duration:type_name -> google.protobuf.Duration
 	10, // 2: sanas.v1.StudyConfig.constraints:type_name -> sanas.v1.Constraints
 	9,  // 3: sanas.v1.StudyConfig.early_stopping:type_name -> sanas.v1.EarlyStopping
 	7,  // 4: sanas.v1.EarlyStopping.median:type_name -> sanas.v1.MedianStoppingRule
@@ -3352,12 +3549,12 @@ var file_sanas_v1_sanas_proto_depIdxs = []int32{
 	6,  // 8: sanas.v1.Study.config:type_name -> sanas.v1.StudyConfig
 	1,  // 9: sanas.v1.Study.state:type_name -> sanas.v1.StudyState
 	13, // 10: sanas.v1.Study.trial_counts:type_name -> sanas.v1.TrialCounts
-	40, // 11: sanas.v1.Study.create_time:type_name -> google.protobuf.Timestamp
-	40, // 12: sanas.v1.Measurement.time:type_name -> google.protobuf.Timestamp
+	42, // 11: sanas.v1.Study.create_time:type_name -> google.protobuf.Timestamp
+	42, // 12: sanas.v1.Measurement.time:type_name -> google.protobuf.Timestamp
 	2,  // 13: sanas.v1.Trial.state:type_name -> sanas.v1.TrialState
-	40, // 14: sanas.v1.Trial.create_time:type_name -> google.protobuf.Timestamp
-	40, // 15: sanas.v1.Trial.complete_time:type_name -> google.protobuf.Timestamp
-	40, // 16: sanas.v1.Trial.lease_expire_time:type_name -> google.protobuf.Timestamp
+	42, // 14: sanas.v1.Trial.create_time:type_name -> google.protobuf.Timestamp
+	42, // 15: sanas.v1.Trial.complete_time:type_name -> google.protobuf.Timestamp
+	42, // 16: sanas.v1.Trial.lease_expire_time:type_name -> google.protobuf.Timestamp
 	15, // 17: sanas.v1.Trial.measurements:type_name -> sanas.v1.Measurement
 	6,  // 18: sanas.v1.CreateStudyRequest.config:type_name -> sanas.v1.StudyConfig
 	14, // 19: sanas.v1.CreateStudyResponse.study:type_name -> sanas.v1.Study
@@ -3373,39 +3570,42 @@ var file_sanas_v1_sanas_proto_depIdxs = []int32{
 	4,  // 29: sanas.v1.WatchStudyResponse.type:type_name -> sanas.v1.StudyEventType
 	16, // 30: sanas.v1.WatchStudyResponse.trial:type_name -> sanas.v1.Trial
 	14, // 31: sanas.v1.WatchStudyResponse.study:type_name -> sanas.v1.Study
-	40, // 32: sanas.v1.WatchStudyResponse.event_time:type_name -> google.protobuf.Timestamp
+	42, // 32: sanas.v1.WatchStudyResponse.event_time:type_name -> google.protobuf.Timestamp
 	15, // 33: sanas.v1.WatchStudyResponse.measurement:type_name -> sanas.v1.Measurement
 	6,  // 34: sanas.v1.ImportPaddleSlimCheckpointRequest.config:type_name -> sanas.v1.StudyConfig
 	14, // 35: sanas.v1.ImportPaddleSlimCheckpointResponse.study:type_name -> sanas.v1.Study
 	9,  // 36: sanas.v1.ReportTrialProgressRequest.early_stopping:type_name -> sanas.v1.EarlyStopping
 	16, // 37: sanas.v1.ReportTrialProgressResponse.trial:type_name -> sanas.v1.Trial
-	17, // 38: sanas.v1.ControllerService.CreateStudy:input_type -> sanas.v1.CreateStudyRequest
-	19, // 39: sanas.v1.ControllerService.GetStudy:input_type -> sanas.v1.GetStudyRequest
-	21, // 40: sanas.v1.ControllerService.ListStudies:input_type -> sanas.v1.ListStudiesRequest
-	23, // 41: sanas.v1.ControllerService.DeleteStudy:input_type -> sanas.v1.DeleteStudyRequest
-	25, // 42: sanas.v1.ControllerService.SuggestTrial:input_type -> sanas.v1.SuggestTrialRequest
-	27, // 43: sanas.v1.ControllerService.CompleteTrial:input_type -> sanas.v1.CompleteTrialRequest
-	29, // 44: sanas.v1.ControllerService.HeartbeatTrial:input_type -> sanas.v1.HeartbeatTrialRequest
-	31, // 45: sanas.v1.ControllerService.ListTrials:input_type -> sanas.v1.ListTrialsRequest
-	33, // 46: sanas.v1.ControllerService.WatchStudy:input_type -> sanas.v1.WatchStudyRequest
-	35, // 47: sanas.v1.ControllerService.ImportPaddleSlimCheckpoint:input_type -> sanas.v1.ImportPaddleSlimCheckpointRequest
-	37, // 48: sanas.v1.ControllerService.ReportTrialProgress:input_type -> sanas.v1.ReportTrialProgressRequest
-	18, // 49: sanas.v1.ControllerService.CreateStudy:output_type -> sanas.v1.CreateStudyResponse
-	20, // 50: sanas.v1.ControllerService.GetStudy:output_type -> sanas.v1.GetStudyResponse
-	22, // 51: sanas.v1.ControllerService.ListStudies:output_type -> sanas.v1.ListStudiesResponse
-	24, // 52: sanas.v1.ControllerService.DeleteStudy:output_type -> sanas.v1.DeleteStudyResponse
-	26, // 53: sanas.v1.ControllerService.SuggestTrial:output_type -> sanas.v1.SuggestTrialResponse
-	28, // 54: sanas.v1.ControllerService.CompleteTrial:output_type -> sanas.v1.CompleteTrialResponse
-	30, // 55: sanas.v1.ControllerService.HeartbeatTrial:output_type -> sanas.v1.HeartbeatTrialResponse
-	32, // 56: sanas.v1.ControllerService.ListTrials:output_type -> sanas.v1.ListTrialsResponse
-	34, // 57: sanas.v1.ControllerService.WatchStudy:output_type -> sanas.v1.WatchStudyResponse
-	36, // 58: sanas.v1.ControllerService.ImportPaddleSlimCheckpoint:output_type -> sanas.v1.ImportPaddleSlimCheckpointResponse
-	38, // 59: sanas.v1.ControllerService.ReportTrialProgress:output_type -> sanas.v1.ReportTrialProgressResponse
-	49, // [49:60] is the sub-list for method output_type
-	38, // [38:49] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	16, // 38: sanas.v1.SkipTrialResponse.trial:type_name -> sanas.v1.Trial
+	17, // 39: sanas.v1.ControllerService.CreateStudy:input_type -> sanas.v1.CreateStudyRequest
+	19, // 40: sanas.v1.ControllerService.GetStudy:input_type -> sanas.v1.GetStudyRequest
+	21, // 41: sanas.v1.ControllerService.ListStudies:input_type -> sanas.v1.ListStudiesRequest
+	23, // 42: sanas.v1.ControllerService.DeleteStudy:input_type -> sanas.v1.DeleteStudyRequest
+	25, // 43: sanas.v1.ControllerService.SuggestTrial:input_type -> sanas.v1.SuggestTrialRequest
+	27, // 44: sanas.v1.ControllerService.CompleteTrial:input_type -> sanas.v1.CompleteTrialRequest
+	29, // 45: sanas.v1.ControllerService.HeartbeatTrial:input_type -> sanas.v1.HeartbeatTrialRequest
+	31, // 46: sanas.v1.ControllerService.ListTrials:input_type -> sanas.v1.ListTrialsRequest
+	33, // 47: sanas.v1.ControllerService.WatchStudy:input_type -> sanas.v1.WatchStudyRequest
+	35, // 48: sanas.v1.ControllerService.ImportPaddleSlimCheckpoint:input_type -> sanas.v1.ImportPaddleSlimCheckpointRequest
+	37, // 49: sanas.v1.ControllerService.ReportTrialProgress:input_type -> sanas.v1.ReportTrialProgressRequest
+	39, // 50: sanas.v1.ControllerService.SkipTrial:input_type -> sanas.v1.SkipTrialRequest
+	18, // 51: sanas.v1.ControllerService.CreateStudy:output_type -> sanas.v1.CreateStudyResponse
+	20, // 52: sanas.v1.ControllerService.GetStudy:output_type -> sanas.v1.GetStudyResponse
+	22, // 53: sanas.v1.ControllerService.ListStudies:output_type -> sanas.v1.ListStudiesResponse
+	24, // 54: sanas.v1.ControllerService.DeleteStudy:output_type -> sanas.v1.DeleteStudyResponse
+	26, // 55: sanas.v1.ControllerService.SuggestTrial:output_type -> sanas.v1.SuggestTrialResponse
+	28, // 56: sanas.v1.ControllerService.CompleteTrial:output_type -> sanas.v1.CompleteTrialResponse
+	30, // 57: sanas.v1.ControllerService.HeartbeatTrial:output_type -> sanas.v1.HeartbeatTrialResponse
+	32, // 58: sanas.v1.ControllerService.ListTrials:output_type -> sanas.v1.ListTrialsResponse
+	34, // 59: sanas.v1.ControllerService.WatchStudy:output_type -> sanas.v1.WatchStudyResponse
+	36, // 60: sanas.v1.ControllerService.ImportPaddleSlimCheckpoint:output_type -> sanas.v1.ImportPaddleSlimCheckpointResponse
+	38, // 61: sanas.v1.ControllerService.ReportTrialProgress:output_type -> sanas.v1.ReportTrialProgressResponse
+	40, // 62: sanas.v1.ControllerService.SkipTrial:output_type -> sanas.v1.SkipTrialResponse
+	51, // [51:63] is the sub-list for method output_type
+	39, // [39:51] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_sanas_v1_sanas_proto_init() }
@@ -3425,7 +3625,7 @@ func file_sanas_v1_sanas_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sanas_v1_sanas_proto_rawDesc), len(file_sanas_v1_sanas_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   34,
+			NumMessages:   36,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

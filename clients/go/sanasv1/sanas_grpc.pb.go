@@ -30,6 +30,7 @@ const (
 	ControllerService_WatchStudy_FullMethodName                 = "/sanas.v1.ControllerService/WatchStudy"
 	ControllerService_ImportPaddleSlimCheckpoint_FullMethodName = "/sanas.v1.ControllerService/ImportPaddleSlimCheckpoint"
 	ControllerService_ReportTrialProgress_FullMethodName        = "/sanas.v1.ControllerService/ReportTrialProgress"
+	ControllerService_SkipTrial_FullMethodName                  = "/sanas.v1.ControllerService/SkipTrial"
 )
 
 // ControllerServiceClient is the client API for ControllerService service.
@@ -75,6 +76,12 @@ type ControllerServiceClient interface {
 	// stopped trial is finished at once (no CompleteTrial is needed, one is
 	// accepted). Idempotent: the same step and value again returns the same answer.
 	ReportTrialProgress(ctx context.Context, in *ReportTrialProgressRequest, opts ...grpc.CallOption) (*ReportTrialProgressResponse, error)
+	// Ends a running trial without a result, because the trainer chose not to
+	// evaluate it (PaddleSlim scripts skip a candidate over their FLOPs budget by
+	// asking for the next one). A skipped trial is never issued again, never
+	// becomes the base or the best, and does not count against search_steps.
+	// Idempotent on the trial.
+	SkipTrial(ctx context.Context, in *SkipTrialRequest, opts ...grpc.CallOption) (*SkipTrialResponse, error)
 }
 
 type controllerServiceClient struct {
@@ -204,6 +211,16 @@ func (c *controllerServiceClient) ReportTrialProgress(ctx context.Context, in *R
 	return out, nil
 }
 
+func (c *controllerServiceClient) SkipTrial(ctx context.Context, in *SkipTrialRequest, opts ...grpc.CallOption) (*SkipTrialResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SkipTrialResponse)
+	err := c.cc.Invoke(ctx, ControllerService_SkipTrial_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ControllerServiceServer is the server API for ControllerService service.
 // All implementations must embed UnimplementedControllerServiceServer
 // for forward compatibility.
@@ -247,6 +264,12 @@ type ControllerServiceServer interface {
 	// stopped trial is finished at once (no CompleteTrial is needed, one is
 	// accepted). Idempotent: the same step and value again returns the same answer.
 	ReportTrialProgress(context.Context, *ReportTrialProgressRequest) (*ReportTrialProgressResponse, error)
+	// Ends a running trial without a result, because the trainer chose not to
+	// evaluate it (PaddleSlim scripts skip a candidate over their FLOPs budget by
+	// asking for the next one). A skipped trial is never issued again, never
+	// becomes the base or the best, and does not count against search_steps.
+	// Idempotent on the trial.
+	SkipTrial(context.Context, *SkipTrialRequest) (*SkipTrialResponse, error)
 	mustEmbedUnimplementedControllerServiceServer()
 }
 
@@ -289,6 +312,9 @@ func (UnimplementedControllerServiceServer) ImportPaddleSlimCheckpoint(context.C
 }
 func (UnimplementedControllerServiceServer) ReportTrialProgress(context.Context, *ReportTrialProgressRequest) (*ReportTrialProgressResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ReportTrialProgress not implemented")
+}
+func (UnimplementedControllerServiceServer) SkipTrial(context.Context, *SkipTrialRequest) (*SkipTrialResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SkipTrial not implemented")
 }
 func (UnimplementedControllerServiceServer) mustEmbedUnimplementedControllerServiceServer() {}
 func (UnimplementedControllerServiceServer) testEmbeddedByValue()                           {}
@@ -502,6 +528,24 @@ func _ControllerService_ReportTrialProgress_Handler(srv interface{}, ctx context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ControllerService_SkipTrial_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SkipTrialRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ControllerServiceServer).SkipTrial(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ControllerService_SkipTrial_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ControllerServiceServer).SkipTrial(ctx, req.(*SkipTrialRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ControllerService_ServiceDesc is the grpc.ServiceDesc for ControllerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -548,6 +592,10 @@ var ControllerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ReportTrialProgress",
 			Handler:    _ControllerService_ReportTrialProgress_Handler,
+		},
+		{
+			MethodName: "SkipTrial",
+			Handler:    _ControllerService_SkipTrial_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

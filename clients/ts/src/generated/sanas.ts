@@ -29,6 +29,8 @@ import type { MedianStoppingRule as _sanas_v1_MedianStoppingRule, MedianStopping
 import type { ReportTrialProgressRequest as _sanas_v1_ReportTrialProgressRequest, ReportTrialProgressRequest__Output as _sanas_v1_ReportTrialProgressRequest__Output } from './sanas/v1/ReportTrialProgressRequest';
 import type { ReportTrialProgressResponse as _sanas_v1_ReportTrialProgressResponse, ReportTrialProgressResponse__Output as _sanas_v1_ReportTrialProgressResponse__Output } from './sanas/v1/ReportTrialProgressResponse';
 import type { SearchSpaceConfig as _sanas_v1_SearchSpaceConfig, SearchSpaceConfig__Output as _sanas_v1_SearchSpaceConfig__Output } from './sanas/v1/SearchSpaceConfig';
+import type { SkipTrialRequest as _sanas_v1_SkipTrialRequest, SkipTrialRequest__Output as _sanas_v1_SkipTrialRequest__Output } from './sanas/v1/SkipTrialRequest';
+import type { SkipTrialResponse as _sanas_v1_SkipTrialResponse, SkipTrialResponse__Output as _sanas_v1_SkipTrialResponse__Output } from './sanas/v1/SkipTrialResponse';
 import type { Study as _sanas_v1_Study, Study__Output as _sanas_v1_Study__Output } from './sanas/v1/Study';
 import type { StudyConfig as _sanas_v1_StudyConfig, StudyConfig__Output as _sanas_v1_StudyConfig__Output } from './sanas/v1/StudyConfig';
 import type { SuccessiveHalvingRule as _sanas_v1_SuccessiveHalvingRule, SuccessiveHalvingRule__Output as _sanas_v1_SuccessiveHalvingRule__Output } from './sanas/v1/SuccessiveHalvingRule';
@@ -80,6 +82,8 @@ export interface ProtoGrpcType {
       ReportTrialProgressRequest: MessageTypeDefinition<_sanas_v1_ReportTrialProgressRequest, _sanas_v1_ReportTrialProgressRequest__Output>
       ReportTrialProgressResponse: MessageTypeDefinition<_sanas_v1_ReportTrialProgressResponse, _sanas_v1_ReportTrialProgressResponse__Output>
       SearchSpaceConfig: MessageTypeDefinition<_sanas_v1_SearchSpaceConfig, _sanas_v1_SearchSpaceConfig__Output>
+      SkipTrialRequest: MessageTypeDefinition<_sanas_v1_SkipTrialRequest, _sanas_v1_SkipTrialRequest__Output>
+      SkipTrialResponse: MessageTypeDefinition<_sanas_v1_SkipTrialResponse, _sanas_v1_SkipTrialResponse__Output>
       Study: MessageTypeDefinition<_sanas_v1_Study, _sanas_v1_Study__Output>
       StudyConfig: MessageTypeDefinition<_sanas_v1_StudyConfig, _sanas_v1_StudyConfig__Output>
       StudyEventType: EnumTypeDefinition

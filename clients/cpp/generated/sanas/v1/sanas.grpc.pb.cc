@@ -34,6 +34,7 @@ static const char* ControllerService_method_names[] = {
   "/sanas.v1.ControllerService/WatchStudy",
   "/sanas.v1.ControllerService/ImportPaddleSlimCheckpoint",
   "/sanas.v1.ControllerService/ReportTrialProgress",
+  "/sanas.v1.ControllerService/SkipTrial",
 };
 
 std::unique_ptr< ControllerService::Stub> ControllerService::NewStub(const std::shared_ptr< ::grpc::ChannelInterface>& channel, const ::grpc::StubOptions& options) {
@@ -54,6 +55,7 @@ ControllerService::Stub::Stub(const std::shared_ptr< ::grpc::ChannelInterface>& 
   , rpcmethod_WatchStudy_(ControllerService_method_names[8], options.suffix_for_stats(),::grpc::internal::RpcMethod::SERVER_STREAMING, channel)
   , rpcmethod_ImportPaddleSlimCheckpoint_(ControllerService_method_names[9], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
   , rpcmethod_ReportTrialProgress_(ControllerService_method_names[10], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
+  , rpcmethod_SkipTrial_(ControllerService_method_names[11], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
   {}
 
 ::grpc::Status ControllerService::Stub::CreateStudy(::grpc::ClientContext* context, const ::sanas::v1::CreateStudyRequest& request, ::sanas::v1::CreateStudyResponse* response) {
@@ -302,6 +304,29 @@ void ControllerService::Stub::async::ReportTrialProgress(::grpc::ClientContext* 
   return result;
 }
 
+::grpc::Status ControllerService::Stub::SkipTrial(::grpc::ClientContext* context, const ::sanas::v1::SkipTrialRequest& request, ::sanas::v1::SkipTrialResponse* response) {
+  return ::grpc::internal::BlockingUnaryCall< ::sanas::v1::SkipTrialRequest, ::sanas::v1::SkipTrialResponse, ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(channel_.get(), rpcmethod_SkipTrial_, context, request, response);
+}
+
+void ControllerService::Stub::async::SkipTrial(::grpc::ClientContext* context, const ::sanas::v1::SkipTrialRequest* request, ::sanas::v1::SkipTrialResponse* response, std::function<void(::grpc::Status)> f) {
+  ::grpc::internal::CallbackUnaryCall< ::sanas::v1::SkipTrialRequest, ::sanas::v1::SkipTrialResponse, ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(stub_->channel_.get(), stub_->rpcmethod_SkipTrial_, context, request, response, std::move(f));
+}
+
+void ControllerService::Stub::async::SkipTrial(::grpc::ClientContext* context, const ::sanas::v1::SkipTrialRequest* request, ::sanas::v1::SkipTrialResponse* response, ::grpc::ClientUnaryReactor* reactor) {
+  ::grpc::internal::ClientCallbackUnaryFactory::Create< ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(stub_->channel_.get(), stub_->rpcmethod_SkipTrial_, context, request, response, reactor);
+}
+
+::grpc::ClientAsyncResponseReader< ::sanas::v1::SkipTrialResponse>* ControllerService::Stub::PrepareAsyncSkipTrialRaw(::grpc::ClientContext* context, const ::sanas::v1::SkipTrialRequest& request, ::grpc::CompletionQueue* cq) {
+  return ::grpc::internal::ClientAsyncResponseReaderHelper::Create< ::sanas::v1::SkipTrialResponse, ::sanas::v1::SkipTrialRequest, ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(channel_.get(), cq, rpcmethod_SkipTrial_, context, request);
+}
+
+::grpc::ClientAsyncResponseReader< ::sanas::v1::SkipTrialResponse>* ControllerService::Stub::AsyncSkipTrialRaw(::grpc::ClientContext* context, const ::sanas::v1::SkipTrialRequest& request, ::grpc::CompletionQueue* cq) {
+  auto* result =
+    this->PrepareAsyncSkipTrialRaw(context, request, cq);
+  result->StartCall();
+  return result;
+}
+
 ControllerService::Service::Service() {
   AddMethod(new ::grpc::internal::RpcServiceMethod(
       ControllerService_method_names[0],
@@ -413,6 +438,16 @@ ControllerService::Service::Service() {
              ::sanas::v1::ReportTrialProgressResponse* resp) {
                return service->ReportTrialProgress(ctx, req, resp);
              }, this)));
+  AddMethod(new ::grpc::internal::RpcServiceMethod(
+      ControllerService_method_names[11],
+      ::grpc::internal::RpcMethod::NORMAL_RPC,
+      new ::grpc::internal::RpcMethodHandler< ControllerService::Service, ::sanas::v1::SkipTrialRequest, ::sanas::v1::SkipTrialResponse, ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(
+          [](ControllerService::Service* service,
+             ::grpc::ServerContext* ctx,
+             const ::sanas::v1::SkipTrialRequest* req,
+             ::sanas::v1::SkipTrialResponse* resp) {
+               return service->SkipTrial(ctx, req, resp);
+             }, this)));
 }
 
 ControllerService::Service::~Service() {
@@ -489,6 +524,13 @@ ControllerService::Service::~Service() {
 }
 
 ::grpc::Status ControllerService::Service::ReportTrialProgress(::grpc::ServerContext* context, const ::sanas::v1::ReportTrialProgressRequest* request, ::sanas::v1::ReportTrialProgressResponse* response) {
+  (void) context;
+  (void) request;
+  (void) response;
+  return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+}
+
+::grpc::Status ControllerService::Service::SkipTrial(::grpc::ServerContext* context, const ::sanas::v1::SkipTrialRequest* request, ::sanas::v1::SkipTrialResponse* response) {
   (void) context;
   (void) request;
   (void) response;

@@ -142,6 +142,18 @@ class ControllerService final {
     std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::ReportTrialProgressResponse>> PrepareAsyncReportTrialProgress(::grpc::ClientContext* context, const ::sanas::v1::ReportTrialProgressRequest& request, ::grpc::CompletionQueue* cq) {
       return std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::ReportTrialProgressResponse>>(PrepareAsyncReportTrialProgressRaw(context, request, cq));
     }
+    // Ends a running trial without a result, because the trainer chose not to
+    // evaluate it (PaddleSlim scripts skip a candidate over their FLOPs budget by
+    // asking for the next one). A skipped trial is never issued again, never
+    // becomes the base or the best, and does not count against search_steps.
+    // Idempotent on the trial.
+    virtual ::grpc::Status SkipTrial(::grpc::ClientContext* context, const ::sanas::v1::SkipTrialRequest& request, ::sanas::v1::SkipTrialResponse* response) = 0;
+    std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::SkipTrialResponse>> AsyncSkipTrial(::grpc::ClientContext* context, const ::sanas::v1::SkipTrialRequest& request, ::grpc::CompletionQueue* cq) {
+      return std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::SkipTrialResponse>>(AsyncSkipTrialRaw(context, request, cq));
+    }
+    std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::SkipTrialResponse>> PrepareAsyncSkipTrial(::grpc::ClientContext* context, const ::sanas::v1::SkipTrialRequest& request, ::grpc::CompletionQueue* cq) {
+      return std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::SkipTrialResponse>>(PrepareAsyncSkipTrialRaw(context, request, cq));
+    }
     class async_interface {
      public:
       virtual ~async_interface() {}
@@ -187,6 +199,13 @@ class ControllerService final {
       // accepted). Idempotent: the same step and value again returns the same answer.
       virtual void ReportTrialProgress(::grpc::ClientContext* context, const ::sanas::v1::ReportTrialProgressRequest* request, ::sanas::v1::ReportTrialProgressResponse* response, std::function<void(::grpc::Status)>) = 0;
       virtual void ReportTrialProgress(::grpc::ClientContext* context, const ::sanas::v1::ReportTrialProgressRequest* request, ::sanas::v1::ReportTrialProgressResponse* response, ::grpc::ClientUnaryReactor* reactor) = 0;
+      // Ends a running trial without a result, because the trainer chose not to
+      // evaluate it (PaddleSlim scripts skip a candidate over their FLOPs budget by
+      // asking for the next one). A skipped trial is never issued again, never
+      // becomes the base or the best, and does not count against search_steps.
+      // Idempotent on the trial.
+      virtual void SkipTrial(::grpc::ClientContext* context, const ::sanas::v1::SkipTrialRequest* request, ::sanas::v1::SkipTrialResponse* response, std::function<void(::grpc::Status)>) = 0;
+      virtual void SkipTrial(::grpc::ClientContext* context, const ::sanas::v1::SkipTrialRequest* request, ::sanas::v1::SkipTrialResponse* response, ::grpc::ClientUnaryReactor* reactor) = 0;
     };
     typedef class async_interface experimental_async_interface;
     virtual class async_interface* async() { return nullptr; }
@@ -215,6 +234,8 @@ class ControllerService final {
     virtual ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::ImportPaddleSlimCheckpointResponse>* PrepareAsyncImportPaddleSlimCheckpointRaw(::grpc::ClientContext* context, const ::sanas::v1::ImportPaddleSlimCheckpointRequest& request, ::grpc::CompletionQueue* cq) = 0;
     virtual ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::ReportTrialProgressResponse>* AsyncReportTrialProgressRaw(::grpc::ClientContext* context, const ::sanas::v1::ReportTrialProgressRequest& request, ::grpc::CompletionQueue* cq) = 0;
     virtual ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::ReportTrialProgressResponse>* PrepareAsyncReportTrialProgressRaw(::grpc::ClientContext* context, const ::sanas::v1::ReportTrialProgressRequest& request, ::grpc::CompletionQueue* cq) = 0;
+    virtual ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::SkipTrialResponse>* AsyncSkipTrialRaw(::grpc::ClientContext* context, const ::sanas::v1::SkipTrialRequest& request, ::grpc::CompletionQueue* cq) = 0;
+    virtual ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::SkipTrialResponse>* PrepareAsyncSkipTrialRaw(::grpc::ClientContext* context, const ::sanas::v1::SkipTrialRequest& request, ::grpc::CompletionQueue* cq) = 0;
   };
   class Stub final : public StubInterface {
    public:
@@ -298,6 +319,13 @@ class ControllerService final {
     std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::sanas::v1::ReportTrialProgressResponse>> PrepareAsyncReportTrialProgress(::grpc::ClientContext* context, const ::sanas::v1::ReportTrialProgressRequest& request, ::grpc::CompletionQueue* cq) {
       return std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::sanas::v1::ReportTrialProgressResponse>>(PrepareAsyncReportTrialProgressRaw(context, request, cq));
     }
+    ::grpc::Status SkipTrial(::grpc::ClientContext* context, const ::sanas::v1::SkipTrialRequest& request, ::sanas::v1::SkipTrialResponse* response) override;
+    std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::sanas::v1::SkipTrialResponse>> AsyncSkipTrial(::grpc::ClientContext* context, const ::sanas::v1::SkipTrialRequest& request, ::grpc::CompletionQueue* cq) {
+      return std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::sanas::v1::SkipTrialResponse>>(AsyncSkipTrialRaw(context, request, cq));
+    }
+    std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::sanas::v1::SkipTrialResponse>> PrepareAsyncSkipTrial(::grpc::ClientContext* context, const ::sanas::v1::SkipTrialRequest& request, ::grpc::CompletionQueue* cq) {
+      return std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::sanas::v1::SkipTrialResponse>>(PrepareAsyncSkipTrialRaw(context, request, cq));
+    }
     class async final :
       public StubInterface::async_interface {
      public:
@@ -322,6 +350,8 @@ class ControllerService final {
       void ImportPaddleSlimCheckpoint(::grpc::ClientContext* context, const ::sanas::v1::ImportPaddleSlimCheckpointRequest* request, ::sanas::v1::ImportPaddleSlimCheckpointResponse* response, ::grpc::ClientUnaryReactor* reactor) override;
       void ReportTrialProgress(::grpc::ClientContext* context, const ::sanas::v1::ReportTrialProgressRequest* request, ::sanas::v1::ReportTrialProgressResponse* response, std::function<void(::grpc::Status)>) override;
       void ReportTrialProgress(::grpc::ClientContext* context, const ::sanas::v1::ReportTrialProgressRequest* request, ::sanas::v1::ReportTrialProgressResponse* response, ::grpc::ClientUnaryReactor* reactor) override;
+      void SkipTrial(::grpc::ClientContext* context, const ::sanas::v1::SkipTrialRequest* request, ::sanas::v1::SkipTrialResponse* response, std::function<void(::grpc::Status)>) override;
+      void SkipTrial(::grpc::ClientContext* context, const ::sanas::v1::SkipTrialRequest* request, ::sanas::v1::SkipTrialResponse* response, ::grpc::ClientUnaryReactor* reactor) override;
      private:
       friend class Stub;
       explicit async(Stub* stub): stub_(stub) { }
@@ -356,6 +386,8 @@ class ControllerService final {
     ::grpc::ClientAsyncResponseReader< ::sanas::v1::ImportPaddleSlimCheckpointResponse>* PrepareAsyncImportPaddleSlimCheckpointRaw(::grpc::ClientContext* context, const ::sanas::v1::ImportPaddleSlimCheckpointRequest& request, ::grpc::CompletionQueue* cq) override;
     ::grpc::ClientAsyncResponseReader< ::sanas::v1::ReportTrialProgressResponse>* AsyncReportTrialProgressRaw(::grpc::ClientContext* context, const ::sanas::v1::ReportTrialProgressRequest& request, ::grpc::CompletionQueue* cq) override;
     ::grpc::ClientAsyncResponseReader< ::sanas::v1::ReportTrialProgressResponse>* PrepareAsyncReportTrialProgressRaw(::grpc::ClientContext* context, const ::sanas::v1::ReportTrialProgressRequest& request, ::grpc::CompletionQueue* cq) override;
+    ::grpc::ClientAsyncResponseReader< ::sanas::v1::SkipTrialResponse>* AsyncSkipTrialRaw(::grpc::ClientContext* context, const ::sanas::v1::SkipTrialRequest& request, ::grpc::CompletionQueue* cq) override;
+    ::grpc::ClientAsyncResponseReader< ::sanas::v1::SkipTrialResponse>* PrepareAsyncSkipTrialRaw(::grpc::ClientContext* context, const ::sanas::v1::SkipTrialRequest& request, ::grpc::CompletionQueue* cq) override;
     const ::grpc::internal::RpcMethod rpcmethod_CreateStudy_;
     const ::grpc::internal::RpcMethod rpcmethod_GetStudy_;
     const ::grpc::internal::RpcMethod rpcmethod_ListStudies_;
@@ -367,6 +399,7 @@ class ControllerService final {
     const ::grpc::internal::RpcMethod rpcmethod_WatchStudy_;
     const ::grpc::internal::RpcMethod rpcmethod_ImportPaddleSlimCheckpoint_;
     const ::grpc::internal::RpcMethod rpcmethod_ReportTrialProgress_;
+    const ::grpc::internal::RpcMethod rpcmethod_SkipTrial_;
   };
   static std::unique_ptr<Stub> NewStub(const std::shared_ptr< ::grpc::ChannelInterface>& channel, const ::grpc::StubOptions& options = ::grpc::StubOptions());
 
@@ -406,6 +439,12 @@ class ControllerService final {
     // stopped trial is finished at once (no CompleteTrial is needed, one is
     // accepted). Idempotent: the same step and value again returns the same answer.
     virtual ::grpc::Status ReportTrialProgress(::grpc::ServerContext* context, const ::sanas::v1::ReportTrialProgressRequest* request, ::sanas::v1::ReportTrialProgressResponse* response);
+    // Ends a running trial without a result, because the trainer chose not to
+    // evaluate it (PaddleSlim scripts skip a candidate over their FLOPs budget by
+    // asking for the next one). A skipped trial is never issued again, never
+    // becomes the base or the best, and does not count against search_steps.
+    // Idempotent on the trial.
+    virtual ::grpc::Status SkipTrial(::grpc::ServerContext* context, const ::sanas::v1::SkipTrialRequest* request, ::sanas::v1::SkipTrialResponse* response);
   };
   template <class BaseClass>
   class WithAsyncMethod_CreateStudy : public BaseClass {
@@ -627,7 +666,27 @@ class ControllerService final {
       ::grpc::Service::RequestAsyncUnary(10, context, request, response, new_call_cq, notification_cq, tag);
     }
   };
-  typedef WithAsyncMethod_CreateStudy<WithAsyncMethod_GetStudy<WithAsyncMethod_ListStudies<WithAsyncMethod_DeleteStudy<WithAsyncMethod_SuggestTrial<WithAsyncMethod_CompleteTrial<WithAsyncMethod_HeartbeatTrial<WithAsyncMethod_ListTrials<WithAsyncMethod_WatchStudy<WithAsyncMethod_ImportPaddleSlimCheckpoint<WithAsyncMethod_ReportTrialProgress<Service > > > > > > > > > > > AsyncService;
+  template <class BaseClass>
+  class WithAsyncMethod_SkipTrial : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithAsyncMethod_SkipTrial() {
+      ::grpc::Service::MarkMethodAsync(11);
+    }
+    ~WithAsyncMethod_SkipTrial() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status SkipTrial(::grpc::ServerContext* /*context*/, const ::sanas::v1::SkipTrialRequest* /*request*/, ::sanas::v1::SkipTrialResponse* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    void RequestSkipTrial(::grpc::ServerContext* context, ::sanas::v1::SkipTrialRequest* request, ::grpc::ServerAsyncResponseWriter< ::sanas::v1::SkipTrialResponse>* response, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
+      ::grpc::Service::RequestAsyncUnary(11, context, request, response, new_call_cq, notification_cq, tag);
+    }
+  };
+  typedef WithAsyncMethod_CreateStudy<WithAsyncMethod_GetStudy<WithAsyncMethod_ListStudies<WithAsyncMethod_DeleteStudy<WithAsyncMethod_SuggestTrial<WithAsyncMethod_CompleteTrial<WithAsyncMethod_HeartbeatTrial<WithAsyncMethod_ListTrials<WithAsyncMethod_WatchStudy<WithAsyncMethod_ImportPaddleSlimCheckpoint<WithAsyncMethod_ReportTrialProgress<WithAsyncMethod_SkipTrial<Service > > > > > > > > > > > > AsyncService;
   template <class BaseClass>
   class WithCallbackMethod_CreateStudy : public BaseClass {
    private:
@@ -920,7 +979,34 @@ class ControllerService final {
     virtual ::grpc::ServerUnaryReactor* ReportTrialProgress(
       ::grpc::CallbackServerContext* /*context*/, const ::sanas::v1::ReportTrialProgressRequest* /*request*/, ::sanas::v1::ReportTrialProgressResponse* /*response*/)  { return nullptr; }
   };
-  typedef WithCallbackMethod_CreateStudy<WithCallbackMethod_GetStudy<WithCallbackMethod_ListStudies<WithCallbackMethod_DeleteStudy<WithCallbackMethod_SuggestTrial<WithCallbackMethod_CompleteTrial<WithCallbackMethod_HeartbeatTrial<WithCallbackMethod_ListTrials<WithCallbackMethod_WatchStudy<WithCallbackMethod_ImportPaddleSlimCheckpoint<WithCallbackMethod_ReportTrialProgress<Service > > > > > > > > > > > CallbackService;
+  template <class BaseClass>
+  class WithCallbackMethod_SkipTrial : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithCallbackMethod_SkipTrial() {
+      ::grpc::Service::MarkMethodCallback(11,
+          new ::grpc::internal::CallbackUnaryHandler< ::sanas::v1::SkipTrialRequest, ::sanas::v1::SkipTrialResponse>(
+            [this](
+                   ::grpc::CallbackServerContext* context, const ::sanas::v1::SkipTrialRequest* request, ::sanas::v1::SkipTrialResponse* response) { return this->SkipTrial(context, request, response); }));}
+    void SetMessageAllocatorFor_SkipTrial(
+        ::grpc::MessageAllocator< ::sanas::v1::SkipTrialRequest, ::sanas::v1::SkipTrialResponse>* allocator) {
+      ::grpc::internal::MethodHandler* const handler = ::grpc::Service::GetHandler(11);
+      static_cast<::grpc::internal::CallbackUnaryHandler< ::sanas::v1::SkipTrialRequest, ::sanas::v1::SkipTrialResponse>*>(handler)
+              ->SetMessageAllocator(allocator);
+    }
+    ~WithCallbackMethod_SkipTrial() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status SkipTrial(::grpc::ServerContext* /*context*/, const ::sanas::v1::SkipTrialRequest* /*request*/, ::sanas::v1::SkipTrialResponse* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    virtual ::grpc::ServerUnaryReactor* SkipTrial(
+      ::grpc::CallbackServerContext* /*context*/, const ::sanas::v1::SkipTrialRequest* /*request*/, ::sanas::v1::SkipTrialResponse* /*response*/)  { return nullptr; }
+  };
+  typedef WithCallbackMethod_CreateStudy<WithCallbackMethod_GetStudy<WithCallbackMethod_ListStudies<WithCallbackMethod_DeleteStudy<WithCallbackMethod_SuggestTrial<WithCallbackMethod_CompleteTrial<WithCallbackMethod_HeartbeatTrial<WithCallbackMethod_ListTrials<WithCallbackMethod_WatchStudy<WithCallbackMethod_ImportPaddleSlimCheckpoint<WithCallbackMethod_ReportTrialProgress<WithCallbackMethod_SkipTrial<Service > > > > > > > > > > > > CallbackService;
   typedef CallbackService ExperimentalCallbackService;
   template <class BaseClass>
   class WithGenericMethod_CreateStudy : public BaseClass {
@@ -1105,6 +1191,23 @@ class ControllerService final {
     }
     // disable synchronous version of this method
     ::grpc::Status ReportTrialProgress(::grpc::ServerContext* /*context*/, const ::sanas::v1::ReportTrialProgressRequest* /*request*/, ::sanas::v1::ReportTrialProgressResponse* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+  };
+  template <class BaseClass>
+  class WithGenericMethod_SkipTrial : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithGenericMethod_SkipTrial() {
+      ::grpc::Service::MarkMethodGeneric(11);
+    }
+    ~WithGenericMethod_SkipTrial() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status SkipTrial(::grpc::ServerContext* /*context*/, const ::sanas::v1::SkipTrialRequest* /*request*/, ::sanas::v1::SkipTrialResponse* /*response*/) override {
       abort();
       return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
     }
@@ -1327,6 +1430,26 @@ class ControllerService final {
     }
     void RequestReportTrialProgress(::grpc::ServerContext* context, ::grpc::ByteBuffer* request, ::grpc::ServerAsyncResponseWriter< ::grpc::ByteBuffer>* response, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
       ::grpc::Service::RequestAsyncUnary(10, context, request, response, new_call_cq, notification_cq, tag);
+    }
+  };
+  template <class BaseClass>
+  class WithRawMethod_SkipTrial : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithRawMethod_SkipTrial() {
+      ::grpc::Service::MarkMethodRaw(11);
+    }
+    ~WithRawMethod_SkipTrial() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status SkipTrial(::grpc::ServerContext* /*context*/, const ::sanas::v1::SkipTrialRequest* /*request*/, ::sanas::v1::SkipTrialResponse* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    void RequestSkipTrial(::grpc::ServerContext* context, ::grpc::ByteBuffer* request, ::grpc::ServerAsyncResponseWriter< ::grpc::ByteBuffer>* response, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
+      ::grpc::Service::RequestAsyncUnary(11, context, request, response, new_call_cq, notification_cq, tag);
     }
   };
   template <class BaseClass>
@@ -1569,6 +1692,28 @@ class ControllerService final {
       return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
     }
     virtual ::grpc::ServerUnaryReactor* ReportTrialProgress(
+      ::grpc::CallbackServerContext* /*context*/, const ::grpc::ByteBuffer* /*request*/, ::grpc::ByteBuffer* /*response*/)  { return nullptr; }
+  };
+  template <class BaseClass>
+  class WithRawCallbackMethod_SkipTrial : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithRawCallbackMethod_SkipTrial() {
+      ::grpc::Service::MarkMethodRawCallback(11,
+          new ::grpc::internal::CallbackUnaryHandler< ::grpc::ByteBuffer, ::grpc::ByteBuffer>(
+            [this](
+                   ::grpc::CallbackServerContext* context, const ::grpc::ByteBuffer* request, ::grpc::ByteBuffer* response) { return this->SkipTrial(context, request, response); }));
+    }
+    ~WithRawCallbackMethod_SkipTrial() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status SkipTrial(::grpc::ServerContext* /*context*/, const ::sanas::v1::SkipTrialRequest* /*request*/, ::sanas::v1::SkipTrialResponse* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    virtual ::grpc::ServerUnaryReactor* SkipTrial(
       ::grpc::CallbackServerContext* /*context*/, const ::grpc::ByteBuffer* /*request*/, ::grpc::ByteBuffer* /*response*/)  { return nullptr; }
   };
   template <class BaseClass>
@@ -1841,7 +1986,34 @@ class ControllerService final {
     // replace default version of method with streamed unary
     virtual ::grpc::Status StreamedReportTrialProgress(::grpc::ServerContext* context, ::grpc::ServerUnaryStreamer< ::sanas::v1::ReportTrialProgressRequest,::sanas::v1::ReportTrialProgressResponse>* server_unary_streamer) = 0;
   };
-  typedef WithStreamedUnaryMethod_CreateStudy<WithStreamedUnaryMethod_GetStudy<WithStreamedUnaryMethod_ListStudies<WithStreamedUnaryMethod_DeleteStudy<WithStreamedUnaryMethod_SuggestTrial<WithStreamedUnaryMethod_CompleteTrial<WithStreamedUnaryMethod_HeartbeatTrial<WithStreamedUnaryMethod_ListTrials<WithStreamedUnaryMethod_ImportPaddleSlimCheckpoint<WithStreamedUnaryMethod_ReportTrialProgress<Service > > > > > > > > > > StreamedUnaryService;
+  template <class BaseClass>
+  class WithStreamedUnaryMethod_SkipTrial : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithStreamedUnaryMethod_SkipTrial() {
+      ::grpc::Service::MarkMethodStreamed(11,
+        new ::grpc::internal::StreamedUnaryHandler<
+          ::sanas::v1::SkipTrialRequest, ::sanas::v1::SkipTrialResponse>(
+            [this](::grpc::ServerContext* context,
+                   ::grpc::ServerUnaryStreamer<
+                     ::sanas::v1::SkipTrialRequest, ::sanas::v1::SkipTrialResponse>* streamer) {
+                       return this->StreamedSkipTrial(context,
+                         streamer);
+                  }));
+    }
+    ~WithStreamedUnaryMethod_SkipTrial() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable regular version of this method
+    ::grpc::Status SkipTrial(::grpc::ServerContext* /*context*/, const ::sanas::v1::SkipTrialRequest* /*request*/, ::sanas::v1::SkipTrialResponse* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    // replace default version of method with streamed unary
+    virtual ::grpc::Status StreamedSkipTrial(::grpc::ServerContext* context, ::grpc::ServerUnaryStreamer< ::sanas::v1::SkipTrialRequest,::sanas::v1::SkipTrialResponse>* server_unary_streamer) = 0;
+  };
+  typedef WithStreamedUnaryMethod_CreateStudy<WithStreamedUnaryMethod_GetStudy<WithStreamedUnaryMethod_ListStudies<WithStreamedUnaryMethod_DeleteStudy<WithStreamedUnaryMethod_SuggestTrial<WithStreamedUnaryMethod_CompleteTrial<WithStreamedUnaryMethod_HeartbeatTrial<WithStreamedUnaryMethod_ListTrials<WithStreamedUnaryMethod_ImportPaddleSlimCheckpoint<WithStreamedUnaryMethod_ReportTrialProgress<WithStreamedUnaryMethod_SkipTrial<Service > > > > > > > > > > > StreamedUnaryService;
   template <class BaseClass>
   class WithSplitStreamingMethod_WatchStudy : public BaseClass {
    private:
@@ -1870,7 +2042,7 @@ class ControllerService final {
     virtual ::grpc::Status StreamedWatchStudy(::grpc::ServerContext* context, ::grpc::ServerSplitStreamer< ::sanas::v1::WatchStudyRequest,::sanas::v1::WatchStudyResponse>* server_split_streamer) = 0;
   };
   typedef WithSplitStreamingMethod_WatchStudy<Service > SplitStreamedService;
-  typedef WithStreamedUnaryMethod_CreateStudy<WithStreamedUnaryMethod_GetStudy<WithStreamedUnaryMethod_ListStudies<WithStreamedUnaryMethod_DeleteStudy<WithStreamedUnaryMethod_SuggestTrial<WithStreamedUnaryMethod_CompleteTrial<WithStreamedUnaryMethod_HeartbeatTrial<WithStreamedUnaryMethod_ListTrials<WithSplitStreamingMethod_WatchStudy<WithStreamedUnaryMethod_ImportPaddleSlimCheckpoint<WithStreamedUnaryMethod_ReportTrialProgress<Service > > > > > > > > > > > StreamedService;
+  typedef WithStreamedUnaryMethod_CreateStudy<WithStreamedUnaryMethod_GetStudy<WithStreamedUnaryMethod_ListStudies<WithStreamedUnaryMethod_DeleteStudy<WithStreamedUnaryMethod_SuggestTrial<WithStreamedUnaryMethod_CompleteTrial<WithStreamedUnaryMethod_HeartbeatTrial<WithStreamedUnaryMethod_ListTrials<WithSplitStreamingMethod_WatchStudy<WithStreamedUnaryMethod_ImportPaddleSlimCheckpoint<WithStreamedUnaryMethod_ReportTrialProgress<WithStreamedUnaryMethod_SkipTrial<Service > > > > > > > > > > > > StreamedService;
 };
 
 }  // namespace v1

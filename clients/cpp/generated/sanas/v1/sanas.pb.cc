@@ -140,6 +140,9 @@ PROTOBUF_CONSTEXPR ArchitectureBlock::ArchitectureBlock(
   , /*decltype(_impl_.repeats_)*/0
   , /*decltype(_impl_.mid_channels_)*/0
   , /*decltype(_impl_.inner_channels_)*/0
+  , /*decltype(_impl_.groups_)*/0
+  , /*decltype(_impl_.first_shortcut_)*/false
+  , /*decltype(_impl_.tail_repeats_)*/0
   , /*decltype(_impl_._cached_size_)*/{}} {}
 struct ArchitectureBlockDefaultTypeInternal {
   PROTOBUF_CONSTEXPR ArchitectureBlockDefaultTypeInternal()
@@ -171,6 +174,7 @@ PROTOBUF_CONSTEXPR TrialCounts::TrialCounts(
   , /*decltype(_impl_.succeeded_)*/int64_t{0}
   , /*decltype(_impl_.infeasible_)*/int64_t{0}
   , /*decltype(_impl_.stopped_)*/int64_t{0}
+  , /*decltype(_impl_.skipped_)*/int64_t{0}
   , /*decltype(_impl_._cached_size_)*/{}} {}
 struct TrialCountsDefaultTypeInternal {
   PROTOBUF_CONSTEXPR TrialCountsDefaultTypeInternal()
@@ -582,9 +586,39 @@ struct ReportTrialProgressResponseDefaultTypeInternal {
   };
 };
 PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 ReportTrialProgressResponseDefaultTypeInternal _ReportTrialProgressResponse_default_instance_;
+PROTOBUF_CONSTEXPR SkipTrialRequest::SkipTrialRequest(
+    ::_pbi::ConstantInitialized): _impl_{
+    /*decltype(_impl_.study_id_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.client_id_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.reason_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.trial_id_)*/int64_t{0}
+  , /*decltype(_impl_._cached_size_)*/{}} {}
+struct SkipTrialRequestDefaultTypeInternal {
+  PROTOBUF_CONSTEXPR SkipTrialRequestDefaultTypeInternal()
+      : _instance(::_pbi::ConstantInitialized{}) {}
+  ~SkipTrialRequestDefaultTypeInternal() {}
+  union {
+    SkipTrialRequest _instance;
+  };
+};
+PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 SkipTrialRequestDefaultTypeInternal _SkipTrialRequest_default_instance_;
+PROTOBUF_CONSTEXPR SkipTrialResponse::SkipTrialResponse(
+    ::_pbi::ConstantInitialized): _impl_{
+    /*decltype(_impl_.trial_)*/nullptr
+  , /*decltype(_impl_.budget_remaining_)*/int64_t{0}
+  , /*decltype(_impl_._cached_size_)*/{}} {}
+struct SkipTrialResponseDefaultTypeInternal {
+  PROTOBUF_CONSTEXPR SkipTrialResponseDefaultTypeInternal()
+      : _instance(::_pbi::ConstantInitialized{}) {}
+  ~SkipTrialResponseDefaultTypeInternal() {}
+  union {
+    SkipTrialResponse _instance;
+  };
+};
+PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 SkipTrialResponseDefaultTypeInternal _SkipTrialResponse_default_instance_;
 }  // namespace v1
 }  // namespace sanas
-static ::_pb::Metadata file_level_metadata_sanas_2fv1_2fsanas_2eproto[34];
+static ::_pb::Metadata file_level_metadata_sanas_2fv1_2fsanas_2eproto[36];
 static const ::_pb::EnumDescriptor* file_level_enum_descriptors_sanas_2fv1_2fsanas_2eproto[5];
 static constexpr ::_pb::ServiceDescriptor const** file_level_service_descriptors_sanas_2fv1_2fsanas_2eproto = nullptr;
 
@@ -680,6 +714,9 @@ const uint32_t TableStruct_sanas_2fv1_2fsanas_2eproto::offsets[] PROTOBUF_SECTIO
   PROTOBUF_FIELD_OFFSET(::sanas::v1::ArchitectureBlock, _impl_.inner_channels_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::ArchitectureBlock, _impl_.branch_channels_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::ArchitectureBlock, _impl_.pool_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::ArchitectureBlock, _impl_.groups_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::ArchitectureBlock, _impl_.first_shortcut_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::ArchitectureBlock, _impl_.tail_repeats_),
   ~0u,  // no _has_bits_
   PROTOBUF_FIELD_OFFSET(::sanas::v1::Architecture, _internal_metadata_),
   ~0u,  // no _extensions_
@@ -699,6 +736,7 @@ const uint32_t TableStruct_sanas_2fv1_2fsanas_2eproto::offsets[] PROTOBUF_SECTIO
   PROTOBUF_FIELD_OFFSET(::sanas::v1::TrialCounts, _impl_.succeeded_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::TrialCounts, _impl_.infeasible_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::TrialCounts, _impl_.stopped_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::TrialCounts, _impl_.skipped_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::Study, _impl_._has_bits_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::Study, _internal_metadata_),
   ~0u,  // no _extensions_
@@ -964,6 +1002,24 @@ const uint32_t TableStruct_sanas_2fv1_2fsanas_2eproto::offsets[] PROTOBUF_SECTIO
   ~0u,  // no _inlined_string_donated_
   PROTOBUF_FIELD_OFFSET(::sanas::v1::ReportTrialProgressResponse, _impl_.trial_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::ReportTrialProgressResponse, _impl_.should_stop_),
+  ~0u,  // no _has_bits_
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::SkipTrialRequest, _internal_metadata_),
+  ~0u,  // no _extensions_
+  ~0u,  // no _oneof_case_
+  ~0u,  // no _weak_field_map_
+  ~0u,  // no _inlined_string_donated_
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::SkipTrialRequest, _impl_.study_id_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::SkipTrialRequest, _impl_.trial_id_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::SkipTrialRequest, _impl_.client_id_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::SkipTrialRequest, _impl_.reason_),
+  ~0u,  // no _has_bits_
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::SkipTrialResponse, _internal_metadata_),
+  ~0u,  // no _extensions_
+  ~0u,  // no _oneof_case_
+  ~0u,  // no _weak_field_map_
+  ~0u,  // no _inlined_string_donated_
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::SkipTrialResponse, _impl_.trial_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::SkipTrialResponse, _impl_.budget_remaining_),
 };
 static const ::_pbi::MigrationSchema schemas[] PROTOBUF_SECTION_VARIABLE(protodesc_cold) = {
   { 0, -1, -1, sizeof(::sanas::v1::SearchSpaceConfig)},
@@ -973,33 +1029,35 @@ static const ::_pbi::MigrationSchema schemas[] PROTOBUF_SECTION_VARIABLE(protode
   { 53, -1, -1, sizeof(::sanas::v1::EarlyStopping)},
   { 64, -1, -1, sizeof(::sanas::v1::Constraints)},
   { 74, -1, -1, sizeof(::sanas::v1::ArchitectureBlock)},
-  { 91, -1, -1, sizeof(::sanas::v1::Architecture)},
-  { 100, -1, -1, sizeof(::sanas::v1::TrialCounts)},
-  { 110, 134, -1, sizeof(::sanas::v1::Study)},
-  { 152, -1, -1, sizeof(::sanas::v1::Measurement)},
-  { 161, -1, -1, sizeof(::sanas::v1::Trial)},
-  { 183, -1, -1, sizeof(::sanas::v1::CreateStudyRequest)},
-  { 191, -1, -1, sizeof(::sanas::v1::CreateStudyResponse)},
-  { 199, -1, -1, sizeof(::sanas::v1::GetStudyRequest)},
-  { 206, -1, -1, sizeof(::sanas::v1::GetStudyResponse)},
-  { 213, -1, -1, sizeof(::sanas::v1::ListStudiesRequest)},
-  { 221, -1, -1, sizeof(::sanas::v1::ListStudiesResponse)},
-  { 229, -1, -1, sizeof(::sanas::v1::DeleteStudyRequest)},
-  { 236, -1, -1, sizeof(::sanas::v1::DeleteStudyResponse)},
-  { 242, -1, -1, sizeof(::sanas::v1::SuggestTrialRequest)},
-  { 252, -1, -1, sizeof(::sanas::v1::SuggestTrialResponse)},
-  { 262, -1, -1, sizeof(::sanas::v1::CompleteTrialRequest)},
-  { 275, -1, -1, sizeof(::sanas::v1::CompleteTrialResponse)},
-  { 284, -1, -1, sizeof(::sanas::v1::HeartbeatTrialRequest)},
-  { 293, -1, -1, sizeof(::sanas::v1::HeartbeatTrialResponse)},
-  { 300, -1, -1, sizeof(::sanas::v1::ListTrialsRequest)},
-  { 310, -1, -1, sizeof(::sanas::v1::ListTrialsResponse)},
-  { 319, -1, -1, sizeof(::sanas::v1::WatchStudyRequest)},
-  { 326, -1, -1, sizeof(::sanas::v1::WatchStudyResponse)},
-  { 337, -1, -1, sizeof(::sanas::v1::ImportPaddleSlimCheckpointRequest)},
-  { 346, -1, -1, sizeof(::sanas::v1::ImportPaddleSlimCheckpointResponse)},
-  { 354, -1, -1, sizeof(::sanas::v1::ReportTrialProgressRequest)},
-  { 367, -1, -1, sizeof(::sanas::v1::ReportTrialProgressResponse)},
+  { 94, -1, -1, sizeof(::sanas::v1::Architecture)},
+  { 103, -1, -1, sizeof(::sanas::v1::TrialCounts)},
+  { 114, 138, -1, sizeof(::sanas::v1::Study)},
+  { 156, -1, -1, sizeof(::sanas::v1::Measurement)},
+  { 165, -1, -1, sizeof(::sanas::v1::Trial)},
+  { 187, -1, -1, sizeof(::sanas::v1::CreateStudyRequest)},
+  { 195, -1, -1, sizeof(::sanas::v1::CreateStudyResponse)},
+  { 203, -1, -1, sizeof(::sanas::v1::GetStudyRequest)},
+  { 210, -1, -1, sizeof(::sanas::v1::GetStudyResponse)},
+  { 217, -1, -1, sizeof(::sanas::v1::ListStudiesRequest)},
+  { 225, -1, -1, sizeof(::sanas::v1::ListStudiesResponse)},
+  { 233, -1, -1, sizeof(::sanas::v1::DeleteStudyRequest)},
+  { 240, -1, -1, sizeof(::sanas::v1::DeleteStudyResponse)},
+  { 246, -1, -1, sizeof(::sanas::v1::SuggestTrialRequest)},
+  { 256, -1, -1, sizeof(::sanas::v1::SuggestTrialResponse)},
+  { 266, -1, -1, sizeof(::sanas::v1::CompleteTrialRequest)},
+  { 279, -1, -1, sizeof(::sanas::v1::CompleteTrialResponse)},
+  { 288, -1, -1, sizeof(::sanas::v1::HeartbeatTrialRequest)},
+  { 297, -1, -1, sizeof(::sanas::v1::HeartbeatTrialResponse)},
+  { 304, -1, -1, sizeof(::sanas::v1::ListTrialsRequest)},
+  { 314, -1, -1, sizeof(::sanas::v1::ListTrialsResponse)},
+  { 323, -1, -1, sizeof(::sanas::v1::WatchStudyRequest)},
+  { 330, -1, -1, sizeof(::sanas::v1::WatchStudyResponse)},
+  { 341, -1, -1, sizeof(::sanas::v1::ImportPaddleSlimCheckpointRequest)},
+  { 350, -1, -1, sizeof(::sanas::v1::ImportPaddleSlimCheckpointResponse)},
+  { 358, -1, -1, sizeof(::sanas::v1::ReportTrialProgressRequest)},
+  { 371, -1, -1, sizeof(::sanas::v1::ReportTrialProgressResponse)},
+  { 379, -1, -1, sizeof(::sanas::v1::SkipTrialRequest)},
+  { 389, -1, -1, sizeof(::sanas::v1::SkipTrialResponse)},
 };
 
 static const ::_pb::Message* const file_default_instances[] = {
@@ -1037,6 +1095,8 @@ static const ::_pb::Message* const file_default_instances[] = {
   &::sanas::v1::_ImportPaddleSlimCheckpointResponse_default_instance_._instance,
   &::sanas::v1::_ReportTrialProgressRequest_default_instance_._instance,
   &::sanas::v1::_ReportTrialProgressResponse_default_instance_._instance,
+  &::sanas::v1::_SkipTrialRequest_default_instance_._instance,
+  &::sanas::v1::_SkipTrialResponse_default_instance_._instance,
 };
 
 const char descriptor_table_protodef_sanas_2fv1_2fsanas_2eproto[] PROTOBUF_SECTION_VARIABLE(protodesc_cold) =
@@ -1066,152 +1126,161 @@ const char descriptor_table_protodef_sanas_2fv1_2fsanas_2eproto[] PROTOBUF_SECTI
   "ctiveGoal\022!\n\031stopped_values_as_rewards\030\004"
   " \001(\010B\006\n\004rule\"]\n\013Constraints\022\022\n\ninput_siz"
   "e\030\001 \001(\005\022\023\n\013in_channels\030\002 \001(\005\022\021\n\tmax_flop"
-  "s\030\003 \001(\003\022\022\n\nmax_params\030\004 \001(\003\"\344\001\n\021Architec"
+  "s\030\003 \001(\003\022\022\n\nmax_params\030\004 \001(\003\"\242\002\n\021Architec"
   "tureBlock\022\014\n\004kind\030\001 \001(\t\022\024\n\014out_channels\030"
   "\002 \001(\005\022\016\n\006kernel\030\003 \001(\005\022\016\n\006stride\030\004 \001(\005\022\021\n"
   "\texpansion\030\005 \001(\005\022\017\n\007repeats\030\006 \001(\005\022\022\n\nact"
   "ivation\030\007 \001(\t\022\024\n\014mid_channels\030\010 \001(\005\022\026\n\016i"
   "nner_channels\030\t \001(\005\022\027\n\017branch_channels\030\n"
-  " \003(\005\022\014\n\004pool\030\013 \001(\t\"_\n\014Architecture\022\r\n\005sp"
-  "ace\030\001 \001(\t\022\023\n\013in_channels\030\002 \001(\005\022+\n\006blocks"
-  "\030\003 \003(\0132\033.sanas.v1.ArchitectureBlock\"U\n\013T"
-  "rialCounts\022\016\n\006active\030\001 \001(\003\022\021\n\tsucceeded\030"
-  "\002 \001(\003\022\022\n\ninfeasible\030\003 \001(\003\022\017\n\007stopped\030\004 \001"
-  "(\003\"\241\004\n\005Study\022\020\n\010study_id\030\001 \001(\t\022%\n\006config"
-  "\030\002 \001(\0132\025.sanas.v1.StudyConfig\022#\n\005state\030\003"
-  " \001(\0162\024.sanas.v1.StudyState\022\023\n\013range_tabl"
-  "e\030\004 \003(\005\022\023\n\013best_tokens\030\005 \003(\005\022\030\n\013best_rew"
-  "ard\030\006 \001(\001H\000\210\001\001\022\026\n\016current_tokens\030\007 \003(\005\022\033"
-  "\n\016current_reward\030\010 \001(\001H\001\210\001\001\022\023\n\013temperatu"
-  "re\030\t \001(\001\022+\n\014trial_counts\030\n \001(\0132\025.sanas.v"
-  "1.TrialCounts\022\030\n\020budget_remaining\030\013 \001(\003\022"
-  "/\n\013create_time\030\014 \001(\0132\032.google.protobuf.T"
-  "imestamp\022\031\n\021lease_expirations\030\r \001(\003\022\026\n\016a"
-  "ccepted_moves\030\016 \001(\003\022\026\n\016rejected_moves\030\017 "
-  "\001(\003\022\032\n\022rejected_proposals\030\020 \001(\003\022\025\n\rbroke"
-  "n_reason\030\021 \001(\t\022\023\n\013steps_saved\030\022 \001(\003B\016\n\014_"
-  "best_rewardB\021\n\017_current_reward\"T\n\013Measur"
-  "ement\022\014\n\004step\030\001 \001(\003\022\r\n\005value\030\002 \001(\001\022(\n\004ti"
-  "me\030\003 \001(\0132\032.google.protobuf.Timestamp\"\302\003\n"
-  "\005Trial\022\020\n\010study_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001"
-  "(\003\022\016\n\006tokens\030\003 \003(\005\022\023\n\013temperature\030\004 \001(\001\022"
-  "\021\n\tclient_id\030\005 \001(\t\022#\n\005state\030\006 \001(\0162\024.sana"
-  "s.v1.TrialState\022\016\n\006reward\030\007 \001(\001\022\022\n\ninfea"
-  "sible\030\010 \001(\010\022\020\n\010accepted\030\t \001(\010\022/\n\013create_"
-  "time\030\n \001(\0132\032.google.protobuf.Timestamp\0221"
-  "\n\rcomplete_time\030\013 \001(\0132\032.google.protobuf."
-  "Timestamp\0225\n\021lease_expire_time\030\014 \001(\0132\032.g"
-  "oogle.protobuf.Timestamp\022\023\n\013issue_count\030"
-  "\r \001(\005\022+\n\014measurements\030\016 \003(\0132\025.sanas.v1.M"
-  "easurement\022\023\n\013stop_reason\030\017 \001(\t\022\020\n\010max_s"
-  "tep\030\020 \001(\003\"M\n\022CreateStudyRequest\022\020\n\010study"
-  "_id\030\001 \001(\t\022%\n\006config\030\002 \001(\0132\025.sanas.v1.Stu"
-  "dyConfig\"F\n\023CreateStudyResponse\022\036\n\005study"
-  "\030\001 \001(\0132\017.sanas.v1.Study\022\017\n\007created\030\002 \001(\010"
-  "\"#\n\017GetStudyRequest\022\020\n\010study_id\030\001 \001(\t\"2\n"
-  "\020GetStudyResponse\022\036\n\005study\030\001 \001(\0132\017.sanas"
-  ".v1.Study\";\n\022ListStudiesRequest\022\021\n\tpage_"
-  "size\030\001 \001(\005\022\022\n\npage_token\030\002 \001(\t\"P\n\023ListSt"
-  "udiesResponse\022 \n\007studies\030\001 \003(\0132\017.sanas.v"
-  "1.Study\022\027\n\017next_page_token\030\002 \001(\t\"&\n\022Dele"
-  "teStudyRequest\022\020\n\010study_id\030\001 \001(\t\"\025\n\023Dele"
-  "teStudyResponse\"l\n\023SuggestTrialRequest\022\020"
-  "\n\010study_id\030\001 \001(\t\022\021\n\tclient_id\030\002 \001(\t\022\022\n\nr"
-  "equest_id\030\003 \001(\t\022\034\n\024include_architecture\030"
-  "\004 \001(\010\"\204\001\n\024SuggestTrialResponse\022\036\n\005trial\030"
-  "\001 \001(\0132\017.sanas.v1.Trial\022-\n\rarchitectures\030"
-  "\002 \003(\0132\026.sanas.v1.Architecture\022\r\n\005flops\030\003"
-  " \001(\003\022\016\n\006params\030\004 \001(\003\"\233\001\n\024CompleteTrialRe"
-  "quest\022\020\n\010study_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001("
-  "\003\022\016\n\006reward\030\003 \001(\001\022\022\n\ninfeasible\030\004 \001(\010\022\024\n"
-  "\014suggest_next\030\005 \001(\010\022\021\n\tclient_id\030\006 \001(\t\022\022"
-  "\n\nrequest_id\030\007 \001(\t\"v\n\025CompleteTrialRespo"
-  "nse\022\036\n\005trial\030\001 \001(\0132\017.sanas.v1.Trial\022#\n\nn"
-  "ext_trial\030\002 \001(\0132\017.sanas.v1.Trial\022\030\n\020budg"
-  "et_remaining\030\003 \001(\003\"N\n\025HeartbeatTrialRequ"
-  "est\022\020\n\010study_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001(\003\022"
-  "\021\n\tclient_id\030\003 \001(\t\"8\n\026HeartbeatTrialResp"
-  "onse\022\036\n\005trial\030\001 \001(\0132\017.sanas.v1.Trial\"q\n\021"
-  "ListTrialsRequest\022\020\n\010study_id\030\001 \001(\t\022\021\n\tp"
-  "age_size\030\002 \001(\005\022\022\n\npage_token\030\003 \001(\t\022#\n\005st"
-  "ate\030\004 \001(\0162\024.sanas.v1.TrialState\"b\n\022ListT"
-  "rialsResponse\022\037\n\006trials\030\001 \003(\0132\017.sanas.v1"
-  ".Trial\022\027\n\017next_page_token\030\002 \001(\t\022\022\n\ntotal"
-  "_size\030\003 \001(\003\"%\n\021WatchStudyRequest\022\020\n\010stud"
-  "y_id\030\001 \001(\t\"\330\001\n\022WatchStudyResponse\022&\n\004typ"
-  "e\030\001 \001(\0162\030.sanas.v1.StudyEventType\022\036\n\005tri"
-  "al\030\002 \001(\0132\017.sanas.v1.Trial\022\036\n\005study\030\003 \001(\013"
-  "2\017.sanas.v1.Study\022.\n\nevent_time\030\004 \001(\0132\032."
-  "google.protobuf.Timestamp\022*\n\013measurement"
-  "\030\005 \001(\0132\025.sanas.v1.Measurement\"u\n!ImportP"
-  "addleSlimCheckpointRequest\022\020\n\010study_id\030\001"
-  " \001(\t\022%\n\006config\030\002 \001(\0132\025.sanas.v1.StudyCon"
-  "fig\022\027\n\017checkpoint_json\030\003 \001(\t\"]\n\"ImportPa"
-  "ddleSlimCheckpointResponse\022\036\n\005study\030\001 \001("
-  "\0132\017.sanas.v1.Study\022\027\n\017imported_trials\030\002 "
-  "\001(\003\"\263\001\n\032ReportTrialProgressRequest\022\020\n\010st"
-  "udy_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001(\003\022\014\n\004step\030\003"
-  " \001(\003\022\r\n\005value\030\004 \001(\001\022\020\n\010max_step\030\005 \001(\003\022\021\n"
-  "\tclient_id\030\006 \001(\t\022/\n\016early_stopping\030\007 \001(\013"
-  "2\027.sanas.v1.EarlyStopping\"R\n\033ReportTrial"
-  "ProgressResponse\022\036\n\005trial\030\001 \001(\0132\017.sanas."
-  "v1.Trial\022\023\n\013should_stop\030\002 \001(\010*i\n\rObjecti"
-  "veGoal\022\036\n\032OBJECTIVE_GOAL_UNSPECIFIED\020\000\022\033"
-  "\n\027OBJECTIVE_GOAL_MAXIMIZE\020\001\022\033\n\027OBJECTIVE"
-  "_GOAL_MINIMIZE\020\002*t\n\nStudyState\022\033\n\027STUDY_"
-  "STATE_UNSPECIFIED\020\000\022\026\n\022STUDY_STATE_ACTIV"
-  "E\020\001\022\031\n\025STUDY_STATE_COMPLETED\020\002\022\026\n\022STUDY_"
-  "STATE_BROKEN\020\003*\221\001\n\nTrialState\022\033\n\027TRIAL_S"
-  "TATE_UNSPECIFIED\020\000\022\026\n\022TRIAL_STATE_ACTIVE"
-  "\020\001\022\031\n\025TRIAL_STATE_SUCCEEDED\020\002\022\032\n\026TRIAL_S"
-  "TATE_INFEASIBLE\020\003\022\027\n\023TRIAL_STATE_STOPPED"
-  "\020\004*\362\003\n\013ErrorReason\022\034\n\030ERROR_REASON_UNSPE"
-  "CIFIED\020\000\022!\n\035ERROR_REASON_INVALID_ARGUMEN"
-  "T\020\001\022 \n\034ERROR_REASON_STUDY_NOT_FOUND\020\002\022 \n"
-  "\034ERROR_REASON_TRIAL_NOT_FOUND\020\003\022\035\n\031ERROR"
-  "_REASON_STUDY_EXISTS\020\004\022(\n$ERROR_REASON_T"
-  "RIAL_ALREADY_COMPLETED\020\005\022!\n\035ERROR_REASON"
-  "_BUDGET_EXHAUSTED\020\006\022 \n\034ERROR_REASON_SPAC"
-  "E_EXHAUSTED\020\007\022 \n\034ERROR_REASON_STORAGE_FA"
-  "ILURE\020\010\022(\n$ERROR_REASON_TOO_MANY_PENDING"
-  "_TRIALS\020\t\022 \n\034ERROR_REASON_UNAUTHENTICATE"
-  "D\020\n\022\035\n\031ERROR_REASON_STUDY_BROKEN\020\013\022\"\n\036ER"
-  "ROR_REASON_TOO_MANY_WATCHERS\020\014\022\037\n\033ERROR_"
-  "REASON_TRIAL_NOT_HELD\020\r*\324\002\n\016StudyEventTy"
-  "pe\022 \n\034STUDY_EVENT_TYPE_UNSPECIFIED\020\000\022\"\n\036"
-  "STUDY_EVENT_TYPE_CURRENT_STATE\020\001\022$\n STUD"
-  "Y_EVENT_TYPE_TRIAL_SUGGESTED\020\002\022\"\n\036STUDY_"
-  "EVENT_TYPE_LEASE_EXPIRED\020\003\022$\n STUDY_EVEN"
-  "T_TYPE_TRIAL_COMPLETED\020\004\022\035\n\031STUDY_EVENT_"
-  "TYPE_NEW_BEST\020\005\022$\n STUDY_EVENT_TYPE_STUD"
-  "Y_COMPLETED\020\006\022#\n\037STUDY_EVENT_TYPE_TRIAL_"
-  "PROGRESS\020\007\022\"\n\036STUDY_EVENT_TYPE_TRIAL_STO"
-  "PPED\020\0102\241\007\n\021ControllerService\022J\n\013CreateSt"
-  "udy\022\034.sanas.v1.CreateStudyRequest\032\035.sana"
-  "s.v1.CreateStudyResponse\022A\n\010GetStudy\022\031.s"
-  "anas.v1.GetStudyRequest\032\032.sanas.v1.GetSt"
-  "udyResponse\022J\n\013ListStudies\022\034.sanas.v1.Li"
-  "stStudiesRequest\032\035.sanas.v1.ListStudiesR"
-  "esponse\022J\n\013DeleteStudy\022\034.sanas.v1.Delete"
-  "StudyRequest\032\035.sanas.v1.DeleteStudyRespo"
-  "nse\022M\n\014SuggestTrial\022\035.sanas.v1.SuggestTr"
-  "ialRequest\032\036.sanas.v1.SuggestTrialRespon"
-  "se\022P\n\rCompleteTrial\022\036.sanas.v1.CompleteT"
-  "rialRequest\032\037.sanas.v1.CompleteTrialResp"
-  "onse\022S\n\016HeartbeatTrial\022\037.sanas.v1.Heartb"
-  "eatTrialRequest\032 .sanas.v1.HeartbeatTria"
-  "lResponse\022G\n\nListTrials\022\033.sanas.v1.ListT"
-  "rialsRequest\032\034.sanas.v1.ListTrialsRespon"
-  "se\022I\n\nWatchStudy\022\033.sanas.v1.WatchStudyRe"
-  "quest\032\034.sanas.v1.WatchStudyResponse0\001\022w\n"
-  "\032ImportPaddleSlimCheckpoint\022+.sanas.v1.I"
-  "mportPaddleSlimCheckpointRequest\032,.sanas"
-  ".v1.ImportPaddleSlimCheckpointResponse\022b"
-  "\n\023ReportTrialProgress\022$.sanas.v1.ReportT"
-  "rialProgressRequest\032%.sanas.v1.ReportTri"
-  "alProgressResponseB7Z5github.com/sanas-n"
-  "as/sanas/clients/go/sanasv1;sanasv1b\006pro"
-  "to3"
+  " \003(\005\022\014\n\004pool\030\013 \001(\t\022\016\n\006groups\030\014 \001(\005\022\026\n\016fi"
+  "rst_shortcut\030\r \001(\010\022\024\n\014tail_repeats\030\016 \001(\005"
+  "\"_\n\014Architecture\022\r\n\005space\030\001 \001(\t\022\023\n\013in_ch"
+  "annels\030\002 \001(\005\022+\n\006blocks\030\003 \003(\0132\033.sanas.v1."
+  "ArchitectureBlock\"f\n\013TrialCounts\022\016\n\006acti"
+  "ve\030\001 \001(\003\022\021\n\tsucceeded\030\002 \001(\003\022\022\n\ninfeasibl"
+  "e\030\003 \001(\003\022\017\n\007stopped\030\004 \001(\003\022\017\n\007skipped\030\005 \001("
+  "\003\"\241\004\n\005Study\022\020\n\010study_id\030\001 \001(\t\022%\n\006config\030"
+  "\002 \001(\0132\025.sanas.v1.StudyConfig\022#\n\005state\030\003 "
+  "\001(\0162\024.sanas.v1.StudyState\022\023\n\013range_table"
+  "\030\004 \003(\005\022\023\n\013best_tokens\030\005 \003(\005\022\030\n\013best_rewa"
+  "rd\030\006 \001(\001H\000\210\001\001\022\026\n\016current_tokens\030\007 \003(\005\022\033\n"
+  "\016current_reward\030\010 \001(\001H\001\210\001\001\022\023\n\013temperatur"
+  "e\030\t \001(\001\022+\n\014trial_counts\030\n \001(\0132\025.sanas.v1"
+  ".TrialCounts\022\030\n\020budget_remaining\030\013 \001(\003\022/"
+  "\n\013create_time\030\014 \001(\0132\032.google.protobuf.Ti"
+  "mestamp\022\031\n\021lease_expirations\030\r \001(\003\022\026\n\016ac"
+  "cepted_moves\030\016 \001(\003\022\026\n\016rejected_moves\030\017 \001"
+  "(\003\022\032\n\022rejected_proposals\030\020 \001(\003\022\025\n\rbroken"
+  "_reason\030\021 \001(\t\022\023\n\013steps_saved\030\022 \001(\003B\016\n\014_b"
+  "est_rewardB\021\n\017_current_reward\"T\n\013Measure"
+  "ment\022\014\n\004step\030\001 \001(\003\022\r\n\005value\030\002 \001(\001\022(\n\004tim"
+  "e\030\003 \001(\0132\032.google.protobuf.Timestamp\"\302\003\n\005"
+  "Trial\022\020\n\010study_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001("
+  "\003\022\016\n\006tokens\030\003 \003(\005\022\023\n\013temperature\030\004 \001(\001\022\021"
+  "\n\tclient_id\030\005 \001(\t\022#\n\005state\030\006 \001(\0162\024.sanas"
+  ".v1.TrialState\022\016\n\006reward\030\007 \001(\001\022\022\n\ninfeas"
+  "ible\030\010 \001(\010\022\020\n\010accepted\030\t \001(\010\022/\n\013create_t"
+  "ime\030\n \001(\0132\032.google.protobuf.Timestamp\0221\n"
+  "\rcomplete_time\030\013 \001(\0132\032.google.protobuf.T"
+  "imestamp\0225\n\021lease_expire_time\030\014 \001(\0132\032.go"
+  "ogle.protobuf.Timestamp\022\023\n\013issue_count\030\r"
+  " \001(\005\022+\n\014measurements\030\016 \003(\0132\025.sanas.v1.Me"
+  "asurement\022\023\n\013stop_reason\030\017 \001(\t\022\020\n\010max_st"
+  "ep\030\020 \001(\003\"M\n\022CreateStudyRequest\022\020\n\010study_"
+  "id\030\001 \001(\t\022%\n\006config\030\002 \001(\0132\025.sanas.v1.Stud"
+  "yConfig\"F\n\023CreateStudyResponse\022\036\n\005study\030"
+  "\001 \001(\0132\017.sanas.v1.Study\022\017\n\007created\030\002 \001(\010\""
+  "#\n\017GetStudyRequest\022\020\n\010study_id\030\001 \001(\t\"2\n\020"
+  "GetStudyResponse\022\036\n\005study\030\001 \001(\0132\017.sanas."
+  "v1.Study\";\n\022ListStudiesRequest\022\021\n\tpage_s"
+  "ize\030\001 \001(\005\022\022\n\npage_token\030\002 \001(\t\"P\n\023ListStu"
+  "diesResponse\022 \n\007studies\030\001 \003(\0132\017.sanas.v1"
+  ".Study\022\027\n\017next_page_token\030\002 \001(\t\"&\n\022Delet"
+  "eStudyRequest\022\020\n\010study_id\030\001 \001(\t\"\025\n\023Delet"
+  "eStudyResponse\"l\n\023SuggestTrialRequest\022\020\n"
+  "\010study_id\030\001 \001(\t\022\021\n\tclient_id\030\002 \001(\t\022\022\n\nre"
+  "quest_id\030\003 \001(\t\022\034\n\024include_architecture\030\004"
+  " \001(\010\"\204\001\n\024SuggestTrialResponse\022\036\n\005trial\030\001"
+  " \001(\0132\017.sanas.v1.Trial\022-\n\rarchitectures\030\002"
+  " \003(\0132\026.sanas.v1.Architecture\022\r\n\005flops\030\003 "
+  "\001(\003\022\016\n\006params\030\004 \001(\003\"\233\001\n\024CompleteTrialReq"
+  "uest\022\020\n\010study_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001(\003"
+  "\022\016\n\006reward\030\003 \001(\001\022\022\n\ninfeasible\030\004 \001(\010\022\024\n\014"
+  "suggest_next\030\005 \001(\010\022\021\n\tclient_id\030\006 \001(\t\022\022\n"
+  "\nrequest_id\030\007 \001(\t\"v\n\025CompleteTrialRespon"
+  "se\022\036\n\005trial\030\001 \001(\0132\017.sanas.v1.Trial\022#\n\nne"
+  "xt_trial\030\002 \001(\0132\017.sanas.v1.Trial\022\030\n\020budge"
+  "t_remaining\030\003 \001(\003\"N\n\025HeartbeatTrialReque"
+  "st\022\020\n\010study_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001(\003\022\021"
+  "\n\tclient_id\030\003 \001(\t\"8\n\026HeartbeatTrialRespo"
+  "nse\022\036\n\005trial\030\001 \001(\0132\017.sanas.v1.Trial\"q\n\021L"
+  "istTrialsRequest\022\020\n\010study_id\030\001 \001(\t\022\021\n\tpa"
+  "ge_size\030\002 \001(\005\022\022\n\npage_token\030\003 \001(\t\022#\n\005sta"
+  "te\030\004 \001(\0162\024.sanas.v1.TrialState\"b\n\022ListTr"
+  "ialsResponse\022\037\n\006trials\030\001 \003(\0132\017.sanas.v1."
+  "Trial\022\027\n\017next_page_token\030\002 \001(\t\022\022\n\ntotal_"
+  "size\030\003 \001(\003\"%\n\021WatchStudyRequest\022\020\n\010study"
+  "_id\030\001 \001(\t\"\330\001\n\022WatchStudyResponse\022&\n\004type"
+  "\030\001 \001(\0162\030.sanas.v1.StudyEventType\022\036\n\005tria"
+  "l\030\002 \001(\0132\017.sanas.v1.Trial\022\036\n\005study\030\003 \001(\0132"
+  "\017.sanas.v1.Study\022.\n\nevent_time\030\004 \001(\0132\032.g"
+  "oogle.protobuf.Timestamp\022*\n\013measurement\030"
+  "\005 \001(\0132\025.sanas.v1.Measurement\"u\n!ImportPa"
+  "ddleSlimCheckpointRequest\022\020\n\010study_id\030\001 "
+  "\001(\t\022%\n\006config\030\002 \001(\0132\025.sanas.v1.StudyConf"
+  "ig\022\027\n\017checkpoint_json\030\003 \001(\t\"]\n\"ImportPad"
+  "dleSlimCheckpointResponse\022\036\n\005study\030\001 \001(\013"
+  "2\017.sanas.v1.Study\022\027\n\017imported_trials\030\002 \001"
+  "(\003\"\263\001\n\032ReportTrialProgressRequest\022\020\n\010stu"
+  "dy_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001(\003\022\014\n\004step\030\003 "
+  "\001(\003\022\r\n\005value\030\004 \001(\001\022\020\n\010max_step\030\005 \001(\003\022\021\n\t"
+  "client_id\030\006 \001(\t\022/\n\016early_stopping\030\007 \001(\0132"
+  "\027.sanas.v1.EarlyStopping\"R\n\033ReportTrialP"
+  "rogressResponse\022\036\n\005trial\030\001 \001(\0132\017.sanas.v"
+  "1.Trial\022\023\n\013should_stop\030\002 \001(\010\"Y\n\020SkipTria"
+  "lRequest\022\020\n\010study_id\030\001 \001(\t\022\020\n\010trial_id\030\002"
+  " \001(\003\022\021\n\tclient_id\030\003 \001(\t\022\016\n\006reason\030\004 \001(\t\""
+  "M\n\021SkipTrialResponse\022\036\n\005trial\030\001 \001(\0132\017.sa"
+  "nas.v1.Trial\022\030\n\020budget_remaining\030\002 \001(\003*i"
+  "\n\rObjectiveGoal\022\036\n\032OBJECTIVE_GOAL_UNSPEC"
+  "IFIED\020\000\022\033\n\027OBJECTIVE_GOAL_MAXIMIZE\020\001\022\033\n\027"
+  "OBJECTIVE_GOAL_MINIMIZE\020\002*t\n\nStudyState\022"
+  "\033\n\027STUDY_STATE_UNSPECIFIED\020\000\022\026\n\022STUDY_ST"
+  "ATE_ACTIVE\020\001\022\031\n\025STUDY_STATE_COMPLETED\020\002\022"
+  "\026\n\022STUDY_STATE_BROKEN\020\003*\252\001\n\nTrialState\022\033"
+  "\n\027TRIAL_STATE_UNSPECIFIED\020\000\022\026\n\022TRIAL_STA"
+  "TE_ACTIVE\020\001\022\031\n\025TRIAL_STATE_SUCCEEDED\020\002\022\032"
+  "\n\026TRIAL_STATE_INFEASIBLE\020\003\022\027\n\023TRIAL_STAT"
+  "E_STOPPED\020\004\022\027\n\023TRIAL_STATE_SKIPPED\020\005*\362\003\n"
+  "\013ErrorReason\022\034\n\030ERROR_REASON_UNSPECIFIED"
+  "\020\000\022!\n\035ERROR_REASON_INVALID_ARGUMENT\020\001\022 \n"
+  "\034ERROR_REASON_STUDY_NOT_FOUND\020\002\022 \n\034ERROR"
+  "_REASON_TRIAL_NOT_FOUND\020\003\022\035\n\031ERROR_REASO"
+  "N_STUDY_EXISTS\020\004\022(\n$ERROR_REASON_TRIAL_A"
+  "LREADY_COMPLETED\020\005\022!\n\035ERROR_REASON_BUDGE"
+  "T_EXHAUSTED\020\006\022 \n\034ERROR_REASON_SPACE_EXHA"
+  "USTED\020\007\022 \n\034ERROR_REASON_STORAGE_FAILURE\020"
+  "\010\022(\n$ERROR_REASON_TOO_MANY_PENDING_TRIAL"
+  "S\020\t\022 \n\034ERROR_REASON_UNAUTHENTICATED\020\n\022\035\n"
+  "\031ERROR_REASON_STUDY_BROKEN\020\013\022\"\n\036ERROR_RE"
+  "ASON_TOO_MANY_WATCHERS\020\014\022\037\n\033ERROR_REASON"
+  "_TRIAL_NOT_HELD\020\r*\370\002\n\016StudyEventType\022 \n\034"
+  "STUDY_EVENT_TYPE_UNSPECIFIED\020\000\022\"\n\036STUDY_"
+  "EVENT_TYPE_CURRENT_STATE\020\001\022$\n STUDY_EVEN"
+  "T_TYPE_TRIAL_SUGGESTED\020\002\022\"\n\036STUDY_EVENT_"
+  "TYPE_LEASE_EXPIRED\020\003\022$\n STUDY_EVENT_TYPE"
+  "_TRIAL_COMPLETED\020\004\022\035\n\031STUDY_EVENT_TYPE_N"
+  "EW_BEST\020\005\022$\n STUDY_EVENT_TYPE_STUDY_COMP"
+  "LETED\020\006\022#\n\037STUDY_EVENT_TYPE_TRIAL_PROGRE"
+  "SS\020\007\022\"\n\036STUDY_EVENT_TYPE_TRIAL_STOPPED\020\010"
+  "\022\"\n\036STUDY_EVENT_TYPE_TRIAL_SKIPPED\020\t2\347\007\n"
+  "\021ControllerService\022J\n\013CreateStudy\022\034.sana"
+  "s.v1.CreateStudyRequest\032\035.sanas.v1.Creat"
+  "eStudyResponse\022A\n\010GetStudy\022\031.sanas.v1.Ge"
+  "tStudyRequest\032\032.sanas.v1.GetStudyRespons"
+  "e\022J\n\013ListStudies\022\034.sanas.v1.ListStudiesR"
+  "equest\032\035.sanas.v1.ListStudiesResponse\022J\n"
+  "\013DeleteStudy\022\034.sanas.v1.DeleteStudyReque"
+  "st\032\035.sanas.v1.DeleteStudyResponse\022M\n\014Sug"
+  "gestTrial\022\035.sanas.v1.SuggestTrialRequest"
+  "\032\036.sanas.v1.SuggestTrialResponse\022P\n\rComp"
+  "leteTrial\022\036.sanas.v1.CompleteTrialReques"
+  "t\032\037.sanas.v1.CompleteTrialResponse\022S\n\016He"
+  "artbeatTrial\022\037.sanas.v1.HeartbeatTrialRe"
+  "quest\032 .sanas.v1.HeartbeatTrialResponse\022"
+  "G\n\nListTrials\022\033.sanas.v1.ListTrialsReque"
+  "st\032\034.sanas.v1.ListTrialsResponse\022I\n\nWatc"
+  "hStudy\022\033.sanas.v1.WatchStudyRequest\032\034.sa"
+  "nas.v1.WatchStudyResponse0\001\022w\n\032ImportPad"
+  "dleSlimCheckpoint\022+.sanas.v1.ImportPaddl"
+  "eSlimCheckpointRequest\032,.sanas.v1.Import"
+  "PaddleSlimCheckpointResponse\022b\n\023ReportTr"
+  "ialProgress\022$.sanas.v1.ReportTrialProgre"
+  "ssRequest\032%.sanas.v1.ReportTrialProgress"
+  "Response\022D\n\tSkipTrial\022\032.sanas.v1.SkipTri"
+  "alRequest\032\033.sanas.v1.SkipTrialResponseB7"
+  "Z5github.com/sanas-nas/sanas/clients/go/"
+  "sanasv1;sanasv1b\006proto3"
   ;
 static const ::_pbi::DescriptorTable* const descriptor_table_sanas_2fv1_2fsanas_2eproto_deps[2] = {
   &::descriptor_table_google_2fprotobuf_2fduration_2eproto,
@@ -1219,9 +1288,9 @@ static const ::_pbi::DescriptorTable* const descriptor_table_sanas_2fv1_2fsanas_
 };
 static ::_pbi::once_flag descriptor_table_sanas_2fv1_2fsanas_2eproto_once;
 const ::_pbi::DescriptorTable descriptor_table_sanas_2fv1_2fsanas_2eproto = {
-    false, false, 6843, descriptor_table_protodef_sanas_2fv1_2fsanas_2eproto,
+    false, false, 7223, descriptor_table_protodef_sanas_2fv1_2fsanas_2eproto,
     "sanas/v1/sanas.proto",
-    &descriptor_table_sanas_2fv1_2fsanas_2eproto_once, descriptor_table_sanas_2fv1_2fsanas_2eproto_deps, 2, 34,
+    &descriptor_table_sanas_2fv1_2fsanas_2eproto_once, descriptor_table_sanas_2fv1_2fsanas_2eproto_deps, 2, 36,
     schemas, file_default_instances, TableStruct_sanas_2fv1_2fsanas_2eproto::offsets,
     file_level_metadata_sanas_2fv1_2fsanas_2eproto, file_level_enum_descriptors_sanas_2fv1_2fsanas_2eproto,
     file_level_service_descriptors_sanas_2fv1_2fsanas_2eproto,
@@ -1276,6 +1345,7 @@ bool TrialState_IsValid(int value) {
     case 2:
     case 3:
     case 4:
+    case 5:
       return true;
     default:
       return false;
@@ -1323,6 +1393,7 @@ bool StudyEventType_IsValid(int value) {
     case 6:
     case 7:
     case 8:
+    case 9:
       return true;
     default:
       return false;
@@ -3297,6 +3368,9 @@ ArchitectureBlock::ArchitectureBlock(const ArchitectureBlock& from)
     , decltype(_impl_.repeats_){}
     , decltype(_impl_.mid_channels_){}
     , decltype(_impl_.inner_channels_){}
+    , decltype(_impl_.groups_){}
+    , decltype(_impl_.first_shortcut_){}
+    , decltype(_impl_.tail_repeats_){}
     , /*decltype(_impl_._cached_size_)*/{}};
 
   _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
@@ -3325,8 +3399,8 @@ ArchitectureBlock::ArchitectureBlock(const ArchitectureBlock& from)
       _this->GetArenaForAllocation());
   }
   ::memcpy(&_impl_.out_channels_, &from._impl_.out_channels_,
-    static_cast<size_t>(reinterpret_cast<char*>(&_impl_.inner_channels_) -
-    reinterpret_cast<char*>(&_impl_.out_channels_)) + sizeof(_impl_.inner_channels_));
+    static_cast<size_t>(reinterpret_cast<char*>(&_impl_.tail_repeats_) -
+    reinterpret_cast<char*>(&_impl_.out_channels_)) + sizeof(_impl_.tail_repeats_));
   // @@protoc_insertion_point(copy_constructor:sanas.v1.ArchitectureBlock)
 }
 
@@ -3347,6 +3421,9 @@ inline void ArchitectureBlock::SharedCtor(
     , decltype(_impl_.repeats_){0}
     , decltype(_impl_.mid_channels_){0}
     , decltype(_impl_.inner_channels_){0}
+    , decltype(_impl_.groups_){0}
+    , decltype(_impl_.first_shortcut_){false}
+    , decltype(_impl_.tail_repeats_){0}
     , /*decltype(_impl_._cached_size_)*/{}
   };
   _impl_.kind_.InitDefault();
@@ -3395,8 +3472,8 @@ void ArchitectureBlock::Clear() {
   _impl_.activation_.ClearToEmpty();
   _impl_.pool_.ClearToEmpty();
   ::memset(&_impl_.out_channels_, 0, static_cast<size_t>(
-      reinterpret_cast<char*>(&_impl_.inner_channels_) -
-      reinterpret_cast<char*>(&_impl_.out_channels_)) + sizeof(_impl_.inner_channels_));
+      reinterpret_cast<char*>(&_impl_.tail_repeats_) -
+      reinterpret_cast<char*>(&_impl_.out_channels_)) + sizeof(_impl_.tail_repeats_));
   _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
 }
 
@@ -3500,6 +3577,30 @@ const char* ArchitectureBlock::_InternalParse(const char* ptr, ::_pbi::ParseCont
           ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
           CHK_(ptr);
           CHK_(::_pbi::VerifyUTF8(str, "sanas.v1.ArchitectureBlock.pool"));
+        } else
+          goto handle_unusual;
+        continue;
+      // int32 groups = 12;
+      case 12:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 96)) {
+          _impl_.groups_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint32(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // bool first_shortcut = 13;
+      case 13:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 104)) {
+          _impl_.first_shortcut_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // int32 tail_repeats = 14;
+      case 14:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 112)) {
+          _impl_.tail_repeats_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint32(&ptr);
+          CHK_(ptr);
         } else
           goto handle_unusual;
         continue;
@@ -3613,6 +3714,24 @@ uint8_t* ArchitectureBlock::_InternalSerialize(
         11, this->_internal_pool(), target);
   }
 
+  // int32 groups = 12;
+  if (this->_internal_groups() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt32ToArray(12, this->_internal_groups(), target);
+  }
+
+  // bool first_shortcut = 13;
+  if (this->_internal_first_shortcut() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteBoolToArray(13, this->_internal_first_shortcut(), target);
+  }
+
+  // int32 tail_repeats = 14;
+  if (this->_internal_tail_repeats() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt32ToArray(14, this->_internal_tail_repeats(), target);
+  }
+
   if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
     target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
         _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
@@ -3699,6 +3818,21 @@ size_t ArchitectureBlock::ByteSizeLong() const {
     total_size += ::_pbi::WireFormatLite::Int32SizePlusOne(this->_internal_inner_channels());
   }
 
+  // int32 groups = 12;
+  if (this->_internal_groups() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int32SizePlusOne(this->_internal_groups());
+  }
+
+  // bool first_shortcut = 13;
+  if (this->_internal_first_shortcut() != 0) {
+    total_size += 1 + 1;
+  }
+
+  // int32 tail_repeats = 14;
+  if (this->_internal_tail_repeats() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int32SizePlusOne(this->_internal_tail_repeats());
+  }
+
   return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
 }
 
@@ -3748,6 +3882,15 @@ void ArchitectureBlock::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, cons
   if (from._internal_inner_channels() != 0) {
     _this->_internal_set_inner_channels(from._internal_inner_channels());
   }
+  if (from._internal_groups() != 0) {
+    _this->_internal_set_groups(from._internal_groups());
+  }
+  if (from._internal_first_shortcut() != 0) {
+    _this->_internal_set_first_shortcut(from._internal_first_shortcut());
+  }
+  if (from._internal_tail_repeats() != 0) {
+    _this->_internal_set_tail_repeats(from._internal_tail_repeats());
+  }
   _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
 }
 
@@ -3781,8 +3924,8 @@ void ArchitectureBlock::InternalSwap(ArchitectureBlock* other) {
       &other->_impl_.pool_, rhs_arena
   );
   ::PROTOBUF_NAMESPACE_ID::internal::memswap<
-      PROTOBUF_FIELD_OFFSET(ArchitectureBlock, _impl_.inner_channels_)
-      + sizeof(ArchitectureBlock::_impl_.inner_channels_)
+      PROTOBUF_FIELD_OFFSET(ArchitectureBlock, _impl_.tail_repeats_)
+      + sizeof(ArchitectureBlock::_impl_.tail_repeats_)
       - PROTOBUF_FIELD_OFFSET(ArchitectureBlock, _impl_.out_channels_)>(
           reinterpret_cast<char*>(&_impl_.out_channels_),
           reinterpret_cast<char*>(&other->_impl_.out_channels_));
@@ -4078,12 +4221,13 @@ TrialCounts::TrialCounts(const TrialCounts& from)
     , decltype(_impl_.succeeded_){}
     , decltype(_impl_.infeasible_){}
     , decltype(_impl_.stopped_){}
+    , decltype(_impl_.skipped_){}
     , /*decltype(_impl_._cached_size_)*/{}};
 
   _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
   ::memcpy(&_impl_.active_, &from._impl_.active_,
-    static_cast<size_t>(reinterpret_cast<char*>(&_impl_.stopped_) -
-    reinterpret_cast<char*>(&_impl_.active_)) + sizeof(_impl_.stopped_));
+    static_cast<size_t>(reinterpret_cast<char*>(&_impl_.skipped_) -
+    reinterpret_cast<char*>(&_impl_.active_)) + sizeof(_impl_.skipped_));
   // @@protoc_insertion_point(copy_constructor:sanas.v1.TrialCounts)
 }
 
@@ -4096,6 +4240,7 @@ inline void TrialCounts::SharedCtor(
     , decltype(_impl_.succeeded_){int64_t{0}}
     , decltype(_impl_.infeasible_){int64_t{0}}
     , decltype(_impl_.stopped_){int64_t{0}}
+    , decltype(_impl_.skipped_){int64_t{0}}
     , /*decltype(_impl_._cached_size_)*/{}
   };
 }
@@ -4124,8 +4269,8 @@ void TrialCounts::Clear() {
   (void) cached_has_bits;
 
   ::memset(&_impl_.active_, 0, static_cast<size_t>(
-      reinterpret_cast<char*>(&_impl_.stopped_) -
-      reinterpret_cast<char*>(&_impl_.active_)) + sizeof(_impl_.stopped_));
+      reinterpret_cast<char*>(&_impl_.skipped_) -
+      reinterpret_cast<char*>(&_impl_.active_)) + sizeof(_impl_.skipped_));
   _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
 }
 
@@ -4163,6 +4308,14 @@ const char* TrialCounts::_InternalParse(const char* ptr, ::_pbi::ParseContext* c
       case 4:
         if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 32)) {
           _impl_.stopped_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // int64 skipped = 5;
+      case 5:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 40)) {
+          _impl_.skipped_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
           CHK_(ptr);
         } else
           goto handle_unusual;
@@ -4220,6 +4373,12 @@ uint8_t* TrialCounts::_InternalSerialize(
     target = ::_pbi::WireFormatLite::WriteInt64ToArray(4, this->_internal_stopped(), target);
   }
 
+  // int64 skipped = 5;
+  if (this->_internal_skipped() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt64ToArray(5, this->_internal_skipped(), target);
+  }
+
   if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
     target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
         _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
@@ -4256,6 +4415,11 @@ size_t TrialCounts::ByteSizeLong() const {
     total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_stopped());
   }
 
+  // int64 skipped = 5;
+  if (this->_internal_skipped() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_skipped());
+  }
+
   return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
 }
 
@@ -4286,6 +4450,9 @@ void TrialCounts::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PR
   if (from._internal_stopped() != 0) {
     _this->_internal_set_stopped(from._internal_stopped());
   }
+  if (from._internal_skipped() != 0) {
+    _this->_internal_set_skipped(from._internal_skipped());
+  }
   _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
 }
 
@@ -4304,8 +4471,8 @@ void TrialCounts::InternalSwap(TrialCounts* other) {
   using std::swap;
   _internal_metadata_.InternalSwap(&other->_internal_metadata_);
   ::PROTOBUF_NAMESPACE_ID::internal::memswap<
-      PROTOBUF_FIELD_OFFSET(TrialCounts, _impl_.stopped_)
-      + sizeof(TrialCounts::_impl_.stopped_)
+      PROTOBUF_FIELD_OFFSET(TrialCounts, _impl_.skipped_)
+      + sizeof(TrialCounts::_impl_.skipped_)
       - PROTOBUF_FIELD_OFFSET(TrialCounts, _impl_.active_)>(
           reinterpret_cast<char*>(&_impl_.active_),
           reinterpret_cast<char*>(&other->_impl_.active_));
@@ -11795,6 +11962,560 @@ void ReportTrialProgressResponse::InternalSwap(ReportTrialProgressResponse* othe
       file_level_metadata_sanas_2fv1_2fsanas_2eproto[33]);
 }
 
+// ===================================================================
+
+class SkipTrialRequest::_Internal {
+ public:
+};
+
+SkipTrialRequest::SkipTrialRequest(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                         bool is_message_owned)
+  : ::PROTOBUF_NAMESPACE_ID::Message(arena, is_message_owned) {
+  SharedCtor(arena, is_message_owned);
+  // @@protoc_insertion_point(arena_constructor:sanas.v1.SkipTrialRequest)
+}
+SkipTrialRequest::SkipTrialRequest(const SkipTrialRequest& from)
+  : ::PROTOBUF_NAMESPACE_ID::Message() {
+  SkipTrialRequest* const _this = this; (void)_this;
+  new (&_impl_) Impl_{
+      decltype(_impl_.study_id_){}
+    , decltype(_impl_.client_id_){}
+    , decltype(_impl_.reason_){}
+    , decltype(_impl_.trial_id_){}
+    , /*decltype(_impl_._cached_size_)*/{}};
+
+  _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+  _impl_.study_id_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.study_id_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_study_id().empty()) {
+    _this->_impl_.study_id_.Set(from._internal_study_id(), 
+      _this->GetArenaForAllocation());
+  }
+  _impl_.client_id_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.client_id_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_client_id().empty()) {
+    _this->_impl_.client_id_.Set(from._internal_client_id(), 
+      _this->GetArenaForAllocation());
+  }
+  _impl_.reason_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.reason_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_reason().empty()) {
+    _this->_impl_.reason_.Set(from._internal_reason(), 
+      _this->GetArenaForAllocation());
+  }
+  _this->_impl_.trial_id_ = from._impl_.trial_id_;
+  // @@protoc_insertion_point(copy_constructor:sanas.v1.SkipTrialRequest)
+}
+
+inline void SkipTrialRequest::SharedCtor(
+    ::_pb::Arena* arena, bool is_message_owned) {
+  (void)arena;
+  (void)is_message_owned;
+  new (&_impl_) Impl_{
+      decltype(_impl_.study_id_){}
+    , decltype(_impl_.client_id_){}
+    , decltype(_impl_.reason_){}
+    , decltype(_impl_.trial_id_){int64_t{0}}
+    , /*decltype(_impl_._cached_size_)*/{}
+  };
+  _impl_.study_id_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.study_id_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  _impl_.client_id_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.client_id_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  _impl_.reason_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.reason_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+}
+
+SkipTrialRequest::~SkipTrialRequest() {
+  // @@protoc_insertion_point(destructor:sanas.v1.SkipTrialRequest)
+  if (auto *arena = _internal_metadata_.DeleteReturnArena<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>()) {
+  (void)arena;
+    return;
+  }
+  SharedDtor();
+}
+
+inline void SkipTrialRequest::SharedDtor() {
+  GOOGLE_DCHECK(GetArenaForAllocation() == nullptr);
+  _impl_.study_id_.Destroy();
+  _impl_.client_id_.Destroy();
+  _impl_.reason_.Destroy();
+}
+
+void SkipTrialRequest::SetCachedSize(int size) const {
+  _impl_._cached_size_.Set(size);
+}
+
+void SkipTrialRequest::Clear() {
+// @@protoc_insertion_point(message_clear_start:sanas.v1.SkipTrialRequest)
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  _impl_.study_id_.ClearToEmpty();
+  _impl_.client_id_.ClearToEmpty();
+  _impl_.reason_.ClearToEmpty();
+  _impl_.trial_id_ = int64_t{0};
+  _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
+}
+
+const char* SkipTrialRequest::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
+#define CHK_(x) if (PROTOBUF_PREDICT_FALSE(!(x))) goto failure
+  while (!ctx->Done(&ptr)) {
+    uint32_t tag;
+    ptr = ::_pbi::ReadTag(ptr, &tag);
+    switch (tag >> 3) {
+      // string study_id = 1;
+      case 1:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 10)) {
+          auto str = _internal_mutable_study_id();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "sanas.v1.SkipTrialRequest.study_id"));
+        } else
+          goto handle_unusual;
+        continue;
+      // int64 trial_id = 2;
+      case 2:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 16)) {
+          _impl_.trial_id_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // string client_id = 3;
+      case 3:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 26)) {
+          auto str = _internal_mutable_client_id();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "sanas.v1.SkipTrialRequest.client_id"));
+        } else
+          goto handle_unusual;
+        continue;
+      // string reason = 4;
+      case 4:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 34)) {
+          auto str = _internal_mutable_reason();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "sanas.v1.SkipTrialRequest.reason"));
+        } else
+          goto handle_unusual;
+        continue;
+      default:
+        goto handle_unusual;
+    }  // switch
+  handle_unusual:
+    if ((tag == 0) || ((tag & 7) == 4)) {
+      CHK_(ptr);
+      ctx->SetLastTag(tag);
+      goto message_done;
+    }
+    ptr = UnknownFieldParse(
+        tag,
+        _internal_metadata_.mutable_unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(),
+        ptr, ctx);
+    CHK_(ptr != nullptr);
+  }  // while
+message_done:
+  return ptr;
+failure:
+  ptr = nullptr;
+  goto message_done;
+#undef CHK_
+}
+
+uint8_t* SkipTrialRequest::_InternalSerialize(
+    uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const {
+  // @@protoc_insertion_point(serialize_to_array_start:sanas.v1.SkipTrialRequest)
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  // string study_id = 1;
+  if (!this->_internal_study_id().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_study_id().data(), static_cast<int>(this->_internal_study_id().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "sanas.v1.SkipTrialRequest.study_id");
+    target = stream->WriteStringMaybeAliased(
+        1, this->_internal_study_id(), target);
+  }
+
+  // int64 trial_id = 2;
+  if (this->_internal_trial_id() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt64ToArray(2, this->_internal_trial_id(), target);
+  }
+
+  // string client_id = 3;
+  if (!this->_internal_client_id().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_client_id().data(), static_cast<int>(this->_internal_client_id().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "sanas.v1.SkipTrialRequest.client_id");
+    target = stream->WriteStringMaybeAliased(
+        3, this->_internal_client_id(), target);
+  }
+
+  // string reason = 4;
+  if (!this->_internal_reason().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_reason().data(), static_cast<int>(this->_internal_reason().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "sanas.v1.SkipTrialRequest.reason");
+    target = stream->WriteStringMaybeAliased(
+        4, this->_internal_reason(), target);
+  }
+
+  if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
+    target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
+        _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
+  }
+  // @@protoc_insertion_point(serialize_to_array_end:sanas.v1.SkipTrialRequest)
+  return target;
+}
+
+size_t SkipTrialRequest::ByteSizeLong() const {
+// @@protoc_insertion_point(message_byte_size_start:sanas.v1.SkipTrialRequest)
+  size_t total_size = 0;
+
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  // string study_id = 1;
+  if (!this->_internal_study_id().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_study_id());
+  }
+
+  // string client_id = 3;
+  if (!this->_internal_client_id().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_client_id());
+  }
+
+  // string reason = 4;
+  if (!this->_internal_reason().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_reason());
+  }
+
+  // int64 trial_id = 2;
+  if (this->_internal_trial_id() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_trial_id());
+  }
+
+  return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
+}
+
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData SkipTrialRequest::_class_data_ = {
+    ::PROTOBUF_NAMESPACE_ID::Message::CopyWithSourceCheck,
+    SkipTrialRequest::MergeImpl
+};
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*SkipTrialRequest::GetClassData() const { return &_class_data_; }
+
+
+void SkipTrialRequest::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg) {
+  auto* const _this = static_cast<SkipTrialRequest*>(&to_msg);
+  auto& from = static_cast<const SkipTrialRequest&>(from_msg);
+  // @@protoc_insertion_point(class_specific_merge_from_start:sanas.v1.SkipTrialRequest)
+  GOOGLE_DCHECK_NE(&from, _this);
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  if (!from._internal_study_id().empty()) {
+    _this->_internal_set_study_id(from._internal_study_id());
+  }
+  if (!from._internal_client_id().empty()) {
+    _this->_internal_set_client_id(from._internal_client_id());
+  }
+  if (!from._internal_reason().empty()) {
+    _this->_internal_set_reason(from._internal_reason());
+  }
+  if (from._internal_trial_id() != 0) {
+    _this->_internal_set_trial_id(from._internal_trial_id());
+  }
+  _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+}
+
+void SkipTrialRequest::CopyFrom(const SkipTrialRequest& from) {
+// @@protoc_insertion_point(class_specific_copy_from_start:sanas.v1.SkipTrialRequest)
+  if (&from == this) return;
+  Clear();
+  MergeFrom(from);
+}
+
+bool SkipTrialRequest::IsInitialized() const {
+  return true;
+}
+
+void SkipTrialRequest::InternalSwap(SkipTrialRequest* other) {
+  using std::swap;
+  auto* lhs_arena = GetArenaForAllocation();
+  auto* rhs_arena = other->GetArenaForAllocation();
+  _internal_metadata_.InternalSwap(&other->_internal_metadata_);
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.study_id_, lhs_arena,
+      &other->_impl_.study_id_, rhs_arena
+  );
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.client_id_, lhs_arena,
+      &other->_impl_.client_id_, rhs_arena
+  );
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.reason_, lhs_arena,
+      &other->_impl_.reason_, rhs_arena
+  );
+  swap(_impl_.trial_id_, other->_impl_.trial_id_);
+}
+
+::PROTOBUF_NAMESPACE_ID::Metadata SkipTrialRequest::GetMetadata() const {
+  return ::_pbi::AssignDescriptors(
+      &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[34]);
+}
+
+// ===================================================================
+
+class SkipTrialResponse::_Internal {
+ public:
+  static const ::sanas::v1::Trial& trial(const SkipTrialResponse* msg);
+};
+
+const ::sanas::v1::Trial&
+SkipTrialResponse::_Internal::trial(const SkipTrialResponse* msg) {
+  return *msg->_impl_.trial_;
+}
+SkipTrialResponse::SkipTrialResponse(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                         bool is_message_owned)
+  : ::PROTOBUF_NAMESPACE_ID::Message(arena, is_message_owned) {
+  SharedCtor(arena, is_message_owned);
+  // @@protoc_insertion_point(arena_constructor:sanas.v1.SkipTrialResponse)
+}
+SkipTrialResponse::SkipTrialResponse(const SkipTrialResponse& from)
+  : ::PROTOBUF_NAMESPACE_ID::Message() {
+  SkipTrialResponse* const _this = this; (void)_this;
+  new (&_impl_) Impl_{
+      decltype(_impl_.trial_){nullptr}
+    , decltype(_impl_.budget_remaining_){}
+    , /*decltype(_impl_._cached_size_)*/{}};
+
+  _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+  if (from._internal_has_trial()) {
+    _this->_impl_.trial_ = new ::sanas::v1::Trial(*from._impl_.trial_);
+  }
+  _this->_impl_.budget_remaining_ = from._impl_.budget_remaining_;
+  // @@protoc_insertion_point(copy_constructor:sanas.v1.SkipTrialResponse)
+}
+
+inline void SkipTrialResponse::SharedCtor(
+    ::_pb::Arena* arena, bool is_message_owned) {
+  (void)arena;
+  (void)is_message_owned;
+  new (&_impl_) Impl_{
+      decltype(_impl_.trial_){nullptr}
+    , decltype(_impl_.budget_remaining_){int64_t{0}}
+    , /*decltype(_impl_._cached_size_)*/{}
+  };
+}
+
+SkipTrialResponse::~SkipTrialResponse() {
+  // @@protoc_insertion_point(destructor:sanas.v1.SkipTrialResponse)
+  if (auto *arena = _internal_metadata_.DeleteReturnArena<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>()) {
+  (void)arena;
+    return;
+  }
+  SharedDtor();
+}
+
+inline void SkipTrialResponse::SharedDtor() {
+  GOOGLE_DCHECK(GetArenaForAllocation() == nullptr);
+  if (this != internal_default_instance()) delete _impl_.trial_;
+}
+
+void SkipTrialResponse::SetCachedSize(int size) const {
+  _impl_._cached_size_.Set(size);
+}
+
+void SkipTrialResponse::Clear() {
+// @@protoc_insertion_point(message_clear_start:sanas.v1.SkipTrialResponse)
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  if (GetArenaForAllocation() == nullptr && _impl_.trial_ != nullptr) {
+    delete _impl_.trial_;
+  }
+  _impl_.trial_ = nullptr;
+  _impl_.budget_remaining_ = int64_t{0};
+  _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
+}
+
+const char* SkipTrialResponse::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
+#define CHK_(x) if (PROTOBUF_PREDICT_FALSE(!(x))) goto failure
+  while (!ctx->Done(&ptr)) {
+    uint32_t tag;
+    ptr = ::_pbi::ReadTag(ptr, &tag);
+    switch (tag >> 3) {
+      // .sanas.v1.Trial trial = 1;
+      case 1:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 10)) {
+          ptr = ctx->ParseMessage(_internal_mutable_trial(), ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // int64 budget_remaining = 2;
+      case 2:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 16)) {
+          _impl_.budget_remaining_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      default:
+        goto handle_unusual;
+    }  // switch
+  handle_unusual:
+    if ((tag == 0) || ((tag & 7) == 4)) {
+      CHK_(ptr);
+      ctx->SetLastTag(tag);
+      goto message_done;
+    }
+    ptr = UnknownFieldParse(
+        tag,
+        _internal_metadata_.mutable_unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(),
+        ptr, ctx);
+    CHK_(ptr != nullptr);
+  }  // while
+message_done:
+  return ptr;
+failure:
+  ptr = nullptr;
+  goto message_done;
+#undef CHK_
+}
+
+uint8_t* SkipTrialResponse::_InternalSerialize(
+    uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const {
+  // @@protoc_insertion_point(serialize_to_array_start:sanas.v1.SkipTrialResponse)
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  // .sanas.v1.Trial trial = 1;
+  if (this->_internal_has_trial()) {
+    target = ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::
+      InternalWriteMessage(1, _Internal::trial(this),
+        _Internal::trial(this).GetCachedSize(), target, stream);
+  }
+
+  // int64 budget_remaining = 2;
+  if (this->_internal_budget_remaining() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt64ToArray(2, this->_internal_budget_remaining(), target);
+  }
+
+  if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
+    target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
+        _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
+  }
+  // @@protoc_insertion_point(serialize_to_array_end:sanas.v1.SkipTrialResponse)
+  return target;
+}
+
+size_t SkipTrialResponse::ByteSizeLong() const {
+// @@protoc_insertion_point(message_byte_size_start:sanas.v1.SkipTrialResponse)
+  size_t total_size = 0;
+
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  // .sanas.v1.Trial trial = 1;
+  if (this->_internal_has_trial()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::MessageSize(
+        *_impl_.trial_);
+  }
+
+  // int64 budget_remaining = 2;
+  if (this->_internal_budget_remaining() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_budget_remaining());
+  }
+
+  return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
+}
+
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData SkipTrialResponse::_class_data_ = {
+    ::PROTOBUF_NAMESPACE_ID::Message::CopyWithSourceCheck,
+    SkipTrialResponse::MergeImpl
+};
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*SkipTrialResponse::GetClassData() const { return &_class_data_; }
+
+
+void SkipTrialResponse::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg) {
+  auto* const _this = static_cast<SkipTrialResponse*>(&to_msg);
+  auto& from = static_cast<const SkipTrialResponse&>(from_msg);
+  // @@protoc_insertion_point(class_specific_merge_from_start:sanas.v1.SkipTrialResponse)
+  GOOGLE_DCHECK_NE(&from, _this);
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  if (from._internal_has_trial()) {
+    _this->_internal_mutable_trial()->::sanas::v1::Trial::MergeFrom(
+        from._internal_trial());
+  }
+  if (from._internal_budget_remaining() != 0) {
+    _this->_internal_set_budget_remaining(from._internal_budget_remaining());
+  }
+  _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+}
+
+void SkipTrialResponse::CopyFrom(const SkipTrialResponse& from) {
+// @@protoc_insertion_point(class_specific_copy_from_start:sanas.v1.SkipTrialResponse)
+  if (&from == this) return;
+  Clear();
+  MergeFrom(from);
+}
+
+bool SkipTrialResponse::IsInitialized() const {
+  return true;
+}
+
+void SkipTrialResponse::InternalSwap(SkipTrialResponse* other) {
+  using std::swap;
+  _internal_metadata_.InternalSwap(&other->_internal_metadata_);
+  ::PROTOBUF_NAMESPACE_ID::internal::memswap<
+      PROTOBUF_FIELD_OFFSET(SkipTrialResponse, _impl_.budget_remaining_)
+      + sizeof(SkipTrialResponse::_impl_.budget_remaining_)
+      - PROTOBUF_FIELD_OFFSET(SkipTrialResponse, _impl_.trial_)>(
+          reinterpret_cast<char*>(&_impl_.trial_),
+          reinterpret_cast<char*>(&other->_impl_.trial_));
+}
+
+::PROTOBUF_NAMESPACE_ID::Metadata SkipTrialResponse::GetMetadata() const {
+  return ::_pbi::AssignDescriptors(
+      &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[35]);
+}
+
 // @@protoc_insertion_point(namespace_scope)
 }  // namespace v1
 }  // namespace sanas
@@ -11934,6 +12655,14 @@ Arena::CreateMaybeMessage< ::sanas::v1::ReportTrialProgressRequest >(Arena* aren
 template<> PROTOBUF_NOINLINE ::sanas::v1::ReportTrialProgressResponse*
 Arena::CreateMaybeMessage< ::sanas::v1::ReportTrialProgressResponse >(Arena* arena) {
   return Arena::CreateMessageInternal< ::sanas::v1::ReportTrialProgressResponse >(arena);
+}
+template<> PROTOBUF_NOINLINE ::sanas::v1::SkipTrialRequest*
+Arena::CreateMaybeMessage< ::sanas::v1::SkipTrialRequest >(Arena* arena) {
+  return Arena::CreateMessageInternal< ::sanas::v1::SkipTrialRequest >(arena);
+}
+template<> PROTOBUF_NOINLINE ::sanas::v1::SkipTrialResponse*
+Arena::CreateMaybeMessage< ::sanas::v1::SkipTrialResponse >(Arena* arena) {
+  return Arena::CreateMessageInternal< ::sanas::v1::SkipTrialResponse >(arena);
 }
 PROTOBUF_NAMESPACE_CLOSE
 

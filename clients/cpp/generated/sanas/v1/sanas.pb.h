@@ -125,6 +125,12 @@ extern ReportTrialProgressResponseDefaultTypeInternal _ReportTrialProgressRespon
 class SearchSpaceConfig;
 struct SearchSpaceConfigDefaultTypeInternal;
 extern SearchSpaceConfigDefaultTypeInternal _SearchSpaceConfig_default_instance_;
+class SkipTrialRequest;
+struct SkipTrialRequestDefaultTypeInternal;
+extern SkipTrialRequestDefaultTypeInternal _SkipTrialRequest_default_instance_;
+class SkipTrialResponse;
+struct SkipTrialResponseDefaultTypeInternal;
+extern SkipTrialResponseDefaultTypeInternal _SkipTrialResponse_default_instance_;
 class Study;
 struct StudyDefaultTypeInternal;
 extern StudyDefaultTypeInternal _Study_default_instance_;
@@ -180,6 +186,8 @@ template<> ::sanas::v1::MedianStoppingRule* Arena::CreateMaybeMessage<::sanas::v
 template<> ::sanas::v1::ReportTrialProgressRequest* Arena::CreateMaybeMessage<::sanas::v1::ReportTrialProgressRequest>(Arena*);
 template<> ::sanas::v1::ReportTrialProgressResponse* Arena::CreateMaybeMessage<::sanas::v1::ReportTrialProgressResponse>(Arena*);
 template<> ::sanas::v1::SearchSpaceConfig* Arena::CreateMaybeMessage<::sanas::v1::SearchSpaceConfig>(Arena*);
+template<> ::sanas::v1::SkipTrialRequest* Arena::CreateMaybeMessage<::sanas::v1::SkipTrialRequest>(Arena*);
+template<> ::sanas::v1::SkipTrialResponse* Arena::CreateMaybeMessage<::sanas::v1::SkipTrialResponse>(Arena*);
 template<> ::sanas::v1::Study* Arena::CreateMaybeMessage<::sanas::v1::Study>(Arena*);
 template<> ::sanas::v1::StudyConfig* Arena::CreateMaybeMessage<::sanas::v1::StudyConfig>(Arena*);
 template<> ::sanas::v1::SuccessiveHalvingRule* Arena::CreateMaybeMessage<::sanas::v1::SuccessiveHalvingRule>(Arena*);
@@ -252,12 +260,13 @@ enum TrialState : int {
   TRIAL_STATE_SUCCEEDED = 2,
   TRIAL_STATE_INFEASIBLE = 3,
   TRIAL_STATE_STOPPED = 4,
+  TRIAL_STATE_SKIPPED = 5,
   TrialState_INT_MIN_SENTINEL_DO_NOT_USE_ = std::numeric_limits<int32_t>::min(),
   TrialState_INT_MAX_SENTINEL_DO_NOT_USE_ = std::numeric_limits<int32_t>::max()
 };
 bool TrialState_IsValid(int value);
 constexpr TrialState TrialState_MIN = TRIAL_STATE_UNSPECIFIED;
-constexpr TrialState TrialState_MAX = TRIAL_STATE_STOPPED;
+constexpr TrialState TrialState_MAX = TRIAL_STATE_SKIPPED;
 constexpr int TrialState_ARRAYSIZE = TrialState_MAX + 1;
 
 const ::PROTOBUF_NAMESPACE_ID::EnumDescriptor* TrialState_descriptor();
@@ -321,12 +330,13 @@ enum StudyEventType : int {
   STUDY_EVENT_TYPE_STUDY_COMPLETED = 6,
   STUDY_EVENT_TYPE_TRIAL_PROGRESS = 7,
   STUDY_EVENT_TYPE_TRIAL_STOPPED = 8,
+  STUDY_EVENT_TYPE_TRIAL_SKIPPED = 9,
   StudyEventType_INT_MIN_SENTINEL_DO_NOT_USE_ = std::numeric_limits<int32_t>::min(),
   StudyEventType_INT_MAX_SENTINEL_DO_NOT_USE_ = std::numeric_limits<int32_t>::max()
 };
 bool StudyEventType_IsValid(int value);
 constexpr StudyEventType StudyEventType_MIN = STUDY_EVENT_TYPE_UNSPECIFIED;
-constexpr StudyEventType StudyEventType_MAX = STUDY_EVENT_TYPE_TRIAL_STOPPED;
+constexpr StudyEventType StudyEventType_MAX = STUDY_EVENT_TYPE_TRIAL_SKIPPED;
 constexpr int StudyEventType_ARRAYSIZE = StudyEventType_MAX + 1;
 
 const ::PROTOBUF_NAMESPACE_ID::EnumDescriptor* StudyEventType_descriptor();
@@ -1740,6 +1750,9 @@ class ArchitectureBlock final :
     kRepeatsFieldNumber = 6,
     kMidChannelsFieldNumber = 8,
     kInnerChannelsFieldNumber = 9,
+    kGroupsFieldNumber = 12,
+    kFirstShortcutFieldNumber = 13,
+    kTailRepeatsFieldNumber = 14,
   };
   // repeated int32 branch_channels = 10;
   int branch_channels_size() const;
@@ -1868,6 +1881,33 @@ class ArchitectureBlock final :
   void _internal_set_inner_channels(int32_t value);
   public:
 
+  // int32 groups = 12;
+  void clear_groups();
+  int32_t groups() const;
+  void set_groups(int32_t value);
+  private:
+  int32_t _internal_groups() const;
+  void _internal_set_groups(int32_t value);
+  public:
+
+  // bool first_shortcut = 13;
+  void clear_first_shortcut();
+  bool first_shortcut() const;
+  void set_first_shortcut(bool value);
+  private:
+  bool _internal_first_shortcut() const;
+  void _internal_set_first_shortcut(bool value);
+  public:
+
+  // int32 tail_repeats = 14;
+  void clear_tail_repeats();
+  int32_t tail_repeats() const;
+  void set_tail_repeats(int32_t value);
+  private:
+  int32_t _internal_tail_repeats() const;
+  void _internal_set_tail_repeats(int32_t value);
+  public:
+
   // @@protoc_insertion_point(class_scope:sanas.v1.ArchitectureBlock)
  private:
   class _Internal;
@@ -1888,6 +1928,9 @@ class ArchitectureBlock final :
     int32_t repeats_;
     int32_t mid_channels_;
     int32_t inner_channels_;
+    int32_t groups_;
+    bool first_shortcut_;
+    int32_t tail_repeats_;
     mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
   };
   union { Impl_ _impl_; };
@@ -2204,6 +2247,7 @@ class TrialCounts final :
     kSucceededFieldNumber = 2,
     kInfeasibleFieldNumber = 3,
     kStoppedFieldNumber = 4,
+    kSkippedFieldNumber = 5,
   };
   // int64 active = 1;
   void clear_active();
@@ -2241,6 +2285,15 @@ class TrialCounts final :
   void _internal_set_stopped(int64_t value);
   public:
 
+  // int64 skipped = 5;
+  void clear_skipped();
+  int64_t skipped() const;
+  void set_skipped(int64_t value);
+  private:
+  int64_t _internal_skipped() const;
+  void _internal_set_skipped(int64_t value);
+  public:
+
   // @@protoc_insertion_point(class_scope:sanas.v1.TrialCounts)
  private:
   class _Internal;
@@ -2253,6 +2306,7 @@ class TrialCounts final :
     int64_t succeeded_;
     int64_t infeasible_;
     int64_t stopped_;
+    int64_t skipped_;
     mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
   };
   union { Impl_ _impl_; };
@@ -7160,6 +7214,370 @@ class ReportTrialProgressResponse final :
   union { Impl_ _impl_; };
   friend struct ::TableStruct_sanas_2fv1_2fsanas_2eproto;
 };
+// -------------------------------------------------------------------
+
+class SkipTrialRequest final :
+    public ::PROTOBUF_NAMESPACE_ID::Message /* @@protoc_insertion_point(class_definition:sanas.v1.SkipTrialRequest) */ {
+ public:
+  inline SkipTrialRequest() : SkipTrialRequest(nullptr) {}
+  ~SkipTrialRequest() override;
+  explicit PROTOBUF_CONSTEXPR SkipTrialRequest(::PROTOBUF_NAMESPACE_ID::internal::ConstantInitialized);
+
+  SkipTrialRequest(const SkipTrialRequest& from);
+  SkipTrialRequest(SkipTrialRequest&& from) noexcept
+    : SkipTrialRequest() {
+    *this = ::std::move(from);
+  }
+
+  inline SkipTrialRequest& operator=(const SkipTrialRequest& from) {
+    CopyFrom(from);
+    return *this;
+  }
+  inline SkipTrialRequest& operator=(SkipTrialRequest&& from) noexcept {
+    if (this == &from) return *this;
+    if (GetOwningArena() == from.GetOwningArena()
+  #ifdef PROTOBUF_FORCE_COPY_IN_MOVE
+        && GetOwningArena() != nullptr
+  #endif  // !PROTOBUF_FORCE_COPY_IN_MOVE
+    ) {
+      InternalSwap(&from);
+    } else {
+      CopyFrom(from);
+    }
+    return *this;
+  }
+
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* descriptor() {
+    return GetDescriptor();
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* GetDescriptor() {
+    return default_instance().GetMetadata().descriptor;
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Reflection* GetReflection() {
+    return default_instance().GetMetadata().reflection;
+  }
+  static const SkipTrialRequest& default_instance() {
+    return *internal_default_instance();
+  }
+  static inline const SkipTrialRequest* internal_default_instance() {
+    return reinterpret_cast<const SkipTrialRequest*>(
+               &_SkipTrialRequest_default_instance_);
+  }
+  static constexpr int kIndexInFileMessages =
+    34;
+
+  friend void swap(SkipTrialRequest& a, SkipTrialRequest& b) {
+    a.Swap(&b);
+  }
+  inline void Swap(SkipTrialRequest* other) {
+    if (other == this) return;
+  #ifdef PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() != nullptr &&
+        GetOwningArena() == other->GetOwningArena()) {
+   #else  // PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() == other->GetOwningArena()) {
+  #endif  // !PROTOBUF_FORCE_COPY_IN_SWAP
+      InternalSwap(other);
+    } else {
+      ::PROTOBUF_NAMESPACE_ID::internal::GenericSwap(this, other);
+    }
+  }
+  void UnsafeArenaSwap(SkipTrialRequest* other) {
+    if (other == this) return;
+    GOOGLE_DCHECK(GetOwningArena() == other->GetOwningArena());
+    InternalSwap(other);
+  }
+
+  // implements Message ----------------------------------------------
+
+  SkipTrialRequest* New(::PROTOBUF_NAMESPACE_ID::Arena* arena = nullptr) const final {
+    return CreateMaybeMessage<SkipTrialRequest>(arena);
+  }
+  using ::PROTOBUF_NAMESPACE_ID::Message::CopyFrom;
+  void CopyFrom(const SkipTrialRequest& from);
+  using ::PROTOBUF_NAMESPACE_ID::Message::MergeFrom;
+  void MergeFrom( const SkipTrialRequest& from) {
+    SkipTrialRequest::MergeImpl(*this, from);
+  }
+  private:
+  static void MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg);
+  public:
+  PROTOBUF_ATTRIBUTE_REINITIALIZES void Clear() final;
+  bool IsInitialized() const final;
+
+  size_t ByteSizeLong() const final;
+  const char* _InternalParse(const char* ptr, ::PROTOBUF_NAMESPACE_ID::internal::ParseContext* ctx) final;
+  uint8_t* _InternalSerialize(
+      uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const final;
+  int GetCachedSize() const final { return _impl_._cached_size_.Get(); }
+
+  private:
+  void SharedCtor(::PROTOBUF_NAMESPACE_ID::Arena* arena, bool is_message_owned);
+  void SharedDtor();
+  void SetCachedSize(int size) const final;
+  void InternalSwap(SkipTrialRequest* other);
+
+  private:
+  friend class ::PROTOBUF_NAMESPACE_ID::internal::AnyMetadata;
+  static ::PROTOBUF_NAMESPACE_ID::StringPiece FullMessageName() {
+    return "sanas.v1.SkipTrialRequest";
+  }
+  protected:
+  explicit SkipTrialRequest(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                       bool is_message_owned = false);
+  public:
+
+  static const ClassData _class_data_;
+  const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*GetClassData() const final;
+
+  ::PROTOBUF_NAMESPACE_ID::Metadata GetMetadata() const final;
+
+  // nested types ----------------------------------------------------
+
+  // accessors -------------------------------------------------------
+
+  enum : int {
+    kStudyIdFieldNumber = 1,
+    kClientIdFieldNumber = 3,
+    kReasonFieldNumber = 4,
+    kTrialIdFieldNumber = 2,
+  };
+  // string study_id = 1;
+  void clear_study_id();
+  const std::string& study_id() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_study_id(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_study_id();
+  PROTOBUF_NODISCARD std::string* release_study_id();
+  void set_allocated_study_id(std::string* study_id);
+  private:
+  const std::string& _internal_study_id() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_study_id(const std::string& value);
+  std::string* _internal_mutable_study_id();
+  public:
+
+  // string client_id = 3;
+  void clear_client_id();
+  const std::string& client_id() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_client_id(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_client_id();
+  PROTOBUF_NODISCARD std::string* release_client_id();
+  void set_allocated_client_id(std::string* client_id);
+  private:
+  const std::string& _internal_client_id() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_client_id(const std::string& value);
+  std::string* _internal_mutable_client_id();
+  public:
+
+  // string reason = 4;
+  void clear_reason();
+  const std::string& reason() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_reason(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_reason();
+  PROTOBUF_NODISCARD std::string* release_reason();
+  void set_allocated_reason(std::string* reason);
+  private:
+  const std::string& _internal_reason() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_reason(const std::string& value);
+  std::string* _internal_mutable_reason();
+  public:
+
+  // int64 trial_id = 2;
+  void clear_trial_id();
+  int64_t trial_id() const;
+  void set_trial_id(int64_t value);
+  private:
+  int64_t _internal_trial_id() const;
+  void _internal_set_trial_id(int64_t value);
+  public:
+
+  // @@protoc_insertion_point(class_scope:sanas.v1.SkipTrialRequest)
+ private:
+  class _Internal;
+
+  template <typename T> friend class ::PROTOBUF_NAMESPACE_ID::Arena::InternalHelper;
+  typedef void InternalArenaConstructable_;
+  typedef void DestructorSkippable_;
+  struct Impl_ {
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr study_id_;
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr client_id_;
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr reason_;
+    int64_t trial_id_;
+    mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
+  };
+  union { Impl_ _impl_; };
+  friend struct ::TableStruct_sanas_2fv1_2fsanas_2eproto;
+};
+// -------------------------------------------------------------------
+
+class SkipTrialResponse final :
+    public ::PROTOBUF_NAMESPACE_ID::Message /* @@protoc_insertion_point(class_definition:sanas.v1.SkipTrialResponse) */ {
+ public:
+  inline SkipTrialResponse() : SkipTrialResponse(nullptr) {}
+  ~SkipTrialResponse() override;
+  explicit PROTOBUF_CONSTEXPR SkipTrialResponse(::PROTOBUF_NAMESPACE_ID::internal::ConstantInitialized);
+
+  SkipTrialResponse(const SkipTrialResponse& from);
+  SkipTrialResponse(SkipTrialResponse&& from) noexcept
+    : SkipTrialResponse() {
+    *this = ::std::move(from);
+  }
+
+  inline SkipTrialResponse& operator=(const SkipTrialResponse& from) {
+    CopyFrom(from);
+    return *this;
+  }
+  inline SkipTrialResponse& operator=(SkipTrialResponse&& from) noexcept {
+    if (this == &from) return *this;
+    if (GetOwningArena() == from.GetOwningArena()
+  #ifdef PROTOBUF_FORCE_COPY_IN_MOVE
+        && GetOwningArena() != nullptr
+  #endif  // !PROTOBUF_FORCE_COPY_IN_MOVE
+    ) {
+      InternalSwap(&from);
+    } else {
+      CopyFrom(from);
+    }
+    return *this;
+  }
+
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* descriptor() {
+    return GetDescriptor();
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* GetDescriptor() {
+    return default_instance().GetMetadata().descriptor;
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Reflection* GetReflection() {
+    return default_instance().GetMetadata().reflection;
+  }
+  static const SkipTrialResponse& default_instance() {
+    return *internal_default_instance();
+  }
+  static inline const SkipTrialResponse* internal_default_instance() {
+    return reinterpret_cast<const SkipTrialResponse*>(
+               &_SkipTrialResponse_default_instance_);
+  }
+  static constexpr int kIndexInFileMessages =
+    35;
+
+  friend void swap(SkipTrialResponse& a, SkipTrialResponse& b) {
+    a.Swap(&b);
+  }
+  inline void Swap(SkipTrialResponse* other) {
+    if (other == this) return;
+  #ifdef PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() != nullptr &&
+        GetOwningArena() == other->GetOwningArena()) {
+   #else  // PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() == other->GetOwningArena()) {
+  #endif  // !PROTOBUF_FORCE_COPY_IN_SWAP
+      InternalSwap(other);
+    } else {
+      ::PROTOBUF_NAMESPACE_ID::internal::GenericSwap(this, other);
+    }
+  }
+  void UnsafeArenaSwap(SkipTrialResponse* other) {
+    if (other == this) return;
+    GOOGLE_DCHECK(GetOwningArena() == other->GetOwningArena());
+    InternalSwap(other);
+  }
+
+  // implements Message ----------------------------------------------
+
+  SkipTrialResponse* New(::PROTOBUF_NAMESPACE_ID::Arena* arena = nullptr) const final {
+    return CreateMaybeMessage<SkipTrialResponse>(arena);
+  }
+  using ::PROTOBUF_NAMESPACE_ID::Message::CopyFrom;
+  void CopyFrom(const SkipTrialResponse& from);
+  using ::PROTOBUF_NAMESPACE_ID::Message::MergeFrom;
+  void MergeFrom( const SkipTrialResponse& from) {
+    SkipTrialResponse::MergeImpl(*this, from);
+  }
+  private:
+  static void MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg);
+  public:
+  PROTOBUF_ATTRIBUTE_REINITIALIZES void Clear() final;
+  bool IsInitialized() const final;
+
+  size_t ByteSizeLong() const final;
+  const char* _InternalParse(const char* ptr, ::PROTOBUF_NAMESPACE_ID::internal::ParseContext* ctx) final;
+  uint8_t* _InternalSerialize(
+      uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const final;
+  int GetCachedSize() const final { return _impl_._cached_size_.Get(); }
+
+  private:
+  void SharedCtor(::PROTOBUF_NAMESPACE_ID::Arena* arena, bool is_message_owned);
+  void SharedDtor();
+  void SetCachedSize(int size) const final;
+  void InternalSwap(SkipTrialResponse* other);
+
+  private:
+  friend class ::PROTOBUF_NAMESPACE_ID::internal::AnyMetadata;
+  static ::PROTOBUF_NAMESPACE_ID::StringPiece FullMessageName() {
+    return "sanas.v1.SkipTrialResponse";
+  }
+  protected:
+  explicit SkipTrialResponse(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                       bool is_message_owned = false);
+  public:
+
+  static const ClassData _class_data_;
+  const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*GetClassData() const final;
+
+  ::PROTOBUF_NAMESPACE_ID::Metadata GetMetadata() const final;
+
+  // nested types ----------------------------------------------------
+
+  // accessors -------------------------------------------------------
+
+  enum : int {
+    kTrialFieldNumber = 1,
+    kBudgetRemainingFieldNumber = 2,
+  };
+  // .sanas.v1.Trial trial = 1;
+  bool has_trial() const;
+  private:
+  bool _internal_has_trial() const;
+  public:
+  void clear_trial();
+  const ::sanas::v1::Trial& trial() const;
+  PROTOBUF_NODISCARD ::sanas::v1::Trial* release_trial();
+  ::sanas::v1::Trial* mutable_trial();
+  void set_allocated_trial(::sanas::v1::Trial* trial);
+  private:
+  const ::sanas::v1::Trial& _internal_trial() const;
+  ::sanas::v1::Trial* _internal_mutable_trial();
+  public:
+  void unsafe_arena_set_allocated_trial(
+      ::sanas::v1::Trial* trial);
+  ::sanas::v1::Trial* unsafe_arena_release_trial();
+
+  // int64 budget_remaining = 2;
+  void clear_budget_remaining();
+  int64_t budget_remaining() const;
+  void set_budget_remaining(int64_t value);
+  private:
+  int64_t _internal_budget_remaining() const;
+  void _internal_set_budget_remaining(int64_t value);
+  public:
+
+  // @@protoc_insertion_point(class_scope:sanas.v1.SkipTrialResponse)
+ private:
+  class _Internal;
+
+  template <typename T> friend class ::PROTOBUF_NAMESPACE_ID::Arena::InternalHelper;
+  typedef void InternalArenaConstructable_;
+  typedef void DestructorSkippable_;
+  struct Impl_ {
+    ::sanas::v1::Trial* trial_;
+    int64_t budget_remaining_;
+    mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
+  };
+  union { Impl_ _impl_; };
+  friend struct ::TableStruct_sanas_2fv1_2fsanas_2eproto;
+};
 // ===================================================================
 
 
@@ -8569,6 +8987,66 @@ inline void ArchitectureBlock::set_allocated_pool(std::string* pool) {
   // @@protoc_insertion_point(field_set_allocated:sanas.v1.ArchitectureBlock.pool)
 }
 
+// int32 groups = 12;
+inline void ArchitectureBlock::clear_groups() {
+  _impl_.groups_ = 0;
+}
+inline int32_t ArchitectureBlock::_internal_groups() const {
+  return _impl_.groups_;
+}
+inline int32_t ArchitectureBlock::groups() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.ArchitectureBlock.groups)
+  return _internal_groups();
+}
+inline void ArchitectureBlock::_internal_set_groups(int32_t value) {
+  
+  _impl_.groups_ = value;
+}
+inline void ArchitectureBlock::set_groups(int32_t value) {
+  _internal_set_groups(value);
+  // @@protoc_insertion_point(field_set:sanas.v1.ArchitectureBlock.groups)
+}
+
+// bool first_shortcut = 13;
+inline void ArchitectureBlock::clear_first_shortcut() {
+  _impl_.first_shortcut_ = false;
+}
+inline bool ArchitectureBlock::_internal_first_shortcut() const {
+  return _impl_.first_shortcut_;
+}
+inline bool ArchitectureBlock::first_shortcut() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.ArchitectureBlock.first_shortcut)
+  return _internal_first_shortcut();
+}
+inline void ArchitectureBlock::_internal_set_first_shortcut(bool value) {
+  
+  _impl_.first_shortcut_ = value;
+}
+inline void ArchitectureBlock::set_first_shortcut(bool value) {
+  _internal_set_first_shortcut(value);
+  // @@protoc_insertion_point(field_set:sanas.v1.ArchitectureBlock.first_shortcut)
+}
+
+// int32 tail_repeats = 14;
+inline void ArchitectureBlock::clear_tail_repeats() {
+  _impl_.tail_repeats_ = 0;
+}
+inline int32_t ArchitectureBlock::_internal_tail_repeats() const {
+  return _impl_.tail_repeats_;
+}
+inline int32_t ArchitectureBlock::tail_repeats() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.ArchitectureBlock.tail_repeats)
+  return _internal_tail_repeats();
+}
+inline void ArchitectureBlock::_internal_set_tail_repeats(int32_t value) {
+  
+  _impl_.tail_repeats_ = value;
+}
+inline void ArchitectureBlock::set_tail_repeats(int32_t value) {
+  _internal_set_tail_repeats(value);
+  // @@protoc_insertion_point(field_set:sanas.v1.ArchitectureBlock.tail_repeats)
+}
+
 // -------------------------------------------------------------------
 
 // Architecture
@@ -8765,6 +9243,26 @@ inline void TrialCounts::_internal_set_stopped(int64_t value) {
 inline void TrialCounts::set_stopped(int64_t value) {
   _internal_set_stopped(value);
   // @@protoc_insertion_point(field_set:sanas.v1.TrialCounts.stopped)
+}
+
+// int64 skipped = 5;
+inline void TrialCounts::clear_skipped() {
+  _impl_.skipped_ = int64_t{0};
+}
+inline int64_t TrialCounts::_internal_skipped() const {
+  return _impl_.skipped_;
+}
+inline int64_t TrialCounts::skipped() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.TrialCounts.skipped)
+  return _internal_skipped();
+}
+inline void TrialCounts::_internal_set_skipped(int64_t value) {
+  
+  _impl_.skipped_ = value;
+}
+inline void TrialCounts::set_skipped(int64_t value) {
+  _internal_set_skipped(value);
+  // @@protoc_insertion_point(field_set:sanas.v1.TrialCounts.skipped)
 }
 
 // -------------------------------------------------------------------
@@ -13301,9 +13799,301 @@ inline void ReportTrialProgressResponse::set_should_stop(bool value) {
   // @@protoc_insertion_point(field_set:sanas.v1.ReportTrialProgressResponse.should_stop)
 }
 
+// -------------------------------------------------------------------
+
+// SkipTrialRequest
+
+// string study_id = 1;
+inline void SkipTrialRequest::clear_study_id() {
+  _impl_.study_id_.ClearToEmpty();
+}
+inline const std::string& SkipTrialRequest::study_id() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.SkipTrialRequest.study_id)
+  return _internal_study_id();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void SkipTrialRequest::set_study_id(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.study_id_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:sanas.v1.SkipTrialRequest.study_id)
+}
+inline std::string* SkipTrialRequest::mutable_study_id() {
+  std::string* _s = _internal_mutable_study_id();
+  // @@protoc_insertion_point(field_mutable:sanas.v1.SkipTrialRequest.study_id)
+  return _s;
+}
+inline const std::string& SkipTrialRequest::_internal_study_id() const {
+  return _impl_.study_id_.Get();
+}
+inline void SkipTrialRequest::_internal_set_study_id(const std::string& value) {
+  
+  _impl_.study_id_.Set(value, GetArenaForAllocation());
+}
+inline std::string* SkipTrialRequest::_internal_mutable_study_id() {
+  
+  return _impl_.study_id_.Mutable(GetArenaForAllocation());
+}
+inline std::string* SkipTrialRequest::release_study_id() {
+  // @@protoc_insertion_point(field_release:sanas.v1.SkipTrialRequest.study_id)
+  return _impl_.study_id_.Release();
+}
+inline void SkipTrialRequest::set_allocated_study_id(std::string* study_id) {
+  if (study_id != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.study_id_.SetAllocated(study_id, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.study_id_.IsDefault()) {
+    _impl_.study_id_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:sanas.v1.SkipTrialRequest.study_id)
+}
+
+// int64 trial_id = 2;
+inline void SkipTrialRequest::clear_trial_id() {
+  _impl_.trial_id_ = int64_t{0};
+}
+inline int64_t SkipTrialRequest::_internal_trial_id() const {
+  return _impl_.trial_id_;
+}
+inline int64_t SkipTrialRequest::trial_id() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.SkipTrialRequest.trial_id)
+  return _internal_trial_id();
+}
+inline void SkipTrialRequest::_internal_set_trial_id(int64_t value) {
+  
+  _impl_.trial_id_ = value;
+}
+inline void SkipTrialRequest::set_trial_id(int64_t value) {
+  _internal_set_trial_id(value);
+  // @@protoc_insertion_point(field_set:sanas.v1.SkipTrialRequest.trial_id)
+}
+
+// string client_id = 3;
+inline void SkipTrialRequest::clear_client_id() {
+  _impl_.client_id_.ClearToEmpty();
+}
+inline const std::string& SkipTrialRequest::client_id() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.SkipTrialRequest.client_id)
+  return _internal_client_id();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void SkipTrialRequest::set_client_id(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.client_id_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:sanas.v1.SkipTrialRequest.client_id)
+}
+inline std::string* SkipTrialRequest::mutable_client_id() {
+  std::string* _s = _internal_mutable_client_id();
+  // @@protoc_insertion_point(field_mutable:sanas.v1.SkipTrialRequest.client_id)
+  return _s;
+}
+inline const std::string& SkipTrialRequest::_internal_client_id() const {
+  return _impl_.client_id_.Get();
+}
+inline void SkipTrialRequest::_internal_set_client_id(const std::string& value) {
+  
+  _impl_.client_id_.Set(value, GetArenaForAllocation());
+}
+inline std::string* SkipTrialRequest::_internal_mutable_client_id() {
+  
+  return _impl_.client_id_.Mutable(GetArenaForAllocation());
+}
+inline std::string* SkipTrialRequest::release_client_id() {
+  // @@protoc_insertion_point(field_release:sanas.v1.SkipTrialRequest.client_id)
+  return _impl_.client_id_.Release();
+}
+inline void SkipTrialRequest::set_allocated_client_id(std::string* client_id) {
+  if (client_id != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.client_id_.SetAllocated(client_id, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.client_id_.IsDefault()) {
+    _impl_.client_id_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:sanas.v1.SkipTrialRequest.client_id)
+}
+
+// string reason = 4;
+inline void SkipTrialRequest::clear_reason() {
+  _impl_.reason_.ClearToEmpty();
+}
+inline const std::string& SkipTrialRequest::reason() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.SkipTrialRequest.reason)
+  return _internal_reason();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void SkipTrialRequest::set_reason(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.reason_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:sanas.v1.SkipTrialRequest.reason)
+}
+inline std::string* SkipTrialRequest::mutable_reason() {
+  std::string* _s = _internal_mutable_reason();
+  // @@protoc_insertion_point(field_mutable:sanas.v1.SkipTrialRequest.reason)
+  return _s;
+}
+inline const std::string& SkipTrialRequest::_internal_reason() const {
+  return _impl_.reason_.Get();
+}
+inline void SkipTrialRequest::_internal_set_reason(const std::string& value) {
+  
+  _impl_.reason_.Set(value, GetArenaForAllocation());
+}
+inline std::string* SkipTrialRequest::_internal_mutable_reason() {
+  
+  return _impl_.reason_.Mutable(GetArenaForAllocation());
+}
+inline std::string* SkipTrialRequest::release_reason() {
+  // @@protoc_insertion_point(field_release:sanas.v1.SkipTrialRequest.reason)
+  return _impl_.reason_.Release();
+}
+inline void SkipTrialRequest::set_allocated_reason(std::string* reason) {
+  if (reason != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.reason_.SetAllocated(reason, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.reason_.IsDefault()) {
+    _impl_.reason_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:sanas.v1.SkipTrialRequest.reason)
+}
+
+// -------------------------------------------------------------------
+
+// SkipTrialResponse
+
+// .sanas.v1.Trial trial = 1;
+inline bool SkipTrialResponse::_internal_has_trial() const {
+  return this != internal_default_instance() && _impl_.trial_ != nullptr;
+}
+inline bool SkipTrialResponse::has_trial() const {
+  return _internal_has_trial();
+}
+inline void SkipTrialResponse::clear_trial() {
+  if (GetArenaForAllocation() == nullptr && _impl_.trial_ != nullptr) {
+    delete _impl_.trial_;
+  }
+  _impl_.trial_ = nullptr;
+}
+inline const ::sanas::v1::Trial& SkipTrialResponse::_internal_trial() const {
+  const ::sanas::v1::Trial* p = _impl_.trial_;
+  return p != nullptr ? *p : reinterpret_cast<const ::sanas::v1::Trial&>(
+      ::sanas::v1::_Trial_default_instance_);
+}
+inline const ::sanas::v1::Trial& SkipTrialResponse::trial() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.SkipTrialResponse.trial)
+  return _internal_trial();
+}
+inline void SkipTrialResponse::unsafe_arena_set_allocated_trial(
+    ::sanas::v1::Trial* trial) {
+  if (GetArenaForAllocation() == nullptr) {
+    delete reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(_impl_.trial_);
+  }
+  _impl_.trial_ = trial;
+  if (trial) {
+    
+  } else {
+    
+  }
+  // @@protoc_insertion_point(field_unsafe_arena_set_allocated:sanas.v1.SkipTrialResponse.trial)
+}
+inline ::sanas::v1::Trial* SkipTrialResponse::release_trial() {
+  
+  ::sanas::v1::Trial* temp = _impl_.trial_;
+  _impl_.trial_ = nullptr;
+#ifdef PROTOBUF_FORCE_COPY_IN_RELEASE
+  auto* old =  reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(temp);
+  temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  if (GetArenaForAllocation() == nullptr) { delete old; }
+#else  // PROTOBUF_FORCE_COPY_IN_RELEASE
+  if (GetArenaForAllocation() != nullptr) {
+    temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  }
+#endif  // !PROTOBUF_FORCE_COPY_IN_RELEASE
+  return temp;
+}
+inline ::sanas::v1::Trial* SkipTrialResponse::unsafe_arena_release_trial() {
+  // @@protoc_insertion_point(field_release:sanas.v1.SkipTrialResponse.trial)
+  
+  ::sanas::v1::Trial* temp = _impl_.trial_;
+  _impl_.trial_ = nullptr;
+  return temp;
+}
+inline ::sanas::v1::Trial* SkipTrialResponse::_internal_mutable_trial() {
+  
+  if (_impl_.trial_ == nullptr) {
+    auto* p = CreateMaybeMessage<::sanas::v1::Trial>(GetArenaForAllocation());
+    _impl_.trial_ = p;
+  }
+  return _impl_.trial_;
+}
+inline ::sanas::v1::Trial* SkipTrialResponse::mutable_trial() {
+  ::sanas::v1::Trial* _msg = _internal_mutable_trial();
+  // @@protoc_insertion_point(field_mutable:sanas.v1.SkipTrialResponse.trial)
+  return _msg;
+}
+inline void SkipTrialResponse::set_allocated_trial(::sanas::v1::Trial* trial) {
+  ::PROTOBUF_NAMESPACE_ID::Arena* message_arena = GetArenaForAllocation();
+  if (message_arena == nullptr) {
+    delete _impl_.trial_;
+  }
+  if (trial) {
+    ::PROTOBUF_NAMESPACE_ID::Arena* submessage_arena =
+        ::PROTOBUF_NAMESPACE_ID::Arena::InternalGetOwningArena(trial);
+    if (message_arena != submessage_arena) {
+      trial = ::PROTOBUF_NAMESPACE_ID::internal::GetOwnedMessage(
+          message_arena, trial, submessage_arena);
+    }
+    
+  } else {
+    
+  }
+  _impl_.trial_ = trial;
+  // @@protoc_insertion_point(field_set_allocated:sanas.v1.SkipTrialResponse.trial)
+}
+
+// int64 budget_remaining = 2;
+inline void SkipTrialResponse::clear_budget_remaining() {
+  _impl_.budget_remaining_ = int64_t{0};
+}
+inline int64_t SkipTrialResponse::_internal_budget_remaining() const {
+  return _impl_.budget_remaining_;
+}
+inline int64_t SkipTrialResponse::budget_remaining() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.SkipTrialResponse.budget_remaining)
+  return _internal_budget_remaining();
+}
+inline void SkipTrialResponse::_internal_set_budget_remaining(int64_t value) {
+  
+  _impl_.budget_remaining_ = value;
+}
+inline void SkipTrialResponse::set_budget_remaining(int64_t value) {
+  _internal_set_budget_remaining(value);
+  // @@protoc_insertion_point(field_set:sanas.v1.SkipTrialResponse.budget_remaining)
+}
+
 #ifdef __GNUC__
   #pragma GCC diagnostic pop
 #endif  // __GNUC__
+// -------------------------------------------------------------------
+
+// -------------------------------------------------------------------
+
 // -------------------------------------------------------------------
 
 // -------------------------------------------------------------------

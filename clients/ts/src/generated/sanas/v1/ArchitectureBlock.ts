@@ -13,6 +13,9 @@ export interface ArchitectureBlock {
   'innerChannels'?: (number);
   'branchChannels'?: (number)[];
   'pool'?: (string);
+  'groups'?: (number);
+  'firstShortcut'?: (boolean);
+  'tailRepeats'?: (number);
 }
 
 export interface ArchitectureBlock__Output {
@@ -27,4 +30,7 @@ export interface ArchitectureBlock__Output {
   'innerChannels': (number);
   'branchChannels': (number)[];
   'pool': (string);
+  'groups': (number);
+  'firstShortcut': (boolean);
+  'tailRepeats': (number);
 }

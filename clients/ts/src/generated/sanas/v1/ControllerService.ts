@@ -20,6 +20,8 @@ import type { ListTrialsRequest as _sanas_v1_ListTrialsRequest, ListTrialsReques
 import type { ListTrialsResponse as _sanas_v1_ListTrialsResponse, ListTrialsResponse__Output as _sanas_v1_ListTrialsResponse__Output } from '../../sanas/v1/ListTrialsResponse';
 import type { ReportTrialProgressRequest as _sanas_v1_ReportTrialProgressRequest, ReportTrialProgressRequest__Output as _sanas_v1_ReportTrialProgressRequest__Output } from '../../sanas/v1/ReportTrialProgressRequest';
 import type { ReportTrialProgressResponse as _sanas_v1_ReportTrialProgressResponse, ReportTrialProgressResponse__Output as _sanas_v1_ReportTrialProgressResponse__Output } from '../../sanas/v1/ReportTrialProgressResponse';
+import type { SkipTrialRequest as _sanas_v1_SkipTrialRequest, SkipTrialRequest__Output as _sanas_v1_SkipTrialRequest__Output } from '../../sanas/v1/SkipTrialRequest';
+import type { SkipTrialResponse as _sanas_v1_SkipTrialResponse, SkipTrialResponse__Output as _sanas_v1_SkipTrialResponse__Output } from '../../sanas/v1/SkipTrialResponse';
 import type { SuggestTrialRequest as _sanas_v1_SuggestTrialRequest, SuggestTrialRequest__Output as _sanas_v1_SuggestTrialRequest__Output } from '../../sanas/v1/SuggestTrialRequest';
 import type { SuggestTrialResponse as _sanas_v1_SuggestTrialResponse, SuggestTrialResponse__Output as _sanas_v1_SuggestTrialResponse__Output } from '../../sanas/v1/SuggestTrialResponse';
 import type { WatchStudyRequest as _sanas_v1_WatchStudyRequest, WatchStudyRequest__Output as _sanas_v1_WatchStudyRequest__Output } from '../../sanas/v1/WatchStudyRequest';
@@ -107,6 +109,15 @@ export interface ControllerServiceClient extends grpc.Client {
   reportTrialProgress(argument: _sanas_v1_ReportTrialProgressRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_ReportTrialProgressResponse__Output>): grpc.ClientUnaryCall;
   reportTrialProgress(argument: _sanas_v1_ReportTrialProgressRequest, callback: grpc.requestCallback<_sanas_v1_ReportTrialProgressResponse__Output>): grpc.ClientUnaryCall;
   
+  SkipTrial(argument: _sanas_v1_SkipTrialRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_SkipTrialResponse__Output>): grpc.ClientUnaryCall;
+  SkipTrial(argument: _sanas_v1_SkipTrialRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sanas_v1_SkipTrialResponse__Output>): grpc.ClientUnaryCall;
+  SkipTrial(argument: _sanas_v1_SkipTrialRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_SkipTrialResponse__Output>): grpc.ClientUnaryCall;
+  SkipTrial(argument: _sanas_v1_SkipTrialRequest, callback: grpc.requestCallback<_sanas_v1_SkipTrialResponse__Output>): grpc.ClientUnaryCall;
+  skipTrial(argument: _sanas_v1_SkipTrialRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_SkipTrialResponse__Output>): grpc.ClientUnaryCall;
+  skipTrial(argument: _sanas_v1_SkipTrialRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sanas_v1_SkipTrialResponse__Output>): grpc.ClientUnaryCall;
+  skipTrial(argument: _sanas_v1_SkipTrialRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_SkipTrialResponse__Output>): grpc.ClientUnaryCall;
+  skipTrial(argument: _sanas_v1_SkipTrialRequest, callback: grpc.requestCallback<_sanas_v1_SkipTrialResponse__Output>): grpc.ClientUnaryCall;
+  
   SuggestTrial(argument: _sanas_v1_SuggestTrialRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_SuggestTrialResponse__Output>): grpc.ClientUnaryCall;
   SuggestTrial(argument: _sanas_v1_SuggestTrialRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sanas_v1_SuggestTrialResponse__Output>): grpc.ClientUnaryCall;
   SuggestTrial(argument: _sanas_v1_SuggestTrialRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_SuggestTrialResponse__Output>): grpc.ClientUnaryCall;
@@ -142,6 +153,8 @@ export interface ControllerServiceHandlers extends grpc.UntypedServiceImplementa
   
   ReportTrialProgress: grpc.handleUnaryCall<_sanas_v1_ReportTrialProgressRequest__Output, _sanas_v1_ReportTrialProgressResponse>;
   
+  SkipTrial: grpc.handleUnaryCall<_sanas_v1_SkipTrialRequest__Output, _sanas_v1_SkipTrialResponse>;
+  
   SuggestTrial: grpc.handleUnaryCall<_sanas_v1_SuggestTrialRequest__Output, _sanas_v1_SuggestTrialResponse>;
   
   WatchStudy: grpc.handleServerStreamingCall<_sanas_v1_WatchStudyRequest__Output, _sanas_v1_WatchStudyResponse>;
@@ -158,6 +171,7 @@ export interface ControllerServiceDefinition extends grpc.ServiceDefinition {
   ListStudies: MethodDefinition<_sanas_v1_ListStudiesRequest, _sanas_v1_ListStudiesResponse, _sanas_v1_ListStudiesRequest__Output, _sanas_v1_ListStudiesResponse__Output>
   ListTrials: MethodDefinition<_sanas_v1_ListTrialsRequest, _sanas_v1_ListTrialsResponse, _sanas_v1_ListTrialsRequest__Output, _sanas_v1_ListTrialsResponse__Output>
   ReportTrialProgress: MethodDefinition<_sanas_v1_ReportTrialProgressRequest, _sanas_v1_ReportTrialProgressResponse, _sanas_v1_ReportTrialProgressRequest__Output, _sanas_v1_ReportTrialProgressResponse__Output>
+  SkipTrial: MethodDefinition<_sanas_v1_SkipTrialRequest, _sanas_v1_SkipTrialResponse, _sanas_v1_SkipTrialRequest__Output, _sanas_v1_SkipTrialResponse__Output>
   SuggestTrial: MethodDefinition<_sanas_v1_SuggestTrialRequest, _sanas_v1_SuggestTrialResponse, _sanas_v1_SuggestTrialRequest__Output, _sanas_v1_SuggestTrialResponse__Output>
   WatchStudy: MethodDefinition<_sanas_v1_WatchStudyRequest, _sanas_v1_WatchStudyResponse, _sanas_v1_WatchStudyRequest__Output, _sanas_v1_WatchStudyResponse__Output>
 }

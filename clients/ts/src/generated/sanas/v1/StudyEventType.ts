@@ -10,6 +10,7 @@ export const StudyEventType = {
   STUDY_EVENT_TYPE_STUDY_COMPLETED: 'STUDY_EVENT_TYPE_STUDY_COMPLETED',
   STUDY_EVENT_TYPE_TRIAL_PROGRESS: 'STUDY_EVENT_TYPE_TRIAL_PROGRESS',
   STUDY_EVENT_TYPE_TRIAL_STOPPED: 'STUDY_EVENT_TYPE_TRIAL_STOPPED',
+  STUDY_EVENT_TYPE_TRIAL_SKIPPED: 'STUDY_EVENT_TYPE_TRIAL_SKIPPED',
 } as const;
 
 export type StudyEventType =
@@ -31,5 +32,7 @@ export type StudyEventType =
   | 7
   | 'STUDY_EVENT_TYPE_TRIAL_STOPPED'
   | 8
+  | 'STUDY_EVENT_TYPE_TRIAL_SKIPPED'
+  | 9
 
 export type StudyEventType__Output = typeof StudyEventType[keyof typeof StudyEventType]

@@ -7,6 +7,7 @@ export interface TrialCounts {
   'succeeded'?: (number | string | Long);
   'infeasible'?: (number | string | Long);
   'stopped'?: (number | string | Long);
+  'skipped'?: (number | string | Long);
 }
 
 export interface TrialCounts__Output {
@@ -14,4 +15,5 @@ export interface TrialCounts__Output {
   'succeeded': (string);
   'infeasible': (string);
   'stopped': (string);
+  'skipped': (string);
 }

@@ -6,6 +6,7 @@ export const TrialState = {
   TRIAL_STATE_SUCCEEDED: 'TRIAL_STATE_SUCCEEDED',
   TRIAL_STATE_INFEASIBLE: 'TRIAL_STATE_INFEASIBLE',
   TRIAL_STATE_STOPPED: 'TRIAL_STATE_STOPPED',
+  TRIAL_STATE_SKIPPED: 'TRIAL_STATE_SKIPPED',
 } as const;
 
 export type TrialState =
@@ -19,5 +20,7 @@ export type TrialState =
   | 3
   | 'TRIAL_STATE_STOPPED'
   | 4
+  | 'TRIAL_STATE_SKIPPED'
+  | 5
 
 export type TrialState__Output = typeof TrialState[keyof typeof TrialState]
