@@ -12,6 +12,7 @@ from .errors import (
     BudgetExhaustedError,
     CheckpointInUseError,
     ControllerUnavailableError,
+    EvaluationProgramError,
     InvalidArgumentError,
     NotFoundError,
     SanasError,
@@ -39,6 +40,7 @@ __all__ = [
     "CheckpointInUseError",
     "Client",
     "ControllerUnavailableError",
+    "EvaluationProgramError",
     "InvalidArgumentError",
     "NotFoundError",
     "SanasError",
@@ -59,6 +61,11 @@ __all__ = [
 __version__ = "0.1.0"
 
 
+# Submodules a PaddleSlim script reaches as attributes (`import paddleslim as slim` ported
+# to `import sanas as slim`: slim.nas.SANAS, slim.analysis.flops), loaded on first use.
+_SUBMODULES = ("analysis", "common", "early_stop", "nas", "spaces")
+
+
 def __getattr__(name: str) -> Any:
     if name == "SANAS":
         from .nas import SANAS
@@ -68,4 +75,8 @@ def __getattr__(name: str) -> Any:
         from .client import Client
 
         return Client
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'sanas' has no attribute {name!r}")

@@ -21,15 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from .client import DEFAULT_PORT, Client, study_config, with_default_port
+from .dashboard.index import STATE_NAMES
 from .errors import ControllerUnavailableError, SanasError
 from .v1 import sanas_pb2 as pb
 
-STATES = {
-    "active": pb.TRIAL_STATE_ACTIVE,
-    "succeeded": pb.TRIAL_STATE_SUCCEEDED,
-    "infeasible": pb.TRIAL_STATE_INFEASIBLE,
-    "stopped": pb.TRIAL_STATE_STOPPED,
-}
+# The CLI's and the dashboard's names of the trial states (`--state` choices).
+STATES = {name: state for state, name in STATE_NAMES.items()}
 DEFAULT_ADDRESS = f"127.0.0.1:{DEFAULT_PORT}"
 # Longest a dashboard request waits on the controller (retries included).
 DASHBOARD_CALL_SECONDS = 5.0

@@ -456,21 +456,43 @@ class Client:
         )
         return self._call(self._stub.SuggestTrial, request)
 
-    def next_trial(self, study_id: str, max_poll: float = 5.0) -> pb.Trial:
+    def next_trial(
+        self,
+        study_id: str,
+        max_poll: float = 5.0,
+        gone_after_budget: float | None = None,
+        budget_issued: bool = False,
+    ) -> pb.Trial:
         """A trial to evaluate, for a trainer that runs until the study is done.
 
         When the whole budget has been issued but other trainers still hold trials, one
-        of them may lose its lease and come to this trainer: wait for that (polling a few
-        times per lease) until the study completes. Raises SearchFinished then.
+        of them may lose its lease (or be skipped) and come to this trainer: wait for that
+        (polling a few times per lease) until the study completes. Raises SearchFinished
+        then. `gone_after_budget`: once the budget is seen issued, a controller that stops
+        answering for this many seconds has ended with its search (a server script that
+        ended): SearchFinished too, instead of retrying for `retry_timeout`.
+        `budget_issued`: the caller knows it is (its last result's answer said so).
         """
         warned = False
-        while True:
-            try:
-                return self.suggest_trial(study_id)
-            except SearchFinished:
-                study = self.get_study(study_id)
-                if study.trial_counts.active == 0:
-                    raise
+        saved = self.retry_timeout
+        shortened = False
+
+        def shorten() -> None:
+            nonlocal shortened
+            if gone_after_budget is not None:
+                self.retry_timeout, shortened = min(saved, gone_after_budget), True
+
+        if budget_issued:
+            shorten()
+        try:
+            while True:
+                try:
+                    return self.suggest_trial(study_id)
+                except SearchFinished:
+                    shorten()
+                    study = self.get_study(study_id)
+                    if study.trial_counts.active == 0:
+                        raise
                 lease = study.config.lease_duration.ToNanoseconds() / 1e9
                 if not warned:  # a warning, so a silent wait of up to a lease is explained
                     log.warning(
@@ -483,6 +505,17 @@ class Client:
                     )
                     warned = True
                 time.sleep(min(max_poll, max(0.1, lease / 4)))
+        except ControllerUnavailableError as exc:
+            if not shortened:
+                raise
+            raise SearchFinished(
+                f"the controller at {self.address} stopped after the study's whole budget "
+                f"was issued: the search is over ({exc})",
+                code=exc.code,
+                reason=exc.reason,
+            ) from exc
+        finally:
+            self.retry_timeout = saved
 
     def heartbeat_trial(self, study_id: str, trial_id: int) -> pb.Trial:
         request = pb.HeartbeatTrialRequest(

@@ -17,16 +17,26 @@ and a stop survives restarts. The rule is Vizier's and Katib's: from `start_epoc
 trial is BAD when its best value so far is worse than the median of the finished trials'
 running averages at that epoch, once `min_trials` finished trials got that far.
 PaddleSlim compared the trial's running average instead, which stops more trials.
+
+Where the controller cannot judge, as PaddleSlim judged: `get_status` called with no
+trial held (before `next_archs()`, as PaddleSlim's test and API document call it), or
+with a new `step` while the trial of another step is still held (PaddleSlim: a new step
+is a new curve). Those curves are kept in this process and judged by PaddleSlim's own
+fallback (the median of this process's curves at the same epoch), with a warning once
+saying why.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from .client import median_stopping
 
 if TYPE_CHECKING:
     from .nas import SANAS
+
+log = logging.getLogger(__name__)
 
 # PaddleSlim spells it "maxmize"; the correct spelling is accepted too.
 MODES = {"maxmize": False, "maximize": False, "minimize": True}
@@ -45,19 +55,55 @@ class MedianStop:
         if isinstance(min_trials, bool) or not isinstance(min_trials, int) or min_trials < 1:
             raise ValueError(f"min_trials={min_trials!r}: must be an integer >= 1")
         self._strategy = strategy
-        self._rule = median_stopping(start_epoch, min_trials, minimize=MODES[mode])
-        self._step: object = None
-        self._epoch = 0
+        self._start_epoch = start_epoch
+        self._minimize = MODES[mode]
+        self._rule = median_stopping(start_epoch, min_trials, minimize=self._minimize)
+        # The controller keeps one curve per trial: the step whose curve it holds, and
+        # how many epochs of it were reported.
+        self._reported: dict[int, tuple[object, int]] = {}
+        # Curves the controller cannot hold, judged here: step -> values.
+        self._local: dict[object, list[float]] = {}
+        self._warned = False
 
     def get_status(self, step: object, result: float, epochs: int) -> str:
         """'GOOD' to go on training the current trial, 'BAD' to stop it. Call it once per
         epoch: `step` is the script's own trial counter (a new value starts a new
         curve), `result` the epoch's value, `epochs` the planned number of epochs."""
-        key = (step, self._strategy.current_trial_id())
-        if key != self._step:  # a new trial: a new curve
-            self._step, self._epoch = key, 0
-        self._epoch += 1
-        stop = self._strategy.report(
-            self._epoch, result, max_step=max(int(epochs), self._epoch), early_stopping=self._rule
-        )
-        return "BAD" if stop else "GOOD"
+        trial = self._strategy.current_trial_id()
+        if trial is not None:
+            owner, epoch = self._reported.get(trial, (step, 0))
+            if owner == step:
+                epoch += 1
+                self._reported[trial] = (step, epoch)
+                stop = self._strategy.report(
+                    epoch, result, max_step=max(int(epochs), epoch), early_stopping=self._rule
+                )
+                return "BAD" if stop else "GOOD"
+            why = (
+                f"step {step!r} while trial {trial}, reported as step {owner!r}, is still "
+                "held (a new step is a new curve, and the controller keeps one per trial)"
+            )
+        else:
+            why = "no trial is held (call it between next_archs() and reward())"
+        return self._judge_locally(step, float(result), why)
+
+    def _judge_locally(self, step: object, result: float, why: str) -> str:
+        if not self._warned:
+            self._warned = True
+            log.warning(
+                "MedianStop.get_status: %s; judged against this process's own curves only, "
+                "as PaddleSlim judged before any trial finished",
+                why,
+            )
+        curve = self._local.setdefault(step, [])
+        curve.append(result)
+        epoch = len(curve)
+        if epoch < self._start_epoch:
+            return "GOOD"
+        same_epoch = sorted(c[epoch - 1] for c in self._local.values() if len(c) >= epoch)
+        # PaddleSlim's medians: the lower one when maximizing, the upper one when not.
+        if self._minimize:
+            worse = result > same_epoch[len(same_epoch) // 2]
+        else:
+            worse = result < same_epoch[(len(same_epoch) - 1) // 2]
+        return "BAD" if worse else "GOOD"

@@ -77,6 +77,11 @@ class StudyBrokenError(SanasError):
     names the file. Repair or move the folder aside, or delete the study."""
 
 
+class EvaluationProgramError(SanasError, ValueError):
+    """reward() refused: the score came from an evaluation program whose own parameters no
+    training program trained (a head built anew under other names). Nothing was sent."""
+
+
 class CheckpointInUseError(SanasError):
     """Another controller (process) holds the checkpoint folder; the message names it."""
 

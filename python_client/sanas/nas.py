@@ -40,6 +40,7 @@ from .client import DEFAULT_PORT, Client, LeaseKeeper, study_config, with_defaul
 from .errors import (
     CheckpointInUseError,
     ControllerUnavailableError,
+    EvaluationProgramError,
     InvalidArgumentError,
     SanasError,
     SearchFinished,
@@ -49,7 +50,7 @@ from .errors import (
     TrialNotHeldError,
 )
 from .group import TrainerGroup
-from .spaces import Architecture, CombinedSpace, SpaceConfig, SpaceConfigError
+from .spaces import Architecture, CombinedSpace, CustomTokenSpace, SpaceConfig, SpaceConfigError
 from .v1 import sanas_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -241,6 +242,7 @@ class SANAS:
         self._trial_open = False  # the trial still waits for this trainer's result
         self._closed = False
         self._current_tokens: list[int] | None = None  # of the last next_archs()
+        self._archs: list[Any] = []  # what the last next_archs() returned
         self._adopted: collections.deque[pb.Trial] = collections.deque()
         self._info: dict[str, Any] | None = None  # current_info()'s last answer
         self._finished = False  # next_archs() raised SearchFinished
@@ -504,10 +506,14 @@ class SANAS:
         try:
             if self._adopted:
                 self._trial = self._adopted.popleft()
-            elif self._budget_issued:
-                self._trial = self._last_trial()
             else:
-                self._trial = self._client.next_trial(self._study_id)
+                # A controller gone once the budget is issued is a server script that
+                # ended with its search: over after a short retry, not the usual 600 s.
+                self._trial = self._client.next_trial(
+                    self._study_id,
+                    gone_after_budget=RETRY_AFTER_BUDGET,
+                    budget_issued=self._budget_issued,
+                )
         except SearchFinished:
             self._finished = True
             raise
@@ -522,25 +528,33 @@ class SANAS:
             import paddle
 
             paddle.seed(zlib.crc32(f"{self._study_id}/{self._trial.trial_id}".encode()))
-        return self.tokens2arch(list(self._trial.tokens))
+        self._archs = self.tokens2arch(list(self._trial.tokens))
+        return self._archs
 
-    def _last_trial(self) -> pb.Trial:
-        """next_trial once the whole budget is issued: a controller that is gone now
-        (a server script that ended with its search) means the search is over, after a
-        short retry instead of the usual 600 s."""
-        saved = self._client.retry_timeout
-        self._client.retry_timeout = min(saved, RETRY_AFTER_BUDGET)
-        try:
-            return self._client.next_trial(self._study_id)
-        except ControllerUnavailableError as exc:
-            raise SearchFinished(
-                f"the controller at {self._client.address} stopped after the study's whole "
-                f"budget was issued: the search is over ({exc})",
-                code=exc.code,
-                reason=exc.reason,
-            ) from exc
-        finally:
-            self._client.retry_timeout = saved
+    def _check_evaluation_programs(self) -> None:
+        """Refuse a score from an evaluation program that never saw the trained weights:
+        the trial stays open, so a fixed script can still report it."""
+        problems = []
+        for i, arch in enumerate(self._archs):
+            untrained = getattr(arch, "untrained_parameters", None)
+            for index, names in untrained() if untrained else []:
+                problems.append(
+                    f"config {i}: program #{index + 1} it was built in has trainable "
+                    f"parameters no training program updates ({', '.join(names[:6])}"
+                    f"{', ...' if len(names) > 6 else ''})"
+                )
+        if problems:
+            raise EvaluationProgramError(
+                "reward() refused: the evaluation program scores weights that were never "
+                f"trained: {'; '.join(problems)}. Under Paddle 3's PIR mode "
+                "paddle.static.nn.fc does not restart its names under "
+                "paddle.utils.unique_name.guard(), so a head built again in the evaluation "
+                "program gets new parameters that the shared startup program initialises "
+                "silently. Give the head explicit names (weight_attr=paddle.ParamAttr("
+                "name=...)), build it with paddle.nn layers inside unique_name.guard(), "
+                "evaluate a clone of the training program, or run in legacy static mode "
+                "(FLAGS_enable_pir_api=0); see docs/porting.md"
+            )
 
     def _skip_current(self, reason: str) -> None:
         """Give the open trial up unevaluated (SkipTrial): never issued again, its
@@ -550,7 +564,8 @@ class SANAS:
         self._end_lease()
         self._trial_open = False
         try:
-            self._client.skip_trial(self._study_id, trial_id, reason[:256])
+            answer = self._client.skip_trial(self._study_id, trial_id, reason[:256])
+            self._budget_issued = answer.budget_remaining <= 0
         except (TrialAlreadyCompletedError, TrialNotHeldError):
             return  # finished meanwhile (a stop), or another trainer's after a lease ran out
         log.info("study %r: trial %d skipped: %s", self._study_id, trial_id, reason)
@@ -583,6 +598,7 @@ class SANAS:
         trainer group every rank calls it and rank 0's score is recorded."""
         if self._trial is None:
             raise RuntimeError("reward() needs a trial: call next_archs() first")
+        self._check_evaluation_programs()
         if not infeasible and not math.isfinite(float(score)):
             raise InvalidArgumentError(
                 f"reward({score!r}) is not a finite number; if the candidate failed "
@@ -658,10 +674,16 @@ class SANAS:
 
     def tokens2arch(self, tokens: Sequence[int]) -> list[Any]:
         """Build the networks of a token vector, one per config, as `next_archs()`
-        does: paddle.nn.Layer objects in dynamic mode, builders in static mode."""
+        does: paddle.nn.Layer objects in dynamic mode, builders in static mode; for a
+        custom token space (a range_table, no network) its tokens, as a list."""
+        try:
+            parts = self._space.split(list(tokens))
+        except SpaceConfigError as exc:
+            raise InvalidArgumentError(str(exc), code="INVALID_ARGUMENT") from exc
+        if all(isinstance(s, CustomTokenSpace) for s in self._space.spaces):
+            return parts  # no Paddle needed
         from .nets import build_archs
 
-        self.decode(tokens)  # checks the tokens, with an error that says what to fix
         return build_archs(self._space, list(tokens), self._input_channels)
 
     def current_trial_id(self) -> int | None:
@@ -726,12 +748,11 @@ class SANAS:
             embedded.stop()
 
     def _wait_at_exit(self) -> None:
+        """The script's end, while gRPC's thread pools still run: skip an unrewarded
+        trial, wait for the other trainers, then stop the controller, so no caller meets
+        a server that accepts calls it can no longer serve."""
         if self._embedded is not None and self._client is not None:
-            try:
-                with self._client.solo():
-                    self._wait_for_other_trainers()
-            except (KeyboardInterrupt, SanasError) as exc:
-                log.warning("not waiting for the other trainers: %r", exc)
+            self.close(wait_for_trainers=True)
 
     def _wait_for_other_trainers(self, poll: float = 0.5) -> None:
         assert self._client is not None

@@ -43,6 +43,7 @@ def study_json(s: pb.Study) -> dict[str, Any]:
             "succeeded": c.succeeded,
             "infeasible": c.infeasible,
             "stopped": c.stopped,
+            "skipped": c.skipped,
         },
         "completed": c.succeeded + c.infeasible + c.stopped,
         "best_reward": s.best_reward if s.HasField("best_reward") else None,

@@ -21,6 +21,7 @@ STATE_NAMES: dict[int, str] = {
     pb.TRIAL_STATE_SUCCEEDED: "succeeded",
     pb.TRIAL_STATE_INFEASIBLE: "infeasible",
     pb.TRIAL_STATE_STOPPED: "stopped",
+    pb.TRIAL_STATE_SKIPPED: "skipped",
 }
 STATES = frozenset(STATE_NAMES.values())
 SORT_KEYS = ("trial", "reward", "time", "trainer", "state")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..spaces import Architecture, CombinedSpace
+from ..spaces import Architecture, CombinedSpace, CustomTokenSpace
 
 
 def build_one(arch: Architecture, static_names: bool = False) -> Any:
@@ -35,16 +35,21 @@ def build_archs(space: CombinedSpace, tokens: Sequence[int], in_channels: int) -
     built for `in_channels` input channels (the next config's for the previous one's
     output); in static mode one `StaticArch` per config, which builds when called, in the
     program current then, for the channels of its input (PaddleSlim's builders did the
-    same, and scripts call `next_archs()` before `program_guard`)."""
+    same, and scripts call `next_archs()` before `program_guard`). A custom token space
+    (no network) gives its tokens, as a list."""
     import paddle
 
-    if paddle.in_dynamic_mode():
-        return build(space.decode(tokens, in_channels))
-    from .lazy import StaticArch
+    out: list[Any] = []
+    for sub, part in zip(space.spaces, space.split(tokens), strict=True):
+        if isinstance(sub, CustomTokenSpace):
+            out.append(list(part))
+            continue
+        arch = sub.decode(part, in_channels)
+        if paddle.in_dynamic_mode():
+            out.append(build_one(arch))
+        else:
+            from .lazy import StaticArch
 
-    return [
-        StaticArch(sub, part, arch)
-        for sub, part, arch in zip(
-            space.spaces, space.split(tokens), space.decode(tokens, in_channels), strict=True
-        )
-    ]
+            out.append(StaticArch(sub, part, arch))
+        in_channels = arch.out_channels
+    return out

@@ -172,6 +172,45 @@ class StaticArch:
                 "do (or use the 'sanas.' variant of the space, whose names are generated)"
             ) from None
 
+    def untrained_parameters(self) -> list[tuple[int, list[str]]]:
+        """Evaluation programs that hold trainable parameters no training program
+        updates: (index of the program among `programs()`, parameter names). A head
+        built anew in the evaluation program gets its own, untrained parameters when its
+        names differ (PIR's `paddle.static.nn.fc` does not restart its names under
+        `unique_name.guard()`), and the shared startup program initialises them
+        silently, so the evaluation scores an untrained head."""
+        programs = self.programs()
+        training = [p for p in programs if _has_backward(p)]
+        if not training or len(programs) < 2:
+            return []
+        trained = {name for p in training for name in _trainable_parameters(p)}
+        out = []
+        for i, program in enumerate(programs):
+            if program in training:
+                continue
+            missing = sorted(n for n in _trainable_parameters(program) if n not in trained)
+            if missing:
+                out.append((i, missing))
+        return out
+
     def __repr__(self) -> str:
         arch = self.architecture
         return f"StaticArch({arch.space}, {len(arch.blocks)} blocks, {arch.out_channels} out)"
+
+
+def _op_names(program: Any) -> list[str]:
+    ops = program.global_block().ops
+    return [op.name() if callable(getattr(op, "name", None)) else op.type for op in ops]
+
+
+def _has_backward(program: Any) -> bool:
+    """Whether a program trains (holds gradient ops), PIR or legacy."""
+    return any(name.endswith("_grad") for name in _op_names(program))
+
+
+def _trainable_parameters(program: Any) -> list[str]:
+    return [
+        p.name
+        for p in program.global_block().all_parameters()
+        if getattr(p, "trainable", True) and not getattr(p, "stop_gradient", False)
+    ]

@@ -157,7 +157,8 @@ async function studyPage() {
         ["completed", num(s.completed), "completed"], ["running", num(c.active), "running"],
         ["best reward", fmt(s.best_reward, 6), "best"], ["temperature", fmt(s.temperature, 4), "temperature"],
         ["acceptance", acc === null ? "-" : `${(100 * acc).toFixed(1)} %`, "acceptance"],
-        ["stopped early", num(c.stopped), "stopped"], ["infeasible", num(c.infeasible), "infeasible"]]
+        ["stopped early", num(c.stopped), "stopped"], ["infeasible", num(c.infeasible), "infeasible"],
+        ["skipped", num(c.skipped), "skipped"]]
         .map(([label, value, key]) => el("div", { class: "card" }, el("small", {}, label), el("strong", { id: `s-${key}` }, value))));
   }
   function drawTrainers(list) {
@@ -245,7 +246,7 @@ function trialsTable(id) {
   const box = el("section", { id: "trials-box" });
   const form = el("form", { id: "filters", class: "filters" });
   const stateSel = el("select", { name: "state", id: "f-state" },
-    ...["", "active", "succeeded", "infeasible", "stopped"].map((s) => el("option", { value: s }, s || "any state")));
+    ...["", "active", "succeeded", "infeasible", "stopped", "skipped"].map((s) => el("option", { value: s }, s || "any state")));
   const trainer = el("input", { name: "trainer", id: "f-trainer", placeholder: "trainer", maxlength: "200" });
   const rmin = el("input", { name: "reward_min", id: "f-reward-min", placeholder: "reward ≥", size: "8", maxlength: "40" });
   const rmax = el("input", { name: "reward_max", id: "f-reward-max", placeholder: "reward ≤", size: "8", maxlength: "40" });
