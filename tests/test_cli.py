@@ -73,7 +73,7 @@ def test_studies_status_and_trials(live, tmp_path):
     assert "run" in out and "32/40" in out and "active" in out
     status = sanas(server.address, "status", "run").stdout
     assert "32/40 (8 left)" in status
-    assert "32 (1 running, 30 succeeded, 1 infeasible, 0 stopped)" in status
+    assert "32 (1 running, 30 succeeded, 1 infeasible, 0 stopped, 0 skipped)" in status
     assert "trainer-a" in status and "trainer-b" in status
     best = max(r for _, r in results)
     assert f"{best:.6g}" in status
@@ -431,7 +431,7 @@ def stopping(server) -> str:
 def test_status_counts_every_state_and_adds_up_to_the_trials_issued(stopping):
     status = sanas(stopping, "status", "stops").stdout
     assert "10/12 (2 left)" in status
-    assert "10 (1 running, 5 succeeded, 1 infeasible, 3 stopped)" in status, status
+    assert "10 (1 running, 5 succeeded, 1 infeasible, 3 stopped, 0 skipped)" in status, status
 
 
 def test_plot_acceptance_counts_a_stopped_trial_as_the_rejected_move_it_is(stopping, tmp_path):

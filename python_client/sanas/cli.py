@@ -65,7 +65,7 @@ COUNT_WORDS = {"active": "running"}
 
 
 def counts_text(counts: pb.TrialCounts) -> str:
-    """'10 (1 running, 5 succeeded, 1 infeasible, 3 stopped)': the trials issued, by state.
+    """'10 (1 running, 5 succeeded, 1 infeasible, 3 stopped, 0 skipped)': the trials, by state.
     Every field of TrialCounts, read from its descriptor, so that a state added to the
     proto is counted here too (stopped trials were once left out, and the parts did not
     add up to the budget used)."""

@@ -180,10 +180,21 @@ def build_model(archs: Sequence[Any], out_channels: int, args: argparse.Namespac
 
     from sanas.nets.paddle_layers import ConvBNAct
 
+    class Features(nn.Layer):
+        """A network of a PaddleSlim key returns (x,) for a block space: its tensor."""
+
+        def __init__(self, arch: Any) -> None:
+            super().__init__()
+            self.arch = arch
+
+        def forward(self, x: Any) -> Any:
+            out = self.arch(x)
+            return out[0] if isinstance(out, tuple) else out
+
     stem = [ConvBNAct(image_shape(args)[1], STEM_CHANNELS, 3, act="relu6")]
     return nn.Sequential(
         *(stem if is_block_space(args) else []),
-        *archs,
+        *(Features(a) for a in archs),
         nn.AdaptiveAvgPool2D(1),
         nn.Flatten(),
         nn.Linear(out_channels, 10),
