@@ -216,15 +216,22 @@ def write_page(path: Path, oracle: dict[str, Any], per_case: int) -> None:
         shown = case["vectors"][:per_case]
         n = len(case["vectors"])
         failed = len(case["failures"])
-        lines.append(
-            f"| {case_label(case)} | {n} | {n - model_bad}/{n} identical | "
-            f"{verdict(shown, pir_rows)} | {verdict(shown, legacy_rows)} | {failed} |"
-        )
+        if n:
+            cells = [
+                f"{n - model_bad}/{n} identical",
+                verdict(shown, pir_rows),
+                verdict(shown, legacy_rows),
+            ]
+        else:
+            cells = ["- (PaddleSlim built none)"] * 3
+        lines.append(f"| {case_label(case)} | {n} | {' | '.join(cells)} | {failed} |")
         if failed:
+            error = " ".join(case["failures"][0]["error"].split())[:160]
             notes.append(
                 f"- {case_label(case)}: PaddleSlim failed on all {failed} vectors tried "
-                f"(`{case['failures'][0]['error'][:160]}`); sanas builds them (output "
-                f"{pir_rows[-1]['output']})."
+                f"(`{error}`); sanas builds them (output {pir_rows[-1]['output']}, in PIR "
+                f"and legacy mode). Its parameters are the evaluation network's plus the "
+                "auxiliary head's, which the evaluation rows compare."
             )
     lines += ["", "## Where PaddleSlim could not be compared", ""] + (notes or ["- none"])
     lines += ["", f"Measured in {time.perf_counter() - started:.0f} s.", ""]
