@@ -20,7 +20,7 @@ HELM_VERSION := v3.22.0
 HELM_STAMP   := $(TOOLS)/.helm-$(HELM_VERSION)
 DEPLOY_CHECK := $(TOOLS)/sanas-deploy-check
 
-.PHONY: install system-deps tools deploy-tools proto stubs release-schema test lint serve demo bench clean dashboard-vendor
+.PHONY: install system-deps tools deploy-tools proto stubs release-schema test test-fast lint serve demo bench clean dashboard-vendor
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -91,6 +91,10 @@ lint: $(STAMP)
 test: $(STAMP) tools deploy-tools
 	$(MAKE) lint
 	$(PY) -m pytest -q
+
+# The unit tier only (tests/conftest.py TIERS): well under a minute, no tools needed.
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m unit
 
 serve: $(STAMP)
 	$(VENV)/bin/sanas-server --host 127.0.0.1 --port 8881 --checkpoint-dir ./sanas_checkpoints

@@ -1,4 +1,5 @@
-"""Shared fixtures: real servers on loopback sockets, in-process or as subprocesses."""
+"""Shared fixtures: real servers on loopback sockets, in-process or as subprocesses; and
+the test tiers (markers), by file."""
 
 from __future__ import annotations
 
@@ -10,6 +11,72 @@ from helpers import ServerProcess
 
 from sanas import Client
 from sanas_server.server import RunningServer, start_server
+
+# Every test file's tier (`make test-fast` runs the unit tier; `make test` all three):
+# - unit: pure logic and files in one process, no gRPC server, no Paddle network;
+# - integration: a real gRPC server on loopback, Paddle networks, subprocess CLIs;
+# - system: controllers killed and restarted, network namespaces, other toolchains,
+#   browsers, Helm, load, trainer groups under paddle.distributed, the demo.
+TIERS = {
+    "unit": {
+        "test_annealer.py",
+        "test_controller.py",
+        "test_journal_formats.py",
+        "test_replay_constrained.py",
+        "test_schema.py",
+        "test_snapshots.py",
+        "test_stopping.py",
+        "test_storage.py",
+    },
+    "integration": {
+        "test_analysis.py",
+        "test_cli.py",
+        "test_contract_limits.py",
+        "test_damaged_checkpoints.py",
+        "test_early_stopping.py",
+        "test_fidelity.py",
+        "test_fuzz.py",
+        "test_grpcurl.py",
+        "test_import.py",
+        "test_leases.py",
+        "test_paddleslim_behaviour.py",
+        "test_porting.py",
+        "test_sanas.py",
+        "test_security.py",
+        "test_service.py",
+        "test_skip.py",
+        "test_spaces_cost.py",
+        "test_static_tutorial.py",
+        "test_stubs.py",
+        "test_study_lifecycle.py",
+        "test_watch_capacity.py",
+    },
+    "system": {
+        "test_bench_smoke.py",
+        "test_clients.py",
+        "test_concurrency.py",
+        "test_crash_campaign.py",
+        "test_dashboard.py",
+        "test_demo.py",
+        "test_deploy.py",
+        "test_durability.py",
+        "test_load.py",
+        "test_netns.py",
+        "test_trainer_groups.py",
+    },
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    tier_of = {name: tier for tier, names in TIERS.items() for name in names}
+    for item in items:
+        name = item.path.name
+        if name not in tier_of:
+            raise pytest.UsageError(
+                f"{name} has no tier: add it to TIERS in tests/conftest.py "
+                "(unit, integration or system)"
+            )
+        item.add_marker(getattr(pytest.mark, tier_of[name]))
 
 
 @pytest.fixture
