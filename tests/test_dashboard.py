@@ -400,7 +400,9 @@ def shoot(driver: object, name: str) -> None:
     driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))  # type: ignore[attr-defined]
 
 
-def test_live_dashboard_in_browser(controller: ServerProcess, browser: object) -> None:
+def test_live_dashboard_in_browser(
+    controller: ServerProcess, browser: object, tmp_path: Path
+) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
@@ -511,6 +513,18 @@ def test_live_dashboard_in_browser(controller: ServerProcess, browser: object) -
         assert driver.find_elements(By.CSS_SELECTOR, "#trial-curve canvas")
         shoot(driver, "trial")
         no_severe_logs(driver)
+
+        # Another site cannot frame the dashboard: Chromium refuses, citing the CSP.
+        seen: list[str] = []
+
+        def refused() -> bool:
+            seen.extend(e["message"] for e in driver.get_log("browser"))  # type: ignore[attr-defined]
+            return any("frame-ancestors" in m for m in seen)
+
+        framing = tmp_path / "framing.html"
+        framing.write_text(f"<iframe src='{dash.url}/study/live'></iframe>")
+        driver.get(framing.as_uri())  # type: ignore[attr-defined]
+        eventually(refused, 10)
     finally:
         stop.set()
         dash.close()
