@@ -27,6 +27,7 @@ process serves it over gRPC. Measured over HTTP from this process:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import random
@@ -38,6 +39,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -157,13 +159,9 @@ def free_watch_slots(address: str, most: int) -> int:
 def health_under_exports(url: str, export: str, exports: int, repeat: int) -> None:
     health = f"{url}/api/health"
     idle = [timed(health) for _ in range(max(repeat, 10))]
+    alone = timed(export)  # one export with nothing else running
     during: list[float] = []
-    export_times: list[float] = []
-
-    def one() -> None:
-        export_times.append(timed(export))
-
-    workers = [threading.Thread(target=one) for _ in range(exports)]
+    workers = [threading.Thread(target=timed, args=(export,)) for _ in range(exports)]
     start = time.perf_counter()
     for w in workers:
         w.start()
@@ -172,12 +170,12 @@ def health_under_exports(url: str, export: str, exports: int, repeat: int) -> No
     wall = time.perf_counter() - start
     for w in workers:
         w.join()
-    rows = get(export)[2]
-    print(f"health alone: median {statistics.median(idle) * 1000:.1f} ms")
-    print(f"health during {exports} concurrent CSV exports ({rows / 1e6:.1f} MB each, "
-          f"{wall:.2f} s in all): {len(during)} answered, median "
-          f"{statistics.median(during) * 1000:.1f} ms, max {max(during) * 1000:.0f} ms; "
-          f"max / one export's time = {max(during) / statistics.median(export_times):.2f}")  # fmt: skip
+    size = get(export)[2]
+    print(f"health alone: median {statistics.median(idle) * 1000:.1f} ms; one CSV export "
+          f"({size / 1e6:.1f} MB) alone: {alone:.2f} s")  # fmt: skip
+    print(f"health during {exports} concurrent CSV exports ({wall:.2f} s in all): "
+          f"{len(during)} answered, median {statistics.median(during) * 1000:.1f} ms, "
+          f"max {max(during) * 1000:.0f} ms = {max(during) / alone:.2f} x one export")  # fmt: skip
 
 
 def main() -> None:
@@ -207,46 +205,51 @@ def main() -> None:
         start = time.perf_counter()
         server = ServerProcess(ckpt, extra=("--max-watchers", str(args.max_watchers)))
         print(f"  sanas-server loaded it in {time.perf_counter() - start:.1f} s")
-        dash = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "sanas.cli",
-                "--address",
-                server.address,
-                "dashboard",
-                "--port=0",
-                *args.dashboard_arg,
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
-            env=ENV,
-        )
         try:
-            assert dash.stdout is not None
-            url = dash.stdout.readline().split()[3].rstrip("/")
-            print(f"dashboard memory at start: {memory(dash.pid)} MiB")
+            # Each part with a dashboard process of its own, so its memory is its own.
             if args.trials:
-                big(url, args.trials, args.repeat)
-                print(f"dashboard memory after the {args.trials:,}-trial study: "
-                      f"{memory(dash.pid)} MiB")  # fmt: skip
-            if args.curve_trials:
-                base = f"{url}/api/studies/curves"
-                cold, status, size = get(f"{base}/series")
-                assert status == 200, status
-                warm = [timed(f"{base}/series") for _ in range(max(3, args.repeat // 3))]
-                print(f"/series of {args.curve_trials} curves x {args.curve_points:,} points: "
-                      f"{size / 2**20:.2f} MiB, first {cold:.2f} s (ListTrials included), "
-                      f"cached median {statistics.median(warm) * 1000:.0f} ms")  # fmt: skip
-                print(f"dashboard memory after the curves study: {memory(dash.pid)} MiB")
-            if args.open_studies:
-                many(url, server.address, args)
-                print(f"dashboard memory after opening {args.open_studies} studies: "
-                      f"{memory(dash.pid)} MiB")  # fmt: skip
-            print(f"dashboard memory at the end: {memory(dash.pid)} MiB (VmHWM: peak)")
+                with dashboard(server.address, args.dashboard_arg) as (url, pid):
+                    big(url, args.trials, args.repeat)
+                    print(f"dashboard memory with the {args.trials:,}-trial study: "
+                          f"{memory(pid)} MiB (VmHWM: peak)")  # fmt: skip
+            if args.curve_trials or args.open_studies:
+                with dashboard(server.address, args.dashboard_arg) as (url, pid):
+                    print(f"dashboard memory at start: {memory(pid)} MiB")
+                    if args.curve_trials:
+                        curves(url, args)
+                        print(f"dashboard memory after the curves study: {memory(pid)} MiB")
+                    if args.open_studies:
+                        many(url, server.address, args)
+                    print(f"dashboard memory at the end: {memory(pid)} MiB (VmHWM: peak)")
         finally:
-            dash.kill()
             server.close()
+
+
+@contextlib.contextmanager
+def dashboard(address: str, extra: list[str]) -> Iterator[tuple[str, int]]:
+    """A `sanas dashboard` process: (its URL, its pid)."""
+    dash = subprocess.Popen(
+        [sys.executable, "-m", "sanas.cli", "--address", address, "dashboard", "--port=0", *extra],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=ENV,
+    )
+    try:
+        assert dash.stdout is not None
+        yield dash.stdout.readline().split()[3].rstrip("/"), dash.pid
+    finally:
+        dash.kill()
+        dash.wait()
+
+
+def curves(url: str, args: argparse.Namespace) -> None:
+    base = f"{url}/api/studies/curves"
+    cold, status, size = get(f"{base}/series")
+    assert status == 200, status
+    warm = [timed(f"{base}/series") for _ in range(max(3, args.repeat // 3))]
+    print(f"/series of {args.curve_trials} curves x {args.curve_points:,} points: "
+          f"{size / 2**20:.2f} MiB, first {cold:.2f} s (ListTrials included), "
+          f"cached median {statistics.median(warm) * 1000:.0f} ms")  # fmt: skip
 
 
 def big(url: str, trials: int, repeat: int) -> None:
@@ -287,6 +290,7 @@ def many(url: str, address: str, args: argparse.Namespace) -> None:
         _, status, _ = get(f"{url}/api/studies/open-{i}")
         statuses[status] = statuses.get(status, 0) + 1
     print(f"opened {args.open_studies} active studies once each: HTTP statuses {statuses}")
+    time.sleep(1.0)  # the controller notices cancelled streams within 0.5 s
     print(f"  WatchStudy streams the controller (--max-watchers {args.max_watchers}) still "
           f"grants another client: {free_watch_slots(address, args.max_watchers)}")  # fmt: skip
     if args.idle_wait:

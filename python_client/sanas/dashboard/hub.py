@@ -33,6 +33,8 @@ EVENT_NAMES = {v: k.removeprefix("STUDY_EVENT_TYPE_").lower() for k, v in pb.Stu
 MAX_FEEDS = 64  # study indexes held (a completed study's holds no stream)
 QUEUE_LIMIT = 1000
 LIST_PAGE = 1000  # ListTrials page size (the controller's maximum)
+LIST_CHUNK_MEASUREMENTS = 50_000
+LIST_QUEUE = 2
 # sanas-server's default --max-watchers (sanas_server.server.DEFAULT_MAX_WATCHERS; a test
 # checks they agree). The dashboard takes at most half by default, so `sanas watch`, other
 # dashboards and scripts keep the rest.
@@ -201,26 +203,46 @@ class StudyFeed:
 
     def _listed_rows(self) -> list[Row]:
         """Every trial, by ListTrials, converted while the next page is on its way (the
-        gRPC wait releases the GIL): about half the time of listing, then converting."""
-        pages: queue.Queue[list[pb.Trial] | BaseException | None] = queue.Queue(8)
+        gRPC wait releases the GIL): about half the time of listing, then converting.
+        Chunks end at LIST_PAGE trials or LIST_CHUNK_MEASUREMENTS progress reports, and
+        at most LIST_QUEUE wait: trials with 10,000 reports each are ~1 MB apiece as
+        protobuf, and 300 of them held at once took 250 MB before they were cut down."""
+        pages: queue.Queue[list[pb.Trial] | BaseException | None] = queue.Queue(LIST_QUEUE)
+
+        def hand_over(item: list[pb.Trial] | BaseException | None) -> bool:
+            while not self._stop.is_set():  # a stopped feed's listing is dropped
+                try:
+                    pages.put(item, timeout=0.5)
+                    return True
+                except queue.Full:
+                    pass
+            return False
 
         def produce() -> None:
             try:
                 chunk: list[pb.Trial] = []
+                measured = 0
                 for t in self.client.list_trials(self.study_id, page_size=LIST_PAGE):
                     chunk.append(t)
-                    if len(chunk) == LIST_PAGE:
-                        pages.put(chunk)
-                        chunk = []
-                pages.put(chunk)
-                pages.put(None)
+                    measured += len(t.measurements)
+                    if len(chunk) == LIST_PAGE or measured >= LIST_CHUNK_MEASUREMENTS:
+                        if not hand_over(chunk):
+                            return
+                        chunk, measured = [], 0
+                if hand_over(chunk):
+                    hand_over(None)
             except BaseException as exc:  # handed to the consumer, raised there
-                pages.put(exc)
+                hand_over(exc)
 
         threading.Thread(target=produce, name=f"list-{self.study_id}", daemon=True).start()
         rows: list[Row] = []
         while True:
-            item = pages.get()
+            try:
+                item = pages.get(timeout=0.5)
+            except queue.Empty:
+                if self._stop.is_set():
+                    return rows
+                continue
             if item is None:
                 return rows
             if isinstance(item, BaseException):
