@@ -450,6 +450,7 @@ def test_all_on_dashboard(all_docs):
         "60",
     ]
     assert dep["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
+    assert env_of(c)["MALLOC_ARENA_MAX"] == "2"
     assert arg_after(cmd, "--token-file") == "/etc/sanas/token/token"
     assert arg_after(cmd, "--tls-ca") == "/etc/sanas/tls-ca/ca.crt"
     assert arg_after(cmd, "--tls-cert") == "/etc/sanas/tls-client/tls.crt"
