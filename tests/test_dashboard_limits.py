@@ -473,3 +473,18 @@ def test_the_cli_refuses_nonsense_limits() -> None:
             env=CHECKOUT_ENV,
         )
         assert done.returncode == 2 and message in done.stderr, done.stderr
+
+
+def test_prefetch_fills_only_half_the_slots_once_per_study() -> None:
+    fake = FakeClient(studies(6))
+    hub = hub_module.Hub(lambda: fake, max_watches=4, idle_seconds=3600)  # type: ignore[arg-type, return-value]
+    try:
+        for i in range(6):
+            hub.prefetch(f"s{i}")
+        assert sorted(hub.feeds()) == ["s0", "s1"]  # half of 4: pages keep the rest
+        wait_until(lambda: all(f.ready.is_set() for f in hub.feeds().values()), 5)
+        assert hub.reap(time.monotonic() + 7200) == ["s0", "s1"]
+        hub.prefetch("s0")  # not again: nobody opened it
+        assert not hub.feeds() and fake.open_streams() == 0
+    finally:
+        hub.close()

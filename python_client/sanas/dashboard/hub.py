@@ -346,13 +346,14 @@ class Hub:
             return feed
 
     def prefetch(self, study_id: str) -> None:
-        """Index a study before anyone opens it, once per study and only into a free
-        slot: it never takes a stream a page needs, and one that nobody opens is dropped
-        when idle without being fetched again."""
+        """Index a study before anyone opens it, once per study and only into the first
+        half of the slots: a loading feed cannot be dropped, so prefetches never hold
+        what a page opening needs; one that nobody opens is dropped when idle and not
+        fetched again."""
         with self._lock:
             if study_id in self._feeds or study_id in self._prefetched:
                 return
-            if self._watching() >= self.max_watches:
+            if self._watching() >= self.max_watches // 2:
                 return
             if len(self._prefetched) > 10_000:  # bounded: forget, at worst fetch again
                 self._prefetched.clear()
