@@ -329,7 +329,14 @@ def create_app(hub: Hub, settings: Settings) -> ASGIApp:
                 raise Busy(str(exc)) from None
             await run_in_threadpool(feed.ready.wait, READY_TIMEOUT)
             if not feed.ready.is_set():
-                raise HTTPException(504, f"controller {settings.controller} did not answer in time")
+                # Still listing (300 trials of 10,000 reports take the controller ~20 s):
+                # the feed goes on loading, and the page asks again.
+                raise HTTPException(
+                    504,
+                    f"controller {settings.controller} has not finished listing the trials "
+                    f"of {study_id!r}; try again shortly",
+                    headers={"retry-after": "5"},
+                )
             feed.touch()  # idle from now, however long the listing took
             if feed.study is not None:
                 return feed

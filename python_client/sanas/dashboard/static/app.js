@@ -22,8 +22,8 @@ async function api(path, options = {}) {
   const data = type.includes("json") ? await response.json() : await response.text();
   if (!response.ok) {
     const err = new Error((data && data.error) || `${response.status}`);
-    // 503 with Retry-After: the dashboard is busy (every watch slot shows an open page,
-    // or too many exports); the page tries again then.
+    // Retry-After: the dashboard is busy (503: every watch slot shows an open page, or
+    // too many exports) or still loading the study (504); the page tries again then.
     err.retryAfter = Number(response.headers.get("retry-after")) || 0;
     throw err;
   }
