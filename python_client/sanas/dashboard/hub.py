@@ -48,8 +48,9 @@ RETRY_AFTER_SECONDS = 10
 
 
 class WatchCapReached(Exception):
-    """Every stream the dashboard may hold shows a page that is open: no study more can be
-    watched until one closes. The app answers 503 with Retry-After."""
+    """Every stream the dashboard may hold shows a page that is open (or is still loading
+    for one): no study more can be watched until one closes. The app answers 503 with
+    Retry-After."""
 
 
 def study_json(s: pb.Study) -> dict[str, Any]:
@@ -386,7 +387,7 @@ class Hub:
             if victim is None:
                 raise WatchCapReached(
                     f"the dashboard watches {self.max_watches} studies at once (--max-watches)"
-                    " and each shows an open page: close one, or retry in "
+                    " and each shows an open page or is loading: close one, or retry in "
                     f"{RETRY_AFTER_SECONDS} s"
                 )
             self._feeds.pop(victim).stop()
