@@ -77,7 +77,7 @@ def test_index_follows_events(index: TrialIndex) -> None:
     index.update(trial(20, pb.TRIAL_STATE_ACTIVE, client="c"))
     assert index.get(20).state == "succeeded"
     index.add_measurement(trial(22, pb.TRIAL_STATE_ACTIVE), 1, 0.5)
-    assert index.get(22).measurements == [(1, 0.5)]
+    assert index.get(22).curve.points() == [[1, 0.5]]
     series = index.series()
     assert series["best"][-1] == 3.0 and series["finished"] == 22
 
@@ -310,37 +310,6 @@ def test_a_controller_that_is_down_gets_an_answer_in_seconds(tmp_path: Path) -> 
         dash.close()
 
 
-def test_the_study_cap_drops_unviewed_studies_even_behind_a_viewed_one() -> None:
-    import asyncio
-
-    from sanas.dashboard import hub as hub_module
-
-    class Silent:
-        """A client whose watch streams never send anything."""
-
-        def watch_study(self, study_id: str) -> Iterator[object]:
-            time.sleep(30)
-            yield from ()
-
-        def close(self) -> None:
-            pass
-
-    hub = hub_module.Hub(lambda: Silent())  # type: ignore[arg-type, return-value]
-
-    async def scenario() -> None:
-        hub.feed("s0").subscribe()  # the oldest study has a viewer
-        for i in range(1, 3 * hub_module.MAX_FEEDS):
-            hub.feed(f"s{i}")
-
-    try:
-        asyncio.run(scenario())
-        feeds = hub.feeds()
-        assert len(feeds) == hub_module.MAX_FEEDS
-        assert "s0" in feeds and f"s{3 * hub_module.MAX_FEEDS - 1}" in feeds
-    finally:
-        hub.close()
-
-
 def test_csv_text_cells_cannot_run_as_spreadsheet_formulas() -> None:
     from sanas.dashboard.app import spreadsheet_safe
 
@@ -431,7 +400,9 @@ def shoot(driver: object, name: str) -> None:
     driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))  # type: ignore[attr-defined]
 
 
-def test_live_dashboard_in_browser(controller: ServerProcess, browser: object) -> None:
+def test_live_dashboard_in_browser(
+    controller: ServerProcess, browser: object, tmp_path: Path
+) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
@@ -542,6 +513,18 @@ def test_live_dashboard_in_browser(controller: ServerProcess, browser: object) -
         assert driver.find_elements(By.CSS_SELECTOR, "#trial-curve canvas")
         shoot(driver, "trial")
         no_severe_logs(driver)
+
+        # Another site cannot frame the dashboard: Chromium refuses, citing the CSP.
+        seen: list[str] = []
+
+        def refused() -> bool:
+            seen.extend(e["message"] for e in driver.get_log("browser"))  # type: ignore[attr-defined]
+            return any("frame-ancestors" in m for m in seen)
+
+        framing = tmp_path / "framing.html"
+        framing.write_text(f"<iframe src='{dash.url}/study/live'></iframe>")
+        driver.get(framing.as_uri())  # type: ignore[attr-defined]
+        eventually(refused, 10)
     finally:
         stop.set()
         dash.close()
@@ -553,6 +536,8 @@ def test_scale_bench_quick_run_prints_its_figures() -> None:
             sys.executable,
             str(ROOT / "bench" / "dashboard_scale.py"),
             *("--trials", "2000", "--repeat", "2"),
+            *("--curve-trials", "10", "--curve-points", "300"),
+            *("--open-studies", "3", "--max-watchers", "8"),
         ],
         capture_output=True,
         text=True,
@@ -561,3 +546,7 @@ def test_scale_bench_quick_run_prints_its_figures() -> None:
     )
     assert "open, warm" in run.stdout and "median" in run.stdout
     assert run.stdout.count("table page") == 7
+    assert "health during 4 concurrent CSV exports" in run.stdout
+    assert "/series of 10 curves x 300 points" in run.stdout
+    assert "opened 3 active studies once each: HTTP statuses {200: 3}" in run.stdout
+    assert "VmHWM" in run.stdout

@@ -1,13 +1,15 @@
 """The Kubernetes deployment, checked without a cluster: `helm lint`, `helm template` with
-the default values and with everything on, every rendered manifest strict-decoded into
-the real k8s.io/api types (deploy/check, in Go), BuildKit's Dockerfile lint on the two
-images, and the TLS health probe the chart uses run against a real TLS server.
+the default values (TLS and a token, generated), with everything on and with
+`insecure: true`, every rendered manifest strict-decoded into the real k8s.io/api types
+(deploy/check, in Go), BuildKit's Dockerfile lint on the two images, and the TLS health
+probe the chart uses run against a real TLS server, with the generated certificate too.
 
 `make test` installs the pinned helm and builds the checker first (`make deploy-tools`);
 here the checker is rebuilt from source with `go build` (a relink on a warm cache)."""
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 import json
 import shutil
@@ -25,6 +27,7 @@ CHART = ROOT / "deploy" / "chart" / "sanas"
 CHECK = ROOT / "deploy" / "check"
 VALUES_ALL = CHECK / "testdata" / "values-all.yaml"
 VALUES_GPU = ROOT / "deploy" / "examples" / "values-gpu.yaml"
+VALUES_INSECURE = CHECK / "testdata" / "values-insecure.yaml"
 HELM = ROOT / ".tools" / "bin" / "helm"
 DOCKERFILES = [
     ROOT / "deploy" / "images" / "controller" / "Dockerfile",
@@ -98,15 +101,49 @@ def all_docs(helm, checker) -> dict[str, list[dict]]:
     return by_kind(decode(checker, template(helm, "-f", VALUES_ALL)))
 
 
-@pytest.mark.parametrize("values", [None, VALUES_ALL, VALUES_GPU], ids=["default", "all", "gpu"])
+@pytest.fixture(scope="module")
+def insecure_docs(helm, checker) -> dict[str, list[dict]]:
+    return by_kind(decode(checker, template(helm, "-f", VALUES_INSECURE)))
+
+
+def secret_data(docs: dict[str, list[dict]], name: str) -> dict[str, bytes]:
+    (secret,) = [s for s in docs["Secret"] if s["metadata"]["name"] == name]
+    return {k: base64.b64decode(v) for k, v in secret["data"].items()}
+
+
+def pod_specs(docs: dict[str, list[dict]]) -> dict[str, dict]:
+    """Every pod template's spec, by "<Kind>/<name>"."""
+    out = {}
+    for kind in ("StatefulSet", "Deployment", "Job"):
+        for d in docs.get(kind, []):
+            out[f"{kind}/{d['metadata']['name']}"] = d["spec"]["template"]["spec"]
+    for d in docs.get("PaddleJob", []):
+        for replica, spec in d["spec"]["paddleReplicaSpecs"].items():
+            out[f"PaddleJob/{d['metadata']['name']}/{replica}"] = spec["template"]["spec"]
+    return out
+
+
+@pytest.mark.parametrize(
+    "values",
+    [None, VALUES_ALL, VALUES_GPU, VALUES_INSECURE],
+    ids=["default", "all", "gpu", "insecure"],
+)
 def test_helm_lint_strict(helm, values):
     res = run(helm, "lint", "--strict", CHART, *(["-f", values] if values else []))
     assert res.returncode == 0, res.stdout + res.stderr
     assert "0 chart(s) failed" in res.stdout
 
 
-def test_default_controller_is_one_statefulset_with_a_volume_and_grpc_probes(default_docs):
-    assert sorted(default_docs) == ["Job", "Service", "StatefulSet"]
+def test_default_controller_is_one_statefulset_with_tls_and_a_token(default_docs):
+    # Before: no TLS and no token on 0.0.0.0 by default, so any pod could delete studies.
+    assert sorted(default_docs) == [
+        "ConfigMap",
+        "Job",
+        "NetworkPolicy",
+        "Secret",
+        "Service",
+        "StatefulSet",
+    ]
     (sts,) = default_docs["StatefulSet"]
     spec = sts["spec"]
     assert spec["replicas"] == 1
@@ -129,10 +166,23 @@ def test_default_controller_is_one_statefulset_with_a_volume_and_grpc_probes(def
         "10",
         "--log-level",
         "INFO",
+        "--max-watchers",
+        "64",
+        "--tls-cert",
+        "/etc/sanas/tls/tls.crt",
+        "--tls-key",
+        "/etc/sanas/tls/tls.key",
+        "--auth-token-file",
+        "/etc/sanas/token/token",
     ]
-    for probe in ("livenessProbe", "readinessProbe"):
-        assert c[probe]["grpc"] == {"port": 8881}, probe
-        assert "exec" not in c[probe]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["tls"]["secret"]["secretName"] == f"{CONTROLLER}-tls"
+    assert volumes["token"]["secret"]["secretName"] == f"{CONTROLLER}-token"
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert c[probe]["exec"]["command"][:2] == ["python", "/etc/sanas/probe/health_probe.py"]
+        assert arg_after(c[probe]["exec"]["command"], "--server-name") == (
+            f"{CONTROLLER}.{NAMESPACE}.svc"
+        )
     (claim,) = spec["volumeClaimTemplates"]
     assert claim["metadata"]["name"] == "checkpoints"
     assert claim["spec"]["resources"]["requests"]["storage"] == "1Gi"
@@ -142,7 +192,165 @@ def test_default_controller_is_one_statefulset_with_a_volume_and_grpc_probes(def
     assert c["securityContext"]["allowPrivilegeEscalation"] is False
     assert set(c["resources"]) == {"requests", "limits"}
     assert {p["name"]: p["containerPort"] for p in c["ports"]} == {"grpc": 8881, "metrics": 9090}
+
+
+def test_the_generated_secrets_are_a_working_ca_certificate_and_token(default_docs):
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    tls = secret_data(default_docs, f"{CONTROLLER}-tls")
+    assert set(tls) == {"tls.crt", "tls.key", "ca.crt"}
+    ca = x509.load_pem_x509_certificate(tls["ca.crt"])
+    cert = x509.load_pem_x509_certificate(tls["tls.crt"])
+    assert cert.issuer == ca.subject
+    ca.public_key().verify(  # type: ignore[union-attr, call-arg]
+        cert.signature,
+        cert.tbs_certificate_bytes,
+        padding.PKCS1v15(),
+        cert.signature_hash_algorithm,
+    )
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    dns = names.get_values_for_type(x509.DNSName)
+    assert {
+        CONTROLLER,
+        f"{CONTROLLER}.{NAMESPACE}.svc",
+        f"{CONTROLLER}.{NAMESPACE}.svc.cluster.local",
+        "localhost",
+    } <= set(dns)
+    assert [str(ip) for ip in names.get_values_for_type(x509.IPAddress)] == ["127.0.0.1"]
+    (token,) = secret_data(default_docs, f"{CONTROLLER}-token").values()
+    assert len(token) == 48 and token.isalnum()
+
+
+# sanas.keptSecretData given a Secret with both keys, with one, and none.
+KEPT_TEMPLATE = """{{- $fresh := dict "a" "NEW" "b" "NEW" }}
+whole: '{{ include "sanas.keptSecretData" (dict
+  "old" (dict "data" (dict "a" "OLD" "b" "OLD")) "keys" (list "a" "b") "fresh" $fresh)
+  | fromYaml | toJson }}'
+partial: '{{ include "sanas.keptSecretData" (dict
+  "old" (dict "data" (dict "a" "OLD")) "keys" (list "a" "b") "fresh" $fresh)
+  | fromYaml | toJson }}'
+none: '{{ include "sanas.keptSecretData" (dict "old" (dict) "keys" (list "a" "b") "fresh" $fresh)
+  | fromYaml | toJson }}'
+"""
+
+
+def test_a_generated_secret_is_kept_on_upgrade(helm, tmp_path):
+    """`lookup` sees no cluster under `helm template`, so the helper that chooses between
+    the Secret the cluster holds and fresh values is rendered alone, with stand-ins."""
+    chart = tmp_path / "sanas"
+    shutil.copytree(CHART, chart)
+    (chart / "templates" / "kept.yaml").write_text(KEPT_TEMPLATE)
+    res = run(
+        helm, "template", RELEASE, chart, "-n", NAMESPACE, "--show-only", "templates/kept.yaml"
+    )
+    assert res.returncode == 0, res.stderr
+    lines = {
+        key: value.strip().strip("'")
+        for key, _, value in (line.partition(": ") for line in res.stdout.splitlines())
+        if key in ("whole", "partial", "none")
+    }
+    assert json.loads(lines["whole"]) == {"a": "OLD", "b": "OLD"}  # what the cluster holds
+    assert json.loads(lines["partial"]) == {"a": "NEW", "b": "NEW"}  # never half old, half new
+    assert json.loads(lines["none"]) == {"a": "NEW", "b": "NEW"}
+    # And the chart asks the cluster for exactly the Secrets it mounts.
+    secrets = (CHART / "templates" / "secrets.yaml").read_text()
+    assert secrets.count('lookup "v1" "Secret" .Release.Namespace $name') == 3
+
+
+def test_the_network_policy_lets_only_trainers_and_the_dashboard_in(default_docs, all_docs):
+    # Before: no NetworkPolicy, so any pod in the cluster reached the controller.
+    for docs, peers in [
+        (default_docs, {"trainer"}),
+        (all_docs, {"trainer", "dashboard"}),
+    ]:
+        (policy,) = docs["NetworkPolicy"]
+        spec = policy["spec"]
+        (sts,) = docs["StatefulSet"]
+        labels = sts["spec"]["template"]["metadata"]["labels"]
+        assert spec["podSelector"]["matchLabels"].items() <= labels.items()
+        assert spec["policyTypes"] == ["Ingress"]
+        (rule,) = spec["ingress"]  # one rule: nothing reaches the metrics port
+        assert rule["ports"] == [{"port": "grpc", "protocol": "TCP"}]
+        components = {
+            p["podSelector"]["matchLabels"]["app.kubernetes.io/component"] for p in rule["from"]
+        }
+        assert components == peers
+        assert all(set(p) == {"podSelector"} for p in rule["from"])  # this namespace only
+        # Each peer is the chart's own pods: their labels match.
+        templates = [s for s in pod_specs(docs)]
+        assert templates
+        for p in rule["from"]:
+            wanted = p["podSelector"]["matchLabels"]
+            assert any(
+                wanted.items() <= d["spec"]["template"]["metadata"]["labels"].items()
+                for kind in ("Job", "Deployment")
+                for d in docs.get(kind, [])
+            ) or any(
+                wanted.items() <= r["template"]["metadata"]["labels"].items()
+                for d in docs.get("PaddleJob", [])
+                for r in d["spec"]["paddleReplicaSpecs"].values()
+            ), wanted
+
+
+def test_the_checker_refuses_a_network_policy_that_selects_nothing(helm, checker):
+    rendered = template(helm)
+    policy = rendered[rendered.index("kind: NetworkPolicy") :]
+    for good, bad, message in [
+        ("component: trainer", "component: trainr", "selects no rendered pod"),
+        ("- port: grpc", "- port: grcp", 'port "grcp" is not declared'),
+    ]:
+        broken = rendered.replace(policy, policy.replace(good, bad, 1))
+        assert broken != rendered
+        res = run(checker, "manifests", "-", stdin=broken)
+        assert res.returncode == 1 and message in res.stderr, res.stderr
+
+
+def test_probes_and_service_account_tokens(helm, checker, default_docs, all_docs, insecure_docs):
+    for docs in (default_docs, all_docs, insecure_docs):
+        for name, spec in pod_specs(docs).items():
+            assert spec["automountServiceAccountToken"] is False, name
+    # The controller: a startup probe covers loading the checkpoints, 300 s for the
+    # default 1Gi volume (liveness alone killed it after ~62 s before).
+    (c,) = default_docs["StatefulSet"][0]["spec"]["template"]["spec"]["containers"]
+    startup = c["startupProbe"]
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= 300
+    assert startup["exec"] == c["livenessProbe"]["exec"]  # the same check
+    for values, budget in [
+        (("--set", "controller.persistence.size=5Gi"), 1024),  # 0.2 s per MiB
+        (("--set", "controller.persistence.size=500Mi"), 300),  # at least 300 s
+        (("--set", "controller.persistence.size=20G"), 3815),
+        (("--set", "controller.probes.startupSeconds=1800"), 1800),
+    ]:
+        (sts,) = by_kind(decode(checker, template(helm, *values)))["StatefulSet"]
+        (c,) = sts["spec"]["template"]["spec"]["containers"]
+        probe = c["startupProbe"]
+        assert probe["periodSeconds"] * probe["failureThreshold"] >= budget, values
+        assert probe["periodSeconds"] * (probe["failureThreshold"] - 1) < budget, values
+    res = run(helm, "template", RELEASE, CHART, "--set", "controller.persistence.size=lots")
+    assert res.returncode != 0 and "controller.persistence.size" in res.stderr
+    # The dashboard: liveness and readiness on /healthz, which needs no token.
+    (dep,) = all_docs["Deployment"]
+    (d,) = dep["spec"]["template"]["spec"]["containers"]
+    for probe in ("livenessProbe", "readinessProbe"):
+        assert d[probe]["httpGet"] == {"path": "/healthz", "port": "http"}, probe
+    from sanas.dashboard.app import HEALTHZ
+
+    assert HEALTHZ == "/healthz"
+
+
+def test_insecure_renders_the_old_plaintext_controller(insecure_docs):
+    (sts,) = insecure_docs["StatefulSet"]
+    pod = sts["spec"]["template"]["spec"]
+    (c,) = pod["containers"]
     assert not any("tls" in a or "token" in a for a in c["command"])
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert c[probe]["grpc"] == {"port": 8881}, probe
+        assert "exec" not in c[probe]
+    assert "Secret" not in insecure_docs and "ConfigMap" not in insecure_docs
+    (job,) = insecure_docs["Job"]
+    env = env_of(job["spec"]["template"]["spec"]["containers"][0])
+    assert "SANAS_TOKEN_FILE" not in env and "SANAS_TLS_CA" not in env
 
 
 def test_default_services(default_docs):
@@ -176,11 +384,23 @@ def test_default_trainers_are_an_indexed_job_with_the_env(default_docs):
     env = env_of(c)
     assert env["SANAS_ADDRESS"] == f"{CONTROLLER}.{NAMESPACE}.svc:8881"
     assert env["SANAS_STUDY_ID"] == "study"
-    assert "SANAS_TOKEN_FILE" not in env and "SANAS_TLS_CA" not in env
+    assert env["SANAS_TOKEN_FILE"] == "/etc/sanas/token/token"
+    assert env["SANAS_TLS_CA"] == "/etc/sanas/tls-ca/ca.crt"
     assert "nvidia.com/gpu" not in c["resources"].get("limits", {})
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert c["securityContext"]["readOnlyRootFilesystem"] is True
-    assert mounts_of(c) == {"tmp": "/tmp", "dshm": "/dev/shm"}
+    assert mounts_of(c) == {
+        "tmp": "/tmp",
+        "dshm": "/dev/shm",
+        "token": "/etc/sanas/token",
+        "tls-ca": "/etc/sanas/tls-ca",
+    }
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    # Only the CA of the generated Secret: trainers never see the server's key.
+    assert volumes["tls-ca"]["secret"] == {
+        "secretName": f"{CONTROLLER}-tls",
+        "items": [{"key": "ca.crt", "path": "ca.crt"}],
+    }
 
 
 def test_all_on_controller_uses_the_secrets_and_a_tls_exec_probe(all_docs):
@@ -224,7 +444,13 @@ def test_all_on_dashboard(all_docs):
         "8080",
         "--dashboard-token-file",
         "/etc/sanas/dashboard-token/token",
+        "--max-watches",
+        "32",  # half the controller's --max-watchers
+        "--idle-seconds",
+        "60",
     ]
+    assert dep["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
+    assert env_of(c)["MALLOC_ARENA_MAX"] == "2"
     assert arg_after(cmd, "--token-file") == "/etc/sanas/token/token"
     assert arg_after(cmd, "--tls-ca") == "/etc/sanas/tls-ca/ca.crt"
     assert arg_after(cmd, "--tls-cert") == "/etc/sanas/tls-client/tls.crt"
@@ -333,13 +559,32 @@ def test_notes_render(helm, tmp_path):
 
 
 def test_values_that_cannot_work_fail_the_render(helm):
-    res = run(helm, "template", RELEASE, CHART, "--set", "tls.enabled=true")
-    assert res.returncode != 0 and "tls.secretName" in res.stderr
-    res = run(helm, "template", RELEASE, CHART, "--set", "trainers.kind=MPIJob")
-    assert res.returncode != 0 and "want Job or PaddleJob" in res.stderr
-    # The dashboard refuses 0.0.0.0 without a token: the chart refuses to render one.
-    res = run(helm, "template", RELEASE, CHART, "--set", "dashboard.enabled=true")
-    assert res.returncode != 0 and "dashboard.tokenSecretName" in res.stderr
+    for values, message in [
+        (("trainers.kind=MPIJob",), "want Job or PaddleJob"),
+        # Turning security off takes `insecure: true`, not one quiet flag.
+        (("tls.enabled=false",), "set insecure: true to mean it"),
+        (("auth.enabled=false",), "set insecure: true to mean it"),
+        (("tls.mutual=true",), "tls.mutual needs tls.secretName"),
+        (("dashboard.enabled=true", "dashboard.maxWatches=64"), "must stay below"),
+    ]:
+        res = run(helm, "template", RELEASE, CHART, *(f"--set={v}" for v in values))
+        assert res.returncode != 0 and message in res.stderr, (values, res.stderr)
+    # Mutual TLS may stand in for the token.
+    res = run(
+        helm, "template", RELEASE, CHART,
+        *("--set=auth.enabled=false", "--set=tls.mutual=true", "--set=tls.secretName=mine"),
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+
+
+def test_a_dashboard_without_a_named_token_gets_a_generated_one(helm, checker):
+    # The dashboard refuses 0.0.0.0 without a token: the chart generates one.
+    docs = by_kind(decode(checker, template(helm, "--set", "dashboard.enabled=true")))
+    (dep,) = docs["Deployment"]
+    volumes = {v["name"]: v for v in dep["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["dashboard-token"]["secret"]["secretName"] == f"{CONTROLLER}-dashboard-token"
+    (token,) = secret_data(docs, f"{CONTROLLER}-dashboard-token").values()
+    assert len(token) >= 16  # what the dashboard requires
 
 
 def test_the_strict_decode_refuses_a_misspelled_field(helm, checker):
@@ -396,10 +641,11 @@ def local_args(command: list[str], checkpoint_dir: Path, paths: dict) -> tuple[s
     return tuple(args)
 
 
-def test_the_native_grpc_probe_target_answers(default_docs, tmp_path):
+def test_the_native_grpc_probe_target_answers(insecure_docs, tmp_path):
     """What the kubelet's `grpc: {port: 8881}` probe asks (grpc.health.v1 Check, service
-    ""), asked of a server started with the rendered flags."""
-    (sts,) = default_docs["StatefulSet"]
+    ""), asked of a server started with the rendered flags (insecure: the native probe
+    cannot speak TLS)."""
+    (sts,) = insecure_docs["StatefulSet"]
     (c,) = sts["spec"]["template"]["spec"]["containers"]
     assert c["command"][0] == "sanas-server"
     server = ServerProcess(tmp_path / "ckpt", extra=local_args(c["command"], tmp_path / "ckpt", {}))
@@ -454,3 +700,74 @@ def test_the_tls_probe_works_against_a_real_server(all_docs, tmp_path):
         server.close()
     # And once the server is gone the probe fails (the liveness probe would restart it).
     assert run(*probe).returncode == 1
+
+
+def test_the_default_controller_serves_its_generated_certificate_and_token(default_docs, tmp_path):
+    """The server with the default render's flags and generated Secret, its startup probe
+    as rendered, and a client with the CA and the token that trainers get."""
+    from sanas import Client
+    from sanas.errors import UnauthenticatedError
+
+    files = {}
+    for name, folder in [(f"{CONTROLLER}-tls", "tls"), (f"{CONTROLLER}-token", "token")]:
+        for key, value in secret_data(default_docs, name).items():
+            path = tmp_path / f"{folder}-{key}"
+            path.write_bytes(value)
+            files[f"/etc/sanas/{folder}/{key}"] = path
+    probe_script = tmp_path / "health_probe.py"
+    probe_script.write_text(default_docs["ConfigMap"][0]["data"]["health_probe.py"])
+    files["/etc/sanas/probe/health_probe.py"] = probe_script
+    (sts,) = default_docs["StatefulSet"]
+    (c,) = sts["spec"]["template"]["spec"]["containers"]
+    server = ServerProcess(
+        tmp_path / "ckpt", extra=local_args(c["command"], tmp_path / "ckpt", files)
+    )
+    try:
+        port = server.address.rsplit(":", 1)[1]
+        probe = [str(files.get(a, a)) for a in c["startupProbe"]["exec"]["command"]]
+        probe[0] = sys.executable
+        probe[probe.index("--port") + 1] = port
+        ok = run(*probe)
+        assert ok.returncode == 0 and ok.stdout.strip() == "SERVING", ok.stderr
+        ca = files["/etc/sanas/tls/ca.crt"]
+        token = files["/etc/sanas/token/token"]
+        common = {"tls_ca_file": ca, "timeout": 10, "retry_timeout": 10}
+        with Client(f"localhost:{port}", auth_token_file=token, **common) as client:
+            assert list(client.list_studies()) == []
+        with Client(f"localhost:{port}", **common) as client:
+            with pytest.raises(UnauthenticatedError):
+                list(client.list_studies())
+    finally:
+        server.close()
+
+
+def test_notes_warn_about_insecure_and_say_where_the_generated_secrets_are(helm, tmp_path):
+    chart = tmp_path / "sanas"
+    shutil.copytree(CHART, chart)
+    notes = (chart / "templates" / "NOTES.txt").read_text()
+    (chart / "templates" / "_notes.tpl").write_text(
+        '{{- define "notes" -}}' + notes + "{{- end -}}"
+    )
+    (chart / "templates" / "notes.yaml").write_text(
+        'notes: |\n  {{- include "notes" . | nindent 2 }}\n'
+    )
+
+    def rendered(*args: str) -> str:
+        res = run(helm, "template", RELEASE, chart, "-n", NAMESPACE, *args,
+                  "--show-only", "templates/notes.yaml")  # fmt: skip
+        assert res.returncode == 0, res.stderr
+        return res.stdout
+
+    insecure = rendered("-f", str(VALUES_INSECURE))
+    assert "WARNING: insecure: true" in insecure and "WITHOUT a" in insecure
+    assert "(TLS)" not in insecure
+    default = rendered()
+    assert "WARNING" not in default
+    assert f"sanas controller: {CONTROLLER}.{NAMESPACE}.svc:8881 (TLS) (bearer token)" in default
+    assert f"get secret {CONTROLLER}-tls -o jsonpath='{{.data.ca\\.crt}}'" in default
+    assert f"get secret {CONTROLLER}-token -o jsonpath='{{.data.token}}'" in default
+    assert "300 s to load" in default
+    # A startup budget below what a full volume takes to load is called out.
+    short = rendered("--set", "controller.probes.startupSeconds=60", "--set",
+                     "controller.persistence.size=10Gi")  # fmt: skip
+    assert "WARNING: a full 10Gi volume takes about 921 s to load" in short

@@ -9,7 +9,10 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/yaml"
 )
 
@@ -33,6 +36,8 @@ func newTyped(apiVersion, kind string) any {
 		return &corev1.Pod{}
 	case "batch/v1/Job":
 		return &batchv1.Job{}
+	case "networking.k8s.io/v1/NetworkPolicy":
+		return &networkingv1.NetworkPolicy{}
 	case "kubeflow.org/v1/PaddleJob":
 		return &PaddleJob{}
 	}
@@ -74,49 +79,148 @@ type PaddleReplicaSpec struct {
 var docSeparator = regexp.MustCompile(`(?m)^---[ \t]*$`)
 
 // checkManifests strict-decodes every YAML document in data and returns them as generic
-// JSON objects, with one error per problem found.
+// JSON objects, with one error per problem found. Then it checks what spans documents:
+// every NetworkPolicy selects pods the render has, with ports they declare.
 func checkManifests(data []byte) ([]map[string]any, []error) {
 	var docs []map[string]any
+	var typed []any
 	var errs []error
 	for i, raw := range docSeparator.Split(string(data), -1) {
 		if strings.TrimSpace(stripComments(raw)) == "" {
 			continue
 		}
-		doc, err := checkOne([]byte(raw))
+		doc, obj, err := checkOne([]byte(raw))
 		if err != nil {
 			errs = append(errs, fmt.Errorf("document %d (%s): %w", i, sourceOf(raw), err))
 			continue
 		}
 		docs = append(docs, doc)
+		typed = append(typed, obj)
 	}
 	if len(docs) == 0 && len(errs) == 0 {
 		errs = append(errs, fmt.Errorf("no manifests"))
 	}
+	errs = append(errs, checkNetworkPolicies(typed)...)
 	return docs, errs
 }
 
-func checkOne(raw []byte) (map[string]any, error) {
+func checkOne(raw []byte) (map[string]any, any, error) {
 	var generic map[string]any
 	if err := yaml.Unmarshal(raw, &generic); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	apiVersion, _ := generic["apiVersion"].(string)
 	kind, _ := generic["kind"].(string)
 	if apiVersion == "" || kind == "" {
-		return nil, fmt.Errorf("no apiVersion or kind")
+		return nil, nil, fmt.Errorf("no apiVersion or kind")
 	}
 	obj := newTyped(apiVersion, kind)
 	if obj == nil {
-		return nil, fmt.Errorf("unexpected kind %s %s", apiVersion, kind)
+		return nil, nil, fmt.Errorf("unexpected kind %s %s", apiVersion, kind)
 	}
 	// Strict: an unknown (say misspelled) or duplicated field is an error.
 	if err := yaml.UnmarshalStrict(raw, obj); err != nil {
-		return nil, fmt.Errorf("%s: %w", kind, err)
+		return nil, nil, fmt.Errorf("%s: %w", kind, err)
 	}
 	if err := semantic(obj); err != nil {
-		return nil, fmt.Errorf("%s: %w", kind, err)
+		return nil, nil, fmt.Errorf("%s: %w", kind, err)
 	}
-	return generic, nil
+	return generic, obj, nil
+}
+
+// podTemplates returns the pod templates of the rendered workloads.
+func podTemplates(objs []any) []*corev1.PodTemplateSpec {
+	var out []*corev1.PodTemplateSpec
+	for _, obj := range objs {
+		switch o := obj.(type) {
+		case *appsv1.StatefulSet:
+			out = append(out, &o.Spec.Template)
+		case *appsv1.Deployment:
+			out = append(out, &o.Spec.Template)
+		case *batchv1.Job:
+			out = append(out, &o.Spec.Template)
+		case *PaddleJob:
+			for _, spec := range o.Spec.PaddleReplicaSpecs {
+				out = append(out, &spec.Template)
+			}
+		}
+	}
+	return out
+}
+
+// selected returns the templates whose labels the selector matches.
+func selected(sel *metav1.LabelSelector, templates []*corev1.PodTemplateSpec) ([]*corev1.PodTemplateSpec, error) {
+	s, err := metav1.LabelSelectorAsSelector(sel)
+	if err != nil {
+		return nil, err
+	}
+	var out []*corev1.PodTemplateSpec
+	for _, t := range templates {
+		if s.Matches(labels.Set(t.Labels)) {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+func declaresPort(t *corev1.PodTemplateSpec, name string) bool {
+	for _, c := range t.Spec.Containers {
+		for _, p := range c.Ports {
+			if p.Name == name {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// checkNetworkPolicies catches a policy that a label or port typo makes select nothing
+// (which would silently let nothing in, or guard no pod): its pods exist in the render,
+// its named ports are declared by them, and each peer chosen by pod labels alone (same
+// namespace) selects a rendered pod.
+func checkNetworkPolicies(objs []any) []error {
+	templates := podTemplates(objs)
+	var errs []error
+	for _, obj := range objs {
+		np, ok := obj.(*networkingv1.NetworkPolicy)
+		if !ok {
+			continue
+		}
+		where := "NetworkPolicy " + np.Name
+		guarded, err := selected(&np.Spec.PodSelector, templates)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: podSelector: %w", where, err))
+			continue
+		}
+		if len(guarded) == 0 {
+			errs = append(errs, fmt.Errorf("%s: podSelector selects no rendered pod", where))
+		}
+		for i, rule := range np.Spec.Ingress {
+			for _, port := range rule.Ports {
+				if port.Port == nil || port.Port.Type != intstr.String { // a number needs no check
+					continue
+				}
+				for _, t := range guarded {
+					if !declaresPort(t, port.Port.StrVal) {
+						errs = append(errs, fmt.Errorf("%s: ingress %d: port %q is not declared by the pods it guards", where, i, port.Port.StrVal))
+						break
+					}
+				}
+			}
+			for j, peer := range rule.From {
+				if peer.PodSelector == nil || peer.NamespaceSelector != nil {
+					continue
+				}
+				peers, err := selected(peer.PodSelector, templates)
+				if err != nil {
+					errs = append(errs, fmt.Errorf("%s: ingress %d from %d: %w", where, i, j, err))
+				} else if len(peers) == 0 {
+					errs = append(errs, fmt.Errorf("%s: ingress %d from %d: podSelector selects no rendered pod", where, i, j))
+				}
+			}
+		}
+	}
+	return errs
 }
 
 // semantic catches what a strict decode lets through but a cluster would refuse.
@@ -138,6 +242,13 @@ func semantic(obj any) error {
 	case *corev1.Service:
 		if len(o.Spec.Ports) == 0 {
 			return fmt.Errorf("no ports")
+		}
+	case *networkingv1.NetworkPolicy:
+		if len(o.Spec.PolicyTypes) == 0 {
+			return fmt.Errorf("spec.policyTypes is empty")
+		}
+		if len(o.Spec.PodSelector.MatchLabels) == 0 && len(o.Spec.PodSelector.MatchExpressions) == 0 {
+			return fmt.Errorf("spec.podSelector is empty: it would apply to every pod of the namespace")
 		}
 	case *PaddleJob:
 		if len(o.Spec.PaddleReplicaSpecs) == 0 {
@@ -197,6 +308,35 @@ func checkPod(t *corev1.PodTemplateSpec, selector *metav1.LabelSelector) error {
 			if !volumes[m.Name] && !strings.HasPrefix(m.Name, "checkpoints") {
 				return fmt.Errorf("container %s mounts unknown volume %q", c.Name, m.Name)
 			}
+		}
+		if err := checkProbePorts(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkProbePorts: a probe that names its port must name one the container declares (a
+// typo there is a probe that always fails, and a container restarted forever).
+func checkProbePorts(c corev1.Container) error {
+	declared := map[string]bool{}
+	for _, p := range c.Ports {
+		declared[p.Name] = true
+	}
+	for kind, probe := range map[string]*corev1.Probe{
+		"startupProbe": c.StartupProbe, "livenessProbe": c.LivenessProbe, "readinessProbe": c.ReadinessProbe,
+	} {
+		if probe == nil {
+			continue
+		}
+		var port *intstr.IntOrString
+		if probe.HTTPGet != nil {
+			port = &probe.HTTPGet.Port
+		} else if probe.TCPSocket != nil {
+			port = &probe.TCPSocket.Port
+		}
+		if port != nil && port.Type == intstr.String && !declared[port.StrVal] {
+			return fmt.Errorf("container %s: %s port %q is not one of its ports", c.Name, kind, port.StrVal)
 		}
 	}
 	return nil

@@ -4,6 +4,7 @@ sanas [--address HOST:PORT] [--tls-ca F] [--tls-cert F --tls-key F] [--token-fil
 studies | status STUDY | trials STUDY | best STUDY | watch STUDY | plot STUDY [-o F.png]
 import-paddleslim CHECKPOINT --study ID | delete STUDY --yes
 dashboard [--port 8080] [--host 127.0.0.1] [--dashboard-token-file F] [--allow-delete]
+          [--max-watches N] [--idle-seconds S]
 """
 
 from __future__ import annotations
@@ -459,6 +460,20 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="allow deleting studies from the dashboard (each asks to type the study id)",
     )
+    dash.add_argument(
+        "--max-watches",
+        type=int,
+        default=None,
+        help="WatchStudy streams the dashboard holds at once, one per study being shown "
+        "(default 32, half of sanas-server's default --max-watchers 64; keep it below "
+        "the controller's --max-watchers so other clients can watch too)",
+    )
+    dash.add_argument(
+        "--idle-seconds",
+        type=float,
+        default=None,
+        help="a study with no page open for this long stops being watched and indexed (default 60)",
+    )
     dash.set_defaults(run=None)
     return p
 
@@ -503,6 +518,8 @@ def cmd_dashboard(args: argparse.Namespace, address: str) -> int:
         port=args.port,
         token_file=args.dashboard_token_file,
         allow_delete=args.allow_delete,
+        max_watches=args.max_watches,
+        idle_seconds=args.idle_seconds,
     )
 
 

@@ -203,6 +203,30 @@ def open_channel(
     return channel
 
 
+class WatchStream:
+    """A WatchStudy call: iterate it for the events (errors as SanasError); cancel() from
+    any thread ends it, and an iteration blocked in it then ends quietly."""
+
+    def __init__(self, call: Any) -> None:
+        self._call = call
+        self.cancelled = False
+
+    def __iter__(self) -> WatchStream:
+        return self
+
+    def __next__(self) -> pb.WatchStudyResponse:
+        try:
+            return next(self._call)
+        except grpc.RpcError as exc:
+            if self.cancelled and exc.code() == grpc.StatusCode.CANCELLED:
+                raise StopIteration from None
+            raise from_rpc_error(exc) from None
+
+    def cancel(self) -> None:
+        self.cancelled = True
+        self._call.cancel()
+
+
 class LeaseKeeper:
     """Renews a trial's lease from a background thread until stopped (on rank 0 of a
     trainer group only: it holds the lease for the group)."""
@@ -531,10 +555,12 @@ class Client:
     def watch_study(self, study_id: str) -> Iterator[pb.WatchStudyResponse]:
         """The study's events as they happen: its current state first, then trials
         suggested, completed, re-issued, new bests; ends when the study completes."""
-        try:
-            yield from self._stub.WatchStudy(pb.WatchStudyRequest(study_id=study_id))
-        except grpc.RpcError as exc:
-            raise from_rpc_error(exc) from None
+        yield from self.open_watch(study_id)
+
+    def open_watch(self, study_id: str) -> WatchStream:
+        """watch_study as a stream another thread can cancel(): the controller frees the
+        stream's slot (one of its --max-watchers) at once, not at the study's next event."""
+        return WatchStream(self._stub.WatchStudy(pb.WatchStudyRequest(study_id=study_id)))
 
     def list_trials(
         self, study_id: str, state: int = pb.TRIAL_STATE_UNSPECIFIED, page_size: int = 0

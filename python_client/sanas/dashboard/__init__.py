@@ -55,6 +55,8 @@ def serve(
     port: int = 8080,
     token_file: str | None = None,
     allow_delete: bool = False,
+    max_watches: int | None = None,
+    idle_seconds: float | None = None,
 ) -> int:
     try:
         token = read_dashboard_token(host, token_file)
@@ -73,7 +75,19 @@ def serve(
             file=sys.stderr,
         )
         return 1
-    hub = Hub(client_factory)
+    from .hub import DEFAULT_IDLE_SECONDS, DEFAULT_MAX_WATCHES
+
+    if max_watches is not None and max_watches < 1:
+        print(f"sanas dashboard: --max-watches {max_watches}: must be at least 1", file=sys.stderr)
+        return 2
+    if idle_seconds is not None and not idle_seconds > 0:
+        print(f"sanas dashboard: --idle-seconds {idle_seconds}: must be above 0", file=sys.stderr)
+        return 2
+    hub = Hub(
+        client_factory,
+        max_watches=DEFAULT_MAX_WATCHES if max_watches is None else max_watches,
+        idle_seconds=DEFAULT_IDLE_SECONDS if idle_seconds is None else idle_seconds,
+    )
     settings = Settings(controller=controller, allow_delete=allow_delete, token=token, host=host)
     app = create_app(hub, settings)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET

@@ -5,6 +5,7 @@ guarded delete. Everything it knows comes from the controller's gRPC API."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import hmac
 import html
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+import anyio
+import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
@@ -38,8 +41,8 @@ from ..errors import SanasError, StudyNotFoundError
 from ..spaces import CombinedSpace, SpaceConfigError
 from ..spaces.cost import network_cost
 from ..v1 import sanas_pb2 as pb
-from .hub import Hub, StudyFeed, study_json
-from .index import MAX_PAGE_SIZE, QueryError, Row, parse_query
+from .hub import RETRY_AFTER_SECONDS, Hub, StudyFeed, WatchCapReached, study_json
+from .index import MAX_PAGE_SIZE, Query, QueryError, Row, parse_query
 
 STATIC = Path(__file__).resolve().parent / "static"
 COOKIE = "sanas_dashboard"
@@ -49,11 +52,39 @@ READY_TIMEOUT = 30.0
 KEEPALIVE = 15.0
 STUDY_TTL = 0.5
 PREFETCH = 8  # active studies indexed when the studies page lists them
+# How long a request waits for the controller to free the slot of a stream the dashboard
+# cancelled to make room (the controller looks every 0.5 s).
+REFUSED_RETRY_SECONDS = 3.0
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+# Live pages (event streams) open at once, over all studies; more are refused.
+MAX_EVENT_STREAMS = 256
+# CSV exports and chart series are built (and serialised) in threads, HEAVY_THREADS at a
+# time, so the event loop keeps answering; at most HEAVY_QUEUE wait or run (more: 503).
+HEAVY_THREADS = 2
+HEAVY_QUEUE = 8
+YIELD_ROWS = 200  # CSV rows written between two offers of the GIL to the event loop
+# The liveness probe's path: answered without the token (it tells nothing but "up").
+HEALTHZ = "/healthz"
+# On every response. The page loads only its own script and styles (uPlot is vendored),
+# talks only to its own origin and may not be framed (clickjacking a delete button).
+SECURITY_HEADERS = {
+    "content-security-policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "x-frame-options": "DENY",  # frame-ancestors for browsers without CSP 2
+    "x-content-type-options": "nosniff",
+    # Never send the address (which may carry ?token=) to another site.
+    "referrer-policy": "no-referrer",
+    "cross-origin-opener-policy": "same-origin",
+}
 
 
 @dataclass(frozen=True)
@@ -62,11 +93,7 @@ class Settings:
     allow_delete: bool = False
     token: str | None = None  # required on every request when set
     host: str = "127.0.0.1"  # the address the dashboard is bound to
-
-
-LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
-# Live pages (event streams) open at once, over all studies; more are refused.
-MAX_EVENT_STREAMS = 256
+    max_event_streams: int = MAX_EVENT_STREAMS
 
 
 def host_name(header: str) -> str:
@@ -98,6 +125,31 @@ class HostGuard:
         await self.app(scope, receive, send)
 
 
+class SecurityHeaders:
+    """ASGI middleware, outermost: SECURITY_HEADERS on every response, the guards' 401
+    and 421 and the static files included."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.raw = [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                present = {k.lower() for k, _ in message.get("headers", [])}
+                message["headers"] = [
+                    *message.get("headers", []),
+                    *((k, v) for k, v in self.raw if k not in present),
+                ]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
 class TokenGuard:
     """ASGI middleware: every request (pages, API, SSE, static files) carries the token,
     as the cookie set from `?token=`, or as `Authorization: Bearer TOKEN`."""
@@ -110,7 +162,8 @@ class TokenGuard:
         return hmac.compare_digest(value.encode(), self.token)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        # The kubelet's liveness probe cannot carry the token; HEALTHZ answers "ok" only.
+        if scope["type"] != "http" or scope["path"] == HEALTHZ:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
@@ -218,6 +271,46 @@ def page(title: str, kind: str, **data: str) -> HTMLResponse:
     )
 
 
+class EventStream(StreamingResponse):
+    """A server-sent event stream that calls `release` exactly once when it ends, however
+    it ends: the client going away is noticed at once (its disconnect message), not at
+    the next write, which may be a keep-alive KEEPALIVE seconds later."""
+
+    def __init__(self, content: AsyncIterator[str], release: Callable[[], None]) -> None:
+        super().__init__(
+            content,
+            media_type="text/event-stream",
+            headers={"cache-control": "no-store", "x-accel-buffering": "no"},
+        )
+        self._release = release
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            async with anyio.create_task_group() as group:
+
+                async def stream() -> None:
+                    with contextlib.suppress(OSError):  # the client went away
+                        await self.stream_response(send)
+                    group.cancel_scope.cancel()
+
+                async def disconnected() -> None:
+                    while (await receive())["type"] != "http.disconnect":
+                        pass
+                    group.cancel_scope.cancel()
+
+                group.start_soon(stream)
+                group.start_soon(disconnected)
+        finally:
+            self._release()
+
+
+class Busy(HTTPException):
+    """503 with Retry-After: the page may try again then."""
+
+    def __init__(self, detail: str, retry_after: int = RETRY_AFTER_SECONDS) -> None:
+        super().__init__(503, detail, headers={"retry-after": str(retry_after)})
+
+
 def create_app(hub: Hub, settings: Settings) -> ASGIApp:
     async def call(fn: Callable[..., Any], *args: Any) -> Any:
         try:
@@ -228,16 +321,51 @@ def create_app(hub: Hub, settings: Settings) -> ASGIApp:
             raise HTTPException(502, f"controller {settings.controller}: {exc}") from None
 
     async def ready_feed(study_id: str) -> StudyFeed:
-        feed = hub.feed(study_id)
-        await run_in_threadpool(feed.ready.wait, READY_TIMEOUT)
-        if not feed.ready.is_set():
-            raise HTTPException(504, f"controller {settings.controller} did not answer in time")
-        if feed.study is None:
+        retry_until: float | None = None
+        while True:
+            try:
+                feed = hub.feed(study_id)
+            except WatchCapReached as exc:
+                raise Busy(str(exc)) from None
+            await run_in_threadpool(feed.ready.wait, READY_TIMEOUT)
+            if not feed.ready.is_set():
+                # Still listing (300 trials of 10,000 reports take the controller ~20 s):
+                # the feed goes on loading, and the page asks again.
+                raise HTTPException(
+                    504,
+                    f"controller {settings.controller} has not finished listing the trials "
+                    f"of {study_id!r}; try again shortly",
+                    headers={"retry-after": "5"},
+                )
+            feed.touch()  # idle from now, however long the listing took
+            if feed.study is not None:
+                return feed
             hub.drop(study_id)
-            message = feed.error or "no such study"
-            status = 404 if feed.not_found else 502
-            raise HTTPException(status, message)
-        return feed
+            if not feed.refused:
+                raise HTTPException(404 if feed.not_found else 502, feed.error or "no such study")
+            # The controller's watch slots are taken, maybe by this dashboard's unviewed
+            # studies: free one of ours, and try again while the controller notices the
+            # cancelled stream (it looks every 0.5 s).
+            if retry_until is None and hub.make_room():
+                retry_until = time.monotonic() + REFUSED_RETRY_SECONDS
+            if retry_until is None or time.monotonic() > retry_until:
+                raise Busy(f"controller {settings.controller}: {feed.error}")
+            await asyncio.sleep(0.2)
+
+    heavy_state: dict[str, Any] = {"limiter": None, "queued": 0}
+
+    async def heavy(fn: Callable[..., Any], *args: Any) -> Any:
+        """fn(*args) in one of HEAVY_THREADS threads, so the event loop (every other
+        request, /api/health and live pages) is not held while it runs."""
+        if heavy_state["queued"] >= HEAVY_QUEUE:
+            raise Busy(f"{HEAVY_QUEUE} exports are running or waiting already", 5)
+        if heavy_state["limiter"] is None:  # created in the event loop it belongs to
+            heavy_state["limiter"] = anyio.CapacityLimiter(HEAVY_THREADS)
+        heavy_state["queued"] += 1
+        try:
+            return await anyio.to_thread.run_sync(fn, *args, limiter=heavy_state["limiter"])
+        finally:
+            heavy_state["queued"] -= 1
 
     # -- pages ---------------------------------------------------------------------------
     async def studies_page(request: Request) -> Response:
@@ -285,7 +413,7 @@ def create_app(hub: Hub, settings: Settings) -> ASGIApp:
             if s.state == pb.STUDY_STATE_ACTIVE and prefetched < PREFETCH:
                 # Index the running studies now, so opening one finds it ready.
                 prefetched += 1
-                hub.feed(s.study_id)
+                hub.prefetch(s.study_id)
         return out
 
     async def api_studies(request: Request) -> Response:
@@ -300,7 +428,7 @@ def create_app(hub: Hub, settings: Settings) -> ASGIApp:
             feed.study_fetched = time.monotonic()
         assert feed.study is not None
         info = study_json(feed.study)
-        info["trainers"] = feed.index.trainers(info["lease_seconds"])
+        info["trainers"] = await run_in_threadpool(feed.index.trainers, info["lease_seconds"])
         info["best"] = describe(feed.study, list(feed.study.best_tokens))
         info["indexed"] = len(feed.index)
         info["finished_watch"] = feed.finished
@@ -308,7 +436,8 @@ def create_app(hub: Hub, settings: Settings) -> ASGIApp:
 
     async def api_series(request: Request) -> Response:
         feed = await ready_feed(study_id_of(request))
-        return JSONResponse(await run_in_threadpool(feed.index.series))
+        body = await heavy(feed.index.series_json)
+        return Response(body, media_type="application/json")
 
     async def api_trials(request: Request) -> Response:
         feed = await ready_feed(study_id_of(request))
@@ -316,7 +445,8 @@ def create_app(hub: Hub, settings: Settings) -> ASGIApp:
             query = parse_query(dict(request.query_params))
         except QueryError as exc:
             raise HTTPException(400, str(exc)) from None
-        result = feed.index.query(query)
+        # A sort of 100k rows takes tens of ms: not on the event loop.
+        result = await run_in_threadpool(feed.index.query, query)
         return JSONResponse(
             {
                 "total": result.total,
@@ -336,17 +466,8 @@ def create_app(hub: Hub, settings: Settings) -> ASGIApp:
             query = parse_query({**params, "limit": str(MAX_CSV_ROWS)}, max_limit=MAX_CSV_ROWS)
         except QueryError as exc:
             raise HTTPException(400, str(exc)) from None
-        rows = feed.index.query(query).rows
-        buffer = io.StringIO()
-        fields = list(Row.from_pb(pb.Trial()).to_json().keys())
-        writer = csv.DictWriter(buffer, fieldnames=fields)
-        writer.writeheader()
-        for r in rows:
-            record = {k: spreadsheet_safe(v) for k, v in r.to_json().items()}
-            record["tokens"] = " ".join(map(str, r.tokens))
-            writer.writerow(record)
         return Response(
-            buffer.getvalue(),
+            await heavy(trials_csv, feed, query),
             media_type="text/csv",
             headers={"content-disposition": f'attachment; filename="{study_id}-trials.csv"'},
         )
@@ -359,39 +480,48 @@ def create_app(hub: Hub, settings: Settings) -> ASGIApp:
             raise HTTPException(404, f"study {feed.study_id!r} has no trial {trial_id}")
         assert feed.study is not None
         out = row.to_json()
-        out["measurements"] = row.measurements
+        # The kept points (at most CURVE_KEEP, the extremes of equal step ranges) and how
+        # many were reported.
+        out["measurements"] = row.curve.points() if row.curve else []
+        out["measurements_reported"] = row.curve.count if row.curve else 0
         out["architecture"] = describe(feed.study, list(row.tokens))
         return JSONResponse(out)
 
+    live = {"streams": 0}
+
     async def api_events(request: Request) -> Response:
         study_id = study_id_of(request)
-        if sum(f.subscribers for f in hub.feeds().values()) >= MAX_EVENT_STREAMS:
-            raise HTTPException(
-                503, f"{MAX_EVENT_STREAMS} live pages are open already: close some and reload"
+        # The check and the reservation with no await between: on one event loop nothing
+        # else runs in between, so 1,000 streams opened at once cannot all pass the check.
+        if live["streams"] >= settings.max_event_streams:
+            raise Busy(
+                f"{settings.max_event_streams} live pages are open already: close some and reload"
             )
-        feed = await ready_feed(study_id)
-        queue = feed.subscribe()
+        live["streams"] += 1
+        try:
+            feed = await ready_feed(study_id)
+            queue = feed.subscribe()
+        except BaseException:
+            live["streams"] -= 1
+            raise
+
+        def release() -> None:
+            feed.unsubscribe(queue)
+            live["streams"] -= 1
 
         async def stream() -> AsyncIterator[str]:
-            try:
-                assert feed.study is not None
-                hello = {"type": "hello", "study": study_json(feed.study)}
-                yield f"data: {json.dumps(hello)}\n\n"
-                while True:
-                    try:
-                        message = await asyncio.wait_for(queue.get(), KEEPALIVE)
-                    except asyncio.TimeoutError:
-                        yield ": keep-alive\n\n"
-                        continue
-                    yield f"data: {json.dumps(message)}\n\n"
-            finally:
-                feed.unsubscribe(queue)
+            assert feed.study is not None
+            hello = {"type": "hello", "study": study_json(feed.study)}
+            yield f"data: {json.dumps(hello)}\n\n"
+            while True:
+                try:
+                    message = await asyncio.wait_for(queue.get(), KEEPALIVE)
+                except asyncio.TimeoutError:
+                    yield ": keep-alive\n\n"
+                    continue
+                yield f"data: {json.dumps(message)}\n\n"
 
-        return StreamingResponse(
-            stream(),
-            media_type="text/event-stream",
-            headers={"cache-control": "no-store", "x-accel-buffering": "no"},
-        )
+        return EventStream(stream(), release)
 
     async def api_delete(request: Request) -> Response:
         study_id = study_id_of(request)
@@ -421,27 +551,41 @@ def create_app(hub: Hub, settings: Settings) -> ASGIApp:
             {
                 "controller": settings.controller,
                 "allow_delete": settings.allow_delete,
+                "watching": sum(f.watching for f in feeds.values()),
+                "max_watches": hub.max_watches,
+                "idle_seconds": hub.idle_seconds,
+                "event_streams": live["streams"],
+                "max_event_streams": settings.max_event_streams,
                 "feeds": {
                     k: {
                         "subscribers": f.subscribers,
                         "streams_opened": f.streams_opened,
                         "indexed": len(f.index),
+                        "watching": f.watching,
                     }
                     for k, f in feeds.items()
                 },
             }
         )
 
+    async def healthz(request: Request) -> Response:
+        return PlainTextResponse("ok\n")
+
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         if request.url.path.startswith("/api/"):
-            return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
-        return PlainTextResponse(f"{exc.status_code}: {exc.detail}\n", status_code=exc.status_code)
+            return JSONResponse(
+                {"error": exc.detail}, status_code=exc.status_code, headers=exc.headers
+            )
+        return PlainTextResponse(
+            f"{exc.status_code}: {exc.detail}\n", status_code=exc.status_code, headers=exc.headers
+        )
 
     routes = [
         Route("/", studies_page),
         Route("/study/{study_id}", study_page),
         Route("/study/{study_id}/trial/{trial_id:int}", trial_page),
+        Route(HEALTHZ, healthz),
         Route("/api/health", api_health),
         Route("/api/studies", api_studies),
         Route("/api/studies/{study_id}", api_study),
@@ -455,4 +599,23 @@ def create_app(hub: Hub, settings: Settings) -> ASGIApp:
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_error})
     app.state.hub = hub
-    return TokenGuard(app, settings.token) if settings.token else HostGuard(app, settings.host)
+    guarded = TokenGuard(app, settings.token) if settings.token else HostGuard(app, settings.host)
+    return SecurityHeaders(guarded)
+
+
+def trials_csv(feed: StudyFeed, query: Query) -> bytes:
+    """The rows `query` selects as CSV (run in a heavy-work thread)."""
+    rows = feed.index.query(query).rows
+    buffer = io.StringIO()
+    fields = list(Row.from_pb(pb.Trial()).to_json().keys())
+    writer = csv.DictWriter(buffer, fieldnames=fields)
+    writer.writeheader()
+    for i, r in enumerate(rows):
+        record = {k: spreadsheet_safe(v) for k, v in r.to_json().items()}
+        record["tokens"] = " ".join(map(str, r.tokens))
+        writer.writerow(record)
+        if i % YIELD_ROWS == 0:
+            # Hand the GIL over now: the event loop waiting for it answers at once, not
+            # after the interpreter's 5 ms switch interval (per step of each request).
+            time.sleep(0)
+    return buffer.getvalue().encode()

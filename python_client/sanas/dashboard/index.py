@@ -6,12 +6,15 @@ Pure logic (no I/O): the pagination, sorting and filtering here are unit-tested 
 
 from __future__ import annotations
 
+import bisect
+import json
 import math
 import operator
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from array import array
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ..v1 import sanas_pb2 as pb
@@ -28,7 +31,14 @@ SORT_KEYS = ("trial", "reward", "time", "trainer", "state")
 MAX_PAGE_SIZE = 500
 MAX_FILTER_CHARS = 200
 MAX_SERIES_POINTS = 10_000
-MAX_CURVES = 200
+# Learning curves in the chart: the latest 60 trials that reported progress (what the page
+# draws), each down-sampled to at most 2 * CHART_CURVE_BUCKETS points.
+MAX_CURVES = 60
+CHART_CURVE_BUCKETS = 150
+# Points the index keeps per trial (min and max of each of CURVE_KEEP / 2 equal step
+# ranges): a trial may report 10,000 (the controller's maximum), and 300 such curves as
+# Python tuples took ~330 MB. The controller keeps every point; ListTrials returns them.
+CURVE_KEEP = 512
 
 
 class QueryError(ValueError):
@@ -37,6 +47,107 @@ class QueryError(ValueError):
 
 def ts(value: Any) -> float | None:
     return value.seconds + value.nanos / 1e9 if value.seconds or value.nanos else None
+
+
+def _extremes(
+    steps: Sequence[int], values: Sequence[float], width: int
+) -> tuple[array[int], array[float]]:
+    """Per step range [k * width, (k + 1) * width): its lowest and highest point, in step
+    order (one point when they are the same). Steps must increase. The min and max scans
+    run in C (builtins over index ranges), so 10,000 points take about a millisecond."""
+    out_steps: array[int] = array("q")
+    out_values: array[float] = array("d")
+    get = values.__getitem__
+    start, n = 0, len(steps)
+    while start < n:
+        end = bisect.bisect_left(steps, (steps[start] // width + 1) * width, start, n)
+        lo = min(range(start, end), key=get)
+        hi = max(range(start, end), key=get)
+        for i in sorted({lo, hi}):
+            out_steps.append(steps[i])
+            out_values.append(values[i])
+        start = end
+    return out_steps, out_values
+
+
+class Curve:
+    """A trial's reported (step, value) points in bounded memory: while more than
+    CURVE_KEEP / 2 step ranges of `width` steps hold points, the width doubles, and each
+    range keeps only its lowest and highest point. So the curve's extremes survive, the
+    resolution is the same along the whole curve, and a trial costs at most CURVE_KEEP
+    points (16 bytes each) however many it reports. `count` and `last` stay exact."""
+
+    __slots__ = ("count", "last", "steps", "values", "width")
+
+    def __init__(self) -> None:
+        self.steps: array[int] = array("q")
+        self.values: array[float] = array("d")
+        self.width = 1
+        self.count = 0  # points reported
+        self.last: tuple[int, float] | None = None
+
+    @classmethod
+    def of(cls, steps: Sequence[int], values: Sequence[float]) -> Curve:
+        curve = cls()
+        if not steps:
+            return curve
+        curve.count = len(steps)
+        curve.last = (steps[-1], values[-1])
+        width = 1
+        while (steps[-1] // width - steps[0] // width + 1) * 2 > CURVE_KEEP:
+            width *= 2
+        if width == 1:
+            curve.steps, curve.values = array("q", steps), array("d", values)
+        else:
+            curve.steps, curve.values = _extremes(steps, values, width)
+        curve.width = width
+        return curve
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def add(self, step: int, value: float) -> None:
+        """A new report; one at or before the last step is ignored (steps increase)."""
+        if self.last is not None and step <= self.last[0]:
+            return
+        self.count += 1
+        self.last = (step, value)
+        steps, values, width = self.steps, self.values, self.width
+        bucket = step // width
+        # The points already in this step range (at most two, at the end).
+        held = 0
+        while held < 2 and held < len(steps) and steps[-1 - held] // width == bucket:
+            held += 1
+        if held < 2:
+            steps.append(step)
+            values.append(value)
+        else:
+            a, b = len(steps) - 2, len(steps) - 1
+            points = [(steps[a], values[a]), (steps[b], values[b]), (step, value)]
+            lo = min(range(3), key=lambda i: points[i][1])
+            hi = max(range(3), key=lambda i: points[i][1])
+            # All three equal: keep the range's first and last.
+            keep = sorted({lo, hi}) if lo != hi else [0, 2]
+            for slot, i in zip((a, b), keep, strict=True):
+                steps[slot], values[slot] = points[i]
+        if (steps[-1] // width - steps[0] // width + 1) * 2 > CURVE_KEEP:
+            while (steps[-1] // width - steps[0] // width + 1) * 2 > CURVE_KEEP:
+                width *= 2
+            self.steps, self.values = _extremes(steps, values, width)
+            self.width = width
+
+    def points(self, width: int = 1) -> list[list[float]]:
+        """[[step, value], ...]: every kept point, or per `width` steps the extremes;
+        the last reported point always ends it."""
+        steps, values = (
+            (self.steps, self.values)
+            if width <= self.width
+            else _extremes(self.steps, self.values, width)
+        )
+        out = [[s, v] for s, v in zip(steps, values, strict=True)]
+        if self.last is not None and (not out or out[-1][0] != self.last[0]):
+            out.append([self.last[0], self.last[1]])
+        return out
 
 
 @dataclass(slots=True)
@@ -56,12 +167,15 @@ class Row:
     tokens: tuple[int, ...]
     stop_reason: str
     max_step: int
-    measurements: list[tuple[int, float]] = field(default_factory=list)
+    curve: Curve | None = None  # None: no progress reported
 
     @classmethod
     def from_pb(cls, t: pb.Trial) -> Row:
         state = STATE_NAMES.get(t.state, "unspecified")
         measurements = t.measurements
+        curve = None
+        if measurements:
+            curve = Curve.of([m.step for m in measurements], [m.value for m in measurements])
         return cls(
             t.trial_id,
             state,
@@ -77,7 +191,7 @@ class Row:
             tuple(t.tokens),
             t.stop_reason,
             t.max_step,
-            [(m.step, m.value) for m in measurements] if measurements else [],
+            curve,
         )
 
     def to_json(self, tokens: bool = True) -> dict[str, Any]:
@@ -94,7 +208,7 @@ class Row:
             "issue_count": self.issue_count,
             "stop_reason": self.stop_reason,
             "max_step": self.max_step,
-            "last_step": self.measurements[-1][0] if self.measurements else None,
+            "last_step": self.curve.last[0] if self.curve and self.curve.last else None,
         }
         if tokens:
             out["tokens"] = list(self.tokens)
@@ -203,7 +317,7 @@ class TrialIndex:
         self._lock = threading.Lock()
         self.version = 0
         self._sorted: dict[tuple[str, bool], tuple[int, list[Row]]] = {}
-        self._series: tuple[int, dict[str, Any]] | None = None
+        self._series: tuple[int, bytes] | None = None
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -228,8 +342,9 @@ class TrialIndex:
             and row.issue_count <= old.issue_count
         ):
             return
-        if old is not None and len(old.measurements) > len(row.measurements):
-            row.measurements = old.measurements
+        if old is not None and old.curve is not None:
+            if row.curve is None or old.curve.count > row.curve.count:
+                row.curve = old.curve
         self._rows[trial_id] = row
 
     def update(self, trial: pb.Trial) -> Row:
@@ -245,8 +360,9 @@ class TrialIndex:
             if row is None:
                 row = Row.from_pb(trial)
                 self._rows[trial.trial_id] = row
-            if not row.measurements or row.measurements[-1][0] < step:
-                row.measurements.append((step, value))
+            if row.curve is None:
+                row.curve = Curve()
+            row.curve.add(step, value)
             self.version += 1
 
     def get(self, trial_id: int) -> Row | None:
@@ -317,15 +433,20 @@ class TrialIndex:
     def series(self) -> dict[str, Any]:
         """Columns for the charts, in trial order: finished trials' reward, best so far,
         temperature and rolling acceptance; down-sampled to MAX_SERIES_POINTS buckets
-        (each keeps its best reward) so a 100k-trial study stays a small download."""
+        (each keeps its best reward) so a 100k-trial study stays a small download. The
+        learning curves of the latest MAX_CURVES trials that reported progress, each cut
+        to the extremes of CHART_CURVE_BUCKETS step ranges (the same ranges for all)."""
+        return json.loads(self.series_json())
+
+    def series_json(self) -> bytes:
+        """series() as JSON bytes, cached until the next change: serialising is most of
+        the cost, so a cached answer is just these bytes."""
         with self._lock:
             version = self.version
             if self._series is not None and self._series[0] == version:
                 return self._series[1]
-        done = sorted(
-            (r for r in self.rows() if r.state in ("succeeded", "stopped")),
-            key=lambda r: r.trial_id,
-        )
+        rows = self.rows()
+        done = sorted((r for r in rows if r.state in ("succeeded", "stopped")), key=_trial_id)
         n = len(done)
         stride = max(1, math.ceil(n / MAX_SERIES_POINTS))
         window = max(1, min(20, n // 5))
@@ -353,11 +474,19 @@ class TrialIndex:
                 best[-1] = top
             else:
                 best[-1] = top
+        measured = sorted((r for r in rows if r.curve is not None), key=_trial_id)[-MAX_CURVES:]
+        measured.reverse()  # the latest first
+        span = max((r.curve.last[0] for r in measured if r.curve and r.curve.last), default=0)
+        width = max(1, math.ceil((span + 1) / CHART_CURVE_BUCKETS))
         curves = [
-            {"trial_id": r.trial_id, "stopped": r.state == "stopped", "points": r.measurements}
-            for r in sorted((r for r in self.rows() if r.measurements), key=lambda r: -r.trial_id)[
-                :MAX_CURVES
-            ]
+            {
+                "trial_id": r.trial_id,
+                "stopped": r.state == "stopped",
+                "reported": r.curve.count,
+                "points": r.curve.points(width),
+            }
+            for r in measured
+            if r.curve is not None
         ]
         out = {
             "trial": ids,
@@ -370,6 +499,11 @@ class TrialIndex:
             "finished": n,
             "curves": curves,
         }
+        # As Starlette's JSONResponse renders it (no NaN), without the spaces.
+        body = json.dumps(out, allow_nan=False, separators=(",", ":")).encode()
         with self._lock:
-            self._series = (version, out)
-        return out
+            self._series = (version, body)
+        return body
+
+
+_trial_id = operator.attrgetter("trial_id")

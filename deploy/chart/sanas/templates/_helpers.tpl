@@ -68,13 +68,106 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 {{- end -}}
 
+{{/* "true" when the controller serves TLS / wants a token, "" otherwise (insecure: true
+turns both off). */}}
+{{- define "sanas.tlsOn" -}}
+{{- if and .Values.tls.enabled (not .Values.insecure) -}}true{{- end -}}
+{{- end -}}
+
+{{- define "sanas.authOn" -}}
+{{- if and .Values.auth.enabled (not .Values.insecure) -}}true{{- end -}}
+{{- end -}}
+
+{{/* The Secrets in use: the ones named in the values, or the ones the chart generates. */}}
+{{- define "sanas.tlsSecretName" -}}
+{{- default (printf "%s-tls" (include "sanas.fullname" .)) .Values.tls.secretName -}}
+{{- end -}}
+
+{{- define "sanas.authSecretName" -}}
+{{- default (printf "%s-token" (include "sanas.fullname" .)) .Values.auth.secretName -}}
+{{- end -}}
+
+{{- define "sanas.dashboardTokenSecretName" -}}
+{{- default (printf "%s-dashboard-token" (include "sanas.fullname" .)) .Values.dashboard.tokenSecretName -}}
+{{- end -}}
+
+{{/*
+The data of a generated Secret: what the cluster already holds under its name when every
+key is there (so `helm upgrade` keeps the CA, the certificate and the tokens that trainers
+and browsers already have), else the new values in `fresh`. `old` is that Secret as
+`lookup` returns it: empty under `helm template` and `--dry-run`, where each render
+generates new values. Call with (dict "old" LOOKUP "keys" (list ...) "fresh" DICT).
+*/}}
+{{- define "sanas.keptSecretData" -}}
+{{- $data := dict -}}
+{{- if and .old .old.data -}}
+{{- range .keys -}}
+{{- if hasKey $.old.data . -}}
+{{- $_ := set $data . (index $.old.data .) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- if ne (len $data) (len .keys) -}}
+{{- $data = .fresh -}}
+{{- end -}}
+{{- toYaml $data -}}
+{{- end -}}
+
+{{/* A CA and a server certificate for the controller's Service names (and localhost /
+127.0.0.1, for the health probe and `kubectl port-forward`), base64-encoded. */}}
+{{- define "sanas.freshTls" -}}
+{{- $t := .Values.tls -}}
+{{- $svc := include "sanas.controllerName" . -}}
+{{- $ns := .Release.Namespace -}}
+{{- $days := int $t.generatedValidityDays -}}
+{{- $names := concat (list $svc (printf "%s.%s" $svc $ns) (printf "%s.%s.svc" $svc $ns) (printf "%s.%s.svc.cluster.local" $svc $ns) "localhost") $t.extraDnsNames -}}
+{{- $ca := genCA (printf "%s-ca" $svc) $days -}}
+{{- $cert := genSignedCert (printf "%s.%s.svc" $svc $ns) (list "127.0.0.1") $names $days $ca -}}
+{{- toYaml (dict $t.certKey ($cert.Cert | b64enc) $t.keyKey ($cert.Key | b64enc) $t.caKey ($ca.Cert | b64enc)) -}}
+{{- end -}}
+
+{{/* A size like 500Mi, 1Gi or 2G in MiB, rounded up. */}}
+{{- define "sanas.sizeMiB" -}}
+{{- $s := toString . -}}
+{{- $number := regexFind "^[0-9]+(\\.[0-9]+)?" $s -}}
+{{- $unit := trimPrefix $number $s -}}
+{{- $perUnit := dict "" 0.00000095367431640625 "Ki" 0.0009765625 "Mi" 1.0 "Gi" 1024.0 "Ti" 1048576.0 "k" 0.0009536743164 "M" 0.95367431640625 "G" 953.67431640625 "T" 953674.31640625 -}}
+{{- if or (not $number) (not (hasKey $perUnit $unit)) -}}
+{{- fail (printf "controller.persistence.size %q: want a size such as 500Mi, 1Gi or 2G" $s) -}}
+{{- end -}}
+{{- mulf (float64 $number) (index $perUnit $unit) | ceil | int -}}
+{{- end -}}
+
+{{/*
+Seconds the controller may take to start: controller.probes.startupSeconds, or when 0,
+0.2 s per MiB of the checkpoint volume (twice the measured 0.06-0.09 s per MiB of
+checkpoints: 6.6-9.7 s for a 110 MiB study), at least 300.
+*/}}
+{{- define "sanas.startupSeconds" -}}
+{{- $given := int .Values.controller.probes.startupSeconds -}}
+{{- if gt $given 0 -}}
+{{- $given -}}
+{{- else -}}
+{{- max 300 (div (int (include "sanas.sizeMiB" .Values.controller.persistence.size)) 5) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The dashboard's --max-watches: its own value, or half the controller's. */}}
+{{- define "sanas.dashboardMaxWatches" -}}
+{{- $given := int .Values.dashboard.maxWatches -}}
+{{- if gt $given 0 -}}{{ $given }}{{- else -}}{{ max 1 (div (int .Values.controller.maxWatchers) 2) }}{{- end -}}
+{{- end -}}
+
 {{/* Fails the render on values that cannot work. */}}
 {{- define "sanas.validate" -}}
-{{- if and .Values.tls.enabled (not .Values.tls.secretName) -}}
-{{- fail "tls.enabled needs tls.secretName (an existing Secret with the server certificate and key)" -}}
+{{- if and (not .Values.insecure) (not .Values.tls.enabled) -}}
+{{- fail "tls.enabled=false would serve studies and tokens in clear text: set insecure: true to mean it" -}}
 {{- end -}}
-{{- if and .Values.auth.enabled (not .Values.auth.secretName) -}}
-{{- fail "auth.enabled needs auth.secretName (an existing Secret holding the token)" -}}
+{{- if and (not .Values.insecure) (not .Values.auth.enabled) (not .Values.tls.mutual) -}}
+{{- fail "auth.enabled=false lets any pod that reaches the controller delete studies: keep the token, use tls.mutual, or set insecure: true to mean it" -}}
+{{- end -}}
+{{- if and (include "sanas.tlsOn" .) .Values.tls.mutual (not .Values.tls.secretName) -}}
+{{- fail "tls.mutual needs tls.secretName: client certificates must chain to a CA you keep, and the chart keeps no CA key" -}}
 {{- end -}}
 {{- if not (has .Values.trainers.kind (list "Job" "PaddleJob")) -}}
 {{- fail (printf "trainers.kind %q: want Job or PaddleJob" .Values.trainers.kind) -}}
@@ -82,6 +175,13 @@ app.kubernetes.io/component: {{ .component }}
 {{- if and .Values.trainers.enabled (not .Values.trainers.studyId) -}}
 {{- fail "trainers.studyId is required" -}}
 {{- end -}}
+{{- if lt (int .Values.controller.maxWatchers) 2 -}}
+{{- fail "controller.maxWatchers must be at least 2 (the dashboard takes at most half)" -}}
+{{- end -}}
+{{- if and .Values.dashboard.enabled (ge (int (include "sanas.dashboardMaxWatches" .)) (int .Values.controller.maxWatchers)) -}}
+{{- fail (printf "dashboard.maxWatches %d must stay below controller.maxWatchers %d, or other clients can watch nothing" (int .Values.dashboard.maxWatches) (int .Values.controller.maxWatchers)) -}}
+{{- end -}}
+{{- $_ := include "sanas.startupSeconds" . -}}
 {{- end -}}
 
 {{/*
@@ -92,6 +192,8 @@ Call with (dict "ctx" $ "restartPolicy" "OnFailure").
 {{- $ := .ctx -}}
 {{- $v := $.Values.trainers -}}
 restartPolicy: {{ .restartPolicy }}
+# Trainers never call the Kubernetes API: no service account token in the pod.
+automountServiceAccountToken: false
 {{- with $.Values.imagePullSecrets }}
 imagePullSecrets:
   {{- toYaml . | nindent 2 }}
@@ -126,11 +228,11 @@ containers:
             fieldPath: metadata.name
       - name: HOME
         value: /tmp
-      {{- if $.Values.auth.enabled }}
+      {{- if include "sanas.authOn" $ }}
       - name: SANAS_TOKEN_FILE
         value: /etc/sanas/token/{{ $.Values.auth.secretKey }}
       {{- end }}
-      {{- if $.Values.tls.enabled }}
+      {{- if include "sanas.tlsOn" $ }}
       - name: SANAS_TLS_CA
         value: /etc/sanas/tls-ca/{{ $.Values.tls.caKey }}
       {{- if $v.tls.clientSecretName }}
@@ -156,12 +258,12 @@ containers:
         mountPath: /tmp
       - name: dshm
         mountPath: /dev/shm
-      {{- if $.Values.auth.enabled }}
+      {{- if include "sanas.authOn" $ }}
       - name: token
         mountPath: /etc/sanas/token
         readOnly: true
       {{- end }}
-      {{- if $.Values.tls.enabled }}
+      {{- if include "sanas.tlsOn" $ }}
       - name: tls-ca
         mountPath: /etc/sanas/tls-ca
         readOnly: true
@@ -178,19 +280,19 @@ volumes:
     emptyDir:
       medium: Memory
       sizeLimit: {{ $v.shmSize }}
-  {{- if $.Values.auth.enabled }}
+  {{- if include "sanas.authOn" $ }}
   - name: token
     secret:
-      secretName: {{ $.Values.auth.secretName }}
+      secretName: {{ include "sanas.authSecretName" $ }}
       items:
         - key: {{ $.Values.auth.secretKey }}
           path: {{ $.Values.auth.secretKey }}
   {{- end }}
-  {{- if $.Values.tls.enabled }}
+  {{- if include "sanas.tlsOn" $ }}
   {{- /* Only the CA of the server's Secret: trainers never see the server's key. */}}
   - name: tls-ca
     secret:
-      secretName: {{ $.Values.tls.secretName }}
+      secretName: {{ include "sanas.tlsSecretName" $ }}
       items:
         - key: {{ $.Values.tls.caKey }}
           path: {{ $.Values.tls.caKey }}

@@ -20,7 +20,13 @@ async function api(path, options = {}) {
   const response = await fetch(path, options);
   const type = response.headers.get("content-type") || "";
   const data = type.includes("json") ? await response.json() : await response.text();
-  if (!response.ok) throw new Error((data && data.error) || `${response.status}`);
+  if (!response.ok) {
+    const err = new Error((data && data.error) || `${response.status}`);
+    // Retry-After: the dashboard is busy (503: every watch slot shows an open page, or
+    // too many exports) or still loading the study (504); the page tries again then.
+    err.retryAfter = Number(response.headers.get("retry-after")) || 0;
+    throw err;
+  }
   return data;
 }
 
@@ -207,13 +213,6 @@ async function studyPage() {
     }
     return { data, series };
   }
-  try {
-    await loadInfo();
-    await loadSeries();
-  } catch (err) {
-    showError(err);
-    return;
-  }
   // Live: one EventSource; redraws are throttled so a busy study cannot flood the page.
   let pending = false;
   function soon() {
@@ -224,10 +223,7 @@ async function studyPage() {
       try { await Promise.all([loadInfo(), loadSeries(), window.refreshTrials()]); } catch (err) { showError(err); }
     }, 700);
   }
-  const source = new EventSource(`${apiStudy(id)}/events`);
-  source.onopen = () => setLive("live");
-  source.onerror = () => setLive("reconnecting...", false);
-  source.onmessage = (e) => {
+  function onEvent(e) {
     const m = JSON.parse(e.data);
     if (m.type === "error") { setLive(m.message, false); return; }
     setLive("live");
@@ -239,7 +235,33 @@ async function studyPage() {
       while (events.children.length > 15) events.lastChild.remove();
     }
     if (m.type !== "hello") soon();
-  };
+  }
+  function connect() {
+    const source = new EventSource(`${apiStudy(id)}/events`);
+    source.onopen = () => setLive("live");
+    source.onmessage = onEvent;
+    source.onerror = () => {
+      // A refused stream (503) is not retried by the browser: try again in a while.
+      if (source.readyState === EventSource.CLOSED) {
+        setLive("live updates paused, retrying in 10 s", false);
+        setTimeout(connect, 10000);
+      } else {
+        setLive("reconnecting...", false);
+      }
+    };
+  }
+  async function start() {
+    try {
+      await loadInfo();
+      await loadSeries();
+    } catch (err) {
+      showError(err);
+      if (err.retryAfter) setTimeout(start, err.retryAfter * 1000);
+      return;
+    }
+    connect();
+  }
+  await start();
 }
 
 function trialsTable(id) {
@@ -347,6 +369,10 @@ async function trialPage() {
     if (t.measurements.length) {
       const box = el("div", { id: "trial-curve" });
       main.append(el("h2", {}, "Learning curve"), box);
+      if (t.measurements_reported > t.measurements.length) {
+        main.append(el("p", { class: "muted small", id: "curve-note" },
+          `${num(t.measurements_reported)} points reported; the dashboard keeps the lowest and highest of each of ${num(Math.ceil(t.measurements.length / 2))} equal step ranges`));
+      }
       chart(box, "reported value", [{ label: "value", stroke: "#1f77b4", width: 2 }],
         { xlabel: "step", data: [t.measurements.map((m) => m[0]), t.measurements.map((m) => m[1])] });
     }
