@@ -63,6 +63,9 @@ def test_a_create_suggest_complete_cycle_in_json(server):
                 "reward": 0.75,
                 "suggest_next": True,
                 "client_id": "ops",
+                # The binding, copied from the SuggestTrial answer (as the README shows).
+                "study_uid": trial["study_uid"],
+                "trial_fingerprint": trial["fingerprint"],
             },
         )
     )
@@ -114,13 +117,18 @@ def test_progress_reports_and_a_stop_in_json(server):
         trial = json.loads(
             grpcurl(server.address, f"{SERVICE}/SuggestTrial", data={"study_id": "es"})
         )["trial"]
-        report = {"study_id": "es", "trial_id": trial.get("trial_id", "0"), "step": 1}
+        report = {
+            "study_id": "es",
+            "trial_id": trial.get("trial_id", "0"),
+            "study_uid": trial["study_uid"],
+            "trial_fingerprint": trial["fingerprint"],
+        }
         answers.append(
             json.loads(
                 grpcurl(
                     server.address,
                     f"{SERVICE}/ReportTrialProgress",
-                    data={**report, "value": loss, "max_step": 4},
+                    data={**report, "step": 1, "value": loss, "max_step": 4},
                 )
             )
         )
@@ -128,7 +136,7 @@ def test_progress_reports_and_a_stop_in_json(server):
             grpcurl(
                 server.address,
                 f"{SERVICE}/CompleteTrial",
-                data={"study_id": "es", "trial_id": report["trial_id"], "reward": -loss},
+                data={**report, "reward": -loss},
             )
     assert "should_stop" not in answers[0]  # proto3 JSON omits false
     assert answers[1]["should_stop"] is True
