@@ -64,17 +64,21 @@ def test_a_trainer_across_a_delete_and_create_is_refused_for_every_trial_call(se
         old = stale.suggest_trial("s")
         stale.report_progress("s", old.trial_id, 1, 0.4)
         keeper = stale.keep_alive("s", old.trial_id, interval=0.05)  # bound to `old`
-        fresh.delete_study("s")
-        fresh.create_study("s", config)
-        new = fresh.suggest_trial("s")
-        # The same config and seed issue the same tokens under the same id: only the
-        # study's uid tells the two trials apart.
-        assert (new.trial_id, list(new.tokens)) == (old.trial_id, list(old.tokens))
-        assert new.fingerprint == old.fingerprint and new.study_uid != old.study_uid
-        assert fresh.get_study("s").uid == new.study_uid
-        with caplog.at_level(logging.WARNING, logger="sanas.client"):
-            wait_until(lambda: "stopped renewing trial 0" in caplog.text)
-        keeper.stop()
+        try:
+            fresh.delete_study("s")
+            fresh.create_study("s", config)
+            new = fresh.suggest_trial("s")
+            # The same config and seed issue the same tokens under the same id: only the
+            # study's uid tells the two trials apart.
+            assert (new.trial_id, list(new.tokens)) == (old.trial_id, list(old.tokens))
+            assert new.fingerprint == old.fingerprint and new.study_uid != old.study_uid
+            assert fresh.get_study("s").uid == new.study_uid
+            # The old trainer's keeper does not renew the new trial: told it is stale,
+            # it stops.
+            with caplog.at_level(logging.WARNING, logger="sanas.client"):
+                wait_until(lambda: "stopped renewing trial 0" in caplog.text)
+        finally:
+            keeper.stop()
         before = state_of(fresh, "s")
         # The stale trainer names its trial by id: the client binds it to the Trial it
         # was handed, the one of the deleted study.
