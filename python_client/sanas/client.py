@@ -22,6 +22,7 @@ import collections
 import contextlib
 import ipaddress
 import logging
+import operator
 import os
 import socket
 import threading
@@ -415,13 +416,17 @@ class Client:
                 study_uid=trial.study_uid,
                 fingerprint=trial.fingerprint,
             )
-        if isinstance(trial, bool) or not isinstance(trial, int):
-            raise TypeError(f"trial {trial!r}: give a trial id (int) or a sanas.v1 Trial")
+        try:
+            if isinstance(trial, bool):
+                raise TypeError
+            trial_id = operator.index(trial)  # an int, or a numpy integer
+        except TypeError:
+            raise TypeError(f"trial {trial!r}: give a trial id (int) or a sanas.v1 Trial") from None
         with self._issued_lock:
-            known = self._issued.get((study_id, trial))
+            known = self._issued.get((study_id, trial_id))
         if known is not None:
             return known
-        return pb.Trial(study_id=study_id, trial_id=trial)
+        return pb.Trial(study_id=study_id, trial_id=trial_id)
 
     # -- studies -------------------------------------------------------------------------
     def create_study(self, study_id: str, config: pb.StudyConfig) -> pb.Study:
