@@ -147,7 +147,7 @@ def test_watch_follows_the_study_to_its_end(live):
     assert "current_state: 32/40 issued" in first
     with Client(server.address, client_id="trainer-c") as c:
         for t in c.list_trials("run", state=pb.TRIAL_STATE_ACTIVE):
-            c.complete_trial("run", t.trial_id, 9.0)  # a new best
+            c.complete_trial("run", t, 9.0)  # a new best (bound to the listed Trial)
         drive(c, "run", 8)
     out, err = watcher.communicate(timeout=60)
     assert watcher.returncode == 0, err
@@ -160,7 +160,7 @@ def test_watch_from_grpcurl_on_a_finished_study(live):
     server, _ = live
     with Client(server.address) as c:
         for t in c.list_trials("run", state=pb.TRIAL_STATE_ACTIVE):
-            c.complete_trial("run", t.trial_id, 1.0)
+            c.complete_trial("run", t, 1.0)
         drive(c, "run", 8)
     result = subprocess.run(
         [

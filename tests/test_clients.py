@@ -1,23 +1,33 @@
 """Clients in Go, TypeScript and C++: generated code matches the schema, and each example
 trainer runs a whole 50-step study against the Python server, heartbeating its trials,
-reporting every epoch's progress, stopping the trials the study's rule stops and leaving a
-trial whose lease it lost to the trainer that holds it now."""
+reporting every epoch's progress, stopping the trials the study's rule stops, leaving a
+trial whose lease it lost to the trainer that holds it now, dropping a trial whose study
+was created again, retrying lost answers under one request id, and riding through a
+controller outage."""
 
 from __future__ import annotations
 
+import collections
 import re
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
+from concurrent import futures
 from pathlib import Path
 
+import grpc
 import pytest
-from helpers import ROOT
+from helpers import ROOT, wait_until
 
 from sanas import Client, errors
 from sanas.v1 import sanas_pb2 as pb
+from sanas.v1 import sanas_pb2_grpc
+from sanas_server.controller import Controller
+from sanas_server.service import ControllerServicer
+from sanas_server.storage import MemoryStorage
 
 sys.path.insert(0, str(ROOT / "tools"))
 from gen_clients import generate_all, generated_files
@@ -267,3 +277,180 @@ def test_example_trainers_leave_a_trial_whose_lease_they_lost(
     assert [t.state for t in trials] == [pb.TRIAL_STATE_SUCCEEDED] * 3
     assert trials[0].reward == -100.0 and not trials[0].measurements  # a new issue's curve
     assert [[m.step for m in t.measurements] for t in trials[1:]] == [[1, 2, 3, 4]] * 2
+
+
+class LoseEveryOtherAnswer(grpc.ServerInterceptor):
+    """Runs every SuggestTrial and CompleteTrial, but answers the first, third, ... of each
+    client with UNAVAILABLE, as if the answer was lost on the way back: the trial is
+    issued, or the result recorded, and the trainer does not know. Records the request_id
+    of every call, per client."""
+
+    METHODS = ("SuggestTrial", "CompleteTrial")
+
+    def __init__(self) -> None:
+        self.request_ids: dict[tuple[str, str], list[str]] = collections.defaultdict(list)
+        self._lock = threading.Lock()
+
+    def intercept_service(self, continuation, details):
+        handler = continuation(details)
+        method = details.method.rsplit("/", 1)[-1]
+        if handler is None or method not in self.METHODS:
+            return handler
+        serve = handler.unary_unary
+
+        def lossy(request, context):
+            with self._lock:
+                seen = self.request_ids[(method, request.client_id)]
+                seen.append(request.request_id)
+                lose = len(seen) % 2 == 1
+            answer = serve(request, context)  # done and durable, whatever the trainer hears
+            if lose:
+                context.abort(grpc.StatusCode.UNAVAILABLE, "injected: the answer was lost")
+            return answer
+
+        return grpc.unary_unary_rpc_method_handler(
+            lossy,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+
+@pytest.mark.parametrize("language", ["go", "ts", "cpp"])
+def test_example_trainers_retry_with_one_request_id_so_a_lost_answer_issues_nothing_twice(
+    language, request
+):
+    command = request.getfixturevalue(f"{language}_trainer")
+    lossy = LoseEveryOtherAnswer()
+    server = grpc.server(futures.ThreadPoolExecutor(8), interceptors=[lossy])
+    controller = Controller(MemoryStorage())
+    sanas_pb2_grpc.add_ControllerServiceServicer_to_server(ControllerServicer(controller), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        args = [*command, f"127.0.0.1:{port}", "--study", "lossy", "--steps", "5"]
+        done = subprocess.run(
+            [*args, "--epochs", "1", "--client-id", language],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        trials, _, _ = controller.list_trials("lossy", 100, "", None)
+    finally:
+        server.stop(1)
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"^completed 5 trials; study STUDY_STATE_COMPLETED", done.stdout, re.M)
+    # One trial per suggest: the budget went to trials the trainer trained, each issued
+    # once and completed with its reward (no orphan waits for a lease).
+    assert [(t.trial_id, t.issues, t.state.value) for t in trials] == [
+        (i, 1, "SUCCEEDED") for i in range(5)
+    ]
+    # Every lost answer was retried under the same request id, and only then a new one.
+    for method in LoseEveryOtherAnswer.METHODS:
+        ids = lossy.request_ids[(method, language)]
+        assert ids and len(ids) % 2 == 0, (method, ids)
+        lost, retried = ids[0::2], ids[1::2]
+        assert lost == retried and all(lost), (method, ids)
+        assert len(set(lost)) == len(lost), (method, ids)  # a new id per logical call
+    waits = re.findall(r"warning: (\w+): controller unavailable", done.stderr)
+    assert sorted(set(waits)) == ["CompleteTrial", "SuggestTrial"], done.stderr
+
+
+# Longer than the ~26 s (8 attempts, backoff from 0.1 s doubling) after which the example
+# trainers gave up before they retried for as long as the Python client (600 s).
+OUTAGE = 30.0
+
+
+def test_example_trainers_ride_through_a_controller_outage(request, server_process):
+    """All three trainers at once against one controller, killed mid-trial and started
+    again on the same port after OUTAGE seconds: each finishes its study."""
+    commands = {lang: request.getfixturevalue(f"{lang}_trainer") for lang in ("go", "ts", "cpp")}
+    server = server_process()
+    port = int(server.address.rsplit(":", 1)[1])
+    flags = ["--steps", "3", "--epochs", "2", "--train-seconds", "2", "--lease-seconds", "30"]
+    trainers = {
+        lang: subprocess.Popen(
+            [*command, server.address, "--study", f"{lang}-outage", *flags, "--client-id", lang],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for lang, command in commands.items()
+    }
+    try:
+        with Client(server.address, timeout=10) as c:
+
+            def training(study_id: str) -> bool:
+                try:
+                    return any(t.measurements for t in c.list_trials(study_id))
+                except errors.StudyNotFoundError:
+                    return False
+
+            wait_until(lambda: all(training(f"{lang}-outage") for lang in trainers), 60)
+        server.kill9()
+        time.sleep(OUTAGE)
+        assert all(p.poll() is None for p in trainers.values())  # still retrying
+        server = server_process(port=port)  # the same folder and port
+        outputs = {lang: p.communicate(timeout=120) for lang, p in trainers.items()}
+    finally:
+        for p in trainers.values():
+            if p.poll() is None:
+                p.kill()
+                p.wait(timeout=10)
+    with Client(server.address, timeout=10) as c:
+        for lang, (out, err) in outputs.items():
+            assert trainers[lang].returncode == 0, (lang, err)
+            assert re.search(r"^completed 3 trials; study STUDY_STATE_COMPLETED", out, re.M), out
+            # Each wait on the dead controller was logged as a warning.
+            assert re.search(r"warning: \w+: controller unavailable", err), (lang, err)
+            trials = list(c.list_trials(f"{lang}-outage"))
+            assert [(t.state, t.issue_count, t.client_id) for t in trials] == [
+                (pb.TRIAL_STATE_SUCCEEDED, 1, lang)
+            ] * 3
+
+
+@pytest.mark.parametrize("language", ["go", "ts", "cpp"])
+def test_example_trainers_drop_a_trial_whose_study_was_created_again(
+    language, request, server, client
+):
+    """The study is deleted and created again while a trainer is paused mid-trial: its
+    next report is refused as stale, and it drops that trial and trains the new study's
+    trials instead of reporting into them."""
+    command = request.getfixturevalue(f"{language}_trainer")
+    study_id = f"{language}-again"
+    args = [*command, server.address, "--study", study_id, "--steps", "2", "--epochs", "3"]
+    args += ["--train-seconds", "1.5", "--lease-seconds", "30", "--client-id", "t"]
+    trainer = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+
+        def first_epoch_reported() -> bool:
+            try:
+                return any(t.measurements for t in client.list_trials(study_id))
+            except errors.StudyNotFoundError:
+                return False
+
+        wait_until(first_epoch_reported, 30)
+        trainer.send_signal(signal.SIGSTOP)
+        config = client.get_study(study_id).config
+        client.delete_study(study_id)
+        client.create_study(study_id, config)
+        trainer.send_signal(signal.SIGCONT)
+        out, err = trainer.communicate(timeout=60)
+    finally:
+        trainer.send_signal(signal.SIGCONT)
+        if trainer.poll() is None:
+            trainer.kill()
+        trainer.wait(timeout=10)
+    assert trainer.returncode == 0, err
+    assert re.search(
+        rf"trial 0: dropped, the study no longer has it \(ERROR_REASON_STALE_TRIAL\): "
+        rf"study '{study_id}' was created again since trial 0 was issued",
+        err,
+    ), err
+    assert re.search(r"^completed 2 trials; study STUDY_STATE_COMPLETED", out, re.M), out
+    # The new study's trials are its own: whole curves, none of the old trial's epochs.
+    trials = list(client.list_trials(study_id))
+    assert [(t.trial_id, t.state, t.client_id) for t in trials] == [
+        (0, pb.TRIAL_STATE_SUCCEEDED, "t"),
+        (1, pb.TRIAL_STATE_SUCCEEDED, "t"),
+    ]
+    assert [[m.step for m in t.measurements] for t in trials] == [[1, 2, 3]] * 2

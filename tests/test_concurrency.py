@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from helpers import custom_config
+from helpers import CHECKOUT_ENV, custom_config
 
 from sanas import Client
 
@@ -27,6 +27,7 @@ def test_eight_trainer_processes_share_one_budget_exactly(server_process, tmp_pa
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
+                env=CHECKOUT_ENV,  # this checkout's client, not the venv's install
             )
             for i in range(8)
         ]

@@ -178,7 +178,7 @@ def test_bad_progress_reports_get_precise_errors(client, median_study):
         client.report_progress(median_study, trial.trial_id, 3, float("inf"))
     other = Client(client.address, client_id="someone-else")
     with pytest.raises(TrialNotHeldError, match="held by 'test-client'"):
-        other.report_progress(median_study, trial.trial_id, 3, 0.5)
+        other.report_progress(median_study, trial, 3, 0.5)  # bound to the same Trial
     other.close()
     client.complete_trial(median_study, trial.trial_id, 0.5)
     with pytest.raises(TrialAlreadyCompletedError):
@@ -265,7 +265,13 @@ def test_grpc_status_of_a_progress_report_for_a_trial_held_elsewhere(server):
     with pytest.raises(grpc.RpcError) as caught:
         stub.ReportTrialProgress(
             pb.ReportTrialProgressRequest(
-                study_id="g", trial_id=trial.trial_id, step=1, value=0.5, client_id="b"
+                study_id="g",
+                trial_id=trial.trial_id,
+                step=1,
+                value=0.5,
+                client_id="b",
+                study_uid=trial.study_uid,
+                trial_fingerprint=trial.fingerprint,
             )
         )
     assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION

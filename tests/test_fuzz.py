@@ -39,6 +39,12 @@ TOKENS = (
     | st.just([0] * 50_000)
 )
 ENUM_STATE = st.integers(-3, 40)
+# The binding of a trial-scoped request: often the reference study's real uid and one of
+# its trials' real fingerprints (filled in by the fixture), so that the checks after the
+# binding are reached too; otherwise missing or arbitrary text.
+REF_BINDING: dict[str, list[str]] = {"uid": [], "fingerprints": []}
+STUDY_UIDS = st.deferred(lambda: st.sampled_from(REF_BINDING["uid"])) | TEXT
+FINGERPRINTS = st.deferred(lambda: st.sampled_from(REF_BINDING["fingerprints"])) | TEXT
 
 SPACES = st.builds(
     pb.SearchSpaceConfig,
@@ -88,9 +94,15 @@ REQUESTS = {
         suggest_next=st.booleans(),
         client_id=TEXT,
         request_id=TEXT,
+        study_uid=STUDY_UIDS,
+        trial_fingerprint=FINGERPRINTS,
     ),
     "HeartbeatTrial": st.builds(
-        pb.HeartbeatTrialRequest, study_id=STUDY_IDS, trial_id=INT64 | st.integers(-1, 6)
+        pb.HeartbeatTrialRequest,
+        study_id=STUDY_IDS,
+        trial_id=INT64 | st.integers(-1, 6),
+        study_uid=STUDY_UIDS,
+        trial_fingerprint=FINGERPRINTS,
     ),
     "ListTrials": st.builds(
         pb.ListTrialsRequest,
@@ -125,6 +137,8 @@ def fuzz_server(tmp_path_factory):
         for reward in (0.1, 0.5, 0.3):
             c.complete_trial("ref", c.suggest_trial("ref").trial_id, reward)
         c.suggest_trial("ref")
+        REF_BINDING["uid"] = [c.get_study("ref").uid]
+        REF_BINDING["fingerprints"] = [t.fingerprint for t in c.list_trials("ref")]
     channel = grpc.insecure_channel(
         running.address, options=[("grpc.max_send_message_length", 64 << 20)]
     )

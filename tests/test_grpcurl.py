@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
+from pathlib import Path
 
 from helpers import ROOT
 
@@ -63,6 +66,9 @@ def test_a_create_suggest_complete_cycle_in_json(server):
                 "reward": 0.75,
                 "suggest_next": True,
                 "client_id": "ops",
+                # The binding, copied from the SuggestTrial answer (as the README shows).
+                "study_uid": trial["study_uid"],
+                "trial_fingerprint": trial["fingerprint"],
             },
         )
     )
@@ -114,13 +120,18 @@ def test_progress_reports_and_a_stop_in_json(server):
         trial = json.loads(
             grpcurl(server.address, f"{SERVICE}/SuggestTrial", data={"study_id": "es"})
         )["trial"]
-        report = {"study_id": "es", "trial_id": trial.get("trial_id", "0"), "step": 1}
+        report = {
+            "study_id": "es",
+            "trial_id": trial.get("trial_id", "0"),
+            "study_uid": trial["study_uid"],
+            "trial_fingerprint": trial["fingerprint"],
+        }
         answers.append(
             json.loads(
                 grpcurl(
                     server.address,
                     f"{SERVICE}/ReportTrialProgress",
-                    data={**report, "value": loss, "max_step": 4},
+                    data={**report, "step": 1, "value": loss, "max_step": 4},
                 )
             )
         )
@@ -128,7 +139,7 @@ def test_progress_reports_and_a_stop_in_json(server):
             grpcurl(
                 server.address,
                 f"{SERVICE}/CompleteTrial",
-                data={"study_id": "es", "trial_id": report["trial_id"], "reward": -loss},
+                data={**report, "reward": -loss},
             )
     assert "should_stop" not in answers[0]  # proto3 JSON omits false
     assert answers[1]["should_stop"] is True
@@ -137,3 +148,29 @@ def test_progress_reports_and_a_stop_in_json(server):
     study = json.loads(grpcurl(server.address, f"{SERVICE}/GetStudy", data={"study_id": "es"}))
     assert study["study"]["trial_counts"]["stopped"] == "1"
     assert study["study"]["steps_saved"] == "3"
+
+
+def test_the_readme_grpcurl_block_runs_as_written(server):
+    """The README's grpcurl examples, run by bash against a live server (its address for
+    127.0.0.1:8881, this venv's buf): the binding they copy with jq is accepted."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Running the controller; grpcurl", 1)[1]
+    block = next(
+        b.split("\n", 1)[1]
+        for b in section.split("```sh\n")[1:]
+        if b.startswith("grpcurl -plaintext 127.0.0.1:8881 list")
+    ).split("```", 1)[0]
+    script = block.replace("127.0.0.1:8881", server.address).replace(
+        ".venv/bin/buf", str(Path(sys.executable).parent / "buf")
+    )
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PATH": f"{ROOT / '.tools' / 'bin'}{os.pathsep}{os.environ['PATH']}"},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    study = json.loads(grpcurl(server.address, f"{SERVICE}/GetStudy", data={"study_id": "s1"}))
+    assert study["study"]["trial_counts"]["succeeded"] == "1"
+    assert study["study"]["best_reward"] == 0.7

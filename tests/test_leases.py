@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -11,7 +10,7 @@ import time
 
 import grpc
 import pytest
-from helpers import custom_config
+from helpers import checkout_env, custom_config
 
 from sanas import SANAS, Client, errors
 from sanas.spaces import SpaceConfig
@@ -121,7 +120,8 @@ def test_after_a_kill_9_running_trials_get_a_grace_period_of_one_lease(server_pr
         assert sorted(running) == [kept.trial_id, lost.trial_id]
         for t in running.values():  # a whole lease from the restart, not from the issue
             assert t.lease_expire_time.ToNanoseconds() / 1e9 > time.time() + lease / 2
-        renewed = back.heartbeat_trial("s", kept.trial_id)  # the surviving trainer carries on
+        # The surviving trainer carries on, bound to the Trial it was handed before.
+        renewed = back.heartbeat_trial("s", kept)
         assert (renewed.state, renewed.client_id) == (pb.TRIAL_STATE_ACTIVE, "back")
         fresh = other.suggest_trial("s")
         assert fresh.trial_id not in running  # the downtime did not count against anyone
@@ -129,11 +129,11 @@ def test_after_a_kill_9_running_trials_get_a_grace_period_of_one_lease(server_pr
         # next trainer's, while the one that heartbeats keeps its own.
         deadline = time.monotonic() + lease + 0.3
         while time.monotonic() < deadline:
-            back.heartbeat_trial("s", kept.trial_id)
+            back.heartbeat_trial("s", kept)
             time.sleep(lease / 3)
         taken = other.suggest_trial("s")
         assert (taken.trial_id, taken.client_id, taken.issue_count) == (lost.trial_id, "other", 2)
-        back.complete_trial("s", kept.trial_id, 1.0)
+        back.complete_trial("s", kept, 1.0)
         study = back.get_study("s")
         assert study.lease_expirations == 1 and study.trial_counts.active == 2  # fresh, taken
 
@@ -179,7 +179,7 @@ def test_a_sigkilled_sanas_trainers_trial_goes_to_the_next_run_within_one_lease(
         [sys.executable, "-c", DOOMED_TRAINER, str(server.port), str(lease)],
         stdout=subprocess.PIPE,
         text=True,
-        env={**os.environ, "GLOG_minloglevel": "2"},
+        env=checkout_env(GLOG_minloglevel="2"),  # this checkout's client, not the venv's
     )
     # The next run of the same study, ready before the kill so that only the wait is timed.
     nas = SANAS(

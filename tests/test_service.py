@@ -31,6 +31,11 @@ def status_of(call, request):
     return info.value.code(), info.value.details()
 
 
+def binding(trial: pb.Trial) -> dict[str, str]:
+    """The binding fields of a request about `trial`, as a client copies them."""
+    return {"study_uid": trial.study_uid, "trial_fingerprint": trial.fingerprint}
+
+
 def snapshot(client, study_id):
     s = client.get_study(study_id)
     s.ClearField("temperature")  # unchanged anyway; compared whole below
@@ -89,12 +94,16 @@ def test_bad_trial_inputs_get_precise_statuses_and_change_nothing(server, client
     channel, stub = raw_stub(server)
     cases = [
         (
-            pb.CompleteTrialRequest(study_id="s", trial_id=pending.trial_id, reward=float("nan")),
+            pb.CompleteTrialRequest(
+                study_id="s", trial_id=pending.trial_id, reward=float("nan"), **binding(pending)
+            ),
             grpc.StatusCode.INVALID_ARGUMENT,
             "not a finite number",
         ),
         (
-            pb.CompleteTrialRequest(study_id="s", trial_id=pending.trial_id, reward=float("inf")),
+            pb.CompleteTrialRequest(
+                study_id="s", trial_id=pending.trial_id, reward=float("inf"), **binding(pending)
+            ),
             grpc.StatusCode.INVALID_ARGUMENT,
             "not a finite number",
         ),
@@ -114,7 +123,9 @@ def test_bad_trial_inputs_get_precise_statuses_and_change_nothing(server, client
             "no study 'zz'",
         ),
         (
-            pb.CompleteTrialRequest(study_id="s", trial_id=trial.trial_id, reward=0.5),
+            pb.CompleteTrialRequest(
+                study_id="s", trial_id=trial.trial_id, reward=0.5, **binding(trial)
+            ),
             grpc.StatusCode.FAILED_PRECONDITION,
             "already completed with reward 0.25",
         ),

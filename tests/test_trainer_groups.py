@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from helpers import CHECKOUT_ENV, ROOT, custom_config, wait_until
 
-from sanas import Client, SearchFinished
+from sanas import Client, SearchFinished, StaleTrialError
 from sanas.client import successive_halving
 from sanas.group import TrainerGroup
 from sanas.v1 import sanas_pb2 as pb
@@ -258,3 +258,43 @@ def test_ranks_that_make_different_calls_get_an_error_that_says_so(server):
         assert "same SANAS/Client calls in the same order" in errors[r]
     with Client(server.address) as c:
         assert list(c.list_trials("m")) == []  # neither call reached the controller
+
+
+def test_every_rank_of_a_group_gets_the_stale_error_for_a_study_created_again(server):
+    """The group's calls go through rank 0 bound to the trial every rank was handed: once
+    the study is created again, every rank gets StaleTrialError and nothing is written."""
+    config = custom_config([4, 4], search_steps=3, seed=3)
+    with Client(server.address, client_id="setup") as c:
+        c.create_study("again", config)
+    inboxes: list[queue.Queue] = [queue.Queue() for _ in range(2)]
+    handed = threading.Barrier(3)  # both ranks hold a trial; the main thread re-creates
+    recreated = threading.Event()
+    seen: dict[int, Any] = {}
+
+    def rank(r: int) -> None:
+        client = Client(server.address, client_id=f"rank{r}", trainer_group=ThreadRanks(r, inboxes))
+        trial = client.suggest_trial("again")
+        handed.wait(timeout=30)
+        recreated.wait(timeout=30)
+        try:
+            client.complete_trial("again", trial.trial_id, 0.9)
+        except StaleTrialError as exc:
+            seen[r] = (trial.trial_id, trial.study_uid, type(exc).__name__, exc.reason)
+        client.close()
+
+    threads = [threading.Thread(target=rank, args=(r,)) for r in range(2)]
+    for t in threads:
+        t.start()
+    handed.wait(timeout=30)
+    with Client(server.address, client_id="setup") as c:
+        c.delete_study("again")
+        c.create_study("again", config)
+        c.suggest_trial("again")  # the new study's trial 0, held by another trainer
+        recreated.set()
+        for t in threads:
+            t.join(timeout=60)
+        trials = list(c.list_trials("again"))
+    assert seen[0] == seen[1] and seen[0][2:] == ("StaleTrialError", "ERROR_REASON_STALE_TRIAL")
+    assert [(t.trial_id, t.client_id, t.state) for t in trials] == [
+        (0, "setup", pb.TRIAL_STATE_ACTIVE)
+    ]

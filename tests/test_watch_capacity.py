@@ -168,7 +168,13 @@ def test_every_way_a_stream_ends_frees_its_slot(tmp_path: Path) -> None:
         call = open_watch_once_free(stub, "done")
         trial = stub.SuggestTrial(pb.SuggestTrialRequest(study_id="done"), timeout=10).trial
         stub.CompleteTrial(
-            pb.CompleteTrialRequest(study_id="done", trial_id=trial.trial_id, reward=1.0),
+            pb.CompleteTrialRequest(
+                study_id="done",
+                trial_id=trial.trial_id,
+                reward=1.0,
+                study_uid=trial.study_uid,
+                trial_fingerprint=trial.fingerprint,
+            ),
             timeout=10,
         )
         kinds = [event.type for event in call]  # ends by itself (bounded: 3 events)

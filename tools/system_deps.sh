@@ -17,6 +17,7 @@ cmd  pkg-config                                   pkg-config
 cmd  cmake                                        cmake
 cmd  g++                                          g++
 cmd  ip                                           iproute2
+cmd  jq                                           jq
 cmd  chromium                                     chromium
 cmd  chromedriver                                 chromium-driver
 pc   grpc++                                       libgrpc++-dev

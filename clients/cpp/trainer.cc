@@ -5,9 +5,15 @@
 // epochs it reports the trial's progress, stopping early when the study's rule says so. A
 // trial whose lease ran out and went to another trainer (TRIAL_NOT_HELD) is left to it.
 // With --median-stop-start E a study it creates stops trials by the median rule from epoch E.
+// Every call about a trial carries the trial's study_uid and fingerprint, so a study created
+// again or restored from a backup meanwhile refuses it (STALE_TRIAL) and the trainer drops
+// that trial for a new one. Calls are retried through a controller outage for up to
+// --retry-timeout (600 s, as the Python client), with a warning per wait; SuggestTrial and
+// CompleteTrial carry a request_id kept across their retries (AIP-155), so a lost response
+// never issues a second trial.
 // usage: sanas_trainer [--addr host:port] [--study ID] [--steps N]
 //          [--lease-seconds S] [--train-seconds S] [--client-id NAME] [--epochs N]
-//          [--median-stop-start EPOCH]
+//          [--median-stop-start EPOCH] [--retry-timeout S]
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
@@ -41,20 +47,6 @@ double Curve(const google::protobuf::RepeatedField<int32_t>& tokens, long long k
   return Reward(tokens) - static_cast<double>(epochs - k);
 }
 
-// Repeats a call while the controller is unavailable, with backoff.
-template <typename Call>
-grpc::Status WithRetry(Call call) {
-  auto delay = std::chrono::milliseconds(100);
-  for (int attempt = 0;; ++attempt) {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-    grpc::Status status = call(&context);
-    if (status.ok() || !sanas::IsRetryable(status) || attempt == 8) return status;
-    std::this_thread::sleep_for(delay);
-    delay *= 2;
-  }
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -69,11 +61,19 @@ int main(int argc, char** argv) {
   const long long epochs = std::atoll(Arg(argc, argv, "epochs", "5").c_str());
   // -1: no early stopping; otherwise a new study's median rule starts at this epoch.
   const long long median_start = std::atoll(Arg(argc, argv, "median-stop-start", "-1").c_str());
+  // Seconds a call is retried while the controller is unavailable.
+  const double retry_seconds = std::atof(
+      Arg(argc, argv, "retry-timeout", std::to_string(sanas::kDefaultRetryTimeout.count())).c_str());
   if (epochs < 1) {
     std::cerr << "--epochs " << epochs << ": must be at least 1\n";
     return 1;
   }
-  auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  const auto retry_timeout =
+      std::chrono::milliseconds(static_cast<long long>(retry_seconds * 1000));
+  auto WithRetry = [&](auto call, const std::string& what) {
+    return sanas::Retry(call, what, retry_timeout);
+  };
+  auto channel = sanas::Connect(address);
   auto stub = sanas::v1::ControllerService::NewStub(channel);
 
   sanas::v1::CreateStudyRequest create;
@@ -96,7 +96,8 @@ int main(int argc, char** argv) {
   }
   sanas::v1::CreateStudyResponse created;
   grpc::Status status = WithRetry(
-      [&](grpc::ClientContext* ctx) { return stub->CreateStudy(ctx, create, &created); });
+      [&](grpc::ClientContext* ctx) { return stub->CreateStudy(ctx, create, &created); },
+      "CreateStudy");
   if (status.error_code() == grpc::StatusCode::ALREADY_EXISTS) {
     std::cerr << "study " << study_id << " exists with another config: "
               << status.error_message() << "\n";
@@ -120,9 +121,13 @@ int main(int argc, char** argv) {
   sanas::v1::Trial trial;
   // Asks for a trial into `trial`; false (with `status` set) when none came.
   auto suggest_trial = [&]() {
+    // One id for the call and all its retries: a retry after a lost answer gets the trial
+    // the first attempt issued, not a second one.
+    suggest.set_request_id(sanas::NewRequestId());
     sanas::v1::SuggestTrialResponse suggested;
     status = WithRetry(
-        [&](grpc::ClientContext* ctx) { return stub->SuggestTrial(ctx, suggest, &suggested); });
+        [&](grpc::ClientContext* ctx) { return stub->SuggestTrial(ctx, suggest, &suggested); },
+        "SuggestTrial");
     trial = suggested.trial();
     return status.ok();
   };
@@ -130,22 +135,25 @@ int main(int argc, char** argv) {
   int completed = 0, stopped = 0;
   long long saved = 0;
   while (have_trial) {
-    sanas::LeaseKeeper lease_keeper(stub.get(), study_id, trial.trial_id(), client_id, lease / 3);
+    sanas::LeaseKeeper lease_keeper(stub.get(), trial, client_id, lease / 3);
     double value = Reward(trial.tokens());
     for (long long epoch = 1; epoch <= epochs; ++epoch) {
       std::this_thread::sleep_for(std::chrono::duration<double>(train_seconds / epochs));
       value = Curve(trial.tokens(), epoch, epochs);
       sanas::v1::ReportTrialProgressRequest report;
-      report.set_study_id(study_id);
-      report.set_trial_id(trial.trial_id());
+      sanas::Bind(trial, &report);
       report.set_step(epoch);
       report.set_value(value);
       report.set_max_step(epochs);
       report.set_client_id(client_id);
       sanas::v1::ReportTrialProgressResponse progress;
-      status = WithRetry([&](grpc::ClientContext* ctx) {
-        return stub->ReportTrialProgress(ctx, report, &progress);
-      });
+      // A retry repeats the same step and value, which the controller answers as the
+      // first time (ReportTrialProgress is idempotent).
+      status = WithRetry(
+          [&](grpc::ClientContext* ctx) {
+            return stub->ReportTrialProgress(ctx, report, &progress);
+          },
+          "ReportTrialProgress");
       if (!status.ok()) break;
       if (progress.should_stop()) {  // stop training it: break out of the epochs
         std::cout << "trial " << trial.trial_id() << " stopped after epoch " << epoch << " of "
@@ -160,20 +168,29 @@ int main(int argc, char** argv) {
       // A stopped trial is finished already; completing it anyway with its last value (as a
       // PaddleSlim script's reward() after `break` does) is accepted, changes nothing, and
       // asks for the next trial in the same call.
+      // Bound to the trial, and one request id across retries: a retry after a lost answer
+      // gets the first answer, with the same next trial.
       sanas::v1::CompleteTrialRequest complete;
-      complete.set_study_id(study_id);
-      complete.set_trial_id(trial.trial_id());
+      sanas::Bind(trial, &complete);
       complete.set_reward(value);
       complete.set_suggest_next(true);
       complete.set_client_id(client_id);
+      complete.set_request_id(sanas::NewRequestId());
       status = WithRetry(
-          [&](grpc::ClientContext* ctx) { return stub->CompleteTrial(ctx, complete, &done); });
+          [&](grpc::ClientContext* ctx) { return stub->CompleteTrial(ctx, complete, &done); },
+          "CompleteTrial");
     }
     lease_keeper.Stop();  // after the report: the lease is kept while CompleteTrial is retried
     if (status.ok()) {
       ++completed;
       have_trial = done.has_next_trial();  // false once the budget is spent
       trial = done.next_trial();
+    } else if (sanas::IsTrialStale(status)) {
+      // The study was created again, or restored from a backup, since the trial was issued:
+      // its result was not recorded anywhere. Drop it and train a new one.
+      std::cerr << "trial " << trial.trial_id() << ": dropped, the study no longer has it ("
+                << sanas::ErrorReason(status) << "): " << status.error_message() << "\n";
+      have_trial = suggest_trial();
     } else if (sanas::IsTrialLost(status)) {
       // Our lease ran out (the trainer was paused, or cut off from the controller) and
       // another trainer has the trial now: leave it to them and train a new one.
@@ -193,7 +210,8 @@ int main(int argc, char** argv) {
   sanas::v1::GetStudyRequest get;
   get.set_study_id(study_id);
   sanas::v1::GetStudyResponse got;
-  status = WithRetry([&](grpc::ClientContext* ctx) { return stub->GetStudy(ctx, get, &got); });
+  status = WithRetry([&](grpc::ClientContext* ctx) { return stub->GetStudy(ctx, get, &got); },
+                     "GetStudy");
   if (!status.ok()) {
     std::cerr << "get study: " << status.error_message() << "\n";
     return 1;

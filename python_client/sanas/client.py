@@ -5,6 +5,12 @@ Calls are retried on UNAVAILABLE and DEADLINE_EXCEEDED with exponential backoff 
 SuggestTrial and CompleteTrial carry a request id chosen once per call and kept across
 its retries, so a retry never issues a second trial or records a result twice (AIP-155).
 
+Every call about one trial (complete, report, heartbeat, skip) is bound to the trial as
+this client was handed it: it sends the Trial's study_uid and fingerprint, so a study
+created again, or restored from a backup, since then refuses it (StaleTrialError)
+instead of recording a result against another network. Pass the pb.Trial itself, or its
+id when this client got it (from suggest_trial, next_trial or a completion's next_trial).
+
 In a trainer group (`trainer_group=`, see sanas.group), rank 0 alone holds a connection:
 each call runs there and its answer or error reaches every rank, so the ranks make the
 same calls in the same order. Heartbeats and watching are rank 0's alone.
@@ -12,9 +18,11 @@ same calls in the same order. Heartbeats and watching are rank 0's alone.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import ipaddress
 import logging
+import operator
 import os
 import socket
 import threading
@@ -30,6 +38,7 @@ from .convert import space_config_to_pb
 from .errors import (
     ControllerUnavailableError,
     SearchFinished,
+    StaleTrialError,
     TrialAlreadyCompletedError,
     from_rpc_error,
 )
@@ -47,6 +56,13 @@ RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
 DEFAULT_PORT = 8881  # sanas-server's default
 # gRPC target schemes (unix:/path, dns:///host:port, ...): passed through as they are.
 TARGET_SCHEMES = ("dns:", "unix:", "unix-abstract:", "ipv4:", "ipv6:", "vsock:")
+# Bindings of the trials a client was handed that it keeps (the newest): far more than
+# the running trials one client may hold (16 by default), so a trial still being
+# trained is never forgotten.
+MAX_REMEMBERED_TRIALS = 4096
+# A trial as the trial calls take it: the pb.Trial itself (its binding travels with it),
+# or its id (bound to the trial this client was handed under that id).
+TrialRef = int | pb.Trial
 
 
 def with_default_port(address: str, default_port: int = DEFAULT_PORT) -> str:
@@ -229,14 +245,18 @@ class WatchStream:
 
 class LeaseKeeper:
     """Renews a trial's lease from a background thread until stopped (on rank 0 of a
-    trainer group only: it holds the lease for the group)."""
+    trainer group only: it holds the lease for the group). Every beat is bound to the
+    trial as it was when the keeper started, so a keeper never renews another trial
+    that took its place (a study created again) and stops when told it is stale."""
 
-    def __init__(self, client: Client, study_id: str, trial_id: int, interval: float) -> None:
-        self._client, self._study_id, self._trial_id = client, study_id, trial_id
+    def __init__(self, client: Client, study_id: str, trial: TrialRef, interval: float) -> None:
+        self._client, self._study_id = client, study_id
+        self._trial = client.bound(study_id, trial)
+        self._trial_id = self._trial.trial_id
         self._interval = interval
         self._stop = threading.Event()
         self._thread = threading.Thread(
-            target=self._run, name=f"sanas-lease-{trial_id}", daemon=True
+            target=self._run, name=f"sanas-lease-{self._trial_id}", daemon=True
         )
         if client.talks_to_controller:
             self._thread.start()
@@ -244,8 +264,11 @@ class LeaseKeeper:
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
             try:
-                self._client.heartbeat_trial(self._study_id, self._trial_id)
+                self._client.heartbeat_trial(self._study_id, self._trial)
             except TrialAlreadyCompletedError:
+                return
+            except StaleTrialError as exc:  # the trial is gone: nothing left to renew
+                log.warning("stopped renewing trial %d: %s", self._trial_id, exc)
                 return
             except Exception as exc:  # keep renewing; the next beat may get through
                 log.warning("heartbeat of trial %d failed: %s", self._trial_id, exc)
@@ -299,6 +322,10 @@ class Client:
         self.retry_timeout = retry_timeout
         self.trainer_group = trainer_group
         self._solo = SoloFlag()
+        # (study_id, trial_id) -> the Trial this client was handed under that id, reduced
+        # to its binding: how a call that names a trial by id is bound.
+        self._issued: collections.OrderedDict[tuple[str, int], pb.Trial] = collections.OrderedDict()
+        self._issued_lock = threading.Lock()  # LeaseKeeper threads bind through it too
         self._channel: grpc.Channel | None = None
         self._stub: Any = None
         if not self.talks_to_controller:
@@ -380,6 +407,51 @@ class Client:
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
+    # -- trial bindings ------------------------------------------------------------------
+    def _remember(self, trial: pb.Trial) -> pb.Trial:
+        """Note the binding of a trial the controller just handed this client."""
+        key = (trial.study_id, trial.trial_id)
+        binding = pb.Trial(
+            study_id=trial.study_id,
+            trial_id=trial.trial_id,
+            study_uid=trial.study_uid,
+            fingerprint=trial.fingerprint,
+        )
+        with self._issued_lock:
+            self._issued[key] = binding
+            self._issued.move_to_end(key)
+            while len(self._issued) > MAX_REMEMBERED_TRIALS:
+                self._issued.popitem(last=False)
+        return trial
+
+    def bound(self, study_id: str, trial: TrialRef) -> pb.Trial:
+        """The binding a call about `trial` sends: the Trial's own when given one, else
+        that of the trial this client was handed under the id. A trial id this client
+        was never handed gets none, and the controller refuses the call (unless it runs
+        with --allow-unbound-trial-calls): pass the pb.Trial (e.g. from list_trials)."""
+        if isinstance(trial, pb.Trial):
+            if trial.study_id and trial.study_id != study_id:
+                raise ValueError(
+                    f"trial {trial.trial_id} belongs to study {trial.study_id!r}, not {study_id!r}"
+                )
+            return pb.Trial(
+                study_id=study_id,
+                trial_id=trial.trial_id,
+                study_uid=trial.study_uid,
+                fingerprint=trial.fingerprint,
+            )
+        try:
+            if isinstance(trial, bool):
+                raise TypeError
+            trial_id = operator.index(trial)  # an int, or a numpy integer
+        except TypeError:
+            raise TypeError(f"trial {trial!r}: give a trial id (int) or a sanas.v1 Trial") from None
+        with self._issued_lock:
+            known = self._issued.get((study_id, trial_id))
+        if known is not None:
+            return known
+        return pb.Trial(study_id=study_id, trial_id=trial_id)
+
     # -- studies -------------------------------------------------------------------------
     def create_study(self, study_id: str, config: pb.StudyConfig) -> pb.Study:
         request = pb.CreateStudyRequest(study_id=study_id, config=config)
@@ -414,32 +486,41 @@ class Client:
         request = pb.SuggestTrialRequest(
             study_id=study_id, client_id=self.client_id, request_id=uuid.uuid4().hex
         )
-        return self._call(self._stub.SuggestTrial, request).trial
+        return self._remember(self._call(self._stub.SuggestTrial, request).trial)
 
     def complete_trial(
         self,
         study_id: str,
-        trial_id: int,
+        trial: TrialRef,
         reward: float = 0.0,
         *,
         infeasible: bool = False,
         suggest_next: bool = False,
     ) -> pb.CompleteTrialResponse:
+        """Report a trial's result (`trial`: the pb.Trial, or its id; see `bound`).
+        Raises StaleTrialError, recording nothing, when the study no longer has that
+        trial (created again, or restored from a backup, since it was issued)."""
+        bound = self.bound(study_id, trial)
         request = pb.CompleteTrialRequest(
             study_id=study_id,
-            trial_id=trial_id,
+            trial_id=bound.trial_id,
             reward=reward,
             infeasible=infeasible,
             suggest_next=suggest_next,
             client_id=self.client_id,
             request_id=uuid.uuid4().hex,
+            study_uid=bound.study_uid,
+            trial_fingerprint=bound.fingerprint,
         )
-        return self._call(self._stub.CompleteTrial, request)
+        response = self._call(self._stub.CompleteTrial, request)
+        if response.HasField("next_trial"):
+            self._remember(response.next_trial)
+        return response
 
     def report_progress(
         self,
         study_id: str,
-        trial_id: int,
+        trial: TrialRef,
         step: int,
         value: float,
         *,
@@ -449,24 +530,35 @@ class Client:
         """Record the trial's value at `step` (for example an epoch's accuracy);
         `.should_stop` says whether to stop training it. `max_step` (the planned last
         step) lets the controller count what a stop saves; `early_stopping` judges this
-        report by a rule of the caller's instead of the study's."""
+        report by a rule of the caller's instead of the study's. `trial`: the pb.Trial,
+        or its id (see `bound`); StaleTrialError when the study no longer has it."""
+        bound = self.bound(study_id, trial)
         request = pb.ReportTrialProgressRequest(
             study_id=study_id,
-            trial_id=trial_id,
+            trial_id=bound.trial_id,
             step=step,
             value=value,
             max_step=max_step,
             client_id=self.client_id,
+            study_uid=bound.study_uid,
+            trial_fingerprint=bound.fingerprint,
         )
         if early_stopping is not None:
             request.early_stopping.CopyFrom(early_stopping)
         return self._call(self._stub.ReportTrialProgress, request)
 
-    def skip_trial(self, study_id: str, trial_id: int, reason: str = "") -> pb.SkipTrialResponse:
+    def skip_trial(self, study_id: str, trial: TrialRef, reason: str = "") -> pb.SkipTrialResponse:
         """End a running trial unevaluated: it is never issued again and gives its
-        search_steps step back. Idempotent, so a retry is harmless."""
+        search_steps step back. Idempotent, so a retry is harmless. `trial`: the
+        pb.Trial, or its id (see `bound`)."""
+        bound = self.bound(study_id, trial)
         request = pb.SkipTrialRequest(
-            study_id=study_id, trial_id=trial_id, client_id=self.client_id, reason=reason
+            study_id=study_id,
+            trial_id=bound.trial_id,
+            client_id=self.client_id,
+            reason=reason,
+            study_uid=bound.study_uid,
+            trial_fingerprint=bound.fingerprint,
         )
         return self._call(self._stub.SkipTrial, request)
 
@@ -478,7 +570,9 @@ class Client:
             request_id=uuid.uuid4().hex,
             include_architecture=True,
         )
-        return self._call(self._stub.SuggestTrial, request)
+        response = self._call(self._stub.SuggestTrial, request)
+        self._remember(response.trial)
+        return response
 
     def next_trial(
         self,
@@ -541,16 +635,23 @@ class Client:
         finally:
             self.retry_timeout = saved
 
-    def heartbeat_trial(self, study_id: str, trial_id: int) -> pb.Trial:
+    def heartbeat_trial(self, study_id: str, trial: TrialRef) -> pb.Trial:
+        """Renew a trial's lease (`trial`: the pb.Trial, or its id; see `bound`)."""
+        bound = self.bound(study_id, trial)
         request = pb.HeartbeatTrialRequest(
-            study_id=study_id, trial_id=trial_id, client_id=self.client_id
+            study_id=study_id,
+            trial_id=bound.trial_id,
+            client_id=self.client_id,
+            study_uid=bound.study_uid,
+            trial_fingerprint=bound.fingerprint,
         )
         return self._call(self._stub.HeartbeatTrial, request, alone=True).trial
 
-    def keep_alive(self, study_id: str, trial_id: int, interval: float) -> LeaseKeeper:
-        """Heartbeat a trial every `interval` seconds in a background thread; call
-        .stop() on the result when the trial is done."""
-        return LeaseKeeper(self, study_id, trial_id, interval)
+    def keep_alive(self, study_id: str, trial: TrialRef, interval: float) -> LeaseKeeper:
+        """Heartbeat a trial every `interval` seconds in a background thread, bound to it
+        as it is now (`trial`: the pb.Trial, or its id; see `bound`); call .stop() on
+        the result when the trial is done."""
+        return LeaseKeeper(self, study_id, trial, interval)
 
     def watch_study(self, study_id: str) -> Iterator[pb.WatchStudyResponse]:
         """The study's events as they happen: its current state first, then trials

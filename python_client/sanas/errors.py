@@ -48,6 +48,13 @@ class TrialNotHeldError(SanasError):
     """The trial's lease ran out and another trainer holds it now: stop training it."""
 
 
+class StaleTrialError(SanasError):
+    """The trial this call is for is gone: the study was deleted and created again since
+    the trial was issued, or its checkpoint folder was restored from a backup and the
+    trial now has other tokens (or does not exist). Nothing was recorded: drop the
+    trial's result and ask for a new trial (`SANAS.next_archs()`)."""
+
+
 class SearchFinished(SanasError):
     """No more trials will be issued: `next_archs()` raises this at the end of a search."""
 
@@ -104,6 +111,7 @@ _BY_REASON: dict[str, type[SanasError]] = {
     "ERROR_REASON_STUDY_BROKEN": StudyBrokenError,
     "ERROR_REASON_TOO_MANY_WATCHERS": TooManyWatchersError,
     "ERROR_REASON_TRIAL_NOT_HELD": TrialNotHeldError,
+    "ERROR_REASON_STALE_TRIAL": StaleTrialError,
 }
 _BY_CODE: dict[str, type[SanasError]] = {
     "INVALID_ARGUMENT": InvalidArgumentError,

@@ -44,6 +44,7 @@ from .errors import (
     InvalidArgumentError,
     SanasError,
     SearchFinished,
+    StaleTrialError,
     StudyExistsError,
     StudyNotFoundError,
     TrialAlreadyCompletedError,
@@ -519,9 +520,8 @@ class SANAS:
             raise
         self._trial_open = True
         self._current_tokens = list(self._trial.tokens)
-        self._lease = self._client.keep_alive(
-            self._study_id, self._trial.trial_id, self._heartbeat_interval
-        )
+        # Bound to this Trial (its study_uid and fingerprint), as every call about it is.
+        self._lease = self._client.keep_alive(self._study_id, self._trial, self._heartbeat_interval)
         if self._group is not None:
             # Every rank initialises the same weights (data-parallel training also
             # broadcasts rank 0's, but a rank that reads its own before that agrees too).
@@ -564,10 +564,13 @@ class SANAS:
         self._end_lease()
         self._trial_open = False
         try:
-            answer = self._client.skip_trial(self._study_id, trial_id, reason[:256])
+            answer = self._client.skip_trial(self._study_id, self._trial, reason[:256])
             self._budget_issued = answer.budget_remaining <= 0
         except (TrialAlreadyCompletedError, TrialNotHeldError):
             return  # finished meanwhile (a stop), or another trainer's after a lease ran out
+        except StaleTrialError as exc:  # gone with its study: there is nothing to skip
+            log.warning("study %r: trial %d not skipped: %s", self._study_id, trial_id, exc)
+            return
         log.info("study %r: trial %d skipped: %s", self._study_id, trial_id, reason)
 
     def _skip_at_exit(self) -> None:
@@ -605,9 +608,12 @@ class SANAS:
                 "(diverged, out of memory), report it with reward(score, infeasible=True)",
                 code="INVALID_ARGUMENT",
             )
-        done = self._client.complete_trial(
-            self._study_id, self._trial.trial_id, float(score), infeasible=infeasible
-        )
+        try:
+            done = self._client.complete_trial(
+                self._study_id, self._trial, float(score), infeasible=infeasible
+            )
+        except StaleTrialError as exc:
+            raise self._stale("reward", exc) from None
         self._budget_issued = done.budget_remaining <= 0
         self._end_lease()
         self._trial = None
@@ -637,18 +643,39 @@ class SANAS:
         saves; `early_stopping` judges this report by another rule than the study's."""
         if self._trial is None:
             raise RuntimeError("report() needs a trial: call next_archs() first")
-        answer = self._client.report_progress(
-            self._study_id,
-            self._trial.trial_id,
-            int(step),
-            float(value),
-            max_step=int(max_step),
-            early_stopping=early_stopping,
-        )
+        try:
+            answer = self._client.report_progress(
+                self._study_id,
+                self._trial,
+                int(step),
+                float(value),
+                max_step=int(max_step),
+                early_stopping=early_stopping,
+            )
+        except StaleTrialError as exc:
+            raise self._stale("report", exc) from None
         if answer.should_stop:
             self._end_lease()  # the controller finished the trial: nothing to keep alive
             self._trial_open = False
         return answer.should_stop
+
+    def _stale(self, call: str, exc: StaleTrialError) -> StaleTrialError:
+        """The trial is gone (its study was created again, or restored from a backup):
+        close it here, so next_archs() simply fetches a new one, and say so in SANAS's
+        terms."""
+        assert self._trial is not None
+        trial, tokens = self._trial.trial_id, list(self._trial.tokens)
+        self._end_lease()
+        self._trial = None
+        self._trial_open = False
+        return StaleTrialError(
+            f"{call}() for trial {trial} (tokens {tokens}) of study {self._study_id!r} was "
+            f"refused and nothing was recorded: the controller no longer has that trial "
+            f"({exc}). Discard this network's result and call next_archs() for a new "
+            "trial (catch sanas.StaleTrialError to do so in the loop)",
+            code=exc.code,
+            reason=exc.reason,
+        )
 
     def _print_progress(self, score: float, study: pb.Study) -> None:
         """One line per step ('log'), or a bar redrawn in place ('bar'), on stderr."""

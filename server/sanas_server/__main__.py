@@ -83,6 +83,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
             "are plain HTTP with no token, and name your studies and their rewards)"
         ),
     )
+    parser.add_argument(
+        "--allow-unbound-trial-calls",
+        action="store_true",
+        help=(
+            "accept CompleteTrial, ReportTrialProgress, HeartbeatTrial and SkipTrial calls "
+            "that name no study_uid and trial_fingerprint (clients older than them), "
+            "unchecked, while trainers are upgraded; by default they are refused with "
+            "INVALID_ARGUMENT, since such a call may be for a trial the study no longer has"
+        ),
+    )
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     if bool(args.tls_cert) != bool(args.tls_key):
@@ -118,6 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             metrics_port=args.metrics_port,
             metrics_host=args.metrics_host,
             max_watchers=args.max_watchers,
+            allow_unbound_trial_calls=args.allow_unbound_trial_calls,
         )
     except (OSError, ValueError, CheckpointInUse) as exc:
         logging.error("cannot start: %s", exc)

@@ -44,6 +44,7 @@ from .errors import (
 from .stopping import EarlyStopping
 from .storage import Storage, study_id_of_key
 from .study import (
+    Binding,
     Study,
     StudyRequest,
     StudySpec,
@@ -661,9 +662,13 @@ class Controller:
             study = entry.study
         return study.describe(tokens)
 
-    def heartbeat_trial(self, study_id: str, trial_id: int) -> TrialRecord:
+    # The trial calls take the request's Binding; None (callers inside the server and
+    # its tests) skips the check, which the gRPC service never does.
+    def heartbeat_trial(
+        self, study_id: str, trial_id: int, binding: Binding | None = None
+    ) -> TrialRecord:
         with self._locked(study_id) as entry:
-            return entry.study.heartbeat(trial_id, self._clock())
+            return entry.study.heartbeat(trial_id, self._clock(), binding)
 
     def complete_trial(
         self,
@@ -674,14 +679,16 @@ class Controller:
         suggest_next: bool = False,
         client_id: str = "",
         request_id: str = "",
+        binding: Binding | None = None,
     ) -> Completion:
 
         def decide(study: Study) -> tuple[Completion, list[Event]]:
             known = study.answer_for(request_id, "complete", trial_id, (reward, infeasible))
             if known is not None:  # a retry: the first answer, nothing new
+                study.bound_trial(trial_id, binding)  # bound like the first call
                 return Completion(known[0], known[1], study.budget_remaining), []
             now = self._clock()
-            trial, event = study.complete(trial_id, reward, infeasible, now, request_id)
+            trial, event = study.complete(trial_id, reward, infeasible, now, request_id, binding)
             # A repeated report still waits for durability: its first copy may be in flight.
             events = [] if event is None else [event]
             next_trial = None
@@ -702,12 +709,17 @@ class Controller:
         return self._mutate(study_id, decide)
 
     def skip_trial(
-        self, study_id: str, trial_id: int, client_id: str = "", reason: str = ""
+        self,
+        study_id: str,
+        trial_id: int,
+        client_id: str = "",
+        reason: str = "",
+        binding: Binding | None = None,
     ) -> tuple[TrialRecord, int]:
         """Skip a running trial; returns it and the study's remaining budget."""
 
         def decide(study: Study) -> tuple[tuple[TrialRecord, int], list[Event]]:
-            trial, event = study.skip(trial_id, self._clock(), client_id, reason)
+            trial, event = study.skip(trial_id, self._clock(), client_id, reason, binding)
             # A retry waits for durability too: its first copy may be in flight.
             return (trial, study.budget_remaining), [] if event is None else [event]
 
@@ -722,10 +734,11 @@ class Controller:
         max_step: int = 0,
         client_id: str = "",
         rule: EarlyStopping | None = None,
+        binding: Binding | None = None,
     ) -> tuple[TrialRecord, bool]:
         def decide(study: Study) -> tuple[tuple[TrialRecord, bool], list[Event]]:
             trial, stop, event = study.report_progress(
-                trial_id, step, value, self._clock(), max_step, client_id, rule
+                trial_id, step, value, self._clock(), max_step, client_id, rule, binding
             )
             # A repeated report waits for durability too: its first copy may be in flight.
             return (trial, stop), [] if event is None else [event]

@@ -38,6 +38,14 @@ class TrialNotHeld(ControllerError):
     reason = "ERROR_REASON_TRIAL_NOT_HELD"
 
 
+class StaleTrial(ControllerError):
+    """A call is bound to a trial the study no longer has: the study was created again
+    since the trial was issued, or the trial now has other tokens (or is gone) because
+    the checkpoint folder was restored from a backup. Nothing is written."""
+
+    reason = "ERROR_REASON_STALE_TRIAL"
+
+
 class BudgetExhausted(ControllerError):
     reason = "ERROR_REASON_BUDGET_EXHAUSTED"
 

@@ -135,12 +135,16 @@ def start_server(
     metrics_port: int | None = None,
     metrics_host: str = DEFAULT_METRICS_HOST,
     max_watchers: int = DEFAULT_MAX_WATCHERS,
+    allow_unbound_trial_calls: bool = False,
 ) -> RunningServer:
     """Start serving on host:port (port 0 picks a free one; see RunningServer.port).
 
     Unary calls get max_workers threads and WatchStudy streams up to max_watchers more:
     the controller refuses a watcher beyond that, so streams, which hold a thread for as
-    long as they are open, never take one that trainers or health checks need."""
+    long as they are open, never take one that trainers or health checks need.
+
+    `allow_unbound_trial_calls`: see ControllerServicer (for trainers of older clients
+    while they are upgraded; warned about)."""
     if max_workers < 1:
         raise ValueError(f"max_workers = {max_workers}: must be >= 1")
     if max_watchers < 0:
@@ -151,6 +155,13 @@ def start_server(
     ):
         if warning:
             log.warning(warning)
+    if allow_unbound_trial_calls:
+        log.warning(
+            "--allow-unbound-trial-calls: trial calls that name no study_uid and "
+            "trial_fingerprint are accepted unchecked, so a stale trainer's result can land "
+            "on another network after a study is created again or its folder restored; "
+            "drop the flag once every trainer runs a client that sends them"
+        )
     metrics = Metrics()
     storage = open_storage(checkpoint_dir, metrics)
     try:
@@ -177,7 +188,9 @@ def start_server(
             ("grpc.max_send_message_length", max_message_bytes),
         ],
     )
-    sanas_pb2_grpc.add_ControllerServiceServicer_to_server(ControllerServicer(controller), server)
+    sanas_pb2_grpc.add_ControllerServiceServicer_to_server(
+        ControllerServicer(controller, allow_unbound_trial_calls), server
+    )
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

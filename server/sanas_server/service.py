@@ -24,6 +24,7 @@ from .controller import BrokenStudy, Controller, WatchEvent, WatchKind
 from .paddleslim_import import parse_checkpoint
 from .stopping import EarlyStopping, HalvingRule, MedianRule
 from .study import (
+    Binding,
     Constraints,
     StudyRequest,
     StudySpec,
@@ -42,6 +43,9 @@ STATUS_OF: dict[type[errors.ControllerError], grpc.StatusCode] = {
     errors.StudyExists: grpc.StatusCode.ALREADY_EXISTS,
     errors.TrialAlreadyCompleted: grpc.StatusCode.FAILED_PRECONDITION,
     errors.TrialNotHeld: grpc.StatusCode.FAILED_PRECONDITION,
+    # The system is not in the state the call assumes (AIP-193): the trial it is for is
+    # gone; retrying cannot help, a new trial can.
+    errors.StaleTrial: grpc.StatusCode.FAILED_PRECONDITION,
     errors.BudgetExhausted: grpc.StatusCode.FAILED_PRECONDITION,
     errors.SearchSpaceExhausted: grpc.StatusCode.FAILED_PRECONDITION,
     errors.TooManyPendingTrials: grpc.StatusCode.RESOURCE_EXHAUSTED,
@@ -221,6 +225,7 @@ def study_to_pb(s: StudySummary | BrokenStudy) -> pb.Study:
         rejected_moves=s.rejected_moves,
         rejected_proposals=s.rejected_proposals,
         steps_saved=s.steps_saved,
+        uid=s.uid,
     )
     if s.best_reward is not None:
         study.best_reward = s.best_reward
@@ -255,6 +260,7 @@ def trial_to_pb(study_id: str, t: TrialRecord, measurements: bool = True) -> pb.
     if measurements:
         trial.measurements.extend(measurement_to_pb(m) for m in t.measurements)
     trial.stop_reason, trial.max_step = t.stop_reason, t.max_step
+    trial.study_uid, trial.fingerprint = t.study_uid, t.fingerprint
     return trial
 
 
@@ -299,10 +305,19 @@ def watch_event_to_pb(study_id: str, event: WatchEvent) -> pb.WatchStudyResponse
 
 
 class ControllerServicer(sanas_pb2_grpc.ControllerServiceServicer):
-    """sanas.v1.ControllerService over a Controller."""
+    """sanas.v1.ControllerService over a Controller.
 
-    def __init__(self, controller: Controller) -> None:
+    `allow_unbound_trial_calls`: accept trial-scoped calls that name no study_uid and
+    trial_fingerprint (clients older than the binding) as before, unchecked; by default
+    they are refused with INVALID_ARGUMENT, since nothing then tells a stale trainer's
+    result from a current one."""
+
+    def __init__(self, controller: Controller, allow_unbound_trial_calls: bool = False) -> None:
         self._controller = controller
+        self._require_binding = not allow_unbound_trial_calls
+
+    def _binding(self, request: Any, call: str) -> Binding:
+        return Binding(request.study_uid, request.trial_fingerprint, self._require_binding, call)
 
     @translated
     def CreateStudy(
@@ -368,6 +383,7 @@ class ControllerServicer(sanas_pb2_grpc.ControllerServiceServicer):
             request.suggest_next,
             request.client_id,
             request.request_id,
+            self._binding(request, "CompleteTrial"),
         )
         response = pb.CompleteTrialResponse(
             trial=trial_to_pb(request.study_id, done.trial),
@@ -381,7 +397,9 @@ class ControllerServicer(sanas_pb2_grpc.ControllerServiceServicer):
     def HeartbeatTrial(
         self, request: pb.HeartbeatTrialRequest, context: grpc.ServicerContext
     ) -> pb.HeartbeatTrialResponse:
-        trial = self._controller.heartbeat_trial(request.study_id, request.trial_id)
+        trial = self._controller.heartbeat_trial(
+            request.study_id, request.trial_id, self._binding(request, "HeartbeatTrial")
+        )
         return pb.HeartbeatTrialResponse(trial=trial_to_pb(request.study_id, trial))
 
     @translated
@@ -389,7 +407,11 @@ class ControllerServicer(sanas_pb2_grpc.ControllerServiceServicer):
         self, request: pb.SkipTrialRequest, context: grpc.ServicerContext
     ) -> pb.SkipTrialResponse:
         trial, budget = self._controller.skip_trial(
-            request.study_id, request.trial_id, request.client_id, request.reason
+            request.study_id,
+            request.trial_id,
+            request.client_id,
+            request.reason,
+            self._binding(request, "SkipTrial"),
         )
         return pb.SkipTrialResponse(
             trial=trial_to_pb(request.study_id, trial), budget_remaining=budget
@@ -410,6 +432,7 @@ class ControllerServicer(sanas_pb2_grpc.ControllerServiceServicer):
             request.max_step,
             request.client_id,
             rule,
+            self._binding(request, "ReportTrialProgress"),
         )
         return pb.ReportTrialProgressResponse(
             trial=trial_to_pb(request.study_id, trial), should_stop=stop

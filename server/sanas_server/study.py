@@ -9,9 +9,12 @@ the `_record_*` methods, so a replay rebuilds exactly the state that was acknowl
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 import re
 import secrets
+import struct
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -34,6 +37,7 @@ from .errors import (
     BudgetExhausted,
     InvalidArgument,
     SearchSpaceExhausted,
+    StaleTrial,
     TooManyPendingTrials,
     TrialAlreadyCompleted,
     TrialNotFound,
@@ -73,8 +77,51 @@ MAX_MEASUREMENTS = 10_000
 HEADER_FORMAT = 2
 # Matched whole (fullmatch): `$` would also accept a trailing newline.
 STUDY_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+# Namespace of the uids derived for studies whose header predates uids (see
+# derived_study_uid). Fixed forever: changing it would make every such study's trials
+# stale at the next start.
+LEGACY_UID_NAMESPACE = uuid.UUID("ab174d20-2643-49ea-843a-7f578c56ca6b")
+# What a trainer must do with a call refused as stale, in every such message.
+STALE_ADVICE = (
+    "Nothing was written: drop this trial (stop training it, discard its result) and ask "
+    "for a new trial"
+)
 
 Event = dict[str, Any]
+
+
+def new_study_uid() -> str:
+    """A study incarnation's uid (AIP-148: a UUID4), minted when the study is created."""
+    return str(uuid.uuid4())
+
+
+def derived_study_uid(study_id: str, create_time: float, seed: int) -> str:
+    """The uid of a study whose header has none (written before uids existed): a
+    name-based UUID (version 5) of what every header has, so every start of the server
+    gives the same one. A study created again under the same id has another creation
+    time (and, unless given, seed), hence another uid."""
+    return str(uuid.uuid5(LEGACY_UID_NAMESPACE, f"{study_id}\n{create_time!r}\n{seed}"))
+
+
+def tokens_fingerprint(tokens: Sequence[int]) -> str:
+    """An opaque fingerprint of a token vector (64 bits of BLAKE2b over the tokens as
+    little-endian int32, so it is the same on every host): clients copy it from a Trial
+    and send it back, and never compute it."""
+    packed = struct.pack(f"<{len(tokens)}i", *tokens)
+    return hashlib.blake2b(packed, digest_size=8).hexdigest()
+
+
+@dataclass(frozen=True)
+class Binding:
+    """What a trial-scoped request says about the trial it is for: the study incarnation
+    (`study_uid`) and the trial's tokens (`fingerprint`), both copied from the Trial the
+    trainer was handed. `required`: a request without them is refused (False only when
+    the server runs with --allow-unbound-trial-calls). `call` names the RPC in messages."""
+
+    study_uid: str = ""
+    fingerprint: str = ""
+    required: bool = True
+    call: str = "the call"
 
 
 class TrialState(str, Enum):
@@ -326,6 +373,15 @@ class TrialRecord:
     measurements: tuple[tuple[int, float, float], ...] = ()
     stop_reason: str = ""
     max_step: int = 0  # the trainer's planned last step; 0: not reported
+    # The uid of the study incarnation that issued the trial (the same string object in
+    # every record of a study): rendered into every Trial message, so a trainer binds
+    # its calls to the incarnation that answered it, whatever happened since.
+    study_uid: str = ""
+
+    @property
+    def fingerprint(self) -> str:
+        """The fingerprint of the trial's tokens (see tokens_fingerprint)."""
+        return tokens_fingerprint(self.tokens)
 
     @property
     def infeasible(self) -> bool:
@@ -411,6 +467,7 @@ class StudySummary:
     accepted_moves: int
     rejected_proposals: int
     steps_saved: int = 0
+    uid: str = ""
 
     @property
     def rejected_moves(self) -> int:
@@ -424,9 +481,17 @@ class Study:
     """One search: trials plus the annealer, changed only through events."""
 
     def __init__(
-        self, study_id: str, request: StudyRequest, spec: StudySpec, create_time: float
+        self,
+        study_id: str,
+        request: StudyRequest,
+        spec: StudySpec,
+        create_time: float,
+        uid: str | None = None,
     ) -> None:
+        """`uid`: the incarnation's uid as its header keeps it; None mints a new one
+        (a study being created)."""
         self.study_id = study_id
+        self.uid = new_study_uid() if uid is None else uid
         self.request = request
         self.spec = spec
         self.create_time = create_time
@@ -452,6 +517,9 @@ class Study:
         return {
             "format": HEADER_FORMAT,
             "study_id": self.study_id,
+            # An optional key, so format 2 still describes the header: a sanas without
+            # uids reads it unchanged, and a header without it gets a derived uid.
+            "uid": self.uid,
             "request": self.request.to_json(),
             "spec": {
                 **dataclasses.asdict(self.spec),
@@ -489,7 +557,12 @@ class Study:
             constraints=Constraints(**spec_data.get("constraints", {})),
             early_stopping=early_stopping_from_json(spec_data.get("early_stopping")),
         )
-        return cls(header["study_id"], request, spec, header["create_time"])
+        uid = header.get("uid")
+        if uid is None:
+            uid = derived_study_uid(header["study_id"], header["create_time"], spec.seed)
+        elif not isinstance(uid, str) or not uid:
+            raise ValueError(f"the study header's uid {uid!r} is not a non-empty string")
+        return cls(header["study_id"], request, spec, header["create_time"], uid)
 
     # -- queries -------------------------------------------------------------------------
     @property
@@ -514,6 +587,58 @@ class Study:
             )
         return self.trials[trial_id]
 
+    def bound_trial(self, trial_id: int, binding: Binding | None) -> TrialRecord:
+        """The trial a trial-scoped request is about, once its binding says the request is
+        for this very trial: issued by this incarnation of the study (the uid), with the
+        tokens the trainer trained (the fingerprint). A restore from a backup keeps the
+        uid (nothing on disk tells it from a restart), so the fingerprint is what refuses
+        a result for a trial that has other tokens since. None: a caller inside the
+        server, not checked."""
+        if binding is None:
+            return self.trial(trial_id)
+        if binding.study_uid and binding.study_uid != self.uid:
+            raise StaleTrial(
+                f"study {self.study_id!r} was created again since trial {trial_id} was "
+                f"issued to you (it is another study now, uid {self.uid}). {STALE_ADVICE}"
+            )
+        if not 0 <= trial_id < len(self.trials):
+            if binding.study_uid and binding.fingerprint and trial_id >= 0:
+                # Issued by this incarnation (the uid matches), so it existed: the study
+                # went back in time.
+                held = f"trials 0 to {len(self.trials) - 1}" if self.trials else "no trials"
+                raise StaleTrial(
+                    f"trial {trial_id} of study {self.study_id!r} no longer exists: the "
+                    f"study has {held} (was the checkpoint folder restored from a "
+                    f"backup?). {STALE_ADVICE}"
+                )
+            return self.trial(trial_id)  # TrialNotFound
+        trial = self.trials[trial_id]
+        missing = [
+            name
+            for name, value in (
+                ("study_uid", binding.study_uid),
+                ("trial_fingerprint", binding.fingerprint),
+            )
+            if not value
+        ]
+        if missing and binding.required:
+            raise InvalidArgument(
+                f"{binding.call} for trial {trial_id} of study {self.study_id!r} names no "
+                f"{' and no '.join(missing)}, so the controller cannot tell that it is for "
+                "the trial it issued (the study may have been created again, or restored "
+                "from a backup, since). Send the study_uid and fingerprint of the Trial "
+                "that SuggestTrial (or CompleteTrial's next_trial) returned, as "
+                "study_uid and trial_fingerprint; the sanas clients do it for you "
+                "(upgrade an older one)"
+            )
+        if binding.fingerprint and binding.fingerprint != trial.fingerprint:
+            raise StaleTrial(
+                f"trial {trial_id} of study {self.study_id!r} now has other tokens than "
+                "the ones you trained (was the checkpoint folder restored from a backup?). "
+                f"{STALE_ADVICE}"
+            )
+        return trial
+
     def summary(self) -> StudySummary:
         a = self.annealer
         return StudySummary(
@@ -532,6 +657,7 @@ class Study:
             accepted_moves=self.accepted_moves,
             rejected_proposals=self.annealer.rejected,
             steps_saved=self.steps_saved,
+            uid=self.uid,
         )
 
     def answer_for(
@@ -573,9 +699,9 @@ class Study:
             expire = max(trial.lease_expire, now + self.spec.lease_seconds)
             self.trials[trial_id] = dataclasses.replace(trial, lease_expire=expire)
 
-    def heartbeat(self, trial_id: int, now: float) -> TrialRecord:
+    def heartbeat(self, trial_id: int, now: float, binding: Binding | None = None) -> TrialRecord:
         """Renew a running trial's lease. In memory only: a restart renews every lease."""
-        trial = self.trial(trial_id)
+        trial = self.bound_trial(trial_id, binding)
         if trial.state is not TrialState.ACTIVE:
             raise TrialAlreadyCompleted(
                 f"trial {trial_id} of study {self.study_id!r} is already completed; "
@@ -673,7 +799,13 @@ class Study:
         return None
 
     def complete(
-        self, trial_id: int, reward: float, infeasible: bool, now: float, request_id: str = ""
+        self,
+        trial_id: int,
+        reward: float,
+        infeasible: bool,
+        now: float,
+        request_id: str = "",
+        binding: Binding | None = None,
     ) -> tuple[TrialRecord, Event | None]:
         """Returns the completed trial and the event, or no event for a repeated report."""
         if infeasible:
@@ -688,7 +820,7 @@ class Study:
             raise InvalidArgument(
                 f"reward {reward!r} is too large: |reward| may be at most {MAX_ABS_REWARD:g}"
             )
-        trial = self.trial(trial_id)
+        trial = self.bound_trial(trial_id, binding)
         if trial.state is TrialState.SKIPPED:
             raise TrialAlreadyCompleted(
                 f"trial {trial_id} of study {self.study_id!r} was skipped by its trainer; "
@@ -723,7 +855,12 @@ class Study:
         return self._record_complete(event), event
 
     def skip(
-        self, trial_id: int, now: float, client_id: str = "", reason: str = ""
+        self,
+        trial_id: int,
+        now: float,
+        client_id: str = "",
+        reason: str = "",
+        binding: Binding | None = None,
     ) -> tuple[TrialRecord, Event | None]:
         """End a running trial unevaluated: it gives its budget step back and its tokens
         are never issued again. Returns the trial and the event (None when it was
@@ -732,7 +869,7 @@ class Study:
             raise InvalidArgument(f"client_id has {len(client_id)} characters; at most 128")
         if len(reason) > MAX_SKIP_REASON:
             raise InvalidArgument(f"reason has {len(reason)} characters; at most {MAX_SKIP_REASON}")
-        trial = self.trial(trial_id)
+        trial = self.bound_trial(trial_id, binding)
         if trial.state is TrialState.SKIPPED:
             return trial, None
         if trial.state is not TrialState.ACTIVE:
@@ -760,6 +897,7 @@ class Study:
         max_step: int = 0,
         client_id: str = "",
         rule: EarlyStopping | None = None,
+        binding: Binding | None = None,
     ) -> tuple[TrialRecord, bool, Event | None]:
         """Record an intermediate result and judge it by `rule` (the study's when None).
         Returns the trial, whether to stop, and the event (None for a repeated report or
@@ -778,7 +916,7 @@ class Study:
         if len(client_id) > MAX_CLIENT_ID:
             raise InvalidArgument(f"client_id has {len(client_id)} characters; at most 128")
         config = self.spec.early_stopping if rule is None else resolve_early_stopping(rule)
-        trial = self.trial(trial_id)
+        trial = self.bound_trial(trial_id, binding)
         if trial.state is TrialState.STOPPED:
             return trial, True, None  # told to stop already: nothing more is recorded
         if trial.state is not TrialState.ACTIVE:
@@ -941,6 +1079,7 @@ class Study:
                 tuple((int(s), float(v), float(t)) for s, v, t in measured),
                 reason,
                 max_step,
+                self.uid,
             )
             self.trials.append(trial)
             self.counts[trial.state] += 1
@@ -1015,6 +1154,7 @@ class Study:
             client_id=event["client"],
             create_time=event["time"],
             lease_expire=event["time"] + self.spec.lease_seconds,
+            study_uid=self.uid,
         )
         self.trials.append(trial)
         self.counts[TrialState.ACTIVE] += 1

@@ -53,13 +53,22 @@ func IsRetryable(err error) bool {
 
 // IsTrialLost reports whether the error says that the trial is no longer the caller's to
 // train: its lease ran out and another trainer holds it now (TRIAL_NOT_HELD), or that
-// trainer already completed it (TRIAL_ALREADY_COMPLETED). Stop training it and ask for a
-// new trial.
+// trainer already completed it (TRIAL_ALREADY_COMPLETED), or the study no longer has it
+// at all (STALE_TRIAL, see IsTrialStale). Stop training it and ask for a new trial.
 func IsTrialLost(err error) bool {
 	switch Reason(err) {
 	case sanasv1.ErrorReason_ERROR_REASON_TRIAL_NOT_HELD,
-		sanasv1.ErrorReason_ERROR_REASON_TRIAL_ALREADY_COMPLETED:
+		sanasv1.ErrorReason_ERROR_REASON_TRIAL_ALREADY_COMPLETED,
+		sanasv1.ErrorReason_ERROR_REASON_STALE_TRIAL:
 		return true
 	}
 	return false
+}
+
+// IsTrialStale reports whether the call was refused because the study no longer has the
+// trial it is bound to (STALE_TRIAL): the study was deleted and created again since the
+// trial was issued, or its checkpoint folder was restored from a backup and the trial has
+// other tokens now. Nothing was recorded: drop the trial's result and ask for a new trial.
+func IsTrialStale(err error) bool {
+	return Reason(err) == sanasv1.ErrorReason_ERROR_REASON_STALE_TRIAL
 }

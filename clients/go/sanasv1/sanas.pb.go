@@ -233,6 +233,12 @@ const (
 	ErrorReason_ERROR_REASON_TOO_MANY_WATCHERS ErrorReason = 12
 	// The trial's lease ran out and another trainer holds it now.
 	ErrorReason_ERROR_REASON_TRIAL_NOT_HELD ErrorReason = 13
+	// The call is bound to a trial the study no longer has: the study was deleted
+	// and created again since the trial was issued (its `study_uid` differs), or
+	// the trial now has other tokens, or does not exist (the checkpoint folder was
+	// restored from a backup). Nothing was written: drop the result and ask for a
+	// new trial.
+	ErrorReason_ERROR_REASON_STALE_TRIAL ErrorReason = 14
 )
 
 // Enum value maps for ErrorReason.
@@ -252,6 +258,7 @@ var (
 		11: "ERROR_REASON_STUDY_BROKEN",
 		12: "ERROR_REASON_TOO_MANY_WATCHERS",
 		13: "ERROR_REASON_TRIAL_NOT_HELD",
+		14: "ERROR_REASON_STALE_TRIAL",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED":             0,
@@ -268,6 +275,7 @@ var (
 		"ERROR_REASON_STUDY_BROKEN":            11,
 		"ERROR_REASON_TOO_MANY_WATCHERS":       12,
 		"ERROR_REASON_TRIAL_NOT_HELD":          13,
+		"ERROR_REASON_STALE_TRIAL":             14,
 	}
 )
 
@@ -1268,7 +1276,13 @@ type Study struct {
 	BrokenReason string `protobuf:"bytes,17,opt,name=broken_reason,json=brokenReason,proto3" json:"broken_reason,omitempty"`
 	// Steps the stopped trials did not train: over the stopped trials whose
 	// reports named a max_step, the sum of max_step minus their last step.
-	StepsSaved    int64 `protobuf:"varint,18,opt,name=steps_saved,json=stepsSaved,proto3" json:"steps_saved,omitempty"`
+	StepsSaved int64 `protobuf:"varint,18,opt,name=steps_saved,json=stepsSaved,proto3" json:"steps_saved,omitempty"`
+	// System-assigned identifier of this incarnation of the study (AIP-148): a
+	// UUID minted when the study is created, kept across restarts. A study deleted
+	// and created again under the same `study_id` gets a new one. Studies created
+	// before uids existed get one derived from their header (a name-based UUID
+	// of the study id, creation time and seed), the same on every start.
+	Uid           string `protobuf:"bytes,19,opt,name=uid,proto3" json:"uid,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1429,6 +1443,13 @@ func (x *Study) GetStepsSaved() int64 {
 	return 0
 }
 
+func (x *Study) GetUid() string {
+	if x != nil {
+		return x.Uid
+	}
+	return ""
+}
+
 // One intermediate result of a trial.
 type Measurement struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1530,7 +1551,14 @@ type Trial struct {
 	StopReason string `protobuf:"bytes,15,opt,name=stop_reason,json=stopReason,proto3" json:"stop_reason,omitempty"`
 	// The last step the trainer planned (ReportTrialProgressRequest.max_step);
 	// 0 when not reported.
-	MaxStep       int64 `protobuf:"varint,16,opt,name=max_step,json=maxStep,proto3" json:"max_step,omitempty"`
+	MaxStep int64 `protobuf:"varint,16,opt,name=max_step,json=maxStep,proto3" json:"max_step,omitempty"`
+	// The `uid` of the study incarnation that issued the trial. Send it back as
+	// `study_uid` in every request about the trial.
+	StudyUid string `protobuf:"bytes,17,opt,name=study_uid,json=studyUid,proto3" json:"study_uid,omitempty"`
+	// An opaque fingerprint of `tokens`. Send it back as `trial_fingerprint` in
+	// every request about the trial: a trial that has other tokens by then (a
+	// checkpoint folder restored from a backup) refuses the request.
+	Fingerprint   string `protobuf:"bytes,18,opt,name=fingerprint,proto3" json:"fingerprint,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1675,6 +1703,20 @@ func (x *Trial) GetMaxStep() int64 {
 		return x.MaxStep
 	}
 	return 0
+}
+
+func (x *Trial) GetStudyUid() string {
+	if x != nil {
+		return x.StudyUid
+	}
+	return ""
+}
+
+func (x *Trial) GetFingerprint() string {
+	if x != nil {
+		return x.Fingerprint
+	}
+	return ""
 }
 
 // Request of CreateStudy.
@@ -2241,9 +2283,18 @@ type CompleteTrialRequest struct {
 	ClientId string `protobuf:"bytes,6,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
 	// Client-chosen id (AIP-155): a retry with the same id returns the first
 	// answer (including the same next trial) and changes nothing.
-	RequestId     string `protobuf:"bytes,7,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	RequestId string `protobuf:"bytes,7,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The `study_uid` of the Trial the call is about (from SuggestTrial or
+	// CompleteTrial's next_trial). Required (with trial_fingerprint) unless the
+	// controller runs with --allow-unbound-trial-calls; a different value than
+	// the study's `uid` is refused with ERROR_REASON_STALE_TRIAL.
+	StudyUid string `protobuf:"bytes,8,opt,name=study_uid,json=studyUid,proto3" json:"study_uid,omitempty"`
+	// The `fingerprint` of the Trial the call is about. Required with study_uid;
+	// a trial whose tokens no longer match it is refused with
+	// ERROR_REASON_STALE_TRIAL.
+	TrialFingerprint string `protobuf:"bytes,9,opt,name=trial_fingerprint,json=trialFingerprint,proto3" json:"trial_fingerprint,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *CompleteTrialRequest) Reset() {
@@ -2325,6 +2376,20 @@ func (x *CompleteTrialRequest) GetRequestId() string {
 	return ""
 }
 
+func (x *CompleteTrialRequest) GetStudyUid() string {
+	if x != nil {
+		return x.StudyUid
+	}
+	return ""
+}
+
+func (x *CompleteTrialRequest) GetTrialFingerprint() string {
+	if x != nil {
+		return x.TrialFingerprint
+	}
+	return ""
+}
+
 // Response of CompleteTrial.
 type CompleteTrialResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2398,9 +2463,18 @@ type HeartbeatTrialRequest struct {
 	// Identifier of the trial.
 	TrialId int64 `protobuf:"varint,2,opt,name=trial_id,json=trialId,proto3" json:"trial_id,omitempty"`
 	// Identifier of the trainer sending the heartbeat.
-	ClientId      string `protobuf:"bytes,3,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ClientId string `protobuf:"bytes,3,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	// The `study_uid` of the Trial the call is about (from SuggestTrial or
+	// CompleteTrial's next_trial). Required (with trial_fingerprint) unless the
+	// controller runs with --allow-unbound-trial-calls; a different value than
+	// the study's `uid` is refused with ERROR_REASON_STALE_TRIAL.
+	StudyUid string `protobuf:"bytes,4,opt,name=study_uid,json=studyUid,proto3" json:"study_uid,omitempty"`
+	// The `fingerprint` of the Trial the call is about. Required with study_uid;
+	// a trial whose tokens no longer match it is refused with
+	// ERROR_REASON_STALE_TRIAL.
+	TrialFingerprint string `protobuf:"bytes,5,opt,name=trial_fingerprint,json=trialFingerprint,proto3" json:"trial_fingerprint,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *HeartbeatTrialRequest) Reset() {
@@ -2450,6 +2524,20 @@ func (x *HeartbeatTrialRequest) GetTrialId() int64 {
 func (x *HeartbeatTrialRequest) GetClientId() string {
 	if x != nil {
 		return x.ClientId
+	}
+	return ""
+}
+
+func (x *HeartbeatTrialRequest) GetStudyUid() string {
+	if x != nil {
+		return x.StudyUid
+	}
+	return ""
+}
+
+func (x *HeartbeatTrialRequest) GetTrialFingerprint() string {
+	if x != nil {
+		return x.TrialFingerprint
 	}
 	return ""
 }
@@ -2908,8 +2996,17 @@ type ReportTrialProgressRequest struct {
 	// The rule to judge this report by, for trainers that bring their own (as
 	// PaddleSlim's MedianStop does); unset: the study's early_stopping.
 	EarlyStopping *EarlyStopping `protobuf:"bytes,7,opt,name=early_stopping,json=earlyStopping,proto3" json:"early_stopping,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// The `study_uid` of the Trial the call is about (from SuggestTrial or
+	// CompleteTrial's next_trial). Required (with trial_fingerprint) unless the
+	// controller runs with --allow-unbound-trial-calls; a different value than
+	// the study's `uid` is refused with ERROR_REASON_STALE_TRIAL.
+	StudyUid string `protobuf:"bytes,8,opt,name=study_uid,json=studyUid,proto3" json:"study_uid,omitempty"`
+	// The `fingerprint` of the Trial the call is about. Required with study_uid;
+	// a trial whose tokens no longer match it is refused with
+	// ERROR_REASON_STALE_TRIAL.
+	TrialFingerprint string `protobuf:"bytes,9,opt,name=trial_fingerprint,json=trialFingerprint,proto3" json:"trial_fingerprint,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *ReportTrialProgressRequest) Reset() {
@@ -2991,6 +3088,20 @@ func (x *ReportTrialProgressRequest) GetEarlyStopping() *EarlyStopping {
 	return nil
 }
 
+func (x *ReportTrialProgressRequest) GetStudyUid() string {
+	if x != nil {
+		return x.StudyUid
+	}
+	return ""
+}
+
+func (x *ReportTrialProgressRequest) GetTrialFingerprint() string {
+	if x != nil {
+		return x.TrialFingerprint
+	}
+	return ""
+}
+
 // Response of ReportTrialProgress.
 type ReportTrialProgressResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -3059,9 +3170,18 @@ type SkipTrialRequest struct {
 	ClientId string `protobuf:"bytes,3,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
 	// Why the trainer skipped it (for example "over the FLOPs budget"), at most
 	// 256 characters; shown with the trial.
-	Reason        string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Reason string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The `study_uid` of the Trial the call is about (from SuggestTrial or
+	// CompleteTrial's next_trial). Required (with trial_fingerprint) unless the
+	// controller runs with --allow-unbound-trial-calls; a different value than
+	// the study's `uid` is refused with ERROR_REASON_STALE_TRIAL.
+	StudyUid string `protobuf:"bytes,5,opt,name=study_uid,json=studyUid,proto3" json:"study_uid,omitempty"`
+	// The `fingerprint` of the Trial the call is about. Required with study_uid;
+	// a trial whose tokens no longer match it is refused with
+	// ERROR_REASON_STALE_TRIAL.
+	TrialFingerprint string `protobuf:"bytes,6,opt,name=trial_fingerprint,json=trialFingerprint,proto3" json:"trial_fingerprint,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *SkipTrialRequest) Reset() {
@@ -3118,6 +3238,20 @@ func (x *SkipTrialRequest) GetClientId() string {
 func (x *SkipTrialRequest) GetReason() string {
 	if x != nil {
 		return x.Reason
+	}
+	return ""
+}
+
+func (x *SkipTrialRequest) GetStudyUid() string {
+	if x != nil {
+		return x.StudyUid
+	}
+	return ""
+}
+
+func (x *SkipTrialRequest) GetTrialFingerprint() string {
+	if x != nil {
+		return x.TrialFingerprint
 	}
 	return ""
 }
@@ -3262,7 +3396,7 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"infeasible\x18\x03 \x01(\x03R\n" +
 	"infeasible\x12\x18\n" +
 	"\astopped\x18\x04 \x01(\x03R\astopped\x12\x18\n" +
-	"\askipped\x18\x05 \x01(\x03R\askipped\"\x8f\x06\n" +
+	"\askipped\x18\x05 \x01(\x03R\askipped\"\xa1\x06\n" +
 	"\x05Study\x12\x19\n" +
 	"\bstudy_id\x18\x01 \x01(\tR\astudyId\x12-\n" +
 	"\x06config\x18\x02 \x01(\v2\x15.sanas.v1.StudyConfigR\x06config\x12*\n" +
@@ -3287,13 +3421,14 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"\x12rejected_proposals\x18\x10 \x01(\x03R\x11rejectedProposals\x12#\n" +
 	"\rbroken_reason\x18\x11 \x01(\tR\fbrokenReason\x12\x1f\n" +
 	"\vsteps_saved\x18\x12 \x01(\x03R\n" +
-	"stepsSavedB\x0e\n" +
+	"stepsSaved\x12\x10\n" +
+	"\x03uid\x18\x13 \x01(\tR\x03uidB\x0e\n" +
 	"\f_best_rewardB\x11\n" +
 	"\x0f_current_reward\"g\n" +
 	"\vMeasurement\x12\x12\n" +
 	"\x04step\x18\x01 \x01(\x03R\x04step\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value\x12.\n" +
-	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xf2\x04\n" +
+	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xb1\x05\n" +
 	"\x05Trial\x12\x19\n" +
 	"\bstudy_id\x18\x01 \x01(\tR\astudyId\x12\x19\n" +
 	"\btrial_id\x18\x02 \x01(\x03R\atrialId\x12\x16\n" +
@@ -3316,7 +3451,9 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"\fmeasurements\x18\x0e \x03(\v2\x15.sanas.v1.MeasurementR\fmeasurements\x12\x1f\n" +
 	"\vstop_reason\x18\x0f \x01(\tR\n" +
 	"stopReason\x12\x19\n" +
-	"\bmax_step\x18\x10 \x01(\x03R\amaxStep\"^\n" +
+	"\bmax_step\x18\x10 \x01(\x03R\amaxStep\x12\x1b\n" +
+	"\tstudy_uid\x18\x11 \x01(\tR\bstudyUid\x12 \n" +
+	"\vfingerprint\x18\x12 \x01(\tR\vfingerprint\"^\n" +
 	"\x12CreateStudyRequest\x12\x19\n" +
 	"\bstudy_id\x18\x01 \x01(\tR\astudyId\x12-\n" +
 	"\x06config\x18\x02 \x01(\v2\x15.sanas.v1.StudyConfigR\x06config\"V\n" +
@@ -3347,7 +3484,7 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"\x05trial\x18\x01 \x01(\v2\x0f.sanas.v1.TrialR\x05trial\x12<\n" +
 	"\rarchitectures\x18\x02 \x03(\v2\x16.sanas.v1.ArchitectureR\rarchitectures\x12\x14\n" +
 	"\x05flops\x18\x03 \x01(\x03R\x05flops\x12\x16\n" +
-	"\x06params\x18\x04 \x01(\x03R\x06params\"\xe3\x01\n" +
+	"\x06params\x18\x04 \x01(\x03R\x06params\"\xad\x02\n" +
 	"\x14CompleteTrialRequest\x12\x19\n" +
 	"\bstudy_id\x18\x01 \x01(\tR\astudyId\x12\x19\n" +
 	"\btrial_id\x18\x02 \x01(\x03R\atrialId\x12\x16\n" +
@@ -3358,16 +3495,20 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"\fsuggest_next\x18\x05 \x01(\bR\vsuggestNext\x12\x1b\n" +
 	"\tclient_id\x18\x06 \x01(\tR\bclientId\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\a \x01(\tR\trequestId\"\x99\x01\n" +
+	"request_id\x18\a \x01(\tR\trequestId\x12\x1b\n" +
+	"\tstudy_uid\x18\b \x01(\tR\bstudyUid\x12+\n" +
+	"\x11trial_fingerprint\x18\t \x01(\tR\x10trialFingerprint\"\x99\x01\n" +
 	"\x15CompleteTrialResponse\x12%\n" +
 	"\x05trial\x18\x01 \x01(\v2\x0f.sanas.v1.TrialR\x05trial\x12.\n" +
 	"\n" +
 	"next_trial\x18\x02 \x01(\v2\x0f.sanas.v1.TrialR\tnextTrial\x12)\n" +
-	"\x10budget_remaining\x18\x03 \x01(\x03R\x0fbudgetRemaining\"j\n" +
+	"\x10budget_remaining\x18\x03 \x01(\x03R\x0fbudgetRemaining\"\xb4\x01\n" +
 	"\x15HeartbeatTrialRequest\x12\x19\n" +
 	"\bstudy_id\x18\x01 \x01(\tR\astudyId\x12\x19\n" +
 	"\btrial_id\x18\x02 \x01(\x03R\atrialId\x12\x1b\n" +
-	"\tclient_id\x18\x03 \x01(\tR\bclientId\"?\n" +
+	"\tclient_id\x18\x03 \x01(\tR\bclientId\x12\x1b\n" +
+	"\tstudy_uid\x18\x04 \x01(\tR\bstudyUid\x12+\n" +
+	"\x11trial_fingerprint\x18\x05 \x01(\tR\x10trialFingerprint\"?\n" +
 	"\x16HeartbeatTrialResponse\x12%\n" +
 	"\x05trial\x18\x01 \x01(\v2\x0f.sanas.v1.TrialR\x05trial\"\x96\x01\n" +
 	"\x11ListTrialsRequest\x12\x19\n" +
@@ -3396,7 +3537,7 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"\x0fcheckpoint_json\x18\x03 \x01(\tR\x0echeckpointJson\"t\n" +
 	"\"ImportPaddleSlimCheckpointResponse\x12%\n" +
 	"\x05study\x18\x01 \x01(\v2\x0f.sanas.v1.StudyR\x05study\x12'\n" +
-	"\x0fimported_trials\x18\x02 \x01(\x03R\x0eimportedTrials\"\xf4\x01\n" +
+	"\x0fimported_trials\x18\x02 \x01(\x03R\x0eimportedTrials\"\xbe\x02\n" +
 	"\x1aReportTrialProgressRequest\x12\x19\n" +
 	"\bstudy_id\x18\x01 \x01(\tR\astudyId\x12\x19\n" +
 	"\btrial_id\x18\x02 \x01(\x03R\atrialId\x12\x12\n" +
@@ -3404,16 +3545,20 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"\x05value\x18\x04 \x01(\x01R\x05value\x12\x19\n" +
 	"\bmax_step\x18\x05 \x01(\x03R\amaxStep\x12\x1b\n" +
 	"\tclient_id\x18\x06 \x01(\tR\bclientId\x12>\n" +
-	"\x0eearly_stopping\x18\a \x01(\v2\x17.sanas.v1.EarlyStoppingR\rearlyStopping\"e\n" +
+	"\x0eearly_stopping\x18\a \x01(\v2\x17.sanas.v1.EarlyStoppingR\rearlyStopping\x12\x1b\n" +
+	"\tstudy_uid\x18\b \x01(\tR\bstudyUid\x12+\n" +
+	"\x11trial_fingerprint\x18\t \x01(\tR\x10trialFingerprint\"e\n" +
 	"\x1bReportTrialProgressResponse\x12%\n" +
 	"\x05trial\x18\x01 \x01(\v2\x0f.sanas.v1.TrialR\x05trial\x12\x1f\n" +
 	"\vshould_stop\x18\x02 \x01(\bR\n" +
-	"shouldStop\"}\n" +
+	"shouldStop\"\xc7\x01\n" +
 	"\x10SkipTrialRequest\x12\x19\n" +
 	"\bstudy_id\x18\x01 \x01(\tR\astudyId\x12\x19\n" +
 	"\btrial_id\x18\x02 \x01(\x03R\atrialId\x12\x1b\n" +
 	"\tclient_id\x18\x03 \x01(\tR\bclientId\x12\x16\n" +
-	"\x06reason\x18\x04 \x01(\tR\x06reason\"e\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x12\x1b\n" +
+	"\tstudy_uid\x18\x05 \x01(\tR\bstudyUid\x12+\n" +
+	"\x11trial_fingerprint\x18\x06 \x01(\tR\x10trialFingerprint\"e\n" +
 	"\x11SkipTrialResponse\x12%\n" +
 	"\x05trial\x18\x01 \x01(\v2\x0f.sanas.v1.TrialR\x05trial\x12)\n" +
 	"\x10budget_remaining\x18\x02 \x01(\x03R\x0fbudgetRemaining*i\n" +
@@ -3434,7 +3579,7 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"\x15TRIAL_STATE_SUCCEEDED\x10\x02\x12\x1a\n" +
 	"\x16TRIAL_STATE_INFEASIBLE\x10\x03\x12\x17\n" +
 	"\x13TRIAL_STATE_STOPPED\x10\x04\x12\x17\n" +
-	"\x13TRIAL_STATE_SKIPPED\x10\x05*\xf2\x03\n" +
+	"\x13TRIAL_STATE_SKIPPED\x10\x05*\x90\x04\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12!\n" +
 	"\x1dERROR_REASON_INVALID_ARGUMENT\x10\x01\x12 \n" +
@@ -3450,7 +3595,8 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"\x12\x1d\n" +
 	"\x19ERROR_REASON_STUDY_BROKEN\x10\v\x12\"\n" +
 	"\x1eERROR_REASON_TOO_MANY_WATCHERS\x10\f\x12\x1f\n" +
-	"\x1bERROR_REASON_TRIAL_NOT_HELD\x10\r*\xf8\x02\n" +
+	"\x1bERROR_REASON_TRIAL_NOT_HELD\x10\r\x12\x1c\n" +
+	"\x18ERROR_REASON_STALE_TRIAL\x10\x0e*\xf8\x02\n" +
 	"\x0eStudyEventType\x12 \n" +
 	"\x1cSTUDY_EVENT_TYPE_UNSPECIFIED\x10\x00\x12\"\n" +
 	"\x1eSTUDY_EVENT_TYPE_CURRENT_STATE\x10\x01\x12$\n" +

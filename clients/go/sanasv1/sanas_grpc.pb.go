@@ -56,7 +56,13 @@ type ControllerServiceClient interface {
 	// Issues the next trial of a study: a token vector never issued before.
 	SuggestTrial(ctx context.Context, in *SuggestTrialRequest, opts ...grpc.CallOption) (*SuggestTrialResponse, error)
 	// Reports the result of a trial; optionally issues the next trial in the
-	// same round trip.
+	// same round trip. Like every call about one trial (ReportTrialProgress,
+	// HeartbeatTrial, SkipTrial), it is bound to the trial it is for: it names the
+	// study incarnation (`study_uid`) and the trial's tokens (`trial_fingerprint`)
+	// as the Trial carried them, and a call whose binding no longer matches (the
+	// study was deleted and created again, or its folder restored from a backup)
+	// is refused with FAILED_PRECONDITION and ERROR_REASON_STALE_TRIAL, writing
+	// nothing.
 	CompleteTrial(ctx context.Context, in *CompleteTrialRequest, opts ...grpc.CallOption) (*CompleteTrialResponse, error)
 	// Extends the lease of a running trial; trainers call it while they train.
 	// A trial whose lease runs out is handed to the next trainer that asks.
@@ -244,7 +250,13 @@ type ControllerServiceServer interface {
 	// Issues the next trial of a study: a token vector never issued before.
 	SuggestTrial(context.Context, *SuggestTrialRequest) (*SuggestTrialResponse, error)
 	// Reports the result of a trial; optionally issues the next trial in the
-	// same round trip.
+	// same round trip. Like every call about one trial (ReportTrialProgress,
+	// HeartbeatTrial, SkipTrial), it is bound to the trial it is for: it names the
+	// study incarnation (`study_uid`) and the trial's tokens (`trial_fingerprint`)
+	// as the Trial carried them, and a call whose binding no longer matches (the
+	// study was deleted and created again, or its folder restored from a backup)
+	// is refused with FAILED_PRECONDITION and ERROR_REASON_STALE_TRIAL, writing
+	// nothing.
 	CompleteTrial(context.Context, *CompleteTrialRequest) (*CompleteTrialResponse, error)
 	// Extends the lease of a running trial; trainers call it while they train.
 	// A trial whose lease runs out is handed to the next trainer that asks.

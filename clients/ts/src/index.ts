@@ -1,6 +1,7 @@
 // A typed client of sanas.v1.ControllerService for Node, on @grpc/grpc-js. The service is
 // loaded at run time from the .proto shipped in this package (proto/); the types in
 // src/generated come from proto-loader-gen-types (`make stubs`).
+import { randomUUID } from "crypto";
 import * as path from "path";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
@@ -9,6 +10,7 @@ import type { ProtoGrpcType } from "./generated/sanas";
 import type { ControllerServiceClient } from "./generated/sanas/v1/ControllerService";
 import type { Duration__Output } from "./generated/google/protobuf/Duration";
 import type { HeartbeatTrialRequest } from "./generated/sanas/v1/HeartbeatTrialRequest";
+import type { Trial__Output } from "./generated/sanas/v1/Trial";
 
 export type { ControllerServiceClient };
 export * from "./generated/sanas/v1/Trial";
@@ -26,13 +28,22 @@ export const LOADER_OPTIONS: protoLoader.Options = {
   includeDirs: [path.join(__dirname, "..", "proto")],
 };
 
+// Reconnect within about a second once a restarted controller listens again (gRPC's
+// default backoff grows to two minutes), as the Python client does.
+export const CHANNEL_OPTIONS: grpc.ChannelOptions = {
+  "grpc.initial_reconnect_backoff_ms": 100,
+  "grpc.min_reconnect_backoff_ms": 100,
+  "grpc.max_reconnect_backoff_ms": 1000,
+};
+
 export function connect(
   address: string,
   credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+  options: grpc.ChannelOptions = CHANNEL_OPTIONS,
 ): ControllerServiceClient {
   const definition = protoLoader.loadSync(PROTO, LOADER_OPTIONS);
   const loaded = grpc.loadPackageDefinition(definition) as unknown as ProtoGrpcType;
-  return new loaded.sanas.v1.ControllerService(address, credentials);
+  return new loaded.sanas.v1.ControllerService(address, credentials, options);
 }
 
 // Promise form of a unary call: `await unary(cb => client.GetStudy(req, cb))`.
@@ -98,12 +109,69 @@ export function isSearchFinished(err: grpc.ServiceError): boolean {
 
 // Whether the trial is no longer the caller's to train: its lease ran out and another
 // trainer holds it now (TRIAL_NOT_HELD), or that trainer already completed it
-// (TRIAL_ALREADY_COMPLETED). Stop training it and ask for a new trial.
+// (TRIAL_ALREADY_COMPLETED), or the study no longer has it at all (STALE_TRIAL, see
+// isTrialStale). Stop training it and ask for a new trial.
 export function isTrialLost(err: grpc.ServiceError): boolean {
   const reason = errorReason(err);
   return (
-    reason === "ERROR_REASON_TRIAL_NOT_HELD" || reason === "ERROR_REASON_TRIAL_ALREADY_COMPLETED"
+    reason === "ERROR_REASON_TRIAL_NOT_HELD" ||
+    reason === "ERROR_REASON_TRIAL_ALREADY_COMPLETED" ||
+    reason === "ERROR_REASON_STALE_TRIAL"
   );
+}
+
+// Whether the call was refused because the study no longer has the trial it is bound to
+// (STALE_TRIAL): the study was deleted and created again since the trial was issued, or
+// its checkpoint folder was restored from a backup and the trial has other tokens now.
+// Nothing was recorded: drop the trial's result and ask for a new trial.
+export function isTrialStale(err: grpc.ServiceError): boolean {
+  return errorReason(err) === "ERROR_REASON_STALE_TRIAL";
+}
+
+// The fields that bind a call about `trial` to the trial as the controller issued it
+// (from SuggestTrial or CompleteTrial's nextTrial): spread them into every
+// CompleteTrial, ReportTrialProgress, HeartbeatTrial and SkipTrial request about it, so
+// a study created again (or restored from a backup) since refuses it with STALE_TRIAL
+// instead of recording a result against another network.
+export function bindingOf(trial: Trial__Output): { studyUid: string; trialFingerprint: string } {
+  return { studyUid: trial.studyUid, trialFingerprint: trial.fingerprint };
+}
+
+// A fresh AIP-155 request id. Choose one per logical SuggestTrial / CompleteTrial call and
+// reuse it on every retry, so a retry after a lost response gets the first answer instead
+// of issuing a second trial.
+export function newRequestId(): string {
+  return randomUUID();
+}
+
+// How long retry() keeps retrying: 600 s, as the Python client's retry_timeout, so a
+// trainer in any language rides through the same controller restart.
+export const DEFAULT_RETRY_TIMEOUT_MS = 600_000;
+
+// Runs `call` until it succeeds, fails with an error that is not retryable (see
+// isRetryable), or the next wait would end after `timeoutMs`; waits back off from 100 ms
+// to 5 s, each logged as a warning.
+export async function retry<T>(
+  call: () => Promise<T>,
+  what: string,
+  timeoutMs: number = DEFAULT_RETRY_TIMEOUT_MS,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let delay = 100;
+  for (;;) {
+    try {
+      return await call();
+    } catch (err) {
+      const e = err as grpc.ServiceError;
+      if (!isRetryable(e) || Date.now() + delay > deadline) throw err;
+      console.warn(
+        `warning: ${what}: controller unavailable (${grpc.status[e.code]}: ${e.details}); ` +
+          `retrying in ${delay / 1000} s, for up to ${timeoutMs / 1000} s in all`,
+      );
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 5000);
+    }
+  }
 }
 
 export function isRetryable(err: grpc.ServiceError): boolean {
@@ -118,6 +186,8 @@ export function durationMs(duration: Duration__Output | null | undefined): numbe
 // Renews a trial's lease every `intervalMs` while the trainer trains (a third of the
 // study's lease, so one lost beat does not cost the trial). Await the returned stop()
 // once the trial is reported: it cancels a beat in flight, so none outlives the trial.
+// The request should carry the trial's binding (bindingOf); a beat refused as stale ends
+// the renewals.
 export function keepAlive(
   client: ControllerServiceClient,
   request: HeartbeatTrialRequest,
@@ -135,9 +205,11 @@ export function keepAlive(
     inFlight = unary((cb) => (call = client.HeartbeatTrial(request, options, cb))).then(
       () => schedule(),
       (err: grpc.ServiceError) => {
-        // Reported (by us, or by another trainer after our lease ran out): nothing to keep.
+        // Reported (by us, or by another trainer after our lease ran out), or gone with
+        // its study: nothing to keep.
         if (stopped || errorReason(err) === "ERROR_REASON_TRIAL_ALREADY_COMPLETED") return;
-        console.error(`heartbeat of trial ${request.trialId} failed: ${err.details}`);
+        if (isTrialStale(err)) return;
+        console.warn(`warning: heartbeat of trial ${request.trialId} failed: ${err.details}`);
         schedule(); // keep beating: the controller may be restarting
       },
     );

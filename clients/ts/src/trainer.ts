@@ -6,18 +6,28 @@
 // says so. A trial whose lease ran out and went to another trainer (TRIAL_NOT_HELD) is
 // left to it. With --median-stop-start E a study it creates stops trials by the median
 // rule from epoch E.
+// Every call about a trial carries the trial's studyUid and fingerprint, so a study
+// created again or restored from a backup meanwhile refuses it (STALE_TRIAL) and the
+// trainer drops that trial for a new one. Calls are retried through a controller outage
+// for up to --retry-timeout (600 s, as the Python client), with a warning per wait;
+// SuggestTrial and CompleteTrial carry a requestId kept across their retries (AIP-155),
+// so a lost response never issues a second trial.
 // usage: node dist/trainer.js [--addr host:port] [--study ID] [--steps N]
 //          [--lease-seconds S] [--train-seconds S] [--client-id NAME] [--epochs N]
-//          [--median-stop-start EPOCH]
+//          [--median-stop-start EPOCH] [--retry-timeout S]
 import * as grpc from "@grpc/grpc-js";
 import {
+  bindingOf,
   connect,
+  DEFAULT_RETRY_TIMEOUT_MS,
   durationMs,
   errorReason,
-  isRetryable,
   isSearchFinished,
   isTrialLost,
+  isTrialStale,
   keepAlive,
+  newRequestId,
+  retry,
   unary,
 } from "./index";
 import type { CompleteTrialResponse__Output } from "./generated/sanas/v1/CompleteTrialResponse";
@@ -46,19 +56,6 @@ function durationOf(seconds: number): { seconds: number; nanos: number } {
   return { seconds: Math.floor(seconds), nanos: Math.round((seconds % 1) * 1e9) };
 }
 
-async function withRetry<T>(call: () => Promise<T>): Promise<T> {
-  let delay = 100;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await call();
-    } catch (err) {
-      if (!isRetryable(err as grpc.ServiceError) || attempt === 8) throw err;
-      await new Promise((r) => setTimeout(r, delay));
-      delay *= 2;
-    }
-  }
-}
-
 async function main(): Promise<number> {
   const address = arg("addr", "127.0.0.1:8881");
   const studyId = arg("study", "ts-example");
@@ -68,6 +65,9 @@ async function main(): Promise<number> {
   const clientId = arg("client-id", "ts-trainer");
   const epochs = Number(arg("epochs", "5")); // --train-seconds split evenly
   const medianStart = Number(arg("median-stop-start", "-1")); // -1: no early stopping
+  const retryMs = Number(arg("retry-timeout", String(DEFAULT_RETRY_TIMEOUT_MS / 1000))) * 1000;
+  const withRetry = <T>(what: string, call: () => Promise<T>): Promise<T> =>
+    retry(call, what, retryMs);
   if (!(Number.isInteger(epochs) && epochs >= 1)) {
     console.error(`--epochs ${epochs}: must be at least 1`);
     return 1;
@@ -76,7 +76,7 @@ async function main(): Promise<number> {
   const deadline = () => ({ deadline: Date.now() + 30_000 });
   let leaseMs = 0;
   try {
-    const created = await withRetry(() =>
+    const created = await withRetry("CreateStudy", () =>
       unary<CreateStudyResponse__Output>((cb) =>
         client.CreateStudy(
           {
@@ -115,14 +115,15 @@ async function main(): Promise<number> {
   let stopped = 0;
   let saved = 0;
   let trial: Trial__Output | null = null;
-  const suggest = async (): Promise<Trial__Output | null> =>
-    (
-      await withRetry(() =>
-        unary<SuggestTrialResponse__Output>((cb) =>
-          client.SuggestTrial({ studyId, clientId }, deadline(), cb),
-        ),
-      )
-    ).trial;
+  const suggest = async (): Promise<Trial__Output | null> => {
+    // One id for the call and all its retries: a retry after a lost answer gets the trial
+    // the first attempt issued, not a second one.
+    const request = { studyId, clientId, requestId: newRequestId() };
+    const suggested = await withRetry("SuggestTrial", () =>
+      unary<SuggestTrialResponse__Output>((cb) => client.SuggestTrial(request, deadline(), cb)),
+    );
+    return suggested.trial;
+  };
   // "Trains" a trial for `epochs` epochs, reporting its value after each; returns its last
   // value and the epoch it ended at, and the trial as the controller returned it when the
   // study's stopping rule said to stop (with its stop_reason).
@@ -132,7 +133,9 @@ async function main(): Promise<number> {
       await new Promise((r) => setTimeout(r, trainMs / epochs));
       value = curve(current.tokens, epoch, epochs);
       const reported = value;
-      const progress = await withRetry(() =>
+      // A retry repeats the same step and value, which the controller answers as the
+      // first time (ReportTrialProgress is idempotent).
+      const progress = await withRetry("ReportTrialProgress", () =>
         unary<ReportTrialProgressResponse__Output>((cb) =>
           client.ReportTrialProgress(
             {
@@ -142,6 +145,7 @@ async function main(): Promise<number> {
               value: reported,
               maxStep: String(epochs),
               clientId,
+              ...bindingOf(current),
             },
             deadline(),
             cb,
@@ -156,7 +160,11 @@ async function main(): Promise<number> {
     trial = await suggest();
     while (trial) {
       const current: Trial__Output = trial;
-      const stop = keepAlive(client, { studyId, trialId: current.trialId, clientId }, leaseMs / 3);
+      const stop = keepAlive(
+        client,
+        { studyId, trialId: current.trialId, clientId, ...bindingOf(current) },
+        leaseMs / 3,
+      );
       try {
         const { value, epoch, stopped: stoppedTrial } = await train(current);
         if (stoppedTrial) {
@@ -170,13 +178,20 @@ async function main(): Promise<number> {
         // A stopped trial is finished already; completing it anyway with its last value
         // (as a PaddleSlim script's reward() after `break` does) is accepted, changes
         // nothing, and asks for the next trial in the same call.
-        const done = await withRetry(() =>
+        // Bound to the trial, and one request id across retries: a retry after a lost answer
+        // gets the first answer, with the same next trial.
+        const request = {
+          studyId,
+          trialId: current.trialId,
+          reward: value,
+          suggestNext: true,
+          clientId,
+          requestId: newRequestId(),
+          ...bindingOf(current),
+        };
+        const done = await withRetry("CompleteTrial", () =>
           unary<CompleteTrialResponse__Output>((cb) =>
-            client.CompleteTrial(
-              { studyId, trialId: current.trialId, reward: value, suggestNext: true, clientId },
-              deadline(),
-              cb,
-            ),
+            client.CompleteTrial(request, deadline(), cb),
           ),
         ).finally(stop); // after the report: the lease is kept while CompleteTrial is retried
         completed++;
@@ -185,9 +200,18 @@ async function main(): Promise<number> {
         await stop();
         const e = err as grpc.ServiceError;
         if (!isTrialLost(e)) throw err;
-        // Our lease ran out (the trainer was paused, or cut off from the controller) and
-        // another trainer has the trial now: leave it to them and train a new one.
-        console.error(`trial ${current.trialId}: left to another trainer (${errorReason(e)})`);
+        if (isTrialStale(e)) {
+          // The study was created again, or restored from a backup, since the trial was
+          // issued: its result was not recorded anywhere. Drop it and train a new one.
+          console.error(
+            `trial ${current.trialId}: dropped, the study no longer has it ` +
+              `(${errorReason(e)}): ${e.details}`,
+          );
+        } else {
+          // Our lease ran out (the trainer was paused, or cut off from the controller) and
+          // another trainer has the trial now: leave it to them and train a new one.
+          console.error(`trial ${current.trialId}: left to another trainer (${errorReason(e)})`);
+        }
         trial = await suggest();
       }
     }
@@ -198,7 +222,7 @@ async function main(): Promise<number> {
       return 1;
     }
   }
-  const { study } = await withRetry(() =>
+  const { study } = await withRetry("GetStudy", () =>
     unary<GetStudyResponse__Output>((cb) => client.GetStudy({ studyId }, deadline(), cb)),
   );
   console.log(

@@ -49,6 +49,7 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ERROR_REASON_STUDY_BROKEN: _ClassVar[ErrorReason]
     ERROR_REASON_TOO_MANY_WATCHERS: _ClassVar[ErrorReason]
     ERROR_REASON_TRIAL_NOT_HELD: _ClassVar[ErrorReason]
+    ERROR_REASON_STALE_TRIAL: _ClassVar[ErrorReason]
 
 class StudyEventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -89,6 +90,7 @@ ERROR_REASON_UNAUTHENTICATED: ErrorReason
 ERROR_REASON_STUDY_BROKEN: ErrorReason
 ERROR_REASON_TOO_MANY_WATCHERS: ErrorReason
 ERROR_REASON_TRIAL_NOT_HELD: ErrorReason
+ERROR_REASON_STALE_TRIAL: ErrorReason
 STUDY_EVENT_TYPE_UNSPECIFIED: StudyEventType
 STUDY_EVENT_TYPE_CURRENT_STATE: StudyEventType
 STUDY_EVENT_TYPE_TRIAL_SUGGESTED: StudyEventType
@@ -237,7 +239,7 @@ class TrialCounts(_message.Message):
     def __init__(self, active: _Optional[int] = ..., succeeded: _Optional[int] = ..., infeasible: _Optional[int] = ..., stopped: _Optional[int] = ..., skipped: _Optional[int] = ...) -> None: ...
 
 class Study(_message.Message):
-    __slots__ = ("study_id", "config", "state", "range_table", "best_tokens", "best_reward", "current_tokens", "current_reward", "temperature", "trial_counts", "budget_remaining", "create_time", "lease_expirations", "accepted_moves", "rejected_moves", "rejected_proposals", "broken_reason", "steps_saved")
+    __slots__ = ("study_id", "config", "state", "range_table", "best_tokens", "best_reward", "current_tokens", "current_reward", "temperature", "trial_counts", "budget_remaining", "create_time", "lease_expirations", "accepted_moves", "rejected_moves", "rejected_proposals", "broken_reason", "steps_saved", "uid")
     STUDY_ID_FIELD_NUMBER: _ClassVar[int]
     CONFIG_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -256,6 +258,7 @@ class Study(_message.Message):
     REJECTED_PROPOSALS_FIELD_NUMBER: _ClassVar[int]
     BROKEN_REASON_FIELD_NUMBER: _ClassVar[int]
     STEPS_SAVED_FIELD_NUMBER: _ClassVar[int]
+    UID_FIELD_NUMBER: _ClassVar[int]
     study_id: str
     config: StudyConfig
     state: StudyState
@@ -274,7 +277,8 @@ class Study(_message.Message):
     rejected_proposals: int
     broken_reason: str
     steps_saved: int
-    def __init__(self, study_id: _Optional[str] = ..., config: _Optional[_Union[StudyConfig, _Mapping]] = ..., state: _Optional[_Union[StudyState, str]] = ..., range_table: _Optional[_Iterable[int]] = ..., best_tokens: _Optional[_Iterable[int]] = ..., best_reward: _Optional[float] = ..., current_tokens: _Optional[_Iterable[int]] = ..., current_reward: _Optional[float] = ..., temperature: _Optional[float] = ..., trial_counts: _Optional[_Union[TrialCounts, _Mapping]] = ..., budget_remaining: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lease_expirations: _Optional[int] = ..., accepted_moves: _Optional[int] = ..., rejected_moves: _Optional[int] = ..., rejected_proposals: _Optional[int] = ..., broken_reason: _Optional[str] = ..., steps_saved: _Optional[int] = ...) -> None: ...
+    uid: str
+    def __init__(self, study_id: _Optional[str] = ..., config: _Optional[_Union[StudyConfig, _Mapping]] = ..., state: _Optional[_Union[StudyState, str]] = ..., range_table: _Optional[_Iterable[int]] = ..., best_tokens: _Optional[_Iterable[int]] = ..., best_reward: _Optional[float] = ..., current_tokens: _Optional[_Iterable[int]] = ..., current_reward: _Optional[float] = ..., temperature: _Optional[float] = ..., trial_counts: _Optional[_Union[TrialCounts, _Mapping]] = ..., budget_remaining: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lease_expirations: _Optional[int] = ..., accepted_moves: _Optional[int] = ..., rejected_moves: _Optional[int] = ..., rejected_proposals: _Optional[int] = ..., broken_reason: _Optional[str] = ..., steps_saved: _Optional[int] = ..., uid: _Optional[str] = ...) -> None: ...
 
 class Measurement(_message.Message):
     __slots__ = ("step", "value", "time")
@@ -287,7 +291,7 @@ class Measurement(_message.Message):
     def __init__(self, step: _Optional[int] = ..., value: _Optional[float] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Trial(_message.Message):
-    __slots__ = ("study_id", "trial_id", "tokens", "temperature", "client_id", "state", "reward", "infeasible", "accepted", "create_time", "complete_time", "lease_expire_time", "issue_count", "measurements", "stop_reason", "max_step")
+    __slots__ = ("study_id", "trial_id", "tokens", "temperature", "client_id", "state", "reward", "infeasible", "accepted", "create_time", "complete_time", "lease_expire_time", "issue_count", "measurements", "stop_reason", "max_step", "study_uid", "fingerprint")
     STUDY_ID_FIELD_NUMBER: _ClassVar[int]
     TRIAL_ID_FIELD_NUMBER: _ClassVar[int]
     TOKENS_FIELD_NUMBER: _ClassVar[int]
@@ -304,6 +308,8 @@ class Trial(_message.Message):
     MEASUREMENTS_FIELD_NUMBER: _ClassVar[int]
     STOP_REASON_FIELD_NUMBER: _ClassVar[int]
     MAX_STEP_FIELD_NUMBER: _ClassVar[int]
+    STUDY_UID_FIELD_NUMBER: _ClassVar[int]
+    FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
     study_id: str
     trial_id: int
     tokens: _containers.RepeatedScalarFieldContainer[int]
@@ -320,7 +326,9 @@ class Trial(_message.Message):
     measurements: _containers.RepeatedCompositeFieldContainer[Measurement]
     stop_reason: str
     max_step: int
-    def __init__(self, study_id: _Optional[str] = ..., trial_id: _Optional[int] = ..., tokens: _Optional[_Iterable[int]] = ..., temperature: _Optional[float] = ..., client_id: _Optional[str] = ..., state: _Optional[_Union[TrialState, str]] = ..., reward: _Optional[float] = ..., infeasible: _Optional[bool] = ..., accepted: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lease_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., issue_count: _Optional[int] = ..., measurements: _Optional[_Iterable[_Union[Measurement, _Mapping]]] = ..., stop_reason: _Optional[str] = ..., max_step: _Optional[int] = ...) -> None: ...
+    study_uid: str
+    fingerprint: str
+    def __init__(self, study_id: _Optional[str] = ..., trial_id: _Optional[int] = ..., tokens: _Optional[_Iterable[int]] = ..., temperature: _Optional[float] = ..., client_id: _Optional[str] = ..., state: _Optional[_Union[TrialState, str]] = ..., reward: _Optional[float] = ..., infeasible: _Optional[bool] = ..., accepted: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lease_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., issue_count: _Optional[int] = ..., measurements: _Optional[_Iterable[_Union[Measurement, _Mapping]]] = ..., stop_reason: _Optional[str] = ..., max_step: _Optional[int] = ..., study_uid: _Optional[str] = ..., fingerprint: _Optional[str] = ...) -> None: ...
 
 class CreateStudyRequest(_message.Message):
     __slots__ = ("study_id", "config")
@@ -401,7 +409,7 @@ class SuggestTrialResponse(_message.Message):
     def __init__(self, trial: _Optional[_Union[Trial, _Mapping]] = ..., architectures: _Optional[_Iterable[_Union[Architecture, _Mapping]]] = ..., flops: _Optional[int] = ..., params: _Optional[int] = ...) -> None: ...
 
 class CompleteTrialRequest(_message.Message):
-    __slots__ = ("study_id", "trial_id", "reward", "infeasible", "suggest_next", "client_id", "request_id")
+    __slots__ = ("study_id", "trial_id", "reward", "infeasible", "suggest_next", "client_id", "request_id", "study_uid", "trial_fingerprint")
     STUDY_ID_FIELD_NUMBER: _ClassVar[int]
     TRIAL_ID_FIELD_NUMBER: _ClassVar[int]
     REWARD_FIELD_NUMBER: _ClassVar[int]
@@ -409,6 +417,8 @@ class CompleteTrialRequest(_message.Message):
     SUGGEST_NEXT_FIELD_NUMBER: _ClassVar[int]
     CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    STUDY_UID_FIELD_NUMBER: _ClassVar[int]
+    TRIAL_FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
     study_id: str
     trial_id: int
     reward: float
@@ -416,7 +426,9 @@ class CompleteTrialRequest(_message.Message):
     suggest_next: bool
     client_id: str
     request_id: str
-    def __init__(self, study_id: _Optional[str] = ..., trial_id: _Optional[int] = ..., reward: _Optional[float] = ..., infeasible: _Optional[bool] = ..., suggest_next: _Optional[bool] = ..., client_id: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    study_uid: str
+    trial_fingerprint: str
+    def __init__(self, study_id: _Optional[str] = ..., trial_id: _Optional[int] = ..., reward: _Optional[float] = ..., infeasible: _Optional[bool] = ..., suggest_next: _Optional[bool] = ..., client_id: _Optional[str] = ..., request_id: _Optional[str] = ..., study_uid: _Optional[str] = ..., trial_fingerprint: _Optional[str] = ...) -> None: ...
 
 class CompleteTrialResponse(_message.Message):
     __slots__ = ("trial", "next_trial", "budget_remaining")
@@ -429,14 +441,18 @@ class CompleteTrialResponse(_message.Message):
     def __init__(self, trial: _Optional[_Union[Trial, _Mapping]] = ..., next_trial: _Optional[_Union[Trial, _Mapping]] = ..., budget_remaining: _Optional[int] = ...) -> None: ...
 
 class HeartbeatTrialRequest(_message.Message):
-    __slots__ = ("study_id", "trial_id", "client_id")
+    __slots__ = ("study_id", "trial_id", "client_id", "study_uid", "trial_fingerprint")
     STUDY_ID_FIELD_NUMBER: _ClassVar[int]
     TRIAL_ID_FIELD_NUMBER: _ClassVar[int]
     CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    STUDY_UID_FIELD_NUMBER: _ClassVar[int]
+    TRIAL_FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
     study_id: str
     trial_id: int
     client_id: str
-    def __init__(self, study_id: _Optional[str] = ..., trial_id: _Optional[int] = ..., client_id: _Optional[str] = ...) -> None: ...
+    study_uid: str
+    trial_fingerprint: str
+    def __init__(self, study_id: _Optional[str] = ..., trial_id: _Optional[int] = ..., client_id: _Optional[str] = ..., study_uid: _Optional[str] = ..., trial_fingerprint: _Optional[str] = ...) -> None: ...
 
 class HeartbeatTrialResponse(_message.Message):
     __slots__ = ("trial",)
@@ -505,7 +521,7 @@ class ImportPaddleSlimCheckpointResponse(_message.Message):
     def __init__(self, study: _Optional[_Union[Study, _Mapping]] = ..., imported_trials: _Optional[int] = ...) -> None: ...
 
 class ReportTrialProgressRequest(_message.Message):
-    __slots__ = ("study_id", "trial_id", "step", "value", "max_step", "client_id", "early_stopping")
+    __slots__ = ("study_id", "trial_id", "step", "value", "max_step", "client_id", "early_stopping", "study_uid", "trial_fingerprint")
     STUDY_ID_FIELD_NUMBER: _ClassVar[int]
     TRIAL_ID_FIELD_NUMBER: _ClassVar[int]
     STEP_FIELD_NUMBER: _ClassVar[int]
@@ -513,6 +529,8 @@ class ReportTrialProgressRequest(_message.Message):
     MAX_STEP_FIELD_NUMBER: _ClassVar[int]
     CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
     EARLY_STOPPING_FIELD_NUMBER: _ClassVar[int]
+    STUDY_UID_FIELD_NUMBER: _ClassVar[int]
+    TRIAL_FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
     study_id: str
     trial_id: int
     step: int
@@ -520,7 +538,9 @@ class ReportTrialProgressRequest(_message.Message):
     max_step: int
     client_id: str
     early_stopping: EarlyStopping
-    def __init__(self, study_id: _Optional[str] = ..., trial_id: _Optional[int] = ..., step: _Optional[int] = ..., value: _Optional[float] = ..., max_step: _Optional[int] = ..., client_id: _Optional[str] = ..., early_stopping: _Optional[_Union[EarlyStopping, _Mapping]] = ...) -> None: ...
+    study_uid: str
+    trial_fingerprint: str
+    def __init__(self, study_id: _Optional[str] = ..., trial_id: _Optional[int] = ..., step: _Optional[int] = ..., value: _Optional[float] = ..., max_step: _Optional[int] = ..., client_id: _Optional[str] = ..., early_stopping: _Optional[_Union[EarlyStopping, _Mapping]] = ..., study_uid: _Optional[str] = ..., trial_fingerprint: _Optional[str] = ...) -> None: ...
 
 class ReportTrialProgressResponse(_message.Message):
     __slots__ = ("trial", "should_stop")
@@ -531,16 +551,20 @@ class ReportTrialProgressResponse(_message.Message):
     def __init__(self, trial: _Optional[_Union[Trial, _Mapping]] = ..., should_stop: _Optional[bool] = ...) -> None: ...
 
 class SkipTrialRequest(_message.Message):
-    __slots__ = ("study_id", "trial_id", "client_id", "reason")
+    __slots__ = ("study_id", "trial_id", "client_id", "reason", "study_uid", "trial_fingerprint")
     STUDY_ID_FIELD_NUMBER: _ClassVar[int]
     TRIAL_ID_FIELD_NUMBER: _ClassVar[int]
     CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    STUDY_UID_FIELD_NUMBER: _ClassVar[int]
+    TRIAL_FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
     study_id: str
     trial_id: int
     client_id: str
     reason: str
-    def __init__(self, study_id: _Optional[str] = ..., trial_id: _Optional[int] = ..., client_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+    study_uid: str
+    trial_fingerprint: str
+    def __init__(self, study_id: _Optional[str] = ..., trial_id: _Optional[int] = ..., client_id: _Optional[str] = ..., reason: _Optional[str] = ..., study_uid: _Optional[str] = ..., trial_fingerprint: _Optional[str] = ...) -> None: ...
 
 class SkipTrialResponse(_message.Message):
     __slots__ = ("trial", "budget_remaining")

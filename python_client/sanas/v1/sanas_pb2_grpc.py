@@ -149,7 +149,13 @@ class ControllerServiceServicer:
 
     def CompleteTrial(self, request, context):
         """Reports the result of a trial; optionally issues the next trial in the
-        same round trip.
+        same round trip. Like every call about one trial (ReportTrialProgress,
+        HeartbeatTrial, SkipTrial), it is bound to the trial it is for: it names the
+        study incarnation (`study_uid`) and the trial's tokens (`trial_fingerprint`)
+        as the Trial carried them, and a call whose binding no longer matches (the
+        study was deleted and created again, or its folder restored from a backup)
+        is refused with FAILED_PRECONDITION and ERROR_REASON_STALE_TRIAL, writing
+        nothing.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -84,7 +84,13 @@ class ControllerService final {
       return std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::SuggestTrialResponse>>(PrepareAsyncSuggestTrialRaw(context, request, cq));
     }
     // Reports the result of a trial; optionally issues the next trial in the
-    // same round trip.
+    // same round trip. Like every call about one trial (ReportTrialProgress,
+    // HeartbeatTrial, SkipTrial), it is bound to the trial it is for: it names the
+    // study incarnation (`study_uid`) and the trial's tokens (`trial_fingerprint`)
+    // as the Trial carried them, and a call whose binding no longer matches (the
+    // study was deleted and created again, or its folder restored from a backup)
+    // is refused with FAILED_PRECONDITION and ERROR_REASON_STALE_TRIAL, writing
+    // nothing.
     virtual ::grpc::Status CompleteTrial(::grpc::ClientContext* context, const ::sanas::v1::CompleteTrialRequest& request, ::sanas::v1::CompleteTrialResponse* response) = 0;
     std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::CompleteTrialResponse>> AsyncCompleteTrial(::grpc::ClientContext* context, const ::sanas::v1::CompleteTrialRequest& request, ::grpc::CompletionQueue* cq) {
       return std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::CompleteTrialResponse>>(AsyncCompleteTrialRaw(context, request, cq));
@@ -174,7 +180,13 @@ class ControllerService final {
       virtual void SuggestTrial(::grpc::ClientContext* context, const ::sanas::v1::SuggestTrialRequest* request, ::sanas::v1::SuggestTrialResponse* response, std::function<void(::grpc::Status)>) = 0;
       virtual void SuggestTrial(::grpc::ClientContext* context, const ::sanas::v1::SuggestTrialRequest* request, ::sanas::v1::SuggestTrialResponse* response, ::grpc::ClientUnaryReactor* reactor) = 0;
       // Reports the result of a trial; optionally issues the next trial in the
-      // same round trip.
+      // same round trip. Like every call about one trial (ReportTrialProgress,
+      // HeartbeatTrial, SkipTrial), it is bound to the trial it is for: it names the
+      // study incarnation (`study_uid`) and the trial's tokens (`trial_fingerprint`)
+      // as the Trial carried them, and a call whose binding no longer matches (the
+      // study was deleted and created again, or its folder restored from a backup)
+      // is refused with FAILED_PRECONDITION and ERROR_REASON_STALE_TRIAL, writing
+      // nothing.
       virtual void CompleteTrial(::grpc::ClientContext* context, const ::sanas::v1::CompleteTrialRequest* request, ::sanas::v1::CompleteTrialResponse* response, std::function<void(::grpc::Status)>) = 0;
       virtual void CompleteTrial(::grpc::ClientContext* context, const ::sanas::v1::CompleteTrialRequest* request, ::sanas::v1::CompleteTrialResponse* response, ::grpc::ClientUnaryReactor* reactor) = 0;
       // Extends the lease of a running trial; trainers call it while they train.
@@ -419,7 +431,13 @@ class ControllerService final {
     // Issues the next trial of a study: a token vector never issued before.
     virtual ::grpc::Status SuggestTrial(::grpc::ServerContext* context, const ::sanas::v1::SuggestTrialRequest* request, ::sanas::v1::SuggestTrialResponse* response);
     // Reports the result of a trial; optionally issues the next trial in the
-    // same round trip.
+    // same round trip. Like every call about one trial (ReportTrialProgress,
+    // HeartbeatTrial, SkipTrial), it is bound to the trial it is for: it names the
+    // study incarnation (`study_uid`) and the trial's tokens (`trial_fingerprint`)
+    // as the Trial carried them, and a call whose binding no longer matches (the
+    // study was deleted and created again, or its folder restored from a backup)
+    // is refused with FAILED_PRECONDITION and ERROR_REASON_STALE_TRIAL, writing
+    // nothing.
     virtual ::grpc::Status CompleteTrial(::grpc::ServerContext* context, const ::sanas::v1::CompleteTrialRequest* request, ::sanas::v1::CompleteTrialResponse* response);
     // Extends the lease of a running trial; trainers call it while they train.
     // A trial whose lease runs out is handed to the next trainer that asks.

@@ -197,6 +197,7 @@ PROTOBUF_CONSTEXPR Study::Study(
   , /*decltype(_impl_._current_tokens_cached_byte_size_)*/{0}
   , /*decltype(_impl_.study_id_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
   , /*decltype(_impl_.broken_reason_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.uid_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
   , /*decltype(_impl_.config_)*/nullptr
   , /*decltype(_impl_.trial_counts_)*/nullptr
   , /*decltype(_impl_.create_time_)*/nullptr
@@ -242,6 +243,8 @@ PROTOBUF_CONSTEXPR Trial::Trial(
   , /*decltype(_impl_.study_id_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
   , /*decltype(_impl_.client_id_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
   , /*decltype(_impl_.stop_reason_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.study_uid_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.fingerprint_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
   , /*decltype(_impl_.create_time_)*/nullptr
   , /*decltype(_impl_.complete_time_)*/nullptr
   , /*decltype(_impl_.lease_expire_time_)*/nullptr
@@ -406,6 +409,8 @@ PROTOBUF_CONSTEXPR CompleteTrialRequest::CompleteTrialRequest(
     /*decltype(_impl_.study_id_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
   , /*decltype(_impl_.client_id_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
   , /*decltype(_impl_.request_id_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.study_uid_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.trial_fingerprint_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
   , /*decltype(_impl_.trial_id_)*/int64_t{0}
   , /*decltype(_impl_.reward_)*/0
   , /*decltype(_impl_.infeasible_)*/false
@@ -439,6 +444,8 @@ PROTOBUF_CONSTEXPR HeartbeatTrialRequest::HeartbeatTrialRequest(
     ::_pbi::ConstantInitialized): _impl_{
     /*decltype(_impl_.study_id_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
   , /*decltype(_impl_.client_id_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.study_uid_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.trial_fingerprint_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
   , /*decltype(_impl_.trial_id_)*/int64_t{0}
   , /*decltype(_impl_._cached_size_)*/{}} {}
 struct HeartbeatTrialRequestDefaultTypeInternal {
@@ -557,6 +564,8 @@ PROTOBUF_CONSTEXPR ReportTrialProgressRequest::ReportTrialProgressRequest(
     ::_pbi::ConstantInitialized): _impl_{
     /*decltype(_impl_.study_id_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
   , /*decltype(_impl_.client_id_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.study_uid_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.trial_fingerprint_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
   , /*decltype(_impl_.early_stopping_)*/nullptr
   , /*decltype(_impl_.trial_id_)*/int64_t{0}
   , /*decltype(_impl_.step_)*/int64_t{0}
@@ -591,6 +600,8 @@ PROTOBUF_CONSTEXPR SkipTrialRequest::SkipTrialRequest(
     /*decltype(_impl_.study_id_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
   , /*decltype(_impl_.client_id_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
   , /*decltype(_impl_.reason_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.study_uid_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.trial_fingerprint_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
   , /*decltype(_impl_.trial_id_)*/int64_t{0}
   , /*decltype(_impl_._cached_size_)*/{}} {}
 struct SkipTrialRequestDefaultTypeInternal {
@@ -761,6 +772,7 @@ const uint32_t TableStruct_sanas_2fv1_2fsanas_2eproto::offsets[] PROTOBUF_SECTIO
   PROTOBUF_FIELD_OFFSET(::sanas::v1::Study, _impl_.rejected_proposals_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::Study, _impl_.broken_reason_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::Study, _impl_.steps_saved_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::Study, _impl_.uid_),
   ~0u,
   ~0u,
   ~0u,
@@ -769,6 +781,7 @@ const uint32_t TableStruct_sanas_2fv1_2fsanas_2eproto::offsets[] PROTOBUF_SECTIO
   0,
   ~0u,
   1,
+  ~0u,
   ~0u,
   ~0u,
   ~0u,
@@ -810,6 +823,8 @@ const uint32_t TableStruct_sanas_2fv1_2fsanas_2eproto::offsets[] PROTOBUF_SECTIO
   PROTOBUF_FIELD_OFFSET(::sanas::v1::Trial, _impl_.measurements_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::Trial, _impl_.stop_reason_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::Trial, _impl_.max_step_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::Trial, _impl_.study_uid_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::Trial, _impl_.fingerprint_),
   ~0u,  // no _has_bits_
   PROTOBUF_FIELD_OFFSET(::sanas::v1::CreateStudyRequest, _internal_metadata_),
   ~0u,  // no _extensions_
@@ -902,6 +917,8 @@ const uint32_t TableStruct_sanas_2fv1_2fsanas_2eproto::offsets[] PROTOBUF_SECTIO
   PROTOBUF_FIELD_OFFSET(::sanas::v1::CompleteTrialRequest, _impl_.suggest_next_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::CompleteTrialRequest, _impl_.client_id_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::CompleteTrialRequest, _impl_.request_id_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::CompleteTrialRequest, _impl_.study_uid_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::CompleteTrialRequest, _impl_.trial_fingerprint_),
   ~0u,  // no _has_bits_
   PROTOBUF_FIELD_OFFSET(::sanas::v1::CompleteTrialResponse, _internal_metadata_),
   ~0u,  // no _extensions_
@@ -920,6 +937,8 @@ const uint32_t TableStruct_sanas_2fv1_2fsanas_2eproto::offsets[] PROTOBUF_SECTIO
   PROTOBUF_FIELD_OFFSET(::sanas::v1::HeartbeatTrialRequest, _impl_.study_id_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::HeartbeatTrialRequest, _impl_.trial_id_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::HeartbeatTrialRequest, _impl_.client_id_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::HeartbeatTrialRequest, _impl_.study_uid_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::HeartbeatTrialRequest, _impl_.trial_fingerprint_),
   ~0u,  // no _has_bits_
   PROTOBUF_FIELD_OFFSET(::sanas::v1::HeartbeatTrialResponse, _internal_metadata_),
   ~0u,  // no _extensions_
@@ -994,6 +1013,8 @@ const uint32_t TableStruct_sanas_2fv1_2fsanas_2eproto::offsets[] PROTOBUF_SECTIO
   PROTOBUF_FIELD_OFFSET(::sanas::v1::ReportTrialProgressRequest, _impl_.max_step_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::ReportTrialProgressRequest, _impl_.client_id_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::ReportTrialProgressRequest, _impl_.early_stopping_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::ReportTrialProgressRequest, _impl_.study_uid_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::ReportTrialProgressRequest, _impl_.trial_fingerprint_),
   ~0u,  // no _has_bits_
   PROTOBUF_FIELD_OFFSET(::sanas::v1::ReportTrialProgressResponse, _internal_metadata_),
   ~0u,  // no _extensions_
@@ -1012,6 +1033,8 @@ const uint32_t TableStruct_sanas_2fv1_2fsanas_2eproto::offsets[] PROTOBUF_SECTIO
   PROTOBUF_FIELD_OFFSET(::sanas::v1::SkipTrialRequest, _impl_.trial_id_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::SkipTrialRequest, _impl_.client_id_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::SkipTrialRequest, _impl_.reason_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::SkipTrialRequest, _impl_.study_uid_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::SkipTrialRequest, _impl_.trial_fingerprint_),
   ~0u,  // no _has_bits_
   PROTOBUF_FIELD_OFFSET(::sanas::v1::SkipTrialResponse, _internal_metadata_),
   ~0u,  // no _extensions_
@@ -1031,33 +1054,33 @@ static const ::_pbi::MigrationSchema schemas[] PROTOBUF_SECTION_VARIABLE(protode
   { 74, -1, -1, sizeof(::sanas::v1::ArchitectureBlock)},
   { 94, -1, -1, sizeof(::sanas::v1::Architecture)},
   { 103, -1, -1, sizeof(::sanas::v1::TrialCounts)},
-  { 114, 138, -1, sizeof(::sanas::v1::Study)},
-  { 156, -1, -1, sizeof(::sanas::v1::Measurement)},
-  { 165, -1, -1, sizeof(::sanas::v1::Trial)},
-  { 187, -1, -1, sizeof(::sanas::v1::CreateStudyRequest)},
-  { 195, -1, -1, sizeof(::sanas::v1::CreateStudyResponse)},
-  { 203, -1, -1, sizeof(::sanas::v1::GetStudyRequest)},
-  { 210, -1, -1, sizeof(::sanas::v1::GetStudyResponse)},
-  { 217, -1, -1, sizeof(::sanas::v1::ListStudiesRequest)},
-  { 225, -1, -1, sizeof(::sanas::v1::ListStudiesResponse)},
-  { 233, -1, -1, sizeof(::sanas::v1::DeleteStudyRequest)},
-  { 240, -1, -1, sizeof(::sanas::v1::DeleteStudyResponse)},
-  { 246, -1, -1, sizeof(::sanas::v1::SuggestTrialRequest)},
-  { 256, -1, -1, sizeof(::sanas::v1::SuggestTrialResponse)},
-  { 266, -1, -1, sizeof(::sanas::v1::CompleteTrialRequest)},
-  { 279, -1, -1, sizeof(::sanas::v1::CompleteTrialResponse)},
-  { 288, -1, -1, sizeof(::sanas::v1::HeartbeatTrialRequest)},
-  { 297, -1, -1, sizeof(::sanas::v1::HeartbeatTrialResponse)},
-  { 304, -1, -1, sizeof(::sanas::v1::ListTrialsRequest)},
-  { 314, -1, -1, sizeof(::sanas::v1::ListTrialsResponse)},
-  { 323, -1, -1, sizeof(::sanas::v1::WatchStudyRequest)},
-  { 330, -1, -1, sizeof(::sanas::v1::WatchStudyResponse)},
-  { 341, -1, -1, sizeof(::sanas::v1::ImportPaddleSlimCheckpointRequest)},
-  { 350, -1, -1, sizeof(::sanas::v1::ImportPaddleSlimCheckpointResponse)},
-  { 358, -1, -1, sizeof(::sanas::v1::ReportTrialProgressRequest)},
-  { 371, -1, -1, sizeof(::sanas::v1::ReportTrialProgressResponse)},
-  { 379, -1, -1, sizeof(::sanas::v1::SkipTrialRequest)},
-  { 389, -1, -1, sizeof(::sanas::v1::SkipTrialResponse)},
+  { 114, 139, -1, sizeof(::sanas::v1::Study)},
+  { 158, -1, -1, sizeof(::sanas::v1::Measurement)},
+  { 167, -1, -1, sizeof(::sanas::v1::Trial)},
+  { 191, -1, -1, sizeof(::sanas::v1::CreateStudyRequest)},
+  { 199, -1, -1, sizeof(::sanas::v1::CreateStudyResponse)},
+  { 207, -1, -1, sizeof(::sanas::v1::GetStudyRequest)},
+  { 214, -1, -1, sizeof(::sanas::v1::GetStudyResponse)},
+  { 221, -1, -1, sizeof(::sanas::v1::ListStudiesRequest)},
+  { 229, -1, -1, sizeof(::sanas::v1::ListStudiesResponse)},
+  { 237, -1, -1, sizeof(::sanas::v1::DeleteStudyRequest)},
+  { 244, -1, -1, sizeof(::sanas::v1::DeleteStudyResponse)},
+  { 250, -1, -1, sizeof(::sanas::v1::SuggestTrialRequest)},
+  { 260, -1, -1, sizeof(::sanas::v1::SuggestTrialResponse)},
+  { 270, -1, -1, sizeof(::sanas::v1::CompleteTrialRequest)},
+  { 285, -1, -1, sizeof(::sanas::v1::CompleteTrialResponse)},
+  { 294, -1, -1, sizeof(::sanas::v1::HeartbeatTrialRequest)},
+  { 305, -1, -1, sizeof(::sanas::v1::HeartbeatTrialResponse)},
+  { 312, -1, -1, sizeof(::sanas::v1::ListTrialsRequest)},
+  { 322, -1, -1, sizeof(::sanas::v1::ListTrialsResponse)},
+  { 331, -1, -1, sizeof(::sanas::v1::WatchStudyRequest)},
+  { 338, -1, -1, sizeof(::sanas::v1::WatchStudyResponse)},
+  { 349, -1, -1, sizeof(::sanas::v1::ImportPaddleSlimCheckpointRequest)},
+  { 358, -1, -1, sizeof(::sanas::v1::ImportPaddleSlimCheckpointResponse)},
+  { 366, -1, -1, sizeof(::sanas::v1::ReportTrialProgressRequest)},
+  { 381, -1, -1, sizeof(::sanas::v1::ReportTrialProgressResponse)},
+  { 389, -1, -1, sizeof(::sanas::v1::SkipTrialRequest)},
+  { 401, -1, -1, sizeof(::sanas::v1::SkipTrialResponse)},
 };
 
 static const ::_pb::Message* const file_default_instances[] = {
@@ -1139,7 +1162,7 @@ const char descriptor_table_protodef_sanas_2fv1_2fsanas_2eproto[] PROTOBUF_SECTI
   "ArchitectureBlock\"f\n\013TrialCounts\022\016\n\006acti"
   "ve\030\001 \001(\003\022\021\n\tsucceeded\030\002 \001(\003\022\022\n\ninfeasibl"
   "e\030\003 \001(\003\022\017\n\007stopped\030\004 \001(\003\022\017\n\007skipped\030\005 \001("
-  "\003\"\241\004\n\005Study\022\020\n\010study_id\030\001 \001(\t\022%\n\006config\030"
+  "\003\"\256\004\n\005Study\022\020\n\010study_id\030\001 \001(\t\022%\n\006config\030"
   "\002 \001(\0132\025.sanas.v1.StudyConfig\022#\n\005state\030\003 "
   "\001(\0162\024.sanas.v1.StudyState\022\023\n\013range_table"
   "\030\004 \003(\005\022\023\n\013best_tokens\030\005 \003(\005\022\030\n\013best_rewa"
@@ -1151,136 +1174,143 @@ const char descriptor_table_protodef_sanas_2fv1_2fsanas_2eproto[] PROTOBUF_SECTI
   "mestamp\022\031\n\021lease_expirations\030\r \001(\003\022\026\n\016ac"
   "cepted_moves\030\016 \001(\003\022\026\n\016rejected_moves\030\017 \001"
   "(\003\022\032\n\022rejected_proposals\030\020 \001(\003\022\025\n\rbroken"
-  "_reason\030\021 \001(\t\022\023\n\013steps_saved\030\022 \001(\003B\016\n\014_b"
-  "est_rewardB\021\n\017_current_reward\"T\n\013Measure"
-  "ment\022\014\n\004step\030\001 \001(\003\022\r\n\005value\030\002 \001(\001\022(\n\004tim"
-  "e\030\003 \001(\0132\032.google.protobuf.Timestamp\"\302\003\n\005"
-  "Trial\022\020\n\010study_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001("
-  "\003\022\016\n\006tokens\030\003 \003(\005\022\023\n\013temperature\030\004 \001(\001\022\021"
-  "\n\tclient_id\030\005 \001(\t\022#\n\005state\030\006 \001(\0162\024.sanas"
-  ".v1.TrialState\022\016\n\006reward\030\007 \001(\001\022\022\n\ninfeas"
-  "ible\030\010 \001(\010\022\020\n\010accepted\030\t \001(\010\022/\n\013create_t"
-  "ime\030\n \001(\0132\032.google.protobuf.Timestamp\0221\n"
-  "\rcomplete_time\030\013 \001(\0132\032.google.protobuf.T"
-  "imestamp\0225\n\021lease_expire_time\030\014 \001(\0132\032.go"
-  "ogle.protobuf.Timestamp\022\023\n\013issue_count\030\r"
-  " \001(\005\022+\n\014measurements\030\016 \003(\0132\025.sanas.v1.Me"
-  "asurement\022\023\n\013stop_reason\030\017 \001(\t\022\020\n\010max_st"
-  "ep\030\020 \001(\003\"M\n\022CreateStudyRequest\022\020\n\010study_"
-  "id\030\001 \001(\t\022%\n\006config\030\002 \001(\0132\025.sanas.v1.Stud"
-  "yConfig\"F\n\023CreateStudyResponse\022\036\n\005study\030"
-  "\001 \001(\0132\017.sanas.v1.Study\022\017\n\007created\030\002 \001(\010\""
-  "#\n\017GetStudyRequest\022\020\n\010study_id\030\001 \001(\t\"2\n\020"
-  "GetStudyResponse\022\036\n\005study\030\001 \001(\0132\017.sanas."
-  "v1.Study\";\n\022ListStudiesRequest\022\021\n\tpage_s"
-  "ize\030\001 \001(\005\022\022\n\npage_token\030\002 \001(\t\"P\n\023ListStu"
-  "diesResponse\022 \n\007studies\030\001 \003(\0132\017.sanas.v1"
-  ".Study\022\027\n\017next_page_token\030\002 \001(\t\"&\n\022Delet"
-  "eStudyRequest\022\020\n\010study_id\030\001 \001(\t\"\025\n\023Delet"
-  "eStudyResponse\"l\n\023SuggestTrialRequest\022\020\n"
-  "\010study_id\030\001 \001(\t\022\021\n\tclient_id\030\002 \001(\t\022\022\n\nre"
-  "quest_id\030\003 \001(\t\022\034\n\024include_architecture\030\004"
-  " \001(\010\"\204\001\n\024SuggestTrialResponse\022\036\n\005trial\030\001"
-  " \001(\0132\017.sanas.v1.Trial\022-\n\rarchitectures\030\002"
-  " \003(\0132\026.sanas.v1.Architecture\022\r\n\005flops\030\003 "
-  "\001(\003\022\016\n\006params\030\004 \001(\003\"\233\001\n\024CompleteTrialReq"
-  "uest\022\020\n\010study_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001(\003"
-  "\022\016\n\006reward\030\003 \001(\001\022\022\n\ninfeasible\030\004 \001(\010\022\024\n\014"
-  "suggest_next\030\005 \001(\010\022\021\n\tclient_id\030\006 \001(\t\022\022\n"
-  "\nrequest_id\030\007 \001(\t\"v\n\025CompleteTrialRespon"
-  "se\022\036\n\005trial\030\001 \001(\0132\017.sanas.v1.Trial\022#\n\nne"
-  "xt_trial\030\002 \001(\0132\017.sanas.v1.Trial\022\030\n\020budge"
-  "t_remaining\030\003 \001(\003\"N\n\025HeartbeatTrialReque"
-  "st\022\020\n\010study_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001(\003\022\021"
-  "\n\tclient_id\030\003 \001(\t\"8\n\026HeartbeatTrialRespo"
-  "nse\022\036\n\005trial\030\001 \001(\0132\017.sanas.v1.Trial\"q\n\021L"
-  "istTrialsRequest\022\020\n\010study_id\030\001 \001(\t\022\021\n\tpa"
-  "ge_size\030\002 \001(\005\022\022\n\npage_token\030\003 \001(\t\022#\n\005sta"
-  "te\030\004 \001(\0162\024.sanas.v1.TrialState\"b\n\022ListTr"
-  "ialsResponse\022\037\n\006trials\030\001 \003(\0132\017.sanas.v1."
-  "Trial\022\027\n\017next_page_token\030\002 \001(\t\022\022\n\ntotal_"
-  "size\030\003 \001(\003\"%\n\021WatchStudyRequest\022\020\n\010study"
-  "_id\030\001 \001(\t\"\330\001\n\022WatchStudyResponse\022&\n\004type"
-  "\030\001 \001(\0162\030.sanas.v1.StudyEventType\022\036\n\005tria"
-  "l\030\002 \001(\0132\017.sanas.v1.Trial\022\036\n\005study\030\003 \001(\0132"
-  "\017.sanas.v1.Study\022.\n\nevent_time\030\004 \001(\0132\032.g"
-  "oogle.protobuf.Timestamp\022*\n\013measurement\030"
-  "\005 \001(\0132\025.sanas.v1.Measurement\"u\n!ImportPa"
-  "ddleSlimCheckpointRequest\022\020\n\010study_id\030\001 "
-  "\001(\t\022%\n\006config\030\002 \001(\0132\025.sanas.v1.StudyConf"
-  "ig\022\027\n\017checkpoint_json\030\003 \001(\t\"]\n\"ImportPad"
-  "dleSlimCheckpointResponse\022\036\n\005study\030\001 \001(\013"
-  "2\017.sanas.v1.Study\022\027\n\017imported_trials\030\002 \001"
-  "(\003\"\263\001\n\032ReportTrialProgressRequest\022\020\n\010stu"
-  "dy_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001(\003\022\014\n\004step\030\003 "
-  "\001(\003\022\r\n\005value\030\004 \001(\001\022\020\n\010max_step\030\005 \001(\003\022\021\n\t"
-  "client_id\030\006 \001(\t\022/\n\016early_stopping\030\007 \001(\0132"
-  "\027.sanas.v1.EarlyStopping\"R\n\033ReportTrialP"
-  "rogressResponse\022\036\n\005trial\030\001 \001(\0132\017.sanas.v"
-  "1.Trial\022\023\n\013should_stop\030\002 \001(\010\"Y\n\020SkipTria"
-  "lRequest\022\020\n\010study_id\030\001 \001(\t\022\020\n\010trial_id\030\002"
-  " \001(\003\022\021\n\tclient_id\030\003 \001(\t\022\016\n\006reason\030\004 \001(\t\""
-  "M\n\021SkipTrialResponse\022\036\n\005trial\030\001 \001(\0132\017.sa"
-  "nas.v1.Trial\022\030\n\020budget_remaining\030\002 \001(\003*i"
-  "\n\rObjectiveGoal\022\036\n\032OBJECTIVE_GOAL_UNSPEC"
-  "IFIED\020\000\022\033\n\027OBJECTIVE_GOAL_MAXIMIZE\020\001\022\033\n\027"
-  "OBJECTIVE_GOAL_MINIMIZE\020\002*t\n\nStudyState\022"
-  "\033\n\027STUDY_STATE_UNSPECIFIED\020\000\022\026\n\022STUDY_ST"
-  "ATE_ACTIVE\020\001\022\031\n\025STUDY_STATE_COMPLETED\020\002\022"
-  "\026\n\022STUDY_STATE_BROKEN\020\003*\252\001\n\nTrialState\022\033"
-  "\n\027TRIAL_STATE_UNSPECIFIED\020\000\022\026\n\022TRIAL_STA"
-  "TE_ACTIVE\020\001\022\031\n\025TRIAL_STATE_SUCCEEDED\020\002\022\032"
-  "\n\026TRIAL_STATE_INFEASIBLE\020\003\022\027\n\023TRIAL_STAT"
-  "E_STOPPED\020\004\022\027\n\023TRIAL_STATE_SKIPPED\020\005*\362\003\n"
-  "\013ErrorReason\022\034\n\030ERROR_REASON_UNSPECIFIED"
-  "\020\000\022!\n\035ERROR_REASON_INVALID_ARGUMENT\020\001\022 \n"
-  "\034ERROR_REASON_STUDY_NOT_FOUND\020\002\022 \n\034ERROR"
-  "_REASON_TRIAL_NOT_FOUND\020\003\022\035\n\031ERROR_REASO"
-  "N_STUDY_EXISTS\020\004\022(\n$ERROR_REASON_TRIAL_A"
-  "LREADY_COMPLETED\020\005\022!\n\035ERROR_REASON_BUDGE"
-  "T_EXHAUSTED\020\006\022 \n\034ERROR_REASON_SPACE_EXHA"
-  "USTED\020\007\022 \n\034ERROR_REASON_STORAGE_FAILURE\020"
-  "\010\022(\n$ERROR_REASON_TOO_MANY_PENDING_TRIAL"
-  "S\020\t\022 \n\034ERROR_REASON_UNAUTHENTICATED\020\n\022\035\n"
-  "\031ERROR_REASON_STUDY_BROKEN\020\013\022\"\n\036ERROR_RE"
-  "ASON_TOO_MANY_WATCHERS\020\014\022\037\n\033ERROR_REASON"
-  "_TRIAL_NOT_HELD\020\r*\370\002\n\016StudyEventType\022 \n\034"
-  "STUDY_EVENT_TYPE_UNSPECIFIED\020\000\022\"\n\036STUDY_"
-  "EVENT_TYPE_CURRENT_STATE\020\001\022$\n STUDY_EVEN"
-  "T_TYPE_TRIAL_SUGGESTED\020\002\022\"\n\036STUDY_EVENT_"
-  "TYPE_LEASE_EXPIRED\020\003\022$\n STUDY_EVENT_TYPE"
-  "_TRIAL_COMPLETED\020\004\022\035\n\031STUDY_EVENT_TYPE_N"
-  "EW_BEST\020\005\022$\n STUDY_EVENT_TYPE_STUDY_COMP"
-  "LETED\020\006\022#\n\037STUDY_EVENT_TYPE_TRIAL_PROGRE"
-  "SS\020\007\022\"\n\036STUDY_EVENT_TYPE_TRIAL_STOPPED\020\010"
-  "\022\"\n\036STUDY_EVENT_TYPE_TRIAL_SKIPPED\020\t2\347\007\n"
-  "\021ControllerService\022J\n\013CreateStudy\022\034.sana"
-  "s.v1.CreateStudyRequest\032\035.sanas.v1.Creat"
-  "eStudyResponse\022A\n\010GetStudy\022\031.sanas.v1.Ge"
-  "tStudyRequest\032\032.sanas.v1.GetStudyRespons"
-  "e\022J\n\013ListStudies\022\034.sanas.v1.ListStudiesR"
-  "equest\032\035.sanas.v1.ListStudiesResponse\022J\n"
-  "\013DeleteStudy\022\034.sanas.v1.DeleteStudyReque"
-  "st\032\035.sanas.v1.DeleteStudyResponse\022M\n\014Sug"
-  "gestTrial\022\035.sanas.v1.SuggestTrialRequest"
-  "\032\036.sanas.v1.SuggestTrialResponse\022P\n\rComp"
-  "leteTrial\022\036.sanas.v1.CompleteTrialReques"
-  "t\032\037.sanas.v1.CompleteTrialResponse\022S\n\016He"
-  "artbeatTrial\022\037.sanas.v1.HeartbeatTrialRe"
-  "quest\032 .sanas.v1.HeartbeatTrialResponse\022"
-  "G\n\nListTrials\022\033.sanas.v1.ListTrialsReque"
-  "st\032\034.sanas.v1.ListTrialsResponse\022I\n\nWatc"
-  "hStudy\022\033.sanas.v1.WatchStudyRequest\032\034.sa"
-  "nas.v1.WatchStudyResponse0\001\022w\n\032ImportPad"
-  "dleSlimCheckpoint\022+.sanas.v1.ImportPaddl"
-  "eSlimCheckpointRequest\032,.sanas.v1.Import"
-  "PaddleSlimCheckpointResponse\022b\n\023ReportTr"
-  "ialProgress\022$.sanas.v1.ReportTrialProgre"
-  "ssRequest\032%.sanas.v1.ReportTrialProgress"
-  "Response\022D\n\tSkipTrial\022\032.sanas.v1.SkipTri"
-  "alRequest\032\033.sanas.v1.SkipTrialResponseB7"
-  "Z5github.com/sanas-nas/sanas/clients/go/"
-  "sanasv1;sanasv1b\006proto3"
+  "_reason\030\021 \001(\t\022\023\n\013steps_saved\030\022 \001(\003\022\013\n\003ui"
+  "d\030\023 \001(\tB\016\n\014_best_rewardB\021\n\017_current_rewa"
+  "rd\"T\n\013Measurement\022\014\n\004step\030\001 \001(\003\022\r\n\005value"
+  "\030\002 \001(\001\022(\n\004time\030\003 \001(\0132\032.google.protobuf.T"
+  "imestamp\"\352\003\n\005Trial\022\020\n\010study_id\030\001 \001(\t\022\020\n\010"
+  "trial_id\030\002 \001(\003\022\016\n\006tokens\030\003 \003(\005\022\023\n\013temper"
+  "ature\030\004 \001(\001\022\021\n\tclient_id\030\005 \001(\t\022#\n\005state\030"
+  "\006 \001(\0162\024.sanas.v1.TrialState\022\016\n\006reward\030\007 "
+  "\001(\001\022\022\n\ninfeasible\030\010 \001(\010\022\020\n\010accepted\030\t \001("
+  "\010\022/\n\013create_time\030\n \001(\0132\032.google.protobuf"
+  ".Timestamp\0221\n\rcomplete_time\030\013 \001(\0132\032.goog"
+  "le.protobuf.Timestamp\0225\n\021lease_expire_ti"
+  "me\030\014 \001(\0132\032.google.protobuf.Timestamp\022\023\n\013"
+  "issue_count\030\r \001(\005\022+\n\014measurements\030\016 \003(\0132"
+  "\025.sanas.v1.Measurement\022\023\n\013stop_reason\030\017 "
+  "\001(\t\022\020\n\010max_step\030\020 \001(\003\022\021\n\tstudy_uid\030\021 \001(\t"
+  "\022\023\n\013fingerprint\030\022 \001(\t\"M\n\022CreateStudyRequ"
+  "est\022\020\n\010study_id\030\001 \001(\t\022%\n\006config\030\002 \001(\0132\025."
+  "sanas.v1.StudyConfig\"F\n\023CreateStudyRespo"
+  "nse\022\036\n\005study\030\001 \001(\0132\017.sanas.v1.Study\022\017\n\007c"
+  "reated\030\002 \001(\010\"#\n\017GetStudyRequest\022\020\n\010study"
+  "_id\030\001 \001(\t\"2\n\020GetStudyResponse\022\036\n\005study\030\001"
+  " \001(\0132\017.sanas.v1.Study\";\n\022ListStudiesRequ"
+  "est\022\021\n\tpage_size\030\001 \001(\005\022\022\n\npage_token\030\002 \001"
+  "(\t\"P\n\023ListStudiesResponse\022 \n\007studies\030\001 \003"
+  "(\0132\017.sanas.v1.Study\022\027\n\017next_page_token\030\002"
+  " \001(\t\"&\n\022DeleteStudyRequest\022\020\n\010study_id\030\001"
+  " \001(\t\"\025\n\023DeleteStudyResponse\"l\n\023SuggestTr"
+  "ialRequest\022\020\n\010study_id\030\001 \001(\t\022\021\n\tclient_i"
+  "d\030\002 \001(\t\022\022\n\nrequest_id\030\003 \001(\t\022\034\n\024include_a"
+  "rchitecture\030\004 \001(\010\"\204\001\n\024SuggestTrialRespon"
+  "se\022\036\n\005trial\030\001 \001(\0132\017.sanas.v1.Trial\022-\n\rar"
+  "chitectures\030\002 \003(\0132\026.sanas.v1.Architectur"
+  "e\022\r\n\005flops\030\003 \001(\003\022\016\n\006params\030\004 \001(\003\"\311\001\n\024Com"
+  "pleteTrialRequest\022\020\n\010study_id\030\001 \001(\t\022\020\n\010t"
+  "rial_id\030\002 \001(\003\022\016\n\006reward\030\003 \001(\001\022\022\n\ninfeasi"
+  "ble\030\004 \001(\010\022\024\n\014suggest_next\030\005 \001(\010\022\021\n\tclien"
+  "t_id\030\006 \001(\t\022\022\n\nrequest_id\030\007 \001(\t\022\021\n\tstudy_"
+  "uid\030\010 \001(\t\022\031\n\021trial_fingerprint\030\t \001(\t\"v\n\025"
+  "CompleteTrialResponse\022\036\n\005trial\030\001 \001(\0132\017.s"
+  "anas.v1.Trial\022#\n\nnext_trial\030\002 \001(\0132\017.sana"
+  "s.v1.Trial\022\030\n\020budget_remaining\030\003 \001(\003\"|\n\025"
+  "HeartbeatTrialRequest\022\020\n\010study_id\030\001 \001(\t\022"
+  "\020\n\010trial_id\030\002 \001(\003\022\021\n\tclient_id\030\003 \001(\t\022\021\n\t"
+  "study_uid\030\004 \001(\t\022\031\n\021trial_fingerprint\030\005 \001"
+  "(\t\"8\n\026HeartbeatTrialResponse\022\036\n\005trial\030\001 "
+  "\001(\0132\017.sanas.v1.Trial\"q\n\021ListTrialsReques"
+  "t\022\020\n\010study_id\030\001 \001(\t\022\021\n\tpage_size\030\002 \001(\005\022\022"
+  "\n\npage_token\030\003 \001(\t\022#\n\005state\030\004 \001(\0162\024.sana"
+  "s.v1.TrialState\"b\n\022ListTrialsResponse\022\037\n"
+  "\006trials\030\001 \003(\0132\017.sanas.v1.Trial\022\027\n\017next_p"
+  "age_token\030\002 \001(\t\022\022\n\ntotal_size\030\003 \001(\003\"%\n\021W"
+  "atchStudyRequest\022\020\n\010study_id\030\001 \001(\t\"\330\001\n\022W"
+  "atchStudyResponse\022&\n\004type\030\001 \001(\0162\030.sanas."
+  "v1.StudyEventType\022\036\n\005trial\030\002 \001(\0132\017.sanas"
+  ".v1.Trial\022\036\n\005study\030\003 \001(\0132\017.sanas.v1.Stud"
+  "y\022.\n\nevent_time\030\004 \001(\0132\032.google.protobuf."
+  "Timestamp\022*\n\013measurement\030\005 \001(\0132\025.sanas.v"
+  "1.Measurement\"u\n!ImportPaddleSlimCheckpo"
+  "intRequest\022\020\n\010study_id\030\001 \001(\t\022%\n\006config\030\002"
+  " \001(\0132\025.sanas.v1.StudyConfig\022\027\n\017checkpoin"
+  "t_json\030\003 \001(\t\"]\n\"ImportPaddleSlimCheckpoi"
+  "ntResponse\022\036\n\005study\030\001 \001(\0132\017.sanas.v1.Stu"
+  "dy\022\027\n\017imported_trials\030\002 \001(\003\"\341\001\n\032ReportTr"
+  "ialProgressRequest\022\020\n\010study_id\030\001 \001(\t\022\020\n\010"
+  "trial_id\030\002 \001(\003\022\014\n\004step\030\003 \001(\003\022\r\n\005value\030\004 "
+  "\001(\001\022\020\n\010max_step\030\005 \001(\003\022\021\n\tclient_id\030\006 \001(\t"
+  "\022/\n\016early_stopping\030\007 \001(\0132\027.sanas.v1.Earl"
+  "yStopping\022\021\n\tstudy_uid\030\010 \001(\t\022\031\n\021trial_fi"
+  "ngerprint\030\t \001(\t\"R\n\033ReportTrialProgressRe"
+  "sponse\022\036\n\005trial\030\001 \001(\0132\017.sanas.v1.Trial\022\023"
+  "\n\013should_stop\030\002 \001(\010\"\207\001\n\020SkipTrialRequest"
+  "\022\020\n\010study_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001(\003\022\021\n\t"
+  "client_id\030\003 \001(\t\022\016\n\006reason\030\004 \001(\t\022\021\n\tstudy"
+  "_uid\030\005 \001(\t\022\031\n\021trial_fingerprint\030\006 \001(\t\"M\n"
+  "\021SkipTrialResponse\022\036\n\005trial\030\001 \001(\0132\017.sana"
+  "s.v1.Trial\022\030\n\020budget_remaining\030\002 \001(\003*i\n\r"
+  "ObjectiveGoal\022\036\n\032OBJECTIVE_GOAL_UNSPECIF"
+  "IED\020\000\022\033\n\027OBJECTIVE_GOAL_MAXIMIZE\020\001\022\033\n\027OB"
+  "JECTIVE_GOAL_MINIMIZE\020\002*t\n\nStudyState\022\033\n"
+  "\027STUDY_STATE_UNSPECIFIED\020\000\022\026\n\022STUDY_STAT"
+  "E_ACTIVE\020\001\022\031\n\025STUDY_STATE_COMPLETED\020\002\022\026\n"
+  "\022STUDY_STATE_BROKEN\020\003*\252\001\n\nTrialState\022\033\n\027"
+  "TRIAL_STATE_UNSPECIFIED\020\000\022\026\n\022TRIAL_STATE"
+  "_ACTIVE\020\001\022\031\n\025TRIAL_STATE_SUCCEEDED\020\002\022\032\n\026"
+  "TRIAL_STATE_INFEASIBLE\020\003\022\027\n\023TRIAL_STATE_"
+  "STOPPED\020\004\022\027\n\023TRIAL_STATE_SKIPPED\020\005*\220\004\n\013E"
+  "rrorReason\022\034\n\030ERROR_REASON_UNSPECIFIED\020\000"
+  "\022!\n\035ERROR_REASON_INVALID_ARGUMENT\020\001\022 \n\034E"
+  "RROR_REASON_STUDY_NOT_FOUND\020\002\022 \n\034ERROR_R"
+  "EASON_TRIAL_NOT_FOUND\020\003\022\035\n\031ERROR_REASON_"
+  "STUDY_EXISTS\020\004\022(\n$ERROR_REASON_TRIAL_ALR"
+  "EADY_COMPLETED\020\005\022!\n\035ERROR_REASON_BUDGET_"
+  "EXHAUSTED\020\006\022 \n\034ERROR_REASON_SPACE_EXHAUS"
+  "TED\020\007\022 \n\034ERROR_REASON_STORAGE_FAILURE\020\010\022"
+  "(\n$ERROR_REASON_TOO_MANY_PENDING_TRIALS\020"
+  "\t\022 \n\034ERROR_REASON_UNAUTHENTICATED\020\n\022\035\n\031E"
+  "RROR_REASON_STUDY_BROKEN\020\013\022\"\n\036ERROR_REAS"
+  "ON_TOO_MANY_WATCHERS\020\014\022\037\n\033ERROR_REASON_T"
+  "RIAL_NOT_HELD\020\r\022\034\n\030ERROR_REASON_STALE_TR"
+  "IAL\020\016*\370\002\n\016StudyEventType\022 \n\034STUDY_EVENT_"
+  "TYPE_UNSPECIFIED\020\000\022\"\n\036STUDY_EVENT_TYPE_C"
+  "URRENT_STATE\020\001\022$\n STUDY_EVENT_TYPE_TRIAL"
+  "_SUGGESTED\020\002\022\"\n\036STUDY_EVENT_TYPE_LEASE_E"
+  "XPIRED\020\003\022$\n STUDY_EVENT_TYPE_TRIAL_COMPL"
+  "ETED\020\004\022\035\n\031STUDY_EVENT_TYPE_NEW_BEST\020\005\022$\n"
+  " STUDY_EVENT_TYPE_STUDY_COMPLETED\020\006\022#\n\037S"
+  "TUDY_EVENT_TYPE_TRIAL_PROGRESS\020\007\022\"\n\036STUD"
+  "Y_EVENT_TYPE_TRIAL_STOPPED\020\010\022\"\n\036STUDY_EV"
+  "ENT_TYPE_TRIAL_SKIPPED\020\t2\347\007\n\021ControllerS"
+  "ervice\022J\n\013CreateStudy\022\034.sanas.v1.CreateS"
+  "tudyRequest\032\035.sanas.v1.CreateStudyRespon"
+  "se\022A\n\010GetStudy\022\031.sanas.v1.GetStudyReques"
+  "t\032\032.sanas.v1.GetStudyResponse\022J\n\013ListStu"
+  "dies\022\034.sanas.v1.ListStudiesRequest\032\035.san"
+  "as.v1.ListStudiesResponse\022J\n\013DeleteStudy"
+  "\022\034.sanas.v1.DeleteStudyRequest\032\035.sanas.v"
+  "1.DeleteStudyResponse\022M\n\014SuggestTrial\022\035."
+  "sanas.v1.SuggestTrialRequest\032\036.sanas.v1."
+  "SuggestTrialResponse\022P\n\rCompleteTrial\022\036."
+  "sanas.v1.CompleteTrialRequest\032\037.sanas.v1"
+  ".CompleteTrialResponse\022S\n\016HeartbeatTrial"
+  "\022\037.sanas.v1.HeartbeatTrialRequest\032 .sana"
+  "s.v1.HeartbeatTrialResponse\022G\n\nListTrial"
+  "s\022\033.sanas.v1.ListTrialsRequest\032\034.sanas.v"
+  "1.ListTrialsResponse\022I\n\nWatchStudy\022\033.san"
+  "as.v1.WatchStudyRequest\032\034.sanas.v1.Watch"
+  "StudyResponse0\001\022w\n\032ImportPaddleSlimCheck"
+  "point\022+.sanas.v1.ImportPaddleSlimCheckpo"
+  "intRequest\032,.sanas.v1.ImportPaddleSlimCh"
+  "eckpointResponse\022b\n\023ReportTrialProgress\022"
+  "$.sanas.v1.ReportTrialProgressRequest\032%."
+  "sanas.v1.ReportTrialProgressResponse\022D\n\t"
+  "SkipTrial\022\032.sanas.v1.SkipTrialRequest\032\033."
+  "sanas.v1.SkipTrialResponseB7Z5github.com"
+  "/sanas-nas/sanas/clients/go/sanasv1;sana"
+  "sv1b\006proto3"
   ;
 static const ::_pbi::DescriptorTable* const descriptor_table_sanas_2fv1_2fsanas_2eproto_deps[2] = {
   &::descriptor_table_google_2fprotobuf_2fduration_2eproto,
@@ -1288,7 +1318,7 @@ static const ::_pbi::DescriptorTable* const descriptor_table_sanas_2fv1_2fsanas_
 };
 static ::_pbi::once_flag descriptor_table_sanas_2fv1_2fsanas_2eproto_once;
 const ::_pbi::DescriptorTable descriptor_table_sanas_2fv1_2fsanas_2eproto = {
-    false, false, 7223, descriptor_table_protodef_sanas_2fv1_2fsanas_2eproto,
+    false, false, 7491, descriptor_table_protodef_sanas_2fv1_2fsanas_2eproto,
     "sanas/v1/sanas.proto",
     &descriptor_table_sanas_2fv1_2fsanas_2eproto_once, descriptor_table_sanas_2fv1_2fsanas_2eproto_deps, 2, 36,
     schemas, file_default_instances, TableStruct_sanas_2fv1_2fsanas_2eproto::offsets,
@@ -1372,6 +1402,7 @@ bool ErrorReason_IsValid(int value) {
     case 11:
     case 12:
     case 13:
+    case 14:
       return true;
     default:
       return false;
@@ -4538,6 +4569,7 @@ Study::Study(const Study& from)
     , /*decltype(_impl_._current_tokens_cached_byte_size_)*/{0}
     , decltype(_impl_.study_id_){}
     , decltype(_impl_.broken_reason_){}
+    , decltype(_impl_.uid_){}
     , decltype(_impl_.config_){nullptr}
     , decltype(_impl_.trial_counts_){nullptr}
     , decltype(_impl_.create_time_){nullptr}
@@ -4567,6 +4599,14 @@ Study::Study(const Study& from)
   #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
   if (!from._internal_broken_reason().empty()) {
     _this->_impl_.broken_reason_.Set(from._internal_broken_reason(), 
+      _this->GetArenaForAllocation());
+  }
+  _impl_.uid_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.uid_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_uid().empty()) {
+    _this->_impl_.uid_.Set(from._internal_uid(), 
       _this->GetArenaForAllocation());
   }
   if (from._internal_has_config()) {
@@ -4599,6 +4639,7 @@ inline void Study::SharedCtor(
     , /*decltype(_impl_._current_tokens_cached_byte_size_)*/{0}
     , decltype(_impl_.study_id_){}
     , decltype(_impl_.broken_reason_){}
+    , decltype(_impl_.uid_){}
     , decltype(_impl_.config_){nullptr}
     , decltype(_impl_.trial_counts_){nullptr}
     , decltype(_impl_.create_time_){nullptr}
@@ -4621,6 +4662,10 @@ inline void Study::SharedCtor(
   #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
     _impl_.broken_reason_.Set("", GetArenaForAllocation());
   #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  _impl_.uid_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.uid_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
 }
 
 Study::~Study() {
@@ -4639,6 +4684,7 @@ inline void Study::SharedDtor() {
   _impl_.current_tokens_.~RepeatedField();
   _impl_.study_id_.Destroy();
   _impl_.broken_reason_.Destroy();
+  _impl_.uid_.Destroy();
   if (this != internal_default_instance()) delete _impl_.config_;
   if (this != internal_default_instance()) delete _impl_.trial_counts_;
   if (this != internal_default_instance()) delete _impl_.create_time_;
@@ -4659,6 +4705,7 @@ void Study::Clear() {
   _impl_.current_tokens_.Clear();
   _impl_.study_id_.ClearToEmpty();
   _impl_.broken_reason_.ClearToEmpty();
+  _impl_.uid_.ClearToEmpty();
   if (GetArenaForAllocation() == nullptr && _impl_.config_ != nullptr) {
     delete _impl_.config_;
   }
@@ -4851,6 +4898,16 @@ const char* Study::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
         } else
           goto handle_unusual;
         continue;
+      // string uid = 19;
+      case 19:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 154)) {
+          auto str = _internal_mutable_uid();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "sanas.v1.Study.uid"));
+        } else
+          goto handle_unusual;
+        continue;
       default:
         goto handle_unusual;
     }  // switch
@@ -5014,6 +5071,16 @@ uint8_t* Study::_InternalSerialize(
     target = ::_pbi::WireFormatLite::WriteInt64ToArray(18, this->_internal_steps_saved(), target);
   }
 
+  // string uid = 19;
+  if (!this->_internal_uid().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_uid().data(), static_cast<int>(this->_internal_uid().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "sanas.v1.Study.uid");
+    target = stream->WriteStringMaybeAliased(
+        19, this->_internal_uid(), target);
+  }
+
   if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
     target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
         _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
@@ -5084,6 +5151,13 @@ size_t Study::ByteSizeLong() const {
     total_size += 2 +
       ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
         this->_internal_broken_reason());
+  }
+
+  // string uid = 19;
+  if (!this->_internal_uid().empty()) {
+    total_size += 2 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_uid());
   }
 
   // .sanas.v1.StudyConfig config = 2;
@@ -5196,6 +5270,9 @@ void Study::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF
   if (!from._internal_broken_reason().empty()) {
     _this->_internal_set_broken_reason(from._internal_broken_reason());
   }
+  if (!from._internal_uid().empty()) {
+    _this->_internal_set_uid(from._internal_uid());
+  }
   if (from._internal_has_config()) {
     _this->_internal_mutable_config()->::sanas::v1::StudyConfig::MergeFrom(
         from._internal_config());
@@ -5276,6 +5353,10 @@ void Study::InternalSwap(Study* other) {
   ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
       &_impl_.broken_reason_, lhs_arena,
       &other->_impl_.broken_reason_, rhs_arena
+  );
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.uid_, lhs_arena,
+      &other->_impl_.uid_, rhs_arena
   );
   ::PROTOBUF_NAMESPACE_ID::internal::memswap<
       PROTOBUF_FIELD_OFFSET(Study, _impl_.state_)
@@ -5616,6 +5697,8 @@ Trial::Trial(const Trial& from)
     , decltype(_impl_.study_id_){}
     , decltype(_impl_.client_id_){}
     , decltype(_impl_.stop_reason_){}
+    , decltype(_impl_.study_uid_){}
+    , decltype(_impl_.fingerprint_){}
     , decltype(_impl_.create_time_){nullptr}
     , decltype(_impl_.complete_time_){nullptr}
     , decltype(_impl_.lease_expire_time_){nullptr}
@@ -5654,6 +5737,22 @@ Trial::Trial(const Trial& from)
     _this->_impl_.stop_reason_.Set(from._internal_stop_reason(), 
       _this->GetArenaForAllocation());
   }
+  _impl_.study_uid_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.study_uid_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_study_uid().empty()) {
+    _this->_impl_.study_uid_.Set(from._internal_study_uid(), 
+      _this->GetArenaForAllocation());
+  }
+  _impl_.fingerprint_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.fingerprint_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_fingerprint().empty()) {
+    _this->_impl_.fingerprint_.Set(from._internal_fingerprint(), 
+      _this->GetArenaForAllocation());
+  }
   if (from._internal_has_create_time()) {
     _this->_impl_.create_time_ = new ::PROTOBUF_NAMESPACE_ID::Timestamp(*from._impl_.create_time_);
   }
@@ -5680,6 +5779,8 @@ inline void Trial::SharedCtor(
     , decltype(_impl_.study_id_){}
     , decltype(_impl_.client_id_){}
     , decltype(_impl_.stop_reason_){}
+    , decltype(_impl_.study_uid_){}
+    , decltype(_impl_.fingerprint_){}
     , decltype(_impl_.create_time_){nullptr}
     , decltype(_impl_.complete_time_){nullptr}
     , decltype(_impl_.lease_expire_time_){nullptr}
@@ -5705,6 +5806,14 @@ inline void Trial::SharedCtor(
   #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
     _impl_.stop_reason_.Set("", GetArenaForAllocation());
   #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  _impl_.study_uid_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.study_uid_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  _impl_.fingerprint_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.fingerprint_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
 }
 
 Trial::~Trial() {
@@ -5723,6 +5832,8 @@ inline void Trial::SharedDtor() {
   _impl_.study_id_.Destroy();
   _impl_.client_id_.Destroy();
   _impl_.stop_reason_.Destroy();
+  _impl_.study_uid_.Destroy();
+  _impl_.fingerprint_.Destroy();
   if (this != internal_default_instance()) delete _impl_.create_time_;
   if (this != internal_default_instance()) delete _impl_.complete_time_;
   if (this != internal_default_instance()) delete _impl_.lease_expire_time_;
@@ -5743,6 +5854,8 @@ void Trial::Clear() {
   _impl_.study_id_.ClearToEmpty();
   _impl_.client_id_.ClearToEmpty();
   _impl_.stop_reason_.ClearToEmpty();
+  _impl_.study_uid_.ClearToEmpty();
+  _impl_.fingerprint_.ClearToEmpty();
   if (GetArenaForAllocation() == nullptr && _impl_.create_time_ != nullptr) {
     delete _impl_.create_time_;
   }
@@ -5910,6 +6023,26 @@ const char* Trial::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
         } else
           goto handle_unusual;
         continue;
+      // string study_uid = 17;
+      case 17:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 138)) {
+          auto str = _internal_mutable_study_uid();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "sanas.v1.Trial.study_uid"));
+        } else
+          goto handle_unusual;
+        continue;
+      // string fingerprint = 18;
+      case 18:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 146)) {
+          auto str = _internal_mutable_fingerprint();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "sanas.v1.Trial.fingerprint"));
+        } else
+          goto handle_unusual;
+        continue;
       default:
         goto handle_unusual;
     }  // switch
@@ -6064,6 +6197,26 @@ uint8_t* Trial::_InternalSerialize(
     target = ::_pbi::WireFormatLite::WriteInt64ToArray(16, this->_internal_max_step(), target);
   }
 
+  // string study_uid = 17;
+  if (!this->_internal_study_uid().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_study_uid().data(), static_cast<int>(this->_internal_study_uid().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "sanas.v1.Trial.study_uid");
+    target = stream->WriteStringMaybeAliased(
+        17, this->_internal_study_uid(), target);
+  }
+
+  // string fingerprint = 18;
+  if (!this->_internal_fingerprint().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_fingerprint().data(), static_cast<int>(this->_internal_fingerprint().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "sanas.v1.Trial.fingerprint");
+    target = stream->WriteStringMaybeAliased(
+        18, this->_internal_fingerprint(), target);
+  }
+
   if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
     target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
         _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
@@ -6120,6 +6273,20 @@ size_t Trial::ByteSizeLong() const {
     total_size += 1 +
       ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
         this->_internal_stop_reason());
+  }
+
+  // string study_uid = 17;
+  if (!this->_internal_study_uid().empty()) {
+    total_size += 2 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_study_uid());
+  }
+
+  // string fingerprint = 18;
+  if (!this->_internal_fingerprint().empty()) {
+    total_size += 2 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_fingerprint());
   }
 
   // .google.protobuf.Timestamp create_time = 10;
@@ -6223,6 +6390,12 @@ void Trial::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF
   if (!from._internal_stop_reason().empty()) {
     _this->_internal_set_stop_reason(from._internal_stop_reason());
   }
+  if (!from._internal_study_uid().empty()) {
+    _this->_internal_set_study_uid(from._internal_study_uid());
+  }
+  if (!from._internal_fingerprint().empty()) {
+    _this->_internal_set_fingerprint(from._internal_fingerprint());
+  }
   if (from._internal_has_create_time()) {
     _this->_internal_mutable_create_time()->::PROTOBUF_NAMESPACE_ID::Timestamp::MergeFrom(
         from._internal_create_time());
@@ -6299,6 +6472,14 @@ void Trial::InternalSwap(Trial* other) {
   ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
       &_impl_.stop_reason_, lhs_arena,
       &other->_impl_.stop_reason_, rhs_arena
+  );
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.study_uid_, lhs_arena,
+      &other->_impl_.study_uid_, rhs_arena
+  );
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.fingerprint_, lhs_arena,
+      &other->_impl_.fingerprint_, rhs_arena
   );
   ::PROTOBUF_NAMESPACE_ID::internal::memswap<
       PROTOBUF_FIELD_OFFSET(Trial, _impl_.issue_count_)
@@ -8524,6 +8705,8 @@ CompleteTrialRequest::CompleteTrialRequest(const CompleteTrialRequest& from)
       decltype(_impl_.study_id_){}
     , decltype(_impl_.client_id_){}
     , decltype(_impl_.request_id_){}
+    , decltype(_impl_.study_uid_){}
+    , decltype(_impl_.trial_fingerprint_){}
     , decltype(_impl_.trial_id_){}
     , decltype(_impl_.reward_){}
     , decltype(_impl_.infeasible_){}
@@ -8555,6 +8738,22 @@ CompleteTrialRequest::CompleteTrialRequest(const CompleteTrialRequest& from)
     _this->_impl_.request_id_.Set(from._internal_request_id(), 
       _this->GetArenaForAllocation());
   }
+  _impl_.study_uid_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.study_uid_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_study_uid().empty()) {
+    _this->_impl_.study_uid_.Set(from._internal_study_uid(), 
+      _this->GetArenaForAllocation());
+  }
+  _impl_.trial_fingerprint_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.trial_fingerprint_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_trial_fingerprint().empty()) {
+    _this->_impl_.trial_fingerprint_.Set(from._internal_trial_fingerprint(), 
+      _this->GetArenaForAllocation());
+  }
   ::memcpy(&_impl_.trial_id_, &from._impl_.trial_id_,
     static_cast<size_t>(reinterpret_cast<char*>(&_impl_.suggest_next_) -
     reinterpret_cast<char*>(&_impl_.trial_id_)) + sizeof(_impl_.suggest_next_));
@@ -8569,6 +8768,8 @@ inline void CompleteTrialRequest::SharedCtor(
       decltype(_impl_.study_id_){}
     , decltype(_impl_.client_id_){}
     , decltype(_impl_.request_id_){}
+    , decltype(_impl_.study_uid_){}
+    , decltype(_impl_.trial_fingerprint_){}
     , decltype(_impl_.trial_id_){int64_t{0}}
     , decltype(_impl_.reward_){0}
     , decltype(_impl_.infeasible_){false}
@@ -8587,6 +8788,14 @@ inline void CompleteTrialRequest::SharedCtor(
   #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
     _impl_.request_id_.Set("", GetArenaForAllocation());
   #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  _impl_.study_uid_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.study_uid_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  _impl_.trial_fingerprint_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.trial_fingerprint_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
 }
 
 CompleteTrialRequest::~CompleteTrialRequest() {
@@ -8603,6 +8812,8 @@ inline void CompleteTrialRequest::SharedDtor() {
   _impl_.study_id_.Destroy();
   _impl_.client_id_.Destroy();
   _impl_.request_id_.Destroy();
+  _impl_.study_uid_.Destroy();
+  _impl_.trial_fingerprint_.Destroy();
 }
 
 void CompleteTrialRequest::SetCachedSize(int size) const {
@@ -8618,6 +8829,8 @@ void CompleteTrialRequest::Clear() {
   _impl_.study_id_.ClearToEmpty();
   _impl_.client_id_.ClearToEmpty();
   _impl_.request_id_.ClearToEmpty();
+  _impl_.study_uid_.ClearToEmpty();
+  _impl_.trial_fingerprint_.ClearToEmpty();
   ::memset(&_impl_.trial_id_, 0, static_cast<size_t>(
       reinterpret_cast<char*>(&_impl_.suggest_next_) -
       reinterpret_cast<char*>(&_impl_.trial_id_)) + sizeof(_impl_.suggest_next_));
@@ -8689,6 +8902,26 @@ const char* CompleteTrialRequest::_InternalParse(const char* ptr, ::_pbi::ParseC
           ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
           CHK_(ptr);
           CHK_(::_pbi::VerifyUTF8(str, "sanas.v1.CompleteTrialRequest.request_id"));
+        } else
+          goto handle_unusual;
+        continue;
+      // string study_uid = 8;
+      case 8:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 66)) {
+          auto str = _internal_mutable_study_uid();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "sanas.v1.CompleteTrialRequest.study_uid"));
+        } else
+          goto handle_unusual;
+        continue;
+      // string trial_fingerprint = 9;
+      case 9:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 74)) {
+          auto str = _internal_mutable_trial_fingerprint();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "sanas.v1.CompleteTrialRequest.trial_fingerprint"));
         } else
           goto handle_unusual;
         continue;
@@ -8779,6 +9012,26 @@ uint8_t* CompleteTrialRequest::_InternalSerialize(
         7, this->_internal_request_id(), target);
   }
 
+  // string study_uid = 8;
+  if (!this->_internal_study_uid().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_study_uid().data(), static_cast<int>(this->_internal_study_uid().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "sanas.v1.CompleteTrialRequest.study_uid");
+    target = stream->WriteStringMaybeAliased(
+        8, this->_internal_study_uid(), target);
+  }
+
+  // string trial_fingerprint = 9;
+  if (!this->_internal_trial_fingerprint().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_trial_fingerprint().data(), static_cast<int>(this->_internal_trial_fingerprint().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "sanas.v1.CompleteTrialRequest.trial_fingerprint");
+    target = stream->WriteStringMaybeAliased(
+        9, this->_internal_trial_fingerprint(), target);
+  }
+
   if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
     target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
         _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
@@ -8814,6 +9067,20 @@ size_t CompleteTrialRequest::ByteSizeLong() const {
     total_size += 1 +
       ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
         this->_internal_request_id());
+  }
+
+  // string study_uid = 8;
+  if (!this->_internal_study_uid().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_study_uid());
+  }
+
+  // string trial_fingerprint = 9;
+  if (!this->_internal_trial_fingerprint().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_trial_fingerprint());
   }
 
   // int64 trial_id = 2;
@@ -8867,6 +9134,12 @@ void CompleteTrialRequest::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, c
   if (!from._internal_request_id().empty()) {
     _this->_internal_set_request_id(from._internal_request_id());
   }
+  if (!from._internal_study_uid().empty()) {
+    _this->_internal_set_study_uid(from._internal_study_uid());
+  }
+  if (!from._internal_trial_fingerprint().empty()) {
+    _this->_internal_set_trial_fingerprint(from._internal_trial_fingerprint());
+  }
   if (from._internal_trial_id() != 0) {
     _this->_internal_set_trial_id(from._internal_trial_id());
   }
@@ -8913,6 +9186,14 @@ void CompleteTrialRequest::InternalSwap(CompleteTrialRequest* other) {
   ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
       &_impl_.request_id_, lhs_arena,
       &other->_impl_.request_id_, rhs_arena
+  );
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.study_uid_, lhs_arena,
+      &other->_impl_.study_uid_, rhs_arena
+  );
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.trial_fingerprint_, lhs_arena,
+      &other->_impl_.trial_fingerprint_, rhs_arena
   );
   ::PROTOBUF_NAMESPACE_ID::internal::memswap<
       PROTOBUF_FIELD_OFFSET(CompleteTrialRequest, _impl_.suggest_next_)
@@ -9211,6 +9492,8 @@ HeartbeatTrialRequest::HeartbeatTrialRequest(const HeartbeatTrialRequest& from)
   new (&_impl_) Impl_{
       decltype(_impl_.study_id_){}
     , decltype(_impl_.client_id_){}
+    , decltype(_impl_.study_uid_){}
+    , decltype(_impl_.trial_fingerprint_){}
     , decltype(_impl_.trial_id_){}
     , /*decltype(_impl_._cached_size_)*/{}};
 
@@ -9231,6 +9514,22 @@ HeartbeatTrialRequest::HeartbeatTrialRequest(const HeartbeatTrialRequest& from)
     _this->_impl_.client_id_.Set(from._internal_client_id(), 
       _this->GetArenaForAllocation());
   }
+  _impl_.study_uid_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.study_uid_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_study_uid().empty()) {
+    _this->_impl_.study_uid_.Set(from._internal_study_uid(), 
+      _this->GetArenaForAllocation());
+  }
+  _impl_.trial_fingerprint_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.trial_fingerprint_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_trial_fingerprint().empty()) {
+    _this->_impl_.trial_fingerprint_.Set(from._internal_trial_fingerprint(), 
+      _this->GetArenaForAllocation());
+  }
   _this->_impl_.trial_id_ = from._impl_.trial_id_;
   // @@protoc_insertion_point(copy_constructor:sanas.v1.HeartbeatTrialRequest)
 }
@@ -9242,6 +9541,8 @@ inline void HeartbeatTrialRequest::SharedCtor(
   new (&_impl_) Impl_{
       decltype(_impl_.study_id_){}
     , decltype(_impl_.client_id_){}
+    , decltype(_impl_.study_uid_){}
+    , decltype(_impl_.trial_fingerprint_){}
     , decltype(_impl_.trial_id_){int64_t{0}}
     , /*decltype(_impl_._cached_size_)*/{}
   };
@@ -9252,6 +9553,14 @@ inline void HeartbeatTrialRequest::SharedCtor(
   _impl_.client_id_.InitDefault();
   #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
     _impl_.client_id_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  _impl_.study_uid_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.study_uid_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  _impl_.trial_fingerprint_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.trial_fingerprint_.Set("", GetArenaForAllocation());
   #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
 }
 
@@ -9268,6 +9577,8 @@ inline void HeartbeatTrialRequest::SharedDtor() {
   GOOGLE_DCHECK(GetArenaForAllocation() == nullptr);
   _impl_.study_id_.Destroy();
   _impl_.client_id_.Destroy();
+  _impl_.study_uid_.Destroy();
+  _impl_.trial_fingerprint_.Destroy();
 }
 
 void HeartbeatTrialRequest::SetCachedSize(int size) const {
@@ -9282,6 +9593,8 @@ void HeartbeatTrialRequest::Clear() {
 
   _impl_.study_id_.ClearToEmpty();
   _impl_.client_id_.ClearToEmpty();
+  _impl_.study_uid_.ClearToEmpty();
+  _impl_.trial_fingerprint_.ClearToEmpty();
   _impl_.trial_id_ = int64_t{0};
   _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
 }
@@ -9317,6 +9630,26 @@ const char* HeartbeatTrialRequest::_InternalParse(const char* ptr, ::_pbi::Parse
           ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
           CHK_(ptr);
           CHK_(::_pbi::VerifyUTF8(str, "sanas.v1.HeartbeatTrialRequest.client_id"));
+        } else
+          goto handle_unusual;
+        continue;
+      // string study_uid = 4;
+      case 4:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 34)) {
+          auto str = _internal_mutable_study_uid();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "sanas.v1.HeartbeatTrialRequest.study_uid"));
+        } else
+          goto handle_unusual;
+        continue;
+      // string trial_fingerprint = 5;
+      case 5:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 42)) {
+          auto str = _internal_mutable_trial_fingerprint();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "sanas.v1.HeartbeatTrialRequest.trial_fingerprint"));
         } else
           goto handle_unusual;
         continue;
@@ -9375,6 +9708,26 @@ uint8_t* HeartbeatTrialRequest::_InternalSerialize(
         3, this->_internal_client_id(), target);
   }
 
+  // string study_uid = 4;
+  if (!this->_internal_study_uid().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_study_uid().data(), static_cast<int>(this->_internal_study_uid().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "sanas.v1.HeartbeatTrialRequest.study_uid");
+    target = stream->WriteStringMaybeAliased(
+        4, this->_internal_study_uid(), target);
+  }
+
+  // string trial_fingerprint = 5;
+  if (!this->_internal_trial_fingerprint().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_trial_fingerprint().data(), static_cast<int>(this->_internal_trial_fingerprint().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "sanas.v1.HeartbeatTrialRequest.trial_fingerprint");
+    target = stream->WriteStringMaybeAliased(
+        5, this->_internal_trial_fingerprint(), target);
+  }
+
   if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
     target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
         _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
@@ -9403,6 +9756,20 @@ size_t HeartbeatTrialRequest::ByteSizeLong() const {
     total_size += 1 +
       ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
         this->_internal_client_id());
+  }
+
+  // string study_uid = 4;
+  if (!this->_internal_study_uid().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_study_uid());
+  }
+
+  // string trial_fingerprint = 5;
+  if (!this->_internal_trial_fingerprint().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_trial_fingerprint());
   }
 
   // int64 trial_id = 2;
@@ -9434,6 +9801,12 @@ void HeartbeatTrialRequest::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, 
   if (!from._internal_client_id().empty()) {
     _this->_internal_set_client_id(from._internal_client_id());
   }
+  if (!from._internal_study_uid().empty()) {
+    _this->_internal_set_study_uid(from._internal_study_uid());
+  }
+  if (!from._internal_trial_fingerprint().empty()) {
+    _this->_internal_set_trial_fingerprint(from._internal_trial_fingerprint());
+  }
   if (from._internal_trial_id() != 0) {
     _this->_internal_set_trial_id(from._internal_trial_id());
   }
@@ -9463,6 +9836,14 @@ void HeartbeatTrialRequest::InternalSwap(HeartbeatTrialRequest* other) {
   ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
       &_impl_.client_id_, lhs_arena,
       &other->_impl_.client_id_, rhs_arena
+  );
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.study_uid_, lhs_arena,
+      &other->_impl_.study_uid_, rhs_arena
+  );
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.trial_fingerprint_, lhs_arena,
+      &other->_impl_.trial_fingerprint_, rhs_arena
   );
   swap(_impl_.trial_id_, other->_impl_.trial_id_);
 }
@@ -11347,6 +11728,8 @@ ReportTrialProgressRequest::ReportTrialProgressRequest(const ReportTrialProgress
   new (&_impl_) Impl_{
       decltype(_impl_.study_id_){}
     , decltype(_impl_.client_id_){}
+    , decltype(_impl_.study_uid_){}
+    , decltype(_impl_.trial_fingerprint_){}
     , decltype(_impl_.early_stopping_){nullptr}
     , decltype(_impl_.trial_id_){}
     , decltype(_impl_.step_){}
@@ -11371,6 +11754,22 @@ ReportTrialProgressRequest::ReportTrialProgressRequest(const ReportTrialProgress
     _this->_impl_.client_id_.Set(from._internal_client_id(), 
       _this->GetArenaForAllocation());
   }
+  _impl_.study_uid_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.study_uid_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_study_uid().empty()) {
+    _this->_impl_.study_uid_.Set(from._internal_study_uid(), 
+      _this->GetArenaForAllocation());
+  }
+  _impl_.trial_fingerprint_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.trial_fingerprint_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_trial_fingerprint().empty()) {
+    _this->_impl_.trial_fingerprint_.Set(from._internal_trial_fingerprint(), 
+      _this->GetArenaForAllocation());
+  }
   if (from._internal_has_early_stopping()) {
     _this->_impl_.early_stopping_ = new ::sanas::v1::EarlyStopping(*from._impl_.early_stopping_);
   }
@@ -11387,6 +11786,8 @@ inline void ReportTrialProgressRequest::SharedCtor(
   new (&_impl_) Impl_{
       decltype(_impl_.study_id_){}
     , decltype(_impl_.client_id_){}
+    , decltype(_impl_.study_uid_){}
+    , decltype(_impl_.trial_fingerprint_){}
     , decltype(_impl_.early_stopping_){nullptr}
     , decltype(_impl_.trial_id_){int64_t{0}}
     , decltype(_impl_.step_){int64_t{0}}
@@ -11401,6 +11802,14 @@ inline void ReportTrialProgressRequest::SharedCtor(
   _impl_.client_id_.InitDefault();
   #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
     _impl_.client_id_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  _impl_.study_uid_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.study_uid_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  _impl_.trial_fingerprint_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.trial_fingerprint_.Set("", GetArenaForAllocation());
   #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
 }
 
@@ -11417,6 +11826,8 @@ inline void ReportTrialProgressRequest::SharedDtor() {
   GOOGLE_DCHECK(GetArenaForAllocation() == nullptr);
   _impl_.study_id_.Destroy();
   _impl_.client_id_.Destroy();
+  _impl_.study_uid_.Destroy();
+  _impl_.trial_fingerprint_.Destroy();
   if (this != internal_default_instance()) delete _impl_.early_stopping_;
 }
 
@@ -11432,6 +11843,8 @@ void ReportTrialProgressRequest::Clear() {
 
   _impl_.study_id_.ClearToEmpty();
   _impl_.client_id_.ClearToEmpty();
+  _impl_.study_uid_.ClearToEmpty();
+  _impl_.trial_fingerprint_.ClearToEmpty();
   if (GetArenaForAllocation() == nullptr && _impl_.early_stopping_ != nullptr) {
     delete _impl_.early_stopping_;
   }
@@ -11505,6 +11918,26 @@ const char* ReportTrialProgressRequest::_InternalParse(const char* ptr, ::_pbi::
         if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 58)) {
           ptr = ctx->ParseMessage(_internal_mutable_early_stopping(), ptr);
           CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // string study_uid = 8;
+      case 8:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 66)) {
+          auto str = _internal_mutable_study_uid();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "sanas.v1.ReportTrialProgressRequest.study_uid"));
+        } else
+          goto handle_unusual;
+        continue;
+      // string trial_fingerprint = 9;
+      case 9:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 74)) {
+          auto str = _internal_mutable_trial_fingerprint();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "sanas.v1.ReportTrialProgressRequest.trial_fingerprint"));
         } else
           goto handle_unusual;
         continue;
@@ -11592,6 +12025,26 @@ uint8_t* ReportTrialProgressRequest::_InternalSerialize(
         _Internal::early_stopping(this).GetCachedSize(), target, stream);
   }
 
+  // string study_uid = 8;
+  if (!this->_internal_study_uid().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_study_uid().data(), static_cast<int>(this->_internal_study_uid().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "sanas.v1.ReportTrialProgressRequest.study_uid");
+    target = stream->WriteStringMaybeAliased(
+        8, this->_internal_study_uid(), target);
+  }
+
+  // string trial_fingerprint = 9;
+  if (!this->_internal_trial_fingerprint().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_trial_fingerprint().data(), static_cast<int>(this->_internal_trial_fingerprint().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "sanas.v1.ReportTrialProgressRequest.trial_fingerprint");
+    target = stream->WriteStringMaybeAliased(
+        9, this->_internal_trial_fingerprint(), target);
+  }
+
   if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
     target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
         _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
@@ -11620,6 +12073,20 @@ size_t ReportTrialProgressRequest::ByteSizeLong() const {
     total_size += 1 +
       ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
         this->_internal_client_id());
+  }
+
+  // string study_uid = 8;
+  if (!this->_internal_study_uid().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_study_uid());
+  }
+
+  // string trial_fingerprint = 9;
+  if (!this->_internal_trial_fingerprint().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_trial_fingerprint());
   }
 
   // .sanas.v1.EarlyStopping early_stopping = 7;
@@ -11677,6 +12144,12 @@ void ReportTrialProgressRequest::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_
   if (!from._internal_client_id().empty()) {
     _this->_internal_set_client_id(from._internal_client_id());
   }
+  if (!from._internal_study_uid().empty()) {
+    _this->_internal_set_study_uid(from._internal_study_uid());
+  }
+  if (!from._internal_trial_fingerprint().empty()) {
+    _this->_internal_set_trial_fingerprint(from._internal_trial_fingerprint());
+  }
   if (from._internal_has_early_stopping()) {
     _this->_internal_mutable_early_stopping()->::sanas::v1::EarlyStopping::MergeFrom(
         from._internal_early_stopping());
@@ -11723,6 +12196,14 @@ void ReportTrialProgressRequest::InternalSwap(ReportTrialProgressRequest* other)
   ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
       &_impl_.client_id_, lhs_arena,
       &other->_impl_.client_id_, rhs_arena
+  );
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.study_uid_, lhs_arena,
+      &other->_impl_.study_uid_, rhs_arena
+  );
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.trial_fingerprint_, lhs_arena,
+      &other->_impl_.trial_fingerprint_, rhs_arena
   );
   ::PROTOBUF_NAMESPACE_ID::internal::memswap<
       PROTOBUF_FIELD_OFFSET(ReportTrialProgressRequest, _impl_.max_step_)
@@ -11981,6 +12462,8 @@ SkipTrialRequest::SkipTrialRequest(const SkipTrialRequest& from)
       decltype(_impl_.study_id_){}
     , decltype(_impl_.client_id_){}
     , decltype(_impl_.reason_){}
+    , decltype(_impl_.study_uid_){}
+    , decltype(_impl_.trial_fingerprint_){}
     , decltype(_impl_.trial_id_){}
     , /*decltype(_impl_._cached_size_)*/{}};
 
@@ -12009,6 +12492,22 @@ SkipTrialRequest::SkipTrialRequest(const SkipTrialRequest& from)
     _this->_impl_.reason_.Set(from._internal_reason(), 
       _this->GetArenaForAllocation());
   }
+  _impl_.study_uid_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.study_uid_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_study_uid().empty()) {
+    _this->_impl_.study_uid_.Set(from._internal_study_uid(), 
+      _this->GetArenaForAllocation());
+  }
+  _impl_.trial_fingerprint_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.trial_fingerprint_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_trial_fingerprint().empty()) {
+    _this->_impl_.trial_fingerprint_.Set(from._internal_trial_fingerprint(), 
+      _this->GetArenaForAllocation());
+  }
   _this->_impl_.trial_id_ = from._impl_.trial_id_;
   // @@protoc_insertion_point(copy_constructor:sanas.v1.SkipTrialRequest)
 }
@@ -12021,6 +12520,8 @@ inline void SkipTrialRequest::SharedCtor(
       decltype(_impl_.study_id_){}
     , decltype(_impl_.client_id_){}
     , decltype(_impl_.reason_){}
+    , decltype(_impl_.study_uid_){}
+    , decltype(_impl_.trial_fingerprint_){}
     , decltype(_impl_.trial_id_){int64_t{0}}
     , /*decltype(_impl_._cached_size_)*/{}
   };
@@ -12035,6 +12536,14 @@ inline void SkipTrialRequest::SharedCtor(
   _impl_.reason_.InitDefault();
   #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
     _impl_.reason_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  _impl_.study_uid_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.study_uid_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  _impl_.trial_fingerprint_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.trial_fingerprint_.Set("", GetArenaForAllocation());
   #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
 }
 
@@ -12052,6 +12561,8 @@ inline void SkipTrialRequest::SharedDtor() {
   _impl_.study_id_.Destroy();
   _impl_.client_id_.Destroy();
   _impl_.reason_.Destroy();
+  _impl_.study_uid_.Destroy();
+  _impl_.trial_fingerprint_.Destroy();
 }
 
 void SkipTrialRequest::SetCachedSize(int size) const {
@@ -12067,6 +12578,8 @@ void SkipTrialRequest::Clear() {
   _impl_.study_id_.ClearToEmpty();
   _impl_.client_id_.ClearToEmpty();
   _impl_.reason_.ClearToEmpty();
+  _impl_.study_uid_.ClearToEmpty();
+  _impl_.trial_fingerprint_.ClearToEmpty();
   _impl_.trial_id_ = int64_t{0};
   _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
 }
@@ -12112,6 +12625,26 @@ const char* SkipTrialRequest::_InternalParse(const char* ptr, ::_pbi::ParseConte
           ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
           CHK_(ptr);
           CHK_(::_pbi::VerifyUTF8(str, "sanas.v1.SkipTrialRequest.reason"));
+        } else
+          goto handle_unusual;
+        continue;
+      // string study_uid = 5;
+      case 5:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 42)) {
+          auto str = _internal_mutable_study_uid();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "sanas.v1.SkipTrialRequest.study_uid"));
+        } else
+          goto handle_unusual;
+        continue;
+      // string trial_fingerprint = 6;
+      case 6:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 50)) {
+          auto str = _internal_mutable_trial_fingerprint();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "sanas.v1.SkipTrialRequest.trial_fingerprint"));
         } else
           goto handle_unusual;
         continue;
@@ -12180,6 +12713,26 @@ uint8_t* SkipTrialRequest::_InternalSerialize(
         4, this->_internal_reason(), target);
   }
 
+  // string study_uid = 5;
+  if (!this->_internal_study_uid().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_study_uid().data(), static_cast<int>(this->_internal_study_uid().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "sanas.v1.SkipTrialRequest.study_uid");
+    target = stream->WriteStringMaybeAliased(
+        5, this->_internal_study_uid(), target);
+  }
+
+  // string trial_fingerprint = 6;
+  if (!this->_internal_trial_fingerprint().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_trial_fingerprint().data(), static_cast<int>(this->_internal_trial_fingerprint().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "sanas.v1.SkipTrialRequest.trial_fingerprint");
+    target = stream->WriteStringMaybeAliased(
+        6, this->_internal_trial_fingerprint(), target);
+  }
+
   if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
     target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
         _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
@@ -12217,6 +12770,20 @@ size_t SkipTrialRequest::ByteSizeLong() const {
         this->_internal_reason());
   }
 
+  // string study_uid = 5;
+  if (!this->_internal_study_uid().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_study_uid());
+  }
+
+  // string trial_fingerprint = 6;
+  if (!this->_internal_trial_fingerprint().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_trial_fingerprint());
+  }
+
   // int64 trial_id = 2;
   if (this->_internal_trial_id() != 0) {
     total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_trial_id());
@@ -12248,6 +12815,12 @@ void SkipTrialRequest::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const
   }
   if (!from._internal_reason().empty()) {
     _this->_internal_set_reason(from._internal_reason());
+  }
+  if (!from._internal_study_uid().empty()) {
+    _this->_internal_set_study_uid(from._internal_study_uid());
+  }
+  if (!from._internal_trial_fingerprint().empty()) {
+    _this->_internal_set_trial_fingerprint(from._internal_trial_fingerprint());
   }
   if (from._internal_trial_id() != 0) {
     _this->_internal_set_trial_id(from._internal_trial_id());
@@ -12282,6 +12855,14 @@ void SkipTrialRequest::InternalSwap(SkipTrialRequest* other) {
   ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
       &_impl_.reason_, lhs_arena,
       &other->_impl_.reason_, rhs_arena
+  );
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.study_uid_, lhs_arena,
+      &other->_impl_.study_uid_, rhs_arena
+  );
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.trial_fingerprint_, lhs_arena,
+      &other->_impl_.trial_fingerprint_, rhs_arena
   );
   swap(_impl_.trial_id_, other->_impl_.trial_id_);
 }

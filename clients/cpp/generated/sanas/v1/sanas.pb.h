@@ -298,12 +298,13 @@ enum ErrorReason : int {
   ERROR_REASON_STUDY_BROKEN = 11,
   ERROR_REASON_TOO_MANY_WATCHERS = 12,
   ERROR_REASON_TRIAL_NOT_HELD = 13,
+  ERROR_REASON_STALE_TRIAL = 14,
   ErrorReason_INT_MIN_SENTINEL_DO_NOT_USE_ = std::numeric_limits<int32_t>::min(),
   ErrorReason_INT_MAX_SENTINEL_DO_NOT_USE_ = std::numeric_limits<int32_t>::max()
 };
 bool ErrorReason_IsValid(int value);
 constexpr ErrorReason ErrorReason_MIN = ERROR_REASON_UNSPECIFIED;
-constexpr ErrorReason ErrorReason_MAX = ERROR_REASON_TRIAL_NOT_HELD;
+constexpr ErrorReason ErrorReason_MAX = ERROR_REASON_STALE_TRIAL;
 constexpr int ErrorReason_ARRAYSIZE = ErrorReason_MAX + 1;
 
 const ::PROTOBUF_NAMESPACE_ID::EnumDescriptor* ErrorReason_descriptor();
@@ -2440,6 +2441,7 @@ class Study final :
     kCurrentTokensFieldNumber = 7,
     kStudyIdFieldNumber = 1,
     kBrokenReasonFieldNumber = 17,
+    kUidFieldNumber = 19,
     kConfigFieldNumber = 2,
     kTrialCountsFieldNumber = 10,
     kCreateTimeFieldNumber = 12,
@@ -2546,6 +2548,20 @@ class Study final :
   const std::string& _internal_broken_reason() const;
   inline PROTOBUF_ALWAYS_INLINE void _internal_set_broken_reason(const std::string& value);
   std::string* _internal_mutable_broken_reason();
+  public:
+
+  // string uid = 19;
+  void clear_uid();
+  const std::string& uid() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_uid(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_uid();
+  PROTOBUF_NODISCARD std::string* release_uid();
+  void set_allocated_uid(std::string* uid);
+  private:
+  const std::string& _internal_uid() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_uid(const std::string& value);
+  std::string* _internal_mutable_uid();
   public:
 
   // .sanas.v1.StudyConfig config = 2;
@@ -2718,6 +2734,7 @@ class Study final :
     mutable std::atomic<int> _current_tokens_cached_byte_size_;
     ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr study_id_;
     ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr broken_reason_;
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr uid_;
     ::sanas::v1::StudyConfig* config_;
     ::sanas::v1::TrialCounts* trial_counts_;
     ::PROTOBUF_NAMESPACE_ID::Timestamp* create_time_;
@@ -3042,6 +3059,8 @@ class Trial final :
     kStudyIdFieldNumber = 1,
     kClientIdFieldNumber = 5,
     kStopReasonFieldNumber = 15,
+    kStudyUidFieldNumber = 17,
+    kFingerprintFieldNumber = 18,
     kCreateTimeFieldNumber = 10,
     kCompleteTimeFieldNumber = 11,
     kLeaseExpireTimeFieldNumber = 12,
@@ -3134,6 +3153,34 @@ class Trial final :
   const std::string& _internal_stop_reason() const;
   inline PROTOBUF_ALWAYS_INLINE void _internal_set_stop_reason(const std::string& value);
   std::string* _internal_mutable_stop_reason();
+  public:
+
+  // string study_uid = 17;
+  void clear_study_uid();
+  const std::string& study_uid() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_study_uid(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_study_uid();
+  PROTOBUF_NODISCARD std::string* release_study_uid();
+  void set_allocated_study_uid(std::string* study_uid);
+  private:
+  const std::string& _internal_study_uid() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_study_uid(const std::string& value);
+  std::string* _internal_mutable_study_uid();
+  public:
+
+  // string fingerprint = 18;
+  void clear_fingerprint();
+  const std::string& fingerprint() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_fingerprint(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_fingerprint();
+  PROTOBUF_NODISCARD std::string* release_fingerprint();
+  void set_allocated_fingerprint(std::string* fingerprint);
+  private:
+  const std::string& _internal_fingerprint() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_fingerprint(const std::string& value);
+  std::string* _internal_mutable_fingerprint();
   public:
 
   // .google.protobuf.Timestamp create_time = 10;
@@ -3276,6 +3323,8 @@ class Trial final :
     ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr study_id_;
     ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr client_id_;
     ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr stop_reason_;
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr study_uid_;
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr fingerprint_;
     ::PROTOBUF_NAMESPACE_ID::Timestamp* create_time_;
     ::PROTOBUF_NAMESPACE_ID::Timestamp* complete_time_;
     ::PROTOBUF_NAMESPACE_ID::Timestamp* lease_expire_time_;
@@ -5072,6 +5121,8 @@ class CompleteTrialRequest final :
     kStudyIdFieldNumber = 1,
     kClientIdFieldNumber = 6,
     kRequestIdFieldNumber = 7,
+    kStudyUidFieldNumber = 8,
+    kTrialFingerprintFieldNumber = 9,
     kTrialIdFieldNumber = 2,
     kRewardFieldNumber = 3,
     kInfeasibleFieldNumber = 4,
@@ -5117,6 +5168,34 @@ class CompleteTrialRequest final :
   const std::string& _internal_request_id() const;
   inline PROTOBUF_ALWAYS_INLINE void _internal_set_request_id(const std::string& value);
   std::string* _internal_mutable_request_id();
+  public:
+
+  // string study_uid = 8;
+  void clear_study_uid();
+  const std::string& study_uid() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_study_uid(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_study_uid();
+  PROTOBUF_NODISCARD std::string* release_study_uid();
+  void set_allocated_study_uid(std::string* study_uid);
+  private:
+  const std::string& _internal_study_uid() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_study_uid(const std::string& value);
+  std::string* _internal_mutable_study_uid();
+  public:
+
+  // string trial_fingerprint = 9;
+  void clear_trial_fingerprint();
+  const std::string& trial_fingerprint() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_trial_fingerprint(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_trial_fingerprint();
+  PROTOBUF_NODISCARD std::string* release_trial_fingerprint();
+  void set_allocated_trial_fingerprint(std::string* trial_fingerprint);
+  private:
+  const std::string& _internal_trial_fingerprint() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_trial_fingerprint(const std::string& value);
+  std::string* _internal_mutable_trial_fingerprint();
   public:
 
   // int64 trial_id = 2;
@@ -5166,6 +5245,8 @@ class CompleteTrialRequest final :
     ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr study_id_;
     ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr client_id_;
     ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr request_id_;
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr study_uid_;
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr trial_fingerprint_;
     int64_t trial_id_;
     double reward_;
     bool infeasible_;
@@ -5488,6 +5569,8 @@ class HeartbeatTrialRequest final :
   enum : int {
     kStudyIdFieldNumber = 1,
     kClientIdFieldNumber = 3,
+    kStudyUidFieldNumber = 4,
+    kTrialFingerprintFieldNumber = 5,
     kTrialIdFieldNumber = 2,
   };
   // string study_id = 1;
@@ -5518,6 +5601,34 @@ class HeartbeatTrialRequest final :
   std::string* _internal_mutable_client_id();
   public:
 
+  // string study_uid = 4;
+  void clear_study_uid();
+  const std::string& study_uid() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_study_uid(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_study_uid();
+  PROTOBUF_NODISCARD std::string* release_study_uid();
+  void set_allocated_study_uid(std::string* study_uid);
+  private:
+  const std::string& _internal_study_uid() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_study_uid(const std::string& value);
+  std::string* _internal_mutable_study_uid();
+  public:
+
+  // string trial_fingerprint = 5;
+  void clear_trial_fingerprint();
+  const std::string& trial_fingerprint() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_trial_fingerprint(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_trial_fingerprint();
+  PROTOBUF_NODISCARD std::string* release_trial_fingerprint();
+  void set_allocated_trial_fingerprint(std::string* trial_fingerprint);
+  private:
+  const std::string& _internal_trial_fingerprint() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_trial_fingerprint(const std::string& value);
+  std::string* _internal_mutable_trial_fingerprint();
+  public:
+
   // int64 trial_id = 2;
   void clear_trial_id();
   int64_t trial_id() const;
@@ -5537,6 +5648,8 @@ class HeartbeatTrialRequest final :
   struct Impl_ {
     ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr study_id_;
     ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr client_id_;
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr study_uid_;
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr trial_fingerprint_;
     int64_t trial_id_;
     mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
   };
@@ -6938,6 +7051,8 @@ class ReportTrialProgressRequest final :
   enum : int {
     kStudyIdFieldNumber = 1,
     kClientIdFieldNumber = 6,
+    kStudyUidFieldNumber = 8,
+    kTrialFingerprintFieldNumber = 9,
     kEarlyStoppingFieldNumber = 7,
     kTrialIdFieldNumber = 2,
     kStepFieldNumber = 3,
@@ -6970,6 +7085,34 @@ class ReportTrialProgressRequest final :
   const std::string& _internal_client_id() const;
   inline PROTOBUF_ALWAYS_INLINE void _internal_set_client_id(const std::string& value);
   std::string* _internal_mutable_client_id();
+  public:
+
+  // string study_uid = 8;
+  void clear_study_uid();
+  const std::string& study_uid() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_study_uid(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_study_uid();
+  PROTOBUF_NODISCARD std::string* release_study_uid();
+  void set_allocated_study_uid(std::string* study_uid);
+  private:
+  const std::string& _internal_study_uid() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_study_uid(const std::string& value);
+  std::string* _internal_mutable_study_uid();
+  public:
+
+  // string trial_fingerprint = 9;
+  void clear_trial_fingerprint();
+  const std::string& trial_fingerprint() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_trial_fingerprint(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_trial_fingerprint();
+  PROTOBUF_NODISCARD std::string* release_trial_fingerprint();
+  void set_allocated_trial_fingerprint(std::string* trial_fingerprint);
+  private:
+  const std::string& _internal_trial_fingerprint() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_trial_fingerprint(const std::string& value);
+  std::string* _internal_mutable_trial_fingerprint();
   public:
 
   // .sanas.v1.EarlyStopping early_stopping = 7;
@@ -7036,6 +7179,8 @@ class ReportTrialProgressRequest final :
   struct Impl_ {
     ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr study_id_;
     ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr client_id_;
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr study_uid_;
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr trial_fingerprint_;
     ::sanas::v1::EarlyStopping* early_stopping_;
     int64_t trial_id_;
     int64_t step_;
@@ -7340,6 +7485,8 @@ class SkipTrialRequest final :
     kStudyIdFieldNumber = 1,
     kClientIdFieldNumber = 3,
     kReasonFieldNumber = 4,
+    kStudyUidFieldNumber = 5,
+    kTrialFingerprintFieldNumber = 6,
     kTrialIdFieldNumber = 2,
   };
   // string study_id = 1;
@@ -7384,6 +7531,34 @@ class SkipTrialRequest final :
   std::string* _internal_mutable_reason();
   public:
 
+  // string study_uid = 5;
+  void clear_study_uid();
+  const std::string& study_uid() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_study_uid(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_study_uid();
+  PROTOBUF_NODISCARD std::string* release_study_uid();
+  void set_allocated_study_uid(std::string* study_uid);
+  private:
+  const std::string& _internal_study_uid() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_study_uid(const std::string& value);
+  std::string* _internal_mutable_study_uid();
+  public:
+
+  // string trial_fingerprint = 6;
+  void clear_trial_fingerprint();
+  const std::string& trial_fingerprint() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_trial_fingerprint(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_trial_fingerprint();
+  PROTOBUF_NODISCARD std::string* release_trial_fingerprint();
+  void set_allocated_trial_fingerprint(std::string* trial_fingerprint);
+  private:
+  const std::string& _internal_trial_fingerprint() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_trial_fingerprint(const std::string& value);
+  std::string* _internal_mutable_trial_fingerprint();
+  public:
+
   // int64 trial_id = 2;
   void clear_trial_id();
   int64_t trial_id() const;
@@ -7404,6 +7579,8 @@ class SkipTrialRequest final :
     ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr study_id_;
     ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr client_id_;
     ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr reason_;
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr study_uid_;
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr trial_fingerprint_;
     int64_t trial_id_;
     mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
   };
@@ -9991,6 +10168,56 @@ inline void Study::set_steps_saved(int64_t value) {
   // @@protoc_insertion_point(field_set:sanas.v1.Study.steps_saved)
 }
 
+// string uid = 19;
+inline void Study::clear_uid() {
+  _impl_.uid_.ClearToEmpty();
+}
+inline const std::string& Study::uid() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.Study.uid)
+  return _internal_uid();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void Study::set_uid(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.uid_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:sanas.v1.Study.uid)
+}
+inline std::string* Study::mutable_uid() {
+  std::string* _s = _internal_mutable_uid();
+  // @@protoc_insertion_point(field_mutable:sanas.v1.Study.uid)
+  return _s;
+}
+inline const std::string& Study::_internal_uid() const {
+  return _impl_.uid_.Get();
+}
+inline void Study::_internal_set_uid(const std::string& value) {
+  
+  _impl_.uid_.Set(value, GetArenaForAllocation());
+}
+inline std::string* Study::_internal_mutable_uid() {
+  
+  return _impl_.uid_.Mutable(GetArenaForAllocation());
+}
+inline std::string* Study::release_uid() {
+  // @@protoc_insertion_point(field_release:sanas.v1.Study.uid)
+  return _impl_.uid_.Release();
+}
+inline void Study::set_allocated_uid(std::string* uid) {
+  if (uid != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.uid_.SetAllocated(uid, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.uid_.IsDefault()) {
+    _impl_.uid_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:sanas.v1.Study.uid)
+}
+
 // -------------------------------------------------------------------
 
 // Measurement
@@ -10774,6 +11001,106 @@ inline void Trial::_internal_set_max_step(int64_t value) {
 inline void Trial::set_max_step(int64_t value) {
   _internal_set_max_step(value);
   // @@protoc_insertion_point(field_set:sanas.v1.Trial.max_step)
+}
+
+// string study_uid = 17;
+inline void Trial::clear_study_uid() {
+  _impl_.study_uid_.ClearToEmpty();
+}
+inline const std::string& Trial::study_uid() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.Trial.study_uid)
+  return _internal_study_uid();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void Trial::set_study_uid(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.study_uid_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:sanas.v1.Trial.study_uid)
+}
+inline std::string* Trial::mutable_study_uid() {
+  std::string* _s = _internal_mutable_study_uid();
+  // @@protoc_insertion_point(field_mutable:sanas.v1.Trial.study_uid)
+  return _s;
+}
+inline const std::string& Trial::_internal_study_uid() const {
+  return _impl_.study_uid_.Get();
+}
+inline void Trial::_internal_set_study_uid(const std::string& value) {
+  
+  _impl_.study_uid_.Set(value, GetArenaForAllocation());
+}
+inline std::string* Trial::_internal_mutable_study_uid() {
+  
+  return _impl_.study_uid_.Mutable(GetArenaForAllocation());
+}
+inline std::string* Trial::release_study_uid() {
+  // @@protoc_insertion_point(field_release:sanas.v1.Trial.study_uid)
+  return _impl_.study_uid_.Release();
+}
+inline void Trial::set_allocated_study_uid(std::string* study_uid) {
+  if (study_uid != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.study_uid_.SetAllocated(study_uid, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.study_uid_.IsDefault()) {
+    _impl_.study_uid_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:sanas.v1.Trial.study_uid)
+}
+
+// string fingerprint = 18;
+inline void Trial::clear_fingerprint() {
+  _impl_.fingerprint_.ClearToEmpty();
+}
+inline const std::string& Trial::fingerprint() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.Trial.fingerprint)
+  return _internal_fingerprint();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void Trial::set_fingerprint(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.fingerprint_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:sanas.v1.Trial.fingerprint)
+}
+inline std::string* Trial::mutable_fingerprint() {
+  std::string* _s = _internal_mutable_fingerprint();
+  // @@protoc_insertion_point(field_mutable:sanas.v1.Trial.fingerprint)
+  return _s;
+}
+inline const std::string& Trial::_internal_fingerprint() const {
+  return _impl_.fingerprint_.Get();
+}
+inline void Trial::_internal_set_fingerprint(const std::string& value) {
+  
+  _impl_.fingerprint_.Set(value, GetArenaForAllocation());
+}
+inline std::string* Trial::_internal_mutable_fingerprint() {
+  
+  return _impl_.fingerprint_.Mutable(GetArenaForAllocation());
+}
+inline std::string* Trial::release_fingerprint() {
+  // @@protoc_insertion_point(field_release:sanas.v1.Trial.fingerprint)
+  return _impl_.fingerprint_.Release();
+}
+inline void Trial::set_allocated_fingerprint(std::string* fingerprint) {
+  if (fingerprint != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.fingerprint_.SetAllocated(fingerprint, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.fingerprint_.IsDefault()) {
+    _impl_.fingerprint_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:sanas.v1.Trial.fingerprint)
 }
 
 // -------------------------------------------------------------------
@@ -11990,6 +12317,106 @@ inline void CompleteTrialRequest::set_allocated_request_id(std::string* request_
   // @@protoc_insertion_point(field_set_allocated:sanas.v1.CompleteTrialRequest.request_id)
 }
 
+// string study_uid = 8;
+inline void CompleteTrialRequest::clear_study_uid() {
+  _impl_.study_uid_.ClearToEmpty();
+}
+inline const std::string& CompleteTrialRequest::study_uid() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.CompleteTrialRequest.study_uid)
+  return _internal_study_uid();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void CompleteTrialRequest::set_study_uid(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.study_uid_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:sanas.v1.CompleteTrialRequest.study_uid)
+}
+inline std::string* CompleteTrialRequest::mutable_study_uid() {
+  std::string* _s = _internal_mutable_study_uid();
+  // @@protoc_insertion_point(field_mutable:sanas.v1.CompleteTrialRequest.study_uid)
+  return _s;
+}
+inline const std::string& CompleteTrialRequest::_internal_study_uid() const {
+  return _impl_.study_uid_.Get();
+}
+inline void CompleteTrialRequest::_internal_set_study_uid(const std::string& value) {
+  
+  _impl_.study_uid_.Set(value, GetArenaForAllocation());
+}
+inline std::string* CompleteTrialRequest::_internal_mutable_study_uid() {
+  
+  return _impl_.study_uid_.Mutable(GetArenaForAllocation());
+}
+inline std::string* CompleteTrialRequest::release_study_uid() {
+  // @@protoc_insertion_point(field_release:sanas.v1.CompleteTrialRequest.study_uid)
+  return _impl_.study_uid_.Release();
+}
+inline void CompleteTrialRequest::set_allocated_study_uid(std::string* study_uid) {
+  if (study_uid != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.study_uid_.SetAllocated(study_uid, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.study_uid_.IsDefault()) {
+    _impl_.study_uid_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:sanas.v1.CompleteTrialRequest.study_uid)
+}
+
+// string trial_fingerprint = 9;
+inline void CompleteTrialRequest::clear_trial_fingerprint() {
+  _impl_.trial_fingerprint_.ClearToEmpty();
+}
+inline const std::string& CompleteTrialRequest::trial_fingerprint() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.CompleteTrialRequest.trial_fingerprint)
+  return _internal_trial_fingerprint();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void CompleteTrialRequest::set_trial_fingerprint(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.trial_fingerprint_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:sanas.v1.CompleteTrialRequest.trial_fingerprint)
+}
+inline std::string* CompleteTrialRequest::mutable_trial_fingerprint() {
+  std::string* _s = _internal_mutable_trial_fingerprint();
+  // @@protoc_insertion_point(field_mutable:sanas.v1.CompleteTrialRequest.trial_fingerprint)
+  return _s;
+}
+inline const std::string& CompleteTrialRequest::_internal_trial_fingerprint() const {
+  return _impl_.trial_fingerprint_.Get();
+}
+inline void CompleteTrialRequest::_internal_set_trial_fingerprint(const std::string& value) {
+  
+  _impl_.trial_fingerprint_.Set(value, GetArenaForAllocation());
+}
+inline std::string* CompleteTrialRequest::_internal_mutable_trial_fingerprint() {
+  
+  return _impl_.trial_fingerprint_.Mutable(GetArenaForAllocation());
+}
+inline std::string* CompleteTrialRequest::release_trial_fingerprint() {
+  // @@protoc_insertion_point(field_release:sanas.v1.CompleteTrialRequest.trial_fingerprint)
+  return _impl_.trial_fingerprint_.Release();
+}
+inline void CompleteTrialRequest::set_allocated_trial_fingerprint(std::string* trial_fingerprint) {
+  if (trial_fingerprint != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.trial_fingerprint_.SetAllocated(trial_fingerprint, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.trial_fingerprint_.IsDefault()) {
+    _impl_.trial_fingerprint_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:sanas.v1.CompleteTrialRequest.trial_fingerprint)
+}
+
 // -------------------------------------------------------------------
 
 // CompleteTrialResponse
@@ -12316,6 +12743,106 @@ inline void HeartbeatTrialRequest::set_allocated_client_id(std::string* client_i
   }
 #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
   // @@protoc_insertion_point(field_set_allocated:sanas.v1.HeartbeatTrialRequest.client_id)
+}
+
+// string study_uid = 4;
+inline void HeartbeatTrialRequest::clear_study_uid() {
+  _impl_.study_uid_.ClearToEmpty();
+}
+inline const std::string& HeartbeatTrialRequest::study_uid() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.HeartbeatTrialRequest.study_uid)
+  return _internal_study_uid();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void HeartbeatTrialRequest::set_study_uid(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.study_uid_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:sanas.v1.HeartbeatTrialRequest.study_uid)
+}
+inline std::string* HeartbeatTrialRequest::mutable_study_uid() {
+  std::string* _s = _internal_mutable_study_uid();
+  // @@protoc_insertion_point(field_mutable:sanas.v1.HeartbeatTrialRequest.study_uid)
+  return _s;
+}
+inline const std::string& HeartbeatTrialRequest::_internal_study_uid() const {
+  return _impl_.study_uid_.Get();
+}
+inline void HeartbeatTrialRequest::_internal_set_study_uid(const std::string& value) {
+  
+  _impl_.study_uid_.Set(value, GetArenaForAllocation());
+}
+inline std::string* HeartbeatTrialRequest::_internal_mutable_study_uid() {
+  
+  return _impl_.study_uid_.Mutable(GetArenaForAllocation());
+}
+inline std::string* HeartbeatTrialRequest::release_study_uid() {
+  // @@protoc_insertion_point(field_release:sanas.v1.HeartbeatTrialRequest.study_uid)
+  return _impl_.study_uid_.Release();
+}
+inline void HeartbeatTrialRequest::set_allocated_study_uid(std::string* study_uid) {
+  if (study_uid != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.study_uid_.SetAllocated(study_uid, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.study_uid_.IsDefault()) {
+    _impl_.study_uid_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:sanas.v1.HeartbeatTrialRequest.study_uid)
+}
+
+// string trial_fingerprint = 5;
+inline void HeartbeatTrialRequest::clear_trial_fingerprint() {
+  _impl_.trial_fingerprint_.ClearToEmpty();
+}
+inline const std::string& HeartbeatTrialRequest::trial_fingerprint() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.HeartbeatTrialRequest.trial_fingerprint)
+  return _internal_trial_fingerprint();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void HeartbeatTrialRequest::set_trial_fingerprint(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.trial_fingerprint_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:sanas.v1.HeartbeatTrialRequest.trial_fingerprint)
+}
+inline std::string* HeartbeatTrialRequest::mutable_trial_fingerprint() {
+  std::string* _s = _internal_mutable_trial_fingerprint();
+  // @@protoc_insertion_point(field_mutable:sanas.v1.HeartbeatTrialRequest.trial_fingerprint)
+  return _s;
+}
+inline const std::string& HeartbeatTrialRequest::_internal_trial_fingerprint() const {
+  return _impl_.trial_fingerprint_.Get();
+}
+inline void HeartbeatTrialRequest::_internal_set_trial_fingerprint(const std::string& value) {
+  
+  _impl_.trial_fingerprint_.Set(value, GetArenaForAllocation());
+}
+inline std::string* HeartbeatTrialRequest::_internal_mutable_trial_fingerprint() {
+  
+  return _impl_.trial_fingerprint_.Mutable(GetArenaForAllocation());
+}
+inline std::string* HeartbeatTrialRequest::release_trial_fingerprint() {
+  // @@protoc_insertion_point(field_release:sanas.v1.HeartbeatTrialRequest.trial_fingerprint)
+  return _impl_.trial_fingerprint_.Release();
+}
+inline void HeartbeatTrialRequest::set_allocated_trial_fingerprint(std::string* trial_fingerprint) {
+  if (trial_fingerprint != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.trial_fingerprint_.SetAllocated(trial_fingerprint, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.trial_fingerprint_.IsDefault()) {
+    _impl_.trial_fingerprint_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:sanas.v1.HeartbeatTrialRequest.trial_fingerprint)
 }
 
 // -------------------------------------------------------------------
@@ -13685,6 +14212,106 @@ inline void ReportTrialProgressRequest::set_allocated_early_stopping(::sanas::v1
   // @@protoc_insertion_point(field_set_allocated:sanas.v1.ReportTrialProgressRequest.early_stopping)
 }
 
+// string study_uid = 8;
+inline void ReportTrialProgressRequest::clear_study_uid() {
+  _impl_.study_uid_.ClearToEmpty();
+}
+inline const std::string& ReportTrialProgressRequest::study_uid() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.ReportTrialProgressRequest.study_uid)
+  return _internal_study_uid();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void ReportTrialProgressRequest::set_study_uid(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.study_uid_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:sanas.v1.ReportTrialProgressRequest.study_uid)
+}
+inline std::string* ReportTrialProgressRequest::mutable_study_uid() {
+  std::string* _s = _internal_mutable_study_uid();
+  // @@protoc_insertion_point(field_mutable:sanas.v1.ReportTrialProgressRequest.study_uid)
+  return _s;
+}
+inline const std::string& ReportTrialProgressRequest::_internal_study_uid() const {
+  return _impl_.study_uid_.Get();
+}
+inline void ReportTrialProgressRequest::_internal_set_study_uid(const std::string& value) {
+  
+  _impl_.study_uid_.Set(value, GetArenaForAllocation());
+}
+inline std::string* ReportTrialProgressRequest::_internal_mutable_study_uid() {
+  
+  return _impl_.study_uid_.Mutable(GetArenaForAllocation());
+}
+inline std::string* ReportTrialProgressRequest::release_study_uid() {
+  // @@protoc_insertion_point(field_release:sanas.v1.ReportTrialProgressRequest.study_uid)
+  return _impl_.study_uid_.Release();
+}
+inline void ReportTrialProgressRequest::set_allocated_study_uid(std::string* study_uid) {
+  if (study_uid != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.study_uid_.SetAllocated(study_uid, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.study_uid_.IsDefault()) {
+    _impl_.study_uid_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:sanas.v1.ReportTrialProgressRequest.study_uid)
+}
+
+// string trial_fingerprint = 9;
+inline void ReportTrialProgressRequest::clear_trial_fingerprint() {
+  _impl_.trial_fingerprint_.ClearToEmpty();
+}
+inline const std::string& ReportTrialProgressRequest::trial_fingerprint() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.ReportTrialProgressRequest.trial_fingerprint)
+  return _internal_trial_fingerprint();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void ReportTrialProgressRequest::set_trial_fingerprint(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.trial_fingerprint_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:sanas.v1.ReportTrialProgressRequest.trial_fingerprint)
+}
+inline std::string* ReportTrialProgressRequest::mutable_trial_fingerprint() {
+  std::string* _s = _internal_mutable_trial_fingerprint();
+  // @@protoc_insertion_point(field_mutable:sanas.v1.ReportTrialProgressRequest.trial_fingerprint)
+  return _s;
+}
+inline const std::string& ReportTrialProgressRequest::_internal_trial_fingerprint() const {
+  return _impl_.trial_fingerprint_.Get();
+}
+inline void ReportTrialProgressRequest::_internal_set_trial_fingerprint(const std::string& value) {
+  
+  _impl_.trial_fingerprint_.Set(value, GetArenaForAllocation());
+}
+inline std::string* ReportTrialProgressRequest::_internal_mutable_trial_fingerprint() {
+  
+  return _impl_.trial_fingerprint_.Mutable(GetArenaForAllocation());
+}
+inline std::string* ReportTrialProgressRequest::release_trial_fingerprint() {
+  // @@protoc_insertion_point(field_release:sanas.v1.ReportTrialProgressRequest.trial_fingerprint)
+  return _impl_.trial_fingerprint_.Release();
+}
+inline void ReportTrialProgressRequest::set_allocated_trial_fingerprint(std::string* trial_fingerprint) {
+  if (trial_fingerprint != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.trial_fingerprint_.SetAllocated(trial_fingerprint, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.trial_fingerprint_.IsDefault()) {
+    _impl_.trial_fingerprint_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:sanas.v1.ReportTrialProgressRequest.trial_fingerprint)
+}
+
 // -------------------------------------------------------------------
 
 // ReportTrialProgressResponse
@@ -13971,6 +14598,106 @@ inline void SkipTrialRequest::set_allocated_reason(std::string* reason) {
   }
 #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
   // @@protoc_insertion_point(field_set_allocated:sanas.v1.SkipTrialRequest.reason)
+}
+
+// string study_uid = 5;
+inline void SkipTrialRequest::clear_study_uid() {
+  _impl_.study_uid_.ClearToEmpty();
+}
+inline const std::string& SkipTrialRequest::study_uid() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.SkipTrialRequest.study_uid)
+  return _internal_study_uid();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void SkipTrialRequest::set_study_uid(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.study_uid_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:sanas.v1.SkipTrialRequest.study_uid)
+}
+inline std::string* SkipTrialRequest::mutable_study_uid() {
+  std::string* _s = _internal_mutable_study_uid();
+  // @@protoc_insertion_point(field_mutable:sanas.v1.SkipTrialRequest.study_uid)
+  return _s;
+}
+inline const std::string& SkipTrialRequest::_internal_study_uid() const {
+  return _impl_.study_uid_.Get();
+}
+inline void SkipTrialRequest::_internal_set_study_uid(const std::string& value) {
+  
+  _impl_.study_uid_.Set(value, GetArenaForAllocation());
+}
+inline std::string* SkipTrialRequest::_internal_mutable_study_uid() {
+  
+  return _impl_.study_uid_.Mutable(GetArenaForAllocation());
+}
+inline std::string* SkipTrialRequest::release_study_uid() {
+  // @@protoc_insertion_point(field_release:sanas.v1.SkipTrialRequest.study_uid)
+  return _impl_.study_uid_.Release();
+}
+inline void SkipTrialRequest::set_allocated_study_uid(std::string* study_uid) {
+  if (study_uid != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.study_uid_.SetAllocated(study_uid, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.study_uid_.IsDefault()) {
+    _impl_.study_uid_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:sanas.v1.SkipTrialRequest.study_uid)
+}
+
+// string trial_fingerprint = 6;
+inline void SkipTrialRequest::clear_trial_fingerprint() {
+  _impl_.trial_fingerprint_.ClearToEmpty();
+}
+inline const std::string& SkipTrialRequest::trial_fingerprint() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.SkipTrialRequest.trial_fingerprint)
+  return _internal_trial_fingerprint();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void SkipTrialRequest::set_trial_fingerprint(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.trial_fingerprint_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:sanas.v1.SkipTrialRequest.trial_fingerprint)
+}
+inline std::string* SkipTrialRequest::mutable_trial_fingerprint() {
+  std::string* _s = _internal_mutable_trial_fingerprint();
+  // @@protoc_insertion_point(field_mutable:sanas.v1.SkipTrialRequest.trial_fingerprint)
+  return _s;
+}
+inline const std::string& SkipTrialRequest::_internal_trial_fingerprint() const {
+  return _impl_.trial_fingerprint_.Get();
+}
+inline void SkipTrialRequest::_internal_set_trial_fingerprint(const std::string& value) {
+  
+  _impl_.trial_fingerprint_.Set(value, GetArenaForAllocation());
+}
+inline std::string* SkipTrialRequest::_internal_mutable_trial_fingerprint() {
+  
+  return _impl_.trial_fingerprint_.Mutable(GetArenaForAllocation());
+}
+inline std::string* SkipTrialRequest::release_trial_fingerprint() {
+  // @@protoc_insertion_point(field_release:sanas.v1.SkipTrialRequest.trial_fingerprint)
+  return _impl_.trial_fingerprint_.Release();
+}
+inline void SkipTrialRequest::set_allocated_trial_fingerprint(std::string* trial_fingerprint) {
+  if (trial_fingerprint != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.trial_fingerprint_.SetAllocated(trial_fingerprint, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.trial_fingerprint_.IsDefault()) {
+    _impl_.trial_fingerprint_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:sanas.v1.SkipTrialRequest.trial_fingerprint)
 }
 
 // -------------------------------------------------------------------

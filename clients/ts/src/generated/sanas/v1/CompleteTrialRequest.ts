@@ -10,6 +10,8 @@ export interface CompleteTrialRequest {
   'suggestNext'?: (boolean);
   'clientId'?: (string);
   'requestId'?: (string);
+  'studyUid'?: (string);
+  'trialFingerprint'?: (string);
 }
 
 export interface CompleteTrialRequest__Output {
@@ -20,4 +22,6 @@ export interface CompleteTrialRequest__Output {
   'suggestNext': (boolean);
   'clientId': (string);
   'requestId': (string);
+  'studyUid': (string);
+  'trialFingerprint': (string);
 }

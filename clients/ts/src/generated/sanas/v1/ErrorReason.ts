@@ -15,6 +15,7 @@ export const ErrorReason = {
   ERROR_REASON_STUDY_BROKEN: 'ERROR_REASON_STUDY_BROKEN',
   ERROR_REASON_TOO_MANY_WATCHERS: 'ERROR_REASON_TOO_MANY_WATCHERS',
   ERROR_REASON_TRIAL_NOT_HELD: 'ERROR_REASON_TRIAL_NOT_HELD',
+  ERROR_REASON_STALE_TRIAL: 'ERROR_REASON_STALE_TRIAL',
 } as const;
 
 export type ErrorReason =
@@ -46,5 +47,7 @@ export type ErrorReason =
   | 12
   | 'ERROR_REASON_TRIAL_NOT_HELD'
   | 13
+  | 'ERROR_REASON_STALE_TRIAL'
+  | 14
 
 export type ErrorReason__Output = typeof ErrorReason[keyof typeof ErrorReason]

@@ -6,10 +6,14 @@ export interface HeartbeatTrialRequest {
   'studyId'?: (string);
   'trialId'?: (number | string | Long);
   'clientId'?: (string);
+  'studyUid'?: (string);
+  'trialFingerprint'?: (string);
 }
 
 export interface HeartbeatTrialRequest__Output {
   'studyId': (string);
   'trialId': (string);
   'clientId': (string);
+  'studyUid': (string);
+  'trialFingerprint': (string);
 }

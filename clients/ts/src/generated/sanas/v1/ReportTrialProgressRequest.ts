@@ -11,6 +11,8 @@ export interface ReportTrialProgressRequest {
   'maxStep'?: (number | string | Long);
   'clientId'?: (string);
   'earlyStopping'?: (_sanas_v1_EarlyStopping | null);
+  'studyUid'?: (string);
+  'trialFingerprint'?: (string);
 }
 
 export interface ReportTrialProgressRequest__Output {
@@ -21,4 +23,6 @@ export interface ReportTrialProgressRequest__Output {
   'maxStep': (string);
   'clientId': (string);
   'earlyStopping': (_sanas_v1_EarlyStopping__Output | null);
+  'studyUid': (string);
+  'trialFingerprint': (string);
 }

@@ -7,6 +7,8 @@ export interface SkipTrialRequest {
   'trialId'?: (number | string | Long);
   'clientId'?: (string);
   'reason'?: (string);
+  'studyUid'?: (string);
+  'trialFingerprint'?: (string);
 }
 
 export interface SkipTrialRequest__Output {
@@ -14,4 +16,6 @@ export interface SkipTrialRequest__Output {
   'trialId': (string);
   'clientId': (string);
   'reason': (string);
+  'studyUid': (string);
+  'trialFingerprint': (string);
 }

@@ -25,6 +25,7 @@ export interface Study {
   'rejectedProposals'?: (number | string | Long);
   'brokenReason'?: (string);
   'stepsSaved'?: (number | string | Long);
+  'uid'?: (string);
   '_bestReward'?: "bestReward";
   '_currentReward'?: "currentReward";
 }
@@ -48,6 +49,7 @@ export interface Study__Output {
   'rejectedProposals': (string);
   'brokenReason': (string);
   'stepsSaved': (string);
+  'uid': (string);
   '_bestReward'?: "bestReward";
   '_currentReward'?: "currentReward";
 }

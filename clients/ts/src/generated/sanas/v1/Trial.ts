@@ -22,6 +22,8 @@ export interface Trial {
   'measurements'?: (_sanas_v1_Measurement)[];
   'stopReason'?: (string);
   'maxStep'?: (number | string | Long);
+  'studyUid'?: (string);
+  'fingerprint'?: (string);
 }
 
 export interface Trial__Output {
@@ -41,4 +43,6 @@ export interface Trial__Output {
   'measurements': (_sanas_v1_Measurement__Output)[];
   'stopReason': (string);
   'maxStep': (string);
+  'studyUid': (string);
+  'fingerprint': (string);
 }
