@@ -142,7 +142,9 @@ def test_progress_over_grpc_stops_lists_and_streams(client, median_study):
     assert "median rule at step 1" in stopped.trial.stop_reason
     # Reporting after the stop: told to stop again, nothing recorded.
     again = client.report_progress(median_study, stopped.trial.trial_id, 2, 0.9)
-    assert again.should_stop and len(again.trial.measurements) == 1
+    assert again.should_stop and not again.trial.measurements  # answers carry no curve
+    (held,) = [t for t in client.list_trials(median_study) if t.trial_id == 2]
+    assert [m.value for m in held.measurements] == [0.1]
     # The trainer's reward() afterwards is accepted and changes nothing.
     done = client.complete_trial(median_study, stopped.trial.trial_id, 0.9)
     assert done.trial.state == pb.TRIAL_STATE_STOPPED and done.trial.reward == 0.1
@@ -270,3 +272,15 @@ def test_grpc_status_of_a_progress_report_for_a_trial_held_elsewhere(server):
         )
     assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     channel.close()
+
+
+def test_a_progress_answer_does_not_grow_with_the_curve(client):
+    client.create_study("long", custom_config([4, 4, 4], search_steps=5))
+    t = client.suggest_trial("long")
+    sizes = {
+        client.report_progress("long", t.trial_id, step, 0.5, max_step=300).ByteSize()
+        for step in range(1, 301)
+    }
+    assert len(sizes) == 1 and max(sizes) < 200  # the decision and the bare trial
+    (listed,) = client.list_trials("long")
+    assert len(listed.measurements) == 300  # the curve is where it belongs

@@ -67,6 +67,12 @@ MAX_PAGE_SIZE = 1000
 # Longer than any token this server issues (a study id or an offset, base64 JSON).
 MAX_PAGE_TOKEN = 512
 MAX_PAGE_MEASUREMENTS = 100_000
+# A snapshot's size grows with the measurements too (about 32 bytes a point): a study is
+# also snapshotted only once the events since the last one reach its points divided by
+# this, so snapshot bytes per event stay bounded (at most ~512 a point's worth) while a
+# restart replays at most that many events. A study's total snapshot writing stays
+# linear in its data instead of growing with its square.
+MEASUREMENTS_PER_SNAPSHOT_EVENT = 16
 
 
 class WatchKind(str, Enum):
@@ -430,7 +436,12 @@ class Controller:
         entry.watchers.clear()
 
     def _snapshot_due(self, entry: _Entry) -> int:
-        return max(self._snapshot_every, len(entry.study.trials))
+        study = entry.study
+        return max(
+            self._snapshot_every,
+            len(study.trials),
+            study.measured // MEASUREMENTS_PER_SNAPSHOT_EVENT,
+        )
 
     def _snapshot(self, entry: _Entry) -> None:
         """Capture the state and start a new journal under the study lock (cheap: a copy

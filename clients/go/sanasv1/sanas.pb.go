@@ -2994,7 +2994,8 @@ func (x *ReportTrialProgressRequest) GetEarlyStopping() *EarlyStopping {
 // Response of ReportTrialProgress.
 type ReportTrialProgressResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The trial with its measurements.
+	// The trial without its measurements (an answer costs the same at any curve
+	// length); ListTrials returns them.
 	Trial *Trial `protobuf:"bytes,1,opt,name=trial,proto3" json:"trial,omitempty"`
 	// True when the trainer should stop training the trial: the rule stopped it
 	// now or earlier. Reporting its result afterwards is optional.
