@@ -9,11 +9,14 @@ import os
 import tracemalloc
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from test_controller import drive, request, reward_of
 
 from sanas.spaces import SpaceConfig
 from sanas_server.controller import Controller
-from sanas_server.errors import CorruptCheckpoint
+from sanas_server.errors import BudgetExhausted, CorruptCheckpoint, SearchSpaceExhausted
+from sanas_server.stopping import EarlyStopping, MedianRule
 from sanas_server.storage import JOURNAL, SNAPSHOT, FileStorage, MemoryStorage
 from sanas_server.study import (
     Measurements,
@@ -159,6 +162,98 @@ def test_restart_with_eight_pending_trials_is_exact(tmp_path, snapshot_every):
     assert (set(b.kicks), dict(b.origins), dict(b.hints), b.reward_stats, b.radius) == seen
     got += drive_parallel(resumed, "s", 80, held)
     assert got == expected
+
+
+# -- a restart from a snapshot and one from the journal continue alike -------------------
+LEASE = 60.0
+
+
+def fresh_study() -> Study:
+    spec_request = StudyRequest(
+        search_spaces=(SpaceConfig("custom", range_table=(4, 4, 4)),),
+        search_steps=40,
+        seed=11,
+        lease_seconds=LEASE,
+        early_stopping=EarlyStopping(MedianRule(start_step=1, min_trials=1)),
+    )
+    return Study("s", spec_request, StudySpec.resolve(spec_request), 0.0)
+
+
+def replay(events: list[dict]) -> Study:
+    study = Study.from_header(json.loads(json.dumps(fresh_study().header())))
+    for event in json.loads(json.dumps(events)):
+        study.apply(event)
+    return study
+
+
+ops_st = st.lists(
+    st.tuples(
+        st.sampled_from(["suggest", "suggest", "complete", "report", "beat", "skip", "wait"]),
+        st.integers(0, 9),
+        st.sampled_from([0.1, 0.4, 0.8, 5.0, 30.0, 70.0]),
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ops=ops_st, snapshot_at=st.integers(0, 60))
+def test_a_restart_from_a_snapshot_continues_as_one_from_the_journal(ops, snapshot_at):
+    live = fresh_study()
+    events: list[dict] = []
+    snapshot: tuple[int, dict] | None = None
+    now = 0.0
+    for n, (op, pick, x) in enumerate(ops):
+        if n == snapshot_at:  # what the controller writes: the live state, heartbeats too
+            snapshot = (len(events), json.loads(json.dumps(live.snapshot_event())))
+        held = list(live._active)
+        trial_id = held[pick % len(held)] if held else None
+        event = None
+        try:
+            if op == "suggest" or trial_id is None:
+                _, event = live.suggest(f"c{pick % 3}", now)
+            elif op == "complete":
+                _, event = live.complete(trial_id, x, False, now)
+            elif op == "report":
+                step = len(live.trials[trial_id].measurements) + 1
+                _, _, event = live.report_progress(trial_id, step, x, now, max_step=9)
+            elif op == "beat":
+                live.heartbeat(trial_id, now)
+            elif op == "skip":
+                _, event = live.skip(trial_id, now)
+            else:
+                now += x
+        except (BudgetExhausted, SearchSpaceExhausted):
+            pass
+        if event is not None:
+            events.append(event)
+    if snapshot is None:
+        snapshot = (len(events), json.loads(json.dumps(live.snapshot_event())))
+    from_journal = replay(events)
+    from_snapshot = replay([])
+    from_snapshot.apply(snapshot[1])
+    for event in json.loads(json.dumps(events[snapshot[0] :])):
+        from_snapshot.apply(event)
+    restart = now + 1.0
+    for study in (from_journal, from_snapshot):
+        study.renew_leases(restart)
+    assert from_snapshot.trials == from_journal.trials
+    assert from_snapshot.annealer.state() == from_journal.annealer.state()
+    assert from_snapshot.summary() == from_journal.summary()
+    assert from_snapshot._requests == from_journal._requests
+    assert from_snapshot._pending_by_client == from_journal._pending_by_client
+    # Every lease runs out: which expired trial each trainer gets must not depend on
+    # how the controller restarted.
+    later = restart + 2 * LEASE
+    for _ in range(len(from_journal._active) + 1):
+        try:
+            a, _ = from_journal.suggest("late", later)
+        except (BudgetExhausted, SearchSpaceExhausted):
+            with pytest.raises((BudgetExhausted, SearchSpaceExhausted)):
+                from_snapshot.suggest("late", later)
+            break
+        b, _ = from_snapshot.suggest("late", later)
+        assert (b.trial_id, b.tokens, b.issues) == (a.trial_id, a.tokens, a.issues)
 
 
 def curves_study(trials: int, points: int) -> Study:

@@ -831,10 +831,16 @@ class Study:
         )
 
     def _first_expired(self, now: float) -> int | None:
-        for trial_id in self._active:  # a handful: the running trials
-            if self.trials[trial_id].lease_expire <= now:
-                return trial_id
-        return None
+        """The expired trial whose lease ran out first (the lowest id among equals): a
+        function of the trials alone, so a restart from a snapshot and one from the
+        journal, which order the running trials differently, hand out the same one."""
+        expired = (
+            (self.trials[i].lease_expire, i)
+            for i in self._active  # a handful: the running trials
+            if self.trials[i].lease_expire <= now
+        )
+        first = min(expired, default=None)
+        return None if first is None else first[1]
 
     def complete(
         self, trial_id: int, reward: float, infeasible: bool, now: float, request_id: str = ""
@@ -1234,6 +1240,7 @@ class Study:
                 reward=event["value"],
                 accepted=event.get("accepted", False),
                 complete_time=event["time"],
+                lease_expire=event["time"],  # see _record_complete
                 stop_reason=event["stop"],
                 stopped_as_reward=bool(event.get("as_reward", False)),
             )
@@ -1254,6 +1261,7 @@ class Study:
             old,
             state=TrialState.SKIPPED,
             complete_time=event["time"],
+            lease_expire=event["time"],  # see _record_complete
             stop_reason=event.get("reason", ""),
         )
         self.trials[trial.trial_id] = trial
@@ -1302,6 +1310,9 @@ class Study:
             reward=event["reward"],
             accepted=event["accepted"],
             complete_time=event["time"],
+            # The lease ends with the trial: the same after a journal replay (which never
+            # sees heartbeats) and after a snapshot (which holds the renewed leases).
+            lease_expire=event["time"],
         )
         self.trials[event["id"]] = trial
         self.counts[old.state] -= 1
