@@ -11,10 +11,13 @@ import pytest
 from test_controller import drive, request, reward_of
 from test_snapshots import study_folder
 
+from sanas.spaces import SpaceConfig
 from sanas_server import errors
 from sanas_server import study as study_module
 from sanas_server.controller import Controller, decode_page_token
+from sanas_server.stopping import EarlyStopping, MedianRule
 from sanas_server.storage import FileStorage, MemoryStorage
+from sanas_server.study import StudyRequest, TrialState
 
 
 @pytest.mark.parametrize("bad", ["abc\n", "abc\r\n", "\nabc", "a" * 129, "-a", "a/b"])
@@ -132,3 +135,27 @@ def test_page_tokens_that_are_not_ours_are_invalid_argument(token):
     c.create_study("s", request())
     with pytest.raises(errors.InvalidArgument, match="page_token"):
         c.list_trials("s", 0, token, None)
+
+
+def test_a_retried_completion_with_suggest_next_of_a_stopped_trial_gets_the_first_answer():
+    c = Controller(MemoryStorage())
+    config = StudyRequest(
+        search_spaces=(SpaceConfig("custom", range_table=(5, 5, 5)),),
+        search_steps=20,
+        seed=4,
+        early_stopping=EarlyStopping(MedianRule(start_step=0, min_trials=1)),
+    )
+    c.create_study("s", config)
+    good = c.suggest_trial("s", "w")
+    c.report_progress("s", good.trial_id, 1, 0.9)
+    c.complete_trial("s", good.trial_id, 0.9, False)
+    weak = c.suggest_trial("s", "w")
+    _, stop = c.report_progress("s", weak.trial_id, 1, 0.1)
+    assert stop
+    # PaddleSlim scripts still report a score after the stop, asking for the next trial.
+    first = c.complete_trial("s", weak.trial_id, 0.95, False, True, "w", "rid-1")
+    again = c.complete_trial("s", weak.trial_id, 0.95, False, True, "w", "rid-1")
+    assert first.next_trial is not None and again.next_trial is not None
+    assert again.next_trial.trial_id == first.next_trial.trial_id
+    assert again.trial == first.trial and again.trial.state is TrialState.STOPPED
+    assert len(c.list_trials("s", 100, "", None)[0]) == 3  # the retry issued nothing

@@ -722,7 +722,10 @@ class Study:
                 f"request_id {request_id!r} was already used for another request; "
                 "use a new id for every distinct call"
             )
-        if result is not None and not first.same_result(*result):
+        # A stopped trial takes any later result and keeps its own (see `complete`): a
+        # retry gets the first answer whatever result it repeats.
+        stopped = first.state is TrialState.STOPPED
+        if result is not None and not stopped and not first.same_result(*result):
             raise InvalidArgument(
                 f"request_id {request_id!r} was already used to report "
                 f"{first.result_text} for trial {first_id}; a retry must repeat the same "
