@@ -583,7 +583,20 @@ class Controller:
         if broken is not None:
             return broken
         with self._locked(study_id) as entry:
-            return entry.study.summary()
+            return self._summary_locked(entry)
+
+    @staticmethod
+    def _summary_locked(entry: _Entry) -> StudySummary | BrokenStudy:
+        """The study's summary; one that cannot be made (a bug the sums never reach, we
+        hope) is logged and answered as a broken study with the reason, never UNKNOWN,
+        and never left out of a listing."""
+        study = entry.study
+        try:
+            return study.summary()
+        except (ArithmeticError, ValueError, TypeError) as exc:
+            reason = f"cannot be summarized: {exc!r}"
+            log.exception("study %r %s", study.study_id, reason)
+            return BrokenStudy(study.study_id, (entry.key,), reason)
 
     def list_studies(
         self, page_size: int, page_token: str
@@ -603,9 +616,6 @@ class Controller:
                 out.append(self.get_study(study_id))
             except StudyNotFound:
                 continue  # deleted between the two looks
-            except (ArithmeticError, ValueError) as exc:
-                # One study that cannot be summarized must not hide the others.
-                log.error("study %r cannot be summarized, not listed: %r", study_id, exc)
         more = len(ids) > size
         return out, encode_page_token(page[-1]) if more and page else ""
 
@@ -639,20 +649,17 @@ class Controller:
             self._end_watchers_locked(entry, WatchKind.DELETED)
         remove()  # the files themselves, with no lock held
 
-    def summaries(self) -> list[StudySummary]:
-        """Every study's current state (metrics); a study that cannot be summarized is
-        logged and left out, so one bad study never breaks a scrape."""
+    def summaries(self) -> list[StudySummary | BrokenStudy]:
+        """Every study's current state (metrics), the broken ones included: those that
+        could not be loaded and those that cannot be summarized (logged), so one bad
+        study never breaks a scrape and never goes missing from it."""
         with self._lock:
             entries = [e for e in self._studies.values() if not e.in_transit]
-        out = []
+            out: list[StudySummary | BrokenStudy] = list(self._broken.values())
         for entry in entries:
             with entry.lock:
-                if entry.deleted:
-                    continue
-                try:
-                    out.append(entry.study.summary())
-                except (ArithmeticError, ValueError) as exc:
-                    log.error("study %r cannot be summarized: %r", entry.study.study_id, exc)
+                if not entry.deleted:
+                    out.append(self._summary_locked(entry))
         return out
 
     # -- trials --------------------------------------------------------------------------

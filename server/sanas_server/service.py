@@ -24,6 +24,7 @@ from .controller import BrokenStudy, Controller, WatchEvent, WatchKind
 from .paddleslim_import import parse_checkpoint
 from .stopping import EarlyStopping, HalvingRule, MedianRule
 from .study import (
+    MAX_INT32,
     Constraints,
     StudyRequest,
     StudySpec,
@@ -229,6 +230,18 @@ def study_to_pb(s: StudySummary | BrokenStudy) -> pb.Study:
     return study
 
 
+def render_study(s: StudySummary | BrokenStudy) -> pb.Study:
+    """study_to_pb that never fails: a study that cannot be rendered is logged and
+    answered as broken, with the reason, so no call answers UNKNOWN for it and no listing
+    leaves it out."""
+    try:
+        return study_to_pb(s)
+    except (ValueError, TypeError, ArithmeticError) as exc:
+        log.exception("study %r cannot be rendered; answered as broken", s.study_id)
+        reason = f"cannot be rendered: {exc!r}"
+        return study_to_pb(BrokenStudy(s.study_id, (), reason))
+
+
 def measurement_to_pb(point: tuple[int, float, float]) -> pb.Measurement:
     step, value, time = point
     return pb.Measurement(step=step, value=value, time=timestamp(time))
@@ -251,7 +264,8 @@ def trial_to_pb(study_id: str, t: TrialRecord, measurements: bool = True) -> pb.
         trial.complete_time.CopyFrom(timestamp(t.complete_time))
     else:
         trial.lease_expire_time.CopyFrom(timestamp(t.lease_expire))
-    trial.issue_count = t.issues
+    # int32 on the wire: a lease of a nanosecond could re-issue a trial 2^31 times.
+    trial.issue_count = min(t.issues, MAX_INT32)
     if measurements:
         trial.measurements.extend(measurement_to_pb(m) for m in t.measurements)
     trial.stop_reason, trial.max_step = t.stop_reason, t.max_step
@@ -294,7 +308,7 @@ def watch_event_to_pb(study_id: str, event: WatchEvent) -> pb.WatchStudyResponse
     if event.measurement is not None:
         response.measurement.CopyFrom(measurement_to_pb(event.measurement))
     if event.study is not None:
-        response.study.CopyFrom(study_to_pb(event.study))
+        response.study.CopyFrom(render_study(event.study))
     return response
 
 
@@ -311,27 +325,23 @@ class ControllerServicer(sanas_pb2_grpc.ControllerServiceServicer):
         summary, created = self._controller.create_study(
             request.study_id, request_from_pb(request.config)
         )
-        return pb.CreateStudyResponse(study=study_to_pb(summary), created=created)
+        return pb.CreateStudyResponse(study=render_study(summary), created=created)
 
     @translated
     def GetStudy(
         self, request: pb.GetStudyRequest, context: grpc.ServicerContext
     ) -> pb.GetStudyResponse:
-        return pb.GetStudyResponse(study=study_to_pb(self._controller.get_study(request.study_id)))
+        return pb.GetStudyResponse(study=render_study(self._controller.get_study(request.study_id)))
 
     @translated
     def ListStudies(
         self, request: pb.ListStudiesRequest, context: grpc.ServicerContext
     ) -> pb.ListStudiesResponse:
         studies, token = self._controller.list_studies(request.page_size, request.page_token)
-        rendered = []
-        for summary in studies:
-            try:
-                rendered.append(study_to_pb(summary))
-            except (ValueError, TypeError, ArithmeticError):
-                # One study that cannot be rendered must not hide the others.
-                log.exception("ListStudies: study %r cannot be rendered", summary.study_id)
-        return pb.ListStudiesResponse(studies=rendered, next_page_token=token)
+        # One study that cannot be rendered is listed as broken, never left out.
+        return pb.ListStudiesResponse(
+            studies=[render_study(s) for s in studies], next_page_token=token
+        )
 
     @translated
     def DeleteStudy(
@@ -478,5 +488,5 @@ class ControllerServicer(sanas_pb2_grpc.ControllerServiceServicer):
             history.rewarded,
         )
         return pb.ImportPaddleSlimCheckpointResponse(
-            study=study_to_pb(summary), imported_trials=len(history.results)
+            study=render_study(summary), imported_trials=len(history.results)
         )

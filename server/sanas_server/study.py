@@ -73,6 +73,10 @@ MAX_REMEMBERED_REQUESTS = 10_000
 # Intermediate results one issue of a trial may report (an epoch each is typical): a
 # trial, its snapshot row and a ListTrials page stay bounded.
 MAX_MEASUREMENTS = 10_000
+# What the int64 fields of the answers can carry: sums over a study (steps saved by
+# 2^53-step stops, counts) saturate here instead of failing to render.
+MAX_INT64 = 2**63 - 1
+MAX_INT32 = 2**31 - 1  # the int32 fields: issue counts, the rules' trial counts
 # The study header's format. 1 (no "format" key): PaddleSlim's space keys meant sanas's
 # own networks, now the "sanas." spaces; 2: those keys mean PaddleSlim's networks.
 HEADER_FORMAT = 2
@@ -692,10 +696,11 @@ class Study:
             counts=dict(self.counts),
             budget_remaining=self.budget_remaining,
             create_time=self.create_time,
-            lease_expirations=self.lease_expirations,
+            lease_expirations=min(self.lease_expirations, MAX_INT64),
             accepted_moves=self.accepted_moves,
-            rejected_proposals=self.annealer.rejected,
-            steps_saved=self.steps_saved,
+            rejected_proposals=min(self.annealer.rejected, MAX_INT64),
+            # 2^53-step stops add up past int64 after 1,024 of them: saturate.
+            steps_saved=min(self.steps_saved, MAX_INT64),
         )
 
     def answer_for(

@@ -1267,7 +1267,8 @@ type Study struct {
 	// `state` is STUDY_STATE_BROKEN (and then only `study_id` is reliable).
 	BrokenReason string `protobuf:"bytes,17,opt,name=broken_reason,json=brokenReason,proto3" json:"broken_reason,omitempty"`
 	// Steps the stopped trials did not train: over the stopped trials whose
-	// reports named a max_step, the sum of max_step minus their last step.
+	// reports named a max_step, the sum of max_step minus their last step,
+	// saturating at 2^63-1 (like every count here).
 	StepsSaved    int64 `protobuf:"varint,18,opt,name=steps_saved,json=stepsSaved,proto3" json:"steps_saved,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
