@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tracemalloc
 
@@ -383,3 +384,81 @@ def test_the_running_trials_curves_are_read_in_place_not_rebuilt(monkeypatch):
     study.report_progress(held[0], 64, 0.5, 0.0)  # crosses rung 64
     (running,) = seen
     assert {id(c) for c in running} == {id(study.trials[i].measurements.curve) for i in held[1:]}
+
+
+# -- loss goals: rewards are maximized, a loss goal is the progress values' direction ----
+def test_a_loss_goal_with_stopped_values_as_rewards_is_refused_with_the_reason():
+    for rule in (MedianRule(), HalvingRule()):
+        with pytest.raises(InvalidArgument, match="MINIMIZE would judge a stopped trial's loss"):
+            make_study(EarlyStopping(rule, minimize=True, stopped_values_as_rewards=True))
+    study = make_study(EarlyStopping(MedianRule(min_trials=1)))
+    trial, _ = study.suggest("t", 0.0)
+    own = EarlyStopping(MedianRule(), minimize=True, stopped_values_as_rewards=True)
+    with pytest.raises(InvalidArgument, match="negated loss"):  # a report's own rule too
+        study.report_progress(trial.trial_id, 1, 0.5, 0.0, rule=own)
+    assert not study.trials[trial.trial_id].measurements
+
+
+def test_a_study_made_with_that_combination_before_stops_as_rejected_moves():
+    """Created before the refusal: its journal replays as decided, and from now on a
+    stopped loss is a rejected move, so a diverging trial never becomes the best."""
+    rule = EarlyStopping(MedianRule(start_step=1, min_trials=1), minimize=True)
+    header = json.loads(json.dumps(make_study(rule).header()))
+    for part in (header["request"], header["spec"]):
+        part["early_stopping"]["stopped_values_as_rewards"] = True
+    study = Study.from_header(header)
+    trained, _ = study.suggest("t", 1.0)
+    study.report_progress(trained.trial_id, 1, 0.4, 1.0, max_step=3)
+    study.complete(trained.trial_id, -0.4, False, 1.0)  # reward: the negated loss
+    diverging, _ = study.suggest("t", 2.0)
+    _, stop, event = study.report_progress(diverging.trial_id, 1, 7.5, 2.0, max_step=3)
+    assert stop and "as_reward" not in event
+    assert study.annealer.best_reward == -0.4 and study.annealer.best_tokens == trained.tokens
+    assert not study.trials[diverging.trial_id].stopped_as_reward
+    # A journal event decided the old way still replays as it was decided.
+    again = Study.from_header(header)
+    for e in [
+        {
+            "e": "suggest",
+            "id": 0,
+            "tokens": list(trained.tokens),
+            "T": 1.0,
+            "client": "t",
+            "time": 1.0,
+        },
+        {
+            "e": "progress",
+            "id": 0,
+            "step": 1,
+            "value": 7.5,
+            "time": 1.0,
+            "stop": "median",
+            "as_reward": True,
+            "accepted": True,
+        },
+    ]:
+        again.apply(e)
+    assert again.annealer.best_reward == 7.5 and again.trials[0].stopped_as_reward
+
+
+def test_a_trainer_with_the_old_config_still_joins_such_a_study(tmp_path):
+    from sanas_server.controller import Controller
+    from sanas_server.storage import FileStorage
+
+    refused = EarlyStopping(MedianRule(), minimize=True, stopped_values_as_rewards=True)
+    allowed = dataclasses.replace(refused, stopped_values_as_rewards=False)
+    study = make_study(allowed)
+    header = json.loads(json.dumps(study.header()))
+    for part in (header["request"], header["spec"]):
+        part["early_stopping"]["stopped_values_as_rewards"] = True
+    storage = FileStorage(tmp_path)
+    storage.create("s", header, [])
+    storage.close()
+    c = Controller(FileStorage(tmp_path))
+    request = dataclasses.replace(study.request, early_stopping=refused)
+    summary, created = c.create_study("s", request)
+    assert not created and summary.study_id == "s"
+    assert not summary.spec.early_stopping.stopped_values_as_rewards  # what it does now
+    with pytest.raises(InvalidArgument, match="MINIMIZE"):
+        c.create_study("new", request)  # but no new study is made with it
+    c.close()

@@ -493,7 +493,15 @@ class Controller:
     # -- studies -------------------------------------------------------------------------
     def create_study(self, study_id: str, request: StudyRequest) -> tuple[StudySummary, bool]:
         study_id = check_study_id(study_id) if study_id else f"study-{uuid.uuid4().hex[:12]}"
-        spec = StudySpec.resolve(request)
+        try:
+            spec = StudySpec.resolve(request)
+        except InvalidArgument:
+            # A config refused now (a loss goal with stopped values as rewards) still
+            # joins the study it made before the refusal.
+            joined = self._join_unchanged(study_id, request)
+            if joined is None:
+                raise
+            return joined, False
         while True:
             study = Study(study_id, request, spec, self._clock())
             entry = _Entry(study, key="", in_transit=True)
@@ -513,6 +521,16 @@ class Controller:
                     continue  # deleted (or failed to create) meanwhile: try again
                 self._check_same_config(existing, request)
                 return existing.study.summary(), False
+
+    def _join_unchanged(self, study_id: str, request: StudyRequest) -> StudySummary | None:
+        with self._lock:
+            existing = self._studies.get(study_id)
+        if existing is None:
+            return None
+        with existing.lock:
+            if existing.deleted or existing.study.request.differences(request):
+                return None
+            return existing.study.summary()
 
     def _refuse_broken(self, study_id: str) -> None:
         broken = self._broken.get(study_id)

@@ -269,6 +269,7 @@ def trial_to_pb(study_id: str, t: TrialRecord, measurements: bool = True) -> pb.
     if measurements:
         trial.measurements.extend(measurement_to_pb(m) for m in t.measurements)
     trial.stop_reason, trial.max_step = t.stop_reason, t.max_step
+    trial.stopped_value_is_reward = t.state is TrialState.STOPPED and t.stopped_as_reward
     return trial
 
 

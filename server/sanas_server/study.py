@@ -269,20 +269,34 @@ def early_stopping_from_json(data: dict[str, Any] | None) -> EarlyStopping:
 
 
 def resolve_early_stopping(config: EarlyStopping) -> EarlyStopping:
-    """Fill the rules' defaults (0 means "the default") and check their ranges."""
+    """Fill the rules' defaults (0 means "the default") and check their ranges, and refuse
+    what makes no sense: the annealer maximizes rewards and `minimize` is the direction of
+    progress values only, so with a loss goal a stopped trial's last value (a loss) cannot
+    be judged as its reward."""
     rule = config.rule
 
-    def bounded(name: str, value: int, low: int) -> int:
-        if not low <= value <= MAX_RULE_INT:
+    def bounded(name: str, value: int, low: int, high: int = MAX_RULE_INT) -> int:
+        if not low <= value <= high:
+            top = "2^53" if high == MAX_RULE_INT else "2^31-1"
             raise InvalidArgument(
-                f"early_stopping: {name} = {value} must be in [{low}, 2^53] (0: the default)"
+                f"early_stopping: {name} = {value} must be in [{low}, {top}] (0: the default)"
             )
         return value
 
+    if config.minimize and config.stopped_values_as_rewards:
+        raise InvalidArgument(
+            "early_stopping: stopped_values_as_rewards with goal OBJECTIVE_GOAL_MINIMIZE "
+            "would judge a stopped trial's loss as a reward, and rewards are maximized (a "
+            "diverging trial would become the best). Report the negated loss with goal "
+            "MAXIMIZE (and the same negated value as the reward), or leave "
+            "stopped_values_as_rewards off so a stop is a rejected move"
+        )
     if isinstance(rule, MedianRule):
         rule = MedianRule(
             start_step=bounded("median.start_step", rule.start_step, 0),
-            min_trials=bounded("median.min_trials", rule.min_trials or DEFAULT_MIN_TRIALS, 1),
+            min_trials=bounded(
+                "median.min_trials", rule.min_trials or DEFAULT_MIN_TRIALS, 1, MAX_INT32
+            ),
         )
     elif isinstance(rule, HalvingRule):
         rule = HalvingRule(
@@ -291,12 +305,25 @@ def resolve_early_stopping(config: EarlyStopping) -> EarlyStopping:
                 "successive_halving.reduction_factor",
                 rule.reduction_factor or DEFAULT_REDUCTION_FACTOR,
                 2,
+                MAX_INT32,
             ),
             min_trials=bounded(
-                "successive_halving.min_trials", rule.min_trials or DEFAULT_MIN_TRIALS, 1
+                "successive_halving.min_trials",
+                rule.min_trials or DEFAULT_MIN_TRIALS,
+                1,
+                MAX_INT32,
             ),
         )
     return dataclasses.replace(config, rule=rule)
+
+
+def legacy_early_stopping(config: EarlyStopping) -> EarlyStopping:
+    """A study created before resolve_early_stopping refused a loss goal with stopped
+    values as rewards keeps its journal (replayed as it was decided), and from now on
+    stops its trials as rejected moves, as such a study is refused now."""
+    if config.minimize and config.stopped_values_as_rewards:
+        return dataclasses.replace(config, stopped_values_as_rewards=False)
+    return config
 
 
 def resolve_constraints(c: Constraints, space: CombinedSpace, init: Sequence[int]) -> Constraints:
@@ -655,7 +682,9 @@ class Study:
             range_table=tuple(spec_data["range_table"]),
             lease_seconds=spec_data.get("lease_seconds", DEFAULT_LEASE_SECONDS),
             constraints=Constraints(**spec_data.get("constraints", {})),
-            early_stopping=early_stopping_from_json(spec_data.get("early_stopping")),
+            early_stopping=legacy_early_stopping(
+                early_stopping_from_json(spec_data.get("early_stopping"))
+            ),
         )
         return cls(header["study_id"], request, spec, header["create_time"])
 

@@ -23,7 +23,9 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// Direction of the values a trainer reports as progress.
+// Direction of the values a trainer reports as progress. Rewards are always
+// maximized (the annealing, the best and every view read them so); a loss goal
+// applies to progress values alone.
 type ObjectiveGoal int32
 
 const (
@@ -740,7 +742,9 @@ type EarlyStopping struct {
 	Goal ObjectiveGoal `protobuf:"varint,3,opt,name=goal,proto3,enum=sanas.v1.ObjectiveGoal" json:"goal,omitempty"`
 	// False (the default): a stopped trial is a rejected move of the annealing;
 	// it cools the temperature but never becomes the base or the best. True: its
-	// last value is judged as its reward, like a completed trial's.
+	// last value is judged as its reward, like a completed trial's; refused with
+	// goal OBJECTIVE_GOAL_MINIMIZE (a loss is not a reward: report the negated
+	// loss with goal MAXIMIZE instead).
 	StoppedValuesAsRewards bool `protobuf:"varint,4,opt,name=stopped_values_as_rewards,json=stoppedValuesAsRewards,proto3" json:"stopped_values_as_rewards,omitempty"`
 	unknownFields          protoimpl.UnknownFields
 	sizeCache              protoimpl.SizeCache
@@ -1509,7 +1513,9 @@ type Trial struct {
 	ClientId string `protobuf:"bytes,5,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
 	// Life-cycle state.
 	State TrialState `protobuf:"varint,6,opt,name=state,proto3,enum=sanas.v1.TrialState" json:"state,omitempty"`
-	// Reported reward; meaningful when state is SUCCEEDED.
+	// Reported reward; meaningful when state is SUCCEEDED, or STOPPED with
+	// `stopped_value_is_reward`. Any other STOPPED trial holds its last progress
+	// value here (in the direction of the rule's goal), which is not a reward.
 	Reward float64 `protobuf:"fixed64,7,opt,name=reward,proto3" json:"reward,omitempty"`
 	// True when the trial was reported infeasible.
 	Infeasible bool `protobuf:"varint,8,opt,name=infeasible,proto3" json:"infeasible,omitempty"`
@@ -1531,9 +1537,13 @@ type Trial struct {
 	StopReason string `protobuf:"bytes,15,opt,name=stop_reason,json=stopReason,proto3" json:"stop_reason,omitempty"`
 	// The last step the trainer planned (ReportTrialProgressRequest.max_step);
 	// 0 when not reported.
-	MaxStep       int64 `protobuf:"varint,16,opt,name=max_step,json=maxStep,proto3" json:"max_step,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	MaxStep int64 `protobuf:"varint,16,opt,name=max_step,json=maxStep,proto3" json:"max_step,omitempty"`
+	// For a STOPPED trial: true when its last value was judged as its reward
+	// (stopped_values_as_rewards), false when the stop was a rejected move and
+	// `reward` is only its last progress value. False for every other state.
+	StoppedValueIsReward bool `protobuf:"varint,17,opt,name=stopped_value_is_reward,json=stoppedValueIsReward,proto3" json:"stopped_value_is_reward,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *Trial) Reset() {
@@ -1676,6 +1686,13 @@ func (x *Trial) GetMaxStep() int64 {
 		return x.MaxStep
 	}
 	return 0
+}
+
+func (x *Trial) GetStoppedValueIsReward() bool {
+	if x != nil {
+		return x.StoppedValueIsReward
+	}
+	return false
 }
 
 // Request of CreateStudy.
@@ -3295,7 +3312,7 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"\vMeasurement\x12\x12\n" +
 	"\x04step\x18\x01 \x01(\x03R\x04step\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value\x12.\n" +
-	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xf2\x04\n" +
+	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xa9\x05\n" +
 	"\x05Trial\x12\x19\n" +
 	"\bstudy_id\x18\x01 \x01(\tR\astudyId\x12\x19\n" +
 	"\btrial_id\x18\x02 \x01(\x03R\atrialId\x12\x16\n" +
@@ -3318,7 +3335,8 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"\fmeasurements\x18\x0e \x03(\v2\x15.sanas.v1.MeasurementR\fmeasurements\x12\x1f\n" +
 	"\vstop_reason\x18\x0f \x01(\tR\n" +
 	"stopReason\x12\x19\n" +
-	"\bmax_step\x18\x10 \x01(\x03R\amaxStep\"^\n" +
+	"\bmax_step\x18\x10 \x01(\x03R\amaxStep\x125\n" +
+	"\x17stopped_value_is_reward\x18\x11 \x01(\bR\x14stoppedValueIsReward\"^\n" +
 	"\x12CreateStudyRequest\x12\x19\n" +
 	"\bstudy_id\x18\x01 \x01(\tR\astudyId\x12-\n" +
 	"\x06config\x18\x02 \x01(\v2\x15.sanas.v1.StudyConfigR\x06config\"V\n" +

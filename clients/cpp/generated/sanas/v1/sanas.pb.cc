@@ -251,6 +251,7 @@ PROTOBUF_CONSTEXPR Trial::Trial(
   , /*decltype(_impl_.state_)*/0
   , /*decltype(_impl_.infeasible_)*/false
   , /*decltype(_impl_.accepted_)*/false
+  , /*decltype(_impl_.stopped_value_is_reward_)*/false
   , /*decltype(_impl_.max_step_)*/int64_t{0}
   , /*decltype(_impl_.issue_count_)*/0
   , /*decltype(_impl_._cached_size_)*/{}} {}
@@ -810,6 +811,7 @@ const uint32_t TableStruct_sanas_2fv1_2fsanas_2eproto::offsets[] PROTOBUF_SECTIO
   PROTOBUF_FIELD_OFFSET(::sanas::v1::Trial, _impl_.measurements_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::Trial, _impl_.stop_reason_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::Trial, _impl_.max_step_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::Trial, _impl_.stopped_value_is_reward_),
   ~0u,  // no _has_bits_
   PROTOBUF_FIELD_OFFSET(::sanas::v1::CreateStudyRequest, _internal_metadata_),
   ~0u,  // no _extensions_
@@ -1034,30 +1036,30 @@ static const ::_pbi::MigrationSchema schemas[] PROTOBUF_SECTION_VARIABLE(protode
   { 114, 138, -1, sizeof(::sanas::v1::Study)},
   { 156, -1, -1, sizeof(::sanas::v1::Measurement)},
   { 165, -1, -1, sizeof(::sanas::v1::Trial)},
-  { 187, -1, -1, sizeof(::sanas::v1::CreateStudyRequest)},
-  { 195, -1, -1, sizeof(::sanas::v1::CreateStudyResponse)},
-  { 203, -1, -1, sizeof(::sanas::v1::GetStudyRequest)},
-  { 210, -1, -1, sizeof(::sanas::v1::GetStudyResponse)},
-  { 217, -1, -1, sizeof(::sanas::v1::ListStudiesRequest)},
-  { 225, -1, -1, sizeof(::sanas::v1::ListStudiesResponse)},
-  { 233, -1, -1, sizeof(::sanas::v1::DeleteStudyRequest)},
-  { 240, -1, -1, sizeof(::sanas::v1::DeleteStudyResponse)},
-  { 246, -1, -1, sizeof(::sanas::v1::SuggestTrialRequest)},
-  { 256, -1, -1, sizeof(::sanas::v1::SuggestTrialResponse)},
-  { 266, -1, -1, sizeof(::sanas::v1::CompleteTrialRequest)},
-  { 279, -1, -1, sizeof(::sanas::v1::CompleteTrialResponse)},
-  { 288, -1, -1, sizeof(::sanas::v1::HeartbeatTrialRequest)},
-  { 297, -1, -1, sizeof(::sanas::v1::HeartbeatTrialResponse)},
-  { 304, -1, -1, sizeof(::sanas::v1::ListTrialsRequest)},
-  { 314, -1, -1, sizeof(::sanas::v1::ListTrialsResponse)},
-  { 323, -1, -1, sizeof(::sanas::v1::WatchStudyRequest)},
-  { 330, -1, -1, sizeof(::sanas::v1::WatchStudyResponse)},
-  { 341, -1, -1, sizeof(::sanas::v1::ImportPaddleSlimCheckpointRequest)},
-  { 350, -1, -1, sizeof(::sanas::v1::ImportPaddleSlimCheckpointResponse)},
-  { 358, -1, -1, sizeof(::sanas::v1::ReportTrialProgressRequest)},
-  { 371, -1, -1, sizeof(::sanas::v1::ReportTrialProgressResponse)},
-  { 379, -1, -1, sizeof(::sanas::v1::SkipTrialRequest)},
-  { 389, -1, -1, sizeof(::sanas::v1::SkipTrialResponse)},
+  { 188, -1, -1, sizeof(::sanas::v1::CreateStudyRequest)},
+  { 196, -1, -1, sizeof(::sanas::v1::CreateStudyResponse)},
+  { 204, -1, -1, sizeof(::sanas::v1::GetStudyRequest)},
+  { 211, -1, -1, sizeof(::sanas::v1::GetStudyResponse)},
+  { 218, -1, -1, sizeof(::sanas::v1::ListStudiesRequest)},
+  { 226, -1, -1, sizeof(::sanas::v1::ListStudiesResponse)},
+  { 234, -1, -1, sizeof(::sanas::v1::DeleteStudyRequest)},
+  { 241, -1, -1, sizeof(::sanas::v1::DeleteStudyResponse)},
+  { 247, -1, -1, sizeof(::sanas::v1::SuggestTrialRequest)},
+  { 257, -1, -1, sizeof(::sanas::v1::SuggestTrialResponse)},
+  { 267, -1, -1, sizeof(::sanas::v1::CompleteTrialRequest)},
+  { 280, -1, -1, sizeof(::sanas::v1::CompleteTrialResponse)},
+  { 289, -1, -1, sizeof(::sanas::v1::HeartbeatTrialRequest)},
+  { 298, -1, -1, sizeof(::sanas::v1::HeartbeatTrialResponse)},
+  { 305, -1, -1, sizeof(::sanas::v1::ListTrialsRequest)},
+  { 315, -1, -1, sizeof(::sanas::v1::ListTrialsResponse)},
+  { 324, -1, -1, sizeof(::sanas::v1::WatchStudyRequest)},
+  { 331, -1, -1, sizeof(::sanas::v1::WatchStudyResponse)},
+  { 342, -1, -1, sizeof(::sanas::v1::ImportPaddleSlimCheckpointRequest)},
+  { 351, -1, -1, sizeof(::sanas::v1::ImportPaddleSlimCheckpointResponse)},
+  { 359, -1, -1, sizeof(::sanas::v1::ReportTrialProgressRequest)},
+  { 372, -1, -1, sizeof(::sanas::v1::ReportTrialProgressResponse)},
+  { 380, -1, -1, sizeof(::sanas::v1::SkipTrialRequest)},
+  { 390, -1, -1, sizeof(::sanas::v1::SkipTrialResponse)},
 };
 
 static const ::_pb::Message* const file_default_instances[] = {
@@ -1154,7 +1156,7 @@ const char descriptor_table_protodef_sanas_2fv1_2fsanas_2eproto[] PROTOBUF_SECTI
   "_reason\030\021 \001(\t\022\023\n\013steps_saved\030\022 \001(\003B\016\n\014_b"
   "est_rewardB\021\n\017_current_reward\"T\n\013Measure"
   "ment\022\014\n\004step\030\001 \001(\003\022\r\n\005value\030\002 \001(\001\022(\n\004tim"
-  "e\030\003 \001(\0132\032.google.protobuf.Timestamp\"\302\003\n\005"
+  "e\030\003 \001(\0132\032.google.protobuf.Timestamp\"\343\003\n\005"
   "Trial\022\020\n\010study_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001("
   "\003\022\016\n\006tokens\030\003 \003(\005\022\023\n\013temperature\030\004 \001(\001\022\021"
   "\n\tclient_id\030\005 \001(\t\022#\n\005state\030\006 \001(\0162\024.sanas"
@@ -1166,121 +1168,122 @@ const char descriptor_table_protodef_sanas_2fv1_2fsanas_2eproto[] PROTOBUF_SECTI
   "ogle.protobuf.Timestamp\022\023\n\013issue_count\030\r"
   " \001(\005\022+\n\014measurements\030\016 \003(\0132\025.sanas.v1.Me"
   "asurement\022\023\n\013stop_reason\030\017 \001(\t\022\020\n\010max_st"
-  "ep\030\020 \001(\003\"M\n\022CreateStudyRequest\022\020\n\010study_"
-  "id\030\001 \001(\t\022%\n\006config\030\002 \001(\0132\025.sanas.v1.Stud"
-  "yConfig\"F\n\023CreateStudyResponse\022\036\n\005study\030"
-  "\001 \001(\0132\017.sanas.v1.Study\022\017\n\007created\030\002 \001(\010\""
-  "#\n\017GetStudyRequest\022\020\n\010study_id\030\001 \001(\t\"2\n\020"
-  "GetStudyResponse\022\036\n\005study\030\001 \001(\0132\017.sanas."
-  "v1.Study\";\n\022ListStudiesRequest\022\021\n\tpage_s"
-  "ize\030\001 \001(\005\022\022\n\npage_token\030\002 \001(\t\"P\n\023ListStu"
-  "diesResponse\022 \n\007studies\030\001 \003(\0132\017.sanas.v1"
-  ".Study\022\027\n\017next_page_token\030\002 \001(\t\"&\n\022Delet"
-  "eStudyRequest\022\020\n\010study_id\030\001 \001(\t\"\025\n\023Delet"
-  "eStudyResponse\"l\n\023SuggestTrialRequest\022\020\n"
-  "\010study_id\030\001 \001(\t\022\021\n\tclient_id\030\002 \001(\t\022\022\n\nre"
-  "quest_id\030\003 \001(\t\022\034\n\024include_architecture\030\004"
-  " \001(\010\"\204\001\n\024SuggestTrialResponse\022\036\n\005trial\030\001"
-  " \001(\0132\017.sanas.v1.Trial\022-\n\rarchitectures\030\002"
-  " \003(\0132\026.sanas.v1.Architecture\022\r\n\005flops\030\003 "
-  "\001(\003\022\016\n\006params\030\004 \001(\003\"\233\001\n\024CompleteTrialReq"
-  "uest\022\020\n\010study_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001(\003"
-  "\022\016\n\006reward\030\003 \001(\001\022\022\n\ninfeasible\030\004 \001(\010\022\024\n\014"
-  "suggest_next\030\005 \001(\010\022\021\n\tclient_id\030\006 \001(\t\022\022\n"
-  "\nrequest_id\030\007 \001(\t\"v\n\025CompleteTrialRespon"
-  "se\022\036\n\005trial\030\001 \001(\0132\017.sanas.v1.Trial\022#\n\nne"
-  "xt_trial\030\002 \001(\0132\017.sanas.v1.Trial\022\030\n\020budge"
-  "t_remaining\030\003 \001(\003\"N\n\025HeartbeatTrialReque"
-  "st\022\020\n\010study_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001(\003\022\021"
-  "\n\tclient_id\030\003 \001(\t\"8\n\026HeartbeatTrialRespo"
-  "nse\022\036\n\005trial\030\001 \001(\0132\017.sanas.v1.Trial\"q\n\021L"
-  "istTrialsRequest\022\020\n\010study_id\030\001 \001(\t\022\021\n\tpa"
-  "ge_size\030\002 \001(\005\022\022\n\npage_token\030\003 \001(\t\022#\n\005sta"
-  "te\030\004 \001(\0162\024.sanas.v1.TrialState\"b\n\022ListTr"
-  "ialsResponse\022\037\n\006trials\030\001 \003(\0132\017.sanas.v1."
-  "Trial\022\027\n\017next_page_token\030\002 \001(\t\022\022\n\ntotal_"
-  "size\030\003 \001(\003\"%\n\021WatchStudyRequest\022\020\n\010study"
-  "_id\030\001 \001(\t\"\330\001\n\022WatchStudyResponse\022&\n\004type"
-  "\030\001 \001(\0162\030.sanas.v1.StudyEventType\022\036\n\005tria"
-  "l\030\002 \001(\0132\017.sanas.v1.Trial\022\036\n\005study\030\003 \001(\0132"
-  "\017.sanas.v1.Study\022.\n\nevent_time\030\004 \001(\0132\032.g"
-  "oogle.protobuf.Timestamp\022*\n\013measurement\030"
-  "\005 \001(\0132\025.sanas.v1.Measurement\"u\n!ImportPa"
-  "ddleSlimCheckpointRequest\022\020\n\010study_id\030\001 "
-  "\001(\t\022%\n\006config\030\002 \001(\0132\025.sanas.v1.StudyConf"
-  "ig\022\027\n\017checkpoint_json\030\003 \001(\t\"]\n\"ImportPad"
-  "dleSlimCheckpointResponse\022\036\n\005study\030\001 \001(\013"
-  "2\017.sanas.v1.Study\022\027\n\017imported_trials\030\002 \001"
-  "(\003\"\263\001\n\032ReportTrialProgressRequest\022\020\n\010stu"
-  "dy_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001(\003\022\014\n\004step\030\003 "
-  "\001(\003\022\r\n\005value\030\004 \001(\001\022\020\n\010max_step\030\005 \001(\003\022\021\n\t"
-  "client_id\030\006 \001(\t\022/\n\016early_stopping\030\007 \001(\0132"
-  "\027.sanas.v1.EarlyStopping\"R\n\033ReportTrialP"
-  "rogressResponse\022\036\n\005trial\030\001 \001(\0132\017.sanas.v"
-  "1.Trial\022\023\n\013should_stop\030\002 \001(\010\"Y\n\020SkipTria"
-  "lRequest\022\020\n\010study_id\030\001 \001(\t\022\020\n\010trial_id\030\002"
-  " \001(\003\022\021\n\tclient_id\030\003 \001(\t\022\016\n\006reason\030\004 \001(\t\""
-  "M\n\021SkipTrialResponse\022\036\n\005trial\030\001 \001(\0132\017.sa"
-  "nas.v1.Trial\022\030\n\020budget_remaining\030\002 \001(\003*i"
-  "\n\rObjectiveGoal\022\036\n\032OBJECTIVE_GOAL_UNSPEC"
-  "IFIED\020\000\022\033\n\027OBJECTIVE_GOAL_MAXIMIZE\020\001\022\033\n\027"
-  "OBJECTIVE_GOAL_MINIMIZE\020\002*t\n\nStudyState\022"
-  "\033\n\027STUDY_STATE_UNSPECIFIED\020\000\022\026\n\022STUDY_ST"
-  "ATE_ACTIVE\020\001\022\031\n\025STUDY_STATE_COMPLETED\020\002\022"
-  "\026\n\022STUDY_STATE_BROKEN\020\003*\252\001\n\nTrialState\022\033"
-  "\n\027TRIAL_STATE_UNSPECIFIED\020\000\022\026\n\022TRIAL_STA"
-  "TE_ACTIVE\020\001\022\031\n\025TRIAL_STATE_SUCCEEDED\020\002\022\032"
-  "\n\026TRIAL_STATE_INFEASIBLE\020\003\022\027\n\023TRIAL_STAT"
-  "E_STOPPED\020\004\022\027\n\023TRIAL_STATE_SKIPPED\020\005*\362\003\n"
-  "\013ErrorReason\022\034\n\030ERROR_REASON_UNSPECIFIED"
-  "\020\000\022!\n\035ERROR_REASON_INVALID_ARGUMENT\020\001\022 \n"
-  "\034ERROR_REASON_STUDY_NOT_FOUND\020\002\022 \n\034ERROR"
-  "_REASON_TRIAL_NOT_FOUND\020\003\022\035\n\031ERROR_REASO"
-  "N_STUDY_EXISTS\020\004\022(\n$ERROR_REASON_TRIAL_A"
-  "LREADY_COMPLETED\020\005\022!\n\035ERROR_REASON_BUDGE"
-  "T_EXHAUSTED\020\006\022 \n\034ERROR_REASON_SPACE_EXHA"
-  "USTED\020\007\022 \n\034ERROR_REASON_STORAGE_FAILURE\020"
-  "\010\022(\n$ERROR_REASON_TOO_MANY_PENDING_TRIAL"
-  "S\020\t\022 \n\034ERROR_REASON_UNAUTHENTICATED\020\n\022\035\n"
-  "\031ERROR_REASON_STUDY_BROKEN\020\013\022\"\n\036ERROR_RE"
-  "ASON_TOO_MANY_WATCHERS\020\014\022\037\n\033ERROR_REASON"
-  "_TRIAL_NOT_HELD\020\r*\370\002\n\016StudyEventType\022 \n\034"
-  "STUDY_EVENT_TYPE_UNSPECIFIED\020\000\022\"\n\036STUDY_"
-  "EVENT_TYPE_CURRENT_STATE\020\001\022$\n STUDY_EVEN"
-  "T_TYPE_TRIAL_SUGGESTED\020\002\022\"\n\036STUDY_EVENT_"
-  "TYPE_LEASE_EXPIRED\020\003\022$\n STUDY_EVENT_TYPE"
-  "_TRIAL_COMPLETED\020\004\022\035\n\031STUDY_EVENT_TYPE_N"
-  "EW_BEST\020\005\022$\n STUDY_EVENT_TYPE_STUDY_COMP"
-  "LETED\020\006\022#\n\037STUDY_EVENT_TYPE_TRIAL_PROGRE"
-  "SS\020\007\022\"\n\036STUDY_EVENT_TYPE_TRIAL_STOPPED\020\010"
-  "\022\"\n\036STUDY_EVENT_TYPE_TRIAL_SKIPPED\020\t2\347\007\n"
-  "\021ControllerService\022J\n\013CreateStudy\022\034.sana"
-  "s.v1.CreateStudyRequest\032\035.sanas.v1.Creat"
-  "eStudyResponse\022A\n\010GetStudy\022\031.sanas.v1.Ge"
-  "tStudyRequest\032\032.sanas.v1.GetStudyRespons"
-  "e\022J\n\013ListStudies\022\034.sanas.v1.ListStudiesR"
-  "equest\032\035.sanas.v1.ListStudiesResponse\022J\n"
-  "\013DeleteStudy\022\034.sanas.v1.DeleteStudyReque"
-  "st\032\035.sanas.v1.DeleteStudyResponse\022M\n\014Sug"
-  "gestTrial\022\035.sanas.v1.SuggestTrialRequest"
-  "\032\036.sanas.v1.SuggestTrialResponse\022P\n\rComp"
-  "leteTrial\022\036.sanas.v1.CompleteTrialReques"
-  "t\032\037.sanas.v1.CompleteTrialResponse\022S\n\016He"
-  "artbeatTrial\022\037.sanas.v1.HeartbeatTrialRe"
-  "quest\032 .sanas.v1.HeartbeatTrialResponse\022"
-  "G\n\nListTrials\022\033.sanas.v1.ListTrialsReque"
-  "st\032\034.sanas.v1.ListTrialsResponse\022I\n\nWatc"
-  "hStudy\022\033.sanas.v1.WatchStudyRequest\032\034.sa"
-  "nas.v1.WatchStudyResponse0\001\022w\n\032ImportPad"
-  "dleSlimCheckpoint\022+.sanas.v1.ImportPaddl"
-  "eSlimCheckpointRequest\032,.sanas.v1.Import"
-  "PaddleSlimCheckpointResponse\022b\n\023ReportTr"
-  "ialProgress\022$.sanas.v1.ReportTrialProgre"
-  "ssRequest\032%.sanas.v1.ReportTrialProgress"
-  "Response\022D\n\tSkipTrial\022\032.sanas.v1.SkipTri"
-  "alRequest\032\033.sanas.v1.SkipTrialResponseB7"
-  "Z5github.com/sanas-nas/sanas/clients/go/"
-  "sanasv1;sanasv1b\006proto3"
+  "ep\030\020 \001(\003\022\037\n\027stopped_value_is_reward\030\021 \001("
+  "\010\"M\n\022CreateStudyRequest\022\020\n\010study_id\030\001 \001("
+  "\t\022%\n\006config\030\002 \001(\0132\025.sanas.v1.StudyConfig"
+  "\"F\n\023CreateStudyResponse\022\036\n\005study\030\001 \001(\0132\017"
+  ".sanas.v1.Study\022\017\n\007created\030\002 \001(\010\"#\n\017GetS"
+  "tudyRequest\022\020\n\010study_id\030\001 \001(\t\"2\n\020GetStud"
+  "yResponse\022\036\n\005study\030\001 \001(\0132\017.sanas.v1.Stud"
+  "y\";\n\022ListStudiesRequest\022\021\n\tpage_size\030\001 \001"
+  "(\005\022\022\n\npage_token\030\002 \001(\t\"P\n\023ListStudiesRes"
+  "ponse\022 \n\007studies\030\001 \003(\0132\017.sanas.v1.Study\022"
+  "\027\n\017next_page_token\030\002 \001(\t\"&\n\022DeleteStudyR"
+  "equest\022\020\n\010study_id\030\001 \001(\t\"\025\n\023DeleteStudyR"
+  "esponse\"l\n\023SuggestTrialRequest\022\020\n\010study_"
+  "id\030\001 \001(\t\022\021\n\tclient_id\030\002 \001(\t\022\022\n\nrequest_i"
+  "d\030\003 \001(\t\022\034\n\024include_architecture\030\004 \001(\010\"\204\001"
+  "\n\024SuggestTrialResponse\022\036\n\005trial\030\001 \001(\0132\017."
+  "sanas.v1.Trial\022-\n\rarchitectures\030\002 \003(\0132\026."
+  "sanas.v1.Architecture\022\r\n\005flops\030\003 \001(\003\022\016\n\006"
+  "params\030\004 \001(\003\"\233\001\n\024CompleteTrialRequest\022\020\n"
+  "\010study_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001(\003\022\016\n\006rew"
+  "ard\030\003 \001(\001\022\022\n\ninfeasible\030\004 \001(\010\022\024\n\014suggest"
+  "_next\030\005 \001(\010\022\021\n\tclient_id\030\006 \001(\t\022\022\n\nreques"
+  "t_id\030\007 \001(\t\"v\n\025CompleteTrialResponse\022\036\n\005t"
+  "rial\030\001 \001(\0132\017.sanas.v1.Trial\022#\n\nnext_tria"
+  "l\030\002 \001(\0132\017.sanas.v1.Trial\022\030\n\020budget_remai"
+  "ning\030\003 \001(\003\"N\n\025HeartbeatTrialRequest\022\020\n\010s"
+  "tudy_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001(\003\022\021\n\tclien"
+  "t_id\030\003 \001(\t\"8\n\026HeartbeatTrialResponse\022\036\n\005"
+  "trial\030\001 \001(\0132\017.sanas.v1.Trial\"q\n\021ListTria"
+  "lsRequest\022\020\n\010study_id\030\001 \001(\t\022\021\n\tpage_size"
+  "\030\002 \001(\005\022\022\n\npage_token\030\003 \001(\t\022#\n\005state\030\004 \001("
+  "\0162\024.sanas.v1.TrialState\"b\n\022ListTrialsRes"
+  "ponse\022\037\n\006trials\030\001 \003(\0132\017.sanas.v1.Trial\022\027"
+  "\n\017next_page_token\030\002 \001(\t\022\022\n\ntotal_size\030\003 "
+  "\001(\003\"%\n\021WatchStudyRequest\022\020\n\010study_id\030\001 \001"
+  "(\t\"\330\001\n\022WatchStudyResponse\022&\n\004type\030\001 \001(\0162"
+  "\030.sanas.v1.StudyEventType\022\036\n\005trial\030\002 \001(\013"
+  "2\017.sanas.v1.Trial\022\036\n\005study\030\003 \001(\0132\017.sanas"
+  ".v1.Study\022.\n\nevent_time\030\004 \001(\0132\032.google.p"
+  "rotobuf.Timestamp\022*\n\013measurement\030\005 \001(\0132\025"
+  ".sanas.v1.Measurement\"u\n!ImportPaddleSli"
+  "mCheckpointRequest\022\020\n\010study_id\030\001 \001(\t\022%\n\006"
+  "config\030\002 \001(\0132\025.sanas.v1.StudyConfig\022\027\n\017c"
+  "heckpoint_json\030\003 \001(\t\"]\n\"ImportPaddleSlim"
+  "CheckpointResponse\022\036\n\005study\030\001 \001(\0132\017.sana"
+  "s.v1.Study\022\027\n\017imported_trials\030\002 \001(\003\"\263\001\n\032"
+  "ReportTrialProgressRequest\022\020\n\010study_id\030\001"
+  " \001(\t\022\020\n\010trial_id\030\002 \001(\003\022\014\n\004step\030\003 \001(\003\022\r\n\005"
+  "value\030\004 \001(\001\022\020\n\010max_step\030\005 \001(\003\022\021\n\tclient_"
+  "id\030\006 \001(\t\022/\n\016early_stopping\030\007 \001(\0132\027.sanas"
+  ".v1.EarlyStopping\"R\n\033ReportTrialProgress"
+  "Response\022\036\n\005trial\030\001 \001(\0132\017.sanas.v1.Trial"
+  "\022\023\n\013should_stop\030\002 \001(\010\"Y\n\020SkipTrialReques"
+  "t\022\020\n\010study_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001(\003\022\021\n"
+  "\tclient_id\030\003 \001(\t\022\016\n\006reason\030\004 \001(\t\"M\n\021Skip"
+  "TrialResponse\022\036\n\005trial\030\001 \001(\0132\017.sanas.v1."
+  "Trial\022\030\n\020budget_remaining\030\002 \001(\003*i\n\rObjec"
+  "tiveGoal\022\036\n\032OBJECTIVE_GOAL_UNSPECIFIED\020\000"
+  "\022\033\n\027OBJECTIVE_GOAL_MAXIMIZE\020\001\022\033\n\027OBJECTI"
+  "VE_GOAL_MINIMIZE\020\002*t\n\nStudyState\022\033\n\027STUD"
+  "Y_STATE_UNSPECIFIED\020\000\022\026\n\022STUDY_STATE_ACT"
+  "IVE\020\001\022\031\n\025STUDY_STATE_COMPLETED\020\002\022\026\n\022STUD"
+  "Y_STATE_BROKEN\020\003*\252\001\n\nTrialState\022\033\n\027TRIAL"
+  "_STATE_UNSPECIFIED\020\000\022\026\n\022TRIAL_STATE_ACTI"
+  "VE\020\001\022\031\n\025TRIAL_STATE_SUCCEEDED\020\002\022\032\n\026TRIAL"
+  "_STATE_INFEASIBLE\020\003\022\027\n\023TRIAL_STATE_STOPP"
+  "ED\020\004\022\027\n\023TRIAL_STATE_SKIPPED\020\005*\362\003\n\013ErrorR"
+  "eason\022\034\n\030ERROR_REASON_UNSPECIFIED\020\000\022!\n\035E"
+  "RROR_REASON_INVALID_ARGUMENT\020\001\022 \n\034ERROR_"
+  "REASON_STUDY_NOT_FOUND\020\002\022 \n\034ERROR_REASON"
+  "_TRIAL_NOT_FOUND\020\003\022\035\n\031ERROR_REASON_STUDY"
+  "_EXISTS\020\004\022(\n$ERROR_REASON_TRIAL_ALREADY_"
+  "COMPLETED\020\005\022!\n\035ERROR_REASON_BUDGET_EXHAU"
+  "STED\020\006\022 \n\034ERROR_REASON_SPACE_EXHAUSTED\020\007"
+  "\022 \n\034ERROR_REASON_STORAGE_FAILURE\020\010\022(\n$ER"
+  "ROR_REASON_TOO_MANY_PENDING_TRIALS\020\t\022 \n\034"
+  "ERROR_REASON_UNAUTHENTICATED\020\n\022\035\n\031ERROR_"
+  "REASON_STUDY_BROKEN\020\013\022\"\n\036ERROR_REASON_TO"
+  "O_MANY_WATCHERS\020\014\022\037\n\033ERROR_REASON_TRIAL_"
+  "NOT_HELD\020\r*\370\002\n\016StudyEventType\022 \n\034STUDY_E"
+  "VENT_TYPE_UNSPECIFIED\020\000\022\"\n\036STUDY_EVENT_T"
+  "YPE_CURRENT_STATE\020\001\022$\n STUDY_EVENT_TYPE_"
+  "TRIAL_SUGGESTED\020\002\022\"\n\036STUDY_EVENT_TYPE_LE"
+  "ASE_EXPIRED\020\003\022$\n STUDY_EVENT_TYPE_TRIAL_"
+  "COMPLETED\020\004\022\035\n\031STUDY_EVENT_TYPE_NEW_BEST"
+  "\020\005\022$\n STUDY_EVENT_TYPE_STUDY_COMPLETED\020\006"
+  "\022#\n\037STUDY_EVENT_TYPE_TRIAL_PROGRESS\020\007\022\"\n"
+  "\036STUDY_EVENT_TYPE_TRIAL_STOPPED\020\010\022\"\n\036STU"
+  "DY_EVENT_TYPE_TRIAL_SKIPPED\020\t2\347\007\n\021Contro"
+  "llerService\022J\n\013CreateStudy\022\034.sanas.v1.Cr"
+  "eateStudyRequest\032\035.sanas.v1.CreateStudyR"
+  "esponse\022A\n\010GetStudy\022\031.sanas.v1.GetStudyR"
+  "equest\032\032.sanas.v1.GetStudyResponse\022J\n\013Li"
+  "stStudies\022\034.sanas.v1.ListStudiesRequest\032"
+  "\035.sanas.v1.ListStudiesResponse\022J\n\013Delete"
+  "Study\022\034.sanas.v1.DeleteStudyRequest\032\035.sa"
+  "nas.v1.DeleteStudyResponse\022M\n\014SuggestTri"
+  "al\022\035.sanas.v1.SuggestTrialRequest\032\036.sana"
+  "s.v1.SuggestTrialResponse\022P\n\rCompleteTri"
+  "al\022\036.sanas.v1.CompleteTrialRequest\032\037.san"
+  "as.v1.CompleteTrialResponse\022S\n\016Heartbeat"
+  "Trial\022\037.sanas.v1.HeartbeatTrialRequest\032 "
+  ".sanas.v1.HeartbeatTrialResponse\022G\n\nList"
+  "Trials\022\033.sanas.v1.ListTrialsRequest\032\034.sa"
+  "nas.v1.ListTrialsResponse\022I\n\nWatchStudy\022"
+  "\033.sanas.v1.WatchStudyRequest\032\034.sanas.v1."
+  "WatchStudyResponse0\001\022w\n\032ImportPaddleSlim"
+  "Checkpoint\022+.sanas.v1.ImportPaddleSlimCh"
+  "eckpointRequest\032,.sanas.v1.ImportPaddleS"
+  "limCheckpointResponse\022b\n\023ReportTrialProg"
+  "ress\022$.sanas.v1.ReportTrialProgressReque"
+  "st\032%.sanas.v1.ReportTrialProgressRespons"
+  "e\022D\n\tSkipTrial\022\032.sanas.v1.SkipTrialReque"
+  "st\032\033.sanas.v1.SkipTrialResponseB7Z5githu"
+  "b.com/sanas-nas/sanas/clients/go/sanasv1"
+  ";sanasv1b\006proto3"
   ;
 static const ::_pbi::DescriptorTable* const descriptor_table_sanas_2fv1_2fsanas_2eproto_deps[2] = {
   &::descriptor_table_google_2fprotobuf_2fduration_2eproto,
@@ -1288,7 +1291,7 @@ static const ::_pbi::DescriptorTable* const descriptor_table_sanas_2fv1_2fsanas_
 };
 static ::_pbi::once_flag descriptor_table_sanas_2fv1_2fsanas_2eproto_once;
 const ::_pbi::DescriptorTable descriptor_table_sanas_2fv1_2fsanas_2eproto = {
-    false, false, 7223, descriptor_table_protodef_sanas_2fv1_2fsanas_2eproto,
+    false, false, 7256, descriptor_table_protodef_sanas_2fv1_2fsanas_2eproto,
     "sanas/v1/sanas.proto",
     &descriptor_table_sanas_2fv1_2fsanas_2eproto_once, descriptor_table_sanas_2fv1_2fsanas_2eproto_deps, 2, 36,
     schemas, file_default_instances, TableStruct_sanas_2fv1_2fsanas_2eproto::offsets,
@@ -5625,6 +5628,7 @@ Trial::Trial(const Trial& from)
     , decltype(_impl_.state_){}
     , decltype(_impl_.infeasible_){}
     , decltype(_impl_.accepted_){}
+    , decltype(_impl_.stopped_value_is_reward_){}
     , decltype(_impl_.max_step_){}
     , decltype(_impl_.issue_count_){}
     , /*decltype(_impl_._cached_size_)*/{}};
@@ -5689,6 +5693,7 @@ inline void Trial::SharedCtor(
     , decltype(_impl_.state_){0}
     , decltype(_impl_.infeasible_){false}
     , decltype(_impl_.accepted_){false}
+    , decltype(_impl_.stopped_value_is_reward_){false}
     , decltype(_impl_.max_step_){int64_t{0}}
     , decltype(_impl_.issue_count_){0}
     , /*decltype(_impl_._cached_size_)*/{}
@@ -5910,6 +5915,14 @@ const char* Trial::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
         } else
           goto handle_unusual;
         continue;
+      // bool stopped_value_is_reward = 17;
+      case 17:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 136)) {
+          _impl_.stopped_value_is_reward_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
       default:
         goto handle_unusual;
     }  // switch
@@ -6064,6 +6077,12 @@ uint8_t* Trial::_InternalSerialize(
     target = ::_pbi::WireFormatLite::WriteInt64ToArray(16, this->_internal_max_step(), target);
   }
 
+  // bool stopped_value_is_reward = 17;
+  if (this->_internal_stopped_value_is_reward() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteBoolToArray(17, this->_internal_stopped_value_is_reward(), target);
+  }
+
   if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
     target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
         _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
@@ -6182,6 +6201,11 @@ size_t Trial::ByteSizeLong() const {
     total_size += 1 + 1;
   }
 
+  // bool stopped_value_is_reward = 17;
+  if (this->_internal_stopped_value_is_reward() != 0) {
+    total_size += 2 + 1;
+  }
+
   // int64 max_step = 16;
   if (this->_internal_max_step() != 0) {
     total_size += 2 +
@@ -6260,6 +6284,9 @@ void Trial::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF
   }
   if (from._internal_accepted() != 0) {
     _this->_internal_set_accepted(from._internal_accepted());
+  }
+  if (from._internal_stopped_value_is_reward() != 0) {
+    _this->_internal_set_stopped_value_is_reward(from._internal_stopped_value_is_reward());
   }
   if (from._internal_max_step() != 0) {
     _this->_internal_set_max_step(from._internal_max_step());

@@ -3051,6 +3051,7 @@ class Trial final :
     kStateFieldNumber = 6,
     kInfeasibleFieldNumber = 8,
     kAcceptedFieldNumber = 9,
+    kStoppedValueIsRewardFieldNumber = 17,
     kMaxStepFieldNumber = 16,
     kIssueCountFieldNumber = 13,
   };
@@ -3244,6 +3245,15 @@ class Trial final :
   void _internal_set_accepted(bool value);
   public:
 
+  // bool stopped_value_is_reward = 17;
+  void clear_stopped_value_is_reward();
+  bool stopped_value_is_reward() const;
+  void set_stopped_value_is_reward(bool value);
+  private:
+  bool _internal_stopped_value_is_reward() const;
+  void _internal_set_stopped_value_is_reward(bool value);
+  public:
+
   // int64 max_step = 16;
   void clear_max_step();
   int64_t max_step() const;
@@ -3285,6 +3295,7 @@ class Trial final :
     int state_;
     bool infeasible_;
     bool accepted_;
+    bool stopped_value_is_reward_;
     int64_t max_step_;
     int32_t issue_count_;
     mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
@@ -10774,6 +10785,26 @@ inline void Trial::_internal_set_max_step(int64_t value) {
 inline void Trial::set_max_step(int64_t value) {
   _internal_set_max_step(value);
   // @@protoc_insertion_point(field_set:sanas.v1.Trial.max_step)
+}
+
+// bool stopped_value_is_reward = 17;
+inline void Trial::clear_stopped_value_is_reward() {
+  _impl_.stopped_value_is_reward_ = false;
+}
+inline bool Trial::_internal_stopped_value_is_reward() const {
+  return _impl_.stopped_value_is_reward_;
+}
+inline bool Trial::stopped_value_is_reward() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.Trial.stopped_value_is_reward)
+  return _internal_stopped_value_is_reward();
+}
+inline void Trial::_internal_set_stopped_value_is_reward(bool value) {
+  
+  _impl_.stopped_value_is_reward_ = value;
+}
+inline void Trial::set_stopped_value_is_reward(bool value) {
+  _internal_set_stopped_value_is_reward(value);
+  // @@protoc_insertion_point(field_set:sanas.v1.Trial.stopped_value_is_reward)
 }
 
 // -------------------------------------------------------------------

@@ -22,6 +22,7 @@ export interface Trial {
   'measurements'?: (_sanas_v1_Measurement)[];
   'stopReason'?: (string);
   'maxStep'?: (number | string | Long);
+  'stoppedValueIsReward'?: (boolean);
 }
 
 export interface Trial__Output {
@@ -41,4 +42,5 @@ export interface Trial__Output {
   'measurements': (_sanas_v1_Measurement__Output)[];
   'stopReason': (string);
   'maxStep': (string);
+  'stoppedValueIsReward': (boolean);
 }
