@@ -98,6 +98,20 @@ class StudyCollector(Collector):
             "Studies that are not served (see sanas_study_broken)",
             value=float(broken_count),
         )
+        health = self._controller.storage_health
+        errors = CounterMetricFamily(
+            "sanas_storage_errors",
+            "Checkpoint writes that failed, by operation (each is logged with its path)",
+            labels=["operation"],
+        )
+        for operation, count in sorted(health.error_counts().items()):
+            errors.add_metric([operation], float(count))
+        yield errors
+        yield GaugeMetricFamily(
+            "sanas_storage_writable",
+            "0 while checkpoint writes fail (the health service then reports NOT_SERVING)",
+            value=1.0 if health.writable else 0.0,
+        )
 
 
 class Metrics:

@@ -35,6 +35,7 @@ from .study import (
 
 log = logging.getLogger(__name__)
 ERROR_DOMAIN = "sanas.v1"
+CLIENT_ID_METADATA = "sanas-client-id"
 
 STATUS_OF: dict[type[errors.ControllerError], grpc.StatusCode] = {
     errors.InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
@@ -242,6 +243,14 @@ def render_study(s: StudySummary | BrokenStudy) -> pb.Study:
         return study_to_pb(BrokenStudy(s.study_id, (), reason))
 
 
+def requester(request_metadata: Any, peer: str) -> str:
+    """Who made a call, for the log: the client id the Python client sends as metadata
+    (`sanas-client-id`), else the user agent, and the peer address."""
+    metadata = dict(request_metadata or ())
+    who = metadata.get(CLIENT_ID_METADATA) or metadata.get("user-agent") or "unknown client"
+    return f"{str(who)[:128]!r} from {peer}"
+
+
 def measurement_to_pb(point: tuple[int, float, float]) -> pb.Measurement:
     step, value, time = point
     return pb.Measurement(step=step, value=value, time=timestamp(time))
@@ -348,7 +357,9 @@ class ControllerServicer(sanas_pb2_grpc.ControllerServiceServicer):
     def DeleteStudy(
         self, request: pb.DeleteStudyRequest, context: grpc.ServicerContext
     ) -> pb.DeleteStudyResponse:
-        self._controller.delete_study(request.study_id)
+        self._controller.delete_study(
+            request.study_id, requester(context.invocation_metadata(), context.peer())
+        )
         return pb.DeleteStudyResponse()
 
     @translated

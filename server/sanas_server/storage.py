@@ -46,6 +46,7 @@ HEADER = "study.json"
 JOURNAL = "journal.log"  # the first journal of a study
 SNAPSHOT = "snapshot.json"
 LOCK = "sanas.lock"
+PROBE = ".write-probe"  # written and removed by FileStorage.probe
 SNAPSHOT_END = b"]}}"  # the last line of a snapshot written a row a line
 NUMBERED_JOURNAL = re.compile(r"journal-(\d{8})\.log\Z")
 # Journals of versions before the chain: named by a snapshot, replaced by the next one.
@@ -385,6 +386,7 @@ class Storage(Protocol):
     def rotate(self, key: str) -> Rotation: ...
     def write_snapshot(self, key: str, rotation: Rotation, event: Event) -> None: ...
     def delete(self, key: str) -> Callable[[], None]: ...
+    def probe(self) -> None: ...
     def close(self) -> None: ...
 
 
@@ -446,6 +448,9 @@ class MemoryStorage:
         with self._lock:
             self._studies.pop(key, None)
         return _already_durable
+
+    def probe(self) -> None:
+        return None
 
     def close(self) -> None:
         return None
@@ -714,6 +719,21 @@ class FileStorage:
         if journal is not None:
             journal.close()
         return lambda: shutil.rmtree(grave, ignore_errors=True)
+
+    def probe(self) -> None:
+        """Write, fsync and remove a small file beside the studies: whether the folder
+        takes writes now (the server's check while checkpoint writes fail)."""
+        path = self.root / PROBE
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+            try:
+                os.write(fd, b"sanas write probe\n")
+                os.fsync(fd)  # a full disk may accept the write and fail here
+            finally:
+                os.close(fd)
+            path.unlink()
+        except OSError as exc:
+            raise StorageFailure(f"writing the probe {path} failed: {exc}") from exc
 
     def close(self) -> None:
         with self._lock:
