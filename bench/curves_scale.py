@@ -41,7 +41,6 @@ ROOT = Path(__file__).resolve().parent.parent
 SERVER = Path(sys.executable).parent / "sanas-server"
 T0 = 1_700_000_000.0
 RUNNING = 16
-SNAPSHOT_EVERY = 10_000  # the controller's default
 # The client of this checkout (the servers under test get theirs through PYTHONPATH).
 sys.path[:0] = [str(ROOT / "python_client")]
 
@@ -52,24 +51,50 @@ def checkout_env(checkout: Path) -> dict[str, str]:
 
 
 # -- the folder -------------------------------------------------------------------------
-def plan(trials: int, points: int, measured: int) -> dict[str, int]:
-    """How the running trials' points are split: in the snapshot, in the journal after
-    it (so the next snapshot falls in the middle of the measured reports), measured."""
-    journal = (SNAPSHOT_EVERY - RUNNING * measured // 2) // RUNNING
+def snapshot_rule(checkout: Path) -> tuple[int, int]:
+    """The server's snapshot rule: (events, points per event); a snapshot is due once the
+    events since the last one reach max(events, trials, points // per) (per 0: no
+    points term, as before the curves counted)."""
+    code = (
+        "from sanas_server import controller as c;"
+        "print(c.DEFAULT_SNAPSHOT_EVERY, getattr(c, 'MEASUREMENTS_PER_SNAPSHOT_EVENT', 0))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=checkout_env(checkout),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    return int(out[0]), int(out[1])
+
+
+def plan(trials: int, points: int, measured: int, rule: tuple[int, int]) -> dict[str, int]:
+    """Where the points go: finished trials in the snapshot, then a journal after it of
+    whole finished trials and the running trials' latest reports, sized so that the
+    server's next snapshot falls in the middle of the measured reports."""
+    every, per = rule
+    reports = RUNNING * measured
+    loaded = trials * points - reports
+    due = max(every, trials, (loaded + reports // 2) // per if per else 0)
+    journal = max(0, due - reports // 2)
+    whole = max(0, (journal - RUNNING * (points // 10)) // (points + 2))
+    tail = (journal - whole * (points + 2)) // RUNNING
     return {
         "trials": trials,
         "points": points,
         "measured": measured,
-        "journal": journal,
-        "snapshot": points - measured - journal,
+        "journal_trials": whole,  # finished trials whose whole history is in the journal
+        "journal": tail,  # reports of each running trial in the journal
+        "snapshot": points - measured - tail,  # points of each running trial in it
         "rung": points - measured // 2,  # crossed by every measured trial
     }
 
 
 def generate(folder: Path, shape: dict[str, int]) -> None:
     """Write the checkpoint folder with the classes on sys.path (the data checkout): a
-    snapshot in that release's format, rows patched to carry the curves, and a journal of
-    progress reports after it."""
+    snapshot in that release's format, rows patched to carry the curves, and a journal
+    after it (suggestions, reports and results)."""
     from sanas.spaces import SpaceConfig
     from sanas_server.stopping import EarlyStopping, HalvingRule
     from sanas_server.storage import encode_record
@@ -84,8 +109,13 @@ def generate(folder: Path, shape: dict[str, int]) -> None:
         lease_seconds=24 * 3600.0,
         early_stopping=EarlyStopping(HalvingRule(shape["rung"], 3, 3)),
     )
+
+    def value(top: float, step: int) -> float:
+        return top * (1 - math.exp(-step / 2000)) + rng.random() * 1e-3
+
     study = Study("big", request, StudySpec.resolve(request), T0)
-    for i in range(trials - RUNNING):
+    in_snapshot = trials - RUNNING - shape["journal_trials"]
+    for i in range(in_snapshot):
         trial, _ = study.suggest(f"gen-{i % RUNNING}", T0 + i)
         study.complete(trial.trial_id, rng.random() * 0.5, False, T0 + i)
     # Held by the bench's client id: its reports come from the holder.
@@ -95,14 +125,7 @@ def generate(folder: Path, shape: dict[str, int]) -> None:
     for trial_id, row in enumerate(event["trials"]):
         top = 0.9 if trial_id in held else rng.random() * 0.5
         n = shape["snapshot"] if trial_id in held else points
-        row[10:] = [
-            [
-                [s, top * (1 - math.exp(-s / 2000)) + rng.random() * 1e-3, T0 + s]
-                for s in range(1, n + 1)
-            ],
-            "",
-            points,
-        ]
+        row[10:] = [[[s, value(top, s), T0 + s] for s in range(1, n + 1)], "", points]
     key = f"big@{uuid.uuid4().hex[:12]}"
     big = folder / "studies" / key
     big.mkdir(parents=True)
@@ -112,12 +135,19 @@ def generate(folder: Path, shape: dict[str, int]) -> None:
     )
     del event
     with open(big / "journal-00000001.log", "wb") as f:
+        for _ in range(shape["journal_trials"]):
+            trial, suggested = study.suggest("gen", T0 + trials)
+            f.write(encode_record(suggested))
+            top = rng.random() * 0.5
+            for step in range(1, points + 1):
+                record = {"e": "progress", "id": trial.trial_id, "step": step}
+                f.write(encode_record({**record, "value": value(top, step), "time": T0 + step}))
+            f.write(encode_record(study.complete(trial.trial_id, top, False, T0 + trials)[1]))
         for k in range(shape["journal"]):
             step = shape["snapshot"] + k + 1
             for trial_id in running:
-                value = 0.9 * (1 - math.exp(-step / 2000)) + rng.random() * 1e-3
-                record = {"e": "progress", "id": trial_id, "step": step, "value": value}
-                f.write(encode_record({**record, "time": T0 + step}))
+                record = {"e": "progress", "id": trial_id, "step": step}
+                f.write(encode_record({**record, "value": value(0.9, step), "time": T0 + step}))
     small_request = StudyRequest(
         search_spaces=(SpaceConfig("custom", range_table=(5, 5, 5)),), search_steps=50, seed=2
     )
@@ -225,7 +255,7 @@ def run_once(server_checkout: Path, data_checkout: Path, shape: dict[str, int]) 
             gets: list[tuple[float, float]] = []
 
             def poll() -> None:
-                with Client(server.address, timeout=120) as c:
+                with Client(server.address, timeout=120, retry_timeout=5) as c:
                     for _ in range(1_000_000):  # bounded; ended by the event
                         if stop.is_set():
                             return
@@ -234,11 +264,12 @@ def run_once(server_checkout: Path, data_checkout: Path, shape: dict[str, int]) 
                         gets.append((t, time.perf_counter() - t))
                         time.sleep(0.002)
 
-            poller = threading.Thread(target=poll)
-            with Client(server.address, client_id="bench", timeout=120) as c:
+            poller = threading.Thread(target=poll, daemon=True)
+            with Client(server.address, client_id="bench", timeout=120, retry_timeout=5) as c:
                 c.wait_ready(60)
                 big = c.get_study("big")
-                running = list(range(shape["trials"] - RUNNING, shape["trials"]))
+                first = shape["trials"] - RUNNING - shape["journal_trials"]
+                running = list(range(first, first + RUNNING))
                 assert big.trial_counts.active == RUNNING
                 poller.start()
                 time.sleep(0.5)
@@ -298,10 +329,11 @@ def main() -> None:
     if args.generate is not None:
         generate(args.generate, json.loads(args.shape))
         return
-    shape = plan(30, 1_000, 10) if args.quick else plan(300, 10_000, 50)
+    rule = snapshot_rule(args.server_checkout)
+    shape = plan(30, 1_000, 10, rule) if args.quick else plan(300, 10_000, 50, rule)
     print(
         f"server {args.server_checkout}, data written by {args.data_checkout}: "
-        f"{shape['trials']} trials x {shape['points']} points, {RUNNING} running",
+        f"{shape['trials']} trials x {shape['points']} points, {RUNNING} running; {shape}",
         flush=True,
     )
     runs = []
