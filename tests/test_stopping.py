@@ -280,7 +280,7 @@ rules_st = st.one_of(
 
 @settings(max_examples=400, deadline=None)
 @given(
-    rule=rules_st,
+    rule=st.one_of(rules_st, st.deferred(lambda: study_rules_st)),
     minimize=st.booleans(),
     mine=curves_st(),
     finished=st.lists(curves_st(), max_size=8),
@@ -292,13 +292,22 @@ def test_incremental_judgements_equal_the_rules_from_scratch(
     judged(EarlyStopping(rule, minimize), mine, finished, running)  # asserts the equality
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Rules that stop often on short scripts: small start steps, rungs and trial counts.
+study_rules_st = st.one_of(
+    st.builds(MedianRule, st.integers(0, 4), st.integers(1, 4)),
+    st.builds(HalvingRule, st.integers(1, 3), st.integers(2, 3), st.integers(1, 4)),
+)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    rule=rules_st,
+    rule=study_rules_st,
     minimize=st.booleans(),
     script=st.lists(
-        st.tuples(st.sampled_from("srcxs"), st.integers(0, 7), st.integers(1, 5), values_st),
-        max_size=80,
+        # Mostly reports; suggestions, completions and lost leases (x) among them.
+        st.tuples(st.sampled_from("ssrrrrrrcx"), st.integers(0, 7), st.integers(1, 3), values_st),
+        min_size=30,
+        max_size=120,
     ),
 )
 def test_a_study_judges_every_report_as_the_rules_do_from_its_trials(rule, minimize, script):
