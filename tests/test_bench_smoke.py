@@ -185,3 +185,18 @@ def test_early_stopping_quick_run_prints_epochs_against_regret():
         assert sum(r["epochs"]) <= sum(none["epochs"]), name
         if name.startswith("successive halving"):  # the median rule stops none here
             assert sum(r["epochs"]) < sum(none["epochs"]) and r["stopped"] > 0, name
+
+
+def test_curves_scale_quick_run_prints_its_figures():
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "curves_scale.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    figures = dict(re.findall(r"^  (\w+)\s+([\d.]+)$", run.stdout, re.M))
+    assert float(figures["snapshot_written"]) == 1.0  # the run reached a snapshot
+    assert float(figures["reports_stopped"]) == 0.0
+    for name in ("peak_after_load_mb", "peak_at_snapshot_mb", "report_p99_ms"):
+        assert float(figures[name]) > 0

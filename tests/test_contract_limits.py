@@ -5,16 +5,25 @@ journal, and snapshots serialized without holding the study's lock."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import threading
 
 import pytest
+from helpers import custom_config
 from test_controller import drive, request, reward_of
 from test_snapshots import study_folder
 
+from sanas import Client
+from sanas.spaces import SpaceConfig
+from sanas.v1 import sanas_pb2 as pb
 from sanas_server import errors
 from sanas_server import study as study_module
 from sanas_server.controller import Controller, decode_page_token
+from sanas_server.server import start_server
+from sanas_server.service import trial_to_pb
+from sanas_server.stopping import EarlyStopping, MedianRule
 from sanas_server.storage import FileStorage, MemoryStorage
+from sanas_server.study import Study, StudyRequest, StudySpec, TrialRecord, TrialState
 
 
 @pytest.mark.parametrize("bad", ["abc\n", "abc\r\n", "\nabc", "a" * 129, "-a", "a/b"])
@@ -132,3 +141,109 @@ def test_page_tokens_that_are_not_ours_are_invalid_argument(token):
     c.create_study("s", request())
     with pytest.raises(errors.InvalidArgument, match="page_token"):
         c.list_trials("s", 0, token, None)
+
+
+# -- sums over a study stay within their wire types ------------------------------------
+MAX_STEP = 2**53  # the largest step and max_step a report may carry
+
+
+def stopped_at_the_maxima(stops: int) -> tuple[Study, list[dict]]:
+    """A study whose stops each saved 2^53 steps (step 0 of max_step 2^53, both
+    accepted): 1,025 of them add up past int64."""
+    config = StudyRequest(
+        search_spaces=(SpaceConfig("custom", range_table=(9, 9, 9, 9)),),
+        search_steps=stops + 1,
+        seed=1,
+        early_stopping=EarlyStopping(MedianRule(start_step=0, min_trials=1)),
+    )
+    study = Study("big", config, StudySpec.resolve(config), 1.0)
+    events = []
+    first, event = study.suggest("t", 1.0)
+    events.append(event)
+    events.append(study.report_progress(first.trial_id, 0, 1.0, 1.0)[2])
+    events.append(study.complete(first.trial_id, 1.0, False, 1.0)[1])
+    for k in range(1, stops + 1):
+        trial, event = study.suggest("t", 1.0)
+        events.append(event)
+        # Each lower than every finished curve so far: below their median, so stopped.
+        _, stop, event = study.report_progress(trial.trial_id, 0, -float(k), 1.0, MAX_STEP)
+        assert stop
+        events.append(event)
+    return study, events
+
+
+def test_steps_saved_beyond_int64_saturates_and_every_rpc_answers(tmp_path):
+    study, events = stopped_at_the_maxima(1025)
+    assert study.steps_saved == 1025 * MAX_STEP > 2**63 - 1
+    storage = FileStorage(tmp_path / "ckpt")
+    storage.create("big", study.header(), events)
+    storage.create("small", study.header() | {"study_id": "small"}, [])
+    storage.close()
+    # Loaded from the journal (a restart recomputed the sum, so it never helped).
+    running = start_server("127.0.0.1", 0, tmp_path / "ckpt")
+    try:
+        with Client(running.address, timeout=10) as c:
+            got = c.get_study("big")
+            assert got.steps_saved == 2**63 - 1 and got.trial_counts.stopped == 1025
+            assert got.state == pb.STUDY_STATE_COMPLETED
+            listed = {s.study_id: s for s in c.list_studies()}
+            assert set(listed) == {"big", "small"}  # it was silently left out
+            assert listed["big"].steps_saved == 2**63 - 1
+            first = next(iter(c.watch_study("big")))
+            assert first.study.steps_saved == 2**63 - 1
+    finally:
+        running.stop(grace=1)
+
+
+def test_a_study_that_cannot_be_rendered_is_answered_and_listed_as_broken(
+    server, client, monkeypatch, caplog
+):
+    """Defence in depth: whatever number a summary carries, no call answers UNKNOWN for a
+    loaded study and no listing leaves it out."""
+    client.create_study("odd", custom_config([3, 3]))
+    client.create_study("fine", custom_config([3, 3]))
+    real = Study.summary
+
+    def summary(self: Study) -> object:
+        out = real(self)
+        if self.study_id == "odd":  # a count no int64 holds
+            return dataclasses.replace(out, accepted_moves=2**64)
+        return out
+
+    monkeypatch.setattr(Study, "summary", summary)
+    got = client.get_study("odd")
+    assert got.state == pb.STUDY_STATE_BROKEN
+    assert "cannot be rendered" in got.broken_reason and "out of range" in got.broken_reason
+    listed = {s.study_id: s.state for s in client.list_studies()}
+    assert listed == {"odd": pb.STUDY_STATE_BROKEN, "fine": pb.STUDY_STATE_ACTIVE}
+    assert next(iter(client.watch_study("odd"))).study.state == pb.STUDY_STATE_BROKEN
+    assert "'odd' cannot be rendered" in caplog.text
+
+
+def test_an_issue_count_beyond_int32_is_rendered_saturated():
+    record = TrialRecord(3, (1, 2), 1.0, "w", 0.0, issues=2**31 + 5)
+    assert trial_to_pb("s", record).issue_count == 2**31 - 1
+
+
+def test_a_retried_completion_with_suggest_next_of_a_stopped_trial_gets_the_first_answer():
+    c = Controller(MemoryStorage())
+    config = StudyRequest(
+        search_spaces=(SpaceConfig("custom", range_table=(5, 5, 5)),),
+        search_steps=20,
+        seed=4,
+        early_stopping=EarlyStopping(MedianRule(start_step=0, min_trials=1)),
+    )
+    c.create_study("s", config)
+    good = c.suggest_trial("s", "w")
+    c.report_progress("s", good.trial_id, 1, 0.9)
+    c.complete_trial("s", good.trial_id, 0.9, False)
+    weak = c.suggest_trial("s", "w")
+    _, stop = c.report_progress("s", weak.trial_id, 1, 0.1)
+    assert stop
+    # PaddleSlim scripts still report a score after the stop, asking for the next trial.
+    first = c.complete_trial("s", weak.trial_id, 0.95, False, True, "w", "rid-1")
+    again = c.complete_trial("s", weak.trial_id, 0.95, False, True, "w", "rid-1")
+    assert first.next_trial is not None and again.next_trial is not None
+    assert again.next_trial.trial_id == first.next_trial.trial_id
+    assert again.trial == first.trial and again.trial.state is TrialState.STOPPED
+    assert len(c.list_trials("s", 100, "", None)[0]) == 3  # the retry issued nothing

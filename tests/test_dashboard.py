@@ -53,9 +53,10 @@ def test_pagination_and_sort(index: TrialIndex) -> None:
     assert [r.trial_id for r in page.rows] == [5, 6, 7, 8, 9]
     page = index.query(parse_query({"sort": "reward", "desc": "1", "limit": "3"}))
     assert [r.trial_id for r in page.rows] == [19, 18, 17]
-    # No reward (the active trial) sorts last when descending.
-    page = index.query(parse_query({"sort": "reward", "desc": "1", "offset": "21"}))
-    assert [r.trial_id for r in page.rows] == [20]
+    # No reward (the active trial, and the stopped one, a rejected move whose last value
+    # is no reward) sorts last when descending.
+    page = index.query(parse_query({"sort": "reward", "desc": "1", "offset": "20"}))
+    assert [r.trial_id for r in page.rows] == [20, 21]
     page = index.query(parse_query({"sort": "trainer", "limit": "50"}))
     assert [r.client_id for r in page.rows][-1] == "c"
     assert index.query(parse_query({"offset": "100"})).rows == []

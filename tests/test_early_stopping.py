@@ -21,7 +21,9 @@ from sanas import (
     TrialAlreadyCompletedError,
     TrialNotHeldError,
 )
+from sanas.cli import trial_record
 from sanas.client import median_stopping, successive_halving
+from sanas.dashboard.index import TrialIndex
 from sanas.v1 import sanas_pb2 as pb
 from sanas_server.server import start_server
 
@@ -49,6 +51,13 @@ print("ADDRESS", sanas.address, flush=True)
 print(json.dumps(statuses), flush=True)
 sys.stdin.readline()  # keep the controller up until the test has looked
 """
+
+
+def dashboard_series(trials: list) -> dict:
+    """The series the dashboard charts and `sanas plot` draws."""
+    index = TrialIndex()
+    index.load(trials)
+    return index.series()
 
 
 def ported(script: str) -> str:
@@ -142,7 +151,9 @@ def test_progress_over_grpc_stops_lists_and_streams(client, median_study):
     assert "median rule at step 1" in stopped.trial.stop_reason
     # Reporting after the stop: told to stop again, nothing recorded.
     again = client.report_progress(median_study, stopped.trial.trial_id, 2, 0.9)
-    assert again.should_stop and len(again.trial.measurements) == 1
+    assert again.should_stop and not again.trial.measurements  # answers carry no curve
+    (held,) = [t for t in client.list_trials(median_study) if t.trial_id == 2]
+    assert [m.value for m in held.measurements] == [0.1]
     # The trainer's reward() afterwards is accepted and changes nothing.
     done = client.complete_trial(median_study, stopped.trial.trial_id, 0.9)
     assert done.trial.state == pb.TRIAL_STATE_STOPPED and done.trial.reward == 0.1
@@ -276,3 +287,60 @@ def test_grpc_status_of_a_progress_report_for_a_trial_held_elsewhere(server):
         )
     assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     channel.close()
+
+
+def test_a_loss_goal_never_makes_a_stopped_loss_a_reward_in_any_view(client, tmp_path):
+    """Losses reported as progress, accuracies as rewards: a diverging trial (loss 18.1)
+    is stopped, and the study's best, the dashboard's and the plot's best so far and the
+    CLI's rewards all stay the accuracies' (the dashboard showed 18.1 as the best)."""
+    config = custom_config([4, 4, 4], search_steps=10, seed=5)
+    config.early_stopping.CopyFrom(median_stopping(start_step=1, min_trials=2, minimize=True))
+    client.create_study("loss", config)
+    for loss, accuracy in ((0.4, 0.9), (0.6, 0.8)):
+        t = client.suggest_trial("loss")
+        for step in (1, 2, 3):
+            client.report_progress("loss", t.trial_id, step, loss / step, max_step=3)
+        client.complete_trial("loss", t.trial_id, accuracy)
+    t = client.suggest_trial("loss")
+    assert client.report_progress("loss", t.trial_id, 1, 18.1, max_step=3).should_stop
+    client.complete_trial("loss", t.trial_id, 0.1)  # the script's score after the stop
+    study = client.get_study("loss")
+    assert study.best_reward == 0.9
+    listed = list(client.list_trials("loss"))
+    stopped = listed[2]
+    assert stopped.state == pb.TRIAL_STATE_STOPPED and stopped.reward == 18.1
+    assert not stopped.stopped_value_is_reward
+    series = dashboard_series(listed)
+    assert series["reward"] == [0.9, 0.8, None]  # no reward point for the stop
+    assert series["best"] == [0.9, 0.9, 0.9]
+    assert series["acceptance"][-1] < 1  # still the rejected move it was
+    records = {r["trial_id"]: r for r in map(trial_record, listed)}
+    assert records[2]["reward"] is None and records[2]["last_value"] == 18.1
+    with pytest.raises(InvalidArgumentError, match="MINIMIZE"):
+        config.early_stopping.stopped_values_as_rewards = True
+        client.create_study("loss-as-rewards", config)
+
+
+def test_a_stopped_value_judged_as_a_reward_counts_in_every_view(client):
+    config = custom_config([4, 4, 4], search_steps=10, seed=5)
+    config.early_stopping.CopyFrom(median_stopping(start_step=1, min_trials=1))
+    config.early_stopping.stopped_values_as_rewards = True
+    client.create_study("as-rewards", config)
+    finish(client, "as-rewards", [0.5, 0.6], max_step=5)
+    stopped = finish(client, "as-rewards", [0.3], max_step=5)
+    assert stopped.should_stop and stopped.trial.stopped_value_is_reward
+    listed = list(client.list_trials("as-rewards"))
+    assert dashboard_series(listed)["reward"] == [0.6, 0.3]
+    assert trial_record(listed[1])["reward"] == 0.3
+
+
+def test_a_progress_answer_does_not_grow_with_the_curve(client):
+    client.create_study("long", custom_config([4, 4, 4], search_steps=5))
+    t = client.suggest_trial("long")
+    sizes = {
+        client.report_progress("long", t.trial_id, step, 0.5, max_step=300).ByteSize()
+        for step in range(1, 301)
+    }
+    assert len(sizes) == 1 and max(sizes) < 200  # the decision and the bare trial
+    (listed,) = client.list_trials("long")
+    assert len(listed.measurements) == 300  # the curve is where it belongs

@@ -144,7 +144,10 @@ def test_progress_reports_and_a_stop_in_json(server):
     assert "should_stop" not in answers[0]  # proto3 JSON omits false
     assert answers[1]["should_stop"] is True
     assert answers[1]["trial"]["state"] == "TRIAL_STATE_STOPPED"
-    assert answers[1]["trial"]["measurements"][0]["value"] == 0.9
+    # The answer carries no curve; a stopped loss is its last value, not a reward.
+    assert "measurements" not in answers[1]["trial"]
+    assert answers[1]["trial"]["reward"] == 0.9
+    assert "stopped_value_is_reward" not in answers[1]["trial"]
     study = json.loads(grpcurl(server.address, f"{SERVICE}/GetStudy", data={"study_id": "es"}))
     assert study["study"]["trial_counts"]["stopped"] == "1"
     assert study["study"]["steps_saved"] == "3"

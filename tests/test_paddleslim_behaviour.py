@@ -163,8 +163,9 @@ def static_mode():
 def test_a_score_from_an_untrained_head_is_refused_and_a_shared_one_accepted(static_mode):
     """PaddleSlim's demos build the evaluation program again under unique_name.guard().
     Under PIR, paddle.static.nn.fc does not restart its names there, so the evaluation
-    head is a new fc_N (N depends on what ran before), initialised but never trained: reward() says so instead of recording
-    that score. With names that match, the same reward is accepted."""
+    head is a new fc_N (N depends on what ran before), initialised but never trained:
+    reward() says so instead of recording that score. With names that match, the same reward is
+    accepted."""
     with SANAS(BLOCKS, server_addr=LOOPBACK, save_checkpoint=None) as nas:
         archs = nas.next_archs()[0]
         startup = paddle.static.Program()

@@ -266,11 +266,12 @@ def test_a_failed_create_leaves_no_study(tmp_path, monkeypatch):
     c.close()
 
 
-def test_a_study_that_cannot_be_rendered_is_left_out_of_listings_and_metrics(
+def test_a_study_that_cannot_be_summarized_is_listed_and_scraped_as_broken(
     tmp_path, monkeypatch, caplog
 ):
     from prometheus_client import generate_latest
 
+    from sanas_server.controller import BrokenStudy
     from sanas_server.metrics import Metrics
     from sanas_server.study import Study
 
@@ -285,11 +286,18 @@ def test_a_study_that_cannot_be_rendered_is_left_out_of_listings_and_metrics(
         return real(self)
 
     monkeypatch.setattr(Study, "summary", summary)
-    assert [s.study_id for s in c.list_studies(0, "")[0]] == ["good"]
+    # Never silently left out: listed (and answered) as broken, with the reason.
+    listed = c.list_studies(0, "")[0]
+    assert [s.study_id for s in listed] == ["good", "poisoned"]
+    assert isinstance(listed[1], BrokenStudy)
+    assert "cannot be summarized: OverflowError" in listed[1].reason
+    assert c.get_study("poisoned") == listed[1]
     metrics = Metrics()
     metrics.watch(c)
     scraped = generate_latest(metrics.registry).decode()
     assert 'sanas_budget_remaining{study="good"}' in scraped
-    assert "poisoned" not in scraped
+    assert 'sanas_budget_remaining{study="poisoned"}' not in scraped
+    assert 'sanas_study_broken{study="poisoned"} 1.0' in scraped
+    assert "sanas_studies_broken 1.0" in scraped
     assert "'poisoned' cannot be summarized" in caplog.text
     c.close()

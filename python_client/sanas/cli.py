@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .client import DEFAULT_PORT, Client, study_config, with_default_port
-from .dashboard.index import STATE_NAMES
+from .dashboard.index import STATE_NAMES, reward_of
 from .errors import ControllerUnavailableError, SanasError
 from .v1 import sanas_pb2 as pb
 
@@ -159,11 +159,10 @@ def trial_record(t: pb.Trial) -> dict[str, Any]:
     return {
         "trial_id": t.trial_id,
         "state": state_name(t.state),
-        # A stopped trial's reward is its last reported value.
-        "reward": t.reward
-        if t.state in (pb.TRIAL_STATE_SUCCEEDED, pb.TRIAL_STATE_STOPPED)
-        else None,
+        # A stopped trial's last value is a reward only when the study judged it as one.
+        "reward": reward_of(t),
         "last_step": t.measurements[-1].step if t.measurements else None,
+        "last_value": t.measurements[-1].value if t.measurements else None,
         "max_step": t.max_step or None,
         "stop_reason": t.stop_reason,
         "accepted": t.accepted,
@@ -209,6 +208,7 @@ def cmd_trials(client: Client, args: argparse.Namespace) -> int:
                         r["state"],
                         "-" if r["reward"] is None else f"{r['reward']:.6g}",
                         step_text(r),
+                        "" if r["last_value"] is None else f"{r['last_value']:.6g}",
                         "yes" if r["accepted"] else "",
                         f"{r['temperature']:.3g}",
                         r["client_id"],
@@ -216,7 +216,7 @@ def cmd_trials(client: Client, args: argparse.Namespace) -> int:
                     ]
                     for r in records
                 ],
-                ["trial", "state", "reward", "step", "accepted", "T", "trainer", "tokens"],
+                ["trial", "state", "reward", "step", "value", "accepted", "T", "trainer", "tokens"],
             )
             + "\n"
         )

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import functools
 import ipaddress
 import logging
 import operator
@@ -297,6 +298,49 @@ class _NoConnection:
         return refuse
 
 
+class Outage:
+    """The controller not answering, as one client's calls see it (its threads share it:
+    a trainer and its heartbeats see one outage). The first failed attempt logs one
+    WARNING, with how long the call has waited so far and how long it will keep trying,
+    so a trainer waiting out a restart does not look hung; the retries after it are
+    DEBUG, and the first answer after it logs at INFO how long it lasted."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+        self._lock = threading.Lock()
+        self._since: float | None = None
+
+    def failed(self, exc: grpc.RpcError, waited: float, left: float) -> None:
+        now = time.monotonic()
+        with self._lock:
+            first = self._since is None
+            if first:
+                self._since = now - waited
+        detail = exc.details() if hasattr(exc, "details") else ""
+        if first:
+            log.warning(
+                "controller %s does not answer (%s: %s) for %.1f s so far; retrying for up "
+                "to %.0f s more",
+                self.address,
+                exc.code().name,
+                detail,
+                waited,
+                left,
+            )
+        else:
+            log.debug("controller %s: %s; retrying", self.address, exc.code().name)
+
+    def ended(self) -> None:
+        if self._since is None:  # the usual case, no lock
+            return
+        with self._lock:
+            since, self._since = self._since, None
+        if since is not None:
+            log.info(
+                "controller %s answers again after %.1f s", self.address, time.monotonic() - since
+            )
+
+
 class Client:
     """A connection to a sanas controller. Errors raise sanas.errors.SanasError subclasses."""
 
@@ -321,6 +365,7 @@ class Client:
         self.timeout = timeout
         self.retry_timeout = retry_timeout
         self.trainer_group = trainer_group
+        self._outage = Outage(self.address)
         self._solo = SoloFlag()
         # (study_id, trial_id) -> the Trial this client was handed under that id, reduced
         # to its binding: how a call that names a trial by id is bound.
@@ -395,17 +440,22 @@ class Client:
         return self._together(lambda: self._call_here(method, request), what)
 
     def _call_here(self, method: Callable[..., R], request: Any) -> R:
-        deadline = time.monotonic() + self.retry_timeout
+        started = time.monotonic()
+        deadline = started + self.retry_timeout
         delay = 0.1
         while True:
             try:
-                return method(request, timeout=self.timeout)
+                answer = method(request, timeout=self.timeout)
             except grpc.RpcError as exc:
-                if exc.code() not in RETRYABLE or time.monotonic() + delay > deadline:
+                now = time.monotonic()
+                if exc.code() not in RETRYABLE or now + delay > deadline:
                     raise from_rpc_error(exc) from None
-                log.info("controller %s: %s; retrying in %.1f s", self.address, exc.code(), delay)
+                self._outage.failed(exc, now - started, deadline - now)
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
+                continue
+            self._outage.ended()
+            return answer
 
     # -- trial bindings ------------------------------------------------------------------
     def _remember(self, trial: pb.Trial) -> pb.Trial:
@@ -471,7 +521,11 @@ class Client:
                 return
 
     def delete_study(self, study_id: str) -> None:
-        self._call(self._stub.DeleteStudy, pb.DeleteStudyRequest(study_id=study_id))
+        # The controller logs who deleted what: say who we are.
+        delete = functools.partial(
+            self._stub.DeleteStudy, metadata=[("sanas-client-id", self.client_id)]
+        )
+        self._call(delete, pb.DeleteStudyRequest(study_id=study_id))
 
     def import_paddleslim_checkpoint(
         self, study_id: str, checkpoint_json: str, config: pb.StudyConfig | None = None

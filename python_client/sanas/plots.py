@@ -6,6 +6,7 @@ best so far, the temperature each trial was drawn at, the rolling acceptance rat
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,9 +25,10 @@ def plot_trials(trials: Sequence[pb.Trial], path: Path | str, title: str) -> Non
     logging.getLogger("matplotlib").setLevel(logging.WARNING)
     import matplotlib.pyplot as plt
 
-    # The dashboard's series, so that the two agree: stopped trials are in it, with their
-    # last value and their own `accepted` (a rejected move unless stopped values are
-    # rewards), not left out as if every move around them had been accepted.
+    # The dashboard's series, so that the two agree: stopped trials are in it with their
+    # own `accepted` (a rejected move unless stopped values are rewards), not left out as
+    # if every move around them had been accepted, and with a reward only when the study
+    # judged their last value as one.
     index = TrialIndex()
     index.load(trials)
     series = index.series()
@@ -37,8 +39,9 @@ def plot_trials(trials: Sequence[pb.Trial], path: Path | str, title: str) -> Non
     axes = all_axes[:3]
     for ax in axes[1:]:
         ax.sharex(axes[0])
-    axes[0].scatter(ids, series["reward"], s=10, label="reward")
-    axes[0].plot(ids, series["best"], color="tab:red", label="best so far")
+    # A stop that was not judged as a reward has none (None): no point, not its value.
+    axes[0].scatter(ids, nan_for_none(series["reward"]), s=10, label="reward")
+    axes[0].plot(ids, nan_for_none(series["best"]), color="tab:red", label="best so far")
     axes[0].set_ylabel("reward")
     axes[0].legend(loc="lower right")
     axes[1].plot(ids, series["temperature"], color="tab:orange")
@@ -56,6 +59,10 @@ def plot_trials(trials: Sequence[pb.Trial], path: Path | str, title: str) -> Non
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def nan_for_none(values: Sequence[float | None]) -> list[float]:
+    return [math.nan if v is None else v for v in values]
 
 
 def plot_curves(ax: Any, trials: Sequence[pb.Trial]) -> None:

@@ -68,6 +68,72 @@ MAX_PAGE_SIZE = 1000
 # Longer than any token this server issues (a study id or an offset, base64 JSON).
 MAX_PAGE_TOKEN = 512
 MAX_PAGE_MEASUREMENTS = 100_000
+# A snapshot's size grows with the measurements too (about 32 bytes a point): a study is
+# also snapshotted only once the events since the last one reach its points divided by
+# this, so snapshot bytes per event stay bounded (at most ~512 a point's worth) while a
+# restart replays at most that many events. A study's total snapshot writing stays
+# linear in its data instead of growing with its square.
+MEASUREMENTS_PER_SNAPSHOT_EVENT = 16
+# Consecutive failed checkpoint writes (any study) after which the health service
+# reports the controller service NOT_SERVING; the next write that succeeds ends it.
+STORAGE_FAILURES_UNTIL_UNHEALTHY = 3
+
+
+class StorageHealth:
+    """Whether checkpoints can be written, learnt from the writes themselves.
+
+    Every failed write is logged with its study and path and counted by operation. After
+    STORAGE_FAILURES_UNTIL_UNHEALTHY failures in a row the listeners (the server's health
+    service) hear `False`; the next write that succeeds, a trainer's retry or the server's
+    periodic probe, makes it `True` again. One failure alone (a write racing a delete, a
+    transient EIO) does not flip it."""
+
+    def __init__(self, threshold: int = STORAGE_FAILURES_UNTIL_UNHEALTHY) -> None:
+        self.threshold = threshold
+        self._lock = threading.Lock()
+        self.consecutive = 0
+        self.writable = True
+        self.errors: dict[str, int] = {}  # failed writes by operation, since start
+        self._listeners: list[Callable[[bool], None]] = []
+
+    def listen(self, listener: Callable[[bool], None]) -> None:
+        with self._lock:
+            self._listeners.append(listener)
+            listener(self.writable)
+
+    def error_counts(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self.errors)
+
+    def failed(self, operation: str, study_id: str, exc: BaseException) -> None:
+        with self._lock:
+            self.errors[operation] = self.errors.get(operation, 0) + 1
+            self.consecutive += 1
+            flipped = self.writable and self.consecutive >= self.threshold
+            if flipped:
+                self.writable = False
+                for listener in self._listeners:  # under the lock: flips arrive in order
+                    listener(False)
+        log.error("storage: %s of study %r failed: %s", operation, study_id, exc)
+        if flipped:
+            log.error(
+                "storage: %d checkpoint writes in a row failed; health reports NOT_SERVING "
+                "until one succeeds",
+                self.consecutive,
+            )
+
+    def succeeded(self) -> None:
+        if not self.consecutive:  # the usual case, without the lock: a racing failure
+            return  # is reset by the next success instead
+        with self._lock:
+            self.consecutive = 0
+            flipped = not self.writable
+            if flipped:
+                self.writable = True
+                for listener in self._listeners:
+                    listener(True)
+        if flipped:
+            log.warning("storage: checkpoint writes succeed again; health reports SERVING")
 
 
 class WatchKind(str, Enum):
@@ -222,6 +288,7 @@ class Controller:
         self._studies: dict[str, _Entry] = {}
         self._broken: dict[str, BrokenStudy] = {}
         self._lock = threading.Lock()  # guards the dicts, not the studies
+        self.storage_health = StorageHealth()
         for key in storage.keys():
             self._load(key)
 
@@ -312,21 +379,26 @@ class Controller:
             result, events = decide(entry.study)
             try:
                 durable = self._storage.append(entry.key, events)
-            except StorageFailure:
+            except StorageFailure as exc:
+                self.storage_health.failed("journal write", study_id, exc)
                 self._reload_locked(entry)
                 raise
             entry.since_snapshot += len(events)
         try:
             durable()
-        except StorageFailure:
+        except StorageFailure as exc:
             with entry.lock:
                 if entry.deleted:  # the journal was closed by DeleteStudy
                     raise StudyNotFound(
                         f"no study {study_id!r} on this controller (deleted)"
                     ) from None
                 if entry.generation == generation:  # the first waiter to fail reloads
+                    # ... and reports it: one failed group commit is one failure.
+                    self.storage_health.failed("journal write", study_id, exc)
                     self._reload_locked(entry)
             raise
+        if events:  # a retry that wrote nothing proves nothing about the disk
+            self.storage_health.succeeded()
         if entry.watchers and events:
             self._publish(entry, events)
         if entry.since_snapshot >= self._snapshot_due(entry):
@@ -431,7 +503,12 @@ class Controller:
         entry.watchers.clear()
 
     def _snapshot_due(self, entry: _Entry) -> int:
-        return max(self._snapshot_every, len(entry.study.trials))
+        study = entry.study
+        return max(
+            self._snapshot_every,
+            len(study.trials),
+            study.measured // MEASUREMENTS_PER_SNAPSHOT_EVENT,
+        )
 
     def _snapshot(self, entry: _Entry) -> None:
         """Capture the state and start a new journal under the study lock (cheap: a copy
@@ -448,12 +525,16 @@ class Controller:
                     rotation = self._storage.rotate(entry.key)
                 except StorageFailure as exc:
                     # Only replay gets slower; every result is still in the journal.
-                    log.warning("%s; will try again after %d events", exc, self._snapshot_every)
+                    self.storage_health.failed("snapshot", entry.study.study_id, exc)
+                    log.warning("will try the snapshot again after %d events", self._snapshot_every)
                     return
             try:
                 self._storage.write_snapshot(entry.key, rotation, snapshot_event(state))
             except StorageFailure as exc:
-                log.warning("%s; the journals still hold every result", exc)
+                self.storage_health.failed("snapshot", entry.study.study_id, exc)
+                log.warning("the journals still hold every result of %r", entry.study.study_id)
+            else:
+                self.storage_health.succeeded()
         finally:
             entry.snapshotting.release()
 
@@ -483,7 +564,15 @@ class Controller:
     # -- studies -------------------------------------------------------------------------
     def create_study(self, study_id: str, request: StudyRequest) -> tuple[StudySummary, bool]:
         study_id = check_study_id(study_id) if study_id else f"study-{uuid.uuid4().hex[:12]}"
-        spec = StudySpec.resolve(request)
+        try:
+            spec = StudySpec.resolve(request)
+        except InvalidArgument:
+            # A config refused now (a loss goal with stopped values as rewards) still
+            # joins the study it made before the refusal.
+            joined = self._join_unchanged(study_id, request)
+            if joined is None:
+                raise
+            return joined, False
         while True:
             study = Study(study_id, request, spec, self._clock())
             entry = _Entry(study, key="", in_transit=True)
@@ -503,6 +592,16 @@ class Controller:
                     continue  # deleted (or failed to create) meanwhile: try again
                 self._check_same_config(existing, request)
                 return existing.study.summary(), False
+
+    def _join_unchanged(self, study_id: str, request: StudyRequest) -> StudySummary | None:
+        with self._lock:
+            existing = self._studies.get(study_id)
+        if existing is None:
+            return None
+        with existing.lock:
+            if existing.deleted or existing.study.request.differences(request):
+                return None
+            return existing.study.summary()
 
     def _refuse_broken(self, study_id: str) -> None:
         broken = self._broken.get(study_id)
@@ -558,7 +657,8 @@ class Controller:
         try:
             entry.key = self._storage.create(study.study_id, study.header(), events)
             entry.in_transit = False
-        except StorageFailure:
+        except StorageFailure as exc:
+            self.storage_health.failed("create", study.study_id, exc)
             entry.deleted = True
             with self._lock:
                 if self._studies.get(study.study_id) is entry:
@@ -566,6 +666,7 @@ class Controller:
             raise
         finally:
             entry.lock.release()
+        self.storage_health.succeeded()
 
     def get_study(self, study_id: str) -> StudySummary | BrokenStudy:
         with self._lock:
@@ -573,7 +674,20 @@ class Controller:
         if broken is not None:
             return broken
         with self._locked(study_id) as entry:
-            return entry.study.summary()
+            return self._summary_locked(entry)
+
+    @staticmethod
+    def _summary_locked(entry: _Entry) -> StudySummary | BrokenStudy:
+        """The study's summary; one that cannot be made (a bug the sums never reach, we
+        hope) is logged and answered as a broken study with the reason, never UNKNOWN,
+        and never left out of a listing."""
+        study = entry.study
+        try:
+            return study.summary()
+        except (ArithmeticError, ValueError, TypeError) as exc:
+            reason = f"cannot be summarized: {exc!r}"
+            log.exception("study %r %s", study.study_id, reason)
+            return BrokenStudy(study.study_id, (entry.key,), reason)
 
     def list_studies(
         self, page_size: int, page_token: str
@@ -593,13 +707,13 @@ class Controller:
                 out.append(self.get_study(study_id))
             except StudyNotFound:
                 continue  # deleted between the two looks
-            except (ArithmeticError, ValueError) as exc:
-                # One study that cannot be summarized must not hide the others.
-                log.error("study %r cannot be summarized, not listed: %r", study_id, exc)
         more = len(ids) > size
         return out, encode_page_token(page[-1]) if more and page else ""
 
-    def delete_study(self, study_id: str) -> None:
+    def delete_study(self, study_id: str, requester: str = "") -> None:
+        """Delete a study (a broken one too). `requester` (who asked: client id and peer)
+        goes into the log line every delete writes, since any token holder may delete."""
+        by = f" at the request of {requester}" if requester else ""
         with self._lock:
             broken = self._broken.pop(study_id, None)  # one caller claims it
         if broken is not None:
@@ -607,11 +721,13 @@ class Controller:
             try:
                 for key in broken.keys:
                     removals.append(self._storage.delete(key))
-            except StorageFailure:
+            except StorageFailure as exc:
+                self.storage_health.failed("delete", study_id, exc)
                 with self._lock:
                     left = broken.keys[len(removals) :]
                     self._broken[study_id] = dataclasses.replace(broken, keys=left)
                 raise
+            log.info("deleted broken study %r (%s)%s", study_id, ", ".join(broken.keys), by)
             for remove in removals:
                 remove()
             return
@@ -620,8 +736,18 @@ class Controller:
             entry.in_transit = True
             try:
                 remove = self._storage.delete(entry.key)
+            except StorageFailure as exc:
+                self.storage_health.failed("delete", study_id, exc)
+                raise
             finally:
                 entry.in_transit = False
+            log.info(
+                "deleted study %r (%s, %d trials)%s",
+                study_id,
+                entry.key,
+                len(entry.study.trials),
+                by,
+            )
             entry.deleted = True
             with self._lock:
                 if self._studies.get(study_id) is entry:
@@ -629,21 +755,28 @@ class Controller:
             self._end_watchers_locked(entry, WatchKind.DELETED)
         remove()  # the files themselves, with no lock held
 
-    def summaries(self) -> list[StudySummary]:
-        """Every study's current state (metrics); a study that cannot be summarized is
-        logged and left out, so one bad study never breaks a scrape."""
+    def summaries(self) -> list[StudySummary | BrokenStudy]:
+        """Every study's current state (metrics), the broken ones included: those that
+        could not be loaded and those that cannot be summarized (logged), so one bad
+        study never breaks a scrape and never goes missing from it."""
         with self._lock:
             entries = [e for e in self._studies.values() if not e.in_transit]
-        out = []
+            out: list[StudySummary | BrokenStudy] = list(self._broken.values())
         for entry in entries:
             with entry.lock:
-                if entry.deleted:
-                    continue
-                try:
-                    out.append(entry.study.summary())
-                except (ArithmeticError, ValueError) as exc:
-                    log.error("study %r cannot be summarized: %r", entry.study.study_id, exc)
+                if not entry.deleted:
+                    out.append(self._summary_locked(entry))
         return out
+
+    def check_storage(self) -> bool:
+        """Try a small write (the server's probe while writes fail): whether it worked."""
+        try:
+            self._storage.probe()
+        except StorageFailure as exc:
+            self.storage_health.failed("probe", "", exc)
+            return False
+        self.storage_health.succeeded()
+        return True
 
     # -- trials --------------------------------------------------------------------------
     def suggest_trial(self, study_id: str, client_id: str, request_id: str = "") -> TrialRecord:

@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry, Histogram, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from .controller import Controller
+from .controller import BrokenStudy, Controller
 from .study import TrialState
 
 log = logging.getLogger(__name__)
@@ -49,8 +49,19 @@ class StudyCollector(Collector):
             "Steps (epochs) the early-stopped trials did not train",
             labels=["study"],
         )
-        families = (trials, best, temperature, budget, moves, expirations, saved)
+        broken = GaugeMetricFamily(
+            "sanas_study_broken",
+            "1 for a study that is not served: its checkpoint could not be loaded, or it "
+            "cannot be summarized (the reason is in the log and in GetStudy)",
+            labels=["study"],
+        )
+        broken_count = 0
+        families = (trials, best, temperature, budget, moves, expirations, saved, broken)
         for s in self._controller.summaries():
+            if isinstance(s, BrokenStudy):
+                broken.add_metric([s.study_id], 1.0)
+                broken_count += 1
+                continue
             try:
                 # Computed first, added after: a study that fails half-way adds nothing.
                 samples = [
@@ -75,11 +86,32 @@ class StudyCollector(Collector):
                     (saved, [s.study_id], float(s.steps_saved)),
                 ]
             except (ArithmeticError, ValueError, TypeError):
-                log.exception("metrics: study %r cannot be rendered, left out", s.study_id)
+                log.exception("metrics: study %r cannot be rendered, counted as broken", s.study_id)
+                broken.add_metric([s.study_id], 1.0)
+                broken_count += 1
                 continue
             for family, labels, value in samples:
                 family.add_metric(labels, value)
         yield from families
+        yield GaugeMetricFamily(
+            "sanas_studies_broken",
+            "Studies that are not served (see sanas_study_broken)",
+            value=float(broken_count),
+        )
+        health = self._controller.storage_health
+        errors = CounterMetricFamily(
+            "sanas_storage_errors",
+            "Checkpoint writes that failed, by operation (each is logged with its path)",
+            labels=["operation"],
+        )
+        for operation, count in sorted(health.error_counts().items()):
+            errors.add_metric([operation], float(count))
+        yield errors
+        yield GaugeMetricFamily(
+            "sanas_storage_writable",
+            "0 while checkpoint writes fail (the health service then reports NOT_SERVING)",
+            value=1.0 if health.writable else 0.0,
+        )
 
 
 class Metrics:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import threading
 from concurrent import futures
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,9 @@ DEFAULT_MAX_WATCHERS = 64
 DEFAULT_METRICS_HOST = "127.0.0.1"
 DEFAULT_MAX_PENDING_PER_CLIENT = 16
 DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+# While checkpoint writes fail, a small write is tried this often, so the health service
+# turns SERVING again once there is room even when no trainer is left retrying.
+STORAGE_PROBE_SECONDS = 5.0
 
 
 @dataclass
@@ -43,6 +47,7 @@ class RunningServer:
     _metrics_http: Any = None
     max_watchers: int = DEFAULT_MAX_WATCHERS
     metrics_host: str | None = None  # the address /metrics is bound to, once serving
+    _stopping: threading.Event = field(default_factory=threading.Event)
 
     @property
     def address(self) -> str:
@@ -56,6 +61,7 @@ class RunningServer:
 
     def stop(self, grace: float | None = 5.0) -> None:
         """Stop taking calls, let running ones finish, then close the storage."""
+        self._stopping.set()
         self.health.enter_graceful_shutdown()
         self.controller.end_watches()  # watch streams would hold the drain open
         self.server.stop(grace).wait()
@@ -63,6 +69,28 @@ class RunningServer:
         if self._metrics_http is not None:
             self._metrics_http.shutdown()
             self._metrics_http.server_close()
+
+
+def watch_storage(running: RunningServer, probe_seconds: float | None = None) -> None:
+    """The controller service's health follows the storage: NOT_SERVING while checkpoint
+    writes fail (see controller.StorageHealth), SERVING again on the next success. The
+    server as a whole ("") stays SERVING: what orchestrators probe, and neither a restart
+    nor taking the pod out of its Service frees a disk, while reads and retries go on."""
+    serving = health_pb2.HealthCheckResponse.SERVING
+    not_serving = health_pb2.HealthCheckResponse.NOT_SERVING
+    health = running.controller.storage_health
+    health.listen(
+        lambda writable: running.health.set(SERVICE_NAME, serving if writable else not_serving)
+    )
+
+    interval = STORAGE_PROBE_SECONDS if probe_seconds is None else probe_seconds
+
+    def probe() -> None:
+        while not running._stopping.wait(interval):
+            if not health.writable:
+                running.controller.check_storage()
+
+    threading.Thread(target=probe, name="sanas-storage-probe", daemon=True).start()
 
 
 def open_storage(checkpoint_dir: str | Path | None, metrics: Metrics) -> Storage:
@@ -214,12 +242,12 @@ def start_server(
         controller.close()
         raise OSError(f"cannot listen on {bind_host}:{port} (in use or not an address here)")
     server.start()
-    for name in ("", SERVICE_NAME):
-        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
     log.info("sanas controller serving on %s:%d", bind_host, bound)
     running = RunningServer(
         server, controller, health_servicer, host, bound, max_watchers=max_watchers
     )
+    watch_storage(running)
     if metrics_port is not None:
         try:
             running._metrics_http, running.metrics_host, running.metrics_port = metrics.serve(

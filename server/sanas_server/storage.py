@@ -23,6 +23,7 @@ for its lifetime; a second process is refused with the holder's pid and host.
 
 from __future__ import annotations
 
+import collections
 import fcntl
 import json
 import logging
@@ -34,7 +35,7 @@ import threading
 import time
 import uuid
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -45,6 +46,8 @@ HEADER = "study.json"
 JOURNAL = "journal.log"  # the first journal of a study
 SNAPSHOT = "snapshot.json"
 LOCK = "sanas.lock"
+PROBE = ".write-probe"  # written and removed by FileStorage.probe
+SNAPSHOT_END = b"]}}"  # the last line of a snapshot written a row a line
 NUMBERED_JOURNAL = re.compile(r"journal-(\d{8})\.log\Z")
 # Journals of versions before the chain: named by a snapshot, replaced by the next one.
 LEGACY_JOURNAL = re.compile(r"journal-[0-9a-f]{12}\.log\Z")
@@ -98,15 +101,17 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_file(path: Path, data: bytes) -> None:
-    """Write and fsync a new file (the caller fsyncs its folder)."""
+def write_file(path: Path, data: bytes | Iterable[bytes]) -> None:
+    """Write and fsync a new file (the caller fsyncs its folder); `data` may come in
+    chunks, written as they are produced."""
     with open(path, "xb") as f:
-        f.write(data)
+        for chunk in [data] if isinstance(data, bytes) else data:
+            f.write(chunk)
         f.flush()
         os.fsync(f.fileno())
 
 
-def write_atomically(path: Path, data: bytes) -> None:
+def write_atomically(path: Path, data: bytes | Iterable[bytes]) -> None:
     """temp file, fsync, rename, fsync of the folder: the old or the new file, never half."""
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
@@ -122,6 +127,129 @@ def read_regular(path: Path) -> bytes:
     if path.is_symlink() or not path.is_file():
         raise OSError(f"{path} is not a regular file")
     return path.read_bytes()
+
+
+def snapshot_chunks(journal: str, event: Event) -> Iterator[bytes]:
+    """A snapshot file, made as it is written. It is one JSON document, `{"journal": ...,
+    "event": {...}}`, laid out so that it is written and read one trial row at a time: the
+    first line holds everything but the rows and ends by opening the event's "trials"
+    list, then one row a line (each after the first begins with its separating comma),
+    then a line that closes the list. Nothing holds the whole text at once, and the
+    writer gives up the GIL between rows (one json.dumps of a whole study held it for
+    seconds, stalling every other study's calls)."""
+    if "trials" not in event:
+        yield json.dumps({"journal": journal, "event": event}).encode()
+        return
+    head = {k: v for k, v in event.items() if k != "trials"}
+    text = json.dumps({"journal": journal, "event": {**head, "trials": []}})
+    yield text.removesuffix("]}}").encode() + b"\n"
+    for i, row in enumerate(event["trials"]):
+        yield (b"," if i else b"") + json.dumps(row).encode() + b"\n"
+    yield SNAPSHOT_END + b"\n"
+
+
+_DECODER = json.JSONDecoder()
+_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+class LegacyRows:
+    """The trial rows of a snapshot written on one line (before rows got a line each),
+    decoded one at a time as they are iterated, from the document's text: json.loads of
+    the whole document held ~160 bytes a measurement point at once, 800 MB at the
+    accepted maxima, where the text and one row at a time are a fifth of that."""
+
+    def __init__(self, text: str, start: int) -> None:
+        self._text = text
+        self._start = start  # the index of the list's "["
+        # Every row is decoded (and dropped) now, so damage shows at load.
+        ((_, self.end),) = collections.deque(self._walk(), maxlen=1)  # after the "]"
+
+    def _walk(self) -> Iterator[tuple[Any, int]]:
+        """(row, index after it) for each row, then (None, index after the list)."""
+        text, i = self._text, self._start + 1
+        first = True
+        while True:
+            i = _SPACE.match(text, i).end()
+            if text.startswith("]", i):
+                yield None, i + 1
+                return
+            if not first:
+                if not text.startswith(",", i):
+                    raise ValueError(f"snapshot: a comma expected before the row at {i}")
+                i = _SPACE.match(text, i + 1).end()
+            row, i = _DECODER.raw_decode(text, i)
+            first = False
+            yield row, i
+
+    def __iter__(self) -> Iterator[Any]:
+        return (row for row, _ in self._walk() if row is not None)
+
+
+def _legacy_object(text: str, i: int, depth: int) -> tuple[dict[str, Any], int]:
+    """The object at text[i] (`{"journal": ..., "event": {...}}`), its values decoded
+    whole except the event's "trials", left to LegacyRows."""
+    if not text.startswith("{", i):
+        raise ValueError(f"snapshot: an object expected at {i}")
+    out: dict[str, Any] = {}
+    i += 1
+    while True:
+        i = _SPACE.match(text, i).end()
+        if text.startswith("}", i):
+            return out, i + 1
+        if out:
+            if not text.startswith(",", i):
+                raise ValueError(f"snapshot: a comma expected at {i}")
+            i = _SPACE.match(text, i + 1).end()
+        key, i = _DECODER.raw_decode(text, i)
+        i = _SPACE.match(text, i).end()
+        if not isinstance(key, str) or not text.startswith(":", i):
+            raise ValueError(f"snapshot: a key expected before {i}")
+        i = _SPACE.match(text, i + 1).end()
+        if depth == 0 and key == "event" and text.startswith("{", i):
+            out[key], i = _legacy_object(text, i, 1)
+        elif depth == 1 and key == "trials" and text.startswith("[", i):
+            rows = LegacyRows(text, i)
+            out[key], i = rows, rows.end
+        else:
+            out[key], i = _DECODER.raw_decode(text, i)
+
+
+def read_legacy_snapshot(text: str) -> dict[str, Any]:
+    snapshot, end = _legacy_object(text, _SPACE.match(text).end(), 0)
+    if _SPACE.match(text, end).end() != len(text):
+        raise ValueError("bytes after the end of the snapshot")
+    return snapshot
+
+
+def read_snapshot(path: Path) -> dict[str, Any]:
+    """A snapshot file in either layout: rows a line (see `snapshot_chunks`), read a line
+    at a time, or one JSON document on one line (written before; see LegacyRows)."""
+    if path.is_symlink() or not path.is_file():
+        raise OSError(f"{path} is not a regular file")
+    with open(path, "rb") as f:
+        first = f.readline().rstrip(b"\n")
+        if not first.endswith(b"["):  # one document: an older snapshot
+            text = (first + f.read()).decode()
+            del first
+            return read_legacy_snapshot(text)
+        snapshot = json.loads(first + SNAPSHOT_END)
+        rows = snapshot["event"]["trials"]  # [] until the rows below are added
+        for line in f:
+            line = line.rstrip(b"\n")
+            if line == SNAPSHOT_END:
+                break
+            if rows:
+                if not line.startswith(b","):
+                    raise ValueError(f"row {len(rows)} does not follow a comma")
+                line = line[1:]
+            rows.append(json.loads(line))
+        else:
+            raise ValueError(f"the file ends after {len(rows)} rows, before the list closes")
+        if f.read(1):
+            raise ValueError("bytes after the end of the snapshot")
+    if not isinstance(snapshot, dict):
+        raise ValueError("not a snapshot")
+    return snapshot
 
 
 def journal_number(name: str) -> int | None:
@@ -258,6 +386,7 @@ class Storage(Protocol):
     def rotate(self, key: str) -> Rotation: ...
     def write_snapshot(self, key: str, rotation: Rotation, event: Event) -> None: ...
     def delete(self, key: str) -> Callable[[], None]: ...
+    def probe(self) -> None: ...
     def close(self) -> None: ...
 
 
@@ -319,6 +448,9 @@ class MemoryStorage:
         with self._lock:
             self._studies.pop(key, None)
         return _already_durable
+
+    def probe(self) -> None:
+        return None
 
     def close(self) -> None:
         return None
@@ -418,7 +550,7 @@ class FileStorage:
         snapshot_path = folder / SNAPSHOT
         if snapshot_path.exists():
             try:
-                snapshot = json.loads(read_regular(snapshot_path))
+                snapshot = read_snapshot(snapshot_path)
                 first = snapshot["journal"]
                 events.append(snapshot["event"])
             except (OSError, ValueError, RecursionError, KeyError, TypeError) as exc:
@@ -541,12 +673,24 @@ class FileStorage:
 
     def write_snapshot(self, key: str, rotation: Rotation, event: Event) -> None:
         """Write the state captured at `rotate` (no lock needed: only this call writes the
-        snapshot), then drop the journals it replaces."""
+        snapshot), then drop the journals it replaces. The rows are serialized into a
+        temporary file with no lock held; the folder's lock covers only the rename and
+        the clean-up, so a reload of the study never waits for a serialization."""
         folder = self._dir(key)
-        data = json.dumps({"journal": rotation.name, "event": event}).encode()
+        target = folder / SNAPSHOT
+        tmp = folder / f".{SNAPSHOT}.{uuid.uuid4().hex}.tmp"
+        written = 0
+
+        def counted() -> Iterator[bytes]:
+            nonlocal written
+            for chunk in snapshot_chunks(rotation.name, event):
+                written += len(chunk)
+                yield chunk
+
         try:
+            write_file(tmp, counted())
             with self._folder_lock(key):
-                write_atomically(folder / SNAPSHOT, data)
+                os.replace(tmp, target)
                 for path in folder.glob("journal*.log"):
                     number = journal_number(path.name)
                     replaced = number is not None and number < rotation.number
@@ -554,9 +698,11 @@ class FileStorage:
                         path.unlink(missing_ok=True)
                 fsync_dir(folder)
         except OSError as exc:
-            raise StorageFailure(f"writing snapshot of {key!r} failed: {exc}") from exc
+            raise StorageFailure(f"writing snapshot {target} of {key!r} failed: {exc}") from exc
+        finally:
+            tmp.unlink(missing_ok=True)
         with self._lock:
-            self._retired_bytes += len(data)
+            self._retired_bytes += written
 
     def delete(self, key: str) -> Callable[[], None]:
         """Rename the folder out of the way (the delete is durable when this returns) and
@@ -573,6 +719,21 @@ class FileStorage:
         if journal is not None:
             journal.close()
         return lambda: shutil.rmtree(grave, ignore_errors=True)
+
+    def probe(self) -> None:
+        """Write, fsync and remove a small file beside the studies: whether the folder
+        takes writes now (the server's check while checkpoint writes fail)."""
+        path = self.root / PROBE
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+            try:
+                os.write(fd, b"sanas write probe\n")
+                os.fsync(fd)  # a full disk may accept the write and fail here
+            finally:
+                os.close(fd)
+            path.unlink()
+        except OSError as exc:
+            raise StorageFailure(f"writing the probe {path} failed: {exc}") from exc
 
     def close(self) -> None:
         with self._lock:

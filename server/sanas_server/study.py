@@ -8,14 +8,19 @@ the `_record_*` methods, so a replay rebuilds exactly the state that was acknowl
 
 from __future__ import annotations
 
+import base64
+import bisect
 import dataclasses
 import hashlib
+import itertools
 import math
 import re
 import secrets
 import struct
+import sys
 import uuid
-from collections.abc import Sequence
+from array import array
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -72,6 +77,10 @@ MAX_REMEMBERED_REQUESTS = 10_000
 # Intermediate results one issue of a trial may report (an epoch each is typical): a
 # trial, its snapshot row and a ListTrials page stay bounded.
 MAX_MEASUREMENTS = 10_000
+# What the int64 fields of the answers can carry: sums over a study (steps saved by
+# 2^53-step stops, counts) saturate here instead of failing to render.
+MAX_INT64 = 2**63 - 1
+MAX_INT32 = 2**31 - 1  # the int32 fields: issue counts, the rules' trial counts
 # The study header's format. 1 (no "format" key): PaddleSlim's space keys meant sanas's
 # own networks, now the "sanas." spaces; 2: those keys mean PaddleSlim's networks.
 HEADER_FORMAT = 2
@@ -307,20 +316,34 @@ def early_stopping_from_json(data: dict[str, Any] | None) -> EarlyStopping:
 
 
 def resolve_early_stopping(config: EarlyStopping) -> EarlyStopping:
-    """Fill the rules' defaults (0 means "the default") and check their ranges."""
+    """Fill the rules' defaults (0 means "the default") and check their ranges, and refuse
+    what makes no sense: the annealer maximizes rewards and `minimize` is the direction of
+    progress values only, so with a loss goal a stopped trial's last value (a loss) cannot
+    be judged as its reward."""
     rule = config.rule
 
-    def bounded(name: str, value: int, low: int) -> int:
-        if not low <= value <= MAX_RULE_INT:
+    def bounded(name: str, value: int, low: int, high: int = MAX_RULE_INT) -> int:
+        if not low <= value <= high:
+            top = "2^53" if high == MAX_RULE_INT else "2^31-1"
             raise InvalidArgument(
-                f"early_stopping: {name} = {value} must be in [{low}, 2^53] (0: the default)"
+                f"early_stopping: {name} = {value} must be in [{low}, {top}] (0: the default)"
             )
         return value
 
+    if config.minimize and config.stopped_values_as_rewards:
+        raise InvalidArgument(
+            "early_stopping: stopped_values_as_rewards with goal OBJECTIVE_GOAL_MINIMIZE "
+            "would judge a stopped trial's loss as a reward, and rewards are maximized (a "
+            "diverging trial would become the best). Report the negated loss with goal "
+            "MAXIMIZE (and the same negated value as the reward), or leave "
+            "stopped_values_as_rewards off so a stop is a rejected move"
+        )
     if isinstance(rule, MedianRule):
         rule = MedianRule(
             start_step=bounded("median.start_step", rule.start_step, 0),
-            min_trials=bounded("median.min_trials", rule.min_trials or DEFAULT_MIN_TRIALS, 1),
+            min_trials=bounded(
+                "median.min_trials", rule.min_trials or DEFAULT_MIN_TRIALS, 1, MAX_INT32
+            ),
         )
     elif isinstance(rule, HalvingRule):
         rule = HalvingRule(
@@ -329,12 +352,25 @@ def resolve_early_stopping(config: EarlyStopping) -> EarlyStopping:
                 "successive_halving.reduction_factor",
                 rule.reduction_factor or DEFAULT_REDUCTION_FACTOR,
                 2,
+                MAX_INT32,
             ),
             min_trials=bounded(
-                "successive_halving.min_trials", rule.min_trials or DEFAULT_MIN_TRIALS, 1
+                "successive_halving.min_trials",
+                rule.min_trials or DEFAULT_MIN_TRIALS,
+                1,
+                MAX_INT32,
             ),
         )
     return dataclasses.replace(config, rule=rule)
+
+
+def legacy_early_stopping(config: EarlyStopping) -> EarlyStopping:
+    """A study created before resolve_early_stopping refused a loss goal with stopped
+    values as rewards keeps its journal (replayed as it was decided), and from now on
+    stops its trials as rejected moves, as such a study is refused now."""
+    if config.minimize and config.stopped_values_as_rewards:
+        return dataclasses.replace(config, stopped_values_as_rewards=False)
+    return config
 
 
 def resolve_constraints(c: Constraints, space: CombinedSpace, init: Sequence[int]) -> Constraints:
@@ -354,6 +390,142 @@ def resolve_constraints(c: Constraints, space: CombinedSpace, init: Sequence[int
     return resolved
 
 
+def _column_bytes(column: array) -> str:
+    """A column as base64 of its little-endian items (the snapshot's encoding)."""
+    if sys.byteorder == "big":  # pragma: no cover - snapshots are little-endian everywhere
+        column = array(column.typecode, column)
+        column.byteswap()
+    return base64.b64encode(column.tobytes()).decode("ascii")
+
+
+def _column_from(text: str, typecode: str) -> array:
+    column = array(typecode)
+    column.frombytes(base64.b64decode(text.encode("ascii"), validate=True))
+    if sys.byteorder == "big":  # pragma: no cover
+        column.byteswap()
+    return column
+
+
+class Measurements:
+    """One issue's intermediate results, (step, value, time) in step order: an immutable
+    view of the first n points of append-only columns (int64 steps, float64 values and
+    times: 32 bytes a point with the curve's running sums).
+
+    A report appends to the columns and returns a view one point longer, in O(1) (the
+    tuple copied per report before made a curve of n reports cost n^2 / 2); a view taken
+    earlier, e.g. by a snapshot being written outside the study's lock, keeps its n
+    points while the trial goes on. Only the newest view of a column set is ever
+    appended to (under the study's lock); readers of older views read items below their
+    n, which never change, and never take a buffer of a column (that would make an
+    append fail)."""
+
+    __slots__ = ("_curve", "_n", "_times")
+
+    def __init__(self, curve: Curve | None = None, times: array | None = None, n: int = 0) -> None:
+        self._curve = curve
+        self._times = times
+        self._n = n
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __iter__(self) -> Iterator[tuple[int, float, float]]:
+        curve, times = self._curve, self._times
+        if curve is None or times is None:
+            return
+        steps, values = curve.steps, curve.values
+        for i in range(self._n):
+            yield steps[i], values[i], times[i]
+
+    def __getitem__(self, index: int) -> tuple[int, float, float]:
+        if index < 0:
+            index += self._n
+        if not 0 <= index < self._n or self._curve is None or self._times is None:
+            raise IndexError("measurement index out of range")
+        return self._curve.steps[index], self._curve.values[index], self._times[index]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Measurements | tuple | list):
+            return len(self) == len(other) and all(
+                tuple(a) == tuple(b) for a, b in zip(self, other, strict=True)
+            )
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return f"Measurements({list(self)!r})"
+
+    @property
+    def last_step(self) -> int | None:
+        return None if not self._n or self._curve is None else self._curve.steps[self._n - 1]
+
+    @property
+    def curve(self) -> Curve:
+        """The (step, value) curve for the stopping rules: the newest view's only (an
+        older view's columns may hold later points)."""
+        if self._curve is None:
+            return Curve()
+        if len(self._curve) != self._n:
+            raise ValueError("the curve of an older view of the measurements")
+        return self._curve
+
+    def value_at(self, step: int) -> float | None:
+        """The value reported at exactly `step`, if any (one bisection)."""
+        if self._curve is None:
+            return None
+        steps = self._curve.steps
+        i = bisect.bisect_left(steps, step, 0, self._n)
+        return self._curve.values[i] if i < self._n and steps[i] == step else None
+
+    def appended(self, step: int, value: float, time: float) -> Measurements:
+        curve, times = self._curve, self._times
+        if curve is None or times is None or len(curve) != self._n:
+            # A new issue (or, defensively, a view that is not the newest): fresh columns.
+            curve = Curve((s, v) for s, v, _ in self)
+            times = array("d", (t for _, _, t in self))
+        curve.append(step, value)
+        times.append(time)
+        return Measurements(curve, times, self._n + 1)
+
+    def to_json(self) -> dict[str, str]:
+        """The snapshot's encoding: each column as base64 of little-endian int64 or
+        float64, about 32 characters a point where JSON numbers took about 45."""
+        curve, times, n = self._curve, self._times, self._n
+        if curve is None or times is None:
+            return {"steps": "", "values": "", "times": ""}
+        # Slices copy the first n items at once, never exposing the live columns' buffers.
+        return {
+            "steps": _column_bytes(curve.steps[:n]),
+            "values": _column_bytes(curve.values[:n]),
+            "times": _column_bytes(times[:n]),
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> Measurements:
+        """Either encoding: the base64 columns, or a list of [step, value, time] (snapshot
+        rows written before the columns)."""
+        if isinstance(data, list):
+            steps = array("q", (int(s) for s, _, _ in data))
+            values = array("d", (float(v) for _, v, _ in data))
+            times = array("d", (float(t) for _, _, t in data))
+        else:
+            steps = _column_from(data["steps"], "q")
+            values = _column_from(data["values"], "d")
+            times = _column_from(data["times"], "d")
+        if not len(steps) == len(values) == len(times):
+            raise ValueError("snapshot measurements: columns of different lengths")
+        if any(a >= b for a, b in itertools.pairwise(steps)):
+            raise ValueError("snapshot measurements: steps do not increase")
+        if not steps:
+            return EMPTY_MEASUREMENTS
+        return cls(Curve.of_columns(steps, values), times, len(steps))
+
+
+EMPTY_MEASUREMENTS = Measurements()
+
+
 @dataclass(frozen=True, slots=True)
 class TrialRecord:
     """One trial, immutable: a completion replaces the record."""
@@ -370,9 +542,13 @@ class TrialRecord:
     lease_expire: float = 0.0
     issues: int = 1
     # (step, value, time) of the current issue, in step order.
-    measurements: tuple[tuple[int, float, float], ...] = ()
+    measurements: Measurements = EMPTY_MEASUREMENTS
     stop_reason: str = ""
     max_step: int = 0  # the trainer's planned last step; 0: not reported
+    # A stopped trial whose last value the annealer judged as its reward (the rule's
+    # stopped_values_as_rewards); otherwise a stop is a rejected move and `reward` holds
+    # only its last progress value, which no view may count as a reward.
+    stopped_as_reward: bool = False
     # The uid of the study incarnation that issued the trial (the same string object in
     # every record of a study): rendered into every Trial message, so a trainer binds
     # its calls to the incarnation that answered it, whatever happened since.
@@ -390,12 +566,10 @@ class TrialRecord:
     @property
     def steps_saved(self) -> int:
         """Steps a stop spared: the planned last step minus the last one reported."""
-        if self.state is not TrialState.STOPPED or not self.max_step or not self.measurements:
+        last = self.measurements.last_step
+        if self.state is not TrialState.STOPPED or not self.max_step or last is None:
             return 0
-        return max(0, self.max_step - self.measurements[-1][0])
-
-    def curve(self) -> Curve:
-        return Curve((step, value) for step, value, _ in self.measurements)
+        return max(0, self.max_step - last)
 
     def same_result(self, reward: float, infeasible: bool) -> bool:
         """Whether a completed trial holds this result (an infeasible one has no reward)."""
@@ -420,28 +594,47 @@ class SnapshotState:
     lease_expirations: int
 
 
+def snapshot_row(t: TrialRecord) -> list[Any]:
+    """One trial of a snapshot (its position in the list is its id)."""
+    return [
+        list(t.tokens),
+        t.temperature,
+        t.client_id,
+        t.create_time,
+        t.state.value,
+        t.reward,
+        t.accepted,
+        t.complete_time,
+        t.lease_expire,
+        t.issues,
+        t.measurements.to_json(),
+        t.stop_reason,
+        t.max_step,
+        t.stopped_as_reward,
+    ]
+
+
+class SnapshotRows:
+    """A snapshot's trial rows, encoded one at a time as they are iterated: a snapshot
+    is written row by row outside the study's lock (the records and their measurement
+    views never change), never built whole in memory. Iterable again at will."""
+
+    def __init__(self, trials: tuple[TrialRecord, ...]) -> None:
+        self._trials = trials
+
+    def __len__(self) -> int:
+        return len(self._trials)
+
+    def __iter__(self) -> Iterator[list[Any]]:
+        return (snapshot_row(t) for t in self._trials)
+
+
 def snapshot_event(state: SnapshotState) -> Event:
-    """The whole state as one event: replaying it on a new Study restores that state."""
+    """The whole state as one event: replaying it on a new Study restores that state. Its
+    "trials" are lazy (SnapshotRows); `Study.snapshot_event` gives them as a list."""
     return {
         "e": "snapshot",
-        "trials": [
-            [
-                list(t.tokens),
-                t.temperature,
-                t.client_id,
-                t.create_time,
-                t.state.value,
-                t.reward,
-                t.accepted,
-                t.complete_time,
-                t.lease_expire,
-                t.issues,
-                [list(m) for m in t.measurements],
-                t.stop_reason,
-                t.max_step,
-            ]
-            for t in state.trials
-        ],
+        "trials": SnapshotRows(state.trials),
         "annealer": state.annealer,
         "requests": [[rid, *answer] for rid, answer in state.requests],
         "lease_expirations": state.lease_expirations,
@@ -503,6 +696,8 @@ class Study:
         self.lease_expirations = 0
         self.accepted_moves = 0  # results that moved the base
         self.steps_saved = 0  # over stopped trials, see TrialRecord.steps_saved
+        # Points in the trials' current curves: what a snapshot's size grows with.
+        self.measured = 0
         # Curves of finished trials (they never change again), for the stopping rules.
         self._finished_curves: dict[int, Curve] = {}
         self._space_size = math.prod(spec.range_table)
@@ -555,7 +750,9 @@ class Study:
             range_table=tuple(spec_data["range_table"]),
             lease_seconds=spec_data.get("lease_seconds", DEFAULT_LEASE_SECONDS),
             constraints=Constraints(**spec_data.get("constraints", {})),
-            early_stopping=early_stopping_from_json(spec_data.get("early_stopping")),
+            early_stopping=legacy_early_stopping(
+                early_stopping_from_json(spec_data.get("early_stopping"))
+            ),
         )
         uid = header.get("uid")
         if uid is None:
@@ -653,10 +850,11 @@ class Study:
             counts=dict(self.counts),
             budget_remaining=self.budget_remaining,
             create_time=self.create_time,
-            lease_expirations=self.lease_expirations,
+            lease_expirations=min(self.lease_expirations, MAX_INT64),
             accepted_moves=self.accepted_moves,
-            rejected_proposals=self.annealer.rejected,
-            steps_saved=self.steps_saved,
+            rejected_proposals=min(self.annealer.rejected, MAX_INT64),
+            # 2^53-step stops add up past int64 after 1,024 of them: saturate.
+            steps_saved=min(self.steps_saved, MAX_INT64),
             uid=self.uid,
         )
 
@@ -684,7 +882,10 @@ class Study:
                 f"request_id {request_id!r} was already used for another request; "
                 "use a new id for every distinct call"
             )
-        if result is not None and not first.same_result(*result):
+        # A stopped trial takes any later result and keeps its own (see `complete`): a
+        # retry gets the first answer whatever result it repeats.
+        stopped = first.state is TrialState.STOPPED
+        if result is not None and not stopped and not first.same_result(*result):
             raise InvalidArgument(
                 f"request_id {request_id!r} was already used to report "
                 f"{first.result_text} for trial {first_id}; a retry must repeat the same "
@@ -793,10 +994,16 @@ class Study:
         )
 
     def _first_expired(self, now: float) -> int | None:
-        for trial_id in self._active:  # a handful: the running trials
-            if self.trials[trial_id].lease_expire <= now:
-                return trial_id
-        return None
+        """The expired trial whose lease ran out first (the lowest id among equals): a
+        function of the trials alone, so a restart from a snapshot and one from the
+        journal, which order the running trials differently, hand out the same one."""
+        expired = (
+            (self.trials[i].lease_expire, i)
+            for i in self._active  # a handful: the running trials
+            if self.trials[i].lease_expire <= now
+        )
+        first = min(expired, default=None)
+        return None if first is None else first[1]
 
     def complete(
         self,
@@ -930,24 +1137,24 @@ class Study:
                 f"now (the lease of {client_id!r} ran out); stop training it and ask for "
                 "a new trial"
             )
-        if trial.measurements and step <= trial.measurements[-1][0]:
-            for s, v, _ in trial.measurements:
-                if s == step and v == value:
-                    return trial, False, None  # a retry of an earlier report
+        measured = trial.measurements
+        previous = measured.last_step
+        if previous is not None and step <= previous:
+            if measured.value_at(step) == value:
+                return trial, False, None  # a retry of an earlier report
             raise InvalidArgument(
                 f"trial {trial_id} of study {self.study_id!r} already has progress up to step "
-                f"{trial.measurements[-1][0]}; steps must increase (a retry must repeat "
-                "the same step and value)"
+                f"{previous}; steps must increase (a retry must repeat the same step and value)"
             )
         if len(trial.measurements) >= MAX_MEASUREMENTS:
             raise InvalidArgument(
                 f"trial {trial_id} of study {self.study_id!r} already has {MAX_MEASUREMENTS} "
                 "progress reports, the most one trial may have; report less often"
             )
-        previous = trial.measurements[-1][0] if trial.measurements else None
-        curve = Curve([*((s, v) for s, v, _ in trial.measurements), (step, value)])
+        # The curves as they are, never rebuilt: a report costs one bisection per other
+        # trial whatever the curves' lengths (see stopping.judge).
         running = (
-            [self.trials[i].curve() for i in self._active if i != trial_id]
+            [self.trials[i].measurements.curve for i in self._active if i != trial_id]
             if isinstance(config.rule, HalvingRule)
             else []
         )
@@ -955,8 +1162,8 @@ class Study:
         # At the planned last step training is done: a stop would save nothing and only
         # throw the finished result away.
         last = bool(planned) and step >= planned
-        finished = list(self._finished_curves.values())
-        reason = None if last else judge(config, curve, previous, finished, running)
+        finished = self._finished_curves.values()
+        reason = None if last else judge(config, step, value, measured.curve, finished, running)
         event: Event = {"e": "progress", "id": trial_id, "step": step, "value": value, "time": now}
         if max_step:
             event["max_step"] = max_step
@@ -1054,8 +1261,10 @@ class Study:
         )
 
     def snapshot_event(self) -> Event:
-        """The whole state as one event: replaying it on a new Study restores this one."""
-        return snapshot_event(self.snapshot_state())
+        """The whole state as one event (JSON-ready: its rows as a list): replaying it on
+        a new Study restores this one."""
+        event = snapshot_event(self.snapshot_state())
+        return {**event, "trials": list(event["trials"])}
 
     def _restore(self, event: Event) -> None:
         if self.trials:
@@ -1063,7 +1272,16 @@ class Study:
         for trial_id, row in enumerate(event["trials"]):
             tokens, temperature, client, created, state, reward, accepted, done, lease, n = row[:10]
             # Rows of snapshots written before early stopping have 10 columns.
-            measured, reason, max_step = row[10:] if len(row) > 10 else ([], "", 0)
+            measured, reason, max_step = row[10:13] if len(row) > 10 else ([], "", 0)
+            if len(row) > 13:
+                as_reward = bool(row[13])
+            else:
+                # Rows before the column: an accepted stop was judged as a reward (a
+                # rejected move never is); otherwise the study's setting is the best guess.
+                stopping = self.spec.early_stopping
+                as_reward = state == TrialState.STOPPED.value and (
+                    bool(accepted) or stopping.stopped_values_as_rewards
+                )
             trial = TrialRecord(
                 trial_id,
                 tuple(tokens),
@@ -1076,12 +1294,14 @@ class Study:
                 done,
                 lease,
                 n,
-                tuple((int(s), float(v), float(t)) for s, v, t in measured),
+                Measurements.from_json(measured),
                 reason,
                 max_step,
-                self.uid,
+                study_uid=self.uid,
+                stopped_as_reward=as_reward,
             )
             self.trials.append(trial)
+            self.measured += len(trial.measurements)
             self.counts[trial.state] += 1
             self.accepted_moves += trial.accepted
             self.steps_saved += trial.steps_saved
@@ -1170,9 +1390,10 @@ class Study:
             client_id=event["client"],
             lease_expire=event["time"] + self.spec.lease_seconds,
             issues=old.issues + 1,
-            measurements=(),  # the new holder trains from the start: a new curve
+            measurements=EMPTY_MEASUREMENTS,  # the new holder trains from the start
             max_step=0,
         )
+        self.measured -= len(old.measurements)
         self.trials[trial.trial_id] = trial
         self._hold(trial)
         self.lease_expirations += 1
@@ -1183,12 +1404,12 @@ class Study:
         old = self.trials[event["id"]]
         if old.state is not TrialState.ACTIVE:
             raise ValueError(f"progress of trial {event['id']}, which is not running")
-        point = (event["step"], event["value"], event["time"])
         trial = dataclasses.replace(
             old,
-            measurements=(*old.measurements, point),
+            measurements=old.measurements.appended(event["step"], event["value"], event["time"]),
             max_step=event.get("max_step", old.max_step),
         )
+        self.measured += 1
         if "stop" in event:
             trial = dataclasses.replace(
                 trial,
@@ -1196,7 +1417,9 @@ class Study:
                 reward=event["value"],
                 accepted=event.get("accepted", False),
                 complete_time=event["time"],
+                lease_expire=event["time"],  # see _record_complete
                 stop_reason=event["stop"],
+                stopped_as_reward=bool(event.get("as_reward", False)),
             )
             self.counts[old.state] -= 1
             self.counts[TrialState.STOPPED] += 1
@@ -1215,6 +1438,7 @@ class Study:
             old,
             state=TrialState.SKIPPED,
             complete_time=event["time"],
+            lease_expire=event["time"],  # see _record_complete
             stop_reason=event.get("reason", ""),
         )
         self.trials[trial.trial_id] = trial
@@ -1225,7 +1449,7 @@ class Study:
 
     def _note_finished(self, trial: TrialRecord) -> None:
         if trial.state is not TrialState.ACTIVE and trial.measurements:
-            self._finished_curves[trial.trial_id] = trial.curve()
+            self._finished_curves[trial.trial_id] = trial.measurements.curve
 
     def _hold(self, trial: TrialRecord) -> None:
         self._active[trial.trial_id] = None
@@ -1263,6 +1487,9 @@ class Study:
             reward=event["reward"],
             accepted=event["accepted"],
             complete_time=event["time"],
+            # The lease ends with the trial: the same after a journal replay (which never
+            # sees heartbeats) and after a snapshot (which holds the renewed leases).
+            lease_expire=event["time"],
         )
         self.trials[event["id"]] = trial
         self.counts[old.state] -= 1

@@ -23,7 +23,9 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// Direction of the values a trainer reports as progress.
+// Direction of the values a trainer reports as progress. Rewards are always
+// maximized (the annealing, the best and every view read them so); a loss goal
+// applies to progress values alone.
 type ObjectiveGoal int32
 
 const (
@@ -748,7 +750,9 @@ type EarlyStopping struct {
 	Goal ObjectiveGoal `protobuf:"varint,3,opt,name=goal,proto3,enum=sanas.v1.ObjectiveGoal" json:"goal,omitempty"`
 	// False (the default): a stopped trial is a rejected move of the annealing;
 	// it cools the temperature but never becomes the base or the best. True: its
-	// last value is judged as its reward, like a completed trial's.
+	// last value is judged as its reward, like a completed trial's; refused with
+	// goal OBJECTIVE_GOAL_MINIMIZE (a loss is not a reward: report the negated
+	// loss with goal MAXIMIZE instead).
 	StoppedValuesAsRewards bool `protobuf:"varint,4,opt,name=stopped_values_as_rewards,json=stoppedValuesAsRewards,proto3" json:"stopped_values_as_rewards,omitempty"`
 	unknownFields          protoimpl.UnknownFields
 	sizeCache              protoimpl.SizeCache
@@ -1275,7 +1279,8 @@ type Study struct {
 	// `state` is STUDY_STATE_BROKEN (and then only `study_id` is reliable).
 	BrokenReason string `protobuf:"bytes,17,opt,name=broken_reason,json=brokenReason,proto3" json:"broken_reason,omitempty"`
 	// Steps the stopped trials did not train: over the stopped trials whose
-	// reports named a max_step, the sum of max_step minus their last step.
+	// reports named a max_step, the sum of max_step minus their last step,
+	// saturating at 2^63-1 (like every count here).
 	StepsSaved int64 `protobuf:"varint,18,opt,name=steps_saved,json=stepsSaved,proto3" json:"steps_saved,omitempty"`
 	// System-assigned identifier of this incarnation of the study (AIP-148): a
 	// UUID minted when the study is created, kept across restarts. A study deleted
@@ -1529,7 +1534,9 @@ type Trial struct {
 	ClientId string `protobuf:"bytes,5,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
 	// Life-cycle state.
 	State TrialState `protobuf:"varint,6,opt,name=state,proto3,enum=sanas.v1.TrialState" json:"state,omitempty"`
-	// Reported reward; meaningful when state is SUCCEEDED.
+	// Reported reward; meaningful when state is SUCCEEDED, or STOPPED with
+	// `stopped_value_is_reward`. Any other STOPPED trial holds its last progress
+	// value here (in the direction of the rule's goal), which is not a reward.
 	Reward float64 `protobuf:"fixed64,7,opt,name=reward,proto3" json:"reward,omitempty"`
 	// True when the trial was reported infeasible.
 	Infeasible bool `protobuf:"varint,8,opt,name=infeasible,proto3" json:"infeasible,omitempty"`
@@ -1558,9 +1565,13 @@ type Trial struct {
 	// An opaque fingerprint of `tokens`. Send it back as `trial_fingerprint` in
 	// every request about the trial: a trial that has other tokens by then (a
 	// checkpoint folder restored from a backup) refuses the request.
-	Fingerprint   string `protobuf:"bytes,18,opt,name=fingerprint,proto3" json:"fingerprint,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Fingerprint string `protobuf:"bytes,18,opt,name=fingerprint,proto3" json:"fingerprint,omitempty"`
+	// For a STOPPED trial: true when its last value was judged as its reward
+	// (stopped_values_as_rewards), false when the stop was a rejected move and
+	// `reward` is only its last progress value. False for every other state.
+	StoppedValueIsReward bool `protobuf:"varint,19,opt,name=stopped_value_is_reward,json=stoppedValueIsReward,proto3" json:"stopped_value_is_reward,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *Trial) Reset() {
@@ -1717,6 +1728,13 @@ func (x *Trial) GetFingerprint() string {
 		return x.Fingerprint
 	}
 	return ""
+}
+
+func (x *Trial) GetStoppedValueIsReward() bool {
+	if x != nil {
+		return x.StoppedValueIsReward
+	}
+	return false
 }
 
 // Request of CreateStudy.
@@ -3105,7 +3123,8 @@ func (x *ReportTrialProgressRequest) GetTrialFingerprint() string {
 // Response of ReportTrialProgress.
 type ReportTrialProgressResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The trial with its measurements.
+	// The trial without its measurements (an answer costs the same at any curve
+	// length); ListTrials returns them.
 	Trial *Trial `protobuf:"bytes,1,opt,name=trial,proto3" json:"trial,omitempty"`
 	// True when the trainer should stop training the trial: the rule stopped it
 	// now or earlier. Reporting its result afterwards is optional.
@@ -3428,7 +3447,7 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"\vMeasurement\x12\x12\n" +
 	"\x04step\x18\x01 \x01(\x03R\x04step\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value\x12.\n" +
-	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xb1\x05\n" +
+	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xe8\x05\n" +
 	"\x05Trial\x12\x19\n" +
 	"\bstudy_id\x18\x01 \x01(\tR\astudyId\x12\x19\n" +
 	"\btrial_id\x18\x02 \x01(\x03R\atrialId\x12\x16\n" +
@@ -3453,7 +3472,8 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"stopReason\x12\x19\n" +
 	"\bmax_step\x18\x10 \x01(\x03R\amaxStep\x12\x1b\n" +
 	"\tstudy_uid\x18\x11 \x01(\tR\bstudyUid\x12 \n" +
-	"\vfingerprint\x18\x12 \x01(\tR\vfingerprint\"^\n" +
+	"\vfingerprint\x18\x12 \x01(\tR\vfingerprint\x125\n" +
+	"\x17stopped_value_is_reward\x18\x13 \x01(\bR\x14stoppedValueIsReward\"^\n" +
 	"\x12CreateStudyRequest\x12\x19\n" +
 	"\bstudy_id\x18\x01 \x01(\tR\astudyId\x12-\n" +
 	"\x06config\x18\x02 \x01(\v2\x15.sanas.v1.StudyConfigR\x06config\"V\n" +

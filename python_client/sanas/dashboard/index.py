@@ -41,6 +41,19 @@ CHART_CURVE_BUCKETS = 150
 CURVE_KEEP = 512
 
 
+def reward_of(t: pb.Trial) -> float | None:
+    """A trial's reward as the study counts it, None when it has none: a succeeded trial's,
+    or a stopped trial's last value when the study judged it as its reward
+    (`stopped_value_is_reward`). Any other stop was a rejected move: its value is a
+    progress value (a loss, with a MINIMIZE goal), and counting it as a reward made a
+    diverging trial the "best so far"."""
+    if t.state == pb.TRIAL_STATE_SUCCEEDED or (
+        t.state == pb.TRIAL_STATE_STOPPED and t.stopped_value_is_reward
+    ):
+        return t.reward
+    return None
+
+
 class QueryError(ValueError):
     """A bad table query: the dashboard answers it with HTTP 400 and this message."""
 
@@ -179,8 +192,7 @@ class Row:
         return cls(
             t.trial_id,
             state,
-            # A stopped trial's reward is its last reported value.
-            t.reward if state in ("succeeded", "stopped") else None,
+            reward_of(t),
             t.accepted,
             t.temperature,
             t.client_id,
@@ -193,6 +205,12 @@ class Row:
             t.max_step,
             curve,
         )
+
+    @property
+    def last_value(self) -> float | None:
+        """The last progress value (a stopped trial's is not a reward unless the study
+        judged it as one: see `reward_of`)."""
+        return self.curve.last[1] if self.curve and self.curve.last else None
 
     def to_json(self, tokens: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -209,6 +227,7 @@ class Row:
             "stop_reason": self.stop_reason,
             "max_step": self.max_step,
             "last_step": self.curve.last[0] if self.curve and self.curve.last else None,
+            "last_value": self.last_value,
         }
         if tokens:
             out["tokens"] = list(self.tokens)
@@ -435,7 +454,11 @@ class TrialIndex:
         temperature and rolling acceptance; down-sampled to MAX_SERIES_POINTS buckets
         (each keeps its best reward) so a 100k-trial study stays a small download. The
         learning curves of the latest MAX_CURVES trials that reported progress, each cut
-        to the extremes of CHART_CURVE_BUCKETS step ranges (the same ranges for all)."""
+        to the extremes of CHART_CURVE_BUCKETS step ranges (the same ranges for all).
+
+        Stopped trials are in it as the moves they were (rejected, for the acceptance);
+        their reward is None (no point) unless the study judged their value as a reward,
+        so "best so far" is the study's best whatever its goal and stopping options."""
         return json.loads(self.series_json())
 
     def series_json(self) -> bytes:
@@ -451,15 +474,16 @@ class TrialIndex:
         stride = max(1, math.ceil(n / MAX_SERIES_POINTS))
         window = max(1, min(20, n // 5))
         ids: list[int] = []
-        rewards: list[float] = []
-        best: list[float] = []
+        rewards: list[float | None] = []
+        best: list[float | None] = []
         temps: list[float] = []
         accept: list[float] = []
-        top = -math.inf
+        top: float | None = None
         recent = 0
         for i, r in enumerate(done):
-            reward = r.reward if r.reward is not None else -math.inf
-            top = max(top, reward)
+            reward = r.reward
+            if reward is not None and (top is None or reward > top):
+                top = reward
             recent += r.accepted
             if i >= window:
                 recent -= done[i - window].accepted
@@ -469,11 +493,11 @@ class TrialIndex:
                 best.append(top)
                 temps.append(r.temperature)
                 accept.append(recent / min(i + 1, window))
-            elif reward > rewards[-1]:
+                continue
+            last = rewards[-1]
+            if reward is not None and (last is None or reward > last):
                 rewards[-1] = reward
-                best[-1] = top
-            else:
-                best[-1] = top
+            best[-1] = top
         measured = sorted((r for r in rows if r.curve is not None), key=_trial_id)[-MAX_CURVES:]
         measured.reverse()  # the latest first
         span = max((r.curve.last[0] for r in measured if r.curve and r.curve.last), default=0)

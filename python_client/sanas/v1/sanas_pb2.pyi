@@ -291,7 +291,7 @@ class Measurement(_message.Message):
     def __init__(self, step: _Optional[int] = ..., value: _Optional[float] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Trial(_message.Message):
-    __slots__ = ("study_id", "trial_id", "tokens", "temperature", "client_id", "state", "reward", "infeasible", "accepted", "create_time", "complete_time", "lease_expire_time", "issue_count", "measurements", "stop_reason", "max_step", "study_uid", "fingerprint")
+    __slots__ = ("study_id", "trial_id", "tokens", "temperature", "client_id", "state", "reward", "infeasible", "accepted", "create_time", "complete_time", "lease_expire_time", "issue_count", "measurements", "stop_reason", "max_step", "study_uid", "fingerprint", "stopped_value_is_reward")
     STUDY_ID_FIELD_NUMBER: _ClassVar[int]
     TRIAL_ID_FIELD_NUMBER: _ClassVar[int]
     TOKENS_FIELD_NUMBER: _ClassVar[int]
@@ -310,6 +310,7 @@ class Trial(_message.Message):
     MAX_STEP_FIELD_NUMBER: _ClassVar[int]
     STUDY_UID_FIELD_NUMBER: _ClassVar[int]
     FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    STOPPED_VALUE_IS_REWARD_FIELD_NUMBER: _ClassVar[int]
     study_id: str
     trial_id: int
     tokens: _containers.RepeatedScalarFieldContainer[int]
@@ -328,7 +329,8 @@ class Trial(_message.Message):
     max_step: int
     study_uid: str
     fingerprint: str
-    def __init__(self, study_id: _Optional[str] = ..., trial_id: _Optional[int] = ..., tokens: _Optional[_Iterable[int]] = ..., temperature: _Optional[float] = ..., client_id: _Optional[str] = ..., state: _Optional[_Union[TrialState, str]] = ..., reward: _Optional[float] = ..., infeasible: _Optional[bool] = ..., accepted: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lease_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., issue_count: _Optional[int] = ..., measurements: _Optional[_Iterable[_Union[Measurement, _Mapping]]] = ..., stop_reason: _Optional[str] = ..., max_step: _Optional[int] = ..., study_uid: _Optional[str] = ..., fingerprint: _Optional[str] = ...) -> None: ...
+    stopped_value_is_reward: bool
+    def __init__(self, study_id: _Optional[str] = ..., trial_id: _Optional[int] = ..., tokens: _Optional[_Iterable[int]] = ..., temperature: _Optional[float] = ..., client_id: _Optional[str] = ..., state: _Optional[_Union[TrialState, str]] = ..., reward: _Optional[float] = ..., infeasible: _Optional[bool] = ..., accepted: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lease_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., issue_count: _Optional[int] = ..., measurements: _Optional[_Iterable[_Union[Measurement, _Mapping]]] = ..., stop_reason: _Optional[str] = ..., max_step: _Optional[int] = ..., study_uid: _Optional[str] = ..., fingerprint: _Optional[str] = ..., stopped_value_is_reward: _Optional[bool] = ...) -> None: ...
 
 class CreateStudyRequest(_message.Message):
     __slots__ = ("study_id", "config")

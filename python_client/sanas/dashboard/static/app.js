@@ -284,7 +284,7 @@ function trialsTable(id) {
   const next = el("button", { id: "next", type: "button" }, "next ›");
   pager.append(prev, status, next);
   box.append(form, table, pager);
-  const columns = [["trial", "trial"], ["state", "state"], ["reward", "reward"], ["step", null], ["accepted", null], ["T", null], ["trainer", "trainer"], ["created", "time"]];
+  const columns = [["trial", "trial"], ["state", "state"], ["reward", "reward"], ["step", null], ["value", null], ["accepted", null], ["T", null], ["trainer", "trainer"], ["created", "time"]];
   const stamp = (v) => (v ? String(new Date(v).getTime() / 1000) : "");
   form.addEventListener("submit", (e) => {
     e.preventDefault();
@@ -323,6 +323,8 @@ function trialsTable(id) {
         el("td", { class: `state ${t.state}` }, t.state),
         el("td", { class: "reward" }, fmt(t.reward, 6)),
         el("td", {}, t.last_step === null ? "" : `${t.last_step}/${t.max_step || "?"}`),
+        // The last progress value: a stopped trial's is its reward only if the study says so.
+        el("td", { class: "value" }, t.last_value === null ? "" : fmt(t.last_value, 6)),
         el("td", {}, t.accepted ? "yes" : ""),
         el("td", {}, fmt(t.temperature, 3)),
         el("td", { class: "trainer" }, t.client_id),
@@ -359,7 +361,7 @@ async function trialPage() {
   $("#crumbs").append(" / ", el("a", { href: studyUrl(id) }, id), ` / trial #${trialId}`);
   try {
     const t = await api(`${apiStudy(id)}/trials/${trialId}`);
-    const rows = [["state", t.state], ["reward", fmt(t.reward, 6)], ["accepted", t.accepted ? "yes" : "no"],
+    const rows = [["state", t.state], ["reward", fmt(t.reward, 6)], ["last value", t.last_value === null ? "-" : fmt(t.last_value, 6)], ["accepted", t.accepted ? "yes" : "no"],
       ["temperature", fmt(t.temperature, 4)], ["trainer", t.client_id], ["issued", `${t.issue_count}×`],
       ["created", when(t.create_time)], ["completed", when(t.complete_time)],
       ["stop reason", t.stop_reason || "-"], ["tokens", t.tokens.join(" ")]];

@@ -254,6 +254,7 @@ PROTOBUF_CONSTEXPR Trial::Trial(
   , /*decltype(_impl_.state_)*/0
   , /*decltype(_impl_.infeasible_)*/false
   , /*decltype(_impl_.accepted_)*/false
+  , /*decltype(_impl_.stopped_value_is_reward_)*/false
   , /*decltype(_impl_.max_step_)*/int64_t{0}
   , /*decltype(_impl_.issue_count_)*/0
   , /*decltype(_impl_._cached_size_)*/{}} {}
@@ -825,6 +826,7 @@ const uint32_t TableStruct_sanas_2fv1_2fsanas_2eproto::offsets[] PROTOBUF_SECTIO
   PROTOBUF_FIELD_OFFSET(::sanas::v1::Trial, _impl_.max_step_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::Trial, _impl_.study_uid_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::Trial, _impl_.fingerprint_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::Trial, _impl_.stopped_value_is_reward_),
   ~0u,  // no _has_bits_
   PROTOBUF_FIELD_OFFSET(::sanas::v1::CreateStudyRequest, _internal_metadata_),
   ~0u,  // no _extensions_
@@ -1057,30 +1059,30 @@ static const ::_pbi::MigrationSchema schemas[] PROTOBUF_SECTION_VARIABLE(protode
   { 114, 139, -1, sizeof(::sanas::v1::Study)},
   { 158, -1, -1, sizeof(::sanas::v1::Measurement)},
   { 167, -1, -1, sizeof(::sanas::v1::Trial)},
-  { 191, -1, -1, sizeof(::sanas::v1::CreateStudyRequest)},
-  { 199, -1, -1, sizeof(::sanas::v1::CreateStudyResponse)},
-  { 207, -1, -1, sizeof(::sanas::v1::GetStudyRequest)},
-  { 214, -1, -1, sizeof(::sanas::v1::GetStudyResponse)},
-  { 221, -1, -1, sizeof(::sanas::v1::ListStudiesRequest)},
-  { 229, -1, -1, sizeof(::sanas::v1::ListStudiesResponse)},
-  { 237, -1, -1, sizeof(::sanas::v1::DeleteStudyRequest)},
-  { 244, -1, -1, sizeof(::sanas::v1::DeleteStudyResponse)},
-  { 250, -1, -1, sizeof(::sanas::v1::SuggestTrialRequest)},
-  { 260, -1, -1, sizeof(::sanas::v1::SuggestTrialResponse)},
-  { 270, -1, -1, sizeof(::sanas::v1::CompleteTrialRequest)},
-  { 285, -1, -1, sizeof(::sanas::v1::CompleteTrialResponse)},
-  { 294, -1, -1, sizeof(::sanas::v1::HeartbeatTrialRequest)},
-  { 305, -1, -1, sizeof(::sanas::v1::HeartbeatTrialResponse)},
-  { 312, -1, -1, sizeof(::sanas::v1::ListTrialsRequest)},
-  { 322, -1, -1, sizeof(::sanas::v1::ListTrialsResponse)},
-  { 331, -1, -1, sizeof(::sanas::v1::WatchStudyRequest)},
-  { 338, -1, -1, sizeof(::sanas::v1::WatchStudyResponse)},
-  { 349, -1, -1, sizeof(::sanas::v1::ImportPaddleSlimCheckpointRequest)},
-  { 358, -1, -1, sizeof(::sanas::v1::ImportPaddleSlimCheckpointResponse)},
-  { 366, -1, -1, sizeof(::sanas::v1::ReportTrialProgressRequest)},
-  { 381, -1, -1, sizeof(::sanas::v1::ReportTrialProgressResponse)},
-  { 389, -1, -1, sizeof(::sanas::v1::SkipTrialRequest)},
-  { 401, -1, -1, sizeof(::sanas::v1::SkipTrialResponse)},
+  { 192, -1, -1, sizeof(::sanas::v1::CreateStudyRequest)},
+  { 200, -1, -1, sizeof(::sanas::v1::CreateStudyResponse)},
+  { 208, -1, -1, sizeof(::sanas::v1::GetStudyRequest)},
+  { 215, -1, -1, sizeof(::sanas::v1::GetStudyResponse)},
+  { 222, -1, -1, sizeof(::sanas::v1::ListStudiesRequest)},
+  { 230, -1, -1, sizeof(::sanas::v1::ListStudiesResponse)},
+  { 238, -1, -1, sizeof(::sanas::v1::DeleteStudyRequest)},
+  { 245, -1, -1, sizeof(::sanas::v1::DeleteStudyResponse)},
+  { 251, -1, -1, sizeof(::sanas::v1::SuggestTrialRequest)},
+  { 261, -1, -1, sizeof(::sanas::v1::SuggestTrialResponse)},
+  { 271, -1, -1, sizeof(::sanas::v1::CompleteTrialRequest)},
+  { 286, -1, -1, sizeof(::sanas::v1::CompleteTrialResponse)},
+  { 295, -1, -1, sizeof(::sanas::v1::HeartbeatTrialRequest)},
+  { 306, -1, -1, sizeof(::sanas::v1::HeartbeatTrialResponse)},
+  { 313, -1, -1, sizeof(::sanas::v1::ListTrialsRequest)},
+  { 323, -1, -1, sizeof(::sanas::v1::ListTrialsResponse)},
+  { 332, -1, -1, sizeof(::sanas::v1::WatchStudyRequest)},
+  { 339, -1, -1, sizeof(::sanas::v1::WatchStudyResponse)},
+  { 350, -1, -1, sizeof(::sanas::v1::ImportPaddleSlimCheckpointRequest)},
+  { 359, -1, -1, sizeof(::sanas::v1::ImportPaddleSlimCheckpointResponse)},
+  { 367, -1, -1, sizeof(::sanas::v1::ReportTrialProgressRequest)},
+  { 382, -1, -1, sizeof(::sanas::v1::ReportTrialProgressResponse)},
+  { 390, -1, -1, sizeof(::sanas::v1::SkipTrialRequest)},
+  { 402, -1, -1, sizeof(::sanas::v1::SkipTrialResponse)},
 };
 
 static const ::_pb::Message* const file_default_instances[] = {
@@ -1178,7 +1180,7 @@ const char descriptor_table_protodef_sanas_2fv1_2fsanas_2eproto[] PROTOBUF_SECTI
   "d\030\023 \001(\tB\016\n\014_best_rewardB\021\n\017_current_rewa"
   "rd\"T\n\013Measurement\022\014\n\004step\030\001 \001(\003\022\r\n\005value"
   "\030\002 \001(\001\022(\n\004time\030\003 \001(\0132\032.google.protobuf.T"
-  "imestamp\"\352\003\n\005Trial\022\020\n\010study_id\030\001 \001(\t\022\020\n\010"
+  "imestamp\"\213\004\n\005Trial\022\020\n\010study_id\030\001 \001(\t\022\020\n\010"
   "trial_id\030\002 \001(\003\022\016\n\006tokens\030\003 \003(\005\022\023\n\013temper"
   "ature\030\004 \001(\001\022\021\n\tclient_id\030\005 \001(\t\022#\n\005state\030"
   "\006 \001(\0162\024.sanas.v1.TrialState\022\016\n\006reward\030\007 "
@@ -1190,127 +1192,128 @@ const char descriptor_table_protodef_sanas_2fv1_2fsanas_2eproto[] PROTOBUF_SECTI
   "issue_count\030\r \001(\005\022+\n\014measurements\030\016 \003(\0132"
   "\025.sanas.v1.Measurement\022\023\n\013stop_reason\030\017 "
   "\001(\t\022\020\n\010max_step\030\020 \001(\003\022\021\n\tstudy_uid\030\021 \001(\t"
-  "\022\023\n\013fingerprint\030\022 \001(\t\"M\n\022CreateStudyRequ"
+  "\022\023\n\013fingerprint\030\022 \001(\t\022\037\n\027stopped_value_i"
+  "s_reward\030\023 \001(\010\"M\n\022CreateStudyRequest\022\020\n\010"
+  "study_id\030\001 \001(\t\022%\n\006config\030\002 \001(\0132\025.sanas.v"
+  "1.StudyConfig\"F\n\023CreateStudyResponse\022\036\n\005"
+  "study\030\001 \001(\0132\017.sanas.v1.Study\022\017\n\007created\030"
+  "\002 \001(\010\"#\n\017GetStudyRequest\022\020\n\010study_id\030\001 \001"
+  "(\t\"2\n\020GetStudyResponse\022\036\n\005study\030\001 \001(\0132\017."
+  "sanas.v1.Study\";\n\022ListStudiesRequest\022\021\n\t"
+  "page_size\030\001 \001(\005\022\022\n\npage_token\030\002 \001(\t\"P\n\023L"
+  "istStudiesResponse\022 \n\007studies\030\001 \003(\0132\017.sa"
+  "nas.v1.Study\022\027\n\017next_page_token\030\002 \001(\t\"&\n"
+  "\022DeleteStudyRequest\022\020\n\010study_id\030\001 \001(\t\"\025\n"
+  "\023DeleteStudyResponse\"l\n\023SuggestTrialRequ"
+  "est\022\020\n\010study_id\030\001 \001(\t\022\021\n\tclient_id\030\002 \001(\t"
+  "\022\022\n\nrequest_id\030\003 \001(\t\022\034\n\024include_architec"
+  "ture\030\004 \001(\010\"\204\001\n\024SuggestTrialResponse\022\036\n\005t"
+  "rial\030\001 \001(\0132\017.sanas.v1.Trial\022-\n\rarchitect"
+  "ures\030\002 \003(\0132\026.sanas.v1.Architecture\022\r\n\005fl"
+  "ops\030\003 \001(\003\022\016\n\006params\030\004 \001(\003\"\311\001\n\024CompleteTr"
+  "ialRequest\022\020\n\010study_id\030\001 \001(\t\022\020\n\010trial_id"
+  "\030\002 \001(\003\022\016\n\006reward\030\003 \001(\001\022\022\n\ninfeasible\030\004 \001"
+  "(\010\022\024\n\014suggest_next\030\005 \001(\010\022\021\n\tclient_id\030\006 "
+  "\001(\t\022\022\n\nrequest_id\030\007 \001(\t\022\021\n\tstudy_uid\030\010 \001"
+  "(\t\022\031\n\021trial_fingerprint\030\t \001(\t\"v\n\025Complet"
+  "eTrialResponse\022\036\n\005trial\030\001 \001(\0132\017.sanas.v1"
+  ".Trial\022#\n\nnext_trial\030\002 \001(\0132\017.sanas.v1.Tr"
+  "ial\022\030\n\020budget_remaining\030\003 \001(\003\"|\n\025Heartbe"
+  "atTrialRequest\022\020\n\010study_id\030\001 \001(\t\022\020\n\010tria"
+  "l_id\030\002 \001(\003\022\021\n\tclient_id\030\003 \001(\t\022\021\n\tstudy_u"
+  "id\030\004 \001(\t\022\031\n\021trial_fingerprint\030\005 \001(\t\"8\n\026H"
+  "eartbeatTrialResponse\022\036\n\005trial\030\001 \001(\0132\017.s"
+  "anas.v1.Trial\"q\n\021ListTrialsRequest\022\020\n\010st"
+  "udy_id\030\001 \001(\t\022\021\n\tpage_size\030\002 \001(\005\022\022\n\npage_"
+  "token\030\003 \001(\t\022#\n\005state\030\004 \001(\0162\024.sanas.v1.Tr"
+  "ialState\"b\n\022ListTrialsResponse\022\037\n\006trials"
+  "\030\001 \003(\0132\017.sanas.v1.Trial\022\027\n\017next_page_tok"
+  "en\030\002 \001(\t\022\022\n\ntotal_size\030\003 \001(\003\"%\n\021WatchStu"
+  "dyRequest\022\020\n\010study_id\030\001 \001(\t\"\330\001\n\022WatchStu"
+  "dyResponse\022&\n\004type\030\001 \001(\0162\030.sanas.v1.Stud"
+  "yEventType\022\036\n\005trial\030\002 \001(\0132\017.sanas.v1.Tri"
+  "al\022\036\n\005study\030\003 \001(\0132\017.sanas.v1.Study\022.\n\nev"
+  "ent_time\030\004 \001(\0132\032.google.protobuf.Timesta"
+  "mp\022*\n\013measurement\030\005 \001(\0132\025.sanas.v1.Measu"
+  "rement\"u\n!ImportPaddleSlimCheckpointRequ"
   "est\022\020\n\010study_id\030\001 \001(\t\022%\n\006config\030\002 \001(\0132\025."
-  "sanas.v1.StudyConfig\"F\n\023CreateStudyRespo"
-  "nse\022\036\n\005study\030\001 \001(\0132\017.sanas.v1.Study\022\017\n\007c"
-  "reated\030\002 \001(\010\"#\n\017GetStudyRequest\022\020\n\010study"
-  "_id\030\001 \001(\t\"2\n\020GetStudyResponse\022\036\n\005study\030\001"
-  " \001(\0132\017.sanas.v1.Study\";\n\022ListStudiesRequ"
-  "est\022\021\n\tpage_size\030\001 \001(\005\022\022\n\npage_token\030\002 \001"
-  "(\t\"P\n\023ListStudiesResponse\022 \n\007studies\030\001 \003"
-  "(\0132\017.sanas.v1.Study\022\027\n\017next_page_token\030\002"
-  " \001(\t\"&\n\022DeleteStudyRequest\022\020\n\010study_id\030\001"
-  " \001(\t\"\025\n\023DeleteStudyResponse\"l\n\023SuggestTr"
-  "ialRequest\022\020\n\010study_id\030\001 \001(\t\022\021\n\tclient_i"
-  "d\030\002 \001(\t\022\022\n\nrequest_id\030\003 \001(\t\022\034\n\024include_a"
-  "rchitecture\030\004 \001(\010\"\204\001\n\024SuggestTrialRespon"
-  "se\022\036\n\005trial\030\001 \001(\0132\017.sanas.v1.Trial\022-\n\rar"
-  "chitectures\030\002 \003(\0132\026.sanas.v1.Architectur"
-  "e\022\r\n\005flops\030\003 \001(\003\022\016\n\006params\030\004 \001(\003\"\311\001\n\024Com"
-  "pleteTrialRequest\022\020\n\010study_id\030\001 \001(\t\022\020\n\010t"
-  "rial_id\030\002 \001(\003\022\016\n\006reward\030\003 \001(\001\022\022\n\ninfeasi"
-  "ble\030\004 \001(\010\022\024\n\014suggest_next\030\005 \001(\010\022\021\n\tclien"
-  "t_id\030\006 \001(\t\022\022\n\nrequest_id\030\007 \001(\t\022\021\n\tstudy_"
-  "uid\030\010 \001(\t\022\031\n\021trial_fingerprint\030\t \001(\t\"v\n\025"
-  "CompleteTrialResponse\022\036\n\005trial\030\001 \001(\0132\017.s"
-  "anas.v1.Trial\022#\n\nnext_trial\030\002 \001(\0132\017.sana"
-  "s.v1.Trial\022\030\n\020budget_remaining\030\003 \001(\003\"|\n\025"
-  "HeartbeatTrialRequest\022\020\n\010study_id\030\001 \001(\t\022"
-  "\020\n\010trial_id\030\002 \001(\003\022\021\n\tclient_id\030\003 \001(\t\022\021\n\t"
-  "study_uid\030\004 \001(\t\022\031\n\021trial_fingerprint\030\005 \001"
-  "(\t\"8\n\026HeartbeatTrialResponse\022\036\n\005trial\030\001 "
-  "\001(\0132\017.sanas.v1.Trial\"q\n\021ListTrialsReques"
-  "t\022\020\n\010study_id\030\001 \001(\t\022\021\n\tpage_size\030\002 \001(\005\022\022"
-  "\n\npage_token\030\003 \001(\t\022#\n\005state\030\004 \001(\0162\024.sana"
-  "s.v1.TrialState\"b\n\022ListTrialsResponse\022\037\n"
-  "\006trials\030\001 \003(\0132\017.sanas.v1.Trial\022\027\n\017next_p"
-  "age_token\030\002 \001(\t\022\022\n\ntotal_size\030\003 \001(\003\"%\n\021W"
-  "atchStudyRequest\022\020\n\010study_id\030\001 \001(\t\"\330\001\n\022W"
-  "atchStudyResponse\022&\n\004type\030\001 \001(\0162\030.sanas."
-  "v1.StudyEventType\022\036\n\005trial\030\002 \001(\0132\017.sanas"
-  ".v1.Trial\022\036\n\005study\030\003 \001(\0132\017.sanas.v1.Stud"
-  "y\022.\n\nevent_time\030\004 \001(\0132\032.google.protobuf."
-  "Timestamp\022*\n\013measurement\030\005 \001(\0132\025.sanas.v"
-  "1.Measurement\"u\n!ImportPaddleSlimCheckpo"
-  "intRequest\022\020\n\010study_id\030\001 \001(\t\022%\n\006config\030\002"
-  " \001(\0132\025.sanas.v1.StudyConfig\022\027\n\017checkpoin"
-  "t_json\030\003 \001(\t\"]\n\"ImportPaddleSlimCheckpoi"
-  "ntResponse\022\036\n\005study\030\001 \001(\0132\017.sanas.v1.Stu"
-  "dy\022\027\n\017imported_trials\030\002 \001(\003\"\341\001\n\032ReportTr"
-  "ialProgressRequest\022\020\n\010study_id\030\001 \001(\t\022\020\n\010"
-  "trial_id\030\002 \001(\003\022\014\n\004step\030\003 \001(\003\022\r\n\005value\030\004 "
-  "\001(\001\022\020\n\010max_step\030\005 \001(\003\022\021\n\tclient_id\030\006 \001(\t"
-  "\022/\n\016early_stopping\030\007 \001(\0132\027.sanas.v1.Earl"
-  "yStopping\022\021\n\tstudy_uid\030\010 \001(\t\022\031\n\021trial_fi"
-  "ngerprint\030\t \001(\t\"R\n\033ReportTrialProgressRe"
-  "sponse\022\036\n\005trial\030\001 \001(\0132\017.sanas.v1.Trial\022\023"
-  "\n\013should_stop\030\002 \001(\010\"\207\001\n\020SkipTrialRequest"
-  "\022\020\n\010study_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001(\003\022\021\n\t"
-  "client_id\030\003 \001(\t\022\016\n\006reason\030\004 \001(\t\022\021\n\tstudy"
-  "_uid\030\005 \001(\t\022\031\n\021trial_fingerprint\030\006 \001(\t\"M\n"
-  "\021SkipTrialResponse\022\036\n\005trial\030\001 \001(\0132\017.sana"
-  "s.v1.Trial\022\030\n\020budget_remaining\030\002 \001(\003*i\n\r"
-  "ObjectiveGoal\022\036\n\032OBJECTIVE_GOAL_UNSPECIF"
-  "IED\020\000\022\033\n\027OBJECTIVE_GOAL_MAXIMIZE\020\001\022\033\n\027OB"
-  "JECTIVE_GOAL_MINIMIZE\020\002*t\n\nStudyState\022\033\n"
-  "\027STUDY_STATE_UNSPECIFIED\020\000\022\026\n\022STUDY_STAT"
-  "E_ACTIVE\020\001\022\031\n\025STUDY_STATE_COMPLETED\020\002\022\026\n"
-  "\022STUDY_STATE_BROKEN\020\003*\252\001\n\nTrialState\022\033\n\027"
-  "TRIAL_STATE_UNSPECIFIED\020\000\022\026\n\022TRIAL_STATE"
-  "_ACTIVE\020\001\022\031\n\025TRIAL_STATE_SUCCEEDED\020\002\022\032\n\026"
-  "TRIAL_STATE_INFEASIBLE\020\003\022\027\n\023TRIAL_STATE_"
-  "STOPPED\020\004\022\027\n\023TRIAL_STATE_SKIPPED\020\005*\220\004\n\013E"
-  "rrorReason\022\034\n\030ERROR_REASON_UNSPECIFIED\020\000"
-  "\022!\n\035ERROR_REASON_INVALID_ARGUMENT\020\001\022 \n\034E"
-  "RROR_REASON_STUDY_NOT_FOUND\020\002\022 \n\034ERROR_R"
-  "EASON_TRIAL_NOT_FOUND\020\003\022\035\n\031ERROR_REASON_"
-  "STUDY_EXISTS\020\004\022(\n$ERROR_REASON_TRIAL_ALR"
-  "EADY_COMPLETED\020\005\022!\n\035ERROR_REASON_BUDGET_"
-  "EXHAUSTED\020\006\022 \n\034ERROR_REASON_SPACE_EXHAUS"
-  "TED\020\007\022 \n\034ERROR_REASON_STORAGE_FAILURE\020\010\022"
-  "(\n$ERROR_REASON_TOO_MANY_PENDING_TRIALS\020"
-  "\t\022 \n\034ERROR_REASON_UNAUTHENTICATED\020\n\022\035\n\031E"
-  "RROR_REASON_STUDY_BROKEN\020\013\022\"\n\036ERROR_REAS"
-  "ON_TOO_MANY_WATCHERS\020\014\022\037\n\033ERROR_REASON_T"
-  "RIAL_NOT_HELD\020\r\022\034\n\030ERROR_REASON_STALE_TR"
-  "IAL\020\016*\370\002\n\016StudyEventType\022 \n\034STUDY_EVENT_"
-  "TYPE_UNSPECIFIED\020\000\022\"\n\036STUDY_EVENT_TYPE_C"
-  "URRENT_STATE\020\001\022$\n STUDY_EVENT_TYPE_TRIAL"
-  "_SUGGESTED\020\002\022\"\n\036STUDY_EVENT_TYPE_LEASE_E"
-  "XPIRED\020\003\022$\n STUDY_EVENT_TYPE_TRIAL_COMPL"
-  "ETED\020\004\022\035\n\031STUDY_EVENT_TYPE_NEW_BEST\020\005\022$\n"
-  " STUDY_EVENT_TYPE_STUDY_COMPLETED\020\006\022#\n\037S"
-  "TUDY_EVENT_TYPE_TRIAL_PROGRESS\020\007\022\"\n\036STUD"
-  "Y_EVENT_TYPE_TRIAL_STOPPED\020\010\022\"\n\036STUDY_EV"
-  "ENT_TYPE_TRIAL_SKIPPED\020\t2\347\007\n\021ControllerS"
-  "ervice\022J\n\013CreateStudy\022\034.sanas.v1.CreateS"
-  "tudyRequest\032\035.sanas.v1.CreateStudyRespon"
-  "se\022A\n\010GetStudy\022\031.sanas.v1.GetStudyReques"
-  "t\032\032.sanas.v1.GetStudyResponse\022J\n\013ListStu"
-  "dies\022\034.sanas.v1.ListStudiesRequest\032\035.san"
-  "as.v1.ListStudiesResponse\022J\n\013DeleteStudy"
-  "\022\034.sanas.v1.DeleteStudyRequest\032\035.sanas.v"
-  "1.DeleteStudyResponse\022M\n\014SuggestTrial\022\035."
-  "sanas.v1.SuggestTrialRequest\032\036.sanas.v1."
-  "SuggestTrialResponse\022P\n\rCompleteTrial\022\036."
-  "sanas.v1.CompleteTrialRequest\032\037.sanas.v1"
-  ".CompleteTrialResponse\022S\n\016HeartbeatTrial"
-  "\022\037.sanas.v1.HeartbeatTrialRequest\032 .sana"
-  "s.v1.HeartbeatTrialResponse\022G\n\nListTrial"
-  "s\022\033.sanas.v1.ListTrialsRequest\032\034.sanas.v"
-  "1.ListTrialsResponse\022I\n\nWatchStudy\022\033.san"
-  "as.v1.WatchStudyRequest\032\034.sanas.v1.Watch"
-  "StudyResponse0\001\022w\n\032ImportPaddleSlimCheck"
-  "point\022+.sanas.v1.ImportPaddleSlimCheckpo"
-  "intRequest\032,.sanas.v1.ImportPaddleSlimCh"
-  "eckpointResponse\022b\n\023ReportTrialProgress\022"
-  "$.sanas.v1.ReportTrialProgressRequest\032%."
-  "sanas.v1.ReportTrialProgressResponse\022D\n\t"
-  "SkipTrial\022\032.sanas.v1.SkipTrialRequest\032\033."
-  "sanas.v1.SkipTrialResponseB7Z5github.com"
-  "/sanas-nas/sanas/clients/go/sanasv1;sana"
-  "sv1b\006proto3"
+  "sanas.v1.StudyConfig\022\027\n\017checkpoint_json\030"
+  "\003 \001(\t\"]\n\"ImportPaddleSlimCheckpointRespo"
+  "nse\022\036\n\005study\030\001 \001(\0132\017.sanas.v1.Study\022\027\n\017i"
+  "mported_trials\030\002 \001(\003\"\341\001\n\032ReportTrialProg"
+  "ressRequest\022\020\n\010study_id\030\001 \001(\t\022\020\n\010trial_i"
+  "d\030\002 \001(\003\022\014\n\004step\030\003 \001(\003\022\r\n\005value\030\004 \001(\001\022\020\n\010"
+  "max_step\030\005 \001(\003\022\021\n\tclient_id\030\006 \001(\t\022/\n\016ear"
+  "ly_stopping\030\007 \001(\0132\027.sanas.v1.EarlyStoppi"
+  "ng\022\021\n\tstudy_uid\030\010 \001(\t\022\031\n\021trial_fingerpri"
+  "nt\030\t \001(\t\"R\n\033ReportTrialProgressResponse\022"
+  "\036\n\005trial\030\001 \001(\0132\017.sanas.v1.Trial\022\023\n\013shoul"
+  "d_stop\030\002 \001(\010\"\207\001\n\020SkipTrialRequest\022\020\n\010stu"
+  "dy_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001(\003\022\021\n\tclient_"
+  "id\030\003 \001(\t\022\016\n\006reason\030\004 \001(\t\022\021\n\tstudy_uid\030\005 "
+  "\001(\t\022\031\n\021trial_fingerprint\030\006 \001(\t\"M\n\021SkipTr"
+  "ialResponse\022\036\n\005trial\030\001 \001(\0132\017.sanas.v1.Tr"
+  "ial\022\030\n\020budget_remaining\030\002 \001(\003*i\n\rObjecti"
+  "veGoal\022\036\n\032OBJECTIVE_GOAL_UNSPECIFIED\020\000\022\033"
+  "\n\027OBJECTIVE_GOAL_MAXIMIZE\020\001\022\033\n\027OBJECTIVE"
+  "_GOAL_MINIMIZE\020\002*t\n\nStudyState\022\033\n\027STUDY_"
+  "STATE_UNSPECIFIED\020\000\022\026\n\022STUDY_STATE_ACTIV"
+  "E\020\001\022\031\n\025STUDY_STATE_COMPLETED\020\002\022\026\n\022STUDY_"
+  "STATE_BROKEN\020\003*\252\001\n\nTrialState\022\033\n\027TRIAL_S"
+  "TATE_UNSPECIFIED\020\000\022\026\n\022TRIAL_STATE_ACTIVE"
+  "\020\001\022\031\n\025TRIAL_STATE_SUCCEEDED\020\002\022\032\n\026TRIAL_S"
+  "TATE_INFEASIBLE\020\003\022\027\n\023TRIAL_STATE_STOPPED"
+  "\020\004\022\027\n\023TRIAL_STATE_SKIPPED\020\005*\220\004\n\013ErrorRea"
+  "son\022\034\n\030ERROR_REASON_UNSPECIFIED\020\000\022!\n\035ERR"
+  "OR_REASON_INVALID_ARGUMENT\020\001\022 \n\034ERROR_RE"
+  "ASON_STUDY_NOT_FOUND\020\002\022 \n\034ERROR_REASON_T"
+  "RIAL_NOT_FOUND\020\003\022\035\n\031ERROR_REASON_STUDY_E"
+  "XISTS\020\004\022(\n$ERROR_REASON_TRIAL_ALREADY_CO"
+  "MPLETED\020\005\022!\n\035ERROR_REASON_BUDGET_EXHAUST"
+  "ED\020\006\022 \n\034ERROR_REASON_SPACE_EXHAUSTED\020\007\022 "
+  "\n\034ERROR_REASON_STORAGE_FAILURE\020\010\022(\n$ERRO"
+  "R_REASON_TOO_MANY_PENDING_TRIALS\020\t\022 \n\034ER"
+  "ROR_REASON_UNAUTHENTICATED\020\n\022\035\n\031ERROR_RE"
+  "ASON_STUDY_BROKEN\020\013\022\"\n\036ERROR_REASON_TOO_"
+  "MANY_WATCHERS\020\014\022\037\n\033ERROR_REASON_TRIAL_NO"
+  "T_HELD\020\r\022\034\n\030ERROR_REASON_STALE_TRIAL\020\016*\370"
+  "\002\n\016StudyEventType\022 \n\034STUDY_EVENT_TYPE_UN"
+  "SPECIFIED\020\000\022\"\n\036STUDY_EVENT_TYPE_CURRENT_"
+  "STATE\020\001\022$\n STUDY_EVENT_TYPE_TRIAL_SUGGES"
+  "TED\020\002\022\"\n\036STUDY_EVENT_TYPE_LEASE_EXPIRED\020"
+  "\003\022$\n STUDY_EVENT_TYPE_TRIAL_COMPLETED\020\004\022"
+  "\035\n\031STUDY_EVENT_TYPE_NEW_BEST\020\005\022$\n STUDY_"
+  "EVENT_TYPE_STUDY_COMPLETED\020\006\022#\n\037STUDY_EV"
+  "ENT_TYPE_TRIAL_PROGRESS\020\007\022\"\n\036STUDY_EVENT"
+  "_TYPE_TRIAL_STOPPED\020\010\022\"\n\036STUDY_EVENT_TYP"
+  "E_TRIAL_SKIPPED\020\t2\347\007\n\021ControllerService\022"
+  "J\n\013CreateStudy\022\034.sanas.v1.CreateStudyReq"
+  "uest\032\035.sanas.v1.CreateStudyResponse\022A\n\010G"
+  "etStudy\022\031.sanas.v1.GetStudyRequest\032\032.san"
+  "as.v1.GetStudyResponse\022J\n\013ListStudies\022\034."
+  "sanas.v1.ListStudiesRequest\032\035.sanas.v1.L"
+  "istStudiesResponse\022J\n\013DeleteStudy\022\034.sana"
+  "s.v1.DeleteStudyRequest\032\035.sanas.v1.Delet"
+  "eStudyResponse\022M\n\014SuggestTrial\022\035.sanas.v"
+  "1.SuggestTrialRequest\032\036.sanas.v1.Suggest"
+  "TrialResponse\022P\n\rCompleteTrial\022\036.sanas.v"
+  "1.CompleteTrialRequest\032\037.sanas.v1.Comple"
+  "teTrialResponse\022S\n\016HeartbeatTrial\022\037.sana"
+  "s.v1.HeartbeatTrialRequest\032 .sanas.v1.He"
+  "artbeatTrialResponse\022G\n\nListTrials\022\033.san"
+  "as.v1.ListTrialsRequest\032\034.sanas.v1.ListT"
+  "rialsResponse\022I\n\nWatchStudy\022\033.sanas.v1.W"
+  "atchStudyRequest\032\034.sanas.v1.WatchStudyRe"
+  "sponse0\001\022w\n\032ImportPaddleSlimCheckpoint\022+"
+  ".sanas.v1.ImportPaddleSlimCheckpointRequ"
+  "est\032,.sanas.v1.ImportPaddleSlimCheckpoin"
+  "tResponse\022b\n\023ReportTrialProgress\022$.sanas"
+  ".v1.ReportTrialProgressRequest\032%.sanas.v"
+  "1.ReportTrialProgressResponse\022D\n\tSkipTri"
+  "al\022\032.sanas.v1.SkipTrialRequest\032\033.sanas.v"
+  "1.SkipTrialResponseB7Z5github.com/sanas-"
+  "nas/sanas/clients/go/sanasv1;sanasv1b\006pr"
+  "oto3"
   ;
 static const ::_pbi::DescriptorTable* const descriptor_table_sanas_2fv1_2fsanas_2eproto_deps[2] = {
   &::descriptor_table_google_2fprotobuf_2fduration_2eproto,
@@ -1318,7 +1321,7 @@ static const ::_pbi::DescriptorTable* const descriptor_table_sanas_2fv1_2fsanas_
 };
 static ::_pbi::once_flag descriptor_table_sanas_2fv1_2fsanas_2eproto_once;
 const ::_pbi::DescriptorTable descriptor_table_sanas_2fv1_2fsanas_2eproto = {
-    false, false, 7491, descriptor_table_protodef_sanas_2fv1_2fsanas_2eproto,
+    false, false, 7524, descriptor_table_protodef_sanas_2fv1_2fsanas_2eproto,
     "sanas/v1/sanas.proto",
     &descriptor_table_sanas_2fv1_2fsanas_2eproto_once, descriptor_table_sanas_2fv1_2fsanas_2eproto_deps, 2, 36,
     schemas, file_default_instances, TableStruct_sanas_2fv1_2fsanas_2eproto::offsets,
@@ -5708,6 +5711,7 @@ Trial::Trial(const Trial& from)
     , decltype(_impl_.state_){}
     , decltype(_impl_.infeasible_){}
     , decltype(_impl_.accepted_){}
+    , decltype(_impl_.stopped_value_is_reward_){}
     , decltype(_impl_.max_step_){}
     , decltype(_impl_.issue_count_){}
     , /*decltype(_impl_._cached_size_)*/{}};
@@ -5790,6 +5794,7 @@ inline void Trial::SharedCtor(
     , decltype(_impl_.state_){0}
     , decltype(_impl_.infeasible_){false}
     , decltype(_impl_.accepted_){false}
+    , decltype(_impl_.stopped_value_is_reward_){false}
     , decltype(_impl_.max_step_){int64_t{0}}
     , decltype(_impl_.issue_count_){0}
     , /*decltype(_impl_._cached_size_)*/{}
@@ -6043,6 +6048,14 @@ const char* Trial::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
         } else
           goto handle_unusual;
         continue;
+      // bool stopped_value_is_reward = 19;
+      case 19:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 152)) {
+          _impl_.stopped_value_is_reward_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
       default:
         goto handle_unusual;
     }  // switch
@@ -6217,6 +6230,12 @@ uint8_t* Trial::_InternalSerialize(
         18, this->_internal_fingerprint(), target);
   }
 
+  // bool stopped_value_is_reward = 19;
+  if (this->_internal_stopped_value_is_reward() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteBoolToArray(19, this->_internal_stopped_value_is_reward(), target);
+  }
+
   if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
     target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
         _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
@@ -6349,6 +6368,11 @@ size_t Trial::ByteSizeLong() const {
     total_size += 1 + 1;
   }
 
+  // bool stopped_value_is_reward = 19;
+  if (this->_internal_stopped_value_is_reward() != 0) {
+    total_size += 2 + 1;
+  }
+
   // int64 max_step = 16;
   if (this->_internal_max_step() != 0) {
     total_size += 2 +
@@ -6433,6 +6457,9 @@ void Trial::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF
   }
   if (from._internal_accepted() != 0) {
     _this->_internal_set_accepted(from._internal_accepted());
+  }
+  if (from._internal_stopped_value_is_reward() != 0) {
+    _this->_internal_set_stopped_value_is_reward(from._internal_stopped_value_is_reward());
   }
   if (from._internal_max_step() != 0) {
     _this->_internal_set_max_step(from._internal_max_step());

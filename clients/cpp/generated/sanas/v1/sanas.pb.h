@@ -3070,6 +3070,7 @@ class Trial final :
     kStateFieldNumber = 6,
     kInfeasibleFieldNumber = 8,
     kAcceptedFieldNumber = 9,
+    kStoppedValueIsRewardFieldNumber = 19,
     kMaxStepFieldNumber = 16,
     kIssueCountFieldNumber = 13,
   };
@@ -3291,6 +3292,15 @@ class Trial final :
   void _internal_set_accepted(bool value);
   public:
 
+  // bool stopped_value_is_reward = 19;
+  void clear_stopped_value_is_reward();
+  bool stopped_value_is_reward() const;
+  void set_stopped_value_is_reward(bool value);
+  private:
+  bool _internal_stopped_value_is_reward() const;
+  void _internal_set_stopped_value_is_reward(bool value);
+  public:
+
   // int64 max_step = 16;
   void clear_max_step();
   int64_t max_step() const;
@@ -3334,6 +3344,7 @@ class Trial final :
     int state_;
     bool infeasible_;
     bool accepted_;
+    bool stopped_value_is_reward_;
     int64_t max_step_;
     int32_t issue_count_;
     mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
@@ -11101,6 +11112,26 @@ inline void Trial::set_allocated_fingerprint(std::string* fingerprint) {
   }
 #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
   // @@protoc_insertion_point(field_set_allocated:sanas.v1.Trial.fingerprint)
+}
+
+// bool stopped_value_is_reward = 19;
+inline void Trial::clear_stopped_value_is_reward() {
+  _impl_.stopped_value_is_reward_ = false;
+}
+inline bool Trial::_internal_stopped_value_is_reward() const {
+  return _impl_.stopped_value_is_reward_;
+}
+inline bool Trial::stopped_value_is_reward() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.Trial.stopped_value_is_reward)
+  return _internal_stopped_value_is_reward();
+}
+inline void Trial::_internal_set_stopped_value_is_reward(bool value) {
+  
+  _impl_.stopped_value_is_reward_ = value;
+}
+inline void Trial::set_stopped_value_is_reward(bool value) {
+  _internal_set_stopped_value_is_reward(value);
+  // @@protoc_insertion_point(field_set:sanas.v1.Trial.stopped_value_is_reward)
 }
 
 // -------------------------------------------------------------------

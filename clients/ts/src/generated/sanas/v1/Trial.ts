@@ -24,6 +24,7 @@ export interface Trial {
   'maxStep'?: (number | string | Long);
   'studyUid'?: (string);
   'fingerprint'?: (string);
+  'stoppedValueIsReward'?: (boolean);
 }
 
 export interface Trial__Output {
@@ -45,4 +46,5 @@ export interface Trial__Output {
   'maxStep': (string);
   'studyUid': (string);
   'fingerprint': (string);
+  'stoppedValueIsReward': (boolean);
 }
