@@ -35,6 +35,7 @@ TIERS = {
         "test_dashboard_limits.py",
         "test_damaged_checkpoints.py",
         "test_early_stopping.py",
+        "test_failures_visible.py",
         "test_fidelity.py",
         "test_fuzz.py",
         "test_grpcurl.py",
@@ -50,6 +51,7 @@ TIERS = {
         "test_static_tutorial.py",
         "test_stubs.py",
         "test_study_lifecycle.py",
+        "test_trial_binding.py",
         "test_watch_capacity.py",
     },
     "system": {
