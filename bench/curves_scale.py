@@ -229,6 +229,7 @@ def percentile(values: list[float], q: float) -> float:
 
 def run_once(server_checkout: Path, data_checkout: Path, shape: dict[str, int]) -> dict[str, Any]:
     from sanas import Client
+    from sanas.v1 import sanas_pb2 as pb
 
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="curves-scale-") as tmp:
@@ -271,6 +272,12 @@ def run_once(server_checkout: Path, data_checkout: Path, shape: dict[str, int]) 
                 first = shape["trials"] - RUNNING - shape["journal_trials"]
                 running = list(range(first, first + RUNNING))
                 assert big.trial_counts.active == RUNNING
+                # The bench's client did not issue these trials: their Trial messages carry
+                # the binding (study uid, fingerprint) its reports must send.
+                held = {
+                    t.trial_id: t for t in c.list_trials("big", pb.TRIAL_STATE_ACTIVE, page_size=4)
+                }
+                assert sorted(held) == running, (sorted(held), running)
                 poller.start()
                 time.sleep(0.5)
                 latencies, sizes, stopped = [], [], 0
@@ -279,7 +286,7 @@ def run_once(server_checkout: Path, data_checkout: Path, shape: dict[str, int]) 
                     for trial_id in running:
                         t = time.perf_counter()
                         answer = c.report_progress(
-                            "big", trial_id, step, 0.95 + k * 1e-5, max_step=shape["points"]
+                            "big", held[trial_id], step, 0.95 + k * 1e-5, max_step=shape["points"]
                         )
                         latencies.append(time.perf_counter() - t)
                         sizes.append(answer.ByteSize())

@@ -53,7 +53,7 @@ from sanas.v1 import sanas_pb2 as pb  # noqa: E402
 from sanas.v1 import sanas_pb2_grpc  # noqa: E402
 from sanas_server.service import request_from_pb  # noqa: E402
 from sanas_server.storage import FileStorage  # noqa: E402
-from sanas_server.study import Study, StudySpec  # noqa: E402
+from sanas_server.study import Measurements, Study, StudySpec  # noqa: E402
 
 ENV = {**os.environ, "PYTHONPATH": f"{ROOT / 'python_client'}{os.pathsep}{ROOT / 'server'}"}
 
@@ -95,9 +95,11 @@ def build_curves(storage: FileStorage, study_id: str, trials: int, points: int) 
         if i < trials:
             study.complete(trial.trial_id, rng.random(), False, now)
         level = rng.random()
-        curve = tuple(
-            (step, level * (1 - 0.9 ** (step / 50)) + rng.gauss(0, 0.01), now)
-            for step in range(1, points + 1)
+        curve = Measurements.from_json(
+            [
+                [step, level * (1 - 0.9 ** (step / 50)) + rng.gauss(0, 0.01), now]
+                for step in range(1, points + 1)
+            ]
         )
         study.trials[trial.trial_id] = dataclasses.replace(
             study.trials[trial.trial_id], measurements=curve, max_step=points
