@@ -42,6 +42,8 @@ TIERS = {
         "test_import.py",
         "test_leases.py",
         "test_paddleslim_behaviour.py",
+        "test_paddleslim_files.py",
+        "test_port.py",
         "test_porting.py",
         "test_sanas.py",
         "test_security.py",

@@ -344,3 +344,28 @@ def test_a_progress_answer_does_not_grow_with_the_curve(client):
     assert len(sizes) == 1 and max(sizes) < 200  # the decision and the bare trial
     (listed,) = client.list_trials("long")
     assert len(listed.measurements) == 300  # the curve is where it belongs
+
+
+# Calls made with no trial held, and PaddleSlim 2.6.0's answers to them (recorded in its
+# own environment: MedianStop(sanas, start_epoch=1, mode="minimize"), epochs=2). Curves
+# end at `epochs`; the ones that end GOOD are what later values are compared with.
+NO_TRIAL_CALLS = [
+    (3, 0.48), (0, 0.07), (3, 0.55), (2, 0.8), (0, 0.22), (2, 0.28), (1, 0.83), (2, 0.21),
+    (0, 0.83), (2, 0.8), (1, 0.16), (2, 0.63), (2, 0.09), (2, 0.67), (1, 0.18), (3, 0.28),
+    (2, 0.01), (2, 0.57), (2, 0.85), (1, 0.41), (2, 0.43), (1, 0.23), (2, 0.81), (0, 0.08),
+    (3, 0.63), (2, 0.52), (3, 0.7), (1, 1.0), (1, 0.07), (1, 0.64), (3, 0.28), (2, 0.44),
+    (2, 0.63), (1, 0.9), (0, 0.84), (1, 0.28), (1, 0.12), (1, 0.29), (0, 0.04), (0, 0.9),
+]  # fmt: skip
+PADDLESLIM_ANSWERS = "GGGBGGBGBBGGGBGGGGBGGGBGBGBBGBGGGBBGGGGB"  # G: GOOD, B: BAD
+
+
+def test_medianstop_without_a_trial_answers_as_paddleslim_does(server):
+    from sanas import SANAS
+    from sanas.early_stop import MedianStop
+
+    host, port = server.address.rsplit(":", 1)
+    space = [("custom", {"range_table": [4, 4]})]
+    with SANAS(space, server_addr=(host, int(port)), is_server=False) as nas:
+        stop = MedianStop(nas, start_epoch=1, mode="minimize")
+        answers = [stop.get_status(step, value, 2) for step, value in NO_TRIAL_CALLS]
+    assert "".join(a[0] for a in answers) == PADDLESLIM_ANSWERS

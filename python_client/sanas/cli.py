@@ -5,6 +5,7 @@ studies | status STUDY | trials STUDY | best STUDY | watch STUDY | plot STUDY [-
 import-paddleslim CHECKPOINT --study ID | delete STUDY --yes
 dashboard [--port 8080] [--host 127.0.0.1] [--dashboard-token-file F] [--allow-delete]
           [--max-watches N] [--idle-seconds S]
+port SCRIPT [-o OUT | --in-place] [--legacy]   (no controller needed)
 """
 
 from __future__ import annotations
@@ -357,6 +358,47 @@ def cmd_delete(client: Client, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_port(args: argparse.Namespace) -> int:
+    """Rewrite a PaddleSlim script's imports (stdout, -o or --in-place) and report on stderr
+    the Paddle 3 changes left to make. Needs no controller."""
+    from .port import PortError, port_source, report_lines
+
+    path = Path(args.script)
+    try:
+        source = path.read_bytes().decode("utf-8")  # bytes: its own line endings kept
+    except OSError as exc:
+        print(f"sanas port: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except UnicodeDecodeError:
+        print(f"sanas port: {path} is not a Python script (not UTF-8 text)", file=sys.stderr)
+        return 1
+    try:
+        result = port_source(source, legacy=args.legacy)
+    except PortError as exc:
+        print(
+            f"sanas port: {path} is not a Python script it can read: syntax error at {exc}; "
+            "nothing was written",
+            file=sys.stderr,
+        )
+        return 1
+    target = Path(args.output) if args.output else path
+    try:
+        if args.output or args.in_place:
+            target.write_bytes(result.text.encode("utf-8"))
+    except OSError as exc:
+        print(f"sanas port: cannot write {target}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    # Line numbers are the rewritten script's (the same as SCRIPT's unless --legacy
+    # inserted its two lines), so they are named after the file that holds it.
+    for line in report_lines(result, str(target)):
+        print(line, file=sys.stderr)
+    if args.output or args.in_place:
+        print(f"sanas port: wrote {target}", file=sys.stderr)
+    else:
+        sys.stdout.write(result.text)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="sanas", description="Look at and manage sanas searches.")
     p.add_argument(
@@ -475,6 +517,22 @@ def parser() -> argparse.ArgumentParser:
         help="a study with no page open for this long stops being watched and indexed (default 60)",
     )
     dash.set_defaults(run=None)
+    port = sub.add_parser(
+        "port",
+        help="port a PaddleSlim script: rewrite its paddleslim imports and report the Paddle 3 "
+        "changes left, with line numbers (docs/porting.md); needs no controller",
+    )
+    port.add_argument("script", help="the PaddleSlim script (Python) to port")
+    where = port.add_mutually_exclusive_group()
+    where.add_argument("-o", "--output", help="write the ported script here (default: stdout)")
+    where.add_argument("--in-place", action="store_true", help="rewrite SCRIPT itself")
+    port.add_argument(
+        "--legacy",
+        action="store_true",
+        help="also insert the lines that select Paddle's legacy static mode "
+        "(FLAGS_enable_pir_api=0) and report only what that mode still needs",
+    )
+    port.set_defaults(run=None)
     return p
 
 
@@ -555,6 +613,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run(argv: Sequence[str] | None) -> int:
     """The command line's command; `main` adds the handling of a closed stdout."""
     args = parser().parse_args(argv)
+    if args.command == "port":  # a file to rewrite: no controller, no address
+        return cmd_port(args)
     try:
         address = with_default_port(args.address)
     except ValueError as exc:

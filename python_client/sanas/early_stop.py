@@ -61,8 +61,10 @@ class MedianStop:
         # The controller keeps one curve per trial: the step whose curve it holds, and
         # how many epochs of it were reported.
         self._reported: dict[int, tuple[object, int]] = {}
-        # Curves the controller cannot hold, judged here: step -> values.
+        # Curves the controller cannot hold, judged here: step -> values; and the
+        # finished ones, as running averages (PaddleSlim's completed history).
         self._local: dict[object, list[float]] = {}
+        self._completed: dict[object, list[float]] = {}
         self._warned = False
 
     def get_status(self, step: object, result: float, epochs: int) -> str:
@@ -85,9 +87,9 @@ class MedianStop:
             )
         else:
             why = "no trial is held (call it between next_archs() and reward())"
-        return self._judge_locally(step, float(result), why)
+        return self._judge_locally(step, float(result), int(epochs), why)
 
-    def _judge_locally(self, step: object, result: float, why: str) -> str:
+    def _judge_locally(self, step: object, result: float, epochs: int, why: str) -> str:
         if not self._warned:
             self._warned = True
             log.warning(
@@ -99,11 +101,19 @@ class MedianStop:
         curve.append(result)
         epoch = len(curve)
         if epoch < self._start_epoch:
-            return "GOOD"
-        same_epoch = sorted(c[epoch - 1] for c in self._local.values() if len(c) >= epoch)
-        # PaddleSlim's medians: the lower one when maximizing, the upper one when not.
-        if self._minimize:
-            worse = result > same_epoch[len(same_epoch) // 2]
-        else:
-            worse = result < same_epoch[(len(same_epoch) - 1) // 2]
-        return "BAD" if worse else "GOOD"
+            return "GOOD"  # PaddleSlim returns here, before a curve could end
+        history = self._completed or self._local
+        same_epoch = sorted(c[epoch - 1] for c in history.values() if len(c) >= epoch)
+        status = "GOOD"
+        if same_epoch:
+            # PaddleSlim's medians: the lower one when maximizing, the upper one when not.
+            if self._minimize:
+                worse = result > same_epoch[len(same_epoch) // 2]
+            else:
+                worse = result < same_epoch[(len(same_epoch) - 1) // 2]
+            status = "BAD" if worse else "GOOD"
+        if epoch == epochs:  # the curve ends here; a GOOD one joins the history
+            del self._local[step]
+            if status == "GOOD":
+                self._completed[step] = [sum(curve[: i + 1]) / (i + 1) for i in range(epoch)]
+        return status

@@ -7,11 +7,12 @@ Differences from PaddleSlim that scripts may notice (all deliberate):
   joining client (`is_server=False`) takes the study as the server created it: its search
   spaces must match (a mismatch names the field), and annealing parameters it passes that
   differ are warned about and the study's values are used;
-- the resume rule, as in PaddleSlim: `save_checkpoint` is where the embedded controller
-  writes; only `load_checkpoint` resumes. A sanas checkpoint folder is resumed in place
-  (logged as `resumed study X with N results from DIR`); a PaddleSlim one is imported. A
+- the resume rule: `save_checkpoint` is where the embedded controller writes;
+  `load_checkpoint` resumes. A sanas checkpoint folder is resumed in place (logged as
+  `resumed study X with N results from DIR`); a PaddleSlim one is imported. A
   `save_checkpoint` folder that already holds trials of the study, with no
-  `load_checkpoint`, is refused with a message saying how to resume or start afresh;
+  `load_checkpoint` (the script run again), continues that search with a warning where
+  PaddleSlim would start over; one holding other search spaces is refused;
 - inside an initialised `paddle.distributed` group (a data-parallel trainer started by
   `python -m paddle.distributed.launch`), the ranks are one trainer: rank 0 alone talks to
   the controller (and alone starts an embedded one), every rank gets the same trial,
