@@ -14,6 +14,7 @@ from sanas_server.storage import FileStorage
 from sanas_server.study import HEADER_FORMAT, StudyRequest
 
 FORMAT1 = ROOT / "tests" / "data" / "format1"
+FORMAT2 = ROOT / "tests" / "data" / "format2"
 
 
 def state(c: Controller, study_id: str) -> dict:
@@ -60,6 +61,73 @@ def test_format1_folder_replays_to_the_acknowledged_state_with_sanas_spaces(tmp_
         # It keeps working: another trial is issued and recorded.
         t = c.suggest_trial("blocks", "w")
         c.complete_trial("blocks", t.trial_id, 0.5, False)
+    finally:
+        c.close()
+
+
+def format2_state(c: Controller, study_id: str) -> dict:
+    """What tests/data/format2/make_fixture.py records (see there)."""
+    s = c.get_study(study_id)
+    trials, _, _ = c.list_trials(study_id, 1000, "", None)
+    return {
+        "uid": s.uid,
+        "request_keys": [sc.key for sc in s.spec.search_spaces],
+        "range_table": list(s.spec.range_table),
+        "best_tokens": None if s.best_tokens is None else list(s.best_tokens),
+        "best_reward": s.best_reward,
+        "current_tokens": list(s.current_tokens),
+        "current_reward": s.current_reward,
+        "temperature": s.temperature,
+        "counts": {k.value: v for k, v in s.counts.items()},
+        "budget_remaining": s.budget_remaining,
+        "lease_expirations": s.lease_expirations,
+        "accepted_moves": s.accepted_moves,
+        "rejected_proposals": s.rejected_proposals,
+        "steps_saved": s.steps_saved,
+        "trials": [
+            {
+                "tokens": list(t.tokens),
+                "fingerprint": t.fingerprint,
+                "state": t.state.value,
+                "reward": t.reward,
+                "accepted": t.accepted,
+                "client": t.client_id,
+                "issues": t.issues,
+                "measurements": [list(m) for m in t.measurements],
+                "stop_reason": t.stop_reason,
+                "max_step": t.max_step,
+                "stopped_as_reward": t.stopped_as_reward,
+                "complete_time": t.complete_time,
+            }
+            for t in trials
+        ],
+    }
+
+
+def test_format2_folder_replays_to_the_acknowledged_state(tmp_path):
+    folder = tmp_path / "ckpt"
+    shutil.copytree(FORMAT2 / "checkpoints", folder)
+    expected = json.loads((FORMAT2 / "expected.json").read_text())
+    c = Controller(FileStorage(folder), clock=lambda: 1_750_003_800.0)
+    try:
+        for study_id, want in expected.items():
+            assert format2_state(c, study_id) == want, study_id
+        # The request ids were restored: retries get their first answers.
+        late = c.suggest_trial("halving", "late", request_id="halving-late")
+        assert late.trial_id == expected["halving"]["trials"].index(
+            next(t for t in expected["halving"]["trials"] if t["client"] == "late")
+        )
+        again = c.suggest_trial("blocks", "w9", request_id="b-again")
+        assert again.trial_id == 5 and again.issues == 2
+        # Stopped trials stay stopped: a late result changes nothing.
+        stopped = next(
+            i for i, t in enumerate(expected["halving"]["trials"]) if t["state"] == "STOPPED"
+        )
+        done = c.complete_trial("halving", stopped, 0.99, False)
+        assert done.trial.state.value == "STOPPED"
+        # It keeps working: another trial is issued and recorded.
+        t = c.suggest_trial("imported", "w")
+        c.complete_trial("imported", t.trial_id, 0.5, False)
     finally:
         c.close()
 
