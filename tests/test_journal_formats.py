@@ -10,8 +10,9 @@ from helpers import ROOT
 
 from sanas.spaces import CombinedSpace
 from sanas_server.controller import Controller
+from sanas_server.journal import FORMAT_VERSION
+from sanas_server.spec import StudyRequest
 from sanas_server.storage import FileStorage
-from sanas_server.study import HEADER_FORMAT, StudyRequest
 
 FORMAT1 = ROOT / "tests" / "data" / "format1"
 FORMAT2 = ROOT / "tests" / "data" / "format2"
@@ -140,7 +141,7 @@ def test_new_studies_write_the_current_format_and_keep_paddleslim_keys(tmp_path)
     c.create_study("s", request)
     c.close()
     (header,) = [json.loads(p.read_text()) for p in tmp_path.glob("studies/*/study.json")]
-    assert header["format"] == HEADER_FORMAT
+    assert header["format"] == FORMAT_VERSION
     c = Controller(FileStorage(tmp_path))
     try:
         assert [s.key for s in c.get_study("s").spec.search_spaces] == ["MobileNetV2BlockSpace"]
@@ -156,12 +157,12 @@ def test_a_header_from_a_newer_release_is_refused_naming_both_formats(tmp_path):
     c.close()
     (path,) = tmp_path.glob("studies/*/study.json")
     header = json.loads(path.read_text())
-    header["format"] = HEADER_FORMAT + 1
+    header["format"] = FORMAT_VERSION + 1
     path.write_text(json.dumps(header))
     c = Controller(FileStorage(tmp_path))
     try:
         broken = c.get_study("s")
-        assert f"format {HEADER_FORMAT + 1}" in broken.reason
-        assert f"formats 1 to {HEADER_FORMAT}" in broken.reason
+        assert f"format {FORMAT_VERSION + 1}" in broken.reason
+        assert f"formats 1 to {FORMAT_VERSION}" in broken.reason
     finally:
         c.close()

@@ -18,8 +18,9 @@ from sanas.spaces import SpaceConfig
 from sanas.v1 import sanas_pb2 as pb
 from sanas_server import errors as server_errors
 from sanas_server.controller import Controller, WatchKind
+from sanas_server.spec import StudyRequest
 from sanas_server.storage import FileStorage, MemoryStorage
-from sanas_server.study import StudyRequest, TrialState
+from sanas_server.trials import TrialState
 
 LOOPBACK = ("127.0.0.1", 0)
 

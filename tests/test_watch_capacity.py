@@ -21,8 +21,8 @@ from sanas_server import controller as controller_module
 from sanas_server import errors
 from sanas_server.controller import Controller, WatchKind
 from sanas_server.server import DEFAULT_MAX_WORKERS, RunningServer, start_server
+from sanas_server.spec import StudyRequest
 from sanas_server.storage import MemoryStorage
-from sanas_server.study import StudyRequest
 
 UNARY_DEADLINE = 2.0  # what a trainer or a load balancer's health probe would wait
 WATCH_DEADLINE = 60.0  # idle watchers stay open for the whole test

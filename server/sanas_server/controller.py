@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 from sanas.spaces import Architecture
 from sanas.spaces.cost import Cost
 
+from .binding import Binding
 from .errors import (
     BudgetExhausted,
     CorruptCheckpoint,
@@ -41,22 +42,14 @@ from .errors import (
     TooManyPendingTrials,
     TooManyWatchers,
 )
+from .journal import Record, journal_length, snapshot_event
+from .spec import StudyRequest, StudySpec, check_study_id
 from .stopping import EarlyStopping
 from .storage import Storage, study_id_of_key
-from .study import (
-    Binding,
-    Study,
-    StudyRequest,
-    StudySpec,
-    StudySummary,
-    TrialRecord,
-    TrialState,
-    check_study_id,
-    snapshot_event,
-)
+from .study import Study, StudySummary
+from .trials import TrialRecord, TrialState
 
 T = TypeVar("T")
-Event = dict[str, Any]
 log = logging.getLogger(__name__)
 DEFAULT_PAGE_SIZE = 100
 WATCH_QUEUE = 10_000
@@ -248,11 +241,6 @@ def decode_page_token(token: str, kind: type) -> Any:
     return value
 
 
-def journal_length(events: list[Event]) -> int:
-    """Events a restart replays after the snapshot (if any) that starts them."""
-    return sum(1 for e in events if e["e"] != "snapshot")
-
-
 def page_size_of(requested: int) -> int:
     if requested < 0:
         raise InvalidArgument(f"page_size = {requested}: must be >= 0")
@@ -371,7 +359,7 @@ class Controller:
                 raise StudyNotFound(f"no study {study_id!r} on this controller (deleted)")
             yield entry
 
-    def _mutate(self, study_id: str, decide: Callable[[Study], tuple[T, list[Event]]]) -> T:
+    def _mutate(self, study_id: str, decide: Callable[[Study], tuple[T, list[Record]]]) -> T:
         """Decide and record events under the study lock, then wait for durability
         outside it so concurrent callers share one fsync."""
         with self._locked(study_id) as entry:
@@ -458,7 +446,7 @@ class Controller:
                 subscription.counted = False
                 self._watching -= 1
 
-    def _publish(self, entry: _Entry, events: list[Event]) -> None:
+    def _publish(self, entry: _Entry, events: list[Record]) -> None:
         kinds = {
             "suggest": WatchKind.TRIAL_SUGGESTED,
             "reissue": WatchKind.LEASE_EXPIRED,
@@ -650,7 +638,7 @@ class Controller:
         self._create_locked(entry, events)
         return summary
 
-    def _create_locked(self, entry: _Entry, events: list[Event]) -> None:
+    def _create_locked(self, entry: _Entry, events: list[Record]) -> None:
         """Write a reserved entry's folder; the caller acquired `entry.lock`, released
         here. A failure removes the reservation and leaves nothing behind."""
         study = entry.study
@@ -780,7 +768,7 @@ class Controller:
 
     # -- trials --------------------------------------------------------------------------
     def suggest_trial(self, study_id: str, client_id: str, request_id: str = "") -> TrialRecord:
-        def decide(study: Study) -> tuple[TrialRecord, list[Event]]:
+        def decide(study: Study) -> tuple[TrialRecord, list[Record]]:
             trial, event = study.suggest(client_id, self._clock(), request_id, self._max_pending)
             # A retried request waits too: its first answer may not be on disk yet.
             return trial, [] if event is None else [event]
@@ -815,7 +803,7 @@ class Controller:
         binding: Binding | None = None,
     ) -> Completion:
 
-        def decide(study: Study) -> tuple[Completion, list[Event]]:
+        def decide(study: Study) -> tuple[Completion, list[Record]]:
             known = study.answer_for(request_id, "complete", trial_id, (reward, infeasible))
             if known is not None:  # a retry: the first answer, nothing new
                 study.bound_trial(trial_id, binding)  # bound like the first call
@@ -851,7 +839,7 @@ class Controller:
     ) -> tuple[TrialRecord, int]:
         """Skip a running trial; returns it and the study's remaining budget."""
 
-        def decide(study: Study) -> tuple[tuple[TrialRecord, int], list[Event]]:
+        def decide(study: Study) -> tuple[tuple[TrialRecord, int], list[Record]]:
             trial, event = study.skip(trial_id, self._clock(), client_id, reason, binding)
             # A retry waits for durability too: its first copy may be in flight.
             return (trial, study.budget_remaining), [] if event is None else [event]
@@ -869,7 +857,7 @@ class Controller:
         rule: EarlyStopping | None = None,
         binding: Binding | None = None,
     ) -> tuple[TrialRecord, bool]:
-        def decide(study: Study) -> tuple[tuple[TrialRecord, bool], list[Event]]:
+        def decide(study: Study) -> tuple[tuple[TrialRecord, bool], list[Record]]:
             trial, stop, event = study.report_progress(
                 trial_id, step, value, self._clock(), max_step, client_id, rule, binding
             )

@@ -2,14 +2,14 @@
 (study headers with "format": 2 and a "uid"), made by sanas's own controller.
 
 The committed folder was written by commit 0a12981 (the last one before the journal
-format got its own module, sanas_server/journal.py), with its python_client/ and
-server/ on sys.path:
+format got its own module, sanas_server/journal.py; there, import Constraints and
+StudyRequest from sanas_server.study), with its python_client/ and server/ on sys.path:
 
     PYTHONPATH=python_client:server python tests/data/format2/make_fixture.py \
         tests/data/format2/checkpoints
 
-Later releases write the same journal for the same calls (run it again and compare the
-journals: only folder names and study uids differ). It records each study's state as
+Later releases write the same journals for the same calls (run it into another folder
+and compare: only folder names and study uids differ). It records each study's state as
 the writing controller saw it (expected.json), so that tests/test_journal_formats.py can
 check that today's replay rebuilds the same state.
 
@@ -28,13 +28,9 @@ from pathlib import Path
 
 from sanas.spaces import SpaceConfig
 from sanas_server.controller import Controller
+from sanas_server.spec import Constraints, StudyRequest
 from sanas_server.stopping import EarlyStopping, HalvingRule, MedianRule
 from sanas_server.storage import FileStorage
-
-try:
-    from sanas_server.spec import Constraints, StudyRequest
-except ImportError:  # releases before sanas_server/spec.py
-    from sanas_server.study import Constraints, StudyRequest  # type: ignore[no-redef]
 
 
 class Clock:
