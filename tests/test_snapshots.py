@@ -172,7 +172,8 @@ def fresh_study() -> Study:
         lease_seconds=LEASE,
         early_stopping=EarlyStopping(MedianRule(start_step=1, min_trials=1)),
     )
-    return Study("s", spec_request, StudySpec.resolve(spec_request), 0.0)
+    # One uid for every copy: the journal and the snapshot replay the same incarnation.
+    return Study("s", spec_request, StudySpec.resolve(spec_request), 0.0, uid="snapshots-test")
 
 
 def replay(events: list[dict]) -> Study:
