@@ -1,18 +1,28 @@
 """Checkpoint folders written by earlier releases replay to the state those releases
-acknowledged (tests/data/format*/, each with the script that made it)."""
+acknowledged (tests/data/format*/, each with the script that made it), and the journal
+codec reads what they hold and refuses what no release wrote."""
 
 from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
+import pytest
 from helpers import ROOT
 
-from sanas.spaces import CombinedSpace
-from sanas_server.controller import Controller
-from sanas_server.journal import FORMAT_VERSION
-from sanas_server.spec import StudyRequest
-from sanas_server.storage import FileStorage
+from sanas.spaces import CombinedSpace, SpaceConfig
+from sanas_server.controller import BrokenStudy, Controller
+from sanas_server.journal import (
+    FORMAT_VERSION,
+    EventKind,
+    JournalError,
+    decode_event,
+    encode_event,
+)
+from sanas_server.spec import StudyRequest, StudySpec
+from sanas_server.storage import FileStorage, decode_records, encode_record, read_snapshot
+from sanas_server.study import Study
 
 FORMAT1 = ROOT / "tests" / "data" / "format1"
 FORMAT2 = ROOT / "tests" / "data" / "format2"
@@ -134,8 +144,6 @@ def test_format2_folder_replays_to_the_acknowledged_state(tmp_path):
 
 
 def test_new_studies_write_the_current_format_and_keep_paddleslim_keys(tmp_path):
-    from sanas.spaces import SpaceConfig
-
     c = Controller(FileStorage(tmp_path))
     request = StudyRequest((SpaceConfig("MobileNetV2BlockSpace", block_mask=(1, 0)),), seed=1)
     c.create_study("s", request)
@@ -150,8 +158,6 @@ def test_new_studies_write_the_current_format_and_keep_paddleslim_keys(tmp_path)
 
 
 def test_a_header_from_a_newer_release_is_refused_naming_both_formats(tmp_path):
-    from sanas.spaces import SpaceConfig
-
     c = Controller(FileStorage(tmp_path))
     c.create_study("s", StudyRequest((SpaceConfig("custom", range_table=(3, 3)),), seed=1))
     c.close()
@@ -166,3 +172,84 @@ def test_a_header_from_a_newer_release_is_refused_naming_both_formats(tmp_path):
         assert f"formats 1 to {FORMAT_VERSION}" in broken.reason
     finally:
         c.close()
+
+
+def fixture_records(folder: Path) -> list[dict]:
+    """Every journal record and snapshot event of a committed fixture folder."""
+    records: list[dict] = []
+    for study in sorted((folder / "checkpoints" / "studies").iterdir()):
+        snapshot = study / "snapshot.json"
+        if snapshot.exists():
+            event = read_snapshot(snapshot)["event"]
+            records.append({**event, "trials": list(event["trials"])})
+        for journal in sorted(study.glob("journal*.log")):
+            records += decode_records(journal.read_bytes(), journal)[0]
+    return records
+
+
+@pytest.mark.parametrize("folder", [FORMAT1, FORMAT2], ids=["format1", "format2"])
+def test_every_record_of_the_fixtures_decodes_and_encodes_back_unchanged(folder):
+    records = fixture_records(folder)
+    assert {r["e"] for r in records} >= {"snapshot", "suggest", "complete"}
+    for record in records:
+        event = decode_event(record)
+        assert event.kind.value == record["e"]
+        assert encode_event(event) == record
+        if record["e"] != "snapshot":  # (its file puts the rows last)
+            assert list(encode_event(event)) == list(record)  # the same keys, in order
+
+
+def test_format2_fixture_holds_every_event_kind_written_today():
+    kinds = {r["e"] for r in fixture_records(FORMAT2)}
+    assert kinds == {k.value for k in EventKind} - {EventKind.ACK.value}
+
+
+@pytest.mark.parametrize(
+    ("record", "words"),
+    [
+        (
+            {"e": "complete", "id": 0, "rewrd": 0.5, "infeasible": False, "accepted": True},
+            ["'complete'", "unknown key 'rewrd'"],
+        ),
+        (
+            {"e": "suggest", "id": 0, "tokens": [1], "client": "w", "time": 1.0},
+            ["'suggest'", "'T'"],
+        ),
+        ({"e": "progress", "id": 0, "step": 1, "value": 0.5, "time": 1.0, "stp": "x"}, ["'stp'"]),
+        ({"e": "skip", "id": 0, "time": 1.0, "trial_id": 0}, ["'skip'", "'trial_id'"]),
+        ({"e": "complet", "id": 0}, ["unknown journal event 'complet'"]),
+        ({"id": 0}, ["unknown journal event None"]),
+    ],
+)
+def test_a_mistyped_record_fails_at_decode_naming_the_event_and_the_key(record, words):
+    with pytest.raises(JournalError) as caught:
+        decode_event(record)
+    for word in words:
+        assert word in str(caught.value)
+
+
+def test_a_journal_with_a_mistyped_key_makes_the_study_broken_naming_it(tmp_path):
+    c = Controller(FileStorage(tmp_path))
+    c.create_study("s", StudyRequest((SpaceConfig("custom", range_table=(3, 3)),), seed=1))
+    t = c.suggest_trial("s", "w")
+    c.complete_trial("s", t.trial_id, 0.5, False)
+    c.close()
+    (path,) = tmp_path.glob("studies/*/journal.log")
+    records = decode_records(path.read_bytes(), path)[0]
+    records[-1]["rewrd"] = records[-1].pop("reward")
+    path.write_bytes(b"".join(encode_record(r) for r in records))
+    c = Controller(FileStorage(tmp_path))
+    try:
+        broken = c.get_study("s")
+        assert isinstance(broken, BrokenStudy)
+        assert "'complete'" in broken.reason and "'rewrd'" in broken.reason
+    finally:
+        c.close()
+
+
+def test_the_header_keeps_its_format_key_and_value():
+    request = StudyRequest((SpaceConfig("custom", range_table=(3,)),), seed=1)
+    header = Study("s", request, StudySpec.resolve(request), 5.0).header()
+    assert header["format"] == FORMAT_VERSION == 2
+    again = Study.from_header(json.loads(json.dumps(header)))
+    assert again.header() == header

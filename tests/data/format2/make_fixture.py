@@ -156,6 +156,8 @@ def main(out: Path) -> None:
     t = c.suggest_trial("imported", "w")
     c.complete_trial("imported", t.trial_id, 0.7, False)
     c.suggest_trial("imported", "w", request_id="i-open")
+    given_up = c.suggest_trial("imported", "w")
+    c.skip_trial("imported", given_up.trial_id, "w", "diverged")
     expected = {s: state(c, s) for s in ("halving", "median", "blocks", "imported")}
     c.close()
     (out.parent / "expected.json").write_text(json.dumps(expected, indent=1) + "\n")
