@@ -20,8 +20,9 @@ from sanas_server.journal import (
     decode_event,
     encode_event,
 )
+from sanas_server.snapshot_file import read_snapshot
 from sanas_server.spec import StudyRequest, StudySpec
-from sanas_server.storage import FileStorage, decode_records, encode_record, read_snapshot
+from sanas_server.storage import FileStorage, decode_records, encode_record
 from sanas_server.study import Study
 
 FORMAT1 = ROOT / "tests" / "data" / "format1"
