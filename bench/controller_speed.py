@@ -106,8 +106,8 @@ def scale(sizes: list[int]) -> list[dict]:
     the mean includes them)."""
     from sanas.spaces import SpaceConfig
     from sanas_server.controller import Controller
+    from sanas_server.spec import StudyRequest
     from sanas_server.storage import FileStorage
-    from sanas_server.study import StudyRequest
 
     rows = []
     with tempfile.TemporaryDirectory() as folder:

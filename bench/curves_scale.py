@@ -96,9 +96,10 @@ def generate(folder: Path, shape: dict[str, int]) -> None:
     snapshot in that release's format, rows patched to carry the curves, and a journal
     after it (suggestions, reports and results)."""
     from sanas.spaces import SpaceConfig
+    from sanas_server.spec import StudyRequest, StudySpec
     from sanas_server.stopping import EarlyStopping, HalvingRule
     from sanas_server.storage import encode_record
-    from sanas_server.study import Study, StudyRequest, StudySpec
+    from sanas_server.study import Study
 
     rng = random.Random(7)
     trials, points = shape["trials"], shape["points"]

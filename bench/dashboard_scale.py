@@ -52,8 +52,10 @@ from sanas.client import study_config  # noqa: E402
 from sanas.v1 import sanas_pb2 as pb  # noqa: E402
 from sanas.v1 import sanas_pb2_grpc  # noqa: E402
 from sanas_server.service import request_from_pb  # noqa: E402
+from sanas_server.spec import StudySpec  # noqa: E402
 from sanas_server.storage import FileStorage  # noqa: E402
-from sanas_server.study import Measurements, Study, StudySpec  # noqa: E402
+from sanas_server.study import Study  # noqa: E402
+from sanas_server.trials import Measurements  # noqa: E402
 
 ENV = {**os.environ, "PYTHONPATH": f"{ROOT / 'python_client'}{os.pathsep}{ROOT / 'server'}"}
 

@@ -36,8 +36,10 @@ import quality
 
 from sanas.spaces import SpaceConfig
 from sanas_server.errors import BudgetExhausted, SearchSpaceExhausted
+from sanas_server.spec import StudyRequest, StudySpec
 from sanas_server.stopping import EarlyStopping, HalvingRule, MedianRule
-from sanas_server.study import Study, StudyRequest, StudySpec, TrialState
+from sanas_server.study import Study
+from sanas_server.trials import TrialState
 
 HERE = Path(__file__).resolve().parent
 TRAINERS = 8

@@ -10,7 +10,9 @@ import pytest
 from sanas.spaces import SpaceConfig, SpaceConfigError, check_range_table
 from sanas_server.annealer import TEMPERATURE_FLOOR_RATIO, Annealer, SpaceExhausted, spread_of
 from sanas_server.errors import InvalidArgument
-from sanas_server.study import Study, StudyRequest, StudySpec, TrialState
+from sanas_server.spec import StudyRequest, StudySpec
+from sanas_server.study import Study
+from sanas_server.trials import TrialState
 
 
 def peak(tokens: tuple[int, ...]) -> float:

@@ -17,13 +17,16 @@ from sanas import Client
 from sanas.spaces import SpaceConfig
 from sanas.v1 import sanas_pb2 as pb
 from sanas_server import errors
-from sanas_server import study as study_module
+from sanas_server import journal as journal_module
+from sanas_server import request_log as request_log_module
 from sanas_server.controller import Controller, decode_page_token
 from sanas_server.server import start_server
 from sanas_server.service import trial_to_pb
+from sanas_server.spec import StudyRequest, StudySpec
 from sanas_server.stopping import EarlyStopping, MedianRule
 from sanas_server.storage import FileStorage, MemoryStorage
-from sanas_server.study import Study, StudyRequest, StudySpec, TrialRecord, TrialState
+from sanas_server.study import Study
+from sanas_server.trials import TrialRecord, TrialState
 
 
 @pytest.mark.parametrize("bad", ["abc\n", "abc\r\n", "\nabc", "a" * 129, "-a", "a/b"])
@@ -54,19 +57,19 @@ def test_a_request_id_reused_with_another_result_is_rejected(tmp_path):
 
 
 def test_request_ids_are_remembered_within_the_bound_live_and_after_replay(tmp_path, monkeypatch):
-    monkeypatch.setattr(study_module, "MAX_REMEMBERED_REQUESTS", 5)
+    monkeypatch.setattr(request_log_module, "MAX_REMEMBERED_REQUESTS", 5)
     c = Controller(FileStorage(tmp_path))
     c.create_study("s", request(search_steps=50))
     trials = [c.suggest_trial("s", "a", request_id=f"r{n}") for n in range(8)]
     entry = c._entry("s")
-    assert list(entry.study._requests) == [f"r{n}" for n in range(3, 8)]
+    assert list(entry.study.requests) == [f"r{n}" for n in range(3, 8)]
     # A retry of a remembered id gets its first answer; an older one counts as new.
     assert c.suggest_trial("s", "a", request_id="r7") == trials[7]
     assert c.suggest_trial("s", "a", request_id="r0").trial_id == 8
-    live = list(entry.study._requests.items())
+    live = list(entry.study.requests.items())
     c.close()
     resumed = Controller(FileStorage(tmp_path))
-    assert list(resumed._entry("s").study._requests.items()) == live
+    assert list(resumed._entry("s").study.requests.items()) == live
     resumed.close()
 
 
@@ -80,7 +83,7 @@ def test_repeated_reports_do_not_grow_the_journal(tmp_path):
     for n in range(50):
         c.complete_trial("s", t.trial_id, 0.5, False, request_id=f"repeat-{n}")
     assert journal.stat().st_size == size
-    assert len(c._entry("s").study._requests) == 1
+    assert len(c._entry("s").study.requests) == 1
     c.close()
 
 
@@ -89,7 +92,7 @@ def test_a_snapshot_is_serialized_without_the_study_lock(tmp_path, monkeypatch):
     c.create_study("s", request(search_steps=40))
     drive(c, "s", 9)
     inside, release = threading.Event(), threading.Event()
-    real = study_module.snapshot_event
+    real = journal_module.snapshot_event
 
     def slow_snapshot_event(state):
         inside.set()

@@ -10,8 +10,9 @@ import pytest
 from sanas.spaces import SpaceConfig
 from sanas_server import errors
 from sanas_server.controller import Controller
+from sanas_server.spec import StudyRequest
 from sanas_server.storage import FileStorage, MemoryStorage
-from sanas_server.study import StudyRequest, TrialState
+from sanas_server.trials import TrialState
 
 
 def request(table=(9, 9, 9, 9, 9), **kw) -> StudyRequest:

@@ -19,7 +19,7 @@ from helpers import custom_config, wait_until
 
 from sanas import Client, ControllerUnavailableError
 from sanas_server import server as server_module
-from sanas_server.controller import STORAGE_FAILURES_UNTIL_UNHEALTHY
+from sanas_server.health import STORAGE_FAILURES_UNTIL_UNHEALTHY
 from sanas_server.server import SERVICE_NAME, start_server
 
 SERVING = health_pb2.HealthCheckResponse.SERVING

@@ -12,8 +12,8 @@ from sanas.spaces import SpaceConfig
 from sanas_server.controller import Controller
 from sanas_server.errors import InvalidArgument
 from sanas_server.paddleslim_import import parse_checkpoint
+from sanas_server.spec import StudyRequest
 from sanas_server.storage import MemoryStorage
-from sanas_server.study import StudyRequest
 
 
 def checkpoint(**changes: Any) -> dict[str, Any]:

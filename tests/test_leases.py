@@ -17,8 +17,9 @@ from sanas.spaces import SpaceConfig
 from sanas.v1 import sanas_pb2 as pb
 from sanas_server import errors as server_errors
 from sanas_server.controller import Controller
+from sanas_server.spec import DEFAULT_LEASE_SECONDS, StudyRequest
 from sanas_server.storage import FileStorage, MemoryStorage
-from sanas_server.study import DEFAULT_LEASE_SECONDS, StudyRequest, TrialState
+from sanas_server.trials import TrialState
 
 
 class Clock:

@@ -10,7 +10,10 @@ from typing import Any
 import pytest
 
 from sanas.spaces import SpaceConfig
-from sanas_server.study import Constraints, Event, Study, StudyRequest, StudySpec, TrialRecord
+from sanas_server.journal import Record
+from sanas_server.spec import Constraints, StudyRequest, StudySpec
+from sanas_server.study import Study
+from sanas_server.trials import TrialRecord
 
 
 def peak(tokens: tuple[int, ...]) -> float:
@@ -37,9 +40,9 @@ def constrained(seed: int, max_flops: int, steps: int) -> Study:
     return Study("s", request, StudySpec.resolve(request), 0.0)
 
 
-def drive_parallel(study: Study, rounds: int, pending: int, reward: Reward) -> list[Event]:
+def drive_parallel(study: Study, rounds: int, pending: int, reward: Reward) -> list[Record]:
     """`pending` trials outstanding; results return in an order set by their tokens."""
-    events: list[Event] = []
+    events: list[Record] = []
     held: list[TrialRecord] = []
     for step in range(rounds):
         while len(held) < pending and study.budget_remaining > 0:
@@ -69,7 +72,7 @@ def full_state(study: Study) -> dict[str, Any]:
     }
 
 
-def replayed(study: Study, events: list[Event]) -> Study:
+def replayed(study: Study, events: list[Record]) -> Study:
     again = Study.from_header(study.header())
     for event in events:
         again.apply(event)

@@ -17,9 +17,11 @@ from sanas import SANAS, Client, errors
 from sanas.spaces import SpaceConfig
 from sanas.v1 import sanas_pb2 as pb
 from sanas_server import errors as server_errors
-from sanas_server.controller import Controller, WatchKind
+from sanas_server.controller import Controller
+from sanas_server.spec import StudyRequest
 from sanas_server.storage import FileStorage, MemoryStorage
-from sanas_server.study import StudyRequest, TrialState
+from sanas_server.trials import TrialState
+from sanas_server.watch import WatchKind
 
 LOOPBACK = ("127.0.0.1", 0)
 

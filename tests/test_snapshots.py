@@ -16,16 +16,12 @@ from test_controller import drive, request, reward_of
 from sanas.spaces import SpaceConfig
 from sanas_server.controller import Controller
 from sanas_server.errors import BudgetExhausted, CorruptCheckpoint, SearchSpaceExhausted
+from sanas_server.journal import measurements_from_json, snapshot_event
+from sanas_server.spec import StudyRequest, StudySpec
 from sanas_server.stopping import EarlyStopping, MedianRule
 from sanas_server.storage import JOURNAL, SNAPSHOT, FileStorage, MemoryStorage
-from sanas_server.study import (
-    Measurements,
-    Study,
-    StudyRequest,
-    StudySpec,
-    TrialState,
-    snapshot_event,
-)
+from sanas_server.study import Study
+from sanas_server.trials import TrialState
 
 
 def study_folder(root):
@@ -176,7 +172,7 @@ def fresh_study() -> Study:
         lease_seconds=LEASE,
         early_stopping=EarlyStopping(MedianRule(start_step=1, min_trials=1)),
     )
-    # One uid for every copy: replays of the same header are the same incarnation.
+    # One uid for every copy: the journal and the snapshot replay the same incarnation.
     return Study("s", spec_request, StudySpec.resolve(spec_request), 0.0, uid="snapshots-test")
 
 
@@ -207,7 +203,7 @@ def test_a_restart_from_a_snapshot_continues_as_one_from_the_journal(ops, snapsh
     for n, (op, pick, x) in enumerate(ops):
         if n == snapshot_at:  # what the controller writes: the live state, heartbeats too
             snapshot = (len(events), json.loads(json.dumps(live.snapshot_event())))
-        held = list(live._active)
+        held = list(live.running)
         trial_id = held[pick % len(held)] if held else None
         event = None
         try:
@@ -241,12 +237,12 @@ def test_a_restart_from_a_snapshot_continues_as_one_from_the_journal(ops, snapsh
     assert from_snapshot.trials == from_journal.trials
     assert from_snapshot.annealer.state() == from_journal.annealer.state()
     assert from_snapshot.summary() == from_journal.summary()
-    assert from_snapshot._requests == from_journal._requests
-    assert from_snapshot._pending_by_client == from_journal._pending_by_client
+    assert from_snapshot.requests == from_journal.requests
+    assert from_snapshot.running.by_client == from_journal.running.by_client
     # Every lease runs out: which expired trial each trainer gets must not depend on
     # how the controller restarted.
     later = restart + 2 * LEASE
-    for _ in range(len(from_journal._active) + 1):
+    for _ in range(len(from_journal.running) + 1):
         try:
             a, _ = from_journal.suggest("late", later)
         except (BudgetExhausted, SearchSpaceExhausted):
@@ -311,7 +307,7 @@ def test_a_one_line_snapshot_of_an_earlier_release_is_read_a_row_at_a_time(tmp_p
     study = curves_study(10, 5_000)
     event = study.snapshot_event()
     for row in event["trials"]:
-        row[10] = [list(m) for m in Measurements.from_json(row[10])]
+        row[10] = [list(m) for m in measurements_from_json(row[10])]
     storage = FileStorage(tmp_path)
     key = storage.create("s", study.header(), [])
     storage.close()
@@ -342,7 +338,7 @@ class CountingStorage(MemoryStorage):
 
     def write_snapshot(self, key, rotation, event) -> None:
         for row in event["trials"]:
-            self.points_written += len(Measurements.from_json(row[10]))
+            self.points_written += len(measurements_from_json(row[10]))
         super().write_snapshot(key, rotation, event)
 
 

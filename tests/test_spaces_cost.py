@@ -24,8 +24,8 @@ from sanas.spaces import (
 from sanas.spaces.cost import architecture_cost, classifier_cost, network_cost
 from sanas_server import errors as server_errors
 from sanas_server.controller import Controller
+from sanas_server.spec import Constraints, StudyRequest
 from sanas_server.storage import FileStorage, MemoryStorage
-from sanas_server.study import Constraints, StudyRequest
 
 # PaddleSlim's networks (its keys) and sanas's earlier ones ("sanas." keys).
 CONFIGS = [

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from sanas.spaces import SpaceConfig
 from sanas_server import study as study_module
 from sanas_server.errors import InvalidArgument, TrialAlreadyCompleted, TrialNotHeld
+from sanas_server.spec import StudyRequest, StudySpec
 from sanas_server.stopping import (
     Curve,
     EarlyStopping,
@@ -21,7 +22,8 @@ from sanas_server.stopping import (
     judge,
     judge_reference,
 )
-from sanas_server.study import Study, StudyRequest, StudySpec, TrialState
+from sanas_server.study import Study
+from sanas_server.trials import TrialState
 
 Points = list[tuple[int, float]]
 
@@ -317,7 +319,7 @@ def test_a_study_judges_every_report_as_the_rules_do_from_its_trials(rule, minim
     now = 0.0
     for action, pick, gap, value in script:
         now += 1.0
-        running = list(study._active)
+        running = list(study.running)
         if action == "s" or not running:
             if study.budget_remaining > 0:
                 study.suggest("t", now)

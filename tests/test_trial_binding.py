@@ -21,8 +21,8 @@ from sanas.v1 import sanas_pb2 as pb
 from sanas.v1 import sanas_pb2_grpc
 from sanas_server.controller import Controller
 from sanas_server.server import start_server
+from sanas_server.spec import StudyRequest
 from sanas_server.storage import FileStorage
-from sanas_server.study import StudyRequest
 
 TABLE = [9, 9, 9, 9]
 FORMAT1 = ROOT / "tests" / "data" / "format1"
@@ -275,7 +275,7 @@ def test_a_study_keeps_its_uid_across_restarts_and_a_new_one_gets_another(tmp_pa
 
 
 def test_a_folder_from_before_uids_gets_a_derived_uid_the_same_on_every_start(tmp_path):
-    from sanas_server.study import LEGACY_UID_NAMESPACE, derived_study_uid
+    from sanas_server.journal import LEGACY_UID_NAMESPACE, derived_study_uid
 
     folder = tmp_path / "ckpt"
     shutil.copytree(FORMAT1 / "checkpoints", folder)

@@ -17,12 +17,13 @@ from helpers import SERVER_BIN, ServerProcess, custom_config
 from sanas.spaces import SpaceConfig
 from sanas.v1 import sanas_pb2 as pb
 from sanas.v1 import sanas_pb2_grpc
-from sanas_server import controller as controller_module
 from sanas_server import errors
-from sanas_server.controller import Controller, WatchKind
+from sanas_server import watch as watch_module
+from sanas_server.controller import Controller
 from sanas_server.server import DEFAULT_MAX_WORKERS, RunningServer, start_server
+from sanas_server.spec import StudyRequest
 from sanas_server.storage import MemoryStorage
-from sanas_server.study import StudyRequest
+from sanas_server.watch import WatchKind
 
 UNARY_DEADLINE = 2.0  # what a trainer or a load balancer's health probe would wait
 WATCH_DEADLINE = 60.0  # idle watchers stay open for the whole test
@@ -237,7 +238,7 @@ def test_max_watchers_zero_turns_watching_off_and_none_is_no_limit() -> None:
 def test_an_overflowed_or_deleted_watcher_frees_its_slot_when_unwatched(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(controller_module, "WATCH_QUEUE", 2)
+    monkeypatch.setattr(watch_module, "WATCH_QUEUE", 2)
     c = Controller(MemoryStorage(), max_watchers=1)
     c.create_study("s", request())
     slow = c.watch("s")

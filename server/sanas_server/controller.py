@@ -16,19 +16,18 @@ import dataclasses
 import itertools
 import json
 import logging
-import queue
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any, TypeVar
 
 from sanas.spaces import Architecture
 from sanas.spaces.cost import Cost
 
+from .binding import Binding
 from .errors import (
     BudgetExhausted,
     CorruptCheckpoint,
@@ -39,27 +38,27 @@ from .errors import (
     StudyExists,
     StudyNotFound,
     TooManyPendingTrials,
-    TooManyWatchers,
 )
+from .health import StorageHealth
+from .journal import Record, journal_length, snapshot_event
+from .spec import StudyRequest, StudySpec, check_study_id
 from .stopping import EarlyStopping
 from .storage import Storage, study_id_of_key
-from .study import (
-    Binding,
-    Study,
-    StudyRequest,
-    StudySpec,
-    StudySummary,
-    TrialRecord,
-    TrialState,
-    check_study_id,
-    snapshot_event,
+from .study import Study, StudySummary
+from .trials import TrialRecord, TrialState
+from .watch import (
+    Subscription,
+    WatchEvent,
+    WatchKind,
+    WatchSlots,
+    current_state,
+    deliver,
+    watch_events,
 )
 
 T = TypeVar("T")
-Event = dict[str, Any]
 log = logging.getLogger(__name__)
 DEFAULT_PAGE_SIZE = 100
-WATCH_QUEUE = 10_000
 # A study is snapshotted once the events since its last snapshot reach
 # max(DEFAULT_SNAPSHOT_EVERY, its trial count): replay stays bounded by about one
 # snapshot's worth, and snapshot bytes per event stay constant as the study grows.
@@ -74,123 +73,6 @@ MAX_PAGE_MEASUREMENTS = 100_000
 # restart replays at most that many events. A study's total snapshot writing stays
 # linear in its data instead of growing with its square.
 MEASUREMENTS_PER_SNAPSHOT_EVENT = 16
-# Consecutive failed checkpoint writes (any study) after which the health service
-# reports the controller service NOT_SERVING; the next write that succeeds ends it.
-STORAGE_FAILURES_UNTIL_UNHEALTHY = 3
-
-
-class StorageHealth:
-    """Whether checkpoints can be written, learnt from the writes themselves.
-
-    Every failed write is logged with its study and path and counted by operation. After
-    STORAGE_FAILURES_UNTIL_UNHEALTHY failures in a row the listeners (the server's health
-    service) hear `False`; the next write that succeeds, a trainer's retry or the server's
-    periodic probe, makes it `True` again. One failure alone (a write racing a delete, a
-    transient EIO) does not flip it."""
-
-    def __init__(self, threshold: int = STORAGE_FAILURES_UNTIL_UNHEALTHY) -> None:
-        self.threshold = threshold
-        self._lock = threading.Lock()
-        self.consecutive = 0
-        self.writable = True
-        self.errors: dict[str, int] = {}  # failed writes by operation, since start
-        self._listeners: list[Callable[[bool], None]] = []
-
-    def listen(self, listener: Callable[[bool], None]) -> None:
-        with self._lock:
-            self._listeners.append(listener)
-            listener(self.writable)
-
-    def error_counts(self) -> dict[str, int]:
-        with self._lock:
-            return dict(self.errors)
-
-    def failed(self, operation: str, study_id: str, exc: BaseException) -> None:
-        with self._lock:
-            self.errors[operation] = self.errors.get(operation, 0) + 1
-            self.consecutive += 1
-            flipped = self.writable and self.consecutive >= self.threshold
-            if flipped:
-                self.writable = False
-                for listener in self._listeners:  # under the lock: flips arrive in order
-                    listener(False)
-        log.error("storage: %s of study %r failed: %s", operation, study_id, exc)
-        if flipped:
-            log.error(
-                "storage: %d checkpoint writes in a row failed; health reports NOT_SERVING "
-                "until one succeeds",
-                self.consecutive,
-            )
-
-    def succeeded(self) -> None:
-        if not self.consecutive:  # the usual case, without the lock: a racing failure
-            return  # is reset by the next success instead
-        with self._lock:
-            self.consecutive = 0
-            flipped = not self.writable
-            if flipped:
-                self.writable = True
-                for listener in self._listeners:
-                    listener(True)
-        if flipped:
-            log.warning("storage: checkpoint writes succeed again; health reports SERVING")
-
-
-class WatchKind(str, Enum):
-    CURRENT_STATE = "CURRENT_STATE"
-    TRIAL_SUGGESTED = "TRIAL_SUGGESTED"
-    LEASE_EXPIRED = "LEASE_EXPIRED"
-    TRIAL_COMPLETED = "TRIAL_COMPLETED"
-    TRIAL_PROGRESS = "TRIAL_PROGRESS"
-    TRIAL_STOPPED = "TRIAL_STOPPED"
-    TRIAL_SKIPPED = "TRIAL_SKIPPED"
-    NEW_BEST = "NEW_BEST"
-    STUDY_COMPLETED = "STUDY_COMPLETED"
-    # Stream ends: the study was deleted, the watcher fell behind, the server stops.
-    DELETED = "DELETED"
-    OVERFLOW = "OVERFLOW"
-    SHUTDOWN = "SHUTDOWN"
-
-
-@dataclass(frozen=True)
-class WatchEvent:
-    kind: WatchKind
-    time: float
-    trial: TrialRecord | None = None
-    study: StudySummary | None = None
-    measurement: tuple[int, float, float] | None = None  # for TRIAL_PROGRESS
-
-
-class Subscription:
-    """A watcher's queue of study events. A watcher that falls WATCH_QUEUE events behind
-    is dropped (OVERFLOW) rather than slowing the study down."""
-
-    def __init__(self) -> None:
-        self._queue: queue.Queue[WatchEvent] = queue.Queue(maxsize=WATCH_QUEUE)
-        # Holds one of Controller's watcher slots until unwatched (under its watch lock).
-        self.counted = False
-
-    def put(self, event: WatchEvent) -> bool:
-        try:
-            self._queue.put_nowait(event)
-            return True
-        except queue.Full:
-            return False
-
-    def end(self, event: WatchEvent) -> None:
-        """A last event that always fits (it ends the stream)."""
-        while True:
-            try:
-                self._queue.put_nowait(event)
-                return
-            except queue.Full:
-                self._queue.get_nowait()
-
-    def get(self, timeout: float) -> WatchEvent | None:
-        try:
-            return self._queue.get(timeout=timeout)
-        except queue.Empty:
-            return None
 
 
 @dataclass
@@ -248,11 +130,6 @@ def decode_page_token(token: str, kind: type) -> Any:
     return value
 
 
-def journal_length(events: list[Event]) -> int:
-    """Events a restart replays after the snapshot (if any) that starts them."""
-    return sum(1 for e in events if e["e"] != "snapshot")
-
-
 def page_size_of(requested: int) -> int:
     if requested < 0:
         raise InvalidArgument(f"page_size = {requested}: must be >= 0")
@@ -278,9 +155,7 @@ class Controller:
         if max_watchers is not None and max_watchers < 0:
             raise ValueError(f"max_watchers = {max_watchers}: must be >= 0")
         # Live subscriptions, each a server thread blocked in WatchStudy; None: no limit.
-        self._max_watchers = max_watchers
-        self._watching = 0
-        self._watch_lock = threading.Lock()
+        self._watch_slots = WatchSlots(max_watchers)
         self._storage = storage
         self._clock = clock
         self._max_pending = max_pending_per_client  # 0: no limit
@@ -371,7 +246,7 @@ class Controller:
                 raise StudyNotFound(f"no study {study_id!r} on this controller (deleted)")
             yield entry
 
-    def _mutate(self, study_id: str, decide: Callable[[Study], tuple[T, list[Event]]]) -> T:
+    def _mutate(self, study_id: str, decide: Callable[[Study], tuple[T, list[Record]]]) -> T:
         """Decide and record events under the study lock, then wait for durability
         outside it so concurrent callers share one fsync."""
         with self._locked(study_id) as entry:
@@ -413,31 +288,12 @@ class Controller:
         however the watch ends (the slot stands for the thread it keeps busy)."""
         self._entry(study_id)  # a missing study takes no slot
         subscription = Subscription()
-        with self._watch_lock:
-            if self._max_watchers is not None and self._watching >= self._max_watchers:
-                raise TooManyWatchers(
-                    (
-                        f"{self._max_watchers} watch streams are already open, the most "
-                        "this controller allows; close one, or restart sanas-server with a "
-                        "higher --max-watchers"
-                    )
-                    if self._max_watchers
-                    else (
-                        "this controller serves no watch streams (--max-watchers 0); "
-                        "restart sanas-server with --max-watchers N to allow N of them"
-                    )
-                )
-            self._watching += 1
-            subscription.counted = True
+        self._watch_slots.take(subscription)
         try:
             # NOT_FOUND if deleted after the lookup (its watchers were already ended).
             with self._locked(study_id) as entry:
-                summary = entry.study.summary()
-                subscription.put(WatchEvent(WatchKind.CURRENT_STATE, self._clock(), study=summary))
-                if summary.completed:
-                    subscription.put(
-                        WatchEvent(WatchKind.STUDY_COMPLETED, self._clock(), study=summary)
-                    )
+                for item in current_state(entry.study.summary(), self._clock):
+                    subscription.put(item)
                 entry.watchers.append(subscription)
         except BaseException:
             self.unwatch(study_id, subscription)
@@ -453,49 +309,12 @@ class Controller:
                 if subscription in entry.watchers:
                     entry.watchers.remove(subscription)
         # Freed even when the study is gone or the server already ended the stream.
-        with self._watch_lock:
-            if subscription.counted:
-                subscription.counted = False
-                self._watching -= 1
+        self._watch_slots.free(subscription)
 
-    def _publish(self, entry: _Entry, events: list[Event]) -> None:
-        kinds = {
-            "suggest": WatchKind.TRIAL_SUGGESTED,
-            "reissue": WatchKind.LEASE_EXPIRED,
-            "complete": WatchKind.TRIAL_COMPLETED,
-            "skip": WatchKind.TRIAL_SKIPPED,
-        }
+    def _publish(self, entry: _Entry, events: list[Record]) -> None:
         with entry.lock:
-            study, now = entry.study, self._clock()
-            out = []
-            for event in events:
-                if event["e"] == "progress":
-                    trial = study.trials[event["id"]]
-                    point = (event["step"], event["value"], event["time"])
-                    out.append(WatchEvent(WatchKind.TRIAL_PROGRESS, now, trial, measurement=point))
-                    if "stop" in event:
-                        out.append(WatchEvent(WatchKind.TRIAL_STOPPED, now, trial=trial))
-                    continue
-                kind = kinds.get(event["e"])
-                if kind is None:
-                    continue
-                trial = study.trials[event["id"]]
-                out.append(WatchEvent(kind, now, trial=trial))
-                if (
-                    kind is WatchKind.TRIAL_COMPLETED
-                    and not trial.infeasible
-                    and study.annealer.best_reward == trial.reward
-                    and study.annealer.best_tokens == trial.tokens
-                ):
-                    out.append(WatchEvent(WatchKind.NEW_BEST, now, trial=trial))
-            if study.completed:
-                out.append(WatchEvent(WatchKind.STUDY_COMPLETED, now, study=study.summary()))
-            for subscription in list(entry.watchers):
-                for item in out:
-                    if not subscription.put(item):
-                        subscription.end(WatchEvent(WatchKind.OVERFLOW, now))
-                        entry.watchers.remove(subscription)
-                        break
+            now = self._clock()
+            deliver(entry.watchers, watch_events(entry.study, events, now), now)
 
     def _end_watchers_locked(self, entry: _Entry, kind: WatchKind) -> None:
         for subscription in entry.watchers:
@@ -650,7 +469,7 @@ class Controller:
         self._create_locked(entry, events)
         return summary
 
-    def _create_locked(self, entry: _Entry, events: list[Event]) -> None:
+    def _create_locked(self, entry: _Entry, events: list[Record]) -> None:
         """Write a reserved entry's folder; the caller acquired `entry.lock`, released
         here. A failure removes the reservation and leaves nothing behind."""
         study = entry.study
@@ -780,7 +599,7 @@ class Controller:
 
     # -- trials --------------------------------------------------------------------------
     def suggest_trial(self, study_id: str, client_id: str, request_id: str = "") -> TrialRecord:
-        def decide(study: Study) -> tuple[TrialRecord, list[Event]]:
+        def decide(study: Study) -> tuple[TrialRecord, list[Record]]:
             trial, event = study.suggest(client_id, self._clock(), request_id, self._max_pending)
             # A retried request waits too: its first answer may not be on disk yet.
             return trial, [] if event is None else [event]
@@ -815,7 +634,7 @@ class Controller:
         binding: Binding | None = None,
     ) -> Completion:
 
-        def decide(study: Study) -> tuple[Completion, list[Event]]:
+        def decide(study: Study) -> tuple[Completion, list[Record]]:
             known = study.answer_for(request_id, "complete", trial_id, (reward, infeasible))
             if known is not None:  # a retry: the first answer, nothing new
                 study.bound_trial(trial_id, binding)  # bound like the first call
@@ -851,7 +670,7 @@ class Controller:
     ) -> tuple[TrialRecord, int]:
         """Skip a running trial; returns it and the study's remaining budget."""
 
-        def decide(study: Study) -> tuple[tuple[TrialRecord, int], list[Event]]:
+        def decide(study: Study) -> tuple[tuple[TrialRecord, int], list[Record]]:
             trial, event = study.skip(trial_id, self._clock(), client_id, reason, binding)
             # A retry waits for durability too: its first copy may be in flight.
             return (trial, study.budget_remaining), [] if event is None else [event]
@@ -869,7 +688,7 @@ class Controller:
         rule: EarlyStopping | None = None,
         binding: Binding | None = None,
     ) -> tuple[TrialRecord, bool]:
-        def decide(study: Study) -> tuple[tuple[TrialRecord, bool], list[Event]]:
+        def decide(study: Study) -> tuple[tuple[TrialRecord, bool], list[Record]]:
             trial, stop, event = study.report_progress(
                 trial_id, step, value, self._clock(), max_step, client_id, rule, binding
             )

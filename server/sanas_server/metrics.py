@@ -14,7 +14,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from .controller import BrokenStudy, Controller
-from .study import TrialState
+from .trials import TrialState
 
 log = logging.getLogger(__name__)
 

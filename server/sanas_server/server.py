@@ -73,7 +73,7 @@ class RunningServer:
 
 def watch_storage(running: RunningServer, probe_seconds: float | None = None) -> None:
     """The controller service's health follows the storage: NOT_SERVING while checkpoint
-    writes fail (see controller.StorageHealth), SERVING again on the next success. The
+    writes fail (see health.StorageHealth), SERVING again on the next success. The
     server as a whole ("") stays SERVING: what orchestrators probe, and neither a restart
     nor taking the pod out of its Service frees a disk, while reads and retries go on."""
     serving = health_pb2.HealthCheckResponse.SERVING

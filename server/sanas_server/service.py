@@ -20,19 +20,14 @@ from sanas.v1 import sanas_pb2 as pb
 from sanas.v1 import sanas_pb2_grpc
 
 from . import errors
-from .controller import BrokenStudy, Controller, WatchEvent, WatchKind
+from .binding import Binding
+from .controller import BrokenStudy, Controller
 from .paddleslim_import import parse_checkpoint
+from .spec import MAX_INT32, Constraints, StudyRequest, StudySpec
 from .stopping import EarlyStopping, HalvingRule, MedianRule
-from .study import (
-    MAX_INT32,
-    Binding,
-    Constraints,
-    StudyRequest,
-    StudySpec,
-    StudySummary,
-    TrialRecord,
-    TrialState,
-)
+from .study import StudySummary
+from .trials import TrialRecord, TrialState
+from .watch import WatchEvent, WatchKind
 
 log = logging.getLogger(__name__)
 ERROR_DOMAIN = "sanas.v1"
