@@ -55,6 +55,7 @@ STATUS_OF: dict[type[errors.ControllerError], grpc.StatusCode] = {
     errors.StudyBroken: grpc.StatusCode.FAILED_PRECONDITION,
     errors.TooManyWatchers: grpc.StatusCode.RESOURCE_EXHAUSTED,
     errors.Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
+    errors.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
     # Retryable: a trainer waits out a full disk instead of losing its result.
     errors.StorageFailure: grpc.StatusCode.UNAVAILABLE,
 }
