@@ -401,3 +401,16 @@ def test_server_cli_documents_the_new_flags():
     for flag in ("--tokens-file", "--audit-log", "--credentials-poll-seconds"):
         assert flag in shown.stdout
     assert TlsFiles  # the TLS files are the same flags as before
+
+
+def test_sighup_reopens_a_rotated_audit_log(role_server, tmp_path):
+    audit = tmp_path / "ck" / "audit.log"
+    with Client(role_server.address, auth_token=ADMIN_TOKEN) as admin:
+        admin.create_study("before", custom_config([3]))
+        audit.rename(tmp_path / "audit.log.1")  # what logrotate does
+        role_server.reload_credentials()  # what SIGHUP calls
+        wait_until(audit.exists, timeout=10)
+        admin.create_study("after", custom_config([3]))
+    for path, studies in ((tmp_path / "audit.log.1", ["before"]), (audit, ["after"])):
+        lines = read_audit_log(path)
+        assert [e["study_id"] for e in lines if e["action"] == "create_study"] == studies

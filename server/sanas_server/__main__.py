@@ -164,16 +164,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, ValueError, CheckpointInUse) as exc:
         logging.error("cannot start: %s", exc)
         return 1
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    # Installed before the line below tells scripts the server is up. SIGHUP (by default
+    # it ends the process) re-reads the credentials: the handler only wakes the thread
+    # that reloads them.
+    signal.signal(signal.SIGHUP, lambda *_: running.reload_credentials())
     # Printed on stdout so scripts (and tests) can read the real port when --port 0.
     print(f"sanas-server listening on {running.address}", flush=True)
     if running.metrics_url is not None:
         print(f"metrics on {running.metrics_url}", flush=True)
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    # SIGHUP (by default it ends the process) re-reads the credentials; the handler only
-    # wakes the thread that reloads them.
-    signal.signal(signal.SIGHUP, lambda *_: running.reload_credentials())
     stop.wait()
     logging.info("shutting down: draining running calls (up to %.0f s)", args.grace)
     running.stop(args.grace)

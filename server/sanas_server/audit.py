@@ -55,6 +55,14 @@ class AuditLog:
             except OSError as exc:
                 log.error("audit log %s: cannot write %s: %s", self.path, line, exc)
 
+    def reopen(self) -> None:
+        """Open the path again (after a log rotation renamed the file; SIGHUP)."""
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with self._lock:
+            old, self._fd = self._fd, fd
+        if old >= 0:
+            os.close(old)
+
     def close(self) -> None:
         with self._lock:
             if self._fd >= 0:

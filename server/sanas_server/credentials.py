@@ -366,15 +366,17 @@ class CredentialsWatcher:
         tokens: TokenStore | None,
         tls: TlsReloader | None,
         poll_seconds: float = DEFAULT_POLL_SECONDS,
+        on_signal: Sequence[Callable[[], None]] = (),
     ) -> None:
         self.tokens, self.tls, self.poll_seconds = tokens, tls, poll_seconds
+        self.on_signal = list(on_signal)  # also run at reload_now() (the audit log's reopen)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.reloads = 0  # completed reload rounds (tests wait on it)
 
     def start(self) -> None:
-        if self.tokens is None and self.tls is None:
+        if self.tokens is None and self.tls is None and not self.on_signal:
             return
         self._thread = threading.Thread(target=self._run, name="sanas-credentials", daemon=True)
         self._thread.start()
@@ -401,6 +403,11 @@ class CredentialsWatcher:
             self._wake.clear()
             if forced:
                 log.info("SIGHUP: reloading the TLS files and tokens")
+                for hook in self.on_signal:
+                    try:
+                        hook()
+                    except Exception:
+                        log.exception("a SIGHUP action failed; going on")
             self.check(force=forced)
 
     def stop(self) -> None:

@@ -297,7 +297,12 @@ def start_server(
         host,
         bound,
         max_watchers=max_watchers,
-        credentials=CredentialsWatcher(tokens, tls_reloader, credentials_poll_seconds),
+        credentials=CredentialsWatcher(
+            tokens,
+            tls_reloader,
+            credentials_poll_seconds,
+            on_signal=[audit.reopen] if audit is not None else [],
+        ),
         audit=audit,
     )
     running.credentials.start()
