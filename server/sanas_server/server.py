@@ -210,7 +210,7 @@ def start_server(
         )
     tls_reloader = tls.reloader() if tls is not None else None
     for warning in (
-        exposure_warning(host, tls, "token" if tokens else None),
+        exposure_warning(host, tls, "token" if tokens is not None else None),
         metrics_exposure_warning(metrics_host) if metrics_port is not None else None,
     ):
         if warning:
