@@ -21,6 +21,7 @@ class Certs:
     server_key: Path
     client_cert: Path
     client_key: Path
+    ca_key: Path | None = None
 
 
 def _write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> Path:
@@ -63,12 +64,12 @@ def _cert(
     return builder.sign(issuer_key, hashes.SHA256())
 
 
-def make_certs(folder: Path) -> Certs:
-    folder.mkdir(parents=True, exist_ok=True)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = _cert("sanas test CA", ca_key, None, ca_key, ca=True)
-    server_key = ec.generate_private_key(ec.SECP256R1())
-    server = _cert(
+def _server_cert(
+    server_key: ec.EllipticCurvePrivateKey,
+    ca: x509.Certificate,
+    ca_key: ec.EllipticCurvePrivateKey,
+) -> x509.Certificate:
+    return _cert(
         "localhost",
         server_key,
         ca,
@@ -76,6 +77,26 @@ def make_certs(folder: Path) -> Certs:
         san=[x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))],
         usage=ExtendedKeyUsageOID.SERVER_AUTH,
     )
+
+
+def reissue_server_cert(certs: Certs, folder: Path) -> tuple[Path, Path]:
+    """A new server certificate and key from the same CA (a rotation): (cert, key)."""
+    assert certs.ca_key is not None
+    folder.mkdir(parents=True, exist_ok=True)
+    ca = x509.load_pem_x509_certificate(certs.ca.read_bytes())
+    ca_key = serialization.load_pem_private_key(certs.ca_key.read_bytes(), None)
+    server_key = ec.generate_private_key(ec.SECP256R1())
+    cert = folder / "server.pem"
+    cert.write_bytes(_server_cert(server_key, ca, ca_key).public_bytes(serialization.Encoding.PEM))
+    return cert, _write_key(server_key, folder / "server.key")
+
+
+def make_certs(folder: Path) -> Certs:
+    folder.mkdir(parents=True, exist_ok=True)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = _cert("sanas test CA", ca_key, None, ca_key, ca=True)
+    server_key = ec.generate_private_key(ec.SECP256R1())
+    server = _server_cert(server_key, ca, ca_key)
     client_key = ec.generate_private_key(ec.SECP256R1())
     client = _cert("trainer", client_key, ca, ca_key, usage=ExtendedKeyUsageOID.CLIENT_AUTH)
     pem = serialization.Encoding.PEM
@@ -88,4 +109,5 @@ def make_certs(folder: Path) -> Certs:
         server_key=_write_key(server_key, folder / "server.key"),
         client_cert=folder / "client.pem",
         client_key=_write_key(client_key, folder / "client.key"),
+        ca_key=_write_key(ca_key, folder / "ca.key"),
     )

@@ -32,6 +32,7 @@ TIERS = {
         "test_analysis.py",
         "test_cli.py",
         "test_contract_limits.py",
+        "test_credentials.py",
         "test_dashboard_limits.py",
         "test_damaged_checkpoints.py",
         "test_early_stopping.py",

@@ -79,6 +79,11 @@ class UnauthenticatedError(SanasError, PermissionError):
     """The controller wants a (different) bearer token or client certificate."""
 
 
+class PermissionDeniedError(SanasError, PermissionError):
+    """The bearer token is valid, but its role may not make this call (a trainer token
+    creating, deleting or importing a study). Nothing was changed."""
+
+
 class StudyBrokenError(SanasError):
     """The study's checkpoint could not be loaded when the controller started; the message
     names the file. Repair or move the folder aside, or delete the study."""
@@ -108,6 +113,7 @@ _BY_REASON: dict[str, type[SanasError]] = {
     "ERROR_REASON_STORAGE_FAILURE": ControllerUnavailableError,
     "ERROR_REASON_TOO_MANY_PENDING_TRIALS": TooManyPendingTrialsError,
     "ERROR_REASON_UNAUTHENTICATED": UnauthenticatedError,
+    "ERROR_REASON_PERMISSION_DENIED": PermissionDeniedError,
     "ERROR_REASON_STUDY_BROKEN": StudyBrokenError,
     "ERROR_REASON_TOO_MANY_WATCHERS": TooManyWatchersError,
     "ERROR_REASON_TRIAL_NOT_HELD": TrialNotHeldError,
@@ -120,6 +126,7 @@ _BY_CODE: dict[str, type[SanasError]] = {
     "UNAVAILABLE": ControllerUnavailableError,
     "DEADLINE_EXCEEDED": ControllerUnavailableError,
     "UNAUTHENTICATED": UnauthenticatedError,
+    "PERMISSION_DENIED": PermissionDeniedError,
     "RESOURCE_EXHAUSTED": TooManyPendingTrialsError,
 }
 

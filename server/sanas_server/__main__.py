@@ -1,4 +1,5 @@
-"""`sanas-server`: run the controller until SIGTERM or SIGINT, then drain and exit."""
+"""`sanas-server`: run the controller until SIGTERM or SIGINT, then drain and exit; SIGHUP
+re-reads the TLS files and tokens (they are also reloaded when they change)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from .credentials import DEFAULT_POLL_SECONDS
 from .errors import CheckpointInUse
 from .server import (
     DEFAULT_MAX_MESSAGE_BYTES,
@@ -58,7 +60,36 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--tls-client-ca", type=Path, help="CA (PEM) that client certificates must chain to: mTLS"
     )
     parser.add_argument(
-        "--auth-token-file", type=Path, help="file holding the bearer token every call must send"
+        "--auth-token-file",
+        type=Path,
+        help="file holding one bearer token (an admin's) every call must send",
+    )
+    parser.add_argument(
+        "--tokens-file",
+        type=Path,
+        action="append",
+        default=[],
+        help=(
+            "file of bearer tokens, one a line: 'ROLE TOKEN [LABEL]', ROLE admin or trainer "
+            "(# comments); repeatable, and combines with --auth-token-file"
+        ),
+    )
+    parser.add_argument(
+        "--credentials-poll-seconds",
+        type=float,
+        default=DEFAULT_POLL_SECONDS,
+        help=(
+            "how often the TLS and token files are checked for changes, reloaded when they "
+            f"change (default {DEFAULT_POLL_SECONDS:g}); SIGHUP reloads them at once"
+        ),
+    )
+    parser.add_argument(
+        "--audit-log",
+        type=Path,
+        help=(
+            "append-only JSON-lines log of study creates, deletes, imports, refused admin "
+            "calls and credential reloads (default <checkpoint-dir>/audit.log)"
+        ),
     )
     parser.add_argument(
         "--max-pending-per-client",
@@ -99,6 +130,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("--tls-cert and --tls-key go together")
     if args.tls_client_ca and not args.tls_cert:
         parser.error("--tls-client-ca needs --tls-cert and --tls-key")
+    if args.credentials_poll_seconds <= 0:
+        parser.error("--credentials-poll-seconds must be positive")
     if args.max_workers < 1:
         parser.error(f"--max-workers {args.max_workers}: must be at least 1")
     if args.max_watchers < 0:
@@ -110,11 +143,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(message)s")
     try:
-        token = None
-        if args.auth_token_file:
-            token = args.auth_token_file.read_text().strip()
-            if not token:
-                raise ValueError(f"{args.auth_token_file} is empty")
         tls = TlsFiles(args.tls_cert, args.tls_key, args.tls_client_ca) if args.tls_cert else None
         running = start_server(
             args.host,
@@ -122,7 +150,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.checkpoint_dir,
             args.max_workers,
             tls=tls,
-            auth_token=token,
+            auth_token_file=args.auth_token_file,
+            tokens_files=args.tokens_file,
+            audit_log=args.audit_log,
+            credentials_poll_seconds=args.credentials_poll_seconds,
             max_pending_per_client=args.max_pending_per_client,
             max_message_bytes=args.max_message_bytes,
             metrics_port=args.metrics_port,
@@ -133,13 +164,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, ValueError, CheckpointInUse) as exc:
         logging.error("cannot start: %s", exc)
         return 1
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    # Installed before the line below tells scripts the server is up. SIGHUP (by default
+    # it ends the process) re-reads the credentials: the handler only wakes the thread
+    # that reloads them.
+    signal.signal(signal.SIGHUP, lambda *_: running.reload_credentials())
     # Printed on stdout so scripts (and tests) can read the real port when --port 0.
     print(f"sanas-server listening on {running.address}", flush=True)
     if running.metrics_url is not None:
         print(f"metrics on {running.metrics_url}", flush=True)
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
     stop.wait()
     logging.info("shutting down: draining running calls (up to %.0f s)", args.grace)
     running.stop(args.grace)

@@ -412,6 +412,11 @@ class Controller:
                 self._check_same_config(existing, request)
                 return existing.study.summary(), False
 
+    def join_study(self, study_id: str, request: StudyRequest) -> StudySummary | None:
+        """create_study for a caller that may not create (a trainer token): the study if
+        it exists with this config, else None."""
+        return self._join_unchanged(study_id, request)
+
     def _join_unchanged(self, study_id: str, request: StudyRequest) -> StudySummary | None:
         with self._lock:
             existing = self._studies.get(study_id)

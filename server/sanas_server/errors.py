@@ -66,6 +66,12 @@ class Unauthenticated(ControllerError):
     reason = "ERROR_REASON_UNAUTHENTICATED"
 
 
+class PermissionDenied(ControllerError):
+    """The token is valid but its role may not make this call (see credentials.py)."""
+
+    reason = "ERROR_REASON_PERMISSION_DENIED"
+
+
 class StorageFailure(ControllerError):
     reason = "ERROR_REASON_STORAGE_FAILURE"
 

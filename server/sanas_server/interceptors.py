@@ -1,62 +1,200 @@
 """Server interceptors: requests that are not valid messages get INVALID_ARGUMENT (gRPC
-would say INTERNAL), and a bearer-token check guards every sanas.v1 RPC. Health checks and
-reflection stay open so load balancers and grpcurl `list` work without the token."""
+would say INTERNAL), and bearer tokens with roles guard every sanas.v1 RPC (admin calls
+audited). Health checks and reflection stay open so load balancers and grpcurl `list`
+work without a token."""
 
 from __future__ import annotations
 
-import hmac
+import time
 from collections.abc import Callable
 from typing import Any
 
 import grpc
 from google.protobuf.message import DecodeError
 
-from .errors import InvalidArgument, Unauthenticated
-from .service import abort_with
+from .audit import AuditLog
+from .credentials import (
+    ADMIN,
+    CURRENT_PRINCIPAL,
+    SERVICE,
+    TRAINER_METHODS,
+    Principal,
+    TokenStore,
+)
+from .errors import InvalidArgument, PermissionDenied, Unauthenticated
+from .service import CLIENT_ID_METADATA, abort_with
 
 PROTECTED_PREFIX = "/sanas.v1."
 
 
-class BearerTokenInterceptor(grpc.ServerInterceptor):
-    def __init__(self, token: str) -> None:
-        if not token:
-            raise ValueError("the auth token is empty")
-        self._expected = f"Bearer {token}".encode()
+AUDITED = {
+    SERVICE + "CreateStudy": "create_study",
+    SERVICE + "DeleteStudy": "delete_study",
+    SERVICE + "ImportPaddleSlimCheckpoint": "import_study",
+}
+
+
+def _with_behavior(
+    handler: grpc.RpcMethodHandler, wrap: Callable[[Callable[..., Any]], Callable[..., Any]]
+) -> grpc.RpcMethodHandler:
+    """The same unary-request handler with its behavior wrapped."""
+    if handler.response_streaming:
+        return grpc.unary_stream_rpc_method_handler(
+            wrap(handler.unary_stream),
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+    return grpc.unary_unary_rpc_method_handler(
+        wrap(handler.unary_unary),
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
+
+
+def _refusal(handler: grpc.RpcMethodHandler, refuse: Callable[..., Any]) -> grpc.RpcMethodHandler:
+    def wrap(_behavior: Callable[..., Any]) -> Callable[..., Any]:
+        if handler.response_streaming:
+            return lambda request, context: iter([refuse(request, context)])
+        return refuse
+
+    return _with_behavior(handler, wrap)
+
+
+def _code_name(context: grpc.ServicerContext) -> str:
+    try:
+        code = context.code()
+    except (AttributeError, NotImplementedError):
+        code = None
+    if isinstance(code, grpc.StatusCode):
+        return code.name
+    if isinstance(code, int):
+        return next((c.name for c in grpc.StatusCode if c.value[0] == code), str(code))
+    return "UNKNOWN"
+
+
+class AccessInterceptor(grpc.ServerInterceptor):
+    """Bearer tokens and their roles for every sanas.v1 RPC, and the audit log.
+
+    `tokens` None: no token is checked (full access, as without --auth-token-file);
+    `audit`: where create, delete and import calls (done or refused) are recorded."""
+
+    def __init__(self, tokens: TokenStore | None, audit: AuditLog | None = None) -> None:
+        self._tokens = tokens
+        self._audit = audit
+
+    def _record(
+        self,
+        method: str,
+        request: Any,
+        context: grpc.ServicerContext,
+        principal: Principal | None,
+        outcome: str,
+        **extra: Any,
+    ) -> None:
+        if self._audit is None:
+            return
+        metadata = dict(context.invocation_metadata() or ())
+        self._audit.record(
+            {
+                "action": AUDITED[method],
+                "study_id": getattr(request, "study_id", None),
+                "outcome": outcome,
+                **extra,
+                "role": principal.role if principal else None,
+                "token": principal.label if principal else None,
+                "token_fingerprint": principal.fingerprint if principal else None,
+                "client_id": str(metadata.get(CLIENT_ID_METADATA, ""))[:128] or None,
+                "user_agent": str(metadata.get("user-agent", ""))[:256] or None,
+                "peer": context.peer(),
+            }
+        )
 
     def intercept_service(
         self, continuation: Callable[[Any], grpc.RpcMethodHandler], details: Any
     ) -> grpc.RpcMethodHandler:
-        if not details.method.startswith(PROTECTED_PREFIX):
-            return continuation(details)
-        given = next((v for k, v in details.invocation_metadata or () if k == "authorization"), "")
-        given_bytes = given.encode() if isinstance(given, str) else bytes(given)
-        # Constant time: the comparison does not reveal how much of the token matched.
-        if hmac.compare_digest(given_bytes, self._expected):
-            return continuation(details)
         handler = continuation(details)
-        if handler is None:
-            return None
+        method = details.method
+        if handler is None or not method.startswith(PROTECTED_PREFIX):
+            return handler
+        principal: Principal | None = None
+        if self._tokens is not None:
+            given = next(
+                (v for k, v in details.invocation_metadata or () if k == "authorization"), ""
+            )
+            given = given.decode(errors="replace") if isinstance(given, bytes) else str(given)
+            token = given[len("Bearer ") :] if given.startswith("Bearer ") else ""
+            principal = self._tokens.lookup(token) if token else None
+            if principal is None:
+                return _refusal(handler, self._unauthenticated(method, token))
+            if principal.role != ADMIN and method not in TRAINER_METHODS:
+                return _refusal(handler, self._forbidden(method, principal))
+        audited = method in AUDITED
+
+        def wrap(behavior: Callable[..., Any]) -> Callable[..., Any]:
+            def guarded(request: Any, context: grpc.ServicerContext) -> Any:
+                reset = CURRENT_PRINCIPAL.set(principal)
+                try:
+                    if not audited or isinstance(request, _Malformed):
+                        return behavior(request, context)
+                    try:
+                        response = behavior(request, context)
+                    except Exception:
+                        code = _code_name(context)
+                        outcome = "denied" if code == "PERMISSION_DENIED" else "failed"
+                        self._record(method, request, context, principal, outcome, code=code)
+                        raise
+                    created = getattr(response, "created", True)
+                    outcome = "ok" if created else "joined"  # CreateStudy of an existing one
+                    self._record(method, request, context, principal, outcome)
+                    return response
+                finally:
+                    CURRENT_PRINCIPAL.reset(reset)
+
+            return guarded
+
+        return _with_behavior(handler, wrap)
+
+    def _unauthenticated(self, method: str, token: str) -> Callable[..., Any]:
+        was = self._tokens.removed(token) if token and self._tokens else None
 
         def deny(request: Any, context: grpc.ServicerContext) -> Any:
+            if method in AUDITED:
+                self._record(method, request, context, None, "unauthenticated")
+            if was is not None:
+                principal, when = was
+                at = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(when))
+                message = (
+                    f"this bearer token ({principal.role} {principal.label}, "
+                    f"{principal.fingerprint}) was removed from the controller's tokens at "
+                    f"{at} (rotated): send a current token"
+                )
+            else:
+                message = (
+                    "missing or wrong bearer token: send 'authorization: Bearer <token>' "
+                    "with a token of the controller's --auth-token-file or --tokens-file"
+                )
+            abort_with(context, Unauthenticated(message))
+
+        return deny
+
+    def _forbidden(self, method: str, principal: Principal) -> Callable[..., Any]:
+        call = method.rsplit("/", 1)[-1]
+
+        def deny(request: Any, context: grpc.ServicerContext) -> Any:
+            if method in AUDITED:
+                self._record(
+                    method, request, context, principal, "denied", code="PERMISSION_DENIED"
+                )
             abort_with(
                 context,
-                Unauthenticated(
-                    "missing or wrong bearer token: send 'authorization: Bearer <token>' "
-                    "with the token from the controller's --auth-token-file"
+                PermissionDenied(
+                    f"{call} needs an admin token; this token ({principal.label}) has the "
+                    f"role {principal.role!r}, which may suggest, report and complete trials "
+                    "and read studies; nothing was changed"
                 ),
             )
 
-        if handler.response_streaming:
-            return grpc.unary_stream_rpc_method_handler(
-                lambda request, context: iter([deny(request, context)]),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        return grpc.unary_unary_rpc_method_handler(
-            deny,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+        return deny
 
 
 class _Malformed:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import threading
+from collections.abc import Sequence
 from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,8 +17,11 @@ from grpc_reflection.v1alpha import reflection
 
 from sanas.v1 import sanas_pb2, sanas_pb2_grpc
 
+from .audit import DEFAULT_NAME as AUDIT_LOG_NAME
+from .audit import AuditLog
 from .controller import Controller
-from .interceptors import BearerTokenInterceptor, MalformedRequestInterceptor
+from .credentials import DEFAULT_POLL_SECONDS, CredentialsWatcher, TlsReloader, TokenStore
+from .interceptors import AccessInterceptor, MalformedRequestInterceptor
 from .metrics import Metrics
 from .service import ControllerServicer
 from .storage import FileStorage, MemoryStorage, Storage
@@ -47,7 +51,14 @@ class RunningServer:
     _metrics_http: Any = None
     max_watchers: int = DEFAULT_MAX_WATCHERS
     metrics_host: str | None = None  # the address /metrics is bound to, once serving
+    credentials: CredentialsWatcher | None = None
+    audit: AuditLog | None = None
     _stopping: threading.Event = field(default_factory=threading.Event)
+
+    def reload_credentials(self) -> None:
+        """Re-read the TLS files and tokens now (what SIGHUP does), changed or not."""
+        if self.credentials is not None:
+            self.credentials.reload_now()
 
     @property
     def address(self) -> str:
@@ -66,6 +77,10 @@ class RunningServer:
         self.controller.end_watches()  # watch streams would hold the drain open
         self.server.stop(grace).wait()
         self.controller.close()
+        if self.credentials is not None:
+            self.credentials.stop()
+        if self.audit is not None:
+            self.audit.close()
         if self._metrics_http is not None:
             self._metrics_http.shutdown()
             self._metrics_http.server_close()
@@ -108,12 +123,10 @@ class TlsFiles:
     key: Path
     client_ca: Path | None = None
 
-    def credentials(self) -> grpc.ServerCredentials:
-        return grpc.ssl_server_credentials(
-            [(self.key.read_bytes(), self.cert.read_bytes())],
-            root_certificates=self.client_ca.read_bytes() if self.client_ca else None,
-            require_client_auth=self.client_ca is not None,
-        )
+    def reloader(self) -> TlsReloader:
+        """The files as gRPC dynamic credentials, reloaded when they change (raises
+        credentials.CredentialError, a ValueError, when they do not load now)."""
+        return TlsReloader(self.cert, self.key, self.client_ca)
 
 
 def bracketed(host: str) -> str:
@@ -158,6 +171,10 @@ def start_server(
     *,
     tls: TlsFiles | None = None,
     auth_token: str | None = None,
+    auth_token_file: str | Path | None = None,
+    tokens_files: Sequence[str | Path] = (),
+    audit_log: str | Path | None = None,
+    credentials_poll_seconds: float = DEFAULT_POLL_SECONDS,
     max_pending_per_client: int = DEFAULT_MAX_PENDING_PER_CLIENT,
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     metrics_port: int | None = None,
@@ -172,13 +189,28 @@ def start_server(
     long as they are open, never take one that trainers or health checks need.
 
     `allow_unbound_trial_calls`: see ControllerServicer (for trainers of older clients
-    while they are upgraded; warned about)."""
+    while they are upgraded; warned about).
+
+    Tokens (credentials.py): `auth_token` (a fixed admin token), `auth_token_file` (one
+    admin token) and `tokens_files` (`ROLE TOKEN [LABEL]` lines); none of them: no token
+    is checked. The files and the TLS files are polled every `credentials_poll_seconds`
+    and reloaded when they change, or at `RunningServer.reload_credentials()`.
+    `audit_log`: the audit log's path (default `<checkpoint_dir>/audit.log`; none without
+    a checkpoint folder)."""
     if max_workers < 1:
         raise ValueError(f"max_workers = {max_workers}: must be >= 1")
     if max_watchers < 0:
         raise ValueError(f"max_watchers = {max_watchers}: must be >= 0 (0: no WatchStudy)")
+    tokens = None
+    if auth_token or auth_token_file or tokens_files:
+        tokens = TokenStore(
+            [Path(auth_token_file)] if auth_token_file else [],
+            [Path(p) for p in tokens_files],
+            auth_token,
+        )
+    tls_reloader = tls.reloader() if tls is not None else None
     for warning in (
-        exposure_warning(host, tls, auth_token),
+        exposure_warning(host, tls, "token" if tokens is not None else None),
         metrics_exposure_warning(metrics_host) if metrics_port is not None else None,
     ):
         if warning:
@@ -200,6 +232,16 @@ def start_server(
         storage.close()  # releases the folder lock: a retry in this process can take it
         raise
     metrics.watch(controller)
+    if audit_log is None and checkpoint_dir is not None:
+        audit_log = Path(checkpoint_dir) / AUDIT_LOG_NAME
+    try:
+        audit = AuditLog(audit_log) if audit_log is not None else None
+    except OSError:
+        controller.close()
+        raise
+    for part in (tokens, tls_reloader):
+        if part is not None and audit is not None:
+            part.audit = audit.record
     server = grpc.server(
         futures.ThreadPoolExecutor(
             max_workers=max_workers + max_watchers, thread_name_prefix="sanas-rpc"
@@ -207,7 +249,7 @@ def start_server(
         # The token check runs first: an unauthenticated caller learns nothing more.
         interceptors=[
             metrics.interceptor(),
-            *([BearerTokenInterceptor(auth_token)] if auth_token else []),
+            AccessInterceptor(tokens, audit),
             MalformedRequestInterceptor(),
         ],
         options=[
@@ -234,19 +276,36 @@ def start_server(
         if tls is None:
             bound = server.add_insecure_port(f"{bind_host}:{port}")
         else:
-            bound = server.add_secure_port(f"{bind_host}:{port}", tls.credentials())
+            bound = server.add_secure_port(f"{bind_host}:{port}", tls_reloader.server_credentials())
     except RuntimeError as exc:
         controller.close()
+        if audit is not None:
+            audit.close()
         raise OSError(f"cannot listen on {bind_host}:{port}: {exc}") from exc
     if bound == 0:
         controller.close()
+        if audit is not None:
+            audit.close()
         raise OSError(f"cannot listen on {bind_host}:{port} (in use or not an address here)")
     server.start()
     health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
     log.info("sanas controller serving on %s:%d", bind_host, bound)
     running = RunningServer(
-        server, controller, health_servicer, host, bound, max_watchers=max_watchers
+        server,
+        controller,
+        health_servicer,
+        host,
+        bound,
+        max_watchers=max_watchers,
+        credentials=CredentialsWatcher(
+            tokens,
+            tls_reloader,
+            credentials_poll_seconds,
+            on_signal=[audit.reopen] if audit is not None else [],
+        ),
+        audit=audit,
     )
+    running.credentials.start()
     watch_storage(running)
     if metrics_port is not None:
         try:

@@ -22,6 +22,7 @@ from sanas.v1 import sanas_pb2_grpc
 from . import errors
 from .binding import Binding
 from .controller import BrokenStudy, Controller
+from .credentials import ADMIN, CURRENT_PRINCIPAL
 from .paddleslim_import import parse_checkpoint
 from .spec import MAX_INT32, Constraints, StudyRequest, StudySpec
 from .stopping import EarlyStopping, HalvingRule, MedianRule
@@ -50,6 +51,7 @@ STATUS_OF: dict[type[errors.ControllerError], grpc.StatusCode] = {
     errors.StudyBroken: grpc.StatusCode.FAILED_PRECONDITION,
     errors.TooManyWatchers: grpc.StatusCode.RESOURCE_EXHAUSTED,
     errors.Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
+    errors.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
     # Retryable: a trainer waits out a full disk instead of losing its result.
     errors.StorageFailure: grpc.StatusCode.UNAVAILABLE,
 }
@@ -342,6 +344,18 @@ class ControllerServicer(sanas_pb2_grpc.ControllerServiceServicer):
     def CreateStudy(
         self, request: pb.CreateStudyRequest, context: grpc.ServicerContext
     ) -> pb.CreateStudyResponse:
+        principal = CURRENT_PRINCIPAL.get()
+        if principal is not None and principal.role != ADMIN:
+            # A trainer joins the study it was told to (as every SANAS trainer does at
+            # start) but never creates one, nor one with another config.
+            joined = self._controller.join_study(request.study_id, request_from_pb(request.config))
+            if joined is None:
+                raise errors.PermissionDenied(
+                    f"CreateStudy of study {request.study_id!r} needs an admin token: this "
+                    f"token ({principal.label}) has the role {principal.role!r}, which may "
+                    "only join a study that exists with the same config; nothing was changed"
+                )
+            return pb.CreateStudyResponse(study=render_study(joined), created=False)
         summary, created = self._controller.create_study(
             request.study_id, request_from_pb(request.config)
         )

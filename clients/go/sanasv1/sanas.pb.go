@@ -241,6 +241,10 @@ const (
 	// restored from a backup). Nothing was written: drop the result and ask for a
 	// new trial.
 	ErrorReason_ERROR_REASON_STALE_TRIAL ErrorReason = 14
+	// The call's bearer token is valid but its role may not make this call: a
+	// trainer token creating, deleting or importing a study. The message names the
+	// role and the call; nothing was changed.
+	ErrorReason_ERROR_REASON_PERMISSION_DENIED ErrorReason = 15
 )
 
 // Enum value maps for ErrorReason.
@@ -261,6 +265,7 @@ var (
 		12: "ERROR_REASON_TOO_MANY_WATCHERS",
 		13: "ERROR_REASON_TRIAL_NOT_HELD",
 		14: "ERROR_REASON_STALE_TRIAL",
+		15: "ERROR_REASON_PERMISSION_DENIED",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED":             0,
@@ -278,6 +283,7 @@ var (
 		"ERROR_REASON_TOO_MANY_WATCHERS":       12,
 		"ERROR_REASON_TRIAL_NOT_HELD":          13,
 		"ERROR_REASON_STALE_TRIAL":             14,
+		"ERROR_REASON_PERMISSION_DENIED":       15,
 	}
 )
 
@@ -3599,7 +3605,7 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"\x15TRIAL_STATE_SUCCEEDED\x10\x02\x12\x1a\n" +
 	"\x16TRIAL_STATE_INFEASIBLE\x10\x03\x12\x17\n" +
 	"\x13TRIAL_STATE_STOPPED\x10\x04\x12\x17\n" +
-	"\x13TRIAL_STATE_SKIPPED\x10\x05*\x90\x04\n" +
+	"\x13TRIAL_STATE_SKIPPED\x10\x05*\xb4\x04\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12!\n" +
 	"\x1dERROR_REASON_INVALID_ARGUMENT\x10\x01\x12 \n" +
@@ -3616,7 +3622,8 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"\x19ERROR_REASON_STUDY_BROKEN\x10\v\x12\"\n" +
 	"\x1eERROR_REASON_TOO_MANY_WATCHERS\x10\f\x12\x1f\n" +
 	"\x1bERROR_REASON_TRIAL_NOT_HELD\x10\r\x12\x1c\n" +
-	"\x18ERROR_REASON_STALE_TRIAL\x10\x0e*\xf8\x02\n" +
+	"\x18ERROR_REASON_STALE_TRIAL\x10\x0e\x12\"\n" +
+	"\x1eERROR_REASON_PERMISSION_DENIED\x10\x0f*\xf8\x02\n" +
 	"\x0eStudyEventType\x12 \n" +
 	"\x1cSTUDY_EVENT_TYPE_UNSPECIFIED\x10\x00\x12\"\n" +
 	"\x1eSTUDY_EVENT_TYPE_CURRENT_STATE\x10\x01\x12$\n" +

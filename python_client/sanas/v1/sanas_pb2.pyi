@@ -50,6 +50,7 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ERROR_REASON_TOO_MANY_WATCHERS: _ClassVar[ErrorReason]
     ERROR_REASON_TRIAL_NOT_HELD: _ClassVar[ErrorReason]
     ERROR_REASON_STALE_TRIAL: _ClassVar[ErrorReason]
+    ERROR_REASON_PERMISSION_DENIED: _ClassVar[ErrorReason]
 
 class StudyEventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -91,6 +92,7 @@ ERROR_REASON_STUDY_BROKEN: ErrorReason
 ERROR_REASON_TOO_MANY_WATCHERS: ErrorReason
 ERROR_REASON_TRIAL_NOT_HELD: ErrorReason
 ERROR_REASON_STALE_TRIAL: ErrorReason
+ERROR_REASON_PERMISSION_DENIED: ErrorReason
 STUDY_EVENT_TYPE_UNSPECIFIED: StudyEventType
 STUDY_EVENT_TYPE_CURRENT_STATE: StudyEventType
 STUDY_EVENT_TYPE_TRIAL_SUGGESTED: StudyEventType

@@ -1263,7 +1263,7 @@ const char descriptor_table_protodef_sanas_2fv1_2fsanas_2eproto[] PROTOBUF_SECTI
   "TATE_UNSPECIFIED\020\000\022\026\n\022TRIAL_STATE_ACTIVE"
   "\020\001\022\031\n\025TRIAL_STATE_SUCCEEDED\020\002\022\032\n\026TRIAL_S"
   "TATE_INFEASIBLE\020\003\022\027\n\023TRIAL_STATE_STOPPED"
-  "\020\004\022\027\n\023TRIAL_STATE_SKIPPED\020\005*\220\004\n\013ErrorRea"
+  "\020\004\022\027\n\023TRIAL_STATE_SKIPPED\020\005*\264\004\n\013ErrorRea"
   "son\022\034\n\030ERROR_REASON_UNSPECIFIED\020\000\022!\n\035ERR"
   "OR_REASON_INVALID_ARGUMENT\020\001\022 \n\034ERROR_RE"
   "ASON_STUDY_NOT_FOUND\020\002\022 \n\034ERROR_REASON_T"
@@ -1276,44 +1276,44 @@ const char descriptor_table_protodef_sanas_2fv1_2fsanas_2eproto[] PROTOBUF_SECTI
   "ROR_REASON_UNAUTHENTICATED\020\n\022\035\n\031ERROR_RE"
   "ASON_STUDY_BROKEN\020\013\022\"\n\036ERROR_REASON_TOO_"
   "MANY_WATCHERS\020\014\022\037\n\033ERROR_REASON_TRIAL_NO"
-  "T_HELD\020\r\022\034\n\030ERROR_REASON_STALE_TRIAL\020\016*\370"
-  "\002\n\016StudyEventType\022 \n\034STUDY_EVENT_TYPE_UN"
-  "SPECIFIED\020\000\022\"\n\036STUDY_EVENT_TYPE_CURRENT_"
-  "STATE\020\001\022$\n STUDY_EVENT_TYPE_TRIAL_SUGGES"
-  "TED\020\002\022\"\n\036STUDY_EVENT_TYPE_LEASE_EXPIRED\020"
-  "\003\022$\n STUDY_EVENT_TYPE_TRIAL_COMPLETED\020\004\022"
-  "\035\n\031STUDY_EVENT_TYPE_NEW_BEST\020\005\022$\n STUDY_"
-  "EVENT_TYPE_STUDY_COMPLETED\020\006\022#\n\037STUDY_EV"
-  "ENT_TYPE_TRIAL_PROGRESS\020\007\022\"\n\036STUDY_EVENT"
-  "_TYPE_TRIAL_STOPPED\020\010\022\"\n\036STUDY_EVENT_TYP"
-  "E_TRIAL_SKIPPED\020\t2\347\007\n\021ControllerService\022"
-  "J\n\013CreateStudy\022\034.sanas.v1.CreateStudyReq"
-  "uest\032\035.sanas.v1.CreateStudyResponse\022A\n\010G"
-  "etStudy\022\031.sanas.v1.GetStudyRequest\032\032.san"
-  "as.v1.GetStudyResponse\022J\n\013ListStudies\022\034."
-  "sanas.v1.ListStudiesRequest\032\035.sanas.v1.L"
-  "istStudiesResponse\022J\n\013DeleteStudy\022\034.sana"
-  "s.v1.DeleteStudyRequest\032\035.sanas.v1.Delet"
-  "eStudyResponse\022M\n\014SuggestTrial\022\035.sanas.v"
-  "1.SuggestTrialRequest\032\036.sanas.v1.Suggest"
-  "TrialResponse\022P\n\rCompleteTrial\022\036.sanas.v"
-  "1.CompleteTrialRequest\032\037.sanas.v1.Comple"
-  "teTrialResponse\022S\n\016HeartbeatTrial\022\037.sana"
-  "s.v1.HeartbeatTrialRequest\032 .sanas.v1.He"
-  "artbeatTrialResponse\022G\n\nListTrials\022\033.san"
-  "as.v1.ListTrialsRequest\032\034.sanas.v1.ListT"
-  "rialsResponse\022I\n\nWatchStudy\022\033.sanas.v1.W"
-  "atchStudyRequest\032\034.sanas.v1.WatchStudyRe"
-  "sponse0\001\022w\n\032ImportPaddleSlimCheckpoint\022+"
-  ".sanas.v1.ImportPaddleSlimCheckpointRequ"
-  "est\032,.sanas.v1.ImportPaddleSlimCheckpoin"
-  "tResponse\022b\n\023ReportTrialProgress\022$.sanas"
-  ".v1.ReportTrialProgressRequest\032%.sanas.v"
-  "1.ReportTrialProgressResponse\022D\n\tSkipTri"
-  "al\022\032.sanas.v1.SkipTrialRequest\032\033.sanas.v"
-  "1.SkipTrialResponseB7Z5github.com/sanas-"
-  "nas/sanas/clients/go/sanasv1;sanasv1b\006pr"
-  "oto3"
+  "T_HELD\020\r\022\034\n\030ERROR_REASON_STALE_TRIAL\020\016\022\""
+  "\n\036ERROR_REASON_PERMISSION_DENIED\020\017*\370\002\n\016S"
+  "tudyEventType\022 \n\034STUDY_EVENT_TYPE_UNSPEC"
+  "IFIED\020\000\022\"\n\036STUDY_EVENT_TYPE_CURRENT_STAT"
+  "E\020\001\022$\n STUDY_EVENT_TYPE_TRIAL_SUGGESTED\020"
+  "\002\022\"\n\036STUDY_EVENT_TYPE_LEASE_EXPIRED\020\003\022$\n"
+  " STUDY_EVENT_TYPE_TRIAL_COMPLETED\020\004\022\035\n\031S"
+  "TUDY_EVENT_TYPE_NEW_BEST\020\005\022$\n STUDY_EVEN"
+  "T_TYPE_STUDY_COMPLETED\020\006\022#\n\037STUDY_EVENT_"
+  "TYPE_TRIAL_PROGRESS\020\007\022\"\n\036STUDY_EVENT_TYP"
+  "E_TRIAL_STOPPED\020\010\022\"\n\036STUDY_EVENT_TYPE_TR"
+  "IAL_SKIPPED\020\t2\347\007\n\021ControllerService\022J\n\013C"
+  "reateStudy\022\034.sanas.v1.CreateStudyRequest"
+  "\032\035.sanas.v1.CreateStudyResponse\022A\n\010GetSt"
+  "udy\022\031.sanas.v1.GetStudyRequest\032\032.sanas.v"
+  "1.GetStudyResponse\022J\n\013ListStudies\022\034.sana"
+  "s.v1.ListStudiesRequest\032\035.sanas.v1.ListS"
+  "tudiesResponse\022J\n\013DeleteStudy\022\034.sanas.v1"
+  ".DeleteStudyRequest\032\035.sanas.v1.DeleteStu"
+  "dyResponse\022M\n\014SuggestTrial\022\035.sanas.v1.Su"
+  "ggestTrialRequest\032\036.sanas.v1.SuggestTria"
+  "lResponse\022P\n\rCompleteTrial\022\036.sanas.v1.Co"
+  "mpleteTrialRequest\032\037.sanas.v1.CompleteTr"
+  "ialResponse\022S\n\016HeartbeatTrial\022\037.sanas.v1"
+  ".HeartbeatTrialRequest\032 .sanas.v1.Heartb"
+  "eatTrialResponse\022G\n\nListTrials\022\033.sanas.v"
+  "1.ListTrialsRequest\032\034.sanas.v1.ListTrial"
+  "sResponse\022I\n\nWatchStudy\022\033.sanas.v1.Watch"
+  "StudyRequest\032\034.sanas.v1.WatchStudyRespon"
+  "se0\001\022w\n\032ImportPaddleSlimCheckpoint\022+.san"
+  "as.v1.ImportPaddleSlimCheckpointRequest\032"
+  ",.sanas.v1.ImportPaddleSlimCheckpointRes"
+  "ponse\022b\n\023ReportTrialProgress\022$.sanas.v1."
+  "ReportTrialProgressRequest\032%.sanas.v1.Re"
+  "portTrialProgressResponse\022D\n\tSkipTrial\022\032"
+  ".sanas.v1.SkipTrialRequest\032\033.sanas.v1.Sk"
+  "ipTrialResponseB7Z5github.com/sanas-nas/"
+  "sanas/clients/go/sanasv1;sanasv1b\006proto3"
   ;
 static const ::_pbi::DescriptorTable* const descriptor_table_sanas_2fv1_2fsanas_2eproto_deps[2] = {
   &::descriptor_table_google_2fprotobuf_2fduration_2eproto,
@@ -1321,7 +1321,7 @@ static const ::_pbi::DescriptorTable* const descriptor_table_sanas_2fv1_2fsanas_
 };
 static ::_pbi::once_flag descriptor_table_sanas_2fv1_2fsanas_2eproto_once;
 const ::_pbi::DescriptorTable descriptor_table_sanas_2fv1_2fsanas_2eproto = {
-    false, false, 7524, descriptor_table_protodef_sanas_2fv1_2fsanas_2eproto,
+    false, false, 7560, descriptor_table_protodef_sanas_2fv1_2fsanas_2eproto,
     "sanas/v1/sanas.proto",
     &descriptor_table_sanas_2fv1_2fsanas_2eproto_once, descriptor_table_sanas_2fv1_2fsanas_2eproto_deps, 2, 36,
     schemas, file_default_instances, TableStruct_sanas_2fv1_2fsanas_2eproto::offsets,
@@ -1406,6 +1406,7 @@ bool ErrorReason_IsValid(int value) {
     case 12:
     case 13:
     case 14:
+    case 15:
       return true;
     default:
       return false;

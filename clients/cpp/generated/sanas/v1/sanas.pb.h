@@ -299,12 +299,13 @@ enum ErrorReason : int {
   ERROR_REASON_TOO_MANY_WATCHERS = 12,
   ERROR_REASON_TRIAL_NOT_HELD = 13,
   ERROR_REASON_STALE_TRIAL = 14,
+  ERROR_REASON_PERMISSION_DENIED = 15,
   ErrorReason_INT_MIN_SENTINEL_DO_NOT_USE_ = std::numeric_limits<int32_t>::min(),
   ErrorReason_INT_MAX_SENTINEL_DO_NOT_USE_ = std::numeric_limits<int32_t>::max()
 };
 bool ErrorReason_IsValid(int value);
 constexpr ErrorReason ErrorReason_MIN = ERROR_REASON_UNSPECIFIED;
-constexpr ErrorReason ErrorReason_MAX = ERROR_REASON_STALE_TRIAL;
+constexpr ErrorReason ErrorReason_MAX = ERROR_REASON_PERMISSION_DENIED;
 constexpr int ErrorReason_ARRAYSIZE = ErrorReason_MAX + 1;
 
 const ::PROTOBUF_NAMESPACE_ID::EnumDescriptor* ErrorReason_descriptor();

@@ -16,6 +16,7 @@ export const ErrorReason = {
   ERROR_REASON_TOO_MANY_WATCHERS: 'ERROR_REASON_TOO_MANY_WATCHERS',
   ERROR_REASON_TRIAL_NOT_HELD: 'ERROR_REASON_TRIAL_NOT_HELD',
   ERROR_REASON_STALE_TRIAL: 'ERROR_REASON_STALE_TRIAL',
+  ERROR_REASON_PERMISSION_DENIED: 'ERROR_REASON_PERMISSION_DENIED',
 } as const;
 
 export type ErrorReason =
@@ -49,5 +50,7 @@ export type ErrorReason =
   | 13
   | 'ERROR_REASON_STALE_TRIAL'
   | 14
+  | 'ERROR_REASON_PERMISSION_DENIED'
+  | 15
 
 export type ErrorReason__Output = typeof ErrorReason[keyof typeof ErrorReason]
