@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import importlib.util
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -140,6 +141,8 @@ def test_default_controller_is_one_statefulset_with_tls_and_a_token(default_docs
         "ConfigMap",
         "Job",
         "NetworkPolicy",
+        "Pod",  # the `helm test` hook
+        "PodDisruptionBudget",
         "Secret",
         "Service",
         "StatefulSet",
@@ -166,6 +169,10 @@ def test_default_controller_is_one_statefulset_with_tls_and_a_token(default_docs
         "10",
         "--log-level",
         "INFO",
+        "--log-format",
+        "text",
+        "--metrics-study-labels",
+        "100",
         "--max-watchers",
         "64",
         "--tls-cert",
@@ -253,16 +260,19 @@ def test_a_generated_secret_is_kept_on_upgrade(helm, tmp_path):
     assert json.loads(lines["whole"]) == {"a": "OLD", "b": "OLD"}  # what the cluster holds
     assert json.loads(lines["partial"]) == {"a": "NEW", "b": "NEW"}  # never half old, half new
     assert json.loads(lines["none"]) == {"a": "NEW", "b": "NEW"}
-    # And the chart asks the cluster for exactly the Secrets it mounts.
+    # And the chart asks the cluster for exactly the Secrets it mounts, through the
+    # helper that works each one out once per render (the checksums hash the same data).
     secrets = (CHART / "templates" / "secrets.yaml").read_text()
-    assert secrets.count('lookup "v1" "Secret" .Release.Namespace $name') == 3
+    assert secrets.count('include "sanas.generatedSecretData" (dict "ctx" . "name" $name') == 3
+    helpers = (CHART / "templates" / "_helpers.tpl").read_text()
+    assert 'lookup "v1" "Secret" $.Release.Namespace .name' in helpers
 
 
 def test_the_network_policy_lets_only_trainers_and_the_dashboard_in(default_docs, all_docs):
     # Before: no NetworkPolicy, so any pod in the cluster reached the controller.
     for docs, peers in [
-        (default_docs, {"trainer"}),
-        (all_docs, {"trainer", "dashboard"}),
+        (default_docs, {"trainer", "test"}),  # test: the `helm test` pod
+        (all_docs, {"trainer", "dashboard", "test"}),
     ]:
         (policy,) = docs["NetworkPolicy"]
         spec = policy["spec"]
@@ -282,14 +292,18 @@ def test_the_network_policy_lets_only_trainers_and_the_dashboard_in(default_docs
         assert templates
         for p in rule["from"]:
             wanted = p["podSelector"]["matchLabels"]
-            assert any(
-                wanted.items() <= d["spec"]["template"]["metadata"]["labels"].items()
-                for kind in ("Job", "Deployment")
-                for d in docs.get(kind, [])
-            ) or any(
-                wanted.items() <= r["template"]["metadata"]["labels"].items()
-                for d in docs.get("PaddleJob", [])
-                for r in d["spec"]["paddleReplicaSpecs"].values()
+            assert (
+                any(
+                    wanted.items() <= d["spec"]["template"]["metadata"]["labels"].items()
+                    for kind in ("Job", "Deployment")
+                    for d in docs.get(kind, [])
+                )
+                or any(
+                    wanted.items() <= r["template"]["metadata"]["labels"].items()
+                    for d in docs.get("PaddleJob", [])
+                    for r in d["spec"]["paddleReplicaSpecs"].values()
+                )
+                or any(wanted.items() <= d["metadata"]["labels"].items() for d in docs["Pod"])
             ), wanted
 
 
@@ -347,7 +361,10 @@ def test_insecure_renders_the_old_plaintext_controller(insecure_docs):
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
         assert c[probe]["grpc"] == {"port": 8881}, probe
         assert "exec" not in c[probe]
-    assert "Secret" not in insecure_docs and "ConfigMap" not in insecure_docs
+    assert "Secret" not in insecure_docs
+    # The one ConfigMap is the health check script of the `helm test` pod.
+    (config,) = insecure_docs["ConfigMap"]
+    assert config["metadata"]["name"] == f"{CONTROLLER}-probe"
     (job,) = insecure_docs["Job"]
     env = env_of(job["spec"]["template"]["spec"]["containers"][0])
     assert "SANAS_TOKEN_FILE" not in env and "SANAS_TLS_CA" not in env
@@ -555,7 +572,9 @@ def test_notes_render(helm, tmp_path):
     text = res.stdout
     assert f"sanas controller: {CONTROLLER}.{NAMESPACE}.svc:8881 (TLS) (bearer token)" in text
     assert "--tls-ca ca.pem --token-file token status mobilenet-search" in text
-    assert f"kubectl -n {NAMESPACE} patch job {CONTROLLER}-trainers" in text
+    assert re.search(
+        rf"kubectl -n {NAMESPACE} patch job {CONTROLLER}-trainers-[0-9a-f]{{8}} ", text
+    )
 
 
 def test_values_that_cannot_work_fail_the_render(helm):
