@@ -10,6 +10,7 @@ here the checker is rebuilt from source with `go build` (a relink on a warm cach
 from __future__ import annotations
 
 import base64
+import hashlib
 import importlib.util
 import json
 import re
@@ -790,3 +791,169 @@ def test_notes_warn_about_insecure_and_say_where_the_generated_secrets_are(helm,
     short = rendered("--set", "controller.probes.startupSeconds=60", "--set",
                      "controller.persistence.size=10Gi")  # fmt: skip
     assert "WARNING: a full 10Gi volume takes about 921 s to load" in short
+
+
+# -- upgrades: trainer Job names, checksums, the disruption budget, `helm test` ------------
+
+# Your own Secrets: nothing generated, so two renders of the same values are identical.
+OWN_SECRETS = ("--set", "tls.secretName=own-tls", "--set", "auth.secretName=own-token")
+
+
+def rendered(helm: Path, checker: Path, *args: str | Path, chart: Path = CHART) -> dict:
+    res = run(helm, "template", RELEASE, chart, "--namespace", NAMESPACE, *args)
+    assert res.returncode == 0, res.stderr
+    return by_kind(decode(checker, res.stdout))
+
+
+def annotations(docs: dict, kind: str) -> dict[str, str]:
+    (d,) = docs[kind]
+    return d["spec"]["template"]["metadata"].get("annotations", {})
+
+
+def test_checksums_hash_the_secrets_exactly_as_rendered(default_docs, all_docs):
+    """A generated Secret is worked out once per render, so the checksum of the pods that
+    mount it is of the very data the Secret holds (not of a second, different CA)."""
+
+    def checksum(docs: dict, names: list[str]) -> str:
+        parts = []
+        for name in names:
+            (secret,) = [s for s in docs["Secret"] if s["metadata"]["name"] == name]
+            data = "\n".join(f"{k}: {v}" for k, v in sorted(secret["data"].items()))
+            parts.append(f"{name}:{data}")
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+    tls, token = f"{CONTROLLER}-tls", f"{CONTROLLER}-token"
+    want = checksum(default_docs, [tls, token])
+    assert annotations(default_docs, "StatefulSet")["checksum/secrets"] == want
+    assert annotations(default_docs, "Job")["checksum/secrets"] == want  # the CA, the token
+    assert len(annotations(default_docs, "StatefulSet")["checksum/config"]) == 64
+    # The dashboard hashes its own token too; PaddleJobs' pods carry theirs.
+    dash = annotations(all_docs, "Deployment")["checksum/secrets"]
+    assert len(dash) == 64 and dash != annotations(all_docs, "StatefulSet")["checksum/secrets"]
+    for job in all_docs["PaddleJob"]:
+        meta = job["spec"]["paddleReplicaSpecs"]["Worker"]["template"]["metadata"]
+        assert len(meta["annotations"]["checksum/secrets"]) == 64
+
+
+def test_a_changed_probe_script_rolls_the_controller(helm, checker, tmp_path):
+    chart = tmp_path / "sanas"
+    shutil.copytree(CHART, chart)
+    before = rendered(helm, checker, *OWN_SECRETS, chart=chart)
+    probe = chart / "files" / "health_probe.py"
+    probe.write_text(probe.read_text() + "# changed\n")
+    after = rendered(helm, checker, *OWN_SECRETS, chart=chart)
+    old, new = annotations(before, "StatefulSet"), annotations(after, "StatefulSet")
+    assert old["checksum/config"] != new["checksum/config"]
+    assert old["checksum/secrets"] == new["checksum/secrets"]
+    # Nothing else changed: the trainer Job keeps its name (its pods are not replaced).
+    assert before["Job"][0]["metadata"]["name"] == after["Job"][0]["metadata"]["name"]
+
+
+def test_the_trainer_job_is_named_by_its_pod_template(helm, checker, tmp_path):
+    """A Job's pod template is immutable: `helm upgrade` with a changed one failed with
+    "field is immutable". Named by its hash, an unchanged template keeps the Job (and its
+    running pods), a changed one makes a new Job that replaces the old."""
+
+    def job_name(*args: str, chart: Path = CHART) -> str:
+        (job,) = rendered(helm, checker, *OWN_SECRETS, *args, chart=chart)["Job"]
+        return job["metadata"]["name"]
+
+    base = job_name()
+    assert re.fullmatch(rf"{CONTROLLER}-trainers-[0-9a-f]{{8}}", base)
+    assert job_name() == base  # deterministic
+    # Mutable fields and other components: the same Job, patched in place.
+    assert job_name("--set", "trainers.parallelism=5", "--set", "trainers.completions=5") == base
+    assert job_name("--set", "controller.logLevel=DEBUG") == base
+    # A new chart version alone does not replace running trainers.
+    chart = tmp_path / "sanas"
+    shutil.copytree(CHART, chart)
+    meta = chart / "Chart.yaml"
+    meta.write_text(re.sub(r"(?m)^version: .*$", "version: 9.9.9", meta.read_text()))
+    assert job_name(chart=chart) == base
+    # What the pods run: a new Job.
+    for change in (
+        "trainers.image.tag=0.2.0",
+        "trainers.args[0]=--epochs=3",
+        "trainers.resources.limits.memory=9Gi",
+        "trainers.studyId=other",
+    ):
+        assert job_name("--set", change) != base, change
+    # A long name still gives a valid Job name (at most 63 characters).
+    assert len(job_name("--set", "fullnameOverride=" + "x" * 63)) <= 63
+
+
+def test_the_controller_has_a_disruption_budget(helm, checker, default_docs):
+    (pdb,) = default_docs["PodDisruptionBudget"]
+    (sts,) = default_docs["StatefulSet"]
+    labels = sts["spec"]["template"]["metadata"]["labels"]
+    assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    assert pdb["spec"]["maxUnavailable"] == 0
+    assert pdb["spec"]["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
+    assert "minAvailable" not in pdb["spec"]
+    one = rendered(helm, checker, "--set", "controller.podDisruptionBudget.maxUnavailable=1")
+    assert one["PodDisruptionBudget"][0]["spec"]["maxUnavailable"] == 1
+    off = rendered(helm, checker, "--set", "controller.podDisruptionBudget.enabled=false")
+    assert "PodDisruptionBudget" not in off
+    # The checker refuses a budget that a label typo makes guard nothing.
+    text = template(helm)
+    budget = text[text.index("kind: PodDisruptionBudget") :]
+    broken = text.replace(budget, budget.replace("component: controller", "component: ctrl", 2))
+    res = run(checker, "manifests", "-", stdin=broken)
+    assert res.returncode == 1 and "selector selects no rendered pod" in res.stderr, res.stderr
+
+
+def test_helm_test_pod_is_a_hook(default_docs, all_docs, insecure_docs, helm, checker):
+    for docs in (default_docs, all_docs, insecure_docs):
+        (pod,) = docs["Pod"]
+        meta = pod["metadata"]
+        assert meta["annotations"]["helm.sh/hook"] == "test"
+        assert "hook-succeeded" in meta["annotations"]["helm.sh/hook-delete-policy"]
+        assert meta["labels"]["app.kubernetes.io/component"] == "test"
+        (c,) = pod["spec"]["containers"]
+        assert c["command"][:2] == ["python", "/etc/sanas/probe/health_probe.py"]
+        assert arg_after(c["command"], "--host") == f"{CONTROLLER}.{NAMESPACE}.svc"
+        assert pod["spec"]["automountServiceAccountToken"] is False
+        assert c["securityContext"]["readOnlyRootFilesystem"] is True
+    (pod,) = all_docs["Pod"]  # mutual TLS with a probe client Secret of its own
+    (c,) = pod["spec"]["containers"]
+    assert arg_after(c["command"], "--cert").startswith("/etc/sanas/probe-client/")
+    assert mounts_of(c)["probe-client"] == "/etc/sanas/probe-client"
+    off = rendered(helm, checker, "-f", VALUES_INSECURE, "--set", "helmTest.enabled=false")
+    assert "Pod" not in off and "ConfigMap" not in off
+
+
+@pytest.mark.parametrize("variant", ["default", "insecure"])
+def test_the_helm_test_pod_checks_a_real_controller(default_docs, insecure_docs, tmp_path, variant):
+    """The test pod's command as rendered, its Service name pointed at a server started
+    with the rendered flags on loopback: SERVING; and once the server is gone, a failure."""
+    docs = default_docs if variant == "default" else insecure_docs
+    files = {}
+    for secret in docs.get("Secret", []):
+        folder = secret["metadata"]["name"].rsplit("-", 1)[1]  # tls, token
+        for key, value in secret_data(docs, secret["metadata"]["name"]).items():
+            path = tmp_path / f"{folder}-{key}"
+            path.write_bytes(value)
+            files[f"/etc/sanas/{folder}/{key}"] = path
+    script = tmp_path / "health_probe.py"
+    script.write_text(docs["ConfigMap"][0]["data"]["health_probe.py"])
+    files["/etc/sanas/probe/health_probe.py"] = script
+    (sts,) = docs["StatefulSet"]
+    (c,) = sts["spec"]["template"]["spec"]["containers"]
+    server = ServerProcess(
+        tmp_path / "ckpt", extra=local_args(c["command"], tmp_path / "ckpt", files)
+    )
+    (pod,) = docs["Pod"]
+    cmd = [str(files.get(a, a)) for a in pod["spec"]["containers"][0]["command"]]
+    cmd[0] = sys.executable
+    cmd[cmd.index("--host") + 1] = "127.0.0.1"
+    cmd[cmd.index("--port") + 1] = server.address.rsplit(":", 1)[1]
+    try:
+        ok = run(*cmd)
+        assert ok.returncode == 0 and ok.stdout.strip() == "SERVING", ok.stderr
+        if variant == "default":  # it verifies the certificate's name
+            wrong = list(cmd)
+            wrong[wrong.index("--server-name") + 1] = "elsewhere.example"
+            assert run(*wrong).returncode == 1
+    finally:
+        server.close()
+    assert run(*cmd).returncode == 1
