@@ -211,3 +211,17 @@ def test_the_server_logs_json_lines(server_process, tmp_path):
         assert {"time", "level", "logger", "message"} <= set(r)
     assert any("deleted study 's'" in r["message"] for r in records)
     assert any("shutting down" in r["message"] for r in records)
+
+
+def test_a_storage_failure_logs_its_operation_and_study_as_fields():
+    from sanas_server.controller import StorageHealth
+
+    stream = io.StringIO()
+    configure_logging("INFO", "json", stream)
+    try:
+        StorageHealth().failed("snapshot", "s1", OSError(28, "No space left on device"))
+    finally:
+        logging.getLogger().handlers.clear()
+    first = json.loads(stream.getvalue().splitlines()[0])
+    assert first["operation"] == "snapshot" and first["study"] == "s1"
+    assert "No space left on device" in first["message"]
