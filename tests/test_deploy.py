@@ -957,3 +957,21 @@ def test_the_helm_test_pod_checks_a_real_controller(default_docs, insecure_docs,
     finally:
         server.close()
     assert run(*cmd).returncode == 1
+
+
+def test_notes_name_the_trainer_job_of_the_same_render(helm, tmp_path):
+    """With generated Secrets (new ones at every render) the Job's name, its pods'
+    checksum and NOTES.txt still agree: the Secrets are worked out once per render."""
+    chart = tmp_path / "sanas"
+    shutil.copytree(CHART, chart)
+    notes = (chart / "templates" / "NOTES.txt").read_text()
+    (chart / "templates" / "_notes.tpl").write_text(
+        '{{- define "notes" -}}' + notes + "{{- end -}}"
+    )
+    (chart / "templates" / "notes.yaml").write_text(
+        'notes: |\n  {{- include "notes" . | nindent 2 }}\n'
+    )
+    res = run(helm, "template", RELEASE, chart, "-n", NAMESPACE)
+    assert res.returncode == 0, res.stderr
+    names = set(re.findall(rf"{CONTROLLER}-trainers-[0-9a-f]{{8}}", res.stdout))
+    assert len(names) == 1, names
