@@ -18,6 +18,10 @@ GRPCURL            := github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.4
 # checker in deploy/check (strict decode into k8s.io/api, BuildKit's Dockerfile lint).
 HELM_VERSION := v3.22.0
 HELM_STAMP   := $(TOOLS)/.helm-$(HELM_VERSION)
+# promtool (Prometheus 3.x's module version) checks and unit-tests deploy/monitoring's
+# alert rules (tests/test_monitoring.py); a long first build, then cached.
+PROMTOOL_VERSION := v0.316.0
+PROMTOOL_STAMP   := $(TOOLS)/.promtool-$(PROMTOOL_VERSION)
 DEPLOY_CHECK := $(TOOLS)/sanas-deploy-check
 
 .PHONY: install system-deps tools deploy-tools proto stubs release-schema test test-fast lint serve demo bench clean dashboard-vendor
@@ -66,7 +70,12 @@ $(DEPLOY_CHECK): deploy/check/go.mod deploy/check/go.sum $(wildcard deploy/check
 	mkdir -p $(TOOLS)
 	cd deploy/check && go build -o $(abspath $@) .
 
-deploy-tools: $(HELM_STAMP) $(DEPLOY_CHECK)
+$(PROMTOOL_STAMP):
+	mkdir -p $(TOOLS)
+	GOBIN=$(abspath $(TOOLS)) go install github.com/prometheus/prometheus/cmd/promtool@$(PROMTOOL_VERSION)
+	touch $@
+
+deploy-tools: $(HELM_STAMP) $(DEPLOY_CHECK) $(PROMTOOL_STAMP)
 
 # Regenerates the committed Python stubs from the schema (tests/test_stubs.py
 # fails when the committed ones drift).

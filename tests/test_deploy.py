@@ -10,8 +10,10 @@ here the checker is rebuilt from source with `go build` (a relink on a warm cach
 from __future__ import annotations
 
 import base64
+import hashlib
 import importlib.util
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -140,6 +142,8 @@ def test_default_controller_is_one_statefulset_with_tls_and_a_token(default_docs
         "ConfigMap",
         "Job",
         "NetworkPolicy",
+        "Pod",  # the `helm test` hook
+        "PodDisruptionBudget",
         "Secret",
         "Service",
         "StatefulSet",
@@ -166,6 +170,10 @@ def test_default_controller_is_one_statefulset_with_tls_and_a_token(default_docs
         "10",
         "--log-level",
         "INFO",
+        "--log-format",
+        "text",
+        "--metrics-study-labels",
+        "100",
         "--max-watchers",
         "64",
         "--tls-cert",
@@ -253,16 +261,19 @@ def test_a_generated_secret_is_kept_on_upgrade(helm, tmp_path):
     assert json.loads(lines["whole"]) == {"a": "OLD", "b": "OLD"}  # what the cluster holds
     assert json.loads(lines["partial"]) == {"a": "NEW", "b": "NEW"}  # never half old, half new
     assert json.loads(lines["none"]) == {"a": "NEW", "b": "NEW"}
-    # And the chart asks the cluster for exactly the Secrets it mounts.
+    # And the chart asks the cluster for exactly the Secrets it mounts, through the
+    # helper that works each one out once per render (the checksums hash the same data).
     secrets = (CHART / "templates" / "secrets.yaml").read_text()
-    assert secrets.count('lookup "v1" "Secret" .Release.Namespace $name') == 3
+    assert secrets.count('include "sanas.generatedSecretData" (dict "ctx" . "name" $name') == 3
+    helpers = (CHART / "templates" / "_helpers.tpl").read_text()
+    assert 'lookup "v1" "Secret" $.Release.Namespace .name' in helpers
 
 
 def test_the_network_policy_lets_only_trainers_and_the_dashboard_in(default_docs, all_docs):
     # Before: no NetworkPolicy, so any pod in the cluster reached the controller.
     for docs, peers in [
-        (default_docs, {"trainer"}),
-        (all_docs, {"trainer", "dashboard"}),
+        (default_docs, {"trainer", "test"}),  # test: the `helm test` pod
+        (all_docs, {"trainer", "dashboard", "test"}),
     ]:
         (policy,) = docs["NetworkPolicy"]
         spec = policy["spec"]
@@ -282,14 +293,18 @@ def test_the_network_policy_lets_only_trainers_and_the_dashboard_in(default_docs
         assert templates
         for p in rule["from"]:
             wanted = p["podSelector"]["matchLabels"]
-            assert any(
-                wanted.items() <= d["spec"]["template"]["metadata"]["labels"].items()
-                for kind in ("Job", "Deployment")
-                for d in docs.get(kind, [])
-            ) or any(
-                wanted.items() <= r["template"]["metadata"]["labels"].items()
-                for d in docs.get("PaddleJob", [])
-                for r in d["spec"]["paddleReplicaSpecs"].values()
+            assert (
+                any(
+                    wanted.items() <= d["spec"]["template"]["metadata"]["labels"].items()
+                    for kind in ("Job", "Deployment")
+                    for d in docs.get(kind, [])
+                )
+                or any(
+                    wanted.items() <= r["template"]["metadata"]["labels"].items()
+                    for d in docs.get("PaddleJob", [])
+                    for r in d["spec"]["paddleReplicaSpecs"].values()
+                )
+                or any(wanted.items() <= d["metadata"]["labels"].items() for d in docs["Pod"])
             ), wanted
 
 
@@ -347,7 +362,10 @@ def test_insecure_renders_the_old_plaintext_controller(insecure_docs):
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
         assert c[probe]["grpc"] == {"port": 8881}, probe
         assert "exec" not in c[probe]
-    assert "Secret" not in insecure_docs and "ConfigMap" not in insecure_docs
+    assert "Secret" not in insecure_docs
+    # The one ConfigMap is the health check script of the `helm test` pod.
+    (config,) = insecure_docs["ConfigMap"]
+    assert config["metadata"]["name"] == f"{CONTROLLER}-probe"
     (job,) = insecure_docs["Job"]
     env = env_of(job["spec"]["template"]["spec"]["containers"][0])
     assert "SANAS_TOKEN_FILE" not in env and "SANAS_TLS_CA" not in env
@@ -555,7 +573,9 @@ def test_notes_render(helm, tmp_path):
     text = res.stdout
     assert f"sanas controller: {CONTROLLER}.{NAMESPACE}.svc:8881 (TLS) (bearer token)" in text
     assert "--tls-ca ca.pem --token-file token status mobilenet-search" in text
-    assert f"kubectl -n {NAMESPACE} patch job {CONTROLLER}-trainers" in text
+    assert re.search(
+        rf"kubectl -n {NAMESPACE} patch job {CONTROLLER}-trainers-[0-9a-f]{{8}} ", text
+    )
 
 
 def test_values_that_cannot_work_fail_the_render(helm):
@@ -771,3 +791,187 @@ def test_notes_warn_about_insecure_and_say_where_the_generated_secrets_are(helm,
     short = rendered("--set", "controller.probes.startupSeconds=60", "--set",
                      "controller.persistence.size=10Gi")  # fmt: skip
     assert "WARNING: a full 10Gi volume takes about 921 s to load" in short
+
+
+# -- upgrades: trainer Job names, checksums, the disruption budget, `helm test` ------------
+
+# Your own Secrets: nothing generated, so two renders of the same values are identical.
+OWN_SECRETS = ("--set", "tls.secretName=own-tls", "--set", "auth.secretName=own-token")
+
+
+def rendered(helm: Path, checker: Path, *args: str | Path, chart: Path = CHART) -> dict:
+    res = run(helm, "template", RELEASE, chart, "--namespace", NAMESPACE, *args)
+    assert res.returncode == 0, res.stderr
+    return by_kind(decode(checker, res.stdout))
+
+
+def annotations(docs: dict, kind: str) -> dict[str, str]:
+    (d,) = docs[kind]
+    return d["spec"]["template"]["metadata"].get("annotations", {})
+
+
+def test_checksums_hash_the_secrets_exactly_as_rendered(default_docs, all_docs):
+    """A generated Secret is worked out once per render, so the checksum of the pods that
+    mount it is of the very data the Secret holds (not of a second, different CA)."""
+
+    def checksum(docs: dict, names: list[str]) -> str:
+        parts = []
+        for name in names:
+            (secret,) = [s for s in docs["Secret"] if s["metadata"]["name"] == name]
+            data = "\n".join(f"{k}: {v}" for k, v in sorted(secret["data"].items()))
+            parts.append(f"{name}:{data}")
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+    tls, token = f"{CONTROLLER}-tls", f"{CONTROLLER}-token"
+    want = checksum(default_docs, [tls, token])
+    assert annotations(default_docs, "StatefulSet")["checksum/secrets"] == want
+    assert annotations(default_docs, "Job")["checksum/secrets"] == want  # the CA, the token
+    assert len(annotations(default_docs, "StatefulSet")["checksum/config"]) == 64
+    # The dashboard hashes its own token too; PaddleJobs' pods carry theirs.
+    dash = annotations(all_docs, "Deployment")["checksum/secrets"]
+    assert len(dash) == 64 and dash != annotations(all_docs, "StatefulSet")["checksum/secrets"]
+    for job in all_docs["PaddleJob"]:
+        meta = job["spec"]["paddleReplicaSpecs"]["Worker"]["template"]["metadata"]
+        assert len(meta["annotations"]["checksum/secrets"]) == 64
+
+
+def test_a_changed_probe_script_rolls_the_controller(helm, checker, tmp_path):
+    chart = tmp_path / "sanas"
+    shutil.copytree(CHART, chart)
+    before = rendered(helm, checker, *OWN_SECRETS, chart=chart)
+    probe = chart / "files" / "health_probe.py"
+    probe.write_text(probe.read_text() + "# changed\n")
+    after = rendered(helm, checker, *OWN_SECRETS, chart=chart)
+    old, new = annotations(before, "StatefulSet"), annotations(after, "StatefulSet")
+    assert old["checksum/config"] != new["checksum/config"]
+    assert old["checksum/secrets"] == new["checksum/secrets"]
+    # Nothing else changed: the trainer Job keeps its name (its pods are not replaced).
+    assert before["Job"][0]["metadata"]["name"] == after["Job"][0]["metadata"]["name"]
+
+
+def test_the_trainer_job_is_named_by_its_pod_template(helm, checker, tmp_path):
+    """A Job's pod template is immutable: `helm upgrade` with a changed one failed with
+    "field is immutable". Named by its hash, an unchanged template keeps the Job (and its
+    running pods), a changed one makes a new Job that replaces the old."""
+
+    def job_name(*args: str, chart: Path = CHART) -> str:
+        (job,) = rendered(helm, checker, *OWN_SECRETS, *args, chart=chart)["Job"]
+        return job["metadata"]["name"]
+
+    base = job_name()
+    assert re.fullmatch(rf"{CONTROLLER}-trainers-[0-9a-f]{{8}}", base)
+    assert job_name() == base  # deterministic
+    # Mutable fields and other components: the same Job, patched in place.
+    assert job_name("--set", "trainers.parallelism=5", "--set", "trainers.completions=5") == base
+    assert job_name("--set", "controller.logLevel=DEBUG") == base
+    # A new chart version alone does not replace running trainers.
+    chart = tmp_path / "sanas"
+    shutil.copytree(CHART, chart)
+    meta = chart / "Chart.yaml"
+    meta.write_text(re.sub(r"(?m)^version: .*$", "version: 9.9.9", meta.read_text()))
+    assert job_name(chart=chart) == base
+    # What the pods run: a new Job.
+    for change in (
+        "trainers.image.tag=0.2.0",
+        "trainers.args[0]=--epochs=3",
+        "trainers.resources.limits.memory=9Gi",
+        "trainers.studyId=other",
+    ):
+        assert job_name("--set", change) != base, change
+    # A long name still gives a valid Job name (at most 63 characters).
+    assert len(job_name("--set", "fullnameOverride=" + "x" * 63)) <= 63
+
+
+def test_the_controller_has_a_disruption_budget(helm, checker, default_docs):
+    (pdb,) = default_docs["PodDisruptionBudget"]
+    (sts,) = default_docs["StatefulSet"]
+    labels = sts["spec"]["template"]["metadata"]["labels"]
+    assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    assert pdb["spec"]["maxUnavailable"] == 0
+    assert pdb["spec"]["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
+    assert "minAvailable" not in pdb["spec"]
+    one = rendered(helm, checker, "--set", "controller.podDisruptionBudget.maxUnavailable=1")
+    assert one["PodDisruptionBudget"][0]["spec"]["maxUnavailable"] == 1
+    off = rendered(helm, checker, "--set", "controller.podDisruptionBudget.enabled=false")
+    assert "PodDisruptionBudget" not in off
+    # The checker refuses a budget that a label typo makes guard nothing.
+    text = template(helm)
+    budget = text[text.index("kind: PodDisruptionBudget") :]
+    broken = text.replace(budget, budget.replace("component: controller", "component: ctrl", 2))
+    res = run(checker, "manifests", "-", stdin=broken)
+    assert res.returncode == 1 and "selector selects no rendered pod" in res.stderr, res.stderr
+
+
+def test_helm_test_pod_is_a_hook(default_docs, all_docs, insecure_docs, helm, checker):
+    for docs in (default_docs, all_docs, insecure_docs):
+        (pod,) = docs["Pod"]
+        meta = pod["metadata"]
+        assert meta["annotations"]["helm.sh/hook"] == "test"
+        assert "hook-succeeded" in meta["annotations"]["helm.sh/hook-delete-policy"]
+        assert meta["labels"]["app.kubernetes.io/component"] == "test"
+        (c,) = pod["spec"]["containers"]
+        assert c["command"][:2] == ["python", "/etc/sanas/probe/health_probe.py"]
+        assert arg_after(c["command"], "--host") == f"{CONTROLLER}.{NAMESPACE}.svc"
+        assert pod["spec"]["automountServiceAccountToken"] is False
+        assert c["securityContext"]["readOnlyRootFilesystem"] is True
+    (pod,) = all_docs["Pod"]  # mutual TLS with a probe client Secret of its own
+    (c,) = pod["spec"]["containers"]
+    assert arg_after(c["command"], "--cert").startswith("/etc/sanas/probe-client/")
+    assert mounts_of(c)["probe-client"] == "/etc/sanas/probe-client"
+    off = rendered(helm, checker, "-f", VALUES_INSECURE, "--set", "helmTest.enabled=false")
+    assert "Pod" not in off and "ConfigMap" not in off
+
+
+@pytest.mark.parametrize("variant", ["default", "insecure"])
+def test_the_helm_test_pod_checks_a_real_controller(default_docs, insecure_docs, tmp_path, variant):
+    """The test pod's command as rendered, its Service name pointed at a server started
+    with the rendered flags on loopback: SERVING; and once the server is gone, a failure."""
+    docs = default_docs if variant == "default" else insecure_docs
+    files = {}
+    for secret in docs.get("Secret", []):
+        folder = secret["metadata"]["name"].rsplit("-", 1)[1]  # tls, token
+        for key, value in secret_data(docs, secret["metadata"]["name"]).items():
+            path = tmp_path / f"{folder}-{key}"
+            path.write_bytes(value)
+            files[f"/etc/sanas/{folder}/{key}"] = path
+    script = tmp_path / "health_probe.py"
+    script.write_text(docs["ConfigMap"][0]["data"]["health_probe.py"])
+    files["/etc/sanas/probe/health_probe.py"] = script
+    (sts,) = docs["StatefulSet"]
+    (c,) = sts["spec"]["template"]["spec"]["containers"]
+    server = ServerProcess(
+        tmp_path / "ckpt", extra=local_args(c["command"], tmp_path / "ckpt", files)
+    )
+    (pod,) = docs["Pod"]
+    cmd = [str(files.get(a, a)) for a in pod["spec"]["containers"][0]["command"]]
+    cmd[0] = sys.executable
+    cmd[cmd.index("--host") + 1] = "127.0.0.1"
+    cmd[cmd.index("--port") + 1] = server.address.rsplit(":", 1)[1]
+    try:
+        ok = run(*cmd)
+        assert ok.returncode == 0 and ok.stdout.strip() == "SERVING", ok.stderr
+        if variant == "default":  # it verifies the certificate's name
+            wrong = list(cmd)
+            wrong[wrong.index("--server-name") + 1] = "elsewhere.example"
+            assert run(*wrong).returncode == 1
+    finally:
+        server.close()
+    assert run(*cmd).returncode == 1
+
+
+def test_notes_name_the_trainer_job_of_the_same_render(helm, tmp_path):
+    """With generated Secrets (new ones at every render) the Job's name, its pods'
+    checksum and NOTES.txt still agree: the Secrets are worked out once per render."""
+    chart = tmp_path / "sanas"
+    shutil.copytree(CHART, chart)
+    notes = (chart / "templates" / "NOTES.txt").read_text()
+    (chart / "templates" / "_notes.tpl").write_text(
+        '{{- define "notes" -}}' + notes + "{{- end -}}"
+    )
+    (chart / "templates" / "notes.yaml").write_text(
+        'notes: |\n  {{- include "notes" . | nindent 2 }}\n'
+    )
+    res = run(helm, "template", RELEASE, chart, "-n", NAMESPACE)
+    assert res.returncode == 0, res.stderr
+    names = set(re.findall(rf"{CONTROLLER}-trainers-[0-9a-f]{{8}}", res.stdout))
+    assert len(names) == 1, names

@@ -10,6 +10,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -38,6 +39,8 @@ func newTyped(apiVersion, kind string) any {
 		return &batchv1.Job{}
 	case "networking.k8s.io/v1/NetworkPolicy":
 		return &networkingv1.NetworkPolicy{}
+	case "policy/v1/PodDisruptionBudget":
+		return &policyv1.PodDisruptionBudget{}
 	case "kubeflow.org/v1/PaddleJob":
 		return &PaddleJob{}
 	}
@@ -80,7 +83,8 @@ var docSeparator = regexp.MustCompile(`(?m)^---[ \t]*$`)
 
 // checkManifests strict-decodes every YAML document in data and returns them as generic
 // JSON objects, with one error per problem found. Then it checks what spans documents:
-// every NetworkPolicy selects pods the render has, with ports they declare.
+// every NetworkPolicy selects pods the render has, with ports they declare, and every
+// PodDisruptionBudget selects pods the render has.
 func checkManifests(data []byte) ([]map[string]any, []error) {
 	var docs []map[string]any
 	var typed []any
@@ -101,6 +105,7 @@ func checkManifests(data []byte) ([]map[string]any, []error) {
 		errs = append(errs, fmt.Errorf("no manifests"))
 	}
 	errs = append(errs, checkNetworkPolicies(typed)...)
+	errs = append(errs, checkDisruptionBudgets(typed)...)
 	return docs, errs
 }
 
@@ -139,6 +144,8 @@ func podTemplates(objs []any) []*corev1.PodTemplateSpec {
 			out = append(out, &o.Spec.Template)
 		case *batchv1.Job:
 			out = append(out, &o.Spec.Template)
+		case *corev1.Pod: // a bare pod, such as a `helm test` hook
+			out = append(out, &corev1.PodTemplateSpec{ObjectMeta: o.ObjectMeta, Spec: o.Spec})
 		case *PaddleJob:
 			for _, spec := range o.Spec.PaddleReplicaSpecs {
 				out = append(out, &spec.Template)
@@ -146,6 +153,34 @@ func podTemplates(objs []any) []*corev1.PodTemplateSpec {
 		}
 	}
 	return out
+}
+
+// checkDisruptionBudgets catches a budget whose selector (a label typo) matches no
+// rendered pod, so that it protects nothing.
+func checkDisruptionBudgets(objs []any) []error {
+	templates := podTemplates(objs)
+	var errs []error
+	for _, obj := range objs {
+		pdb, ok := obj.(*policyv1.PodDisruptionBudget)
+		if !ok {
+			continue
+		}
+		where := "PodDisruptionBudget " + pdb.Name
+		if pdb.Spec.Selector == nil || (len(pdb.Spec.Selector.MatchLabels) == 0 && len(pdb.Spec.Selector.MatchExpressions) == 0) {
+			errs = append(errs, fmt.Errorf("%s: spec.selector is empty", where))
+			continue
+		}
+		if (pdb.Spec.MinAvailable == nil) == (pdb.Spec.MaxUnavailable == nil) {
+			errs = append(errs, fmt.Errorf("%s: set exactly one of minAvailable and maxUnavailable", where))
+		}
+		guarded, err := selected(pdb.Spec.Selector, templates)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: selector: %w", where, err))
+		} else if len(guarded) == 0 {
+			errs = append(errs, fmt.Errorf("%s: selector selects no rendered pod", where))
+		}
+	}
+	return errs
 }
 
 // selected returns the templates whose labels the selector matches.
@@ -239,6 +274,8 @@ func semantic(obj any) error {
 		return checkPod(&o.Spec.Template, o.Spec.Selector)
 	case *batchv1.Job:
 		return checkPod(&o.Spec.Template, nil)
+	case *corev1.Pod:
+		return checkPod(&corev1.PodTemplateSpec{ObjectMeta: o.ObjectMeta, Spec: o.Spec}, nil)
 	case *corev1.Service:
 		if len(o.Spec.Ports) == 0 {
 			return fmt.Errorf("no ports")

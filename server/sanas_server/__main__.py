@@ -12,6 +12,8 @@ from pathlib import Path
 
 from .credentials import DEFAULT_POLL_SECONDS
 from .errors import CheckpointInUse
+from .logs import LOG_FORMATS, configure_logging
+from .metrics import DEFAULT_STUDY_LABELS
 from .server import (
     DEFAULT_MAX_MESSAGE_BYTES,
     DEFAULT_MAX_PENDING_PER_CLIENT,
@@ -115,6 +117,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         ),
     )
     parser.add_argument(
+        "--metrics-study-labels",
+        type=int,
+        default=DEFAULT_STUDY_LABELS,
+        metavar="N",
+        help=(
+            "studies that get metric series of their own: those with running trials first, "
+            'then the most recent; the others are summed under study="_other" '
+            f"(default {DEFAULT_STUDY_LABELS}; 0: all summed)"
+        ),
+    )
+    parser.add_argument(
         "--allow-unbound-trial-calls",
         action="store_true",
         help=(
@@ -125,6 +138,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         ),
     )
     parser.add_argument("--log-level", default="INFO")
+    parser.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        default="text",
+        help="text (default) or json: one object per line (time, level, logger, message, ...)",
+    )
     args = parser.parse_args(argv)
     if bool(args.tls_cert) != bool(args.tls_key):
         parser.error("--tls-cert and --tls-key go together")
@@ -134,6 +153,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("--credentials-poll-seconds must be positive")
     if args.max_workers < 1:
         parser.error(f"--max-workers {args.max_workers}: must be at least 1")
+    if args.metrics_study_labels < 0:
+        parser.error(f"--metrics-study-labels {args.metrics_study_labels}: must be at least 0")
     if args.max_watchers < 0:
         parser.error(f"--max-watchers {args.max_watchers}: must be at least 0 (0: no watching)")
     return args
@@ -141,7 +162,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(message)s")
+    configure_logging(args.log_level, args.log_format)
     try:
         tls = TlsFiles(args.tls_cert, args.tls_key, args.tls_client_ca) if args.tls_cert else None
         running = start_server(
@@ -160,6 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             metrics_host=args.metrics_host,
             max_watchers=args.max_watchers,
             allow_unbound_trial_calls=args.allow_unbound_trial_calls,
+            metrics_study_labels=args.metrics_study_labels,
         )
     except (OSError, ValueError, CheckpointInUse) as exc:
         logging.error("cannot start: %s", exc)

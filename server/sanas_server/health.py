@@ -47,7 +47,13 @@ class StorageHealth:
                 self.writable = False
                 for listener in self._listeners:  # under the lock: flips arrive in order
                     listener(False)
-        log.error("storage: %s of study %r failed: %s", operation, study_id, exc)
+        log.error(
+            "storage: %s of study %r failed: %s",
+            operation,
+            study_id,
+            exc,
+            extra={"operation": operation, "study": study_id},  # fields of --log-format json
+        )
         if flipped:
             log.error(
                 "storage: %d checkpoint writes in a row failed; health reports NOT_SERVING "

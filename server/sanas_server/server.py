@@ -22,7 +22,7 @@ from .audit import AuditLog
 from .controller import Controller
 from .credentials import DEFAULT_POLL_SECONDS, CredentialsWatcher, TlsReloader, TokenStore
 from .interceptors import AccessInterceptor, MalformedRequestInterceptor
-from .metrics import Metrics
+from .metrics import DEFAULT_STUDY_LABELS, Metrics
 from .service import ControllerServicer
 from .storage import FileStorage, MemoryStorage, Storage
 
@@ -181,6 +181,7 @@ def start_server(
     metrics_host: str = DEFAULT_METRICS_HOST,
     max_watchers: int = DEFAULT_MAX_WATCHERS,
     allow_unbound_trial_calls: bool = False,
+    metrics_study_labels: int = DEFAULT_STUDY_LABELS,
 ) -> RunningServer:
     """Start serving on host:port (port 0 picks a free one; see RunningServer.port).
 
@@ -222,7 +223,7 @@ def start_server(
             "on another network after a study is created again or its folder restored; "
             "drop the flag once every trainer runs a client that sends them"
         )
-    metrics = Metrics()
+    metrics = Metrics(metrics_study_labels)
     storage = open_storage(checkpoint_dir, metrics)
     try:
         controller = Controller(

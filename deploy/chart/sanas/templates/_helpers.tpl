@@ -315,3 +315,117 @@ affinity:
   {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end -}}
+
+{{/*
+Which Secret the chart generates under this name, if any: "tls", "token",
+"dashboardToken" or "". Call with (dict "ctx" $ "name" NAME).
+*/}}
+{{- define "sanas.generatedKind" -}}
+{{- $ := .ctx -}}
+{{- if and (include "sanas.tlsOn" $) (not $.Values.tls.secretName) (eq .name (include "sanas.tlsSecretName" $)) -}}
+tls
+{{- else if and (include "sanas.authOn" $) (not $.Values.auth.secretName) (eq .name (include "sanas.authSecretName" $)) -}}
+token
+{{- else if and $.Values.dashboard.enabled (not $.Values.dashboard.tokenSecretName) (eq .name (include "sanas.dashboardTokenSecretName" $)) -}}
+dashboardToken
+{{- end -}}
+{{- end -}}
+
+{{/*
+The data of a Secret the chart generates (sanas.keptSecretData), worked out once per
+render and kept in .Values (one map, shared by every template of the render), so that
+the Secret and the checksum annotations of the pods that mount it hash the same bytes,
+even where a new CA or token is generated. Call with (dict "ctx" $ "name" NAME "kind"
+KIND), KIND from sanas.generatedKind.
+*/}}
+{{- define "sanas.generatedSecretData" -}}
+{{- $ := .ctx -}}
+{{- if not (hasKey $.Values "_sanasGenerated") -}}
+{{- $_ := set $.Values "_sanasGenerated" (dict) -}}
+{{- end -}}
+{{- $cache := index $.Values "_sanasGenerated" -}}
+{{- if not (hasKey $cache .name) -}}
+{{- $old := lookup "v1" "Secret" $.Release.Namespace .name -}}
+{{- $keys := list -}}
+{{- $fresh := dict -}}
+{{- if eq .kind "tls" -}}
+{{- $t := $.Values.tls -}}
+{{- $keys = list $t.certKey $t.keyKey $t.caKey -}}
+{{- if not (and $old $old.data (hasKey $old.data $t.certKey) (hasKey $old.data $t.keyKey) (hasKey $old.data $t.caKey)) -}}
+{{- $fresh = include "sanas.freshTls" $ | fromYaml -}}
+{{- end -}}
+{{- else if eq .kind "token" -}}
+{{- $keys = list $.Values.auth.secretKey -}}
+{{- $fresh = dict $.Values.auth.secretKey (randAlphaNum 48 | b64enc) -}}
+{{- else if eq .kind "dashboardToken" -}}
+{{- $keys = list $.Values.dashboard.tokenSecretKey -}}
+{{- $fresh = dict $.Values.dashboard.tokenSecretKey (randAlphaNum 48 | b64enc) -}}
+{{- else -}}
+{{- fail (printf "sanas.generatedSecretData: %q is not a generated Secret" .name) -}}
+{{- end -}}
+{{- $_ := set $cache .name (include "sanas.keptSecretData" (dict "old" $old "keys" $keys "fresh" $fresh)) -}}
+{{- end -}}
+{{- index $cache .name -}}
+{{- end -}}
+
+{{/*
+checksum/secrets of a pod template: sha256 over the Secrets it mounts. A Secret the chart
+generates counts with its data as this render writes it; one of yours with its data as
+the cluster holds it (`lookup`; nothing under `helm template`). So a changed Secret
+(yours rotated, or a generated one deleted to be made anew) rolls the pods on the next
+`helm upgrade`. Call with (dict "ctx" $ "names" (list NAME...)); empty names are skipped.
+*/}}
+{{- define "sanas.secretsChecksum" -}}
+{{- $ := .ctx -}}
+{{- $parts := list -}}
+{{- range .names -}}
+{{- if . -}}
+{{- $kind := include "sanas.generatedKind" (dict "ctx" $ "name" .) -}}
+{{- if $kind -}}
+{{- $parts = append $parts (printf "%s:%s" . (include "sanas.generatedSecretData" (dict "ctx" $ "name" . "kind" $kind))) -}}
+{{- else -}}
+{{- $live := lookup "v1" "Secret" $.Release.Namespace . -}}
+{{- $parts = append $parts (printf "%s:%s" . (toJson (default (dict) (get $live "data")))) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- join "\n" $parts | sha256sum -}}
+{{- end -}}
+
+{{/* Labels of the trainer pods: no helm.sh/chart, so that a new chart version alone
+does not change the trainer Job's pod template (and so its name). */}}
+{{- define "sanas.trainerPodLabels" -}}
+{{- include "sanas.selectorLabels" (dict "ctx" . "component" "trainer") }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{/*
+The trainer Job's pod template (metadata and spec); its hash names the Job. Call with
+(dict "ctx" $ "mounted" (list SECRET...)).
+*/}}
+{{- define "sanas.trainerPodTemplate" -}}
+metadata:
+  labels:
+    {{- include "sanas.trainerPodLabels" .ctx | nindent 4 }}
+  annotations:
+    # A changed Secret replaces the trainers on `helm upgrade` (a new Job, see above).
+    checksum/secrets: {{ include "sanas.secretsChecksum" (dict "ctx" .ctx "names" .mounted) }}
+spec:
+  {{- include "sanas.trainerPodSpec" (dict "ctx" .ctx "restartPolicy" "Never") | nindent 2 }}
+{{- end -}}
+
+{{/* The Secrets a trainer pod mounts, comma-separated (for sanas.secretsChecksum). */}}
+{{- define "sanas.trainerSecretNames" -}}
+{{- $names := list -}}
+{{- if include "sanas.tlsOn" . }}{{ $names = concat $names (list (include "sanas.tlsSecretName" .) .Values.trainers.tls.clientSecretName) }}{{ end -}}
+{{- if include "sanas.authOn" . }}{{ $names = append $names (include "sanas.authSecretName" .) }}{{ end -}}
+{{- join "," $names -}}
+{{- end -}}
+
+{{/* The trainer Job's name: <fullname>-trainers-<hash of its pod template> (see
+trainers-job.yaml). */}}
+{{- define "sanas.trainerJobName" -}}
+{{- $template := include "sanas.trainerPodTemplate" (dict "ctx" . "mounted" (splitList "," (include "sanas.trainerSecretNames" .))) -}}
+{{- printf "%s-trainers-%s" (include "sanas.fullname" . | trunc 45 | trimSuffix "-") ($template | sha256sum | trunc 8) -}}
+{{- end -}}
