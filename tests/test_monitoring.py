@@ -5,7 +5,7 @@
 quiet when they should not), `promtool check metrics` on a real controller's /metrics,
 and every metric that a rule or a panel names is one that a real controller serves.
 
-`make deploy-tools` installs the pinned promtool into .tools/bin."""
+`make deploy-tools` extracts promtool from Debian's prometheus package into .tools/bin."""
 
 from __future__ import annotations
 
@@ -38,7 +38,10 @@ KEYWORDS = {
 @pytest.fixture(scope="module")
 def promtool() -> Path:
     if not PROMTOOL.exists():
-        pytest.fail(f"{PROMTOOL} is missing: `make deploy-tools` installs it (pinned)")
+        pytest.fail(
+            f"{PROMTOOL} is missing: `make deploy-tools` extracts it from Debian's "
+            "prometheus package"
+        )
     return PROMTOOL
 
 

@@ -302,9 +302,7 @@ class Controller:
 
     def watch_slots(self) -> tuple[int, int]:
         """(watch streams open, the cap): metrics. No cap counts as the streams open."""
-        with self._watch_lock:
-            used = self._watching
-        return used, used if self._max_watchers is None else self._max_watchers
+        return self._watch_slots.usage()
 
     def unwatch(self, study_id: str, subscription: Subscription) -> None:
         """End a watch and free its slot; safe to call more than once."""

@@ -104,6 +104,12 @@ class WatchSlots:
             self._watching += 1
             subscription.counted = True
 
+    def usage(self) -> tuple[int, int]:
+        """(streams open, the cap); no cap counts as the streams open (for metrics)."""
+        with self._lock:
+            used = self._watching
+        return used, used if self.limit is None else self.limit
+
     def free(self, subscription: Subscription) -> None:
         """Give a subscription's slot back; safe to call more than once."""
         with self._lock:
