@@ -15,7 +15,7 @@ from helpers import CHECKOUT_ENV
 from test_paddleslim_files import FILES, SCRIPTS, port
 
 from sanas.cli import main
-from sanas.port import LEGACY_LINES, port_source
+from sanas.port import LEGACY_LINES, port_source, report_lines
 
 SANAS_BIN = str(Path(sys.executable).parent / "sanas")
 REPORT_LINE = re.compile(r"^(.+):(\d+): \[([\w-]+)\] (.+) \(docs/porting\.md#([\w-]+)\)$")
@@ -265,3 +265,11 @@ def test_each_pattern_is_reported_in_the_modes_that_need_it():
         ("global-norm-clip", 19)
     }
     assert legacy.inserted_at == 1  # before `import numpy`
+
+
+def test_legacy_on_a_script_that_sets_the_flag_itself_says_to_check_it():
+    source = 'import os\nos.environ["FLAGS_enable_pir_api"] = "1"\nimport paddle\n'
+    result = port_source(source, legacy=True)
+    assert result.inserted_at is None and result.text == source
+    (note,) = [line for line in report_lines(result, "s.py") if "itself" in line]
+    assert note.startswith("s.py:2: ") and 'make sure it is "0"' in note

@@ -248,6 +248,7 @@ class SANAS:
         self._adopted: collections.deque[pb.Trial] = collections.deque()
         self._info: dict[str, Any] | None = None  # current_info()'s last answer
         self._finished = False  # next_archs() raised SearchFinished
+        self._controller_gone = False  # ... because the controller stopped answering
         self._lease: LeaseKeeper | None = None
         self._embedded: Any = None
         self._budget_issued = False  # as the last reward's answer said
@@ -516,8 +517,11 @@ class SANAS:
                     gone_after_budget=RETRY_AFTER_BUDGET,
                     budget_issued=self._budget_issued,
                 )
-        except SearchFinished:
+        except SearchFinished as exc:
             self._finished = True
+            # Found gone (not answering "complete"): current_info() answers from its cache
+            # at once instead of waiting for the controller again.
+            self._controller_gone = isinstance(exc.__cause__, ControllerUnavailableError)
             raise
         self._trial_open = True
         self._current_tokens = list(self._trial.tokens)
@@ -728,6 +732,12 @@ class SANAS:
         the last next_archs() (the initial tokens before it). Once the search is over and
         the controller gone, the last answer the controller gave, with a warning."""
         assert self._client is not None
+        if self._controller_gone and self._info is not None:
+            log.warning(
+                "the controller at %s ended with the search: current_info() is its last answer",
+                self._client.address,
+            )
+            return dict(self._info)
         over = self._finished or self._budget_issued
         saved = self._client.retry_timeout
         if over:  # a server script that ended takes its controller with it

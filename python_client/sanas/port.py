@@ -566,6 +566,16 @@ def report_lines(result: PortResult, filename: str) -> list[str]:
             f"sanas port: selected legacy static mode ({LEGACY_FLAG}=0) on lines "
             f"{result.inserted_at}-{result.inserted_at + len(LEGACY_LINES) - 1}"
         )
+    elif result.legacy and LEGACY_FLAG in result.text:
+        # The script chooses its mode itself: inserting a second choice could contradict
+        # it, so the user is told to check that it chooses legacy mode.
+        line = result.text.count("\n", 0, result.text.index(LEGACY_FLAG)) + 1
+        out.append(
+            f"{filename}:{line}: sanas port: the script sets {LEGACY_FLAG} itself, so "
+            f'nothing was inserted: make sure it is "0" before Paddle is imported, or the '
+            "script runs in PIR mode and the PIR changes apply (run sanas port without "
+            "--legacy to list them)"
+        )
     for f in result.findings:
         out.append(f"{filename}:{f.line}: [{f.id}] {f.advice()} ({DOC}#{f.id})")
     left = len(result.findings)
