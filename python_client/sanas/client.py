@@ -422,7 +422,9 @@ class Client:
             grpc.channel_ready_future(self._channel).result(timeout=timeout)
         except grpc.FutureTimeoutError as exc:
             raise ControllerUnavailableError(
-                f"no sanas controller answered at {self.address} within {timeout:.0f} s"
+                f"no sanas controller answered at {self.address} within {timeout:.0f} s: "
+                "start it first (sanas-server, or the script that runs SANAS(..., "
+                "is_server=True)), or check the address, port and firewall"
             ) from exc
 
     def _together(self, call: Callable[[], R], what: str) -> R:
