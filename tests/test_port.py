@@ -273,3 +273,9 @@ def test_legacy_on_a_script_that_sets_the_flag_itself_says_to_check_it():
     assert result.inserted_at is None and result.text == source
     (note,) = [line for line in report_lines(result, "s.py") if "itself" in line]
     assert note.startswith("s.py:2: ") and 'make sure it is "0"' in note
+
+
+def test_a_line_left_whole_names_what_else_it_imports():
+    (finding,) = port_source("from paddleslim.nas import SANAS, RLNAS\n").findings
+    assert "paddleslim.nas.RLNAS" in finding.detail
+    assert "SANAS included: import it from sanas on a line of its own" in finding.detail

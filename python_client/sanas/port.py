@@ -278,7 +278,15 @@ def _port_import(
         missing = set() if target is None or target[1] is None else names - target[1] - {"*"}
         if target is None or missing:
             what = node.module if target is None else f"{node.module}.{', '.join(sorted(missing))}"
-            findings.append(Finding(node.lineno, "no-equivalent", f"import of {what}"))
+            detail = f"import of {what}"
+            kept = sorted(names - missing - {"*"}) if target is not None else []
+            if kept:  # the line is left whole: say that its other names were not ported
+                detail += (
+                    f" (the line is left as it was, {', '.join(kept)} included: import "
+                    f"{'it' if len(kept) == 1 else 'them'} from {target[0]} on a line of "
+                    "its own)"
+                )
+            findings.append(Finding(node.lineno, "no-equivalent", detail))
             return
         first, last = node.lineno - 1, node.end_lineno - 1  # type: ignore[operator]
         segment = "".join(lines[first : last + 1])
