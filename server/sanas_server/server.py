@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import threading
 from concurrent import futures
@@ -15,6 +14,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from sanas.v1 import sanas_pb2, sanas_pb2_grpc
+from sanas.wire import bracketed, is_loopback
 
 from .controller import Controller
 from .interceptors import BearerTokenInterceptor, MalformedRequestInterceptor
@@ -114,18 +114,6 @@ class TlsFiles:
             root_certificates=self.client_ca.read_bytes() if self.client_ca else None,
             require_client_auth=self.client_ca is not None,
         )
-
-
-def bracketed(host: str) -> str:
-    """host as it goes before ':port' (IPv6 addresses in brackets)."""
-    return f"[{host}]" if ":" in host else host
-
-
-def is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return host == "localhost"
 
 
 def exposure_warning(host: str, tls: TlsFiles | None, auth_token: str | None) -> str | None:
