@@ -22,6 +22,7 @@ TIERS = {
         "test_annealer.py",
         "test_controller.py",
         "test_journal_formats.py",
+        "test_layers.py",
         "test_replay_constrained.py",
         "test_schema.py",
         "test_snapshots.py",

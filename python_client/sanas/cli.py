@@ -17,7 +17,6 @@ import json
 import os
 import sys
 import time
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -231,7 +230,7 @@ def cmd_trials(client: Client, args: argparse.Namespace) -> int:
 
 def cmd_best(client: Client, args: argparse.Namespace) -> int:
     from .convert import space_config_from_pb
-    from .spaces import CombinedSpace, SpaceConfigError
+    from .spaces import CombinedSpace, SpaceConfigError, describe
 
     s = client.get_study(args.study)
     if not s.HasField("best_reward"):
@@ -240,15 +239,21 @@ def cmd_best(client: Client, args: argparse.Namespace) -> int:
     print(f"best reward {s.best_reward:.6g}")
     print(f"tokens {list(s.best_tokens)}")
     configs = [space_config_from_pb(c) for c in s.config.search_spaces]
-    # What the study was searched with (SANAS records both): the FLOPs its trainers saw.
+    # What the study was searched with (SANAS records both): the FLOPs its trainers saw,
+    # counted as the controller and the dashboard count them (analytically, no Paddle:
+    # the same number paddle.flops gives for the network sanas.nets builds).
     limits = s.config.constraints
-    in_channels = args.in_channels or limits.in_channels or 3
     try:
-        archs = CombinedSpace.from_configs(configs).decode(list(s.best_tokens), in_channels)
+        described = describe(
+            CombinedSpace.from_configs(configs),
+            s.best_tokens,
+            args.in_channels or limits.in_channels,
+            args.input_size or limits.input_size,
+        )
     except SpaceConfigError as exc:
         print(f"no architecture: {exc}")
         return 0
-    for arch in archs:
+    for arch in described.architectures:
         print(f"{arch.space} (in {arch.in_channels} channels):")
         for b in arch.blocks:
             extra = (
@@ -258,25 +263,8 @@ def cmd_best(client: Client, args: argparse.Namespace) -> int:
                 f"  {b.kind:<18} {b.out_channels:>5} ch, {b.kernel}x{b.kernel}, "
                 f"stride {b.stride}{extra}"
             )
-    size = args.input_size or limits.input_size or configs[0].input_size or 32
-    # Paddle warns at import that it has no ccache: nothing a `best` reader can act on.
-    warnings.filterwarnings("ignore", message="No ccache found", category=UserWarning)
-    try:
-        import paddle
-
-        from .nets import build
-    except ImportError:
-        print("FLOPs and params: install Paddle (pip install sanas[paddle]) to count them")
-        return 0
-    net = paddle.nn.Sequential(*build(archs))
-    params = sum(int(p.numel()) for p in net.parameters())
-    quiet = io.StringIO()
-    stdout, sys.stdout = sys.stdout, quiet  # paddle.flops prints a table
-    try:
-        flops = paddle.flops(net, [1, in_channels, size, size])
-    finally:
-        sys.stdout = stdout
-    print(f"params {params:,}  FLOPs {flops:,} at {size}x{size}")
+    size, cost = described.input_size, described.cost
+    print(f"params {cost.params:,}  FLOPs {cost.flops:,} at {size}x{size}")
     return 0
 
 

@@ -394,11 +394,11 @@ def earlier_study(checkpoints: Path, study_id: str, *, delete: bool) -> Any:
     if not checkpoints.is_dir():
         return None
     from sanas import Client
+    from sanas.embedded import start_embedded
     from sanas.errors import StudyBrokenError, StudyNotFoundError
     from sanas.v1 import sanas_pb2 as pb
-    from sanas_server.server import start_server
 
-    server = start_server("127.0.0.1", 0, checkpoints)
+    server = start_embedded("127.0.0.1", 0, checkpoints)
     try:
         with Client(server.address, retry_timeout=10) as client:
             try:
@@ -421,13 +421,12 @@ def prepare_out(out: Path, args: argparse.Namespace) -> str | None:
 
     A folder holding the study is continued only with --resume (and the flags it was
     started with) and replaced only with --fresh: never silently either way."""
-    from sanas.errors import StudyBrokenError
+    from sanas.errors import CheckpointInUseError, StudyBrokenError
     from sanas.v1 import sanas_pb2 as pb
-    from sanas_server.errors import CheckpointInUse
 
     try:
         earlier = earlier_study(out / "checkpoints", args.study, delete=args.fresh)
-    except CheckpointInUse as exc:
+    except CheckpointInUseError as exc:
         return f"demo: another process is using {out}: {exc}"
     except StudyBrokenError as exc:
         return (

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .v1 import sanas_pb2 as pb
+
 
 class SanasError(Exception):
     """Base of every sanas client error. `code` is the gRPC status code name."""
@@ -103,21 +105,21 @@ class TooManyWatchersError(SanasError):
 
 
 _BY_REASON: dict[str, type[SanasError]] = {
-    "ERROR_REASON_INVALID_ARGUMENT": InvalidArgumentError,
-    "ERROR_REASON_STUDY_NOT_FOUND": StudyNotFoundError,
-    "ERROR_REASON_TRIAL_NOT_FOUND": TrialNotFoundError,
-    "ERROR_REASON_STUDY_EXISTS": StudyExistsError,
-    "ERROR_REASON_TRIAL_ALREADY_COMPLETED": TrialAlreadyCompletedError,
-    "ERROR_REASON_BUDGET_EXHAUSTED": BudgetExhaustedError,
-    "ERROR_REASON_SPACE_EXHAUSTED": SpaceExhaustedError,
-    "ERROR_REASON_STORAGE_FAILURE": ControllerUnavailableError,
-    "ERROR_REASON_TOO_MANY_PENDING_TRIALS": TooManyPendingTrialsError,
-    "ERROR_REASON_UNAUTHENTICATED": UnauthenticatedError,
-    "ERROR_REASON_PERMISSION_DENIED": PermissionDeniedError,
-    "ERROR_REASON_STUDY_BROKEN": StudyBrokenError,
-    "ERROR_REASON_TOO_MANY_WATCHERS": TooManyWatchersError,
-    "ERROR_REASON_TRIAL_NOT_HELD": TrialNotHeldError,
-    "ERROR_REASON_STALE_TRIAL": StaleTrialError,
+    pb.ErrorReason.Name(pb.ERROR_REASON_INVALID_ARGUMENT): InvalidArgumentError,
+    pb.ErrorReason.Name(pb.ERROR_REASON_STUDY_NOT_FOUND): StudyNotFoundError,
+    pb.ErrorReason.Name(pb.ERROR_REASON_TRIAL_NOT_FOUND): TrialNotFoundError,
+    pb.ErrorReason.Name(pb.ERROR_REASON_STUDY_EXISTS): StudyExistsError,
+    pb.ErrorReason.Name(pb.ERROR_REASON_TRIAL_ALREADY_COMPLETED): TrialAlreadyCompletedError,
+    pb.ErrorReason.Name(pb.ERROR_REASON_BUDGET_EXHAUSTED): BudgetExhaustedError,
+    pb.ErrorReason.Name(pb.ERROR_REASON_SPACE_EXHAUSTED): SpaceExhaustedError,
+    pb.ErrorReason.Name(pb.ERROR_REASON_STORAGE_FAILURE): ControllerUnavailableError,
+    pb.ErrorReason.Name(pb.ERROR_REASON_TOO_MANY_PENDING_TRIALS): TooManyPendingTrialsError,
+    pb.ErrorReason.Name(pb.ERROR_REASON_UNAUTHENTICATED): UnauthenticatedError,
+    pb.ErrorReason.Name(pb.ERROR_REASON_PERMISSION_DENIED): PermissionDeniedError,
+    pb.ErrorReason.Name(pb.ERROR_REASON_STUDY_BROKEN): StudyBrokenError,
+    pb.ErrorReason.Name(pb.ERROR_REASON_TOO_MANY_WATCHERS): TooManyWatchersError,
+    pb.ErrorReason.Name(pb.ERROR_REASON_TRIAL_NOT_HELD): TrialNotHeldError,
+    pb.ErrorReason.Name(pb.ERROR_REASON_STALE_TRIAL): StaleTrialError,
 }
 _BY_CODE: dict[str, type[SanasError]] = {
     "INVALID_ARGUMENT": InvalidArgumentError,

@@ -39,7 +39,6 @@ from typing import Any
 
 from .client import DEFAULT_PORT, Client, LeaseKeeper, study_config, with_default_port
 from .errors import (
-    CheckpointInUseError,
     ControllerUnavailableError,
     EvaluationProgramError,
     InvalidArgumentError,
@@ -54,6 +53,7 @@ from .errors import (
 from .group import TrainerGroup
 from .spaces import Architecture, CombinedSpace, CustomTokenSpace, SpaceConfig, SpaceConfigError
 from .v1 import sanas_pb2 as pb
+from .wire import bracketed
 
 log = logging.getLogger(__name__)
 PADDLESLIM_CHECKPOINT = "sanas.checkpoints"
@@ -94,10 +94,6 @@ def parse_server_addr(server_addr: Any) -> tuple[str, int]:
             code="INVALID_ARGUMENT",
         ) from None
     return ip or "", DEFAULT_PORT if port is None else int(port)
-
-
-def bracketed(host: str) -> str:
-    return f"[{host}]" if ":" in host else host
 
 
 def space_differences(study: pb.StudyConfig, mine: pb.StudyConfig) -> list[str]:
@@ -269,13 +265,9 @@ class SANAS:
         folder = load_checkpoint or save_checkpoint
         if is_server and (self._group is None or self._group.leader):
             host = ip or this_host_address()
-            from sanas_server.errors import CheckpointInUse  # the one lazy server import
-            from sanas_server.server import start_server
+            from .embedded import start_embedded  # the server, imported only here
 
-            try:
-                self._embedded = start_server(host, port, folder, metrics_port=metrics_port)
-            except CheckpointInUse as exc:
-                raise CheckpointInUseError(str(exc), code="FAILED_PRECONDITION") from exc
+            self._embedded = start_embedded(host, port, folder, metrics_port=metrics_port)
             # A script that ends without close(): first wait for the other trainers while
             # gRPC can still serve them (threading's exit hooks run before
             # concurrent.futures shuts the server's thread pool down), then stop.

@@ -1,41 +1,43 @@
 """Controller errors: plain exceptions, mapped to gRPC status codes only in service.py.
 
-Each names the sanas.v1.ErrorReason it is sent as.
+Each names the sanas.v1.ErrorReason it is sent as, taken from the generated enum.
 """
 
 from __future__ import annotations
+
+from sanas.v1 import sanas_pb2 as pb
 
 
 class ControllerError(Exception):
     """Base of every error the controller reports to a client."""
 
-    reason = "ERROR_REASON_UNSPECIFIED"
+    reason = pb.ErrorReason.Name(pb.ERROR_REASON_UNSPECIFIED)
 
 
 class InvalidArgument(ControllerError):
-    reason = "ERROR_REASON_INVALID_ARGUMENT"
+    reason = pb.ErrorReason.Name(pb.ERROR_REASON_INVALID_ARGUMENT)
 
 
 class StudyNotFound(ControllerError):
-    reason = "ERROR_REASON_STUDY_NOT_FOUND"
+    reason = pb.ErrorReason.Name(pb.ERROR_REASON_STUDY_NOT_FOUND)
 
 
 class TrialNotFound(ControllerError):
-    reason = "ERROR_REASON_TRIAL_NOT_FOUND"
+    reason = pb.ErrorReason.Name(pb.ERROR_REASON_TRIAL_NOT_FOUND)
 
 
 class StudyExists(ControllerError):
-    reason = "ERROR_REASON_STUDY_EXISTS"
+    reason = pb.ErrorReason.Name(pb.ERROR_REASON_STUDY_EXISTS)
 
 
 class TrialAlreadyCompleted(ControllerError):
-    reason = "ERROR_REASON_TRIAL_ALREADY_COMPLETED"
+    reason = pb.ErrorReason.Name(pb.ERROR_REASON_TRIAL_ALREADY_COMPLETED)
 
 
 class TrialNotHeld(ControllerError):
     """The trial's lease ran out and another trainer holds it now."""
 
-    reason = "ERROR_REASON_TRIAL_NOT_HELD"
+    reason = pb.ErrorReason.Name(pb.ERROR_REASON_TRIAL_NOT_HELD)
 
 
 class StaleTrial(ControllerError):
@@ -43,27 +45,27 @@ class StaleTrial(ControllerError):
     since the trial was issued, or the trial now has other tokens (or is gone) because
     the checkpoint folder was restored from a backup. Nothing is written."""
 
-    reason = "ERROR_REASON_STALE_TRIAL"
+    reason = pb.ErrorReason.Name(pb.ERROR_REASON_STALE_TRIAL)
 
 
 class BudgetExhausted(ControllerError):
-    reason = "ERROR_REASON_BUDGET_EXHAUSTED"
+    reason = pb.ErrorReason.Name(pb.ERROR_REASON_BUDGET_EXHAUSTED)
 
 
 class SearchSpaceExhausted(ControllerError):
-    reason = "ERROR_REASON_SPACE_EXHAUSTED"
+    reason = pb.ErrorReason.Name(pb.ERROR_REASON_SPACE_EXHAUSTED)
 
 
 class TooManyPendingTrials(ControllerError):
-    reason = "ERROR_REASON_TOO_MANY_PENDING_TRIALS"
+    reason = pb.ErrorReason.Name(pb.ERROR_REASON_TOO_MANY_PENDING_TRIALS)
 
 
 class TooManyWatchers(ControllerError):
-    reason = "ERROR_REASON_TOO_MANY_WATCHERS"
+    reason = pb.ErrorReason.Name(pb.ERROR_REASON_TOO_MANY_WATCHERS)
 
 
 class Unauthenticated(ControllerError):
-    reason = "ERROR_REASON_UNAUTHENTICATED"
+    reason = pb.ErrorReason.Name(pb.ERROR_REASON_UNAUTHENTICATED)
 
 
 class PermissionDenied(ControllerError):
@@ -73,13 +75,13 @@ class PermissionDenied(ControllerError):
 
 
 class StorageFailure(ControllerError):
-    reason = "ERROR_REASON_STORAGE_FAILURE"
+    reason = pb.ErrorReason.Name(pb.ERROR_REASON_STORAGE_FAILURE)
 
 
 class StudyBroken(ControllerError):
     """The study's checkpoint could not be loaded at start; the other studies are served."""
 
-    reason = "ERROR_REASON_STUDY_BROKEN"
+    reason = pb.ErrorReason.Name(pb.ERROR_REASON_STUDY_BROKEN)
 
 
 class CorruptCheckpoint(Exception):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import threading
 from collections.abc import Sequence
@@ -16,6 +15,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from sanas.v1 import sanas_pb2, sanas_pb2_grpc
+from sanas.wire import bracketed, is_loopback
 
 from .audit import DEFAULT_NAME as AUDIT_LOG_NAME
 from .audit import AuditLog
@@ -127,18 +127,6 @@ class TlsFiles:
         """The files as gRPC dynamic credentials, reloaded when they change (raises
         credentials.CredentialError, a ValueError, when they do not load now)."""
         return TlsReloader(self.cert, self.key, self.client_ca)
-
-
-def bracketed(host: str) -> str:
-    """host as it goes before ':port' (IPv6 addresses in brackets)."""
-    return f"[{host}]" if ":" in host else host
-
-
-def is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return host == "localhost"
 
 
 def exposure_warning(host: str, tls: TlsFiles | None, auth_token: str | None) -> str | None:

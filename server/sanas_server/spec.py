@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ import numpy as np
 
 from sanas.spaces import CombinedSpace, SpaceConfig, SpaceConfigError, check_tokens
 from sanas.spaces.cost import network_cost
+from sanas.wire import STUDY_ID_RULE, is_study_id
 
 from .errors import InvalidArgument
 from .stopping import (
@@ -38,16 +38,11 @@ MAX_TOKENS = 10_000
 # 2^53-step stops, counts) saturate here instead of failing to render.
 MAX_INT64 = 2**63 - 1
 MAX_INT32 = 2**31 - 1  # the int32 fields: issue counts, the rules' trial counts
-# Matched whole (fullmatch): `$` would also accept a trailing newline.
-STUDY_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
 def check_study_id(study_id: str) -> str:
-    if not STUDY_ID_PATTERN.fullmatch(study_id):
-        raise InvalidArgument(
-            f"study_id {study_id!r} is invalid: use 1-128 characters of letters, digits, "
-            "'.', '_' or '-', starting with a letter or digit"
-        )
+    if not is_study_id(study_id):
+        raise InvalidArgument(f"study_id {study_id!r} is invalid: use {STUDY_ID_RULE}")
     return study_id
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from sanas.spaces import Architecture, CombinedSpace, SpaceConfigError, check_tokens
+from sanas.spaces import Architecture, CombinedSpace, SpaceConfigError, check_tokens, describe
 from sanas.spaces.cost import Cost, network_cost
 
 from .annealer import MAX_ABS_REWARD, MAX_REWARDED, Annealer, SpaceExhausted
@@ -278,10 +278,10 @@ class Study:
         networks (custom token spaces do not)."""
         c = self.spec.constraints
         try:
-            archs = self._space.decode(list(tokens), c.in_channels or 3)
-            return archs, network_cost(archs, c.input_size or 32)
+            described = describe(self._space, tokens, c.in_channels, c.input_size)
         except SpaceConfigError:
             return None
+        return described.architectures, described.cost
 
     def _feasible(self, tokens: tuple[int, ...]) -> bool:
         c = self.spec.constraints

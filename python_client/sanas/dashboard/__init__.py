@@ -4,22 +4,13 @@ pip install 'sanas[dashboard]'). See docs/dashboard.md."""
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from ..client import Client
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+from ..wire import is_loopback
 
 
 class DashboardConfigError(ValueError):

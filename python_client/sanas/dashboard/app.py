@@ -11,7 +11,6 @@ import hmac
 import html
 import io
 import json
-import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
@@ -39,14 +38,14 @@ from starlette.staticfiles import StaticFiles
 from ..convert import space_config_from_pb
 from ..errors import SanasError, StudyNotFoundError
 from ..spaces import CombinedSpace, SpaceConfigError
-from ..spaces.cost import network_cost
+from ..spaces import describe as describe_tokens
 from ..v1 import sanas_pb2 as pb
+from ..wire import is_study_id
 from .hub import RETRY_AFTER_SECONDS, Hub, StudyFeed, WatchCapReached, study_json
 from .index import MAX_PAGE_SIZE, Query, QueryError, Row, parse_query
 
 STATIC = Path(__file__).resolve().parent / "static"
 COOKIE = "sanas_dashboard"
-STUDY_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
 MAX_CSV_ROWS = 200_000
 READY_TIMEOUT = 30.0
 KEEPALIVE = 15.0
@@ -203,14 +202,15 @@ def spreadsheet_safe(value: Any) -> Any:
 
 def study_id_of(request: Request) -> str:
     study_id = request.path_params["study_id"]
-    if not STUDY_ID.match(study_id):
+    if not is_study_id(study_id):
         raise HTTPException(400, f"bad study id {study_id[:40]!r}")
     return study_id
 
 
 def describe(study: pb.Study, tokens: list[int]) -> dict[str, Any] | None:
     """The decoded architectures of `tokens` and their FLOPs and params, as the
-    controller counts them (sanas.spaces, no Paddle); None for custom token spaces."""
+    controller counts them (sanas.spaces.describe, no Paddle); None for custom token
+    spaces."""
     if not tokens or not study.config.search_spaces:
         return None
     limits = study.config.constraints
@@ -218,16 +218,16 @@ def describe(study: pb.Study, tokens: list[int]) -> dict[str, Any] | None:
         space = CombinedSpace.from_configs(
             [space_config_from_pb(c) for c in study.config.search_spaces]
         )
-        archs = space.decode(tokens, limits.in_channels or 3)
-        cost = network_cost(archs, limits.input_size or 32)
+        described = describe_tokens(space, tokens, limits.in_channels, limits.input_size)
     except (SpaceConfigError, ValueError, IndexError):
         return None
+    archs = described.architectures
     if not any(a.blocks for a in archs):
         return None
     return {
-        "flops": cost.flops,
-        "params": cost.params,
-        "input_size": limits.input_size or 32,
+        "flops": described.cost.flops,
+        "params": described.cost.params,
+        "input_size": described.input_size,
         "architectures": [
             {
                 "space": a.space,

@@ -19,6 +19,7 @@ from .base import (
     register_space,
     registered_spaces,
 )
+from .describe import Description, describe
 from .sanas_variants import VARIANT_OF
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "BlockLayoutSpace",
     "CombinedSpace",
     "CustomTokenSpace",
+    "Description",
     "SearchSpace",
     "SpaceConfig",
     "SpaceConfigError",
@@ -35,6 +37,7 @@ __all__ = [
     "check_range_table",
     "check_tokens",
     "create_space",
+    "describe",
     "downsample_count",
     "paddleslim_layout",
     "register_space",
