@@ -51,11 +51,11 @@ from helpers import ServerProcess  # noqa: E402
 from sanas.client import study_config  # noqa: E402
 from sanas.v1 import sanas_pb2 as pb  # noqa: E402
 from sanas.v1 import sanas_pb2_grpc  # noqa: E402
+from sanas_server.journal import measurements_from_json  # noqa: E402
 from sanas_server.service import request_from_pb  # noqa: E402
 from sanas_server.spec import StudySpec  # noqa: E402
 from sanas_server.storage import FileStorage  # noqa: E402
 from sanas_server.study import Study  # noqa: E402
-from sanas_server.trials import Measurements  # noqa: E402
 
 ENV = {**os.environ, "PYTHONPATH": f"{ROOT / 'python_client'}{os.pathsep}{ROOT / 'server'}"}
 
@@ -97,7 +97,7 @@ def build_curves(storage: FileStorage, study_id: str, trials: int, points: int) 
         if i < trials:
             study.complete(trial.trial_id, rng.random(), False, now)
         level = rng.random()
-        curve = Measurements.from_json(
+        curve = measurements_from_json(
             [
                 [step, level * (1 - 0.9 ** (step / 50)) + rng.gauss(0, 0.01), now]
                 for step in range(1, points + 1)
