@@ -54,7 +54,7 @@ from .journal import (
 from .leases import RunningTrials
 from .request_log import RequestLog
 from .spec import MAX_INT64, StudyRequest, StudySpec, resolve_early_stopping
-from .stopping import MAX_RULE_INT, Curve, EarlyStopping, HalvingRule, judge
+from .stopping import MAX_RULE_INT, Curve, EarlyStopping, judge
 from .trials import EMPTY_MEASUREMENTS, MAX_MEASUREMENTS, TrialRecord, TrialState
 
 MAX_CLIENT_ID = 128
@@ -436,7 +436,7 @@ class Study:
         # trial whatever the curves' lengths (see stopping.judge).
         running = (
             [self.trials[i].measurements.curve for i in self.running if i != trial_id]
-            if isinstance(config.rule, HalvingRule)
+            if config.rule is not None and config.rule.uses_running
             else []
         )
         planned = max_step or trial.max_step
