@@ -37,10 +37,11 @@ drawn from carries a change that helped: that change applied to the current base
 next proposal (a recombination hint), so parallel trainers' results are not wasted.
 
 Everything a proposal or a result changes is either decided again identically on replay
-(`record_proposal`, `apply_result`) or written into the journal event by the caller
-(random generator state, radius, kicks, rejected candidates, and the hints a proposal
-dropped as infeasible, which a replay cannot re-check), so a journal replay rebuilds the
-exact state.
+(`record_proposal`, `apply_result`) or returned in the `Proposal` / `Judgement` the study
+stores in the journal event (random generator state, radius, kicks, rejected candidates,
+and the hints a proposal dropped as infeasible, which a replay cannot re-check), so a
+journal replay rebuilds the exact state. The `Policy` methods (policy.py) at the end of
+the class are the study's only way in.
 """
 
 from __future__ import annotations
