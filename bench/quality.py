@@ -152,7 +152,7 @@ class SanasAnnealer(Method):
         self.a = Annealer(table, start, 10.0, 0.85, seed)
 
     def ask(self) -> Tokens:
-        return self.a.propose()
+        return self.a.draw()
 
     def tell(self, tokens: Tokens, reward: float | None) -> None:
         self.a.observe(tokens, 0.0 if reward is None else reward, reward is None)

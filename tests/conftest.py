@@ -23,6 +23,7 @@ TIERS = {
         "test_controller.py",
         "test_journal_formats.py",
         "test_layers.py",
+        "test_policy.py",
         "test_replay_constrained.py",
         "test_schema.py",
         "test_snapshots.py",

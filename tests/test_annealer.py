@@ -23,7 +23,7 @@ def run(seed: int, steps: int, table: list[int] | None = None) -> list[tuple[int
     a = Annealer(table or [9] * 5, [0] * len(table or [9] * 5), 10.0, 0.85, seed)
     out = []
     for _ in range(steps):
-        t = a.propose()
+        t = a.draw()
         a.observe(t, peak(t), False)
         out.append(t)
     return out
@@ -36,10 +36,10 @@ def test_same_seed_same_search_and_different_seed_differs():
 
 def test_first_proposal_is_the_start_and_no_vector_is_issued_twice():
     a = Annealer([9] * 5, [1, 2, 3, 4, 5], 10.0, 0.85, 0)
-    assert a.propose() == (1, 2, 3, 4, 5)
+    assert a.draw() == (1, 2, 3, 4, 5)
     seen = {(1, 2, 3, 4, 5)}
     for _ in range(2000):
-        t = a.propose()
+        t = a.draw()
         assert t not in seen
         assert all(0 <= v < 9 for v in t)
         seen.add(t)
@@ -51,7 +51,7 @@ def test_exhausted_neighbourhood_kicks_instead_of_stopping():
     a = Annealer([9] * 5, [4] * 5, 1.0, 0.85, 3)
     seen = set()
     for _ in range(1000):
-        t = a.propose()
+        t = a.draw()
         seen.add(t)
         a.observe(t, peak(t), False)  # the base sits on the optimum: its 40 neighbours go
     assert len(seen) == 1000
@@ -61,22 +61,22 @@ def test_exhausted_neighbourhood_kicks_instead_of_stopping():
 
 def test_whole_small_space_is_issued_then_exhaustion_is_reported():
     a = Annealer([3, 2, 4], [0, 0, 0], 1.0, 0.85, 1)
-    got = {a.propose() for _ in range(24)}
+    got = {a.draw() for _ in range(24)}
     assert len(got) == 24
     with pytest.raises(SpaceExhausted, match="all 24 token vectors"):
-        a.propose()
+        a.draw()
 
 
 def test_ranges_of_one_are_never_moved():
     a = Annealer([1, 5, 1], [0, 0, 0], 1.0, 0.85, 2)
-    tokens = {a.propose() for _ in range(5)}
+    tokens = {a.draw() for _ in range(5)}
     assert {(t[0], t[2]) for t in tokens} == {(0, 0)}
 
 
 def test_temperature_has_a_floor_and_never_divides_by_zero():
     a = Annealer([50] * 4, [0] * 4, 1.0, 0.85, 5)
     for i in range(6000):  # PaddleSlim died of ZeroDivisionError after ~4,600 rewards
-        t = a.propose()
+        t = a.draw()
         a.observe(t, -float(i % 7), False)
     assert a.temperature == pytest.approx(1.0 * TEMPERATURE_FLOOR_RATIO)
     assert a.temperature > 0
@@ -84,12 +84,12 @@ def test_temperature_has_a_floor_and_never_divides_by_zero():
 
 def test_better_reward_always_accepted_worse_rarely_when_cold():
     a = Annealer([10] * 3, [0, 0, 0], 1e-3, 0.5, 0)
-    first = a.propose()
+    first = a.draw()
     assert a.observe(first, 0.5, False).accepted
-    second = a.propose()
+    second = a.draw()
     assert a.observe(second, 0.9, False).accepted
     assert a.base_tokens == second
-    worse = a.propose()
+    worse = a.draw()
     assert not a.observe(worse, 0.1, False).accepted  # exp(-0.8 / 2.5e-4) == 0
     assert a.base_tokens == second and a.best_reward == 0.9
 
@@ -99,8 +99,8 @@ def test_worse_reward_accepted_with_the_metropolis_probability_when_hot():
     trials = 2000
     for seed in range(trials):
         a = Annealer([10] * 3, [0, 0, 0], 1.0, 1.0, seed)
-        a.observe(a.propose(), 1.0, False)
-        accepted += a.observe(a.propose(), 0.0, False).accepted
+        a.observe(a.draw(), 1.0, False)
+        accepted += a.observe(a.draw(), 0.0, False).accepted
         assert a.reward_spread == pytest.approx(0.5)  # the standard deviation of {1, 0}
     # exp(delta / (T * spread)) with delta -1, T 1, spread 0.5
     assert accepted / trials == pytest.approx(math.exp(-2.0), abs=0.03)
@@ -110,7 +110,7 @@ def search(scale: float, shift: float, steps: int = 300) -> list[tuple[int, ...]
     a = Annealer([9] * 5, [0] * 5, 10.0, 0.85, 21)
     out = []
     for _ in range(steps):
-        t = a.propose()
+        t = a.draw()
         a.observe(t, shift + scale * peak(t), False)
         out.append(t)
     return out
@@ -126,9 +126,9 @@ def test_the_temperature_means_the_same_for_any_reward_scale():
 
 def test_infeasible_is_recorded_but_never_moves_base_or_cools():
     a = Annealer([10] * 3, [0, 0, 0], 2.0, 0.5, 0)
-    a.observe(a.propose(), 0.1, False)
+    a.observe(a.draw(), 0.1, False)
     base, temperature = a.base_tokens, a.temperature
-    bad = a.propose()
+    bad = a.draw()
     outcome = a.observe(bad, 1e9, True)
     assert not outcome.accepted and not outcome.new_best
     assert a.base_tokens == base and a.best_reward == 0.1 and a.temperature == temperature
@@ -139,8 +139,8 @@ def test_late_reward_is_judged_against_the_current_base():
     # Two trials drawn from the same base; the second to arrive is compared to the base
     # the first one set, not to the base both were drawn from.
     a = Annealer([10] * 3, [0, 0, 0], 1e-6, 0.85, 0)
-    a.observe(a.propose(), 0.0, False)
-    t1, t2 = a.propose(), a.propose()
+    a.observe(a.draw(), 0.0, False)
+    t1, t2 = a.draw(), a.draw()
     assert a.observe(t2, 0.8, False).accepted
     outcome = a.observe(t1, 0.5, False)  # better than the base t1 was drawn from (0.0)
     assert not outcome.accepted and a.base_tokens == t2
@@ -148,8 +148,8 @@ def test_late_reward_is_judged_against_the_current_base():
 
 def test_a_late_improvement_is_recombined_with_the_current_base():
     a = Annealer([10] * 4, [0, 0, 0, 0], 1e-6, 0.85, 0)
-    a.observe(a.propose(), 0.0, False)
-    t1, t2 = a.propose(), a.propose()
+    a.observe(a.draw(), 0.0, False)
+    t1, t2 = a.draw(), a.draw()
     changed = [i for i in range(4) if t1[i] != 0]
     assert len(changed) == 1 and t1 != t2
     a.observe(t2, 0.8, False)
@@ -157,9 +157,9 @@ def test_a_late_improvement_is_recombined_with_the_current_base():
     assert t2[changed[0]] == 0  # (seed 0) the two moves changed different positions
     hint = list(t2)
     hint[changed[0]] = t1[changed[0]]
-    assert a.propose() == tuple(hint)
+    assert a.draw() == tuple(hint)
     # A result drawn from the current base carries nothing to recombine.
-    t3 = a.propose()
+    t3 = a.draw()
     a.observe(t3, 0.1, False)
     assert not a.hints
 
@@ -167,12 +167,12 @@ def test_a_late_improvement_is_recombined_with_the_current_base():
 def test_a_local_optimum_is_left_by_one_kick_from_the_best_that_is_always_accepted():
     a = Annealer([3] * 4, [1] * 4, 1.0, 0.5, 4)
     for _ in range(9):  # the start and its 8 neighbours: the start is the optimum
-        t = a.propose()
+        t = a.draw()
         a.observe(t, peak(t) if t == (1,) * 4 else peak(t) - 100, False)
     assert a.base_tokens == (1,) * 4 and a.temperature < 0.01
-    kick = a.propose()
+    kick = a.draw()
     assert sum(x != 1 for x in kick) == 2 and a.kicks == {kick}
-    other = a.propose()  # while the kick runs: a 2-position move, not a second kick
+    other = a.draw()  # while the kick runs: a 2-position move, not a second kick
     assert sum(x != 1 for x in other) >= 2 and a.kicks == {kick}
     assert a.observe(kick, -1e6, False).accepted  # far worse, accepted all the same
     assert a.base_tokens == kick and a.best_tokens == (1,) * 4 and not a.kicks
@@ -180,14 +180,14 @@ def test_a_local_optimum_is_left_by_one_kick_from_the_best_that_is_always_accept
 
 def test_rng_state_round_trips():
     a = Annealer([9] * 5, [0] * 5, 10.0, 0.85, 11)
-    a.propose()
+    a.draw()
     state = a.rng_state
-    draws = [a.propose() for _ in range(5)]
+    draws = [a.draw() for _ in range(5)]
     b = Annealer([9] * 5, [0] * 5, 10.0, 0.85, 999)
     for t in [(0,) * 5]:
         b.mark_issued(t)
     b.rng_state = state
-    assert [b.propose() for _ in range(5)] == draws
+    assert [b.draw() for _ in range(5)] == draws
 
 
 def test_an_infeasible_start_does_not_trap_the_search():
@@ -198,7 +198,7 @@ def test_an_infeasible_start_does_not_trap_the_search():
     a = Annealer([10] * 6, [9] * 6, 10.0, 0.85, 3)
     found = None
     for i in range(200):
-        t = a.propose()
+        t = a.draw()
         outcome = a.observe(t, -float(sum(t)), not feasible(t))
         if feasible(t):
             found = i
@@ -214,10 +214,10 @@ def stuck_on_position_0(a: Annealer) -> None:
     """Put `a` where every random 1-hop move fails: the start is evaluated, position 0's
     only other value is issued, and a pending move has taken position 1, so the random
     attempts (on free positions only) all redraw the issued vector."""
-    start = a.propose()
+    start = a.draw()
     a.observe(start, 0.0, False)
     a.mark_issued((1 - start[0], *start[1:]))
-    pending = a.propose()
+    pending = a.draw()
     assert pending[0] == start[0] and pending[1] != start[1]
 
 
@@ -229,7 +229,7 @@ def test_a_huge_range_never_enumerates_the_neighbourhood(big: int) -> None:
     stuck_on_position_0(a)
     tracemalloc.start()
     try:
-        proposals = [a.propose() for _ in range(20)]
+        proposals = [a.draw() for _ in range(20)]
         peak_bytes = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -240,7 +240,7 @@ def test_a_huge_range_never_enumerates_the_neighbourhood(big: int) -> None:
 
 def test_the_neighbour_scan_finds_the_last_fresh_neighbour_then_widens_to_a_kick() -> None:
     a = Annealer([2, 3000], [0, 0], 1.0, 0.5, 1)
-    start = a.propose()
+    start = a.draw()
     a.observe(start, 0.0, False)
     left = {(0, 1234), (0, 2999)}
     for v in range(1, 3000):
@@ -248,20 +248,20 @@ def test_the_neighbour_scan_finds_the_last_fresh_neighbour_then_widens_to_a_kick
             a.mark_issued((0, v))
     a.mark_issued((1, 0))
     # 2 fresh neighbours among 3,000: the random attempts miss them, the scan does not.
-    assert {a.propose(), a.propose()} == left and a.radius == 1
+    assert {a.draw(), a.draw()} == left and a.radius == 1
     # The neighbourhood is used up: the next proposal is a 2-position move (a kick).
-    kick = a.propose()
+    kick = a.draw()
     assert a.radius == 2 and kick[0] == 1 and kick[1] != 0 and a.kicks == {kick}
 
 
 def test_an_exhausted_small_neighbourhood_moves_to_radius_2() -> None:
     a = Annealer([3, 3, 3], [1, 1, 1], 1.0, 0.5, 2)
-    start = a.propose()
+    start = a.draw()
     a.observe(start, 0.0, False)
     for i in range(3):
         for v in (0, 2):
             a.mark_issued(tuple(v if j == i else 1 for j in range(3)))
-    t = a.propose()
+    t = a.draw()
     assert a.radius == 2 and sum(x != 1 for x in t) == 2
 
 
@@ -296,9 +296,9 @@ def test_a_study_over_an_int32_range_suggests_without_enumerating() -> None:
 def test_extreme_finite_rewards_never_break_the_acceptance_math() -> None:
     # 1e308 then -1e308 overflowed the Welford sums: sqrt(-inf), "math domain error".
     a = Annealer([10] * 3, [0, 0, 0], 1.0, 0.85, 0)
-    a.observe(a.propose(), 1e308, False)
-    assert not a.observe(a.propose(), -1e308, False).accepted
-    a.observe(a.propose(), 0.5, False)  # and it goes on
+    a.observe(a.draw(), 1e308, False)
+    assert not a.observe(a.draw(), -1e308, False).accepted
+    a.observe(a.draw(), 0.5, False)  # and it goes on
     assert a.reward_spread > 0 and a.best_reward == 1e308
 
 
@@ -314,17 +314,17 @@ def test_spread_of_is_defined_for_any_stats(stats: tuple[int, float, float]) -> 
 def test_a_tiny_initial_temperature_never_divides_by_zero() -> None:
     # 5e-324 * ratio underflowed the floor to 0.0: ZeroDivisionError in observe().
     a = Annealer([10] * 3, [0, 0, 0], 5e-324, 0.5, 0)
-    a.observe(a.propose(), 0.0, False)
+    a.observe(a.draw(), 0.0, False)
     assert a.temperature > 0
-    assert not a.observe(a.propose(), -1.0, False).accepted  # a zero scale: never worse
-    assert a.observe(a.propose(), 1.0, False).accepted
+    assert not a.observe(a.draw(), -1.0, False).accepted  # a zero scale: never worse
+    assert a.observe(a.draw(), 1.0, False).accepted
 
 
 def test_an_infinite_scale_accepts_a_worse_result() -> None:
     # temperature 1e308 times a spread of 1e100 overflows: probability 1, not NaN.
     a = Annealer([10] * 3, [0, 0, 0], 1e308, 1.0, 0)
-    a.observe(a.propose(), 1e100, False)
-    assert a.observe(a.propose(), -1e100, False).accepted
+    a.observe(a.draw(), 1e100, False)
+    assert a.observe(a.draw(), -1e100, False).accepted
 
 
 @pytest.mark.parametrize("rewarded", [10**400, 2**1100, 0], ids=["10**400", "2**1100", "0"])
@@ -341,7 +341,7 @@ def custom_study(**kw: object) -> Study:
 
 
 def test_study_rejects_rewards_beyond_the_limit_and_keeps_working() -> None:
-    from sanas_server.annealer import MAX_ABS_REWARD
+    from sanas_server.policy import MAX_ABS_REWARD
 
     study = custom_study(seed=1)
     t = study.suggest("w", 0.0)[0]

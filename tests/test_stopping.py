@@ -473,3 +473,82 @@ def test_a_trainer_with_the_old_config_still_joins_such_a_study(tmp_path):
     with pytest.raises(InvalidArgument, match="MINIMIZE"):
         c.create_study("new", request)  # but no new study is made with it
     c.close()
+
+
+# -- the rule registry: one class a rule owns its kind, defaults, JSON and proto ---------
+def test_every_registered_rule_round_trips_json_and_proto() -> None:
+    from sanas.v1 import sanas_pb2 as pb
+    from sanas_server.journal import early_stopping_from_json, early_stopping_to_json
+    from sanas_server.service import early_stopping_from_pb, early_stopping_to_pb
+    from sanas_server.stopping import RULES
+
+    assert set(RULES) == {"median", "successive_halving"}
+    for cls in RULES.values():
+        rule = cls().resolved()
+        config = EarlyStopping(rule, minimize=True)
+        as_json = json.loads(json.dumps(early_stopping_to_json(config)))
+        assert as_json["rule"]["kind"] == cls.kind
+        assert early_stopping_from_json(as_json) == config
+        message = early_stopping_to_pb(config)
+        assert message.WhichOneof("rule") == cls.kind
+        again = pb.EarlyStopping.FromString(message.SerializeToString())
+        assert early_stopping_from_pb(again) == config
+
+
+def test_rule_json_is_the_header_format() -> None:
+    """The header keeps {"kind", the fields in order}: what format-2 journals hold."""
+    assert list(MedianRule(5, 4).to_json().items()) == [
+        ("kind", "median"),
+        ("start_step", 5),
+        ("min_trials", 4),
+    ]
+    assert list(HalvingRule(2, 4, 6).to_json()) == [
+        "kind",
+        "min_step",
+        "reduction_factor",
+        "min_trials",
+    ]
+
+
+def test_rule_defaults_and_ranges_are_the_rules_own() -> None:
+    assert MedianRule(0, 0).resolved() == MedianRule(0, 3)
+    assert HalvingRule(0, 0, 0).resolved() == HalvingRule(1, 3, 3)
+    with pytest.raises(InvalidArgument, match=r"successive_halving\.reduction_factor = 1 "):
+        HalvingRule(1, 1, 3).resolved()
+    with pytest.raises(InvalidArgument, match=r"median\.start_step = -1 must be in \[0, 2\^53\]"):
+        MedianRule(-1, 3).resolved()
+
+
+def test_an_unknown_rule_kind_is_refused_by_name() -> None:
+    from sanas_server.journal import early_stopping_from_json
+    from sanas_server.stopping import UnknownRule
+
+    data = {"rule": {"kind": "hyperband", "eta": 3}, "minimize": False}
+    data["stopped_values_as_rewards"] = False
+    with pytest.raises(UnknownRule, match=r"'hyperband' \(known: 'median', 'successive_halving'\)"):
+        early_stopping_from_json(data)
+    assert issubclass(UnknownRule, ValueError)  # a replay reports a corrupt header
+
+
+def test_a_oneof_branch_without_a_class_is_an_invalid_argument(monkeypatch) -> None:
+    from sanas_server import stopping
+    from sanas_server.service import early_stopping_from_pb, early_stopping_to_pb
+
+    message = early_stopping_to_pb(EarlyStopping(HalvingRule()))
+    monkeypatch.delitem(stopping.RULES, "successive_halving")
+    with pytest.raises(InvalidArgument, match="unknown early-stopping rule kind"):
+        early_stopping_from_pb(message)
+
+
+def test_register_refuses_a_rule_without_its_oneof_branch() -> None:
+    from sanas.v1 import sanas_pb2 as pb
+    from sanas_server.stopping import StoppingRule, register
+
+    @dataclasses.dataclass(frozen=True)
+    class Hyperband(StoppingRule):
+        eta: int = 3
+        kind = "hyperband"
+        message = pb.MedianStoppingRule
+
+    with pytest.raises(TypeError, match="no oneof branch 'hyperband'"):
+        register(Hyperband)

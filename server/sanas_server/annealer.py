@@ -37,10 +37,11 @@ drawn from carries a change that helped: that change applied to the current base
 next proposal (a recombination hint), so parallel trainers' results are not wasted.
 
 Everything a proposal or a result changes is either decided again identically on replay
-(`record_proposal`, `apply_result`) or written into the journal event by the caller
-(random generator state, radius, kicks, rejected candidates, and the hints a proposal
-dropped as infeasible, which a replay cannot re-check), so a journal replay rebuilds the
-exact state.
+(`record_proposal`, `apply_result`) or returned in the `Proposal` / `Judgement` the study
+stores in the journal event (random generator state, radius, kicks, rejected candidates,
+and the hints a proposal dropped as infeasible, which a replay cannot re-check), so a
+journal replay rebuilds the exact state. The `Policy` methods (policy.py) at the end of
+the class are the study's only way in.
 """
 
 from __future__ import annotations
@@ -49,30 +50,36 @@ import bisect
 import itertools
 import math
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from .policy import (
+    Feasible,
+    Judgement,
+    Policy,
+    Proposal,
+    SpaceExhausted,
+    Standing,
+)
+
+if TYPE_CHECKING:
+    from .spec import StudySpec
 
 # The temperature never drops below this fraction of the initial temperature (nor below
 # the smallest normal float, or the initial temperature when that is smaller still).
 TEMPERATURE_FLOOR_RATIO = 1e-6
-# The largest |reward| a study accepts (live results and imports alike): squared
-# deviations of such rewards stay below 4e200, so the reward spread never overflows.
-MAX_ABS_REWARD = 1e100
-# The largest reward count a study is given from outside (a PaddleSlim checkpoint's
-# _iter): an int32 like a token, far above any real search (the temperature has long
-# reached its floor), and a count whose int -> float conversion is exact.
-MAX_REWARDED = 2**31 - 1
+# MAX_ABS_REWARD and MAX_REWARDED (policy.py) bound rewards and imported reward counts
+# for every policy: the reward spread never overflows, and MAX_REWARDED is far above
+# any real search (the temperature has long reached its floor).
 # Random moves tried at one distance before trying the next distance.
 ATTEMPTS_PER_DISTANCE = 16
 # Infeasible vectors the final ordered scan may pass over before giving up.
 MAX_INFEASIBLE_SCAN = 20_000
 # Positions a kick changes (measured in bench/quality.py: 2 beat 3 and a random 2-3).
 KICK_DISTANCE = 2
-
-Feasible = Callable[[tuple[int, ...]], bool]
 
 RngState = tuple[int, int, int, int]
 # Count, mean and sum of squared deviations of a sequence of rewards (Welford).
@@ -109,10 +116,6 @@ def acceptance_probability(delta: float, scale: float) -> float:
     return 0.0 if math.isnan(ratio) else math.exp(ratio)
 
 
-class SpaceExhausted(Exception):
-    """Every token vector of the space has been issued."""
-
-
 @dataclass(frozen=True)
 class Outcome:
     """What a result did to the search."""
@@ -121,8 +124,10 @@ class Outcome:
     new_best: bool
 
 
-class Annealer:
-    """Simulated annealing over integer token vectors with per-position ranges."""
+class Annealer(Policy):
+    """Simulated annealing over integer token vectors with per-position ranges: the
+    first `Policy` (policy.py). `draw`, `observe`, `apply_result` and friends are the
+    algorithm; the Policy methods below wrap them in what a study's events store."""
 
     def __init__(
         self,
@@ -156,7 +161,7 @@ class Annealer:
         self.origins: dict[tuple[int, ...], tuple[tuple[int, ...], float | None]] = {}
         # Recombination hints, proposed first (a dict keeps their order).
         self.hints: dict[tuple[int, ...], None] = {}
-        # Hints the last `propose` discarded, for its journal event (not part of state()).
+        # Hints the last `draw` discarded, for its journal event (not part of state()).
         self.last_dropped = 0
         # Of the feasible rewards so far.
         self.reward_stats: RewardStats = (0, 0.0, 0.0)
@@ -210,7 +215,7 @@ class Annealer:
         }
 
     # -- proposals ---------------------------------------------------------------------
-    def propose(self, feasible: Feasible | None = None) -> tuple[int, ...]:
+    def draw(self, feasible: Feasible | None = None) -> tuple[int, ...]:
         """Issue a token vector never issued before, near the base when possible, and
         accepted by `feasible` (cost constraints) when given."""
         if len(self._issued) >= self._space_size:
@@ -458,7 +463,7 @@ class Annealer:
             "reward_stats": list(self.reward_stats),
         }
 
-    def restore(self, state: dict[str, Any]) -> None:
+    def load_state(self, state: dict[str, Any]) -> None:
         """Load `state()` output; snapshots from before a field existed lack it."""
         self.rebase(
             state["base"],
@@ -492,3 +497,70 @@ class Annealer:
         self.best_tokens = tuple(best_tokens) if best_tokens is not None else None
         self.best_reward = best_reward
         self.rewarded = rewarded
+
+    # -- the Policy interface (policy.py) ----------------------------------------------
+    @classmethod
+    def for_spec(cls, spec: StudySpec) -> Annealer:
+        return cls(
+            spec.range_table, spec.init_tokens, spec.init_temperature, spec.reduce_rate, spec.seed
+        )
+
+    def propose(self, feasible: Feasible | None = None) -> Proposal:
+        temperature = self.temperature  # the one the proposal is drawn at
+        tokens = self.draw(feasible)
+        return Proposal(
+            tokens=tokens,
+            temperature=temperature,
+            rng_state=list(self.rng_state),
+            radius=self.radius,
+            # Written only under constraints (the count never moves without them).
+            rejected=None if feasible is None else self.rejected,
+            kick=tokens in self.kicks,
+            dropped=self.last_dropped,
+        )
+
+    def record(self, proposal: Proposal) -> None:
+        self.record_proposal(proposal.tokens, kick=proposal.kick, dropped=proposal.dropped)
+        if proposal.rng_state is not None:
+            self.rng_state = proposal.rng_state
+        if proposal.radius is not None:
+            self.radius = proposal.radius
+        if proposal.rejected is not None:
+            self.rejected = proposal.rejected
+
+    def judge(self, tokens: Sequence[int], reward: float, infeasible: bool) -> Judgement:
+        outcome = self.observe(tokens, reward, infeasible)
+        return Judgement(outcome.accepted, list(self.rng_state))
+
+    def restore(
+        self, tokens: Sequence[int], reward: float, infeasible: bool, judgement: Judgement
+    ) -> None:
+        self.apply_result(tokens, reward, infeasible, judgement.accepted)
+        if judgement.rng_state is not None:
+            self.rng_state = judgement.rng_state
+
+    def stop(self, tokens: Sequence[int]) -> None:
+        self.apply_stop(tokens)
+
+    def skip(self, tokens: Sequence[int]) -> None:
+        self.apply_skip(tokens)
+
+    def standing(self) -> Standing:
+        return Standing(
+            best_tokens=self.best_tokens,
+            best_reward=self.best_reward,
+            current_tokens=self.base_tokens,
+            current_reward=self.base_reward,
+            temperature=self.temperature,
+            rejected_proposals=self.rejected,
+        )
+
+    @classmethod
+    def from_state(
+        cls, spec: StudySpec, state: dict[str, Any], issued: Iterable[Sequence[int]]
+    ) -> Annealer:
+        annealer = cls.for_spec(spec)
+        for tokens in issued:
+            annealer.mark_issued(tokens)
+        annealer.load_state(state)
+        return annealer

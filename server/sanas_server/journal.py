@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 from sanas.spaces import VARIANT_OF, SpaceConfig
 
 from .spec import DEFAULT_LEASE_SECONDS, Constraints, StudyRequest, StudySpec
-from .stopping import EarlyStopping, HalvingRule, MedianRule
+from .stopping import EarlyStopping, rule_from_json, rule_to_json
 from .trials import EMPTY_MEASUREMENTS, Measurements, TrialRecord, TrialState
 
 # The header's "format". 1 (no "format" key): PaddleSlim's space keys meant sanas's own
@@ -359,25 +359,20 @@ def request_from_json(data: dict[str, Any]) -> StudyRequest:
 
 
 def early_stopping_to_json(config: EarlyStopping) -> dict[str, Any]:
-    rule = config.rule
-    kind = {MedianRule: "median", HalvingRule: "successive_halving"}.get(type(rule))
     return {
-        "rule": None if rule is None else {"kind": kind, **dataclasses.asdict(rule)},
+        "rule": rule_to_json(config.rule),  # {"kind": ..., its fields}: the rule's own codec
         "minimize": config.minimize,
         "stopped_values_as_rewards": config.stopped_values_as_rewards,
     }
 
 
 def early_stopping_from_json(data: dict[str, Any] | None) -> EarlyStopping:
-    """(compat) Headers written before early stopping existed have none: never stop."""
+    """(compat) Headers written before early stopping existed have none: never stop.
+    A rule kind this release does not know is a stopping.UnknownRule (a ValueError)."""
     if data is None:
         return EarlyStopping()
-    rule = data["rule"]
-    parsed: MedianRule | HalvingRule | None = None
-    if rule is not None:
-        fields = {k: v for k, v in rule.items() if k != "kind"}
-        parsed = {"median": MedianRule, "successive_halving": HalvingRule}[rule["kind"]](**fields)
-    return EarlyStopping(parsed, data["minimize"], data["stopped_values_as_rewards"])
+    rule = rule_from_json(data["rule"])
+    return EarlyStopping(rule, data["minimize"], data["stopped_values_as_rewards"])
 
 
 def legacy_early_stopping(config: EarlyStopping) -> EarlyStopping:

@@ -21,8 +21,8 @@ from typing import Any
 
 from sanas.spaces import SpaceConfigError, check_range_table, check_tokens
 
-from .annealer import MAX_ABS_REWARD, MAX_REWARDED
 from .errors import InvalidArgument
+from .policy import MAX_ABS_REWARD, MAX_REWARDED
 
 # PaddleSlim marks "issued, never rewarded" with this reward (and starts rewards at it).
 UNREWARDED = -1

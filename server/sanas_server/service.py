@@ -25,7 +25,7 @@ from .controller import BrokenStudy, Controller
 from .credentials import ADMIN, CURRENT_PRINCIPAL
 from .paddleslim_import import parse_checkpoint
 from .spec import MAX_INT32, Constraints, StudyRequest, StudySpec
-from .stopping import EarlyStopping, HalvingRule, MedianRule
+from .stopping import EarlyStopping, rule_from_pb, rule_to_pb
 from .study import StudySummary
 from .trials import TrialRecord, TrialState
 from .watch import WatchEvent, WatchKind
@@ -136,13 +136,7 @@ def request_from_pb(config: pb.StudyConfig) -> StudyRequest:
 
 
 def early_stopping_from_pb(config: pb.EarlyStopping) -> EarlyStopping:
-    kind = config.WhichOneof("rule")
-    rule: MedianRule | HalvingRule | None = None
-    if kind == "median":
-        rule = MedianRule(config.median.start_step, config.median.min_trials)
-    elif kind == "successive_halving":
-        h = config.successive_halving
-        rule = HalvingRule(h.min_step, h.reduction_factor, h.min_trials)
+    rule = rule_from_pb(config)  # the oneof branch's class maps its own message
     if config.goal not in (
         pb.OBJECTIVE_GOAL_UNSPECIFIED,
         pb.OBJECTIVE_GOAL_MAXIMIZE,
@@ -161,13 +155,7 @@ def early_stopping_to_pb(config: EarlyStopping) -> pb.EarlyStopping:
         goal=pb.OBJECTIVE_GOAL_MINIMIZE if config.minimize else pb.OBJECTIVE_GOAL_MAXIMIZE,
         stopped_values_as_rewards=config.stopped_values_as_rewards,
     )
-    rule = config.rule
-    if isinstance(rule, MedianRule):
-        out.median.start_step, out.median.min_trials = rule.start_step, rule.min_trials
-    elif isinstance(rule, HalvingRule):
-        out.successive_halving.min_step = rule.min_step
-        out.successive_halving.reduction_factor = rule.reduction_factor
-        out.successive_halving.min_trials = rule.min_trials
+    rule_to_pb(config.rule, out)
     return out
 
 

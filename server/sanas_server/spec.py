@@ -16,15 +16,8 @@ from sanas.spaces.cost import network_cost
 from sanas.wire import STUDY_ID_RULE, is_study_id
 
 from .errors import InvalidArgument
-from .stopping import (
-    DEFAULT_MIN_TRIALS,
-    DEFAULT_REDUCTION_FACTOR,
-    MAX_RULE_INT,
-    NEVER_STOP,
-    EarlyStopping,
-    HalvingRule,
-    MedianRule,
-)
+from .stopping import MAX_INT32 as MAX_INT32  # the int32 fields: issue counts, trial counts
+from .stopping import NEVER_STOP, EarlyStopping
 
 DEFAULT_SEARCH_STEPS = 300
 DEFAULT_REDUCE_RATE = 0.85
@@ -37,7 +30,6 @@ MAX_TOKENS = 10_000
 # What the int64 fields of the answers can carry: sums over a study (steps saved by
 # 2^53-step stops, counts) saturate here instead of failing to render.
 MAX_INT64 = 2**63 - 1
-MAX_INT32 = 2**31 - 1  # the int32 fields: issue counts, the rules' trial counts
 
 
 def check_study_id(study_id: str) -> str:
@@ -163,16 +155,6 @@ def resolve_early_stopping(config: EarlyStopping) -> EarlyStopping:
     what makes no sense: the annealer maximizes rewards and `minimize` is the direction of
     progress values only, so with a loss goal a stopped trial's last value (a loss) cannot
     be judged as its reward."""
-    rule = config.rule
-
-    def bounded(name: str, value: int, low: int, high: int = MAX_RULE_INT) -> int:
-        if not low <= value <= high:
-            top = "2^53" if high == MAX_RULE_INT else "2^31-1"
-            raise InvalidArgument(
-                f"early_stopping: {name} = {value} must be in [{low}, {top}] (0: the default)"
-            )
-        return value
-
     if config.minimize and config.stopped_values_as_rewards:
         raise InvalidArgument(
             "early_stopping: stopped_values_as_rewards with goal OBJECTIVE_GOAL_MINIMIZE "
@@ -181,29 +163,8 @@ def resolve_early_stopping(config: EarlyStopping) -> EarlyStopping:
             "MAXIMIZE (and the same negated value as the reward), or leave "
             "stopped_values_as_rewards off so a stop is a rejected move"
         )
-    if isinstance(rule, MedianRule):
-        rule = MedianRule(
-            start_step=bounded("median.start_step", rule.start_step, 0),
-            min_trials=bounded(
-                "median.min_trials", rule.min_trials or DEFAULT_MIN_TRIALS, 1, MAX_INT32
-            ),
-        )
-    elif isinstance(rule, HalvingRule):
-        rule = HalvingRule(
-            min_step=bounded("successive_halving.min_step", rule.min_step or 1, 1),
-            reduction_factor=bounded(
-                "successive_halving.reduction_factor",
-                rule.reduction_factor or DEFAULT_REDUCTION_FACTOR,
-                2,
-                MAX_INT32,
-            ),
-            min_trials=bounded(
-                "successive_halving.min_trials",
-                rule.min_trials or DEFAULT_MIN_TRIALS,
-                1,
-                MAX_INT32,
-            ),
-        )
+    # Each rule fills its own defaults and checks its own ranges (stopping.py).
+    rule = None if config.rule is None else config.rule.resolved()
     return dataclasses.replace(config, rule=rule)
 
 

@@ -1,10 +1,11 @@
-"""A study: its config, its trials and its annealer, as a pure state machine.
+"""A study: its config, its trials and its proposal policy, as a pure state machine.
 
-Every change is an event (see journal.py). The live path decides an event (drawing from
-the annealer's generator) and records it; a journal replay records the same events
-without deciding, restoring the generator state each event carries. Both paths share
-the `_record_*` methods, so a replay rebuilds exactly the state that was acknowledged.
-The live calls return each event as its journal record.
+Every change is an event (see journal.py). The live path decides an event (the policy's
+`propose` / `judge`, which may draw from its generator) and records it; a journal replay
+records the same events without deciding, handing the policy back what each event
+carries (`record` / `restore`). Both paths share the `_record_*` methods, so a replay
+rebuilds exactly the state that was acknowledged. The live calls return each event as
+its journal record. The study knows its policy only through policy.Policy.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any, ClassVar
 from sanas.spaces import Architecture, CombinedSpace, SpaceConfigError, check_tokens, describe
 from sanas.spaces.cost import Cost, network_cost
 
-from .annealer import MAX_ABS_REWARD, MAX_REWARDED, Annealer, SpaceExhausted
+from .annealer import Annealer
 from .binding import Binding, bound_trial, new_study_uid
 from .errors import (
     BudgetExhausted,
@@ -52,9 +53,10 @@ from .journal import (
     trial_of_row,
 )
 from .leases import RunningTrials
+from .policy import MAX_ABS_REWARD, MAX_REWARDED, Judgement, Policy, Proposal, SpaceExhausted
 from .request_log import RequestLog
 from .spec import MAX_INT64, StudyRequest, StudySpec, resolve_early_stopping
-from .stopping import MAX_RULE_INT, Curve, EarlyStopping, HalvingRule, judge
+from .stopping import MAX_RULE_INT, Curve, EarlyStopping, judge
 from .trials import EMPTY_MEASUREMENTS, MAX_MEASUREMENTS, TrialRecord, TrialState
 
 MAX_CLIENT_ID = 128
@@ -91,7 +93,10 @@ class StudySummary:
 
 
 class Study:
-    """One search: trials plus the annealer, changed only through events."""
+    """One search: trials plus the proposal policy, changed only through events."""
+
+    # The policy a study searches with, unless one is given (see policy.py).
+    DEFAULT_POLICY: ClassVar[type[Policy]] = Annealer
 
     def __init__(
         self,
@@ -100,17 +105,16 @@ class Study:
         spec: StudySpec,
         create_time: float,
         uid: str | None = None,
+        policy: type[Policy] | None = None,
     ) -> None:
         """`uid`: the incarnation's uid as its header keeps it; None mints a new one
-        (a study being created)."""
+        (a study being created). `policy`: the Policy class (DEFAULT_POLICY when None)."""
         self.study_id = study_id
         self.uid = new_study_uid() if uid is None else uid
         self.request = request
         self.spec = spec
         self.create_time = create_time
-        self.annealer = Annealer(
-            spec.range_table, spec.init_tokens, spec.init_temperature, spec.reduce_rate, spec.seed
-        )
+        self.policy: Policy = (policy or self.DEFAULT_POLICY).for_spec(spec)
         self.trials: list[TrialRecord] = []
         self.counts = dict.fromkeys(TrialState, 0)
         self.lease_expirations = 0
@@ -133,9 +137,17 @@ class Study:
         )
 
     @classmethod
-    def from_header(cls, data: dict[str, Any]) -> Study:
+    def from_header(cls, data: dict[str, Any], policy: type[Policy] | None = None) -> Study:
         header = decode_header(data)
-        return cls(header.study_id, header.request, header.spec, header.create_time, header.uid)
+        return cls(
+            header.study_id, header.request, header.spec, header.create_time, header.uid, policy
+        )
+
+    @property
+    def annealer(self) -> Any:
+        """(tests, bench) The policy under its former name: an Annealer unless another
+        policy was given. The study itself uses only `self.policy`."""
+        return self.policy
 
     # -- queries -------------------------------------------------------------------------
     @property
@@ -165,22 +177,22 @@ class Study:
         return bound_trial(self, trial_id, binding)
 
     def summary(self) -> StudySummary:
-        a = self.annealer
+        a = self.policy.standing()
         return StudySummary(
             study_id=self.study_id,
             spec=self.spec,
             completed=self.completed,
             best_tokens=a.best_tokens,
             best_reward=a.best_reward,
-            current_tokens=a.base_tokens,
-            current_reward=a.base_reward,
+            current_tokens=a.current_tokens,
+            current_reward=a.current_reward,
             temperature=a.temperature,
             counts=dict(self.counts),
             budget_remaining=self.budget_remaining,
             create_time=self.create_time,
             lease_expirations=min(self.lease_expirations, MAX_INT64),
             accepted_moves=self.accepted_moves,
-            rejected_proposals=min(self.annealer.rejected, MAX_INT64),
+            rejected_proposals=min(a.rejected_proposals, MAX_INT64),
             # 2^53-step stops add up past int64 after 1,024 of them: saturate.
             steps_saved=min(self.steps_saved, MAX_INT64),
             uid=self.uid,
@@ -252,23 +264,16 @@ class Study:
                 "is one budget shared by every trainer (PaddleSlim gave each client its own). "
                 "For more trials, create a new study with a larger search_steps"
             )
-        temperature = self.annealer.temperature
         feasible = self._feasible if self.spec.constraints.active else None
         try:
-            tokens = self.annealer.propose(feasible)
+            proposal = self.policy.propose(feasible)
         except SpaceExhausted as exc:
             raise SearchSpaceExhausted(f"study {self.study_id!r}: {exc}") from exc
         event = Suggest(
             trial_id=len(self.trials),
-            tokens=list(tokens),
-            temperature=temperature,
             client_id=client_id,
             time=now,
-            rng_state=list(self.annealer.rng_state),
-            radius=self.annealer.radius,
-            rejected=None if feasible is None else self.annealer.rejected,
-            kick=tokens in self.annealer.kicks,
-            dropped=self.annealer.last_dropped,
+            **proposal.event_fields(),  # stored as it is
             **ids,
         )
         return self._record_suggest(event), encode_event(event)
@@ -308,7 +313,7 @@ class Study:
                 "(diverged, out of memory) as infeasible: CompleteTrial.infeasible, "
                 "SANAS.reward(score, infeasible=True)"
             )
-        elif abs(reward) > MAX_ABS_REWARD:  # the annealer's statistics stay finite
+        elif abs(reward) > MAX_ABS_REWARD:  # the policy's statistics stay finite
             raise InvalidArgument(
                 f"reward {reward!r} is too large: |reward| may be at most {MAX_ABS_REWARD:g}"
             )
@@ -332,14 +337,14 @@ class Study:
                 f"trial {trial_id} of study {self.study_id!r} was already completed with "
                 f"{trial.result_text}; a different result cannot replace it"
             )
-        outcome = self.annealer.observe(trial.tokens, reward, infeasible)
+        judgement = self.policy.judge(trial.tokens, reward, infeasible)
         event = Complete(
             trial_id,
             reward,
             infeasible,
-            outcome.accepted,
+            judgement.accepted,
             now,
-            rng_state=list(self.annealer.rng_state),
+            rng_state=judgement.rng_state,
             request_id=request_id,
         )
         return self._record_complete(event), encode_event(event)
@@ -373,7 +378,7 @@ class Study:
                 f"now (the lease of {client_id!r} ran out); it is not yours to skip"
             )
         event = Skip(trial_id, now, reason)
-        self.annealer.apply_skip(trial.tokens)
+        self.policy.skip(trial.tokens)
         return self._record_skip(event), encode_event(event)
 
     def report_progress(
@@ -436,7 +441,7 @@ class Study:
         # trial whatever the curves' lengths (see stopping.judge).
         running = (
             [self.trials[i].measurements.curve for i in self.running if i != trial_id]
-            if isinstance(config.rule, HalvingRule)
+            if config.rule is not None and config.rule.uses_running
             else []
         )
         planned = max_step or trial.max_step
@@ -448,15 +453,15 @@ class Study:
         event = Progress(trial_id, step, value, now, max_step=max_step, stop_reason=reason)
         if reason is not None:
             if config.stopped_values_as_rewards:
-                accepted = self.annealer.observe(trial.tokens, value, False).accepted
+                judgement = self.policy.judge(trial.tokens, value, False)
                 event = dataclasses.replace(
                     event,
                     as_reward=True,
-                    accepted=accepted,
-                    rng_state=list(self.annealer.rng_state),
+                    accepted=judgement.accepted,
+                    rng_state=judgement.rng_state,
                 )
             else:
-                self.annealer.apply_stop(trial.tokens)
+                self.policy.stop(trial.tokens)
         return self._record_progress(event), reason is not None, encode_event(event)
 
     def import_history(
@@ -477,7 +482,7 @@ class Study:
                 check_tokens(best[0], table, "imported best tokens")
         except SpaceConfigError as exc:
             raise InvalidArgument(str(exc)) from exc
-        # The same reward rule as a live result, so the annealer's statistics stay finite.
+        # The same reward rule as a live result, so the policy's statistics stay finite.
         rewards = [(f"imported result {i}", r) for i, (_, r) in enumerate(results)]
         rewards += [("imported base reward", base[1]), ("imported best reward", best[1])]
         for what, reward in rewards:
@@ -518,7 +523,7 @@ class Study:
         caller can serialize it after releasing the study's lock."""
         return SnapshotState(
             trials=tuple(self.trials),
-            annealer=self.annealer.state(),
+            annealer=self.policy.state(),  # the snapshot's key, whatever the policy
             requests=tuple(self.requests.items()),
             lease_expirations=self.lease_expirations,
         )
@@ -536,16 +541,6 @@ class Study:
             event = decode_event(event)
         self._REPLAY[event.kind](self, event)
 
-    def _restore_generator(self, event: Suggest | Complete | Progress) -> None:
-        """The annealer's generator state after the decision, as the event carries it."""
-        if event.rng_state is not None:
-            self.annealer.rng_state = event.rng_state
-        if isinstance(event, Suggest):
-            if event.radius is not None:
-                self.annealer.radius = event.radius
-            if event.rejected is not None:
-                self.annealer.rejected = event.rejected
-
     def _apply_snapshot(self, event: Snapshot) -> None:
         if self.trials:
             raise ValueError("a snapshot can only start a journal")
@@ -558,47 +553,48 @@ class Study:
             self.accepted_moves += trial.accepted
             self.steps_saved += trial.steps_saved
             self._note_finished(trial)
-            self.annealer.mark_issued(trial.tokens)  # issued == every trial's tokens
             if trial.state is TrialState.ACTIVE:
                 self.running.hold(trial)
-        self.annealer.restore(event.annealer)
+        # Issued == every trial's tokens.
+        issued = (trial.tokens for trial in self.trials)
+        self.policy = type(self.policy).from_state(self.spec, event.annealer, issued)
         answers = ((rid, (kind, tid, nxt)) for rid, kind, tid, nxt in event.requests)
         self.requests = RequestLog(answers)
         self.lease_expirations = event.lease_expirations
 
     def _apply_suggest(self, event: Suggest) -> None:
-        self.annealer.record_proposal(event.tokens, kick=event.kick, dropped=event.dropped)
+        self.policy.record(Proposal.of_event(event))
         self._record_suggest(event)
-        self._restore_generator(event)
 
     def _apply_complete(self, event: Complete) -> None:
         trial = self.trials[event.trial_id]
-        self.annealer.apply_result(trial.tokens, event.reward, event.infeasible, event.accepted)
+        judgement = Judgement(event.accepted, event.rng_state)
+        self.policy.restore(trial.tokens, event.reward, event.infeasible, judgement)
         self._record_complete(event)
-        self._restore_generator(event)
 
     def _apply_reissue(self, event: Reissue) -> None:
         self._record_reissue(event)
 
     def _apply_skip(self, event: Skip) -> None:
-        self.annealer.apply_skip(self.trials[event.trial_id].tokens)
+        self.policy.skip(self.trials[event.trial_id].tokens)
         self._record_skip(event)
 
     def _apply_progress(self, event: Progress) -> None:
         if event.stopped:
             tokens = self.trials[event.trial_id].tokens
             if event.as_reward:
-                self.annealer.apply_result(tokens, event.value, False, event.accepted)
+                judgement = Judgement(bool(event.accepted), event.rng_state)
+                self.policy.restore(tokens, event.value, False, judgement)
             else:
-                self.annealer.apply_stop(tokens)
+                self.policy.stop(tokens)
+        # Only a stop judged as a reward carries a generator state (from `judge`).
         self._record_progress(event)
-        self._restore_generator(event)
 
     def _apply_ack(self, event: Ack) -> None:
         self._remember_request(event, "complete")
 
     def _apply_rebase(self, event: Rebase) -> None:
-        self.annealer.rebase(
+        self.policy.rebase(
             event.base_tokens,
             event.base_reward,
             event.best_tokens,

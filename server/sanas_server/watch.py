@@ -155,8 +155,8 @@ def watch_events(study: Study, records: Iterable[Record], now: float) -> list[Wa
         if (
             kind is WatchKind.TRIAL_COMPLETED
             and not trial.infeasible
-            and study.annealer.best_reward == trial.reward
-            and study.annealer.best_tokens == trial.tokens
+            and (standing := study.policy.standing()).best_reward == trial.reward
+            and standing.best_tokens == trial.tokens
         ):
             out.append(WatchEvent(WatchKind.NEW_BEST, now, trial=trial))
     if study.completed:
