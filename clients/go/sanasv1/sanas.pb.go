@@ -3179,7 +3179,7 @@ func (x *RestoreStudyRequest) GetSnapshotChunk() []byte {
 // Response of RestoreStudy.
 type RestoreStudyResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The restored study, with its new `study_uid`.
+	// The restored study, with its new `uid`.
 	Study *Study `protobuf:"bytes,1,opt,name=study,proto3" json:"study,omitempty"`
 	// Number of trials restored.
 	RestoredTrials int64 `protobuf:"varint,2,opt,name=restored_trials,json=restoredTrials,proto3" json:"restored_trials,omitempty"`
