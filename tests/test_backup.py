@@ -20,6 +20,7 @@ from sanas.client import Client
 from sanas.spaces import SpaceConfig
 from sanas.v1 import sanas_pb2 as pb
 from sanas_server.controller import BrokenStudy, Controller
+from sanas_server.errors import InvalidArgument, StudyExists, StudyNotFound
 from sanas_server.journal import FORMAT_VERSION
 from sanas_server.server import start_server
 from sanas_server.spec import StudyRequest
@@ -115,6 +116,8 @@ def test_backup_mid_run_restores_every_acknowledged_result_as_a_new_incarnation(
             t.join(timeout=120)
             assert not t.is_alive() and t.error is None, t.error
         assert len(acked) > during or len(acked) == TRAINERS * TRIALS_EACH  # kept running
+        # The drill crossed snapshot rotations (every max(25, trials) events).
+        assert list((tmp_path / "ck" / "studies").glob("s@*/snapshot.json"))
         folder = tmp_path / "b" / "s"
         assert sorted(p.name for p in folder.iterdir()) == [
             "backup.json",
@@ -160,6 +163,12 @@ def test_backup_mid_run_restores_every_acknowledged_result_as_a_new_incarnation(
         with Client(running.address, auth_token=ADMIN_TOKEN) as admin:
             again = admin.get_study("s")
             assert again.uid not in (old.uid, restored.uid, copy.uid)
+            assert restored_results(admin, "s") == results
+        # On the same controller too: the old incarnation's trainers are stale.
+        for trainer in trainers:
+            with Client(running.address, auth_token=TRAINER_TOKEN) as old_trainer:
+                with pytest.raises(errors.StaleTrialError):
+                    old_trainer.complete_trial("s", trainer.held, 0.5)
     finally:
         running.stop(1)
         fresh.stop(1)
@@ -305,3 +314,67 @@ def test_a_newer_format_study_stays_out_of_the_way_of_the_others(tmp_path):
         assert [type(s).__name__ for s in c.summaries()].count("BrokenStudy") == 1
     finally:
         c.close()
+
+
+def make_controller(root: Path, snapshot_every: int = 10_000) -> Controller:
+    return Controller(FileStorage(root), snapshot_every=snapshot_every)
+
+
+def complete(c: Controller, study_id: str, n: int) -> None:
+    for _ in range(n):
+        trial = c.suggest_trial(study_id, "t")
+        c.complete_trial(study_id, trial.trial_id, sum(trial.tokens) / 10, False)
+
+
+def test_a_backup_is_the_state_at_its_call_whatever_rotations_follow(tmp_path):
+    c = make_controller(tmp_path / "a", snapshot_every=5)
+    c.create_study("s", StudyRequest((SpaceConfig("custom", range_table=(5, 5, 5)),), seed=3))
+    complete(c, "s", 12)
+    backup = c.backup_study("s")
+    complete(c, "s", 30)  # several rotations before the copy is read
+    (tmp_path / "snap").write_bytes(b"".join(backup.snapshot))
+    (journal,) = (tmp_path / "a" / "studies").glob("s@*/journal*.log")
+    assert journal.name != "journal.log"  # rotated since the backup's capture
+    fresh = make_controller(tmp_path / "b")
+    try:
+        header = json.dumps(backup.header).encode()
+        summary = fresh.restore_study("", header, tmp_path / "snap")
+        assert summary.uid != backup.header["uid"]
+        assert sum(summary.counts.values()) == backup.trial_count == 12
+        # Restored as it was: the same trials and rewards, and it goes on the same way
+        # (the generator's state came along).
+        first = c.list_trials("s", 12, "", None)[0]
+        again = fresh.list_trials("s", 12, "", None)[0]
+        assert [(t.tokens, t.reward) for t in again] == [(t.tokens, t.reward) for t in first]
+    finally:
+        c.close()
+        fresh.close()
+    # A restart of the restored study's server serves it as restored.
+    fresh = make_controller(tmp_path / "b")
+    try:
+        assert fresh.get_study("s").uid == summary.uid
+        assert sum(fresh.get_study("s").counts.values()) == 12
+    finally:
+        fresh.close()
+
+
+def test_a_damaged_backup_is_refused_and_creates_nothing(tmp_path):
+    c = make_controller(tmp_path / "a")
+    c.create_study("s", StudyRequest((SpaceConfig("custom", range_table=(5, 5)),), seed=3))
+    complete(c, "s", 5)
+    backup = c.backup_study("s")
+    data = b"".join(backup.snapshot)
+    header = json.dumps(backup.header).encode()
+    for damaged in (data[: len(data) // 2], data.replace(b'"snapshot"', b'"complete"'), b""):
+        (tmp_path / "snap").write_bytes(damaged)
+        with pytest.raises(InvalidArgument):
+            c.restore_study("t", header, tmp_path / "snap")
+    (tmp_path / "snap").write_bytes(data)
+    with pytest.raises(InvalidArgument, match="not JSON"):
+        c.restore_study("t", b"{", tmp_path / "snap")
+    with pytest.raises(StudyNotFound):
+        c.get_study("t")
+    with pytest.raises(StudyExists, match="delete it first"):
+        c.restore_study("", header, tmp_path / "snap")
+    assert c.restore_study("t", header, tmp_path / "snap").study_id == "t"
+    c.close()
