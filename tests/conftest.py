@@ -32,6 +32,7 @@ TIERS = {
     },
     "integration": {
         "test_analysis.py",
+        "test_backup.py",
         "test_cli.py",
         "test_contract_limits.py",
         "test_credentials.py",

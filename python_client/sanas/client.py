@@ -29,7 +29,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -160,7 +160,11 @@ def successive_halving(
     )
 
 
-class _BearerToken(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
+class _BearerToken(
+    grpc.UnaryUnaryClientInterceptor,
+    grpc.UnaryStreamClientInterceptor,
+    grpc.StreamUnaryClientInterceptor,
+):
     """Adds `authorization: Bearer <token>` to every call (with or without TLS)."""
 
     def __init__(self, token: str) -> None:
@@ -175,6 +179,9 @@ class _BearerToken(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInter
 
     def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
         return continuation(self._with_token(details), request)
+
+    def intercept_stream_unary(self, continuation: Any, details: Any, requests: Any) -> Any:
+        return continuation(self._with_token(details), requests)  # RestoreStudy
 
 
 def read_token(auth_token: str | None, auth_token_file: str | Path | None) -> str | None:
@@ -536,6 +543,33 @@ class Client:
             study_id=study_id, config=config, checkpoint_json=checkpoint_json
         )
         return self._call(self._stub.ImportPaddleSlimCheckpoint, request)
+
+    def backup_study(self, study_id: str) -> Iterator[pb.BackupStudyResponse]:
+        """BackupStudy's messages (an admin token's call): the header first, then the
+        snapshot's pieces. Not retried: a broken stream is a failed backup."""
+        call = self._stub.BackupStudy(
+            pb.BackupStudyRequest(study_id=study_id),
+            metadata=[("sanas-client-id", self.client_id)],
+        )
+        return WatchStream(call)
+
+    def restore_study(
+        self, header: bytes, snapshot: Iterable[bytes], study_id: str = ""
+    ) -> pb.RestoreStudyResponse:
+        """Create a study from a backup (header and snapshot pieces, as BackupStudy sent
+        them) as a new incarnation; `study_id` empty: the backup's own id."""
+
+        def requests() -> Iterator[pb.RestoreStudyRequest]:
+            yield pb.RestoreStudyRequest(study_id=study_id, header=header)
+            for piece in snapshot:
+                yield pb.RestoreStudyRequest(snapshot_chunk=piece)
+
+        try:
+            return self._stub.RestoreStudy(
+                requests(), metadata=[("sanas-client-id", self.client_id)]
+            )
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from None
 
     # -- trials --------------------------------------------------------------------------
     def suggest_trial(self, study_id: str) -> pb.Trial:

@@ -22,16 +22,18 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sanas.spaces import Architecture
 from sanas.spaces.cost import Cost
 
-from .binding import Binding
+from .binding import Binding, new_study_uid
 from .errors import (
     BudgetExhausted,
     CorruptCheckpoint,
     InvalidArgument,
+    NewerFormat,
     SearchSpaceExhausted,
     StorageFailure,
     StudyBroken,
@@ -40,10 +42,11 @@ from .errors import (
     TooManyPendingTrials,
 )
 from .health import StorageHealth
-from .journal import Record, journal_length, snapshot_event
+from .journal import EventKind, Record, check_format, journal_length, snapshot_event
+from .snapshot_file import read_snapshot, snapshot_chunks
 from .spec import StudyRequest, StudySpec, check_study_id
 from .stopping import EarlyStopping
-from .storage import Storage, study_id_of_key
+from .storage import JOURNAL, Storage, study_id_of_key
 from .study import Study, StudySummary
 from .trials import TrialRecord, TrialState
 from .watch import (
@@ -101,6 +104,19 @@ class BrokenStudy:
     study_id: str
     keys: tuple[str, ...]
     reason: str
+    # Written by a newer release (NewerFormat): not damaged, kept for that release.
+    newer_format: bool = False
+
+
+@dataclass(frozen=True)
+class Backup:
+    """A consistent copy of one study: its header and its snapshot file's bytes (made
+    as they are read), captured at one instant under the study's lock."""
+
+    study_id: str
+    header: dict[str, Any]
+    trial_count: int
+    snapshot: Iterator[bytes]
 
 
 @dataclass(frozen=True)
@@ -179,6 +195,10 @@ class Controller:
                     f"folder's {study_id!r}"
                 )
             study = self._replay(header, events)
+        except NewerFormat as exc:
+            log.error("study %r is not served: %s", study_id, exc)
+            self._mark_broken(study_id, (key,), str(exc), newer_format=True)
+            return
         except CorruptCheckpoint as exc:
             log.error("study %r cannot be loaded and is not served: %s", study_id, exc)
             self._mark_broken(study_id, (key,), str(exc))
@@ -189,7 +209,9 @@ class Controller:
         study.renew_leases(self._clock())  # trainers kept training while we were down
         self._studies[study_id] = _Entry(study, key, since_snapshot=journal_length(events))
 
-    def _mark_broken(self, study_id: str, keys: tuple[str, ...], reason: str) -> None:
+    def _mark_broken(
+        self, study_id: str, keys: tuple[str, ...], reason: str, newer_format: bool = False
+    ) -> None:
         """(Caller holds `_lock`, or runs before serving.) Two folders for one id make
         the study broken whichever sorts first, so which one is served never depends
         on the order of folder names."""
@@ -199,12 +221,13 @@ class Controller:
         earlier = self._broken.get(study_id)
         if earlier is not None:
             keys, reason = (*earlier.keys, *keys), f"{earlier.reason}; {reason}"
+            newer_format = newer_format or earlier.newer_format
         if len(keys) > 1:
             reason = (
                 f"{len(keys)} folders claim study {study_id!r} ({', '.join(keys)}): {reason}; "
                 "move all but one aside, or delete the study"
             )
-        self._broken[study_id] = BrokenStudy(study_id, keys, reason)
+        self._broken[study_id] = BrokenStudy(study_id, keys, reason, newer_format)
 
     @staticmethod
     def _replay(header: dict[str, Any], events: list[dict[str, Any]]) -> Study:
@@ -228,6 +251,8 @@ class Controller:
             entry = self._studies.get(study_id)
             broken = self._broken.get(study_id)
         if entry is None:
+            if broken is not None and broken.newer_format:
+                raise StudyBroken(f"study {study_id!r} is not served: {broken.reason}")
             if broken is not None:
                 raise StudyBroken(
                     f"study {study_id!r} could not be loaded at start and is not served: "
@@ -433,6 +458,11 @@ class Controller:
 
     def _refuse_broken(self, study_id: str) -> None:
         broken = self._broken.get(study_id)
+        if broken is not None and broken.newer_format:
+            raise StudyExists(
+                f"study {study_id!r} exists in a newer release's format and is kept for it "
+                f"({broken.reason}); use another study_id"
+            )
         if broken is not None:
             raise StudyExists(
                 f"study {study_id!r} exists but its checkpoint could not be loaded "
@@ -496,6 +526,79 @@ class Controller:
             entry.lock.release()
         self.storage_health.succeeded()
 
+    # -- backup and restore --------------------------------------------------------------
+    def backup_study(self, study_id: str) -> Backup:
+        """A consistent copy of a live study, for BackupStudy. Its state is captured under
+        the study's lock (a copy of references, as a snapshot's), and the call waits until
+        every event of that state is on disk before anything is returned: the copy holds
+        every result acknowledged before the call and none that could still be lost. It
+        is one state, never parts of two journals, whatever rotation follows. Its
+        snapshot bytes are made as the caller reads them, with no lock held, in the layout
+        of a study folder's `snapshot.json` (continued by an empty `journal.log`)."""
+        with self._locked(study_id) as entry:
+            header = entry.study.header()
+            state = entry.study.snapshot_state()
+            durable = self._storage.append(entry.key, [])
+        durable()  # a failed write raises StorageFailure: no copy of undurable events
+        return Backup(
+            study_id, header, len(state.trials), snapshot_chunks(JOURNAL, snapshot_event(state))
+        )
+
+    def restore_study(self, study_id: str, header_json: bytes, snapshot: Path) -> StudySummary:
+        """Create a study from a backup (its header's JSON text and a file holding its
+        snapshot) as a new incarnation: a new uid, so calls bound to the backed-up
+        incarnation's trials are refused as stale. `study_id` empty: the backup's own.
+        Refused (StudyExists) when the id is taken, a broken study's too."""
+        try:
+            header = json.loads(header_json)
+        except (ValueError, RecursionError) as exc:
+            raise InvalidArgument(f"the backup's header is not JSON: {exc}") from exc
+        if not isinstance(header, dict):
+            raise InvalidArgument("the backup's header is not a study header")
+        try:
+            check_format(header)
+        except (NewerFormat, ValueError) as exc:
+            raise InvalidArgument(f"the backup cannot be restored: {exc}") from None
+        study_id = check_study_id(study_id or str(header.get("study_id", "")))
+        try:
+            event = read_snapshot(snapshot)["event"]
+        except (OSError, ValueError, RecursionError, KeyError, TypeError) as exc:
+            raise InvalidArgument(f"the backup's snapshot cannot be read: {exc!r}") from exc
+        if not isinstance(event, dict) or event.get("e") != EventKind.SNAPSHOT.value:
+            raise InvalidArgument("the backup's snapshot holds no snapshot event")
+        backed_up_uid = header.get("uid")
+        header = {**header, "study_id": study_id, "uid": new_study_uid()}
+        try:
+            study = self._replay(header, [event])
+        except CorruptCheckpoint as exc:
+            raise InvalidArgument(f"the backup cannot be restored: {exc}") from exc
+        del event
+        # Trials out at the backup belong to the old incarnation's trainers, whose calls
+        # are now stale: each is handed to another trainer once its lease runs out.
+        study.renew_leases(self._clock())
+        # The new folder holds the current format, whatever release made the backup.
+        events = [study.snapshot_event()]
+        summary = study.summary()
+        entry = _Entry(study, key="", in_transit=True)
+        with self._lock:
+            if study_id in self._studies:
+                raise StudyExists(
+                    f"study {study_id!r} already exists; delete it first to restore over it, "
+                    "or restore under another id"
+                )
+            self._refuse_broken(study_id)
+            entry.lock.acquire()
+            self._studies[study_id] = entry
+        self._create_locked(entry, events)
+        log.info(
+            "restored study %r (uid %s, %d trials) from a backup of uid %s",
+            study_id,
+            study.uid,
+            len(study.trials),
+            backed_up_uid,
+        )
+        return summary
+
     def get_study(self, study_id: str) -> StudySummary | BrokenStudy:
         with self._lock:
             broken = self._broken.get(study_id)
@@ -543,6 +646,16 @@ class Controller:
         goes into the log line every delete writes, since any token holder may delete."""
         by = f" at the request of {requester}" if requester else ""
         with self._lock:
+            broken = self._broken.get(study_id)
+            if broken is not None and broken.newer_format:
+                # Its data is fine, for the release that wrote it: a rollback of the
+                # server must not be a way to lose it. Moving the folder is a choice
+                # made on the host.
+                raise StudyBroken(
+                    f"study {study_id!r} is not deleted: {broken.reason}. To drop it "
+                    f"anyway, stop the server and move {', '.join(broken.keys)} out of "
+                    "the checkpoint folder's studies/"
+                )
             broken = self._broken.pop(study_id, None)  # one caller claims it
         if broken is not None:
             removals = []

@@ -88,5 +88,10 @@ class CorruptCheckpoint(Exception):
     """A checkpoint file cannot be read back; the study is reported as broken."""
 
 
+class NewerFormat(CorruptCheckpoint):
+    """A study written by a newer release (its header's format is above this release's):
+    not served, and kept as it is for that release; never damage to repair or delete."""
+
+
 class CheckpointInUse(Exception):
     """Another process holds the checkpoint folder's lock; raised at start."""

@@ -12,6 +12,8 @@ from typing import Any
 import grpc
 from google.protobuf.message import DecodeError
 
+from sanas.v1.sanas_pb2 import RestoreStudyResponse
+
 from .audit import AuditLog
 from .credentials import (
     ADMIN,
@@ -31,13 +33,23 @@ AUDITED = {
     SERVICE + "CreateStudy": "create_study",
     SERVICE + "DeleteStudy": "delete_study",
     SERVICE + "ImportPaddleSlimCheckpoint": "import_study",
+    SERVICE + "BackupStudy": "backup_study",
+    # Its request is a stream: the record names the restored study from the response.
+    SERVICE + "RestoreStudy": "restore_study",
 }
 
 
 def _with_behavior(
     handler: grpc.RpcMethodHandler, wrap: Callable[[Callable[..., Any]], Callable[..., Any]]
 ) -> grpc.RpcMethodHandler:
-    """The same unary-request handler with its behavior wrapped."""
+    """The same handler with its behavior wrapped (a streamed request's behavior gets the
+    request iterator)."""
+    if handler.request_streaming:
+        return grpc.stream_unary_rpc_method_handler(
+            wrap(handler.stream_unary),
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
     if handler.response_streaming:
         return grpc.unary_stream_rpc_method_handler(
             wrap(handler.unary_stream),
@@ -145,7 +157,10 @@ class AccessInterceptor(grpc.ServerInterceptor):
                         raise
                     created = getattr(response, "created", True)
                     outcome = "ok" if created else "joined"  # CreateStudy of an existing one
-                    self._record(method, request, context, principal, outcome)
+                    extra = {}
+                    if isinstance(response, RestoreStudyResponse):
+                        extra["study_id"] = response.study.study_id
+                    self._record(method, request, context, principal, outcome, **extra)
                     return response
                 finally:
                     CURRENT_PRINCIPAL.reset(reset)

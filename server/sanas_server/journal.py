@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 
 from sanas.spaces import VARIANT_OF, SpaceConfig
 
+from .errors import NewerFormat
 from .spec import DEFAULT_LEASE_SECONDS, Constraints, StudyRequest, StudySpec
 from .stopping import EarlyStopping, rule_from_json, rule_to_json
 from .trials import EMPTY_MEASUREMENTS, Measurements, TrialRecord, TrialState
@@ -292,14 +293,25 @@ def encode_header(header: Header) -> dict[str, Any]:
     }
 
 
-def decode_header(data: dict[str, Any]) -> Header:
-    request = request_from_json(data["request"])
+def check_format(data: dict[str, Any]) -> int:
+    """The header's format; NewerFormat when a newer release wrote it (checked before
+    anything else of the header is read, and before any file of its study is touched)."""
     version = data.get("format", 1)
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise ValueError(
-            f"the study header has format {version!r}; this release reads formats 1 "
-            f"to {FORMAT_VERSION}: a newer sanas wrote it"
+    if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION:
+        raise NewerFormat(
+            f"the study header has format {version}; this release reads formats 1 to "
+            f"{FORMAT_VERSION}: a newer sanas wrote it. The study is not served and its "
+            "folder is left as it is: run that release (or a later one) on this checkpoint "
+            "folder to serve it"
         )
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ValueError(f"the study header's format {version!r} is not a format number")
+    return version
+
+
+def decode_header(data: dict[str, Any]) -> Header:
+    version = check_format(data)
+    request = request_from_json(data["request"])
     if version < 2:  # (compat) its keys meant what the "sanas." spaces build now
         spaces = tuple(
             dataclasses.replace(c, key=VARIANT_OF.get(c.key, c.key)) for c in request.search_spaces

@@ -128,8 +128,9 @@ class StudyCollector(Collector):
         )
         broken = GaugeMetricFamily(
             "sanas_study_broken",
-            "1 for a study that is not served: its checkpoint could not be loaded, or it "
-            "cannot be summarized (the reason is in the log and in GetStudy)",
+            "1 for a study that is not served: its checkpoint could not be loaded (damaged, "
+            "or written by a newer release), or it cannot be summarized (the reason is in "
+            "the log and in GetStudy)",
             labels=["study"],
         )
         families = (trials, best, temperature, budget, moves, expirations, saved, broken)

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import logging
-from collections.abc import Callable, Iterator
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
@@ -21,7 +24,7 @@ from sanas.v1 import sanas_pb2_grpc
 
 from . import errors
 from .binding import Binding
-from .controller import BrokenStudy, Controller
+from .controller import Backup, BrokenStudy, Controller
 from .credentials import ADMIN, CURRENT_PRINCIPAL
 from .paddleslim_import import parse_checkpoint
 from .spec import MAX_INT32, Constraints, StudyRequest, StudySpec
@@ -87,6 +90,11 @@ WATCH_ENDINGS = {
 }
 
 R = TypeVar("R")
+# BackupStudy's snapshot pieces: well under the 4 MiB a gRPC message may have by default.
+BACKUP_CHUNK_BYTES = 1 << 20
+# The largest snapshot RestoreStudy takes (spooled to a temporary file, then read a row
+# at a time): a bound on what one call may make the server write and parse.
+MAX_RESTORE_BYTES = 4 << 30
 
 
 def abort_with(context: grpc.ServicerContext, exc: errors.ControllerError) -> None:
@@ -231,6 +239,30 @@ def render_study(s: StudySummary | BrokenStudy) -> pb.Study:
         log.exception("study %r cannot be rendered; answered as broken", s.study_id)
         reason = f"cannot be rendered: {exc!r}"
         return study_to_pb(BrokenStudy(s.study_id, (), reason))
+
+
+def rechunk(pieces: Iterable[bytes], size: int) -> Iterator[bytes]:
+    """The same bytes in pieces of `size` (the last one shorter)."""
+    buffer = bytearray()
+    for piece in pieces:
+        buffer += piece
+        while len(buffer) >= size:
+            yield bytes(buffer[:size])
+            del buffer[:size]
+    if buffer:
+        yield bytes(buffer)
+
+
+def backup_stream(
+    backup: Backup, context: grpc.ServicerContext
+) -> Iterator[pb.BackupStudyResponse]:
+    """BackupStudy's messages: the header (and trial count), then the snapshot's bytes."""
+    header = json.dumps(backup.header, indent=1).encode()
+    yield pb.BackupStudyResponse(header=header, trial_count=backup.trial_count)
+    for piece in rechunk(backup.snapshot, BACKUP_CHUNK_BYTES):
+        if not context.is_active():
+            return  # the client went away: stop serializing
+        yield pb.BackupStudyResponse(snapshot_chunk=piece)
 
 
 def requester(request_metadata: Any, peer: str) -> str:
@@ -496,6 +528,39 @@ class ControllerServicer(sanas_pb2_grpc.ControllerServiceServicer):
             trials=[trial_to_pb(request.study_id, t) for t in trials],
             next_page_token=token,
             total_size=total,
+        )
+
+    @translated
+    def BackupStudy(
+        self, request: pb.BackupStudyRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.BackupStudyResponse]:
+        # Captured (and durable) before the stream starts, so its errors are the call's.
+        return backup_stream(self._controller.backup_study(request.study_id), context)
+
+    @translated
+    def RestoreStudy(
+        self, request_iterator: Iterator[pb.RestoreStudyRequest], context: grpc.ServicerContext
+    ) -> pb.RestoreStudyResponse:
+        study_id, header, size = "", b"", 0
+        with tempfile.NamedTemporaryFile(prefix="sanas-restore-", suffix=".json") as spool:
+            for index, message in enumerate(request_iterator):
+                if index == 0:
+                    study_id, header = message.study_id, message.header
+                size += len(message.snapshot_chunk)
+                if size > MAX_RESTORE_BYTES:
+                    raise errors.InvalidArgument(
+                        f"the backup's snapshot is over {MAX_RESTORE_BYTES} bytes, the most "
+                        "RestoreStudy takes"
+                    )
+                spool.write(message.snapshot_chunk)
+            if not header:
+                raise errors.InvalidArgument(
+                    "RestoreStudy's first message must carry the backup's header"
+                )
+            spool.flush()
+            summary = self._controller.restore_study(study_id, header, Path(spool.name))
+        return pb.RestoreStudyResponse(
+            study=render_study(summary), restored_trials=sum(summary.counts.values())
         )
 
     @translated

@@ -39,7 +39,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from .errors import CheckpointInUse, CorruptCheckpoint, StorageFailure
+from .errors import CheckpointInUse, CorruptCheckpoint, NewerFormat, StorageFailure
+from .journal import check_format
 from .snapshot_file import read_snapshot, snapshot_chunks
 
 HEADER = "study.json"
@@ -421,6 +422,14 @@ class FileStorage:
             raise CorruptCheckpoint(f"{folder / HEADER}: cannot be read: {exc}") from exc
         if not isinstance(header, dict):
             raise CorruptCheckpoint(f"{folder / HEADER}: not a study header")
+        try:
+            # A newer release's study is refused before any of its files is touched (no
+            # torn tail cut, no journal removed): its journals may follow other rules.
+            check_format(header)
+        except NewerFormat as exc:
+            raise NewerFormat(f"{folder / HEADER}: {exc}") from None
+        except ValueError as exc:
+            raise CorruptCheckpoint(f"{folder / HEADER}: {exc}") from exc
         events: list[Event] = []
         first = JOURNAL
         snapshot_path = folder / SNAPSHOT

@@ -3000,6 +3000,237 @@ func (x *ImportPaddleSlimCheckpointResponse) GetImportedTrials() int64 {
 	return 0
 }
 
+// Request of BackupStudy.
+type BackupStudyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Identifier of the study.
+	StudyId       string `protobuf:"bytes,1,opt,name=study_id,json=studyId,proto3" json:"study_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BackupStudyRequest) Reset() {
+	*x = BackupStudyRequest{}
+	mi := &file_sanas_v1_sanas_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BackupStudyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BackupStudyRequest) ProtoMessage() {}
+
+func (x *BackupStudyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sanas_v1_sanas_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BackupStudyRequest.ProtoReflect.Descriptor instead.
+func (*BackupStudyRequest) Descriptor() ([]byte, []int) {
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *BackupStudyRequest) GetStudyId() string {
+	if x != nil {
+		return x.StudyId
+	}
+	return ""
+}
+
+// One message of BackupStudy's stream.
+type BackupStudyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The study's header (its `study.json`, JSON text); in the first message only.
+	Header []byte `protobuf:"bytes,1,opt,name=header,proto3" json:"header,omitempty"`
+	// The next piece of the study's snapshot (its `snapshot.json`); the pieces of
+	// the stream, concatenated in order, are the whole file.
+	SnapshotChunk []byte `protobuf:"bytes,2,opt,name=snapshot_chunk,json=snapshotChunk,proto3" json:"snapshot_chunk,omitempty"`
+	// Number of trials in the copy; in the first message only.
+	TrialCount    int64 `protobuf:"varint,3,opt,name=trial_count,json=trialCount,proto3" json:"trial_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BackupStudyResponse) Reset() {
+	*x = BackupStudyResponse{}
+	mi := &file_sanas_v1_sanas_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BackupStudyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BackupStudyResponse) ProtoMessage() {}
+
+func (x *BackupStudyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sanas_v1_sanas_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BackupStudyResponse.ProtoReflect.Descriptor instead.
+func (*BackupStudyResponse) Descriptor() ([]byte, []int) {
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *BackupStudyResponse) GetHeader() []byte {
+	if x != nil {
+		return x.Header
+	}
+	return nil
+}
+
+func (x *BackupStudyResponse) GetSnapshotChunk() []byte {
+	if x != nil {
+		return x.SnapshotChunk
+	}
+	return nil
+}
+
+func (x *BackupStudyResponse) GetTrialCount() int64 {
+	if x != nil {
+		return x.TrialCount
+	}
+	return 0
+}
+
+// One message of RestoreStudy's stream.
+type RestoreStudyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Identifier of the new study; read from the first message only. Empty: the
+	// backed-up study's own id.
+	StudyId string `protobuf:"bytes,1,opt,name=study_id,json=studyId,proto3" json:"study_id,omitempty"`
+	// The backup's header (BackupStudyResponse.header); in the first message only.
+	Header []byte `protobuf:"bytes,2,opt,name=header,proto3" json:"header,omitempty"`
+	// The next piece of the backup's snapshot, in the order BackupStudy sent them.
+	SnapshotChunk []byte `protobuf:"bytes,3,opt,name=snapshot_chunk,json=snapshotChunk,proto3" json:"snapshot_chunk,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RestoreStudyRequest) Reset() {
+	*x = RestoreStudyRequest{}
+	mi := &file_sanas_v1_sanas_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RestoreStudyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RestoreStudyRequest) ProtoMessage() {}
+
+func (x *RestoreStudyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sanas_v1_sanas_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RestoreStudyRequest.ProtoReflect.Descriptor instead.
+func (*RestoreStudyRequest) Descriptor() ([]byte, []int) {
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *RestoreStudyRequest) GetStudyId() string {
+	if x != nil {
+		return x.StudyId
+	}
+	return ""
+}
+
+func (x *RestoreStudyRequest) GetHeader() []byte {
+	if x != nil {
+		return x.Header
+	}
+	return nil
+}
+
+func (x *RestoreStudyRequest) GetSnapshotChunk() []byte {
+	if x != nil {
+		return x.SnapshotChunk
+	}
+	return nil
+}
+
+// Response of RestoreStudy.
+type RestoreStudyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The restored study, with its new `uid`.
+	Study *Study `protobuf:"bytes,1,opt,name=study,proto3" json:"study,omitempty"`
+	// Number of trials restored.
+	RestoredTrials int64 `protobuf:"varint,2,opt,name=restored_trials,json=restoredTrials,proto3" json:"restored_trials,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *RestoreStudyResponse) Reset() {
+	*x = RestoreStudyResponse{}
+	mi := &file_sanas_v1_sanas_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RestoreStudyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RestoreStudyResponse) ProtoMessage() {}
+
+func (x *RestoreStudyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sanas_v1_sanas_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RestoreStudyResponse.ProtoReflect.Descriptor instead.
+func (*RestoreStudyResponse) Descriptor() ([]byte, []int) {
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *RestoreStudyResponse) GetStudy() *Study {
+	if x != nil {
+		return x.Study
+	}
+	return nil
+}
+
+func (x *RestoreStudyResponse) GetRestoredTrials() int64 {
+	if x != nil {
+		return x.RestoredTrials
+	}
+	return 0
+}
+
 // Request of ReportTrialProgress.
 type ReportTrialProgressRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -3035,7 +3266,7 @@ type ReportTrialProgressRequest struct {
 
 func (x *ReportTrialProgressRequest) Reset() {
 	*x = ReportTrialProgressRequest{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[32]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3047,7 +3278,7 @@ func (x *ReportTrialProgressRequest) String() string {
 func (*ReportTrialProgressRequest) ProtoMessage() {}
 
 func (x *ReportTrialProgressRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[32]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3060,7 +3291,7 @@ func (x *ReportTrialProgressRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportTrialProgressRequest.ProtoReflect.Descriptor instead.
 func (*ReportTrialProgressRequest) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{32}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ReportTrialProgressRequest) GetStudyId() string {
@@ -3141,7 +3372,7 @@ type ReportTrialProgressResponse struct {
 
 func (x *ReportTrialProgressResponse) Reset() {
 	*x = ReportTrialProgressResponse{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[33]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3153,7 +3384,7 @@ func (x *ReportTrialProgressResponse) String() string {
 func (*ReportTrialProgressResponse) ProtoMessage() {}
 
 func (x *ReportTrialProgressResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[33]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3166,7 +3397,7 @@ func (x *ReportTrialProgressResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportTrialProgressResponse.ProtoReflect.Descriptor instead.
 func (*ReportTrialProgressResponse) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{33}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ReportTrialProgressResponse) GetTrial() *Trial {
@@ -3211,7 +3442,7 @@ type SkipTrialRequest struct {
 
 func (x *SkipTrialRequest) Reset() {
 	*x = SkipTrialRequest{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[34]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3223,7 +3454,7 @@ func (x *SkipTrialRequest) String() string {
 func (*SkipTrialRequest) ProtoMessage() {}
 
 func (x *SkipTrialRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[34]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3236,7 +3467,7 @@ func (x *SkipTrialRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SkipTrialRequest.ProtoReflect.Descriptor instead.
 func (*SkipTrialRequest) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{34}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *SkipTrialRequest) GetStudyId() string {
@@ -3294,7 +3525,7 @@ type SkipTrialResponse struct {
 
 func (x *SkipTrialResponse) Reset() {
 	*x = SkipTrialResponse{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[35]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3306,7 +3537,7 @@ func (x *SkipTrialResponse) String() string {
 func (*SkipTrialResponse) ProtoMessage() {}
 
 func (x *SkipTrialResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[35]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3319,7 +3550,7 @@ func (x *SkipTrialResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SkipTrialResponse.ProtoReflect.Descriptor instead.
 func (*SkipTrialResponse) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{35}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *SkipTrialResponse) GetTrial() *Trial {
@@ -3563,7 +3794,21 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"\x0fcheckpoint_json\x18\x03 \x01(\tR\x0echeckpointJson\"t\n" +
 	"\"ImportPaddleSlimCheckpointResponse\x12%\n" +
 	"\x05study\x18\x01 \x01(\v2\x0f.sanas.v1.StudyR\x05study\x12'\n" +
-	"\x0fimported_trials\x18\x02 \x01(\x03R\x0eimportedTrials\"\xbe\x02\n" +
+	"\x0fimported_trials\x18\x02 \x01(\x03R\x0eimportedTrials\"/\n" +
+	"\x12BackupStudyRequest\x12\x19\n" +
+	"\bstudy_id\x18\x01 \x01(\tR\astudyId\"u\n" +
+	"\x13BackupStudyResponse\x12\x16\n" +
+	"\x06header\x18\x01 \x01(\fR\x06header\x12%\n" +
+	"\x0esnapshot_chunk\x18\x02 \x01(\fR\rsnapshotChunk\x12\x1f\n" +
+	"\vtrial_count\x18\x03 \x01(\x03R\n" +
+	"trialCount\"o\n" +
+	"\x13RestoreStudyRequest\x12\x19\n" +
+	"\bstudy_id\x18\x01 \x01(\tR\astudyId\x12\x16\n" +
+	"\x06header\x18\x02 \x01(\fR\x06header\x12%\n" +
+	"\x0esnapshot_chunk\x18\x03 \x01(\fR\rsnapshotChunk\"f\n" +
+	"\x14RestoreStudyResponse\x12%\n" +
+	"\x05study\x18\x01 \x01(\v2\x0f.sanas.v1.StudyR\x05study\x12'\n" +
+	"\x0frestored_trials\x18\x02 \x01(\x03R\x0erestoredTrials\"\xbe\x02\n" +
 	"\x1aReportTrialProgressRequest\x12\x19\n" +
 	"\bstudy_id\x18\x01 \x01(\tR\astudyId\x12\x19\n" +
 	"\btrial_id\x18\x02 \x01(\x03R\atrialId\x12\x12\n" +
@@ -3634,7 +3879,7 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	" STUDY_EVENT_TYPE_STUDY_COMPLETED\x10\x06\x12#\n" +
 	"\x1fSTUDY_EVENT_TYPE_TRIAL_PROGRESS\x10\a\x12\"\n" +
 	"\x1eSTUDY_EVENT_TYPE_TRIAL_STOPPED\x10\b\x12\"\n" +
-	"\x1eSTUDY_EVENT_TYPE_TRIAL_SKIPPED\x10\t2\xe7\a\n" +
+	"\x1eSTUDY_EVENT_TYPE_TRIAL_SKIPPED\x10\t2\x86\t\n" +
 	"\x11ControllerService\x12J\n" +
 	"\vCreateStudy\x12\x1c.sanas.v1.CreateStudyRequest\x1a\x1d.sanas.v1.CreateStudyResponse\x12A\n" +
 	"\bGetStudy\x12\x19.sanas.v1.GetStudyRequest\x1a\x1a.sanas.v1.GetStudyResponse\x12J\n" +
@@ -3649,7 +3894,9 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"WatchStudy\x12\x1b.sanas.v1.WatchStudyRequest\x1a\x1c.sanas.v1.WatchStudyResponse0\x01\x12w\n" +
 	"\x1aImportPaddleSlimCheckpoint\x12+.sanas.v1.ImportPaddleSlimCheckpointRequest\x1a,.sanas.v1.ImportPaddleSlimCheckpointResponse\x12b\n" +
 	"\x13ReportTrialProgress\x12$.sanas.v1.ReportTrialProgressRequest\x1a%.sanas.v1.ReportTrialProgressResponse\x12D\n" +
-	"\tSkipTrial\x12\x1a.sanas.v1.SkipTrialRequest\x1a\x1b.sanas.v1.SkipTrialResponseB7Z5github.com/sanas-nas/sanas/clients/go/sanasv1;sanasv1b\x06proto3"
+	"\tSkipTrial\x12\x1a.sanas.v1.SkipTrialRequest\x1a\x1b.sanas.v1.SkipTrialResponse\x12L\n" +
+	"\vBackupStudy\x12\x1c.sanas.v1.BackupStudyRequest\x1a\x1d.sanas.v1.BackupStudyResponse0\x01\x12O\n" +
+	"\fRestoreStudy\x12\x1d.sanas.v1.RestoreStudyRequest\x1a\x1e.sanas.v1.RestoreStudyResponse(\x01B7Z5github.com/sanas-nas/sanas/clients/go/sanasv1;sanasv1b\x06proto3"
 
 var (
 	file_sanas_v1_sanas_proto_rawDescOnce sync.Once
@@ -3664,7 +3911,7 @@ func file_sanas_v1_sanas_proto_rawDescGZIP() []byte {
 }
 
 var file_sanas_v1_sanas_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_sanas_v1_sanas_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
+var file_sanas_v1_sanas_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
 var file_sanas_v1_sanas_proto_goTypes = []any{
 	(ObjectiveGoal)(0),                         // 0: sanas.v1.ObjectiveGoal
 	(StudyState)(0),                            // 1: sanas.v1.StudyState
@@ -3703,16 +3950,20 @@ var file_sanas_v1_sanas_proto_goTypes = []any{
 	(*WatchStudyResponse)(nil),                 // 34: sanas.v1.WatchStudyResponse
 	(*ImportPaddleSlimCheckpointRequest)(nil),  // 35: sanas.v1.ImportPaddleSlimCheckpointRequest
 	(*ImportPaddleSlimCheckpointResponse)(nil), // 36: sanas.v1.ImportPaddleSlimCheckpointResponse
-	(*ReportTrialProgressRequest)(nil),         // 37: sanas.v1.ReportTrialProgressRequest
-	(*ReportTrialProgressResponse)(nil),        // 38: sanas.v1.ReportTrialProgressResponse
-	(*SkipTrialRequest)(nil),                   // 39: sanas.v1.SkipTrialRequest
-	(*SkipTrialResponse)(nil),                  // 40: sanas.v1.SkipTrialResponse
-	(*durationpb.Duration)(nil),                // 41: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),              // 42: google.protobuf.Timestamp
+	(*BackupStudyRequest)(nil),                 // 37: sanas.v1.BackupStudyRequest
+	(*BackupStudyResponse)(nil),                // 38: sanas.v1.BackupStudyResponse
+	(*RestoreStudyRequest)(nil),                // 39: sanas.v1.RestoreStudyRequest
+	(*RestoreStudyResponse)(nil),               // 40: sanas.v1.RestoreStudyResponse
+	(*ReportTrialProgressRequest)(nil),         // 41: sanas.v1.ReportTrialProgressRequest
+	(*ReportTrialProgressResponse)(nil),        // 42: sanas.v1.ReportTrialProgressResponse
+	(*SkipTrialRequest)(nil),                   // 43: sanas.v1.SkipTrialRequest
+	(*SkipTrialResponse)(nil),                  // 44: sanas.v1.SkipTrialResponse
+	(*durationpb.Duration)(nil),                // 45: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),              // 46: google.protobuf.Timestamp
 }
 var file_sanas_v1_sanas_proto_depIdxs = []int32{
 	5,  // 0: sanas.v1.StudyConfig.search_spaces:type_name -> sanas.v1.SearchSpaceConfig
-	41, // 1: sanas.v1.StudyConfig.lease_duration:type_name -> google.protobuf.Duration
+	45, // 1: sanas.v1.StudyConfig.lease_duration:type_name -> google.protobuf.Duration
 	10, // 2: sanas.v1.StudyConfig.constraints:type_name -> sanas.v1.Constraints
 	9,  // 3: sanas.v1.StudyConfig.early_stopping:type_name -> sanas.v1.EarlyStopping
 	7,  // 4: sanas.v1.EarlyStopping.median:type_name -> sanas.v1.MedianStoppingRule
@@ -3722,12 +3973,12 @@ var file_sanas_v1_sanas_proto_depIdxs = []int32{
 	6,  // 8: sanas.v1.Study.config:type_name -> sanas.v1.StudyConfig
 	1,  // 9: sanas.v1.Study.state:type_name -> sanas.v1.StudyState
 	13, // 10: sanas.v1.Study.trial_counts:type_name -> sanas.v1.TrialCounts
-	42, // 11: sanas.v1.Study.create_time:type_name -> google.protobuf.Timestamp
-	42, // 12: sanas.v1.Measurement.time:type_name -> google.protobuf.Timestamp
+	46, // 11: sanas.v1.Study.create_time:type_name -> google.protobuf.Timestamp
+	46, // 12: sanas.v1.Measurement.time:type_name -> google.protobuf.Timestamp
 	2,  // 13: sanas.v1.Trial.state:type_name -> sanas.v1.TrialState
-	42, // 14: sanas.v1.Trial.create_time:type_name -> google.protobuf.Timestamp
-	42, // 15: sanas.v1.Trial.complete_time:type_name -> google.protobuf.Timestamp
-	42, // 16: sanas.v1.Trial.lease_expire_time:type_name -> google.protobuf.Timestamp
+	46, // 14: sanas.v1.Trial.create_time:type_name -> google.protobuf.Timestamp
+	46, // 15: sanas.v1.Trial.complete_time:type_name -> google.protobuf.Timestamp
+	46, // 16: sanas.v1.Trial.lease_expire_time:type_name -> google.protobuf.Timestamp
 	15, // 17: sanas.v1.Trial.measurements:type_name -> sanas.v1.Measurement
 	6,  // 18: sanas.v1.CreateStudyRequest.config:type_name -> sanas.v1.StudyConfig
 	14, // 19: sanas.v1.CreateStudyResponse.study:type_name -> sanas.v1.Study
@@ -3743,42 +3994,47 @@ var file_sanas_v1_sanas_proto_depIdxs = []int32{
 	4,  // 29: sanas.v1.WatchStudyResponse.type:type_name -> sanas.v1.StudyEventType
 	16, // 30: sanas.v1.WatchStudyResponse.trial:type_name -> sanas.v1.Trial
 	14, // 31: sanas.v1.WatchStudyResponse.study:type_name -> sanas.v1.Study
-	42, // 32: sanas.v1.WatchStudyResponse.event_time:type_name -> google.protobuf.Timestamp
+	46, // 32: sanas.v1.WatchStudyResponse.event_time:type_name -> google.protobuf.Timestamp
 	15, // 33: sanas.v1.WatchStudyResponse.measurement:type_name -> sanas.v1.Measurement
 	6,  // 34: sanas.v1.ImportPaddleSlimCheckpointRequest.config:type_name -> sanas.v1.StudyConfig
 	14, // 35: sanas.v1.ImportPaddleSlimCheckpointResponse.study:type_name -> sanas.v1.Study
-	9,  // 36: sanas.v1.ReportTrialProgressRequest.early_stopping:type_name -> sanas.v1.EarlyStopping
-	16, // 37: sanas.v1.ReportTrialProgressResponse.trial:type_name -> sanas.v1.Trial
-	16, // 38: sanas.v1.SkipTrialResponse.trial:type_name -> sanas.v1.Trial
-	17, // 39: sanas.v1.ControllerService.CreateStudy:input_type -> sanas.v1.CreateStudyRequest
-	19, // 40: sanas.v1.ControllerService.GetStudy:input_type -> sanas.v1.GetStudyRequest
-	21, // 41: sanas.v1.ControllerService.ListStudies:input_type -> sanas.v1.ListStudiesRequest
-	23, // 42: sanas.v1.ControllerService.DeleteStudy:input_type -> sanas.v1.DeleteStudyRequest
-	25, // 43: sanas.v1.ControllerService.SuggestTrial:input_type -> sanas.v1.SuggestTrialRequest
-	27, // 44: sanas.v1.ControllerService.CompleteTrial:input_type -> sanas.v1.CompleteTrialRequest
-	29, // 45: sanas.v1.ControllerService.HeartbeatTrial:input_type -> sanas.v1.HeartbeatTrialRequest
-	31, // 46: sanas.v1.ControllerService.ListTrials:input_type -> sanas.v1.ListTrialsRequest
-	33, // 47: sanas.v1.ControllerService.WatchStudy:input_type -> sanas.v1.WatchStudyRequest
-	35, // 48: sanas.v1.ControllerService.ImportPaddleSlimCheckpoint:input_type -> sanas.v1.ImportPaddleSlimCheckpointRequest
-	37, // 49: sanas.v1.ControllerService.ReportTrialProgress:input_type -> sanas.v1.ReportTrialProgressRequest
-	39, // 50: sanas.v1.ControllerService.SkipTrial:input_type -> sanas.v1.SkipTrialRequest
-	18, // 51: sanas.v1.ControllerService.CreateStudy:output_type -> sanas.v1.CreateStudyResponse
-	20, // 52: sanas.v1.ControllerService.GetStudy:output_type -> sanas.v1.GetStudyResponse
-	22, // 53: sanas.v1.ControllerService.ListStudies:output_type -> sanas.v1.ListStudiesResponse
-	24, // 54: sanas.v1.ControllerService.DeleteStudy:output_type -> sanas.v1.DeleteStudyResponse
-	26, // 55: sanas.v1.ControllerService.SuggestTrial:output_type -> sanas.v1.SuggestTrialResponse
-	28, // 56: sanas.v1.ControllerService.CompleteTrial:output_type -> sanas.v1.CompleteTrialResponse
-	30, // 57: sanas.v1.ControllerService.HeartbeatTrial:output_type -> sanas.v1.HeartbeatTrialResponse
-	32, // 58: sanas.v1.ControllerService.ListTrials:output_type -> sanas.v1.ListTrialsResponse
-	34, // 59: sanas.v1.ControllerService.WatchStudy:output_type -> sanas.v1.WatchStudyResponse
-	36, // 60: sanas.v1.ControllerService.ImportPaddleSlimCheckpoint:output_type -> sanas.v1.ImportPaddleSlimCheckpointResponse
-	38, // 61: sanas.v1.ControllerService.ReportTrialProgress:output_type -> sanas.v1.ReportTrialProgressResponse
-	40, // 62: sanas.v1.ControllerService.SkipTrial:output_type -> sanas.v1.SkipTrialResponse
-	51, // [51:63] is the sub-list for method output_type
-	39, // [39:51] is the sub-list for method input_type
-	39, // [39:39] is the sub-list for extension type_name
-	39, // [39:39] is the sub-list for extension extendee
-	0,  // [0:39] is the sub-list for field type_name
+	14, // 36: sanas.v1.RestoreStudyResponse.study:type_name -> sanas.v1.Study
+	9,  // 37: sanas.v1.ReportTrialProgressRequest.early_stopping:type_name -> sanas.v1.EarlyStopping
+	16, // 38: sanas.v1.ReportTrialProgressResponse.trial:type_name -> sanas.v1.Trial
+	16, // 39: sanas.v1.SkipTrialResponse.trial:type_name -> sanas.v1.Trial
+	17, // 40: sanas.v1.ControllerService.CreateStudy:input_type -> sanas.v1.CreateStudyRequest
+	19, // 41: sanas.v1.ControllerService.GetStudy:input_type -> sanas.v1.GetStudyRequest
+	21, // 42: sanas.v1.ControllerService.ListStudies:input_type -> sanas.v1.ListStudiesRequest
+	23, // 43: sanas.v1.ControllerService.DeleteStudy:input_type -> sanas.v1.DeleteStudyRequest
+	25, // 44: sanas.v1.ControllerService.SuggestTrial:input_type -> sanas.v1.SuggestTrialRequest
+	27, // 45: sanas.v1.ControllerService.CompleteTrial:input_type -> sanas.v1.CompleteTrialRequest
+	29, // 46: sanas.v1.ControllerService.HeartbeatTrial:input_type -> sanas.v1.HeartbeatTrialRequest
+	31, // 47: sanas.v1.ControllerService.ListTrials:input_type -> sanas.v1.ListTrialsRequest
+	33, // 48: sanas.v1.ControllerService.WatchStudy:input_type -> sanas.v1.WatchStudyRequest
+	35, // 49: sanas.v1.ControllerService.ImportPaddleSlimCheckpoint:input_type -> sanas.v1.ImportPaddleSlimCheckpointRequest
+	41, // 50: sanas.v1.ControllerService.ReportTrialProgress:input_type -> sanas.v1.ReportTrialProgressRequest
+	43, // 51: sanas.v1.ControllerService.SkipTrial:input_type -> sanas.v1.SkipTrialRequest
+	37, // 52: sanas.v1.ControllerService.BackupStudy:input_type -> sanas.v1.BackupStudyRequest
+	39, // 53: sanas.v1.ControllerService.RestoreStudy:input_type -> sanas.v1.RestoreStudyRequest
+	18, // 54: sanas.v1.ControllerService.CreateStudy:output_type -> sanas.v1.CreateStudyResponse
+	20, // 55: sanas.v1.ControllerService.GetStudy:output_type -> sanas.v1.GetStudyResponse
+	22, // 56: sanas.v1.ControllerService.ListStudies:output_type -> sanas.v1.ListStudiesResponse
+	24, // 57: sanas.v1.ControllerService.DeleteStudy:output_type -> sanas.v1.DeleteStudyResponse
+	26, // 58: sanas.v1.ControllerService.SuggestTrial:output_type -> sanas.v1.SuggestTrialResponse
+	28, // 59: sanas.v1.ControllerService.CompleteTrial:output_type -> sanas.v1.CompleteTrialResponse
+	30, // 60: sanas.v1.ControllerService.HeartbeatTrial:output_type -> sanas.v1.HeartbeatTrialResponse
+	32, // 61: sanas.v1.ControllerService.ListTrials:output_type -> sanas.v1.ListTrialsResponse
+	34, // 62: sanas.v1.ControllerService.WatchStudy:output_type -> sanas.v1.WatchStudyResponse
+	36, // 63: sanas.v1.ControllerService.ImportPaddleSlimCheckpoint:output_type -> sanas.v1.ImportPaddleSlimCheckpointResponse
+	42, // 64: sanas.v1.ControllerService.ReportTrialProgress:output_type -> sanas.v1.ReportTrialProgressResponse
+	44, // 65: sanas.v1.ControllerService.SkipTrial:output_type -> sanas.v1.SkipTrialResponse
+	38, // 66: sanas.v1.ControllerService.BackupStudy:output_type -> sanas.v1.BackupStudyResponse
+	40, // 67: sanas.v1.ControllerService.RestoreStudy:output_type -> sanas.v1.RestoreStudyResponse
+	54, // [54:68] is the sub-list for method output_type
+	40, // [40:54] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_sanas_v1_sanas_proto_init() }
@@ -3798,7 +4054,7 @@ func file_sanas_v1_sanas_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sanas_v1_sanas_proto_rawDesc), len(file_sanas_v1_sanas_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   36,
+			NumMessages:   40,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -31,6 +31,8 @@ const (
 	ControllerService_ImportPaddleSlimCheckpoint_FullMethodName = "/sanas.v1.ControllerService/ImportPaddleSlimCheckpoint"
 	ControllerService_ReportTrialProgress_FullMethodName        = "/sanas.v1.ControllerService/ReportTrialProgress"
 	ControllerService_SkipTrial_FullMethodName                  = "/sanas.v1.ControllerService/SkipTrial"
+	ControllerService_BackupStudy_FullMethodName                = "/sanas.v1.ControllerService/BackupStudy"
+	ControllerService_RestoreStudy_FullMethodName               = "/sanas.v1.ControllerService/RestoreStudy"
 )
 
 // ControllerServiceClient is the client API for ControllerService service.
@@ -88,6 +90,19 @@ type ControllerServiceClient interface {
 	// becomes the base or the best, and does not count against search_steps.
 	// Idempotent on the trial.
 	SkipTrial(ctx context.Context, in *SkipTrialRequest, opts ...grpc.CallOption) (*SkipTrialResponse, error)
+	// Streams a consistent copy of one study (admin only): its header, then its
+	// snapshot in pieces, captured at one instant under the study's lock after
+	// every result acknowledged before it is on disk, so it holds every one of
+	// them and never spans a snapshot rotation. `sanas backup` writes it to a
+	// folder; RestoreStudy reads it back. The study keeps running meanwhile.
+	BackupStudy(ctx context.Context, in *BackupStudyRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BackupStudyResponse], error)
+	// Creates a study from a backup (BackupStudy's stream, sent back in order) as
+	// a new incarnation with a new `study_uid` (admin only): calls of trainers of
+	// the backed-up incarnation are refused as stale (ERROR_REASON_STALE_TRIAL).
+	// Fails with ALREADY_EXISTS when the id is taken (delete that study first or
+	// restore under another id), and with INVALID_ARGUMENT for a backup this
+	// release cannot read (one of a newer format, or damaged).
+	RestoreStudy(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[RestoreStudyRequest, RestoreStudyResponse], error)
 }
 
 type controllerServiceClient struct {
@@ -227,6 +242,38 @@ func (c *controllerServiceClient) SkipTrial(ctx context.Context, in *SkipTrialRe
 	return out, nil
 }
 
+func (c *controllerServiceClient) BackupStudy(ctx context.Context, in *BackupStudyRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BackupStudyResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ControllerService_ServiceDesc.Streams[1], ControllerService_BackupStudy_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[BackupStudyRequest, BackupStudyResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ControllerService_BackupStudyClient = grpc.ServerStreamingClient[BackupStudyResponse]
+
+func (c *controllerServiceClient) RestoreStudy(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[RestoreStudyRequest, RestoreStudyResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ControllerService_ServiceDesc.Streams[2], ControllerService_RestoreStudy_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[RestoreStudyRequest, RestoreStudyResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ControllerService_RestoreStudyClient = grpc.ClientStreamingClient[RestoreStudyRequest, RestoreStudyResponse]
+
 // ControllerServiceServer is the server API for ControllerService service.
 // All implementations must embed UnimplementedControllerServiceServer
 // for forward compatibility.
@@ -282,6 +329,19 @@ type ControllerServiceServer interface {
 	// becomes the base or the best, and does not count against search_steps.
 	// Idempotent on the trial.
 	SkipTrial(context.Context, *SkipTrialRequest) (*SkipTrialResponse, error)
+	// Streams a consistent copy of one study (admin only): its header, then its
+	// snapshot in pieces, captured at one instant under the study's lock after
+	// every result acknowledged before it is on disk, so it holds every one of
+	// them and never spans a snapshot rotation. `sanas backup` writes it to a
+	// folder; RestoreStudy reads it back. The study keeps running meanwhile.
+	BackupStudy(*BackupStudyRequest, grpc.ServerStreamingServer[BackupStudyResponse]) error
+	// Creates a study from a backup (BackupStudy's stream, sent back in order) as
+	// a new incarnation with a new `study_uid` (admin only): calls of trainers of
+	// the backed-up incarnation are refused as stale (ERROR_REASON_STALE_TRIAL).
+	// Fails with ALREADY_EXISTS when the id is taken (delete that study first or
+	// restore under another id), and with INVALID_ARGUMENT for a backup this
+	// release cannot read (one of a newer format, or damaged).
+	RestoreStudy(grpc.ClientStreamingServer[RestoreStudyRequest, RestoreStudyResponse]) error
 	mustEmbedUnimplementedControllerServiceServer()
 }
 
@@ -327,6 +387,12 @@ func (UnimplementedControllerServiceServer) ReportTrialProgress(context.Context,
 }
 func (UnimplementedControllerServiceServer) SkipTrial(context.Context, *SkipTrialRequest) (*SkipTrialResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SkipTrial not implemented")
+}
+func (UnimplementedControllerServiceServer) BackupStudy(*BackupStudyRequest, grpc.ServerStreamingServer[BackupStudyResponse]) error {
+	return status.Error(codes.Unimplemented, "method BackupStudy not implemented")
+}
+func (UnimplementedControllerServiceServer) RestoreStudy(grpc.ClientStreamingServer[RestoreStudyRequest, RestoreStudyResponse]) error {
+	return status.Error(codes.Unimplemented, "method RestoreStudy not implemented")
 }
 func (UnimplementedControllerServiceServer) mustEmbedUnimplementedControllerServiceServer() {}
 func (UnimplementedControllerServiceServer) testEmbeddedByValue()                           {}
@@ -558,6 +624,24 @@ func _ControllerService_SkipTrial_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ControllerService_BackupStudy_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(BackupStudyRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(ControllerServiceServer).BackupStudy(m, &grpc.GenericServerStream[BackupStudyRequest, BackupStudyResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ControllerService_BackupStudyServer = grpc.ServerStreamingServer[BackupStudyResponse]
+
+func _ControllerService_RestoreStudy_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(ControllerServiceServer).RestoreStudy(&grpc.GenericServerStream[RestoreStudyRequest, RestoreStudyResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ControllerService_RestoreStudyServer = grpc.ClientStreamingServer[RestoreStudyRequest, RestoreStudyResponse]
+
 // ControllerService_ServiceDesc is the grpc.ServiceDesc for ControllerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -615,6 +699,16 @@ var ControllerService_ServiceDesc = grpc.ServiceDesc{
 			StreamName:    "WatchStudy",
 			Handler:       _ControllerService_WatchStudy_Handler,
 			ServerStreams: true,
+		},
+		{
+			StreamName:    "BackupStudy",
+			Handler:       _ControllerService_BackupStudy_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "RestoreStudy",
+			Handler:       _ControllerService_RestoreStudy_Handler,
+			ClientStreams: true,
 		},
 	},
 	Metadata: "sanas/v1/sanas.proto",

@@ -524,6 +524,40 @@ class ImportPaddleSlimCheckpointResponse(_message.Message):
     imported_trials: int
     def __init__(self, study: _Optional[_Union[Study, _Mapping]] = ..., imported_trials: _Optional[int] = ...) -> None: ...
 
+class BackupStudyRequest(_message.Message):
+    __slots__ = ("study_id",)
+    STUDY_ID_FIELD_NUMBER: _ClassVar[int]
+    study_id: str
+    def __init__(self, study_id: _Optional[str] = ...) -> None: ...
+
+class BackupStudyResponse(_message.Message):
+    __slots__ = ("header", "snapshot_chunk", "trial_count")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_CHUNK_FIELD_NUMBER: _ClassVar[int]
+    TRIAL_COUNT_FIELD_NUMBER: _ClassVar[int]
+    header: bytes
+    snapshot_chunk: bytes
+    trial_count: int
+    def __init__(self, header: _Optional[bytes] = ..., snapshot_chunk: _Optional[bytes] = ..., trial_count: _Optional[int] = ...) -> None: ...
+
+class RestoreStudyRequest(_message.Message):
+    __slots__ = ("study_id", "header", "snapshot_chunk")
+    STUDY_ID_FIELD_NUMBER: _ClassVar[int]
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_CHUNK_FIELD_NUMBER: _ClassVar[int]
+    study_id: str
+    header: bytes
+    snapshot_chunk: bytes
+    def __init__(self, study_id: _Optional[str] = ..., header: _Optional[bytes] = ..., snapshot_chunk: _Optional[bytes] = ...) -> None: ...
+
+class RestoreStudyResponse(_message.Message):
+    __slots__ = ("study", "restored_trials")
+    STUDY_FIELD_NUMBER: _ClassVar[int]
+    RESTORED_TRIALS_FIELD_NUMBER: _ClassVar[int]
+    study: Study
+    restored_trials: int
+    def __init__(self, study: _Optional[_Union[Study, _Mapping]] = ..., restored_trials: _Optional[int] = ...) -> None: ...
+
 class ReportTrialProgressRequest(_message.Message):
     __slots__ = ("study_id", "trial_id", "step", "value", "max_step", "client_id", "early_stopping", "study_uid", "trial_fingerprint")
     STUDY_ID_FIELD_NUMBER: _ClassVar[int]

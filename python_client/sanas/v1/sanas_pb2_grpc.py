@@ -100,6 +100,16 @@ class ControllerServiceStub:
                 request_serializer=sanas_dot_v1_dot_sanas__pb2.SkipTrialRequest.SerializeToString,
                 response_deserializer=sanas_dot_v1_dot_sanas__pb2.SkipTrialResponse.FromString,
                 _registered_method=True)
+        self.BackupStudy = channel.unary_stream(
+                '/sanas.v1.ControllerService/BackupStudy',
+                request_serializer=sanas_dot_v1_dot_sanas__pb2.BackupStudyRequest.SerializeToString,
+                response_deserializer=sanas_dot_v1_dot_sanas__pb2.BackupStudyResponse.FromString,
+                _registered_method=True)
+        self.RestoreStudy = channel.stream_unary(
+                '/sanas.v1.ControllerService/RestoreStudy',
+                request_serializer=sanas_dot_v1_dot_sanas__pb2.RestoreStudyRequest.SerializeToString,
+                response_deserializer=sanas_dot_v1_dot_sanas__pb2.RestoreStudyResponse.FromString,
+                _registered_method=True)
 
 
 class ControllerServiceServicer:
@@ -215,6 +225,29 @@ class ControllerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BackupStudy(self, request, context):
+        """Streams a consistent copy of one study (admin only): its header, then its
+        snapshot in pieces, captured at one instant under the study's lock after
+        every result acknowledged before it is on disk, so it holds every one of
+        them and never spans a snapshot rotation. `sanas backup` writes it to a
+        folder; RestoreStudy reads it back. The study keeps running meanwhile.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RestoreStudy(self, request_iterator, context):
+        """Creates a study from a backup (BackupStudy's stream, sent back in order) as
+        a new incarnation with a new `study_uid` (admin only): calls of trainers of
+        the backed-up incarnation are refused as stale (ERROR_REASON_STALE_TRIAL).
+        Fails with ALREADY_EXISTS when the id is taken (delete that study first or
+        restore under another id), and with INVALID_ARGUMENT for a backup this
+        release cannot read (one of a newer format, or damaged).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ControllerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -277,6 +310,16 @@ def add_ControllerServiceServicer_to_server(servicer, server):
                     servicer.SkipTrial,
                     request_deserializer=sanas_dot_v1_dot_sanas__pb2.SkipTrialRequest.FromString,
                     response_serializer=sanas_dot_v1_dot_sanas__pb2.SkipTrialResponse.SerializeToString,
+            ),
+            'BackupStudy': grpc.unary_stream_rpc_method_handler(
+                    servicer.BackupStudy,
+                    request_deserializer=sanas_dot_v1_dot_sanas__pb2.BackupStudyRequest.FromString,
+                    response_serializer=sanas_dot_v1_dot_sanas__pb2.BackupStudyResponse.SerializeToString,
+            ),
+            'RestoreStudy': grpc.stream_unary_rpc_method_handler(
+                    servicer.RestoreStudy,
+                    request_deserializer=sanas_dot_v1_dot_sanas__pb2.RestoreStudyRequest.FromString,
+                    response_serializer=sanas_dot_v1_dot_sanas__pb2.RestoreStudyResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -609,6 +652,60 @@ class ControllerService:
             '/sanas.v1.ControllerService/SkipTrial',
             sanas_dot_v1_dot_sanas__pb2.SkipTrialRequest.SerializeToString,
             sanas_dot_v1_dot_sanas__pb2.SkipTrialResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BackupStudy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/sanas.v1.ControllerService/BackupStudy',
+            sanas_dot_v1_dot_sanas__pb2.BackupStudyRequest.SerializeToString,
+            sanas_dot_v1_dot_sanas__pb2.BackupStudyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RestoreStudy(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/sanas.v1.ControllerService/RestoreStudy',
+            sanas_dot_v1_dot_sanas__pb2.RestoreStudyRequest.SerializeToString,
+            sanas_dot_v1_dot_sanas__pb2.RestoreStudyResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -5,6 +5,8 @@ import type { Duration as _google_protobuf_Duration, Duration__Output as _google
 import type { Timestamp as _google_protobuf_Timestamp, Timestamp__Output as _google_protobuf_Timestamp__Output } from './google/protobuf/Timestamp';
 import type { Architecture as _sanas_v1_Architecture, Architecture__Output as _sanas_v1_Architecture__Output } from './sanas/v1/Architecture';
 import type { ArchitectureBlock as _sanas_v1_ArchitectureBlock, ArchitectureBlock__Output as _sanas_v1_ArchitectureBlock__Output } from './sanas/v1/ArchitectureBlock';
+import type { BackupStudyRequest as _sanas_v1_BackupStudyRequest, BackupStudyRequest__Output as _sanas_v1_BackupStudyRequest__Output } from './sanas/v1/BackupStudyRequest';
+import type { BackupStudyResponse as _sanas_v1_BackupStudyResponse, BackupStudyResponse__Output as _sanas_v1_BackupStudyResponse__Output } from './sanas/v1/BackupStudyResponse';
 import type { CompleteTrialRequest as _sanas_v1_CompleteTrialRequest, CompleteTrialRequest__Output as _sanas_v1_CompleteTrialRequest__Output } from './sanas/v1/CompleteTrialRequest';
 import type { CompleteTrialResponse as _sanas_v1_CompleteTrialResponse, CompleteTrialResponse__Output as _sanas_v1_CompleteTrialResponse__Output } from './sanas/v1/CompleteTrialResponse';
 import type { Constraints as _sanas_v1_Constraints, Constraints__Output as _sanas_v1_Constraints__Output } from './sanas/v1/Constraints';
@@ -28,6 +30,8 @@ import type { Measurement as _sanas_v1_Measurement, Measurement__Output as _sana
 import type { MedianStoppingRule as _sanas_v1_MedianStoppingRule, MedianStoppingRule__Output as _sanas_v1_MedianStoppingRule__Output } from './sanas/v1/MedianStoppingRule';
 import type { ReportTrialProgressRequest as _sanas_v1_ReportTrialProgressRequest, ReportTrialProgressRequest__Output as _sanas_v1_ReportTrialProgressRequest__Output } from './sanas/v1/ReportTrialProgressRequest';
 import type { ReportTrialProgressResponse as _sanas_v1_ReportTrialProgressResponse, ReportTrialProgressResponse__Output as _sanas_v1_ReportTrialProgressResponse__Output } from './sanas/v1/ReportTrialProgressResponse';
+import type { RestoreStudyRequest as _sanas_v1_RestoreStudyRequest, RestoreStudyRequest__Output as _sanas_v1_RestoreStudyRequest__Output } from './sanas/v1/RestoreStudyRequest';
+import type { RestoreStudyResponse as _sanas_v1_RestoreStudyResponse, RestoreStudyResponse__Output as _sanas_v1_RestoreStudyResponse__Output } from './sanas/v1/RestoreStudyResponse';
 import type { SearchSpaceConfig as _sanas_v1_SearchSpaceConfig, SearchSpaceConfig__Output as _sanas_v1_SearchSpaceConfig__Output } from './sanas/v1/SearchSpaceConfig';
 import type { SkipTrialRequest as _sanas_v1_SkipTrialRequest, SkipTrialRequest__Output as _sanas_v1_SkipTrialRequest__Output } from './sanas/v1/SkipTrialRequest';
 import type { SkipTrialResponse as _sanas_v1_SkipTrialResponse, SkipTrialResponse__Output as _sanas_v1_SkipTrialResponse__Output } from './sanas/v1/SkipTrialResponse';
@@ -56,6 +60,8 @@ export interface ProtoGrpcType {
     v1: {
       Architecture: MessageTypeDefinition<_sanas_v1_Architecture, _sanas_v1_Architecture__Output>
       ArchitectureBlock: MessageTypeDefinition<_sanas_v1_ArchitectureBlock, _sanas_v1_ArchitectureBlock__Output>
+      BackupStudyRequest: MessageTypeDefinition<_sanas_v1_BackupStudyRequest, _sanas_v1_BackupStudyRequest__Output>
+      BackupStudyResponse: MessageTypeDefinition<_sanas_v1_BackupStudyResponse, _sanas_v1_BackupStudyResponse__Output>
       CompleteTrialRequest: MessageTypeDefinition<_sanas_v1_CompleteTrialRequest, _sanas_v1_CompleteTrialRequest__Output>
       CompleteTrialResponse: MessageTypeDefinition<_sanas_v1_CompleteTrialResponse, _sanas_v1_CompleteTrialResponse__Output>
       Constraints: MessageTypeDefinition<_sanas_v1_Constraints, _sanas_v1_Constraints__Output>
@@ -81,6 +87,8 @@ export interface ProtoGrpcType {
       ObjectiveGoal: EnumTypeDefinition
       ReportTrialProgressRequest: MessageTypeDefinition<_sanas_v1_ReportTrialProgressRequest, _sanas_v1_ReportTrialProgressRequest__Output>
       ReportTrialProgressResponse: MessageTypeDefinition<_sanas_v1_ReportTrialProgressResponse, _sanas_v1_ReportTrialProgressResponse__Output>
+      RestoreStudyRequest: MessageTypeDefinition<_sanas_v1_RestoreStudyRequest, _sanas_v1_RestoreStudyRequest__Output>
+      RestoreStudyResponse: MessageTypeDefinition<_sanas_v1_RestoreStudyResponse, _sanas_v1_RestoreStudyResponse__Output>
       SearchSpaceConfig: MessageTypeDefinition<_sanas_v1_SearchSpaceConfig, _sanas_v1_SearchSpaceConfig__Output>
       SkipTrialRequest: MessageTypeDefinition<_sanas_v1_SkipTrialRequest, _sanas_v1_SkipTrialRequest__Output>
       SkipTrialResponse: MessageTypeDefinition<_sanas_v1_SkipTrialResponse, _sanas_v1_SkipTrialResponse__Output>

@@ -35,6 +35,8 @@ static const char* ControllerService_method_names[] = {
   "/sanas.v1.ControllerService/ImportPaddleSlimCheckpoint",
   "/sanas.v1.ControllerService/ReportTrialProgress",
   "/sanas.v1.ControllerService/SkipTrial",
+  "/sanas.v1.ControllerService/BackupStudy",
+  "/sanas.v1.ControllerService/RestoreStudy",
 };
 
 std::unique_ptr< ControllerService::Stub> ControllerService::NewStub(const std::shared_ptr< ::grpc::ChannelInterface>& channel, const ::grpc::StubOptions& options) {
@@ -56,6 +58,8 @@ ControllerService::Stub::Stub(const std::shared_ptr< ::grpc::ChannelInterface>& 
   , rpcmethod_ImportPaddleSlimCheckpoint_(ControllerService_method_names[9], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
   , rpcmethod_ReportTrialProgress_(ControllerService_method_names[10], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
   , rpcmethod_SkipTrial_(ControllerService_method_names[11], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
+  , rpcmethod_BackupStudy_(ControllerService_method_names[12], options.suffix_for_stats(),::grpc::internal::RpcMethod::SERVER_STREAMING, channel)
+  , rpcmethod_RestoreStudy_(ControllerService_method_names[13], options.suffix_for_stats(),::grpc::internal::RpcMethod::CLIENT_STREAMING, channel)
   {}
 
 ::grpc::Status ControllerService::Stub::CreateStudy(::grpc::ClientContext* context, const ::sanas::v1::CreateStudyRequest& request, ::sanas::v1::CreateStudyResponse* response) {
@@ -327,6 +331,38 @@ void ControllerService::Stub::async::SkipTrial(::grpc::ClientContext* context, c
   return result;
 }
 
+::grpc::ClientReader< ::sanas::v1::BackupStudyResponse>* ControllerService::Stub::BackupStudyRaw(::grpc::ClientContext* context, const ::sanas::v1::BackupStudyRequest& request) {
+  return ::grpc::internal::ClientReaderFactory< ::sanas::v1::BackupStudyResponse>::Create(channel_.get(), rpcmethod_BackupStudy_, context, request);
+}
+
+void ControllerService::Stub::async::BackupStudy(::grpc::ClientContext* context, const ::sanas::v1::BackupStudyRequest* request, ::grpc::ClientReadReactor< ::sanas::v1::BackupStudyResponse>* reactor) {
+  ::grpc::internal::ClientCallbackReaderFactory< ::sanas::v1::BackupStudyResponse>::Create(stub_->channel_.get(), stub_->rpcmethod_BackupStudy_, context, request, reactor);
+}
+
+::grpc::ClientAsyncReader< ::sanas::v1::BackupStudyResponse>* ControllerService::Stub::AsyncBackupStudyRaw(::grpc::ClientContext* context, const ::sanas::v1::BackupStudyRequest& request, ::grpc::CompletionQueue* cq, void* tag) {
+  return ::grpc::internal::ClientAsyncReaderFactory< ::sanas::v1::BackupStudyResponse>::Create(channel_.get(), cq, rpcmethod_BackupStudy_, context, request, true, tag);
+}
+
+::grpc::ClientAsyncReader< ::sanas::v1::BackupStudyResponse>* ControllerService::Stub::PrepareAsyncBackupStudyRaw(::grpc::ClientContext* context, const ::sanas::v1::BackupStudyRequest& request, ::grpc::CompletionQueue* cq) {
+  return ::grpc::internal::ClientAsyncReaderFactory< ::sanas::v1::BackupStudyResponse>::Create(channel_.get(), cq, rpcmethod_BackupStudy_, context, request, false, nullptr);
+}
+
+::grpc::ClientWriter< ::sanas::v1::RestoreStudyRequest>* ControllerService::Stub::RestoreStudyRaw(::grpc::ClientContext* context, ::sanas::v1::RestoreStudyResponse* response) {
+  return ::grpc::internal::ClientWriterFactory< ::sanas::v1::RestoreStudyRequest>::Create(channel_.get(), rpcmethod_RestoreStudy_, context, response);
+}
+
+void ControllerService::Stub::async::RestoreStudy(::grpc::ClientContext* context, ::sanas::v1::RestoreStudyResponse* response, ::grpc::ClientWriteReactor< ::sanas::v1::RestoreStudyRequest>* reactor) {
+  ::grpc::internal::ClientCallbackWriterFactory< ::sanas::v1::RestoreStudyRequest>::Create(stub_->channel_.get(), stub_->rpcmethod_RestoreStudy_, context, response, reactor);
+}
+
+::grpc::ClientAsyncWriter< ::sanas::v1::RestoreStudyRequest>* ControllerService::Stub::AsyncRestoreStudyRaw(::grpc::ClientContext* context, ::sanas::v1::RestoreStudyResponse* response, ::grpc::CompletionQueue* cq, void* tag) {
+  return ::grpc::internal::ClientAsyncWriterFactory< ::sanas::v1::RestoreStudyRequest>::Create(channel_.get(), cq, rpcmethod_RestoreStudy_, context, response, true, tag);
+}
+
+::grpc::ClientAsyncWriter< ::sanas::v1::RestoreStudyRequest>* ControllerService::Stub::PrepareAsyncRestoreStudyRaw(::grpc::ClientContext* context, ::sanas::v1::RestoreStudyResponse* response, ::grpc::CompletionQueue* cq) {
+  return ::grpc::internal::ClientAsyncWriterFactory< ::sanas::v1::RestoreStudyRequest>::Create(channel_.get(), cq, rpcmethod_RestoreStudy_, context, response, false, nullptr);
+}
+
 ControllerService::Service::Service() {
   AddMethod(new ::grpc::internal::RpcServiceMethod(
       ControllerService_method_names[0],
@@ -448,6 +484,26 @@ ControllerService::Service::Service() {
              ::sanas::v1::SkipTrialResponse* resp) {
                return service->SkipTrial(ctx, req, resp);
              }, this)));
+  AddMethod(new ::grpc::internal::RpcServiceMethod(
+      ControllerService_method_names[12],
+      ::grpc::internal::RpcMethod::SERVER_STREAMING,
+      new ::grpc::internal::ServerStreamingHandler< ControllerService::Service, ::sanas::v1::BackupStudyRequest, ::sanas::v1::BackupStudyResponse>(
+          [](ControllerService::Service* service,
+             ::grpc::ServerContext* ctx,
+             const ::sanas::v1::BackupStudyRequest* req,
+             ::grpc::ServerWriter<::sanas::v1::BackupStudyResponse>* writer) {
+               return service->BackupStudy(ctx, req, writer);
+             }, this)));
+  AddMethod(new ::grpc::internal::RpcServiceMethod(
+      ControllerService_method_names[13],
+      ::grpc::internal::RpcMethod::CLIENT_STREAMING,
+      new ::grpc::internal::ClientStreamingHandler< ControllerService::Service, ::sanas::v1::RestoreStudyRequest, ::sanas::v1::RestoreStudyResponse>(
+          [](ControllerService::Service* service,
+             ::grpc::ServerContext* ctx,
+             ::grpc::ServerReader<::sanas::v1::RestoreStudyRequest>* reader,
+             ::sanas::v1::RestoreStudyResponse* resp) {
+               return service->RestoreStudy(ctx, reader, resp);
+             }, this)));
 }
 
 ControllerService::Service::~Service() {
@@ -533,6 +589,20 @@ ControllerService::Service::~Service() {
 ::grpc::Status ControllerService::Service::SkipTrial(::grpc::ServerContext* context, const ::sanas::v1::SkipTrialRequest* request, ::sanas::v1::SkipTrialResponse* response) {
   (void) context;
   (void) request;
+  (void) response;
+  return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+}
+
+::grpc::Status ControllerService::Service::BackupStudy(::grpc::ServerContext* context, const ::sanas::v1::BackupStudyRequest* request, ::grpc::ServerWriter< ::sanas::v1::BackupStudyResponse>* writer) {
+  (void) context;
+  (void) request;
+  (void) writer;
+  return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+}
+
+::grpc::Status ControllerService::Service::RestoreStudy(::grpc::ServerContext* context, ::grpc::ServerReader< ::sanas::v1::RestoreStudyRequest>* reader, ::sanas::v1::RestoreStudyResponse* response) {
+  (void) context;
+  (void) reader;
   (void) response;
   return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
 }

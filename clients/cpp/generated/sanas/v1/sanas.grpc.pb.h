@@ -160,6 +160,35 @@ class ControllerService final {
     std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::SkipTrialResponse>> PrepareAsyncSkipTrial(::grpc::ClientContext* context, const ::sanas::v1::SkipTrialRequest& request, ::grpc::CompletionQueue* cq) {
       return std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::SkipTrialResponse>>(PrepareAsyncSkipTrialRaw(context, request, cq));
     }
+    // Streams a consistent copy of one study (admin only): its header, then its
+    // snapshot in pieces, captured at one instant under the study's lock after
+    // every result acknowledged before it is on disk, so it holds every one of
+    // them and never spans a snapshot rotation. `sanas backup` writes it to a
+    // folder; RestoreStudy reads it back. The study keeps running meanwhile.
+    std::unique_ptr< ::grpc::ClientReaderInterface< ::sanas::v1::BackupStudyResponse>> BackupStudy(::grpc::ClientContext* context, const ::sanas::v1::BackupStudyRequest& request) {
+      return std::unique_ptr< ::grpc::ClientReaderInterface< ::sanas::v1::BackupStudyResponse>>(BackupStudyRaw(context, request));
+    }
+    std::unique_ptr< ::grpc::ClientAsyncReaderInterface< ::sanas::v1::BackupStudyResponse>> AsyncBackupStudy(::grpc::ClientContext* context, const ::sanas::v1::BackupStudyRequest& request, ::grpc::CompletionQueue* cq, void* tag) {
+      return std::unique_ptr< ::grpc::ClientAsyncReaderInterface< ::sanas::v1::BackupStudyResponse>>(AsyncBackupStudyRaw(context, request, cq, tag));
+    }
+    std::unique_ptr< ::grpc::ClientAsyncReaderInterface< ::sanas::v1::BackupStudyResponse>> PrepareAsyncBackupStudy(::grpc::ClientContext* context, const ::sanas::v1::BackupStudyRequest& request, ::grpc::CompletionQueue* cq) {
+      return std::unique_ptr< ::grpc::ClientAsyncReaderInterface< ::sanas::v1::BackupStudyResponse>>(PrepareAsyncBackupStudyRaw(context, request, cq));
+    }
+    // Creates a study from a backup (BackupStudy's stream, sent back in order) as
+    // a new incarnation with a new `study_uid` (admin only): calls of trainers of
+    // the backed-up incarnation are refused as stale (ERROR_REASON_STALE_TRIAL).
+    // Fails with ALREADY_EXISTS when the id is taken (delete that study first or
+    // restore under another id), and with INVALID_ARGUMENT for a backup this
+    // release cannot read (one of a newer format, or damaged).
+    std::unique_ptr< ::grpc::ClientWriterInterface< ::sanas::v1::RestoreStudyRequest>> RestoreStudy(::grpc::ClientContext* context, ::sanas::v1::RestoreStudyResponse* response) {
+      return std::unique_ptr< ::grpc::ClientWriterInterface< ::sanas::v1::RestoreStudyRequest>>(RestoreStudyRaw(context, response));
+    }
+    std::unique_ptr< ::grpc::ClientAsyncWriterInterface< ::sanas::v1::RestoreStudyRequest>> AsyncRestoreStudy(::grpc::ClientContext* context, ::sanas::v1::RestoreStudyResponse* response, ::grpc::CompletionQueue* cq, void* tag) {
+      return std::unique_ptr< ::grpc::ClientAsyncWriterInterface< ::sanas::v1::RestoreStudyRequest>>(AsyncRestoreStudyRaw(context, response, cq, tag));
+    }
+    std::unique_ptr< ::grpc::ClientAsyncWriterInterface< ::sanas::v1::RestoreStudyRequest>> PrepareAsyncRestoreStudy(::grpc::ClientContext* context, ::sanas::v1::RestoreStudyResponse* response, ::grpc::CompletionQueue* cq) {
+      return std::unique_ptr< ::grpc::ClientAsyncWriterInterface< ::sanas::v1::RestoreStudyRequest>>(PrepareAsyncRestoreStudyRaw(context, response, cq));
+    }
     class async_interface {
      public:
       virtual ~async_interface() {}
@@ -218,6 +247,19 @@ class ControllerService final {
       // Idempotent on the trial.
       virtual void SkipTrial(::grpc::ClientContext* context, const ::sanas::v1::SkipTrialRequest* request, ::sanas::v1::SkipTrialResponse* response, std::function<void(::grpc::Status)>) = 0;
       virtual void SkipTrial(::grpc::ClientContext* context, const ::sanas::v1::SkipTrialRequest* request, ::sanas::v1::SkipTrialResponse* response, ::grpc::ClientUnaryReactor* reactor) = 0;
+      // Streams a consistent copy of one study (admin only): its header, then its
+      // snapshot in pieces, captured at one instant under the study's lock after
+      // every result acknowledged before it is on disk, so it holds every one of
+      // them and never spans a snapshot rotation. `sanas backup` writes it to a
+      // folder; RestoreStudy reads it back. The study keeps running meanwhile.
+      virtual void BackupStudy(::grpc::ClientContext* context, const ::sanas::v1::BackupStudyRequest* request, ::grpc::ClientReadReactor< ::sanas::v1::BackupStudyResponse>* reactor) = 0;
+      // Creates a study from a backup (BackupStudy's stream, sent back in order) as
+      // a new incarnation with a new `study_uid` (admin only): calls of trainers of
+      // the backed-up incarnation are refused as stale (ERROR_REASON_STALE_TRIAL).
+      // Fails with ALREADY_EXISTS when the id is taken (delete that study first or
+      // restore under another id), and with INVALID_ARGUMENT for a backup this
+      // release cannot read (one of a newer format, or damaged).
+      virtual void RestoreStudy(::grpc::ClientContext* context, ::sanas::v1::RestoreStudyResponse* response, ::grpc::ClientWriteReactor< ::sanas::v1::RestoreStudyRequest>* reactor) = 0;
     };
     typedef class async_interface experimental_async_interface;
     virtual class async_interface* async() { return nullptr; }
@@ -248,6 +290,12 @@ class ControllerService final {
     virtual ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::ReportTrialProgressResponse>* PrepareAsyncReportTrialProgressRaw(::grpc::ClientContext* context, const ::sanas::v1::ReportTrialProgressRequest& request, ::grpc::CompletionQueue* cq) = 0;
     virtual ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::SkipTrialResponse>* AsyncSkipTrialRaw(::grpc::ClientContext* context, const ::sanas::v1::SkipTrialRequest& request, ::grpc::CompletionQueue* cq) = 0;
     virtual ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::SkipTrialResponse>* PrepareAsyncSkipTrialRaw(::grpc::ClientContext* context, const ::sanas::v1::SkipTrialRequest& request, ::grpc::CompletionQueue* cq) = 0;
+    virtual ::grpc::ClientReaderInterface< ::sanas::v1::BackupStudyResponse>* BackupStudyRaw(::grpc::ClientContext* context, const ::sanas::v1::BackupStudyRequest& request) = 0;
+    virtual ::grpc::ClientAsyncReaderInterface< ::sanas::v1::BackupStudyResponse>* AsyncBackupStudyRaw(::grpc::ClientContext* context, const ::sanas::v1::BackupStudyRequest& request, ::grpc::CompletionQueue* cq, void* tag) = 0;
+    virtual ::grpc::ClientAsyncReaderInterface< ::sanas::v1::BackupStudyResponse>* PrepareAsyncBackupStudyRaw(::grpc::ClientContext* context, const ::sanas::v1::BackupStudyRequest& request, ::grpc::CompletionQueue* cq) = 0;
+    virtual ::grpc::ClientWriterInterface< ::sanas::v1::RestoreStudyRequest>* RestoreStudyRaw(::grpc::ClientContext* context, ::sanas::v1::RestoreStudyResponse* response) = 0;
+    virtual ::grpc::ClientAsyncWriterInterface< ::sanas::v1::RestoreStudyRequest>* AsyncRestoreStudyRaw(::grpc::ClientContext* context, ::sanas::v1::RestoreStudyResponse* response, ::grpc::CompletionQueue* cq, void* tag) = 0;
+    virtual ::grpc::ClientAsyncWriterInterface< ::sanas::v1::RestoreStudyRequest>* PrepareAsyncRestoreStudyRaw(::grpc::ClientContext* context, ::sanas::v1::RestoreStudyResponse* response, ::grpc::CompletionQueue* cq) = 0;
   };
   class Stub final : public StubInterface {
    public:
@@ -338,6 +386,24 @@ class ControllerService final {
     std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::sanas::v1::SkipTrialResponse>> PrepareAsyncSkipTrial(::grpc::ClientContext* context, const ::sanas::v1::SkipTrialRequest& request, ::grpc::CompletionQueue* cq) {
       return std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::sanas::v1::SkipTrialResponse>>(PrepareAsyncSkipTrialRaw(context, request, cq));
     }
+    std::unique_ptr< ::grpc::ClientReader< ::sanas::v1::BackupStudyResponse>> BackupStudy(::grpc::ClientContext* context, const ::sanas::v1::BackupStudyRequest& request) {
+      return std::unique_ptr< ::grpc::ClientReader< ::sanas::v1::BackupStudyResponse>>(BackupStudyRaw(context, request));
+    }
+    std::unique_ptr< ::grpc::ClientAsyncReader< ::sanas::v1::BackupStudyResponse>> AsyncBackupStudy(::grpc::ClientContext* context, const ::sanas::v1::BackupStudyRequest& request, ::grpc::CompletionQueue* cq, void* tag) {
+      return std::unique_ptr< ::grpc::ClientAsyncReader< ::sanas::v1::BackupStudyResponse>>(AsyncBackupStudyRaw(context, request, cq, tag));
+    }
+    std::unique_ptr< ::grpc::ClientAsyncReader< ::sanas::v1::BackupStudyResponse>> PrepareAsyncBackupStudy(::grpc::ClientContext* context, const ::sanas::v1::BackupStudyRequest& request, ::grpc::CompletionQueue* cq) {
+      return std::unique_ptr< ::grpc::ClientAsyncReader< ::sanas::v1::BackupStudyResponse>>(PrepareAsyncBackupStudyRaw(context, request, cq));
+    }
+    std::unique_ptr< ::grpc::ClientWriter< ::sanas::v1::RestoreStudyRequest>> RestoreStudy(::grpc::ClientContext* context, ::sanas::v1::RestoreStudyResponse* response) {
+      return std::unique_ptr< ::grpc::ClientWriter< ::sanas::v1::RestoreStudyRequest>>(RestoreStudyRaw(context, response));
+    }
+    std::unique_ptr< ::grpc::ClientAsyncWriter< ::sanas::v1::RestoreStudyRequest>> AsyncRestoreStudy(::grpc::ClientContext* context, ::sanas::v1::RestoreStudyResponse* response, ::grpc::CompletionQueue* cq, void* tag) {
+      return std::unique_ptr< ::grpc::ClientAsyncWriter< ::sanas::v1::RestoreStudyRequest>>(AsyncRestoreStudyRaw(context, response, cq, tag));
+    }
+    std::unique_ptr< ::grpc::ClientAsyncWriter< ::sanas::v1::RestoreStudyRequest>> PrepareAsyncRestoreStudy(::grpc::ClientContext* context, ::sanas::v1::RestoreStudyResponse* response, ::grpc::CompletionQueue* cq) {
+      return std::unique_ptr< ::grpc::ClientAsyncWriter< ::sanas::v1::RestoreStudyRequest>>(PrepareAsyncRestoreStudyRaw(context, response, cq));
+    }
     class async final :
       public StubInterface::async_interface {
      public:
@@ -364,6 +430,8 @@ class ControllerService final {
       void ReportTrialProgress(::grpc::ClientContext* context, const ::sanas::v1::ReportTrialProgressRequest* request, ::sanas::v1::ReportTrialProgressResponse* response, ::grpc::ClientUnaryReactor* reactor) override;
       void SkipTrial(::grpc::ClientContext* context, const ::sanas::v1::SkipTrialRequest* request, ::sanas::v1::SkipTrialResponse* response, std::function<void(::grpc::Status)>) override;
       void SkipTrial(::grpc::ClientContext* context, const ::sanas::v1::SkipTrialRequest* request, ::sanas::v1::SkipTrialResponse* response, ::grpc::ClientUnaryReactor* reactor) override;
+      void BackupStudy(::grpc::ClientContext* context, const ::sanas::v1::BackupStudyRequest* request, ::grpc::ClientReadReactor< ::sanas::v1::BackupStudyResponse>* reactor) override;
+      void RestoreStudy(::grpc::ClientContext* context, ::sanas::v1::RestoreStudyResponse* response, ::grpc::ClientWriteReactor< ::sanas::v1::RestoreStudyRequest>* reactor) override;
      private:
       friend class Stub;
       explicit async(Stub* stub): stub_(stub) { }
@@ -400,6 +468,12 @@ class ControllerService final {
     ::grpc::ClientAsyncResponseReader< ::sanas::v1::ReportTrialProgressResponse>* PrepareAsyncReportTrialProgressRaw(::grpc::ClientContext* context, const ::sanas::v1::ReportTrialProgressRequest& request, ::grpc::CompletionQueue* cq) override;
     ::grpc::ClientAsyncResponseReader< ::sanas::v1::SkipTrialResponse>* AsyncSkipTrialRaw(::grpc::ClientContext* context, const ::sanas::v1::SkipTrialRequest& request, ::grpc::CompletionQueue* cq) override;
     ::grpc::ClientAsyncResponseReader< ::sanas::v1::SkipTrialResponse>* PrepareAsyncSkipTrialRaw(::grpc::ClientContext* context, const ::sanas::v1::SkipTrialRequest& request, ::grpc::CompletionQueue* cq) override;
+    ::grpc::ClientReader< ::sanas::v1::BackupStudyResponse>* BackupStudyRaw(::grpc::ClientContext* context, const ::sanas::v1::BackupStudyRequest& request) override;
+    ::grpc::ClientAsyncReader< ::sanas::v1::BackupStudyResponse>* AsyncBackupStudyRaw(::grpc::ClientContext* context, const ::sanas::v1::BackupStudyRequest& request, ::grpc::CompletionQueue* cq, void* tag) override;
+    ::grpc::ClientAsyncReader< ::sanas::v1::BackupStudyResponse>* PrepareAsyncBackupStudyRaw(::grpc::ClientContext* context, const ::sanas::v1::BackupStudyRequest& request, ::grpc::CompletionQueue* cq) override;
+    ::grpc::ClientWriter< ::sanas::v1::RestoreStudyRequest>* RestoreStudyRaw(::grpc::ClientContext* context, ::sanas::v1::RestoreStudyResponse* response) override;
+    ::grpc::ClientAsyncWriter< ::sanas::v1::RestoreStudyRequest>* AsyncRestoreStudyRaw(::grpc::ClientContext* context, ::sanas::v1::RestoreStudyResponse* response, ::grpc::CompletionQueue* cq, void* tag) override;
+    ::grpc::ClientAsyncWriter< ::sanas::v1::RestoreStudyRequest>* PrepareAsyncRestoreStudyRaw(::grpc::ClientContext* context, ::sanas::v1::RestoreStudyResponse* response, ::grpc::CompletionQueue* cq) override;
     const ::grpc::internal::RpcMethod rpcmethod_CreateStudy_;
     const ::grpc::internal::RpcMethod rpcmethod_GetStudy_;
     const ::grpc::internal::RpcMethod rpcmethod_ListStudies_;
@@ -412,6 +486,8 @@ class ControllerService final {
     const ::grpc::internal::RpcMethod rpcmethod_ImportPaddleSlimCheckpoint_;
     const ::grpc::internal::RpcMethod rpcmethod_ReportTrialProgress_;
     const ::grpc::internal::RpcMethod rpcmethod_SkipTrial_;
+    const ::grpc::internal::RpcMethod rpcmethod_BackupStudy_;
+    const ::grpc::internal::RpcMethod rpcmethod_RestoreStudy_;
   };
   static std::unique_ptr<Stub> NewStub(const std::shared_ptr< ::grpc::ChannelInterface>& channel, const ::grpc::StubOptions& options = ::grpc::StubOptions());
 
@@ -463,6 +539,19 @@ class ControllerService final {
     // becomes the base or the best, and does not count against search_steps.
     // Idempotent on the trial.
     virtual ::grpc::Status SkipTrial(::grpc::ServerContext* context, const ::sanas::v1::SkipTrialRequest* request, ::sanas::v1::SkipTrialResponse* response);
+    // Streams a consistent copy of one study (admin only): its header, then its
+    // snapshot in pieces, captured at one instant under the study's lock after
+    // every result acknowledged before it is on disk, so it holds every one of
+    // them and never spans a snapshot rotation. `sanas backup` writes it to a
+    // folder; RestoreStudy reads it back. The study keeps running meanwhile.
+    virtual ::grpc::Status BackupStudy(::grpc::ServerContext* context, const ::sanas::v1::BackupStudyRequest* request, ::grpc::ServerWriter< ::sanas::v1::BackupStudyResponse>* writer);
+    // Creates a study from a backup (BackupStudy's stream, sent back in order) as
+    // a new incarnation with a new `study_uid` (admin only): calls of trainers of
+    // the backed-up incarnation are refused as stale (ERROR_REASON_STALE_TRIAL).
+    // Fails with ALREADY_EXISTS when the id is taken (delete that study first or
+    // restore under another id), and with INVALID_ARGUMENT for a backup this
+    // release cannot read (one of a newer format, or damaged).
+    virtual ::grpc::Status RestoreStudy(::grpc::ServerContext* context, ::grpc::ServerReader< ::sanas::v1::RestoreStudyRequest>* reader, ::sanas::v1::RestoreStudyResponse* response);
   };
   template <class BaseClass>
   class WithAsyncMethod_CreateStudy : public BaseClass {
@@ -704,7 +793,47 @@ class ControllerService final {
       ::grpc::Service::RequestAsyncUnary(11, context, request, response, new_call_cq, notification_cq, tag);
     }
   };
-  typedef WithAsyncMethod_CreateStudy<WithAsyncMethod_GetStudy<WithAsyncMethod_ListStudies<WithAsyncMethod_DeleteStudy<WithAsyncMethod_SuggestTrial<WithAsyncMethod_CompleteTrial<WithAsyncMethod_HeartbeatTrial<WithAsyncMethod_ListTrials<WithAsyncMethod_WatchStudy<WithAsyncMethod_ImportPaddleSlimCheckpoint<WithAsyncMethod_ReportTrialProgress<WithAsyncMethod_SkipTrial<Service > > > > > > > > > > > > AsyncService;
+  template <class BaseClass>
+  class WithAsyncMethod_BackupStudy : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithAsyncMethod_BackupStudy() {
+      ::grpc::Service::MarkMethodAsync(12);
+    }
+    ~WithAsyncMethod_BackupStudy() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status BackupStudy(::grpc::ServerContext* /*context*/, const ::sanas::v1::BackupStudyRequest* /*request*/, ::grpc::ServerWriter< ::sanas::v1::BackupStudyResponse>* /*writer*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    void RequestBackupStudy(::grpc::ServerContext* context, ::sanas::v1::BackupStudyRequest* request, ::grpc::ServerAsyncWriter< ::sanas::v1::BackupStudyResponse>* writer, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
+      ::grpc::Service::RequestAsyncServerStreaming(12, context, request, writer, new_call_cq, notification_cq, tag);
+    }
+  };
+  template <class BaseClass>
+  class WithAsyncMethod_RestoreStudy : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithAsyncMethod_RestoreStudy() {
+      ::grpc::Service::MarkMethodAsync(13);
+    }
+    ~WithAsyncMethod_RestoreStudy() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status RestoreStudy(::grpc::ServerContext* /*context*/, ::grpc::ServerReader< ::sanas::v1::RestoreStudyRequest>* /*reader*/, ::sanas::v1::RestoreStudyResponse* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    void RequestRestoreStudy(::grpc::ServerContext* context, ::grpc::ServerAsyncReader< ::sanas::v1::RestoreStudyResponse, ::sanas::v1::RestoreStudyRequest>* reader, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
+      ::grpc::Service::RequestAsyncClientStreaming(13, context, reader, new_call_cq, notification_cq, tag);
+    }
+  };
+  typedef WithAsyncMethod_CreateStudy<WithAsyncMethod_GetStudy<WithAsyncMethod_ListStudies<WithAsyncMethod_DeleteStudy<WithAsyncMethod_SuggestTrial<WithAsyncMethod_CompleteTrial<WithAsyncMethod_HeartbeatTrial<WithAsyncMethod_ListTrials<WithAsyncMethod_WatchStudy<WithAsyncMethod_ImportPaddleSlimCheckpoint<WithAsyncMethod_ReportTrialProgress<WithAsyncMethod_SkipTrial<WithAsyncMethod_BackupStudy<WithAsyncMethod_RestoreStudy<Service > > > > > > > > > > > > > > AsyncService;
   template <class BaseClass>
   class WithCallbackMethod_CreateStudy : public BaseClass {
    private:
@@ -1024,7 +1153,51 @@ class ControllerService final {
     virtual ::grpc::ServerUnaryReactor* SkipTrial(
       ::grpc::CallbackServerContext* /*context*/, const ::sanas::v1::SkipTrialRequest* /*request*/, ::sanas::v1::SkipTrialResponse* /*response*/)  { return nullptr; }
   };
-  typedef WithCallbackMethod_CreateStudy<WithCallbackMethod_GetStudy<WithCallbackMethod_ListStudies<WithCallbackMethod_DeleteStudy<WithCallbackMethod_SuggestTrial<WithCallbackMethod_CompleteTrial<WithCallbackMethod_HeartbeatTrial<WithCallbackMethod_ListTrials<WithCallbackMethod_WatchStudy<WithCallbackMethod_ImportPaddleSlimCheckpoint<WithCallbackMethod_ReportTrialProgress<WithCallbackMethod_SkipTrial<Service > > > > > > > > > > > > CallbackService;
+  template <class BaseClass>
+  class WithCallbackMethod_BackupStudy : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithCallbackMethod_BackupStudy() {
+      ::grpc::Service::MarkMethodCallback(12,
+          new ::grpc::internal::CallbackServerStreamingHandler< ::sanas::v1::BackupStudyRequest, ::sanas::v1::BackupStudyResponse>(
+            [this](
+                   ::grpc::CallbackServerContext* context, const ::sanas::v1::BackupStudyRequest* request) { return this->BackupStudy(context, request); }));
+    }
+    ~WithCallbackMethod_BackupStudy() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status BackupStudy(::grpc::ServerContext* /*context*/, const ::sanas::v1::BackupStudyRequest* /*request*/, ::grpc::ServerWriter< ::sanas::v1::BackupStudyResponse>* /*writer*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    virtual ::grpc::ServerWriteReactor< ::sanas::v1::BackupStudyResponse>* BackupStudy(
+      ::grpc::CallbackServerContext* /*context*/, const ::sanas::v1::BackupStudyRequest* /*request*/)  { return nullptr; }
+  };
+  template <class BaseClass>
+  class WithCallbackMethod_RestoreStudy : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithCallbackMethod_RestoreStudy() {
+      ::grpc::Service::MarkMethodCallback(13,
+          new ::grpc::internal::CallbackClientStreamingHandler< ::sanas::v1::RestoreStudyRequest, ::sanas::v1::RestoreStudyResponse>(
+            [this](
+                   ::grpc::CallbackServerContext* context, ::sanas::v1::RestoreStudyResponse* response) { return this->RestoreStudy(context, response); }));
+    }
+    ~WithCallbackMethod_RestoreStudy() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status RestoreStudy(::grpc::ServerContext* /*context*/, ::grpc::ServerReader< ::sanas::v1::RestoreStudyRequest>* /*reader*/, ::sanas::v1::RestoreStudyResponse* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    virtual ::grpc::ServerReadReactor< ::sanas::v1::RestoreStudyRequest>* RestoreStudy(
+      ::grpc::CallbackServerContext* /*context*/, ::sanas::v1::RestoreStudyResponse* /*response*/)  { return nullptr; }
+  };
+  typedef WithCallbackMethod_CreateStudy<WithCallbackMethod_GetStudy<WithCallbackMethod_ListStudies<WithCallbackMethod_DeleteStudy<WithCallbackMethod_SuggestTrial<WithCallbackMethod_CompleteTrial<WithCallbackMethod_HeartbeatTrial<WithCallbackMethod_ListTrials<WithCallbackMethod_WatchStudy<WithCallbackMethod_ImportPaddleSlimCheckpoint<WithCallbackMethod_ReportTrialProgress<WithCallbackMethod_SkipTrial<WithCallbackMethod_BackupStudy<WithCallbackMethod_RestoreStudy<Service > > > > > > > > > > > > > > CallbackService;
   typedef CallbackService ExperimentalCallbackService;
   template <class BaseClass>
   class WithGenericMethod_CreateStudy : public BaseClass {
@@ -1226,6 +1399,40 @@ class ControllerService final {
     }
     // disable synchronous version of this method
     ::grpc::Status SkipTrial(::grpc::ServerContext* /*context*/, const ::sanas::v1::SkipTrialRequest* /*request*/, ::sanas::v1::SkipTrialResponse* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+  };
+  template <class BaseClass>
+  class WithGenericMethod_BackupStudy : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithGenericMethod_BackupStudy() {
+      ::grpc::Service::MarkMethodGeneric(12);
+    }
+    ~WithGenericMethod_BackupStudy() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status BackupStudy(::grpc::ServerContext* /*context*/, const ::sanas::v1::BackupStudyRequest* /*request*/, ::grpc::ServerWriter< ::sanas::v1::BackupStudyResponse>* /*writer*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+  };
+  template <class BaseClass>
+  class WithGenericMethod_RestoreStudy : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithGenericMethod_RestoreStudy() {
+      ::grpc::Service::MarkMethodGeneric(13);
+    }
+    ~WithGenericMethod_RestoreStudy() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status RestoreStudy(::grpc::ServerContext* /*context*/, ::grpc::ServerReader< ::sanas::v1::RestoreStudyRequest>* /*reader*/, ::sanas::v1::RestoreStudyResponse* /*response*/) override {
       abort();
       return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
     }
@@ -1468,6 +1675,46 @@ class ControllerService final {
     }
     void RequestSkipTrial(::grpc::ServerContext* context, ::grpc::ByteBuffer* request, ::grpc::ServerAsyncResponseWriter< ::grpc::ByteBuffer>* response, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
       ::grpc::Service::RequestAsyncUnary(11, context, request, response, new_call_cq, notification_cq, tag);
+    }
+  };
+  template <class BaseClass>
+  class WithRawMethod_BackupStudy : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithRawMethod_BackupStudy() {
+      ::grpc::Service::MarkMethodRaw(12);
+    }
+    ~WithRawMethod_BackupStudy() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status BackupStudy(::grpc::ServerContext* /*context*/, const ::sanas::v1::BackupStudyRequest* /*request*/, ::grpc::ServerWriter< ::sanas::v1::BackupStudyResponse>* /*writer*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    void RequestBackupStudy(::grpc::ServerContext* context, ::grpc::ByteBuffer* request, ::grpc::ServerAsyncWriter< ::grpc::ByteBuffer>* writer, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
+      ::grpc::Service::RequestAsyncServerStreaming(12, context, request, writer, new_call_cq, notification_cq, tag);
+    }
+  };
+  template <class BaseClass>
+  class WithRawMethod_RestoreStudy : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithRawMethod_RestoreStudy() {
+      ::grpc::Service::MarkMethodRaw(13);
+    }
+    ~WithRawMethod_RestoreStudy() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status RestoreStudy(::grpc::ServerContext* /*context*/, ::grpc::ServerReader< ::sanas::v1::RestoreStudyRequest>* /*reader*/, ::sanas::v1::RestoreStudyResponse* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    void RequestRestoreStudy(::grpc::ServerContext* context, ::grpc::ServerAsyncReader< ::grpc::ByteBuffer, ::grpc::ByteBuffer>* reader, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
+      ::grpc::Service::RequestAsyncClientStreaming(13, context, reader, new_call_cq, notification_cq, tag);
     }
   };
   template <class BaseClass>
@@ -1733,6 +1980,50 @@ class ControllerService final {
     }
     virtual ::grpc::ServerUnaryReactor* SkipTrial(
       ::grpc::CallbackServerContext* /*context*/, const ::grpc::ByteBuffer* /*request*/, ::grpc::ByteBuffer* /*response*/)  { return nullptr; }
+  };
+  template <class BaseClass>
+  class WithRawCallbackMethod_BackupStudy : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithRawCallbackMethod_BackupStudy() {
+      ::grpc::Service::MarkMethodRawCallback(12,
+          new ::grpc::internal::CallbackServerStreamingHandler< ::grpc::ByteBuffer, ::grpc::ByteBuffer>(
+            [this](
+                   ::grpc::CallbackServerContext* context, const::grpc::ByteBuffer* request) { return this->BackupStudy(context, request); }));
+    }
+    ~WithRawCallbackMethod_BackupStudy() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status BackupStudy(::grpc::ServerContext* /*context*/, const ::sanas::v1::BackupStudyRequest* /*request*/, ::grpc::ServerWriter< ::sanas::v1::BackupStudyResponse>* /*writer*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    virtual ::grpc::ServerWriteReactor< ::grpc::ByteBuffer>* BackupStudy(
+      ::grpc::CallbackServerContext* /*context*/, const ::grpc::ByteBuffer* /*request*/)  { return nullptr; }
+  };
+  template <class BaseClass>
+  class WithRawCallbackMethod_RestoreStudy : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithRawCallbackMethod_RestoreStudy() {
+      ::grpc::Service::MarkMethodRawCallback(13,
+          new ::grpc::internal::CallbackClientStreamingHandler< ::grpc::ByteBuffer, ::grpc::ByteBuffer>(
+            [this](
+                   ::grpc::CallbackServerContext* context, ::grpc::ByteBuffer* response) { return this->RestoreStudy(context, response); }));
+    }
+    ~WithRawCallbackMethod_RestoreStudy() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status RestoreStudy(::grpc::ServerContext* /*context*/, ::grpc::ServerReader< ::sanas::v1::RestoreStudyRequest>* /*reader*/, ::sanas::v1::RestoreStudyResponse* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    virtual ::grpc::ServerReadReactor< ::grpc::ByteBuffer>* RestoreStudy(
+      ::grpc::CallbackServerContext* /*context*/, ::grpc::ByteBuffer* /*response*/)  { return nullptr; }
   };
   template <class BaseClass>
   class WithStreamedUnaryMethod_CreateStudy : public BaseClass {
@@ -2059,8 +2350,35 @@ class ControllerService final {
     // replace default version of method with split streamed
     virtual ::grpc::Status StreamedWatchStudy(::grpc::ServerContext* context, ::grpc::ServerSplitStreamer< ::sanas::v1::WatchStudyRequest,::sanas::v1::WatchStudyResponse>* server_split_streamer) = 0;
   };
-  typedef WithSplitStreamingMethod_WatchStudy<Service > SplitStreamedService;
-  typedef WithStreamedUnaryMethod_CreateStudy<WithStreamedUnaryMethod_GetStudy<WithStreamedUnaryMethod_ListStudies<WithStreamedUnaryMethod_DeleteStudy<WithStreamedUnaryMethod_SuggestTrial<WithStreamedUnaryMethod_CompleteTrial<WithStreamedUnaryMethod_HeartbeatTrial<WithStreamedUnaryMethod_ListTrials<WithSplitStreamingMethod_WatchStudy<WithStreamedUnaryMethod_ImportPaddleSlimCheckpoint<WithStreamedUnaryMethod_ReportTrialProgress<WithStreamedUnaryMethod_SkipTrial<Service > > > > > > > > > > > > StreamedService;
+  template <class BaseClass>
+  class WithSplitStreamingMethod_BackupStudy : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithSplitStreamingMethod_BackupStudy() {
+      ::grpc::Service::MarkMethodStreamed(12,
+        new ::grpc::internal::SplitServerStreamingHandler<
+          ::sanas::v1::BackupStudyRequest, ::sanas::v1::BackupStudyResponse>(
+            [this](::grpc::ServerContext* context,
+                   ::grpc::ServerSplitStreamer<
+                     ::sanas::v1::BackupStudyRequest, ::sanas::v1::BackupStudyResponse>* streamer) {
+                       return this->StreamedBackupStudy(context,
+                         streamer);
+                  }));
+    }
+    ~WithSplitStreamingMethod_BackupStudy() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable regular version of this method
+    ::grpc::Status BackupStudy(::grpc::ServerContext* /*context*/, const ::sanas::v1::BackupStudyRequest* /*request*/, ::grpc::ServerWriter< ::sanas::v1::BackupStudyResponse>* /*writer*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    // replace default version of method with split streamed
+    virtual ::grpc::Status StreamedBackupStudy(::grpc::ServerContext* context, ::grpc::ServerSplitStreamer< ::sanas::v1::BackupStudyRequest,::sanas::v1::BackupStudyResponse>* server_split_streamer) = 0;
+  };
+  typedef WithSplitStreamingMethod_WatchStudy<WithSplitStreamingMethod_BackupStudy<Service > > SplitStreamedService;
+  typedef WithStreamedUnaryMethod_CreateStudy<WithStreamedUnaryMethod_GetStudy<WithStreamedUnaryMethod_ListStudies<WithStreamedUnaryMethod_DeleteStudy<WithStreamedUnaryMethod_SuggestTrial<WithStreamedUnaryMethod_CompleteTrial<WithStreamedUnaryMethod_HeartbeatTrial<WithStreamedUnaryMethod_ListTrials<WithSplitStreamingMethod_WatchStudy<WithStreamedUnaryMethod_ImportPaddleSlimCheckpoint<WithStreamedUnaryMethod_ReportTrialProgress<WithStreamedUnaryMethod_SkipTrial<WithSplitStreamingMethod_BackupStudy<Service > > > > > > > > > > > > > StreamedService;
 };
 
 }  // namespace v1

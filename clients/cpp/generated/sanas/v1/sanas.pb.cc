@@ -561,6 +561,63 @@ struct ImportPaddleSlimCheckpointResponseDefaultTypeInternal {
   };
 };
 PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 ImportPaddleSlimCheckpointResponseDefaultTypeInternal _ImportPaddleSlimCheckpointResponse_default_instance_;
+PROTOBUF_CONSTEXPR BackupStudyRequest::BackupStudyRequest(
+    ::_pbi::ConstantInitialized): _impl_{
+    /*decltype(_impl_.study_id_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_._cached_size_)*/{}} {}
+struct BackupStudyRequestDefaultTypeInternal {
+  PROTOBUF_CONSTEXPR BackupStudyRequestDefaultTypeInternal()
+      : _instance(::_pbi::ConstantInitialized{}) {}
+  ~BackupStudyRequestDefaultTypeInternal() {}
+  union {
+    BackupStudyRequest _instance;
+  };
+};
+PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 BackupStudyRequestDefaultTypeInternal _BackupStudyRequest_default_instance_;
+PROTOBUF_CONSTEXPR BackupStudyResponse::BackupStudyResponse(
+    ::_pbi::ConstantInitialized): _impl_{
+    /*decltype(_impl_.header_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.snapshot_chunk_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.trial_count_)*/int64_t{0}
+  , /*decltype(_impl_._cached_size_)*/{}} {}
+struct BackupStudyResponseDefaultTypeInternal {
+  PROTOBUF_CONSTEXPR BackupStudyResponseDefaultTypeInternal()
+      : _instance(::_pbi::ConstantInitialized{}) {}
+  ~BackupStudyResponseDefaultTypeInternal() {}
+  union {
+    BackupStudyResponse _instance;
+  };
+};
+PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 BackupStudyResponseDefaultTypeInternal _BackupStudyResponse_default_instance_;
+PROTOBUF_CONSTEXPR RestoreStudyRequest::RestoreStudyRequest(
+    ::_pbi::ConstantInitialized): _impl_{
+    /*decltype(_impl_.study_id_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.header_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.snapshot_chunk_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_._cached_size_)*/{}} {}
+struct RestoreStudyRequestDefaultTypeInternal {
+  PROTOBUF_CONSTEXPR RestoreStudyRequestDefaultTypeInternal()
+      : _instance(::_pbi::ConstantInitialized{}) {}
+  ~RestoreStudyRequestDefaultTypeInternal() {}
+  union {
+    RestoreStudyRequest _instance;
+  };
+};
+PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 RestoreStudyRequestDefaultTypeInternal _RestoreStudyRequest_default_instance_;
+PROTOBUF_CONSTEXPR RestoreStudyResponse::RestoreStudyResponse(
+    ::_pbi::ConstantInitialized): _impl_{
+    /*decltype(_impl_.study_)*/nullptr
+  , /*decltype(_impl_.restored_trials_)*/int64_t{0}
+  , /*decltype(_impl_._cached_size_)*/{}} {}
+struct RestoreStudyResponseDefaultTypeInternal {
+  PROTOBUF_CONSTEXPR RestoreStudyResponseDefaultTypeInternal()
+      : _instance(::_pbi::ConstantInitialized{}) {}
+  ~RestoreStudyResponseDefaultTypeInternal() {}
+  union {
+    RestoreStudyResponse _instance;
+  };
+};
+PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 RestoreStudyResponseDefaultTypeInternal _RestoreStudyResponse_default_instance_;
 PROTOBUF_CONSTEXPR ReportTrialProgressRequest::ReportTrialProgressRequest(
     ::_pbi::ConstantInitialized): _impl_{
     /*decltype(_impl_.study_id_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
@@ -630,7 +687,7 @@ struct SkipTrialResponseDefaultTypeInternal {
 PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 SkipTrialResponseDefaultTypeInternal _SkipTrialResponse_default_instance_;
 }  // namespace v1
 }  // namespace sanas
-static ::_pb::Metadata file_level_metadata_sanas_2fv1_2fsanas_2eproto[36];
+static ::_pb::Metadata file_level_metadata_sanas_2fv1_2fsanas_2eproto[40];
 static const ::_pb::EnumDescriptor* file_level_enum_descriptors_sanas_2fv1_2fsanas_2eproto[5];
 static constexpr ::_pb::ServiceDescriptor const** file_level_service_descriptors_sanas_2fv1_2fsanas_2eproto = nullptr;
 
@@ -1003,6 +1060,39 @@ const uint32_t TableStruct_sanas_2fv1_2fsanas_2eproto::offsets[] PROTOBUF_SECTIO
   PROTOBUF_FIELD_OFFSET(::sanas::v1::ImportPaddleSlimCheckpointResponse, _impl_.study_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::ImportPaddleSlimCheckpointResponse, _impl_.imported_trials_),
   ~0u,  // no _has_bits_
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::BackupStudyRequest, _internal_metadata_),
+  ~0u,  // no _extensions_
+  ~0u,  // no _oneof_case_
+  ~0u,  // no _weak_field_map_
+  ~0u,  // no _inlined_string_donated_
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::BackupStudyRequest, _impl_.study_id_),
+  ~0u,  // no _has_bits_
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::BackupStudyResponse, _internal_metadata_),
+  ~0u,  // no _extensions_
+  ~0u,  // no _oneof_case_
+  ~0u,  // no _weak_field_map_
+  ~0u,  // no _inlined_string_donated_
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::BackupStudyResponse, _impl_.header_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::BackupStudyResponse, _impl_.snapshot_chunk_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::BackupStudyResponse, _impl_.trial_count_),
+  ~0u,  // no _has_bits_
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::RestoreStudyRequest, _internal_metadata_),
+  ~0u,  // no _extensions_
+  ~0u,  // no _oneof_case_
+  ~0u,  // no _weak_field_map_
+  ~0u,  // no _inlined_string_donated_
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::RestoreStudyRequest, _impl_.study_id_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::RestoreStudyRequest, _impl_.header_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::RestoreStudyRequest, _impl_.snapshot_chunk_),
+  ~0u,  // no _has_bits_
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::RestoreStudyResponse, _internal_metadata_),
+  ~0u,  // no _extensions_
+  ~0u,  // no _oneof_case_
+  ~0u,  // no _weak_field_map_
+  ~0u,  // no _inlined_string_donated_
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::RestoreStudyResponse, _impl_.study_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::RestoreStudyResponse, _impl_.restored_trials_),
+  ~0u,  // no _has_bits_
   PROTOBUF_FIELD_OFFSET(::sanas::v1::ReportTrialProgressRequest, _internal_metadata_),
   ~0u,  // no _extensions_
   ~0u,  // no _oneof_case_
@@ -1079,10 +1169,14 @@ static const ::_pbi::MigrationSchema schemas[] PROTOBUF_SECTION_VARIABLE(protode
   { 339, -1, -1, sizeof(::sanas::v1::WatchStudyResponse)},
   { 350, -1, -1, sizeof(::sanas::v1::ImportPaddleSlimCheckpointRequest)},
   { 359, -1, -1, sizeof(::sanas::v1::ImportPaddleSlimCheckpointResponse)},
-  { 367, -1, -1, sizeof(::sanas::v1::ReportTrialProgressRequest)},
-  { 382, -1, -1, sizeof(::sanas::v1::ReportTrialProgressResponse)},
-  { 390, -1, -1, sizeof(::sanas::v1::SkipTrialRequest)},
-  { 402, -1, -1, sizeof(::sanas::v1::SkipTrialResponse)},
+  { 367, -1, -1, sizeof(::sanas::v1::BackupStudyRequest)},
+  { 374, -1, -1, sizeof(::sanas::v1::BackupStudyResponse)},
+  { 383, -1, -1, sizeof(::sanas::v1::RestoreStudyRequest)},
+  { 392, -1, -1, sizeof(::sanas::v1::RestoreStudyResponse)},
+  { 400, -1, -1, sizeof(::sanas::v1::ReportTrialProgressRequest)},
+  { 415, -1, -1, sizeof(::sanas::v1::ReportTrialProgressResponse)},
+  { 423, -1, -1, sizeof(::sanas::v1::SkipTrialRequest)},
+  { 435, -1, -1, sizeof(::sanas::v1::SkipTrialResponse)},
 };
 
 static const ::_pb::Message* const file_default_instances[] = {
@@ -1118,6 +1212,10 @@ static const ::_pb::Message* const file_default_instances[] = {
   &::sanas::v1::_WatchStudyResponse_default_instance_._instance,
   &::sanas::v1::_ImportPaddleSlimCheckpointRequest_default_instance_._instance,
   &::sanas::v1::_ImportPaddleSlimCheckpointResponse_default_instance_._instance,
+  &::sanas::v1::_BackupStudyRequest_default_instance_._instance,
+  &::sanas::v1::_BackupStudyResponse_default_instance_._instance,
+  &::sanas::v1::_RestoreStudyRequest_default_instance_._instance,
+  &::sanas::v1::_RestoreStudyResponse_default_instance_._instance,
   &::sanas::v1::_ReportTrialProgressRequest_default_instance_._instance,
   &::sanas::v1::_ReportTrialProgressResponse_default_instance_._instance,
   &::sanas::v1::_SkipTrialRequest_default_instance_._instance,
@@ -1240,80 +1338,92 @@ const char descriptor_table_protodef_sanas_2fv1_2fsanas_2eproto[] PROTOBUF_SECTI
   "sanas.v1.StudyConfig\022\027\n\017checkpoint_json\030"
   "\003 \001(\t\"]\n\"ImportPaddleSlimCheckpointRespo"
   "nse\022\036\n\005study\030\001 \001(\0132\017.sanas.v1.Study\022\027\n\017i"
-  "mported_trials\030\002 \001(\003\"\341\001\n\032ReportTrialProg"
-  "ressRequest\022\020\n\010study_id\030\001 \001(\t\022\020\n\010trial_i"
-  "d\030\002 \001(\003\022\014\n\004step\030\003 \001(\003\022\r\n\005value\030\004 \001(\001\022\020\n\010"
-  "max_step\030\005 \001(\003\022\021\n\tclient_id\030\006 \001(\t\022/\n\016ear"
-  "ly_stopping\030\007 \001(\0132\027.sanas.v1.EarlyStoppi"
-  "ng\022\021\n\tstudy_uid\030\010 \001(\t\022\031\n\021trial_fingerpri"
-  "nt\030\t \001(\t\"R\n\033ReportTrialProgressResponse\022"
-  "\036\n\005trial\030\001 \001(\0132\017.sanas.v1.Trial\022\023\n\013shoul"
-  "d_stop\030\002 \001(\010\"\207\001\n\020SkipTrialRequest\022\020\n\010stu"
-  "dy_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001(\003\022\021\n\tclient_"
-  "id\030\003 \001(\t\022\016\n\006reason\030\004 \001(\t\022\021\n\tstudy_uid\030\005 "
-  "\001(\t\022\031\n\021trial_fingerprint\030\006 \001(\t\"M\n\021SkipTr"
-  "ialResponse\022\036\n\005trial\030\001 \001(\0132\017.sanas.v1.Tr"
-  "ial\022\030\n\020budget_remaining\030\002 \001(\003*i\n\rObjecti"
-  "veGoal\022\036\n\032OBJECTIVE_GOAL_UNSPECIFIED\020\000\022\033"
-  "\n\027OBJECTIVE_GOAL_MAXIMIZE\020\001\022\033\n\027OBJECTIVE"
-  "_GOAL_MINIMIZE\020\002*t\n\nStudyState\022\033\n\027STUDY_"
-  "STATE_UNSPECIFIED\020\000\022\026\n\022STUDY_STATE_ACTIV"
-  "E\020\001\022\031\n\025STUDY_STATE_COMPLETED\020\002\022\026\n\022STUDY_"
-  "STATE_BROKEN\020\003*\252\001\n\nTrialState\022\033\n\027TRIAL_S"
-  "TATE_UNSPECIFIED\020\000\022\026\n\022TRIAL_STATE_ACTIVE"
-  "\020\001\022\031\n\025TRIAL_STATE_SUCCEEDED\020\002\022\032\n\026TRIAL_S"
-  "TATE_INFEASIBLE\020\003\022\027\n\023TRIAL_STATE_STOPPED"
-  "\020\004\022\027\n\023TRIAL_STATE_SKIPPED\020\005*\264\004\n\013ErrorRea"
-  "son\022\034\n\030ERROR_REASON_UNSPECIFIED\020\000\022!\n\035ERR"
-  "OR_REASON_INVALID_ARGUMENT\020\001\022 \n\034ERROR_RE"
-  "ASON_STUDY_NOT_FOUND\020\002\022 \n\034ERROR_REASON_T"
-  "RIAL_NOT_FOUND\020\003\022\035\n\031ERROR_REASON_STUDY_E"
-  "XISTS\020\004\022(\n$ERROR_REASON_TRIAL_ALREADY_CO"
-  "MPLETED\020\005\022!\n\035ERROR_REASON_BUDGET_EXHAUST"
-  "ED\020\006\022 \n\034ERROR_REASON_SPACE_EXHAUSTED\020\007\022 "
-  "\n\034ERROR_REASON_STORAGE_FAILURE\020\010\022(\n$ERRO"
-  "R_REASON_TOO_MANY_PENDING_TRIALS\020\t\022 \n\034ER"
-  "ROR_REASON_UNAUTHENTICATED\020\n\022\035\n\031ERROR_RE"
-  "ASON_STUDY_BROKEN\020\013\022\"\n\036ERROR_REASON_TOO_"
-  "MANY_WATCHERS\020\014\022\037\n\033ERROR_REASON_TRIAL_NO"
-  "T_HELD\020\r\022\034\n\030ERROR_REASON_STALE_TRIAL\020\016\022\""
-  "\n\036ERROR_REASON_PERMISSION_DENIED\020\017*\370\002\n\016S"
-  "tudyEventType\022 \n\034STUDY_EVENT_TYPE_UNSPEC"
-  "IFIED\020\000\022\"\n\036STUDY_EVENT_TYPE_CURRENT_STAT"
-  "E\020\001\022$\n STUDY_EVENT_TYPE_TRIAL_SUGGESTED\020"
-  "\002\022\"\n\036STUDY_EVENT_TYPE_LEASE_EXPIRED\020\003\022$\n"
-  " STUDY_EVENT_TYPE_TRIAL_COMPLETED\020\004\022\035\n\031S"
-  "TUDY_EVENT_TYPE_NEW_BEST\020\005\022$\n STUDY_EVEN"
-  "T_TYPE_STUDY_COMPLETED\020\006\022#\n\037STUDY_EVENT_"
-  "TYPE_TRIAL_PROGRESS\020\007\022\"\n\036STUDY_EVENT_TYP"
-  "E_TRIAL_STOPPED\020\010\022\"\n\036STUDY_EVENT_TYPE_TR"
-  "IAL_SKIPPED\020\t2\347\007\n\021ControllerService\022J\n\013C"
-  "reateStudy\022\034.sanas.v1.CreateStudyRequest"
-  "\032\035.sanas.v1.CreateStudyResponse\022A\n\010GetSt"
-  "udy\022\031.sanas.v1.GetStudyRequest\032\032.sanas.v"
-  "1.GetStudyResponse\022J\n\013ListStudies\022\034.sana"
-  "s.v1.ListStudiesRequest\032\035.sanas.v1.ListS"
-  "tudiesResponse\022J\n\013DeleteStudy\022\034.sanas.v1"
-  ".DeleteStudyRequest\032\035.sanas.v1.DeleteStu"
-  "dyResponse\022M\n\014SuggestTrial\022\035.sanas.v1.Su"
-  "ggestTrialRequest\032\036.sanas.v1.SuggestTria"
-  "lResponse\022P\n\rCompleteTrial\022\036.sanas.v1.Co"
-  "mpleteTrialRequest\032\037.sanas.v1.CompleteTr"
-  "ialResponse\022S\n\016HeartbeatTrial\022\037.sanas.v1"
-  ".HeartbeatTrialRequest\032 .sanas.v1.Heartb"
-  "eatTrialResponse\022G\n\nListTrials\022\033.sanas.v"
-  "1.ListTrialsRequest\032\034.sanas.v1.ListTrial"
-  "sResponse\022I\n\nWatchStudy\022\033.sanas.v1.Watch"
-  "StudyRequest\032\034.sanas.v1.WatchStudyRespon"
-  "se0\001\022w\n\032ImportPaddleSlimCheckpoint\022+.san"
-  "as.v1.ImportPaddleSlimCheckpointRequest\032"
-  ",.sanas.v1.ImportPaddleSlimCheckpointRes"
-  "ponse\022b\n\023ReportTrialProgress\022$.sanas.v1."
-  "ReportTrialProgressRequest\032%.sanas.v1.Re"
-  "portTrialProgressResponse\022D\n\tSkipTrial\022\032"
-  ".sanas.v1.SkipTrialRequest\032\033.sanas.v1.Sk"
-  "ipTrialResponseB7Z5github.com/sanas-nas/"
-  "sanas/clients/go/sanasv1;sanasv1b\006proto3"
+  "mported_trials\030\002 \001(\003\"&\n\022BackupStudyReque"
+  "st\022\020\n\010study_id\030\001 \001(\t\"R\n\023BackupStudyRespo"
+  "nse\022\016\n\006header\030\001 \001(\014\022\026\n\016snapshot_chunk\030\002 "
+  "\001(\014\022\023\n\013trial_count\030\003 \001(\003\"O\n\023RestoreStudy"
+  "Request\022\020\n\010study_id\030\001 \001(\t\022\016\n\006header\030\002 \001("
+  "\014\022\026\n\016snapshot_chunk\030\003 \001(\014\"O\n\024RestoreStud"
+  "yResponse\022\036\n\005study\030\001 \001(\0132\017.sanas.v1.Stud"
+  "y\022\027\n\017restored_trials\030\002 \001(\003\"\341\001\n\032ReportTri"
+  "alProgressRequest\022\020\n\010study_id\030\001 \001(\t\022\020\n\010t"
+  "rial_id\030\002 \001(\003\022\014\n\004step\030\003 \001(\003\022\r\n\005value\030\004 \001"
+  "(\001\022\020\n\010max_step\030\005 \001(\003\022\021\n\tclient_id\030\006 \001(\t\022"
+  "/\n\016early_stopping\030\007 \001(\0132\027.sanas.v1.Early"
+  "Stopping\022\021\n\tstudy_uid\030\010 \001(\t\022\031\n\021trial_fin"
+  "gerprint\030\t \001(\t\"R\n\033ReportTrialProgressRes"
+  "ponse\022\036\n\005trial\030\001 \001(\0132\017.sanas.v1.Trial\022\023\n"
+  "\013should_stop\030\002 \001(\010\"\207\001\n\020SkipTrialRequest\022"
+  "\020\n\010study_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001(\003\022\021\n\tc"
+  "lient_id\030\003 \001(\t\022\016\n\006reason\030\004 \001(\t\022\021\n\tstudy_"
+  "uid\030\005 \001(\t\022\031\n\021trial_fingerprint\030\006 \001(\t\"M\n\021"
+  "SkipTrialResponse\022\036\n\005trial\030\001 \001(\0132\017.sanas"
+  ".v1.Trial\022\030\n\020budget_remaining\030\002 \001(\003*i\n\rO"
+  "bjectiveGoal\022\036\n\032OBJECTIVE_GOAL_UNSPECIFI"
+  "ED\020\000\022\033\n\027OBJECTIVE_GOAL_MAXIMIZE\020\001\022\033\n\027OBJ"
+  "ECTIVE_GOAL_MINIMIZE\020\002*t\n\nStudyState\022\033\n\027"
+  "STUDY_STATE_UNSPECIFIED\020\000\022\026\n\022STUDY_STATE"
+  "_ACTIVE\020\001\022\031\n\025STUDY_STATE_COMPLETED\020\002\022\026\n\022"
+  "STUDY_STATE_BROKEN\020\003*\252\001\n\nTrialState\022\033\n\027T"
+  "RIAL_STATE_UNSPECIFIED\020\000\022\026\n\022TRIAL_STATE_"
+  "ACTIVE\020\001\022\031\n\025TRIAL_STATE_SUCCEEDED\020\002\022\032\n\026T"
+  "RIAL_STATE_INFEASIBLE\020\003\022\027\n\023TRIAL_STATE_S"
+  "TOPPED\020\004\022\027\n\023TRIAL_STATE_SKIPPED\020\005*\264\004\n\013Er"
+  "rorReason\022\034\n\030ERROR_REASON_UNSPECIFIED\020\000\022"
+  "!\n\035ERROR_REASON_INVALID_ARGUMENT\020\001\022 \n\034ER"
+  "ROR_REASON_STUDY_NOT_FOUND\020\002\022 \n\034ERROR_RE"
+  "ASON_TRIAL_NOT_FOUND\020\003\022\035\n\031ERROR_REASON_S"
+  "TUDY_EXISTS\020\004\022(\n$ERROR_REASON_TRIAL_ALRE"
+  "ADY_COMPLETED\020\005\022!\n\035ERROR_REASON_BUDGET_E"
+  "XHAUSTED\020\006\022 \n\034ERROR_REASON_SPACE_EXHAUST"
+  "ED\020\007\022 \n\034ERROR_REASON_STORAGE_FAILURE\020\010\022("
+  "\n$ERROR_REASON_TOO_MANY_PENDING_TRIALS\020\t"
+  "\022 \n\034ERROR_REASON_UNAUTHENTICATED\020\n\022\035\n\031ER"
+  "ROR_REASON_STUDY_BROKEN\020\013\022\"\n\036ERROR_REASO"
+  "N_TOO_MANY_WATCHERS\020\014\022\037\n\033ERROR_REASON_TR"
+  "IAL_NOT_HELD\020\r\022\034\n\030ERROR_REASON_STALE_TRI"
+  "AL\020\016\022\"\n\036ERROR_REASON_PERMISSION_DENIED\020\017"
+  "*\370\002\n\016StudyEventType\022 \n\034STUDY_EVENT_TYPE_"
+  "UNSPECIFIED\020\000\022\"\n\036STUDY_EVENT_TYPE_CURREN"
+  "T_STATE\020\001\022$\n STUDY_EVENT_TYPE_TRIAL_SUGG"
+  "ESTED\020\002\022\"\n\036STUDY_EVENT_TYPE_LEASE_EXPIRE"
+  "D\020\003\022$\n STUDY_EVENT_TYPE_TRIAL_COMPLETED\020"
+  "\004\022\035\n\031STUDY_EVENT_TYPE_NEW_BEST\020\005\022$\n STUD"
+  "Y_EVENT_TYPE_STUDY_COMPLETED\020\006\022#\n\037STUDY_"
+  "EVENT_TYPE_TRIAL_PROGRESS\020\007\022\"\n\036STUDY_EVE"
+  "NT_TYPE_TRIAL_STOPPED\020\010\022\"\n\036STUDY_EVENT_T"
+  "YPE_TRIAL_SKIPPED\020\t2\206\t\n\021ControllerServic"
+  "e\022J\n\013CreateStudy\022\034.sanas.v1.CreateStudyR"
+  "equest\032\035.sanas.v1.CreateStudyResponse\022A\n"
+  "\010GetStudy\022\031.sanas.v1.GetStudyRequest\032\032.s"
+  "anas.v1.GetStudyResponse\022J\n\013ListStudies\022"
+  "\034.sanas.v1.ListStudiesRequest\032\035.sanas.v1"
+  ".ListStudiesResponse\022J\n\013DeleteStudy\022\034.sa"
+  "nas.v1.DeleteStudyRequest\032\035.sanas.v1.Del"
+  "eteStudyResponse\022M\n\014SuggestTrial\022\035.sanas"
+  ".v1.SuggestTrialRequest\032\036.sanas.v1.Sugge"
+  "stTrialResponse\022P\n\rCompleteTrial\022\036.sanas"
+  ".v1.CompleteTrialRequest\032\037.sanas.v1.Comp"
+  "leteTrialResponse\022S\n\016HeartbeatTrial\022\037.sa"
+  "nas.v1.HeartbeatTrialRequest\032 .sanas.v1."
+  "HeartbeatTrialResponse\022G\n\nListTrials\022\033.s"
+  "anas.v1.ListTrialsRequest\032\034.sanas.v1.Lis"
+  "tTrialsResponse\022I\n\nWatchStudy\022\033.sanas.v1"
+  ".WatchStudyRequest\032\034.sanas.v1.WatchStudy"
+  "Response0\001\022w\n\032ImportPaddleSlimCheckpoint"
+  "\022+.sanas.v1.ImportPaddleSlimCheckpointRe"
+  "quest\032,.sanas.v1.ImportPaddleSlimCheckpo"
+  "intResponse\022b\n\023ReportTrialProgress\022$.san"
+  "as.v1.ReportTrialProgressRequest\032%.sanas"
+  ".v1.ReportTrialProgressResponse\022D\n\tSkipT"
+  "rial\022\032.sanas.v1.SkipTrialRequest\032\033.sanas"
+  ".v1.SkipTrialResponse\022L\n\013BackupStudy\022\034.s"
+  "anas.v1.BackupStudyRequest\032\035.sanas.v1.Ba"
+  "ckupStudyResponse0\001\022O\n\014RestoreStudy\022\035.sa"
+  "nas.v1.RestoreStudyRequest\032\036.sanas.v1.Re"
+  "storeStudyResponse(\001B7Z5github.com/sanas"
+  "-nas/sanas/clients/go/sanasv1;sanasv1b\006p"
+  "roto3"
   ;
 static const ::_pbi::DescriptorTable* const descriptor_table_sanas_2fv1_2fsanas_2eproto_deps[2] = {
   &::descriptor_table_google_2fprotobuf_2fduration_2eproto,
@@ -1321,9 +1431,9 @@ static const ::_pbi::DescriptorTable* const descriptor_table_sanas_2fv1_2fsanas_
 };
 static ::_pbi::once_flag descriptor_table_sanas_2fv1_2fsanas_2eproto_once;
 const ::_pbi::DescriptorTable descriptor_table_sanas_2fv1_2fsanas_2eproto = {
-    false, false, 7560, descriptor_table_protodef_sanas_2fv1_2fsanas_2eproto,
+    false, false, 8005, descriptor_table_protodef_sanas_2fv1_2fsanas_2eproto,
     "sanas/v1/sanas.proto",
-    &descriptor_table_sanas_2fv1_2fsanas_2eproto_once, descriptor_table_sanas_2fv1_2fsanas_2eproto_deps, 2, 36,
+    &descriptor_table_sanas_2fv1_2fsanas_2eproto_once, descriptor_table_sanas_2fv1_2fsanas_2eproto_deps, 2, 40,
     schemas, file_default_instances, TableStruct_sanas_2fv1_2fsanas_2eproto::offsets,
     file_level_metadata_sanas_2fv1_2fsanas_2eproto, file_level_enum_descriptors_sanas_2fv1_2fsanas_2eproto,
     file_level_service_descriptors_sanas_2fv1_2fsanas_2eproto,
@@ -11735,6 +11845,996 @@ void ImportPaddleSlimCheckpointResponse::InternalSwap(ImportPaddleSlimCheckpoint
 
 // ===================================================================
 
+class BackupStudyRequest::_Internal {
+ public:
+};
+
+BackupStudyRequest::BackupStudyRequest(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                         bool is_message_owned)
+  : ::PROTOBUF_NAMESPACE_ID::Message(arena, is_message_owned) {
+  SharedCtor(arena, is_message_owned);
+  // @@protoc_insertion_point(arena_constructor:sanas.v1.BackupStudyRequest)
+}
+BackupStudyRequest::BackupStudyRequest(const BackupStudyRequest& from)
+  : ::PROTOBUF_NAMESPACE_ID::Message() {
+  BackupStudyRequest* const _this = this; (void)_this;
+  new (&_impl_) Impl_{
+      decltype(_impl_.study_id_){}
+    , /*decltype(_impl_._cached_size_)*/{}};
+
+  _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+  _impl_.study_id_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.study_id_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_study_id().empty()) {
+    _this->_impl_.study_id_.Set(from._internal_study_id(), 
+      _this->GetArenaForAllocation());
+  }
+  // @@protoc_insertion_point(copy_constructor:sanas.v1.BackupStudyRequest)
+}
+
+inline void BackupStudyRequest::SharedCtor(
+    ::_pb::Arena* arena, bool is_message_owned) {
+  (void)arena;
+  (void)is_message_owned;
+  new (&_impl_) Impl_{
+      decltype(_impl_.study_id_){}
+    , /*decltype(_impl_._cached_size_)*/{}
+  };
+  _impl_.study_id_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.study_id_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+}
+
+BackupStudyRequest::~BackupStudyRequest() {
+  // @@protoc_insertion_point(destructor:sanas.v1.BackupStudyRequest)
+  if (auto *arena = _internal_metadata_.DeleteReturnArena<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>()) {
+  (void)arena;
+    return;
+  }
+  SharedDtor();
+}
+
+inline void BackupStudyRequest::SharedDtor() {
+  GOOGLE_DCHECK(GetArenaForAllocation() == nullptr);
+  _impl_.study_id_.Destroy();
+}
+
+void BackupStudyRequest::SetCachedSize(int size) const {
+  _impl_._cached_size_.Set(size);
+}
+
+void BackupStudyRequest::Clear() {
+// @@protoc_insertion_point(message_clear_start:sanas.v1.BackupStudyRequest)
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  _impl_.study_id_.ClearToEmpty();
+  _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
+}
+
+const char* BackupStudyRequest::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
+#define CHK_(x) if (PROTOBUF_PREDICT_FALSE(!(x))) goto failure
+  while (!ctx->Done(&ptr)) {
+    uint32_t tag;
+    ptr = ::_pbi::ReadTag(ptr, &tag);
+    switch (tag >> 3) {
+      // string study_id = 1;
+      case 1:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 10)) {
+          auto str = _internal_mutable_study_id();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "sanas.v1.BackupStudyRequest.study_id"));
+        } else
+          goto handle_unusual;
+        continue;
+      default:
+        goto handle_unusual;
+    }  // switch
+  handle_unusual:
+    if ((tag == 0) || ((tag & 7) == 4)) {
+      CHK_(ptr);
+      ctx->SetLastTag(tag);
+      goto message_done;
+    }
+    ptr = UnknownFieldParse(
+        tag,
+        _internal_metadata_.mutable_unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(),
+        ptr, ctx);
+    CHK_(ptr != nullptr);
+  }  // while
+message_done:
+  return ptr;
+failure:
+  ptr = nullptr;
+  goto message_done;
+#undef CHK_
+}
+
+uint8_t* BackupStudyRequest::_InternalSerialize(
+    uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const {
+  // @@protoc_insertion_point(serialize_to_array_start:sanas.v1.BackupStudyRequest)
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  // string study_id = 1;
+  if (!this->_internal_study_id().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_study_id().data(), static_cast<int>(this->_internal_study_id().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "sanas.v1.BackupStudyRequest.study_id");
+    target = stream->WriteStringMaybeAliased(
+        1, this->_internal_study_id(), target);
+  }
+
+  if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
+    target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
+        _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
+  }
+  // @@protoc_insertion_point(serialize_to_array_end:sanas.v1.BackupStudyRequest)
+  return target;
+}
+
+size_t BackupStudyRequest::ByteSizeLong() const {
+// @@protoc_insertion_point(message_byte_size_start:sanas.v1.BackupStudyRequest)
+  size_t total_size = 0;
+
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  // string study_id = 1;
+  if (!this->_internal_study_id().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_study_id());
+  }
+
+  return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
+}
+
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData BackupStudyRequest::_class_data_ = {
+    ::PROTOBUF_NAMESPACE_ID::Message::CopyWithSourceCheck,
+    BackupStudyRequest::MergeImpl
+};
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*BackupStudyRequest::GetClassData() const { return &_class_data_; }
+
+
+void BackupStudyRequest::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg) {
+  auto* const _this = static_cast<BackupStudyRequest*>(&to_msg);
+  auto& from = static_cast<const BackupStudyRequest&>(from_msg);
+  // @@protoc_insertion_point(class_specific_merge_from_start:sanas.v1.BackupStudyRequest)
+  GOOGLE_DCHECK_NE(&from, _this);
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  if (!from._internal_study_id().empty()) {
+    _this->_internal_set_study_id(from._internal_study_id());
+  }
+  _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+}
+
+void BackupStudyRequest::CopyFrom(const BackupStudyRequest& from) {
+// @@protoc_insertion_point(class_specific_copy_from_start:sanas.v1.BackupStudyRequest)
+  if (&from == this) return;
+  Clear();
+  MergeFrom(from);
+}
+
+bool BackupStudyRequest::IsInitialized() const {
+  return true;
+}
+
+void BackupStudyRequest::InternalSwap(BackupStudyRequest* other) {
+  using std::swap;
+  auto* lhs_arena = GetArenaForAllocation();
+  auto* rhs_arena = other->GetArenaForAllocation();
+  _internal_metadata_.InternalSwap(&other->_internal_metadata_);
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.study_id_, lhs_arena,
+      &other->_impl_.study_id_, rhs_arena
+  );
+}
+
+::PROTOBUF_NAMESPACE_ID::Metadata BackupStudyRequest::GetMetadata() const {
+  return ::_pbi::AssignDescriptors(
+      &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[32]);
+}
+
+// ===================================================================
+
+class BackupStudyResponse::_Internal {
+ public:
+};
+
+BackupStudyResponse::BackupStudyResponse(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                         bool is_message_owned)
+  : ::PROTOBUF_NAMESPACE_ID::Message(arena, is_message_owned) {
+  SharedCtor(arena, is_message_owned);
+  // @@protoc_insertion_point(arena_constructor:sanas.v1.BackupStudyResponse)
+}
+BackupStudyResponse::BackupStudyResponse(const BackupStudyResponse& from)
+  : ::PROTOBUF_NAMESPACE_ID::Message() {
+  BackupStudyResponse* const _this = this; (void)_this;
+  new (&_impl_) Impl_{
+      decltype(_impl_.header_){}
+    , decltype(_impl_.snapshot_chunk_){}
+    , decltype(_impl_.trial_count_){}
+    , /*decltype(_impl_._cached_size_)*/{}};
+
+  _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+  _impl_.header_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.header_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_header().empty()) {
+    _this->_impl_.header_.Set(from._internal_header(), 
+      _this->GetArenaForAllocation());
+  }
+  _impl_.snapshot_chunk_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.snapshot_chunk_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_snapshot_chunk().empty()) {
+    _this->_impl_.snapshot_chunk_.Set(from._internal_snapshot_chunk(), 
+      _this->GetArenaForAllocation());
+  }
+  _this->_impl_.trial_count_ = from._impl_.trial_count_;
+  // @@protoc_insertion_point(copy_constructor:sanas.v1.BackupStudyResponse)
+}
+
+inline void BackupStudyResponse::SharedCtor(
+    ::_pb::Arena* arena, bool is_message_owned) {
+  (void)arena;
+  (void)is_message_owned;
+  new (&_impl_) Impl_{
+      decltype(_impl_.header_){}
+    , decltype(_impl_.snapshot_chunk_){}
+    , decltype(_impl_.trial_count_){int64_t{0}}
+    , /*decltype(_impl_._cached_size_)*/{}
+  };
+  _impl_.header_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.header_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  _impl_.snapshot_chunk_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.snapshot_chunk_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+}
+
+BackupStudyResponse::~BackupStudyResponse() {
+  // @@protoc_insertion_point(destructor:sanas.v1.BackupStudyResponse)
+  if (auto *arena = _internal_metadata_.DeleteReturnArena<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>()) {
+  (void)arena;
+    return;
+  }
+  SharedDtor();
+}
+
+inline void BackupStudyResponse::SharedDtor() {
+  GOOGLE_DCHECK(GetArenaForAllocation() == nullptr);
+  _impl_.header_.Destroy();
+  _impl_.snapshot_chunk_.Destroy();
+}
+
+void BackupStudyResponse::SetCachedSize(int size) const {
+  _impl_._cached_size_.Set(size);
+}
+
+void BackupStudyResponse::Clear() {
+// @@protoc_insertion_point(message_clear_start:sanas.v1.BackupStudyResponse)
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  _impl_.header_.ClearToEmpty();
+  _impl_.snapshot_chunk_.ClearToEmpty();
+  _impl_.trial_count_ = int64_t{0};
+  _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
+}
+
+const char* BackupStudyResponse::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
+#define CHK_(x) if (PROTOBUF_PREDICT_FALSE(!(x))) goto failure
+  while (!ctx->Done(&ptr)) {
+    uint32_t tag;
+    ptr = ::_pbi::ReadTag(ptr, &tag);
+    switch (tag >> 3) {
+      // bytes header = 1;
+      case 1:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 10)) {
+          auto str = _internal_mutable_header();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // bytes snapshot_chunk = 2;
+      case 2:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 18)) {
+          auto str = _internal_mutable_snapshot_chunk();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // int64 trial_count = 3;
+      case 3:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 24)) {
+          _impl_.trial_count_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      default:
+        goto handle_unusual;
+    }  // switch
+  handle_unusual:
+    if ((tag == 0) || ((tag & 7) == 4)) {
+      CHK_(ptr);
+      ctx->SetLastTag(tag);
+      goto message_done;
+    }
+    ptr = UnknownFieldParse(
+        tag,
+        _internal_metadata_.mutable_unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(),
+        ptr, ctx);
+    CHK_(ptr != nullptr);
+  }  // while
+message_done:
+  return ptr;
+failure:
+  ptr = nullptr;
+  goto message_done;
+#undef CHK_
+}
+
+uint8_t* BackupStudyResponse::_InternalSerialize(
+    uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const {
+  // @@protoc_insertion_point(serialize_to_array_start:sanas.v1.BackupStudyResponse)
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  // bytes header = 1;
+  if (!this->_internal_header().empty()) {
+    target = stream->WriteBytesMaybeAliased(
+        1, this->_internal_header(), target);
+  }
+
+  // bytes snapshot_chunk = 2;
+  if (!this->_internal_snapshot_chunk().empty()) {
+    target = stream->WriteBytesMaybeAliased(
+        2, this->_internal_snapshot_chunk(), target);
+  }
+
+  // int64 trial_count = 3;
+  if (this->_internal_trial_count() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt64ToArray(3, this->_internal_trial_count(), target);
+  }
+
+  if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
+    target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
+        _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
+  }
+  // @@protoc_insertion_point(serialize_to_array_end:sanas.v1.BackupStudyResponse)
+  return target;
+}
+
+size_t BackupStudyResponse::ByteSizeLong() const {
+// @@protoc_insertion_point(message_byte_size_start:sanas.v1.BackupStudyResponse)
+  size_t total_size = 0;
+
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  // bytes header = 1;
+  if (!this->_internal_header().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::BytesSize(
+        this->_internal_header());
+  }
+
+  // bytes snapshot_chunk = 2;
+  if (!this->_internal_snapshot_chunk().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::BytesSize(
+        this->_internal_snapshot_chunk());
+  }
+
+  // int64 trial_count = 3;
+  if (this->_internal_trial_count() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_trial_count());
+  }
+
+  return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
+}
+
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData BackupStudyResponse::_class_data_ = {
+    ::PROTOBUF_NAMESPACE_ID::Message::CopyWithSourceCheck,
+    BackupStudyResponse::MergeImpl
+};
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*BackupStudyResponse::GetClassData() const { return &_class_data_; }
+
+
+void BackupStudyResponse::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg) {
+  auto* const _this = static_cast<BackupStudyResponse*>(&to_msg);
+  auto& from = static_cast<const BackupStudyResponse&>(from_msg);
+  // @@protoc_insertion_point(class_specific_merge_from_start:sanas.v1.BackupStudyResponse)
+  GOOGLE_DCHECK_NE(&from, _this);
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  if (!from._internal_header().empty()) {
+    _this->_internal_set_header(from._internal_header());
+  }
+  if (!from._internal_snapshot_chunk().empty()) {
+    _this->_internal_set_snapshot_chunk(from._internal_snapshot_chunk());
+  }
+  if (from._internal_trial_count() != 0) {
+    _this->_internal_set_trial_count(from._internal_trial_count());
+  }
+  _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+}
+
+void BackupStudyResponse::CopyFrom(const BackupStudyResponse& from) {
+// @@protoc_insertion_point(class_specific_copy_from_start:sanas.v1.BackupStudyResponse)
+  if (&from == this) return;
+  Clear();
+  MergeFrom(from);
+}
+
+bool BackupStudyResponse::IsInitialized() const {
+  return true;
+}
+
+void BackupStudyResponse::InternalSwap(BackupStudyResponse* other) {
+  using std::swap;
+  auto* lhs_arena = GetArenaForAllocation();
+  auto* rhs_arena = other->GetArenaForAllocation();
+  _internal_metadata_.InternalSwap(&other->_internal_metadata_);
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.header_, lhs_arena,
+      &other->_impl_.header_, rhs_arena
+  );
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.snapshot_chunk_, lhs_arena,
+      &other->_impl_.snapshot_chunk_, rhs_arena
+  );
+  swap(_impl_.trial_count_, other->_impl_.trial_count_);
+}
+
+::PROTOBUF_NAMESPACE_ID::Metadata BackupStudyResponse::GetMetadata() const {
+  return ::_pbi::AssignDescriptors(
+      &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[33]);
+}
+
+// ===================================================================
+
+class RestoreStudyRequest::_Internal {
+ public:
+};
+
+RestoreStudyRequest::RestoreStudyRequest(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                         bool is_message_owned)
+  : ::PROTOBUF_NAMESPACE_ID::Message(arena, is_message_owned) {
+  SharedCtor(arena, is_message_owned);
+  // @@protoc_insertion_point(arena_constructor:sanas.v1.RestoreStudyRequest)
+}
+RestoreStudyRequest::RestoreStudyRequest(const RestoreStudyRequest& from)
+  : ::PROTOBUF_NAMESPACE_ID::Message() {
+  RestoreStudyRequest* const _this = this; (void)_this;
+  new (&_impl_) Impl_{
+      decltype(_impl_.study_id_){}
+    , decltype(_impl_.header_){}
+    , decltype(_impl_.snapshot_chunk_){}
+    , /*decltype(_impl_._cached_size_)*/{}};
+
+  _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+  _impl_.study_id_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.study_id_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_study_id().empty()) {
+    _this->_impl_.study_id_.Set(from._internal_study_id(), 
+      _this->GetArenaForAllocation());
+  }
+  _impl_.header_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.header_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_header().empty()) {
+    _this->_impl_.header_.Set(from._internal_header(), 
+      _this->GetArenaForAllocation());
+  }
+  _impl_.snapshot_chunk_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.snapshot_chunk_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_snapshot_chunk().empty()) {
+    _this->_impl_.snapshot_chunk_.Set(from._internal_snapshot_chunk(), 
+      _this->GetArenaForAllocation());
+  }
+  // @@protoc_insertion_point(copy_constructor:sanas.v1.RestoreStudyRequest)
+}
+
+inline void RestoreStudyRequest::SharedCtor(
+    ::_pb::Arena* arena, bool is_message_owned) {
+  (void)arena;
+  (void)is_message_owned;
+  new (&_impl_) Impl_{
+      decltype(_impl_.study_id_){}
+    , decltype(_impl_.header_){}
+    , decltype(_impl_.snapshot_chunk_){}
+    , /*decltype(_impl_._cached_size_)*/{}
+  };
+  _impl_.study_id_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.study_id_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  _impl_.header_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.header_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  _impl_.snapshot_chunk_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.snapshot_chunk_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+}
+
+RestoreStudyRequest::~RestoreStudyRequest() {
+  // @@protoc_insertion_point(destructor:sanas.v1.RestoreStudyRequest)
+  if (auto *arena = _internal_metadata_.DeleteReturnArena<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>()) {
+  (void)arena;
+    return;
+  }
+  SharedDtor();
+}
+
+inline void RestoreStudyRequest::SharedDtor() {
+  GOOGLE_DCHECK(GetArenaForAllocation() == nullptr);
+  _impl_.study_id_.Destroy();
+  _impl_.header_.Destroy();
+  _impl_.snapshot_chunk_.Destroy();
+}
+
+void RestoreStudyRequest::SetCachedSize(int size) const {
+  _impl_._cached_size_.Set(size);
+}
+
+void RestoreStudyRequest::Clear() {
+// @@protoc_insertion_point(message_clear_start:sanas.v1.RestoreStudyRequest)
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  _impl_.study_id_.ClearToEmpty();
+  _impl_.header_.ClearToEmpty();
+  _impl_.snapshot_chunk_.ClearToEmpty();
+  _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
+}
+
+const char* RestoreStudyRequest::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
+#define CHK_(x) if (PROTOBUF_PREDICT_FALSE(!(x))) goto failure
+  while (!ctx->Done(&ptr)) {
+    uint32_t tag;
+    ptr = ::_pbi::ReadTag(ptr, &tag);
+    switch (tag >> 3) {
+      // string study_id = 1;
+      case 1:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 10)) {
+          auto str = _internal_mutable_study_id();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "sanas.v1.RestoreStudyRequest.study_id"));
+        } else
+          goto handle_unusual;
+        continue;
+      // bytes header = 2;
+      case 2:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 18)) {
+          auto str = _internal_mutable_header();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // bytes snapshot_chunk = 3;
+      case 3:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 26)) {
+          auto str = _internal_mutable_snapshot_chunk();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      default:
+        goto handle_unusual;
+    }  // switch
+  handle_unusual:
+    if ((tag == 0) || ((tag & 7) == 4)) {
+      CHK_(ptr);
+      ctx->SetLastTag(tag);
+      goto message_done;
+    }
+    ptr = UnknownFieldParse(
+        tag,
+        _internal_metadata_.mutable_unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(),
+        ptr, ctx);
+    CHK_(ptr != nullptr);
+  }  // while
+message_done:
+  return ptr;
+failure:
+  ptr = nullptr;
+  goto message_done;
+#undef CHK_
+}
+
+uint8_t* RestoreStudyRequest::_InternalSerialize(
+    uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const {
+  // @@protoc_insertion_point(serialize_to_array_start:sanas.v1.RestoreStudyRequest)
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  // string study_id = 1;
+  if (!this->_internal_study_id().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_study_id().data(), static_cast<int>(this->_internal_study_id().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "sanas.v1.RestoreStudyRequest.study_id");
+    target = stream->WriteStringMaybeAliased(
+        1, this->_internal_study_id(), target);
+  }
+
+  // bytes header = 2;
+  if (!this->_internal_header().empty()) {
+    target = stream->WriteBytesMaybeAliased(
+        2, this->_internal_header(), target);
+  }
+
+  // bytes snapshot_chunk = 3;
+  if (!this->_internal_snapshot_chunk().empty()) {
+    target = stream->WriteBytesMaybeAliased(
+        3, this->_internal_snapshot_chunk(), target);
+  }
+
+  if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
+    target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
+        _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
+  }
+  // @@protoc_insertion_point(serialize_to_array_end:sanas.v1.RestoreStudyRequest)
+  return target;
+}
+
+size_t RestoreStudyRequest::ByteSizeLong() const {
+// @@protoc_insertion_point(message_byte_size_start:sanas.v1.RestoreStudyRequest)
+  size_t total_size = 0;
+
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  // string study_id = 1;
+  if (!this->_internal_study_id().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_study_id());
+  }
+
+  // bytes header = 2;
+  if (!this->_internal_header().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::BytesSize(
+        this->_internal_header());
+  }
+
+  // bytes snapshot_chunk = 3;
+  if (!this->_internal_snapshot_chunk().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::BytesSize(
+        this->_internal_snapshot_chunk());
+  }
+
+  return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
+}
+
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData RestoreStudyRequest::_class_data_ = {
+    ::PROTOBUF_NAMESPACE_ID::Message::CopyWithSourceCheck,
+    RestoreStudyRequest::MergeImpl
+};
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*RestoreStudyRequest::GetClassData() const { return &_class_data_; }
+
+
+void RestoreStudyRequest::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg) {
+  auto* const _this = static_cast<RestoreStudyRequest*>(&to_msg);
+  auto& from = static_cast<const RestoreStudyRequest&>(from_msg);
+  // @@protoc_insertion_point(class_specific_merge_from_start:sanas.v1.RestoreStudyRequest)
+  GOOGLE_DCHECK_NE(&from, _this);
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  if (!from._internal_study_id().empty()) {
+    _this->_internal_set_study_id(from._internal_study_id());
+  }
+  if (!from._internal_header().empty()) {
+    _this->_internal_set_header(from._internal_header());
+  }
+  if (!from._internal_snapshot_chunk().empty()) {
+    _this->_internal_set_snapshot_chunk(from._internal_snapshot_chunk());
+  }
+  _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+}
+
+void RestoreStudyRequest::CopyFrom(const RestoreStudyRequest& from) {
+// @@protoc_insertion_point(class_specific_copy_from_start:sanas.v1.RestoreStudyRequest)
+  if (&from == this) return;
+  Clear();
+  MergeFrom(from);
+}
+
+bool RestoreStudyRequest::IsInitialized() const {
+  return true;
+}
+
+void RestoreStudyRequest::InternalSwap(RestoreStudyRequest* other) {
+  using std::swap;
+  auto* lhs_arena = GetArenaForAllocation();
+  auto* rhs_arena = other->GetArenaForAllocation();
+  _internal_metadata_.InternalSwap(&other->_internal_metadata_);
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.study_id_, lhs_arena,
+      &other->_impl_.study_id_, rhs_arena
+  );
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.header_, lhs_arena,
+      &other->_impl_.header_, rhs_arena
+  );
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.snapshot_chunk_, lhs_arena,
+      &other->_impl_.snapshot_chunk_, rhs_arena
+  );
+}
+
+::PROTOBUF_NAMESPACE_ID::Metadata RestoreStudyRequest::GetMetadata() const {
+  return ::_pbi::AssignDescriptors(
+      &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[34]);
+}
+
+// ===================================================================
+
+class RestoreStudyResponse::_Internal {
+ public:
+  static const ::sanas::v1::Study& study(const RestoreStudyResponse* msg);
+};
+
+const ::sanas::v1::Study&
+RestoreStudyResponse::_Internal::study(const RestoreStudyResponse* msg) {
+  return *msg->_impl_.study_;
+}
+RestoreStudyResponse::RestoreStudyResponse(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                         bool is_message_owned)
+  : ::PROTOBUF_NAMESPACE_ID::Message(arena, is_message_owned) {
+  SharedCtor(arena, is_message_owned);
+  // @@protoc_insertion_point(arena_constructor:sanas.v1.RestoreStudyResponse)
+}
+RestoreStudyResponse::RestoreStudyResponse(const RestoreStudyResponse& from)
+  : ::PROTOBUF_NAMESPACE_ID::Message() {
+  RestoreStudyResponse* const _this = this; (void)_this;
+  new (&_impl_) Impl_{
+      decltype(_impl_.study_){nullptr}
+    , decltype(_impl_.restored_trials_){}
+    , /*decltype(_impl_._cached_size_)*/{}};
+
+  _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+  if (from._internal_has_study()) {
+    _this->_impl_.study_ = new ::sanas::v1::Study(*from._impl_.study_);
+  }
+  _this->_impl_.restored_trials_ = from._impl_.restored_trials_;
+  // @@protoc_insertion_point(copy_constructor:sanas.v1.RestoreStudyResponse)
+}
+
+inline void RestoreStudyResponse::SharedCtor(
+    ::_pb::Arena* arena, bool is_message_owned) {
+  (void)arena;
+  (void)is_message_owned;
+  new (&_impl_) Impl_{
+      decltype(_impl_.study_){nullptr}
+    , decltype(_impl_.restored_trials_){int64_t{0}}
+    , /*decltype(_impl_._cached_size_)*/{}
+  };
+}
+
+RestoreStudyResponse::~RestoreStudyResponse() {
+  // @@protoc_insertion_point(destructor:sanas.v1.RestoreStudyResponse)
+  if (auto *arena = _internal_metadata_.DeleteReturnArena<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>()) {
+  (void)arena;
+    return;
+  }
+  SharedDtor();
+}
+
+inline void RestoreStudyResponse::SharedDtor() {
+  GOOGLE_DCHECK(GetArenaForAllocation() == nullptr);
+  if (this != internal_default_instance()) delete _impl_.study_;
+}
+
+void RestoreStudyResponse::SetCachedSize(int size) const {
+  _impl_._cached_size_.Set(size);
+}
+
+void RestoreStudyResponse::Clear() {
+// @@protoc_insertion_point(message_clear_start:sanas.v1.RestoreStudyResponse)
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  if (GetArenaForAllocation() == nullptr && _impl_.study_ != nullptr) {
+    delete _impl_.study_;
+  }
+  _impl_.study_ = nullptr;
+  _impl_.restored_trials_ = int64_t{0};
+  _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
+}
+
+const char* RestoreStudyResponse::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
+#define CHK_(x) if (PROTOBUF_PREDICT_FALSE(!(x))) goto failure
+  while (!ctx->Done(&ptr)) {
+    uint32_t tag;
+    ptr = ::_pbi::ReadTag(ptr, &tag);
+    switch (tag >> 3) {
+      // .sanas.v1.Study study = 1;
+      case 1:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 10)) {
+          ptr = ctx->ParseMessage(_internal_mutable_study(), ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // int64 restored_trials = 2;
+      case 2:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 16)) {
+          _impl_.restored_trials_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      default:
+        goto handle_unusual;
+    }  // switch
+  handle_unusual:
+    if ((tag == 0) || ((tag & 7) == 4)) {
+      CHK_(ptr);
+      ctx->SetLastTag(tag);
+      goto message_done;
+    }
+    ptr = UnknownFieldParse(
+        tag,
+        _internal_metadata_.mutable_unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(),
+        ptr, ctx);
+    CHK_(ptr != nullptr);
+  }  // while
+message_done:
+  return ptr;
+failure:
+  ptr = nullptr;
+  goto message_done;
+#undef CHK_
+}
+
+uint8_t* RestoreStudyResponse::_InternalSerialize(
+    uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const {
+  // @@protoc_insertion_point(serialize_to_array_start:sanas.v1.RestoreStudyResponse)
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  // .sanas.v1.Study study = 1;
+  if (this->_internal_has_study()) {
+    target = ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::
+      InternalWriteMessage(1, _Internal::study(this),
+        _Internal::study(this).GetCachedSize(), target, stream);
+  }
+
+  // int64 restored_trials = 2;
+  if (this->_internal_restored_trials() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt64ToArray(2, this->_internal_restored_trials(), target);
+  }
+
+  if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
+    target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
+        _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
+  }
+  // @@protoc_insertion_point(serialize_to_array_end:sanas.v1.RestoreStudyResponse)
+  return target;
+}
+
+size_t RestoreStudyResponse::ByteSizeLong() const {
+// @@protoc_insertion_point(message_byte_size_start:sanas.v1.RestoreStudyResponse)
+  size_t total_size = 0;
+
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  // .sanas.v1.Study study = 1;
+  if (this->_internal_has_study()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::MessageSize(
+        *_impl_.study_);
+  }
+
+  // int64 restored_trials = 2;
+  if (this->_internal_restored_trials() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_restored_trials());
+  }
+
+  return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
+}
+
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData RestoreStudyResponse::_class_data_ = {
+    ::PROTOBUF_NAMESPACE_ID::Message::CopyWithSourceCheck,
+    RestoreStudyResponse::MergeImpl
+};
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*RestoreStudyResponse::GetClassData() const { return &_class_data_; }
+
+
+void RestoreStudyResponse::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg) {
+  auto* const _this = static_cast<RestoreStudyResponse*>(&to_msg);
+  auto& from = static_cast<const RestoreStudyResponse&>(from_msg);
+  // @@protoc_insertion_point(class_specific_merge_from_start:sanas.v1.RestoreStudyResponse)
+  GOOGLE_DCHECK_NE(&from, _this);
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  if (from._internal_has_study()) {
+    _this->_internal_mutable_study()->::sanas::v1::Study::MergeFrom(
+        from._internal_study());
+  }
+  if (from._internal_restored_trials() != 0) {
+    _this->_internal_set_restored_trials(from._internal_restored_trials());
+  }
+  _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+}
+
+void RestoreStudyResponse::CopyFrom(const RestoreStudyResponse& from) {
+// @@protoc_insertion_point(class_specific_copy_from_start:sanas.v1.RestoreStudyResponse)
+  if (&from == this) return;
+  Clear();
+  MergeFrom(from);
+}
+
+bool RestoreStudyResponse::IsInitialized() const {
+  return true;
+}
+
+void RestoreStudyResponse::InternalSwap(RestoreStudyResponse* other) {
+  using std::swap;
+  _internal_metadata_.InternalSwap(&other->_internal_metadata_);
+  ::PROTOBUF_NAMESPACE_ID::internal::memswap<
+      PROTOBUF_FIELD_OFFSET(RestoreStudyResponse, _impl_.restored_trials_)
+      + sizeof(RestoreStudyResponse::_impl_.restored_trials_)
+      - PROTOBUF_FIELD_OFFSET(RestoreStudyResponse, _impl_.study_)>(
+          reinterpret_cast<char*>(&_impl_.study_),
+          reinterpret_cast<char*>(&other->_impl_.study_));
+}
+
+::PROTOBUF_NAMESPACE_ID::Metadata RestoreStudyResponse::GetMetadata() const {
+  return ::_pbi::AssignDescriptors(
+      &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[35]);
+}
+
+// ===================================================================
+
 class ReportTrialProgressRequest::_Internal {
  public:
   static const ::sanas::v1::EarlyStopping& early_stopping(const ReportTrialProgressRequest* msg);
@@ -12244,7 +13344,7 @@ void ReportTrialProgressRequest::InternalSwap(ReportTrialProgressRequest* other)
 ::PROTOBUF_NAMESPACE_ID::Metadata ReportTrialProgressRequest::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[32]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[36]);
 }
 
 // ===================================================================
@@ -12468,7 +13568,7 @@ void ReportTrialProgressResponse::InternalSwap(ReportTrialProgressResponse* othe
 ::PROTOBUF_NAMESPACE_ID::Metadata ReportTrialProgressResponse::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[33]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[37]);
 }
 
 // ===================================================================
@@ -12898,7 +13998,7 @@ void SkipTrialRequest::InternalSwap(SkipTrialRequest* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata SkipTrialRequest::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[34]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[38]);
 }
 
 // ===================================================================
@@ -13122,7 +14222,7 @@ void SkipTrialResponse::InternalSwap(SkipTrialResponse* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata SkipTrialResponse::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[35]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[39]);
 }
 
 // @@protoc_insertion_point(namespace_scope)
@@ -13256,6 +14356,22 @@ Arena::CreateMaybeMessage< ::sanas::v1::ImportPaddleSlimCheckpointRequest >(Aren
 template<> PROTOBUF_NOINLINE ::sanas::v1::ImportPaddleSlimCheckpointResponse*
 Arena::CreateMaybeMessage< ::sanas::v1::ImportPaddleSlimCheckpointResponse >(Arena* arena) {
   return Arena::CreateMessageInternal< ::sanas::v1::ImportPaddleSlimCheckpointResponse >(arena);
+}
+template<> PROTOBUF_NOINLINE ::sanas::v1::BackupStudyRequest*
+Arena::CreateMaybeMessage< ::sanas::v1::BackupStudyRequest >(Arena* arena) {
+  return Arena::CreateMessageInternal< ::sanas::v1::BackupStudyRequest >(arena);
+}
+template<> PROTOBUF_NOINLINE ::sanas::v1::BackupStudyResponse*
+Arena::CreateMaybeMessage< ::sanas::v1::BackupStudyResponse >(Arena* arena) {
+  return Arena::CreateMessageInternal< ::sanas::v1::BackupStudyResponse >(arena);
+}
+template<> PROTOBUF_NOINLINE ::sanas::v1::RestoreStudyRequest*
+Arena::CreateMaybeMessage< ::sanas::v1::RestoreStudyRequest >(Arena* arena) {
+  return Arena::CreateMessageInternal< ::sanas::v1::RestoreStudyRequest >(arena);
+}
+template<> PROTOBUF_NOINLINE ::sanas::v1::RestoreStudyResponse*
+Arena::CreateMaybeMessage< ::sanas::v1::RestoreStudyResponse >(Arena* arena) {
+  return Arena::CreateMessageInternal< ::sanas::v1::RestoreStudyResponse >(arena);
 }
 template<> PROTOBUF_NOINLINE ::sanas::v1::ReportTrialProgressRequest*
 Arena::CreateMaybeMessage< ::sanas::v1::ReportTrialProgressRequest >(Arena* arena) {

@@ -56,6 +56,12 @@ extern ArchitectureDefaultTypeInternal _Architecture_default_instance_;
 class ArchitectureBlock;
 struct ArchitectureBlockDefaultTypeInternal;
 extern ArchitectureBlockDefaultTypeInternal _ArchitectureBlock_default_instance_;
+class BackupStudyRequest;
+struct BackupStudyRequestDefaultTypeInternal;
+extern BackupStudyRequestDefaultTypeInternal _BackupStudyRequest_default_instance_;
+class BackupStudyResponse;
+struct BackupStudyResponseDefaultTypeInternal;
+extern BackupStudyResponseDefaultTypeInternal _BackupStudyResponse_default_instance_;
 class CompleteTrialRequest;
 struct CompleteTrialRequestDefaultTypeInternal;
 extern CompleteTrialRequestDefaultTypeInternal _CompleteTrialRequest_default_instance_;
@@ -122,6 +128,12 @@ extern ReportTrialProgressRequestDefaultTypeInternal _ReportTrialProgressRequest
 class ReportTrialProgressResponse;
 struct ReportTrialProgressResponseDefaultTypeInternal;
 extern ReportTrialProgressResponseDefaultTypeInternal _ReportTrialProgressResponse_default_instance_;
+class RestoreStudyRequest;
+struct RestoreStudyRequestDefaultTypeInternal;
+extern RestoreStudyRequestDefaultTypeInternal _RestoreStudyRequest_default_instance_;
+class RestoreStudyResponse;
+struct RestoreStudyResponseDefaultTypeInternal;
+extern RestoreStudyResponseDefaultTypeInternal _RestoreStudyResponse_default_instance_;
 class SearchSpaceConfig;
 struct SearchSpaceConfigDefaultTypeInternal;
 extern SearchSpaceConfigDefaultTypeInternal _SearchSpaceConfig_default_instance_;
@@ -163,6 +175,8 @@ extern WatchStudyResponseDefaultTypeInternal _WatchStudyResponse_default_instanc
 PROTOBUF_NAMESPACE_OPEN
 template<> ::sanas::v1::Architecture* Arena::CreateMaybeMessage<::sanas::v1::Architecture>(Arena*);
 template<> ::sanas::v1::ArchitectureBlock* Arena::CreateMaybeMessage<::sanas::v1::ArchitectureBlock>(Arena*);
+template<> ::sanas::v1::BackupStudyRequest* Arena::CreateMaybeMessage<::sanas::v1::BackupStudyRequest>(Arena*);
+template<> ::sanas::v1::BackupStudyResponse* Arena::CreateMaybeMessage<::sanas::v1::BackupStudyResponse>(Arena*);
 template<> ::sanas::v1::CompleteTrialRequest* Arena::CreateMaybeMessage<::sanas::v1::CompleteTrialRequest>(Arena*);
 template<> ::sanas::v1::CompleteTrialResponse* Arena::CreateMaybeMessage<::sanas::v1::CompleteTrialResponse>(Arena*);
 template<> ::sanas::v1::Constraints* Arena::CreateMaybeMessage<::sanas::v1::Constraints>(Arena*);
@@ -185,6 +199,8 @@ template<> ::sanas::v1::Measurement* Arena::CreateMaybeMessage<::sanas::v1::Meas
 template<> ::sanas::v1::MedianStoppingRule* Arena::CreateMaybeMessage<::sanas::v1::MedianStoppingRule>(Arena*);
 template<> ::sanas::v1::ReportTrialProgressRequest* Arena::CreateMaybeMessage<::sanas::v1::ReportTrialProgressRequest>(Arena*);
 template<> ::sanas::v1::ReportTrialProgressResponse* Arena::CreateMaybeMessage<::sanas::v1::ReportTrialProgressResponse>(Arena*);
+template<> ::sanas::v1::RestoreStudyRequest* Arena::CreateMaybeMessage<::sanas::v1::RestoreStudyRequest>(Arena*);
+template<> ::sanas::v1::RestoreStudyResponse* Arena::CreateMaybeMessage<::sanas::v1::RestoreStudyResponse>(Arena*);
 template<> ::sanas::v1::SearchSpaceConfig* Arena::CreateMaybeMessage<::sanas::v1::SearchSpaceConfig>(Arena*);
 template<> ::sanas::v1::SkipTrialRequest* Arena::CreateMaybeMessage<::sanas::v1::SkipTrialRequest>(Arena*);
 template<> ::sanas::v1::SkipTrialResponse* Arena::CreateMaybeMessage<::sanas::v1::SkipTrialResponse>(Arena*);
@@ -6940,6 +6956,692 @@ class ImportPaddleSlimCheckpointResponse final :
 };
 // -------------------------------------------------------------------
 
+class BackupStudyRequest final :
+    public ::PROTOBUF_NAMESPACE_ID::Message /* @@protoc_insertion_point(class_definition:sanas.v1.BackupStudyRequest) */ {
+ public:
+  inline BackupStudyRequest() : BackupStudyRequest(nullptr) {}
+  ~BackupStudyRequest() override;
+  explicit PROTOBUF_CONSTEXPR BackupStudyRequest(::PROTOBUF_NAMESPACE_ID::internal::ConstantInitialized);
+
+  BackupStudyRequest(const BackupStudyRequest& from);
+  BackupStudyRequest(BackupStudyRequest&& from) noexcept
+    : BackupStudyRequest() {
+    *this = ::std::move(from);
+  }
+
+  inline BackupStudyRequest& operator=(const BackupStudyRequest& from) {
+    CopyFrom(from);
+    return *this;
+  }
+  inline BackupStudyRequest& operator=(BackupStudyRequest&& from) noexcept {
+    if (this == &from) return *this;
+    if (GetOwningArena() == from.GetOwningArena()
+  #ifdef PROTOBUF_FORCE_COPY_IN_MOVE
+        && GetOwningArena() != nullptr
+  #endif  // !PROTOBUF_FORCE_COPY_IN_MOVE
+    ) {
+      InternalSwap(&from);
+    } else {
+      CopyFrom(from);
+    }
+    return *this;
+  }
+
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* descriptor() {
+    return GetDescriptor();
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* GetDescriptor() {
+    return default_instance().GetMetadata().descriptor;
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Reflection* GetReflection() {
+    return default_instance().GetMetadata().reflection;
+  }
+  static const BackupStudyRequest& default_instance() {
+    return *internal_default_instance();
+  }
+  static inline const BackupStudyRequest* internal_default_instance() {
+    return reinterpret_cast<const BackupStudyRequest*>(
+               &_BackupStudyRequest_default_instance_);
+  }
+  static constexpr int kIndexInFileMessages =
+    32;
+
+  friend void swap(BackupStudyRequest& a, BackupStudyRequest& b) {
+    a.Swap(&b);
+  }
+  inline void Swap(BackupStudyRequest* other) {
+    if (other == this) return;
+  #ifdef PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() != nullptr &&
+        GetOwningArena() == other->GetOwningArena()) {
+   #else  // PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() == other->GetOwningArena()) {
+  #endif  // !PROTOBUF_FORCE_COPY_IN_SWAP
+      InternalSwap(other);
+    } else {
+      ::PROTOBUF_NAMESPACE_ID::internal::GenericSwap(this, other);
+    }
+  }
+  void UnsafeArenaSwap(BackupStudyRequest* other) {
+    if (other == this) return;
+    GOOGLE_DCHECK(GetOwningArena() == other->GetOwningArena());
+    InternalSwap(other);
+  }
+
+  // implements Message ----------------------------------------------
+
+  BackupStudyRequest* New(::PROTOBUF_NAMESPACE_ID::Arena* arena = nullptr) const final {
+    return CreateMaybeMessage<BackupStudyRequest>(arena);
+  }
+  using ::PROTOBUF_NAMESPACE_ID::Message::CopyFrom;
+  void CopyFrom(const BackupStudyRequest& from);
+  using ::PROTOBUF_NAMESPACE_ID::Message::MergeFrom;
+  void MergeFrom( const BackupStudyRequest& from) {
+    BackupStudyRequest::MergeImpl(*this, from);
+  }
+  private:
+  static void MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg);
+  public:
+  PROTOBUF_ATTRIBUTE_REINITIALIZES void Clear() final;
+  bool IsInitialized() const final;
+
+  size_t ByteSizeLong() const final;
+  const char* _InternalParse(const char* ptr, ::PROTOBUF_NAMESPACE_ID::internal::ParseContext* ctx) final;
+  uint8_t* _InternalSerialize(
+      uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const final;
+  int GetCachedSize() const final { return _impl_._cached_size_.Get(); }
+
+  private:
+  void SharedCtor(::PROTOBUF_NAMESPACE_ID::Arena* arena, bool is_message_owned);
+  void SharedDtor();
+  void SetCachedSize(int size) const final;
+  void InternalSwap(BackupStudyRequest* other);
+
+  private:
+  friend class ::PROTOBUF_NAMESPACE_ID::internal::AnyMetadata;
+  static ::PROTOBUF_NAMESPACE_ID::StringPiece FullMessageName() {
+    return "sanas.v1.BackupStudyRequest";
+  }
+  protected:
+  explicit BackupStudyRequest(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                       bool is_message_owned = false);
+  public:
+
+  static const ClassData _class_data_;
+  const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*GetClassData() const final;
+
+  ::PROTOBUF_NAMESPACE_ID::Metadata GetMetadata() const final;
+
+  // nested types ----------------------------------------------------
+
+  // accessors -------------------------------------------------------
+
+  enum : int {
+    kStudyIdFieldNumber = 1,
+  };
+  // string study_id = 1;
+  void clear_study_id();
+  const std::string& study_id() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_study_id(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_study_id();
+  PROTOBUF_NODISCARD std::string* release_study_id();
+  void set_allocated_study_id(std::string* study_id);
+  private:
+  const std::string& _internal_study_id() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_study_id(const std::string& value);
+  std::string* _internal_mutable_study_id();
+  public:
+
+  // @@protoc_insertion_point(class_scope:sanas.v1.BackupStudyRequest)
+ private:
+  class _Internal;
+
+  template <typename T> friend class ::PROTOBUF_NAMESPACE_ID::Arena::InternalHelper;
+  typedef void InternalArenaConstructable_;
+  typedef void DestructorSkippable_;
+  struct Impl_ {
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr study_id_;
+    mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
+  };
+  union { Impl_ _impl_; };
+  friend struct ::TableStruct_sanas_2fv1_2fsanas_2eproto;
+};
+// -------------------------------------------------------------------
+
+class BackupStudyResponse final :
+    public ::PROTOBUF_NAMESPACE_ID::Message /* @@protoc_insertion_point(class_definition:sanas.v1.BackupStudyResponse) */ {
+ public:
+  inline BackupStudyResponse() : BackupStudyResponse(nullptr) {}
+  ~BackupStudyResponse() override;
+  explicit PROTOBUF_CONSTEXPR BackupStudyResponse(::PROTOBUF_NAMESPACE_ID::internal::ConstantInitialized);
+
+  BackupStudyResponse(const BackupStudyResponse& from);
+  BackupStudyResponse(BackupStudyResponse&& from) noexcept
+    : BackupStudyResponse() {
+    *this = ::std::move(from);
+  }
+
+  inline BackupStudyResponse& operator=(const BackupStudyResponse& from) {
+    CopyFrom(from);
+    return *this;
+  }
+  inline BackupStudyResponse& operator=(BackupStudyResponse&& from) noexcept {
+    if (this == &from) return *this;
+    if (GetOwningArena() == from.GetOwningArena()
+  #ifdef PROTOBUF_FORCE_COPY_IN_MOVE
+        && GetOwningArena() != nullptr
+  #endif  // !PROTOBUF_FORCE_COPY_IN_MOVE
+    ) {
+      InternalSwap(&from);
+    } else {
+      CopyFrom(from);
+    }
+    return *this;
+  }
+
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* descriptor() {
+    return GetDescriptor();
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* GetDescriptor() {
+    return default_instance().GetMetadata().descriptor;
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Reflection* GetReflection() {
+    return default_instance().GetMetadata().reflection;
+  }
+  static const BackupStudyResponse& default_instance() {
+    return *internal_default_instance();
+  }
+  static inline const BackupStudyResponse* internal_default_instance() {
+    return reinterpret_cast<const BackupStudyResponse*>(
+               &_BackupStudyResponse_default_instance_);
+  }
+  static constexpr int kIndexInFileMessages =
+    33;
+
+  friend void swap(BackupStudyResponse& a, BackupStudyResponse& b) {
+    a.Swap(&b);
+  }
+  inline void Swap(BackupStudyResponse* other) {
+    if (other == this) return;
+  #ifdef PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() != nullptr &&
+        GetOwningArena() == other->GetOwningArena()) {
+   #else  // PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() == other->GetOwningArena()) {
+  #endif  // !PROTOBUF_FORCE_COPY_IN_SWAP
+      InternalSwap(other);
+    } else {
+      ::PROTOBUF_NAMESPACE_ID::internal::GenericSwap(this, other);
+    }
+  }
+  void UnsafeArenaSwap(BackupStudyResponse* other) {
+    if (other == this) return;
+    GOOGLE_DCHECK(GetOwningArena() == other->GetOwningArena());
+    InternalSwap(other);
+  }
+
+  // implements Message ----------------------------------------------
+
+  BackupStudyResponse* New(::PROTOBUF_NAMESPACE_ID::Arena* arena = nullptr) const final {
+    return CreateMaybeMessage<BackupStudyResponse>(arena);
+  }
+  using ::PROTOBUF_NAMESPACE_ID::Message::CopyFrom;
+  void CopyFrom(const BackupStudyResponse& from);
+  using ::PROTOBUF_NAMESPACE_ID::Message::MergeFrom;
+  void MergeFrom( const BackupStudyResponse& from) {
+    BackupStudyResponse::MergeImpl(*this, from);
+  }
+  private:
+  static void MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg);
+  public:
+  PROTOBUF_ATTRIBUTE_REINITIALIZES void Clear() final;
+  bool IsInitialized() const final;
+
+  size_t ByteSizeLong() const final;
+  const char* _InternalParse(const char* ptr, ::PROTOBUF_NAMESPACE_ID::internal::ParseContext* ctx) final;
+  uint8_t* _InternalSerialize(
+      uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const final;
+  int GetCachedSize() const final { return _impl_._cached_size_.Get(); }
+
+  private:
+  void SharedCtor(::PROTOBUF_NAMESPACE_ID::Arena* arena, bool is_message_owned);
+  void SharedDtor();
+  void SetCachedSize(int size) const final;
+  void InternalSwap(BackupStudyResponse* other);
+
+  private:
+  friend class ::PROTOBUF_NAMESPACE_ID::internal::AnyMetadata;
+  static ::PROTOBUF_NAMESPACE_ID::StringPiece FullMessageName() {
+    return "sanas.v1.BackupStudyResponse";
+  }
+  protected:
+  explicit BackupStudyResponse(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                       bool is_message_owned = false);
+  public:
+
+  static const ClassData _class_data_;
+  const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*GetClassData() const final;
+
+  ::PROTOBUF_NAMESPACE_ID::Metadata GetMetadata() const final;
+
+  // nested types ----------------------------------------------------
+
+  // accessors -------------------------------------------------------
+
+  enum : int {
+    kHeaderFieldNumber = 1,
+    kSnapshotChunkFieldNumber = 2,
+    kTrialCountFieldNumber = 3,
+  };
+  // bytes header = 1;
+  void clear_header();
+  const std::string& header() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_header(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_header();
+  PROTOBUF_NODISCARD std::string* release_header();
+  void set_allocated_header(std::string* header);
+  private:
+  const std::string& _internal_header() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_header(const std::string& value);
+  std::string* _internal_mutable_header();
+  public:
+
+  // bytes snapshot_chunk = 2;
+  void clear_snapshot_chunk();
+  const std::string& snapshot_chunk() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_snapshot_chunk(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_snapshot_chunk();
+  PROTOBUF_NODISCARD std::string* release_snapshot_chunk();
+  void set_allocated_snapshot_chunk(std::string* snapshot_chunk);
+  private:
+  const std::string& _internal_snapshot_chunk() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_snapshot_chunk(const std::string& value);
+  std::string* _internal_mutable_snapshot_chunk();
+  public:
+
+  // int64 trial_count = 3;
+  void clear_trial_count();
+  int64_t trial_count() const;
+  void set_trial_count(int64_t value);
+  private:
+  int64_t _internal_trial_count() const;
+  void _internal_set_trial_count(int64_t value);
+  public:
+
+  // @@protoc_insertion_point(class_scope:sanas.v1.BackupStudyResponse)
+ private:
+  class _Internal;
+
+  template <typename T> friend class ::PROTOBUF_NAMESPACE_ID::Arena::InternalHelper;
+  typedef void InternalArenaConstructable_;
+  typedef void DestructorSkippable_;
+  struct Impl_ {
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr header_;
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr snapshot_chunk_;
+    int64_t trial_count_;
+    mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
+  };
+  union { Impl_ _impl_; };
+  friend struct ::TableStruct_sanas_2fv1_2fsanas_2eproto;
+};
+// -------------------------------------------------------------------
+
+class RestoreStudyRequest final :
+    public ::PROTOBUF_NAMESPACE_ID::Message /* @@protoc_insertion_point(class_definition:sanas.v1.RestoreStudyRequest) */ {
+ public:
+  inline RestoreStudyRequest() : RestoreStudyRequest(nullptr) {}
+  ~RestoreStudyRequest() override;
+  explicit PROTOBUF_CONSTEXPR RestoreStudyRequest(::PROTOBUF_NAMESPACE_ID::internal::ConstantInitialized);
+
+  RestoreStudyRequest(const RestoreStudyRequest& from);
+  RestoreStudyRequest(RestoreStudyRequest&& from) noexcept
+    : RestoreStudyRequest() {
+    *this = ::std::move(from);
+  }
+
+  inline RestoreStudyRequest& operator=(const RestoreStudyRequest& from) {
+    CopyFrom(from);
+    return *this;
+  }
+  inline RestoreStudyRequest& operator=(RestoreStudyRequest&& from) noexcept {
+    if (this == &from) return *this;
+    if (GetOwningArena() == from.GetOwningArena()
+  #ifdef PROTOBUF_FORCE_COPY_IN_MOVE
+        && GetOwningArena() != nullptr
+  #endif  // !PROTOBUF_FORCE_COPY_IN_MOVE
+    ) {
+      InternalSwap(&from);
+    } else {
+      CopyFrom(from);
+    }
+    return *this;
+  }
+
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* descriptor() {
+    return GetDescriptor();
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* GetDescriptor() {
+    return default_instance().GetMetadata().descriptor;
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Reflection* GetReflection() {
+    return default_instance().GetMetadata().reflection;
+  }
+  static const RestoreStudyRequest& default_instance() {
+    return *internal_default_instance();
+  }
+  static inline const RestoreStudyRequest* internal_default_instance() {
+    return reinterpret_cast<const RestoreStudyRequest*>(
+               &_RestoreStudyRequest_default_instance_);
+  }
+  static constexpr int kIndexInFileMessages =
+    34;
+
+  friend void swap(RestoreStudyRequest& a, RestoreStudyRequest& b) {
+    a.Swap(&b);
+  }
+  inline void Swap(RestoreStudyRequest* other) {
+    if (other == this) return;
+  #ifdef PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() != nullptr &&
+        GetOwningArena() == other->GetOwningArena()) {
+   #else  // PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() == other->GetOwningArena()) {
+  #endif  // !PROTOBUF_FORCE_COPY_IN_SWAP
+      InternalSwap(other);
+    } else {
+      ::PROTOBUF_NAMESPACE_ID::internal::GenericSwap(this, other);
+    }
+  }
+  void UnsafeArenaSwap(RestoreStudyRequest* other) {
+    if (other == this) return;
+    GOOGLE_DCHECK(GetOwningArena() == other->GetOwningArena());
+    InternalSwap(other);
+  }
+
+  // implements Message ----------------------------------------------
+
+  RestoreStudyRequest* New(::PROTOBUF_NAMESPACE_ID::Arena* arena = nullptr) const final {
+    return CreateMaybeMessage<RestoreStudyRequest>(arena);
+  }
+  using ::PROTOBUF_NAMESPACE_ID::Message::CopyFrom;
+  void CopyFrom(const RestoreStudyRequest& from);
+  using ::PROTOBUF_NAMESPACE_ID::Message::MergeFrom;
+  void MergeFrom( const RestoreStudyRequest& from) {
+    RestoreStudyRequest::MergeImpl(*this, from);
+  }
+  private:
+  static void MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg);
+  public:
+  PROTOBUF_ATTRIBUTE_REINITIALIZES void Clear() final;
+  bool IsInitialized() const final;
+
+  size_t ByteSizeLong() const final;
+  const char* _InternalParse(const char* ptr, ::PROTOBUF_NAMESPACE_ID::internal::ParseContext* ctx) final;
+  uint8_t* _InternalSerialize(
+      uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const final;
+  int GetCachedSize() const final { return _impl_._cached_size_.Get(); }
+
+  private:
+  void SharedCtor(::PROTOBUF_NAMESPACE_ID::Arena* arena, bool is_message_owned);
+  void SharedDtor();
+  void SetCachedSize(int size) const final;
+  void InternalSwap(RestoreStudyRequest* other);
+
+  private:
+  friend class ::PROTOBUF_NAMESPACE_ID::internal::AnyMetadata;
+  static ::PROTOBUF_NAMESPACE_ID::StringPiece FullMessageName() {
+    return "sanas.v1.RestoreStudyRequest";
+  }
+  protected:
+  explicit RestoreStudyRequest(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                       bool is_message_owned = false);
+  public:
+
+  static const ClassData _class_data_;
+  const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*GetClassData() const final;
+
+  ::PROTOBUF_NAMESPACE_ID::Metadata GetMetadata() const final;
+
+  // nested types ----------------------------------------------------
+
+  // accessors -------------------------------------------------------
+
+  enum : int {
+    kStudyIdFieldNumber = 1,
+    kHeaderFieldNumber = 2,
+    kSnapshotChunkFieldNumber = 3,
+  };
+  // string study_id = 1;
+  void clear_study_id();
+  const std::string& study_id() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_study_id(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_study_id();
+  PROTOBUF_NODISCARD std::string* release_study_id();
+  void set_allocated_study_id(std::string* study_id);
+  private:
+  const std::string& _internal_study_id() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_study_id(const std::string& value);
+  std::string* _internal_mutable_study_id();
+  public:
+
+  // bytes header = 2;
+  void clear_header();
+  const std::string& header() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_header(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_header();
+  PROTOBUF_NODISCARD std::string* release_header();
+  void set_allocated_header(std::string* header);
+  private:
+  const std::string& _internal_header() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_header(const std::string& value);
+  std::string* _internal_mutable_header();
+  public:
+
+  // bytes snapshot_chunk = 3;
+  void clear_snapshot_chunk();
+  const std::string& snapshot_chunk() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_snapshot_chunk(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_snapshot_chunk();
+  PROTOBUF_NODISCARD std::string* release_snapshot_chunk();
+  void set_allocated_snapshot_chunk(std::string* snapshot_chunk);
+  private:
+  const std::string& _internal_snapshot_chunk() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_snapshot_chunk(const std::string& value);
+  std::string* _internal_mutable_snapshot_chunk();
+  public:
+
+  // @@protoc_insertion_point(class_scope:sanas.v1.RestoreStudyRequest)
+ private:
+  class _Internal;
+
+  template <typename T> friend class ::PROTOBUF_NAMESPACE_ID::Arena::InternalHelper;
+  typedef void InternalArenaConstructable_;
+  typedef void DestructorSkippable_;
+  struct Impl_ {
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr study_id_;
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr header_;
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr snapshot_chunk_;
+    mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
+  };
+  union { Impl_ _impl_; };
+  friend struct ::TableStruct_sanas_2fv1_2fsanas_2eproto;
+};
+// -------------------------------------------------------------------
+
+class RestoreStudyResponse final :
+    public ::PROTOBUF_NAMESPACE_ID::Message /* @@protoc_insertion_point(class_definition:sanas.v1.RestoreStudyResponse) */ {
+ public:
+  inline RestoreStudyResponse() : RestoreStudyResponse(nullptr) {}
+  ~RestoreStudyResponse() override;
+  explicit PROTOBUF_CONSTEXPR RestoreStudyResponse(::PROTOBUF_NAMESPACE_ID::internal::ConstantInitialized);
+
+  RestoreStudyResponse(const RestoreStudyResponse& from);
+  RestoreStudyResponse(RestoreStudyResponse&& from) noexcept
+    : RestoreStudyResponse() {
+    *this = ::std::move(from);
+  }
+
+  inline RestoreStudyResponse& operator=(const RestoreStudyResponse& from) {
+    CopyFrom(from);
+    return *this;
+  }
+  inline RestoreStudyResponse& operator=(RestoreStudyResponse&& from) noexcept {
+    if (this == &from) return *this;
+    if (GetOwningArena() == from.GetOwningArena()
+  #ifdef PROTOBUF_FORCE_COPY_IN_MOVE
+        && GetOwningArena() != nullptr
+  #endif  // !PROTOBUF_FORCE_COPY_IN_MOVE
+    ) {
+      InternalSwap(&from);
+    } else {
+      CopyFrom(from);
+    }
+    return *this;
+  }
+
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* descriptor() {
+    return GetDescriptor();
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* GetDescriptor() {
+    return default_instance().GetMetadata().descriptor;
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Reflection* GetReflection() {
+    return default_instance().GetMetadata().reflection;
+  }
+  static const RestoreStudyResponse& default_instance() {
+    return *internal_default_instance();
+  }
+  static inline const RestoreStudyResponse* internal_default_instance() {
+    return reinterpret_cast<const RestoreStudyResponse*>(
+               &_RestoreStudyResponse_default_instance_);
+  }
+  static constexpr int kIndexInFileMessages =
+    35;
+
+  friend void swap(RestoreStudyResponse& a, RestoreStudyResponse& b) {
+    a.Swap(&b);
+  }
+  inline void Swap(RestoreStudyResponse* other) {
+    if (other == this) return;
+  #ifdef PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() != nullptr &&
+        GetOwningArena() == other->GetOwningArena()) {
+   #else  // PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() == other->GetOwningArena()) {
+  #endif  // !PROTOBUF_FORCE_COPY_IN_SWAP
+      InternalSwap(other);
+    } else {
+      ::PROTOBUF_NAMESPACE_ID::internal::GenericSwap(this, other);
+    }
+  }
+  void UnsafeArenaSwap(RestoreStudyResponse* other) {
+    if (other == this) return;
+    GOOGLE_DCHECK(GetOwningArena() == other->GetOwningArena());
+    InternalSwap(other);
+  }
+
+  // implements Message ----------------------------------------------
+
+  RestoreStudyResponse* New(::PROTOBUF_NAMESPACE_ID::Arena* arena = nullptr) const final {
+    return CreateMaybeMessage<RestoreStudyResponse>(arena);
+  }
+  using ::PROTOBUF_NAMESPACE_ID::Message::CopyFrom;
+  void CopyFrom(const RestoreStudyResponse& from);
+  using ::PROTOBUF_NAMESPACE_ID::Message::MergeFrom;
+  void MergeFrom( const RestoreStudyResponse& from) {
+    RestoreStudyResponse::MergeImpl(*this, from);
+  }
+  private:
+  static void MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg);
+  public:
+  PROTOBUF_ATTRIBUTE_REINITIALIZES void Clear() final;
+  bool IsInitialized() const final;
+
+  size_t ByteSizeLong() const final;
+  const char* _InternalParse(const char* ptr, ::PROTOBUF_NAMESPACE_ID::internal::ParseContext* ctx) final;
+  uint8_t* _InternalSerialize(
+      uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const final;
+  int GetCachedSize() const final { return _impl_._cached_size_.Get(); }
+
+  private:
+  void SharedCtor(::PROTOBUF_NAMESPACE_ID::Arena* arena, bool is_message_owned);
+  void SharedDtor();
+  void SetCachedSize(int size) const final;
+  void InternalSwap(RestoreStudyResponse* other);
+
+  private:
+  friend class ::PROTOBUF_NAMESPACE_ID::internal::AnyMetadata;
+  static ::PROTOBUF_NAMESPACE_ID::StringPiece FullMessageName() {
+    return "sanas.v1.RestoreStudyResponse";
+  }
+  protected:
+  explicit RestoreStudyResponse(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                       bool is_message_owned = false);
+  public:
+
+  static const ClassData _class_data_;
+  const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*GetClassData() const final;
+
+  ::PROTOBUF_NAMESPACE_ID::Metadata GetMetadata() const final;
+
+  // nested types ----------------------------------------------------
+
+  // accessors -------------------------------------------------------
+
+  enum : int {
+    kStudyFieldNumber = 1,
+    kRestoredTrialsFieldNumber = 2,
+  };
+  // .sanas.v1.Study study = 1;
+  bool has_study() const;
+  private:
+  bool _internal_has_study() const;
+  public:
+  void clear_study();
+  const ::sanas::v1::Study& study() const;
+  PROTOBUF_NODISCARD ::sanas::v1::Study* release_study();
+  ::sanas::v1::Study* mutable_study();
+  void set_allocated_study(::sanas::v1::Study* study);
+  private:
+  const ::sanas::v1::Study& _internal_study() const;
+  ::sanas::v1::Study* _internal_mutable_study();
+  public:
+  void unsafe_arena_set_allocated_study(
+      ::sanas::v1::Study* study);
+  ::sanas::v1::Study* unsafe_arena_release_study();
+
+  // int64 restored_trials = 2;
+  void clear_restored_trials();
+  int64_t restored_trials() const;
+  void set_restored_trials(int64_t value);
+  private:
+  int64_t _internal_restored_trials() const;
+  void _internal_set_restored_trials(int64_t value);
+  public:
+
+  // @@protoc_insertion_point(class_scope:sanas.v1.RestoreStudyResponse)
+ private:
+  class _Internal;
+
+  template <typename T> friend class ::PROTOBUF_NAMESPACE_ID::Arena::InternalHelper;
+  typedef void InternalArenaConstructable_;
+  typedef void DestructorSkippable_;
+  struct Impl_ {
+    ::sanas::v1::Study* study_;
+    int64_t restored_trials_;
+    mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
+  };
+  union { Impl_ _impl_; };
+  friend struct ::TableStruct_sanas_2fv1_2fsanas_2eproto;
+};
+// -------------------------------------------------------------------
+
 class ReportTrialProgressRequest final :
     public ::PROTOBUF_NAMESPACE_ID::Message /* @@protoc_insertion_point(class_definition:sanas.v1.ReportTrialProgressRequest) */ {
  public:
@@ -6988,7 +7690,7 @@ class ReportTrialProgressRequest final :
                &_ReportTrialProgressRequest_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    32;
+    36;
 
   friend void swap(ReportTrialProgressRequest& a, ReportTrialProgressRequest& b) {
     a.Swap(&b);
@@ -7253,7 +7955,7 @@ class ReportTrialProgressResponse final :
                &_ReportTrialProgressResponse_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    33;
+    37;
 
   friend void swap(ReportTrialProgressResponse& a, ReportTrialProgressResponse& b) {
     a.Swap(&b);
@@ -7421,7 +8123,7 @@ class SkipTrialRequest final :
                &_SkipTrialRequest_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    34;
+    38;
 
   friend void swap(SkipTrialRequest& a, SkipTrialRequest& b) {
     a.Swap(&b);
@@ -7649,7 +8351,7 @@ class SkipTrialResponse final :
                &_SkipTrialResponse_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    35;
+    39;
 
   friend void swap(SkipTrialResponse& a, SkipTrialResponse& b) {
     a.Swap(&b);
@@ -13972,6 +14674,452 @@ inline void ImportPaddleSlimCheckpointResponse::set_imported_trials(int64_t valu
 
 // -------------------------------------------------------------------
 
+// BackupStudyRequest
+
+// string study_id = 1;
+inline void BackupStudyRequest::clear_study_id() {
+  _impl_.study_id_.ClearToEmpty();
+}
+inline const std::string& BackupStudyRequest::study_id() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.BackupStudyRequest.study_id)
+  return _internal_study_id();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void BackupStudyRequest::set_study_id(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.study_id_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:sanas.v1.BackupStudyRequest.study_id)
+}
+inline std::string* BackupStudyRequest::mutable_study_id() {
+  std::string* _s = _internal_mutable_study_id();
+  // @@protoc_insertion_point(field_mutable:sanas.v1.BackupStudyRequest.study_id)
+  return _s;
+}
+inline const std::string& BackupStudyRequest::_internal_study_id() const {
+  return _impl_.study_id_.Get();
+}
+inline void BackupStudyRequest::_internal_set_study_id(const std::string& value) {
+  
+  _impl_.study_id_.Set(value, GetArenaForAllocation());
+}
+inline std::string* BackupStudyRequest::_internal_mutable_study_id() {
+  
+  return _impl_.study_id_.Mutable(GetArenaForAllocation());
+}
+inline std::string* BackupStudyRequest::release_study_id() {
+  // @@protoc_insertion_point(field_release:sanas.v1.BackupStudyRequest.study_id)
+  return _impl_.study_id_.Release();
+}
+inline void BackupStudyRequest::set_allocated_study_id(std::string* study_id) {
+  if (study_id != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.study_id_.SetAllocated(study_id, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.study_id_.IsDefault()) {
+    _impl_.study_id_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:sanas.v1.BackupStudyRequest.study_id)
+}
+
+// -------------------------------------------------------------------
+
+// BackupStudyResponse
+
+// bytes header = 1;
+inline void BackupStudyResponse::clear_header() {
+  _impl_.header_.ClearToEmpty();
+}
+inline const std::string& BackupStudyResponse::header() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.BackupStudyResponse.header)
+  return _internal_header();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void BackupStudyResponse::set_header(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.header_.SetBytes(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:sanas.v1.BackupStudyResponse.header)
+}
+inline std::string* BackupStudyResponse::mutable_header() {
+  std::string* _s = _internal_mutable_header();
+  // @@protoc_insertion_point(field_mutable:sanas.v1.BackupStudyResponse.header)
+  return _s;
+}
+inline const std::string& BackupStudyResponse::_internal_header() const {
+  return _impl_.header_.Get();
+}
+inline void BackupStudyResponse::_internal_set_header(const std::string& value) {
+  
+  _impl_.header_.Set(value, GetArenaForAllocation());
+}
+inline std::string* BackupStudyResponse::_internal_mutable_header() {
+  
+  return _impl_.header_.Mutable(GetArenaForAllocation());
+}
+inline std::string* BackupStudyResponse::release_header() {
+  // @@protoc_insertion_point(field_release:sanas.v1.BackupStudyResponse.header)
+  return _impl_.header_.Release();
+}
+inline void BackupStudyResponse::set_allocated_header(std::string* header) {
+  if (header != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.header_.SetAllocated(header, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.header_.IsDefault()) {
+    _impl_.header_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:sanas.v1.BackupStudyResponse.header)
+}
+
+// bytes snapshot_chunk = 2;
+inline void BackupStudyResponse::clear_snapshot_chunk() {
+  _impl_.snapshot_chunk_.ClearToEmpty();
+}
+inline const std::string& BackupStudyResponse::snapshot_chunk() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.BackupStudyResponse.snapshot_chunk)
+  return _internal_snapshot_chunk();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void BackupStudyResponse::set_snapshot_chunk(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.snapshot_chunk_.SetBytes(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:sanas.v1.BackupStudyResponse.snapshot_chunk)
+}
+inline std::string* BackupStudyResponse::mutable_snapshot_chunk() {
+  std::string* _s = _internal_mutable_snapshot_chunk();
+  // @@protoc_insertion_point(field_mutable:sanas.v1.BackupStudyResponse.snapshot_chunk)
+  return _s;
+}
+inline const std::string& BackupStudyResponse::_internal_snapshot_chunk() const {
+  return _impl_.snapshot_chunk_.Get();
+}
+inline void BackupStudyResponse::_internal_set_snapshot_chunk(const std::string& value) {
+  
+  _impl_.snapshot_chunk_.Set(value, GetArenaForAllocation());
+}
+inline std::string* BackupStudyResponse::_internal_mutable_snapshot_chunk() {
+  
+  return _impl_.snapshot_chunk_.Mutable(GetArenaForAllocation());
+}
+inline std::string* BackupStudyResponse::release_snapshot_chunk() {
+  // @@protoc_insertion_point(field_release:sanas.v1.BackupStudyResponse.snapshot_chunk)
+  return _impl_.snapshot_chunk_.Release();
+}
+inline void BackupStudyResponse::set_allocated_snapshot_chunk(std::string* snapshot_chunk) {
+  if (snapshot_chunk != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.snapshot_chunk_.SetAllocated(snapshot_chunk, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.snapshot_chunk_.IsDefault()) {
+    _impl_.snapshot_chunk_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:sanas.v1.BackupStudyResponse.snapshot_chunk)
+}
+
+// int64 trial_count = 3;
+inline void BackupStudyResponse::clear_trial_count() {
+  _impl_.trial_count_ = int64_t{0};
+}
+inline int64_t BackupStudyResponse::_internal_trial_count() const {
+  return _impl_.trial_count_;
+}
+inline int64_t BackupStudyResponse::trial_count() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.BackupStudyResponse.trial_count)
+  return _internal_trial_count();
+}
+inline void BackupStudyResponse::_internal_set_trial_count(int64_t value) {
+  
+  _impl_.trial_count_ = value;
+}
+inline void BackupStudyResponse::set_trial_count(int64_t value) {
+  _internal_set_trial_count(value);
+  // @@protoc_insertion_point(field_set:sanas.v1.BackupStudyResponse.trial_count)
+}
+
+// -------------------------------------------------------------------
+
+// RestoreStudyRequest
+
+// string study_id = 1;
+inline void RestoreStudyRequest::clear_study_id() {
+  _impl_.study_id_.ClearToEmpty();
+}
+inline const std::string& RestoreStudyRequest::study_id() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.RestoreStudyRequest.study_id)
+  return _internal_study_id();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void RestoreStudyRequest::set_study_id(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.study_id_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:sanas.v1.RestoreStudyRequest.study_id)
+}
+inline std::string* RestoreStudyRequest::mutable_study_id() {
+  std::string* _s = _internal_mutable_study_id();
+  // @@protoc_insertion_point(field_mutable:sanas.v1.RestoreStudyRequest.study_id)
+  return _s;
+}
+inline const std::string& RestoreStudyRequest::_internal_study_id() const {
+  return _impl_.study_id_.Get();
+}
+inline void RestoreStudyRequest::_internal_set_study_id(const std::string& value) {
+  
+  _impl_.study_id_.Set(value, GetArenaForAllocation());
+}
+inline std::string* RestoreStudyRequest::_internal_mutable_study_id() {
+  
+  return _impl_.study_id_.Mutable(GetArenaForAllocation());
+}
+inline std::string* RestoreStudyRequest::release_study_id() {
+  // @@protoc_insertion_point(field_release:sanas.v1.RestoreStudyRequest.study_id)
+  return _impl_.study_id_.Release();
+}
+inline void RestoreStudyRequest::set_allocated_study_id(std::string* study_id) {
+  if (study_id != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.study_id_.SetAllocated(study_id, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.study_id_.IsDefault()) {
+    _impl_.study_id_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:sanas.v1.RestoreStudyRequest.study_id)
+}
+
+// bytes header = 2;
+inline void RestoreStudyRequest::clear_header() {
+  _impl_.header_.ClearToEmpty();
+}
+inline const std::string& RestoreStudyRequest::header() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.RestoreStudyRequest.header)
+  return _internal_header();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void RestoreStudyRequest::set_header(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.header_.SetBytes(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:sanas.v1.RestoreStudyRequest.header)
+}
+inline std::string* RestoreStudyRequest::mutable_header() {
+  std::string* _s = _internal_mutable_header();
+  // @@protoc_insertion_point(field_mutable:sanas.v1.RestoreStudyRequest.header)
+  return _s;
+}
+inline const std::string& RestoreStudyRequest::_internal_header() const {
+  return _impl_.header_.Get();
+}
+inline void RestoreStudyRequest::_internal_set_header(const std::string& value) {
+  
+  _impl_.header_.Set(value, GetArenaForAllocation());
+}
+inline std::string* RestoreStudyRequest::_internal_mutable_header() {
+  
+  return _impl_.header_.Mutable(GetArenaForAllocation());
+}
+inline std::string* RestoreStudyRequest::release_header() {
+  // @@protoc_insertion_point(field_release:sanas.v1.RestoreStudyRequest.header)
+  return _impl_.header_.Release();
+}
+inline void RestoreStudyRequest::set_allocated_header(std::string* header) {
+  if (header != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.header_.SetAllocated(header, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.header_.IsDefault()) {
+    _impl_.header_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:sanas.v1.RestoreStudyRequest.header)
+}
+
+// bytes snapshot_chunk = 3;
+inline void RestoreStudyRequest::clear_snapshot_chunk() {
+  _impl_.snapshot_chunk_.ClearToEmpty();
+}
+inline const std::string& RestoreStudyRequest::snapshot_chunk() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.RestoreStudyRequest.snapshot_chunk)
+  return _internal_snapshot_chunk();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void RestoreStudyRequest::set_snapshot_chunk(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.snapshot_chunk_.SetBytes(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:sanas.v1.RestoreStudyRequest.snapshot_chunk)
+}
+inline std::string* RestoreStudyRequest::mutable_snapshot_chunk() {
+  std::string* _s = _internal_mutable_snapshot_chunk();
+  // @@protoc_insertion_point(field_mutable:sanas.v1.RestoreStudyRequest.snapshot_chunk)
+  return _s;
+}
+inline const std::string& RestoreStudyRequest::_internal_snapshot_chunk() const {
+  return _impl_.snapshot_chunk_.Get();
+}
+inline void RestoreStudyRequest::_internal_set_snapshot_chunk(const std::string& value) {
+  
+  _impl_.snapshot_chunk_.Set(value, GetArenaForAllocation());
+}
+inline std::string* RestoreStudyRequest::_internal_mutable_snapshot_chunk() {
+  
+  return _impl_.snapshot_chunk_.Mutable(GetArenaForAllocation());
+}
+inline std::string* RestoreStudyRequest::release_snapshot_chunk() {
+  // @@protoc_insertion_point(field_release:sanas.v1.RestoreStudyRequest.snapshot_chunk)
+  return _impl_.snapshot_chunk_.Release();
+}
+inline void RestoreStudyRequest::set_allocated_snapshot_chunk(std::string* snapshot_chunk) {
+  if (snapshot_chunk != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.snapshot_chunk_.SetAllocated(snapshot_chunk, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.snapshot_chunk_.IsDefault()) {
+    _impl_.snapshot_chunk_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:sanas.v1.RestoreStudyRequest.snapshot_chunk)
+}
+
+// -------------------------------------------------------------------
+
+// RestoreStudyResponse
+
+// .sanas.v1.Study study = 1;
+inline bool RestoreStudyResponse::_internal_has_study() const {
+  return this != internal_default_instance() && _impl_.study_ != nullptr;
+}
+inline bool RestoreStudyResponse::has_study() const {
+  return _internal_has_study();
+}
+inline void RestoreStudyResponse::clear_study() {
+  if (GetArenaForAllocation() == nullptr && _impl_.study_ != nullptr) {
+    delete _impl_.study_;
+  }
+  _impl_.study_ = nullptr;
+}
+inline const ::sanas::v1::Study& RestoreStudyResponse::_internal_study() const {
+  const ::sanas::v1::Study* p = _impl_.study_;
+  return p != nullptr ? *p : reinterpret_cast<const ::sanas::v1::Study&>(
+      ::sanas::v1::_Study_default_instance_);
+}
+inline const ::sanas::v1::Study& RestoreStudyResponse::study() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.RestoreStudyResponse.study)
+  return _internal_study();
+}
+inline void RestoreStudyResponse::unsafe_arena_set_allocated_study(
+    ::sanas::v1::Study* study) {
+  if (GetArenaForAllocation() == nullptr) {
+    delete reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(_impl_.study_);
+  }
+  _impl_.study_ = study;
+  if (study) {
+    
+  } else {
+    
+  }
+  // @@protoc_insertion_point(field_unsafe_arena_set_allocated:sanas.v1.RestoreStudyResponse.study)
+}
+inline ::sanas::v1::Study* RestoreStudyResponse::release_study() {
+  
+  ::sanas::v1::Study* temp = _impl_.study_;
+  _impl_.study_ = nullptr;
+#ifdef PROTOBUF_FORCE_COPY_IN_RELEASE
+  auto* old =  reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(temp);
+  temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  if (GetArenaForAllocation() == nullptr) { delete old; }
+#else  // PROTOBUF_FORCE_COPY_IN_RELEASE
+  if (GetArenaForAllocation() != nullptr) {
+    temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  }
+#endif  // !PROTOBUF_FORCE_COPY_IN_RELEASE
+  return temp;
+}
+inline ::sanas::v1::Study* RestoreStudyResponse::unsafe_arena_release_study() {
+  // @@protoc_insertion_point(field_release:sanas.v1.RestoreStudyResponse.study)
+  
+  ::sanas::v1::Study* temp = _impl_.study_;
+  _impl_.study_ = nullptr;
+  return temp;
+}
+inline ::sanas::v1::Study* RestoreStudyResponse::_internal_mutable_study() {
+  
+  if (_impl_.study_ == nullptr) {
+    auto* p = CreateMaybeMessage<::sanas::v1::Study>(GetArenaForAllocation());
+    _impl_.study_ = p;
+  }
+  return _impl_.study_;
+}
+inline ::sanas::v1::Study* RestoreStudyResponse::mutable_study() {
+  ::sanas::v1::Study* _msg = _internal_mutable_study();
+  // @@protoc_insertion_point(field_mutable:sanas.v1.RestoreStudyResponse.study)
+  return _msg;
+}
+inline void RestoreStudyResponse::set_allocated_study(::sanas::v1::Study* study) {
+  ::PROTOBUF_NAMESPACE_ID::Arena* message_arena = GetArenaForAllocation();
+  if (message_arena == nullptr) {
+    delete _impl_.study_;
+  }
+  if (study) {
+    ::PROTOBUF_NAMESPACE_ID::Arena* submessage_arena =
+        ::PROTOBUF_NAMESPACE_ID::Arena::InternalGetOwningArena(study);
+    if (message_arena != submessage_arena) {
+      study = ::PROTOBUF_NAMESPACE_ID::internal::GetOwnedMessage(
+          message_arena, study, submessage_arena);
+    }
+    
+  } else {
+    
+  }
+  _impl_.study_ = study;
+  // @@protoc_insertion_point(field_set_allocated:sanas.v1.RestoreStudyResponse.study)
+}
+
+// int64 restored_trials = 2;
+inline void RestoreStudyResponse::clear_restored_trials() {
+  _impl_.restored_trials_ = int64_t{0};
+}
+inline int64_t RestoreStudyResponse::_internal_restored_trials() const {
+  return _impl_.restored_trials_;
+}
+inline int64_t RestoreStudyResponse::restored_trials() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.RestoreStudyResponse.restored_trials)
+  return _internal_restored_trials();
+}
+inline void RestoreStudyResponse::_internal_set_restored_trials(int64_t value) {
+  
+  _impl_.restored_trials_ = value;
+}
+inline void RestoreStudyResponse::set_restored_trials(int64_t value) {
+  _internal_set_restored_trials(value);
+  // @@protoc_insertion_point(field_set:sanas.v1.RestoreStudyResponse.restored_trials)
+}
+
+// -------------------------------------------------------------------
+
 // ReportTrialProgressRequest
 
 // string study_id = 1;
@@ -14849,6 +15997,14 @@ inline void SkipTrialResponse::set_budget_remaining(int64_t value) {
 #ifdef __GNUC__
   #pragma GCC diagnostic pop
 #endif  // __GNUC__
+// -------------------------------------------------------------------
+
+// -------------------------------------------------------------------
+
+// -------------------------------------------------------------------
+
+// -------------------------------------------------------------------
+
 // -------------------------------------------------------------------
 
 // -------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
+import type { BackupStudyRequest as _sanas_v1_BackupStudyRequest, BackupStudyRequest__Output as _sanas_v1_BackupStudyRequest__Output } from '../../sanas/v1/BackupStudyRequest';
+import type { BackupStudyResponse as _sanas_v1_BackupStudyResponse, BackupStudyResponse__Output as _sanas_v1_BackupStudyResponse__Output } from '../../sanas/v1/BackupStudyResponse';
 import type { CompleteTrialRequest as _sanas_v1_CompleteTrialRequest, CompleteTrialRequest__Output as _sanas_v1_CompleteTrialRequest__Output } from '../../sanas/v1/CompleteTrialRequest';
 import type { CompleteTrialResponse as _sanas_v1_CompleteTrialResponse, CompleteTrialResponse__Output as _sanas_v1_CompleteTrialResponse__Output } from '../../sanas/v1/CompleteTrialResponse';
 import type { CreateStudyRequest as _sanas_v1_CreateStudyRequest, CreateStudyRequest__Output as _sanas_v1_CreateStudyRequest__Output } from '../../sanas/v1/CreateStudyRequest';
@@ -20,6 +22,8 @@ import type { ListTrialsRequest as _sanas_v1_ListTrialsRequest, ListTrialsReques
 import type { ListTrialsResponse as _sanas_v1_ListTrialsResponse, ListTrialsResponse__Output as _sanas_v1_ListTrialsResponse__Output } from '../../sanas/v1/ListTrialsResponse';
 import type { ReportTrialProgressRequest as _sanas_v1_ReportTrialProgressRequest, ReportTrialProgressRequest__Output as _sanas_v1_ReportTrialProgressRequest__Output } from '../../sanas/v1/ReportTrialProgressRequest';
 import type { ReportTrialProgressResponse as _sanas_v1_ReportTrialProgressResponse, ReportTrialProgressResponse__Output as _sanas_v1_ReportTrialProgressResponse__Output } from '../../sanas/v1/ReportTrialProgressResponse';
+import type { RestoreStudyRequest as _sanas_v1_RestoreStudyRequest, RestoreStudyRequest__Output as _sanas_v1_RestoreStudyRequest__Output } from '../../sanas/v1/RestoreStudyRequest';
+import type { RestoreStudyResponse as _sanas_v1_RestoreStudyResponse, RestoreStudyResponse__Output as _sanas_v1_RestoreStudyResponse__Output } from '../../sanas/v1/RestoreStudyResponse';
 import type { SkipTrialRequest as _sanas_v1_SkipTrialRequest, SkipTrialRequest__Output as _sanas_v1_SkipTrialRequest__Output } from '../../sanas/v1/SkipTrialRequest';
 import type { SkipTrialResponse as _sanas_v1_SkipTrialResponse, SkipTrialResponse__Output as _sanas_v1_SkipTrialResponse__Output } from '../../sanas/v1/SkipTrialResponse';
 import type { SuggestTrialRequest as _sanas_v1_SuggestTrialRequest, SuggestTrialRequest__Output as _sanas_v1_SuggestTrialRequest__Output } from '../../sanas/v1/SuggestTrialRequest';
@@ -28,6 +32,11 @@ import type { WatchStudyRequest as _sanas_v1_WatchStudyRequest, WatchStudyReques
 import type { WatchStudyResponse as _sanas_v1_WatchStudyResponse, WatchStudyResponse__Output as _sanas_v1_WatchStudyResponse__Output } from '../../sanas/v1/WatchStudyResponse';
 
 export interface ControllerServiceClient extends grpc.Client {
+  BackupStudy(argument: _sanas_v1_BackupStudyRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_sanas_v1_BackupStudyResponse__Output>;
+  BackupStudy(argument: _sanas_v1_BackupStudyRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_sanas_v1_BackupStudyResponse__Output>;
+  backupStudy(argument: _sanas_v1_BackupStudyRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_sanas_v1_BackupStudyResponse__Output>;
+  backupStudy(argument: _sanas_v1_BackupStudyRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_sanas_v1_BackupStudyResponse__Output>;
+  
   CompleteTrial(argument: _sanas_v1_CompleteTrialRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_CompleteTrialResponse__Output>): grpc.ClientUnaryCall;
   CompleteTrial(argument: _sanas_v1_CompleteTrialRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sanas_v1_CompleteTrialResponse__Output>): grpc.ClientUnaryCall;
   CompleteTrial(argument: _sanas_v1_CompleteTrialRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_CompleteTrialResponse__Output>): grpc.ClientUnaryCall;
@@ -109,6 +118,15 @@ export interface ControllerServiceClient extends grpc.Client {
   reportTrialProgress(argument: _sanas_v1_ReportTrialProgressRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_ReportTrialProgressResponse__Output>): grpc.ClientUnaryCall;
   reportTrialProgress(argument: _sanas_v1_ReportTrialProgressRequest, callback: grpc.requestCallback<_sanas_v1_ReportTrialProgressResponse__Output>): grpc.ClientUnaryCall;
   
+  RestoreStudy(metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_RestoreStudyResponse__Output>): grpc.ClientWritableStream<_sanas_v1_RestoreStudyRequest>;
+  RestoreStudy(metadata: grpc.Metadata, callback: grpc.requestCallback<_sanas_v1_RestoreStudyResponse__Output>): grpc.ClientWritableStream<_sanas_v1_RestoreStudyRequest>;
+  RestoreStudy(options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_RestoreStudyResponse__Output>): grpc.ClientWritableStream<_sanas_v1_RestoreStudyRequest>;
+  RestoreStudy(callback: grpc.requestCallback<_sanas_v1_RestoreStudyResponse__Output>): grpc.ClientWritableStream<_sanas_v1_RestoreStudyRequest>;
+  restoreStudy(metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_RestoreStudyResponse__Output>): grpc.ClientWritableStream<_sanas_v1_RestoreStudyRequest>;
+  restoreStudy(metadata: grpc.Metadata, callback: grpc.requestCallback<_sanas_v1_RestoreStudyResponse__Output>): grpc.ClientWritableStream<_sanas_v1_RestoreStudyRequest>;
+  restoreStudy(options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_RestoreStudyResponse__Output>): grpc.ClientWritableStream<_sanas_v1_RestoreStudyRequest>;
+  restoreStudy(callback: grpc.requestCallback<_sanas_v1_RestoreStudyResponse__Output>): grpc.ClientWritableStream<_sanas_v1_RestoreStudyRequest>;
+  
   SkipTrial(argument: _sanas_v1_SkipTrialRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_SkipTrialResponse__Output>): grpc.ClientUnaryCall;
   SkipTrial(argument: _sanas_v1_SkipTrialRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sanas_v1_SkipTrialResponse__Output>): grpc.ClientUnaryCall;
   SkipTrial(argument: _sanas_v1_SkipTrialRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_SkipTrialResponse__Output>): grpc.ClientUnaryCall;
@@ -135,6 +153,8 @@ export interface ControllerServiceClient extends grpc.Client {
 }
 
 export interface ControllerServiceHandlers extends grpc.UntypedServiceImplementation {
+  BackupStudy: grpc.handleServerStreamingCall<_sanas_v1_BackupStudyRequest__Output, _sanas_v1_BackupStudyResponse>;
+  
   CompleteTrial: grpc.handleUnaryCall<_sanas_v1_CompleteTrialRequest__Output, _sanas_v1_CompleteTrialResponse>;
   
   CreateStudy: grpc.handleUnaryCall<_sanas_v1_CreateStudyRequest__Output, _sanas_v1_CreateStudyResponse>;
@@ -153,6 +173,8 @@ export interface ControllerServiceHandlers extends grpc.UntypedServiceImplementa
   
   ReportTrialProgress: grpc.handleUnaryCall<_sanas_v1_ReportTrialProgressRequest__Output, _sanas_v1_ReportTrialProgressResponse>;
   
+  RestoreStudy: grpc.handleClientStreamingCall<_sanas_v1_RestoreStudyRequest__Output, _sanas_v1_RestoreStudyResponse>;
+  
   SkipTrial: grpc.handleUnaryCall<_sanas_v1_SkipTrialRequest__Output, _sanas_v1_SkipTrialResponse>;
   
   SuggestTrial: grpc.handleUnaryCall<_sanas_v1_SuggestTrialRequest__Output, _sanas_v1_SuggestTrialResponse>;
@@ -162,6 +184,7 @@ export interface ControllerServiceHandlers extends grpc.UntypedServiceImplementa
 }
 
 export interface ControllerServiceDefinition extends grpc.ServiceDefinition {
+  BackupStudy: MethodDefinition<_sanas_v1_BackupStudyRequest, _sanas_v1_BackupStudyResponse, _sanas_v1_BackupStudyRequest__Output, _sanas_v1_BackupStudyResponse__Output>
   CompleteTrial: MethodDefinition<_sanas_v1_CompleteTrialRequest, _sanas_v1_CompleteTrialResponse, _sanas_v1_CompleteTrialRequest__Output, _sanas_v1_CompleteTrialResponse__Output>
   CreateStudy: MethodDefinition<_sanas_v1_CreateStudyRequest, _sanas_v1_CreateStudyResponse, _sanas_v1_CreateStudyRequest__Output, _sanas_v1_CreateStudyResponse__Output>
   DeleteStudy: MethodDefinition<_sanas_v1_DeleteStudyRequest, _sanas_v1_DeleteStudyResponse, _sanas_v1_DeleteStudyRequest__Output, _sanas_v1_DeleteStudyResponse__Output>
@@ -171,6 +194,7 @@ export interface ControllerServiceDefinition extends grpc.ServiceDefinition {
   ListStudies: MethodDefinition<_sanas_v1_ListStudiesRequest, _sanas_v1_ListStudiesResponse, _sanas_v1_ListStudiesRequest__Output, _sanas_v1_ListStudiesResponse__Output>
   ListTrials: MethodDefinition<_sanas_v1_ListTrialsRequest, _sanas_v1_ListTrialsResponse, _sanas_v1_ListTrialsRequest__Output, _sanas_v1_ListTrialsResponse__Output>
   ReportTrialProgress: MethodDefinition<_sanas_v1_ReportTrialProgressRequest, _sanas_v1_ReportTrialProgressResponse, _sanas_v1_ReportTrialProgressRequest__Output, _sanas_v1_ReportTrialProgressResponse__Output>
+  RestoreStudy: MethodDefinition<_sanas_v1_RestoreStudyRequest, _sanas_v1_RestoreStudyResponse, _sanas_v1_RestoreStudyRequest__Output, _sanas_v1_RestoreStudyResponse__Output>
   SkipTrial: MethodDefinition<_sanas_v1_SkipTrialRequest, _sanas_v1_SkipTrialResponse, _sanas_v1_SkipTrialRequest__Output, _sanas_v1_SkipTrialResponse__Output>
   SuggestTrial: MethodDefinition<_sanas_v1_SuggestTrialRequest, _sanas_v1_SuggestTrialResponse, _sanas_v1_SuggestTrialRequest__Output, _sanas_v1_SuggestTrialResponse__Output>
   WatchStudy: MethodDefinition<_sanas_v1_WatchStudyRequest, _sanas_v1_WatchStudyResponse, _sanas_v1_WatchStudyRequest__Output, _sanas_v1_WatchStudyResponse__Output>
