@@ -100,6 +100,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	PYTHONPATH=server:python_client $(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 	cd proto && ../$(VENV)/bin/buf lint && ../$(VENV)/bin/buf format --exit-code -d
 	cd deploy/check && test -z "$$(gofmt -l .)" && go vet ./...
 

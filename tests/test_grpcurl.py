@@ -66,7 +66,7 @@ def test_a_create_suggest_complete_cycle_in_json(server):
                 "reward": 0.75,
                 "suggest_next": True,
                 "client_id": "ops",
-                # The binding, copied from the SuggestTrial answer (as the README shows).
+                # The binding, copied from the SuggestTrial answer (as docs/operations.md shows).
                 "study_uid": trial["study_uid"],
                 "trial_fingerprint": trial["fingerprint"],
             },
@@ -153,11 +153,11 @@ def test_progress_reports_and_a_stop_in_json(server):
     assert study["study"]["steps_saved"] == "3"
 
 
-def test_the_readme_grpcurl_block_runs_as_written(server):
-    """The README's grpcurl examples, run by bash against a live server (its address for
-    127.0.0.1:8881, this venv's buf): the binding they copy with jq is accepted."""
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("## Running the controller; grpcurl", 1)[1]
+def test_the_documented_grpcurl_block_runs_as_written(server):
+    """docs/operations.md's grpcurl examples, run by bash against a live server (its address
+    for 127.0.0.1:8881, this venv's buf): the binding they copy with jq is accepted."""
+    page = (ROOT / "docs" / "operations.md").read_text()
+    section = page.split("## Running the controller; grpcurl", 1)[1]
     block = next(
         b.split("\n", 1)[1]
         for b in section.split("```sh\n")[1:]

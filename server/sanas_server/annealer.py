@@ -189,7 +189,8 @@ class Annealer(Policy):
         except OverflowError:  # an int beyond 1.8e308 (imports): cooled as far as it goes
             count = math.inf
         # reduce_rate ** k underflows to 0.0 for large k (no exception); the floor holds.
-        return max(t0 * self.reduce_rate**count, floor)
+        cooling: float = self.reduce_rate**count  # a positive base: a float, never complex
+        return max(t0 * cooling, floor)
 
     def is_issued(self, tokens: Sequence[int]) -> bool:
         return tuple(tokens) in self._issued

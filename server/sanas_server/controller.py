@@ -829,7 +829,8 @@ class Controller:
         with self._locked(study_id) as entry:
             trials = entry.study.trials
             total = len(trials) if state is None else entry.study.counts[state]
-            page, end, measured = [], start, 0
+            page: list[TrialRecord] = []
+            end, measured = start, 0
             # AIP-158: a page may hold fewer than page_size trials; long curves shorten it
             # so a response stays a few MB.
             while end < len(trials) and len(page) < size:

@@ -39,12 +39,28 @@ AUDITED = {
 }
 
 
+# What a servicer method's handler is to an interceptor (the stubs' RpcMethodHandler is
+# generic over the request and response types; every sanas.v1 method is one handler type).
+Handler = Callable[[grpc.HandlerCallDetails], "grpc.RpcMethodHandler[Any, Any] | None"]
+
+
+def _unary_behavior(handler: grpc.RpcMethodHandler[Any, Any]) -> Callable[..., Any]:
+    """A unary-request handler's behavior (every sanas.v1 method takes one request)."""
+    behavior = handler.unary_stream if handler.response_streaming else handler.unary_unary
+    if behavior is None:
+        raise TypeError(f"not a unary-request method handler: {handler!r}")
+    return behavior
+
+
 def _with_behavior(
-    handler: grpc.RpcMethodHandler, wrap: Callable[[Callable[..., Any]], Callable[..., Any]]
-) -> grpc.RpcMethodHandler:
+    handler: grpc.RpcMethodHandler[Any, Any],
+    wrap: Callable[[Callable[..., Any]], Callable[..., Any]],
+) -> grpc.RpcMethodHandler[Any, Any]:
     """The same handler with its behavior wrapped (a streamed request's behavior gets the
     request iterator)."""
     if handler.request_streaming:
+        if handler.stream_unary is None:
+            raise TypeError(f"not a stream-unary method handler: {handler!r}")
         return grpc.stream_unary_rpc_method_handler(
             wrap(handler.stream_unary),
             request_deserializer=handler.request_deserializer,
@@ -52,18 +68,20 @@ def _with_behavior(
         )
     if handler.response_streaming:
         return grpc.unary_stream_rpc_method_handler(
-            wrap(handler.unary_stream),
+            wrap(_unary_behavior(handler)),
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
     return grpc.unary_unary_rpc_method_handler(
-        wrap(handler.unary_unary),
+        wrap(_unary_behavior(handler)),
         request_deserializer=handler.request_deserializer,
         response_serializer=handler.response_serializer,
     )
 
 
-def _refusal(handler: grpc.RpcMethodHandler, refuse: Callable[..., Any]) -> grpc.RpcMethodHandler:
+def _refusal(
+    handler: grpc.RpcMethodHandler[Any, Any], refuse: Callable[..., Any]
+) -> grpc.RpcMethodHandler[Any, Any]:
     def wrap(_behavior: Callable[..., Any]) -> Callable[..., Any]:
         if handler.response_streaming:
             return lambda request, context: iter([refuse(request, context)])
@@ -74,7 +92,8 @@ def _refusal(handler: grpc.RpcMethodHandler, refuse: Callable[..., Any]) -> grpc
 
 def _code_name(context: grpc.ServicerContext) -> str:
     try:
-        code = context.code()
+        # grpc's server context has code() (1.38+); the stubs' ServicerContext lacks it.
+        code = context.code()  # type: ignore[attr-defined]
     except (AttributeError, NotImplementedError):
         code = None
     if isinstance(code, grpc.StatusCode):
@@ -122,8 +141,8 @@ class AccessInterceptor(grpc.ServerInterceptor):
         )
 
     def intercept_service(
-        self, continuation: Callable[[Any], grpc.RpcMethodHandler], details: Any
-    ) -> grpc.RpcMethodHandler:
+        self, continuation: Handler, details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = continuation(details)
         method = details.method
         if handler is None or not method.startswith(PROTECTED_PREFIX):
@@ -223,8 +242,8 @@ class MalformedRequestInterceptor(grpc.ServerInterceptor):
     """Decode sanas.v1 requests ourselves so undecodable bytes are a precise error."""
 
     def intercept_service(
-        self, continuation: Callable[[Any], grpc.RpcMethodHandler], details: Any
-    ) -> grpc.RpcMethodHandler:
+        self, continuation: Handler, details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = continuation(details)
         if (
             handler is None
@@ -242,7 +261,7 @@ class MalformedRequestInterceptor(grpc.ServerInterceptor):
             except (DecodeError, ValueError, UnicodeDecodeError) as exc:
                 return _Malformed(exc)
 
-        def wrap(behavior: Callable[[Any, grpc.ServicerContext], Any]) -> Callable[..., Any]:
+        def wrap(behavior: Callable[..., Any]) -> Callable[..., Any]:
             def guarded(request: Any, context: grpc.ServicerContext) -> Any:
                 if isinstance(request, _Malformed):
                     abort_with(
@@ -258,12 +277,12 @@ class MalformedRequestInterceptor(grpc.ServerInterceptor):
 
         if handler.response_streaming:
             return grpc.unary_stream_rpc_method_handler(
-                wrap(handler.unary_stream),
+                wrap(_unary_behavior(handler)),
                 request_deserializer=tolerant_decode,
                 response_serializer=handler.response_serializer,
             )
         return grpc.unary_unary_rpc_method_handler(
-            wrap(handler.unary_unary),
+            wrap(_unary_behavior(handler)),
             request_deserializer=tolerant_decode,
             response_serializer=handler.response_serializer,
         )

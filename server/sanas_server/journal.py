@@ -25,7 +25,7 @@ from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, overload
 
 from sanas.spaces import VARIANT_OF, SpaceConfig
 
@@ -490,7 +490,7 @@ def snapshot_event(state: SnapshotState) -> Record:
     )
 
 
-def _column_bytes(column: array) -> str:
+def _column_bytes(column: array[int] | array[float]) -> str:
     """A column as base64 of its little-endian items (the snapshot's encoding)."""
     if sys.byteorder == "big":  # pragma: no cover - snapshots are little-endian everywhere
         column = array(column.typecode, column)
@@ -498,8 +498,12 @@ def _column_bytes(column: array) -> str:
     return base64.b64encode(column.tobytes()).decode("ascii")
 
 
-def _column_from(text: str, typecode: str) -> array:
-    column = array(typecode)
+@overload
+def _column_from(text: str, typecode: Literal["q"]) -> array[int]: ...
+@overload
+def _column_from(text: str, typecode: Literal["d"]) -> array[float]: ...
+def _column_from(text: str, typecode: Literal["q", "d"]) -> array[int] | array[float]:
+    column: array[int] | array[float] = array(typecode)
     column.frombytes(base64.b64decode(text.encode("ascii"), validate=True))
     if sys.byteorder == "big":  # pragma: no cover
         column.byteswap()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import platform
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -32,6 +32,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from .controller import BrokenStudy, Controller
+from .interceptors import Handler
 from .study import StudySummary
 from .trials import TrialState
 
@@ -134,7 +135,7 @@ class StudyCollector(Collector):
             labels=["study"],
         )
         families = (trials, best, temperature, budget, moves, expirations, saved, broken)
-        by_name = {
+        by_name: dict[str, GaugeMetricFamily | CounterMetricFamily] = {
             "trials": trials,
             "best": best,
             "temperature": temperature,
@@ -144,7 +145,7 @@ class StudyCollector(Collector):
             "saved": saved,
             "broken": broken,
         }
-        ranked: list[tuple[tuple, StudySummary, list[Row]]] = []
+        ranked: list[tuple[tuple[bool, bool, float, str], StudySummary, list[Row]]] = []
         broken_ids: list[str] = []
         for s in self._controller.summaries():
             if isinstance(s, BrokenStudy):
@@ -278,7 +279,9 @@ class Metrics:
         """Serve /metrics over plain HTTP; returns the server and the host and port it is
         really bound to (a name such as localhost resolved, port 0 picked)."""
         httpd, _ = start_http_server(port, addr=host, registry=self.registry)
-        return httpd, httpd.server_address[0], httpd.server_port
+        bound = httpd.server_address[0]
+        assert isinstance(bound, str)  # an AF_INET / AF_INET6 address: (host, port, ...)
+        return httpd, bound, httpd.server_port
 
     def interceptor(self) -> grpc.ServerInterceptor:
         return _LatencyInterceptor(self.rpc_seconds)
@@ -289,8 +292,8 @@ class _LatencyInterceptor(grpc.ServerInterceptor):
         self._histogram = histogram
 
     def intercept_service(
-        self, continuation: Callable[[Any], grpc.RpcMethodHandler], details: Any
-    ) -> grpc.RpcMethodHandler:
+        self, continuation: Handler, details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = continuation(details)
         if handler is None or handler.unary_unary is None:
             return handler  # streams are not request latencies
@@ -303,7 +306,8 @@ class _LatencyInterceptor(grpc.ServerInterceptor):
             try:
                 return behavior(request, context)
             except Exception:
-                status = context.code()
+                # grpc's server context has code() (1.38+); the stubs' ServicerContext lacks it.
+                status = context.code()  # type: ignore[attr-defined]
                 code = status.name if status is not None else "UNKNOWN"
                 raise
             finally:

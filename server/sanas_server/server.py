@@ -262,7 +262,7 @@ def start_server(
     )
     bind_host = bracketed(host)
     try:
-        if tls is None:
+        if tls_reloader is None:
             bound = server.add_insecure_port(f"{bind_host}:{port}")
         else:
             bound = server.add_secure_port(f"{bind_host}:{port}", tls_reloader.server_credentials())
@@ -279,6 +279,12 @@ def start_server(
     server.start()
     health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
     log.info("sanas controller serving on %s:%d", bind_host, bound)
+    credentials = CredentialsWatcher(
+        tokens,
+        tls_reloader,
+        credentials_poll_seconds,
+        on_signal=[audit.reopen] if audit is not None else [],
+    )
     running = RunningServer(
         server,
         controller,
@@ -286,15 +292,10 @@ def start_server(
         host,
         bound,
         max_watchers=max_watchers,
-        credentials=CredentialsWatcher(
-            tokens,
-            tls_reloader,
-            credentials_poll_seconds,
-            on_signal=[audit.reopen] if audit is not None else [],
-        ),
+        credentials=credentials,
         audit=audit,
     )
-    running.credentials.start()
+    credentials.start()
     watch_storage(running)
     if metrics_port is not None:
         try:

@@ -39,6 +39,13 @@ _DECODER = json.JSONDecoder()
 _SPACE = re.compile(r"[ \t\n\r]*")
 
 
+def _skip_space(text: str, i: int = 0) -> int:
+    """The index of the first non-whitespace character at or after i."""
+    match = _SPACE.match(text, i)
+    assert match is not None  # `*` matches the empty string anywhere
+    return match.end()
+
+
 class LegacyRows:
     """The trial rows of a snapshot written on one line (before rows got a line each),
     decoded one at a time as they are iterated, from the document's text: json.loads of
@@ -56,14 +63,14 @@ class LegacyRows:
         text, i = self._text, self._start + 1
         first = True
         while True:
-            i = _SPACE.match(text, i).end()
+            i = _skip_space(text, i)
             if text.startswith("]", i):
                 yield None, i + 1
                 return
             if not first:
                 if not text.startswith(",", i):
                     raise ValueError(f"snapshot: a comma expected before the row at {i}")
-                i = _SPACE.match(text, i + 1).end()
+                i = _skip_space(text, i + 1)
             row, i = _DECODER.raw_decode(text, i)
             first = False
             yield row, i
@@ -80,18 +87,18 @@ def _legacy_object(text: str, i: int, depth: int) -> tuple[dict[str, Any], int]:
     out: dict[str, Any] = {}
     i += 1
     while True:
-        i = _SPACE.match(text, i).end()
+        i = _skip_space(text, i)
         if text.startswith("}", i):
             return out, i + 1
         if out:
             if not text.startswith(",", i):
                 raise ValueError(f"snapshot: a comma expected at {i}")
-            i = _SPACE.match(text, i + 1).end()
+            i = _skip_space(text, i + 1)
         key, i = _DECODER.raw_decode(text, i)
-        i = _SPACE.match(text, i).end()
+        i = _skip_space(text, i)
         if not isinstance(key, str) or not text.startswith(":", i):
             raise ValueError(f"snapshot: a key expected before {i}")
-        i = _SPACE.match(text, i + 1).end()
+        i = _skip_space(text, i + 1)
         if depth == 0 and key == "event" and text.startswith("{", i):
             out[key], i = _legacy_object(text, i, 1)
         elif depth == 1 and key == "trials" and text.startswith("[", i):
@@ -102,8 +109,8 @@ def _legacy_object(text: str, i: int, depth: int) -> tuple[dict[str, Any], int]:
 
 
 def read_legacy_snapshot(text: str) -> dict[str, Any]:
-    snapshot, end = _legacy_object(text, _SPACE.match(text).end(), 0)
-    if _SPACE.match(text, end).end() != len(text):
+    snapshot, end = _legacy_object(text, _skip_space(text), 0)
+    if _skip_space(text, end) != len(text):
         raise ValueError("bytes after the end of the snapshot")
     return snapshot
 

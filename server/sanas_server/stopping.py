@@ -377,7 +377,7 @@ class Curve:
             self.append(step, value)
 
     @classmethod
-    def of_columns(cls, steps: array, values: array) -> Curve:
+    def of_columns(cls, steps: array[int], values: array[float]) -> Curve:
         """A curve over loaded columns (a snapshot), its sums computed at C speed."""
         curve = cls()
         curve.steps, curve.values = steps, values

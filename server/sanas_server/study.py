@@ -483,7 +483,9 @@ class Study:
         except SpaceConfigError as exc:
             raise InvalidArgument(str(exc)) from exc
         # The same reward rule as a live result, so the policy's statistics stay finite.
-        rewards = [(f"imported result {i}", r) for i, (_, r) in enumerate(results)]
+        rewards: list[tuple[str, float | None]] = [
+            (f"imported result {i}", r) for i, (_, r) in enumerate(results)
+        ]
         rewards += [("imported base reward", base[1]), ("imported best reward", best[1])]
         for what, reward in rewards:
             if reward is not None and not (

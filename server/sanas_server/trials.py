@@ -49,7 +49,9 @@ class Measurements:
 
     __slots__ = ("_curve", "_n", "_times")
 
-    def __init__(self, curve: Curve | None = None, times: array | None = None, n: int = 0) -> None:
+    def __init__(
+        self, curve: Curve | None = None, times: array[float] | None = None, n: int = 0
+    ) -> None:
         self._curve = curve
         self._times = times
         self._n = n
@@ -117,7 +119,7 @@ class Measurements:
         times.append(time)
         return Measurements(curve, times, self._n + 1)
 
-    def columns(self) -> tuple[array, array, array]:
+    def columns(self) -> tuple[array[int], array[float], array[float]]:
         """Copies of the first n steps, values and times (slices copy at once, never
         exposing the live columns' buffers)."""
         curve, times, n = self._curve, self._times, self._n
@@ -126,7 +128,9 @@ class Measurements:
         return curve.steps[:n], curve.values[:n], times[:n]
 
     @classmethod
-    def of_columns(cls, steps: array, values: array, times: array) -> Measurements:
+    def of_columns(
+        cls, steps: array[int], values: array[float], times: array[float]
+    ) -> Measurements:
         """Measurements over the given columns (int64 steps, float64 values and times, as
         long as each other, steps increasing: the caller checked)."""
         if not steps:
