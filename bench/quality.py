@@ -1,14 +1,23 @@
 """Search quality on token-space landscapes with known optima (issue 6, first part).
 
-Methods: this project's annealer with its documented defaults, random search without
-repeats, regularized evolution (Real et al., 2019), and with --with-paddleslim PaddleSlim
+Methods: this project's annealer with its documented defaults, its model-guided variant
+(server/sanas_server/guided.py), random search without repeats, regularized evolution
+(Real et al., 2019), Optuna's TPE sampler, and with --with-paddleslim PaddleSlim
 2.6.0's SAController in its own environment (bench/paddleslim_peer.py). Each runs
 sequentially and with 8 simulated parallel trainers whose results arrive out of order
 (exponential durations).
 Reported: mean and standard deviation of the regret (optimum minus best found, over the
 landscape's reward range) across seeds, at each budget. Pure computation: no server.
 
+NAS-Bench-Graph (--nas-bench-graph, needs `pip install nas-bench-graph==1.4.0 optuna`):
+validation accuracies of its 26,206 GNN architectures on the tuning datasets citeseer,
+computers, cs and physics, one run per seed and method up to the largest budget (regret
+read off after each budget's evaluations). Its other datasets (cora, photo, pubmed, arxiv,
+proteins) are held out for acceptance: refused unless --acceptance is given.
+
 usage: python bench/quality.py [--seeds 30] [--budgets 50,100,200,500] [--quick]
+       python bench/quality.py --nas-bench-graph [--datasets citeseer,computers,cs,physics]
+           [--seeds 30] [--budgets 50,100,200] [--trainers 1,8] [--methods ...]
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ import heapq
 import itertools
 import statistics
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "server"))
 import trained_landscape
 
 from sanas_server.annealer import Annealer, SpaceExhausted
+from sanas_server.guided import GuidedAnnealer
 
 Tokens = tuple[int, ...]
 
@@ -131,6 +142,43 @@ def trained_digits(seed: int) -> Landscape:
 
 LANDSCAPES = [separable, rugged_nk, plateaus, many_to_one, infeasible_regions, trained_digits]
 
+# -- NAS-Bench-Graph (Qin et al., 2022) ------------------------------------------------
+NBG_TUNING = ("citeseer", "computers", "cs", "physics")
+# Held out for acceptance: never loaded without --acceptance.
+NBG_HELD_OUT = ("cora", "photo", "pubmed", "arxiv", "proteins")
+_NBG_CACHE: dict[str, Landscape] = {}
+
+
+def nas_bench_graph(name: str, acceptance: bool = False) -> Landscape:
+    """Validation accuracy over NAS-Bench-Graph's space as 5 tokens: the link pattern
+    (9, its link_list) and the operation of each of the 4 nodes (9, its gnn_list). Every
+    vector maps to one of the 26,206 benchmarked architectures through the package's
+    canonical hash (isomorphic vectors share a reward), but the 9 all-skip vectors,
+    which it does not hold: those are infeasible. One table for all seeds."""
+    if name in NBG_HELD_OUT and not acceptance:
+        raise SystemExit(f"{name} is held out for acceptance: pass --acceptance to use it")
+    if name not in NBG_TUNING + NBG_HELD_OUT:
+        raise SystemExit(f"unknown NAS-Bench-Graph dataset {name!r}")
+    if name in _NBG_CACHE:
+        return _NBG_CACHE[name]
+    if name == "proteins":  # another operation list: not mapped yet
+        raise SystemExit("proteins uses another operation list: not supported yet")
+    from nas_bench_graph import Arch, light_read
+    from nas_bench_graph.architecture import gnn_list, link_list
+
+    bench = light_read(name)
+    accuracy: dict[Tokens, float] = {}
+    for tokens in itertools.product(range(len(link_list)), *[range(len(gnn_list))] * 4):
+        arch = Arch(link_list[tokens[0]], [gnn_list[o] for o in tokens[1:]])
+        key = arch.valid_hash()
+        if key in bench:
+            accuracy[tokens] = float(bench[key]["valid_perf"])
+    values = [float(v["valid_perf"]) for v in bench.values()]
+    table = (len(link_list), *(len(gnn_list),) * 4)
+    land = Landscape(f"nbg {name}", table, accuracy.get, max(values), min(values))
+    _NBG_CACHE[name] = land
+    return land
+
 
 # -- methods: ask / tell ---------------------------------------------------------------
 class Method:
@@ -156,6 +204,53 @@ class SanasAnnealer(Method):
 
     def tell(self, tokens: Tokens, reward: float | None) -> None:
         self.a.observe(tokens, 0.0 if reward is None else reward, reward is None)
+
+
+class ModelGuided(SanasAnnealer):
+    """The annealer's frame with a surrogate ranking 24 fresh neighbours per proposal
+    (sanas_server/guided.py, its defaults), same start and temperature schedule."""
+
+    name = "sanas model-guided"
+
+    def __init__(self, table: Sequence[int], seed: int) -> None:
+        rng = np.random.default_rng([seed, 1])
+        start = [int(rng.integers(r)) for r in table]
+        self.a = GuidedAnnealer(table, start, 10.0, 0.85, seed)
+
+
+class TPE(Method):
+    """Optuna's TPE sampler (multivariate, constant liar for pending trials), one
+    categorical parameter per position, through ask / tell. It may repeat a vector (each
+    repeat costs an evaluation, as it would for real); infeasible results are FAIL."""
+
+    name = "optuna TPE"
+
+    def __init__(self, table: Sequence[int], seed: int) -> None:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=True)
+        self.study = optuna.create_study(direction="maximize", sampler=sampler)
+        self.dists = {
+            f"t{i}": optuna.distributions.CategoricalDistribution(list(range(r)))
+            for i, r in enumerate(table)
+        }
+        self.pending: dict[Tokens, list] = {}
+
+    def ask(self) -> Tokens:
+        trial = self.study.ask(self.dists)
+        t = tuple(int(trial.params[f"t{i}"]) for i in range(len(self.dists)))
+        self.pending.setdefault(t, []).append(trial)
+        return t
+
+    def tell(self, tokens: Tokens, reward: float | None) -> None:
+        import optuna
+
+        trial = self.pending[tokens].pop(0)
+        if reward is None:
+            self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        else:
+            self.study.tell(trial, reward)
 
 
 class RandomSearch(Method):
@@ -249,6 +344,130 @@ def run(method: Method, land: Landscape, budget: int, trainers: int, seed: int) 
             heapq.heappush(clock, (now + float(rng.exponential()), n, nxt))
             issued += 1
     return land.regret(best)
+
+
+def run_curve(
+    method: Method, land: Landscape, budgets: Sequence[int], trainers: int, seed: int
+) -> dict[int, float]:
+    """One run up to the largest budget: the regret after each budget's evaluations have
+    completed (with several trainers, the first `budget` results to arrive)."""
+    rng = np.random.default_rng([seed, 7])
+    top = max(budgets)
+    best = land.worst
+    out: dict[int, float] = {}
+    clock: list[tuple[float, int, Tokens]] = []
+    issued = done = 0
+    for n in range(min(trainers, top)):
+        heapq.heappush(clock, (float(rng.exponential()), n, method.ask()))
+        issued += 1
+    while clock:
+        now, n, t = heapq.heappop(clock)
+        r = land.reward(t)
+        method.tell(t, r)
+        done += 1
+        if r is not None:
+            best = max(best, r)
+        if done in budgets:
+            out[done] = land.regret(best)
+        if issued < top:
+            try:
+                nxt = method.ask()
+            except SpaceExhausted:
+                continue
+            heapq.heappush(clock, (now + float(rng.exponential()), n, nxt))
+            issued += 1
+    for b in budgets:  # a space used up before a budget: the regret it ended with
+        out.setdefault(b, land.regret(best))
+    return out
+
+
+NBG_METHODS = [SanasAnnealer, ModelGuided, RandomSearch, RegularizedEvolution, TPE]
+
+
+def measure_nbg(
+    datasets: Sequence[str],
+    seeds: int,
+    budgets: Sequence[int],
+    trainer_counts: Sequence[int],
+    methods: Sequence[type[Method]],
+    acceptance: bool = False,
+) -> list[dict]:
+    rows = []
+    for name in datasets:
+        land = nas_bench_graph(name, acceptance)
+        for trainers in trainer_counts:
+            for method_cls in methods:
+                per_budget: dict[int, list[float]] = {b: [] for b in budgets}
+                start = time.perf_counter()
+                for seed in range(seeds):
+                    curve = run_curve(method_cls(land.table, seed), land, budgets, trainers, seed)
+                    for b in budgets:
+                        per_budget[b].append(curve[b])
+                seconds = time.perf_counter() - start
+                print(
+                    f"  {land.name} x{trainers} {method_cls.name}: {seconds:.1f} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                for b in budgets:
+                    rows.append(
+                        {
+                            "landscape": land.name,
+                            "trainers": trainers,
+                            "method": method_cls.name,
+                            "budget": b,
+                            "mean": statistics.fmean(per_budget[b]),
+                            "std": statistics.pstdev(per_budget[b]),
+                            "regrets": per_budget[b],
+                        }
+                    )
+    return rows
+
+
+def against(rows: list[dict], ours: str, peer: str) -> str:
+    """`ours` against `peer` cell by cell, paired by seed, and the goal of issue
+    "model-guided proposals": at 100 evaluations RE's regret at 200, at 200 at most 0.7x."""
+    index = {(r["landscape"], r["trainers"], r["method"], r["budget"]): r for r in rows}
+    budgets = sorted({r["budget"] for r in rows})
+    out = [
+        f"| landscape | trainers | budget | {ours} | {peer} | ratio | difference ± se | verdict |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for land, trainers in sorted({(r["landscape"], r["trainers"]) for r in rows}):
+        for b in budgets:
+            a = index.get((land, trainers, ours, b))
+            p = index.get((land, trainers, peer, b))
+            if a is None or p is None:
+                continue
+            c = paired(a["regrets"], p["regrets"])
+            ratio = f"{a['mean'] / p['mean']:.2f}" if p["mean"] > 0 else "-"
+            out.append(
+                f"| {land} | {trainers} | {b} | {a['mean']:.4f} | {p['mean']:.4f} | {ratio} | "
+                f"{c['diff']:+.4f} ± {c['se']:.4f} | {c['verdict']} |"
+            )
+    return "\n".join(out)
+
+
+def suggest_cost(counts: Sequence[int] = (100, 1000), repeats: int = 20) -> str:
+    """Seconds per proposal of the annealer and its model-guided variant after `count`
+    results (random rewards on a 5 x 9 space), median of `repeats` proposals."""
+    out = ["| policy | results so far | ms per proposal (median) |", "|---|---:|---:|"]
+    table = (9,) * 5
+    for cls in (Annealer, GuidedAnnealer):
+        for count in counts:
+            rng = np.random.default_rng(count)
+            policy = cls(table, [0] * 5, 10.0, 0.85, 0)
+            for _ in range(count):
+                t = policy.draw()
+                policy.observe(t, float(rng.random()), False)
+            times = []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                t = policy.draw()
+                times.append(time.perf_counter() - start)
+                policy.observe(t, float(rng.random()), False)  # a refit on the next
+            out.append(f"| {cls.__name__} | {count} | {1000 * statistics.median(times):.2f} |")
+    return "\n".join(out)
 
 
 def measure(seeds: int, budgets: Sequence[int], trainer_counts: Sequence[int]) -> list[dict]:
@@ -465,7 +684,27 @@ def main() -> None:
         action="store_true",
         help="also PaddleSlim 2.6.0's SAController (installs it into .bench/paddleslim-venv)",
     )
+    parser.add_argument(
+        "--nas-bench-graph",
+        action="store_true",
+        help="NAS-Bench-Graph landscapes instead (needs nas-bench-graph==1.4.0 and optuna)",
+    )
+    parser.add_argument("--datasets", default=",".join(NBG_TUNING))
+    parser.add_argument("--trainers", default="1,8")
+    parser.add_argument(
+        "--methods",
+        default=",".join(m.name for m in NBG_METHODS),
+        help="NAS-Bench-Graph methods, by name, comma-separated",
+    )
+    parser.add_argument(
+        "--acceptance",
+        action="store_true",
+        help="allow the held-out NAS-Bench-Graph datasets (acceptance runs only)",
+    )
     args = parser.parse_args()
+    if args.nas_bench_graph:
+        nbg_main(args)
+        return
     seeds = 3 if args.quick else args.seeds
     budgets = [20, 50] if args.quick else [int(b) for b in args.budgets.split(",")]
     rows = measure(seeds, budgets, [1, 8])
@@ -483,6 +722,27 @@ def main() -> None:
     print(comparison_table(rows))
     print("\n8 parallel trainers against 1, sanas annealer\n")
     print(parallel_table(rows, delayed_sequential(seeds, budgets, 8)))
+
+
+def nbg_main(args: argparse.Namespace) -> None:
+    datasets = [d for d in args.datasets.split(",") if d]
+    held = [d for d in datasets if d in NBG_HELD_OUT]
+    if held and not args.acceptance:
+        raise SystemExit(f"{', '.join(held)}: held out for acceptance (--acceptance)")
+    budgets = [20, 50] if args.quick else [int(b) for b in args.budgets.split(",")]
+    seeds = 3 if args.quick else args.seeds
+    by_name = {m.name: m for m in NBG_METHODS}
+    methods = [by_name[m] for m in args.methods.split(",") if m]
+    trainers = [int(t) for t in args.trainers.split(",")]
+    rows = measure_nbg(datasets, seeds, budgets, trainers, methods, args.acceptance)
+    print(f"mean regret ± std over {seeds} seeds (0 = optimum found; 1 = worst)\n")
+    print(table(rows, budgets))
+    names = {r["method"] for r in rows}
+    if ModelGuided.name in names and RegularizedEvolution.name in names:
+        print(f"\n{ModelGuided.name} against {RegularizedEvolution.name}, paired by seed\n")
+        print(against(rows, ModelGuided.name, RegularizedEvolution.name))
+    print("\nsuggest cost\n")
+    print(suggest_cost())
 
 
 if __name__ == "__main__":

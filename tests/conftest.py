@@ -21,6 +21,7 @@ TIERS = {
     "unit": {
         "test_annealer.py",
         "test_controller.py",
+        "test_guided.py",
         "test_journal_formats.py",
         "test_layers.py",
         "test_policy.py",

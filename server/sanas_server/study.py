@@ -30,6 +30,7 @@ from .errors import (
     TrialNotFound,
     TrialNotHeld,
 )
+from .guided import GuidedAnnealer
 from .journal import (
     Ack,
     Complete,
@@ -60,6 +61,8 @@ from .stopping import MAX_RULE_INT, Curve, EarlyStopping, judge
 from .trials import EMPTY_MEASUREMENTS, MAX_MEASUREMENTS, TrialRecord, TrialState
 
 MAX_CLIENT_ID = 128
+# Policies by name (Study(..., policy=POLICIES[name])); the default stays the annealer.
+POLICIES: dict[str, type[Policy]] = {"annealer": Annealer, "model-guided": GuidedAnnealer}
 MAX_SKIP_REASON = 256
 
 
