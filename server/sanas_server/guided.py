@@ -42,7 +42,8 @@ NOISE = 0.1  # ridge term, in units of the standardised reward variance
 
 def mismatches(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Pairwise count of differing positions between the rows of a and of b."""
-    return (a[:, None, :] != b[None, :, :]).sum(axis=-1)
+    counts: np.ndarray = (a[:, None, :] != b[None, :, :]).sum(axis=-1)
+    return counts
 
 
 class Surrogate:
@@ -60,7 +61,8 @@ class Surrogate:
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         k = np.exp(-mismatches(x, self.x) / self.scale)
-        return self.mean + self.std * (k @ self.alpha)
+        predicted: np.ndarray = self.mean + self.std * (k @ self.alpha)
+        return predicted
 
 
 class GuidedAnnealer(Annealer):
