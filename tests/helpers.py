@@ -69,8 +69,14 @@ class ServerProcess:
         self.proc.wait(timeout=10)
 
     def terminate(self, timeout: float = 20) -> int:
+        """SIGTERM, and its exit status; a server that does not drain in `timeout` is
+        killed (never left running after the test) and the timeout raised."""
         self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=timeout)
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.close()
+            raise
 
     def close(self) -> None:
         if self.proc.poll() is None:
