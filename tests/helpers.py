@@ -25,6 +25,22 @@ def checkout_env(*extra_paths: Path, **env: str) -> dict[str, str]:
 
 
 CHECKOUT_ENV = checkout_env()
+# The `sanas` command of this checkout's environment.
+SANAS_BIN = str(Path(sys.executable).parent / "sanas")
+
+
+def run_sanas(address: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """`sanas --address ADDRESS ARGS...` in its own process; `check`: it must exit 0."""
+    result = subprocess.run(
+        [SANAS_BIN, "--address", address, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=CHECKOUT_ENV,
+    )
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
 
 
 def custom_config(table: list[int], **kwargs: object) -> object:

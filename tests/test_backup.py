@@ -5,15 +5,13 @@ format: refused, not served, and left as they are. Real gRPC over loopback, real
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
-from helpers import CHECKOUT_ENV, custom_config
+from helpers import custom_config, run_sanas
 
 from sanas import errors
 from sanas.client import Client
@@ -26,7 +24,6 @@ from sanas_server.server import start_server
 from sanas_server.spec import StudyRequest
 from sanas_server.storage import FileStorage
 
-SANAS_BIN = str(Path(sys.executable).parent / "sanas")
 ADMIN_TOKEN = "admin-token-0123456789abcdef"
 TRAINER_TOKEN = "trainer-token-0123456789abcdef"
 TRAINERS = 3
@@ -34,16 +31,7 @@ TRIALS_EACH = 40  # bounded: each trainer completes at most this many
 
 
 def sanas(address: str, token_file: Path, *args: str, check: bool = True):
-    result = subprocess.run(
-        [SANAS_BIN, "--address", address, "--token-file", str(token_file), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=CHECKOUT_ENV,
-    )
-    if check:
-        assert result.returncode == 0, result.stdout + result.stderr
-    return result
+    return run_sanas(address, "--token-file", str(token_file), *args, check=check)
 
 
 @pytest.fixture

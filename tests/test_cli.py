@@ -7,16 +7,14 @@ import fcntl
 import io
 import json
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import matplotlib.image
 import pytest
-from helpers import CHECKOUT_ENV, ROOT, custom_config
+from helpers import CHECKOUT_ENV, ROOT, SANAS_BIN, custom_config, run_sanas
 from prometheus_client.parser import text_string_to_metric_families
 
 from sanas import SANAS, Client
@@ -24,21 +22,10 @@ from sanas.client import study_config
 from sanas.v1 import sanas_pb2 as pb
 from sanas_server.server import start_server
 
-SANAS_BIN = str(Path(sys.executable).parent / "sanas")
 BLOCKS = [("MobileNetV2BlockSpace", {"input_size": 16, "output_size": 4, "block_num": 3})]
 
 
-def sanas(address: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [SANAS_BIN, "--address", address, *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=CHECKOUT_ENV,
-    )
-    if check:
-        assert result.returncode == 0, result.stdout + result.stderr
-    return result
+sanas = run_sanas
 
 
 def drive(client: Client, study: str, steps: int) -> list[tuple[int, float]]:

@@ -4,6 +4,7 @@ codec reads what they hold and refuses what no release wrote."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -77,43 +78,18 @@ def test_format1_folder_replays_to_the_acknowledged_state_with_sanas_spaces(tmp_
         c.close()
 
 
-def format2_state(c: Controller, study_id: str) -> dict:
-    """What tests/data/format2/make_fixture.py records (see there)."""
-    s = c.get_study(study_id)
-    trials, _, _ = c.list_trials(study_id, 1000, "", None)
-    return {
-        "uid": s.uid,
-        "request_keys": [sc.key for sc in s.spec.search_spaces],
-        "range_table": list(s.spec.range_table),
-        "best_tokens": None if s.best_tokens is None else list(s.best_tokens),
-        "best_reward": s.best_reward,
-        "current_tokens": list(s.current_tokens),
-        "current_reward": s.current_reward,
-        "temperature": s.temperature,
-        "counts": {k.value: v for k, v in s.counts.items()},
-        "budget_remaining": s.budget_remaining,
-        "lease_expirations": s.lease_expirations,
-        "accepted_moves": s.accepted_moves,
-        "rejected_proposals": s.rejected_proposals,
-        "steps_saved": s.steps_saved,
-        "trials": [
-            {
-                "tokens": list(t.tokens),
-                "fingerprint": t.fingerprint,
-                "state": t.state.value,
-                "reward": t.reward,
-                "accepted": t.accepted,
-                "client": t.client_id,
-                "issues": t.issues,
-                "measurements": [list(m) for m in t.measurements],
-                "stop_reason": t.stop_reason,
-                "max_step": t.max_step,
-                "stopped_as_reward": t.stopped_as_reward,
-                "complete_time": t.complete_time,
-            }
-            for t in trials
-        ],
-    }
+def _load_fixture_writer():
+    """tests/data/format2/make_fixture.py as a module: its `state()` is what expected.json
+    recorded, so the replayed state is measured the same way."""
+    path = ROOT / "tests" / "data" / "format2" / "make_fixture.py"
+    spec = importlib.util.spec_from_file_location("format2_make_fixture", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+format2_state = _load_fixture_writer().state
 
 
 def test_format2_folder_replays_to_the_acknowledged_state(tmp_path):
