@@ -8,12 +8,13 @@ import logging
 import math
 import subprocess
 import sys
+import threading
 import time
 import warnings
 
 import pytest
 
-from sanas import SANAS, Client, StudyExistsError, errors
+from sanas import SANAS, Client, StudyExistsError, errors, nas
 from sanas.v1 import sanas_pb2 as pb
 
 BLOCKS = [("MobileNetV2BlockSpace", {"input_size": 8, "output_size": 2, "block_num": 2})]
@@ -297,3 +298,32 @@ def test_a_server_script_that_ends_first_waits_for_its_clients():
         if server.poll() is None:
             server.kill()
             server.wait(10)
+
+
+def test_a_server_script_ending_while_a_trainer_is_between_calls_stays_for_its_next_one(
+    monkeypatch,
+):
+    # A trainer between a reward (or a skip) and its next next_archs() holds no trial; a
+    # controller that stopped then would leave it retrying for its whole retry timeout.
+    monkeypatch.setattr(nas, "TRAINERS_QUIET_SECONDS", 10.0)
+    custom = [("custom", {"range_table": [5, 5, 5]})]
+    server = SANAS(custom, server_addr=LOOPBACK, search_steps=6, save_checkpoint=None)
+    with Client(server.address, client_id="other-host") as other:
+        first = other.suggest_trial("sanas")
+        other.complete_trial("sanas", first.trial_id, 0.5)  # now between two calls
+        ending = threading.Thread(target=server.close)  # the server script's loop ended
+        ending.start()
+        time.sleep(0.5)
+        assert ending.is_alive()
+        second = other.suggest_trial("sanas")  # its next call is still served
+        other.complete_trial("sanas", second.trial_id, 0.7)
+        assert other.get_study("sanas").trial_counts.succeeded == 2
+        ending.join(60)  # and then it stops, once the study has been quiet a while
+        assert not ending.is_alive()
+    # With no other trainer in the run there is nobody to wait for: it stops at once.
+    alone = SANAS(custom, server_addr=LOOPBACK, search_steps=2, save_checkpoint=None)
+    alone.next_archs()
+    alone.reward(0.1)
+    started = time.monotonic()
+    alone.close()
+    assert time.monotonic() - started < 8.0  # not the 10 s quiet period

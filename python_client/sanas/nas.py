@@ -59,6 +59,10 @@ log = logging.getLogger(__name__)
 PADDLESLIM_CHECKPOINT = "sanas.checkpoints"
 # Seconds a trainer keeps trying a vanished controller once the budget is issued.
 RETRY_AFTER_BUDGET = 15.0
+# How long an embedded controller whose script has ended stays up once no other trainer
+# holds a trial, so one between two calls (a skip and its next suggestion, a reward and
+# the next next_archs()) still finds it; only when other trainers took part in the run.
+TRAINERS_QUIET_SECONDS = 5.0
 
 
 class _Default(float):
@@ -332,6 +336,10 @@ class SANAS:
         # Heartbeats while the user trains: three per lease, so one lost beat is harmless.
         self._heartbeat_interval = study.config.lease_duration.ToNanoseconds() / 3e9
         self._info = info_of(study)
+        # Trials the study had when this script started, and the ones it took since:
+        # any more were another trainer's, which the server script's end waits for.
+        self._trials_at_open = trials_of(study.trial_counts)
+        self._trials_taken = 0
         if self._embedded is not None and study.trial_counts.active:
             self._adopt_own_trials()
         _watch_unhandled_exceptions()
@@ -509,6 +517,7 @@ class SANAS:
                     gone_after_budget=RETRY_AFTER_BUDGET,
                     budget_issued=self._budget_issued,
                 )
+                self._trials_taken += 1
         except SearchFinished as exc:
             self._finished = True
             # Found gone (not answering "complete"): current_info() answers from its cache
@@ -758,7 +767,8 @@ class SANAS:
         budget is issued while other trainers still train the last trials. Stopping the
         controller then would leave them retrying a controller that is gone. So an
         embedded controller stays up while other trainers hold live leases (they
-        heartbeat), with one warning saying so; Ctrl-C stops it at once. A trial whose
+        heartbeat), with one warning saying so, and then until the study has been quiet
+        for TRAINERS_QUIET_SECONDS; Ctrl-C stops it at once. A trial whose
         trainer died stops being waited for when its lease runs out."""
         self._skip_at_exit()
         self._closed = True
@@ -785,8 +795,15 @@ class SANAS:
             self.close(wait_for_trainers=True)
 
     def _wait_for_other_trainers(self, poll: float = 0.5) -> None:
+        """Return once no other trainer holds a live lease and, if other trainers took
+        part in this run, the study has not changed for TRAINERS_QUIET_SECONDS: a trainer
+        between two calls holds no trial but is about to call again, and a controller
+        gone then would leave it retrying for the client's whole retry timeout."""
         assert self._client is not None
+        quiet = TRAINERS_QUIET_SECONDS
         warned = False
+        last: bytes | None = None
+        quiet_since = time.monotonic()
         while True:
             running = [
                 t
@@ -794,9 +811,14 @@ class SANAS:
                 if t.client_id != self._client.client_id
                 and t.lease_expire_time.ToNanoseconds() / 1e9 > time.time()
             ]
-            if not running:
+            counts = self._client.get_study(self._study_id).trial_counts
+            now = counts.SerializeToString(deterministic=True)
+            if now != last:
+                last, quiet_since = now, time.monotonic()
+            others_took_part = trials_of(counts) > self._trials_at_open + self._trials_taken
+            if not running and (not others_took_part or time.monotonic() - quiet_since >= quiet):
                 return
-            if not warned:
+            if running and not warned:
                 log.warning(
                     "waiting for %d trial(s) other trainers are still training before the "
                     "embedded controller stops (Ctrl-C to stop now)",
