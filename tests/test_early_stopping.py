@@ -21,7 +21,7 @@ from sanas import (
     TrialAlreadyCompletedError,
     TrialNotHeldError,
 )
-from sanas.cli import trial_record
+from sanas.cli.views import trial_record
 from sanas.client import median_stopping, successive_halving
 from sanas.dashboard.index import TrialIndex
 from sanas.v1 import sanas_pb2 as pb

@@ -1,0 +1,5 @@
+"""`python -m sanas.cli`: the `sanas` program."""
+
+from .program import main
+
+raise SystemExit(main())
