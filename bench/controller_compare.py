@@ -153,7 +153,7 @@ def measure(kind: str, clients: int, seconds: float, paddleslim_python: Path | N
         try:
             if kind.startswith("sanas"):
                 from sanas import Client
-                from sanas.client import study_config
+                from sanas.study_config import study_config
 
                 with Client(address) as c:
                     c.wait_ready()

@@ -56,7 +56,7 @@ def start_server(folder: str) -> tuple[subprocess.Popen, str]:
 
 def throughput(clients: list[int], seconds: float) -> list[dict]:
     from sanas import Client
-    from sanas.client import study_config
+    from sanas.study_config import study_config
 
     rows = []
     with tempfile.TemporaryDirectory() as folder:

@@ -48,7 +48,7 @@ sys.path[:0] = [str(ROOT / "python_client"), str(ROOT / "server"), str(ROOT / "t
 import grpc  # noqa: E402
 from helpers import ServerProcess  # noqa: E402
 
-from sanas.client import study_config  # noqa: E402
+from sanas.study_config import study_config  # noqa: E402
 from sanas.v1 import sanas_pb2 as pb  # noqa: E402
 from sanas.v1 import sanas_pb2_grpc  # noqa: E402
 from sanas_server.journal import measurements_from_json  # noqa: E402

@@ -60,7 +60,7 @@ def rss_bytes(pid: int) -> int:
 
 def run(trainers: int, steps: int, processes: int, time_limit: float = 300.0) -> dict:
     from sanas import Client
-    from sanas.client import study_config
+    from sanas.study_config import study_config
 
     with tempfile.TemporaryDirectory() as folder:
         server = subprocess.Popen(

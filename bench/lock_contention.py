@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from sanas import Client
-from sanas.client import study_config
+from sanas.study_config import study_config
 
 SERVER = Path(sys.executable).parent / "sanas-server"
 CONFIG = study_config([("custom", {"range_table": [5, 5, 5, 5]})], search_steps=50)

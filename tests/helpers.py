@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from sanas.client import study_config
+from sanas.study_config import study_config
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_BIN = Path(sys.executable).parent / "sanas-server"

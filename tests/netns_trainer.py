@@ -12,7 +12,7 @@ import sys
 import time
 
 from sanas import Client, SearchFinished
-from sanas.client import study_config
+from sanas.study_config import study_config
 
 CONFIG = {"search_steps": 30, "seed": 3, "lease_seconds": 2.0}
 

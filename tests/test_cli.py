@@ -18,7 +18,7 @@ from helpers import CHECKOUT_ENV, ROOT, SANAS_BIN, custom_config, run_sanas
 from prometheus_client.parser import text_string_to_metric_families
 
 from sanas import SANAS, Client
-from sanas.client import study_config
+from sanas.study_config import study_config
 from sanas.v1 import sanas_pb2 as pb
 from sanas_server.server import start_server
 
@@ -288,7 +288,7 @@ def test_without_a_server_it_fails_fast_and_says_what_to_do():
 
 
 def test_an_address_without_a_port_gets_the_controllers_default_port():
-    from sanas.client import with_default_port
+    from sanas.channel import with_default_port
 
     assert with_default_port("localhost") == "localhost:8881"
     assert with_default_port("10.0.0.5:9000") == "10.0.0.5:9000"
@@ -358,7 +358,7 @@ def test_plot_writes_study_png_by_default(live, tmp_path):
 
 
 def test_trials_and_plot_show_early_stopped_trials_and_learning_curves(server, tmp_path):
-    from sanas.client import median_stopping
+    from sanas.study_config import median_stopping
 
     with Client(server.address, client_id="curves") as c:
         config = study_config(BLOCKS, search_steps=12, seed=3)
@@ -394,7 +394,7 @@ def stopping(server) -> str:
     """A study in every trial state: 5 succeeded (each better than the last, so each
     accepted), 3 stopped early by the median rule, 1 infeasible, 1 running; 10 of 12 issued.
     Returns the controller's address."""
-    from sanas.client import median_stopping
+    from sanas.study_config import median_stopping
 
     with Client(server.address, client_id="stopper") as c:
         config = study_config(BLOCKS, search_steps=12, seed=3)

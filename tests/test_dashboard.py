@@ -20,9 +20,9 @@ import pytest
 from helpers import CHECKOUT_ENV, ROOT, ServerProcess, wait_until
 
 from sanas import Client
-from sanas.client import median_stopping, study_config
 from sanas.dashboard import DashboardConfigError, read_dashboard_token
 from sanas.dashboard.index import QueryError, TrialIndex, parse_query
+from sanas.study_config import median_stopping, study_config
 from sanas.v1 import sanas_pb2 as pb
 
 DASH = ROOT / "python_client" / "sanas" / "dashboard"

@@ -22,8 +22,8 @@ from sanas import (
     TrialNotHeldError,
 )
 from sanas.cli.views import trial_record
-from sanas.client import median_stopping, successive_halving
 from sanas.dashboard.index import TrialIndex
+from sanas.study_config import median_stopping, successive_halving
 from sanas.v1 import sanas_pb2 as pb
 from sanas_server.server import start_server
 

@@ -149,7 +149,7 @@ def test_a_rerun_over_its_folder_continues_the_search_and_says_so(tmp_path, capl
     continues the search in the folder, warning, so a rerun after a crash and the
     final-training pattern (a new server SANAS + tokens2arch(best)) both work."""
     folder = a_run_with_one_result(tmp_path)
-    caplog.set_level(logging.WARNING, logger="sanas.nas")
+    caplog.set_level(logging.WARNING, logger="sanas")
     with SANAS(BLOCKS, server_addr=LOOPBACK, save_checkpoint=folder, search_steps=5) as again:
         info = again.current_info()
         assert info["best_reward"] == 0.7
@@ -166,7 +166,7 @@ def test_a_rerun_over_its_folder_continues_the_search_and_says_so(tmp_path, capl
     with pytest.raises(StudyExistsError) as refused:
         SANAS(OTHER_BLOCKS, server_addr=LOOPBACK, save_checkpoint=folder, search_steps=5)
     assert "other search spaces" in str(refused.value) and folder in str(refused.value)
-    caplog.set_level(logging.INFO, logger="sanas.nas")
+    caplog.set_level(logging.INFO, logger="sanas")
     with SANAS(BLOCKS, server_addr=LOOPBACK, load_checkpoint=folder, search_steps=5) as resumed:
         assert resumed.current_info()["best_reward"] == 0.7
     assert f"resumed study 'sanas' with 2 results from {folder}" in caplog.text

@@ -225,7 +225,7 @@ def test_import_sanas_and_the_server_never_import_paddle():
         # sanas.analysis imports paddle only when flops() is called.
         "from sanas.analysis import flops\n"
         "from sanas_server.server import start_server\n"
-        "from sanas.client import study_config\n"
+        "from sanas.study_config import study_config\n"
         "s = start_server('127.0.0.1', 0, None)\n"
         "c = sanas.Client(s.address); c.wait_ready()\n"
         "study = c.create_study('m', study_config(['MobileNetV2Space']))\n"

@@ -15,7 +15,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from helpers import custom_config
 
 from sanas import errors
-from sanas.client import study_config
+from sanas.study_config import study_config
 from sanas.v1 import sanas_pb2 as pb
 from sanas.v1 import sanas_pb2_grpc
 

@@ -12,7 +12,6 @@ import pytest
 from helpers import custom_config
 
 from sanas import errors
-from sanas.client import study_config
 from sanas.nets import build, build_archs
 from sanas.spaces import (
     CombinedSpace,
@@ -22,6 +21,7 @@ from sanas.spaces import (
     paddleslim_layout,
 )
 from sanas.spaces.cost import architecture_cost, classifier_cost, network_cost
+from sanas.study_config import study_config
 from sanas_server import errors as server_errors
 from sanas_server.controller import Controller
 from sanas_server.spec import Constraints, StudyRequest

@@ -18,8 +18,8 @@ import pytest
 from helpers import CHECKOUT_ENV, ROOT, custom_config, wait_until
 
 from sanas import Client, SearchFinished, StaleTrialError
-from sanas.client import successive_halving
 from sanas.group import TrainerGroup
+from sanas.study_config import successive_halving
 from sanas.v1 import sanas_pb2 as pb
 
 TRAINER = ROOT / "examples" / "group_trainer.py"

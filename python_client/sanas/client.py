@@ -21,7 +21,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import functools
-import ipaddress
 import logging
 import operator
 import os
@@ -29,13 +28,15 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
 
-from .convert import space_config_to_pb
+from .channel import DEFAULT_PORT as DEFAULT_PORT
+from .channel import open_channel, read_token
+from .channel import with_default_port as with_default_port
 from .errors import (
     ControllerUnavailableError,
     SearchFinished,
@@ -44,7 +45,9 @@ from .errors import (
     from_rpc_error,
 )
 from .group import SoloFlag, TrainerGroup
-from .spaces import SpaceConfig
+from .study_config import median_stopping as median_stopping
+from .study_config import study_config as study_config
+from .study_config import successive_halving as successive_halving
 from .v1 import sanas_pb2 as pb
 from .v1 import sanas_pb2_grpc
 
@@ -52,11 +55,7 @@ log = logging.getLogger(__name__)
 R = TypeVar("R")
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_RETRY_TIMEOUT = 600.0
-MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
-DEFAULT_PORT = 8881  # sanas-server's default
-# gRPC target schemes (unix:/path, dns:///host:port, ...): passed through as they are.
-TARGET_SCHEMES = ("dns:", "unix:", "unix-abstract:", "ipv4:", "ipv6:", "vsock:")
 # Bindings of the trials a client was handed that it keeps (the newest): far more than
 # the running trials one client may hold (16 by default), so a trial still being
 # trained is never forgotten.
@@ -66,165 +65,8 @@ MAX_REMEMBERED_TRIALS = 4096
 TrialRef = int | pb.Trial
 
 
-def with_default_port(address: str, default_port: int = DEFAULT_PORT) -> str:
-    """HOST:PORT with the controller's port when none is given: gRPC would otherwise
-    use 443 for a bare host. Raises ValueError for a port that is not a number."""
-    if address.startswith(TARGET_SCHEMES):
-        return address
-    try:
-        if ipaddress.ip_address(address).version == 6:  # bare IPv6: its colons are no port
-            return f"[{address}]:{default_port}"
-    except ValueError:
-        pass
-    host, colon, port = address.rpartition(":")
-    if not colon or address.endswith("]"):  # "host" or "[v6]"
-        return f"{address}:{default_port}"
-    if not port.isdigit() or not host:
-        raise ValueError(f"address {address!r}: use HOST:PORT with a numeric port, or HOST alone")
-    return address
-
-
 def default_client_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"[:128]
-
-
-def study_config(
-    configs: Sequence[Any],
-    *,
-    init_temperature: float | None = None,
-    reduce_rate: float | None = None,
-    init_tokens: Sequence[int] | None = None,
-    search_steps: int | None = None,
-    seed: int | None = None,
-    lease_seconds: float | None = None,
-    max_flops: int | None = None,
-    max_params: int | None = None,
-    constraint_input_size: int | None = None,
-    constraint_in_channels: int | None = None,
-    early_stopping: pb.EarlyStopping | None = None,
-) -> pb.StudyConfig:
-    """Build a StudyConfig from PaddleSlim-style configs (keys, tuples or SpaceConfig)."""
-    config = pb.StudyConfig(
-        search_spaces=[space_config_to_pb(SpaceConfig.from_user(c)) for c in configs],
-        init_tokens=list(init_tokens or ()),
-        search_steps=search_steps or 0,
-    )
-    if init_temperature is not None:
-        config.init_temperature = init_temperature
-    if reduce_rate is not None:
-        config.reduce_rate = reduce_rate
-    if seed is not None:
-        config.seed = seed
-    if lease_seconds is not None:
-        config.lease_duration.FromNanoseconds(int(lease_seconds * 1e9))
-    config.constraints.CopyFrom(
-        pb.Constraints(
-            input_size=constraint_input_size or 0,
-            in_channels=constraint_in_channels or 0,
-            max_flops=int(max_flops or 0),
-            max_params=int(max_params or 0),
-        )
-    )
-    if early_stopping is not None:
-        config.early_stopping.CopyFrom(early_stopping)
-    return config
-
-
-def _goal(minimize: bool) -> int:
-    return pb.OBJECTIVE_GOAL_MINIMIZE if minimize else pb.OBJECTIVE_GOAL_MAXIMIZE
-
-
-def median_stopping(
-    start_step: int = 0, min_trials: int = 0, *, minimize: bool = False
-) -> pb.EarlyStopping:
-    """The median stopping rule (Vizier, Katib): from `start_step` on, stop a trial whose
-    best value so far is worse than the median of the finished trials' running averages
-    at that step, once `min_trials` (0: 3) finished trials reported that far."""
-    return pb.EarlyStopping(
-        median=pb.MedianStoppingRule(start_step=start_step, min_trials=min_trials),
-        goal=_goal(minimize),
-    )
-
-
-def successive_halving(
-    min_step: int = 0, reduction_factor: int = 0, min_trials: int = 0, *, minimize: bool = False
-) -> pb.EarlyStopping:
-    """Asynchronous successive halving: at steps min_step (0: 1) times powers of
-    reduction_factor (0: 3), only the top 1/reduction_factor of the trials that got there
-    continue, once `min_trials` (0: 3) did."""
-    return pb.EarlyStopping(
-        successive_halving=pb.SuccessiveHalvingRule(
-            min_step=min_step, reduction_factor=reduction_factor, min_trials=min_trials
-        ),
-        goal=_goal(minimize),
-    )
-
-
-class _BearerToken(
-    grpc.UnaryUnaryClientInterceptor,
-    grpc.UnaryStreamClientInterceptor,
-    grpc.StreamUnaryClientInterceptor,
-):
-    """Adds `authorization: Bearer <token>` to every call (with or without TLS)."""
-
-    def __init__(self, token: str) -> None:
-        self._header = ("authorization", f"Bearer {token}")
-
-    def _with_token(self, details: Any) -> Any:
-        metadata = [*(details.metadata or ()), self._header]
-        return details._replace(metadata=metadata)
-
-    def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
-        return continuation(self._with_token(details), request)
-
-    def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
-        return continuation(self._with_token(details), request)
-
-    def intercept_stream_unary(self, continuation: Any, details: Any, requests: Any) -> Any:
-        return continuation(self._with_token(details), requests)  # RestoreStudy
-
-
-def read_token(auth_token: str | None, auth_token_file: str | Path | None) -> str | None:
-    if auth_token_file is not None:
-        token = Path(auth_token_file).read_text().strip()
-        if not token:
-            raise ValueError(f"token file {auth_token_file} is empty")
-        return token
-    return auth_token
-
-
-def open_channel(
-    address: str,
-    *,
-    tls_ca_file: str | Path | None = None,
-    tls_cert_file: str | Path | None = None,
-    tls_key_file: str | Path | None = None,
-    auth_token: str | None = None,
-) -> grpc.Channel:
-    """A channel to the controller: TLS when a CA or a client certificate is given."""
-    options = [
-        ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-        ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-        # Reconnect within about a second of a controller restart (gRPC's default
-        # backoff grows to two minutes).
-        ("grpc.initial_reconnect_backoff_ms", 100),
-        ("grpc.min_reconnect_backoff_ms", 100),
-        ("grpc.max_reconnect_backoff_ms", 1000),
-    ]
-    if tls_ca_file or tls_cert_file:
-        if bool(tls_cert_file) != bool(tls_key_file):
-            raise ValueError("give both tls_cert_file and tls_key_file for a client certificate")
-        credentials = grpc.ssl_channel_credentials(
-            root_certificates=Path(tls_ca_file).read_bytes() if tls_ca_file else None,
-            private_key=Path(tls_key_file).read_bytes() if tls_key_file else None,
-            certificate_chain=Path(tls_cert_file).read_bytes() if tls_cert_file else None,
-        )
-        channel = grpc.secure_channel(address, credentials, options=options)
-    else:
-        channel = grpc.insecure_channel(address, options=options)
-    if auth_token:
-        channel = grpc.intercept_channel(channel, _BearerToken(auth_token))
-    return channel
 
 
 class WatchStream:

@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from .client import median_stopping
+from .study_config import median_stopping
 
 if TYPE_CHECKING:
     from .nas import SANAS

@@ -31,13 +31,12 @@ import socket
 import sys
 import threading
 import time
-import warnings
 import zlib
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from .client import DEFAULT_PORT, Client, LeaseKeeper, study_config, with_default_port
+from .channel import DEFAULT_PORT, parse_server_addr, this_host_address
+from .client import Client, LeaseKeeper
 from .errors import (
     ControllerUnavailableError,
     EvaluationProgramError,
@@ -45,18 +44,17 @@ from .errors import (
     SanasError,
     SearchFinished,
     StaleTrialError,
-    StudyExistsError,
-    StudyNotFoundError,
     TrialAlreadyCompletedError,
     TrialNotHeldError,
 )
 from .group import TrainerGroup
+from .opening import join, open_as_server, results_of, trials_of
 from .spaces import Architecture, CombinedSpace, CustomTokenSpace, SpaceConfig, SpaceConfigError
+from .study_config import study_config
 from .v1 import sanas_pb2 as pb
 from .wire import bracketed
 
 log = logging.getLogger(__name__)
-PADDLESLIM_CHECKPOINT = "sanas.checkpoints"
 # Seconds a trainer keeps trying a vanished controller once the budget is issued.
 RETRY_AFTER_BUDGET = 15.0
 # How long an embedded controller whose script has ended stays up once no other trainer
@@ -76,94 +74,6 @@ class _DefaultInt(int):
 
 DEFAULT_REDUCE_RATE = _Default(0.85)
 DEFAULT_SEARCH_STEPS = _DefaultInt(300)
-
-
-def parse_server_addr(server_addr: Any) -> tuple[str, int]:
-    """PaddleSlim's (ip, port) tuple, or a "host:port" / "host" string."""
-    if isinstance(server_addr, str):
-        try:  # the client's own parser: a bare host gets the controller's port
-            host, _, port = with_default_port(server_addr).rpartition(":")
-            return host.strip("[]"), int(port)
-        except ValueError as exc:
-            raise InvalidArgumentError(
-                f"server_addr={server_addr!r}: the port is not a number ({exc}); use "
-                "('host', port) or 'HOST:PORT'",
-                code="INVALID_ARGUMENT",
-            ) from None
-    try:
-        ip, port = server_addr
-    except (TypeError, ValueError):
-        raise InvalidArgumentError(
-            f"server_addr={server_addr!r}: use ('host', port) or 'host:port'",
-            code="INVALID_ARGUMENT",
-        ) from None
-    return ip or "", DEFAULT_PORT if port is None else int(port)
-
-
-def space_differences(study: pb.StudyConfig, mine: pb.StudyConfig) -> list[str]:
-    """What differs between two configs' search spaces, field by field."""
-    if len(study.search_spaces) != len(mine.search_spaces):
-        return [
-            f"the study has {len(study.search_spaces)} search space(s), this client "
-            f"{len(mine.search_spaces)}"
-        ]
-    out = []
-    for i, (a, b) in enumerate(zip(study.search_spaces, mine.search_spaces, strict=True)):
-        for field in pb.SearchSpaceConfig.DESCRIPTOR.fields:
-            x, y = getattr(a, field.name), getattr(b, field.name)
-            if not isinstance(x, str | int | float):  # a repeated field
-                x, y = list(x), list(y)
-            if x != y:
-                out.append(
-                    f"search space {i} ({a.key}) {field.name}: study {x!r}, this client {y!r}"
-                )
-    return out
-
-
-def annealing_differences(
-    study: pb.StudyConfig, mine: pb.StudyConfig, passed: set[str]
-) -> list[str]:
-    """Parameters this client passed (`passed`) whose values differ from the study's."""
-    out = []
-    for name in sorted(passed):
-        if name == "lease_duration":
-            x, y = (
-                study.lease_duration.ToNanoseconds() / 1e9,
-                mine.lease_duration.ToNanoseconds() / 1e9,
-            )
-        elif name == "constraints":
-            x, y = (
-                (study.constraints.max_flops, study.constraints.max_params),
-                (
-                    mine.constraints.max_flops,
-                    mine.constraints.max_params,
-                ),
-            )
-        else:
-            x, y = getattr(study, name), getattr(mine, name)
-            if not isinstance(x, int | float):  # a repeated field
-                x, y = list(x), list(y)
-        if x != y:
-            out.append(f"{name}: study {x!r}, this client {y!r}")
-    return out
-
-
-def this_host_address() -> str:
-    """PaddleSlim's meaning of an empty ip: this host's address."""
-    try:
-        return socket.gethostbyname(socket.gethostname())
-    except OSError:
-        return "127.0.0.1"
-
-
-def trials_of(counts: pb.TrialCounts) -> int:
-    """Every trial a study issued, in any state."""
-    return counts.active + results_of(counts) + counts.skipped
-
-
-def results_of(counts: pb.TrialCounts) -> int:
-    """Trials that ended with a result: rewarded, infeasible or stopped early."""
-    return counts.succeeded + counts.infeasible + counts.stopped
 
 
 def info_of(study: pb.Study, current: Sequence[int] | None = None) -> dict[str, Any]:
@@ -327,9 +237,11 @@ class SANAS:
                 if value is not default
             }
             if is_server:
-                study = self._open_as_server(config, load_checkpoint, save_checkpoint)
+                study = open_as_server(
+                    self._client, self._study_id, config, load_checkpoint, save_checkpoint
+                )
             else:
-                study = self._join(config, passed)
+                study = join(self._client, self._study_id, config, passed)
         except BaseException:
             self.close(wait_for_trainers=False)  # the embedded controller releases its folder
             raise
@@ -344,68 +256,6 @@ class SANAS:
             self._adopt_own_trials()
         _watch_unhandled_exceptions()
         atexit.register(self._skip_at_exit)
-
-    def _open_as_server(
-        self, config: pb.StudyConfig, load_checkpoint: str | None, save_checkpoint: str | None
-    ) -> pb.Study:
-        """Create the study, or resume it from load_checkpoint (see the module doc)."""
-        if self._maybe_import(load_checkpoint, config):
-            return self._client.get_study(self._study_id)
-        try:
-            existing = self._client.get_study(self._study_id)
-        except StudyNotFoundError:
-            return self._client.create_study(self._study_id, config)
-        issued = trials_of(existing.trial_counts)
-        if load_checkpoint is None:
-            if not issued:
-                self._client.delete_study(self._study_id)  # nothing was searched: afresh
-                return self._client.create_study(self._study_id, config)
-            return self._rerun(existing, config, save_checkpoint, issued)
-        try:
-            study = self._client.create_study(self._study_id, config)
-        except StudyExistsError as exc:
-            raise StudyExistsError(
-                f"{exc}; the study is in checkpoint folder {load_checkpoint}",
-                code=exc.code,
-                reason=exc.reason,
-            ) from exc
-        done = results_of(study.trial_counts)
-        # A warning, so it shows without any logging set up: resuming is never silent.
-        log.warning(
-            "resumed study %r with %d results from %s", self._study_id, done, load_checkpoint
-        )
-        return study
-
-    def _rerun(
-        self, existing: pb.Study, config: pb.StudyConfig, folder: str | None, issued: int
-    ) -> pb.Study:
-        """A server script run again over its own folder (after a crash, or to train the
-        best tokens): PaddleSlim would start over and overwrite the checkpoint at the
-        first reward. sanas continues the search in the folder instead, so nothing is
-        lost, and says so; a script searching other spaces is refused."""
-        differences = space_differences(existing.config, config)
-        if differences:
-            raise StudyExistsError(
-                f"the checkpoint folder {folder} already holds study {self._study_id!r} "
-                f"with {issued} trial(s) of other search spaces ({'; '.join(differences)}). "
-                "Use another save_checkpoint (or study_id) for a new search, or delete the "
-                "folder to discard the old one",
-                code="ALREADY_EXISTS",
-            )
-        state = "finished" if existing.state == pb.STUDY_STATE_COMPLETED else "continues"
-        log.warning(
-            "the checkpoint folder %s already holds study %r with %d trial(s) (%d results) "
-            "from an earlier run: the search %s there, as load_checkpoint=%r would do "
-            "(PaddleSlim would start over and overwrite it). For a new search use another "
-            "save_checkpoint or study_id",
-            folder,
-            self._study_id,
-            issued,
-            results_of(existing.trial_counts),
-            state,
-            folder,
-        )
-        return existing
 
     def _adopt_own_trials(self) -> None:
         """Running trials held under this trainer's id are an earlier run's, which died:
@@ -426,50 +276,6 @@ class SANAS:
                 ", ".join(str(t.trial_id) for t in mine),
             )
         self._adopted.extend(mine)
-
-    def _join(self, config: pb.StudyConfig, passed: set[str]) -> pb.Study:
-        """Join the study the server created; create it if there is none yet."""
-        try:
-            study = self._client.get_study(self._study_id)
-        except StudyNotFoundError:
-            try:
-                return self._client.create_study(self._study_id, config)
-            except StudyExistsError:  # another trainer created it just now: join that
-                study = self._client.get_study(self._study_id)
-        differences = space_differences(study.config, config)
-        if differences:
-            raise StudyExistsError(
-                f"study {self._study_id!r} at {self._client.address} searches other spaces "
-                f"than this client: {'; '.join(differences)}. Pass the server's configs, or "
-                "another study_id",
-                code="ALREADY_EXISTS",
-            )
-        ignored = annealing_differences(study.config, config, passed)
-        if ignored:
-            message = (
-                f"joining study {self._study_id!r}: it keeps its own "
-                f"{'; '.join(ignored)} (the study's values are used)"
-            )
-            warnings.warn(message, UserWarning, stacklevel=3)
-            log.warning(message)
-        return study
-
-    def _maybe_import(self, load_checkpoint: str | None, config: pb.StudyConfig) -> bool:
-        if load_checkpoint is None:
-            return False
-        legacy = Path(load_checkpoint) / PADDLESLIM_CHECKPOINT
-        if not legacy.is_file():
-            return False
-        try:
-            self._client.get_study(self._study_id)
-            return False  # imported by an earlier run: resume it
-        except StudyNotFoundError:
-            pass
-        response = self._client.import_paddleslim_checkpoint(
-            self._study_id, legacy.read_text(), config
-        )
-        log.info("imported %d PaddleSlim results from %s", response.imported_trials, legacy)
-        return True
 
     @property
     def address(self) -> str:

@@ -11,7 +11,8 @@ import sys
 import time
 from pathlib import Path
 
-from ..client import Client, study_config
+from ..client import Client
+from ..study_config import study_config
 from ..v1 import sanas_pb2 as pb
 from .views import (
     STATES,

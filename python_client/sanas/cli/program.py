@@ -16,7 +16,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-from ..client import DEFAULT_PORT, Client, with_default_port
+from ..channel import DEFAULT_PORT, with_default_port
+from ..client import Client
 from ..errors import ControllerUnavailableError, SanasError
 from .backup import cmd_backup, cmd_restore
 from .commands import (

@@ -100,7 +100,7 @@ def sanas_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
 def early_stopping(args: argparse.Namespace) -> Any:
     """The study's stopping rule from --early-stop, or None."""
-    from sanas.client import median_stopping, successive_halving
+    from sanas.study_config import median_stopping, successive_halving
 
     if args.early_stop == "median":
         return median_stopping(start_step=args.early_stop_start)
