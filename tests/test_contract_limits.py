@@ -19,7 +19,8 @@ from sanas.v1 import sanas_pb2 as pb
 from sanas_server import errors
 from sanas_server import journal as journal_module
 from sanas_server import request_log as request_log_module
-from sanas_server.controller import Controller, decode_page_token
+from sanas_server.controller import Controller
+from sanas_server.paging import decode_page_token
 from sanas_server.server import start_server
 from sanas_server.service import trial_to_pb
 from sanas_server.spec import StudyRequest, StudySpec

@@ -10,8 +10,6 @@ disk, dropping whatever was decided but not written, and the caller gets Storage
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
 import itertools
 import json
@@ -43,6 +41,7 @@ from .errors import (
 )
 from .health import StorageHealth
 from .journal import EventKind, Record, check_format, journal_length, snapshot_event
+from .paging import MAX_PAGE_MEASUREMENTS, decode_page_token, encode_page_token, page_size_of
 from .snapshot_file import read_snapshot, snapshot_chunks
 from .spec import StudyRequest, StudySpec, check_study_id
 from .stopping import EarlyStopping
@@ -61,15 +60,10 @@ from .watch import (
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
-DEFAULT_PAGE_SIZE = 100
 # A study is snapshotted once the events since its last snapshot reach
 # max(DEFAULT_SNAPSHOT_EVERY, its trial count): replay stays bounded by about one
 # snapshot's worth, and snapshot bytes per event stay constant as the study grows.
 DEFAULT_SNAPSHOT_EVERY = 10_000
-MAX_PAGE_SIZE = 1000
-# Longer than any token this server issues (a study id or an offset, base64 JSON).
-MAX_PAGE_TOKEN = 512
-MAX_PAGE_MEASUREMENTS = 100_000
 # A snapshot's size grows with the measurements too (about 32 bytes a point): a study is
 # also snapshotted only once the events since the last one reach its points divided by
 # this, so snapshot bytes per event stay bounded (at most ~512 a point's worth) while a
@@ -124,32 +118,6 @@ class Completion:
     trial: TrialRecord
     next_trial: TrialRecord | None
     budget_remaining: int
-
-
-def encode_page_token(position: str | int) -> str:
-    return base64.urlsafe_b64encode(json.dumps(position).encode()).decode()
-
-
-def decode_page_token(token: str, kind: type) -> Any:
-    if not token:
-        return None
-    if len(token) > MAX_PAGE_TOKEN:
-        raise InvalidArgument(
-            f"page_token has {len(token)} characters; it is not a token this server issued"
-        )
-    try:
-        value = json.loads(base64.urlsafe_b64decode(token.encode()))
-    except (ValueError, binascii.Error, RecursionError) as exc:
-        raise InvalidArgument(f"page_token {token!r} is not a token this server issued") from exc
-    if not isinstance(value, kind) or isinstance(value, bool):
-        raise InvalidArgument(f"page_token {token!r} is not a token this server issued")
-    return value
-
-
-def page_size_of(requested: int) -> int:
-    if requested < 0:
-        raise InvalidArgument(f"page_size = {requested}: must be >= 0")
-    return min(requested or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
 
 
 class Controller:
