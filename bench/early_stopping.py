@@ -122,7 +122,7 @@ def simulate(
             start(trainer, now)
         else:
             heapq.heappush(clock, (now + seconds_per_epoch(tokens), trainer, trial_id, epoch + 1))
-    found = study.annealer.best_tokens
+    found = study.summary().best_tokens
     final = curves_table.curve(found)[-1] if found is not None else 0.0
     return {
         "epochs": float(spent),

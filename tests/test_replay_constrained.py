@@ -61,7 +61,7 @@ def drive_parallel(study: Study, rounds: int, pending: int, reward: Reward) -> l
 
 
 def full_state(study: Study) -> dict[str, Any]:
-    a = study.annealer
+    a = study.policy
     state = a.state()
     state["kicks"] = sorted(map(tuple, state["kicks"]))  # a set: its order carries nothing
     return {
@@ -98,7 +98,7 @@ def test_constrained_parallel_replay_is_exact(
 ) -> None:
     study = constrained(seed, max_flops, 110)
     events = drive_parallel(study, 80, pending, reward)
-    assert study.annealer.rejected > 0  # the constraints really bind
+    assert study.policy.rejected > 0  # the constraints really bind
     again = replayed(study, events)
     assert full_state(again) == full_state(study)
     # Replayed, it goes on to decide exactly what the live study decides.

@@ -37,7 +37,7 @@ def test_restart_after_snapshots_is_exact(tmp_path):
     c = Controller(FileStorage(tmp_path), snapshot_every=7)
     c.create_study("s", request(table=(5, 5, 5), seed=8, search_steps=110))
     got = drive(c, "s", 61)
-    assert c._entry("s").study.annealer.best_reward == 0.0  # converged: kicks from now on
+    assert c._entry("s").study.policy.best_reward == 0.0  # converged: kicks from now on
     c.close()
     folder = study_folder(tmp_path)
     journals = sorted(p.name for p in folder.glob("journal*.log"))
@@ -129,7 +129,7 @@ def drive_parallel(
         c.complete_trial(study_id, t.trial_id, reward_of(t.tokens), False)
         out.append(t.tokens)
         if seen is not None:
-            annealer = c._entry(study_id).study.annealer
+            annealer = c._entry(study_id).study.policy
             seen["kicks"] = seen.get("kicks", 0) + bool(annealer.kicks)
             seen["hints"] = seen.get("hints", 0) + bool(annealer.hints)
     return out
@@ -149,12 +149,12 @@ def test_restart_with_eight_pending_trials_is_exact(tmp_path, snapshot_every):
     c.create_study("s", request(table=(6,) * 6, seed=6, search_steps=200))
     held = []
     got = drive_parallel(c, "s", 70, held)
-    a = c._entry("s").study.annealer
+    a = c._entry("s").study.policy
     seen = (set(a.kicks), dict(a.origins), dict(a.hints), a.reward_stats, a.radius)
     assert len(a.origins) == len(held) == 7 and a.reward_stats[0] == 70
     c.close()
     resumed = Controller(FileStorage(tmp_path), snapshot_every=snapshot_every)
-    b = resumed._entry("s").study.annealer
+    b = resumed._entry("s").study.policy
     assert (set(b.kicks), dict(b.origins), dict(b.hints), b.reward_stats, b.radius) == seen
     got += drive_parallel(resumed, "s", 80, held)
     assert got == expected
@@ -235,7 +235,7 @@ def test_a_restart_from_a_snapshot_continues_as_one_from_the_journal(ops, snapsh
     for study in (from_journal, from_snapshot):
         study.renew_leases(restart)
     assert from_snapshot.trials == from_journal.trials
-    assert from_snapshot.annealer.state() == from_journal.annealer.state()
+    assert from_snapshot.policy.state() == from_journal.policy.state()
     assert from_snapshot.summary() == from_journal.summary()
     assert from_snapshot.requests == from_journal.requests
     assert from_snapshot.running.by_client == from_journal.running.by_client
@@ -298,7 +298,7 @@ def test_a_snapshot_is_written_a_row_at_a_time_and_reads_back_exactly(tmp_path):
     for event in events:
         again.apply(event)
     assert again.trials == study.trials and again.measured == study.measured == 100_000
-    assert again.annealer.state() == study.annealer.state()
+    assert again.policy.state() == study.policy.state()
 
 
 def test_a_one_line_snapshot_of_an_earlier_release_is_read_a_row_at_a_time(tmp_path):
@@ -321,7 +321,7 @@ def test_a_one_line_snapshot_of_an_earlier_release_is_read_a_row_at_a_time(tmp_p
         again.apply(e)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    assert again.trials == study.trials and again.annealer.state() == study.annealer.state()
+    assert again.trials == study.trials and again.policy.state() == study.policy.state()
     # The text and the columns: about 2x the file, where json.loads took about 5x.
     assert peak < 3 * path.stat().st_size, (peak, path.stat().st_size)
     damaged = path.read_text().replace("]], ", "]] ", 1)

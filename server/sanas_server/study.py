@@ -146,12 +146,6 @@ class Study:
             header.study_id, header.request, header.spec, header.create_time, header.uid, policy
         )
 
-    @property
-    def annealer(self) -> Any:
-        """(tests, bench) The policy under its former name: an Annealer unless another
-        policy was given. The study itself uses only `self.policy`."""
-        return self.policy
-
     # -- queries -------------------------------------------------------------------------
     @property
     def issued(self) -> int:
