@@ -9,16 +9,33 @@ is the price of durability (journal + fsync), the difference to "echo" the price
 work itself (protobuf messages, servicer, controller, annealer) in Python.
 
 usage: python bench/controller_compare.py [--seconds 5] [--clients 1,4,16,64]
+
+--baseline CHECKOUT measures instead only "sanas" (durable, file checkpoints in a temporary
+folder) of two checkouts of this repository in one run: the tree holding this file
+("current") and CHECKOUT ("baseline", e.g. `git worktree add ../base COMMIT`). Each tree's
+server (`python -m sanas_server`), study setup and trainer workers run with that tree's
+server/ and python_client/ first on PYTHONPATH, ahead of any installed sanas (checked: the
+setup reports the files it imported), so neither tree needs an install, only a Python with
+the dependencies. Per repetition and client count both trees run back to back, baseline
+first on odd repetitions and current first on even ones, to cancel drift on a shared
+machine. Printed are every run, then per client count the medians of steps/s and the median
+of the per-repetition ratios current / baseline (above 1: current is faster):
+
+usage: python bench/controller_compare.py --baseline ../base --seconds 5 --clients 1,16 \
+           [--repeat 3]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -58,6 +75,20 @@ server = ControllerServer(controller=controller, address=("127.0.0.1", int(sys.a
 server.start()
 print(f"listening on 127.0.0.1:{sys.argv[1]}", flush=True)
 threading.Event().wait()
+"""
+
+# Creates the study on a server with the client of the tree on PYTHONPATH (--baseline) and
+# prints which files that was, so the caller can check the tree's own code ran.
+SANAS_STUDY = r"""
+import json, sys
+import sanas, sanas_server
+from sanas import Client
+from sanas.client import study_config
+with Client(sys.argv[1]) as c:
+    c.wait_ready()
+    c.create_study("cmp", study_config([("custom", {"range_table": [20] * 12})],
+                                       search_steps=10**8, seed=1))
+print(json.dumps([sanas.__file__, sanas_server.__file__]), flush=True)
 """
 
 # A worker process: `threads` trainers, each stepping until `seconds` pass.
@@ -133,8 +164,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(kind: str, folder: str, paddleslim_python: Path | None) -> tuple[subprocess.Popen, str]:
-    if kind == "sanas":
+def tree_env(tree: Path) -> dict[str, str]:
+    """The environment that runs `tree`'s server and client ahead of any installed sanas."""
+    return {**os.environ, "PYTHONPATH": f"{tree / 'server'}{os.pathsep}{tree / 'python_client'}"}
+
+
+def start(
+    kind: str, folder: str, paddleslim_python: Path | None, tree: Path | None = None
+) -> tuple[subprocess.Popen, str]:
+    """The server of `kind` and its address; `tree`: sanas from that checkout (--baseline)."""
+    env, cwd = None, None
+    if kind == "sanas" and tree is not None:
+        args = [PYTHON, "-m", "sanas_server", "--port", "0", "--checkpoint-dir", folder]
+        args += ["--log-level", "ERROR"]
+        env, cwd = tree_env(tree), folder
+    elif kind == "sanas":
         args = [str(SERVER), "--port", "0", "--checkpoint-dir", folder, "--log-level", "ERROR"]
     elif kind == "sanas, no checkpoints":
         args = [PYTHON, "-c", MEMORY_SERVER]
@@ -142,16 +186,51 @@ def start(kind: str, folder: str, paddleslim_python: Path | None) -> tuple[subpr
         args = [PYTHON, "-c", ECHO_SERVER]
     else:
         args = [str(paddleslim_python), "-c", PADDLESLIM_SERVER, str(free_port())]
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    line = proc.stdout.readline()
+    proc = subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, cwd=cwd
+    )
+    # A server that never says where it listens is killed: its empty line ends the wait.
+    timer = threading.Timer(60, proc.kill)
+    timer.start()
+    try:
+        line = proc.stdout.readline()
+    finally:
+        timer.cancel()
+    if "listening on" not in line:
+        proc.kill()
+        proc.wait(10)
+        raise RuntimeError(f"{kind} server did not start (exit code {proc.poll()})")
     return proc, line.rsplit(" ", 1)[1].strip()
 
 
-def measure(kind: str, clients: int, seconds: float, paddleslim_python: Path | None) -> dict:
+def measure(
+    kind: str,
+    clients: int,
+    seconds: float,
+    paddleslim_python: Path | None,
+    tree: Path | None = None,
+) -> dict:
+    """One system at one client count; `tree`: sanas of that checkout, server and clients."""
+    env = tree_env(tree) if tree is not None else None
     with tempfile.TemporaryDirectory() as folder:
-        server, address = start(kind, folder, paddleslim_python)
+        server, address = start(kind, folder, paddleslim_python, tree)
         try:
-            if kind.startswith("sanas"):
+            if tree is not None:
+                setup = subprocess.run(
+                    [PYTHON, "-c", SANAS_STUDY, address],
+                    capture_output=True,
+                    text=True,
+                    env=env,
+                    cwd=folder,
+                    timeout=60,
+                )
+                if setup.returncode != 0:
+                    last = (setup.stderr.strip().splitlines() or ["no output"])[-1]
+                    raise RuntimeError(f"{tree}: creating the study failed: {last}")
+                used = [Path(f).resolve() for f in json.loads(setup.stdout)]
+                if not all(f.is_relative_to(tree) for f in used):
+                    raise RuntimeError(f"{tree}: PYTHONPATH ran {used} instead")
+            elif kind.startswith("sanas"):
                 from sanas import Client
                 from sanas.study_config import study_config
 
@@ -172,6 +251,8 @@ def measure(kind: str, clients: int, seconds: float, paddleslim_python: Path | N
                     stdout=subprocess.PIPE,
                     stderr=subprocess.DEVNULL,
                     text=True,
+                    env=env,
+                    cwd=folder if tree is not None else None,
                 )
                 for i, n in enumerate(per)
             ]
@@ -215,6 +296,82 @@ def run(clients: list[int], seconds: float, with_paddleslim: bool) -> list[dict]
     systems = ["sanas", "sanas, no checkpoints", "echo"]
     systems += ["paddleslim"] if with_paddleslim else []
     return [measure(kind, n, seconds, paddleslim_python) for n in clients for kind in systems]
+
+
+def compare(trees: dict[str, Path], clients: list[int], seconds: float, repeat: int) -> list[dict]:
+    """Durable sanas of each tree, back to back per repetition and client count, in the
+    order of `trees` on odd repetitions and reversed on even ones (drift cancels out)."""
+    rows = []
+    for r in range(repeat):
+        for n in clients:
+            names = list(trees) if r % 2 == 0 else list(reversed(trees))
+            for name in names:
+                try:
+                    row = measure("sanas", n, seconds, None, trees[name])
+                except (OSError, ValueError, RuntimeError, subprocess.SubprocessError) as exc:
+                    row = {"clients": n, "steps": 0, "steps_per_s": 0.0, "p50_ms": None}
+                    row |= {"p99_ms": None, "failed": True, "errors": [repr(exc)[:200]]}
+                row |= {"system": f"sanas {name}", "repetition": r + 1}
+                rows.append(row)
+                rate = "FAILED" if row["failed"] else f"{row['steps_per_s']:.0f} steps/s"
+                print(
+                    f"repetition {r + 1}/{repeat}, {n} clients, {name}: {rate}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    return rows
+
+
+def compare_table(rows: list[dict], current: str, baseline: str) -> str:
+    """Medians of steps/s per system and client count over the runs that did not fail, and
+    the median of the ratios current / baseline of the repetitions where both ran."""
+    runs: dict[tuple[int, str], dict[int, dict]] = {}
+    for r in rows:
+        runs.setdefault((r["clients"], r["system"]), {})[r["repetition"]] = r
+
+    def ok(n: int, name: str) -> dict[int, float]:  # repetition -> steps/s
+        return {
+            rep: r["steps_per_s"]
+            for rep, r in runs.get((n, f"sanas {name}"), {}).items()
+            if not r["failed"] and r["steps_per_s"] > 0
+        }
+
+    def med(values: list[float]) -> str:
+        return f"{statistics.median(values):.0f}" if values else "-"
+
+    lines = [
+        f"| clients | {baseline} steps/s (median) | {current} steps/s (median) | "
+        f"{current} / {baseline} (median of repetitions) | per repetition | failed runs |",
+        "|---:|---:|---:|---:|---|---:|",
+    ]
+    for n in sorted({r["clients"] for r in rows}):
+        old, new = ok(n, baseline), ok(n, current)
+        ratios = [new[rep] / old[rep] for rep in sorted(old.keys() & new.keys())]
+        failed = sum(r["failed"] for r in rows if r["clients"] == n)
+        lines.append(
+            f"| {n} | {med(list(old.values()))} | {med(list(new.values()))} | "
+            f"{f'{statistics.median(ratios):.3f}' if ratios else '-'} | "
+            f"{', '.join(f'{x:.3f}' for x in ratios) or '-'} | {failed} |"
+        )
+    return "\n".join(lines)
+
+
+def describe(tree: Path) -> str:
+    """`tree` with its commit, and whether it has changes on top of it."""
+    try:
+        git = ["git", "-C", str(tree)]
+        commit = subprocess.run(
+            [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            [*git, "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit, dirty = "", ""
+    return f"{tree} at {commit or 'unknown commit'}{' with changes' if dirty else ''}"
 
 
 def table(rows: list[dict]) -> str:
@@ -309,7 +466,35 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--clients", default="1,4,16,64")
     parser.add_argument("--with-paddleslim", action="store_true")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="CHECKOUT",
+        help="compare durable sanas of this tree (current) with that of CHECKOUT (baseline)",
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="repetitions with --baseline (default 3)"
+    )
     args = parser.parse_args()
+    if args.baseline is not None:
+        baseline = args.baseline.resolve()
+        if not (baseline / "server" / "sanas_server" / "__main__.py").is_file():
+            parser.error(f"--baseline {args.baseline}: no server/sanas_server/__main__.py there")
+        if args.with_paddleslim:
+            parser.error("--baseline measures sanas only, not --with-paddleslim")
+        if not 1 <= args.repeat <= 100:
+            parser.error(f"--repeat {args.repeat}: 1 to 100")
+        trees = {"baseline": baseline, "current": HERE.parent}
+        for name, tree in trees.items():
+            print(f"- {name}: {describe(tree)}")
+        clients = [int(c) for c in args.clients.split(",")]
+        rows = compare(trees, clients, args.seconds, args.repeat)
+        for r in range(1, args.repeat + 1):
+            print(f"\nrepetition {r} ({'baseline' if r % 2 else 'current'} first)")
+            print(table([row for row in rows if row["repetition"] == r]))
+        print()
+        print(compare_table(rows, "current", "baseline"))
+        return
     rows = run([int(c) for c in args.clients.split(",")], args.seconds, args.with_paddleslim)
     print(table(rows))
     print("\n".join(explain(rows)))
