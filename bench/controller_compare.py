@@ -203,6 +203,17 @@ def start(
     return proc, line.rsplit(" ", 1)[1].strip()
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) a process has used so far; None where /proc has none.
+    Less sensitive than steps/s to other work on the machine: a shared core slows a
+    server down but hardly changes the CPU it spends on each step."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def measure(
     kind: str,
     clients: int,
@@ -243,6 +254,7 @@ def measure(
                         ),
                     )
             python = str(paddleslim_python) if kind == "paddleslim" else PYTHON
+            cpu_before = cpu_seconds(server.pid)
             processes = min(clients, 4)
             per = [clients // processes + (i < clients % processes) for i in range(processes)]
             workers = [
@@ -268,6 +280,7 @@ def measure(
                     w.kill()
                     errors.append("worker hung or died")
             alive = server.poll() is None
+            cpu_after = cpu_seconds(server.pid)
         finally:
             server.kill()
             server.wait(10)
@@ -282,6 +295,12 @@ def measure(
         "p99_ms": 1e3 * lat[int(len(lat) * 0.99)] if lat else None,
         "failed": failed,
         "errors": errors[:3],
+        # The server's CPU per step (its set-up and idle included, which are small).
+        "server_cpu_us_per_step": (
+            1e6 * (cpu_after - cpu_before) / len(lat)
+            if lat and cpu_before is not None and cpu_after is not None
+            else None
+        ),
     }
 
 
@@ -329,29 +348,40 @@ def compare_table(rows: list[dict], current: str, baseline: str) -> str:
     for r in rows:
         runs.setdefault((r["clients"], r["system"]), {})[r["repetition"]] = r
 
-    def ok(n: int, name: str) -> dict[int, float]:  # repetition -> steps/s
+    def ok(n: int, name: str, key: str = "steps_per_s") -> dict[int, float]:
+        """repetition -> the figure `key` of the runs that did not fail."""
         return {
-            rep: r["steps_per_s"]
+            rep: r[key]
             for rep, r in runs.get((n, f"sanas {name}"), {}).items()
-            if not r["failed"] and r["steps_per_s"] > 0
+            if not r["failed"] and r["steps_per_s"] > 0 and r.get(key) is not None
         }
 
     def med(values: list[float]) -> str:
         return f"{statistics.median(values):.0f}" if values else "-"
 
+    def ratios(new: dict[int, float], old: dict[int, float]) -> list[float]:
+        return [new[rep] / old[rep] for rep in sorted(old.keys() & new.keys()) if old[rep]]
+
+    def med_ratio(values: list[float]) -> str:
+        return f"{statistics.median(values):.3f}" if values else "-"
+
     lines = [
         f"| clients | {baseline} steps/s (median) | {current} steps/s (median) | "
-        f"{current} / {baseline} (median of repetitions) | per repetition | failed runs |",
-        "|---:|---:|---:|---:|---|---:|",
+        f"{current} / {baseline} (median of repetitions) | per repetition | failed runs | "
+        f"server CPU µs/step {baseline} | {current} | {current} / {baseline} |",
+        "|---:|---:|---:|---:|---|---:|---:|---:|---:|",
     ]
     for n in sorted({r["clients"] for r in rows}):
         old, new = ok(n, baseline), ok(n, current)
-        ratios = [new[rep] / old[rep] for rep in sorted(old.keys() & new.keys())]
+        speed = ratios(new, old)
+        cpu_old = ok(n, baseline, "server_cpu_us_per_step")
+        cpu_new = ok(n, current, "server_cpu_us_per_step")
         failed = sum(r["failed"] for r in rows if r["clients"] == n)
         lines.append(
             f"| {n} | {med(list(old.values()))} | {med(list(new.values()))} | "
-            f"{f'{statistics.median(ratios):.3f}' if ratios else '-'} | "
-            f"{', '.join(f'{x:.3f}' for x in ratios) or '-'} | {failed} |"
+            f"{med_ratio(speed)} | {', '.join(f'{x:.3f}' for x in speed) or '-'} | {failed} | "
+            f"{med(list(cpu_old.values()))} | {med(list(cpu_new.values()))} | "
+            f"{med_ratio(ratios(cpu_new, cpu_old))} |"
         )
     return "\n".join(lines)
 
