@@ -283,7 +283,7 @@ def test_a_study_over_an_int32_range_suggests_without_enumerating() -> None:
     study = Study("s", request, StudySpec.resolve(request), 0.0)
     first, _ = study.suggest("w", 0.0)
     study.complete(first.trial_id, 1.0, False, 0.0)
-    study.annealer.mark_issued((1, 0))
+    study.policy.mark_issued((1, 0))
     tracemalloc.start()
     try:
         held = [study.suggest("w", 0.0)[0] for _ in range(50)]

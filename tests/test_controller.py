@@ -216,7 +216,7 @@ def test_restart_is_exact_while_a_kick_is_pending(tmp_path):
     c = Controller(FileStorage(tmp_path))
     c.create_study("w", request(table=(5, 5, 5), seed=8, search_steps=110))
     got: list[tuple[int, ...]] = []
-    annealer = c._entry("w").study.annealer
+    annealer = c._entry("w").study.policy
     for _ in range(100):
         held = c.suggest_trial("w", "w")
         if held.tokens in annealer.kicks:
@@ -226,7 +226,7 @@ def test_restart_is_exact_while_a_kick_is_pending(tmp_path):
     assert held.tokens in annealer.kicks and annealer.radius > 1  # really kicking
     c.close()
     resumed = Controller(FileStorage(tmp_path))
-    assert resumed._entry("w").study.annealer.kicks == {held.tokens}
+    assert resumed._entry("w").study.policy.kicks == {held.tokens}
     resumed.complete_trial("w", held.trial_id, reward_of(held.tokens), False)
     got.append(held.tokens)
     got += drive(resumed, "w", 110 - len(got))

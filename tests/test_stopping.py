@@ -156,18 +156,18 @@ def test_a_stopped_trial_is_a_rejected_move_and_replays_exactly():
     events: list[dict] = []
     assert not run_trial(study, [0.5, 0.6], events, 1.0)
     assert not run_trial(study, [0.7, 0.8], events, 2.0)
-    temperature = study.annealer.temperature
-    base = study.annealer.base_tokens
+    temperature = study.policy.temperature
+    base = study.policy.base_tokens
     assert run_trial(study, [0.1, 0.9], events, 3.0)
     stopped = study.trials[2]
     assert stopped.state is TrialState.STOPPED and stopped.reward == 0.1
     assert stopped.steps_saved == 9 and study.steps_saved == 9
-    assert study.annealer.base_tokens == base  # never the base ...
-    assert study.annealer.best_reward == 0.8  # ... nor the best
-    assert study.annealer.temperature < temperature  # but the search cools
+    assert study.policy.base_tokens == base  # never the base ...
+    assert study.policy.best_reward == 0.8  # ... nor the best
+    assert study.policy.temperature < temperature  # but the search cools
     again = replayed(study, events)
     assert again.trials == study.trials
-    assert again.annealer.state() == study.annealer.state()
+    assert again.policy.state() == study.policy.state()
     assert again.summary() == study.summary()
     # A snapshot of it restores the same state.
     from_snapshot = Study.from_header(study.header())
@@ -182,9 +182,9 @@ def test_stopped_values_as_rewards_judges_the_last_value():
     events: list[dict] = []
     run_trial(study, [0.5], events, 1.0)
     assert run_trial(study, [0.2], events, 2.0)
-    assert study.annealer.rewarded == 2
-    assert study.annealer.reward_stats[0] == 2  # its value counts as a result
-    assert replayed(study, events).annealer.state() == study.annealer.state()
+    assert study.policy.rewarded == 2
+    assert study.policy.reward_stats[0] == 2  # its value counts as a result
+    assert replayed(study, events).policy.state() == study.policy.state()
 
 
 def test_reports_after_the_stop_change_nothing_and_completion_is_accepted():
@@ -424,7 +424,7 @@ def test_a_study_made_with_that_combination_before_stops_as_rejected_moves():
     diverging, _ = study.suggest("t", 2.0)
     _, stop, event = study.report_progress(diverging.trial_id, 1, 7.5, 2.0, max_step=3)
     assert stop and "as_reward" not in event
-    assert study.annealer.best_reward == -0.4 and study.annealer.best_tokens == trained.tokens
+    assert study.policy.best_reward == -0.4 and study.policy.best_tokens == trained.tokens
     assert not study.trials[diverging.trial_id].stopped_as_reward
     # A journal event decided the old way still replays as it was decided.
     again = Study.from_header(header)
@@ -449,7 +449,7 @@ def test_a_study_made_with_that_combination_before_stops_as_rejected_moves():
         },
     ]:
         again.apply(e)
-    assert again.annealer.best_reward == 7.5 and again.trials[0].stopped_as_reward
+    assert again.policy.best_reward == 7.5 and again.trials[0].stopped_as_reward
 
 
 def test_a_trainer_with_the_old_config_still_joins_such_a_study(tmp_path):
