@@ -26,6 +26,7 @@ import logging
 import operator
 import os
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -184,6 +185,48 @@ class _BearerToken(
         return continuation(self._with_token(details), requests)  # RestoreStudy
 
 
+def trace_context() -> list[tuple[str, str]]:
+    """The caller's OpenTelemetry trace context as gRPC metadata (W3C `traceparent`, and
+    `tracestate` / `baggage` as the process's propagators say), so a trainer's trace
+    continues into the controller's spans (`sanas-server --tracing`). Nothing when the
+    process does not use OpenTelemetry: it is never imported here, only used once the
+    application has imported it (to configure a tracer provider), and it is optional."""
+    if "opentelemetry.trace" not in sys.modules:
+        return []
+    from opentelemetry import propagate, trace
+
+    if not trace.get_current_span().get_span_context().is_valid:
+        return []  # no span here: nothing to continue
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return list(carrier.items())
+
+
+class _TraceContext(
+    grpc.UnaryUnaryClientInterceptor,
+    grpc.UnaryStreamClientInterceptor,
+    grpc.StreamUnaryClientInterceptor,
+):
+    """Adds the caller's trace context (trace_context()) to every call, when it has one."""
+
+    def _with_context(self, details: Any) -> Any:
+        context = trace_context()
+        if not context:
+            return details
+        sent = {key for key, _ in context}
+        metadata = [(k, v) for k, v in details.metadata or () if k not in sent]
+        return details._replace(metadata=[*metadata, *context])
+
+    def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        return continuation(self._with_context(details), request)
+
+    def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
+        return continuation(self._with_context(details), request)
+
+    def intercept_stream_unary(self, continuation: Any, details: Any, requests: Any) -> Any:
+        return continuation(self._with_context(details), requests)
+
+
 def read_token(auth_token: str | None, auth_token_file: str | Path | None) -> str | None:
     if auth_token_file is not None:
         token = Path(auth_token_file).read_text().strip()
@@ -222,9 +265,10 @@ def open_channel(
         channel = grpc.secure_channel(address, credentials, options=options)
     else:
         channel = grpc.insecure_channel(address, options=options)
+    interceptors: list[Any] = [_TraceContext()]
     if auth_token:
-        channel = grpc.intercept_channel(channel, _BearerToken(auth_token))
-    return channel
+        interceptors.append(_BearerToken(auth_token))
+    return grpc.intercept_channel(channel, *interceptors)
 
 
 class WatchStream:
