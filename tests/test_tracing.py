@@ -180,6 +180,44 @@ def test_streams_and_failed_calls_carry_their_status(traced, exported, monkeypat
     assert fsync.attributes["error.type"] == "StorageFailure"
 
 
+def test_refused_undecodable_and_restore_calls_are_traced(tmp_path, provider, exported):
+    """With tokens: a call without one is refused inside its span; an undecodable request
+    is described as far as it goes; a restore (a streamed request) names its study."""
+    running = start_server(
+        "127.0.0.1", 0, tmp_path / "ckpt", auth_token="s3cret", tracer_provider=provider
+    )
+    try:
+        with Client(running.address, client_id="admin", timeout=10, auth_token="s3cret") as c:
+            c.create_study("s", custom_config([3, 3]))
+            messages = list(c.backup_study("s"))
+            chunks = [m.snapshot_chunk for m in messages if m.snapshot_chunk]
+            restored = c.restore_study(messages[0].header, chunks, "s2")
+        assert restored.study.study_id == "s2"
+        with grpc.insecure_channel(running.address) as channel:
+            stub = sanas_pb2_grpc.ControllerServiceStub(channel)
+            with pytest.raises(grpc.RpcError) as refused:
+                stub.GetStudy(pb.GetStudyRequest(study_id="s"), timeout=10)
+            assert refused.value.code() is grpc.StatusCode.UNAUTHENTICATED
+            garbled = channel.unary_unary(f"/{SERVICE}/GetStudy")
+            with pytest.raises(grpc.RpcError) as undecodable:
+                garbled(b"\x0a\xff", metadata=[("authorization", "Bearer s3cret")], timeout=10)
+            assert undecodable.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    finally:
+        running.stop(grace=1)
+    (restore,) = calls(exported, "RestoreStudy")
+    assert restore.attributes["sanas.study_id"] == "s2"
+    assert restore.attributes["sanas.client_id"] == "admin"  # from its metadata
+    assert only(children(exported, restore), names.STORAGE_CREATE)
+    without_token, garbled_span = calls(exported, "GetStudy")
+    assert without_token.attributes["sanas.study_id"] == "s"
+    assert without_token.attributes["rpc.grpc.status_code"] == 16
+    assert without_token.attributes["sanas.error_reason"] == "ERROR_REASON_UNAUTHENTICATED"
+    assert children(exported, without_token) == []  # refused before the controller
+    assert "sanas.study_id" not in garbled_span.attributes
+    assert garbled_span.attributes["rpc.grpc.status_code"] == 3
+    assert garbled_span.attributes["sanas.error_reason"] == "ERROR_REASON_INVALID_ARGUMENT"
+
+
 def test_a_trainers_trace_continues_into_the_controller(traced, exported):
     """The Python client sends the current span's context (traceparent); the server's
     spans of that call are its children, in the trainer's trace."""

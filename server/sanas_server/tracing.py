@@ -225,10 +225,9 @@ def _field(message: Message, name: str) -> Any:
     return getattr(message, name) if name in message.DESCRIPTOR.fields_by_name else None
 
 
-def describe_request(span: trace.Span, request: Any, metadata: Mapping[str, str]) -> None:
-    """What a call is about, from its request (a streamed request has none) and the
-    client id the Python client sends in metadata."""
-    client_id = metadata.get(CLIENT_ID_METADATA, "")
+def describe_request(span: trace.Span, request: Any, client_id: str) -> None:
+    """What a call is about, from its request (a streamed request has none; an
+    undecodable one is not a Message either) and the client id of its metadata."""
     if isinstance(request, Message):
         _set(span, "sanas.study_id", _field(request, "study_id") or "")
         trial_id = _field(request, "trial_id")
@@ -301,6 +300,14 @@ def record_failure(span: trace.Span, context: grpc.ServicerContext, exc: BaseExc
         span.set_status(Status(StatusCode.ERROR, f"{code.name}: {details or exc!r}"))
 
 
+def _quietly(describe: Callable[..., None], *args: Any) -> None:
+    """Tracing never changes a call's answer: a failure to describe it is only logged."""
+    try:
+        describe(*args)
+    except Exception:
+        log.warning("could not set a call's span attributes", exc_info=True)
+
+
 class CallAttributes(grpc.ServerInterceptor):
     """Sets a sanas.v1 call's attributes on the span the OpenTelemetry interceptor around
     it started (the current one), and its status code when it fails."""
@@ -311,31 +318,32 @@ class CallAttributes(grpc.ServerInterceptor):
         handler = continuation(details)
         if handler is None or not details.method.startswith(PROTECTED_PREFIX):
             return handler
-        metadata = {
-            str(k): v if isinstance(v, str) else v.decode(errors="replace")
-            for k, v in details.invocation_metadata or ()
-        }
+        client_id = next(
+            (v for k, v in details.invocation_metadata or () if k == CLIENT_ID_METADATA), ""
+        )
+        if isinstance(client_id, bytes):
+            client_id = client_id.decode(errors="replace")
         streamed = handler.response_streaming
 
         def wrap(behavior: Callable[..., Any]) -> Callable[..., Any]:
             def unary(request: Any, context: grpc.ServicerContext) -> Any:
                 span = trace.get_current_span()
-                describe_request(span, request, metadata)
+                _quietly(describe_request, span, request, client_id)
                 try:
                     response = behavior(request, context)
                 except Exception as exc:
-                    record_failure(span, context, exc)
+                    _quietly(record_failure, span, context, exc)
                     raise
-                describe_response(span, response)
+                _quietly(describe_response, span, response)
                 return response
 
             def stream(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
                 span = trace.get_current_span()
-                describe_request(span, request, metadata)
+                _quietly(describe_request, span, request, client_id)
                 try:
                     yield from behavior(request, context)
                 except Exception as exc:
-                    record_failure(span, context, exc)
+                    _quietly(record_failure, span, context, exc)
                     raise
 
             return stream if streamed else unary
