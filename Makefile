@@ -29,7 +29,7 @@ DEPLOY_CHECK := $(TOOLS)/sanas-deploy-check
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[paddle,demo,dashboard,dev]'
+	$(PY) -m pip install -q -e '.[paddle,demo,dashboard,dev,tracing]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -59,6 +59,7 @@ TIERS = {
         "test_static_tutorial.py",
         "test_stubs.py",
         "test_study_lifecycle.py",
+        "test_tracing.py",
         "test_trial_binding.py",
         "test_watch_capacity.py",
     },

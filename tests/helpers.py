@@ -50,11 +50,21 @@ def custom_config(table: list[int], **kwargs: object) -> object:
 class ServerProcess:
     """`sanas-server` in its own process: what `kill -9` and SIGTERM tests need."""
 
-    def __init__(self, checkpoint_dir: Path, port: int = 0, extra: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        checkpoint_dir: Path,
+        port: int = 0,
+        extra: tuple[str, ...] = (),
+        *,
+        env: dict[str, str] | None = None,
+        command: tuple[str, ...] = (str(SERVER_BIN),),
+    ) -> None:
+        """`env`: the process's environment (default CHECKOUT_ENV); `command`: what runs
+        the server, given the flags after it (default the `sanas-server` script)."""
         self.checkpoint_dir = checkpoint_dir
         self.proc = subprocess.Popen(
             [
-                str(SERVER_BIN),
+                *command,
                 "--port",
                 str(port),
                 "--checkpoint-dir",
@@ -68,7 +78,7 @@ class ServerProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env=CHECKOUT_ENV,
+            env=CHECKOUT_ENV if env is None else env,
         )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,48 @@ class _BearerToken(
         return continuation(self._with_token(details), requests)  # RestoreStudy
 
 
+def trace_context() -> list[tuple[str, str]]:
+    """The caller's OpenTelemetry trace context as gRPC metadata (W3C `traceparent`, and
+    `tracestate` / `baggage` as the process's propagators say), so a trainer's trace
+    continues into the controller's spans (`sanas-server --tracing`). Nothing when the
+    process does not use OpenTelemetry: it is never imported here, only used once the
+    application has imported it (to configure a tracer provider), and it is optional."""
+    if "opentelemetry.trace" not in sys.modules:
+        return []
+    from opentelemetry import propagate, trace
+
+    if not trace.get_current_span().get_span_context().is_valid:
+        return []  # no span here: nothing to continue
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return list(carrier.items())
+
+
+class _TraceContext(
+    grpc.UnaryUnaryClientInterceptor,
+    grpc.UnaryStreamClientInterceptor,
+    grpc.StreamUnaryClientInterceptor,
+):
+    """Adds the caller's trace context (trace_context()) to every call, when it has one."""
+
+    def _with_context(self, details: Any) -> Any:
+        context = trace_context()
+        if not context:
+            return details
+        sent = {key for key, _ in context}
+        metadata = [(k, v) for k, v in details.metadata or () if k not in sent]
+        return details._replace(metadata=[*metadata, *context])
+
+    def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        return continuation(self._with_context(details), request)
+
+    def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
+        return continuation(self._with_context(details), request)
+
+    def intercept_stream_unary(self, continuation: Any, details: Any, requests: Any) -> Any:
+        return continuation(self._with_context(details), requests)
+
+
 def read_token(auth_token: str | None, auth_token_file: str | Path | None) -> str | None:
     if auth_token_file is not None:
         token = Path(auth_token_file).read_text().strip()
@@ -98,9 +141,14 @@ def open_channel(
         channel = grpc.secure_channel(address, credentials, options=options)
     else:
         channel = grpc.insecure_channel(address, options=options)
+    interceptors: list[Any] = []
+    # A process that uses OpenTelemetry has imported it by the time it opens a channel
+    # (to configure its tracer provider); any other pays nothing per call for tracing.
+    if "opentelemetry.trace" in sys.modules:
+        interceptors.append(_TraceContext())
     if auth_token:
-        channel = grpc.intercept_channel(channel, _BearerToken(auth_token))
-    return channel
+        interceptors.append(_BearerToken(auth_token))
+    return grpc.intercept_channel(channel, *interceptors) if interceptors else channel
 
 
 def parse_server_addr(server_addr: Any) -> tuple[str, int]:

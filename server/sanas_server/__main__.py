@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import threading
 from collections.abc import Sequence
@@ -23,6 +24,7 @@ from .server import (
     TlsFiles,
     start_server,
 )
+from .spans import TRACING_MODES, tracing_mode, tracing_module
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -137,6 +139,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
             "INVALID_ARGUMENT, since such a call may be for a trial the study no longer has"
         ),
     )
+    parser.add_argument(
+        "--tracing",
+        choices=TRACING_MODES,
+        help=(
+            "OpenTelemetry spans of every call (needs the tracing extra: pip install "
+            "'sanas[tracing]'): otlp sends them to a collector (OTEL_EXPORTER_OTLP_ENDPOINT, "
+            "default localhost), console writes one JSON line a span on stderr; the OTEL_* "
+            "variables set the service name and sampler (default: off, or "
+            "OTEL_TRACES_EXPORTER's otlp, console or none)"
+        ),
+    )
     parser.add_argument("--log-level", default="INFO")
     parser.add_argument(
         "--log-format",
@@ -157,13 +170,20 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error(f"--metrics-study-labels {args.metrics_study_labels}: must be at least 0")
     if args.max_watchers < 0:
         parser.error(f"--max-watchers {args.max_watchers}: must be at least 0 (0: no watching)")
+    try:
+        args.tracing = tracing_mode(args.tracing, os.environ)
+    except ValueError as exc:
+        parser.error(str(exc))
     return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging(args.log_level, args.log_format)
+    provider = None
     try:
+        if args.tracing != "off":
+            provider = tracing_module(args.tracing).configure(args.tracing)
         tls = TlsFiles(args.tls_cert, args.tls_key, args.tls_client_ca) if args.tls_cert else None
         running = start_server(
             args.host,
@@ -182,9 +202,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             max_watchers=args.max_watchers,
             allow_unbound_trial_calls=args.allow_unbound_trial_calls,
             metrics_study_labels=args.metrics_study_labels,
+            tracer_provider=provider,
         )
     except (OSError, ValueError, CheckpointInUse) as exc:
         logging.error("cannot start: %s", exc)
+        if provider is not None:
+            provider.shutdown()
         return 1
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -200,6 +223,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     stop.wait()
     logging.info("shutting down: draining running calls (up to %.0f s)", args.grace)
     running.stop(args.grace)
+    if provider is not None:
+        provider.shutdown()  # sends the spans still batched
     print("sanas-server stopped", flush=True)
     return 0
 

@@ -43,6 +43,16 @@ from .health import StorageHealth
 from .journal import EventKind, Record, check_format, journal_length, snapshot_event
 from .paging import MAX_PAGE_MEASUREMENTS, decode_page_token, encode_page_token, page_size_of
 from .snapshot_file import read_snapshot, snapshot_chunks
+from .spans import (
+    JOURNAL_COMMIT,
+    NO_SPANS,
+    SNAPSHOT,
+    SNAPSHOT_WRITE,
+    STORAGE_CREATE,
+    STORAGE_DELETE,
+    STUDY_LOCK,
+    Spans,
+)
 from .spec import StudyRequest, StudySpec, check_study_id
 from .stopping import EarlyStopping
 from .storage import JOURNAL, Storage, study_id_of_key
@@ -135,7 +145,9 @@ class Controller:
         max_pending_per_client: int = 0,
         snapshot_every: int = DEFAULT_SNAPSHOT_EVERY,
         max_watchers: int | None = None,
+        spans: Spans = NO_SPANS,
     ) -> None:
+        """`spans`: the child spans of a call (tracing; spans.py), none by default."""
         if max_watchers is not None and max_watchers < 0:
             raise ValueError(f"max_watchers = {max_watchers}: must be >= 0")
         # Live subscriptions, each a server thread blocked in WatchStudy; None: no limit.
@@ -144,6 +156,7 @@ class Controller:
         self._clock = clock
         self._max_pending = max_pending_per_client  # 0: no limit
         self._snapshot_every = snapshot_every
+        self._spans = spans
         self._studies: dict[str, _Entry] = {}
         self._broken: dict[str, BrokenStudy] = {}
         self._lock = threading.Lock()  # guards the dicts, not the studies
@@ -234,10 +247,14 @@ class Controller:
         """The live entry of a study, under its lock; NOT_FOUND once it is deleted, even
         for a caller that found it just before."""
         entry = self._entry(study_id)
-        with entry.lock:
+        with self._spans.span(STUDY_LOCK, {"sanas.study_id": study_id}):
+            entry.lock.acquire()
+        try:
             if entry.deleted:
                 raise StudyNotFound(f"no study {study_id!r} on this controller (deleted)")
             yield entry
+        finally:
+            entry.lock.release()
 
     def _mutate(self, study_id: str, decide: Callable[[Study], tuple[T, list[Record]]]) -> T:
         """Decide and record events under the study lock, then wait for durability
@@ -253,7 +270,12 @@ class Controller:
                 raise
             entry.since_snapshot += len(events)
         try:
-            durable()
+            # Group commit: this call's events are on disk once one fsync covers them,
+            # this call's own (a JOURNAL_FSYNC child) or a concurrent call's.
+            with self._spans.span(
+                JOURNAL_COMMIT, {"sanas.study_id": study_id, "sanas.journal.records": len(events)}
+            ):
+                durable()
         except StorageFailure as exc:
             with entry.lock:
                 if entry.deleted:  # the journal was closed by DeleteStudy
@@ -331,26 +353,36 @@ class Controller:
         of references and one fsync), then serialize and write it outside the lock."""
         if not entry.snapshotting.acquire(blocking=False):
             return  # one is being written; the next due one follows it
+        study_id = entry.study.study_id
         try:
-            with entry.lock:
-                if entry.deleted or entry.since_snapshot < self._snapshot_due(entry):
-                    return  # another caller took it
-                entry.since_snapshot = 0
-                state = entry.study.snapshot_state()
+            with self._spans.span(SNAPSHOT, {"sanas.study_id": study_id}) as span:
+                with entry.lock:
+                    if entry.deleted or entry.since_snapshot < self._snapshot_due(entry):
+                        span.set_attribute("sanas.snapshot.skipped", True)
+                        return  # another caller took it
+                    entry.since_snapshot = 0
+                    state = entry.study.snapshot_state()
+                    span.set_attribute("sanas.snapshot.trials", len(state.trials))
+                    try:
+                        rotation = self._storage.rotate(entry.key)
+                    except StorageFailure as exc:
+                        # Only replay gets slower; every result is still in the journal.
+                        span.set_attribute("error.type", type(exc).__name__)
+                        self.storage_health.failed("snapshot", study_id, exc)
+                        log.warning(
+                            "will try the snapshot again after %d events", self._snapshot_every
+                        )
+                        return
                 try:
-                    rotation = self._storage.rotate(entry.key)
+                    # Serialized and written outside the study's lock.
+                    with self._spans.span(SNAPSHOT_WRITE, {"sanas.study_id": study_id}):
+                        self._storage.write_snapshot(entry.key, rotation, snapshot_event(state))
                 except StorageFailure as exc:
-                    # Only replay gets slower; every result is still in the journal.
-                    self.storage_health.failed("snapshot", entry.study.study_id, exc)
-                    log.warning("will try the snapshot again after %d events", self._snapshot_every)
-                    return
-            try:
-                self._storage.write_snapshot(entry.key, rotation, snapshot_event(state))
-            except StorageFailure as exc:
-                self.storage_health.failed("snapshot", entry.study.study_id, exc)
-                log.warning("the journals still hold every result of %r", entry.study.study_id)
-            else:
-                self.storage_health.succeeded()
+                    span.set_attribute("error.type", type(exc).__name__)
+                    self.storage_health.failed("snapshot", study_id, exc)
+                    log.warning("the journals still hold every result of %r", study_id)
+                else:
+                    self.storage_health.succeeded()
         finally:
             entry.snapshotting.release()
 
@@ -481,7 +513,8 @@ class Controller:
         here. A failure removes the reservation and leaves nothing behind."""
         study = entry.study
         try:
-            entry.key = self._storage.create(study.study_id, study.header(), events)
+            with self._spans.span(STORAGE_CREATE, {"sanas.study_id": study.study_id}):
+                entry.key = self._storage.create(study.study_id, study.header(), events)
             entry.in_transit = False
         except StorageFailure as exc:
             self.storage_health.failed("create", study.study_id, exc)
@@ -507,7 +540,8 @@ class Controller:
             header = entry.study.header()
             state = entry.study.snapshot_state()
             durable = self._storage.append(entry.key, [])
-        durable()  # a failed write raises StorageFailure: no copy of undurable events
+        with self._spans.span(JOURNAL_COMMIT, {"sanas.study_id": study_id}):
+            durable()  # a failed write raises StorageFailure: no copy of undurable events
         return Backup(
             study_id, header, len(state.trials), snapshot_chunks(JOURNAL, snapshot_event(state))
         )
@@ -628,8 +662,9 @@ class Controller:
         if broken is not None:
             removals = []
             try:
-                for key in broken.keys:
-                    removals.append(self._storage.delete(key))
+                with self._spans.span(STORAGE_DELETE, {"sanas.study_id": study_id}):
+                    for key in broken.keys:
+                        removals.append(self._storage.delete(key))
             except StorageFailure as exc:
                 self.storage_health.failed("delete", study_id, exc)
                 with self._lock:
@@ -644,7 +679,8 @@ class Controller:
             # The rename that makes the delete durable, under this study's lock only.
             entry.in_transit = True
             try:
-                remove = self._storage.delete(entry.key)
+                with self._spans.span(STORAGE_DELETE, {"sanas.study_id": study_id}):
+                    remove = self._storage.delete(entry.key)
             except StorageFailure as exc:
                 self.storage_health.failed("delete", study_id, exc)
                 raise

@@ -52,7 +52,7 @@ def _unary_behavior(handler: grpc.RpcMethodHandler[Any, Any]) -> Callable[..., A
     return behavior
 
 
-def _with_behavior(
+def with_behavior(
     handler: grpc.RpcMethodHandler[Any, Any],
     wrap: Callable[[Callable[..., Any]], Callable[..., Any]],
 ) -> grpc.RpcMethodHandler[Any, Any]:
@@ -87,7 +87,7 @@ def _refusal(
             return lambda request, context: iter([refuse(request, context)])
         return refuse
 
-    return _with_behavior(handler, wrap)
+    return with_behavior(handler, wrap)
 
 
 def _code_name(context: grpc.ServicerContext) -> str:
@@ -186,7 +186,7 @@ class AccessInterceptor(grpc.ServerInterceptor):
 
             return guarded
 
-        return _with_behavior(handler, wrap)
+        return with_behavior(handler, wrap)
 
     def _unauthenticated(self, method: str, token: str) -> Callable[..., Any]:
         was = self._tokens.removed(token) if token and self._tokens else None

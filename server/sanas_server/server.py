@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -24,7 +24,11 @@ from .credentials import DEFAULT_POLL_SECONDS, CredentialsWatcher, TlsReloader, 
 from .interceptors import AccessInterceptor, MalformedRequestInterceptor
 from .metrics import DEFAULT_STUDY_LABELS, Metrics
 from .service import ControllerServicer
+from .spans import NO_SPANS, Spans
 from .storage import FileStorage, MemoryStorage, Storage
+
+if TYPE_CHECKING:  # tracing is an extra: nothing of OpenTelemetry is imported without it
+    from opentelemetry.trace import TracerProvider
 
 log = logging.getLogger(__name__)
 SERVICE_NAME = sanas_pb2.DESCRIPTOR.services_by_name["ControllerService"].full_name
@@ -108,10 +112,12 @@ def watch_storage(running: RunningServer, probe_seconds: float | None = None) ->
     threading.Thread(target=probe, name="sanas-storage-probe", daemon=True).start()
 
 
-def open_storage(checkpoint_dir: str | Path | None, metrics: Metrics) -> Storage:
+def open_storage(
+    checkpoint_dir: str | Path | None, metrics: Metrics, spans: Spans = NO_SPANS
+) -> Storage:
     if checkpoint_dir is None:
         return MemoryStorage()
-    return FileStorage(checkpoint_dir, on_fsync=metrics.observe_fsync)
+    return FileStorage(checkpoint_dir, on_fsync=metrics.observe_fsync, spans=spans)
 
 
 @dataclass(frozen=True)
@@ -170,6 +176,7 @@ def start_server(
     max_watchers: int = DEFAULT_MAX_WATCHERS,
     allow_unbound_trial_calls: bool = False,
     metrics_study_labels: int = DEFAULT_STUDY_LABELS,
+    tracer_provider: TracerProvider | None = None,
 ) -> RunningServer:
     """Start serving on host:port (port 0 picks a free one; see RunningServer.port).
 
@@ -185,7 +192,12 @@ def start_server(
     is checked. The files and the TLS files are polled every `credentials_poll_seconds`
     and reloaded when they change, or at `RunningServer.reload_credentials()`.
     `audit_log`: the audit log's path (default `<checkpoint_dir>/audit.log`; none without
-    a checkpoint folder)."""
+    a checkpoint folder).
+
+    `tracer_provider` (OpenTelemetry's; the `tracing` extra, tracing.configure): a span
+    per sanas.v1 call, continuing the caller's trace, with child spans for the lock
+    wait, the journal's group commit and fsync, and snapshots. The caller owns it (shuts
+    it down after stop()). None: nothing of OpenTelemetry is imported."""
     if max_workers < 1:
         raise ValueError(f"max_workers = {max_workers}: must be >= 1")
     if max_watchers < 0:
@@ -211,11 +223,21 @@ def start_server(
             "on another network after a study is created again or its folder restored; "
             "drop the flag once every trainer runs a client that sends them"
         )
+    spans: Spans = NO_SPANS
+    traced: list[grpc.ServerInterceptor] = []
+    if tracer_provider is not None:
+        from .tracing import OtelSpans, server_interceptors
+
+        spans = OtelSpans(tracer_provider)
+        traced = server_interceptors(tracer_provider)
     metrics = Metrics(metrics_study_labels)
-    storage = open_storage(checkpoint_dir, metrics)
+    storage = open_storage(checkpoint_dir, metrics, spans)
     try:
         controller = Controller(
-            storage, max_pending_per_client=max_pending_per_client, max_watchers=max_watchers
+            storage,
+            max_pending_per_client=max_pending_per_client,
+            max_watchers=max_watchers,
+            spans=spans,
         )
     except BaseException:
         storage.close()  # releases the folder lock: a retry in this process can take it
@@ -235,8 +257,10 @@ def start_server(
         futures.ThreadPoolExecutor(
             max_workers=max_workers + max_watchers, thread_name_prefix="sanas-rpc"
         ),
-        # The token check runs first: an unauthenticated caller learns nothing more.
+        # The token check runs first: an unauthenticated caller learns nothing more. A
+        # call's span (tracing) covers all of them.
         interceptors=[
+            *traced,
             metrics.interceptor(),
             AccessInterceptor(tokens, audit),
             MalformedRequestInterceptor(),

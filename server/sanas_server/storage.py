@@ -42,6 +42,7 @@ from typing import Any, Protocol
 from .errors import CheckpointInUse, CorruptCheckpoint, NewerFormat, StorageFailure
 from .journal import check_format
 from .snapshot_file import read_snapshot, snapshot_chunks
+from .spans import JOURNAL_FSYNC, NO_SPANS, Spans
 
 HEADER = "study.json"
 JOURNAL = "journal.log"  # the first journal of a study
@@ -145,10 +146,15 @@ class Journal:
     """An append-only, group-committed, checksummed event log."""
 
     def __init__(
-        self, path: Path, durable_size: int, on_fsync: Callable[[float], None] | None = None
+        self,
+        path: Path,
+        durable_size: int,
+        on_fsync: Callable[[float], None] | None = None,
+        spans: Spans = NO_SPANS,
     ) -> None:
         self._path = path
         self._on_fsync = on_fsync  # observes each fsync's duration (metrics)
+        self._spans = spans  # a span per group commit, in the call that writes it (tracing)
         # A raw descriptor, no userspace buffer: after a failed write nothing is left
         # behind that a later flush or close could write.
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -193,11 +199,19 @@ class Journal:
                     continue
                 self._flushing = True
                 batch, target = b"".join(self._pending), self._appended
+                records = target - self._durable
                 self._pending.clear()
                 fd = self._fd
                 self._cond.release()
                 try:
-                    error = self._write(fd, batch)
+                    attributes = {
+                        "sanas.journal.bytes": len(batch),
+                        "sanas.journal.records": records,
+                    }
+                    with self._spans.span(JOURNAL_FSYNC, attributes) as span:
+                        error = self._write(fd, batch)
+                        if error is not None:
+                            span.set_attribute("error.type", type(error).__name__)
                 finally:
                     self._cond.acquire()
                     self._flushing = False
@@ -336,9 +350,15 @@ class MemoryStorage:
 class FileStorage:
     """`<root>/studies/<key>/{study.json, journal*.log, snapshot.json}`."""
 
-    def __init__(self, root: Path | str, on_fsync: Callable[[float], None] | None = None) -> None:
+    def __init__(
+        self,
+        root: Path | str,
+        on_fsync: Callable[[float], None] | None = None,
+        spans: Spans = NO_SPANS,
+    ) -> None:
         self.root = Path(root)
         self._on_fsync = on_fsync
+        self._spans = spans
         self._studies_dir = self.root / "studies"
         self._studies_dir.mkdir(parents=True, exist_ok=True)
         self._lock_fd = self._take_folder_lock()
@@ -477,7 +497,7 @@ class FileStorage:
             old_journal = self._journals.pop(key, None)
             if old_journal is not None:
                 old_journal.close()
-            self._journals[key] = Journal(chain[-1], valid, self._on_fsync)
+            self._journals[key] = Journal(chain[-1], valid, self._on_fsync, self._spans)
         return header, events
 
     @staticmethod
@@ -522,7 +542,7 @@ class FileStorage:
             raise StorageFailure(f"creating checkpoint folder {folder} failed: {exc}") from exc
         size = (folder / JOURNAL).stat().st_size
         with self._lock:
-            self._journals[key] = Journal(folder / JOURNAL, size, self._on_fsync)
+            self._journals[key] = Journal(folder / JOURNAL, size, self._on_fsync, self._spans)
         return key
 
     def _journal(self, key: str) -> Journal:
@@ -551,7 +571,7 @@ class FileStorage:
             path.unlink(missing_ok=True)
             raise StorageFailure(f"starting journal {path} failed: {exc}") from exc
         with self._lock:
-            self._journals[key] = Journal(path, 0, self._on_fsync)
+            self._journals[key] = Journal(path, 0, self._on_fsync, self._spans)
             self._retired_bytes += old.bytes_written
         old.close()
         return Rotation(number, path.name)
