@@ -1,5 +1,6 @@
 """`sanas backup` and `sanas restore`: a study streamed to and from a folder of its files
-(the BackupStudy and RestoreStudy RPCs; docs/operations.md)."""
+(the BackupStudy and RestoreStudy RPCs; docs/operations.md); `sanas export`: a study and
+its trials as one JSON document in the public schema, for other tools."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+from google.protobuf import json_format
 
 from ..client import Client
 from ..errors import NotFoundError
@@ -120,4 +124,59 @@ def cmd_restore(client: Client, args: argparse.Namespace) -> int:
             f"restored study {s.study_id!r} from {folder}: {response.restored_trials} trials, "
             f"a new incarnation (uid {s.uid}); trainers of the old one must start again"
         )
+    return 0
+
+
+# The export document: the public schema's JSON mapping (sanas.v1 field names), so it reads
+# the same whatever release wrote it; `version` counts changes of the envelope only.
+EXPORT_FORMAT = "sanas.v1.StudyExport"
+EXPORT_VERSION = 1
+# A live study changes while its trials are listed: list again until its trial counts
+# were the same before and after, at most this many times.
+EXPORT_ATTEMPTS = 5
+
+
+def export_document(client: Client, study_id: str, address: str) -> dict[str, Any]:
+    """The study and every trial with its curve, as of one state of the study's trial
+    counts (see EXPORT_ATTEMPTS); raises ValueError when it would not hold still."""
+    for _ in range(EXPORT_ATTEMPTS):
+        before = client.get_study(study_id)
+        trials = list(client.list_trials(study_id))
+        after = client.get_study(study_id)
+        if after.trial_counts == before.trial_counts:
+            break
+    else:
+        raise ValueError(
+            f"study {study_id!r} changed during each of {EXPORT_ATTEMPTS} listings of its "
+            "trials; export it when fewer trainers report, or take `sanas backup` (one "
+            "consistent copy, restorable)"
+        )
+
+    def as_json(message: Any) -> dict[str, Any]:
+        return json_format.MessageToDict(message, preserving_proto_field_name=True)
+
+    return {
+        "format": EXPORT_FORMAT,
+        "version": EXPORT_VERSION,
+        "exported_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "controller": address,
+        "study": as_json(after),
+        "trials": [as_json(t) for t in trials],
+    }
+
+
+def cmd_export(client: Client, args: argparse.Namespace) -> int:
+    document = export_document(client, args.study, args.address)
+    text = json.dumps(document, indent=1) + "\n"
+    if args.output in (None, "-"):
+        sys.stdout.write(text)
+        return 0
+    target = Path(args.output)
+    partial = target.with_name(f".{target.name}.partial-{uuid.uuid4().hex[:8]}")
+    partial.write_text(text)  # whole or absent: renamed into place once written
+    os.replace(partial, target)
+    print(
+        f"exported study {args.study!r} ({len(document['trials'])} trials) to {target}",
+        file=sys.stderr,
+    )
     return 0

@@ -3,7 +3,7 @@
 sanas [--address HOST:PORT] [--tls-ca F] [--tls-cert F --tls-key F] [--token-file F] CMD
 studies | status STUDY | trials STUDY | best STUDY | watch STUDY | plot STUDY [-o F.png]
 import-paddleslim CHECKPOINT --study ID | delete STUDY --yes
-backup STUDY|--all --to DIR | restore DIR [--as ID]
+backup STUDY|--all --to DIR | restore DIR [--as ID] | export STUDY [-o FILE]
 dashboard [--port 8080] [--host 127.0.0.1] [--dashboard-token-file F] [--allow-delete]
           [--max-watches N] [--idle-seconds S]
 port SCRIPT [-o OUT | --in-place] [--legacy]   (no controller needed)
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from ..channel import DEFAULT_PORT, with_default_port
 from ..client import Client
 from ..errors import ControllerUnavailableError, SanasError
-from .backup import cmd_backup, cmd_restore
+from .backup import cmd_backup, cmd_export, cmd_restore
 from .commands import (
     cmd_best,
     cmd_delete,
@@ -135,6 +135,14 @@ def parser() -> argparse.ArgumentParser:
     restore.add_argument("folder", help="a study's backup folder, or a folder of them")
     restore.add_argument("--as", dest="as_id", help="restore under this study id instead")
     restore.set_defaults(run=cmd_restore)
+    export = sub.add_parser(
+        "export",
+        help="a study and its trials (curves included) as one JSON document in the public "
+        "schema, for other tools (a backup is the restorable copy)",
+    )
+    export.add_argument("study", help=study_help)
+    export.add_argument("-o", "--output", help="file to write (default: standard output)")
+    export.set_defaults(run=cmd_export)
     dash = sub.add_parser(
         "dashboard", help="live web dashboard of the controller's studies (docs/dashboard.md)"
     )
