@@ -62,7 +62,11 @@ def run(*cmd: str | Path, stdin: str | None = None) -> subprocess.CompletedProce
 
 
 def template(helm: Path, *args: str | Path) -> str:
-    res = run(helm, "template", RELEASE, CHART, "--namespace", NAMESPACE, *args)
+    return template_of(helm, CHART, *args)
+
+
+def template_of(helm: Path, chart: Path, *args: str | Path) -> str:
+    res = run(helm, "template", RELEASE, chart, "--namespace", NAMESPACE, *args)
     assert res.returncode == 0, res.stderr
     return res.stdout
 
@@ -880,6 +884,95 @@ def test_the_trainer_job_is_named_by_its_pod_template(helm, checker, tmp_path):
         assert job_name("--set", change) != base, change
     # A long name still gives a valid Job name (at most 63 characters).
     assert len(job_name("--set", "fullnameOverride=" + "x" * 63)) <= 63
+
+
+# The chart as last released (`make release-chart` packages it into deploy/chart/released/),
+# which the working chart must upgrade without Kubernetes refusing the change.
+RELEASED = ROOT / "deploy" / "chart" / "released"
+
+
+def chart_version(text: str) -> tuple[int, ...]:
+    (version,) = re.findall(r"(?m)^version: *([0-9.]+)", text)
+    return tuple(int(part) for part in version.split("."))
+
+
+def released_chart() -> Path:
+    """The newest packaged release (deploy/chart/released/sanas-X.Y.Z.tgz)."""
+    packages = sorted(
+        RELEASED.glob("sanas-*.tgz"),
+        key=lambda p: tuple(int(x) for x in p.name[len("sanas-") : -len(".tgz")].split(".")),
+    )
+    assert packages, f"no released chart in {RELEASED}: `make release-chart` at a release"
+    return packages[-1]
+
+
+def immutable_part(doc: dict) -> dict | None:
+    """What Kubernetes refuses to change on an object that exists (`helm upgrade` then fails
+    with "field is immutable" or "Forbidden: updates to statefulset spec for fields other
+    than ..."), for the kinds the chart renders; None when an update may change anything."""
+    kind, spec = doc["kind"], doc.get("spec", {})
+    if kind == "StatefulSet":
+        mutable = {"replicas", "ordinals", "template", "updateStrategy",
+                   "persistentVolumeClaimRetentionPolicy", "minReadySeconds"}  # fmt: skip
+        return {k: v for k, v in spec.items() if k not in mutable}
+    if kind == "Job":  # the template too: that is why the Job is named by its hash
+        mutable = {"parallelism", "completions", "activeDeadlineSeconds", "suspend",
+                   "ttlSecondsAfterFinished", "backoffLimit", "maxFailedIndexes"}  # fmt: skip
+        return {k: v for k, v in spec.items() if k not in mutable}
+    if kind == "Deployment":
+        return {"selector": spec.get("selector")}
+    if kind == "Service":
+        return {"clusterIP": spec.get("clusterIP")}
+    if kind == "Secret":
+        return {"type": doc.get("type")}
+    return None
+
+
+def upgrade_problems(before: list[dict], after: list[dict]) -> list[str]:
+    old = {(d["kind"], d["metadata"]["name"]): d for d in before}
+    problems = []
+    for d in after:
+        key = (d["kind"], d["metadata"]["name"])
+        if key in old and immutable_part(old[key]) != immutable_part(d):
+            problems.append(f"{key}: {immutable_part(old[key])} -> {immutable_part(d)}")
+    return problems
+
+
+@pytest.mark.parametrize(
+    "values",
+    [(), OWN_SECRETS, ("-f", VALUES_ALL), ("-f", VALUES_GPU), ("-f", VALUES_INSECURE)],
+    ids=["default", "own-secrets", "all", "gpu", "insecure"],
+)
+def test_an_upgrade_from_the_released_chart_changes_no_immutable_field(helm, checker, values):
+    """`helm upgrade` from the last released chart with the same values: every object the
+    two renders share keeps what Kubernetes will not change, and the controller keeps its
+    StatefulSet (so its checkpoint volume)."""
+    package = released_chart()
+    assert chart_version((CHART / "Chart.yaml").read_text()) >= chart_version(
+        subprocess.run(
+            ["tar", "-xzOf", str(package), "sanas/Chart.yaml"],
+            capture_output=True, text=True, check=True,
+        ).stdout
+    )  # fmt: skip
+    before = decode(checker, template_of(helm, package, *values))
+    after = decode(checker, template_of(helm, CHART, *values))
+    assert upgrade_problems(before, after) == []
+    statefulsets = [
+        {(d["kind"], d["metadata"]["name"]) for d in docs if d["kind"] == "StatefulSet"}
+        for docs in (before, after)
+    ]
+    assert statefulsets[0] == statefulsets[1] == {("StatefulSet", CONTROLLER)}
+
+
+def test_the_upgrade_check_sees_an_immutable_change(helm, checker):
+    """The comparison itself: a changed volume claim or selector is caught."""
+    before = decode(checker, template(helm, *OWN_SECRETS))
+    for args in (
+        ("--set", "controller.persistence.size=2Gi"),
+        ("--set", "nameOverride=other", "--set", "fullnameOverride=nas-sanas"),
+    ):
+        after = decode(checker, template(helm, *OWN_SECRETS, *args))
+        assert any("StatefulSet" in p for p in upgrade_problems(before, after)), args
 
 
 def test_the_controller_has_a_disruption_budget(helm, checker, default_docs):
