@@ -39,20 +39,28 @@ RELEASE, NAMESPACE = "nas", "nas"
 CONTROLLER = "nas-sanas"
 
 
-@pytest.fixture(scope="module")
-def checker(tmp_path_factory) -> Path:
+def build_checker(folder: Path) -> Path:
     if shutil.which("go") is None:
         pytest.fail("go is not installed (see tools/system_deps.sh)")
-    out = tmp_path_factory.mktemp("check") / "sanas-deploy-check"
+    out = folder / "sanas-deploy-check"
     subprocess.run(["go", "build", "-o", str(out), "."], cwd=CHECK, check=True, timeout=900)
     return out
 
 
-@pytest.fixture(scope="module")
-def helm() -> Path:
+def helm_binary() -> Path:
     if not HELM.exists():
         pytest.fail(f"{HELM} is missing: `make deploy-tools` installs it (pinned)")
     return HELM
+
+
+@pytest.fixture(scope="module")
+def checker(tmp_path_factory) -> Path:
+    return build_checker(tmp_path_factory.mktemp("check"))
+
+
+@pytest.fixture(scope="module")
+def helm() -> Path:
+    return helm_binary()
 
 
 def run(*cmd: str | Path, stdin: str | None = None) -> subprocess.CompletedProcess:
@@ -818,25 +826,30 @@ def test_checksums_hash_the_secrets_exactly_as_rendered(default_docs, all_docs):
     """A generated Secret is worked out once per render, so the checksum of the pods that
     mount it is of the very data the Secret holds (not of a second, different CA)."""
 
-    def checksum(docs: dict, names: list[str]) -> str:
+    def checksum(docs: dict, entries: list[str]) -> str:
         parts = []
-        for name in names:
+        for entry in entries:  # "NAME" (the whole Secret) or "NAME/KEY" (one key of it)
+            name, _, key = entry.partition("/")
             (secret,) = [s for s in docs["Secret"] if s["metadata"]["name"] == name]
-            data = "\n".join(f"{k}: {v}" for k, v in sorted(secret["data"].items()))
-            parts.append(f"{name}:{data}")
+            items = {k: v for k, v in secret["data"].items() if not key or k == key}
+            data = "\n".join(f"{k}: {v}" for k, v in sorted(items.items()))
+            parts.append(f"{entry}:{data}")
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
     tls, token = f"{CONTROLLER}-tls", f"{CONTROLLER}-token"
-    want = checksum(default_docs, [tls, token])
-    assert annotations(default_docs, "StatefulSet")["checksum/secrets"] == want
-    assert annotations(default_docs, "Job")["checksum/secrets"] == want  # the CA, the token
+    # The trainers: the keys they mount, the CA and the token (not the server's key pair).
+    want = checksum(default_docs, [f"{tls}/ca.crt", f"{token}/token"])
+    assert annotations(default_docs, "Job")["checksum/secrets"] == want
+    # The controller reloads its credential files: no Secret rolls it, its config does.
+    assert "checksum/secrets" not in annotations(default_docs, "StatefulSet")
     assert len(annotations(default_docs, "StatefulSet")["checksum/config"]) == 64
     # The dashboard hashes its own token too; PaddleJobs' pods carry theirs.
     dash = annotations(all_docs, "Deployment")["checksum/secrets"]
-    assert len(dash) == 64 and dash != annotations(all_docs, "StatefulSet")["checksum/secrets"]
     for job in all_docs["PaddleJob"]:
         meta = job["spec"]["paddleReplicaSpecs"]["Worker"]["template"]["metadata"]
         assert len(meta["annotations"]["checksum/secrets"]) == 64
+        assert meta["annotations"]["checksum/secrets"] != dash
+    assert len(dash) == 64
 
 
 def test_a_changed_probe_script_rolls_the_controller(helm, checker, tmp_path):
@@ -848,7 +861,7 @@ def test_a_changed_probe_script_rolls_the_controller(helm, checker, tmp_path):
     after = rendered(helm, checker, *OWN_SECRETS, chart=chart)
     old, new = annotations(before, "StatefulSet"), annotations(after, "StatefulSet")
     assert old["checksum/config"] != new["checksum/config"]
-    assert old["checksum/secrets"] == new["checksum/secrets"]
+    assert "checksum/secrets" not in old and "checksum/secrets" not in new
     # Nothing else changed: the trainer Job keeps its name (its pods are not replaced).
     assert before["Job"][0]["metadata"]["name"] == after["Job"][0]["metadata"]["name"]
 

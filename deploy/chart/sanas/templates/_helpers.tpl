@@ -369,24 +369,34 @@ KIND), KIND from sanas.generatedKind.
 {{- end -}}
 
 {{/*
-checksum/secrets of a pod template: sha256 over the Secrets it mounts. A Secret the chart
-generates counts with its data as this render writes it; one of yours with its data as
-the cluster holds it (`lookup`; nothing under `helm template`). So a changed Secret
-(yours rotated, or a generated one deleted to be made anew) rolls the pods on the next
-`helm upgrade`. Call with (dict "ctx" $ "names" (list NAME...)); empty names are skipped.
+checksum/secrets of a pod template: sha256 over the Secrets it mounts and needs a restart
+to see (a client reads its token and CA once; the controller reloads its own credential
+files, so it has none). A Secret the chart generates counts with its data as this render
+writes it; one of yours with its data as the cluster holds it (`lookup`; nothing under
+`helm template`). So a changed Secret (yours rotated, or a generated one deleted to be
+made anew) rolls the pods on the next `helm upgrade`. Call with (dict "ctx" $ "names"
+(list ENTRY...)); an ENTRY is "NAME" (the whole Secret) or "NAME/KEY" (only that key: what
+a pod mounts through `items`, so that e.g. a new server certificate under the same CA
+does not replace the trainers, which mount only the CA); empty entries are skipped.
 */}}
 {{- define "sanas.secretsChecksum" -}}
 {{- $ := .ctx -}}
 {{- $parts := list -}}
 {{- range .names -}}
 {{- if . -}}
-{{- $kind := include "sanas.generatedKind" (dict "ctx" $ "name" .) -}}
+{{- $name := first (splitList "/" .) -}}
+{{- $key := ternary "" (last (splitList "/" .)) (eq $name .) -}}
+{{- $kind := include "sanas.generatedKind" (dict "ctx" $ "name" $name) -}}
+{{- $data := dict -}}
 {{- if $kind -}}
-{{- $parts = append $parts (printf "%s:%s" . (include "sanas.generatedSecretData" (dict "ctx" $ "name" . "kind" $kind))) -}}
+{{- $data = include "sanas.generatedSecretData" (dict "ctx" $ "name" $name "kind" $kind) | fromYaml -}}
 {{- else -}}
-{{- $live := lookup "v1" "Secret" $.Release.Namespace . -}}
-{{- $parts = append $parts (printf "%s:%s" . (toJson (default (dict) (get $live "data")))) -}}
+{{- $data = default (dict) (get (default (dict) (lookup "v1" "Secret" $.Release.Namespace $name)) "data") -}}
 {{- end -}}
+{{- if $key -}}
+{{- $data = pick $data $key -}}
+{{- end -}}
+{{- $parts = append $parts (printf "%s:%s" . (ternary (toYaml $data) (toJson $data) (ne $kind ""))) -}}
 {{- end -}}
 {{- end -}}
 {{- join "\n" $parts | sha256sum -}}
@@ -415,11 +425,12 @@ spec:
   {{- include "sanas.trainerPodSpec" (dict "ctx" .ctx "restartPolicy" "Never") | nindent 2 }}
 {{- end -}}
 
-{{/* The Secrets a trainer pod mounts, comma-separated (for sanas.secretsChecksum). */}}
+{{/* The Secrets (and keys) a trainer pod mounts, comma-separated (for
+sanas.secretsChecksum): the CA of the server's Secret, its client certificate, its token. */}}
 {{- define "sanas.trainerSecretNames" -}}
 {{- $names := list -}}
-{{- if include "sanas.tlsOn" . }}{{ $names = concat $names (list (include "sanas.tlsSecretName" .) .Values.trainers.tls.clientSecretName) }}{{ end -}}
-{{- if include "sanas.authOn" . }}{{ $names = append $names (include "sanas.authSecretName" .) }}{{ end -}}
+{{- if include "sanas.tlsOn" . }}{{ $names = concat $names (list (printf "%s/%s" (include "sanas.tlsSecretName" .) .Values.tls.caKey) .Values.trainers.tls.clientSecretName) }}{{ end -}}
+{{- if include "sanas.authOn" . }}{{ $names = append $names (printf "%s/%s" (include "sanas.authSecretName" .) .Values.auth.secretKey) }}{{ end -}}
 {{- join "," $names -}}
 {{- end -}}
 
