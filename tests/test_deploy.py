@@ -29,6 +29,7 @@ CHART = ROOT / "deploy" / "chart" / "sanas"
 CHECK = ROOT / "deploy" / "check"
 VALUES_ALL = CHECK / "testdata" / "values-all.yaml"
 VALUES_GPU = ROOT / "deploy" / "examples" / "values-gpu.yaml"
+VALUES_03 = CHECK / "testdata" / "values-0.3.yaml"  # values-gpu.yaml as chart 0.3.0 had it
 VALUES_INSECURE = CHECK / "testdata" / "values-insecure.yaml"
 HELM = ROOT / ".tools" / "bin" / "helm"
 DOCKERFILES = [
@@ -137,10 +138,41 @@ def pod_specs(docs: dict[str, list[dict]]) -> dict[str, dict]:
     return out
 
 
+def mounted_files(docs: dict, spec: dict, container: dict, folder: Path) -> dict[str, Path]:
+    """The files a container of a pod spec sees from the Secrets and ConfigMaps of the
+    render it mounts (with their `items`), written under `folder`: {path in the pod: local
+    path}. Secrets the render does not hold (yours) are skipped."""
+    volumes = {v["name"]: v for v in spec.get("volumes", [])}
+    rendered = {(d["kind"], d["metadata"]["name"]): d for ds in docs.values() for d in ds}
+    out: dict[str, Path] = {}
+    for mount in container.get("volumeMounts", []):
+        volume = volumes.get(mount["name"], {})  # none: a volumeClaimTemplate
+        if "secret" in volume:
+            source = volume["secret"]
+            found = rendered.get(("Secret", source["secretName"]))
+            data = {k: base64.b64decode(v) for k, v in (found or {}).get("data", {}).items()}
+        elif "configMap" in volume:
+            source = volume["configMap"]
+            found = rendered.get(("ConfigMap", source["name"]))
+            data = {k: v.encode() for k, v in (found or {}).get("data", {}).items()}
+        else:
+            continue
+        if found is None:
+            continue
+        if source.get("items"):
+            data = {item["path"]: data[item["key"]] for item in source["items"]}
+        for key, value in data.items():
+            local = folder / mount["name"] / key
+            local.parent.mkdir(parents=True, exist_ok=True)
+            local.write_bytes(value)
+            out[f"{mount['mountPath']}/{key}"] = local
+    return out
+
+
 @pytest.mark.parametrize(
     "values",
-    [None, VALUES_ALL, VALUES_GPU, VALUES_INSECURE],
-    ids=["default", "all", "gpu", "insecure"],
+    [None, VALUES_ALL, VALUES_GPU, VALUES_INSECURE, VALUES_03],
+    ids=["default", "all", "gpu", "insecure", "0.3"],
 )
 def test_helm_lint_strict(helm, values):
     res = run(helm, "lint", "--strict", CHART, *(["-f", values] if values else []))
@@ -194,10 +226,13 @@ def test_default_controller_is_one_statefulset_with_tls_and_a_token(default_docs
         "/etc/sanas/tls/tls.key",
         "--auth-token-file",
         "/etc/sanas/token/token",
+        "--tokens-file",  # the generated trainer token (chart 0.4)
+        "/etc/sanas/tokens/tokens",
     ]
     volumes = {v["name"]: v for v in pod["volumes"]}
     assert volumes["tls"]["secret"]["secretName"] == f"{CONTROLLER}-tls"
     assert volumes["token"]["secret"]["secretName"] == f"{CONTROLLER}-token"
+    assert volumes["tokens"]["secret"]["secretName"] == f"{CONTROLLER}-tokens"
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
         assert c[probe]["exec"]["command"][:2] == ["python", "/etc/sanas/probe/health_probe.py"]
         assert arg_after(c[probe]["exec"]["command"], "--server-name") == (
@@ -276,7 +311,8 @@ def test_a_generated_secret_is_kept_on_upgrade(helm, tmp_path):
     # And the chart asks the cluster for exactly the Secrets it mounts, through the
     # helper that works each one out once per render (the checksums hash the same data).
     secrets = (CHART / "templates" / "secrets.yaml").read_text()
-    assert secrets.count('include "sanas.generatedSecretData" (dict "ctx" . "name" $name') == 3
+    assert secrets.count('include "sanas.generatedSecretData" (dict "ctx" . "name" $name') == 4
+    assert secrets.count('include "sanas.generatedSecretData" (dict "ctx" . "name" $trainer') == 1
     helpers = (CHART / "templates" / "_helpers.tpl").read_text()
     assert 'lookup "v1" "Secret" $.Release.Namespace .name' in helpers
 
@@ -738,19 +774,13 @@ def test_the_default_controller_serves_its_generated_certificate_and_token(defau
     """The server with the default render's flags and generated Secret, its startup probe
     as rendered, and a client with the CA and the token that trainers get."""
     from sanas import Client
-    from sanas.errors import UnauthenticatedError
+    from sanas.client import study_config
+    from sanas.errors import PermissionDeniedError, UnauthenticatedError
 
-    files = {}
-    for name, folder in [(f"{CONTROLLER}-tls", "tls"), (f"{CONTROLLER}-token", "token")]:
-        for key, value in secret_data(default_docs, name).items():
-            path = tmp_path / f"{folder}-{key}"
-            path.write_bytes(value)
-            files[f"/etc/sanas/{folder}/{key}"] = path
-    probe_script = tmp_path / "health_probe.py"
-    probe_script.write_text(default_docs["ConfigMap"][0]["data"]["health_probe.py"])
-    files["/etc/sanas/probe/health_probe.py"] = probe_script
     (sts,) = default_docs["StatefulSet"]
     (c,) = sts["spec"]["template"]["spec"]["containers"]
+    files = mounted_files(default_docs, sts["spec"]["template"]["spec"], c, tmp_path / "pod")
+    assert "/etc/sanas/probe/health_probe.py" in files and "/etc/sanas/tokens/tokens" in files
     server = ServerProcess(
         tmp_path / "ckpt", extra=local_args(c["command"], tmp_path / "ckpt", files)
     )
@@ -769,6 +799,18 @@ def test_the_default_controller_serves_its_generated_certificate_and_token(defau
         with Client(f"localhost:{port}", **common) as client:
             with pytest.raises(UnauthenticatedError):
                 list(client.list_studies())
+        # The trainers' token, as their pod mounts it: a trainer's, so it reads and works
+        # on trials but may not create (or delete) a study.
+        (job,) = default_docs["Job"]
+        spec = job["spec"]["template"]["spec"]
+        (trainer,) = spec["containers"]
+        mounted = mounted_files(default_docs, spec, trainer, tmp_path / "trainer")
+        trainer_token = mounted[env_of(trainer)["SANAS_TOKEN_FILE"]]
+        assert trainer_token.read_text() != token.read_text()
+        with Client(f"localhost:{port}", auth_token_file=trainer_token, **common) as client:
+            assert list(client.list_studies()) == []
+            with pytest.raises(PermissionDeniedError):
+                client.create_study("s", study_config([("custom", {"range_table": [3]})]))
     finally:
         server.close()
 
@@ -836,8 +878,8 @@ def test_checksums_hash_the_secrets_exactly_as_rendered(default_docs, all_docs):
             parts.append(f"{entry}:{data}")
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
-    tls, token = f"{CONTROLLER}-tls", f"{CONTROLLER}-token"
-    # The trainers: the keys they mount, the CA and the token (not the server's key pair).
+    tls, token = f"{CONTROLLER}-tls", f"{CONTROLLER}-trainer-token"
+    # The trainers: the keys they mount, the CA and their token (not the server's key pair).
     want = checksum(default_docs, [f"{tls}/ca.crt", f"{token}/token"])
     assert annotations(default_docs, "Job")["checksum/secrets"] == want
     # The controller reloads its credential files: no Secret rolls it, its config does.
@@ -953,13 +995,21 @@ def upgrade_problems(before: list[dict], after: list[dict]) -> list[str]:
 
 @pytest.mark.parametrize(
     "values",
-    [(), OWN_SECRETS, ("-f", VALUES_ALL), ("-f", VALUES_GPU), ("-f", VALUES_INSECURE)],
-    ids=["default", "own-secrets", "all", "gpu", "insecure"],
+    [
+        (),
+        OWN_SECRETS,
+        ("-f", VALUES_ALL),
+        ("-f", VALUES_03),
+        ("-f", VALUES_INSECURE),
+        ("-f", VALUES_GPU),
+    ],
+    ids=["default", "own-secrets", "all", "0.3-gpu", "insecure", "gpu"],
 )
 def test_an_upgrade_from_the_released_chart_changes_no_immutable_field(helm, checker, values):
-    """`helm upgrade` from the last released chart with the same values: every object the
-    two renders share keeps what Kubernetes will not change, and the controller keeps its
-    StatefulSet (so its checkpoint volume)."""
+    """`helm upgrade` from the last released chart with the same values (values-gpu.yaml
+    now names a tokens file, which chart 0.3 ignores: a move to tokens in the upgrade):
+    every object the two renders share keeps what Kubernetes will not change, and the
+    controller keeps its StatefulSet (so its checkpoint volume)."""
     package = released_chart()
     assert chart_version((CHART / "Chart.yaml").read_text()) >= chart_version(
         subprocess.run(
@@ -1033,23 +1083,18 @@ def test_the_helm_test_pod_checks_a_real_controller(default_docs, insecure_docs,
     """The test pod's command as rendered, its Service name pointed at a server started
     with the rendered flags on loopback: SERVING; and once the server is gone, a failure."""
     docs = default_docs if variant == "default" else insecure_docs
-    files = {}
-    for secret in docs.get("Secret", []):
-        folder = secret["metadata"]["name"].rsplit("-", 1)[1]  # tls, token
-        for key, value in secret_data(docs, secret["metadata"]["name"]).items():
-            path = tmp_path / f"{folder}-{key}"
-            path.write_bytes(value)
-            files[f"/etc/sanas/{folder}/{key}"] = path
-    script = tmp_path / "health_probe.py"
-    script.write_text(docs["ConfigMap"][0]["data"]["health_probe.py"])
-    files["/etc/sanas/probe/health_probe.py"] = script
     (sts,) = docs["StatefulSet"]
     (c,) = sts["spec"]["template"]["spec"]["containers"]
+    files = mounted_files(docs, sts["spec"]["template"]["spec"], c, tmp_path / "controller")
     server = ServerProcess(
         tmp_path / "ckpt", extra=local_args(c["command"], tmp_path / "ckpt", files)
     )
     (pod,) = docs["Pod"]
-    cmd = [str(files.get(a, a)) for a in pod["spec"]["containers"][0]["command"]]
+    (test,) = pod["spec"]["containers"]
+    # What the test pod mounts: the probe script and the CA, no token (health needs none).
+    files = mounted_files(docs, pod["spec"], test, tmp_path / "test-pod")
+    assert not any("token" in path for path in files), files
+    cmd = [str(files.get(a, a)) for a in test["command"]]
     cmd[0] = sys.executable
     cmd[cmd.index("--host") + 1] = "127.0.0.1"
     cmd[cmd.index("--port") + 1] = server.address.rsplit(":", 1)[1]
