@@ -414,8 +414,9 @@ def test_a_token_rotation_reloads_the_controller_in_place(helm, checker, tmp_pat
     volume = tmp_path / "kubelet" / "tokens"
     kubelet_write(volume, {"tokens": tokens_file(steps[0])})
     files = {**tls, "/etc/sanas/tokens/tokens": volume / "tokens"}
-    ckpt = tmp_path / "ckpt"
+    ckpt = tmp_path / "ckpt"  # the checkpoint volume, /var/lib/sanas
     server = ServerProcess(ckpt, extra=local_args(controller["command"], ckpt, files))
+    assert arg_after(controller["command"], "--audit-log") == "/var/lib/sanas/audit.log"
     audit = ckpt / "audit.log"
     port = server.address.rsplit(":", 1)[1]
 
@@ -454,8 +455,35 @@ def test_a_token_rotation_reloads_the_controller_in_place(helm, checker, tmp_pat
                 new.complete_trial("s", new_trial, 0.7)
         assert server.proc.poll() is None  # the same process throughout
         assert not any(t in audit.read_text() for t in (ADMIN, FLEET_A, FLEET_B, fleet_c))
+        # Who created and who was refused the delete, by label, on the volume.
+        actions = [(e["action"], e["outcome"], e.get("token")) for e in read_audit_log(audit)]
+        assert ("create_study", "ok", "ops") in actions
+        assert ("create_study", "joined", "fleet-b") in actions
+        assert ("delete_study", "denied", "fleet-b") in actions
     finally:
         server.close()
+
+
+def test_the_audit_log_is_on_the_checkpoint_volume(helm, checker, default_docs):
+    spec, c = container(default_docs, "StatefulSet")
+    path = arg_after(c["command"], "--audit-log")
+    assert path == "/var/lib/sanas/audit.log"  # where chart 0.3's server put it by default
+    assert path.startswith(mounts_of(c)["checkpoints"] + "/")
+    (claim,) = default_docs["StatefulSet"][0]["spec"]["volumeClaimTemplates"]
+    assert claim["metadata"]["name"] == "checkpoints"  # a PVC: it outlives the pod
+    assert "checkpoints" not in {v["name"] for v in spec["volumes"]}
+    docs = by_kind(
+        decode(checker, template(helm, "--set", "controller.auditLogPath=/var/lib/sanas/a/b.log"))
+    )
+    _, c = container(docs, "StatefulSet")
+    assert arg_after(c["command"], "--audit-log") == "/var/lib/sanas/a/b.log"
+    for bad in ("/tmp/audit.log", "/var/lib/sanas/studies/audit.log", "/var/lib/sanas/../x",
+                "/var/lib/sanas/sanas.lock", "audit.log"):  # fmt: skip
+        res = run(helm, "template", RELEASE, CHART, "--set", f"controller.auditLogPath={bad}")
+        assert res.returncode != 0, bad
+        assert f'controller.auditLogPath "{bad}": want a file on the checkpoint volume' in (
+            res.stderr
+        )
 
 
 def notes(helm, tmp_path: Path, *args: str | Path) -> str:

@@ -220,6 +220,8 @@ def test_default_controller_is_one_statefulset_with_tls_and_a_token(default_docs
         "100",
         "--max-watchers",
         "64",
+        "--audit-log",  # on the checkpoint volume (chart 0.4)
+        "/var/lib/sanas/audit.log",
         "--tls-cert",
         "/etc/sanas/tls/tls.crt",
         "--tls-key",
@@ -696,8 +698,13 @@ def test_the_controller_image_installs_no_paddle():
 
 
 def local_args(command: list[str], checkpoint_dir: Path, paths: dict) -> tuple[str, ...]:
-    """The rendered sanas-server flags, on loopback, free ports and a temporary folder."""
-    args = [str(paths.get(a, a)) for a in command[1:]]
+    """The rendered sanas-server flags, on loopback, free ports and a temporary folder
+    (paths on the checkpoint volume, /var/lib/sanas/..., under it)."""
+    volume = "/var/lib/sanas/"
+    args = [
+        str(checkpoint_dir / a[len(volume) :]) if a.startswith(volume) else str(paths.get(a, a))
+        for a in command[1:]
+    ]
     for flag, value in [
         ("--host", "127.0.0.1"),
         ("--port", "0"),

@@ -302,6 +302,10 @@ checkpoints: 6.6-9.7 s for a 110 MiB study), at least 300.
 {{- fail (printf "dashboard.maxWatches %d must stay below controller.maxWatchers %d, or other clients can watch nothing" (int .Values.dashboard.maxWatches) (int .Values.controller.maxWatchers)) -}}
 {{- end -}}
 {{- $_ := include "sanas.startupSeconds" . -}}
+{{- $audit := toString .Values.controller.auditLogPath -}}
+{{- if or (not (hasPrefix "/var/lib/sanas/" $audit)) (hasPrefix "/var/lib/sanas/studies/" $audit) (eq (clean $audit) "/var/lib/sanas/sanas.lock") (ne (clean $audit) $audit) -}}
+{{- fail (printf "controller.auditLogPath %q: want a file on the checkpoint volume, /var/lib/sanas/<name> (not under studies/): the root filesystem is read-only and /tmp goes with the pod" $audit) -}}
+{{- end -}}
 {{- include "sanas.validateTokens" . -}}
 {{- end -}}
 
