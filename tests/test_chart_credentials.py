@@ -304,6 +304,11 @@ def test_bad_token_values_fail_the_render_with_a_message(helm, tmp_path):
          'auth.trainerToken "nobody": no entry of auth.tokens has that name'),
         ((*admin, "--set", "auth.existingSecret=own"), "both set"),
         (("--set", "auth.existingSecret=own"), "auth.existingSecret needs auth.trainerSecretName"),
+        # A token of your own for the trainers is one the controller must know: a tokens file.
+        (("--set", "auth.trainerSecretName=mine"),
+         "auth.trainerSecretName needs auth.tokens or auth.existingSecret"),
+        (("--set", "auth.secretName=one", "--set", "auth.dashboardSecretName=mine"),
+         "auth.dashboardSecretName needs auth.tokens or auth.existingSecret"),
         (("--set", "auth.existingSecret=own", "--set", "trainers.enabled=false",
           "--set", "dashboard.enabled=true"),
          "auth.existingSecret needs auth.trainerSecretName for the dashboard"),

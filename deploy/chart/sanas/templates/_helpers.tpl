@@ -320,6 +320,11 @@ it needs. */}}
 {{- if $a.tokens -}}
 {{- $_ := include "sanas.tokensFile" . -}}
 {{- end -}}
+{{- range $value := list "trainerSecretName" "dashboardSecretName" -}}
+{{- if and (index $a $value) (not (include "sanas.tokensFromValues" $)) -}}
+{{- fail (printf "auth.%s needs auth.tokens or auth.existingSecret: the tokens file that lists its token (the controller knows no other token than those and auth.secretName's)" $value) -}}
+{{- end -}}
+{{- end -}}
 {{- if and $a.trainerToken (not $a.tokens) -}}
 {{- fail "auth.trainerToken names an entry of auth.tokens, and there is none: with auth.existingSecret name the trainers' Secret in auth.trainerSecretName" -}}
 {{- end -}}
