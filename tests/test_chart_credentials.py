@@ -521,6 +521,7 @@ def test_notes_say_where_the_tokens_are_and_warn_about_an_admin_token_in_trainer
     assert "NOTE:" not in default
     assert f"get secret {CONTROLLER}-token -o jsonpath" in default  # the admin token, as before
     assert f"and the admin token in {CONTROLLER}-token" in default
+    assert f"  kubectl -n nas exec {CONTROLLER}-0 -- tail /var/lib/sanas/audit.log\n" in default
 
 
 def test_moving_from_the_single_token_to_a_tokens_file_is_a_valid_upgrade(helm, checker):
