@@ -24,7 +24,7 @@ HELM_STAMP   := $(TOOLS)/.helm-$(HELM_VERSION)
 PROMTOOL_STAMP := $(TOOLS)/.promtool-debian
 DEPLOY_CHECK := $(TOOLS)/sanas-deploy-check
 
-.PHONY: install system-deps tools deploy-tools proto stubs release-schema test test-fast lint serve demo bench clean dashboard-vendor
+.PHONY: install system-deps tools deploy-tools proto stubs release-schema release-chart test test-fast lint serve demo bench clean dashboard-vendor
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -95,6 +95,13 @@ stubs: $(STAMP) tools
 # Records the current schema as the released one that `buf breaking` checks against.
 release-schema: $(STAMP)
 	cd proto && ../$(VENV)/bin/buf build -o released/sanas-v1.binpb
+
+# Records the chart as released: tests/test_deploy.py checks that an upgrade from the
+# newest package in deploy/chart/released/ changes no field Kubernetes keeps immutable.
+# Run at a release (after bumping deploy/chart/sanas/Chart.yaml's version); remove the
+# older package then.
+release-chart: $(HELM_STAMP)
+	$(TOOLS)/helm package deploy/chart/sanas -d deploy/chart/released
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

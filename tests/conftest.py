@@ -65,6 +65,7 @@ TIERS = {
     },
     "system": {
         "test_bench_smoke.py",
+        "test_chart_credentials.py",
         "test_clients.py",
         "test_concurrency.py",
         "test_crash_campaign.py",

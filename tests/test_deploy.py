@@ -29,6 +29,7 @@ CHART = ROOT / "deploy" / "chart" / "sanas"
 CHECK = ROOT / "deploy" / "check"
 VALUES_ALL = CHECK / "testdata" / "values-all.yaml"
 VALUES_GPU = ROOT / "deploy" / "examples" / "values-gpu.yaml"
+VALUES_03 = CHECK / "testdata" / "values-0.3.yaml"  # values-gpu.yaml as chart 0.3.0 had it
 VALUES_INSECURE = CHECK / "testdata" / "values-insecure.yaml"
 HELM = ROOT / ".tools" / "bin" / "helm"
 DOCKERFILES = [
@@ -39,20 +40,28 @@ RELEASE, NAMESPACE = "nas", "nas"
 CONTROLLER = "nas-sanas"
 
 
-@pytest.fixture(scope="module")
-def checker(tmp_path_factory) -> Path:
+def build_checker(folder: Path) -> Path:
     if shutil.which("go") is None:
         pytest.fail("go is not installed (see tools/system_deps.sh)")
-    out = tmp_path_factory.mktemp("check") / "sanas-deploy-check"
+    out = folder / "sanas-deploy-check"
     subprocess.run(["go", "build", "-o", str(out), "."], cwd=CHECK, check=True, timeout=900)
     return out
 
 
-@pytest.fixture(scope="module")
-def helm() -> Path:
+def helm_binary() -> Path:
     if not HELM.exists():
         pytest.fail(f"{HELM} is missing: `make deploy-tools` installs it (pinned)")
     return HELM
+
+
+@pytest.fixture(scope="module")
+def checker(tmp_path_factory) -> Path:
+    return build_checker(tmp_path_factory.mktemp("check"))
+
+
+@pytest.fixture(scope="module")
+def helm() -> Path:
+    return helm_binary()
 
 
 def run(*cmd: str | Path, stdin: str | None = None) -> subprocess.CompletedProcess:
@@ -62,7 +71,11 @@ def run(*cmd: str | Path, stdin: str | None = None) -> subprocess.CompletedProce
 
 
 def template(helm: Path, *args: str | Path) -> str:
-    res = run(helm, "template", RELEASE, CHART, "--namespace", NAMESPACE, *args)
+    return template_of(helm, CHART, *args)
+
+
+def template_of(helm: Path, chart: Path, *args: str | Path) -> str:
+    res = run(helm, "template", RELEASE, chart, "--namespace", NAMESPACE, *args)
     assert res.returncode == 0, res.stderr
     return res.stdout
 
@@ -125,10 +138,41 @@ def pod_specs(docs: dict[str, list[dict]]) -> dict[str, dict]:
     return out
 
 
+def mounted_files(docs: dict, spec: dict, container: dict, folder: Path) -> dict[str, Path]:
+    """The files a container of a pod spec sees from the Secrets and ConfigMaps of the
+    render it mounts (with their `items`), written under `folder`: {path in the pod: local
+    path}. Secrets the render does not hold (yours) are skipped."""
+    volumes = {v["name"]: v for v in spec.get("volumes", [])}
+    rendered = {(d["kind"], d["metadata"]["name"]): d for ds in docs.values() for d in ds}
+    out: dict[str, Path] = {}
+    for mount in container.get("volumeMounts", []):
+        volume = volumes.get(mount["name"], {})  # none: a volumeClaimTemplate
+        if "secret" in volume:
+            source = volume["secret"]
+            found = rendered.get(("Secret", source["secretName"]))
+            data = {k: base64.b64decode(v) for k, v in (found or {}).get("data", {}).items()}
+        elif "configMap" in volume:
+            source = volume["configMap"]
+            found = rendered.get(("ConfigMap", source["name"]))
+            data = {k: v.encode() for k, v in (found or {}).get("data", {}).items()}
+        else:
+            continue
+        if found is None:
+            continue
+        if source.get("items"):
+            data = {item["path"]: data[item["key"]] for item in source["items"]}
+        for key, value in data.items():
+            local = folder / mount["name"] / key
+            local.parent.mkdir(parents=True, exist_ok=True)
+            local.write_bytes(value)
+            out[f"{mount['mountPath']}/{key}"] = local
+    return out
+
+
 @pytest.mark.parametrize(
     "values",
-    [None, VALUES_ALL, VALUES_GPU, VALUES_INSECURE],
-    ids=["default", "all", "gpu", "insecure"],
+    [None, VALUES_ALL, VALUES_GPU, VALUES_INSECURE, VALUES_03],
+    ids=["default", "all", "gpu", "insecure", "0.3"],
 )
 def test_helm_lint_strict(helm, values):
     res = run(helm, "lint", "--strict", CHART, *(["-f", values] if values else []))
@@ -176,16 +220,21 @@ def test_default_controller_is_one_statefulset_with_tls_and_a_token(default_docs
         "100",
         "--max-watchers",
         "64",
+        "--audit-log",  # on the checkpoint volume (chart 0.4)
+        "/var/lib/sanas/audit.log",
         "--tls-cert",
         "/etc/sanas/tls/tls.crt",
         "--tls-key",
         "/etc/sanas/tls/tls.key",
         "--auth-token-file",
         "/etc/sanas/token/token",
+        "--tokens-file",  # the generated trainer token (chart 0.4)
+        "/etc/sanas/tokens/tokens",
     ]
     volumes = {v["name"]: v for v in pod["volumes"]}
     assert volumes["tls"]["secret"]["secretName"] == f"{CONTROLLER}-tls"
     assert volumes["token"]["secret"]["secretName"] == f"{CONTROLLER}-token"
+    assert volumes["tokens"]["secret"]["secretName"] == f"{CONTROLLER}-tokens"
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
         assert c[probe]["exec"]["command"][:2] == ["python", "/etc/sanas/probe/health_probe.py"]
         assert arg_after(c[probe]["exec"]["command"], "--server-name") == (
@@ -264,7 +313,8 @@ def test_a_generated_secret_is_kept_on_upgrade(helm, tmp_path):
     # And the chart asks the cluster for exactly the Secrets it mounts, through the
     # helper that works each one out once per render (the checksums hash the same data).
     secrets = (CHART / "templates" / "secrets.yaml").read_text()
-    assert secrets.count('include "sanas.generatedSecretData" (dict "ctx" . "name" $name') == 3
+    assert secrets.count('include "sanas.generatedSecretData" (dict "ctx" . "name" $name') == 4
+    assert secrets.count('include "sanas.generatedSecretData" (dict "ctx" . "name" $trainer') == 1
     helpers = (CHART / "templates" / "_helpers.tpl").read_text()
     assert 'lookup "v1" "Secret" $.Release.Namespace .name' in helpers
 
@@ -648,8 +698,13 @@ def test_the_controller_image_installs_no_paddle():
 
 
 def local_args(command: list[str], checkpoint_dir: Path, paths: dict) -> tuple[str, ...]:
-    """The rendered sanas-server flags, on loopback, free ports and a temporary folder."""
-    args = [str(paths.get(a, a)) for a in command[1:]]
+    """The rendered sanas-server flags, on loopback, free ports and a temporary folder
+    (paths on the checkpoint volume, /var/lib/sanas/..., under it)."""
+    volume = "/var/lib/sanas/"
+    args = [
+        str(checkpoint_dir / a[len(volume) :]) if a.startswith(volume) else str(paths.get(a, a))
+        for a in command[1:]
+    ]
     for flag, value in [
         ("--host", "127.0.0.1"),
         ("--port", "0"),
@@ -726,19 +781,13 @@ def test_the_default_controller_serves_its_generated_certificate_and_token(defau
     """The server with the default render's flags and generated Secret, its startup probe
     as rendered, and a client with the CA and the token that trainers get."""
     from sanas import Client
-    from sanas.errors import UnauthenticatedError
+    from sanas.client import study_config
+    from sanas.errors import PermissionDeniedError, UnauthenticatedError
 
-    files = {}
-    for name, folder in [(f"{CONTROLLER}-tls", "tls"), (f"{CONTROLLER}-token", "token")]:
-        for key, value in secret_data(default_docs, name).items():
-            path = tmp_path / f"{folder}-{key}"
-            path.write_bytes(value)
-            files[f"/etc/sanas/{folder}/{key}"] = path
-    probe_script = tmp_path / "health_probe.py"
-    probe_script.write_text(default_docs["ConfigMap"][0]["data"]["health_probe.py"])
-    files["/etc/sanas/probe/health_probe.py"] = probe_script
     (sts,) = default_docs["StatefulSet"]
     (c,) = sts["spec"]["template"]["spec"]["containers"]
+    files = mounted_files(default_docs, sts["spec"]["template"]["spec"], c, tmp_path / "pod")
+    assert "/etc/sanas/probe/health_probe.py" in files and "/etc/sanas/tokens/tokens" in files
     server = ServerProcess(
         tmp_path / "ckpt", extra=local_args(c["command"], tmp_path / "ckpt", files)
     )
@@ -757,6 +806,18 @@ def test_the_default_controller_serves_its_generated_certificate_and_token(defau
         with Client(f"localhost:{port}", **common) as client:
             with pytest.raises(UnauthenticatedError):
                 list(client.list_studies())
+        # The trainers' token, as their pod mounts it: a trainer's, so it reads and works
+        # on trials but may not create (or delete) a study.
+        (job,) = default_docs["Job"]
+        spec = job["spec"]["template"]["spec"]
+        (trainer,) = spec["containers"]
+        mounted = mounted_files(default_docs, spec, trainer, tmp_path / "trainer")
+        trainer_token = mounted[env_of(trainer)["SANAS_TOKEN_FILE"]]
+        assert trainer_token.read_text() != token.read_text()
+        with Client(f"localhost:{port}", auth_token_file=trainer_token, **common) as client:
+            assert list(client.list_studies()) == []
+            with pytest.raises(PermissionDeniedError):
+                client.create_study("s", study_config([("custom", {"range_table": [3]})]))
     finally:
         server.close()
 
@@ -814,25 +875,30 @@ def test_checksums_hash_the_secrets_exactly_as_rendered(default_docs, all_docs):
     """A generated Secret is worked out once per render, so the checksum of the pods that
     mount it is of the very data the Secret holds (not of a second, different CA)."""
 
-    def checksum(docs: dict, names: list[str]) -> str:
+    def checksum(docs: dict, entries: list[str]) -> str:
         parts = []
-        for name in names:
+        for entry in entries:  # "NAME" (the whole Secret) or "NAME/KEY" (one key of it)
+            name, _, key = entry.partition("/")
             (secret,) = [s for s in docs["Secret"] if s["metadata"]["name"] == name]
-            data = "\n".join(f"{k}: {v}" for k, v in sorted(secret["data"].items()))
-            parts.append(f"{name}:{data}")
+            items = {k: v for k, v in secret["data"].items() if not key or k == key}
+            data = "\n".join(f"{k}: {v}" for k, v in sorted(items.items()))
+            parts.append(f"{entry}:{data}")
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
-    tls, token = f"{CONTROLLER}-tls", f"{CONTROLLER}-token"
-    want = checksum(default_docs, [tls, token])
-    assert annotations(default_docs, "StatefulSet")["checksum/secrets"] == want
-    assert annotations(default_docs, "Job")["checksum/secrets"] == want  # the CA, the token
+    tls, token = f"{CONTROLLER}-tls", f"{CONTROLLER}-trainer-token"
+    # The trainers: the keys they mount, the CA and their token (not the server's key pair).
+    want = checksum(default_docs, [f"{tls}/ca.crt", f"{token}/token"])
+    assert annotations(default_docs, "Job")["checksum/secrets"] == want
+    # The controller reloads its credential files: no Secret rolls it, its config does.
+    assert "checksum/secrets" not in annotations(default_docs, "StatefulSet")
     assert len(annotations(default_docs, "StatefulSet")["checksum/config"]) == 64
     # The dashboard hashes its own token too; PaddleJobs' pods carry theirs.
     dash = annotations(all_docs, "Deployment")["checksum/secrets"]
-    assert len(dash) == 64 and dash != annotations(all_docs, "StatefulSet")["checksum/secrets"]
     for job in all_docs["PaddleJob"]:
         meta = job["spec"]["paddleReplicaSpecs"]["Worker"]["template"]["metadata"]
         assert len(meta["annotations"]["checksum/secrets"]) == 64
+        assert meta["annotations"]["checksum/secrets"] != dash
+    assert len(dash) == 64
 
 
 def test_a_changed_probe_script_rolls_the_controller(helm, checker, tmp_path):
@@ -844,7 +910,7 @@ def test_a_changed_probe_script_rolls_the_controller(helm, checker, tmp_path):
     after = rendered(helm, checker, *OWN_SECRETS, chart=chart)
     old, new = annotations(before, "StatefulSet"), annotations(after, "StatefulSet")
     assert old["checksum/config"] != new["checksum/config"]
-    assert old["checksum/secrets"] == new["checksum/secrets"]
+    assert "checksum/secrets" not in old and "checksum/secrets" not in new
     # Nothing else changed: the trainer Job keeps its name (its pods are not replaced).
     assert before["Job"][0]["metadata"]["name"] == after["Job"][0]["metadata"]["name"]
 
@@ -880,6 +946,103 @@ def test_the_trainer_job_is_named_by_its_pod_template(helm, checker, tmp_path):
         assert job_name("--set", change) != base, change
     # A long name still gives a valid Job name (at most 63 characters).
     assert len(job_name("--set", "fullnameOverride=" + "x" * 63)) <= 63
+
+
+# The chart as last released (`make release-chart` packages it into deploy/chart/released/),
+# which the working chart must upgrade without Kubernetes refusing the change.
+RELEASED = ROOT / "deploy" / "chart" / "released"
+
+
+def chart_version(text: str) -> tuple[int, ...]:
+    (version,) = re.findall(r"(?m)^version: *([0-9.]+)", text)
+    return tuple(int(part) for part in version.split("."))
+
+
+def released_chart() -> Path:
+    """The newest packaged release (deploy/chart/released/sanas-X.Y.Z.tgz)."""
+    packages = sorted(
+        RELEASED.glob("sanas-*.tgz"),
+        key=lambda p: tuple(int(x) for x in p.name[len("sanas-") : -len(".tgz")].split(".")),
+    )
+    assert packages, f"no released chart in {RELEASED}: `make release-chart` at a release"
+    return packages[-1]
+
+
+def immutable_part(doc: dict) -> dict | None:
+    """What Kubernetes refuses to change on an object that exists (`helm upgrade` then fails
+    with "field is immutable" or "Forbidden: updates to statefulset spec for fields other
+    than ..."), for the kinds the chart renders; None when an update may change anything."""
+    kind, spec = doc["kind"], doc.get("spec", {})
+    if kind == "StatefulSet":
+        mutable = {"replicas", "ordinals", "template", "updateStrategy",
+                   "persistentVolumeClaimRetentionPolicy", "minReadySeconds"}  # fmt: skip
+        return {k: v for k, v in spec.items() if k not in mutable}
+    if kind == "Job":  # the template too: that is why the Job is named by its hash
+        mutable = {"parallelism", "completions", "activeDeadlineSeconds", "suspend",
+                   "ttlSecondsAfterFinished", "backoffLimit", "maxFailedIndexes"}  # fmt: skip
+        return {k: v for k, v in spec.items() if k not in mutable}
+    if kind == "Deployment":
+        return {"selector": spec.get("selector")}
+    if kind == "Service":
+        return {"clusterIP": spec.get("clusterIP")}
+    if kind == "Secret":
+        return {"type": doc.get("type")}
+    return None
+
+
+def upgrade_problems(before: list[dict], after: list[dict]) -> list[str]:
+    old = {(d["kind"], d["metadata"]["name"]): d for d in before}
+    problems = []
+    for d in after:
+        key = (d["kind"], d["metadata"]["name"])
+        if key in old and immutable_part(old[key]) != immutable_part(d):
+            problems.append(f"{key}: {immutable_part(old[key])} -> {immutable_part(d)}")
+    return problems
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        (),
+        OWN_SECRETS,
+        ("-f", VALUES_ALL),
+        ("-f", VALUES_03),
+        ("-f", VALUES_INSECURE),
+        ("-f", VALUES_GPU),
+    ],
+    ids=["default", "own-secrets", "all", "0.3-gpu", "insecure", "gpu"],
+)
+def test_an_upgrade_from_the_released_chart_changes_no_immutable_field(helm, checker, values):
+    """`helm upgrade` from the last released chart with the same values (values-gpu.yaml
+    now names a tokens file, which chart 0.3 ignores: a move to tokens in the upgrade):
+    every object the two renders share keeps what Kubernetes will not change, and the
+    controller keeps its StatefulSet (so its checkpoint volume)."""
+    package = released_chart()
+    assert chart_version((CHART / "Chart.yaml").read_text()) >= chart_version(
+        subprocess.run(
+            ["tar", "-xzOf", str(package), "sanas/Chart.yaml"],
+            capture_output=True, text=True, check=True,
+        ).stdout
+    )  # fmt: skip
+    before = decode(checker, template_of(helm, package, *values))
+    after = decode(checker, template_of(helm, CHART, *values))
+    assert upgrade_problems(before, after) == []
+    statefulsets = [
+        {(d["kind"], d["metadata"]["name"]) for d in docs if d["kind"] == "StatefulSet"}
+        for docs in (before, after)
+    ]
+    assert statefulsets[0] == statefulsets[1] == {("StatefulSet", CONTROLLER)}
+
+
+def test_the_upgrade_check_sees_an_immutable_change(helm, checker):
+    """The comparison itself: a changed volume claim or selector is caught."""
+    before = decode(checker, template(helm, *OWN_SECRETS))
+    for args in (
+        ("--set", "controller.persistence.size=2Gi"),
+        ("--set", "nameOverride=other", "--set", "fullnameOverride=nas-sanas"),
+    ):
+        after = decode(checker, template(helm, *OWN_SECRETS, *args))
+        assert any("StatefulSet" in p for p in upgrade_problems(before, after)), args
 
 
 def test_the_controller_has_a_disruption_budget(helm, checker, default_docs):
@@ -927,23 +1090,18 @@ def test_the_helm_test_pod_checks_a_real_controller(default_docs, insecure_docs,
     """The test pod's command as rendered, its Service name pointed at a server started
     with the rendered flags on loopback: SERVING; and once the server is gone, a failure."""
     docs = default_docs if variant == "default" else insecure_docs
-    files = {}
-    for secret in docs.get("Secret", []):
-        folder = secret["metadata"]["name"].rsplit("-", 1)[1]  # tls, token
-        for key, value in secret_data(docs, secret["metadata"]["name"]).items():
-            path = tmp_path / f"{folder}-{key}"
-            path.write_bytes(value)
-            files[f"/etc/sanas/{folder}/{key}"] = path
-    script = tmp_path / "health_probe.py"
-    script.write_text(docs["ConfigMap"][0]["data"]["health_probe.py"])
-    files["/etc/sanas/probe/health_probe.py"] = script
     (sts,) = docs["StatefulSet"]
     (c,) = sts["spec"]["template"]["spec"]["containers"]
+    files = mounted_files(docs, sts["spec"]["template"]["spec"], c, tmp_path / "controller")
     server = ServerProcess(
         tmp_path / "ckpt", extra=local_args(c["command"], tmp_path / "ckpt", files)
     )
     (pod,) = docs["Pod"]
-    cmd = [str(files.get(a, a)) for a in pod["spec"]["containers"][0]["command"]]
+    (test,) = pod["spec"]["containers"]
+    # What the test pod mounts: the probe script and the CA, no token (health needs none).
+    files = mounted_files(docs, pod["spec"], test, tmp_path / "test-pod")
+    assert not any("token" in path for path in files), files
+    cmd = [str(files.get(a, a)) for a in test["command"]]
     cmd[0] = sys.executable
     cmd[cmd.index("--host") + 1] = "127.0.0.1"
     cmd[cmd.index("--port") + 1] = server.address.rsplit(":", 1)[1]

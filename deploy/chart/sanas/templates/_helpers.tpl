@@ -87,6 +87,126 @@ turns both off). */}}
 {{- default (printf "%s-token" (include "sanas.fullname" .)) .Values.auth.secretName -}}
 {{- end -}}
 
+{{/*
+Tokens (docs/credentials.md). "true" or "":
+- sanas.tokensFromValues: auth.tokens or auth.existingSecret gives the tokens file;
+- sanas.tokensFileOn: the controller gets --tokens-file (those, or the generated default:
+  nothing named, so the chart makes a trainer token beside the admin token);
+- sanas.singleTokenOn: the controller gets --auth-token-file (one admin token: chart 0.3's
+  way; with a tokens file only when auth.secretName is set).
+*/}}
+{{- define "sanas.tokensFromValues" -}}
+{{- if and (include "sanas.authOn" .) (or .Values.auth.tokens .Values.auth.existingSecret) -}}true{{- end -}}
+{{- end -}}
+
+{{- define "sanas.tokensFileOn" -}}
+{{- if and (include "sanas.authOn" .) (or (include "sanas.tokensFromValues" .) (not .Values.auth.secretName)) -}}true{{- end -}}
+{{- end -}}
+
+{{- define "sanas.singleTokenOn" -}}
+{{- if and (include "sanas.authOn" .) (or (not (include "sanas.tokensFromValues" .)) .Values.auth.secretName) -}}true{{- end -}}
+{{- end -}}
+
+{{/* The Secret holding the tokens file, and its key. */}}
+{{- define "sanas.tokensSecretName" -}}
+{{- default (printf "%s-tokens" (include "sanas.fullname" .)) .Values.auth.existingSecret -}}
+{{- end -}}
+
+{{- define "sanas.tokensSecretKey" -}}
+{{- ternary .Values.auth.existingSecretKey "tokens" (ne .Values.auth.existingSecret "") -}}
+{{- end -}}
+
+{{/* The Secret holding the trainers' token, and its key: auth.trainerSecretName, else
+the chart's "<fullname>-trainer-token" when there is a tokens file, else the one admin
+token of auth.secretName (chart 0.3's way). */}}
+{{- define "sanas.trainerTokenSecretName" -}}
+{{- if .Values.auth.trainerSecretName -}}
+{{- .Values.auth.trainerSecretName -}}
+{{- else if include "sanas.tokensFileOn" . -}}
+{{- printf "%s-trainer-token" (include "sanas.fullname" .) -}}
+{{- else -}}
+{{- include "sanas.authSecretName" . -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "sanas.trainerTokenSecretKey" -}}
+{{- if .Values.auth.trainerSecretName -}}
+{{- .Values.auth.trainerSecretKey -}}
+{{- else if include "sanas.tokensFileOn" . -}}
+token
+{{- else -}}
+{{- .Values.auth.secretKey -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The token the dashboard calls the controller with: its own Secret, or the trainers'. */}}
+{{- define "sanas.dashboardGrpcTokenSecretName" -}}
+{{- default (include "sanas.trainerTokenSecretName" .) .Values.auth.dashboardSecretName -}}
+{{- end -}}
+
+{{- define "sanas.dashboardGrpcTokenSecretKey" -}}
+{{- ternary .Values.auth.dashboardSecretKey (include "sanas.trainerTokenSecretKey" .) (ne .Values.auth.dashboardSecretName "") -}}
+{{- end -}}
+
+{{/* The auth.tokens entry the trainers get, as JSON ("" when none): the one named by
+auth.trainerToken, else the first trainer. */}}
+{{- define "sanas.trainerEntry" -}}
+{{- $found := dict -}}
+{{- range .Values.auth.tokens -}}
+{{- $wanted := ternary (eq (toString .name) (toString $.Values.auth.trainerToken)) (eq (toString .role) "trainer") (ne $.Values.auth.trainerToken "") -}}
+{{- if and (not $found) $wanted -}}
+{{- $found = . -}}
+{{- end -}}
+{{- end -}}
+{{- if $found }}{{ toJson $found }}{{ end -}}
+{{- end -}}
+
+{{/* The tokens file of auth.tokens (or of the generated trainer token), checked line by
+line as the server would, so a bad entry fails the render and never reaches the server;
+messages name the entry, never its token. */}}
+{{- define "sanas.tokensFile" -}}
+{{- $lines := list "# sanas tokens file, written by the Helm chart: ROLE TOKEN LABEL" -}}
+{{- if .Values.auth.tokens -}}
+{{- $names := dict -}}
+{{- $tokens := dict -}}
+{{- range $i, $t := .Values.auth.tokens -}}
+{{- $name := ternary "" (toString $t.name) (kindIs "invalid" $t.name) -}}
+{{- $token := ternary "" (toString $t.token) (kindIs "invalid" $t.token) -}}
+{{- $where := printf "auth.tokens[%d] (%s)" $i (ternary "no name" $name (eq $name "")) -}}
+{{- if not (kindIs "string" $t.name) -}}
+{{- fail (printf "%s: the name must be a string: quote it in the values (YAML reads n, no, on, 2025 ... as other things)" $where) -}}
+{{- end -}}
+{{- if not (regexMatch "^[A-Za-z0-9][A-Za-z0-9._@:-]{0,62}$" $name) -}}
+{{- fail (printf "%s: want a name of letters, digits and . _ @ : - (at most 63), the label logs and the audit log show" $where) -}}
+{{- end -}}
+{{- if not (has $t.role (list "admin" "trainer")) -}}
+{{- fail (printf "%s: role %q: want admin or trainer" $where (toString $t.role)) -}}
+{{- end -}}
+{{- if not (kindIs "string" $t.token) -}}
+{{- fail (printf "%s: the token must be a string: quote it in the values (YAML reads an unquoted 1234... or 1e5... as a number)" $where) -}}
+{{- end -}}
+{{- if not (regexMatch "^[!-~]{16,}$" $token) -}}
+{{- fail (printf "%s: the token must be 16 or more printable characters without spaces (e.g. `openssl rand -hex 32`)" $where) -}}
+{{- end -}}
+{{- if hasKey $names $name -}}
+{{- fail (printf "auth.tokens: the name %q is given twice" $name) -}}
+{{- end -}}
+{{- $key := sha256sum $token -}}
+{{- if hasKey $tokens $key -}}
+{{- fail (printf "auth.tokens: %s and %s hold the same token" (index $tokens $key) $name) -}}
+{{- end -}}
+{{- $_ := set $names $name true -}}
+{{- $_ := set $tokens $key $name -}}
+{{- $lines = append $lines (printf "%s %s %s" $t.role $token $name) -}}
+{{- end -}}
+{{- else -}}
+{{- $name := printf "%s-trainer-token" (include "sanas.fullname" .) -}}
+{{- $data := include "sanas.generatedSecretData" (dict "ctx" . "name" $name "kind" "trainerToken") | fromYaml -}}
+{{- $lines = append $lines (printf "trainer %s trainers" (b64dec $data.token)) -}}
+{{- end -}}
+{{- join "\n" $lines }}
+{{ end -}}
+
 {{- define "sanas.dashboardTokenSecretName" -}}
 {{- default (printf "%s-dashboard-token" (include "sanas.fullname" .)) .Values.dashboard.tokenSecretName -}}
 {{- end -}}
@@ -182,6 +302,54 @@ checkpoints: 6.6-9.7 s for a 110 MiB study), at least 300.
 {{- fail (printf "dashboard.maxWatches %d must stay below controller.maxWatchers %d, or other clients can watch nothing" (int .Values.dashboard.maxWatches) (int .Values.controller.maxWatchers)) -}}
 {{- end -}}
 {{- $_ := include "sanas.startupSeconds" . -}}
+{{- $audit := toString .Values.controller.auditLogPath -}}
+{{- if or (not (hasPrefix "/var/lib/sanas/" $audit)) (hasPrefix "/var/lib/sanas/studies/" $audit) (eq (clean $audit) "/var/lib/sanas/sanas.lock") (ne (clean $audit) $audit) -}}
+{{- fail (printf "controller.auditLogPath %q: want a file on the checkpoint volume, /var/lib/sanas/<name> (not under studies/): the root filesystem is read-only and /tmp goes with the pod" $audit) -}}
+{{- end -}}
+{{- include "sanas.validateTokens" . -}}
+{{- end -}}
+
+{{/* Fails the render on tokens that cannot work, or that would give a client more than
+it needs. */}}
+{{- define "sanas.validateTokens" -}}
+{{- $a := .Values.auth -}}
+{{- if include "sanas.authOn" . -}}
+{{- if and $a.tokens $a.existingSecret -}}
+{{- fail "auth.tokens and auth.existingSecret are both set: give the tokens inline or the Secret holding the tokens file, not both" -}}
+{{- end -}}
+{{- if $a.tokens -}}
+{{- $_ := include "sanas.tokensFile" . -}}
+{{- end -}}
+{{- range $value := list "trainerSecretName" "dashboardSecretName" -}}
+{{- if and (index $a $value) (not (include "sanas.tokensFromValues" $)) -}}
+{{- fail (printf "auth.%s needs auth.tokens or auth.existingSecret: the tokens file that lists its token (the controller knows no other token than those and auth.secretName's)" $value) -}}
+{{- end -}}
+{{- end -}}
+{{- if and $a.trainerToken (not $a.tokens) -}}
+{{- fail "auth.trainerToken names an entry of auth.tokens, and there is none: with auth.existingSecret name the trainers' Secret in auth.trainerSecretName" -}}
+{{- end -}}
+{{- if $a.trainerToken -}}
+{{- $named := dict -}}
+{{- range $a.tokens }}{{ if eq (toString .name) (toString $a.trainerToken) }}{{ $named = . }}{{ end }}{{ end -}}
+{{- if not $named -}}
+{{- fail (printf "auth.trainerToken %q: no entry of auth.tokens has that name" (toString $a.trainerToken)) -}}
+{{- end -}}
+{{- if ne (toString $named.role) "trainer" -}}
+{{- fail (printf "auth.trainerToken %q has role %s: trainers get a trainer token, never an admin one" (toString $a.trainerToken) (toString $named.role)) -}}
+{{- end -}}
+{{- end -}}
+{{- $clients := list -}}
+{{- if .Values.trainers.enabled }}{{ $clients = append $clients "the trainers" }}{{ end -}}
+{{- if and .Values.dashboard.enabled (not $a.dashboardSecretName) }}{{ $clients = append $clients "the dashboard" }}{{ end -}}
+{{- if and $clients (not $a.trainerSecretName) -}}
+{{- if and $a.tokens (not (include "sanas.trainerEntry" .)) -}}
+{{- fail (printf "auth.tokens has no trainer token for %s: add one ({name: ..., role: trainer, token: ...}; they never get an admin token) or name a Secret holding one in auth.trainerSecretName" (join " and " $clients)) -}}
+{{- end -}}
+{{- if $a.existingSecret -}}
+{{- fail (printf "auth.existingSecret needs auth.trainerSecretName for %s: a Secret holding one trainer token of the tokens file (the chart cannot tell which token in it is a trainer's)" (join " and " $clients)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 
 {{/*
@@ -229,8 +397,10 @@ containers:
       - name: HOME
         value: /tmp
       {{- if include "sanas.authOn" $ }}
+      # A trainer token (docs/credentials.md), never an admin one unless auth.secretName
+      # is the only token there is.
       - name: SANAS_TOKEN_FILE
-        value: /etc/sanas/token/{{ $.Values.auth.secretKey }}
+        value: /etc/sanas/token/{{ include "sanas.trainerTokenSecretKey" $ }}
       {{- end }}
       {{- if include "sanas.tlsOn" $ }}
       - name: SANAS_TLS_CA
@@ -283,10 +453,10 @@ volumes:
   {{- if include "sanas.authOn" $ }}
   - name: token
     secret:
-      secretName: {{ include "sanas.authSecretName" $ }}
+      secretName: {{ include "sanas.trainerTokenSecretName" $ }}
       items:
-        - key: {{ $.Values.auth.secretKey }}
-          path: {{ $.Values.auth.secretKey }}
+        - key: {{ include "sanas.trainerTokenSecretKey" $ }}
+          path: {{ include "sanas.trainerTokenSecretKey" $ }}
   {{- end }}
   {{- if include "sanas.tlsOn" $ }}
   {{- /* Only the CA of the server's Secret: trainers never see the server's key. */}}
@@ -317,16 +487,22 @@ affinity:
 {{- end -}}
 
 {{/*
-Which Secret the chart generates under this name, if any: "tls", "token",
-"dashboardToken" or "". Call with (dict "ctx" $ "name" NAME).
+Which Secret the chart writes under this name, if any: "tls", "token", "dashboardToken",
+"trainerToken" (generated), "trainerTokenFromValues", "tokensFile" (from values) or "".
+Call with (dict "ctx" $ "name" NAME).
 */}}
 {{- define "sanas.generatedKind" -}}
 {{- $ := .ctx -}}
-{{- if and (include "sanas.tlsOn" $) (not $.Values.tls.secretName) (eq .name (include "sanas.tlsSecretName" $)) -}}
+{{- $v := $.Values -}}
+{{- if and (include "sanas.tlsOn" $) (not $v.tls.secretName) (eq .name (include "sanas.tlsSecretName" $)) -}}
 tls
-{{- else if and (include "sanas.authOn" $) (not $.Values.auth.secretName) (eq .name (include "sanas.authSecretName" $)) -}}
+{{- else if and (include "sanas.singleTokenOn" $) (not $v.auth.secretName) (eq .name (include "sanas.authSecretName" $)) -}}
 token
-{{- else if and $.Values.dashboard.enabled (not $.Values.dashboard.tokenSecretName) (eq .name (include "sanas.dashboardTokenSecretName" $)) -}}
+{{- else if and (include "sanas.tokensFileOn" $) (not $v.auth.existingSecret) (eq .name (include "sanas.tokensSecretName" $)) -}}
+tokensFile
+{{- else if and (include "sanas.tokensFileOn" $) (not $v.auth.existingSecret) (not $v.auth.trainerSecretName) (eq .name (include "sanas.trainerTokenSecretName" $)) -}}
+{{- ternary "trainerTokenFromValues" "trainerToken" (gt (len $v.auth.tokens) 0) -}}
+{{- else if and $v.dashboard.enabled (not $v.dashboard.tokenSecretName) (eq .name (include "sanas.dashboardTokenSecretName" $)) -}}
 dashboardToken
 {{- end -}}
 {{- end -}}
@@ -360,6 +536,19 @@ KIND), KIND from sanas.generatedKind.
 {{- else if eq .kind "dashboardToken" -}}
 {{- $keys = list $.Values.dashboard.tokenSecretKey -}}
 {{- $fresh = dict $.Values.dashboard.tokenSecretKey (randAlphaNum 48 | b64enc) -}}
+{{- else if eq .kind "trainerToken" -}}
+{{- $keys = list "token" -}}
+{{- $fresh = dict "token" (randAlphaNum 48 | b64enc) -}}
+{{- else if eq .kind "trainerTokenFromValues" -}}
+{{- /* From the values: what the cluster holds does not count. */ -}}
+{{- $old = dict -}}
+{{- $keys = list "token" -}}
+{{- $entry := include "sanas.trainerEntry" $ | fromJson -}}
+{{- $fresh = dict "token" (toString $entry.token | b64enc) -}}
+{{- else if eq .kind "tokensFile" -}}
+{{- $old = dict -}}
+{{- $keys = list "tokens" -}}
+{{- $fresh = dict "tokens" (include "sanas.tokensFile" $ | b64enc) -}}
 {{- else -}}
 {{- fail (printf "sanas.generatedSecretData: %q is not a generated Secret" .name) -}}
 {{- end -}}
@@ -369,24 +558,34 @@ KIND), KIND from sanas.generatedKind.
 {{- end -}}
 
 {{/*
-checksum/secrets of a pod template: sha256 over the Secrets it mounts. A Secret the chart
-generates counts with its data as this render writes it; one of yours with its data as
-the cluster holds it (`lookup`; nothing under `helm template`). So a changed Secret
-(yours rotated, or a generated one deleted to be made anew) rolls the pods on the next
-`helm upgrade`. Call with (dict "ctx" $ "names" (list NAME...)); empty names are skipped.
+checksum/secrets of a pod template: sha256 over the Secrets it mounts and needs a restart
+to see (a client reads its token and CA once; the controller reloads its own credential
+files, so it has none). A Secret the chart generates counts with its data as this render
+writes it; one of yours with its data as the cluster holds it (`lookup`; nothing under
+`helm template`). So a changed Secret (yours rotated, or a generated one deleted to be
+made anew) rolls the pods on the next `helm upgrade`. Call with (dict "ctx" $ "names"
+(list ENTRY...)); an ENTRY is "NAME" (the whole Secret) or "NAME/KEY" (only that key: what
+a pod mounts through `items`, so that e.g. a new server certificate under the same CA
+does not replace the trainers, which mount only the CA); empty entries are skipped.
 */}}
 {{- define "sanas.secretsChecksum" -}}
 {{- $ := .ctx -}}
 {{- $parts := list -}}
 {{- range .names -}}
 {{- if . -}}
-{{- $kind := include "sanas.generatedKind" (dict "ctx" $ "name" .) -}}
+{{- $name := first (splitList "/" .) -}}
+{{- $key := ternary "" (last (splitList "/" .)) (eq $name .) -}}
+{{- $kind := include "sanas.generatedKind" (dict "ctx" $ "name" $name) -}}
+{{- $data := dict -}}
 {{- if $kind -}}
-{{- $parts = append $parts (printf "%s:%s" . (include "sanas.generatedSecretData" (dict "ctx" $ "name" . "kind" $kind))) -}}
+{{- $data = include "sanas.generatedSecretData" (dict "ctx" $ "name" $name "kind" $kind) | fromYaml -}}
 {{- else -}}
-{{- $live := lookup "v1" "Secret" $.Release.Namespace . -}}
-{{- $parts = append $parts (printf "%s:%s" . (toJson (default (dict) (get $live "data")))) -}}
+{{- $data = default (dict) (get (default (dict) (lookup "v1" "Secret" $.Release.Namespace $name)) "data") -}}
 {{- end -}}
+{{- if $key -}}
+{{- $data = pick $data $key -}}
+{{- end -}}
+{{- $parts = append $parts (printf "%s:%s" . (ternary (toYaml $data) (toJson $data) (ne $kind ""))) -}}
 {{- end -}}
 {{- end -}}
 {{- join "\n" $parts | sha256sum -}}
@@ -415,11 +614,12 @@ spec:
   {{- include "sanas.trainerPodSpec" (dict "ctx" .ctx "restartPolicy" "Never") | nindent 2 }}
 {{- end -}}
 
-{{/* The Secrets a trainer pod mounts, comma-separated (for sanas.secretsChecksum). */}}
+{{/* The Secrets (and keys) a trainer pod mounts, comma-separated (for
+sanas.secretsChecksum): the CA of the server's Secret, its client certificate, its token. */}}
 {{- define "sanas.trainerSecretNames" -}}
 {{- $names := list -}}
-{{- if include "sanas.tlsOn" . }}{{ $names = concat $names (list (include "sanas.tlsSecretName" .) .Values.trainers.tls.clientSecretName) }}{{ end -}}
-{{- if include "sanas.authOn" . }}{{ $names = append $names (include "sanas.authSecretName" .) }}{{ end -}}
+{{- if include "sanas.tlsOn" . }}{{ $names = concat $names (list (printf "%s/%s" (include "sanas.tlsSecretName" .) .Values.tls.caKey) .Values.trainers.tls.clientSecretName) }}{{ end -}}
+{{- if include "sanas.authOn" . }}{{ $names = append $names (printf "%s/%s" (include "sanas.trainerTokenSecretName" .) (include "sanas.trainerTokenSecretKey" .)) }}{{ end -}}
 {{- join "," $names -}}
 {{- end -}}
 
