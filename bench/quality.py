@@ -552,7 +552,8 @@ def table(rows: list[dict], budgets: Sequence[int], spread: str = "std") -> str:
     ]
     key = lambda r: (r["landscape"], r["trainers"], r["method"])  # noqa: E731
     for (land, trainers, method), group in itertools.groupby(sorted(rows, key=key), key=key):
-        cells = {r["budget"]: f"{r['mean']:.4f} ± {r[spread]:.4f}" for r in group}
+        d = 4 if spread == "se" else 3  # the synthetic tables keep their 3 decimals
+        cells = {r["budget"]: f"{r['mean']:.{d}f} ± {r[spread]:.{d}f}" for r in group}
         out.append(
             f"| {land} | {trainers} | {method} | " + " | ".join(cells[b] for b in budgets) + " |"
         )
