@@ -10,9 +10,11 @@ variance), and the best-scoring one is proposed. Running trials are handled as a
 believer: each counts as observed at the GP's own prediction, which leaves the mean as it
 is and shrinks the variance around it, so parallel trainers are sent to different places.
 Everything else is the annealer's: hints, the temperature, the acceptance rule (a result
-becomes the base by the same test, whichever candidate it came from), kicks and the
-journal fields. Until `min_results` feasible results exist, and whenever no fresh
-candidate is found, it proposes exactly as the annealer does.
+becomes the base by the same test, whichever candidate it came from) and the journal
+fields. Until `min_results` feasible results exist, and whenever no fresh candidate is
+found, it proposes exactly as the annealer does (kicks included); while the surrogate
+chooses, the mutations of the best results and the random candidates take the kicks'
+place in leaving a used-up neighbourhood.
 
 The GP: an exponential Hamming kernel k(x, y) = exp(-mismatches(x, y) / (s * L)) for L
 positions, the length scale s chosen per fit by marginal likelihood from a small grid,
