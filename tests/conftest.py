@@ -22,6 +22,7 @@ TIERS = {
         "test_annealer.py",
         "test_controller.py",
         "test_guided.py",
+        "test_guided_properties.py",
         "test_journal_formats.py",
         "test_layers.py",
         "test_policy.py",

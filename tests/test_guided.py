@@ -1,16 +1,21 @@
 """The model-guided policy (guided.py): seeded and deterministic, plugs into Study, and a
-journal replay or a snapshot rebuilds it without fitting its surrogate again."""
+journal replay or a snapshot rebuilds it without fitting its surrogate again, also under
+cost constraints, with infeasible results and with results arriving out of order."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
+import pytest
 
 from sanas.spaces import SpaceConfig
-from sanas_server.guided import GuidedAnnealer
-from sanas_server.spec import StudyRequest, StudySpec
+from sanas_server.guided import GuidedAnnealer, Surrogate
+from sanas_server.journal import Record
+from sanas_server.spec import Constraints, StudyRequest, StudySpec
 from sanas_server.study import POLICIES, Study
+from sanas_server.trials import TrialRecord
 
 TABLE = (5, 5, 5, 5)
 
@@ -78,3 +83,103 @@ def test_the_surrogate_ranks_candidates() -> None:
         policy.apply_result(tokens, reward(tokens), False, accepted=False)
     predicted = policy.surrogate().predict(np.array([(3, 3, 3, 3), (0, 0, 0, 1)]))
     assert predicted[0] > predicted[1]
+
+
+def test_pending_trials_shrink_the_variance_around_them() -> None:
+    x = np.array([(0, 0, 0, 0), (3, 0, 0, 0), (0, 3, 0, 0), (1, 1, 1, 1)])
+    y = np.array([reward(tuple(t)) for t in x], dtype=np.float64)
+    surrogate = Surrogate(x, y, 0.5, 0.1)
+    near = np.array([(3, 3, 3, 3), (3, 3, 3, 2), (4, 4, 4, 4)])
+    mean, sd = surrogate.posterior(near)
+    mean_p, sd_p = surrogate.posterior(near, pending=np.array([(3, 3, 3, 3)]))
+    assert np.allclose(mean, mean_p)  # a kriging believer: the mean does not move
+    assert sd_p[0] < sd[0] and sd_p[1] < sd[1]  # most at the pending vector, then near it
+    assert sd_p[0] < sd_p[1] and sd_p[2] <= sd[2]
+    _, sd_seen = surrogate.posterior(x[:1])
+    assert sd_seen[0] < sd[0]  # an observed vector is known better than an unseen one
+    assert np.allclose(surrogate.predict(near), surrogate.mean + surrogate.std * mean)
+
+
+def test_the_candidate_pool_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    policy = GuidedAnnealer((1000,) * 30, [0] * 30, 10.0, 0.85, 1, min_results=5)
+    sizes: list[int] = []
+    scores = policy._scores
+    monkeypatch.setattr(policy, "_scores", lambda o: sizes.append(len(o)) or scores(o))
+    for _ in range(30):
+        tokens = policy.propose(None).tokens
+        policy.judge(tokens, -float(sum(tokens)), False)
+    bound = policy.candidates + policy.top_candidates + policy.random_candidates
+    assert sizes and max(sizes) <= bound
+
+
+# -- replay under constraints, infeasible results and out-of-order arrivals -------------
+
+
+def rugged(tokens: tuple[int, ...]) -> float:
+    return float(sum((t * 31 + i * 7) % 11 for i, t in enumerate(tokens)))
+
+
+def constrained(seed: int, steps: int) -> Study:
+    request = StudyRequest(
+        search_spaces=(SpaceConfig("MobileNetV2Space"),),
+        search_steps=steps,
+        seed=seed,
+        constraints=Constraints(max_flops=8_000_000),
+        lease_seconds=1e6,  # steps are the clock: no lease runs out
+    )
+    return Study("s", request, StudySpec.resolve(request), 0.0, policy=GuidedAnnealer)
+
+
+def drive(study: Study, rounds: int, pending: int) -> list[Record]:
+    """`pending` trials outstanding, results returned in an order set by their tokens,
+    every 5th kind of vector reported infeasible by its trainer."""
+    events: list[Record] = []
+    held: list[TrialRecord] = []
+    for step in range(rounds):
+        while len(held) < pending and study.budget_remaining > 0:
+            trial, event = study.suggest("w", float(step))
+            assert event is not None
+            events.append(event)
+            held.append(trial)
+        if not held:
+            break
+        held.sort(key=lambda t: (sum(t.tokens) * 7919 + t.trial_id) % 13)
+        trial = held.pop(0)
+        infeasible = sum(trial.tokens) % 5 == 0
+        _, event = study.complete(trial.trial_id, rugged(trial.tokens), infeasible, float(step))
+        assert event is not None
+        events.append(event)
+    return events
+
+
+def full_state(study: Study) -> dict[str, Any]:
+    policy = study.policy
+    assert isinstance(policy, GuidedAnnealer)
+    state = policy.state()
+    state["kicks"] = sorted(map(tuple, state["kicks"]))  # a set: its order carries nothing
+    return {**state, "issued": sorted(policy._issued), "trials": study.trials}
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_constrained_out_of_order_replay_is_exact(seed: int) -> None:
+    study = constrained(seed, 90)
+    events = json.loads(json.dumps(drive(study, 60, 8)))
+    assert isinstance(study.policy, GuidedAnnealer) and study.policy.fits > 0
+    assert study.policy.rejected > 0  # the constraints really bind
+    assert any(e.get("infeasible") for e in events)  # and trainers reported some
+
+    again = Study.from_header(json.loads(json.dumps(study.header())), policy=GuidedAnnealer)
+    for event in events:
+        again.apply(event)
+    assert isinstance(again.policy, GuidedAnnealer) and again.policy.fits == 0
+    assert full_state(again) == full_state(study)
+
+    snap = Study.from_header(json.loads(json.dumps(study.header())), policy=GuidedAnnealer)
+    snap.apply(json.loads(json.dumps(study.snapshot_event())))
+    assert full_state(snap) == full_state(study)
+
+    # Each goes on to decide exactly what the live study decides (the length scale a
+    # restored policy chooses again is the live one's).
+    live = drive(study, 25, 8)
+    assert drive(again, 25, 8) == live
+    assert drive(snap, 25, 8) == live

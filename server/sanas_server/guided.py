@@ -1,26 +1,38 @@
-"""Model-guided annealing (issue "model-guided proposals", first step): the annealer's
-frame with a surrogate choosing among its moves.
+"""Model-guided annealing (issue "model-guided proposals"): the annealer's frame with a
+surrogate choosing its moves.
 
-At each proposal the annealer draws up to `candidates` fresh neighbours of its base from
-its own seeded generator (the same moves it would make, 1-hop mostly, some 2-hop), a
-surrogate fitted on the study's finished results so far predicts their rewards, and the
-best-predicted one is proposed. Everything else is the annealer's: hints, kicks, the
-temperature, acceptance and the journal fields. Until `min_results` feasible results
-exist, and whenever no fresh candidate is found, it proposes exactly as the annealer does.
+At each proposal a bounded pool of fresh candidates is drawn from the annealer's own
+seeded generator: neighbours of the annealer's base (the moves it would make itself, 1
+position away mostly, some 2), local mutations of the best results found so far, and a
+few uniformly random vectors. A Gaussian process fitted on the study's finished results
+scores them by expected improvement over the best result (its posterior mean *and*
+variance), and the best-scoring one is proposed. Running trials are handled as a kriging
+believer: each counts as observed at the GP's own prediction, which leaves the mean as it
+is and shrinks the variance around it, so parallel trainers are sent to different places.
+Everything else is the annealer's: hints, the temperature, the acceptance rule (a result
+becomes the base by the same test, whichever candidate it came from) and the journal
+fields. Until `min_results` feasible results exist, and whenever no fresh candidate is
+found, it proposes exactly as the annealer does (kicks included); while the surrogate
+chooses, the mutations of the best results and the random candidates take the kicks'
+place in leaving a used-up neighbourhood.
 
-The surrogate is the posterior mean of a Gaussian process (kernel ridge regression) with
-an exponential Hamming kernel, k(x, y) = exp(-mismatches(x, y) / (length_scale * L)) for
-L positions, over the last `max_fit` results, rewards standardised: numpy only, no
-dependency, O(max_fit^3) per proposal at most (see docs/model-guided.md for the cost).
+The GP: an exponential Hamming kernel k(x, y) = exp(-mismatches(x, y) / (s * L)) for L
+positions, the length scale s chosen per fit by marginal likelihood from a small grid,
+noise (ridge) `noise` on standardised rewards, over the last `max_fit` results: numpy
+only, no dependency, O(max_fit^3) per fit (see docs/model-guided.md for the cost).
 
 Replay never refits: the chosen tokens and the generator state after choosing are the
 Proposal's (`tokens`, `rng_state`), which `record` restores as the annealer's do. The
 results the surrogate learns from are rebuilt by `apply_result` (live and replayed alike)
-and travel through snapshots in `state()["results"]`.
+and travel through snapshots in `state()["results"]`; the fit is a deterministic function
+of them and of the pending trials, so a study restored from a snapshot proposes what the
+live one would have.
 """
 
 from __future__ import annotations
 
+import heapq
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,46 +40,133 @@ import numpy as np
 
 from .annealer import Annealer, Outcome
 
-# Fresh neighbours drawn per proposal (the surrogate picks one).
-CANDIDATES = 24
-# Of those, the share drawn 2 positions from the base rather than 1.
+# Fresh candidates per proposal, by source (the surrogate picks one of them all).
+BASE_CANDIDATES = 24  # moves from the annealer's base
+TOP_K = 5  # the best results whose mutations are candidates
+TOP_CANDIDATES = 40  # mutations of those, spread over them
+RANDOM_CANDIDATES = 8  # uniformly random vectors
+# Of the moves (base and top), the share 2 positions away rather than 1.
 TWO_HOP_SHARE = 0.25
 # Feasible results before the surrogate is used (the annealer's own moves until then).
 MIN_RESULTS = 10
 # The surrogate is fitted on the most recent results only: bounds the cost per proposal.
-MAX_FIT = 400
-LENGTH_SCALE = 0.5  # in units of the vector length (tuned on NAS-Bench-Graph tuning sets)
+MAX_FIT = 256
+# Length scales (in units of the vector length) the marginal likelihood chooses from.
+LENGTH_SCALES = (0.2, 0.35, 0.5, 0.75)
+# The length scale is chosen again every this many results (each choice costs a fit per
+# grid value).
+RESCALE_EVERY = 10
 NOISE = 0.1  # ridge term, in units of the standardised reward variance
+ACQUISITION = "ucb"  # "ucb" (mean + beta * sd), "ei" (expected improvement) or "mean"
+UCB_BETA = 2.0
 
 
 def mismatches(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Pairwise count of differing positions between the rows of a and of b."""
-    counts: np.ndarray = (a[:, None, :] != b[None, :, :]).sum(axis=-1)
+    counts = np.zeros((len(a), len(b)), dtype=np.float64)
+    for i in range(a.shape[1]):  # one position at a time: no (len(a), len(b), L) array
+        counts += a[:, None, i] != b[None, :, i]
     return counts
 
 
+def _normal_pdf(z: np.ndarray) -> np.ndarray:
+    out: np.ndarray = np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
+    return out
+
+
+def _normal_cdf(z: np.ndarray) -> np.ndarray:
+    erf = np.vectorize(math.erf, otypes=[np.float64])
+    out: np.ndarray = 0.5 * (1.0 + erf(z / math.sqrt(2.0)))
+    return out
+
+
+def log_likelihood(distances: np.ndarray, z: np.ndarray, scale: float, noise: float) -> float:
+    """log p(z) of standardised rewards under the GP, up to a constant."""
+    k = np.exp(-distances / scale)
+    k[np.diag_indices_from(k)] += noise
+    chol = np.linalg.cholesky(k)
+    alpha = np.linalg.solve(k, z)
+    return -0.5 * float(z @ alpha) - float(np.log(np.diag(chol)).sum())
+
+
+def choose_length_scale(
+    x: np.ndarray, y: np.ndarray, length_scales: Sequence[float], noise: float
+) -> float:
+    """The length scale (in units of the vector length) of highest marginal likelihood."""
+    if len(length_scales) == 1:
+        return float(length_scales[0])
+    std = float(y.std())
+    z = (y - y.mean()) / (std if std > 0.0 else 1.0)
+    distances = mismatches(x, x)
+    fits = [log_likelihood(distances, z, s * x.shape[1], noise) for s in length_scales]
+    return float(length_scales[int(np.argmax(fits))])
+
+
 class Surrogate:
-    """GP posterior mean with an exponential Hamming kernel (see the module doc)."""
+    """A GP with an exponential Hamming kernel (see the module doc): standardised
+    rewards, unit signal variance, `noise` on the diagonal. A fit is the kernel matrix;
+    each query is one linear solve with every right-hand side at once (O(n^3) for n
+    results, no inverse)."""
 
     def __init__(self, x: np.ndarray, y: np.ndarray, length_scale: float, noise: float) -> None:
         self.x = x
+        self.noise = noise
+        self.length_scale = length_scale
         self.scale = length_scale * x.shape[1]
         self.mean = float(y.mean())
         std = float(y.std())
         self.std = std if std > 0.0 else 1.0
-        k = np.exp(-mismatches(x, x) / self.scale)
-        k[np.diag_indices_from(k)] += noise
-        self.alpha = np.linalg.solve(k, (y - self.mean) / self.std)
+        self.z = (y - self.mean) / self.std
+        self.best = float(self.z.max())
+        self.k = self._k(x, x)
+        self.k[np.diag_indices_from(self.k)] += noise
+
+    def _k(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        k: np.ndarray = np.exp(-mismatches(a, b) / self.scale)
+        return k
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        k = np.exp(-mismatches(x, self.x) / self.scale)
-        predicted: np.ndarray = self.mean + self.std * (k @ self.alpha)
+        """Posterior mean, in reward units."""
+        mean, _ = self.posterior(x, with_sd=False)
+        predicted: np.ndarray = self.mean + self.std * mean
         return predicted
+
+    def posterior(
+        self, x: np.ndarray, pending: np.ndarray | None = None, with_sd: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior mean and standard deviation in standardised units, the pending rows
+        counted as observed at the posterior mean (kriging believer: the mean does not
+        move, the variance around them shrinks)."""
+        m = len(x)
+        kx = self._k(x, self.x)  # (m, n)
+        if not with_sd:
+            mean: np.ndarray = kx @ np.linalg.solve(self.k, self.z)
+            return mean, np.zeros(m)
+        p = 0 if pending is None else len(pending)
+        kp = self._k(pending, self.x) if pending is not None and p else np.zeros((0, len(self.x)))
+        solved = np.linalg.solve(self.k, np.column_stack([self.z, kx.T, kp.T]))
+        mean = kx @ solved[:, 0]
+        wx = solved[:, 1 : 1 + m]  # K^-1 kx.T, (n, m)
+        var = 1.0 - (kx * wx.T).sum(axis=1)
+        if pending is not None and p:
+            wp = solved[:, 1 + m :]  # (n, p)
+            cpp = self._k(pending, pending) - kp @ wp
+            cpp[np.diag_indices_from(cpp)] += self.noise
+            cxp = self._k(x, pending) - kx @ wp  # (m, p)
+            var = var - (cxp * np.linalg.solve(cpp, cxp.T).T).sum(axis=1)
+        sd: np.ndarray = np.sqrt(np.maximum(var, 1e-12))
+        return mean, sd
+
+
+def expected_improvement(mean: np.ndarray, sd: np.ndarray, best: float) -> np.ndarray:
+    z = (mean - best) / sd
+    ei: np.ndarray = (mean - best) * _normal_cdf(z) + sd * _normal_pdf(z)
+    return ei
 
 
 class GuidedAnnealer(Annealer):
-    """The annealer whose 1-hop move is chosen by a surrogate among `candidates` fresh
-    neighbours (module doc). Temperature and acceptance are the annealer's."""
+    """The annealer whose moves are chosen by a surrogate among a bounded pool of fresh
+    candidates (module doc). Temperature and acceptance are the annealer's."""
 
     def __init__(
         self,
@@ -76,12 +175,19 @@ class GuidedAnnealer(Annealer):
         init_temperature: float,
         reduce_rate: float,
         seed: int,
-        candidates: int = CANDIDATES,
+        candidates: int = BASE_CANDIDATES,
         two_hop_share: float = TWO_HOP_SHARE,
         min_results: int = MIN_RESULTS,
         max_fit: int = MAX_FIT,
-        length_scale: float = LENGTH_SCALE,
+        length_scale: float | Sequence[float] = LENGTH_SCALES,
         noise: float = NOISE,
+        top_k: int = TOP_K,
+        top_candidates: int = TOP_CANDIDATES,
+        random_candidates: int = RANDOM_CANDIDATES,
+        acquisition: str = ACQUISITION,
+        ucb_beta: float = UCB_BETA,
+        believer: bool = True,
+        rescale_every: int = RESCALE_EVERY,
     ) -> None:
         super().__init__(range_table, init_tokens, init_temperature, reduce_rate, seed)
         self.candidates = candidates
@@ -90,6 +196,14 @@ class GuidedAnnealer(Annealer):
         self.max_fit = max_fit
         self.length_scale = length_scale
         self.noise = noise
+        self.top_k = top_k
+        self.top_candidates = top_candidates
+        self.random_candidates = random_candidates
+        self.acquisition = acquisition
+        self.ucb_beta = ucb_beta
+        self.believer = believer
+        self.rescale_every = rescale_every
+        self._scale: tuple[int, float] | None = None  # (results it was chosen on, scale)
         # Feasible results in arrival order: what the surrogate learns from.
         self.results: list[tuple[tuple[int, ...], float]] = []
         self._surrogate: Surrogate | None = None
@@ -99,38 +213,93 @@ class GuidedAnnealer(Annealer):
     # -- the surrogate -----------------------------------------------------------------
     def surrogate(self) -> Surrogate:
         if self._surrogate is None or self._fitted_on != len(self.results):
-            recent = self.results[-self.max_fit :]
-            x = np.array([t for t, _ in recent], dtype=np.int64)
-            y = np.array([r for _, r in recent], dtype=np.float64)
-            self._surrogate = Surrogate(x, y, self.length_scale, self.noise)
+            x, y = self._window(len(self.results))
+            scale = self._length_scale()
+            self._surrogate = Surrogate(x, y, scale, self.noise)
             self._fitted_on = len(self.results)
             self.fits += 1
         return self._surrogate
+
+    def _window(self, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """The fit data after `count` results: the last `max_fit` of them."""
+        recent = self.results[:count][-self.max_fit :]
+        x = np.array([t for t, _ in recent], dtype=np.int64)
+        y = np.array([r for _, r in recent], dtype=np.float64)
+        return x, y
+
+    def _length_scale(self) -> float:
+        """The length scale chosen by marginal likelihood every `rescale_every` results
+        (a pure function of the results, so a restored policy chooses the same)."""
+        scales = (
+            (float(self.length_scale),)
+            if isinstance(self.length_scale, (int, float))
+            else tuple(self.length_scale)
+        )
+        at = max(self.min_results, len(self.results) // self.rescale_every * self.rescale_every)
+        if self._scale is None or self._scale[0] != at:
+            self._scale = (at, choose_length_scale(*self._window(at), scales, self.noise))
+        return self._scale[1]
+
+    def _moves(
+        self,
+        source: tuple[int, ...],
+        count: int,
+        pool: dict[tuple[int, ...], None],
+        free: list[int] | None = None,
+    ) -> None:
+        """Up to `count` fresh moves from `source` into `pool` (twice the draws at most)."""
+        two_hop = round(count * self.two_hop_share)
+        added = 0
+        for n in range(count * 2):
+            if added >= count:
+                break
+            distance = 2 if n % count < two_hop and len(self._mutable) > 1 else 1
+            candidate = self._move(source, distance, free if distance == 1 else None)
+            if candidate not in pool and self._fresh(candidate):
+                pool[candidate] = None
+                added += 1
 
     def _fresh_candidate(self) -> tuple[int, ...]:
         base = self.base_tokens
         if (
             len(self.results) < self.min_results
             or self.lost
-            or self.radius != 1
             or base not in self._issued  # the start is evaluated first, as by the annealer
         ):
             return super()._fresh_candidate()
-        free = self._free_positions(base)
-        two_hop = round(self.candidates * self.two_hop_share)
         pool: dict[tuple[int, ...], None] = {}
-        for n in range(self.candidates * 2):  # collisions: twice the draws at most
-            if len(pool) >= self.candidates:
+        if self.candidates:
+            self._moves(base, self.candidates, pool, self._free_positions(base))
+        if self.top_k and self.top_candidates:
+            top = heapq.nlargest(self.top_k, self.results, key=lambda r: r[1])
+            sources = list(dict.fromkeys(t for t, _ in top))
+            share, extra = divmod(self.top_candidates, len(sources))
+            for i, source in enumerate(sources):
+                self._moves(source, share + (i < extra), pool)
+        for _ in range(self.random_candidates * 2):
+            if len(pool) >= self.candidates + self.top_candidates + self.random_candidates:
                 break
-            distance = 2 if n % self.candidates < two_hop and len(self._mutable) > 1 else 1
-            candidate = self._move(base, distance, free if distance == 1 else None)
+            candidate = tuple(int(self._rng.integers(r)) for r in self.range_table)
             if candidate not in pool and self._fresh(candidate):
                 pool[candidate] = None
         if not pool:
             return super()._fresh_candidate()
         options = list(pool)
-        predicted = self.surrogate().predict(np.array(options, dtype=np.int64))
-        return options[int(np.argmax(predicted))]
+        return options[int(np.argmax(self._scores(options)))]
+
+    def _scores(self, options: list[tuple[int, ...]]) -> np.ndarray:
+        surrogate = self.surrogate()
+        x = np.array(options, dtype=np.int64)
+        if self.acquisition == "mean":
+            return surrogate.predict(x)
+        pending = None
+        if self.believer and self.origins:
+            pending = np.array(list(self.origins), dtype=np.int64)
+        mean, sd = surrogate.posterior(x, pending)
+        if self.acquisition == "ucb":
+            ucb: np.ndarray = mean + self.ucb_beta * sd
+            return ucb
+        return expected_improvement(mean, sd, surrogate.best)
 
     # -- results -----------------------------------------------------------------------
     def apply_result(
