@@ -368,9 +368,7 @@ def test_a_damaged_backup_is_refused_and_creates_nothing(tmp_path):
     c.close()
 
 
-def test_export_is_the_study_and_every_trial_with_its_curve_in_the_public_schema(
-    tmp_path, tokens
-):
+def test_export_is_the_study_and_every_trial_with_its_curve_in_the_public_schema(tmp_path, tokens):
     running = start_server("127.0.0.1", 0, tmp_path / "ck", tokens_files=[tokens["store"]])
     try:
         with Client(running.address, auth_token=ADMIN_TOKEN, client_id="t") as admin:
@@ -423,7 +421,7 @@ def test_an_export_under_live_trainers_is_one_state_of_the_study(tmp_path, token
         for t in trainers:
             t.start()
         documents = []
-        for i in range(3):  # bounded: three exports while the trainers run
+        for _ in range(3):  # bounded: three exports while the trainers run
             result = sanas(running.address, tokens["admin"], "export", "s", check=False)
             if result.returncode == 0:
                 documents.append(json.loads(result.stdout))

@@ -69,12 +69,13 @@ def trace_context() -> list[tuple[str, str]]:
     application has imported it (to configure a tracer provider), and it is optional."""
     if "opentelemetry.trace" not in sys.modules:
         return []
-    from opentelemetry import propagate, trace
+    from opentelemetry.propagate import inject
+    from opentelemetry.trace import get_current_span
 
-    if not trace.get_current_span().get_span_context().is_valid:
+    if not get_current_span().get_span_context().is_valid:
         return []  # no span here: nothing to continue
     carrier: dict[str, str] = {}
-    propagate.inject(carrier)
+    inject(carrier)
     return list(carrier.items())
 
 
