@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import signal
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from .controller import DEFAULT_DELETED_RETENTION, MAX_DELETED_RETENTION
 from .credentials import DEFAULT_POLL_SECONDS
 from .errors import CheckpointInUse
 from .logs import LOG_FORMATS, configure_logging
@@ -23,6 +25,25 @@ from .server import (
     TlsFiles,
     start_server,
 )
+
+DURATION_UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def retention(text: str) -> float:
+    """Seconds of a retention: a number, optionally with a unit s, m, h or d ("7d",
+    "36h", "90", "0.5s"); 0 to 100 years."""
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*([smhd]?)\s*", text)
+    if match is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a duration: a number of seconds, or one with a unit s, m, h "
+            "or d (e.g. 7d, 36h, 90m)"
+        )
+    seconds = float(match.group(1)) * DURATION_UNITS[match.group(2)]
+    if not seconds <= MAX_DELETED_RETENTION:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: at most 100 years ({MAX_DELETED_RETENTION:.0f} s)"
+        )
+    return seconds
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -137,6 +158,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
             "INVALID_ARGUMENT, since such a call may be for a trial the study no longer has"
         ),
     )
+    parser.add_argument(
+        "--deleted-retention",
+        type=retention,
+        default=DEFAULT_DELETED_RETENTION,
+        metavar="DURATION",
+        help=(
+            "how long a soft-deleted study is kept (undeletable) before it is purged, e.g. "
+            "7d, 36h, 90m, 600 (seconds); 0: every delete purges at once (default 7d)"
+        ),
+    )
     parser.add_argument("--log-level", default="INFO")
     parser.add_argument(
         "--log-format",
@@ -182,6 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             max_watchers=args.max_watchers,
             allow_unbound_trial_calls=args.allow_unbound_trial_calls,
             metrics_study_labels=args.metrics_study_labels,
+            deleted_retention=args.deleted_retention,
         )
     except (OSError, ValueError, CheckpointInUse) as exc:
         logging.error("cannot start: %s", exc)
