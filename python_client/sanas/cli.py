@@ -1,8 +1,9 @@
 """`sanas`: look at and manage the searches of a running controller.
 
 sanas [--address HOST:PORT] [--tls-ca F] [--tls-cert F --tls-key F] [--token-file F] CMD
-studies | status STUDY | trials STUDY | best STUDY | watch STUDY | plot STUDY [-o F.png]
-import-paddleslim CHECKPOINT --study ID | delete STUDY --yes
+studies [--deleted] | status STUDY | trials STUDY | best STUDY | watch STUDY
+plot STUDY [-o F.png] | import-paddleslim CHECKPOINT --study ID
+delete STUDY [--purge] --yes | undelete STUDY
 backup STUDY|--all --to DIR | restore DIR [--as ID]
 dashboard [--port 8080] [--host 127.0.0.1] [--dashboard-token-file F] [--allow-delete]
           [--max-watches N] [--idle-seconds S]
@@ -82,18 +83,20 @@ def counts_text(counts: pb.TrialCounts) -> str:
 # -- commands --------------------------------------------------------------------------
 def cmd_studies(client: Client, args: argparse.Namespace) -> int:
     rows = []
-    for s in client.list_studies():
+    for s in client.list_studies(show_deleted=args.deleted):
         used = s.config.search_steps - s.budget_remaining
-        rows.append(
-            [
-                s.study_id,
-                state_name(s.state, pb.StudyState),
-                f"{used}/{s.config.search_steps}",
-                fmt_reward(s, "best_reward"),
-                s.trial_counts.active,
-            ]
-        )
-    print(table(rows, ["study", "state", "budget used", "best reward", "running"]))
+        row = [
+            s.study_id,
+            state_name(s.state, pb.StudyState),
+            f"{used}/{s.config.search_steps}",
+            fmt_reward(s, "best_reward"),
+            s.trial_counts.active,
+        ]
+        if args.deleted:  # when each soft-deleted study is purged unless undeleted
+            row.append(when(seconds(s.expire_time)))
+        rows.append(row)
+    header = ["study", "state", "budget used", "best reward", "running"]
+    print(table(rows, header + (["purged at"] if args.deleted else [])))
     return 0
 
 
@@ -339,12 +342,39 @@ def cmd_import(client: Client, args: argparse.Namespace) -> int:
 
 def cmd_delete(client: Client, args: argparse.Namespace) -> int:
     if not args.yes:
-        print(
-            f"deleting {args.study!r} removes its checkpoint; add --yes to confirm", file=sys.stderr
+        what = (
+            "purging it removes its checkpoint for good (no undelete)"
+            if args.purge
+            else "deleting it stops its search; it can be undeleted until the controller's "
+            "retention runs out"
         )
+        print(f"sanas delete {args.study}: {what}; add --yes to confirm", file=sys.stderr)
         return 2
-    client.delete_study(args.study)
-    print(f"deleted study {args.study!r}")
+    deleted = client.delete_study(args.study, purge=args.purge)
+    if deleted is None:
+        print(f"purged study {args.study!r}: it and its checkpoint are gone for good")
+        return 0
+    expires = when(seconds(deleted.expire_time))
+    counts = deleted.trial_counts
+    trials = sum(getattr(counts, f.name) for f in counts.DESCRIPTOR.fields)
+    print(
+        f"deleted study {args.study!r} ({trials} trials, best reward "
+        f"{fmt_reward(deleted, 'best_reward')}): it takes no trial calls now, and is purged "
+        f"at {expires}.\n"
+        f"  undo it until then:  sanas undelete {args.study}\n"
+        f"  purge it now:        sanas delete {args.study} --purge --yes"
+    )
+    return 0
+
+
+def cmd_undelete(client: Client, args: argparse.Namespace) -> int:
+    s = client.undelete_study(args.study)
+    used = s.config.search_steps - s.budget_remaining
+    print(
+        f"undeleted study {args.study!r}: {state_name(s.state, pb.StudyState)}, "
+        f"{used}/{s.config.search_steps} trials used, best reward {fmt_reward(s, 'best_reward')}, "
+        f"uid {s.uid} (the same: its trainers' trials are still theirs)"
+    )
     return 0
 
 
@@ -519,7 +549,13 @@ def parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="command", required=True)
     study_help = "study id (`sanas studies` lists them)"
-    sub.add_parser("studies", help="list studies").set_defaults(run=cmd_studies)
+    studies = sub.add_parser("studies", help="list studies")
+    studies.add_argument(
+        "--deleted",
+        action="store_true",
+        help="list soft-deleted studies too, with when each is purged",
+    )
+    studies.set_defaults(run=cmd_studies)
     status = sub.add_parser("status", help="a study at a glance, with its trainers")
     status.add_argument("study", help=study_help)
     status.set_defaults(run=cmd_status)
@@ -576,10 +612,24 @@ def parser() -> argparse.ArgumentParser:
     )
     imp.add_argument("--config", action="append", help="search-space key (repeatable)")
     imp.set_defaults(run=cmd_import)
-    delete = sub.add_parser("delete", help="delete a study and its checkpoint")
+    delete = sub.add_parser(
+        "delete",
+        help="delete a study: soft (undeletable until the controller's retention runs out) "
+        "unless --purge",
+    )
     delete.add_argument("study", help=study_help)
-    delete.add_argument("--yes", action="store_true", help="really delete (no undo)")
+    delete.add_argument(
+        "--purge",
+        action="store_true",
+        help="remove the study and its checkpoint for good (live or soft-deleted; no undo)",
+    )
+    delete.add_argument("--yes", action="store_true", help="really delete")
     delete.set_defaults(run=cmd_delete)
+    undelete = sub.add_parser(
+        "undelete", help="restore a soft-deleted study as it was (`sanas studies --deleted`)"
+    )
+    undelete.add_argument("study", help=study_help)
+    undelete.set_defaults(run=cmd_undelete)
     backup = sub.add_parser(
         "backup", help="copy a study (or all) from the controller into a local folder"
     )

@@ -45,6 +45,7 @@ from .errors import (
     SanasError,
     SearchFinished,
     StaleTrialError,
+    StudyDeletedError,
     StudyExistsError,
     StudyNotFoundError,
     TrialAlreadyCompletedError,
@@ -164,6 +165,19 @@ def trials_of(counts: pb.TrialCounts) -> int:
 def results_of(counts: pb.TrialCounts) -> int:
     """Trials that ended with a result: rewarded, infeasible or stopped early."""
     return counts.succeeded + counts.infeasible + counts.stopped
+
+
+def deleted_study_error(study: pb.Study, where_and_what: str) -> StudyDeletedError:
+    """What a SANAS that finds its study soft-deleted raises: it neither joins nor
+    recreates it (an admin deleted it; undeleting or purging it is theirs to choose)."""
+    deleted = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(study.delete_time.seconds))
+    expires = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(study.expire_time.seconds))
+    return StudyDeletedError(
+        f"study {study.study_id!r} was deleted at {deleted} and is purged at {expires}, "
+        f"{where_and_what}",
+        code="FAILED_PRECONDITION",
+        reason=pb.ErrorReason.Name(pb.ERROR_REASON_STUDY_DELETED),
+    )
 
 
 def info_of(study: pb.Study, current: Sequence[int] | None = None) -> dict[str, Any]:
@@ -355,10 +369,20 @@ class SANAS:
             existing = self._client.get_study(self._study_id)
         except StudyNotFoundError:
             return self._client.create_study(self._study_id, config)
+        if existing.state == pb.STUDY_STATE_DELETED:
+            folder = save_checkpoint or load_checkpoint
+            raise deleted_study_error(
+                existing,
+                f"in checkpoint folder {folder}; serve the folder (`sanas-server "
+                f"--checkpoint-dir {folder}`) and `sanas undelete {self._study_id}` to "
+                f"continue it, or `sanas delete {self._study_id} --purge --yes` there (or "
+                "another study_id or save_checkpoint) to start afresh",
+            )
         issued = trials_of(existing.trial_counts)
         if load_checkpoint is None:
             if not issued:
-                self._client.delete_study(self._study_id)  # nothing was searched: afresh
+                # Nothing was searched: afresh (a purge, so the id is free at once).
+                self._client.delete_study(self._study_id, purge=True)
                 return self._client.create_study(self._study_id, config)
             return self._rerun(existing, config, save_checkpoint, issued)
         try:
@@ -436,6 +460,13 @@ class SANAS:
                 return self._client.create_study(self._study_id, config)
             except StudyExistsError:  # another trainer created it just now: join that
                 study = self._client.get_study(self._study_id)
+        if study.state == pb.STUDY_STATE_DELETED:
+            raise deleted_study_error(
+                study,
+                f"at {self._client.address}; an admin can undelete it (`sanas undelete "
+                f"{self._study_id}`) or purge it (`sanas delete {self._study_id} --purge "
+                "--yes`) to start afresh",
+            )
         differences = space_differences(study.config, config)
         if differences:
             raise StudyExistsError(
