@@ -197,7 +197,7 @@ def test_a_soft_delete_refuses_trial_calls_and_an_undelete_restores_the_study_as
         with pytest.raises(errors.StudyDeleted, match="undelete") as info:
             call()
         assert "deleted at 1970-01-01T00:16:45+00:00" in str(info.value), name
-    with pytest.raises(errors.StudyExists, match="undelete it .* or purge it"):
+    with pytest.raises(errors.StudyExists, match=r"undelete it .* or purge it"):
         c.create_study("a", request(search_steps=10, seed=3))
     assert c.list_studies(0, "")[0] == []
     assert [s.study_id for s in c.list_studies(0, "", show_deleted=True)[0]] == ["a"]
