@@ -122,6 +122,16 @@ def trainers_of(trials: list[pb.Trial], lease: float) -> list[list[Any]]:
     return sorted(seen.values(), key=lambda r: -r[3])
 
 
+def deleted_rows(s: pb.Study) -> list[list[Any]]:
+    """A soft-deleted study's `status` lines: when, until when, and how to undo it."""
+    if s.state != pb.STUDY_STATE_DELETED:
+        return []
+    return [
+        ["deleted", when(seconds(s.delete_time))],
+        ["purged at", f"{when(seconds(s.expire_time))} (sanas undelete {s.study_id} before)"],
+    ]
+
+
 def cmd_status(client: Client, args: argparse.Namespace) -> int:
     s = client.get_study(args.study)
     lease = s.config.lease_duration.ToNanoseconds() / 1e9
@@ -144,6 +154,7 @@ def cmd_status(client: Client, args: argparse.Namespace) -> int:
                 ["moves", f"{s.accepted_moves} accepted, {s.rejected_moves} rejected"],
                 ["lease expirations", s.lease_expirations],
                 ["created", when(seconds(s.create_time))],
+                *deleted_rows(s),
             ],
             ["study", s.study_id],
         )
