@@ -110,8 +110,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--audit-log",
         type=Path,
         help=(
-            "append-only JSON-lines log of study creates, deletes, imports, refused admin "
-            "calls and credential reloads (default <checkpoint-dir>/audit.log)"
+            "append-only JSON-lines log of study creates, deletes, purges, undeletes, "
+            "imports, backups, restores, expiry purges, refused admin calls and credential "
+            "reloads (default <checkpoint-dir>/audit.log)"
         ),
     )
     parser.add_argument(
