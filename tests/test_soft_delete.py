@@ -316,3 +316,26 @@ def test_listing_pages_leave_soft_deleted_studies_out_unless_asked(server, clien
     everything = [s for page in pages(True) for s in page]
     assert everything == [f"s{n}" for n in range(7)]
     assert [s.study_id for s in client.list_studies(show_deleted=True)] == everything
+
+
+def test_a_sanas_trainer_is_stopped_precisely_and_never_recreates_a_deleted_study(server, client):
+    from sanas import SANAS
+
+    space = [("custom", {"range_table": [5, 5, 5]})]
+    options = {"server_addr": server.address, "is_server": False, "save_checkpoint": None}
+    nas = SANAS(space, study_id="s", search_steps=20, **options)
+    try:
+        nas.next_archs()
+        client.delete_study("s")
+        with pytest.raises(errors.StudyDeletedError, match="sanas undelete s"):
+            nas.reward(0.5)
+        # A trainer that starts meanwhile neither joins it nor creates it again.
+        with pytest.raises(errors.StudyDeletedError, match="undelete it") as info:
+            SANAS(space, study_id="s", search_steps=20, **options)
+        assert info.value.reason == "ERROR_REASON_STUDY_DELETED"
+        assert client.get_study("s").state == pb.STUDY_STATE_DELETED
+        client.undelete_study("s")
+        nas.reward(0.5)  # its trial is still its own
+        assert client.get_study("s").trial_counts.succeeded == 1
+    finally:
+        nas.close()
