@@ -54,6 +54,7 @@ class RunningServer:
     credentials: CredentialsWatcher | None = None
     audit: AuditLog | None = None
     _stopping: threading.Event = field(default_factory=threading.Event)
+    _purger: threading.Thread | None = None  # purge_expired_studies' thread
 
     def reload_credentials(self) -> None:
         """Re-read the TLS files and tokens now (what SIGHUP does), changed or not."""
@@ -76,6 +77,8 @@ class RunningServer:
         self.health.enter_graceful_shutdown()
         self.controller.end_watches()  # watch streams would hold the drain open
         self.server.stop(grace).wait()
+        if self._purger is not None:  # a pass under way ends its batch (bounded) first
+            self._purger.join(timeout=30)
         self.controller.close()
         if self.credentials is not None:
             self.credentials.stop()
@@ -359,7 +362,7 @@ def start_server(
     )
     credentials.start()
     watch_storage(running)
-    purge_expired_studies(running)
+    running._purger = purge_expired_studies(running)
     if metrics_port is not None:
         try:
             running._metrics_http, running.metrics_host, running.metrics_port = metrics.serve(
