@@ -77,6 +77,7 @@ TIERS = {
         "test_load.py",
         "test_monitoring.py",
         "test_netns.py",
+        "test_soft_delete.py",
         "test_trainer_groups.py",
     },
 }

@@ -146,7 +146,7 @@ def test_backup_mid_run_restores_every_acknowledged_result_as_a_new_incarnation(
             copy = admin.get_study("s-copy")
             assert copy.uid not in (old.uid, restored.uid)
             assert restored_results(admin, "s-copy") == results  # the same copy
-            admin.delete_study("s")
+            admin.delete_study("s", purge=True)  # a soft-deleted one still holds the id
         sanas(running.address, tokens["admin"], "restore", str(folder))
         with Client(running.address, auth_token=ADMIN_TOKEN) as admin:
             again = admin.get_study("s")

@@ -431,7 +431,7 @@ def test_example_trainers_drop_a_trial_whose_study_was_created_again(
         wait_until(first_epoch_reported, 30)
         trainer.send_signal(signal.SIGSTOP)
         config = client.get_study(study_id).config
-        client.delete_study(study_id)
+        client.delete_study(study_id, purge=True)
         client.create_study(study_id, config)
         trainer.send_signal(signal.SIGCONT)
         out, err = trainer.communicate(timeout=60)

@@ -162,15 +162,94 @@ def test_paging_of_trials_and_studies():
         c.list_trials("a", 3, "garbage!", None)
 
 
-def test_delete_removes_the_study_and_its_files(tmp_path):
+def test_a_purge_removes_the_study_and_its_files(tmp_path):
     c = Controller(FileStorage(tmp_path))
     c.create_study("a", request())
-    c.delete_study("a")
+    assert c.delete_study("a", purge=True) is None
     with pytest.raises(errors.StudyNotFound):
         c.get_study("a")
     assert list((tmp_path / "studies").iterdir()) == []
     c.close()
-    assert Controller(FileStorage(tmp_path)).list_studies(0, "")[0] == []
+    assert Controller(FileStorage(tmp_path)).list_studies(0, "", show_deleted=True)[0] == []
+
+
+def test_a_soft_delete_refuses_trial_calls_and_an_undelete_restores_the_study_as_it_was():
+    now = [1000.0]
+    c = Controller(MemoryStorage(), clock=lambda: now[0], deleted_retention=3600)
+    c.create_study("a", request(search_steps=10, seed=3))
+    drive(c, "a", 4)
+    held = c.suggest_trial("a", "w")
+    before = c.get_study("a")
+    trials_before = c.list_trials("a", 100, "", None)[0]
+    now[0] += 5
+    deleted = c.delete_study("a")
+    assert (deleted.delete_time, deleted.expire_time) == (1005.0, 1005.0 + 3600)
+    assert c.get_study("a") == deleted  # Get still answers (AIP-164)
+    calls = {
+        "suggest": lambda: c.suggest_trial("a", "w"),
+        "complete": lambda: c.complete_trial("a", held.trial_id, 1.0, False),
+        "heartbeat": lambda: c.heartbeat_trial("a", held.trial_id),
+        "progress": lambda: c.report_progress("a", held.trial_id, 1, 0.5),
+        "skip": lambda: c.skip_trial("a", held.trial_id),
+        "watch": lambda: c.watch("a"),
+    }
+    for name, call in calls.items():
+        with pytest.raises(errors.StudyDeleted, match="undelete") as info:
+            call()
+        assert "deleted at 1970-01-01T00:16:45+00:00" in str(info.value), name
+    with pytest.raises(errors.StudyExists, match=r"undelete it .* or purge it"):
+        c.create_study("a", request(search_steps=10, seed=3))
+    assert c.list_studies(0, "")[0] == []
+    assert [s.study_id for s in c.list_studies(0, "", show_deleted=True)[0]] == ["a"]
+    assert c.list_trials("a", 100, "", None)[0] == trials_before  # readable meanwhile
+    assert c.delete_study("a") == deleted  # again: nothing changes
+    now[0] += 60
+    restored = c.undelete_study("a")
+    assert restored == before  # trials, best, budget, temperature, uid: all as they were
+    with pytest.raises(errors.StudyExists, match="not deleted"):
+        c.undelete_study("a")
+    # The held trial is still its trainer's, with a whole lease from the undelete.
+    (running,) = c.list_trials("a", 100, "", TrialState.ACTIVE)[0]
+    assert running.lease_expire == now[0] + before.spec.lease_seconds
+    done = c.complete_trial("a", held.trial_id, 1.0, False)
+    assert done.trial.state is TrialState.SUCCEEDED
+    with pytest.raises(errors.StudyNotFound):
+        c.undelete_study("never")
+
+
+def test_a_retention_of_zero_makes_every_delete_a_purge():
+    c = Controller(MemoryStorage(), deleted_retention=0)
+    c.create_study("a", request())
+    assert c.delete_study("a") is None
+    with pytest.raises(errors.StudyNotFound):
+        c.get_study("a")
+    c.create_study("a", request())  # the id is free at once
+    with pytest.raises(ValueError, match="deleted_retention"):
+        Controller(MemoryStorage(), deleted_retention=-1)
+
+
+def test_expired_soft_deletes_are_purged_earliest_first_in_bounded_batches():
+    now = [0.0]
+    c = Controller(MemoryStorage(), clock=lambda: now[0], deleted_retention=100)
+    for n, study_id in enumerate(["c", "a", "b", "kept", "undone"]):
+        now[0] = float(n)
+        c.create_study(study_id, request())
+        c.delete_study(study_id)
+    c.undelete_study("undone")
+    now[0] = 102.5  # past the expiry of the first three deletes (at 100, 101, 102)
+    assert c.next_expiry() == 100.0
+    first = c.purge_expired(limit=2)
+    assert [(e.study_id, e.deletion.delete_time, e.error) for e in first] == [
+        ("c", 0.0, ""),
+        ("a", 1.0, ""),
+    ]
+    assert [e.study_id for e in c.purge_expired(limit=2)] == ["b"]
+    assert c.purge_expired(limit=2) == []
+    ids = [s.study_id for s in c.list_studies(0, "", show_deleted=True)[0]]
+    assert ids == ["kept", "undone"]
+    with pytest.raises(errors.StudyNotFound):
+        c.get_study("c")
+    c.create_study("c", request())  # its id is free again
 
 
 def test_import_of_a_paddleslim_checkpoint(tmp_path):

@@ -4,6 +4,7 @@ sanas-server while a background trainer runs the study."""
 
 from __future__ import annotations
 
+import datetime
 import filecmp
 import json
 import shutil
@@ -239,10 +240,17 @@ def test_delete_needs_allow_delete_and_confirmation(controller: ServerProcess) -
         assert status == 400 and b"type the study id" in text
         status, _ = rw.post("/api/studies/doomed/delete", {"confirm": "doomed"}, {})
         assert status == 400
-        status, _ = rw.post("/api/studies/doomed/delete", {"confirm": "doomed"}, headers)
+        status, text = rw.post("/api/studies/doomed/delete", {"confirm": "doomed"}, headers)
         assert status == 200
+        answer = json.loads(text)
+        assert answer["deleted"] == "doomed" and answer["purged"] is False
         with Client(controller.address) as c:
             assert [s.study_id for s in c.list_studies()] == []
+            # The dashboard's delete is soft: kept, and undeletable until it expires.
+            (kept,) = c.list_studies(show_deleted=True)
+            assert kept.state == pb.STUDY_STATE_DELETED
+            expires = datetime.datetime.fromisoformat(answer["expire_time"])
+            assert expires == kept.expire_time.ToDatetime(datetime.timezone.utc)
     finally:
         rw.close()
 

@@ -80,8 +80,14 @@ REQUESTS = {
         pb.CreateStudyRequest, study_id=TEXT.filter(lambda s: s != "ref"), config=study_configs()
     ),
     "GetStudy": st.builds(pb.GetStudyRequest, study_id=STUDY_IDS),
-    "ListStudies": st.builds(pb.ListStudiesRequest, page_size=INT32, page_token=TEXT),
-    "DeleteStudy": st.builds(pb.DeleteStudyRequest, study_id=TEXT.filter(lambda s: s != "ref")),
+    "ListStudies": st.builds(
+        pb.ListStudiesRequest, page_size=INT32, page_token=TEXT, show_deleted=st.booleans()
+    ),
+    "DeleteStudy": st.builds(
+        pb.DeleteStudyRequest, study_id=TEXT.filter(lambda s: s != "ref"), purge=st.booleans()
+    ),
+    # "ref" is live: its undelete is refused (ALREADY_EXISTS) and changes nothing.
+    "UndeleteStudy": st.builds(pb.UndeleteStudyRequest, study_id=STUDY_IDS),
     "SuggestTrial": st.builds(
         pb.SuggestTrialRequest, study_id=STUDY_IDS, client_id=TEXT, request_id=TEXT
     ),

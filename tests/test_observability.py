@@ -83,12 +83,12 @@ def test_process_build_and_watch_metrics_are_served(four_studies):
     assert got[("sanas_watch_streams_max", ())] == four_studies.max_watchers
     assert got[("sanas_study_series_limit", ())] == 100
     status = {dict(labels)["status"]: v for (n, labels), v in got.items() if n == "sanas_studies"}
-    assert status == {"running": 1, "idle": 3, "completed": 0, "broken": 0}
+    assert status == {"running": 1, "idle": 3, "completed": 0, "broken": 0, "deleted": 0}
     # Every storage operation is there from the start, at 0, so increase() sees the first.
     errors = {
         dict(lb)["operation"] for (n, lb), _ in got.items() if n == "sanas_storage_errors_total"
     }
-    assert errors == {"create", "delete", "journal write", "probe", "snapshot"}
+    assert errors == {"create", "delete", "journal write", "probe", "snapshot", "undelete"}
 
 
 def test_an_open_watch_takes_a_slot(four_studies):

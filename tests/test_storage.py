@@ -55,6 +55,81 @@ def test_contract_a_new_instance_of_an_id_is_a_new_key(storage):
     assert storage.load(new) == ({"study_id": "a", "n": 2}, [])
 
 
+def test_contract_soft_delete_keeps_the_study_and_undelete_brings_it_back(storage):
+    a = storage.create("a", {"study_id": "a"}, [{"n": 0}])
+    storage.append(a, [{"n": 1}])()
+    assert storage.deletion(a) is None
+    storage.soft_delete(a, {"delete_time": 10.0, "expire_time": 20.0})
+    assert storage.deletion(a) == {"delete_time": 10.0, "expire_time": 20.0}
+    assert storage.keys() == [a]  # still listed: the controller keeps it, as deleted
+    assert storage.load(a) == ({"study_id": "a"}, [{"n": 0}, {"n": 1}])
+    storage.undelete(a)
+    assert storage.deletion(a) is None
+    storage.append(a, [{"n": 2}])()  # its journal was never closed
+    assert [e["n"] for e in storage.load(a)[1]] == [0, 1, 2]
+
+
+def test_contract_a_soft_deleted_study_is_purged_by_delete(storage):
+    a = storage.create("a", {"study_id": "a"}, [{"n": 0}])
+    storage.soft_delete(a, {"delete_time": 1.0, "expire_time": 2.0})
+    storage.delete(a)()
+    assert storage.keys() == []
+    assert storage.deletion(a) is None
+    with pytest.raises(StorageFailure):
+        storage.append(a, [{"n": 1}])
+
+
+def test_a_soft_deleted_folder_moves_to_deleted_and_back_and_survives_a_reopen(tmp_path):
+    s = FileStorage(tmp_path)
+    a = s.create("a", {"study_id": "a"}, [{"n": 0}])
+    b = s.create("b", {"study_id": "b"}, [])
+    s.soft_delete(a, {"delete_time": 1.5, "expire_time": 2.5})
+    # Releases before soft deletes read studies/ only: they neither see nor remove it.
+    assert sorted(p.name for p in (tmp_path / "studies").iterdir()) == [b]
+    assert sorted(p.name for p in (tmp_path / "deleted" / a).iterdir()) == [
+        "deletion.json",
+        JOURNAL,
+        "study.json",
+    ]
+    s.close()  # a restart (or a kill: every step was fsynced before soft_delete returned)
+    s = FileStorage(tmp_path)
+    assert s.keys() == sorted([a, b])
+    assert s.deletion(a) == {"delete_time": 1.5, "expire_time": 2.5}
+    assert s.load(a)[1] == [{"n": 0}]
+    s.undelete(a)
+    assert not (tmp_path / "deleted" / a).exists()
+    assert sorted(p.name for p in (tmp_path / "studies" / a).iterdir()) == [JOURNAL, "study.json"]
+    s.append(a, [{"n": 1}])()
+    s.close()
+    s = FileStorage(tmp_path)
+    assert s.deletion(a) is None and [e["n"] for e in s.load(a)[1]] == [0, 1]
+    s.close()
+
+
+def test_a_deletion_record_left_in_a_live_folder_means_nothing(tmp_path):
+    # A crash between writing deletion.json and moving the folder: the delete was never
+    # acknowledged, so the study is live and the record is removed when it loads.
+    s = FileStorage(tmp_path)
+    a = s.create("a", {"study_id": "a"}, [{"n": 0}])
+    s.close()
+    (tmp_path / "studies" / a / "deletion.json").write_text('{"delete_time": 1}')
+    s = FileStorage(tmp_path)
+    assert s.deletion(a) is None
+    assert s.load(a)[1] == [{"n": 0}]
+    assert not (tmp_path / "studies" / a / "deletion.json").exists()
+    s.close()
+
+
+def test_an_unreadable_deletion_record_is_a_corrupt_checkpoint(tmp_path):
+    s = FileStorage(tmp_path)
+    a = s.create("a", {"study_id": "a"}, [])
+    s.soft_delete(a, {"delete_time": 1.0, "expire_time": 2.0})
+    (tmp_path / "deleted" / a / "deletion.json").write_text("{torn")
+    with pytest.raises(CorruptCheckpoint, match=r"deletion\.json"):
+        s.deletion(a)
+    s.close()
+
+
 def test_contract_rotation_then_snapshot(storage):
     a = storage.create("a", {"study_id": "a"}, [{"n": 0}])
     rotation = storage.rotate(a)

@@ -53,7 +53,7 @@ def test_a_suggestion_delayed_across_delete_and_create_gets_not_found(tmp_path, 
     stale = threading.Thread(target=stale_call, name="stale")
     stale.start()
     assert looked_up.wait(5)
-    c.delete_study("s")
+    c.delete_study("s", purge=True)
     c.create_study("s", request(seed=2))
     go_on.set()
     stale.join(5)
@@ -92,7 +92,7 @@ def test_delete_and_create_churn_gives_only_precise_errors(tmp_path):
             if time.monotonic() > deadline:
                 return
             try:
-                c.delete_study("s")
+                c.delete_study("s", purge=True)
             except server_errors.StudyNotFound:
                 pass
             c.create_study("s", request(search_steps=10**6))
@@ -194,18 +194,23 @@ class BlockingStorage(FileStorage):
         self._hold(key)
         return super().delete(key)
 
+    def soft_delete(self, key, deletion):
+        self._hold(key)
+        return super().soft_delete(key, deletion)
 
-@pytest.mark.parametrize("slow_call", ["create", "delete"])
+
+@pytest.mark.parametrize("slow_call", ["create", "purge", "soft-delete"])
 def test_file_work_on_one_study_does_not_hold_up_the_others(tmp_path, slow_call):
     storage = BlockingStorage(tmp_path, "slow")
     c = Controller(storage)
     c.create_study("other", request(seed=1))
-    if slow_call == "delete":
+    if slow_call != "create":
         c.create_study("slow", request(seed=1))
     storage.release.clear()
     target = {
         "create": lambda: c.create_study("slow", request(seed=1)),
-        "delete": lambda: c.delete_study("slow"),
+        "purge": lambda: c.delete_study("slow", purge=True),
+        "soft-delete": lambda: c.delete_study("slow"),
     }
     worker = threading.Thread(target=target[slow_call])
     worker.start()

@@ -287,7 +287,7 @@ def test_every_rank_of_a_group_gets_the_stale_error_for_a_study_created_again(se
         t.start()
     handed.wait(timeout=30)
     with Client(server.address, client_id="setup") as c:
-        c.delete_study("again")
+        c.delete_study("again", purge=True)
         c.create_study("again", config)
         c.suggest_trial("again")  # the new study's trial 0, held by another trainer
         recreated.set()

@@ -65,7 +65,7 @@ def test_a_trainer_across_a_delete_and_create_is_refused_for_every_trial_call(se
         stale.report_progress("s", old.trial_id, 1, 0.4)
         keeper = stale.keep_alive("s", old.trial_id, interval=0.05)  # bound to `old`
         try:
-            fresh.delete_study("s")
+            fresh.delete_study("s", purge=True)
             fresh.create_study("s", config)
             new = fresh.suggest_trial("s")
             # The same config and seed issue the same tokens under the same id: only the
@@ -106,7 +106,7 @@ def test_a_trainer_across_a_delete_and_create_is_refused_for_every_trial_call(se
 def test_the_refusal_is_failed_precondition_with_the_stale_reason_on_the_wire(server, client):
     client.create_study("w", custom_config(TABLE, search_steps=3))
     trial = client.suggest_trial("w")
-    client.delete_study("w")
+    client.delete_study("w", purge=True)
     client.create_study("w", custom_config(TABLE, search_steps=3))
     channel = grpc.insecure_channel(server.address)
     stub = sanas_pb2_grpc.ControllerServiceStub(channel)
@@ -268,7 +268,7 @@ def test_a_study_keeps_its_uid_across_restarts_and_a_new_one_gets_another(tmp_pa
     c.close()
     c = Controller(FileStorage(tmp_path / "ckpt"))
     assert c.get_study("k").uid == first
-    c.delete_study("k")
+    c.delete_study("k", purge=True)
     again, _ = c.create_study("k", CUSTOM)
     assert again.uid != first
     c.close()

@@ -254,8 +254,11 @@ def test_an_overflowed_or_deleted_watcher_frees_its_slot_when_unwatched(
     c.watch("t")
 
 
-def test_a_watch_racing_a_delete_is_not_found_instead_of_waiting_forever(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize(
+    ("purge", "refusal"), [(True, errors.StudyNotFound), (False, errors.StudyDeleted)]
+)
+def test_a_watch_racing_a_delete_is_refused_instead_of_waiting_forever(
+    monkeypatch: pytest.MonkeyPatch, purge: bool, refusal: type[Exception]
 ) -> None:
     c = Controller(MemoryStorage(), max_watchers=1)
     c.create_study("s", request())
@@ -266,11 +269,11 @@ def test_a_watch_racing_a_delete_is_not_found_instead_of_waiting_forever(
         entry = lookup(study_id)
         if not raced:  # delete lands between watch()'s lookup and its subscribe
             raced.append(True)
-            c.delete_study(study_id)
+            c.delete_study(study_id, purge=purge)
         return entry
 
     monkeypatch.setattr(c, "_entry", entry_then_deleted)
-    with pytest.raises(errors.StudyNotFound):
+    with pytest.raises(refusal):
         c.watch("s")
     c.create_study("t", request())
     c.watch("t")  # the failed watch gave its slot back

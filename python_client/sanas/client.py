@@ -361,22 +361,42 @@ class Client:
     def get_study(self, study_id: str) -> pb.Study:
         return self._call(self._stub.GetStudy, pb.GetStudyRequest(study_id=study_id)).study
 
-    def list_studies(self, page_size: int = 0) -> Iterator[pb.Study]:
+    def list_studies(self, page_size: int = 0, show_deleted: bool = False) -> Iterator[pb.Study]:
+        """Every study (pages followed for you); soft-deleted ones (state
+        STUDY_STATE_DELETED) only with `show_deleted`."""
         token = ""
         while True:
-            request = pb.ListStudiesRequest(page_size=page_size, page_token=token)
+            request = pb.ListStudiesRequest(
+                page_size=page_size, page_token=token, show_deleted=show_deleted
+            )
             response = self._call(self._stub.ListStudies, request)
             yield from response.studies
             token = response.next_page_token
             if not token:
                 return
 
-    def delete_study(self, study_id: str) -> None:
+    def delete_study(self, study_id: str, purge: bool = False) -> pb.Study | None:
+        """Delete a study (an admin token's call). By default the delete is soft: the
+        study is kept whole, in state STUDY_STATE_DELETED, until its `expire_time` (the
+        controller's --deleted-retention), `undelete_study` restores it, and it is
+        returned. `purge=True` removes it (live or soft-deleted) with its files for good,
+        and returns None; so does a controller whose retention is 0."""
         # The controller logs who deleted what: say who we are.
         delete = functools.partial(
             self._stub.DeleteStudy, metadata=[("sanas-client-id", self.client_id)]
         )
-        self._call(delete, pb.DeleteStudyRequest(study_id=study_id))
+        response = self._call(delete, pb.DeleteStudyRequest(study_id=study_id, purge=purge))
+        return response.study if response.HasField("study") else None
+
+    def undelete_study(self, study_id: str) -> pb.Study:
+        """Restore a soft-deleted study as it was deleted (an admin token's call): the same
+        uid, trials, best and budget, so its trainers' trials are still theirs. Raises
+        StudyExistsError for a study that is not deleted, StudyNotFoundError for one
+        that is not there (never was, or purged)."""
+        undelete = functools.partial(
+            self._stub.UndeleteStudy, metadata=[("sanas-client-id", self.client_id)]
+        )
+        return self._call(undelete, pb.UndeleteStudyRequest(study_id=study_id)).study
 
     def import_paddleslim_checkpoint(
         self, study_id: str, checkpoint_json: str, config: pb.StudyConfig | None = None

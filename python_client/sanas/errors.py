@@ -86,6 +86,13 @@ class PermissionDeniedError(SanasError, PermissionError):
     creating, deleting or importing a study). Nothing was changed."""
 
 
+class StudyDeletedError(SanasError):
+    """The study is soft-deleted (state STUDY_STATE_DELETED): it takes no trial calls until
+    an admin undeletes it (`Client.undelete_study`, `sanas undelete STUDY`) before its
+    expire_time, when the controller purges it. The message says when. Nothing was
+    recorded."""
+
+
 class StudyBrokenError(SanasError):
     """The study's checkpoint could not be loaded when the controller started; the message
     names the file. Repair or move the folder aside, or delete the study."""
@@ -120,6 +127,7 @@ _BY_REASON: dict[str, type[SanasError]] = {
     pb.ErrorReason.Name(pb.ERROR_REASON_TOO_MANY_WATCHERS): TooManyWatchersError,
     pb.ErrorReason.Name(pb.ERROR_REASON_TRIAL_NOT_HELD): TrialNotHeldError,
     pb.ErrorReason.Name(pb.ERROR_REASON_STALE_TRIAL): StaleTrialError,
+    pb.ErrorReason.Name(pb.ERROR_REASON_STUDY_DELETED): StudyDeletedError,
 }
 _BY_CODE: dict[str, type[SanasError]] = {
     "INVALID_ARGUMENT": InvalidArgumentError,

@@ -6,12 +6,13 @@ field differs when it searches other spaces."""
 from __future__ import annotations
 
 import logging
+import time
 import warnings
 from pathlib import Path
 from typing import Any
 
 from .client import Client
-from .errors import StudyExistsError, StudyNotFoundError
+from .errors import StudyDeletedError, StudyExistsError, StudyNotFoundError
 from .v1 import sanas_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,19 @@ def trials_of(counts: pb.TrialCounts) -> int:
 def results_of(counts: pb.TrialCounts) -> int:
     """Trials that ended with a result: rewarded, infeasible or stopped early."""
     return counts.succeeded + counts.infeasible + counts.stopped
+
+
+def deleted_study_error(study: pb.Study, where_and_what: str) -> StudyDeletedError:
+    """What a SANAS that finds its study soft-deleted raises: it neither joins nor
+    recreates it (an admin deleted it; undeleting or purging it is theirs to choose)."""
+    deleted = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(study.delete_time.seconds))
+    expires = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(study.expire_time.seconds))
+    return StudyDeletedError(
+        f"study {study.study_id!r} was deleted at {deleted} and is purged at {expires}, "
+        f"{where_and_what}",
+        code="FAILED_PRECONDITION",
+        reason=pb.ErrorReason.Name(pb.ERROR_REASON_STUDY_DELETED),
+    )
 
 
 def space_differences(study: pb.StudyConfig, mine: pb.StudyConfig) -> list[str]:
@@ -92,10 +106,20 @@ def open_as_server(
         existing = client.get_study(study_id)
     except StudyNotFoundError:
         return client.create_study(study_id, config)
+    if existing.state == pb.STUDY_STATE_DELETED:
+        folder = save_checkpoint or load_checkpoint
+        raise deleted_study_error(
+            existing,
+            f"in checkpoint folder {folder}; serve the folder (`sanas-server "
+            f"--checkpoint-dir {folder}`) and `sanas undelete {study_id}` to "
+            f"continue it, or `sanas delete {study_id} --purge --yes` there (or "
+            "another study_id or save_checkpoint) to start afresh",
+        )
     issued = trials_of(existing.trial_counts)
     if load_checkpoint is None:
         if not issued:
-            client.delete_study(study_id)  # nothing was searched: afresh
+            # Nothing was searched: afresh (a purge, so the id is free at once).
+            client.delete_study(study_id, purge=True)
             return client.create_study(study_id, config)
         return rerun(client, study_id, existing, config, save_checkpoint, issued)
     try:
@@ -158,6 +182,13 @@ def join(client: Client, study_id: str, config: pb.StudyConfig, passed: set[str]
             return client.create_study(study_id, config)
         except StudyExistsError:  # another trainer created it just now: join that
             study = client.get_study(study_id)
+    if study.state == pb.STUDY_STATE_DELETED:
+        raise deleted_study_error(
+            study,
+            f"at {client.address}; an admin can undelete it (`sanas undelete "
+            f"{study_id}`) or purge it (`sanas delete {study_id} --purge "
+            "--yes`) to start afresh",
+        )
     differences = space_differences(study.config, config)
     if differences:
         raise StudyExistsError(

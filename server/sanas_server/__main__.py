@@ -6,11 +6,13 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import signal
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from .controller import DEFAULT_DELETED_RETENTION, MAX_DELETED_RETENTION
 from .credentials import DEFAULT_POLL_SECONDS
 from .errors import CheckpointInUse
 from .logs import LOG_FORMATS, configure_logging
@@ -25,6 +27,25 @@ from .server import (
     start_server,
 )
 from .spans import TRACING_MODES, tracing_mode, tracing_module
+
+DURATION_UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def retention(text: str) -> float:
+    """Seconds of a retention: a number, optionally with a unit s, m, h or d ("7d",
+    "36h", "90", "0.5s"); 0 to 100 years."""
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*([smhd]?)\s*", text)
+    if match is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a duration: a number of seconds, or one with a unit s, m, h "
+            "or d (e.g. 7d, 36h, 90m)"
+        )
+    seconds = float(match.group(1)) * DURATION_UNITS[match.group(2)]
+    if not seconds <= MAX_DELETED_RETENTION:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: at most 100 years ({MAX_DELETED_RETENTION:.0f} s)"
+        )
+    return seconds
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -91,8 +112,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--audit-log",
         type=Path,
         help=(
-            "append-only JSON-lines log of study creates, deletes, imports, refused admin "
-            "calls and credential reloads (default <checkpoint-dir>/audit.log)"
+            "append-only JSON-lines log of study creates, deletes, purges, undeletes, "
+            "imports, backups, restores, expiry purges, refused admin calls and credential "
+            "reloads (default <checkpoint-dir>/audit.log)"
         ),
     )
     parser.add_argument(
@@ -150,6 +172,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
             "OTEL_TRACES_EXPORTER's otlp, console or none)"
         ),
     )
+    parser.add_argument(
+        "--deleted-retention",
+        type=retention,
+        default=DEFAULT_DELETED_RETENTION,
+        metavar="DURATION",
+        help=(
+            "how long a soft-deleted study is kept (undeletable) before it is purged, e.g. "
+            "7d, 36h, 90m, 600 (seconds); 0: every delete purges at once (default 7d)"
+        ),
+    )
     parser.add_argument("--log-level", default="INFO")
     parser.add_argument(
         "--log-format",
@@ -203,6 +235,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             allow_unbound_trial_calls=args.allow_unbound_trial_calls,
             metrics_study_labels=args.metrics_study_labels,
             tracer_provider=provider,
+            deleted_retention=args.deleted_retention,
         )
     except (OSError, ValueError, CheckpointInUse) as exc:
         logging.error("cannot start: %s", exc)

@@ -1,5 +1,7 @@
-"""The audit log: one JSON object a line, appended and fsynced, of who created, deleted or
-imported which study, who was refused an admin call, and every credentials reload.
+"""The audit log: one JSON object a line, appended and fsynced, of who created, deleted,
+purged, undeleted or imported which study (and which soft-deleted studies the controller
+purged when their retention ran out), who was refused an admin call, and every
+credentials reload.
 
 Who is the token's role, label and fingerprint (never the token), the client id the
 client sends (`sanas-client-id` metadata), its user agent and the peer address. A line

@@ -6,14 +6,23 @@ the lock, so concurrent trainers share fsyncs (group commit). A journal is a pre
 durable sequence: when a record is on disk, every earlier one is too, so nothing
 acknowledged can depend on something lost. If a write fails, the study is reloaded from
 disk, dropping whatever was decided but not written, and the caller gets StorageFailure.
+
+Deletes are soft by default (AIP-164): a soft-deleted study stays loaded, whole and
+unchanged, with its Deletion (when, and when it expires); it answers reads, refuses
+trial calls and watches (StudyDeleted), and its folder moves aside on disk (storage.py).
+An undelete restores it as it was: the same Study object, the same uid. Studies whose
+retention has run out are purged by `purge_expired`, which the server calls at start and
+then periodically, a bounded batch at a time.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import itertools
 import json
 import logging
+import math
 import threading
 import time
 import uuid
@@ -35,6 +44,7 @@ from .errors import (
     SearchSpaceExhausted,
     StorageFailure,
     StudyBroken,
+    StudyDeleted,
     StudyExists,
     StudyNotFound,
     TooManyPendingTrials,
@@ -80,6 +90,56 @@ DEFAULT_SNAPSHOT_EVERY = 10_000
 # restart replays at most that many events. A study's total snapshot writing stays
 # linear in its data instead of growing with its square.
 MEASUREMENTS_PER_SNAPSHOT_EVENT = 16
+# How long a soft-deleted study is kept before it is purged (--deleted-retention).
+DEFAULT_DELETED_RETENTION = 7 * 24 * 3600.0
+# The longest retention: expire times stay far inside what a protobuf Timestamp holds.
+MAX_DELETED_RETENTION = 100 * 365 * 24 * 3600.0
+# Studies one purge_expired call removes at most (each is a rename and an rmtree); a
+# caller that got a full batch calls again.
+PURGE_BATCH = 16
+
+
+def iso_time(seconds: float) -> str:
+    """A time in messages and the audit log: ISO 8601, UTC, to the second."""
+    when = datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc)
+    return when.isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class Deletion:
+    """A soft delete: when it happened and when the study is purged (its delete time
+    plus the retention at that time). Stored as the folder's `deletion.json`."""
+
+    delete_time: float
+    expire_time: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"delete_time": self.delete_time, "expire_time": self.expire_time}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Deletion:
+        def time_of(key: str) -> float:
+            value = data.get(key)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise CorruptCheckpoint(f"deletion record {data!r}: {key} is not a number")
+            if not math.isfinite(value):
+                raise CorruptCheckpoint(f"deletion record {data!r}: {key} is not finite")
+            return float(value)
+
+        return cls(time_of("delete_time"), time_of("expire_time"))
+
+
+@dataclass(frozen=True)
+class Expiry:
+    """A soft-deleted study whose retention ran out, purged by purge_expired (for the
+    audit log); `error` when its purge failed (it is tried again at the next pass)."""
+
+    study_id: str
+    uid: str
+    key: str
+    trials: int
+    deletion: Deletion
+    error: str = ""
 
 
 @dataclass
@@ -96,6 +156,8 @@ class _Entry:
     # True while the study's folder is being created or deleted (under `lock`): listings
     # and scrapes pass over it instead of waiting for its file work.
     in_transit: bool = False
+    # Set under `lock` while the study is soft-deleted (None: live).
+    deletion: Deletion | None = None
     # Held while a snapshot is written outside `lock`: one snapshot at a time.
     snapshotting: threading.Lock = field(default_factory=threading.Lock)
 
@@ -146,10 +208,18 @@ class Controller:
         snapshot_every: int = DEFAULT_SNAPSHOT_EVERY,
         max_watchers: int | None = None,
         spans: Spans = NO_SPANS,
+        deleted_retention: float = DEFAULT_DELETED_RETENTION,
     ) -> None:
         """`spans`: the child spans of a call (tracing; spans.py), none by default."""
         if max_watchers is not None and max_watchers < 0:
             raise ValueError(f"max_watchers = {max_watchers}: must be >= 0")
+        if not 0 <= deleted_retention <= MAX_DELETED_RETENTION:
+            raise ValueError(
+                f"deleted_retention = {deleted_retention}: must be 0 to "
+                f"{MAX_DELETED_RETENTION:.0f} seconds (100 years)"
+            )
+        # Seconds a soft-deleted study is kept; 0: every delete purges at once.
+        self.deleted_retention = deleted_retention
         # Live subscriptions, each a server thread blocked in WatchStudy; None: no limit.
         self._watch_slots = WatchSlots(max_watchers)
         self._storage = storage
@@ -176,6 +246,8 @@ class Controller:
                     f"folder's {study_id!r}"
                 )
             study = self._replay(header, events)
+            marker = self._storage.deletion(key)
+            deletion = None if marker is None else Deletion.from_json(marker)
         except NewerFormat as exc:
             log.error("study %r is not served: %s", study_id, exc)
             self._mark_broken(study_id, (key,), str(exc), newer_format=True)
@@ -188,7 +260,9 @@ class Controller:
             self._mark_broken(study_id, (key,), f"a second folder {key} claims the study")
             return
         study.renew_leases(self._clock())  # trainers kept training while we were down
-        self._studies[study_id] = _Entry(study, key, since_snapshot=journal_length(events))
+        self._studies[study_id] = _Entry(
+            study, key, since_snapshot=journal_length(events), deletion=deletion
+        )
 
     def _mark_broken(
         self, study_id: str, keys: tuple[str, ...], reason: str, newer_format: bool = False
@@ -243,18 +317,43 @@ class Controller:
         return entry
 
     @contextmanager
-    def _locked(self, study_id: str) -> Iterator[_Entry]:
-        """The live entry of a study, under its lock; NOT_FOUND once it is deleted, even
-        for a caller that found it just before."""
+    def _locked(self, study_id: str, deleted_ok: bool = False) -> Iterator[_Entry]:
+        """The entry of a study, under its lock; NOT_FOUND once it is purged, even for a
+        caller that found it just before. A soft-deleted study is StudyDeleted unless
+        `deleted_ok` (the reads, and the calls that delete or undelete)."""
         entry = self._entry(study_id)
         with self._spans.span(STUDY_LOCK, {"sanas.study_id": study_id}):
             entry.lock.acquire()
         try:
             if entry.deleted:
                 raise StudyNotFound(f"no study {study_id!r} on this controller (deleted)")
+            if entry.deletion is not None and not deleted_ok:
+                raise self._deleted_error(entry)
             yield entry
         finally:
             entry.lock.release()
+
+    @staticmethod
+    def _deleted_error(entry: _Entry) -> StudyDeleted:
+        assert entry.deletion is not None
+        study_id = entry.study.study_id
+        return StudyDeleted(
+            f"study {study_id!r} was deleted at {iso_time(entry.deletion.delete_time)}: it "
+            "takes no trial calls until an admin undeletes it (UndeleteStudy, `sanas "
+            f"undelete {study_id}`) before {iso_time(entry.deletion.expire_time)}, when it "
+            "is purged; nothing was changed"
+        )
+
+    @staticmethod
+    def _deleted_exists(entry: _Entry) -> StudyExists:
+        assert entry.deletion is not None
+        study_id = entry.study.study_id
+        return StudyExists(
+            f"study {study_id!r} exists, soft-deleted at {iso_time(entry.deletion.delete_time)} "
+            f"(it is purged at {iso_time(entry.deletion.expire_time)}): undelete it to "
+            f"continue it (`sanas undelete {study_id}`), or purge it first to reuse the id "
+            f"(`sanas delete {study_id} --purge --yes`)"
+        )
 
     def _mutate(self, study_id: str, decide: Callable[[Study], tuple[T, list[Record]]]) -> T:
         """Decide and record events under the study lock, then wait for durability
@@ -360,6 +459,8 @@ class Controller:
                     if entry.deleted or entry.since_snapshot < self._snapshot_due(entry):
                         span.set_attribute("sanas.snapshot.skipped", True)
                         return  # another caller took it
+                    if entry.deletion is not None:
+                        return  # its folder may be moving; an undeleted study snapshots later
                     entry.since_snapshot = 0
                     state = entry.study.snapshot_state()
                     span.set_attribute("sanas.snapshot.trials", len(state.trials))
@@ -438,6 +539,8 @@ class Controller:
             with existing.lock:
                 if existing.deleted:
                     continue  # deleted (or failed to create) meanwhile: try again
+                if existing.deletion is not None:
+                    raise self._deleted_exists(existing)
                 self._check_same_config(existing, request)
                 return existing.study.summary(), False
 
@@ -452,9 +555,21 @@ class Controller:
         if existing is None:
             return None
         with existing.lock:
+            if existing.deletion is not None and not existing.deleted:
+                raise self._deleted_exists(existing)
             if existing.deleted or existing.study.request.differences(request):
                 return None
             return existing.study.summary()
+
+    def _refuse_taken(self, study_id: str, message: str) -> None:
+        """(Caller holds `_lock`.) StudyExists when the id is taken: `message` for a
+        live study, a soft-deleted one's own (undelete or purge it), a broken one's."""
+        existing = self._studies.get(study_id)
+        if existing is not None:
+            if existing.deletion is not None:
+                raise self._deleted_exists(existing)
+            raise StudyExists(message)
+        self._refuse_broken(study_id)
 
     def _refuse_broken(self, study_id: str) -> None:
         broken = self._broken.get(study_id)
@@ -500,9 +615,7 @@ class Controller:
         summary = study.summary()
         entry = _Entry(study, key="", in_transit=True)
         with self._lock:
-            if study_id in self._studies:
-                raise StudyExists(f"study {study_id!r} already exists; import into a new id")
-            self._refuse_broken(study_id)
+            self._refuse_taken(study_id, f"study {study_id!r} already exists; import into a new id")
             entry.lock.acquire()
             self._studies[study_id] = entry
         self._create_locked(entry, events)
@@ -536,7 +649,7 @@ class Controller:
         is one state, never parts of two journals, whatever rotation follows. Its
         snapshot bytes are made as the caller reads them, with no lock held, in the layout
         of a study folder's `snapshot.json` (continued by an empty `journal.log`)."""
-        with self._locked(study_id) as entry:
+        with self._locked(study_id, deleted_ok=True) as entry:
             header = entry.study.header()
             state = entry.study.snapshot_state()
             durable = self._storage.append(entry.key, [])
@@ -583,12 +696,11 @@ class Controller:
         summary = study.summary()
         entry = _Entry(study, key="", in_transit=True)
         with self._lock:
-            if study_id in self._studies:
-                raise StudyExists(
-                    f"study {study_id!r} already exists; delete it first to restore over it, "
-                    "or restore under another id"
-                )
-            self._refuse_broken(study_id)
+            self._refuse_taken(
+                study_id,
+                f"study {study_id!r} already exists; delete it first to restore over it "
+                f"(`sanas delete {study_id} --purge --yes`), or restore under another id",
+            )
             entry.lock.acquire()
             self._studies[study_id] = entry
         self._create_locked(entry, events)
@@ -606,46 +718,69 @@ class Controller:
             broken = self._broken.get(study_id)
         if broken is not None:
             return broken
-        with self._locked(study_id) as entry:
+        with self._locked(study_id, deleted_ok=True) as entry:
             return self._summary_locked(entry)
 
     @staticmethod
     def _summary_locked(entry: _Entry) -> StudySummary | BrokenStudy:
-        """The study's summary; one that cannot be made (a bug the sums never reach, we
-        hope) is logged and answered as a broken study with the reason, never UNKNOWN,
-        and never left out of a listing."""
+        """The study's summary (a soft-deleted one's with its delete and expire times);
+        one that cannot be made (a bug the sums never reach, we hope) is logged and
+        answered as a broken study with the reason, never UNKNOWN, and never left out of
+        a listing."""
         study = entry.study
         try:
-            return study.summary()
+            summary = study.summary()
         except (ArithmeticError, ValueError, TypeError) as exc:
             reason = f"cannot be summarized: {exc!r}"
             log.exception("study %r %s", study.study_id, reason)
             return BrokenStudy(study.study_id, (entry.key,), reason)
+        if entry.deletion is not None:
+            summary = dataclasses.replace(
+                summary,
+                delete_time=entry.deletion.delete_time,
+                expire_time=entry.deletion.expire_time,
+            )
+        return summary
 
     def list_studies(
-        self, page_size: int, page_token: str
+        self, page_size: int, page_token: str, show_deleted: bool = False
     ) -> tuple[list[StudySummary | BrokenStudy], str]:
+        """A page of studies by id; soft-deleted ones only with `show_deleted` (AIP-164)."""
         size = page_size_of(page_size)
         after = decode_page_token(page_token, str)
         with self._lock:
             # A study whose folder is being created or deleted is not listed (either
             # answer is true of some instant of the call), and not waited for.
-            live = (i for i, e in self._studies.items() if not e.in_transit)
+            live = (
+                i
+                for i, e in self._studies.items()
+                if not e.in_transit and (show_deleted or e.deletion is None)
+            )
             known = itertools.chain(live, self._broken)
             ids = sorted(i for i in known if after is None or i > after)
         page = ids[:size]
         out = []
         for study_id in page:
             try:
-                out.append(self.get_study(study_id))
+                summary = self.get_study(study_id)
             except StudyNotFound:
                 continue  # deleted between the two looks
+            if isinstance(summary, StudySummary) and summary.delete_time is not None:
+                if not show_deleted:
+                    continue  # soft-deleted between the two looks
+            out.append(summary)
         more = len(ids) > size
         return out, encode_page_token(page[-1]) if more and page else ""
 
-    def delete_study(self, study_id: str, requester: str = "") -> None:
-        """Delete a study (a broken one too). `requester` (who asked: client id and peer)
-        goes into the log line every delete writes, since any token holder may delete."""
+    def delete_study(
+        self, study_id: str, requester: str = "", purge: bool = False
+    ) -> StudySummary | BrokenStudy | None:
+        """Delete a study: soft (kept, with its Deletion, until its retention runs out)
+        unless `purge` or a retention of 0, when it is removed with its files. A study
+        already soft-deleted is left as it is unless `purge`; a broken study is always
+        purged (nothing of it could be restored). Returns the soft-deleted study's
+        summary, None when it was purged. `requester` (who asked: client id and peer)
+        goes into the log line every delete writes."""
         by = f" at the request of {requester}" if requester else ""
         with self._lock:
             broken = self._broken.get(study_id)
@@ -671,11 +806,13 @@ class Controller:
                     left = broken.keys[len(removals) :]
                     self._broken[study_id] = dataclasses.replace(broken, keys=left)
                 raise
-            log.info("deleted broken study %r (%s)%s", study_id, ", ".join(broken.keys), by)
+            log.info("purged broken study %r (%s)%s", study_id, ", ".join(broken.keys), by)
             for remove in removals:
                 remove()
-            return
-        with self._locked(study_id) as entry:
+            return None
+        if not purge and self.deleted_retention > 0:
+            return self._soft_delete(self._entry(study_id), by)
+        with self._locked(study_id, deleted_ok=True) as entry:
             # The rename that makes the delete durable, under this study's lock only.
             entry.in_transit = True
             try:
@@ -686,11 +823,14 @@ class Controller:
                 raise
             finally:
                 entry.in_transit = False
+            was = " soft-deleted" if entry.deletion is not None else ""
             log.info(
-                "deleted study %r (%s, %d trials)%s",
+                "purged%s study %r (%s, %d trials, uid %s)%s",
+                was,
                 study_id,
                 entry.key,
                 len(entry.study.trials),
+                entry.study.uid,
                 by,
             )
             entry.deleted = True
@@ -699,6 +839,130 @@ class Controller:
                     del self._studies[study_id]
             self._end_watchers_locked(entry, WatchKind.DELETED)
         remove()  # the files themselves, with no lock held
+        return None
+
+    def _soft_delete(self, entry: _Entry, by: str) -> StudySummary | BrokenStudy:
+        """Keep the study, marked deleted: its folder moves aside (durably) and it
+        refuses trial calls until undeleted. No snapshot is written meanwhile: one in
+        progress is waited for (`snapshotting`, taken before the study's lock, as
+        _snapshot does), since its file goes into the folder that moves."""
+        study_id = entry.study.study_id
+        with entry.snapshotting, entry.lock:
+            if entry.deleted:
+                raise StudyNotFound(f"no study {study_id!r} on this controller (deleted)")
+            if entry.deletion is not None:
+                return self._summary_locked(entry)  # a retry: nothing changes
+            now = self._clock()
+            deletion = Deletion(now, now + self.deleted_retention)
+            entry.in_transit = True
+            try:
+                self._storage.soft_delete(entry.key, deletion.to_json())
+            except StorageFailure as exc:
+                self.storage_health.failed("delete", study_id, exc)
+                raise
+            finally:
+                entry.in_transit = False
+            entry.deletion = deletion
+            self._end_watchers_locked(entry, WatchKind.DELETED)
+            log.info(
+                "soft-deleted study %r (%s, %d trials, uid %s)%s; it is purged at %s unless "
+                "undeleted",
+                study_id,
+                entry.key,
+                len(entry.study.trials),
+                entry.study.uid,
+                by,
+                iso_time(deletion.expire_time),
+            )
+            return self._summary_locked(entry)
+
+    def undelete_study(self, study_id: str, requester: str = "") -> StudySummary | BrokenStudy:
+        """Restore a soft-deleted study as it was deleted: the same Study (trials, best,
+        budget, annealing state) and the same uid, so its trainers' trials stay theirs.
+        Each running trial gets a whole lease from now, as after a restart: its trainer
+        may have kept training through the delete. StudyExists when it is not deleted."""
+        by = f" at the request of {requester}" if requester else ""
+        entry = self._entry(study_id)
+        with entry.lock:
+            if entry.deleted:
+                raise StudyNotFound(f"no study {study_id!r} on this controller (deleted)")
+            if entry.deletion is None:
+                raise StudyExists(f"study {study_id!r} is not deleted: nothing to undelete")
+            entry.in_transit = True
+            try:
+                self._storage.undelete(entry.key)
+            except StorageFailure as exc:
+                self.storage_health.failed("undelete", study_id, exc)
+                raise
+            finally:
+                entry.in_transit = False
+            deleted_at = entry.deletion.delete_time
+            entry.deletion = None
+            entry.study.renew_leases(self._clock())
+            log.info(
+                "undeleted study %r (%s, %d trials, uid %s, deleted at %s)%s",
+                study_id,
+                entry.key,
+                len(entry.study.trials),
+                entry.study.uid,
+                iso_time(deleted_at),
+                by,
+            )
+            return self._summary_locked(entry)
+
+    def next_expiry(self) -> float | None:
+        """The earliest expire time of the soft-deleted studies; None when there are none."""
+        with self._lock:
+            times = [e.deletion.expire_time for e in self._studies.values() if e.deletion]
+        return min(times, default=None)
+
+    def purge_expired(self, limit: int = PURGE_BATCH) -> list[Expiry]:
+        """Purge up to `limit` soft-deleted studies whose expire time has passed, the
+        earliest first. The dict lock is held only to pick them; each is removed under
+        its own lock (a rename), its files after with no lock held. A purge that fails
+        is reported in the list and tried again at the next call."""
+        now = self._clock()
+        with self._lock:
+            due = sorted(
+                (
+                    (e.deletion.expire_time, study_id, e)
+                    for study_id, e in self._studies.items()
+                    if e.deletion is not None and e.deletion.expire_time <= now
+                ),
+                key=lambda item: item[:2],
+            )[:limit]
+        out = []
+        for _, study_id, entry in due:
+            with entry.lock:
+                deletion = entry.deletion
+                if entry.deleted or deletion is None or deletion.expire_time > now:
+                    continue  # purged, or undeleted, meanwhile
+                expiry = Expiry(
+                    study_id, entry.study.uid, entry.key, len(entry.study.trials), deletion
+                )
+                try:
+                    remove = self._storage.delete(entry.key)
+                except StorageFailure as exc:
+                    self.storage_health.failed("delete", study_id, exc)
+                    out.append(dataclasses.replace(expiry, error=str(exc)))
+                    continue
+                entry.deleted = True
+                with self._lock:
+                    if self._studies.get(study_id) is entry:
+                        del self._studies[study_id]
+            remove()
+            log.info(
+                "purged study %r (%s, %d trials, uid %s): soft-deleted at %s, its retention "
+                "ran out at %s",
+                study_id,
+                expiry.key,
+                expiry.trials,
+                expiry.uid,
+                iso_time(deletion.delete_time),
+                iso_time(deletion.expire_time),
+            )
+            out.append(expiry)
+        return out
 
     def summaries(self) -> list[StudySummary | BrokenStudy]:
         """Every study's current state (metrics), the broken ones included: those that
@@ -706,6 +970,7 @@ class Controller:
         study never breaks a scrape and never goes missing from it."""
         with self._lock:
             entries = [e for e in self._studies.values() if not e.in_transit]
+            # Soft-deleted studies too, with their delete time (metrics count them).
             out: list[StudySummary | BrokenStudy] = list(self._broken.values())
         for entry in entries:
             with entry.lock:
@@ -830,7 +1095,9 @@ class Controller:
         start = decode_page_token(page_token, int) or 0
         if start < 0:
             raise InvalidArgument(f"page_token {page_token!r} is not a token this server issued")
-        with self._locked(study_id) as entry:
+        # A soft-deleted study's trials can be read: what an admin looks at before an
+        # undelete or a purge.
+        with self._locked(study_id, deleted_ok=True) as entry:
             trials = entry.study.trials
             total = len(trials) if state is None else entry.study.counts[state]
             page: list[TrialRecord] = []

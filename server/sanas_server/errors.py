@@ -84,6 +84,13 @@ class StudyBroken(ControllerError):
     reason = pb.ErrorReason.Name(pb.ERROR_REASON_STUDY_BROKEN)
 
 
+class StudyDeleted(ControllerError):
+    """The study is soft-deleted: it takes no trial calls (nor watches) until an admin
+    undeletes it; the message says when it was deleted and when it is purged."""
+
+    reason = pb.ErrorReason.Name(pb.ERROR_REASON_STUDY_DELETED)
+
+
 class CorruptCheckpoint(Exception):
     """A checkpoint file cannot be read back; the study is reported as broken."""
 

@@ -12,9 +12,10 @@ from typing import Any
 import grpc
 from google.protobuf.message import DecodeError
 
-from sanas.v1.sanas_pb2 import RestoreStudyResponse
+from sanas.v1.sanas_pb2 import DeleteStudyResponse, RestoreStudyResponse
 
 from .audit import AuditLog
+from .controller import iso_time
 from .credentials import (
     ADMIN,
     CURRENT_PRINCIPAL,
@@ -31,7 +32,9 @@ PROTECTED_PREFIX = "/sanas.v1."
 
 AUDITED = {
     SERVICE + "CreateStudy": "create_study",
+    # A soft delete; with `purge` in the request the record's action is "purge_study".
     SERVICE + "DeleteStudy": "delete_study",
+    SERVICE + "UndeleteStudy": "undelete_study",
     SERVICE + "ImportPaddleSlimCheckpoint": "import_study",
     SERVICE + "BackupStudy": "backup_study",
     # Its request is a stream: the record names the restored study from the response.
@@ -125,9 +128,12 @@ class AccessInterceptor(grpc.ServerInterceptor):
         if self._audit is None:
             return
         metadata = dict(context.invocation_metadata() or ())
+        action = AUDITED[method]
+        if method == SERVICE + "DeleteStudy" and getattr(request, "purge", False) is True:
+            action = "purge_study"
         self._audit.record(
             {
-                "action": AUDITED[method],
+                "action": action,
                 "study_id": getattr(request, "study_id", None),
                 "outcome": outcome,
                 **extra,
@@ -176,9 +182,15 @@ class AccessInterceptor(grpc.ServerInterceptor):
                         raise
                     created = getattr(response, "created", True)
                     outcome = "ok" if created else "joined"  # CreateStudy of an existing one
-                    extra = {}
+                    extra: dict[str, Any] = {}
                     if isinstance(response, RestoreStudyResponse):
                         extra["study_id"] = response.study.study_id
+                    if isinstance(response, DeleteStudyResponse):
+                        if response.HasField("study"):  # soft: when it will be purged
+                            expires = response.study.expire_time.ToNanoseconds() / 1e9
+                            extra["expire_time"] = iso_time(expires)
+                        else:  # purged at once (asked for, a broken study, retention 0)
+                            extra["purged"] = True
                     self._record(method, request, context, principal, outcome, **extra)
                     return response
                 finally:

@@ -44,7 +44,7 @@ DEFAULT_STUDY_LABELS = 100
 OTHER_STUDY = "_other"
 # Every operation StorageHealth counts failures of, exported at 0 from the start so
 # that increase() sees the first failure (a series that appears at 1 shows no increase).
-STORAGE_OPERATIONS = ("create", "delete", "journal write", "probe", "snapshot")
+STORAGE_OPERATIONS = ("create", "delete", "journal write", "probe", "snapshot", "undelete")
 
 
 def sanas_version() -> str:
@@ -147,9 +147,14 @@ class StudyCollector(Collector):
         }
         ranked: list[tuple[tuple[bool, bool, float, str], StudySummary, list[Row]]] = []
         broken_ids: list[str] = []
+        deleted_count = 0
         for s in self._controller.summaries():
             if isinstance(s, BrokenStudy):
                 broken_ids.append(s.study_id)
+                continue
+            if s.delete_time is not None:
+                # Soft-deleted: counted, with no series of its own (it is not searching).
+                deleted_count += 1
                 continue
             try:
                 # Computed first, added after: a study that fails half-way adds nothing.
@@ -170,10 +175,17 @@ class StudyCollector(Collector):
             by_name[name].add_metric(labels, value)
         studies = GaugeMetricFamily(
             "sanas_studies",
-            "Studies by status: running (trials out), idle, completed, broken",
+            "Studies by status: running (trials out), idle, completed, broken, deleted "
+            "(soft-deleted, kept until their retention runs out)",
             labels=["status"],
         )
-        status_counts = {"running": 0, "idle": 0, "completed": 0, "broken": broken_count}
+        status_counts = {
+            "running": 0,
+            "idle": 0,
+            "completed": 0,
+            "broken": broken_count,
+            "deleted": deleted_count,
+        }
         for s, _ in healthy:
             if s.completed:
                 status_counts["completed"] += 1

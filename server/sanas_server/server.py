@@ -19,7 +19,7 @@ from sanas.wire import bracketed, is_loopback
 
 from .audit import DEFAULT_NAME as AUDIT_LOG_NAME
 from .audit import AuditLog
-from .controller import Controller
+from .controller import DEFAULT_DELETED_RETENTION, PURGE_BATCH, Controller, Expiry, iso_time
 from .credentials import DEFAULT_POLL_SECONDS, CredentialsWatcher, TlsReloader, TokenStore
 from .interceptors import AccessInterceptor, MalformedRequestInterceptor
 from .metrics import DEFAULT_STUDY_LABELS, Metrics
@@ -58,6 +58,7 @@ class RunningServer:
     credentials: CredentialsWatcher | None = None
     audit: AuditLog | None = None
     _stopping: threading.Event = field(default_factory=threading.Event)
+    _purger: threading.Thread | None = None  # purge_expired_studies' thread
 
     def reload_credentials(self) -> None:
         """Re-read the TLS files and tokens now (what SIGHUP does), changed or not."""
@@ -80,6 +81,8 @@ class RunningServer:
         self.health.enter_graceful_shutdown()
         self.controller.end_watches()  # watch streams would hold the drain open
         self.server.stop(grace).wait()
+        if self._purger is not None:  # a pass under way ends its batch (bounded) first
+            self._purger.join(timeout=30)
         self.controller.close()
         if self.credentials is not None:
             self.credentials.stop()
@@ -110,6 +113,61 @@ def watch_storage(running: RunningServer, probe_seconds: float | None = None) ->
                 running.controller.check_storage()
 
     threading.Thread(target=probe, name="sanas-storage-probe", daemon=True).start()
+
+
+def purge_interval(retention: float) -> float:
+    """How often soft-deleted studies are checked for an expired retention: a tenth of the
+    retention, at least every minute and at most every 0.2 s (a minute with no retention,
+    for studies soft-deleted under an earlier one). A study is purged at most that long
+    after its expire_time."""
+    if retention <= 0:
+        return 60.0
+    return min(60.0, max(0.2, retention / 10))
+
+
+def expiry_record(expiry: Expiry) -> dict[str, Any]:
+    """The audit log's line for a purge of an expired soft delete (the server's own)."""
+    record: dict[str, Any] = {
+        "action": "expire_study",
+        "study_id": expiry.study_id,
+        "outcome": "failed" if expiry.error else "ok",
+        "uid": expiry.uid,
+        "trials": expiry.trials,
+        "delete_time": iso_time(expiry.deletion.delete_time),
+        "expire_time": iso_time(expiry.deletion.expire_time),
+    }
+    if expiry.error:
+        record["error"] = expiry.error
+    return record
+
+
+def purge_expired_studies(
+    running: RunningServer, interval: float | None = None
+) -> threading.Thread:
+    """Purge the soft-deleted studies whose retention ran out: once at start, then every
+    `interval` (purge_interval of the retention), a bounded batch a pass (the next batch
+    follows at once while there are more); each purge is audited as `expire_study`."""
+    controller = running.controller
+    every = purge_interval(controller.deleted_retention) if interval is None else interval
+
+    def run() -> None:
+        wait = 0.0  # the first pass right at start
+        while not running._stopping.wait(wait):
+            wait = every
+            try:
+                expired = controller.purge_expired(PURGE_BATCH)
+            except Exception:  # never let the thread die: the next pass tries again
+                log.exception("purging expired soft-deleted studies failed")
+                continue
+            for expiry in expired:
+                if running.audit is not None:
+                    running.audit.record(expiry_record(expiry))
+            if sum(1 for e in expired if not e.error) >= PURGE_BATCH:
+                wait = 0.0  # more may be due: the next batch now
+
+    thread = threading.Thread(target=run, name="sanas-purge-expired", daemon=True)
+    thread.start()
+    return thread
 
 
 def open_storage(
@@ -177,6 +235,7 @@ def start_server(
     allow_unbound_trial_calls: bool = False,
     metrics_study_labels: int = DEFAULT_STUDY_LABELS,
     tracer_provider: TracerProvider | None = None,
+    deleted_retention: float = DEFAULT_DELETED_RETENTION,
 ) -> RunningServer:
     """Start serving on host:port (port 0 picks a free one; see RunningServer.port).
 
@@ -197,7 +256,10 @@ def start_server(
     `tracer_provider` (OpenTelemetry's; the `tracing` extra, tracing.configure): a span
     per sanas.v1 call, continuing the caller's trace, with child spans for the lock
     wait, the journal's group commit and fsync, and snapshots. The caller owns it (shuts
-    it down after stop()). None: nothing of OpenTelemetry is imported."""
+    it down after stop()). None: nothing of OpenTelemetry is imported.
+
+    `deleted_retention`: seconds a soft-deleted study is kept before it is purged (7 days;
+    0: DeleteStudy purges at once, as before soft deletes)."""
     if max_workers < 1:
         raise ValueError(f"max_workers = {max_workers}: must be >= 1")
     if max_watchers < 0:
@@ -238,6 +300,7 @@ def start_server(
             max_pending_per_client=max_pending_per_client,
             max_watchers=max_watchers,
             spans=spans,
+            deleted_retention=deleted_retention,
         )
     except BaseException:
         storage.close()  # releases the folder lock: a retry in this process can take it
@@ -321,6 +384,7 @@ def start_server(
     )
     credentials.start()
     watch_storage(running)
+    running._purger = purge_expired_studies(running)
     if metrics_port is not None:
         try:
             running._metrics_http, running.metrics_host, running.metrics_port = metrics.serve(

@@ -52,6 +52,9 @@ STATUS_OF: dict[type[errors.ControllerError], grpc.StatusCode] = {
     errors.TooManyPendingTrials: grpc.StatusCode.RESOURCE_EXHAUSTED,
     # The study exists but cannot be served until its folder is repaired or deleted.
     errors.StudyBroken: grpc.StatusCode.FAILED_PRECONDITION,
+    # The study exists, soft-deleted: trial calls wait for an admin's undelete (AIP-193:
+    # the system is not in the state the call needs; retrying cannot help by itself).
+    errors.StudyDeleted: grpc.StatusCode.FAILED_PRECONDITION,
     errors.TooManyWatchers: grpc.StatusCode.RESOURCE_EXHAUSTED,
     errors.Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
     errors.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
@@ -198,10 +201,14 @@ def timestamp(seconds: float) -> timestamp_pb2.Timestamp:
 def study_to_pb(s: StudySummary | BrokenStudy) -> pb.Study:
     if isinstance(s, BrokenStudy):
         return pb.Study(study_id=s.study_id, state=pb.STUDY_STATE_BROKEN, broken_reason=s.reason)
+    if s.delete_time is not None:
+        state = pb.STUDY_STATE_DELETED
+    else:
+        state = pb.STUDY_STATE_COMPLETED if s.completed else pb.STUDY_STATE_ACTIVE
     study = pb.Study(
         study_id=s.study_id,
         config=spec_to_pb(s.spec),
-        state=pb.STUDY_STATE_COMPLETED if s.completed else pb.STUDY_STATE_ACTIVE,
+        state=state,
         range_table=s.spec.range_table,
         best_tokens=s.best_tokens or (),
         current_tokens=s.current_tokens,
@@ -226,6 +233,10 @@ def study_to_pb(s: StudySummary | BrokenStudy) -> pb.Study:
         study.best_reward = s.best_reward
     if s.current_reward is not None:
         study.current_reward = s.current_reward
+    if s.delete_time is not None:
+        study.delete_time.CopyFrom(timestamp(s.delete_time))
+    if s.expire_time is not None:
+        study.expire_time.CopyFrom(timestamp(s.expire_time))
     return study
 
 
@@ -391,7 +402,9 @@ class ControllerServicer(sanas_pb2_grpc.ControllerServiceServicer):
     def ListStudies(
         self, request: pb.ListStudiesRequest, context: grpc.ServicerContext
     ) -> pb.ListStudiesResponse:
-        studies, token = self._controller.list_studies(request.page_size, request.page_token)
+        studies, token = self._controller.list_studies(
+            request.page_size, request.page_token, request.show_deleted
+        )
         # One study that cannot be rendered is listed as broken, never left out.
         return pb.ListStudiesResponse(
             studies=[render_study(s) for s in studies], next_page_token=token
@@ -401,10 +414,23 @@ class ControllerServicer(sanas_pb2_grpc.ControllerServiceServicer):
     def DeleteStudy(
         self, request: pb.DeleteStudyRequest, context: grpc.ServicerContext
     ) -> pb.DeleteStudyResponse:
-        self._controller.delete_study(
+        deleted = self._controller.delete_study(
+            request.study_id,
+            requester(context.invocation_metadata(), context.peer()),
+            purge=request.purge,
+        )
+        if deleted is None:  # purged
+            return pb.DeleteStudyResponse()
+        return pb.DeleteStudyResponse(study=render_study(deleted))
+
+    @translated
+    def UndeleteStudy(
+        self, request: pb.UndeleteStudyRequest, context: grpc.ServicerContext
+    ) -> pb.UndeleteStudyResponse:
+        restored = self._controller.undelete_study(
             request.study_id, requester(context.invocation_metadata(), context.peer())
         )
-        return pb.DeleteStudyResponse()
+        return pb.UndeleteStudyResponse(study=render_study(restored))
 
     @translated
     def SuggestTrial(

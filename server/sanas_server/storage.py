@@ -19,6 +19,13 @@ writing the snapshot that names it loses nothing.
 
 One server per folder: FileStorage holds an exclusive lock (flock) on `<root>/sanas.lock`
 for its lifetime; a second process is refused with the holder's pid and host.
+
+Soft deletes: a soft-deleted study's folder moves, whole, from `<root>/studies/` to
+`<root>/deleted/`, carrying a `deletion.json` (when it was deleted, when it expires)
+written before the move; an undelete moves it back. Where the folder is, is what counts:
+a `deletion.json` left in `studies/` by a crash before the move is removed when the
+study loads. Releases before soft deletes never look in `deleted/`, so a rollback
+neither serves nor removes a soft-deleted study.
 """
 
 from __future__ import annotations
@@ -48,6 +55,8 @@ HEADER = "study.json"
 JOURNAL = "journal.log"  # the first journal of a study
 SNAPSHOT = "snapshot.json"
 LOCK = "sanas.lock"
+DELETED = "deleted"  # <root>/deleted/<key>: the folders of soft-deleted studies
+DELETION = "deletion.json"  # in a soft-deleted study's folder: its delete and expire times
 PROBE = ".write-probe"  # written and removed by FileStorage.probe
 NUMBERED_JOURNAL = re.compile(r"journal-(\d{8})\.log\Z")
 # Journals of versions before the chain: named by a snapshot, replaced by the next one.
@@ -182,6 +191,12 @@ class Journal:
     def path(self) -> Path:
         return self._path
 
+    def moved(self, path: Path) -> None:
+        """The file was renamed with its folder (a soft delete or an undelete): the open
+        descriptor follows it; this is only the name used from now on."""
+        with self._cond:
+            self._path = path
+
     def flush(self) -> None:
         """Return once every record appended so far is on disk."""
         with self._cond:
@@ -277,6 +292,14 @@ class Storage(Protocol):
     def rotate(self, key: str) -> Rotation: ...
     def write_snapshot(self, key: str, rotation: Rotation, event: Event) -> None: ...
     def delete(self, key: str) -> Callable[[], None]: ...
+    # Soft deletes: `soft_delete` keeps the study whole with its `deletion` record (a
+    # JSON object) and is durable when it returns; `undelete` makes it live again;
+    # `deletion` is a soft-deleted study's record, None for a live one. `delete`
+    # purges a study either way. A soft-deleted study takes no appends from the
+    # controller, but its journal stays open, so an undelete needs no reload.
+    def soft_delete(self, key: str, deletion: dict[str, Any]) -> None: ...
+    def undelete(self, key: str) -> None: ...
+    def deletion(self, key: str) -> dict[str, Any] | None: ...
     def probe(self) -> None: ...
     def close(self) -> None: ...
 
@@ -298,6 +321,7 @@ class MemoryStorage:
 
     def __init__(self) -> None:
         self._studies: dict[str, tuple[dict[str, Any], list[Event]]] = {}
+        self._deletions: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
 
     def keys(self) -> list[str]:
@@ -338,7 +362,25 @@ class MemoryStorage:
     def delete(self, key: str) -> Callable[[], None]:
         with self._lock:
             self._studies.pop(key, None)
+            self._deletions.pop(key, None)
         return _already_durable
+
+    def soft_delete(self, key: str, deletion: dict[str, Any]) -> None:
+        with self._lock:
+            if key not in self._studies:
+                raise StorageFailure(f"study {key!r} is deleted")
+            self._deletions[key] = dict(deletion)
+
+    def undelete(self, key: str) -> None:
+        with self._lock:
+            if key not in self._studies:
+                raise StorageFailure(f"study {key!r} is deleted")
+            self._deletions.pop(key, None)
+
+    def deletion(self, key: str) -> dict[str, Any] | None:
+        with self._lock:
+            found = self._deletions.get(key)
+            return None if found is None else dict(found)
 
     def probe(self) -> None:
         return None
@@ -348,7 +390,8 @@ class MemoryStorage:
 
 
 class FileStorage:
-    """`<root>/studies/<key>/{study.json, journal*.log, snapshot.json}`."""
+    """`<root>/studies/<key>/{study.json, journal*.log, snapshot.json}`; soft-deleted
+    studies in `<root>/deleted/<key>/`, the same files and a `deletion.json`."""
 
     def __init__(
         self,
@@ -361,9 +404,13 @@ class FileStorage:
         self._spans = spans
         self._studies_dir = self.root / "studies"
         self._studies_dir.mkdir(parents=True, exist_ok=True)
+        self._deleted_dir = self.root / DELETED
         self._lock_fd = self._take_folder_lock()
         self._journals: dict[str, Journal] = {}
         self._lock = threading.Lock()
+        # Keys whose folder is in deleted/ (guarded by _lock; changed under the folder's
+        # lock too, so a reader holding that lock sees the folder where it is).
+        self._deleted: set[str] = set(self._folders(self._deleted_dir))
         # One per study folder: a snapshot written outside the study's lock and a reload
         # (under it) never change the folder's files at the same time.
         self._folder_locks: dict[str, threading.Lock] = {}
@@ -415,14 +462,19 @@ class FileStorage:
             return self._retired_bytes + sum(j.bytes_written for j in self._journals.values())
 
     def _dir(self, key: str) -> Path:
-        return self._studies_dir / key
+        with self._lock:
+            deleted = key in self._deleted
+        return (self._deleted_dir if deleted else self._studies_dir) / key
+
+    @staticmethod
+    def _folders(parent: Path) -> list[str]:
+        if not parent.is_dir():
+            return []
+        return [e.name for e in parent.iterdir() if e.is_dir() and not e.name.startswith(".")]
 
     def keys(self) -> list[str]:
-        return sorted(
-            entry.name
-            for entry in self._studies_dir.iterdir()
-            if entry.is_dir() and not entry.name.startswith(".")
-        )
+        """Every study instance's key, live and soft-deleted (`deletion` tells which)."""
+        return sorted(self._folders(self._studies_dir) + self._folders(self._deleted_dir))
 
     def load(self, key: str) -> tuple[dict[str, Any], list[Event]]:
         """A study's header and events. Anything unreadable (damage, a file of the wrong
@@ -493,6 +545,10 @@ class FileStorage:
         for tmp in folder.glob(".*.tmp"):  # a crash in the middle of write_atomically
             if tmp.is_file() and not tmp.is_symlink():
                 tmp.unlink(missing_ok=True)
+        if folder.parent == self._studies_dir and (folder / DELETION).is_file():
+            # A soft delete that crashed before its move (never acknowledged), or an
+            # undelete after it: the folder is live, the record means nothing.
+            (folder / DELETION).unlink(missing_ok=True)
         with self._lock:
             old_journal = self._journals.pop(key, None)
             if old_journal is not None:
@@ -611,19 +667,93 @@ class FileStorage:
 
     def delete(self, key: str) -> Callable[[], None]:
         """Rename the folder out of the way (the delete is durable when this returns) and
-        return the slow part, removing the files, for the caller to run unlocked."""
-        folder = self._dir(key)
-        grave = self._studies_dir / f".deleted-{key}"
-        try:
-            os.rename(folder, grave)
-            fsync_dir(self._studies_dir)
-        except OSError as exc:
-            raise StorageFailure(f"deleting {folder} failed: {exc}") from exc
-        with self._lock:
-            journal = self._journals.pop(key, None)
+        return the slow part, removing the files, for the caller to run unlocked. A
+        soft-deleted study's folder goes the same way (a purge)."""
+        with self._folder_lock(key):
+            folder = self._dir(key)
+            grave = self._studies_dir / f".deleted-{key}"
+            try:
+                os.rename(folder, grave)
+                fsync_dir(self._studies_dir)
+                if folder.parent != self._studies_dir:
+                    fsync_dir(folder.parent)
+            except OSError as exc:
+                raise StorageFailure(f"deleting {folder} failed: {exc}") from exc
+            with self._lock:
+                self._deleted.discard(key)
+                journal = self._journals.pop(key, None)
         if journal is not None:
             journal.close()
         return lambda: shutil.rmtree(grave, ignore_errors=True)
+
+    def soft_delete(self, key: str, deletion: dict[str, Any]) -> None:
+        """Write the study's `deletion.json` and move its folder into deleted/, with
+        every file and folder entry on disk when this returns."""
+        with self._folder_lock(key):
+            folder = self._dir(key)
+            target = self._deleted_dir / key
+            if folder != self._studies_dir / key:
+                raise StorageFailure(f"{folder} is not a live study's folder")
+            try:
+                write_atomically(folder / DELETION, json.dumps(deletion, indent=1).encode())
+                if not self._deleted_dir.is_dir():
+                    self._deleted_dir.mkdir()
+                    fsync_dir(self.root)
+                os.rename(folder, target)
+                fsync_dir(self._deleted_dir)
+                fsync_dir(self._studies_dir)
+            except OSError as exc:
+                if folder.is_dir():  # not moved: the record would mean nothing
+                    (folder / DELETION).unlink(missing_ok=True)
+                raise StorageFailure(f"soft-deleting {folder} failed: {exc}") from exc
+            self._moved(key, target, deleted=True)
+
+    def undelete(self, key: str) -> None:
+        """Move a soft-deleted study's folder back into studies/ (durable when this
+        returns), then drop its `deletion.json`."""
+        with self._folder_lock(key):
+            source = self._dir(key)
+            folder = self._studies_dir / key
+            if source != self._deleted_dir / key:
+                raise StorageFailure(f"{source} is not a soft-deleted study's folder")
+            try:
+                os.rename(source, folder)
+                fsync_dir(self._studies_dir)
+                fsync_dir(self._deleted_dir)
+            except OSError as exc:
+                raise StorageFailure(f"undeleting {source} failed: {exc}") from exc
+            self._moved(key, folder, deleted=False)
+            try:
+                (folder / DELETION).unlink(missing_ok=True)
+                fsync_dir(folder)
+            except OSError as exc:  # harmless: a live folder's record is removed at load
+                log.warning("%s: cannot remove %s: %s", folder, DELETION, exc)
+
+    def _moved(self, key: str, folder: Path, deleted: bool) -> None:
+        with self._lock:
+            if deleted:
+                self._deleted.add(key)
+            else:
+                self._deleted.discard(key)
+            journal = self._journals.get(key)
+        if journal is not None:
+            journal.moved(folder / journal.path.name)
+
+    def deletion(self, key: str) -> dict[str, Any] | None:
+        """A soft-deleted study's `deletion.json`; None for a live study. One that cannot
+        be read is CorruptCheckpoint (the study is then listed as broken)."""
+        with self._folder_lock(key):
+            folder = self._dir(key)
+            if folder.parent != self._deleted_dir:
+                return None
+            path = folder / DELETION
+            try:
+                data = json.loads(read_regular(path))
+            except (OSError, ValueError, RecursionError) as exc:
+                raise CorruptCheckpoint(f"{path}: cannot be read: {exc}") from exc
+        if not isinstance(data, dict):
+            raise CorruptCheckpoint(f"{path}: not a deletion record")
+        return data
 
     def probe(self) -> None:
         """Write, fsync and remove a small file beside the studies: whether the folder

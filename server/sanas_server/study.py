@@ -86,6 +86,9 @@ class StudySummary:
     rejected_proposals: int
     steps_saved: int = 0
     uid: str = ""
+    # Set (by the controller) while the study is soft-deleted.
+    delete_time: float | None = None
+    expire_time: float | None = None
 
     @property
     def rejected_moves(self) -> int:

@@ -92,6 +92,11 @@ const (
 	// The other studies are served; this one answers only GetStudy, ListStudies
 	// and DeleteStudy until its folder is repaired or deleted.
 	StudyState_STUDY_STATE_BROKEN StudyState = 3
+	// Soft-deleted (DeleteStudy without `purge`): kept whole until `expire_time`,
+	// then purged; UndeleteStudy restores it. It answers GetStudy, ListTrials,
+	// BackupStudy, DeleteStudy and UndeleteStudy; trial calls and WatchStudy get
+	// FAILED_PRECONDITION with ERROR_REASON_STUDY_DELETED.
+	StudyState_STUDY_STATE_DELETED StudyState = 4
 )
 
 // Enum value maps for StudyState.
@@ -101,12 +106,14 @@ var (
 		1: "STUDY_STATE_ACTIVE",
 		2: "STUDY_STATE_COMPLETED",
 		3: "STUDY_STATE_BROKEN",
+		4: "STUDY_STATE_DELETED",
 	}
 	StudyState_value = map[string]int32{
 		"STUDY_STATE_UNSPECIFIED": 0,
 		"STUDY_STATE_ACTIVE":      1,
 		"STUDY_STATE_COMPLETED":   2,
 		"STUDY_STATE_BROKEN":      3,
+		"STUDY_STATE_DELETED":     4,
 	}
 )
 
@@ -245,6 +252,10 @@ const (
 	// trainer token creating, deleting or importing a study. The message names the
 	// role and the call; nothing was changed.
 	ErrorReason_ERROR_REASON_PERMISSION_DENIED ErrorReason = 15
+	// The study is soft-deleted (STUDY_STATE_DELETED): it takes no trial calls
+	// until an admin undeletes it (UndeleteStudy). The message says when it was
+	// deleted and when it will be purged. Nothing was written.
+	ErrorReason_ERROR_REASON_STUDY_DELETED ErrorReason = 16
 )
 
 // Enum value maps for ErrorReason.
@@ -266,6 +277,7 @@ var (
 		13: "ERROR_REASON_TRIAL_NOT_HELD",
 		14: "ERROR_REASON_STALE_TRIAL",
 		15: "ERROR_REASON_PERMISSION_DENIED",
+		16: "ERROR_REASON_STUDY_DELETED",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED":             0,
@@ -284,6 +296,7 @@ var (
 		"ERROR_REASON_TRIAL_NOT_HELD":          13,
 		"ERROR_REASON_STALE_TRIAL":             14,
 		"ERROR_REASON_PERMISSION_DENIED":       15,
+		"ERROR_REASON_STUDY_DELETED":           16,
 	}
 )
 
@@ -1293,7 +1306,16 @@ type Study struct {
 	// and created again under the same `study_id` gets a new one. Studies created
 	// before uids existed get one derived from their header (a name-based UUID
 	// of the study id, creation time and seed), the same on every start.
-	Uid           string `protobuf:"bytes,19,opt,name=uid,proto3" json:"uid,omitempty"`
+	// UndeleteStudy keeps it: an undeleted study is the same incarnation.
+	Uid string `protobuf:"bytes,19,opt,name=uid,proto3" json:"uid,omitempty"`
+	// When the study was soft-deleted; set only when `state` is
+	// STUDY_STATE_DELETED.
+	DeleteTime *timestamppb.Timestamp `protobuf:"bytes,20,opt,name=delete_time,json=deleteTime,proto3" json:"delete_time,omitempty"`
+	// When a soft-deleted study is purged: its delete_time plus the controller's
+	// --deleted-retention at the time of the delete. The controller removes it
+	// (and its files) at that time or shortly after, for good. Set only when
+	// `state` is STUDY_STATE_DELETED.
+	ExpireTime    *timestamppb.Timestamp `protobuf:"bytes,21,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1459,6 +1481,20 @@ func (x *Study) GetUid() string {
 		return x.Uid
 	}
 	return ""
+}
+
+func (x *Study) GetDeleteTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DeleteTime
+	}
+	return nil
+}
+
+func (x *Study) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
+	}
+	return nil
 }
 
 // One intermediate result of a trial.
@@ -1952,7 +1988,10 @@ type ListStudiesRequest struct {
 	// treated as 1000.
 	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// Token from a previous response's `next_page_token`; empty for the first page.
-	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// When true, soft-deleted studies (STUDY_STATE_DELETED) are listed too; by
+	// default they are left out.
+	ShowDeleted   bool `protobuf:"varint,3,opt,name=show_deleted,json=showDeleted,proto3" json:"show_deleted,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1999,6 +2038,13 @@ func (x *ListStudiesRequest) GetPageToken() string {
 		return x.PageToken
 	}
 	return ""
+}
+
+func (x *ListStudiesRequest) GetShowDeleted() bool {
+	if x != nil {
+		return x.ShowDeleted
+	}
+	return false
 }
 
 // Response of ListStudies.
@@ -2060,7 +2106,11 @@ func (x *ListStudiesResponse) GetNextPageToken() string {
 type DeleteStudyRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Identifier of the study.
-	StudyId       string `protobuf:"bytes,1,opt,name=study_id,json=studyId,proto3" json:"study_id,omitempty"`
+	StudyId string `protobuf:"bytes,1,opt,name=study_id,json=studyId,proto3" json:"study_id,omitempty"`
+	// When true, the study (live or soft-deleted) is purged: removed with its
+	// checkpoint files at once, with no undelete. False (the default): a soft
+	// delete.
+	Purge         bool `protobuf:"varint,2,opt,name=purge,proto3" json:"purge,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2102,9 +2152,19 @@ func (x *DeleteStudyRequest) GetStudyId() string {
 	return ""
 }
 
+func (x *DeleteStudyRequest) GetPurge() bool {
+	if x != nil {
+		return x.Purge
+	}
+	return false
+}
+
 // Response of DeleteStudy.
 type DeleteStudyResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The soft-deleted study (state STUDY_STATE_DELETED, with `delete_time` and
+	// `expire_time`); unset when the study was purged.
+	Study         *Study `protobuf:"bytes,1,opt,name=study,proto3" json:"study,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2139,6 +2199,105 @@ func (*DeleteStudyResponse) Descriptor() ([]byte, []int) {
 	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{19}
 }
 
+func (x *DeleteStudyResponse) GetStudy() *Study {
+	if x != nil {
+		return x.Study
+	}
+	return nil
+}
+
+// Request of UndeleteStudy.
+type UndeleteStudyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Identifier of the soft-deleted study.
+	StudyId       string `protobuf:"bytes,1,opt,name=study_id,json=studyId,proto3" json:"study_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UndeleteStudyRequest) Reset() {
+	*x = UndeleteStudyRequest{}
+	mi := &file_sanas_v1_sanas_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UndeleteStudyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UndeleteStudyRequest) ProtoMessage() {}
+
+func (x *UndeleteStudyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sanas_v1_sanas_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UndeleteStudyRequest.ProtoReflect.Descriptor instead.
+func (*UndeleteStudyRequest) Descriptor() ([]byte, []int) {
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *UndeleteStudyRequest) GetStudyId() string {
+	if x != nil {
+		return x.StudyId
+	}
+	return ""
+}
+
+// Response of UndeleteStudy.
+type UndeleteStudyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The restored study, in the state it had before the delete.
+	Study         *Study `protobuf:"bytes,1,opt,name=study,proto3" json:"study,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UndeleteStudyResponse) Reset() {
+	*x = UndeleteStudyResponse{}
+	mi := &file_sanas_v1_sanas_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UndeleteStudyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UndeleteStudyResponse) ProtoMessage() {}
+
+func (x *UndeleteStudyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sanas_v1_sanas_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UndeleteStudyResponse.ProtoReflect.Descriptor instead.
+func (*UndeleteStudyResponse) Descriptor() ([]byte, []int) {
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *UndeleteStudyResponse) GetStudy() *Study {
+	if x != nil {
+		return x.Study
+	}
+	return nil
+}
+
 // Request of SuggestTrial.
 type SuggestTrialRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2158,7 +2317,7 @@ type SuggestTrialRequest struct {
 
 func (x *SuggestTrialRequest) Reset() {
 	*x = SuggestTrialRequest{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[20]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2170,7 +2329,7 @@ func (x *SuggestTrialRequest) String() string {
 func (*SuggestTrialRequest) ProtoMessage() {}
 
 func (x *SuggestTrialRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[20]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2183,7 +2342,7 @@ func (x *SuggestTrialRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SuggestTrialRequest.ProtoReflect.Descriptor instead.
 func (*SuggestTrialRequest) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{20}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SuggestTrialRequest) GetStudyId() string {
@@ -2233,7 +2392,7 @@ type SuggestTrialResponse struct {
 
 func (x *SuggestTrialResponse) Reset() {
 	*x = SuggestTrialResponse{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[21]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2245,7 +2404,7 @@ func (x *SuggestTrialResponse) String() string {
 func (*SuggestTrialResponse) ProtoMessage() {}
 
 func (x *SuggestTrialResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[21]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2258,7 +2417,7 @@ func (x *SuggestTrialResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SuggestTrialResponse.ProtoReflect.Descriptor instead.
 func (*SuggestTrialResponse) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{21}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SuggestTrialResponse) GetTrial() *Trial {
@@ -2323,7 +2482,7 @@ type CompleteTrialRequest struct {
 
 func (x *CompleteTrialRequest) Reset() {
 	*x = CompleteTrialRequest{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[22]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2335,7 +2494,7 @@ func (x *CompleteTrialRequest) String() string {
 func (*CompleteTrialRequest) ProtoMessage() {}
 
 func (x *CompleteTrialRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[22]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2348,7 +2507,7 @@ func (x *CompleteTrialRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteTrialRequest.ProtoReflect.Descriptor instead.
 func (*CompleteTrialRequest) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{22}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *CompleteTrialRequest) GetStudyId() string {
@@ -2430,7 +2589,7 @@ type CompleteTrialResponse struct {
 
 func (x *CompleteTrialResponse) Reset() {
 	*x = CompleteTrialResponse{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[23]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2442,7 +2601,7 @@ func (x *CompleteTrialResponse) String() string {
 func (*CompleteTrialResponse) ProtoMessage() {}
 
 func (x *CompleteTrialResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[23]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2455,7 +2614,7 @@ func (x *CompleteTrialResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteTrialResponse.ProtoReflect.Descriptor instead.
 func (*CompleteTrialResponse) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{23}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *CompleteTrialResponse) GetTrial() *Trial {
@@ -2503,7 +2662,7 @@ type HeartbeatTrialRequest struct {
 
 func (x *HeartbeatTrialRequest) Reset() {
 	*x = HeartbeatTrialRequest{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[24]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2515,7 +2674,7 @@ func (x *HeartbeatTrialRequest) String() string {
 func (*HeartbeatTrialRequest) ProtoMessage() {}
 
 func (x *HeartbeatTrialRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[24]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2528,7 +2687,7 @@ func (x *HeartbeatTrialRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatTrialRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatTrialRequest) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{24}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *HeartbeatTrialRequest) GetStudyId() string {
@@ -2578,7 +2737,7 @@ type HeartbeatTrialResponse struct {
 
 func (x *HeartbeatTrialResponse) Reset() {
 	*x = HeartbeatTrialResponse{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[25]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2590,7 +2749,7 @@ func (x *HeartbeatTrialResponse) String() string {
 func (*HeartbeatTrialResponse) ProtoMessage() {}
 
 func (x *HeartbeatTrialResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[25]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2603,7 +2762,7 @@ func (x *HeartbeatTrialResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatTrialResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatTrialResponse) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{25}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *HeartbeatTrialResponse) GetTrial() *Trial {
@@ -2631,7 +2790,7 @@ type ListTrialsRequest struct {
 
 func (x *ListTrialsRequest) Reset() {
 	*x = ListTrialsRequest{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[26]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2643,7 +2802,7 @@ func (x *ListTrialsRequest) String() string {
 func (*ListTrialsRequest) ProtoMessage() {}
 
 func (x *ListTrialsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[26]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2656,7 +2815,7 @@ func (x *ListTrialsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTrialsRequest.ProtoReflect.Descriptor instead.
 func (*ListTrialsRequest) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{26}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListTrialsRequest) GetStudyId() string {
@@ -2702,7 +2861,7 @@ type ListTrialsResponse struct {
 
 func (x *ListTrialsResponse) Reset() {
 	*x = ListTrialsResponse{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[27]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2714,7 +2873,7 @@ func (x *ListTrialsResponse) String() string {
 func (*ListTrialsResponse) ProtoMessage() {}
 
 func (x *ListTrialsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[27]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2727,7 +2886,7 @@ func (x *ListTrialsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTrialsResponse.ProtoReflect.Descriptor instead.
 func (*ListTrialsResponse) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{27}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ListTrialsResponse) GetTrials() []*Trial {
@@ -2762,7 +2921,7 @@ type WatchStudyRequest struct {
 
 func (x *WatchStudyRequest) Reset() {
 	*x = WatchStudyRequest{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[28]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2774,7 +2933,7 @@ func (x *WatchStudyRequest) String() string {
 func (*WatchStudyRequest) ProtoMessage() {}
 
 func (x *WatchStudyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[28]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2787,7 +2946,7 @@ func (x *WatchStudyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchStudyRequest.ProtoReflect.Descriptor instead.
 func (*WatchStudyRequest) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{28}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *WatchStudyRequest) GetStudyId() string {
@@ -2816,7 +2975,7 @@ type WatchStudyResponse struct {
 
 func (x *WatchStudyResponse) Reset() {
 	*x = WatchStudyResponse{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[29]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2828,7 +2987,7 @@ func (x *WatchStudyResponse) String() string {
 func (*WatchStudyResponse) ProtoMessage() {}
 
 func (x *WatchStudyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[29]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2841,7 +3000,7 @@ func (x *WatchStudyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchStudyResponse.ProtoReflect.Descriptor instead.
 func (*WatchStudyResponse) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{29}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *WatchStudyResponse) GetType() StudyEventType {
@@ -2896,7 +3055,7 @@ type ImportPaddleSlimCheckpointRequest struct {
 
 func (x *ImportPaddleSlimCheckpointRequest) Reset() {
 	*x = ImportPaddleSlimCheckpointRequest{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[30]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2908,7 +3067,7 @@ func (x *ImportPaddleSlimCheckpointRequest) String() string {
 func (*ImportPaddleSlimCheckpointRequest) ProtoMessage() {}
 
 func (x *ImportPaddleSlimCheckpointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[30]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2921,7 +3080,7 @@ func (x *ImportPaddleSlimCheckpointRequest) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use ImportPaddleSlimCheckpointRequest.ProtoReflect.Descriptor instead.
 func (*ImportPaddleSlimCheckpointRequest) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{30}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ImportPaddleSlimCheckpointRequest) GetStudyId() string {
@@ -2958,7 +3117,7 @@ type ImportPaddleSlimCheckpointResponse struct {
 
 func (x *ImportPaddleSlimCheckpointResponse) Reset() {
 	*x = ImportPaddleSlimCheckpointResponse{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[31]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2970,7 +3129,7 @@ func (x *ImportPaddleSlimCheckpointResponse) String() string {
 func (*ImportPaddleSlimCheckpointResponse) ProtoMessage() {}
 
 func (x *ImportPaddleSlimCheckpointResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[31]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2983,7 +3142,7 @@ func (x *ImportPaddleSlimCheckpointResponse) ProtoReflect() protoreflect.Message
 
 // Deprecated: Use ImportPaddleSlimCheckpointResponse.ProtoReflect.Descriptor instead.
 func (*ImportPaddleSlimCheckpointResponse) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{31}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ImportPaddleSlimCheckpointResponse) GetStudy() *Study {
@@ -3011,7 +3170,7 @@ type BackupStudyRequest struct {
 
 func (x *BackupStudyRequest) Reset() {
 	*x = BackupStudyRequest{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[32]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3023,7 +3182,7 @@ func (x *BackupStudyRequest) String() string {
 func (*BackupStudyRequest) ProtoMessage() {}
 
 func (x *BackupStudyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[32]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3036,7 +3195,7 @@ func (x *BackupStudyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupStudyRequest.ProtoReflect.Descriptor instead.
 func (*BackupStudyRequest) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{32}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *BackupStudyRequest) GetStudyId() string {
@@ -3062,7 +3221,7 @@ type BackupStudyResponse struct {
 
 func (x *BackupStudyResponse) Reset() {
 	*x = BackupStudyResponse{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[33]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3074,7 +3233,7 @@ func (x *BackupStudyResponse) String() string {
 func (*BackupStudyResponse) ProtoMessage() {}
 
 func (x *BackupStudyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[33]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3087,7 +3246,7 @@ func (x *BackupStudyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupStudyResponse.ProtoReflect.Descriptor instead.
 func (*BackupStudyResponse) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{33}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *BackupStudyResponse) GetHeader() []byte {
@@ -3127,7 +3286,7 @@ type RestoreStudyRequest struct {
 
 func (x *RestoreStudyRequest) Reset() {
 	*x = RestoreStudyRequest{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[34]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3139,7 +3298,7 @@ func (x *RestoreStudyRequest) String() string {
 func (*RestoreStudyRequest) ProtoMessage() {}
 
 func (x *RestoreStudyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[34]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3152,7 +3311,7 @@ func (x *RestoreStudyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestoreStudyRequest.ProtoReflect.Descriptor instead.
 func (*RestoreStudyRequest) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{34}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *RestoreStudyRequest) GetStudyId() string {
@@ -3189,7 +3348,7 @@ type RestoreStudyResponse struct {
 
 func (x *RestoreStudyResponse) Reset() {
 	*x = RestoreStudyResponse{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[35]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3201,7 +3360,7 @@ func (x *RestoreStudyResponse) String() string {
 func (*RestoreStudyResponse) ProtoMessage() {}
 
 func (x *RestoreStudyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[35]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3214,7 +3373,7 @@ func (x *RestoreStudyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestoreStudyResponse.ProtoReflect.Descriptor instead.
 func (*RestoreStudyResponse) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{35}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *RestoreStudyResponse) GetStudy() *Study {
@@ -3266,7 +3425,7 @@ type ReportTrialProgressRequest struct {
 
 func (x *ReportTrialProgressRequest) Reset() {
 	*x = ReportTrialProgressRequest{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[36]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3278,7 +3437,7 @@ func (x *ReportTrialProgressRequest) String() string {
 func (*ReportTrialProgressRequest) ProtoMessage() {}
 
 func (x *ReportTrialProgressRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[36]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3291,7 +3450,7 @@ func (x *ReportTrialProgressRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportTrialProgressRequest.ProtoReflect.Descriptor instead.
 func (*ReportTrialProgressRequest) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{36}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ReportTrialProgressRequest) GetStudyId() string {
@@ -3372,7 +3531,7 @@ type ReportTrialProgressResponse struct {
 
 func (x *ReportTrialProgressResponse) Reset() {
 	*x = ReportTrialProgressResponse{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[37]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3384,7 +3543,7 @@ func (x *ReportTrialProgressResponse) String() string {
 func (*ReportTrialProgressResponse) ProtoMessage() {}
 
 func (x *ReportTrialProgressResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[37]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3397,7 +3556,7 @@ func (x *ReportTrialProgressResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportTrialProgressResponse.ProtoReflect.Descriptor instead.
 func (*ReportTrialProgressResponse) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{37}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ReportTrialProgressResponse) GetTrial() *Trial {
@@ -3442,7 +3601,7 @@ type SkipTrialRequest struct {
 
 func (x *SkipTrialRequest) Reset() {
 	*x = SkipTrialRequest{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[38]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3454,7 +3613,7 @@ func (x *SkipTrialRequest) String() string {
 func (*SkipTrialRequest) ProtoMessage() {}
 
 func (x *SkipTrialRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[38]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3467,7 +3626,7 @@ func (x *SkipTrialRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SkipTrialRequest.ProtoReflect.Descriptor instead.
 func (*SkipTrialRequest) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{38}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *SkipTrialRequest) GetStudyId() string {
@@ -3525,7 +3684,7 @@ type SkipTrialResponse struct {
 
 func (x *SkipTrialResponse) Reset() {
 	*x = SkipTrialResponse{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[39]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3537,7 +3696,7 @@ func (x *SkipTrialResponse) String() string {
 func (*SkipTrialResponse) ProtoMessage() {}
 
 func (x *SkipTrialResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[39]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3550,7 +3709,7 @@ func (x *SkipTrialResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SkipTrialResponse.ProtoReflect.Descriptor instead.
 func (*SkipTrialResponse) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{39}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *SkipTrialResponse) GetTrial() *Trial {
@@ -3652,7 +3811,7 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"infeasible\x18\x03 \x01(\x03R\n" +
 	"infeasible\x12\x18\n" +
 	"\astopped\x18\x04 \x01(\x03R\astopped\x12\x18\n" +
-	"\askipped\x18\x05 \x01(\x03R\askipped\"\xa1\x06\n" +
+	"\askipped\x18\x05 \x01(\x03R\askipped\"\x9b\a\n" +
 	"\x05Study\x12\x19\n" +
 	"\bstudy_id\x18\x01 \x01(\tR\astudyId\x12-\n" +
 	"\x06config\x18\x02 \x01(\v2\x15.sanas.v1.StudyConfigR\x06config\x12*\n" +
@@ -3678,7 +3837,11 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"\rbroken_reason\x18\x11 \x01(\tR\fbrokenReason\x12\x1f\n" +
 	"\vsteps_saved\x18\x12 \x01(\x03R\n" +
 	"stepsSaved\x12\x10\n" +
-	"\x03uid\x18\x13 \x01(\tR\x03uidB\x0e\n" +
+	"\x03uid\x18\x13 \x01(\tR\x03uid\x12;\n" +
+	"\vdelete_time\x18\x14 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"deleteTime\x12;\n" +
+	"\vexpire_time\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"expireTimeB\x0e\n" +
 	"\f_best_rewardB\x11\n" +
 	"\x0f_current_reward\"g\n" +
 	"\vMeasurement\x12\x12\n" +
@@ -3720,17 +3883,24 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"\x0fGetStudyRequest\x12\x19\n" +
 	"\bstudy_id\x18\x01 \x01(\tR\astudyId\"9\n" +
 	"\x10GetStudyResponse\x12%\n" +
-	"\x05study\x18\x01 \x01(\v2\x0f.sanas.v1.StudyR\x05study\"P\n" +
+	"\x05study\x18\x01 \x01(\v2\x0f.sanas.v1.StudyR\x05study\"s\n" +
 	"\x12ListStudiesRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x02 \x01(\tR\tpageToken\"h\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\x12!\n" +
+	"\fshow_deleted\x18\x03 \x01(\bR\vshowDeleted\"h\n" +
 	"\x13ListStudiesResponse\x12)\n" +
 	"\astudies\x18\x01 \x03(\v2\x0f.sanas.v1.StudyR\astudies\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"/\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"E\n" +
 	"\x12DeleteStudyRequest\x12\x19\n" +
-	"\bstudy_id\x18\x01 \x01(\tR\astudyId\"\x15\n" +
-	"\x13DeleteStudyResponse\"\x9f\x01\n" +
+	"\bstudy_id\x18\x01 \x01(\tR\astudyId\x12\x14\n" +
+	"\x05purge\x18\x02 \x01(\bR\x05purge\"<\n" +
+	"\x13DeleteStudyResponse\x12%\n" +
+	"\x05study\x18\x01 \x01(\v2\x0f.sanas.v1.StudyR\x05study\"1\n" +
+	"\x14UndeleteStudyRequest\x12\x19\n" +
+	"\bstudy_id\x18\x01 \x01(\tR\astudyId\">\n" +
+	"\x15UndeleteStudyResponse\x12%\n" +
+	"\x05study\x18\x01 \x01(\v2\x0f.sanas.v1.StudyR\x05study\"\x9f\x01\n" +
 	"\x13SuggestTrialRequest\x12\x19\n" +
 	"\bstudy_id\x18\x01 \x01(\tR\astudyId\x12\x1b\n" +
 	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12\x1d\n" +
@@ -3836,13 +4006,14 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"\rObjectiveGoal\x12\x1e\n" +
 	"\x1aOBJECTIVE_GOAL_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17OBJECTIVE_GOAL_MAXIMIZE\x10\x01\x12\x1b\n" +
-	"\x17OBJECTIVE_GOAL_MINIMIZE\x10\x02*t\n" +
+	"\x17OBJECTIVE_GOAL_MINIMIZE\x10\x02*\x8d\x01\n" +
 	"\n" +
 	"StudyState\x12\x1b\n" +
 	"\x17STUDY_STATE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12STUDY_STATE_ACTIVE\x10\x01\x12\x19\n" +
 	"\x15STUDY_STATE_COMPLETED\x10\x02\x12\x16\n" +
-	"\x12STUDY_STATE_BROKEN\x10\x03*\xaa\x01\n" +
+	"\x12STUDY_STATE_BROKEN\x10\x03\x12\x17\n" +
+	"\x13STUDY_STATE_DELETED\x10\x04*\xaa\x01\n" +
 	"\n" +
 	"TrialState\x12\x1b\n" +
 	"\x17TRIAL_STATE_UNSPECIFIED\x10\x00\x12\x16\n" +
@@ -3850,7 +4021,7 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"\x15TRIAL_STATE_SUCCEEDED\x10\x02\x12\x1a\n" +
 	"\x16TRIAL_STATE_INFEASIBLE\x10\x03\x12\x17\n" +
 	"\x13TRIAL_STATE_STOPPED\x10\x04\x12\x17\n" +
-	"\x13TRIAL_STATE_SKIPPED\x10\x05*\xb4\x04\n" +
+	"\x13TRIAL_STATE_SKIPPED\x10\x05*\xd4\x04\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12!\n" +
 	"\x1dERROR_REASON_INVALID_ARGUMENT\x10\x01\x12 \n" +
@@ -3868,7 +4039,8 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"\x1eERROR_REASON_TOO_MANY_WATCHERS\x10\f\x12\x1f\n" +
 	"\x1bERROR_REASON_TRIAL_NOT_HELD\x10\r\x12\x1c\n" +
 	"\x18ERROR_REASON_STALE_TRIAL\x10\x0e\x12\"\n" +
-	"\x1eERROR_REASON_PERMISSION_DENIED\x10\x0f*\xf8\x02\n" +
+	"\x1eERROR_REASON_PERMISSION_DENIED\x10\x0f\x12\x1e\n" +
+	"\x1aERROR_REASON_STUDY_DELETED\x10\x10*\xf8\x02\n" +
 	"\x0eStudyEventType\x12 \n" +
 	"\x1cSTUDY_EVENT_TYPE_UNSPECIFIED\x10\x00\x12\"\n" +
 	"\x1eSTUDY_EVENT_TYPE_CURRENT_STATE\x10\x01\x12$\n" +
@@ -3879,12 +4051,13 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	" STUDY_EVENT_TYPE_STUDY_COMPLETED\x10\x06\x12#\n" +
 	"\x1fSTUDY_EVENT_TYPE_TRIAL_PROGRESS\x10\a\x12\"\n" +
 	"\x1eSTUDY_EVENT_TYPE_TRIAL_STOPPED\x10\b\x12\"\n" +
-	"\x1eSTUDY_EVENT_TYPE_TRIAL_SKIPPED\x10\t2\x86\t\n" +
+	"\x1eSTUDY_EVENT_TYPE_TRIAL_SKIPPED\x10\t2\xd8\t\n" +
 	"\x11ControllerService\x12J\n" +
 	"\vCreateStudy\x12\x1c.sanas.v1.CreateStudyRequest\x1a\x1d.sanas.v1.CreateStudyResponse\x12A\n" +
 	"\bGetStudy\x12\x19.sanas.v1.GetStudyRequest\x1a\x1a.sanas.v1.GetStudyResponse\x12J\n" +
 	"\vListStudies\x12\x1c.sanas.v1.ListStudiesRequest\x1a\x1d.sanas.v1.ListStudiesResponse\x12J\n" +
-	"\vDeleteStudy\x12\x1c.sanas.v1.DeleteStudyRequest\x1a\x1d.sanas.v1.DeleteStudyResponse\x12M\n" +
+	"\vDeleteStudy\x12\x1c.sanas.v1.DeleteStudyRequest\x1a\x1d.sanas.v1.DeleteStudyResponse\x12P\n" +
+	"\rUndeleteStudy\x12\x1e.sanas.v1.UndeleteStudyRequest\x1a\x1f.sanas.v1.UndeleteStudyResponse\x12M\n" +
 	"\fSuggestTrial\x12\x1d.sanas.v1.SuggestTrialRequest\x1a\x1e.sanas.v1.SuggestTrialResponse\x12P\n" +
 	"\rCompleteTrial\x12\x1e.sanas.v1.CompleteTrialRequest\x1a\x1f.sanas.v1.CompleteTrialResponse\x12S\n" +
 	"\x0eHeartbeatTrial\x12\x1f.sanas.v1.HeartbeatTrialRequest\x1a .sanas.v1.HeartbeatTrialResponse\x12G\n" +
@@ -3911,7 +4084,7 @@ func file_sanas_v1_sanas_proto_rawDescGZIP() []byte {
 }
 
 var file_sanas_v1_sanas_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_sanas_v1_sanas_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
+var file_sanas_v1_sanas_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_sanas_v1_sanas_proto_goTypes = []any{
 	(ObjectiveGoal)(0),                         // 0: sanas.v1.ObjectiveGoal
 	(StudyState)(0),                            // 1: sanas.v1.StudyState
@@ -3938,32 +4111,34 @@ var file_sanas_v1_sanas_proto_goTypes = []any{
 	(*ListStudiesResponse)(nil),                // 22: sanas.v1.ListStudiesResponse
 	(*DeleteStudyRequest)(nil),                 // 23: sanas.v1.DeleteStudyRequest
 	(*DeleteStudyResponse)(nil),                // 24: sanas.v1.DeleteStudyResponse
-	(*SuggestTrialRequest)(nil),                // 25: sanas.v1.SuggestTrialRequest
-	(*SuggestTrialResponse)(nil),               // 26: sanas.v1.SuggestTrialResponse
-	(*CompleteTrialRequest)(nil),               // 27: sanas.v1.CompleteTrialRequest
-	(*CompleteTrialResponse)(nil),              // 28: sanas.v1.CompleteTrialResponse
-	(*HeartbeatTrialRequest)(nil),              // 29: sanas.v1.HeartbeatTrialRequest
-	(*HeartbeatTrialResponse)(nil),             // 30: sanas.v1.HeartbeatTrialResponse
-	(*ListTrialsRequest)(nil),                  // 31: sanas.v1.ListTrialsRequest
-	(*ListTrialsResponse)(nil),                 // 32: sanas.v1.ListTrialsResponse
-	(*WatchStudyRequest)(nil),                  // 33: sanas.v1.WatchStudyRequest
-	(*WatchStudyResponse)(nil),                 // 34: sanas.v1.WatchStudyResponse
-	(*ImportPaddleSlimCheckpointRequest)(nil),  // 35: sanas.v1.ImportPaddleSlimCheckpointRequest
-	(*ImportPaddleSlimCheckpointResponse)(nil), // 36: sanas.v1.ImportPaddleSlimCheckpointResponse
-	(*BackupStudyRequest)(nil),                 // 37: sanas.v1.BackupStudyRequest
-	(*BackupStudyResponse)(nil),                // 38: sanas.v1.BackupStudyResponse
-	(*RestoreStudyRequest)(nil),                // 39: sanas.v1.RestoreStudyRequest
-	(*RestoreStudyResponse)(nil),               // 40: sanas.v1.RestoreStudyResponse
-	(*ReportTrialProgressRequest)(nil),         // 41: sanas.v1.ReportTrialProgressRequest
-	(*ReportTrialProgressResponse)(nil),        // 42: sanas.v1.ReportTrialProgressResponse
-	(*SkipTrialRequest)(nil),                   // 43: sanas.v1.SkipTrialRequest
-	(*SkipTrialResponse)(nil),                  // 44: sanas.v1.SkipTrialResponse
-	(*durationpb.Duration)(nil),                // 45: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),              // 46: google.protobuf.Timestamp
+	(*UndeleteStudyRequest)(nil),               // 25: sanas.v1.UndeleteStudyRequest
+	(*UndeleteStudyResponse)(nil),              // 26: sanas.v1.UndeleteStudyResponse
+	(*SuggestTrialRequest)(nil),                // 27: sanas.v1.SuggestTrialRequest
+	(*SuggestTrialResponse)(nil),               // 28: sanas.v1.SuggestTrialResponse
+	(*CompleteTrialRequest)(nil),               // 29: sanas.v1.CompleteTrialRequest
+	(*CompleteTrialResponse)(nil),              // 30: sanas.v1.CompleteTrialResponse
+	(*HeartbeatTrialRequest)(nil),              // 31: sanas.v1.HeartbeatTrialRequest
+	(*HeartbeatTrialResponse)(nil),             // 32: sanas.v1.HeartbeatTrialResponse
+	(*ListTrialsRequest)(nil),                  // 33: sanas.v1.ListTrialsRequest
+	(*ListTrialsResponse)(nil),                 // 34: sanas.v1.ListTrialsResponse
+	(*WatchStudyRequest)(nil),                  // 35: sanas.v1.WatchStudyRequest
+	(*WatchStudyResponse)(nil),                 // 36: sanas.v1.WatchStudyResponse
+	(*ImportPaddleSlimCheckpointRequest)(nil),  // 37: sanas.v1.ImportPaddleSlimCheckpointRequest
+	(*ImportPaddleSlimCheckpointResponse)(nil), // 38: sanas.v1.ImportPaddleSlimCheckpointResponse
+	(*BackupStudyRequest)(nil),                 // 39: sanas.v1.BackupStudyRequest
+	(*BackupStudyResponse)(nil),                // 40: sanas.v1.BackupStudyResponse
+	(*RestoreStudyRequest)(nil),                // 41: sanas.v1.RestoreStudyRequest
+	(*RestoreStudyResponse)(nil),               // 42: sanas.v1.RestoreStudyResponse
+	(*ReportTrialProgressRequest)(nil),         // 43: sanas.v1.ReportTrialProgressRequest
+	(*ReportTrialProgressResponse)(nil),        // 44: sanas.v1.ReportTrialProgressResponse
+	(*SkipTrialRequest)(nil),                   // 45: sanas.v1.SkipTrialRequest
+	(*SkipTrialResponse)(nil),                  // 46: sanas.v1.SkipTrialResponse
+	(*durationpb.Duration)(nil),                // 47: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),              // 48: google.protobuf.Timestamp
 }
 var file_sanas_v1_sanas_proto_depIdxs = []int32{
 	5,  // 0: sanas.v1.StudyConfig.search_spaces:type_name -> sanas.v1.SearchSpaceConfig
-	45, // 1: sanas.v1.StudyConfig.lease_duration:type_name -> google.protobuf.Duration
+	47, // 1: sanas.v1.StudyConfig.lease_duration:type_name -> google.protobuf.Duration
 	10, // 2: sanas.v1.StudyConfig.constraints:type_name -> sanas.v1.Constraints
 	9,  // 3: sanas.v1.StudyConfig.early_stopping:type_name -> sanas.v1.EarlyStopping
 	7,  // 4: sanas.v1.EarlyStopping.median:type_name -> sanas.v1.MedianStoppingRule
@@ -3973,68 +4148,74 @@ var file_sanas_v1_sanas_proto_depIdxs = []int32{
 	6,  // 8: sanas.v1.Study.config:type_name -> sanas.v1.StudyConfig
 	1,  // 9: sanas.v1.Study.state:type_name -> sanas.v1.StudyState
 	13, // 10: sanas.v1.Study.trial_counts:type_name -> sanas.v1.TrialCounts
-	46, // 11: sanas.v1.Study.create_time:type_name -> google.protobuf.Timestamp
-	46, // 12: sanas.v1.Measurement.time:type_name -> google.protobuf.Timestamp
-	2,  // 13: sanas.v1.Trial.state:type_name -> sanas.v1.TrialState
-	46, // 14: sanas.v1.Trial.create_time:type_name -> google.protobuf.Timestamp
-	46, // 15: sanas.v1.Trial.complete_time:type_name -> google.protobuf.Timestamp
-	46, // 16: sanas.v1.Trial.lease_expire_time:type_name -> google.protobuf.Timestamp
-	15, // 17: sanas.v1.Trial.measurements:type_name -> sanas.v1.Measurement
-	6,  // 18: sanas.v1.CreateStudyRequest.config:type_name -> sanas.v1.StudyConfig
-	14, // 19: sanas.v1.CreateStudyResponse.study:type_name -> sanas.v1.Study
-	14, // 20: sanas.v1.GetStudyResponse.study:type_name -> sanas.v1.Study
-	14, // 21: sanas.v1.ListStudiesResponse.studies:type_name -> sanas.v1.Study
-	16, // 22: sanas.v1.SuggestTrialResponse.trial:type_name -> sanas.v1.Trial
-	12, // 23: sanas.v1.SuggestTrialResponse.architectures:type_name -> sanas.v1.Architecture
-	16, // 24: sanas.v1.CompleteTrialResponse.trial:type_name -> sanas.v1.Trial
-	16, // 25: sanas.v1.CompleteTrialResponse.next_trial:type_name -> sanas.v1.Trial
-	16, // 26: sanas.v1.HeartbeatTrialResponse.trial:type_name -> sanas.v1.Trial
-	2,  // 27: sanas.v1.ListTrialsRequest.state:type_name -> sanas.v1.TrialState
-	16, // 28: sanas.v1.ListTrialsResponse.trials:type_name -> sanas.v1.Trial
-	4,  // 29: sanas.v1.WatchStudyResponse.type:type_name -> sanas.v1.StudyEventType
-	16, // 30: sanas.v1.WatchStudyResponse.trial:type_name -> sanas.v1.Trial
-	14, // 31: sanas.v1.WatchStudyResponse.study:type_name -> sanas.v1.Study
-	46, // 32: sanas.v1.WatchStudyResponse.event_time:type_name -> google.protobuf.Timestamp
-	15, // 33: sanas.v1.WatchStudyResponse.measurement:type_name -> sanas.v1.Measurement
-	6,  // 34: sanas.v1.ImportPaddleSlimCheckpointRequest.config:type_name -> sanas.v1.StudyConfig
-	14, // 35: sanas.v1.ImportPaddleSlimCheckpointResponse.study:type_name -> sanas.v1.Study
-	14, // 36: sanas.v1.RestoreStudyResponse.study:type_name -> sanas.v1.Study
-	9,  // 37: sanas.v1.ReportTrialProgressRequest.early_stopping:type_name -> sanas.v1.EarlyStopping
-	16, // 38: sanas.v1.ReportTrialProgressResponse.trial:type_name -> sanas.v1.Trial
-	16, // 39: sanas.v1.SkipTrialResponse.trial:type_name -> sanas.v1.Trial
-	17, // 40: sanas.v1.ControllerService.CreateStudy:input_type -> sanas.v1.CreateStudyRequest
-	19, // 41: sanas.v1.ControllerService.GetStudy:input_type -> sanas.v1.GetStudyRequest
-	21, // 42: sanas.v1.ControllerService.ListStudies:input_type -> sanas.v1.ListStudiesRequest
-	23, // 43: sanas.v1.ControllerService.DeleteStudy:input_type -> sanas.v1.DeleteStudyRequest
-	25, // 44: sanas.v1.ControllerService.SuggestTrial:input_type -> sanas.v1.SuggestTrialRequest
-	27, // 45: sanas.v1.ControllerService.CompleteTrial:input_type -> sanas.v1.CompleteTrialRequest
-	29, // 46: sanas.v1.ControllerService.HeartbeatTrial:input_type -> sanas.v1.HeartbeatTrialRequest
-	31, // 47: sanas.v1.ControllerService.ListTrials:input_type -> sanas.v1.ListTrialsRequest
-	33, // 48: sanas.v1.ControllerService.WatchStudy:input_type -> sanas.v1.WatchStudyRequest
-	35, // 49: sanas.v1.ControllerService.ImportPaddleSlimCheckpoint:input_type -> sanas.v1.ImportPaddleSlimCheckpointRequest
-	41, // 50: sanas.v1.ControllerService.ReportTrialProgress:input_type -> sanas.v1.ReportTrialProgressRequest
-	43, // 51: sanas.v1.ControllerService.SkipTrial:input_type -> sanas.v1.SkipTrialRequest
-	37, // 52: sanas.v1.ControllerService.BackupStudy:input_type -> sanas.v1.BackupStudyRequest
-	39, // 53: sanas.v1.ControllerService.RestoreStudy:input_type -> sanas.v1.RestoreStudyRequest
-	18, // 54: sanas.v1.ControllerService.CreateStudy:output_type -> sanas.v1.CreateStudyResponse
-	20, // 55: sanas.v1.ControllerService.GetStudy:output_type -> sanas.v1.GetStudyResponse
-	22, // 56: sanas.v1.ControllerService.ListStudies:output_type -> sanas.v1.ListStudiesResponse
-	24, // 57: sanas.v1.ControllerService.DeleteStudy:output_type -> sanas.v1.DeleteStudyResponse
-	26, // 58: sanas.v1.ControllerService.SuggestTrial:output_type -> sanas.v1.SuggestTrialResponse
-	28, // 59: sanas.v1.ControllerService.CompleteTrial:output_type -> sanas.v1.CompleteTrialResponse
-	30, // 60: sanas.v1.ControllerService.HeartbeatTrial:output_type -> sanas.v1.HeartbeatTrialResponse
-	32, // 61: sanas.v1.ControllerService.ListTrials:output_type -> sanas.v1.ListTrialsResponse
-	34, // 62: sanas.v1.ControllerService.WatchStudy:output_type -> sanas.v1.WatchStudyResponse
-	36, // 63: sanas.v1.ControllerService.ImportPaddleSlimCheckpoint:output_type -> sanas.v1.ImportPaddleSlimCheckpointResponse
-	42, // 64: sanas.v1.ControllerService.ReportTrialProgress:output_type -> sanas.v1.ReportTrialProgressResponse
-	44, // 65: sanas.v1.ControllerService.SkipTrial:output_type -> sanas.v1.SkipTrialResponse
-	38, // 66: sanas.v1.ControllerService.BackupStudy:output_type -> sanas.v1.BackupStudyResponse
-	40, // 67: sanas.v1.ControllerService.RestoreStudy:output_type -> sanas.v1.RestoreStudyResponse
-	54, // [54:68] is the sub-list for method output_type
-	40, // [40:54] is the sub-list for method input_type
-	40, // [40:40] is the sub-list for extension type_name
-	40, // [40:40] is the sub-list for extension extendee
-	0,  // [0:40] is the sub-list for field type_name
+	48, // 11: sanas.v1.Study.create_time:type_name -> google.protobuf.Timestamp
+	48, // 12: sanas.v1.Study.delete_time:type_name -> google.protobuf.Timestamp
+	48, // 13: sanas.v1.Study.expire_time:type_name -> google.protobuf.Timestamp
+	48, // 14: sanas.v1.Measurement.time:type_name -> google.protobuf.Timestamp
+	2,  // 15: sanas.v1.Trial.state:type_name -> sanas.v1.TrialState
+	48, // 16: sanas.v1.Trial.create_time:type_name -> google.protobuf.Timestamp
+	48, // 17: sanas.v1.Trial.complete_time:type_name -> google.protobuf.Timestamp
+	48, // 18: sanas.v1.Trial.lease_expire_time:type_name -> google.protobuf.Timestamp
+	15, // 19: sanas.v1.Trial.measurements:type_name -> sanas.v1.Measurement
+	6,  // 20: sanas.v1.CreateStudyRequest.config:type_name -> sanas.v1.StudyConfig
+	14, // 21: sanas.v1.CreateStudyResponse.study:type_name -> sanas.v1.Study
+	14, // 22: sanas.v1.GetStudyResponse.study:type_name -> sanas.v1.Study
+	14, // 23: sanas.v1.ListStudiesResponse.studies:type_name -> sanas.v1.Study
+	14, // 24: sanas.v1.DeleteStudyResponse.study:type_name -> sanas.v1.Study
+	14, // 25: sanas.v1.UndeleteStudyResponse.study:type_name -> sanas.v1.Study
+	16, // 26: sanas.v1.SuggestTrialResponse.trial:type_name -> sanas.v1.Trial
+	12, // 27: sanas.v1.SuggestTrialResponse.architectures:type_name -> sanas.v1.Architecture
+	16, // 28: sanas.v1.CompleteTrialResponse.trial:type_name -> sanas.v1.Trial
+	16, // 29: sanas.v1.CompleteTrialResponse.next_trial:type_name -> sanas.v1.Trial
+	16, // 30: sanas.v1.HeartbeatTrialResponse.trial:type_name -> sanas.v1.Trial
+	2,  // 31: sanas.v1.ListTrialsRequest.state:type_name -> sanas.v1.TrialState
+	16, // 32: sanas.v1.ListTrialsResponse.trials:type_name -> sanas.v1.Trial
+	4,  // 33: sanas.v1.WatchStudyResponse.type:type_name -> sanas.v1.StudyEventType
+	16, // 34: sanas.v1.WatchStudyResponse.trial:type_name -> sanas.v1.Trial
+	14, // 35: sanas.v1.WatchStudyResponse.study:type_name -> sanas.v1.Study
+	48, // 36: sanas.v1.WatchStudyResponse.event_time:type_name -> google.protobuf.Timestamp
+	15, // 37: sanas.v1.WatchStudyResponse.measurement:type_name -> sanas.v1.Measurement
+	6,  // 38: sanas.v1.ImportPaddleSlimCheckpointRequest.config:type_name -> sanas.v1.StudyConfig
+	14, // 39: sanas.v1.ImportPaddleSlimCheckpointResponse.study:type_name -> sanas.v1.Study
+	14, // 40: sanas.v1.RestoreStudyResponse.study:type_name -> sanas.v1.Study
+	9,  // 41: sanas.v1.ReportTrialProgressRequest.early_stopping:type_name -> sanas.v1.EarlyStopping
+	16, // 42: sanas.v1.ReportTrialProgressResponse.trial:type_name -> sanas.v1.Trial
+	16, // 43: sanas.v1.SkipTrialResponse.trial:type_name -> sanas.v1.Trial
+	17, // 44: sanas.v1.ControllerService.CreateStudy:input_type -> sanas.v1.CreateStudyRequest
+	19, // 45: sanas.v1.ControllerService.GetStudy:input_type -> sanas.v1.GetStudyRequest
+	21, // 46: sanas.v1.ControllerService.ListStudies:input_type -> sanas.v1.ListStudiesRequest
+	23, // 47: sanas.v1.ControllerService.DeleteStudy:input_type -> sanas.v1.DeleteStudyRequest
+	25, // 48: sanas.v1.ControllerService.UndeleteStudy:input_type -> sanas.v1.UndeleteStudyRequest
+	27, // 49: sanas.v1.ControllerService.SuggestTrial:input_type -> sanas.v1.SuggestTrialRequest
+	29, // 50: sanas.v1.ControllerService.CompleteTrial:input_type -> sanas.v1.CompleteTrialRequest
+	31, // 51: sanas.v1.ControllerService.HeartbeatTrial:input_type -> sanas.v1.HeartbeatTrialRequest
+	33, // 52: sanas.v1.ControllerService.ListTrials:input_type -> sanas.v1.ListTrialsRequest
+	35, // 53: sanas.v1.ControllerService.WatchStudy:input_type -> sanas.v1.WatchStudyRequest
+	37, // 54: sanas.v1.ControllerService.ImportPaddleSlimCheckpoint:input_type -> sanas.v1.ImportPaddleSlimCheckpointRequest
+	43, // 55: sanas.v1.ControllerService.ReportTrialProgress:input_type -> sanas.v1.ReportTrialProgressRequest
+	45, // 56: sanas.v1.ControllerService.SkipTrial:input_type -> sanas.v1.SkipTrialRequest
+	39, // 57: sanas.v1.ControllerService.BackupStudy:input_type -> sanas.v1.BackupStudyRequest
+	41, // 58: sanas.v1.ControllerService.RestoreStudy:input_type -> sanas.v1.RestoreStudyRequest
+	18, // 59: sanas.v1.ControllerService.CreateStudy:output_type -> sanas.v1.CreateStudyResponse
+	20, // 60: sanas.v1.ControllerService.GetStudy:output_type -> sanas.v1.GetStudyResponse
+	22, // 61: sanas.v1.ControllerService.ListStudies:output_type -> sanas.v1.ListStudiesResponse
+	24, // 62: sanas.v1.ControllerService.DeleteStudy:output_type -> sanas.v1.DeleteStudyResponse
+	26, // 63: sanas.v1.ControllerService.UndeleteStudy:output_type -> sanas.v1.UndeleteStudyResponse
+	28, // 64: sanas.v1.ControllerService.SuggestTrial:output_type -> sanas.v1.SuggestTrialResponse
+	30, // 65: sanas.v1.ControllerService.CompleteTrial:output_type -> sanas.v1.CompleteTrialResponse
+	32, // 66: sanas.v1.ControllerService.HeartbeatTrial:output_type -> sanas.v1.HeartbeatTrialResponse
+	34, // 67: sanas.v1.ControllerService.ListTrials:output_type -> sanas.v1.ListTrialsResponse
+	36, // 68: sanas.v1.ControllerService.WatchStudy:output_type -> sanas.v1.WatchStudyResponse
+	38, // 69: sanas.v1.ControllerService.ImportPaddleSlimCheckpoint:output_type -> sanas.v1.ImportPaddleSlimCheckpointResponse
+	44, // 70: sanas.v1.ControllerService.ReportTrialProgress:output_type -> sanas.v1.ReportTrialProgressResponse
+	46, // 71: sanas.v1.ControllerService.SkipTrial:output_type -> sanas.v1.SkipTrialResponse
+	40, // 72: sanas.v1.ControllerService.BackupStudy:output_type -> sanas.v1.BackupStudyResponse
+	42, // 73: sanas.v1.ControllerService.RestoreStudy:output_type -> sanas.v1.RestoreStudyResponse
+	59, // [59:74] is the sub-list for method output_type
+	44, // [44:59] is the sub-list for method input_type
+	44, // [44:44] is the sub-list for extension type_name
+	44, // [44:44] is the sub-list for extension extendee
+	0,  // [0:44] is the sub-list for field type_name
 }
 
 func init() { file_sanas_v1_sanas_proto_init() }
@@ -4054,7 +4235,7 @@ func file_sanas_v1_sanas_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sanas_v1_sanas_proto_rawDesc), len(file_sanas_v1_sanas_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   40,
+			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -23,6 +23,7 @@ const (
 	ControllerService_GetStudy_FullMethodName                   = "/sanas.v1.ControllerService/GetStudy"
 	ControllerService_ListStudies_FullMethodName                = "/sanas.v1.ControllerService/ListStudies"
 	ControllerService_DeleteStudy_FullMethodName                = "/sanas.v1.ControllerService/DeleteStudy"
+	ControllerService_UndeleteStudy_FullMethodName              = "/sanas.v1.ControllerService/UndeleteStudy"
 	ControllerService_SuggestTrial_FullMethodName               = "/sanas.v1.ControllerService/SuggestTrial"
 	ControllerService_CompleteTrial_FullMethodName              = "/sanas.v1.ControllerService/CompleteTrial"
 	ControllerService_HeartbeatTrial_FullMethodName             = "/sanas.v1.ControllerService/HeartbeatTrial"
@@ -49,12 +50,29 @@ type ControllerServiceClient interface {
 	// Creates a study. Idempotent on `study_id`: the same config returns the
 	// existing study; a different config fails with ALREADY_EXISTS.
 	CreateStudy(ctx context.Context, in *CreateStudyRequest, opts ...grpc.CallOption) (*CreateStudyResponse, error)
-	// Returns a study with its current search state.
+	// Returns a study with its current search state; a soft-deleted study is
+	// returned too, with state STUDY_STATE_DELETED, `delete_time` and
+	// `expire_time`.
 	GetStudy(ctx context.Context, in *GetStudyRequest, opts ...grpc.CallOption) (*GetStudyResponse, error)
-	// Lists studies, ordered by `study_id`, in pages.
+	// Lists studies, ordered by `study_id`, in pages; soft-deleted studies only
+	// with `show_deleted`.
 	ListStudies(ctx context.Context, in *ListStudiesRequest, opts ...grpc.CallOption) (*ListStudiesResponse, error)
-	// Deletes a study and its checkpoint files.
+	// Deletes a study (admin only). The delete is soft (AIP-164): the study keeps
+	// every trial, its best and its budget on disk, gets state
+	// STUDY_STATE_DELETED with `delete_time` and `expire_time`, and refuses trial
+	// calls (FAILED_PRECONDITION, ERROR_REASON_STUDY_DELETED) until UndeleteStudy
+	// restores it; the controller purges it once `expire_time` has passed (its
+	// --deleted-retention; 0: every delete is a purge). `purge` deletes it, live or
+	// soft-deleted, with its checkpoint files at once, for good. Deleting a study
+	// that is already soft-deleted without `purge` changes nothing. A broken study
+	// (STUDY_STATE_BROKEN) is always purged: nothing of it could be restored.
 	DeleteStudy(ctx context.Context, in *DeleteStudyRequest, opts ...grpc.CallOption) (*DeleteStudyResponse, error)
+	// Restores a soft-deleted study exactly as it was deleted (admin only): the
+	// same incarnation (`uid`), trials, best, budget and annealing state, so the
+	// trainers' trials stay theirs; each running trial gets a whole lease from
+	// now. NOT_FOUND for a study that is not there (never was, or purged);
+	// ALREADY_EXISTS (ERROR_REASON_STUDY_EXISTS) for one that is not deleted.
+	UndeleteStudy(ctx context.Context, in *UndeleteStudyRequest, opts ...grpc.CallOption) (*UndeleteStudyResponse, error)
 	// Issues the next trial of a study: a token vector never issued before.
 	SuggestTrial(ctx context.Context, in *SuggestTrialRequest, opts ...grpc.CallOption) (*SuggestTrialResponse, error)
 	// Reports the result of a trial; optionally issues the next trial in the
@@ -147,6 +165,16 @@ func (c *controllerServiceClient) DeleteStudy(ctx context.Context, in *DeleteStu
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(DeleteStudyResponse)
 	err := c.cc.Invoke(ctx, ControllerService_DeleteStudy_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *controllerServiceClient) UndeleteStudy(ctx context.Context, in *UndeleteStudyRequest, opts ...grpc.CallOption) (*UndeleteStudyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UndeleteStudyResponse)
+	err := c.cc.Invoke(ctx, ControllerService_UndeleteStudy_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -288,12 +316,29 @@ type ControllerServiceServer interface {
 	// Creates a study. Idempotent on `study_id`: the same config returns the
 	// existing study; a different config fails with ALREADY_EXISTS.
 	CreateStudy(context.Context, *CreateStudyRequest) (*CreateStudyResponse, error)
-	// Returns a study with its current search state.
+	// Returns a study with its current search state; a soft-deleted study is
+	// returned too, with state STUDY_STATE_DELETED, `delete_time` and
+	// `expire_time`.
 	GetStudy(context.Context, *GetStudyRequest) (*GetStudyResponse, error)
-	// Lists studies, ordered by `study_id`, in pages.
+	// Lists studies, ordered by `study_id`, in pages; soft-deleted studies only
+	// with `show_deleted`.
 	ListStudies(context.Context, *ListStudiesRequest) (*ListStudiesResponse, error)
-	// Deletes a study and its checkpoint files.
+	// Deletes a study (admin only). The delete is soft (AIP-164): the study keeps
+	// every trial, its best and its budget on disk, gets state
+	// STUDY_STATE_DELETED with `delete_time` and `expire_time`, and refuses trial
+	// calls (FAILED_PRECONDITION, ERROR_REASON_STUDY_DELETED) until UndeleteStudy
+	// restores it; the controller purges it once `expire_time` has passed (its
+	// --deleted-retention; 0: every delete is a purge). `purge` deletes it, live or
+	// soft-deleted, with its checkpoint files at once, for good. Deleting a study
+	// that is already soft-deleted without `purge` changes nothing. A broken study
+	// (STUDY_STATE_BROKEN) is always purged: nothing of it could be restored.
 	DeleteStudy(context.Context, *DeleteStudyRequest) (*DeleteStudyResponse, error)
+	// Restores a soft-deleted study exactly as it was deleted (admin only): the
+	// same incarnation (`uid`), trials, best, budget and annealing state, so the
+	// trainers' trials stay theirs; each running trial gets a whole lease from
+	// now. NOT_FOUND for a study that is not there (never was, or purged);
+	// ALREADY_EXISTS (ERROR_REASON_STUDY_EXISTS) for one that is not deleted.
+	UndeleteStudy(context.Context, *UndeleteStudyRequest) (*UndeleteStudyResponse, error)
 	// Issues the next trial of a study: a token vector never issued before.
 	SuggestTrial(context.Context, *SuggestTrialRequest) (*SuggestTrialResponse, error)
 	// Reports the result of a trial; optionally issues the next trial in the
@@ -363,6 +408,9 @@ func (UnimplementedControllerServiceServer) ListStudies(context.Context, *ListSt
 }
 func (UnimplementedControllerServiceServer) DeleteStudy(context.Context, *DeleteStudyRequest) (*DeleteStudyResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteStudy not implemented")
+}
+func (UnimplementedControllerServiceServer) UndeleteStudy(context.Context, *UndeleteStudyRequest) (*UndeleteStudyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UndeleteStudy not implemented")
 }
 func (UnimplementedControllerServiceServer) SuggestTrial(context.Context, *SuggestTrialRequest) (*SuggestTrialResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SuggestTrial not implemented")
@@ -483,6 +531,24 @@ func _ControllerService_DeleteStudy_Handler(srv interface{}, ctx context.Context
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(ControllerServiceServer).DeleteStudy(ctx, req.(*DeleteStudyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ControllerService_UndeleteStudy_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UndeleteStudyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ControllerServiceServer).UndeleteStudy(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ControllerService_UndeleteStudy_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ControllerServiceServer).UndeleteStudy(ctx, req.(*UndeleteStudyRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -664,6 +730,10 @@ var ControllerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteStudy",
 			Handler:    _ControllerService_DeleteStudy_Handler,
+		},
+		{
+			MethodName: "UndeleteStudy",
+			Handler:    _ControllerService_UndeleteStudy_Handler,
 		},
 		{
 			MethodName: "SuggestTrial",

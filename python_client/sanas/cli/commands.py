@@ -10,6 +10,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from ..client import Client
 from ..study_config import study_config
@@ -32,19 +33,31 @@ SCORED = (pb.TRIAL_STATE_SUCCEEDED, pb.TRIAL_STATE_STOPPED)
 
 def cmd_studies(client: Client, args: argparse.Namespace) -> int:
     rows = []
-    for s in client.list_studies():
+    for s in client.list_studies(show_deleted=args.deleted):
         used = s.config.search_steps - s.budget_remaining
-        rows.append(
-            [
-                s.study_id,
-                state_name(s.state, pb.StudyState),
-                f"{used}/{s.config.search_steps}",
-                fmt_reward(s, "best_reward"),
-                s.trial_counts.active,
-            ]
-        )
-    print(table(rows, ["study", "state", "budget used", "best reward", "running"]))
+        row = [
+            s.study_id,
+            state_name(s.state, pb.StudyState),
+            f"{used}/{s.config.search_steps}",
+            fmt_reward(s, "best_reward"),
+            s.trial_counts.active,
+        ]
+        if args.deleted:  # when each soft-deleted study is purged unless undeleted
+            row.append(when(seconds(s.expire_time)))
+        rows.append(row)
+    header = ["study", "state", "budget used", "best reward", "running"]
+    print(table(rows, header + (["purged at"] if args.deleted else [])))
     return 0
+
+
+def deleted_rows(s: pb.Study) -> list[list[Any]]:
+    """A soft-deleted study's `status` lines: when, until when, and how to undo it."""
+    if s.state != pb.STUDY_STATE_DELETED:
+        return []
+    return [
+        ["deleted", when(seconds(s.delete_time))],
+        ["purged at", f"{when(seconds(s.expire_time))} (sanas undelete {s.study_id} before)"],
+    ]
 
 
 def cmd_status(client: Client, args: argparse.Namespace) -> int:
@@ -69,6 +82,7 @@ def cmd_status(client: Client, args: argparse.Namespace) -> int:
                 ["moves", f"{s.accepted_moves} accepted, {s.rejected_moves} rejected"],
                 ["lease expirations", s.lease_expirations],
                 ["created", when(seconds(s.create_time))],
+                *deleted_rows(s),
             ],
             ["study", s.study_id],
         )
@@ -240,17 +254,42 @@ def cmd_import(client: Client, args: argparse.Namespace) -> int:
 
 def cmd_delete(client: Client, args: argparse.Namespace) -> int:
     if not args.yes:
-        print(
-            f"deleting {args.study!r} removes its checkpoint; add --yes to confirm", file=sys.stderr
+        what = (
+            "purging it removes its checkpoint for good (no undelete)"
+            if args.purge
+            else "deleting it stops its search; it can be undeleted until the controller's "
+            "retention runs out"
         )
+        print(f"sanas delete {args.study}: {what}; add --yes to confirm", file=sys.stderr)
         return 2
-    client.delete_study(args.study)
-    print(f"deleted study {args.study!r}")
+    deleted = client.delete_study(args.study, purge=args.purge)
+    if deleted is None:
+        print(f"purged study {args.study!r}: it and its checkpoint are gone for good")
+        return 0
+    expires = when(seconds(deleted.expire_time))
+    counts = deleted.trial_counts
+    trials = sum(getattr(counts, f.name) for f in counts.DESCRIPTOR.fields)
+    print(
+        f"deleted study {args.study!r} ({trials} trials, best reward "
+        f"{fmt_reward(deleted, 'best_reward')}): it takes no trial calls now, and is purged "
+        f"at {expires}.\n"
+        f"  undo it until then:  sanas undelete {args.study}\n"
+        f"  purge it now:        sanas delete {args.study} --purge --yes"
+    )
     return 0
 
 
-# A backup folder holds one study as a checkpoint folder does (see docs/operations.md):
-# its header, its snapshot, an empty journal that continues it, and what the copy is.
+def cmd_undelete(client: Client, args: argparse.Namespace) -> int:
+    s = client.undelete_study(args.study)
+    used = s.config.search_steps - s.budget_remaining
+    print(
+        f"undeleted study {args.study!r}: {state_name(s.state, pb.StudyState)}, "
+        f"{used}/{s.config.search_steps} trials used, best reward {fmt_reward(s, 'best_reward')}, "
+        f"uid {s.uid} (the same: its trainers' trials are still theirs)"
+    )
+    return 0
+
+
 def cmd_port(args: argparse.Namespace) -> int:
     """Rewrite a PaddleSlim script's imports (stdout, -o or --in-place) and report on stderr
     the Paddle 3 changes left to make. Needs no controller."""

@@ -1,8 +1,9 @@
 """The `sanas` program: look at and manage the searches of a running controller.
 
 sanas [--address HOST:PORT] [--tls-ca F] [--tls-cert F --tls-key F] [--token-file F] CMD
-studies | status STUDY | trials STUDY | best STUDY | watch STUDY | plot STUDY [-o F.png]
-import-paddleslim CHECKPOINT --study ID | delete STUDY --yes
+studies [--deleted] | status STUDY | trials STUDY | best STUDY | watch STUDY
+plot STUDY [-o F.png] | import-paddleslim CHECKPOINT --study ID
+delete STUDY [--purge] --yes | undelete STUDY
 backup STUDY|--all --to DIR | restore DIR [--as ID] | export STUDY [-o FILE]
 dashboard [--port 8080] [--host 127.0.0.1] [--dashboard-token-file F] [--allow-delete]
           [--max-watches N] [--idle-seconds S]
@@ -29,6 +30,7 @@ from .commands import (
     cmd_status,
     cmd_studies,
     cmd_trials,
+    cmd_undelete,
     cmd_watch,
 )
 from .views import (
@@ -61,7 +63,13 @@ def parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="command", required=True)
     study_help = "study id (`sanas studies` lists them)"
-    sub.add_parser("studies", help="list studies").set_defaults(run=cmd_studies)
+    studies = sub.add_parser("studies", help="list studies")
+    studies.add_argument(
+        "--deleted",
+        action="store_true",
+        help="list soft-deleted studies too, with when each is purged",
+    )
+    studies.set_defaults(run=cmd_studies)
     status = sub.add_parser("status", help="a study at a glance, with its trainers")
     status.add_argument("study", help=study_help)
     status.set_defaults(run=cmd_status)
@@ -118,10 +126,24 @@ def parser() -> argparse.ArgumentParser:
     )
     imp.add_argument("--config", action="append", help="search-space key (repeatable)")
     imp.set_defaults(run=cmd_import)
-    delete = sub.add_parser("delete", help="delete a study and its checkpoint")
+    delete = sub.add_parser(
+        "delete",
+        help="delete a study: soft (undeletable until the controller's retention runs out) "
+        "unless --purge",
+    )
     delete.add_argument("study", help=study_help)
-    delete.add_argument("--yes", action="store_true", help="really delete (no undo)")
+    delete.add_argument(
+        "--purge",
+        action="store_true",
+        help="remove the study and its checkpoint for good (live or soft-deleted; no undo)",
+    )
+    delete.add_argument("--yes", action="store_true", help="really delete")
     delete.set_defaults(run=cmd_delete)
+    undelete = sub.add_parser(
+        "undelete", help="restore a soft-deleted study as it was (`sanas studies --deleted`)"
+    )
+    undelete.add_argument("study", help=study_help)
+    undelete.set_defaults(run=cmd_undelete)
     backup = sub.add_parser(
         "backup", help="copy a study (or all) from the controller into a local folder"
     )

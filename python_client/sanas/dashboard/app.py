@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
+import datetime
 import hmac
 import html
 import io
@@ -36,7 +37,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..convert import space_config_from_pb
-from ..errors import SanasError, StudyNotFoundError
+from ..errors import SanasError, StudyDeletedError, StudyNotFoundError
 from ..spaces import CombinedSpace, SpaceConfigError
 from ..spaces import describe as describe_tokens
 from ..v1 import sanas_pb2 as pb
@@ -315,7 +316,7 @@ def create_app(hub: Hub, settings: Settings) -> ASGIApp:
     async def call(fn: Callable[..., Any], *args: Any) -> Any:
         try:
             return await run_in_threadpool(fn, *args)
-        except StudyNotFoundError as exc:
+        except (StudyNotFoundError, StudyDeletedError) as exc:
             raise HTTPException(404, str(exc)) from None
         except SanasError as exc:
             raise HTTPException(502, f"controller {settings.controller}: {exc}") from None
@@ -541,9 +542,16 @@ def create_app(hub: Hub, settings: Settings) -> ASGIApp:
             raise HTTPException(400, 'body: JSON {"confirm": STUDY_ID} expected') from None
         if not isinstance(body, dict) or body.get("confirm") != study_id:
             raise HTTPException(400, f"confirm: type the study id {study_id!r} to delete it")
-        await call(hub.client.delete_study, study_id)
+        # A soft delete (the controller's retention permitting): `sanas undelete` restores
+        # it until its expire_time; purging is left to `sanas delete --purge`.
+        deleted = await call(hub.client.delete_study, study_id)
         hub.drop(study_id)
-        return JSONResponse({"deleted": study_id})
+        expires = None
+        if deleted is not None and deleted.HasField("expire_time"):
+            expires = deleted.expire_time.ToDatetime(datetime.timezone.utc).isoformat()
+        return JSONResponse(
+            {"deleted": study_id, "purged": deleted is None, "expire_time": expires}
+        )
 
     async def api_health(request: Request) -> Response:
         feeds = hub.feeds()

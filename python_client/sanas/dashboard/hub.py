@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..client import Client, WatchStream
-from ..errors import SanasError, StudyNotFoundError, TooManyWatchersError
+from ..errors import SanasError, StudyDeletedError, StudyNotFoundError, TooManyWatchersError
 from ..v1 import sanas_pb2 as pb
 from .index import Row, TrialIndex
 
@@ -156,7 +156,8 @@ class StudyFeed:
                     return
                 self.error = str(exc)
                 self._publish({"type": "error", "message": str(exc)})
-                self.not_found = isinstance(exc, StudyNotFoundError)
+                # A soft-deleted study has nothing to watch either (until an undelete).
+                self.not_found = isinstance(exc, StudyNotFoundError | StudyDeletedError)
                 self.refused = isinstance(exc, TooManyWatchersError)
                 if not self.refused:
                     log.warning("watch %s: %s; again in %.1f s", self.study_id, exc, delay)

@@ -75,7 +75,7 @@ def earlier_study(checkpoints: Path, study_id: str, *, delete: bool) -> Any:
                     raise
                 study = pb.Study(study_id=study_id, state=pb.STUDY_STATE_BROKEN)
             if delete:
-                client.delete_study(study_id)
+                client.delete_study(study_id, purge=True)  # --fresh: for good, id free
             return study
     finally:
         server.stop(grace=1)
@@ -100,6 +100,12 @@ def prepare_out(out: Path, args: argparse.Namespace) -> str | None:
         )
     if earlier is not None and earlier.state == pb.STUDY_STATE_BROKEN and not args.fresh:
         return f"demo: study {args.study!r} in {out} is damaged: start over with --fresh"
+    if earlier is not None and earlier.state == pb.STUDY_STATE_DELETED and not args.fresh:
+        return (
+            f"demo: study {args.study!r} in {out} was deleted (`sanas delete`): start over "
+            "with --fresh, or undelete it (`sanas-server --checkpoint-dir "
+            f"{out / 'checkpoints'}`, then `sanas undelete {args.study}`) and --resume"
+        )
     if earlier is None or args.fresh:
         if earlier is not None:
             print(f"--fresh: deleted study {args.study!r} of an earlier run in {out}", flush=True)

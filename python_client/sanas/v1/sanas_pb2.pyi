@@ -23,6 +23,7 @@ class StudyState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     STUDY_STATE_ACTIVE: _ClassVar[StudyState]
     STUDY_STATE_COMPLETED: _ClassVar[StudyState]
     STUDY_STATE_BROKEN: _ClassVar[StudyState]
+    STUDY_STATE_DELETED: _ClassVar[StudyState]
 
 class TrialState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -51,6 +52,7 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ERROR_REASON_TRIAL_NOT_HELD: _ClassVar[ErrorReason]
     ERROR_REASON_STALE_TRIAL: _ClassVar[ErrorReason]
     ERROR_REASON_PERMISSION_DENIED: _ClassVar[ErrorReason]
+    ERROR_REASON_STUDY_DELETED: _ClassVar[ErrorReason]
 
 class StudyEventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -71,6 +73,7 @@ STUDY_STATE_UNSPECIFIED: StudyState
 STUDY_STATE_ACTIVE: StudyState
 STUDY_STATE_COMPLETED: StudyState
 STUDY_STATE_BROKEN: StudyState
+STUDY_STATE_DELETED: StudyState
 TRIAL_STATE_UNSPECIFIED: TrialState
 TRIAL_STATE_ACTIVE: TrialState
 TRIAL_STATE_SUCCEEDED: TrialState
@@ -93,6 +96,7 @@ ERROR_REASON_TOO_MANY_WATCHERS: ErrorReason
 ERROR_REASON_TRIAL_NOT_HELD: ErrorReason
 ERROR_REASON_STALE_TRIAL: ErrorReason
 ERROR_REASON_PERMISSION_DENIED: ErrorReason
+ERROR_REASON_STUDY_DELETED: ErrorReason
 STUDY_EVENT_TYPE_UNSPECIFIED: StudyEventType
 STUDY_EVENT_TYPE_CURRENT_STATE: StudyEventType
 STUDY_EVENT_TYPE_TRIAL_SUGGESTED: StudyEventType
@@ -241,7 +245,7 @@ class TrialCounts(_message.Message):
     def __init__(self, active: _Optional[int] = ..., succeeded: _Optional[int] = ..., infeasible: _Optional[int] = ..., stopped: _Optional[int] = ..., skipped: _Optional[int] = ...) -> None: ...
 
 class Study(_message.Message):
-    __slots__ = ("study_id", "config", "state", "range_table", "best_tokens", "best_reward", "current_tokens", "current_reward", "temperature", "trial_counts", "budget_remaining", "create_time", "lease_expirations", "accepted_moves", "rejected_moves", "rejected_proposals", "broken_reason", "steps_saved", "uid")
+    __slots__ = ("study_id", "config", "state", "range_table", "best_tokens", "best_reward", "current_tokens", "current_reward", "temperature", "trial_counts", "budget_remaining", "create_time", "lease_expirations", "accepted_moves", "rejected_moves", "rejected_proposals", "broken_reason", "steps_saved", "uid", "delete_time", "expire_time")
     STUDY_ID_FIELD_NUMBER: _ClassVar[int]
     CONFIG_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -261,6 +265,8 @@ class Study(_message.Message):
     BROKEN_REASON_FIELD_NUMBER: _ClassVar[int]
     STEPS_SAVED_FIELD_NUMBER: _ClassVar[int]
     UID_FIELD_NUMBER: _ClassVar[int]
+    DELETE_TIME_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
     study_id: str
     config: StudyConfig
     state: StudyState
@@ -280,7 +286,9 @@ class Study(_message.Message):
     broken_reason: str
     steps_saved: int
     uid: str
-    def __init__(self, study_id: _Optional[str] = ..., config: _Optional[_Union[StudyConfig, _Mapping]] = ..., state: _Optional[_Union[StudyState, str]] = ..., range_table: _Optional[_Iterable[int]] = ..., best_tokens: _Optional[_Iterable[int]] = ..., best_reward: _Optional[float] = ..., current_tokens: _Optional[_Iterable[int]] = ..., current_reward: _Optional[float] = ..., temperature: _Optional[float] = ..., trial_counts: _Optional[_Union[TrialCounts, _Mapping]] = ..., budget_remaining: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lease_expirations: _Optional[int] = ..., accepted_moves: _Optional[int] = ..., rejected_moves: _Optional[int] = ..., rejected_proposals: _Optional[int] = ..., broken_reason: _Optional[str] = ..., steps_saved: _Optional[int] = ..., uid: _Optional[str] = ...) -> None: ...
+    delete_time: _timestamp_pb2.Timestamp
+    expire_time: _timestamp_pb2.Timestamp
+    def __init__(self, study_id: _Optional[str] = ..., config: _Optional[_Union[StudyConfig, _Mapping]] = ..., state: _Optional[_Union[StudyState, str]] = ..., range_table: _Optional[_Iterable[int]] = ..., best_tokens: _Optional[_Iterable[int]] = ..., best_reward: _Optional[float] = ..., current_tokens: _Optional[_Iterable[int]] = ..., current_reward: _Optional[float] = ..., temperature: _Optional[float] = ..., trial_counts: _Optional[_Union[TrialCounts, _Mapping]] = ..., budget_remaining: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lease_expirations: _Optional[int] = ..., accepted_moves: _Optional[int] = ..., rejected_moves: _Optional[int] = ..., rejected_proposals: _Optional[int] = ..., broken_reason: _Optional[str] = ..., steps_saved: _Optional[int] = ..., uid: _Optional[str] = ..., delete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Measurement(_message.Message):
     __slots__ = ("step", "value", "time")
@@ -363,12 +371,14 @@ class GetStudyResponse(_message.Message):
     def __init__(self, study: _Optional[_Union[Study, _Mapping]] = ...) -> None: ...
 
 class ListStudiesRequest(_message.Message):
-    __slots__ = ("page_size", "page_token")
+    __slots__ = ("page_size", "page_token", "show_deleted")
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    SHOW_DELETED_FIELD_NUMBER: _ClassVar[int]
     page_size: int
     page_token: str
-    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    show_deleted: bool
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., show_deleted: _Optional[bool] = ...) -> None: ...
 
 class ListStudiesResponse(_message.Message):
     __slots__ = ("studies", "next_page_token")
@@ -379,14 +389,30 @@ class ListStudiesResponse(_message.Message):
     def __init__(self, studies: _Optional[_Iterable[_Union[Study, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class DeleteStudyRequest(_message.Message):
+    __slots__ = ("study_id", "purge")
+    STUDY_ID_FIELD_NUMBER: _ClassVar[int]
+    PURGE_FIELD_NUMBER: _ClassVar[int]
+    study_id: str
+    purge: bool
+    def __init__(self, study_id: _Optional[str] = ..., purge: _Optional[bool] = ...) -> None: ...
+
+class DeleteStudyResponse(_message.Message):
+    __slots__ = ("study",)
+    STUDY_FIELD_NUMBER: _ClassVar[int]
+    study: Study
+    def __init__(self, study: _Optional[_Union[Study, _Mapping]] = ...) -> None: ...
+
+class UndeleteStudyRequest(_message.Message):
     __slots__ = ("study_id",)
     STUDY_ID_FIELD_NUMBER: _ClassVar[int]
     study_id: str
     def __init__(self, study_id: _Optional[str] = ...) -> None: ...
 
-class DeleteStudyResponse(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+class UndeleteStudyResponse(_message.Message):
+    __slots__ = ("study",)
+    STUDY_FIELD_NUMBER: _ClassVar[int]
+    study: Study
+    def __init__(self, study: _Optional[_Union[Study, _Mapping]] = ...) -> None: ...
 
 class SuggestTrialRequest(_message.Message):
     __slots__ = ("study_id", "client_id", "request_id", "include_architecture")

@@ -60,6 +60,11 @@ class ControllerServiceStub:
                 request_serializer=sanas_dot_v1_dot_sanas__pb2.DeleteStudyRequest.SerializeToString,
                 response_deserializer=sanas_dot_v1_dot_sanas__pb2.DeleteStudyResponse.FromString,
                 _registered_method=True)
+        self.UndeleteStudy = channel.unary_unary(
+                '/sanas.v1.ControllerService/UndeleteStudy',
+                request_serializer=sanas_dot_v1_dot_sanas__pb2.UndeleteStudyRequest.SerializeToString,
+                response_deserializer=sanas_dot_v1_dot_sanas__pb2.UndeleteStudyResponse.FromString,
+                _registered_method=True)
         self.SuggestTrial = channel.unary_unary(
                 '/sanas.v1.ControllerService/SuggestTrial',
                 request_serializer=sanas_dot_v1_dot_sanas__pb2.SuggestTrialRequest.SerializeToString,
@@ -130,21 +135,43 @@ class ControllerServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetStudy(self, request, context):
-        """Returns a study with its current search state.
+        """Returns a study with its current search state; a soft-deleted study is
+        returned too, with state STUDY_STATE_DELETED, `delete_time` and
+        `expire_time`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListStudies(self, request, context):
-        """Lists studies, ordered by `study_id`, in pages.
+        """Lists studies, ordered by `study_id`, in pages; soft-deleted studies only
+        with `show_deleted`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def DeleteStudy(self, request, context):
-        """Deletes a study and its checkpoint files.
+        """Deletes a study (admin only). The delete is soft (AIP-164): the study keeps
+        every trial, its best and its budget on disk, gets state
+        STUDY_STATE_DELETED with `delete_time` and `expire_time`, and refuses trial
+        calls (FAILED_PRECONDITION, ERROR_REASON_STUDY_DELETED) until UndeleteStudy
+        restores it; the controller purges it once `expire_time` has passed (its
+        --deleted-retention; 0: every delete is a purge). `purge` deletes it, live or
+        soft-deleted, with its checkpoint files at once, for good. Deleting a study
+        that is already soft-deleted without `purge` changes nothing. A broken study
+        (STUDY_STATE_BROKEN) is always purged: nothing of it could be restored.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UndeleteStudy(self, request, context):
+        """Restores a soft-deleted study exactly as it was deleted (admin only): the
+        same incarnation (`uid`), trials, best, budget and annealing state, so the
+        trainers' trials stay theirs; each running trial gets a whole lease from
+        now. NOT_FOUND for a study that is not there (never was, or purged);
+        ALREADY_EXISTS (ERROR_REASON_STUDY_EXISTS) for one that is not deleted.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -270,6 +297,11 @@ def add_ControllerServiceServicer_to_server(servicer, server):
                     servicer.DeleteStudy,
                     request_deserializer=sanas_dot_v1_dot_sanas__pb2.DeleteStudyRequest.FromString,
                     response_serializer=sanas_dot_v1_dot_sanas__pb2.DeleteStudyResponse.SerializeToString,
+            ),
+            'UndeleteStudy': grpc.unary_unary_rpc_method_handler(
+                    servicer.UndeleteStudy,
+                    request_deserializer=sanas_dot_v1_dot_sanas__pb2.UndeleteStudyRequest.FromString,
+                    response_serializer=sanas_dot_v1_dot_sanas__pb2.UndeleteStudyResponse.SerializeToString,
             ),
             'SuggestTrial': grpc.unary_unary_rpc_method_handler(
                     servicer.SuggestTrial,
@@ -436,6 +468,33 @@ class ControllerService:
             '/sanas.v1.ControllerService/DeleteStudy',
             sanas_dot_v1_dot_sanas__pb2.DeleteStudyRequest.SerializeToString,
             sanas_dot_v1_dot_sanas__pb2.DeleteStudyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UndeleteStudy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sanas.v1.ControllerService/UndeleteStudy',
+            sanas_dot_v1_dot_sanas__pb2.UndeleteStudyRequest.SerializeToString,
+            sanas_dot_v1_dot_sanas__pb2.UndeleteStudyResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -42,6 +42,8 @@ import type { SuggestTrialRequest as _sanas_v1_SuggestTrialRequest, SuggestTrial
 import type { SuggestTrialResponse as _sanas_v1_SuggestTrialResponse, SuggestTrialResponse__Output as _sanas_v1_SuggestTrialResponse__Output } from './sanas/v1/SuggestTrialResponse';
 import type { Trial as _sanas_v1_Trial, Trial__Output as _sanas_v1_Trial__Output } from './sanas/v1/Trial';
 import type { TrialCounts as _sanas_v1_TrialCounts, TrialCounts__Output as _sanas_v1_TrialCounts__Output } from './sanas/v1/TrialCounts';
+import type { UndeleteStudyRequest as _sanas_v1_UndeleteStudyRequest, UndeleteStudyRequest__Output as _sanas_v1_UndeleteStudyRequest__Output } from './sanas/v1/UndeleteStudyRequest';
+import type { UndeleteStudyResponse as _sanas_v1_UndeleteStudyResponse, UndeleteStudyResponse__Output as _sanas_v1_UndeleteStudyResponse__Output } from './sanas/v1/UndeleteStudyResponse';
 import type { WatchStudyRequest as _sanas_v1_WatchStudyRequest, WatchStudyRequest__Output as _sanas_v1_WatchStudyRequest__Output } from './sanas/v1/WatchStudyRequest';
 import type { WatchStudyResponse as _sanas_v1_WatchStudyResponse, WatchStudyResponse__Output as _sanas_v1_WatchStudyResponse__Output } from './sanas/v1/WatchStudyResponse';
 
@@ -102,6 +104,8 @@ export interface ProtoGrpcType {
       Trial: MessageTypeDefinition<_sanas_v1_Trial, _sanas_v1_Trial__Output>
       TrialCounts: MessageTypeDefinition<_sanas_v1_TrialCounts, _sanas_v1_TrialCounts__Output>
       TrialState: EnumTypeDefinition
+      UndeleteStudyRequest: MessageTypeDefinition<_sanas_v1_UndeleteStudyRequest, _sanas_v1_UndeleteStudyRequest__Output>
+      UndeleteStudyResponse: MessageTypeDefinition<_sanas_v1_UndeleteStudyResponse, _sanas_v1_UndeleteStudyResponse__Output>
       WatchStudyRequest: MessageTypeDefinition<_sanas_v1_WatchStudyRequest, _sanas_v1_WatchStudyRequest__Output>
       WatchStudyResponse: MessageTypeDefinition<_sanas_v1_WatchStudyResponse, _sanas_v1_WatchStudyResponse__Output>
     }

@@ -351,7 +351,8 @@ function deleteBox(id) {
       location.href = "/";
     } catch (err) { note.textContent = err.message; }
   };
-  return el("section", { class: "danger-zone" }, el("h2", {}, "Delete"), input, button, note);
+  const soft = el("p", {}, `The delete is soft: the study stops taking trials, and an admin can restore it as it was (sanas undelete ${id}) until the controller's retention runs out.`);
+  return el("section", { class: "danger-zone" }, el("h2", {}, "Delete"), soft, input, button, note);
 }
 
 // -- trial page ---------------------------------------------------------------------------

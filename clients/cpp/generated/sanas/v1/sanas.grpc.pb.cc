@@ -27,6 +27,7 @@ static const char* ControllerService_method_names[] = {
   "/sanas.v1.ControllerService/GetStudy",
   "/sanas.v1.ControllerService/ListStudies",
   "/sanas.v1.ControllerService/DeleteStudy",
+  "/sanas.v1.ControllerService/UndeleteStudy",
   "/sanas.v1.ControllerService/SuggestTrial",
   "/sanas.v1.ControllerService/CompleteTrial",
   "/sanas.v1.ControllerService/HeartbeatTrial",
@@ -50,16 +51,17 @@ ControllerService::Stub::Stub(const std::shared_ptr< ::grpc::ChannelInterface>& 
   , rpcmethod_GetStudy_(ControllerService_method_names[1], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
   , rpcmethod_ListStudies_(ControllerService_method_names[2], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
   , rpcmethod_DeleteStudy_(ControllerService_method_names[3], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
-  , rpcmethod_SuggestTrial_(ControllerService_method_names[4], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
-  , rpcmethod_CompleteTrial_(ControllerService_method_names[5], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
-  , rpcmethod_HeartbeatTrial_(ControllerService_method_names[6], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
-  , rpcmethod_ListTrials_(ControllerService_method_names[7], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
-  , rpcmethod_WatchStudy_(ControllerService_method_names[8], options.suffix_for_stats(),::grpc::internal::RpcMethod::SERVER_STREAMING, channel)
-  , rpcmethod_ImportPaddleSlimCheckpoint_(ControllerService_method_names[9], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
-  , rpcmethod_ReportTrialProgress_(ControllerService_method_names[10], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
-  , rpcmethod_SkipTrial_(ControllerService_method_names[11], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
-  , rpcmethod_BackupStudy_(ControllerService_method_names[12], options.suffix_for_stats(),::grpc::internal::RpcMethod::SERVER_STREAMING, channel)
-  , rpcmethod_RestoreStudy_(ControllerService_method_names[13], options.suffix_for_stats(),::grpc::internal::RpcMethod::CLIENT_STREAMING, channel)
+  , rpcmethod_UndeleteStudy_(ControllerService_method_names[4], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
+  , rpcmethod_SuggestTrial_(ControllerService_method_names[5], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
+  , rpcmethod_CompleteTrial_(ControllerService_method_names[6], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
+  , rpcmethod_HeartbeatTrial_(ControllerService_method_names[7], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
+  , rpcmethod_ListTrials_(ControllerService_method_names[8], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
+  , rpcmethod_WatchStudy_(ControllerService_method_names[9], options.suffix_for_stats(),::grpc::internal::RpcMethod::SERVER_STREAMING, channel)
+  , rpcmethod_ImportPaddleSlimCheckpoint_(ControllerService_method_names[10], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
+  , rpcmethod_ReportTrialProgress_(ControllerService_method_names[11], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
+  , rpcmethod_SkipTrial_(ControllerService_method_names[12], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
+  , rpcmethod_BackupStudy_(ControllerService_method_names[13], options.suffix_for_stats(),::grpc::internal::RpcMethod::SERVER_STREAMING, channel)
+  , rpcmethod_RestoreStudy_(ControllerService_method_names[14], options.suffix_for_stats(),::grpc::internal::RpcMethod::CLIENT_STREAMING, channel)
   {}
 
 ::grpc::Status ControllerService::Stub::CreateStudy(::grpc::ClientContext* context, const ::sanas::v1::CreateStudyRequest& request, ::sanas::v1::CreateStudyResponse* response) {
@@ -150,6 +152,29 @@ void ControllerService::Stub::async::DeleteStudy(::grpc::ClientContext* context,
 ::grpc::ClientAsyncResponseReader< ::sanas::v1::DeleteStudyResponse>* ControllerService::Stub::AsyncDeleteStudyRaw(::grpc::ClientContext* context, const ::sanas::v1::DeleteStudyRequest& request, ::grpc::CompletionQueue* cq) {
   auto* result =
     this->PrepareAsyncDeleteStudyRaw(context, request, cq);
+  result->StartCall();
+  return result;
+}
+
+::grpc::Status ControllerService::Stub::UndeleteStudy(::grpc::ClientContext* context, const ::sanas::v1::UndeleteStudyRequest& request, ::sanas::v1::UndeleteStudyResponse* response) {
+  return ::grpc::internal::BlockingUnaryCall< ::sanas::v1::UndeleteStudyRequest, ::sanas::v1::UndeleteStudyResponse, ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(channel_.get(), rpcmethod_UndeleteStudy_, context, request, response);
+}
+
+void ControllerService::Stub::async::UndeleteStudy(::grpc::ClientContext* context, const ::sanas::v1::UndeleteStudyRequest* request, ::sanas::v1::UndeleteStudyResponse* response, std::function<void(::grpc::Status)> f) {
+  ::grpc::internal::CallbackUnaryCall< ::sanas::v1::UndeleteStudyRequest, ::sanas::v1::UndeleteStudyResponse, ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(stub_->channel_.get(), stub_->rpcmethod_UndeleteStudy_, context, request, response, std::move(f));
+}
+
+void ControllerService::Stub::async::UndeleteStudy(::grpc::ClientContext* context, const ::sanas::v1::UndeleteStudyRequest* request, ::sanas::v1::UndeleteStudyResponse* response, ::grpc::ClientUnaryReactor* reactor) {
+  ::grpc::internal::ClientCallbackUnaryFactory::Create< ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(stub_->channel_.get(), stub_->rpcmethod_UndeleteStudy_, context, request, response, reactor);
+}
+
+::grpc::ClientAsyncResponseReader< ::sanas::v1::UndeleteStudyResponse>* ControllerService::Stub::PrepareAsyncUndeleteStudyRaw(::grpc::ClientContext* context, const ::sanas::v1::UndeleteStudyRequest& request, ::grpc::CompletionQueue* cq) {
+  return ::grpc::internal::ClientAsyncResponseReaderHelper::Create< ::sanas::v1::UndeleteStudyResponse, ::sanas::v1::UndeleteStudyRequest, ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(channel_.get(), cq, rpcmethod_UndeleteStudy_, context, request);
+}
+
+::grpc::ClientAsyncResponseReader< ::sanas::v1::UndeleteStudyResponse>* ControllerService::Stub::AsyncUndeleteStudyRaw(::grpc::ClientContext* context, const ::sanas::v1::UndeleteStudyRequest& request, ::grpc::CompletionQueue* cq) {
+  auto* result =
+    this->PrepareAsyncUndeleteStudyRaw(context, request, cq);
   result->StartCall();
   return result;
 }
@@ -407,6 +432,16 @@ ControllerService::Service::Service() {
   AddMethod(new ::grpc::internal::RpcServiceMethod(
       ControllerService_method_names[4],
       ::grpc::internal::RpcMethod::NORMAL_RPC,
+      new ::grpc::internal::RpcMethodHandler< ControllerService::Service, ::sanas::v1::UndeleteStudyRequest, ::sanas::v1::UndeleteStudyResponse, ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(
+          [](ControllerService::Service* service,
+             ::grpc::ServerContext* ctx,
+             const ::sanas::v1::UndeleteStudyRequest* req,
+             ::sanas::v1::UndeleteStudyResponse* resp) {
+               return service->UndeleteStudy(ctx, req, resp);
+             }, this)));
+  AddMethod(new ::grpc::internal::RpcServiceMethod(
+      ControllerService_method_names[5],
+      ::grpc::internal::RpcMethod::NORMAL_RPC,
       new ::grpc::internal::RpcMethodHandler< ControllerService::Service, ::sanas::v1::SuggestTrialRequest, ::sanas::v1::SuggestTrialResponse, ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(
           [](ControllerService::Service* service,
              ::grpc::ServerContext* ctx,
@@ -415,7 +450,7 @@ ControllerService::Service::Service() {
                return service->SuggestTrial(ctx, req, resp);
              }, this)));
   AddMethod(new ::grpc::internal::RpcServiceMethod(
-      ControllerService_method_names[5],
+      ControllerService_method_names[6],
       ::grpc::internal::RpcMethod::NORMAL_RPC,
       new ::grpc::internal::RpcMethodHandler< ControllerService::Service, ::sanas::v1::CompleteTrialRequest, ::sanas::v1::CompleteTrialResponse, ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(
           [](ControllerService::Service* service,
@@ -425,7 +460,7 @@ ControllerService::Service::Service() {
                return service->CompleteTrial(ctx, req, resp);
              }, this)));
   AddMethod(new ::grpc::internal::RpcServiceMethod(
-      ControllerService_method_names[6],
+      ControllerService_method_names[7],
       ::grpc::internal::RpcMethod::NORMAL_RPC,
       new ::grpc::internal::RpcMethodHandler< ControllerService::Service, ::sanas::v1::HeartbeatTrialRequest, ::sanas::v1::HeartbeatTrialResponse, ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(
           [](ControllerService::Service* service,
@@ -435,7 +470,7 @@ ControllerService::Service::Service() {
                return service->HeartbeatTrial(ctx, req, resp);
              }, this)));
   AddMethod(new ::grpc::internal::RpcServiceMethod(
-      ControllerService_method_names[7],
+      ControllerService_method_names[8],
       ::grpc::internal::RpcMethod::NORMAL_RPC,
       new ::grpc::internal::RpcMethodHandler< ControllerService::Service, ::sanas::v1::ListTrialsRequest, ::sanas::v1::ListTrialsResponse, ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(
           [](ControllerService::Service* service,
@@ -445,7 +480,7 @@ ControllerService::Service::Service() {
                return service->ListTrials(ctx, req, resp);
              }, this)));
   AddMethod(new ::grpc::internal::RpcServiceMethod(
-      ControllerService_method_names[8],
+      ControllerService_method_names[9],
       ::grpc::internal::RpcMethod::SERVER_STREAMING,
       new ::grpc::internal::ServerStreamingHandler< ControllerService::Service, ::sanas::v1::WatchStudyRequest, ::sanas::v1::WatchStudyResponse>(
           [](ControllerService::Service* service,
@@ -455,7 +490,7 @@ ControllerService::Service::Service() {
                return service->WatchStudy(ctx, req, writer);
              }, this)));
   AddMethod(new ::grpc::internal::RpcServiceMethod(
-      ControllerService_method_names[9],
+      ControllerService_method_names[10],
       ::grpc::internal::RpcMethod::NORMAL_RPC,
       new ::grpc::internal::RpcMethodHandler< ControllerService::Service, ::sanas::v1::ImportPaddleSlimCheckpointRequest, ::sanas::v1::ImportPaddleSlimCheckpointResponse, ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(
           [](ControllerService::Service* service,
@@ -465,7 +500,7 @@ ControllerService::Service::Service() {
                return service->ImportPaddleSlimCheckpoint(ctx, req, resp);
              }, this)));
   AddMethod(new ::grpc::internal::RpcServiceMethod(
-      ControllerService_method_names[10],
+      ControllerService_method_names[11],
       ::grpc::internal::RpcMethod::NORMAL_RPC,
       new ::grpc::internal::RpcMethodHandler< ControllerService::Service, ::sanas::v1::ReportTrialProgressRequest, ::sanas::v1::ReportTrialProgressResponse, ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(
           [](ControllerService::Service* service,
@@ -475,7 +510,7 @@ ControllerService::Service::Service() {
                return service->ReportTrialProgress(ctx, req, resp);
              }, this)));
   AddMethod(new ::grpc::internal::RpcServiceMethod(
-      ControllerService_method_names[11],
+      ControllerService_method_names[12],
       ::grpc::internal::RpcMethod::NORMAL_RPC,
       new ::grpc::internal::RpcMethodHandler< ControllerService::Service, ::sanas::v1::SkipTrialRequest, ::sanas::v1::SkipTrialResponse, ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(
           [](ControllerService::Service* service,
@@ -485,7 +520,7 @@ ControllerService::Service::Service() {
                return service->SkipTrial(ctx, req, resp);
              }, this)));
   AddMethod(new ::grpc::internal::RpcServiceMethod(
-      ControllerService_method_names[12],
+      ControllerService_method_names[13],
       ::grpc::internal::RpcMethod::SERVER_STREAMING,
       new ::grpc::internal::ServerStreamingHandler< ControllerService::Service, ::sanas::v1::BackupStudyRequest, ::sanas::v1::BackupStudyResponse>(
           [](ControllerService::Service* service,
@@ -495,7 +530,7 @@ ControllerService::Service::Service() {
                return service->BackupStudy(ctx, req, writer);
              }, this)));
   AddMethod(new ::grpc::internal::RpcServiceMethod(
-      ControllerService_method_names[13],
+      ControllerService_method_names[14],
       ::grpc::internal::RpcMethod::CLIENT_STREAMING,
       new ::grpc::internal::ClientStreamingHandler< ControllerService::Service, ::sanas::v1::RestoreStudyRequest, ::sanas::v1::RestoreStudyResponse>(
           [](ControllerService::Service* service,
@@ -531,6 +566,13 @@ ControllerService::Service::~Service() {
 }
 
 ::grpc::Status ControllerService::Service::DeleteStudy(::grpc::ServerContext* context, const ::sanas::v1::DeleteStudyRequest* request, ::sanas::v1::DeleteStudyResponse* response) {
+  (void) context;
+  (void) request;
+  (void) response;
+  return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+}
+
+::grpc::Status ControllerService::Service::UndeleteStudy(::grpc::ServerContext* context, const ::sanas::v1::UndeleteStudyRequest* request, ::sanas::v1::UndeleteStudyResponse* response) {
   (void) context;
   (void) request;
   (void) response;

@@ -51,7 +51,9 @@ class ControllerService final {
     std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::CreateStudyResponse>> PrepareAsyncCreateStudy(::grpc::ClientContext* context, const ::sanas::v1::CreateStudyRequest& request, ::grpc::CompletionQueue* cq) {
       return std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::CreateStudyResponse>>(PrepareAsyncCreateStudyRaw(context, request, cq));
     }
-    // Returns a study with its current search state.
+    // Returns a study with its current search state; a soft-deleted study is
+    // returned too, with state STUDY_STATE_DELETED, `delete_time` and
+    // `expire_time`.
     virtual ::grpc::Status GetStudy(::grpc::ClientContext* context, const ::sanas::v1::GetStudyRequest& request, ::sanas::v1::GetStudyResponse* response) = 0;
     std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::GetStudyResponse>> AsyncGetStudy(::grpc::ClientContext* context, const ::sanas::v1::GetStudyRequest& request, ::grpc::CompletionQueue* cq) {
       return std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::GetStudyResponse>>(AsyncGetStudyRaw(context, request, cq));
@@ -59,7 +61,8 @@ class ControllerService final {
     std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::GetStudyResponse>> PrepareAsyncGetStudy(::grpc::ClientContext* context, const ::sanas::v1::GetStudyRequest& request, ::grpc::CompletionQueue* cq) {
       return std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::GetStudyResponse>>(PrepareAsyncGetStudyRaw(context, request, cq));
     }
-    // Lists studies, ordered by `study_id`, in pages.
+    // Lists studies, ordered by `study_id`, in pages; soft-deleted studies only
+    // with `show_deleted`.
     virtual ::grpc::Status ListStudies(::grpc::ClientContext* context, const ::sanas::v1::ListStudiesRequest& request, ::sanas::v1::ListStudiesResponse* response) = 0;
     std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::ListStudiesResponse>> AsyncListStudies(::grpc::ClientContext* context, const ::sanas::v1::ListStudiesRequest& request, ::grpc::CompletionQueue* cq) {
       return std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::ListStudiesResponse>>(AsyncListStudiesRaw(context, request, cq));
@@ -67,13 +70,33 @@ class ControllerService final {
     std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::ListStudiesResponse>> PrepareAsyncListStudies(::grpc::ClientContext* context, const ::sanas::v1::ListStudiesRequest& request, ::grpc::CompletionQueue* cq) {
       return std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::ListStudiesResponse>>(PrepareAsyncListStudiesRaw(context, request, cq));
     }
-    // Deletes a study and its checkpoint files.
+    // Deletes a study (admin only). The delete is soft (AIP-164): the study keeps
+    // every trial, its best and its budget on disk, gets state
+    // STUDY_STATE_DELETED with `delete_time` and `expire_time`, and refuses trial
+    // calls (FAILED_PRECONDITION, ERROR_REASON_STUDY_DELETED) until UndeleteStudy
+    // restores it; the controller purges it once `expire_time` has passed (its
+    // --deleted-retention; 0: every delete is a purge). `purge` deletes it, live or
+    // soft-deleted, with its checkpoint files at once, for good. Deleting a study
+    // that is already soft-deleted without `purge` changes nothing. A broken study
+    // (STUDY_STATE_BROKEN) is always purged: nothing of it could be restored.
     virtual ::grpc::Status DeleteStudy(::grpc::ClientContext* context, const ::sanas::v1::DeleteStudyRequest& request, ::sanas::v1::DeleteStudyResponse* response) = 0;
     std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::DeleteStudyResponse>> AsyncDeleteStudy(::grpc::ClientContext* context, const ::sanas::v1::DeleteStudyRequest& request, ::grpc::CompletionQueue* cq) {
       return std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::DeleteStudyResponse>>(AsyncDeleteStudyRaw(context, request, cq));
     }
     std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::DeleteStudyResponse>> PrepareAsyncDeleteStudy(::grpc::ClientContext* context, const ::sanas::v1::DeleteStudyRequest& request, ::grpc::CompletionQueue* cq) {
       return std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::DeleteStudyResponse>>(PrepareAsyncDeleteStudyRaw(context, request, cq));
+    }
+    // Restores a soft-deleted study exactly as it was deleted (admin only): the
+    // same incarnation (`uid`), trials, best, budget and annealing state, so the
+    // trainers' trials stay theirs; each running trial gets a whole lease from
+    // now. NOT_FOUND for a study that is not there (never was, or purged);
+    // ALREADY_EXISTS (ERROR_REASON_STUDY_EXISTS) for one that is not deleted.
+    virtual ::grpc::Status UndeleteStudy(::grpc::ClientContext* context, const ::sanas::v1::UndeleteStudyRequest& request, ::sanas::v1::UndeleteStudyResponse* response) = 0;
+    std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::UndeleteStudyResponse>> AsyncUndeleteStudy(::grpc::ClientContext* context, const ::sanas::v1::UndeleteStudyRequest& request, ::grpc::CompletionQueue* cq) {
+      return std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::UndeleteStudyResponse>>(AsyncUndeleteStudyRaw(context, request, cq));
+    }
+    std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::UndeleteStudyResponse>> PrepareAsyncUndeleteStudy(::grpc::ClientContext* context, const ::sanas::v1::UndeleteStudyRequest& request, ::grpc::CompletionQueue* cq) {
+      return std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::UndeleteStudyResponse>>(PrepareAsyncUndeleteStudyRaw(context, request, cq));
     }
     // Issues the next trial of a study: a token vector never issued before.
     virtual ::grpc::Status SuggestTrial(::grpc::ClientContext* context, const ::sanas::v1::SuggestTrialRequest& request, ::sanas::v1::SuggestTrialResponse* response) = 0;
@@ -196,15 +219,33 @@ class ControllerService final {
       // existing study; a different config fails with ALREADY_EXISTS.
       virtual void CreateStudy(::grpc::ClientContext* context, const ::sanas::v1::CreateStudyRequest* request, ::sanas::v1::CreateStudyResponse* response, std::function<void(::grpc::Status)>) = 0;
       virtual void CreateStudy(::grpc::ClientContext* context, const ::sanas::v1::CreateStudyRequest* request, ::sanas::v1::CreateStudyResponse* response, ::grpc::ClientUnaryReactor* reactor) = 0;
-      // Returns a study with its current search state.
+      // Returns a study with its current search state; a soft-deleted study is
+      // returned too, with state STUDY_STATE_DELETED, `delete_time` and
+      // `expire_time`.
       virtual void GetStudy(::grpc::ClientContext* context, const ::sanas::v1::GetStudyRequest* request, ::sanas::v1::GetStudyResponse* response, std::function<void(::grpc::Status)>) = 0;
       virtual void GetStudy(::grpc::ClientContext* context, const ::sanas::v1::GetStudyRequest* request, ::sanas::v1::GetStudyResponse* response, ::grpc::ClientUnaryReactor* reactor) = 0;
-      // Lists studies, ordered by `study_id`, in pages.
+      // Lists studies, ordered by `study_id`, in pages; soft-deleted studies only
+      // with `show_deleted`.
       virtual void ListStudies(::grpc::ClientContext* context, const ::sanas::v1::ListStudiesRequest* request, ::sanas::v1::ListStudiesResponse* response, std::function<void(::grpc::Status)>) = 0;
       virtual void ListStudies(::grpc::ClientContext* context, const ::sanas::v1::ListStudiesRequest* request, ::sanas::v1::ListStudiesResponse* response, ::grpc::ClientUnaryReactor* reactor) = 0;
-      // Deletes a study and its checkpoint files.
+      // Deletes a study (admin only). The delete is soft (AIP-164): the study keeps
+      // every trial, its best and its budget on disk, gets state
+      // STUDY_STATE_DELETED with `delete_time` and `expire_time`, and refuses trial
+      // calls (FAILED_PRECONDITION, ERROR_REASON_STUDY_DELETED) until UndeleteStudy
+      // restores it; the controller purges it once `expire_time` has passed (its
+      // --deleted-retention; 0: every delete is a purge). `purge` deletes it, live or
+      // soft-deleted, with its checkpoint files at once, for good. Deleting a study
+      // that is already soft-deleted without `purge` changes nothing. A broken study
+      // (STUDY_STATE_BROKEN) is always purged: nothing of it could be restored.
       virtual void DeleteStudy(::grpc::ClientContext* context, const ::sanas::v1::DeleteStudyRequest* request, ::sanas::v1::DeleteStudyResponse* response, std::function<void(::grpc::Status)>) = 0;
       virtual void DeleteStudy(::grpc::ClientContext* context, const ::sanas::v1::DeleteStudyRequest* request, ::sanas::v1::DeleteStudyResponse* response, ::grpc::ClientUnaryReactor* reactor) = 0;
+      // Restores a soft-deleted study exactly as it was deleted (admin only): the
+      // same incarnation (`uid`), trials, best, budget and annealing state, so the
+      // trainers' trials stay theirs; each running trial gets a whole lease from
+      // now. NOT_FOUND for a study that is not there (never was, or purged);
+      // ALREADY_EXISTS (ERROR_REASON_STUDY_EXISTS) for one that is not deleted.
+      virtual void UndeleteStudy(::grpc::ClientContext* context, const ::sanas::v1::UndeleteStudyRequest* request, ::sanas::v1::UndeleteStudyResponse* response, std::function<void(::grpc::Status)>) = 0;
+      virtual void UndeleteStudy(::grpc::ClientContext* context, const ::sanas::v1::UndeleteStudyRequest* request, ::sanas::v1::UndeleteStudyResponse* response, ::grpc::ClientUnaryReactor* reactor) = 0;
       // Issues the next trial of a study: a token vector never issued before.
       virtual void SuggestTrial(::grpc::ClientContext* context, const ::sanas::v1::SuggestTrialRequest* request, ::sanas::v1::SuggestTrialResponse* response, std::function<void(::grpc::Status)>) = 0;
       virtual void SuggestTrial(::grpc::ClientContext* context, const ::sanas::v1::SuggestTrialRequest* request, ::sanas::v1::SuggestTrialResponse* response, ::grpc::ClientUnaryReactor* reactor) = 0;
@@ -273,6 +314,8 @@ class ControllerService final {
     virtual ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::ListStudiesResponse>* PrepareAsyncListStudiesRaw(::grpc::ClientContext* context, const ::sanas::v1::ListStudiesRequest& request, ::grpc::CompletionQueue* cq) = 0;
     virtual ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::DeleteStudyResponse>* AsyncDeleteStudyRaw(::grpc::ClientContext* context, const ::sanas::v1::DeleteStudyRequest& request, ::grpc::CompletionQueue* cq) = 0;
     virtual ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::DeleteStudyResponse>* PrepareAsyncDeleteStudyRaw(::grpc::ClientContext* context, const ::sanas::v1::DeleteStudyRequest& request, ::grpc::CompletionQueue* cq) = 0;
+    virtual ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::UndeleteStudyResponse>* AsyncUndeleteStudyRaw(::grpc::ClientContext* context, const ::sanas::v1::UndeleteStudyRequest& request, ::grpc::CompletionQueue* cq) = 0;
+    virtual ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::UndeleteStudyResponse>* PrepareAsyncUndeleteStudyRaw(::grpc::ClientContext* context, const ::sanas::v1::UndeleteStudyRequest& request, ::grpc::CompletionQueue* cq) = 0;
     virtual ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::SuggestTrialResponse>* AsyncSuggestTrialRaw(::grpc::ClientContext* context, const ::sanas::v1::SuggestTrialRequest& request, ::grpc::CompletionQueue* cq) = 0;
     virtual ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::SuggestTrialResponse>* PrepareAsyncSuggestTrialRaw(::grpc::ClientContext* context, const ::sanas::v1::SuggestTrialRequest& request, ::grpc::CompletionQueue* cq) = 0;
     virtual ::grpc::ClientAsyncResponseReaderInterface< ::sanas::v1::CompleteTrialResponse>* AsyncCompleteTrialRaw(::grpc::ClientContext* context, const ::sanas::v1::CompleteTrialRequest& request, ::grpc::CompletionQueue* cq) = 0;
@@ -327,6 +370,13 @@ class ControllerService final {
     }
     std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::sanas::v1::DeleteStudyResponse>> PrepareAsyncDeleteStudy(::grpc::ClientContext* context, const ::sanas::v1::DeleteStudyRequest& request, ::grpc::CompletionQueue* cq) {
       return std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::sanas::v1::DeleteStudyResponse>>(PrepareAsyncDeleteStudyRaw(context, request, cq));
+    }
+    ::grpc::Status UndeleteStudy(::grpc::ClientContext* context, const ::sanas::v1::UndeleteStudyRequest& request, ::sanas::v1::UndeleteStudyResponse* response) override;
+    std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::sanas::v1::UndeleteStudyResponse>> AsyncUndeleteStudy(::grpc::ClientContext* context, const ::sanas::v1::UndeleteStudyRequest& request, ::grpc::CompletionQueue* cq) {
+      return std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::sanas::v1::UndeleteStudyResponse>>(AsyncUndeleteStudyRaw(context, request, cq));
+    }
+    std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::sanas::v1::UndeleteStudyResponse>> PrepareAsyncUndeleteStudy(::grpc::ClientContext* context, const ::sanas::v1::UndeleteStudyRequest& request, ::grpc::CompletionQueue* cq) {
+      return std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::sanas::v1::UndeleteStudyResponse>>(PrepareAsyncUndeleteStudyRaw(context, request, cq));
     }
     ::grpc::Status SuggestTrial(::grpc::ClientContext* context, const ::sanas::v1::SuggestTrialRequest& request, ::sanas::v1::SuggestTrialResponse* response) override;
     std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::sanas::v1::SuggestTrialResponse>> AsyncSuggestTrial(::grpc::ClientContext* context, const ::sanas::v1::SuggestTrialRequest& request, ::grpc::CompletionQueue* cq) {
@@ -415,6 +465,8 @@ class ControllerService final {
       void ListStudies(::grpc::ClientContext* context, const ::sanas::v1::ListStudiesRequest* request, ::sanas::v1::ListStudiesResponse* response, ::grpc::ClientUnaryReactor* reactor) override;
       void DeleteStudy(::grpc::ClientContext* context, const ::sanas::v1::DeleteStudyRequest* request, ::sanas::v1::DeleteStudyResponse* response, std::function<void(::grpc::Status)>) override;
       void DeleteStudy(::grpc::ClientContext* context, const ::sanas::v1::DeleteStudyRequest* request, ::sanas::v1::DeleteStudyResponse* response, ::grpc::ClientUnaryReactor* reactor) override;
+      void UndeleteStudy(::grpc::ClientContext* context, const ::sanas::v1::UndeleteStudyRequest* request, ::sanas::v1::UndeleteStudyResponse* response, std::function<void(::grpc::Status)>) override;
+      void UndeleteStudy(::grpc::ClientContext* context, const ::sanas::v1::UndeleteStudyRequest* request, ::sanas::v1::UndeleteStudyResponse* response, ::grpc::ClientUnaryReactor* reactor) override;
       void SuggestTrial(::grpc::ClientContext* context, const ::sanas::v1::SuggestTrialRequest* request, ::sanas::v1::SuggestTrialResponse* response, std::function<void(::grpc::Status)>) override;
       void SuggestTrial(::grpc::ClientContext* context, const ::sanas::v1::SuggestTrialRequest* request, ::sanas::v1::SuggestTrialResponse* response, ::grpc::ClientUnaryReactor* reactor) override;
       void CompleteTrial(::grpc::ClientContext* context, const ::sanas::v1::CompleteTrialRequest* request, ::sanas::v1::CompleteTrialResponse* response, std::function<void(::grpc::Status)>) override;
@@ -451,6 +503,8 @@ class ControllerService final {
     ::grpc::ClientAsyncResponseReader< ::sanas::v1::ListStudiesResponse>* PrepareAsyncListStudiesRaw(::grpc::ClientContext* context, const ::sanas::v1::ListStudiesRequest& request, ::grpc::CompletionQueue* cq) override;
     ::grpc::ClientAsyncResponseReader< ::sanas::v1::DeleteStudyResponse>* AsyncDeleteStudyRaw(::grpc::ClientContext* context, const ::sanas::v1::DeleteStudyRequest& request, ::grpc::CompletionQueue* cq) override;
     ::grpc::ClientAsyncResponseReader< ::sanas::v1::DeleteStudyResponse>* PrepareAsyncDeleteStudyRaw(::grpc::ClientContext* context, const ::sanas::v1::DeleteStudyRequest& request, ::grpc::CompletionQueue* cq) override;
+    ::grpc::ClientAsyncResponseReader< ::sanas::v1::UndeleteStudyResponse>* AsyncUndeleteStudyRaw(::grpc::ClientContext* context, const ::sanas::v1::UndeleteStudyRequest& request, ::grpc::CompletionQueue* cq) override;
+    ::grpc::ClientAsyncResponseReader< ::sanas::v1::UndeleteStudyResponse>* PrepareAsyncUndeleteStudyRaw(::grpc::ClientContext* context, const ::sanas::v1::UndeleteStudyRequest& request, ::grpc::CompletionQueue* cq) override;
     ::grpc::ClientAsyncResponseReader< ::sanas::v1::SuggestTrialResponse>* AsyncSuggestTrialRaw(::grpc::ClientContext* context, const ::sanas::v1::SuggestTrialRequest& request, ::grpc::CompletionQueue* cq) override;
     ::grpc::ClientAsyncResponseReader< ::sanas::v1::SuggestTrialResponse>* PrepareAsyncSuggestTrialRaw(::grpc::ClientContext* context, const ::sanas::v1::SuggestTrialRequest& request, ::grpc::CompletionQueue* cq) override;
     ::grpc::ClientAsyncResponseReader< ::sanas::v1::CompleteTrialResponse>* AsyncCompleteTrialRaw(::grpc::ClientContext* context, const ::sanas::v1::CompleteTrialRequest& request, ::grpc::CompletionQueue* cq) override;
@@ -478,6 +532,7 @@ class ControllerService final {
     const ::grpc::internal::RpcMethod rpcmethod_GetStudy_;
     const ::grpc::internal::RpcMethod rpcmethod_ListStudies_;
     const ::grpc::internal::RpcMethod rpcmethod_DeleteStudy_;
+    const ::grpc::internal::RpcMethod rpcmethod_UndeleteStudy_;
     const ::grpc::internal::RpcMethod rpcmethod_SuggestTrial_;
     const ::grpc::internal::RpcMethod rpcmethod_CompleteTrial_;
     const ::grpc::internal::RpcMethod rpcmethod_HeartbeatTrial_;
@@ -498,12 +553,29 @@ class ControllerService final {
     // Creates a study. Idempotent on `study_id`: the same config returns the
     // existing study; a different config fails with ALREADY_EXISTS.
     virtual ::grpc::Status CreateStudy(::grpc::ServerContext* context, const ::sanas::v1::CreateStudyRequest* request, ::sanas::v1::CreateStudyResponse* response);
-    // Returns a study with its current search state.
+    // Returns a study with its current search state; a soft-deleted study is
+    // returned too, with state STUDY_STATE_DELETED, `delete_time` and
+    // `expire_time`.
     virtual ::grpc::Status GetStudy(::grpc::ServerContext* context, const ::sanas::v1::GetStudyRequest* request, ::sanas::v1::GetStudyResponse* response);
-    // Lists studies, ordered by `study_id`, in pages.
+    // Lists studies, ordered by `study_id`, in pages; soft-deleted studies only
+    // with `show_deleted`.
     virtual ::grpc::Status ListStudies(::grpc::ServerContext* context, const ::sanas::v1::ListStudiesRequest* request, ::sanas::v1::ListStudiesResponse* response);
-    // Deletes a study and its checkpoint files.
+    // Deletes a study (admin only). The delete is soft (AIP-164): the study keeps
+    // every trial, its best and its budget on disk, gets state
+    // STUDY_STATE_DELETED with `delete_time` and `expire_time`, and refuses trial
+    // calls (FAILED_PRECONDITION, ERROR_REASON_STUDY_DELETED) until UndeleteStudy
+    // restores it; the controller purges it once `expire_time` has passed (its
+    // --deleted-retention; 0: every delete is a purge). `purge` deletes it, live or
+    // soft-deleted, with its checkpoint files at once, for good. Deleting a study
+    // that is already soft-deleted without `purge` changes nothing. A broken study
+    // (STUDY_STATE_BROKEN) is always purged: nothing of it could be restored.
     virtual ::grpc::Status DeleteStudy(::grpc::ServerContext* context, const ::sanas::v1::DeleteStudyRequest* request, ::sanas::v1::DeleteStudyResponse* response);
+    // Restores a soft-deleted study exactly as it was deleted (admin only): the
+    // same incarnation (`uid`), trials, best, budget and annealing state, so the
+    // trainers' trials stay theirs; each running trial gets a whole lease from
+    // now. NOT_FOUND for a study that is not there (never was, or purged);
+    // ALREADY_EXISTS (ERROR_REASON_STUDY_EXISTS) for one that is not deleted.
+    virtual ::grpc::Status UndeleteStudy(::grpc::ServerContext* context, const ::sanas::v1::UndeleteStudyRequest* request, ::sanas::v1::UndeleteStudyResponse* response);
     // Issues the next trial of a study: a token vector never issued before.
     virtual ::grpc::Status SuggestTrial(::grpc::ServerContext* context, const ::sanas::v1::SuggestTrialRequest* request, ::sanas::v1::SuggestTrialResponse* response);
     // Reports the result of a trial; optionally issues the next trial in the
@@ -634,12 +706,32 @@ class ControllerService final {
     }
   };
   template <class BaseClass>
+  class WithAsyncMethod_UndeleteStudy : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithAsyncMethod_UndeleteStudy() {
+      ::grpc::Service::MarkMethodAsync(4);
+    }
+    ~WithAsyncMethod_UndeleteStudy() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status UndeleteStudy(::grpc::ServerContext* /*context*/, const ::sanas::v1::UndeleteStudyRequest* /*request*/, ::sanas::v1::UndeleteStudyResponse* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    void RequestUndeleteStudy(::grpc::ServerContext* context, ::sanas::v1::UndeleteStudyRequest* request, ::grpc::ServerAsyncResponseWriter< ::sanas::v1::UndeleteStudyResponse>* response, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
+      ::grpc::Service::RequestAsyncUnary(4, context, request, response, new_call_cq, notification_cq, tag);
+    }
+  };
+  template <class BaseClass>
   class WithAsyncMethod_SuggestTrial : public BaseClass {
    private:
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithAsyncMethod_SuggestTrial() {
-      ::grpc::Service::MarkMethodAsync(4);
+      ::grpc::Service::MarkMethodAsync(5);
     }
     ~WithAsyncMethod_SuggestTrial() override {
       BaseClassMustBeDerivedFromService(this);
@@ -650,7 +742,7 @@ class ControllerService final {
       return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
     }
     void RequestSuggestTrial(::grpc::ServerContext* context, ::sanas::v1::SuggestTrialRequest* request, ::grpc::ServerAsyncResponseWriter< ::sanas::v1::SuggestTrialResponse>* response, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
-      ::grpc::Service::RequestAsyncUnary(4, context, request, response, new_call_cq, notification_cq, tag);
+      ::grpc::Service::RequestAsyncUnary(5, context, request, response, new_call_cq, notification_cq, tag);
     }
   };
   template <class BaseClass>
@@ -659,7 +751,7 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithAsyncMethod_CompleteTrial() {
-      ::grpc::Service::MarkMethodAsync(5);
+      ::grpc::Service::MarkMethodAsync(6);
     }
     ~WithAsyncMethod_CompleteTrial() override {
       BaseClassMustBeDerivedFromService(this);
@@ -670,7 +762,7 @@ class ControllerService final {
       return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
     }
     void RequestCompleteTrial(::grpc::ServerContext* context, ::sanas::v1::CompleteTrialRequest* request, ::grpc::ServerAsyncResponseWriter< ::sanas::v1::CompleteTrialResponse>* response, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
-      ::grpc::Service::RequestAsyncUnary(5, context, request, response, new_call_cq, notification_cq, tag);
+      ::grpc::Service::RequestAsyncUnary(6, context, request, response, new_call_cq, notification_cq, tag);
     }
   };
   template <class BaseClass>
@@ -679,7 +771,7 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithAsyncMethod_HeartbeatTrial() {
-      ::grpc::Service::MarkMethodAsync(6);
+      ::grpc::Service::MarkMethodAsync(7);
     }
     ~WithAsyncMethod_HeartbeatTrial() override {
       BaseClassMustBeDerivedFromService(this);
@@ -690,7 +782,7 @@ class ControllerService final {
       return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
     }
     void RequestHeartbeatTrial(::grpc::ServerContext* context, ::sanas::v1::HeartbeatTrialRequest* request, ::grpc::ServerAsyncResponseWriter< ::sanas::v1::HeartbeatTrialResponse>* response, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
-      ::grpc::Service::RequestAsyncUnary(6, context, request, response, new_call_cq, notification_cq, tag);
+      ::grpc::Service::RequestAsyncUnary(7, context, request, response, new_call_cq, notification_cq, tag);
     }
   };
   template <class BaseClass>
@@ -699,7 +791,7 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithAsyncMethod_ListTrials() {
-      ::grpc::Service::MarkMethodAsync(7);
+      ::grpc::Service::MarkMethodAsync(8);
     }
     ~WithAsyncMethod_ListTrials() override {
       BaseClassMustBeDerivedFromService(this);
@@ -710,7 +802,7 @@ class ControllerService final {
       return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
     }
     void RequestListTrials(::grpc::ServerContext* context, ::sanas::v1::ListTrialsRequest* request, ::grpc::ServerAsyncResponseWriter< ::sanas::v1::ListTrialsResponse>* response, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
-      ::grpc::Service::RequestAsyncUnary(7, context, request, response, new_call_cq, notification_cq, tag);
+      ::grpc::Service::RequestAsyncUnary(8, context, request, response, new_call_cq, notification_cq, tag);
     }
   };
   template <class BaseClass>
@@ -719,7 +811,7 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithAsyncMethod_WatchStudy() {
-      ::grpc::Service::MarkMethodAsync(8);
+      ::grpc::Service::MarkMethodAsync(9);
     }
     ~WithAsyncMethod_WatchStudy() override {
       BaseClassMustBeDerivedFromService(this);
@@ -730,7 +822,7 @@ class ControllerService final {
       return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
     }
     void RequestWatchStudy(::grpc::ServerContext* context, ::sanas::v1::WatchStudyRequest* request, ::grpc::ServerAsyncWriter< ::sanas::v1::WatchStudyResponse>* writer, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
-      ::grpc::Service::RequestAsyncServerStreaming(8, context, request, writer, new_call_cq, notification_cq, tag);
+      ::grpc::Service::RequestAsyncServerStreaming(9, context, request, writer, new_call_cq, notification_cq, tag);
     }
   };
   template <class BaseClass>
@@ -739,7 +831,7 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithAsyncMethod_ImportPaddleSlimCheckpoint() {
-      ::grpc::Service::MarkMethodAsync(9);
+      ::grpc::Service::MarkMethodAsync(10);
     }
     ~WithAsyncMethod_ImportPaddleSlimCheckpoint() override {
       BaseClassMustBeDerivedFromService(this);
@@ -750,7 +842,7 @@ class ControllerService final {
       return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
     }
     void RequestImportPaddleSlimCheckpoint(::grpc::ServerContext* context, ::sanas::v1::ImportPaddleSlimCheckpointRequest* request, ::grpc::ServerAsyncResponseWriter< ::sanas::v1::ImportPaddleSlimCheckpointResponse>* response, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
-      ::grpc::Service::RequestAsyncUnary(9, context, request, response, new_call_cq, notification_cq, tag);
+      ::grpc::Service::RequestAsyncUnary(10, context, request, response, new_call_cq, notification_cq, tag);
     }
   };
   template <class BaseClass>
@@ -759,7 +851,7 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithAsyncMethod_ReportTrialProgress() {
-      ::grpc::Service::MarkMethodAsync(10);
+      ::grpc::Service::MarkMethodAsync(11);
     }
     ~WithAsyncMethod_ReportTrialProgress() override {
       BaseClassMustBeDerivedFromService(this);
@@ -770,7 +862,7 @@ class ControllerService final {
       return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
     }
     void RequestReportTrialProgress(::grpc::ServerContext* context, ::sanas::v1::ReportTrialProgressRequest* request, ::grpc::ServerAsyncResponseWriter< ::sanas::v1::ReportTrialProgressResponse>* response, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
-      ::grpc::Service::RequestAsyncUnary(10, context, request, response, new_call_cq, notification_cq, tag);
+      ::grpc::Service::RequestAsyncUnary(11, context, request, response, new_call_cq, notification_cq, tag);
     }
   };
   template <class BaseClass>
@@ -779,7 +871,7 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithAsyncMethod_SkipTrial() {
-      ::grpc::Service::MarkMethodAsync(11);
+      ::grpc::Service::MarkMethodAsync(12);
     }
     ~WithAsyncMethod_SkipTrial() override {
       BaseClassMustBeDerivedFromService(this);
@@ -790,7 +882,7 @@ class ControllerService final {
       return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
     }
     void RequestSkipTrial(::grpc::ServerContext* context, ::sanas::v1::SkipTrialRequest* request, ::grpc::ServerAsyncResponseWriter< ::sanas::v1::SkipTrialResponse>* response, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
-      ::grpc::Service::RequestAsyncUnary(11, context, request, response, new_call_cq, notification_cq, tag);
+      ::grpc::Service::RequestAsyncUnary(12, context, request, response, new_call_cq, notification_cq, tag);
     }
   };
   template <class BaseClass>
@@ -799,7 +891,7 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithAsyncMethod_BackupStudy() {
-      ::grpc::Service::MarkMethodAsync(12);
+      ::grpc::Service::MarkMethodAsync(13);
     }
     ~WithAsyncMethod_BackupStudy() override {
       BaseClassMustBeDerivedFromService(this);
@@ -810,7 +902,7 @@ class ControllerService final {
       return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
     }
     void RequestBackupStudy(::grpc::ServerContext* context, ::sanas::v1::BackupStudyRequest* request, ::grpc::ServerAsyncWriter< ::sanas::v1::BackupStudyResponse>* writer, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
-      ::grpc::Service::RequestAsyncServerStreaming(12, context, request, writer, new_call_cq, notification_cq, tag);
+      ::grpc::Service::RequestAsyncServerStreaming(13, context, request, writer, new_call_cq, notification_cq, tag);
     }
   };
   template <class BaseClass>
@@ -819,7 +911,7 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithAsyncMethod_RestoreStudy() {
-      ::grpc::Service::MarkMethodAsync(13);
+      ::grpc::Service::MarkMethodAsync(14);
     }
     ~WithAsyncMethod_RestoreStudy() override {
       BaseClassMustBeDerivedFromService(this);
@@ -830,10 +922,10 @@ class ControllerService final {
       return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
     }
     void RequestRestoreStudy(::grpc::ServerContext* context, ::grpc::ServerAsyncReader< ::sanas::v1::RestoreStudyResponse, ::sanas::v1::RestoreStudyRequest>* reader, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
-      ::grpc::Service::RequestAsyncClientStreaming(13, context, reader, new_call_cq, notification_cq, tag);
+      ::grpc::Service::RequestAsyncClientStreaming(14, context, reader, new_call_cq, notification_cq, tag);
     }
   };
-  typedef WithAsyncMethod_CreateStudy<WithAsyncMethod_GetStudy<WithAsyncMethod_ListStudies<WithAsyncMethod_DeleteStudy<WithAsyncMethod_SuggestTrial<WithAsyncMethod_CompleteTrial<WithAsyncMethod_HeartbeatTrial<WithAsyncMethod_ListTrials<WithAsyncMethod_WatchStudy<WithAsyncMethod_ImportPaddleSlimCheckpoint<WithAsyncMethod_ReportTrialProgress<WithAsyncMethod_SkipTrial<WithAsyncMethod_BackupStudy<WithAsyncMethod_RestoreStudy<Service > > > > > > > > > > > > > > AsyncService;
+  typedef WithAsyncMethod_CreateStudy<WithAsyncMethod_GetStudy<WithAsyncMethod_ListStudies<WithAsyncMethod_DeleteStudy<WithAsyncMethod_UndeleteStudy<WithAsyncMethod_SuggestTrial<WithAsyncMethod_CompleteTrial<WithAsyncMethod_HeartbeatTrial<WithAsyncMethod_ListTrials<WithAsyncMethod_WatchStudy<WithAsyncMethod_ImportPaddleSlimCheckpoint<WithAsyncMethod_ReportTrialProgress<WithAsyncMethod_SkipTrial<WithAsyncMethod_BackupStudy<WithAsyncMethod_RestoreStudy<Service > > > > > > > > > > > > > > > AsyncService;
   template <class BaseClass>
   class WithCallbackMethod_CreateStudy : public BaseClass {
    private:
@@ -943,18 +1035,45 @@ class ControllerService final {
       ::grpc::CallbackServerContext* /*context*/, const ::sanas::v1::DeleteStudyRequest* /*request*/, ::sanas::v1::DeleteStudyResponse* /*response*/)  { return nullptr; }
   };
   template <class BaseClass>
+  class WithCallbackMethod_UndeleteStudy : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithCallbackMethod_UndeleteStudy() {
+      ::grpc::Service::MarkMethodCallback(4,
+          new ::grpc::internal::CallbackUnaryHandler< ::sanas::v1::UndeleteStudyRequest, ::sanas::v1::UndeleteStudyResponse>(
+            [this](
+                   ::grpc::CallbackServerContext* context, const ::sanas::v1::UndeleteStudyRequest* request, ::sanas::v1::UndeleteStudyResponse* response) { return this->UndeleteStudy(context, request, response); }));}
+    void SetMessageAllocatorFor_UndeleteStudy(
+        ::grpc::MessageAllocator< ::sanas::v1::UndeleteStudyRequest, ::sanas::v1::UndeleteStudyResponse>* allocator) {
+      ::grpc::internal::MethodHandler* const handler = ::grpc::Service::GetHandler(4);
+      static_cast<::grpc::internal::CallbackUnaryHandler< ::sanas::v1::UndeleteStudyRequest, ::sanas::v1::UndeleteStudyResponse>*>(handler)
+              ->SetMessageAllocator(allocator);
+    }
+    ~WithCallbackMethod_UndeleteStudy() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status UndeleteStudy(::grpc::ServerContext* /*context*/, const ::sanas::v1::UndeleteStudyRequest* /*request*/, ::sanas::v1::UndeleteStudyResponse* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    virtual ::grpc::ServerUnaryReactor* UndeleteStudy(
+      ::grpc::CallbackServerContext* /*context*/, const ::sanas::v1::UndeleteStudyRequest* /*request*/, ::sanas::v1::UndeleteStudyResponse* /*response*/)  { return nullptr; }
+  };
+  template <class BaseClass>
   class WithCallbackMethod_SuggestTrial : public BaseClass {
    private:
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithCallbackMethod_SuggestTrial() {
-      ::grpc::Service::MarkMethodCallback(4,
+      ::grpc::Service::MarkMethodCallback(5,
           new ::grpc::internal::CallbackUnaryHandler< ::sanas::v1::SuggestTrialRequest, ::sanas::v1::SuggestTrialResponse>(
             [this](
                    ::grpc::CallbackServerContext* context, const ::sanas::v1::SuggestTrialRequest* request, ::sanas::v1::SuggestTrialResponse* response) { return this->SuggestTrial(context, request, response); }));}
     void SetMessageAllocatorFor_SuggestTrial(
         ::grpc::MessageAllocator< ::sanas::v1::SuggestTrialRequest, ::sanas::v1::SuggestTrialResponse>* allocator) {
-      ::grpc::internal::MethodHandler* const handler = ::grpc::Service::GetHandler(4);
+      ::grpc::internal::MethodHandler* const handler = ::grpc::Service::GetHandler(5);
       static_cast<::grpc::internal::CallbackUnaryHandler< ::sanas::v1::SuggestTrialRequest, ::sanas::v1::SuggestTrialResponse>*>(handler)
               ->SetMessageAllocator(allocator);
     }
@@ -975,13 +1094,13 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithCallbackMethod_CompleteTrial() {
-      ::grpc::Service::MarkMethodCallback(5,
+      ::grpc::Service::MarkMethodCallback(6,
           new ::grpc::internal::CallbackUnaryHandler< ::sanas::v1::CompleteTrialRequest, ::sanas::v1::CompleteTrialResponse>(
             [this](
                    ::grpc::CallbackServerContext* context, const ::sanas::v1::CompleteTrialRequest* request, ::sanas::v1::CompleteTrialResponse* response) { return this->CompleteTrial(context, request, response); }));}
     void SetMessageAllocatorFor_CompleteTrial(
         ::grpc::MessageAllocator< ::sanas::v1::CompleteTrialRequest, ::sanas::v1::CompleteTrialResponse>* allocator) {
-      ::grpc::internal::MethodHandler* const handler = ::grpc::Service::GetHandler(5);
+      ::grpc::internal::MethodHandler* const handler = ::grpc::Service::GetHandler(6);
       static_cast<::grpc::internal::CallbackUnaryHandler< ::sanas::v1::CompleteTrialRequest, ::sanas::v1::CompleteTrialResponse>*>(handler)
               ->SetMessageAllocator(allocator);
     }
@@ -1002,13 +1121,13 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithCallbackMethod_HeartbeatTrial() {
-      ::grpc::Service::MarkMethodCallback(6,
+      ::grpc::Service::MarkMethodCallback(7,
           new ::grpc::internal::CallbackUnaryHandler< ::sanas::v1::HeartbeatTrialRequest, ::sanas::v1::HeartbeatTrialResponse>(
             [this](
                    ::grpc::CallbackServerContext* context, const ::sanas::v1::HeartbeatTrialRequest* request, ::sanas::v1::HeartbeatTrialResponse* response) { return this->HeartbeatTrial(context, request, response); }));}
     void SetMessageAllocatorFor_HeartbeatTrial(
         ::grpc::MessageAllocator< ::sanas::v1::HeartbeatTrialRequest, ::sanas::v1::HeartbeatTrialResponse>* allocator) {
-      ::grpc::internal::MethodHandler* const handler = ::grpc::Service::GetHandler(6);
+      ::grpc::internal::MethodHandler* const handler = ::grpc::Service::GetHandler(7);
       static_cast<::grpc::internal::CallbackUnaryHandler< ::sanas::v1::HeartbeatTrialRequest, ::sanas::v1::HeartbeatTrialResponse>*>(handler)
               ->SetMessageAllocator(allocator);
     }
@@ -1029,13 +1148,13 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithCallbackMethod_ListTrials() {
-      ::grpc::Service::MarkMethodCallback(7,
+      ::grpc::Service::MarkMethodCallback(8,
           new ::grpc::internal::CallbackUnaryHandler< ::sanas::v1::ListTrialsRequest, ::sanas::v1::ListTrialsResponse>(
             [this](
                    ::grpc::CallbackServerContext* context, const ::sanas::v1::ListTrialsRequest* request, ::sanas::v1::ListTrialsResponse* response) { return this->ListTrials(context, request, response); }));}
     void SetMessageAllocatorFor_ListTrials(
         ::grpc::MessageAllocator< ::sanas::v1::ListTrialsRequest, ::sanas::v1::ListTrialsResponse>* allocator) {
-      ::grpc::internal::MethodHandler* const handler = ::grpc::Service::GetHandler(7);
+      ::grpc::internal::MethodHandler* const handler = ::grpc::Service::GetHandler(8);
       static_cast<::grpc::internal::CallbackUnaryHandler< ::sanas::v1::ListTrialsRequest, ::sanas::v1::ListTrialsResponse>*>(handler)
               ->SetMessageAllocator(allocator);
     }
@@ -1056,7 +1175,7 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithCallbackMethod_WatchStudy() {
-      ::grpc::Service::MarkMethodCallback(8,
+      ::grpc::Service::MarkMethodCallback(9,
           new ::grpc::internal::CallbackServerStreamingHandler< ::sanas::v1::WatchStudyRequest, ::sanas::v1::WatchStudyResponse>(
             [this](
                    ::grpc::CallbackServerContext* context, const ::sanas::v1::WatchStudyRequest* request) { return this->WatchStudy(context, request); }));
@@ -1078,13 +1197,13 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithCallbackMethod_ImportPaddleSlimCheckpoint() {
-      ::grpc::Service::MarkMethodCallback(9,
+      ::grpc::Service::MarkMethodCallback(10,
           new ::grpc::internal::CallbackUnaryHandler< ::sanas::v1::ImportPaddleSlimCheckpointRequest, ::sanas::v1::ImportPaddleSlimCheckpointResponse>(
             [this](
                    ::grpc::CallbackServerContext* context, const ::sanas::v1::ImportPaddleSlimCheckpointRequest* request, ::sanas::v1::ImportPaddleSlimCheckpointResponse* response) { return this->ImportPaddleSlimCheckpoint(context, request, response); }));}
     void SetMessageAllocatorFor_ImportPaddleSlimCheckpoint(
         ::grpc::MessageAllocator< ::sanas::v1::ImportPaddleSlimCheckpointRequest, ::sanas::v1::ImportPaddleSlimCheckpointResponse>* allocator) {
-      ::grpc::internal::MethodHandler* const handler = ::grpc::Service::GetHandler(9);
+      ::grpc::internal::MethodHandler* const handler = ::grpc::Service::GetHandler(10);
       static_cast<::grpc::internal::CallbackUnaryHandler< ::sanas::v1::ImportPaddleSlimCheckpointRequest, ::sanas::v1::ImportPaddleSlimCheckpointResponse>*>(handler)
               ->SetMessageAllocator(allocator);
     }
@@ -1105,13 +1224,13 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithCallbackMethod_ReportTrialProgress() {
-      ::grpc::Service::MarkMethodCallback(10,
+      ::grpc::Service::MarkMethodCallback(11,
           new ::grpc::internal::CallbackUnaryHandler< ::sanas::v1::ReportTrialProgressRequest, ::sanas::v1::ReportTrialProgressResponse>(
             [this](
                    ::grpc::CallbackServerContext* context, const ::sanas::v1::ReportTrialProgressRequest* request, ::sanas::v1::ReportTrialProgressResponse* response) { return this->ReportTrialProgress(context, request, response); }));}
     void SetMessageAllocatorFor_ReportTrialProgress(
         ::grpc::MessageAllocator< ::sanas::v1::ReportTrialProgressRequest, ::sanas::v1::ReportTrialProgressResponse>* allocator) {
-      ::grpc::internal::MethodHandler* const handler = ::grpc::Service::GetHandler(10);
+      ::grpc::internal::MethodHandler* const handler = ::grpc::Service::GetHandler(11);
       static_cast<::grpc::internal::CallbackUnaryHandler< ::sanas::v1::ReportTrialProgressRequest, ::sanas::v1::ReportTrialProgressResponse>*>(handler)
               ->SetMessageAllocator(allocator);
     }
@@ -1132,13 +1251,13 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithCallbackMethod_SkipTrial() {
-      ::grpc::Service::MarkMethodCallback(11,
+      ::grpc::Service::MarkMethodCallback(12,
           new ::grpc::internal::CallbackUnaryHandler< ::sanas::v1::SkipTrialRequest, ::sanas::v1::SkipTrialResponse>(
             [this](
                    ::grpc::CallbackServerContext* context, const ::sanas::v1::SkipTrialRequest* request, ::sanas::v1::SkipTrialResponse* response) { return this->SkipTrial(context, request, response); }));}
     void SetMessageAllocatorFor_SkipTrial(
         ::grpc::MessageAllocator< ::sanas::v1::SkipTrialRequest, ::sanas::v1::SkipTrialResponse>* allocator) {
-      ::grpc::internal::MethodHandler* const handler = ::grpc::Service::GetHandler(11);
+      ::grpc::internal::MethodHandler* const handler = ::grpc::Service::GetHandler(12);
       static_cast<::grpc::internal::CallbackUnaryHandler< ::sanas::v1::SkipTrialRequest, ::sanas::v1::SkipTrialResponse>*>(handler)
               ->SetMessageAllocator(allocator);
     }
@@ -1159,7 +1278,7 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithCallbackMethod_BackupStudy() {
-      ::grpc::Service::MarkMethodCallback(12,
+      ::grpc::Service::MarkMethodCallback(13,
           new ::grpc::internal::CallbackServerStreamingHandler< ::sanas::v1::BackupStudyRequest, ::sanas::v1::BackupStudyResponse>(
             [this](
                    ::grpc::CallbackServerContext* context, const ::sanas::v1::BackupStudyRequest* request) { return this->BackupStudy(context, request); }));
@@ -1181,7 +1300,7 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithCallbackMethod_RestoreStudy() {
-      ::grpc::Service::MarkMethodCallback(13,
+      ::grpc::Service::MarkMethodCallback(14,
           new ::grpc::internal::CallbackClientStreamingHandler< ::sanas::v1::RestoreStudyRequest, ::sanas::v1::RestoreStudyResponse>(
             [this](
                    ::grpc::CallbackServerContext* context, ::sanas::v1::RestoreStudyResponse* response) { return this->RestoreStudy(context, response); }));
@@ -1197,7 +1316,7 @@ class ControllerService final {
     virtual ::grpc::ServerReadReactor< ::sanas::v1::RestoreStudyRequest>* RestoreStudy(
       ::grpc::CallbackServerContext* /*context*/, ::sanas::v1::RestoreStudyResponse* /*response*/)  { return nullptr; }
   };
-  typedef WithCallbackMethod_CreateStudy<WithCallbackMethod_GetStudy<WithCallbackMethod_ListStudies<WithCallbackMethod_DeleteStudy<WithCallbackMethod_SuggestTrial<WithCallbackMethod_CompleteTrial<WithCallbackMethod_HeartbeatTrial<WithCallbackMethod_ListTrials<WithCallbackMethod_WatchStudy<WithCallbackMethod_ImportPaddleSlimCheckpoint<WithCallbackMethod_ReportTrialProgress<WithCallbackMethod_SkipTrial<WithCallbackMethod_BackupStudy<WithCallbackMethod_RestoreStudy<Service > > > > > > > > > > > > > > CallbackService;
+  typedef WithCallbackMethod_CreateStudy<WithCallbackMethod_GetStudy<WithCallbackMethod_ListStudies<WithCallbackMethod_DeleteStudy<WithCallbackMethod_UndeleteStudy<WithCallbackMethod_SuggestTrial<WithCallbackMethod_CompleteTrial<WithCallbackMethod_HeartbeatTrial<WithCallbackMethod_ListTrials<WithCallbackMethod_WatchStudy<WithCallbackMethod_ImportPaddleSlimCheckpoint<WithCallbackMethod_ReportTrialProgress<WithCallbackMethod_SkipTrial<WithCallbackMethod_BackupStudy<WithCallbackMethod_RestoreStudy<Service > > > > > > > > > > > > > > > CallbackService;
   typedef CallbackService ExperimentalCallbackService;
   template <class BaseClass>
   class WithGenericMethod_CreateStudy : public BaseClass {
@@ -1268,12 +1387,29 @@ class ControllerService final {
     }
   };
   template <class BaseClass>
+  class WithGenericMethod_UndeleteStudy : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithGenericMethod_UndeleteStudy() {
+      ::grpc::Service::MarkMethodGeneric(4);
+    }
+    ~WithGenericMethod_UndeleteStudy() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status UndeleteStudy(::grpc::ServerContext* /*context*/, const ::sanas::v1::UndeleteStudyRequest* /*request*/, ::sanas::v1::UndeleteStudyResponse* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+  };
+  template <class BaseClass>
   class WithGenericMethod_SuggestTrial : public BaseClass {
    private:
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithGenericMethod_SuggestTrial() {
-      ::grpc::Service::MarkMethodGeneric(4);
+      ::grpc::Service::MarkMethodGeneric(5);
     }
     ~WithGenericMethod_SuggestTrial() override {
       BaseClassMustBeDerivedFromService(this);
@@ -1290,7 +1426,7 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithGenericMethod_CompleteTrial() {
-      ::grpc::Service::MarkMethodGeneric(5);
+      ::grpc::Service::MarkMethodGeneric(6);
     }
     ~WithGenericMethod_CompleteTrial() override {
       BaseClassMustBeDerivedFromService(this);
@@ -1307,7 +1443,7 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithGenericMethod_HeartbeatTrial() {
-      ::grpc::Service::MarkMethodGeneric(6);
+      ::grpc::Service::MarkMethodGeneric(7);
     }
     ~WithGenericMethod_HeartbeatTrial() override {
       BaseClassMustBeDerivedFromService(this);
@@ -1324,7 +1460,7 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithGenericMethod_ListTrials() {
-      ::grpc::Service::MarkMethodGeneric(7);
+      ::grpc::Service::MarkMethodGeneric(8);
     }
     ~WithGenericMethod_ListTrials() override {
       BaseClassMustBeDerivedFromService(this);
@@ -1341,7 +1477,7 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithGenericMethod_WatchStudy() {
-      ::grpc::Service::MarkMethodGeneric(8);
+      ::grpc::Service::MarkMethodGeneric(9);
     }
     ~WithGenericMethod_WatchStudy() override {
       BaseClassMustBeDerivedFromService(this);
@@ -1358,7 +1494,7 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithGenericMethod_ImportPaddleSlimCheckpoint() {
-      ::grpc::Service::MarkMethodGeneric(9);
+      ::grpc::Service::MarkMethodGeneric(10);
     }
     ~WithGenericMethod_ImportPaddleSlimCheckpoint() override {
       BaseClassMustBeDerivedFromService(this);
@@ -1375,7 +1511,7 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithGenericMethod_ReportTrialProgress() {
-      ::grpc::Service::MarkMethodGeneric(10);
+      ::grpc::Service::MarkMethodGeneric(11);
     }
     ~WithGenericMethod_ReportTrialProgress() override {
       BaseClassMustBeDerivedFromService(this);
@@ -1392,7 +1528,7 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithGenericMethod_SkipTrial() {
-      ::grpc::Service::MarkMethodGeneric(11);
+      ::grpc::Service::MarkMethodGeneric(12);
     }
     ~WithGenericMethod_SkipTrial() override {
       BaseClassMustBeDerivedFromService(this);
@@ -1409,7 +1545,7 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithGenericMethod_BackupStudy() {
-      ::grpc::Service::MarkMethodGeneric(12);
+      ::grpc::Service::MarkMethodGeneric(13);
     }
     ~WithGenericMethod_BackupStudy() override {
       BaseClassMustBeDerivedFromService(this);
@@ -1426,7 +1562,7 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithGenericMethod_RestoreStudy() {
-      ::grpc::Service::MarkMethodGeneric(13);
+      ::grpc::Service::MarkMethodGeneric(14);
     }
     ~WithGenericMethod_RestoreStudy() override {
       BaseClassMustBeDerivedFromService(this);
@@ -1518,12 +1654,32 @@ class ControllerService final {
     }
   };
   template <class BaseClass>
+  class WithRawMethod_UndeleteStudy : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithRawMethod_UndeleteStudy() {
+      ::grpc::Service::MarkMethodRaw(4);
+    }
+    ~WithRawMethod_UndeleteStudy() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status UndeleteStudy(::grpc::ServerContext* /*context*/, const ::sanas::v1::UndeleteStudyRequest* /*request*/, ::sanas::v1::UndeleteStudyResponse* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    void RequestUndeleteStudy(::grpc::ServerContext* context, ::grpc::ByteBuffer* request, ::grpc::ServerAsyncResponseWriter< ::grpc::ByteBuffer>* response, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
+      ::grpc::Service::RequestAsyncUnary(4, context, request, response, new_call_cq, notification_cq, tag);
+    }
+  };
+  template <class BaseClass>
   class WithRawMethod_SuggestTrial : public BaseClass {
    private:
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithRawMethod_SuggestTrial() {
-      ::grpc::Service::MarkMethodRaw(4);
+      ::grpc::Service::MarkMethodRaw(5);
     }
     ~WithRawMethod_SuggestTrial() override {
       BaseClassMustBeDerivedFromService(this);
@@ -1534,7 +1690,7 @@ class ControllerService final {
       return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
     }
     void RequestSuggestTrial(::grpc::ServerContext* context, ::grpc::ByteBuffer* request, ::grpc::ServerAsyncResponseWriter< ::grpc::ByteBuffer>* response, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
-      ::grpc::Service::RequestAsyncUnary(4, context, request, response, new_call_cq, notification_cq, tag);
+      ::grpc::Service::RequestAsyncUnary(5, context, request, response, new_call_cq, notification_cq, tag);
     }
   };
   template <class BaseClass>
@@ -1543,7 +1699,7 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithRawMethod_CompleteTrial() {
-      ::grpc::Service::MarkMethodRaw(5);
+      ::grpc::Service::MarkMethodRaw(6);
     }
     ~WithRawMethod_CompleteTrial() override {
       BaseClassMustBeDerivedFromService(this);
@@ -1554,7 +1710,7 @@ class ControllerService final {
       return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
     }
     void RequestCompleteTrial(::grpc::ServerContext* context, ::grpc::ByteBuffer* request, ::grpc::ServerAsyncResponseWriter< ::grpc::ByteBuffer>* response, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
-      ::grpc::Service::RequestAsyncUnary(5, context, request, response, new_call_cq, notification_cq, tag);
+      ::grpc::Service::RequestAsyncUnary(6, context, request, response, new_call_cq, notification_cq, tag);
     }
   };
   template <class BaseClass>
@@ -1563,7 +1719,7 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithRawMethod_HeartbeatTrial() {
-      ::grpc::Service::MarkMethodRaw(6);
+      ::grpc::Service::MarkMethodRaw(7);
     }
     ~WithRawMethod_HeartbeatTrial() override {
       BaseClassMustBeDerivedFromService(this);
@@ -1574,7 +1730,7 @@ class ControllerService final {
       return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
     }
     void RequestHeartbeatTrial(::grpc::ServerContext* context, ::grpc::ByteBuffer* request, ::grpc::ServerAsyncResponseWriter< ::grpc::ByteBuffer>* response, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
-      ::grpc::Service::RequestAsyncUnary(6, context, request, response, new_call_cq, notification_cq, tag);
+      ::grpc::Service::RequestAsyncUnary(7, context, request, response, new_call_cq, notification_cq, tag);
     }
   };
   template <class BaseClass>
@@ -1583,7 +1739,7 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithRawMethod_ListTrials() {
-      ::grpc::Service::MarkMethodRaw(7);
+      ::grpc::Service::MarkMethodRaw(8);
     }
     ~WithRawMethod_ListTrials() override {
       BaseClassMustBeDerivedFromService(this);
@@ -1594,7 +1750,7 @@ class ControllerService final {
       return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
     }
     void RequestListTrials(::grpc::ServerContext* context, ::grpc::ByteBuffer* request, ::grpc::ServerAsyncResponseWriter< ::grpc::ByteBuffer>* response, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
-      ::grpc::Service::RequestAsyncUnary(7, context, request, response, new_call_cq, notification_cq, tag);
+      ::grpc::Service::RequestAsyncUnary(8, context, request, response, new_call_cq, notification_cq, tag);
     }
   };
   template <class BaseClass>
@@ -1603,7 +1759,7 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithRawMethod_WatchStudy() {
-      ::grpc::Service::MarkMethodRaw(8);
+      ::grpc::Service::MarkMethodRaw(9);
     }
     ~WithRawMethod_WatchStudy() override {
       BaseClassMustBeDerivedFromService(this);
@@ -1614,7 +1770,7 @@ class ControllerService final {
       return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
     }
     void RequestWatchStudy(::grpc::ServerContext* context, ::grpc::ByteBuffer* request, ::grpc::ServerAsyncWriter< ::grpc::ByteBuffer>* writer, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
-      ::grpc::Service::RequestAsyncServerStreaming(8, context, request, writer, new_call_cq, notification_cq, tag);
+      ::grpc::Service::RequestAsyncServerStreaming(9, context, request, writer, new_call_cq, notification_cq, tag);
     }
   };
   template <class BaseClass>
@@ -1623,7 +1779,7 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithRawMethod_ImportPaddleSlimCheckpoint() {
-      ::grpc::Service::MarkMethodRaw(9);
+      ::grpc::Service::MarkMethodRaw(10);
     }
     ~WithRawMethod_ImportPaddleSlimCheckpoint() override {
       BaseClassMustBeDerivedFromService(this);
@@ -1634,7 +1790,7 @@ class ControllerService final {
       return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
     }
     void RequestImportPaddleSlimCheckpoint(::grpc::ServerContext* context, ::grpc::ByteBuffer* request, ::grpc::ServerAsyncResponseWriter< ::grpc::ByteBuffer>* response, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
-      ::grpc::Service::RequestAsyncUnary(9, context, request, response, new_call_cq, notification_cq, tag);
+      ::grpc::Service::RequestAsyncUnary(10, context, request, response, new_call_cq, notification_cq, tag);
     }
   };
   template <class BaseClass>
@@ -1643,7 +1799,7 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithRawMethod_ReportTrialProgress() {
-      ::grpc::Service::MarkMethodRaw(10);
+      ::grpc::Service::MarkMethodRaw(11);
     }
     ~WithRawMethod_ReportTrialProgress() override {
       BaseClassMustBeDerivedFromService(this);
@@ -1654,7 +1810,7 @@ class ControllerService final {
       return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
     }
     void RequestReportTrialProgress(::grpc::ServerContext* context, ::grpc::ByteBuffer* request, ::grpc::ServerAsyncResponseWriter< ::grpc::ByteBuffer>* response, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
-      ::grpc::Service::RequestAsyncUnary(10, context, request, response, new_call_cq, notification_cq, tag);
+      ::grpc::Service::RequestAsyncUnary(11, context, request, response, new_call_cq, notification_cq, tag);
     }
   };
   template <class BaseClass>
@@ -1663,7 +1819,7 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithRawMethod_SkipTrial() {
-      ::grpc::Service::MarkMethodRaw(11);
+      ::grpc::Service::MarkMethodRaw(12);
     }
     ~WithRawMethod_SkipTrial() override {
       BaseClassMustBeDerivedFromService(this);
@@ -1674,7 +1830,7 @@ class ControllerService final {
       return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
     }
     void RequestSkipTrial(::grpc::ServerContext* context, ::grpc::ByteBuffer* request, ::grpc::ServerAsyncResponseWriter< ::grpc::ByteBuffer>* response, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
-      ::grpc::Service::RequestAsyncUnary(11, context, request, response, new_call_cq, notification_cq, tag);
+      ::grpc::Service::RequestAsyncUnary(12, context, request, response, new_call_cq, notification_cq, tag);
     }
   };
   template <class BaseClass>
@@ -1683,7 +1839,7 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithRawMethod_BackupStudy() {
-      ::grpc::Service::MarkMethodRaw(12);
+      ::grpc::Service::MarkMethodRaw(13);
     }
     ~WithRawMethod_BackupStudy() override {
       BaseClassMustBeDerivedFromService(this);
@@ -1694,7 +1850,7 @@ class ControllerService final {
       return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
     }
     void RequestBackupStudy(::grpc::ServerContext* context, ::grpc::ByteBuffer* request, ::grpc::ServerAsyncWriter< ::grpc::ByteBuffer>* writer, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
-      ::grpc::Service::RequestAsyncServerStreaming(12, context, request, writer, new_call_cq, notification_cq, tag);
+      ::grpc::Service::RequestAsyncServerStreaming(13, context, request, writer, new_call_cq, notification_cq, tag);
     }
   };
   template <class BaseClass>
@@ -1703,7 +1859,7 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithRawMethod_RestoreStudy() {
-      ::grpc::Service::MarkMethodRaw(13);
+      ::grpc::Service::MarkMethodRaw(14);
     }
     ~WithRawMethod_RestoreStudy() override {
       BaseClassMustBeDerivedFromService(this);
@@ -1714,7 +1870,7 @@ class ControllerService final {
       return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
     }
     void RequestRestoreStudy(::grpc::ServerContext* context, ::grpc::ServerAsyncReader< ::grpc::ByteBuffer, ::grpc::ByteBuffer>* reader, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
-      ::grpc::Service::RequestAsyncClientStreaming(13, context, reader, new_call_cq, notification_cq, tag);
+      ::grpc::Service::RequestAsyncClientStreaming(14, context, reader, new_call_cq, notification_cq, tag);
     }
   };
   template <class BaseClass>
@@ -1806,12 +1962,34 @@ class ControllerService final {
       ::grpc::CallbackServerContext* /*context*/, const ::grpc::ByteBuffer* /*request*/, ::grpc::ByteBuffer* /*response*/)  { return nullptr; }
   };
   template <class BaseClass>
+  class WithRawCallbackMethod_UndeleteStudy : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithRawCallbackMethod_UndeleteStudy() {
+      ::grpc::Service::MarkMethodRawCallback(4,
+          new ::grpc::internal::CallbackUnaryHandler< ::grpc::ByteBuffer, ::grpc::ByteBuffer>(
+            [this](
+                   ::grpc::CallbackServerContext* context, const ::grpc::ByteBuffer* request, ::grpc::ByteBuffer* response) { return this->UndeleteStudy(context, request, response); }));
+    }
+    ~WithRawCallbackMethod_UndeleteStudy() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status UndeleteStudy(::grpc::ServerContext* /*context*/, const ::sanas::v1::UndeleteStudyRequest* /*request*/, ::sanas::v1::UndeleteStudyResponse* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    virtual ::grpc::ServerUnaryReactor* UndeleteStudy(
+      ::grpc::CallbackServerContext* /*context*/, const ::grpc::ByteBuffer* /*request*/, ::grpc::ByteBuffer* /*response*/)  { return nullptr; }
+  };
+  template <class BaseClass>
   class WithRawCallbackMethod_SuggestTrial : public BaseClass {
    private:
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithRawCallbackMethod_SuggestTrial() {
-      ::grpc::Service::MarkMethodRawCallback(4,
+      ::grpc::Service::MarkMethodRawCallback(5,
           new ::grpc::internal::CallbackUnaryHandler< ::grpc::ByteBuffer, ::grpc::ByteBuffer>(
             [this](
                    ::grpc::CallbackServerContext* context, const ::grpc::ByteBuffer* request, ::grpc::ByteBuffer* response) { return this->SuggestTrial(context, request, response); }));
@@ -1833,7 +2011,7 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithRawCallbackMethod_CompleteTrial() {
-      ::grpc::Service::MarkMethodRawCallback(5,
+      ::grpc::Service::MarkMethodRawCallback(6,
           new ::grpc::internal::CallbackUnaryHandler< ::grpc::ByteBuffer, ::grpc::ByteBuffer>(
             [this](
                    ::grpc::CallbackServerContext* context, const ::grpc::ByteBuffer* request, ::grpc::ByteBuffer* response) { return this->CompleteTrial(context, request, response); }));
@@ -1855,7 +2033,7 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithRawCallbackMethod_HeartbeatTrial() {
-      ::grpc::Service::MarkMethodRawCallback(6,
+      ::grpc::Service::MarkMethodRawCallback(7,
           new ::grpc::internal::CallbackUnaryHandler< ::grpc::ByteBuffer, ::grpc::ByteBuffer>(
             [this](
                    ::grpc::CallbackServerContext* context, const ::grpc::ByteBuffer* request, ::grpc::ByteBuffer* response) { return this->HeartbeatTrial(context, request, response); }));
@@ -1877,7 +2055,7 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithRawCallbackMethod_ListTrials() {
-      ::grpc::Service::MarkMethodRawCallback(7,
+      ::grpc::Service::MarkMethodRawCallback(8,
           new ::grpc::internal::CallbackUnaryHandler< ::grpc::ByteBuffer, ::grpc::ByteBuffer>(
             [this](
                    ::grpc::CallbackServerContext* context, const ::grpc::ByteBuffer* request, ::grpc::ByteBuffer* response) { return this->ListTrials(context, request, response); }));
@@ -1899,7 +2077,7 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithRawCallbackMethod_WatchStudy() {
-      ::grpc::Service::MarkMethodRawCallback(8,
+      ::grpc::Service::MarkMethodRawCallback(9,
           new ::grpc::internal::CallbackServerStreamingHandler< ::grpc::ByteBuffer, ::grpc::ByteBuffer>(
             [this](
                    ::grpc::CallbackServerContext* context, const::grpc::ByteBuffer* request) { return this->WatchStudy(context, request); }));
@@ -1921,7 +2099,7 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithRawCallbackMethod_ImportPaddleSlimCheckpoint() {
-      ::grpc::Service::MarkMethodRawCallback(9,
+      ::grpc::Service::MarkMethodRawCallback(10,
           new ::grpc::internal::CallbackUnaryHandler< ::grpc::ByteBuffer, ::grpc::ByteBuffer>(
             [this](
                    ::grpc::CallbackServerContext* context, const ::grpc::ByteBuffer* request, ::grpc::ByteBuffer* response) { return this->ImportPaddleSlimCheckpoint(context, request, response); }));
@@ -1943,7 +2121,7 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithRawCallbackMethod_ReportTrialProgress() {
-      ::grpc::Service::MarkMethodRawCallback(10,
+      ::grpc::Service::MarkMethodRawCallback(11,
           new ::grpc::internal::CallbackUnaryHandler< ::grpc::ByteBuffer, ::grpc::ByteBuffer>(
             [this](
                    ::grpc::CallbackServerContext* context, const ::grpc::ByteBuffer* request, ::grpc::ByteBuffer* response) { return this->ReportTrialProgress(context, request, response); }));
@@ -1965,7 +2143,7 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithRawCallbackMethod_SkipTrial() {
-      ::grpc::Service::MarkMethodRawCallback(11,
+      ::grpc::Service::MarkMethodRawCallback(12,
           new ::grpc::internal::CallbackUnaryHandler< ::grpc::ByteBuffer, ::grpc::ByteBuffer>(
             [this](
                    ::grpc::CallbackServerContext* context, const ::grpc::ByteBuffer* request, ::grpc::ByteBuffer* response) { return this->SkipTrial(context, request, response); }));
@@ -1987,7 +2165,7 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithRawCallbackMethod_BackupStudy() {
-      ::grpc::Service::MarkMethodRawCallback(12,
+      ::grpc::Service::MarkMethodRawCallback(13,
           new ::grpc::internal::CallbackServerStreamingHandler< ::grpc::ByteBuffer, ::grpc::ByteBuffer>(
             [this](
                    ::grpc::CallbackServerContext* context, const::grpc::ByteBuffer* request) { return this->BackupStudy(context, request); }));
@@ -2009,7 +2187,7 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithRawCallbackMethod_RestoreStudy() {
-      ::grpc::Service::MarkMethodRawCallback(13,
+      ::grpc::Service::MarkMethodRawCallback(14,
           new ::grpc::internal::CallbackClientStreamingHandler< ::grpc::ByteBuffer, ::grpc::ByteBuffer>(
             [this](
                    ::grpc::CallbackServerContext* context, ::grpc::ByteBuffer* response) { return this->RestoreStudy(context, response); }));
@@ -2134,12 +2312,39 @@ class ControllerService final {
     virtual ::grpc::Status StreamedDeleteStudy(::grpc::ServerContext* context, ::grpc::ServerUnaryStreamer< ::sanas::v1::DeleteStudyRequest,::sanas::v1::DeleteStudyResponse>* server_unary_streamer) = 0;
   };
   template <class BaseClass>
+  class WithStreamedUnaryMethod_UndeleteStudy : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithStreamedUnaryMethod_UndeleteStudy() {
+      ::grpc::Service::MarkMethodStreamed(4,
+        new ::grpc::internal::StreamedUnaryHandler<
+          ::sanas::v1::UndeleteStudyRequest, ::sanas::v1::UndeleteStudyResponse>(
+            [this](::grpc::ServerContext* context,
+                   ::grpc::ServerUnaryStreamer<
+                     ::sanas::v1::UndeleteStudyRequest, ::sanas::v1::UndeleteStudyResponse>* streamer) {
+                       return this->StreamedUndeleteStudy(context,
+                         streamer);
+                  }));
+    }
+    ~WithStreamedUnaryMethod_UndeleteStudy() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable regular version of this method
+    ::grpc::Status UndeleteStudy(::grpc::ServerContext* /*context*/, const ::sanas::v1::UndeleteStudyRequest* /*request*/, ::sanas::v1::UndeleteStudyResponse* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    // replace default version of method with streamed unary
+    virtual ::grpc::Status StreamedUndeleteStudy(::grpc::ServerContext* context, ::grpc::ServerUnaryStreamer< ::sanas::v1::UndeleteStudyRequest,::sanas::v1::UndeleteStudyResponse>* server_unary_streamer) = 0;
+  };
+  template <class BaseClass>
   class WithStreamedUnaryMethod_SuggestTrial : public BaseClass {
    private:
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithStreamedUnaryMethod_SuggestTrial() {
-      ::grpc::Service::MarkMethodStreamed(4,
+      ::grpc::Service::MarkMethodStreamed(5,
         new ::grpc::internal::StreamedUnaryHandler<
           ::sanas::v1::SuggestTrialRequest, ::sanas::v1::SuggestTrialResponse>(
             [this](::grpc::ServerContext* context,
@@ -2166,7 +2371,7 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithStreamedUnaryMethod_CompleteTrial() {
-      ::grpc::Service::MarkMethodStreamed(5,
+      ::grpc::Service::MarkMethodStreamed(6,
         new ::grpc::internal::StreamedUnaryHandler<
           ::sanas::v1::CompleteTrialRequest, ::sanas::v1::CompleteTrialResponse>(
             [this](::grpc::ServerContext* context,
@@ -2193,7 +2398,7 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithStreamedUnaryMethod_HeartbeatTrial() {
-      ::grpc::Service::MarkMethodStreamed(6,
+      ::grpc::Service::MarkMethodStreamed(7,
         new ::grpc::internal::StreamedUnaryHandler<
           ::sanas::v1::HeartbeatTrialRequest, ::sanas::v1::HeartbeatTrialResponse>(
             [this](::grpc::ServerContext* context,
@@ -2220,7 +2425,7 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithStreamedUnaryMethod_ListTrials() {
-      ::grpc::Service::MarkMethodStreamed(7,
+      ::grpc::Service::MarkMethodStreamed(8,
         new ::grpc::internal::StreamedUnaryHandler<
           ::sanas::v1::ListTrialsRequest, ::sanas::v1::ListTrialsResponse>(
             [this](::grpc::ServerContext* context,
@@ -2247,7 +2452,7 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithStreamedUnaryMethod_ImportPaddleSlimCheckpoint() {
-      ::grpc::Service::MarkMethodStreamed(9,
+      ::grpc::Service::MarkMethodStreamed(10,
         new ::grpc::internal::StreamedUnaryHandler<
           ::sanas::v1::ImportPaddleSlimCheckpointRequest, ::sanas::v1::ImportPaddleSlimCheckpointResponse>(
             [this](::grpc::ServerContext* context,
@@ -2274,7 +2479,7 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithStreamedUnaryMethod_ReportTrialProgress() {
-      ::grpc::Service::MarkMethodStreamed(10,
+      ::grpc::Service::MarkMethodStreamed(11,
         new ::grpc::internal::StreamedUnaryHandler<
           ::sanas::v1::ReportTrialProgressRequest, ::sanas::v1::ReportTrialProgressResponse>(
             [this](::grpc::ServerContext* context,
@@ -2301,7 +2506,7 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithStreamedUnaryMethod_SkipTrial() {
-      ::grpc::Service::MarkMethodStreamed(11,
+      ::grpc::Service::MarkMethodStreamed(12,
         new ::grpc::internal::StreamedUnaryHandler<
           ::sanas::v1::SkipTrialRequest, ::sanas::v1::SkipTrialResponse>(
             [this](::grpc::ServerContext* context,
@@ -2322,14 +2527,14 @@ class ControllerService final {
     // replace default version of method with streamed unary
     virtual ::grpc::Status StreamedSkipTrial(::grpc::ServerContext* context, ::grpc::ServerUnaryStreamer< ::sanas::v1::SkipTrialRequest,::sanas::v1::SkipTrialResponse>* server_unary_streamer) = 0;
   };
-  typedef WithStreamedUnaryMethod_CreateStudy<WithStreamedUnaryMethod_GetStudy<WithStreamedUnaryMethod_ListStudies<WithStreamedUnaryMethod_DeleteStudy<WithStreamedUnaryMethod_SuggestTrial<WithStreamedUnaryMethod_CompleteTrial<WithStreamedUnaryMethod_HeartbeatTrial<WithStreamedUnaryMethod_ListTrials<WithStreamedUnaryMethod_ImportPaddleSlimCheckpoint<WithStreamedUnaryMethod_ReportTrialProgress<WithStreamedUnaryMethod_SkipTrial<Service > > > > > > > > > > > StreamedUnaryService;
+  typedef WithStreamedUnaryMethod_CreateStudy<WithStreamedUnaryMethod_GetStudy<WithStreamedUnaryMethod_ListStudies<WithStreamedUnaryMethod_DeleteStudy<WithStreamedUnaryMethod_UndeleteStudy<WithStreamedUnaryMethod_SuggestTrial<WithStreamedUnaryMethod_CompleteTrial<WithStreamedUnaryMethod_HeartbeatTrial<WithStreamedUnaryMethod_ListTrials<WithStreamedUnaryMethod_ImportPaddleSlimCheckpoint<WithStreamedUnaryMethod_ReportTrialProgress<WithStreamedUnaryMethod_SkipTrial<Service > > > > > > > > > > > > StreamedUnaryService;
   template <class BaseClass>
   class WithSplitStreamingMethod_WatchStudy : public BaseClass {
    private:
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithSplitStreamingMethod_WatchStudy() {
-      ::grpc::Service::MarkMethodStreamed(8,
+      ::grpc::Service::MarkMethodStreamed(9,
         new ::grpc::internal::SplitServerStreamingHandler<
           ::sanas::v1::WatchStudyRequest, ::sanas::v1::WatchStudyResponse>(
             [this](::grpc::ServerContext* context,
@@ -2356,7 +2561,7 @@ class ControllerService final {
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
    public:
     WithSplitStreamingMethod_BackupStudy() {
-      ::grpc::Service::MarkMethodStreamed(12,
+      ::grpc::Service::MarkMethodStreamed(13,
         new ::grpc::internal::SplitServerStreamingHandler<
           ::sanas::v1::BackupStudyRequest, ::sanas::v1::BackupStudyResponse>(
             [this](::grpc::ServerContext* context,
@@ -2378,7 +2583,7 @@ class ControllerService final {
     virtual ::grpc::Status StreamedBackupStudy(::grpc::ServerContext* context, ::grpc::ServerSplitStreamer< ::sanas::v1::BackupStudyRequest,::sanas::v1::BackupStudyResponse>* server_split_streamer) = 0;
   };
   typedef WithSplitStreamingMethod_WatchStudy<WithSplitStreamingMethod_BackupStudy<Service > > SplitStreamedService;
-  typedef WithStreamedUnaryMethod_CreateStudy<WithStreamedUnaryMethod_GetStudy<WithStreamedUnaryMethod_ListStudies<WithStreamedUnaryMethod_DeleteStudy<WithStreamedUnaryMethod_SuggestTrial<WithStreamedUnaryMethod_CompleteTrial<WithStreamedUnaryMethod_HeartbeatTrial<WithStreamedUnaryMethod_ListTrials<WithSplitStreamingMethod_WatchStudy<WithStreamedUnaryMethod_ImportPaddleSlimCheckpoint<WithStreamedUnaryMethod_ReportTrialProgress<WithStreamedUnaryMethod_SkipTrial<WithSplitStreamingMethod_BackupStudy<Service > > > > > > > > > > > > > StreamedService;
+  typedef WithStreamedUnaryMethod_CreateStudy<WithStreamedUnaryMethod_GetStudy<WithStreamedUnaryMethod_ListStudies<WithStreamedUnaryMethod_DeleteStudy<WithStreamedUnaryMethod_UndeleteStudy<WithStreamedUnaryMethod_SuggestTrial<WithStreamedUnaryMethod_CompleteTrial<WithStreamedUnaryMethod_HeartbeatTrial<WithStreamedUnaryMethod_ListTrials<WithSplitStreamingMethod_WatchStudy<WithStreamedUnaryMethod_ImportPaddleSlimCheckpoint<WithStreamedUnaryMethod_ReportTrialProgress<WithStreamedUnaryMethod_SkipTrial<WithSplitStreamingMethod_BackupStudy<Service > > > > > > > > > > > > > > StreamedService;
 };
 
 }  // namespace v1

@@ -201,6 +201,8 @@ PROTOBUF_CONSTEXPR Study::Study(
   , /*decltype(_impl_.config_)*/nullptr
   , /*decltype(_impl_.trial_counts_)*/nullptr
   , /*decltype(_impl_.create_time_)*/nullptr
+  , /*decltype(_impl_.delete_time_)*/nullptr
+  , /*decltype(_impl_.expire_time_)*/nullptr
   , /*decltype(_impl_.best_reward_)*/0
   , /*decltype(_impl_.current_reward_)*/0
   , /*decltype(_impl_.temperature_)*/0
@@ -325,6 +327,7 @@ PROTOBUF_CONSTEXPR ListStudiesRequest::ListStudiesRequest(
     ::_pbi::ConstantInitialized): _impl_{
     /*decltype(_impl_.page_token_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
   , /*decltype(_impl_.page_size_)*/0
+  , /*decltype(_impl_.show_deleted_)*/false
   , /*decltype(_impl_._cached_size_)*/{}} {}
 struct ListStudiesRequestDefaultTypeInternal {
   PROTOBUF_CONSTEXPR ListStudiesRequestDefaultTypeInternal()
@@ -352,6 +355,7 @@ PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORIT
 PROTOBUF_CONSTEXPR DeleteStudyRequest::DeleteStudyRequest(
     ::_pbi::ConstantInitialized): _impl_{
     /*decltype(_impl_.study_id_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.purge_)*/false
   , /*decltype(_impl_._cached_size_)*/{}} {}
 struct DeleteStudyRequestDefaultTypeInternal {
   PROTOBUF_CONSTEXPR DeleteStudyRequestDefaultTypeInternal()
@@ -363,7 +367,9 @@ struct DeleteStudyRequestDefaultTypeInternal {
 };
 PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 DeleteStudyRequestDefaultTypeInternal _DeleteStudyRequest_default_instance_;
 PROTOBUF_CONSTEXPR DeleteStudyResponse::DeleteStudyResponse(
-    ::_pbi::ConstantInitialized) {}
+    ::_pbi::ConstantInitialized): _impl_{
+    /*decltype(_impl_.study_)*/nullptr
+  , /*decltype(_impl_._cached_size_)*/{}} {}
 struct DeleteStudyResponseDefaultTypeInternal {
   PROTOBUF_CONSTEXPR DeleteStudyResponseDefaultTypeInternal()
       : _instance(::_pbi::ConstantInitialized{}) {}
@@ -373,6 +379,32 @@ struct DeleteStudyResponseDefaultTypeInternal {
   };
 };
 PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 DeleteStudyResponseDefaultTypeInternal _DeleteStudyResponse_default_instance_;
+PROTOBUF_CONSTEXPR UndeleteStudyRequest::UndeleteStudyRequest(
+    ::_pbi::ConstantInitialized): _impl_{
+    /*decltype(_impl_.study_id_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_._cached_size_)*/{}} {}
+struct UndeleteStudyRequestDefaultTypeInternal {
+  PROTOBUF_CONSTEXPR UndeleteStudyRequestDefaultTypeInternal()
+      : _instance(::_pbi::ConstantInitialized{}) {}
+  ~UndeleteStudyRequestDefaultTypeInternal() {}
+  union {
+    UndeleteStudyRequest _instance;
+  };
+};
+PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 UndeleteStudyRequestDefaultTypeInternal _UndeleteStudyRequest_default_instance_;
+PROTOBUF_CONSTEXPR UndeleteStudyResponse::UndeleteStudyResponse(
+    ::_pbi::ConstantInitialized): _impl_{
+    /*decltype(_impl_.study_)*/nullptr
+  , /*decltype(_impl_._cached_size_)*/{}} {}
+struct UndeleteStudyResponseDefaultTypeInternal {
+  PROTOBUF_CONSTEXPR UndeleteStudyResponseDefaultTypeInternal()
+      : _instance(::_pbi::ConstantInitialized{}) {}
+  ~UndeleteStudyResponseDefaultTypeInternal() {}
+  union {
+    UndeleteStudyResponse _instance;
+  };
+};
+PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 UndeleteStudyResponseDefaultTypeInternal _UndeleteStudyResponse_default_instance_;
 PROTOBUF_CONSTEXPR SuggestTrialRequest::SuggestTrialRequest(
     ::_pbi::ConstantInitialized): _impl_{
     /*decltype(_impl_.study_id_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
@@ -687,7 +719,7 @@ struct SkipTrialResponseDefaultTypeInternal {
 PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 SkipTrialResponseDefaultTypeInternal _SkipTrialResponse_default_instance_;
 }  // namespace v1
 }  // namespace sanas
-static ::_pb::Metadata file_level_metadata_sanas_2fv1_2fsanas_2eproto[40];
+static ::_pb::Metadata file_level_metadata_sanas_2fv1_2fsanas_2eproto[42];
 static const ::_pb::EnumDescriptor* file_level_enum_descriptors_sanas_2fv1_2fsanas_2eproto[5];
 static constexpr ::_pb::ServiceDescriptor const** file_level_service_descriptors_sanas_2fv1_2fsanas_2eproto = nullptr;
 
@@ -831,6 +863,8 @@ const uint32_t TableStruct_sanas_2fv1_2fsanas_2eproto::offsets[] PROTOBUF_SECTIO
   PROTOBUF_FIELD_OFFSET(::sanas::v1::Study, _impl_.broken_reason_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::Study, _impl_.steps_saved_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::Study, _impl_.uid_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::Study, _impl_.delete_time_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::Study, _impl_.expire_time_),
   ~0u,
   ~0u,
   ~0u,
@@ -839,6 +873,8 @@ const uint32_t TableStruct_sanas_2fv1_2fsanas_2eproto::offsets[] PROTOBUF_SECTIO
   0,
   ~0u,
   1,
+  ~0u,
+  ~0u,
   ~0u,
   ~0u,
   ~0u,
@@ -922,6 +958,7 @@ const uint32_t TableStruct_sanas_2fv1_2fsanas_2eproto::offsets[] PROTOBUF_SECTIO
   ~0u,  // no _inlined_string_donated_
   PROTOBUF_FIELD_OFFSET(::sanas::v1::ListStudiesRequest, _impl_.page_size_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::ListStudiesRequest, _impl_.page_token_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::ListStudiesRequest, _impl_.show_deleted_),
   ~0u,  // no _has_bits_
   PROTOBUF_FIELD_OFFSET(::sanas::v1::ListStudiesResponse, _internal_metadata_),
   ~0u,  // no _extensions_
@@ -937,12 +974,28 @@ const uint32_t TableStruct_sanas_2fv1_2fsanas_2eproto::offsets[] PROTOBUF_SECTIO
   ~0u,  // no _weak_field_map_
   ~0u,  // no _inlined_string_donated_
   PROTOBUF_FIELD_OFFSET(::sanas::v1::DeleteStudyRequest, _impl_.study_id_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::DeleteStudyRequest, _impl_.purge_),
   ~0u,  // no _has_bits_
   PROTOBUF_FIELD_OFFSET(::sanas::v1::DeleteStudyResponse, _internal_metadata_),
   ~0u,  // no _extensions_
   ~0u,  // no _oneof_case_
   ~0u,  // no _weak_field_map_
   ~0u,  // no _inlined_string_donated_
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::DeleteStudyResponse, _impl_.study_),
+  ~0u,  // no _has_bits_
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::UndeleteStudyRequest, _internal_metadata_),
+  ~0u,  // no _extensions_
+  ~0u,  // no _oneof_case_
+  ~0u,  // no _weak_field_map_
+  ~0u,  // no _inlined_string_donated_
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::UndeleteStudyRequest, _impl_.study_id_),
+  ~0u,  // no _has_bits_
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::UndeleteStudyResponse, _internal_metadata_),
+  ~0u,  // no _extensions_
+  ~0u,  // no _oneof_case_
+  ~0u,  // no _weak_field_map_
+  ~0u,  // no _inlined_string_donated_
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::UndeleteStudyResponse, _impl_.study_),
   ~0u,  // no _has_bits_
   PROTOBUF_FIELD_OFFSET(::sanas::v1::SuggestTrialRequest, _internal_metadata_),
   ~0u,  // no _extensions_
@@ -1146,37 +1199,39 @@ static const ::_pbi::MigrationSchema schemas[] PROTOBUF_SECTION_VARIABLE(protode
   { 74, -1, -1, sizeof(::sanas::v1::ArchitectureBlock)},
   { 94, -1, -1, sizeof(::sanas::v1::Architecture)},
   { 103, -1, -1, sizeof(::sanas::v1::TrialCounts)},
-  { 114, 139, -1, sizeof(::sanas::v1::Study)},
-  { 158, -1, -1, sizeof(::sanas::v1::Measurement)},
-  { 167, -1, -1, sizeof(::sanas::v1::Trial)},
-  { 192, -1, -1, sizeof(::sanas::v1::CreateStudyRequest)},
-  { 200, -1, -1, sizeof(::sanas::v1::CreateStudyResponse)},
-  { 208, -1, -1, sizeof(::sanas::v1::GetStudyRequest)},
-  { 215, -1, -1, sizeof(::sanas::v1::GetStudyResponse)},
-  { 222, -1, -1, sizeof(::sanas::v1::ListStudiesRequest)},
-  { 230, -1, -1, sizeof(::sanas::v1::ListStudiesResponse)},
-  { 238, -1, -1, sizeof(::sanas::v1::DeleteStudyRequest)},
-  { 245, -1, -1, sizeof(::sanas::v1::DeleteStudyResponse)},
-  { 251, -1, -1, sizeof(::sanas::v1::SuggestTrialRequest)},
-  { 261, -1, -1, sizeof(::sanas::v1::SuggestTrialResponse)},
-  { 271, -1, -1, sizeof(::sanas::v1::CompleteTrialRequest)},
-  { 286, -1, -1, sizeof(::sanas::v1::CompleteTrialResponse)},
-  { 295, -1, -1, sizeof(::sanas::v1::HeartbeatTrialRequest)},
-  { 306, -1, -1, sizeof(::sanas::v1::HeartbeatTrialResponse)},
-  { 313, -1, -1, sizeof(::sanas::v1::ListTrialsRequest)},
-  { 323, -1, -1, sizeof(::sanas::v1::ListTrialsResponse)},
-  { 332, -1, -1, sizeof(::sanas::v1::WatchStudyRequest)},
-  { 339, -1, -1, sizeof(::sanas::v1::WatchStudyResponse)},
-  { 350, -1, -1, sizeof(::sanas::v1::ImportPaddleSlimCheckpointRequest)},
-  { 359, -1, -1, sizeof(::sanas::v1::ImportPaddleSlimCheckpointResponse)},
-  { 367, -1, -1, sizeof(::sanas::v1::BackupStudyRequest)},
-  { 374, -1, -1, sizeof(::sanas::v1::BackupStudyResponse)},
-  { 383, -1, -1, sizeof(::sanas::v1::RestoreStudyRequest)},
-  { 392, -1, -1, sizeof(::sanas::v1::RestoreStudyResponse)},
-  { 400, -1, -1, sizeof(::sanas::v1::ReportTrialProgressRequest)},
-  { 415, -1, -1, sizeof(::sanas::v1::ReportTrialProgressResponse)},
-  { 423, -1, -1, sizeof(::sanas::v1::SkipTrialRequest)},
-  { 435, -1, -1, sizeof(::sanas::v1::SkipTrialResponse)},
+  { 114, 141, -1, sizeof(::sanas::v1::Study)},
+  { 162, -1, -1, sizeof(::sanas::v1::Measurement)},
+  { 171, -1, -1, sizeof(::sanas::v1::Trial)},
+  { 196, -1, -1, sizeof(::sanas::v1::CreateStudyRequest)},
+  { 204, -1, -1, sizeof(::sanas::v1::CreateStudyResponse)},
+  { 212, -1, -1, sizeof(::sanas::v1::GetStudyRequest)},
+  { 219, -1, -1, sizeof(::sanas::v1::GetStudyResponse)},
+  { 226, -1, -1, sizeof(::sanas::v1::ListStudiesRequest)},
+  { 235, -1, -1, sizeof(::sanas::v1::ListStudiesResponse)},
+  { 243, -1, -1, sizeof(::sanas::v1::DeleteStudyRequest)},
+  { 251, -1, -1, sizeof(::sanas::v1::DeleteStudyResponse)},
+  { 258, -1, -1, sizeof(::sanas::v1::UndeleteStudyRequest)},
+  { 265, -1, -1, sizeof(::sanas::v1::UndeleteStudyResponse)},
+  { 272, -1, -1, sizeof(::sanas::v1::SuggestTrialRequest)},
+  { 282, -1, -1, sizeof(::sanas::v1::SuggestTrialResponse)},
+  { 292, -1, -1, sizeof(::sanas::v1::CompleteTrialRequest)},
+  { 307, -1, -1, sizeof(::sanas::v1::CompleteTrialResponse)},
+  { 316, -1, -1, sizeof(::sanas::v1::HeartbeatTrialRequest)},
+  { 327, -1, -1, sizeof(::sanas::v1::HeartbeatTrialResponse)},
+  { 334, -1, -1, sizeof(::sanas::v1::ListTrialsRequest)},
+  { 344, -1, -1, sizeof(::sanas::v1::ListTrialsResponse)},
+  { 353, -1, -1, sizeof(::sanas::v1::WatchStudyRequest)},
+  { 360, -1, -1, sizeof(::sanas::v1::WatchStudyResponse)},
+  { 371, -1, -1, sizeof(::sanas::v1::ImportPaddleSlimCheckpointRequest)},
+  { 380, -1, -1, sizeof(::sanas::v1::ImportPaddleSlimCheckpointResponse)},
+  { 388, -1, -1, sizeof(::sanas::v1::BackupStudyRequest)},
+  { 395, -1, -1, sizeof(::sanas::v1::BackupStudyResponse)},
+  { 404, -1, -1, sizeof(::sanas::v1::RestoreStudyRequest)},
+  { 413, -1, -1, sizeof(::sanas::v1::RestoreStudyResponse)},
+  { 421, -1, -1, sizeof(::sanas::v1::ReportTrialProgressRequest)},
+  { 436, -1, -1, sizeof(::sanas::v1::ReportTrialProgressResponse)},
+  { 444, -1, -1, sizeof(::sanas::v1::SkipTrialRequest)},
+  { 456, -1, -1, sizeof(::sanas::v1::SkipTrialResponse)},
 };
 
 static const ::_pb::Message* const file_default_instances[] = {
@@ -1200,6 +1255,8 @@ static const ::_pb::Message* const file_default_instances[] = {
   &::sanas::v1::_ListStudiesResponse_default_instance_._instance,
   &::sanas::v1::_DeleteStudyRequest_default_instance_._instance,
   &::sanas::v1::_DeleteStudyResponse_default_instance_._instance,
+  &::sanas::v1::_UndeleteStudyRequest_default_instance_._instance,
+  &::sanas::v1::_UndeleteStudyResponse_default_instance_._instance,
   &::sanas::v1::_SuggestTrialRequest_default_instance_._instance,
   &::sanas::v1::_SuggestTrialResponse_default_instance_._instance,
   &::sanas::v1::_CompleteTrialRequest_default_instance_._instance,
@@ -1262,7 +1319,7 @@ const char descriptor_table_protodef_sanas_2fv1_2fsanas_2eproto[] PROTOBUF_SECTI
   "ArchitectureBlock\"f\n\013TrialCounts\022\016\n\006acti"
   "ve\030\001 \001(\003\022\021\n\tsucceeded\030\002 \001(\003\022\022\n\ninfeasibl"
   "e\030\003 \001(\003\022\017\n\007stopped\030\004 \001(\003\022\017\n\007skipped\030\005 \001("
-  "\003\"\256\004\n\005Study\022\020\n\010study_id\030\001 \001(\t\022%\n\006config\030"
+  "\003\"\220\005\n\005Study\022\020\n\010study_id\030\001 \001(\t\022%\n\006config\030"
   "\002 \001(\0132\025.sanas.v1.StudyConfig\022#\n\005state\030\003 "
   "\001(\0162\024.sanas.v1.StudyState\022\023\n\013range_table"
   "\030\004 \003(\005\022\023\n\013best_tokens\030\005 \003(\005\022\030\n\013best_rewa"
@@ -1275,155 +1332,165 @@ const char descriptor_table_protodef_sanas_2fv1_2fsanas_2eproto[] PROTOBUF_SECTI
   "cepted_moves\030\016 \001(\003\022\026\n\016rejected_moves\030\017 \001"
   "(\003\022\032\n\022rejected_proposals\030\020 \001(\003\022\025\n\rbroken"
   "_reason\030\021 \001(\t\022\023\n\013steps_saved\030\022 \001(\003\022\013\n\003ui"
-  "d\030\023 \001(\tB\016\n\014_best_rewardB\021\n\017_current_rewa"
-  "rd\"T\n\013Measurement\022\014\n\004step\030\001 \001(\003\022\r\n\005value"
-  "\030\002 \001(\001\022(\n\004time\030\003 \001(\0132\032.google.protobuf.T"
-  "imestamp\"\213\004\n\005Trial\022\020\n\010study_id\030\001 \001(\t\022\020\n\010"
-  "trial_id\030\002 \001(\003\022\016\n\006tokens\030\003 \003(\005\022\023\n\013temper"
-  "ature\030\004 \001(\001\022\021\n\tclient_id\030\005 \001(\t\022#\n\005state\030"
-  "\006 \001(\0162\024.sanas.v1.TrialState\022\016\n\006reward\030\007 "
-  "\001(\001\022\022\n\ninfeasible\030\010 \001(\010\022\020\n\010accepted\030\t \001("
-  "\010\022/\n\013create_time\030\n \001(\0132\032.google.protobuf"
-  ".Timestamp\0221\n\rcomplete_time\030\013 \001(\0132\032.goog"
-  "le.protobuf.Timestamp\0225\n\021lease_expire_ti"
-  "me\030\014 \001(\0132\032.google.protobuf.Timestamp\022\023\n\013"
-  "issue_count\030\r \001(\005\022+\n\014measurements\030\016 \003(\0132"
-  "\025.sanas.v1.Measurement\022\023\n\013stop_reason\030\017 "
-  "\001(\t\022\020\n\010max_step\030\020 \001(\003\022\021\n\tstudy_uid\030\021 \001(\t"
-  "\022\023\n\013fingerprint\030\022 \001(\t\022\037\n\027stopped_value_i"
-  "s_reward\030\023 \001(\010\"M\n\022CreateStudyRequest\022\020\n\010"
-  "study_id\030\001 \001(\t\022%\n\006config\030\002 \001(\0132\025.sanas.v"
-  "1.StudyConfig\"F\n\023CreateStudyResponse\022\036\n\005"
-  "study\030\001 \001(\0132\017.sanas.v1.Study\022\017\n\007created\030"
-  "\002 \001(\010\"#\n\017GetStudyRequest\022\020\n\010study_id\030\001 \001"
-  "(\t\"2\n\020GetStudyResponse\022\036\n\005study\030\001 \001(\0132\017."
-  "sanas.v1.Study\";\n\022ListStudiesRequest\022\021\n\t"
-  "page_size\030\001 \001(\005\022\022\n\npage_token\030\002 \001(\t\"P\n\023L"
+  "d\030\023 \001(\t\022/\n\013delete_time\030\024 \001(\0132\032.google.pr"
+  "otobuf.Timestamp\022/\n\013expire_time\030\025 \001(\0132\032."
+  "google.protobuf.TimestampB\016\n\014_best_rewar"
+  "dB\021\n\017_current_reward\"T\n\013Measurement\022\014\n\004s"
+  "tep\030\001 \001(\003\022\r\n\005value\030\002 \001(\001\022(\n\004time\030\003 \001(\0132\032"
+  ".google.protobuf.Timestamp\"\213\004\n\005Trial\022\020\n\010"
+  "study_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001(\003\022\016\n\006toke"
+  "ns\030\003 \003(\005\022\023\n\013temperature\030\004 \001(\001\022\021\n\tclient_"
+  "id\030\005 \001(\t\022#\n\005state\030\006 \001(\0162\024.sanas.v1.Trial"
+  "State\022\016\n\006reward\030\007 \001(\001\022\022\n\ninfeasible\030\010 \001("
+  "\010\022\020\n\010accepted\030\t \001(\010\022/\n\013create_time\030\n \001(\013"
+  "2\032.google.protobuf.Timestamp\0221\n\rcomplete"
+  "_time\030\013 \001(\0132\032.google.protobuf.Timestamp\022"
+  "5\n\021lease_expire_time\030\014 \001(\0132\032.google.prot"
+  "obuf.Timestamp\022\023\n\013issue_count\030\r \001(\005\022+\n\014m"
+  "easurements\030\016 \003(\0132\025.sanas.v1.Measurement"
+  "\022\023\n\013stop_reason\030\017 \001(\t\022\020\n\010max_step\030\020 \001(\003\022"
+  "\021\n\tstudy_uid\030\021 \001(\t\022\023\n\013fingerprint\030\022 \001(\t\022"
+  "\037\n\027stopped_value_is_reward\030\023 \001(\010\"M\n\022Crea"
+  "teStudyRequest\022\020\n\010study_id\030\001 \001(\t\022%\n\006conf"
+  "ig\030\002 \001(\0132\025.sanas.v1.StudyConfig\"F\n\023Creat"
+  "eStudyResponse\022\036\n\005study\030\001 \001(\0132\017.sanas.v1"
+  ".Study\022\017\n\007created\030\002 \001(\010\"#\n\017GetStudyReque"
+  "st\022\020\n\010study_id\030\001 \001(\t\"2\n\020GetStudyResponse"
+  "\022\036\n\005study\030\001 \001(\0132\017.sanas.v1.Study\"Q\n\022List"
+  "StudiesRequest\022\021\n\tpage_size\030\001 \001(\005\022\022\n\npag"
+  "e_token\030\002 \001(\t\022\024\n\014show_deleted\030\003 \001(\010\"P\n\023L"
   "istStudiesResponse\022 \n\007studies\030\001 \003(\0132\017.sa"
-  "nas.v1.Study\022\027\n\017next_page_token\030\002 \001(\t\"&\n"
-  "\022DeleteStudyRequest\022\020\n\010study_id\030\001 \001(\t\"\025\n"
-  "\023DeleteStudyResponse\"l\n\023SuggestTrialRequ"
-  "est\022\020\n\010study_id\030\001 \001(\t\022\021\n\tclient_id\030\002 \001(\t"
-  "\022\022\n\nrequest_id\030\003 \001(\t\022\034\n\024include_architec"
-  "ture\030\004 \001(\010\"\204\001\n\024SuggestTrialResponse\022\036\n\005t"
-  "rial\030\001 \001(\0132\017.sanas.v1.Trial\022-\n\rarchitect"
-  "ures\030\002 \003(\0132\026.sanas.v1.Architecture\022\r\n\005fl"
-  "ops\030\003 \001(\003\022\016\n\006params\030\004 \001(\003\"\311\001\n\024CompleteTr"
-  "ialRequest\022\020\n\010study_id\030\001 \001(\t\022\020\n\010trial_id"
-  "\030\002 \001(\003\022\016\n\006reward\030\003 \001(\001\022\022\n\ninfeasible\030\004 \001"
-  "(\010\022\024\n\014suggest_next\030\005 \001(\010\022\021\n\tclient_id\030\006 "
-  "\001(\t\022\022\n\nrequest_id\030\007 \001(\t\022\021\n\tstudy_uid\030\010 \001"
-  "(\t\022\031\n\021trial_fingerprint\030\t \001(\t\"v\n\025Complet"
-  "eTrialResponse\022\036\n\005trial\030\001 \001(\0132\017.sanas.v1"
-  ".Trial\022#\n\nnext_trial\030\002 \001(\0132\017.sanas.v1.Tr"
-  "ial\022\030\n\020budget_remaining\030\003 \001(\003\"|\n\025Heartbe"
-  "atTrialRequest\022\020\n\010study_id\030\001 \001(\t\022\020\n\010tria"
-  "l_id\030\002 \001(\003\022\021\n\tclient_id\030\003 \001(\t\022\021\n\tstudy_u"
-  "id\030\004 \001(\t\022\031\n\021trial_fingerprint\030\005 \001(\t\"8\n\026H"
-  "eartbeatTrialResponse\022\036\n\005trial\030\001 \001(\0132\017.s"
-  "anas.v1.Trial\"q\n\021ListTrialsRequest\022\020\n\010st"
-  "udy_id\030\001 \001(\t\022\021\n\tpage_size\030\002 \001(\005\022\022\n\npage_"
-  "token\030\003 \001(\t\022#\n\005state\030\004 \001(\0162\024.sanas.v1.Tr"
-  "ialState\"b\n\022ListTrialsResponse\022\037\n\006trials"
-  "\030\001 \003(\0132\017.sanas.v1.Trial\022\027\n\017next_page_tok"
-  "en\030\002 \001(\t\022\022\n\ntotal_size\030\003 \001(\003\"%\n\021WatchStu"
-  "dyRequest\022\020\n\010study_id\030\001 \001(\t\"\330\001\n\022WatchStu"
-  "dyResponse\022&\n\004type\030\001 \001(\0162\030.sanas.v1.Stud"
-  "yEventType\022\036\n\005trial\030\002 \001(\0132\017.sanas.v1.Tri"
-  "al\022\036\n\005study\030\003 \001(\0132\017.sanas.v1.Study\022.\n\nev"
-  "ent_time\030\004 \001(\0132\032.google.protobuf.Timesta"
-  "mp\022*\n\013measurement\030\005 \001(\0132\025.sanas.v1.Measu"
-  "rement\"u\n!ImportPaddleSlimCheckpointRequ"
-  "est\022\020\n\010study_id\030\001 \001(\t\022%\n\006config\030\002 \001(\0132\025."
-  "sanas.v1.StudyConfig\022\027\n\017checkpoint_json\030"
-  "\003 \001(\t\"]\n\"ImportPaddleSlimCheckpointRespo"
-  "nse\022\036\n\005study\030\001 \001(\0132\017.sanas.v1.Study\022\027\n\017i"
-  "mported_trials\030\002 \001(\003\"&\n\022BackupStudyReque"
-  "st\022\020\n\010study_id\030\001 \001(\t\"R\n\023BackupStudyRespo"
-  "nse\022\016\n\006header\030\001 \001(\014\022\026\n\016snapshot_chunk\030\002 "
-  "\001(\014\022\023\n\013trial_count\030\003 \001(\003\"O\n\023RestoreStudy"
-  "Request\022\020\n\010study_id\030\001 \001(\t\022\016\n\006header\030\002 \001("
-  "\014\022\026\n\016snapshot_chunk\030\003 \001(\014\"O\n\024RestoreStud"
-  "yResponse\022\036\n\005study\030\001 \001(\0132\017.sanas.v1.Stud"
-  "y\022\027\n\017restored_trials\030\002 \001(\003\"\341\001\n\032ReportTri"
-  "alProgressRequest\022\020\n\010study_id\030\001 \001(\t\022\020\n\010t"
-  "rial_id\030\002 \001(\003\022\014\n\004step\030\003 \001(\003\022\r\n\005value\030\004 \001"
-  "(\001\022\020\n\010max_step\030\005 \001(\003\022\021\n\tclient_id\030\006 \001(\t\022"
-  "/\n\016early_stopping\030\007 \001(\0132\027.sanas.v1.Early"
-  "Stopping\022\021\n\tstudy_uid\030\010 \001(\t\022\031\n\021trial_fin"
-  "gerprint\030\t \001(\t\"R\n\033ReportTrialProgressRes"
-  "ponse\022\036\n\005trial\030\001 \001(\0132\017.sanas.v1.Trial\022\023\n"
-  "\013should_stop\030\002 \001(\010\"\207\001\n\020SkipTrialRequest\022"
-  "\020\n\010study_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001(\003\022\021\n\tc"
-  "lient_id\030\003 \001(\t\022\016\n\006reason\030\004 \001(\t\022\021\n\tstudy_"
-  "uid\030\005 \001(\t\022\031\n\021trial_fingerprint\030\006 \001(\t\"M\n\021"
-  "SkipTrialResponse\022\036\n\005trial\030\001 \001(\0132\017.sanas"
-  ".v1.Trial\022\030\n\020budget_remaining\030\002 \001(\003*i\n\rO"
-  "bjectiveGoal\022\036\n\032OBJECTIVE_GOAL_UNSPECIFI"
-  "ED\020\000\022\033\n\027OBJECTIVE_GOAL_MAXIMIZE\020\001\022\033\n\027OBJ"
-  "ECTIVE_GOAL_MINIMIZE\020\002*t\n\nStudyState\022\033\n\027"
-  "STUDY_STATE_UNSPECIFIED\020\000\022\026\n\022STUDY_STATE"
-  "_ACTIVE\020\001\022\031\n\025STUDY_STATE_COMPLETED\020\002\022\026\n\022"
-  "STUDY_STATE_BROKEN\020\003*\252\001\n\nTrialState\022\033\n\027T"
-  "RIAL_STATE_UNSPECIFIED\020\000\022\026\n\022TRIAL_STATE_"
-  "ACTIVE\020\001\022\031\n\025TRIAL_STATE_SUCCEEDED\020\002\022\032\n\026T"
-  "RIAL_STATE_INFEASIBLE\020\003\022\027\n\023TRIAL_STATE_S"
-  "TOPPED\020\004\022\027\n\023TRIAL_STATE_SKIPPED\020\005*\264\004\n\013Er"
-  "rorReason\022\034\n\030ERROR_REASON_UNSPECIFIED\020\000\022"
-  "!\n\035ERROR_REASON_INVALID_ARGUMENT\020\001\022 \n\034ER"
-  "ROR_REASON_STUDY_NOT_FOUND\020\002\022 \n\034ERROR_RE"
-  "ASON_TRIAL_NOT_FOUND\020\003\022\035\n\031ERROR_REASON_S"
-  "TUDY_EXISTS\020\004\022(\n$ERROR_REASON_TRIAL_ALRE"
-  "ADY_COMPLETED\020\005\022!\n\035ERROR_REASON_BUDGET_E"
-  "XHAUSTED\020\006\022 \n\034ERROR_REASON_SPACE_EXHAUST"
-  "ED\020\007\022 \n\034ERROR_REASON_STORAGE_FAILURE\020\010\022("
-  "\n$ERROR_REASON_TOO_MANY_PENDING_TRIALS\020\t"
-  "\022 \n\034ERROR_REASON_UNAUTHENTICATED\020\n\022\035\n\031ER"
-  "ROR_REASON_STUDY_BROKEN\020\013\022\"\n\036ERROR_REASO"
-  "N_TOO_MANY_WATCHERS\020\014\022\037\n\033ERROR_REASON_TR"
-  "IAL_NOT_HELD\020\r\022\034\n\030ERROR_REASON_STALE_TRI"
-  "AL\020\016\022\"\n\036ERROR_REASON_PERMISSION_DENIED\020\017"
-  "*\370\002\n\016StudyEventType\022 \n\034STUDY_EVENT_TYPE_"
-  "UNSPECIFIED\020\000\022\"\n\036STUDY_EVENT_TYPE_CURREN"
-  "T_STATE\020\001\022$\n STUDY_EVENT_TYPE_TRIAL_SUGG"
-  "ESTED\020\002\022\"\n\036STUDY_EVENT_TYPE_LEASE_EXPIRE"
-  "D\020\003\022$\n STUDY_EVENT_TYPE_TRIAL_COMPLETED\020"
-  "\004\022\035\n\031STUDY_EVENT_TYPE_NEW_BEST\020\005\022$\n STUD"
-  "Y_EVENT_TYPE_STUDY_COMPLETED\020\006\022#\n\037STUDY_"
-  "EVENT_TYPE_TRIAL_PROGRESS\020\007\022\"\n\036STUDY_EVE"
-  "NT_TYPE_TRIAL_STOPPED\020\010\022\"\n\036STUDY_EVENT_T"
-  "YPE_TRIAL_SKIPPED\020\t2\206\t\n\021ControllerServic"
-  "e\022J\n\013CreateStudy\022\034.sanas.v1.CreateStudyR"
-  "equest\032\035.sanas.v1.CreateStudyResponse\022A\n"
-  "\010GetStudy\022\031.sanas.v1.GetStudyRequest\032\032.s"
-  "anas.v1.GetStudyResponse\022J\n\013ListStudies\022"
-  "\034.sanas.v1.ListStudiesRequest\032\035.sanas.v1"
-  ".ListStudiesResponse\022J\n\013DeleteStudy\022\034.sa"
-  "nas.v1.DeleteStudyRequest\032\035.sanas.v1.Del"
-  "eteStudyResponse\022M\n\014SuggestTrial\022\035.sanas"
-  ".v1.SuggestTrialRequest\032\036.sanas.v1.Sugge"
-  "stTrialResponse\022P\n\rCompleteTrial\022\036.sanas"
-  ".v1.CompleteTrialRequest\032\037.sanas.v1.Comp"
-  "leteTrialResponse\022S\n\016HeartbeatTrial\022\037.sa"
-  "nas.v1.HeartbeatTrialRequest\032 .sanas.v1."
-  "HeartbeatTrialResponse\022G\n\nListTrials\022\033.s"
-  "anas.v1.ListTrialsRequest\032\034.sanas.v1.Lis"
-  "tTrialsResponse\022I\n\nWatchStudy\022\033.sanas.v1"
-  ".WatchStudyRequest\032\034.sanas.v1.WatchStudy"
-  "Response0\001\022w\n\032ImportPaddleSlimCheckpoint"
-  "\022+.sanas.v1.ImportPaddleSlimCheckpointRe"
-  "quest\032,.sanas.v1.ImportPaddleSlimCheckpo"
-  "intResponse\022b\n\023ReportTrialProgress\022$.san"
-  "as.v1.ReportTrialProgressRequest\032%.sanas"
-  ".v1.ReportTrialProgressResponse\022D\n\tSkipT"
-  "rial\022\032.sanas.v1.SkipTrialRequest\032\033.sanas"
-  ".v1.SkipTrialResponse\022L\n\013BackupStudy\022\034.s"
-  "anas.v1.BackupStudyRequest\032\035.sanas.v1.Ba"
-  "ckupStudyResponse0\001\022O\n\014RestoreStudy\022\035.sa"
-  "nas.v1.RestoreStudyRequest\032\036.sanas.v1.Re"
-  "storeStudyResponse(\001B7Z5github.com/sanas"
-  "-nas/sanas/clients/go/sanasv1;sanasv1b\006p"
-  "roto3"
+  "nas.v1.Study\022\027\n\017next_page_token\030\002 \001(\t\"5\n"
+  "\022DeleteStudyRequest\022\020\n\010study_id\030\001 \001(\t\022\r\n"
+  "\005purge\030\002 \001(\010\"5\n\023DeleteStudyResponse\022\036\n\005s"
+  "tudy\030\001 \001(\0132\017.sanas.v1.Study\"(\n\024UndeleteS"
+  "tudyRequest\022\020\n\010study_id\030\001 \001(\t\"7\n\025Undelet"
+  "eStudyResponse\022\036\n\005study\030\001 \001(\0132\017.sanas.v1"
+  ".Study\"l\n\023SuggestTrialRequest\022\020\n\010study_i"
+  "d\030\001 \001(\t\022\021\n\tclient_id\030\002 \001(\t\022\022\n\nrequest_id"
+  "\030\003 \001(\t\022\034\n\024include_architecture\030\004 \001(\010\"\204\001\n"
+  "\024SuggestTrialResponse\022\036\n\005trial\030\001 \001(\0132\017.s"
+  "anas.v1.Trial\022-\n\rarchitectures\030\002 \003(\0132\026.s"
+  "anas.v1.Architecture\022\r\n\005flops\030\003 \001(\003\022\016\n\006p"
+  "arams\030\004 \001(\003\"\311\001\n\024CompleteTrialRequest\022\020\n\010"
+  "study_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001(\003\022\016\n\006rewa"
+  "rd\030\003 \001(\001\022\022\n\ninfeasible\030\004 \001(\010\022\024\n\014suggest_"
+  "next\030\005 \001(\010\022\021\n\tclient_id\030\006 \001(\t\022\022\n\nrequest"
+  "_id\030\007 \001(\t\022\021\n\tstudy_uid\030\010 \001(\t\022\031\n\021trial_fi"
+  "ngerprint\030\t \001(\t\"v\n\025CompleteTrialResponse"
+  "\022\036\n\005trial\030\001 \001(\0132\017.sanas.v1.Trial\022#\n\nnext"
+  "_trial\030\002 \001(\0132\017.sanas.v1.Trial\022\030\n\020budget_"
+  "remaining\030\003 \001(\003\"|\n\025HeartbeatTrialRequest"
+  "\022\020\n\010study_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001(\003\022\021\n\t"
+  "client_id\030\003 \001(\t\022\021\n\tstudy_uid\030\004 \001(\t\022\031\n\021tr"
+  "ial_fingerprint\030\005 \001(\t\"8\n\026HeartbeatTrialR"
+  "esponse\022\036\n\005trial\030\001 \001(\0132\017.sanas.v1.Trial\""
+  "q\n\021ListTrialsRequest\022\020\n\010study_id\030\001 \001(\t\022\021"
+  "\n\tpage_size\030\002 \001(\005\022\022\n\npage_token\030\003 \001(\t\022#\n"
+  "\005state\030\004 \001(\0162\024.sanas.v1.TrialState\"b\n\022Li"
+  "stTrialsResponse\022\037\n\006trials\030\001 \003(\0132\017.sanas"
+  ".v1.Trial\022\027\n\017next_page_token\030\002 \001(\t\022\022\n\nto"
+  "tal_size\030\003 \001(\003\"%\n\021WatchStudyRequest\022\020\n\010s"
+  "tudy_id\030\001 \001(\t\"\330\001\n\022WatchStudyResponse\022&\n\004"
+  "type\030\001 \001(\0162\030.sanas.v1.StudyEventType\022\036\n\005"
+  "trial\030\002 \001(\0132\017.sanas.v1.Trial\022\036\n\005study\030\003 "
+  "\001(\0132\017.sanas.v1.Study\022.\n\nevent_time\030\004 \001(\013"
+  "2\032.google.protobuf.Timestamp\022*\n\013measurem"
+  "ent\030\005 \001(\0132\025.sanas.v1.Measurement\"u\n!Impo"
+  "rtPaddleSlimCheckpointRequest\022\020\n\010study_i"
+  "d\030\001 \001(\t\022%\n\006config\030\002 \001(\0132\025.sanas.v1.Study"
+  "Config\022\027\n\017checkpoint_json\030\003 \001(\t\"]\n\"Impor"
+  "tPaddleSlimCheckpointResponse\022\036\n\005study\030\001"
+  " \001(\0132\017.sanas.v1.Study\022\027\n\017imported_trials"
+  "\030\002 \001(\003\"&\n\022BackupStudyRequest\022\020\n\010study_id"
+  "\030\001 \001(\t\"R\n\023BackupStudyResponse\022\016\n\006header\030"
+  "\001 \001(\014\022\026\n\016snapshot_chunk\030\002 \001(\014\022\023\n\013trial_c"
+  "ount\030\003 \001(\003\"O\n\023RestoreStudyRequest\022\020\n\010stu"
+  "dy_id\030\001 \001(\t\022\016\n\006header\030\002 \001(\014\022\026\n\016snapshot_"
+  "chunk\030\003 \001(\014\"O\n\024RestoreStudyResponse\022\036\n\005s"
+  "tudy\030\001 \001(\0132\017.sanas.v1.Study\022\027\n\017restored_"
+  "trials\030\002 \001(\003\"\341\001\n\032ReportTrialProgressRequ"
+  "est\022\020\n\010study_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001(\003\022"
+  "\014\n\004step\030\003 \001(\003\022\r\n\005value\030\004 \001(\001\022\020\n\010max_step"
+  "\030\005 \001(\003\022\021\n\tclient_id\030\006 \001(\t\022/\n\016early_stopp"
+  "ing\030\007 \001(\0132\027.sanas.v1.EarlyStopping\022\021\n\tst"
+  "udy_uid\030\010 \001(\t\022\031\n\021trial_fingerprint\030\t \001(\t"
+  "\"R\n\033ReportTrialProgressResponse\022\036\n\005trial"
+  "\030\001 \001(\0132\017.sanas.v1.Trial\022\023\n\013should_stop\030\002"
+  " \001(\010\"\207\001\n\020SkipTrialRequest\022\020\n\010study_id\030\001 "
+  "\001(\t\022\020\n\010trial_id\030\002 \001(\003\022\021\n\tclient_id\030\003 \001(\t"
+  "\022\016\n\006reason\030\004 \001(\t\022\021\n\tstudy_uid\030\005 \001(\t\022\031\n\021t"
+  "rial_fingerprint\030\006 \001(\t\"M\n\021SkipTrialRespo"
+  "nse\022\036\n\005trial\030\001 \001(\0132\017.sanas.v1.Trial\022\030\n\020b"
+  "udget_remaining\030\002 \001(\003*i\n\rObjectiveGoal\022\036"
+  "\n\032OBJECTIVE_GOAL_UNSPECIFIED\020\000\022\033\n\027OBJECT"
+  "IVE_GOAL_MAXIMIZE\020\001\022\033\n\027OBJECTIVE_GOAL_MI"
+  "NIMIZE\020\002*\215\001\n\nStudyState\022\033\n\027STUDY_STATE_U"
+  "NSPECIFIED\020\000\022\026\n\022STUDY_STATE_ACTIVE\020\001\022\031\n\025"
+  "STUDY_STATE_COMPLETED\020\002\022\026\n\022STUDY_STATE_B"
+  "ROKEN\020\003\022\027\n\023STUDY_STATE_DELETED\020\004*\252\001\n\nTri"
+  "alState\022\033\n\027TRIAL_STATE_UNSPECIFIED\020\000\022\026\n\022"
+  "TRIAL_STATE_ACTIVE\020\001\022\031\n\025TRIAL_STATE_SUCC"
+  "EEDED\020\002\022\032\n\026TRIAL_STATE_INFEASIBLE\020\003\022\027\n\023T"
+  "RIAL_STATE_STOPPED\020\004\022\027\n\023TRIAL_STATE_SKIP"
+  "PED\020\005*\324\004\n\013ErrorReason\022\034\n\030ERROR_REASON_UN"
+  "SPECIFIED\020\000\022!\n\035ERROR_REASON_INVALID_ARGU"
+  "MENT\020\001\022 \n\034ERROR_REASON_STUDY_NOT_FOUND\020\002"
+  "\022 \n\034ERROR_REASON_TRIAL_NOT_FOUND\020\003\022\035\n\031ER"
+  "ROR_REASON_STUDY_EXISTS\020\004\022(\n$ERROR_REASO"
+  "N_TRIAL_ALREADY_COMPLETED\020\005\022!\n\035ERROR_REA"
+  "SON_BUDGET_EXHAUSTED\020\006\022 \n\034ERROR_REASON_S"
+  "PACE_EXHAUSTED\020\007\022 \n\034ERROR_REASON_STORAGE"
+  "_FAILURE\020\010\022(\n$ERROR_REASON_TOO_MANY_PEND"
+  "ING_TRIALS\020\t\022 \n\034ERROR_REASON_UNAUTHENTIC"
+  "ATED\020\n\022\035\n\031ERROR_REASON_STUDY_BROKEN\020\013\022\"\n"
+  "\036ERROR_REASON_TOO_MANY_WATCHERS\020\014\022\037\n\033ERR"
+  "OR_REASON_TRIAL_NOT_HELD\020\r\022\034\n\030ERROR_REAS"
+  "ON_STALE_TRIAL\020\016\022\"\n\036ERROR_REASON_PERMISS"
+  "ION_DENIED\020\017\022\036\n\032ERROR_REASON_STUDY_DELET"
+  "ED\020\020*\370\002\n\016StudyEventType\022 \n\034STUDY_EVENT_T"
+  "YPE_UNSPECIFIED\020\000\022\"\n\036STUDY_EVENT_TYPE_CU"
+  "RRENT_STATE\020\001\022$\n STUDY_EVENT_TYPE_TRIAL_"
+  "SUGGESTED\020\002\022\"\n\036STUDY_EVENT_TYPE_LEASE_EX"
+  "PIRED\020\003\022$\n STUDY_EVENT_TYPE_TRIAL_COMPLE"
+  "TED\020\004\022\035\n\031STUDY_EVENT_TYPE_NEW_BEST\020\005\022$\n "
+  "STUDY_EVENT_TYPE_STUDY_COMPLETED\020\006\022#\n\037ST"
+  "UDY_EVENT_TYPE_TRIAL_PROGRESS\020\007\022\"\n\036STUDY"
+  "_EVENT_TYPE_TRIAL_STOPPED\020\010\022\"\n\036STUDY_EVE"
+  "NT_TYPE_TRIAL_SKIPPED\020\t2\330\t\n\021ControllerSe"
+  "rvice\022J\n\013CreateStudy\022\034.sanas.v1.CreateSt"
+  "udyRequest\032\035.sanas.v1.CreateStudyRespons"
+  "e\022A\n\010GetStudy\022\031.sanas.v1.GetStudyRequest"
+  "\032\032.sanas.v1.GetStudyResponse\022J\n\013ListStud"
+  "ies\022\034.sanas.v1.ListStudiesRequest\032\035.sana"
+  "s.v1.ListStudiesResponse\022J\n\013DeleteStudy\022"
+  "\034.sanas.v1.DeleteStudyRequest\032\035.sanas.v1"
+  ".DeleteStudyResponse\022P\n\rUndeleteStudy\022\036."
+  "sanas.v1.UndeleteStudyRequest\032\037.sanas.v1"
+  ".UndeleteStudyResponse\022M\n\014SuggestTrial\022\035"
+  ".sanas.v1.SuggestTrialRequest\032\036.sanas.v1"
+  ".SuggestTrialResponse\022P\n\rCompleteTrial\022\036"
+  ".sanas.v1.CompleteTrialRequest\032\037.sanas.v"
+  "1.CompleteTrialResponse\022S\n\016HeartbeatTria"
+  "l\022\037.sanas.v1.HeartbeatTrialRequest\032 .san"
+  "as.v1.HeartbeatTrialResponse\022G\n\nListTria"
+  "ls\022\033.sanas.v1.ListTrialsRequest\032\034.sanas."
+  "v1.ListTrialsResponse\022I\n\nWatchStudy\022\033.sa"
+  "nas.v1.WatchStudyRequest\032\034.sanas.v1.Watc"
+  "hStudyResponse0\001\022w\n\032ImportPaddleSlimChec"
+  "kpoint\022+.sanas.v1.ImportPaddleSlimCheckp"
+  "ointRequest\032,.sanas.v1.ImportPaddleSlimC"
+  "heckpointResponse\022b\n\023ReportTrialProgress"
+  "\022$.sanas.v1.ReportTrialProgressRequest\032%"
+  ".sanas.v1.ReportTrialProgressResponse\022D\n"
+  "\tSkipTrial\022\032.sanas.v1.SkipTrialRequest\032\033"
+  ".sanas.v1.SkipTrialResponse\022L\n\013BackupStu"
+  "dy\022\034.sanas.v1.BackupStudyRequest\032\035.sanas"
+  ".v1.BackupStudyResponse0\001\022O\n\014RestoreStud"
+  "y\022\035.sanas.v1.RestoreStudyRequest\032\036.sanas"
+  ".v1.RestoreStudyResponse(\001B7Z5github.com"
+  "/sanas-nas/sanas/clients/go/sanasv1;sana"
+  "sv1b\006proto3"
   ;
 static const ::_pbi::DescriptorTable* const descriptor_table_sanas_2fv1_2fsanas_2eproto_deps[2] = {
   &::descriptor_table_google_2fprotobuf_2fduration_2eproto,
@@ -1431,9 +1498,9 @@ static const ::_pbi::DescriptorTable* const descriptor_table_sanas_2fv1_2fsanas_
 };
 static ::_pbi::once_flag descriptor_table_sanas_2fv1_2fsanas_2eproto_once;
 const ::_pbi::DescriptorTable descriptor_table_sanas_2fv1_2fsanas_2eproto = {
-    false, false, 8005, descriptor_table_protodef_sanas_2fv1_2fsanas_2eproto,
+    false, false, 8411, descriptor_table_protodef_sanas_2fv1_2fsanas_2eproto,
     "sanas/v1/sanas.proto",
-    &descriptor_table_sanas_2fv1_2fsanas_2eproto_once, descriptor_table_sanas_2fv1_2fsanas_2eproto_deps, 2, 40,
+    &descriptor_table_sanas_2fv1_2fsanas_2eproto_once, descriptor_table_sanas_2fv1_2fsanas_2eproto_deps, 2, 42,
     schemas, file_default_instances, TableStruct_sanas_2fv1_2fsanas_2eproto::offsets,
     file_level_metadata_sanas_2fv1_2fsanas_2eproto, file_level_enum_descriptors_sanas_2fv1_2fsanas_2eproto,
     file_level_service_descriptors_sanas_2fv1_2fsanas_2eproto,
@@ -1471,6 +1538,7 @@ bool StudyState_IsValid(int value) {
     case 1:
     case 2:
     case 3:
+    case 4:
       return true;
     default:
       return false;
@@ -1517,6 +1585,7 @@ bool ErrorReason_IsValid(int value) {
     case 13:
     case 14:
     case 15:
+    case 16:
       return true;
     default:
       return false;
@@ -4643,6 +4712,8 @@ class Study::_Internal {
   }
   static const ::sanas::v1::TrialCounts& trial_counts(const Study* msg);
   static const ::PROTOBUF_NAMESPACE_ID::Timestamp& create_time(const Study* msg);
+  static const ::PROTOBUF_NAMESPACE_ID::Timestamp& delete_time(const Study* msg);
+  static const ::PROTOBUF_NAMESPACE_ID::Timestamp& expire_time(const Study* msg);
 };
 
 const ::sanas::v1::StudyConfig&
@@ -4657,11 +4728,31 @@ const ::PROTOBUF_NAMESPACE_ID::Timestamp&
 Study::_Internal::create_time(const Study* msg) {
   return *msg->_impl_.create_time_;
 }
+const ::PROTOBUF_NAMESPACE_ID::Timestamp&
+Study::_Internal::delete_time(const Study* msg) {
+  return *msg->_impl_.delete_time_;
+}
+const ::PROTOBUF_NAMESPACE_ID::Timestamp&
+Study::_Internal::expire_time(const Study* msg) {
+  return *msg->_impl_.expire_time_;
+}
 void Study::clear_create_time() {
   if (GetArenaForAllocation() == nullptr && _impl_.create_time_ != nullptr) {
     delete _impl_.create_time_;
   }
   _impl_.create_time_ = nullptr;
+}
+void Study::clear_delete_time() {
+  if (GetArenaForAllocation() == nullptr && _impl_.delete_time_ != nullptr) {
+    delete _impl_.delete_time_;
+  }
+  _impl_.delete_time_ = nullptr;
+}
+void Study::clear_expire_time() {
+  if (GetArenaForAllocation() == nullptr && _impl_.expire_time_ != nullptr) {
+    delete _impl_.expire_time_;
+  }
+  _impl_.expire_time_ = nullptr;
 }
 Study::Study(::PROTOBUF_NAMESPACE_ID::Arena* arena,
                          bool is_message_owned)
@@ -4687,6 +4778,8 @@ Study::Study(const Study& from)
     , decltype(_impl_.config_){nullptr}
     , decltype(_impl_.trial_counts_){nullptr}
     , decltype(_impl_.create_time_){nullptr}
+    , decltype(_impl_.delete_time_){nullptr}
+    , decltype(_impl_.expire_time_){nullptr}
     , decltype(_impl_.best_reward_){}
     , decltype(_impl_.current_reward_){}
     , decltype(_impl_.temperature_){}
@@ -4732,6 +4825,12 @@ Study::Study(const Study& from)
   if (from._internal_has_create_time()) {
     _this->_impl_.create_time_ = new ::PROTOBUF_NAMESPACE_ID::Timestamp(*from._impl_.create_time_);
   }
+  if (from._internal_has_delete_time()) {
+    _this->_impl_.delete_time_ = new ::PROTOBUF_NAMESPACE_ID::Timestamp(*from._impl_.delete_time_);
+  }
+  if (from._internal_has_expire_time()) {
+    _this->_impl_.expire_time_ = new ::PROTOBUF_NAMESPACE_ID::Timestamp(*from._impl_.expire_time_);
+  }
   ::memcpy(&_impl_.best_reward_, &from._impl_.best_reward_,
     static_cast<size_t>(reinterpret_cast<char*>(&_impl_.state_) -
     reinterpret_cast<char*>(&_impl_.best_reward_)) + sizeof(_impl_.state_));
@@ -4757,6 +4856,8 @@ inline void Study::SharedCtor(
     , decltype(_impl_.config_){nullptr}
     , decltype(_impl_.trial_counts_){nullptr}
     , decltype(_impl_.create_time_){nullptr}
+    , decltype(_impl_.delete_time_){nullptr}
+    , decltype(_impl_.expire_time_){nullptr}
     , decltype(_impl_.best_reward_){0}
     , decltype(_impl_.current_reward_){0}
     , decltype(_impl_.temperature_){0}
@@ -4802,6 +4903,8 @@ inline void Study::SharedDtor() {
   if (this != internal_default_instance()) delete _impl_.config_;
   if (this != internal_default_instance()) delete _impl_.trial_counts_;
   if (this != internal_default_instance()) delete _impl_.create_time_;
+  if (this != internal_default_instance()) delete _impl_.delete_time_;
+  if (this != internal_default_instance()) delete _impl_.expire_time_;
 }
 
 void Study::SetCachedSize(int size) const {
@@ -4832,6 +4935,14 @@ void Study::Clear() {
     delete _impl_.create_time_;
   }
   _impl_.create_time_ = nullptr;
+  if (GetArenaForAllocation() == nullptr && _impl_.delete_time_ != nullptr) {
+    delete _impl_.delete_time_;
+  }
+  _impl_.delete_time_ = nullptr;
+  if (GetArenaForAllocation() == nullptr && _impl_.expire_time_ != nullptr) {
+    delete _impl_.expire_time_;
+  }
+  _impl_.expire_time_ = nullptr;
   cached_has_bits = _impl_._has_bits_[0];
   if (cached_has_bits & 0x00000003u) {
     ::memset(&_impl_.best_reward_, 0, static_cast<size_t>(
@@ -5022,6 +5133,22 @@ const char* Study::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
         } else
           goto handle_unusual;
         continue;
+      // .google.protobuf.Timestamp delete_time = 20;
+      case 20:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 162)) {
+          ptr = ctx->ParseMessage(_internal_mutable_delete_time(), ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // .google.protobuf.Timestamp expire_time = 21;
+      case 21:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 170)) {
+          ptr = ctx->ParseMessage(_internal_mutable_expire_time(), ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
       default:
         goto handle_unusual;
     }  // switch
@@ -5195,6 +5322,20 @@ uint8_t* Study::_InternalSerialize(
         19, this->_internal_uid(), target);
   }
 
+  // .google.protobuf.Timestamp delete_time = 20;
+  if (this->_internal_has_delete_time()) {
+    target = ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::
+      InternalWriteMessage(20, _Internal::delete_time(this),
+        _Internal::delete_time(this).GetCachedSize(), target, stream);
+  }
+
+  // .google.protobuf.Timestamp expire_time = 21;
+  if (this->_internal_has_expire_time()) {
+    target = ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::
+      InternalWriteMessage(21, _Internal::expire_time(this),
+        _Internal::expire_time(this).GetCachedSize(), target, stream);
+  }
+
   if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
     target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
         _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
@@ -5293,6 +5434,20 @@ size_t Study::ByteSizeLong() const {
     total_size += 1 +
       ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::MessageSize(
         *_impl_.create_time_);
+  }
+
+  // .google.protobuf.Timestamp delete_time = 20;
+  if (this->_internal_has_delete_time()) {
+    total_size += 2 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::MessageSize(
+        *_impl_.delete_time_);
+  }
+
+  // .google.protobuf.Timestamp expire_time = 21;
+  if (this->_internal_has_expire_time()) {
+    total_size += 2 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::MessageSize(
+        *_impl_.expire_time_);
   }
 
   cached_has_bits = _impl_._has_bits_[0];
@@ -5398,6 +5553,14 @@ void Study::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF
   if (from._internal_has_create_time()) {
     _this->_internal_mutable_create_time()->::PROTOBUF_NAMESPACE_ID::Timestamp::MergeFrom(
         from._internal_create_time());
+  }
+  if (from._internal_has_delete_time()) {
+    _this->_internal_mutable_delete_time()->::PROTOBUF_NAMESPACE_ID::Timestamp::MergeFrom(
+        from._internal_delete_time());
+  }
+  if (from._internal_has_expire_time()) {
+    _this->_internal_mutable_expire_time()->::PROTOBUF_NAMESPACE_ID::Timestamp::MergeFrom(
+        from._internal_expire_time());
   }
   cached_has_bits = from._impl_._has_bits_[0];
   if (cached_has_bits & 0x00000003u) {
@@ -7516,6 +7679,7 @@ ListStudiesRequest::ListStudiesRequest(const ListStudiesRequest& from)
   new (&_impl_) Impl_{
       decltype(_impl_.page_token_){}
     , decltype(_impl_.page_size_){}
+    , decltype(_impl_.show_deleted_){}
     , /*decltype(_impl_._cached_size_)*/{}};
 
   _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
@@ -7527,7 +7691,9 @@ ListStudiesRequest::ListStudiesRequest(const ListStudiesRequest& from)
     _this->_impl_.page_token_.Set(from._internal_page_token(), 
       _this->GetArenaForAllocation());
   }
-  _this->_impl_.page_size_ = from._impl_.page_size_;
+  ::memcpy(&_impl_.page_size_, &from._impl_.page_size_,
+    static_cast<size_t>(reinterpret_cast<char*>(&_impl_.show_deleted_) -
+    reinterpret_cast<char*>(&_impl_.page_size_)) + sizeof(_impl_.show_deleted_));
   // @@protoc_insertion_point(copy_constructor:sanas.v1.ListStudiesRequest)
 }
 
@@ -7538,6 +7704,7 @@ inline void ListStudiesRequest::SharedCtor(
   new (&_impl_) Impl_{
       decltype(_impl_.page_token_){}
     , decltype(_impl_.page_size_){0}
+    , decltype(_impl_.show_deleted_){false}
     , /*decltype(_impl_._cached_size_)*/{}
   };
   _impl_.page_token_.InitDefault();
@@ -7571,7 +7738,9 @@ void ListStudiesRequest::Clear() {
   (void) cached_has_bits;
 
   _impl_.page_token_.ClearToEmpty();
-  _impl_.page_size_ = 0;
+  ::memset(&_impl_.page_size_, 0, static_cast<size_t>(
+      reinterpret_cast<char*>(&_impl_.show_deleted_) -
+      reinterpret_cast<char*>(&_impl_.page_size_)) + sizeof(_impl_.show_deleted_));
   _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
 }
 
@@ -7596,6 +7765,14 @@ const char* ListStudiesRequest::_InternalParse(const char* ptr, ::_pbi::ParseCon
           ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
           CHK_(ptr);
           CHK_(::_pbi::VerifyUTF8(str, "sanas.v1.ListStudiesRequest.page_token"));
+        } else
+          goto handle_unusual;
+        continue;
+      // bool show_deleted = 3;
+      case 3:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 24)) {
+          _impl_.show_deleted_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
         } else
           goto handle_unusual;
         continue;
@@ -7644,6 +7821,12 @@ uint8_t* ListStudiesRequest::_InternalSerialize(
         2, this->_internal_page_token(), target);
   }
 
+  // bool show_deleted = 3;
+  if (this->_internal_show_deleted() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteBoolToArray(3, this->_internal_show_deleted(), target);
+  }
+
   if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
     target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
         _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
@@ -7672,6 +7855,11 @@ size_t ListStudiesRequest::ByteSizeLong() const {
     total_size += ::_pbi::WireFormatLite::Int32SizePlusOne(this->_internal_page_size());
   }
 
+  // bool show_deleted = 3;
+  if (this->_internal_show_deleted() != 0) {
+    total_size += 1 + 1;
+  }
+
   return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
 }
 
@@ -7696,6 +7884,9 @@ void ListStudiesRequest::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, con
   if (from._internal_page_size() != 0) {
     _this->_internal_set_page_size(from._internal_page_size());
   }
+  if (from._internal_show_deleted() != 0) {
+    _this->_internal_set_show_deleted(from._internal_show_deleted());
+  }
   _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
 }
 
@@ -7719,7 +7910,12 @@ void ListStudiesRequest::InternalSwap(ListStudiesRequest* other) {
       &_impl_.page_token_, lhs_arena,
       &other->_impl_.page_token_, rhs_arena
   );
-  swap(_impl_.page_size_, other->_impl_.page_size_);
+  ::PROTOBUF_NAMESPACE_ID::internal::memswap<
+      PROTOBUF_FIELD_OFFSET(ListStudiesRequest, _impl_.show_deleted_)
+      + sizeof(ListStudiesRequest::_impl_.show_deleted_)
+      - PROTOBUF_FIELD_OFFSET(ListStudiesRequest, _impl_.page_size_)>(
+          reinterpret_cast<char*>(&_impl_.page_size_),
+          reinterpret_cast<char*>(&other->_impl_.page_size_));
 }
 
 ::PROTOBUF_NAMESPACE_ID::Metadata ListStudiesRequest::GetMetadata() const {
@@ -7982,6 +8178,7 @@ DeleteStudyRequest::DeleteStudyRequest(const DeleteStudyRequest& from)
   DeleteStudyRequest* const _this = this; (void)_this;
   new (&_impl_) Impl_{
       decltype(_impl_.study_id_){}
+    , decltype(_impl_.purge_){}
     , /*decltype(_impl_._cached_size_)*/{}};
 
   _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
@@ -7993,6 +8190,7 @@ DeleteStudyRequest::DeleteStudyRequest(const DeleteStudyRequest& from)
     _this->_impl_.study_id_.Set(from._internal_study_id(), 
       _this->GetArenaForAllocation());
   }
+  _this->_impl_.purge_ = from._impl_.purge_;
   // @@protoc_insertion_point(copy_constructor:sanas.v1.DeleteStudyRequest)
 }
 
@@ -8002,6 +8200,7 @@ inline void DeleteStudyRequest::SharedCtor(
   (void)is_message_owned;
   new (&_impl_) Impl_{
       decltype(_impl_.study_id_){}
+    , decltype(_impl_.purge_){false}
     , /*decltype(_impl_._cached_size_)*/{}
   };
   _impl_.study_id_.InitDefault();
@@ -8035,6 +8234,7 @@ void DeleteStudyRequest::Clear() {
   (void) cached_has_bits;
 
   _impl_.study_id_.ClearToEmpty();
+  _impl_.purge_ = false;
   _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
 }
 
@@ -8051,6 +8251,14 @@ const char* DeleteStudyRequest::_InternalParse(const char* ptr, ::_pbi::ParseCon
           ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
           CHK_(ptr);
           CHK_(::_pbi::VerifyUTF8(str, "sanas.v1.DeleteStudyRequest.study_id"));
+        } else
+          goto handle_unusual;
+        continue;
+      // bool purge = 2;
+      case 2:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 16)) {
+          _impl_.purge_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
         } else
           goto handle_unusual;
         continue;
@@ -8093,6 +8301,12 @@ uint8_t* DeleteStudyRequest::_InternalSerialize(
         1, this->_internal_study_id(), target);
   }
 
+  // bool purge = 2;
+  if (this->_internal_purge() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteBoolToArray(2, this->_internal_purge(), target);
+  }
+
   if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
     target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
         _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
@@ -8116,6 +8330,11 @@ size_t DeleteStudyRequest::ByteSizeLong() const {
         this->_internal_study_id());
   }
 
+  // bool purge = 2;
+  if (this->_internal_purge() != 0) {
+    total_size += 1 + 1;
+  }
+
   return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
 }
 
@@ -8136,6 +8355,9 @@ void DeleteStudyRequest::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, con
 
   if (!from._internal_study_id().empty()) {
     _this->_internal_set_study_id(from._internal_study_id());
+  }
+  if (from._internal_purge() != 0) {
+    _this->_internal_set_purge(from._internal_purge());
   }
   _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
 }
@@ -8160,6 +8382,7 @@ void DeleteStudyRequest::InternalSwap(DeleteStudyRequest* other) {
       &_impl_.study_id_, lhs_arena,
       &other->_impl_.study_id_, rhs_arena
   );
+  swap(_impl_.purge_, other->_impl_.purge_);
 }
 
 ::PROTOBUF_NAMESPACE_ID::Metadata DeleteStudyRequest::GetMetadata() const {
@@ -8172,40 +8395,589 @@ void DeleteStudyRequest::InternalSwap(DeleteStudyRequest* other) {
 
 class DeleteStudyResponse::_Internal {
  public:
+  static const ::sanas::v1::Study& study(const DeleteStudyResponse* msg);
 };
 
+const ::sanas::v1::Study&
+DeleteStudyResponse::_Internal::study(const DeleteStudyResponse* msg) {
+  return *msg->_impl_.study_;
+}
 DeleteStudyResponse::DeleteStudyResponse(::PROTOBUF_NAMESPACE_ID::Arena* arena,
                          bool is_message_owned)
-  : ::PROTOBUF_NAMESPACE_ID::internal::ZeroFieldsBase(arena, is_message_owned) {
+  : ::PROTOBUF_NAMESPACE_ID::Message(arena, is_message_owned) {
+  SharedCtor(arena, is_message_owned);
   // @@protoc_insertion_point(arena_constructor:sanas.v1.DeleteStudyResponse)
 }
 DeleteStudyResponse::DeleteStudyResponse(const DeleteStudyResponse& from)
-  : ::PROTOBUF_NAMESPACE_ID::internal::ZeroFieldsBase() {
+  : ::PROTOBUF_NAMESPACE_ID::Message() {
   DeleteStudyResponse* const _this = this; (void)_this;
+  new (&_impl_) Impl_{
+      decltype(_impl_.study_){nullptr}
+    , /*decltype(_impl_._cached_size_)*/{}};
+
   _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+  if (from._internal_has_study()) {
+    _this->_impl_.study_ = new ::sanas::v1::Study(*from._impl_.study_);
+  }
   // @@protoc_insertion_point(copy_constructor:sanas.v1.DeleteStudyResponse)
 }
 
+inline void DeleteStudyResponse::SharedCtor(
+    ::_pb::Arena* arena, bool is_message_owned) {
+  (void)arena;
+  (void)is_message_owned;
+  new (&_impl_) Impl_{
+      decltype(_impl_.study_){nullptr}
+    , /*decltype(_impl_._cached_size_)*/{}
+  };
+}
 
+DeleteStudyResponse::~DeleteStudyResponse() {
+  // @@protoc_insertion_point(destructor:sanas.v1.DeleteStudyResponse)
+  if (auto *arena = _internal_metadata_.DeleteReturnArena<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>()) {
+  (void)arena;
+    return;
+  }
+  SharedDtor();
+}
 
+inline void DeleteStudyResponse::SharedDtor() {
+  GOOGLE_DCHECK(GetArenaForAllocation() == nullptr);
+  if (this != internal_default_instance()) delete _impl_.study_;
+}
 
+void DeleteStudyResponse::SetCachedSize(int size) const {
+  _impl_._cached_size_.Set(size);
+}
+
+void DeleteStudyResponse::Clear() {
+// @@protoc_insertion_point(message_clear_start:sanas.v1.DeleteStudyResponse)
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  if (GetArenaForAllocation() == nullptr && _impl_.study_ != nullptr) {
+    delete _impl_.study_;
+  }
+  _impl_.study_ = nullptr;
+  _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
+}
+
+const char* DeleteStudyResponse::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
+#define CHK_(x) if (PROTOBUF_PREDICT_FALSE(!(x))) goto failure
+  while (!ctx->Done(&ptr)) {
+    uint32_t tag;
+    ptr = ::_pbi::ReadTag(ptr, &tag);
+    switch (tag >> 3) {
+      // .sanas.v1.Study study = 1;
+      case 1:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 10)) {
+          ptr = ctx->ParseMessage(_internal_mutable_study(), ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      default:
+        goto handle_unusual;
+    }  // switch
+  handle_unusual:
+    if ((tag == 0) || ((tag & 7) == 4)) {
+      CHK_(ptr);
+      ctx->SetLastTag(tag);
+      goto message_done;
+    }
+    ptr = UnknownFieldParse(
+        tag,
+        _internal_metadata_.mutable_unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(),
+        ptr, ctx);
+    CHK_(ptr != nullptr);
+  }  // while
+message_done:
+  return ptr;
+failure:
+  ptr = nullptr;
+  goto message_done;
+#undef CHK_
+}
+
+uint8_t* DeleteStudyResponse::_InternalSerialize(
+    uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const {
+  // @@protoc_insertion_point(serialize_to_array_start:sanas.v1.DeleteStudyResponse)
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  // .sanas.v1.Study study = 1;
+  if (this->_internal_has_study()) {
+    target = ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::
+      InternalWriteMessage(1, _Internal::study(this),
+        _Internal::study(this).GetCachedSize(), target, stream);
+  }
+
+  if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
+    target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
+        _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
+  }
+  // @@protoc_insertion_point(serialize_to_array_end:sanas.v1.DeleteStudyResponse)
+  return target;
+}
+
+size_t DeleteStudyResponse::ByteSizeLong() const {
+// @@protoc_insertion_point(message_byte_size_start:sanas.v1.DeleteStudyResponse)
+  size_t total_size = 0;
+
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  // .sanas.v1.Study study = 1;
+  if (this->_internal_has_study()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::MessageSize(
+        *_impl_.study_);
+  }
+
+  return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
+}
 
 const ::PROTOBUF_NAMESPACE_ID::Message::ClassData DeleteStudyResponse::_class_data_ = {
-    ::PROTOBUF_NAMESPACE_ID::internal::ZeroFieldsBase::CopyImpl,
-    ::PROTOBUF_NAMESPACE_ID::internal::ZeroFieldsBase::MergeImpl,
+    ::PROTOBUF_NAMESPACE_ID::Message::CopyWithSourceCheck,
+    DeleteStudyResponse::MergeImpl
 };
 const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*DeleteStudyResponse::GetClassData() const { return &_class_data_; }
 
 
+void DeleteStudyResponse::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg) {
+  auto* const _this = static_cast<DeleteStudyResponse*>(&to_msg);
+  auto& from = static_cast<const DeleteStudyResponse&>(from_msg);
+  // @@protoc_insertion_point(class_specific_merge_from_start:sanas.v1.DeleteStudyResponse)
+  GOOGLE_DCHECK_NE(&from, _this);
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
 
+  if (from._internal_has_study()) {
+    _this->_internal_mutable_study()->::sanas::v1::Study::MergeFrom(
+        from._internal_study());
+  }
+  _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+}
 
+void DeleteStudyResponse::CopyFrom(const DeleteStudyResponse& from) {
+// @@protoc_insertion_point(class_specific_copy_from_start:sanas.v1.DeleteStudyResponse)
+  if (&from == this) return;
+  Clear();
+  MergeFrom(from);
+}
 
+bool DeleteStudyResponse::IsInitialized() const {
+  return true;
+}
 
+void DeleteStudyResponse::InternalSwap(DeleteStudyResponse* other) {
+  using std::swap;
+  _internal_metadata_.InternalSwap(&other->_internal_metadata_);
+  swap(_impl_.study_, other->_impl_.study_);
+}
 
 ::PROTOBUF_NAMESPACE_ID::Metadata DeleteStudyResponse::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
       file_level_metadata_sanas_2fv1_2fsanas_2eproto[19]);
+}
+
+// ===================================================================
+
+class UndeleteStudyRequest::_Internal {
+ public:
+};
+
+UndeleteStudyRequest::UndeleteStudyRequest(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                         bool is_message_owned)
+  : ::PROTOBUF_NAMESPACE_ID::Message(arena, is_message_owned) {
+  SharedCtor(arena, is_message_owned);
+  // @@protoc_insertion_point(arena_constructor:sanas.v1.UndeleteStudyRequest)
+}
+UndeleteStudyRequest::UndeleteStudyRequest(const UndeleteStudyRequest& from)
+  : ::PROTOBUF_NAMESPACE_ID::Message() {
+  UndeleteStudyRequest* const _this = this; (void)_this;
+  new (&_impl_) Impl_{
+      decltype(_impl_.study_id_){}
+    , /*decltype(_impl_._cached_size_)*/{}};
+
+  _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+  _impl_.study_id_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.study_id_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_study_id().empty()) {
+    _this->_impl_.study_id_.Set(from._internal_study_id(), 
+      _this->GetArenaForAllocation());
+  }
+  // @@protoc_insertion_point(copy_constructor:sanas.v1.UndeleteStudyRequest)
+}
+
+inline void UndeleteStudyRequest::SharedCtor(
+    ::_pb::Arena* arena, bool is_message_owned) {
+  (void)arena;
+  (void)is_message_owned;
+  new (&_impl_) Impl_{
+      decltype(_impl_.study_id_){}
+    , /*decltype(_impl_._cached_size_)*/{}
+  };
+  _impl_.study_id_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.study_id_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+}
+
+UndeleteStudyRequest::~UndeleteStudyRequest() {
+  // @@protoc_insertion_point(destructor:sanas.v1.UndeleteStudyRequest)
+  if (auto *arena = _internal_metadata_.DeleteReturnArena<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>()) {
+  (void)arena;
+    return;
+  }
+  SharedDtor();
+}
+
+inline void UndeleteStudyRequest::SharedDtor() {
+  GOOGLE_DCHECK(GetArenaForAllocation() == nullptr);
+  _impl_.study_id_.Destroy();
+}
+
+void UndeleteStudyRequest::SetCachedSize(int size) const {
+  _impl_._cached_size_.Set(size);
+}
+
+void UndeleteStudyRequest::Clear() {
+// @@protoc_insertion_point(message_clear_start:sanas.v1.UndeleteStudyRequest)
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  _impl_.study_id_.ClearToEmpty();
+  _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
+}
+
+const char* UndeleteStudyRequest::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
+#define CHK_(x) if (PROTOBUF_PREDICT_FALSE(!(x))) goto failure
+  while (!ctx->Done(&ptr)) {
+    uint32_t tag;
+    ptr = ::_pbi::ReadTag(ptr, &tag);
+    switch (tag >> 3) {
+      // string study_id = 1;
+      case 1:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 10)) {
+          auto str = _internal_mutable_study_id();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "sanas.v1.UndeleteStudyRequest.study_id"));
+        } else
+          goto handle_unusual;
+        continue;
+      default:
+        goto handle_unusual;
+    }  // switch
+  handle_unusual:
+    if ((tag == 0) || ((tag & 7) == 4)) {
+      CHK_(ptr);
+      ctx->SetLastTag(tag);
+      goto message_done;
+    }
+    ptr = UnknownFieldParse(
+        tag,
+        _internal_metadata_.mutable_unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(),
+        ptr, ctx);
+    CHK_(ptr != nullptr);
+  }  // while
+message_done:
+  return ptr;
+failure:
+  ptr = nullptr;
+  goto message_done;
+#undef CHK_
+}
+
+uint8_t* UndeleteStudyRequest::_InternalSerialize(
+    uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const {
+  // @@protoc_insertion_point(serialize_to_array_start:sanas.v1.UndeleteStudyRequest)
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  // string study_id = 1;
+  if (!this->_internal_study_id().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_study_id().data(), static_cast<int>(this->_internal_study_id().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "sanas.v1.UndeleteStudyRequest.study_id");
+    target = stream->WriteStringMaybeAliased(
+        1, this->_internal_study_id(), target);
+  }
+
+  if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
+    target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
+        _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
+  }
+  // @@protoc_insertion_point(serialize_to_array_end:sanas.v1.UndeleteStudyRequest)
+  return target;
+}
+
+size_t UndeleteStudyRequest::ByteSizeLong() const {
+// @@protoc_insertion_point(message_byte_size_start:sanas.v1.UndeleteStudyRequest)
+  size_t total_size = 0;
+
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  // string study_id = 1;
+  if (!this->_internal_study_id().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_study_id());
+  }
+
+  return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
+}
+
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData UndeleteStudyRequest::_class_data_ = {
+    ::PROTOBUF_NAMESPACE_ID::Message::CopyWithSourceCheck,
+    UndeleteStudyRequest::MergeImpl
+};
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*UndeleteStudyRequest::GetClassData() const { return &_class_data_; }
+
+
+void UndeleteStudyRequest::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg) {
+  auto* const _this = static_cast<UndeleteStudyRequest*>(&to_msg);
+  auto& from = static_cast<const UndeleteStudyRequest&>(from_msg);
+  // @@protoc_insertion_point(class_specific_merge_from_start:sanas.v1.UndeleteStudyRequest)
+  GOOGLE_DCHECK_NE(&from, _this);
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  if (!from._internal_study_id().empty()) {
+    _this->_internal_set_study_id(from._internal_study_id());
+  }
+  _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+}
+
+void UndeleteStudyRequest::CopyFrom(const UndeleteStudyRequest& from) {
+// @@protoc_insertion_point(class_specific_copy_from_start:sanas.v1.UndeleteStudyRequest)
+  if (&from == this) return;
+  Clear();
+  MergeFrom(from);
+}
+
+bool UndeleteStudyRequest::IsInitialized() const {
+  return true;
+}
+
+void UndeleteStudyRequest::InternalSwap(UndeleteStudyRequest* other) {
+  using std::swap;
+  auto* lhs_arena = GetArenaForAllocation();
+  auto* rhs_arena = other->GetArenaForAllocation();
+  _internal_metadata_.InternalSwap(&other->_internal_metadata_);
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.study_id_, lhs_arena,
+      &other->_impl_.study_id_, rhs_arena
+  );
+}
+
+::PROTOBUF_NAMESPACE_ID::Metadata UndeleteStudyRequest::GetMetadata() const {
+  return ::_pbi::AssignDescriptors(
+      &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[20]);
+}
+
+// ===================================================================
+
+class UndeleteStudyResponse::_Internal {
+ public:
+  static const ::sanas::v1::Study& study(const UndeleteStudyResponse* msg);
+};
+
+const ::sanas::v1::Study&
+UndeleteStudyResponse::_Internal::study(const UndeleteStudyResponse* msg) {
+  return *msg->_impl_.study_;
+}
+UndeleteStudyResponse::UndeleteStudyResponse(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                         bool is_message_owned)
+  : ::PROTOBUF_NAMESPACE_ID::Message(arena, is_message_owned) {
+  SharedCtor(arena, is_message_owned);
+  // @@protoc_insertion_point(arena_constructor:sanas.v1.UndeleteStudyResponse)
+}
+UndeleteStudyResponse::UndeleteStudyResponse(const UndeleteStudyResponse& from)
+  : ::PROTOBUF_NAMESPACE_ID::Message() {
+  UndeleteStudyResponse* const _this = this; (void)_this;
+  new (&_impl_) Impl_{
+      decltype(_impl_.study_){nullptr}
+    , /*decltype(_impl_._cached_size_)*/{}};
+
+  _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+  if (from._internal_has_study()) {
+    _this->_impl_.study_ = new ::sanas::v1::Study(*from._impl_.study_);
+  }
+  // @@protoc_insertion_point(copy_constructor:sanas.v1.UndeleteStudyResponse)
+}
+
+inline void UndeleteStudyResponse::SharedCtor(
+    ::_pb::Arena* arena, bool is_message_owned) {
+  (void)arena;
+  (void)is_message_owned;
+  new (&_impl_) Impl_{
+      decltype(_impl_.study_){nullptr}
+    , /*decltype(_impl_._cached_size_)*/{}
+  };
+}
+
+UndeleteStudyResponse::~UndeleteStudyResponse() {
+  // @@protoc_insertion_point(destructor:sanas.v1.UndeleteStudyResponse)
+  if (auto *arena = _internal_metadata_.DeleteReturnArena<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>()) {
+  (void)arena;
+    return;
+  }
+  SharedDtor();
+}
+
+inline void UndeleteStudyResponse::SharedDtor() {
+  GOOGLE_DCHECK(GetArenaForAllocation() == nullptr);
+  if (this != internal_default_instance()) delete _impl_.study_;
+}
+
+void UndeleteStudyResponse::SetCachedSize(int size) const {
+  _impl_._cached_size_.Set(size);
+}
+
+void UndeleteStudyResponse::Clear() {
+// @@protoc_insertion_point(message_clear_start:sanas.v1.UndeleteStudyResponse)
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  if (GetArenaForAllocation() == nullptr && _impl_.study_ != nullptr) {
+    delete _impl_.study_;
+  }
+  _impl_.study_ = nullptr;
+  _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
+}
+
+const char* UndeleteStudyResponse::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
+#define CHK_(x) if (PROTOBUF_PREDICT_FALSE(!(x))) goto failure
+  while (!ctx->Done(&ptr)) {
+    uint32_t tag;
+    ptr = ::_pbi::ReadTag(ptr, &tag);
+    switch (tag >> 3) {
+      // .sanas.v1.Study study = 1;
+      case 1:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 10)) {
+          ptr = ctx->ParseMessage(_internal_mutable_study(), ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      default:
+        goto handle_unusual;
+    }  // switch
+  handle_unusual:
+    if ((tag == 0) || ((tag & 7) == 4)) {
+      CHK_(ptr);
+      ctx->SetLastTag(tag);
+      goto message_done;
+    }
+    ptr = UnknownFieldParse(
+        tag,
+        _internal_metadata_.mutable_unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(),
+        ptr, ctx);
+    CHK_(ptr != nullptr);
+  }  // while
+message_done:
+  return ptr;
+failure:
+  ptr = nullptr;
+  goto message_done;
+#undef CHK_
+}
+
+uint8_t* UndeleteStudyResponse::_InternalSerialize(
+    uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const {
+  // @@protoc_insertion_point(serialize_to_array_start:sanas.v1.UndeleteStudyResponse)
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  // .sanas.v1.Study study = 1;
+  if (this->_internal_has_study()) {
+    target = ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::
+      InternalWriteMessage(1, _Internal::study(this),
+        _Internal::study(this).GetCachedSize(), target, stream);
+  }
+
+  if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
+    target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
+        _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
+  }
+  // @@protoc_insertion_point(serialize_to_array_end:sanas.v1.UndeleteStudyResponse)
+  return target;
+}
+
+size_t UndeleteStudyResponse::ByteSizeLong() const {
+// @@protoc_insertion_point(message_byte_size_start:sanas.v1.UndeleteStudyResponse)
+  size_t total_size = 0;
+
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  // .sanas.v1.Study study = 1;
+  if (this->_internal_has_study()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::MessageSize(
+        *_impl_.study_);
+  }
+
+  return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
+}
+
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData UndeleteStudyResponse::_class_data_ = {
+    ::PROTOBUF_NAMESPACE_ID::Message::CopyWithSourceCheck,
+    UndeleteStudyResponse::MergeImpl
+};
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*UndeleteStudyResponse::GetClassData() const { return &_class_data_; }
+
+
+void UndeleteStudyResponse::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg) {
+  auto* const _this = static_cast<UndeleteStudyResponse*>(&to_msg);
+  auto& from = static_cast<const UndeleteStudyResponse&>(from_msg);
+  // @@protoc_insertion_point(class_specific_merge_from_start:sanas.v1.UndeleteStudyResponse)
+  GOOGLE_DCHECK_NE(&from, _this);
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  if (from._internal_has_study()) {
+    _this->_internal_mutable_study()->::sanas::v1::Study::MergeFrom(
+        from._internal_study());
+  }
+  _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+}
+
+void UndeleteStudyResponse::CopyFrom(const UndeleteStudyResponse& from) {
+// @@protoc_insertion_point(class_specific_copy_from_start:sanas.v1.UndeleteStudyResponse)
+  if (&from == this) return;
+  Clear();
+  MergeFrom(from);
+}
+
+bool UndeleteStudyResponse::IsInitialized() const {
+  return true;
+}
+
+void UndeleteStudyResponse::InternalSwap(UndeleteStudyResponse* other) {
+  using std::swap;
+  _internal_metadata_.InternalSwap(&other->_internal_metadata_);
+  swap(_impl_.study_, other->_impl_.study_);
+}
+
+::PROTOBUF_NAMESPACE_ID::Metadata UndeleteStudyResponse::GetMetadata() const {
+  return ::_pbi::AssignDescriptors(
+      &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[21]);
 }
 
 // ===================================================================
@@ -8535,7 +9307,7 @@ void SuggestTrialRequest::InternalSwap(SuggestTrialRequest* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata SuggestTrialRequest::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[20]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[22]);
 }
 
 // ===================================================================
@@ -8821,7 +9593,7 @@ void SuggestTrialResponse::InternalSwap(SuggestTrialResponse* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata SuggestTrialResponse::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[21]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[23]);
 }
 
 // ===================================================================
@@ -9344,7 +10116,7 @@ void CompleteTrialRequest::InternalSwap(CompleteTrialRequest* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata CompleteTrialRequest::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[22]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[24]);
 }
 
 // ===================================================================
@@ -9609,7 +10381,7 @@ void CompleteTrialResponse::InternalSwap(CompleteTrialResponse* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata CompleteTrialResponse::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[23]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[25]);
 }
 
 // ===================================================================
@@ -9989,7 +10761,7 @@ void HeartbeatTrialRequest::InternalSwap(HeartbeatTrialRequest* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata HeartbeatTrialRequest::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[24]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[26]);
 }
 
 // ===================================================================
@@ -10182,7 +10954,7 @@ void HeartbeatTrialResponse::InternalSwap(HeartbeatTrialResponse* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata HeartbeatTrialResponse::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[25]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[27]);
 }
 
 // ===================================================================
@@ -10498,7 +11270,7 @@ void ListTrialsRequest::InternalSwap(ListTrialsRequest* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata ListTrialsRequest::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[26]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[28]);
 }
 
 // ===================================================================
@@ -10762,7 +11534,7 @@ void ListTrialsResponse::InternalSwap(ListTrialsResponse* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata ListTrialsResponse::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[27]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[29]);
 }
 
 // ===================================================================
@@ -10965,7 +11737,7 @@ void WatchStudyRequest::InternalSwap(WatchStudyRequest* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata WatchStudyRequest::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[28]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[30]);
 }
 
 // ===================================================================
@@ -11321,7 +12093,7 @@ void WatchStudyResponse::InternalSwap(WatchStudyResponse* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata WatchStudyResponse::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[29]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[31]);
 }
 
 // ===================================================================
@@ -11616,7 +12388,7 @@ void ImportPaddleSlimCheckpointRequest::InternalSwap(ImportPaddleSlimCheckpointR
 ::PROTOBUF_NAMESPACE_ID::Metadata ImportPaddleSlimCheckpointRequest::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[30]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[32]);
 }
 
 // ===================================================================
@@ -11840,7 +12612,7 @@ void ImportPaddleSlimCheckpointResponse::InternalSwap(ImportPaddleSlimCheckpoint
 ::PROTOBUF_NAMESPACE_ID::Metadata ImportPaddleSlimCheckpointResponse::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[31]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[33]);
 }
 
 // ===================================================================
@@ -12043,7 +12815,7 @@ void BackupStudyRequest::InternalSwap(BackupStudyRequest* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata BackupStudyRequest::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[32]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[34]);
 }
 
 // ===================================================================
@@ -12313,7 +13085,7 @@ void BackupStudyResponse::InternalSwap(BackupStudyResponse* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata BackupStudyResponse::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[33]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[35]);
 }
 
 // ===================================================================
@@ -12606,7 +13378,7 @@ void RestoreStudyRequest::InternalSwap(RestoreStudyRequest* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata RestoreStudyRequest::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[34]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[36]);
 }
 
 // ===================================================================
@@ -12830,7 +13602,7 @@ void RestoreStudyResponse::InternalSwap(RestoreStudyResponse* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata RestoreStudyResponse::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[35]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[37]);
 }
 
 // ===================================================================
@@ -13344,7 +14116,7 @@ void ReportTrialProgressRequest::InternalSwap(ReportTrialProgressRequest* other)
 ::PROTOBUF_NAMESPACE_ID::Metadata ReportTrialProgressRequest::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[36]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[38]);
 }
 
 // ===================================================================
@@ -13568,7 +14340,7 @@ void ReportTrialProgressResponse::InternalSwap(ReportTrialProgressResponse* othe
 ::PROTOBUF_NAMESPACE_ID::Metadata ReportTrialProgressResponse::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[37]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[39]);
 }
 
 // ===================================================================
@@ -13998,7 +14770,7 @@ void SkipTrialRequest::InternalSwap(SkipTrialRequest* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata SkipTrialRequest::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[38]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[40]);
 }
 
 // ===================================================================
@@ -14222,7 +14994,7 @@ void SkipTrialResponse::InternalSwap(SkipTrialResponse* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata SkipTrialResponse::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[39]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[41]);
 }
 
 // @@protoc_insertion_point(namespace_scope)
@@ -14308,6 +15080,14 @@ Arena::CreateMaybeMessage< ::sanas::v1::DeleteStudyRequest >(Arena* arena) {
 template<> PROTOBUF_NOINLINE ::sanas::v1::DeleteStudyResponse*
 Arena::CreateMaybeMessage< ::sanas::v1::DeleteStudyResponse >(Arena* arena) {
   return Arena::CreateMessageInternal< ::sanas::v1::DeleteStudyResponse >(arena);
+}
+template<> PROTOBUF_NOINLINE ::sanas::v1::UndeleteStudyRequest*
+Arena::CreateMaybeMessage< ::sanas::v1::UndeleteStudyRequest >(Arena* arena) {
+  return Arena::CreateMessageInternal< ::sanas::v1::UndeleteStudyRequest >(arena);
+}
+template<> PROTOBUF_NOINLINE ::sanas::v1::UndeleteStudyResponse*
+Arena::CreateMaybeMessage< ::sanas::v1::UndeleteStudyResponse >(Arena* arena) {
+  return Arena::CreateMessageInternal< ::sanas::v1::UndeleteStudyResponse >(arena);
 }
 template<> PROTOBUF_NOINLINE ::sanas::v1::SuggestTrialRequest*
 Arena::CreateMaybeMessage< ::sanas::v1::SuggestTrialRequest >(Arena* arena) {

@@ -23,7 +23,6 @@
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/arena.h>
 #include <google/protobuf/arenastring.h>
-#include <google/protobuf/generated_message_bases.h>
 #include <google/protobuf/generated_message_util.h>
 #include <google/protobuf/metadata_lite.h>
 #include <google/protobuf/generated_message_reflection.h>
@@ -164,6 +163,12 @@ extern TrialDefaultTypeInternal _Trial_default_instance_;
 class TrialCounts;
 struct TrialCountsDefaultTypeInternal;
 extern TrialCountsDefaultTypeInternal _TrialCounts_default_instance_;
+class UndeleteStudyRequest;
+struct UndeleteStudyRequestDefaultTypeInternal;
+extern UndeleteStudyRequestDefaultTypeInternal _UndeleteStudyRequest_default_instance_;
+class UndeleteStudyResponse;
+struct UndeleteStudyResponseDefaultTypeInternal;
+extern UndeleteStudyResponseDefaultTypeInternal _UndeleteStudyResponse_default_instance_;
 class WatchStudyRequest;
 struct WatchStudyRequestDefaultTypeInternal;
 extern WatchStudyRequestDefaultTypeInternal _WatchStudyRequest_default_instance_;
@@ -211,6 +216,8 @@ template<> ::sanas::v1::SuggestTrialRequest* Arena::CreateMaybeMessage<::sanas::
 template<> ::sanas::v1::SuggestTrialResponse* Arena::CreateMaybeMessage<::sanas::v1::SuggestTrialResponse>(Arena*);
 template<> ::sanas::v1::Trial* Arena::CreateMaybeMessage<::sanas::v1::Trial>(Arena*);
 template<> ::sanas::v1::TrialCounts* Arena::CreateMaybeMessage<::sanas::v1::TrialCounts>(Arena*);
+template<> ::sanas::v1::UndeleteStudyRequest* Arena::CreateMaybeMessage<::sanas::v1::UndeleteStudyRequest>(Arena*);
+template<> ::sanas::v1::UndeleteStudyResponse* Arena::CreateMaybeMessage<::sanas::v1::UndeleteStudyResponse>(Arena*);
 template<> ::sanas::v1::WatchStudyRequest* Arena::CreateMaybeMessage<::sanas::v1::WatchStudyRequest>(Arena*);
 template<> ::sanas::v1::WatchStudyResponse* Arena::CreateMaybeMessage<::sanas::v1::WatchStudyResponse>(Arena*);
 PROTOBUF_NAMESPACE_CLOSE
@@ -248,12 +255,13 @@ enum StudyState : int {
   STUDY_STATE_ACTIVE = 1,
   STUDY_STATE_COMPLETED = 2,
   STUDY_STATE_BROKEN = 3,
+  STUDY_STATE_DELETED = 4,
   StudyState_INT_MIN_SENTINEL_DO_NOT_USE_ = std::numeric_limits<int32_t>::min(),
   StudyState_INT_MAX_SENTINEL_DO_NOT_USE_ = std::numeric_limits<int32_t>::max()
 };
 bool StudyState_IsValid(int value);
 constexpr StudyState StudyState_MIN = STUDY_STATE_UNSPECIFIED;
-constexpr StudyState StudyState_MAX = STUDY_STATE_BROKEN;
+constexpr StudyState StudyState_MAX = STUDY_STATE_DELETED;
 constexpr int StudyState_ARRAYSIZE = StudyState_MAX + 1;
 
 const ::PROTOBUF_NAMESPACE_ID::EnumDescriptor* StudyState_descriptor();
@@ -316,12 +324,13 @@ enum ErrorReason : int {
   ERROR_REASON_TRIAL_NOT_HELD = 13,
   ERROR_REASON_STALE_TRIAL = 14,
   ERROR_REASON_PERMISSION_DENIED = 15,
+  ERROR_REASON_STUDY_DELETED = 16,
   ErrorReason_INT_MIN_SENTINEL_DO_NOT_USE_ = std::numeric_limits<int32_t>::min(),
   ErrorReason_INT_MAX_SENTINEL_DO_NOT_USE_ = std::numeric_limits<int32_t>::max()
 };
 bool ErrorReason_IsValid(int value);
 constexpr ErrorReason ErrorReason_MIN = ERROR_REASON_UNSPECIFIED;
-constexpr ErrorReason ErrorReason_MAX = ERROR_REASON_PERMISSION_DENIED;
+constexpr ErrorReason ErrorReason_MAX = ERROR_REASON_STUDY_DELETED;
 constexpr int ErrorReason_ARRAYSIZE = ErrorReason_MAX + 1;
 
 const ::PROTOBUF_NAMESPACE_ID::EnumDescriptor* ErrorReason_descriptor();
@@ -2462,6 +2471,8 @@ class Study final :
     kConfigFieldNumber = 2,
     kTrialCountsFieldNumber = 10,
     kCreateTimeFieldNumber = 12,
+    kDeleteTimeFieldNumber = 20,
+    kExpireTimeFieldNumber = 21,
     kBestRewardFieldNumber = 6,
     kCurrentRewardFieldNumber = 8,
     kTemperatureFieldNumber = 9,
@@ -2635,6 +2646,42 @@ class Study final :
       ::PROTOBUF_NAMESPACE_ID::Timestamp* create_time);
   ::PROTOBUF_NAMESPACE_ID::Timestamp* unsafe_arena_release_create_time();
 
+  // .google.protobuf.Timestamp delete_time = 20;
+  bool has_delete_time() const;
+  private:
+  bool _internal_has_delete_time() const;
+  public:
+  void clear_delete_time();
+  const ::PROTOBUF_NAMESPACE_ID::Timestamp& delete_time() const;
+  PROTOBUF_NODISCARD ::PROTOBUF_NAMESPACE_ID::Timestamp* release_delete_time();
+  ::PROTOBUF_NAMESPACE_ID::Timestamp* mutable_delete_time();
+  void set_allocated_delete_time(::PROTOBUF_NAMESPACE_ID::Timestamp* delete_time);
+  private:
+  const ::PROTOBUF_NAMESPACE_ID::Timestamp& _internal_delete_time() const;
+  ::PROTOBUF_NAMESPACE_ID::Timestamp* _internal_mutable_delete_time();
+  public:
+  void unsafe_arena_set_allocated_delete_time(
+      ::PROTOBUF_NAMESPACE_ID::Timestamp* delete_time);
+  ::PROTOBUF_NAMESPACE_ID::Timestamp* unsafe_arena_release_delete_time();
+
+  // .google.protobuf.Timestamp expire_time = 21;
+  bool has_expire_time() const;
+  private:
+  bool _internal_has_expire_time() const;
+  public:
+  void clear_expire_time();
+  const ::PROTOBUF_NAMESPACE_ID::Timestamp& expire_time() const;
+  PROTOBUF_NODISCARD ::PROTOBUF_NAMESPACE_ID::Timestamp* release_expire_time();
+  ::PROTOBUF_NAMESPACE_ID::Timestamp* mutable_expire_time();
+  void set_allocated_expire_time(::PROTOBUF_NAMESPACE_ID::Timestamp* expire_time);
+  private:
+  const ::PROTOBUF_NAMESPACE_ID::Timestamp& _internal_expire_time() const;
+  ::PROTOBUF_NAMESPACE_ID::Timestamp* _internal_mutable_expire_time();
+  public:
+  void unsafe_arena_set_allocated_expire_time(
+      ::PROTOBUF_NAMESPACE_ID::Timestamp* expire_time);
+  ::PROTOBUF_NAMESPACE_ID::Timestamp* unsafe_arena_release_expire_time();
+
   // optional double best_reward = 6;
   bool has_best_reward() const;
   private:
@@ -2755,6 +2802,8 @@ class Study final :
     ::sanas::v1::StudyConfig* config_;
     ::sanas::v1::TrialCounts* trial_counts_;
     ::PROTOBUF_NAMESPACE_ID::Timestamp* create_time_;
+    ::PROTOBUF_NAMESPACE_ID::Timestamp* delete_time_;
+    ::PROTOBUF_NAMESPACE_ID::Timestamp* expire_time_;
     double best_reward_;
     double current_reward_;
     double temperature_;
@@ -4145,6 +4194,7 @@ class ListStudiesRequest final :
   enum : int {
     kPageTokenFieldNumber = 2,
     kPageSizeFieldNumber = 1,
+    kShowDeletedFieldNumber = 3,
   };
   // string page_token = 2;
   void clear_page_token();
@@ -4169,6 +4219,15 @@ class ListStudiesRequest final :
   void _internal_set_page_size(int32_t value);
   public:
 
+  // bool show_deleted = 3;
+  void clear_show_deleted();
+  bool show_deleted() const;
+  void set_show_deleted(bool value);
+  private:
+  bool _internal_show_deleted() const;
+  void _internal_set_show_deleted(bool value);
+  public:
+
   // @@protoc_insertion_point(class_scope:sanas.v1.ListStudiesRequest)
  private:
   class _Internal;
@@ -4179,6 +4238,7 @@ class ListStudiesRequest final :
   struct Impl_ {
     ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr page_token_;
     int32_t page_size_;
+    bool show_deleted_;
     mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
   };
   union { Impl_ _impl_; };
@@ -4481,6 +4541,7 @@ class DeleteStudyRequest final :
 
   enum : int {
     kStudyIdFieldNumber = 1,
+    kPurgeFieldNumber = 2,
   };
   // string study_id = 1;
   void clear_study_id();
@@ -4496,6 +4557,15 @@ class DeleteStudyRequest final :
   std::string* _internal_mutable_study_id();
   public:
 
+  // bool purge = 2;
+  void clear_purge();
+  bool purge() const;
+  void set_purge(bool value);
+  private:
+  bool _internal_purge() const;
+  void _internal_set_purge(bool value);
+  public:
+
   // @@protoc_insertion_point(class_scope:sanas.v1.DeleteStudyRequest)
  private:
   class _Internal;
@@ -4505,6 +4575,7 @@ class DeleteStudyRequest final :
   typedef void DestructorSkippable_;
   struct Impl_ {
     ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr study_id_;
+    bool purge_;
     mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
   };
   union { Impl_ _impl_; };
@@ -4513,9 +4584,10 @@ class DeleteStudyRequest final :
 // -------------------------------------------------------------------
 
 class DeleteStudyResponse final :
-    public ::PROTOBUF_NAMESPACE_ID::internal::ZeroFieldsBase /* @@protoc_insertion_point(class_definition:sanas.v1.DeleteStudyResponse) */ {
+    public ::PROTOBUF_NAMESPACE_ID::Message /* @@protoc_insertion_point(class_definition:sanas.v1.DeleteStudyResponse) */ {
  public:
   inline DeleteStudyResponse() : DeleteStudyResponse(nullptr) {}
+  ~DeleteStudyResponse() override;
   explicit PROTOBUF_CONSTEXPR DeleteStudyResponse(::PROTOBUF_NAMESPACE_ID::internal::ConstantInitialized);
 
   DeleteStudyResponse(const DeleteStudyResponse& from);
@@ -4588,15 +4660,29 @@ class DeleteStudyResponse final :
   DeleteStudyResponse* New(::PROTOBUF_NAMESPACE_ID::Arena* arena = nullptr) const final {
     return CreateMaybeMessage<DeleteStudyResponse>(arena);
   }
-  using ::PROTOBUF_NAMESPACE_ID::internal::ZeroFieldsBase::CopyFrom;
-  inline void CopyFrom(const DeleteStudyResponse& from) {
-    ::PROTOBUF_NAMESPACE_ID::internal::ZeroFieldsBase::CopyImpl(*this, from);
+  using ::PROTOBUF_NAMESPACE_ID::Message::CopyFrom;
+  void CopyFrom(const DeleteStudyResponse& from);
+  using ::PROTOBUF_NAMESPACE_ID::Message::MergeFrom;
+  void MergeFrom( const DeleteStudyResponse& from) {
+    DeleteStudyResponse::MergeImpl(*this, from);
   }
-  using ::PROTOBUF_NAMESPACE_ID::internal::ZeroFieldsBase::MergeFrom;
-  void MergeFrom(const DeleteStudyResponse& from) {
-    ::PROTOBUF_NAMESPACE_ID::internal::ZeroFieldsBase::MergeImpl(*this, from);
-  }
+  private:
+  static void MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg);
   public:
+  PROTOBUF_ATTRIBUTE_REINITIALIZES void Clear() final;
+  bool IsInitialized() const final;
+
+  size_t ByteSizeLong() const final;
+  const char* _InternalParse(const char* ptr, ::PROTOBUF_NAMESPACE_ID::internal::ParseContext* ctx) final;
+  uint8_t* _InternalSerialize(
+      uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const final;
+  int GetCachedSize() const final { return _impl_._cached_size_.Get(); }
+
+  private:
+  void SharedCtor(::PROTOBUF_NAMESPACE_ID::Arena* arena, bool is_message_owned);
+  void SharedDtor();
+  void SetCachedSize(int size) const final;
+  void InternalSwap(DeleteStudyResponse* other);
 
   private:
   friend class ::PROTOBUF_NAMESPACE_ID::internal::AnyMetadata;
@@ -4617,6 +4703,27 @@ class DeleteStudyResponse final :
 
   // accessors -------------------------------------------------------
 
+  enum : int {
+    kStudyFieldNumber = 1,
+  };
+  // .sanas.v1.Study study = 1;
+  bool has_study() const;
+  private:
+  bool _internal_has_study() const;
+  public:
+  void clear_study();
+  const ::sanas::v1::Study& study() const;
+  PROTOBUF_NODISCARD ::sanas::v1::Study* release_study();
+  ::sanas::v1::Study* mutable_study();
+  void set_allocated_study(::sanas::v1::Study* study);
+  private:
+  const ::sanas::v1::Study& _internal_study() const;
+  ::sanas::v1::Study* _internal_mutable_study();
+  public:
+  void unsafe_arena_set_allocated_study(
+      ::sanas::v1::Study* study);
+  ::sanas::v1::Study* unsafe_arena_release_study();
+
   // @@protoc_insertion_point(class_scope:sanas.v1.DeleteStudyResponse)
  private:
   class _Internal;
@@ -4625,7 +4732,320 @@ class DeleteStudyResponse final :
   typedef void InternalArenaConstructable_;
   typedef void DestructorSkippable_;
   struct Impl_ {
+    ::sanas::v1::Study* study_;
+    mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
   };
+  union { Impl_ _impl_; };
+  friend struct ::TableStruct_sanas_2fv1_2fsanas_2eproto;
+};
+// -------------------------------------------------------------------
+
+class UndeleteStudyRequest final :
+    public ::PROTOBUF_NAMESPACE_ID::Message /* @@protoc_insertion_point(class_definition:sanas.v1.UndeleteStudyRequest) */ {
+ public:
+  inline UndeleteStudyRequest() : UndeleteStudyRequest(nullptr) {}
+  ~UndeleteStudyRequest() override;
+  explicit PROTOBUF_CONSTEXPR UndeleteStudyRequest(::PROTOBUF_NAMESPACE_ID::internal::ConstantInitialized);
+
+  UndeleteStudyRequest(const UndeleteStudyRequest& from);
+  UndeleteStudyRequest(UndeleteStudyRequest&& from) noexcept
+    : UndeleteStudyRequest() {
+    *this = ::std::move(from);
+  }
+
+  inline UndeleteStudyRequest& operator=(const UndeleteStudyRequest& from) {
+    CopyFrom(from);
+    return *this;
+  }
+  inline UndeleteStudyRequest& operator=(UndeleteStudyRequest&& from) noexcept {
+    if (this == &from) return *this;
+    if (GetOwningArena() == from.GetOwningArena()
+  #ifdef PROTOBUF_FORCE_COPY_IN_MOVE
+        && GetOwningArena() != nullptr
+  #endif  // !PROTOBUF_FORCE_COPY_IN_MOVE
+    ) {
+      InternalSwap(&from);
+    } else {
+      CopyFrom(from);
+    }
+    return *this;
+  }
+
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* descriptor() {
+    return GetDescriptor();
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* GetDescriptor() {
+    return default_instance().GetMetadata().descriptor;
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Reflection* GetReflection() {
+    return default_instance().GetMetadata().reflection;
+  }
+  static const UndeleteStudyRequest& default_instance() {
+    return *internal_default_instance();
+  }
+  static inline const UndeleteStudyRequest* internal_default_instance() {
+    return reinterpret_cast<const UndeleteStudyRequest*>(
+               &_UndeleteStudyRequest_default_instance_);
+  }
+  static constexpr int kIndexInFileMessages =
+    20;
+
+  friend void swap(UndeleteStudyRequest& a, UndeleteStudyRequest& b) {
+    a.Swap(&b);
+  }
+  inline void Swap(UndeleteStudyRequest* other) {
+    if (other == this) return;
+  #ifdef PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() != nullptr &&
+        GetOwningArena() == other->GetOwningArena()) {
+   #else  // PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() == other->GetOwningArena()) {
+  #endif  // !PROTOBUF_FORCE_COPY_IN_SWAP
+      InternalSwap(other);
+    } else {
+      ::PROTOBUF_NAMESPACE_ID::internal::GenericSwap(this, other);
+    }
+  }
+  void UnsafeArenaSwap(UndeleteStudyRequest* other) {
+    if (other == this) return;
+    GOOGLE_DCHECK(GetOwningArena() == other->GetOwningArena());
+    InternalSwap(other);
+  }
+
+  // implements Message ----------------------------------------------
+
+  UndeleteStudyRequest* New(::PROTOBUF_NAMESPACE_ID::Arena* arena = nullptr) const final {
+    return CreateMaybeMessage<UndeleteStudyRequest>(arena);
+  }
+  using ::PROTOBUF_NAMESPACE_ID::Message::CopyFrom;
+  void CopyFrom(const UndeleteStudyRequest& from);
+  using ::PROTOBUF_NAMESPACE_ID::Message::MergeFrom;
+  void MergeFrom( const UndeleteStudyRequest& from) {
+    UndeleteStudyRequest::MergeImpl(*this, from);
+  }
+  private:
+  static void MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg);
+  public:
+  PROTOBUF_ATTRIBUTE_REINITIALIZES void Clear() final;
+  bool IsInitialized() const final;
+
+  size_t ByteSizeLong() const final;
+  const char* _InternalParse(const char* ptr, ::PROTOBUF_NAMESPACE_ID::internal::ParseContext* ctx) final;
+  uint8_t* _InternalSerialize(
+      uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const final;
+  int GetCachedSize() const final { return _impl_._cached_size_.Get(); }
+
+  private:
+  void SharedCtor(::PROTOBUF_NAMESPACE_ID::Arena* arena, bool is_message_owned);
+  void SharedDtor();
+  void SetCachedSize(int size) const final;
+  void InternalSwap(UndeleteStudyRequest* other);
+
+  private:
+  friend class ::PROTOBUF_NAMESPACE_ID::internal::AnyMetadata;
+  static ::PROTOBUF_NAMESPACE_ID::StringPiece FullMessageName() {
+    return "sanas.v1.UndeleteStudyRequest";
+  }
+  protected:
+  explicit UndeleteStudyRequest(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                       bool is_message_owned = false);
+  public:
+
+  static const ClassData _class_data_;
+  const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*GetClassData() const final;
+
+  ::PROTOBUF_NAMESPACE_ID::Metadata GetMetadata() const final;
+
+  // nested types ----------------------------------------------------
+
+  // accessors -------------------------------------------------------
+
+  enum : int {
+    kStudyIdFieldNumber = 1,
+  };
+  // string study_id = 1;
+  void clear_study_id();
+  const std::string& study_id() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_study_id(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_study_id();
+  PROTOBUF_NODISCARD std::string* release_study_id();
+  void set_allocated_study_id(std::string* study_id);
+  private:
+  const std::string& _internal_study_id() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_study_id(const std::string& value);
+  std::string* _internal_mutable_study_id();
+  public:
+
+  // @@protoc_insertion_point(class_scope:sanas.v1.UndeleteStudyRequest)
+ private:
+  class _Internal;
+
+  template <typename T> friend class ::PROTOBUF_NAMESPACE_ID::Arena::InternalHelper;
+  typedef void InternalArenaConstructable_;
+  typedef void DestructorSkippable_;
+  struct Impl_ {
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr study_id_;
+    mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
+  };
+  union { Impl_ _impl_; };
+  friend struct ::TableStruct_sanas_2fv1_2fsanas_2eproto;
+};
+// -------------------------------------------------------------------
+
+class UndeleteStudyResponse final :
+    public ::PROTOBUF_NAMESPACE_ID::Message /* @@protoc_insertion_point(class_definition:sanas.v1.UndeleteStudyResponse) */ {
+ public:
+  inline UndeleteStudyResponse() : UndeleteStudyResponse(nullptr) {}
+  ~UndeleteStudyResponse() override;
+  explicit PROTOBUF_CONSTEXPR UndeleteStudyResponse(::PROTOBUF_NAMESPACE_ID::internal::ConstantInitialized);
+
+  UndeleteStudyResponse(const UndeleteStudyResponse& from);
+  UndeleteStudyResponse(UndeleteStudyResponse&& from) noexcept
+    : UndeleteStudyResponse() {
+    *this = ::std::move(from);
+  }
+
+  inline UndeleteStudyResponse& operator=(const UndeleteStudyResponse& from) {
+    CopyFrom(from);
+    return *this;
+  }
+  inline UndeleteStudyResponse& operator=(UndeleteStudyResponse&& from) noexcept {
+    if (this == &from) return *this;
+    if (GetOwningArena() == from.GetOwningArena()
+  #ifdef PROTOBUF_FORCE_COPY_IN_MOVE
+        && GetOwningArena() != nullptr
+  #endif  // !PROTOBUF_FORCE_COPY_IN_MOVE
+    ) {
+      InternalSwap(&from);
+    } else {
+      CopyFrom(from);
+    }
+    return *this;
+  }
+
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* descriptor() {
+    return GetDescriptor();
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* GetDescriptor() {
+    return default_instance().GetMetadata().descriptor;
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Reflection* GetReflection() {
+    return default_instance().GetMetadata().reflection;
+  }
+  static const UndeleteStudyResponse& default_instance() {
+    return *internal_default_instance();
+  }
+  static inline const UndeleteStudyResponse* internal_default_instance() {
+    return reinterpret_cast<const UndeleteStudyResponse*>(
+               &_UndeleteStudyResponse_default_instance_);
+  }
+  static constexpr int kIndexInFileMessages =
+    21;
+
+  friend void swap(UndeleteStudyResponse& a, UndeleteStudyResponse& b) {
+    a.Swap(&b);
+  }
+  inline void Swap(UndeleteStudyResponse* other) {
+    if (other == this) return;
+  #ifdef PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() != nullptr &&
+        GetOwningArena() == other->GetOwningArena()) {
+   #else  // PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() == other->GetOwningArena()) {
+  #endif  // !PROTOBUF_FORCE_COPY_IN_SWAP
+      InternalSwap(other);
+    } else {
+      ::PROTOBUF_NAMESPACE_ID::internal::GenericSwap(this, other);
+    }
+  }
+  void UnsafeArenaSwap(UndeleteStudyResponse* other) {
+    if (other == this) return;
+    GOOGLE_DCHECK(GetOwningArena() == other->GetOwningArena());
+    InternalSwap(other);
+  }
+
+  // implements Message ----------------------------------------------
+
+  UndeleteStudyResponse* New(::PROTOBUF_NAMESPACE_ID::Arena* arena = nullptr) const final {
+    return CreateMaybeMessage<UndeleteStudyResponse>(arena);
+  }
+  using ::PROTOBUF_NAMESPACE_ID::Message::CopyFrom;
+  void CopyFrom(const UndeleteStudyResponse& from);
+  using ::PROTOBUF_NAMESPACE_ID::Message::MergeFrom;
+  void MergeFrom( const UndeleteStudyResponse& from) {
+    UndeleteStudyResponse::MergeImpl(*this, from);
+  }
+  private:
+  static void MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg);
+  public:
+  PROTOBUF_ATTRIBUTE_REINITIALIZES void Clear() final;
+  bool IsInitialized() const final;
+
+  size_t ByteSizeLong() const final;
+  const char* _InternalParse(const char* ptr, ::PROTOBUF_NAMESPACE_ID::internal::ParseContext* ctx) final;
+  uint8_t* _InternalSerialize(
+      uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const final;
+  int GetCachedSize() const final { return _impl_._cached_size_.Get(); }
+
+  private:
+  void SharedCtor(::PROTOBUF_NAMESPACE_ID::Arena* arena, bool is_message_owned);
+  void SharedDtor();
+  void SetCachedSize(int size) const final;
+  void InternalSwap(UndeleteStudyResponse* other);
+
+  private:
+  friend class ::PROTOBUF_NAMESPACE_ID::internal::AnyMetadata;
+  static ::PROTOBUF_NAMESPACE_ID::StringPiece FullMessageName() {
+    return "sanas.v1.UndeleteStudyResponse";
+  }
+  protected:
+  explicit UndeleteStudyResponse(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                       bool is_message_owned = false);
+  public:
+
+  static const ClassData _class_data_;
+  const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*GetClassData() const final;
+
+  ::PROTOBUF_NAMESPACE_ID::Metadata GetMetadata() const final;
+
+  // nested types ----------------------------------------------------
+
+  // accessors -------------------------------------------------------
+
+  enum : int {
+    kStudyFieldNumber = 1,
+  };
+  // .sanas.v1.Study study = 1;
+  bool has_study() const;
+  private:
+  bool _internal_has_study() const;
+  public:
+  void clear_study();
+  const ::sanas::v1::Study& study() const;
+  PROTOBUF_NODISCARD ::sanas::v1::Study* release_study();
+  ::sanas::v1::Study* mutable_study();
+  void set_allocated_study(::sanas::v1::Study* study);
+  private:
+  const ::sanas::v1::Study& _internal_study() const;
+  ::sanas::v1::Study* _internal_mutable_study();
+  public:
+  void unsafe_arena_set_allocated_study(
+      ::sanas::v1::Study* study);
+  ::sanas::v1::Study* unsafe_arena_release_study();
+
+  // @@protoc_insertion_point(class_scope:sanas.v1.UndeleteStudyResponse)
+ private:
+  class _Internal;
+
+  template <typename T> friend class ::PROTOBUF_NAMESPACE_ID::Arena::InternalHelper;
+  typedef void InternalArenaConstructable_;
+  typedef void DestructorSkippable_;
+  struct Impl_ {
+    ::sanas::v1::Study* study_;
+    mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
+  };
+  union { Impl_ _impl_; };
   friend struct ::TableStruct_sanas_2fv1_2fsanas_2eproto;
 };
 // -------------------------------------------------------------------
@@ -4678,7 +5098,7 @@ class SuggestTrialRequest final :
                &_SuggestTrialRequest_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    20;
+    22;
 
   friend void swap(SuggestTrialRequest& a, SuggestTrialRequest& b) {
     a.Swap(&b);
@@ -4874,7 +5294,7 @@ class SuggestTrialResponse final :
                &_SuggestTrialResponse_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    21;
+    23;
 
   friend void swap(SuggestTrialResponse& a, SuggestTrialResponse& b) {
     a.Swap(&b);
@@ -5073,7 +5493,7 @@ class CompleteTrialRequest final :
                &_CompleteTrialRequest_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    22;
+    24;
 
   friend void swap(CompleteTrialRequest& a, CompleteTrialRequest& b) {
     a.Swap(&b);
@@ -5334,7 +5754,7 @@ class CompleteTrialResponse final :
                &_CompleteTrialResponse_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    23;
+    25;
 
   friend void swap(CompleteTrialResponse& a, CompleteTrialResponse& b) {
     a.Swap(&b);
@@ -5522,7 +5942,7 @@ class HeartbeatTrialRequest final :
                &_HeartbeatTrialRequest_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    24;
+    26;
 
   friend void swap(HeartbeatTrialRequest& a, HeartbeatTrialRequest& b) {
     a.Swap(&b);
@@ -5734,7 +6154,7 @@ class HeartbeatTrialResponse final :
                &_HeartbeatTrialResponse_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    25;
+    27;
 
   friend void swap(HeartbeatTrialResponse& a, HeartbeatTrialResponse& b) {
     a.Swap(&b);
@@ -5891,7 +6311,7 @@ class ListTrialsRequest final :
                &_ListTrialsRequest_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    26;
+    28;
 
   friend void swap(ListTrialsRequest& a, ListTrialsRequest& b) {
     a.Swap(&b);
@@ -6082,7 +6502,7 @@ class ListTrialsResponse final :
                &_ListTrialsResponse_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    27;
+    29;
 
   friend void swap(ListTrialsResponse& a, ListTrialsResponse& b) {
     a.Swap(&b);
@@ -6266,7 +6686,7 @@ class WatchStudyRequest final :
                &_WatchStudyRequest_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    28;
+    30;
 
   friend void swap(WatchStudyRequest& a, WatchStudyRequest& b) {
     a.Swap(&b);
@@ -6419,7 +6839,7 @@ class WatchStudyResponse final :
                &_WatchStudyResponse_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    29;
+    31;
 
   friend void swap(WatchStudyResponse& a, WatchStudyResponse& b) {
     a.Swap(&b);
@@ -6647,7 +7067,7 @@ class ImportPaddleSlimCheckpointRequest final :
                &_ImportPaddleSlimCheckpointRequest_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    30;
+    32;
 
   friend void swap(ImportPaddleSlimCheckpointRequest& a, ImportPaddleSlimCheckpointRequest& b) {
     a.Swap(&b);
@@ -6836,7 +7256,7 @@ class ImportPaddleSlimCheckpointResponse final :
                &_ImportPaddleSlimCheckpointResponse_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    31;
+    33;
 
   friend void swap(ImportPaddleSlimCheckpointResponse& a, ImportPaddleSlimCheckpointResponse& b) {
     a.Swap(&b);
@@ -7004,7 +7424,7 @@ class BackupStudyRequest final :
                &_BackupStudyRequest_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    32;
+    34;
 
   friend void swap(BackupStudyRequest& a, BackupStudyRequest& b) {
     a.Swap(&b);
@@ -7157,7 +7577,7 @@ class BackupStudyResponse final :
                &_BackupStudyResponse_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    33;
+    35;
 
   friend void swap(BackupStudyResponse& a, BackupStudyResponse& b) {
     a.Swap(&b);
@@ -7337,7 +7757,7 @@ class RestoreStudyRequest final :
                &_RestoreStudyRequest_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    34;
+    36;
 
   friend void swap(RestoreStudyRequest& a, RestoreStudyRequest& b) {
     a.Swap(&b);
@@ -7522,7 +7942,7 @@ class RestoreStudyResponse final :
                &_RestoreStudyResponse_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    35;
+    37;
 
   friend void swap(RestoreStudyResponse& a, RestoreStudyResponse& b) {
     a.Swap(&b);
@@ -7690,7 +8110,7 @@ class ReportTrialProgressRequest final :
                &_ReportTrialProgressRequest_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    36;
+    38;
 
   friend void swap(ReportTrialProgressRequest& a, ReportTrialProgressRequest& b) {
     a.Swap(&b);
@@ -7955,7 +8375,7 @@ class ReportTrialProgressResponse final :
                &_ReportTrialProgressResponse_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    37;
+    39;
 
   friend void swap(ReportTrialProgressResponse& a, ReportTrialProgressResponse& b) {
     a.Swap(&b);
@@ -8123,7 +8543,7 @@ class SkipTrialRequest final :
                &_SkipTrialRequest_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    38;
+    40;
 
   friend void swap(SkipTrialRequest& a, SkipTrialRequest& b) {
     a.Swap(&b);
@@ -8351,7 +8771,7 @@ class SkipTrialResponse final :
                &_SkipTrialResponse_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    39;
+    41;
 
   friend void swap(SkipTrialResponse& a, SkipTrialResponse& b) {
     a.Swap(&b);
@@ -10932,6 +11352,176 @@ inline void Study::set_allocated_uid(std::string* uid) {
   // @@protoc_insertion_point(field_set_allocated:sanas.v1.Study.uid)
 }
 
+// .google.protobuf.Timestamp delete_time = 20;
+inline bool Study::_internal_has_delete_time() const {
+  return this != internal_default_instance() && _impl_.delete_time_ != nullptr;
+}
+inline bool Study::has_delete_time() const {
+  return _internal_has_delete_time();
+}
+inline const ::PROTOBUF_NAMESPACE_ID::Timestamp& Study::_internal_delete_time() const {
+  const ::PROTOBUF_NAMESPACE_ID::Timestamp* p = _impl_.delete_time_;
+  return p != nullptr ? *p : reinterpret_cast<const ::PROTOBUF_NAMESPACE_ID::Timestamp&>(
+      ::PROTOBUF_NAMESPACE_ID::_Timestamp_default_instance_);
+}
+inline const ::PROTOBUF_NAMESPACE_ID::Timestamp& Study::delete_time() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.Study.delete_time)
+  return _internal_delete_time();
+}
+inline void Study::unsafe_arena_set_allocated_delete_time(
+    ::PROTOBUF_NAMESPACE_ID::Timestamp* delete_time) {
+  if (GetArenaForAllocation() == nullptr) {
+    delete reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(_impl_.delete_time_);
+  }
+  _impl_.delete_time_ = delete_time;
+  if (delete_time) {
+    
+  } else {
+    
+  }
+  // @@protoc_insertion_point(field_unsafe_arena_set_allocated:sanas.v1.Study.delete_time)
+}
+inline ::PROTOBUF_NAMESPACE_ID::Timestamp* Study::release_delete_time() {
+  
+  ::PROTOBUF_NAMESPACE_ID::Timestamp* temp = _impl_.delete_time_;
+  _impl_.delete_time_ = nullptr;
+#ifdef PROTOBUF_FORCE_COPY_IN_RELEASE
+  auto* old =  reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(temp);
+  temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  if (GetArenaForAllocation() == nullptr) { delete old; }
+#else  // PROTOBUF_FORCE_COPY_IN_RELEASE
+  if (GetArenaForAllocation() != nullptr) {
+    temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  }
+#endif  // !PROTOBUF_FORCE_COPY_IN_RELEASE
+  return temp;
+}
+inline ::PROTOBUF_NAMESPACE_ID::Timestamp* Study::unsafe_arena_release_delete_time() {
+  // @@protoc_insertion_point(field_release:sanas.v1.Study.delete_time)
+  
+  ::PROTOBUF_NAMESPACE_ID::Timestamp* temp = _impl_.delete_time_;
+  _impl_.delete_time_ = nullptr;
+  return temp;
+}
+inline ::PROTOBUF_NAMESPACE_ID::Timestamp* Study::_internal_mutable_delete_time() {
+  
+  if (_impl_.delete_time_ == nullptr) {
+    auto* p = CreateMaybeMessage<::PROTOBUF_NAMESPACE_ID::Timestamp>(GetArenaForAllocation());
+    _impl_.delete_time_ = p;
+  }
+  return _impl_.delete_time_;
+}
+inline ::PROTOBUF_NAMESPACE_ID::Timestamp* Study::mutable_delete_time() {
+  ::PROTOBUF_NAMESPACE_ID::Timestamp* _msg = _internal_mutable_delete_time();
+  // @@protoc_insertion_point(field_mutable:sanas.v1.Study.delete_time)
+  return _msg;
+}
+inline void Study::set_allocated_delete_time(::PROTOBUF_NAMESPACE_ID::Timestamp* delete_time) {
+  ::PROTOBUF_NAMESPACE_ID::Arena* message_arena = GetArenaForAllocation();
+  if (message_arena == nullptr) {
+    delete reinterpret_cast< ::PROTOBUF_NAMESPACE_ID::MessageLite*>(_impl_.delete_time_);
+  }
+  if (delete_time) {
+    ::PROTOBUF_NAMESPACE_ID::Arena* submessage_arena =
+        ::PROTOBUF_NAMESPACE_ID::Arena::InternalGetOwningArena(
+                reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(delete_time));
+    if (message_arena != submessage_arena) {
+      delete_time = ::PROTOBUF_NAMESPACE_ID::internal::GetOwnedMessage(
+          message_arena, delete_time, submessage_arena);
+    }
+    
+  } else {
+    
+  }
+  _impl_.delete_time_ = delete_time;
+  // @@protoc_insertion_point(field_set_allocated:sanas.v1.Study.delete_time)
+}
+
+// .google.protobuf.Timestamp expire_time = 21;
+inline bool Study::_internal_has_expire_time() const {
+  return this != internal_default_instance() && _impl_.expire_time_ != nullptr;
+}
+inline bool Study::has_expire_time() const {
+  return _internal_has_expire_time();
+}
+inline const ::PROTOBUF_NAMESPACE_ID::Timestamp& Study::_internal_expire_time() const {
+  const ::PROTOBUF_NAMESPACE_ID::Timestamp* p = _impl_.expire_time_;
+  return p != nullptr ? *p : reinterpret_cast<const ::PROTOBUF_NAMESPACE_ID::Timestamp&>(
+      ::PROTOBUF_NAMESPACE_ID::_Timestamp_default_instance_);
+}
+inline const ::PROTOBUF_NAMESPACE_ID::Timestamp& Study::expire_time() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.Study.expire_time)
+  return _internal_expire_time();
+}
+inline void Study::unsafe_arena_set_allocated_expire_time(
+    ::PROTOBUF_NAMESPACE_ID::Timestamp* expire_time) {
+  if (GetArenaForAllocation() == nullptr) {
+    delete reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(_impl_.expire_time_);
+  }
+  _impl_.expire_time_ = expire_time;
+  if (expire_time) {
+    
+  } else {
+    
+  }
+  // @@protoc_insertion_point(field_unsafe_arena_set_allocated:sanas.v1.Study.expire_time)
+}
+inline ::PROTOBUF_NAMESPACE_ID::Timestamp* Study::release_expire_time() {
+  
+  ::PROTOBUF_NAMESPACE_ID::Timestamp* temp = _impl_.expire_time_;
+  _impl_.expire_time_ = nullptr;
+#ifdef PROTOBUF_FORCE_COPY_IN_RELEASE
+  auto* old =  reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(temp);
+  temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  if (GetArenaForAllocation() == nullptr) { delete old; }
+#else  // PROTOBUF_FORCE_COPY_IN_RELEASE
+  if (GetArenaForAllocation() != nullptr) {
+    temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  }
+#endif  // !PROTOBUF_FORCE_COPY_IN_RELEASE
+  return temp;
+}
+inline ::PROTOBUF_NAMESPACE_ID::Timestamp* Study::unsafe_arena_release_expire_time() {
+  // @@protoc_insertion_point(field_release:sanas.v1.Study.expire_time)
+  
+  ::PROTOBUF_NAMESPACE_ID::Timestamp* temp = _impl_.expire_time_;
+  _impl_.expire_time_ = nullptr;
+  return temp;
+}
+inline ::PROTOBUF_NAMESPACE_ID::Timestamp* Study::_internal_mutable_expire_time() {
+  
+  if (_impl_.expire_time_ == nullptr) {
+    auto* p = CreateMaybeMessage<::PROTOBUF_NAMESPACE_ID::Timestamp>(GetArenaForAllocation());
+    _impl_.expire_time_ = p;
+  }
+  return _impl_.expire_time_;
+}
+inline ::PROTOBUF_NAMESPACE_ID::Timestamp* Study::mutable_expire_time() {
+  ::PROTOBUF_NAMESPACE_ID::Timestamp* _msg = _internal_mutable_expire_time();
+  // @@protoc_insertion_point(field_mutable:sanas.v1.Study.expire_time)
+  return _msg;
+}
+inline void Study::set_allocated_expire_time(::PROTOBUF_NAMESPACE_ID::Timestamp* expire_time) {
+  ::PROTOBUF_NAMESPACE_ID::Arena* message_arena = GetArenaForAllocation();
+  if (message_arena == nullptr) {
+    delete reinterpret_cast< ::PROTOBUF_NAMESPACE_ID::MessageLite*>(_impl_.expire_time_);
+  }
+  if (expire_time) {
+    ::PROTOBUF_NAMESPACE_ID::Arena* submessage_arena =
+        ::PROTOBUF_NAMESPACE_ID::Arena::InternalGetOwningArena(
+                reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(expire_time));
+    if (message_arena != submessage_arena) {
+      expire_time = ::PROTOBUF_NAMESPACE_ID::internal::GetOwnedMessage(
+          message_arena, expire_time, submessage_arena);
+    }
+    
+  } else {
+    
+  }
+  _impl_.expire_time_ = expire_time;
+  // @@protoc_insertion_point(field_set_allocated:sanas.v1.Study.expire_time)
+}
+
 // -------------------------------------------------------------------
 
 // Measurement
@@ -12317,6 +12907,26 @@ inline void ListStudiesRequest::set_allocated_page_token(std::string* page_token
   // @@protoc_insertion_point(field_set_allocated:sanas.v1.ListStudiesRequest.page_token)
 }
 
+// bool show_deleted = 3;
+inline void ListStudiesRequest::clear_show_deleted() {
+  _impl_.show_deleted_ = false;
+}
+inline bool ListStudiesRequest::_internal_show_deleted() const {
+  return _impl_.show_deleted_;
+}
+inline bool ListStudiesRequest::show_deleted() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.ListStudiesRequest.show_deleted)
+  return _internal_show_deleted();
+}
+inline void ListStudiesRequest::_internal_set_show_deleted(bool value) {
+  
+  _impl_.show_deleted_ = value;
+}
+inline void ListStudiesRequest::set_show_deleted(bool value) {
+  _internal_set_show_deleted(value);
+  // @@protoc_insertion_point(field_set:sanas.v1.ListStudiesRequest.show_deleted)
+}
+
 // -------------------------------------------------------------------
 
 // ListStudiesResponse
@@ -12465,9 +13075,267 @@ inline void DeleteStudyRequest::set_allocated_study_id(std::string* study_id) {
   // @@protoc_insertion_point(field_set_allocated:sanas.v1.DeleteStudyRequest.study_id)
 }
 
+// bool purge = 2;
+inline void DeleteStudyRequest::clear_purge() {
+  _impl_.purge_ = false;
+}
+inline bool DeleteStudyRequest::_internal_purge() const {
+  return _impl_.purge_;
+}
+inline bool DeleteStudyRequest::purge() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.DeleteStudyRequest.purge)
+  return _internal_purge();
+}
+inline void DeleteStudyRequest::_internal_set_purge(bool value) {
+  
+  _impl_.purge_ = value;
+}
+inline void DeleteStudyRequest::set_purge(bool value) {
+  _internal_set_purge(value);
+  // @@protoc_insertion_point(field_set:sanas.v1.DeleteStudyRequest.purge)
+}
+
 // -------------------------------------------------------------------
 
 // DeleteStudyResponse
+
+// .sanas.v1.Study study = 1;
+inline bool DeleteStudyResponse::_internal_has_study() const {
+  return this != internal_default_instance() && _impl_.study_ != nullptr;
+}
+inline bool DeleteStudyResponse::has_study() const {
+  return _internal_has_study();
+}
+inline void DeleteStudyResponse::clear_study() {
+  if (GetArenaForAllocation() == nullptr && _impl_.study_ != nullptr) {
+    delete _impl_.study_;
+  }
+  _impl_.study_ = nullptr;
+}
+inline const ::sanas::v1::Study& DeleteStudyResponse::_internal_study() const {
+  const ::sanas::v1::Study* p = _impl_.study_;
+  return p != nullptr ? *p : reinterpret_cast<const ::sanas::v1::Study&>(
+      ::sanas::v1::_Study_default_instance_);
+}
+inline const ::sanas::v1::Study& DeleteStudyResponse::study() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.DeleteStudyResponse.study)
+  return _internal_study();
+}
+inline void DeleteStudyResponse::unsafe_arena_set_allocated_study(
+    ::sanas::v1::Study* study) {
+  if (GetArenaForAllocation() == nullptr) {
+    delete reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(_impl_.study_);
+  }
+  _impl_.study_ = study;
+  if (study) {
+    
+  } else {
+    
+  }
+  // @@protoc_insertion_point(field_unsafe_arena_set_allocated:sanas.v1.DeleteStudyResponse.study)
+}
+inline ::sanas::v1::Study* DeleteStudyResponse::release_study() {
+  
+  ::sanas::v1::Study* temp = _impl_.study_;
+  _impl_.study_ = nullptr;
+#ifdef PROTOBUF_FORCE_COPY_IN_RELEASE
+  auto* old =  reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(temp);
+  temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  if (GetArenaForAllocation() == nullptr) { delete old; }
+#else  // PROTOBUF_FORCE_COPY_IN_RELEASE
+  if (GetArenaForAllocation() != nullptr) {
+    temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  }
+#endif  // !PROTOBUF_FORCE_COPY_IN_RELEASE
+  return temp;
+}
+inline ::sanas::v1::Study* DeleteStudyResponse::unsafe_arena_release_study() {
+  // @@protoc_insertion_point(field_release:sanas.v1.DeleteStudyResponse.study)
+  
+  ::sanas::v1::Study* temp = _impl_.study_;
+  _impl_.study_ = nullptr;
+  return temp;
+}
+inline ::sanas::v1::Study* DeleteStudyResponse::_internal_mutable_study() {
+  
+  if (_impl_.study_ == nullptr) {
+    auto* p = CreateMaybeMessage<::sanas::v1::Study>(GetArenaForAllocation());
+    _impl_.study_ = p;
+  }
+  return _impl_.study_;
+}
+inline ::sanas::v1::Study* DeleteStudyResponse::mutable_study() {
+  ::sanas::v1::Study* _msg = _internal_mutable_study();
+  // @@protoc_insertion_point(field_mutable:sanas.v1.DeleteStudyResponse.study)
+  return _msg;
+}
+inline void DeleteStudyResponse::set_allocated_study(::sanas::v1::Study* study) {
+  ::PROTOBUF_NAMESPACE_ID::Arena* message_arena = GetArenaForAllocation();
+  if (message_arena == nullptr) {
+    delete _impl_.study_;
+  }
+  if (study) {
+    ::PROTOBUF_NAMESPACE_ID::Arena* submessage_arena =
+        ::PROTOBUF_NAMESPACE_ID::Arena::InternalGetOwningArena(study);
+    if (message_arena != submessage_arena) {
+      study = ::PROTOBUF_NAMESPACE_ID::internal::GetOwnedMessage(
+          message_arena, study, submessage_arena);
+    }
+    
+  } else {
+    
+  }
+  _impl_.study_ = study;
+  // @@protoc_insertion_point(field_set_allocated:sanas.v1.DeleteStudyResponse.study)
+}
+
+// -------------------------------------------------------------------
+
+// UndeleteStudyRequest
+
+// string study_id = 1;
+inline void UndeleteStudyRequest::clear_study_id() {
+  _impl_.study_id_.ClearToEmpty();
+}
+inline const std::string& UndeleteStudyRequest::study_id() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.UndeleteStudyRequest.study_id)
+  return _internal_study_id();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void UndeleteStudyRequest::set_study_id(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.study_id_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:sanas.v1.UndeleteStudyRequest.study_id)
+}
+inline std::string* UndeleteStudyRequest::mutable_study_id() {
+  std::string* _s = _internal_mutable_study_id();
+  // @@protoc_insertion_point(field_mutable:sanas.v1.UndeleteStudyRequest.study_id)
+  return _s;
+}
+inline const std::string& UndeleteStudyRequest::_internal_study_id() const {
+  return _impl_.study_id_.Get();
+}
+inline void UndeleteStudyRequest::_internal_set_study_id(const std::string& value) {
+  
+  _impl_.study_id_.Set(value, GetArenaForAllocation());
+}
+inline std::string* UndeleteStudyRequest::_internal_mutable_study_id() {
+  
+  return _impl_.study_id_.Mutable(GetArenaForAllocation());
+}
+inline std::string* UndeleteStudyRequest::release_study_id() {
+  // @@protoc_insertion_point(field_release:sanas.v1.UndeleteStudyRequest.study_id)
+  return _impl_.study_id_.Release();
+}
+inline void UndeleteStudyRequest::set_allocated_study_id(std::string* study_id) {
+  if (study_id != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.study_id_.SetAllocated(study_id, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.study_id_.IsDefault()) {
+    _impl_.study_id_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:sanas.v1.UndeleteStudyRequest.study_id)
+}
+
+// -------------------------------------------------------------------
+
+// UndeleteStudyResponse
+
+// .sanas.v1.Study study = 1;
+inline bool UndeleteStudyResponse::_internal_has_study() const {
+  return this != internal_default_instance() && _impl_.study_ != nullptr;
+}
+inline bool UndeleteStudyResponse::has_study() const {
+  return _internal_has_study();
+}
+inline void UndeleteStudyResponse::clear_study() {
+  if (GetArenaForAllocation() == nullptr && _impl_.study_ != nullptr) {
+    delete _impl_.study_;
+  }
+  _impl_.study_ = nullptr;
+}
+inline const ::sanas::v1::Study& UndeleteStudyResponse::_internal_study() const {
+  const ::sanas::v1::Study* p = _impl_.study_;
+  return p != nullptr ? *p : reinterpret_cast<const ::sanas::v1::Study&>(
+      ::sanas::v1::_Study_default_instance_);
+}
+inline const ::sanas::v1::Study& UndeleteStudyResponse::study() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.UndeleteStudyResponse.study)
+  return _internal_study();
+}
+inline void UndeleteStudyResponse::unsafe_arena_set_allocated_study(
+    ::sanas::v1::Study* study) {
+  if (GetArenaForAllocation() == nullptr) {
+    delete reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(_impl_.study_);
+  }
+  _impl_.study_ = study;
+  if (study) {
+    
+  } else {
+    
+  }
+  // @@protoc_insertion_point(field_unsafe_arena_set_allocated:sanas.v1.UndeleteStudyResponse.study)
+}
+inline ::sanas::v1::Study* UndeleteStudyResponse::release_study() {
+  
+  ::sanas::v1::Study* temp = _impl_.study_;
+  _impl_.study_ = nullptr;
+#ifdef PROTOBUF_FORCE_COPY_IN_RELEASE
+  auto* old =  reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(temp);
+  temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  if (GetArenaForAllocation() == nullptr) { delete old; }
+#else  // PROTOBUF_FORCE_COPY_IN_RELEASE
+  if (GetArenaForAllocation() != nullptr) {
+    temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  }
+#endif  // !PROTOBUF_FORCE_COPY_IN_RELEASE
+  return temp;
+}
+inline ::sanas::v1::Study* UndeleteStudyResponse::unsafe_arena_release_study() {
+  // @@protoc_insertion_point(field_release:sanas.v1.UndeleteStudyResponse.study)
+  
+  ::sanas::v1::Study* temp = _impl_.study_;
+  _impl_.study_ = nullptr;
+  return temp;
+}
+inline ::sanas::v1::Study* UndeleteStudyResponse::_internal_mutable_study() {
+  
+  if (_impl_.study_ == nullptr) {
+    auto* p = CreateMaybeMessage<::sanas::v1::Study>(GetArenaForAllocation());
+    _impl_.study_ = p;
+  }
+  return _impl_.study_;
+}
+inline ::sanas::v1::Study* UndeleteStudyResponse::mutable_study() {
+  ::sanas::v1::Study* _msg = _internal_mutable_study();
+  // @@protoc_insertion_point(field_mutable:sanas.v1.UndeleteStudyResponse.study)
+  return _msg;
+}
+inline void UndeleteStudyResponse::set_allocated_study(::sanas::v1::Study* study) {
+  ::PROTOBUF_NAMESPACE_ID::Arena* message_arena = GetArenaForAllocation();
+  if (message_arena == nullptr) {
+    delete _impl_.study_;
+  }
+  if (study) {
+    ::PROTOBUF_NAMESPACE_ID::Arena* submessage_arena =
+        ::PROTOBUF_NAMESPACE_ID::Arena::InternalGetOwningArena(study);
+    if (message_arena != submessage_arena) {
+      study = ::PROTOBUF_NAMESPACE_ID::internal::GetOwnedMessage(
+          message_arena, study, submessage_arena);
+    }
+    
+  } else {
+    
+  }
+  _impl_.study_ = study;
+  // @@protoc_insertion_point(field_set_allocated:sanas.v1.UndeleteStudyResponse.study)
+}
 
 // -------------------------------------------------------------------
 
@@ -15997,6 +16865,10 @@ inline void SkipTrialResponse::set_budget_remaining(int64_t value) {
 #ifdef __GNUC__
   #pragma GCC diagnostic pop
 #endif  // __GNUC__
+// -------------------------------------------------------------------
+
+// -------------------------------------------------------------------
+
 // -------------------------------------------------------------------
 
 // -------------------------------------------------------------------

@@ -28,6 +28,8 @@ import type { SkipTrialRequest as _sanas_v1_SkipTrialRequest, SkipTrialRequest__
 import type { SkipTrialResponse as _sanas_v1_SkipTrialResponse, SkipTrialResponse__Output as _sanas_v1_SkipTrialResponse__Output } from '../../sanas/v1/SkipTrialResponse';
 import type { SuggestTrialRequest as _sanas_v1_SuggestTrialRequest, SuggestTrialRequest__Output as _sanas_v1_SuggestTrialRequest__Output } from '../../sanas/v1/SuggestTrialRequest';
 import type { SuggestTrialResponse as _sanas_v1_SuggestTrialResponse, SuggestTrialResponse__Output as _sanas_v1_SuggestTrialResponse__Output } from '../../sanas/v1/SuggestTrialResponse';
+import type { UndeleteStudyRequest as _sanas_v1_UndeleteStudyRequest, UndeleteStudyRequest__Output as _sanas_v1_UndeleteStudyRequest__Output } from '../../sanas/v1/UndeleteStudyRequest';
+import type { UndeleteStudyResponse as _sanas_v1_UndeleteStudyResponse, UndeleteStudyResponse__Output as _sanas_v1_UndeleteStudyResponse__Output } from '../../sanas/v1/UndeleteStudyResponse';
 import type { WatchStudyRequest as _sanas_v1_WatchStudyRequest, WatchStudyRequest__Output as _sanas_v1_WatchStudyRequest__Output } from '../../sanas/v1/WatchStudyRequest';
 import type { WatchStudyResponse as _sanas_v1_WatchStudyResponse, WatchStudyResponse__Output as _sanas_v1_WatchStudyResponse__Output } from '../../sanas/v1/WatchStudyResponse';
 
@@ -145,6 +147,15 @@ export interface ControllerServiceClient extends grpc.Client {
   suggestTrial(argument: _sanas_v1_SuggestTrialRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_SuggestTrialResponse__Output>): grpc.ClientUnaryCall;
   suggestTrial(argument: _sanas_v1_SuggestTrialRequest, callback: grpc.requestCallback<_sanas_v1_SuggestTrialResponse__Output>): grpc.ClientUnaryCall;
   
+  UndeleteStudy(argument: _sanas_v1_UndeleteStudyRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_UndeleteStudyResponse__Output>): grpc.ClientUnaryCall;
+  UndeleteStudy(argument: _sanas_v1_UndeleteStudyRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sanas_v1_UndeleteStudyResponse__Output>): grpc.ClientUnaryCall;
+  UndeleteStudy(argument: _sanas_v1_UndeleteStudyRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_UndeleteStudyResponse__Output>): grpc.ClientUnaryCall;
+  UndeleteStudy(argument: _sanas_v1_UndeleteStudyRequest, callback: grpc.requestCallback<_sanas_v1_UndeleteStudyResponse__Output>): grpc.ClientUnaryCall;
+  undeleteStudy(argument: _sanas_v1_UndeleteStudyRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_UndeleteStudyResponse__Output>): grpc.ClientUnaryCall;
+  undeleteStudy(argument: _sanas_v1_UndeleteStudyRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sanas_v1_UndeleteStudyResponse__Output>): grpc.ClientUnaryCall;
+  undeleteStudy(argument: _sanas_v1_UndeleteStudyRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sanas_v1_UndeleteStudyResponse__Output>): grpc.ClientUnaryCall;
+  undeleteStudy(argument: _sanas_v1_UndeleteStudyRequest, callback: grpc.requestCallback<_sanas_v1_UndeleteStudyResponse__Output>): grpc.ClientUnaryCall;
+  
   WatchStudy(argument: _sanas_v1_WatchStudyRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_sanas_v1_WatchStudyResponse__Output>;
   WatchStudy(argument: _sanas_v1_WatchStudyRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_sanas_v1_WatchStudyResponse__Output>;
   watchStudy(argument: _sanas_v1_WatchStudyRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_sanas_v1_WatchStudyResponse__Output>;
@@ -179,6 +190,8 @@ export interface ControllerServiceHandlers extends grpc.UntypedServiceImplementa
   
   SuggestTrial: grpc.handleUnaryCall<_sanas_v1_SuggestTrialRequest__Output, _sanas_v1_SuggestTrialResponse>;
   
+  UndeleteStudy: grpc.handleUnaryCall<_sanas_v1_UndeleteStudyRequest__Output, _sanas_v1_UndeleteStudyResponse>;
+  
   WatchStudy: grpc.handleServerStreamingCall<_sanas_v1_WatchStudyRequest__Output, _sanas_v1_WatchStudyResponse>;
   
 }
@@ -197,5 +210,6 @@ export interface ControllerServiceDefinition extends grpc.ServiceDefinition {
   RestoreStudy: MethodDefinition<_sanas_v1_RestoreStudyRequest, _sanas_v1_RestoreStudyResponse, _sanas_v1_RestoreStudyRequest__Output, _sanas_v1_RestoreStudyResponse__Output>
   SkipTrial: MethodDefinition<_sanas_v1_SkipTrialRequest, _sanas_v1_SkipTrialResponse, _sanas_v1_SkipTrialRequest__Output, _sanas_v1_SkipTrialResponse__Output>
   SuggestTrial: MethodDefinition<_sanas_v1_SuggestTrialRequest, _sanas_v1_SuggestTrialResponse, _sanas_v1_SuggestTrialRequest__Output, _sanas_v1_SuggestTrialResponse__Output>
+  UndeleteStudy: MethodDefinition<_sanas_v1_UndeleteStudyRequest, _sanas_v1_UndeleteStudyResponse, _sanas_v1_UndeleteStudyRequest__Output, _sanas_v1_UndeleteStudyResponse__Output>
   WatchStudy: MethodDefinition<_sanas_v1_WatchStudyRequest, _sanas_v1_WatchStudyResponse, _sanas_v1_WatchStudyRequest__Output, _sanas_v1_WatchStudyResponse__Output>
 }

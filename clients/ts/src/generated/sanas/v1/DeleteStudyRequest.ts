@@ -3,8 +3,10 @@
 
 export interface DeleteStudyRequest {
   'studyId'?: (string);
+  'purge'?: (boolean);
 }
 
 export interface DeleteStudyRequest__Output {
   'studyId': (string);
+  'purge': (boolean);
 }

@@ -17,6 +17,7 @@ export const ErrorReason = {
   ERROR_REASON_TRIAL_NOT_HELD: 'ERROR_REASON_TRIAL_NOT_HELD',
   ERROR_REASON_STALE_TRIAL: 'ERROR_REASON_STALE_TRIAL',
   ERROR_REASON_PERMISSION_DENIED: 'ERROR_REASON_PERMISSION_DENIED',
+  ERROR_REASON_STUDY_DELETED: 'ERROR_REASON_STUDY_DELETED',
 } as const;
 
 export type ErrorReason =
@@ -52,5 +53,7 @@ export type ErrorReason =
   | 14
   | 'ERROR_REASON_PERMISSION_DENIED'
   | 15
+  | 'ERROR_REASON_STUDY_DELETED'
+  | 16
 
 export type ErrorReason__Output = typeof ErrorReason[keyof typeof ErrorReason]

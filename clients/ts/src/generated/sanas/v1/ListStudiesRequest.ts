@@ -4,9 +4,11 @@
 export interface ListStudiesRequest {
   'pageSize'?: (number);
   'pageToken'?: (string);
+  'showDeleted'?: (boolean);
 }
 
 export interface ListStudiesRequest__Output {
   'pageSize': (number);
   'pageToken': (string);
+  'showDeleted': (boolean);
 }

@@ -26,6 +26,8 @@ export interface Study {
   'brokenReason'?: (string);
   'stepsSaved'?: (number | string | Long);
   'uid'?: (string);
+  'deleteTime'?: (_google_protobuf_Timestamp | null);
+  'expireTime'?: (_google_protobuf_Timestamp | null);
   '_bestReward'?: "bestReward";
   '_currentReward'?: "currentReward";
 }
@@ -50,6 +52,8 @@ export interface Study__Output {
   'brokenReason': (string);
   'stepsSaved': (string);
   'uid': (string);
+  'deleteTime': (_google_protobuf_Timestamp__Output | null);
+  'expireTime': (_google_protobuf_Timestamp__Output | null);
   '_bestReward'?: "bestReward";
   '_currentReward'?: "currentReward";
 }

@@ -5,6 +5,7 @@ export const StudyState = {
   STUDY_STATE_ACTIVE: 'STUDY_STATE_ACTIVE',
   STUDY_STATE_COMPLETED: 'STUDY_STATE_COMPLETED',
   STUDY_STATE_BROKEN: 'STUDY_STATE_BROKEN',
+  STUDY_STATE_DELETED: 'STUDY_STATE_DELETED',
 } as const;
 
 export type StudyState =
@@ -16,5 +17,7 @@ export type StudyState =
   | 2
   | 'STUDY_STATE_BROKEN'
   | 3
+  | 'STUDY_STATE_DELETED'
+  | 4
 
 export type StudyState__Output = typeof StudyState[keyof typeof StudyState]

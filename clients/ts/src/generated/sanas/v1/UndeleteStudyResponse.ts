@@ -1,0 +1,11 @@
+// Original file: sanas/v1/sanas.proto
+
+import type { Study as _sanas_v1_Study, Study__Output as _sanas_v1_Study__Output } from '../../sanas/v1/Study';
+
+export interface UndeleteStudyResponse {
+  'study'?: (_sanas_v1_Study | null);
+}
+
+export interface UndeleteStudyResponse__Output {
+  'study': (_sanas_v1_Study__Output | null);
+}
