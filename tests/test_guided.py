@@ -9,13 +9,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from test_replay_constrained import drive_parallel
 
 from sanas.spaces import SpaceConfig
 from sanas_server.guided import GuidedAnnealer, Surrogate
 from sanas_server.journal import Record
 from sanas_server.spec import Constraints, StudyRequest, StudySpec
 from sanas_server.study import POLICIES, Study
-from sanas_server.trials import TrialRecord
 
 TABLE = (5, 5, 5, 5)
 
@@ -133,23 +133,7 @@ def constrained(seed: int, steps: int) -> Study:
 def drive(study: Study, rounds: int, pending: int) -> list[Record]:
     """`pending` trials outstanding, results returned in an order set by their tokens,
     every 5th kind of vector reported infeasible by its trainer."""
-    events: list[Record] = []
-    held: list[TrialRecord] = []
-    for step in range(rounds):
-        while len(held) < pending and study.budget_remaining > 0:
-            trial, event = study.suggest("w", float(step))
-            assert event is not None
-            events.append(event)
-            held.append(trial)
-        if not held:
-            break
-        held.sort(key=lambda t: (sum(t.tokens) * 7919 + t.trial_id) % 13)
-        trial = held.pop(0)
-        infeasible = sum(trial.tokens) % 5 == 0
-        _, event = study.complete(trial.trial_id, rugged(trial.tokens), infeasible, float(step))
-        assert event is not None
-        events.append(event)
-    return events
+    return drive_parallel(study, rounds, pending, rugged, lambda t: sum(t) % 5 == 0)
 
 
 def full_state(study: Study) -> dict[str, Any]:

@@ -40,8 +40,15 @@ def constrained(seed: int, max_flops: int, steps: int) -> Study:
     return Study("s", request, StudySpec.resolve(request), 0.0)
 
 
-def drive_parallel(study: Study, rounds: int, pending: int, reward: Reward) -> list[Record]:
-    """`pending` trials outstanding; results return in an order set by their tokens."""
+def drive_parallel(
+    study: Study,
+    rounds: int,
+    pending: int,
+    reward: Reward,
+    infeasible: Callable[[tuple[int, ...]], bool] = lambda tokens: False,
+) -> list[Record]:
+    """`pending` trials outstanding; results return in an order set by their tokens;
+    `infeasible`: which vectors their trainers report infeasible."""
     events: list[Record] = []
     held: list[TrialRecord] = []
     for step in range(rounds):
@@ -54,7 +61,9 @@ def drive_parallel(study: Study, rounds: int, pending: int, reward: Reward) -> l
             break
         held.sort(key=lambda t: (sum(t.tokens) * 7919 + t.trial_id) % 13)
         trial = held.pop(0)
-        _, event = study.complete(trial.trial_id, reward(trial.tokens), False, float(step))
+        _, event = study.complete(
+            trial.trial_id, reward(trial.tokens), infeasible(trial.tokens), float(step)
+        )
         assert event is not None
         events.append(event)
     return events
