@@ -51,6 +51,7 @@ TIERS = {
         "test_paddleslim_behaviour.py",
         "test_paddleslim_files.py",
         "test_port.py",
+        "test_policy_choice.py",
         "test_porting.py",
         "test_sanas.py",
         "test_security.py",

@@ -416,7 +416,14 @@ def test_live_dashboard_in_browser(
     from selenium.webdriver.support.ui import Select
 
     driver = browser
-    make_study(controller.address, "live", 400, 12, early_stopping=median_stopping(1, 3))
+    make_study(
+        controller.address,
+        "live",
+        400,
+        12,
+        early_stopping=median_stopping(1, 3),
+        policy="model-guided",
+    )
     stop = threading.Event()
     worker = threading.Thread(
         target=trainer, args=(controller.address, "live", stop, 200), daemon=True
@@ -441,6 +448,8 @@ def test_live_dashboard_in_browser(
             return int(find(By.ID, "s-completed").text.replace(",", ""))
 
         eventually(lambda: completed() >= 18, 30)
+        # The policy card: which policy proposes, and how well its model ranks.
+        eventually(lambda: "model-guided, rank correlation" in find(By.ID, "s-policy").text, 30)
         assert driver.execute_script("return window.__same") == 1  # type: ignore[attr-defined]
         eventually(lambda: int(find(By.ID, "chart-reward").get_attribute("data-points")) >= 15, 15)
         assert find(By.CSS_SELECTOR, "#best .block")  # the best architecture's blocks

@@ -12,6 +12,8 @@ from pathlib import Path
 import matplotlib.image
 from helpers import CHECKOUT_ENV
 
+from sanas_server.spec import DEFAULT_POLICY
+
 
 def demo(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
@@ -33,6 +35,7 @@ def test_short_demo_runs_end_to_end(tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     assert "best test accuracy" in run.stdout
     assert "expected time" in run.stdout and "ETA" in run.stdout
+    assert f"proposal policy: {DEFAULT_POLICY}" in run.stdout  # the default, by name
     for noise in ("No ccache found", "we now always track global mean and variance"):
         assert noise not in run.stdout + run.stderr  # Paddle's warnings, trainers' too
     summary = json.loads((out / "best.json").read_text())

@@ -12,8 +12,9 @@ import pytest
 from test_replay_constrained import drive_parallel
 
 from sanas.spaces import SpaceConfig
-from sanas_server.guided import GuidedAnnealer, Surrogate
-from sanas_server.journal import Record
+from sanas_server.errors import InvalidArgument
+from sanas_server.guided import GuidedAnnealer, Surrogate, spearman
+from sanas_server.journal import ANNEALER_FORMAT, FORMAT_VERSION, Record
 from sanas_server.spec import Constraints, StudyRequest, StudySpec
 from sanas_server.study import POLICIES, Study
 
@@ -44,14 +45,17 @@ def test_deterministic_given_a_seed() -> None:
 
 def new_study() -> Study:
     request = StudyRequest(
-        search_spaces=(SpaceConfig("custom", range_table=TABLE),), search_steps=30, seed=2
+        search_spaces=(SpaceConfig("custom", range_table=TABLE),),
+        search_steps=30,
+        seed=2,
+        policy="model-guided",
     )
-    return Study("g", request, StudySpec.resolve(request), 0.0, policy=POLICIES["model-guided"])
+    return Study("g", request, StudySpec.resolve(request), 0.0)
 
 
 def test_plugs_into_study_and_replays_without_refitting() -> None:
     study = new_study()
-    assert isinstance(study.policy, GuidedAnnealer) and Study.DEFAULT_POLICY is not GuidedAnnealer
+    assert isinstance(study.policy, GuidedAnnealer) and POLICIES["model-guided"] is GuidedAnnealer
     records = []
     for step in range(20):
         trial, record = study.suggest("w", float(step))
@@ -60,14 +64,14 @@ def test_plugs_into_study_and_replays_without_refitting() -> None:
         records.append(record)
     assert study.policy.fits > 0
 
-    again = Study.from_header(json.loads(json.dumps(study.header())), policy=GuidedAnnealer)
+    again = Study.from_header(json.loads(json.dumps(study.header())))
     for record in json.loads(json.dumps(records)):
         again.apply(record)
     assert again.policy.fits == 0  # the proposals' tokens were applied, never re-decided
     assert again.trials == study.trials
     assert again.policy.state() == study.policy.state()
 
-    snap = Study.from_header(json.loads(json.dumps(study.header())), policy=GuidedAnnealer)
+    snap = Study.from_header(json.loads(json.dumps(study.header())))
     snap.apply(json.loads(json.dumps(study.snapshot_event())))
     assert snap.policy.fits == 0 and snap.policy.state() == study.policy.state()
 
@@ -126,8 +130,9 @@ def constrained(seed: int, steps: int) -> Study:
         seed=seed,
         constraints=Constraints(max_flops=8_000_000),
         lease_seconds=1e6,  # steps are the clock: no lease runs out
+        policy="model-guided",
     )
-    return Study("s", request, StudySpec.resolve(request), 0.0, policy=GuidedAnnealer)
+    return Study("s", request, StudySpec.resolve(request), 0.0)
 
 
 def drive(study: Study, rounds: int, pending: int) -> list[Record]:
@@ -152,13 +157,13 @@ def test_constrained_out_of_order_replay_is_exact(seed: int) -> None:
     assert study.policy.rejected > 0  # the constraints really bind
     assert any(e.get("infeasible") for e in events)  # and trainers reported some
 
-    again = Study.from_header(json.loads(json.dumps(study.header())), policy=GuidedAnnealer)
+    again = Study.from_header(json.loads(json.dumps(study.header())))
     for event in events:
         again.apply(event)
     assert isinstance(again.policy, GuidedAnnealer) and again.policy.fits == 0
     assert full_state(again) == full_state(study)
 
-    snap = Study.from_header(json.loads(json.dumps(study.header())), policy=GuidedAnnealer)
+    snap = Study.from_header(json.loads(json.dumps(study.header())))
     snap.apply(json.loads(json.dumps(study.snapshot_event())))
     assert full_state(snap) == full_state(study)
 
@@ -167,3 +172,81 @@ def test_constrained_out_of_order_replay_is_exact(seed: int) -> None:
     live = drive(study, 25, 8)
     assert drive(again, 25, 8) == live
     assert drive(snap, 25, 8) == live
+
+
+def test_the_header_names_the_policy_in_the_format_that_introduced_it() -> None:
+    study = new_study()
+    header = json.loads(json.dumps(study.header()))
+    assert header["format"] == FORMAT_VERSION == 3
+    assert header["spec"]["policy"] == header["request"]["policy"] == "model-guided"
+    assert isinstance(Study.from_header(header).policy, GuidedAnnealer)
+    # An annealing study's header is what releases before policies wrote (format 2, no
+    # policy key): a rollback still serves it; it refuses a model-guided one by its format.
+    request = StudyRequest((SpaceConfig("custom", range_table=TABLE),), seed=2)
+    annealing = Study("a", request, StudySpec.resolve(request), 0.0).header()
+    assert annealing["format"] == ANNEALER_FORMAT == 2
+    assert "policy" not in annealing["spec"] and "policy" not in annealing["request"]
+    header["spec"]["policy"] = "bayesian"
+    with pytest.raises(ValueError, match="'bayesian' is not one of"):
+        Study.from_header(header)
+
+
+def test_an_unknown_policy_is_refused_by_name() -> None:
+    request = StudyRequest((SpaceConfig("custom", range_table=TABLE),), policy="tpe")
+    with pytest.raises(InvalidArgument, match="'tpe' is not a proposal policy: use one of"):
+        StudySpec.resolve(request)
+
+
+def test_spearman_matches_its_definition() -> None:
+    assert spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
+    assert spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    assert spearman([1, 1, 1], [1, 2, 3]) == 0.0  # a constant side
+    # Ties take their average rank: x ranks (0.5, 0.5, 2, 3), Pearson of the ranks.
+    rx, ry = np.array([0.5, 0.5, 2, 3]), np.array([0.0, 2, 1, 3])
+    expected = float(np.corrcoef(rx, ry)[0, 1])
+    assert spearman([5, 5, 6, 7], [1, 3, 2, 4]) == pytest.approx(expected)
+
+
+def test_the_model_fit_is_measured_on_results_before_they_were_seen() -> None:
+    """The study's ModelFit: the rank correlation of what the model predicted when it
+    chose a trial with the trial's reward. Each prediction is the surrogate's, fitted on
+    the results before the trial's; replay and a snapshot give the same figure without
+    refitting; an annealing study has none."""
+    study = new_study()
+    policy = study.policy
+    assert isinstance(policy, GuidedAnnealer)
+    records = []
+    pairs = []
+    for step in range(30):
+        seen = len(policy.results)
+        trial, record = study.suggest("w", float(step))
+        assert record is not None
+        records.append(record)
+        predicted = record.get("predicted")
+        if predicted is not None:
+            assert policy.surrogate().x.shape[0] == seen  # fitted before this result
+            expected = float(policy.surrogate().predict(np.array([trial.tokens]))[0])
+            assert predicted == pytest.approx(expected)
+        _, record = study.complete(trial.trial_id, reward(trial.tokens), False, step + 0.5)
+        records.append(record)
+        if predicted is not None:
+            pairs.append((predicted, reward(trial.tokens)))
+    fit = study.summary().model_fit
+    assert fit is not None and fit.trials == min(len(pairs), 20) >= 10
+    last = pairs[-20:]
+    assert fit.rank_correlation == pytest.approx(spearman(*zip(*last, strict=True)))
+    assert fit.rank_correlation > 0.2, fit  # a smooth landscape: it ranks better than chance
+    again = Study.from_header(json.loads(json.dumps(study.header())))
+    for record in json.loads(json.dumps(records)):
+        again.apply(record)
+    snap = Study.from_header(json.loads(json.dumps(study.header())))
+    snap.apply(json.loads(json.dumps(study.snapshot_event())))
+    assert again.summary().model_fit == snap.summary().model_fit == fit
+    assert again.policy.fits == snap.policy.fits == 0
+
+    request = StudyRequest((SpaceConfig("custom", range_table=TABLE),), seed=2)
+    annealing = Study("a", request, StudySpec.resolve(request), 0.0)
+    for step in range(15):
+        trial, _ = annealing.suggest("w", float(step))
+        annealing.complete(trial.trial_id, reward(trial.tokens), False, step + 0.5)
+    assert annealing.summary().model_fit is None

@@ -22,9 +22,9 @@ from sanas_server.policy import (
     SpaceExhausted,
     Standing,
 )
-from sanas_server.spec import StudyRequest, StudySpec
+from sanas_server.spec import DEFAULT_POLICY, POLICY_NAMES, StudyRequest, StudySpec
 from sanas_server.stopping import EarlyStopping, MedianRule
-from sanas_server.study import Study
+from sanas_server.study import POLICIES, Study
 from sanas_server.trials import TrialState
 
 
@@ -122,7 +122,7 @@ def new_study(policy: type[Policy] | None = Ordered) -> Study:
     return Study("s", request, StudySpec.resolve(request), 0.0, policy=policy)
 
 
-def replayed(study: Study, records: list[dict], policy: type[Policy]) -> Study:
+def replayed(study: Study, records: list[dict], policy: type[Policy] | None) -> Study:
     again = Study.from_header(json.loads(json.dumps(study.header())), policy=policy)
     for record in json.loads(json.dumps(records)):
         again.apply(record)
@@ -183,12 +183,14 @@ def test_a_policy_of_its_own_plugs_into_study(with_snapshot: bool) -> None:
     assert again.suggest("w", 9.0)[0].tokens == study.suggest("w", 9.0)[0].tokens == (1, 1)
 
 
-def test_the_annealer_is_the_default_policy() -> None:
+def test_a_study_gets_the_policy_its_spec_names_and_its_header_keeps_it() -> None:
     study = new_study(policy=None)
-    assert type(study.policy) is Annealer and Study.DEFAULT_POLICY is Annealer
+    assert study.spec.policy == DEFAULT_POLICY == "annealer" and type(study.policy) is Annealer
     records = run(study)
-    again = replayed(study, records, Annealer)
+    again = replayed(study, records, policy=None)  # the header names it
+    assert type(again.policy) is Annealer
     assert again.policy.state() == study.policy.state() and again.trials == study.trials
+    assert set(POLICIES) == set(POLICY_NAMES)  # every name a config may give has a class
 
 
 def test_a_proposal_and_a_judgement_are_event_fields() -> None:

@@ -6,6 +6,34 @@ from __future__ import annotations
 from .spaces import SpaceConfig
 from .v1 import sanas_pb2 as pb
 
+# The proposal policies: each StudyConfig.policy value and the name a study's header, the
+# server's config and the command line give it (the server's POLICY_NAMES are these).
+POLICY_NAME_OF_PB: dict[int, str] = {
+    pb.PROPOSAL_POLICY_ANNEALER: "annealer",
+    pb.PROPOSAL_POLICY_MODEL_GUIDED: "model-guided",
+}
+PB_OF_POLICY_NAME: dict[str, int] = {name: value for value, name in POLICY_NAME_OF_PB.items()}
+
+
+def policy_name_of_pb(value: int) -> str | None:
+    """A StudyConfig.policy value's name; None for PROPOSAL_POLICY_UNSPECIFIED; ValueError
+    (naming the values) for a number no release defines."""
+    if value == pb.PROPOSAL_POLICY_UNSPECIFIED:
+        return None
+    if value not in POLICY_NAME_OF_PB:
+        known = ", ".join(f"{pb.ProposalPolicy.Name(v)} ({v})" for v in POLICY_NAME_OF_PB)
+        raise ValueError(f"policy = {value} is not a ProposalPolicy value: use {known}")
+    return POLICY_NAME_OF_PB[value]
+
+
+def policy_pb_of_name(name: str) -> int:
+    """The StudyConfig.policy value of a policy name; ValueError naming the names."""
+    if name not in PB_OF_POLICY_NAME:
+        raise ValueError(
+            f"policy {name!r} is not a proposal policy: use one of {', '.join(PB_OF_POLICY_NAME)}"
+        )
+    return PB_OF_POLICY_NAME[name]
+
 
 def space_config_to_pb(config: SpaceConfig) -> pb.SearchSpaceConfig:
     return pb.SearchSpaceConfig(

@@ -137,6 +137,7 @@ class SANAS:
         flops_input_size: int | None = None,
         early_stopping: pb.EarlyStopping | None = None,
         trainer_group: TrainerGroup | str | None = "auto",
+        policy: str | None = None,
     ) -> None:
         if progress not in (None, "log", "bar"):
             raise ValueError(f"progress={progress!r}: use None, 'log' or 'bar'")
@@ -222,6 +223,7 @@ class SANAS:
                 constraint_input_size=flops_input_size,
                 constraint_in_channels=input_channels,
                 early_stopping=early_stopping,
+                policy=policy,
             )
             passed = {
                 name
@@ -233,6 +235,7 @@ class SANAS:
                     ("seed", seed, None),
                     ("lease_duration", lease_seconds, None),
                     ("constraints", max_flops or max_params, None),
+                    ("policy", policy, None),
                 )
                 if value is not default
             }

@@ -83,6 +83,8 @@ def annealing_differences(
                     mine.constraints.max_params,
                 ),
             )
+        elif name == "policy":
+            x, y = pb.ProposalPolicy.Name(study.policy), pb.ProposalPolicy.Name(mine.policy)
         else:
             x, y = getattr(study, name), getattr(mine, name)
             if not isinstance(x, int | float):  # a repeated field

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .convert import space_config_to_pb
+from .convert import policy_pb_of_name, space_config_to_pb
 from .spaces import SpaceConfig
 from .v1 import sanas_pb2 as pb
 
@@ -25,8 +25,10 @@ def study_config(
     constraint_input_size: int | None = None,
     constraint_in_channels: int | None = None,
     early_stopping: pb.EarlyStopping | None = None,
+    policy: str | None = None,
 ) -> pb.StudyConfig:
-    """Build a StudyConfig from PaddleSlim-style configs (keys, tuples or SpaceConfig)."""
+    """Build a StudyConfig from PaddleSlim-style configs (keys, tuples or SpaceConfig).
+    `policy`: "annealer" or "model-guided" (None: the controller's default)."""
     config = pb.StudyConfig(
         search_spaces=[space_config_to_pb(SpaceConfig.from_user(c)) for c in configs],
         init_tokens=list(init_tokens or ()),
@@ -50,6 +52,8 @@ def study_config(
     )
     if early_stopping is not None:
         config.early_stopping.CopyFrom(early_stopping)
+    if policy is not None:
+        config.policy = policy_pb_of_name(policy)  # type: ignore[assignment]
     return config
 
 

@@ -31,14 +31,17 @@ live one would have.
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import math
+from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from .annealer import Annealer, Outcome
+from .policy import Feasible, ModelFit, Proposal, Standing
 
 # Fresh candidates per proposal, by source (the surrogate picks one of them all).
 BASE_CANDIDATES = 24  # moves from the annealer's base
@@ -59,6 +62,29 @@ RESCALE_EVERY = 10
 NOISE = 0.1  # ridge term, in units of the standardised reward variance
 ACQUISITION = "ucb"  # "ucb" (mean + beta * sd), "ei" (expected improvement) or "mean"
 UCB_BETA = 2.0
+# The operator's measure of the model: rank correlation of its predictions with the
+# results, over this many of the latest results of trials it chose.
+RANKED_RESULTS = 20
+
+
+def spearman(x: Sequence[float], y: Sequence[float]) -> float:
+    """Spearman's rank correlation (ties get their average rank); 0.0 when either side
+    is constant."""
+    rx, ry = _ranks(np.asarray(x, dtype=np.float64)), _ranks(np.asarray(y, dtype=np.float64))
+    sx, sy = float(rx.std()), float(ry.std())
+    if sx == 0.0 or sy == 0.0:
+        return 0.0
+    return float(((rx - rx.mean()) * (ry - ry.mean())).mean() / (sx * sy))
+
+
+def _ranks(v: np.ndarray) -> np.ndarray:
+    order = np.argsort(v, kind="stable")
+    ranks = np.empty(len(v), dtype=np.float64)
+    ranks[order] = np.arange(len(v), dtype=np.float64)
+    for value in np.unique(v):  # ties: their average rank
+        tied = v == value
+        ranks[tied] = ranks[tied].mean()
+    return ranks
 
 
 def mismatches(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -209,6 +235,11 @@ class GuidedAnnealer(Annealer):
         self._surrogate: Surrogate | None = None
         self._fitted_on = -1  # len(results) the cached surrogate was fitted on
         self.fits = 0  # surrogate fits so far (tests: replay never fits)
+        # What the model predicted for each pending trial it chose, and (prediction,
+        # reward) of the latest results of such trials: the operator's ModelFit.
+        self.predicted: dict[tuple[int, ...], float] = {}
+        self.ranked: deque[tuple[float, float]] = deque(maxlen=RANKED_RESULTS)
+        self._pool_means: dict[tuple[int, ...], float] = {}  # this proposal's pool
 
     # -- the surrogate -----------------------------------------------------------------
     def surrogate(self) -> Surrogate:
@@ -291,28 +322,78 @@ class GuidedAnnealer(Annealer):
         surrogate = self.surrogate()
         x = np.array(options, dtype=np.int64)
         if self.acquisition == "mean":
-            return surrogate.predict(x)
+            predicted = surrogate.predict(x)
+            self._pool_means = dict(zip(options, predicted.tolist(), strict=True))
+            return predicted
         pending = None
         if self.believer and self.origins:
             pending = np.array(list(self.origins), dtype=np.int64)
         mean, sd = surrogate.posterior(x, pending)
+        self._pool_means = dict(
+            zip(options, (surrogate.mean + surrogate.std * mean).tolist(), strict=True)
+        )
         if self.acquisition == "ucb":
             ucb: np.ndarray = mean + self.ucb_beta * sd
             return ucb
         return expected_improvement(mean, sd, surrogate.best)
 
+    # -- proposals: the model's prediction travels with the chosen tokens --------------
+    def propose(self, feasible: Feasible | None = None) -> Proposal:
+        self._pool_means = {}
+        proposal = super().propose(feasible)
+        predicted = self._pool_means.get(proposal.tokens)
+        self._pool_means = {}
+        if predicted is None:  # the annealer's own move (warm-up, fallback)
+            return proposal
+        self.predicted[proposal.tokens] = predicted
+        return dataclasses.replace(proposal, predicted=predicted)
+
+    def record(self, proposal: Proposal) -> None:
+        super().record(proposal)
+        if proposal.predicted is not None:
+            self.predicted[proposal.tokens] = proposal.predicted
+
     # -- results -----------------------------------------------------------------------
     def apply_result(
         self, tokens: Sequence[int], reward: float, infeasible: bool, accepted: bool
     ) -> Outcome:
+        key = tuple(tokens)
+        predicted = self.predicted.pop(key, None)
         if not infeasible:
-            self.results.append((tuple(tokens), float(reward)))
+            self.results.append((key, float(reward)))
+            if predicted is not None:
+                self.ranked.append((predicted, float(reward)))
         return super().apply_result(tokens, reward, infeasible, accepted)
+
+    def apply_stop(self, tokens: Sequence[int]) -> None:
+        self.predicted.pop(tuple(tokens), None)
+        super().apply_stop(tokens)
+
+    def apply_skip(self, tokens: Sequence[int]) -> None:
+        self.predicted.pop(tuple(tokens), None)
+        super().apply_skip(tokens)
+
+    def standing(self) -> Standing:
+        standing = super().standing()
+        if len(self.ranked) < 2:
+            return standing
+        predicted, rewards = zip(*self.ranked, strict=True)
+        fit = ModelFit(spearman(predicted, rewards), len(self.ranked))
+        return dataclasses.replace(standing, model_fit=fit)
 
     # -- snapshots ---------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
-        return {**super().state(), "results": [[list(t), r] for t, r in self.results]}
+        return {
+            **super().state(),
+            "results": [[list(t), r] for t, r in self.results],
+            "predicted": [[list(t), p] for t, p in self.predicted.items()],
+            "ranked": [list(pair) for pair in self.ranked],
+        }
 
     def load_state(self, state: dict[str, Any]) -> None:
         super().load_state(state)
         self.results = [(tuple(t), float(r)) for t, r in state.get("results", [])]
+        self.predicted = {tuple(t): float(p) for t, p in state.get("predicted", [])}
+        self.ranked = deque(
+            ((float(p), float(r)) for p, r in state.get("ranked", [])), maxlen=RANKED_RESULTS
+        )

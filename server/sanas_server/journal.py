@@ -30,13 +30,20 @@ from typing import Any, ClassVar, Literal, overload
 from sanas.spaces import VARIANT_OF, SpaceConfig
 
 from .errors import NewerFormat
-from .spec import DEFAULT_LEASE_SECONDS, Constraints, StudyRequest, StudySpec
+from .spec import DEFAULT_LEASE_SECONDS, POLICY_NAMES, Constraints, StudyRequest, StudySpec
 from .stopping import EarlyStopping, rule_from_json, rule_to_json
 from .trials import EMPTY_MEASUREMENTS, Measurements, TrialRecord, TrialState
 
 # The header's "format". 1 (no "format" key): PaddleSlim's space keys meant sanas's own
-# networks, now the "sanas." spaces; 2: those keys mean PaddleSlim's networks.
-FORMAT_VERSION = 2
+# networks, now the "sanas." spaces; 2: those keys mean PaddleSlim's networks; 3: the
+# header may name a proposal policy other than the annealer. A header is written in the
+# oldest format that describes it (ANNEALER_FORMAT for an annealing study, which releases
+# before policies read unchanged), so a rollback refuses a model-guided study by name
+# instead of replaying it with the annealer.
+FORMAT_VERSION = 3
+ANNEALER_FORMAT = 2
+# (compat) The policy of a header without a "policy" key: every study before format 3.
+DEFAULT_POLICY_OF_FORMAT_2 = "annealer"
 # (compat) Namespace of the uids derived for studies whose header predates uids (see
 # derived_study_uid). Fixed forever: changing it would make every such study's trials
 # stale at the next start.
@@ -94,6 +101,7 @@ class Suggest:
     rejected: int | None = None  # proposals rejected by the constraints, so far
     kick: bool = False
     dropped: int = 0  # omitted when 0: older journals replay unchanged
+    predicted: float | None = None  # the model's predicted reward; omitted when None
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,18 +285,22 @@ def derived_study_uid(study_id: str, create_time: float, seed: int) -> str:
 
 
 def encode_header(header: Header) -> dict[str, Any]:
+    spec = {
+        **dataclasses.asdict(header.spec),
+        "search_spaces": None,
+        "early_stopping": early_stopping_to_json(header.spec.early_stopping),
+    }
+    annealing = header.spec.policy == DEFAULT_POLICY_OF_FORMAT_2
+    if annealing:  # what a header without the key means: format 2 describes it
+        del spec["policy"]
     return {
-        "format": FORMAT_VERSION,
+        "format": ANNEALER_FORMAT if annealing else FORMAT_VERSION,
         "study_id": header.study_id,
         # An optional key, so format 2 still describes the header: a sanas without
         # uids reads it unchanged, and a header without it gets a derived uid.
         "uid": header.uid,
         "request": request_to_json(header.request),
-        "spec": {
-            **dataclasses.asdict(header.spec),
-            "search_spaces": None,
-            "early_stopping": early_stopping_to_json(header.spec.early_stopping),
-        },
+        "spec": spec,
         "create_time": header.create_time,
     }
 
@@ -332,6 +344,7 @@ def decode_header(data: dict[str, Any]) -> Header:
         early_stopping=legacy_early_stopping(
             early_stopping_from_json(spec_data.get("early_stopping"))
         ),
+        policy=policy_from_json(spec_data.get("policy", DEFAULT_POLICY_OF_FORMAT_2)),
     )
     uid = data.get("uid")
     if uid is None:
@@ -342,11 +355,20 @@ def decode_header(data: dict[str, Any]) -> Header:
 
 
 def request_to_json(request: StudyRequest) -> dict[str, Any]:
-    return {
+    data = {
         **dataclasses.asdict(request),
         "search_spaces": [dataclasses.asdict(c) for c in request.search_spaces],
         "early_stopping": early_stopping_to_json(request.early_stopping),
     }
+    if request.policy is None:  # omitted: a header of an annealing study stays format 2
+        del data["policy"]
+    return data
+
+
+def policy_from_json(name: Any) -> str:
+    if name not in POLICY_NAMES:
+        raise ValueError(f"the study header's policy {name!r} is not one of {POLICY_NAMES}")
+    return str(name)
 
 
 def request_from_json(data: dict[str, Any]) -> StudyRequest:
@@ -367,6 +389,7 @@ def request_from_json(data: dict[str, Any]) -> StudyRequest:
         lease_seconds=data.get("lease_seconds"),
         constraints=Constraints(**data.get("constraints", {})),
         early_stopping=early_stopping_from_json(data.get("early_stopping")),
+        policy=None if data.get("policy") is None else policy_from_json(data["policy"]),
     )
 
 

@@ -64,6 +64,9 @@ class Proposal:
     rejected: int | None = None  # candidates the constraints refused so far
     kick: bool = False
     dropped: int = 0
+    # The reward a policy's model predicted for the tokens when it chose them (None: no
+    # model chose them), so a replayed study measures its model as the live one did.
+    predicted: float | None = None
 
     def event_fields(self) -> dict[str, Any]:
         """Keyword arguments for journal.Suggest (tokens as the list JSON holds)."""
@@ -90,6 +93,15 @@ class Judgement:
 
 
 @dataclass(frozen=True, slots=True)
+class ModelFit:
+    """How well a policy's model ranked results before seeing them: the Spearman rank
+    correlation of its predictions with the rewards, over `trials` recent results."""
+
+    rank_correlation: float
+    trials: int
+
+
+@dataclass(frozen=True, slots=True)
 class Standing:
     """Where the search stands, for a study's summary."""
 
@@ -99,6 +111,7 @@ class Standing:
     current_reward: float | None
     temperature: float
     rejected_proposals: int  # candidates the constraints refused
+    model_fit: ModelFit | None = None  # None: the policy has no model, or too few results
 
 
 class Policy(ABC):

@@ -17,7 +17,12 @@ from google.protobuf import any_pb2, duration_pb2, timestamp_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from sanas.convert import space_config_from_pb, space_config_to_pb
+from sanas.convert import (
+    policy_name_of_pb,
+    policy_pb_of_name,
+    space_config_from_pb,
+    space_config_to_pb,
+)
 from sanas.spaces import Architecture, SpaceConfig
 from sanas.v1 import sanas_pb2 as pb
 from sanas.v1 import sanas_pb2_grpc
@@ -143,7 +148,15 @@ def request_from_pb(config: pb.StudyConfig) -> StudyRequest:
             max_params=config.constraints.max_params,
         ),
         early_stopping=early_stopping_from_pb(config.early_stopping),
+        policy=policy_from_pb(config.policy),
     )
+
+
+def policy_from_pb(value: int) -> str | None:
+    try:
+        return policy_name_of_pb(value)
+    except ValueError as exc:
+        raise errors.InvalidArgument(str(exc)) from exc
 
 
 def early_stopping_from_pb(config: pb.EarlyStopping) -> EarlyStopping:
@@ -189,6 +202,7 @@ def spec_to_pb(spec: StudySpec) -> pb.StudyConfig:
             max_params=spec.constraints.max_params,
         ),
         early_stopping=early_stopping_to_pb(spec.early_stopping),
+        policy=policy_pb_of_name(spec.policy),  # type: ignore[arg-type]
     )
 
 
@@ -237,6 +251,10 @@ def study_to_pb(s: StudySummary | BrokenStudy) -> pb.Study:
         study.delete_time.CopyFrom(timestamp(s.delete_time))
     if s.expire_time is not None:
         study.expire_time.CopyFrom(timestamp(s.expire_time))
+    if s.model_fit is not None:
+        study.model_fit.CopyFrom(
+            pb.ModelFit(rank_correlation=s.model_fit.rank_correlation, trials=s.model_fit.trials)
+        )
     return study
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sanas.convert import PB_OF_POLICY_NAME
 from sanas.spaces import CombinedSpace, SpaceConfig, SpaceConfigError, check_tokens
 from sanas.spaces.cost import network_cost
 from sanas.wire import STUDY_ID_RULE, is_study_id
@@ -30,6 +31,10 @@ MAX_TOKENS = 10_000
 # What the int64 fields of the answers can carry: sums over a study (steps saved by
 # 2^53-step stops, counts) saturate here instead of failing to render.
 MAX_INT64 = 2**63 - 1
+# The proposal policies a study may name (study.POLICIES maps each to its class), and the
+# one a study gets when its config names none.
+POLICY_NAMES = tuple(PB_OF_POLICY_NAME)
+DEFAULT_POLICY = "annealer"
 
 
 def check_study_id(study_id: str) -> str:
@@ -65,14 +70,15 @@ class StudyRequest:
     lease_seconds: float | None = None
     constraints: Constraints = Constraints()
     early_stopping: EarlyStopping = NEVER_STOP
+    policy: str | None = None  # a POLICY_NAMES entry; None: the default
 
     def differences(self, other: StudyRequest) -> list[str]:
         """Fields that differ, as `name: <self> (existing) vs <other> (requested)`; an
-        unset seed matches any seed."""
+        unset seed or policy matches any (a trainer joining a study need not know them)."""
         out = []
         for f in dataclasses.fields(self):
             mine, theirs = getattr(self, f.name), getattr(other, f.name)
-            if f.name == "seed" and (mine is None or theirs is None):
+            if f.name in ("seed", "policy") and (mine is None or theirs is None):
                 continue
             if mine != theirs:
                 out.append(f"{f.name}: {mine!r} (existing) vs {theirs!r} (requested)")
@@ -93,6 +99,7 @@ class StudySpec:
     lease_seconds: float = DEFAULT_LEASE_SECONDS
     constraints: Constraints = Constraints()
     early_stopping: EarlyStopping = NEVER_STOP
+    policy: str = "annealer"  # what a study without the key (older releases) searched with
 
     @classmethod
     def resolve(cls, request: StudyRequest) -> StudySpec:
@@ -133,6 +140,11 @@ class StudySpec:
                 f"lease_duration = {lease!r} s: must be > 0 and at most {MAX_LEASE_SECONDS:.0f} s"
             )
         constraints = resolve_constraints(request.constraints, space, init)
+        policy = DEFAULT_POLICY if request.policy is None else request.policy
+        if policy not in POLICY_NAMES:
+            raise InvalidArgument(
+                f"policy {policy!r} is not a proposal policy: use one of {', '.join(POLICY_NAMES)}"
+            )
         temperature = default_t if request.init_temperature is None else request.init_temperature
         if not (math.isfinite(temperature) and temperature > 0.0):
             raise InvalidArgument(f"init_temperature = {temperature!r}: must be finite and > 0")
@@ -147,6 +159,7 @@ class StudySpec:
             lease_seconds=float(lease),
             constraints=constraints,
             early_stopping=resolve_early_stopping(request.early_stopping),
+            policy=policy,
         )
 
 

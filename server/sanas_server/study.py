@@ -54,14 +54,22 @@ from .journal import (
     trial_of_row,
 )
 from .leases import RunningTrials
-from .policy import MAX_ABS_REWARD, MAX_REWARDED, Judgement, Policy, Proposal, SpaceExhausted
+from .policy import (
+    MAX_ABS_REWARD,
+    MAX_REWARDED,
+    Judgement,
+    ModelFit,
+    Policy,
+    Proposal,
+    SpaceExhausted,
+)
 from .request_log import RequestLog
 from .spec import MAX_INT64, StudyRequest, StudySpec, resolve_early_stopping
 from .stopping import MAX_RULE_INT, Curve, EarlyStopping, judge
 from .trials import EMPTY_MEASUREMENTS, MAX_MEASUREMENTS, TrialRecord, TrialState
 
 MAX_CLIENT_ID = 128
-# Policies by name (Study(..., policy=POLICIES[name])); the default stays the annealer.
+# The policy class of each name a study's config may give (spec.POLICY_NAMES).
 POLICIES: dict[str, type[Policy]] = {"annealer": Annealer, "model-guided": GuidedAnnealer}
 MAX_SKIP_REASON = 256
 
@@ -89,6 +97,7 @@ class StudySummary:
     # Set (by the controller) while the study is soft-deleted.
     delete_time: float | None = None
     expire_time: float | None = None
+    model_fit: ModelFit | None = None  # how well the policy's model ranks (policy.py)
 
     @property
     def rejected_moves(self) -> int:
@@ -101,9 +110,6 @@ class StudySummary:
 class Study:
     """One search: trials plus the proposal policy, changed only through events."""
 
-    # The policy a study searches with, unless one is given (see policy.py).
-    DEFAULT_POLICY: ClassVar[type[Policy]] = Annealer
-
     def __init__(
         self,
         study_id: str,
@@ -114,13 +120,14 @@ class Study:
         policy: type[Policy] | None = None,
     ) -> None:
         """`uid`: the incarnation's uid as its header keeps it; None mints a new one
-        (a study being created). `policy`: the Policy class (DEFAULT_POLICY when None)."""
+        (a study being created). `policy`: the Policy class, when not the one the spec
+        names (tests plug in their own)."""
         self.study_id = study_id
         self.uid = new_study_uid() if uid is None else uid
         self.request = request
         self.spec = spec
         self.create_time = create_time
-        self.policy: Policy = (policy or self.DEFAULT_POLICY).for_spec(spec)
+        self.policy: Policy = (policy or POLICIES[spec.policy]).for_spec(spec)
         self.trials: list[TrialRecord] = []
         self.counts = dict.fromkeys(TrialState, 0)
         self.lease_expirations = 0
@@ -196,6 +203,7 @@ class Study:
             # 2^53-step stops add up past int64 after 1,024 of them: saturate.
             steps_saved=min(self.steps_saved, MAX_INT64),
             uid=self.uid,
+            model_fit=a.model_fit,
         )
 
     def answer_for(

@@ -23,6 +23,61 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// The algorithm that proposes a study's token vectors. Every policy keeps the
+// annealing's frame: its temperature, acceptance rule and parameters.
+type ProposalPolicy int32
+
+const (
+	// Not set: the server's default for new studies.
+	ProposalPolicy_PROPOSAL_POLICY_UNSPECIFIED ProposalPolicy = 0
+	// Simulated annealing as PaddleSlim's SAController: a random move from the
+	// current base.
+	ProposalPolicy_PROPOSAL_POLICY_ANNEALER ProposalPolicy = 1
+	// Annealing whose moves a surrogate model of the study's results chooses.
+	ProposalPolicy_PROPOSAL_POLICY_MODEL_GUIDED ProposalPolicy = 2
+)
+
+// Enum value maps for ProposalPolicy.
+var (
+	ProposalPolicy_name = map[int32]string{
+		0: "PROPOSAL_POLICY_UNSPECIFIED",
+		1: "PROPOSAL_POLICY_ANNEALER",
+		2: "PROPOSAL_POLICY_MODEL_GUIDED",
+	}
+	ProposalPolicy_value = map[string]int32{
+		"PROPOSAL_POLICY_UNSPECIFIED":  0,
+		"PROPOSAL_POLICY_ANNEALER":     1,
+		"PROPOSAL_POLICY_MODEL_GUIDED": 2,
+	}
+)
+
+func (x ProposalPolicy) Enum() *ProposalPolicy {
+	p := new(ProposalPolicy)
+	*p = x
+	return p
+}
+
+func (x ProposalPolicy) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ProposalPolicy) Descriptor() protoreflect.EnumDescriptor {
+	return file_sanas_v1_sanas_proto_enumTypes[0].Descriptor()
+}
+
+func (ProposalPolicy) Type() protoreflect.EnumType {
+	return &file_sanas_v1_sanas_proto_enumTypes[0]
+}
+
+func (x ProposalPolicy) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ProposalPolicy.Descriptor instead.
+func (ProposalPolicy) EnumDescriptor() ([]byte, []int) {
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{0}
+}
+
 // Direction of the values a trainer reports as progress. Rewards are always
 // maximized (the annealing, the best and every view read them so); a loss goal
 // applies to progress values alone.
@@ -62,11 +117,11 @@ func (x ObjectiveGoal) String() string {
 }
 
 func (ObjectiveGoal) Descriptor() protoreflect.EnumDescriptor {
-	return file_sanas_v1_sanas_proto_enumTypes[0].Descriptor()
+	return file_sanas_v1_sanas_proto_enumTypes[1].Descriptor()
 }
 
 func (ObjectiveGoal) Type() protoreflect.EnumType {
-	return &file_sanas_v1_sanas_proto_enumTypes[0]
+	return &file_sanas_v1_sanas_proto_enumTypes[1]
 }
 
 func (x ObjectiveGoal) Number() protoreflect.EnumNumber {
@@ -75,7 +130,7 @@ func (x ObjectiveGoal) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ObjectiveGoal.Descriptor instead.
 func (ObjectiveGoal) EnumDescriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{0}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{1}
 }
 
 // Life-cycle state of a study.
@@ -128,11 +183,11 @@ func (x StudyState) String() string {
 }
 
 func (StudyState) Descriptor() protoreflect.EnumDescriptor {
-	return file_sanas_v1_sanas_proto_enumTypes[1].Descriptor()
+	return file_sanas_v1_sanas_proto_enumTypes[2].Descriptor()
 }
 
 func (StudyState) Type() protoreflect.EnumType {
-	return &file_sanas_v1_sanas_proto_enumTypes[1]
+	return &file_sanas_v1_sanas_proto_enumTypes[2]
 }
 
 func (x StudyState) Number() protoreflect.EnumNumber {
@@ -141,7 +196,7 @@ func (x StudyState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use StudyState.Descriptor instead.
 func (StudyState) EnumDescriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{1}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{2}
 }
 
 // Life-cycle state of a trial.
@@ -194,11 +249,11 @@ func (x TrialState) String() string {
 }
 
 func (TrialState) Descriptor() protoreflect.EnumDescriptor {
-	return file_sanas_v1_sanas_proto_enumTypes[2].Descriptor()
+	return file_sanas_v1_sanas_proto_enumTypes[3].Descriptor()
 }
 
 func (TrialState) Type() protoreflect.EnumType {
-	return &file_sanas_v1_sanas_proto_enumTypes[2]
+	return &file_sanas_v1_sanas_proto_enumTypes[3]
 }
 
 func (x TrialState) Number() protoreflect.EnumNumber {
@@ -207,7 +262,7 @@ func (x TrialState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use TrialState.Descriptor instead.
 func (TrialState) EnumDescriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{2}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{3}
 }
 
 // Machine-readable error reasons, sent as google.rpc.ErrorInfo.reason.
@@ -311,11 +366,11 @@ func (x ErrorReason) String() string {
 }
 
 func (ErrorReason) Descriptor() protoreflect.EnumDescriptor {
-	return file_sanas_v1_sanas_proto_enumTypes[3].Descriptor()
+	return file_sanas_v1_sanas_proto_enumTypes[4].Descriptor()
 }
 
 func (ErrorReason) Type() protoreflect.EnumType {
-	return &file_sanas_v1_sanas_proto_enumTypes[3]
+	return &file_sanas_v1_sanas_proto_enumTypes[4]
 }
 
 func (x ErrorReason) Number() protoreflect.EnumNumber {
@@ -324,7 +379,7 @@ func (x ErrorReason) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ErrorReason.Descriptor instead.
 func (ErrorReason) EnumDescriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{3}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{4}
 }
 
 // Kinds of study events.
@@ -394,11 +449,11 @@ func (x StudyEventType) String() string {
 }
 
 func (StudyEventType) Descriptor() protoreflect.EnumDescriptor {
-	return file_sanas_v1_sanas_proto_enumTypes[4].Descriptor()
+	return file_sanas_v1_sanas_proto_enumTypes[5].Descriptor()
 }
 
 func (StudyEventType) Type() protoreflect.EnumType {
-	return &file_sanas_v1_sanas_proto_enumTypes[4]
+	return &file_sanas_v1_sanas_proto_enumTypes[5]
 }
 
 func (x StudyEventType) Number() protoreflect.EnumNumber {
@@ -407,7 +462,7 @@ func (x StudyEventType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use StudyEventType.Descriptor instead.
 func (StudyEventType) EnumDescriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{4}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{5}
 }
 
 // One search-space configuration, named as in PaddleSlim's API document.
@@ -531,6 +586,9 @@ type StudyConfig struct {
 	// How running trials are stopped early from their intermediate results
 	// (ReportTrialProgress). Unset: never; trainers may still report progress.
 	EarlyStopping *EarlyStopping `protobuf:"bytes,9,opt,name=early_stopping,json=earlyStopping,proto3" json:"early_stopping,omitempty"`
+	// The algorithm that proposes the trials' token vectors. Unset: the server's
+	// default for new studies, returned in the study's config.
+	Policy        ProposalPolicy `protobuf:"varint,10,opt,name=policy,proto3,enum=sanas.v1.ProposalPolicy" json:"policy,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -626,6 +684,13 @@ func (x *StudyConfig) GetEarlyStopping() *EarlyStopping {
 		return x.EarlyStopping
 	}
 	return nil
+}
+
+func (x *StudyConfig) GetPolicy() ProposalPolicy {
+	if x != nil {
+		return x.Policy
+	}
+	return ProposalPolicy_PROPOSAL_POLICY_UNSPECIFIED
 }
 
 // The median stopping rule (Golovin et al. 2017, as in Vizier and Katib): at
@@ -1315,7 +1380,11 @@ type Study struct {
 	// --deleted-retention at the time of the delete. The controller removes it
 	// (and its files) at that time or shortly after, for good. Set only when
 	// `state` is STUDY_STATE_DELETED.
-	ExpireTime    *timestamppb.Timestamp `protobuf:"bytes,21,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,21,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	// How well the proposal policy's model ranks trials before it sees their
+	// results; unset for a policy without a model (the annealer) and until its
+	// model has predicted two completed trials.
+	ModelFit      *ModelFit `protobuf:"bytes,22,opt,name=model_fit,json=modelFit,proto3" json:"model_fit,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1497,6 +1566,72 @@ func (x *Study) GetExpireTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Study) GetModelFit() *ModelFit {
+	if x != nil {
+		return x.ModelFit
+	}
+	return nil
+}
+
+// How well a study's model predicts results it has not seen yet.
+type ModelFit struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Spearman rank correlation, in [-1, 1], between the reward the model
+	// predicted for each trial when it proposed it and the reward the trial got,
+	// over the latest `trials` completed feasible trials the model chose. 1: it
+	// ranks them exactly; about 0: no better than chance. 0 when either side is
+	// constant.
+	RankCorrelation float64 `protobuf:"fixed64,1,opt,name=rank_correlation,json=rankCorrelation,proto3" json:"rank_correlation,omitempty"`
+	// Trials the correlation is computed over (at most 20).
+	Trials        int32 `protobuf:"varint,2,opt,name=trials,proto3" json:"trials,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ModelFit) Reset() {
+	*x = ModelFit{}
+	mi := &file_sanas_v1_sanas_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModelFit) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModelFit) ProtoMessage() {}
+
+func (x *ModelFit) ProtoReflect() protoreflect.Message {
+	mi := &file_sanas_v1_sanas_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModelFit.ProtoReflect.Descriptor instead.
+func (*ModelFit) Descriptor() ([]byte, []int) {
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ModelFit) GetRankCorrelation() float64 {
+	if x != nil {
+		return x.RankCorrelation
+	}
+	return 0
+}
+
+func (x *ModelFit) GetTrials() int32 {
+	if x != nil {
+		return x.Trials
+	}
+	return 0
+}
+
 // One intermediate result of a trial.
 type Measurement struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1512,7 +1647,7 @@ type Measurement struct {
 
 func (x *Measurement) Reset() {
 	*x = Measurement{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[10]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1524,7 +1659,7 @@ func (x *Measurement) String() string {
 func (*Measurement) ProtoMessage() {}
 
 func (x *Measurement) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[10]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1537,7 +1672,7 @@ func (x *Measurement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Measurement.ProtoReflect.Descriptor instead.
 func (*Measurement) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{10}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Measurement) GetStep() int64 {
@@ -1618,7 +1753,7 @@ type Trial struct {
 
 func (x *Trial) Reset() {
 	*x = Trial{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[11]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1630,7 +1765,7 @@ func (x *Trial) String() string {
 func (*Trial) ProtoMessage() {}
 
 func (x *Trial) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[11]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1643,7 +1778,7 @@ func (x *Trial) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Trial.ProtoReflect.Descriptor instead.
 func (*Trial) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{11}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Trial) GetStudyId() string {
@@ -1792,7 +1927,7 @@ type CreateStudyRequest struct {
 
 func (x *CreateStudyRequest) Reset() {
 	*x = CreateStudyRequest{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[12]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1804,7 +1939,7 @@ func (x *CreateStudyRequest) String() string {
 func (*CreateStudyRequest) ProtoMessage() {}
 
 func (x *CreateStudyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[12]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1817,7 +1952,7 @@ func (x *CreateStudyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateStudyRequest.ProtoReflect.Descriptor instead.
 func (*CreateStudyRequest) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{12}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CreateStudyRequest) GetStudyId() string {
@@ -1847,7 +1982,7 @@ type CreateStudyResponse struct {
 
 func (x *CreateStudyResponse) Reset() {
 	*x = CreateStudyResponse{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[13]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1859,7 +1994,7 @@ func (x *CreateStudyResponse) String() string {
 func (*CreateStudyResponse) ProtoMessage() {}
 
 func (x *CreateStudyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[13]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1872,7 +2007,7 @@ func (x *CreateStudyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateStudyResponse.ProtoReflect.Descriptor instead.
 func (*CreateStudyResponse) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{13}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *CreateStudyResponse) GetStudy() *Study {
@@ -1900,7 +2035,7 @@ type GetStudyRequest struct {
 
 func (x *GetStudyRequest) Reset() {
 	*x = GetStudyRequest{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[14]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1912,7 +2047,7 @@ func (x *GetStudyRequest) String() string {
 func (*GetStudyRequest) ProtoMessage() {}
 
 func (x *GetStudyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[14]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1925,7 +2060,7 @@ func (x *GetStudyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStudyRequest.ProtoReflect.Descriptor instead.
 func (*GetStudyRequest) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{14}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetStudyRequest) GetStudyId() string {
@@ -1946,7 +2081,7 @@ type GetStudyResponse struct {
 
 func (x *GetStudyResponse) Reset() {
 	*x = GetStudyResponse{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[15]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1958,7 +2093,7 @@ func (x *GetStudyResponse) String() string {
 func (*GetStudyResponse) ProtoMessage() {}
 
 func (x *GetStudyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[15]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1971,7 +2106,7 @@ func (x *GetStudyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStudyResponse.ProtoReflect.Descriptor instead.
 func (*GetStudyResponse) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{15}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetStudyResponse) GetStudy() *Study {
@@ -1998,7 +2133,7 @@ type ListStudiesRequest struct {
 
 func (x *ListStudiesRequest) Reset() {
 	*x = ListStudiesRequest{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[16]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2010,7 +2145,7 @@ func (x *ListStudiesRequest) String() string {
 func (*ListStudiesRequest) ProtoMessage() {}
 
 func (x *ListStudiesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[16]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2023,7 +2158,7 @@ func (x *ListStudiesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListStudiesRequest.ProtoReflect.Descriptor instead.
 func (*ListStudiesRequest) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{16}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListStudiesRequest) GetPageSize() int32 {
@@ -2060,7 +2195,7 @@ type ListStudiesResponse struct {
 
 func (x *ListStudiesResponse) Reset() {
 	*x = ListStudiesResponse{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[17]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2072,7 +2207,7 @@ func (x *ListStudiesResponse) String() string {
 func (*ListStudiesResponse) ProtoMessage() {}
 
 func (x *ListStudiesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[17]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2085,7 +2220,7 @@ func (x *ListStudiesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListStudiesResponse.ProtoReflect.Descriptor instead.
 func (*ListStudiesResponse) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{17}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListStudiesResponse) GetStudies() []*Study {
@@ -2117,7 +2252,7 @@ type DeleteStudyRequest struct {
 
 func (x *DeleteStudyRequest) Reset() {
 	*x = DeleteStudyRequest{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[18]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2129,7 +2264,7 @@ func (x *DeleteStudyRequest) String() string {
 func (*DeleteStudyRequest) ProtoMessage() {}
 
 func (x *DeleteStudyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[18]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2142,7 +2277,7 @@ func (x *DeleteStudyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteStudyRequest.ProtoReflect.Descriptor instead.
 func (*DeleteStudyRequest) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{18}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *DeleteStudyRequest) GetStudyId() string {
@@ -2171,7 +2306,7 @@ type DeleteStudyResponse struct {
 
 func (x *DeleteStudyResponse) Reset() {
 	*x = DeleteStudyResponse{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[19]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2183,7 +2318,7 @@ func (x *DeleteStudyResponse) String() string {
 func (*DeleteStudyResponse) ProtoMessage() {}
 
 func (x *DeleteStudyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[19]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2196,7 +2331,7 @@ func (x *DeleteStudyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteStudyResponse.ProtoReflect.Descriptor instead.
 func (*DeleteStudyResponse) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{19}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *DeleteStudyResponse) GetStudy() *Study {
@@ -2217,7 +2352,7 @@ type UndeleteStudyRequest struct {
 
 func (x *UndeleteStudyRequest) Reset() {
 	*x = UndeleteStudyRequest{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[20]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2229,7 +2364,7 @@ func (x *UndeleteStudyRequest) String() string {
 func (*UndeleteStudyRequest) ProtoMessage() {}
 
 func (x *UndeleteStudyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[20]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2242,7 +2377,7 @@ func (x *UndeleteStudyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UndeleteStudyRequest.ProtoReflect.Descriptor instead.
 func (*UndeleteStudyRequest) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{20}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *UndeleteStudyRequest) GetStudyId() string {
@@ -2263,7 +2398,7 @@ type UndeleteStudyResponse struct {
 
 func (x *UndeleteStudyResponse) Reset() {
 	*x = UndeleteStudyResponse{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[21]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2275,7 +2410,7 @@ func (x *UndeleteStudyResponse) String() string {
 func (*UndeleteStudyResponse) ProtoMessage() {}
 
 func (x *UndeleteStudyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[21]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2288,7 +2423,7 @@ func (x *UndeleteStudyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UndeleteStudyResponse.ProtoReflect.Descriptor instead.
 func (*UndeleteStudyResponse) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{21}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *UndeleteStudyResponse) GetStudy() *Study {
@@ -2317,7 +2452,7 @@ type SuggestTrialRequest struct {
 
 func (x *SuggestTrialRequest) Reset() {
 	*x = SuggestTrialRequest{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[22]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2329,7 +2464,7 @@ func (x *SuggestTrialRequest) String() string {
 func (*SuggestTrialRequest) ProtoMessage() {}
 
 func (x *SuggestTrialRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[22]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2342,7 +2477,7 @@ func (x *SuggestTrialRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SuggestTrialRequest.ProtoReflect.Descriptor instead.
 func (*SuggestTrialRequest) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{22}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SuggestTrialRequest) GetStudyId() string {
@@ -2392,7 +2527,7 @@ type SuggestTrialResponse struct {
 
 func (x *SuggestTrialResponse) Reset() {
 	*x = SuggestTrialResponse{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[23]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2404,7 +2539,7 @@ func (x *SuggestTrialResponse) String() string {
 func (*SuggestTrialResponse) ProtoMessage() {}
 
 func (x *SuggestTrialResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[23]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2417,7 +2552,7 @@ func (x *SuggestTrialResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SuggestTrialResponse.ProtoReflect.Descriptor instead.
 func (*SuggestTrialResponse) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{23}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SuggestTrialResponse) GetTrial() *Trial {
@@ -2482,7 +2617,7 @@ type CompleteTrialRequest struct {
 
 func (x *CompleteTrialRequest) Reset() {
 	*x = CompleteTrialRequest{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[24]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2494,7 +2629,7 @@ func (x *CompleteTrialRequest) String() string {
 func (*CompleteTrialRequest) ProtoMessage() {}
 
 func (x *CompleteTrialRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[24]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2507,7 +2642,7 @@ func (x *CompleteTrialRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteTrialRequest.ProtoReflect.Descriptor instead.
 func (*CompleteTrialRequest) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{24}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *CompleteTrialRequest) GetStudyId() string {
@@ -2589,7 +2724,7 @@ type CompleteTrialResponse struct {
 
 func (x *CompleteTrialResponse) Reset() {
 	*x = CompleteTrialResponse{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[25]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2601,7 +2736,7 @@ func (x *CompleteTrialResponse) String() string {
 func (*CompleteTrialResponse) ProtoMessage() {}
 
 func (x *CompleteTrialResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[25]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2614,7 +2749,7 @@ func (x *CompleteTrialResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteTrialResponse.ProtoReflect.Descriptor instead.
 func (*CompleteTrialResponse) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{25}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *CompleteTrialResponse) GetTrial() *Trial {
@@ -2662,7 +2797,7 @@ type HeartbeatTrialRequest struct {
 
 func (x *HeartbeatTrialRequest) Reset() {
 	*x = HeartbeatTrialRequest{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[26]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2674,7 +2809,7 @@ func (x *HeartbeatTrialRequest) String() string {
 func (*HeartbeatTrialRequest) ProtoMessage() {}
 
 func (x *HeartbeatTrialRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[26]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2687,7 +2822,7 @@ func (x *HeartbeatTrialRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatTrialRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatTrialRequest) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{26}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *HeartbeatTrialRequest) GetStudyId() string {
@@ -2737,7 +2872,7 @@ type HeartbeatTrialResponse struct {
 
 func (x *HeartbeatTrialResponse) Reset() {
 	*x = HeartbeatTrialResponse{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[27]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2749,7 +2884,7 @@ func (x *HeartbeatTrialResponse) String() string {
 func (*HeartbeatTrialResponse) ProtoMessage() {}
 
 func (x *HeartbeatTrialResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[27]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2762,7 +2897,7 @@ func (x *HeartbeatTrialResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatTrialResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatTrialResponse) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{27}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *HeartbeatTrialResponse) GetTrial() *Trial {
@@ -2790,7 +2925,7 @@ type ListTrialsRequest struct {
 
 func (x *ListTrialsRequest) Reset() {
 	*x = ListTrialsRequest{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[28]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2802,7 +2937,7 @@ func (x *ListTrialsRequest) String() string {
 func (*ListTrialsRequest) ProtoMessage() {}
 
 func (x *ListTrialsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[28]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2815,7 +2950,7 @@ func (x *ListTrialsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTrialsRequest.ProtoReflect.Descriptor instead.
 func (*ListTrialsRequest) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{28}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ListTrialsRequest) GetStudyId() string {
@@ -2861,7 +2996,7 @@ type ListTrialsResponse struct {
 
 func (x *ListTrialsResponse) Reset() {
 	*x = ListTrialsResponse{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[29]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2873,7 +3008,7 @@ func (x *ListTrialsResponse) String() string {
 func (*ListTrialsResponse) ProtoMessage() {}
 
 func (x *ListTrialsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[29]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2886,7 +3021,7 @@ func (x *ListTrialsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTrialsResponse.ProtoReflect.Descriptor instead.
 func (*ListTrialsResponse) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{29}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ListTrialsResponse) GetTrials() []*Trial {
@@ -2921,7 +3056,7 @@ type WatchStudyRequest struct {
 
 func (x *WatchStudyRequest) Reset() {
 	*x = WatchStudyRequest{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[30]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2933,7 +3068,7 @@ func (x *WatchStudyRequest) String() string {
 func (*WatchStudyRequest) ProtoMessage() {}
 
 func (x *WatchStudyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[30]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2946,7 +3081,7 @@ func (x *WatchStudyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchStudyRequest.ProtoReflect.Descriptor instead.
 func (*WatchStudyRequest) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{30}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *WatchStudyRequest) GetStudyId() string {
@@ -2975,7 +3110,7 @@ type WatchStudyResponse struct {
 
 func (x *WatchStudyResponse) Reset() {
 	*x = WatchStudyResponse{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[31]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2987,7 +3122,7 @@ func (x *WatchStudyResponse) String() string {
 func (*WatchStudyResponse) ProtoMessage() {}
 
 func (x *WatchStudyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[31]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3000,7 +3135,7 @@ func (x *WatchStudyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchStudyResponse.ProtoReflect.Descriptor instead.
 func (*WatchStudyResponse) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{31}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *WatchStudyResponse) GetType() StudyEventType {
@@ -3055,7 +3190,7 @@ type ImportPaddleSlimCheckpointRequest struct {
 
 func (x *ImportPaddleSlimCheckpointRequest) Reset() {
 	*x = ImportPaddleSlimCheckpointRequest{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[32]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3067,7 +3202,7 @@ func (x *ImportPaddleSlimCheckpointRequest) String() string {
 func (*ImportPaddleSlimCheckpointRequest) ProtoMessage() {}
 
 func (x *ImportPaddleSlimCheckpointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[32]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3080,7 +3215,7 @@ func (x *ImportPaddleSlimCheckpointRequest) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use ImportPaddleSlimCheckpointRequest.ProtoReflect.Descriptor instead.
 func (*ImportPaddleSlimCheckpointRequest) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{32}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ImportPaddleSlimCheckpointRequest) GetStudyId() string {
@@ -3117,7 +3252,7 @@ type ImportPaddleSlimCheckpointResponse struct {
 
 func (x *ImportPaddleSlimCheckpointResponse) Reset() {
 	*x = ImportPaddleSlimCheckpointResponse{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[33]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3129,7 +3264,7 @@ func (x *ImportPaddleSlimCheckpointResponse) String() string {
 func (*ImportPaddleSlimCheckpointResponse) ProtoMessage() {}
 
 func (x *ImportPaddleSlimCheckpointResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[33]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3142,7 +3277,7 @@ func (x *ImportPaddleSlimCheckpointResponse) ProtoReflect() protoreflect.Message
 
 // Deprecated: Use ImportPaddleSlimCheckpointResponse.ProtoReflect.Descriptor instead.
 func (*ImportPaddleSlimCheckpointResponse) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{33}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ImportPaddleSlimCheckpointResponse) GetStudy() *Study {
@@ -3170,7 +3305,7 @@ type BackupStudyRequest struct {
 
 func (x *BackupStudyRequest) Reset() {
 	*x = BackupStudyRequest{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[34]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3182,7 +3317,7 @@ func (x *BackupStudyRequest) String() string {
 func (*BackupStudyRequest) ProtoMessage() {}
 
 func (x *BackupStudyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[34]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3195,7 +3330,7 @@ func (x *BackupStudyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupStudyRequest.ProtoReflect.Descriptor instead.
 func (*BackupStudyRequest) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{34}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *BackupStudyRequest) GetStudyId() string {
@@ -3221,7 +3356,7 @@ type BackupStudyResponse struct {
 
 func (x *BackupStudyResponse) Reset() {
 	*x = BackupStudyResponse{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[35]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3233,7 +3368,7 @@ func (x *BackupStudyResponse) String() string {
 func (*BackupStudyResponse) ProtoMessage() {}
 
 func (x *BackupStudyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[35]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3246,7 +3381,7 @@ func (x *BackupStudyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupStudyResponse.ProtoReflect.Descriptor instead.
 func (*BackupStudyResponse) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{35}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *BackupStudyResponse) GetHeader() []byte {
@@ -3286,7 +3421,7 @@ type RestoreStudyRequest struct {
 
 func (x *RestoreStudyRequest) Reset() {
 	*x = RestoreStudyRequest{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[36]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3298,7 +3433,7 @@ func (x *RestoreStudyRequest) String() string {
 func (*RestoreStudyRequest) ProtoMessage() {}
 
 func (x *RestoreStudyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[36]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3311,7 +3446,7 @@ func (x *RestoreStudyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestoreStudyRequest.ProtoReflect.Descriptor instead.
 func (*RestoreStudyRequest) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{36}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *RestoreStudyRequest) GetStudyId() string {
@@ -3348,7 +3483,7 @@ type RestoreStudyResponse struct {
 
 func (x *RestoreStudyResponse) Reset() {
 	*x = RestoreStudyResponse{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[37]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3360,7 +3495,7 @@ func (x *RestoreStudyResponse) String() string {
 func (*RestoreStudyResponse) ProtoMessage() {}
 
 func (x *RestoreStudyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[37]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3373,7 +3508,7 @@ func (x *RestoreStudyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestoreStudyResponse.ProtoReflect.Descriptor instead.
 func (*RestoreStudyResponse) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{37}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *RestoreStudyResponse) GetStudy() *Study {
@@ -3425,7 +3560,7 @@ type ReportTrialProgressRequest struct {
 
 func (x *ReportTrialProgressRequest) Reset() {
 	*x = ReportTrialProgressRequest{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[38]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3437,7 +3572,7 @@ func (x *ReportTrialProgressRequest) String() string {
 func (*ReportTrialProgressRequest) ProtoMessage() {}
 
 func (x *ReportTrialProgressRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[38]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3450,7 +3585,7 @@ func (x *ReportTrialProgressRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportTrialProgressRequest.ProtoReflect.Descriptor instead.
 func (*ReportTrialProgressRequest) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{38}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ReportTrialProgressRequest) GetStudyId() string {
@@ -3531,7 +3666,7 @@ type ReportTrialProgressResponse struct {
 
 func (x *ReportTrialProgressResponse) Reset() {
 	*x = ReportTrialProgressResponse{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[39]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3543,7 +3678,7 @@ func (x *ReportTrialProgressResponse) String() string {
 func (*ReportTrialProgressResponse) ProtoMessage() {}
 
 func (x *ReportTrialProgressResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[39]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3556,7 +3691,7 @@ func (x *ReportTrialProgressResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportTrialProgressResponse.ProtoReflect.Descriptor instead.
 func (*ReportTrialProgressResponse) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{39}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ReportTrialProgressResponse) GetTrial() *Trial {
@@ -3601,7 +3736,7 @@ type SkipTrialRequest struct {
 
 func (x *SkipTrialRequest) Reset() {
 	*x = SkipTrialRequest{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[40]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3613,7 +3748,7 @@ func (x *SkipTrialRequest) String() string {
 func (*SkipTrialRequest) ProtoMessage() {}
 
 func (x *SkipTrialRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[40]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3626,7 +3761,7 @@ func (x *SkipTrialRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SkipTrialRequest.ProtoReflect.Descriptor instead.
 func (*SkipTrialRequest) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{40}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *SkipTrialRequest) GetStudyId() string {
@@ -3684,7 +3819,7 @@ type SkipTrialResponse struct {
 
 func (x *SkipTrialResponse) Reset() {
 	*x = SkipTrialResponse{}
-	mi := &file_sanas_v1_sanas_proto_msgTypes[41]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3696,7 +3831,7 @@ func (x *SkipTrialResponse) String() string {
 func (*SkipTrialResponse) ProtoMessage() {}
 
 func (x *SkipTrialResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanas_v1_sanas_proto_msgTypes[41]
+	mi := &file_sanas_v1_sanas_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3709,7 +3844,7 @@ func (x *SkipTrialResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SkipTrialResponse.ProtoReflect.Descriptor instead.
 func (*SkipTrialResponse) Descriptor() ([]byte, []int) {
-	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{41}
+	return file_sanas_v1_sanas_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *SkipTrialResponse) GetTrial() *Trial {
@@ -3741,7 +3876,7 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"\n" +
 	"block_mask\x18\x05 \x03(\x05R\tblockMask\x12\x1f\n" +
 	"\vrange_table\x18\x06 \x03(\x05R\n" +
-	"rangeTable\"\xeb\x03\n" +
+	"rangeTable\"\x9d\x04\n" +
 	"\vStudyConfig\x12@\n" +
 	"\rsearch_spaces\x18\x01 \x03(\v2\x1b.sanas.v1.SearchSpaceConfigR\fsearchSpaces\x12.\n" +
 	"\x10init_temperature\x18\x02 \x01(\x01H\x00R\x0finitTemperature\x88\x01\x01\x12$\n" +
@@ -3753,7 +3888,9 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"\x04seed\x18\x06 \x01(\x04H\x02R\x04seed\x88\x01\x01\x12@\n" +
 	"\x0elease_duration\x18\a \x01(\v2\x19.google.protobuf.DurationR\rleaseDuration\x127\n" +
 	"\vconstraints\x18\b \x01(\v2\x15.sanas.v1.ConstraintsR\vconstraints\x12>\n" +
-	"\x0eearly_stopping\x18\t \x01(\v2\x17.sanas.v1.EarlyStoppingR\rearlyStoppingB\x13\n" +
+	"\x0eearly_stopping\x18\t \x01(\v2\x17.sanas.v1.EarlyStoppingR\rearlyStopping\x120\n" +
+	"\x06policy\x18\n" +
+	" \x01(\x0e2\x18.sanas.v1.ProposalPolicyR\x06policyB\x13\n" +
 	"\x11_init_temperatureB\x0e\n" +
 	"\f_reduce_rateB\a\n" +
 	"\x05_seed\"R\n" +
@@ -3811,7 +3948,7 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"infeasible\x18\x03 \x01(\x03R\n" +
 	"infeasible\x12\x18\n" +
 	"\astopped\x18\x04 \x01(\x03R\astopped\x12\x18\n" +
-	"\askipped\x18\x05 \x01(\x03R\askipped\"\x9b\a\n" +
+	"\askipped\x18\x05 \x01(\x03R\askipped\"\xcc\a\n" +
 	"\x05Study\x12\x19\n" +
 	"\bstudy_id\x18\x01 \x01(\tR\astudyId\x12-\n" +
 	"\x06config\x18\x02 \x01(\v2\x15.sanas.v1.StudyConfigR\x06config\x12*\n" +
@@ -3841,9 +3978,13 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"\vdelete_time\x18\x14 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"deleteTime\x12;\n" +
 	"\vexpire_time\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"expireTimeB\x0e\n" +
+	"expireTime\x12/\n" +
+	"\tmodel_fit\x18\x16 \x01(\v2\x12.sanas.v1.ModelFitR\bmodelFitB\x0e\n" +
 	"\f_best_rewardB\x11\n" +
-	"\x0f_current_reward\"g\n" +
+	"\x0f_current_reward\"M\n" +
+	"\bModelFit\x12)\n" +
+	"\x10rank_correlation\x18\x01 \x01(\x01R\x0frankCorrelation\x12\x16\n" +
+	"\x06trials\x18\x02 \x01(\x05R\x06trials\"g\n" +
 	"\vMeasurement\x12\x12\n" +
 	"\x04step\x18\x01 \x01(\x03R\x04step\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value\x12.\n" +
@@ -4002,7 +4143,11 @@ const file_sanas_v1_sanas_proto_rawDesc = "" +
 	"\x11trial_fingerprint\x18\x06 \x01(\tR\x10trialFingerprint\"e\n" +
 	"\x11SkipTrialResponse\x12%\n" +
 	"\x05trial\x18\x01 \x01(\v2\x0f.sanas.v1.TrialR\x05trial\x12)\n" +
-	"\x10budget_remaining\x18\x02 \x01(\x03R\x0fbudgetRemaining*i\n" +
+	"\x10budget_remaining\x18\x02 \x01(\x03R\x0fbudgetRemaining*q\n" +
+	"\x0eProposalPolicy\x12\x1f\n" +
+	"\x1bPROPOSAL_POLICY_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18PROPOSAL_POLICY_ANNEALER\x10\x01\x12 \n" +
+	"\x1cPROPOSAL_POLICY_MODEL_GUIDED\x10\x02*i\n" +
 	"\rObjectiveGoal\x12\x1e\n" +
 	"\x1aOBJECTIVE_GOAL_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17OBJECTIVE_GOAL_MAXIMIZE\x10\x01\x12\x1b\n" +
@@ -4083,139 +4228,143 @@ func file_sanas_v1_sanas_proto_rawDescGZIP() []byte {
 	return file_sanas_v1_sanas_proto_rawDescData
 }
 
-var file_sanas_v1_sanas_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_sanas_v1_sanas_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
+var file_sanas_v1_sanas_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
+var file_sanas_v1_sanas_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
 var file_sanas_v1_sanas_proto_goTypes = []any{
-	(ObjectiveGoal)(0),                         // 0: sanas.v1.ObjectiveGoal
-	(StudyState)(0),                            // 1: sanas.v1.StudyState
-	(TrialState)(0),                            // 2: sanas.v1.TrialState
-	(ErrorReason)(0),                           // 3: sanas.v1.ErrorReason
-	(StudyEventType)(0),                        // 4: sanas.v1.StudyEventType
-	(*SearchSpaceConfig)(nil),                  // 5: sanas.v1.SearchSpaceConfig
-	(*StudyConfig)(nil),                        // 6: sanas.v1.StudyConfig
-	(*MedianStoppingRule)(nil),                 // 7: sanas.v1.MedianStoppingRule
-	(*SuccessiveHalvingRule)(nil),              // 8: sanas.v1.SuccessiveHalvingRule
-	(*EarlyStopping)(nil),                      // 9: sanas.v1.EarlyStopping
-	(*Constraints)(nil),                        // 10: sanas.v1.Constraints
-	(*ArchitectureBlock)(nil),                  // 11: sanas.v1.ArchitectureBlock
-	(*Architecture)(nil),                       // 12: sanas.v1.Architecture
-	(*TrialCounts)(nil),                        // 13: sanas.v1.TrialCounts
-	(*Study)(nil),                              // 14: sanas.v1.Study
-	(*Measurement)(nil),                        // 15: sanas.v1.Measurement
-	(*Trial)(nil),                              // 16: sanas.v1.Trial
-	(*CreateStudyRequest)(nil),                 // 17: sanas.v1.CreateStudyRequest
-	(*CreateStudyResponse)(nil),                // 18: sanas.v1.CreateStudyResponse
-	(*GetStudyRequest)(nil),                    // 19: sanas.v1.GetStudyRequest
-	(*GetStudyResponse)(nil),                   // 20: sanas.v1.GetStudyResponse
-	(*ListStudiesRequest)(nil),                 // 21: sanas.v1.ListStudiesRequest
-	(*ListStudiesResponse)(nil),                // 22: sanas.v1.ListStudiesResponse
-	(*DeleteStudyRequest)(nil),                 // 23: sanas.v1.DeleteStudyRequest
-	(*DeleteStudyResponse)(nil),                // 24: sanas.v1.DeleteStudyResponse
-	(*UndeleteStudyRequest)(nil),               // 25: sanas.v1.UndeleteStudyRequest
-	(*UndeleteStudyResponse)(nil),              // 26: sanas.v1.UndeleteStudyResponse
-	(*SuggestTrialRequest)(nil),                // 27: sanas.v1.SuggestTrialRequest
-	(*SuggestTrialResponse)(nil),               // 28: sanas.v1.SuggestTrialResponse
-	(*CompleteTrialRequest)(nil),               // 29: sanas.v1.CompleteTrialRequest
-	(*CompleteTrialResponse)(nil),              // 30: sanas.v1.CompleteTrialResponse
-	(*HeartbeatTrialRequest)(nil),              // 31: sanas.v1.HeartbeatTrialRequest
-	(*HeartbeatTrialResponse)(nil),             // 32: sanas.v1.HeartbeatTrialResponse
-	(*ListTrialsRequest)(nil),                  // 33: sanas.v1.ListTrialsRequest
-	(*ListTrialsResponse)(nil),                 // 34: sanas.v1.ListTrialsResponse
-	(*WatchStudyRequest)(nil),                  // 35: sanas.v1.WatchStudyRequest
-	(*WatchStudyResponse)(nil),                 // 36: sanas.v1.WatchStudyResponse
-	(*ImportPaddleSlimCheckpointRequest)(nil),  // 37: sanas.v1.ImportPaddleSlimCheckpointRequest
-	(*ImportPaddleSlimCheckpointResponse)(nil), // 38: sanas.v1.ImportPaddleSlimCheckpointResponse
-	(*BackupStudyRequest)(nil),                 // 39: sanas.v1.BackupStudyRequest
-	(*BackupStudyResponse)(nil),                // 40: sanas.v1.BackupStudyResponse
-	(*RestoreStudyRequest)(nil),                // 41: sanas.v1.RestoreStudyRequest
-	(*RestoreStudyResponse)(nil),               // 42: sanas.v1.RestoreStudyResponse
-	(*ReportTrialProgressRequest)(nil),         // 43: sanas.v1.ReportTrialProgressRequest
-	(*ReportTrialProgressResponse)(nil),        // 44: sanas.v1.ReportTrialProgressResponse
-	(*SkipTrialRequest)(nil),                   // 45: sanas.v1.SkipTrialRequest
-	(*SkipTrialResponse)(nil),                  // 46: sanas.v1.SkipTrialResponse
-	(*durationpb.Duration)(nil),                // 47: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),              // 48: google.protobuf.Timestamp
+	(ProposalPolicy)(0),                        // 0: sanas.v1.ProposalPolicy
+	(ObjectiveGoal)(0),                         // 1: sanas.v1.ObjectiveGoal
+	(StudyState)(0),                            // 2: sanas.v1.StudyState
+	(TrialState)(0),                            // 3: sanas.v1.TrialState
+	(ErrorReason)(0),                           // 4: sanas.v1.ErrorReason
+	(StudyEventType)(0),                        // 5: sanas.v1.StudyEventType
+	(*SearchSpaceConfig)(nil),                  // 6: sanas.v1.SearchSpaceConfig
+	(*StudyConfig)(nil),                        // 7: sanas.v1.StudyConfig
+	(*MedianStoppingRule)(nil),                 // 8: sanas.v1.MedianStoppingRule
+	(*SuccessiveHalvingRule)(nil),              // 9: sanas.v1.SuccessiveHalvingRule
+	(*EarlyStopping)(nil),                      // 10: sanas.v1.EarlyStopping
+	(*Constraints)(nil),                        // 11: sanas.v1.Constraints
+	(*ArchitectureBlock)(nil),                  // 12: sanas.v1.ArchitectureBlock
+	(*Architecture)(nil),                       // 13: sanas.v1.Architecture
+	(*TrialCounts)(nil),                        // 14: sanas.v1.TrialCounts
+	(*Study)(nil),                              // 15: sanas.v1.Study
+	(*ModelFit)(nil),                           // 16: sanas.v1.ModelFit
+	(*Measurement)(nil),                        // 17: sanas.v1.Measurement
+	(*Trial)(nil),                              // 18: sanas.v1.Trial
+	(*CreateStudyRequest)(nil),                 // 19: sanas.v1.CreateStudyRequest
+	(*CreateStudyResponse)(nil),                // 20: sanas.v1.CreateStudyResponse
+	(*GetStudyRequest)(nil),                    // 21: sanas.v1.GetStudyRequest
+	(*GetStudyResponse)(nil),                   // 22: sanas.v1.GetStudyResponse
+	(*ListStudiesRequest)(nil),                 // 23: sanas.v1.ListStudiesRequest
+	(*ListStudiesResponse)(nil),                // 24: sanas.v1.ListStudiesResponse
+	(*DeleteStudyRequest)(nil),                 // 25: sanas.v1.DeleteStudyRequest
+	(*DeleteStudyResponse)(nil),                // 26: sanas.v1.DeleteStudyResponse
+	(*UndeleteStudyRequest)(nil),               // 27: sanas.v1.UndeleteStudyRequest
+	(*UndeleteStudyResponse)(nil),              // 28: sanas.v1.UndeleteStudyResponse
+	(*SuggestTrialRequest)(nil),                // 29: sanas.v1.SuggestTrialRequest
+	(*SuggestTrialResponse)(nil),               // 30: sanas.v1.SuggestTrialResponse
+	(*CompleteTrialRequest)(nil),               // 31: sanas.v1.CompleteTrialRequest
+	(*CompleteTrialResponse)(nil),              // 32: sanas.v1.CompleteTrialResponse
+	(*HeartbeatTrialRequest)(nil),              // 33: sanas.v1.HeartbeatTrialRequest
+	(*HeartbeatTrialResponse)(nil),             // 34: sanas.v1.HeartbeatTrialResponse
+	(*ListTrialsRequest)(nil),                  // 35: sanas.v1.ListTrialsRequest
+	(*ListTrialsResponse)(nil),                 // 36: sanas.v1.ListTrialsResponse
+	(*WatchStudyRequest)(nil),                  // 37: sanas.v1.WatchStudyRequest
+	(*WatchStudyResponse)(nil),                 // 38: sanas.v1.WatchStudyResponse
+	(*ImportPaddleSlimCheckpointRequest)(nil),  // 39: sanas.v1.ImportPaddleSlimCheckpointRequest
+	(*ImportPaddleSlimCheckpointResponse)(nil), // 40: sanas.v1.ImportPaddleSlimCheckpointResponse
+	(*BackupStudyRequest)(nil),                 // 41: sanas.v1.BackupStudyRequest
+	(*BackupStudyResponse)(nil),                // 42: sanas.v1.BackupStudyResponse
+	(*RestoreStudyRequest)(nil),                // 43: sanas.v1.RestoreStudyRequest
+	(*RestoreStudyResponse)(nil),               // 44: sanas.v1.RestoreStudyResponse
+	(*ReportTrialProgressRequest)(nil),         // 45: sanas.v1.ReportTrialProgressRequest
+	(*ReportTrialProgressResponse)(nil),        // 46: sanas.v1.ReportTrialProgressResponse
+	(*SkipTrialRequest)(nil),                   // 47: sanas.v1.SkipTrialRequest
+	(*SkipTrialResponse)(nil),                  // 48: sanas.v1.SkipTrialResponse
+	(*durationpb.Duration)(nil),                // 49: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),              // 50: google.protobuf.Timestamp
 }
 var file_sanas_v1_sanas_proto_depIdxs = []int32{
-	5,  // 0: sanas.v1.StudyConfig.search_spaces:type_name -> sanas.v1.SearchSpaceConfig
-	47, // 1: sanas.v1.StudyConfig.lease_duration:type_name -> google.protobuf.Duration
-	10, // 2: sanas.v1.StudyConfig.constraints:type_name -> sanas.v1.Constraints
-	9,  // 3: sanas.v1.StudyConfig.early_stopping:type_name -> sanas.v1.EarlyStopping
-	7,  // 4: sanas.v1.EarlyStopping.median:type_name -> sanas.v1.MedianStoppingRule
-	8,  // 5: sanas.v1.EarlyStopping.successive_halving:type_name -> sanas.v1.SuccessiveHalvingRule
-	0,  // 6: sanas.v1.EarlyStopping.goal:type_name -> sanas.v1.ObjectiveGoal
-	11, // 7: sanas.v1.Architecture.blocks:type_name -> sanas.v1.ArchitectureBlock
-	6,  // 8: sanas.v1.Study.config:type_name -> sanas.v1.StudyConfig
-	1,  // 9: sanas.v1.Study.state:type_name -> sanas.v1.StudyState
-	13, // 10: sanas.v1.Study.trial_counts:type_name -> sanas.v1.TrialCounts
-	48, // 11: sanas.v1.Study.create_time:type_name -> google.protobuf.Timestamp
-	48, // 12: sanas.v1.Study.delete_time:type_name -> google.protobuf.Timestamp
-	48, // 13: sanas.v1.Study.expire_time:type_name -> google.protobuf.Timestamp
-	48, // 14: sanas.v1.Measurement.time:type_name -> google.protobuf.Timestamp
-	2,  // 15: sanas.v1.Trial.state:type_name -> sanas.v1.TrialState
-	48, // 16: sanas.v1.Trial.create_time:type_name -> google.protobuf.Timestamp
-	48, // 17: sanas.v1.Trial.complete_time:type_name -> google.protobuf.Timestamp
-	48, // 18: sanas.v1.Trial.lease_expire_time:type_name -> google.protobuf.Timestamp
-	15, // 19: sanas.v1.Trial.measurements:type_name -> sanas.v1.Measurement
-	6,  // 20: sanas.v1.CreateStudyRequest.config:type_name -> sanas.v1.StudyConfig
-	14, // 21: sanas.v1.CreateStudyResponse.study:type_name -> sanas.v1.Study
-	14, // 22: sanas.v1.GetStudyResponse.study:type_name -> sanas.v1.Study
-	14, // 23: sanas.v1.ListStudiesResponse.studies:type_name -> sanas.v1.Study
-	14, // 24: sanas.v1.DeleteStudyResponse.study:type_name -> sanas.v1.Study
-	14, // 25: sanas.v1.UndeleteStudyResponse.study:type_name -> sanas.v1.Study
-	16, // 26: sanas.v1.SuggestTrialResponse.trial:type_name -> sanas.v1.Trial
-	12, // 27: sanas.v1.SuggestTrialResponse.architectures:type_name -> sanas.v1.Architecture
-	16, // 28: sanas.v1.CompleteTrialResponse.trial:type_name -> sanas.v1.Trial
-	16, // 29: sanas.v1.CompleteTrialResponse.next_trial:type_name -> sanas.v1.Trial
-	16, // 30: sanas.v1.HeartbeatTrialResponse.trial:type_name -> sanas.v1.Trial
-	2,  // 31: sanas.v1.ListTrialsRequest.state:type_name -> sanas.v1.TrialState
-	16, // 32: sanas.v1.ListTrialsResponse.trials:type_name -> sanas.v1.Trial
-	4,  // 33: sanas.v1.WatchStudyResponse.type:type_name -> sanas.v1.StudyEventType
-	16, // 34: sanas.v1.WatchStudyResponse.trial:type_name -> sanas.v1.Trial
-	14, // 35: sanas.v1.WatchStudyResponse.study:type_name -> sanas.v1.Study
-	48, // 36: sanas.v1.WatchStudyResponse.event_time:type_name -> google.protobuf.Timestamp
-	15, // 37: sanas.v1.WatchStudyResponse.measurement:type_name -> sanas.v1.Measurement
-	6,  // 38: sanas.v1.ImportPaddleSlimCheckpointRequest.config:type_name -> sanas.v1.StudyConfig
-	14, // 39: sanas.v1.ImportPaddleSlimCheckpointResponse.study:type_name -> sanas.v1.Study
-	14, // 40: sanas.v1.RestoreStudyResponse.study:type_name -> sanas.v1.Study
-	9,  // 41: sanas.v1.ReportTrialProgressRequest.early_stopping:type_name -> sanas.v1.EarlyStopping
-	16, // 42: sanas.v1.ReportTrialProgressResponse.trial:type_name -> sanas.v1.Trial
-	16, // 43: sanas.v1.SkipTrialResponse.trial:type_name -> sanas.v1.Trial
-	17, // 44: sanas.v1.ControllerService.CreateStudy:input_type -> sanas.v1.CreateStudyRequest
-	19, // 45: sanas.v1.ControllerService.GetStudy:input_type -> sanas.v1.GetStudyRequest
-	21, // 46: sanas.v1.ControllerService.ListStudies:input_type -> sanas.v1.ListStudiesRequest
-	23, // 47: sanas.v1.ControllerService.DeleteStudy:input_type -> sanas.v1.DeleteStudyRequest
-	25, // 48: sanas.v1.ControllerService.UndeleteStudy:input_type -> sanas.v1.UndeleteStudyRequest
-	27, // 49: sanas.v1.ControllerService.SuggestTrial:input_type -> sanas.v1.SuggestTrialRequest
-	29, // 50: sanas.v1.ControllerService.CompleteTrial:input_type -> sanas.v1.CompleteTrialRequest
-	31, // 51: sanas.v1.ControllerService.HeartbeatTrial:input_type -> sanas.v1.HeartbeatTrialRequest
-	33, // 52: sanas.v1.ControllerService.ListTrials:input_type -> sanas.v1.ListTrialsRequest
-	35, // 53: sanas.v1.ControllerService.WatchStudy:input_type -> sanas.v1.WatchStudyRequest
-	37, // 54: sanas.v1.ControllerService.ImportPaddleSlimCheckpoint:input_type -> sanas.v1.ImportPaddleSlimCheckpointRequest
-	43, // 55: sanas.v1.ControllerService.ReportTrialProgress:input_type -> sanas.v1.ReportTrialProgressRequest
-	45, // 56: sanas.v1.ControllerService.SkipTrial:input_type -> sanas.v1.SkipTrialRequest
-	39, // 57: sanas.v1.ControllerService.BackupStudy:input_type -> sanas.v1.BackupStudyRequest
-	41, // 58: sanas.v1.ControllerService.RestoreStudy:input_type -> sanas.v1.RestoreStudyRequest
-	18, // 59: sanas.v1.ControllerService.CreateStudy:output_type -> sanas.v1.CreateStudyResponse
-	20, // 60: sanas.v1.ControllerService.GetStudy:output_type -> sanas.v1.GetStudyResponse
-	22, // 61: sanas.v1.ControllerService.ListStudies:output_type -> sanas.v1.ListStudiesResponse
-	24, // 62: sanas.v1.ControllerService.DeleteStudy:output_type -> sanas.v1.DeleteStudyResponse
-	26, // 63: sanas.v1.ControllerService.UndeleteStudy:output_type -> sanas.v1.UndeleteStudyResponse
-	28, // 64: sanas.v1.ControllerService.SuggestTrial:output_type -> sanas.v1.SuggestTrialResponse
-	30, // 65: sanas.v1.ControllerService.CompleteTrial:output_type -> sanas.v1.CompleteTrialResponse
-	32, // 66: sanas.v1.ControllerService.HeartbeatTrial:output_type -> sanas.v1.HeartbeatTrialResponse
-	34, // 67: sanas.v1.ControllerService.ListTrials:output_type -> sanas.v1.ListTrialsResponse
-	36, // 68: sanas.v1.ControllerService.WatchStudy:output_type -> sanas.v1.WatchStudyResponse
-	38, // 69: sanas.v1.ControllerService.ImportPaddleSlimCheckpoint:output_type -> sanas.v1.ImportPaddleSlimCheckpointResponse
-	44, // 70: sanas.v1.ControllerService.ReportTrialProgress:output_type -> sanas.v1.ReportTrialProgressResponse
-	46, // 71: sanas.v1.ControllerService.SkipTrial:output_type -> sanas.v1.SkipTrialResponse
-	40, // 72: sanas.v1.ControllerService.BackupStudy:output_type -> sanas.v1.BackupStudyResponse
-	42, // 73: sanas.v1.ControllerService.RestoreStudy:output_type -> sanas.v1.RestoreStudyResponse
-	59, // [59:74] is the sub-list for method output_type
-	44, // [44:59] is the sub-list for method input_type
-	44, // [44:44] is the sub-list for extension type_name
-	44, // [44:44] is the sub-list for extension extendee
-	0,  // [0:44] is the sub-list for field type_name
+	6,  // 0: sanas.v1.StudyConfig.search_spaces:type_name -> sanas.v1.SearchSpaceConfig
+	49, // 1: sanas.v1.StudyConfig.lease_duration:type_name -> google.protobuf.Duration
+	11, // 2: sanas.v1.StudyConfig.constraints:type_name -> sanas.v1.Constraints
+	10, // 3: sanas.v1.StudyConfig.early_stopping:type_name -> sanas.v1.EarlyStopping
+	0,  // 4: sanas.v1.StudyConfig.policy:type_name -> sanas.v1.ProposalPolicy
+	8,  // 5: sanas.v1.EarlyStopping.median:type_name -> sanas.v1.MedianStoppingRule
+	9,  // 6: sanas.v1.EarlyStopping.successive_halving:type_name -> sanas.v1.SuccessiveHalvingRule
+	1,  // 7: sanas.v1.EarlyStopping.goal:type_name -> sanas.v1.ObjectiveGoal
+	12, // 8: sanas.v1.Architecture.blocks:type_name -> sanas.v1.ArchitectureBlock
+	7,  // 9: sanas.v1.Study.config:type_name -> sanas.v1.StudyConfig
+	2,  // 10: sanas.v1.Study.state:type_name -> sanas.v1.StudyState
+	14, // 11: sanas.v1.Study.trial_counts:type_name -> sanas.v1.TrialCounts
+	50, // 12: sanas.v1.Study.create_time:type_name -> google.protobuf.Timestamp
+	50, // 13: sanas.v1.Study.delete_time:type_name -> google.protobuf.Timestamp
+	50, // 14: sanas.v1.Study.expire_time:type_name -> google.protobuf.Timestamp
+	16, // 15: sanas.v1.Study.model_fit:type_name -> sanas.v1.ModelFit
+	50, // 16: sanas.v1.Measurement.time:type_name -> google.protobuf.Timestamp
+	3,  // 17: sanas.v1.Trial.state:type_name -> sanas.v1.TrialState
+	50, // 18: sanas.v1.Trial.create_time:type_name -> google.protobuf.Timestamp
+	50, // 19: sanas.v1.Trial.complete_time:type_name -> google.protobuf.Timestamp
+	50, // 20: sanas.v1.Trial.lease_expire_time:type_name -> google.protobuf.Timestamp
+	17, // 21: sanas.v1.Trial.measurements:type_name -> sanas.v1.Measurement
+	7,  // 22: sanas.v1.CreateStudyRequest.config:type_name -> sanas.v1.StudyConfig
+	15, // 23: sanas.v1.CreateStudyResponse.study:type_name -> sanas.v1.Study
+	15, // 24: sanas.v1.GetStudyResponse.study:type_name -> sanas.v1.Study
+	15, // 25: sanas.v1.ListStudiesResponse.studies:type_name -> sanas.v1.Study
+	15, // 26: sanas.v1.DeleteStudyResponse.study:type_name -> sanas.v1.Study
+	15, // 27: sanas.v1.UndeleteStudyResponse.study:type_name -> sanas.v1.Study
+	18, // 28: sanas.v1.SuggestTrialResponse.trial:type_name -> sanas.v1.Trial
+	13, // 29: sanas.v1.SuggestTrialResponse.architectures:type_name -> sanas.v1.Architecture
+	18, // 30: sanas.v1.CompleteTrialResponse.trial:type_name -> sanas.v1.Trial
+	18, // 31: sanas.v1.CompleteTrialResponse.next_trial:type_name -> sanas.v1.Trial
+	18, // 32: sanas.v1.HeartbeatTrialResponse.trial:type_name -> sanas.v1.Trial
+	3,  // 33: sanas.v1.ListTrialsRequest.state:type_name -> sanas.v1.TrialState
+	18, // 34: sanas.v1.ListTrialsResponse.trials:type_name -> sanas.v1.Trial
+	5,  // 35: sanas.v1.WatchStudyResponse.type:type_name -> sanas.v1.StudyEventType
+	18, // 36: sanas.v1.WatchStudyResponse.trial:type_name -> sanas.v1.Trial
+	15, // 37: sanas.v1.WatchStudyResponse.study:type_name -> sanas.v1.Study
+	50, // 38: sanas.v1.WatchStudyResponse.event_time:type_name -> google.protobuf.Timestamp
+	17, // 39: sanas.v1.WatchStudyResponse.measurement:type_name -> sanas.v1.Measurement
+	7,  // 40: sanas.v1.ImportPaddleSlimCheckpointRequest.config:type_name -> sanas.v1.StudyConfig
+	15, // 41: sanas.v1.ImportPaddleSlimCheckpointResponse.study:type_name -> sanas.v1.Study
+	15, // 42: sanas.v1.RestoreStudyResponse.study:type_name -> sanas.v1.Study
+	10, // 43: sanas.v1.ReportTrialProgressRequest.early_stopping:type_name -> sanas.v1.EarlyStopping
+	18, // 44: sanas.v1.ReportTrialProgressResponse.trial:type_name -> sanas.v1.Trial
+	18, // 45: sanas.v1.SkipTrialResponse.trial:type_name -> sanas.v1.Trial
+	19, // 46: sanas.v1.ControllerService.CreateStudy:input_type -> sanas.v1.CreateStudyRequest
+	21, // 47: sanas.v1.ControllerService.GetStudy:input_type -> sanas.v1.GetStudyRequest
+	23, // 48: sanas.v1.ControllerService.ListStudies:input_type -> sanas.v1.ListStudiesRequest
+	25, // 49: sanas.v1.ControllerService.DeleteStudy:input_type -> sanas.v1.DeleteStudyRequest
+	27, // 50: sanas.v1.ControllerService.UndeleteStudy:input_type -> sanas.v1.UndeleteStudyRequest
+	29, // 51: sanas.v1.ControllerService.SuggestTrial:input_type -> sanas.v1.SuggestTrialRequest
+	31, // 52: sanas.v1.ControllerService.CompleteTrial:input_type -> sanas.v1.CompleteTrialRequest
+	33, // 53: sanas.v1.ControllerService.HeartbeatTrial:input_type -> sanas.v1.HeartbeatTrialRequest
+	35, // 54: sanas.v1.ControllerService.ListTrials:input_type -> sanas.v1.ListTrialsRequest
+	37, // 55: sanas.v1.ControllerService.WatchStudy:input_type -> sanas.v1.WatchStudyRequest
+	39, // 56: sanas.v1.ControllerService.ImportPaddleSlimCheckpoint:input_type -> sanas.v1.ImportPaddleSlimCheckpointRequest
+	45, // 57: sanas.v1.ControllerService.ReportTrialProgress:input_type -> sanas.v1.ReportTrialProgressRequest
+	47, // 58: sanas.v1.ControllerService.SkipTrial:input_type -> sanas.v1.SkipTrialRequest
+	41, // 59: sanas.v1.ControllerService.BackupStudy:input_type -> sanas.v1.BackupStudyRequest
+	43, // 60: sanas.v1.ControllerService.RestoreStudy:input_type -> sanas.v1.RestoreStudyRequest
+	20, // 61: sanas.v1.ControllerService.CreateStudy:output_type -> sanas.v1.CreateStudyResponse
+	22, // 62: sanas.v1.ControllerService.GetStudy:output_type -> sanas.v1.GetStudyResponse
+	24, // 63: sanas.v1.ControllerService.ListStudies:output_type -> sanas.v1.ListStudiesResponse
+	26, // 64: sanas.v1.ControllerService.DeleteStudy:output_type -> sanas.v1.DeleteStudyResponse
+	28, // 65: sanas.v1.ControllerService.UndeleteStudy:output_type -> sanas.v1.UndeleteStudyResponse
+	30, // 66: sanas.v1.ControllerService.SuggestTrial:output_type -> sanas.v1.SuggestTrialResponse
+	32, // 67: sanas.v1.ControllerService.CompleteTrial:output_type -> sanas.v1.CompleteTrialResponse
+	34, // 68: sanas.v1.ControllerService.HeartbeatTrial:output_type -> sanas.v1.HeartbeatTrialResponse
+	36, // 69: sanas.v1.ControllerService.ListTrials:output_type -> sanas.v1.ListTrialsResponse
+	38, // 70: sanas.v1.ControllerService.WatchStudy:output_type -> sanas.v1.WatchStudyResponse
+	40, // 71: sanas.v1.ControllerService.ImportPaddleSlimCheckpoint:output_type -> sanas.v1.ImportPaddleSlimCheckpointResponse
+	46, // 72: sanas.v1.ControllerService.ReportTrialProgress:output_type -> sanas.v1.ReportTrialProgressResponse
+	48, // 73: sanas.v1.ControllerService.SkipTrial:output_type -> sanas.v1.SkipTrialResponse
+	42, // 74: sanas.v1.ControllerService.BackupStudy:output_type -> sanas.v1.BackupStudyResponse
+	44, // 75: sanas.v1.ControllerService.RestoreStudy:output_type -> sanas.v1.RestoreStudyResponse
+	61, // [61:76] is the sub-list for method output_type
+	46, // [46:61] is the sub-list for method input_type
+	46, // [46:46] is the sub-list for extension type_name
+	46, // [46:46] is the sub-list for extension extendee
+	0,  // [0:46] is the sub-list for field type_name
 }
 
 func init() { file_sanas_v1_sanas_proto_init() }
@@ -4234,8 +4383,8 @@ func file_sanas_v1_sanas_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sanas_v1_sanas_proto_rawDesc), len(file_sanas_v1_sanas_proto_rawDesc)),
-			NumEnums:      5,
-			NumMessages:   42,
+			NumEnums:      6,
+			NumMessages:   43,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..client import Client
+from ..dashboard.index import policy_text
 from ..study_config import study_config
 from ..v1 import sanas_pb2 as pb
 from .views import (
@@ -78,6 +79,7 @@ def cmd_status(client: Client, args: argparse.Namespace) -> int:
                     f"{s.temperature:.4g} (start {s.config.init_temperature:g}, "
                     f"x{s.config.reduce_rate:g} per reward)",
                 ],
+                ["policy", policy_text(s)],
                 ["trials", counts_text(s.trial_counts)],
                 ["moves", f"{s.accepted_moves} accepted, {s.rejected_moves} rejected"],
                 ["lease expirations", s.lease_expirations],

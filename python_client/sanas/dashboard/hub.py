@@ -25,7 +25,7 @@ from typing import Any
 from ..client import Client, WatchStream
 from ..errors import SanasError, StudyDeletedError, StudyNotFoundError, TooManyWatchersError
 from ..v1 import sanas_pb2 as pb
-from .index import Row, TrialIndex
+from .index import Row, TrialIndex, policy_text
 
 log = logging.getLogger("sanas.dashboard")
 
@@ -80,6 +80,8 @@ def study_json(s: pb.Study) -> dict[str, Any]:
         "create_time": s.create_time.seconds + s.create_time.nanos / 1e9,
         "broken_reason": s.broken_reason,
         "steps_saved": s.steps_saved,
+        "policy": policy_text(s),
+        "rank_correlation": s.model_fit.rank_correlation if s.HasField("model_fit") else None,
     }
 
 

@@ -58,6 +58,20 @@ class QueryError(ValueError):
     """A bad table query: the dashboard answers it with HTTP 400 and this message."""
 
 
+def policy_text(s: pb.Study) -> str:
+    """Which policy proposes, and how well its model ranks results before seeing them
+    (the CLI's status and the dashboard's summary say the same)."""
+    name = pb.ProposalPolicy.Name(s.config.policy).removeprefix("PROPOSAL_POLICY_")
+    text = name.lower().replace("_", "-")
+    if s.config.policy == pb.PROPOSAL_POLICY_MODEL_GUIDED:
+        if s.HasField("model_fit"):
+            f = s.model_fit
+            text += f", rank correlation {f.rank_correlation:+.2f} over its last {f.trials}"
+        else:
+            text += ", no ranked result yet"
+    return text
+
+
 def ts(value: Any) -> float | None:
     return value.seconds + value.nanos / 1e9 if value.seconds or value.nanos else None
 

@@ -42,6 +42,7 @@ STUDY_FLAGS = (
     "study",
     "early_stop",
     "early_stop_start",
+    "policy",
 )
 RUN_RECORD = "run.json"
 # Paddle's warnings that say nothing about the demo: one at import, one per training batch.
@@ -95,6 +96,7 @@ def sanas_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "max_flops": args.max_flops,
         "flops_input_size": image_shape(args)[0],
         "early_stopping": early_stopping(args),
+        "policy": args.policy,
     }
 
 
@@ -140,6 +142,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=3,
         help="successive halving's first rung (the median rule: the first epoch at which "
         "it may stop a trial); default 3",
+    )
+    parser.add_argument(
+        "--policy",
+        choices=("annealer", "model-guided"),
+        default=None,
+        help="what proposes the trials (default: the controller's default for new studies)",
     )
     parser.add_argument(
         "--space",

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..dashboard.index import policy_text
 from .options import (
     dataset_name,
     flag_text,
@@ -258,6 +259,7 @@ def print_report(
             + f"; continue the search: {demo_command(study_flags(args), args, '--resume')}"
         )
     print(stopping_text(study, args))
+    print(f"proposal policy: {policy_text(study)}")
     done_text = (
         f"{evaluated} trials evaluated in this run, {done_before} by earlier runs,"
         if done_before

@@ -11,6 +11,12 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class ProposalPolicy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PROPOSAL_POLICY_UNSPECIFIED: _ClassVar[ProposalPolicy]
+    PROPOSAL_POLICY_ANNEALER: _ClassVar[ProposalPolicy]
+    PROPOSAL_POLICY_MODEL_GUIDED: _ClassVar[ProposalPolicy]
+
 class ObjectiveGoal(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     OBJECTIVE_GOAL_UNSPECIFIED: _ClassVar[ObjectiveGoal]
@@ -66,6 +72,9 @@ class StudyEventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     STUDY_EVENT_TYPE_TRIAL_PROGRESS: _ClassVar[StudyEventType]
     STUDY_EVENT_TYPE_TRIAL_STOPPED: _ClassVar[StudyEventType]
     STUDY_EVENT_TYPE_TRIAL_SKIPPED: _ClassVar[StudyEventType]
+PROPOSAL_POLICY_UNSPECIFIED: ProposalPolicy
+PROPOSAL_POLICY_ANNEALER: ProposalPolicy
+PROPOSAL_POLICY_MODEL_GUIDED: ProposalPolicy
 OBJECTIVE_GOAL_UNSPECIFIED: ObjectiveGoal
 OBJECTIVE_GOAL_MAXIMIZE: ObjectiveGoal
 OBJECTIVE_GOAL_MINIMIZE: ObjectiveGoal
@@ -125,7 +134,7 @@ class SearchSpaceConfig(_message.Message):
     def __init__(self, key: _Optional[str] = ..., input_size: _Optional[int] = ..., output_size: _Optional[int] = ..., block_num: _Optional[int] = ..., block_mask: _Optional[_Iterable[int]] = ..., range_table: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class StudyConfig(_message.Message):
-    __slots__ = ("search_spaces", "init_temperature", "reduce_rate", "init_tokens", "search_steps", "seed", "lease_duration", "constraints", "early_stopping")
+    __slots__ = ("search_spaces", "init_temperature", "reduce_rate", "init_tokens", "search_steps", "seed", "lease_duration", "constraints", "early_stopping", "policy")
     SEARCH_SPACES_FIELD_NUMBER: _ClassVar[int]
     INIT_TEMPERATURE_FIELD_NUMBER: _ClassVar[int]
     REDUCE_RATE_FIELD_NUMBER: _ClassVar[int]
@@ -135,6 +144,7 @@ class StudyConfig(_message.Message):
     LEASE_DURATION_FIELD_NUMBER: _ClassVar[int]
     CONSTRAINTS_FIELD_NUMBER: _ClassVar[int]
     EARLY_STOPPING_FIELD_NUMBER: _ClassVar[int]
+    POLICY_FIELD_NUMBER: _ClassVar[int]
     search_spaces: _containers.RepeatedCompositeFieldContainer[SearchSpaceConfig]
     init_temperature: float
     reduce_rate: float
@@ -144,7 +154,8 @@ class StudyConfig(_message.Message):
     lease_duration: _duration_pb2.Duration
     constraints: Constraints
     early_stopping: EarlyStopping
-    def __init__(self, search_spaces: _Optional[_Iterable[_Union[SearchSpaceConfig, _Mapping]]] = ..., init_temperature: _Optional[float] = ..., reduce_rate: _Optional[float] = ..., init_tokens: _Optional[_Iterable[int]] = ..., search_steps: _Optional[int] = ..., seed: _Optional[int] = ..., lease_duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., constraints: _Optional[_Union[Constraints, _Mapping]] = ..., early_stopping: _Optional[_Union[EarlyStopping, _Mapping]] = ...) -> None: ...
+    policy: ProposalPolicy
+    def __init__(self, search_spaces: _Optional[_Iterable[_Union[SearchSpaceConfig, _Mapping]]] = ..., init_temperature: _Optional[float] = ..., reduce_rate: _Optional[float] = ..., init_tokens: _Optional[_Iterable[int]] = ..., search_steps: _Optional[int] = ..., seed: _Optional[int] = ..., lease_duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., constraints: _Optional[_Union[Constraints, _Mapping]] = ..., early_stopping: _Optional[_Union[EarlyStopping, _Mapping]] = ..., policy: _Optional[_Union[ProposalPolicy, str]] = ...) -> None: ...
 
 class MedianStoppingRule(_message.Message):
     __slots__ = ("start_step", "min_trials")
@@ -245,7 +256,7 @@ class TrialCounts(_message.Message):
     def __init__(self, active: _Optional[int] = ..., succeeded: _Optional[int] = ..., infeasible: _Optional[int] = ..., stopped: _Optional[int] = ..., skipped: _Optional[int] = ...) -> None: ...
 
 class Study(_message.Message):
-    __slots__ = ("study_id", "config", "state", "range_table", "best_tokens", "best_reward", "current_tokens", "current_reward", "temperature", "trial_counts", "budget_remaining", "create_time", "lease_expirations", "accepted_moves", "rejected_moves", "rejected_proposals", "broken_reason", "steps_saved", "uid", "delete_time", "expire_time")
+    __slots__ = ("study_id", "config", "state", "range_table", "best_tokens", "best_reward", "current_tokens", "current_reward", "temperature", "trial_counts", "budget_remaining", "create_time", "lease_expirations", "accepted_moves", "rejected_moves", "rejected_proposals", "broken_reason", "steps_saved", "uid", "delete_time", "expire_time", "model_fit")
     STUDY_ID_FIELD_NUMBER: _ClassVar[int]
     CONFIG_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -267,6 +278,7 @@ class Study(_message.Message):
     UID_FIELD_NUMBER: _ClassVar[int]
     DELETE_TIME_FIELD_NUMBER: _ClassVar[int]
     EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIT_FIELD_NUMBER: _ClassVar[int]
     study_id: str
     config: StudyConfig
     state: StudyState
@@ -288,7 +300,16 @@ class Study(_message.Message):
     uid: str
     delete_time: _timestamp_pb2.Timestamp
     expire_time: _timestamp_pb2.Timestamp
-    def __init__(self, study_id: _Optional[str] = ..., config: _Optional[_Union[StudyConfig, _Mapping]] = ..., state: _Optional[_Union[StudyState, str]] = ..., range_table: _Optional[_Iterable[int]] = ..., best_tokens: _Optional[_Iterable[int]] = ..., best_reward: _Optional[float] = ..., current_tokens: _Optional[_Iterable[int]] = ..., current_reward: _Optional[float] = ..., temperature: _Optional[float] = ..., trial_counts: _Optional[_Union[TrialCounts, _Mapping]] = ..., budget_remaining: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lease_expirations: _Optional[int] = ..., accepted_moves: _Optional[int] = ..., rejected_moves: _Optional[int] = ..., rejected_proposals: _Optional[int] = ..., broken_reason: _Optional[str] = ..., steps_saved: _Optional[int] = ..., uid: _Optional[str] = ..., delete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    model_fit: ModelFit
+    def __init__(self, study_id: _Optional[str] = ..., config: _Optional[_Union[StudyConfig, _Mapping]] = ..., state: _Optional[_Union[StudyState, str]] = ..., range_table: _Optional[_Iterable[int]] = ..., best_tokens: _Optional[_Iterable[int]] = ..., best_reward: _Optional[float] = ..., current_tokens: _Optional[_Iterable[int]] = ..., current_reward: _Optional[float] = ..., temperature: _Optional[float] = ..., trial_counts: _Optional[_Union[TrialCounts, _Mapping]] = ..., budget_remaining: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lease_expirations: _Optional[int] = ..., accepted_moves: _Optional[int] = ..., rejected_moves: _Optional[int] = ..., rejected_proposals: _Optional[int] = ..., broken_reason: _Optional[str] = ..., steps_saved: _Optional[int] = ..., uid: _Optional[str] = ..., delete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., model_fit: _Optional[_Union[ModelFit, _Mapping]] = ...) -> None: ...
+
+class ModelFit(_message.Message):
+    __slots__ = ("rank_correlation", "trials")
+    RANK_CORRELATION_FIELD_NUMBER: _ClassVar[int]
+    TRIALS_FIELD_NUMBER: _ClassVar[int]
+    rank_correlation: float
+    trials: int
+    def __init__(self, rank_correlation: _Optional[float] = ..., trials: _Optional[int] = ...) -> None: ...
 
 class Measurement(_message.Message):
     __slots__ = ("step", "value", "time")

@@ -28,6 +28,7 @@ import type { ListTrialsRequest as _sanas_v1_ListTrialsRequest, ListTrialsReques
 import type { ListTrialsResponse as _sanas_v1_ListTrialsResponse, ListTrialsResponse__Output as _sanas_v1_ListTrialsResponse__Output } from './sanas/v1/ListTrialsResponse';
 import type { Measurement as _sanas_v1_Measurement, Measurement__Output as _sanas_v1_Measurement__Output } from './sanas/v1/Measurement';
 import type { MedianStoppingRule as _sanas_v1_MedianStoppingRule, MedianStoppingRule__Output as _sanas_v1_MedianStoppingRule__Output } from './sanas/v1/MedianStoppingRule';
+import type { ModelFit as _sanas_v1_ModelFit, ModelFit__Output as _sanas_v1_ModelFit__Output } from './sanas/v1/ModelFit';
 import type { ReportTrialProgressRequest as _sanas_v1_ReportTrialProgressRequest, ReportTrialProgressRequest__Output as _sanas_v1_ReportTrialProgressRequest__Output } from './sanas/v1/ReportTrialProgressRequest';
 import type { ReportTrialProgressResponse as _sanas_v1_ReportTrialProgressResponse, ReportTrialProgressResponse__Output as _sanas_v1_ReportTrialProgressResponse__Output } from './sanas/v1/ReportTrialProgressResponse';
 import type { RestoreStudyRequest as _sanas_v1_RestoreStudyRequest, RestoreStudyRequest__Output as _sanas_v1_RestoreStudyRequest__Output } from './sanas/v1/RestoreStudyRequest';
@@ -86,7 +87,9 @@ export interface ProtoGrpcType {
       ListTrialsResponse: MessageTypeDefinition<_sanas_v1_ListTrialsResponse, _sanas_v1_ListTrialsResponse__Output>
       Measurement: MessageTypeDefinition<_sanas_v1_Measurement, _sanas_v1_Measurement__Output>
       MedianStoppingRule: MessageTypeDefinition<_sanas_v1_MedianStoppingRule, _sanas_v1_MedianStoppingRule__Output>
+      ModelFit: MessageTypeDefinition<_sanas_v1_ModelFit, _sanas_v1_ModelFit__Output>
       ObjectiveGoal: EnumTypeDefinition
+      ProposalPolicy: EnumTypeDefinition
       ReportTrialProgressRequest: MessageTypeDefinition<_sanas_v1_ReportTrialProgressRequest, _sanas_v1_ReportTrialProgressRequest__Output>
       ReportTrialProgressResponse: MessageTypeDefinition<_sanas_v1_ReportTrialProgressResponse, _sanas_v1_ReportTrialProgressResponse__Output>
       RestoreStudyRequest: MessageTypeDefinition<_sanas_v1_RestoreStudyRequest, _sanas_v1_RestoreStudyRequest__Output>

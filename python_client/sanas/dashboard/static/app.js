@@ -164,7 +164,7 @@ async function studyPage() {
         ["best reward", fmt(s.best_reward, 6), "best"], ["temperature", fmt(s.temperature, 4), "temperature"],
         ["acceptance", acc === null ? "-" : `${(100 * acc).toFixed(1)} %`, "acceptance"],
         ["stopped early", num(c.stopped), "stopped"], ["infeasible", num(c.infeasible), "infeasible"],
-        ["skipped", num(c.skipped), "skipped"]]
+        ["skipped", num(c.skipped), "skipped"], ["policy", s.policy, "policy"]]
         .map(([label, value, key]) => el("div", { class: "card" }, el("small", {}, label), el("strong", { id: `s-${key}` }, value))));
   }
   function drawTrainers(list) {

@@ -55,7 +55,8 @@ PROTOBUF_CONSTEXPR StudyConfig::StudyConfig(
   , /*decltype(_impl_.init_temperature_)*/0
   , /*decltype(_impl_.reduce_rate_)*/0
   , /*decltype(_impl_.search_steps_)*/int64_t{0}
-  , /*decltype(_impl_.seed_)*/uint64_t{0u}} {}
+  , /*decltype(_impl_.seed_)*/uint64_t{0u}
+  , /*decltype(_impl_.policy_)*/0} {}
 struct StudyConfigDefaultTypeInternal {
   PROTOBUF_CONSTEXPR StudyConfigDefaultTypeInternal()
       : _instance(::_pbi::ConstantInitialized{}) {}
@@ -203,6 +204,7 @@ PROTOBUF_CONSTEXPR Study::Study(
   , /*decltype(_impl_.create_time_)*/nullptr
   , /*decltype(_impl_.delete_time_)*/nullptr
   , /*decltype(_impl_.expire_time_)*/nullptr
+  , /*decltype(_impl_.model_fit_)*/nullptr
   , /*decltype(_impl_.best_reward_)*/0
   , /*decltype(_impl_.current_reward_)*/0
   , /*decltype(_impl_.temperature_)*/0
@@ -222,6 +224,20 @@ struct StudyDefaultTypeInternal {
   };
 };
 PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 StudyDefaultTypeInternal _Study_default_instance_;
+PROTOBUF_CONSTEXPR ModelFit::ModelFit(
+    ::_pbi::ConstantInitialized): _impl_{
+    /*decltype(_impl_.rank_correlation_)*/0
+  , /*decltype(_impl_.trials_)*/0
+  , /*decltype(_impl_._cached_size_)*/{}} {}
+struct ModelFitDefaultTypeInternal {
+  PROTOBUF_CONSTEXPR ModelFitDefaultTypeInternal()
+      : _instance(::_pbi::ConstantInitialized{}) {}
+  ~ModelFitDefaultTypeInternal() {}
+  union {
+    ModelFit _instance;
+  };
+};
+PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 ModelFitDefaultTypeInternal _ModelFit_default_instance_;
 PROTOBUF_CONSTEXPR Measurement::Measurement(
     ::_pbi::ConstantInitialized): _impl_{
     /*decltype(_impl_.time_)*/nullptr
@@ -719,8 +735,8 @@ struct SkipTrialResponseDefaultTypeInternal {
 PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 SkipTrialResponseDefaultTypeInternal _SkipTrialResponse_default_instance_;
 }  // namespace v1
 }  // namespace sanas
-static ::_pb::Metadata file_level_metadata_sanas_2fv1_2fsanas_2eproto[42];
-static const ::_pb::EnumDescriptor* file_level_enum_descriptors_sanas_2fv1_2fsanas_2eproto[5];
+static ::_pb::Metadata file_level_metadata_sanas_2fv1_2fsanas_2eproto[43];
+static const ::_pb::EnumDescriptor* file_level_enum_descriptors_sanas_2fv1_2fsanas_2eproto[6];
 static constexpr ::_pb::ServiceDescriptor const** file_level_service_descriptors_sanas_2fv1_2fsanas_2eproto = nullptr;
 
 const uint32_t TableStruct_sanas_2fv1_2fsanas_2eproto::offsets[] PROTOBUF_SECTION_VARIABLE(protodesc_cold) = {
@@ -751,12 +767,14 @@ const uint32_t TableStruct_sanas_2fv1_2fsanas_2eproto::offsets[] PROTOBUF_SECTIO
   PROTOBUF_FIELD_OFFSET(::sanas::v1::StudyConfig, _impl_.lease_duration_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::StudyConfig, _impl_.constraints_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::StudyConfig, _impl_.early_stopping_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::StudyConfig, _impl_.policy_),
   ~0u,
   0,
   1,
   ~0u,
   ~0u,
   2,
+  ~0u,
   ~0u,
   ~0u,
   ~0u,
@@ -865,6 +883,7 @@ const uint32_t TableStruct_sanas_2fv1_2fsanas_2eproto::offsets[] PROTOBUF_SECTIO
   PROTOBUF_FIELD_OFFSET(::sanas::v1::Study, _impl_.uid_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::Study, _impl_.delete_time_),
   PROTOBUF_FIELD_OFFSET(::sanas::v1::Study, _impl_.expire_time_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::Study, _impl_.model_fit_),
   ~0u,
   ~0u,
   ~0u,
@@ -886,6 +905,15 @@ const uint32_t TableStruct_sanas_2fv1_2fsanas_2eproto::offsets[] PROTOBUF_SECTIO
   ~0u,
   ~0u,
   ~0u,
+  ~0u,
+  ~0u,  // no _has_bits_
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::ModelFit, _internal_metadata_),
+  ~0u,  // no _extensions_
+  ~0u,  // no _oneof_case_
+  ~0u,  // no _weak_field_map_
+  ~0u,  // no _inlined_string_donated_
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::ModelFit, _impl_.rank_correlation_),
+  PROTOBUF_FIELD_OFFSET(::sanas::v1::ModelFit, _impl_.trials_),
   ~0u,  // no _has_bits_
   PROTOBUF_FIELD_OFFSET(::sanas::v1::Measurement, _internal_metadata_),
   ~0u,  // no _extensions_
@@ -1191,47 +1219,48 @@ const uint32_t TableStruct_sanas_2fv1_2fsanas_2eproto::offsets[] PROTOBUF_SECTIO
 };
 static const ::_pbi::MigrationSchema schemas[] PROTOBUF_SECTION_VARIABLE(protodesc_cold) = {
   { 0, -1, -1, sizeof(::sanas::v1::SearchSpaceConfig)},
-  { 12, 27, -1, sizeof(::sanas::v1::StudyConfig)},
-  { 36, -1, -1, sizeof(::sanas::v1::MedianStoppingRule)},
-  { 44, -1, -1, sizeof(::sanas::v1::SuccessiveHalvingRule)},
-  { 53, -1, -1, sizeof(::sanas::v1::EarlyStopping)},
-  { 64, -1, -1, sizeof(::sanas::v1::Constraints)},
-  { 74, -1, -1, sizeof(::sanas::v1::ArchitectureBlock)},
-  { 94, -1, -1, sizeof(::sanas::v1::Architecture)},
-  { 103, -1, -1, sizeof(::sanas::v1::TrialCounts)},
-  { 114, 141, -1, sizeof(::sanas::v1::Study)},
-  { 162, -1, -1, sizeof(::sanas::v1::Measurement)},
-  { 171, -1, -1, sizeof(::sanas::v1::Trial)},
-  { 196, -1, -1, sizeof(::sanas::v1::CreateStudyRequest)},
-  { 204, -1, -1, sizeof(::sanas::v1::CreateStudyResponse)},
-  { 212, -1, -1, sizeof(::sanas::v1::GetStudyRequest)},
-  { 219, -1, -1, sizeof(::sanas::v1::GetStudyResponse)},
-  { 226, -1, -1, sizeof(::sanas::v1::ListStudiesRequest)},
-  { 235, -1, -1, sizeof(::sanas::v1::ListStudiesResponse)},
-  { 243, -1, -1, sizeof(::sanas::v1::DeleteStudyRequest)},
-  { 251, -1, -1, sizeof(::sanas::v1::DeleteStudyResponse)},
-  { 258, -1, -1, sizeof(::sanas::v1::UndeleteStudyRequest)},
-  { 265, -1, -1, sizeof(::sanas::v1::UndeleteStudyResponse)},
-  { 272, -1, -1, sizeof(::sanas::v1::SuggestTrialRequest)},
-  { 282, -1, -1, sizeof(::sanas::v1::SuggestTrialResponse)},
-  { 292, -1, -1, sizeof(::sanas::v1::CompleteTrialRequest)},
-  { 307, -1, -1, sizeof(::sanas::v1::CompleteTrialResponse)},
-  { 316, -1, -1, sizeof(::sanas::v1::HeartbeatTrialRequest)},
-  { 327, -1, -1, sizeof(::sanas::v1::HeartbeatTrialResponse)},
-  { 334, -1, -1, sizeof(::sanas::v1::ListTrialsRequest)},
-  { 344, -1, -1, sizeof(::sanas::v1::ListTrialsResponse)},
-  { 353, -1, -1, sizeof(::sanas::v1::WatchStudyRequest)},
-  { 360, -1, -1, sizeof(::sanas::v1::WatchStudyResponse)},
-  { 371, -1, -1, sizeof(::sanas::v1::ImportPaddleSlimCheckpointRequest)},
-  { 380, -1, -1, sizeof(::sanas::v1::ImportPaddleSlimCheckpointResponse)},
-  { 388, -1, -1, sizeof(::sanas::v1::BackupStudyRequest)},
-  { 395, -1, -1, sizeof(::sanas::v1::BackupStudyResponse)},
-  { 404, -1, -1, sizeof(::sanas::v1::RestoreStudyRequest)},
-  { 413, -1, -1, sizeof(::sanas::v1::RestoreStudyResponse)},
-  { 421, -1, -1, sizeof(::sanas::v1::ReportTrialProgressRequest)},
-  { 436, -1, -1, sizeof(::sanas::v1::ReportTrialProgressResponse)},
-  { 444, -1, -1, sizeof(::sanas::v1::SkipTrialRequest)},
-  { 456, -1, -1, sizeof(::sanas::v1::SkipTrialResponse)},
+  { 12, 28, -1, sizeof(::sanas::v1::StudyConfig)},
+  { 38, -1, -1, sizeof(::sanas::v1::MedianStoppingRule)},
+  { 46, -1, -1, sizeof(::sanas::v1::SuccessiveHalvingRule)},
+  { 55, -1, -1, sizeof(::sanas::v1::EarlyStopping)},
+  { 66, -1, -1, sizeof(::sanas::v1::Constraints)},
+  { 76, -1, -1, sizeof(::sanas::v1::ArchitectureBlock)},
+  { 96, -1, -1, sizeof(::sanas::v1::Architecture)},
+  { 105, -1, -1, sizeof(::sanas::v1::TrialCounts)},
+  { 116, 144, -1, sizeof(::sanas::v1::Study)},
+  { 166, -1, -1, sizeof(::sanas::v1::ModelFit)},
+  { 174, -1, -1, sizeof(::sanas::v1::Measurement)},
+  { 183, -1, -1, sizeof(::sanas::v1::Trial)},
+  { 208, -1, -1, sizeof(::sanas::v1::CreateStudyRequest)},
+  { 216, -1, -1, sizeof(::sanas::v1::CreateStudyResponse)},
+  { 224, -1, -1, sizeof(::sanas::v1::GetStudyRequest)},
+  { 231, -1, -1, sizeof(::sanas::v1::GetStudyResponse)},
+  { 238, -1, -1, sizeof(::sanas::v1::ListStudiesRequest)},
+  { 247, -1, -1, sizeof(::sanas::v1::ListStudiesResponse)},
+  { 255, -1, -1, sizeof(::sanas::v1::DeleteStudyRequest)},
+  { 263, -1, -1, sizeof(::sanas::v1::DeleteStudyResponse)},
+  { 270, -1, -1, sizeof(::sanas::v1::UndeleteStudyRequest)},
+  { 277, -1, -1, sizeof(::sanas::v1::UndeleteStudyResponse)},
+  { 284, -1, -1, sizeof(::sanas::v1::SuggestTrialRequest)},
+  { 294, -1, -1, sizeof(::sanas::v1::SuggestTrialResponse)},
+  { 304, -1, -1, sizeof(::sanas::v1::CompleteTrialRequest)},
+  { 319, -1, -1, sizeof(::sanas::v1::CompleteTrialResponse)},
+  { 328, -1, -1, sizeof(::sanas::v1::HeartbeatTrialRequest)},
+  { 339, -1, -1, sizeof(::sanas::v1::HeartbeatTrialResponse)},
+  { 346, -1, -1, sizeof(::sanas::v1::ListTrialsRequest)},
+  { 356, -1, -1, sizeof(::sanas::v1::ListTrialsResponse)},
+  { 365, -1, -1, sizeof(::sanas::v1::WatchStudyRequest)},
+  { 372, -1, -1, sizeof(::sanas::v1::WatchStudyResponse)},
+  { 383, -1, -1, sizeof(::sanas::v1::ImportPaddleSlimCheckpointRequest)},
+  { 392, -1, -1, sizeof(::sanas::v1::ImportPaddleSlimCheckpointResponse)},
+  { 400, -1, -1, sizeof(::sanas::v1::BackupStudyRequest)},
+  { 407, -1, -1, sizeof(::sanas::v1::BackupStudyResponse)},
+  { 416, -1, -1, sizeof(::sanas::v1::RestoreStudyRequest)},
+  { 425, -1, -1, sizeof(::sanas::v1::RestoreStudyResponse)},
+  { 433, -1, -1, sizeof(::sanas::v1::ReportTrialProgressRequest)},
+  { 448, -1, -1, sizeof(::sanas::v1::ReportTrialProgressResponse)},
+  { 456, -1, -1, sizeof(::sanas::v1::SkipTrialRequest)},
+  { 468, -1, -1, sizeof(::sanas::v1::SkipTrialResponse)},
 };
 
 static const ::_pb::Message* const file_default_instances[] = {
@@ -1245,6 +1274,7 @@ static const ::_pb::Message* const file_default_instances[] = {
   &::sanas::v1::_Architecture_default_instance_._instance,
   &::sanas::v1::_TrialCounts_default_instance_._instance,
   &::sanas::v1::_Study_default_instance_._instance,
+  &::sanas::v1::_ModelFit_default_instance_._instance,
   &::sanas::v1::_Measurement_default_instance_._instance,
   &::sanas::v1::_Trial_default_instance_._instance,
   &::sanas::v1::_CreateStudyRequest_default_instance_._instance,
@@ -1285,7 +1315,7 @@ const char descriptor_table_protodef_sanas_2fv1_2fsanas_2eproto[] PROTOBUF_SECTI
   "f/timestamp.proto\"\205\001\n\021SearchSpaceConfig\022"
   "\013\n\003key\030\001 \001(\t\022\022\n\ninput_size\030\002 \001(\005\022\023\n\013outp"
   "ut_size\030\003 \001(\005\022\021\n\tblock_num\030\004 \001(\005\022\022\n\nbloc"
-  "k_mask\030\005 \003(\005\022\023\n\013range_table\030\006 \003(\005\"\366\002\n\013St"
+  "k_mask\030\005 \003(\005\022\023\n\013range_table\030\006 \003(\005\"\240\003\n\013St"
   "udyConfig\0222\n\rsearch_spaces\030\001 \003(\0132\033.sanas"
   ".v1.SearchSpaceConfig\022\035\n\020init_temperatur"
   "e\030\002 \001(\001H\000\210\001\001\022\030\n\013reduce_rate\030\003 \001(\001H\001\210\001\001\022\023"
@@ -1294,203 +1324,209 @@ const char descriptor_table_protodef_sanas_2fv1_2fsanas_2eproto[] PROTOBUF_SECTI
   " \001(\0132\031.google.protobuf.Duration\022*\n\013const"
   "raints\030\010 \001(\0132\025.sanas.v1.Constraints\022/\n\016e"
   "arly_stopping\030\t \001(\0132\027.sanas.v1.EarlyStop"
-  "pingB\023\n\021_init_temperatureB\016\n\014_reduce_rat"
-  "eB\007\n\005_seed\"<\n\022MedianStoppingRule\022\022\n\nstar"
-  "t_step\030\001 \001(\003\022\022\n\nmin_trials\030\002 \001(\005\"W\n\025Succ"
-  "essiveHalvingRule\022\020\n\010min_step\030\001 \001(\003\022\030\n\020r"
-  "eduction_factor\030\002 \001(\005\022\022\n\nmin_trials\030\003 \001("
-  "\005\"\320\001\n\rEarlyStopping\022.\n\006median\030\001 \001(\0132\034.sa"
-  "nas.v1.MedianStoppingRuleH\000\022=\n\022successiv"
-  "e_halving\030\002 \001(\0132\037.sanas.v1.SuccessiveHal"
-  "vingRuleH\000\022%\n\004goal\030\003 \001(\0162\027.sanas.v1.Obje"
-  "ctiveGoal\022!\n\031stopped_values_as_rewards\030\004"
-  " \001(\010B\006\n\004rule\"]\n\013Constraints\022\022\n\ninput_siz"
-  "e\030\001 \001(\005\022\023\n\013in_channels\030\002 \001(\005\022\021\n\tmax_flop"
-  "s\030\003 \001(\003\022\022\n\nmax_params\030\004 \001(\003\"\242\002\n\021Architec"
-  "tureBlock\022\014\n\004kind\030\001 \001(\t\022\024\n\014out_channels\030"
-  "\002 \001(\005\022\016\n\006kernel\030\003 \001(\005\022\016\n\006stride\030\004 \001(\005\022\021\n"
-  "\texpansion\030\005 \001(\005\022\017\n\007repeats\030\006 \001(\005\022\022\n\nact"
-  "ivation\030\007 \001(\t\022\024\n\014mid_channels\030\010 \001(\005\022\026\n\016i"
-  "nner_channels\030\t \001(\005\022\027\n\017branch_channels\030\n"
-  " \003(\005\022\014\n\004pool\030\013 \001(\t\022\016\n\006groups\030\014 \001(\005\022\026\n\016fi"
-  "rst_shortcut\030\r \001(\010\022\024\n\014tail_repeats\030\016 \001(\005"
-  "\"_\n\014Architecture\022\r\n\005space\030\001 \001(\t\022\023\n\013in_ch"
-  "annels\030\002 \001(\005\022+\n\006blocks\030\003 \003(\0132\033.sanas.v1."
-  "ArchitectureBlock\"f\n\013TrialCounts\022\016\n\006acti"
-  "ve\030\001 \001(\003\022\021\n\tsucceeded\030\002 \001(\003\022\022\n\ninfeasibl"
-  "e\030\003 \001(\003\022\017\n\007stopped\030\004 \001(\003\022\017\n\007skipped\030\005 \001("
-  "\003\"\220\005\n\005Study\022\020\n\010study_id\030\001 \001(\t\022%\n\006config\030"
-  "\002 \001(\0132\025.sanas.v1.StudyConfig\022#\n\005state\030\003 "
-  "\001(\0162\024.sanas.v1.StudyState\022\023\n\013range_table"
-  "\030\004 \003(\005\022\023\n\013best_tokens\030\005 \003(\005\022\030\n\013best_rewa"
-  "rd\030\006 \001(\001H\000\210\001\001\022\026\n\016current_tokens\030\007 \003(\005\022\033\n"
-  "\016current_reward\030\010 \001(\001H\001\210\001\001\022\023\n\013temperatur"
-  "e\030\t \001(\001\022+\n\014trial_counts\030\n \001(\0132\025.sanas.v1"
-  ".TrialCounts\022\030\n\020budget_remaining\030\013 \001(\003\022/"
-  "\n\013create_time\030\014 \001(\0132\032.google.protobuf.Ti"
-  "mestamp\022\031\n\021lease_expirations\030\r \001(\003\022\026\n\016ac"
-  "cepted_moves\030\016 \001(\003\022\026\n\016rejected_moves\030\017 \001"
-  "(\003\022\032\n\022rejected_proposals\030\020 \001(\003\022\025\n\rbroken"
-  "_reason\030\021 \001(\t\022\023\n\013steps_saved\030\022 \001(\003\022\013\n\003ui"
-  "d\030\023 \001(\t\022/\n\013delete_time\030\024 \001(\0132\032.google.pr"
-  "otobuf.Timestamp\022/\n\013expire_time\030\025 \001(\0132\032."
-  "google.protobuf.TimestampB\016\n\014_best_rewar"
-  "dB\021\n\017_current_reward\"T\n\013Measurement\022\014\n\004s"
-  "tep\030\001 \001(\003\022\r\n\005value\030\002 \001(\001\022(\n\004time\030\003 \001(\0132\032"
-  ".google.protobuf.Timestamp\"\213\004\n\005Trial\022\020\n\010"
-  "study_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001(\003\022\016\n\006toke"
-  "ns\030\003 \003(\005\022\023\n\013temperature\030\004 \001(\001\022\021\n\tclient_"
-  "id\030\005 \001(\t\022#\n\005state\030\006 \001(\0162\024.sanas.v1.Trial"
-  "State\022\016\n\006reward\030\007 \001(\001\022\022\n\ninfeasible\030\010 \001("
-  "\010\022\020\n\010accepted\030\t \001(\010\022/\n\013create_time\030\n \001(\013"
-  "2\032.google.protobuf.Timestamp\0221\n\rcomplete"
-  "_time\030\013 \001(\0132\032.google.protobuf.Timestamp\022"
-  "5\n\021lease_expire_time\030\014 \001(\0132\032.google.prot"
-  "obuf.Timestamp\022\023\n\013issue_count\030\r \001(\005\022+\n\014m"
-  "easurements\030\016 \003(\0132\025.sanas.v1.Measurement"
-  "\022\023\n\013stop_reason\030\017 \001(\t\022\020\n\010max_step\030\020 \001(\003\022"
-  "\021\n\tstudy_uid\030\021 \001(\t\022\023\n\013fingerprint\030\022 \001(\t\022"
-  "\037\n\027stopped_value_is_reward\030\023 \001(\010\"M\n\022Crea"
-  "teStudyRequest\022\020\n\010study_id\030\001 \001(\t\022%\n\006conf"
-  "ig\030\002 \001(\0132\025.sanas.v1.StudyConfig\"F\n\023Creat"
-  "eStudyResponse\022\036\n\005study\030\001 \001(\0132\017.sanas.v1"
-  ".Study\022\017\n\007created\030\002 \001(\010\"#\n\017GetStudyReque"
-  "st\022\020\n\010study_id\030\001 \001(\t\"2\n\020GetStudyResponse"
-  "\022\036\n\005study\030\001 \001(\0132\017.sanas.v1.Study\"Q\n\022List"
-  "StudiesRequest\022\021\n\tpage_size\030\001 \001(\005\022\022\n\npag"
-  "e_token\030\002 \001(\t\022\024\n\014show_deleted\030\003 \001(\010\"P\n\023L"
-  "istStudiesResponse\022 \n\007studies\030\001 \003(\0132\017.sa"
-  "nas.v1.Study\022\027\n\017next_page_token\030\002 \001(\t\"5\n"
-  "\022DeleteStudyRequest\022\020\n\010study_id\030\001 \001(\t\022\r\n"
-  "\005purge\030\002 \001(\010\"5\n\023DeleteStudyResponse\022\036\n\005s"
-  "tudy\030\001 \001(\0132\017.sanas.v1.Study\"(\n\024UndeleteS"
-  "tudyRequest\022\020\n\010study_id\030\001 \001(\t\"7\n\025Undelet"
-  "eStudyResponse\022\036\n\005study\030\001 \001(\0132\017.sanas.v1"
-  ".Study\"l\n\023SuggestTrialRequest\022\020\n\010study_i"
-  "d\030\001 \001(\t\022\021\n\tclient_id\030\002 \001(\t\022\022\n\nrequest_id"
-  "\030\003 \001(\t\022\034\n\024include_architecture\030\004 \001(\010\"\204\001\n"
-  "\024SuggestTrialResponse\022\036\n\005trial\030\001 \001(\0132\017.s"
-  "anas.v1.Trial\022-\n\rarchitectures\030\002 \003(\0132\026.s"
-  "anas.v1.Architecture\022\r\n\005flops\030\003 \001(\003\022\016\n\006p"
-  "arams\030\004 \001(\003\"\311\001\n\024CompleteTrialRequest\022\020\n\010"
-  "study_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001(\003\022\016\n\006rewa"
-  "rd\030\003 \001(\001\022\022\n\ninfeasible\030\004 \001(\010\022\024\n\014suggest_"
-  "next\030\005 \001(\010\022\021\n\tclient_id\030\006 \001(\t\022\022\n\nrequest"
-  "_id\030\007 \001(\t\022\021\n\tstudy_uid\030\010 \001(\t\022\031\n\021trial_fi"
-  "ngerprint\030\t \001(\t\"v\n\025CompleteTrialResponse"
-  "\022\036\n\005trial\030\001 \001(\0132\017.sanas.v1.Trial\022#\n\nnext"
-  "_trial\030\002 \001(\0132\017.sanas.v1.Trial\022\030\n\020budget_"
-  "remaining\030\003 \001(\003\"|\n\025HeartbeatTrialRequest"
-  "\022\020\n\010study_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001(\003\022\021\n\t"
-  "client_id\030\003 \001(\t\022\021\n\tstudy_uid\030\004 \001(\t\022\031\n\021tr"
-  "ial_fingerprint\030\005 \001(\t\"8\n\026HeartbeatTrialR"
-  "esponse\022\036\n\005trial\030\001 \001(\0132\017.sanas.v1.Trial\""
-  "q\n\021ListTrialsRequest\022\020\n\010study_id\030\001 \001(\t\022\021"
-  "\n\tpage_size\030\002 \001(\005\022\022\n\npage_token\030\003 \001(\t\022#\n"
-  "\005state\030\004 \001(\0162\024.sanas.v1.TrialState\"b\n\022Li"
-  "stTrialsResponse\022\037\n\006trials\030\001 \003(\0132\017.sanas"
-  ".v1.Trial\022\027\n\017next_page_token\030\002 \001(\t\022\022\n\nto"
-  "tal_size\030\003 \001(\003\"%\n\021WatchStudyRequest\022\020\n\010s"
-  "tudy_id\030\001 \001(\t\"\330\001\n\022WatchStudyResponse\022&\n\004"
-  "type\030\001 \001(\0162\030.sanas.v1.StudyEventType\022\036\n\005"
-  "trial\030\002 \001(\0132\017.sanas.v1.Trial\022\036\n\005study\030\003 "
-  "\001(\0132\017.sanas.v1.Study\022.\n\nevent_time\030\004 \001(\013"
-  "2\032.google.protobuf.Timestamp\022*\n\013measurem"
-  "ent\030\005 \001(\0132\025.sanas.v1.Measurement\"u\n!Impo"
-  "rtPaddleSlimCheckpointRequest\022\020\n\010study_i"
+  "ping\022(\n\006policy\030\n \001(\0162\030.sanas.v1.Proposal"
+  "PolicyB\023\n\021_init_temperatureB\016\n\014_reduce_r"
+  "ateB\007\n\005_seed\"<\n\022MedianStoppingRule\022\022\n\nst"
+  "art_step\030\001 \001(\003\022\022\n\nmin_trials\030\002 \001(\005\"W\n\025Su"
+  "ccessiveHalvingRule\022\020\n\010min_step\030\001 \001(\003\022\030\n"
+  "\020reduction_factor\030\002 \001(\005\022\022\n\nmin_trials\030\003 "
+  "\001(\005\"\320\001\n\rEarlyStopping\022.\n\006median\030\001 \001(\0132\034."
+  "sanas.v1.MedianStoppingRuleH\000\022=\n\022success"
+  "ive_halving\030\002 \001(\0132\037.sanas.v1.SuccessiveH"
+  "alvingRuleH\000\022%\n\004goal\030\003 \001(\0162\027.sanas.v1.Ob"
+  "jectiveGoal\022!\n\031stopped_values_as_rewards"
+  "\030\004 \001(\010B\006\n\004rule\"]\n\013Constraints\022\022\n\ninput_s"
+  "ize\030\001 \001(\005\022\023\n\013in_channels\030\002 \001(\005\022\021\n\tmax_fl"
+  "ops\030\003 \001(\003\022\022\n\nmax_params\030\004 \001(\003\"\242\002\n\021Archit"
+  "ectureBlock\022\014\n\004kind\030\001 \001(\t\022\024\n\014out_channel"
+  "s\030\002 \001(\005\022\016\n\006kernel\030\003 \001(\005\022\016\n\006stride\030\004 \001(\005\022"
+  "\021\n\texpansion\030\005 \001(\005\022\017\n\007repeats\030\006 \001(\005\022\022\n\na"
+  "ctivation\030\007 \001(\t\022\024\n\014mid_channels\030\010 \001(\005\022\026\n"
+  "\016inner_channels\030\t \001(\005\022\027\n\017branch_channels"
+  "\030\n \003(\005\022\014\n\004pool\030\013 \001(\t\022\016\n\006groups\030\014 \001(\005\022\026\n\016"
+  "first_shortcut\030\r \001(\010\022\024\n\014tail_repeats\030\016 \001"
+  "(\005\"_\n\014Architecture\022\r\n\005space\030\001 \001(\t\022\023\n\013in_"
+  "channels\030\002 \001(\005\022+\n\006blocks\030\003 \003(\0132\033.sanas.v"
+  "1.ArchitectureBlock\"f\n\013TrialCounts\022\016\n\006ac"
+  "tive\030\001 \001(\003\022\021\n\tsucceeded\030\002 \001(\003\022\022\n\ninfeasi"
+  "ble\030\003 \001(\003\022\017\n\007stopped\030\004 \001(\003\022\017\n\007skipped\030\005 "
+  "\001(\003\"\267\005\n\005Study\022\020\n\010study_id\030\001 \001(\t\022%\n\006confi"
+  "g\030\002 \001(\0132\025.sanas.v1.StudyConfig\022#\n\005state\030"
+  "\003 \001(\0162\024.sanas.v1.StudyState\022\023\n\013range_tab"
+  "le\030\004 \003(\005\022\023\n\013best_tokens\030\005 \003(\005\022\030\n\013best_re"
+  "ward\030\006 \001(\001H\000\210\001\001\022\026\n\016current_tokens\030\007 \003(\005\022"
+  "\033\n\016current_reward\030\010 \001(\001H\001\210\001\001\022\023\n\013temperat"
+  "ure\030\t \001(\001\022+\n\014trial_counts\030\n \001(\0132\025.sanas."
+  "v1.TrialCounts\022\030\n\020budget_remaining\030\013 \001(\003"
+  "\022/\n\013create_time\030\014 \001(\0132\032.google.protobuf."
+  "Timestamp\022\031\n\021lease_expirations\030\r \001(\003\022\026\n\016"
+  "accepted_moves\030\016 \001(\003\022\026\n\016rejected_moves\030\017"
+  " \001(\003\022\032\n\022rejected_proposals\030\020 \001(\003\022\025\n\rbrok"
+  "en_reason\030\021 \001(\t\022\023\n\013steps_saved\030\022 \001(\003\022\013\n\003"
+  "uid\030\023 \001(\t\022/\n\013delete_time\030\024 \001(\0132\032.google."
+  "protobuf.Timestamp\022/\n\013expire_time\030\025 \001(\0132"
+  "\032.google.protobuf.Timestamp\022%\n\tmodel_fit"
+  "\030\026 \001(\0132\022.sanas.v1.ModelFitB\016\n\014_best_rewa"
+  "rdB\021\n\017_current_reward\"4\n\010ModelFit\022\030\n\020ran"
+  "k_correlation\030\001 \001(\001\022\016\n\006trials\030\002 \001(\005\"T\n\013M"
+  "easurement\022\014\n\004step\030\001 \001(\003\022\r\n\005value\030\002 \001(\001\022"
+  "(\n\004time\030\003 \001(\0132\032.google.protobuf.Timestam"
+  "p\"\213\004\n\005Trial\022\020\n\010study_id\030\001 \001(\t\022\020\n\010trial_i"
+  "d\030\002 \001(\003\022\016\n\006tokens\030\003 \003(\005\022\023\n\013temperature\030\004"
+  " \001(\001\022\021\n\tclient_id\030\005 \001(\t\022#\n\005state\030\006 \001(\0162\024"
+  ".sanas.v1.TrialState\022\016\n\006reward\030\007 \001(\001\022\022\n\n"
+  "infeasible\030\010 \001(\010\022\020\n\010accepted\030\t \001(\010\022/\n\013cr"
+  "eate_time\030\n \001(\0132\032.google.protobuf.Timest"
+  "amp\0221\n\rcomplete_time\030\013 \001(\0132\032.google.prot"
+  "obuf.Timestamp\0225\n\021lease_expire_time\030\014 \001("
+  "\0132\032.google.protobuf.Timestamp\022\023\n\013issue_c"
+  "ount\030\r \001(\005\022+\n\014measurements\030\016 \003(\0132\025.sanas"
+  ".v1.Measurement\022\023\n\013stop_reason\030\017 \001(\t\022\020\n\010"
+  "max_step\030\020 \001(\003\022\021\n\tstudy_uid\030\021 \001(\t\022\023\n\013fin"
+  "gerprint\030\022 \001(\t\022\037\n\027stopped_value_is_rewar"
+  "d\030\023 \001(\010\"M\n\022CreateStudyRequest\022\020\n\010study_i"
   "d\030\001 \001(\t\022%\n\006config\030\002 \001(\0132\025.sanas.v1.Study"
-  "Config\022\027\n\017checkpoint_json\030\003 \001(\t\"]\n\"Impor"
-  "tPaddleSlimCheckpointResponse\022\036\n\005study\030\001"
-  " \001(\0132\017.sanas.v1.Study\022\027\n\017imported_trials"
-  "\030\002 \001(\003\"&\n\022BackupStudyRequest\022\020\n\010study_id"
-  "\030\001 \001(\t\"R\n\023BackupStudyResponse\022\016\n\006header\030"
-  "\001 \001(\014\022\026\n\016snapshot_chunk\030\002 \001(\014\022\023\n\013trial_c"
-  "ount\030\003 \001(\003\"O\n\023RestoreStudyRequest\022\020\n\010stu"
-  "dy_id\030\001 \001(\t\022\016\n\006header\030\002 \001(\014\022\026\n\016snapshot_"
-  "chunk\030\003 \001(\014\"O\n\024RestoreStudyResponse\022\036\n\005s"
-  "tudy\030\001 \001(\0132\017.sanas.v1.Study\022\027\n\017restored_"
-  "trials\030\002 \001(\003\"\341\001\n\032ReportTrialProgressRequ"
-  "est\022\020\n\010study_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001(\003\022"
-  "\014\n\004step\030\003 \001(\003\022\r\n\005value\030\004 \001(\001\022\020\n\010max_step"
-  "\030\005 \001(\003\022\021\n\tclient_id\030\006 \001(\t\022/\n\016early_stopp"
-  "ing\030\007 \001(\0132\027.sanas.v1.EarlyStopping\022\021\n\tst"
-  "udy_uid\030\010 \001(\t\022\031\n\021trial_fingerprint\030\t \001(\t"
-  "\"R\n\033ReportTrialProgressResponse\022\036\n\005trial"
-  "\030\001 \001(\0132\017.sanas.v1.Trial\022\023\n\013should_stop\030\002"
-  " \001(\010\"\207\001\n\020SkipTrialRequest\022\020\n\010study_id\030\001 "
-  "\001(\t\022\020\n\010trial_id\030\002 \001(\003\022\021\n\tclient_id\030\003 \001(\t"
-  "\022\016\n\006reason\030\004 \001(\t\022\021\n\tstudy_uid\030\005 \001(\t\022\031\n\021t"
-  "rial_fingerprint\030\006 \001(\t\"M\n\021SkipTrialRespo"
-  "nse\022\036\n\005trial\030\001 \001(\0132\017.sanas.v1.Trial\022\030\n\020b"
-  "udget_remaining\030\002 \001(\003*i\n\rObjectiveGoal\022\036"
-  "\n\032OBJECTIVE_GOAL_UNSPECIFIED\020\000\022\033\n\027OBJECT"
-  "IVE_GOAL_MAXIMIZE\020\001\022\033\n\027OBJECTIVE_GOAL_MI"
-  "NIMIZE\020\002*\215\001\n\nStudyState\022\033\n\027STUDY_STATE_U"
-  "NSPECIFIED\020\000\022\026\n\022STUDY_STATE_ACTIVE\020\001\022\031\n\025"
-  "STUDY_STATE_COMPLETED\020\002\022\026\n\022STUDY_STATE_B"
-  "ROKEN\020\003\022\027\n\023STUDY_STATE_DELETED\020\004*\252\001\n\nTri"
-  "alState\022\033\n\027TRIAL_STATE_UNSPECIFIED\020\000\022\026\n\022"
-  "TRIAL_STATE_ACTIVE\020\001\022\031\n\025TRIAL_STATE_SUCC"
-  "EEDED\020\002\022\032\n\026TRIAL_STATE_INFEASIBLE\020\003\022\027\n\023T"
-  "RIAL_STATE_STOPPED\020\004\022\027\n\023TRIAL_STATE_SKIP"
-  "PED\020\005*\324\004\n\013ErrorReason\022\034\n\030ERROR_REASON_UN"
-  "SPECIFIED\020\000\022!\n\035ERROR_REASON_INVALID_ARGU"
-  "MENT\020\001\022 \n\034ERROR_REASON_STUDY_NOT_FOUND\020\002"
-  "\022 \n\034ERROR_REASON_TRIAL_NOT_FOUND\020\003\022\035\n\031ER"
-  "ROR_REASON_STUDY_EXISTS\020\004\022(\n$ERROR_REASO"
-  "N_TRIAL_ALREADY_COMPLETED\020\005\022!\n\035ERROR_REA"
-  "SON_BUDGET_EXHAUSTED\020\006\022 \n\034ERROR_REASON_S"
-  "PACE_EXHAUSTED\020\007\022 \n\034ERROR_REASON_STORAGE"
-  "_FAILURE\020\010\022(\n$ERROR_REASON_TOO_MANY_PEND"
-  "ING_TRIALS\020\t\022 \n\034ERROR_REASON_UNAUTHENTIC"
-  "ATED\020\n\022\035\n\031ERROR_REASON_STUDY_BROKEN\020\013\022\"\n"
-  "\036ERROR_REASON_TOO_MANY_WATCHERS\020\014\022\037\n\033ERR"
-  "OR_REASON_TRIAL_NOT_HELD\020\r\022\034\n\030ERROR_REAS"
-  "ON_STALE_TRIAL\020\016\022\"\n\036ERROR_REASON_PERMISS"
-  "ION_DENIED\020\017\022\036\n\032ERROR_REASON_STUDY_DELET"
-  "ED\020\020*\370\002\n\016StudyEventType\022 \n\034STUDY_EVENT_T"
-  "YPE_UNSPECIFIED\020\000\022\"\n\036STUDY_EVENT_TYPE_CU"
-  "RRENT_STATE\020\001\022$\n STUDY_EVENT_TYPE_TRIAL_"
-  "SUGGESTED\020\002\022\"\n\036STUDY_EVENT_TYPE_LEASE_EX"
-  "PIRED\020\003\022$\n STUDY_EVENT_TYPE_TRIAL_COMPLE"
-  "TED\020\004\022\035\n\031STUDY_EVENT_TYPE_NEW_BEST\020\005\022$\n "
-  "STUDY_EVENT_TYPE_STUDY_COMPLETED\020\006\022#\n\037ST"
-  "UDY_EVENT_TYPE_TRIAL_PROGRESS\020\007\022\"\n\036STUDY"
-  "_EVENT_TYPE_TRIAL_STOPPED\020\010\022\"\n\036STUDY_EVE"
-  "NT_TYPE_TRIAL_SKIPPED\020\t2\330\t\n\021ControllerSe"
-  "rvice\022J\n\013CreateStudy\022\034.sanas.v1.CreateSt"
-  "udyRequest\032\035.sanas.v1.CreateStudyRespons"
-  "e\022A\n\010GetStudy\022\031.sanas.v1.GetStudyRequest"
-  "\032\032.sanas.v1.GetStudyResponse\022J\n\013ListStud"
-  "ies\022\034.sanas.v1.ListStudiesRequest\032\035.sana"
-  "s.v1.ListStudiesResponse\022J\n\013DeleteStudy\022"
-  "\034.sanas.v1.DeleteStudyRequest\032\035.sanas.v1"
-  ".DeleteStudyResponse\022P\n\rUndeleteStudy\022\036."
-  "sanas.v1.UndeleteStudyRequest\032\037.sanas.v1"
-  ".UndeleteStudyResponse\022M\n\014SuggestTrial\022\035"
-  ".sanas.v1.SuggestTrialRequest\032\036.sanas.v1"
-  ".SuggestTrialResponse\022P\n\rCompleteTrial\022\036"
-  ".sanas.v1.CompleteTrialRequest\032\037.sanas.v"
-  "1.CompleteTrialResponse\022S\n\016HeartbeatTria"
-  "l\022\037.sanas.v1.HeartbeatTrialRequest\032 .san"
-  "as.v1.HeartbeatTrialResponse\022G\n\nListTria"
-  "ls\022\033.sanas.v1.ListTrialsRequest\032\034.sanas."
-  "v1.ListTrialsResponse\022I\n\nWatchStudy\022\033.sa"
-  "nas.v1.WatchStudyRequest\032\034.sanas.v1.Watc"
-  "hStudyResponse0\001\022w\n\032ImportPaddleSlimChec"
-  "kpoint\022+.sanas.v1.ImportPaddleSlimCheckp"
-  "ointRequest\032,.sanas.v1.ImportPaddleSlimC"
-  "heckpointResponse\022b\n\023ReportTrialProgress"
-  "\022$.sanas.v1.ReportTrialProgressRequest\032%"
-  ".sanas.v1.ReportTrialProgressResponse\022D\n"
-  "\tSkipTrial\022\032.sanas.v1.SkipTrialRequest\032\033"
-  ".sanas.v1.SkipTrialResponse\022L\n\013BackupStu"
-  "dy\022\034.sanas.v1.BackupStudyRequest\032\035.sanas"
-  ".v1.BackupStudyResponse0\001\022O\n\014RestoreStud"
-  "y\022\035.sanas.v1.RestoreStudyRequest\032\036.sanas"
-  ".v1.RestoreStudyResponse(\001B7Z5github.com"
-  "/sanas-nas/sanas/clients/go/sanasv1;sana"
-  "sv1b\006proto3"
+  "Config\"F\n\023CreateStudyResponse\022\036\n\005study\030\001"
+  " \001(\0132\017.sanas.v1.Study\022\017\n\007created\030\002 \001(\010\"#"
+  "\n\017GetStudyRequest\022\020\n\010study_id\030\001 \001(\t\"2\n\020G"
+  "etStudyResponse\022\036\n\005study\030\001 \001(\0132\017.sanas.v"
+  "1.Study\"Q\n\022ListStudiesRequest\022\021\n\tpage_si"
+  "ze\030\001 \001(\005\022\022\n\npage_token\030\002 \001(\t\022\024\n\014show_del"
+  "eted\030\003 \001(\010\"P\n\023ListStudiesResponse\022 \n\007stu"
+  "dies\030\001 \003(\0132\017.sanas.v1.Study\022\027\n\017next_page"
+  "_token\030\002 \001(\t\"5\n\022DeleteStudyRequest\022\020\n\010st"
+  "udy_id\030\001 \001(\t\022\r\n\005purge\030\002 \001(\010\"5\n\023DeleteStu"
+  "dyResponse\022\036\n\005study\030\001 \001(\0132\017.sanas.v1.Stu"
+  "dy\"(\n\024UndeleteStudyRequest\022\020\n\010study_id\030\001"
+  " \001(\t\"7\n\025UndeleteStudyResponse\022\036\n\005study\030\001"
+  " \001(\0132\017.sanas.v1.Study\"l\n\023SuggestTrialReq"
+  "uest\022\020\n\010study_id\030\001 \001(\t\022\021\n\tclient_id\030\002 \001("
+  "\t\022\022\n\nrequest_id\030\003 \001(\t\022\034\n\024include_archite"
+  "cture\030\004 \001(\010\"\204\001\n\024SuggestTrialResponse\022\036\n\005"
+  "trial\030\001 \001(\0132\017.sanas.v1.Trial\022-\n\rarchitec"
+  "tures\030\002 \003(\0132\026.sanas.v1.Architecture\022\r\n\005f"
+  "lops\030\003 \001(\003\022\016\n\006params\030\004 \001(\003\"\311\001\n\024CompleteT"
+  "rialRequest\022\020\n\010study_id\030\001 \001(\t\022\020\n\010trial_i"
+  "d\030\002 \001(\003\022\016\n\006reward\030\003 \001(\001\022\022\n\ninfeasible\030\004 "
+  "\001(\010\022\024\n\014suggest_next\030\005 \001(\010\022\021\n\tclient_id\030\006"
+  " \001(\t\022\022\n\nrequest_id\030\007 \001(\t\022\021\n\tstudy_uid\030\010 "
+  "\001(\t\022\031\n\021trial_fingerprint\030\t \001(\t\"v\n\025Comple"
+  "teTrialResponse\022\036\n\005trial\030\001 \001(\0132\017.sanas.v"
+  "1.Trial\022#\n\nnext_trial\030\002 \001(\0132\017.sanas.v1.T"
+  "rial\022\030\n\020budget_remaining\030\003 \001(\003\"|\n\025Heartb"
+  "eatTrialRequest\022\020\n\010study_id\030\001 \001(\t\022\020\n\010tri"
+  "al_id\030\002 \001(\003\022\021\n\tclient_id\030\003 \001(\t\022\021\n\tstudy_"
+  "uid\030\004 \001(\t\022\031\n\021trial_fingerprint\030\005 \001(\t\"8\n\026"
+  "HeartbeatTrialResponse\022\036\n\005trial\030\001 \001(\0132\017."
+  "sanas.v1.Trial\"q\n\021ListTrialsRequest\022\020\n\010s"
+  "tudy_id\030\001 \001(\t\022\021\n\tpage_size\030\002 \001(\005\022\022\n\npage"
+  "_token\030\003 \001(\t\022#\n\005state\030\004 \001(\0162\024.sanas.v1.T"
+  "rialState\"b\n\022ListTrialsResponse\022\037\n\006trial"
+  "s\030\001 \003(\0132\017.sanas.v1.Trial\022\027\n\017next_page_to"
+  "ken\030\002 \001(\t\022\022\n\ntotal_size\030\003 \001(\003\"%\n\021WatchSt"
+  "udyRequest\022\020\n\010study_id\030\001 \001(\t\"\330\001\n\022WatchSt"
+  "udyResponse\022&\n\004type\030\001 \001(\0162\030.sanas.v1.Stu"
+  "dyEventType\022\036\n\005trial\030\002 \001(\0132\017.sanas.v1.Tr"
+  "ial\022\036\n\005study\030\003 \001(\0132\017.sanas.v1.Study\022.\n\ne"
+  "vent_time\030\004 \001(\0132\032.google.protobuf.Timest"
+  "amp\022*\n\013measurement\030\005 \001(\0132\025.sanas.v1.Meas"
+  "urement\"u\n!ImportPaddleSlimCheckpointReq"
+  "uest\022\020\n\010study_id\030\001 \001(\t\022%\n\006config\030\002 \001(\0132\025"
+  ".sanas.v1.StudyConfig\022\027\n\017checkpoint_json"
+  "\030\003 \001(\t\"]\n\"ImportPaddleSlimCheckpointResp"
+  "onse\022\036\n\005study\030\001 \001(\0132\017.sanas.v1.Study\022\027\n\017"
+  "imported_trials\030\002 \001(\003\"&\n\022BackupStudyRequ"
+  "est\022\020\n\010study_id\030\001 \001(\t\"R\n\023BackupStudyResp"
+  "onse\022\016\n\006header\030\001 \001(\014\022\026\n\016snapshot_chunk\030\002"
+  " \001(\014\022\023\n\013trial_count\030\003 \001(\003\"O\n\023RestoreStud"
+  "yRequest\022\020\n\010study_id\030\001 \001(\t\022\016\n\006header\030\002 \001"
+  "(\014\022\026\n\016snapshot_chunk\030\003 \001(\014\"O\n\024RestoreStu"
+  "dyResponse\022\036\n\005study\030\001 \001(\0132\017.sanas.v1.Stu"
+  "dy\022\027\n\017restored_trials\030\002 \001(\003\"\341\001\n\032ReportTr"
+  "ialProgressRequest\022\020\n\010study_id\030\001 \001(\t\022\020\n\010"
+  "trial_id\030\002 \001(\003\022\014\n\004step\030\003 \001(\003\022\r\n\005value\030\004 "
+  "\001(\001\022\020\n\010max_step\030\005 \001(\003\022\021\n\tclient_id\030\006 \001(\t"
+  "\022/\n\016early_stopping\030\007 \001(\0132\027.sanas.v1.Earl"
+  "yStopping\022\021\n\tstudy_uid\030\010 \001(\t\022\031\n\021trial_fi"
+  "ngerprint\030\t \001(\t\"R\n\033ReportTrialProgressRe"
+  "sponse\022\036\n\005trial\030\001 \001(\0132\017.sanas.v1.Trial\022\023"
+  "\n\013should_stop\030\002 \001(\010\"\207\001\n\020SkipTrialRequest"
+  "\022\020\n\010study_id\030\001 \001(\t\022\020\n\010trial_id\030\002 \001(\003\022\021\n\t"
+  "client_id\030\003 \001(\t\022\016\n\006reason\030\004 \001(\t\022\021\n\tstudy"
+  "_uid\030\005 \001(\t\022\031\n\021trial_fingerprint\030\006 \001(\t\"M\n"
+  "\021SkipTrialResponse\022\036\n\005trial\030\001 \001(\0132\017.sana"
+  "s.v1.Trial\022\030\n\020budget_remaining\030\002 \001(\003*q\n\016"
+  "ProposalPolicy\022\037\n\033PROPOSAL_POLICY_UNSPEC"
+  "IFIED\020\000\022\034\n\030PROPOSAL_POLICY_ANNEALER\020\001\022 \n"
+  "\034PROPOSAL_POLICY_MODEL_GUIDED\020\002*i\n\rObjec"
+  "tiveGoal\022\036\n\032OBJECTIVE_GOAL_UNSPECIFIED\020\000"
+  "\022\033\n\027OBJECTIVE_GOAL_MAXIMIZE\020\001\022\033\n\027OBJECTI"
+  "VE_GOAL_MINIMIZE\020\002*\215\001\n\nStudyState\022\033\n\027STU"
+  "DY_STATE_UNSPECIFIED\020\000\022\026\n\022STUDY_STATE_AC"
+  "TIVE\020\001\022\031\n\025STUDY_STATE_COMPLETED\020\002\022\026\n\022STU"
+  "DY_STATE_BROKEN\020\003\022\027\n\023STUDY_STATE_DELETED"
+  "\020\004*\252\001\n\nTrialState\022\033\n\027TRIAL_STATE_UNSPECI"
+  "FIED\020\000\022\026\n\022TRIAL_STATE_ACTIVE\020\001\022\031\n\025TRIAL_"
+  "STATE_SUCCEEDED\020\002\022\032\n\026TRIAL_STATE_INFEASI"
+  "BLE\020\003\022\027\n\023TRIAL_STATE_STOPPED\020\004\022\027\n\023TRIAL_"
+  "STATE_SKIPPED\020\005*\324\004\n\013ErrorReason\022\034\n\030ERROR"
+  "_REASON_UNSPECIFIED\020\000\022!\n\035ERROR_REASON_IN"
+  "VALID_ARGUMENT\020\001\022 \n\034ERROR_REASON_STUDY_N"
+  "OT_FOUND\020\002\022 \n\034ERROR_REASON_TRIAL_NOT_FOU"
+  "ND\020\003\022\035\n\031ERROR_REASON_STUDY_EXISTS\020\004\022(\n$E"
+  "RROR_REASON_TRIAL_ALREADY_COMPLETED\020\005\022!\n"
+  "\035ERROR_REASON_BUDGET_EXHAUSTED\020\006\022 \n\034ERRO"
+  "R_REASON_SPACE_EXHAUSTED\020\007\022 \n\034ERROR_REAS"
+  "ON_STORAGE_FAILURE\020\010\022(\n$ERROR_REASON_TOO"
+  "_MANY_PENDING_TRIALS\020\t\022 \n\034ERROR_REASON_U"
+  "NAUTHENTICATED\020\n\022\035\n\031ERROR_REASON_STUDY_B"
+  "ROKEN\020\013\022\"\n\036ERROR_REASON_TOO_MANY_WATCHER"
+  "S\020\014\022\037\n\033ERROR_REASON_TRIAL_NOT_HELD\020\r\022\034\n\030"
+  "ERROR_REASON_STALE_TRIAL\020\016\022\"\n\036ERROR_REAS"
+  "ON_PERMISSION_DENIED\020\017\022\036\n\032ERROR_REASON_S"
+  "TUDY_DELETED\020\020*\370\002\n\016StudyEventType\022 \n\034STU"
+  "DY_EVENT_TYPE_UNSPECIFIED\020\000\022\"\n\036STUDY_EVE"
+  "NT_TYPE_CURRENT_STATE\020\001\022$\n STUDY_EVENT_T"
+  "YPE_TRIAL_SUGGESTED\020\002\022\"\n\036STUDY_EVENT_TYP"
+  "E_LEASE_EXPIRED\020\003\022$\n STUDY_EVENT_TYPE_TR"
+  "IAL_COMPLETED\020\004\022\035\n\031STUDY_EVENT_TYPE_NEW_"
+  "BEST\020\005\022$\n STUDY_EVENT_TYPE_STUDY_COMPLET"
+  "ED\020\006\022#\n\037STUDY_EVENT_TYPE_TRIAL_PROGRESS\020"
+  "\007\022\"\n\036STUDY_EVENT_TYPE_TRIAL_STOPPED\020\010\022\"\n"
+  "\036STUDY_EVENT_TYPE_TRIAL_SKIPPED\020\t2\330\t\n\021Co"
+  "ntrollerService\022J\n\013CreateStudy\022\034.sanas.v"
+  "1.CreateStudyRequest\032\035.sanas.v1.CreateSt"
+  "udyResponse\022A\n\010GetStudy\022\031.sanas.v1.GetSt"
+  "udyRequest\032\032.sanas.v1.GetStudyResponse\022J"
+  "\n\013ListStudies\022\034.sanas.v1.ListStudiesRequ"
+  "est\032\035.sanas.v1.ListStudiesResponse\022J\n\013De"
+  "leteStudy\022\034.sanas.v1.DeleteStudyRequest\032"
+  "\035.sanas.v1.DeleteStudyResponse\022P\n\rUndele"
+  "teStudy\022\036.sanas.v1.UndeleteStudyRequest\032"
+  "\037.sanas.v1.UndeleteStudyResponse\022M\n\014Sugg"
+  "estTrial\022\035.sanas.v1.SuggestTrialRequest\032"
+  "\036.sanas.v1.SuggestTrialResponse\022P\n\rCompl"
+  "eteTrial\022\036.sanas.v1.CompleteTrialRequest"
+  "\032\037.sanas.v1.CompleteTrialResponse\022S\n\016Hea"
+  "rtbeatTrial\022\037.sanas.v1.HeartbeatTrialReq"
+  "uest\032 .sanas.v1.HeartbeatTrialResponse\022G"
+  "\n\nListTrials\022\033.sanas.v1.ListTrialsReques"
+  "t\032\034.sanas.v1.ListTrialsResponse\022I\n\nWatch"
+  "Study\022\033.sanas.v1.WatchStudyRequest\032\034.san"
+  "as.v1.WatchStudyResponse0\001\022w\n\032ImportPadd"
+  "leSlimCheckpoint\022+.sanas.v1.ImportPaddle"
+  "SlimCheckpointRequest\032,.sanas.v1.ImportP"
+  "addleSlimCheckpointResponse\022b\n\023ReportTri"
+  "alProgress\022$.sanas.v1.ReportTrialProgres"
+  "sRequest\032%.sanas.v1.ReportTrialProgressR"
+  "esponse\022D\n\tSkipTrial\022\032.sanas.v1.SkipTria"
+  "lRequest\032\033.sanas.v1.SkipTrialResponse\022L\n"
+  "\013BackupStudy\022\034.sanas.v1.BackupStudyReque"
+  "st\032\035.sanas.v1.BackupStudyResponse0\001\022O\n\014R"
+  "estoreStudy\022\035.sanas.v1.RestoreStudyReque"
+  "st\032\036.sanas.v1.RestoreStudyResponse(\001B7Z5"
+  "github.com/sanas-nas/sanas/clients/go/sa"
+  "nasv1;sanasv1b\006proto3"
   ;
 static const ::_pbi::DescriptorTable* const descriptor_table_sanas_2fv1_2fsanas_2eproto_deps[2] = {
   &::descriptor_table_google_2fprotobuf_2fduration_2eproto,
@@ -1498,9 +1534,9 @@ static const ::_pbi::DescriptorTable* const descriptor_table_sanas_2fv1_2fsanas_
 };
 static ::_pbi::once_flag descriptor_table_sanas_2fv1_2fsanas_2eproto_once;
 const ::_pbi::DescriptorTable descriptor_table_sanas_2fv1_2fsanas_2eproto = {
-    false, false, 8411, descriptor_table_protodef_sanas_2fv1_2fsanas_2eproto,
+    false, false, 8661, descriptor_table_protodef_sanas_2fv1_2fsanas_2eproto,
     "sanas/v1/sanas.proto",
-    &descriptor_table_sanas_2fv1_2fsanas_2eproto_once, descriptor_table_sanas_2fv1_2fsanas_2eproto_deps, 2, 42,
+    &descriptor_table_sanas_2fv1_2fsanas_2eproto_once, descriptor_table_sanas_2fv1_2fsanas_2eproto_deps, 2, 43,
     schemas, file_default_instances, TableStruct_sanas_2fv1_2fsanas_2eproto::offsets,
     file_level_metadata_sanas_2fv1_2fsanas_2eproto, file_level_enum_descriptors_sanas_2fv1_2fsanas_2eproto,
     file_level_service_descriptors_sanas_2fv1_2fsanas_2eproto,
@@ -1513,9 +1549,24 @@ PROTOBUF_ATTRIBUTE_WEAK const ::_pbi::DescriptorTable* descriptor_table_sanas_2f
 PROTOBUF_ATTRIBUTE_INIT_PRIORITY2 static ::_pbi::AddDescriptorsRunner dynamic_init_dummy_sanas_2fv1_2fsanas_2eproto(&descriptor_table_sanas_2fv1_2fsanas_2eproto);
 namespace sanas {
 namespace v1 {
-const ::PROTOBUF_NAMESPACE_ID::EnumDescriptor* ObjectiveGoal_descriptor() {
+const ::PROTOBUF_NAMESPACE_ID::EnumDescriptor* ProposalPolicy_descriptor() {
   ::PROTOBUF_NAMESPACE_ID::internal::AssignDescriptors(&descriptor_table_sanas_2fv1_2fsanas_2eproto);
   return file_level_enum_descriptors_sanas_2fv1_2fsanas_2eproto[0];
+}
+bool ProposalPolicy_IsValid(int value) {
+  switch (value) {
+    case 0:
+    case 1:
+    case 2:
+      return true;
+    default:
+      return false;
+  }
+}
+
+const ::PROTOBUF_NAMESPACE_ID::EnumDescriptor* ObjectiveGoal_descriptor() {
+  ::PROTOBUF_NAMESPACE_ID::internal::AssignDescriptors(&descriptor_table_sanas_2fv1_2fsanas_2eproto);
+  return file_level_enum_descriptors_sanas_2fv1_2fsanas_2eproto[1];
 }
 bool ObjectiveGoal_IsValid(int value) {
   switch (value) {
@@ -1530,7 +1581,7 @@ bool ObjectiveGoal_IsValid(int value) {
 
 const ::PROTOBUF_NAMESPACE_ID::EnumDescriptor* StudyState_descriptor() {
   ::PROTOBUF_NAMESPACE_ID::internal::AssignDescriptors(&descriptor_table_sanas_2fv1_2fsanas_2eproto);
-  return file_level_enum_descriptors_sanas_2fv1_2fsanas_2eproto[1];
+  return file_level_enum_descriptors_sanas_2fv1_2fsanas_2eproto[2];
 }
 bool StudyState_IsValid(int value) {
   switch (value) {
@@ -1547,7 +1598,7 @@ bool StudyState_IsValid(int value) {
 
 const ::PROTOBUF_NAMESPACE_ID::EnumDescriptor* TrialState_descriptor() {
   ::PROTOBUF_NAMESPACE_ID::internal::AssignDescriptors(&descriptor_table_sanas_2fv1_2fsanas_2eproto);
-  return file_level_enum_descriptors_sanas_2fv1_2fsanas_2eproto[2];
+  return file_level_enum_descriptors_sanas_2fv1_2fsanas_2eproto[3];
 }
 bool TrialState_IsValid(int value) {
   switch (value) {
@@ -1565,7 +1616,7 @@ bool TrialState_IsValid(int value) {
 
 const ::PROTOBUF_NAMESPACE_ID::EnumDescriptor* ErrorReason_descriptor() {
   ::PROTOBUF_NAMESPACE_ID::internal::AssignDescriptors(&descriptor_table_sanas_2fv1_2fsanas_2eproto);
-  return file_level_enum_descriptors_sanas_2fv1_2fsanas_2eproto[3];
+  return file_level_enum_descriptors_sanas_2fv1_2fsanas_2eproto[4];
 }
 bool ErrorReason_IsValid(int value) {
   switch (value) {
@@ -1594,7 +1645,7 @@ bool ErrorReason_IsValid(int value) {
 
 const ::PROTOBUF_NAMESPACE_ID::EnumDescriptor* StudyEventType_descriptor() {
   ::PROTOBUF_NAMESPACE_ID::internal::AssignDescriptors(&descriptor_table_sanas_2fv1_2fsanas_2eproto);
-  return file_level_enum_descriptors_sanas_2fv1_2fsanas_2eproto[4];
+  return file_level_enum_descriptors_sanas_2fv1_2fsanas_2eproto[5];
 }
 bool StudyEventType_IsValid(int value) {
   switch (value) {
@@ -2044,7 +2095,8 @@ StudyConfig::StudyConfig(const StudyConfig& from)
     , decltype(_impl_.init_temperature_){}
     , decltype(_impl_.reduce_rate_){}
     , decltype(_impl_.search_steps_){}
-    , decltype(_impl_.seed_){}};
+    , decltype(_impl_.seed_){}
+    , decltype(_impl_.policy_){}};
 
   _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
   if (from._internal_has_lease_duration()) {
@@ -2057,8 +2109,8 @@ StudyConfig::StudyConfig(const StudyConfig& from)
     _this->_impl_.early_stopping_ = new ::sanas::v1::EarlyStopping(*from._impl_.early_stopping_);
   }
   ::memcpy(&_impl_.init_temperature_, &from._impl_.init_temperature_,
-    static_cast<size_t>(reinterpret_cast<char*>(&_impl_.seed_) -
-    reinterpret_cast<char*>(&_impl_.init_temperature_)) + sizeof(_impl_.seed_));
+    static_cast<size_t>(reinterpret_cast<char*>(&_impl_.policy_) -
+    reinterpret_cast<char*>(&_impl_.init_temperature_)) + sizeof(_impl_.policy_));
   // @@protoc_insertion_point(copy_constructor:sanas.v1.StudyConfig)
 }
 
@@ -2079,6 +2131,7 @@ inline void StudyConfig::SharedCtor(
     , decltype(_impl_.reduce_rate_){0}
     , decltype(_impl_.search_steps_){int64_t{0}}
     , decltype(_impl_.seed_){uint64_t{0u}}
+    , decltype(_impl_.policy_){0}
   };
 }
 
@@ -2132,6 +2185,7 @@ void StudyConfig::Clear() {
   }
   _impl_.search_steps_ = int64_t{0};
   _impl_.seed_ = uint64_t{0u};
+  _impl_.policy_ = 0;
   _impl_._has_bits_.Clear();
   _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
 }
@@ -2223,6 +2277,15 @@ const char* StudyConfig::_InternalParse(const char* ptr, ::_pbi::ParseContext* c
         if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 74)) {
           ptr = ctx->ParseMessage(_internal_mutable_early_stopping(), ptr);
           CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // .sanas.v1.ProposalPolicy policy = 10;
+      case 10:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 80)) {
+          uint64_t val = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+          _internal_set_policy(static_cast<::sanas::v1::ProposalPolicy>(val));
         } else
           goto handle_unusual;
         continue;
@@ -2318,6 +2381,13 @@ uint8_t* StudyConfig::_InternalSerialize(
         _Internal::early_stopping(this).GetCachedSize(), target, stream);
   }
 
+  // .sanas.v1.ProposalPolicy policy = 10;
+  if (this->_internal_policy() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteEnumToArray(
+      10, this->_internal_policy(), target);
+  }
+
   if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
     target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
         _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
@@ -2399,6 +2469,12 @@ size_t StudyConfig::ByteSizeLong() const {
     total_size += ::_pbi::WireFormatLite::UInt64SizePlusOne(this->_internal_seed());
   }
 
+  // .sanas.v1.ProposalPolicy policy = 10;
+  if (this->_internal_policy() != 0) {
+    total_size += 1 +
+      ::_pbi::WireFormatLite::EnumSize(this->_internal_policy());
+  }
+
   return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
 }
 
@@ -2447,6 +2523,9 @@ void StudyConfig::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PR
   if (cached_has_bits & 0x00000004u) {
     _this->_internal_set_seed(from._internal_seed());
   }
+  if (from._internal_policy() != 0) {
+    _this->_internal_set_policy(from._internal_policy());
+  }
   _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
 }
 
@@ -2468,8 +2547,8 @@ void StudyConfig::InternalSwap(StudyConfig* other) {
   _impl_.search_spaces_.InternalSwap(&other->_impl_.search_spaces_);
   _impl_.init_tokens_.InternalSwap(&other->_impl_.init_tokens_);
   ::PROTOBUF_NAMESPACE_ID::internal::memswap<
-      PROTOBUF_FIELD_OFFSET(StudyConfig, _impl_.seed_)
-      + sizeof(StudyConfig::_impl_.seed_)
+      PROTOBUF_FIELD_OFFSET(StudyConfig, _impl_.policy_)
+      + sizeof(StudyConfig::_impl_.policy_)
       - PROTOBUF_FIELD_OFFSET(StudyConfig, _impl_.lease_duration_)>(
           reinterpret_cast<char*>(&_impl_.lease_duration_),
           reinterpret_cast<char*>(&other->_impl_.lease_duration_));
@@ -4714,6 +4793,7 @@ class Study::_Internal {
   static const ::PROTOBUF_NAMESPACE_ID::Timestamp& create_time(const Study* msg);
   static const ::PROTOBUF_NAMESPACE_ID::Timestamp& delete_time(const Study* msg);
   static const ::PROTOBUF_NAMESPACE_ID::Timestamp& expire_time(const Study* msg);
+  static const ::sanas::v1::ModelFit& model_fit(const Study* msg);
 };
 
 const ::sanas::v1::StudyConfig&
@@ -4735,6 +4815,10 @@ Study::_Internal::delete_time(const Study* msg) {
 const ::PROTOBUF_NAMESPACE_ID::Timestamp&
 Study::_Internal::expire_time(const Study* msg) {
   return *msg->_impl_.expire_time_;
+}
+const ::sanas::v1::ModelFit&
+Study::_Internal::model_fit(const Study* msg) {
+  return *msg->_impl_.model_fit_;
 }
 void Study::clear_create_time() {
   if (GetArenaForAllocation() == nullptr && _impl_.create_time_ != nullptr) {
@@ -4780,6 +4864,7 @@ Study::Study(const Study& from)
     , decltype(_impl_.create_time_){nullptr}
     , decltype(_impl_.delete_time_){nullptr}
     , decltype(_impl_.expire_time_){nullptr}
+    , decltype(_impl_.model_fit_){nullptr}
     , decltype(_impl_.best_reward_){}
     , decltype(_impl_.current_reward_){}
     , decltype(_impl_.temperature_){}
@@ -4831,6 +4916,9 @@ Study::Study(const Study& from)
   if (from._internal_has_expire_time()) {
     _this->_impl_.expire_time_ = new ::PROTOBUF_NAMESPACE_ID::Timestamp(*from._impl_.expire_time_);
   }
+  if (from._internal_has_model_fit()) {
+    _this->_impl_.model_fit_ = new ::sanas::v1::ModelFit(*from._impl_.model_fit_);
+  }
   ::memcpy(&_impl_.best_reward_, &from._impl_.best_reward_,
     static_cast<size_t>(reinterpret_cast<char*>(&_impl_.state_) -
     reinterpret_cast<char*>(&_impl_.best_reward_)) + sizeof(_impl_.state_));
@@ -4858,6 +4946,7 @@ inline void Study::SharedCtor(
     , decltype(_impl_.create_time_){nullptr}
     , decltype(_impl_.delete_time_){nullptr}
     , decltype(_impl_.expire_time_){nullptr}
+    , decltype(_impl_.model_fit_){nullptr}
     , decltype(_impl_.best_reward_){0}
     , decltype(_impl_.current_reward_){0}
     , decltype(_impl_.temperature_){0}
@@ -4905,6 +4994,7 @@ inline void Study::SharedDtor() {
   if (this != internal_default_instance()) delete _impl_.create_time_;
   if (this != internal_default_instance()) delete _impl_.delete_time_;
   if (this != internal_default_instance()) delete _impl_.expire_time_;
+  if (this != internal_default_instance()) delete _impl_.model_fit_;
 }
 
 void Study::SetCachedSize(int size) const {
@@ -4943,6 +5033,10 @@ void Study::Clear() {
     delete _impl_.expire_time_;
   }
   _impl_.expire_time_ = nullptr;
+  if (GetArenaForAllocation() == nullptr && _impl_.model_fit_ != nullptr) {
+    delete _impl_.model_fit_;
+  }
+  _impl_.model_fit_ = nullptr;
   cached_has_bits = _impl_._has_bits_[0];
   if (cached_has_bits & 0x00000003u) {
     ::memset(&_impl_.best_reward_, 0, static_cast<size_t>(
@@ -5149,6 +5243,14 @@ const char* Study::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
         } else
           goto handle_unusual;
         continue;
+      // .sanas.v1.ModelFit model_fit = 22;
+      case 22:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 178)) {
+          ptr = ctx->ParseMessage(_internal_mutable_model_fit(), ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
       default:
         goto handle_unusual;
     }  // switch
@@ -5336,6 +5438,13 @@ uint8_t* Study::_InternalSerialize(
         _Internal::expire_time(this).GetCachedSize(), target, stream);
   }
 
+  // .sanas.v1.ModelFit model_fit = 22;
+  if (this->_internal_has_model_fit()) {
+    target = ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::
+      InternalWriteMessage(22, _Internal::model_fit(this),
+        _Internal::model_fit(this).GetCachedSize(), target, stream);
+  }
+
   if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
     target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
         _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
@@ -5450,6 +5559,13 @@ size_t Study::ByteSizeLong() const {
         *_impl_.expire_time_);
   }
 
+  // .sanas.v1.ModelFit model_fit = 22;
+  if (this->_internal_has_model_fit()) {
+    total_size += 2 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::MessageSize(
+        *_impl_.model_fit_);
+  }
+
   cached_has_bits = _impl_._has_bits_[0];
   if (cached_has_bits & 0x00000003u) {
     // optional double best_reward = 6;
@@ -5562,6 +5678,10 @@ void Study::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF
     _this->_internal_mutable_expire_time()->::PROTOBUF_NAMESPACE_ID::Timestamp::MergeFrom(
         from._internal_expire_time());
   }
+  if (from._internal_has_model_fit()) {
+    _this->_internal_mutable_model_fit()->::sanas::v1::ModelFit::MergeFrom(
+        from._internal_model_fit());
+  }
   cached_has_bits = from._impl_._has_bits_[0];
   if (cached_has_bits & 0x00000003u) {
     if (cached_has_bits & 0x00000001u) {
@@ -5647,6 +5767,229 @@ void Study::InternalSwap(Study* other) {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
       file_level_metadata_sanas_2fv1_2fsanas_2eproto[9]);
+}
+
+// ===================================================================
+
+class ModelFit::_Internal {
+ public:
+};
+
+ModelFit::ModelFit(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                         bool is_message_owned)
+  : ::PROTOBUF_NAMESPACE_ID::Message(arena, is_message_owned) {
+  SharedCtor(arena, is_message_owned);
+  // @@protoc_insertion_point(arena_constructor:sanas.v1.ModelFit)
+}
+ModelFit::ModelFit(const ModelFit& from)
+  : ::PROTOBUF_NAMESPACE_ID::Message() {
+  ModelFit* const _this = this; (void)_this;
+  new (&_impl_) Impl_{
+      decltype(_impl_.rank_correlation_){}
+    , decltype(_impl_.trials_){}
+    , /*decltype(_impl_._cached_size_)*/{}};
+
+  _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+  ::memcpy(&_impl_.rank_correlation_, &from._impl_.rank_correlation_,
+    static_cast<size_t>(reinterpret_cast<char*>(&_impl_.trials_) -
+    reinterpret_cast<char*>(&_impl_.rank_correlation_)) + sizeof(_impl_.trials_));
+  // @@protoc_insertion_point(copy_constructor:sanas.v1.ModelFit)
+}
+
+inline void ModelFit::SharedCtor(
+    ::_pb::Arena* arena, bool is_message_owned) {
+  (void)arena;
+  (void)is_message_owned;
+  new (&_impl_) Impl_{
+      decltype(_impl_.rank_correlation_){0}
+    , decltype(_impl_.trials_){0}
+    , /*decltype(_impl_._cached_size_)*/{}
+  };
+}
+
+ModelFit::~ModelFit() {
+  // @@protoc_insertion_point(destructor:sanas.v1.ModelFit)
+  if (auto *arena = _internal_metadata_.DeleteReturnArena<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>()) {
+  (void)arena;
+    return;
+  }
+  SharedDtor();
+}
+
+inline void ModelFit::SharedDtor() {
+  GOOGLE_DCHECK(GetArenaForAllocation() == nullptr);
+}
+
+void ModelFit::SetCachedSize(int size) const {
+  _impl_._cached_size_.Set(size);
+}
+
+void ModelFit::Clear() {
+// @@protoc_insertion_point(message_clear_start:sanas.v1.ModelFit)
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  ::memset(&_impl_.rank_correlation_, 0, static_cast<size_t>(
+      reinterpret_cast<char*>(&_impl_.trials_) -
+      reinterpret_cast<char*>(&_impl_.rank_correlation_)) + sizeof(_impl_.trials_));
+  _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
+}
+
+const char* ModelFit::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
+#define CHK_(x) if (PROTOBUF_PREDICT_FALSE(!(x))) goto failure
+  while (!ctx->Done(&ptr)) {
+    uint32_t tag;
+    ptr = ::_pbi::ReadTag(ptr, &tag);
+    switch (tag >> 3) {
+      // double rank_correlation = 1;
+      case 1:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 9)) {
+          _impl_.rank_correlation_ = ::PROTOBUF_NAMESPACE_ID::internal::UnalignedLoad<double>(ptr);
+          ptr += sizeof(double);
+        } else
+          goto handle_unusual;
+        continue;
+      // int32 trials = 2;
+      case 2:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 16)) {
+          _impl_.trials_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint32(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      default:
+        goto handle_unusual;
+    }  // switch
+  handle_unusual:
+    if ((tag == 0) || ((tag & 7) == 4)) {
+      CHK_(ptr);
+      ctx->SetLastTag(tag);
+      goto message_done;
+    }
+    ptr = UnknownFieldParse(
+        tag,
+        _internal_metadata_.mutable_unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(),
+        ptr, ctx);
+    CHK_(ptr != nullptr);
+  }  // while
+message_done:
+  return ptr;
+failure:
+  ptr = nullptr;
+  goto message_done;
+#undef CHK_
+}
+
+uint8_t* ModelFit::_InternalSerialize(
+    uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const {
+  // @@protoc_insertion_point(serialize_to_array_start:sanas.v1.ModelFit)
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  // double rank_correlation = 1;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_rank_correlation = this->_internal_rank_correlation();
+  uint64_t raw_rank_correlation;
+  memcpy(&raw_rank_correlation, &tmp_rank_correlation, sizeof(tmp_rank_correlation));
+  if (raw_rank_correlation != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteDoubleToArray(1, this->_internal_rank_correlation(), target);
+  }
+
+  // int32 trials = 2;
+  if (this->_internal_trials() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt32ToArray(2, this->_internal_trials(), target);
+  }
+
+  if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
+    target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
+        _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
+  }
+  // @@protoc_insertion_point(serialize_to_array_end:sanas.v1.ModelFit)
+  return target;
+}
+
+size_t ModelFit::ByteSizeLong() const {
+// @@protoc_insertion_point(message_byte_size_start:sanas.v1.ModelFit)
+  size_t total_size = 0;
+
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  // double rank_correlation = 1;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_rank_correlation = this->_internal_rank_correlation();
+  uint64_t raw_rank_correlation;
+  memcpy(&raw_rank_correlation, &tmp_rank_correlation, sizeof(tmp_rank_correlation));
+  if (raw_rank_correlation != 0) {
+    total_size += 1 + 8;
+  }
+
+  // int32 trials = 2;
+  if (this->_internal_trials() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int32SizePlusOne(this->_internal_trials());
+  }
+
+  return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
+}
+
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData ModelFit::_class_data_ = {
+    ::PROTOBUF_NAMESPACE_ID::Message::CopyWithSourceCheck,
+    ModelFit::MergeImpl
+};
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*ModelFit::GetClassData() const { return &_class_data_; }
+
+
+void ModelFit::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg) {
+  auto* const _this = static_cast<ModelFit*>(&to_msg);
+  auto& from = static_cast<const ModelFit&>(from_msg);
+  // @@protoc_insertion_point(class_specific_merge_from_start:sanas.v1.ModelFit)
+  GOOGLE_DCHECK_NE(&from, _this);
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_rank_correlation = from._internal_rank_correlation();
+  uint64_t raw_rank_correlation;
+  memcpy(&raw_rank_correlation, &tmp_rank_correlation, sizeof(tmp_rank_correlation));
+  if (raw_rank_correlation != 0) {
+    _this->_internal_set_rank_correlation(from._internal_rank_correlation());
+  }
+  if (from._internal_trials() != 0) {
+    _this->_internal_set_trials(from._internal_trials());
+  }
+  _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+}
+
+void ModelFit::CopyFrom(const ModelFit& from) {
+// @@protoc_insertion_point(class_specific_copy_from_start:sanas.v1.ModelFit)
+  if (&from == this) return;
+  Clear();
+  MergeFrom(from);
+}
+
+bool ModelFit::IsInitialized() const {
+  return true;
+}
+
+void ModelFit::InternalSwap(ModelFit* other) {
+  using std::swap;
+  _internal_metadata_.InternalSwap(&other->_internal_metadata_);
+  ::PROTOBUF_NAMESPACE_ID::internal::memswap<
+      PROTOBUF_FIELD_OFFSET(ModelFit, _impl_.trials_)
+      + sizeof(ModelFit::_impl_.trials_)
+      - PROTOBUF_FIELD_OFFSET(ModelFit, _impl_.rank_correlation_)>(
+          reinterpret_cast<char*>(&_impl_.rank_correlation_),
+          reinterpret_cast<char*>(&other->_impl_.rank_correlation_));
+}
+
+::PROTOBUF_NAMESPACE_ID::Metadata ModelFit::GetMetadata() const {
+  return ::_pbi::AssignDescriptors(
+      &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[10]);
 }
 
 // ===================================================================
@@ -5916,7 +6259,7 @@ void Measurement::InternalSwap(Measurement* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata Measurement::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[10]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[11]);
 }
 
 // ===================================================================
@@ -6793,7 +7136,7 @@ void Trial::InternalSwap(Trial* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata Trial::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[11]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[12]);
 }
 
 // ===================================================================
@@ -7038,7 +7381,7 @@ void CreateStudyRequest::InternalSwap(CreateStudyRequest* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata CreateStudyRequest::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[12]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[13]);
 }
 
 // ===================================================================
@@ -7262,7 +7605,7 @@ void CreateStudyResponse::InternalSwap(CreateStudyResponse* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata CreateStudyResponse::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[13]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[14]);
 }
 
 // ===================================================================
@@ -7465,7 +7808,7 @@ void GetStudyRequest::InternalSwap(GetStudyRequest* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata GetStudyRequest::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[14]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[15]);
 }
 
 // ===================================================================
@@ -7658,7 +8001,7 @@ void GetStudyResponse::InternalSwap(GetStudyResponse* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata GetStudyResponse::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[15]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[16]);
 }
 
 // ===================================================================
@@ -7921,7 +8264,7 @@ void ListStudiesRequest::InternalSwap(ListStudiesRequest* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata ListStudiesRequest::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[16]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[17]);
 }
 
 // ===================================================================
@@ -8158,7 +8501,7 @@ void ListStudiesResponse::InternalSwap(ListStudiesResponse* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata ListStudiesResponse::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[17]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[18]);
 }
 
 // ===================================================================
@@ -8388,7 +8731,7 @@ void DeleteStudyRequest::InternalSwap(DeleteStudyRequest* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata DeleteStudyRequest::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[18]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[19]);
 }
 
 // ===================================================================
@@ -8581,7 +8924,7 @@ void DeleteStudyResponse::InternalSwap(DeleteStudyResponse* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata DeleteStudyResponse::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[19]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[20]);
 }
 
 // ===================================================================
@@ -8784,7 +9127,7 @@ void UndeleteStudyRequest::InternalSwap(UndeleteStudyRequest* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata UndeleteStudyRequest::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[20]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[21]);
 }
 
 // ===================================================================
@@ -8977,7 +9320,7 @@ void UndeleteStudyResponse::InternalSwap(UndeleteStudyResponse* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata UndeleteStudyResponse::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[21]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[22]);
 }
 
 // ===================================================================
@@ -9307,7 +9650,7 @@ void SuggestTrialRequest::InternalSwap(SuggestTrialRequest* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata SuggestTrialRequest::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[22]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[23]);
 }
 
 // ===================================================================
@@ -9593,7 +9936,7 @@ void SuggestTrialResponse::InternalSwap(SuggestTrialResponse* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata SuggestTrialResponse::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[23]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[24]);
 }
 
 // ===================================================================
@@ -10116,7 +10459,7 @@ void CompleteTrialRequest::InternalSwap(CompleteTrialRequest* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata CompleteTrialRequest::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[24]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[25]);
 }
 
 // ===================================================================
@@ -10381,7 +10724,7 @@ void CompleteTrialResponse::InternalSwap(CompleteTrialResponse* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata CompleteTrialResponse::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[25]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[26]);
 }
 
 // ===================================================================
@@ -10761,7 +11104,7 @@ void HeartbeatTrialRequest::InternalSwap(HeartbeatTrialRequest* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata HeartbeatTrialRequest::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[26]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[27]);
 }
 
 // ===================================================================
@@ -10954,7 +11297,7 @@ void HeartbeatTrialResponse::InternalSwap(HeartbeatTrialResponse* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata HeartbeatTrialResponse::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[27]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[28]);
 }
 
 // ===================================================================
@@ -11270,7 +11613,7 @@ void ListTrialsRequest::InternalSwap(ListTrialsRequest* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata ListTrialsRequest::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[28]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[29]);
 }
 
 // ===================================================================
@@ -11534,7 +11877,7 @@ void ListTrialsResponse::InternalSwap(ListTrialsResponse* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata ListTrialsResponse::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[29]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[30]);
 }
 
 // ===================================================================
@@ -11737,7 +12080,7 @@ void WatchStudyRequest::InternalSwap(WatchStudyRequest* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata WatchStudyRequest::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[30]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[31]);
 }
 
 // ===================================================================
@@ -12093,7 +12436,7 @@ void WatchStudyResponse::InternalSwap(WatchStudyResponse* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata WatchStudyResponse::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[31]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[32]);
 }
 
 // ===================================================================
@@ -12388,7 +12731,7 @@ void ImportPaddleSlimCheckpointRequest::InternalSwap(ImportPaddleSlimCheckpointR
 ::PROTOBUF_NAMESPACE_ID::Metadata ImportPaddleSlimCheckpointRequest::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[32]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[33]);
 }
 
 // ===================================================================
@@ -12612,7 +12955,7 @@ void ImportPaddleSlimCheckpointResponse::InternalSwap(ImportPaddleSlimCheckpoint
 ::PROTOBUF_NAMESPACE_ID::Metadata ImportPaddleSlimCheckpointResponse::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[33]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[34]);
 }
 
 // ===================================================================
@@ -12815,7 +13158,7 @@ void BackupStudyRequest::InternalSwap(BackupStudyRequest* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata BackupStudyRequest::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[34]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[35]);
 }
 
 // ===================================================================
@@ -13085,7 +13428,7 @@ void BackupStudyResponse::InternalSwap(BackupStudyResponse* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata BackupStudyResponse::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[35]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[36]);
 }
 
 // ===================================================================
@@ -13378,7 +13721,7 @@ void RestoreStudyRequest::InternalSwap(RestoreStudyRequest* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata RestoreStudyRequest::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[36]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[37]);
 }
 
 // ===================================================================
@@ -13602,7 +13945,7 @@ void RestoreStudyResponse::InternalSwap(RestoreStudyResponse* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata RestoreStudyResponse::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[37]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[38]);
 }
 
 // ===================================================================
@@ -14116,7 +14459,7 @@ void ReportTrialProgressRequest::InternalSwap(ReportTrialProgressRequest* other)
 ::PROTOBUF_NAMESPACE_ID::Metadata ReportTrialProgressRequest::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[38]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[39]);
 }
 
 // ===================================================================
@@ -14340,7 +14683,7 @@ void ReportTrialProgressResponse::InternalSwap(ReportTrialProgressResponse* othe
 ::PROTOBUF_NAMESPACE_ID::Metadata ReportTrialProgressResponse::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[39]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[40]);
 }
 
 // ===================================================================
@@ -14770,7 +15113,7 @@ void SkipTrialRequest::InternalSwap(SkipTrialRequest* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata SkipTrialRequest::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[40]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[41]);
 }
 
 // ===================================================================
@@ -14994,7 +15337,7 @@ void SkipTrialResponse::InternalSwap(SkipTrialResponse* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata SkipTrialResponse::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_sanas_2fv1_2fsanas_2eproto_getter, &descriptor_table_sanas_2fv1_2fsanas_2eproto_once,
-      file_level_metadata_sanas_2fv1_2fsanas_2eproto[41]);
+      file_level_metadata_sanas_2fv1_2fsanas_2eproto[42]);
 }
 
 // @@protoc_insertion_point(namespace_scope)
@@ -15040,6 +15383,10 @@ Arena::CreateMaybeMessage< ::sanas::v1::TrialCounts >(Arena* arena) {
 template<> PROTOBUF_NOINLINE ::sanas::v1::Study*
 Arena::CreateMaybeMessage< ::sanas::v1::Study >(Arena* arena) {
   return Arena::CreateMessageInternal< ::sanas::v1::Study >(arena);
+}
+template<> PROTOBUF_NOINLINE ::sanas::v1::ModelFit*
+Arena::CreateMaybeMessage< ::sanas::v1::ModelFit >(Arena* arena) {
+  return Arena::CreateMessageInternal< ::sanas::v1::ModelFit >(arena);
 }
 template<> PROTOBUF_NOINLINE ::sanas::v1::Measurement*
 Arena::CreateMaybeMessage< ::sanas::v1::Measurement >(Arena* arena) {

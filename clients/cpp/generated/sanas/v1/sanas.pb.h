@@ -121,6 +121,9 @@ extern MeasurementDefaultTypeInternal _Measurement_default_instance_;
 class MedianStoppingRule;
 struct MedianStoppingRuleDefaultTypeInternal;
 extern MedianStoppingRuleDefaultTypeInternal _MedianStoppingRule_default_instance_;
+class ModelFit;
+struct ModelFitDefaultTypeInternal;
+extern ModelFitDefaultTypeInternal _ModelFit_default_instance_;
 class ReportTrialProgressRequest;
 struct ReportTrialProgressRequestDefaultTypeInternal;
 extern ReportTrialProgressRequestDefaultTypeInternal _ReportTrialProgressRequest_default_instance_;
@@ -202,6 +205,7 @@ template<> ::sanas::v1::ListTrialsRequest* Arena::CreateMaybeMessage<::sanas::v1
 template<> ::sanas::v1::ListTrialsResponse* Arena::CreateMaybeMessage<::sanas::v1::ListTrialsResponse>(Arena*);
 template<> ::sanas::v1::Measurement* Arena::CreateMaybeMessage<::sanas::v1::Measurement>(Arena*);
 template<> ::sanas::v1::MedianStoppingRule* Arena::CreateMaybeMessage<::sanas::v1::MedianStoppingRule>(Arena*);
+template<> ::sanas::v1::ModelFit* Arena::CreateMaybeMessage<::sanas::v1::ModelFit>(Arena*);
 template<> ::sanas::v1::ReportTrialProgressRequest* Arena::CreateMaybeMessage<::sanas::v1::ReportTrialProgressRequest>(Arena*);
 template<> ::sanas::v1::ReportTrialProgressResponse* Arena::CreateMaybeMessage<::sanas::v1::ReportTrialProgressResponse>(Arena*);
 template<> ::sanas::v1::RestoreStudyRequest* Arena::CreateMaybeMessage<::sanas::v1::RestoreStudyRequest>(Arena*);
@@ -224,6 +228,32 @@ PROTOBUF_NAMESPACE_CLOSE
 namespace sanas {
 namespace v1 {
 
+enum ProposalPolicy : int {
+  PROPOSAL_POLICY_UNSPECIFIED = 0,
+  PROPOSAL_POLICY_ANNEALER = 1,
+  PROPOSAL_POLICY_MODEL_GUIDED = 2,
+  ProposalPolicy_INT_MIN_SENTINEL_DO_NOT_USE_ = std::numeric_limits<int32_t>::min(),
+  ProposalPolicy_INT_MAX_SENTINEL_DO_NOT_USE_ = std::numeric_limits<int32_t>::max()
+};
+bool ProposalPolicy_IsValid(int value);
+constexpr ProposalPolicy ProposalPolicy_MIN = PROPOSAL_POLICY_UNSPECIFIED;
+constexpr ProposalPolicy ProposalPolicy_MAX = PROPOSAL_POLICY_MODEL_GUIDED;
+constexpr int ProposalPolicy_ARRAYSIZE = ProposalPolicy_MAX + 1;
+
+const ::PROTOBUF_NAMESPACE_ID::EnumDescriptor* ProposalPolicy_descriptor();
+template<typename T>
+inline const std::string& ProposalPolicy_Name(T enum_t_value) {
+  static_assert(::std::is_same<T, ProposalPolicy>::value ||
+    ::std::is_integral<T>::value,
+    "Incorrect type passed to function ProposalPolicy_Name.");
+  return ::PROTOBUF_NAMESPACE_ID::internal::NameOfEnum(
+    ProposalPolicy_descriptor(), enum_t_value);
+}
+inline bool ProposalPolicy_Parse(
+    ::PROTOBUF_NAMESPACE_ID::ConstStringParam name, ProposalPolicy* value) {
+  return ::PROTOBUF_NAMESPACE_ID::internal::ParseNamedEnum<ProposalPolicy>(
+    ProposalPolicy_descriptor(), name, value);
+}
 enum ObjectiveGoal : int {
   OBJECTIVE_GOAL_UNSPECIFIED = 0,
   OBJECTIVE_GOAL_MAXIMIZE = 1,
@@ -748,6 +778,7 @@ class StudyConfig final :
     kReduceRateFieldNumber = 3,
     kSearchStepsFieldNumber = 5,
     kSeedFieldNumber = 6,
+    kPolicyFieldNumber = 10,
   };
   // repeated .sanas.v1.SearchSpaceConfig search_spaces = 1;
   int search_spaces_size() const;
@@ -891,6 +922,15 @@ class StudyConfig final :
   void _internal_set_seed(uint64_t value);
   public:
 
+  // .sanas.v1.ProposalPolicy policy = 10;
+  void clear_policy();
+  ::sanas::v1::ProposalPolicy policy() const;
+  void set_policy(::sanas::v1::ProposalPolicy value);
+  private:
+  ::sanas::v1::ProposalPolicy _internal_policy() const;
+  void _internal_set_policy(::sanas::v1::ProposalPolicy value);
+  public:
+
   // @@protoc_insertion_point(class_scope:sanas.v1.StudyConfig)
  private:
   class _Internal;
@@ -911,6 +951,7 @@ class StudyConfig final :
     double reduce_rate_;
     int64_t search_steps_;
     uint64_t seed_;
+    int policy_;
   };
   union { Impl_ _impl_; };
   friend struct ::TableStruct_sanas_2fv1_2fsanas_2eproto;
@@ -2473,6 +2514,7 @@ class Study final :
     kCreateTimeFieldNumber = 12,
     kDeleteTimeFieldNumber = 20,
     kExpireTimeFieldNumber = 21,
+    kModelFitFieldNumber = 22,
     kBestRewardFieldNumber = 6,
     kCurrentRewardFieldNumber = 8,
     kTemperatureFieldNumber = 9,
@@ -2682,6 +2724,24 @@ class Study final :
       ::PROTOBUF_NAMESPACE_ID::Timestamp* expire_time);
   ::PROTOBUF_NAMESPACE_ID::Timestamp* unsafe_arena_release_expire_time();
 
+  // .sanas.v1.ModelFit model_fit = 22;
+  bool has_model_fit() const;
+  private:
+  bool _internal_has_model_fit() const;
+  public:
+  void clear_model_fit();
+  const ::sanas::v1::ModelFit& model_fit() const;
+  PROTOBUF_NODISCARD ::sanas::v1::ModelFit* release_model_fit();
+  ::sanas::v1::ModelFit* mutable_model_fit();
+  void set_allocated_model_fit(::sanas::v1::ModelFit* model_fit);
+  private:
+  const ::sanas::v1::ModelFit& _internal_model_fit() const;
+  ::sanas::v1::ModelFit* _internal_mutable_model_fit();
+  public:
+  void unsafe_arena_set_allocated_model_fit(
+      ::sanas::v1::ModelFit* model_fit);
+  ::sanas::v1::ModelFit* unsafe_arena_release_model_fit();
+
   // optional double best_reward = 6;
   bool has_best_reward() const;
   private:
@@ -2804,6 +2864,7 @@ class Study final :
     ::PROTOBUF_NAMESPACE_ID::Timestamp* create_time_;
     ::PROTOBUF_NAMESPACE_ID::Timestamp* delete_time_;
     ::PROTOBUF_NAMESPACE_ID::Timestamp* expire_time_;
+    ::sanas::v1::ModelFit* model_fit_;
     double best_reward_;
     double current_reward_;
     double temperature_;
@@ -2814,6 +2875,165 @@ class Study final :
     int64_t rejected_proposals_;
     int64_t steps_saved_;
     int state_;
+  };
+  union { Impl_ _impl_; };
+  friend struct ::TableStruct_sanas_2fv1_2fsanas_2eproto;
+};
+// -------------------------------------------------------------------
+
+class ModelFit final :
+    public ::PROTOBUF_NAMESPACE_ID::Message /* @@protoc_insertion_point(class_definition:sanas.v1.ModelFit) */ {
+ public:
+  inline ModelFit() : ModelFit(nullptr) {}
+  ~ModelFit() override;
+  explicit PROTOBUF_CONSTEXPR ModelFit(::PROTOBUF_NAMESPACE_ID::internal::ConstantInitialized);
+
+  ModelFit(const ModelFit& from);
+  ModelFit(ModelFit&& from) noexcept
+    : ModelFit() {
+    *this = ::std::move(from);
+  }
+
+  inline ModelFit& operator=(const ModelFit& from) {
+    CopyFrom(from);
+    return *this;
+  }
+  inline ModelFit& operator=(ModelFit&& from) noexcept {
+    if (this == &from) return *this;
+    if (GetOwningArena() == from.GetOwningArena()
+  #ifdef PROTOBUF_FORCE_COPY_IN_MOVE
+        && GetOwningArena() != nullptr
+  #endif  // !PROTOBUF_FORCE_COPY_IN_MOVE
+    ) {
+      InternalSwap(&from);
+    } else {
+      CopyFrom(from);
+    }
+    return *this;
+  }
+
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* descriptor() {
+    return GetDescriptor();
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* GetDescriptor() {
+    return default_instance().GetMetadata().descriptor;
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Reflection* GetReflection() {
+    return default_instance().GetMetadata().reflection;
+  }
+  static const ModelFit& default_instance() {
+    return *internal_default_instance();
+  }
+  static inline const ModelFit* internal_default_instance() {
+    return reinterpret_cast<const ModelFit*>(
+               &_ModelFit_default_instance_);
+  }
+  static constexpr int kIndexInFileMessages =
+    10;
+
+  friend void swap(ModelFit& a, ModelFit& b) {
+    a.Swap(&b);
+  }
+  inline void Swap(ModelFit* other) {
+    if (other == this) return;
+  #ifdef PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() != nullptr &&
+        GetOwningArena() == other->GetOwningArena()) {
+   #else  // PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() == other->GetOwningArena()) {
+  #endif  // !PROTOBUF_FORCE_COPY_IN_SWAP
+      InternalSwap(other);
+    } else {
+      ::PROTOBUF_NAMESPACE_ID::internal::GenericSwap(this, other);
+    }
+  }
+  void UnsafeArenaSwap(ModelFit* other) {
+    if (other == this) return;
+    GOOGLE_DCHECK(GetOwningArena() == other->GetOwningArena());
+    InternalSwap(other);
+  }
+
+  // implements Message ----------------------------------------------
+
+  ModelFit* New(::PROTOBUF_NAMESPACE_ID::Arena* arena = nullptr) const final {
+    return CreateMaybeMessage<ModelFit>(arena);
+  }
+  using ::PROTOBUF_NAMESPACE_ID::Message::CopyFrom;
+  void CopyFrom(const ModelFit& from);
+  using ::PROTOBUF_NAMESPACE_ID::Message::MergeFrom;
+  void MergeFrom( const ModelFit& from) {
+    ModelFit::MergeImpl(*this, from);
+  }
+  private:
+  static void MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg);
+  public:
+  PROTOBUF_ATTRIBUTE_REINITIALIZES void Clear() final;
+  bool IsInitialized() const final;
+
+  size_t ByteSizeLong() const final;
+  const char* _InternalParse(const char* ptr, ::PROTOBUF_NAMESPACE_ID::internal::ParseContext* ctx) final;
+  uint8_t* _InternalSerialize(
+      uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const final;
+  int GetCachedSize() const final { return _impl_._cached_size_.Get(); }
+
+  private:
+  void SharedCtor(::PROTOBUF_NAMESPACE_ID::Arena* arena, bool is_message_owned);
+  void SharedDtor();
+  void SetCachedSize(int size) const final;
+  void InternalSwap(ModelFit* other);
+
+  private:
+  friend class ::PROTOBUF_NAMESPACE_ID::internal::AnyMetadata;
+  static ::PROTOBUF_NAMESPACE_ID::StringPiece FullMessageName() {
+    return "sanas.v1.ModelFit";
+  }
+  protected:
+  explicit ModelFit(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                       bool is_message_owned = false);
+  public:
+
+  static const ClassData _class_data_;
+  const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*GetClassData() const final;
+
+  ::PROTOBUF_NAMESPACE_ID::Metadata GetMetadata() const final;
+
+  // nested types ----------------------------------------------------
+
+  // accessors -------------------------------------------------------
+
+  enum : int {
+    kRankCorrelationFieldNumber = 1,
+    kTrialsFieldNumber = 2,
+  };
+  // double rank_correlation = 1;
+  void clear_rank_correlation();
+  double rank_correlation() const;
+  void set_rank_correlation(double value);
+  private:
+  double _internal_rank_correlation() const;
+  void _internal_set_rank_correlation(double value);
+  public:
+
+  // int32 trials = 2;
+  void clear_trials();
+  int32_t trials() const;
+  void set_trials(int32_t value);
+  private:
+  int32_t _internal_trials() const;
+  void _internal_set_trials(int32_t value);
+  public:
+
+  // @@protoc_insertion_point(class_scope:sanas.v1.ModelFit)
+ private:
+  class _Internal;
+
+  template <typename T> friend class ::PROTOBUF_NAMESPACE_ID::Arena::InternalHelper;
+  typedef void InternalArenaConstructable_;
+  typedef void DestructorSkippable_;
+  struct Impl_ {
+    double rank_correlation_;
+    int32_t trials_;
+    mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
   };
   union { Impl_ _impl_; };
   friend struct ::TableStruct_sanas_2fv1_2fsanas_2eproto;
@@ -2868,7 +3088,7 @@ class Measurement final :
                &_Measurement_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    10;
+    11;
 
   friend void swap(Measurement& a, Measurement& b) {
     a.Swap(&b);
@@ -3047,7 +3267,7 @@ class Trial final :
                &_Trial_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    11;
+    12;
 
   friend void swap(Trial& a, Trial& b) {
     a.Swap(&b);
@@ -3468,7 +3688,7 @@ class CreateStudyRequest final :
                &_CreateStudyRequest_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    12;
+    13;
 
   friend void swap(CreateStudyRequest& a, CreateStudyRequest& b) {
     a.Swap(&b);
@@ -3641,7 +3861,7 @@ class CreateStudyResponse final :
                &_CreateStudyResponse_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    13;
+    14;
 
   friend void swap(CreateStudyResponse& a, CreateStudyResponse& b) {
     a.Swap(&b);
@@ -3809,7 +4029,7 @@ class GetStudyRequest final :
                &_GetStudyRequest_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    14;
+    15;
 
   friend void swap(GetStudyRequest& a, GetStudyRequest& b) {
     a.Swap(&b);
@@ -3962,7 +4182,7 @@ class GetStudyResponse final :
                &_GetStudyResponse_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    15;
+    16;
 
   friend void swap(GetStudyResponse& a, GetStudyResponse& b) {
     a.Swap(&b);
@@ -4119,7 +4339,7 @@ class ListStudiesRequest final :
                &_ListStudiesRequest_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    16;
+    17;
 
   friend void swap(ListStudiesRequest& a, ListStudiesRequest& b) {
     a.Swap(&b);
@@ -4294,7 +4514,7 @@ class ListStudiesResponse final :
                &_ListStudiesResponse_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    17;
+    18;
 
   friend void swap(ListStudiesResponse& a, ListStudiesResponse& b) {
     a.Swap(&b);
@@ -4467,7 +4687,7 @@ class DeleteStudyRequest final :
                &_DeleteStudyRequest_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    18;
+    19;
 
   friend void swap(DeleteStudyRequest& a, DeleteStudyRequest& b) {
     a.Swap(&b);
@@ -4631,7 +4851,7 @@ class DeleteStudyResponse final :
                &_DeleteStudyResponse_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    19;
+    20;
 
   friend void swap(DeleteStudyResponse& a, DeleteStudyResponse& b) {
     a.Swap(&b);
@@ -4788,7 +5008,7 @@ class UndeleteStudyRequest final :
                &_UndeleteStudyRequest_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    20;
+    21;
 
   friend void swap(UndeleteStudyRequest& a, UndeleteStudyRequest& b) {
     a.Swap(&b);
@@ -4941,7 +5161,7 @@ class UndeleteStudyResponse final :
                &_UndeleteStudyResponse_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    21;
+    22;
 
   friend void swap(UndeleteStudyResponse& a, UndeleteStudyResponse& b) {
     a.Swap(&b);
@@ -5098,7 +5318,7 @@ class SuggestTrialRequest final :
                &_SuggestTrialRequest_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    22;
+    23;
 
   friend void swap(SuggestTrialRequest& a, SuggestTrialRequest& b) {
     a.Swap(&b);
@@ -5294,7 +5514,7 @@ class SuggestTrialResponse final :
                &_SuggestTrialResponse_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    23;
+    24;
 
   friend void swap(SuggestTrialResponse& a, SuggestTrialResponse& b) {
     a.Swap(&b);
@@ -5493,7 +5713,7 @@ class CompleteTrialRequest final :
                &_CompleteTrialRequest_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    24;
+    25;
 
   friend void swap(CompleteTrialRequest& a, CompleteTrialRequest& b) {
     a.Swap(&b);
@@ -5754,7 +5974,7 @@ class CompleteTrialResponse final :
                &_CompleteTrialResponse_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    25;
+    26;
 
   friend void swap(CompleteTrialResponse& a, CompleteTrialResponse& b) {
     a.Swap(&b);
@@ -5942,7 +6162,7 @@ class HeartbeatTrialRequest final :
                &_HeartbeatTrialRequest_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    26;
+    27;
 
   friend void swap(HeartbeatTrialRequest& a, HeartbeatTrialRequest& b) {
     a.Swap(&b);
@@ -6154,7 +6374,7 @@ class HeartbeatTrialResponse final :
                &_HeartbeatTrialResponse_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    27;
+    28;
 
   friend void swap(HeartbeatTrialResponse& a, HeartbeatTrialResponse& b) {
     a.Swap(&b);
@@ -6311,7 +6531,7 @@ class ListTrialsRequest final :
                &_ListTrialsRequest_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    28;
+    29;
 
   friend void swap(ListTrialsRequest& a, ListTrialsRequest& b) {
     a.Swap(&b);
@@ -6502,7 +6722,7 @@ class ListTrialsResponse final :
                &_ListTrialsResponse_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    29;
+    30;
 
   friend void swap(ListTrialsResponse& a, ListTrialsResponse& b) {
     a.Swap(&b);
@@ -6686,7 +6906,7 @@ class WatchStudyRequest final :
                &_WatchStudyRequest_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    30;
+    31;
 
   friend void swap(WatchStudyRequest& a, WatchStudyRequest& b) {
     a.Swap(&b);
@@ -6839,7 +7059,7 @@ class WatchStudyResponse final :
                &_WatchStudyResponse_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    31;
+    32;
 
   friend void swap(WatchStudyResponse& a, WatchStudyResponse& b) {
     a.Swap(&b);
@@ -7067,7 +7287,7 @@ class ImportPaddleSlimCheckpointRequest final :
                &_ImportPaddleSlimCheckpointRequest_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    32;
+    33;
 
   friend void swap(ImportPaddleSlimCheckpointRequest& a, ImportPaddleSlimCheckpointRequest& b) {
     a.Swap(&b);
@@ -7256,7 +7476,7 @@ class ImportPaddleSlimCheckpointResponse final :
                &_ImportPaddleSlimCheckpointResponse_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    33;
+    34;
 
   friend void swap(ImportPaddleSlimCheckpointResponse& a, ImportPaddleSlimCheckpointResponse& b) {
     a.Swap(&b);
@@ -7424,7 +7644,7 @@ class BackupStudyRequest final :
                &_BackupStudyRequest_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    34;
+    35;
 
   friend void swap(BackupStudyRequest& a, BackupStudyRequest& b) {
     a.Swap(&b);
@@ -7577,7 +7797,7 @@ class BackupStudyResponse final :
                &_BackupStudyResponse_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    35;
+    36;
 
   friend void swap(BackupStudyResponse& a, BackupStudyResponse& b) {
     a.Swap(&b);
@@ -7757,7 +7977,7 @@ class RestoreStudyRequest final :
                &_RestoreStudyRequest_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    36;
+    37;
 
   friend void swap(RestoreStudyRequest& a, RestoreStudyRequest& b) {
     a.Swap(&b);
@@ -7942,7 +8162,7 @@ class RestoreStudyResponse final :
                &_RestoreStudyResponse_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    37;
+    38;
 
   friend void swap(RestoreStudyResponse& a, RestoreStudyResponse& b) {
     a.Swap(&b);
@@ -8110,7 +8330,7 @@ class ReportTrialProgressRequest final :
                &_ReportTrialProgressRequest_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    38;
+    39;
 
   friend void swap(ReportTrialProgressRequest& a, ReportTrialProgressRequest& b) {
     a.Swap(&b);
@@ -8375,7 +8595,7 @@ class ReportTrialProgressResponse final :
                &_ReportTrialProgressResponse_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    39;
+    40;
 
   friend void swap(ReportTrialProgressResponse& a, ReportTrialProgressResponse& b) {
     a.Swap(&b);
@@ -8543,7 +8763,7 @@ class SkipTrialRequest final :
                &_SkipTrialRequest_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    40;
+    41;
 
   friend void swap(SkipTrialRequest& a, SkipTrialRequest& b) {
     a.Swap(&b);
@@ -8771,7 +8991,7 @@ class SkipTrialResponse final :
                &_SkipTrialResponse_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    41;
+    42;
 
   friend void swap(SkipTrialResponse& a, SkipTrialResponse& b) {
     a.Swap(&b);
@@ -9562,6 +9782,26 @@ inline void StudyConfig::set_allocated_early_stopping(::sanas::v1::EarlyStopping
   }
   _impl_.early_stopping_ = early_stopping;
   // @@protoc_insertion_point(field_set_allocated:sanas.v1.StudyConfig.early_stopping)
+}
+
+// .sanas.v1.ProposalPolicy policy = 10;
+inline void StudyConfig::clear_policy() {
+  _impl_.policy_ = 0;
+}
+inline ::sanas::v1::ProposalPolicy StudyConfig::_internal_policy() const {
+  return static_cast< ::sanas::v1::ProposalPolicy >(_impl_.policy_);
+}
+inline ::sanas::v1::ProposalPolicy StudyConfig::policy() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.StudyConfig.policy)
+  return _internal_policy();
+}
+inline void StudyConfig::_internal_set_policy(::sanas::v1::ProposalPolicy value) {
+  
+  _impl_.policy_ = value;
+}
+inline void StudyConfig::set_policy(::sanas::v1::ProposalPolicy value) {
+  _internal_set_policy(value);
+  // @@protoc_insertion_point(field_set:sanas.v1.StudyConfig.policy)
 }
 
 // -------------------------------------------------------------------
@@ -11520,6 +11760,140 @@ inline void Study::set_allocated_expire_time(::PROTOBUF_NAMESPACE_ID::Timestamp*
   }
   _impl_.expire_time_ = expire_time;
   // @@protoc_insertion_point(field_set_allocated:sanas.v1.Study.expire_time)
+}
+
+// .sanas.v1.ModelFit model_fit = 22;
+inline bool Study::_internal_has_model_fit() const {
+  return this != internal_default_instance() && _impl_.model_fit_ != nullptr;
+}
+inline bool Study::has_model_fit() const {
+  return _internal_has_model_fit();
+}
+inline void Study::clear_model_fit() {
+  if (GetArenaForAllocation() == nullptr && _impl_.model_fit_ != nullptr) {
+    delete _impl_.model_fit_;
+  }
+  _impl_.model_fit_ = nullptr;
+}
+inline const ::sanas::v1::ModelFit& Study::_internal_model_fit() const {
+  const ::sanas::v1::ModelFit* p = _impl_.model_fit_;
+  return p != nullptr ? *p : reinterpret_cast<const ::sanas::v1::ModelFit&>(
+      ::sanas::v1::_ModelFit_default_instance_);
+}
+inline const ::sanas::v1::ModelFit& Study::model_fit() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.Study.model_fit)
+  return _internal_model_fit();
+}
+inline void Study::unsafe_arena_set_allocated_model_fit(
+    ::sanas::v1::ModelFit* model_fit) {
+  if (GetArenaForAllocation() == nullptr) {
+    delete reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(_impl_.model_fit_);
+  }
+  _impl_.model_fit_ = model_fit;
+  if (model_fit) {
+    
+  } else {
+    
+  }
+  // @@protoc_insertion_point(field_unsafe_arena_set_allocated:sanas.v1.Study.model_fit)
+}
+inline ::sanas::v1::ModelFit* Study::release_model_fit() {
+  
+  ::sanas::v1::ModelFit* temp = _impl_.model_fit_;
+  _impl_.model_fit_ = nullptr;
+#ifdef PROTOBUF_FORCE_COPY_IN_RELEASE
+  auto* old =  reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(temp);
+  temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  if (GetArenaForAllocation() == nullptr) { delete old; }
+#else  // PROTOBUF_FORCE_COPY_IN_RELEASE
+  if (GetArenaForAllocation() != nullptr) {
+    temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  }
+#endif  // !PROTOBUF_FORCE_COPY_IN_RELEASE
+  return temp;
+}
+inline ::sanas::v1::ModelFit* Study::unsafe_arena_release_model_fit() {
+  // @@protoc_insertion_point(field_release:sanas.v1.Study.model_fit)
+  
+  ::sanas::v1::ModelFit* temp = _impl_.model_fit_;
+  _impl_.model_fit_ = nullptr;
+  return temp;
+}
+inline ::sanas::v1::ModelFit* Study::_internal_mutable_model_fit() {
+  
+  if (_impl_.model_fit_ == nullptr) {
+    auto* p = CreateMaybeMessage<::sanas::v1::ModelFit>(GetArenaForAllocation());
+    _impl_.model_fit_ = p;
+  }
+  return _impl_.model_fit_;
+}
+inline ::sanas::v1::ModelFit* Study::mutable_model_fit() {
+  ::sanas::v1::ModelFit* _msg = _internal_mutable_model_fit();
+  // @@protoc_insertion_point(field_mutable:sanas.v1.Study.model_fit)
+  return _msg;
+}
+inline void Study::set_allocated_model_fit(::sanas::v1::ModelFit* model_fit) {
+  ::PROTOBUF_NAMESPACE_ID::Arena* message_arena = GetArenaForAllocation();
+  if (message_arena == nullptr) {
+    delete _impl_.model_fit_;
+  }
+  if (model_fit) {
+    ::PROTOBUF_NAMESPACE_ID::Arena* submessage_arena =
+        ::PROTOBUF_NAMESPACE_ID::Arena::InternalGetOwningArena(model_fit);
+    if (message_arena != submessage_arena) {
+      model_fit = ::PROTOBUF_NAMESPACE_ID::internal::GetOwnedMessage(
+          message_arena, model_fit, submessage_arena);
+    }
+    
+  } else {
+    
+  }
+  _impl_.model_fit_ = model_fit;
+  // @@protoc_insertion_point(field_set_allocated:sanas.v1.Study.model_fit)
+}
+
+// -------------------------------------------------------------------
+
+// ModelFit
+
+// double rank_correlation = 1;
+inline void ModelFit::clear_rank_correlation() {
+  _impl_.rank_correlation_ = 0;
+}
+inline double ModelFit::_internal_rank_correlation() const {
+  return _impl_.rank_correlation_;
+}
+inline double ModelFit::rank_correlation() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.ModelFit.rank_correlation)
+  return _internal_rank_correlation();
+}
+inline void ModelFit::_internal_set_rank_correlation(double value) {
+  
+  _impl_.rank_correlation_ = value;
+}
+inline void ModelFit::set_rank_correlation(double value) {
+  _internal_set_rank_correlation(value);
+  // @@protoc_insertion_point(field_set:sanas.v1.ModelFit.rank_correlation)
+}
+
+// int32 trials = 2;
+inline void ModelFit::clear_trials() {
+  _impl_.trials_ = 0;
+}
+inline int32_t ModelFit::_internal_trials() const {
+  return _impl_.trials_;
+}
+inline int32_t ModelFit::trials() const {
+  // @@protoc_insertion_point(field_get:sanas.v1.ModelFit.trials)
+  return _internal_trials();
+}
+inline void ModelFit::_internal_set_trials(int32_t value) {
+  
+  _impl_.trials_ = value;
+}
+inline void ModelFit::set_trials(int32_t value) {
+  _internal_set_trials(value);
+  // @@protoc_insertion_point(field_set:sanas.v1.ModelFit.trials)
 }
 
 // -------------------------------------------------------------------
@@ -16947,6 +17321,8 @@ inline void SkipTrialResponse::set_budget_remaining(int64_t value) {
 
 // -------------------------------------------------------------------
 
+// -------------------------------------------------------------------
+
 
 // @@protoc_insertion_point(namespace_scope)
 
@@ -16955,6 +17331,11 @@ inline void SkipTrialResponse::set_budget_remaining(int64_t value) {
 
 PROTOBUF_NAMESPACE_OPEN
 
+template <> struct is_proto_enum< ::sanas::v1::ProposalPolicy> : ::std::true_type {};
+template <>
+inline const EnumDescriptor* GetEnumDescriptor< ::sanas::v1::ProposalPolicy>() {
+  return ::sanas::v1::ProposalPolicy_descriptor();
+}
 template <> struct is_proto_enum< ::sanas::v1::ObjectiveGoal> : ::std::true_type {};
 template <>
 inline const EnumDescriptor* GetEnumDescriptor< ::sanas::v1::ObjectiveGoal>() {

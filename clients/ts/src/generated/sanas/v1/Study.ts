@@ -4,6 +4,7 @@ import type { StudyConfig as _sanas_v1_StudyConfig, StudyConfig__Output as _sana
 import type { StudyState as _sanas_v1_StudyState, StudyState__Output as _sanas_v1_StudyState__Output } from '../../sanas/v1/StudyState';
 import type { TrialCounts as _sanas_v1_TrialCounts, TrialCounts__Output as _sanas_v1_TrialCounts__Output } from '../../sanas/v1/TrialCounts';
 import type { Timestamp as _google_protobuf_Timestamp, Timestamp__Output as _google_protobuf_Timestamp__Output } from '../../google/protobuf/Timestamp';
+import type { ModelFit as _sanas_v1_ModelFit, ModelFit__Output as _sanas_v1_ModelFit__Output } from '../../sanas/v1/ModelFit';
 import type { Long } from '@grpc/proto-loader';
 
 export interface Study {
@@ -28,6 +29,7 @@ export interface Study {
   'uid'?: (string);
   'deleteTime'?: (_google_protobuf_Timestamp | null);
   'expireTime'?: (_google_protobuf_Timestamp | null);
+  'modelFit'?: (_sanas_v1_ModelFit | null);
   '_bestReward'?: "bestReward";
   '_currentReward'?: "currentReward";
 }
@@ -54,6 +56,7 @@ export interface Study__Output {
   'uid': (string);
   'deleteTime': (_google_protobuf_Timestamp__Output | null);
   'expireTime': (_google_protobuf_Timestamp__Output | null);
+  'modelFit': (_sanas_v1_ModelFit__Output | null);
   '_bestReward'?: "bestReward";
   '_currentReward'?: "currentReward";
 }

@@ -4,6 +4,7 @@ import type { SearchSpaceConfig as _sanas_v1_SearchSpaceConfig, SearchSpaceConfi
 import type { Duration as _google_protobuf_Duration, Duration__Output as _google_protobuf_Duration__Output } from '../../google/protobuf/Duration';
 import type { Constraints as _sanas_v1_Constraints, Constraints__Output as _sanas_v1_Constraints__Output } from '../../sanas/v1/Constraints';
 import type { EarlyStopping as _sanas_v1_EarlyStopping, EarlyStopping__Output as _sanas_v1_EarlyStopping__Output } from '../../sanas/v1/EarlyStopping';
+import type { ProposalPolicy as _sanas_v1_ProposalPolicy, ProposalPolicy__Output as _sanas_v1_ProposalPolicy__Output } from '../../sanas/v1/ProposalPolicy';
 import type { Long } from '@grpc/proto-loader';
 
 export interface StudyConfig {
@@ -16,6 +17,7 @@ export interface StudyConfig {
   'leaseDuration'?: (_google_protobuf_Duration | null);
   'constraints'?: (_sanas_v1_Constraints | null);
   'earlyStopping'?: (_sanas_v1_EarlyStopping | null);
+  'policy'?: (_sanas_v1_ProposalPolicy);
   '_initTemperature'?: "initTemperature";
   '_reduceRate'?: "reduceRate";
   '_seed'?: "seed";
@@ -31,6 +33,7 @@ export interface StudyConfig__Output {
   'leaseDuration': (_google_protobuf_Duration__Output | null);
   'constraints': (_sanas_v1_Constraints__Output | null);
   'earlyStopping': (_sanas_v1_EarlyStopping__Output | null);
+  'policy': (_sanas_v1_ProposalPolicy__Output);
   '_initTemperature'?: "initTemperature";
   '_reduceRate'?: "reduceRate";
   '_seed'?: "seed";
