@@ -13,11 +13,14 @@ NAS-Bench-Graph (--nas-bench-graph, needs `pip install nas-bench-graph==1.4.0 op
 validation accuracies of its 26,206 GNN architectures on the tuning datasets citeseer,
 computers, cs and physics, one run per seed and method up to the largest budget (regret
 read off after each budget's evaluations). Its other datasets (cora, photo, pubmed, arxiv,
-proteins) are held out for acceptance: refused unless --acceptance is given.
+proteins) are held out for acceptance: refused unless --acceptance is given. PaddleSlim's
+SAController is the method "paddleslim SA" there (opt-in: --methods or --with-paddleslim),
+run in its own environment on the landscape's reward table, written to a temporary file.
 
 usage: python bench/quality.py [--seeds 30] [--budgets 50,100,200,500] [--quick]
        python bench/quality.py --nas-bench-graph [--datasets citeseer,computers,cs,physics]
            [--seeds 30] [--budgets 50,100,200] [--trainers 1,8] [--methods ...]
+           [--with-paddleslim] [--first-seed 0] [--json rows.json]
 """
 
 from __future__ import annotations
@@ -386,7 +389,21 @@ def run_curve(
     return out
 
 
+class PaddleSlimNBG(Method):
+    """PaddleSlim 2.6.0's SAController on NAS-Bench-Graph: a name for --methods only.
+    It runs in its own environment (bench/paddleslim_peer.py, driven as PaddleSlim's
+    ControllerServer drives it for 1 or 8 clients), never in this process."""
+
+    name = "paddleslim SA"
+
+    def __init__(self, table: Sequence[int], seed: int) -> None:
+        raise TypeError("PaddleSlim runs in its own environment: see paddleslim_nbg_rows")
+
+
+PADDLESLIM_NBG = PaddleSlimNBG.name
 NBG_METHODS = [SanasAnnealer, ModelGuided, RandomSearch, RegularizedEvolution, TPE]
+# Opt-in, as on the synthetic landscapes: its environment is created on first use.
+NBG_PEERS = [PaddleSlimNBG]
 
 
 def measure_nbg(
@@ -401,8 +418,12 @@ def measure_nbg(
     rows = []
     for name in datasets:
         land = nas_bench_graph(name, acceptance)
+        if PaddleSlimNBG in methods:
+            rows += paddleslim_nbg_rows(land, seeds, budgets, trainer_counts, first_seed)
         for trainers in trainer_counts:
             for method_cls in methods:
+                if method_cls is PaddleSlimNBG:
+                    continue
                 per_budget: dict[int, list[float]] = {b: [] for b in budgets}
                 start = time.perf_counter()
                 for seed in range(first_seed, first_seed + seeds):
@@ -724,6 +745,52 @@ def paddleslim_rows(seeds: int, budgets: Sequence[int]) -> list[dict]:
     return json.loads(out)
 
 
+def paddleslim_nbg_rows(
+    land: Landscape,
+    seeds: int,
+    budgets: Sequence[int],
+    trainer_counts: Sequence[int],
+    first_seed: int = 0,
+) -> list[dict]:
+    """PaddleSlim's rows on a NAS-Bench-Graph landscape, measured in its own environment
+    (nas_bench_graph is not installed there): the landscape goes over as a file, one
+    reward (None: infeasible) per token vector in itertools.product order."""
+    import json
+    import subprocess
+    import tempfile
+
+    python = paddleslim_python()
+    vectors = itertools.product(*map(range, land.table))
+    export = {
+        "name": land.name,
+        "table": list(land.table),
+        "best": land.best,
+        "worst": land.worst,
+        "rewards": [land.reward(t) for t in vectors],
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "landscape.json"
+        path.write_text(json.dumps(export))
+        run = subprocess.run(
+            [
+                str(python),
+                str(Path(__file__).with_name("paddleslim_peer.py")),
+                str(seeds),
+                ",".join(map(str, budgets)),
+                "--nbg",
+                str(path),
+                "--first-seed",
+                str(first_seed),
+                "--trainers",
+                ",".join(map(str, trainer_counts)),
+            ],
+            check=True,
+            stdout=subprocess.PIPE,  # its timings go to stderr, as this process's do
+            text=True,
+        )
+    return json.loads(run.stdout)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=30)
@@ -743,8 +810,9 @@ def main() -> None:
     parser.add_argument("--trainers", default="1,8")
     parser.add_argument(
         "--methods",
-        default=",".join(m.name for m in NBG_METHODS),
-        help="NAS-Bench-Graph methods, by name, comma-separated",
+        default=None,
+        help="NAS-Bench-Graph methods, by name, comma-separated (default: all but "
+        f"{PADDLESLIM_NBG!r}, which --with-paddleslim adds)",
     )
     parser.add_argument(
         "--acceptance",
@@ -788,8 +856,15 @@ def nbg_main(args: argparse.Namespace) -> None:
         raise SystemExit(f"{', '.join(held)}: held out for acceptance (--acceptance)")
     budgets = [20, 50] if args.quick else [int(b) for b in args.budgets.split(",")]
     seeds = 3 if args.quick else args.seeds
-    by_name = {m.name: m for m in NBG_METHODS}
-    methods = [by_name[m] for m in args.methods.split(",") if m]
+    by_name = {m.name: m for m in NBG_METHODS + NBG_PEERS}
+    chosen = args.methods
+    if chosen is None:
+        peers = NBG_PEERS if args.with_paddleslim else []
+        chosen = ",".join(m.name for m in NBG_METHODS + peers)
+    unknown = [m for m in chosen.split(",") if m and m not in by_name]
+    if unknown:
+        raise SystemExit(f"unknown methods {unknown}: choose among {sorted(by_name)}")
+    methods = [by_name[m] for m in chosen.split(",") if m]
     trainers = [int(t) for t in args.trainers.split(",")]
     rows = measure_nbg(
         datasets, seeds, budgets, trainers, methods, args.acceptance, args.first_seed
@@ -807,6 +882,21 @@ def nbg_report(rows: list[dict], budgets: Sequence[int], seeds: int) -> None:
     print(f"mean regret ± standard error over {seeds} seeds (0 = optimum found; 1 = worst)\n")
     print(table(rows, budgets, "se"))
     names = {r["method"] for r in rows}
+    if PADDLESLIM_NBG in names:
+        peer = [r for r in rows if r["method"] == PADDLESLIM_NBG]
+        stops = ", ".join(
+            f"{r['landscape']} x{r['trainers']} @{r['budget']}: {r['early_stops']}"
+            for r in peer
+            if r["early_stops"]
+        )
+        print(
+            f"\n{PADDLESLIM_NBG} ended its own search (sys.exit) before the budget in: "
+            f"{stops or 'no run'} (of {seeds} runs per cell)"
+        )
+        for ours in (SanasAnnealer.name, ModelGuided.name):
+            if ours in names:
+                print(f"\n{ours} against {PADDLESLIM_NBG}, paired by seed\n")
+                print(against(rows, ours, PADDLESLIM_NBG))
     if ModelGuided.name in names and RegularizedEvolution.name in names:
         print(f"\n{ModelGuided.name} against {RegularizedEvolution.name}, paired by seed\n")
         print(against(rows, ModelGuided.name, RegularizedEvolution.name))
