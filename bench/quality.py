@@ -16,6 +16,8 @@ read off after each budget's evaluations). Its other datasets (cora, photo, pubm
 proteins) are held out for acceptance: refused unless --acceptance is given.
 
 usage: python bench/quality.py [--seeds 30] [--budgets 50,100,200,500] [--quick]
+       python bench/quality.py --methods "sanas annealer,sanas model-guided" \
+           [--landscapes separable,...] [--first-seed 100] [--seeds 20] [--trainers 1,8]
        python bench/quality.py --nas-bench-graph [--datasets citeseer,computers,cs,physics]
            [--seeds 30] [--budgets 50,100,200] [--trainers 1,8] [--methods ...]
 """
@@ -389,6 +391,49 @@ def run_curve(
 NBG_METHODS = [SanasAnnealer, ModelGuided, RandomSearch, RegularizedEvolution, TPE]
 
 
+def measure_curves(
+    landscapes: Sequence[Callable[[int], Landscape]],
+    seeds: int,
+    budgets: Sequence[int],
+    trainer_counts: Sequence[int],
+    methods: Sequence[type[Method]],
+    first_seed: int = 0,
+) -> list[dict]:
+    """The synthetic landscapes with chosen methods and seeds, one run per seed up to the
+    largest budget (`run_curve`: at the largest budget the same as `run`)."""
+    rows = []
+    for make_land in landscapes:
+        lands = [make_land(s) for s in range(first_seed, first_seed + seeds)]
+        for trainers in trainer_counts:
+            for method_cls in methods:
+                start = time.perf_counter()
+                curves = [
+                    run_curve(method_cls(land.table, s), land, budgets, trainers, s)
+                    for s, land in zip(range(first_seed, first_seed + seeds), lands, strict=True)
+                ]
+                print(
+                    f"  {lands[0].name} x{trainers} {method_cls.name}: "
+                    f"{time.perf_counter() - start:.1f} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                for b in budgets:
+                    regrets = [c[b] for c in curves]
+                    rows.append(
+                        {
+                            "landscape": lands[0].name,
+                            "trainers": trainers,
+                            "method": method_cls.name,
+                            "budget": b,
+                            "mean": statistics.fmean(regrets),
+                            "std": statistics.pstdev(regrets),
+                            "se": statistics.stdev(regrets) / len(regrets) ** 0.5,
+                            "regrets": regrets,
+                        }
+                    )
+    return rows
+
+
 def measure_nbg(
     datasets: Sequence[str],
     seeds: int,
@@ -743,8 +788,13 @@ def main() -> None:
     parser.add_argument("--trainers", default="1,8")
     parser.add_argument(
         "--methods",
-        default=",".join(m.name for m in NBG_METHODS),
-        help="NAS-Bench-Graph methods, by name, comma-separated",
+        help="methods by name, comma-separated (NAS-Bench-Graph: all five by default; "
+        "synthetic: given, it runs only these, reported against the annealer by seed)",
+    )
+    parser.add_argument(
+        "--landscapes",
+        default=",".join(f.__name__ for f in LANDSCAPES),
+        help="synthetic landscapes with --methods, by function name",
     )
     parser.add_argument(
         "--acceptance",
@@ -755,7 +805,8 @@ def main() -> None:
         "--first-seed",
         type=int,
         default=0,
-        help="NAS-Bench-Graph: seeds first-seed.. (0-29 report; 100-129 were used to tune)",
+        help="seeds first-seed.. (NAS-Bench-Graph: 0-29 report, 100-129 tune; synthetic "
+        "with --methods: 0-19 report, 100-119 tune)",
     )
     parser.add_argument("--json", help="NAS-Bench-Graph: also write the rows (per seed) here")
     args = parser.parse_args()
@@ -764,6 +815,9 @@ def main() -> None:
         return
     seeds = 3 if args.quick else args.seeds
     budgets = [20, 50] if args.quick else [int(b) for b in args.budgets.split(",")]
+    if args.methods:
+        synthetic_main(args, seeds, budgets)
+        return
     rows = measure(seeds, budgets, [1, 8])
     if args.with_paddleslim:
         extra = paddleslim_rows(seeds, budgets)
@@ -781,6 +835,25 @@ def main() -> None:
     print(parallel_table(rows, delayed_sequential(seeds, budgets, 8)))
 
 
+def synthetic_main(args: argparse.Namespace, seeds: int, budgets: Sequence[int]) -> None:
+    by_name = {m.name: m for m in NBG_METHODS}
+    methods = [by_name[m] for m in args.methods.split(",") if m]
+    lands = {f.__name__: f for f in LANDSCAPES}
+    landscapes = [lands[n] for n in args.landscapes.split(",") if n]
+    trainers = [int(t) for t in args.trainers.split(",")]
+    rows = measure_curves(landscapes, seeds, budgets, trainers, methods, args.first_seed)
+    if args.json:
+        import json
+
+        Path(args.json).write_text(json.dumps(rows))
+    print(f"mean regret ± standard error over {seeds} seeds from {args.first_seed}\n")
+    print(table(rows, budgets, "se"))
+    for method in methods:
+        if method is not SanasAnnealer and SanasAnnealer in methods:
+            print(f"\n{method.name} against {SanasAnnealer.name}, paired by seed\n")
+            print(against(rows, method.name, SanasAnnealer.name))
+
+
 def nbg_main(args: argparse.Namespace) -> None:
     datasets = [d for d in args.datasets.split(",") if d]
     held = [d for d in datasets if d in NBG_HELD_OUT]
@@ -789,7 +862,8 @@ def nbg_main(args: argparse.Namespace) -> None:
     budgets = [20, 50] if args.quick else [int(b) for b in args.budgets.split(",")]
     seeds = 3 if args.quick else args.seeds
     by_name = {m.name: m for m in NBG_METHODS}
-    methods = [by_name[m] for m in args.methods.split(",") if m]
+    names = args.methods or ",".join(m.name for m in NBG_METHODS)
+    methods = [by_name[m] for m in names.split(",") if m]
     trainers = [int(t) for t in args.trainers.split(",")]
     rows = measure_nbg(
         datasets, seeds, budgets, trainers, methods, args.acceptance, args.first_seed
