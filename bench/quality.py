@@ -543,24 +543,30 @@ def against(rows: list[dict], ours: str, peer: str) -> str:
 def suggest_cost(counts: Sequence[int] = (100, 1000), repeats: int = 100) -> str:
     """Milliseconds per proposal of the annealer and its model-guided variant after
     `count` results (random rewards on a 5 x 9 space): p50 and p99 of `repeats`
-    proposals, each after a new result (so each fits the surrogate again)."""
-    out = ["| policy | results so far | p50 ms | p99 ms |", "|---|---:|---:|---:|"]
+    proposals, each after a new result (so each fits the surrogate again). The last rows:
+    1 result in 5 infeasible, so the feasibility model is fitted too."""
+    out = [
+        "| policy | results so far | infeasible | p50 ms | p99 ms |",
+        "|---|---:|---:|---:|---:|",
+    ]
     table = (9,) * 5
-    for cls in (Annealer, GuidedAnnealer):
+    cases = [(Annealer, 0.0), (GuidedAnnealer, 0.0), (GuidedAnnealer, 0.2)]
+    for cls, share in cases:
         for count in counts:
             rng = np.random.default_rng(count)
             policy = cls(table, [0] * 5, 10.0, 0.85, 0)
             for _ in range(count):
                 t = policy.draw()
-                policy.observe(t, float(rng.random()), False)
+                policy.observe(t, float(rng.random()), bool(rng.random() < share))
             times = []
             for _ in range(repeats):
                 start = time.perf_counter()
                 t = policy.draw()
                 times.append(1000 * (time.perf_counter() - start))
-                policy.observe(t, float(rng.random()), False)  # a refit on the next
+                # A refit on the next.
+                policy.observe(t, float(rng.random()), bool(rng.random() < share))
             p50, p99 = np.percentile(times, [50, 99])
-            out.append(f"| {cls.__name__} | {count} | {p50:.2f} | {p99:.2f} |")
+            out.append(f"| {cls.__name__} | {count} | {share:.0%} | {p50:.2f} | {p99:.2f} |")
     return "\n".join(out)
 
 
