@@ -42,6 +42,7 @@ from a snapshot proposes what the live one would have.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
 from collections.abc import Sequence
@@ -240,7 +241,7 @@ class Feasibility:
         self.k = self._k(x, x)
         self.k[np.diag_indices_from(self.k)] += noise
         self.noise = noise
-        self.alpha = np.linalg.solve(self.k, labels - self.prior)
+        self.centred = labels - self.prior
 
     def _k(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         k: np.ndarray = np.exp(-distances(self.kernel, a, b, self.ranges) / self.scale)
@@ -248,8 +249,10 @@ class Feasibility:
 
     def probability(self, x: np.ndarray) -> np.ndarray:
         kx = self._k(x, self.x)
-        mean = self.prior + kx @ self.alpha
-        var = 1.0 + self.noise - (kx * np.linalg.solve(self.k, kx.T).T).sum(axis=1)
+        # One solve for the weights and the variances together (one factorisation).
+        solved = np.linalg.solve(self.k, np.column_stack([self.centred, kx.T]))
+        mean = self.prior + kx @ solved[:, 0]
+        var = 1.0 + self.noise - (kx * solved[:, 1:].T).sum(axis=1)
         return _normal_cdf(mean / np.sqrt(np.maximum(var, 1e-12)))
 
 
@@ -430,8 +433,11 @@ class GuidedAnnealer(Annealer):
             return surrogate.predict(x)
         believed: list[tuple[int, ...]] = list(self.origins) if self.believer else []
         if self.feasibility in ("believer", "both"):
-            # Recent infeasible results only: the pending rows stay bounded.
-            believed += [t for t, _ in self.infeasible[-self.max_fit :]]
+            # Only those that arrived within the surrogate's window (its first result
+            # on): the pending rows stay as recent, and as bounded, as the fit.
+            start = max(0, len(self.results) - self.max_fit)
+            first = bisect.bisect_left([n for _, n in self.infeasible], start)
+            believed += [t for t, _ in self.infeasible[first:][-self.max_fit :]]
         pending = np.array(believed, dtype=np.int64) if believed else None
         mean, sd = surrogate.posterior(x, pending)
         if self.acquisition == "ucb":
