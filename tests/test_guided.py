@@ -240,3 +240,22 @@ def test_constrained_out_of_order_replay_is_exact(seed: int, landscape: Any, ker
     live = drive(study, 25, 8, landscape)
     assert drive(again, 25, 8, landscape) == live
     assert drive(snap, 25, 8, landscape) == live
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_feasibility_window_is_the_latest_results_of_either_kind(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    policy = GuidedAnnealer(TABLE, [0, 0, 0, 0], 10.0, 0.85, seed, max_fit=int(rng.integers(3, 30)))
+    arrivals = []
+    for k in range(40):
+        tokens, ok = (k % 5, k // 5 % 5, k // 25, 0), bool(rng.random() < 0.6)
+        arrivals.append((tokens, ok))
+        policy.apply_result(tokens, float(k), not ok, accepted=False)
+    window = arrivals[-policy.max_fit :]
+    classifier = policy.classifier()
+    if all(ok for _, ok in window):
+        assert classifier is None
+    else:
+        assert classifier is not None
+        assert [tuple(t) for t in classifier.x] == [t for t, _ in window]
+        assert list(classifier.centred > 0) == [ok for _, ok in window]

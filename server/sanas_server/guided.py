@@ -42,7 +42,6 @@ from a snapshot proposes what the live one would have.
 
 from __future__ import annotations
 
-import bisect
 import heapq
 import math
 from collections.abc import Sequence
@@ -358,16 +357,18 @@ class GuidedAnnealer(Annealer):
         arrival order; None while that window holds no infeasible one."""
         key = (len(self.results), len(self.infeasible))
         if self._classified_on != key:
-            outcomes: list[tuple[tuple[int, ...], bool]] = []
-            feasible = iter(self.results)
-            done = 0
-            for tokens, before in self.infeasible:
-                while done < before:
-                    outcomes.append((next(feasible)[0], True))
-                    done += 1
-                outcomes.append((tokens, False))
-            outcomes.extend((t, True) for t, _ in feasible)
-            window = outcomes[-self.max_fit :]
+            # Merged from the end, newest first, so the work is bounded by max_fit.
+            window: list[tuple[tuple[int, ...], bool]] = []
+            f, i = len(self.results) - 1, len(self.infeasible) - 1
+            while len(window) < self.max_fit and (f >= 0 or i >= 0):
+                # infeasible[i] arrived after results[before - 1], before results[before].
+                if i >= 0 and self.infeasible[i][1] > f:
+                    window.append((self.infeasible[i][0], False))
+                    i -= 1
+                else:
+                    window.append((self.results[f][0], True))
+                    f -= 1
+            window.reverse()
             self._classifier = None
             if not all(ok for _, ok in window):
                 x = np.array([t for t, _ in window], dtype=np.int64)
@@ -436,8 +437,12 @@ class GuidedAnnealer(Annealer):
             # Only those that arrived within the surrogate's window (its first result
             # on): the pending rows stay as recent, and as bounded, as the fit.
             start = max(0, len(self.results) - self.max_fit)
-            first = bisect.bisect_left([n for _, n in self.infeasible], start)
-            believed += [t for t, _ in self.infeasible[first:][-self.max_fit :]]
+            recent: list[tuple[int, ...]] = []
+            for tokens, before in reversed(self.infeasible):
+                if before < start or len(recent) >= self.max_fit:
+                    break
+                recent.append(tokens)
+            believed += recent[::-1]
         pending = np.array(believed, dtype=np.int64) if believed else None
         mean, sd = surrogate.posterior(x, pending)
         if self.acquisition == "ucb":
