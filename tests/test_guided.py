@@ -259,3 +259,12 @@ def test_the_feasibility_window_is_the_latest_results_of_either_kind(seed: int) 
         assert classifier is not None
         assert [tuple(t) for t in classifier.x] == [t for t, _ in window]
         assert list(classifier.centred > 0) == [ok for _, ok in window]
+
+
+def test_a_misspelt_model_choice_is_refused_not_silently_ignored() -> None:
+    with pytest.raises(ValueError, match="feasibility"):
+        GuidedAnnealer(TABLE, [0] * 4, 10.0, 0.85, 0, feasibility="gated")
+    with pytest.raises(ValueError, match="kernels"):
+        GuidedAnnealer(TABLE, [0] * 4, 10.0, 0.85, 0, kernels=("hamming", "ordered"))
+    with pytest.raises(ValueError, match="ranges"):
+        Surrogate(np.zeros((2, 4), dtype=np.int64), np.zeros(2), 0.5, 0.1, "ordinal")

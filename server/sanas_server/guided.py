@@ -165,6 +165,8 @@ class Surrogate:
         kernel: str = "hamming",
         ranges: Sequence[int] | None = None,
     ) -> None:
+        if kernel == "ordinal" and ranges is None:
+            raise ValueError("the ordinal kernel needs the ranges (its steps are per range)")
         self.x = x
         self.kernel = kernel
         self.ranges = tuple(ranges) if ranges is not None else (2,) * x.shape[1]
@@ -303,6 +305,10 @@ class GuidedAnnealer(Annealer):
         self.ucb_beta = ucb_beta
         self.believer = believer
         self.rescale_every = rescale_every
+        if feasibility not in ("gate", "believer", "both", "none"):
+            raise ValueError(f"unknown feasibility model {feasibility!r}")
+        if not kernels or any(k not in KERNELS for k in kernels):
+            raise ValueError(f"kernels must be some of {KERNELS}, not {tuple(kernels)!r}")
         self.kernels = tuple(kernels)
         self.feasibility = feasibility
         self.feasible_threshold = feasible_threshold
