@@ -18,6 +18,8 @@ SAController is the method "paddleslim SA" there (opt-in: --methods or --with-pa
 run in its own environment on the landscape's reward table, written to a temporary file.
 
 usage: python bench/quality.py [--seeds 30] [--budgets 50,100,200,500] [--quick]
+       python bench/quality.py --methods "sanas annealer,sanas model-guided" \
+           [--landscapes separable,...] [--first-seed 100] [--seeds 20] [--trainers 1,8]
        python bench/quality.py --nas-bench-graph [--datasets citeseer,computers,cs,physics]
            [--seeds 30] [--budgets 50,100,200] [--trainers 1,8] [--methods ...]
            [--with-paddleslim] [--first-seed 0] [--json rows.json]
@@ -406,6 +408,49 @@ NBG_METHODS = [SanasAnnealer, ModelGuided, RandomSearch, RegularizedEvolution, T
 NBG_PEERS = [PaddleSlimNBG]
 
 
+def measure_curves(
+    landscapes: Sequence[Callable[[int], Landscape]],
+    seeds: int,
+    budgets: Sequence[int],
+    trainer_counts: Sequence[int],
+    methods: Sequence[type[Method]],
+    first_seed: int = 0,
+) -> list[dict]:
+    """The synthetic landscapes with chosen methods and seeds, one run per seed up to the
+    largest budget (`run_curve`: at the largest budget the same as `run`)."""
+    rows = []
+    for make_land in landscapes:
+        lands = [make_land(s) for s in range(first_seed, first_seed + seeds)]
+        for trainers in trainer_counts:
+            for method_cls in methods:
+                start = time.perf_counter()
+                curves = [
+                    run_curve(method_cls(land.table, s), land, budgets, trainers, s)
+                    for s, land in zip(range(first_seed, first_seed + seeds), lands, strict=True)
+                ]
+                print(
+                    f"  {lands[0].name} x{trainers} {method_cls.name}: "
+                    f"{time.perf_counter() - start:.1f} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                for b in budgets:
+                    regrets = [c[b] for c in curves]
+                    rows.append(
+                        {
+                            "landscape": lands[0].name,
+                            "trainers": trainers,
+                            "method": method_cls.name,
+                            "budget": b,
+                            "mean": statistics.fmean(regrets),
+                            "std": statistics.pstdev(regrets),
+                            "se": statistics.stdev(regrets) / len(regrets) ** 0.5,
+                            "regrets": regrets,
+                        }
+                    )
+    return rows
+
+
 def measure_nbg(
     datasets: Sequence[str],
     seeds: int,
@@ -519,24 +564,30 @@ def against(rows: list[dict], ours: str, peer: str) -> str:
 def suggest_cost(counts: Sequence[int] = (100, 1000), repeats: int = 100) -> str:
     """Milliseconds per proposal of the annealer and its model-guided variant after
     `count` results (random rewards on a 5 x 9 space): p50 and p99 of `repeats`
-    proposals, each after a new result (so each fits the surrogate again)."""
-    out = ["| policy | results so far | p50 ms | p99 ms |", "|---|---:|---:|---:|"]
+    proposals, each after a new result (so each fits the surrogate again). The last rows:
+    1 result in 5 infeasible, so the feasibility model is fitted too."""
+    out = [
+        "| policy | results so far | infeasible | p50 ms | p99 ms |",
+        "|---|---:|---:|---:|---:|",
+    ]
     table = (9,) * 5
-    for cls in (Annealer, GuidedAnnealer):
+    cases = [(Annealer, 0.0), (GuidedAnnealer, 0.0), (GuidedAnnealer, 0.2)]
+    for cls, share in cases:
         for count in counts:
             rng = np.random.default_rng(count)
             policy = cls(table, [0] * 5, 10.0, 0.85, 0)
             for _ in range(count):
                 t = policy.draw()
-                policy.observe(t, float(rng.random()), False)
+                policy.observe(t, float(rng.random()), bool(rng.random() < share))
             times = []
             for _ in range(repeats):
                 start = time.perf_counter()
                 t = policy.draw()
                 times.append(1000 * (time.perf_counter() - start))
-                policy.observe(t, float(rng.random()), False)  # a refit on the next
+                # A refit on the next.
+                policy.observe(t, float(rng.random()), bool(rng.random() < share))
             p50, p99 = np.percentile(times, [50, 99])
-            out.append(f"| {cls.__name__} | {count} | {p50:.2f} | {p99:.2f} |")
+            out.append(f"| {cls.__name__} | {count} | {share:.0%} | {p50:.2f} | {p99:.2f} |")
     return "\n".join(out)
 
 
@@ -811,8 +862,14 @@ def main() -> None:
     parser.add_argument(
         "--methods",
         default=None,
-        help="NAS-Bench-Graph methods, by name, comma-separated (default: all but "
-        f"{PADDLESLIM_NBG!r}, which --with-paddleslim adds)",
+        help="methods by name, comma-separated (NAS-Bench-Graph: all but "
+        f"{PADDLESLIM_NBG!r} by default, which --with-paddleslim adds; synthetic: given, "
+        "it runs only these, reported against the annealer by seed)",
+    )
+    parser.add_argument(
+        "--landscapes",
+        default=",".join(f.__name__ for f in LANDSCAPES),
+        help="synthetic landscapes with --methods, by function name",
     )
     parser.add_argument(
         "--acceptance",
@@ -823,7 +880,8 @@ def main() -> None:
         "--first-seed",
         type=int,
         default=0,
-        help="NAS-Bench-Graph: seeds first-seed.. (0-29 report; 100-129 were used to tune)",
+        help="seeds first-seed.. (NAS-Bench-Graph: 0-29 report, 100-129 tune; synthetic "
+        "with --methods: 0-19 report, 100-119 tune)",
     )
     parser.add_argument("--json", help="NAS-Bench-Graph: also write the rows (per seed) here")
     args = parser.parse_args()
@@ -832,6 +890,9 @@ def main() -> None:
         return
     seeds = 3 if args.quick else args.seeds
     budgets = [20, 50] if args.quick else [int(b) for b in args.budgets.split(",")]
+    if args.methods:
+        synthetic_main(args, seeds, budgets)
+        return
     rows = measure(seeds, budgets, [1, 8])
     if args.with_paddleslim:
         extra = paddleslim_rows(seeds, budgets)
@@ -847,6 +908,25 @@ def main() -> None:
     print(comparison_table(rows))
     print("\n8 parallel trainers against 1, sanas annealer\n")
     print(parallel_table(rows, delayed_sequential(seeds, budgets, 8)))
+
+
+def synthetic_main(args: argparse.Namespace, seeds: int, budgets: Sequence[int]) -> None:
+    by_name = {m.name: m for m in NBG_METHODS}
+    methods = [by_name[m] for m in args.methods.split(",") if m]
+    lands = {f.__name__: f for f in LANDSCAPES}
+    landscapes = [lands[n] for n in args.landscapes.split(",") if n]
+    trainers = [int(t) for t in args.trainers.split(",")]
+    rows = measure_curves(landscapes, seeds, budgets, trainers, methods, args.first_seed)
+    if args.json:
+        import json
+
+        Path(args.json).write_text(json.dumps(rows))
+    print(f"mean regret ± standard error over {seeds} seeds from {args.first_seed}\n")
+    print(table(rows, budgets, "se"))
+    for method in methods:
+        if method is not SanasAnnealer and SanasAnnealer in methods:
+            print(f"\n{method.name} against {SanasAnnealer.name}, paired by seed\n")
+            print(against(rows, method.name, SanasAnnealer.name))
 
 
 def nbg_main(args: argparse.Namespace) -> None:

@@ -13,7 +13,14 @@ from test_replay_constrained import drive_parallel
 
 from sanas.spaces import SpaceConfig
 from sanas_server.errors import InvalidArgument
-from sanas_server.guided import GuidedAnnealer, Surrogate, spearman
+from sanas_server.guided import (
+    Feasibility,
+    GuidedAnnealer,
+    Surrogate,
+    choose_kernel,
+    ordinal_distances,
+    spearman,
+)
 from sanas_server.journal import ANNEALER_FORMAT, FORMAT_VERSION, Record
 from sanas_server.spec import Constraints, StudyRequest, StudySpec
 from sanas_server.study import POLICIES, Study
@@ -41,6 +48,63 @@ def test_deterministic_given_a_seed() -> None:
     assert first == proposals(3)
     assert len(set(first)) == len(first)  # never a vector twice
     assert first != proposals(4)
+
+
+def walled(seed: int, n: int = 60, feasibility: str = "both") -> tuple[list, GuidedAnnealer]:
+    """Proposals on a bowl whose optimum (3, 3, 3, 3) borders an infeasible region."""
+    policy = GuidedAnnealer(
+        TABLE, [0, 0, 0, 0], 10.0, 0.85, seed, min_results=5, feasibility=feasibility
+    )
+    out = []
+    for _ in range(n):
+        tokens = policy.propose(None).tokens
+        out.append(tokens)
+        policy.judge(tokens, reward(tokens), sum(tokens) > 13)
+    return out, policy
+
+
+def test_deterministic_given_a_seed_with_infeasible_results() -> None:
+    first, policy = walled(5)
+    assert policy.infeasible and policy._classifier is not None  # the classifier chose too
+    assert first == walled(5)[0]
+    assert first != walled(6)[0]
+
+
+def test_infeasible_results_keep_the_search_out_of_the_infeasible_region() -> None:
+    # Without a model of feasibility the GP's variance is highest where it never got a
+    # reward, the infeasible side: UCB keeps proposing there.
+    taught = sum(sum(t) > 13 for seed in range(4) for t in walled(seed)[0])
+    ignored = sum(sum(t) > 13 for seed in range(4) for t in walled(seed, feasibility="none")[0])
+    assert taught < 0.75 * ignored
+
+
+def test_feasibility_is_low_next_to_infeasible_results_and_high_next_to_feasible() -> None:
+    x = np.array([(a, b) for a in range(6) for b in range(6)])
+    feasible = x.sum(axis=1) <= 5
+    model = Feasibility(x, feasible, 0.35, 0.1, "ordinal", (6, 6))
+    p = model.probability(np.array([(0, 0), (2, 2), (5, 5), (3, 4)]))
+    assert p[0] > 0.8 and p[1] > 0.5 and p[2] < 0.2 and p[3] < 0.5
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_kernel_choice_follows_the_landscape(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    ranges = (8,) * 6
+    x = rng.integers(0, 8, (60, 6))
+    target = rng.integers(0, 8, 6)
+    # Ordered: the reward falls with the distance in values, 4 is next to 3.
+    ordered = -np.abs(x - target).sum(axis=1).astype(np.float64)
+    # Categorical: only matching the target's value counts; near values are no better.
+    perm = rng.permutation(8)  # a value's order says nothing about its effect
+    categorical = (perm[x] == perm[target]).sum(axis=1).astype(np.float64)
+    scales, kernels = (0.2, 0.35, 0.5, 0.75), ("hamming", "ordinal")
+    assert choose_kernel(x, ordered, ranges, kernels, scales, 0.1)[0] == "ordinal"
+    assert choose_kernel(x, categorical, ranges, kernels, scales, 0.1)[0] == "hamming"
+
+
+def test_ordinal_distance_counts_steps_per_range_and_skips_ranges_of_one() -> None:
+    d = ordinal_distances(np.array([(0, 0, 0)]), np.array([(4, 0, 1), (2, 0, 0)]), (5, 1, 3))
+    assert np.allclose(d, [[1.0 + 0.5, 0.5]])
 
 
 def new_study() -> Study:
@@ -135,10 +199,14 @@ def constrained(seed: int, steps: int) -> Study:
     return Study("s", request, StudySpec.resolve(request), 0.0)
 
 
-def drive(study: Study, rounds: int, pending: int) -> list[Record]:
+def smooth(tokens: tuple[int, ...]) -> float:
+    return -float(sum((t - 2) ** 2 for t in tokens))
+
+
+def drive(study: Study, rounds: int, pending: int, landscape: Any = rugged) -> list[Record]:
     """`pending` trials outstanding, results returned in an order set by their tokens,
     every 5th kind of vector reported infeasible by its trainer."""
-    return drive_parallel(study, rounds, pending, rugged, lambda t: sum(t) % 5 == 0)
+    return drive_parallel(study, rounds, pending, landscape, lambda t: sum(t) % 5 == 0)
 
 
 def full_state(study: Study) -> dict[str, Any]:
@@ -149,13 +217,19 @@ def full_state(study: Study) -> dict[str, Any]:
     return {**state, "issued": sorted(policy._issued), "trials": study.trials}
 
 
-@pytest.mark.parametrize("seed", range(3))
-def test_constrained_out_of_order_replay_is_exact(seed: int) -> None:
+@pytest.mark.parametrize(
+    ("seed", "landscape", "kernel"),
+    [(0, rugged, None), (1, rugged, None), (2, rugged, None), (0, smooth, "ordinal")],
+)
+def test_constrained_out_of_order_replay_is_exact(seed: int, landscape: Any, kernel: Any) -> None:
     study = constrained(seed, 90)
-    events = json.loads(json.dumps(drive(study, 60, 8)))
-    assert isinstance(study.policy, GuidedAnnealer) and study.policy.fits > 0
-    assert study.policy.rejected > 0  # the constraints really bind
+    events = json.loads(json.dumps(drive(study, 60, 8, landscape)))
+    policy = study.policy
+    assert isinstance(policy, GuidedAnnealer) and policy.fits > 0
+    assert policy.rejected > 0  # the constraints really bind
     assert any(e.get("infeasible") for e in events)  # and trainers reported some
+    assert policy.infeasible and policy._classifier is not None  # which the model used
+    assert kernel is None or (policy._choice is not None and policy._choice[1] == kernel)
 
     again = Study.from_header(json.loads(json.dumps(study.header())))
     for event in events:
@@ -169,9 +243,9 @@ def test_constrained_out_of_order_replay_is_exact(seed: int) -> None:
 
     # Each goes on to decide exactly what the live study decides (the length scale a
     # restored policy chooses again is the live one's).
-    live = drive(study, 25, 8)
-    assert drive(again, 25, 8) == live
-    assert drive(snap, 25, 8) == live
+    live = drive(study, 25, 8, landscape)
+    assert drive(again, 25, 8, landscape) == live
+    assert drive(snap, 25, 8, landscape) == live
 
 
 def test_the_header_names_the_policy_in_the_format_that_introduced_it() -> None:
@@ -250,3 +324,31 @@ def test_the_model_fit_is_measured_on_results_before_they_were_seen() -> None:
         trial, _ = annealing.suggest("w", float(step))
         annealing.complete(trial.trial_id, reward(trial.tokens), False, step + 0.5)
     assert annealing.summary().model_fit is None
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_feasibility_window_is_the_latest_results_of_either_kind(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    policy = GuidedAnnealer(TABLE, [0, 0, 0, 0], 10.0, 0.85, seed, max_fit=int(rng.integers(3, 30)))
+    arrivals = []
+    for k in range(40):
+        tokens, ok = (k % 5, k // 5 % 5, k // 25, 0), bool(rng.random() < 0.6)
+        arrivals.append((tokens, ok))
+        policy.apply_result(tokens, float(k), not ok, accepted=False)
+    window = arrivals[-policy.max_fit :]
+    classifier = policy.classifier()
+    if all(ok for _, ok in window):
+        assert classifier is None
+    else:
+        assert classifier is not None
+        assert [tuple(t) for t in classifier.x] == [t for t, _ in window]
+        assert list(classifier.centred > 0) == [ok for _, ok in window]
+
+
+def test_a_misspelt_model_choice_is_refused_not_silently_ignored() -> None:
+    with pytest.raises(ValueError, match="feasibility"):
+        GuidedAnnealer(TABLE, [0] * 4, 10.0, 0.85, 0, feasibility="gated")
+    with pytest.raises(ValueError, match="kernels"):
+        GuidedAnnealer(TABLE, [0] * 4, 10.0, 0.85, 0, kernels=("hamming", "ordered"))
+    with pytest.raises(ValueError, match="ranges"):
+        Surrogate(np.zeros((2, 4), dtype=np.int64), np.zeros(2), 0.5, 0.1, "ordinal")

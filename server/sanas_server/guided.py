@@ -5,10 +5,10 @@ At each proposal a bounded pool of fresh candidates is drawn from the annealer's
 seeded generator: neighbours of the annealer's base (the moves it would make itself, 1
 position away mostly, some 2), local mutations of the best results found so far, and a
 few uniformly random vectors. A Gaussian process fitted on the study's finished results
-scores them by expected improvement over the best result (its posterior mean *and*
-variance), and the best-scoring one is proposed. Running trials are handled as a kriging
-believer: each counts as observed at the GP's own prediction, which leaves the mean as it
-is and shrinks the variance around it, so parallel trainers are sent to different places.
+scores them by an upper confidence bound (its posterior mean *and* variance), and the
+best-scoring one is proposed. Running trials are handled as a kriging believer: each
+counts as observed at the GP's own prediction, which leaves the mean as it is and
+shrinks the variance around it, so parallel trainers are sent to different places.
 Everything else is the annealer's: hints, the temperature, the acceptance rule (a result
 becomes the base by the same test, whichever candidate it came from) and the journal
 fields. Until `min_results` feasible results exist, and whenever no fresh candidate is
@@ -16,17 +16,28 @@ found, it proposes exactly as the annealer does (kicks included); while the surr
 chooses, the mutations of the best results and the random candidates take the kicks'
 place in leaving a used-up neighbourhood.
 
-The GP: an exponential Hamming kernel k(x, y) = exp(-mismatches(x, y) / (s * L)) for L
-positions, the length scale s chosen per fit by marginal likelihood from a small grid,
-noise (ridge) `noise` on standardised rewards, over the last `max_fit` results: numpy
-only, no dependency, O(max_fit^3) per fit (see docs/model-guided.md for the cost).
+The GP: an exponential kernel k(x, y) = exp(-d(x, y) / (s * L)) for L positions, d
+either Hamming (the count of differing positions: token values as unordered categories)
+or ordinal (sum of |x_i - y_i| / (range_i - 1): values as ordered steps, e.g. channel
+counts); which one, and the length scale s from a small grid, are chosen together by
+marginal likelihood every `rescale_every` results. Noise (ridge) `noise` on
+standardised rewards, over the last `max_fit` results: numpy only, no dependency,
+O(max_fit^3) per fit (see docs/model-guided.md for the cost).
+
+Infeasible results teach it where not to go, two ways (`feasibility`, "both" by
+default): they count as observed at the GP's own prediction (as pending trials do: the
+mean is untouched, so a cliff does not distort the reward model, but the variance there
+shrinks, so the UCB stops chasing the unexplored infeasible side), and a classifier on
+the same kernel (`Feasibility`) estimates P(feasible) of each candidate from the recent
+feasible and infeasible results; candidates below `feasible_threshold` rank after all
+others.
 
 Replay never refits: the chosen tokens and the generator state after choosing are the
 Proposal's (`tokens`, `rng_state`), which `record` restores as the annealer's do. The
 results the surrogate learns from are rebuilt by `apply_result` (live and replayed alike)
-and travel through snapshots in `state()["results"]`; the fit is a deterministic function
-of them and of the pending trials, so a study restored from a snapshot proposes what the
-live one would have.
+and travel through snapshots in `state()["results"]` and `state()["infeasible"]`; the
+fits are deterministic functions of them and of the pending trials, so a study restored
+from a snapshot proposes what the live one would have.
 """
 
 from __future__ import annotations
@@ -56,8 +67,11 @@ MIN_RESULTS = 10
 MAX_FIT = 256
 # Length scales (in units of the vector length) the marginal likelihood chooses from.
 LENGTH_SCALES = (0.2, 0.35, 0.5, 0.75)
-# The length scale is chosen again every this many results (each choice costs a fit per
-# grid value).
+# Distances the marginal likelihood chooses between, with the length scale: token values
+# as unordered categories ("hamming") or as ordered steps ("ordinal").
+KERNELS = ("hamming", "ordinal")
+# The kernel and length scale are chosen again every this many results (each choice
+# costs a fit per kernel and grid value).
 RESCALE_EVERY = 10
 NOISE = 0.1  # ridge term, in units of the standardised reward variance
 ACQUISITION = "ucb"  # "ucb" (mean + beta * sd), "ei" (expected improvement) or "mean"
@@ -87,12 +101,37 @@ def _ranks(v: np.ndarray) -> np.ndarray:
     return ranks
 
 
+# What infeasible results do: "gate" (a classifier on the surrogate's kernel, candidates
+# below FEASIBLE_THRESHOLD ranked after the others), "believer" (observed at the GP's
+# own prediction, so the variance there shrinks and UCB stops chasing it), "both", or
+# "none" (ignored).
+FEASIBILITY = "both"
+FEASIBLE_THRESHOLD = 0.5
+
+
 def mismatches(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Pairwise count of differing positions between the rows of a and of b."""
     counts = np.zeros((len(a), len(b)), dtype=np.float64)
     for i in range(a.shape[1]):  # one position at a time: no (len(a), len(b), L) array
         counts += a[:, None, i] != b[None, :, i]
     return counts
+
+
+def ordinal_distances(a: np.ndarray, b: np.ndarray, ranges: Sequence[int]) -> np.ndarray:
+    """Pairwise sum over positions of |a_i - b_i| / (range_i - 1): token values as
+    ordered steps, each position contributing at most 1 (as a mismatch does)."""
+    out = np.zeros((len(a), len(b)), dtype=np.float64)
+    for i, r in enumerate(ranges):
+        if r > 1:  # a range of one never differs
+            out += np.abs(a[:, None, i] - b[None, :, i]) / (r - 1)
+    return out
+
+
+def distances(kernel: str, a: np.ndarray, b: np.ndarray, ranges: Sequence[int]) -> np.ndarray:
+    """The distance a kernel decays with: "hamming" or "ordinal" (see KERNELS)."""
+    if kernel == "ordinal":
+        return ordinal_distances(a, b, ranges)
+    return mismatches(a, b)
 
 
 def _normal_pdf(z: np.ndarray) -> np.ndarray:
@@ -115,27 +154,50 @@ def log_likelihood(distances: np.ndarray, z: np.ndarray, scale: float, noise: fl
     return -0.5 * float(z @ alpha) - float(np.log(np.diag(chol)).sum())
 
 
-def choose_length_scale(
-    x: np.ndarray, y: np.ndarray, length_scales: Sequence[float], noise: float
-) -> float:
-    """The length scale (in units of the vector length) of highest marginal likelihood."""
-    if len(length_scales) == 1:
-        return float(length_scales[0])
+def choose_kernel(
+    x: np.ndarray,
+    y: np.ndarray,
+    ranges: Sequence[int],
+    kernels: Sequence[str],
+    length_scales: Sequence[float],
+    noise: float,
+) -> tuple[str, float]:
+    """The (kernel, length scale) of highest marginal likelihood, the scale in units of
+    the vector length. Ties go to the first listed (np.argmax): a pure function of its
+    arguments, so a restored policy chooses what the live one chose."""
+    if len(kernels) == 1 and len(length_scales) == 1:
+        return kernels[0], float(length_scales[0])
     std = float(y.std())
     z = (y - y.mean()) / (std if std > 0.0 else 1.0)
-    distances = mismatches(x, x)
-    fits = [log_likelihood(distances, z, s * x.shape[1], noise) for s in length_scales]
-    return float(length_scales[int(np.argmax(fits))])
+    fits: list[tuple[float, str, float]] = []
+    for kernel in kernels:
+        d = distances(kernel, x, x, ranges)
+        for s in length_scales:
+            fits.append((log_likelihood(d, z, s * x.shape[1], noise), kernel, float(s)))
+    _, kernel, scale = fits[int(np.argmax([f[0] for f in fits]))]
+    return kernel, scale
 
 
 class Surrogate:
-    """A GP with an exponential Hamming kernel (see the module doc): standardised
-    rewards, unit signal variance, `noise` on the diagonal. A fit is the kernel matrix;
-    each query is one linear solve with every right-hand side at once (O(n^3) for n
-    results, no inverse)."""
+    """A GP with an exponential kernel, k = exp(-d / (s * L)), d Hamming or ordinal (see
+    the module doc): standardised rewards, unit signal variance, `noise` on the
+    diagonal. A fit is the kernel matrix; each query is one linear solve with every
+    right-hand side at once (O(n^3) for n results, no inverse)."""
 
-    def __init__(self, x: np.ndarray, y: np.ndarray, length_scale: float, noise: float) -> None:
+    def __init__(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        length_scale: float,
+        noise: float,
+        kernel: str = "hamming",
+        ranges: Sequence[int] | None = None,
+    ) -> None:
+        if kernel == "ordinal" and ranges is None:
+            raise ValueError("the ordinal kernel needs the ranges (its steps are per range)")
         self.x = x
+        self.kernel = kernel
+        self.ranges = tuple(ranges) if ranges is not None else (2,) * x.shape[1]
         self.noise = noise
         self.length_scale = length_scale
         self.scale = length_scale * x.shape[1]
@@ -148,7 +210,7 @@ class Surrogate:
         self.k[np.diag_indices_from(self.k)] += noise
 
     def _k(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        k: np.ndarray = np.exp(-mismatches(a, b) / self.scale)
+        k: np.ndarray = np.exp(-distances(self.kernel, a, b, self.ranges) / self.scale)
         return k
 
     def predict(self, x: np.ndarray) -> np.ndarray:
@@ -184,6 +246,45 @@ class Surrogate:
         return mean, sd
 
 
+class Feasibility:
+    """P(feasible) on the surrogate's kernel: a GP regression on labels +1 (feasible) and
+    -1 (infeasible) around their mean (a least-squares classifier, numpy only), the
+    probability Phi(mean / sd) of its predictive distribution. Unvisited regions fall
+    back to the base rate with low confidence; near infeasible results it drops."""
+
+    def __init__(
+        self,
+        x: np.ndarray,
+        feasible: np.ndarray,
+        length_scale: float,
+        noise: float,
+        kernel: str,
+        ranges: Sequence[int],
+    ) -> None:
+        self.x = x
+        self.kernel = kernel
+        self.ranges = tuple(ranges)
+        self.scale = length_scale * x.shape[1]
+        labels = np.where(feasible, 1.0, -1.0)
+        self.prior = float(labels.mean())
+        self.k = self._k(x, x)
+        self.k[np.diag_indices_from(self.k)] += noise
+        self.noise = noise
+        self.centred = labels - self.prior
+
+    def _k(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        k: np.ndarray = np.exp(-distances(self.kernel, a, b, self.ranges) / self.scale)
+        return k
+
+    def probability(self, x: np.ndarray) -> np.ndarray:
+        kx = self._k(x, self.x)
+        # One solve for the weights and the variances together (one factorisation).
+        solved = np.linalg.solve(self.k, np.column_stack([self.centred, kx.T]))
+        mean = self.prior + kx @ solved[:, 0]
+        var = 1.0 + self.noise - (kx * solved[:, 1:].T).sum(axis=1)
+        return _normal_cdf(mean / np.sqrt(np.maximum(var, 1e-12)))
+
+
 def expected_improvement(mean: np.ndarray, sd: np.ndarray, best: float) -> np.ndarray:
     z = (mean - best) / sd
     ei: np.ndarray = (mean - best) * _normal_cdf(z) + sd * _normal_pdf(z)
@@ -214,6 +315,9 @@ class GuidedAnnealer(Annealer):
         ucb_beta: float = UCB_BETA,
         believer: bool = True,
         rescale_every: int = RESCALE_EVERY,
+        kernels: Sequence[str] = KERNELS,
+        feasibility: str = FEASIBILITY,
+        feasible_threshold: float = FEASIBLE_THRESHOLD,
     ) -> None:
         super().__init__(range_table, init_tokens, init_temperature, reduce_rate, seed)
         self.candidates = candidates
@@ -229,9 +333,22 @@ class GuidedAnnealer(Annealer):
         self.ucb_beta = ucb_beta
         self.believer = believer
         self.rescale_every = rescale_every
-        self._scale: tuple[int, float] | None = None  # (results it was chosen on, scale)
+        if feasibility not in ("gate", "believer", "both", "none"):
+            raise ValueError(f"unknown feasibility model {feasibility!r}")
+        if not kernels or any(k not in KERNELS for k in kernels):
+            raise ValueError(f"kernels must be some of {KERNELS}, not {tuple(kernels)!r}")
+        self.kernels = tuple(kernels)
+        self.feasibility = feasibility
+        self.feasible_threshold = feasible_threshold
+        # (results it was chosen on, kernel, scale)
+        self._choice: tuple[int, str, float] | None = None
         # Feasible results in arrival order: what the surrogate learns from.
         self.results: list[tuple[tuple[int, ...], float]] = []
+        # Infeasible results, each with the count of feasible ones before it (arrival
+        # order of both, for the feasibility model's window).
+        self.infeasible: list[tuple[tuple[int, ...], int]] = []
+        self._classifier: Feasibility | None = None
+        self._classified_on = (-1, -1)  # (results, infeasible) it was fitted on
         self._surrogate: Surrogate | None = None
         self._fitted_on = -1  # len(results) the cached surrogate was fitted on
         self.fits = 0  # surrogate fits so far (tests: replay never fits)
@@ -245,8 +362,8 @@ class GuidedAnnealer(Annealer):
     def surrogate(self) -> Surrogate:
         if self._surrogate is None or self._fitted_on != len(self.results):
             x, y = self._window(len(self.results))
-            scale = self._length_scale()
-            self._surrogate = Surrogate(x, y, scale, self.noise)
+            kernel, scale = self._kernel()
+            self._surrogate = Surrogate(x, y, scale, self.noise, kernel, self.range_table)
             self._fitted_on = len(self.results)
             self.fits += 1
         return self._surrogate
@@ -258,18 +375,49 @@ class GuidedAnnealer(Annealer):
         y = np.array([r for _, r in recent], dtype=np.float64)
         return x, y
 
-    def _length_scale(self) -> float:
-        """The length scale chosen by marginal likelihood every `rescale_every` results
-        (a pure function of the results, so a restored policy chooses the same)."""
+    def _kernel(self) -> tuple[str, float]:
+        """The kernel and length scale chosen by marginal likelihood every
+        `rescale_every` results (a pure function of the results, so a restored policy
+        chooses the same)."""
         scales = (
             (float(self.length_scale),)
             if isinstance(self.length_scale, (int, float))
             else tuple(self.length_scale)
         )
         at = max(self.min_results, len(self.results) // self.rescale_every * self.rescale_every)
-        if self._scale is None or self._scale[0] != at:
-            self._scale = (at, choose_length_scale(*self._window(at), scales, self.noise))
-        return self._scale[1]
+        if self._choice is None or self._choice[0] != at:
+            x, y = self._window(at)
+            kernel, scale = choose_kernel(x, y, self.range_table, self.kernels, scales, self.noise)
+            self._choice = (at, kernel, scale)
+        return self._choice[1], self._choice[2]
+
+    def classifier(self) -> Feasibility | None:
+        """The feasibility model on the last `max_fit` results, feasible or not, in
+        arrival order; None while that window holds no infeasible one."""
+        key = (len(self.results), len(self.infeasible))
+        if self._classified_on != key:
+            # Merged from the end, newest first, so the work is bounded by max_fit.
+            window: list[tuple[tuple[int, ...], bool]] = []
+            f, i = len(self.results) - 1, len(self.infeasible) - 1
+            while len(window) < self.max_fit and (f >= 0 or i >= 0):
+                # infeasible[i] arrived after results[before - 1], before results[before].
+                if i >= 0 and self.infeasible[i][1] > f:
+                    window.append((self.infeasible[i][0], False))
+                    i -= 1
+                else:
+                    window.append((self.results[f][0], True))
+                    f -= 1
+            window.reverse()
+            self._classifier = None
+            if not all(ok for _, ok in window):
+                x = np.array([t for t, _ in window], dtype=np.int64)
+                labels = np.array([ok for _, ok in window], dtype=bool)
+                kernel, scale = self._kernel()
+                self._classifier = Feasibility(
+                    x, labels, scale, self.noise, kernel, self.range_table
+                )
+            self._classified_on = key
+        return self._classifier
 
     def _moves(
         self,
@@ -325,17 +473,34 @@ class GuidedAnnealer(Annealer):
             predicted = surrogate.predict(x)
             self._pool_means = dict(zip(options, predicted.tolist(), strict=True))
             return predicted
-        pending = None
-        if self.believer and self.origins:
-            pending = np.array(list(self.origins), dtype=np.int64)
+        believed: list[tuple[int, ...]] = list(self.origins) if self.believer else []
+        if self.feasibility in ("believer", "both"):
+            # Only those that arrived within the surrogate's window (its first result
+            # on): the pending rows stay as recent, and as bounded, as the fit.
+            start = max(0, len(self.results) - self.max_fit)
+            recent: list[tuple[int, ...]] = []
+            for tokens, before in reversed(self.infeasible):
+                if before < start or len(recent) >= self.max_fit:
+                    break
+                recent.append(tokens)
+            believed += recent[::-1]
+        pending = np.array(believed, dtype=np.int64) if believed else None
         mean, sd = surrogate.posterior(x, pending)
         self._pool_means = dict(
             zip(options, (surrogate.mean + surrogate.std * mean).tolist(), strict=True)
         )
         if self.acquisition == "ucb":
-            ucb: np.ndarray = mean + self.ucb_beta * sd
-            return ucb
-        return expected_improvement(mean, sd, surrogate.best)
+            score: np.ndarray = mean + self.ucb_beta * sd
+        else:
+            score = expected_improvement(mean, sd, surrogate.best)
+        classifier = self.classifier() if self.feasibility in ("gate", "both") else None
+        if classifier is None:
+            return score
+        # Likely-infeasible candidates rank after every other, among themselves by their
+        # probability: the gate never leaves the pool empty.
+        p = classifier.probability(x)
+        gated: np.ndarray = np.where(p >= self.feasible_threshold, score, p - 1e9)
+        return gated
 
     # -- proposals: the model's prediction travels with the chosen tokens --------------
     def propose(self, feasible: Feasible | None = None) -> Proposal:
@@ -359,7 +524,9 @@ class GuidedAnnealer(Annealer):
     ) -> Outcome:
         key = tuple(tokens)
         predicted = self.predicted.pop(key, None)
-        if not infeasible:
+        if infeasible:
+            self.infeasible.append((key, len(self.results)))
+        else:
             self.results.append((key, float(reward)))
             if predicted is not None:
                 self.ranked.append((predicted, float(reward)))
@@ -388,6 +555,7 @@ class GuidedAnnealer(Annealer):
             "results": [[list(t), r] for t, r in self.results],
             "predicted": [[list(t), p] for t, p in self.predicted.items()],
             "ranked": [list(pair) for pair in self.ranked],
+            "infeasible": [[list(t), n] for t, n in self.infeasible],
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -397,3 +565,5 @@ class GuidedAnnealer(Annealer):
         self.ranked = deque(
             ((float(p), float(r)) for p, r in state.get("ranked", [])), maxlen=RANKED_RESULTS
         )
+        # Snapshots from before the feasibility model lack it: nothing infeasible known.
+        self.infeasible = [(tuple(t), int(n)) for t, n in state.get("infeasible", [])]
