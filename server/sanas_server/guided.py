@@ -104,9 +104,9 @@ def choose_length_scale(
 
 class Surrogate:
     """A GP with an exponential Hamming kernel (see the module doc): standardised
-    rewards, unit signal variance, `noise` on the diagonal. A fit is the kernel matrix;
-    each query is one linear solve with every right-hand side at once (O(n^3) for n
-    results, no inverse)."""
+    rewards, unit signal variance, `noise` on the diagonal. A fit is the kernel matrix
+    and its factor (O(n^3) for n results); a query is matrix products with the cached
+    factor (O(n^2) per candidate)."""
 
     def __init__(self, x: np.ndarray, y: np.ndarray, length_scale: float, noise: float) -> None:
         self.x = x
@@ -120,6 +120,12 @@ class Surrogate:
         self.best = float(self.z.max())
         self.k = self._k(x, x)
         self.k[np.diag_indices_from(self.k)] += noise
+        # The O(n^3) part, once per fit (outside the study's lock when a controller runs
+        # it): the inverse of K's Cholesky factor and K^-1 z. A query is then matrix
+        # products, O(n^2) per candidate. numpy has no triangular solve, so the factor
+        # is inverted; K's diagonal is >= 1 + noise, so it is well conditioned.
+        self.l_inv = np.linalg.inv(np.linalg.cholesky(self.k))
+        self.alpha = self.l_inv.T @ (self.l_inv @ self.z)
 
     def _k(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         k: np.ndarray = np.exp(-mismatches(a, b) / self.scale)
@@ -139,20 +145,16 @@ class Surrogate:
         move, the variance around them shrinks)."""
         m = len(x)
         kx = self._k(x, self.x)  # (m, n)
+        mean: np.ndarray = kx @ self.alpha
         if not with_sd:
-            mean: np.ndarray = kx @ np.linalg.solve(self.k, self.z)
             return mean, np.zeros(m)
-        p = 0 if pending is None else len(pending)
-        kp = self._k(pending, self.x) if pending is not None and p else np.zeros((0, len(self.x)))
-        solved = np.linalg.solve(self.k, np.column_stack([self.z, kx.T, kp.T]))
-        mean = kx @ solved[:, 0]
-        wx = solved[:, 1 : 1 + m]  # K^-1 kx.T, (n, m)
-        var = 1.0 - (kx * wx.T).sum(axis=1)
-        if pending is not None and p:
-            wp = solved[:, 1 + m :]  # (n, p)
-            cpp = self._k(pending, pending) - kp @ wp
+        v = self.l_inv @ kx.T  # L^-1 kx.T, (n, m): kx K^-1 kx.T = |v|^2 per column
+        var = 1.0 - (v * v).sum(axis=0)
+        if pending is not None and len(pending):
+            vp = self.l_inv @ self._k(pending, self.x).T  # (n, p)
+            cpp = self._k(pending, pending) - vp.T @ vp
             cpp[np.diag_indices_from(cpp)] += self.noise
-            cxp = self._k(x, pending) - kx @ wp  # (m, p)
+            cxp = self._k(x, pending) - v.T @ vp  # (m, p)
             var = var - (cxp * np.linalg.solve(cpp, cxp.T).T).sum(axis=1)
         sd: np.ndarray = np.sqrt(np.maximum(var, 1e-12))
         return mean, sd
