@@ -21,6 +21,13 @@ positions, the length scale s chosen per fit by marginal likelihood from a small
 noise (ridge) `noise` on standardised rewards, over the last `max_fit` results: numpy
 only, no dependency, O(max_fit^3) per fit (see docs/model-guided.md for the cost).
 
+Where the fit runs: `propose` fits inline when no model for the current results is
+installed, so a study used alone (tests, replays, the bench) decides exactly what it
+always did. A controller instead takes a `SurrogateFit` under the study's lock (a copy of
+the fit's data), runs it without the lock and installs the result (`install_fit`); the
+fit and the inline path are the same code (`surrogate()` runs a job itself), so the same
+data give the same proposals. The length scale's choice is part of the job.
+
 Replay never refits: the chosen tokens and the generator state after choosing are the
 Proposal's (`tokens`, `rng_state`), which `record` restores as the annealer's do. The
 results the surrogate learns from are rebuilt by `apply_result` (live and replayed alike)
@@ -34,11 +41,13 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from .annealer import Annealer, Outcome
+from .policy import FitJob, PendingResult
 
 # Fresh candidates per proposal, by source (the surrogate picks one of them all).
 BASE_CANDIDATES = 24  # moves from the annealer's base
@@ -160,6 +169,52 @@ class Surrogate:
         return mean, sd
 
 
+@dataclass(frozen=True, eq=False)
+class SurrogateFit(FitJob):
+    """A surrogate's fit as data copied out of the policy: `run()` reads nothing else,
+    so it can run with no lock held. `epoch` names the policy's results list it was
+    copied from (`install_fit` refuses another's); the fit is on the first `base`
+    results plus `extra` (a result being reported, None: none)."""
+
+    epoch: object
+    base: int
+    extra: PendingResult | None
+    x: np.ndarray  # the fit window, read-only
+    y: np.ndarray
+    scale_at: int  # the length scale is chosen on the first scale_at results ...
+    scale: float | None  # ... and known already, or
+    scale_x: np.ndarray | None  # ... chosen by run() on these (read-only)
+    scale_y: np.ndarray | None
+    scales: tuple[float, ...]
+    noise: float
+
+    @property
+    def count(self) -> int:
+        """The results the fit is for."""
+        return self.base + (self.extra is not None)
+
+    def run(self) -> FittedSurrogate:
+        scale = self.scale
+        if scale is None:
+            assert self.scale_x is not None and self.scale_y is not None
+            scale = choose_length_scale(self.scale_x, self.scale_y, self.scales, self.noise)
+        return FittedSurrogate(self, scale, Surrogate(self.x, self.y, scale, self.noise))
+
+
+@dataclass(frozen=True, eq=False)
+class FittedSurrogate:
+    """A SurrogateFit's result: the fitted surrogate and the length scale chosen."""
+
+    job: SurrogateFit
+    scale: float
+    surrogate: Surrogate
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a.setflags(write=False)
+    return a
+
+
 def expected_improvement(mean: np.ndarray, sd: np.ndarray, best: float) -> np.ndarray:
     z = (mean - best) / sd
     ei: np.ndarray = (mean - best) * _normal_cdf(z) + sd * _normal_pdf(z)
@@ -209,38 +264,94 @@ class GuidedAnnealer(Annealer):
         # Feasible results in arrival order: what the surrogate learns from.
         self.results: list[tuple[tuple[int, ...], float]] = []
         self._surrogate: Surrogate | None = None
-        self._fitted_on = -1  # len(results) the cached surrogate was fitted on
-        self.fits = 0  # surrogate fits so far (tests: replay never fits)
+        self._fitted_on = -1  # the results the installed surrogate was fitted on
+        self._stale_for = -1  # len(results) a stale surrogate was accepted for
+        # A new identity whenever `results` is replaced (load_state): within one epoch
+        # results are only appended, which is what install_fit's checks rely on.
+        self._epoch = object()
+        self.fits = 0  # surrogate fits installed (tests: replay never fits)
+        self.inline_fits = 0  # of which run by propose itself (tests: none under a lock)
 
     # -- the surrogate -----------------------------------------------------------------
     def surrogate(self) -> Surrogate:
-        if self._surrogate is None or self._fitted_on != len(self.results):
-            x, y = self._window(len(self.results))
-            scale = self._length_scale()
-            self._surrogate = Surrogate(x, y, scale, self.noise)
-            self._fitted_on = len(self.results)
-            self.fits += 1
+        n = len(self.results)
+        if self._surrogate is None or n not in (self._fitted_on, self._stale_for):
+            self.inline_fits += 1
+            self.install_fit(self._fit_job(None).run())
+        assert self._surrogate is not None
         return self._surrogate
 
-    def _window(self, count: int) -> tuple[np.ndarray, np.ndarray]:
-        """The fit data after `count` results: the last `max_fit` of them."""
-        recent = self.results[:count][-self.max_fit :]
-        x = np.array([t for t, _ in recent], dtype=np.int64)
-        y = np.array([r for _, r in recent], dtype=np.float64)
-        return x, y
+    def fit_job(self, result: PendingResult | None = None) -> SurrogateFit | None:
+        count = len(self.results) + (result is not None)
+        if count < self.min_results:
+            return None  # the annealer's own moves: no surrogate
+        if result is None and self._surrogate is not None and self._fitted_on == count:
+            return None  # installed already
+        return self._fit_job(result)
 
-    def _length_scale(self) -> float:
-        """The length scale chosen by marginal likelihood every `rescale_every` results
-        (a pure function of the results, so a restored policy chooses the same)."""
+    def _fit_job(self, extra: PendingResult | None) -> SurrogateFit:
+        base = len(self.results)
+        count = base + (extra is not None)
+        x, y = self._window(count, extra)
         scales = (
             (float(self.length_scale),)
             if isinstance(self.length_scale, (int, float))
             else tuple(self.length_scale)
         )
-        at = max(self.min_results, len(self.results) // self.rescale_every * self.rescale_every)
-        if self._scale is None or self._scale[0] != at:
-            self._scale = (at, choose_length_scale(*self._window(at), scales, self.noise))
-        return self._scale[1]
+        # Chosen by marginal likelihood every `rescale_every` results: a pure function of
+        # the results, so a restored policy chooses the same.
+        at = max(self.min_results, count // self.rescale_every * self.rescale_every)
+        known = self._scale[1] if self._scale is not None and self._scale[0] == at else None
+        sx, sy = (None, None) if known is not None else self._window(at, extra)
+        return SurrogateFit(
+            epoch=self._epoch,
+            base=base,
+            extra=extra,
+            x=_frozen(x),
+            y=_frozen(y),
+            scale_at=at,
+            scale=known,
+            scale_x=None if sx is None else _frozen(sx),
+            scale_y=None if sy is None else _frozen(sy),
+            scales=scales,
+            noise=self.noise,
+        )
+
+    def install_fit(self, fitted: object, stale_ok: bool = False) -> bool:
+        if not isinstance(fitted, FittedSurrogate) or fitted.job.epoch is not self._epoch:
+            return False
+        job, n = fitted.job, len(self.results)
+        # Results are only appended within an epoch, so the first `base` are the job's;
+        # its extra result must be the one that came next for the fit to be of ours.
+        ours = job.extra is None or (n > job.base and self.results[job.base] == job.extra)
+        if ours and job.count <= n:
+            self._scale = (job.scale_at, fitted.scale)  # of the first scale_at results
+        if ours and job.count == n:
+            self._surrogate, self._fitted_on, self._stale_for = fitted.surrogate, n, -1
+            self.fits += 1
+            return True
+        if self._surrogate is not None and self._fitted_on == n:
+            return True  # a current one is installed already: keep it
+        if not stale_ok:
+            return False
+        # Results arrived during the fit: propose with this model for now (it is never
+        # taken for the model of any other count of results).
+        self._surrogate, self._stale_for = fitted.surrogate, n
+        self._fitted_on = job.count if ours else -1
+        self.fits += 1
+        return True
+
+    def _window(
+        self, count: int, extra: PendingResult | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The fit data after `count` results: the last `max_fit` of them, `extra`
+        counted as the result after the policy's own."""
+        recent = self.results[max(0, count - self.max_fit) : count]
+        if extra is not None and count > len(self.results):
+            recent = [*recent, extra]
+        x = np.array([t for t, _ in recent], dtype=np.int64)
+        y = np.array([r for _, r in recent], dtype=np.float64)
+        return x, y
 
     def _moves(
         self,
@@ -318,3 +429,5 @@ class GuidedAnnealer(Annealer):
     def load_state(self, state: dict[str, Any]) -> None:
         super().load_state(state)
         self.results = [(tuple(t), float(r)) for t, r in state.get("results", [])]
+        self._epoch = object()  # fits taken before are of another list
+        self._surrogate, self._fitted_on, self._stale_for, self._scale = None, -1, -1, None
