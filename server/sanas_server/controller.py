@@ -200,6 +200,14 @@ class _StaleFit(Exception):
     """Results arrived while a fit ran: fit again (nothing was decided)."""
 
 
+class _FitFirst(Exception):
+    """A decision needs this fit job run first, outside the lock (nothing was decided)."""
+
+    def __init__(self, job: FitJob) -> None:
+        super().__init__()
+        self.job = job
+
+
 @dataclass(frozen=True)
 class Completion:
     trial: TrialRecord
@@ -417,16 +425,23 @@ class Controller:
         attempts: int,
     ) -> T:
         """`_mutate` with the policy's fit run outside the study lock: `job_of` takes the
-        job under the lock (None: no fit needed), it runs with no lock held, and
-        `decide(study, fitted, last)` installs it and decides under the lock again. A
-        decide that is not the last attempt may raise _StaleFit, before changing
+        job under the lock (None: no fit needed, and `decide(study, None, True)` goes on
+        in the same hold, as for the annealer); otherwise the job runs with no lock held
+        and `decide(study, fitted, last)` installs it and decides under the lock again.
+        A decide that is not the last attempt may raise _StaleFit, before changing
         anything, to have it fitted again on the newer results."""
+
+        def first(study: Study) -> tuple[T, list[Record]]:
+            job = job_of(study)
+            if job is not None:
+                raise _FitFirst(job)  # nothing changed yet
+            return decide(study, None, True)
+
         for attempt in range(attempts):
-            with self._locked(study_id) as entry:
-                job = job_of(entry.study)
-            if job is None:
-                break
-            fitted = job.run()  # no lock held: other trainers' calls go on
+            try:
+                return self._mutate(study_id, first)
+            except _FitFirst as fit:
+                fitted = fit.job.run()  # no lock held: other trainers' calls go on
             last = attempt == attempts - 1
 
             def install_and_decide(
@@ -438,7 +453,7 @@ class Controller:
                 return self._mutate(study_id, install_and_decide)
             except _StaleFit:
                 continue
-        return self._mutate(study_id, lambda study: decide(study, None, True))
+        raise AssertionError("unreachable: the last attempt never raises _StaleFit")
 
     # -- watching ------------------------------------------------------------------------
     def watch(self, study_id: str) -> Subscription:
