@@ -5,6 +5,7 @@ same, and a crash during a CompleteTrial's fit loses nothing (real kill -9)."""
 
 from __future__ import annotations
 
+import heapq
 import json
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import numpy as np
 import pytest
 from helpers import ServerProcess, checkout_env, custom_config
 
@@ -398,3 +400,18 @@ def test_the_server_entry_point_runs_openblas_on_one_thread_unless_told(given, e
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == str([expected])
+
+
+def test_the_kept_best_results_are_what_a_scan_of_them_all_finds() -> None:
+    # Proposals read the top results without scanning every result under the lock; ties
+    # (few distinct rewards) go to the earlier result, as heapq.nlargest's scan did.
+    policy = GuidedAnnealer(TABLE, [0] * len(TABLE), 10.0, 0.85, 1)
+    rng = np.random.default_rng(0)
+    for n in range(300):
+        tokens = tuple(int(v) for v in rng.integers(9, size=len(TABLE)))
+        policy.apply_result(tokens, float(rng.integers(4)), n % 7 == 0, False)
+        scanned = heapq.nlargest(policy.top_k, policy.results, key=lambda r: r[1])
+        assert [(t, -r) for r, _, t in policy._top] == scanned
+    restored = GuidedAnnealer(TABLE, [0] * len(TABLE), 10.0, 0.85, 1)
+    restored.load_state(json.loads(json.dumps(policy.state())))
+    assert restored._top == policy._top

@@ -38,7 +38,7 @@ live one would have.
 
 from __future__ import annotations
 
-import heapq
+import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -263,6 +263,8 @@ class GuidedAnnealer(Annealer):
         self._scale: tuple[int, float] | None = None  # (results it was chosen on, scale)
         # Feasible results in arrival order: what the surrogate learns from.
         self.results: list[tuple[tuple[int, ...], float]] = []
+        # The best top_k results as (-reward, index, tokens), best first (_note_top).
+        self._top: list[tuple[float, int, tuple[int, ...]]] = []
         self._surrogate: Surrogate | None = None
         self._fitted_on = -1  # the results the installed surrogate was fitted on
         self._stale_for = -1  # len(results) a stale surrogate was accepted for
@@ -384,8 +386,7 @@ class GuidedAnnealer(Annealer):
         if self.candidates:
             self._moves(base, self.candidates, pool, self._free_positions(base))
         if self.top_k and self.top_candidates:
-            top = heapq.nlargest(self.top_k, self.results, key=lambda r: r[1])
-            sources = list(dict.fromkeys(t for t, _ in top))
+            sources = list(dict.fromkeys(t for _, _, t in self._top))
             share, extra = divmod(self.top_candidates, len(sources))
             for i, source in enumerate(sources):
                 self._moves(source, share + (i < extra), pool)
@@ -420,7 +421,16 @@ class GuidedAnnealer(Annealer):
     ) -> Outcome:
         if not infeasible:
             self.results.append((tuple(tokens), float(reward)))
+            self._note_top(len(self.results) - 1)
         return super().apply_result(tokens, reward, infeasible, accepted)
+
+    def _note_top(self, index: int) -> None:
+        """Keep the `top_k` best results as they arrive, so a proposal (under the study's
+        lock) does not scan them all: the best first, the earlier of equal rewards
+        first, i.e. heapq.nlargest(top_k, results, key=reward), which it replaces."""
+        tokens, reward = self.results[index]
+        bisect.insort(self._top, (-reward, index, tokens))
+        del self._top[self.top_k :]
 
     # -- snapshots ---------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
@@ -429,5 +439,8 @@ class GuidedAnnealer(Annealer):
     def load_state(self, state: dict[str, Any]) -> None:
         super().load_state(state)
         self.results = [(tuple(t), float(r)) for t, r in state.get("results", [])]
+        self._top = []
+        for index in range(len(self.results)):
+            self._note_top(index)
         self._epoch = object()  # fits taken before are of another list
         self._surrogate, self._fitted_on, self._stale_for, self._scale = None, -1, -1, None
