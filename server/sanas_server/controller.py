@@ -1052,9 +1052,10 @@ class Controller:
     # -- trials --------------------------------------------------------------------------
     def suggest_trial(self, study_id: str, client_id: str, request_id: str = "") -> TrialRecord:
         def job_of(study: Study) -> FitJob | None:
-            if study.answer_for(request_id, "suggest") is not None:
+            job = study.fit_job(self._clock())
+            if job is not None and study.answer_for(request_id, "suggest") is not None:
                 return None  # a retry: its first answer, no proposal
-            return study.fit_job(self._clock())
+            return job
 
         def decide(
             study: Study, fitted: object | None, last: bool
@@ -1103,9 +1104,12 @@ class Controller:
         # restart is a new report. The price: results that arrive during this fit are
         # not in the model used (one attempt; there is no undoing the recorded result).
         def job_of(study: Study) -> FitJob | None:
-            if study.answer_for(request_id, "complete", trial_id, (reward, infeasible)):
+            job = study.fit_job(self._clock(), (trial_id, reward, infeasible))
+            if job is not None and study.answer_for(
+                request_id, "complete", trial_id, (reward, infeasible)
+            ):
                 return None  # a retry: its first answer, no proposal
-            return study.fit_job(self._clock(), (trial_id, reward, infeasible))
+            return job
 
         def decide(
             study: Study, fitted: object | None, last: bool

@@ -294,11 +294,6 @@ class Study:
         is none or `suggest` would not propose (budget spent, an expired trial to hand
         out again). `completing`: (trial id, reward, infeasible) of a report `complete`
         is about to record first, counted when it would reach the policy as a result."""
-        expired = self.running.first_expired(self.trials, now)
-        if self.issued >= self.spec.search_steps or (
-            expired is not None and (completing is None or expired != completing[0])
-        ):
-            return None
         result = None
         if completing is not None:
             trial_id, reward, infeasible = completing
@@ -311,7 +306,13 @@ class Study:
                 and abs(reward) <= MAX_ABS_REWARD
             ):
                 result = (trial.tokens, float(reward))
-        return self.policy.fit_job(result)
+        job = self.policy.fit_job(result)  # the policy first: the annealer's is None
+        if job is None or self.issued >= self.spec.search_steps:
+            return None
+        expired = self.running.first_expired(self.trials, now)
+        if expired is not None and (completing is None or expired != completing[0]):
+            return None
+        return job
 
     def install_fit(self, fitted: object, stale_ok: bool = False) -> bool:
         """Install a fit job's result (Policy.install_fit): whether `suggest` uses it."""
