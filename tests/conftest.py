@@ -43,6 +43,7 @@ TIERS = {
         "test_early_stopping.py",
         "test_failures_visible.py",
         "test_fidelity.py",
+        "test_fit_outside_lock.py",
         "test_fuzz.py",
         "test_grpcurl.py",
         "test_import.py",

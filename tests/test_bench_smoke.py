@@ -235,3 +235,20 @@ def test_curves_scale_quick_run_prints_its_figures():
     assert float(figures["reports_stopped"]) == 0.0
     for name in ("peak_after_load_mb", "peak_at_snapshot_mb", "report_p99_ms"):
         assert float(figures[name]) > 0
+
+
+def test_suggest_cost_quick_run_prints_both_policies_and_calls():
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "suggest_cost.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    rows = re.findall(r"^\| (\w+) \| ([\w +]+) \| 20 \| 5 \|((?: [\d.]+ \|){4})$", run.stdout, re.M)
+    assert sorted({(p, c) for p, c, _ in rows}) == [
+        ("Annealer", "CompleteTrial + next"),
+        ("Annealer", "SuggestTrial"),
+        ("GuidedAnnealer", "CompleteTrial + next"),
+        ("GuidedAnnealer", "SuggestTrial"),
+    ]

@@ -7,6 +7,12 @@ durable sequence: when a record is on disk, every earlier one is too, so nothing
 acknowledged can depend on something lost. If a write fails, the study is reloaded from
 disk, dropping whatever was decided but not written, and the caller gets StorageFailure.
 
+A proposal's costly work (a model-guided policy's fit) runs with no lock held: under the
+study's lock the call takes a fit job (a copy of its data), releases the lock, runs it,
+and retakes the lock to install it and decide (`_mutate_fitted`), so other trainers'
+reports and heartbeats go on meanwhile. Results that arrive during the fit make it stale:
+it is fitted again, at most FIT_ATTEMPTS times, and the last fit is used as it is.
+
 Deletes are soft by default (AIP-164): a soft-deleted study stays loaded, whole and
 unchanged, with its Deletion (when, and when it expires); it answers reads, refuses
 trial calls and watches (StudyDeleted), and its folder moves aside on disk (storage.py).
@@ -52,6 +58,7 @@ from .errors import (
 from .health import StorageHealth
 from .journal import EventKind, Record, check_format, journal_length, snapshot_event
 from .paging import MAX_PAGE_MEASUREMENTS, decode_page_token, encode_page_token, page_size_of
+from .policy import FitJob
 from .snapshot_file import read_snapshot, snapshot_chunks
 from .spans import (
     JOURNAL_COMMIT,
@@ -97,6 +104,10 @@ MAX_DELETED_RETENTION = 100 * 365 * 24 * 3600.0
 # Studies one purge_expired call removes at most (each is a rename and an rmtree); a
 # caller that got a full batch calls again.
 PURGE_BATCH = 16
+# Fits one suggestion runs at most when results keep arriving during its fit (each one
+# makes the fit stale); the last is then proposed with as it is (a model of slightly
+# fewer results), never fitted under the lock.
+FIT_ATTEMPTS = 3
 
 
 def iso_time(seconds: float) -> str:
@@ -183,6 +194,18 @@ class Backup:
     header: dict[str, Any]
     trial_count: int
     snapshot: Iterator[bytes]
+
+
+class _StaleFit(Exception):
+    """Results arrived while a fit ran: fit again (nothing was decided)."""
+
+
+class _FitFirst(Exception):
+    """A decision needs this fit job run first, outside the lock (nothing was decided)."""
+
+    def __init__(self, job: FitJob) -> None:
+        super().__init__()
+        self.job = job
 
 
 @dataclass(frozen=True)
@@ -393,6 +416,44 @@ class Controller:
         if entry.since_snapshot >= self._snapshot_due(entry):
             self._snapshot(entry)
         return result
+
+    def _mutate_fitted(
+        self,
+        study_id: str,
+        job_of: Callable[[Study], FitJob | None],
+        decide: Callable[[Study, object | None, bool], tuple[T, list[Record]]],
+        attempts: int,
+    ) -> T:
+        """`_mutate` with the policy's fit run outside the study lock: `job_of` takes the
+        job under the lock (None: no fit needed, and `decide(study, None, True)` goes on
+        in the same hold, as for the annealer); otherwise the job runs with no lock held
+        and `decide(study, fitted, last)` installs it and decides under the lock again.
+        A decide that is not the last attempt may raise _StaleFit, before changing
+        anything, to have it fitted again on the newer results."""
+
+        def first(study: Study) -> tuple[T, list[Record]]:
+            job = job_of(study)
+            if job is not None:
+                raise _FitFirst(job)  # nothing changed yet
+            return decide(study, None, True)
+
+        for attempt in range(attempts):
+            try:
+                return self._mutate(study_id, first)
+            except _FitFirst as fit:
+                fitted = fit.job.run()  # no lock held: other trainers' calls go on
+            last = attempt == attempts - 1
+
+            def install_and_decide(
+                study: Study, fitted: object = fitted, last: bool = last
+            ) -> tuple[T, list[Record]]:
+                return decide(study, fitted, last)
+
+            try:
+                return self._mutate(study_id, install_and_decide)
+            except _StaleFit:
+                continue
+        raise AssertionError("unreachable: the last attempt never raises _StaleFit")
 
     # -- watching ------------------------------------------------------------------------
     def watch(self, study_id: str) -> Subscription:
@@ -990,12 +1051,22 @@ class Controller:
 
     # -- trials --------------------------------------------------------------------------
     def suggest_trial(self, study_id: str, client_id: str, request_id: str = "") -> TrialRecord:
-        def decide(study: Study) -> tuple[TrialRecord, list[Record]]:
+        def job_of(study: Study) -> FitJob | None:
+            job = study.fit_job(self._clock())
+            if job is not None and study.answer_for(request_id, "suggest") is not None:
+                return None  # a retry: its first answer, no proposal
+            return job
+
+        def decide(
+            study: Study, fitted: object | None, last: bool
+        ) -> tuple[TrialRecord, list[Record]]:
+            if fitted is not None and not study.install_fit(fitted, stale_ok=last):
+                raise _StaleFit
             trial, event = study.suggest(client_id, self._clock(), request_id, self._max_pending)
             # A retried request waits too: its first answer may not be on disk yet.
             return trial, [] if event is None else [event]
 
-        return self._mutate(study_id, decide)
+        return self._mutate_fitted(study_id, job_of, decide, FIT_ATTEMPTS)
 
     def describe(
         self, study_id: str, tokens: Sequence[int]
@@ -1024,8 +1095,25 @@ class Controller:
         request_id: str = "",
         binding: Binding | None = None,
     ) -> Completion:
+        # With suggest_next the next trial's fit runs before the lock is taken to record
+        # the report, on the study's results plus this one (counted as if reported), and
+        # the Complete and the next Suggest are then decided in one lock hold and
+        # written together, as without a fit. So the journal holds no new state, a
+        # retried Complete gets its first answer (next trial included) exactly as
+        # before, and a crash during the fit has decided nothing: the retry after a
+        # restart is a new report. The price: results that arrive during this fit are
+        # not in the model used (one attempt; there is no undoing the recorded result).
+        def job_of(study: Study) -> FitJob | None:
+            job = study.fit_job(self._clock(), (trial_id, reward, infeasible))
+            if job is not None and study.answer_for(
+                request_id, "complete", trial_id, (reward, infeasible)
+            ):
+                return None  # a retry: its first answer, no proposal
+            return job
 
-        def decide(study: Study) -> tuple[Completion, list[Record]]:
+        def decide(
+            study: Study, fitted: object | None, last: bool
+        ) -> tuple[Completion, list[Record]]:
             known = study.answer_for(request_id, "complete", trial_id, (reward, infeasible))
             if known is not None:  # a retry: the first answer, nothing new
                 study.bound_trial(trial_id, binding)  # bound like the first call
@@ -1036,6 +1124,8 @@ class Controller:
             events = [] if event is None else [event]
             next_trial = None
             if suggest_next:
+                if fitted is not None:
+                    study.install_fit(fitted, stale_ok=True)
                 try:
                     next_trial, next_event = study.suggest(
                         client_id,
@@ -1049,7 +1139,9 @@ class Controller:
                     events.append(next_event)
             return Completion(trial, next_trial, study.budget_remaining), events
 
-        return self._mutate(study_id, decide)
+        if not suggest_next:
+            return self._mutate(study_id, lambda study: decide(study, None, True))
+        return self._mutate_fitted(study_id, job_of, decide, attempts=1)
 
     def skip_trial(
         self,

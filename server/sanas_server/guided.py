@@ -32,6 +32,13 @@ the same kernel (`Feasibility`) estimates P(feasible) of each candidate from the
 feasible and infeasible results; candidates below `feasible_threshold` rank after all
 others.
 
+Where the fit runs: `propose` fits inline when no model for the current results is
+installed, so a study used alone (tests, replays, the bench) decides exactly what it
+always did. A controller instead takes a `SurrogateFit` under the study's lock (a copy of
+the fit's data), runs it without the lock and installs the result (`install_fit`); the
+fit and the inline path are the same code (`surrogate()` runs a job itself), so the same
+data give the same proposals. The length scale's choice is part of the job.
+
 Replay never refits: the chosen tokens and the generator state after choosing are the
 Proposal's (`tokens`, `rng_state`), which `record` restores as the annealer's do. The
 results the surrogate learns from are rebuilt by `apply_result` (live and replayed alike)
@@ -42,17 +49,18 @@ from a snapshot proposes what the live one would have.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
-import heapq
 import math
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from .annealer import Annealer, Outcome
-from .policy import Feasible, ModelFit, Proposal, Standing
+from .policy import Feasible, FitJob, ModelFit, PendingResult, Proposal, Standing
 
 # Fresh candidates per proposal, by source (the surrogate picks one of them all).
 BASE_CANDIDATES = 24  # moves from the annealer's base
@@ -181,8 +189,8 @@ def choose_kernel(
 class Surrogate:
     """A GP with an exponential kernel, k = exp(-d / (s * L)), d Hamming or ordinal (see
     the module doc): standardised rewards, unit signal variance, `noise` on the
-    diagonal. A fit is the kernel matrix; each query is one linear solve with every
-    right-hand side at once (O(n^3) for n results, no inverse)."""
+    diagonal. A fit is the kernel matrix and its factor (O(n^3) for n results); a query
+    is matrix products with the cached factor (O(n^2) per candidate)."""
 
     def __init__(
         self,
@@ -208,6 +216,12 @@ class Surrogate:
         self.best = float(self.z.max())
         self.k = self._k(x, x)
         self.k[np.diag_indices_from(self.k)] += noise
+        # The O(n^3) part, once per fit (outside the study's lock when a controller runs
+        # it): the inverse of K's Cholesky factor and K^-1 z. A query is then matrix
+        # products, O(n^2) per candidate. numpy has no triangular solve, so the factor
+        # is inverted; K's diagonal is >= 1 + noise, so it is well conditioned.
+        self.l_inv = np.linalg.inv(np.linalg.cholesky(self.k))
+        self.alpha = self.l_inv.T @ (self.l_inv @ self.z)
 
     def _k(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         k: np.ndarray = np.exp(-distances(self.kernel, a, b, self.ranges) / self.scale)
@@ -227,20 +241,16 @@ class Surrogate:
         move, the variance around them shrinks)."""
         m = len(x)
         kx = self._k(x, self.x)  # (m, n)
+        mean: np.ndarray = kx @ self.alpha
         if not with_sd:
-            mean: np.ndarray = kx @ np.linalg.solve(self.k, self.z)
             return mean, np.zeros(m)
-        p = 0 if pending is None else len(pending)
-        kp = self._k(pending, self.x) if pending is not None and p else np.zeros((0, len(self.x)))
-        solved = np.linalg.solve(self.k, np.column_stack([self.z, kx.T, kp.T]))
-        mean = kx @ solved[:, 0]
-        wx = solved[:, 1 : 1 + m]  # K^-1 kx.T, (n, m)
-        var = 1.0 - (kx * wx.T).sum(axis=1)
-        if pending is not None and p:
-            wp = solved[:, 1 + m :]  # (n, p)
-            cpp = self._k(pending, pending) - kp @ wp
+        v = self.l_inv @ kx.T  # L^-1 kx.T, (n, m): kx K^-1 kx.T = |v|^2 per column
+        var = 1.0 - (v * v).sum(axis=0)
+        if pending is not None and len(pending):
+            vp = self.l_inv @ self._k(pending, self.x).T  # (n, p)
+            cpp = self._k(pending, pending) - vp.T @ vp
             cpp[np.diag_indices_from(cpp)] += self.noise
-            cxp = self._k(x, pending) - kx @ wp  # (m, p)
+            cxp = self._k(x, pending) - v.T @ vp  # (m, p)
             var = var - (cxp * np.linalg.solve(cpp, cxp.T).T).sum(axis=1)
         sd: np.ndarray = np.sqrt(np.maximum(var, 1e-12))
         return mean, sd
@@ -250,7 +260,8 @@ class Feasibility:
     """P(feasible) on the surrogate's kernel: a GP regression on labels +1 (feasible) and
     -1 (infeasible) around their mean (a least-squares classifier, numpy only), the
     probability Phi(mean / sd) of its predictive distribution. Unvisited regions fall
-    back to the base rate with low confidence; near infeasible results it drops."""
+    back to the base rate with low confidence; near infeasible results it drops. Like
+    the Surrogate, the O(n^3) factor is made once, at the fit."""
 
     def __init__(
         self,
@@ -271,6 +282,8 @@ class Feasibility:
         self.k[np.diag_indices_from(self.k)] += noise
         self.noise = noise
         self.centred = labels - self.prior
+        self.l_inv = np.linalg.inv(np.linalg.cholesky(self.k))
+        self.alpha = self.l_inv.T @ (self.l_inv @ self.centred)
 
     def _k(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         k: np.ndarray = np.exp(-distances(self.kernel, a, b, self.ranges) / self.scale)
@@ -278,11 +291,74 @@ class Feasibility:
 
     def probability(self, x: np.ndarray) -> np.ndarray:
         kx = self._k(x, self.x)
-        # One solve for the weights and the variances together (one factorisation).
-        solved = np.linalg.solve(self.k, np.column_stack([self.centred, kx.T]))
-        mean = self.prior + kx @ solved[:, 0]
-        var = 1.0 + self.noise - (kx * solved[:, 1:].T).sum(axis=1)
+        mean = self.prior + kx @ self.alpha
+        v = self.l_inv @ kx.T
+        var = 1.0 + self.noise - (v * v).sum(axis=0)
         return _normal_cdf(mean / np.sqrt(np.maximum(var, 1e-12)))
+
+
+@dataclass(frozen=True, eq=False)
+class SurrogateFit(FitJob):
+    """A fit of the policy's models as data copied out of the policy: `run()` reads
+    nothing else, so it can run with no lock held. `epoch` names the policy's results
+    list it was copied from (`install_fit` refuses another's); the fit is on the first
+    `base` results (and `infeasible` infeasible ones) plus `extra` (a result being
+    reported, None: none)."""
+
+    epoch: object
+    base: int
+    infeasible: int
+    extra: PendingResult | None
+    x: np.ndarray  # the fit window, read-only
+    y: np.ndarray
+    choice_at: int  # kernel and length scale are chosen on the first choice_at results ...
+    choice: tuple[str, float] | None  # ... and known already, or
+    choice_x: np.ndarray | None  # ... chosen by run() on these (read-only)
+    choice_y: np.ndarray | None
+    kernels: tuple[str, ...]
+    scales: tuple[float, ...]
+    ranges: tuple[int, ...]
+    noise: float
+    # The feasibility classifier's window (read-only), None: no infeasible result in it.
+    classify_x: np.ndarray | None
+    classify_ok: np.ndarray | None
+
+    @property
+    def count(self) -> int:
+        """The results the fit is for."""
+        return self.base + (self.extra is not None)
+
+    def run(self) -> FittedSurrogate:
+        choice = self.choice
+        if choice is None:
+            assert self.choice_x is not None and self.choice_y is not None
+            choice = choose_kernel(
+                self.choice_x, self.choice_y, self.ranges, self.kernels, self.scales, self.noise
+            )
+        kernel, scale = choice
+        surrogate = Surrogate(self.x, self.y, scale, self.noise, kernel, self.ranges)
+        classifier = None
+        if self.classify_x is not None and self.classify_ok is not None:
+            classifier = Feasibility(
+                self.classify_x, self.classify_ok, scale, self.noise, kernel, self.ranges
+            )
+        return FittedSurrogate(self, kernel, scale, surrogate, classifier)
+
+
+@dataclass(frozen=True, eq=False)
+class FittedSurrogate:
+    """A SurrogateFit's result: the fitted models and the kernel and scale chosen."""
+
+    job: SurrogateFit
+    kernel: str
+    scale: float
+    surrogate: Surrogate
+    classifier: Feasibility | None
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a.setflags(write=False)
+    return a
 
 
 def expected_improvement(mean: np.ndarray, sd: np.ndarray, best: float) -> np.ndarray:
@@ -347,77 +423,148 @@ class GuidedAnnealer(Annealer):
         # Infeasible results, each with the count of feasible ones before it (arrival
         # order of both, for the feasibility model's window).
         self.infeasible: list[tuple[tuple[int, ...], int]] = []
-        self._classifier: Feasibility | None = None
-        self._classified_on = (-1, -1)  # (results, infeasible) it was fitted on
+        # The best top_k results as (-reward, index, tokens), best first (_note_top).
+        self._top: list[tuple[float, int, tuple[int, ...]]] = []
         self._surrogate: Surrogate | None = None
-        self._fitted_on = -1  # len(results) the cached surrogate was fitted on
-        self.fits = 0  # surrogate fits so far (tests: replay never fits)
+        self._classifier: Feasibility | None = None  # fitted with the surrogate
+        # (results, infeasible results) the installed models were fitted on, and those a
+        # stale fit was accepted for.
+        self._fitted_on: tuple[int, int] = (-1, -1)
+        self._stale_for: tuple[int, int] = (-1, -1)
+        # A new identity whenever `results` is replaced (load_state): within one epoch
+        # results are only appended, which is what install_fit's checks rely on.
+        self._epoch = object()
+        self.fits = 0  # model fits installed (tests: replay never fits)
+        self.inline_fits = 0  # of which run by propose itself (tests: none under a lock)
         # What the model predicted for each pending trial it chose, and (prediction,
         # reward) of the latest results of such trials: the operator's ModelFit.
         self.predicted: dict[tuple[int, ...], float] = {}
         self.ranked: deque[tuple[float, float]] = deque(maxlen=RANKED_RESULTS)
         self._pool_means: dict[tuple[int, ...], float] = {}  # this proposal's pool
 
-    # -- the surrogate -----------------------------------------------------------------
+    # -- the models --------------------------------------------------------------------
+    def _key(self) -> tuple[int, int]:
+        return len(self.results), len(self.infeasible)
+
     def surrogate(self) -> Surrogate:
-        if self._surrogate is None or self._fitted_on != len(self.results):
-            x, y = self._window(len(self.results))
-            kernel, scale = self._kernel()
-            self._surrogate = Surrogate(x, y, scale, self.noise, kernel, self.range_table)
-            self._fitted_on = len(self.results)
-            self.fits += 1
+        key = self._key()
+        if self._surrogate is None or key not in (self._fitted_on, self._stale_for):
+            self.inline_fits += 1
+            self.install_fit(self._fit_job(None).run())
+        assert self._surrogate is not None
         return self._surrogate
 
-    def _window(self, count: int) -> tuple[np.ndarray, np.ndarray]:
-        """The fit data after `count` results: the last `max_fit` of them."""
-        recent = self.results[:count][-self.max_fit :]
-        x = np.array([t for t, _ in recent], dtype=np.int64)
-        y = np.array([r for _, r in recent], dtype=np.float64)
-        return x, y
+    def classifier(self) -> Feasibility | None:
+        """The feasibility model fitted with the surrogate (on the last `max_fit`
+        results, feasible or not, in arrival order); None while that window holds no
+        infeasible one."""
+        self.surrogate()
+        return self._classifier
 
-    def _kernel(self) -> tuple[str, float]:
-        """The kernel and length scale chosen by marginal likelihood every
-        `rescale_every` results (a pure function of the results, so a restored policy
-        chooses the same)."""
+    def fit_job(self, result: PendingResult | None = None) -> SurrogateFit | None:
+        count = len(self.results) + (result is not None)
+        if count < self.min_results:
+            return None  # the annealer's own moves: no surrogate
+        if result is None and self._surrogate is not None and self._fitted_on == self._key():
+            return None  # installed already
+        return self._fit_job(result)
+
+    def _fit_job(self, extra: PendingResult | None) -> SurrogateFit:
+        base = len(self.results)
+        count = base + (extra is not None)
+        x, y = self._window(count, extra)
         scales = (
             (float(self.length_scale),)
             if isinstance(self.length_scale, (int, float))
             else tuple(self.length_scale)
         )
-        at = max(self.min_results, len(self.results) // self.rescale_every * self.rescale_every)
-        if self._choice is None or self._choice[0] != at:
-            x, y = self._window(at)
-            kernel, scale = choose_kernel(x, y, self.range_table, self.kernels, scales, self.noise)
-            self._choice = (at, kernel, scale)
-        return self._choice[1], self._choice[2]
+        # Chosen by marginal likelihood every `rescale_every` results: a pure function of
+        # the results, so a restored policy chooses the same.
+        at = max(self.min_results, count // self.rescale_every * self.rescale_every)
+        known = self._choice[1:] if self._choice is not None and self._choice[0] == at else None
+        cx, cy = (None, None) if known is not None else self._window(at, extra)
+        classify = self._classifier_window(extra) if self.feasibility in ("gate", "both") else None
+        return SurrogateFit(
+            epoch=self._epoch,
+            base=base,
+            infeasible=len(self.infeasible),
+            extra=extra,
+            x=_frozen(x),
+            y=_frozen(y),
+            choice_at=at,
+            choice=known,
+            choice_x=None if cx is None else _frozen(cx),
+            choice_y=None if cy is None else _frozen(cy),
+            kernels=self.kernels,
+            scales=scales,
+            ranges=tuple(self.range_table),
+            noise=self.noise,
+            classify_x=None if classify is None else _frozen(classify[0]),
+            classify_ok=None if classify is None else _frozen(classify[1]),
+        )
 
-    def classifier(self) -> Feasibility | None:
-        """The feasibility model on the last `max_fit` results, feasible or not, in
-        arrival order; None while that window holds no infeasible one."""
-        key = (len(self.results), len(self.infeasible))
-        if self._classified_on != key:
-            # Merged from the end, newest first, so the work is bounded by max_fit.
-            window: list[tuple[tuple[int, ...], bool]] = []
-            f, i = len(self.results) - 1, len(self.infeasible) - 1
-            while len(window) < self.max_fit and (f >= 0 or i >= 0):
-                # infeasible[i] arrived after results[before - 1], before results[before].
-                if i >= 0 and self.infeasible[i][1] > f:
-                    window.append((self.infeasible[i][0], False))
-                    i -= 1
-                else:
-                    window.append((self.results[f][0], True))
-                    f -= 1
-            window.reverse()
-            self._classifier = None
-            if not all(ok for _, ok in window):
-                x = np.array([t for t, _ in window], dtype=np.int64)
-                labels = np.array([ok for _, ok in window], dtype=bool)
-                kernel, scale = self._kernel()
-                self._classifier = Feasibility(
-                    x, labels, scale, self.noise, kernel, self.range_table
-                )
-            self._classified_on = key
-        return self._classifier
+    def _classifier_window(
+        self, extra: PendingResult | None
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """The last `max_fit` results, feasible or not, in arrival order (`extra` the
+        newest), as (tokens, feasible); None when none of them is infeasible."""
+        # Merged from the end, newest first, so the work is bounded by max_fit.
+        window: list[tuple[tuple[int, ...], bool]] = []
+        if extra is not None:
+            window.append((tuple(extra[0]), True))
+        f, i = len(self.results) - 1, len(self.infeasible) - 1
+        while len(window) < self.max_fit and (f >= 0 or i >= 0):
+            # infeasible[i] arrived after results[before - 1], before results[before].
+            if i >= 0 and self.infeasible[i][1] > f:
+                window.append((self.infeasible[i][0], False))
+                i -= 1
+            else:
+                window.append((self.results[f][0], True))
+                f -= 1
+        if all(ok for _, ok in window):
+            return None
+        window.reverse()
+        x = np.array([t for t, _ in window], dtype=np.int64)
+        return x, np.array([ok for _, ok in window], dtype=bool)
+
+    def install_fit(self, fitted: object, stale_ok: bool = False) -> bool:
+        if not isinstance(fitted, FittedSurrogate) or fitted.job.epoch is not self._epoch:
+            return False
+        job, n = fitted.job, len(self.results)
+        key = self._key()
+        # Results are only appended within an epoch, so the first `base` are the job's;
+        # its extra result must be the one that came next for the fit to be of ours.
+        ours = job.extra is None or (n > job.base and self.results[job.base] == job.extra)
+        if ours and job.count <= n:
+            self._choice = (job.choice_at, fitted.kernel, fitted.scale)
+        if ours and (job.count, job.infeasible) == key:
+            self._surrogate, self._classifier = fitted.surrogate, fitted.classifier
+            self._fitted_on, self._stale_for = key, (-1, -1)
+            self.fits += 1
+            return True
+        if self._surrogate is not None and self._fitted_on == key:
+            return True  # a current one is installed already: keep it
+        if not stale_ok:
+            return False
+        # Results arrived during the fit: propose with these models for now (they are
+        # never taken for the models of any other count of results).
+        self._surrogate, self._classifier = fitted.surrogate, fitted.classifier
+        self._stale_for = key
+        self._fitted_on = (job.count, job.infeasible) if ours else (-1, -1)
+        self.fits += 1
+        return True
+
+    def _window(
+        self, count: int, extra: PendingResult | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The fit data after `count` results: the last `max_fit` of them, `extra`
+        counted as the result after the policy's own."""
+        recent = self.results[max(0, count - self.max_fit) : count]
+        if extra is not None and count > len(self.results):
+            recent = [*recent, extra]
+        x = np.array([t for t, _ in recent], dtype=np.int64)
+        y = np.array([r for _, r in recent], dtype=np.float64)
+        return x, y
 
     def _moves(
         self,
@@ -450,8 +597,7 @@ class GuidedAnnealer(Annealer):
         if self.candidates:
             self._moves(base, self.candidates, pool, self._free_positions(base))
         if self.top_k and self.top_candidates:
-            top = heapq.nlargest(self.top_k, self.results, key=lambda r: r[1])
-            sources = list(dict.fromkeys(t for t, _ in top))
+            sources = list(dict.fromkeys(t for _, _, t in self._top))
             share, extra = divmod(self.top_candidates, len(sources))
             for i, source in enumerate(sources):
                 self._moves(source, share + (i < extra), pool)
@@ -528,9 +674,18 @@ class GuidedAnnealer(Annealer):
             self.infeasible.append((key, len(self.results)))
         else:
             self.results.append((key, float(reward)))
+            self._note_top(len(self.results) - 1)
             if predicted is not None:
                 self.ranked.append((predicted, float(reward)))
         return super().apply_result(tokens, reward, infeasible, accepted)
+
+    def _note_top(self, index: int) -> None:
+        """Keep the `top_k` best results as they arrive, so a proposal (under the study's
+        lock) does not scan them all: the best first, the earlier of equal rewards
+        first, i.e. heapq.nlargest(top_k, results, key=reward), which it replaces."""
+        tokens, reward = self.results[index]
+        bisect.insort(self._top, (-reward, index, tokens))
+        del self._top[self.top_k :]
 
     def apply_stop(self, tokens: Sequence[int]) -> None:
         self.predicted.pop(tuple(tokens), None)
@@ -567,3 +722,9 @@ class GuidedAnnealer(Annealer):
         )
         # Snapshots from before the feasibility model lack it: nothing infeasible known.
         self.infeasible = [(tuple(t), int(n)) for t, n in state.get("infeasible", [])]
+        self._top = []
+        for index in range(len(self.results)):
+            self._note_top(index)
+        self._epoch = object()  # fits taken before are of another list
+        self._surrogate, self._classifier, self._choice = None, None, None
+        self._fitted_on, self._stale_for = (-1, -1), (-1, -1)

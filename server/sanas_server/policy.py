@@ -19,6 +19,13 @@ deterministic and the same live and on replay. `state()` / `from_state()` carry 
 policy through a snapshot (the issued token vectors are every trial's tokens, which the
 snapshot's rows hold, so `state()` leaves them out). `standing()` is what a study's
 summary shows of the search.
+
+Work a proposal needs that is costly and can be done ahead (a model's fit) may be taken
+out of the caller's lock: `fit_job` copies what it needs into an immutable `FitJob`,
+whose `run()` is a pure function of that copy (no policy state), and `install_fit`
+puts the result back. A policy that has no such work keeps the defaults (no job, nothing
+to install); one that has must still decide the same when used alone, with no job run:
+`propose` then does the work itself.
 """
 
 from __future__ import annotations
@@ -42,6 +49,19 @@ MAX_REWARDED = 2**31 - 1
 
 # A cost-constraint test on a candidate (None: no constraints).
 Feasible = Callable[[tuple[int, ...]], bool]
+
+
+# A result a fit job may count as already reported: (tokens, reward), feasible.
+PendingResult = tuple[tuple[int, ...], float]
+
+
+class FitJob(ABC):
+    """Work for the next proposal, copied out of a policy under its owner's lock and run
+    without it: `run()` reads only the job's own (immutable) data."""
+
+    @abstractmethod
+    def run(self) -> object:
+        """The result, for the policy's `install_fit`."""
 
 
 class SpaceExhausted(Exception):
@@ -127,6 +147,20 @@ class Policy(ABC):
     def propose(self, feasible: Feasible | None) -> Proposal:
         """Decide and apply a new trial's tokens, never issued before (SpaceExhausted
         when there are none), accepted by `feasible` when given."""
+
+    def fit_job(self, result: PendingResult | None = None) -> FitJob | None:
+        """Work the next `propose` would otherwise do itself, to be run outside the
+        caller's lock; None when there is none (the default) or it is done already.
+        `result`: a feasible result about to be reported, counted as if it were (a
+        CompleteTrial that also asks for the next trial)."""
+        return None
+
+    def install_fit(self, fitted: object, stale_ok: bool = False) -> bool:
+        """Install what a `fit_job`'s run returned. True when the next `propose` uses it:
+        it is for the results the policy has now, or it is for fewer (results arrived
+        during the run) and `stale_ok`. False, changing nothing, otherwise (the default:
+        a policy without jobs)."""
+        return False
 
     @abstractmethod
     def record(self, proposal: Proposal) -> None:

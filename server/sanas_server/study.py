@@ -57,6 +57,7 @@ from .leases import RunningTrials
 from .policy import (
     MAX_ABS_REWARD,
     MAX_REWARDED,
+    FitJob,
     Judgement,
     ModelFit,
     Policy,
@@ -285,6 +286,38 @@ class Study:
             **ids,
         )
         return self._record_suggest(event), encode_event(event)
+
+    def fit_job(
+        self, now: float, completing: tuple[int, float, bool] | None = None
+    ) -> FitJob | None:
+        """The policy's work for the proposal `suggest` would make next, for a caller to
+        run outside its lock and hand to `install_fit` (Policy.fit_job); None when there
+        is none or `suggest` would not propose (budget spent, an expired trial to hand
+        out again). `completing`: (trial id, reward, infeasible) of a report `complete`
+        is about to record first, counted when it would reach the policy as a result."""
+        result = None
+        if completing is not None:
+            trial_id, reward, infeasible = completing
+            trial = self.trials[trial_id] if 0 <= trial_id < len(self.trials) else None
+            if (
+                trial is not None
+                and trial.state is TrialState.ACTIVE
+                and not infeasible
+                and math.isfinite(reward)
+                and abs(reward) <= MAX_ABS_REWARD
+            ):
+                result = (trial.tokens, float(reward))
+        job = self.policy.fit_job(result)  # the policy first: the annealer's is None
+        if job is None or self.issued >= self.spec.search_steps:
+            return None
+        expired = self.running.first_expired(self.trials, now)
+        if expired is not None and (completing is None or expired != completing[0]):
+            return None
+        return job
+
+    def install_fit(self, fitted: object, stale_ok: bool = False) -> bool:
+        """Install a fit job's result (Policy.install_fit): whether `suggest` uses it."""
+        return self.policy.install_fit(fitted, stale_ok)
 
     def describe(self, tokens: Sequence[int]) -> tuple[list[Architecture], Cost] | None:
         """The networks a token vector decodes to and their cost, if the spaces have
