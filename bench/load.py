@@ -58,7 +58,14 @@ def rss_bytes(pid: int) -> int:
     raise RuntimeError("no VmRSS")
 
 
-def run(trainers: int, steps: int, processes: int, time_limit: float = 300.0) -> dict:
+def run(
+    trainers: int,
+    steps: int,
+    processes: int,
+    time_limit: float = 300.0,
+    policy: str | None = None,
+) -> dict:
+    """`policy`: the study's proposal policy (None: the controller's default)."""
     from sanas import Client
     from sanas.study_config import study_config
 
@@ -85,7 +92,10 @@ def run(trainers: int, steps: int, processes: int, time_limit: float = 300.0) ->
                 c.create_study(
                     "load",
                     study_config(
-                        [("custom", {"range_table": [20] * 12})], search_steps=steps, seed=1
+                        [("custom", {"range_table": [20] * 12})],
+                        search_steps=steps,
+                        seed=1,
+                        policy=policy,
                     ),
                 )
                 samples: list[tuple[int, int]] = []  # (trials issued, server RSS)
@@ -136,6 +146,7 @@ def run(trainers: int, steps: int, processes: int, time_limit: float = 300.0) ->
     end = samples[-1][1]
     return {
         "trainers": trainers,
+        "policy": study.config.policy,
         "steps": len(lat),
         "succeeded": study.trial_counts.succeeded,
         "errors": errors,
@@ -149,14 +160,23 @@ def run(trainers: int, steps: int, processes: int, time_limit: float = 300.0) ->
 
 
 def main() -> None:
+    from sanas.v1 import sanas_pb2 as pb
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--trainers", type=int, default=64)
     parser.add_argument("--steps", type=int, default=20_000)
     parser.add_argument("--processes", type=int, default=4)
+    parser.add_argument(
+        "--policy",
+        choices=("annealer", "model-guided"),
+        help="the study's proposal policy (default: the controller's default)",
+    )
     args = parser.parse_args()
-    r = run(args.trainers, args.steps, args.processes)
+    r = run(args.trainers, args.steps, args.processes, policy=args.policy)
     print(
-        f"{r['trainers']} trainers, {r['steps']} steps ({r['succeeded']} results), "
+        f"{r['trainers']} trainers, policy {pb.ProposalPolicy.Name(r['policy'])}, "
+        f"{r['steps']} steps "
+        f"({r['succeeded']} results), "
         f"{len(r['errors'])} errors"
     )
     print(f"{r['steps_per_s']:.0f} steps/s, p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms")

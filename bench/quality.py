@@ -160,30 +160,32 @@ _NBG_CACHE: dict[str, Landscape] = {}
 
 def nas_bench_graph(name: str, acceptance: bool = False) -> Landscape:
     """Validation accuracy over NAS-Bench-Graph's space as 5 tokens: the link pattern
-    (9, its link_list) and the operation of each of the 4 nodes (9, its gnn_list). Every
-    vector maps to one of the 26,206 benchmarked architectures through the package's
-    canonical hash (isomorphic vectors share a reward), but the 9 all-skip vectors,
-    which it does not hold: those are infeasible. One table for all seeds."""
+    (9, its link_list) and the operation of each of the 4 nodes (9, its gnn_list; 5 on
+    proteins, gnn_list_proteins). Every vector maps to one of the benchmarked
+    architectures (26,206; 2,021 on proteins) through the package's canonical hash
+    (isomorphic vectors share a reward), but the 9 all-skip vectors, which it does not
+    hold: those are infeasible. One table for all seeds."""
     if name in NBG_HELD_OUT and not acceptance:
         raise SystemExit(f"{name} is held out for acceptance: pass --acceptance to use it")
     if name not in NBG_TUNING + NBG_HELD_OUT:
         raise SystemExit(f"unknown NAS-Bench-Graph dataset {name!r}")
     if name in _NBG_CACHE:
         return _NBG_CACHE[name]
-    if name == "proteins":  # another operation list: not mapped yet
-        raise SystemExit("proteins uses another operation list: not supported yet")
     from nas_bench_graph import Arch, light_read
-    from nas_bench_graph.architecture import gnn_list, link_list
+    from nas_bench_graph.architecture import gnn_list, gnn_list_proteins, link_list
 
+    # proteins was benchmarked on 5 of the 9 operations (the package's own list for it:
+    # with it, every architecture of its table is reached; 9 x 5^4 vectors).
+    ops = gnn_list_proteins if name == "proteins" else gnn_list
     bench = light_read(name)
     accuracy: dict[Tokens, float] = {}
-    for tokens in itertools.product(range(len(link_list)), *[range(len(gnn_list))] * 4):
-        arch = Arch(link_list[tokens[0]], [gnn_list[o] for o in tokens[1:]])
+    for tokens in itertools.product(range(len(link_list)), *[range(len(ops))] * 4):
+        arch = Arch(link_list[tokens[0]], [ops[o] for o in tokens[1:]])
         key = arch.valid_hash()
         if key in bench:
             accuracy[tokens] = float(bench[key]["valid_perf"])
     values = [float(v["valid_perf"]) for v in bench.values()]
-    table = (len(link_list), *(len(gnn_list),) * 4)
+    table = (len(link_list), *(len(ops),) * 4)
     land = Landscape(f"nbg {name}", table, accuracy.get, max(values), min(values))
     _NBG_CACHE[name] = land
     return land

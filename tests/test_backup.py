@@ -19,7 +19,7 @@ from sanas.spaces import SpaceConfig
 from sanas.v1 import sanas_pb2 as pb
 from sanas_server.controller import BrokenStudy, Controller
 from sanas_server.errors import InvalidArgument, StudyExists, StudyNotFound
-from sanas_server.journal import ANNEALER_FORMAT, FORMAT_VERSION
+from sanas_server.journal import FORMAT_VERSION
 from sanas_server.server import start_server
 from sanas_server.spec import StudyRequest
 from sanas_server.storage import FileStorage
@@ -114,7 +114,7 @@ def test_backup_mid_run_restores_every_acknowledged_result_as_a_new_incarnation(
             "study.json",
         ]
         manifest = json.loads((folder / "backup.json").read_text())
-        assert manifest["uid"] == old.uid and manifest["format"] == ANNEALER_FORMAT
+        assert manifest["uid"] == old.uid and manifest["format"] == FORMAT_VERSION
         assert manifest["trials"] >= len(before)
 
         # Into a fresh server under the same id: a new incarnation.

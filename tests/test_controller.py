@@ -289,11 +289,13 @@ def test_restart_is_exact_while_a_kick_is_pending(tmp_path):
     # A small space whose optimum is found early: the base's neighbourhood runs out and
     # the annealer kicks. The pending kick and the radius must survive a restart too.
     reference = Controller(MemoryStorage())
-    reference.create_study("w", request(table=(5, 5, 5), seed=8, search_steps=110))
+    reference.create_study(
+        "w", request(table=(5, 5, 5), seed=8, search_steps=110, policy="annealer")
+    )
     expected = drive(reference, "w", 110)
 
     c = Controller(FileStorage(tmp_path))
-    c.create_study("w", request(table=(5, 5, 5), seed=8, search_steps=110))
+    c.create_study("w", request(table=(5, 5, 5), seed=8, search_steps=110, policy="annealer"))
     got: list[tuple[int, ...]] = []
     annealer = c._entry("w").study.policy
     for _ in range(100):

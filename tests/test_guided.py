@@ -255,11 +255,13 @@ def test_the_header_names_the_policy_in_the_format_that_introduced_it() -> None:
     assert header["spec"]["policy"] == header["request"]["policy"] == "model-guided"
     assert isinstance(Study.from_header(header).policy, GuidedAnnealer)
     # An annealing study's header is what releases before policies wrote (format 2, no
-    # policy key): a rollback still serves it; it refuses a model-guided one by its format.
-    request = StudyRequest((SpaceConfig("custom", range_table=TABLE),), seed=2)
+    # policy in its spec): a rollback still serves it; it refuses a model-guided one by
+    # its format. (Its request keeps the policy asked for, a key those releases ignore.)
+    request = StudyRequest((SpaceConfig("custom", range_table=TABLE),), policy="annealer")
     annealing = Study("a", request, StudySpec.resolve(request), 0.0).header()
     assert annealing["format"] == ANNEALER_FORMAT == 2
-    assert "policy" not in annealing["spec"] and "policy" not in annealing["request"]
+    assert "policy" not in annealing["spec"] and annealing["request"]["policy"] == "annealer"
+    assert type(Study.from_header(annealing).policy) is POLICIES["annealer"]
     header["spec"]["policy"] = "bayesian"
     with pytest.raises(ValueError, match="'bayesian' is not one of"):
         Study.from_header(header)
@@ -318,7 +320,7 @@ def test_the_model_fit_is_measured_on_results_before_they_were_seen() -> None:
     assert again.summary().model_fit == snap.summary().model_fit == fit
     assert again.policy.fits == snap.policy.fits == 0
 
-    request = StudyRequest((SpaceConfig("custom", range_table=TABLE),), seed=2)
+    request = StudyRequest((SpaceConfig("custom", range_table=TABLE),), seed=2, policy="annealer")
     annealing = Study("a", request, StudySpec.resolve(request), 0.0)
     for step in range(15):
         trial, _ = annealing.suggest("w", float(step))

@@ -127,7 +127,8 @@ def test_new_studies_write_the_current_format_and_keep_paddleslim_keys(tmp_path)
     c.create_study("s", request)
     c.close()
     (header,) = [json.loads(p.read_text()) for p in tmp_path.glob("studies/*/study.json")]
-    assert header["format"] == ANNEALER_FORMAT  # an annealing study: what format 2 describes
+    # The default policy is model-guided: a header only format 3 describes.
+    assert header["format"] == FORMAT_VERSION and header["spec"]["policy"] == "model-guided"
     c = Controller(FileStorage(tmp_path))
     try:
         assert [s.key for s in c.get_study("s").spec.search_spaces] == ["MobileNetV2BlockSpace"]
@@ -225,9 +226,12 @@ def test_a_journal_with_a_mistyped_key_makes_the_study_broken_naming_it(tmp_path
         c.close()
 
 
-def test_the_header_keeps_its_format_key_and_value():
-    request = StudyRequest((SpaceConfig("custom", range_table=(3,)),), seed=1)
+@pytest.mark.parametrize(
+    ("policy", "written"), [(None, FORMAT_VERSION), ("annealer", ANNEALER_FORMAT)]
+)
+def test_the_header_keeps_its_format_key_and_value(policy, written):
+    request = StudyRequest((SpaceConfig("custom", range_table=(3,)),), seed=1, policy=policy)
     header = Study("s", request, StudySpec.resolve(request), 5.0).header()
-    assert header["format"] == ANNEALER_FORMAT == 2
+    assert header["format"] == written and (FORMAT_VERSION, ANNEALER_FORMAT) == (3, 2)
     again = Study.from_header(json.loads(json.dumps(header)))
     assert again.header() == header

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from sanas.spaces import SpaceConfig
-from sanas_server.annealer import Annealer
+from sanas_server.guided import GuidedAnnealer
 from sanas_server.journal import Complete, Progress, Suggest
 from sanas_server.policy import (
     Feasible,
@@ -185,10 +185,12 @@ def test_a_policy_of_its_own_plugs_into_study(with_snapshot: bool) -> None:
 
 def test_a_study_gets_the_policy_its_spec_names_and_its_header_keeps_it() -> None:
     study = new_study(policy=None)
-    assert study.spec.policy == DEFAULT_POLICY == "annealer" and type(study.policy) is Annealer
+    # The default for new studies: the policy that measured best (docs/model-guided.md).
+    assert study.spec.policy == DEFAULT_POLICY == "model-guided"
+    assert type(study.policy) is GuidedAnnealer
     records = run(study)
     again = replayed(study, records, policy=None)  # the header names it
-    assert type(again.policy) is Annealer
+    assert type(again.policy) is GuidedAnnealer
     assert again.policy.state() == study.policy.state() and again.trials == study.trials
     assert set(POLICIES) == set(POLICY_NAMES)  # every name a config may give has a class
 

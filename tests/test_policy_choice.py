@@ -36,10 +36,14 @@ def test_the_config_names_the_policy_and_a_restart_keeps_it(server_process, tmp_
             "guided", custom_config(TABLE, search_steps=40, seed=1, policy="model-guided")
         )
         assert guided.config.policy == pb.PROPOSAL_POLICY_MODEL_GUIDED
-        plain = c.create_study("plain", custom_config(TABLE, search_steps=40, seed=1))
-        # Unset: the server's default, returned resolved like the seed.
+        plain = c.create_study(
+            "plain", custom_config(TABLE, search_steps=40, seed=1, policy="annealer")
+        )
         assert plain.config.policy == pb.PROPOSAL_POLICY_ANNEALER
         assert not plain.HasField("model_fit")
+        # Unset: the server's default for new studies, returned resolved like the seed.
+        unset = c.create_study("unset", custom_config(TABLE, search_steps=40, seed=1))
+        assert unset.config.policy == pb.PROPOSAL_POLICY_MODEL_GUIDED
         drive(c, "guided", 25)
         drive(c, "plain", 25)
         before = c.get_study("guided")

@@ -36,6 +36,7 @@ def constrained(seed: int, max_flops: int, steps: int) -> Study:
         constraints=Constraints(max_flops=max_flops),
         # Steps are the clock here: no lease may run out and re-issue a trial.
         lease_seconds=1e6,
+        policy="annealer",  # the annealer's hints under constraints (the guided: test_guided)
     )
     return Study("s", request, StudySpec.resolve(request), 0.0)
 

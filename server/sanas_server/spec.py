@@ -34,7 +34,7 @@ MAX_INT64 = 2**63 - 1
 # The proposal policies a study may name (study.POLICIES maps each to its class), and the
 # one a study gets when its config names none.
 POLICY_NAMES = tuple(PB_OF_POLICY_NAME)
-DEFAULT_POLICY = "annealer"
+DEFAULT_POLICY = "model-guided"
 
 
 def check_study_id(study_id: str) -> str:
