@@ -14,7 +14,6 @@ import argparse
 import itertools
 import json
 import logging
-import statistics
 import sys
 import time
 from collections.abc import Sequence
@@ -126,17 +125,9 @@ def nbg_rows(
         print(f"  {land.name} x{trainers} {q.PADDLESLIM_NBG}: {seconds:.1f} s", file=sys.stderr)
         for b in budgets:
             rows.append(
-                {
-                    "landscape": land.name,
-                    "trainers": trainers,
-                    "method": q.PADDLESLIM_NBG,
-                    "budget": b,
-                    "mean": statistics.fmean(per_budget[b]),
-                    "std": statistics.pstdev(per_budget[b]),
-                    "se": statistics.stdev(per_budget[b]) / len(per_budget[b]) ** 0.5,
-                    "regrets": per_budget[b],
-                    "early_stops": stops[b],
-                }
+                q.regret_row(
+                    land.name, trainers, q.PADDLESLIM_NBG, b, per_budget[b], early_stops=stops[b]
+                )
             )
     return rows
 

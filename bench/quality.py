@@ -438,19 +438,26 @@ def measure_curves(
                 )
                 for b in budgets:
                     regrets = [c[b] for c in curves]
-                    rows.append(
-                        {
-                            "landscape": lands[0].name,
-                            "trainers": trainers,
-                            "method": method_cls.name,
-                            "budget": b,
-                            "mean": statistics.fmean(regrets),
-                            "std": statistics.pstdev(regrets),
-                            "se": statistics.stdev(regrets) / len(regrets) ** 0.5,
-                            "regrets": regrets,
-                        }
-                    )
+                    rows.append(regret_row(lands[0].name, trainers, method_cls.name, b, regrets))
     return rows
+
+
+def regret_row(
+    landscape: str, trainers: int, method: str, budget: int, regrets: list[float], **extra: object
+) -> dict:
+    """One table row: a method's regrets over the seeds at a budget, with their mean,
+    standard deviation and standard error (the JSON rows every report reads)."""
+    return {
+        "landscape": landscape,
+        "trainers": trainers,
+        "method": method,
+        "budget": budget,
+        "mean": statistics.fmean(regrets),
+        "std": statistics.pstdev(regrets),
+        "se": statistics.stdev(regrets) / len(regrets) ** 0.5,
+        "regrets": regrets,
+        **extra,
+    }
 
 
 def measure_nbg(
@@ -484,18 +491,7 @@ def measure_nbg(
                     flush=True,
                 )
                 for b in budgets:
-                    rows.append(
-                        {
-                            "landscape": land.name,
-                            "trainers": trainers,
-                            "method": method_cls.name,
-                            "budget": b,
-                            "mean": statistics.fmean(per_budget[b]),
-                            "std": statistics.pstdev(per_budget[b]),
-                            "se": statistics.stdev(per_budget[b]) / len(per_budget[b]) ** 0.5,
-                            "regrets": per_budget[b],
-                        }
-                    )
+                    rows.append(regret_row(land.name, trainers, method_cls.name, b, per_budget[b]))
     return rows
 
 
