@@ -82,12 +82,15 @@ threading.Event().wait()
 SANAS_STUDY = r"""
 import json, sys
 import sanas, sanas_server
+import inspect
 from sanas import Client
 from sanas.client import study_config
+# Annealing studies (a checkout from before policies has only those).
+policy = {"policy": "annealer"} if "policy" in inspect.signature(study_config).parameters else {}
 with Client(sys.argv[1]) as c:
     c.wait_ready()
     c.create_study("cmp", study_config([("custom", {"range_table": [20] * 12})],
-                                       search_steps=10**8, seed=1))
+                                       search_steps=10**8, seed=1, **policy))
 print(json.dumps([sanas.__file__, sanas_server.__file__]), flush=True)
 """
 
@@ -250,7 +253,10 @@ def measure(
                     c.create_study(
                         "cmp",
                         study_config(
-                            [("custom", {"range_table": [20] * 12})], search_steps=10**8, seed=1
+                            [("custom", {"range_table": [20] * 12})],
+                            search_steps=10**8,
+                            seed=1,
+                            policy="annealer",
                         ),
                     )
             python = str(paddleslim_python) if kind == "paddleslim" else PYTHON

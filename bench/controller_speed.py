@@ -67,7 +67,10 @@ def throughput(clients: list[int], seconds: float) -> list[dict]:
                 for n in clients:
                     study = f"speed-{n}"
                     config = study_config(
-                        [("custom", {"range_table": [20] * 12})], search_steps=10**7, seed=n
+                        [("custom", {"range_table": [20] * 12})],
+                        search_steps=10**7,
+                        seed=n,
+                        policy="annealer",  # the service's own cost, not a model's
                     )
                     c.create_study(study, config)
                     workers = [
@@ -114,7 +117,10 @@ def scale(sizes: list[int]) -> list[dict]:
         storage = FileStorage(folder)
         controller = Controller(storage)
         request = StudyRequest(
-            (SpaceConfig("custom", range_table=(20,) * 12),), search_steps=max(sizes), seed=1
+            (SpaceConfig("custom", range_table=(20,) * 12),),
+            search_steps=max(sizes),
+            seed=1,
+            policy="annealer",
         )
         controller.create_study("scale", request)
         done = 0

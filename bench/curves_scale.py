@@ -109,6 +109,7 @@ def generate(folder: Path, shape: dict[str, int]) -> None:
         seed=1,
         lease_seconds=24 * 3600.0,
         early_stopping=EarlyStopping(HalvingRule(shape["rung"], 3, 3)),
+        policy="annealer",  # the curves' cost, not a model's
     )
 
     def value(top: float, step: int) -> float:
@@ -150,7 +151,10 @@ def generate(folder: Path, shape: dict[str, int]) -> None:
                 record = {"e": "progress", "id": trial_id, "step": step}
                 f.write(encode_record({**record, "value": value(0.9, step), "time": T0 + step}))
     small_request = StudyRequest(
-        search_spaces=(SpaceConfig("custom", range_table=(5, 5, 5)),), search_steps=50, seed=2
+        search_spaces=(SpaceConfig("custom", range_table=(5, 5, 5)),),
+        search_steps=50,
+        seed=2,
+        policy="annealer",
     )
     small = Study("small", small_request, StudySpec.resolve(small_request), T0)
     events = []

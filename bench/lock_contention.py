@@ -24,7 +24,9 @@ from sanas import Client
 from sanas.study_config import study_config
 
 SERVER = Path(sys.executable).parent / "sanas-server"
-CONFIG = study_config([("custom", {"range_table": [5, 5, 5, 5]})], search_steps=50)
+CONFIG = study_config(
+    [("custom", {"range_table": [5, 5, 5, 5]})], search_steps=50, policy="annealer"
+)
 
 
 def get_latencies(address: str, calls: int, seconds: float) -> list[float]:

@@ -36,7 +36,7 @@ from sanas_server.guided import MIN_RESULTS, GuidedAnnealer
 from sanas_server.policy import Policy
 from sanas_server.spec import StudyRequest
 from sanas_server.storage import MemoryStorage
-from sanas_server.study import Study
+from sanas_server.study import POLICIES
 
 TABLE = (9,) * 5
 
@@ -68,12 +68,13 @@ class TimedLock:
 
 def study_at(policy: type[Policy], count: int) -> tuple[Controller, TimedLock, Any]:
     """A controller with study "b" after `count` results, one trial running."""
-    Study.DEFAULT_POLICY = policy  # until the study config carries a policy
+    name = {cls: n for n, cls in POLICIES.items()}[policy]
     c = Controller(MemoryStorage())
     request = StudyRequest(
         search_spaces=(SpaceConfig("custom", range_table=TABLE),),
         search_steps=count + 10_000,
         seed=count,
+        policy=name,
     )
     c.create_study("b", request)
     entry = c._entry("b")

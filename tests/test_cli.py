@@ -216,6 +216,18 @@ def test_import_delete_and_errors(live, tmp_path):
         "10",
     ).stdout
     assert "imported 1 results into study 'old': best 0.5, 9 trials left" in out
+    sanas(
+        server.address,
+        "import-paddleslim",
+        str(checkpoint),
+        "--study",
+        "sa-import",
+        "--policy",
+        "annealer",
+    )
+    with Client(server.address) as c:
+        assert c.get_study("old").config.policy == pb.PROPOSAL_POLICY_MODEL_GUIDED  # default
+        assert c.get_study("sa-import").config.policy == pb.PROPOSAL_POLICY_ANNEALER
     refused = sanas(server.address, "delete", "old", check=False)
     assert refused.returncode == 2 and "--yes" in refused.stderr
     sanas(server.address, "delete", "old", "--yes")

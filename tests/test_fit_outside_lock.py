@@ -25,6 +25,7 @@ from sanas.spaces import SpaceConfig
 from sanas.v1 import sanas_pb2 as pb
 from sanas.v1 import sanas_pb2_grpc
 from sanas_server.controller import FIT_ATTEMPTS, Controller
+from sanas_server.errors import ControllerError
 from sanas_server.guided import MIN_RESULTS, GuidedAnnealer, SurrogateFit
 from sanas_server.server import RunningServer, start_server
 from sanas_server.spec import StudyRequest, StudySpec
@@ -413,3 +414,32 @@ def test_the_kept_best_results_are_what_a_scan_of_them_all_finds() -> None:
     restored = GuidedAnnealer(TABLE, [0] * len(TABLE), 10.0, 0.85, 1)
     restored.load_state(json.loads(json.dumps(policy.state())))
     assert restored._top == policy._top
+
+
+def test_a_refused_report_fits_nothing(guided) -> None:
+    """A CompleteTrial with suggest_next that will be refused (no such trial, a NaN
+    reward, a trial already finished) runs no fit: a bad client cannot make the
+    controller fit a model per request."""
+    running, fits = guided
+    with Client(running.address, client_id="a", **CALL) as a:
+        a.wait_ready()
+        warm_up(a)
+        trial = a.suggest_trial(STUDY)
+        a.complete_trial(STUDY, trial, reward(trial.tokens))  # the model is behind now
+        done = trial
+        runs = fits.runs
+        controller = running.controller
+        for bad in (
+            lambda: controller.complete_trial(STUDY, 10**6, 0.5, False, suggest_next=True),
+            lambda: controller.complete_trial(
+                STUDY, done.trial_id, float("nan"), False, suggest_next=True
+            ),
+            lambda: controller.complete_trial(STUDY, done.trial_id, 0.5, False, suggest_next=True),
+        ):
+            with pytest.raises(ControllerError):
+                bad()
+        assert fits.runs == runs
+        # A good one still fits (once) and gets its next trial.
+        fresh = a.suggest_trial(STUDY)
+        answer = a.complete_trial(STUDY, fresh, reward(fresh.tokens), suggest_next=True)
+        assert answer.next_trial.trial_id > fresh.trial_id and fits.runs > runs

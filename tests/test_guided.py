@@ -14,6 +14,7 @@ from test_replay_constrained import drive_parallel
 from sanas.spaces import SpaceConfig
 from sanas_server.errors import InvalidArgument
 from sanas_server.guided import (
+    MAX_BELIEVED,
     Feasibility,
     GuidedAnnealer,
     Surrogate,
@@ -22,7 +23,7 @@ from sanas_server.guided import (
     spearman,
 )
 from sanas_server.journal import ANNEALER_FORMAT, FORMAT_VERSION, Record
-from sanas_server.spec import Constraints, StudyRequest, StudySpec
+from sanas_server.spec import MAX_GUIDED_TOKENS, Constraints, StudyRequest, StudySpec
 from sanas_server.study import POLICIES, Study
 
 TABLE = (5, 5, 5, 5)
@@ -354,3 +355,40 @@ def test_a_misspelt_model_choice_is_refused_not_silently_ignored() -> None:
         GuidedAnnealer(TABLE, [0] * 4, 10.0, 0.85, 0, kernels=("hamming", "ordered"))
     with pytest.raises(ValueError, match="ranges"):
         Surrogate(np.zeros((2, 4), dtype=np.int64), np.zeros(2), 0.5, 0.1, "ordinal")
+
+
+def test_long_token_vectors_default_to_the_annealer_and_refuse_the_model() -> None:
+    def spec(length: int, policy: str | None) -> StudySpec:
+        space = SpaceConfig("custom", range_table=(3,) * length)
+        return StudySpec.resolve(StudyRequest((space,), seed=1, policy=policy))
+
+    assert spec(MAX_GUIDED_TOKENS, None).policy == "model-guided"
+    assert spec(MAX_GUIDED_TOKENS + 1, None).policy == "annealer"
+    assert spec(MAX_GUIDED_TOKENS + 1, "annealer").policy == "annealer"
+    with pytest.raises(InvalidArgument, match=f"at most {MAX_GUIDED_TOKENS} tokens; this search"):
+        spec(MAX_GUIDED_TOKENS + 1, "model-guided")
+
+
+def test_believer_points_are_bounded_however_many_trials_run() -> None:
+    """Scoring runs under the study's lock: at most MAX_BELIEVED running trials count as
+    observed (the latest), so 500 running trials cost what 64 do."""
+    policy = GuidedAnnealer(TABLE, [0, 0, 0, 0], 10.0, 0.85, 0, min_results=5)
+    for _ in range(12):
+        tokens = policy.propose(None).tokens
+        policy.judge(tokens, reward(tokens), False)
+    seen: list[int] = []
+    original = Surrogate.posterior
+
+    def spy(
+        self: Surrogate, x: np.ndarray, pending: np.ndarray | None = None, with_sd: bool = True
+    ):
+        seen.append(0 if pending is None else len(pending))
+        return original(self, x, pending, with_sd)
+
+    Surrogate.posterior = spy  # type: ignore[method-assign]
+    try:
+        for _ in range(150):  # none of them completes: all pending
+            policy.propose(None)
+    finally:
+        Surrogate.posterior = original  # type: ignore[method-assign]
+    assert len(policy.origins) == 150 and max(seen) == MAX_BELIEVED

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -235,3 +236,32 @@ def test_the_header_keeps_its_format_key_and_value(policy, written):
     assert header["format"] == written and (FORMAT_VERSION, ANNEALER_FORMAT) == (3, 2)
     again = Study.from_header(json.loads(json.dumps(header)))
     assert again.header() == header
+
+
+def _edited(header: dict, edit: str) -> dict:
+    header = json.loads(json.dumps(header))
+    if edit == "format 2 naming a policy":
+        header["format"] = 2
+    elif edit == "format 3 naming none":
+        del header["spec"]["policy"]
+    elif edit == "request and spec disagree":
+        header["request"]["policy"] = "annealer"
+    return header
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        ("format 2 naming a policy", "format 2, which names no policy, but its spec names"),
+        ("format 3 naming none", "format 3 but its spec names no policy"),
+        ("request and spec disagree", "asks for policy 'annealer' and resolved 'model-guided'"),
+    ],
+)
+def test_a_header_whose_policy_contradicts_its_format_is_refused(edit, message):
+    """A rollback must never serve a model-guided journal as the annealer, nor the
+    reverse: a header edited into a contradiction is refused, naming it."""
+    request = StudyRequest((SpaceConfig("custom", range_table=(3, 3)),), policy="model-guided")
+    header = Study("s", request, StudySpec.resolve(request), 5.0).header()
+    assert Study.from_header(json.loads(json.dumps(header))).spec.policy == "model-guided"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        Study.from_header(_edited(header, edit))

@@ -11,7 +11,7 @@ import pytest
 from helpers import custom_config, run_sanas
 
 from sanas import SANAS, Client
-from sanas.errors import InvalidArgumentError
+from sanas.errors import InvalidArgumentError, StudyExistsError
 from sanas.study_config import study_config
 from sanas.v1 import sanas_pb2 as pb
 
@@ -98,3 +98,34 @@ def test_sanas_passes_its_policy_and_a_joining_trainer_keeps_the_study_s(server,
         third.close()
     finally:
         first.close()
+
+
+def test_a_create_naming_another_policy_than_the_study_resolved_is_refused(
+    client: Client, tmp_path
+) -> None:
+    """A study created without a policy got the default; asking for it again with another
+    policy is a different config (ALREADY_EXISTS, naming it), not a silent join."""
+    client.create_study("s", custom_config(TABLE, seed=1))
+    again = client.create_study("s", custom_config(TABLE, seed=1))  # the same: joins
+    assert again.config.policy == pb.PROPOSAL_POLICY_MODEL_GUIDED
+    same = client.create_study("s", custom_config(TABLE, seed=1, policy="model-guided"))
+    assert same.uid == again.uid
+    with pytest.raises(
+        StudyExistsError, match="policy: 'model-guided' \\(existing\\) vs 'annealer'"
+    ):
+        client.create_study("s", custom_config(TABLE, seed=1, policy="annealer"))
+
+
+def test_a_rerun_asking_for_another_policy_is_told_the_study_keeps_its_own(tmp_path) -> None:
+    configs = [("custom", {"range_table": TABLE})]
+    folder = str(tmp_path / "run")
+    common = {"server_addr": ("127.0.0.1", 0), "search_steps": 20, "save_checkpoint": folder}
+    with SANAS(configs, seed=3, **common) as first:
+        first.next_archs()
+        first.reward(1.0)
+    with (
+        pytest.warns(UserWarning, match="keeps its policy PROPOSAL_POLICY_MODEL_GUIDED"),
+        SANAS(configs, seed=3, policy="annealer", **common) as again,
+    ):
+        with Client(again.address, timeout=10) as c:
+            assert c.get_study("sanas").config.policy == pb.PROPOSAL_POLICY_MODEL_GUIDED

@@ -159,6 +159,16 @@ def rerun(
             "folder to discard the old one",
             code="ALREADY_EXISTS",
         )
+    if config.policy and config.policy != existing.config.policy:
+        kept = pb.ProposalPolicy.Name(existing.config.policy)
+        message = (
+            f"study {study_id!r} in {folder} keeps its policy {kept}: a study's policy is "
+            f"fixed when it is created (this run asked for "
+            f"{pb.ProposalPolicy.Name(config.policy)}; use another save_checkpoint or "
+            "study_id for a search with it)"
+        )
+        warnings.warn(message, UserWarning, stacklevel=3)
+        log.warning(message)
     state = "finished" if existing.state == pb.STUDY_STATE_COMPLETED else "continues"
     log.warning(
         "the checkpoint folder %s already holds study %r with %d trial(s) (%d results) "

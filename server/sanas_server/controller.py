@@ -44,6 +44,7 @@ from sanas.spaces.cost import Cost
 from .binding import Binding, new_study_uid
 from .errors import (
     BudgetExhausted,
+    ControllerError,
     CorruptCheckpoint,
     InvalidArgument,
     NewerFormat,
@@ -618,7 +619,7 @@ class Controller:
         with existing.lock:
             if existing.deletion is not None and not existing.deleted:
                 raise self._deleted_exists(existing)
-            if existing.deleted or existing.study.request.differences(request):
+            if existing.deleted or existing.study.differences(request):
                 return None
             return existing.study.summary()
 
@@ -647,7 +648,7 @@ class Controller:
 
     @staticmethod
     def _check_same_config(existing: _Entry, request: StudyRequest) -> None:
-        differences = existing.study.request.differences(request)
+        differences = existing.study.differences(request)
         if differences:
             raise StudyExists(
                 f"study {existing.study.study_id!r} already exists with a different config "
@@ -1104,6 +1105,12 @@ class Controller:
         # restart is a new report. The price: results that arrive during this fit are
         # not in the model used (one attempt; there is no undoing the recorded result).
         def job_of(study: Study) -> FitJob | None:
+            if not suggest_next:
+                return None
+            try:
+                study.bound_trial(trial_id, binding)  # a refused report fits nothing
+            except ControllerError:
+                return None  # decide() refuses it, with this same error
             job = study.fit_job(self._clock(), (trial_id, reward, infeasible))
             if job is not None and study.answer_for(
                 request_id, "complete", trial_id, (reward, infeasible)

@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import itertools
 import math
 from collections import deque
 from collections.abc import Sequence
@@ -87,6 +88,10 @@ UCB_BETA = 2.0
 # The operator's measure of the model: rank correlation of its predictions with the
 # results, over this many of the latest results of trials it chose.
 RANKED_RESULTS = 20
+# At most this many running trials, and as many infeasible results, count as observed
+# (believer points) when candidates are scored: that O(p^3) solve runs under the study's
+# lock, so p stays bounded however many trials run at once.
+MAX_BELIEVED = 64
 
 
 def spearman(x: Sequence[float], y: Sequence[float]) -> float:
@@ -117,21 +122,33 @@ FEASIBILITY = "both"
 FEASIBLE_THRESHOLD = 0.5
 
 
+# Elements of the (rows of a, rows of b, positions) block a distance is summed over at
+# once: bounds the temporary arrays (~4 MB of bools) whatever the vector length.
+DISTANCE_BLOCK = 1 << 22
+
+
+def _position_blocks(a: np.ndarray, b: np.ndarray) -> list[slice]:
+    width = max(1, DISTANCE_BLOCK // max(1, len(a) * len(b)))
+    return [slice(i, i + width) for i in range(0, a.shape[1], width)]
+
+
 def mismatches(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Pairwise count of differing positions between the rows of a and of b."""
     counts = np.zeros((len(a), len(b)), dtype=np.float64)
-    for i in range(a.shape[1]):  # one position at a time: no (len(a), len(b), L) array
-        counts += a[:, None, i] != b[None, :, i]
+    for block in _position_blocks(a, b):  # vectorised, in bounded blocks of positions
+        counts += (a[:, None, block] != b[None, :, block]).sum(axis=2)
     return counts
 
 
 def ordinal_distances(a: np.ndarray, b: np.ndarray, ranges: Sequence[int]) -> np.ndarray:
     """Pairwise sum over positions of |a_i - b_i| / (range_i - 1): token values as
-    ordered steps, each position contributing at most 1 (as a mismatch does)."""
+    ordered steps, each position contributing at most 1 (as a mismatch does; a range of
+    one never differs)."""
+    steps = np.array([1.0 / (r - 1) if r > 1 else 0.0 for r in ranges])
     out = np.zeros((len(a), len(b)), dtype=np.float64)
-    for i, r in enumerate(ranges):
-        if r > 1:  # a range of one never differs
-            out += np.abs(a[:, None, i] - b[None, :, i]) / (r - 1)
+    for block in _position_blocks(a, b):
+        diff = np.abs(a[:, None, block] - b[None, :, block]).astype(np.float64)
+        out += diff @ steps[block]
     return out
 
 
@@ -619,14 +636,16 @@ class GuidedAnnealer(Annealer):
             predicted = surrogate.predict(x)
             self._pool_means = dict(zip(options, predicted.tolist(), strict=True))
             return predicted
-        believed: list[tuple[int, ...]] = list(self.origins) if self.believer else []
+        believed: list[tuple[int, ...]] = []
+        if self.believer:  # the latest running trials: scoring is under the study's lock
+            believed = list(itertools.islice(reversed(self.origins), MAX_BELIEVED))[::-1]
         if self.feasibility in ("believer", "both"):
             # Only those that arrived within the surrogate's window (its first result
             # on): the pending rows stay as recent, and as bounded, as the fit.
             start = max(0, len(self.results) - self.max_fit)
             recent: list[tuple[int, ...]] = []
             for tokens, before in reversed(self.infeasible):
-                if before < start or len(recent) >= self.max_fit:
+                if before < start or len(recent) >= MAX_BELIEVED:
                     break
                 recent.append(tokens)
             believed += recent[::-1]

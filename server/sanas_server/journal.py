@@ -344,8 +344,13 @@ def decode_header(data: dict[str, Any]) -> Header:
         early_stopping=legacy_early_stopping(
             early_stopping_from_json(spec_data.get("early_stopping"))
         ),
-        policy=policy_from_json(spec_data.get("policy", DEFAULT_POLICY_OF_FORMAT_2)),
+        policy=header_policy(version, spec_data),
     )
+    if request.policy is not None and request.policy != spec.policy:
+        raise ValueError(
+            f"the study header asks for policy {request.policy!r} and resolved "
+            f"{spec.policy!r}: one of them was edited"
+        )
     uid = data.get("uid")
     if uid is None:
         uid = derived_study_uid(data["study_id"], data["create_time"], spec.seed)
@@ -363,6 +368,22 @@ def request_to_json(request: StudyRequest) -> dict[str, Any]:
     if request.policy is None:  # omitted: a header of an annealing study stays format 2
         del data["policy"]
     return data
+
+
+def header_policy(version: int, spec_data: dict[str, Any]) -> str:
+    """The policy a header's spec names. Format 3 always names it; formats 1 and 2 never
+    do (they mean the annealer), so a header that says otherwise was edited, and is
+    refused rather than served with a policy its format does not promise."""
+    if version >= 3:
+        if "policy" not in spec_data:
+            raise ValueError("the study header has format 3 but its spec names no policy")
+        return policy_from_json(spec_data["policy"])
+    if "policy" in spec_data:
+        raise ValueError(
+            f"the study header has format {version}, which names no policy, but its spec "
+            f"names {spec_data['policy']!r}"
+        )
+    return DEFAULT_POLICY_OF_FORMAT_2
 
 
 def policy_from_json(name: Any) -> str:

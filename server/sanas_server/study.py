@@ -157,6 +157,20 @@ class Study:
             header.study_id, header.request, header.spec, header.create_time, header.uid, policy
         )
 
+    def differences(self, request: StudyRequest) -> list[str]:
+        """What a create of this study's id asks for that differs from the study: the
+        requests' differences (StudyRequest.differences), and a policy other than the one
+        it resolved (a study created without one has the default, which a request naming
+        another must not silently join)."""
+        out = self.request.differences(request)
+        if (
+            request.policy is not None
+            and request.policy != self.spec.policy
+            and not any(d.startswith("policy:") for d in out)
+        ):
+            out.append(f"policy: {self.spec.policy!r} (existing) vs {request.policy!r} (requested)")
+        return out
+
     # -- queries -------------------------------------------------------------------------
     @property
     def issued(self) -> int:
@@ -299,13 +313,11 @@ class Study:
         if completing is not None:
             trial_id, reward, infeasible = completing
             trial = self.trials[trial_id] if 0 <= trial_id < len(self.trials) else None
-            if (
-                trial is not None
-                and trial.state is TrialState.ACTIVE
-                and not infeasible
-                and math.isfinite(reward)
-                and abs(reward) <= MAX_ABS_REWARD
-            ):
+            if trial is None or trial.state is not TrialState.ACTIVE:
+                return None  # refused, or a retry: either way no proposal to fit for
+            if not infeasible and not (math.isfinite(reward) and abs(reward) <= MAX_ABS_REWARD):
+                return None  # refused: no fit for a request that changes nothing
+            if not infeasible:
                 result = (trial.tokens, float(reward))
         job = self.policy.fit_job(result)  # the policy first: the annealer's is None
         if job is None or self.issued >= self.spec.search_steps:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..client import Client
+from ..convert import policy_pb_of_name
 from ..dashboard.index import policy_text
 from ..study_config import study_config
 from ..v1 import sanas_pb2 as pb
@@ -245,6 +246,8 @@ def cmd_import(client: Client, args: argparse.Namespace) -> int:
         if configs
         else pb.StudyConfig(search_steps=args.search_steps or 0)
     )
+    if args.policy is not None:
+        config.policy = policy_pb_of_name(args.policy)  # type: ignore[assignment]
     response = client.import_paddleslim_checkpoint(args.study, text, config)
     s = response.study
     print(

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 from ..channel import DEFAULT_PORT, with_default_port
 from ..client import Client
+from ..convert import PB_OF_POLICY_NAME
 from ..errors import ControllerUnavailableError, SanasError
 from .backup import cmd_backup, cmd_export, cmd_restore
 from .commands import (
@@ -125,6 +126,11 @@ def parser() -> argparse.ArgumentParser:
         help="trial budget of the new study, imported results included (0: the default)",
     )
     imp.add_argument("--config", action="append", help="search-space key (repeatable)")
+    imp.add_argument(
+        "--policy",
+        choices=tuple(PB_OF_POLICY_NAME),
+        help="what proposes the study's trials from here on (default: the controller's)",
+    )
     imp.set_defaults(run=cmd_import)
     delete = sub.add_parser(
         "delete",
