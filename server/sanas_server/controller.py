@@ -1062,7 +1062,11 @@ class Controller:
             study: Study, fitted: object | None, last: bool
         ) -> tuple[TrialRecord, list[Record]]:
             if fitted is not None and not study.install_fit(fitted, stale_ok=last):
-                raise _StaleFit
+                if not last:
+                    raise _StaleFit
+                # Only a fit of another results list is refused on the last attempt: the
+                # study was reloaded meanwhile (after a failed write), and its proposal
+                # fits inline this once.
             trial, event = study.suggest(client_id, self._clock(), request_id, self._max_pending)
             # A retried request waits too: its first answer may not be on disk yet.
             return trial, [] if event is None else [event]
