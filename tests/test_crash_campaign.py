@@ -25,8 +25,12 @@ def test_fifty_kill_9_under_sixteen_trainers(server_process):
     steps = 6000
     with Client(server.address) as setup:
         setup.wait_ready()
+        # The journal's durability at the annealer's pace (6,000 steps): a model-guided
+        # study's restarts are exact too (test_snapshots runs both policies; kill -9 in
+        # test_policy_choice and test_fit_outside_lock), at a few ms of fitting a step.
         setup.create_study(
-            "camp", custom_config([9] * 8, search_steps=steps, seed=5, lease_seconds=2)
+            "camp",
+            custom_config([9] * 8, search_steps=steps, seed=5, lease_seconds=2, policy="annealer"),
         )
     acked: dict[int, float] = {}
     lock = threading.Lock()
