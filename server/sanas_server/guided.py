@@ -203,11 +203,46 @@ def choose_kernel(
     return kernel, scale
 
 
-class Surrogate:
-    """A GP with an exponential kernel, k = exp(-d / (s * L)), d Hamming or ordinal (see
-    the module doc): standardised rewards, unit signal variance, `noise` on the
-    diagonal. A fit is the kernel matrix and its factor (O(n^3) for n results); a query
-    is matrix products with the cached factor (O(n^2) per candidate)."""
+class KernelFit:
+    """What the Surrogate and the Feasibility model share: a GP regression of `target`
+    on the rows of x with an exponential kernel, k = exp(-d / (s * L)), d Hamming or
+    ordinal (see the module doc), unit signal variance and `noise` on the diagonal. The
+    O(n^3) part is done here, once per fit (outside the study's lock when a controller
+    runs it): the inverse of K's Cholesky factor and K^-1 target. A query is then matrix
+    products, O(n^2) per candidate. numpy has no triangular solve, so the factor is
+    inverted; K's diagonal is >= 1 + noise, so it is well conditioned."""
+
+    def __init__(
+        self,
+        x: np.ndarray,
+        target: np.ndarray,
+        length_scale: float,
+        noise: float,
+        kernel: str,
+        ranges: Sequence[int] | None,
+    ) -> None:
+        if kernel == "ordinal" and ranges is None:
+            raise ValueError("the ordinal kernel needs the ranges (its steps are per range)")
+        self.x = x
+        self.kernel = kernel
+        self.ranges = tuple(ranges) if ranges is not None else (2,) * x.shape[1]
+        self.noise = noise
+        self.length_scale = length_scale
+        self.scale = length_scale * x.shape[1]
+        self.k = self._k(x, x)
+        self.k[np.diag_indices_from(self.k)] += noise
+        self.l_inv = np.linalg.inv(np.linalg.cholesky(self.k))
+        self.alpha = self.l_inv.T @ (self.l_inv @ target)
+
+    def _k(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        k: np.ndarray = np.exp(-distances(self.kernel, a, b, self.ranges) / self.scale)
+        return k
+
+
+class Surrogate(KernelFit):
+    """The reward model (a KernelFit): standardised rewards; a fit is the kernel matrix
+    and its factor (O(n^3) for n results), a query matrix products with the cached
+    factor (O(n^2) per candidate)."""
 
     def __init__(
         self,
@@ -218,31 +253,12 @@ class Surrogate:
         kernel: str = "hamming",
         ranges: Sequence[int] | None = None,
     ) -> None:
-        if kernel == "ordinal" and ranges is None:
-            raise ValueError("the ordinal kernel needs the ranges (its steps are per range)")
-        self.x = x
-        self.kernel = kernel
-        self.ranges = tuple(ranges) if ranges is not None else (2,) * x.shape[1]
-        self.noise = noise
-        self.length_scale = length_scale
-        self.scale = length_scale * x.shape[1]
         self.mean = float(y.mean())
         std = float(y.std())
         self.std = std if std > 0.0 else 1.0
         self.z = (y - self.mean) / self.std
         self.best = float(self.z.max())
-        self.k = self._k(x, x)
-        self.k[np.diag_indices_from(self.k)] += noise
-        # The O(n^3) part, once per fit (outside the study's lock when a controller runs
-        # it): the inverse of K's Cholesky factor and K^-1 z. A query is then matrix
-        # products, O(n^2) per candidate. numpy has no triangular solve, so the factor
-        # is inverted; K's diagonal is >= 1 + noise, so it is well conditioned.
-        self.l_inv = np.linalg.inv(np.linalg.cholesky(self.k))
-        self.alpha = self.l_inv.T @ (self.l_inv @ self.z)
-
-    def _k(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        k: np.ndarray = np.exp(-distances(self.kernel, a, b, self.ranges) / self.scale)
-        return k
+        super().__init__(x, self.z, length_scale, noise, kernel, ranges)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Posterior mean, in reward units."""
@@ -273,12 +289,12 @@ class Surrogate:
         return mean, sd
 
 
-class Feasibility:
-    """P(feasible) on the surrogate's kernel: a GP regression on labels +1 (feasible) and
-    -1 (infeasible) around their mean (a least-squares classifier, numpy only), the
-    probability Phi(mean / sd) of its predictive distribution. Unvisited regions fall
-    back to the base rate with low confidence; near infeasible results it drops. Like
-    the Surrogate, the O(n^3) factor is made once, at the fit."""
+class Feasibility(KernelFit):
+    """P(feasible) on the surrogate's kernel: a GP regression (a KernelFit) on labels +1
+    (feasible) and -1 (infeasible) around their mean (a least-squares classifier, numpy
+    only), the probability Phi(mean / sd) of its predictive distribution. Unvisited
+    regions fall back to the base rate with low confidence; near infeasible results it
+    drops."""
 
     def __init__(
         self,
@@ -289,22 +305,10 @@ class Feasibility:
         kernel: str,
         ranges: Sequence[int],
     ) -> None:
-        self.x = x
-        self.kernel = kernel
-        self.ranges = tuple(ranges)
-        self.scale = length_scale * x.shape[1]
         labels = np.where(feasible, 1.0, -1.0)
         self.prior = float(labels.mean())
-        self.k = self._k(x, x)
-        self.k[np.diag_indices_from(self.k)] += noise
-        self.noise = noise
         self.centred = labels - self.prior
-        self.l_inv = np.linalg.inv(np.linalg.cholesky(self.k))
-        self.alpha = self.l_inv.T @ (self.l_inv @ self.centred)
-
-    def _k(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        k: np.ndarray = np.exp(-distances(self.kernel, a, b, self.ranges) / self.scale)
-        return k
+        super().__init__(x, self.centred, length_scale, noise, kernel, ranges)
 
     def probability(self, x: np.ndarray) -> np.ndarray:
         kx = self._k(x, self.x)
